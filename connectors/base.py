@@ -1,0 +1,232 @@
+"""The connector SDK: everything an agency developer needs to adapt a sector system to a contract.
+
+A connector is a class with a little metadata and a handful of async methods::
+
+    class LandConnector(Connector[LandConfig]):
+        slug = "land"                       # the database id in URLs: /v1/databases/land/...
+        title = "National land database"
+        contract = LandParcel               # a contracts.Contract subclass
+        query_model = LandParcelQuery       # or None when the connector cannot search
+        config_model = LandConfig           # a ConnectorConfig subclass
+
+        async def get(self, record_id: str) -> LandParcel: ...
+        async def search(self, query, *, limit, cursor=None) -> Page: ...
+
+The gateway builds one instance per configured database, calls :meth:`Connector.start` once, then serves
+requests concurrently from that instance, and calls :meth:`Connector.close` on shutdown. Errors are the
+classes of :mod:`connectors.errors`; the gateway turns them into HTTP answers. Records returned by ``get`` and
+``search`` must be validated instances of ``contract`` (use :meth:`Connector.to_record`).
+
+Connectors are found through the entry-point group ``gateway.connectors``: a package adds one with::
+
+    [project.entry-points."gateway.connectors"]
+    land = "land_connector:LandConnector"
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import TracebackType
+from typing import Any, ClassVar, Generic, Self, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from contracts import Contract, ContractQuery
+
+from .errors import (
+    BadQuery,
+    ConnectorConfigError,
+    ConnectorError,
+    ContractViolation,
+    OperationNotSupported,
+    RecordNotFound,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+
+__all__ = [
+    "BadQuery",
+    "CheckResult",
+    "Connector",
+    "ConnectorConfig",
+    "ConnectorConfigError",
+    "ConnectorError",
+    "ContractViolation",
+    "HealthReport",
+    "HealthState",
+    "OperationNotSupported",
+    "Page",
+    "RecordNotFound",
+    "UpstreamError",
+    "UpstreamTimeout",
+    "UpstreamUnavailable",
+]
+
+
+class ConnectorConfig(BaseModel):
+    """Base class of connector configuration models.
+
+    Subclasses declare their settings with ``Field(title=..., description=...)`` so that the configuration
+    exports as JSON Schema, and use ``SecretStr`` for anything secret (passwords, URLs with credentials), so
+    that it never shows up in logs or error messages.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        title="Timeout",
+        description="Deadline, in seconds, for one call to the sector system.",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """The outcome of :meth:`Connector.check`: can the sector system be reached and queried at all?"""
+
+    ok: bool
+    message: str = ""
+    latency_seconds: float | None = None
+
+
+class HealthState(StrEnum):
+    """Coarse health of a sector system as seen by its connector."""
+
+    UP = "up"
+    DEGRADED = "degraded"
+    DOWN = "down"
+
+
+@dataclass(frozen=True, slots=True)
+class HealthReport:
+    """The outcome of :meth:`Connector.health`: state, latency of the probe and a short reason."""
+
+    state: HealthState
+    latency_seconds: float | None = None
+    message: str = ""
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of search results; ``next_cursor`` is ``None`` on the last page.
+
+    The cursor is the connector's own opaque string: the gateway passes it back unchanged in the next call.
+    """
+
+    items: Sequence[Contract]
+    next_cursor: str | None = None
+
+
+ConfigT = TypeVar("ConfigT", bound=ConnectorConfig)
+
+
+class Connector(ABC, Generic[ConfigT]):
+    """Adapts one sector system to one contract.
+
+    Class attributes (metadata):
+
+    * ``slug``: the database id, lower case, used in URLs, scopes (``<slug>:read``) and metric labels;
+    * ``title`` and ``description``: for people;
+    * ``contract``: the :class:`contracts.Contract` subclass of the records served;
+    * ``query_model``: the :class:`contracts.ContractQuery` subclass accepted by :meth:`search`, or ``None``;
+    * ``config_model``: the :class:`ConnectorConfig` subclass of the configuration.
+
+    Instances must be safe to use from many concurrent tasks.
+    """
+
+    slug: ClassVar[str]
+    title: ClassVar[str]
+    description: ClassVar[str] = ""
+    config_model: ClassVar[type[ConnectorConfig]]
+    contract: type[Contract]
+    query_model: type[ContractQuery] | None = None
+
+    def __init__(self, config: ConfigT) -> None:
+        self.config = config
+
+    @classmethod
+    def from_config(cls, raw: Mapping[str, Any] | ConnectorConfig) -> Self:
+        """Build a connector from raw settings, raising :class:`ConnectorConfigError` with readable errors."""
+        if isinstance(raw, ConnectorConfig):
+            raw = raw.model_dump()
+        try:
+            config = cls.config_model.model_validate(raw)
+        except ValidationError as exc:
+            errors = [f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors()]
+            raise ConnectorConfigError(
+                f"invalid configuration for connector {cls.slug!r}: " + "; ".join(errors), errors=errors
+            ) from None
+        return cls(config)  # type: ignore[arg-type]
+
+    async def start(self) -> None:
+        """Open pools or sessions. Called once before the first request; must not fail when upstream is down."""
+
+    async def close(self) -> None:
+        """Release pools and sessions. Called once on shutdown."""
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    @abstractmethod
+    async def ping(self) -> None:
+        """Make the cheapest real call to the sector system; raise an :class:`UpstreamError` on failure."""
+
+    async def check(self) -> CheckResult:
+        """Tell whether the sector system answers. Never raises: failures become ``ok=False`` with a reason."""
+        started = time.perf_counter()
+        try:
+            await self.ping()
+        except ConnectorError as exc:
+            return CheckResult(False, exc.message, time.perf_counter() - started)
+        except Exception as exc:  # a check must never raise, whatever the connector does
+            return CheckResult(False, f"{type(exc).__name__}: {exc}", time.perf_counter() - started)
+        return CheckResult(True, "ok", time.perf_counter() - started)
+
+    async def health(self) -> HealthReport:
+        """Report the health of the sector system; by default derived from :meth:`check`."""
+        result = await self.check()
+        return HealthReport(
+            state=HealthState.UP if result.ok else HealthState.DOWN,
+            latency_seconds=result.latency_seconds,
+            message=result.message,
+        )
+
+    @abstractmethod
+    async def get(self, record_id: str) -> Contract:
+        """Return the record whose key is ``record_id``, or raise :class:`RecordNotFound`."""
+
+    async def search(self, query: ContractQuery, *, limit: int, cursor: str | None = None) -> Page:
+        """Return one page of at most ``limit`` records matching ``query``, in a stable order.
+
+        Walking the pages with the returned cursors must visit every matching record exactly once.
+        """
+        raise OperationNotSupported(f"connector {self.slug!r} does not support search")
+
+    def to_record(self, data: Mapping[str, Any], *, record_id: str | None = None) -> Contract:
+        """Validate upstream data against the contract, raising :class:`ContractViolation` on failure.
+
+        The error lists the failed fields and rules, never the values, so that it is safe to log.
+        """
+        try:
+            return self.contract.model_validate(data)
+        except ValidationError as exc:
+            errors = [f"{'.'.join(str(p) for p in e['loc']) or '(record)'}: {e['msg']}" for e in exc.errors()]
+            raise ContractViolation(
+                f"record from {self.slug!r} violates {self.contract.contract_id()}",
+                record_id=record_id,
+                errors=errors,
+            ) from None

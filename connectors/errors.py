@@ -1,0 +1,91 @@
+"""The errors a connector raises; the gateway maps each kind to one HTTP status and problem type.
+
+Connector authors raise these (never HTTP exceptions): the gateway decides how they look on the wire.
+
+========================  ======  ==========================================================
+error                     status  meaning
+========================  ======  ==========================================================
+``RecordNotFound``        404     the sector system has no record with that key
+``BadQuery``              400     the query cannot be run by this connector
+``OperationNotSupported`` 405     the connector does not offer this operation
+``UpstreamUnavailable``   503     the sector system cannot be reached
+``UpstreamTimeout``       504     the sector system did not answer in time
+``ContractViolation``     502     the sector system answered with data the contract rejects
+``UpstreamError``         502     any other failure of the sector system
+``ConnectorConfigError``  --      the connector's configuration is invalid (raised at load time)
+========================  ======  ==========================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class ConnectorError(Exception):
+    """Base class of every error a connector raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConnectorConfigError(ConnectorError):
+    """The configuration given to a connector is invalid; raised when the connector is built."""
+
+    def __init__(self, message: str, *, errors: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.errors = list(errors)
+
+
+class RecordNotFound(ConnectorError):
+    """The sector system holds no record with the requested key."""
+
+
+class BadQuery(ConnectorError):
+    """The query is well-formed for the contract but this connector cannot run it."""
+
+
+class OperationNotSupported(ConnectorError):
+    """The connector does not implement the requested operation (for example ``search``)."""
+
+
+class UpstreamError(ConnectorError):
+    """The sector system failed; ``reason`` is a short, bounded label used in metrics.
+
+    Reasons used by the built-in connectors: ``connect``, ``timeout``, ``protocol``, ``status_5xx``,
+    ``contract_violation``.
+    """
+
+    reason: str = "protocol"
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        if reason is not None:
+            self.reason = reason
+
+
+class UpstreamUnavailable(UpstreamError):
+    """The sector system cannot be reached (connection refused, DNS failure, database file missing...)."""
+
+    reason = "connect"
+
+
+class UpstreamTimeout(UpstreamError):
+    """The sector system did not answer within the connector's deadline."""
+
+    reason = "timeout"
+
+
+class ContractViolation(UpstreamError):
+    """A value from the sector system failed the contract's validation and was not passed on.
+
+    ``errors`` lists the failed rules as ``"field.path: message"`` strings; they never contain the values
+    themselves, so they are safe to log.
+    """
+
+    reason = "contract_violation"
+
+    def __init__(self, message: str, *, record_id: str | None = None, errors: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.record_id = record_id
+        self.errors = list(errors)

@@ -1,0 +1,113 @@
+"""Configuration of the generic SQL connector."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from connectors.base import ConnectorConfig
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_FIELD_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def _identifier(value: str) -> str:
+    if not _IDENTIFIER.match(value):
+        raise ValueError(f"{value!r} is not a plain SQL identifier (letters, digits, underscore)")
+    return value
+
+
+class SearchFilter(BaseModel):
+    """How one field of the contract's query is matched against a column."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    column: str = Field(title="Column", description="The column compared with the query value.")
+    match: Literal["exact", "prefix"] = Field(
+        default="exact",
+        title="Match",
+        description=(
+            "``exact``: equality. ``prefix``: the column starts with the value (used for partial dates "
+            "stored as ISO text, so that ``1985`` finds every date of 1985)."
+        ),
+    )
+
+    _check_column = field_validator("column")(_identifier)
+
+
+class SqlConnectorConfig(ConnectorConfig):
+    """Where the sector table is and how its columns become contract fields.
+
+    Values are read with parameterised queries only; table and column names must be plain identifiers.
+    """
+
+    url: SecretStr = Field(
+        title="Database URL",
+        description=(
+            "SQLAlchemy URL of the sector database, e.g. ``postgresql://user:pass@host/db`` or "
+            "``sqlite:///path/to/file.db``. Plain URLs get an asyncio driver (asyncpg, aiosqlite)."
+        ),
+    )
+    contract: str | None = Field(
+        default=None,
+        title="Contract",
+        description="Contract name (``name`` or ``name@version``) served; dedicated connectors fix it in code.",
+    )
+    db_schema: str | None = Field(default=None, title="Schema", description="Database schema of the table.")
+    table: str = Field(title="Table or view", description="The table or view holding one record per row.")
+    fields: dict[str, str] = Field(
+        title="Field mapping",
+        description=(
+            "Contract field path -> column. Nested fields use dots: ``permanent_address.ward_code``. "
+            "A nested object whose columns are all NULL is left out of the record."
+        ),
+        min_length=1,
+    )
+    value_maps: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        title="Value maps",
+        description=(
+            "Contract field path -> {stored value: contract value}, for code lists "
+            "(``{'gender': {'1': 'male', '2': 'female'}}``). Stored values are compared as text."
+        ),
+    )
+    search_filters: dict[str, SearchFilter] = Field(
+        default_factory=dict,
+        title="Search filters",
+        description="Query field -> how it is matched. A query field without a filter cannot be searched.",
+    )
+    naive_datetime_timezone: str = Field(
+        default="UTC",
+        title="Timezone of naive timestamps",
+        description="IANA zone assumed for timestamps stored without one (SQLite stores none).",
+    )
+    read_only: bool = Field(
+        default=True,
+        title="Read only",
+        description="Open SQLite files read-only, so that a wrong path fails instead of creating a database.",
+    )
+    pool_size: int = Field(default=5, ge=1, le=200, title="Pool size", description="Pooled connections.")
+    max_overflow: int = Field(
+        default=10, ge=0, le=200, title="Pool overflow", description="Extra connections allowed under load."
+    )
+    connect_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=120, title="Connect timeout", description="Deadline for opening a connection."
+    )
+
+    _check_table = field_validator("table")(_identifier)
+
+    @field_validator("db_schema")
+    @classmethod
+    def _check_schema(cls, value: str | None) -> str | None:
+        return None if value is None else _identifier(value)
+
+    @field_validator("fields")
+    @classmethod
+    def _check_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        for path, column in value.items():
+            if not _FIELD_PATH.match(path):
+                raise ValueError(f"{path!r} is not a field path")
+            _identifier(column)
+        return value

@@ -1,0 +1,51 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from . import __version__
+from .logs import configure_logging
+from .middleware import RequestContextMiddleware
+from .problems import install_problem_handlers
+from .registry import ConnectorRegistry
+from .routers import contracts, health, oauth, problems, well_known
+from .routers.databases import database_router
+from .settings import Settings, get_settings
+from .state import GatewayState
+
+DESCRIPTION = """\
+The provincial data-sharing integration gateway: national and sector databases, adapted by pluggable
+connectors to common versioned contracts, served to authorised agency systems.
+
+Obtain a token at `POST /oauth/token` (OAuth 2.0 client credentials), then call the database routes with
+`Authorization: Bearer <token>`. Errors are RFC 9457 problem details (`application/problem+json`).
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the gateway application; connectors are loaded now, started in the lifespan."""
+    settings = settings or get_settings()
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+    state = GatewayState(settings=settings, registry=ConnectorRegistry.from_settings(settings))
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await state.start()
+        try:
+            yield
+        finally:
+            await state.close()
+
+    app = FastAPI(title="axis-gateway", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.gateway = state
+    install_problem_handlers(app)
+    app.add_middleware(RequestContextMiddleware, access_log=settings.access_log)
+    for router in (health.router, oauth.router, well_known.router, contracts.router, problems.router):
+        app.include_router(router)
+    for database in state.registry.databases.values():
+        app.include_router(database_router(database, settings))
+    return app

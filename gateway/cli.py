@@ -1,0 +1,142 @@
+"""The ``gateway`` command."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from . import __version__, migrations
+from .db import standalone_session
+from .settings import Settings, get_settings
+
+app = typer.Typer(name="gateway", help="The provincial data-sharing integration gateway.", no_args_is_help=True)
+db_app = typer.Typer(help="The gateway's own database.", no_args_is_help=True)
+clients_app = typer.Typer(help="Clients: agency systems allowed to call the gateway.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(clients_app, name="clients")
+
+HostOption = Annotated[str, typer.Option(help="Interface to listen on.")]
+PortOption = Annotated[int, typer.Option(help="TCP port to listen on.", min=1, max=65535)]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"axis-gateway {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """The provincial data-sharing integration gateway."""
+
+
+def _serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    uvicorn.run(
+        "gateway.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+    )
+
+
+@app.command()
+def serve(
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.", min=1, max=64)] = 1,
+    migrate: Annotated[bool, typer.Option(help="Upgrade the database schema before serving.")] = True,
+) -> None:
+    """Serve the gateway with uvicorn."""
+    settings = get_settings()
+    if migrate:
+        migrations.upgrade(settings.database_url)
+    _serve(settings, host=host, port=port, workers=workers)
+
+
+@app.command()
+def demo(
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
+    citizens: Annotated[int, typer.Option(help="Citizens in the simulated population database.", min=1)] = 20000,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated data.")] = 68,
+) -> None:
+    """Seed demo data if absent, print the demo client's credentials and a ready request, then serve."""
+    from .demo import demo_banner, prepare_demo
+
+    settings = get_settings()
+    if settings.environment == "production":
+        typer.echo("gateway demo refuses to run with GATEWAY_ENVIRONMENT=production", err=True)
+        raise typer.Exit(2)
+    migrations.upgrade(settings.database_url)
+    info = asyncio.run(prepare_demo(settings, citizens=citizens, seed=seed))
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - only displayed
+    shown_host = f"[{shown_host}]" if ":" in shown_host else shown_host
+    population_url = str(settings.connectors["population"].config.get("url"))
+    typer.echo(demo_banner(info, base_url=f"http://{shown_host}:{port}", population_url=population_url))
+    _serve(settings, host=host, port=port, workers=1)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Apply the migrations up to REVISION."""
+    migrations.upgrade(get_settings().database_url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, e.g. base.")]) -> None:
+    """Revert the migrations down to REVISION."""
+    migrations.downgrade(get_settings().database_url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@clients_app.command("create")
+def clients_create(
+    name: Annotated[str, typer.Argument(help="The agency system's name.")],
+    scope: Annotated[list[str], typer.Option("--scope", "-s", help="A scope, e.g. population:read (repeat).")],
+    client_id: Annotated[str | None, typer.Option(help="The client id; generated when absent.")] = None,
+    agency_code: Annotated[str | None, typer.Option(help="Electronic agency code, e.g. 000.00.00.H41.")] = None,
+) -> None:
+    """Create a client and print its id and secret. The secret is shown only this once."""
+    from .services.clients import ClientError, create_client
+
+    async def run() -> tuple[str, str]:
+        async with standalone_session(get_settings().database_url) as session:
+            client, secret = await create_client(
+                session, name=name, scopes=scope, client_id=client_id, agency_code=agency_code
+            )
+            return client.client_id, secret
+
+    try:
+        new_id, secret = asyncio.run(run())
+    except ClientError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"client_id:     {new_id}")
+    typer.echo(f"client_secret: {secret}")
+    typer.echo("Store the secret now: it is not kept and cannot be shown again.", err=True)
+
+
+@clients_app.command("list")
+def clients_list() -> None:
+    """List the clients (never their secrets)."""
+    from .services.clients import list_clients
+
+    async def run() -> list[tuple[str, str, str, str]]:
+        async with standalone_session(get_settings().database_url) as session:
+            return [(c.client_id, c.status, " ".join(c.scopes), c.name) for c in await list_clients(session)]
+
+    for row in asyncio.run(run()):
+        typer.echo("\t".join(row))

@@ -1,0 +1,120 @@
+"""Preparing the demo: simulated population data, a demo client, and a ready-to-paste request."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from connectors.sql.urls import to_async_url
+from simulators.population import CITIZENS, seed_population
+
+from .db import create_engine
+from .registry import ConnectorRegistry
+from .services.clients import create_client, get_client, reset_secret
+from .settings import Settings
+from .state import GatewayState
+
+DEMO_CLIENT_ID = "demo"
+DEMO_SCOPES = ("population:read", "population:search")
+
+
+@dataclass(frozen=True, slots=True)
+class DemoInfo:
+    """What the demo prints before it serves."""
+
+    citizens: int
+    population_url: str
+    client_id: str
+    client_secret: str
+    access_token: str
+    expires_in: int
+    sample_personal_id: str
+
+
+async def _sample_personal_id(url: str) -> str:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            stmt = (
+                sa.select(CITIZENS.c.so_dinh_danh)
+                .where(CITIZENS.c.ngay_mat.is_(None), CITIZENS.c.so_dinh_danh.startswith("068"))
+                .order_by(CITIZENS.c.so_dinh_danh)
+                .limit(1)
+            )
+            return str((await conn.execute(stmt)).scalar_one())
+    finally:
+        await engine.dispose()
+
+
+async def prepare_demo(settings: Settings, *, citizens: int, seed: int) -> DemoInfo:
+    """Seed the simulated population database (if empty), renew the demo client's secret, issue a token.
+
+    The database schema must already be migrated. Only the demo's own SQLite file is ever seeded.
+    """
+    demo_url = str(to_async_url(f"sqlite:///{settings.population_demo_path}"))
+    count = await seed_population(demo_url, count=citizens, seed=seed)
+    state = GatewayState(settings=settings, registry=ConnectorRegistry())
+    try:
+        await state.start()
+        async with state.sessionmaker() as session:
+            client = await get_client(session, DEMO_CLIENT_ID)
+            if client is None:
+                client, secret = await create_client(
+                    session, name="Demo client", scopes=DEMO_SCOPES, client_id=DEMO_CLIENT_ID
+                )
+            else:
+                secret = await reset_secret(session, client)
+        token = state.tokens.issue(subject=client.client_id, scopes=list(client.scopes))
+    finally:
+        await state.close()
+    return DemoInfo(
+        citizens=count,
+        population_url=demo_url,
+        client_id=client.client_id,
+        client_secret=secret,
+        access_token=token.access_token,
+        expires_in=token.expires_in,
+        sample_personal_id=await _sample_personal_id(demo_url),
+    )
+
+
+def demo_banner(info: DemoInfo, *, base_url: str, population_url: str) -> str:
+    """The text printed before the demo serves: credentials and ready curl command lines."""
+    record_url = f"{base_url}/v1/databases/population/records/{info.sample_personal_id}"
+    fetch = f"curl -s -H {shlex.quote('Authorization: Bearer ' + info.access_token)} {record_url}"
+    get_token = (
+        f"curl -s -u {shlex.quote(info.client_id + ':' + info.client_secret)} "
+        f"-d grant_type=client_credentials {base_url}/oauth/token"
+    )
+    search = (
+        f"curl -s -H {shlex.quote('Authorization: Bearer ' + info.access_token)} "
+        f'-H \'Content-Type: application/json\' -d \'{{"full_name": "...", "date_of_birth": "1985"}}\' '
+        f"{base_url}/v1/databases/population/search"
+    )
+    note = ""
+    if population_url != info.population_url:
+        note = "\n  (the population connector is configured to another database; demo data was seeded beside it)"
+    return "\n".join(
+        [
+            "",
+            "axis-gateway demo",
+            f"  simulated population database: {info.citizens} citizens in {info.population_url}{note}",
+            "",
+            "Demo client (its secret is renewed every time the demo starts):",
+            f"  client_id:     {info.client_id}",
+            f"  client_secret: {info.client_secret}",
+            "",
+            f"Fetch a citizen through the gateway (the token inside is valid for {info.expires_in // 60} minutes):",
+            "",
+            f"  {fetch}",
+            "",
+            "Get a new token:",
+            f"  {get_token}",
+            "Search by full name and date of birth (or year of birth):",
+            f"  {search}",
+            f"API documentation: {base_url}/docs",
+            "",
+        ]
+    )

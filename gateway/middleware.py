@@ -1,0 +1,92 @@
+"""The ASGI middleware around every request: request id, HTTP metrics, and the last-resort error answer.
+
+Written as plain ASGI (not ``BaseHTTPMiddleware``) so that it adds almost nothing to each request.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import structlog
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from . import metrics
+from .logs import get_logger
+from .problems import Problem, problem_response
+
+REQUEST_ID_HEADER = "x-request-id"
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+
+log = get_logger(__name__)
+
+
+def request_id_of(raw: bytes | None) -> str:
+    """Keep a caller's request id when it is sane (1-128 of ``A-Za-z0-9._:-``), else make a new one."""
+    if raw:
+        try:
+            value = raw.decode("ascii")
+        except UnicodeDecodeError:
+            value = ""
+        if _SANE_REQUEST_ID.match(value):
+            return value
+    return uuid.uuid4().hex
+
+
+class RequestContextMiddleware:
+    """Gives every request an id (echoed in ``X-Request-Id``), times it into the HTTP metrics by route
+    template, and turns an unexpected exception into a 500 problem without a stack trace."""
+
+    def __init__(self, app: ASGIApp, *, access_log: bool = False) -> None:
+        self.app = app
+        self.access_log = access_log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        raw_id = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                raw_id = value
+                break
+        request_id = request_id_of(raw_id)
+        scope.setdefault("state", {})["request_id"] = request_id
+        status = 500
+        started = False
+        began = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                started = True
+                status = message["status"]
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+            await send(message)
+
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            log.exception("unhandled error", path=scope.get("path"))
+            if started:
+                raise
+            response = problem_response(Problem(), instance=scope.get("path"))
+            await response(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - began
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            counter, histogram = metrics.http_children(scope["method"], template, status)
+            counter.inc()
+            histogram.observe(elapsed)
+            data_labels = getattr(route, "metric_labels", None)
+            if data_labels is not None:
+                counter, histogram = metrics.request_children(*data_labels, status)
+                counter.inc()
+                histogram.observe(elapsed)
+            if self.access_log:
+                log.info("request", method=scope["method"], path=scope.get("path"), status=status, seconds=elapsed)
+            structlog.contextvars.unbind_contextvars("request_id")

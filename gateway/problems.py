@@ -1,0 +1,266 @@
+"""Errors of the gateway and their RFC 9457 ``application/problem+json`` form.
+
+Every error the gateway answers with is a :class:`Problem` subclass; each kind has a stable ``type`` URI
+(``/problems/<slug>``, documented at that address by the gateway itself). Connector errors are mapped here,
+in one place, and nothing else builds error responses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from connectors import errors as ce
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_BASE = "/problems/"
+
+
+class Problem(Exception):
+    """An error answered as problem details. Subclasses set ``status``, ``slug`` and ``title``."""
+
+    status: int = 500
+    slug: ClassVar[str] = "internal-error"
+    title: ClassVar[str] = "Internal error"
+    description: ClassVar[str] = "The gateway failed; the request id identifies the event in its logs."
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        status: int | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(detail or self.title)
+        if status is not None:
+            self.status = status
+        self.detail = detail
+        self.headers = dict(headers or {})
+        self.extensions = extensions
+
+    @classmethod
+    def type_uri(cls) -> str:
+        """The stable ``type`` URI of this kind of problem."""
+        return PROBLEM_BASE + cls.slug
+
+    def body(self, instance: str | None = None) -> dict[str, Any]:
+        """The problem details object."""
+        body: dict[str, Any] = {"type": self.type_uri(), "title": self.title, "status": self.status}
+        if self.detail:
+            body["detail"] = self.detail
+        if instance:
+            body["instance"] = instance
+        body.update(self.extensions)
+        return body
+
+
+class BadRequest(Problem):
+    status, slug, title = 400, "bad-request", "Bad request"
+    description = "The request is malformed."
+
+
+class MalformedJson(BadRequest):
+    slug, title = "malformed-json", "Malformed JSON"
+    description = "The request body is not valid JSON."
+
+
+class InvalidCursor(BadRequest):
+    slug, title = "invalid-cursor", "Invalid cursor"
+    description = "The cursor was not issued by this gateway for this search; start again without one."
+
+
+class UnsupportedQuery(BadRequest):
+    slug, title = "unsupported-query", "Unsupported query"
+    description = "The database cannot run this combination of search fields."
+
+
+class ValidationFailed(Problem):
+    status, slug, title = 422, "validation-error", "Validation error"
+    description = "The request is well-formed but some values are invalid; ``errors`` lists them."
+
+
+class InvalidToken(Problem):
+    status, slug, title = 401, "invalid-token", "Invalid token"
+    description = "The bearer token is missing, malformed, expired, not yet valid, or not signed by a trusted key."
+
+    def __init__(self, reason: str = "invalid") -> None:
+        super().__init__(
+            "The access token is missing or invalid.",
+            headers={"WWW-Authenticate": 'Bearer realm="axis-gateway", error="invalid_token"'},
+        )
+        self.reason = reason
+
+
+class InsufficientScope(Problem):
+    status, slug, title = 403, "insufficient-scope", "Insufficient scope"
+    description = "The token is valid but does not carry the scope this operation needs."
+
+    def __init__(self, required: Sequence[str]) -> None:
+        scope = " ".join(required)
+        super().__init__(
+            f"This operation needs the scope {scope!r}.",
+            headers={"WWW-Authenticate": f'Bearer realm="axis-gateway", error="insufficient_scope", scope="{scope}"'},
+            required_scope=scope,
+        )
+
+
+class NotFound(Problem):
+    status, slug, title = 404, "not-found", "Not found"
+    description = "There is no resource at this address."
+
+
+class RecordNotFound(NotFound):
+    slug, title = "record-not-found", "Record not found"
+    description = "The database holds no record with this key."
+
+
+class UnknownContract(NotFound):
+    slug, title = "unknown-contract", "Unknown contract"
+    description = "No contract (or contract version) of this name is known."
+
+
+class MethodNotAllowed(Problem):
+    status, slug, title = 405, "method-not-allowed", "Method not allowed"
+    description = "The resource exists but does not accept this method."
+
+
+class OperationNotSupported(MethodNotAllowed):
+    slug, title = "operation-not-supported", "Operation not supported"
+    description = "The database's connector does not offer this operation."
+
+
+class OAuthError(Problem):
+    """An OAuth 2.0 token endpoint error (RFC 6749 section 5.2); the ``error`` member carries its code."""
+
+    status, slug, title = 400, "oauth-error", "OAuth error"
+    description = "The token request was refused; ``error`` holds the OAuth 2.0 error code."
+
+    def __init__(self, error: str, detail: str, *, status: int = 400, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(detail, headers=headers, status=status, error=error, error_description=detail)
+
+
+class UpstreamFailed(Problem):
+    status, slug, title = 502, "upstream-error", "Sector system error"
+    description = "The sector system answered with an error or with something that is not valid."
+
+
+class ContractViolation(UpstreamFailed):
+    slug, title = "contract-violation", "Contract violation"
+    description = "The sector system returned data that fails the contract; it was not passed on."
+
+
+class UpstreamUnavailable(Problem):
+    status, slug, title = 503, "upstream-unavailable", "Sector system unavailable"
+    description = "The sector system behind this database cannot be reached. Try again later."
+
+
+class UpstreamTimeout(Problem):
+    status, slug, title = 504, "upstream-timeout", "Sector system timeout"
+    description = "The sector system did not answer within the deadline."
+
+
+class HttpError(Problem):
+    slug, title = "http-error", "HTTP error"
+    description = "An HTTP-level error without a more specific type."
+
+
+class NotReady(Problem):
+    status, slug, title = 503, "not-ready", "Not ready"
+    description = "The gateway cannot serve requests yet: its database or connectors are not available."
+
+
+def _all_problem_types() -> list[type[Problem]]:
+    seen: list[type[Problem]] = []
+    stack: list[type[Problem]] = [Problem]
+    while stack:
+        cls = stack.pop()
+        if cls not in seen:
+            seen.append(cls)
+            stack.extend(cls.__subclasses__())
+    return sorted(seen, key=lambda c: c.slug)
+
+
+PROBLEM_TYPES: dict[str, type[Problem]] = {cls.slug: cls for cls in _all_problem_types()}
+
+
+# Most specific first: (connector error, problem answered, whether to suggest a retry).
+_CONNECTOR_PROBLEMS: tuple[tuple[type[ce.ConnectorError], type[Problem], bool], ...] = (
+    (ce.RecordNotFound, RecordNotFound, False),
+    (ce.BadQuery, UnsupportedQuery, False),
+    (ce.OperationNotSupported, OperationNotSupported, False),
+    (ce.UpstreamUnavailable, UpstreamUnavailable, True),
+    (ce.UpstreamTimeout, UpstreamTimeout, True),
+    (ce.ContractViolation, ContractViolation, False),
+    (ce.UpstreamError, UpstreamFailed, False),
+)
+RETRY_AFTER_SECONDS = 5
+
+
+def from_connector_error(exc: ce.ConnectorError) -> Problem:
+    """The problem answered for a connector error (the connector's message is meant for callers)."""
+    for error_type, problem_type, retry in _CONNECTOR_PROBLEMS:
+        if isinstance(exc, error_type):
+            headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if retry else None
+            return problem_type(exc.message, headers=headers)
+    return Problem()
+
+
+def problem_response(problem: Problem, *, instance: str | None = None) -> Response:
+    """Render a problem as an ``application/problem+json`` response."""
+    return Response(
+        content=orjson.dumps(problem.body(instance)),
+        status_code=problem.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=problem.headers,
+    )
+
+
+def validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """Reduce pydantic errors to ``loc``/``msg``/``type``: the submitted values are not echoed back."""
+    return [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in errors]
+
+
+async def _on_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Problem)
+    return problem_response(exc, instance=request.url.path)
+
+
+async def _on_connector_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ce.ConnectorError)
+    return problem_response(from_connector_error(exc), instance=request.url.path)
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return problem_response(MalformedJson("The request body is not valid JSON."), instance=request.url.path)
+    problem = ValidationFailed("Some values of the request are invalid.", errors=validation_errors(errors))
+    return problem_response(problem, instance=request.url.path)
+
+
+async def _on_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    problem: Problem
+    if exc.status_code == 404:
+        problem = NotFound()
+    elif exc.status_code == 405:
+        problem = MethodNotAllowed(headers=exc.headers)
+    else:
+        problem = HttpError(str(exc.detail), headers=exc.headers, status=exc.status_code)
+    return problem_response(problem, instance=request.url.path)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Register the handlers that turn every known error into problem details."""
+    app.add_exception_handler(Problem, _on_problem)
+    app.add_exception_handler(ce.ConnectorError, _on_connector_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_exception)

@@ -1,0 +1,134 @@
+"""``/v1/databases/{id}/...``: records of each served national database, one router per database.
+
+Routes are generated from each connector's contract and query model, so that the OpenAPI document shows the
+real record schema and search fields of every database.
+"""
+
+# No ``from __future__ import annotations`` here: FastAPI must see the generated models as objects.
+
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path, Response, Security
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_model
+
+from contracts import Contract, ContractQuery
+
+from ..deps import authenticate
+from ..problems import ValidationFailed, validation_errors
+from ..registry import Database
+from ..security.tokens import Principal
+from ..services.records import read_record, search_records
+from ..settings import Settings
+
+PRIVATE = {"Cache-Control": "no-store"}
+
+
+def _json(body: bytes | str) -> Response:
+    return Response(content=body, media_type="application/json", headers=PRIVATE)
+
+
+def _key_adapter(contract: type[Contract]) -> TypeAdapter[Any]:
+    field = contract.model_fields[contract.record_key]
+    return TypeAdapter(Annotated[(field.annotation, *field.metadata)])  # type: ignore[arg-type]
+
+
+def _search_request(query_model: type[ContractQuery], settings: Settings) -> type[ContractQuery]:
+    return create_model(
+        f"{query_model.__name__}Request",
+        __base__=query_model,
+        __doc__=query_model.__doc__,
+        page_size=(
+            int,
+            Field(
+                default=settings.page_size_default,
+                ge=1,
+                le=settings.page_size_max,
+                description="Records per page.",
+            ),
+        ),
+        cursor=(str | None, Field(default=None, description="`next_cursor` of the previous page.")),
+    )
+
+
+def _page_model(contract: type[Contract]) -> type[BaseModel]:
+    return create_model(
+        f"{contract.__name__}Page",
+        items=(list[contract], ...),  # type: ignore[valid-type]
+        next_cursor=(
+            str | None,
+            Field(default=None, description="Cursor of the next page; null on the last."),
+        ),
+    )
+
+
+def _serialize_page(items: Sequence[Contract], next_cursor: str | None) -> bytes:
+    cursor = b"null" if next_cursor is None else b'"' + next_cursor.encode() + b'"'
+    return (
+        b'{"items":['
+        + b",".join(r.__pydantic_serializer__.to_json(r) for r in items)
+        + b'],"next_cursor":'
+        + (cursor + b"}")
+    )
+
+
+def database_router(database: Database, settings: Settings) -> APIRouter:
+    """The routes of one database: read by key, and search when the connector supports it."""
+    connector = database.connector
+    contract = connector.contract
+    key_name = contract.record_key
+    key_adapter = _key_adapter(contract)
+    router = APIRouter(prefix=f"/v1/databases/{database.id}", tags=[connector.title])
+
+    async def read(
+        principal: Annotated[Principal, Security(authenticate, scopes=[database.scope("read")])],
+        record_id: Annotated[str, Path(alias=key_name, description=f"The record's `{key_name}`.")],
+    ) -> Response:
+        try:
+            key = key_adapter.validate_python(record_id)
+        except ValidationError as exc:
+            errors = [{**e, "loc": ("path", key_name)} for e in validation_errors(exc.errors())]
+            raise ValidationFailed(f"Invalid {key_name}.", errors=errors) from None
+        record = await read_record(database, str(key))
+        return _json(record.__pydantic_serializer__.to_json(record))
+
+    router.add_api_route(
+        f"/records/{{{key_name}}}",
+        read,
+        methods=["GET"],
+        response_model=contract,
+        summary=f"Read one record ({contract.contract_id()})",
+        description=f"Needs the scope `{database.scope('read')}`.",
+        name=f"{database.id}:read",
+    )
+
+    query_model = connector.query_model
+    if query_model is not None:
+        request_model = _search_request(query_model, settings)
+        query_fields = set(query_model.model_fields)
+
+        async def search(
+            principal: Annotated[Principal, Security(authenticate, scopes=[database.scope("search")])],
+            body: Annotated[request_model, Body()],  # type: ignore[valid-type]
+        ) -> Response:
+            params: Any = body
+            query = query_model.model_construct(**{k: getattr(params, k) for k in query_fields})
+            items, next_cursor = await search_records(database, query, limit=params.page_size, cursor=params.cursor)
+            return _json(_serialize_page(items, next_cursor))
+
+        router.add_api_route(
+            "/search",
+            search,
+            methods=["POST"],
+            response_model=_page_model(contract),
+            summary=f"Search records ({contract.contract_id()})",
+            description=(query_model.__doc__ or "") + f"\n\nNeeds the scope `{database.scope('search')}`.",
+            name=f"{database.id}:search",
+        )
+
+    for route in router.routes:
+        if isinstance(route, APIRoute):
+            operation = route.name.rpartition(":")[2]
+            route.metric_labels = (database.id, operation)  # type: ignore[attr-defined]
+    return router

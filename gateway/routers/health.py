@@ -1,0 +1,55 @@
+"""Liveness, readiness and metrics: ``/healthz``, ``/readyz``, ``/metrics``."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from ..db import ping
+from ..deps import StateDep
+from ..problems import NotReady
+
+router = APIRouter(tags=["operations"])
+
+READY_TIMEOUT_SECONDS = 2.0
+
+
+@router.get("/healthz", summary="The process is alive")
+async def healthz() -> dict[str, str]:
+    """Always ``ok`` while the process serves HTTP."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="The gateway can serve requests")
+async def readyz(state: StateDep) -> dict[str, Any]:
+    """Ready when the gateway's database answers and at least one configured database's connector loaded.
+
+    Each connector's own ``check()`` is reported too; a sector system being down does not make the gateway
+    unready (its requests get 503), it shows up here and in the metrics.
+    """
+    registry = state.registry
+    checks: dict[str, Any] = {"database": "ok"}
+    try:
+        async with asyncio.timeout(READY_TIMEOUT_SECONDS):
+            await ping(state.engine)
+    except Exception as exc:
+        checks["database"] = f"unreachable ({type(exc).__name__})"
+    results = await asyncio.gather(*(db.connector.check() for db in registry.databases.values()))
+    connectors: dict[str, Any] = {
+        db_id: {"loaded": True, "reachable": result.ok, "message": result.message}
+        for db_id, result in zip(registry.databases, results, strict=True)
+    }
+    connectors.update({db_id: {"loaded": False, "message": why} for db_id, why in registry.failures.items()})
+    checks["connectors"] = connectors
+    if checks["database"] != "ok" or not registry.databases:
+        raise NotReady("The gateway is not ready.", checks=checks)
+    return {"status": "ready", "checks": checks}
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics_endpoint() -> Response:
+    """The Prometheus text exposition format."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

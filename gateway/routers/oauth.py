@@ -1,0 +1,48 @@
+"""``POST /oauth/token``: the OAuth 2.0 token endpoint (client-credentials grant)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Form, Header, Response
+from pydantic import BaseModel, Field
+
+from ..deps import SessionDep, StateDep
+from ..services.tokens import issue_client_token, read_client_credentials
+
+router = APIRouter(tags=["auth"])
+
+
+class TokenResponse(BaseModel):
+    """A successful token response (RFC 6749 section 5.1)."""
+
+    access_token: str = Field(description="A JWT signed by the gateway; see /.well-known/jwks.json.")
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the OAuth token type, not a secret
+    expires_in: int = Field(description="Seconds until the token expires.")
+    scope: str = Field(description="Space-separated scopes granted, e.g. `population:read`.")
+
+
+@router.post(
+    "/oauth/token",
+    response_model=TokenResponse,
+    summary="Obtain an access token (client credentials)",
+    responses={400: {"description": "Bad request (OAuth error)"}, 401: {"description": "Client refused"}},
+)
+async def issue_token(
+    response: Response,
+    state: StateDep,
+    session: SessionDep,
+    grant_type: Annotated[str | None, Form(description="Must be `client_credentials`.")] = None,
+    scope: Annotated[str | None, Form(description="Space-separated scopes; all allowed ones if absent.")] = None,
+    client_id: Annotated[str | None, Form(description="For client_secret_post.")] = None,
+    client_secret: Annotated[str | None, Form(description="For client_secret_post.")] = None,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> TokenResponse:
+    """Client credentials by HTTP Basic (`client_secret_basic`) or in the form body (`client_secret_post`)."""
+    credentials = read_client_credentials(authorization, client_id, client_secret)
+    issued = await issue_client_token(
+        session, state.tokens, grant_type=grant_type, credentials=credentials, requested_scope=scope
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return TokenResponse(access_token=issued.access_token, expires_in=issued.expires_in, scope=issued.scope)

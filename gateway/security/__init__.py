@@ -1,0 +1,1 @@
+"""Keys, client secrets and tokens."""

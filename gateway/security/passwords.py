@@ -1,0 +1,38 @@
+"""Client secrets: generated with ``secrets``, stored as argon2id hashes, checked off the event loop."""
+
+from __future__ import annotations
+
+import secrets
+
+import anyio.to_thread
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+_hasher = PasswordHasher()
+# Checked when the client does not exist, so that a wrong id costs as much time as a wrong secret.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(32))
+
+
+def new_secret() -> str:
+    """A fresh client secret (256 bits, URL-safe)."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_secret(secret: str) -> str:
+    """The argon2id hash stored for ``secret``."""
+    return _hasher.hash(secret)
+
+
+def _verify(stored_hash: str | None, secret: str) -> bool:
+    try:
+        return _hasher.verify(stored_hash or _DUMMY_HASH, secret) and stored_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def verify_secret(stored_hash: str | None, secret: str) -> bool:
+    """Check ``secret`` against ``stored_hash`` in a worker thread (argon2 is deliberately slow).
+
+    ``stored_hash`` is ``None`` for an unknown client: a dummy hash is checked so the timing is the same.
+    """
+    return await anyio.to_thread.run_sync(_verify, stored_hash, secret)

@@ -1,0 +1,1 @@
+"""The gateway's business logic; routers and the CLI call these functions."""

@@ -1,0 +1,84 @@
+"""Reading and searching records of a national database through its connector."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import time
+from typing import Any
+
+import orjson
+
+from connectors.errors import UpstreamError
+from contracts import Contract, ContractQuery
+
+from .. import metrics
+from ..problems import InvalidCursor
+from ..registry import Database
+
+_CURSOR_VERSION = 1
+
+
+def _fingerprint(query: ContractQuery) -> str:
+    canonical = orjson.dumps(query.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()[:16]
+
+
+def encode_cursor(database: Database, query: ContractQuery, inner: str) -> str:
+    """Wrap a connector's cursor so that it is only accepted back for the same database and query."""
+    payload = orjson.dumps([_CURSOR_VERSION, database.id, _fingerprint(query), inner])
+    return base64.urlsafe_b64encode(payload).rstrip(b"=").decode()
+
+
+def decode_cursor(database: Database, query: ContractQuery, cursor: str) -> str:
+    """The connector's cursor inside ``cursor``; :class:`InvalidCursor` if it is not ours for this search."""
+    try:
+        payload: Any = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError):
+        raise InvalidCursor("The cursor is malformed.") from None
+    if (
+        not isinstance(payload, list)
+        or len(payload) != 4
+        or payload[0] != _CURSOR_VERSION
+        or not isinstance(payload[3], str)
+    ):
+        raise InvalidCursor("The cursor is malformed.")
+    if payload[1] != database.id or payload[2] != _fingerprint(query):
+        raise InvalidCursor("The cursor belongs to another search.")
+    return payload[3]
+
+
+class _UpstreamTimer:
+    """Times one upstream call into the database's latency histogram and counts its failures."""
+
+    __slots__ = ("_database", "_started")
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._started = 0.0
+
+    def __enter__(self) -> None:
+        self._started = time.perf_counter()
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        metrics.upstream_duration(self._database.id).observe(time.perf_counter() - self._started)
+        if isinstance(exc, UpstreamError):
+            metrics.UPSTREAM_ERRORS.labels(self._database.id, exc.reason).inc()
+
+
+async def read_record(database: Database, record_id: str) -> Contract:
+    """The record ``record_id`` of ``database`` (connector errors propagate to the problem handlers)."""
+    with _UpstreamTimer(database):
+        return await database.connector.get(record_id)
+
+
+async def search_records(
+    database: Database, query: ContractQuery, *, limit: int, cursor: str | None
+) -> tuple[list[Contract], str | None]:
+    """One page of records matching ``query`` and the opaque cursor of the next page."""
+    inner = decode_cursor(database, query, cursor) if cursor is not None else None
+    with _UpstreamTimer(database):
+        page = await database.connector.search(query, limit=limit, cursor=inner)
+    next_cursor = encode_cursor(database, query, page.next_cursor) if page.next_cursor is not None else None
+    return list(page.items), next_cursor

@@ -1,0 +1,83 @@
+"""The OAuth 2.0 client-credentials grant (RFC 6749 section 4.4)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from urllib.parse import unquote_plus
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from .. import metrics
+from ..problems import OAuthError
+from ..security.tokens import IssuedToken, TokenService
+from .clients import authenticate_client
+
+BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="axis-gateway"'}
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCredentials:
+    """Credentials presented at the token endpoint and how (``client_secret_basic`` or ``_post``)."""
+
+    client_id: str
+    client_secret: str
+    method: str
+
+
+def read_client_credentials(
+    authorization: str | None, client_id: str | None, client_secret: str | None
+) -> ClientCredentials:
+    """Take the client's credentials from HTTP Basic (form-urlencoded, RFC 6749 2.3.1) or from the body.
+
+    Using both methods at once, or neither, is an ``invalid_request``/``invalid_client`` error.
+    """
+    if authorization and authorization[:6].lower() == "basic ":
+        if client_secret is not None:
+            raise OAuthError("invalid_request", "Use one client authentication method, not two.")
+        try:
+            decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise OAuthError(
+                "invalid_client", "Malformed Basic credentials.", status=401, headers=BASIC_CHALLENGE
+            ) from None
+        raw_id, sep, raw_secret = decoded.partition(":")
+        if not sep or (client_id is not None and client_id != unquote_plus(raw_id)):
+            raise OAuthError("invalid_client", "Malformed Basic credentials.", status=401, headers=BASIC_CHALLENGE)
+        return ClientCredentials(unquote_plus(raw_id), unquote_plus(raw_secret), "client_secret_basic")
+    if client_id and client_secret:
+        return ClientCredentials(client_id, client_secret, "client_secret_post")
+    raise OAuthError("invalid_client", "Client authentication is required.", status=401, headers=BASIC_CHALLENGE)
+
+
+async def issue_client_token(
+    session: AsyncSession,
+    tokens: TokenService,
+    *,
+    grant_type: str | None,
+    credentials: ClientCredentials,
+    requested_scope: str | None,
+) -> IssuedToken:
+    """Authenticate the client and issue a token with the requested scopes (all of its scopes by default)."""
+    if grant_type is None:
+        raise OAuthError("invalid_request", "The grant_type parameter is required.")
+    if grant_type != "client_credentials":
+        raise OAuthError("unsupported_grant_type", "Only the client_credentials grant is supported.")
+    client = await authenticate_client(
+        session, client_id=credentials.client_id, client_secret=credentials.client_secret
+    )
+    if client is None:
+        metrics.AUTH_FAILURES.labels("invalid_client").inc()
+        headers = BASIC_CHALLENGE if credentials.method == "client_secret_basic" else None
+        raise OAuthError("invalid_client", "Client authentication failed.", status=401, headers=headers)
+    allowed = list(client.scopes)
+    if requested_scope is None or not requested_scope.strip():
+        scopes = allowed
+    else:
+        scopes = list(dict.fromkeys(requested_scope.split()))
+        refused = [s for s in scopes if s not in allowed]
+        if refused:
+            raise OAuthError("invalid_scope", f"Scope not allowed for this client: {' '.join(refused)}")
+    metrics.TOKENS_ISSUED.inc()
+    return tokens.issue(subject=client.client_id, scopes=scopes)

@@ -1,0 +1,86 @@
+"""What one gateway process holds while it runs: settings, database engine, token service, connectors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from . import metrics
+from .db import create_engine, create_sessionmaker
+from .logs import get_logger
+from .migrations import current_revision, head_revision
+from .registry import ConnectorRegistry
+from .security.keys import load_or_create_signing_key
+from .security.tokens import TokenService
+from .services.keys import publish_signing_key, published_keys
+from .settings import Settings
+
+log = get_logger(__name__)
+
+
+class SchemaNotCurrent(RuntimeError):
+    """The gateway's database is not at the newest migration."""
+
+
+@dataclass
+class GatewayState:
+    """Built by ``create_app``; :meth:`start` and :meth:`close` run in the application's lifespan."""
+
+    settings: Settings
+    registry: ConnectorRegistry
+    engine: AsyncEngine = field(init=False)
+    sessionmaker: async_sessionmaker[AsyncSession] = field(init=False)
+    _tokens: TokenService | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.engine = create_engine(self.settings.database_url)
+        self.sessionmaker = create_sessionmaker(self.engine)
+
+    @property
+    def tokens(self) -> TokenService:
+        """The token service (available once started)."""
+        if self._tokens is None:
+            raise RuntimeError("the gateway has not started")
+        return self._tokens
+
+    async def start(self) -> None:
+        """Check the schema, load (or create) the signing key, publish it, and start the connectors."""
+        async with self.engine.connect() as conn:
+            current = await conn.run_sync(current_revision)
+        head = head_revision()
+        if current != head:
+            raise SchemaNotCurrent(
+                f"the gateway database is at revision {current or 'none'}, the code needs {head}: "
+                "run `gateway db upgrade`"
+            )
+        settings = self.settings
+        key = load_or_create_signing_key(settings.key_path, settings.signing_algorithm)
+        async with self.sessionmaker() as session:
+            await publish_signing_key(session, key)
+            keys = await published_keys(session, token_ttl_seconds=settings.token_ttl_seconds)
+        self._tokens = TokenService(
+            signing_key=key,
+            verification_keys=keys,
+            issuer=settings.token_issuer,
+            audience=settings.token_audience,
+            ttl_seconds=settings.token_ttl_seconds,
+            leeway_seconds=settings.token_leeway_seconds,
+            cache_size=settings.token_cache_size,
+        )
+        metrics.declare_static()
+        for database in self.registry.databases.values():
+            metrics.declare_database(database.id, database.operations)
+        await self.registry.start()
+        log.info(
+            "gateway started",
+            databases=sorted(self.registry.databases),
+            failed=sorted(self.registry.failures),
+            kid=key.kid,
+        )
+
+    async def close(self) -> None:
+        """Close connectors and the database pool."""
+        await self.registry.close()
+        await self.engine.dispose()

@@ -1,0 +1,181 @@
+"""Fixtures shared by the whole suite.
+
+The gateway's database is SQLite unless ``GATEWAY_TEST_DATABASE_URL`` names a PostgreSQL server, in which case a
+fresh database is created on it for the session (and the simulated population database is put on PostgreSQL
+too). Servers under test are real uvicorn servers on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from support import ClientCredentials, LiveServer, PlantedSearch, fetch_token, postgres_database
+
+from connectors.sql.urls import to_async_url
+from gateway import migrations
+from gateway.app import create_app
+from gateway.db import standalone_session
+from gateway.services.clients import create_client
+from gateway.settings import Settings
+from simulators.population import CITIZENS, seed_population
+
+SECTOR_CITIZENS = 3000
+SEARCH_NAME = "Trần Thị Mẫu"
+SEARCH_MATCHES = 25
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _database(tmp: Path, name: str, prefix: str) -> Iterator[str]:
+    server = os.environ.get("GATEWAY_TEST_DATABASE_URL")
+    if server:
+        with postgres_database(server, prefix=prefix) as url:
+            yield url
+    else:
+        yield str(to_async_url(f"sqlite:///{tmp / name}"))
+
+
+@pytest.fixture(scope="session")
+def gateway_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The gateway's own database, migrated to head."""
+    for url in _database(tmp_path_factory.mktemp("gateway-db"), "gateway.db", "gwtest"):
+        migrations.upgrade(url)
+        yield url
+
+
+async def _plant_search_rows(url: str) -> PlantedSearch:
+    from gateway.db import create_engine
+
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            year_expr = sa.func.substr(CITIZENS.c.ngay_sinh, 1, 4)
+            year = (
+                await conn.execute(
+                    sa.select(year_expr)
+                    .where(CITIZENS.c.gioi_tinh == 2)
+                    .group_by(year_expr)
+                    .order_by(sa.func.count().desc(), year_expr)
+                    .limit(1)
+                )
+            ).scalar_one()
+            ids = (
+                (
+                    await conn.execute(
+                        sa.select(CITIZENS.c.so_dinh_danh)
+                        .where(CITIZENS.c.gioi_tinh == 2, year_expr == year)
+                        .order_by(CITIZENS.c.so_dinh_danh)
+                        .limit(SEARCH_MATCHES)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            await conn.execute(sa.update(CITIZENS).where(CITIZENS.c.so_dinh_danh.in_(ids)).values(ho_ten=SEARCH_NAME))
+    finally:
+        await engine.dispose()
+    return PlantedSearch(SEARCH_NAME, int(year), tuple(sorted(ids)))
+
+
+@pytest.fixture(scope="session")
+def sector_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, PlantedSearch]]:
+    """The simulated population database (same backend as the gateway's), seeded, with planted search rows."""
+    for url in _database(tmp_path_factory.mktemp("sector-db"), "population.db", "sectortest"):
+        asyncio.run(seed_population(url, count=SECTOR_CITIZENS, seed=68))
+        planted = asyncio.run(_plant_search_rows(url))
+        yield url, planted
+
+
+@pytest.fixture(scope="session")
+def sector_url(sector_database: tuple[str, PlantedSearch]) -> str:
+    return sector_database[0]
+
+
+@pytest.fixture(scope="session")
+def planted(sector_database: tuple[str, PlantedSearch]) -> PlantedSearch:
+    return sector_database[1]
+
+
+@pytest.fixture(scope="session")
+def make_settings(
+    tmp_path_factory: pytest.TempPathFactory, gateway_database_url: str, sector_url: str
+) -> Callable[..., Settings]:
+    """Build settings for a test app; keyword arguments override the defaults."""
+    data_dir = tmp_path_factory.mktemp("data")
+
+    def make(**overrides: object) -> Settings:
+        values: dict[str, object] = {
+            "data_dir": data_dir,
+            "database_url": gateway_database_url,
+            "connectors": {"population": {"config": {"url": sector_url}}},
+            "log_format": "console",
+            "log_level": "WARNING",
+        }
+        values.update(overrides)
+        return Settings(**values)  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture(scope="session")
+def server(settings: Settings) -> Iterator[LiveServer]:
+    """The gateway under test, served by uvicorn on 127.0.0.1."""
+    with LiveServer(create_app(settings)) as live:
+        yield live
+
+
+@pytest.fixture(scope="session")
+def http(server: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def make_client(gateway_database_url: str) -> Callable[..., ClientCredentials]:
+    """Create a client in the gateway's database with the given scopes."""
+    counter = iter(range(1_000_000))
+
+    def make(*scopes: str, client_id: str | None = None) -> ClientCredentials:
+        async def run() -> ClientCredentials:
+            async with standalone_session(gateway_database_url) as session:
+                client, secret = await create_client(
+                    session,
+                    name="Test client",
+                    scopes=scopes,
+                    client_id=client_id or f"test-{next(counter)}-{os.getpid()}",
+                )
+                return ClientCredentials(client.client_id, secret)
+
+        return asyncio.run(run())
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def reader(make_client: Callable[..., ClientCredentials]) -> ClientCredentials:
+    """A client allowed to read and search the population database."""
+    return make_client("population:read", "population:search")
+
+
+@pytest.fixture(scope="session")
+def token(http: httpx.Client, server: LiveServer, reader: ClientCredentials) -> str:
+    return fetch_token(http, reader)
+
+
+@pytest.fixture(scope="session")
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

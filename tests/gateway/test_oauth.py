@@ -1,0 +1,198 @@
+"""The token endpoint: OAuth 2.0 client credentials (RFC 6749 4.4), checked with another JWT library."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Callable
+
+import httpx
+import jwt
+import pytest
+from support import ClientCredentials, LiveServer, fetch_token
+
+from gateway.db import standalone_session
+from gateway.models import Client, ClientStatus
+from gateway.settings import Settings
+
+
+def _problem(response: httpx.Response, status: int, error: str) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == status
+    assert body["type"] == "/problems/oauth-error"
+    assert body["error"] == error
+    return dict(body)
+
+
+def test_client_secret_basic_issues_a_verifiable_jwt(
+    http: httpx.Client, server: LiveServer, reader: ClientCredentials, settings: Settings
+) -> None:
+    response = http.post(
+        "/oauth/token", data={"grant_type": "client_credentials"}, auth=(reader.client_id, reader.client_secret)
+    )
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-store"
+    body = response.json()
+    assert body["token_type"] == "Bearer"
+    assert body["expires_in"] == settings.token_ttl_seconds
+    assert body["scope"] == "population:read population:search"
+
+    # Verified with PyJWT against the published JWKS, fetched over HTTP from the running gateway.
+    jwks = jwt.PyJWKClient(f"{server.url}/.well-known/jwks.json")
+    key = jwks.get_signing_key_from_jwt(body["access_token"])
+    header = jwt.get_unverified_header(body["access_token"])
+    assert header["alg"] == "ES256"
+    assert header["kid"] == key.key_id
+    claims = jwt.decode(
+        body["access_token"],
+        key.key,
+        algorithms=["ES256"],
+        audience=settings.token_audience,
+        issuer=settings.token_issuer,
+    )
+    assert claims["sub"] == reader.client_id
+    assert claims["scope"] == body["scope"]
+    assert claims["exp"] - claims["iat"] == settings.token_ttl_seconds
+    assert claims["jti"]
+
+
+def test_client_secret_post(http: httpx.Client, reader: ClientCredentials) -> None:
+    response = http.post(
+        "/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": reader.client_id,
+            "client_secret": reader.client_secret,
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["token_type"] == "Bearer"
+
+
+def test_basic_credentials_are_form_urlencoded(
+    http: httpx.Client, make_client: Callable[..., ClientCredentials]
+) -> None:
+    # RFC 6749 2.3.1: id and secret are form-urlencoded before base64; '+' in an encoded secret is a space.
+    credentials = make_client("population:read", client_id="agency.h41_client")
+    raw = f"{credentials.client_id}:{credentials.client_secret}".replace("-", "%2D")
+    header = "Basic " + base64.b64encode(raw.encode()).decode()
+    response = http.post("/oauth/token", data={"grant_type": "client_credentials"}, headers={"Authorization": header})
+    assert response.status_code == 200, response.text
+
+
+def test_requested_scope_is_narrowed(http: httpx.Client, reader: ClientCredentials) -> None:
+    response = http.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "scope": "population:read"},
+        auth=(reader.client_id, reader.client_secret),
+    )
+    assert response.status_code == 200
+    assert response.json()["scope"] == "population:read"
+
+
+def test_scope_beyond_the_client_is_refused(http: httpx.Client, reader: ClientCredentials) -> None:
+    response = http.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "scope": "population:read land:read"},
+        auth=(reader.client_id, reader.client_secret),
+    )
+    body = _problem(response, 400, "invalid_scope")
+    assert "land:read" in str(body["detail"])
+
+
+def test_wrong_secret_is_invalid_client_with_basic_challenge(http: httpx.Client, reader: ClientCredentials) -> None:
+    response = http.post(
+        "/oauth/token", data={"grant_type": "client_credentials"}, auth=(reader.client_id, "not-the-secret")
+    )
+    _problem(response, 401, "invalid_client")
+    assert response.headers["www-authenticate"].startswith("Basic")
+
+
+def test_unknown_client_is_invalid_client(http: httpx.Client) -> None:
+    response = http.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": "nobody", "client_secret": "x" * 43},
+    )
+    _problem(response, 401, "invalid_client")
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "error"),
+    [
+        ({}, 400, "invalid_request"),
+        ({"grant_type": "password"}, 400, "unsupported_grant_type"),
+        ({"grant_type": "authorization_code"}, 400, "unsupported_grant_type"),
+    ],
+)
+def test_bad_grant_requests(
+    http: httpx.Client, reader: ClientCredentials, data: dict[str, str], status: int, error: str
+) -> None:
+    response = http.post("/oauth/token", data=data, auth=(reader.client_id, reader.client_secret))
+    _problem(response, status, error)
+
+
+def test_two_authentication_methods_at_once_are_refused(http: httpx.Client, reader: ClientCredentials) -> None:
+    response = http.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "client_secret": reader.client_secret},
+        auth=(reader.client_id, reader.client_secret),
+    )
+    _problem(response, 400, "invalid_request")
+
+
+@pytest.mark.parametrize("header", ["Basic !!!notbase64", "Basic " + base64.b64encode(b"no-colon").decode()])
+def test_malformed_basic_credentials(http: httpx.Client, header: str) -> None:
+    response = http.post("/oauth/token", data={"grant_type": "client_credentials"}, headers={"Authorization": header})
+    _problem(response, 401, "invalid_client")
+
+
+def test_no_credentials(http: httpx.Client) -> None:
+    response = http.post("/oauth/token", data={"grant_type": "client_credentials"})
+    _problem(response, 401, "invalid_client")
+
+
+def test_json_body_is_not_a_token_request(http: httpx.Client, reader: ClientCredentials) -> None:
+    response = http.post(
+        "/oauth/token",
+        json={"grant_type": "client_credentials"},
+        auth=(reader.client_id, reader.client_secret),
+    )
+    _problem(response, 400, "invalid_request")
+
+
+def test_suspended_client_gets_no_token(
+    http: httpx.Client, make_client: Callable[..., ClientCredentials], gateway_database_url: str
+) -> None:
+    credentials = make_client("population:read")
+    fetch_token(http, credentials)
+
+    async def suspend() -> None:
+        async with standalone_session(gateway_database_url) as session:
+            client = await session.get(Client, credentials.client_id)
+            assert client is not None
+            client.status = ClientStatus.SUSPENDED
+            session.add(client)
+            await session.commit()
+
+    asyncio.run(suspend())
+    response = http.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(credentials.client_id, credentials.client_secret),
+    )
+    _problem(response, 401, "invalid_client")
+
+
+def test_jwks_publishes_only_public_material(http: httpx.Client, server: object) -> None:
+    response = http.get("/.well-known/jwks.json")
+    assert response.status_code == 200
+    keys = response.json()["keys"]
+    assert keys
+    for key in keys:
+        assert key["kty"] == "EC"
+        assert key["crv"] == "P-256"
+        assert key["use"] == "sig"
+        assert key["alg"] == "ES256"
+        assert "d" not in key

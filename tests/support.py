@@ -1,0 +1,129 @@
+"""Helpers shared by the tests: real servers on 127.0.0.1, PostgreSQL databases, tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy.engine import URL, make_url
+
+POSTGRES_SERVER_URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def need_service(reason: str) -> None:
+    """Skip (or, under CI=true, fail) a test that needs a service which is not running."""
+    if in_ci():
+        pytest.fail(f"{reason} (CI=true: required services must be running)")
+    pytest.skip(reason)
+
+
+def port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _asyncpg_dsn(url: URL, database: str | None = None) -> str:
+    url = url.set(drivername="postgresql")
+    if database is not None:
+        url = url.set(database=database)
+    return url.render_as_string(hide_password=False)
+
+
+def postgres_available(server_url: str = POSTGRES_SERVER_URL) -> bool:
+    url = make_url(server_url)
+    return port_open(url.host or "127.0.0.1", url.port or 5432)
+
+
+async def _admin(server_url: str, statement: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(_asyncpg_dsn(make_url(server_url)), timeout=5)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@contextmanager
+def postgres_database(server_url: str = POSTGRES_SERVER_URL, prefix: str = "gwtest") -> Iterator[str]:
+    """A new, empty PostgreSQL database for the duration of the block; yields its asyncpg URL."""
+    if not postgres_available(server_url):
+        need_service(f"PostgreSQL is not reachable at {server_url}")
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}"'))
+    try:
+        url = make_url(server_url).set(drivername="postgresql+asyncpg", database=name)
+        yield url.render_as_string(hide_password=False)
+    finally:
+        asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+class LiveServer:
+    """A uvicorn server running an ASGI app in a thread on 127.0.0.1, on a free port."""
+
+    def __init__(self, app: Any) -> None:
+        self.config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
+        self.server = uvicorn.Server(self.config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.url = ""
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.02)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+@dataclass(frozen=True)
+class ClientCredentials:
+    client_id: str
+    client_secret: str
+
+
+@dataclass(frozen=True)
+class PlantedSearch:
+    """Rows of the test sector database renamed so that one name + birth year matches many records."""
+
+    full_name: str
+    year: int
+    personal_ids: tuple[str, ...]
+
+
+def fetch_token(http: httpx.Client, credentials: ClientCredentials, scope: str | None = None) -> str:
+    data = {"grant_type": "client_credentials"}
+    if scope is not None:
+        data["scope"] = scope
+    response = http.post("/oauth/token", data=data, auth=(credentials.client_id, credentials.client_secret))
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
