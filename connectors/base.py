@@ -31,9 +31,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import TracebackType
-from typing import Any, ClassVar, Generic, Self, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import ErrorDetails
+from pydantic_core.core_schema import ErrorType
 
 from contracts import Contract, ContractQuery
 
@@ -126,6 +128,24 @@ class Page:
 
 
 ConfigT = TypeVar("ConfigT", bound=ConnectorConfig)
+
+_BUILTIN_ERROR_TYPES = frozenset(get_args(ErrorType))
+# Context entries of pydantic's own errors that quote (part of) the rejected input instead of the rule.
+_INPUT_CONTEXT = frozenset({"error", "tag", "attribute", "tz_actual", "encoding_error"})
+
+
+def describe_violation(error: ErrorDetails) -> str:
+    """``"field.path: rule"`` for one validation error of upstream data, without the rejected value.
+
+    Pydantic's own messages state the rule (``Input should be 'male' or 'female'``) and are kept; value errors
+    and the contracts' custom errors are written for API callers checking their own input and quote it
+    (a personal id, a name...), so only their type is kept (``personal_id: invalid value (value_error)``).
+    """
+    where = ".".join(str(part) for part in error["loc"]) or "(record)"
+    kind = error["type"]
+    if kind in _BUILTIN_ERROR_TYPES and not _INPUT_CONTEXT.intersection(error.get("ctx") or {}):
+        return f"{where}: {error['msg']}"
+    return f"{where}: invalid value ({kind})"
 
 
 class Connector(ABC, Generic[ConfigT]):
@@ -224,7 +244,7 @@ class Connector(ABC, Generic[ConfigT]):
         try:
             return self.contract.model_validate(data)
         except ValidationError as exc:
-            errors = [f"{'.'.join(str(p) for p in e['loc']) or '(record)'}: {e['msg']}" for e in exc.errors()]
+            errors = [describe_violation(e) for e in exc.errors(include_input=False, include_url=False)]
             raise ContractViolation(
                 f"record from {self.slug!r} violates {self.contract.contract_id()}",
                 record_id=record_id,

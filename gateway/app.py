@@ -43,7 +43,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="axis-gateway", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.gateway = state
     install_problem_handlers(app)
-    app.add_middleware(RequestContextMiddleware, access_log=settings.access_log)
+    documentation = (app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+    app.add_middleware(
+        RequestContextMiddleware,
+        access_log=settings.access_log,
+        static_paths=[path for path in documentation if path],
+    )
     for router in (health.router, oauth.router, well_known.router, contracts.router, problems.router):
         app.include_router(router)
     for database in state.registry.databases.values():

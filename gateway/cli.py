@@ -7,9 +7,10 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from sqlalchemy.exc import SQLAlchemyError
 
 from . import __version__, migrations
-from .db import standalone_session
+from .db import create_engine, standalone_session
 from .settings import Settings, get_settings
 
 app = typer.Typer(name="gateway", help="The provincial data-sharing integration gateway.", no_args_is_help=True)
@@ -37,6 +38,32 @@ def main(
     """The provincial data-sharing integration gateway."""
 
 
+def _require_current_schema(database_url: str) -> None:
+    """Exit with a one-line message (no traceback) unless the gateway's database is at the newest migration."""
+
+    async def current() -> str | None:
+        engine = create_engine(database_url)
+        try:
+            async with engine.connect() as conn:
+                return await conn.run_sync(migrations.current_revision)
+        finally:
+            await engine.dispose()
+
+    try:
+        revision = asyncio.run(current())
+    except (SQLAlchemyError, OSError) as exc:
+        typer.echo(f"error: cannot read the gateway database: {type(exc).__name__}", err=True)
+        raise typer.Exit(1) from None
+    head = migrations.head_revision()
+    if revision != head:
+        typer.echo(
+            f"error: the gateway database is at revision {revision or 'none'}, the code needs {head}: "
+            "run `gateway db upgrade`",
+            err=True,
+        )
+        raise typer.Exit(1)
+
+
 def _serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     uvicorn.run(
@@ -62,6 +89,8 @@ def serve(
     settings = get_settings()
     if migrate:
         migrations.upgrade(settings.database_url)
+    else:
+        _require_current_schema(settings.database_url)
     _serve(settings, host=host, port=port, workers=workers)
 
 
@@ -74,11 +103,14 @@ def demo(
 ) -> None:
     """Seed demo data if absent, print the demo client's credentials and a ready request, then serve."""
     from .demo import demo_banner, prepare_demo
+    from .logs import configure_logging
 
     settings = get_settings()
     if settings.environment == "production":
         typer.echo("gateway demo refuses to run with GATEWAY_ENVIRONMENT=production", err=True)
         raise typer.Exit(2)
+    # Logs go to stderr from the start: stdout carries only the banner (people paste from it).
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
     migrations.upgrade(settings.database_url)
     info = asyncio.run(prepare_demo(settings, citizens=citizens, seed=seed))
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - only displayed
@@ -112,6 +144,8 @@ def clients_create(
     """Create a client and print its id and secret. The secret is shown only this once."""
     from .services.clients import ClientError, create_client
 
+    _require_current_schema(get_settings().database_url)
+
     async def run() -> tuple[str, str]:
         async with standalone_session(get_settings().database_url) as session:
             client, secret = await create_client(
@@ -133,6 +167,8 @@ def clients_create(
 def clients_list() -> None:
     """List the clients (never their secrets)."""
     from .services.clients import list_clients
+
+    _require_current_schema(get_settings().database_url)
 
     async def run() -> list[tuple[str, str, str, str]]:
         async with standalone_session(get_settings().database_url) as session:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 from dataclasses import dataclass
 
@@ -31,19 +32,23 @@ class DemoInfo:
     access_token: str
     expires_in: int
     sample_personal_id: str
+    sample_full_name: str
+    sample_birth_year: str
 
 
-async def _sample_personal_id(url: str) -> str:
+async def _sample_citizen(url: str) -> tuple[str, str, str]:
+    """A living citizen of the demo data: personal id, full name and year of birth."""
     engine = create_engine(url)
     try:
         async with engine.connect() as conn:
             stmt = (
-                sa.select(CITIZENS.c.so_dinh_danh)
+                sa.select(CITIZENS.c.so_dinh_danh, CITIZENS.c.ho_ten, CITIZENS.c.ngay_sinh)
                 .where(CITIZENS.c.ngay_mat.is_(None), CITIZENS.c.so_dinh_danh.startswith("068"))
                 .order_by(CITIZENS.c.so_dinh_danh)
                 .limit(1)
             )
-            return str((await conn.execute(stmt)).scalar_one())
+            personal_id, full_name, born = (await conn.execute(stmt)).one()
+            return str(personal_id), str(full_name), str(born)[:4]
     finally:
         await engine.dispose()
 
@@ -69,6 +74,7 @@ async def prepare_demo(settings: Settings, *, citizens: int, seed: int) -> DemoI
         token = state.tokens.issue(subject=client.client_id, scopes=list(client.scopes))
     finally:
         await state.close()
+    personal_id, full_name, birth_year = await _sample_citizen(demo_url)
     return DemoInfo(
         citizens=count,
         population_url=demo_url,
@@ -76,7 +82,9 @@ async def prepare_demo(settings: Settings, *, citizens: int, seed: int) -> DemoI
         client_secret=secret,
         access_token=token.access_token,
         expires_in=token.expires_in,
-        sample_personal_id=await _sample_personal_id(demo_url),
+        sample_personal_id=personal_id,
+        sample_full_name=full_name,
+        sample_birth_year=birth_year,
     )
 
 
@@ -88,9 +96,12 @@ def demo_banner(info: DemoInfo, *, base_url: str, population_url: str) -> str:
         f"curl -s -u {shlex.quote(info.client_id + ':' + info.client_secret)} "
         f"-d grant_type=client_credentials {base_url}/oauth/token"
     )
+    query = json.dumps(
+        {"full_name": info.sample_full_name, "date_of_birth": info.sample_birth_year}, ensure_ascii=False
+    )
     search = (
         f"curl -s -H {shlex.quote('Authorization: Bearer ' + info.access_token)} "
-        f'-H \'Content-Type: application/json\' -d \'{{"full_name": "...", "date_of_birth": "1985"}}\' '
+        f"-H 'Content-Type: application/json' -d {shlex.quote(query)} "
         f"{base_url}/v1/databases/population/search"
     )
     note = ""

@@ -23,8 +23,8 @@ oauth2_client_credentials = OAuth2(
 )
 
 
-def get_state(request: Request) -> GatewayState:
-    """The running gateway's state."""
+async def get_state(request: Request) -> GatewayState:
+    """The running gateway's state (async: a plain function would cost a thread hop per request)."""
     state: GatewayState = request.app.state.gateway
     return state
 

@@ -5,19 +5,18 @@ Written as plain ASGI (not ``BaseHTTPMiddleware``) so that it adds almost nothin
 
 from __future__ import annotations
 
+import os
 import re
 import time
-import uuid
+from collections.abc import Collection
 
 import structlog
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import metrics
 from .logs import get_logger
 from .problems import Problem, problem_response
 
-REQUEST_ID_HEADER = "x-request-id"
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
 log = get_logger(__name__)
@@ -32,16 +31,18 @@ def request_id_of(raw: bytes | None) -> str:
             value = ""
         if _SANE_REQUEST_ID.match(value):
             return value
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 class RequestContextMiddleware:
     """Gives every request an id (echoed in ``X-Request-Id``), times it into the HTTP metrics by route
     template, and turns an unexpected exception into a 500 problem without a stack trace."""
 
-    def __init__(self, app: ASGIApp, *, access_log: bool = False) -> None:
+    def __init__(self, app: ASGIApp, *, access_log: bool = False, static_paths: Collection[str] = ()) -> None:
         self.app = app
         self.access_log = access_log
+        # Routes that do not record themselves in the scope (FastAPI's /docs, /openapi.json): fixed paths.
+        self.static_paths = frozenset(static_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -63,7 +64,7 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 started = True
                 status = message["status"]
-                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
             await send(message)
 
         structlog.contextvars.bind_contextvars(request_id=request_id)
@@ -78,7 +79,9 @@ class RequestContextMiddleware:
         finally:
             elapsed = time.perf_counter() - began
             route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = getattr(route, "path", None)
+            if template is None:
+                template = scope["path"] if scope["path"] in self.static_paths and status != 404 else "unmatched"
             counter, histogram = metrics.http_children(scope["method"], template, status)
             counter.inc()
             histogram.observe(elapsed)

@@ -15,7 +15,7 @@ from alembic import command
 def script_location() -> Path:
     """The migration scripts: packaged inside ``gateway`` in a wheel, or the repository's ``alembic/``."""
     here = Path(__file__).resolve().parent
-    packaged = here / "migrations"
+    packaged = here / "_alembic"
     return packaged if (packaged / "env.py").exists() else here.parent / "alembic"
 
 

@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column
+from sqlalchemy import Enum as SAEnum
 from sqlmodel import Field, SQLModel
 
 from .db import UTCDateTime, utcnow
@@ -29,7 +30,19 @@ class Client(SQLModel, table=True):
     agency_code: str | None = Field(default=None, max_length=32, description="Electronic agency code.")
     secret_hash: str = Field(max_length=255, description="argon2id hash of the client secret.")
     scopes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    status: ClientStatus = Field(default=ClientStatus.ACTIVE, max_length=16)
+    status: ClientStatus = Field(
+        default=ClientStatus.ACTIVE,
+        sa_column=Column(
+            SAEnum(
+                ClientStatus,
+                name="client_status",
+                native_enum=False,
+                length=16,
+                values_callable=lambda members: [member.value for member in members],
+            ),
+            nullable=False,
+        ),
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 

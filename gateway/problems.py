@@ -29,6 +29,8 @@ class Problem(Exception):
     slug: ClassVar[str] = "internal-error"
     title: ClassVar[str] = "Internal error"
     description: ClassVar[str] = "The gateway failed; the request id identifies the event in its logs."
+    #: Statuses other than ``status`` that this kind of problem may be answered with.
+    other_statuses: ClassVar[tuple[int, ...]] = ()
 
     def __init__(
         self,
@@ -49,6 +51,11 @@ class Problem(Exception):
     def type_uri(cls) -> str:
         """The stable ``type`` URI of this kind of problem."""
         return PROBLEM_BASE + cls.slug
+
+    @classmethod
+    def statuses(cls) -> list[int]:
+        """Every HTTP status this kind of problem may be answered with."""
+        return sorted({cls.status, *cls.other_statuses})
 
     def body(self, instance: str | None = None) -> dict[str, Any]:
         """The problem details object."""
@@ -140,7 +147,11 @@ class OAuthError(Problem):
     """An OAuth 2.0 token endpoint error (RFC 6749 section 5.2); the ``error`` member carries its code."""
 
     status, slug, title = 400, "oauth-error", "OAuth error"
-    description = "The token request was refused; ``error`` holds the OAuth 2.0 error code."
+    description = (
+        "The token request was refused; ``error`` holds the OAuth 2.0 error code "
+        "(401 for ``invalid_client``, 400 otherwise)."
+    )
+    other_statuses = (401,)
 
     def __init__(self, error: str, detail: str, *, status: int = 400, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(detail, headers=headers, status=status, error=error, error_description=detail)
@@ -167,8 +178,8 @@ class UpstreamTimeout(Problem):
 
 
 class HttpError(Problem):
-    slug, title = "http-error", "HTTP error"
-    description = "An HTTP-level error without a more specific type."
+    status, slug, title = 400, "http-error", "HTTP error"
+    description = "An HTTP-level error without a more specific type, such as an unreadable form body."
 
 
 class NotReady(Problem):
@@ -246,6 +257,17 @@ async def _on_validation_error(request: Request, exc: Exception) -> Response:
     return problem_response(problem, instance=request.url.path)
 
 
+def _json_body_unreadable(request: Request, exc: StarletteHTTPException) -> bool:
+    """Whether FastAPI's generic 400 comes from decoding a JSON body that is not JSON it can read: invalid
+    UTF-8, nesting deeper than the parser's recursion limit, or an integer of thousands of digits.
+
+    (Syntax errors come as ``json_invalid`` validation errors instead; form bodies never reach this.)"""
+    if exc.status_code != 400 or not isinstance(exc.__cause__, ValueError | RecursionError):
+        return False
+    content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    return content_type in ("", "application/json") or content_type.endswith("+json")
+
+
 async def _on_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     problem: Problem
@@ -253,6 +275,8 @@ async def _on_http_exception(request: Request, exc: Exception) -> Response:
         problem = NotFound()
     elif exc.status_code == 405:
         problem = MethodNotAllowed(headers=exc.headers)
+    elif _json_body_unreadable(request, exc):
+        problem = MalformedJson("The request body is not valid JSON, nests too deeply, or holds a too long number.")
     else:
         problem = HttpError(str(exc.detail), headers=exc.headers, status=exc.status_code)
     return problem_response(problem, instance=request.url.path)

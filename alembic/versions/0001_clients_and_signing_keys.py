@@ -17,6 +17,9 @@ down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# Stored as text ("active", "suspended"), not a native ENUM type: new states need no ALTER TYPE.
+CLIENT_STATUS = sa.Enum("active", "suspended", name="client_status", native_enum=False, length=16)
+
 
 def upgrade() -> None:
     op.create_table(
@@ -26,7 +29,7 @@ def upgrade() -> None:
         sa.Column("agency_code", sa.String(length=32), nullable=True),
         sa.Column("secret_hash", sa.String(length=255), nullable=False),
         sa.Column("scopes", sa.JSON(), nullable=False),
-        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("status", CLIENT_STATUS, nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("updated_at", UTCDateTime(), nullable=False),
     )

@@ -49,8 +49,8 @@ VALUE_MAPS: dict[str, dict[str, Any]] = {
     "marital_status": {"1": "single", "2": "married", "3": "divorced", "4": "widowed"},
 }
 
-SEARCH_FILTERS: dict[str, dict[str, str]] = {
-    "full_name": {"column": "ho_ten", "match": "exact"},
+SEARCH_FILTERS: dict[str, dict[str, str | None]] = {
+    "full_name": {"column": "ho_ten", "match": "exact", "case": "title"},
     "date_of_birth": {"column": "ngay_sinh", "match": "prefix"},
     "old_id_number": {"column": "so_cmnd", "match": "exact"},
 }

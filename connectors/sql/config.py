@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
@@ -31,6 +32,16 @@ class SearchFilter(BaseModel):
         description=(
             "``exact``: equality. ``prefix``: the column starts with the value (used for partial dates "
             "stored as ISO text, so that ``1985`` finds every date of 1985)."
+        ),
+    )
+
+    case: Literal["title", "upper", "lower"] | None = Field(
+        default=None,
+        title="Letter case",
+        description=(
+            "Put the query value in the case the column is stored in before comparing (``title``: every word "
+            "capitalised, as names are registered), so that ``TRẦN THỊ MẪU`` finds ``Trần Thị Mẫu`` with an "
+            "index and on every database."
         ),
     )
 
@@ -88,15 +99,30 @@ class SqlConnectorConfig(ConnectorConfig):
         title="Read only",
         description="Open SQLite files read-only, so that a wrong path fails instead of creating a database.",
     )
-    pool_size: int = Field(default=5, ge=1, le=200, title="Pool size", description="Pooled connections.")
+    pool_size: int = Field(
+        default=10, ge=1, le=200, title="Pool size", description="Connections kept open; requests beyond wait."
+    )
     max_overflow: int = Field(
-        default=10, ge=0, le=200, title="Pool overflow", description="Extra connections allowed under load."
+        default=0,
+        ge=0,
+        le=200,
+        title="Pool overflow",
+        description="Extra connections opened under bursts and closed when returned (each costs a new login).",
     )
     connect_timeout_seconds: float = Field(
         default=5.0, gt=0, le=120, title="Connect timeout", description="Deadline for opening a connection."
     )
 
     _check_table = field_validator("table")(_identifier)
+
+    @field_validator("naive_datetime_timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError; malformed keys raise ValueError
+            raise ValueError(f"{value!r} is not an IANA time zone such as 'UTC' or 'Asia/Ho_Chi_Minh'") from None
+        return value
 
     @field_validator("db_schema")
     @classmethod

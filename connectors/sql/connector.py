@@ -3,51 +3,29 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Select, bindparam, column, select, table
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.sql import Executable
 
 from connectors.base import (
     BadQuery,
     Connector,
     ConnectorConfigError,
+    OperationNotSupported,
     Page,
     RecordNotFound,
-    UpstreamError,
     UpstreamTimeout,
-    UpstreamUnavailable,
 )
 from contracts import Contract, ContractQuery, UnknownContract, get_contract
 
 from .config import SqlConnectorConfig
+from .executors import Executor, PoolOptions, Row, make_executor
+from .introspection import has_field_path, timestamp_fields
 from .mapping import RowMapper
-from .urls import is_sqlite, sqlite_read_only, to_async_url
-
-logger = logging.getLogger(__name__)
-
-
-def timestamp_fields(model: type[BaseModel]) -> set[str]:
-    """Dotted paths of the fields of ``model``, nested models included, whose JSON Schema is a date-time."""
-    schema = model.model_json_schema()
-    definitions = schema.get("$defs", {})
-    found: set[str] = set()
-
-    def walk(node: dict[str, Any], prefix: str) -> None:
-        for name, prop in node.get("properties", {}).items():
-            for option in (prop, *prop.get("anyOf", ()), *prop.get("allOf", ())):
-                if "$ref" in option:
-                    walk(definitions[option["$ref"].rsplit("/", 1)[-1]], f"{prefix}{name}.")
-                elif option.get("format") == "date-time":
-                    found.add(prefix + name)
-
-    walk(schema, "")
-    return found
+from .statements import Statements
 
 
 class SqlConnector(Connector[SqlConnectorConfig]):
@@ -81,123 +59,94 @@ class SqlConnector(Connector[SqlConnectorConfig]):
             timestamp_fields=timestamp_fields(self.contract),
             naive_timezone=config.naive_datetime_timezone,
         )
-        names = dict.fromkeys([*self._mapper.columns, *(f.column for f in config.search_filters.values())])
-        source = table(config.table, *(column(name) for name in names), schema=config.db_schema)
-        self._key = source.c[config.fields[self.contract.record_key]]
-        self._columns = [source.c[name] for name in self._mapper.columns]
-        self._filters = {name: (source.c[f.column], f.match) for name, f in config.search_filters.items()}
-        self._get_stmt = select(*self._columns).where(self._key == bindparam("key"))
-        self._ping_stmt = select(self._key).select_from(source).limit(1)
-        self._search_base: Select[Any] = select(*self._columns).order_by(self._key)
-        self._engine: AsyncEngine | None = None
+        self._statements = Statements(
+            config, columns=self._mapper.columns, key_column=config.fields[self.contract.record_key]
+        )
+        self._executor = self._make_executor()
+
+    def _make_executor(self) -> Executor:
+        """Choose and build the executor now (no connection is opened), so that an unparsable URL or a driver
+        that is not installed is a configuration error at load time, not a failure at start. The URL may carry
+        a password: it is never quoted."""
+        config = self.config
+        options = PoolOptions(
+            size=config.pool_size,
+            max_overflow=config.max_overflow,
+            connect_timeout=config.connect_timeout_seconds,
+            statement_timeout=config.timeout_seconds,
+            read_only=config.read_only,
+        )
+        try:
+            return make_executor(make_url(config.url.get_secret_value()), options, self.slug)
+        except (sa_exc.NoSuchModuleError, sa_exc.InvalidRequestError, ImportError) as exc:
+            problem = f"url: no asyncio driver is available for this database ({type(exc).__name__}: {exc})"
+        except (sa_exc.ArgumentError, ValueError, TypeError) as exc:
+            problem = f"url: not a valid SQLAlchemy database URL ({type(exc).__name__})"
+        secret = config.url.get_secret_value()
+        if secret and secret in problem:
+            problem = problem.replace(secret, "**********")
+        raise ConnectorConfigError(f"invalid configuration for connector {self.slug!r}: {problem}", errors=[problem])
 
     def _check_mapping(self, contract: type[Contract], query_model: type[ContractQuery] | None) -> None:
         config = self.config
         if contract.record_key not in config.fields:
             raise ConnectorConfigError(f"the field mapping lacks the record key {contract.record_key!r}")
-        top_fields = set(contract.model_fields)
-        unknown = sorted(p for p in config.fields if p.split(".")[0] not in top_fields)
+        unknown = sorted(p for p in config.fields if not has_field_path(contract, p))
         if unknown:
             raise ConnectorConfigError(f"fields not in {contract.contract_id()}: {', '.join(unknown)}")
+        unmapped = sorted(set(config.value_maps) - set(config.fields))
+        if unmapped:
+            raise ConnectorConfigError(f"value maps for fields the mapping lacks: {', '.join(unmapped)}")
         query_fields = set(query_model.model_fields) if query_model else set()
         unknown = sorted(set(config.search_filters) - query_fields)
         if unknown:
             raise ConnectorConfigError(f"search filters for fields the query lacks: {', '.join(unknown)}")
 
-    @property
-    def engine(self) -> AsyncEngine:
-        """The pooled engine, created on first use."""
-        if self._engine is None:
-            url = to_async_url(self.config.url.get_secret_value())
-            kwargs: dict[str, Any] = {
-                "pool_size": self.config.pool_size,
-                "max_overflow": self.config.max_overflow,
-                "pool_timeout": self.config.connect_timeout_seconds,
-            }
-            if is_sqlite(url):
-                if self.config.read_only:
-                    url = sqlite_read_only(url)
-                kwargs["connect_args"] = {"timeout": self.config.connect_timeout_seconds}
-            elif url.get_backend_name() == "postgresql":
-                kwargs["connect_args"] = {"timeout": self.config.connect_timeout_seconds}
-            self._engine = create_async_engine(url, **kwargs)
-        return self._engine
-
     async def start(self) -> None:
-        """Create the engine (connections open lazily, so a sector system that is down does not block)."""
-        _ = self.engine
+        """Prepare the connection pool (connections open on demand, so a sector system that is down does not
+        block the gateway's start)."""
+        await self._executor.start()
 
     async def close(self) -> None:
         """Close every pooled connection."""
-        if self._engine is not None:
-            await self._engine.dispose()
-            self._engine = None
+        await self._executor.close()
 
-    @asynccontextmanager
-    async def _upstream(self) -> AsyncIterator[None]:
-        """Run a block against the database under the deadline, translating failures to connector errors.
-
-        Driver messages may quote SQL and parameters (personal data): they are logged at debug level only and
-        never copied into the error that reaches the caller.
-        """
+    async def _fetch(self, statement: Executable, params: Mapping[str, Any]) -> Sequence[Row]:
+        """Run a statement under the call's deadline; driver errors arrive already translated."""
         try:
             async with asyncio.timeout(self.config.timeout_seconds):
-                yield
+                return await self._executor.fetch(statement, params)
         except TimeoutError:
             raise UpstreamTimeout(f"{self.slug}: no answer within {self.config.timeout_seconds:g} s") from None
-        except (OSError, sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError) as exc:
-            logger.debug("%s: database unreachable: %r", self.slug, exc)
-            raise UpstreamUnavailable(
-                f"{self.slug}: the sector database cannot be reached ({type(exc).__name__})"
-            ) from None
-        except sa_exc.DBAPIError as exc:
-            logger.debug("%s: database error: %r", self.slug, exc)
-            if exc.connection_invalidated:
-                raise UpstreamUnavailable(f"{self.slug}: the connection to the sector database was lost") from None
-            raise UpstreamError(
-                f"{self.slug}: the sector database failed ({type(exc.orig).__name__})", reason="protocol"
-            ) from None
-        except sa_exc.SQLAlchemyError as exc:
-            logger.debug("%s: database error: %r", self.slug, exc)
-            raise UpstreamError(f"{self.slug}: the sector database failed ({type(exc).__name__})") from None
 
     async def ping(self) -> None:
         """Read at most one key from the table: proves the database is up and the table is there."""
-        async with self._upstream(), self.engine.connect() as conn:
-            await conn.execute(self._ping_stmt)
+        await self._fetch(self._statements.ping, {})
 
     async def get(self, record_id: str) -> Contract:
         """Read the row whose key column equals ``record_id`` and return it as a contract record."""
-        async with self._upstream(), self.engine.connect() as conn:
-            row = (await conn.execute(self._get_stmt, {"key": record_id})).mappings().first()
-        if row is None:
+        rows = await self._fetch(self._statements.get, {"key": record_id})
+        if not rows:
             raise RecordNotFound(f"no {self.slug} record with that key")
-        return self.to_record(self._mapper.to_data(row), record_id=record_id)
-
-    def _where(self, query: ContractQuery) -> list[ColumnElement[bool]]:
-        clauses: list[ColumnElement[bool]] = []
-        for name, value in query.model_dump(mode="json", exclude_none=True).items():
-            if name not in self._filters:
-                raise BadQuery(f"{self.slug}: searching by {name!r} is not supported")
-            col, match = self._filters[name]
-            stored = self._mapper.to_stored(name, value)
-            if match == "prefix":
-                clauses.append(col.startswith(str(stored), autoescape=True))
-            else:
-                clauses.append(col == stored)
-        return clauses
+        return self.to_record(self._mapper.to_data(rows[0]), record_id=record_id)
 
     async def search(self, query: ContractQuery, *, limit: int, cursor: str | None = None) -> Page:
         """Return records matching every given query field, ordered by key; the cursor is the last key seen."""
-        if self.query_model is not None and not isinstance(query, self.query_model):
+        if self.query_model is None:
+            raise OperationNotSupported(f"connector {self.slug!r} does not support search")
+        if not isinstance(query, self.query_model):
             raise BadQuery(f"{self.slug}: expected a {self.query_model.__name__}")
-        stmt = self._search_base.where(*self._where(query))
+        values = query.model_dump(mode="json", exclude_none=True)
+        unsupported = sorted(set(values) - set(self.config.search_filters))
+        if unsupported:
+            raise BadQuery(f"{self.slug}: searching by {', '.join(map(repr, unsupported))} is not supported")
+        statements = self._statements
+        params = statements.search_params({k: self._mapper.to_stored(k, v) for k, v in values.items()})
+        params["limit"] = limit + 1
         if cursor is not None:
-            stmt = stmt.where(self._key > cursor)
-        stmt = stmt.limit(limit + 1)
-        async with self._upstream(), self.engine.connect() as conn:
-            rows = (await conn.execute(stmt)).mappings().all()
-        key_column = self._key.name
-        items = [self.to_record(self._mapper.to_data(r), record_id=str(r[key_column])) for r in rows[:limit]]
-        next_cursor = str(rows[limit - 1][key_column]) if len(rows) > limit else None
+            params["after"] = cursor
+        rows = await self._fetch(statements.search(values, after=cursor is not None), params)
+        key = statements.key_column
+        items = [self.to_record(self._mapper.to_data(r), record_id=str(r[key])) for r in rows[:limit]]
+        next_cursor = str(rows[limit - 1][key]) if len(rows) > limit else None
         return Page(items=items, next_cursor=next_cursor)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -42,7 +43,7 @@ async def list_contracts(state: StateDep) -> list[ContractSummary]:
                 version=model.contract_version,
                 versions=sorted(versions),
                 title=model.__name__,
-                description=(model.__doc__ or "").strip(),
+                description=inspect.cleandoc(model.__doc__ or ""),
                 schema_url=f"/v1/contracts/{name}?version={model.contract_version}",
             )
         )
@@ -62,7 +63,7 @@ async def get_contract(
         version=model.contract_version,
         versions=versions,
         title=model.__name__,
-        description=(model.__doc__ or "").strip(),
+        description=inspect.cleandoc(model.__doc__ or ""),
         schema_url=f"/v1/contracts/{name}?version={model.contract_version}",
         schema=model.contract_schema(),
     )

@@ -6,6 +6,7 @@ real record schema and search fields of every database.
 
 # No ``from __future__ import annotations`` here: FastAPI must see the generated models as objects.
 
+import inspect
 from collections.abc import Sequence
 from typing import Annotated, Any
 
@@ -123,7 +124,8 @@ def database_router(database: Database, settings: Settings) -> APIRouter:
             methods=["POST"],
             response_model=_page_model(contract),
             summary=f"Search records ({contract.contract_id()})",
-            description=(query_model.__doc__ or "") + f"\n\nNeeds the scope `{database.scope('search')}`.",
+            description=inspect.cleandoc(query_model.__doc__ or "")
+            + f"\n\nNeeds the scope `{database.scope('search')}`.",
             name=f"{database.id}:search",
         )
 

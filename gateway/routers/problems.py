@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ..problems import PROBLEM_TYPES, NotFound
 
@@ -15,13 +15,16 @@ class ProblemType(BaseModel):
 
     type: str
     title: str
-    status: int
+    status: int = Field(description="The HTTP status it is usually answered with.")
+    statuses: list[int] = Field(description="Every HTTP status it may be answered with.")
     description: str
 
 
 def _describe(slug: str) -> ProblemType:
     cls = PROBLEM_TYPES[slug]
-    return ProblemType(type=cls.type_uri(), title=cls.title, status=cls.status, description=cls.description)
+    return ProblemType(
+        type=cls.type_uri(), title=cls.title, status=cls.status, statuses=cls.statuses(), description=cls.description
+    )
 
 
 @router.get("", summary="Every problem type")

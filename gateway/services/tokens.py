@@ -38,7 +38,7 @@ def read_client_credentials(
             raise OAuthError("invalid_request", "Use one client authentication method, not two.")
         try:
             decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
+        except (binascii.Error, ValueError):  # ValueError: non-ASCII input; UnicodeDecodeError is one too
             raise OAuthError(
                 "invalid_client", "Malformed Basic credentials.", status=401, headers=BASIC_CHALLENGE
             ) from None

@@ -57,9 +57,7 @@ def test_unknown_ward(code: str) -> None:
         ward_name(code)
 
 
-@pytest.mark.parametrize(
-    ("function", "code"), [(province_name, "068"), (province_name, "8"), (ward_name, "4781")]
-)
+@pytest.mark.parametrize(("function", "code"), [(province_name, "068"), (province_name, "8"), (ward_name, "4781")])
 def test_malformed_codes(function: object, code: str) -> None:
     with pytest.raises(ValueError, match="digits"):
         function(code)  # type: ignore[operator]
@@ -137,9 +135,7 @@ def test_admin_area_schema_documents_derived_names() -> None:
 
 
 def test_address_normalises_line() -> None:
-    address = Address(
-        province_code="68", ward_code=XUAN_HUONG, line="  12   Tra\u0302\u0300n Phu\u0301,\ttổ 3 \n"
-    )
+    address = Address(province_code="68", ward_code=XUAN_HUONG, line="  12   Tra\u0302\u0300n Phu\u0301,\ttổ 3 \n")
     assert address.line == "12 Trần Phú, tổ 3"
     assert address.ward_name == "Phường Xuân Hương - Đà Lạt"
 

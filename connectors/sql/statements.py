@@ -1,0 +1,80 @@
+"""The SQL statements of a connector, built once from its configuration, every value a bound parameter."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from typing import Any, Literal
+
+from sqlalchemy import BindParameter, ColumnElement, Integer, Select, bindparam, column, select, table
+
+from .config import SqlConnectorConfig
+
+LIKE_ESCAPE = "\\"
+_WORD_START = re.compile(r"(^|[\s'\-])(\w)")
+
+
+def escape_like(value: str) -> str:
+    """Escape LIKE wildcards so that ``value`` matches itself only."""
+    return value.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2).replace("%", LIKE_ESCAPE + "%").replace("_", LIKE_ESCAPE + "_")
+
+
+def to_case(value: str, case: Literal["title", "upper", "lower"] | None) -> str:
+    """Put ``value`` in a letter case: ``title`` capitalises every word, and every part after an apostrophe or
+    a hyphen (``h'hen niê`` becomes ``H'Hen Niê``)."""
+    if case == "upper":
+        return value.upper()
+    if case == "lower":
+        return value.lower()
+    if case == "title":
+        return _WORD_START.sub(lambda m: m.group(1) + m.group(2).upper(), value.lower())
+    return value
+
+
+class Statements:
+    """Get, ping and search statements. Search statements are built once per combination of filters used."""
+
+    def __init__(self, config: SqlConnectorConfig, *, columns: Collection[str], key_column: str) -> None:
+        names = dict.fromkeys([*columns, *(f.column for f in config.search_filters.values())])
+        source = table(config.table, *(column(name) for name in names), schema=config.db_schema)
+        self.key_column = key_column
+        self._key = source.c[key_column]
+        self._columns = [source.c[name] for name in columns]
+        self._filters = config.search_filters
+        self._source = source
+        self.get: Select[Any] = select(*self._columns).where(self._key == bindparam("key"))
+        self.ping: Select[Any] = select(self._key).select_from(source).limit(1)
+        self._search: dict[tuple[tuple[str, ...], bool], Select[Any]] = {}
+
+    def search(self, filters: Collection[str], *, after: bool) -> Select[Any]:
+        """The statement filtering on ``filters`` (bound as ``f_<name>``), after the key ``after`` when asked,
+        ordered by key and limited by the ``limit`` parameter."""
+        shape = (tuple(sorted(filters)), after)
+        statement = self._search.get(shape)
+        if statement is None:
+            clauses: list[ColumnElement[bool]] = []
+            for name in shape[0]:
+                rule = self._filters[name]
+                col = self._source.c[rule.column]
+                parameter: BindParameter[Any] = bindparam(f"f_{name}")
+                clauses.append(col.like(parameter, escape=LIKE_ESCAPE) if rule.match == "prefix" else col == parameter)
+            if after:
+                clauses.append(self._key > bindparam("after"))
+            statement = (
+                select(*self._columns).where(*clauses).order_by(self._key).limit(bindparam("limit", type_=Integer))
+            )
+            self._search[shape] = statement
+        return statement
+
+    def search_value(self, name: str, stored: Any) -> Any:
+        """The bound value of filter ``name`` for the stored form of a query value."""
+        rule = self._filters[name]
+        if isinstance(stored, str):
+            stored = to_case(stored, rule.case)
+        if rule.match == "prefix":
+            return escape_like(str(stored)) + "%"
+        return stored
+
+    def search_params(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Bound parameters for filter values given by query field name."""
+        return {f"f_{name}": self.search_value(name, value) for name, value in values.items()}

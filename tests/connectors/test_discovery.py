@@ -1,0 +1,161 @@
+"""Finding connectors through the ``gateway.connectors`` entry points, broken third-party plugins included.
+
+The third-party plugins are a real (if tiny) installed distribution: a ``.dist-info`` folder and a module in a
+temporary directory put on ``sys.path``, found by ``importlib.metadata`` exactly like an installed wheel.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from connectors.base import Connector
+from connectors.discovery import ENTRY_POINT_GROUP, LoadFailure, discover_connectors
+from connectors.population import PopulationConnector
+from connectors.sql import SqlConnector
+
+PLUGIN_MODULE = "agency_land_connector_for_tests"
+
+PLUGIN_SOURCE = '''
+"""A third-party connector that works."""
+
+from connectors.base import Connector, ConnectorConfig, RecordNotFound
+from contracts.population import Citizen
+
+
+class LandConfig(ConnectorConfig):
+    endpoint: str = "http://land.example"
+
+
+class LandConnector(Connector[LandConfig]):
+    slug = "land"
+    title = "Land register (test plugin)"
+    contract = Citizen
+    config_model = LandConfig
+
+    async def ping(self) -> None:
+        return None
+
+    async def get(self, record_id: str) -> Citizen:
+        raise RecordNotFound("nothing here")
+
+
+class Incomplete(Connector[LandConfig]):
+    """A Connector subclass that forgot its metadata."""
+
+    async def ping(self) -> None:
+        return None
+
+    async def get(self, record_id: str) -> Citizen:
+        raise RecordNotFound("nothing here")
+'''
+
+ENTRY_POINTS = f"""
+[{ENTRY_POINT_GROUP}]
+broken = no_such_module_for_tests:Connector
+notaconnector = json:loads
+incomplete = {PLUGIN_MODULE}:Incomplete
+land = {PLUGIN_MODULE}:LandConnector
+
+[console_scripts]
+not-a-connector = json:loads
+"""
+
+
+def _install_fake_distribution(root: Path) -> None:
+    (root / f"{PLUGIN_MODULE}.py").write_text(textwrap.dedent(PLUGIN_SOURCE), encoding="utf-8")
+    dist_info = root / "broken_agency_connector-1.0.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: broken-agency-connector\nVersion: 1.0\n", encoding="utf-8"
+    )
+    (dist_info / "entry_points.txt").write_text(ENTRY_POINTS.lstrip(), encoding="utf-8")
+
+
+@pytest.fixture
+def fake_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The fake distribution, installed for one test; the module it imports is forgotten afterwards."""
+    _install_fake_distribution(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))  # also clears importlib's path and metadata caches
+    yield tmp_path
+    sys.modules.pop(PLUGIN_MODULE, None)
+
+
+def test_finds_the_installed_connectors() -> None:
+    found = discover_connectors()
+    assert found.connectors["sql"] is SqlConnector
+    assert found.connectors["population"] is PopulationConnector
+    assert found.failures == []
+
+
+@pytest.mark.parametrize(
+    ("only", "expected"),
+    [
+        ({"population"}, {"population"}),
+        (["sql", "population"], {"sql", "population"}),
+        (set(), set()),
+        ({"nope"}, set()),
+    ],
+)
+def test_only_restricts_loading(only: set[str], expected: set[str]) -> None:
+    found = discover_connectors(only=only)
+    assert set(found.connectors) == expected
+    assert found.failures == []
+
+
+def test_a_broken_plugin_does_not_stop_the_others(fake_plugins: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.ERROR, logger="connectors.discovery"):
+        found = discover_connectors()
+
+    assert found.connectors["sql"] is SqlConnector
+    assert found.connectors["population"] is PopulationConnector
+    land = found.connectors["land"]
+    assert issubclass(land, Connector) and land.slug == "land"
+    assert land.__module__ == PLUGIN_MODULE
+    assert set(found.connectors) == {"sql", "population", "land"}
+
+    failures = {f.name: f for f in found.failures}
+    assert set(failures) == {"broken", "notaconnector", "incomplete"}
+    assert all(isinstance(f, LoadFailure) for f in found.failures)
+    assert failures["broken"].target == "no_such_module_for_tests:Connector"
+    assert failures["broken"].error.startswith("ModuleNotFoundError: ")
+    assert "no_such_module_for_tests" in failures["broken"].error
+    assert failures["notaconnector"].error == "TypeError: json:loads is not a Connector subclass"
+    assert failures["incomplete"].error.startswith("TypeError: ")
+    assert "lacks the class attribute 'slug'" in failures["incomplete"].error
+
+    logged = [r for r in caplog.records if r.levelno == logging.ERROR]
+    for name in failures:
+        assert any(f"connector {name!r}" in r.getMessage() for r in logged), name
+
+
+def test_the_built_in_connector_still_builds_beside_broken_plugins(fake_plugins: Path) -> None:
+    found = discover_connectors(only={"population", "land"})
+    connector = found.connectors["population"].from_config({"url": "sqlite:///unused.db"})
+    assert isinstance(connector, PopulationConnector)
+    land = found.connectors["land"].from_config({})
+    assert land.config.endpoint == "http://land.example"  # type: ignore[attr-defined]
+
+
+def test_only_does_not_import_the_others(fake_plugins: Path) -> None:
+    found = discover_connectors(only={"sql"})
+    assert set(found.connectors) == {"sql"}
+    assert found.failures == []  # the broken entry points were not even loaded
+    assert PLUGIN_MODULE not in sys.modules
+
+
+def test_a_plugin_installed_for_a_test_leaves_nothing_behind(tmp_path: Path) -> None:
+    _install_fake_distribution(tmp_path)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(tmp_path))
+        assert "land" in discover_connectors().connectors
+        sys.modules.pop(PLUGIN_MODULE, None)
+    found = discover_connectors()
+    assert set(found.connectors) == {"sql", "population"}
+    assert found.failures == []
+    assert str(tmp_path) not in sys.path

@@ -1,0 +1,410 @@
+"""The ``gateway`` command, run as a real subprocess (``python -m gateway``) on a temporary data directory with
+the embedded SQLite default: versions, migrations, clients and their secrets, and serving (one and two workers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from prometheus_client.parser import text_string_to_metric_families
+from support import free_port, port_open
+
+from gateway import __version__, migrations
+from simulators.population import CITIZENS, seed_population
+
+AGENCY = "Sở Y tế"
+AGENCY_CODE = "000.00.00.H41"
+
+
+def cli_env(data_dir: Path) -> dict[str, str]:
+    """The environment of a user who only set the data directory (no GATEWAY_DATABASE_URL, no other setting)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env["GATEWAY_DATA_DIR"] = str(data_dir)
+    env["PYTHONIOENCODING"] = "utf-8"
+    return env
+
+
+def gateway(data_dir: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m gateway ARGS`` to completion (in the data directory, so no stray ``.env`` is read)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", *args],
+        cwd=data_dir,
+        env=cli_env(data_dir),
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=timeout,
+        check=False,
+    )
+
+
+def no_traceback(result: subprocess.CompletedProcess[str]) -> None:
+    assert "Traceback" not in result.stdout + result.stderr, result.stderr
+
+
+@dataclass(frozen=True)
+class CreatedClient:
+    client_id: str
+    client_secret: str
+    result: subprocess.CompletedProcess[str]
+
+
+def create_client(data_dir: Path, *args: str) -> CreatedClient:
+    result = gateway(data_dir, "clients", "create", *args)
+    assert result.returncode == 0, result.stderr
+    client_id = re.search(r"^client_id:\s+(\S+)$", result.stdout, re.MULTILINE)
+    secret = re.search(r"^client_secret:\s+(\S+)$", result.stdout, re.MULTILINE)
+    assert client_id
+    assert secret
+    return CreatedClient(client_id.group(1), secret.group(1), result)
+
+
+@dataclass
+class Served:
+    url: str
+    process: subprocess.Popen[bytes]
+    stderr: Path
+
+    def log(self) -> str:
+        return self.stderr.read_text(encoding="utf-8", errors="replace")
+
+
+@contextmanager
+def serving(data_dir: Path, *args: str, startup_timeout: float = 60) -> Iterator[Served]:
+    """``gateway serve --port <free> ARGS`` until ``/healthz`` answers; SIGTERM and a wait at the end."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    stderr = data_dir.parent / f"serve-{port}.log"
+    with stderr.open("wb") as err:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "serve", "--port", str(port), *args],
+            cwd=data_dir,
+            env=cli_env(data_dir),
+            stdout=err,
+            stderr=err,
+        )
+    served = Served(f"http://127.0.0.1:{port}", process, stderr)
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while True:
+            assert process.poll() is None, f"gateway serve exited with {process.returncode}:\n{served.log()}"
+            assert time.monotonic() < deadline, f"gateway serve did not answer /healthz:\n{served.log()}"
+            try:
+                if httpx.get(f"{served.url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        yield served
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory whose database is upgraded by ``gateway db upgrade``."""
+    directory = tmp_path_factory.mktemp("cli") / "data"
+    result = gateway(directory, "db", "upgrade")
+    assert result.returncode == 0, result.stderr
+    return directory
+
+
+@pytest.fixture(scope="module")
+def created(data_dir: Path) -> CreatedClient:
+    """The health department's client, created with ``gateway clients create``."""
+    return create_client(data_dir, AGENCY, "--scope", "population:read", "--agency-code", AGENCY_CODE)
+
+
+@pytest.fixture(scope="module")
+def server(data_dir: Path, created: CreatedClient) -> Iterator[Served]:
+    """``gateway serve`` on the same data directory (already migrated)."""
+    with serving(data_dir, "--no-migrate") as served:
+        yield served
+
+
+# --- version and database -----------------------------------------------------------------------------------------
+
+
+def test_version(tmp_path: Path) -> None:
+    result = gateway(tmp_path, "--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"axis-gateway {__version__}"
+    assert not (tmp_path / "gateway.db").exists()
+
+
+def test_without_arguments_it_shows_the_commands(tmp_path: Path) -> None:
+    result = gateway(tmp_path)
+    output = result.stdout + result.stderr
+    for command in ("serve", "demo", "db", "clients"):
+        assert command in output
+
+
+def _revisions(database: Path) -> list[tuple[str]]:
+    with sqlite3.connect(database) as conn:
+        return conn.execute("SELECT version_num FROM alembic_version").fetchall()
+
+
+def test_db_upgrade_creates_the_sqlite_file_and_db_downgrade_reverts_it(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    result = gateway(data, "db", "upgrade")
+    assert result.returncode == 0, result.stderr
+    assert "database at head" in result.stdout
+    database = data / "gateway.db"
+    assert database.is_file()
+    assert _revisions(database) == [(migrations.head_revision(),)]
+    with sqlite3.connect(database) as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"clients", "signing_keys", "alembic_version"} <= tables
+
+    down = gateway(data, "db", "downgrade", "base")
+    assert down.returncode == 0, down.stderr
+    assert "database at base" in down.stdout
+    assert _revisions(database) == []
+
+
+# --- clients ------------------------------------------------------------------------------------------------------
+
+
+def test_clients_create_prints_the_id_and_the_secret_once(created: CreatedClient) -> None:
+    assert re.fullmatch(r"client-[0-9a-f]{16}", created.client_id)
+    assert len(created.client_secret) >= 32
+    output = created.result.stdout + created.result.stderr
+    assert output.count(created.client_secret) == 1
+    assert "not kept" in created.result.stderr
+    no_traceback(created.result)
+
+
+def test_the_secret_is_not_stored_in_plaintext(data_dir: Path, created: CreatedClient) -> None:
+    secret = created.client_secret.encode()
+    files = [p for p in data_dir.rglob("*") if p.is_file()]
+    assert data_dir / "gateway.db" in files
+    for path in files:
+        assert secret not in path.read_bytes(), path
+    with sqlite3.connect(data_dir / "gateway.db") as conn:
+        row = conn.execute(
+            "SELECT name, agency_code, scopes, status, secret_hash FROM clients WHERE client_id = ?",
+            (created.client_id,),
+        ).fetchone()
+    name, agency_code, scopes, status, secret_hash = row
+    assert (name, agency_code, scopes, status) == (AGENCY, AGENCY_CODE, '["population:read"]', "active")
+    assert secret_hash.startswith("$argon2id$")
+    assert created.client_secret not in secret_hash
+
+
+def test_the_secret_works_at_the_token_endpoint(server: Served, created: CreatedClient) -> None:
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        basic = http.post(
+            "/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(created.client_id, created.client_secret),
+        )
+        assert basic.status_code == 200, basic.text
+        assert basic.json()["scope"] == "population:read"
+        post = http.post(
+            "/oauth/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": created.client_id,
+                "client_secret": created.client_secret,
+            },
+        )
+        assert post.status_code == 200, post.text
+        wrong = http.post(
+            "/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(created.client_id, created.client_secret[:-1] + ("A" if created.client_secret[-1] != "A" else "B")),
+        )
+        assert wrong.status_code == 401
+        assert wrong.json()["error"] == "invalid_client"
+
+
+def test_clients_list_shows_the_client_but_not_the_secret(data_dir: Path, created: CreatedClient) -> None:
+    result = gateway(data_dir, "clients", "list")
+    assert result.returncode == 0, result.stderr
+    rows = [line.split("\t") for line in result.stdout.splitlines()]
+    assert [created.client_id, "active", "population:read", AGENCY] in rows
+    assert created.client_secret not in result.stdout + result.stderr
+    assert "$argon2" not in result.stdout
+
+
+def _client_names(data_dir: Path, client_id: str) -> list[str]:
+    with sqlite3.connect(data_dir / "gateway.db") as conn:
+        return [row[0] for row in conn.execute("SELECT name FROM clients WHERE client_id = ?", (client_id,))]
+
+
+def test_a_duplicate_client_id_is_refused(data_dir: Path) -> None:
+    first = gateway(data_dir, "clients", "create", "Sở Tư pháp", "--scope", "population:read", "--client-id", "so-tp")
+    assert first.returncode == 0, first.stderr
+    second = gateway(data_dir, "clients", "create", "Another", "--scope", "population:search", "--client-id", "so-tp")
+    assert second.returncode != 0
+    assert "already exists" in second.stderr
+    assert "client_secret" not in second.stdout
+    no_traceback(second)
+    assert _client_names(data_dir, "so-tp") == ["Sở Tư pháp"]
+
+
+@pytest.mark.parametrize("scope", ["Population:Read", "population read", "a:b:c"])
+def test_a_malformed_scope_is_refused(data_dir: Path, scope: str) -> None:
+    client_id = f"bad-scope-{abs(hash(scope)) % 10_000}"
+    result = gateway(data_dir, "clients", "create", "X", "--scope", scope, "--client-id", client_id)
+    assert result.returncode != 0
+    assert "malformed scope" in result.stderr
+    assert "client_secret" not in result.stdout
+    no_traceback(result)
+    assert _client_names(data_dir, client_id) == []
+
+
+@pytest.mark.parametrize("client_id", ["has space", "a" * 65])
+def test_an_invalid_client_id_is_refused(data_dir: Path, client_id: str) -> None:
+    result = gateway(data_dir, "clients", "create", "X", "--scope", "population:read", "--client-id", client_id)
+    assert result.returncode != 0
+    assert "invalid client id" in result.stderr
+    no_traceback(result)
+
+
+def test_a_client_needs_a_scope(data_dir: Path) -> None:
+    result = gateway(data_dir, "clients", "create", "X")
+    assert result.returncode == 2
+    assert "--scope" in result.stderr
+    no_traceback(result)
+
+
+# --- an unmigrated database ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("clients", "list"),
+        ("clients", "create", "X", "--scope", "population:read"),
+        ("serve", "--no-migrate", "--port", "0"),
+    ],
+    ids=["clients-list", "clients-create", "serve-no-migrate"],
+)
+def test_commands_on_an_unmigrated_database_say_to_upgrade(tmp_path: Path, args: tuple[str, ...]) -> None:
+    if "serve" in args:
+        args = (*args[:-1], str(free_port()))
+    started = time.monotonic()
+    result = gateway(tmp_path / "data", *args, timeout=60)
+    assert result.returncode != 0
+    assert "gateway db upgrade" in result.stderr
+    no_traceback(result)
+    assert time.monotonic() - started < 30
+
+
+# --- serving ------------------------------------------------------------------------------------------------------
+
+
+def test_serve_migrates_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with serving(data) as served:
+        port = int(served.url.rpartition(":")[2])
+        assert httpx.get(f"{served.url}/healthz").json() == {"status": "ok"}
+        ready = httpx.get(f"{served.url}/readyz")
+        assert ready.status_code == 200, ready.text
+        with sqlite3.connect(data / "gateway.db") as conn:
+            assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == (migrations.head_revision(),)
+        key = data / "keys" / "signing-key.pem"
+        assert key.is_file()
+        assert key.stat().st_mode & 0o777 == 0o600
+        served.process.send_signal(signal.SIGTERM)
+        # uvicorn shuts down gracefully, then re-raises the signal so that the process ends "killed by SIGTERM"
+        # (exit 143 for a shell or Docker; a clean stop for systemd).
+        assert served.process.wait(timeout=15) in (0, -signal.SIGTERM)
+    log = served.log()
+    assert "Traceback" not in log
+    assert "Application shutdown complete" in log
+    assert "Finished server process" in log
+    assert not port_open("127.0.0.1", port)
+
+
+def _seed_population(data_dir: Path, count: int) -> list[str]:
+    """Put a small simulated population database where the default settings look for it."""
+    url = f"sqlite+aiosqlite:///{data_dir / 'sectors' / 'population.db'}"
+
+    async def run() -> list[str]:
+        await seed_population(url, count=count, seed=68)
+        from gateway.db import create_engine
+
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as conn:
+                stmt = sa.select(CITIZENS.c.so_dinh_danh).where(CITIZENS.c.ngay_mat.is_(None)).limit(5)
+                return list((await conn.execute(stmt)).scalars())
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _worker_counts(http: httpx.Client) -> tuple[float, float]:
+    """(tokens issued, records read) as counted by the one worker process that answers this scrape."""
+    tokens = records = 0.0
+    for family in text_string_to_metric_families(http.get("/metrics").text):
+        for sample in family.samples:
+            if sample.name == "gateway_tokens_issued_total":
+                tokens = sample.value
+            elif sample.name == "gateway_http_requests_total" and sample.labels == {
+                "method": "GET",
+                "route": "/v1/databases/population/records/{personal_id}",
+                "status": "200",
+            }:
+                records = sample.value
+    return tokens, records
+
+
+def test_two_workers_share_the_signing_key(data_dir: Path, created: CreatedClient) -> None:
+    """Every request goes on a new connection, so the kernel spreads them over both worker processes: every
+    token, whichever worker issued it, is accepted by whichever worker verifies it."""
+    data = data_dir
+    ids = _seed_population(data, 300)
+    client = created
+    # No keep-alive: each request on a new connection, accepted by either worker.
+    one_shot = httpx.Limits(max_keepalive_connections=0)
+    with serving(data, "--workers", "2") as served, httpx.Client(base_url=served.url, limits=one_shot) as http:
+        tokens = []
+        for _ in range(8):
+            response = http.post(
+                "/oauth/token",
+                data={"grant_type": "client_credentials"},
+                auth=(client.client_id, client.client_secret),
+            )
+            assert response.status_code == 200, response.text
+            tokens.append(response.json()["access_token"])
+        for n, token in enumerate(tokens):
+            for personal_id in ids:
+                response = http.get(
+                    f"/v1/databases/population/records/{personal_id}", headers={"Authorization": f"Bearer {token}"}
+                )
+                assert response.status_code == 200, (n, response.text)
+                assert response.json()["personal_id"] == personal_id
+        kids = {k["kid"] for _ in range(10) for k in http.get("/.well-known/jwks.json").json()["keys"]}
+        counts = {_worker_counts(http) for _ in range(20)}
+    assert len(kids) == 1
+    assert [p.name for p in (data / "keys").iterdir()] == ["signing-key.pem"]
+    # Each worker counts only what it served itself (one metrics registry per process): a worker that served
+    # some, but not all, of the requests proves that the other one served the rest.
+    total = (len(tokens), len(tokens) * len(ids))
+    assert any(0 < mine[i] < total[i] for mine in counts for i in (0, 1)), counts
+    assert "Traceback" not in served.log()

@@ -1,0 +1,261 @@
+"""The README's promise, end to end: ``gateway demo`` seeds a simulated population database, prints ready
+``curl`` command lines, and serves; the printed lines work when pasted into a shell (run here with the real
+``curl``). A second start on the same data directory reuses the data and renews the demo client's secret.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from support import free_port
+
+from contracts.names import normalize_name
+from contracts.population import Citizen
+
+CURL = shutil.which("curl")
+needs_curl = pytest.mark.skipif(CURL is None, reason="the curl binary is not installed")
+
+
+@dataclass
+class Demo:
+    """A running ``gateway demo`` and what it printed."""
+
+    process: subprocess.Popen[str]
+    url: str
+    banner: list[str]
+    seconds_to_healthy: float
+    stderr: Path
+    rest: queue.Queue[str] = field(default_factory=queue.Queue)
+
+    def line(self, pattern: str) -> str:
+        """The one banner line matching ``pattern``, stripped."""
+        found = [line.strip() for line in self.banner if re.search(pattern, line)]
+        assert len(found) == 1, (pattern, self.banner)
+        return found[0]
+
+    @property
+    def citizens(self) -> int:
+        match = re.search(r"simulated population database: (\d+) citizens", self.line("citizens in"))
+        assert match
+        return int(match.group(1))
+
+    @property
+    def client_secret(self) -> str:
+        return self.line(r"^\s*client_secret:").split()[-1]
+
+    @property
+    def fetch_command(self) -> str:
+        return self.line(r"^\s*curl .*/v1/databases/population/records/")
+
+    @property
+    def token_command(self) -> str:
+        return self.line(r"^\s*curl .* -u .*/oauth/token")
+
+    @property
+    def search_command(self) -> str:
+        return self.line(r"^\s*curl .*/v1/databases/population/search")
+
+
+def demo_env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env["GATEWAY_DATA_DIR"] = str(data_dir)
+    env["PYTHONIOENCODING"] = "utf-8"
+    return env
+
+
+@contextmanager
+def running_demo(data_dir: Path, *args: str, timeout: float = 120) -> Iterator[Demo]:
+    """Start ``python -m gateway demo --port <free> ARGS``, read its banner up to the documentation line, and
+    wait until ``/healthz`` answers. Stopped with SIGINT (Ctrl+C) at the end."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    stderr = data_dir.parent / f"demo-{port}.log"
+    began = time.monotonic()
+    with stderr.open("wb") as err:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "demo", "--port", str(port), *args],
+            cwd=data_dir,
+            env=demo_env(data_dir),
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            encoding="utf-8",
+        )
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line.rstrip("\n"))
+
+    threading.Thread(target=pump, daemon=True).start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        banner: list[str] = []
+        deadline = began + timeout
+        while not (banner and banner[-1].startswith("API documentation:")):
+            assert process.poll() is None, f"gateway demo exited with {process.returncode}:\n{stderr.read_text()}"
+            assert time.monotonic() < deadline, f"no banner after {timeout} s: {banner}"
+            try:
+                banner.append(lines.get(timeout=0.2))
+            except queue.Empty:
+                continue
+        while True:
+            assert process.poll() is None, f"gateway demo exited with {process.returncode}:\n{stderr.read_text()}"
+            assert time.monotonic() < deadline, "the demo never answered /healthz"
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        yield Demo(process, url, banner, time.monotonic() - began, stderr, lines)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def run_pasted(command: str) -> Any:
+    """Run a printed command line as a shell would split it, with the real curl; return its JSON output."""
+    argv = shlex.split(command)
+    assert argv[0] == "curl"
+    assert CURL is not None
+    result = subprocess.run(
+        [CURL, *argv[1:]], capture_output=True, text=True, encoding="utf-8", timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def stop(demo: Demo) -> None:
+    demo.process.send_signal(signal.SIGINT)
+    assert demo.process.wait(timeout=30) == 0
+    log = demo.stderr.read_text(encoding="utf-8", errors="replace")
+    assert "Application shutdown complete" in log
+    assert "Traceback" not in log
+
+
+def fetch_token(url: str, client_id: str, secret: str) -> httpx.Response:
+    return httpx.post(f"{url}/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret))
+
+
+@needs_curl
+def test_the_printed_commands_work_and_a_restart_renews_only_the_secret(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with running_demo(data, "--citizens", "2000") as first:
+        print(f"\nfirst demo start (2,000 citizens): {first.seconds_to_healthy:.2f} s until /healthz")
+        assert first.citizens == 2000
+        assert all(not line.lstrip().startswith(("{", "20")) for line in first.banner), "logs on stdout"
+        assert first.line(r"^\s*client_id:").split()[-1] == "demo"
+
+        # The ready request, pasted: a valid Citizen, the one named in the URL.
+        fetch = first.fetch_command
+        personal_id = fetch.rsplit("/", 1)[1]
+        assert re.fullmatch(r"068\d{9}", personal_id)
+        assert f"{first.url}/v1/databases/population/records/{personal_id}" in fetch
+        citizen = Citizen.model_validate(run_pasted(fetch))
+        assert citizen.personal_id == personal_id
+        assert citizen.date_of_death is None
+
+        # "Get a new token", pasted.
+        issued = run_pasted(first.token_command)
+        assert issued["token_type"] == "Bearer"
+        assert issued["scope"] == "population:read population:search"
+        fresh = httpx.get(
+            f"{first.url}/v1/databases/population/records/{personal_id}",
+            headers={"Authorization": f"Bearer {issued['access_token']}"},
+        )
+        assert fresh.status_code == 200
+        assert fresh.json() == citizen.model_dump(mode="json")
+
+        # The search line, pasted: the sample citizen's name and year of birth find them.
+        page = run_pasted(first.search_command)
+        assert page["items"], page
+        for item in page["items"]:
+            assert normalize_name(item["full_name"]) == normalize_name(citizen.full_name)
+            assert item["date_of_birth"][:4] == fresh.json()["date_of_birth"][:4]
+        first_secret = first.client_secret
+        stop(first)
+
+    population = data / "sectors" / "population.db"
+    seeded = population.stat().st_mtime_ns, population.stat().st_size
+
+    with running_demo(data, "--citizens", "2000") as second:
+        print(f"second demo start (same data): {second.seconds_to_healthy:.2f} s until /healthz")
+        assert second.citizens == 2000
+        assert (population.stat().st_mtime_ns, population.stat().st_size) == seeded, "the demo data was reseeded"
+        assert second.fetch_command.rsplit("/", 1)[1] == personal_id
+        assert second.client_secret != first_secret
+        refused = fetch_token(second.url, "demo", first_secret)
+        assert refused.status_code == 401
+        assert refused.json()["error"] == "invalid_client"
+        assert fetch_token(second.url, "demo", second.client_secret).status_code == 200
+        assert Citizen.model_validate(run_pasted(second.fetch_command)).personal_id == personal_id
+        stop(second)
+
+
+def test_a_second_start_never_reseeds_even_with_another_size(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with running_demo(data, "--citizens", "300") as first:
+        assert first.citizens == 300
+        stop(first)
+    with running_demo(data, "--citizens", "5000") as second:
+        assert second.citizens == 300
+        stop(second)
+
+
+def test_the_demo_refuses_production(tmp_path: Path) -> None:
+    env = {**demo_env(tmp_path), "GATEWAY_ENVIRONMENT": "production"}
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "demo", "--port", str(free_port())],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "production" in result.stderr
+    assert not (tmp_path / "sectors").exists()
+
+
+def test_the_default_demo_of_20000_citizens(tmp_path: Path) -> None:
+    """The plain ``gateway demo``: 20,000 citizens seeded on the first start (timed, shown with ``-s``)."""
+    with running_demo(tmp_path / "data") as demo:
+        print(f"\ndefault demo first start (20,000 citizens): {demo.seconds_to_healthy:.2f} s until /healthz")
+        assert demo.citizens == 20000
+        personal_id = demo.fetch_command.rsplit("/", 1)[1]
+        token = re.search(r"Bearer ([\w.-]+)", demo.fetch_command)
+        assert token
+        response = httpx.get(
+            f"{demo.url}/v1/databases/population/records/{personal_id}",
+            headers={"Authorization": f"Bearer {token.group(1)}"},
+        )
+        assert response.status_code == 200
+        assert Citizen.model_validate(response.json()).personal_id == personal_id
+        ready = httpx.get(f"{demo.url}/readyz").json()
+        assert ready["checks"]["connectors"]["population"]["reachable"] is True
+        stop(demo)

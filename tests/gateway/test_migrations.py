@@ -1,0 +1,255 @@
+"""The gateway's own schema: the Alembic migrations, on SQLite and on PostgreSQL, from code and from the
+``alembic`` command line, agree with the SQLModel models; concurrent upgrades on PostgreSQL are serialised."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.engine import Connection, make_url
+from support import postgres_database
+
+from gateway import migrations
+from gateway.db import create_engine
+from gateway.models import SQLModel
+
+REPO = Path(__file__).resolve().parents[2]
+TABLES = {"clients", "signing_keys", "alembic_version"}
+LOCK_ID = 0x6761_7465  # MIGRATION_LOCK_ID of alembic/env.py
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A new, empty database of each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
+    else:
+        with postgres_database(prefix="gwmigr") as url:
+            yield url
+
+
+def inspect_database(url: str, fn: Any) -> Any:
+    """Run ``fn(sync_connection)`` on the database."""
+
+    async def run() -> Any:
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as conn:
+                return await conn.run_sync(fn)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def tables(url: str) -> set[str]:
+    return set(inspect_database(url, lambda conn: sa.inspect(conn).get_table_names()))
+
+
+def revision(url: str) -> str | None:
+    return inspect_database(url, migrations.current_revision)  # type: ignore[no-any-return]
+
+
+def differences(url: str) -> list[Any]:
+    def compare(conn: Connection) -> list[Any]:
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
+        return list(compare_metadata(context, SQLModel.metadata))
+
+    return inspect_database(url, compare)  # type: ignore[no-any-return]
+
+
+def test_upgrade_downgrade_upgrade(database_url: str) -> None:
+    head = migrations.head_revision()
+    assert head is not None
+    migrations.upgrade(database_url)
+    assert tables(database_url) == TABLES
+    assert revision(database_url) == head
+
+    migrations.downgrade(database_url, "base")
+    assert tables(database_url) <= {"alembic_version"}
+    assert revision(database_url) is None
+
+    migrations.upgrade(database_url)
+    assert tables(database_url) == TABLES
+    assert revision(database_url) == head
+    migrations.upgrade(database_url)  # already at head: nothing to do
+    assert revision(database_url) == head
+
+
+def test_the_models_and_the_migrations_agree(database_url: str) -> None:
+    migrations.upgrade(database_url)
+    assert differences(database_url) == []
+
+
+@pytest.mark.postgres
+def test_a_downgrade_leaves_no_type_behind_on_postgresql() -> None:
+    with postgres_database(prefix="gwmigr") as url:
+        migrations.upgrade(url)
+        migrations.downgrade(url, "base")
+        types = inspect_database(
+            url,
+            lambda conn: conn.execute(
+                sa.text("SELECT typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+                        "WHERE n.nspname = 'public' AND t.typtype = 'e'")
+            ).scalars().all(),
+        )  # fmt: skip
+        assert types == []
+
+
+def test_the_migrated_schema_stores_and_reads_a_client(database_url: str) -> None:
+    """The tables the migrations create are the ones the services use (statuses, JSON, UTC timestamps)."""
+    from gateway.db import standalone_session
+    from gateway.models import ClientStatus
+    from gateway.services.clients import create_client, get_client
+
+    migrations.upgrade(database_url)
+
+    async def run() -> None:
+        async with standalone_session(database_url) as session:
+            await create_client(session, name="Sở Y tế", scopes=["population:read"], client_id="so-y-te")
+        async with standalone_session(database_url) as session:
+            client = await get_client(session, "so-y-te")
+            assert client is not None
+            assert client.status == ClientStatus.ACTIVE
+            assert client.scopes == ["population:read"]
+            assert client.created_at.tzinfo is not None
+            client.status = ClientStatus.SUSPENDED
+            session.add(client)
+            await session.commit()
+        async with standalone_session(database_url) as session:
+            client = await get_client(session, "so-y-te")
+            assert client is not None
+            assert client.status == ClientStatus.SUSPENDED
+
+    asyncio.run(run())
+
+
+# --- the alembic command line -------------------------------------------------------------------------------------
+
+
+def _alembic(*args: str, url: str) -> subprocess.CompletedProcess[str]:
+    """Run the ``alembic`` command from the repository root, the database given as the gateway setting."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env["GATEWAY_DATABASE_URL"] = url
+    script = Path(sys.executable).with_name("alembic")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "alembic"]
+    return subprocess.run(
+        [*command, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def _plain(url: str) -> str:
+    """The URL as an operator would write it (``sqlite:///``, ``postgresql://``): the gateway picks the driver."""
+    parsed = make_url(url)
+    return parsed.set(drivername=parsed.get_backend_name()).render_as_string(hide_password=False)
+
+
+def test_the_alembic_command_line(database_url: str) -> None:
+    url = _plain(database_url)
+    upgraded = _alembic("upgrade", "head", url=url)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert tables(database_url) == TABLES
+
+    current = _alembic("current", url=url)
+    assert current.returncode == 0, current.stderr
+    assert f"{migrations.head_revision()} (head)" in current.stdout
+
+    downgraded = _alembic("downgrade", "base", url=url)
+    assert downgraded.returncode == 0, downgraded.stderr
+    assert revision(database_url) is None
+
+    again = _alembic("upgrade", "head", url=url)
+    assert again.returncode == 0, again.stderr
+    assert revision(database_url) == migrations.head_revision()
+    assert differences(database_url) == []
+
+
+def test_the_alembic_command_line_shows_the_history() -> None:
+    history = _alembic("history", url="sqlite://")
+    assert history.returncode == 0, history.stderr
+    assert f"<base> -> {migrations.head_revision()} (head)" in history.stdout
+
+
+# --- concurrent upgrades ------------------------------------------------------------------------------------------
+
+UPGRADE = "import sys; from gateway import migrations; migrations.upgrade(sys.argv[1])"
+
+
+def _waiting_on_lock(admin: Any, database: str) -> Any:
+    return admin.fetchval(
+        "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+        "WHERE l.locktype = 'advisory' AND NOT l.granted AND l.objid = $1 AND d.datname = $2",
+        LOCK_ID,
+        database,
+    )
+
+
+@pytest.mark.postgres
+def test_concurrent_upgrades_are_serialised_by_the_advisory_lock() -> None:
+    """Two upgrade processes on one fresh database both succeed. To make them really concurrent, the test holds
+    the migration lock while they start: both queue on it, then race as soon as it is released. (Without the
+    lock in env.py they would not wait, and would create the same tables at once.)"""
+    import asyncpg
+
+    with postgres_database(prefix="gwmigr") as url:
+        dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        database = make_url(url).database
+        assert database is not None
+
+        async def run() -> list[tuple[int | None, str]]:
+            admin = await asyncpg.connect(dsn)
+            procs: list[asyncio.subprocess.Process] = []
+            try:
+                await admin.execute("SELECT pg_advisory_lock($1)", LOCK_ID)
+                env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+                for _ in range(2):
+                    procs.append(
+                        await asyncio.create_subprocess_exec(
+                            sys.executable,
+                            "-c",
+                            UPGRADE,
+                            url,
+                            env=env,
+                            stdout=asyncio.subprocess.PIPE,
+                            stderr=asyncio.subprocess.STDOUT,
+                        )
+                    )
+                deadline = time.monotonic() + 60
+                while await _waiting_on_lock(admin, database) < 2:
+                    if any(p.returncode is not None for p in procs) or time.monotonic() > deadline:
+                        await admin.execute("SELECT pg_advisory_unlock($1)", LOCK_ID)
+                        outputs = [(await p.communicate())[0].decode(errors="replace") for p in procs]
+                        pytest.fail(f"the upgrades did not both wait on the migration lock: {outputs}")
+                    await asyncio.sleep(0.05)
+                await admin.execute("SELECT pg_advisory_unlock($1)", LOCK_ID)
+                results = []
+                for proc in procs:
+                    output, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
+                    results.append((proc.returncode, output.decode(errors="replace")))
+                return results
+            finally:
+                for proc in procs:
+                    if proc.returncode is None:
+                        proc.kill()
+                        await proc.wait()
+                await admin.close()
+
+        results = asyncio.run(run())
+        for returncode, output in results:
+            assert returncode == 0, output
+        assert tables(url) == TABLES
+        assert revision(url) == migrations.head_revision()
+        versions = inspect_database(
+            url, lambda conn: conn.execute(sa.text("SELECT version_num FROM alembic_version")).all()
+        )
+        assert len(versions) == 1

@@ -1,0 +1,272 @@
+"""Operating the gateway: liveness, readiness, Prometheus metrics, the OpenAPI document and its docs page."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from support import PlantedSearch
+
+from gateway import __version__
+from gateway.metrics import LATENCY_BUCKETS
+
+RECORD_ROUTE = "/v1/databases/population/records/{personal_id}"
+SEARCH_ROUTE = "/v1/databases/population/search"
+REQUESTS_TOTAL = "gateway_http_requests_total"
+DURATION = "gateway_http_request_duration_seconds"
+
+Labels = tuple[tuple[str, str], ...]
+
+
+def scrape(http: httpx.Client) -> dict[str, dict[Labels, float]]:
+    """Every sample of ``/metrics``, parsed by prometheus_client: sample name -> sorted labels -> value."""
+    response = http.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    samples: dict[str, dict[Labels, float]] = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            samples.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
+    return samples
+
+
+def http_labels(method: str, route: str, status: int) -> Labels:
+    return (("method", method), ("route", route), ("status", str(status)))
+
+
+def requests_total(samples: dict[str, dict[Labels, float]], method: str, route: str, status: int) -> float:
+    return samples.get(REQUESTS_TOTAL, {}).get(http_labels(method, route, status), 0.0)
+
+
+def duration(
+    samples: dict[str, dict[Labels, float]], suffix: str, method: str, route: str, status: int, le: str | None = None
+) -> float:
+    labels = dict(http_labels(method, route, status))
+    if le is not None:
+        labels["le"] = le
+    return samples.get(f"{DURATION}_{suffix}", {}).get(tuple(sorted(labels.items())), 0.0)
+
+
+# --- health -------------------------------------------------------------------------------------------------------
+
+
+def test_healthz(http: httpx.Client) -> None:
+    response = http.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_readyz_checks_the_database_and_the_population_connector(http: httpx.Client) -> None:
+    response = http.get("/readyz")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "ready"
+    assert body["checks"]["database"] == "ok"
+    assert body["checks"]["connectors"]["population"] == {"loaded": True, "reachable": True, "message": "ok"}
+
+
+# --- metrics ------------------------------------------------------------------------------------------------------
+
+
+def test_metrics_is_prometheus_text_with_the_http_metrics(http: httpx.Client, bearer: dict[str, str]) -> None:
+    http.get("/healthz")
+    http.get(f"{RECORD_ROUTE.format(personal_id='068099000000')}", headers=bearer)
+    families = {f.name: f for f in text_string_to_metric_families(http.get("/metrics").text)}
+    assert families["gateway_http_requests"].type == "counter"
+    assert families[DURATION].type == "histogram"
+    for sample in families["gateway_http_requests"].samples:
+        if sample.name == REQUESTS_TOTAL:
+            assert set(sample.labels) == {"method", "route", "status"}
+            assert sample.labels["status"].isdigit()
+    buckets = {
+        s.labels["le"]
+        for s in families[DURATION].samples
+        if s.name.endswith("_bucket") and s.labels["route"] == "/healthz"
+    }
+    assert buckets == {repr(float(b)) for b in LATENCY_BUCKETS} | {"+Inf"}
+
+
+def test_routes_are_labelled_by_template_never_by_value(
+    http: httpx.Client, bearer: dict[str, str], planted: PlantedSearch
+) -> None:
+    ids = planted.personal_ids[:3]
+    for personal_id in ids:
+        assert http.get(f"/v1/databases/population/records/{personal_id}", headers=bearer).status_code == 200
+    http.get("/v1/contracts/population.citizen")
+    http.get("/problems/not-found")
+    samples = scrape(http)
+    routes = {dict(labels)["route"] for labels in samples[REQUESTS_TOTAL]}
+    assert RECORD_ROUTE in routes
+    assert "/v1/contracts/{name}" in routes
+    assert "/problems/{slug}" in routes
+    for route in routes:
+        assert not any(personal_id in route for personal_id in ids), route
+        assert "population.citizen" not in route
+        assert route.endswith(("}", "unmatched")) or "{" not in route
+    assert requests_total(samples, "GET", RECORD_ROUTE, 200) >= len(ids)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "route", "status", "auth"),
+    [
+        ("GET", "/healthz", "/healthz", 200, False),
+        ("GET", "/v1/databases/population/records/{id}", RECORD_ROUTE, 200, True),
+        ("GET", "/v1/databases/population/records/068099000000", RECORD_ROUTE, 404, True),
+        ("GET", "/v1/databases/population/records/123", RECORD_ROUTE, 422, True),
+        ("GET", "/v1/databases/population/records/{id}", RECORD_ROUTE, 401, False),
+        ("POST", SEARCH_ROUTE, SEARCH_ROUTE, 200, True),
+        ("DELETE", "/v1/contracts", "/v1/contracts", 405, False),
+        ("GET", "/no/such/thing", "unmatched", 404, False),
+    ],
+)
+def test_each_request_is_counted_exactly_once(
+    http: httpx.Client,
+    bearer: dict[str, str],
+    planted: PlantedSearch,
+    method: str,
+    path: str,
+    route: str,
+    status: int,
+    auth: bool,
+) -> None:
+    path = path.format(id=planted.personal_ids[0])
+    kwargs: dict[str, object] = {"headers": bearer if auth else {}}
+    if method == "POST":
+        kwargs["json"] = {"full_name": planted.full_name, "date_of_birth": str(planted.year)}
+    before = scrape(http)
+    for expected in (1, 2, 3):
+        response = http.request(method, path, **kwargs)  # type: ignore[arg-type]
+        assert response.status_code == status, response.text
+        after = scrape(http)
+        series = (method, route, status)
+        assert requests_total(after, *series) == requests_total(before, *series) + expected
+        assert duration(after, "count", *series) == duration(before, "count", *series) + expected
+        assert duration(after, "bucket", *series, le="+Inf") == duration(after, "count", *series)
+        assert duration(after, "sum", *series) > duration(before, "sum", *series)
+
+
+def test_a_scrape_counts_itself_once(http: httpx.Client) -> None:
+    first = requests_total(scrape(http), "GET", "/metrics", 200)
+    second = requests_total(scrape(http), "GET", "/metrics", 200)
+    assert second == first + 1
+
+
+def test_the_documentation_routes_are_labelled_by_their_path(http: httpx.Client) -> None:
+    """FastAPI's own routes (no route template in the scope) are labelled by their fixed path, not "unmatched"."""
+    before = scrape(http)
+    http.get("/openapi.json")
+    http.get("/docs")
+    http.get("/no/such/page")
+    after = scrape(http)
+    for route in ("/openapi.json", "/docs"):
+        assert requests_total(after, "GET", route, 200) == requests_total(before, "GET", route, 200) + 1
+    assert requests_total(after, "GET", "unmatched", 404) == requests_total(before, "GET", "unmatched", 404) + 1
+    assert requests_total(after, "GET", "unmatched", 200) == requests_total(before, "GET", "unmatched", 200)
+
+
+def test_data_request_metrics_are_declared_from_the_start(http: httpx.Client) -> None:
+    samples = scrape(http)
+    durations = {dict(labels)["operation"] for labels in samples["gateway_request_duration_seconds_count"]}
+    assert {"read", "search"} <= durations
+    reasons = {
+        dict(labels)["reason"]
+        for labels in samples["gateway_upstream_errors_total"]
+        if dict(labels)["database"] == "population"
+    }
+    assert reasons == {"timeout", "connect", "protocol", "status_5xx", "contract_violation"}
+
+
+# --- OpenAPI and docs ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def openapi(http: httpx.Client) -> dict[str, object]:
+    response = http.get("/openapi.json")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    document = json.loads(response.content)
+    assert isinstance(document, dict)
+    return document
+
+
+def test_openapi_lists_every_route(openapi: dict[str, object]) -> None:
+    assert str(openapi["openapi"]).startswith("3.")
+    assert openapi["info"] == {**openapi["info"], "title": "axis-gateway", "version": __version__}  # type: ignore[dict-item]
+    paths = openapi["paths"]
+    assert isinstance(paths, dict)
+    expected = {
+        "/oauth/token": "post",
+        "/.well-known/jwks.json": "get",
+        RECORD_ROUTE: "get",
+        SEARCH_ROUTE: "post",
+        "/v1/contracts": "get",
+        "/v1/contracts/{name}": "get",
+        "/healthz": "get",
+        "/readyz": "get",
+        "/metrics": "get",
+        "/problems": "get",
+        "/problems/{slug}": "get",
+    }
+    for path, method in expected.items():
+        assert path in paths, path
+        assert method in paths[path], (path, method)
+
+
+def _resolve(openapi: dict[str, object], ref: str) -> dict[str, object]:
+    node: object = openapi
+    for part in ref.removeprefix("#/").split("/"):
+        assert isinstance(node, dict)
+        node = node[part]
+    assert isinstance(node, dict)
+    return node
+
+
+def test_the_record_route_documents_the_citizen_contract(openapi: dict[str, object]) -> None:
+    operation = openapi["paths"][RECORD_ROUTE]["get"]  # type: ignore[index]
+    schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert schema == {"$ref": "#/components/schemas/Citizen"}
+    citizen = _resolve(openapi, schema["$ref"])
+    assert {"personal_id", "full_name", "date_of_birth", "gender"} <= set(citizen["properties"])  # type: ignore[arg-type]
+    assert operation["security"] == [{"client_credentials": ["population:read"]}]
+    assert [p["name"] for p in operation["parameters"]] == ["personal_id"]
+
+
+def test_the_search_route_documents_its_query_and_page(openapi: dict[str, object]) -> None:
+    operation = openapi["paths"][SEARCH_ROUTE]["post"]  # type: ignore[index]
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    query = _resolve(openapi, body["$ref"])
+    assert {"full_name", "date_of_birth", "old_id_number", "page_size", "cursor"} <= set(query["properties"])  # type: ignore[arg-type]
+    page = _resolve(openapi, operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"])
+    assert page["properties"]["items"]["items"] == {"$ref": "#/components/schemas/Citizen"}  # type: ignore[index]
+    assert operation["security"] == [{"client_credentials": ["population:search"]}]
+    # Descriptions are Markdown: docstring indentation must not turn them into code blocks.
+    assert "\n    " not in operation["description"]
+
+
+def test_every_reference_in_the_openapi_document_resolves(openapi: dict[str, object]) -> None:
+    refs: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("$ref"), str):
+                refs.append(node["$ref"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(openapi)
+    assert refs
+    for ref in refs:
+        _resolve(openapi, ref)
+
+
+def test_docs_serve_html(http: httpx.Client) -> None:
+    response = http.get("/docs")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert "swagger-ui" in response.text
+    assert "/openapi.json" in response.text

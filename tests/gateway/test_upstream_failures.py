@@ -1,0 +1,348 @@
+"""When the sector system fails, through the real HTTP gateway: the right problem, no leak, counted in metrics.
+
+Each scenario runs its own gateway (uvicorn on 127.0.0.1) whose population connector points at a sector database
+that is unreachable, returns a row the contract rejects, is locked, or is misconfigured. Nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import sqlalchemy as sa
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+from support import ClientCredentials, LiveServer, fetch_token, free_port, postgres_database
+
+from gateway.app import create_app
+from gateway.settings import Settings
+from simulators.population import CITIZENS, seed_population
+
+RECORDS = "/v1/databases/population/records"
+SEARCH = "/v1/databases/population/search"
+PROBLEM = "application/problem+json"
+LEAKS = ("SELECT", "select ", "cong_dan", "so_dinh_danh", "Errno", "Connect call failed", "unable to open", "sqlite3")
+
+
+@dataclass
+class Gateway:
+    http: httpx.Client
+    headers: dict[str, str]
+    url: str
+
+
+@pytest.fixture(scope="module")
+def reader(make_client: Callable[..., ClientCredentials]) -> ClientCredentials:
+    return make_client("population:read", "population:search")
+
+
+@contextmanager
+def _gateway(settings: Settings, credentials: ClientCredentials) -> Iterator[Gateway]:
+    with LiveServer(create_app(settings)) as live, httpx.Client(base_url=live.url, timeout=30) as http:
+        token = fetch_token(http, credentials)
+        yield Gateway(http, {"Authorization": f"Bearer {token}"}, live.url)
+
+
+def _population_gateway(
+    make_settings: Callable[..., Settings], credentials: ClientCredentials, config: dict[str, Any]
+) -> Iterator[Gateway]:
+    with _gateway(make_settings(connectors={"population": {"config": config}}), credentials) as gateway:
+        yield gateway
+
+
+def upstream_errors(http: httpx.Client, reason: str) -> float:
+    """The value of gateway_upstream_errors_total{database="population",reason=...} on /metrics."""
+    response = http.get("/metrics")
+    assert response.status_code == 200
+    for family in text_string_to_metric_families(response.text):
+        if family.name == "gateway_upstream_errors":
+            for sample in family.samples:
+                if sample.name.endswith("_total") and sample.labels == {"database": "population", "reason": reason}:
+                    return sample.value
+    return 0.0
+
+
+def _problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    body: dict[str, Any] = response.json()
+    assert body["type"] == f"/problems/{slug}"
+    assert body["status"] == status
+    assert body["title"]
+    return body
+
+
+def _assert_no_leak(response: httpx.Response, *secrets: str) -> None:
+    """Neither driver messages, SQL, paths nor personal data in the body.
+
+    The ``instance`` member is the request path, which for a read holds the personal id the caller sent;
+    everything else must not.
+    """
+    body = response.json()
+    assert body.get("instance") == response.request.url.path
+    rest = json.dumps({k: v for k, v in body.items() if k != "instance"}, ensure_ascii=False)
+    for text in (*LEAKS, *secrets):
+        assert text not in rest, text
+
+
+# -- the sector database cannot be reached ---------------------------------------------------------------------
+
+
+@dataclass
+class Unreachable:
+    gateway: Gateway
+    hidden: tuple[str, ...]  # what must never be shown: URL parts, file path
+
+
+@pytest.fixture(scope="module", params=["closed-port PostgreSQL", "missing SQLite file"])
+def unreachable(
+    request: pytest.FixtureRequest,
+    make_settings: Callable[..., Settings],
+    reader: ClientCredentials,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Unreachable]:
+    if request.param == "closed-port PostgreSQL":
+        port = free_port()
+        url = f"postgresql://reader:Pa55-w0rd@127.0.0.1:{port}/population"
+        hidden: tuple[str, ...] = (url, "Pa55-w0rd", "127.0.0.1", f":{port}", "reader:")
+    else:
+        path = tmp_path_factory.mktemp("no-sector") / "missing" / "population.db"
+        url = f"sqlite:///{path}"
+        hidden = (str(path), "population.db", "missing/")
+    for gateway in _population_gateway(make_settings, reader, {"url": url, "connect_timeout_seconds": 2}):
+        yield Unreachable(gateway, hidden)
+    if request.param == "missing SQLite file":
+        assert not path.exists() and not path.parent.exists(), "the gateway created the sector database"
+
+
+def test_read_from_an_unreachable_database_is_503(unreachable: Unreachable) -> None:
+    gateway = unreachable.gateway
+    before = upstream_errors(gateway.http, "connect")
+    response = gateway.http.get(f"{RECORDS}/068185000123", headers=gateway.headers)
+    body = _problem(response, 503, "upstream-unavailable")
+    assert int(response.headers["retry-after"]) > 0
+    assert body["instance"] == f"{RECORDS}/068185000123"
+    _assert_no_leak(response, *unreachable.hidden, "068185000123")
+    assert upstream_errors(gateway.http, "connect") == before + 1
+
+
+def test_search_in_an_unreachable_database_is_503(unreachable: Unreachable) -> None:
+    gateway = unreachable.gateway
+    before = upstream_errors(gateway.http, "connect")
+    query = {"full_name": "Nguyễn Thị Mai", "date_of_birth": "1985-03-12", "old_id_number": "250123456"}
+    response = gateway.http.post(SEARCH, json=query, headers=gateway.headers)
+    _problem(response, 503, "upstream-unavailable")
+    assert int(response.headers["retry-after"]) > 0
+    for value in query.values():
+        assert value not in response.text
+    _assert_no_leak(response, *unreachable.hidden)
+    assert upstream_errors(gateway.http, "connect") == before + 1
+
+
+def test_readiness_reports_the_unreachable_database(unreachable: Unreachable) -> None:
+    response = unreachable.gateway.http.get("/readyz")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "ready"
+    population = body["checks"]["connectors"]["population"]
+    assert population["loaded"] is True
+    assert population["reachable"] is False
+    assert population["message"]
+    for text in (*LEAKS, *unreachable.hidden):
+        assert text not in response.text
+
+
+# -- the sector database returns a row the contract rejects ----------------------------------------------------
+
+
+@dataclass
+class Violating:
+    gateway: Gateway
+    row: dict[str, Any]  # the bad row, as stored
+
+
+async def _seed_with_a_violating_row(url: str) -> dict[str, Any]:
+    await seed_population(url, count=40, seed=68)
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            row = dict(
+                (
+                    await conn.execute(
+                        sa.select(CITIZENS).where(CITIZENS.c.so_cmnd.is_not(None)).order_by(CITIZENS.c.so_dinh_danh)
+                    )
+                )
+                .mappings()
+                .first()
+                or {}
+            )
+            # a valid gender code that contradicts the personal id: the contract's message quotes the id
+            row["gioi_tinh"] = 3 - row["gioi_tinh"]
+            await conn.execute(
+                sa.update(CITIZENS)
+                .where(CITIZENS.c.so_dinh_danh == row["so_dinh_danh"])
+                .values(gioi_tinh=row["gioi_tinh"])
+            )
+    finally:
+        await engine.dispose()
+    return row
+
+
+@pytest.fixture(scope="module")
+def violating(
+    make_settings: Callable[..., Settings], reader: ClientCredentials, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Violating]:
+    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('bad-sector') / 'population.db'}"
+    row = asyncio.run(_seed_with_a_violating_row(url))
+    for gateway in _population_gateway(make_settings, reader, {"url": url}):
+        yield Violating(gateway, row)
+
+
+def _personal_data(row: dict[str, Any]) -> tuple[str, ...]:
+    return (row["so_dinh_danh"], row["so_cmnd"], row["ho_ten"], row["thuong_tru_chi_tiet"], row["ma_ho"])
+
+
+def test_read_of_a_violating_row_is_502(violating: Violating) -> None:
+    gateway, row = violating.gateway, violating.row
+    before = upstream_errors(gateway.http, "contract_violation")
+    response = gateway.http.get(f"{RECORDS}/{row['so_dinh_danh']}", headers=gateway.headers)
+    _problem(response, 502, "contract-violation")
+    assert "retry-after" not in response.headers
+    _assert_no_leak(response, *_personal_data(row))
+    assert upstream_errors(gateway.http, "contract_violation") == before + 1
+
+
+def test_search_finding_a_violating_row_is_502(violating: Violating) -> None:
+    gateway, row = violating.gateway, violating.row
+    before = upstream_errors(gateway.http, "contract_violation")
+    response = gateway.http.post(SEARCH, json={"old_id_number": row["so_cmnd"]}, headers=gateway.headers)
+    _problem(response, 502, "contract-violation")
+    for value in _personal_data(row):
+        assert value not in response.text
+    _assert_no_leak(response)
+    assert upstream_errors(gateway.http, "contract_violation") == before + 1
+
+
+def test_valid_rows_of_the_same_database_are_served(violating: Violating) -> None:
+    gateway, row = violating.gateway, violating.row
+    response = gateway.http.post(SEARCH, json={"old_id_number": "999999999"}, headers=gateway.headers)
+    assert response.status_code == 200, response.text
+    other = gateway.http.get("/readyz").json()["checks"]["connectors"]["population"]
+    assert other["reachable"] is True
+    assert row["so_dinh_danh"]  # the fixture found a row to break
+
+
+# -- the sector database does not answer in time ---------------------------------------------------------------
+
+
+@dataclass
+class Locked:
+    gateway: Gateway
+    dsn: str  # plain asyncpg DSN of the sector database
+    personal_id: str
+
+
+async def _seed_small(url: str) -> str:
+    await seed_population(url, count=20, seed=68)
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return str((await conn.execute(sa.select(sa.func.min(CITIZENS.c.so_dinh_danh)))).scalar_one())
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def lockable(make_settings: Callable[..., Settings], reader: ClientCredentials) -> Iterator[Locked]:
+    with postgres_database(prefix="gwupstream") as url:
+        personal_id = asyncio.run(_seed_small(url))
+        dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        for gateway in _population_gateway(make_settings, reader, {"url": url, "timeout_seconds": 0.5}):
+            yield Locked(gateway, dsn, personal_id)
+
+
+@pytest.mark.anyio
+async def test_a_locked_table_is_504_and_the_gateway_recovers(lockable: Locked) -> None:
+    gateway = lockable.gateway
+    record = f"{RECORDS}/{lockable.personal_id}"
+    async with httpx.AsyncClient(base_url=gateway.url, headers=gateway.headers, timeout=30) as http:
+        assert (await http.get(record)).status_code == 200
+        before = upstream_errors(gateway.http, "timeout")
+        holder = await asyncpg.connect(lockable.dsn, timeout=5)
+        try:
+            async with holder.transaction():
+                await holder.execute(f"LOCK TABLE {CITIZENS.name} IN ACCESS EXCLUSIVE MODE")
+                started = time.perf_counter()
+                response = await http.get(record)
+                elapsed = time.perf_counter() - started
+                searched = await http.post(SEARCH, json={"old_id_number": "250123456"})
+                ready = await http.get("/readyz")
+        finally:
+            await holder.close()
+        _problem(response, 504, "upstream-timeout")
+        assert int(response.headers["retry-after"]) > 0
+        assert elapsed < 2.0
+        _assert_no_leak(response, lockable.personal_id, "LOCK", "canceling statement")
+        _problem(searched, 504, "upstream-timeout")
+        assert ready.status_code == 200 and ready.json()["checks"]["connectors"]["population"]["reachable"] is False
+        assert upstream_errors(gateway.http, "timeout") == before + 2
+        # the lock is gone: the same gateway answers again (its connection pool was not poisoned)
+        for _ in range(3):
+            again = await http.get(record)
+            assert again.status_code == 200, again.text
+            assert again.json()["personal_id"] == lockable.personal_id
+
+
+# -- the connector's configuration is invalid ------------------------------------------------------------------
+
+
+BAD_URL = "postgresql://reader:Pa55-w0rd@sector-db:port/population"
+MISCONFIGURATIONS: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
+    # name: (connector config, what the readiness message must say)
+    "bad table name": ({"url": "sqlite:///x.db", "table": "bad name"}, ("table", "not a plain SQL identifier")),
+    "unparsable URL": ({"url": BAD_URL}, ("url", "not a valid SQLAlchemy database URL")),
+}
+
+
+@dataclass
+class Misconfigured:
+    gateway: Gateway
+    expected: tuple[str, ...]
+
+
+@pytest.fixture(scope="module", params=sorted(MISCONFIGURATIONS))
+def misconfigured(
+    request: pytest.FixtureRequest, make_settings: Callable[..., Settings], reader: ClientCredentials
+) -> Iterator[Misconfigured]:
+    config, expected = MISCONFIGURATIONS[request.param]
+    for gateway in _population_gateway(make_settings, reader, config):
+        yield Misconfigured(gateway, expected)
+
+
+def test_invalid_config_still_starts_but_is_not_ready(misconfigured: Misconfigured) -> None:
+    http = misconfigured.gateway.http
+    assert http.get("/healthz").status_code == 200
+    response = http.get("/readyz")
+    body = _problem(response, 503, "not-ready")
+    population = body["checks"]["connectors"]["population"]
+    assert population["loaded"] is False
+    for text in misconfigured.expected:
+        assert text in population["message"]
+    for secret in ("x.db", "Pa55-w0rd", BAD_URL):
+        assert secret not in response.text
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", f"{RECORDS}/068185000123"), ("POST", SEARCH)])
+def test_routes_of_a_database_that_did_not_load_are_404(misconfigured: Misconfigured, method: str, path: str) -> None:
+    gateway = misconfigured.gateway
+    response = gateway.http.request(method, path, headers=gateway.headers, json={"old_id_number": "250123456"})
+    _problem(response, 404, "not-found")
