@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from . import __version__
 from .logs import configure_logging
 from .middleware import RequestContextMiddleware
+from .openapi import install_openapi
 from .problems import install_problem_handlers
 from .registry import ConnectorRegistry
 from .routers import contracts, health, oauth, problems, well_known
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="axis-gateway", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.gateway = state
     install_problem_handlers(app)
+    install_openapi(app)
     documentation = (app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
     app.add_middleware(
         RequestContextMiddleware,

@@ -41,27 +41,21 @@ def main(
 def _require_current_schema(database_url: str) -> None:
     """Exit with a one-line message (no traceback) unless the gateway's database is at the newest migration."""
 
-    async def current() -> str | None:
+    async def check() -> None:
         engine = create_engine(database_url)
         try:
-            async with engine.connect() as conn:
-                return await conn.run_sync(migrations.current_revision)
+            await migrations.ensure_current(engine)
         finally:
             await engine.dispose()
 
     try:
-        revision = asyncio.run(current())
+        asyncio.run(check())
+    except migrations.SchemaNotCurrent as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     except (SQLAlchemyError, OSError) as exc:
         typer.echo(f"error: cannot read the gateway database: {type(exc).__name__}", err=True)
         raise typer.Exit(1) from None
-    head = migrations.head_revision()
-    if revision != head:
-        typer.echo(
-            f"error: the gateway database is at revision {revision or 'none'}, the code needs {head}: "
-            "run `gateway db upgrade`",
-            err=True,
-        )
-        raise typer.Exit(1)
 
 
 def _serve(settings: Settings, *, host: str, port: int, workers: int) -> None:

@@ -8,6 +8,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alembic import command
 
@@ -45,3 +46,18 @@ def head_revision() -> str | None:
 def current_revision(connection: Connection) -> str | None:
     """The revision the connected database is at (``None`` when it was never migrated)."""
     return MigrationContext.configure(connection).get_current_revision()
+
+
+class SchemaNotCurrent(RuntimeError):
+    """The gateway's database is not at the newest migration."""
+
+
+async def ensure_current(engine: AsyncEngine) -> None:
+    """Raise :class:`SchemaNotCurrent`, saying what to run, unless the database is at the newest revision."""
+    async with engine.connect() as conn:
+        current = await conn.run_sync(current_revision)
+    head = head_revision()
+    if current != head:
+        raise SchemaNotCurrent(
+            f"the gateway database is at revision {current or 'none'}, the code needs {head}: run `gateway db upgrade`"
+        )

@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from . import metrics
 from .db import create_engine, create_sessionmaker
 from .logs import get_logger
-from .migrations import current_revision, head_revision
+from .migrations import ensure_current
 from .registry import ConnectorRegistry
 from .security.keys import load_or_create_signing_key
 from .security.tokens import TokenService
@@ -18,10 +18,6 @@ from .services.keys import publish_signing_key, published_keys
 from .settings import Settings
 
 log = get_logger(__name__)
-
-
-class SchemaNotCurrent(RuntimeError):
-    """The gateway's database is not at the newest migration."""
 
 
 @dataclass
@@ -47,14 +43,7 @@ class GatewayState:
 
     async def start(self) -> None:
         """Check the schema, load (or create) the signing key, publish it, and start the connectors."""
-        async with self.engine.connect() as conn:
-            current = await conn.run_sync(current_revision)
-        head = head_revision()
-        if current != head:
-            raise SchemaNotCurrent(
-                f"the gateway database is at revision {current or 'none'}, the code needs {head}: "
-                "run `gateway db upgrade`"
-            )
+        await ensure_current(self.engine)
         settings = self.settings
         key = load_or_create_signing_key(settings.key_path, settings.signing_algorithm)
         async with self.sessionmaker() as session:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_mode
 from contracts import Contract, ContractQuery
 
 from ..deps import authenticate
+from ..openapi import problem_responses
 from ..problems import ValidationFailed, validation_errors
 from ..registry import Database
 from ..security.tokens import Principal
@@ -99,6 +100,7 @@ def database_router(database: Database, settings: Settings) -> APIRouter:
         read,
         methods=["GET"],
         response_model=contract,
+        responses=problem_responses(401, 403, 404, 422, 502, 503, 504),
         summary=f"Read one record ({contract.contract_id()})",
         description=f"Needs the scope `{database.scope('read')}`.",
         name=f"{database.id}:read",
@@ -123,6 +125,7 @@ def database_router(database: Database, settings: Settings) -> APIRouter:
             search,
             methods=["POST"],
             response_model=_page_model(contract),
+            responses=problem_responses(400, 401, 403, 422, 502, 503, 504),
             summary=f"Search records ({contract.contract_id()})",
             description=inspect.cleandoc(query_model.__doc__ or "")
             + f"\n\nNeeds the scope `{database.scope('search')}`.",

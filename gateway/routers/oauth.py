@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, Header, Response
 from pydantic import BaseModel, Field
 
 from ..deps import SessionDep, StateDep
+from ..openapi import problem_responses
 from ..services.tokens import issue_client_token, read_client_credentials
 
 router = APIRouter(tags=["auth"])
@@ -26,7 +27,7 @@ class TokenResponse(BaseModel):
     "/oauth/token",
     response_model=TokenResponse,
     summary="Obtain an access token (client credentials)",
-    responses={400: {"description": "Bad request (OAuth error)"}, 401: {"description": "Client refused"}},
+    responses=problem_responses(400, 401),
 )
 async def issue_token(
     response: Response,

@@ -10,14 +10,17 @@ from typing import Any
 
 import orjson
 
-from connectors.errors import UpstreamError
+from connectors.errors import ContractViolation, UpstreamError
 from contracts import Contract, ContractQuery
 
 from .. import metrics
+from ..logs import get_logger
 from ..problems import InvalidCursor
 from ..registry import Database
 
 _CURSOR_VERSION = 1
+
+log = get_logger(__name__)
 
 
 def _fingerprint(query: ContractQuery) -> str:
@@ -65,6 +68,9 @@ class _UpstreamTimer:
         metrics.upstream_duration(self._database.id).observe(time.perf_counter() - self._started)
         if isinstance(exc, UpstreamError):
             metrics.UPSTREAM_ERRORS.labels(self._database.id, exc.reason).inc()
+            # The rules broken, never the values or the record's key: both may be personal data.
+            errors = exc.errors if isinstance(exc, ContractViolation) else None
+            log.warning("upstream error", database=self._database.id, reason=exc.reason, errors=errors)
 
 
 async def read_record(database: Database, record_id: str) -> Contract:

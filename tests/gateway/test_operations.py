@@ -270,3 +270,20 @@ def test_docs_serve_html(http: httpx.Client) -> None:
     assert response.headers["content-type"].startswith("text/html")
     assert "swagger-ui" in response.text
     assert "/openapi.json" in response.text
+
+
+def test_openapi_documents_errors_as_problem_details(http: httpx.Client) -> None:
+    document = http.get("/openapi.json").json()
+    assert "ProblemDetails" in document["components"]["schemas"]
+    errors = [
+        (path, code, response)
+        for path, operations in document["paths"].items()
+        for operation in operations.values()
+        for code, response in operation["responses"].items()
+        if code[0] in "45"
+    ]
+    assert errors
+    for path, code, response in errors:
+        assert list(response["content"]) == ["application/problem+json"], (path, code)
+    read = document["paths"]["/v1/databases/population/records/{personal_id}"]["get"]["responses"]
+    assert {"401", "403", "404", "422", "503"} <= set(read)
