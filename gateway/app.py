@@ -13,7 +13,7 @@ from .middleware import RequestContextMiddleware
 from .openapi import install_openapi
 from .problems import install_problem_handlers
 from .registry import ConnectorRegistry
-from .routers import contracts, health, oauth, problems, well_known
+from .routers import contracts, health, oauth, problems, services, well_known
 from .routers.databases import database_router
 from .settings import Settings, get_settings
 from .state import GatewayState
@@ -51,7 +51,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         access_log=settings.access_log,
         static_paths=[path for path in documentation if path],
     )
-    for router in (health.router, oauth.router, well_known.router, contracts.router, problems.router):
+    for router in (
+        health.router,
+        oauth.router,
+        well_known.router,
+        contracts.router,
+        services.router,
+        problems.router,
+    ):
         app.include_router(router)
     for database in state.registry.databases.values():
         app.include_router(database_router(database, settings))

@@ -160,13 +160,20 @@ def clients_create(
 @clients_app.command("list")
 def clients_list() -> None:
     """List the clients (never their secrets)."""
+    from .db import utcnow
+    from .services.access import load_access
     from .services.clients import list_clients
 
     _require_current_schema(get_settings().database_url)
 
     async def run() -> list[tuple[str, str, str, str]]:
+        rows = []
         async with standalone_session(get_settings().database_url) as session:
-            return [(c.client_id, c.status, " ".join(c.scopes), c.name) for c in await list_clients(session)]
+            for client in await list_clients(session):
+                access = await load_access(session, client.client_id)
+                scopes = access.token_scopes(utcnow()) if access else []
+                rows.append((client.client_id, client.status.value, " ".join(scopes), client.name))
+        return rows
 
     for row in asyncio.run(run()):
         typer.echo("\t".join(row))

@@ -13,12 +13,16 @@ from simulators.population import CITIZENS, seed_population
 
 from .db import create_engine
 from .registry import ConnectorRegistry
-from .services.clients import create_client, get_client, reset_secret
+from .services.clients import create_client, get_client, rotate_secret
+from .services.tokens import issue_token_for
 from .settings import Settings
 from .state import GatewayState
 
 DEMO_CLIENT_ID = "demo"
 DEMO_SCOPES = ("population:read", "population:search")
+# A public-service procedure code and an officer's staff code, as every data request must state them.
+DEMO_PURPOSE = "1.001612.000.00.00.H41"
+DEMO_ACTOR = "CB-068-0001"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +74,8 @@ async def prepare_demo(settings: Settings, *, citizens: int, seed: int) -> DemoI
                     session, name="Demo client", scopes=DEMO_SCOPES, client_id=DEMO_CLIENT_ID
                 )
             else:
-                secret = await reset_secret(session, client)
-        token = state.tokens.issue(subject=client.client_id, scopes=list(client.scopes))
+                secret = await rotate_secret(session, client)
+            token = await issue_token_for(session, state.tokens, client)
     finally:
         await state.close()
     personal_id, full_name, birth_year = await _sample_citizen(demo_url)
@@ -91,7 +95,11 @@ async def prepare_demo(settings: Settings, *, citizens: int, seed: int) -> DemoI
 def demo_banner(info: DemoInfo, *, base_url: str, population_url: str) -> str:
     """The text printed before the demo serves: credentials and ready curl command lines."""
     record_url = f"{base_url}/v1/databases/population/records/{info.sample_personal_id}"
-    fetch = f"curl -s -H {shlex.quote('Authorization: Bearer ' + info.access_token)} {record_url}"
+    headers = (
+        f"-H {shlex.quote('Authorization: Bearer ' + info.access_token)} "
+        f"-H 'X-Purpose: {DEMO_PURPOSE}' -H 'X-Actor-Id: {DEMO_ACTOR}'"
+    )
+    fetch = f"curl -s {headers} {record_url}"
     get_token = (
         f"curl -s -u {shlex.quote(info.client_id + ':' + info.client_secret)} "
         f"-d grant_type=client_credentials {base_url}/oauth/token"
@@ -100,8 +108,7 @@ def demo_banner(info: DemoInfo, *, base_url: str, population_url: str) -> str:
         {"full_name": info.sample_full_name, "date_of_birth": info.sample_birth_year}, ensure_ascii=False
     )
     search = (
-        f"curl -s -H {shlex.quote('Authorization: Bearer ' + info.access_token)} "
-        f"-H 'Content-Type: application/json' -d {shlex.quote(query)} "
+        f"curl -s {headers} -H 'Content-Type: application/json' -d {shlex.quote(query)} "
         f"{base_url}/v1/databases/population/search"
     )
     note = ""
@@ -120,6 +127,8 @@ def demo_banner(info: DemoInfo, *, base_url: str, population_url: str) -> str:
             f"Fetch a citizen through the gateway (the token inside is valid for {info.expires_in // 60} minutes):",
             "",
             f"  {fetch}",
+            "",
+            "(X-Purpose: the public-service procedure the request is for; X-Actor-Id: the officer making it.)",
             "",
             "Get a new token:",
             f"  {get_token}",

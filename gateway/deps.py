@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request, Security
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
 from fastapi.security import OAuth2, SecurityScopes
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from . import metrics
+from .db import utcnow
 from .problems import InsufficientScope, InvalidToken
 from .security.tokens import Principal, TokenRejected
+from .services.access import ACTOR_HEADER, PURPOSE_HEADER, ClientAccess, Decision, decide, header_value
 from .state import GatewayState
 
 oauth2_client_credentials = OAuth2(
@@ -54,7 +56,8 @@ async def authenticate(
 ) -> Principal:
     """The caller of a request, from its bearer token, holding every scope the route requires.
 
-    401 with ``WWW-Authenticate: Bearer error="invalid_token"`` for a missing or invalid token, 403 when a
+    401 with ``WWW-Authenticate: Bearer error="invalid_token"`` for a missing or invalid token, or when the
+    client is unknown or suspended (checked on every request, so suspension takes effect at once); 403 when a
     scope is missing.
     """
     if not authorization:
@@ -66,10 +69,55 @@ async def authenticate(
         principal = state.tokens.verify(token.strip())
     except TokenRejected as exc:
         raise _reject(exc.reason) from None
+    access = await state.access.get(principal.client_id)
+    if access is None:
+        raise _reject("unknown_client")
+    if not access.active:
+        raise _reject("client_inactive")
+    request.state.principal = principal
+    request.state.access = access
     if not principal.has_scopes(security_scopes.scopes):
         raise InsufficientScope(security_scopes.scopes)
-    request.state.principal = principal
     return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(authenticate)]
+
+
+def data_access(database: str, operation: str) -> Callable[..., Awaitable[Decision]]:
+    """The dependency of a data route: a valid token with the ``database:operation`` scope, and a grant in
+    force for the stated purpose and actor (``X-Purpose``, ``X-Actor-Id``)."""
+
+    # Dependencies as default values: the annotations of this closure are strings (postponed evaluation) and
+    # could not see ``database`` and ``operation``.
+    token_with_scope = Security(authenticate, scopes=[f"{database}:{operation}"])
+    purpose_header = Header(
+        default=None,
+        alias=PURPOSE_HEADER,
+        description="The public-service procedure the request is for (its code). Required by most grants.",
+    )
+    actor_header = Header(
+        default=None,
+        alias=ACTOR_HEADER,
+        description="The officer making the request (staff code or personal id). Required by most grants.",
+    )
+
+    async def decide_access(
+        request: Request,
+        principal: Principal = token_with_scope,
+        x_purpose: str | None = purpose_header,
+        x_actor_id: str | None = actor_header,
+    ) -> Decision:
+        access: ClientAccess = request.state.access
+        decision = decide(
+            access,
+            database=database,
+            operation=operation,
+            purpose=header_value(x_purpose, PURPOSE_HEADER),
+            actor=header_value(x_actor_id, ACTOR_HEADER),
+            now=utcnow(),
+        )
+        request.state.decision = decision
+        return decision
+
+    return decide_access

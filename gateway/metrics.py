@@ -67,6 +67,8 @@ AUTH_FAILURE_REASONS = (
     "expired",
     "not_yet_valid",
     "bad_claims",
+    "unknown_client",
+    "client_inactive",
     "invalid_client",
 )
 UPSTREAM_ERROR_REASONS = ("timeout", "connect", "protocol", "status_5xx", "contract_violation")

@@ -118,6 +118,22 @@ class InsufficientScope(Problem):
         )
 
 
+class BadHeader(BadRequest):
+    slug, title = "bad-header", "Missing or malformed header"
+    description = "A header the grant requires (X-Purpose, X-Actor-Id) is missing or malformed; ``header`` names it."
+
+    def __init__(self, detail: str, *, header: str) -> None:
+        super().__init__(detail, header=header)
+
+
+class AccessDenied(Problem):
+    status, slug, title = 403, "access-denied", "Access denied"
+    description = (
+        "No grant in force allows this operation on this database for this purpose, or the request uses fields "
+        "the grant does not cover."
+    )
+
+
 class NotFound(Problem):
     status, slug, title = 404, "not-found", "Not found"
     description = "There is no resource at this address."

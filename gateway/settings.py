@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = Field(default=900, ge=30, le=86400, description="Lifetime of issued tokens.")
     token_leeway_seconds: int = Field(default=30, ge=0, le=300, description="Clock skew allowed on exp/nbf.")
     token_cache_size: int = Field(default=50_000, ge=0, description="Verified tokens kept until they expire.")
+    access_cache_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description="How long a client's grants are cached; changes through the gateway invalidate at once.",
+    )
     connectors: dict[str, ConnectorInstance] = Field(
         default_factory=dict,
         description="Database id -> connector instance. The population database is configured by default.",

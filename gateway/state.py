@@ -14,6 +14,7 @@ from .migrations import ensure_current
 from .registry import ConnectorRegistry
 from .security.keys import load_or_create_signing_key
 from .security.tokens import TokenService
+from .services.access import AccessControl
 from .services.keys import publish_signing_key, published_keys
 from .settings import Settings
 
@@ -28,11 +29,13 @@ class GatewayState:
     registry: ConnectorRegistry
     engine: AsyncEngine = field(init=False)
     sessionmaker: async_sessionmaker[AsyncSession] = field(init=False)
+    access: AccessControl = field(init=False)
     _tokens: TokenService | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.engine = create_engine(self.settings.database_url)
         self.sessionmaker = create_sessionmaker(self.engine)
+        self.access = AccessControl(self.sessionmaker, ttl_seconds=self.settings.access_cache_seconds)
 
     @property
     def tokens(self) -> TokenService:
@@ -62,6 +65,7 @@ class GatewayState:
         for database in self.registry.databases.values():
             metrics.declare_database(database.id, database.operations)
         await self.registry.start()
+        await self.access.start(self.engine)
         log.info(
             "gateway started",
             databases=sorted(self.registry.databases),
@@ -71,5 +75,6 @@ class GatewayState:
 
     async def close(self) -> None:
         """Close connectors and the database pool."""
+        await self.access.close()
         await self.registry.close()
         await self.engine.dispose()

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
-from support import ClientCredentials, LiveServer, PlantedSearch, fetch_token, postgres_database
+from support import STATED, ClientCredentials, LiveServer, PlantedSearch, fetch_token, postgres_database
 
 from connectors.sql.urls import to_async_url
 from gateway import migrations
@@ -178,4 +178,5 @@ def token(http: httpx.Client, server: LiveServer, reader: ClientCredentials) -> 
 
 @pytest.fixture(scope="session")
 def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+    """Authorization plus the purpose and actor headers every grant made from a data scope requires."""
+    return {"Authorization": f"Bearer {token}", **STATED}

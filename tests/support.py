@@ -18,6 +18,9 @@ import pytest
 import uvicorn
 from sqlalchemy.engine import URL, make_url
 
+# The purpose and actor a data request states (grants made from data scopes require both).
+STATED = {"X-Purpose": "1.001612.000.00.00.H41", "X-Actor-Id": "CB-068-0001"}
+
 POSTGRES_SERVER_URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 

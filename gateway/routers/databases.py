@@ -10,17 +10,17 @@ import inspect
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Response, Security
+from fastapi import APIRouter, Body, Depends, Path, Request, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_model
 
 from contracts import Contract, ContractQuery
 
-from ..deps import authenticate
+from ..deps import data_access
 from ..openapi import problem_responses
-from ..problems import ValidationFailed, validation_errors
+from ..problems import AccessDenied, ValidationFailed, validation_errors
 from ..registry import Database
-from ..security.tokens import Principal
+from ..services.access import Decision
 from ..services.records import read_record, search_records
 from ..settings import Settings
 
@@ -65,14 +65,19 @@ def _page_model(contract: type[Contract]) -> type[BaseModel]:
     )
 
 
-def _serialize_page(items: Sequence[Contract], next_cursor: str | None) -> bytes:
+def _serialize(record: Contract, include: dict[str, Any] | None) -> bytes:
+    return record.__pydantic_serializer__.to_json(record, include=include)
+
+
+def _serialize_page(items: Sequence[Contract], next_cursor: str | None, include: dict[str, Any] | None) -> bytes:
     cursor = b"null" if next_cursor is None else b'"' + next_cursor.encode() + b'"'
-    return (
-        b'{"items":['
-        + b",".join(r.__pydantic_serializer__.to_json(r) for r in items)
-        + b'],"next_cursor":'
-        + (cursor + b"}")
-    )
+    return b'{"items":[' + b",".join(_serialize(r, include) for r in items) + b'],"next_cursor":' + (cursor + b"}")
+
+
+ACCESS_NOTE = (
+    "The answer carries only the fields your grant covers. Most grants require the headers `X-Purpose` (the "
+    "public-service procedure) and `X-Actor-Id` (the officer); see `GET /v1/services`."
+)
 
 
 def database_router(database: Database, settings: Settings) -> APIRouter:
@@ -84,16 +89,18 @@ def database_router(database: Database, settings: Settings) -> APIRouter:
     router = APIRouter(prefix=f"/v1/databases/{database.id}", tags=[connector.title])
 
     async def read(
-        principal: Annotated[Principal, Security(authenticate, scopes=[database.scope("read")])],
+        request: Request,
+        decision: Annotated[Decision, Depends(data_access(database.id, "read"))],
         record_id: Annotated[str, Path(alias=key_name, description=f"The record's `{key_name}`.")],
     ) -> Response:
         try:
-            key = key_adapter.validate_python(record_id)
+            key = str(key_adapter.validate_python(record_id))
         except ValidationError as exc:
             errors = [{**e, "loc": ("path", key_name)} for e in validation_errors(exc.errors())]
             raise ValidationFailed(f"Invalid {key_name}.", errors=errors) from None
-        record = await read_record(database, str(key))
-        return _json(record.__pydantic_serializer__.to_json(record))
+        request.state.record_ids = [key]
+        record = await read_record(database, key)
+        return _json(_serialize(record, decision.projection(key_name)))
 
     router.add_api_route(
         f"/records/{{{key_name}}}",
@@ -102,7 +109,7 @@ def database_router(database: Database, settings: Settings) -> APIRouter:
         response_model=contract,
         responses=problem_responses(401, 403, 404, 422, 502, 503, 504),
         summary=f"Read one record ({contract.contract_id()})",
-        description=f"Needs the scope `{database.scope('read')}`.",
+        description=f"Needs the scope `{database.scope('read')}` and a grant for `read`. {ACCESS_NOTE}",
         name=f"{database.id}:read",
     )
 
@@ -112,13 +119,19 @@ def database_router(database: Database, settings: Settings) -> APIRouter:
         query_fields = set(query_model.model_fields)
 
         async def search(
-            principal: Annotated[Principal, Security(authenticate, scopes=[database.scope("search")])],
+            request: Request,
+            decision: Annotated[Decision, Depends(data_access(database.id, "search"))],
             body: Annotated[request_model, Body()],  # type: ignore[valid-type]
         ) -> Response:
             params: Any = body
-            query = query_model.model_construct(**{k: getattr(params, k) for k in query_fields})
+            values = {k: getattr(params, k) for k in query_fields}
+            ungranted = decision.allows_fields(k for k, v in values.items() if v is not None)
+            if ungranted:
+                raise AccessDenied(f"Your grant does not cover searching by: {', '.join(ungranted)}.")
+            query = query_model.model_construct(**values)
             items, next_cursor = await search_records(database, query, limit=params.page_size, cursor=params.cursor)
-            return _json(_serialize_page(items, next_cursor))
+            request.state.record_ids = [item.record_id() for item in items]
+            return _json(_serialize_page(items, next_cursor, decision.projection(key_name)))
 
         router.add_api_route(
             "/search",
@@ -128,7 +141,8 @@ def database_router(database: Database, settings: Settings) -> APIRouter:
             responses=problem_responses(400, 401, 403, 422, 502, 503, 504),
             summary=f"Search records ({contract.contract_id()})",
             description=inspect.cleandoc(query_model.__doc__ or "")
-            + f"\n\nNeeds the scope `{database.scope('search')}`.",
+            + f"\n\nNeeds the scope `{database.scope('search')}` and a grant for `search` covering the fields "
+            f"searched by. {ACCESS_NOTE}",
             name=f"{database.id}:search",
         )
 

@@ -23,16 +23,20 @@ def hash_secret(secret: str) -> str:
     return _hasher.hash(secret)
 
 
-def _verify(stored_hash: str | None, secret: str) -> bool:
-    try:
-        return _hasher.verify(stored_hash or _DUMMY_HASH, secret) and stored_hash is not None
-    except (VerificationError, InvalidHashError):
-        return False
+def _verify(stored_hashes: list[str], secret: str) -> bool:
+    ok = False
+    for stored in stored_hashes or [_DUMMY_HASH]:
+        try:
+            _hasher.verify(stored, secret)
+        except (VerificationError, InvalidHashError):
+            continue
+        ok = True
+    return ok and bool(stored_hashes)
 
 
-async def verify_secret(stored_hash: str | None, secret: str) -> bool:
-    """Check ``secret`` against ``stored_hash`` in a worker thread (argon2 is deliberately slow).
+async def verify_secrets(stored_hashes: list[str], secret: str) -> bool:
+    """Check ``secret`` against a client's current hashes in a worker thread (argon2 is deliberately slow).
 
-    ``stored_hash`` is ``None`` for an unknown client: a dummy hash is checked so the timing is the same.
+    With no hashes (an unknown client) a dummy hash is checked, so the timing is the same.
     """
-    return await anyio.to_thread.run_sync(_verify, stored_hash, secret)
+    return await anyio.to_thread.run_sync(_verify, stored_hashes, secret)

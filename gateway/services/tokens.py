@@ -10,8 +10,11 @@ from urllib.parse import unquote_plus
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from .. import metrics
+from ..db import utcnow
+from ..models import Client
 from ..problems import OAuthError
 from ..security.tokens import IssuedToken, TokenService
+from .access import load_access
 from .clients import authenticate_client
 
 BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="axis-gateway"'}
@@ -71,7 +74,16 @@ async def issue_client_token(
         metrics.AUTH_FAILURES.labels("invalid_client").inc()
         headers = BASIC_CHALLENGE if credentials.method == "client_secret_basic" else None
         raise OAuthError("invalid_client", "Client authentication failed.", status=401, headers=headers)
-    allowed = list(client.scopes)
+    return await issue_token_for(session, tokens, client, requested_scope=requested_scope)
+
+
+async def issue_token_for(
+    session: AsyncSession, tokens: TokenService, client: Client, *, requested_scope: str | None = None
+) -> IssuedToken:
+    """Issue a token for an authenticated client: its non-data scopes and one ``database:operation`` scope
+    per grant in force, narrowed to ``requested_scope`` when given."""
+    access = await load_access(session, client.client_id)
+    allowed = access.token_scopes(utcnow()) if access is not None else []
     if requested_scope is None or not requested_scope.strip():
         scopes = allowed
     else:

@@ -21,7 +21,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
-from support import free_port, port_open
+from support import STATED, free_port, port_open
 
 from gateway import __version__, migrations
 from simulators.population import CITIZENS, seed_population
@@ -202,14 +202,22 @@ def test_the_secret_is_not_stored_in_plaintext(data_dir: Path, created: CreatedC
     for path in files:
         assert secret not in path.read_bytes(), path
     with sqlite3.connect(data_dir / "gateway.db") as conn:
-        row = conn.execute(
-            "SELECT name, agency_code, scopes, status, secret_hash FROM clients WHERE client_id = ?",
-            (created.client_id,),
+        client = conn.execute(
+            "SELECT name, agency_code, scopes, status FROM clients WHERE client_id = ?", (created.client_id,)
         ).fetchone()
-    name, agency_code, scopes, status, secret_hash = row
-    assert (name, agency_code, scopes, status) == (AGENCY, AGENCY_CODE, '["population:read"]', "active")
-    assert secret_hash.startswith("$argon2id$")
-    assert created.client_secret not in secret_hash
+        hashes = [
+            h
+            for (h,) in conn.execute("SELECT secret_hash FROM client_secrets WHERE client_id = ?", (created.client_id,))
+        ]
+        grants = conn.execute(
+            "SELECT database, operations, fields FROM grants WHERE client_id = ?", (created.client_id,)
+        ).fetchall()
+    # The data scope became a grant on every field; the client row keeps only non-data scopes.
+    assert client == (AGENCY, AGENCY_CODE, "[]", "active")
+    assert grants == [("population", '["read"]', None)]
+    assert len(hashes) == 1
+    assert hashes[0].startswith("$argon2id$")
+    assert created.client_secret not in hashes[0]
 
 
 def test_the_secret_works_at_the_token_endpoint(server: Served, created: CreatedClient) -> None:
@@ -269,7 +277,7 @@ def test_a_malformed_scope_is_refused(data_dir: Path, scope: str) -> None:
     client_id = f"bad-scope-{abs(hash(scope)) % 10_000}"
     result = gateway(data_dir, "clients", "create", "X", "--scope", scope, "--client-id", client_id)
     assert result.returncode != 0
-    assert "malformed scope" in result.stderr
+    assert "unknown scope" in result.stderr
     assert "client_secret" not in result.stdout
     no_traceback(result)
     assert _client_names(data_dir, client_id) == []
@@ -395,7 +403,8 @@ def test_two_workers_share_the_signing_key(data_dir: Path, created: CreatedClien
         for n, token in enumerate(tokens):
             for personal_id in ids:
                 response = http.get(
-                    f"/v1/databases/population/records/{personal_id}", headers={"Authorization": f"Bearer {token}"}
+                    f"/v1/databases/population/records/{personal_id}",
+                    headers={"Authorization": f"Bearer {token}", **STATED},
                 )
                 assert response.status_code == 200, (n, response.text)
                 assert response.json()["personal_id"] == personal_id

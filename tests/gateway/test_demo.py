@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
-from support import free_port
+from support import STATED, free_port
 
 from contracts.names import normalize_name
 from contracts.population import Citizen
@@ -185,7 +185,7 @@ def test_the_printed_commands_work_and_a_restart_renews_only_the_secret(tmp_path
         assert issued["scope"] == "population:read population:search"
         fresh = httpx.get(
             f"{first.url}/v1/databases/population/records/{personal_id}",
-            headers={"Authorization": f"Bearer {issued['access_token']}"},
+            headers={"Authorization": f"Bearer {issued['access_token']}", **STATED},
         )
         assert fresh.status_code == 200
         assert fresh.json() == citizen.model_dump(mode="json")
@@ -252,7 +252,7 @@ def test_the_default_demo_of_20000_citizens(tmp_path: Path) -> None:
         assert token
         response = httpx.get(
             f"{demo.url}/v1/databases/population/records/{personal_id}",
-            headers={"Authorization": f"Bearer {token.group(1)}"},
+            headers={"Authorization": f"Bearer {token.group(1)}", **STATED},
         )
         assert response.status_code == 200
         assert Citizen.model_validate(response.json()).personal_id == personal_id

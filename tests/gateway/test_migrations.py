@@ -24,7 +24,19 @@ from gateway.db import create_engine
 from gateway.models import SQLModel
 
 REPO = Path(__file__).resolve().parents[2]
-TABLES = {"clients", "signing_keys", "alembic_version"}
+TABLES = {
+    "alembic_version",
+    "clients",
+    "client_secrets",
+    "client_keys",
+    "used_assertions",
+    "grants",
+    "signing_keys",
+    "audit_events",
+    "audit_subjects",
+    "audit_head",
+    "audit_seals",
+}
 LOCK_ID = 0x6761_7465  # MIGRATION_LOCK_ID of alembic/env.py
 
 
@@ -110,19 +122,30 @@ def test_the_migrated_schema_stores_and_reads_a_client(database_url: str) -> Non
     """The tables the migrations create are the ones the services use (statuses, JSON, UTC timestamps)."""
     from gateway.db import standalone_session
     from gateway.models import ClientStatus
+    from gateway.services.access import load_access
     from gateway.services.clients import create_client, get_client
 
     migrations.upgrade(database_url)
 
     async def run() -> None:
         async with standalone_session(database_url) as session:
-            await create_client(session, name="Sở Y tế", scopes=["population:read"], client_id="so-y-te")
+            await create_client(session, name="Sở Y tế", scopes=["audit", "population:read"], client_id="so-y-te")
         async with standalone_session(database_url) as session:
             client = await get_client(session, "so-y-te")
             assert client is not None
             assert client.status == ClientStatus.ACTIVE
-            assert client.scopes == ["population:read"]
+            assert client.scopes == ["audit"]
             assert client.created_at.tzinfo is not None
+            access = await load_access(session, "so-y-te")
+            assert access is not None
+            (grant,) = access.grants
+            assert (grant.database, grant.operations, grant.fields, grant.purposes) == (
+                "population",
+                frozenset({"read"}),
+                None,
+                None,
+            )
+            assert grant.require_purpose and grant.require_actor
             client.status = ClientStatus.SUSPENDED
             session.add(client)
             await session.commit()
@@ -177,7 +200,8 @@ def test_the_alembic_command_line(database_url: str) -> None:
 def test_the_alembic_command_line_shows_the_history() -> None:
     history = _alembic("history", url="sqlite://")
     assert history.returncode == 0, history.stderr
-    assert f"<base> -> {migrations.head_revision()} (head)" in history.stdout
+    assert "<base> -> 0001" in history.stdout
+    assert f"-> {migrations.head_revision()} (head)" in history.stdout
 
 
 # --- concurrent upgrades ------------------------------------------------------------------------------------------

@@ -230,7 +230,7 @@ def test_the_record_route_documents_the_citizen_contract(openapi: dict[str, obje
     citizen = _resolve(openapi, schema["$ref"])
     assert {"personal_id", "full_name", "date_of_birth", "gender"} <= set(citizen["properties"])  # type: ignore[arg-type]
     assert operation["security"] == [{"client_credentials": ["population:read"]}]
-    assert [p["name"] for p in operation["parameters"]] == ["personal_id"]
+    assert [p["name"] for p in operation["parameters"]] == ["personal_id", "X-Purpose", "X-Actor-Id"]
 
 
 def test_the_search_route_documents_its_query_and_page(openapi: dict[str, object]) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from support import ClientCredentials, LiveServer, PlantedSearch, fetch_token, free_port
+from support import STATED, ClientCredentials, LiveServer, PlantedSearch, fetch_token, free_port
 
 from gateway.app import create_app
 from gateway.problems import PROBLEM_TYPES
@@ -223,7 +223,7 @@ def test_an_insane_request_id_is_replaced(
 ) -> None:
     headers = [(b"X-Request-Id", request_id)]
     if auth:
-        headers.append((b"Authorization", bearer["Authorization"].encode()))
+        headers.extend((name.encode(), value.encode()) for name, value in bearer.items())
     response = raw_request(server.url, method, path, headers)
     assert response.status_code == status, response.text
     assert HEX_ID.match(response.headers["x-request-id"]), response.headers
@@ -319,7 +319,7 @@ def test_each_problem_answered_in_practice_matches_its_catalogue_entry(
     reader: ClientCredentials,
     bearer: dict[str, str],
 ) -> None:
-    searcher = {"Authorization": f"Bearer {fetch_token(http, make_client('population:search'))}"}
+    searcher = {"Authorization": f"Bearer {fetch_token(http, make_client('population:search'))}", **STATED}
     seen = set()
     for method, path, spec, slug, status in problem_requests:
         kwargs: dict[str, Any] = {"headers": {}}
@@ -441,6 +441,7 @@ ROUTES = [
     ("GET", "/.well-known/jwks.json"),
     ("GET", "/v1/contracts"),
     ("GET", "/v1/contracts/{name}"),
+    ("GET", "/v1/services"),
     ("GET", "/problems"),
     ("GET", "/problems/{slug}"),
     ("GET", "/v1/databases/population/records/{personal_id}"),
@@ -565,7 +566,7 @@ def test_hostile_input_never_fails_the_gateway(
     verb = ("POST" if method == "GET" else "GET") if hostile.other_method else method
     headers = list(hostile.headers)
     if not any(name == b"Authorization" for name, _ in headers):
-        headers.append((b"Authorization", bearer["Authorization"].encode()))
+        headers.extend((name.encode(), value.encode()) for name, value in bearer.items())
     response = raw_request(server.url, verb, hostile.target(template), headers, hostile.body)
     assert response.status_code < 500, (response.status_code, response.text[:500])
     if not response.from_app:

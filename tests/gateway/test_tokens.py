@@ -14,7 +14,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from support import LiveServer, PlantedSearch
+from support import STATED, ClientCredentials, LiveServer, PlantedSearch
 
 from gateway.settings import Settings
 
@@ -63,11 +63,15 @@ def _assert_invalid_token(response: httpx.Response) -> None:
 
 
 def test_token_minted_by_pyjwt_with_the_gateway_key_is_accepted(
-    http: httpx.Client, settings: Settings, gateway_key: tuple[bytes, str], record_path: str
+    http: httpx.Client,
+    settings: Settings,
+    gateway_key: tuple[bytes, str],
+    record_path: str,
+    reader: ClientCredentials,
 ) -> None:
     pem, kid = gateway_key
-    token = jwt.encode(_claims(settings), pem, algorithm="ES256", headers={"kid": kid})
-    response = http.get(record_path, headers={"Authorization": f"Bearer {token}"})
+    token = jwt.encode(_claims(settings, sub=reader.client_id), pem, algorithm="ES256", headers={"kid": kid})
+    response = http.get(record_path, headers={"Authorization": f"Bearer {token}", **STATED})
     assert response.status_code == 200, response.text
 
 
@@ -186,12 +190,25 @@ def test_failure_reasons_are_counted(
 
 
 def test_token_of_an_unknown_scope_gets_403(
-    http: httpx.Client, settings: Settings, gateway_key: tuple[bytes, str], record_path: str
+    http: httpx.Client,
+    settings: Settings,
+    gateway_key: tuple[bytes, str],
+    record_path: str,
+    reader: ClientCredentials,
 ) -> None:
     pem, kid = gateway_key
-    token = jwt.encode(_claims(settings, scope="land:read"), pem, "ES256", headers={"kid": kid})
+    token = jwt.encode(_claims(settings, sub=reader.client_id, scope="land:read"), pem, "ES256", headers={"kid": kid})
     response = http.get(record_path, headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 403
     assert response.json()["type"] == "/problems/insufficient-scope"
     assert 'error="insufficient_scope"' in response.headers["www-authenticate"]
     assert 'scope="population:read"' in response.headers["www-authenticate"]
+
+
+def test_token_of_an_unknown_client_gets_401(
+    http: httpx.Client, settings: Settings, gateway_key: tuple[bytes, str], record_path: str
+) -> None:
+    # Correctly signed, but for a client the gateway does not know (deleted, or never registered).
+    pem, kid = gateway_key
+    token = jwt.encode(_claims(settings, sub="nobody-we-know"), pem, "ES256", headers={"kid": kid})
+    _assert_invalid_token(http.get(record_path, headers={"Authorization": f"Bearer {token}", **STATED}))

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
-from support import ClientCredentials, LiveServer, fetch_token, free_port, postgres_database
+from support import STATED, ClientCredentials, LiveServer, fetch_token, free_port, postgres_database
 
 from gateway.app import create_app
 from gateway.settings import Settings
@@ -49,7 +49,7 @@ def reader(make_client: Callable[..., ClientCredentials]) -> ClientCredentials:
 def _gateway(settings: Settings, credentials: ClientCredentials) -> Iterator[Gateway]:
     with LiveServer(create_app(settings)) as live, httpx.Client(base_url=live.url, timeout=30) as http:
         token = fetch_token(http, credentials)
-        yield Gateway(http, {"Authorization": f"Bearer {token}"}, live.url)
+        yield Gateway(http, {"Authorization": f"Bearer {token}", **STATED}, live.url)
 
 
 def _population_gateway(

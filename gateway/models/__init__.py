@@ -1,0 +1,23 @@
+"""Tables of the gateway's own database. They are created only by the Alembic migrations in ``alembic/``."""
+
+from sqlmodel import SQLModel
+
+from .audit import AuditEvent, AuditHead, AuditSeal, AuditSubject
+from .clients import Client, ClientKey, ClientSecret, ClientStatus, UsedAssertion
+from .grants import Grant
+from .keys import SigningKey
+
+__all__ = [
+    "AuditEvent",
+    "AuditHead",
+    "AuditSeal",
+    "AuditSubject",
+    "Client",
+    "ClientKey",
+    "ClientSecret",
+    "ClientStatus",
+    "Grant",
+    "SQLModel",
+    "SigningKey",
+    "UsedAssertion",
+]

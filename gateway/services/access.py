@@ -1,0 +1,309 @@
+"""Access control: each client's live status and grants, cached with invalidation, and the decision for one
+data request (database, operation, purpose, actor -> the fields it may see).
+
+The cache keeps a client's grants for ``ttl`` seconds. Changes made through the admin API or the CLI invalidate
+it at once: in the process that made them, and, on PostgreSQL, in every other gateway process through a
+``NOTIFY`` on the channel ``gateway_access``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ..logs import get_logger
+from ..models import Client, ClientStatus, Grant
+from ..problems import AccessDenied, BadHeader
+
+NOTIFY_CHANNEL = "gateway_access"
+PURPOSE_HEADER = "X-Purpose"
+ACTOR_HEADER = "X-Actor-Id"
+# Procedure codes (1.001234.000.00.00.H41), staff codes, personal ids: printable, no spaces, bounded.
+HEADER_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,63}$")
+NON_DATA_SCOPES = frozenset({"admin", "audit"})
+OPERATIONS = ("read", "search", "submit")
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class GrantRule:
+    """A grant as the access decision sees it."""
+
+    id: int
+    database: str
+    operations: frozenset[str]
+    fields: frozenset[str] | None
+    purposes: frozenset[str] | None
+    require_purpose: bool
+    require_actor: bool
+    valid_from: datetime | None
+    valid_until: datetime | None
+
+    def in_force(self, now: datetime) -> bool:
+        """Whether ``now`` lies within the grant's validity."""
+        return (self.valid_from is None or self.valid_from <= now) and (
+            self.valid_until is None or now < self.valid_until
+        )
+
+    @classmethod
+    def of(cls, grant: Grant) -> GrantRule:
+        """The rule of a stored grant."""
+        assert grant.id is not None
+        return cls(
+            id=grant.id,
+            database=grant.database,
+            operations=frozenset(grant.operations),
+            fields=None if grant.fields is None else frozenset(grant.fields),
+            purposes=None if grant.purposes is None else frozenset(grant.purposes),
+            require_purpose=grant.require_purpose,
+            require_actor=grant.require_actor,
+            valid_from=grant.valid_from,
+            valid_until=grant.valid_until,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ClientAccess:
+    """A client's status, non-data scopes, rate limits and grants, as loaded at one moment."""
+
+    client_id: str
+    active: bool
+    scopes: frozenset[str]
+    grants: tuple[GrantRule, ...]
+    rate_limit_per_second: int | None = None
+    rate_limit_per_day: int | None = None
+
+    def grants_for(self, database: str, operation: str, now: datetime) -> list[GrantRule]:
+        """The grants in force that allow ``operation`` on ``database``."""
+        return [g for g in self.grants if g.database == database and operation in g.operations and g.in_force(now)]
+
+    def token_scopes(self, now: datetime) -> list[str]:
+        """The scopes a token issued now carries: non-data scopes, and ``database:operation`` per grant."""
+        data = {f"{g.database}:{op}" for g in self.grants if g.in_force(now) for op in g.operations}
+        return sorted(self.scopes) + sorted(data)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """An allowed data request: who, on what, why, and which fields the answer may carry."""
+
+    client_id: str
+    database: str
+    operation: str
+    purpose: str | None
+    actor: str | None
+    fields: frozenset[str] | None
+    grant_ids: tuple[int, ...]
+
+    def allows_fields(self, names: Iterable[str]) -> list[str]:
+        """The names among ``names`` (top-level fields) that the grants do not cover."""
+        if self.fields is None:
+            return []
+        granted = {f.split(".", 1)[0] for f in self.fields}
+        return sorted(n for n in names if n not in granted)
+
+    def projection(self, record_key: str) -> dict[str, Any] | None:
+        """The pydantic ``include`` that keeps only granted fields (and always the record key)."""
+        return None if self.fields is None else _include(self.fields | {record_key})
+
+
+@lru_cache(maxsize=1024)
+def _include(fields: frozenset[str]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for path in sorted(fields, key=lambda p: p.count(".")):
+        node = tree
+        *parents, leaf = path.split(".")
+        for part in parents:
+            child = node.get(part)
+            if child is True:  # the whole parent is already granted
+                break
+            node = node.setdefault(part, {})
+        else:
+            node[leaf] = True
+    return tree
+
+
+def header_value(value: str | None, header: str) -> str | None:
+    """A purpose or actor header's value, or ``None`` when absent; 400 naming the header when malformed."""
+    if value is None or value == "":
+        return None
+    if not HEADER_VALUE.match(value):
+        raise BadHeader(
+            f"The {header} header is malformed: 1-64 letters, digits and . _ : @ / -, starting with a letter or digit.",
+            header=header,
+        )
+    return value
+
+
+def decide(
+    access: ClientAccess,
+    *,
+    database: str,
+    operation: str,
+    purpose: str | None,
+    actor: str | None,
+    now: datetime,
+) -> Decision:
+    """Allow the request under the client's grants, or raise: 400 naming a missing header a grant requires,
+    403 when no grant in force allows this operation for this purpose."""
+    candidates = access.grants_for(database, operation, now)
+    if not candidates:
+        raise AccessDenied(f"No grant allows {operation!r} on {database!r}.")
+    for_purpose = [g for g in candidates if g.purposes is None or (purpose is not None and purpose in g.purposes)]
+    if not for_purpose:
+        if purpose is None:
+            raise BadHeader(f"The {PURPOSE_HEADER} header is required.", header=PURPOSE_HEADER)
+        raise AccessDenied(f"No grant allows {operation!r} on {database!r} for this purpose.")
+    usable = [
+        g
+        for g in for_purpose
+        if (purpose is not None or not g.require_purpose) and (actor is not None or not g.require_actor)
+    ]
+    if not usable:
+        missing = PURPOSE_HEADER if purpose is None and all(g.require_purpose for g in for_purpose) else ACTOR_HEADER
+        raise BadHeader(f"The {missing} header is required.", header=missing)
+    fields: frozenset[str] | None = frozenset()
+    for grant in usable:
+        if grant.fields is None:
+            fields = None
+            break
+        assert fields is not None
+        fields = fields | grant.fields
+    return Decision(
+        client_id=access.client_id,
+        database=database,
+        operation=operation,
+        purpose=purpose,
+        actor=actor,
+        fields=fields,
+        grant_ids=tuple(g.id for g in usable),
+    )
+
+
+async def load_access(session: AsyncSession, client_id: str) -> ClientAccess | None:
+    """A client's access as stored now (revoked grants left out), or ``None`` for an unknown client."""
+    client = await session.get(Client, client_id)
+    if client is None:
+        return None
+    grants = await session.exec(
+        select(Grant).where(Grant.client_id == client_id, col(Grant.revoked_at).is_(None)).order_by(col(Grant.id))
+    )
+    return ClientAccess(
+        client_id=client.client_id,
+        active=client.status == ClientStatus.ACTIVE,
+        scopes=frozenset(client.scopes) & NON_DATA_SCOPES,
+        grants=tuple(GrantRule.of(g) for g in grants),
+        rate_limit_per_second=client.rate_limit_per_second,
+        rate_limit_per_day=client.rate_limit_per_day,
+    )
+
+
+async def announce_change(session: AsyncSession, client_id: str) -> None:
+    """Tell every gateway process that ``client_id``'s access changed (delivered when the session commits).
+
+    On PostgreSQL this is a ``NOTIFY``; SQLite has no such channel (the cache's time-to-live bounds staleness).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        statement = text("SELECT pg_notify(:channel, :client)").bindparams(channel=NOTIFY_CHANNEL, client=client_id)
+        await session.execute(statement)
+
+
+@dataclass
+class _Entry:
+    access: ClientAccess | None
+    loaded: float
+
+
+@dataclass
+class AccessControl:
+    """The per-process cache of client access, with a time-to-live and explicit invalidation."""
+
+    sessionmaker: async_sessionmaker[AsyncSession]
+    ttl_seconds: float = 30.0
+    clock: Callable[[], float] = time.monotonic
+    _entries: dict[str, _Entry] = field(default_factory=dict)
+    _loading: dict[str, asyncio.Future[ClientAccess | None]] = field(default_factory=dict)
+    _listener: asyncio.Task[None] | None = None
+
+    async def get(self, client_id: str) -> ClientAccess | None:
+        """The client's access (``None`` if unknown), from the cache when fresh. Concurrent misses for one
+        client share a single database read."""
+        entry = self._entries.get(client_id)
+        if entry is not None and self.clock() - entry.loaded < self.ttl_seconds:
+            return entry.access
+        pending = self._loading.get(client_id)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[ClientAccess | None] = asyncio.get_running_loop().create_future()
+        self._loading[client_id] = future
+        try:
+            started = self.clock()
+            async with self.sessionmaker() as session:
+                access = await load_access(session, client_id)
+            self._entries[client_id] = _Entry(access, started)
+            future.set_result(access)
+            return access
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: waiters re-raise it, nobody else needs to
+            raise
+        finally:
+            del self._loading[client_id]
+
+    def invalidate(self, client_id: str | None = None) -> None:
+        """Forget one client's cached access, or everyone's."""
+        if client_id is None:
+            self._entries.clear()
+        else:
+            self._entries.pop(client_id, None)
+
+    async def start(self, engine: AsyncEngine) -> None:
+        """On PostgreSQL, listen for changes announced by other processes."""
+        if engine.dialect.name == "postgresql" and self._listener is None:
+            self._listener = asyncio.create_task(self._listen(engine), name="access-listener")
+
+    async def close(self) -> None:
+        """Stop listening."""
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+            self._listener = None
+
+    async def _listen(self, engine: AsyncEngine) -> None:
+        import asyncpg
+
+        dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        while True:
+            try:
+                connection = await asyncpg.connect(dsn, timeout=10)
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("access listener cannot connect", error=type(exc).__name__)
+                await asyncio.sleep(5)
+                continue
+            lost = asyncio.Event()
+            try:
+                await connection.add_listener(NOTIFY_CHANNEL, lambda *args: self.invalidate(str(args[3])))
+                connection.add_termination_listener(lambda _conn, lost=lost: lost.set())
+                # Anything may have changed while no one was listening.
+                self.invalidate()
+                await lost.wait()
+                log.warning("access listener lost its connection")
+            finally:
+                with contextlib.suppress(Exception):
+                    await connection.close()
+            self.invalidate()
+            await asyncio.sleep(1)
