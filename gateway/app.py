@@ -13,7 +13,7 @@ from .middleware import RequestContextMiddleware
 from .openapi import install_openapi
 from .problems import install_problem_handlers
 from .registry import ConnectorRegistry
-from .routers import contracts, health, oauth, problems, services, well_known
+from .routers import admin, audit, contracts, health, oauth, problems, services, well_known
 from .routers.databases import database_router
 from .settings import Settings, get_settings
 from .state import GatewayState
@@ -57,6 +57,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         well_known.router,
         contracts.router,
         services.router,
+        audit.router,
+        admin.router,
         problems.router,
     ):
         app.include_router(router)

@@ -1,4 +1,4 @@
-"""The ``gateway`` command."""
+"""The ``gateway`` command: serving, the demo, and the gateway's own database."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ import typer
 import uvicorn
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import __version__, migrations
-from .db import create_engine, standalone_session
-from .settings import Settings, get_settings
+from .. import __version__, migrations
+from ..db import create_engine
+from ..settings import Settings, get_settings
 
-app = typer.Typer(name="gateway", help="The provincial data-sharing integration gateway.", no_args_is_help=True)
+app = typer.Typer(
+    name="gateway", help="The provincial data-sharing integration gateway.", no_args_is_help=True, add_completion=False
+)
 db_app = typer.Typer(help="The gateway's own database.", no_args_is_help=True)
-clients_app = typer.Typer(help="Clients: agency systems allowed to call the gateway.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-app.add_typer(clients_app, name="clients")
 
 HostOption = Annotated[str, typer.Option(help="Interface to listen on.")]
 PortOption = Annotated[int, typer.Option(help="TCP port to listen on.", min=1, max=65535)]
@@ -38,7 +38,7 @@ def main(
     """The provincial data-sharing integration gateway."""
 
 
-def _require_current_schema(database_url: str) -> None:
+def require_current_schema(database_url: str) -> None:
     """Exit with a one-line message (no traceback) unless the gateway's database is at the newest migration."""
 
     async def check() -> None:
@@ -84,7 +84,7 @@ def serve(
     if migrate:
         migrations.upgrade(settings.database_url)
     else:
-        _require_current_schema(settings.database_url)
+        require_current_schema(settings.database_url)
     _serve(settings, host=host, port=port, workers=workers)
 
 
@@ -96,8 +96,8 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed of the simulated data.")] = 68,
 ) -> None:
     """Seed demo data if absent, print the demo client's credentials and a ready request, then serve."""
-    from .demo import demo_banner, prepare_demo
-    from .logs import configure_logging
+    from ..demo import demo_banner, prepare_demo
+    from ..logs import configure_logging
 
     settings = get_settings()
     if settings.environment == "production":
@@ -126,54 +126,3 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, 
     """Revert the migrations down to REVISION."""
     migrations.downgrade(get_settings().database_url, revision)
     typer.echo(f"database at {revision}")
-
-
-@clients_app.command("create")
-def clients_create(
-    name: Annotated[str, typer.Argument(help="The agency system's name.")],
-    scope: Annotated[list[str], typer.Option("--scope", "-s", help="A scope, e.g. population:read (repeat).")],
-    client_id: Annotated[str | None, typer.Option(help="The client id; generated when absent.")] = None,
-    agency_code: Annotated[str | None, typer.Option(help="Electronic agency code, e.g. 000.00.00.H41.")] = None,
-) -> None:
-    """Create a client and print its id and secret. The secret is shown only this once."""
-    from .services.clients import ClientError, create_client
-
-    _require_current_schema(get_settings().database_url)
-
-    async def run() -> tuple[str, str]:
-        async with standalone_session(get_settings().database_url) as session:
-            client, secret = await create_client(
-                session, name=name, scopes=scope, client_id=client_id, agency_code=agency_code
-            )
-            return client.client_id, secret
-
-    try:
-        new_id, secret = asyncio.run(run())
-    except ClientError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    typer.echo(f"client_id:     {new_id}")
-    typer.echo(f"client_secret: {secret}")
-    typer.echo("Store the secret now: it is not kept and cannot be shown again.", err=True)
-
-
-@clients_app.command("list")
-def clients_list() -> None:
-    """List the clients (never their secrets)."""
-    from .db import utcnow
-    from .services.access import load_access
-    from .services.clients import list_clients
-
-    _require_current_schema(get_settings().database_url)
-
-    async def run() -> list[tuple[str, str, str, str]]:
-        rows = []
-        async with standalone_session(get_settings().database_url) as session:
-            for client in await list_clients(session):
-                access = await load_access(session, client.client_id)
-                scopes = access.token_scopes(utcnow()) if access else []
-                rows.append((client.client_id, client.status.value, " ".join(scopes), client.name))
-        return rows
-
-    for row in asyncio.run(run()):
-        typer.echo("\t".join(row))

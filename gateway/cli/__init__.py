@@ -1,0 +1,11 @@
+"""The ``gateway`` command; each group of subcommands lives in its own module."""
+
+from . import audit, clients, grants, keys
+from .main import app
+
+app.add_typer(clients.app, name="clients")
+app.add_typer(grants.app, name="grants")
+app.add_typer(keys.app, name="keys")
+app.add_typer(audit.app, name="audit")
+
+__all__ = ["app"]

@@ -1,0 +1,7 @@
+"""Admin routes: grants."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["admin"])
