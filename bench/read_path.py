@@ -31,6 +31,9 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+# Every data request states its purpose and actor (the grant made from a data scope requires both).
+PURPOSE = "1.001612.000.00.00.H41"
+ACTOR = "CB-068-0001"
 POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 COLUMNS = "*"
 
@@ -185,7 +188,7 @@ def main() -> None:
             "request = function()\n"
             "  n = n + 1\n"
             '  return wrk.format("GET", "/v1/databases/population/records/" .. ids[(n % #ids) + 1],'
-            f' {{["Authorization"] = "Bearer {token}"}})\n'
+            f' {{["Authorization"] = "Bearer {token}", ["X-Purpose"] = "{PURPOSE}", ["X-Actor-Id"] = "{ACTOR}"}})\n'
             "end\n"
         )
         wrk(base + "/healthz", None, 16, 2)  # warm up

@@ -12,6 +12,10 @@ A connector is a class with a little metadata and a handful of async methods::
         async def get(self, record_id: str) -> LandParcel: ...
         async def search(self, query, *, limit, cursor=None) -> Page: ...
 
+Two operations are optional and raise :class:`OperationNotSupported` unless a connector overrides them:
+:meth:`Connector.submit` (the write path: hand a record to the sector system, with an idempotency key) and
+:meth:`Connector.changes` (a change feed read from an opaque cursor).
+
 The gateway builds one instance per configured database, calls :meth:`Connector.start` once, then serves
 requests concurrently from that instance, and calls :meth:`Connector.close` on shutdown. Errors are the
 classes of :mod:`connectors.errors`; the gateway turns them into HTTP answers. Records returned by ``get`` and
@@ -29,6 +33,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from types import TracebackType
 from typing import Any, ClassVar, Generic, Self, TypeVar, get_args
@@ -53,6 +58,9 @@ from .errors import (
 
 __all__ = [
     "BadQuery",
+    "Change",
+    "ChangeKind",
+    "ChangePage",
     "CheckResult",
     "Connector",
     "ConnectorConfig",
@@ -64,6 +72,9 @@ __all__ = [
     "OperationNotSupported",
     "Page",
     "RecordNotFound",
+    "SubmitOperation",
+    "SubmitResult",
+    "SubmitStatus",
     "UpstreamError",
     "UpstreamTimeout",
     "UpstreamUnavailable",
@@ -127,6 +138,76 @@ class Page:
     next_cursor: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class SubmitOperation:
+    """A record handed to the sector system through :meth:`Connector.submit` (the write path).
+
+    ``record`` is a validated instance of the connector's ``submit_model``. ``idempotency_key`` identifies this
+    submission: the gateway sends the same key again when it retries, and a connector that can should pass it on
+    (an ``Idempotency-Key`` header, a request id column) so that the sector system applies it once.
+    ``record_id`` names the record being changed, or is ``None`` for a new one.
+    """
+
+    record: Contract
+    idempotency_key: str
+    record_id: str | None = None
+
+
+class SubmitStatus(StrEnum):
+    """What the sector system did with a submission."""
+
+    APPLIED = "applied"
+    """Written: readers see it now."""
+    ACCEPTED = "accepted"
+    """Taken for processing (a queue, a review by an officer); readers may not see it yet."""
+    DUPLICATE = "duplicate"
+    """The idempotency key was seen before; nothing new was done and the first outcome stands."""
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    """The outcome of :meth:`Connector.submit`: the status, the record's key if known, the sector's receipt."""
+
+    status: SubmitStatus
+    record_id: str | None = None
+    reference: str | None = None
+
+
+class ChangeKind(StrEnum):
+    """What happened to a record, in a change feed."""
+
+    UPSERT = "upsert"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One entry of a change feed: which record changed, how and when.
+
+    ``record`` is the new version when the connector has it at hand (``None`` for deletions, and when the
+    caller must :meth:`~Connector.get` it); ``changed_at`` is the sector system's timestamp, when it gives one.
+    """
+
+    record_id: str
+    kind: ChangeKind = ChangeKind.UPSERT
+    record: Contract | None = None
+    changed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangePage:
+    """One page of a change feed, oldest first.
+
+    ``cursor`` is the connector's opaque position after the last change of the page: pass it as ``since`` to
+    read on (it is returned even when the page is empty, so that a reader can store it and poll later).
+    ``more`` is true when further changes are already waiting.
+    """
+
+    changes: Sequence[Change]
+    cursor: str
+    more: bool = False
+
+
 ConfigT = TypeVar("ConfigT", bound=ConnectorConfig)
 
 _BUILTIN_ERROR_TYPES = frozenset(get_args(ErrorType))
@@ -157,6 +238,7 @@ class Connector(ABC, Generic[ConfigT]):
     * ``title`` and ``description``: for people;
     * ``contract``: the :class:`contracts.Contract` subclass of the records served;
     * ``query_model``: the :class:`contracts.ContractQuery` subclass accepted by :meth:`search`, or ``None``;
+    * ``submit_model``: the :class:`contracts.Contract` subclass accepted by :meth:`submit`, or ``None``;
     * ``config_model``: the :class:`ConnectorConfig` subclass of the configuration.
 
     Instances must be safe to use from many concurrent tasks.
@@ -168,6 +250,7 @@ class Connector(ABC, Generic[ConfigT]):
     config_model: ClassVar[type[ConnectorConfig]]
     contract: type[Contract]
     query_model: type[ContractQuery] | None = None
+    submit_model: type[Contract] | None = None
 
     def __init__(self, config: ConfigT) -> None:
         self.config = config
@@ -185,6 +268,11 @@ class Connector(ABC, Generic[ConfigT]):
                 f"invalid configuration for connector {cls.slug!r}: " + "; ".join(errors), errors=errors
             ) from None
         return cls(config)  # type: ignore[arg-type]
+
+    def config_error(self, problem: str) -> ConnectorConfigError:
+        """The error for ``problem``, found in this connector's configuration once it was parsed (a mapping that
+        does not fit the contract...): it names the connector, as the errors of :meth:`from_config` do."""
+        return ConnectorConfigError(f"invalid configuration for connector {self.slug!r}: {problem}", errors=[problem])
 
     async def start(self) -> None:
         """Open pools or sessions. Called once before the first request; must not fail when upstream is down."""
@@ -235,6 +323,25 @@ class Connector(ABC, Generic[ConfigT]):
         Walking the pages with the returned cursors must visit every matching record exactly once.
         """
         raise OperationNotSupported(f"connector {self.slug!r} does not support search")
+
+    async def submit(self, operation: SubmitOperation) -> SubmitResult:
+        """Hand ``operation.record`` to the sector system (optional; the default raises
+        :class:`OperationNotSupported`).
+
+        Must be safe to call again with the same ``idempotency_key`` after a failure or a timeout: the sector
+        system must not apply it twice (answer :attr:`SubmitStatus.DUPLICATE` when it can tell). A connector that
+        cannot guarantee that must not retry on its own.
+        """
+        raise OperationNotSupported(f"connector {self.slug!r} does not accept submissions")
+
+    async def changes(self, since: str | None, *, limit: int) -> ChangePage:
+        """Return at most ``limit`` changes after the position ``since`` (optional; the default raises
+        :class:`OperationNotSupported`).
+
+        ``since`` is a cursor from an earlier :class:`ChangePage`, or ``None`` for the oldest change the sector
+        system still holds. Reading from the same cursor again returns the same changes (or more of them).
+        """
+        raise OperationNotSupported(f"connector {self.slug!r} has no change feed")
 
     def to_record(self, data: Mapping[str, Any], *, record_id: str | None = None) -> Contract:
         """Validate upstream data against the contract, raising :class:`ContractViolation` on failure.

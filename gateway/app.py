@@ -13,6 +13,7 @@ from .middleware import RequestContextMiddleware
 from .openapi import install_openapi
 from .problems import install_problem_handlers
 from .registry import ConnectorRegistry
+from .request_limits import RequestLimitsMiddleware
 from .routers import admin, audit, contracts, health, oauth, problems, services, well_known
 from .routers.databases import database_router
 from .settings import Settings, get_settings
@@ -46,6 +47,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     install_openapi(app)
     documentation = (app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+    # Added first, so it runs inside RequestContextMiddleware: body size, strict JSON, deadline, RateLimit-*.
+    app.add_middleware(
+        RequestLimitsMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        deadline_seconds=settings.request_deadline_seconds,
+    )
     app.add_middleware(
         RequestContextMiddleware,
         access_log=settings.access_log,
@@ -58,7 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         contracts.router,
         services.router,
         audit.router,
-        admin.router,
+        *admin.routers,
         problems.router,
     ):
         app.include_router(router)

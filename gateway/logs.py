@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import orjson
@@ -12,6 +14,58 @@ import structlog
 
 def _dumps(obj: Any, default: Any = None) -> str:
     return orjson.dumps(obj, default=default).decode()
+
+
+# 12-digit personal identification numbers and 9-digit identity card numbers, standing alone (not inside a longer
+# number, nor inside a hexadecimal request id or hash, which often hold runs of digits).
+_PERSONAL_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{3})(\d{9}|\d{6})(?![0-9A-Za-z])")
+#: Keys whose values are people's names: masked whole.
+NAME_KEYS = frozenset(
+    {
+        "full_name",
+        "fullname",
+        "ho_ten",
+        "given_name",
+        "family_name",
+        "middle_name",
+        "birth_name",
+        "other_names",
+        "father_name",
+        "mother_name",
+        "spouse_name",
+        "guardian_name",
+        "ho_ten_cha",
+        "ho_ten_me",
+        "ho_ten_vo_chong",
+    }
+)
+MASKED_NAME = "***"
+
+
+def _mask_number(match: re.Match[str]) -> str:
+    return match.group(1) + "*" * len(match.group(2))
+
+
+def mask_value(value: Any, key: str | None = None) -> Any:
+    """``value`` with personal numbers masked (first 3 digits kept: ``068*********``) in every string inside it,
+    and with names (the values of :data:`NAME_KEYS`) replaced by ``***``."""
+    if key is not None and key.lower() in NAME_KEYS and value is not None:
+        return MASKED_NAME
+    if isinstance(value, str):
+        return _PERSONAL_NUMBER.sub(_mask_number, value)
+    if isinstance(value, Mapping):
+        return {k: mask_value(v, k if isinstance(k, str) else None) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [mask_value(item) for item in value]
+    return value
+
+
+def mask_personal_data(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """A structlog processor masking personal ids, card numbers and names in every value of a log line (the
+    message and a formatted exception included)."""
+    for key, value in event_dict.items():
+        event_dict[key] = mask_value(value, key)
+    return event_dict
 
 
 def configure_logging(*, level: str = "INFO", fmt: str = "json") -> None:
@@ -40,6 +94,7 @@ def configure_logging(*, level: str = "INFO", fmt: str = "json") -> None:
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
+                mask_personal_data,
                 renderer,
             ],
         )

@@ -57,6 +57,30 @@ TOKENS_ISSUED = Counter(
     "gateway_tokens_issued_total",
     "Access tokens issued by the token endpoint.",
 )
+JWKS_FETCHES = Counter(
+    "gateway_jwks_fetches_total",
+    "Fetches of a trusted external issuer's key set (JWKS), by configured issuer and outcome (ok, error).",
+    ["issuer", "outcome"],
+)
+
+AUDIT_EVENTS = Counter(
+    "gateway_audit_events_total",
+    "Exchanges committed to the audit trail, by outcome (allowed, refused, failed).",
+    ["outcome"],
+)
+AUDIT_WRITE_FAILURES = Counter(
+    "gateway_audit_write_failures_total",
+    "Exchanges whose audit event could not be committed; each was answered 503 instead.",
+)
+AUDIT_BATCH_EVENTS = Histogram(
+    "gateway_audit_batch_events",
+    "Events appended to the audit trail per transaction (group commit).",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
+)
+AUDIT_SEALS = Counter(
+    "gateway_audit_seals_total",
+    "Seals (signatures of the audit chain head) written by this process.",
+)
 
 AUTH_FAILURE_REASONS = (
     "missing",
@@ -70,7 +94,12 @@ AUTH_FAILURE_REASONS = (
     "unknown_client",
     "client_inactive",
     "invalid_client",
+    "unknown_issuer",
+    "wrong_audience",
+    "invalid_assertion",
+    "replayed_assertion",
 )
+JWKS_FETCH_OUTCOMES = ("ok", "error")
 UPSTREAM_ERROR_REASONS = ("timeout", "connect", "protocol", "status_5xx", "contract_violation")
 
 
@@ -109,3 +138,35 @@ def declare_static() -> None:
     """Create the label-free and fixed-label series at zero."""
     for reason in AUTH_FAILURE_REASONS:
         AUTH_FAILURES.labels(reason)
+
+
+def declare_issuer(issuer: str) -> None:
+    """Create a configured trusted issuer's key-set fetch series at zero."""
+    for outcome in JWKS_FETCH_OUTCOMES:
+        JWKS_FETCHES.labels(issuer, outcome)
+
+
+AUDIT_OUTCOMES = ("allowed", "refused", "failed")
+
+
+def declare_audit() -> None:
+    """Create the audit trail's outcome series at zero."""
+    for outcome in AUDIT_OUTCOMES:
+        AUDIT_EVENTS.labels(outcome)
+
+
+RATE_LIMITED = Counter(
+    "gateway_rate_limited_total",
+    "Requests refused (429) by a client's rate limit, by client id (clients come from configuration).",
+    ["client"],
+)
+RATE_LIMIT_STORE_ERRORS = Counter(
+    "gateway_rate_limit_store_errors_total",
+    "Requests for which the rate-limit store (Redis) could not be reached.",
+)
+
+
+@lru_cache(maxsize=4096)
+def rate_limited(client_id: str) -> Counter:
+    """The pre-bound refusal counter of one client; its series exists at zero from the client's first request."""
+    return RATE_LIMITED.labels(client_id)

@@ -14,6 +14,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import metrics
+from .audit.capture import audit_exchange
 from .logs import get_logger
 from .problems import Problem, problem_response
 
@@ -67,15 +68,18 @@ class RequestContextMiddleware:
                 message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
             await send(message)
 
+        # The audit hook holds an audited answer until its event is committed (gateway.audit.capture).
+        audited = audit_exchange(scope, receive, send_with_id, request_id=request_id)
+        app_receive, app_send = (receive, send_with_id) if audited is None else (audited.receive, audited.send)
         structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, app_receive, app_send)
         except Exception:
             log.exception("unhandled error", path=scope.get("path"))
             if started:
                 raise
             response = problem_response(Problem(), instance=scope.get("path"))
-            await response(scope, receive, send_with_id)
+            await response(scope, receive, app_send)
         finally:
             elapsed = time.perf_counter() - began
             route = scope.get("route")

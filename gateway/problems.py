@@ -149,6 +149,11 @@ class UnknownContract(NotFound):
     description = "No contract (or contract version) of this name is known."
 
 
+class Conflict(Problem):
+    status, slug, title = 409, "conflict", "Conflict"
+    description = "The request conflicts with what already exists, such as a client id that is taken."
+
+
 class MethodNotAllowed(Problem):
     status, slug, title = 405, "method-not-allowed", "Method not allowed"
     description = "The resource exists but does not accept this method."
@@ -198,9 +203,52 @@ class HttpError(Problem):
     description = "An HTTP-level error without a more specific type, such as an unreadable form body."
 
 
+class AuditUnavailable(Problem):
+    status, slug, title = 503, "audit-unavailable", "Audit trail unavailable"
+    description = (
+        "The exchange could not be recorded in the audit trail, so its answer was withheld: no data leaves the "
+        "gateway unaudited. Try again later."
+    )
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The audit trail cannot be written right now, so the answer was withheld. Try again later.",
+            headers={"Retry-After": "5"},
+        )
+
+
 class NotReady(Problem):
     status, slug, title = 503, "not-ready", "Not ready"
     description = "The gateway cannot serve requests yet: its database or connectors are not available."
+
+
+class ContentTooLarge(Problem):
+    status, slug, title = 413, "content-too-large", "Content too large"
+    description = "The request body is larger than the gateway accepts; ``max_bytes`` gives the limit."
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(f"The request body exceeds {max_bytes} bytes.", max_bytes=max_bytes)
+
+
+class RateLimited(Problem):
+    status, slug, title = 429, "rate-limited", "Too many requests"
+    description = (
+        "The client has used up its requests for now (per second or per day). Retry after ``Retry-After`` "
+        "seconds; the ``RateLimit-*`` headers, on every answer, describe the client's limits."
+    )
+
+
+class RateLimitUnavailable(Problem):
+    status, slug, title = 503, "rate-limit-unavailable", "Rate limiting unavailable"
+    description = (
+        "The store that counts clients' requests cannot be reached, and the gateway does not serve requests it "
+        "cannot count. Try again later."
+    )
+
+
+class DeadlineExceeded(Problem):
+    status, slug, title = 504, "deadline-exceeded", "Deadline exceeded"
+    description = "The gateway could not answer within its per-request deadline; the work was cancelled."
 
 
 def _all_problem_types() -> list[type[Problem]]:

@@ -25,6 +25,53 @@ class ConnectorInstance(BaseModel):
     config: dict[str, Any] = Field(default_factory=dict, description="The connector's configuration.")
 
 
+JwtAlgorithm = Literal["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"]
+DEFAULT_ISSUER_ALGORITHMS: tuple[JwtAlgorithm, ...] = ("RS256", "PS256", "ES256")
+
+
+class TrustedIssuer(BaseModel):
+    """An external identity provider (a national or provincial IdP, Keycloak) whose access tokens the gateway
+    accepts. Its keys come from ``jwks_url``; the token's ``client_claim`` names the gateway client it acts for,
+    and that client's own grants decide what the token may do (the token's ``scope`` claim is not used)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    issuer: str = Field(min_length=1, max_length=500, description="The exact ``iss`` of the provider's tokens.")
+    jwks_url: str = Field(
+        pattern=r"^https?://\S+$", max_length=2000, description="Where the provider publishes its keys (JWKS)."
+    )
+    audience: str | None = Field(
+        default=None, description="The ``aud`` its tokens must carry; the gateway's own ``token_audience`` if unset."
+    )
+    client_claim: str = Field(
+        default="azp",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$",
+        description="The claim holding the gateway client id (``azp``, ``client_id``, ``sub``, ...).",
+    )
+    clients: list[str] | None = Field(
+        default=None, description="The only gateway clients this provider may speak for (any client if unset)."
+    )
+    algorithms: list[JwtAlgorithm] = Field(
+        default_factory=lambda: list(DEFAULT_ISSUER_ALGORITHMS),
+        min_length=1,
+        description="Signature algorithms accepted from this provider (never ``none``, never HMAC).",
+    )
+    refresh_seconds: float = Field(
+        default=300, ge=1, le=86400, description="How often its key set is fetched again in the background."
+    )
+    min_refetch_seconds: float = Field(
+        default=60,
+        ge=0.1,
+        le=3600,
+        description="A token with an unknown ``kid`` fetches the key set again at most this often.",
+    )
+    timeout_seconds: float = Field(default=5, gt=0, le=60, description="Deadline of one key-set fetch.")
+
+
+#: The default rate limits of a production gateway: requests per second, per day.
+PRODUCTION_RATE_LIMITS = (50, 100_000)
+
+
 class Settings(BaseSettings):
     """Every setting of the gateway. Nested values use ``__``:
     ``GATEWAY_CONNECTORS__POPULATION__CONFIG__URL=postgresql://reader@db/population``."""
@@ -51,6 +98,30 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = Field(default=900, ge=30, le=86400, description="Lifetime of issued tokens.")
     token_leeway_seconds: int = Field(default=30, ge=0, le=300, description="Clock skew allowed on exp/nbf.")
     token_cache_size: int = Field(default=50_000, ge=0, description="Verified tokens kept until they expire.")
+    trusted_issuers: list[TrustedIssuer] = Field(
+        default_factory=list,
+        description="External identity providers whose tokens are accepted, as JSON: "
+        '``[{"issuer": "https://idp/realms/p06", "jwks_url": "https://idp/realms/p06/protocol/openid-connect/certs"}]``.',
+    )
+    signing_key_refresh_seconds: float = Field(
+        default=30,
+        ge=0.1,
+        le=3600,
+        description="How often each process reloads the published signing keys and picks up a rotated key.",
+    )
+    signing_key_refetch_seconds: float = Field(
+        default=5,
+        ge=0.1,
+        le=3600,
+        description="A token of this gateway with an unknown ``kid`` reloads the published keys at most this often.",
+    )
+    token_endpoint_url: str | None = Field(
+        default=None,
+        description="The public URL of ``/oauth/token``; client assertions may name it, or ``token_issuer``, as aud.",
+    )
+    client_assertion_max_seconds: int = Field(
+        default=300, ge=10, le=3600, description="Longest lifetime (exp - iat) of a private_key_jwt client assertion."
+    )
     access_cache_seconds: float = Field(
         default=30.0,
         ge=0,
@@ -66,9 +137,62 @@ class Settings(BaseSettings):
     )
     page_size_default: int = Field(default=20, ge=1, le=1000)
     page_size_max: int = Field(default=100, ge=1, le=1000)
+    rate_limit_per_second: int | None = Field(
+        default=None,
+        ge=0,
+        description="Requests per second of a client without its own limit; 0: no limit. "
+        f"Unset: {PRODUCTION_RATE_LIMITS[0]} in production, no limit in development.",
+    )
+    rate_limit_per_day: int | None = Field(
+        default=None,
+        ge=0,
+        description="Requests per day of a client without its own limit; 0: no limit. "
+        f"Unset: {PRODUCTION_RATE_LIMITS[1]} in production, no limit in development.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis (``redis://``, ``rediss://``, ``unix://``) where every gateway process counts rate limits "
+        "together; unset: each process counts in its own memory.",
+    )
+    redis_timeout_seconds: float = Field(default=0.5, gt=0, le=30, description="Connect and reply timeout of Redis.")
+    rate_limit_key_prefix: str = Field(
+        default="axis-gateway", min_length=1, max_length=100, description="Prefix of the rate-limit keys in Redis."
+    )
+    rate_limit_fail_open: bool = Field(
+        default=False,
+        description="When Redis cannot be reached: serve without counting (true), or answer 503 (false).",
+    )
+    max_body_bytes: int = Field(default=1_048_576, ge=0, description="Largest request body accepted; 413 beyond.")
+    request_deadline_seconds: float = Field(
+        default=30.0, gt=0, le=3600, description="A request still running after this is cancelled and answered 504."
+    )
     log_level: str = Field(default="INFO")
     log_format: Literal["json", "console"] = Field(default="json")
     access_log: bool = Field(default=False, description="Log every request (costs throughput).")
+    audit_enabled: bool = Field(
+        default=True,
+        description="Write every exchange to the audit trail. Only for measurements: production refuses false.",
+    )
+    audit_batch_wait_ms: float = Field(
+        default=0.0,
+        ge=0,
+        le=100,
+        description="How long an idle audit writer waits after the first event to gather a batch; events arriving "
+        "while a batch is being written form the next batch anyway (group commit).",
+    )
+    audit_batch_max: int = Field(default=500, ge=1, le=10_000, description="Most events appended in one transaction.")
+    audit_queue_max: int = Field(
+        default=10_000, ge=1, description="Events waiting for the writer beyond which exchanges are answered 503."
+    )
+    audit_write_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=300, description="Deadline of one audit transaction; past it the batch is answered 503."
+    )
+    audit_seal_every_events: int = Field(
+        default=1000, ge=1, description="A process seals the chain head after writing this many events."
+    )
+    audit_seal_every_seconds: float = Field(
+        default=60.0, gt=0, le=86400, description="...or this long after its last seal, if it wrote any event since."
+    )
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
@@ -80,6 +204,30 @@ class Settings(BaseSettings):
         population.config.setdefault("url", f"sqlite+aiosqlite:///{self.population_demo_path}")
         if self.page_size_default > self.page_size_max:
             raise ValueError("page_size_default exceeds page_size_max")
+        return self
+
+    @model_validator(mode="after")
+    def _audit_in_production(self) -> Settings:
+        if self.environment == "production" and not self.audit_enabled:
+            raise ValueError("the audit trail cannot be disabled in production")
+        return self
+
+    @model_validator(mode="after")
+    def _default_rate_limits(self) -> Settings:
+        production = self.environment == "production"
+        if self.rate_limit_per_second is None:
+            self.rate_limit_per_second = PRODUCTION_RATE_LIMITS[0] if production else 0
+        if self.rate_limit_per_day is None:
+            self.rate_limit_per_day = PRODUCTION_RATE_LIMITS[1] if production else 0
+        return self
+
+    @model_validator(mode="after")
+    def _check_trusted_issuers(self) -> Settings:
+        names = [trusted.issuer for trusted in self.trusted_issuers]
+        if len(set(names)) != len(names):
+            raise ValueError("trusted_issuers names an issuer twice")
+        if self.token_issuer in names:
+            raise ValueError("a trusted issuer cannot have the gateway's own token_issuer")
         return self
 
     @property

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from . import metrics
+from .audit.writer import AuditWriter, start_writer
 from .db import create_engine, create_sessionmaker
 from .logs import get_logger
 from .migrations import ensure_current
@@ -15,7 +16,9 @@ from .registry import ConnectorRegistry
 from .security.keys import load_or_create_signing_key
 from .security.tokens import TokenService
 from .services.access import AccessControl
-from .services.keys import publish_signing_key, published_keys
+from .services.client_keys import assertion_audiences
+from .services.keys import SigningKeys, publish_signing_key, published_keys
+from .services.ratelimits import RateLimiter
 from .settings import Settings
 
 log = get_logger(__name__)
@@ -30,12 +33,16 @@ class GatewayState:
     engine: AsyncEngine = field(init=False)
     sessionmaker: async_sessionmaker[AsyncSession] = field(init=False)
     access: AccessControl = field(init=False)
+    limiter: RateLimiter = field(init=False)
+    audit: AuditWriter | None = field(default=None, init=False)
     _tokens: TokenService | None = field(default=None, init=False)
+    _signing_keys: SigningKeys | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.engine = create_engine(self.settings.database_url)
         self.sessionmaker = create_sessionmaker(self.engine)
         self.access = AccessControl(self.sessionmaker, ttl_seconds=self.settings.access_cache_seconds)
+        self.limiter = RateLimiter.from_settings(self.settings)
 
     @property
     def tokens(self) -> TokenService:
@@ -43,6 +50,13 @@ class GatewayState:
         if self._tokens is None:
             raise RuntimeError("the gateway has not started")
         return self._tokens
+
+    @property
+    def signing_keys(self) -> SigningKeys:
+        """The keeper of the signing keys (available once started)."""
+        if self._signing_keys is None:
+            raise RuntimeError("the gateway has not started")
+        return self._signing_keys
 
     async def start(self) -> None:
         """Check the schema, load (or create) the signing key, publish it, and start the connectors."""
@@ -60,12 +74,19 @@ class GatewayState:
             ttl_seconds=settings.token_ttl_seconds,
             leeway_seconds=settings.token_leeway_seconds,
             cache_size=settings.token_cache_size,
+            trusted_issuers=settings.trusted_issuers,
+            assertion_audiences=assertion_audiences(settings),
+            assertion_max_seconds=settings.client_assertion_max_seconds,
         )
+        self._signing_keys = SigningKeys(self.sessionmaker, settings, self._tokens)
         metrics.declare_static()
         for database in self.registry.databases.values():
             metrics.declare_database(database.id, database.operations)
         await self.registry.start()
         await self.access.start(self.engine)
+        self.audit = await start_writer(settings)
+        await self._tokens.start()
+        self._signing_keys.start()
         log.info(
             "gateway started",
             databases=sorted(self.registry.databases),
@@ -75,6 +96,13 @@ class GatewayState:
 
     async def close(self) -> None:
         """Close connectors and the database pool."""
+        if self.audit is not None:
+            await self.audit.close()
+        if self._signing_keys is not None:
+            await self._signing_keys.close()
+        if self._tokens is not None:
+            await self._tokens.close()
         await self.access.close()
+        await self.limiter.close()
         await self.registry.close()
         await self.engine.dispose()

@@ -13,19 +13,21 @@ from sqlalchemy.sql import Executable
 from connectors.base import (
     BadQuery,
     Connector,
-    ConnectorConfigError,
     OperationNotSupported,
     Page,
     RecordNotFound,
     UpstreamTimeout,
 )
+from connectors.fields import has_field_path, timestamp_fields
 from contracts import Contract, ContractQuery, UnknownContract, get_contract
 
 from .config import SqlConnectorConfig
 from .executors import Executor, PoolOptions, Row, make_executor
-from .introspection import has_field_path, timestamp_fields
 from .mapping import RowMapper
 from .statements import Statements
+
+# The cursor is the last key returned; API callers can forge one, so it is checked before it reaches the driver.
+_MAX_CURSOR = 256
 
 
 class SqlConnector(Connector[SqlConnectorConfig]):
@@ -49,9 +51,9 @@ class SqlConnector(Connector[SqlConnectorConfig]):
             try:
                 self.contract = get_contract(name, int(version) if version else None)
             except (UnknownContract, ValueError):
-                raise ConnectorConfigError(f"unknown contract {config.contract!r}") from None
+                raise self.config_error(f"unknown contract {config.contract!r}") from None
         if not hasattr(self, "contract"):
-            raise ConnectorConfigError(f"connector {self.slug!r} needs a contract")
+            raise self.config_error("it needs a contract (set 'contract')")
         self._check_mapping(self.contract, self.query_model)
         self._mapper = RowMapper(
             config.fields,
@@ -85,22 +87,22 @@ class SqlConnector(Connector[SqlConnectorConfig]):
         secret = config.url.get_secret_value()
         if secret and secret in problem:
             problem = problem.replace(secret, "**********")
-        raise ConnectorConfigError(f"invalid configuration for connector {self.slug!r}: {problem}", errors=[problem])
+        raise self.config_error(problem)
 
     def _check_mapping(self, contract: type[Contract], query_model: type[ContractQuery] | None) -> None:
         config = self.config
         if contract.record_key not in config.fields:
-            raise ConnectorConfigError(f"the field mapping lacks the record key {contract.record_key!r}")
+            raise self.config_error(f"the field mapping lacks the record key {contract.record_key!r}")
         unknown = sorted(p for p in config.fields if not has_field_path(contract, p))
         if unknown:
-            raise ConnectorConfigError(f"fields not in {contract.contract_id()}: {', '.join(unknown)}")
+            raise self.config_error(f"fields not in {contract.contract_id()}: {', '.join(unknown)}")
         unmapped = sorted(set(config.value_maps) - set(config.fields))
         if unmapped:
-            raise ConnectorConfigError(f"value maps for fields the mapping lacks: {', '.join(unmapped)}")
+            raise self.config_error(f"value maps for fields the mapping lacks: {', '.join(unmapped)}")
         query_fields = set(query_model.model_fields) if query_model else set()
         unknown = sorted(set(config.search_filters) - query_fields)
         if unknown:
-            raise ConnectorConfigError(f"search filters for fields the query lacks: {', '.join(unknown)}")
+            raise self.config_error(f"search filters for fields the query lacks: {', '.join(unknown)}")
 
     async def start(self) -> None:
         """Prepare the connection pool (connections open on demand, so a sector system that is down does not
@@ -136,6 +138,8 @@ class SqlConnector(Connector[SqlConnectorConfig]):
             raise OperationNotSupported(f"connector {self.slug!r} does not support search")
         if not isinstance(query, self.query_model):
             raise BadQuery(f"{self.slug}: expected a {self.query_model.__name__}")
+        if cursor is not None and (len(cursor) > _MAX_CURSOR or not cursor.isprintable()):
+            raise BadQuery(f"{self.slug}: the cursor is not one of this search")  # the database would choke on it
         values = query.model_dump(mode="json", exclude_none=True)
         unsupported = sorted(set(values) - set(self.config.search_filters))
         if unsupported:

@@ -1,7 +1,119 @@
-"""``gateway audit ...``."""
+"""``gateway audit ...``: checking and sealing the tamper-evident audit trail."""
 
 from __future__ import annotations
 
-import typer
+import asyncio
+import re
+from typing import Annotated
 
-app = typer.Typer(help="audit", no_args_is_help=True)
+import typer
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ..audit.seals import SigningKeySource
+from ..audit.storage import HeadMissing, audit_engine, read_head
+from ..audit.verify import Report, verify_trail
+from ..audit.writer import seal_head
+from ..services.keys import publish_signing_key
+from ..settings import get_settings
+from .main import require_current_schema
+
+app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
+
+EXIT_TAMPERED = 1
+EXIT_UNREADABLE = 3
+_ANCHOR = re.compile(r"^([1-9][0-9]{0,18}):([0-9a-f]{64})$")
+
+
+def _anchor(value: str) -> tuple[int, str]:
+    match = _ANCHOR.match(value.strip().lower())
+    if match is None:
+        raise typer.BadParameter("expected SEQ:HASH, the hash as 64 hexadecimal digits")
+    return int(match.group(1)), match.group(2)
+
+
+@app.command("verify")
+def audit_verify(
+    anchor: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--anchor",
+            metavar="SEQ:HASH",
+            help="A chain hash kept outside the database (a seal's log line, the output of `gateway audit seal`) "
+            "that the chain must still match (repeat).",
+        ),
+    ] = None,
+) -> None:
+    """Check the whole audit trail; exit 0 with a one-line summary when intact, 1 naming the first bad event.
+
+    Detected: an event altered (its hash no longer matches), deleted (a gap in seq), inserted, swapped or
+    reordered (a broken prev_hash link), an altered index of data subjects, a rewritten or missing head, a seal
+    that is not signed by a published gateway key or does not match the chain.
+
+    Truncation (the last events deleted) is detected when the head (audit_head) still names a later event; an
+    attacker who also moves the head back is caught only if the cut goes below a seal still in the database, or
+    below an --anchor given here. What lies after the last seal and anchor can be cut, or rewritten with its
+    hashes recomputed, without a trace: seals are made every audit_seal_every_events events, every
+    audit_seal_every_seconds and at shutdown, and logged ("audit chain sealed"); keep those log lines outside
+    the database and pass the latest as --anchor to close that gap.
+
+    Exit status: 0 intact, 1 not intact, 3 the database could not be read.
+    """
+    anchors = [_anchor(value) for value in anchor or ()]
+    settings = get_settings()
+    require_current_schema(settings.database_url)
+
+    async def run() -> Report:
+        engine = audit_engine(settings.database_url, writer=False)
+        try:
+            return await verify_trail(engine, anchors)
+        finally:
+            await engine.dispose()
+
+    try:
+        report = asyncio.run(run())
+    except (SQLAlchemyError, OSError) as exc:
+        typer.echo(f"error: cannot read the audit trail: {type(exc).__name__}", err=True)
+        raise typer.Exit(EXIT_UNREADABLE) from None
+    if not report.ok:
+        typer.echo(report.summary(), err=True)
+        raise typer.Exit(EXIT_TAMPERED)
+    typer.echo(report.summary())
+
+
+@app.command("seal")
+def audit_seal() -> None:
+    """Seal the chain head now with the gateway's signing key, and print it as an anchor (SEQ:HASH) to keep
+    outside the database (see `gateway audit verify --anchor`)."""
+    settings = get_settings()
+    require_current_schema(settings.database_url)
+    if not settings.key_path.exists():
+        typer.echo(f"error: no signing key at {settings.key_path}", err=True)
+        raise typer.Exit(1)
+
+    async def run() -> tuple[int, str, str | None] | None:
+        key = SigningKeySource(settings.key_path, settings.signing_algorithm).current()
+        engine = audit_engine(settings.database_url, writer=True)
+        try:
+            async with AsyncSession(engine) as session:
+                await publish_signing_key(session, key)
+            async with engine.begin() as connection:
+                seal = await seal_head(connection, key)
+                if seal is not None:
+                    return seal.seq, seal.hash, seal.kid
+                head = await read_head(connection)
+                return None if head is None or head[0] == 0 else (head[0], head[1], None)
+        finally:
+            await engine.dispose()
+
+    try:
+        sealed = asyncio.run(run())
+    except (SQLAlchemyError, OSError, HeadMissing) as exc:
+        typer.echo(f"error: cannot seal the audit trail: {type(exc).__name__}", err=True)
+        raise typer.Exit(EXIT_UNREADABLE) from None
+    if sealed is None:
+        typer.echo("the audit trail is empty: nothing to seal")
+        return
+    seq, hash_, kid = sealed
+    typer.echo(f"{seq}:{hash_}")
+    typer.echo(f"sealed by key {kid}" if kid else "(the head was sealed already)", err=True)

@@ -1,63 +1,305 @@
-"""``gateway clients ...``: agency systems allowed to call the gateway."""
+"""``gateway clients ...``: agency systems allowed to call the gateway.
+
+Changes are written to the gateway's database and announced to running gateway processes (at once on
+PostgreSQL; on SQLite they see them within ``GATEWAY_ACCESS_CACHE_SECONDS``).
+"""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+import json
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
+from pydantic import BaseModel
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ..db import standalone_session, utcnow
-from ..services.access import load_access
-from ..services.clients import ClientError, create_client, list_clients
+from ..db import standalone_session
+from ..logs import configure_logging
+from ..models import ClientStatus
+from ..problems import Problem
+from ..registry import ConnectorRegistry
+from ..services.clients import (
+    ClientCreate,
+    ClientDetail,
+    ClientPublic,
+    ClientUpdate,
+    SecretRotation,
+    add_client,
+    describe_client,
+    list_clients,
+    require_client,
+    rotate_client_secret,
+    set_status,
+    update_client,
+)
+from ..services.grants import GrantPublic, validated
 from ..settings import get_settings
 from .main import require_current_schema
 
 app = typer.Typer(help="Clients: agency systems allowed to call the gateway.", no_args_is_help=True)
 
+T = TypeVar("T")
+Action = Callable[[AsyncSession, ConnectorRegistry | None], Awaitable[T]]
+
+ClientIdArgument = Annotated[str, typer.Argument(help="The client id.", show_default=False)]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (the admin API's answer).")]
+
+
+def fail(problem: Problem, given: Mapping[str, Any] | None = None) -> NoReturn:
+    """Print a problem (and each invalid value, quoting it from ``given``) on stderr and exit 1."""
+    typer.echo(f"error: {problem.detail or problem.title}", err=True)
+    for error in problem.extensions.get("errors", []):
+        loc = [part for part in error.get("loc", []) if part != "body"]
+        where = ".".join(str(part) for part in loc) or "(request)"
+        quoted = ""
+        if given is not None and loc and loc[0] in given:
+            value = given[loc[0]]
+            for part in loc[1:]:
+                value = value[part] if isinstance(value, list | tuple) and isinstance(part, int) else None
+            quoted = f" ({value!r})" if value is not None else ""
+        typer.echo(f"  {where}{quoted}: {error.get('msg', '')}", err=True)
+    raise typer.Exit(1)
+
+
+def run_admin(action: Action[T], *, catalog: bool = False, given: Mapping[str, Any] | None = None) -> T:
+    """Run ``action`` on the gateway's database (its schema must be current). With ``catalog`` it also gets
+    the databases configured in the settings, to check grants against their connectors. A problem (not found,
+    conflict, invalid values) is printed and exits 1."""
+    settings = get_settings()
+    require_current_schema(settings.database_url)
+    registry = None
+    if catalog:
+        configure_logging(level=settings.log_level, fmt=settings.log_format)
+        registry = ConnectorRegistry.from_settings(settings)
+
+    async def run() -> T:
+        async with standalone_session(settings.database_url) as session:
+            return await action(session, registry)
+
+    try:
+        return asyncio.run(run())
+    except Problem as exc:
+        fail(exc, given)
+
+
+def echo_json(value: BaseModel | Sequence[BaseModel]) -> None:
+    """Print a model (or a list of them) as JSON."""
+    if isinstance(value, BaseModel):
+        typer.echo(value.model_dump_json(indent=2))
+    else:
+        typer.echo(json.dumps([item.model_dump(mode="json") for item in value], indent=2, ensure_ascii=False))
+
+
+def _moment(value: datetime | None) -> str:
+    return value.isoformat(timespec="seconds") if value is not None else "-"
+
+
+def grant_row(grant: GrantPublic) -> str:
+    """One grant as a tab-separated line: id, client, database, status, operations, fields, purposes (``*``:
+    all), valid from, valid until."""
+    return "\t".join(
+        (
+            str(grant.id),
+            grant.client_id,
+            grant.database,
+            grant.status.value,
+            ",".join(grant.operations),
+            "*" if grant.fields is None else ",".join(grant.fields),
+            "*" if grant.purposes is None else ",".join(grant.purposes),
+            _moment(grant.valid_from),
+            _moment(grant.valid_until),
+        )
+    )
+
+
+def _echo_client(detail: ClientDetail) -> None:
+    def limit(value: int | None) -> str:
+        return "default" if value is None else str(value)
+
+    active = [s for s in detail.secrets if s.active]
+    expiring = sorted(_moment(s.expires_at) for s in active if s.expires_at is not None)
+    lines = [
+        ("client_id", detail.client_id),
+        ("name", detail.name),
+        ("agency_code", detail.agency_code or "-"),
+        ("contact", detail.contact or "-"),
+        ("status", detail.status.value),
+        ("scopes", " ".join(detail.scopes) or "-"),
+        ("token_scopes", " ".join(detail.token_scopes) or "-"),
+        ("rate_limits", f"{limit(detail.rate_limit_per_second)}/s, {limit(detail.rate_limit_per_day)}/day"),
+        ("secrets", f"{len(active)} active" + (f", expiring {', '.join(expiring)}" if expiring else "")),
+        ("created_at", _moment(detail.created_at)),
+        ("updated_at", _moment(detail.updated_at)),
+    ]
+    for name, value in lines:
+        typer.echo(f"{name + ':':<14} {value}")
+    typer.echo("grants:" if detail.grants else "grants:       -")
+    for grant in detail.grants:
+        typer.echo("  " + grant_row(grant))
+
 
 @app.command("create")
 def clients_create(
     name: Annotated[str, typer.Argument(help="The agency system's name.")],
-    scope: Annotated[list[str], typer.Option("--scope", "-s", help="A scope, e.g. population:read (repeat).")],
+    *,
+    scope: Annotated[
+        list[str],
+        typer.Option(
+            "--scope", "-s", help="admin, audit, or database:operation (a grant on every field), e.g. population:read."
+        ),
+    ],
     client_id: Annotated[str | None, typer.Option(help="The client id; generated when absent.")] = None,
     agency_code: Annotated[str | None, typer.Option(help="Electronic agency code, e.g. 000.00.00.H41.")] = None,
+    contact: Annotated[str | None, typer.Option(help="Who answers for the system.")] = None,
+    rate_limit_per_second: Annotated[
+        int | None, typer.Option(help="Requests per second (default: the gateway's).")
+    ] = None,
+    rate_limit_per_day: Annotated[int | None, typer.Option(help="Requests per day (default: the gateway's).")] = None,
 ) -> None:
     """Create a client and print its id and secret. The secret is shown only this once."""
+    given: dict[str, Any] = {
+        "name": name,
+        "scopes": scope,
+        "client_id": client_id,
+        "agency_code": agency_code,
+        "contact": contact,
+        "rate_limit_per_second": rate_limit_per_second,
+        "rate_limit_per_day": rate_limit_per_day,
+    }
 
-    require_current_schema(get_settings().database_url)
+    async def create(session: AsyncSession, registry: ConnectorRegistry | None) -> tuple[str, str]:
+        client, secret = await add_client(session, validated(ClientCreate, given), registry=registry)
+        return client.client_id, secret
 
-    async def run() -> tuple[str, str]:
-        async with standalone_session(get_settings().database_url) as session:
-            client, secret = await create_client(
-                session, name=name, scopes=scope, client_id=client_id, agency_code=agency_code
-            )
-            return client.client_id, secret
-
-    try:
-        new_id, secret = asyncio.run(run())
-    except ClientError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+    new_id, secret = run_admin(create, catalog=True, given=given)
     typer.echo(f"client_id:     {new_id}")
     typer.echo(f"client_secret: {secret}")
     typer.echo("Store the secret now: it is not kept and cannot be shown again.", err=True)
 
 
 @app.command("list")
-def clients_list() -> None:
-    """List the clients (never their secrets)."""
+def clients_list(
+    status: Annotated[ClientStatus | None, typer.Option(help="Only clients with this status.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List the clients, one per line: id, status, token scopes, name (never their secrets)."""
 
-    require_current_schema(get_settings().database_url)
+    async def details(session: AsyncSession, _registry: ConnectorRegistry | None) -> list[ClientDetail]:
+        return [await describe_client(session, client) for client in await list_clients(session, status=status)]
 
-    async def run() -> list[tuple[str, str, str, str]]:
-        rows = []
-        async with standalone_session(get_settings().database_url) as session:
-            for client in await list_clients(session):
-                access = await load_access(session, client.client_id)
-                scopes = access.token_scopes(utcnow()) if access else []
-                rows.append((client.client_id, client.status.value, " ".join(scopes), client.name))
-        return rows
+    found = run_admin(details)
+    if as_json:
+        echo_json([ClientPublic.model_validate(d.model_dump()) for d in found])
+        return
+    for detail in found:
+        typer.echo("\t".join((detail.client_id, detail.status.value, " ".join(detail.token_scopes), detail.name)))
 
-    for row in asyncio.run(run()):
-        typer.echo("\t".join(row))
+
+@app.command("show")
+def clients_show(client_id: ClientIdArgument, as_json: JsonOption = False) -> None:
+    """Show a client: its details, the scopes a token would carry now, its secrets' dates and its grants."""
+
+    async def show(session: AsyncSession, _registry: ConnectorRegistry | None) -> ClientDetail:
+        return await describe_client(session, await require_client(session, client_id))
+
+    detail = run_admin(show)
+    if as_json:
+        echo_json(detail)
+    else:
+        _echo_client(detail)
+
+
+@app.command("update")
+def clients_update(
+    client_id: ClientIdArgument,
+    *,
+    name: Annotated[str | None, typer.Option(help="A new name.")] = None,
+    agency_code: Annotated[str | None, typer.Option(help="A new electronic agency code ('' clears it).")] = None,
+    contact: Annotated[str | None, typer.Option(help="A new contact ('' clears it).")] = None,
+    scope: Annotated[
+        list[str] | None, typer.Option("--scope", "-s", help="Replace the non-data scopes: admin, audit (repeat).")
+    ] = None,
+    no_scopes: Annotated[bool, typer.Option("--no-scopes", help="Remove the non-data scopes.")] = False,
+    rate_limit_per_second: Annotated[
+        int | None, typer.Option(help="Requests per second (0: the gateway's default).", min=0)
+    ] = None,
+    rate_limit_per_day: Annotated[
+        int | None, typer.Option(help="Requests per day (0: the gateway's default).", min=0)
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change a client's details; running gateways apply the change at once."""
+    given: dict[str, Any] = {}
+    if name is not None:
+        given["name"] = name
+    for member, text in (("agency_code", agency_code), ("contact", contact)):
+        if text is not None:
+            given[member] = text or None
+    if scope or no_scopes:
+        given["scopes"] = [] if no_scopes else scope
+    for member, number in (
+        ("rate_limit_per_second", rate_limit_per_second),
+        ("rate_limit_per_day", rate_limit_per_day),
+    ):
+        if number is not None:
+            given[member] = number or None
+    if not given:
+        typer.echo("error: nothing to change (see --help)", err=True)
+        raise typer.Exit(2)
+
+    async def update(session: AsyncSession, _registry: ConnectorRegistry | None) -> ClientDetail:
+        changes = validated(ClientUpdate, given)
+        client = await require_client(session, client_id)
+        await update_client(session, client, changes)
+        return await describe_client(session, client)
+
+    detail = run_admin(update, given=given)
+    if as_json:
+        echo_json(detail)
+    else:
+        _echo_client(detail)
+
+
+def _set_status(client_id: str, status: ClientStatus) -> None:
+    async def change(session: AsyncSession, _registry: ConnectorRegistry | None) -> None:
+        await set_status(session, await require_client(session, client_id), status)
+
+    run_admin(change)
+    typer.echo(f"client {client_id} is {status.value}")
+
+
+@app.command("suspend")
+def clients_suspend(client_id: ClientIdArgument) -> None:
+    """Suspend a client: its tokens stop working and it obtains no new ones."""
+    _set_status(client_id, ClientStatus.SUSPENDED)
+
+
+@app.command("activate")
+def clients_activate(client_id: ClientIdArgument) -> None:
+    """Reactivate a suspended client."""
+    _set_status(client_id, ClientStatus.ACTIVE)
+
+
+@app.command("rotate-secret")
+def clients_rotate_secret(
+    client_id: ClientIdArgument,
+    overlap: Annotated[
+        int, typer.Option(help="Seconds the current secrets keep working (0: they stop at once).", min=0)
+    ] = 0,
+) -> None:
+    """Give a client a new secret and print it (shown only this once)."""
+    given = {"overlap_seconds": overlap}
+
+    async def rotate(session: AsyncSession, _registry: ConnectorRegistry | None) -> tuple[str, datetime]:
+        rotation = validated(SecretRotation, given)
+        rotated = await rotate_client_secret(session, await require_client(session, client_id), rotation)
+        return rotated.client_secret, rotated.previous_secrets_expire_at
+
+    secret, until = run_admin(rotate, given=given)
+    typer.echo(f"client_id:     {client_id}")
+    typer.echo(f"client_secret: {secret}")
+    typer.echo(f"The previous secrets stop working at {_moment(until)}.", err=True)
+    typer.echo("Store the secret now: it is not kept and cannot be shown again.", err=True)

@@ -1,7 +1,188 @@
-"""``gateway keys ...``."""
+"""``gateway keys ...``: clients' public keys (``private_key_jwt``) and the gateway's signing key.
+
+Running gateway processes see a registered or revoked client key at the next token request, and a rotated
+signing key within ``GATEWAY_SIGNING_KEY_REFRESH_SECONDS`` (they read the same key file and database).
+"""
 
 from __future__ import annotations
 
-import typer
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, TypeVar
 
-app = typer.Typer(help="keys", no_args_is_help=True)
+import typer
+from pydantic import BaseModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ..db import standalone_session
+from ..logs import configure_logging
+from ..problems import Problem
+from ..services.client_keys import (
+    MAX_KEY_MATERIAL,
+    ClientKeyPublic,
+    list_client_keys,
+    register_client_key,
+    revoke_client_key,
+)
+from ..services.keys import Rotation, describe_signing_keys, rotate_signing_key
+from ..settings import get_settings
+from .main import require_current_schema
+
+app = typer.Typer(
+    help="Keys: clients' public keys (private_key_jwt) and the gateway's signing key.", no_args_is_help=True
+)
+
+T = TypeVar("T")
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (the admin API's answer).")]
+
+
+def _run(action: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``action`` on the gateway's database (its schema must be current); a problem is printed, exit 1."""
+    settings = get_settings()
+    require_current_schema(settings.database_url)
+    # Logs (a rotation is logged) go to stderr: stdout carries the answer only.
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+
+    async def run() -> T:
+        async with standalone_session(settings.database_url) as session:
+            return await action(session)
+
+    try:
+        return asyncio.run(run())
+    except Problem as problem:
+        typer.echo(f"error: {problem.detail or problem.title}", err=True)
+        for error in problem.extensions.get("errors", []):
+            typer.echo(f"  {error.get('msg', '')}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _echo_json(value: BaseModel | Sequence[BaseModel]) -> None:
+    if isinstance(value, BaseModel):
+        typer.echo(value.model_dump_json(indent=2))
+    else:
+        typer.echo(json.dumps([item.model_dump(mode="json") for item in value], indent=2, ensure_ascii=False))
+
+
+def _moment(value: datetime | None) -> str:
+    return value.isoformat(timespec="seconds") if value is not None else "-"
+
+
+def _key_row(key: ClientKeyPublic) -> str:
+    status = "revoked" if key.revoked_at is not None else "active"
+    return "\t".join((key.kid, key.client_id, key.algorithm, status, _moment(key.not_after), _moment(key.created_at)))
+
+
+@app.command("register")
+def keys_register(
+    client_id: Annotated[str, typer.Argument(help="The client id.", show_default=False)],
+    file: Annotated[
+        Path,
+        typer.Option(
+            "--file",
+            "-f",
+            help="A PEM public key, a PEM certificate, or a JWK (JSON).",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ],
+    kid: Annotated[str | None, typer.Option(help="The key id; the JWK's own, else its RFC 7638 thumbprint.")] = None,
+    algorithm: Annotated[
+        str | None, typer.Option(help="RS256, PS256, ES256, ...; the JWK's alg, else RS256 or the curve's.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Register a public key with which CLIENT signs its private_key_jwt assertions."""
+    material = file.read_bytes()
+    if len(material) > MAX_KEY_MATERIAL:
+        typer.echo(f"error: {file} is too large for a public key or certificate", err=True)
+        raise typer.Exit(1)
+
+    async def action(session: AsyncSession) -> ClientKeyPublic:
+        key = await register_client_key(session, client_id, material, kid=kid, algorithm=algorithm)
+        return ClientKeyPublic.model_validate(key)
+
+    key = _run(action)
+    if as_json:
+        _echo_json(key)
+    else:
+        typer.echo(f"kid:       {key.kid}")
+        typer.echo(f"algorithm: {key.algorithm}")
+        typer.echo(f"not_after: {_moment(key.not_after)}")
+
+
+@app.command("list")
+def keys_list(
+    client_id: Annotated[str, typer.Argument(help="The client id.", show_default=False)],
+    as_json: JsonOption = False,
+) -> None:
+    """List CLIENT's keys: kid, client, algorithm, status, certificate expiry, registration date."""
+
+    async def action(session: AsyncSession) -> list[ClientKeyPublic]:
+        return [ClientKeyPublic.model_validate(key) for key in await list_client_keys(session, client_id)]
+
+    keys = _run(action)
+    if as_json:
+        _echo_json(keys)
+    else:
+        for key in keys:
+            typer.echo(_key_row(key))
+
+
+@app.command("revoke")
+def keys_revoke(
+    kid: Annotated[str, typer.Argument(help="The key id.", show_default=False)],
+    client_id: Annotated[str | None, typer.Option("--client", help="Only if the key is this client's.")] = None,
+) -> None:
+    """Revoke a client key: assertions signed with it are refused from now on."""
+
+    async def action(session: AsyncSession) -> ClientKeyPublic:
+        return ClientKeyPublic.model_validate(await revoke_client_key(session, kid, client_id=client_id))
+
+    key = _run(action)
+    typer.echo(f"revoked {key.kid} of {key.client_id} at {_moment(key.revoked_at)}")
+
+
+@app.command("rotate")
+def keys_rotate(as_json: JsonOption = False) -> None:
+    """Rotate the gateway's signing key: a new key at GATEWAY_SIGNING_KEY_PATH signs from now on; the previous
+    one stays in the JWKS until the tokens it signed have expired."""
+    settings = get_settings()
+
+    async def action(session: AsyncSession) -> Rotation:
+        return await rotate_signing_key(session, settings)
+
+    rotation = _run(action)
+    if as_json:
+        _echo_json(rotation)
+    else:
+        typer.echo(f"kid:        {rotation.kid}")
+        typer.echo(f"retired:    {' '.join(rotation.retired) or '-'}")
+        typer.echo(f"retired_at: {_moment(rotation.retired_at)}")
+
+
+@app.command("signing")
+def keys_signing(as_json: JsonOption = False) -> None:
+    """List the gateway's signing keys: kid, algorithm, status, created, retired, published until."""
+    settings = get_settings()
+    keys = _run(lambda session: describe_signing_keys(session, settings))
+    if as_json:
+        _echo_json(keys)
+        return
+    for key in keys:
+        status = "active" if key.active else ("retired" if key.retired_at is not None else "standby")
+        typer.echo(
+            "\t".join(
+                (
+                    key.kid,
+                    key.algorithm,
+                    status,
+                    _moment(key.created_at),
+                    _moment(key.retired_at),
+                    _moment(key.published_until),
+                )
+            )
+        )

@@ -2,6 +2,33 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
+from fastapi import APIRouter, Query, Request
+
+from ..audit.query import AuditFilters, AuditPage, search_events
+from ..deps import AUDIT_ONLY, SessionDep
+from ..openapi import problem_responses
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"], dependencies=AUDIT_ONLY)
+
+
+@router.get(
+    "",
+    summary="Search the audit trail",
+    response_model=AuditPage,
+    responses=problem_responses(400, 401, 403, 422),
+)
+async def search_audit_trail(
+    request: Request, session: SessionDep, filters: Annotated[AuditFilters, Query()]
+) -> AuditPage:
+    """Every exchange with the gateway, allowed or refused, newest first: filter by client, database, operation,
+    purpose, outcome, time, and by data subject (`subject`: a record id, such as a citizen's personal id, to
+    see which agencies looked at that record, when and why). Needs the scope `audit`.
+
+    Events carry identifiers only, never the personal data exchanged. This search is itself recorded in the
+    audit trail (with the subject looked up).
+    """
+    if filters.subject is not None:
+        request.state.record_ids = [filters.subject]
+    return await search_events(await session.connection(), filters)

@@ -9,7 +9,12 @@ from pydantic import BaseModel, Field
 
 from ..deps import SessionDep, StateDep
 from ..openapi import problem_responses
-from ..services.tokens import issue_client_token, read_client_credentials
+from ..services.tokens import (
+    issue_assertion_token,
+    issue_client_token,
+    read_client_assertion,
+    read_client_credentials,
+)
 
 router = APIRouter(tags=["auth"])
 
@@ -37,13 +42,37 @@ async def issue_token(
     scope: Annotated[str | None, Form(description="Space-separated scopes; all allowed ones if absent.")] = None,
     client_id: Annotated[str | None, Form(description="For client_secret_post.")] = None,
     client_secret: Annotated[str | None, Form(description="For client_secret_post.")] = None,
+    client_assertion_type: Annotated[
+        str | None,
+        Form(description="For private_key_jwt: `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`."),
+    ] = None,
+    client_assertion: Annotated[
+        str | None,
+        Form(
+            description="For private_key_jwt (RFC 7523): a JWT signed by a key registered for the client, with "
+            "`iss` = `sub` = the client id, `aud` the gateway's issuer identifier or token endpoint URL, a "
+            "`jti` used once, and `exp` at most `GATEWAY_CLIENT_ASSERTION_MAX_SECONDS` (300) away."
+        ),
+    ] = None,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> TokenResponse:
-    """Client credentials by HTTP Basic (`client_secret_basic`) or in the form body (`client_secret_post`)."""
-    credentials = read_client_credentials(authorization, client_id, client_secret)
-    issued = await issue_client_token(
-        session, state.tokens, grant_type=grant_type, credentials=credentials, requested_scope=scope
-    )
+    """Client credentials by HTTP Basic (`client_secret_basic`), in the form body (`client_secret_post`), or as
+    a signed assertion (`private_key_jwt`)."""
+    if client_assertion is not None or client_assertion_type is not None:
+        assertion = read_client_assertion(authorization, client_secret, client_assertion_type, client_assertion)
+        issued = await issue_assertion_token(
+            session,
+            state.tokens,
+            grant_type=grant_type,
+            assertion=assertion,
+            client_id=client_id,
+            requested_scope=scope,
+        )
+    else:
+        credentials = read_client_credentials(authorization, client_id, client_secret)
+        issued = await issue_client_token(
+            session, state.tokens, grant_type=grant_type, credentials=credentials, requested_scope=scope
+        )
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     return TokenResponse(access_token=issued.access_token, expires_in=issued.expires_in, scope=issued.scope)

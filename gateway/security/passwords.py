@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import secrets
+from functools import cache
 
 import anyio.to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
-# Checked when the client does not exist, so that a wrong id costs as much time as a wrong secret.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(32))
+
+
+@cache
+def _dummy_hash() -> str:
+    """Checked when the client does not exist, so that a wrong id costs as much time as a wrong secret.
+    Made on first use: hashing is deliberately slow and most processes (the CLI) never need it."""
+    return _hasher.hash(secrets.token_urlsafe(32))
 
 
 def new_secret() -> str:
@@ -25,7 +31,7 @@ def hash_secret(secret: str) -> str:
 
 def _verify(stored_hashes: list[str], secret: str) -> bool:
     ok = False
-    for stored in stored_hashes or [_DUMMY_HASH]:
+    for stored in stored_hashes or [_dummy_hash()]:
         try:
             _hasher.verify(stored, secret)
         except (VerificationError, InvalidHashError):

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from sqlalchemy import text
@@ -218,7 +218,9 @@ async def announce_change(session: AsyncSession, client_id: str) -> None:
     """
     if session.get_bind().dialect.name == "postgresql":
         statement = text("SELECT pg_notify(:channel, :client)").bindparams(channel=NOTIFY_CHANNEL, client=client_id)
-        await session.execute(statement)
+        # On the session's connection, in its transaction (``session.execute`` is deprecated by SQLModel).
+        connection = await session.connection()
+        await connection.execute(statement)
 
 
 @dataclass
@@ -235,40 +237,56 @@ class AccessControl:
     ttl_seconds: float = 30.0
     clock: Callable[[], float] = time.monotonic
     _entries: dict[str, _Entry] = field(default_factory=dict)
-    _loading: dict[str, asyncio.Future[ClientAccess | None]] = field(default_factory=dict)
+    _loading: dict[str, asyncio.Task[ClientAccess | None]] = field(default_factory=dict)
+    # Bumped by every invalidation (per client, and for everyone): a load that started before an invalidation
+    # may have read the old rows, so its result is not cached.
+    _versions: dict[str, int] = field(default_factory=dict)
+    _epoch: int = 0
     _listener: asyncio.Task[None] | None = None
 
     async def get(self, client_id: str) -> ClientAccess | None:
         """The client's access (``None`` if unknown), from the cache when fresh. Concurrent misses for one
-        client share a single database read."""
+        client share a single database read, which runs in its own task: a caller that is cancelled does not
+        cancel it for the others."""
         entry = self._entries.get(client_id)
         if entry is not None and self.clock() - entry.loaded < self.ttl_seconds:
             return entry.access
-        pending = self._loading.get(client_id)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[ClientAccess | None] = asyncio.get_running_loop().create_future()
-        self._loading[client_id] = future
-        try:
-            started = self.clock()
-            async with self.sessionmaker() as session:
-                access = await load_access(session, client_id)
+        task = self._loading.get(client_id)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(self._load(client_id), name="access-load")
+            self._loading[client_id] = task
+            task.add_done_callback(partial(self._loaded, client_id))
+        return await asyncio.shield(task)
+
+    def _version(self, client_id: str) -> tuple[int, int]:
+        return self._epoch, self._versions.get(client_id, 0)
+
+    async def _load(self, client_id: str) -> ClientAccess | None:
+        version = self._version(client_id)
+        started = self.clock()
+        async with self.sessionmaker() as session:
+            access = await load_access(session, client_id)
+        if self._version(client_id) == version:
             self._entries[client_id] = _Entry(access, started)
-            future.set_result(access)
-            return access
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: waiters re-raise it, nobody else needs to
-            raise
-        finally:
+        return access
+
+    def _loaded(self, client_id: str, task: asyncio.Task[ClientAccess | None]) -> None:
+        if self._loading.get(client_id) is task:
             del self._loading[client_id]
+        if not task.cancelled():
+            task.exception()  # retrieved: the callers re-raise it, nobody else needs to
 
     def invalidate(self, client_id: str | None = None) -> None:
-        """Forget one client's cached access, or everyone's."""
+        """Forget one client's cached access, or everyone's; loads already running are not cached, and later
+        callers do not wait for them."""
         if client_id is None:
+            self._epoch += 1
             self._entries.clear()
+            self._loading.clear()
         else:
+            self._versions[client_id] = self._versions.get(client_id, 0) + 1
             self._entries.pop(client_id, None)
+            self._loading.pop(client_id, None)
 
     async def start(self, engine: AsyncEngine) -> None:
         """On PostgreSQL, listen for changes announced by other processes."""
@@ -276,7 +294,10 @@ class AccessControl:
             self._listener = asyncio.create_task(self._listen(engine), name="access-listener")
 
     async def close(self) -> None:
-        """Stop listening."""
+        """Stop listening and abandon the loads still running."""
+        for task in list(self._loading.values()):
+            task.cancel()
+        self._loading.clear()
         if self._listener is not None:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):

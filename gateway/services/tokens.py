@@ -1,4 +1,5 @@
-"""The OAuth 2.0 client-credentials grant (RFC 6749 section 4.4)."""
+"""The OAuth 2.0 client-credentials grant (RFC 6749 section 4.4), the client authenticated by a secret
+(``client_secret_basic``, ``client_secret_post``) or by a signed assertion (``private_key_jwt``, RFC 7523)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,17 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from .. import metrics
 from ..db import utcnow
+from ..logs import get_logger
 from ..models import Client
 from ..problems import OAuthError
-from ..security.tokens import IssuedToken, TokenService
+from ..security.tokens import CLIENT_ASSERTION_TYPE, IssuedToken, TokenService
 from .access import load_access
+from .client_keys import AssertionFailed, authenticate_assertion
 from .clients import authenticate_client
 
 BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="axis-gateway"'}
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,3 +98,50 @@ async def issue_token_for(
             raise OAuthError("invalid_scope", f"Scope not allowed for this client: {' '.join(refused)}")
     metrics.TOKENS_ISSUED.inc()
     return tokens.issue(subject=client.client_id, scopes=scopes)
+
+
+def read_client_assertion(
+    authorization: str | None,
+    client_secret: str | None,
+    assertion_type: str | None,
+    assertion: str | None,
+) -> str:
+    """The client assertion of a ``private_key_jwt`` token request. An assertion together with a secret
+    (HTTP Basic or ``client_secret``) is ``invalid_request``, as is a missing or unknown assertion type."""
+    if (authorization and authorization[:6].lower() == "basic ") or client_secret is not None:
+        raise OAuthError("invalid_request", "Use one client authentication method, not two.")
+    if assertion_type != CLIENT_ASSERTION_TYPE:
+        raise OAuthError("invalid_request", f"client_assertion_type must be {CLIENT_ASSERTION_TYPE}.")
+    if not assertion:
+        raise OAuthError("invalid_request", "The client_assertion parameter is required.")
+    return assertion
+
+
+_ASSERTION_FAILURE_METRIC = {"unknown_client": "invalid_client", "client_inactive": "invalid_client"}
+
+
+async def issue_assertion_token(
+    session: AsyncSession,
+    tokens: TokenService,
+    *,
+    grant_type: str | None,
+    assertion: str,
+    client_id: str | None,
+    requested_scope: str | None,
+) -> IssuedToken:
+    """Authenticate the client by its assertion (``private_key_jwt``) and issue a token as for a secret. Any
+    failure is ``invalid_client`` (401), whatever the reason (the reason is counted and logged)."""
+    if grant_type is None:
+        raise OAuthError("invalid_request", "The grant_type parameter is required.")
+    if grant_type != "client_credentials":
+        raise OAuthError("unsupported_grant_type", "Only the client_credentials grant is supported.")
+    try:
+        client = await authenticate_assertion(session, tokens, assertion)
+        if client_id is not None and client_id != client.client_id:
+            raise AssertionFailed("client_id_mismatch", client.client_id)
+    except AssertionFailed as exc:
+        reason = "replayed_assertion" if exc.reason == "replayed" else "invalid_assertion"
+        metrics.AUTH_FAILURES.labels(_ASSERTION_FAILURE_METRIC.get(exc.reason, reason)).inc()
+        log.info("client assertion refused", reason=exc.reason, client_id=exc.client_id)
+        raise OAuthError("invalid_client", "Client authentication failed.", status=401) from None
+    return await issue_token_for(session, tokens, client, requested_scope=requested_scope)

@@ -17,6 +17,7 @@ import pytest
 from connectors.base import Connector
 from connectors.discovery import ENTRY_POINT_GROUP, LoadFailure, discover_connectors
 from connectors.population import PopulationConnector
+from connectors.rest import RestConnector
 from connectors.sql import SqlConnector
 
 PLUGIN_MODULE = "agency_land_connector_for_tests"
@@ -90,6 +91,7 @@ def test_finds_the_installed_connectors() -> None:
     found = discover_connectors()
     assert found.connectors["sql"] is SqlConnector
     assert found.connectors["population"] is PopulationConnector
+    assert found.connectors["rest"] is RestConnector
     assert found.failures == []
 
 
@@ -117,7 +119,7 @@ def test_a_broken_plugin_does_not_stop_the_others(fake_plugins: Path, caplog: py
     land = found.connectors["land"]
     assert issubclass(land, Connector) and land.slug == "land"
     assert land.__module__ == PLUGIN_MODULE
-    assert set(found.connectors) == {"sql", "population", "land"}
+    assert set(found.connectors) == {"sql", "population", "rest", "land"}
 
     failures = {f.name: f for f in found.failures}
     assert set(failures) == {"broken", "notaconnector", "incomplete"}
@@ -156,6 +158,6 @@ def test_a_plugin_installed_for_a_test_leaves_nothing_behind(tmp_path: Path) -> 
         assert "land" in discover_connectors().connectors
         sys.modules.pop(PLUGIN_MODULE, None)
     found = discover_connectors()
-    assert set(found.connectors) == {"sql", "population"}
+    assert set(found.connectors) == {"sql", "population", "rest"}
     assert found.failures == []
     assert str(tmp_path) not in sys.path

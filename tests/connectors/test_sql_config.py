@@ -193,7 +193,8 @@ def test_unusable_url_is_a_config_error_without_the_url(url: str) -> None:
 @pytest.mark.parametrize("contract", ["nope", "population.citizen@99", "population.citizen@x", "", "@1"])
 def test_generic_connector_with_an_unknown_contract(contract: str) -> None:
     error = _config_error(SqlConnector, _generic(contract=contract))
-    assert error.message == f"unknown contract {contract!r}"
+    assert error.message == f"invalid configuration for connector 'sql': unknown contract {contract!r}"
+    assert error.errors == [f"unknown contract {contract!r}"]
 
 
 def test_generic_connector_needs_a_contract() -> None:

@@ -101,10 +101,13 @@ def test_routes_are_labelled_by_template_never_by_value(
     assert RECORD_ROUTE in routes
     assert "/v1/contracts/{name}" in routes
     assert "/problems/{slug}" in routes
+    documentation = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+    templates = set(http.get("/openapi.json").json()["paths"]) | documentation | {"unmatched"}
     for route in routes:
         assert not any(personal_id in route for personal_id in ids), route
         assert "population.citizen" not in route
-        assert route.endswith(("}", "unmatched")) or "{" not in route
+        # Other tests' apps serve other databases; their routes are templates of the same shape.
+        assert route in templates or route.startswith("/v1/databases/"), route
     assert requests_total(samples, "GET", RECORD_ROUTE, 200) >= len(ids)
 
 

@@ -442,6 +442,23 @@ ROUTES = [
     ("GET", "/v1/contracts"),
     ("GET", "/v1/contracts/{name}"),
     ("GET", "/v1/services"),
+    ("GET", "/v1/audit"),
+    ("POST", "/v1/admin/clients"),
+    ("GET", "/v1/admin/clients"),
+    ("GET", "/v1/admin/clients/{client_id}"),
+    ("PATCH", "/v1/admin/clients/{client_id}"),
+    ("POST", "/v1/admin/clients/{client_id}/suspend"),
+    ("POST", "/v1/admin/clients/{client_id}/activate"),
+    ("POST", "/v1/admin/clients/{client_id}/secret"),
+    ("POST", "/v1/admin/clients/{client_id}/keys"),
+    ("GET", "/v1/admin/clients/{client_id}/keys"),
+    ("DELETE", "/v1/admin/clients/{client_id}/keys/{kid}"),
+    ("POST", "/v1/admin/grants"),
+    ("GET", "/v1/admin/grants"),
+    ("GET", "/v1/admin/grants/{grant_id}"),
+    ("DELETE", "/v1/admin/grants/{grant_id}"),
+    ("GET", "/v1/admin/signing-keys"),
+    ("POST", "/v1/admin/signing-keys/rotate"),
     ("GET", "/problems"),
     ("GET", "/problems/{slug}"),
     ("GET", "/v1/databases/population/records/{personal_id}"),
@@ -451,7 +468,14 @@ ROUTES = [
     ("GET", "/docs/oauth2-redirect"),
     ("GET", "/redoc"),
 ]
-PARAMS = {"name": "population.citizen", "slug": "not-found", "personal_id": "068099000000"}
+PARAMS = {
+    "name": "population.citizen",
+    "slug": "not-found",
+    "personal_id": "068099000000",
+    "client_id": "nobody",
+    "grant_id": "1",
+    "kid": "no-such-kid",
+}
 
 ONE_MB_JSON = json.dumps({"full_name": "Nguyễn " * 150_000, "date_of_birth": "1990", "padding": "x" * 100_000}).encode()
 NESTED_ARRAYS = b"[" * 100_000 + b"]" * 100_000

@@ -1,12 +1,11 @@
-"""``/v1/admin/...``: managing clients, grants and keys. Every route needs the ``admin`` scope."""
+"""``/v1/admin/...``: managing clients, grants and keys. Every route needs the ``admin`` scope.
+
+Each module's router carries the full prefix and the admin dependency itself: FastAPI records a nested router's
+routes with their inner paths only, and metrics label requests by the route's path.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Security
-
-from ...deps import authenticate
 from . import clients, grants, keys
 
-router = APIRouter(prefix="/v1/admin", dependencies=[Security(authenticate, scopes=["admin"])])
-for module in (clients, grants, keys):
-    router.include_router(module.router)
+routers = (clients.router, grants.router, keys.router)

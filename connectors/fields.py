@@ -1,0 +1,136 @@
+"""Contract field paths: turning a sector system's values into nested contract data, and back.
+
+Connectors that are configured rather than coded (SQL, REST) map each contract field path
+(``permanent_address.ward_code``) to a *source* in the sector system's data (a column, a JMESPath expression)
+and translate code lists with value maps. :class:`FieldMapper` does that once per record, without parsing its
+configuration again; :func:`has_field_path` and :func:`timestamp_fields` check a configuration against a contract.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Annotated, Any, Union, get_args, get_origin
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel
+
+__all__ = ["FieldMapper", "has_field_path", "timestamp_fields"]
+
+
+@dataclass(frozen=True, slots=True)
+class _FieldRule:
+    source: str
+    path: tuple[str, ...]
+    values: Mapping[str, Any] | None
+    timestamp: bool
+
+
+class FieldMapper:
+    """Maps a sector record's values (by source name) to nested contract data, and query values back.
+
+    ``fields`` maps contract field paths to source names; ``value_maps`` maps a field path to
+    ``{stored value (as text): contract value}``. Built once per connector; :meth:`to_data` is on the hot path.
+    """
+
+    def __init__(
+        self,
+        fields: Mapping[str, str],
+        value_maps: Mapping[str, Mapping[str, Any]],
+        *,
+        timestamp_fields: Collection[str] = (),
+        naive_timezone: str = "UTC",
+    ) -> None:
+        self._rules = tuple(
+            _FieldRule(source, tuple(path.split(".")), value_maps.get(path), path in timestamp_fields)
+            for path, source in fields.items()
+        )
+        self._reverse = {
+            path: {contract_value: stored for stored, contract_value in mapping.items()}
+            for path, mapping in value_maps.items()
+        }
+        self._tz: tzinfo = ZoneInfo(naive_timezone)
+        self.columns = tuple(dict.fromkeys(rule.source for rule in self._rules))
+        """The distinct source names, in mapping order."""
+
+    def to_data(self, row: Mapping[Any, Any]) -> dict[str, Any]:
+        """Return the contract data of ``row``, which holds a value for every source (see :attr:`columns`).
+
+        Null values are left out, so nested objects whose sources are all null do not appear and the
+        contract's defaults apply."""
+        data: dict[str, Any] = {}
+        for rule in self._rules:
+            value = row[rule.source]
+            if value is None:
+                continue
+            if rule.values is not None:
+                value = rule.values.get(str(value), value)
+            elif rule.timestamp:
+                value = self._timestamp(value)
+            target = data
+            for part in rule.path[:-1]:
+                target = target.setdefault(part, {})
+            target[rule.path[-1]] = value
+        return data
+
+    def _timestamp(self, value: Any) -> Any:
+        # Sources without type information (SQLite, JSON) give text; zone-less values get the configured zone.
+        if isinstance(value, str):
+            try:
+                value = datetime.fromisoformat(value)
+            except ValueError:
+                return value
+        if isinstance(value, datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=self._tz)
+        return value
+
+    def to_stored(self, path: str, value: Any) -> Any:
+        """Return the stored form of a contract value (the inverse of the field's value map, if any)."""
+        reverse = self._reverse.get(path)
+        if reverse is None:
+            return value
+        return reverse.get(value, value)
+
+
+def timestamp_fields(model: type[BaseModel]) -> set[str]:
+    """Dotted paths of the fields of ``model``, nested models included, whose JSON Schema is a date-time."""
+    schema = model.model_json_schema()
+    definitions = schema.get("$defs", {})
+    found: set[str] = set()
+
+    def walk(node: dict[str, Any], prefix: str) -> None:
+        for name, prop in node.get("properties", {}).items():
+            for option in (prop, *prop.get("anyOf", ()), *prop.get("allOf", ())):
+                if "$ref" in option:
+                    walk(definitions[option["$ref"].rsplit("/", 1)[-1]], f"{prefix}{name}.")
+                elif option.get("format") == "date-time":
+                    found.add(prefix + name)
+
+    walk(schema, "")
+    return found
+
+
+def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    """The model class inside ``annotation`` (``Address``, ``Address | None``, ``Annotated[...]``), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if get_origin(annotation) in (Union, types.UnionType, Annotated):
+        for argument in get_args(annotation):
+            if (found := _nested_model(argument)) is not None:
+                return found
+    return None
+
+
+def has_field_path(model: type[BaseModel], path: str) -> bool:
+    """Whether the dotted ``path`` names a field of ``model``, through nested models."""
+    *parents, leaf = path.split(".")
+    current = model
+    for part in parents:
+        info = current.model_fields.get(part)
+        nested = _nested_model(info.annotation) if info is not None else None
+        if nested is None:
+            return False
+        current = nested
+    return leaf in current.model_fields

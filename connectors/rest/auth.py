@@ -1,0 +1,148 @@
+"""Authenticating to the sector API: fixed headers for keys and tokens, OAuth 2.0 client credentials with a cache.
+
+An :class:`Authenticator` gives the headers of the next request; only the OAuth 2.0 one ever calls the network.
+Its token is cached until shortly before expiry, fetched once for any number of concurrent callers (single
+flight), and dropped when the sector API answers 401 to it, so that the next attempt fetches a fresh one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote_plus
+
+import httpx
+import orjson
+
+from .config import AccessKeyAuth, ApiKeyAuth, Auth, BearerAuth, NoAuth, OAuth2ClientCredentials
+
+__all__ = ["Authenticator", "OAuth2Authenticator", "StaticAuthenticator", "TokenRefused", "make_authenticator"]
+
+
+class TokenRefused(Exception):
+    """The token endpoint did not issue a token: ``status`` is its HTTP status (0 for an unreadable answer)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"the token endpoint answered {status or 'something unreadable'}")
+        self.status = status
+
+
+class Authenticator:
+    """Gives the authentication headers of a request. The base class sends none."""
+
+    refreshable = False
+    """Whether :meth:`invalidate` can make a later attempt succeed after a 401."""
+
+    async def headers(self, http: httpx.AsyncClient, http_timeout: httpx.Timeout) -> Mapping[str, str]:
+        """The headers to add to the next request (may fetch a token through ``http``)."""
+        return {}
+
+    def invalidate(self, used: Mapping[str, str]) -> None:
+        """Forget the credential in ``used`` (headers of a request answered 401), if it is still the current one."""
+
+
+class StaticAuthenticator(Authenticator):
+    """Fixed headers: a bearer token, an API key, or an application name with its access and secret keys."""
+
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        self._headers = dict(headers)
+
+    async def headers(self, http: httpx.AsyncClient, http_timeout: httpx.Timeout) -> Mapping[str, str]:
+        """The fixed headers."""
+        return self._headers
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    header: str
+    refresh_at: float  # time.monotonic() after which a new token is fetched
+
+
+class OAuth2Authenticator(Authenticator):
+    """OAuth 2.0 client credentials: a cached bearer token, fetched once for all concurrent callers."""
+
+    refreshable = True
+
+    def __init__(self, config: OAuth2ClientCredentials) -> None:
+        self._config = config
+        self._token: _Token | None = None
+        self._lock = asyncio.Lock()
+
+    def _valid(self) -> _Token | None:
+        token = self._token
+        return token if token is not None and time.monotonic() < token.refresh_at else None
+
+    async def headers(self, http: httpx.AsyncClient, http_timeout: httpx.Timeout) -> Mapping[str, str]:
+        """``Authorization: Bearer <token>``, fetching the token when none is cached or it is about to expire."""
+        token = self._valid()
+        if token is None:
+            async with self._lock:
+                # Another task may have fetched it while this one waited for the lock.
+                token = self._valid() or await self._fetch(http, http_timeout)
+        return {"Authorization": token.header}
+
+    async def _fetch(self, http: httpx.AsyncClient, http_timeout: httpx.Timeout) -> _Token:
+        config = self._config
+        secret = config.client_secret.get_secret_value()
+        form = {"grant_type": "client_credentials"}
+        if config.scope:
+            form["scope"] = config.scope
+        headers = {"Accept": "application/json"}
+        requested = time.monotonic()
+        if config.client_auth == "client_secret_post":
+            form |= {"client_id": config.client_id, "client_secret": secret}
+            response = await http.post(config.token_url, data=form, timeout=http_timeout, headers=headers)
+        else:
+            # RFC 6749 §2.3.1: both are form-urlencoded before they become the Basic credentials.
+            basic = (quote_plus(config.client_id), quote_plus(secret))
+            response = await http.post(config.token_url, data=form, auth=basic, timeout=http_timeout, headers=headers)
+        if response.status_code != 200:
+            raise TokenRefused(response.status_code)
+        try:
+            body: Any = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            raise TokenRefused(0) from None
+        access_token = body.get("access_token") if isinstance(body, dict) else None
+        token_type = str(body.get("token_type", "Bearer")) if isinstance(body, dict) else ""
+        if not isinstance(access_token, str) or not access_token or token_type.lower() != "bearer":
+            raise TokenRefused(0)
+        expires_in = body.get("expires_in")
+        lifetime = (
+            float(expires_in)
+            if isinstance(expires_in, int | float) and not isinstance(expires_in, bool) and expires_in > 0
+            else config.default_expires_in_seconds
+        )
+        margin = min(config.refresh_margin_seconds, lifetime / 2)
+        self._token = _Token(f"Bearer {access_token}", requested + lifetime - margin)
+        return self._token
+
+    def invalidate(self, used: Mapping[str, str]) -> None:
+        """Drop the cached token if it is the one the sector API just refused (not a newer one)."""
+        token = self._token
+        if token is not None and used.get("Authorization") == token.header:
+            self._token = None
+
+
+def make_authenticator(auth: Auth) -> Authenticator:
+    """The authenticator of a configured scheme."""
+    match auth:
+        case NoAuth():
+            return Authenticator()
+        case BearerAuth(token=token):
+            return StaticAuthenticator({"Authorization": f"Bearer {token.get_secret_value()}"})
+        case ApiKeyAuth(header=header, key=key):
+            return StaticAuthenticator({header: key.get_secret_value()})
+        case AccessKeyAuth():
+            return StaticAuthenticator(
+                {
+                    auth.app_name_header: auth.app_name,
+                    auth.access_key_header: auth.access_key.get_secret_value(),
+                    auth.secret_key_header: auth.secret_key.get_secret_value(),
+                }
+            )
+        case OAuth2ClientCredentials():
+            return OAuth2Authenticator(auth)
+    raise TypeError(f"unknown authentication scheme {type(auth).__name__}")  # pragma: no cover

@@ -1,0 +1,200 @@
+"""The generic REST connector: a JSON sector API, read through one pooled HTTP client."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import replace
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+
+from connectors.base import (
+    BadQuery,
+    Connector,
+    ContractViolation,
+    OperationNotSupported,
+    Page,
+    RecordNotFound,
+    UpstreamError,
+)
+from connectors.fields import has_field_path, timestamp_fields
+from contracts import Contract, ContractQuery, UnknownContract, get_contract
+
+from .auth import make_authenticator
+from .client import Answer, UpstreamClient
+from .config import RECORD_ID, RestConnectorConfig
+from .mapping import Getter, RecordMapping, compile_expression
+from .pagination import Paginator, Position, make_paginator
+
+
+class RestConnector(Connector[RestConnectorConfig]):
+    """Serves a contract from a REST/JSON sector API, configured without code.
+
+    ``get`` fills the record endpoint's path template with the (percent-encoded) key; ``search`` sends the
+    query's fields as the configured parameters and walks the API's pages behind opaque cursors. Answers are
+    mapped with JMESPath and validated against the contract. Calls share one pooled client; each runs under its
+    deadline, idempotent ones retried on transient failures. Dedicated connectors subclass it and fix
+    ``contract``, ``query_model`` and defaults in their config model.
+    """
+
+    slug = "rest"
+    title = "Generic REST API"
+    description = "Any JSON-over-HTTP sector API, mapped field by field with JMESPath."
+    config_model = RestConnectorConfig
+
+    def __init__(self, config: RestConnectorConfig) -> None:
+        super().__init__(config)
+        if config.contract is not None:
+            name, _, version = config.contract.partition("@")
+            try:
+                self.contract = get_contract(name, int(version) if version else None)
+            except (UnknownContract, ValueError):
+                raise self.config_error(f"unknown contract {config.contract!r}") from None
+            if config.search is not None and self.query_model is None:
+                self.query_model = _query_model(self.contract)
+        if not hasattr(self, "contract"):
+            raise self.config_error("it needs a contract (set 'contract')")
+        self._check_mapping()
+        self._mapping = RecordMapping(
+            config.fields,
+            config.value_maps,
+            timestamp_fields=timestamp_fields(self.contract),
+            naive_timezone=config.naive_datetime_timezone,
+        )
+        self._record = compile_expression(config.get.record)
+        self._not_found = compile_expression(config.get.not_found_when) if config.get.not_found_when else None
+        self._get_error = compile_expression(config.get.error_when) if config.get.error_when else None
+        self._paginator: Paginator | None = None
+        self._items: Getter | None = None
+        self._search_error: Getter | None = None
+        if config.search is not None:
+            self._paginator = make_paginator(config.search, config.base_url, self.slug)
+            self._items = compile_expression(config.search.items)
+            if config.search.error_when:
+                self._search_error = compile_expression(config.search.error_when)
+        self._client = UpstreamClient(config, make_authenticator(config.auth), label=self.slug)
+
+    def _check_mapping(self) -> None:
+        config, contract = self.config, self.contract
+        if contract.record_key not in config.fields:
+            raise self.config_error(f"the field mapping lacks the record key {contract.record_key!r}")
+        unknown = sorted(p for p in config.fields if not has_field_path(contract, p))
+        if unknown:
+            raise self.config_error(f"fields not in {contract.contract_id()}: {', '.join(unknown)}")
+        unmapped = sorted(set(config.value_maps) - set(config.fields))
+        if unmapped:
+            raise self.config_error(f"value maps for fields the mapping lacks: {', '.join(unmapped)}")
+        if config.search is not None:
+            query_fields = set(self.query_model.model_fields) if self.query_model else set()
+            unknown = sorted(set(config.search.filters) - query_fields)
+            if unknown:
+                raise self.config_error(f"search filters for fields the query lacks: {', '.join(unknown)}")
+
+    async def start(self) -> None:
+        """Create the pooled client (connections open on demand: a sector API that is down blocks nothing)."""
+        _ = self._client.http
+
+    async def close(self) -> None:
+        """Close the pooled connections."""
+        await self._client.close()
+
+    def _timeout(self, endpoint_timeout: float | None) -> float:
+        return endpoint_timeout if endpoint_timeout is not None else self.config.timeout_seconds
+
+    def _json(self, answer: Answer) -> Any:
+        try:
+            return orjson.loads(answer.content)
+        except orjson.JSONDecodeError:
+            raise UpstreamError(f"{self.slug}: the sector system's answer is not JSON", reason="protocol") from None
+
+    async def ping(self) -> None:
+        """Call the health endpoint; any status but the expected ones is a failure."""
+        ping = self.config.ping
+        await self._client.call(
+            "GET", ping.path, params=ping.params, seconds=self._timeout(ping.timeout_seconds), accept=ping.expect_status
+        )
+
+    async def get(self, record_id: str) -> Contract:
+        """Read the record ``record_id`` from the record endpoint and return it validated."""
+        endpoint = self.config.get
+        if record_id in {"", ".", ".."}:
+            raise RecordNotFound(f"no {self.slug} record with that key")
+        path = endpoint.path.replace(RECORD_ID, quote(record_id, safe=""))
+        answer = await self._client.call(
+            "GET", path, params=endpoint.params, seconds=self._timeout(endpoint.timeout_seconds), accept=(200, 404)
+        )
+        if answer.status == 404:
+            raise RecordNotFound(f"no {self.slug} record with that key")
+        body = self._json(answer)
+        if self._not_found is not None and self._not_found(body):
+            raise RecordNotFound(f"no {self.slug} record with that key")
+        if self._get_error is not None and self._get_error(body):
+            raise UpstreamError(f"{self.slug}: the sector system reported an error", reason="protocol")
+        record = self._to_record(self._record(body), record_id)
+        if record.record_id() != record_id:
+            raise ContractViolation(
+                f"record from {self.slug!r} is not the one asked for",
+                record_id=record_id,
+                errors=[f"{self.contract.record_key}: not the requested key"],
+            )
+        return record
+
+    def _to_record(self, item: Any, record_id: str | None = None) -> Contract:
+        if not isinstance(item, dict):
+            raise ContractViolation(
+                f"record from {self.slug!r} violates {self.contract.contract_id()}",
+                record_id=record_id,
+                errors=["(record): not a JSON object"],
+            )
+        return self.to_record(self._mapping.to_data(item), record_id=record_id)
+
+    async def search(self, query: ContractQuery, *, limit: int, cursor: str | None = None) -> Page:
+        """Return records matching ``query`` in the API's order; the cursor is where the walk stands."""
+        endpoint, paginator = self.config.search, self._paginator
+        if endpoint is None or paginator is None or self.query_model is None:
+            raise OperationNotSupported(f"connector {self.slug!r} does not support search")
+        if not isinstance(query, self.query_model):
+            raise BadQuery(f"{self.slug}: expected a {self.query_model.__name__}")
+        values = query.model_dump(mode="json", exclude_none=True)
+        unsupported = sorted(set(values) - set(endpoint.filters))
+        if unsupported:
+            raise BadQuery(f"{self.slug}: searching by {', '.join(map(repr, unsupported))} is not supported")
+        filters = {endpoint.filters[name]: str(self._mapping.to_stored(name, value)) for name, value in values.items()}
+        position = paginator.decode(cursor) if cursor is not None else paginator.first(limit)
+        request = paginator.request(position, filters)
+        seconds = self._timeout(endpoint.timeout_seconds)
+        if endpoint.method == "GET":
+            answer = await self._client.call("GET", request.url, params=request.params, seconds=seconds)
+        else:
+            answer = await self._client.call("POST", request.url, json=request.params, seconds=seconds)
+        body = self._json(answer)
+        if self._search_error is not None and self._search_error(body):
+            raise UpstreamError(f"{self.slug}: the sector system reported an error", reason="protocol")
+        items = self._items(body) if self._items is not None else None
+        if items is None:
+            items = []
+        elif not isinstance(items, list):
+            raise ContractViolation(
+                f"answer from {self.slug!r} violates {self.contract.contract_id()}", errors=["(items): not a list"]
+            )
+        page = paginator.usable(position, items)
+        window = page[position.skip : position.skip + limit]
+        following: Position | None
+        if position.skip + limit < len(page):
+            following = replace(position, skip=position.skip + limit)
+        else:
+            following = paginator.following(position, len(items), body, answer)
+        records = [self._to_record(item) for item in window]
+        return Page(items=records, next_cursor=paginator.encode(following) if following is not None else None)
+
+
+def _query_model(contract: type[Contract]) -> type[ContractQuery] | None:
+    """The query model defined beside a contract (``CitizenQuery`` beside ``Citizen``), if there is exactly one."""
+    module = importlib.import_module(contract.__module__)
+    candidates = [
+        value
+        for value in vars(module).values()
+        if isinstance(value, type) and issubclass(value, ContractQuery) and value is not ContractQuery
+    ]
+    return candidates[0] if len(candidates) == 1 else None

@@ -1,0 +1,118 @@
+"""Turning HTTP failures into the connector errors the gateway maps to answers.
+
+Messages name the kind of failure and the exception class, never the upstream's text, body or URL: they may
+hold record keys or other personal data.
+
+=====================================  ===========================  ===============  =========
+failure                                error                        reason           retried
+=====================================  ===========================  ===============  =========
+connection refused, DNS failure        ``UpstreamUnavailable``      ``connect``      yes
+connect timeout                        ``UpstreamUnavailable``      ``connect``      yes
+TLS certificate not trusted            ``UpstreamUnavailable``      ``connect``      no
+no answer before the deadline          ``UpstreamTimeout``          ``timeout``      no time
+connection reset, malformed HTTP       ``UpstreamError``            ``protocol``     yes
+429 Too Many Requests                  ``UpstreamUnavailable``      ``protocol``     yes
+other 4xx (401, 403, 400...)           ``UpstreamError``            ``protocol``     no
+503                                    ``UpstreamUnavailable``      ``status_5xx``   yes
+other 5xx                              ``UpstreamError``            ``status_5xx``   500/502/504
+malformed JSON, redirect, too large    ``UpstreamError``            ``protocol``     no
+=====================================  ===========================  ===============  =========
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import aiohttp
+import httpx
+
+from connectors.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+
+__all__ = ["Failure", "from_exception", "from_status"]
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A failed attempt: the error to raise if it is the last, and whether another attempt may help."""
+
+    error: UpstreamError
+    retryable: bool
+    retry_after: float | None = None
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+# What went wrong, by the first class found in an exception's chain: (kind, retryable). httpx-aiohttp maps most
+# aiohttp connection errors to httpx.ConnectTimeout, so the original aiohttp error is looked for first.
+_KINDS: tuple[tuple[tuple[type[BaseException], ...], str, bool], ...] = (
+    ((ssl.SSLCertVerificationError, aiohttp.ClientConnectorCertificateError), "untrusted", False),
+    ((ssl.SSLError, aiohttp.ClientConnectorSSLError), "tls", False),
+    ((aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError), "unreachable", True),
+    ((aiohttp.ServerTimeoutError,), "timeout", True),
+    ((aiohttp.ClientError,), "broken", True),
+    ((httpx.ConnectError, httpx.ConnectTimeout), "unreachable", True),
+    ((httpx.TimeoutException,), "timeout", True),
+    ((httpx.NetworkError, httpx.RemoteProtocolError), "broken", True),
+)
+
+
+def from_exception(exc: BaseException, label: str) -> Failure:
+    """The failure of an attempt that raised ``exc`` (an httpx error, possibly wrapping an aiohttp one)."""
+    chain = list(_chain(exc))
+    name = type(chain[-1]).__name__
+    kind, retryable = next(
+        ((kind, retryable) for classes, kind, retryable in _KINDS for cause in chain if isinstance(cause, classes)),
+        ("failed", False),
+    )
+    error: UpstreamError
+    match kind:
+        case "untrusted":
+            error = UpstreamUnavailable(f"{label}: the sector system's TLS certificate is not trusted")
+        case "tls":
+            error = UpstreamUnavailable(f"{label}: TLS handshake with the sector system failed ({name})")
+        case "unreachable":
+            error = UpstreamUnavailable(f"{label}: the sector system cannot be reached ({name})")
+        case "timeout":
+            error = UpstreamTimeout(f"{label}: the sector system did not answer in time ({name})")
+        case "broken":
+            error = UpstreamError(f"{label}: the connection to the sector system broke ({name})", reason="protocol")
+        case _:
+            error = UpstreamError(f"{label}: the call to the sector system failed ({name})", reason="protocol")
+    return Failure(error, retryable)
+
+
+def from_status(status: int, label: str, *, retry_after: float | None = None, retry: frozenset[int]) -> Failure:
+    """The failure of an attempt answered with ``status`` (neither a success nor a 404)."""
+    retryable = status in retry
+    if status == 429:
+        return Failure(
+            UpstreamUnavailable(f"{label}: the sector system is rate limiting calls (HTTP 429)", reason="protocol"),
+            retryable,
+            retry_after,
+        )
+    if status == 503:
+        return Failure(
+            UpstreamUnavailable(f"{label}: the sector system is unavailable (HTTP 503)", reason="status_5xx"),
+            retryable,
+            retry_after,
+        )
+    if status >= 500:
+        return Failure(
+            UpstreamError(f"{label}: the sector system failed (HTTP {status})", reason="status_5xx"), retryable
+        )
+    if status in {401, 403}:
+        message = f"{label}: the sector system refused the gateway's credentials (HTTP {status})"
+    elif 300 <= status < 400:
+        return Failure(UpstreamError(f"{label}: unexpected redirect (HTTP {status})", reason="protocol"), False)
+    else:
+        message = f"{label}: the sector system rejected the call (HTTP {status})"
+    return Failure(UpstreamError(message, reason="protocol"), False)

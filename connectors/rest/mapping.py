@@ -1,0 +1,65 @@
+"""From a sector API's JSON records to contract data, with JMESPath expressions (https://jmespath.org).
+
+Each contract field path is given a JMESPath expression evaluated on one record of the answer: ``ho_ten``,
+``dia_chi.ma_xa``, ``giay_to[?loai=='CMND'].so | [0]``. Plain dotted names, the common case, are read directly
+without the JMESPath interpreter (same result, a fraction of the cost on the read path).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jmespath
+
+from connectors.fields import FieldMapper
+
+__all__ = ["RecordMapping", "compile_expression"]
+
+_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+Getter = Callable[[Any], Any]
+
+
+def _dotted(parts: tuple[str, ...]) -> Getter:
+    def get(value: Any) -> Any:
+        for part in parts:
+            if not isinstance(value, dict):
+                return None
+            value = value.get(part)
+        return value
+
+    return get
+
+
+def compile_expression(expression: str) -> Getter:
+    """A function evaluating the JMESPath ``expression`` on a JSON value."""
+    if expression == "@":
+        return lambda value: value
+    if _DOTTED.match(expression):
+        return _dotted(tuple(expression.split(".")))
+    return jmespath.compile(expression).search
+
+
+class RecordMapping:
+    """Maps one JSON record of the sector API to contract data (field expressions, then value maps)."""
+
+    def __init__(
+        self,
+        fields: Mapping[str, str],
+        value_maps: Mapping[str, Mapping[str, Any]],
+        *,
+        timestamp_fields: set[str],
+        naive_timezone: str,
+    ) -> None:
+        self._getters = {expression: compile_expression(expression) for expression in set(fields.values())}
+        self._fields = FieldMapper(fields, value_maps, timestamp_fields=timestamp_fields, naive_timezone=naive_timezone)
+
+    def to_data(self, record: Any) -> dict[str, Any]:
+        """The contract data of ``record`` (missing and null values left out)."""
+        return self._fields.to_data({expression: get(record) for expression, get in self._getters.items()})
+
+    def to_stored(self, path: str, value: Any) -> Any:
+        """The API's form of a contract value (the inverse of the field's value map, if any)."""
+        return self._fields.to_stored(path, value)

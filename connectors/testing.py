@@ -1,0 +1,427 @@
+"""The conformance kit: the standard tests every connector must pass, run with one statement.
+
+An agency that writes a connector adds a test file with one statement (plus the fixtures that give it a real
+sector system to talk to), in the manner of the Singer SDK's ``get_tap_test_class`` and Airbyte's standard tests::
+
+    from connectors.testing import SearchCase, connector_test_class, fixture
+    from land_connector import LandConnector
+
+    TestLandConnector = connector_test_class(
+        LandConnector,
+        config={"base_url": fixture("land_api_url"), "api_key": "test-key"},
+        known_ids=["LD-0001", "LD-0002"],
+        missing_id="LD-9999",
+        unreachable_config={"base_url": "http://127.0.0.1:9", "api_key": "test-key"},
+        slow_config={"base_url": fixture("hanging_land_api_url"), "api_key": "test-key", "timeout_seconds": 0.5},
+        searches=[SearchCase(LandQuery(owner="Nguyễn Văn An"), expected_ids=["LD-0001"])],
+    )
+
+Any argument, or any value inside a dict, list or :class:`SearchCase`, may be ``fixture("name")``: the value of
+that pytest fixture (a live server's URL, a seeded database...), looked up when the tests run. Nothing is mocked:
+the tests call the sector system the configuration points at.
+
+The tests check that the configuration model exports a JSON Schema with a description for every setting and
+keeps secrets secret; that a bad configuration is refused with a clear :class:`ConnectorConfigError` that quotes
+no secret; that ``check()`` and ``health()`` report a reachable system as up and an unreachable one as down
+(``check()`` never raising); that ``get()`` returns valid contract records for the known keys, also under
+concurrency, and raises :class:`RecordNotFound` for the missing one; that every search walks all its pages, at
+several page sizes and across a change of page size, returning every record exactly once and in a stable order;
+that a slow system makes calls fail with :class:`UpstreamTimeout` within the configured deadline; and that
+operations the connector does not offer raise :class:`OperationNotSupported`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any, ClassVar
+
+import pytest
+from pydantic import BaseModel, SecretStr
+
+from contracts import Contract, ContractQuery
+
+from .base import (
+    BadQuery,
+    Connector,
+    ConnectorConfig,
+    ConnectorConfigError,
+    HealthState,
+    OperationNotSupported,
+    Page,
+    RecordNotFound,
+    SubmitOperation,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from .discovery import ENTRY_POINT_GROUP
+
+__all__ = ["ConformanceCase", "ConnectorConformance", "FixtureValue", "SearchCase", "connector_test_class", "fixture"]
+
+_SLUG = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+_SECRET_NAME = re.compile(r"(^|_)(secret|password|passwd|token|access_key|secret_key|api_key|private_key)$")
+_LIMITS = (1, 2, 3, 7, 100)
+
+
+@dataclass(frozen=True, slots=True)
+class FixtureValue:
+    """A placeholder for the value of the pytest fixture ``name``; made by :func:`fixture`."""
+
+    name: str
+
+
+def fixture(name: str) -> Any:
+    """Stand for the value of the pytest fixture ``name`` in an argument of :func:`connector_test_class`."""
+    return FixtureValue(name)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchCase:
+    """A search to walk: ``query``, and the keys of every record it must find (when known)."""
+
+    query: ContractQuery
+    expected_ids: Collection[str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConformanceCase:
+    """The arguments of :func:`connector_test_class`, with every fixture placeholder replaced by its value."""
+
+    config: Mapping[str, Any]
+    known_ids: Sequence[str]
+    missing_id: str
+    unreachable_config: Mapping[str, Any]
+    slow_config: Mapping[str, Any] | None = None
+    searches: Sequence[SearchCase] = ()
+    invalid_configs: Sequence[Mapping[str, Any]] = ()
+    grace_seconds: float = 1.0
+
+
+def _resolve(value: Any, request: pytest.FixtureRequest) -> Any:
+    if isinstance(value, FixtureValue):
+        return _resolve(request.getfixturevalue(value.name), request)
+    if isinstance(value, Mapping):
+        return {key: _resolve(item, request) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_resolve(item, request) for item in value)
+    if isinstance(value, SearchCase):
+        return SearchCase(value.query, _resolve(value.expected_ids, request))
+    return value
+
+
+def _secrets(value: Any) -> set[str]:
+    """Every secret value inside a validated configuration (long enough to be recognisable)."""
+    found: set[str] = set()
+    if isinstance(value, SecretStr):
+        secret = value.get_secret_value()
+        if len(secret) >= 4:
+            found.add(secret)
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            found |= _secrets(getattr(value, name))
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            found |= _secrets(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            found |= _secrets(item)
+    return found
+
+
+def _assert_no_secret(text: str, secrets: Collection[str]) -> None:
+    leaked = [secret for secret in secrets if secret in text]
+    assert not leaked, "a secret of the configuration appears in a message"
+
+
+def _schema_properties(schema: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, Any]]]:
+    """(model, property, its schema) for the top-level model and every model in ``$defs``."""
+    models = [(str(schema.get("title", "(config)")), schema)]
+    models += [(name, definition) for name, definition in schema.get("$defs", {}).items()]
+    return [
+        (model, name, prop) for model, definition in models for name, prop in definition.get("properties", {}).items()
+    ]
+
+
+async def _walk(connector: Connector[Any], query: ContractQuery, limits: Sequence[int], bound: int) -> list[Page]:
+    """Pages of ``query``, the n-th fetched with ``limits[min(n, len - 1)]``, until the last one."""
+    pages = [await connector.search(query, limit=limits[0])]
+    while pages[-1].next_cursor is not None:
+        assert len(pages) <= bound, "the cursor does not advance: more pages than records"
+        limit = limits[min(len(pages), len(limits) - 1)]
+        pages.append(await connector.search(query, limit=limit, cursor=pages[-1].next_cursor))
+    return pages
+
+
+class ConnectorConformance:
+    """The standard tests; :func:`connector_test_class` makes a subclass bound to one connector and its case."""
+
+    connector_class: ClassVar[type[Connector[Any]]]
+    arguments: ClassVar[Mapping[str, Any]]
+    entry_point: ClassVar[str | None] = None
+
+    @pytest.fixture
+    def case(self, request: pytest.FixtureRequest) -> ConformanceCase:
+        """The case, with fixture placeholders replaced by the fixtures' values."""
+        return ConformanceCase(**_resolve(dict(self.arguments), request))
+
+    def connector(self, config: Mapping[str, Any]) -> Connector[Any]:
+        """A connector built from ``config``."""
+        return self.connector_class.from_config(config)
+
+    # -- metadata and configuration ------------------------------------------------------------------------
+
+    def test_metadata(self) -> None:
+        cls = self.connector_class
+        assert _SLUG.match(cls.slug), f"slug {cls.slug!r} is not lower case letters, digits, '-' and '_'"
+        assert cls.title.strip(), "the connector needs a title"
+        assert issubclass(cls.config_model, ConnectorConfig)
+        if cls.query_model is not None:  # generic connectors may set it per instance, from their configuration
+            assert issubclass(cls.query_model, ContractQuery)
+        if getattr(cls, "contract", None) is not None:
+            assert issubclass(cls.contract, Contract)
+
+    def test_entry_point(self) -> None:
+        if self.entry_point is None:
+            pytest.skip("no entry_point given")
+        found = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+        assert self.entry_point in found, f"no {ENTRY_POINT_GROUP!r} entry point named {self.entry_point!r}"
+        assert found[self.entry_point].load() is self.connector_class
+
+    def test_config_schema(self, case: ConformanceCase) -> None:
+        jsonschema = pytest.importorskip("jsonschema")
+        schema = self.connector_class.config_model.model_json_schema()
+        jsonschema.Draft202012Validator.check_schema(schema)
+        undocumented = [f"{m}.{p}" for m, p, prop in _schema_properties(schema) if not prop.get("description")]
+        assert not undocumented, f"settings without a description: {', '.join(undocumented)}"
+        plain = [
+            f"{m}.{p}"
+            for m, p, prop in _schema_properties(schema)
+            if _SECRET_NAME.search(p)
+            and "password" not in {prop.get("format"), *(o.get("format") for o in prop.get("anyOf", ()))}
+        ]
+        assert not plain, f"secret-looking settings that are not SecretStr: {', '.join(plain)}"
+        validated = self.connector_class.config_model.model_validate(case.config)
+        assert self.connector_class.config_model.model_validate(validated.model_dump()) == validated
+
+    def test_config_builds_the_connector(self, case: ConformanceCase) -> None:
+        connector = self.connector(case.config)
+        assert isinstance(connector, self.connector_class)
+        assert isinstance(connector.config, self.connector_class.config_model)
+        assert isinstance(self.connector_class.from_config(connector.config), self.connector_class)
+
+    def test_bad_config_is_a_clear_error(self, case: ConformanceCase) -> None:
+        secrets = _secrets(self.connector_class.config_model.model_validate(case.config))
+        bad: list[tuple[Mapping[str, Any], str | None]] = [
+            ({**case.config, "no_such_setting": 1}, "no_such_setting"),
+            ({**case.config, "timeout_seconds": -1}, "timeout_seconds"),
+            *((config, None) for config in case.invalid_configs),
+        ]
+        if any(f.is_required() for f in self.connector_class.config_model.model_fields.values()):
+            bad.append(({}, None))
+        for config, named in bad:
+            with pytest.raises(ConnectorConfigError) as info:
+                self.connector(config)
+            error = info.value
+            assert error.message and self.connector_class.slug in error.message
+            if named is not None:
+                assert named in error.message, f"the error does not name {named!r}: {error.message}"
+            _assert_no_secret(" ".join([error.message, *error.errors]), secrets)
+
+    # -- reaching the sector system ------------------------------------------------------------------------
+
+    @pytest.mark.anyio
+    async def test_check_and_health_when_up(self, case: ConformanceCase) -> None:
+        async with self.connector(case.config) as connector:
+            result = await connector.check()
+            health = await connector.health()
+        assert result.ok, f"check() failed: {result.message}"
+        assert result.latency_seconds is not None and result.latency_seconds >= 0
+        assert health.state is HealthState.UP
+
+    @pytest.mark.anyio
+    async def test_check_and_health_when_unreachable(self, case: ConformanceCase) -> None:
+        connector = self.connector(case.unreachable_config)
+        secrets = _secrets(connector.config)
+        deadline = connector.config.timeout_seconds * 1.5 + case.grace_seconds
+        async with connector:
+            started = time.perf_counter()
+            result = await connector.check()  # never raises
+            health = await connector.health()
+            with pytest.raises(UpstreamUnavailable) as info:
+                await connector.get(case.known_ids[0])
+            elapsed = time.perf_counter() - started
+        assert result.ok is False and result.message
+        assert health.state is HealthState.DOWN
+        assert info.value.reason == "connect"
+        assert elapsed < 3 * deadline, f"an unreachable system took {elapsed:.1f} s to report"
+        _assert_no_secret(" ".join([result.message, health.message, info.value.message]), secrets)
+        assert case.known_ids[0] not in info.value.message
+
+    # -- reading -------------------------------------------------------------------------------------------
+
+    @pytest.mark.anyio
+    async def test_get_returns_valid_contract_records(self, case: ConformanceCase) -> None:
+        assert case.known_ids, "known_ids must name at least one record"
+        async with self.connector(case.config) as connector:
+            contract = connector.contract
+            schema = contract.contract_schema()
+            jsonschema = pytest.importorskip("jsonschema")
+            for record_id in case.known_ids:
+                record = await connector.get(record_id)
+                assert isinstance(record, contract), f"get() returned a {type(record).__name__}"
+                assert record.record_id() == record_id
+                assert contract.model_validate_json(record.model_dump_json()) == record
+                jsonschema.validate(record.model_dump(mode="json"), schema)
+
+    @pytest.mark.anyio
+    async def test_concurrent_gets(self, case: ConformanceCase) -> None:
+        ids = list(case.known_ids) * max(1, 24 // len(case.known_ids))
+        async with self.connector(case.config) as connector:
+            one_by_one = {record_id: await connector.get(record_id) for record_id in case.known_ids}
+            together = await asyncio.gather(*(connector.get(record_id) for record_id in ids))
+        assert [record.record_id() for record in together] == ids
+        assert all(record == one_by_one[record.record_id()] for record in together)
+
+    @pytest.mark.anyio
+    async def test_missing_record_is_not_found(self, case: ConformanceCase) -> None:
+        assert case.missing_id not in case.known_ids
+        async with self.connector(case.config) as connector:
+            with pytest.raises(RecordNotFound) as info:
+                await connector.get(case.missing_id)
+        assert case.missing_id not in info.value.message, "the error quotes the key (it may be personal data)"
+
+    # -- searching -----------------------------------------------------------------------------------------
+
+    @pytest.mark.anyio
+    async def test_search_walks_every_page_once(self, case: ConformanceCase) -> None:
+        if not case.searches:
+            pytest.skip("no searches given")
+        async with self.connector(case.config) as connector:
+            assert connector.query_model is not None, "searches are given but the connector has no query model"
+            for search in case.searches:
+                walks = {}
+                for limit in _LIMITS:
+                    pages = await _walk(connector, search.query, [limit], bound=10_000)
+                    ids = [item.record_id() for page in pages for item in page.items]
+                    duplicates = [key for key, n in Counter(ids).items() if n > 1]
+                    assert not duplicates, f"limit {limit}: records returned twice"
+                    assert all(len(page.items) <= limit for page in pages), f"limit {limit}: a page is too long"
+                    assert all(page.items for page in pages[:-1]), f"limit {limit}: an empty page before the last"
+                    assert all(isinstance(item, connector.contract) for page in pages for item in page.items)
+                    walks[limit] = ids
+                orders = {tuple(ids) for ids in walks.values()}
+                assert len(orders) == 1, "the order of the records depends on the page size"
+                found = next(iter(orders))
+                if search.expected_ids is not None:
+                    assert sorted(found) == sorted(search.expected_ids), "the search found other records"
+                # A caller may change its page size in the middle of a walk.
+                mixed = await _walk(connector, search.query, [3, 5, 2, 100], bound=10_000)
+                assert tuple(item.record_id() for page in mixed for item in page.items) == found
+
+    @pytest.mark.anyio
+    async def test_search_with_a_foreign_cursor(self, case: ConformanceCase) -> None:
+        if not case.searches:
+            pytest.skip("no searches given")
+        async with self.connector(case.config) as connector:
+            for cursor in ("not-a-cursor", "eyJub3QiOiAiaGVyZSJ9", "\x00"):
+                try:
+                    page = await connector.search(case.searches[0].query, limit=5, cursor=cursor)
+                except BadQuery:
+                    continue
+                assert len(page.items) <= 5  # accepting it is fine; failing otherwise is not
+
+    # -- deadlines -----------------------------------------------------------------------------------------
+
+    @pytest.mark.anyio
+    async def test_timeout_is_honoured(self, case: ConformanceCase) -> None:
+        if case.slow_config is None:
+            pytest.skip("no slow_config given")
+        connector = self.connector(case.slow_config)
+        timeout = connector.config.timeout_seconds
+        bound = timeout * 1.5 + case.grace_seconds
+        async with connector:
+            started = time.perf_counter()
+            with pytest.raises(UpstreamTimeout) as info:
+                await connector.get(case.known_ids[0])
+            elapsed = time.perf_counter() - started
+            assert info.value.reason == "timeout"
+            assert elapsed < bound, f"get() gave up after {elapsed:.2f} s; its deadline is {timeout:g} s"
+            started = time.perf_counter()
+            result = await connector.check()
+            checked = time.perf_counter() - started
+            assert result.ok is False and checked < bound
+            if connector.query_model is not None and case.searches:
+                started = time.perf_counter()
+                with pytest.raises(UpstreamTimeout):
+                    await connector.search(case.searches[0].query, limit=5)
+                assert time.perf_counter() - started < bound
+
+    # -- optional operations -------------------------------------------------------------------------------
+
+    @pytest.mark.anyio
+    async def test_operations_not_offered_say_so(self, case: ConformanceCase) -> None:
+        cls = self.connector_class
+        async with self.connector(case.config) as connector:
+            if connector.query_model is None:
+                with pytest.raises(OperationNotSupported):
+                    await connector.search(ContractQuery(), limit=5)
+            if cls.submit is Connector.submit:
+                record = await connector.get(case.known_ids[0])
+                with pytest.raises(OperationNotSupported):
+                    await connector.submit(SubmitOperation(record=record, idempotency_key="conformance"))
+            if cls.changes is Connector.changes:
+                with pytest.raises(OperationNotSupported):
+                    await connector.changes(None, limit=10)
+
+
+def connector_test_class(
+    connector_class: type[Connector[Any]],
+    *,
+    config: Mapping[str, Any],
+    known_ids: Sequence[str],
+    missing_id: str,
+    unreachable_config: Mapping[str, Any],
+    slow_config: Mapping[str, Any] | None = None,
+    searches: Sequence[SearchCase] = (),
+    invalid_configs: Sequence[Mapping[str, Any]] = (),
+    entry_point: str | None = None,
+    grace_seconds: float = 1.0,
+) -> type[ConnectorConformance]:
+    """The conformance tests of ``connector_class``, as a test class to assign to a ``Test...`` name.
+
+    * ``config``: a working configuration, pointing at a real sector system (or a faithful simulator);
+    * ``known_ids``: keys of records that exist there; ``missing_id``: a well-formed key that does not;
+    * ``unreachable_config``: the same configuration pointing where nothing answers (a closed port, a missing
+      file);
+    * ``slow_config``: pointing at a system that answers too late (a held lock, a hanging server), with a short
+      ``timeout_seconds``; without it the deadline test is skipped;
+    * ``searches``: queries to walk, with the keys they must find when known;
+    * ``invalid_configs``: configurations the connector must refuse, beyond the kit's own;
+    * ``entry_point``: the name under which the connector is registered in ``gateway.connectors``, to check it;
+    * ``grace_seconds``: slack allowed beyond a deadline (slow CI machines).
+
+    Any of these may be, or contain, :func:`fixture` placeholders.
+    """
+    arguments = {
+        "config": config,
+        "known_ids": known_ids,
+        "missing_id": missing_id,
+        "unreachable_config": unreachable_config,
+        "slow_config": slow_config,
+        "searches": searches,
+        "invalid_configs": invalid_configs,
+        "grace_seconds": grace_seconds,
+    }
+    name = f"Test{connector_class.__name__}Conformance"
+    namespace = {
+        "connector_class": connector_class,
+        "arguments": arguments,
+        "entry_point": entry_point,
+        "__doc__": f"The conformance kit applied to {connector_class.__module__}.{connector_class.__qualname__}.",
+    }
+    return type(name, (ConnectorConformance,), namespace)

@@ -1,0 +1,262 @@
+"""Appending one batch of events to the chain, in one transaction, as cheaply as each database allows.
+
+The chain is serialised by the head row: lock it, read ``(seq, hash)``, number and chain the events, insert them
+and their data subjects, move the head, seal if due, commit. How:
+
+* PostgreSQL: one asyncpg connection, ``SELECT ... FOR UPDATE`` on the head, ``executemany`` inserts;
+* SQLite: one dedicated thread with its own ``sqlite3`` connection, ``BEGIN IMMEDIATE`` (the database's write
+  lock) and ``synchronous=FULL``, the whole batch in one hop off the event loop;
+* anything else: SQLAlchemy's engine.
+
+On the read path every answer waits for its batch's commit, so the appender's latency is the audit's cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+from sqlalchemy.dialects.sqlite.pysqlite import dialect as sqlite_dialect
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ..db import utcnow
+from .events import PendingEvent, subject_ids
+from .seals import Seal, store_seal
+from .storage import EVENTS, HEAD_ID, SUBJECTS, HeadMissing, lock_head, move_head
+
+#: Makes the seal of the chain head ``(seq, hash)``, when one is due with this batch.
+SealMaker = Callable[[int, str], Seal]
+
+
+def chain(
+    events: Sequence[PendingEvent], seq: int, prev_hash: str
+) -> tuple[list[dict[str, Any]], list[tuple[str, int]]]:
+    """The rows of ``events`` placed after ``(seq, prev_hash)``, and their ``(subject_id, seq)`` pairs."""
+    rows: list[dict[str, Any]] = []
+    subjects: list[tuple[str, int]] = []
+    for event in events:
+        seq += 1
+        row = event.chained(seq, prev_hash)
+        prev_hash = row["hash"]
+        rows.append(row)
+        subjects.extend((subject, seq) for subject in subject_ids(event.record_ids))
+    return rows, subjects
+
+
+class Appender(ABC):
+    """Appends batches to the chain of one database."""
+
+    @abstractmethod
+    async def append(self, events: Sequence[PendingEvent], seal: SealMaker | None) -> tuple[list[int], Seal | None]:
+        """Append ``events`` in one transaction; their ``seq`` numbers, and the seal made if ``seal`` was given."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release connections and threads."""
+
+
+class SqlAlchemyAppender(Appender):
+    """Through the audit engine (databases without a dedicated path)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def append(self, events: Sequence[PendingEvent], seal: SealMaker | None) -> tuple[list[int], Seal | None]:
+        async with self.engine.begin() as connection:
+            seq, prev_hash = await lock_head(connection)
+            rows, subjects = chain(events, seq, prev_hash)
+            await connection.execute(sa.insert(EVENTS), rows)
+            if subjects:
+                await connection.execute(sa.insert(SUBJECTS), [{"subject_id": s, "seq": n} for s, n in subjects])
+            await move_head(connection, rows[-1]["seq"], rows[-1]["hash"])
+            made = seal(rows[-1]["seq"], rows[-1]["hash"]) if seal is not None else None
+            if made is not None:
+                await store_seal(connection, made)
+        return [row["seq"] for row in rows], made
+
+    async def close(self) -> None:
+        pass
+
+
+def _insert_event(dialect: Any) -> tuple[str, tuple[str, ...]]:
+    """The INSERT of one event row for a driver's paramstyle, and the order of its parameters."""
+    compiled: Any = sa.insert(EVENTS).compile(dialect=dialect)
+    return str(compiled), tuple(compiled.positiontup)
+
+
+_PG_INSERT_EVENT, _PG_EVENT_COLUMNS = _insert_event(asyncpg_dialect(paramstyle="numeric_dollar"))  # type: ignore[no-untyped-call]
+
+
+class AsyncpgAppender(Appender):
+    """PostgreSQL through one asyncpg connection (a single writer per process), opened on demand."""
+
+    def __init__(self, database_url: str) -> None:
+        self._dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self._connection: Any = None
+
+    async def _connect(self) -> Any:
+        if self._connection is None or self._connection.is_closed():
+            import asyncpg
+
+            self._connection = await asyncpg.connect(self._dsn, timeout=10)
+        return self._connection
+
+    async def append(self, events: Sequence[PendingEvent], seal: SealMaker | None) -> tuple[list[int], Seal | None]:
+        connection = await self._connect()
+        try:
+            async with connection.transaction():
+                head = await connection.fetchrow("SELECT seq, hash FROM audit_head WHERE id = $1 FOR UPDATE", HEAD_ID)
+                if head is None:
+                    raise HeadMissing("audit_head is missing: run `gateway audit verify`")
+                rows, subjects = chain(events, int(head["seq"]), str(head["hash"]))
+                await connection.executemany(
+                    _PG_INSERT_EVENT,
+                    [
+                        tuple(orjson.dumps(row[c]).decode() if c == "record_ids" else row[c] for c in _PG_EVENT_COLUMNS)
+                        for row in rows
+                    ],
+                )
+                if subjects:
+                    await connection.executemany(
+                        "INSERT INTO audit_subjects (subject_id, seq) VALUES ($1, $2)", subjects
+                    )
+                last = rows[-1]
+                await connection.execute(
+                    "UPDATE audit_head SET seq = $1, hash = $2, updated_at = $3 WHERE id = $4",
+                    last["seq"],
+                    last["hash"],
+                    utcnow(),
+                    HEAD_ID,
+                )
+                made = seal(last["seq"], last["hash"]) if seal is not None else None
+                if made is not None:
+                    await connection.execute(
+                        "INSERT INTO audit_seals (seq, hash, kid, signature, sealed_at) VALUES ($1, $2, $3, $4, $5)",
+                        made.seq,
+                        made.hash,
+                        made.kid,
+                        made.signature,
+                        made.sealed_at,
+                    )
+        except BaseException:
+            # A failed or cancelled batch may leave the connection mid-transaction: start afresh next time.
+            await self._discard()
+            raise
+        return [row["seq"] for row in rows], made
+
+    async def _discard(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.terminate()
+
+    async def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            await connection.close(timeout=5)
+
+
+def _sqlite_time(value: datetime) -> str:
+    # The format SQLAlchemy's SQLite DateTime stores, so that the readers (verify, the audit API) parse it.
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+_SQLITE_INSERT_EVENT, _SQLITE_EVENT_COLUMNS = _insert_event(sqlite_dialect(paramstyle="qmark"))
+
+
+class SqliteAppender(Appender):
+    """SQLite through one ``sqlite3`` connection in one dedicated thread: a whole batch per hop."""
+
+    def __init__(self, database_url: str, *, busy_timeout: float = 30.0) -> None:
+        database = make_url(database_url).database
+        if not database:
+            raise ValueError("the audit trail needs a SQLite file, not an in-memory database")
+        self._path = database
+        self._busy_timeout = busy_timeout
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-sqlite")
+        self._local = threading.local()
+
+    def _connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(self._path, timeout=self._busy_timeout, isolation_level=None)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=FULL")
+            self._local.connection = connection
+        return connection
+
+    def _append(self, events: Sequence[PendingEvent], seal: SealMaker | None) -> tuple[list[int], Seal | None]:
+        connection = self._connection()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            head = connection.execute("SELECT seq, hash FROM audit_head WHERE id = ?", (HEAD_ID,)).fetchone()
+            if head is None:
+                raise HeadMissing("audit_head is missing: run `gateway audit verify`")
+            rows, subjects = chain(events, int(head[0]), str(head[1]))
+            connection.executemany(
+                _SQLITE_INSERT_EVENT,
+                [
+                    tuple(
+                        _sqlite_time(row[c])
+                        if c == "occurred_at"
+                        else orjson.dumps(row[c]).decode()
+                        if c == "record_ids"
+                        else row[c]
+                        for c in _SQLITE_EVENT_COLUMNS
+                    )
+                    for row in rows
+                ],
+            )
+            if subjects:
+                connection.executemany("INSERT INTO audit_subjects (subject_id, seq) VALUES (?, ?)", subjects)
+            last = rows[-1]
+            connection.execute(
+                "UPDATE audit_head SET seq = ?, hash = ?, updated_at = ? WHERE id = ?",
+                (last["seq"], last["hash"], _sqlite_time(utcnow()), HEAD_ID),
+            )
+            made = seal(last["seq"], last["hash"]) if seal is not None else None
+            if made is not None:
+                connection.execute(
+                    "INSERT INTO audit_seals (seq, hash, kid, signature, sealed_at) VALUES (?, ?, ?, ?, ?)",
+                    (made.seq, made.hash, made.kid, made.signature, _sqlite_time(made.sealed_at)),
+                )
+            connection.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                connection.execute("ROLLBACK")
+            raise
+        return [row["seq"] for row in rows], made
+
+    async def append(self, events: Sequence[PendingEvent], seal: SealMaker | None) -> tuple[list[int], Seal | None]:
+        loop = asyncio.get_running_loop()
+        # Shielded: a batch once started is committed or rolled back by its thread, never abandoned half-way.
+        return await asyncio.shield(loop.run_in_executor(self._thread, self._append, events, seal))
+
+    async def close(self) -> None:
+        def close_connection() -> None:
+            connection = getattr(self._local, "connection", None)
+            if connection is not None:
+                connection.close()
+
+        await asyncio.get_running_loop().run_in_executor(self._thread, close_connection)
+        self._thread.shutdown(wait=True)
+
+
+def make_appender(database_url: str, engine: AsyncEngine) -> Appender:
+    """The appender for the gateway's database: asyncpg, a sqlite3 thread, or SQLAlchemy."""
+    backend = engine.dialect.name
+    if backend == "postgresql":
+        return AsyncpgAppender(database_url)
+    if backend == "sqlite" and make_url(database_url).database not in (None, "", ":memory:"):
+        return SqliteAppender(database_url)
+    return SqlAlchemyAppender(engine)

@@ -1,0 +1,253 @@
+"""The audit hook of the request middleware: an audited exchange's answer is held until its event is committed.
+
+Audited: every request to a data route (a route carrying ``metric_labels``, i.e. ``(database, operation)``),
+allowed or refused; every request under ``/v1/admin`` (operation ``admin``) and ``/v1/audit`` (``audit``); the
+token endpoint (``token``). Not the health, metrics, documentation or problem routes.
+
+The response start and body are buffered (the gateway's answers are small JSON documents), the body's SHA-256
+computed, the event handed to the writer and its commit awaited; only then is the answer sent. If the event
+cannot be committed the caller gets a 503 problem instead: no answer leaves unaudited.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote_plus
+
+import orjson
+from starlette.routing import Match
+from starlette.types import Message, Receive, Scope, Send
+
+from ..problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE, AuditUnavailable, problem_response
+from ..services.access import HEADER_VALUE
+from .events import PendingEvent, outcome_of
+
+if TYPE_CHECKING:
+    from .writer import AuditWriter
+
+TOKEN_PATH = "/oauth/token"  # noqa: S105 - a path, not a secret
+_PREFIXES = (("/v1/admin", "admin"), ("/v1/audit", "audit"))
+_MAX_FORM_BYTES = 16_384
+_MAX_PROBLEM_BYTES = 65_536
+_MAX_REASON = 64
+
+
+def audited_operation(path: str) -> str | None:
+    """The audit operation of a path known before routing (``token``, ``admin``, ``audit``), ``""`` for the
+    data routes (their route says which), ``None`` for paths that are never audited."""
+    if path.startswith("/v1/databases/"):
+        return ""
+    if path == TOKEN_PATH:
+        return "token"
+    for prefix, operation in _PREFIXES:
+        if path == prefix or path.startswith(prefix + "/"):
+            return operation
+    return None
+
+
+def audit_exchange(scope: Scope, receive: Receive, send: Send, *, request_id: str) -> AuditedExchange | None:
+    """The audit hook for this request, or ``None`` when it is not audited (or auditing is off)."""
+    operation = audited_operation(scope["path"])
+    if operation is None:
+        return None
+    state: Any = getattr(getattr(scope.get("app"), "state", None), "gateway", None)
+    if state is None or not state.settings.audit_enabled:
+        return None
+    return AuditedExchange(state.audit, scope, receive, send, request_id=request_id, operation=operation)
+
+
+def _identifier(value: object) -> str | None:
+    """A client id, purpose or actor fit to be recorded (1-64 sane characters), else ``None``."""
+    return value if isinstance(value, str) and HEADER_VALUE.match(value) else None
+
+
+def _claimed_client(authorization: bytes | None, form: bytes, content_type: bytes | None) -> str | None:
+    """The client id a token request claims: HTTP Basic, else the form's ``client_id``, else the ``sub`` of a
+    client assertion (unverified: it is recorded as claimed, the outcome says whether it was accepted)."""
+    claimed: object = None
+    if authorization and authorization[:6].lower() == b"basic ":
+        try:
+            claimed = unquote_plus(
+                base64.b64decode(authorization[6:].strip(), validate=True).decode().partition(":")[0]
+            )
+        except (binascii.Error, ValueError):
+            return None
+    elif content_type and content_type.lower().startswith(b"application/x-www-form-urlencoded"):
+        fields = dict(parse_qsl(form.decode("latin-1"), max_num_fields=32))
+        claimed = fields.get("client_id") or _assertion_subject(fields.get("client_assertion", ""))
+    return _identifier(claimed)
+
+
+def _assertion_subject(assertion: str) -> object:
+    """The (unverified) ``sub`` claim of a client assertion."""
+    if assertion.count(".") != 2:
+        return None
+    claims_part = assertion.split(".")[1]
+    try:
+        claims = orjson.loads(base64.urlsafe_b64decode(claims_part + "=" * (-len(claims_part) % 4)))
+    except (binascii.Error, ValueError):
+        return None
+    return claims.get("sub") if isinstance(claims, dict) else None
+
+
+def _problem_reason(body: bytes) -> str | None:
+    """The problem type slug of an error answer (``invalid-token``, ``oauth-error:invalid_client``, ...)."""
+    if len(body) > _MAX_PROBLEM_BYTES:
+        return None
+    try:
+        problem = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(problem, dict) or not isinstance(problem.get("type"), str):
+        return None
+    slug = problem["type"].removeprefix(PROBLEM_BASE)
+    error = problem.get("error")
+    if isinstance(error, str) and error.isidentifier():
+        slug = f"{slug}:{error}"
+    return slug[:_MAX_REASON] if HEADER_VALUE.match(slug[:_MAX_REASON]) else None
+
+
+class AuditedExchange:
+    """Wraps one request's ``receive`` and ``send``: see the module's description."""
+
+    __slots__ = (
+        "_body",
+        "_form",
+        "_receive",
+        "_send",
+        "_start",
+        "began",
+        "occurred_at",
+        "operation",
+        "request_id",
+        "scope",
+        "writer",
+    )
+
+    def __init__(
+        self,
+        writer: AuditWriter | None,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        *,
+        request_id: str,
+        operation: str,
+    ) -> None:
+        self.writer = writer
+        self.scope = scope
+        self.request_id = request_id
+        self.operation = operation
+        self.occurred_at = datetime.now(UTC)
+        self.began = time.perf_counter()
+        self._receive = receive
+        self._send = send
+        self._start: Message | None = None
+        self._body: list[bytes] = []
+        self._form = b""
+
+    async def receive(self) -> Message:
+        """The request's messages; the token endpoint's (small, form) body is kept to tell the client id."""
+        message = await self._receive()
+        if self.operation == "token" and message["type"] == "http.request" and len(self._form) < _MAX_FORM_BYTES:
+            self._form += message.get("body", b"")
+        return message
+
+    async def send(self, message: Message) -> None:
+        """Hold an audited answer until its event is committed; pass anything else through."""
+        kind = message["type"]
+        if kind == "http.response.start":
+            # A new start replaces a held, unfinished answer: the middleware is answering a failure instead.
+            self._start, self._body = (message, []) if self._audited() else (None, [])
+            if self._start is None:
+                await self._send(message)
+            return
+        if self._start is None or kind != "http.response.body":
+            await self._send(message)
+            return
+        self._body.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            await self._finish(self._start, b"".join(self._body))
+
+    def _audited(self) -> bool:
+        return self.operation != "" or self._data_labels() is not None
+
+    def _data_labels(self) -> tuple[str, str] | None:
+        """The ``(database, operation)`` of the data route asked for: the routed one, or, for an answer given
+        before routing (a body too large, malformed JSON), the route that matches the request."""
+        labels: tuple[str, str] | None = getattr(self.scope.get("route"), "metric_labels", None)
+        if labels is None and "route" not in self.scope:
+            for route in getattr(self.scope.get("app"), "routes", ()):
+                candidate: tuple[str, str] | None = getattr(route, "metric_labels", None)
+                if candidate is not None and route.matches(self.scope)[0] != Match.NONE:
+                    return candidate
+        return labels
+
+    async def _finish(self, start: Message, body: bytes) -> None:
+        self._start, self._body = None, []
+        try:
+            if self.writer is None:
+                raise AuditUnavailable
+            await self.writer.append(self._event(start["status"], start.get("headers", ()), body))
+        except AuditUnavailable as problem:
+            response = problem_response(problem, instance=self.scope.get("path"))
+            await response(self.scope, self._receive, self._send)
+            return
+        await self._send(start)
+        await self._send({"type": "http.response.body", "body": body})
+
+    def _event(self, status: int, headers: Any, body: bytes) -> PendingEvent:
+        state: dict[str, Any] = self.scope.get("state", {})
+        labels = self._data_labels() if self.operation == "" else None
+        database, operation = labels if labels is not None else (None, self.operation)
+        principal = state.get("principal")
+        client_id = principal.client_id if principal is not None else None
+        decision = state.get("decision")
+        if decision is not None:
+            purpose, actor = decision.purpose, decision.actor
+        else:
+            purpose, actor = self._stated()
+        if operation == "token" and client_id is None:
+            client_id = self._token_client()
+        reason = None
+        if status >= 400:
+            content_type = next((v for k, v in headers if k == b"content-type"), b"")
+            if content_type.startswith(PROBLEM_MEDIA_TYPE.encode()):
+                reason = _problem_reason(body)
+        return PendingEvent(
+            occurred_at=self.occurred_at,
+            request_id=self.request_id,
+            client_id=client_id,
+            actor=actor,
+            purpose=purpose,
+            database=database,
+            operation=operation,
+            record_ids=tuple(str(r) for r in state.get("record_ids", ())),
+            outcome=outcome_of(status),
+            status=status,
+            reason=reason,
+            latency_ms=round((time.perf_counter() - self.began) * 1000, 3),
+            response_sha256=hashlib.sha256(body).hexdigest(),
+        )
+
+    def _header(self, name: bytes) -> bytes | None:
+        for key, value in self.scope["headers"]:
+            if key == name:
+                return bytes(value)
+        return None
+
+    def _stated(self) -> tuple[str | None, str | None]:
+        """The purpose and actor a refused request stated (when well-formed)."""
+        purpose, actor = self._header(b"x-purpose"), self._header(b"x-actor-id")
+        return (
+            _identifier(purpose.decode("latin-1")) if purpose else None,
+            _identifier(actor.decode("latin-1")) if actor else None,
+        )
+
+    def _token_client(self) -> str | None:
+        return _claimed_client(self._header(b"authorization"), self._form, self._header(b"content-type"))

@@ -1,0 +1,116 @@
+"""An audit event, its canonical serialisation and its chain hash.
+
+An event's ``hash`` is the SHA-256 of the canonical JSON (orjson, keys sorted) of every other column of the
+event, ``seq`` and ``prev_hash`` included; ``prev_hash`` is the hash of the event before it, or :data:`GENESIS`
+for the first. Changing, removing, inserting or reordering an event therefore breaks either its own hash or the
+link from the next one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import orjson
+
+GENESIS = "0" * 64
+OUTCOMES = ("allowed", "refused", "failed")
+Outcome = Literal["allowed", "refused", "failed"]
+#: The columns covered by an event's hash (every column but ``hash``).
+HASHED_COLUMNS = (
+    "seq",
+    "occurred_at",
+    "request_id",
+    "client_id",
+    "actor",
+    "purpose",
+    "database",
+    "operation",
+    "record_ids",
+    "outcome",
+    "status",
+    "reason",
+    "latency_ms",
+    "response_sha256",
+    "prev_hash",
+)
+#: Record ids longer than this are kept in the event but not indexed as data subjects (the column's size).
+MAX_SUBJECT_LENGTH = 64
+
+
+def outcome_of(status: int) -> Outcome:
+    """``allowed`` for an answer below 400, ``refused`` for a 4xx, ``failed`` for a 5xx."""
+    if status < 400:
+        return "allowed"
+    return "refused" if status < 500 else "failed"
+
+
+def timestamp(value: datetime) -> str:
+    """The canonical form of a time: UTC, microseconds, ``Z``."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical(row: Mapping[str, Any]) -> bytes:
+    """The bytes an event's hash covers: its hashed columns as JSON with sorted keys, the time canonicalised."""
+    document = {name: row[name] for name in HASHED_COLUMNS}
+    document["occurred_at"] = timestamp(row["occurred_at"])
+    document["record_ids"] = list(row["record_ids"])
+    return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+
+
+def event_hash(row: Mapping[str, Any]) -> str:
+    """The chain hash of an event row (hex SHA-256 of :func:`canonical`)."""
+    return hashlib.sha256(canonical(row)).hexdigest()
+
+
+def subject_ids(record_ids: Iterable[str]) -> list[str]:
+    """The data subjects indexed for an event: its distinct record ids that fit the index, sorted."""
+    return sorted({r for r in record_ids if 0 < len(r) <= MAX_SUBJECT_LENGTH})
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEvent:
+    """An exchange waiting to be appended to the chain: everything but its place (``seq``) and the hashes.
+
+    It holds identifiers only (client, actor, purpose, record ids), never personal data; the answer is
+    represented by the SHA-256 of its body.
+    """
+
+    occurred_at: datetime
+    request_id: str
+    client_id: str | None
+    actor: str | None
+    purpose: str | None
+    database: str | None
+    operation: str
+    record_ids: tuple[str, ...]
+    outcome: Outcome
+    status: int
+    reason: str | None
+    latency_ms: float
+    response_sha256: str
+
+    def chained(self, seq: int, prev_hash: str) -> dict[str, Any]:
+        """The event's row at position ``seq`` after the event whose hash is ``prev_hash``, hash included."""
+        row: dict[str, Any] = {
+            "seq": seq,
+            "occurred_at": self.occurred_at,
+            "request_id": self.request_id,
+            "client_id": self.client_id,
+            "actor": self.actor,
+            "purpose": self.purpose,
+            "database": self.database,
+            "operation": self.operation,
+            "record_ids": list(self.record_ids),
+            "outcome": self.outcome,
+            "status": self.status,
+            "reason": self.reason,
+            "latency_ms": self.latency_ms,
+            "response_sha256": self.response_sha256,
+            "prev_hash": prev_hash,
+        }
+        row["hash"] = event_hash(row)
+        return row

@@ -1,0 +1,141 @@
+"""Reading the audit trail: filters, keyset pagination by ``seq``, opaque cursors.
+
+The data-subject filter answers the question a citizen may ask under the personal data protection decree:
+which agencies looked at my record, when and why.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import orjson
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..problems import InvalidCursor
+from .events import Outcome
+from .storage import EVENTS, SUBJECTS
+
+PAGE_DEFAULT = 50
+PAGE_MAX = 500
+_IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,63}$"
+
+
+class AuditFilters(BaseModel):
+    """What to look for in the audit trail (every filter optional; they combine with AND)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    client: str | None = Field(default=None, pattern=_IDENTIFIER, description="The client (agency system) id.")
+    database: str | None = Field(
+        default=None, pattern=_IDENTIFIER, description="The national database, e.g. `population`."
+    )
+    operation: str | None = Field(
+        default=None, pattern=_IDENTIFIER, description="`read`, `search`, `token`, `admin`, `audit`, ..."
+    )
+    purpose: str | None = Field(default=None, pattern=_IDENTIFIER, description="The stated purpose (procedure code).")
+    outcome: Outcome | None = Field(default=None, description="`allowed`, `refused` or `failed`.")
+    subject: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9._:-]{1,64}$",
+        description="A record id (a citizen's personal id): the exchanges that touched this data subject.",
+    )
+    since: datetime | None = Field(default=None, description="From this time (ISO 8601; UTC when no offset).")
+    until: datetime | None = Field(default=None, description="Before this time (ISO 8601; UTC when no offset).")
+    order: Literal["desc", "asc"] = Field(default="desc", description="Newest first (`desc`) or oldest first.")
+    limit: int = Field(default=PAGE_DEFAULT, ge=1, le=PAGE_MAX, description="Events per page.")
+    cursor: str | None = Field(default=None, max_length=512, description="`next_cursor` of the previous page.")
+
+    @field_validator("since", "until")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+    def fingerprint(self) -> str:
+        """What a cursor is bound to: every filter and the order (not the page size)."""
+        document = self.model_dump(mode="json", exclude={"cursor", "limit"})
+        return hashlib.sha256(orjson.dumps(document, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
+
+
+class AuditEventOut(BaseModel):
+    """One exchange in the audit trail."""
+
+    seq: int = Field(description="Its position in the chain.")
+    occurred_at: datetime
+    request_id: str
+    client_id: str | None
+    actor: str | None = Field(description="The officer (X-Actor-Id) the client acted for.")
+    purpose: str | None = Field(description="The stated purpose (X-Purpose).")
+    database: str | None
+    operation: str
+    record_ids: list[str] = Field(description="The records (data subjects) the exchange touched.")
+    outcome: Outcome
+    status: int = Field(description="The HTTP status answered.")
+    reason: str | None = Field(description="Why it was refused or failed: the problem type, e.g. `access-denied`.")
+    latency_ms: float
+    response_sha256: str = Field(description="SHA-256 of the body answered (never the body itself).")
+    prev_hash: str
+    hash: str
+
+
+class AuditPage(BaseModel):
+    """A page of audit events."""
+
+    items: list[AuditEventOut]
+    next_cursor: str | None = Field(default=None, description="Cursor of the next page; null on the last.")
+
+
+def _encode_cursor(seq: int, filters: AuditFilters) -> str:
+    raw = orjson.dumps({"after": seq, "for": filters.fingerprint()})
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _decode_cursor(cursor: str, filters: AuditFilters) -> int:
+    try:
+        document: Any = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError):
+        raise InvalidCursor("The cursor is malformed.") from None
+    if not isinstance(document, dict) or document.get("for") != filters.fingerprint():
+        raise InvalidCursor("The cursor was issued for other filters; start again without one.")
+    after = document.get("after")
+    if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+        raise InvalidCursor("The cursor is malformed.")
+    return after
+
+
+async def search_events(connection: AsyncConnection, filters: AuditFilters) -> AuditPage:
+    """One page of the events matching ``filters``, in ``seq`` order."""
+    statement = sa.select(EVENTS)
+    if filters.subject is not None:
+        statement = statement.join(SUBJECTS, SUBJECTS.c.seq == EVENTS.c.seq).where(
+            SUBJECTS.c.subject_id == filters.subject
+        )
+    for column, value in (
+        (EVENTS.c.client_id, filters.client),
+        (EVENTS.c.database, filters.database),
+        (EVENTS.c.operation, filters.operation),
+        (EVENTS.c.purpose, filters.purpose),
+        (EVENTS.c.outcome, filters.outcome),
+    ):
+        if value is not None:
+            statement = statement.where(column == value)
+    if filters.since is not None:
+        statement = statement.where(EVENTS.c.occurred_at >= filters.since)
+    if filters.until is not None:
+        statement = statement.where(EVENTS.c.occurred_at < filters.until)
+    descending = filters.order == "desc"
+    if filters.cursor is not None:
+        after = _decode_cursor(filters.cursor, filters)
+        statement = statement.where(EVENTS.c.seq < after if descending else EVENTS.c.seq > after)
+    statement = statement.order_by(EVENTS.c.seq.desc() if descending else EVENTS.c.seq).limit(filters.limit + 1)
+    rows = (await connection.execute(statement)).mappings().all()
+    items = [AuditEventOut.model_validate(dict(row)) for row in rows[: filters.limit]]
+    next_cursor = _encode_cursor(items[-1].seq, filters) if len(rows) > filters.limit else None
+    return AuditPage(items=items, next_cursor=next_cursor)

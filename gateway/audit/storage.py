@@ -1,0 +1,97 @@
+"""The audit tables and the connections that write and read them.
+
+Appending must be serialised across every gateway process: the batch transaction locks the single
+``audit_head`` row (``SELECT ... FOR UPDATE`` on PostgreSQL). SQLite has no row locks, so the audit engine opens
+its write transactions with ``BEGIN IMMEDIATE``, taking the database's write lock before reading the head, and
+commits them with ``synchronous=FULL`` (the gateway's other connections use ``NORMAL``): an event is on disk
+before its answer leaves. Readers that must see one consistent state (``verify``) get a snapshot: ``REPEATABLE
+READ`` on PostgreSQL, one deferred transaction on SQLite.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ..db import create_engine, utcnow
+from ..models import SQLModel
+from .events import GENESIS
+
+EVENTS = SQLModel.metadata.tables["audit_events"]
+SUBJECTS = SQLModel.metadata.tables["audit_subjects"]
+HEAD = SQLModel.metadata.tables["audit_head"]
+SEALS = SQLModel.metadata.tables["audit_seals"]
+SIGNING_KEYS = SQLModel.metadata.tables["signing_keys"]
+HEAD_ID = 1
+
+
+def audit_engine(database_url: str, *, writer: bool) -> AsyncEngine:
+    """An engine of the gateway's database for the audit trail: a small pool; on SQLite, transactions begun
+    explicitly (``BEGIN IMMEDIATE`` for a ``writer``, a plain deferred ``BEGIN`` for a reader's snapshot)."""
+    if "sqlite" in database_url:
+        engine = create_engine(database_url)
+    else:
+        # No ping per checkout: a round trip per batch; a dead connection fails one batch (503) and is replaced.
+        engine = create_engine(database_url, pool_size=2, max_overflow=2, pool_pre_ping=False)
+    if engine.dialect.name == "sqlite":
+        begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
+
+        def on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # The driver would otherwise begin transactions itself, lazily, at the first write.
+            dbapi_connection.isolation_level = None
+            if writer:
+                cursor = dbapi_connection.cursor()
+                cursor.execute("PRAGMA synchronous=FULL")
+                cursor.close()
+
+        def on_begin(connection: sa.Connection) -> None:
+            connection.exec_driver_sql(begin)
+
+        event.listen(engine.sync_engine, "connect", on_connect)
+        event.listen(engine.sync_engine, "begin", on_begin)
+    return engine
+
+
+async def snapshot(connection: AsyncConnection) -> AsyncConnection:
+    """Make ``connection``'s next transaction see one consistent state of the database throughout."""
+    if connection.dialect.name == "postgresql":
+        return await connection.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    return connection
+
+
+class HeadMissing(RuntimeError):
+    """The chain has events but no head row: it was tampered with; nothing is appended until it is repaired."""
+
+
+async def ensure_head(connection: AsyncConnection) -> None:
+    """Create the chain head at the genesis when the trail is empty (the first start ever)."""
+    if await read_head(connection) is not None:
+        return
+    if (await connection.execute(sa.select(EVENTS.c.seq).limit(1))).first() is not None:
+        raise HeadMissing("audit_head is missing while audit_events holds events: run `gateway audit verify`")
+    await connection.execute(sa.insert(HEAD).values(id=HEAD_ID, seq=0, hash=GENESIS, updated_at=utcnow()))
+
+
+async def lock_head(connection: AsyncConnection) -> tuple[int, str]:
+    """Lock the chain head for this transaction and return its ``(seq, hash)``."""
+    statement = sa.select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == HEAD_ID).with_for_update()
+    row = (await connection.execute(statement)).first()
+    if row is None:
+        raise HeadMissing("audit_head is missing: run `gateway audit verify`")
+    return int(row.seq), str(row.hash)
+
+
+async def move_head(connection: AsyncConnection, seq: int, hash_: str) -> None:
+    """Point the (locked) head at the event ``seq`` whose hash is ``hash_``."""
+    await connection.execute(
+        sa.update(HEAD).where(HEAD.c.id == HEAD_ID).values(seq=seq, hash=hash_, updated_at=utcnow())
+    )
+
+
+async def read_head(connection: AsyncConnection) -> tuple[int, str] | None:
+    """The chain head's ``(seq, hash)`` without locking it, or ``None`` when there is none yet."""
+    row = (await connection.execute(sa.select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == HEAD_ID))).first()
+    return None if row is None else (int(row.seq), str(row.hash))

@@ -1,0 +1,264 @@
+"""Checking the whole audit trail: the chain, its index of data subjects, its head and its seals.
+
+Read in one snapshot of the database (writers may go on meanwhile), the trail is intact when:
+
+* the events are numbered 1, 2, ... without a gap, each one's ``hash`` is the hash of its content and each
+  one's ``prev_hash`` is the hash of the event before (the genesis value for the first);
+* ``audit_subjects`` holds exactly the record ids of each event;
+* the head (``audit_head``) names the last event and its hash;
+* every seal is signed by a published key of the gateway and matches the chain's hash at its ``seq``, and no
+  seal (nor any anchor given) lies beyond the end of the chain.
+
+The report names the first bad ``seq`` and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from .events import GENESIS, event_hash, subject_ids
+from .seals import Seal, seal_problem
+from .storage import EVENTS, SEALS, SIGNING_KEYS, SUBJECTS, read_head, snapshot
+
+_PAGE = 2000
+# At one seq, a break of the chain explains the rest: report it before a seal or index finding.
+_CHAIN, _SEAL, _INDEX = 0, 1, 2
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Finding:
+    """Something wrong at ``seq``."""
+
+    seq: int
+    rank: int
+    message: str
+
+
+@dataclass
+class Report:
+    """What ``verify`` found."""
+
+    events: int = 0
+    last_seq: int = 0
+    last_hash: str = GENESIS
+    head: tuple[int, str] | None = None
+    seals: int = 0
+    last_seal: int | None = None
+    anchors: int = 0
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def problem(self) -> Finding | None:
+        """The first bad event (lowest ``seq``), if any."""
+        return min(self.findings, default=None)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the trail is intact."""
+        return not self.findings
+
+    def summary(self) -> str:
+        """One line: what was verified, or the first bad event and why."""
+        problem = self.problem
+        if problem is not None:
+            return f"audit trail NOT intact: first bad event seq {problem.seq}: {problem.message}"
+        if self.events == 0:
+            return "audit trail intact: no events yet"
+        sealed = (
+            f"{self.seals} seals verified, the last at seq {self.last_seal} ({self.last_seq - self.last_seal} "
+            "events after it)"
+            if self.last_seal is not None
+            else "no seal yet"
+        )
+        anchors = f", {self.anchors} anchors matched" if self.anchors else ""
+        return (
+            f"audit trail intact: {self.events} events (seq 1..{self.last_seq}), head {self.last_hash}, "
+            f"{sealed}{anchors}"
+        )
+
+
+class _Peekable:
+    """An async iterator of rows that can look one row ahead."""
+
+    def __init__(self, rows: AsyncIterator[Any]) -> None:
+        self._rows = rows
+        self._next: Row[Any] | None = None
+        self._done = False
+
+    async def peek(self) -> Row[Any] | None:
+        if self._next is None and not self._done:
+            try:
+                self._next = await anext(self._rows)
+            except StopAsyncIteration:
+                self._done = True
+        return self._next
+
+    async def take(self) -> Row[Any] | None:
+        row = await self.peek()
+        self._next = None
+        return row
+
+
+async def _seals(connection: AsyncConnection) -> dict[int, Seal]:
+    rows = await connection.execute(sa.select(SEALS).order_by(SEALS.c.seq))
+    return {
+        row.seq: Seal(seq=row.seq, hash=row.hash, kid=row.kid, signature=row.signature, sealed_at=row.sealed_at)
+        for row in rows
+    }
+
+
+async def _public_keys(connection: AsyncConnection) -> dict[str, dict[str, Any]]:
+    rows = await connection.execute(sa.select(SIGNING_KEYS.c.kid, SIGNING_KEYS.c.public_jwk))
+    return {row.kid: dict(row.public_jwk) for row in rows}
+
+
+class _Walk:
+    """One pass over the events in ``seq`` order, with the subject index alongside."""
+
+    def __init__(self, report: Report, seals: dict[int, Seal], anchors: dict[int, str], subjects: _Peekable):
+        self.report = report
+        self.seals = seals
+        self.anchors = anchors
+        self.subjects = subjects
+        self.index_broken = False
+
+    def find(self, seq: int, rank: int, message: str) -> None:
+        self.report.findings.append(Finding(seq, rank, message))
+
+    async def event(self, row: Row[Any], expected: int, prev_hash: str) -> bool:
+        """Check one event; ``False`` when the chain breaks here (nothing after it can be trusted)."""
+        data = row._mapping
+        seq = int(data["seq"])
+        if seq != expected:
+            self.find(
+                expected,
+                _CHAIN,
+                f"missing: the chain jumps from seq {expected - 1} to seq {seq} (events were deleted)"
+                if expected > 1
+                else f"missing: the chain starts at seq {seq} (events were deleted)",
+            )
+            return False
+        if event_hash(dict(data)) != data["hash"]:
+            self.find(seq, _CHAIN, "its content does not match its hash (the event was altered)")
+            return False
+        if data["prev_hash"] != prev_hash:
+            self.find(
+                seq,
+                _CHAIN,
+                f"its prev_hash is not the hash of seq {seq - 1} (an event was inserted, removed or reordered, "
+                f"or seq {seq - 1} was rewritten)",
+            )
+            return False
+        seal = self.seals.get(seq)
+        if seal is not None and seal.hash != data["hash"]:
+            self.find(seq, _SEAL, "the chain's hash here differs from the sealed one (the chain was rewritten)")
+        anchor = self.anchors.get(seq)
+        if anchor is not None and anchor != data["hash"]:
+            self.find(seq, _SEAL, "the chain's hash here differs from the anchor given (the chain was rewritten)")
+        await self._index(seq, data["record_ids"])
+        return True
+
+    async def _index(self, seq: int, record_ids: Iterable[str]) -> None:
+        if self.index_broken:
+            return
+        await self.orphans(before=seq)
+        indexed = []
+        while (row := await self.subjects.peek()) is not None and row.seq == seq:
+            indexed.append(str(row.subject_id))
+            await self.subjects.take()
+        if indexed != subject_ids(record_ids):
+            self.find(seq, _INDEX, "audit_subjects does not list exactly its record ids (the index was altered)")
+            self.index_broken = True
+
+    async def orphans(self, before: int | None = None) -> None:
+        """Index rows for a ``seq`` that is not in the chain (below ``before``, or anywhere when ``None``)."""
+        row = await self.subjects.peek()
+        if not self.index_broken and row is not None and (before is None or row.seq < before):
+            self.find(int(row.seq), _INDEX, "audit_subjects lists an event that is not in the chain")
+            self.index_broken = True
+
+
+async def verify_trail(engine: AsyncEngine, anchors: Sequence[tuple[int, str]] = ()) -> Report:
+    """Verify the whole trail (see the module's description); ``anchors`` are ``(seq, hash)`` pairs kept
+    outside the database (a seal's log line, a printed head) that the chain must still match."""
+    report = Report(anchors=len(anchors))
+    async with engine.connect() as plain:
+        connection = await snapshot(plain)
+        async with connection.begin():
+            report.head = await read_head(connection)
+            seals = await _seals(connection)
+            keys = await _public_keys(connection)
+            report.seals = len(seals)
+            report.last_seal = max(seals, default=None)
+            for seq, seal in seals.items():
+                why = seal_problem(seal, keys)
+                if why is not None:
+                    report.findings.append(Finding(seq, _SEAL, f"the seal at this seq is not valid: {why}"))
+            events = await connection.stream(
+                sa.select(EVENTS).order_by(EVENTS.c.seq).execution_options(yield_per=_PAGE)
+            )
+            subjects = await connection.stream(
+                sa.select(SUBJECTS.c.seq, SUBJECTS.c.subject_id)
+                .order_by(SUBJECTS.c.seq, SUBJECTS.c.subject_id)
+                .execution_options(yield_per=_PAGE)
+            )
+            walk = _Walk(report, seals, dict(anchors), _Peekable(subjects.__aiter__()))
+            intact = True
+            async for row in events:
+                if not await walk.event(row, report.last_seq + 1, report.last_hash):
+                    intact = False
+                    break
+                report.events += 1
+                report.last_seq, report.last_hash = int(row.seq), str(row.hash)
+            if intact:
+                await walk.orphans()
+                _check_tail(report, seals, anchors)
+            await events.close()
+            await subjects.close()
+    return report
+
+
+def _check_tail(report: Report, seals: dict[int, Seal], anchors: Sequence[tuple[int, str]]) -> None:
+    """The head, and the seals and anchors beyond the last event: where truncation shows."""
+    last = report.last_seq
+    find = report.findings.append
+    if report.head is None:
+        if last:
+            find(Finding(last, _CHAIN, "the chain's head record (audit_head) is missing"))
+    else:
+        head_seq, head_hash = report.head
+        if head_seq > last:
+            find(
+                Finding(
+                    last + 1,
+                    _CHAIN,
+                    f"missing: the head is at seq {head_seq} but the chain ends at seq {last} (the tail was truncated)",
+                )
+            )
+        elif head_seq < last:
+            find(
+                Finding(
+                    head_seq + 1,
+                    _CHAIN,
+                    f"beyond the head (seq {head_seq}): events were appended behind the gateway's back, or the "
+                    "head was moved back",
+                )
+            )
+        elif head_hash != report.last_hash:
+            find(Finding(last, _CHAIN, "the head's hash is not this event's hash (the head was rewritten)"))
+    beyond = [seq for seq in seals if seq > last] + [seq for seq, _hash in anchors if seq > last]
+    if beyond:
+        find(
+            Finding(
+                last + 1,
+                _SEAL,
+                f"missing: seq {min(beyond)} was sealed (or anchored) but the chain ends at seq {last} "
+                "(the tail was truncated)",
+            )
+        )

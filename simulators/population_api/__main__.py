@@ -1,0 +1,5 @@
+"""``python -m simulators.population_api``: serve the simulated population API in the foreground."""
+
+from .server import main
+
+main()

@@ -1,0 +1,170 @@
+"""Misbehaving on demand, over real sockets: slow answers, 5xx, 429, malformed bodies, bad records, resets, hangs.
+
+:class:`Misbehaviour` says what to do; :class:`Misbehaving` is the ASGI middleware that does it to the data
+routes (``/api/...``), for the next ``times`` requests or until told otherwise. The token endpoint and the
+control routes always behave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+import threading
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+__all__ = ["MODES", "Misbehaving", "Misbehaviour", "MisbehaviourSwitch", "Mode"]
+
+Mode = Literal["none", "slow", "error", "rate_limit", "malformed", "violation", "reset", "hang"]
+MODES: tuple[Mode, ...] = ("none", "slow", "error", "rate_limit", "malformed", "violation", "reset", "hang")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+# Longest a "hang" holds a request when the client never goes away (a test that forgot its timeout).
+_HANG_LIMIT_SECONDS = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class Misbehaviour:
+    """What the data routes do.
+
+    * ``slow``: answer normally after ``delay_ms``;
+    * ``error``: answer ``status`` (5xx) with an HTML error page that quotes the request path;
+    * ``rate_limit``: answer 429 with ``Retry-After: retry_after``;
+    * ``malformed``: answer 200 with a truncated JSON body;
+    * ``violation``: answer normally, but every record carries an ethnic group code that does not exist;
+    * ``reset``: reset the TCP connection (RST) without answering;
+    * ``hang``: never answer (until the client gives up);
+
+    ``delay_ms`` delays any mode (a slow error page, a slow reset...); ``times``: for the next N data requests
+    only, then back to normal (``None``: until changed).
+    """
+
+    mode: Mode = "none"
+    delay_ms: int = 0
+    status: int = 503
+    retry_after: int | None = None
+    times: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"unknown mode {self.mode!r}; one of {', '.join(MODES)}")
+        if self.mode == "error" and not 500 <= self.status <= 599:
+            raise ValueError("an error status is 5xx")
+        if self.delay_ms < 0 or (self.times is not None and self.times < 1):
+            raise ValueError("delay_ms >= 0 and times >= 1")
+
+
+class MisbehaviourSwitch:
+    """The current misbehaviour, shared by the server's thread and whoever controls it."""
+
+    def __init__(self, initial: Misbehaviour | None = None) -> None:
+        self._lock = threading.Lock()
+        self._current = initial or Misbehaviour()
+        self.requests = 0
+        """Data requests received, whatever was done to them."""
+
+    def set(self, misbehaviour: Misbehaviour) -> None:
+        """Misbehave so from the next request on."""
+        with self._lock:
+            self._current = misbehaviour
+
+    @property
+    def current(self) -> Misbehaviour:
+        """What is in force now."""
+        with self._lock:
+            return self._current
+
+    def take(self) -> Misbehaviour:
+        """What to do to the request arriving now (counting it against ``times``)."""
+        with self._lock:
+            self.requests += 1
+            current = self._current
+            if current.times is not None:
+                left = current.times - 1
+                self._current = replace(current, times=left) if left else Misbehaviour()
+            return current
+
+
+Abort = Callable[[Scope], bool]
+
+
+class Misbehaving:
+    """ASGI middleware applying the switch's misbehaviour to requests whose path starts with ``prefix``.
+
+    ``abort`` resets the connection of a request's scope (it needs the server's transports; see
+    :class:`~simulators.population_api.server.ApiServer`); without it, ``reset`` closes the response abruptly.
+    """
+
+    def __init__(self, app: ASGIApp, switch: MisbehaviourSwitch, *, prefix: str = "/api/") -> None:
+        self.app = app
+        self.switch = switch
+        self.prefix = prefix
+        self.abort: Abort | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+            await self.app(scope, receive, send)
+            return
+        todo = self.switch.take()
+        if todo.delay_ms:
+            await asyncio.sleep(todo.delay_ms / 1000)
+        match todo.mode:
+            case "error":
+                page = f"<html><body><h1>{todo.status}</h1><p>Lỗi xử lý {scope['path']}</p></body></html>"
+                await _answer(send, todo.status, page.encode(), "text/html; charset=utf-8")
+                return
+            case "rate_limit":
+                extra = [(b"retry-after", str(todo.retry_after).encode())] if todo.retry_after is not None else []
+                await _answer(send, 429, b'{"ma_loi": "429", "thong_diep": "Qua nhieu yeu cau"}', extra=extra)
+                return
+            case "malformed":
+                await _answer(send, 200, b'{"ma_loi": "00", "du_lieu": {"so_dinh_danh": "0')
+                return
+            case "violation":
+                scope.setdefault("state", {})["violation"] = True
+            case "reset":
+                if self.abort is None or not self.abort(scope):
+                    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"100")]})
+                    await send({"type": "http.response.body", "body": b"{", "more_body": False})
+                await _wait_for_disconnect(receive, 5.0)
+                return
+            case "hang":
+                await _wait_for_disconnect(receive, _HANG_LIMIT_SECONDS)
+                return
+        await self.app(scope, receive, send)
+
+
+async def _answer(
+    send: Send,
+    status: int,
+    body: bytes,
+    content_type: str = "application/json",
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode()), *(extra or [])]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _wait_for_disconnect(receive: Receive, limit: float) -> None:
+    try:
+        async with asyncio.timeout(limit):
+            while (await receive())["type"] != "http.disconnect":
+                pass
+    except TimeoutError:
+        pass
+
+
+def reset_transport(transport: Any) -> None:
+    """Close ``transport``'s socket with an RST (SO_LINGER 0) instead of an orderly FIN."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()

@@ -1,0 +1,139 @@
+"""The conformance kit fails connectors that break its rules: it is run, in a pytest of its own, against REST
+connectors broken on purpose (each in one way), and each must fail exactly the test that covers its fault."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from pathlib import Path
+
+MODULE = '''
+import asyncio
+
+import pytest
+
+from connectors.base import Page, RecordNotFound, UpstreamTimeout
+from connectors.rest import RestConnector
+from connectors.testing import SearchCase, connector_test_class, fixture
+from contracts.population import CitizenQuery
+from simulators.population import generate_citizens
+from simulators.population_api import ApiServer, Misbehaviour, PopulationApi, rest_connector_config
+
+ROWS = list(generate_citizens(300, seed=4))
+NAME, BORN = "Trần Thị Mẫu", max((r["ngay_sinh"][:4] for r in ROWS), key=lambda y: sum(
+    1 for r in ROWS if r["ngay_sinh"].startswith(y) and r["gioi_tinh"] == 2))
+MATCHES = sorted(r["so_dinh_danh"] for r in ROWS if r["ngay_sinh"].startswith(BORN) and r["gioi_tinh"] == 2)[:8]
+ROWS = [{**r, "ho_ten": NAME} if r["so_dinh_danh"] in MATCHES else r for r in ROWS]
+assert len(MATCHES) >= 4
+
+
+@pytest.fixture(scope="module")
+def url():
+    with ApiServer(PopulationApi(ROWS)) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="module")
+def hanging_url():
+    with ApiServer(PopulationApi(ROWS, misbehaviour=Misbehaviour(mode="hang"))) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="module")
+def config(url):
+    return rest_connector_config(url)
+
+
+@pytest.fixture(scope="module")
+def slow(hanging_url):
+    return rest_connector_config(hanging_url, timeout_seconds=0.5)
+
+
+class Repeats(RestConnector):
+    """Its pages overlap: every page after the first starts with the last record of the one before."""
+
+    async def search(self, query, *, limit, cursor=None):
+        page = await super().search(query, limit=limit, cursor=cursor)
+        if cursor is not None and self._last is not None:
+            return Page([self._last, *page.items][:limit] if limit > 1 else [self._last], page.next_cursor)
+        self._last = page.items[-1] if page.items else None
+        return page
+
+    _last = None
+
+
+class Dawdles(RestConnector):
+    """Ignores its deadline: gives up only after three seconds."""
+
+    async def get(self, record_id):
+        try:
+            return await super().get(record_id)
+        except UpstreamTimeout:
+            await asyncio.sleep(3)
+            raise
+
+
+class Tells(RestConnector):
+    """Quotes the key it did not find."""
+
+    async def get(self, record_id):
+        try:
+            return await super().get(record_id)
+        except RecordNotFound:
+            raise RecordNotFound(f"no citizen {record_id}") from None
+
+
+class Swaps(RestConnector):
+    """Answers with another record than the one asked for."""
+
+    async def get(self, record_id):
+        record = await super().get(record_id)
+        other = ROWS[1]["so_dinh_danh"] if record_id != ROWS[1]["so_dinh_danh"] else ROWS[2]["so_dinh_danh"]
+        return await super().get(other)
+
+
+CASE = dict(
+    config=fixture("config"),
+    known_ids=[ROWS[0]["so_dinh_danh"], ROWS[3]["so_dinh_danh"]],
+    missing_id="068099000000",
+    unreachable_config=rest_connector_config("http://127.0.0.1:9", timeout_seconds=1),
+    slow_config=fixture("slow"),
+    searches=[SearchCase(CitizenQuery(full_name=NAME, date_of_birth=BORN), MATCHES)],
+)
+
+TestRepeats = connector_test_class(Repeats, **CASE)
+TestDawdles = connector_test_class(Dawdles, **CASE)
+TestTells = connector_test_class(Tells, **CASE)
+TestSwaps = connector_test_class(Swaps, **CASE)
+TestSound = connector_test_class(RestConnector, **CASE)
+'''
+
+
+def test_the_kit_fails_broken_connectors(tmp_path: Path) -> None:
+    (tmp_path / "test_broken_connectors.py").write_text(textwrap.dedent(MODULE))
+    report = tmp_path / "report.xml"
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}", str(tmp_path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    failed: dict[str, set[str]] = defaultdict(set)
+    ran: dict[str, set[str]] = defaultdict(set)
+    for case in ET.parse(report).getroot().iter("testcase"):
+        owner = case.get("classname", "").rsplit(".", 1)[-1]
+        name = case.get("name", "").split("[")[0]  # outside this project, anyio names its backend: test_x[asyncio]
+        ran[owner].add(name)
+        if case.find("failure") is not None or case.find("error") is not None:
+            failed[owner].add(name)
+    assert len(ran["TestSound"]) >= 14
+    assert failed["TestSound"] == set()
+    assert failed["TestRepeats"] == {"test_search_walks_every_page_once"}
+    assert failed["TestDawdles"] == {"test_timeout_is_honoured"}
+    assert failed["TestTells"] == {"test_missing_record_is_not_found"}
+    assert "test_get_returns_valid_contract_records" in failed["TestSwaps"]

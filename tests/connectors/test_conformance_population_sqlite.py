@@ -1,0 +1,77 @@
+"""The conformance kit applied to the population connector on a SQLite database."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors.population import PopulationConnector
+from connectors.testing import SearchCase, connector_test_class, fixture
+from contracts.population import CitizenQuery
+
+
+@pytest.fixture(scope="module")
+def sqlite_url(population_sector: Any) -> str:
+    return population_sector.url
+
+
+@pytest.fixture(scope="module")
+def known_ids(population_sector: Any) -> list[str]:
+    rows = population_sector.rows
+    return [rows[0]["so_dinh_danh"], rows[len(rows) // 2]["so_dinh_danh"], population_sector.planted_ids[0]]
+
+
+@pytest.fixture(scope="module")
+def searches(population_sector: Any) -> list[SearchCase]:
+    with_card = next(r for r in population_sector.rows if r["so_cmnd"])
+    return [
+        SearchCase(
+            CitizenQuery(full_name=population_sector.planted_name, date_of_birth=str(population_sector.planted_year)),
+            expected_ids=population_sector.planted_ids,
+        ),
+        SearchCase(CitizenQuery(old_id_number=with_card["so_cmnd"]), expected_ids=[with_card["so_dinh_danh"]]),
+        SearchCase(CitizenQuery(full_name="Không Có Ai", date_of_birth="1990"), expected_ids=[]),
+    ]
+
+
+@pytest.fixture(scope="module")
+def locked_sqlite_url(population_sector: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A copy of the database that another connection holds an exclusive lock on, for the whole module."""
+    path = tmp_path_factory.mktemp("locked") / "population.db"
+    shutil.copyfile(population_sector.path, path)
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("PRAGMA journal_mode=DELETE")
+        holder.execute("BEGIN EXCLUSIVE")
+        yield f"sqlite:///{path}"
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+@pytest.fixture(scope="module")
+def missing_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return f"sqlite:///{tmp_path_factory.mktemp('missing') / 'absent' / 'population.db'}"
+
+
+TestPopulationOnSqlite = connector_test_class(
+    PopulationConnector,
+    config={"url": fixture("sqlite_url")},
+    known_ids=fixture("known_ids"),
+    missing_id="068099000000",
+    unreachable_config={"url": fixture("missing_sqlite_url")},
+    slow_config={"url": fixture("locked_sqlite_url"), "timeout_seconds": 0.5},
+    searches=fixture("searches"),
+    invalid_configs=[{"url": "sqlite:///x.db", "table": "cong dan; DROP TABLE x"}, {"url": "not a url"}],
+    entry_point="population",
+)
+
+
+def test_the_missing_file_was_not_created(missing_sqlite_url: str) -> None:
+    """Guards the unreachable case above: a read-only connector must not have created the database."""
+    assert not Path(missing_sqlite_url.removeprefix("sqlite:///")).exists()

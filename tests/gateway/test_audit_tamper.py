@@ -1,0 +1,323 @@
+"""Audit tamper tests: a chain written by the real writer (sealed every 10 events), then edited with SQL the way an
+attacker with write access to the database would; ``gateway audit verify`` must exit 1 naming the first bad event,
+on SQLite and on PostgreSQL. The limits of what it can see (after the last seal) are pinned down too."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from support import postgres_database
+from typer.testing import CliRunner
+
+from gateway import migrations
+from gateway.audit.events import PendingEvent, event_hash
+from gateway.audit.seals import SigningKeySource
+from gateway.audit.storage import EVENTS, HEAD, SEALS, SUBJECTS, audit_engine
+from gateway.audit.writer import AuditWriter, WriterOptions
+from gateway.cli import app
+from gateway.db import create_engine
+from gateway.settings import get_settings
+
+SEALED = 30  # events written by a sealing writer (seals at 10, 20, 30)
+UNSEALED = 5  # then events written after the last seal (seq 31..35)
+LAST = SEALED + UNSEALED
+SEAL_EVERY = 10
+
+
+@dataclass(frozen=True)
+class Trail:
+    url: str
+    data_dir: Path
+
+
+def pending(n: int) -> PendingEvent:
+    record_ids = tuple(f"0680990{n:05d}" for _ in range(n % 3))  # 0, 1 or 2 (twice the same) record ids
+    return PendingEvent(
+        occurred_at=datetime(2026, 11, 27, 8, 0, tzinfo=UTC) + timedelta(seconds=n, microseconds=n),
+        request_id=f"req-{n}",
+        client_id=f"client-{n % 4}",
+        actor="CB-068-0001" if n % 2 else None,
+        purpose="1.001612.000.00.00.H41",
+        database="population" if n % 5 else None,
+        operation="read" if n % 5 else "token",
+        record_ids=record_ids,
+        outcome="allowed" if n % 7 else "refused",
+        status=200 if n % 7 else 403,
+        reason=None if n % 7 else "access-denied",
+        latency_ms=1.25 + n / 1000,
+        response_sha256=f"{n:064x}",
+    )
+
+
+async def write_chain(url: str, key_path: Path) -> None:
+    key = SigningKeySource(key_path, "ES256")
+    sealing = AuditWriter(
+        audit_engine(url, writer=True),
+        WriterOptions(batch_wait_seconds=0, seal_every_events=SEAL_EVERY),
+        signing_key=key.current,
+    )
+    await sealing.start()
+    for n in range(1, SEALED + 1):
+        await sealing.append(pending(n))
+    await sealing.close()
+    unsealing = AuditWriter(audit_engine(url, writer=True), WriterOptions(batch_wait_seconds=0))
+    await unsealing.start()
+    for n in range(SEALED + 1, LAST + 1):
+        await unsealing.append(pending(n))
+    await unsealing.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def trail(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Trail]:
+    """A fresh gateway database holding a chain of 35 events, sealed at 10, 20 and 30."""
+
+    def build(url: str) -> Trail:
+        migrations.upgrade(url)
+        asyncio.run(write_chain(url, tmp_path / "keys" / "signing-key.pem"))
+        return Trail(url, tmp_path)
+
+    if request.param == "sqlite":
+        yield build(f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}")
+    else:
+        with postgres_database(prefix="gwaudit") as url:
+            yield build(url)
+
+
+def sql(trail: Trail, *statements: Any) -> list[dict[str, Any]]:
+    async def run() -> list[dict[str, Any]]:
+        engine = create_engine(trail.url)
+        rows: list[dict[str, Any]] = []
+        try:
+            async with engine.begin() as conn:
+                for statement in statements:
+                    result = await conn.execute(sa.text(statement) if isinstance(statement, str) else statement)
+                    if result.returns_rows:
+                        rows = [dict(row) for row in result.mappings()]
+        finally:
+            await engine.dispose()
+        return rows
+
+    return asyncio.run(run())
+
+
+def event(trail: Trail, seq: int) -> dict[str, Any]:
+    return sql(trail, sa.select(EVENTS).where(EVENTS.c.seq == seq))[0]
+
+
+def rewrite(trail: Trail, seq: int, **changes: Any) -> str:
+    """Change an event and recompute its hash, as an attacker who knows the algorithm would; its new hash."""
+    row = {**event(trail, seq), **changes}
+    row["hash"] = event_hash(row)
+    sql(trail, sa.update(EVENTS).where(EVENTS.c.seq == seq).values(**{k: v for k, v in row.items() if k != "seq"}))
+    return str(row["hash"])
+
+
+def move_head(trail: Trail, seq: int) -> None:
+    sql(trail, sa.update(HEAD).values(seq=seq, hash=event(trail, seq)["hash"]))
+
+
+def verify(trail: Trail, *args: str) -> tuple[int, str]:
+    """``gateway audit verify ARGS`` on the trail's database: its exit status and its output."""
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(
+            app,
+            ["audit", "verify", *args],
+            env={"GATEWAY_DATABASE_URL": trail.url, "GATEWAY_DATA_DIR": str(trail.data_dir)},
+        )
+    finally:
+        get_settings.cache_clear()
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.output
+
+
+def assert_caught(trail: Trail, seq: int, *words: str, args: tuple[str, ...] = ()) -> None:
+    code, output = verify(trail, *args)
+    assert code == 1, output
+    assert f"first bad event seq {seq}:" in output, output
+    for word in words:
+        assert word in output, output
+    assert "Traceback" not in output
+
+
+def test_an_untouched_trail_verifies(trail: Trail) -> None:
+    code, output = verify(trail)
+    assert code == 0, output
+    assert f"intact: {LAST} events (seq 1..{LAST})" in output
+    assert f"3 seals verified, the last at seq {SEALED} ({UNSEALED} events after it)" in output
+    head = event(trail, LAST)["hash"]
+    assert head in output
+    code, output = verify(trail, "--anchor", f"{LAST}:{head}", "--anchor", f"12:{event(trail, 12)['hash']}")
+    assert code == 0, output
+    assert "2 anchors matched" in output
+
+
+def test_an_edited_field_is_caught(trail: Trail) -> None:
+    sql(trail, "UPDATE audit_events SET purpose = 'another-purpose' WHERE seq = 12")
+    assert_caught(trail, 12, "altered")
+
+
+def test_an_edited_record_id_is_caught(trail: Trail) -> None:
+    sql(trail, sa.update(EVENTS).where(EVENTS.c.seq == 4).values(record_ids=["068099999999"]))
+    assert_caught(trail, 4, "altered")
+
+
+def test_an_edit_with_its_hash_recomputed_breaks_the_next_link(trail: Trail) -> None:
+    rewrite(trail, 12, client_id="someone-else")
+    assert_caught(trail, 13, "prev_hash", "seq 12 was rewritten")
+
+
+def test_a_rewritten_chain_up_to_the_head_is_caught_by_the_seal(trail: Trail) -> None:
+    previous = event(trail, 11)["hash"]
+    for seq in range(12, LAST + 1):
+        changes = {"client_id": "someone-else"} if seq == 12 else {}
+        previous = rewrite(trail, seq, prev_hash=previous, **changes)
+    move_head(trail, LAST)
+    assert_caught(trail, 20, "differs from the sealed one")
+
+
+def test_a_deleted_event_is_caught(trail: Trail) -> None:
+    sql(trail, "DELETE FROM audit_events WHERE seq = 17", "DELETE FROM audit_subjects WHERE seq = 17")
+    assert_caught(trail, 17, "missing", "jumps from seq 16 to seq 18")
+
+
+def test_a_deleted_first_event_is_caught(trail: Trail) -> None:
+    sql(trail, "DELETE FROM audit_events WHERE seq = 1", "DELETE FROM audit_subjects WHERE seq = 1")
+    assert_caught(trail, 1, "missing", "starts at seq 2")
+
+
+def test_two_swapped_events_are_caught(trail: Trail) -> None:
+    five, six = event(trail, 5), event(trail, 6)
+    content = [c.name for c in EVENTS.columns if c.name != "seq"]
+    sql(
+        trail,
+        sa.update(EVENTS).where(EVENTS.c.seq == 5).values(**{c: six[c] for c in content}),
+        sa.update(EVENTS).where(EVENTS.c.seq == 6).values(**{c: five[c] for c in content}),
+    )
+    assert_caught(trail, 5)
+
+
+def test_two_renumbered_events_are_caught(trail: Trail) -> None:
+    sql(
+        trail,
+        "UPDATE audit_events SET seq = -5 WHERE seq = 5",
+        "UPDATE audit_events SET seq = 5 WHERE seq = 6",
+        "UPDATE audit_events SET seq = 6 WHERE seq = -5",
+    )
+    assert_caught(trail, 5, "altered")
+
+
+def test_an_inserted_event_is_caught(trail: Trail) -> None:
+    # Made room for at seq 8, with a correct hash and link: the event after it no longer links.
+    for table in ("audit_events", "audit_subjects"):
+        sql(trail, *(f"UPDATE {table} SET seq = seq + 1 WHERE seq = {seq}" for seq in range(LAST, 7, -1)))
+    forged = pending(99).chained(8, event(trail, 7)["hash"])
+    sql(trail, sa.insert(EVENTS).values(**forged))
+    assert_caught(trail, 9, "altered")
+
+
+def test_an_event_appended_behind_the_gateways_back_is_caught(trail: Trail) -> None:
+    forged = pending(99).chained(LAST + 1, event(trail, LAST)["hash"])
+    sql(trail, sa.insert(EVENTS).values(**forged))
+    assert_caught(trail, LAST + 1, "beyond the head")
+
+
+def test_a_truncated_tail_is_caught_by_the_head(trail: Trail) -> None:
+    sql(trail, f"DELETE FROM audit_events WHERE seq > {LAST - 3}", f"DELETE FROM audit_subjects WHERE seq > {LAST - 3}")
+    assert_caught(trail, LAST - 2, "truncated", f"head is at seq {LAST}")
+
+
+def test_a_truncated_tail_with_the_head_moved_back_is_caught_by_a_later_seal(trail: Trail) -> None:
+    sql(trail, "DELETE FROM audit_events WHERE seq > 24", "DELETE FROM audit_subjects WHERE seq > 24")
+    move_head(trail, 24)
+    assert_caught(trail, 25, "seq 30 was sealed", "truncated")
+
+
+def test_a_truncation_that_also_removes_the_seals_is_caught_only_by_an_anchor(trail: Trail) -> None:
+    kept_outside = f"{SEALED}:{event(trail, SEALED)['hash']}"  # e.g. the seal's log line
+    sql(
+        trail,
+        "DELETE FROM audit_events WHERE seq > 24",
+        "DELETE FROM audit_subjects WHERE seq > 24",
+        "DELETE FROM audit_seals WHERE seq > 24",
+    )
+    move_head(trail, 24)
+    code, output = verify(trail)
+    assert code == 0, output  # the documented limit: nothing left in the database shows the cut
+    assert "intact: 24 events" in output
+    assert_caught(trail, 25, "anchored", "truncated", args=("--anchor", kept_outside))
+
+
+def test_a_truncation_after_the_last_seal_is_invisible_without_an_anchor(trail: Trail) -> None:
+    kept_outside = f"{LAST}:{event(trail, LAST)['hash']}"
+    sql(
+        trail,
+        f"DELETE FROM audit_events WHERE seq > {SEALED + 2}",
+        f"DELETE FROM audit_subjects WHERE seq > {SEALED + 2}",
+    )
+    move_head(trail, SEALED + 2)
+    code, output = verify(trail)
+    assert code == 0, output  # the documented limit
+    assert_caught(trail, SEALED + 3, "truncated", args=("--anchor", kept_outside))
+
+
+def test_a_forged_or_unknown_seal_is_caught(trail: Trail) -> None:
+    signature = sql(trail, sa.select(SEALS.c.signature).where(SEALS.c.seq == 20))[0]["signature"]
+    head, payload, sig = signature.split(".")
+    forged = f"{head}.{payload}.{sig[:-4]}{'AAAA' if sig[-4:] != 'AAAA' else 'BBBB'}"
+    sql(trail, sa.update(SEALS).where(SEALS.c.seq == 20).values(signature=forged))
+    assert_caught(trail, 20, "seal", "not valid")
+    sql(trail, sa.update(SEALS).where(SEALS.c.seq == 20).values(signature=signature))
+    sql(trail, "DELETE FROM signing_keys")
+    assert_caught(trail, 10, "not published")
+
+
+def test_a_seal_moved_to_another_event_is_caught(trail: Trail) -> None:
+    sql(trail, sa.update(SEALS).where(SEALS.c.seq == 20).values(seq=21, hash=event(trail, 21)["hash"]))
+    assert_caught(trail, 21, "seal", "does not match")
+
+
+def test_a_rewritten_head_is_caught(trail: Trail) -> None:
+    sql(trail, sa.update(HEAD).values(hash="f" * 64))
+    assert_caught(trail, LAST, "head")
+
+
+def test_an_altered_index_of_data_subjects_is_caught(trail: Trail) -> None:
+    indexed = sql(trail, sa.select(SUBJECTS).where(SUBJECTS.c.seq == 7))
+    assert indexed == [{"subject_id": "068099000007", "seq": 7}]
+    sql(trail, "DELETE FROM audit_subjects WHERE seq = 7")
+    assert_caught(trail, 7, "audit_subjects")
+    sql(trail, sa.insert(SUBJECTS).values(indexed))
+    code, _ = verify(trail)
+    assert code == 0
+    sql(trail, sa.insert(SUBJECTS).values(subject_id="068099123456", seq=9))  # framing someone: a look never made
+    assert_caught(trail, 9, "audit_subjects")
+
+
+def test_the_command_exits_non_zero_as_a_process(trail: Trail) -> None:
+    """The real ``gateway`` command, for scripts and monitoring: exit status and message on stderr."""
+    sql(trail, "UPDATE audit_events SET status = 200 WHERE seq = 7")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env.update(GATEWAY_DATABASE_URL=trail.url, GATEWAY_DATA_DIR=str(trail.data_dir))
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "audit", "verify"],
+        cwd=trail.data_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "first bad event seq 7:" in result.stderr
+    assert result.stdout == ""

@@ -1,0 +1,461 @@
+"""The audit trail as callers meet it: every exchange, allowed or refused, is committed before its answer leaves
+(with client, actor, purpose, database, operation, record ids, outcome, status, latency and the SHA-256 of the
+body, never the data); ``GET /v1/audit`` searches it by client, database, purpose, time and data subject."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from prometheus_client.parser import text_string_to_metric_families
+from support import STATED, ClientCredentials, LiveServer, PlantedSearch, fetch_token
+
+from gateway import migrations
+from gateway.app import create_app
+from gateway.audit.storage import EVENTS, SUBJECTS
+from gateway.audit.verify import verify_trail
+from gateway.db import create_engine
+from gateway.settings import Settings
+from simulators.population import CITIZENS
+
+RECORDS = "/v1/databases/population/records"
+SEARCH = "/v1/databases/population/search"
+
+
+def run_sql(url: str, statement: Any) -> list[dict[str, Any]]:
+    async def run() -> list[dict[str, Any]]:
+        engine = create_engine(url)
+        try:
+            async with engine.begin() as conn:
+                result = await conn.execute(statement)
+                return [dict(row) for row in result.mappings()] if result.returns_rows else []
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def events_of(url: str, request_id: str) -> list[dict[str, Any]]:
+    return run_sql(url, sa.select(EVENTS).where(EVENTS.c.request_id == request_id))
+
+
+def the_event(url: str, request_id: str) -> dict[str, Any]:
+    events = events_of(url, request_id)
+    assert len(events) == 1, events
+    return events[0]
+
+
+def new_id() -> str:
+    return f"audit-test-{uuid.uuid4().hex}"
+
+
+@pytest.fixture(scope="module")
+def personal_ids(sector_url: str) -> list[str]:
+    rows = run_sql(sector_url, sa.select(CITIZENS.c.so_dinh_danh).order_by(CITIZENS.c.so_dinh_danh).limit(40))
+    return [row["so_dinh_danh"] for row in rows]
+
+
+@pytest.fixture(scope="module")
+def auditor(make_client: Callable[..., ClientCredentials]) -> ClientCredentials:
+    return make_client("audit")
+
+
+@pytest.fixture(scope="module")
+def audit_headers(http: httpx.Client, auditor: ClientCredentials) -> dict[str, str]:
+    return {"Authorization": f"Bearer {fetch_token(http, auditor)}"}
+
+
+# --- what an exchange writes -------------------------------------------------------------------------------------
+
+
+def test_an_allowed_read_is_committed_before_the_answer_leaves(
+    http: httpx.Client,
+    bearer: dict[str, str],
+    reader: ClientCredentials,
+    gateway_database_url: str,
+    personal_ids: list[str],
+) -> None:
+    request_id = new_id()
+    before = datetime.now(UTC)
+    response = http.get(f"{RECORDS}/{personal_ids[0]}", headers={**bearer, "X-Request-Id": request_id})
+    assert response.status_code == 200
+    # Read at once, by another connection: the event was committed before the answer was sent.
+    event = the_event(gateway_database_url, request_id)
+    assert event["client_id"] == reader.client_id
+    assert event["purpose"] == STATED["X-Purpose"]
+    assert event["actor"] == STATED["X-Actor-Id"]
+    assert (event["database"], event["operation"]) == ("population", "read")
+    assert event["record_ids"] == [personal_ids[0]]
+    assert (event["outcome"], event["status"], event["reason"]) == ("allowed", 200, None)
+    assert event["response_sha256"] == hashlib.sha256(response.content).hexdigest()
+    assert before - timedelta(seconds=1) <= event["occurred_at"] <= datetime.now(UTC)
+    assert 0 < event["latency_ms"] < 30_000
+    subjects = run_sql(gateway_database_url, sa.select(SUBJECTS).where(SUBJECTS.c.seq == event["seq"]))
+    assert subjects == [{"subject_id": personal_ids[0], "seq": event["seq"]}]
+
+
+def test_an_event_holds_identifiers_never_the_personal_data(
+    http: httpx.Client, bearer: dict[str, str], gateway_database_url: str, personal_ids: list[str]
+) -> None:
+    request_id = new_id()
+    body = http.get(f"{RECORDS}/{personal_ids[1]}", headers={**bearer, "X-Request-Id": request_id}).json()
+    event = the_event(gateway_database_url, request_id)
+    stored = repr(sorted(event.items()))
+    for value in (body["full_name"], body["date_of_birth"], body["permanent_address"]["line"]):
+        assert str(value) not in stored
+
+
+def test_a_search_records_every_record_returned(
+    http: httpx.Client, bearer: dict[str, str], planted: PlantedSearch, gateway_database_url: str
+) -> None:
+    request_id = new_id()
+    response = http.post(
+        SEARCH,
+        json={"full_name": planted.full_name, "date_of_birth": str(planted.year), "page_size": 10},
+        headers={**bearer, "X-Request-Id": request_id},
+    )
+    assert response.status_code == 200
+    returned = [item["personal_id"] for item in response.json()["items"]]
+    assert len(returned) == 10
+    event = the_event(gateway_database_url, request_id)
+    assert (event["operation"], event["outcome"]) == ("search", "allowed")
+    assert event["record_ids"] == returned
+    subjects = run_sql(gateway_database_url, sa.select(SUBJECTS.c.subject_id).where(SUBJECTS.c.seq == event["seq"]))
+    assert sorted(row["subject_id"] for row in subjects) == sorted(returned)
+
+
+def test_refused_data_requests_are_audited_with_their_reason(
+    http: httpx.Client,
+    bearer: dict[str, str],
+    reader: ClientCredentials,
+    make_client: Callable[..., ClientCredentials],
+    gateway_database_url: str,
+    personal_ids: list[str],
+) -> None:
+    search_only = make_client("population:search")
+    search_only_token = fetch_token(http, search_only)
+    cases: list[tuple[dict[str, str], str, int, str, str | None, list[str]]] = [
+        ({}, personal_ids[2], 401, "invalid-token", None, []),
+        ({"Authorization": "Bearer not.a.token"}, personal_ids[2], 401, "invalid-token", None, []),
+        (
+            {"Authorization": f"Bearer {search_only_token}", **STATED},
+            personal_ids[2],
+            403,
+            "insufficient-scope",
+            search_only.client_id,
+            [],
+        ),
+        ({"Authorization": bearer["Authorization"]}, personal_ids[2], 400, "bad-header", reader.client_id, []),
+        (bearer, "123", 422, "validation-error", reader.client_id, []),
+        (bearer, "068099000000", 404, "record-not-found", reader.client_id, ["068099000000"]),
+    ]
+    for headers, record_id, status, reason, client_id, record_ids in cases:
+        request_id = new_id()
+        response = http.get(f"{RECORDS}/{record_id}", headers={**headers, "X-Request-Id": request_id})
+        assert response.status_code == status, (reason, response.text)
+        event = the_event(gateway_database_url, request_id)
+        assert (event["outcome"], event["status"], event["reason"]) == ("refused", status, reason)
+        assert (event["database"], event["operation"]) == ("population", "read")
+        assert event["client_id"] == client_id
+        assert event["record_ids"] == record_ids
+        assert event["response_sha256"] == hashlib.sha256(response.content).hexdigest()
+
+
+def test_a_refused_request_keeps_the_purpose_and_actor_it_stated(
+    http: httpx.Client, gateway_database_url: str, personal_ids: list[str]
+) -> None:
+    request_id = new_id()
+    headers = {**STATED, "X-Request-Id": request_id}
+    assert http.get(f"{RECORDS}/{personal_ids[3]}", headers=headers).status_code == 401
+    event = the_event(gateway_database_url, request_id)
+    assert (event["purpose"], event["actor"]) == (STATED["X-Purpose"], STATED["X-Actor-Id"])
+    request_id = new_id()
+    hostile = {"X-Purpose": "x" * 200, "X-Actor-Id": "a b;c", "X-Request-Id": request_id}
+    assert http.get(f"{RECORDS}/{personal_ids[3]}", headers=hostile).status_code == 401
+    event = the_event(gateway_database_url, request_id)
+    assert (event["purpose"], event["actor"]) == (None, None)
+
+
+def test_the_token_endpoint_is_audited_with_the_client_claimed(
+    http: httpx.Client, reader: ClientCredentials, gateway_database_url: str
+) -> None:
+    form = {"grant_type": "client_credentials"}
+    request_id = new_id()
+    auth = (reader.client_id, reader.client_secret)
+    ok = http.post("/oauth/token", data=form, auth=auth, headers={"X-Request-Id": request_id})
+    assert ok.status_code == 200
+    event = the_event(gateway_database_url, request_id)
+    assert (event["operation"], event["database"], event["client_id"]) == ("token", None, reader.client_id)
+    assert (event["outcome"], event["status"], event["record_ids"]) == ("allowed", 200, [])
+    assert event["response_sha256"] == hashlib.sha256(ok.content).hexdigest()
+
+    request_id = new_id()
+    wrong = {**form, "client_id": reader.client_id, "client_secret": "wrong-secret"}
+    refused = http.post("/oauth/token", data=wrong, headers={"X-Request-Id": request_id})
+    assert refused.status_code == 401
+    event = the_event(gateway_database_url, request_id)
+    assert (event["client_id"], event["outcome"], event["status"]) == (reader.client_id, "refused", 401)
+    assert event["reason"] == "oauth-error:invalid_client"
+    assert "wrong-secret" not in repr(event)
+
+
+def test_admin_routes_are_audited(
+    http: httpx.Client, token: str, reader: ClientCredentials, gateway_database_url: str
+) -> None:
+    request_id = new_id()
+    response = http.get("/v1/admin/clients", headers={"Authorization": f"Bearer {token}", "X-Request-Id": request_id})
+    assert response.status_code == 403
+    event = the_event(gateway_database_url, request_id)
+    assert (event["operation"], event["client_id"], event["outcome"]) == ("admin", reader.client_id, "refused")
+
+
+@pytest.mark.parametrize(
+    "path", ["/healthz", "/metrics", "/openapi.json", "/problems", "/v1/contracts", "/v1/databases/nowhere/records/1"]
+)
+def test_operational_and_unknown_routes_are_not_audited(
+    http: httpx.Client, gateway_database_url: str, path: str
+) -> None:
+    request_id = new_id()
+    http.get(path, headers={"X-Request-Id": request_id})
+    assert events_of(gateway_database_url, request_id) == []
+
+
+def test_the_audit_metric_counts_committed_events_by_outcome(
+    http: httpx.Client, bearer: dict[str, str], personal_ids: list[str]
+) -> None:
+    def counts() -> dict[str, float]:
+        families = text_string_to_metric_families(http.get("/metrics").text)
+        return {
+            sample.labels["outcome"]: sample.value
+            for family in families
+            if family.name == "gateway_audit_events"
+            for sample in family.samples
+            if sample.name == "gateway_audit_events_total"
+        }
+
+    before = counts()
+    assert set(before) == {"allowed", "refused", "failed"}
+    assert http.get(f"{RECORDS}/{personal_ids[4]}", headers=bearer).status_code == 200
+    assert http.get(f"{RECORDS}/{personal_ids[4]}").status_code == 401
+    after = counts()
+    assert after["allowed"] == before["allowed"] + 1
+    assert after["refused"] == before["refused"] + 1
+    assert after["failed"] == before["failed"]
+
+
+# --- GET /v1/audit ---------------------------------------------------------------------------------------------------
+
+
+def test_the_audit_api_needs_the_audit_scope(
+    http: httpx.Client, bearer: dict[str, str], reader: ClientCredentials, gateway_database_url: str
+) -> None:
+    assert http.get("/v1/audit").status_code == 401
+    request_id = new_id()
+    response = http.get("/v1/audit", headers={**bearer, "X-Request-Id": request_id})
+    assert response.status_code == 403
+    assert response.json()["type"] == "/problems/insufficient-scope"
+    event = the_event(gateway_database_url, request_id)
+    assert (event["operation"], event["client_id"], event["reason"]) == (
+        "audit",
+        reader.client_id,
+        "insufficient-scope",
+    )
+
+
+def test_who_looked_at_this_citizen(
+    http: httpx.Client,
+    bearer: dict[str, str],
+    reader: ClientCredentials,
+    audit_headers: dict[str, str],
+    auditor: ClientCredentials,
+    gateway_database_url: str,
+    personal_ids: list[str],
+) -> None:
+    citizen = personal_ids[5]
+    other = personal_ids[6]
+    looks = []
+    for _ in range(3):
+        request_id = new_id()
+        assert http.get(f"{RECORDS}/{citizen}", headers={**bearer, "X-Request-Id": request_id}).status_code == 200
+        looks.append(request_id)
+    assert http.get(f"{RECORDS}/{other}", headers=bearer).status_code == 200
+    query_id = new_id()
+    response = http.get("/v1/audit", params={"subject": citizen}, headers={**audit_headers, "X-Request-Id": query_id})
+    assert response.status_code == 200, response.text
+    items = response.json()["items"]
+    assert [item["request_id"] for item in items] == list(reversed(looks))  # newest first
+    for item in items:
+        assert item["client_id"] == reader.client_id
+        assert (item["purpose"], item["actor"]) == (STATED["X-Purpose"], STATED["X-Actor-Id"])
+        assert citizen in item["record_ids"]
+        assert datetime.fromisoformat(item["occurred_at"]).tzinfo is not None
+    # The question itself is audited, with the citizen looked up: it shows in the next answer.
+    event = the_event(gateway_database_url, query_id)
+    assert (event["operation"], event["client_id"], event["record_ids"]) == ("audit", auditor.client_id, [citizen])
+    again = http.get("/v1/audit", params={"subject": citizen}, headers=audit_headers).json()["items"]
+    assert again[0]["request_id"] == query_id
+
+
+def test_filters_combine(
+    http: httpx.Client,
+    bearer: dict[str, str],
+    reader: ClientCredentials,
+    audit_headers: dict[str, str],
+    personal_ids: list[str],
+) -> None:
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    assert http.get(f"{RECORDS}/{personal_ids[7]}", headers=bearer).status_code == 200
+    assert http.get(f"{RECORDS}/068099000001", headers=bearer).status_code == 404
+    params: dict[str, str] = {"client": reader.client_id, "database": "population", "since": since.isoformat()}
+    everything = http.get("/v1/audit", params={**params, "limit": "500"}, headers=audit_headers).json()["items"]
+    assert {item["outcome"] for item in everything} == {"allowed", "refused"}
+    assert all(item["client_id"] == reader.client_id for item in everything)
+    refused = http.get("/v1/audit", params={**params, "outcome": "refused"}, headers=audit_headers).json()["items"]
+    assert refused
+    assert all(item["outcome"] == "refused" for item in refused)
+    assert {item["seq"] for item in refused} < {item["seq"] for item in everything}
+    purpose = http.get(
+        "/v1/audit", params={**params, "purpose": STATED["X-Purpose"], "operation": "read"}, headers=audit_headers
+    ).json()["items"]
+    assert purpose
+    assert all(item["purpose"] == STATED["X-Purpose"] and item["operation"] == "read" for item in purpose)
+    future = (datetime.now(UTC) + timedelta(hours=1)).replace(tzinfo=None).isoformat()  # naive: taken as UTC
+    assert http.get("/v1/audit", params={"since": future}, headers=audit_headers).json()["items"] == []
+    until_then = http.get("/v1/audit", params={**params, "until": since.isoformat()}, headers=audit_headers).json()
+    assert all(datetime.fromisoformat(item["occurred_at"]) < since for item in until_then["items"])
+
+
+def test_pages_follow_the_chain_without_gaps_or_repeats(
+    http: httpx.Client, bearer: dict[str, str], audit_headers: dict[str, str], personal_ids: list[str]
+) -> None:
+    for personal_id in personal_ids[10:17]:
+        assert http.get(f"{RECORDS}/{personal_id}", headers=bearer).status_code == 200
+    for order in ("desc", "asc"):
+        params = {"database": "population", "operation": "read", "limit": "3", "order": order}
+        full = http.get("/v1/audit", params={**params, "limit": "500"}, headers=audit_headers).json()
+        seqs: list[int] = []
+        cursor = None
+        while True:
+            page = http.get(
+                "/v1/audit", params={**params, **({"cursor": cursor} if cursor else {})}, headers=audit_headers
+            )
+            assert page.status_code == 200, page.text
+            body = page.json()
+            assert len(body["items"]) <= 3
+            seqs.extend(item["seq"] for item in body["items"])
+            cursor = body["next_cursor"]
+            if cursor is None or len(seqs) >= 30:
+                break
+        assert len(seqs) == len(set(seqs))
+        assert seqs == sorted(seqs, reverse=order == "desc")
+        everything = [item["seq"] for item in full["items"]]
+        assert seqs == everything[: len(seqs)]
+        if cursor is None and full["next_cursor"] is None:
+            assert seqs == everything
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"cursor": "not-a-cursor!"},
+        {"cursor": "eyJhZnRlciI6IDF9"},
+        {"limit": "0"},
+        {"limit": "100000"},
+        {"outcome": "maybe"},
+        {"since": "yesterday"},
+        {"subject": "' OR 1=1 --"},
+        {"no_such_filter": "1"},
+    ],
+)
+def test_bad_queries_are_problems(http: httpx.Client, audit_headers: dict[str, str], params: dict[str, str]) -> None:
+    response = http.get("/v1/audit", params=params, headers=audit_headers)
+    assert response.status_code in (400, 422), response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    expected = "/problems/invalid-cursor" if "cursor" in params else "/problems/validation-error"
+    assert response.json()["type"] == expected
+
+
+def test_a_cursor_is_bound_to_its_filters(http: httpx.Client, audit_headers: dict[str, str]) -> None:
+    page = http.get("/v1/audit", params={"operation": "read", "limit": "1"}, headers=audit_headers).json()
+    assert page["next_cursor"]
+    elsewhere = http.get(
+        "/v1/audit", params={"operation": "search", "limit": "1", "cursor": page["next_cursor"]}, headers=audit_headers
+    )
+    assert elsewhere.status_code == 400
+    assert elsewhere.json()["type"] == "/problems/invalid-cursor"
+
+
+# --- no answer leaves unaudited ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def own_gateway(
+    make_settings: Callable[..., Settings], tmp_path: Path, sector_url: str
+) -> Iterator[tuple[LiveServer, str, ClientCredentials]]:
+    """A gateway on a database of its own (SQLite), with a reader client."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
+    migrations.upgrade(url)
+
+    async def create() -> ClientCredentials:
+        from gateway.db import standalone_session
+        from gateway.services.clients import create_client
+
+        async with standalone_session(url) as session:
+            client, secret = await create_client(session, name="Reader", scopes=["population:read"], client_id="r1")
+            return ClientCredentials(client.client_id, secret)
+
+    credentials = asyncio.run(create())
+    settings = make_settings(database_url=url, data_dir=tmp_path, audit_write_timeout_seconds=2)
+    with LiveServer(create_app(settings)) as live:
+        yield live, url, credentials
+
+
+def test_when_the_trail_cannot_be_written_the_answer_is_withheld(
+    own_gateway: tuple[LiveServer, str, ClientCredentials], personal_ids: list[str]
+) -> None:
+    live, url, credentials = own_gateway
+    with httpx.Client(base_url=live.url, timeout=30) as client:
+        headers = {"Authorization": f"Bearer {fetch_token(client, credentials)}", **STATED}
+        assert client.get(f"{RECORDS}/{personal_ids[0]}", headers=headers).status_code == 200
+        run_sql(url, sa.text("ALTER TABLE audit_events RENAME TO audit_events_away"))
+        try:
+            withheld = client.get(f"{RECORDS}/{personal_ids[1]}", headers=headers)
+            refused = client.get(f"{RECORDS}/{personal_ids[1]}")
+        finally:
+            run_sql(url, sa.text("ALTER TABLE audit_events_away RENAME TO audit_events"))
+        for response in (withheld, refused):
+            assert response.status_code == 503
+            assert response.headers["content-type"] == "application/problem+json"
+            assert response.headers["retry-after"]
+            assert response.json()["type"] == "/problems/audit-unavailable"
+            assert set(response.json()) == {"type", "title", "status", "detail", "instance"}  # no data
+            assert "audit_events" not in response.text
+        failures = [
+            sample.value
+            for family in text_string_to_metric_families(client.get("/metrics").text)
+            for sample in family.samples
+            if sample.name == "gateway_audit_write_failures_total"
+        ]
+        assert failures
+        assert failures[0] >= 2
+        # Once the trail can be written again, answers flow again and the chain is whole.
+        assert client.get(f"{RECORDS}/{personal_ids[1]}", headers=headers).status_code == 200
+
+    async def verify() -> Any:
+        engine = create_engine(url)
+        try:
+            return await verify_trail(engine)
+        finally:
+            await engine.dispose()
+
+    report = asyncio.run(verify())
+    assert report.ok, report.summary()
+    assert report.events == 3  # the token, the first read, the last read; the withheld ones are not there

@@ -1,0 +1,273 @@
+"""Rotating the gateway's signing key with two gateway processes (two apps served by uvicorn) sharing one
+database and one key file: the new key signs everywhere soon, tokens of the old key keep working until they
+expire, and the old key leaves the JWKS after that."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from support import STATED, ClientCredentials, LiveServer, PlantedSearch, fetch_token, postgres_database
+
+from gateway import migrations
+from gateway.app import create_app
+from gateway.db import standalone_session, utcnow
+from gateway.models import SigningKey
+from gateway.security.keys import load_signing_key, public_jwk
+from gateway.services.clients import create_client
+from gateway.settings import Settings
+
+REFRESH_SECONDS = 1.0
+
+
+@dataclass
+class Pair:
+    """Two gateway processes on one database and one key file."""
+
+    a: httpx.Client
+    b: httpx.Client
+    settings: Settings
+    admin: ClientCredentials
+    reader: ClientCredentials
+
+    @property
+    def key_path(self) -> Path:
+        return self.settings.key_path
+
+
+@pytest.fixture(scope="module")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database of its own: rotating keys must not disturb the rest of the suite's gateway."""
+    server = os.environ.get("GATEWAY_TEST_DATABASE_URL")
+    if server:
+        with postgres_database(server, prefix="gwrotate") as url:
+            migrations.upgrade(url)
+            yield url
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('rotation') / 'gateway.db'}"
+        migrations.upgrade(url)
+        yield url
+
+
+def _client(database_url: str, *scopes: str) -> ClientCredentials:
+    async def run() -> ClientCredentials:
+        async with standalone_session(database_url) as session:
+            client, secret = await create_client(session, name="Rotation test", scopes=scopes)
+            return ClientCredentials(client.client_id, secret)
+
+    return asyncio.run(run())
+
+
+@pytest.fixture(scope="module")
+def pair(
+    make_settings: Callable[..., Settings], database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Pair]:
+    settings = make_settings(
+        database_url=database_url,
+        signing_key_path=tmp_path_factory.mktemp("rotation-keys") / "keys" / "signing-key.pem",
+        signing_key_refresh_seconds=REFRESH_SECONDS,
+        signing_key_refetch_seconds=0.2,
+        token_ttl_seconds=120,
+        token_leeway_seconds=5,
+    )
+    admin = _client(database_url, "admin")
+    reader = _client(database_url, "population:read")
+    with (
+        LiveServer(create_app(settings)) as first,
+        LiveServer(create_app(settings)) as second,
+        httpx.Client(base_url=first.url, timeout=30) as a,
+        httpx.Client(base_url=second.url, timeout=30) as b,
+    ):
+        yield Pair(a, b, settings, admin, reader)
+
+
+@pytest.fixture(scope="module")
+def record_path(planted: PlantedSearch) -> str:
+    return f"/v1/databases/population/records/{planted.personal_ids[0]}"
+
+
+def kid_of(token: str) -> str:
+    return str(jwt.get_unverified_header(token)["kid"])
+
+
+def published(api: httpx.Client) -> set[str]:
+    return {key["kid"] for key in api.get("/.well-known/jwks.json").json()["keys"]}
+
+
+def read(api: httpx.Client, path: str, token: str) -> int:
+    return api.get(path, headers={"Authorization": f"Bearer {token}", **STATED}).status_code
+
+
+def minted(pem: bytes, settings: Settings, subject: str) -> str:
+    """A fresh token signed with ``pem`` (a private key the test kept), as a gateway process holding it signs."""
+    now = int(time.time())
+    claims = {
+        "iss": settings.token_issuer,
+        "aud": settings.token_audience,
+        "sub": subject,
+        "scope": "population:read",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 60,
+        "jti": os.urandom(8).hex(),
+    }
+    private = serialization.load_pem_private_key(pem, password=None)
+    assert isinstance(private, ec.EllipticCurvePrivateKey)
+    return jwt.encode(claims, pem, algorithm="ES256", headers={"kid": public_jwk(private, "ES256")["kid"]})
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 15) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+def test_rotation_reaches_every_process_and_old_tokens_keep_working(pair: Pair, record_path: str) -> None:
+    old_token = fetch_token(pair.b, pair.reader)
+    old_kid = kid_of(old_token)
+    assert kid_of(fetch_token(pair.a, pair.reader)) == old_kid  # both processes sign with the one key file
+    old_pem = pair.key_path.read_bytes()
+    assert read(pair.a, record_path, old_token) == 200
+
+    admin = {"Authorization": f"Bearer {fetch_token(pair.a, pair.admin)}"}
+    response = pair.a.post("/v1/admin/signing-keys/rotate", headers=admin)
+    assert response.status_code == 201, response.text
+    rotation = response.json()
+    new_kid = rotation["kid"]
+    assert new_kid != old_kid
+    assert rotation["retired"] == [old_kid]
+
+    # The active key is the file at signing_key_path, mode 0600; the old private key is gone from its folder.
+    assert load_signing_key(pair.key_path, "ES256").kid == new_kid
+    assert stat.S_IMODE(pair.key_path.stat().st_mode) == 0o600
+    assert sorted(p.name for p in pair.key_path.parent.iterdir()) == [pair.key_path.name]
+
+    # The process that rotated signs with the new key at once; the other one trusts it at once.
+    new_token = fetch_token(pair.a, pair.reader)
+    assert kid_of(new_token) == new_kid
+    assert read(pair.b, record_path, new_token) == 200
+    # ... and signs with it within its refresh interval.
+    assert wait_until(lambda: kid_of(fetch_token(pair.b, pair.reader)) == new_kid)
+
+    # Tokens of the old key work until they expire, in both processes, cached or not.
+    for api in (pair.a, pair.b):
+        assert read(api, record_path, old_token) == 200
+        assert read(api, record_path, minted(old_pem, pair.settings, pair.reader.client_id)) == 200
+        assert published(api) == {old_kid, new_kid}
+
+    listed = pair.a.get("/v1/admin/signing-keys", headers=admin)
+    assert listed.status_code == 200
+    by_kid = {key["kid"]: key for key in listed.json()}
+    assert by_kid[new_kid]["active"] is True
+    assert by_kid[new_kid]["retired_at"] is None
+    assert by_kid[old_kid]["active"] is False
+    assert by_kid[old_kid]["retired_at"] is not None
+    assert by_kid[old_kid]["published_until"] is not None
+
+
+def test_retired_key_leaves_when_its_tokens_have_expired(pair: Pair, record_path: str) -> None:
+    admin = {"Authorization": f"Bearer {fetch_token(pair.a, pair.admin)}"}
+    keys = pair.a.get("/v1/admin/signing-keys", headers=admin).json()
+    retired = [key["kid"] for key in keys if key["retired_at"] is not None]
+    assert retired
+    active = next(key["kid"] for key in keys if key["active"])
+    assert published(pair.a) == {active, *retired}
+
+    async def age(kid: str) -> None:
+        async with standalone_session(pair.settings.database_url) as session:
+            row = await session.get(SigningKey, kid)
+            assert row is not None
+            row.retired_at = utcnow() - timedelta(seconds=pair.settings.token_ttl_seconds + 1)
+            session.add(row)
+            await session.commit()
+
+    for kid in retired:
+        asyncio.run(age(kid))
+    # Once the tokens it signed have expired, a retired key leaves the JWKS of every process.
+    assert published(pair.a) == {active}
+    assert published(pair.b) == {active}
+    assert read(pair.b, record_path, fetch_token(pair.a, pair.reader)) == 200
+
+
+def test_retired_key_tokens_are_refused_once_it_left(pair: Pair, record_path: str) -> None:
+    # Rotate again, keeping the outgoing private key, then age it out.
+    kept = pair.key_path.read_bytes()
+    admin = {"Authorization": f"Bearer {fetch_token(pair.b, pair.admin)}"}
+    rotation = pair.b.post("/v1/admin/signing-keys/rotate", headers=admin).json()
+    old_kid = rotation["retired"][0]
+    for api in (pair.a, pair.b):
+        assert read(api, record_path, minted(kept, pair.settings, pair.reader.client_id)) == 200
+
+    async def age() -> None:
+        async with standalone_session(pair.settings.database_url) as session:
+            row = await session.get(SigningKey, old_kid)
+            assert row is not None
+            row.retired_at = utcnow() - timedelta(seconds=pair.settings.token_ttl_seconds + 1)
+            session.add(row)
+            await session.commit()
+
+    asyncio.run(age())
+    for api in (pair.a, pair.b):
+        assert wait_until(
+            lambda api=api: read(api, record_path, minted(kept, pair.settings, pair.reader.client_id)) == 401
+        )
+
+
+def test_cli_rotation_is_picked_up_by_running_processes(pair: Pair) -> None:
+    before = kid_of(fetch_token(pair.a, pair.reader))
+    env: dict[str, Any] = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env.update(
+        {
+            "GATEWAY_DATABASE_URL": pair.settings.database_url,
+            "GATEWAY_DATA_DIR": str(pair.settings.data_dir),
+            "GATEWAY_SIGNING_KEY_PATH": str(pair.key_path),
+            "GATEWAY_SIGNING_KEY_REFRESH_SECONDS": str(REFRESH_SECONDS),
+        }
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "keys", "rotate", "--json"],
+        cwd=pair.settings.data_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    rotation = json.loads(result.stdout)
+    assert rotation["retired"] == [before]
+    new_kid = rotation["kid"]
+    for api in (pair.a, pair.b):
+        assert wait_until(lambda api=api: kid_of(fetch_token(api, pair.reader)) == new_kid)
+
+    listed = subprocess.run(
+        [sys.executable, "-m", "gateway", "keys", "signing"],
+        cwd=pair.settings.data_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert listed.returncode == 0, listed.stderr
+    rows = [line.split("\t") for line in listed.stdout.splitlines()]
+    assert rows[0][:3] == [new_kid, "ES256", "active"]
+    assert before in {row[0] for row in rows if row[2] == "retired"}
