@@ -174,8 +174,17 @@ class OAuthError(Problem):
     )
     other_statuses = (401,)
 
-    def __init__(self, error: str, detail: str, *, status: int = 400, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        error: str,
+        detail: str,
+        *,
+        status: int = 400,
+        headers: Mapping[str, str] | None = None,
+        reason: str | None = None,
+    ) -> None:
         super().__init__(detail, headers=headers, status=status, error=error, error_description=detail)
+        self.reason = reason
 
 
 class UpstreamFailed(Problem):
@@ -304,6 +313,10 @@ def validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
 
 async def _on_problem(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Problem)
+    reason = getattr(exc, "reason", None)
+    if isinstance(reason, str):
+        # The precise reason (expired, replayed_assertion...), for the audit trail only: the body never says it.
+        request.state.problem_reason = reason
     return problem_response(exc, instance=request.url.path)
 
 

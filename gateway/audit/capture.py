@@ -219,6 +219,10 @@ class AuditedExchange:
             content_type = next((v for k, v in headers if k == b"content-type"), b"")
             if content_type.startswith(PROBLEM_MEDIA_TYPE.encode()):
                 reason = _problem_reason(body)
+            detail = state.get("problem_reason")
+            if reason is not None and isinstance(detail, str):
+                precise = f"{reason}:{detail}"[:_MAX_REASON]
+                reason = precise if HEADER_VALUE.match(precise) else reason
         return PendingEvent(
             occurred_at=self.occurred_at,
             request_id=self.request_id,

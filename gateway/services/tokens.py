@@ -141,7 +141,8 @@ async def issue_assertion_token(
             raise AssertionFailed("client_id_mismatch", client.client_id)
     except AssertionFailed as exc:
         reason = "replayed_assertion" if exc.reason == "replayed" else "invalid_assertion"
-        metrics.AUTH_FAILURES.labels(_ASSERTION_FAILURE_METRIC.get(exc.reason, reason)).inc()
+        label = _ASSERTION_FAILURE_METRIC.get(exc.reason, reason)
+        metrics.AUTH_FAILURES.labels(label).inc()
         log.info("client assertion refused", reason=exc.reason, client_id=exc.client_id)
-        raise OAuthError("invalid_client", "Client authentication failed.", status=401) from None
+        raise OAuthError("invalid_client", "Client authentication failed.", status=401, reason=label) from None
     return await issue_token_for(session, tokens, client, requested_scope=requested_scope)

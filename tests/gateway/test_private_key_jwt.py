@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+import sqlalchemy as sa
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -31,7 +32,7 @@ from sqlmodel import select
 from support import STATED, ClientCredentials, LiveServer, PlantedSearch, fetch_token
 
 from gateway.app import create_app
-from gateway.db import standalone_session, utcnow
+from gateway.db import create_engine, standalone_session, utcnow
 from gateway.models import Client, ClientKey, ClientStatus, UsedAssertion
 from gateway.settings import Settings
 
@@ -257,12 +258,26 @@ def test_kid_is_the_rfc7638_thumbprint_unless_given(
 # -- refused assertions -----------------------------------------------------------------------------------------
 
 
-def test_an_assertion_is_used_once(api: httpx.Client, agency: Agency) -> None:
+def test_an_assertion_is_used_once(api: httpx.Client, agency: Agency, gateway_database_url: str) -> None:
     assertion = agency.assertion()
     assert token_request(api, assertion).status_code == 200
     before = counter(api, "replayed_assertion")
-    assert_oauth_error(token_request(api, assertion), 401, "invalid_client")
+    replayed = token_request(api, assertion)
+    assert_oauth_error(replayed, 401, "invalid_client")
+    assert "replay" not in replayed.text  # the caller learns no more than invalid_client
     assert counter(api, "replayed_assertion") == before + 1
+
+    # The audit trail keeps the precise reason.
+    async def reason() -> Any:
+        engine = create_engine(gateway_database_url)
+        try:
+            async with engine.connect() as connection:
+                statement = sa.text("SELECT reason FROM audit_events WHERE request_id = :rid")
+                return (await connection.execute(statement, {"rid": replayed.headers["x-request-id"]})).scalar_one()
+        finally:
+            await engine.dispose()
+
+    assert run(reason()) == "oauth-error:invalid_client:replayed_assertion"
 
 
 def _hs256(agency: Agency) -> str:
