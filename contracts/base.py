@@ -19,7 +19,9 @@ class Contract(BaseModel):
 
     * ``contract_name``: a dotted, stable name such as ``"population.citizen"``;
     * ``contract_version``: an integer, bumped for every breaking change;
-    * ``record_key``: the name of the field that identifies one record (``"personal_id"``).
+    * ``record_key``: the name of the field that identifies one record (``"personal_id"``);
+
+    and may set ``query_model``, the :class:`ContractQuery` its databases can be searched with.
 
     Records are immutable once validated and refuse unknown fields.
     """
@@ -29,6 +31,8 @@ class Contract(BaseModel):
     contract_name: ClassVar[str]
     contract_version: ClassVar[int]
     record_key: ClassVar[str]
+    #: The search criteria this contract accepts (``None`` when records can only be read by key).
+    query_model: ClassVar[type[ContractQuery] | None] = None
 
     @classmethod
     def contract_id(cls) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
@@ -52,7 +51,7 @@ class RestConnector(Connector[RestConnectorConfig]):
             except (UnknownContract, ValueError):
                 raise self.config_error(f"unknown contract {config.contract!r}") from None
             if config.search is not None and self.query_model is None:
-                self.query_model = _query_model(self.contract)
+                self.query_model = self.contract.query_model
         if not hasattr(self, "contract"):
             raise self.config_error("it needs a contract (set 'contract')")
         self._check_mapping()
@@ -187,14 +186,3 @@ class RestConnector(Connector[RestConnectorConfig]):
             following = paginator.following(position, len(items), body, answer)
         records = [self._to_record(item) for item in window]
         return Page(items=records, next_cursor=paginator.encode(following) if following is not None else None)
-
-
-def _query_model(contract: type[Contract]) -> type[ContractQuery] | None:
-    """The query model defined beside a contract (``CitizenQuery`` beside ``Citizen``), if there is exactly one."""
-    module = importlib.import_module(contract.__module__)
-    candidates = [
-        value
-        for value in vars(module).values()
-        if isinstance(value, type) and issubclass(value, ContractQuery) and value is not ContractQuery
-    ]
-    return candidates[0] if len(candidates) == 1 else None

@@ -52,6 +52,8 @@ class SqlConnector(Connector[SqlConnectorConfig]):
                 self.contract = get_contract(name, int(version) if version else None)
             except (UnknownContract, ValueError):
                 raise self.config_error(f"unknown contract {config.contract!r}") from None
+            if config.search_filters and self.query_model is None:
+                self.query_model = self.contract.query_model
         if not hasattr(self, "contract"):
             raise self.config_error("it needs a contract (set 'contract')")
         self._check_mapping(self.contract, self.query_model)

@@ -310,3 +310,6 @@ class CitizenQuery(ContractQuery):
         if self.date_of_birth is not None and not self.date_of_birth.includes(citizen.date_of_birth):
             return False
         return self.old_id_number is None or self.old_id_number == citizen.old_id_number
+
+
+Citizen.query_model = CitizenQuery

@@ -8,9 +8,9 @@ gateway's timeouts and retries meet real sockets. :func:`rest_connector_config` 
 configuration for it.
 """
 
+from ..http.misbehaviour import Misbehaviour
 from .app import MAX_PAGE_SIZE, ApiCredentials, PopulationApi
 from .connector_config import rest_connector_config
-from .misbehaviour import Misbehaviour
 from .records import load_rows
 from .server import ApiServer
 

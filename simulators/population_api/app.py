@@ -40,7 +40,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .misbehaviour import Misbehaving, Misbehaviour, MisbehaviourSwitch
+from ..http.misbehaviour import Misbehaving, Misbehaviour, MisbehaviourSwitch
 from .records import CitizenIndex, Row, to_api
 
 __all__ = ["MAX_PAGE_SIZE", "ApiCredentials", "PopulationApi"]

@@ -204,9 +204,25 @@ def test_generic_connector_needs_a_contract() -> None:
     assert "needs a contract" in error.message
 
 
-def test_generic_connector_cannot_have_search_filters() -> None:
-    error = _config_error(SqlConnector, _generic(search_filters=population_mapping.SEARCH_FILTERS))
-    assert "search filters for fields the query lacks" in error.message
+def test_generic_connector_search_filters_must_name_query_fields() -> None:
+    filters = {**population_mapping.SEARCH_FILTERS, "household_id": {"column": "ma_ho"}}
+    error = _config_error(SqlConnector, _generic(contract="population.citizen", search_filters=filters))
+    assert "search filters for fields the query lacks: household_id" in error.message
+
+
+@pytest.mark.anyio
+async def test_generic_connector_searches_with_the_contracts_query_model(
+    sector_url: str, planted: PlantedSearch
+) -> None:
+    generic = SqlConnector.from_config(
+        _generic(url=sector_url, contract="population.citizen", search_filters=population_mapping.SEARCH_FILTERS)
+    )
+    assert generic.query_model is CitizenQuery
+    query = CitizenQuery(full_name=planted.full_name.upper(), date_of_birth=str(planted.year))
+    async with generic, PopulationConnector.from_config({"url": sector_url}) as population:
+        page = await generic.search(query, limit=100)
+        assert [r.record_id() for r in page.items] == list(planted.personal_ids)
+        assert page.items == (await population.search(query, limit=100)).items
 
 
 @pytest.mark.anyio

@@ -1,8 +1,9 @@
 """Misbehaving on demand, over real sockets: slow answers, 5xx, 429, malformed bodies, bad records, resets, hangs.
 
-:class:`Misbehaviour` says what to do; :class:`Misbehaving` is the ASGI middleware that does it to the data
-routes (``/api/...``), for the next ``times`` requests or until told otherwise. The token endpoint and the
-control routes always behave.
+:class:`Misbehaviour` says what to do; :class:`Misbehaving` is the ASGI middleware that does it to a simulated
+sector system's data routes (``/api/...`` by default), for the next ``times`` requests or until told otherwise.
+Token endpoints and control routes always behave. A simulator honours ``violation`` itself: the middleware marks
+the request (``scope["state"]["violation"]``) and the app answers with a record the contract rejects.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-__all__ = ["MODES", "Misbehaving", "Misbehaviour", "MisbehaviourSwitch", "Mode"]
+__all__ = ["MODES", "ASGIApp", "Misbehaving", "Misbehaviour", "MisbehaviourSwitch", "Mode", "Scope", "reset_transport"]
 
 Mode = Literal["none", "slow", "error", "rate_limit", "malformed", "violation", "reset", "hang"]
 MODES: tuple[Mode, ...] = ("none", "slow", "error", "rate_limit", "malformed", "violation", "reset", "hang")
@@ -99,13 +100,21 @@ class Misbehaving:
     """ASGI middleware applying the switch's misbehaviour to requests whose path starts with ``prefix``.
 
     ``abort`` resets the connection of a request's scope (it needs the server's transports; see
-    :class:`~simulators.population_api.server.ApiServer`); without it, ``reset`` closes the response abruptly.
+    :class:`~simulators.http.server.SimulatorServer`); without it, ``reset`` closes the response abruptly.
     """
 
-    def __init__(self, app: ASGIApp, switch: MisbehaviourSwitch, *, prefix: str = "/api/") -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        switch: MisbehaviourSwitch,
+        *,
+        prefix: str = "/api/",
+        malformed_body: bytes = b'{"ma_loi": "00", "du_lieu": {"so_dinh_danh": "0',
+    ) -> None:
         self.app = app
         self.switch = switch
         self.prefix = prefix
+        self.malformed_body = malformed_body
         self.abort: Abort | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -125,7 +134,7 @@ class Misbehaving:
                 await _answer(send, 429, b'{"ma_loi": "429", "thong_diep": "Qua nhieu yeu cau"}', extra=extra)
                 return
             case "malformed":
-                await _answer(send, 200, b'{"ma_loi": "00", "du_lieu": {"so_dinh_danh": "0')
+                await _answer(send, 200, self.malformed_body)
                 return
             case "violation":
                 scope.setdefault("state", {})["violation"] = True

@@ -1,0 +1,15 @@
+"""Serving simulated sector systems over real HTTP, able to misbehave on demand (shared by every simulator)."""
+
+from .misbehaviour import MODES, Misbehaving, Misbehaviour, MisbehaviourSwitch, Mode
+from .server import SimulatedSystem, SimulatorServer, abort_connection
+
+__all__ = [
+    "MODES",
+    "Misbehaving",
+    "Misbehaviour",
+    "MisbehaviourSwitch",
+    "Mode",
+    "SimulatedSystem",
+    "SimulatorServer",
+    "abort_connection",
+]
