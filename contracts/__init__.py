@@ -17,6 +17,17 @@ from contracts.registry import (
 
 # Registers the built-in contracts; imported last because it uses the registry above.
 import contracts.population  # noqa: F401  # isort: skip
+import contracts.social_insurance  # noqa: F401  # isort: skip
+import contracts.business  # noqa: F401  # isort: skip
+import contracts.health_insurance  # noqa: F401  # isort: skip
+import contracts.tax  # noqa: F401  # isort: skip
+import contracts.judicial_records  # noqa: F401  # isort: skip
+import contracts.legal_documents  # noqa: F401  # isort: skip
+import contracts.education  # noqa: F401  # isort: skip
+import contracts.civil_status  # noqa: F401  # isort: skip
+import contracts.vehicles  # noqa: F401  # isort: skip
+import contracts.driving_licences  # noqa: F401  # isort: skip
+import contracts.land  # noqa: F401  # isort: skip
 
 __all__ = [
     "Contract",

@@ -1,25 +1,42 @@
-"""Preparing the demo: simulated population data, a demo client, and a ready-to-paste request."""
+"""Preparing the demo: the simulated sector systems, a demo client, and ready-to-paste requests.
+
+Every simulated sector system of :data:`simulators.sectors.SECTOR_SYSTEMS` is started (its data seeded once in
+``data_dir/sectors``, its servers on 127.0.0.1) and configured as the connector of its catalogued database, unless
+the operator configured that database otherwise. The other catalogue entries stay ``pending``.
+"""
 
 from __future__ import annotations
 
 import json
 import shlex
-from dataclasses import dataclass
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
 
 import sqlalchemy as sa
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from connectors.sql.urls import to_async_url
-from simulators.population import CITIZENS, seed_population
+from simulators.population import CITIZENS
+from simulators.sectors import SECTOR_SYSTEMS, SectorContext, load_sector_system
 
 from .db import create_engine
+from .logs import get_logger
+from .models import Grant
 from .registry import ConnectorRegistry
-from .services.clients import create_client, get_client, rotate_secret
+from .services.clients import ClientUpdate, create_client, get_client, rotate_secret, update_client
+from .services.grants import GrantCreate, add_grant
 from .services.tokens import issue_token_for
-from .settings import Settings
+from .settings import ConnectorInstance, Settings
 from .state import GatewayState
 
 DEMO_CLIENT_ID = "demo"
-DEMO_SCOPES = ("population:read", "population:search")
+DEMO_DATA_FILE = "demo.json"
+DEMO_ROLES = ("axis",)
+
+log = get_logger(__name__)
 # A public-service procedure code and an officer's staff code, as every data request must state them.
 DEMO_PURPOSE = "1.001612.000.00.00.H41"
 DEMO_ACTOR = "CB-068-0001"
@@ -38,6 +55,7 @@ class DemoInfo:
     sample_personal_id: str
     sample_full_name: str
     sample_birth_year: str
+    databases: list[str] = field(default_factory=list)
 
 
 async def _sample_citizen(url: str) -> tuple[str, str, str]:
@@ -57,27 +75,111 @@ async def _sample_citizen(url: str) -> tuple[str, str, str]:
         await engine.dispose()
 
 
-async def prepare_demo(settings: Settings, *, citizens: int, seed: int) -> DemoInfo:
-    """Seed the simulated population database (if empty), renew the demo client's secret, issue a token.
+async def start_sector_systems(settings: Settings, context: SectorContext) -> list[str]:
+    """Start every simulated sector system and configure it as its database's connector, unless the settings
+    configure that database already (population: unless its URL was changed). Returns the databases started."""
+    started = []
+    for database in SECTOR_SYSTEMS:
+        system = load_sector_system(database)
+        if database == "population":
+            # The population database is configured by default (its demo SQLite file); seeded in any case, so
+            # that the other systems find their citizens. The banner notes when it is configured elsewhere.
+            await system.start(context)
+            started.append(database)
+            continue
+        if database in settings.connectors:
+            continue
+        try:
+            config = await system.start(context)
+        except Exception as exc:  # one broken simulator must not stop the demo
+            log.error(
+                "simulated sector system failed to start", database=database, error=f"{type(exc).__name__}: {exc}"
+            )
+            continue
+        settings.connectors[database] = ConnectorInstance(connector=system.connector, config=config)
+        started.append(database)
+    return started
 
-    The database schema must already be migrated. Only the demo's own SQLite file is ever seeded.
+
+async def _ensure_grants(session: AsyncSession, databases: list[str], registry: ConnectorRegistry) -> None:
+    held = {
+        grant.database
+        for grant in (
+            await session.exec(
+                select(Grant).where(col(Grant.client_id) == DEMO_CLIENT_ID, col(Grant.revoked_at).is_(None))
+            )
+        ).all()
+    }
+    for database in databases:
+        if database in held or database not in registry.databases:
+            continue
+        operations = list(registry.databases[database].operations)
+        await add_grant(
+            session,
+            GrantCreate(client_id=DEMO_CLIENT_ID, database=database, operations=operations, note="demo"),
+            registry=registry,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DemoData:
+    """What the demo's simulated data was generated from; kept in ``sectors/demo.json`` so that every later start
+    (and every sector system added since) derives its records from the same citizens."""
+
+    citizens: int
+    seed: int
+    today: date
+
+
+def demo_data(directory: Path, *, citizens: int, seed: int) -> DemoData:
+    """The parameters of the demo data in ``directory``: those recorded there, else (first start) the ones given,
+    recorded now. A population database seeded before the parameters were recorded keeps its size."""
+    record = directory / DEMO_DATA_FILE
+    if record.exists():
+        saved = json.loads(record.read_text(encoding="utf-8"))
+        return DemoData(int(saved["citizens"]), int(saved["seed"]), date.fromisoformat(saved["today"]))
+    chosen = DemoData(citizens, seed, date.today())
+    directory.mkdir(parents=True, exist_ok=True)
+    record.write_text(
+        json.dumps({"citizens": chosen.citizens, "seed": chosen.seed, "today": chosen.today.isoformat()}) + "\n",
+        encoding="utf-8",
+    )
+    return chosen
+
+
+async def prepare_demo(settings: Settings, *, citizens: int, seed: int, stack: ExitStack) -> DemoInfo:
+    """Start the simulated sector systems (seeding their data if absent), renew the demo client's secret and
+    grants, issue a token. The servers started stay up until ``stack`` closes.
+
+    The database schema must already be migrated. Only the demo's own SQLite files are ever seeded.
     """
-    demo_url = str(to_async_url(f"sqlite:///{settings.population_demo_path}"))
-    count = await seed_population(demo_url, count=citizens, seed=seed)
-    state = GatewayState(settings=settings, registry=ConnectorRegistry())
+    directory = settings.data_dir / "sectors"
+    if not (directory / DEMO_DATA_FILE).exists() and settings.population_demo_path.exists():
+        citizens = await _count_citizens(str(to_async_url(f"sqlite:///{settings.population_demo_path}")))
+    data = demo_data(directory, citizens=citizens, seed=seed)
+    context = SectorContext(data_dir=directory, citizens=data.citizens, seed=data.seed, today=data.today, stack=stack)
+    started = await start_sector_systems(settings, context)
+    log.info("simulated sector systems started", databases=started)
+    demo_url = str(to_async_url(context.sqlite_url("population")))
+    registry = ConnectorRegistry.from_settings(settings)
+    state = GatewayState(settings=settings, registry=registry)
     try:
         await state.start()
         async with state.sessionmaker() as session:
             client = await get_client(session, DEMO_CLIENT_ID)
             if client is None:
                 client, secret = await create_client(
-                    session, name="Demo client", scopes=DEMO_SCOPES, client_id=DEMO_CLIENT_ID
+                    session, name="Demo client", scopes=DEMO_ROLES, client_id=DEMO_CLIENT_ID
                 )
             else:
                 secret = await rotate_secret(session, client)
+                if set(client.scopes) != set(DEMO_ROLES):
+                    client = await update_client(session, client, ClientUpdate(scopes=list(DEMO_ROLES)))
+            await _ensure_grants(session, sorted(registry.databases), registry)
             token = await issue_token_for(session, state.tokens, client)
     finally:
         await state.close()
+    count = await _count_citizens(demo_url)
     personal_id, full_name, birth_year = await _sample_citizen(demo_url)
     return DemoInfo(
         citizens=count,
@@ -89,7 +191,17 @@ async def prepare_demo(settings: Settings, *, citizens: int, seed: int) -> DemoI
         sample_personal_id=personal_id,
         sample_full_name=full_name,
         sample_birth_year=birth_year,
+        databases=sorted(registry.databases),
     )
+
+
+async def _count_citizens(url: str) -> int:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return int((await conn.execute(sa.select(sa.func.count()).select_from(CITIZENS))).scalar_one())
+    finally:
+        await engine.dispose()
 
 
 def demo_banner(info: DemoInfo, *, base_url: str, population_url: str) -> str:
@@ -111,6 +223,7 @@ def demo_banner(info: DemoInfo, *, base_url: str, population_url: str) -> str:
         f"curl -s {headers} -H 'Content-Type: application/json' -d {shlex.quote(query)} "
         f"{base_url}/v1/databases/population/search"
     )
+    axis = f"curl -s -H {shlex.quote('Authorization: Bearer ' + info.access_token)} {base_url}/v1/axis"
     note = ""
     if population_url != info.population_url:
         note = "\n  (the population connector is configured to another database; demo data was seeded beside it)"
@@ -119,6 +232,7 @@ def demo_banner(info: DemoInfo, *, base_url: str, population_url: str) -> str:
             "",
             "axis-gateway demo",
             f"  simulated population database: {info.citizens} citizens in {info.population_url}{note}",
+            f"  national databases served: {len(info.databases)} ({', '.join(info.databases)})",
             "",
             "Demo client (its secret is renewed every time the demo starts):",
             f"  client_id:     {info.client_id}",
@@ -134,6 +248,8 @@ def demo_banner(info: DemoInfo, *, base_url: str, population_url: str) -> str:
             f"  {get_token}",
             "Search by full name and date of birth (or year of birth):",
             f"  {search}",
+            "The integration axis: which national databases are connected, and their health:",
+            f"  {axis}",
             f"API documentation: {base_url}/docs",
             "",
         ]

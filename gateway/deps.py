@@ -90,9 +90,10 @@ async def authenticate(
 
 PrincipalDep = Annotated[Principal, Depends(authenticate)]
 
-# Route dependencies of the admin and audit routers.
+# Route dependencies of the admin, audit and axis routers.
 ADMIN_ONLY = [Security(authenticate, scopes=["admin"])]
 AUDIT_ONLY = [Security(authenticate, scopes=["audit"])]
+AXIS_ONLY = [Security(authenticate, scopes=["axis"])]
 
 
 def data_access(database: str, operation: str) -> Callable[..., Awaitable[Decision]]:

@@ -16,9 +16,11 @@ def _dumps(obj: Any, default: Any = None) -> str:
     return orjson.dumps(obj, default=default).decode()
 
 
-# 12-digit personal identification numbers and 9-digit identity card numbers, standing alone (not inside a longer
-# number, nor inside a hexadecimal request id or hash, which often hold runs of digits).
-_PERSONAL_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{3})(\d{9}|\d{6})(?![0-9A-Za-z])")
+# 12-digit personal identification numbers (and licence numbers), 10-digit social insurance codes and 9-digit
+# identity card numbers, standing alone (not inside a longer number, nor inside a hexadecimal request id or hash,
+# which often hold runs of digits); and the 15-character codes of older health insurance cards (DN4791234567890).
+_PERSONAL_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{3})(\d{9}|\d{7}|\d{6})(?![0-9A-Za-z])")
+_HEALTH_CARD = re.compile(r"(?<![0-9A-Za-z])([A-Z]{2}\d{3})(\d{10})(?![0-9A-Za-z])")
 #: Keys whose values are people's names: masked whole.
 NAME_KEYS = frozenset(
     {
@@ -47,12 +49,13 @@ def _mask_number(match: re.Match[str]) -> str:
 
 
 def mask_value(value: Any, key: str | None = None) -> Any:
-    """``value`` with personal numbers masked (first 3 digits kept: ``068*********``) in every string inside it,
+    """``value`` with personal numbers masked (first 3 digits kept: ``068*********``; a health insurance card's
+    first 5 characters: ``DN479**********``) in every string inside it,
     and with names (the values of :data:`NAME_KEYS`) replaced by ``***``."""
     if key is not None and key.lower() in NAME_KEYS and value is not None:
         return MASKED_NAME
     if isinstance(value, str):
-        return _PERSONAL_NUMBER.sub(_mask_number, value)
+        return _HEALTH_CARD.sub(_mask_number, _PERSONAL_NUMBER.sub(_mask_number, value))
     if isinstance(value, Mapping):
         return {k: mask_value(v, k if isinstance(k, str) else None) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):

@@ -7,9 +7,15 @@ pre-bound children returned by the helpers below instead of calling ``.labels()`
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from functools import lru_cache
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+from prometheus_client.registry import Collector
 
 # 1 ms .. 10 s
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -170,3 +176,163 @@ RATE_LIMIT_STORE_ERRORS = Counter(
 def rate_limited(client_id: str) -> Counter:
     """The pre-bound refusal counter of one client; its series exists at zero from the client's first request."""
     return RATE_LIMITED.labels(client_id)
+
+
+CIRCUIT_STATE = Gauge(
+    "gateway_circuit_state",
+    "Circuit breaker of each database's connection: 0 closed, 1 half-open, 2 open (the worst of the live workers).",
+    ["database"],
+    multiprocess_mode="livemax",
+)
+HEALTH_CHECK_DURATION = Histogram(
+    "gateway_health_check_duration_seconds",
+    "Time of one active health check of a database's sector system (failed ones included).",
+    ["database"],
+    buckets=LATENCY_BUCKETS,
+)
+HEALTH_CHECK_FAILURES = Counter(
+    "gateway_health_check_failures_total",
+    "Failed health checks, by database and reason (timeout, connect, protocol, status_5xx, contract_violation, "
+    "down, error).",
+    ["database", "reason"],
+)
+HEALTH_CHECK_FAILURE_REASONS = (*UPSTREAM_ERROR_REASONS, "down", "error")
+
+
+@lru_cache(maxsize=1024)
+def circuit_state(database: str) -> Gauge:
+    """The pre-bound circuit-state gauge of one database."""
+    return CIRCUIT_STATE.labels(database)
+
+
+def declare_health(database: str) -> None:
+    """Create a checked database's health-check series at zero."""
+    HEALTH_CHECK_DURATION.labels(database)
+    for reason in HEALTH_CHECK_FAILURE_REASONS:
+        HEALTH_CHECK_FAILURES.labels(database, reason)
+
+
+@dataclass(frozen=True, slots=True)
+class OpsSnapshot:
+    """State shared by every gateway process through the database, exported by whichever process is scraped.
+
+    ``states``: catalogue id -> connection state (every catalogue entry); ``states_all``: the possible states;
+    ``last_success``: catalogue id -> Unix time of the last good health check; ``audit_verified``: the outcome of
+    the last verification of the audit chain (``None``: never verified) and ``audit_good_at`` when it last
+    verified good; expiry times of the active signing keys and of the clients' registered certificates.
+    """
+
+    states: dict[str, str]
+    states_all: tuple[str, ...]
+    up_states: frozenset[str]
+    connected_target: int
+    last_success: dict[str, float] = field(default_factory=dict)
+    audit_verified: bool | None = None
+    audit_good_at: float | None = None
+    signing_key_expiry: dict[str, float] = field(default_factory=dict)
+    certificate_expiry: dict[tuple[str, str], float] = field(default_factory=dict)
+
+
+class OpsCollector(Collector):
+    """Exports the :class:`OpsSnapshot` set by the running gateway: the axis gauges, audit-chain and key expiry.
+
+    These values live in the shared database, so every worker exports the same ones and nothing is counted twice.
+    """
+
+    def __init__(self) -> None:
+        self.snapshot: OpsSnapshot | None = None
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        snap = self.snapshot
+        if snap is None:
+            return
+        by_state = GaugeMetricFamily(
+            "gateway_axis_databases", "Catalogued national databases in each connection state.", labels=["state"]
+        )
+        for state in snap.states_all:
+            by_state.add_metric([state], sum(1 for value in snap.states.values() if value == state))
+        yield by_state
+        up = GaugeMetricFamily(
+            "gateway_axis_database_up",
+            "1 when the database is connected through the axis (connected or degraded), else 0.",
+            labels=["database"],
+        )
+        current = GaugeMetricFamily(
+            "gateway_axis_database_state",
+            "1 for the current connection state of each catalogued database, 0 for the others.",
+            labels=["database", "state"],
+        )
+        for database, state in sorted(snap.states.items()):
+            up.add_metric([database], 1.0 if state in snap.up_states else 0.0)
+            for candidate in snap.states_all:
+                current.add_metric([database, candidate], 1.0 if candidate == state else 0.0)
+        yield up
+        yield current
+        yield GaugeMetricFamily(
+            "gateway_axis_connected_target",
+            "How many catalogued databases the province's plan says must be connected.",
+            value=snap.connected_target,
+        )
+        last = GaugeMetricFamily(
+            "gateway_health_check_last_success_timestamp_seconds",
+            "Unix time of the last successful health check of each database.",
+            labels=["database"],
+        )
+        for database, timestamp in sorted(snap.last_success.items()):
+            last.add_metric([database], timestamp)
+        yield last
+        if snap.audit_verified is not None:
+            yield GaugeMetricFamily(
+                "gateway_audit_chain_verified",
+                "1 when the last verification of the whole audit chain found it intact, 0 when it found a bad event.",
+                value=1.0 if snap.audit_verified else 0.0,
+            )
+        if snap.audit_good_at is not None:
+            yield GaugeMetricFamily(
+                "gateway_audit_chain_last_verified_timestamp_seconds",
+                "Unix time of the last verification that found the audit chain intact.",
+                value=snap.audit_good_at,
+            )
+        keys = GaugeMetricFamily(
+            "gateway_signing_key_expiry_timestamp_seconds",
+            "Unix time by which the gateway's active signing key must be rotated (signing_key_max_age_days).",
+            labels=["kid"],
+        )
+        for kid, timestamp in sorted(snap.signing_key_expiry.items()):
+            keys.add_metric([kid], timestamp)
+        yield keys
+        certificates = GaugeMetricFamily(
+            "gateway_client_certificate_expiry_timestamp_seconds",
+            "Unix time at which a client's registered certificate expires (notAfter).",
+            labels=["client", "kid"],
+        )
+        for (client, kid), timestamp in sorted(snap.certificate_expiry.items()):
+            certificates.add_metric([client, kid], timestamp)
+        yield certificates
+
+
+OPS = OpsCollector()
+MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+
+def process_exiting() -> None:
+    """In multiprocess mode, drop this process's live gauges (circuit states) from what the others export."""
+    if MULTIPROCESS:
+        mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
+def _exposition_registry() -> CollectorRegistry:
+    if not MULTIPROCESS:
+        REGISTRY.register(OPS)
+        return REGISTRY
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    registry.register(OPS)
+    return registry
+
+
+#: What ``/metrics`` exposes: this process's metrics, or every worker's in multiprocess mode, and the shared state.
+EXPOSITION = _exposition_registry()

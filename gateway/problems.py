@@ -202,6 +202,14 @@ class UpstreamUnavailable(Problem):
     description = "The sector system behind this database cannot be reached. Try again later."
 
 
+class CircuitOpen(Problem):
+    status, slug, title = 503, "circuit-open", "Circuit open"
+    description = (
+        "The sector system behind this database has been failing, so the gateway refuses requests to it at once "
+        "for a while (circuit breaker) instead of making callers wait. Retry after ``Retry-After`` seconds."
+    )
+
+
 class UpstreamTimeout(Problem):
     status, slug, title = 504, "upstream-timeout", "Sector system timeout"
     description = "The sector system did not answer within the deadline."

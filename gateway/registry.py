@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from connectors.base import Connector, ConnectorError
 from connectors.discovery import discover_connectors
 
+from . import metrics
+from .axis.circuit import CircuitBreaker, CircuitState
 from .logs import get_logger
-from .settings import Settings
+from .settings import CircuitPolicy, HealthPolicy, Settings
 
 DATABASE_ID = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
@@ -22,10 +24,13 @@ log = get_logger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Database:
-    """One served national database: its id (in URLs, scopes and metric labels) and its connector."""
+    """One served national database: its id (in URLs, scopes and metric labels), its connector, how its health is
+    checked and the circuit breaker of its connection in this process."""
 
     id: str
     connector: Connector  # type: ignore[type-arg]
+    health: HealthPolicy
+    circuit: CircuitBreaker
 
     @property
     def operations(self) -> tuple[str, ...]:
@@ -35,6 +40,18 @@ class Database:
     def scope(self, operation: str) -> str:
         """The token scope an operation on this database needs (``population:read``)."""
         return f"{self.id}:{operation}"
+
+
+def new_circuit(database: str, policy: CircuitPolicy) -> CircuitBreaker:
+    """A circuit breaker whose state is exported as ``gateway_circuit_state``."""
+    gauge = metrics.circuit_state(database)
+
+    def export(state: CircuitState) -> None:
+        gauge.set(int(state))
+        if state is not CircuitState.CLOSED:
+            log.warning("circuit state changed", database=database, state=state.name.lower())
+
+    return CircuitBreaker(database, policy, on_change=export)
 
 
 @dataclass(slots=True)
@@ -71,7 +88,7 @@ class ConnectorRegistry:
             except Exception as exc:  # a third-party connector may fail in any way
                 registry._fail(db_id, f"{type(exc).__name__}: {exc}")
                 continue
-            registry.databases[db_id] = Database(db_id, connector)
+            registry.databases[db_id] = Database(db_id, connector, inst.health, new_circuit(db_id, inst.circuit))
         return registry
 
     def _fail(self, db_id: str, reason: str) -> None:

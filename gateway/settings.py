@@ -10,6 +10,41 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+class HealthPolicy(BaseModel):
+    """How a connection's health is checked and its state derived (active health checks)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    interval_seconds: float = Field(default=15.0, ge=0.1, le=3600, description="Time between two checks.")
+    jitter: float = Field(default=0.1, ge=0, le=0.5, description="Random spread of the interval, as a fraction.")
+    timeout_seconds: float = Field(default=5.0, gt=0, le=300, description="A check not answered by then failed.")
+    failures_to_down: int = Field(default=3, ge=1, le=100, description="Consecutive failed checks -> down.")
+    successes_to_connect: int = Field(
+        default=2, ge=1, le=100, description="Consecutive good checks for a down connection -> connected."
+    )
+    degraded_latency_seconds: float = Field(
+        default=1.0, gt=0, le=300, description="p95 latency of the recent checks above which the state is degraded."
+    )
+    latency_window: int = Field(default=20, ge=1, le=1000, description="Recent checks the p95 latency covers.")
+
+
+class CircuitPolicy(BaseModel):
+    """When requests to a connection fail fast instead of waiting for a failing sector system (passive health)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    consecutive_failures: int = Field(default=5, ge=1, le=1000, description="Consecutive failed calls -> open.")
+    error_ratio: float = Field(
+        default=0.5, gt=0, le=1, description="Share of failed calls in the window that opens the circuit."
+    )
+    window_seconds: float = Field(default=30.0, gt=0, le=3600, description="The error-ratio window.")
+    min_calls: int = Field(default=20, ge=1, description="Calls in the window before the ratio counts.")
+    cooldown_seconds: float = Field(
+        default=30.0, gt=0, le=3600, description="An open circuit lets one trial call through after this."
+    )
+
+
 class ConnectorInstance(BaseModel):
     """One national database served by the gateway: which connector adapts it, and its configuration.
 
@@ -23,6 +58,8 @@ class ConnectorInstance(BaseModel):
     )
     enabled: bool = Field(default=True, description="Load and serve this database.")
     config: dict[str, Any] = Field(default_factory=dict, description="The connector's configuration.")
+    health: HealthPolicy = Field(default_factory=HealthPolicy, description="Active health checks.")
+    circuit: CircuitPolicy = Field(default_factory=CircuitPolicy, description="Circuit breaking.")
 
 
 JwtAlgorithm = Literal["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"]
@@ -132,6 +169,32 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="Database id -> connector instance. The population database is configured by default.",
     )
+    axis_catalogue_path: Path | None = Field(
+        default=None,
+        description="TOML catalogue of the national databases to connect; the shipped 16 of the provincial plan "
+        "when unset.",
+    )
+    axis_connected_target: int | None = Field(
+        default=None,
+        ge=0,
+        description="How many catalogued databases the plan says must be connected (alerts compare); all when unset.",
+    )
+    axis_history: int = Field(default=100, ge=1, le=100_000, description="Health checks kept per database.")
+    axis_lease_seconds: float = Field(
+        default=30.0,
+        ge=1,
+        le=3600,
+        description="How long the process running the health checks holds its lease without renewing it.",
+    )
+    audit_verify_interval_seconds: float = Field(
+        default=3600.0,
+        ge=1,
+        le=7 * 86400,
+        description="How often the process holding the lease verifies the whole audit chain (exported as metrics).",
+    )
+    signing_key_max_age_days: int = Field(
+        default=365, ge=1, le=3650, description="The signing key must be rotated within this many days of creation."
+    )
     connector_plugins: list[str] | None = Field(
         default=None, description="Restrict which connector entry points are loaded (all when unset)."
     )
@@ -201,7 +264,8 @@ class Settings(BaseSettings):
         if self.signing_key_path is None:
             self.signing_key_path = self.data_dir / "keys" / "signing-key.pem"
         population = self.connectors.setdefault("population", ConnectorInstance())
-        population.config.setdefault("url", f"sqlite+aiosqlite:///{self.population_demo_path}")
+        if population.connector in (None, "population"):
+            population.config.setdefault("url", f"sqlite+aiosqlite:///{self.population_demo_path}")
         if self.page_size_default > self.page_size_max:
             raise ValueError("page_size_default exceeds page_size_max")
         return self

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from . import metrics
 from .audit.writer import AuditWriter, start_writer
+from .axis.catalogue import Catalogue, load_catalogue
+from .axis.health import HealthRunner
+from .axis.overview import connected_target, ops_snapshot
 from .db import create_engine, create_sessionmaker
 from .logs import get_logger
 from .migrations import ensure_current
@@ -35,6 +40,9 @@ class GatewayState:
     access: AccessControl = field(init=False)
     limiter: RateLimiter = field(init=False)
     audit: AuditWriter | None = field(default=None, init=False)
+    catalogue: Catalogue = field(init=False)
+    health: HealthRunner = field(init=False)
+    _ops_refreshed: float = field(default=0.0, init=False)
     _tokens: TokenService | None = field(default=None, init=False)
     _signing_keys: SigningKeys | None = field(default=None, init=False)
 
@@ -43,6 +51,30 @@ class GatewayState:
         self.sessionmaker = create_sessionmaker(self.engine)
         self.access = AccessControl(self.sessionmaker, ttl_seconds=self.settings.access_cache_seconds)
         self.limiter = RateLimiter.from_settings(self.settings)
+        self.catalogue = load_catalogue(self.settings.axis_catalogue_path)
+        self.health = HealthRunner(
+            settings=self.settings, sessionmaker=self.sessionmaker, registry=self.registry, catalogue=self.catalogue
+        )
+
+    @property
+    def connected_target(self) -> int:
+        """How many catalogued databases the plan says must be connected."""
+        return connected_target(self.catalogue, self.settings.axis_connected_target)
+
+    async def refresh_ops_metrics(self, max_age_seconds: float = 1.0) -> None:
+        """Read the state shared through the database (axis, audit verification, key expiry) for the metrics."""
+        now = time.monotonic()
+        if now - self._ops_refreshed < max_age_seconds and metrics.OPS.snapshot is not None:
+            return
+        async with self.sessionmaker() as session:
+            metrics.OPS.snapshot = await ops_snapshot(
+                session,
+                self.catalogue,
+                self.registry,
+                target=self.connected_target,
+                signing_key_max_age=timedelta(days=self.settings.signing_key_max_age_days),
+            )
+        self._ops_refreshed = now
 
     @property
     def tokens(self) -> TokenService:
@@ -83,10 +115,14 @@ class GatewayState:
         for database in self.registry.databases.values():
             metrics.declare_database(database.id, database.operations)
         await self.registry.start()
+        uncatalogued = sorted(set(self.registry.databases) - set(self.catalogue.ids))
+        if uncatalogued:
+            log.warning("served databases missing from the axis catalogue", databases=uncatalogued)
         await self.access.start(self.engine)
         self.audit = await start_writer(settings)
         await self._tokens.start()
         self._signing_keys.start()
+        await self.health.start()
         log.info(
             "gateway started",
             databases=sorted(self.registry.databases),
@@ -96,6 +132,9 @@ class GatewayState:
 
     async def close(self) -> None:
         """Close connectors and the database pool."""
+        await self.health.close()
+        metrics.OPS.snapshot = None
+        metrics.process_exiting()
         if self.audit is not None:
             await self.audit.close()
         if self._signing_keys is not None:

@@ -15,6 +15,7 @@ import itertools
 import random
 from collections.abc import Iterator
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
 
@@ -22,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from .households import HouseholdGenerator
+from .sectors import SectorContext, SectorSystem
 from .vn_names import ETHNIC_CODES
 from .vn_places import OLD_TO_CURRENT_PROVINCE
 
@@ -31,10 +33,12 @@ __all__ = [
     "GENDER_CODES",
     "MARITAL_STATUS_CODES",
     "OLD_TO_CURRENT_PROVINCE",
+    "POPULATION",
     "RELATION_CODES",
     "generate_citizens",
     "metadata",
     "seed_population",
+    "synthetic_citizens",
 ]
 
 #: Metadata holding only the simulated sector table.
@@ -108,6 +112,13 @@ def generate_citizens(count: int, *, seed: int = 68, today: date | None = None) 
             yield row
 
 
+@lru_cache(maxsize=4)
+def synthetic_citizens(count: int, seed: int, today: date) -> tuple[dict[str, Any], ...]:
+    """:func:`generate_citizens` computed once per arguments: the sector systems of one demo or test derive their
+    records from the same citizens without generating them again (shared rows: do not modify them)."""
+    return tuple(generate_citizens(count, seed=seed, today=today))
+
+
 def _async_url(url: str) -> sa.URL:
     """``url`` with its driver replaced by the asyncio one (aiosqlite, asyncpg) when needed."""
     parsed = sa.make_url(url)
@@ -119,7 +130,9 @@ def _async_url(url: str) -> sa.URL:
     return parsed
 
 
-async def seed_population(url: str, *, count: int = 20000, seed: int = 68, replace: bool = False) -> int:
+async def seed_population(
+    url: str, *, count: int = 20000, seed: int = 68, replace: bool = False, today: date | None = None
+) -> int:
     """Create the ``cong_dan`` table at the SQLAlchemy ``url`` and fill it with ``count`` citizens.
 
     Plain URLs (``sqlite:///...``, ``postgresql://...``) are switched to their asyncio driver and
@@ -139,7 +152,7 @@ async def seed_population(url: str, *, count: int = 20000, seed: int = 68, repla
                 return int(existing)
             if existing:
                 await conn.execute(CITIZENS.delete())
-            rows = generate_citizens(count, seed=seed)
+            rows = iter(synthetic_citizens(count, seed, today or date.today()))
             inserted = 0
             while batch := list(itertools.islice(rows, _BATCH)):
                 await conn.execute(CITIZENS.insert(), batch)
@@ -147,3 +160,19 @@ async def seed_population(url: str, *, count: int = 20000, seed: int = 68, repla
             return inserted
     finally:
         await engine.dispose()
+
+
+async def _start(context: SectorContext) -> dict[str, Any]:
+    url = context.sqlite_url("population")
+    await seed_population(url, count=context.citizens, seed=context.seed, today=context.today)
+    return {"url": url}
+
+
+#: The simulated national population database, served over SQL.
+POPULATION = SectorSystem(
+    database="population",
+    connector="population",
+    title="National population database",
+    protocol="sql",
+    start=_start,
+)

@@ -54,3 +54,6 @@ SEARCH_FILTERS: dict[str, dict[str, str | None]] = {
     "date_of_birth": {"column": "ngay_sinh", "match": "prefix"},
     "old_id_number": {"column": "so_cmnd", "match": "exact"},
 }
+
+#: The SQL connector's settings for this sector system: the defaults of the connector's configuration.
+PRESET: dict[str, Any] = {"table": TABLE, "fields": FIELDS, "value_maps": VALUE_MAPS, "search_filters": SEARCH_FILTERS}

@@ -1,11 +1,13 @@
 """The ``gateway`` command; each group of subcommands lives in its own module."""
 
-from . import audit, clients, grants, keys
+from . import audit, axis, clients, connector, grants, keys
 from .main import app
 
 app.add_typer(clients.app, name="clients")
 app.add_typer(grants.app, name="grants")
 app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")
+app.add_typer(axis.app, name="axis")
+app.add_typer(connector.app, name="connector")
 
 __all__ = ["app"]

@@ -148,7 +148,9 @@ def clients_create(
     scope: Annotated[
         list[str],
         typer.Option(
-            "--scope", "-s", help="admin, audit, or database:operation (a grant on every field), e.g. population:read."
+            "--scope",
+            "-s",
+            help="admin, audit, axis, or database:operation (a grant on every field), e.g. population:read.",
         ),
     ],
     client_id: Annotated[str | None, typer.Option(help="The client id; generated when absent.")] = None,
@@ -220,7 +222,8 @@ def clients_update(
     agency_code: Annotated[str | None, typer.Option(help="A new electronic agency code ('' clears it).")] = None,
     contact: Annotated[str | None, typer.Option(help="A new contact ('' clears it).")] = None,
     scope: Annotated[
-        list[str] | None, typer.Option("--scope", "-s", help="Replace the non-data scopes: admin, audit (repeat).")
+        list[str] | None,
+        typer.Option("--scope", "-s", help="Replace the non-data scopes: admin, audit, axis (repeat)."),
     ] = None,
     no_scopes: Annotated[bool, typer.Option("--no-scopes", help="Remove the non-data scopes.")] = False,
     rate_limit_per_second: Annotated[

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+from contextlib import ExitStack
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -58,8 +62,22 @@ def require_current_schema(database_url: str) -> None:
         raise typer.Exit(1) from None
 
 
+def prepare_multiprocess_metrics(settings: Settings, workers: int) -> None:
+    """With several workers, make prometheus-client share counters and histograms through files in a fresh
+    directory (``PROMETHEUS_MULTIPROC_DIR``, ``data_dir/metrics`` unless already set), so that a scrape answered
+    by any worker reports the sum of all of them."""
+    if workers < 2:
+        return
+    directory = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or settings.data_dir / "metrics")
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+
+
 def _serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_multiprocess_metrics(settings, workers)
     uvicorn.run(
         "gateway.app:create_app",
         factory=True,
@@ -106,12 +124,13 @@ def demo(
     # Logs go to stderr from the start: stdout carries only the banner (people paste from it).
     configure_logging(level=settings.log_level, fmt=settings.log_format)
     migrations.upgrade(settings.database_url)
-    info = asyncio.run(prepare_demo(settings, citizens=citizens, seed=seed))
-    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - only displayed
-    shown_host = f"[{shown_host}]" if ":" in shown_host else shown_host
-    population_url = str(settings.connectors["population"].config.get("url"))
-    typer.echo(demo_banner(info, base_url=f"http://{shown_host}:{port}", population_url=population_url))
-    _serve(settings, host=host, port=port, workers=1)
+    with ExitStack() as stack:  # the simulated sector systems serve until the gateway stops
+        info = asyncio.run(prepare_demo(settings, citizens=citizens, seed=seed, stack=stack))
+        shown_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - only displayed
+        shown_host = f"[{shown_host}]" if ":" in shown_host else shown_host
+        population_url = str(settings.connectors["population"].config.get("url"))
+        typer.echo(demo_banner(info, base_url=f"http://{shown_host}:{port}", population_url=population_url))
+        _serve(settings, host=host, port=port, workers=1)
 
 
 @db_app.command("upgrade")

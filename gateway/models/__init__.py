@@ -3,6 +3,7 @@
 from sqlmodel import SQLModel
 
 from .audit import AuditEvent, AuditHead, AuditSeal, AuditSubject
+from .axis import AxisCheck, AxisConnection, Lease, OpsStatus
 from .clients import Client, ClientKey, ClientSecret, ClientStatus, UsedAssertion
 from .grants import Grant
 from .keys import SigningKey
@@ -12,11 +13,15 @@ __all__ = [
     "AuditHead",
     "AuditSeal",
     "AuditSubject",
+    "AxisCheck",
+    "AxisConnection",
     "Client",
     "ClientKey",
     "ClientSecret",
     "ClientStatus",
     "Grant",
+    "Lease",
+    "OpsStatus",
     "SQLModel",
     "SigningKey",
     "UsedAssertion",

@@ -8,13 +8,17 @@ from typing import Any
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from .. import metrics
 from ..db import ping
 from ..deps import StateDep
+from ..logs import get_logger
 from ..problems import NotReady
 
 router = APIRouter(tags=["operations"])
 
 READY_TIMEOUT_SECONDS = 2.0
+
+log = get_logger(__name__)
 
 
 @router.get("/healthz", summary="The process is alive")
@@ -50,6 +54,11 @@ async def readyz(state: StateDep) -> dict[str, Any]:
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics_endpoint() -> Response:
-    """The Prometheus text exposition format."""
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+async def metrics_endpoint(state: StateDep) -> Response:
+    """The Prometheus text exposition format: this process's metrics (every worker's, with several workers) and
+    the state all processes share through the database (the axis, the audit chain's verification, key expiry)."""
+    try:
+        await state.refresh_ops_metrics()
+    except Exception:
+        log.warning("cannot read the shared state for the metrics", exc_info=True)
+    return Response(generate_latest(metrics.EXPOSITION), media_type=CONTENT_TYPE_LATEST)

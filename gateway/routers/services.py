@@ -42,7 +42,7 @@ class Services(BaseModel):
     """The calling client's access."""
 
     client_id: str
-    scopes: list[str] = Field(description="Non-data scopes (admin, audit).")
+    scopes: list[str] = Field(description="Non-data scopes (admin, audit, axis).")
     databases: list[DatabaseService]
 
 

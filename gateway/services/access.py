@@ -32,7 +32,7 @@ PURPOSE_HEADER = "X-Purpose"
 ACTOR_HEADER = "X-Actor-Id"
 # Procedure codes (1.001234.000.00.00.H41), staff codes, personal ids: printable, no spaces, bounded.
 HEADER_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,63}$")
-NON_DATA_SCOPES = frozenset({"admin", "audit"})
+NON_DATA_SCOPES = frozenset({"admin", "audit", "axis"})
 OPERATIONS = ("read", "search", "submit")
 
 log = get_logger(__name__)

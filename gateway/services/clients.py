@@ -54,7 +54,8 @@ def _check_scope(value: str) -> str:
     if value not in NON_DATA_SCOPES and not DATA_SCOPE_PATTERN.match(value):
         raise PydanticCustomError(
             "scope",
-            "unknown scope: use admin, audit, or database:operation with an operation among " + ", ".join(OPERATIONS),
+            "unknown scope: use admin, audit, axis, or database:operation with an operation among "
+            + ", ".join(OPERATIONS),
         )
     return value
 
@@ -62,7 +63,7 @@ def _check_scope(value: str) -> str:
 def _check_role(value: str) -> str:
     if value not in NON_DATA_SCOPES:
         raise PydanticCustomError(
-            "scope", "only the scopes admin and audit are set here; data access is given by grants"
+            "scope", "only the scopes admin, audit and axis are set here; data access is given by grants"
         )
     return value
 
@@ -88,7 +89,9 @@ class ClientCreate(BaseModel):
         default=None, description="Electronic agency code.", examples=["000.00.00.H41"]
     )
     contact: Contact | None = Field(default=None, description="Who answers for the system.")
-    scopes: list[Scope] = Field(default_factory=list, max_length=100, description="admin, audit, database:operation.")
+    scopes: list[Scope] = Field(
+        default_factory=list, max_length=100, description="admin, audit, axis, database:operation."
+    )
     rate_limit_per_second: RateLimit | None = Field(default=None, description="Null: the gateway's default.")
     rate_limit_per_day: RateLimit | None = Field(default=None, description="Null: the gateway's default.")
 
@@ -101,7 +104,7 @@ class ClientUpdate(BaseModel):
     name: Name | None = None
     agency_code: AgencyCode | None = None
     contact: Contact | None = None
-    scopes: list[Role] | None = Field(default=None, max_length=len(NON_DATA_SCOPES), description="admin, audit.")
+    scopes: list[Role] | None = Field(default=None, max_length=len(NON_DATA_SCOPES), description="admin, audit, axis.")
     rate_limit_per_second: RateLimit | None = None
     rate_limit_per_day: RateLimit | None = None
 
@@ -142,7 +145,7 @@ class ClientPublic(BaseModel):
     agency_code: str | None
     contact: str | None
     status: ClientStatus
-    scopes: list[str] = Field(description="Non-data scopes (admin, audit); data access comes from grants.")
+    scopes: list[str] = Field(description="Non-data scopes (admin, audit, axis); data access comes from grants.")
     rate_limit_per_second: int | None
     rate_limit_per_day: int | None
     created_at: datetime

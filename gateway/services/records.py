@@ -5,17 +5,19 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import math
 import time
 from typing import Any
 
 import orjson
 
-from connectors.errors import ContractViolation, UpstreamError
+from connectors.errors import ConnectorError, ContractViolation, UpstreamError
 from contracts import Contract, ContractQuery
 
 from .. import metrics
+from ..axis.circuit import FAILURE_REASONS, CircuitOpenError
 from ..logs import get_logger
-from ..problems import InvalidCursor
+from ..problems import CircuitOpen, InvalidCursor
 from ..registry import Database
 
 _CURSOR_VERSION = 1
@@ -52,30 +54,47 @@ def decode_cursor(database: Database, query: ContractQuery, cursor: str) -> str:
     return payload[3]
 
 
-class _UpstreamTimer:
-    """Times one upstream call into the database's latency histogram and counts its failures."""
+class _UpstreamCall:
+    """One call to the sector system: passes the database's circuit breaker (or raises :class:`CircuitOpen`),
+    times the call into the latency histogram, counts its failures and tells the breaker how it went."""
 
-    __slots__ = ("_database", "_started")
+    __slots__ = ("_database", "_started", "_trial")
 
     def __init__(self, database: Database) -> None:
         self._database = database
         self._started = 0.0
+        self._trial = False
 
     def __enter__(self) -> None:
+        try:
+            self._trial = self._database.circuit.before_call()
+        except CircuitOpenError as exc:
+            retry_after = max(1, math.ceil(exc.retry_after))
+            raise CircuitOpen(
+                f"The sector system behind {self._database.id} is failing; requests are refused for "
+                f"{retry_after} s to let it recover.",
+                headers={"Retry-After": str(retry_after)},
+            ) from None
         self._started = time.perf_counter()
 
     def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
-        metrics.upstream_duration(self._database.id).observe(time.perf_counter() - self._started)
+        database = self._database
+        metrics.upstream_duration(database.id).observe(time.perf_counter() - self._started)
         if isinstance(exc, UpstreamError):
-            metrics.UPSTREAM_ERRORS.labels(self._database.id, exc.reason).inc()
+            metrics.UPSTREAM_ERRORS.labels(database.id, exc.reason).inc()
             # The rules broken, never the values or the record's key: both may be personal data.
             errors = exc.errors if isinstance(exc, ContractViolation) else None
-            log.warning("upstream error", database=self._database.id, reason=exc.reason, errors=errors)
+            log.warning("upstream error", database=database.id, reason=exc.reason, errors=errors)
+        if exc is None or isinstance(exc, (UpstreamError, ConnectorError)):
+            failed = isinstance(exc, UpstreamError) and exc.reason in FAILURE_REASONS
+            database.circuit.record(failed=failed, trial=self._trial)
+        elif self._trial:
+            database.circuit.release_trial()
 
 
 async def read_record(database: Database, record_id: str) -> Contract:
     """The record ``record_id`` of ``database`` (connector errors propagate to the problem handlers)."""
-    with _UpstreamTimer(database):
+    with _UpstreamCall(database):
         return await database.connector.get(record_id)
 
 
@@ -84,7 +103,7 @@ async def search_records(
 ) -> tuple[list[Contract], str | None]:
     """One page of records matching ``query`` and the opaque cursor of the next page."""
     inner = decode_cursor(database, query, cursor) if cursor is not None else None
-    with _UpstreamTimer(database):
+    with _UpstreamCall(database):
         page = await database.connector.search(query, limit=limit, cursor=inner)
     next_cursor = encode_cursor(database, query, page.next_cursor) if page.next_cursor is not None else None
     return list(page.items), next_cursor

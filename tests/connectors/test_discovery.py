@@ -10,6 +10,7 @@ import logging
 import sys
 import textwrap
 from collections.abc import Iterator
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,10 @@ from connectors.rest import RestConnector
 from connectors.sql import SqlConnector
 
 PLUGIN_MODULE = "agency_land_connector_for_tests"
+#: The connectors this project's own distribution registers.
+BUILT_INS = {
+    ep.name for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.dist is not None and ep.dist.name == "axis-gateway"
+}
 
 PLUGIN_SOURCE = '''
 """A third-party connector that works."""
@@ -34,7 +39,7 @@ class LandConfig(ConnectorConfig):
 
 
 class LandConnector(Connector[LandConfig]):
-    slug = "land"
+    slug = "agency_land"
     title = "Land register (test plugin)"
     contract = Citizen
     config_model = LandConfig
@@ -61,7 +66,7 @@ ENTRY_POINTS = f"""
 broken = no_such_module_for_tests:Connector
 notaconnector = json:loads
 incomplete = {PLUGIN_MODULE}:Incomplete
-land = {PLUGIN_MODULE}:LandConnector
+agency_land = {PLUGIN_MODULE}:LandConnector
 
 [console_scripts]
 not-a-connector = json:loads
@@ -116,10 +121,11 @@ def test_a_broken_plugin_does_not_stop_the_others(fake_plugins: Path, caplog: py
 
     assert found.connectors["sql"] is SqlConnector
     assert found.connectors["population"] is PopulationConnector
-    land = found.connectors["land"]
-    assert issubclass(land, Connector) and land.slug == "land"
+    land = found.connectors["agency_land"]
+    assert issubclass(land, Connector) and land.slug == "agency_land"
     assert land.__module__ == PLUGIN_MODULE
-    assert set(found.connectors) == {"sql", "population", "rest", "land"}
+    assert {"sql", "population", "rest", "soap"} <= BUILT_INS
+    assert set(found.connectors) == BUILT_INS | {"agency_land"}
 
     failures = {f.name: f for f in found.failures}
     assert set(failures) == {"broken", "notaconnector", "incomplete"}
@@ -137,10 +143,10 @@ def test_a_broken_plugin_does_not_stop_the_others(fake_plugins: Path, caplog: py
 
 
 def test_the_built_in_connector_still_builds_beside_broken_plugins(fake_plugins: Path) -> None:
-    found = discover_connectors(only={"population", "land"})
+    found = discover_connectors(only={"population", "agency_land"})
     connector = found.connectors["population"].from_config({"url": "sqlite:///unused.db"})
     assert isinstance(connector, PopulationConnector)
-    land = found.connectors["land"].from_config({})
+    land = found.connectors["agency_land"].from_config({})
     assert land.config.endpoint == "http://land.example"  # type: ignore[attr-defined]
 
 
@@ -155,9 +161,9 @@ def test_a_plugin_installed_for_a_test_leaves_nothing_behind(tmp_path: Path) -> 
     _install_fake_distribution(tmp_path)
     with pytest.MonkeyPatch.context() as patch:
         patch.syspath_prepend(str(tmp_path))
-        assert "land" in discover_connectors().connectors
+        assert "agency_land" in discover_connectors().connectors
         sys.modules.pop(PLUGIN_MODULE, None)
     found = discover_connectors()
-    assert set(found.connectors) == {"sql", "population", "rest"}
+    assert set(found.connectors) == BUILT_INS
     assert found.failures == []
     assert str(tmp_path) not in sys.path

@@ -221,7 +221,7 @@ def test_update_a_client(cli: Cli) -> None:
 
 INVALID_UPDATES = [
     (("--agency-code", "H41"), "agency_code ('H41'): invalid agency code"),
-    (("--scope", "population:read"), "scopes.0 ('population:read'): only the scopes admin and audit"),
+    (("--scope", "population:read"), "scopes.0 ('population:read'): only the scopes admin, audit and axis"),
     (("--name", " "), "name (' '): String should have at least 1 character"),
 ]
 

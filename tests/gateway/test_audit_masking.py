@@ -28,7 +28,14 @@ CARD = "250123456"
         (f"ids {PERSONAL_ID},{CARD};", "ids 068*********,250******;"),
         ("0680990001234", "0680990001234"),  # 13 digits: not a personal id
         ("12345678", "12345678"),  # 8 digits
-        ("1234567890", "1234567890"),  # 10 digits
+        ("6823001457", "682*******"),  # a 10-digit social insurance code
+        ("DN4796823001457", "DN479**********"),  # an older 15-character health insurance card code
+        (
+            "/v1/databases/health_insurance/records/DN4796823001457",
+            "/v1/databases/health_insurance/records/DN479**********",
+        ),
+        ("XDN4796823001457", "XDN4796823001457"),  # not a card code
+        ("12345678901", "12345678901"),  # 11 digits
         ("9f2c068099000123aa", "9f2c068099000123aa"),  # inside a hexadecimal request id or hash
         ("2026-11-27T08:00:00.123456Z", "2026-11-27T08:00:00.123456Z"),
         (1.0, 1.0),

@@ -5,6 +5,7 @@ the embedded SQLite default: versions, migrations, clients and their secrets, an
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -20,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
+from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
 from support import STATED, free_port, port_open
 
@@ -366,8 +368,27 @@ def _seed_population(data_dir: Path, count: int) -> list[str]:
     return asyncio.run(run())
 
 
-def _worker_counts(http: httpx.Client) -> tuple[float, float]:
-    """(tokens issued, records read) as counted by the one worker process that answers this scrape."""
+def _worker_counts(metrics_dir: Path) -> dict[str, tuple[float, float]]:
+    """(tokens issued, records read) of each worker process, from its own multiprocess metrics file."""
+    counts: dict[str, tuple[float, float]] = {}
+    for path in sorted(metrics_dir.glob("counter_*.db")):
+        tokens = records = 0.0
+        for key, value, _timestamp, _position in MmapedDict.read_all_values_from_file(str(path)):
+            _metric, sample, labels, _help = json.loads(key)
+            if sample == "gateway_tokens_issued_total":
+                tokens += value
+            elif sample == "gateway_http_requests_total" and labels == {
+                "method": "GET",
+                "route": "/v1/databases/population/records/{personal_id}",
+                "status": "200",
+            }:
+                records += value
+        counts[path.stem] = (tokens, records)
+    return counts
+
+
+def _scraped_counts(http: httpx.Client) -> tuple[float, float]:
+    """(tokens issued, records read) as a scrape reports them: the sum over the workers."""
     tokens = records = 0.0
     for family in text_string_to_metric_families(http.get("/metrics").text):
         for sample in family.samples:
@@ -409,11 +430,15 @@ def test_two_workers_share_the_signing_key(data_dir: Path, created: CreatedClien
                 assert response.status_code == 200, (n, response.text)
                 assert response.json()["personal_id"] == personal_id
         kids = {k["kid"] for _ in range(10) for k in http.get("/.well-known/jwks.json").json()["keys"]}
-        counts = {_worker_counts(http) for _ in range(20)}
+        scraped = {_scraped_counts(http) for _ in range(10)}
+        workers = _worker_counts(data / "metrics")
     assert len(kids) == 1
     assert [p.name for p in (data / "keys").iterdir()] == ["signing-key.pem"]
-    # Each worker counts only what it served itself (one metrics registry per process): a worker that served
-    # some, but not all, of the requests proves that the other one served the rest.
     total = (len(tokens), len(tokens) * len(ids))
-    assert any(0 < mine[i] < total[i] for mine in counts for i in (0, 1)), counts
+    # Whichever worker answers the scrape reports the sum of both (multiprocess metrics)...
+    assert scraped == {total}
+    # ... and each worker's own file shows what it served: a worker that served some, but not all, of the
+    # requests proves that the other one served the rest.
+    assert len(workers) == 2, workers
+    assert any(0 < mine[i] < total[i] for mine in workers.values() for i in (0, 1)), workers
     assert "Traceback" not in served.log()

@@ -72,6 +72,18 @@ class Demo:
     def search_command(self) -> str:
         return self.line(r"^\s*curl .*/v1/databases/population/search")
 
+    @property
+    def axis_command(self) -> str:
+        return self.line(r"^\s*curl .*/v1/axis$")
+
+    @property
+    def served(self) -> list[str]:
+        match = re.search(r"national databases served: (\d+) \(([a-z_, ]+)\)", self.line("databases served"))
+        assert match
+        served = match.group(2).split(", ")
+        assert len(served) == int(match.group(1))
+        return served
+
 
 def demo_env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
@@ -182,7 +194,10 @@ def test_the_printed_commands_work_and_a_restart_renews_only_the_secret(tmp_path
         # "Get a new token", pasted.
         issued = run_pasted(first.token_command)
         assert issued["token_type"] == "Bearer"
-        assert issued["scope"] == "population:read population:search"
+        scopes = set(issued["scope"].split())
+        assert "axis" in scopes
+        assert {f"{database}:read" for database in first.served} <= scopes
+        assert {"population:read", "population:search"} <= scopes
         fresh = httpx.get(
             f"{first.url}/v1/databases/population/records/{personal_id}",
             headers={"Authorization": f"Bearer {issued['access_token']}", **STATED},
@@ -196,6 +211,17 @@ def test_the_printed_commands_work_and_a_restart_renews_only_the_secret(tmp_path
         for item in page["items"]:
             assert normalize_name(item["full_name"]) == normalize_name(citizen.full_name)
             assert item["date_of_birth"][:4] == fresh.json()["date_of_birth"][:4]
+        # The axis line, pasted: every served database connected (once checked), the other catalogue entries
+        # pending.
+        deadline = time.monotonic() + 30
+        while (axis := run_pasted(first.axis_command))["connected"] < len(first.served):
+            assert time.monotonic() < deadline, axis
+            time.sleep(0.2)
+        assert axis["total"] == 16
+        assert axis["connected"] == len(first.served)
+        assert axis["by_state"]["pending"] == 16 - len(first.served)
+        connected = {item["id"] for item in axis["databases"] if item["state"] == "connected"}
+        assert connected == set(first.served)
         first_secret = first.client_secret
         stop(first)
 

@@ -36,6 +36,10 @@ TABLES = {
     "audit_subjects",
     "audit_head",
     "audit_seals",
+    "axis_connections",
+    "axis_checks",
+    "leases",
+    "ops_status",
 }
 LOCK_ID = 0x6761_7465  # MIGRATION_LOCK_ID of alembic/env.py
 

@@ -443,6 +443,9 @@ ROUTES = [
     ("GET", "/v1/contracts/{name}"),
     ("GET", "/v1/services"),
     ("GET", "/v1/audit"),
+    ("GET", "/v1/axis"),
+    ("GET", "/v1/axis/{database_id}"),
+    ("PUT", "/v1/admin/axis/{database_id}/maintenance"),
     ("POST", "/v1/admin/clients"),
     ("GET", "/v1/admin/clients"),
     ("GET", "/v1/admin/clients/{client_id}"),
@@ -469,6 +472,7 @@ ROUTES = [
     ("GET", "/redoc"),
 ]
 PARAMS = {
+    "database_id": "population",
     "name": "population.citizen",
     "slug": "not-found",
     "personal_id": "068099000000",

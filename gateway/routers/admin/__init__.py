@@ -1,4 +1,4 @@
-"""``/v1/admin/...``: managing clients, grants and keys. Every route needs the ``admin`` scope.
+"""``/v1/admin/...``: managing clients, grants, keys and the axis. Every route needs the ``admin`` scope.
 
 Each module's router carries the full prefix and the admin dependency itself: FastAPI records a nested router's
 routes with their inner paths only, and metrics label requests by the route's path.
@@ -6,6 +6,6 @@ routes with their inner paths only, and metrics label requests by the route's pa
 
 from __future__ import annotations
 
-from . import clients, grants, keys
+from . import axis, clients, grants, keys
 
-routers = (clients.router, grants.router, keys.router)
+routers = (clients.router, grants.router, keys.router, axis.router)

@@ -1,0 +1,351 @@
+"""One zeep client per connector: the WSDL read once, envelopes built by zeep, calls sent over pooled httpx.
+
+zeep reads the WSDL (synchronously, so in a worker thread, once, on the first call), builds each request
+envelope from the operation's types and applies WS-Security; :class:`LimitedTransport`, a
+``zeep.transports.AsyncTransport`` over the connector's ``httpx.AsyncClient``, sends it and reads at most
+``max_response_bytes`` of the answer. Every call runs under one deadline that covers loading the WSDL, its
+retries and their backoff waits. HTTP failures become connector errors as in the REST connector
+(:mod:`connectors.rest.failures`); answers are parsed by :func:`connectors.soap.envelope.parse_envelope`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import ssl
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import zeep
+import zeep.exceptions
+from lxml import etree
+from zeep.transports import AsyncTransport
+from zeep.wsdl.utils import etree_to_string
+from zeep.wsse.username import UsernameToken
+
+from connectors.errors import BadQuery, UpstreamError, UpstreamTimeout
+from connectors.rest.failures import Failure, from_exception, from_status
+
+from .config import BasicAuth, BearerAuth, SoapConnectorConfig, UsernameTokenAuth
+from .envelope import Envelope, fault_error, parse_envelope
+
+__all__ = ["Binding", "LimitedTransport", "SoapClient"]
+
+logger = logging.getLogger(__name__)
+
+
+class _WithoutRequestLines(logging.Filter):
+    """Drops zeep's and httpx's per-request lines: they quote URLs and envelopes, which may hold personal data."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.INFO
+
+
+class _Silenced(logging.Filter):
+    """Drops every record: zeep logs a value it cannot read as its XML type with the value (personal data)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
+
+
+for _name in ("zeep.transports", "httpx"):
+    logging.getLogger(_name).addFilter(_WithoutRequestLines())
+logging.getLogger("zeep.xsd.types.simple").addFilter(_Silenced())
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Bearer(httpx.Auth):
+    def __init__(self, token: str) -> None:
+        self._header = f"Bearer {token}"
+
+    def auth_flow(self, request: httpx.Request) -> Any:
+        request.headers["Authorization"] = self._header
+        yield request
+
+
+class LimitedTransport(AsyncTransport):
+    """zeep's async transport over the connector's pooled client, streaming answers up to ``max_bytes``."""
+
+    def __init__(self, http: httpx.AsyncClient, wsdl_http: httpx.Client, *, max_bytes: int) -> None:
+        super().__init__(client=http, wsdl_client=wsdl_http)  # type: ignore[no-untyped-call]
+        self.max_bytes = max_bytes
+
+    async def post(self, address: str, message: bytes, headers: Mapping[str, str]) -> httpx.Response:
+        """POST ``message`` to ``address``; the answer is read in full, unless it exceeds the limit."""
+        http: httpx.AsyncClient = self.client
+        request = http.build_request("POST", address, content=message, headers=dict(headers))
+        response = await http.send(request, stream=True)
+        try:
+            declared = response.headers.get("Content-Length")
+            if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+                raise _TooLarge
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > self.max_bytes:
+                    raise _TooLarge
+                chunks.append(chunk)
+        finally:
+            await response.aclose()
+        return httpx.Response(response.status_code, headers=response.headers, content=b"".join(chunks), request=request)
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """What the WSDL says about the port in use: zeep's client and binding, and the address to call."""
+
+    client: zeep.AsyncClient
+    binding: Any
+    address: str
+
+
+def _ssl_context(config: SoapConnectorConfig) -> ssl.SSLContext:
+    if config.ca_bundle is not None:
+        return ssl.create_default_context(cafile=str(config.ca_bundle))
+    return httpx.create_ssl_context()
+
+
+def _http_auth(config: SoapConnectorConfig) -> httpx.Auth | None:
+    match config.auth:
+        case BasicAuth(username=username, password=password):
+            return httpx.BasicAuth(username, password.get_secret_value())
+        case BearerAuth(token=token):
+            return _Bearer(token.get_secret_value())
+    return None
+
+
+class SoapClient:
+    """Sends the connector's operations to the SOAP service; safe to share between concurrent tasks.
+
+    :meth:`call` returns the parsed envelope of an answer without a fault, and raises a connector error for
+    everything else (a fault in ``not_found_faults`` is :class:`RecordNotFound`), after retrying what may be.
+    """
+
+    def __init__(self, config: SoapConnectorConfig, *, label: str, rng: random.Random | None = None) -> None:
+        self._config = config
+        self._label = label
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
+        self._retry_statuses = frozenset(config.retry.statuses)
+        self._http: httpx.AsyncClient | None = None
+        self._wsdl_http: httpx.Client | None = None
+        self._loading: asyncio.Future[Binding] | None = None
+        self._bound: Binding | None = None
+
+    # -- the pooled clients and the WSDL ---------------------------------------------------------------------
+
+    def _clients(self) -> tuple[httpx.AsyncClient, httpx.Client]:
+        if self._http is None or self._wsdl_http is None:
+            config = self._config
+            verify = _ssl_context(config)
+            limits = httpx.Limits(
+                max_connections=config.max_connections, max_keepalive_connections=config.max_connections
+            )
+            # Deadlines are the connector's own (one per call, retries included): httpx only bounds connecting.
+            timeout = httpx.Timeout(None, connect=config.connect_timeout_seconds)
+            self._http = httpx.AsyncClient(
+                transport=httpx.AsyncHTTPTransport(verify=verify, limits=limits, trust_env=False),
+                auth=_http_auth(config),
+                timeout=timeout,
+                follow_redirects=False,
+                trust_env=False,
+            )
+            self._wsdl_http = httpx.Client(
+                verify=verify,
+                auth=_http_auth(config),
+                timeout=httpx.Timeout(config.wsdl_timeout_seconds, connect=config.connect_timeout_seconds),
+                follow_redirects=False,
+                trust_env=False,
+            )
+        return self._http, self._wsdl_http
+
+    def _load(self) -> Binding:
+        """Read the WSDL and resolve the service, port, address and operations (in a worker thread)."""
+        config = self._config
+        http, wsdl_http = self._clients()
+        settings = zeep.Settings(
+            strict=True, forbid_dtd=True, forbid_entities=True, forbid_external=True, xml_huge_tree=False
+        )
+        wsse = None
+        if isinstance(config.auth, UsernameTokenAuth):
+            wsse = UsernameToken(  # type: ignore[no-untyped-call]
+                config.auth.username, config.auth.password.get_secret_value(), use_digest=config.auth.digest
+            )
+        transport = LimitedTransport(http, wsdl_http, max_bytes=config.max_response_bytes)
+        client = zeep.AsyncClient(  # type: ignore[no-untyped-call]
+            config.wsdl, wsse=wsse, transport=transport, settings=settings
+        )
+        services = client.wsdl.services
+        service = services.get(config.service) if config.service else next(iter(services.values()), None)
+        if service is None:
+            raise UpstreamError(f"{self._label}: the WSDL has no such service", reason="protocol")
+        ports = service.ports
+        port = ports.get(config.port) if config.port else next(iter(ports.values()), None)
+        if port is None:
+            raise UpstreamError(f"{self._label}: the WSDL's service has no such port", reason="protocol")
+        address = config.address or (port.binding_options or {}).get("address")
+        if not isinstance(address, str) or not address.startswith(("http://", "https://")):
+            raise UpstreamError(f"{self._label}: the WSDL names no http(s) address for the port", reason="protocol")
+        operations = [config.get.operation]
+        operations += [op.operation for op in (config.search, config.ping) if op is not None]
+        for name in operations:
+            try:
+                port.binding.get(name)
+            except ValueError:
+                raise UpstreamError(
+                    f"{self._label}: the WSDL has no operation {name!r} on the port", reason="protocol"
+                ) from None
+        return Binding(client, port.binding, address)
+
+    def _load_failure(self, exc: BaseException) -> UpstreamError:
+        if isinstance(exc, UpstreamError):
+            return exc
+        if isinstance(exc, httpx.HTTPError):
+            return from_exception(exc, self._label).error
+        if isinstance(exc, zeep.exceptions.TransportError):
+            status = exc.status_code or 0
+            if status >= 500:
+                return from_status(status, self._label, retry=self._retry_statuses).error
+            return UpstreamError(f"{self._label}: the WSDL cannot be fetched (HTTP {status})", reason="protocol")
+        if isinstance(exc, OSError):
+            return UpstreamError(f"{self._label}: the WSDL file cannot be read", reason="connect")
+        return UpstreamError(f"{self._label}: the WSDL cannot be read ({type(exc).__name__})", reason="protocol")
+
+    async def binding(self, deadline: float) -> Binding:
+        """The WSDL's binding, read on first use by one worker thread for every concurrent caller."""
+        if self._loading is None:
+            self._loading = asyncio.ensure_future(asyncio.to_thread(self._load))
+            # A caller gone (its deadline passed) leaves the outcome to the next one; never "never retrieved".
+            self._loading.add_done_callback(lambda done: done.cancelled() or done.exception())
+        loading = self._loading
+        try:
+            async with asyncio.timeout_at(deadline):
+                bound = await asyncio.shield(loading)
+        except TimeoutError:
+            raise self._timeout() from None
+        except Exception as exc:
+            if self._loading is loading:
+                self._loading = None  # the next call tries again
+            logger.debug("%s: reading the WSDL failed (%s)", self._label, type(exc).__name__)
+            raise self._load_failure(exc) from None
+        self._bound = bound
+        return bound
+
+    async def close(self) -> None:
+        """Close the pooled connections."""
+        loading, self._loading = self._loading, None
+        if loading is not None and not loading.done():
+            loading.cancel()
+        if self._http is not None:
+            http, self._http = self._http, None
+            await http.aclose()
+        if self._wsdl_http is not None:
+            wsdl_http, self._wsdl_http = self._wsdl_http, None
+            wsdl_http.close()
+
+    # -- calls -----------------------------------------------------------------------------------------------
+
+    def _timeout(self) -> UpstreamTimeout:
+        return UpstreamTimeout(f"{self._label}: no answer within the deadline")
+
+    async def call(
+        self, operation: str, arguments: Mapping[str, Any], *, seconds: float, not_found: Collection[str] = ()
+    ) -> Envelope:
+        """Call ``operation`` with ``arguments`` under a deadline of ``seconds``, retries included."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        bound = await self.binding(deadline)
+        try:
+            envelope, headers = bound.binding._create(
+                operation, (), dict(arguments), client=bound.client, options={"address": bound.address}
+            )
+        except (zeep.exceptions.Error, TypeError, ValueError):
+            raise BadQuery(f"{self._label}: the {operation} operation does not take these arguments") from None
+        message: bytes = etree_to_string(envelope)  # type: ignore[no-untyped-call]
+        attempt = 0
+        while True:
+            attempt += 1
+            outcome = await self._attempt(bound, message, headers, deadline=deadline, not_found=not_found)
+            if isinstance(outcome, Envelope):
+                return outcome
+            remaining = deadline - loop.time()
+            if not (outcome.retryable and attempt < self._config.retry.max_attempts):
+                raise outcome.error
+            policy = self._config.retry
+            ceiling = min(policy.backoff_max_seconds, policy.backoff_base_seconds * 2 ** (attempt - 1))
+            wait = self._rng.uniform(0, ceiling)  # full jitter
+            if wait >= remaining:
+                raise outcome.error
+            logger.debug("%s: attempt %d failed (%s); retrying", self._label, attempt, outcome.error.reason)
+            await asyncio.sleep(wait)
+
+    async def _attempt(
+        self,
+        bound: Binding,
+        message: bytes,
+        headers: Mapping[str, str],
+        *,
+        deadline: float,
+        not_found: Collection[str],
+    ) -> Envelope | Failure:
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            raise self._timeout()
+        transport: LimitedTransport = bound.client.transport
+        try:
+            async with asyncio.timeout_at(deadline):
+                response = await transport.post(bound.address, message, headers)
+        except TimeoutError:
+            raise self._timeout() from None
+        except _TooLarge:
+            limit = self._config.max_response_bytes
+            raise UpstreamError(f"{self._label}: the answer is larger than {limit} bytes", reason="protocol") from None
+        except (httpx.HTTPError, OSError) as exc:
+            logger.debug("%s: %s", self._label, type(exc).__name__)
+            return from_exception(exc, self._label)
+        status = response.status_code
+        # SOAP 1.1 sends faults with 500, SOAP 1.2 with 400 (sender) or 500 (receiver); other answers with 200.
+        if status == 200 or (status in {400, 500} and "xml" in response.headers.get("Content-Type", "")):
+            try:
+                parsed = parse_envelope(response.content, self._label)
+            except UpstreamError:
+                if status == 200:
+                    raise
+                return from_status(status, self._label, retry=self._retry_statuses)
+            if parsed.fault is not None:
+                raise fault_error(parsed.fault, self._label, not_found=not_found)
+            if status == 200:
+                return parsed
+        return from_status(status, self._label, retry=self._retry_statuses)
+
+    async def get_endpoint(self, seconds: float) -> None:
+        """An HTTP GET of the service's address (a health probe): any answer below 500 means it is up."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        bound = await self.binding(deadline)
+        http, _ = self._clients()
+        try:
+            async with asyncio.timeout_at(deadline):
+                response = await http.get(bound.address)
+        except TimeoutError:
+            raise self._timeout() from None
+        except (httpx.HTTPError, OSError) as exc:
+            raise from_exception(exc, self._label).error from None
+        if response.status_code >= 500:
+            raise from_status(response.status_code, self._label, retry=self._retry_statuses).error
+
+    def deserialize(self, operation: str, envelope: Envelope) -> Any:
+        """The operation's result as zeep builds it from the WSDL's types (for ``zeep`` mapping), after a call."""
+        assert self._bound is not None, "deserialize() follows call()"
+        try:
+            return self._bound.binding.get(operation).process_reply(envelope.root)
+        except (zeep.exceptions.Error, etree.LxmlError, ValueError, TypeError) as exc:
+            raise UpstreamError(
+                f"{self._label}: the answer does not fit the WSDL ({type(exc).__name__})", reason="protocol"
+            ) from None

@@ -1,0 +1,429 @@
+"""Configuration of the generic SOAP connector: the WSDL, the operations to call, and the mapping of answers.
+
+Everything is data (JSON Schema via :meth:`SoapConnectorConfig.model_json_schema`): an agency connects a SOAP
+sector system (the population data messages of QCVN 109:2017, a ministry's web service behind the integration
+platform) by writing a configuration, not code. Secrets are ``SecretStr`` and never appear in logs or errors.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import jmespath
+from jmespath.exceptions import JMESPathError
+from lxml import etree
+from pydantic import BaseModel, ConfigDict, Field, FilePath, SecretStr, field_validator, model_validator
+
+from connectors.base import ConnectorConfig
+
+__all__ = [
+    "BasicAuth",
+    "BearerAuth",
+    "GetOperation",
+    "NoAuth",
+    "PingOperation",
+    "RetryPolicy",
+    "SearchOperation",
+    "SoapAuth",
+    "SoapConnectorConfig",
+    "UsernameTokenAuth",
+]
+
+RECORD_ID = "{record_id}"
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,127}$")
+_ARGUMENT_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*(\.[A-Za-z_][A-Za-z0-9_\-]*)*$")
+_FIELD_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_PREFIX = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,31}$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _name(value: str) -> str:
+    if not _NAME.match(value):
+        raise ValueError(f"{value!r} is not an XML name")
+    return value
+
+
+def _optional_name(value: str | None) -> str | None:
+    return None if value is None else _name(value)
+
+
+def _argument_path(value: str) -> str:
+    if not _ARGUMENT_PATH.match(value):
+        raise ValueError(f"{value!r} is not an argument path (names joined by '.')")
+    return value
+
+
+def _http_url(value: str, what: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError(f"{what} is an http:// or https:// URL with a host")
+    if parts.username or parts.password:
+        raise ValueError(f"{what} carries no credentials; use 'auth'")
+    if parts.fragment:
+        raise ValueError(f"{what} has no fragment")
+    return value
+
+
+def check_xpath(expression: str) -> str:
+    """``expression`` if it is an XPath 1.0 expression (namespace prefixes are checked when it is compiled)."""
+    try:
+        etree.XPath(expression)
+    except etree.XPathSyntaxError:
+        raise ValueError(f"{expression!r} is not an XPath expression") from None
+    return expression
+
+
+def _jmespath(value: str) -> str:
+    try:
+        jmespath.compile(value)
+    except JMESPathError:
+        raise ValueError(f"{value!r} is not a JMESPath expression") from None
+    return value
+
+
+def _template_holes(value: Any) -> int:
+    """How many string leaves of an argument template hold the ``{record_id}`` placeholder."""
+    if isinstance(value, str):
+        return int(RECORD_ID in value)
+    if isinstance(value, dict):
+        return sum(_template_holes(item) for item in value.values())
+    if isinstance(value, list):
+        return sum(_template_holes(item) for item in value)
+    return 0
+
+
+# -- authentication ------------------------------------------------------------------------------------------
+
+
+class NoAuth(_Model):
+    """No authentication (a sector system reached through a private network that authenticates nothing)."""
+
+    type: Literal["none"] = Field(title="Scheme", description="``none``.")
+
+
+class UsernameTokenAuth(_Model):
+    """WS-Security UsernameToken (OASIS WSS 1.1) in the SOAP header of every call."""
+
+    type: Literal["wsse_username_token"] = Field(title="Scheme", description="``wsse_username_token``.")
+    username: str = Field(min_length=1, title="Username", description="The gateway's user name at the service.")
+    password: SecretStr = Field(title="Password", description="Its password.")
+    digest: bool = Field(
+        default=False,
+        title="Password digest",
+        description="Send ``PasswordDigest`` (with nonce and creation time) instead of ``PasswordText``.",
+    )
+
+
+class BasicAuth(_Model):
+    """HTTP Basic authentication (RFC 7617) on every call."""
+
+    type: Literal["basic"] = Field(title="Scheme", description="``basic``.")
+    username: str = Field(min_length=1, title="Username", description="The gateway's user name at the service.")
+    password: SecretStr = Field(title="Password", description="Its password.")
+
+
+class BearerAuth(_Model):
+    """A fixed token sent as ``Authorization: Bearer <token>``."""
+
+    type: Literal["bearer"] = Field(title="Scheme", description="``bearer``.")
+    token: SecretStr = Field(title="Token", description="The token issued by the sector system's operator.")
+
+
+SoapAuth = Annotated[NoAuth | UsernameTokenAuth | BasicAuth | BearerAuth, Field(discriminator="type")]
+"""One of the authentication schemes, chosen by its ``type``."""
+
+
+# -- operations ----------------------------------------------------------------------------------------------
+
+
+class _Operation(_Model):
+    operation: str = Field(title="Operation", description="Name of the WSDL operation to call.")
+    arguments: dict[str, Any] = Field(
+        default_factory=dict,
+        title="Arguments",
+        description="The operation's arguments (nested objects for complex types), sent as given.",
+    )
+    timeout_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        le=300,
+        title="Timeout",
+        description="Deadline of one call of this operation, retries included; the connector's when unset.",
+    )
+
+    _check_operation = field_validator("operation")(_name)
+
+    @field_validator("arguments")
+    @classmethod
+    def _check_arguments(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for name in value:
+            _name(name)
+        return value
+
+
+class GetOperation(_Operation):
+    """Reading one record: the operation, its arguments with ``{record_id}`` in one of them, and where the record
+    is in the answer."""
+
+    record: str = Field(
+        title="Record",
+        description=(
+            "Where the record is in the answer: an XPath from the SOAP Body (``tns:TraCuuResponse/tns:HoSo``) in "
+            "``xpath`` mapping, a JMESPath over the operation's result (``HoSo``, ``@``) in ``zeep`` mapping."
+        ),
+    )
+    not_found_when: str | None = Field(
+        default=None,
+        title="Not found when",
+        description=(
+            "A condition on the answer meaning 'no such record', for services that answer without a fault "
+            "(XPath from the SOAP Body, or JMESPath in ``zeep`` mapping). A fault in ``not_found_faults`` always "
+            "means not found."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _check_placeholder(self) -> GetOperation:
+        if _template_holes(self.arguments) != 1:
+            raise ValueError(f"exactly one argument of the read operation holds the placeholder {RECORD_ID!r}")
+        return self
+
+
+class SearchOperation(_Operation):
+    """Searching: the operation, the argument of each query field, the paging arguments and where the records
+    are in the answer. The service pages by number (first page ``first_page``) and size."""
+
+    filters: dict[str, str] = Field(
+        min_length=1,
+        title="Filters",
+        description="Query field -> argument path (``NguoiYeuCau.SoDinhDanh``). A query field without one cannot be "
+        "searched by.",
+    )
+    items: str = Field(
+        title="Items",
+        description="Where the records are in the answer: XPath from the SOAP Body, or JMESPath in ``zeep`` mapping.",
+    )
+    page_argument: str = Field(title="Page argument", description="Argument path of the page number.")
+    size_argument: str = Field(title="Size argument", description="Argument path of the page size.")
+    first_page: int = Field(default=1, ge=0, le=1, title="First page", description="Number of the first page.")
+    total: str | None = Field(
+        default=None,
+        title="Total",
+        description="Where the number of matching records is in the answer (XPath or JMESPath), if given.",
+    )
+    max_page_size: int = Field(
+        default=100, ge=2, le=1000, title="Largest page", description="The largest page size the service accepts."
+    )
+
+    _check_paths = field_validator("page_argument", "size_argument")(_argument_path)
+
+    @field_validator("filters")
+    @classmethod
+    def _check_filters(cls, value: dict[str, str]) -> dict[str, str]:
+        for path in value.values():
+            _argument_path(path)
+        return value
+
+
+class PingOperation(_Operation):
+    """The cheapest call health checks make: an operation answering without a fault means up."""
+
+
+class RetryPolicy(_Model):
+    """Retries of the read operations (they change nothing) after a transient failure, with exponential backoff
+    and full jitter, never past the call's deadline. SOAP Faults are answers and are never retried."""
+
+    max_attempts: int = Field(
+        default=3, ge=1, le=10, title="Attempts", description="Attempts per call, the first included."
+    )
+    backoff_base_seconds: float = Field(
+        default=0.05, gt=0, le=10, title="Backoff base", description="Upper bound of the first wait (doubles after)."
+    )
+    backoff_max_seconds: float = Field(
+        default=1.0, gt=0, le=60, title="Backoff cap", description="Upper bound of any wait between attempts."
+    )
+    statuses: list[int] = Field(
+        default_factory=lambda: [502, 503, 504],
+        title="Retried statuses",
+        description="HTTP statuses (5xx) without a SOAP Fault worth another attempt.",
+    )
+
+    @field_validator("statuses")
+    @classmethod
+    def _check_statuses(cls, value: list[int]) -> list[int]:
+        if any(not 500 <= status <= 599 for status in value):
+            raise ValueError("only 5xx answers may be retried")
+        return value
+
+
+# -- the connector -------------------------------------------------------------------------------------------
+
+
+class SoapConnectorConfig(ConnectorConfig):
+    """A SOAP sector service: its WSDL, authentication, the operations that read and search, and the mapping.
+
+    The WSDL is read once (from ``wsdl``, a URL or a local file) on the first call; calls go to the address it
+    names, or to ``address``, over one pooled HTTP client with TLS verification on (``ca_bundle`` adds a private
+    CA). Answers are parsed with DTDs and entity declarations refused, then mapped field by field, either with
+    XPath over the SOAP Body (``mapping: xpath``: every value is the text the service sent) or with JMESPath
+    over the objects zeep builds from the WSDL's types (``mapping: zeep``).
+    """
+
+    wsdl: str = Field(
+        title="WSDL",
+        description="``http(s)://`` URL of the service's WSDL (``...?wsdl``), or the path of a local WSDL file.",
+    )
+    contract: str | None = Field(
+        default=None,
+        title="Contract",
+        description="Contract name (``name`` or ``name@version``) served; dedicated connectors fix it in code.",
+    )
+    service: str | None = Field(
+        default=None, title="Service", description="WSDL service name; the first service when unset."
+    )
+    port: str | None = Field(default=None, title="Port", description="WSDL port name; the service's first when unset.")
+    address: str | None = Field(
+        default=None,
+        title="Address",
+        description="``http(s)://`` endpoint to call instead of the WSDL's ``soap:address`` (a gateway, a proxy).",
+    )
+    auth: SoapAuth = Field(
+        default_factory=lambda: NoAuth(type="none"),
+        title="Authentication",
+        description="WS-Security UsernameToken, HTTP Basic, a bearer token, or none.",
+    )
+    get: GetOperation = Field(title="Read operation", description="How one record is read by its key.")
+    search: SearchOperation | None = Field(
+        default=None, title="Search operation", description="How records are searched; no search when unset."
+    )
+    ping: PingOperation | None = Field(
+        default=None,
+        title="Health operation",
+        description="The call health checks make; when unset they fetch the endpoint's WSDL (``?wsdl``).",
+    )
+    mapping: Literal["xpath", "zeep"] = Field(
+        default="xpath",
+        title="Mapping style",
+        description=(
+            "``xpath``: ``fields`` are XPath expressions relative to the record element, values are its text "
+            "(strict: the contract judges every value). ``zeep``: ``fields`` are JMESPath over the record object "
+            "zeep built from the WSDL's types (a value zeep cannot read as its declared type arrives missing)."
+        ),
+    )
+    namespaces: dict[str, str] = Field(
+        default_factory=dict,
+        title="Namespaces",
+        description="Prefix -> namespace URI for the XPath expressions (``soap`` is the SOAP 1.1 envelope's).",
+    )
+    fields: dict[str, str] = Field(
+        min_length=1,
+        title="Field mapping",
+        description="Contract field path -> XPath relative to the record (``tns:NguoiYeuCau/tns:HoTen``) or JMESPath "
+        "into the record object (``NguoiYeuCau.HoTen``). A nested object whose values are all missing is left out.",
+    )
+    value_maps: dict[str, dict[str, object]] = Field(
+        default_factory=dict,
+        title="Value maps",
+        description="Contract field path -> {the service's code (as text): contract value}, for code lists.",
+    )
+    not_found_faults: list[str] = Field(
+        default_factory=list,
+        title="Not-found faults",
+        description="Fault codes meaning 'no such record': a local name (``KhongTimThay``) or ``{namespace}name``.",
+    )
+    naive_datetime_timezone: str = Field(
+        default="UTC",
+        title="Timezone of naive timestamps",
+        description="IANA zone assumed for timestamps the service gives without an offset.",
+    )
+    connect_timeout_seconds: float = Field(
+        default=3.0,
+        gt=0,
+        le=60,
+        title="Connect timeout",
+        description="Deadline for opening one connection (never beyond what is left of the call's deadline).",
+    )
+    wsdl_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=300, title="WSDL timeout", description="Deadline for reading the WSDL."
+    )
+    max_connections: int = Field(
+        default=32, ge=1, le=1000, title="Connections", description="Connections kept to the service at most."
+    )
+    max_response_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        le=1024**3,
+        title="Largest answer",
+        description="Answers larger than this are refused (protects the gateway from a runaway upstream).",
+    )
+    retry: RetryPolicy = Field(default_factory=RetryPolicy, title="Retries", description="Retries of read calls.")
+    ca_bundle: FilePath | None = Field(
+        default=None,
+        title="CA bundle",
+        description="PEM file of the CA certificates that sign the service's certificate (a private CA); the public "
+        "CAs are trusted when unset. Verification cannot be turned off.",
+    )
+
+    @field_validator("wsdl")
+    @classmethod
+    def _check_wsdl(cls, value: str) -> str:
+        if "://" in value:
+            return _http_url(value, "the WSDL URL")
+        if not Path(value).is_file():
+            raise ValueError("the WSDL is an http(s):// URL or the path of an existing file")
+        return value
+
+    @field_validator("address")
+    @classmethod
+    def _check_address(cls, value: str | None) -> str | None:
+        return None if value is None else _http_url(value, "the address")
+
+    _check_names = field_validator("service", "port")(_optional_name)
+
+    @field_validator("namespaces")
+    @classmethod
+    def _check_namespaces(cls, value: dict[str, str]) -> dict[str, str]:
+        for prefix, uri in value.items():
+            if not _PREFIX.match(prefix):
+                raise ValueError(f"{prefix!r} is not a namespace prefix")
+            if not uri.strip():
+                raise ValueError(f"the namespace of {prefix!r} is empty")
+        return value
+
+    @field_validator("fields")
+    @classmethod
+    def _check_field_paths(cls, value: dict[str, str]) -> dict[str, str]:
+        for path in value:
+            if not _FIELD_PATH.match(path):
+                raise ValueError(f"{path!r} is not a field path")
+        return value
+
+    @field_validator("naive_datetime_timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ValueError, KeyError):
+            raise ValueError(f"{value!r} is not an IANA time zone such as 'UTC' or 'Asia/Ho_Chi_Minh'") from None
+        return value
+
+    @model_validator(mode="after")
+    def _check_expressions(self) -> SoapConnectorConfig:
+        check = _jmespath if self.mapping == "zeep" else check_xpath
+        expressions = [*self.fields.values(), self.get.record]
+        if self.get.not_found_when:
+            expressions.append(self.get.not_found_when)
+        if self.search is not None:
+            expressions.append(self.search.items)
+            if self.search.total:
+                expressions.append(self.search.total)
+        for expression in expressions:
+            check(expression)
+        return self

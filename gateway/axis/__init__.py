@@ -1,0 +1,1 @@
+"""The integration axis: the catalogue of national databases, their connections' live state and health."""

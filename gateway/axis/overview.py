@@ -1,0 +1,213 @@
+"""Reading the axis: every catalogued database with its connection state, for the API, the CLI and the metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, Field
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from .. import metrics
+from ..models import AxisCheck, AxisConnection, ClientKey, OpsStatus, SigningKey
+from ..registry import ConnectorRegistry
+from .catalogue import Catalogue, CatalogueEntry
+from .states import STATES, UP_STATES, ConnectionState
+
+AUDIT_CHAIN = "audit_chain"
+NOT_CONFIGURED = "no connector configured"
+
+
+class DatabaseConnection(BaseModel):
+    """One catalogued database and its connection through the axis."""
+
+    id: str
+    name: str = Field(description="Vietnamese name.")
+    name_en: str
+    agency: str
+    contracts: list[str]
+    state: ConnectionState
+    since: datetime | None = Field(description="When the connection entered its state.")
+    last_check: datetime | None
+    latency_ms: float | None = Field(description="Latency of the last health check.")
+    error: str | None = Field(description="Why the connection is not connected (null when it is).")
+
+
+class AxisOverview(BaseModel):
+    """The integration axis: how many catalogued databases are connected, and each one's state."""
+
+    total: int
+    connected: int = Field(description="Databases connected through the axis (connected or degraded).")
+    target: int = Field(description="How many the plan says must be connected.")
+    by_state: dict[ConnectionState, int]
+    databases: list[DatabaseConnection]
+
+
+class CheckRecord(BaseModel):
+    """One health check and the state it left the connection in."""
+
+    checked_at: datetime
+    ok: bool
+    latency_ms: float | None
+    state: ConnectionState
+    error: str | None
+
+
+class DatabaseDetail(DatabaseConnection):
+    """A database's connection with its recent health checks, newest first."""
+
+    last_success: datetime | None
+    maintenance: bool = Field(description="Put under maintenance by an operator.")
+    checks: list[CheckRecord]
+
+
+def static_state(
+    entry: CatalogueEntry, registry: ConnectorRegistry | None
+) -> tuple[ConnectionState, str | None] | None:
+    """The state an entry has whatever its health: maintenance, pending, or down because its connector failed.
+
+    Without a registry (a command-line tool, which does not load connectors) only the catalogue is consulted.
+    """
+    if not entry.enabled:
+        return ConnectionState.MAINTENANCE, "disabled in the catalogue"
+    if registry is None:
+        return None
+    if entry.id in registry.failures:
+        return ConnectionState.DOWN, f"connector not loaded: {registry.failures[entry.id]}"
+    if entry.id not in registry.databases:
+        return ConnectionState.PENDING, NOT_CONFIGURED
+    return None
+
+
+def _connection(
+    entry: CatalogueEntry, registry: ConnectorRegistry | None, row: AxisConnection | None
+) -> DatabaseConnection:
+    fixed = static_state(entry, registry)
+    since = row.since if row is not None else None
+    last_check = row.last_check if row is not None else None
+    latency = None
+    if fixed is not None:
+        state, error = fixed
+        if row is None or row.state != state.value:
+            since = last_check = None
+    elif row is None:
+        state = ConnectionState.PENDING
+        error = "awaiting the first health check" if registry is not None else NOT_CONFIGURED
+    elif row.maintenance:
+        state, error = ConnectionState.MAINTENANCE, "under maintenance"
+    else:
+        state, error, latency = ConnectionState(row.state), row.error, row.latency_ms
+    return DatabaseConnection(
+        id=entry.id,
+        name=entry.name_vi,
+        name_en=entry.name_en,
+        agency=entry.agency,
+        contracts=list(entry.contracts),
+        state=state,
+        since=since,
+        last_check=last_check,
+        latency_ms=latency,
+        error=error,
+    )
+
+
+async def _rows(session: AsyncSession) -> dict[str, AxisConnection]:
+    rows = (await session.exec(select(AxisConnection))).all()
+    return {row.database_id: row for row in rows}
+
+
+def summarise(connections: Sequence[DatabaseConnection], target: int) -> AxisOverview:
+    """The totals of ``connections``."""
+    by_state = dict.fromkeys(STATES, 0)
+    for connection in connections:
+        by_state[connection.state] += 1
+    return AxisOverview(
+        total=len(connections),
+        connected=sum(count for state, count in by_state.items() if state in UP_STATES),
+        target=target,
+        by_state=by_state,
+        databases=list(connections),
+    )
+
+
+def connected_target(catalogue: Catalogue, configured: int | None) -> int:
+    """The plan's target: the configured one, else every catalogued database."""
+    return len(catalogue.databases) if configured is None else configured
+
+
+async def axis_overview(
+    session: AsyncSession, catalogue: Catalogue, registry: ConnectorRegistry | None, target: int
+) -> AxisOverview:
+    """Every catalogued database's connection, in catalogue order, and the totals. ``registry`` is the process's
+    own view of which connectors are configured; without it the states are those the health-check runner wrote."""
+    rows = await _rows(session)
+    return summarise([_connection(entry, registry, rows.get(entry.id)) for entry in catalogue.databases], target)
+
+
+async def database_detail(
+    session: AsyncSession, entry: CatalogueEntry, registry: ConnectorRegistry | None, *, history: int = 50
+) -> DatabaseDetail:
+    """One database's connection and its last ``history`` health checks."""
+    row = await session.get(AxisConnection, entry.id)
+    checks = (
+        await session.exec(
+            select(AxisCheck)
+            .where(col(AxisCheck.database_id) == entry.id)
+            .order_by(col(AxisCheck.id).desc())
+            .limit(history)
+        )
+    ).all()
+    base = _connection(entry, registry, row)
+    return DatabaseDetail(
+        **base.model_dump(),
+        last_success=row.last_success if row is not None else None,
+        maintenance=bool(row is not None and row.maintenance),
+        checks=[
+            CheckRecord(
+                checked_at=check.checked_at,
+                ok=check.ok,
+                latency_ms=check.latency_ms,
+                state=ConnectionState(check.state),
+                error=check.error,
+            )
+            for check in checks
+        ],
+    )
+
+
+async def ops_snapshot(
+    session: AsyncSession,
+    catalogue: Catalogue,
+    registry: ConnectorRegistry,
+    *,
+    target: int,
+    signing_key_max_age: timedelta,
+) -> metrics.OpsSnapshot:
+    """What the metrics export from the shared database: axis states, audit verification, key expiry."""
+    overview = await axis_overview(session, catalogue, registry, target)
+    rows = await _rows(session)
+    audit = await session.get(OpsStatus, AUDIT_CHAIN)
+    keys = (await session.exec(select(SigningKey).where(col(SigningKey.retired_at).is_(None)))).all()
+    certificates = (
+        await session.exec(
+            select(ClientKey).where(col(ClientKey.revoked_at).is_(None), col(ClientKey.not_after).is_not(None))
+        )
+    ).all()
+    return metrics.OpsSnapshot(
+        states={connection.id: connection.state.value for connection in overview.databases},
+        states_all=tuple(state.value for state in STATES),
+        up_states=frozenset(state.value for state in UP_STATES),
+        connected_target=target,
+        last_success={
+            db_id: row.last_success.timestamp()
+            for db_id, row in rows.items()
+            if row.last_success is not None and catalogue.get(db_id) is not None
+        },
+        audit_verified=None if audit is None else audit.ok,
+        audit_good_at=None if audit is None or audit.good_at is None else audit.good_at.timestamp(),
+        signing_key_expiry={key.kid: (key.created_at + signing_key_max_age).timestamp() for key in keys},
+        certificate_expiry={
+            (key.client_id, key.kid): key.not_after.timestamp() for key in certificates if key.not_after is not None
+        },
+    )

@@ -1,0 +1,52 @@
+"""``gateway connector ...``: the installed connectors, and a new connector package to start from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from connectors.discovery import ENTRY_POINT_GROUP, discover_connectors
+
+from ..scaffold import ScaffoldError, connector_names, create_connector_package
+
+app = typer.Typer(help="Connectors: the installed ones, and new ones.", no_args_is_help=True)
+
+
+@app.command("new")
+def new(
+    name: Annotated[
+        str, typer.Argument(help="The database id the connector serves (land_registry).", show_default=False)
+    ],
+    title: Annotated[str | None, typer.Option(help="Its name for people.")] = None,
+    directory: Annotated[Path, typer.Option(help="Where to create the package.")] = Path(),
+) -> None:
+    """Create a connector package: connector, configuration model, mapping, contract, sandbox, README, the
+    conformance kit's test and the entry-point line. It passes its own tests as created."""
+    try:
+        names = connector_names(name, title)
+        target = create_connector_package(names, directory)
+    except ScaffoldError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"created {target}")
+    typer.echo("next:")
+    typer.echo(f"  pip install -e '{target}[test]'")
+    typer.echo(f"  pytest {target}")
+    typer.echo(f"then adapt {names.package}/contract.py, mapping.py and connector.py to your sector system.")
+
+
+@app.command("list")
+def list_connectors() -> None:
+    """The connectors installed (entry points of the group gateway.connectors), and those that fail to load."""
+    found = discover_connectors()
+    for name, connector in sorted(found.connectors.items()):
+        contract = getattr(connector, "contract", None)
+        contract_id = contract.contract_id() if contract is not None else "-"
+        target = f"{connector.__module__}.{connector.__qualname__}"
+        typer.echo(f"{name:<20} {target:<60} {contract_id}")
+    for failure in found.failures:
+        typer.echo(f"{failure.name:<20} BROKEN ({failure.target}): {failure.error}")
+    if not found.connectors and not found.failures:
+        typer.echo(f"no connector is installed in the entry-point group {ENTRY_POINT_GROUP}")

@@ -1,0 +1,69 @@
+"""The integration axis: each catalogued database's connection state, its check history, and leases."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index, String
+from sqlmodel import Field, SQLModel
+
+from ..db import UTCDateTime, utcnow
+
+
+class AxisConnection(SQLModel, table=True):
+    """The live state of one catalogued database's connection, derived from its health checks.
+
+    Written by the process holding the health-check lease; read by every process (``/v1/axis``, metrics).
+    ``maintenance`` is set by an operator and overrides the derived state.
+    """
+
+    __tablename__ = "axis_connections"
+
+    database_id: str = Field(primary_key=True, max_length=32)
+    state: str = Field(max_length=16)
+    since: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    last_check: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    last_success: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    latency_ms: float | None = Field(default=None)
+    error: str | None = Field(default=None, max_length=500)
+    failures: int = Field(default=0)
+    successes: int = Field(default=0)
+    maintenance: bool = Field(default=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class AxisCheck(SQLModel, table=True):
+    """One health check of one database, and the state it left the connection in (recent history only)."""
+
+    __tablename__ = "axis_checks"
+    __table_args__ = (Index("ix_axis_checks_database_checked", "database_id", "checked_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    database_id: str = Field(sa_column=Column(String(32), nullable=False))
+    checked_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    ok: bool
+    latency_ms: float | None = Field(default=None)
+    state: str = Field(max_length=16)
+    error: str | None = Field(default=None, max_length=500)
+
+
+class Lease(SQLModel, table=True):
+    """A named lease: the one process (``holder``) allowed to run a periodic job until ``expires_at``."""
+
+    __tablename__ = "leases"
+
+    name: str = Field(primary_key=True, max_length=64)
+    holder: str = Field(max_length=200)
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class OpsStatus(SQLModel, table=True):
+    """The last outcome of a periodic operational check (``audit_chain``): exported as metrics by every process."""
+
+    __tablename__ = "ops_status"
+
+    name: str = Field(primary_key=True, max_length=64)
+    ok: bool
+    checked_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    good_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    detail: str | None = Field(default=None, max_length=1000)

@@ -1,0 +1,54 @@
+"""The simulated Vietnam Social Security system as two sector systems: ``social_insurance`` and
+``health_insurance``, served by one API server per context (started by whichever is started first)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..http.server import SimulatorServer
+from ..sectors import SectorContext, SectorSystem
+from .app import DEFAULT_AUTH, VssApi
+from .records import synthetic_vss_records
+
+__all__ = ["HEALTH_INSURANCE", "SOCIAL_INSURANCE", "vss_server"]
+
+_SERVERS: dict[int, SimulatorServer] = {}
+
+
+def vss_server(context: SectorContext) -> SimulatorServer:
+    """The API server of ``context``: built from its citizens and started on first use, stopped with its stack."""
+    key = id(context.stack)
+    server = _SERVERS.get(key)
+    if server is None:
+        records = synthetic_vss_records(context.citizens, context.seed, context.today)
+        server = _SERVERS[key] = SimulatorServer(VssApi(records)).start()
+
+        def stop() -> None:
+            _SERVERS.pop(key, None)
+            server.stop()
+
+        context.stack.callback(stop)
+    return server
+
+
+async def _start(context: SectorContext) -> dict[str, Any]:
+    return {"base_url": vss_server(context).url, "auth": DEFAULT_AUTH.connector_auth()}
+
+
+#: Vietnam Social Security's participants and contribution periods, over REST.
+SOCIAL_INSURANCE = SectorSystem(
+    database="social_insurance",
+    connector="social_insurance",
+    title="National insurance database: social insurance",
+    protocol="rest",
+    start=_start,
+)
+
+#: Vietnam Social Security's health insurance cards, over REST.
+HEALTH_INSURANCE = SectorSystem(
+    database="health_insurance",
+    connector="health_insurance",
+    title="National insurance database: health insurance cards",
+    protocol="rest",
+    start=_start,
+)

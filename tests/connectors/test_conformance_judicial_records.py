@@ -1,0 +1,160 @@
+"""The conformance kit applied to the judicial records connector and to the generic SOAP connector (both mapping
+styles), against the simulated judicial records SOAP service served for real on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from judicial_records_fixtures import planted_requests
+from support import free_port
+
+from connectors.judicial_records import JudicialRecordsConnector
+from connectors.soap import SoapConnector
+from connectors.testing import SearchCase, connector_test_class, fixture
+from contracts.judicial_records import CertificateRequestQuery, RequestStatus
+from simulators.http import SimulatorServer
+from simulators.judicial_records_soap import (
+    STATUS_CODES,
+    JudicialRecordsService,
+    Misbehaviour,
+    judicial_records_config,
+    soap_connector_config,
+)
+
+
+@pytest.fixture(scope="module")
+def service_url() -> Iterator[str]:
+    rows, _ = planted_requests()
+    with SimulatorServer(JudicialRecordsService(rows)) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="module")
+def hanging_url() -> Iterator[str]:
+    rows, _ = planted_requests()
+    with SimulatorServer(JudicialRecordsService(rows, misbehaviour=Misbehaviour(mode="hang"))) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="module")
+def closed_url() -> str:
+    return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture(scope="module")
+def known_ids() -> list[str]:
+    rows, planted = planted_requests()
+    issued = next(r for r in rows if r["trang_thai"] == 3 and r["so_dinh_danh"] != planted)
+    pending = next(r for r in rows if r["trang_thai"] in {1, 2})
+    return [rows[0]["so_ho_so"], issued["so_ho_so"], pending["so_ho_so"]]
+
+
+@pytest.fixture(scope="module")
+def searches() -> list[SearchCase]:
+    rows, planted = planted_requests()
+    mine = [r for r in rows if r["so_dinh_danh"] == planted]
+    issued = [r["so_ho_so"] for r in mine if STATUS_CODES[r["trang_thai"]] == "issued"]
+    other = next(r for r in rows if r["so_dinh_danh"] != planted)
+    return [
+        SearchCase(CertificateRequestQuery(applicant_personal_id=planted), [r["so_ho_so"] for r in mine]),
+        SearchCase(CertificateRequestQuery(applicant_personal_id=planted, status=RequestStatus.ISSUED), issued),
+        SearchCase(
+            CertificateRequestQuery(applicant_personal_id=other["so_dinh_danh"]),
+            [r["so_ho_so"] for r in rows if r["so_dinh_danh"] == other["so_dinh_danh"]],
+        ),
+        SearchCase(CertificateRequestQuery(applicant_personal_id="068099000000"), []),
+    ]
+
+
+def _dedicated(url: str, **options: Any) -> dict[str, Any]:
+    return judicial_records_config(url, **options)
+
+
+@pytest.fixture(scope="module")
+def dedicated_config(service_url: str) -> dict[str, Any]:
+    return _dedicated(service_url)
+
+
+@pytest.fixture(scope="module")
+def dedicated_unreachable(closed_url: str) -> dict[str, Any]:
+    return _dedicated(closed_url, timeout_seconds=2)
+
+
+@pytest.fixture(scope="module")
+def dedicated_slow(hanging_url: str) -> dict[str, Any]:
+    return _dedicated(hanging_url, timeout_seconds=0.5)
+
+
+@pytest.fixture(scope="module")
+def xpath_config(service_url: str) -> dict[str, Any]:
+    return soap_connector_config(service_url, auth="wsse_digest")
+
+
+@pytest.fixture(scope="module")
+def xpath_unreachable(closed_url: str) -> dict[str, Any]:
+    return soap_connector_config(closed_url, timeout_seconds=2)
+
+
+@pytest.fixture(scope="module")
+def xpath_slow(hanging_url: str) -> dict[str, Any]:
+    return soap_connector_config(hanging_url, timeout_seconds=0.5)
+
+
+@pytest.fixture(scope="module")
+def zeep_config(service_url: str) -> dict[str, Any]:
+    return soap_connector_config(service_url, mapping="zeep")
+
+
+@pytest.fixture(scope="module")
+def zeep_unreachable(closed_url: str) -> dict[str, Any]:
+    return soap_connector_config(closed_url, mapping="zeep", timeout_seconds=2)
+
+
+@pytest.fixture(scope="module")
+def zeep_slow(hanging_url: str) -> dict[str, Any]:
+    return soap_connector_config(hanging_url, mapping="zeep", ping=False, timeout_seconds=0.5)
+
+
+INVALID: list[dict[str, Any]] = [
+    {"wsdl": "ftp://127.0.0.1/x?wsdl"},
+    {"wsdl": "/no/such/file.wsdl"},
+    {"wsdl": "http://127.0.0.1/x?wsdl", "get": {"operation": "TraCuuHoSo", "record": "lltp:HoSo"}},
+    {"wsdl": "http://127.0.0.1/x?wsdl", "fields": {"request_number": "nope:SoHoSo"}},
+    {"wsdl": "http://127.0.0.1/x?wsdl", "fields": {"request_number": "lltp:SoHoSo[", "purpose": "lltp:MucDich"}},
+]
+
+TestJudicialRecords = connector_test_class(
+    JudicialRecordsConnector,
+    config=fixture("dedicated_config"),
+    known_ids=fixture("known_ids"),
+    missing_id="LLTP-68-2020-999999",
+    unreachable_config=fixture("dedicated_unreachable"),
+    slow_config=fixture("dedicated_slow"),
+    searches=fixture("searches"),
+    invalid_configs=INVALID,
+    entry_point="judicial_records",
+)
+
+TestSoapWithXPath = connector_test_class(
+    SoapConnector,
+    config=fixture("xpath_config"),
+    known_ids=fixture("known_ids"),
+    missing_id="LLTP-68-2020-999999",
+    unreachable_config=fixture("xpath_unreachable"),
+    slow_config=fixture("xpath_slow"),
+    searches=fixture("searches"),
+    entry_point="soap",
+)
+
+TestSoapWithZeep = connector_test_class(
+    SoapConnector,
+    config=fixture("zeep_config"),
+    known_ids=fixture("known_ids"),
+    missing_id="LLTP-68-2020-999999",
+    unreachable_config=fixture("zeep_unreachable"),
+    slow_config=fixture("zeep_slow"),
+    searches=fixture("searches"),
+    entry_point="soap",
+)

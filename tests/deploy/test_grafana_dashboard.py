@@ -1,0 +1,145 @@
+"""The Grafana dashboard of deploy/grafana and its provisioning: well-formed, complete, and wired to the
+provisioned Prometheus data source."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from typing import Any
+
+import pytest
+from ops_kit import DASHBOARD, GRAFANA_DIR, dashboard, dashboard_queries, load_yaml, panels, selectors
+
+GRID_WIDTH = 24
+# Panel titles the ops team looks for, and a metric each must show.
+REQUIRED_PANELS = {
+    "Connected / total": "gateway_axis_databases",
+    "Database state": "gateway_axis_database_state",
+    "Request rate": "gateway_requests_total",
+    "Error ratio (5xx)": "gateway_requests_total",
+    "Latency percentiles": "gateway_request_duration_seconds_bucket",
+    "Upstream latency (p95)": "gateway_upstream_request_duration_seconds_bucket",
+    "Upstream errors by reason": "gateway_upstream_errors_total",
+    "Circuit state": "gateway_circuit_state",
+    "Rate limited": "gateway_rate_limited_total",
+    "Authentication failures": "gateway_auth_failures_total",
+    "Health-check latency (p95)": "gateway_health_check_duration_seconds_bucket",
+    "Audit events": "gateway_audit_events_total",
+}
+
+
+@pytest.fixture(scope="module")
+def board() -> dict[str, Any]:
+    return dashboard()
+
+
+def test_the_dashboard_is_a_grafana_dashboard(board: dict[str, Any]) -> None:
+    assert board["uid"] == "axis-gateway"
+    assert board["title"]
+    assert 36 <= board["schemaVersion"] <= 41
+    assert board["time"]["from"].startswith("now-")
+    assert "id" not in board or board["id"] is None  # provisioning assigns the id
+
+
+def test_panel_ids_are_unique_and_every_panel_has_a_title_and_type(board: dict[str, Any]) -> None:
+    ids = [panel["id"] for panel in panels(board)]
+    assert all(isinstance(panel_id, int) and panel_id > 0 for panel_id in ids)
+    assert len(ids) == len(set(ids))
+    for panel in panels(board):
+        assert panel["title"], panel["id"]
+        assert panel["type"] in {"row", "stat", "gauge", "bargauge", "timeseries", "state-timeline", "table"}
+
+
+def test_grid_positions_fit_the_grid_and_do_not_overlap(board: dict[str, Any]) -> None:
+    cells: dict[tuple[int, int], int] = {}
+    for panel in panels(board):
+        grid = panel["gridPos"]
+        assert set(grid) == {"x", "y", "w", "h"}, panel["id"]
+        assert grid["x"] >= 0 and grid["y"] >= 0 and grid["w"] > 0 and grid["h"] > 0, panel["id"]
+        assert grid["x"] + grid["w"] <= GRID_WIDTH, panel["id"]
+        for cell in itertools.product(range(grid["x"], grid["x"] + grid["w"]), range(grid["y"], grid["y"] + grid["h"])):
+            assert cell not in cells, f"panels {cells[cell]} and {panel['id']} overlap at {cell}"
+            cells[cell] = panel["id"]
+
+
+def test_every_target_has_an_expression_a_unique_ref_id_and_the_datasource_variable(board: dict[str, Any]) -> None:
+    for panel in panels(board):
+        if panel["type"] == "row":
+            assert not panel.get("targets")
+            continue
+        assert panel["targets"], f"panel {panel['id']} has no query"
+        assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+        refs = [target["refId"] for target in panel["targets"]]
+        assert len(refs) == len(set(refs)), panel["id"]
+        for target in panel["targets"]:
+            assert target["expr"].strip(), f"panel {panel['id']} target {target['refId']}"
+            assert target["datasource"] == panel["datasource"]
+
+
+def test_the_template_variables(board: dict[str, Any]) -> None:
+    variables = {variable["name"]: variable for variable in board["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["datasource"]["query"] == "prometheus"
+    database = variables["database"]
+    assert database["type"] == "query"
+    assert database["query"]["query"] == "label_values(gateway_axis_database_up, database)"
+    assert database["definition"] == database["query"]["query"]
+    assert database["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+    assert database["multi"] and database["includeAll"]
+
+
+def test_queries_use_only_the_defined_variables_and_filter_per_database_metrics(board: dict[str, Any]) -> None:
+    defined = {variable["name"] for variable in board["templating"]["list"]} | {"__rate_interval"}
+    for query in dashboard_queries(board):
+        used = set(re.findall(r"\$\{?(\w+)", query.expr))
+        assert used <= defined, f"{query.source}: {used - defined}"
+        for selector in selectors(query.expr):
+            per_database = selector.startswith(
+                (
+                    "gateway_requests",
+                    "gateway_request_duration",
+                    "gateway_upstream",
+                    "gateway_circuit",
+                    "gateway_health",
+                )
+            ) or selector.startswith("gateway_axis_database_state")
+            if per_database:
+                assert 'database=~"$database"' in selector, f"{query.source}: {selector}"
+
+
+@pytest.mark.parametrize(("title", "metric"), REQUIRED_PANELS.items())
+def test_the_required_panels_are_there(board: dict[str, Any], title: str, metric: str) -> None:
+    by_title = {panel["title"]: panel for panel in panels(board)}
+    assert title in by_title, f"no panel {title!r}"
+    metrics = {
+        selector.split("{")[0] for target in by_title[title]["targets"] for selector in selectors(target["expr"])
+    }
+    assert metric in metrics
+
+
+def test_the_headline_shows_connected_and_total(board: dict[str, Any]) -> None:
+    headline = next(panel for panel in panels(board) if panel["title"] == "Connected / total")
+    assert headline["type"] == "stat"
+    assert headline["gridPos"]["y"] <= 1 and headline["gridPos"]["x"] == 0
+    legends = [target["legendFormat"] for target in headline["targets"]]
+    assert legends == ["connected", "total"]
+
+
+def test_the_state_timeline_maps_every_state(board: dict[str, Any]) -> None:
+    timeline = next(panel for panel in panels(board) if panel["title"] == "Database state")
+    (mapping,) = timeline["fieldConfig"]["defaults"]["mappings"]
+    texts = {option["text"] for option in mapping["options"].values()}
+    assert texts == {"pending", "connected", "degraded", "down", "maintenance"}
+    for state in texts:
+        assert f'state="{state}"' in timeline["targets"][0]["expr"]
+
+
+def test_provisioning_points_grafana_at_prometheus_and_the_dashboards() -> None:
+    (datasource,) = load_yaml(GRAFANA_DIR / "provisioning" / "datasources" / "prometheus.yml")["datasources"]
+    assert datasource["type"] == "prometheus"
+    assert datasource["url"] == "http://prometheus:9090"
+    assert datasource["isDefault"] is True
+    (provider,) = load_yaml(GRAFANA_DIR / "provisioning" / "dashboards" / "axis-gateway.yml")["providers"]
+    assert provider["type"] == "file"
+    assert provider["options"]["path"] == "/var/lib/grafana/dashboards"
+    assert DASHBOARD.parent.name == "dashboards"

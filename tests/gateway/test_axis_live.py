@@ -1,0 +1,457 @@
+"""The integration axis through a real gateway: health checks against a real sector system that fails on demand,
+the states and totals of ``GET /v1/axis``, the metrics, circuit breaking, maintenance, one checker at a time.
+
+The sector system is the simulated population REST API served on 127.0.0.1; the gateway's own database is fresh
+for this module (SQLite, or PostgreSQL when ``GATEWAY_TEST_DATABASE_URL`` is set).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from prometheus_client.parser import text_string_to_metric_families
+from support import STATED, ClientCredentials, LiveServer, fetch_token, postgres_database
+
+from connectors.sql.urls import to_async_url
+from gateway import migrations
+from gateway.app import create_app
+from gateway.db import create_engine, standalone_session
+from gateway.services.clients import create_client
+from gateway.settings import Settings
+from simulators.http import SimulatorServer
+from simulators.population import seed_population
+from simulators.population_api import PopulationApi, load_rows, rest_connector_config
+
+FAST_HEALTH = {
+    "interval_seconds": 0.2,
+    "jitter": 0,
+    "timeout_seconds": 1,
+    "failures_to_down": 3,
+    "successes_to_connect": 2,
+}
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture(scope="module")
+def axis_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A gateway database of this module's own, migrated."""
+    server = os.environ.get("GATEWAY_TEST_DATABASE_URL")
+    if server:
+        with postgres_database(server, prefix="gwaxis") as url:
+            migrations.upgrade(url)
+            yield url
+    else:
+        url = str(to_async_url(f"sqlite:///{tmp_path_factory.mktemp('axis-db') / 'gateway.db'}"))
+        migrations.upgrade(url)
+        yield url
+
+
+@pytest.fixture(scope="module")
+def population_rows(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    path = tmp_path_factory.mktemp("axis-sector") / "population.db"
+    asyncio.run(seed_population(f"sqlite:///{path}", count=300, seed=68))
+    return load_rows(path)
+
+
+@pytest.fixture(scope="module")
+def sector(population_rows: list[dict[str, Any]]) -> Iterator[SimulatorServer]:
+    """The population REST API on 127.0.0.1 (tests set it back to normal when they are done)."""
+    with SimulatorServer(PopulationApi(population_rows)) as server:
+        yield server
+
+
+@pytest.fixture
+def api(sector: SimulatorServer) -> Iterator[PopulationApi]:
+    api = sector.api
+    assert isinstance(api, PopulationApi)
+    api.reset()
+    yield api
+    api.reset()
+
+
+@pytest.fixture(scope="module")
+def operator(axis_database: str) -> ClientCredentials:
+    """A client with the axis and admin scopes and population reads."""
+
+    async def run() -> ClientCredentials:
+        async with standalone_session(axis_database) as session:
+            client, secret = await create_client(
+                session, name="Axis operator", scopes=["axis", "admin", "population:read"], client_id="axis-operator"
+            )
+            return ClientCredentials(client.client_id, secret)
+
+    return asyncio.run(run())
+
+
+@pytest.fixture(scope="module")
+def make_axis_settings(
+    tmp_path_factory: pytest.TempPathFactory, axis_database: str, sector: SimulatorServer
+) -> Callable[..., Settings]:
+    data_dir = tmp_path_factory.mktemp("axis-data")
+
+    def make(*, population: dict[str, Any] | None = None, **overrides: Any) -> Settings:
+        instance = {"connector": "rest", "config": rest_connector_config(sector.url, timeout_seconds=1)}
+        instance["config"]["retry"] = {"max_attempts": 1}
+        instance["health"] = FAST_HEALTH
+        instance.update(population or {})
+        values: dict[str, Any] = {
+            "data_dir": data_dir,
+            "database_url": axis_database,
+            "connectors": {"population": instance},
+            "log_format": "console",
+            "log_level": "WARNING",
+            "axis_lease_seconds": 2,
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    return make
+
+
+class Gateway:
+    def __init__(self, live: LiveServer, http: httpx.Client, app: Any, headers: dict[str, str]) -> None:
+        self.live, self.http, self.app, self.headers = live, http, app, headers
+
+    def axis(self) -> dict[str, Any]:
+        response = self.http.get("/v1/axis", headers=self.headers)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def entry(self, database: str = "population") -> dict[str, Any]:
+        return next(item for item in self.axis()["databases"] if item["id"] == database)
+
+    def wait_state(self, state: str, database: str = "population", timeout: float = 10) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            entry = self.entry(database)
+            if entry["state"] == state:
+                return entry
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{database} stayed {entry['state']} ({entry['error']}), never {state}")
+            time.sleep(0.05)
+
+    def metrics_after_refresh(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        """The metrics, once the shared state they export (read at most once a second) is fresh."""
+        time.sleep(1.05)
+        return self.metrics()
+
+    def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        text = self.http.get("/metrics").text
+        return {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+        }
+
+
+@contextmanager
+def running(settings: Settings, credentials: ClientCredentials) -> Iterator[Gateway]:
+    app = create_app(settings)
+    with LiveServer(app) as live, httpx.Client(base_url=live.url, timeout=30) as http:
+        token = fetch_token(http, credentials)
+        yield Gateway(live, http, app, {"Authorization": f"Bearer {token}", **STATED})
+
+
+def sample(metrics: dict[Any, float], name: str, **labels: str) -> float:
+    return metrics[(name, tuple(sorted(labels.items())))]
+
+
+def test_the_axis_counts_the_connected_databases_of_the_catalogue(
+    make_axis_settings: Callable[..., Settings], operator: ClientCredentials, api: PopulationApi
+) -> None:
+    with running(make_axis_settings(), operator) as gateway:
+        entry = gateway.wait_state("connected")
+        assert entry["error"] is None
+        assert entry["latency_ms"] is not None and entry["last_check"] is not None
+        assert entry["name"] == "Cơ sở dữ liệu quốc gia về dân cư"
+        axis = gateway.axis()
+        assert axis["total"] == 16
+        assert axis["connected"] == 1
+        assert axis["target"] == 16
+        assert axis["by_state"] == {"pending": 15, "connected": 1, "degraded": 0, "down": 0, "maintenance": 0}
+        land = next(item for item in axis["databases"] if item["id"] == "land")
+        assert (land["state"], land["error"]) == ("pending", "no connector configured")
+        metrics = gateway.metrics()
+        assert sample(metrics, "gateway_axis_databases", state="connected") == 1
+        assert sum(sample(metrics, "gateway_axis_databases", state=s) for s in axis["by_state"]) == 16
+        assert sample(metrics, "gateway_axis_database_up", database="population") == 1
+        assert sample(metrics, "gateway_axis_database_up", database="land") == 0
+        assert sample(metrics, "gateway_axis_database_state", database="population", state="connected") == 1
+        assert sample(metrics, "gateway_axis_database_state", database="population", state="down") == 0
+        assert sample(metrics, "gateway_axis_database_state", database="land", state="pending") == 1
+        assert sample(metrics, "gateway_axis_connected_target") == 16
+        assert sample(metrics, "gateway_health_check_duration_seconds_count", database="population") >= 1
+        last = sample(metrics, "gateway_health_check_last_success_timestamp_seconds", database="population")
+        assert time.time() - 30 < last <= time.time() + 1
+        assert api.count("status") >= 1
+
+
+def test_a_failing_sector_system_goes_down_and_comes_back(
+    make_axis_settings: Callable[..., Settings], operator: ClientCredentials, api: PopulationApi
+) -> None:
+    with running(make_axis_settings(), operator) as gateway:
+        gateway.wait_state("connected")
+        before = gateway.metrics()
+        api.misbehave(mode="error", status=503)
+        down = gateway.wait_state("down")
+        assert "503" in down["error"]
+        assert gateway.axis()["connected"] == 0
+        metrics = gateway.metrics_after_refresh()
+        assert sample(metrics, "gateway_axis_database_up", database="population") == 0
+        assert sample(metrics, "gateway_axis_databases", state="down") == 1
+        failures = ("gateway_health_check_failures_total", {"database": "population", "reason": "status_5xx"})
+        assert sample(metrics, failures[0], **failures[1]) >= sample(before, failures[0], **failures[1]) + 3
+        api.behave()
+        gateway.wait_state("connected")
+        detail = gateway.http.get("/v1/axis/population", headers=gateway.headers, params={"history": 200}).json()
+        states = [check["state"] for check in reversed(detail["checks"])]
+        # Connected, degraded while failing (1 and 2 of 3), down, recovering, connected again.
+        assert "degraded" in states and "down" in states
+        down_at = states.index("down")
+        assert states[down_at - 2 : down_at] == ["degraded", "degraded"]
+        assert states[-1] == "connected"
+        recovered = states.index("connected", down_at)
+        assert states[recovered - 1] == "down"  # one good check was not enough
+        assert [c["ok"] for c in reversed(detail["checks"])][recovered - 1] is True
+
+
+def test_a_stopped_sector_system_is_down_until_it_is_back(
+    make_axis_settings: Callable[..., Settings], operator: ClientCredentials, population_rows: list[dict[str, Any]]
+) -> None:
+    system = SimulatorServer(PopulationApi(population_rows)).start()
+    port = int(system.url.rsplit(":", 1)[1])
+    config = rest_connector_config(system.url, timeout_seconds=1)
+    settings = make_axis_settings(population={"config": config})
+    try:
+        with running(settings, operator) as gateway:
+            gateway.wait_state("connected")
+            system.stop()
+            down = gateway.wait_state("down")
+            assert down["error"]
+            assert (
+                sample(
+                    gateway.metrics(), "gateway_health_check_failures_total", database="population", reason="connect"
+                )
+                >= 3
+            )
+            system = SimulatorServer(PopulationApi(population_rows), port=port).start()
+            gateway.wait_state("connected")
+    finally:
+        system.stop()
+
+
+def test_an_open_circuit_fails_fast_and_a_trial_call_closes_it(
+    make_axis_settings: Callable[..., Settings],
+    operator: ClientCredentials,
+    api: PopulationApi,
+    population_rows: list[dict[str, Any]],
+) -> None:
+    personal_id = population_rows[0]["so_dinh_danh"]
+    circuit = {"consecutive_failures": 3, "cooldown_seconds": 1.0}
+    health = {**FAST_HEALTH, "interval_seconds": 3600}  # only requests feed the breaker here
+    settings = make_axis_settings(population={"circuit": circuit, "health": health})
+    with running(settings, operator) as gateway:
+        record = f"/v1/databases/population/records/{personal_id}"
+        assert gateway.http.get(record, headers=gateway.headers).status_code == 200
+        api.misbehave(mode="error", status=500)
+        for _ in range(3):
+            assert gateway.http.get(record, headers=gateway.headers).status_code == 502
+        sent = api.count("requests")
+        started = time.perf_counter()
+        refused = gateway.http.get(record, headers=gateway.headers)
+        assert time.perf_counter() - started < 0.5
+        assert refused.status_code == 503
+        assert refused.headers["content-type"] == PROBLEM
+        assert refused.json()["type"] == "/problems/circuit-open"
+        assert refused.headers["Retry-After"] == "1"
+        assert api.count("requests") == sent  # the sector system was not called
+        assert sample(gateway.metrics(), "gateway_circuit_state", database="population") == 2
+        api.behave()
+        time.sleep(1.05)
+        assert gateway.http.get(record, headers=gateway.headers).status_code == 200
+        assert sample(gateway.metrics(), "gateway_circuit_state", database="population") == 0
+        # A record that does not exist is an answer, not a failure.
+        for _ in range(5):
+            assert (
+                gateway.http.get("/v1/databases/population/records/068199000000", headers=gateway.headers).status_code
+                == 404
+            )
+        assert sample(gateway.metrics(), "gateway_circuit_state", database="population") == 0
+
+
+def test_one_gateway_process_checks_at_a_time_and_another_takes_over(
+    make_axis_settings: Callable[..., Settings], operator: ClientCredentials, api: PopulationApi, axis_database: str
+) -> None:
+    settings = make_axis_settings()
+    with running(settings, operator) as first, running(settings, operator) as second:
+        first.wait_state("connected")
+        time.sleep(1.0)
+        runners = [first.app.state.gateway.health, second.app.state.gateway.health]
+        assert sorted(runner.leader for runner in runners) == [False, True]
+        leader, other = (first, second) if runners[0].leader else (second, first)
+        checks_before = asyncio.run(_count_checks(axis_database))
+        time.sleep(1.0)
+        made = asyncio.run(_count_checks(axis_database)) - checks_before
+        assert 2 <= made <= 8  # about 5 checks a second of one runner, not two runners' worth
+        leader.live.__exit__(None, None, None)  # the leader stops, releasing its lease
+        deadline = time.monotonic() + 5
+        while not other.app.state.gateway.health.leader:
+            assert time.monotonic() < deadline, "nobody took over the health checks"
+            time.sleep(0.05)
+        before = asyncio.run(_count_checks(axis_database))
+        time.sleep(0.8)
+        assert asyncio.run(_count_checks(axis_database)) > before
+
+
+async def _count_checks(url: str) -> int:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return int((await conn.execute(sa.text("SELECT max(id) FROM axis_checks"))).scalar_one() or 0)
+    finally:
+        await engine.dispose()
+
+
+def test_maintenance_stops_the_checks_and_ending_it_reconnects(
+    make_axis_settings: Callable[..., Settings], operator: ClientCredentials, api: PopulationApi
+) -> None:
+    with running(make_axis_settings(), operator) as gateway:
+        gateway.wait_state("connected")
+        url = "/v1/admin/axis/population/maintenance"
+        answer = gateway.http.put(url, headers=gateway.headers, json={"maintenance": True})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["state"] == "maintenance"
+        assert answer.json()["maintenance"] is True
+        time.sleep(0.3)
+        checks = api.count("status")
+        time.sleep(0.8)
+        assert api.count("status") == checks
+        assert gateway.entry()["state"] == "maintenance"
+        assert sample(gateway.metrics_after_refresh(), "gateway_axis_databases", state="maintenance") == 1
+        assert gateway.http.put(url, headers=gateway.headers, json={"maintenance": False}).status_code == 200
+        gateway.wait_state("connected")
+        missing = gateway.http.put(
+            "/v1/admin/axis/nowhere/maintenance", headers=gateway.headers, json={"maintenance": True}
+        )
+        assert missing.status_code == 404
+        assert missing.headers["content-type"] == PROBLEM
+        bad = gateway.http.put(url, headers=gateway.headers, json={"maintenance": "sometimes", "extra": 1})
+        assert bad.status_code == 422
+
+
+def test_a_broken_connector_shows_down_with_the_reason_and_the_gateway_serves(
+    make_axis_settings: Callable[..., Settings], operator: ClientCredentials
+) -> None:
+    settings = make_axis_settings(population={"config": {"base_url": "not a url"}})
+    with running(settings, operator) as gateway:
+        entry = gateway.entry()
+        assert entry["state"] == "down"
+        assert entry["error"].startswith("connector not loaded: ")
+        assert gateway.http.get("/healthz").status_code == 200
+
+
+def test_the_axis_needs_a_token_with_the_axis_scope(
+    make_axis_settings: Callable[..., Settings], axis_database: str
+) -> None:
+    async def reader() -> ClientCredentials:
+        async with standalone_session(axis_database) as session:
+            client, secret = await create_client(
+                session, name="Reader", scopes=["population:read"], client_id="axis-reader"
+            )
+            return ClientCredentials(client.client_id, secret)
+
+    credentials = asyncio.run(reader())
+    with running(make_axis_settings(), credentials) as gateway:
+        assert gateway.http.get("/v1/axis").status_code == 401
+        refused = gateway.http.get("/v1/axis", headers=gateway.headers)
+        assert refused.status_code == 403
+        assert refused.headers["content-type"] == PROBLEM
+        assert gateway.http.get("/v1/axis/population", headers=gateway.headers).status_code == 403
+
+
+def test_an_unknown_database_of_the_axis_is_404(
+    make_axis_settings: Callable[..., Settings], operator: ClientCredentials
+) -> None:
+    with running(make_axis_settings(), operator) as gateway:
+        missing = gateway.http.get("/v1/axis/atlantis", headers=gateway.headers)
+        assert missing.status_code == 404
+        assert missing.headers["content-type"] == PROBLEM
+
+
+def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "GATEWAY_DATA_DIR": str(settings.data_dir),
+        "GATEWAY_DATABASE_URL": settings.database_url,
+        "GATEWAY_CONNECTORS": json.dumps({k: v.model_dump() for k, v in settings.connectors.items()}),
+        "GATEWAY_LOG_LEVEL": "WARNING",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", "axis", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_axis_command_prints_the_table_and_manages_maintenance(
+    make_axis_settings: Callable[..., Settings], operator: ClientCredentials, api: PopulationApi
+) -> None:
+    settings = make_axis_settings()
+    with running(settings, operator) as gateway:
+        gateway.wait_state("connected")
+        table = _cli(settings)
+        assert table.returncode == 0, table.stderr
+        lines = table.stdout.splitlines()
+        assert lines[0].startswith(
+            "1 of 16 national databases connected through the axis (target 16; 15 pending, 1 connected)"
+        )
+        population = next(line for line in lines if line.startswith("population "))
+        assert "connected" in population and "National population database" in population
+        assert any(line.startswith("land ") and "no connector configured" in line for line in lines)
+        as_json = json.loads(_cli(settings, "--json").stdout)
+        assert as_json["total"] == 16 and as_json["connected"] == 1
+        shown = _cli(settings, "show", "population")
+        assert shown.returncode == 0
+        assert "state:      connected" in shown.stdout and "recent checks" in shown.stdout
+        assert _cli(settings, "maintenance", "population", "--on").returncode == 0
+        assert gateway.entry()["state"] == "maintenance"
+        assert _cli(settings, "maintenance", "population", "--off").returncode == 0
+        gateway.wait_state("connected")
+        unknown = _cli(settings, "show", "atlantis")
+        assert unknown.returncode == 1
+        assert "no database 'atlantis' in the axis catalogue" in unknown.stderr
+
+
+def test_a_broken_catalogue_stops_the_gateway_and_the_command_with_its_reason(
+    make_axis_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    broken = tmp_path / "catalogue.toml"
+    broken.write_text('[[databases]]\nid = "x"\n', encoding="utf-8")
+    settings = make_axis_settings(axis_catalogue_path=broken)
+    with pytest.raises(ValueError, match=r"the axis catalogue .* is not valid: databases.0.name_vi: Field required"):
+        create_app(settings)
+    failed = subprocess.run(
+        [sys.executable, "-m", "gateway", "axis"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GATEWAY_DATABASE_URL": settings.database_url, "GATEWAY_AXIS_CATALOGUE_PATH": str(broken)},
+        timeout=60,
+        check=False,
+    )
+    assert failed.returncode == 2
+    assert "name_vi: Field required" in failed.stderr

@@ -1,0 +1,241 @@
+"""The rules of the integration axis, without servers: the catalogue file, state transitions, the circuit breaker."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from gateway.axis.catalogue import DEFAULT_CATALOGUE, CatalogueError, load_catalogue
+from gateway.axis.circuit import CircuitBreaker, CircuitOpenError, CircuitState
+from gateway.axis.states import CheckOutcome, ConnectionState, Tracker, after_check, p95
+from gateway.settings import CircuitPolicy, HealthPolicy
+
+T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+ENTRY = """
+[[databases]]
+id = "{id}"
+name_vi = "Cơ sở dữ liệu thử"
+name_en = "Test database"
+agency = "Sở Khoa học và Công nghệ"
+contracts = [{contracts}]
+"""
+
+
+def test_the_shipped_catalogue_holds_the_sixteen_databases_of_the_plan() -> None:
+    catalogue = load_catalogue()
+    assert len(catalogue.databases) == 16
+    assert len(set(catalogue.ids)) == 16
+    for wanted in ("population", "civil_status", "land", "judicial_records", "online_payment", "civil_servants"):
+        assert catalogue.get(wanted) is not None
+    assert catalogue.get("population").contracts == ("population.citizen",)  # type: ignore[union-attr]
+    assert all(entry.enabled and entry.name_vi and entry.agency for entry in catalogue.databases)
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "catalogue.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (ENTRY.format(id="land", contracts="") * 2, "'land' appears twice"),
+        (ENTRY.format(id="Land Records", contracts=""), "databases.0.id"),
+        (ENTRY.format(id="land", contracts='"land parcel"'), "not a contract name"),
+        (ENTRY.format(id="land", contracts="") + 'colour = "red"\n', "databases.0.colour"),
+        ("[[databases]\nid = 1", "not valid TOML"),
+        ("", "databases: Field required"),
+    ],
+)
+def test_a_bad_catalogue_is_refused_with_the_reason(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(CatalogueError, match="is not valid") as caught:
+        load_catalogue(_write(tmp_path, text))
+    assert expected in str(caught.value)
+
+
+def test_an_operator_catalogue_adds_disables_and_removes_entries(tmp_path: Path) -> None:
+    shipped = DEFAULT_CATALOGUE.read_text(encoding="utf-8")
+    # Remove the last entry, disable population, add a provincial system.
+    kept = shipped[: shipped.rindex("[[databases]]")]
+    kept = kept.replace('contracts = ["population.citizen"]', 'contracts = ["population.citizen"]\nenabled = false')
+    catalogue = load_catalogue(_write(tmp_path, kept + ENTRY.format(id="provincial_hr", contracts="")))
+    assert len(catalogue.databases) == 16
+    assert catalogue.get("education") is None
+    assert catalogue.get("provincial_hr") is not None
+    assert catalogue.get("population").enabled is False  # type: ignore[union-attr]
+
+
+def test_a_missing_catalogue_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(CatalogueError, match=r"cannot read the axis catalogue .*nowhere\.toml"):
+        load_catalogue(tmp_path / "nowhere.toml")
+
+
+POLICY = HealthPolicy(failures_to_down=3, successes_to_connect=2, degraded_latency_seconds=0.5)
+GOOD = CheckOutcome(True, 0.01)
+BAD = CheckOutcome(False, 0.01, reason="connect", error="connection refused")
+
+
+def _run(outcomes: list[CheckOutcome], start: Tracker | None = None) -> list[Tracker]:
+    tracker = start or Tracker(state=ConnectionState.PENDING, since=T0)
+    seen = []
+    for i, outcome in enumerate(outcomes):
+        recent = [outcome.latency_seconds] if outcome.ok and outcome.latency_seconds is not None else []
+        tracker = after_check(tracker, outcome, POLICY, recent, T0 + timedelta(seconds=15 * (i + 1)))
+        seen.append(tracker)
+    return seen
+
+
+def test_a_first_good_check_connects_and_a_first_bad_one_is_down() -> None:
+    assert _run([GOOD])[0].state is ConnectionState.CONNECTED
+    first_bad = _run([BAD])[0]
+    assert first_bad.state is ConnectionState.DOWN
+    assert first_bad.error == "connection refused"
+
+
+def test_three_failures_take_a_connection_down_and_two_successes_bring_it_back() -> None:
+    states = [t.state for t in _run([GOOD, BAD, BAD, BAD, GOOD, GOOD, GOOD])]
+    assert states == [
+        ConnectionState.CONNECTED,
+        ConnectionState.DEGRADED,  # partly failing: 1 of 3
+        ConnectionState.DEGRADED,
+        ConnectionState.DOWN,
+        ConnectionState.DOWN,  # recovering: 1 of 2
+        ConnectionState.CONNECTED,
+        ConnectionState.CONNECTED,
+    ]
+
+
+def test_since_moves_only_when_the_state_changes_and_failures_are_explained() -> None:
+    trackers = _run([GOOD, GOOD, BAD, BAD, BAD])
+    assert trackers[0].since == trackers[1].since == T0 + timedelta(seconds=15)
+    assert trackers[2].since == T0 + timedelta(seconds=45)
+    assert trackers[2].error == "connection refused (1 of 3 failures before down)"
+    assert trackers[4].since == T0 + timedelta(seconds=75)
+    assert trackers[4].last_success == T0 + timedelta(seconds=30)
+    assert trackers[4].failures == 3
+
+
+def test_a_slow_sector_system_is_degraded_by_its_p95_latency() -> None:
+    tracker = Tracker(state=ConnectionState.CONNECTED, since=T0, last_check=T0)
+    slow = after_check(tracker, CheckOutcome(True, 0.9), POLICY, [0.01] * 5 + [0.9] * 2, T0)
+    assert slow.state is ConnectionState.DEGRADED
+    assert slow.error is not None and "p95 latency 900 ms over 500 ms" in slow.error
+    fast = after_check(slow, CheckOutcome(True, 0.01), POLICY, [0.01] * 40 + [0.9], T0)
+    assert fast.state is ConnectionState.CONNECTED
+
+
+def test_a_connector_reporting_itself_degraded_is_degraded() -> None:
+    tracker = Tracker(state=ConnectionState.CONNECTED, since=T0, last_check=T0)
+    outcome = CheckOutcome(True, 0.01, degraded=True, error="2 of 5 replicas answer")
+    assert after_check(tracker, outcome, POLICY, [0.01], T0).error == "2 of 5 replicas answer"
+
+
+def test_p95_uses_the_nearest_rank() -> None:
+    assert p95([]) is None
+    assert p95([3.0]) == 3.0
+    assert p95([float(i) for i in range(1, 101)]) == 95.0
+    assert p95([float(i) for i in range(1, 21)]) == 19.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _breaker(**policy: float) -> tuple[CircuitBreaker, Clock, list[CircuitState]]:
+    clock = Clock()
+    changes: list[CircuitState] = []
+    breaker = CircuitBreaker("land", CircuitPolicy(**policy), on_change=changes.append, clock=clock)
+    return breaker, clock, changes
+
+
+def _call(breaker: CircuitBreaker, *, failed: bool) -> None:
+    trial = breaker.before_call()
+    breaker.record(failed=failed, trial=trial)
+
+
+def test_consecutive_failures_open_the_circuit_and_it_fails_fast() -> None:
+    breaker, clock, changes = _breaker(consecutive_failures=3, cooldown_seconds=10)
+    for _ in range(2):
+        _call(breaker, failed=True)
+    _call(breaker, failed=False)  # a success resets the run
+    for _ in range(2):
+        _call(breaker, failed=True)
+    assert breaker.state is CircuitState.CLOSED
+    _call(breaker, failed=True)
+    assert breaker.state is CircuitState.OPEN
+    clock.now += 4
+    with pytest.raises(CircuitOpenError) as caught:
+        breaker.before_call()
+    assert caught.value.retry_after == pytest.approx(6)
+    assert changes == [CircuitState.CLOSED, CircuitState.OPEN]
+
+
+def test_after_the_cooldown_one_trial_call_closes_or_reopens_it() -> None:
+    breaker, clock, changes = _breaker(consecutive_failures=1, cooldown_seconds=10)
+    _call(breaker, failed=True)
+    clock.now += 10
+    assert breaker.before_call() is True
+    assert breaker.state is CircuitState.HALF_OPEN
+    with pytest.raises(CircuitOpenError):  # only one trial at a time
+        breaker.before_call()
+    breaker.record(failed=True, trial=True)
+    assert breaker.state is CircuitState.OPEN
+    clock.now += 10
+    trial = breaker.before_call()
+    breaker.record(failed=False, trial=trial)
+    assert breaker.state is CircuitState.CLOSED
+    assert breaker.before_call() is False
+    assert changes == [
+        CircuitState.CLOSED,
+        CircuitState.OPEN,
+        CircuitState.HALF_OPEN,
+        CircuitState.OPEN,
+        CircuitState.HALF_OPEN,
+        CircuitState.CLOSED,
+    ]
+
+
+def test_a_trial_that_ends_without_an_answer_lets_another_through() -> None:
+    breaker, clock, _ = _breaker(consecutive_failures=1, cooldown_seconds=5)
+    _call(breaker, failed=True)
+    clock.now += 5
+    assert breaker.before_call() is True
+    breaker.release_trial()
+    assert breaker.before_call() is True
+
+
+def test_an_error_ratio_over_the_window_opens_the_circuit() -> None:
+    breaker, clock, _ = _breaker(consecutive_failures=100, error_ratio=0.5, window_seconds=10, min_calls=10)
+    for i in range(9):  # alternate: never 100 in a row, 4 of 9 failed
+        _call(breaker, failed=i % 2 == 1)
+        clock.now += 0.5
+    assert breaker.state is CircuitState.CLOSED
+    _call(breaker, failed=True)  # 5 of 10
+    assert breaker.state is CircuitState.OPEN
+
+
+def test_old_calls_leave_the_window() -> None:
+    breaker, clock, _ = _breaker(consecutive_failures=100, error_ratio=0.5, window_seconds=10, min_calls=10)
+    for _ in range(9):  # fewer calls than min_calls: the ratio does not count yet
+        _call(breaker, failed=True)
+    clock.now += 30  # the failures are forgotten: 1 call of 1, not 9 failures of 10
+    _call(breaker, failed=False)
+    assert breaker.state is CircuitState.CLOSED
+    for _ in range(8):
+        _call(breaker, failed=True)
+    _call(breaker, failed=False)
+    assert breaker.state is CircuitState.OPEN  # 8 of 10 in the window
+
+
+def test_a_disabled_circuit_never_opens() -> None:
+    breaker, _, _ = _breaker(enabled=False, consecutive_failures=1)
+    for _ in range(10):
+        _call(breaker, failed=True)
+    assert breaker.state is CircuitState.CLOSED
