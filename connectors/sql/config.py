@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, Literal, Self
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from connectors.base import ConnectorConfig
 
@@ -45,7 +45,22 @@ class SearchFilter(BaseModel):
         ),
     )
 
+    value_type: Literal["text", "integer"] = Field(
+        default="text",
+        title="Value type",
+        description=(
+            "How the value is bound: ``integer`` for a column of whole numbers (a code list stored as 1, 2...), "
+            "so that strict databases such as PostgreSQL compare numbers with numbers. Exact match only."
+        ),
+    )
+
     _check_column = field_validator("column")(_identifier)
+
+    @model_validator(mode="after")
+    def _integers_match_exactly(self) -> Self:
+        if self.value_type == "integer" and (self.match != "exact" or self.case is not None):
+            raise ValueError("an integer search filter matches exactly and has no letter case")
+        return self
 
 
 class SqlConnectorConfig(ConnectorConfig):

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from sqlalchemy import BindParameter, ColumnElement, Integer, Select, bindparam, column, select, table
 
+from ..errors import BadQuery
 from .config import SqlConnectorConfig
 
 LIKE_ESCAPE = "\\"
@@ -56,7 +57,9 @@ class Statements:
             for name in shape[0]:
                 rule = self._filters[name]
                 col = self._source.c[rule.column]
-                parameter: BindParameter[Any] = bindparam(f"f_{name}")
+                parameter: BindParameter[Any] = (
+                    bindparam(f"f_{name}", type_=Integer) if rule.value_type == "integer" else bindparam(f"f_{name}")
+                )
                 clauses.append(col.like(parameter, escape=LIKE_ESCAPE) if rule.match == "prefix" else col == parameter)
             if after:
                 clauses.append(self._key > bindparam("after"))
@@ -69,6 +72,11 @@ class Statements:
     def search_value(self, name: str, stored: Any) -> Any:
         """The bound value of filter ``name`` for the stored form of a query value."""
         rule = self._filters[name]
+        if rule.value_type == "integer":
+            try:
+                return int(stored)
+            except (TypeError, ValueError):
+                raise BadQuery(f"{name}: the value is not one of the stored codes") from None
         if isinstance(stored, str):
             stored = to_case(stored, rule.case)
         if rule.match == "prefix":

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 import pytest
@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from support import free_port, postgres_database
 
 from connectors.base import (
+    ConnectorConfigError,
     ContractViolation,
     HealthState,
     Page,
@@ -39,6 +40,7 @@ from connectors.base import (
 from connectors.population import PopulationConnector
 from connectors.population import mapping as population_mapping
 from connectors.sql.urls import to_async_url
+from contracts import ContractQuery
 from contracts.population import Citizen, CitizenQuery
 from simulators.population import CITIZENS, MARITAL_STATUS_CODES, RELATION_CODES, seed_population
 
@@ -227,10 +229,13 @@ def _matching_ids(sector: Sector, query: CitizenQuery) -> list[str]:
     return sorted(pid for pid, citizen in sector.citizens.items() if query.matches(citizen))
 
 
-async def _walk(connector: PopulationConnector, query: CitizenQuery, limit: int) -> list[Page]:
+MAX_PAGES = 500
+
+
+async def _walk(connector: PopulationConnector, query: ContractQuery, limit: int) -> list[Page]:
     pages = [await connector.search(query, limit=limit)]
     while pages[-1].next_cursor is not None:
-        assert len(pages) <= PLANTED_COUNT + 1, "the cursor does not advance"
+        assert len(pages) <= MAX_PAGES, "the cursor does not advance"
         pages.append(await connector.search(query, limit=limit, cursor=pages[-1].next_cursor))
     return pages
 
@@ -646,3 +651,54 @@ async def test_concurrent_reads_share_a_small_pool(sector: Sector) -> None:
             assert 1 <= opened <= 5
     assert [r.record_id() for r in records] == ids
     assert all(r == sector.citizens[r.record_id()] for r in records)
+
+
+# -- searching a column of integer codes -----------------------------------------------------------------------
+
+
+class ByGenderAndYear(ContractQuery):
+    """A query on a code list stored as integers (gioi_tinh: 1, 2) and a year prefix."""
+
+    gender: Literal["male", "female"]
+    date_of_birth: str
+
+
+class ByGenderConnector(PopulationConnector):
+    query_model = ByGenderAndYear
+
+
+def _by_gender(sector: Sector, value_type: str) -> ByGenderConnector:
+    filters = {
+        "gender": {"column": "gioi_tinh", "value_type": value_type},
+        "date_of_birth": {"column": "ngay_sinh", "match": "prefix"},
+    }
+    return ByGenderConnector.from_config({"url": sector.url, "search_filters": filters})
+
+
+async def test_an_integer_coded_column_is_searched_with_its_codes(sector: Sector) -> None:
+    year = str(sector.planted_year)
+    expected = sorted(
+        pid for pid, row in sector.rows.items() if row["gioi_tinh"] == 2 and str(row["ngay_sinh"]).startswith(year)
+    )
+    assert len(expected) > 5
+    async with _by_gender(sector, "integer") as connector:
+        pages = await _walk(connector, ByGenderAndYear(gender="female", date_of_birth=year), limit=4)
+    assert connector_ids(pages) == expected
+    assert all(item.gender == "female" for page in pages for item in page.items)
+
+
+async def test_an_integer_column_compared_as_text_fails_on_postgresql(postgres_sector: Sector) -> None:
+    """Why ``value_type`` exists: PostgreSQL refuses a text parameter for an integer column."""
+    async with _by_gender(postgres_sector, "text") as connector:
+        with pytest.raises(UpstreamError):
+            await connector.search(ByGenderAndYear(gender="female", date_of_birth="1990"), limit=5)
+
+
+def test_an_integer_filter_matches_exactly() -> None:
+    with pytest.raises(ConnectorConfigError, match="an integer search filter matches exactly"):
+        PopulationConnector.from_config(
+            {
+                "url": "sqlite:///x.db",
+                "search_filters": {"full_name": {"column": "ho_ten", "match": "prefix", "value_type": "integer"}},
+            }
+        )
