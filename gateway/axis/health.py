@@ -37,6 +37,8 @@ from .states import CheckOutcome, ConnectionState, Tracker, after_check
 
 LEASE = "axis-health"
 STATIC_STATES_EVERY_SECONDS = 10.0
+#: How long closing waits for a round under way to finish its database writes.
+CLOSE_GRACE_SECONDS = 2.0
 
 log = get_logger(__name__)
 
@@ -100,6 +102,7 @@ class HealthRunner:
         self._audit_due = 0.0
         self._static_due = 0.0
         self._audit_task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         intervals = [self._database(db_id).health.interval_seconds for db_id in self.checked()] or [1.0]
         self.tick = max(0.05, min(1.0, min(intervals) / 2, settings.axis_lease_seconds / 4))
 
@@ -117,12 +120,16 @@ class HealthRunner:
         self._task = asyncio.create_task(self._run(), name="axis-health")
 
     async def close(self) -> None:
-        """Stop checking and hand the lease over at once."""
+        """Stop checking and hand the lease over at once. A round under way may finish its database writes (for
+        up to ``CLOSE_GRACE_SECONDS``); a check still waiting for a sector system after that is cancelled."""
+        self._stopping.set()
         for task in (self._task, self._audit_task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            if task is None or task.done():
+                continue
+            await asyncio.wait({task}, timeout=CLOSE_GRACE_SECONDS)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         if self.leader:
             try:
                 async with self.sessionmaker() as session:
@@ -137,7 +144,7 @@ class HealthRunner:
             self.leader = False
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 if await self._hold_lease():
                     await self._maybe_store_static_states()
@@ -147,7 +154,8 @@ class HealthRunner:
                 raise
             except Exception:
                 log.exception("health-check round failed")
-            await asyncio.sleep(self.tick)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.tick)
 
     async def _hold_lease(self) -> bool:
         now = time.monotonic()
@@ -270,7 +278,11 @@ class HealthRunner:
 
     def _maybe_verify_audit(self) -> None:
         now = time.monotonic()
-        if now < self._audit_due or (self._audit_task is not None and not self._audit_task.done()):
+        if (
+            self._stopping.is_set()
+            or now < self._audit_due
+            or (self._audit_task is not None and not self._audit_task.done())
+        ):
             return
         self._audit_due = now + self.settings.audit_verify_interval_seconds
         self._audit_task = asyncio.create_task(self.verify_audit_chain(), name="audit-verify")
