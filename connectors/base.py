@@ -12,9 +12,10 @@ A connector is a class with a little metadata and a handful of async methods::
         async def get(self, record_id: str) -> LandParcel: ...
         async def search(self, query, *, limit, cursor=None) -> Page: ...
 
-Two operations are optional and raise :class:`OperationNotSupported` unless a connector overrides them:
-:meth:`Connector.submit` (the write path: hand a record to the sector system, with an idempotency key) and
-:meth:`Connector.changes` (a change feed read from an opaque cursor).
+Three operations are optional and raise :class:`OperationNotSupported` unless a connector overrides them:
+:meth:`Connector.submit` (the write path: hand a record to the sector system, with an idempotency key),
+:meth:`Connector.changes` (a change feed read from an opaque cursor) and :meth:`Connector.sample` (records
+picked at random, as mapped from the sector system but not validated, for data-quality scans).
 
 The gateway builds one instance per configured database, calls :meth:`Connector.start` once, then serves
 requests concurrently from that instance, and calls :meth:`Connector.close` on shutdown. Errors are the
@@ -29,6 +30,7 @@ Connectors are found through the entry-point group ``gateway.connectors``: a pac
 
 from __future__ import annotations
 
+import asyncio
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -51,6 +53,7 @@ from .errors import (
     ContractViolation,
     OperationNotSupported,
     RecordNotFound,
+    SubmissionRejected,
     UpstreamError,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -69,9 +72,11 @@ __all__ = [
     "ContractViolation",
     "HealthReport",
     "HealthState",
+    "OperationKind",
     "OperationNotSupported",
     "Page",
     "RecordNotFound",
+    "SubmissionRejected",
     "SubmitOperation",
     "SubmitResult",
     "SubmitStatus",
@@ -138,19 +143,33 @@ class Page:
     next_cursor: str | None = None
 
 
+class OperationKind(StrEnum):
+    """What a submitted operation does to its record."""
+
+    CREATE = "create"
+    """A new record: ``fields`` holds the whole record (validated against the contract)."""
+    UPDATE = "update"
+    """A change: ``fields`` holds the changed top-level fields only, each validated against the contract."""
+    DELETE = "delete"
+    """The record is removed (or closed, as the sector system does it): ``fields`` is empty."""
+
+
 @dataclass(frozen=True, slots=True)
 class SubmitOperation:
-    """A record handed to the sector system through :meth:`Connector.submit` (the write path).
+    """One operation handed to the sector system through :meth:`Connector.submit` (the write path).
 
-    ``record`` is a validated instance of the connector's ``submit_model``. ``idempotency_key`` identifies this
-    submission: the gateway sends the same key again when it retries, and a connector that can should pass it on
-    (an ``Idempotency-Key`` header, a request id column) so that the sector system applies it once.
-    ``record_id`` names the record being changed, or is ``None`` for a new one.
+    ``fields`` are in JSON form (dates as ISO text, codes as strings) and already validated by the gateway
+    against the contract and the sender's grant. ``metadata`` is what the sender stated about the change
+    (``changed_at``, ``source_reference``, ``officer``...). ``idempotency_key`` identifies this delivery: the
+    gateway sends the same key again when it retries, and a connector should store it with the change (a
+    ledger table, an ``Idempotency-Key`` header) so that the sector system applies it once.
     """
 
-    record: Contract
+    kind: OperationKind
+    record_id: str
     idempotency_key: str
-    record_id: str | None = None
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
 class SubmitStatus(StrEnum):
@@ -166,10 +185,9 @@ class SubmitStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class SubmitResult:
-    """The outcome of :meth:`Connector.submit`: the status, the record's key if known, the sector's receipt."""
+    """The outcome of :meth:`Connector.submit`: the status and the sector system's own reference, if any."""
 
     status: SubmitStatus
-    record_id: str | None = None
     reference: str | None = None
 
 
@@ -238,7 +256,6 @@ class Connector(ABC, Generic[ConfigT]):
     * ``title`` and ``description``: for people;
     * ``contract``: the :class:`contracts.Contract` subclass of the records served;
     * ``query_model``: the :class:`contracts.ContractQuery` subclass accepted by :meth:`search`, or ``None``;
-    * ``submit_model``: the :class:`contracts.Contract` subclass accepted by :meth:`submit`, or ``None``;
     * ``config_model``: the :class:`ConnectorConfig` subclass of the configuration.
 
     Instances must be safe to use from many concurrent tasks.
@@ -250,7 +267,6 @@ class Connector(ABC, Generic[ConfigT]):
     config_model: ClassVar[type[ConnectorConfig]]
     contract: type[Contract]
     query_model: type[ContractQuery] | None = None
-    submit_model: type[Contract] | None = None
 
     def __init__(self, config: ConfigT) -> None:
         self.config = config
@@ -324,15 +340,38 @@ class Connector(ABC, Generic[ConfigT]):
         """
         raise OperationNotSupported(f"connector {self.slug!r} does not support search")
 
+    @property
+    def accepts_submissions(self) -> bool:
+        """Whether :meth:`submit` works for this instance: by default, whether the class overrides it. A
+        connector whose writes depend on its configuration overrides this property."""
+        return type(self).submit is not Connector.submit
+
     async def submit(self, operation: SubmitOperation) -> SubmitResult:
-        """Hand ``operation.record`` to the sector system (optional; the default raises
+        """Apply one create, update or delete to the sector system (optional; the default raises
         :class:`OperationNotSupported`).
 
-        Must be safe to call again with the same ``idempotency_key`` after a failure or a timeout: the sector
-        system must not apply it twice (answer :attr:`SubmitStatus.DUPLICATE` when it can tell). A connector that
-        cannot guarantee that must not retry on its own.
+        The gateway delivers the operations of one record in order, one at a time, and at least once: it calls
+        again with the same ``idempotency_key`` after a failure, a timeout or a crash, so the sector system must
+        not apply it twice (answer :attr:`SubmitStatus.DUPLICATE` when it recognises the key). Raise
+        :class:`SubmissionRejected` for a refusal that would happen again, an :class:`UpstreamError` for a
+        failure worth retrying.
         """
         raise OperationNotSupported(f"connector {self.slug!r} does not accept submissions")
+
+    async def submit_many(self, operations: Sequence[SubmitOperation]) -> list[SubmitResult | ConnectorError]:
+        """Apply several operations, each on a different record, and return each one's result or error, in
+        order. The gateway delivers in batches through this method; the default calls :meth:`submit` for each,
+        concurrently. A connector that can apply a batch in one transaction (one commit instead of many)
+        overrides it: each operation must still succeed or fail on its own.
+        """
+
+        async def one(operation: SubmitOperation) -> SubmitResult | ConnectorError:
+            try:
+                return await self.submit(operation)
+            except ConnectorError as exc:
+                return exc
+
+        return list(await asyncio.gather(*(one(operation) for operation in operations)))
 
     async def changes(self, since: str | None, *, limit: int) -> ChangePage:
         """Return at most ``limit`` changes after the position ``since`` (optional; the default raises
@@ -342,6 +381,16 @@ class Connector(ABC, Generic[ConfigT]):
         system still holds. Reading from the same cursor again returns the same changes (or more of them).
         """
         raise OperationNotSupported(f"connector {self.slug!r} has no change feed")
+
+    async def sample(self, limit: int) -> Sequence[dict[str, Any]]:
+        """Return at most ``limit`` records picked at random, as contract data mapped from the sector system but
+        *not* validated (optional; the default raises :class:`OperationNotSupported`).
+
+        Data-quality scans read records this way because the records that fail the contract's validation are
+        exactly the ones they look for. When the sector system holds fewer than ``limit`` records, all of them
+        are returned.
+        """
+        raise OperationNotSupported(f"connector {self.slug!r} cannot sample its records")
 
     def to_record(self, data: Mapping[str, Any], *, record_id: str | None = None) -> Contract:
         """Validate upstream data against the contract, raising :class:`ContractViolation` on failure.

@@ -12,6 +12,8 @@ error                     status  meaning
 ``UpstreamTimeout``       504     the sector system did not answer in time
 ``ContractViolation``     502     the sector system answered with data the contract rejects
 ``UpstreamError``         502     any other failure of the sector system
+``SubmissionRejected``    --      the sector system refused a submitted operation for good (the gateway
+                                  dead-letters it instead of retrying)
 ``ConnectorConfigError``  --      the connector's configuration is invalid (raised at load time)
 ========================  ======  ==========================================================
 """
@@ -47,6 +49,12 @@ class BadQuery(ConnectorError):
 
 class OperationNotSupported(ConnectorError):
     """The connector does not implement the requested operation (for example ``search``)."""
+
+
+class SubmissionRejected(ConnectorError):
+    """The sector system refused a submitted operation and would refuse it again: a record created twice, an
+    update or deletion of a record it does not hold, data its own rules reject. Retrying cannot help, so the
+    gateway dead-letters the operation with this message; transient failures raise :class:`UpstreamError`."""
 
 
 class UpstreamError(ConnectorError):

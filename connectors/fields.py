@@ -86,6 +86,23 @@ class FieldMapper:
             value = value.replace(tzinfo=self._tz)
         return value
 
+    def to_columns(self, data: Mapping[str, Any], fields: Collection[str] | None = None) -> dict[str, Any]:
+        """The inverse of :meth:`to_data`: source name -> stored value for contract ``data`` (JSON form).
+
+        ``fields`` limits it to the mapped paths under those top-level fields (an update); a mapped path
+        missing from ``data`` gives ``None``, so that a field left out is cleared."""
+        stored: dict[str, Any] = {}
+        for rule in self._rules:
+            if fields is not None and rule.path[0] not in fields:
+                continue
+            value: Any = data
+            for part in rule.path:
+                value = value.get(part) if isinstance(value, Mapping) else None
+            if value is not None:
+                value = self.to_stored(".".join(rule.path), value)
+            stored[rule.source] = value
+        return stored
+
     def to_stored(self, path: str, value: Any) -> Any:
         """Return the stored form of a contract value (the inverse of the field's value map, if any)."""
         reverse = self._reverse.get(path)
@@ -96,6 +113,12 @@ class FieldMapper:
 
 def timestamp_fields(model: type[BaseModel]) -> set[str]:
     """Dotted paths of the fields of ``model``, nested models included, whose JSON Schema is a date-time."""
+    return format_fields(model, "date-time")
+
+
+def format_fields(model: type[BaseModel], string_format: str) -> set[str]:
+    """Dotted paths of the fields of ``model``, nested models included, whose JSON Schema has the string
+    ``format`` given (``date-time``, ``date``...)."""
     schema = model.model_json_schema()
     definitions = schema.get("$defs", {})
     found: set[str] = set()
@@ -105,7 +128,7 @@ def timestamp_fields(model: type[BaseModel]) -> set[str]:
             for option in (prop, *prop.get("anyOf", ()), *prop.get("allOf", ())):
                 if "$ref" in option:
                     walk(definitions[option["$ref"].rsplit("/", 1)[-1]], f"{prefix}{name}.")
-                elif option.get("format") == "date-time":
+                elif option.get("format") == string_format:
                     found.add(prefix + name)
 
     walk(schema, "")

@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+import uuid
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -52,10 +53,13 @@ from .base import (
     ConnectorConfig,
     ConnectorConfigError,
     HealthState,
+    OperationKind,
     OperationNotSupported,
     Page,
     RecordNotFound,
+    SubmissionRejected,
     SubmitOperation,
+    SubmitStatus,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
@@ -100,6 +104,9 @@ class ConformanceCase:
     searches: Sequence[SearchCase] = ()
     invalid_configs: Sequence[Mapping[str, Any]] = ()
     grace_seconds: float = 1.0
+    writable_config: Mapping[str, Any] | None = None
+    new_record: Mapping[str, Any] | None = None
+    update: Mapping[str, Any] | None = None
 
 
 def _resolve(value: Any, request: pytest.FixtureRequest) -> Any:
@@ -370,13 +377,69 @@ class ConnectorConformance:
             if connector.query_model is None:
                 with pytest.raises(OperationNotSupported):
                     await connector.search(ContractQuery(), limit=5)
-            if cls.submit is Connector.submit:
-                record = await connector.get(case.known_ids[0])
+            if not connector.accepts_submissions:
+                operation = SubmitOperation(OperationKind.DELETE, case.known_ids[0], idempotency_key="conformance")
                 with pytest.raises(OperationNotSupported):
-                    await connector.submit(SubmitOperation(record=record, idempotency_key="conformance"))
+                    await connector.submit(operation)
             if cls.changes is Connector.changes:
                 with pytest.raises(OperationNotSupported):
                     await connector.changes(None, limit=10)
+
+
+class SubmissionConformance:
+    """The write-path checks of the kit, mixed into :class:`ConnectorConformance`."""
+
+    connector_class: ClassVar[type[Connector[Any]]]
+
+    @pytest.mark.anyio
+    async def test_submissions_apply_once_in_order(self, case: ConformanceCase) -> None:
+        """Create, create again under the same key (a duplicate), update, delete: each visible to a reader; a
+        second create of the same record, or a change of a missing one, is refused for good."""
+        if case.writable_config is None or case.new_record is None or case.update is None:
+            pytest.skip("no writable configuration given")
+        connector = self.connector_class.from_config(case.writable_config)
+        key_name = connector.contract.record_key
+        record_id = str(case.new_record[key_name])
+        run = uuid.uuid4().hex[:8]
+
+        def operation(kind: OperationKind, fields: Mapping[str, Any], step: str) -> SubmitOperation:
+            return SubmitOperation(kind, record_id, idempotency_key=f"conformance-{run}-{step}", fields=fields)
+
+        async with connector:
+            assert connector.accepts_submissions
+            create = operation(OperationKind.CREATE, case.new_record, "create")
+            assert (await connector.submit(create)).status == SubmitStatus.APPLIED
+            assert (await connector.submit(create)).status == SubmitStatus.DUPLICATE
+            # Compared as models: a timestamp may come back in another zone (the same instant).
+            assert await connector.get(record_id) == connector.contract.model_validate(case.new_record)
+            with pytest.raises(SubmissionRejected):
+                await connector.submit(operation(OperationKind.CREATE, case.new_record, "create-again"))
+            updated = operation(OperationKind.UPDATE, case.update, "update")
+            assert (await connector.submit(updated)).status == SubmitStatus.APPLIED
+            assert (await connector.submit(updated)).status == SubmitStatus.DUPLICATE
+            seen = await connector.get(record_id)
+            expected = connector.contract.model_validate({**case.new_record, **case.update})
+            assert {k: getattr(seen, k) for k in case.update} == {k: getattr(expected, k) for k in case.update}
+            assert (await connector.submit(operation(OperationKind.DELETE, {}, "delete"))).status == "applied"
+            with pytest.raises(RecordNotFound):
+                await connector.get(record_id)
+            with pytest.raises(SubmissionRejected):
+                await connector.submit(operation(OperationKind.UPDATE, case.update, "update-missing"))
+
+    @pytest.mark.anyio
+    async def test_concurrent_deliveries_of_one_key_apply_once(self, case: ConformanceCase) -> None:
+        """The same operation delivered by two dispatchers at once (a claim taken over): applied once."""
+        if case.writable_config is None or case.new_record is None:
+            pytest.skip("no writable configuration given")
+        connector = self.connector_class.from_config(case.writable_config)
+        record_id = str(case.new_record[connector.contract.record_key])
+        key = f"conformance-{uuid.uuid4().hex[:8]}"
+        async with connector:
+            create = SubmitOperation(OperationKind.CREATE, record_id, idempotency_key=key, fields=case.new_record)
+            results = await asyncio.gather(*(connector.submit(create) for _ in range(4)))
+            assert sorted(r.status for r in results) == ["applied", "duplicate", "duplicate", "duplicate"]
+            delete = SubmitOperation(OperationKind.DELETE, record_id, idempotency_key=key + "-delete")
+            assert (await connector.submit(delete)).status == SubmitStatus.APPLIED
 
 
 def connector_test_class(
@@ -391,6 +454,9 @@ def connector_test_class(
     invalid_configs: Sequence[Mapping[str, Any]] = (),
     entry_point: str | None = None,
     grace_seconds: float = 1.0,
+    writable_config: Mapping[str, Any] | None = None,
+    new_record: Mapping[str, Any] | None = None,
+    update: Mapping[str, Any] | None = None,
 ) -> type[ConnectorConformance]:
     """The conformance tests of ``connector_class``, as a test class to assign to a ``Test...`` name.
 
@@ -403,7 +469,10 @@ def connector_test_class(
     * ``searches``: queries to walk, with the keys they must find when known;
     * ``invalid_configs``: configurations the connector must refuse, beyond the kit's own;
     * ``entry_point``: the name under which the connector is registered in ``gateway.connectors``, to check it;
-    * ``grace_seconds``: slack allowed beyond a deadline (slow CI machines).
+    * ``grace_seconds``: slack allowed beyond a deadline (slow CI machines);
+    * ``writable_config``: a configuration that accepts submissions, on a system the kit may write to, with
+      ``new_record`` (contract data of a record it does not hold) and ``update`` (changed top-level fields of
+      it): the kit then creates, repeats, updates and deletes that record (skipped without them).
 
     Any of these may be, or contain, :func:`fixture` placeholders.
     """
@@ -416,6 +485,9 @@ def connector_test_class(
         "searches": searches,
         "invalid_configs": invalid_configs,
         "grace_seconds": grace_seconds,
+        "writable_config": writable_config,
+        "new_record": new_record,
+        "update": update,
     }
     name = f"Test{connector_class.__name__}Conformance"
     namespace = {
@@ -424,4 +496,4 @@ def connector_test_class(
         "entry_point": entry_point,
         "__doc__": f"The conformance kit applied to {connector_class.__module__}.{connector_class.__qualname__}.",
     }
-    return type(name, (ConnectorConformance,), namespace)
+    return type(name, (ConnectorConformance, SubmissionConformance), namespace)

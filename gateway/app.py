@@ -14,7 +14,7 @@ from .openapi import install_openapi
 from .problems import install_problem_handlers
 from .registry import ConnectorRegistry
 from .request_limits import RequestLimitsMiddleware
-from .routers import admin, audit, axis, contracts, health, oauth, problems, services, well_known
+from .routers import admin, audit, axis, contracts, exchange, health, oauth, problems, services, well_known
 from .routers.databases import database_router
 from .settings import Settings, get_settings
 from .state import GatewayState
@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services.router,
         audit.router,
         axis.router,
+        exchange.router,
         *admin.routers,
         problems.router,
     ):

@@ -2,7 +2,9 @@
 
 Every simulated sector system of :data:`simulators.sectors.SECTOR_SYSTEMS` is started (its data seeded once in
 ``data_dir/sectors``, its servers on 127.0.0.1) and configured as the connector of its catalogued database, unless
-the operator configured that database otherwise. The other catalogue entries stay ``pending``.
+the operator configured that database otherwise. The other catalogue entries stay ``pending``. The population
+data carries data-quality defects at known rates (:data:`simulators.defects.DEMO_DEFECTS`) and is scanned once
+(a sample), so that ``gateway quality report population`` and the metrics have something to show.
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from connectors.sql.urls import to_async_url
+from simulators.defects import DEMO_DEFECTS
 from simulators.population import CITIZENS
 from simulators.sectors import SECTOR_SYSTEMS, SectorContext, load_sector_system
 
 from .db import create_engine
 from .logs import get_logger
 from .models import Grant
+from .quality.service import scan_unscanned
 from .registry import ConnectorRegistry
 from .services.clients import ClientUpdate, create_client, get_client, rotate_secret, update_client
 from .services.grants import GrantCreate, add_grant
@@ -35,6 +39,8 @@ from .state import GatewayState
 DEMO_CLIENT_ID = "demo"
 DEMO_DATA_FILE = "demo.json"
 DEMO_ROLES = ("axis",)
+DEMO_QUALITY_SAMPLE = 1000
+"""Records of the population database the demo's first start scans for data quality (a few seconds)."""
 
 log = get_logger(__name__)
 # A public-service procedure code and an officer's staff code, as every data request must state them.
@@ -85,6 +91,9 @@ async def start_sector_systems(settings: Settings, context: SectorContext) -> li
             # The population database is configured by default (its demo SQLite file); seeded in any case, so
             # that the other systems find their citizens. The banner notes when it is configured elsewhere.
             await system.start(context)
+            population = settings.connectors["population"]
+            if population.config.get("url") == f"sqlite+aiosqlite:///{settings.population_demo_path}":
+                population.config.setdefault("writes", {})  # the demo's own file accepts submissions
             started.append(database)
             continue
         if database in settings.connectors:
@@ -157,7 +166,9 @@ async def prepare_demo(settings: Settings, *, citizens: int, seed: int, stack: E
     if not (directory / DEMO_DATA_FILE).exists() and settings.population_demo_path.exists():
         citizens = await _count_citizens(str(to_async_url(f"sqlite:///{settings.population_demo_path}")))
     data = demo_data(directory, citizens=citizens, seed=seed)
-    context = SectorContext(data_dir=directory, citizens=data.citizens, seed=data.seed, today=data.today, stack=stack)
+    context = SectorContext(
+        data_dir=directory, citizens=data.citizens, seed=data.seed, today=data.today, stack=stack, defects=DEMO_DEFECTS
+    )
     started = await start_sector_systems(settings, context)
     log.info("simulated sector systems started", databases=started)
     demo_url = str(to_async_url(context.sqlite_url("population")))
@@ -176,6 +187,11 @@ async def prepare_demo(settings: Settings, *, citizens: int, seed: int, stack: E
                 if set(client.scopes) != set(DEMO_ROLES):
                     client = await update_client(session, client, ClientUpdate(scopes=list(DEMO_ROLES)))
             await _ensure_grants(session, sorted(registry.databases), registry)
+            scanned = await scan_unscanned(
+                session, registry, settings, databases=("population",), sample_size=DEMO_QUALITY_SAMPLE
+            )
+            if scanned:
+                log.info("data quality scanned", databases=scanned)
             token = await issue_token_for(session, state.tokens, client)
     finally:
         await state.close()
@@ -224,6 +240,22 @@ def demo_banner(info: DemoInfo, *, base_url: str, population_url: str) -> str:
         f"{base_url}/v1/databases/population/search"
     )
     axis = f"curl -s -H {shlex.quote('Authorization: Bearer ' + info.access_token)} {base_url}/v1/axis"
+    change = json.dumps(
+        {
+            "operations": [
+                {
+                    "op": "update",
+                    "record_id": info.sample_personal_id,
+                    "fields": {"marital_status": "married"},
+                    "metadata": {"changed_at": "2026-11-20T08:00:00+07:00", "source_reference": "KH-2026-000001"},
+                }
+            ]
+        }
+    )
+    submit = (
+        f"curl -s {headers} -H 'Content-Type: application/json' -H 'Idempotency-Key: demo-marriage-1' "
+        f"-d {shlex.quote(change)} {base_url}/v1/databases/population/records"
+    )
     note = ""
     if population_url != info.population_url:
         note = "\n  (the population connector is configured to another database; demo data was seeded beside it)"
@@ -250,6 +282,10 @@ def demo_banner(info: DemoInfo, *, base_url: str, population_url: str) -> str:
             f"  {search}",
             "The integration axis: which national databases are connected, and their health:",
             f"  {axis}",
+            "Submit a change (a marriage registered by a commune office); the receipt's Location shows its delivery:",
+            f"  {submit}",
+            "Data quality (correct, complete, clean, live) of the simulated data, which has planted defects:",
+            "  gateway quality report population --format html --output quality.html",
             f"API documentation: {base_url}/docs",
             "",
         ]

@@ -7,6 +7,7 @@ pre-bound children returned by the helpers below instead of calling ``.labels()`
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -86,6 +87,26 @@ AUDIT_BATCH_EVENTS = Histogram(
 AUDIT_SEALS = Counter(
     "gateway_audit_seals_total",
     "Seals (signatures of the audit chain head) written by this process.",
+)
+
+EXCHANGE_OPERATIONS = Counter(
+    "gateway_exchange_operations_total",
+    "Submitted operations by database and outcome: accepted or rejected at intake; delivered (applied by the "
+    "sector system), duplicate (recognised there as applied before), retried, dead_lettered.",
+    ["database", "outcome"],
+)
+EXCHANGE_DELIVERY_DURATION = Histogram(
+    "gateway_exchange_delivery_duration_seconds",
+    "Time of one delivery of an operation to its sector system, by database.",
+    ["database"],
+    buckets=LATENCY_BUCKETS,
+)
+EXCHANGE_OUTCOMES = ("accepted", "rejected", "delivered", "duplicate", "retried", "dead_lettered")
+EXCHANGE_QUEUE_STATES = ("pending", "delivering", "dead")
+WEBHOOK_DELIVERIES = Counter(
+    "gateway_webhook_deliveries_total",
+    "Posts of change-feed batches to webhook subscribers, by database and outcome (ok, error).",
+    ["database", "outcome"],
 )
 
 AUTH_FAILURE_REASONS = (
@@ -212,6 +233,26 @@ def declare_health(database: str) -> None:
         HEALTH_CHECK_FAILURES.labels(database, reason)
 
 
+@lru_cache(maxsize=1024)
+def exchange_outcomes(database: str) -> dict[str, Counter]:
+    """The pre-bound exchange-outcome counters of one database, by outcome."""
+    return {outcome: EXCHANGE_OPERATIONS.labels(database, outcome) for outcome in EXCHANGE_OUTCOMES}
+
+
+@lru_cache(maxsize=1024)
+def exchange_delivery(database: str) -> Histogram:
+    """The pre-bound delivery-duration histogram of one database."""
+    return EXCHANGE_DELIVERY_DURATION.labels(database)
+
+
+def declare_exchange(database: str) -> None:
+    """Create a database's exchange series at zero."""
+    exchange_outcomes(database)
+    exchange_delivery(database)
+    for outcome in ("ok", "error"):
+        WEBHOOK_DELIVERIES.labels(database, outcome)
+
+
 @dataclass(frozen=True, slots=True)
 class OpsSnapshot:
     """State shared by every gateway process through the database, exported by whichever process is scraped.
@@ -231,6 +272,9 @@ class OpsSnapshot:
     audit_good_at: float | None = None
     signing_key_expiry: dict[str, float] = field(default_factory=dict)
     certificate_expiry: dict[tuple[str, str], float] = field(default_factory=dict)
+    exchange_databases: tuple[str, ...] = ()
+    exchange_depth: dict[tuple[str, str], int] = field(default_factory=dict)
+    exchange_oldest_pending: dict[str, float] = field(default_factory=dict)
 
 
 class OpsCollector(Collector):
@@ -312,6 +356,26 @@ class OpsCollector(Collector):
         for (client, kid), timestamp in sorted(snap.certificate_expiry.items()):
             certificates.add_metric([client, kid], timestamp)
         yield certificates
+        yield from _exchange_families(snap)
+
+
+def _exchange_families(snap: OpsSnapshot) -> Iterator[Metric]:
+    depth = GaugeMetricFamily(
+        "gateway_exchange_queue_depth",
+        "Submitted operations not delivered yet, by database and state (pending, delivering, dead).",
+        labels=["database", "state"],
+    )
+    oldest = GaugeMetricFamily(
+        "gateway_exchange_oldest_pending_age_seconds",
+        "Age of the oldest operation still waiting for delivery (pending or delivering), by database; 0 if none.",
+        labels=["database"],
+    )
+    for database in snap.exchange_databases:
+        for state in EXCHANGE_QUEUE_STATES:
+            depth.add_metric([database, state], snap.exchange_depth.get((database, state), 0))
+        oldest.add_metric([database], snap.exchange_oldest_pending.get(database, 0.0))
+    yield depth
+    yield oldest
 
 
 OPS = OpsCollector()
@@ -336,3 +400,74 @@ def _exposition_registry() -> CollectorRegistry:
 
 #: What ``/metrics`` exposes: this process's metrics, or every worker's in multiprocess mode, and the shared state.
 EXPOSITION = _exposition_registry()
+
+
+# --- data quality ----------------------------------------------------------------------------------------------------
+
+QUALITY_DIMENSIONS = ("correct", "complete", "clean", "live")
+QUALITY_SOURCES = ("scan", "submitted")
+QUALITY_RESULTS = ("passed", "failed")
+
+
+@dataclass(frozen=True, slots=True)
+class QualitySnapshot:
+    """Data-quality counts shared by every gateway process through the database.
+
+    ``counts``: (database, source, dimension) -> (records checked, records failed); ``served``: the databases this
+    gateway serves (exported even before anything was counted: zero records, an unknown ratio); ``last_scan``:
+    database -> Unix time of its last scan.
+    """
+
+    counts: dict[tuple[str, str, str], tuple[int, int]]
+    served: tuple[str, ...] = ()
+    last_scan: dict[str, float] = field(default_factory=dict)
+
+
+class QualityCollector(Collector):
+    """Exports the :class:`QualitySnapshot` set by the running gateway: the share of records passing each
+    dimension of data quality, per database and source, and the counts behind it."""
+
+    def __init__(self) -> None:
+        self.snapshot: QualitySnapshot | None = None
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        snap = self.snapshot
+        if snap is None:
+            return
+        counts = dict(snap.counts)
+        for database in snap.served:
+            for source in QUALITY_SOURCES:
+                for dimension in QUALITY_DIMENSIONS:
+                    counts.setdefault((database, source, dimension), (0, 0))
+        ratio = GaugeMetricFamily(
+            "gateway_data_quality_ratio",
+            "Share of the checked records that pass every rule of a data-quality dimension (correct, complete, clean, "
+            "live), by database and source (scan, submitted); NaN before any record was checked.",
+            labels=["database", "dimension", "source"],
+        )
+        records = GaugeMetricFamily(
+            "gateway_data_quality_records",
+            "Records checked for a data-quality dimension, by database, source and result (passed, failed).",
+            labels=["database", "dimension", "source", "result"],
+        )
+        for (database, source, dimension), (checked, failed) in sorted(counts.items()):
+            ratio.add_metric([database, dimension, source], (checked - failed) / checked if checked else math.nan)
+            records.add_metric([database, dimension, source, "passed"], checked - failed)
+            records.add_metric([database, dimension, source, "failed"], failed)
+        yield ratio
+        yield records
+        scans = GaugeMetricFamily(
+            "gateway_data_quality_last_scan_timestamp_seconds",
+            "Unix time of the last data-quality scan of each database.",
+            labels=["database"],
+        )
+        for database, timestamp in sorted(snap.last_scan.items()):
+            scans.add_metric([database], timestamp)
+        yield scans
+
+
+QUALITY = QualityCollector()
+EXPOSITION.register(QUALITY)

@@ -234,6 +234,36 @@ class AuditUnavailable(Problem):
         )
 
 
+class ExchangeUnavailable(Problem):
+    status, slug, title = 503, "exchange-unavailable", "Submissions cannot be stored"
+    description = (
+        "The gateway could not store the submitted operations durably (its database failed or is full), so none "
+        "of them was accepted. Send the same request again, with the same ``Idempotency-Key``, later."
+    )
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The submission could not be stored, so nothing was accepted. Retry with the same Idempotency-Key.",
+            headers={"Retry-After": "5"},
+        )
+
+
+class IdempotencyKeyReused(Problem):
+    status, slug, title = 422, "idempotency-key-reused", "Idempotency key reused"
+    description = (
+        "The ``Idempotency-Key`` was already used by this client for a different request to this database; a "
+        "repetition must carry the same operations. Use a new key for a new submission."
+    )
+
+
+class SubmissionRejected(Problem):
+    status, slug, title = 422, "submission-rejected", "Submission rejected"
+    description = (
+        "No operation of the submission could be accepted; ``rejected`` gives each one's problem (invalid for "
+        "the contract, fields outside the grant...). Nothing was stored."
+    )
+
+
 class NotReady(Problem):
     status, slug, title = 503, "not-ready", "Not ready"
     description = "The gateway cannot serve requests yet: its database or connectors are not available."

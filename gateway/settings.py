@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -192,6 +193,48 @@ class Settings(BaseSettings):
         le=7 * 86400,
         description="How often the process holding the lease verifies the whole audit chain (exported as metrics).",
     )
+    exchange_batch_max: int = Field(
+        default=500, ge=1, le=10_000, description="Most operations one submission (POST .../records) may carry."
+    )
+    exchange_max_attempts: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="Deliveries of an operation to its sector system before it is dead-lettered.",
+    )
+    exchange_backoff_seconds: float = Field(
+        default=1.0, gt=0, le=3600, description="Wait before the first retry of a failed delivery; doubles after."
+    )
+    exchange_backoff_max_seconds: float = Field(
+        default=300.0, gt=0, le=86400, description="Longest wait between two deliveries of one operation."
+    )
+    exchange_dispatch_batch: int = Field(
+        default=200, ge=1, le=10_000, description="Operations one dispatcher round claims."
+    )
+    exchange_delivery_batch: int = Field(
+        default=100,
+        ge=1,
+        le=10_000,
+        description="Operations handed to a connector in one call (a SQL connector applies them in one transaction).",
+    )
+    exchange_concurrency: int = Field(
+        default=16, ge=1, le=1000, description="Delivery calls (batches) run at once by one process's dispatcher."
+    )
+    exchange_claim_seconds: float = Field(
+        default=60.0,
+        ge=1,
+        le=3600,
+        description="How long a claimed operation stays with its dispatcher; past it, another may deliver it.",
+    )
+    exchange_poll_seconds: float = Field(
+        default=0.5, gt=0, le=60, description="How often an idle dispatcher looks for operations to deliver."
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=300, description="Deadline of one post to a webhook subscriber."
+    )
+    exchange_dispatch: bool = Field(
+        default=True, description="Run the dispatcher (and webhook deliveries) in this process."
+    )
     signing_key_max_age_days: int = Field(
         default=365, ge=1, le=3650, description="The signing key must be rotated within this many days of creation."
     )
@@ -256,6 +299,19 @@ class Settings(BaseSettings):
     audit_seal_every_seconds: float = Field(
         default=60.0, gt=0, le=86400, description="...or this long after its last seal, if it wrote any event since."
     )
+    quality_sample_size: int = Field(
+        default=5000, ge=1, le=1_000_000, description="Records a data-quality scan reads (`gateway quality scan`)."
+    )
+    quality_freshness_days: dict[str, int] = Field(
+        default_factory=dict,
+        description="Database id -> freshness target in days: a record not updated for longer is not live "
+        "(``GATEWAY_QUALITY_FRESHNESS_DAYS__POPULATION=365``).",
+    )
+    quality_default_freshness_days: int | None = Field(
+        default=1460,
+        ge=1,
+        description="The freshness target of the databases without their own; unset: their freshness is not checked.",
+    )
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
@@ -298,6 +354,11 @@ class Settings(BaseSettings):
     def population_demo_path(self) -> Path:
         """The SQLite file of the simulated population database used by the demo."""
         return self.data_dir / "sectors" / "population.db"
+
+    def freshness_target(self, database_id: str) -> timedelta | None:
+        """How recently a record of ``database_id`` must have been updated to count as live (``None``: no target)."""
+        days = self.quality_freshness_days.get(database_id, self.quality_default_freshness_days)
+        return None if days is None else timedelta(days=days)
 
     @property
     def key_path(self) -> Path:

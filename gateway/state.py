@@ -15,8 +15,11 @@ from .axis.catalogue import Catalogue, load_catalogue
 from .axis.health import HealthRunner
 from .axis.overview import connected_target, ops_snapshot
 from .db import create_engine, create_sessionmaker
+from .exchange.dispatcher import Dispatcher
+from .exchange.webhooks import WebhookSender
 from .logs import get_logger
 from .migrations import ensure_current
+from .quality.service import quality_snapshot
 from .registry import ConnectorRegistry
 from .security.keys import load_or_create_signing_key
 from .security.tokens import TokenService
@@ -42,6 +45,8 @@ class GatewayState:
     audit: AuditWriter | None = field(default=None, init=False)
     catalogue: Catalogue = field(init=False)
     health: HealthRunner = field(init=False)
+    dispatcher: Dispatcher | None = field(default=None, init=False)
+    webhooks: WebhookSender | None = field(default=None, init=False)
     _ops_refreshed: float = field(default=0.0, init=False)
     _tokens: TokenService | None = field(default=None, init=False)
     _signing_keys: SigningKeys | None = field(default=None, init=False)
@@ -62,7 +67,8 @@ class GatewayState:
         return connected_target(self.catalogue, self.settings.axis_connected_target)
 
     async def refresh_ops_metrics(self, max_age_seconds: float = 1.0) -> None:
-        """Read the state shared through the database (axis, audit verification, key expiry) for the metrics."""
+        """Read the state shared through the database (axis, audit verification, key expiry, data quality) for the
+        metrics."""
         now = time.monotonic()
         if now - self._ops_refreshed < max_age_seconds and metrics.OPS.snapshot is not None:
             return
@@ -74,6 +80,7 @@ class GatewayState:
                 target=self.connected_target,
                 signing_key_max_age=timedelta(days=self.settings.signing_key_max_age_days),
             )
+            metrics.QUALITY.snapshot = await quality_snapshot(session, self.registry.databases)
         self._ops_refreshed = now
 
     @property
@@ -123,6 +130,12 @@ class GatewayState:
         await self._tokens.start()
         self._signing_keys.start()
         await self.health.start()
+        if settings.exchange_dispatch:
+            self.dispatcher = Dispatcher(settings=settings, sessionmaker=self.sessionmaker, registry=self.registry)
+            await self.dispatcher.start()
+            if self.dispatcher.databases:
+                self.webhooks = WebhookSender(settings=settings, sessionmaker=self.sessionmaker, access=self.access)
+                self.webhooks.start()
         log.info(
             "gateway started",
             databases=sorted(self.registry.databases),
@@ -133,7 +146,12 @@ class GatewayState:
     async def close(self) -> None:
         """Close connectors and the database pool."""
         await self.health.close()
+        if self.webhooks is not None:
+            await self.webhooks.close()
+        if self.dispatcher is not None:
+            await self.dispatcher.close()
         metrics.OPS.snapshot = None
+        metrics.QUALITY.snapshot = None
         metrics.process_exiting()
         if self.audit is not None:
             await self.audit.close()

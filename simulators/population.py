@@ -22,6 +22,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from .defects import PopulationDefects, plant_population_defects
 from .households import HouseholdGenerator
 from .sectors import SectorContext, SectorSystem
 from .vn_names import ETHNIC_CODES
@@ -67,7 +68,7 @@ CITIZENS: Final = sa.Table(
     sa.Column("noi_o_tinh", sa.String(2), nullable=True),
     sa.Column("ma_ho", sa.String(12), nullable=False, comment="household id"),
     sa.Column("quan_he_chu_ho", sa.SmallInteger, nullable=False, comment="relation to the head"),
-    sa.Column("tinh_trang_hon_nhan", sa.SmallInteger, nullable=False, comment="marital status"),
+    sa.Column("tinh_trang_hon_nhan", sa.SmallInteger, nullable=True, comment="marital status"),
     sa.Column("ngay_mat", sa.Date, nullable=True, comment="date of death"),
     sa.Column("ngay_cap_nhat", sa.DateTime(timezone=True), nullable=False, comment="last update, UTC"),
     sa.Index("ix_cong_dan_ho_ten_ngay_sinh", "ho_ten", "ngay_sinh"),
@@ -94,15 +95,22 @@ MARITAL_STATUS_CODES: Final[dict[int, str]] = {1: "single", 2: "married", 3: "di
 _BATCH: Final = 2000
 
 
-def generate_citizens(count: int, *, seed: int = 68, today: date | None = None) -> Iterator[dict[str, Any]]:
+def generate_citizens(
+    count: int, *, seed: int = 68, today: date | None = None, defects: PopulationDefects | None = None
+) -> Iterator[dict[str, Any]]:
     """Yield exactly ``count`` synthetic citizens as ``cong_dan`` rows (dicts keyed by column name).
 
     The rows are a deterministic function of ``(count, seed, today)``; ``today`` (default: the
     current date) bounds dates of birth, deaths and last-update timestamps.  Members of a household
-    are yielded together, head first.
+    are yielded together, head first.  With ``defects``, data-quality defects are planted at those
+    rates (see :mod:`simulators.defects`).
     """
     if count < 0:
         raise ValueError("count must not be negative")
+    if defects is not None and defects.any:
+        clean = list(generate_citizens(count, seed=seed, today=today))
+        yield from plant_population_defects(clean, defects, seed=seed, today=today)[0]
+        return
     rng = random.Random(seed)  # noqa: S311 - synthetic data, not security
     generator = HouseholdGenerator(rng, today or date.today())
     produced = 0
@@ -131,13 +139,20 @@ def _async_url(url: str) -> sa.URL:
 
 
 async def seed_population(
-    url: str, *, count: int = 20000, seed: int = 68, replace: bool = False, today: date | None = None
+    url: str,
+    *,
+    count: int = 20000,
+    seed: int = 68,
+    replace: bool = False,
+    today: date | None = None,
+    defects: PopulationDefects | None = None,
 ) -> int:
     """Create the ``cong_dan`` table at the SQLAlchemy ``url`` and fill it with ``count`` citizens.
 
     Plain URLs (``sqlite:///...``, ``postgresql://...``) are switched to their asyncio driver and
     the parent directory of a SQLite file is created.  When the table already has rows it is left
-    alone (unless ``replace``, which deletes them first).  Returns the number of rows in the table.
+    alone (unless ``replace``, which deletes them first).  ``defects`` plants data-quality defects
+    (:mod:`simulators.defects`; none by default).  Returns the number of rows in the table.
     """
     target = _async_url(url)
     database = target.database or ""
@@ -152,7 +167,11 @@ async def seed_population(
                 return int(existing)
             if existing:
                 await conn.execute(CITIZENS.delete())
-            rows = iter(synthetic_citizens(count, seed, today or date.today()))
+            clean = synthetic_citizens(count, seed, today or date.today())
+            if defects is not None and defects.any:
+                rows = iter(plant_population_defects(clean, defects, seed=seed, today=today)[0])
+            else:
+                rows = iter(clean)
             inserted = 0
             while batch := list(itertools.islice(rows, _BATCH)):
                 await conn.execute(CITIZENS.insert(), batch)
@@ -164,7 +183,7 @@ async def seed_population(
 
 async def _start(context: SectorContext) -> dict[str, Any]:
     url = context.sqlite_url("population")
-    await seed_population(url, count=context.citizens, seed=context.seed, today=context.today)
+    await seed_population(url, count=context.citizens, seed=context.seed, today=context.today, defects=context.defects)
     return {"url": url}
 
 

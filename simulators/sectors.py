@@ -19,6 +19,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from .defects import PopulationDefects
+
 __all__ = ["SECTOR_SYSTEMS", "SectorContext", "SectorSystem", "load_sector_system"]
 
 
@@ -29,7 +31,8 @@ class SectorContext:
     ``data_dir`` is where its SQLite files go; ``citizens``, ``seed`` and ``today`` are those the population
     database was generated with (:func:`simulators.population.generate_citizens`), so that every system derives
     its records from the same people. ``sql_url``, when set, is a SQLAlchemy URL of an empty database to use
-    instead of a SQLite file (tests on PostgreSQL). Servers started go on ``stack``.
+    instead of a SQLite file (tests on PostgreSQL). Servers started go on ``stack``. ``defects``, when set, plants
+    data-quality defects in the population database (:mod:`simulators.defects`; the demo does, tests need not).
     """
 
     data_dir: Path
@@ -38,6 +41,7 @@ class SectorContext:
     today: date = field(default_factory=date.today)
     sql_url: str | None = None
     stack: ExitStack = field(default_factory=ExitStack)
+    defects: PopulationDefects | None = None
 
     def sqlite_url(self, name: str) -> str:
         """The SQLAlchemy URL of this system's database: ``sql_url`` if set, else ``data_dir/<name>.db``."""

@@ -9,8 +9,9 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -81,6 +82,18 @@ def postgres_database(server_url: str = POSTGRES_SERVER_URL, prefix: str = "gwte
         yield url.render_as_string(hide_password=False)
     finally:
         asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextmanager
+def empty_databases(tmp: Path, *names: str) -> Iterator[tuple[str, ...]]:
+    """Empty databases named ``names``, on the backend the suite runs on: PostgreSQL databases on the server of
+    ``GATEWAY_TEST_DATABASE_URL`` when it is set, else SQLite files in ``tmp``. Yields their asyncio URLs."""
+    server = os.environ.get("GATEWAY_TEST_DATABASE_URL")
+    if not server:
+        yield tuple(str(make_url(f"sqlite+aiosqlite:///{tmp / f'{name}.db'}")) for name in names)
+        return
+    with ExitStack() as stack:
+        yield tuple(stack.enter_context(postgres_database(server, prefix=name[:12])) for name in names)
 
 
 class LiveServer:

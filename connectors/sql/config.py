@@ -63,6 +63,26 @@ class SearchFilter(BaseModel):
         return self
 
 
+class SqlWrites(BaseModel):
+    """How submitted operations are written: into the mapped table, each one recorded in a ledger table in the
+    same transaction, so that an operation delivered twice is applied once."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ledger_table: str = Field(
+        default="gateway_applied_operations",
+        title="Ledger table",
+        description="Table of the idempotency keys of the operations applied (created on first use).",
+    )
+    create_ledger: bool = Field(
+        default=True,
+        title="Create the ledger",
+        description="Create the ledger table if it is missing; turn off where the gateway may not run DDL.",
+    )
+
+    _check_ledger = field_validator("ledger_table")(_identifier)
+
+
 class SqlConnectorConfig(ConnectorConfig):
     """Where the sector table is and how its columns become contract fields.
 
@@ -113,6 +133,11 @@ class SqlConnectorConfig(ConnectorConfig):
         default=True,
         title="Read only",
         description="Open SQLite files read-only, so that a wrong path fails instead of creating a database.",
+    )
+    writes: SqlWrites | None = Field(
+        default=None,
+        title="Writes",
+        description="Accept submitted records (create, update, delete) into the table; read only when unset.",
     )
     pool_size: int = Field(
         default=10, ge=1, le=200, title="Pool size", description="Connections kept open; requests beyond wait."

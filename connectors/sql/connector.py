@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
@@ -13,18 +13,30 @@ from sqlalchemy.sql import Executable
 from connectors.base import (
     BadQuery,
     Connector,
+    ConnectorError,
+    OperationKind,
     OperationNotSupported,
     Page,
     RecordNotFound,
+    SubmissionRejected,
+    SubmitOperation,
+    SubmitResult,
+    SubmitStatus,
     UpstreamTimeout,
 )
 from connectors.fields import has_field_path, timestamp_fields
 from contracts import Contract, ContractQuery, UnknownContract, get_contract
 
 from .config import SqlConnectorConfig
-from .executors import Executor, PoolOptions, Row, make_executor
+from .executors import Executor, PoolOptions, Row, Step, StepFailed, make_executor
 from .mapping import RowMapper
 from .statements import Statements
+from .writes import Writes
+
+SAMPLE_TIMEOUT_SECONDS = 300.0
+"""The shortest deadline of :meth:`SqlConnector.sample` (a scan reads the whole table once)."""
+
+T = TypeVar("T")
 
 # The cursor is the last key returned; API callers can forge one, so it is checked before it reaches the driver.
 _MAX_CURSOR = 256
@@ -67,6 +79,12 @@ class SqlConnector(Connector[SqlConnectorConfig]):
             config, columns=self._mapper.columns, key_column=config.fields[self.contract.record_key]
         )
         self._executor = self._make_executor()
+        self._writes = (
+            None
+            if config.writes is None
+            else Writes(config, config.writes, key_column=config.fields[self.contract.record_key])
+        )
+        self._ledger_ready = False
 
     def _make_executor(self) -> Executor:
         """Choose and build the executor now (no connection is opened), so that an unparsable URL or a driver
@@ -79,6 +97,7 @@ class SqlConnector(Connector[SqlConnectorConfig]):
             connect_timeout=config.connect_timeout_seconds,
             statement_timeout=config.timeout_seconds,
             read_only=config.read_only,
+            writable=config.writes is not None,
         )
         try:
             return make_executor(make_url(config.url.get_secret_value()), options, self.slug)
@@ -115,13 +134,17 @@ class SqlConnector(Connector[SqlConnectorConfig]):
         """Close every pooled connection."""
         await self._executor.close()
 
-    async def _fetch(self, statement: Executable, params: Mapping[str, Any]) -> Sequence[Row]:
-        """Run a statement under the call's deadline; driver errors arrive already translated."""
+    async def _fetch(
+        self, statement: Executable, params: Mapping[str, Any], *, seconds: float | None = None
+    ) -> Sequence[Row]:
+        """Run a statement under the call's deadline (``seconds``, else the configured timeout); driver errors
+        arrive already translated."""
+        deadline = seconds or self.config.timeout_seconds
         try:
-            async with asyncio.timeout(self.config.timeout_seconds):
+            async with asyncio.timeout(deadline):
                 return await self._executor.fetch(statement, params)
         except TimeoutError:
-            raise UpstreamTimeout(f"{self.slug}: no answer within {self.config.timeout_seconds:g} s") from None
+            raise UpstreamTimeout(f"{self.slug}: no answer within {deadline:g} s") from None
 
     async def ping(self) -> None:
         """Read at most one key from the table: proves the database is up and the table is there."""
@@ -133,6 +156,17 @@ class SqlConnector(Connector[SqlConnectorConfig]):
         if not rows:
             raise RecordNotFound(f"no {self.slug} record with that key")
         return self.to_record(self._mapper.to_data(rows[0]), record_id=record_id)
+
+    async def sample(self, limit: int) -> list[dict[str, Any]]:
+        """Read at most ``limit`` rows in random order and map them to contract data, without validating them.
+
+        The rows are ordered by ``random()`` (SQLite, PostgreSQL and most databases): one full read of the table, so
+        the deadline is that of a batch job (at least :data:`SAMPLE_TIMEOUT_SECONDS`), not of a request."""
+        if limit < 1:
+            return []
+        deadline = max(self.config.timeout_seconds, SAMPLE_TIMEOUT_SECONDS)
+        rows = await self._fetch(self._statements.sample, {"limit": limit}, seconds=deadline)
+        return [self._mapper.to_data(row) for row in rows]
 
     async def search(self, query: ContractQuery, *, limit: int, cursor: str | None = None) -> Page:
         """Return records matching every given query field, ordered by key; the cursor is the last key seen."""
@@ -156,3 +190,89 @@ class SqlConnector(Connector[SqlConnectorConfig]):
         items = [self.to_record(self._mapper.to_data(r), record_id=str(r[key])) for r in rows[:limit]]
         next_cursor = str(rows[limit - 1][key]) if len(rows) > limit else None
         return Page(items=items, next_cursor=next_cursor)
+
+    @property
+    def accepts_submissions(self) -> bool:
+        """Whether the configuration turns writes on (``writes``)."""
+        return self._writes is not None
+
+    async def submit(self, operation: SubmitOperation) -> SubmitResult:
+        """Apply one operation to the table, and record its idempotency key in the ledger table, in one
+        transaction: a key already in the ledger is answered :attr:`SubmitStatus.DUPLICATE` and changes nothing.
+
+        A create of a key that exists, or an update or delete of one that does not, is refused for good
+        (:class:`SubmissionRejected`).
+        """
+        (outcome,) = await self.submit_many([operation])
+        if isinstance(outcome, ConnectorError):
+            raise outcome
+        return outcome
+
+    async def submit_many(self, operations: Sequence[SubmitOperation]) -> list[SubmitResult | ConnectorError]:
+        """Apply the operations in one transaction, each under its own savepoint (one commit for the batch):
+        each one succeeds or fails on its own, as :meth:`submit` would. A failure of the database itself
+        raises, and nothing of the batch is kept."""
+        writes = self._writes
+        if writes is None:
+            raise OperationNotSupported(f"connector {self.slug!r} does not accept submissions (set 'writes')")
+        if not self._ledger_ready and self.config.writes is not None and self.config.writes.create_ledger:
+            await self._guarded(self._executor.execute_ddl(writes.ledger_ddl))
+            self._ledger_ready = True
+        outcomes: list[SubmitResult | ConnectorError | None] = []
+        groups: list[list[Step]] = []
+        for operation in operations:
+            try:
+                groups.append(self._steps(writes, operation))
+                outcomes.append(None)
+            except SubmissionRejected as refused:
+                outcomes.append(refused)
+        results = iter(await self._guarded(self._executor.transact_groups(groups)))
+        done: list[SubmitResult | ConnectorError] = []
+        for operation, outcome in zip(operations, outcomes, strict=True):
+            done.append(outcome if outcome is not None else self._result(operation, next(results)))
+        return done
+
+    def _steps(self, writes: Writes, operation: SubmitOperation) -> list[Step]:
+        """The ledger insert and the change of one operation."""
+        key = self.contract.record_key
+        ledger = Step(
+            writes.ledger_insert, writes.ledger_params(operation.idempotency_key, operation.record_id, operation.kind)
+        )
+        if operation.kind is OperationKind.DELETE:
+            return [ledger, Step(writes.delete, {"key": operation.record_id})]
+        data = dict(operation.fields)
+        if operation.kind is OperationKind.CREATE:
+            data[key] = operation.record_id
+            values = self._mapper.to_columns(data)
+            return [ledger, Step(writes.insert(tuple(sorted(values))), writes.params(values))]
+        data.pop(key, None)
+        values = self._mapper.to_columns(data, fields=set(data))
+        values.pop(self._statements.key_column, None)
+        if not values:
+            raise SubmissionRejected(f"{self.slug}: the update changes no stored column")
+        params = {**writes.params(values), "key": operation.record_id}
+        return [ledger, Step(writes.update(tuple(sorted(values))), params)]
+
+    def _result(
+        self, operation: SubmitOperation, failed: StepFailed | SubmissionRejected | None
+    ) -> SubmitResult | ConnectorError:
+        if failed is None:
+            return SubmitResult(SubmitStatus.APPLIED, reference=operation.idempotency_key)
+        if isinstance(failed, SubmissionRejected):
+            return failed
+        if failed.index == 0:
+            return SubmitResult(SubmitStatus.DUPLICATE, reference=operation.idempotency_key)
+        if failed.conflict:
+            return SubmissionRejected(
+                f"{self.slug}: the record conflicts with one the sector database holds (same key or another "
+                "unique value)"
+            )
+        return SubmissionRejected(f"{self.slug}: no record with that key")
+
+    async def _guarded(self, work: Awaitable[T]) -> T:
+        """Run a write under the call's deadline."""
+        try:
+            async with asyncio.timeout(self.config.timeout_seconds):
+                return await work
+        except TimeoutError:
+            raise UpstreamTimeout(f"{self.slug}: no answer within {self.config.timeout_seconds:g} s") from None

@@ -20,12 +20,15 @@ import logging
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.dialects.sqlite.pysqlite import dialect as sqlite_dialect
 from sqlalchemy.engine import URL, Dialect
@@ -33,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import Compiled
 
-from connectors.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from connectors.errors import SubmissionRejected, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 
 from .urls import is_sqlite, sqlite_file, to_async_url
 
@@ -51,6 +54,7 @@ class PoolOptions:
     connect_timeout: float
     statement_timeout: float
     read_only: bool
+    writable: bool = False
 
 
 class Executor(ABC):
@@ -70,6 +74,24 @@ class Executor(ABC):
     async def fetch(self, statement: Executable, params: Mapping[str, Any]) -> Sequence[Row]:
         """All rows of ``statement`` run with ``params``."""
 
+    async def transact(self, steps: Sequence[Step]) -> None:
+        """Run ``steps`` in one transaction, committed only if every step succeeds: a step that breaks a
+        unique key, or expects one row and changes none, rolls everything back and raises :class:`StepFailed`
+        (or :class:`SubmissionRejected` for values the database refuses)."""
+        (outcome,) = await self.transact_groups([steps])
+        if outcome is not None:
+            raise outcome
+
+    @abstractmethod
+    async def transact_groups(self, groups: Sequence[Sequence[Step]]) -> list[StepFailed | SubmissionRejected | None]:
+        """Run each group of steps under its own savepoint, all in one transaction (one commit): a group that
+        fails is rolled back alone and its error returned in its place; ``None`` for a group applied. A failure
+        of the transaction itself (the database unreachable) raises and keeps nothing."""
+
+    async def execute_ddl(self, sql: str) -> None:
+        """Run one DDL statement (``CREATE TABLE IF NOT EXISTS ...``) in its own transaction."""
+        await self.transact([Step(text(sql), {}, one_row=False)])
+
     def unavailable(self, exc: BaseException) -> UpstreamUnavailable:
         logger.debug("%s: database unreachable: %r", self.label, exc)
         return UpstreamUnavailable(f"{self.label}: the sector database cannot be reached ({type(exc).__name__})")
@@ -78,9 +100,31 @@ class Executor(ABC):
         logger.debug("%s: database error: %r", self.label, exc)
         return UpstreamError(f"{self.label}: the sector database failed ({type(exc).__name__})", reason="protocol")
 
+    def refused(self, exc: BaseException) -> SubmissionRejected:
+        logger.debug("%s: values refused: %r", self.label, exc)
+        return SubmissionRejected(f"{self.label}: the sector database refused the values ({type(exc).__name__})")
+
     def timed_out(self, exc: BaseException) -> UpstreamTimeout:
         logger.debug("%s: database timeout: %r", self.label, exc)
         return UpstreamTimeout(f"{self.label}: the sector database did not answer in time ({type(exc).__name__})")
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One write of a transaction: a statement, its parameters, and whether it must change exactly one row."""
+
+    statement: Executable
+    params: Mapping[str, Any]
+    one_row: bool = True
+
+
+class StepFailed(Exception):
+    """Step ``index`` of a transaction broke a unique key (``conflict``) or changed no row; nothing was kept."""
+
+    def __init__(self, index: int, *, conflict: bool) -> None:
+        super().__init__(f"step {index} {'conflicts with an existing row' if conflict else 'changed no row'}")
+        self.index = index
+        self.conflict = conflict
 
 
 class _CompiledCache:
@@ -102,6 +146,8 @@ class _CompiledCache:
 # PostgreSQL error classes: connection problems and cancellations (SQLSTATE).
 _PG_UNAVAILABLE = ("08", "53300", "57P01", "57P02", "57P03", "3D000", "28000", "28P01")
 _PG_TIMEOUT = ("57014", "55P03")
+# Data exceptions and integrity violations: the values are refused, whatever the number of tries.
+_PG_DATA_ERRORS = frozenset({"22", "23"})
 
 
 class AsyncpgExecutor(Executor):
@@ -114,6 +160,7 @@ class AsyncpgExecutor(Executor):
         self._sql = _CompiledCache(asyncpg_dialect(paramstyle="numeric_dollar"))  # type: ignore[no-untyped-call]
         self._pool: Any = None
         self._lock = asyncio.Lock()
+        self._parameter_types: dict[str, tuple[str, ...]] = {}
 
     async def _get_pool(self) -> Any:
         if self._pool is None:
@@ -147,15 +194,99 @@ class AsyncpgExecutor(Executor):
             async with pool.acquire() as connection:
                 rows: Sequence[Row] = await connection.fetch(sql, *arguments)
                 return rows
-        except asyncpg.PostgresError as exc:
-            state = str(getattr(exc, "sqlstate", "") or "")
-            if state.startswith(_PG_TIMEOUT):
-                raise self.timed_out(exc) from None
-            if state.startswith(_PG_UNAVAILABLE):
-                raise self.unavailable(exc) from None
-            raise self.failed(exc) from None
-        except (OSError, asyncpg.InterfaceError) as exc:
-            raise self.unavailable(exc) from None
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            raise self._translated(exc) from None
+
+    def _translated(self, exc: BaseException) -> UpstreamError:
+        """The connector error of a driver error: timeouts and cancellations, connection problems, the rest."""
+        import asyncpg
+
+        if not isinstance(exc, asyncpg.PostgresError):
+            return self.unavailable(exc)
+        state = str(getattr(exc, "sqlstate", "") or "")
+        if state.startswith(_PG_TIMEOUT):
+            return self.timed_out(exc)
+        if state.startswith(_PG_UNAVAILABLE):
+            return self.unavailable(exc)
+        return self.failed(exc)
+
+    async def transact_groups(self, groups: Sequence[Sequence[Step]]) -> list[StepFailed | SubmissionRejected | None]:
+        import asyncpg
+
+        try:
+            pool = await self._get_pool()
+            async with pool.acquire() as connection:
+                if len(groups) > 1:
+                    # Most batches apply whole: try without a savepoint per group (half the round trips), and
+                    # start again with savepoints only when a group fails.
+                    try:
+                        async with connection.transaction():
+                            for group in groups:
+                                await self._run_group(connection, group)
+                        return [None] * len(groups)
+                    except (StepFailed, SubmissionRejected):
+                        pass
+                outcomes: list[StepFailed | SubmissionRejected | None] = []
+                async with connection.transaction():
+                    for group in groups:
+                        try:
+                            async with connection.transaction():  # a savepoint
+                                await self._run_group(connection, group)
+                        except (StepFailed, SubmissionRejected) as failed:
+                            outcomes.append(failed)
+                        else:
+                            outcomes.append(None)
+                return outcomes
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            raise self._translated(exc) from None
+
+    async def _run_group(self, connection: Any, group: Sequence[Step]) -> None:
+        import asyncpg
+
+        for index, step in enumerate(group):
+            sql, arguments = self._sql.arguments(step.statement, step.params)
+            types = self._parameter_types.get(sql)
+            if types is None:
+                # Learnt once per statement; later runs use asyncpg's own statement cache.
+                prepared = await connection.prepare(sql)
+                types = self._parameter_types[sql] = tuple(t.name for t in prepared.get_parameters())
+            typed = [_pg_value(v, t) for v, t in zip(arguments, types, strict=True)]
+            try:
+                status = await connection.execute(sql, *typed)
+            except asyncpg.UniqueViolationError:
+                raise StepFailed(index, conflict=True) from None
+            except asyncpg.PostgresError as exc:
+                if str(getattr(exc, "sqlstate", "") or "")[:2] in _PG_DATA_ERRORS:
+                    raise self.refused(exc) from None
+                raise
+            if step.one_row and not status.endswith(" 1"):
+                raise StepFailed(index, conflict=False)
+
+
+_PG_INTEGERS = frozenset({"int2", "int4", "int8"})
+
+
+def _pg_value(value: Any, type_name: str) -> Any:  # noqa: PLR0911 - one return per type
+    """A JSON-form value (text codes, ISO dates) as asyncpg binds it to a parameter of PostgreSQL type
+    ``type_name``; asyncpg converts nothing itself. Values that do not convert are left for the server to refuse."""
+    if not isinstance(value, str):
+        return value
+    try:
+        if type_name in _PG_INTEGERS:
+            return int(value)
+        if type_name == "date":
+            return date.fromisoformat(value)
+        if type_name in ("timestamptz", "timestamp"):
+            return datetime.fromisoformat(value)
+        if type_name == "numeric":
+            return Decimal(value)
+        if type_name in ("float4", "float8"):
+            return float(value)
+        if type_name == "bool":
+            return value.lower() in ("1", "true", "t", "yes")
+    except (ValueError, ArithmeticError):
+        return value
+    return value
 
 
 # SQLite result codes (the primary code is the low byte of an extended code).
@@ -163,6 +294,9 @@ _SQLITE_TIMEOUT = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3
 _SQLITE_UNAVAILABLE = frozenset(
     {sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_PERM, sqlite3.SQLITE_AUTH}
 )
+
+
+_SQLITE_KEY_CONFLICTS = frozenset({1555, 2067})  # SQLITE_CONSTRAINT_PRIMARYKEY, SQLITE_CONSTRAINT_UNIQUE
 
 
 class SqliteExecutor(Executor):
@@ -173,7 +307,9 @@ class SqliteExecutor(Executor):
         path = sqlite_file(url)
         if path is None:
             raise ValueError("an in-memory SQLite database cannot be shared by a connection pool")
-        self._target = f"file:{path}?mode=ro" if options.read_only else f"file:{path}"
+        # Read-only files fail when missing instead of being created; so do writable ones (mode=rw).
+        mode = "?mode=rw" if options.writable else "?mode=ro" if options.read_only else ""
+        self._target = f"file:{path}{mode}"
         self._options = options
         self._sql = _CompiledCache(sqlite_dialect(paramstyle="qmark"))
         self._threads = ThreadPoolExecutor(max_workers=options.size, thread_name_prefix=f"sqlite-{label}")
@@ -199,6 +335,48 @@ class SqliteExecutor(Executor):
         rows: list[Any] = connection.execute(sql, arguments).fetchall()
         return rows
 
+    def _transact(
+        self, holder: list[sqlite3.Connection], groups: list[list[tuple[str, list[Any], bool]]]
+    ) -> list[StepFailed | SubmissionRejected | None]:
+        connection = self._connection()
+        holder.append(connection)
+        outcomes: list[StepFailed | SubmissionRejected | None] = []
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            for group in groups:
+                connection.execute("SAVEPOINT step_group")
+                try:
+                    self._run_group(connection, group)
+                except (StepFailed, SubmissionRejected) as failed:
+                    connection.execute("ROLLBACK TO step_group")
+                    outcomes.append(failed)
+                else:
+                    outcomes.append(None)
+                connection.execute("RELEASE step_group")
+        except BaseException:
+            connection.rollback()
+            raise
+        connection.commit()
+        return outcomes
+
+    def _run_group(self, connection: sqlite3.Connection, group: list[tuple[str, list[Any], bool]]) -> None:
+        for index, (sql, arguments, one_row) in enumerate(group):
+            try:
+                cursor = connection.execute(sql, arguments)
+            except sqlite3.IntegrityError as exc:
+                if getattr(exc, "sqlite_errorcode", None) in _SQLITE_KEY_CONFLICTS:
+                    raise StepFailed(index, conflict=True) from None
+                raise self.refused(exc) from None
+            if one_row and cursor.rowcount != 1:
+                raise StepFailed(index, conflict=False)
+
+    async def transact_groups(self, groups: Sequence[Sequence[Step]]) -> list[StepFailed | SubmissionRejected | None]:
+        compiled = [
+            [(*self._sql.arguments(step.statement, step.params), step.one_row) for step in group] for group in groups
+        ]
+        outcomes: list[StepFailed | SubmissionRejected | None] = await self._in_thread(self._transact, compiled)
+        return outcomes
+
     async def close(self) -> None:
         self._threads.shutdown(wait=True, cancel_futures=True)
         with self._guard:
@@ -208,11 +386,14 @@ class SqliteExecutor(Executor):
 
     async def fetch(self, statement: Executable, params: Mapping[str, Any]) -> Sequence[Row]:
         sql, arguments = self._sql.arguments(statement, params)
+        rows: Sequence[Row] = await self._in_thread(self._run, sql, arguments)
+        return rows
+
+    async def _in_thread(self, work: Callable[..., Any], *arguments: Any) -> Any:
         holder: list[sqlite3.Connection] = []
         loop = asyncio.get_running_loop()
         try:
-            rows: Sequence[Row] = await loop.run_in_executor(self._threads, self._run, holder, sql, arguments)
-            return rows
+            return await loop.run_in_executor(self._threads, work, holder, *arguments)
         except asyncio.CancelledError:
             # Past the deadline: stop the statement instead of letting the thread run on.
             for connection in holder:
@@ -261,6 +442,44 @@ class SqlAlchemyExecutor(Executor):
             raise self.failed(exc) from None
         except sa_exc.SQLAlchemyError as exc:
             raise self.failed(exc) from None
+
+    async def transact_groups(self, groups: Sequence[Sequence[Step]]) -> list[StepFailed | SubmissionRejected | None]:
+        outcomes: list[StepFailed | SubmissionRejected | None] = []
+        try:
+            async with self.engine.connect() as pooled:
+                connection = await pooled.execution_options(isolation_level=self._write_isolation())
+                async with connection.begin():
+                    for group in groups:
+                        try:
+                            async with connection.begin_nested():
+                                await self._run_group(connection, group)
+                        except (StepFailed, SubmissionRejected) as failed:
+                            outcomes.append(failed)
+                        else:
+                            outcomes.append(None)
+        except (OSError, sa_exc.TimeoutError) as exc:
+            raise self.unavailable(exc) from None
+        except sa_exc.DBAPIError as exc:
+            if exc.connection_invalidated or isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
+                raise self.unavailable(exc) from None
+            raise self.failed(exc) from None
+        except sa_exc.SQLAlchemyError as exc:
+            raise self.failed(exc) from None
+        return outcomes
+
+    async def _run_group(self, connection: Any, group: Sequence[Step]) -> None:
+        for index, step in enumerate(group):
+            try:
+                result = await connection.execute(step.statement, dict(step.params))
+            except sa_exc.IntegrityError as exc:
+                if "unique" in str(exc.orig).lower() or "duplicate" in str(exc.orig).lower():
+                    raise StepFailed(index, conflict=True) from None
+                raise self.refused(exc) from None
+            if step.one_row and result.rowcount != 1:
+                raise StepFailed(index, conflict=False)
+
+    def _write_isolation(self) -> str:
+        return "SERIALIZABLE" if self.engine.dialect.name == "sqlite" else "READ COMMITTED"
 
 
 def make_executor(url: URL, options: PoolOptions, label: str) -> Executor:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Collection, Mapping
 from typing import Any, Literal
 
-from sqlalchemy import BindParameter, ColumnElement, Integer, Select, bindparam, column, select, table
+from sqlalchemy import BindParameter, ColumnElement, Integer, Select, bindparam, column, func, select, table
 
 from ..errors import BadQuery
 from .config import SqlConnectorConfig
@@ -45,6 +45,10 @@ class Statements:
         self._source = source
         self.get: Select[Any] = select(*self._columns).where(self._key == bindparam("key"))
         self.ping: Select[Any] = select(self._key).select_from(source).limit(1)
+        self.sample: Select[Any] = (
+            select(*self._columns).order_by(func.random()).limit(bindparam("limit", type_=Integer))
+        )
+        """At most ``limit`` rows in random order (``random()``, as SQLite and PostgreSQL name it)."""
         self._search: dict[tuple[tuple[str, ...], bool], Select[Any]] = {}
 
     def search(self, filters: Collection[str], *, after: bool) -> Select[Any]:

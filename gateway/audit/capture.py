@@ -31,14 +31,15 @@ if TYPE_CHECKING:
     from .writer import AuditWriter
 
 TOKEN_PATH = "/oauth/token"  # noqa: S105 - a path, not a secret
-_PREFIXES = (("/v1/admin", "admin"), ("/v1/audit", "audit"))
+_PREFIXES = (("/v1/admin", "admin"), ("/v1/audit", "audit"), ("/v1/receipts", "receipt"))
 _MAX_FORM_BYTES = 16_384
 _MAX_PROBLEM_BYTES = 65_536
 _MAX_REASON = 64
 
 
 def audited_operation(path: str) -> str | None:
-    """The audit operation of a path known before routing (``token``, ``admin``, ``audit``), ``""`` for the
+    """The audit operation of a path known before routing (``token``, ``admin``, ``audit``, ``receipt``: a
+    submission's receipt names the records it changed), ``""`` for the
     data routes (their route says which), ``None`` for paths that are never audited."""
     if path.startswith("/v1/databases/"):
         return ""

@@ -3,8 +3,8 @@
 Appending must be serialised across every gateway process: the batch transaction locks the single
 ``audit_head`` row (``SELECT ... FOR UPDATE`` on PostgreSQL). SQLite has no row locks, so the audit engine opens
 its write transactions with ``BEGIN IMMEDIATE``, taking the database's write lock before reading the head, and
-commits them with ``synchronous=FULL`` (the gateway's other connections use ``NORMAL``): an event is on disk
-before its answer leaves. Readers that must see one consistent state (``verify``) get a snapshot: ``REPEATABLE
+commits them with ``synchronous=FULL`` (as the gateway's other connections do): an event is on disk before its
+answer leaves. Readers that must see one consistent state (``verify``) get a snapshot: ``REPEATABLE
 READ`` on PostgreSQL, one deferred transaction on SQLite.
 """
 

@@ -10,6 +10,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from .. import metrics
+from ..exchange.manage import exchange_backlog
 from ..models import AxisCheck, AxisConnection, ClientKey, OpsStatus, SigningKey
 from ..registry import ConnectorRegistry
 from .catalogue import Catalogue, CatalogueEntry
@@ -194,7 +195,14 @@ async def ops_snapshot(
             select(ClientKey).where(col(ClientKey.revoked_at).is_(None), col(ClientKey.not_after).is_not(None))
         )
     ).all()
+    exchange_databases = tuple(
+        sorted(db_id for db_id, db in registry.databases.items() if db.connector.accepts_submissions)
+    )
+    depth, oldest = await exchange_backlog(session) if exchange_databases else ({}, {})
     return metrics.OpsSnapshot(
+        exchange_databases=exchange_databases,
+        exchange_depth=depth,
+        exchange_oldest_pending=oldest,
         states={connection.id: connection.state.value for connection in overview.databases},
         states_all=tuple(state.value for state in STATES),
         up_states=frozenset(state.value for state in UP_STATES),

@@ -1,6 +1,6 @@
 """The ``gateway`` command; each group of subcommands lives in its own module."""
 
-from . import audit, axis, clients, connector, grants, keys
+from . import audit, axis, clients, connector, exchange, grants, keys, quality
 from .main import app
 
 app.add_typer(clients.app, name="clients")
@@ -9,5 +9,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")
 app.add_typer(axis.app, name="axis")
 app.add_typer(connector.app, name="connector")
+app.add_typer(exchange.app, name="exchange")
+app.add_typer(quality.app, name="quality")
 
 __all__ = ["app"]

@@ -5,8 +5,10 @@ from sqlmodel import SQLModel
 from .audit import AuditEvent, AuditHead, AuditSeal, AuditSubject
 from .axis import AxisCheck, AxisConnection, Lease, OpsStatus
 from .clients import Client, ClientKey, ClientSecret, ClientStatus, UsedAssertion
+from .exchange import ExchangeChange, ExchangeFeed, ExchangeOperation, ExchangeReceipt, WebhookSubscription
 from .grants import Grant
 from .keys import SigningKey
+from .quality import QualityDimensionCount, QualityRuleCount, QualityScore, QualityWorstRecord
 
 __all__ = [
     "AuditEvent",
@@ -19,10 +21,19 @@ __all__ = [
     "ClientKey",
     "ClientSecret",
     "ClientStatus",
+    "ExchangeChange",
+    "ExchangeFeed",
+    "ExchangeOperation",
+    "ExchangeReceipt",
     "Grant",
     "Lease",
     "OpsStatus",
+    "QualityDimensionCount",
+    "QualityRuleCount",
+    "QualityScore",
+    "QualityWorstRecord",
     "SQLModel",
     "SigningKey",
     "UsedAssertion",
+    "WebhookSubscription",
 ]

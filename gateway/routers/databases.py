@@ -23,6 +23,7 @@ from ..registry import Database
 from ..services.access import Decision
 from ..services.records import read_record, search_records
 from ..settings import Settings
+from .exchange import add_exchange_routes
 
 PRIVATE = {"Cache-Control": "no-store"}
 
@@ -145,6 +146,9 @@ def database_router(database: Database, settings: Settings) -> APIRouter:
             f"searched by. {ACCESS_NOTE}",
             name=f"{database.id}:search",
         )
+
+    if connector.accepts_submissions:
+        add_exchange_routes(router, database, settings)
 
     for route in router.routes:
         if isinstance(route, APIRoute):

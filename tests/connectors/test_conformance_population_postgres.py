@@ -17,7 +17,7 @@ from support import free_port, postgres_database
 
 from connectors.population import PopulationConnector
 from connectors.testing import SearchCase, connector_test_class, fixture
-from contracts.population import CitizenQuery
+from contracts.population import Citizen, CitizenQuery
 from simulators.population import CITIZENS, metadata
 
 SLOW_VIEW = "cong_dan_cham"
@@ -84,6 +84,9 @@ TestPopulationOnPostgres = connector_test_class(
     slow_config={"url": fixture("postgres_url"), "table": SLOW_VIEW, "timeout_seconds": 0.5},
     searches=fixture("searches"),
     entry_point="population",
+    writable_config={"url": fixture("postgres_url"), "writes": {}},
+    new_record={**Citizen.model_config["json_schema_extra"]["examples"][0], "household_id": "HK068000123"},  # type: ignore[index]
+    update={"marital_status": "married", "date_of_death": "2026-01-02"},
 )
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from connectors.population import PopulationConnector
 from connectors.testing import SearchCase, connector_test_class, fixture
-from contracts.population import CitizenQuery
+from contracts.population import Citizen, CitizenQuery
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +59,17 @@ def missing_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return f"sqlite:///{tmp_path_factory.mktemp('missing') / 'absent' / 'population.db'}"
 
 
+@pytest.fixture(scope="module")
+def writable_sqlite_url(population_sector: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A copy of the database that the write-path checks may change."""
+    path = tmp_path_factory.mktemp("writable") / "population.db"
+    shutil.copyfile(population_sector.path, path)
+    return f"sqlite:///{path}"
+
+
+NEW_CITIZEN = {**Citizen.model_config["json_schema_extra"]["examples"][0], "household_id": "HK068000123"}  # type: ignore[index]
+CHANGES = {"marital_status": "married", "current_address": {"province_code": "68", "ward_code": "24820", "line": "1"}}
+
 TestPopulationOnSqlite = connector_test_class(
     PopulationConnector,
     config={"url": fixture("sqlite_url")},
@@ -69,6 +80,9 @@ TestPopulationOnSqlite = connector_test_class(
     searches=fixture("searches"),
     invalid_configs=[{"url": "sqlite:///x.db", "table": "cong dan; DROP TABLE x"}, {"url": "not a url"}],
     entry_point="population",
+    writable_config={"url": fixture("writable_sqlite_url"), "writes": {}},
+    new_record=NEW_CITIZEN,
+    update=CHANGES,
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ from connectors.base import (
     ChangePage,
     Connector,
     ConnectorConfig,
+    OperationKind,
     OperationNotSupported,
     RecordNotFound,
     SubmitOperation,
@@ -46,7 +48,6 @@ class Writable(ReadOnly):
     """Keeps submissions by idempotency key, and lists them as a change feed."""
 
     slug = "writable"
-    submit_model = Citizen
 
     def __init__(self, config: ConnectorConfig) -> None:
         super().__init__(config)
@@ -56,10 +57,11 @@ class Writable(ReadOnly):
     async def submit(self, operation: SubmitOperation) -> SubmitResult:
         if operation.idempotency_key in self.applied:
             first = self.applied[operation.idempotency_key]
-            return SubmitResult(SubmitStatus.DUPLICATE, first.record_id, first.reference)
-        result = SubmitResult(SubmitStatus.APPLIED, operation.record.record_id(), f"R{len(self.applied) + 1}")
+            return SubmitResult(SubmitStatus.DUPLICATE, first.reference)
+        result = SubmitResult(SubmitStatus.APPLIED, f"R{len(self.applied) + 1}")
         self.applied[operation.idempotency_key] = result
-        self.log.append(Change(operation.record.record_id(), record=operation.record, changed_at=datetime.now(UTC)))
+        record = Citizen.model_validate(operation.fields)
+        self.log.append(Change(operation.record_id, record=record, changed_at=datetime.now(UTC)))
         return result
 
     async def changes(self, since: str | None, *, limit: int) -> ChangePage:
@@ -68,23 +70,29 @@ class Writable(ReadOnly):
         return ChangePage(chunk, cursor=str(start + len(chunk)), more=start + len(chunk) < len(self.log))
 
 
+CREATE = SubmitOperation(
+    OperationKind.CREATE, EXAMPLE.record_id(), idempotency_key="k1", fields=EXAMPLE.model_dump(mode="json")
+)
+
+
 async def test_operations_not_offered_say_so() -> None:
     connector = ReadOnly.from_config({})
     with pytest.raises(OperationNotSupported) as submitted:
-        await connector.submit(SubmitOperation(EXAMPLE, idempotency_key="k1"))
+        await connector.submit(CREATE)
     with pytest.raises(OperationNotSupported) as fed:
         await connector.changes(None, limit=10)
     with pytest.raises(OperationNotSupported):
         await connector.search(Any, limit=10)  # type: ignore[arg-type]
     assert "read_only" in submitted.value.message and "read_only" in fed.value.message
-    assert ReadOnly.submit_model is None
+    assert not connector.accepts_submissions
 
 
 async def test_a_connector_that_offers_them() -> None:
     connector = Writable.from_config({})
-    first = await connector.submit(SubmitOperation(EXAMPLE, idempotency_key="k1"))
-    again = await connector.submit(SubmitOperation(EXAMPLE, idempotency_key="k1"))
-    other = await connector.submit(SubmitOperation(EXAMPLE, idempotency_key="k2", record_id=EXAMPLE.record_id()))
+    assert connector.accepts_submissions
+    first = await connector.submit(CREATE)
+    again = await connector.submit(CREATE)
+    other = await connector.submit(replace(CREATE, idempotency_key="k2"))
     assert (first.status, again.status, other.status) == (SubmitStatus.APPLIED, SubmitStatus.DUPLICATE, "applied")
     assert again.reference == first.reference != other.reference
     page = await connector.changes(None, limit=1)

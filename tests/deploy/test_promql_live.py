@@ -73,7 +73,8 @@ def gateway(make_settings: Callable[..., Settings], sector_url: str, client: Cli
     require_prometheus()  # before starting anything
     settings = make_settings(
         connectors={
-            "population": {"config": {"url": sector_url}, "health": FAST_CHECKS},
+            # Accepting submissions, so that the exchange's series exist (nothing is submitted).
+            "population": {"config": {"url": sector_url, "writes": {}}, "health": FAST_CHECKS},
             "land": {
                 "connector": "population",
                 "config": {"url": f"postgresql://reader@127.0.0.1:{free_port()}/land"},

@@ -73,6 +73,10 @@ class Demo:
         return self.line(r"^\s*curl .*/v1/databases/population/search")
 
     @property
+    def submit_command(self) -> str:
+        return self.line(r"^\s*curl .*/v1/databases/population/records$")
+
+    @property
     def axis_command(self) -> str:
         return self.line(r"^\s*curl .*/v1/axis$")
 
@@ -222,6 +226,19 @@ def test_the_printed_commands_work_and_a_restart_renews_only_the_secret(tmp_path
         assert axis["by_state"]["pending"] == 16 - len(first.served)
         connected = {item["id"] for item in axis["databases"] if item["state"] == "connected"}
         assert connected == set(first.served)
+        # The submission line, pasted: the change is accepted, delivered, and read back.
+        receipt = run_pasted(first.submit_command)
+        assert [entry["record_id"] for entry in receipt["accepted"]] == [personal_id], receipt
+        bearer = {"Authorization": f"Bearer {issued['access_token']}", **STATED}
+        deadline = time.monotonic() + 30
+        while (status := httpx.get(f"{first.url}/v1/receipts/{receipt['receipt_id']}", headers=bearer).json())[
+            "accepted"
+        ][0]["state"] != "delivered":
+            assert time.monotonic() < deadline, status
+            time.sleep(0.1)
+        changed = httpx.get(f"{first.url}/v1/databases/population/records/{personal_id}", headers=bearer).json()
+        assert changed["marital_status"] == "married"
+        assert run_pasted(first.submit_command) == receipt  # pasted twice: the same receipt, nothing new
         first_secret = first.client_secret
         stop(first)
 

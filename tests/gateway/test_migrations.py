@@ -40,6 +40,15 @@ TABLES = {
     "axis_checks",
     "leases",
     "ops_status",
+    "exchange_receipts",
+    "exchange_operations",
+    "exchange_feeds",
+    "exchange_changes",
+    "webhook_subscriptions",
+    "quality_scores",
+    "quality_dimension_counts",
+    "quality_rule_counts",
+    "quality_worst_records",
 }
 LOCK_ID = 0x6761_7465  # MIGRATION_LOCK_ID of alembic/env.py
 

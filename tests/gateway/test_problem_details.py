@@ -470,6 +470,15 @@ ROUTES = [
     ("GET", "/docs"),
     ("GET", "/docs/oauth2-redirect"),
     ("GET", "/redoc"),
+    ("GET", "/v1/receipts/{receipt_id}"),
+]
+# Offered for a database whose connector accepts submissions (fuzzed on a second gateway, below).
+EXCHANGE_ROUTES = [
+    ("POST", "/v1/databases/population/records"),
+    ("GET", "/v1/databases/population/changes"),
+    ("POST", "/v1/databases/population/subscriptions"),
+    ("GET", "/v1/databases/population/subscriptions"),
+    ("DELETE", "/v1/databases/population/subscriptions/{subscription_id}"),
 ]
 PARAMS = {
     "database_id": "population",
@@ -479,6 +488,8 @@ PARAMS = {
     "client_id": "nobody",
     "grant_id": "1",
     "kid": "no-such-kid",
+    "receipt_id": "no-such-receipt",
+    "subscription_id": "no-such-subscription",
 }
 
 ONE_MB_JSON = json.dumps({"full_name": "Nguyễn " * 150_000, "date_of_birth": "1990", "padding": "x" * 100_000}).encode()
@@ -574,10 +585,32 @@ def test_json_the_parser_cannot_read_is_malformed_json(
     assert check_problem(response, catalogue, status=400)["type"] == "/problems/malformed-json"
 
 
-def test_the_fuzzed_routes_are_every_route(http: httpx.Client) -> None:
-    paths = http.get("/openapi.json").json()["paths"]
-    documented = {(method.upper(), path) for path, item in paths.items() for method in item}
+def _documented(url: str) -> set[tuple[str, str]]:
+    paths = httpx.get(f"{url}/openapi.json", timeout=30).json()["paths"]
+    return {(method.upper(), path) for path, item in paths.items() for method in item}
+
+
+def test_the_fuzzed_routes_are_every_route(server: LiveServer, exchange_server: LiveServer) -> None:
+    documented = _documented(server.url)
     assert documented <= set(ROUTES), documented - set(ROUTES)
+    documented = _documented(exchange_server.url)
+    assert documented <= set(ROUTES + EXCHANGE_ROUTES), documented - set(ROUTES + EXCHANGE_ROUTES)
+
+
+@pytest.fixture(scope="module")
+def exchange_server(make_settings: Callable[..., Settings], sector_url: str) -> Iterator[LiveServer]:
+    """A gateway whose population connector accepts submissions (on the suite's sector database: the hostile
+    submissions below are all refused, so nothing is written to it)."""
+    settings = make_settings(connectors={"population": {"config": {"url": sector_url, "writes": {}}}})
+    with LiveServer(create_app(settings)) as live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def exchange_bearer(exchange_server: LiveServer, make_client: Callable[..., ClientCredentials]) -> dict[str, str]:
+    credentials = make_client("population:read", "population:search", "population:submit")
+    with httpx.Client(base_url=exchange_server.url, timeout=30) as http:
+        return {"Authorization": f"Bearer {fetch_token(http, credentials)}", **STATED}
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
@@ -590,12 +623,31 @@ def test_hostile_input_never_fails_the_gateway(
     template: str,
     variant: str,
 ) -> None:
+    _survives(server.url, bearer, catalogue, method, template, variant)
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+@pytest.mark.parametrize(("method", "template"), EXCHANGE_ROUTES, ids=[f"{m} {t}" for m, t in EXCHANGE_ROUTES])
+def test_hostile_input_never_fails_the_exchange(
+    exchange_server: LiveServer,
+    exchange_bearer: dict[str, str],
+    catalogue: dict[str, dict[str, Any]],
+    method: str,
+    template: str,
+    variant: str,
+) -> None:
+    _survives(exchange_server.url, exchange_bearer, catalogue, method, template, variant)
+
+
+def _survives(
+    url: str, bearer: dict[str, str], catalogue: dict[str, dict[str, Any]], method: str, template: str, variant: str
+) -> None:
     hostile = VARIANTS[variant]
     verb = ("POST" if method == "GET" else "GET") if hostile.other_method else method
     headers = list(hostile.headers)
     if not any(name == b"Authorization" for name, _ in headers):
         headers.extend((name.encode(), value.encode()) for name, value in bearer.items())
-    response = raw_request(server.url, verb, hostile.target(template), headers, hostile.body)
+    response = raw_request(url, verb, hostile.target(template), headers, hostile.body)
     assert response.status_code < 500, (response.status_code, response.text[:500])
     if not response.from_app:
         # Refused by uvicorn's HTTP parser before the gateway saw it (e.g. a request line over ~64 KB).

@@ -163,6 +163,7 @@ def test_table_schema() -> None:
         "noi_o_chi_tiet",
         "noi_o_xa",
         "noi_o_tinh",
+        "tinh_trang_hon_nhan",
         "ngay_mat",
     }
     indexes = {tuple(c.name for c in index.columns) for index in CITIZENS.indexes}

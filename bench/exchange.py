@@ -1,0 +1,258 @@
+"""Throughput of the exchange: intake (validated, stored before the answer) and delivery to the sector database.
+
+    .venv/bin/python bench/exchange.py [--backend sqlite|postgresql] [--operations 20000] [--batch 100] [--clients 8]
+
+It starts ``gateway serve`` with the dispatcher off and submits new citizens to the population database from
+concurrent clients (intake: operations per second answered 202), then restarts it with the dispatcher on and times
+the delivery of the whole backlog to the sector database (delivery: operations per second applied, each recorded in
+the connector's ledger in the same transaction). As a baseline, the same number of rows is inserted straight into
+an empty copy of the sector table, in transactions of the same size. Everything shares this machine's cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import closing
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PURPOSE = "1.001612.000.00.00.H41"
+ACTOR = "CB-068-0001"
+POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def free_port() -> int:
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def citizen(serial: int) -> dict[str, Any]:
+    from contracts.population import Citizen
+
+    fields = dict(Citizen.model_config["json_schema_extra"]["examples"][0])  # type: ignore[index]
+    for name in ("personal_id", "old_id_number"):
+        fields.pop(name)
+    fields["household_id"] = "HK068000123"
+    return {
+        "op": "create",
+        "record_id": f"068185{serial:06d}",
+        "fields": fields,
+        "metadata": {"changed_at": "2026-11-20T08:00:00+07:00", "source_reference": f"KS-{serial:06d}"},
+    }
+
+
+def start_gateway(env: dict[str, str], port: int, work: Path) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "serve", "--port", str(port)],
+        env=env,
+        cwd=work,
+        stdout=subprocess.DEVNULL,
+        stderr=(work / "gateway.log").open("ab"),
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                return process
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise SystemExit("the gateway did not start")
+
+
+async def submit(base: str, headers: dict[str, str], operations: int, batch: int, clients: int) -> float:
+    batches = [
+        [citizen(serial) for serial in range(start, min(start + batch, operations))]
+        for start in range(0, operations, batch)
+    ]
+    bodies = [orjson.dumps({"operations": ops}) for ops in batches]
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+
+    async def client() -> None:
+        async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+            while not queue.empty():
+                body = queue.get_nowait()
+                response = await http.post(
+                    "/v1/databases/population/records",
+                    content=body,
+                    headers={**headers, "Idempotency-Key": uuid.uuid4().hex, "Content-Type": "application/json"},
+                )
+                assert response.status_code == 202, response.text
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return time.perf_counter() - started
+
+
+async def backlog(gateway_url: str) -> int:
+    from gateway.db import create_engine
+
+    engine = create_engine(gateway_url)
+    try:
+        async with engine.connect() as conn:
+            from sqlalchemy import text
+
+            result = await conn.execute(
+                text("SELECT count(*) FROM exchange_operations WHERE state IN ('pending', 'delivering')")
+            )
+            return int(result.scalar_one())
+    finally:
+        await engine.dispose()
+
+
+async def direct_inserts(sector_url: str, operations: int, batch: int) -> float:
+    """The baseline: the same rows inserted straight into an empty copy of the sector table."""
+
+    from gateway.db import create_engine
+    from simulators.population import CITIZENS, seed_population
+
+    await seed_population(sector_url, count=0)
+    engine = create_engine(sector_url)
+    rows = [
+        {
+            "so_dinh_danh": f"068186{serial:06d}",
+            "ho_ten": "Nguyễn Thị Mai",
+            "gioi_tinh": 2,
+            "ngay_sinh": "1986-03-12",
+            "ma_dan_toc": "01",
+            "ma_quoc_tich": "VN",
+            "dk_khai_sinh_tinh": "68",
+            "dk_khai_sinh_xa": "24823",
+            "thuong_tru_chi_tiet": "12 Trần Phú",
+            "thuong_tru_xa": "24781",
+            "thuong_tru_tinh": "68",
+            "ma_ho": "HK068000123",
+            "quan_he_chu_ho": 2,
+            "tinh_trang_hon_nhan": 2,
+            "ngay_cap_nhat": datetime(2025, 10, 1, 1, 30, tzinfo=UTC),
+        }
+        for serial in range(operations)
+    ]
+    try:
+        started = time.perf_counter()
+        for start in range(0, operations, batch):
+            async with engine.begin() as conn:
+                for row in rows[start : start + batch]:
+                    await conn.execute(CITIZENS.insert(), row)
+        return time.perf_counter() - started
+    finally:
+        await engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--operations", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--clients", type=int, default=8)
+    args = parser.parse_args()
+
+    from simulators.population import seed_population
+
+    work = Path(tempfile.mkdtemp(prefix="bench-exchange-"))
+    created: list[str] = []
+    try:
+        if args.backend == "postgresql":
+            import asyncpg
+
+            async def create(name: str) -> None:
+                connection = await asyncpg.connect(POSTGRES)
+                await connection.execute(f'CREATE DATABASE "{name}"')
+                await connection.close()
+
+            names = [f"bench_{uuid.uuid4().hex[:8]}_{part}" for part in ("gw", "sector", "direct")]
+            for name in names:
+                asyncio.run(create(name))
+                created.append(name)
+            base = POSTGRES.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+            gateway_url, sector_url, direct_url = (f"{base}/{name}" for name in names)
+        else:
+            gateway_url = f"sqlite+aiosqlite:///{work / 'gateway.db'}"
+            sector_url = f"sqlite:///{work / 'population.db'}"
+            direct_url = f"sqlite+aiosqlite:///{work / 'direct.db'}"
+        asyncio.run(seed_population(sector_url, count=0))
+        from gateway import migrations
+
+        migrations.upgrade(gateway_url)
+
+        async def make_client() -> tuple[str, str]:
+            from gateway.db import standalone_session
+            from gateway.services.clients import create_client
+
+            async with standalone_session(gateway_url) as session:
+                client, secret = await create_client(
+                    session, name="Bench", scopes=("population:read", "population:submit"), client_id="bench"
+                )
+                return client.client_id, secret
+
+        client_id, secret = asyncio.run(make_client())
+        connectors = {"population": {"config": {"url": sector_url, "writes": {}}}}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+        env |= {
+            "GATEWAY_DATA_DIR": str(work / "var"),
+            "GATEWAY_DATABASE_URL": gateway_url,
+            "GATEWAY_CONNECTORS": orjson.dumps(connectors).decode(),
+            "GATEWAY_LOG_LEVEL": "WARNING",
+            "GATEWAY_EXCHANGE_BATCH_MAX": str(max(500, args.batch)),
+        }
+        port = free_port()
+        base_url = f"http://127.0.0.1:{port}"
+        gateway = start_gateway(env | {"GATEWAY_EXCHANGE_DISPATCH": "false"}, port, work)
+        try:
+            token = httpx.post(
+                f"{base_url}/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
+            ).json()["access_token"]
+            headers = {"Authorization": f"Bearer {token}", "X-Purpose": PURPOSE, "X-Actor-Id": ACTOR}
+            intake = asyncio.run(submit(base_url, headers, args.operations, args.batch, args.clients))
+        finally:
+            gateway.terminate()
+            gateway.wait()
+        gateway = start_gateway(env, port, work)
+        try:
+            started = time.perf_counter()
+            while asyncio.run(backlog(gateway_url)):
+                time.sleep(0.2)
+            delivery = time.perf_counter() - started
+        finally:
+            gateway.terminate()
+            gateway.wait()
+        direct = asyncio.run(direct_inserts(direct_url, args.operations, args.batch))
+        n = args.operations
+        print(f"backend {args.backend}, {n} operations in batches of {args.batch}, {args.clients} clients")
+        print(f"  intake (stored before 202):  {n / intake:8.0f} ops/s  ({n / args.batch / intake:.1f} requests/s)")
+        print(f"  delivery (applied, ledger):  {n / delivery:8.0f} ops/s")
+        print(f"  direct inserts (baseline):   {n / direct:8.0f} rows/s")
+        print(f"  delivery / direct:           {direct / delivery:8.2f}")
+    finally:
+        if created:
+            import asyncpg
+
+            async def drop() -> None:
+                connection = await asyncpg.connect(POSTGRES)
+                for name in created:
+                    await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                await connection.close()
+
+            asyncio.run(drop())
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,391 @@
+"""Delivering accepted operations to the sector systems: in order per record, with retries and backoff, and a
+dead-letter state when retrying cannot help.
+
+Every process runs a :class:`Dispatcher`. A round claims due operations with a conditional update (on PostgreSQL
+several processes or hosts dispatch at once: a row claimed by one is skipped by the others), delivers them in
+batches, then records every outcome, and appends what was applied to the change feed, in one transaction. On
+SQLite only the process holding the ``exchange-dispatch`` lease dispatches.
+
+An operation is claimed only when no earlier operation of the same record is unfinished, so the operations of a
+record reach the sector system one at a time, in the order they were accepted. (A record with a long queue of its
+own holds back the records queued behind it in the claim's window: they wait, in order, for a later round.) A
+claim lapses after ``exchange_claim_seconds``: the operations of a process that died are delivered again, with
+the same idempotency key, and the connector recognises them (at-least-once delivery, exactly-once in effect).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Table, and_, bindparam, insert, or_, update
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import select as sa_select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from connectors.base import OperationKind, SubmitOperation, SubmitStatus
+from connectors.errors import ConnectorError, ContractViolation, OperationNotSupported, SubmissionRejected
+
+from .. import metrics
+from ..db import utcnow
+from ..leases import LeaseHolder
+from ..logs import get_logger
+from ..models import ExchangeChange, ExchangeFeed, ExchangeOperation
+from ..registry import ConnectorRegistry
+from ..settings import Settings
+from .states import DEAD, DELIVERED, DELIVERING, PENDING, UNFINISHED
+
+LEASE = "exchange-dispatch"
+#: How many rounds' worth of the oldest unfinished operations a claim looks at.
+SCAN_FACTOR = 5
+CLOSE_GRACE_SECONDS = 5.0
+_ERROR_TEXT = 500
+#: Refusals that will not change on retry: dead-lettered at once.
+PERMANENT = (SubmissionRejected, OperationNotSupported, ContractViolation)
+
+log = get_logger(__name__)
+
+Op = ExchangeOperation
+
+
+def idempotency_key(operation: ExchangeOperation) -> str:
+    """The key the sector system sees for one delivery of ``operation``: the same on every retry, new after a
+    replay (``generation``)."""
+    base = f"{operation.receipt_id}:{operation.position}"
+    return base if operation.generation == 0 else f"{base}:r{operation.generation}"
+
+
+@dataclass(slots=True)
+class Delivery:
+    """The outcome of delivering one claimed operation."""
+
+    operation: ExchangeOperation
+    outcome: str  # delivered | duplicate | retry | dead
+    error: str | None = None
+    reference: str | None = None
+
+
+def backoff_seconds(attempts: int, base: float, cap: float) -> float:
+    """The wait before the next delivery after ``attempts`` failed ones: doubling from ``base`` up to ``cap``,
+    spread by +-20% so that retries of many operations do not come back together."""
+    delay: float = min(cap, base * 2 ** max(0, attempts - 1))
+    spread: float = random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not a secret
+    return delay * spread
+
+
+class Dispatcher:
+    """Claims due operations, delivers them to their connectors and records the outcomes."""
+
+    def __init__(
+        self, *, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], registry: ConnectorRegistry
+    ) -> None:
+        self.settings = settings
+        self.sessionmaker = sessionmaker
+        self.registry = registry
+        self.lease = LeaseHolder(sessionmaker, LEASE, settings.axis_lease_seconds)
+        self.shared = sessionmaker.kw["bind"].url.get_backend_name() != "sqlite"
+        self._wakeup = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._limit = asyncio.Semaphore(settings.exchange_concurrency)
+
+    @property
+    def databases(self) -> list[str]:
+        """The served databases that accept submissions."""
+        return sorted(db_id for db_id, db in self.registry.databases.items() if db.connector.accepts_submissions)
+
+    async def start(self) -> None:
+        """Create the feed rows of the databases served, and start the background loop."""
+        for db_id in self.databases:
+            metrics.declare_exchange(db_id)
+        await self._ensure_feeds()
+        self._task = asyncio.create_task(self._run(), name="exchange-dispatch")
+
+    def wake(self) -> None:
+        """Look for work now (called after an intake)."""
+        self._wakeup.set()
+
+    async def close(self) -> None:
+        """Stop after the round under way (deliveries still waiting after the grace period are cancelled: their
+        claims lapse and another process delivers them again)."""
+        self._stopping.set()
+        self._wakeup.set()
+        task = self._task
+        if task is not None and not task.done():
+            await asyncio.wait({task}, timeout=CLOSE_GRACE_SECONDS)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        with contextlib.suppress(Exception):
+            await self.lease.release()
+
+    async def _ensure_feeds(self) -> None:
+        for db_id in self.databases:
+            try:
+                async with self.sessionmaker() as session:
+                    if await session.get(ExchangeFeed, db_id) is None:
+                        session.add(ExchangeFeed(database_id=db_id, position=0))
+                        await session.commit()
+            except sa_exc.IntegrityError:
+                pass  # another process created it
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            busy = False
+            try:
+                if self.databases and (self.shared or await self.lease.hold()):
+                    busy = await self.run_once() > 0
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("exchange dispatch round failed")
+            if busy:
+                continue
+            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), self.settings.exchange_poll_seconds)
+
+    async def run_once(self) -> int:
+        """One round: claim, deliver, record. Returns how many operations were claimed."""
+        claimed = await self.claim()
+        if not claimed:
+            return 0
+        by_database: dict[str, list[ExchangeOperation]] = defaultdict(list)
+        for op in claimed:
+            by_database[op.database_id].append(op)
+        chunk = max(1, self.settings.exchange_delivery_batch)
+        batches = [ops[i : i + chunk] for ops in by_database.values() for i in range(0, len(ops), chunk)]
+        delivered = await asyncio.gather(*(self._deliver(batch) for batch in batches))
+        await self.record([delivery for batch in delivered for delivery in batch])
+        return len(claimed)
+
+    async def claim(self) -> list[ExchangeOperation]:
+        """Claim the due operations that no earlier unfinished operation of their record holds back.
+
+        The oldest unfinished operations are read in order (a window of ``SCAN_FACTOR`` rounds); the first one
+        seen of each record is the one its record waits for, and is taken if it is due. The claim itself is a
+        conditional update that checks the state again: of two dispatchers choosing the same operation, the
+        second finds it claimed and leaves it, and a record whose first operation is held by another dispatcher
+        is skipped, so a record's operations never travel side by side.
+        """
+        now = utcnow()
+        batch = self.settings.exchange_dispatch_batch
+        table: Table = ExchangeOperation.__table__  # type: ignore[attr-defined]
+        async with self.sessionmaker() as session:
+            connection = await session.connection()
+            window = (
+                await connection.execute(
+                    sa_select(
+                        table.c.id,
+                        table.c.database_id,
+                        table.c.record_id,
+                        table.c.state,
+                        table.c.next_attempt_at,
+                        table.c.claimed_until,
+                    )
+                    .where(table.c.state.in_(UNFINISHED))
+                    .order_by(table.c.id)
+                    .limit(batch * SCAN_FACTOR)
+                )
+            ).all()
+        served = set(self.databases)
+        seen: set[tuple[str, str]] = set()
+        chosen: list[int] = []
+        for op_id, database_id, record_id, state, next_attempt_at, claimed_until in window:
+            record = (database_id, record_id)
+            if record in seen:
+                continue
+            seen.add(record)
+            due = next_attempt_at <= now if state == PENDING else claimed_until is None or claimed_until < now
+            if due and database_id in served:
+                chosen.append(op_id)
+                if len(chosen) == batch:
+                    break
+        if not chosen:
+            return []
+        still_due = or_(
+            and_(col(Op.state) == PENDING, col(Op.next_attempt_at) <= now),
+            and_(col(Op.state) == DELIVERING, col(Op.claimed_until) < now),
+        )
+        statement = (
+            update(Op)
+            .where(col(Op.id).in_(chosen), still_due)
+            .values(
+                state=DELIVERING,
+                claimed_until=now + timedelta(seconds=self.settings.exchange_claim_seconds),
+                attempts=col(Op.attempts) + 1,
+            )
+            .returning(Op)
+            .execution_options(synchronize_session=False)
+        )
+        async with self.sessionmaker() as session:
+            rows = list((await session.exec(statement)).scalars().all())
+            await session.commit()
+        rows.sort(key=lambda op: op.id or 0)
+        return rows
+
+    async def _deliver(self, operations: list[ExchangeOperation]) -> list[Delivery]:
+        """Deliver operations of one database, each on a different record, in one call of the connector."""
+        database = self.registry.databases.get(operations[0].database_id)
+        if database is None:
+            return [Delivery(op, "retry", "the database is not served by this process") for op in operations]
+        requests = [
+            SubmitOperation(
+                OperationKind(op.kind),
+                op.record_id,
+                idempotency_key=idempotency_key(op),
+                fields=op.fields,
+                metadata=op.meta,
+            )
+            for op in operations
+        ]
+        started = time.perf_counter()
+        async with self._limit:
+            try:
+                results = await database.connector.submit_many(requests)
+            except ConnectorError as exc:
+                outcome = "dead" if isinstance(exc, PERMANENT) else "retry"
+                return [Delivery(op, outcome, exc.message) for op in operations]
+            except Exception as exc:  # a connector bug must not stop the dispatcher
+                log.exception("connector failed on submit", database=database.id)
+                return [Delivery(op, "retry", f"{type(exc).__name__}: {exc}"[:_ERROR_TEXT]) for op in operations]
+            finally:
+                histogram = metrics.exchange_delivery(database.id)
+                elapsed = time.perf_counter() - started
+                for _ in operations:
+                    histogram.observe(elapsed)
+        deliveries = []
+        for op, result in zip(operations, results, strict=True):
+            if isinstance(result, ConnectorError):
+                deliveries.append(Delivery(op, "dead" if isinstance(result, PERMANENT) else "retry", result.message))
+            else:
+                outcome = "duplicate" if result.status == SubmitStatus.DUPLICATE else "delivered"
+                deliveries.append(Delivery(op, outcome, reference=result.reference))
+        return deliveries
+
+    async def record(self, deliveries: list[Delivery]) -> None:
+        """Store every outcome, and append the applied operations to their databases' feeds, in one transaction.
+        An operation whose claim lapsed and was taken over meanwhile is left to its new holder."""
+        if not deliveries:
+            return
+        now = utcnow()
+        settings = self.settings
+        table: Table = ExchangeOperation.__table__  # type: ignore[attr-defined]
+        applied: dict[str, list[ExchangeOperation]] = defaultdict(list)
+        counts: dict[tuple[str, str], int] = defaultdict(int)
+        rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        async with self.sessionmaker() as session:
+            # The operations still ours: claimed by this round (same claim deadline), locked until commit.
+            owned = set(
+                (
+                    await session.exec(
+                        select(col(Op.id))
+                        .where(
+                            col(Op.id).in_([d.operation.id for d in deliveries]),
+                            col(Op.state) == DELIVERING,
+                            col(Op.claimed_until) == deliveries[0].operation.claimed_until,
+                        )
+                        .with_for_update()
+                    )
+                ).all()
+            )
+            for delivery in deliveries:
+                op = delivery.operation
+                if op.id not in owned:
+                    continue
+                if delivery.outcome in ("delivered", "duplicate"):
+                    rows["delivered"].append(
+                        {"b_id": op.id, "b_outcome": delivery.outcome, "b_reference": delivery.reference}
+                    )
+                    applied[op.database_id].append(op)
+                    counted = delivery.outcome
+                elif delivery.outcome == "dead" or op.attempts >= settings.exchange_max_attempts:
+                    rows["dead"].append({"b_id": op.id, "b_error": delivery.error})
+                    counted = "dead_lettered"
+                else:
+                    wait = backoff_seconds(
+                        op.attempts, settings.exchange_backoff_seconds, settings.exchange_backoff_max_seconds
+                    )
+                    rows["retry"].append(
+                        {"b_id": op.id, "b_error": delivery.error, "b_next": now + timedelta(seconds=wait)}
+                    )
+                    counted = "retried"
+                counts[(op.database_id, counted)] += 1
+            by_id = table.c.id == bindparam("b_id")
+            statements = {
+                "delivered": update(table)
+                .where(by_id)
+                .values(
+                    state=DELIVERED,
+                    delivered_at=now,
+                    outcome=bindparam("b_outcome"),
+                    reference=bindparam("b_reference"),
+                    claimed_until=None,
+                    last_error=None,
+                ),
+                "dead": update(table)
+                .where(by_id)
+                .values(state=DEAD, claimed_until=None, last_error=bindparam("b_error")),
+                "retry": update(table)
+                .where(by_id)
+                .values(
+                    state=PENDING,
+                    claimed_until=None,
+                    last_error=bindparam("b_error"),
+                    next_attempt_at=bindparam("b_next"),
+                ),
+            }
+            for kind, params in rows.items():
+                await session.exec(statements[kind], params=params)
+            for db_id in sorted(applied):  # always the same lock order
+                await _append_changes(session, db_id, applied[db_id], now)
+            await session.commit()
+        for (db_id, outcome), count in counts.items():
+            metrics.exchange_outcomes(db_id)[outcome].inc(count)
+            if outcome == "dead_lettered":
+                log.warning("operations dead-lettered", database=db_id, count=count)
+
+
+async def _append_changes(
+    session: AsyncSession, db_id: str, operations: list[ExchangeOperation], now: datetime
+) -> None:
+    """Take the next positions of the database's feed (its row stays locked until commit, so positions follow
+    commit order) and append one change per applied operation."""
+    operations.sort(key=lambda op: op.id or 0)
+    result = await session.exec(
+        update(ExchangeFeed)
+        .where(col(ExchangeFeed.database_id) == db_id)
+        .values(position=col(ExchangeFeed.position) + len(operations))
+        .returning(col(ExchangeFeed.position))
+    )
+    last = result.scalar_one_or_none()
+    if last is None:
+        session.add(ExchangeFeed(database_id=db_id, position=len(operations)))
+        last = len(operations)
+    first = last - len(operations) + 1
+    rows = []
+    for offset, op in enumerate(operations):
+        changed_at = op.meta.get("changed_at")
+        rows.append(
+            {
+                "database_id": db_id,
+                "position": first + offset,
+                "record_id": op.record_id,
+                "kind": op.kind,
+                "changed_fields": sorted(op.fields),
+                "operation_id": op.id,
+                "receipt_id": op.receipt_id,
+                "changed_at": datetime.fromisoformat(changed_at) if isinstance(changed_at, str) else None,
+                "delivered_at": now,
+            }
+        )
+    table: Table = ExchangeChange.__table__  # type: ignore[attr-defined]
+    await session.exec(insert(table), params=rows)

@@ -1,0 +1,49 @@
+"""Reading a database's change feed: the operations applied, in the order they were applied."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ..models import ExchangeChange
+from ..problems import InvalidCursor
+from ..services.access import Decision
+
+
+def parse_cursor(cursor: str | None) -> int:
+    """The feed position after which to read: ``0`` (the start) when there is no cursor."""
+    if cursor is None or cursor == "":
+        return 0
+    if not cursor.isdigit() or len(cursor) > 18:
+        raise InvalidCursor("The cursor is not a position of this change feed.")
+    return int(cursor)
+
+
+async def read_changes(
+    session: AsyncSession, database_id: str, *, after: int, limit: int, decision: Decision
+) -> dict[str, Any]:
+    """Up to ``limit`` changes after position ``after``; the changed fields are those the reader's grant covers."""
+    rows = (
+        await session.exec(
+            select(ExchangeChange)
+            .where(col(ExchangeChange.database_id) == database_id, col(ExchangeChange.position) > after)
+            .order_by(col(ExchangeChange.position))
+            .limit(limit + 1)
+        )
+    ).all()
+    granted = None if decision.fields is None else {f.split(".", 1)[0] for f in decision.fields}
+    changes = [
+        {
+            "cursor": str(row.position),
+            "record_id": row.record_id,
+            "op": row.kind,
+            "changed_fields": [f for f in row.changed_fields if granted is None or f in granted],
+            "changed_at": row.changed_at.isoformat() if row.changed_at else None,
+            "applied_at": row.delivered_at.isoformat(),
+        }
+        for row in rows[:limit]
+    ]
+    next_cursor = changes[-1]["cursor"] if changes else str(after)
+    return {"changes": changes, "next_cursor": next_cursor, "more": len(rows) > limit}

@@ -1,0 +1,234 @@
+"""Taking a submission in: check every operation, store the accepted ones and the receipt in one transaction,
+and only then answer. A repeated ``Idempotency-Key`` gets the stored receipt back and changes nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from .. import metrics
+from ..db import utcnow
+from ..logs import get_logger
+from ..models import ExchangeOperation, ExchangeReceipt
+from ..problems import ExchangeUnavailable, IdempotencyKeyReused, SubmissionRejected
+from ..quality import record_submitted
+from ..services.access import Decision
+from ..settings import Settings
+from .operations import CheckedOperation, OperationChecker, Rejection
+from .states import PENDING
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Intake:
+    """The outcome of a submission: its receipt, and whether it repeats an earlier one (nothing was stored)."""
+
+    receipt: dict[str, Any]
+    replayed: bool
+
+
+def request_hash(operations: list[Any]) -> str:
+    """A digest of the submitted operations, independent of key order and whitespace."""
+    return hashlib.sha256(orjson.dumps(operations, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+async def receipt_of(session: AsyncSession, row: ExchangeReceipt, *, with_states: bool = False) -> dict[str, Any]:
+    """The receipt of a stored submission; ``with_states`` adds each operation's delivery state."""
+    operations = (
+        await session.exec(
+            select(ExchangeOperation)
+            .where(col(ExchangeOperation.receipt_id) == row.id)
+            .order_by(col(ExchangeOperation.position))
+        )
+    ).all()
+    accepted = []
+    for operation in operations:
+        entry: dict[str, Any] = {
+            "index": operation.position,
+            "record_id": operation.record_id,
+            "op": operation.kind,
+            "operation_id": operation.id,
+        }
+        if with_states:
+            entry |= {
+                "state": operation.state,
+                "attempts": operation.attempts,
+                "outcome": operation.outcome,
+                "delivered_at": operation.delivered_at.isoformat() if operation.delivered_at else None,
+                "last_error": operation.last_error,
+            }
+        accepted.append(entry)
+    return _receipt(row, accepted)
+
+
+def _receipt(row: ExchangeReceipt, accepted: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "receipt_id": row.id,
+        "database": row.database_id,
+        "idempotency_key": row.idempotency_key,
+        "received_at": row.created_at.isoformat(),
+        "accepted": accepted,
+        "rejected": row.rejections,
+    }
+
+
+async def _stored(session: AsyncSession, client_id: str, database_id: str, key: str) -> ExchangeReceipt | None:
+    return (
+        await session.exec(
+            select(ExchangeReceipt).where(
+                col(ExchangeReceipt.client_id) == client_id,
+                col(ExchangeReceipt.database_id) == database_id,
+                col(ExchangeReceipt.idempotency_key) == key,
+            )
+        )
+    ).first()
+
+
+async def _replay(session: AsyncSession, row: ExchangeReceipt, digest: str) -> Intake:
+    if row.request_hash != digest:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was used for different operations; use a new key for a new submission."
+        )
+    return Intake(await receipt_of(session, row), replayed=True)
+
+
+class IntakeService:
+    """Submissions to one database."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        database_id: str,
+        checker: OperationChecker,
+        settings: Settings | None = None,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._settings = settings
+        self.database_id = database_id
+        self.checker = checker
+
+    async def submit(self, operations: list[Any], *, decision: Decision, idempotency_key: str) -> Intake:
+        """Check and store ``operations``; raises :class:`SubmissionRejected` when none passes, and
+        :class:`ExchangeUnavailable` when they cannot be stored (nothing is then accepted)."""
+        digest = request_hash(operations)
+        client_id = decision.client_id
+        try:
+            async with self._sessionmaker() as session:
+                existing = await _stored(session, client_id, self.database_id, idempotency_key)
+                if existing is not None:
+                    return await _replay(session, existing, digest)
+        except sa_exc.SQLAlchemyError:
+            log.warning("exchange storage failed", database=self.database_id, exc_info=True)
+            raise ExchangeUnavailable from None
+        accepted: list[CheckedOperation] = []
+        rejected: list[Rejection] = []
+        for position, raw in enumerate(operations):
+            outcome = self.checker.check(position, raw, decision, decision.actor)
+            (accepted if isinstance(outcome, CheckedOperation) else rejected).append(outcome)  # type: ignore[arg-type]
+        counters = metrics.exchange_outcomes(self.database_id)
+        if rejected:
+            counters["rejected"].inc(len(rejected))
+        if not accepted:
+            raise SubmissionRejected(
+                "No operation could be accepted; nothing was stored.", rejected=[r.as_json() for r in rejected]
+            )
+        intake = await self._store(accepted, rejected, decision, idempotency_key, digest)
+        if not intake.replayed:
+            counters["accepted"].inc(len(accepted))
+        return intake
+
+    async def _measure_quality(self, accepted: list[CheckedOperation]) -> None:
+        """Count the new records in the database's data-quality scores (statistics: kept apart from the
+        operations' own transaction, so that a failure here loses no operation)."""
+        key = self.checker.key
+        records = [{**op.fields, key: op.record_id} for op in accepted if op.kind == "create"]
+        if not records:
+            return
+        try:
+            async with self._sessionmaker() as session:
+                await record_submitted(
+                    session, self.database_id, self.checker.contract, records, settings=self._settings
+                )
+                await session.commit()
+        except Exception:
+            log.warning(
+                "could not count submitted records in the quality scores", database=self.database_id, exc_info=True
+            )
+
+    async def _store(
+        self,
+        accepted: list[CheckedOperation],
+        rejected: list[Rejection],
+        decision: Decision,
+        idempotency_key: str,
+        digest: str,
+    ) -> Intake:
+        now = utcnow()
+        receipt = ExchangeReceipt(
+            id=str(uuid.uuid4()),
+            client_id=decision.client_id,
+            database_id=self.database_id,
+            idempotency_key=idempotency_key,
+            request_hash=digest,
+            purpose=decision.purpose,
+            actor=decision.actor,
+            accepted=len(accepted),
+            rejected=len(rejected),
+            rejections=[r.as_json() for r in rejected],
+            created_at=now,
+        )
+        rows = [
+            {
+                "receipt_id": receipt.id,
+                "position": op.position,
+                "database_id": self.database_id,
+                "record_id": op.record_id,
+                "kind": op.kind,
+                "fields": op.fields,
+                "metadata": op.metadata,
+                "state": PENDING,
+                "attempts": 0,
+                "generation": 0,
+                "next_attempt_at": now,
+                "accepted_at": now,
+            }
+            for op in accepted
+        ]
+        table = ExchangeOperation.__table__  # type: ignore[attr-defined]
+        try:
+            async with self._sessionmaker() as session:
+                session.add(receipt)
+                try:
+                    await session.flush()
+                    # One multi-row INSERT ... RETURNING, ids in the order given.
+                    inserted = await session.exec(
+                        insert(table).returning(table.c.id, sort_by_parameter_order=True), params=rows
+                    )
+                    ids = [row[0] for row in inserted.all()]
+                    await session.commit()
+                except sa_exc.IntegrityError:
+                    # The same key, stored by a concurrent request in the meantime: answer with its receipt.
+                    await session.rollback()
+                    existing = await _stored(session, decision.client_id, self.database_id, idempotency_key)
+                    if existing is None:
+                        raise
+                    return await _replay(session, existing, digest)
+        except sa_exc.SQLAlchemyError:
+            log.warning("exchange storage failed", database=self.database_id, exc_info=True)
+            raise ExchangeUnavailable from None
+        await self._measure_quality(accepted)
+        entries = [
+            {"index": op.position, "record_id": op.record_id, "op": op.kind, "operation_id": op_id}
+            for op, op_id in zip(accepted, ids, strict=True)
+        ]
+        return Intake(_receipt(receipt, entries), replayed=False)

@@ -1,0 +1,142 @@
+"""Checking one submitted operation against the destination's contract and the sender's grant."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
+
+from contracts import Contract
+
+from ..problems import AccessDenied, Problem, ValidationFailed, validation_errors
+from ..services.access import Decision
+
+
+class OperationMetadata(BaseModel):
+    """What the sending system states about a change, kept with the operation and passed to the sector system."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    changed_at: AwareDatetime = Field(description="When the change was made in the sending system.")
+    source_reference: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="The sending system's reference of the change (registration or document number).",
+    )
+    officer: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="The officer who made the change; the request's X-Actor-Id when left out.",
+    )
+    note: str | None = Field(default=None, max_length=500, description="A short explanation, for people.")
+
+
+class SubmittedOperation(BaseModel):
+    """One operation of a submission: what to do to which record, the changed fields, and the metadata."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    op: Literal["create", "update", "delete"] = Field(description="What to do to the record.")
+    record_id: Annotated[str, Field(min_length=1, max_length=128, description="The record's key.")]
+    fields: dict[str, Any] = Field(
+        default_factory=dict,
+        description="create: the whole record; update: the changed top-level fields only; delete: none.",
+    )
+    metadata: OperationMetadata
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedOperation:
+    """An operation that passed every check: its fields in JSON form, as stored and delivered."""
+
+    position: int
+    kind: str
+    record_id: str
+    fields: dict[str, Any]
+    metadata: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Rejection:
+    """An operation refused at intake, with its problem details."""
+
+    position: int
+    record_id: str | None
+    problem: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        """The receipt entry."""
+        return {"index": self.position, "record_id": self.record_id, "problem": self.problem}
+
+
+_OPERATION = TypeAdapter(SubmittedOperation)
+
+
+def _adapter(info: FieldInfo) -> TypeAdapter[Any]:
+    """A validator of one contract field, with its constraints."""
+    if not info.metadata:
+        return TypeAdapter(info.annotation)  # type: ignore[arg-type]
+    return TypeAdapter(Annotated[(info.annotation, *info.metadata)])  # type: ignore[arg-type]
+
+
+class OperationChecker:
+    """Checks operations for one database: built once per database, holds the validators of its fields."""
+
+    def __init__(self, contract: type[Contract]) -> None:
+        self.contract = contract
+        self.key = contract.record_key
+        self._key = _adapter(contract.model_fields[self.key])
+        self._fields = {name: _adapter(info) for name, info in contract.model_fields.items()}
+
+    def check(self, position: int, raw: Any, decision: Decision, actor: str | None) -> CheckedOperation | Rejection:
+        """The checked operation, or its rejection: malformed, a bad key, fields outside the grant, values the
+        contract refuses."""
+        record_id = raw.get("record_id") if isinstance(raw, dict) and isinstance(raw.get("record_id"), str) else None
+        try:
+            operation = _OPERATION.validate_python(raw)
+            record_id = operation.record_id
+            key = str(self._key.validate_python(operation.record_id))
+            fields = self._fields_of(operation, key, decision)
+        except ValidationError as exc:
+            errors = validation_errors(exc.errors(include_input=False, include_url=False))
+            return Rejection(position, record_id, ValidationFailed("The operation is invalid.", errors=errors).body())
+        except Problem as problem:
+            return Rejection(position, record_id, problem.body())
+        metadata = operation.metadata.model_dump(mode="json", exclude_none=True)
+        if actor is not None:
+            metadata.setdefault("officer", actor)
+        return CheckedOperation(position, operation.op, key, fields, metadata)
+
+    def _fields_of(self, operation: SubmittedOperation, key: str, decision: Decision) -> dict[str, Any]:
+        fields = operation.fields
+        if operation.op == "delete":
+            if fields:
+                raise ValidationFailed("A delete carries no fields.")
+            return {}
+        if self.key in fields and fields[self.key] != key:
+            raise ValidationFailed(f"fields.{self.key} differs from record_id; a record's key cannot change.")
+        changed = [name for name in fields if name != self.key]
+        unknown = sorted(name for name in changed if name not in self._fields)
+        if unknown:
+            raise ValidationFailed(f"Not fields of {self.contract.contract_id()}: {', '.join(unknown)}.")
+        ungranted = decision.allows_fields(changed)
+        if ungranted:
+            raise AccessDenied(f"Your grant does not cover writing: {', '.join(ungranted)}.")
+        if operation.op == "create":
+            record = self.contract.model_validate({**fields, self.key: key})
+            return record.model_dump(mode="json", exclude={self.key}, exclude_none=True)
+        if not changed:
+            raise ValidationFailed("An update changes at least one field.")
+        values: dict[str, Any] = {}
+        for name in changed:
+            adapter = self._fields[name]
+            try:
+                values[name] = adapter.dump_python(adapter.validate_python(fields[name]), mode="json")
+            except ValidationError as exc:
+                errors = [{**e, "loc": ("fields", name, *e["loc"])} for e in exc.errors(include_input=False)]
+                raise ValidationFailed("The operation is invalid.", errors=validation_errors(errors)) from None
+        return values

@@ -1,0 +1,16 @@
+"""The states of an operation between intake and delivery."""
+
+from __future__ import annotations
+
+PENDING = "pending"
+"""Waiting for its delivery (at ``next_attempt_at``)."""
+DELIVERING = "delivering"
+"""Claimed by a dispatcher until ``claimed_until``."""
+DELIVERED = "delivered"
+"""Applied by the sector system (or recognised there as applied before)."""
+DEAD = "dead"
+"""Dead-lettered: refused for good, or failed too many times; waits for an operator (``gateway exchange``)."""
+
+STATES = (PENDING, DELIVERING, DELIVERED, DEAD)
+#: Operations that still hold back the later operations of their record.
+UNFINISHED = (PENDING, DELIVERING)

@@ -1,0 +1,192 @@
+"""Realistic data-quality defects planted at known rates in the simulated population database.
+
+Real registers are not clean: names typed with extra spaces or in capitals, a person registered twice under two
+ids, fields left empty, records nobody updated for years, a year of birth typed wrong, a death registered in the
+civil status database that never reached the population database. The demo plants such defects so that the
+gateway's data-quality report has something true to show; the tests measure them back.
+
+:func:`plant_population_defects` takes the clean ``cong_dan`` rows (:func:`simulators.population.generate_citizens`)
+and returns defective copies together with a :class:`PlantedDefects` manifest naming the records of each defect.
+Each defect touches ``round(rate * n)`` records (``n`` the citizens, or the dead for unpropagated deaths), chosen at
+random from its own stream, and no record carries two defects. The other simulated systems keep deriving their
+records from the clean rows (so the civil status database still registers the deaths the population lost).
+
+The demo's sample citizen (the first living citizen whose birth was registered in Lâm Đồng, code ``068``, by
+personal id) is never touched, nor can a defective record take its place.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Final
+
+__all__ = ["DEMO_DEFECTS", "PlantedDefects", "PopulationDefects", "plant_population_defects", "showcase_id"]
+
+Row = dict[str, Any]
+_DEMO_PROVINCE: Final = "068"
+_IDENTITY: Final = ("ho_ten", "ngay_sinh", "gioi_tinh", "dk_khai_sinh_tinh", "dk_khai_sinh_xa")
+
+
+@dataclass(frozen=True, slots=True)
+class PopulationDefects:
+    """The share of citizens given each defect (0 to 1; all off by default).
+
+    * ``unnormalised_names``: a full name with a doubled or trailing space, or in capitals (half of each);
+    * ``duplicate_identities``: a living person registered a second time under another personal id, over the
+      record of another living citizen (the number of records stays; that citizen is lost);
+    * ``missing_marital_status``: the marital status left empty;
+    * ``stale_updates``: last updated 5 to 12 years ago (a living person of 13 or more);
+    * ``birth_year_mismatch``: the year of birth typed one year early, so that it disagrees with the personal id;
+    * ``unpropagated_deaths``: a share of *the dead* whose death the population database does not record.
+    """
+
+    unnormalised_names: float = 0.0
+    duplicate_identities: float = 0.0
+    missing_marital_status: float = 0.0
+    stale_updates: float = 0.0
+    birth_year_mismatch: float = 0.0
+    unpropagated_deaths: float = 0.0
+
+    def __post_init__(self) -> None:
+        for item in fields(self):
+            if not 0.0 <= getattr(self, item.name) <= 1.0:
+                raise ValueError(f"{item.name} must be between 0 and 1")
+
+    @property
+    def any(self) -> bool:
+        """Whether any defect is planted at all."""
+        return any(getattr(self, item.name) for item in fields(self))
+
+
+DEMO_DEFECTS: Final = PopulationDefects(
+    unnormalised_names=0.03,
+    duplicate_identities=0.01,
+    missing_marital_status=0.02,
+    stale_updates=0.04,
+    birth_year_mismatch=0.005,
+    unpropagated_deaths=0.2,
+)
+"""The defects of the demo's population database."""
+
+
+@dataclass(slots=True)
+class PlantedDefects:
+    """Which records got which defect (personal ids); ``duplicate_identities`` holds the second registrations."""
+
+    unnormalised_names: set[str] = field(default_factory=set)
+    duplicate_identities: set[str] = field(default_factory=set)
+    missing_marital_status: set[str] = field(default_factory=set)
+    stale_updates: set[str] = field(default_factory=set)
+    birth_year_mismatch: set[str] = field(default_factory=set)
+    unpropagated_deaths: set[str] = field(default_factory=set)
+
+
+def showcase_id(rows: Sequence[Row]) -> str | None:
+    """The personal id of the demo's sample citizen: the smallest of the living born in province ``068``."""
+    living = [r["so_dinh_danh"] for r in rows if r["ngay_mat"] is None and r["so_dinh_danh"].startswith(_DEMO_PROVINCE)]
+    return min(living, default=None)
+
+
+def _before_showcase(personal_id: str, showcase: str | None) -> bool:
+    """Whether a living citizen with this id would become the demo's sample citizen instead of the showcase."""
+    return showcase is not None and personal_id.startswith(_DEMO_PROVINCE) and personal_id < showcase
+
+
+def _count(rate: float, total: int) -> int:
+    return round(rate * total)
+
+
+def _birth(row: Row) -> date:
+    return date.fromisoformat((row["ngay_sinh"] + "-01-01")[:10])
+
+
+def _messy_name(rng: random.Random, name: str) -> str:
+    if rng.random() < 0.5:
+        return name.upper()
+    words = name.split(" ")
+    if len(words) > 1 and rng.random() < 0.6:
+        at = rng.randrange(1, len(words))
+        return " ".join(words[:at]) + "  " + " ".join(words[at:])
+    return name + " "
+
+
+def _year_earlier(value: str) -> str:
+    year = int(value[:4]) - 1
+    rest = value[4:]
+    return f"{year:04d}{'-02-28' if rest == '-02-29' else rest}"
+
+
+def _second_id(rng: random.Random, source: str, used: set[str], showcase: str | None) -> str:
+    """Another personal id agreeing with the same birth province, century, gender and year (a later serial)."""
+    while True:
+        candidate = f"{source[:6]}{rng.randrange(500_000, 1_000_000):06d}"
+        if candidate not in used and not _before_showcase(candidate, showcase):
+            used.add(candidate)
+            return candidate
+
+
+def plant_population_defects(
+    rows: Sequence[Row], defects: PopulationDefects, *, seed: int = 68, today: date | None = None
+) -> tuple[list[Row], PlantedDefects]:
+    """Copies of the ``cong_dan`` rows with ``defects`` planted, and which records got which (see the module)."""
+    today = today or date.today()
+    rng = random.Random(f"{seed}:defects")  # noqa: S311 - synthetic data, not security
+    planted = PlantedDefects()
+    result = [dict(row) for row in rows]
+    if not defects.any:
+        return result, planted
+    showcase = showcase_id(rows)
+    used = {row["so_dinh_danh"] for row in rows}
+    order = [row for row in result if row["so_dinh_danh"] != showcase]
+    rng.shuffle(order)
+    taken: set[str] = set()
+
+    def pick(count: int, eligible: Any) -> list[Row]:
+        chosen: list[Row] = []
+        for row in order:
+            if len(chosen) == count:
+                break
+            if row["so_dinh_danh"] not in taken and eligible(row):
+                taken.add(row["so_dinh_danh"])
+                chosen.append(row)
+        return chosen
+
+    total = len(rows)
+    dead = sum(1 for row in rows if row["ngay_mat"] is not None)
+    # A death the population lost makes the person look alive: never one who would then precede the showcase.
+    for row in pick(
+        _count(defects.unpropagated_deaths, dead),
+        lambda r: r["ngay_mat"] is not None and not _before_showcase(r["so_dinh_danh"], showcase),
+    ):
+        row["ngay_mat"] = None
+        planted.unpropagated_deaths.add(row["so_dinh_danh"])
+    for row in pick(_count(defects.unnormalised_names, total), lambda r: True):
+        row["ho_ten"] = _messy_name(rng, row["ho_ten"])
+        planted.unnormalised_names.add(row["so_dinh_danh"])
+    for row in pick(_count(defects.missing_marital_status, total), lambda r: True):
+        row["tinh_trang_hon_nhan"] = None
+        planted.missing_marital_status.add(row["so_dinh_danh"])
+    old_enough = today - timedelta(days=13 * 366)
+    for row in pick(_count(defects.stale_updates, total), lambda r: r["ngay_mat"] is None and _birth(r) < old_enough):
+        days = rng.randint(5 * 365, 12 * 365)
+        moment = datetime(today.year, today.month, today.day, tzinfo=UTC) - timedelta(days=days)
+        row["ngay_cap_nhat"] = moment + timedelta(seconds=rng.randrange(86_400))
+        planted.stale_updates.add(row["so_dinh_danh"])
+    for row in pick(_count(defects.birth_year_mismatch, total), lambda r: r["ngay_sinh"][:4] not in ("1900", "2000")):
+        row["ngay_sinh"] = _year_earlier(row["ngay_sinh"])
+        planted.birth_year_mismatch.add(row["so_dinh_danh"])
+    # A living person registered a second time, over another living citizen's record: the same name, birth and
+    # gender, another id (a later serial), the other record's address and household, no old identity card.
+    count = _count(defects.duplicate_identities, total)
+    alive = lambda r: r["ngay_mat"] is None  # noqa: E731
+    for source, twin in zip(pick(count, alive), pick(count, alive), strict=False):
+        twin.update(
+            so_dinh_danh=_second_id(rng, source["so_dinh_danh"], used, showcase),
+            so_cmnd=None,
+            **{column: source[column] for column in _IDENTITY},
+        )
+        planted.duplicate_identities.add(twin["so_dinh_danh"])
+    return result, planted

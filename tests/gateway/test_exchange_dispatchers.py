@@ -1,0 +1,162 @@
+"""Several dispatchers on one gateway database: on PostgreSQL they share the backlog, none delivers an operation
+another took, and each record's operations still arrive in order; on SQLite only the lease holder dispatches."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from support import empty_databases
+
+from contracts.population import Citizen
+from gateway import migrations
+from gateway.db import create_engine, create_sessionmaker, utcnow
+from gateway.exchange.dispatcher import Dispatcher
+from gateway.exchange.intake import IntakeService
+from gateway.exchange.operations import OperationChecker
+from gateway.registry import ConnectorRegistry
+from gateway.services.access import Decision
+from gateway.settings import Settings
+from simulators.population import CITIZENS, seed_population
+
+EXAMPLE = Citizen.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]
+RECORDS = 150
+NAMES = ["Nguyễn Thị Một", "Nguyễn Thị Hai", "Nguyễn Thị Ba", "Nguyễn Thị Bốn"]
+
+
+@pytest.fixture
+def urls(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    with empty_databases(tmp_path, "dispgateway", "dispsector") as (gateway_url, sector_url):
+        migrations.upgrade(gateway_url)
+        asyncio.run(seed_population(sector_url, count=0))
+        yield gateway_url, sector_url
+
+
+def _operation(op: str, record: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"op": op, "record_id": record, "metadata": {"changed_at": "2026-11-20T08:00:00+07:00"}}
+    if fields is not None:
+        body["fields"] = fields
+    return body
+
+
+async def _backlog(settings: Settings, sessionmaker: Any) -> dict[str, str]:
+    """Per record: a create, then three renames in three later submissions. Returns record -> final name."""
+    service = IntakeService(sessionmaker, "population", OperationChecker(Citizen), settings)
+    decision = Decision("writer", "population", "submit", None, None, None, (1,))
+    records = [f"068185{n:06d}" for n in range(RECORDS)]
+    base = {k: v for k, v in EXAMPLE.items() if k not in ("personal_id", "old_id_number")}
+    base["household_id"] = "HK068000123"
+    await service.submit(
+        [_operation("create", r, {**base, "full_name": NAMES[0]}) for r in records],
+        decision=decision,
+        idempotency_key="creates",
+    )
+    for step, name in enumerate(NAMES[1:], start=1):
+        await service.submit(
+            [_operation("update", r, {"full_name": name}) for r in records],
+            decision=decision,
+            idempotency_key=f"renames-{step}",
+        )
+    return dict.fromkeys(records, NAMES[-1])
+
+
+async def _run_dispatchers(settings: Settings, count: int) -> tuple[list[int], dict[str, int], dict[str, str]]:
+    engine = create_engine(settings.database_url)
+    sessionmaker = create_sessionmaker(engine)
+    registries = [ConnectorRegistry.from_settings(settings) for _ in range(count)]
+    dispatchers = [Dispatcher(settings=settings, sessionmaker=sessionmaker, registry=r) for r in registries]
+    try:
+        expected = await _backlog(settings, sessionmaker)
+        for registry in registries:
+            await registry.start()
+        delivered = [0] * count
+
+        async def loop(index: int) -> None:
+            dispatcher = dispatchers[index]
+            idle = 0
+            while idle < 20:
+                if dispatcher.shared or await dispatcher.lease.hold():
+                    claimed = await dispatcher.run_once()
+                else:
+                    claimed = 0
+                delivered[index] += claimed
+                idle = 0 if claimed else idle + 1
+                await asyncio.sleep(0 if claimed else 0.02)
+
+        await asyncio.wait_for(asyncio.gather(*(loop(i) for i in range(count))), timeout=120)
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.text("SELECT state, outcome, count(*) FROM exchange_operations GROUP BY state, outcome")
+                )
+            ).all()
+        outcomes = {f"{state}/{outcome}": int(n) for state, outcome, n in rows}
+        return delivered, outcomes, expected
+    finally:
+        for dispatcher in dispatchers:
+            await dispatcher.lease.release()
+        for registry in registries:
+            await registry.close()
+        await engine.dispose()
+
+
+async def _names(sector_url: str) -> dict[str, str]:
+    engine = create_engine(sector_url)
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(sa.select(CITIZENS.c.so_dinh_danh, CITIZENS.c.ho_ten))).all()
+        return {str(personal_id): str(name) for personal_id, name in rows}
+    finally:
+        await engine.dispose()
+
+
+def test_dispatchers_share_the_work_and_keep_each_records_order(
+    urls: tuple[str, str], make_settings: Callable[..., Settings]
+) -> None:
+    gateway_url, sector_url = urls
+    settings = make_settings(
+        database_url=gateway_url,
+        connectors={"population": {"config": {"url": sector_url, "writes": {}}}},
+        exchange_dispatch_batch=50,
+        exchange_delivery_batch=25,
+    )
+    delivered, outcomes, expected = asyncio.run(_run_dispatchers(settings, count=3))
+    total = RECORDS * len(NAMES)
+    assert outcomes == {"delivered/delivered": total}, outcomes  # none twice (no duplicate), none failed
+    assert sum(delivered) == total
+    if gateway_url.startswith("postgresql"):
+        assert sum(1 for n in delivered if n) >= 2, delivered  # the work was shared
+    else:
+        assert sum(1 for n in delivered if n) == 1, delivered  # SQLite: one process, the lease holder
+    # Each record's create and three renames arrived in order: the last rename is what the sector holds.
+    assert asyncio.run(_names(sector_url)) == expected
+
+
+def test_a_claim_held_by_another_dispatcher_is_left_to_it(
+    urls: tuple[str, str], make_settings: Callable[..., Settings]
+) -> None:
+    gateway_url, sector_url = urls
+    settings = make_settings(
+        database_url=gateway_url, connectors={"population": {"config": {"url": sector_url, "writes": {}}}}
+    )
+
+    async def run() -> tuple[int, int]:
+        engine = create_engine(gateway_url)
+        sessionmaker = create_sessionmaker(engine)
+        registry = ConnectorRegistry.from_settings(settings)
+        first, second = (Dispatcher(settings=settings, sessionmaker=sessionmaker, registry=registry) for _ in range(2))
+        try:
+            await _backlog(settings, sessionmaker)
+            claimed = await first.claim()  # claimed and not yet recorded: it is first's
+            again = await second.claim()  # the records' first operations are held: nothing for second
+            assert all(op.claimed_until and op.claimed_until > utcnow() for op in claimed)
+            return len(claimed), len(again)
+        finally:
+            await engine.dispose()
+
+    claimed, again = asyncio.run(run())
+    assert claimed == RECORDS and again == 0
