@@ -89,8 +89,14 @@ class Executor(ABC):
         of the transaction itself (the database unreachable) raises and keeps nothing."""
 
     async def execute_ddl(self, sql: str) -> None:
-        """Run one DDL statement (``CREATE TABLE IF NOT EXISTS ...``) in its own transaction."""
-        await self.transact([Step(text(sql), {}, one_row=False)])
+        """Run one DDL statement (``CREATE TABLE IF NOT EXISTS ...``) in its own transaction. Two connections
+        creating the same table at once: PostgreSQL fails the second with a unique violation (on its catalogue)
+        although the table then exists, so a conflict counts as done."""
+        try:
+            await self.transact([Step(text(sql), {}, one_row=False)])
+        except StepFailed as failed:
+            if not failed.conflict:
+                raise
 
     def unavailable(self, exc: BaseException) -> UpstreamUnavailable:
         logger.debug("%s: database unreachable: %r", self.label, exc)

@@ -3,6 +3,7 @@ change feed) and ``GET /v1/receipts/{id}``."""
 
 # No ``from __future__ import annotations`` here: FastAPI must see the annotations as objects.
 
+import uuid
 from typing import Annotated, Any
 
 import orjson
@@ -189,11 +190,11 @@ def add_exchange_routes(router: APIRouter, database: Database, settings: Setting
     )
 
     async def unsubscribe(
-        subscription_id: str,
+        subscription_id: uuid.UUID,
         session: SessionDep,
         decision: Annotated[Decision, Depends(data_access(database.id, "read"))],
     ) -> Response:
-        row = await session.get(WebhookSubscription, subscription_id)
+        row = await session.get(WebhookSubscription, str(subscription_id))
         if row is None or row.client_id != decision.client_id or row.database_id != database.id:
             raise NotFound("There is no subscription with that id for this client.")
         await session.delete(row)
@@ -220,9 +221,11 @@ router = APIRouter(prefix="/v1/receipts", tags=["exchange"])
     responses=problem_responses(401, 404),
     summary="A submission's receipt, with each operation's delivery state",
 )
-async def get_receipt(receipt_id: str, principal: PrincipalDep, session: SessionDep, request: Request) -> Response:
+async def get_receipt(
+    receipt_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, request: Request
+) -> Response:
     """Only the client that submitted sees its receipts. Audited, with the records it names."""
-    row = await session.get(ExchangeReceipt, receipt_id)
+    row = await session.get(ExchangeReceipt, str(receipt_id))
     if row is None or row.client_id != principal.client_id:
         raise NotFound("There is no receipt with that id for this client.")
     receipt = await receipt_of(session, row, with_states=True)

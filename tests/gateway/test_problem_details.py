@@ -488,8 +488,8 @@ PARAMS = {
     "client_id": "nobody",
     "grant_id": "1",
     "kid": "no-such-kid",
-    "receipt_id": "no-such-receipt",
-    "subscription_id": "no-such-subscription",
+    "receipt_id": "6a0c9f4e-6d1b-4f44-9a43-2f5d0e4b7c11",
+    "subscription_id": "1d9e4a77-3f2c-4b8e-8f0e-5c6b7a8d9e01",
 }
 
 ONE_MB_JSON = json.dumps({"full_name": "Nguyễn " * 150_000, "date_of_birth": "1990", "padding": "x" * 100_000}).encode()
