@@ -14,7 +14,7 @@ from . import metrics
 from .db import utcnow
 from .problems import InsufficientScope, InvalidToken
 from .security.tokens import Principal, TokenRejected
-from .services.access import ACTOR_HEADER, PURPOSE_HEADER, ClientAccess, Decision, decide, header_value
+from .services.access import ACTOR_HEADER, HEADER_VALUE, PURPOSE_HEADER, ClientAccess, Decision, decide, header_value
 from .state import GatewayState
 
 oauth2_client_credentials = OAuth2(
@@ -106,11 +106,13 @@ def data_access(database: str, operation: str) -> Callable[..., Awaitable[Decisi
     purpose_header = Header(
         default=None,
         alias=PURPOSE_HEADER,
+        json_schema_extra={"pattern": HEADER_VALUE.pattern},
         description="The public-service procedure the request is for (its code). Required by most grants.",
     )
     actor_header = Header(
         default=None,
         alias=ACTOR_HEADER,
+        json_schema_extra={"pattern": HEADER_VALUE.pattern},
         description="The officer making the request (staff code or personal id). Required by most grants.",
     )
 

@@ -29,6 +29,40 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ProblemDetails, "description": HTTPStatus(status).phrase} for status in statuses}
 
 
+#: Problems any request may meet: a malformed request (400), invalid values (422), the deadline (504).
+COMMON_STATUSES = (400, 422, 504)
+#: Problems of a request with a body: too large (413).
+BODY_STATUSES = (413,)
+#: Problems of a request to a resource named in its path: none there (404).
+PATH_STATUSES = (404,)
+#: Problems of an authenticated request: token (401), scope or grant (403), rate limit (429), and the rate
+#: limiter's store or a sector system unavailable (503).
+SECURED_STATUSES = (401, 403, 429, 503)
+
+
+def statuses_of(operation: dict[str, Any]) -> set[int]:
+    """The problem statuses an operation of the document can answer, from what it takes."""
+    statuses = set(COMMON_STATUSES)
+    if "requestBody" in operation:
+        statuses.update(BODY_STATUSES)
+    if any(parameter.get("in") == "path" for parameter in operation.get("parameters", [])):
+        statuses.update(PATH_STATUSES)
+    if operation.get("security"):
+        statuses.update(SECURED_STATUSES)
+    return statuses
+
+
+def document_problems(operation: dict[str, Any]) -> None:
+    """Add to ``operation`` every problem status it can answer, each as ``application/problem+json``."""
+    responses = operation.setdefault("responses", {})
+    for status in sorted(statuses_of(operation)):
+        responses.setdefault(str(status), {"description": HTTPStatus(status).phrase})
+    problem = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}}
+    for code, response in responses.items():
+        if code[:1] in "45":
+            response["content"] = problem
+
+
 def install_openapi(app: FastAPI) -> None:
     """Generate the document once, with every 4xx/5xx response under ``application/problem+json``."""
 
@@ -37,12 +71,9 @@ def install_openapi(app: FastAPI) -> None:
             schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components["ProblemDetails"] = ProblemDetails.model_json_schema(ref_template="#/components/schemas/{model}")
-            problem = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}}
             for operations in schema.get("paths", {}).values():
                 for operation in operations.values():
-                    for code, response in operation.get("responses", {}).items():
-                        if code[:1] in "45":
-                            response["content"] = problem
+                    document_problems(operation)
             for unused in ("HTTPValidationError", "ValidationError"):
                 components.pop(unused, None)
             app.openapi_schema = schema

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
+from pydantic import BeforeValidator
+from pydantic_core import PydanticCustomError
 
 # Keys named in errors only when they look like field names: a key can be anything, personal data included.
 _NAMEABLE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
@@ -60,3 +62,14 @@ def loads(body: bytes) -> Any:
         except (ValueError, RecursionError):
             raise StrictJsonError("The request body is not valid JSON, or nests too deeply.") from None
     return value
+
+
+def _json_number(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError("int_type", "Input should be a JSON integer (not a boolean or a string)")
+    return value
+
+
+#: An integer of a JSON body, as JSON Schema's ``integer``: ``5`` and ``5.0``, never ``true`` or ``"5"``.
+JSON_INT = BeforeValidator(_json_number)
+JsonInt = Annotated[int, JSON_INT]

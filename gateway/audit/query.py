@@ -49,7 +49,11 @@ class AuditFilters(BaseModel):
     until: datetime | None = Field(default=None, description="Before this time (ISO 8601; UTC when no offset).")
     order: Literal["desc", "asc"] = Field(default="desc", description="Newest first (`desc`) or oldest first.")
     limit: int = Field(default=PAGE_DEFAULT, ge=1, le=PAGE_MAX, description="Events per page.")
-    cursor: str | None = Field(default=None, max_length=512, description="`next_cursor` of the previous page.")
+    cursor: str | None = Field(
+        default=None,
+        max_length=512,
+        description="`next_cursor` of the previous page; empty or absent for the first page.",
+    )
 
     @field_validator("since", "until")
     @classmethod
@@ -131,7 +135,7 @@ async def search_events(connection: AsyncConnection, filters: AuditFilters) -> A
     if filters.until is not None:
         statement = statement.where(EVENTS.c.occurred_at < filters.until)
     descending = filters.order == "desc"
-    if filters.cursor is not None:
+    if filters.cursor:
         after = _decode_cursor(filters.cursor, filters)
         statement = statement.where(EVENTS.c.seq < after if descending else EVENTS.c.seq > after)
     statement = statement.order_by(EVENTS.c.seq.desc() if descending else EVENTS.c.seq).limit(filters.limit + 1)

@@ -23,6 +23,7 @@ from ..registry import Database
 from ..services.access import Decision
 from ..services.records import read_record, search_records
 from ..settings import Settings
+from ..strict_json import JsonInt
 from .exchange import add_exchange_routes
 
 PRIVATE = {"Cache-Control": "no-store"}
@@ -43,7 +44,7 @@ def _search_request(query_model: type[ContractQuery], settings: Settings) -> typ
         __base__=query_model,
         __doc__=query_model.__doc__,
         page_size=(
-            int,
+            JsonInt,
             Field(
                 default=settings.page_size_default,
                 ge=1,
@@ -51,7 +52,14 @@ def _search_request(query_model: type[ContractQuery], settings: Settings) -> typ
                 description="Records per page.",
             ),
         ),
-        cursor=(str | None, Field(default=None, description="`next_cursor` of the previous page.")),
+        cursor=(
+            str | None,
+            Field(
+                default=None,
+                max_length=512,
+                description="`next_cursor` of the previous page; empty or absent for the first page.",
+            ),
+        ),
     )
 
 

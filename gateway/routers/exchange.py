@@ -75,6 +75,7 @@ def add_exchange_routes(router: APIRouter, database: Database, settings: Setting
             str | None,
             Header(
                 alias=IDEMPOTENCY_HEADER,
+                json_schema_extra={"pattern": HEADER_VALUE.pattern},
                 description="Your unique key of this submission: send it again, unchanged, to retry safely.",
             ),
         ] = None,

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, delete, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -38,15 +39,19 @@ Kid = Annotated[str, StringConstraints(pattern=KID_PATTERN.pattern)]
 class ClientKeyRegistration(BaseModel):
     """A public key to register for a client: exactly one of ``pem`` (public key or certificate) and ``jwk``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"oneOf": [{"required": ["pem"]}, {"required": ["jwk"]}]}
+    )
 
-    pem: str | None = Field(
+    pem: str | SkipJsonSchema[None] = Field(
         default=None,
         max_length=MAX_KEY_MATERIAL,
         description="A PEM public key (`BEGIN PUBLIC KEY`) or X.509 certificate (`BEGIN CERTIFICATE`); a "
         "certificate's expiry becomes the key's `not_after`.",
     )
-    jwk: dict[str, Any] | None = Field(default=None, description="A public JWK (EC P-256/384/521 or RSA >= 2048).")
+    jwk: dict[str, Any] | SkipJsonSchema[None] = Field(
+        default=None, description="A public JWK (EC P-256/384/521 or RSA >= 2048)."
+    )
     kid: Kid | None = Field(default=None, description="The key id; the JWK's own, else its RFC 7638 thumbprint.")
     algorithm: JwtAlgorithm | None = Field(
         default=None, description="The algorithm the client signs with; the JWK's `alg`, else RS256 or the curve's."

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic.functional_validators import AfterValidator
+from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, delete, or_, select
@@ -24,6 +25,7 @@ from ..models import Client, ClientSecret, ClientStatus, Grant
 from ..problems import Conflict, NotFound
 from ..registry import ConnectorRegistry
 from ..security.passwords import hash_secret, new_secret, verify_secrets
+from ..strict_json import JSON_INT, JsonInt
 from .access import NON_DATA_SCOPES, OPERATIONS, AccessControl, announce_change, load_access
 from .grants import GrantPublic, check_against_connector, list_grants, validated
 
@@ -68,13 +70,24 @@ def _check_role(value: str) -> str:
     return value
 
 
-ClientId = Annotated[str, AfterValidator(_check_client_id)]
+ClientId = Annotated[
+    str, AfterValidator(_check_client_id), Field(json_schema_extra={"pattern": CLIENT_ID_PATTERN.pattern})
+]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-AgencyCode = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_check_agency_code)]
+AgencyCode = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True),
+    AfterValidator(_check_agency_code),
+    Field(json_schema_extra={"pattern": AGENCY_CODE_PATTERN.pattern}),
+]
 Contact = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Scope = Annotated[str, AfterValidator(_check_scope)]
-Role = Annotated[str, AfterValidator(_check_role)]
-RateLimit = Annotated[int, Field(ge=1, le=1_000_000_000)]
+Scope = Annotated[
+    str,
+    AfterValidator(_check_scope),
+    Field(json_schema_extra={"pattern": r"^(admin|audit|axis|" + DATA_SCOPE_PATTERN.pattern[1:-1] + ")$"}),
+]
+Role = Annotated[str, AfterValidator(_check_role), Field(json_schema_extra={"enum": sorted(NON_DATA_SCOPES)})]
+RateLimit = Annotated[int, Field(ge=1, le=1_000_000_000), JSON_INT]
 
 
 class ClientCreate(BaseModel):
@@ -101,10 +114,12 @@ class ClientUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Name | None = None
+    name: Name | SkipJsonSchema[None] = None
     agency_code: AgencyCode | None = None
     contact: Contact | None = None
-    scopes: list[Role] | None = Field(default=None, max_length=len(NON_DATA_SCOPES), description="admin, audit, axis.")
+    scopes: Annotated[list[Role], Field(max_length=len(NON_DATA_SCOPES))] | SkipJsonSchema[None] = Field(
+        default=None, description="admin, audit, axis."
+    )
     rate_limit_per_second: RateLimit | None = None
     rate_limit_per_day: RateLimit | None = None
 
@@ -121,7 +136,7 @@ class SecretRotation(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    overlap_seconds: int = Field(
+    overlap_seconds: JsonInt = Field(
         default=0, ge=0, le=MAX_OVERLAP_SECONDS, description="0: the current secrets stop working at once."
     )
 

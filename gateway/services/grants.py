@@ -13,7 +13,16 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self, TypeVar, get_args
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 from pydantic.functional_validators import AfterValidator, BeforeValidator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import and_, not_, or_
@@ -97,9 +106,9 @@ def _check_moment(value: Any) -> Any:
     )
 
 
-DatabaseId = Annotated[str, AfterValidator(_check_database)]
-FieldPath = Annotated[str, AfterValidator(_check_field)]
-Purpose = Annotated[str, AfterValidator(_check_purpose)]
+DatabaseId = Annotated[str, AfterValidator(_check_database), Field(json_schema_extra={"pattern": DATABASE_ID.pattern})]
+FieldPath = Annotated[str, AfterValidator(_check_field), Field(json_schema_extra={"pattern": FIELD_PATH.pattern})]
+Purpose = Annotated[str, AfterValidator(_check_purpose), Field(json_schema_extra={"pattern": HEADER_VALUE.pattern})]
 Moment = Annotated[AwareDatetime | date, BeforeValidator(_check_moment)]
 
 
@@ -139,8 +148,8 @@ class GrantCreate(BaseModel):
         description="Public-service procedure codes the grant serves (`X-Purpose`); null: any purpose.",
         examples=[["1.001612.000.00.00.H41"]],
     )
-    require_purpose: bool = Field(default=True, description="Requests must state `X-Purpose`.")
-    require_actor: bool = Field(default=True, description="Requests must state `X-Actor-Id`.")
+    require_purpose: StrictBool = Field(default=True, description="Requests must state `X-Purpose`.")
+    require_actor: StrictBool = Field(default=True, description="Requests must state `X-Actor-Id`.")
     valid_from: Moment | None = Field(
         default=None, description="Start; a date means its first moment, Viet Nam time (UTC+7). Null: now."
     )

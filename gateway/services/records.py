@@ -102,7 +102,7 @@ async def search_records(
     database: Database, query: ContractQuery, *, limit: int, cursor: str | None
 ) -> tuple[list[Contract], str | None]:
     """One page of records matching ``query`` and the opaque cursor of the next page."""
-    inner = decode_cursor(database, query, cursor) if cursor is not None else None
+    inner = decode_cursor(database, query, cursor) if cursor else None
     with _UpstreamCall(database):
         page = await database.connector.search(query, limit=limit, cursor=inner)
     next_cursor = encode_cursor(database, query, page.next_cursor) if page.next_cursor is not None else None

@@ -232,7 +232,7 @@ def test_cursor_of_another_search_is_refused(
     assert response.json()["type"] == "/problems/invalid-cursor"
 
 
-@pytest.mark.parametrize("cursor", ["", "!!!", "bm90IGpzb24", "WzEsInBvcHVsYXRpb24iXQ", "W251bGxd"])
+@pytest.mark.parametrize("cursor", ["!!!", "bm90IGpzb24", "WzEsInBvcHVsYXRpb24iXQ", "W251bGxd"])
 def test_garbage_cursor_is_refused(
     http: httpx.Client, bearer: dict[str, str], planted: PlantedSearch, cursor: str
 ) -> None:

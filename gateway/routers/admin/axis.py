@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, StrictBool
 
 from ...axis.maintenance import set_maintenance
 from ...axis.overview import DatabaseDetail, database_detail
@@ -23,7 +23,7 @@ class Maintenance(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    maintenance: bool
+    maintenance: StrictBool
 
 
 @router.put(
