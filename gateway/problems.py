@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from connectors import errors as ce
 
@@ -383,13 +384,26 @@ def _json_body_unreadable(request: Request, exc: StarletteHTTPException) -> bool
     return content_type in ("", "application/json") or content_type.endswith("+json")
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route accepts at this path (Starlette names only those of the first route matched)."""
+    allowed = {
+        method
+        for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in request.app.routes)
+    }
+    return ", ".join(sorted(allowed))
+
+
 async def _on_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     problem: Problem
     if exc.status_code == 404:
         problem = NotFound()
     elif exc.status_code == 405:
-        problem = MethodNotAllowed(headers=exc.headers)
+        problem = MethodNotAllowed(headers={**(exc.headers or {}), "Allow": _allowed_methods(request)})
     elif _json_body_unreadable(request, exc):
         problem = MalformedJson("The request body is not valid JSON, nests too deeply, or holds a too long number.")
     else:

@@ -16,11 +16,12 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import positive_data_acceptance
-from support import empty_databases
+from support import STATED, empty_databases
 
 from gateway import migrations
 from gateway.app import create_app
 from gateway.db import standalone_session
+from gateway.services.access import HEADER_VALUE
 from gateway.services.clients import create_client
 from gateway.settings import Settings
 from simulators.population import seed_population
@@ -41,31 +42,41 @@ def conformance_settings(
         )
 
 
-@pytest.fixture(scope="module")
-def app_and_token(conformance_settings: Settings) -> Iterator[tuple[Any, str]]:
+def _new_token(app: Any, settings: Settings) -> str:
+    """A token of a new client holding every scope, with its grants."""
+
     async def make() -> tuple[str, str]:
-        async with standalone_session(conformance_settings.database_url) as session:
+        async with standalone_session(settings.database_url) as session:
             client, secret = await create_client(
                 session, name="Conformance", scopes=ALL_SCOPES, client_id=f"oa-{uuid.uuid4().hex[:8]}"
             )
             return client.client_id, secret
 
     client_id, secret = asyncio.run(make())
-    app = create_app(conformance_settings)
     with asgi.get_client(app) as http:
         answer = http.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret))
         assert answer.status_code == 200, answer.text
-        token = answer.json()["access_token"]
+        return str(answer.json()["access_token"])
+
+
+@pytest.fixture(scope="module")
+def conformance_app(conformance_settings: Settings) -> Iterator[Any]:
+    app = create_app(conformance_settings)
     try:
-        yield app, token
+        yield app
     finally:
         asgi.shutdown_lifespans()
 
 
+@pytest.fixture
+def app_and_token(conformance_app: Any, conformance_settings: Settings) -> tuple[Any, str]:
+    """The application and a new client's token: the schemathesis run changes clients and grants at random."""
+    return conformance_app, _new_token(conformance_app, conformance_settings)
+
+
 @pytest.fixture(scope="module")
-def api_schema(app_and_token: tuple[Any, str]) -> Any:
-    app, _ = app_and_token
-    return schemathesis.openapi.from_asgi("/openapi.json", app)
+def api_schema(conformance_app: Any) -> Any:
+    return schemathesis.openapi.from_asgi("/openapi.json", conformance_app)
 
 
 CONFORMANCE = settings(
@@ -132,3 +143,129 @@ def test_every_answer_is_documented(api_schema: Any, app_and_token: tuple[Any, s
 def test_every_answer_to_an_invalid_token_is_documented(api_schema: Any) -> None:
     failures = _run_all(api_schema, "Bearer not-a-token")
     assert not failures, "\n\n".join(failures)
+
+
+# Plain regressions of what schemathesis found, independent of what it generates.
+
+
+def _call(app: Any, method: str, path: str, token: str | None = None, **kwargs: Any) -> Any:
+    headers = {**STATED, **({"Authorization": f"Bearer {token}"} if token else {}), **kwargs.pop("headers", {})}
+    with asgi.get_client(app) as http:
+        return http.request(method, path, headers=headers, **kwargs)
+
+
+def _documented(api: dict[str, Any], method: str, template: str) -> set[str]:
+    return set(api["paths"][template][method.lower()]["responses"])
+
+
+def test_an_empty_cursor_is_the_first_page(app_and_token: tuple[Any, str]) -> None:
+    app, token = app_and_token
+    first = _call(
+        app,
+        "POST",
+        "/v1/databases/population/search",
+        token,
+        json={"full_name": "Nguyễn Văn An", "date_of_birth": "1985"},
+    )
+    empty = _call(
+        app,
+        "POST",
+        "/v1/databases/population/search",
+        token,
+        json={"full_name": "Nguyễn Văn An", "date_of_birth": "1985", "cursor": ""},
+    )
+    assert empty.status_code == 200, empty.text
+    assert empty.json() == first.json()
+    audit = _call(app, "GET", "/v1/audit", token, params={"cursor": ""})
+    assert audit.status_code == 200, audit.text
+
+
+@pytest.mark.parametrize("value", [False, True, "0", 1.5])
+def test_overlap_seconds_is_a_json_integer(app_and_token: tuple[Any, str], value: Any) -> None:
+    app, token = app_and_token
+    created = _call(app, "POST", "/v1/admin/clients", token, json={"name": "Rotation"})
+    assert created.status_code == 201, created.text
+    client_id = created.json()["client_id"]
+    refused = _call(app, "POST", f"/v1/admin/clients/{client_id}/secret", token, json={"overlap_seconds": value})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["type"] == "/problems/validation-error"
+    accepted = _call(app, "POST", f"/v1/admin/clients/{client_id}/secret", token, json={"overlap_seconds": 60.0})
+    assert accepted.status_code == 200, accepted.text
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/admin/grants", {"client_id": "x1", "database": "population", "operations": ["read"], "require_actor": 0}),
+        ("/v1/admin/clients", {"name": "Flags", "rate_limit_per_second": True}),
+    ],
+)
+def test_booleans_and_integers_are_not_interchangeable(
+    app_and_token: tuple[Any, str], path: str, body: dict[str, Any]
+) -> None:
+    app, token = app_and_token
+    answer = _call(app, "POST", path, token, json=body)
+    assert answer.status_code == 422, answer.text
+
+
+def test_a_wrong_method_answers_405_with_the_routes_methods(app_and_token: tuple[Any, str]) -> None:
+    app, token = app_and_token
+    api = _call(app, "GET", "/openapi.json").json()
+    for path, template in [
+        ("/v1/admin/grants", "/v1/admin/grants"),
+        ("/v1/admin/clients/x1", "/v1/admin/clients/{client_id}"),
+        ("/v1/databases/population/search", "/v1/databases/population/search"),
+    ]:
+        answer = _call(app, "PUT", path, token, json={})
+        assert answer.status_code == 405, answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
+        allowed = {method.strip() for method in answer.headers["allow"].split(",")}
+        assert allowed == {method.upper() for method in api["paths"][template]}
+
+
+@pytest.mark.parametrize(
+    ("method", "template", "path"),
+    [
+        ("GET", "/problems/{slug}", "/problems/no-such-problem"),
+        ("GET", "/v1/contracts/{name}", "/v1/contracts/no.such"),
+        ("GET", "/v1/admin/clients/{client_id}", "/v1/admin/clients/nobody-here"),
+    ],
+)
+def test_404_is_documented_where_it_is_answered(
+    app_and_token: tuple[Any, str], method: str, template: str, path: str
+) -> None:
+    app, token = app_and_token
+    api = _call(app, "GET", "/openapi.json").json()
+    answer = _call(app, method, path, token)
+    assert answer.status_code == 404
+    assert "404" in _documented(api, method, template)
+    assert api["paths"][template][method.lower()]["responses"]["404"]["content"] == {
+        "application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}
+    }
+
+
+def test_authenticated_operations_document_the_authentication_problems(app_and_token: tuple[Any, str]) -> None:
+    api = _call(app_and_token[0], "GET", "/openapi.json").json()
+    for template, operations in api["paths"].items():
+        for method, operation in operations.items():
+            documented = set(operation["responses"])
+            assert {"400", "422", "504"} <= documented, (method, template)
+            if operation.get("security"):
+                assert {"401", "403", "429", "503"} <= documented, (method, template)
+            if "requestBody" in operation:
+                assert "413" in documented, (method, template)
+
+
+@pytest.mark.parametrize(
+    ("template", "name", "where"),
+    [
+        ("/v1/databases/population/records/{personal_id}", "X-Purpose", "header"),
+        ("/v1/databases/population/records", "Idempotency-Key", "header"),
+    ],
+)
+def test_header_patterns_are_stated(app_and_token: tuple[Any, str], template: str, name: str, where: str) -> None:
+    api = _call(app_and_token[0], "GET", "/openapi.json").json()
+    operation = next(iter(api["paths"][template].values()))
+    parameter = next(p for p in operation["parameters"] if p["name"] == name and p["in"] == where)
+    pattern = parameter["schema"].get("pattern") or parameter["schema"]["anyOf"][0]["pattern"]
+    assert pattern == HEADER_VALUE.pattern
