@@ -19,7 +19,7 @@ from .. import metrics
 from ..db import utcnow
 from ..logs import get_logger
 from ..models import ExchangeOperation, ExchangeReceipt
-from ..problems import ExchangeUnavailable, IdempotencyKeyReused, SubmissionRejected
+from ..problems import ExchangeUnavailable, IdempotencyKeyReused, SubmissionRejected, ValidationFailed
 from ..quality import record_submitted
 from ..services.access import Decision
 from ..settings import Settings
@@ -38,8 +38,12 @@ class Intake:
 
 
 def request_hash(operations: list[Any]) -> str:
-    """A digest of the submitted operations, independent of key order and whitespace."""
-    return hashlib.sha256(orjson.dumps(operations, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    """A digest of the submitted operations, independent of key order and whitespace; 422 for an integer beyond
+    64 bits, which no contract field holds."""
+    try:
+        return hashlib.sha256(orjson.dumps(operations, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    except TypeError:
+        raise ValidationFailed("An operation holds an integer beyond 64 bits.") from None
 
 
 async def receipt_of(session: AsyncSession, row: ExchangeReceipt, *, with_states: bool = False) -> dict[str, Any]:

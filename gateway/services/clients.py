@@ -117,9 +117,7 @@ class ClientUpdate(BaseModel):
     name: Name | SkipJsonSchema[None] = None
     agency_code: AgencyCode | None = None
     contact: Contact | None = None
-    scopes: Annotated[list[Role], Field(max_length=len(NON_DATA_SCOPES))] | SkipJsonSchema[None] = Field(
-        default=None, description="admin, audit, axis."
-    )
+    scopes: list[Role] | None = Field(default=None, max_length=len(NON_DATA_SCOPES), description="admin, audit, axis.")
     rate_limit_per_second: RateLimit | None = None
     rate_limit_per_day: RateLimit | None = None
 
