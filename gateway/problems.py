@@ -277,6 +277,22 @@ class ContentTooLarge(Problem):
         super().__init__(f"The request body exceeds {max_bytes} bytes.", max_bytes=max_bytes)
 
 
+class HeaderFieldsTooLarge(Problem):
+    status, slug, title = 431, "header-fields-too-large", "Request header fields too large"
+    description = (
+        "The request's head (request line and headers) has more header lines or more bytes than the gateway "
+        "accepts (``GATEWAY_MAX_HEADER_COUNT``, ``GATEWAY_MAX_HEADER_BYTES``); the connection is closed."
+    )
+
+
+class RequestTimeout(Problem):
+    status, slug, title = 408, "request-timeout", "Request timeout"
+    description = (
+        "The request's headers did not arrive within ``GATEWAY_HEADER_READ_TIMEOUT_SECONDS`` of the connection's "
+        "start (or of the request's first byte on a kept-alive connection); the connection is closed."
+    )
+
+
 class RateLimited(Problem):
     status, slug, title = 429, "rate-limited", "Too many requests"
     description = (

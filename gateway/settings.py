@@ -272,6 +272,22 @@ class Settings(BaseSettings):
     request_deadline_seconds: float = Field(
         default=30.0, gt=0, le=3600, description="A request still running after this is cancelled and answered 504."
     )
+    header_read_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="A request's headers must arrive within this of the connection's start (or of the request's "
+        "first byte on a kept-alive connection); 408 and the connection closed otherwise.",
+    )
+    max_header_count: int = Field(
+        default=100, ge=1, le=10_000, description="Most header lines a request may carry; 431 beyond."
+    )
+    max_header_bytes: int = Field(
+        default=16_384,
+        ge=1024,
+        le=1_048_576,
+        description="Largest request head (request line and headers) accepted, in bytes; 431 beyond.",
+    )
     log_level: str = Field(default="INFO")
     log_format: Literal["json", "console"] = Field(default="json")
     access_log: bool = Field(default=False, description="Log every request (costs throughput).")

@@ -99,8 +99,10 @@ def empty_databases(tmp: Path, *names: str) -> Iterator[tuple[str, ...]]:
 class LiveServer:
     """A uvicorn server running an ASGI app in a thread on 127.0.0.1, on a free port."""
 
-    def __init__(self, app: Any) -> None:
-        self.config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
+    def __init__(self, app: Any, **options: Any) -> None:
+        """``options`` are uvicorn's (those of ``gateway.http_server.uvicorn_options``: the gateway's own server)."""
+        options = {"host": "127.0.0.1", "port": 0, "log_config": None, **options}
+        self.config = uvicorn.Config(app, lifespan="on", **options)
         self.server = uvicorn.Server(self.config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.url = ""

@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .. import __version__, migrations
 from ..db import create_engine
+from ..http_server import uvicorn_options
 from ..settings import Settings, get_settings
 
 app = typer.Typer(
@@ -79,14 +80,7 @@ def _serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     prepare_multiprocess_metrics(settings, workers)
     uvicorn.run(
-        "gateway.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=None,
-        access_log=False,
-        server_header=False,
+        "gateway.app:create_app", factory=True, **uvicorn_options(settings, host=host, port=port, workers=workers)
     )
 
 
