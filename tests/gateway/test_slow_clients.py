@@ -4,6 +4,7 @@ header lines or too many bytes of head are answered 431; ordinary requests are u
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -72,10 +73,8 @@ def test_a_head_sent_a_byte_at_a_time_is_cut_off_at_the_deadline(address: tuple[
         for index, sock in enumerate(sockets):
             if index in closed:
                 continue
-            try:
+            with contextlib.suppress(OSError):
                 sock.send(request[position : position + 1])
-            except OSError:
-                pass
             try:
                 data = sock.recv(65536)
             except BlockingIOError:
