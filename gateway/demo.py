@@ -26,6 +26,7 @@ from simulators.population import CITIZENS
 from simulators.sectors import SECTOR_SYSTEMS, SectorContext, load_sector_system
 
 from .db import create_engine
+from .files import private_directory
 from .logs import get_logger
 from .models import Grant
 from .quality.service import scan_unscanned
@@ -162,7 +163,7 @@ async def prepare_demo(settings: Settings, *, citizens: int, seed: int, stack: E
 
     The database schema must already be migrated. Only the demo's own SQLite files are ever seeded.
     """
-    directory = settings.data_dir / "sectors"
+    directory = private_directory(settings.data_dir / "sectors")
     if not (directory / DEMO_DATA_FILE).exists() and settings.population_demo_path.exists():
         citizens = await _count_citizens(str(to_async_url(f"sqlite:///{settings.population_demo_path}")))
     data = demo_data(directory, citizens=citizens, seed=seed)

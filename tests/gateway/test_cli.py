@@ -23,7 +23,7 @@ import pytest
 import sqlalchemy as sa
 from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
-from support import STATED, free_port, port_open
+from support import STATED, assert_private, free_port, port_open
 
 from gateway import __version__, migrations
 from simulators.population import CITIZENS, seed_population
@@ -328,6 +328,8 @@ def test_commands_on_an_unmigrated_database_say_to_upgrade(tmp_path: Path, args:
 
 def test_serve_migrates_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     data = tmp_path / "data"
+    data.mkdir()
+    data.chmod(0o755)
     with serving(data) as served:
         port = int(served.url.rpartition(":")[2])
         assert httpx.get(f"{served.url}/healthz").json() == {"status": "ok"}
@@ -338,6 +340,10 @@ def test_serve_migrates_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) -> N
         key = data / "keys" / "signing-key.pem"
         assert key.is_file()
         assert key.stat().st_mode & 0o777 == 0o600
+        # The data directory (made 0755 by the test) is the gateway's only; so is everything it wrote in it: the
+        # database with its write-ahead log and shared memory, the key and its directory.
+        written = assert_private(data)
+        assert {"gateway.db", "gateway.db-wal", "gateway.db-shm", "keys", "keys/signing-key.pem"} <= written
         served.process.send_signal(signal.SIGTERM)
         # uvicorn shuts down gracefully, then re-raises the signal so that the process ends "killed by SIGTERM"
         # (exit 143 for a shell or Docker; a clean stop for systemd).
@@ -440,5 +446,6 @@ def test_two_workers_share_the_signing_key(data_dir: Path, created: CreatedClien
     # ... and each worker's own file shows what it served: a worker that served some, but not all, of the
     # requests proves that the other one served the rest.
     assert len(workers) == 2, workers
+    assert_private(data / "metrics")
     assert any(0 < mine[i] < total[i] for mine in workers.values() for i in (0, 1)), workers
     assert "Traceback" not in served.log()
