@@ -6,15 +6,14 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-from contextlib import closing
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from gateway.db import create_engine
-
 
 FILES = ("gateway.db", "gateway.db-wal", "gateway.db-shm")
 
