@@ -13,10 +13,13 @@ from typing import Any, ClassVar
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from connectors import errors as ce
+
+from .outages import DATABASE, database_unavailable
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "/problems/"
@@ -237,13 +240,16 @@ class AuditUnavailable(Problem):
 class ExchangeUnavailable(Problem):
     status, slug, title = 503, "exchange-unavailable", "Submissions cannot be stored"
     description = (
-        "The gateway could not store the submitted operations durably (its database failed or is full), so none "
-        "of them was accepted. Send the same request again, with the same ``Idempotency-Key``, later."
+        "The gateway could not complete the submission: its database, where operations, receipts and the audit "
+        "trail are kept, failed or cannot be reached. Nothing is accepted by this answer. Send the same request "
+        "again, with the same ``Idempotency-Key``, later: operations are stored at most once, and a retry of a "
+        "submission that was stored after all is answered with its receipt."
     )
 
     def __init__(self) -> None:
         super().__init__(
-            "The submission could not be stored, so nothing was accepted. Retry with the same Idempotency-Key.",
+            "The submission could not be completed, so nothing was accepted by this answer. Retry with the same "
+            "Idempotency-Key.",
             headers={"Retry-After": "5"},
         )
 
@@ -266,7 +272,10 @@ class SubmissionRejected(Problem):
 
 class NotReady(Problem):
     status, slug, title = 503, "not-ready", "Not ready"
-    description = "The gateway cannot serve requests yet: its database or connectors are not available."
+    description = (
+        "The gateway cannot serve requests now: its database or connectors are not available (``/readyz``), or "
+        "its database could not be reached while answering. Try again later."
+    )
 
 
 class ContentTooLarge(Problem):
@@ -388,6 +397,20 @@ async def _on_validation_error(request: Request, exc: Exception) -> Response:
     return problem_response(problem, instance=request.url.path)
 
 
+async def _on_database_error(request: Request, exc: Exception) -> Response:
+    """The gateway's database cannot be reached: 503 (logged once per outage, see :mod:`gateway.outages`), and
+    on a submission route the problem that tells its client to retry with the same key. Any other database
+    error is a bug: it goes on to the last-resort 500."""
+    if not database_unavailable(exc) or type(exc) is TimeoutError:  # a bare timeout is not the database's
+        raise exc
+    DATABASE.failed("requests", exc)
+    labels = getattr(request.scope.get("route"), "metric_labels", None)
+    if labels is not None and labels[1] == "submit":
+        return problem_response(ExchangeUnavailable(), instance=request.url.path)
+    problem = NotReady("The gateway's database cannot be reached. Try again later.", headers={"Retry-After": "5"})
+    return problem_response(problem, instance=request.url.path)
+
+
 def _json_body_unreadable(request: Request, exc: StarletteHTTPException) -> bool:
     """Whether FastAPI's generic 400 comes from decoding a JSON body that is not JSON it can read: invalid
     UTF-8, nesting deeper than the parser's recursion limit, or an integer of thousands of digits.
@@ -419,3 +442,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ce.ConnectorError, _on_connector_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
+    app.add_exception_handler(SQLAlchemyError, _on_database_error)
+    app.add_exception_handler(OSError, _on_database_error)  # a refused connection is not always wrapped

@@ -29,6 +29,7 @@ from .. import metrics
 from ..db import create_engine, utcnow
 from ..logs import get_logger
 from ..models import AxisCheck, AxisConnection, Lease, OpsStatus
+from ..outages import LoopErrors
 from ..registry import ConnectorRegistry, Database
 from ..settings import Settings
 from .catalogue import Catalogue
@@ -96,6 +97,7 @@ class HealthRunner:
         self.holder = holder_id()
         self.leader = False
         self._lease_until = 0.0
+        self._reached_database = False
         self._task: asyncio.Task[None] | None = None
         self._due: dict[str, float] = {}
         self._latencies: dict[str, deque[float]] = {}
@@ -144,16 +146,20 @@ class HealthRunner:
             self.leader = False
 
     async def _run(self) -> None:
+        errors = LoopErrors("health-check")
         while not self._stopping.is_set():
             try:
+                self._reached_database = False
                 if await self._hold_lease():
                     await self._maybe_store_static_states()
                     await self.run_due_checks()
                     self._maybe_verify_audit()
+                # A round of a leader between its checks may not use the database: it says nothing of it.
+                errors.succeeded(reached_database=self._reached_database)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("health-check round failed")
+            except Exception as exc:
+                errors.failed(exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.tick)
 
@@ -163,6 +169,7 @@ class HealthRunner:
         if self.leader and self._lease_until - now > lease / 2:
             return True
         expires = utcnow() + timedelta(seconds=lease)
+        self._reached_database = True
         async with self.sessionmaker() as session:
             result = await session.exec(
                 update(Lease)
@@ -190,6 +197,7 @@ class HealthRunner:
         due = [db_id for db_id in self.checked() if self._due.get(db_id, 0.0) <= now]
         if not due:
             return
+        self._reached_database = True
         async with self.sessionmaker() as session:
             found = await session.exec(select(AxisConnection).where(col(AxisConnection.database_id).in_(due)))
             rows = {row.database_id: row for row in found.all()}

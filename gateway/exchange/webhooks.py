@@ -30,6 +30,7 @@ from ..db import utcnow
 from ..leases import LeaseHolder
 from ..logs import get_logger
 from ..models import ExchangeFeed, WebhookSubscription
+from ..outages import LoopErrors
 from ..problems import AccessDenied, Problem, ValidationFailed
 from ..services.access import AccessControl, Decision, decide
 from ..settings import Settings
@@ -147,15 +148,17 @@ class WebhookSender:
         await self._http.aclose()
 
     async def _run(self) -> None:
+        errors = LoopErrors("webhook")
         while not self._stopping.is_set():
             busy = False
             try:
                 if await self.lease.hold():
                     busy = await self.run_once() > 0
+                errors.succeeded()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("webhook round failed")
+            except Exception as exc:
+                errors.failed(exc)
             if not busy:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), self.settings.exchange_poll_seconds)

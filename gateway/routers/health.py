@@ -12,6 +12,7 @@ from .. import metrics
 from ..db import ping
 from ..deps import StateDep
 from ..logs import get_logger
+from ..outages import DATABASE, database_unavailable
 from ..problems import NotReady
 
 router = APIRouter(tags=["operations"])
@@ -59,6 +60,9 @@ async def metrics_endpoint(state: StateDep) -> Response:
     the state all processes share through the database (the axis, the audit chain's verification, key expiry)."""
     try:
         await state.refresh_ops_metrics()
-    except Exception:
-        log.warning("cannot read the shared state for the metrics", exc_info=True)
+    except Exception as exc:
+        if database_unavailable(exc):
+            DATABASE.failed("metrics", exc)
+        else:
+            log.warning("cannot read the shared state for the metrics", exc_info=True)
     return Response(generate_latest(metrics.EXPOSITION), media_type=CONTENT_TYPE_LATEST)

@@ -25,6 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..logs import get_logger
 from ..models import Client, ClientStatus, Grant
+from ..outages import DATABASE, database_unavailable
 from ..problems import AccessDenied, BadHeader
 
 NOTIFY_CHANNEL = "gateway_access"
@@ -312,7 +313,10 @@ class AccessControl:
             try:
                 connection = await asyncpg.connect(dsn, timeout=10)
             except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("access listener cannot connect", error=type(exc).__name__)
+                if database_unavailable(exc):
+                    DATABASE.failed("access listener", exc)
+                else:
+                    log.warning("access listener cannot connect", error=type(exc).__name__)
                 await asyncio.sleep(5)
                 continue
             lost = asyncio.Event()
