@@ -101,6 +101,11 @@ EXCHANGE_DELIVERY_DURATION = Histogram(
     ["database"],
     buckets=LATENCY_BUCKETS,
 )
+EXCHANGE_PAYLOADS_ERASED = Counter(
+    "gateway_exchange_payloads_erased_total",
+    "Submitted operations whose field values were erased once their retention ended, by database.",
+    ["database"],
+)
 EXCHANGE_OUTCOMES = ("accepted", "rejected", "delivered", "duplicate", "retried", "dead_lettered")
 EXCHANGE_QUEUE_STATES = ("pending", "delivering", "dead")
 WEBHOOK_DELIVERIES = Counter(
@@ -249,6 +254,7 @@ def declare_exchange(database: str) -> None:
     """Create a database's exchange series at zero."""
     exchange_outcomes(database)
     exchange_delivery(database)
+    EXCHANGE_PAYLOADS_ERASED.labels(database)
     for outcome in ("ok", "error"):
         WEBHOOK_DELIVERIES.labels(database, outcome)
 

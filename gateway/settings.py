@@ -229,6 +229,23 @@ class Settings(BaseSettings):
     exchange_poll_seconds: float = Field(
         default=0.5, gt=0, le=60, description="How often an idle dispatcher looks for operations to deliver."
     )
+    exchange_payload_retention_seconds: float = Field(
+        default=7 * 86400,
+        ge=0,
+        le=3650 * 86400,
+        description="How long a delivered operation keeps its submitted field values (for a replay) before they "
+        "are erased; its key, metadata and outcome stay.",
+    )
+    exchange_dead_payload_retention_seconds: float = Field(
+        default=30 * 86400,
+        ge=0,
+        le=3650 * 86400,
+        description="How long after its acceptance a dead-lettered operation keeps its field values (for an "
+        "operator's retry) before they are erased.",
+    )
+    exchange_retention_interval_seconds: float = Field(
+        default=3600, ge=1, le=86400, description="How often expired field values are looked for and erased."
+    )
     webhook_timeout_seconds: float = Field(
         default=10.0, gt=0, le=300, description="Deadline of one post to a webhook subscriber."
     )

@@ -16,6 +16,7 @@ from .axis.health import HealthRunner
 from .axis.overview import connected_target, ops_snapshot
 from .db import create_engine, create_sessionmaker
 from .exchange.dispatcher import Dispatcher
+from .exchange.retention import PayloadRetention
 from .exchange.webhooks import WebhookSender
 from .logs import get_logger
 from .migrations import ensure_current
@@ -47,6 +48,7 @@ class GatewayState:
     health: HealthRunner = field(init=False)
     dispatcher: Dispatcher | None = field(default=None, init=False)
     webhooks: WebhookSender | None = field(default=None, init=False)
+    retention: PayloadRetention | None = field(default=None, init=False)
     _ops_refreshed: float = field(default=0.0, init=False)
     _tokens: TokenService | None = field(default=None, init=False)
     _signing_keys: SigningKeys | None = field(default=None, init=False)
@@ -136,6 +138,8 @@ class GatewayState:
             if self.dispatcher.databases:
                 self.webhooks = WebhookSender(settings=settings, sessionmaker=self.sessionmaker, access=self.access)
                 self.webhooks.start()
+            self.retention = PayloadRetention(settings=settings, sessionmaker=self.sessionmaker)
+            self.retention.start()
         log.info(
             "gateway started",
             databases=sorted(self.registry.databases),
@@ -150,6 +154,8 @@ class GatewayState:
             await self.webhooks.close()
         if self.dispatcher is not None:
             await self.dispatcher.close()
+        if self.retention is not None:
+            await self.retention.close()
         metrics.OPS.snapshot = None
         metrics.QUALITY.snapshot = None
         metrics.process_exiting()

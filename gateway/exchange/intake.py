@@ -66,6 +66,7 @@ async def receipt_of(session: AsyncSession, row: ExchangeReceipt, *, with_states
                 "outcome": operation.outcome,
                 "delivered_at": operation.delivered_at.isoformat() if operation.delivered_at else None,
                 "last_error": operation.last_error,
+                "fields_erased_at": operation.payload_erased_at.isoformat() if operation.payload_erased_at else None,
             }
         accepted.append(entry)
     return _receipt(row, accepted)
