@@ -23,10 +23,10 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-import httptools
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from . import metrics
 from .logs import get_logger
 from .problems import HeaderFieldsTooLarge, Problem, RequestTimeout
 from .settings import Settings
@@ -84,7 +84,7 @@ class LimitedHttpTools(HttpToolsProtocol):
         self._head_deadline = None
         if self._awaiting_head and not self.transport.is_closing():
             seconds = self.limits.read_timeout_seconds
-            self._refuse(RequestTimeout(f"The request's headers did not arrive within {seconds:g} s."))
+            self._refuse(RequestTimeout(f"The request's headers did not arrive within {seconds:g} s."), "timeout")
 
     # -- the connection ------------------------------------------------------------------------------------------
 
@@ -107,7 +107,7 @@ class LimitedHttpTools(HttpToolsProtocol):
             return
         if self._awaiting_head and self._head_bytes > self.limits.max_bytes and not self.transport.is_closing():
             # Still inside the head, and already over the limit: refuse before reading the rest.
-            self._refuse(self._too_large())
+            self._refuse(self._too_large(), "too_large")
 
     # -- parser callbacks ---------------------------------------------------------------------------------------
 
@@ -122,14 +122,15 @@ class LimitedHttpTools(HttpToolsProtocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         self._head_count += 1
         if self._head_count > self.limits.max_count:
-            self._refuse(HeaderFieldsTooLarge(f"A request may carry at most {self.limits.max_count} header lines."))
+            problem = HeaderFieldsTooLarge(f"A request may carry at most {self.limits.max_count} header lines.")
+            self._refuse(problem, "too_many_headers")
             raise _HeadRefused
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
         head = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
         if head > self.limits.max_bytes:
-            self._refuse(self._too_large())
+            self._refuse(self._too_large(), "too_large")
             raise _HeadRefused
         self._awaiting_head = False
         self._head_bytes = 0
@@ -141,11 +142,12 @@ class LimitedHttpTools(HttpToolsProtocol):
     def _too_large(self) -> Problem:
         return HeaderFieldsTooLarge(f"A request's headers may take at most {self.limits.max_bytes} bytes.")
 
-    def _refuse(self, problem: Problem) -> None:
+    def _refuse(self, problem: Problem, reason: str) -> None:
         """Answer ``problem`` and close the connection (nothing of the request reaches the application)."""
         self._disarm_deadline()
         self._awaiting_head = False
-        log.info("request head refused", status=problem.status, reason=problem.slug, client=self.client)
+        metrics.HTTP_HEADS_REFUSED.labels(reason).inc()
+        log.debug("request head refused", status=problem.status, reason=reason)
         body = problem.body()
         payload = orjson.dumps(body)
         lines = [b"HTTP/1.1 %d %s\r\n" % (problem.status, _REASONS.get(problem.status, b"Error"))]
@@ -175,13 +177,11 @@ def protocol_for(settings: Settings) -> Any:
 
 def uvicorn_options(settings: Settings, *, host: str, port: int, workers: int = 1) -> dict[str, Any]:
     """The options the gateway's own server runs uvicorn with (``gateway serve``, ``gateway demo``)."""
-    assert httptools is not None  # the protocol needs it: a dependency of the project
     return {
         "host": host,
         "port": port,
         "workers": workers,
         "http": protocol_for(settings),
-        "loop": "auto",
         "log_config": None,
         "access_log": False,
         "server_header": False,

@@ -89,6 +89,14 @@ AUDIT_SEALS = Counter(
     "Seals (signatures of the audit chain head) written by this process.",
 )
 
+HTTP_HEADS_REFUSED = Counter(
+    "gateway_http_heads_refused_total",
+    "Connections closed because of their request head: timeout (408: not complete in time), too_many_headers "
+    "or too_large (431).",
+    ["reason"],
+)
+HTTP_HEAD_REFUSALS = ("timeout", "too_many_headers", "too_large")
+
 EXCHANGE_OPERATIONS = Counter(
     "gateway_exchange_operations_total",
     "Submitted operations by database and outcome: accepted or rejected at intake; delivered (applied by the "
@@ -170,6 +178,8 @@ def declare_static() -> None:
     """Create the label-free and fixed-label series at zero."""
     for reason in AUTH_FAILURE_REASONS:
         AUTH_FAILURES.labels(reason)
+    for reason in HTTP_HEAD_REFUSALS:
+        HTTP_HEADS_REFUSED.labels(reason)
 
 
 def declare_issuer(issuer: str) -> None:

@@ -15,6 +15,7 @@ import orjson
 import pytest
 from support import LiveServer
 
+from gateway import metrics
 from gateway.app import create_app
 from gateway.http_server import uvicorn_options
 from gateway.settings import Settings
@@ -34,6 +35,12 @@ def address(make_settings: Callable[..., Settings]) -> Iterator[tuple[str, int]]
     with LiveServer(create_app(settings), **options) as live:
         host, _, port = live.url.removeprefix("http://").rpartition(":")
         yield host, int(port)
+
+
+def refused(reason: str) -> float:
+    """Connections the server closed for their head, counted in its metrics (it runs in this process)."""
+    value: float = metrics.HTTP_HEADS_REFUSED.labels(reason)._value.get()
+    return value
 
 
 def connect(address: tuple[str, int]) -> socket.socket:
@@ -62,6 +69,7 @@ def answer(raw: bytes) -> tuple[int, dict[str, str], dict[str, Any]]:
 
 def test_a_head_sent_a_byte_at_a_time_is_cut_off_at_the_deadline(address: tuple[str, int]) -> None:
     request = b"GET /healthz HTTP/1.1\r\nHost: gateway\r\nUser-Agent: slow\r\nX-Padding: " + b"a" * 200
+    timeouts = refused("timeout")
     sockets = [connect(address) for _ in range(30)]
     started = time.monotonic()
     closed: dict[int, float] = {}
@@ -97,6 +105,7 @@ def test_a_head_sent_a_byte_at_a_time_is_cut_off_at_the_deadline(address: tuple[
         assert headers["content-type"] == "application/problem+json"
         assert headers["connection"] == "close"
         assert body["type"] == "/problems/request-timeout"
+    assert refused("timeout") >= timeouts + len(sockets)
 
 
 def test_a_connection_that_sends_nothing_is_closed_after_the_deadline(address: tuple[str, int]) -> None:
@@ -138,6 +147,7 @@ def test_a_megabyte_header_is_refused_with_431(address: tuple[str, int]) -> None
 def test_a_thousand_headers_are_refused_with_431(address: tuple[str, int]) -> None:
     lines = b"".join(b"X-H-%04d: 1\r\n" % n for n in range(1000))
     assert len(lines) < MAX_BYTES  # the count is over its limit, the size is not
+    before = refused("too_many_headers")
     with connect(address) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: gateway\r\n" + lines + b"\r\n")
         raw = read_all(sock)
@@ -145,6 +155,7 @@ def test_a_thousand_headers_are_refused_with_431(address: tuple[str, int]) -> No
     assert status == 431
     assert body["type"] == "/problems/header-fields-too-large"
     assert "100 header lines" in body["detail"]
+    assert refused("too_many_headers") == before + 1
 
 
 def test_heads_within_the_limits_are_served(address: tuple[str, int]) -> None:
