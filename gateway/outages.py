@@ -22,9 +22,9 @@ from .logs import get_logger
 
 log = get_logger(__name__)
 
+# The driver's errors (found behind SQLAlchemy's wrappers): a refused or lost connection, a closed one, a server
+# shutting down. Not SQLAlchemy's OperationalError as such: on SQLite it also says that a table is missing.
 _UNAVAILABLE: tuple[type[BaseException], ...] = (
-    sa_exc.OperationalError,
-    sa_exc.InterfaceError,
     sa_exc.DisconnectionError,
     sa_exc.TimeoutError,  # the connection pool's
     OSError,
