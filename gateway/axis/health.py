@@ -29,7 +29,7 @@ from .. import metrics
 from ..db import create_engine, utcnow
 from ..logs import get_logger
 from ..models import AxisCheck, AxisConnection, Lease, OpsStatus
-from ..outages import LoopErrors
+from ..outages import DATABASE, LoopErrors, database_unavailable
 from ..registry import ConnectorRegistry, Database
 from ..settings import Settings
 from .catalogue import Catalogue
@@ -312,7 +312,10 @@ class HealthRunner:
         try:
             ok, summary = await asyncio.to_thread(asyncio.run, verify())
         except Exception as exc:
-            log.exception("audit chain verification failed to run")
+            if database_unavailable(exc):
+                DATABASE.failed("audit verification", exc)
+            else:
+                log.exception("audit chain verification failed to run")
             ok, summary = False, f"verification failed to run: {type(exc).__name__}"
         if not ok:
             log.error("the audit chain is broken", detail=summary)
