@@ -132,10 +132,13 @@ class PayloadRetention:
         due = 0.0
         while not self._stopping.is_set():
             try:
+                ran = False
                 if await self.lease.hold() and time.monotonic() >= due:
                     await self.run_once()
                     due = time.monotonic() + interval
-                errors.succeeded()
+                    ran = True
+                # A round that only kept its lease in memory says nothing of the database.
+                errors.succeeded(reached_database=ran or self.lease.asked_database)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -17,6 +17,7 @@ from gateway import migrations
 from gateway.db import create_engine, create_sessionmaker
 from gateway.exchange.webhooks import WebhookSender
 from gateway.logs import configure_logging
+from gateway.outages import DATABASE
 from gateway.services.access import AccessControl
 from gateway.settings import Settings
 
@@ -33,6 +34,8 @@ def test_a_loop_failing_round_after_round_logs_once_and_sums_up(
     url = f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
     settings = Settings(data_dir=tmp_path, database_url=url, exchange_poll_seconds=POLL, log_format="json")
     configure_logging(level="INFO", fmt="json")
+    DATABASE.succeeded()  # no outage left over from an earlier test in this process
+    capsys.readouterr()
 
     async def run() -> float:
         engine = create_engine(url)
