@@ -323,6 +323,31 @@ def test_commands_on_an_unmigrated_database_say_to_upgrade(tmp_path: Path, args:
     assert time.monotonic() - started < 30
 
 
+def test_commands_create_a_private_data_directory(tmp_path: Path) -> None:
+    """The data directory a command creates is 0700 and the database it writes (with its journal files) 0600,
+    whatever the user's umask."""
+    data = tmp_path / "fresh" / "var"
+    env = cli_env(data)
+    for args in (("db", "upgrade"), ("clients", "create", "Office", "--scope", "population:read")):
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import os, sys, runpy; os.umask(0o022); sys.argv = ['gateway', *sys.argv[1:]]; "
+                "runpy.run_module('gateway', run_name='__main__')",
+                *args,
+            ],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+    assert "gateway.db" in assert_private(data)
+
+
 # --- serving ------------------------------------------------------------------------------------------------------
 
 
