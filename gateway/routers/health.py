@@ -60,5 +60,6 @@ async def metrics_endpoint(state: StateDep) -> Response:
     try:
         await state.refresh_ops_metrics()
     except Exception:
+        metrics.SHARED_STATE_READ_FAILURES.inc()
         log.warning("cannot read the shared state for the metrics", exc_info=True)
     return Response(generate_latest(metrics.EXPOSITION), media_type=CONTENT_TYPE_LATEST)

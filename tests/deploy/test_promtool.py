@@ -26,6 +26,7 @@ REQUIRED = {
     "AxisSigningKeyNearExpiry": None,
     "AxisClientCertificateNearExpiry": None,
     "AxisAuditWriteFailing": "1m",
+    "AxisGatewayDatabaseUnreachable": "1m",
     "AxisRateLimitStoreFailing": "1m",
     "ExchangeDeadLettersGrowing": None,
     "ExchangeDeadLettersWaiting": None,
