@@ -28,6 +28,7 @@ REQUIRED_PANELS = {
     "Audit write failures": "gateway_audit_write_failures_total",
     "Rate-limit store errors": "gateway_rate_limit_store_errors_total",
     "Token endpoint": "gateway_http_requests_total",
+    "Gateway database read failures": "gateway_shared_state_read_failures_total",
     "Webhook deliveries": "gateway_webhook_deliveries_total",
     "Since the last quality scan": "gateway_data_quality_last_scan_timestamp_seconds",
     "Availability, last 30 days": "gateway_axis_database_up",
