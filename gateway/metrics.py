@@ -70,6 +70,12 @@ JWKS_FETCHES = Counter(
     ["issuer", "outcome"],
 )
 
+SHARED_STATE_READ_FAILURES = Counter(
+    "gateway_shared_state_read_failures_total",
+    "Scrapes of /metrics for which the state shared through the gateway's database could not be read (the database "
+    "unreachable or broken): the axis, audit, exchange and quality gauges keep their last values meanwhile.",
+)
+
 AUDIT_EVENTS = Counter(
     "gateway_audit_events_total",
     "Exchanges committed to the audit trail, by outcome (allowed, refused, failed).",

@@ -178,7 +178,8 @@ class Settings(BaseSettings):
     axis_connected_target: int | None = Field(
         default=None,
         ge=0,
-        description="How many catalogued databases the plan says must be connected (alerts compare); all when unset.",
+        description="How many catalogued databases the plan says must be connected (reported, shown on the "
+        "dashboard); all when unset.",
     )
     axis_history: int = Field(default=100, ge=1, le=100_000, description="Health checks kept per database.")
     axis_lease_seconds: float = Field(

@@ -61,6 +61,7 @@ async def metrics_endpoint(state: StateDep) -> Response:
     try:
         await state.refresh_ops_metrics()
     except Exception as exc:
+        metrics.SHARED_STATE_READ_FAILURES.inc()
         if database_unavailable(exc):
             DATABASE.failed("metrics", exc)
         else:

@@ -453,10 +453,21 @@ class Receiver:
         await send({"type": "http.response.body", "body": b""})
 
 
+def _webhook_deliveries(client: httpx.Client) -> dict[str, float]:
+    """gateway_webhook_deliveries_total of population, by outcome, as /metrics shows it."""
+    found = {"ok": 0.0, "error": 0.0}
+    for line in client.get("/metrics").text.splitlines():
+        for outcome in found:
+            if line.startswith(f'gateway_webhook_deliveries_total{{database="population",outcome="{outcome}"}} '):
+                found[outcome] = float(line.rsplit(" ", 1)[1])
+    return found
+
+
 def test_a_webhook_receives_every_change_in_order_signed_despite_failures(
     client: httpx.Client, writer: dict[str, str]
 ) -> None:
     receiver = Receiver(fail_first=2)
+    before = _webhook_deliveries(client)
     with LiveServer(receiver) as hook:
         created = client.post(
             "/v1/databases/population/subscriptions", json={"url": f"{hook.url}/hooks/population"}, headers=writer
@@ -502,6 +513,10 @@ def test_a_webhook_receives_every_change_in_order_signed_despite_failures(
                 break
             time.sleep(0.05)
         assert mine["cursor"] == changes[-1]["cursor"] and mine["failures"] == 0
+        # Each refused post counted as an error (the ExchangeWebhookDeliveriesFailing alert), each accepted one ok.
+        after = _webhook_deliveries(client)
+        assert after["error"] - before["error"] == 2
+        assert after["ok"] - before["ok"] == len(receiver.posts) - 2
         gone = client.delete(f"/v1/databases/population/subscriptions/{subscription['id']}", headers=writer)
         assert gone.status_code == 204
         assert (
