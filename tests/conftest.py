@@ -21,9 +21,13 @@ from connectors.sql.urls import to_async_url
 from gateway import migrations
 from gateway.app import create_app
 from gateway.db import standalone_session
+from gateway.security.passwords import use_pepper
 from gateway.services.clients import create_client
 from gateway.settings import Settings
 from simulators.population import CITIZENS, seed_population
+
+# Secrets hashed by the tests themselves (outside any server) use this pepper; a server adds its own.
+use_pepper(b"the test suite's secret pepper, not a real one")
 
 SECTOR_CITIZENS = 3000
 SEARCH_NAME = "Trần Thị Mẫu"

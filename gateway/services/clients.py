@@ -369,20 +369,27 @@ async def rotate_client_secret(session: AsyncSession, client: Client, rotation: 
 
 
 async def authenticate_client(session: AsyncSession, *, client_id: str, client_secret: str) -> Client | None:
-    """The active client these credentials belong to, or ``None`` (same cost whichever part is wrong)."""
+    """The active client these credentials belong to, or ``None``. A secret still stored in an earlier form
+    (argon2id) is re-stored as a keyed hash once it has matched."""
     plausible = CLIENT_ID_PATTERN.match(client_id) and len(client_secret) <= MAX_SECRET_LENGTH
     client = await session.get(Client, client_id) if plausible else None
-    hashes: list[str] = []
+    rows: list[ClientSecret] = []
     if client is not None:
         now = utcnow()
-        rows = await session.exec(
-            select(ClientSecret.secret_hash).where(
+        found = await session.exec(
+            select(ClientSecret).where(
                 ClientSecret.client_id == client.client_id,
                 or_(col(ClientSecret.expires_at).is_(None), col(ClientSecret.expires_at) > now),
             )
         )
-        hashes = list(rows)
-    ok = await verify_secrets(hashes, client_secret[:MAX_SECRET_LENGTH])
-    if not ok or client is None or client.status != ClientStatus.ACTIVE:
+        rows = list(found)
+    secret = client_secret[:MAX_SECRET_LENGTH]
+    match = await verify_secrets([row.secret_hash for row in rows], secret)
+    if match is None or client is None or client.status != ClientStatus.ACTIVE:
         return None
+    if match.legacy:
+        row = rows[match.index]
+        row.secret_hash = hash_secret(secret)
+        session.add(row)
+        await session.commit()
     return client

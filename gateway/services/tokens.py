@@ -15,10 +15,11 @@ from ..db import utcnow
 from ..logs import get_logger
 from ..models import Client
 from ..problems import OAuthError
-from ..security.tokens import CLIENT_ASSERTION_TYPE, IssuedToken, TokenService
+from ..security.tokens import CLIENT_ASSERTION_TYPE, IssuedToken, TokenRejected, TokenService
 from .access import load_access
 from .client_keys import AssertionFailed, authenticate_assertion
 from .clients import authenticate_client
+from .ratelimits import TokenGuard
 
 BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="axis-gateway"'}
 
@@ -66,16 +67,25 @@ async def issue_client_token(
     grant_type: str | None,
     credentials: ClientCredentials,
     requested_scope: str | None,
+    guard: TokenGuard | None = None,
+    address: str | None = None,
 ) -> IssuedToken:
-    """Authenticate the client and issue a token with the requested scopes (all of its scopes by default)."""
+    """Authenticate the client and issue a token with the requested scopes (all of its scopes by default).
+
+    With a ``guard``, a client id or an ``address`` that has failed too often is refused (429) before its
+    secret is checked, and a failure counts against both."""
     if grant_type is None:
         raise OAuthError("invalid_request", "The grant_type parameter is required.")
     if grant_type != "client_credentials":
         raise OAuthError("unsupported_grant_type", "Only the client_credentials grant is supported.")
+    if guard is not None:
+        await guard.check(credentials.client_id, address)
     client = await authenticate_client(
         session, client_id=credentials.client_id, client_secret=credentials.client_secret
     )
     if client is None:
+        if guard is not None:
+            await guard.failed(credentials.client_id, address)
         metrics.AUTH_FAILURES.labels("invalid_client").inc()
         headers = BASIC_CHALLENGE if credentials.method == "client_secret_basic" else None
         raise OAuthError("invalid_client", "Client authentication failed.", status=401, headers=headers)
@@ -128,13 +138,19 @@ async def issue_assertion_token(
     assertion: str,
     client_id: str | None,
     requested_scope: str | None,
+    guard: TokenGuard | None = None,
+    address: str | None = None,
 ) -> IssuedToken:
     """Authenticate the client by its assertion (``private_key_jwt``) and issue a token as for a secret. Any
-    failure is ``invalid_client`` (401), whatever the reason (the reason is counted and logged)."""
+    failure is ``invalid_client`` (401), whatever the reason (the reason is counted and logged). A ``guard``
+    counts failures and refuses as for a secret, by the client id the assertion claims."""
     if grant_type is None:
         raise OAuthError("invalid_request", "The grant_type parameter is required.")
     if grant_type != "client_credentials":
         raise OAuthError("unsupported_grant_type", "Only the client_credentials grant is supported.")
+    claimed = client_id or _claimed_by(tokens, assertion)
+    if guard is not None:
+        await guard.check(claimed, address)
     try:
         client = await authenticate_assertion(session, tokens, assertion)
         if client_id is not None and client_id != client.client_id:
@@ -144,5 +160,14 @@ async def issue_assertion_token(
         label = _ASSERTION_FAILURE_METRIC.get(exc.reason, reason)
         metrics.AUTH_FAILURES.labels(label).inc()
         log.info("client assertion refused", reason=exc.reason, client_id=exc.client_id)
+        if guard is not None:
+            await guard.failed(claimed, address)
         raise OAuthError("invalid_client", "Client authentication failed.", status=401, reason=label) from None
     return await issue_token_for(session, tokens, client, requested_scope=requested_scope)
+
+
+def _claimed_by(tokens: TokenService, assertion: str) -> str | None:
+    try:
+        return tokens.assertion_client_id(assertion)
+    except TokenRejected:
+        return None
