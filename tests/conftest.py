@@ -123,6 +123,9 @@ def make_settings(
             "connectors": {"population": {"config": {"url": sector_url}}},
             "log_format": "console",
             "log_level": "WARNING",
+            # Every test's requests come from 127.0.0.1: the suite's failed token requests must not add up to a
+            # lockout of the address (tests/gateway/test_client_secrets.py checks the limits).
+            "token_failures_per_address": 0,
         }
         values.update(overrides)
         return Settings(**values)  # type: ignore[arg-type]

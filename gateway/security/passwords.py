@@ -154,9 +154,7 @@ async def verify_secrets(stored_hashes: list[str], secret: str) -> SecretMatch |
     if matched is not None:
         return SecretMatch(matched, legacy=False)
     for index, stored in enumerate(stored_hashes):
-        if is_legacy(stored) and await anyio.to_thread.run_sync(
-            _argon2_match, stored, secret, limiter=_argon2_slots()
-        ):
+        if is_legacy(stored) and await anyio.to_thread.run_sync(_argon2_match, stored, secret, limiter=_argon2_slots()):
             return SecretMatch(index, legacy=True)
     return None
 
