@@ -22,11 +22,11 @@ from .migrations import ensure_current
 from .quality.service import quality_snapshot
 from .registry import ConnectorRegistry
 from .security.keys import load_or_create_signing_key
+from .security.passwords import load_or_create_pepper, use_pepper
 from .security.tokens import TokenService
 from .services.access import AccessControl
 from .services.client_keys import assertion_audiences
 from .services.keys import SigningKeys, publish_signing_key, published_keys
-from .security.passwords import load_or_create_pepper, use_pepper
 from .services.ratelimits import RateLimiter, TokenGuard
 from .settings import Settings
 

@@ -19,7 +19,7 @@ import hmac
 import os
 import secrets
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,9 +37,18 @@ ARGON2_CONCURRENCY = 2
 MIN_PEPPER_BYTES = 32
 
 _argon2 = PasswordHasher()
-# Every pepper this process has been given, by id: a hash names the pepper it was made with.
-_peppers: dict[str, bytes] = {}
-_current: str | None = None
+
+
+@dataclass
+class _Peppers:
+    """Every pepper this process has been given, by id (a hash names the pepper it was made with), and the one
+    new hashes use."""
+
+    known: dict[str, bytes] = field(default_factory=dict)
+    current: str | None = None
+
+
+_peppers = _Peppers()
 _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = weakref.WeakKeyDictionary()
 
 
@@ -51,12 +60,11 @@ def pepper_id(pepper: bytes) -> str:
 def use_pepper(pepper: bytes) -> str:
     """Hash new secrets with ``pepper`` from now on (hashes made with peppers given before still verify in this
     process); its id."""
-    global _current
     if len(pepper) < MIN_PEPPER_BYTES:
         raise ValueError(f"the secret pepper must be at least {MIN_PEPPER_BYTES} bytes")
     ident = pepper_id(pepper)
-    _peppers[ident] = pepper
-    _current = ident
+    _peppers.known[ident] = pepper
+    _peppers.current = ident
     return ident
 
 
@@ -82,13 +90,13 @@ def _write_new_pepper(path: Path) -> None:
 
 
 def _pepper() -> tuple[str, bytes]:
-    if _current is None:
+    if _peppers.current is None:
         # A process that was not given one (the CLI): the pepper its settings describe.
         from ..settings import get_settings
 
         use_pepper(load_or_create_pepper(get_settings()))
-    assert _current is not None
-    return _current, _peppers[_current]
+    assert _peppers.current is not None
+    return _peppers.current, _peppers.known[_peppers.current]
 
 
 def new_secret() -> str:
@@ -114,7 +122,7 @@ def is_legacy(stored: str) -> bool:
 def _keyed_match(stored: str, secret: str) -> bool:
     _scheme, _, rest = stored.partition("$")
     ident, _, digest = rest.partition("$")
-    pepper = _peppers.get(ident)
+    pepper = _peppers.known.get(ident)
     if pepper is None:
         return False
     return hmac.compare_digest(_digest(pepper, secret), digest)

@@ -37,9 +37,9 @@ from urllib.parse import urlsplit
 from coredis.exceptions import ConnectionError as RedisConnectionError
 from coredis.retry import ConstantRetryPolicy
 from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerSecond
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.storage.redis.coredis import CoredisBridge
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 from .. import metrics
 from ..logs import get_logger
@@ -204,7 +204,10 @@ def limit_item(limit: int, seconds: int) -> RateLimitItem:
 class WindowCounter(Protocol):
     """Where the windows are counted."""
 
-    storage: Storage
+    @property
+    def storage(self) -> MemoryStorage | RedisStorage:
+        """The ``limits`` storage the windows live in."""
+        ...
 
     async def acquire(self, client_id: str, items: Sequence[RateLimitItem]) -> tuple[bool, tuple[Window, ...]]:
         """Admit and count one request in every window, or in none; and the windows' state."""
@@ -367,7 +370,7 @@ class RateLimiter:
         try:
             admitted, windows = await self.counter.acquire(access.client_id, items)
         except self._errors as exc:
-            self.store_failed(exc)
+            self._store_failed(exc)
             return None
         if self._store_down:
             self._store_down = False
@@ -381,7 +384,7 @@ class RateLimiter:
             )
         return status
 
-    def store_failed(self, exc: BaseException) -> None:
+    def _store_failed(self, exc: BaseException) -> None:
         """Count and log (once per outage) a failure of the store; raise 503 unless failing open."""
         metrics.RATE_LIMIT_STORE_ERRORS.inc()
         if not self._store_down:
@@ -406,12 +409,15 @@ class TokenGuard:
     within the window: 429 :class:`TooManyFailures` with ``Retry-After``, before its credentials are even checked.
 
     The count is the ``limits`` library's sliding window counter; a success counts nothing, and the failures
-    fade out as the window slides on.
+    fade out as the window slides on. When the store cannot be reached the guard lets requests through (logged
+    once per outage): the secrets are 256-bit random values that no number of guesses finds, the costly checks of
+    older hashes are bounded per process anyway, and an outage of Redis must not stop every client's tokens.
     """
 
     def __init__(self, limiter: RateLimiter, *, per_client: int, per_address: int, window_seconds: int) -> None:
         self.limiter = limiter
         self._strategy = SlidingWindowCounterRateLimiter(limiter.counter.storage)
+        self._store_down = False
         self._limits: dict[str, RateLimitItem] = {}
         for kind, amount in (("client", per_client), ("address", per_address)):
             if amount > 0:
@@ -437,7 +443,7 @@ class TokenGuard:
 
     async def check(self, client_id: str | None, address: str | None) -> None:
         """Refuse (429) when the client id or the address has used up its failures."""
-        storage = self._strategy.storage
+        storage = self.limiter.counter.storage
         try:
             for kind, value, item in self._subjects(client_id, address):
                 counts = await storage.get_sliding_window(item.key_for(kind, value), item.get_expiry())
@@ -452,7 +458,9 @@ class TokenGuard:
                         reason=kind,
                     )
         except self.limiter.counter.errors() as exc:
-            self.limiter.store_failed(exc)
+            self._store_failed(exc)
+            return
+        self._store_back()
 
     async def failed(self, client_id: str | None, address: str | None) -> None:
         """Count one failed token request against the client id and the address."""
@@ -460,7 +468,18 @@ class TokenGuard:
             for kind, value, item in self._subjects(client_id, address):
                 await self._strategy.hit(item, kind, value)
         except self.limiter.counter.errors() as exc:
-            self.limiter.store_failed(exc)
+            self._store_failed(exc)
+
+    def _store_failed(self, exc: BaseException) -> None:
+        if not self._store_down:
+            self._store_down = True
+            # The error's type only: a Redis message can carry the URL and its password.
+            log.error("token failure counts unavailable; not limiting token requests", error=type(exc).__name__)
+
+    def _store_back(self) -> None:
+        if self._store_down:
+            self._store_down = False
+            log.warning("token failure counts available again")
 
 
 #: Longest client id or address counted (longer ones are cut: they are not valid anyway).

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from limits.aio.storage import RedisStorage
 from sqlmodel import col, select
-from support import ClientCredentials, LiveServer, need_service, port_open
+from support import ClientCredentials, LiveServer, free_port, need_service, port_open
 
 from gateway.app import create_app
 from gateway.db import standalone_session
@@ -38,7 +38,7 @@ from gateway.services.ratelimits import storage_uri
 from gateway.settings import Settings
 
 REDIS_URL = os.environ.get("GATEWAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-TOKEN = "/oauth/token"  # noqa: S105 - a path
+TOKEN = "/oauth/token"
 
 
 @pytest.fixture(scope="module")
@@ -250,3 +250,14 @@ def test_failures_add_up_across_gateways_in_redis(
     refused(ask(first, target.client_id, target.client_secret))
     refused(ask(second, target.client_id, target.client_secret))
     assert ask(second, bystander.client_id, bystander.client_secret).status_code == 200
+
+
+def test_an_unreachable_store_does_not_stop_token_requests(
+    serve: Callable[..., str], new_client: Callable[..., ClientCredentials]
+) -> None:
+    closed = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    url = serve(redis_url=closed, token_failures_per_client=1, token_failures_per_address=1)
+    client = new_client("population:read")
+    for _ in range(3):
+        assert ask(url, client.client_id, "guess").status_code == 401
+    assert ask(url, client.client_id, client.client_secret).status_code == 200
