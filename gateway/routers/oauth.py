@@ -83,6 +83,7 @@ async def issue_token(
             requested_scope=scope,
             guard=state.token_guard,
             address=address,
+            cache=state.access,
         )
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"

@@ -27,6 +27,8 @@ import anyio.to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from ..logs import get_logger
+
 if TYPE_CHECKING:
     from ..settings import Settings
 
@@ -36,6 +38,7 @@ SCHEME = "hmac-sha256"
 ARGON2_CONCURRENCY = 2
 MIN_PEPPER_BYTES = 32
 
+log = get_logger(__name__)
 _argon2 = PasswordHasher()
 
 
@@ -124,6 +127,8 @@ def _keyed_match(stored: str, secret: str) -> bool:
     ident, _, digest = rest.partition("$")
     pepper = _peppers.known.get(ident)
     if pepper is None:
+        # Made by a process with another pepper (a CLI with another data directory?): it can never match here.
+        log.warning("client secret hashed with an unknown pepper", pepper_id=ident[:12])
         return False
     return hmac.compare_digest(_digest(pepper, secret), digest)
 

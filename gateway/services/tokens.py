@@ -16,7 +16,7 @@ from ..logs import get_logger
 from ..models import Client
 from ..problems import OAuthError
 from ..security.tokens import CLIENT_ASSERTION_TYPE, IssuedToken, TokenRejected, TokenService
-from .access import load_access
+from .access import AccessControl, ClientAccess, load_access
 from .client_keys import AssertionFailed, authenticate_assertion
 from .clients import authenticate_client
 from .ratelimits import TokenGuard
@@ -69,8 +69,10 @@ async def issue_client_token(
     requested_scope: str | None,
     guard: TokenGuard | None = None,
     address: str | None = None,
+    cache: AccessControl | None = None,
 ) -> IssuedToken:
     """Authenticate the client and issue a token with the requested scopes (all of its scopes by default).
+    With ``cache`` (the gateway's access cache) the client, its grants and its secrets' hashes come from it.
 
     With a ``guard``, a client id or an ``address`` that has failed too often is refused (429) before its
     secret is checked, and a failure counts against both."""
@@ -80,16 +82,16 @@ async def issue_client_token(
         raise OAuthError("unsupported_grant_type", "Only the client_credentials grant is supported.")
     if guard is not None:
         await guard.check(credentials.client_id, address)
-    client = await authenticate_client(
-        session, client_id=credentials.client_id, client_secret=credentials.client_secret
+    access = await authenticate_client(
+        session, client_id=credentials.client_id, client_secret=credentials.client_secret, access=cache
     )
-    if client is None:
+    if access is None:
         if guard is not None:
             await guard.failed(credentials.client_id, address)
         metrics.AUTH_FAILURES.labels("invalid_client").inc()
         headers = BASIC_CHALLENGE if credentials.method == "client_secret_basic" else None
         raise OAuthError("invalid_client", "Client authentication failed.", status=401, headers=headers)
-    return await issue_token_for(session, tokens, client, requested_scope=requested_scope)
+    return issue_token_with(tokens, access, requested_scope=requested_scope)
 
 
 async def issue_token_for(
@@ -98,7 +100,14 @@ async def issue_token_for(
     """Issue a token for an authenticated client: its non-data scopes and one ``database:operation`` scope
     per grant in force, narrowed to ``requested_scope`` when given."""
     access = await load_access(session, client.client_id)
-    allowed = access.token_scopes(utcnow()) if access is not None else []
+    if access is None:
+        access = ClientAccess(client_id=client.client_id, active=False, scopes=frozenset(), grants=())
+    return issue_token_with(tokens, access, requested_scope=requested_scope)
+
+
+def issue_token_with(tokens: TokenService, access: ClientAccess, *, requested_scope: str | None = None) -> IssuedToken:
+    """:func:`issue_token_for` with the client's access already loaded."""
+    allowed = access.token_scopes(utcnow())
     if requested_scope is None or not requested_scope.strip():
         scopes = allowed
     else:
@@ -107,7 +116,7 @@ async def issue_token_for(
         if refused:
             raise OAuthError("invalid_scope", f"Scope not allowed for this client: {' '.join(refused)}")
     metrics.TOKENS_ISSUED.inc()
-    return tokens.issue(subject=client.client_id, scopes=scopes)
+    return tokens.issue(subject=access.client_id, scopes=scopes)
 
 
 def read_client_assertion(

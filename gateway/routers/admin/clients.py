@@ -94,11 +94,12 @@ async def rotate_secret(
     client_id: ClientIdPath,
     response: Response,
     session: SessionDep,
+    state: StateDep,
     body: Annotated[SecretRotation | None, Body()] = None,
 ) -> SecretRotated:
     """A new secret, in this answer only; the current ones keep working for ``overlap_seconds`` (0: they stop
     at once). Tokens already issued are not affected (suspend the client to stop them)."""
     client = await require_client(session, client_id)
-    rotated = await rotate_client_secret(session, client, body or SecretRotation())
+    rotated = await rotate_client_secret(session, client, body or SecretRotation(), access=state.access)
     response.headers.update(NO_STORE)
     return rotated
