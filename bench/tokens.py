@@ -20,6 +20,7 @@ Everything, wrk and the flooding threads included, shares this machine's cores.
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import re
 import shutil
@@ -32,6 +33,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -132,7 +134,7 @@ def idle(base: str, client_id: str, secret: str, requests: int) -> list[float]:
 
 
 def throughput(base: str, client_id: str, secret: str, duration: float, work: Path) -> tuple[float, str]:
-    basic = httpx.BasicAuth(client_id, secret)._auth_header  # noqa: SLF001 - the header value, once
+    basic = "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
     script = work / "token.lua"
     script.write_text(
         'wrk.method = "POST"\n'
@@ -157,7 +159,7 @@ def flood(
     *,
     threads: int = 20,
     bad_requests: int = 60,
-) -> dict[str, object]:
+) -> Flood:
     """``bad_requests`` wrong secrets from ``threads`` threads; a legitimate request every 20 ms meanwhile."""
     stop = threading.Event()
     peak = [rss_mib(pid)]
@@ -205,22 +207,32 @@ def flood(
     watcher.join()
     sampler.join()
     time.sleep(1)
-    return {
-        "flood_s": flood_seconds,
-        "legit_max_ms": max(legit) * 1000,
-        "legit_p50_ms": statistics.median(legit) * 1000,
-        "legit_n": len(legit),
-        "rss": (before, peak[0], rss_mib(pid)),
-        "statuses": dict(sorted(statuses.items())),
-    }
+    return Flood(
+        seconds=flood_seconds,
+        legit_max_ms=max(legit) * 1000,
+        legit_p50_ms=statistics.median(legit) * 1000,
+        legit_requests=len(legit),
+        rss_mib=(before, peak[0], rss_mib(pid)),
+        statuses=dict(sorted(statuses.items())),
+    )
 
 
-def show_flood(name: str, result: dict[str, object]) -> None:
-    before, peak, after = result["rss"]  # type: ignore[misc]
+@dataclass(frozen=True)
+class Flood:
+    seconds: float
+    legit_max_ms: float
+    legit_p50_ms: float
+    legit_requests: int
+    rss_mib: tuple[float, float, float]  # before, peak during, after
+    statuses: dict[int, int]
+
+
+def show_flood(name: str, result: Flood) -> None:
+    before, peak, after = result.rss_mib
     print(
-        f"flood {name:<34} {result['flood_s']:6.2f} s  legit max {result['legit_max_ms']:7.1f} ms  "
-        f"p50 {result['legit_p50_ms']:6.1f} ms ({result['legit_n']} requests)  "
-        f"RSS {before:.0f} -> {peak:.0f} -> {after:.0f} MiB  bad answers {result['statuses']}"
+        f"flood {name:<34} {result.seconds:6.2f} s  legit max {result.legit_max_ms:7.1f} ms  "
+        f"p50 {result.legit_p50_ms:6.1f} ms ({result.legit_requests} requests)  "
+        f"RSS {before:.0f} -> {peak:.0f} -> {after:.0f} MiB  bad answers {result.statuses}"
     )
 
 
