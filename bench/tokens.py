@@ -142,7 +142,13 @@ def throughput(base: str, client_id: str, secret: str, duration: float, work: Pa
         'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
         f'wrk.headers["Authorization"] = "{basic}"\n'
     )
-    command = ["wrk", "-t2", "-c16", f"-d{duration:g}s", "--latency", "-s", str(script), f"{base}/oauth/token"]
+    return wrk(f"{base}/oauth/token", script, duration)
+
+
+def wrk(url: str, script: Path | None, duration: float) -> tuple[float, str]:
+    command = ["wrk", "-t2", "-c16", f"-d{duration:g}s", "--latency", url]
+    if script is not None:
+        command[-1:-1] = ["-s", str(script)]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -266,7 +272,8 @@ def main() -> None:
                 f"p99 {cuts[98] * 1000:.2f} ms  ({args.requests} sequential requests)"
             )
             rps, note = throughput(base, *good, args.duration, work)
-            print(f"throughput  {rps:,.0f} tokens/s (16 connections, {note})")
+            ceiling, _ = wrk(f"{base}/healthz", None, args.duration / 2)
+            print(f"throughput  {rps:,.0f} tokens/s (16 connections, {note}); GET /healthz: {ceiling:,.0f}/s")
             show_flood("against one client id (locked out)", flood(base, process.pid, good, lambda _: victim[0]))
             show_flood("made-up client ids", flood(base, process.pid, good, lambda n: f"nobody-{n}"))
         # The worst case: a client still on argon2, the failure limits off.
