@@ -64,6 +64,7 @@ def add_grant(http: httpx.Client, admin: dict[str, str], **values: Any) -> httpx
 
 def no_secret_material(text: str, *secrets: str) -> None:
     assert "argon2" not in text
+    assert "hmac-sha256" not in text
     assert "secret_hash" not in text
     for secret in secrets:
         assert secret not in text

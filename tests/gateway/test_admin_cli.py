@@ -53,6 +53,7 @@ class Cli:
         output = result.stdout + result.stderr
         assert "Traceback" not in output, output
         assert "$argon2" not in output
+        assert "hmac-sha256$" not in output
         return result
 
     def ok(self, *args: str) -> str:

@@ -259,6 +259,7 @@ def test_clients_list_shows_the_client_but_not_the_secret(data_dir: Path, create
     assert [created.client_id, "active", "population:read", AGENCY] in rows
     assert created.client_secret not in result.stdout + result.stderr
     assert "$argon2" not in result.stdout
+    assert "hmac-sha256$" not in result.stdout
 
 
 def _client_names(data_dir: Path, client_id: str) -> list[str]:

@@ -41,7 +41,7 @@ ClientIdPath = Annotated[str, Path(max_length=64, description="The client id.")]
 async def create_client(
     body: ClientCreate, request: Request, response: Response, session: SessionDep, state: StateDep
 ) -> ClientCreated:
-    """Create a client; its secret is in this answer only (the gateway keeps an argon2id hash)."""
+    """Create a client; its secret is in this answer only (the gateway keeps a keyed hash)."""
     client, secret = await add_client(session, body, registry=state.registry, access=state.access)
     response.headers.update({**NO_STORE, "Location": f"{request.url.path}/{client.client_id}"})
     detail = await describe_client(session, client)
