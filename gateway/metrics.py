@@ -144,6 +144,8 @@ AUTH_FAILURE_REASONS = (
     "wrong_audience",
     "invalid_assertion",
     "replayed_assertion",
+    "locked_client",
+    "locked_address",
 )
 JWKS_FETCH_OUTCOMES = ("ok", "error")
 UPSTREAM_ERROR_REASONS = ("timeout", "connect", "protocol", "status_5xx", "contract_violation")

@@ -310,6 +310,19 @@ class RateLimited(Problem):
     )
 
 
+class TooManyFailures(RateLimited):
+    slug, title = "too-many-failures", "Too many failed authentications"
+    description = (
+        "Token requests claiming this client id, or coming from this address, have failed too often in the last "
+        "minutes; they are refused, before their credentials are checked, until ``Retry-After`` seconds have "
+        "passed. Failures against one client id do not stop other clients."
+    )
+
+    def __init__(self, detail: str, *, headers: Mapping[str, str], reason: str) -> None:
+        super().__init__(detail, headers=headers)
+        self.reason = reason
+
+
 class RateLimitUnavailable(Problem):
     status, slug, title = 503, "rate-limit-unavailable", "Rate limiting unavailable"
     description = (

@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -129,6 +129,32 @@ class Settings(BaseSettings):
         description="PEM private key that signs tokens; generated (mode 0600) on first start when absent.",
     )
     signing_algorithm: Literal["ES256", "RS256"] = "ES256"
+    secret_pepper: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        description="The key of the client secrets' hashes (HMAC-SHA-256); every process and replica needs the same. "
+        "Unset: read from ``secret_pepper_path``.",
+    )
+    secret_pepper_path: Path | None = Field(
+        default=None,
+        description="File holding the secret pepper when ``secret_pepper`` is unset; generated (mode 0600) when "
+        "absent. Default: ``keys/secret-pepper`` in ``data_dir``.",
+    )
+    token_failures_per_client: int = Field(
+        default=10,
+        ge=0,
+        description="Failed token requests claiming one client id within the window, after which that id is "
+        "refused (429) until the window lets one more in; 0: no limit.",
+    )
+    token_failures_per_address: int = Field(
+        default=100,
+        ge=0,
+        description="Failed token requests from one address within the window, after which the address is refused "
+        "(429); 0: no limit.",
+    )
+    token_failure_window_seconds: int = Field(
+        default=300, ge=1, le=86400, description="The window in which failed token requests are counted."
+    )
     token_issuer: str = Field(default="axis-gateway", description="``iss`` of the tokens the gateway issues.")
     token_audience: str = Field(
         default="axis-gateway", description="The gateway's own identifier: the ``aud`` tokens must carry."
@@ -353,6 +379,8 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'gateway.db'}"
         if self.signing_key_path is None:
             self.signing_key_path = self.data_dir / "keys" / "signing-key.pem"
+        if self.secret_pepper_path is None:
+            self.secret_pepper_path = self.data_dir / "keys" / "secret-pepper"
         population = self.connectors.setdefault("population", ConnectorInstance())
         if population.connector in (None, "population"):
             population.config.setdefault("url", f"sqlite+aiosqlite:///{self.population_demo_path}")
@@ -393,6 +421,12 @@ class Settings(BaseSettings):
         """How recently a record of ``database_id`` must have been updated to count as live (``None``: no target)."""
         days = self.quality_freshness_days.get(database_id, self.quality_default_freshness_days)
         return None if days is None else timedelta(days=days)
+
+    @property
+    def pepper_path(self) -> Path:
+        """The secret pepper's file, after defaults."""
+        assert self.secret_pepper_path is not None
+        return self.secret_pepper_path
 
     @property
     def key_path(self) -> Path:

@@ -23,11 +23,12 @@ from .migrations import ensure_current
 from .quality.service import quality_snapshot
 from .registry import ConnectorRegistry
 from .security.keys import load_or_create_signing_key
+from .security.passwords import load_or_create_pepper, use_pepper
 from .security.tokens import TokenService
 from .services.access import AccessControl
 from .services.client_keys import assertion_audiences
 from .services.keys import SigningKeys, publish_signing_key, published_keys
-from .services.ratelimits import RateLimiter
+from .services.ratelimits import RateLimiter, TokenGuard
 from .settings import Settings
 
 log = get_logger(__name__)
@@ -43,6 +44,7 @@ class GatewayState:
     sessionmaker: async_sessionmaker[AsyncSession] = field(init=False)
     access: AccessControl = field(init=False)
     limiter: RateLimiter = field(init=False)
+    token_guard: TokenGuard = field(init=False)
     audit: AuditWriter | None = field(default=None, init=False)
     catalogue: Catalogue = field(init=False)
     health: HealthRunner = field(init=False)
@@ -58,6 +60,7 @@ class GatewayState:
         self.sessionmaker = create_sessionmaker(self.engine)
         self.access = AccessControl(self.sessionmaker, ttl_seconds=self.settings.access_cache_seconds)
         self.limiter = RateLimiter.from_settings(self.settings)
+        self.token_guard = TokenGuard.from_settings(self.settings, self.limiter)
         self.catalogue = load_catalogue(self.settings.axis_catalogue_path)
         self.health = HealthRunner(
             settings=self.settings, sessionmaker=self.sessionmaker, registry=self.registry, catalogue=self.catalogue
@@ -104,6 +107,7 @@ class GatewayState:
         await ensure_current(self.engine)
         settings = self.settings
         key = load_or_create_signing_key(settings.key_path, settings.signing_algorithm)
+        use_pepper(load_or_create_pepper(settings))
         async with self.sessionmaker() as session:
             await publish_signing_key(session, key)
             keys = await published_keys(session, token_ttl_seconds=settings.token_ttl_seconds)

@@ -24,7 +24,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..logs import get_logger
-from ..models import Client, ClientStatus, Grant
+from ..models import Client, ClientSecret, ClientStatus, Grant
 from ..outages import DATABASE, database_unavailable
 from ..problems import AccessDenied, BadHeader
 
@@ -77,8 +77,21 @@ class GrantRule:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredSecret:
+    """One of a client's secrets as stored (its hash, never the secret), and until when it works."""
+
+    id: int
+    secret_hash: str = field(repr=False)
+    expires_at: datetime | None
+
+    def in_force(self, now: datetime) -> bool:
+        """Whether the secret still works at ``now``."""
+        return self.expires_at is None or now < self.expires_at
+
+
+@dataclass(frozen=True, slots=True)
 class ClientAccess:
-    """A client's status, non-data scopes, rate limits and grants, as loaded at one moment."""
+    """A client's status, non-data scopes, rate limits, grants and secrets' hashes, as loaded at one moment."""
 
     client_id: str
     active: bool
@@ -86,6 +99,11 @@ class ClientAccess:
     grants: tuple[GrantRule, ...]
     rate_limit_per_second: int | None = None
     rate_limit_per_day: int | None = None
+    secrets: tuple[StoredSecret, ...] = field(default=(), repr=False)
+
+    def secrets_in_force(self, now: datetime) -> list[StoredSecret]:
+        """The secrets that work at ``now`` (one, or two during a rotation's overlap)."""
+        return [s for s in self.secrets if s.in_force(now)]
 
     def grants_for(self, database: str, operation: str, now: datetime) -> list[GrantRule]:
         """The grants in force that allow ``operation`` on ``database``."""
@@ -202,6 +220,9 @@ async def load_access(session: AsyncSession, client_id: str) -> ClientAccess | N
     grants = await session.exec(
         select(Grant).where(Grant.client_id == client_id, col(Grant.revoked_at).is_(None)).order_by(col(Grant.id))
     )
+    secrets = await session.exec(
+        select(ClientSecret).where(ClientSecret.client_id == client_id).order_by(col(ClientSecret.id))
+    )
     return ClientAccess(
         client_id=client.client_id,
         active=client.status == ClientStatus.ACTIVE,
@@ -209,6 +230,7 @@ async def load_access(session: AsyncSession, client_id: str) -> ClientAccess | N
         grants=tuple(GrantRule.of(g) for g in grants),
         rate_limit_per_second=client.rate_limit_per_second,
         rate_limit_per_day=client.rate_limit_per_day,
+        secrets=tuple(StoredSecret(s.id or 0, s.secret_hash, s.expires_at) for s in secrets),
     )
 
 
@@ -245,16 +267,18 @@ class AccessControl:
     _epoch: int = 0
     _listener: asyncio.Task[None] | None = None
 
-    async def get(self, client_id: str) -> ClientAccess | None:
+    async def get(self, client_id: str, *, cache_unknown: bool = True) -> ClientAccess | None:
         """The client's access (``None`` if unknown), from the cache when fresh. Concurrent misses for one
         client share a single database read, which runs in its own task: a caller that is cancelled does not
-        cancel it for the others."""
+        cancel it for the others. With ``cache_unknown=False`` an unknown client is not remembered (the token
+        endpoint, where anyone can make up client ids, must not fill the cache)."""
         entry = self._entries.get(client_id)
         if entry is not None and self.clock() - entry.loaded < self.ttl_seconds:
             return entry.access
         task = self._loading.get(client_id)
         if task is None:
-            task = asyncio.get_running_loop().create_task(self._load(client_id), name="access-load")
+            load = self._load(client_id, cache_unknown=cache_unknown)
+            task = asyncio.get_running_loop().create_task(load, name="access-load")
             self._loading[client_id] = task
             task.add_done_callback(partial(self._loaded, client_id))
         return await asyncio.shield(task)
@@ -262,12 +286,12 @@ class AccessControl:
     def _version(self, client_id: str) -> tuple[int, int]:
         return self._epoch, self._versions.get(client_id, 0)
 
-    async def _load(self, client_id: str) -> ClientAccess | None:
+    async def _load(self, client_id: str, *, cache_unknown: bool) -> ClientAccess | None:
         version = self._version(client_id)
         started = self.clock()
         async with self.sessionmaker() as session:
             access = await load_access(session, client_id)
-        if self._version(client_id) == version:
+        if self._version(client_id) == version and (access is not None or cache_unknown):
             self._entries[client_id] = _Entry(access, started)
         return access
 

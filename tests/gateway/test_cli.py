@@ -26,6 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from support import STATED, assert_private, free_port, port_open
 
 from gateway import __version__, migrations
+from gateway.security.passwords import pepper_id
 from simulators.population import CITIZENS, seed_population
 
 AGENCY = "Sở Y tế"
@@ -218,7 +219,9 @@ def test_the_secret_is_not_stored_in_plaintext(data_dir: Path, created: CreatedC
     assert client == (AGENCY, AGENCY_CODE, "[]", "active")
     assert grants == [("population", '["read"]', None)]
     assert len(hashes) == 1
-    assert hashes[0].startswith("$argon2id$")
+    # A keyed hash under the pepper the command generated in the data directory.
+    pepper = (data_dir / "keys" / "secret-pepper").read_bytes().strip()
+    assert hashes[0].startswith(f"hmac-sha256${pepper_id(pepper)}$")
     assert created.client_secret not in hashes[0]
 
 
@@ -256,6 +259,7 @@ def test_clients_list_shows_the_client_but_not_the_secret(data_dir: Path, create
     assert [created.client_id, "active", "population:read", AGENCY] in rows
     assert created.client_secret not in result.stdout + result.stderr
     assert "$argon2" not in result.stdout
+    assert "hmac-sha256$" not in result.stdout
 
 
 def _client_names(data_dir: Path, client_id: str) -> list[str]:
@@ -464,7 +468,7 @@ def test_two_workers_share_the_signing_key(data_dir: Path, created: CreatedClien
         scraped = {_scraped_counts(http) for _ in range(10)}
         workers = _worker_counts(data / "metrics")
     assert len(kids) == 1
-    assert [p.name for p in (data / "keys").iterdir()] == ["signing-key.pem"]
+    assert sorted(p.name for p in (data / "keys").iterdir()) == ["secret-pepper", "signing-key.pem"]
     total = (len(tokens), len(tokens) * len(ids))
     # Whichever worker answers the scrape reports the sum of both (multiprocess metrics)...
     assert scraped == {total}
