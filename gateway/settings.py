@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Any, Literal
 
@@ -231,6 +232,16 @@ class Settings(BaseSettings):
     )
     webhook_timeout_seconds: float = Field(
         default=10.0, gt=0, le=300, description="Deadline of one post to a webhook subscriber."
+    )
+    webhook_allowed_networks: list[IPv4Network | IPv6Network] = Field(
+        default_factory=list,
+        description=(
+            "Networks (CIDRs) webhook subscribers may be in although they are loopback, private, link-local or "
+            "otherwise not public; by default every such address is refused."
+        ),
+    )
+    webhook_max_subscriptions: int = Field(
+        default=10, ge=1, le=10_000, description="How many webhook subscriptions one client may hold."
     )
     exchange_dispatch: bool = Field(
         default=True, description="Run the dispatcher (and webhook deliveries) in this process."

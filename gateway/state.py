@@ -134,7 +134,9 @@ class GatewayState:
             self.dispatcher = Dispatcher(settings=settings, sessionmaker=self.sessionmaker, registry=self.registry)
             await self.dispatcher.start()
             if self.dispatcher.databases:
-                self.webhooks = WebhookSender(settings=settings, sessionmaker=self.sessionmaker, access=self.access)
+                self.webhooks = WebhookSender(
+                    settings=settings, sessionmaker=self.sessionmaker, access=self.access, audit=self.audit
+                )
                 self.webhooks.start()
         log.info(
             "gateway started",
