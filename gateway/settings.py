@@ -8,7 +8,7 @@ from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -128,6 +128,18 @@ class Settings(BaseSettings):
     signing_key_path: Path | None = Field(
         default=None,
         description="PEM private key that signs tokens; generated (mode 0600) on first start when absent.",
+    )
+    data_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Key-encryption keys of the stored webhook secrets: Fernet keys, comma-separated, newest first (the "
+            "newest encrypts, all decrypt). Unset: the key file is used."
+        ),
+    )
+    data_key_file: Path | None = Field(
+        default=None,
+        description="File of data keys, one a line, newest first; generated (mode 0600) when absent. "
+        "Default: <data_dir>/keys/data-keys.",
     )
     signing_algorithm: Literal["ES256", "RS256"] = "ES256"
     token_issuer: str = Field(default="axis-gateway", description="``iss`` of the tokens the gateway issues.")
@@ -376,6 +388,11 @@ class Settings(BaseSettings):
         """The signing key path, after defaults."""
         assert self.signing_key_path is not None
         return self.signing_key_path
+
+    @property
+    def data_key_file_path(self) -> Path:
+        """The data key file (``data_key_file``, by default under the data directory)."""
+        return self.data_key_file or self.data_dir / "keys" / "data-keys"
 
 
 @lru_cache

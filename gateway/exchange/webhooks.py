@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import orjson
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import col, func, select
+from sqlmodel import col, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from .. import metrics
@@ -35,6 +35,7 @@ from ..leases import LeaseHolder
 from ..logs import get_logger
 from ..models import ExchangeFeed, WebhookSubscription
 from ..problems import AccessDenied, Conflict, Problem, ValidationFailed
+from ..security.datakeys import PREFIX, DataKeyError, DataKeys
 from ..services.access import AccessControl, Decision, decide
 from ..settings import Settings
 from .dispatcher import backoff_seconds
@@ -51,7 +52,14 @@ SIGNATURE_HEADER = "X-Axis-Signature"
 TIMESTAMP_HEADER = "X-Axis-Timestamp"
 BATCH = 100
 #: The delivery errors a subscriber is shown (``last_error``): classes only, never what the target answered.
-DELIVERY_ERRORS = ("connection-failed", "timeout", "non-2xx", "refused-destination", "not-authorised")
+DELIVERY_ERRORS = (
+    "connection-failed",
+    "timeout",
+    "non-2xx",
+    "refused-destination",
+    "not-authorised",
+    "gateway-error",
+)
 
 log = get_logger(__name__)
 
@@ -68,8 +76,8 @@ def new_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
-def subscription_view(row: WebhookSubscription, *, secret: bool = False) -> dict[str, Any]:
-    """A subscription as its owner sees it (the secret only when it is created)."""
+def subscription_view(row: WebhookSubscription, *, secret: str | None = None) -> dict[str, Any]:
+    """A subscription as its owner sees it (the plaintext secret only when it is created)."""
     view: dict[str, Any] = {
         "id": row.id,
         "database": row.database_id,
@@ -81,8 +89,8 @@ def subscription_view(row: WebhookSubscription, *, secret: bool = False) -> dict
         "last_delivered_at": row.last_delivered_at.isoformat() if row.last_delivered_at else None,
         "created_at": row.created_at.isoformat(),
     }
-    if secret:
-        view["secret"] = row.secret
+    if secret is not None:
+        view["secret"] = secret
     return view
 
 
@@ -149,10 +157,12 @@ async def subscribe(
     url: str,
     *,
     settings: Settings,
+    data_keys: DataKeys,
     after: int | None = None,
-) -> WebhookSubscription:
+) -> tuple[WebhookSubscription, str]:
     """Register ``url`` for the changes of ``decision.database`` after position ``after`` (by default, from
-    now on), for the client, purpose and actor of ``decision``. The URL's host must resolve to public addresses
+    now on), for the client, purpose and actor of ``decision``; the row and its plaintext secret (stored
+    encrypted with the newest data key). The URL's host must resolve to public addresses
     (or to networks in ``webhook_allowed_networks``); a client holds at most ``webhook_max_subscriptions``."""
     parsed = parse_webhook_url(url)
     try:
@@ -171,6 +181,7 @@ async def subscribe(
             f"This client already holds {held} webhook subscriptions, the most allowed "
             f"({settings.webhook_max_subscriptions}); end one first."
         )
+    secret = new_secret()
     if after is None:
         feed = await session.get(ExchangeFeed, decision.database)
         after = 0 if feed is None else feed.position
@@ -179,14 +190,36 @@ async def subscribe(
         client_id=decision.client_id,
         database_id=decision.database,
         url=url,
-        secret=new_secret(),
+        secret=data_keys.encrypt(secret),
         purpose=decision.purpose,
         actor=decision.actor,
         position=after,
     )
     session.add(row)
     await session.commit()
-    return row
+    return row, secret
+
+
+async def reencrypt_secrets(session: AsyncSession, data_keys: DataKeys, *, plaintext_only: bool = False) -> int:
+    """Encrypt every stored secret again with the newest data key (or only those still in plaintext); how many
+    rows changed. Each row is updated only if it still holds the value read, so processes may run it at once."""
+    query = select(WebhookSubscription.id, WebhookSubscription.secret)
+    if plaintext_only:
+        query = query.where(col(WebhookSubscription.secret).not_like(f"{PREFIX}%"))
+    rows = (await session.exec(query)).all()
+    changed = 0
+    for subscription_id, stored in rows:
+        fresh = data_keys.reencrypt(stored)
+        if fresh == stored:
+            continue
+        result = await session.exec(
+            update(WebhookSubscription)
+            .where(col(WebhookSubscription.id) == subscription_id, col(WebhookSubscription.secret) == stored)
+            .values(secret=fresh)
+        )
+        changed += result.rowcount
+    await session.commit()
+    return changed
 
 
 async def subscriptions_of(session: AsyncSession, client_id: str, database_id: str) -> list[WebhookSubscription]:
@@ -208,11 +241,13 @@ class WebhookSender:
         settings: Settings,
         sessionmaker: async_sessionmaker[AsyncSession],
         access: AccessControl,
+        data_keys: DataKeys,
         audit: AuditWriter | None = None,
         http: httpx.AsyncClient | None = None,
     ) -> None:
         self.settings = settings
         self.audit = audit
+        self.data_keys = data_keys
         self.sessionmaker = sessionmaker
         self.access = access
         self.lease = LeaseHolder(sessionmaker, LEASE, settings.axis_lease_seconds)
@@ -283,13 +318,19 @@ class WebhookSender:
             counter.labels(subscription.database_id, "error").inc()
             await self._failed(subscription, "refused-destination")
             return 0
+        try:
+            secret = self.data_keys.decrypt(subscription.secret)
+        except DataKeyError:
+            log.error("no data key decrypts the secret of a webhook subscription", subscription=subscription.id)
+            await self._failed(subscription, "gateway-error")
+            return 0
         body = orjson.dumps({"subscription": subscription.id, "database": subscription.database_id, **page})
         timestamp = str(int(time.time()))
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "axis-gateway-webhooks",
             TIMESTAMP_HEADER: timestamp,
-            SIGNATURE_HEADER: sign(subscription.secret, timestamp, body),
+            SIGNATURE_HEADER: sign(secret, timestamp, body),
             "X-Axis-Subscription": subscription.id,
             "X-Axis-Delivery": str(uuid.uuid4()),
         }

@@ -149,14 +149,17 @@ def add_exchange_routes(router: APIRouter, database: Database, settings: Setting
         )
 
     async def subscribe(
+        state: StateDep,
         session: SessionDep,
         decision: Annotated[Decision, Depends(data_access(database.id, "read"))],
         body: Annotated[NewSubscription, Body()],
     ) -> Response:
         after = None if body.after is None else parse_cursor(body.after)
-        row = await webhooks.subscribe(session, decision, body.url, settings=settings, after=after)
+        row, secret = await webhooks.subscribe(
+            session, decision, body.url, settings=settings, data_keys=state.data_keys, after=after
+        )
         return _json(
-            webhooks.subscription_view(row, secret=True), 201, {"Location": f"{router.prefix}/subscriptions/{row.id}"}
+            webhooks.subscription_view(row, secret=secret), 201, {"Location": f"{router.prefix}/subscriptions/{row.id}"}
         )
 
     router.add_api_route(

@@ -815,3 +815,90 @@ def test_feed_pages_and_webhook_posts_are_audited_with_the_records_they_carried(
     delivered = next(e for e in events if e["operation"] == "webhook")
     assert delivered["database"] == "population" and delivered["outcome"] == "allowed"
     assert delivered["purpose"] == STATED["X-Purpose"] and record in delivered["record_ids"]
+
+
+def _stored_secret(gateway_url: str, subscription_id: str) -> str:
+    async def run() -> str:
+        async with standalone_session(gateway_url) as session:
+            row = await session.get(WebhookSubscription, subscription_id)
+            assert row is not None
+            return row.secret
+
+    return asyncio.run(run())
+
+
+def test_webhook_secrets_are_stored_encrypted_and_the_data_key_rotates(
+    client: httpx.Client, writer: dict[str, str], gateway_url: str, exchange_settings: Settings, tmp_path: Path
+) -> None:
+    """The secret is encrypted in the database; a plaintext row left by an earlier version is encrypted by the
+    rotation; after it, the running gateway (which reloads the key file) still signs with the right secrets."""
+    key_file = exchange_settings.data_key_file_path
+    assert key_file.exists() and key_file.stat().st_mode & 0o777 == 0o600
+    receiver = Receiver()
+    with LiveServer(receiver) as hook:
+        created = client.post(SUBSCRIPTIONS, json={"url": f"{hook.url}/enc"}, headers=writer).json()
+        secret = created["secret"]
+        stored = _stored_secret(gateway_url, created["id"])
+        assert stored.startswith("enc:v1:") and secret not in stored
+        legacy_id, legacy_secret = str(uuid.uuid4()), "legacy-plaintext-secret-" + uuid.uuid4().hex
+
+        async def plant() -> None:
+            async with standalone_session(gateway_url) as session:
+                session.add(
+                    WebhookSubscription(
+                        id=legacy_id,
+                        client_id="legacy-client",
+                        database_id="population",
+                        url=f"{hook.url}/legacy",
+                        secret=legacy_secret,
+                        active=False,
+                    )
+                )
+                await session.commit()
+
+        asyncio.run(plant())
+        try:
+            env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+            env |= {
+                "GATEWAY_DATA_DIR": str(tmp_path),
+                "GATEWAY_DATABASE_URL": gateway_url,
+                "GATEWAY_DATA_KEY_FILE": str(key_file),
+                "GATEWAY_LOG_LEVEL": "WARNING",
+            }
+            rotated = subprocess.run(
+                [sys.executable, "-m", "gateway", "keys", "rotate-data-key", "--drop-old"],
+                check=False,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert rotated.returncode == 0, rotated.stderr
+            keys = [line for line in key_file.read_text().splitlines() if line.strip()]
+            assert len(keys) == 1 and keys[0] not in stored and key_file.stat().st_mode & 0o777 == 0o600
+            legacy = _stored_secret(gateway_url, legacy_id)
+            assert legacy.startswith("enc:v1:") and legacy_secret not in legacy
+            assert _stored_secret(gateway_url, created["id"]) != stored
+            record = _new_id(20)
+            receipt_id = _submit(client, writer, [_op("create", record, _citizen(record))]).json()["receipt_id"]
+            _wait_delivered(client, writer, receipt_id)
+            deadline = time.monotonic() + 15
+            while not receiver.posts and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert receiver.posts, "the gateway posts with the re-encrypted secret, decrypted by the new key"
+            headers, body = receiver.posts[-1]
+            expected = hmac.new(
+                secret.encode(), headers["x-axis-timestamp"].encode() + b"." + body, hashlib.sha256
+            ).hexdigest()
+            assert headers["x-axis-signature"] == f"sha256={expected}"
+        finally:
+            client.delete(f"{SUBSCRIPTIONS}/{created['id']}", headers=writer)
+
+            async def remove() -> None:
+                async with standalone_session(gateway_url) as session:
+                    row = await session.get(WebhookSubscription, legacy_id)
+                    if row is not None:
+                        await session.delete(row)
+                        await session.commit()
+
+            asyncio.run(remove())
