@@ -312,8 +312,10 @@ class WebhookSender:
             return 0
         counter = metrics.WEBHOOK_DELIVERIES
         try:
-            # Checked again right before each post: the name may resolve elsewhere since it was subscribed.
-            await resolve_destination(httpx.URL(subscription.url), self.settings.webhook_allowed_networks)
+            # Checked again before each post (the name may resolve elsewhere since it was subscribed), and the
+            # post goes to the address checked, not to a second resolution of the name.
+            url = httpx.URL(subscription.url)
+            address = (await resolve_destination(url, self.settings.webhook_allowed_networks))[0]
         except (RefusedDestination, httpx.InvalidURL, ValueError):
             counter.labels(subscription.database_id, "error").inc()
             await self._failed(subscription, "refused-destination")
@@ -335,7 +337,9 @@ class WebhookSender:
             "X-Axis-Delivery": str(uuid.uuid4()),
         }
         record_ids = tuple(dict.fromkeys(change["record_id"] for change in page["changes"]))
-        error = await self._post(subscription, body, headers, record_ids)
+        headers["Host"] = url.netloc.decode("ascii")
+        pinned = url.copy_with(host=str(address))
+        error = await self._post(subscription, pinned, url.host, body, headers, record_ids)
         if error is not None:
             counter.labels(subscription.database_id, "error").inc()
             await self._failed(subscription, error)
@@ -352,14 +356,22 @@ class WebhookSender:
                 await session.commit()
         return 1
 
-    async def _post(
-        self, subscription: WebhookSubscription, body: bytes, headers: dict[str, str], record_ids: tuple[str, ...]
+    async def _post(  # noqa: PLR0917 - one call site
+        self,
+        subscription: WebhookSubscription,
+        url: httpx.URL,
+        host: str,
+        body: bytes,
+        headers: dict[str, str],
+        record_ids: tuple[str, ...],
     ) -> str | None:
-        """Post one batch; ``None`` when answered 2xx, else the class of the failure. Audited either way."""
+        """Post one batch to ``url`` (the subscriber's, its host replaced by the address checked; ``host`` is
+        the name, sent for TLS server name and certificate checks); ``None`` when answered 2xx, else the class
+        of the failure. Audited either way."""
         began = time.perf_counter()
         status, error = 200, None
         try:
-            response = await self._http.post(subscription.url, content=body, headers=headers)
+            response = await self._http.post(url, content=body, headers=headers, extensions={"sni_hostname": host})
         except httpx.TimeoutException:
             status, error = 504, "timeout"
         except httpx.HTTPError:
