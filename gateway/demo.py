@@ -9,6 +9,7 @@ data carries data-quality defects at known rates (:data:`simulators.defects.DEMO
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import shlex
 from contextlib import ExitStack
@@ -163,6 +164,9 @@ async def prepare_demo(settings: Settings, *, citizens: int, seed: int, stack: E
 
     The database schema must already be migrated. Only the demo's own SQLite files are ever seeded.
     """
+    if not settings.webhook_allowed_networks:
+        # The demo's webhook receivers run on this machine: allow loopback (never the default elsewhere).
+        settings.webhook_allowed_networks = [ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")]
     directory = private_directory(settings.data_dir / "sectors")
     if not (directory / DEMO_DATA_FILE).exists() and settings.population_demo_path.exists():
         citizens = await _count_citizens(str(to_async_url(f"sqlite:///{settings.population_demo_path}")))

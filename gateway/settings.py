@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Any, Literal
 
@@ -127,6 +128,18 @@ class Settings(BaseSettings):
     signing_key_path: Path | None = Field(
         default=None,
         description="PEM private key that signs tokens; generated (mode 0600) on first start when absent.",
+    )
+    data_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Key-encryption keys of the stored webhook secrets: Fernet keys, comma-separated, newest first (the "
+            "newest encrypts, all decrypt). Unset: the key file is used."
+        ),
+    )
+    data_key_file: Path | None = Field(
+        default=None,
+        description="File of data keys, one a line, newest first; generated (mode 0600) when absent. "
+        "Default: <data_dir>/keys/data-keys.",
     )
     signing_algorithm: Literal["ES256", "RS256"] = "ES256"
     secret_pepper: SecretStr | None = Field(
@@ -275,6 +288,16 @@ class Settings(BaseSettings):
     )
     webhook_timeout_seconds: float = Field(
         default=10.0, gt=0, le=300, description="Deadline of one post to a webhook subscriber."
+    )
+    webhook_allowed_networks: list[IPv4Network | IPv6Network] = Field(
+        default_factory=list,
+        description=(
+            "Networks (CIDRs) webhook subscribers may be in although they are loopback, private, link-local or "
+            "otherwise not public; by default every such address is refused."
+        ),
+    )
+    webhook_max_subscriptions: int = Field(
+        default=10, ge=1, le=10_000, description="How many webhook subscriptions one client may hold."
     )
     exchange_dispatch: bool = Field(
         default=True, description="Run the dispatcher (and webhook deliveries) in this process."
@@ -433,6 +456,11 @@ class Settings(BaseSettings):
         """The signing key path, after defaults."""
         assert self.signing_key_path is not None
         return self.signing_key_path
+
+    @property
+    def data_key_file_path(self) -> Path:
+        """The data key file (``data_key_file``, by default under the data directory)."""
+        return self.data_key_file or self.data_dir / "keys" / "data-keys"
 
 
 @lru_cache

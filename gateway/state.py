@@ -17,11 +17,12 @@ from .axis.overview import connected_target, ops_snapshot
 from .db import create_engine, create_sessionmaker
 from .exchange.dispatcher import Dispatcher
 from .exchange.retention import PayloadRetention
-from .exchange.webhooks import WebhookSender
+from .exchange.webhooks import WebhookSender, reencrypt_secrets
 from .logs import get_logger
 from .migrations import ensure_current
 from .quality.service import quality_snapshot
 from .registry import ConnectorRegistry
+from .security.datakeys import DataKeys
 from .security.keys import load_or_create_signing_key
 from .security.passwords import load_or_create_pepper, use_pepper
 from .security.tokens import TokenService
@@ -51,6 +52,7 @@ class GatewayState:
     dispatcher: Dispatcher | None = field(default=None, init=False)
     webhooks: WebhookSender | None = field(default=None, init=False)
     retention: PayloadRetention | None = field(default=None, init=False)
+    data_keys: DataKeys = field(init=False)
     _ops_refreshed: float = field(default=0.0, init=False)
     _tokens: TokenService | None = field(default=None, init=False)
     _signing_keys: SigningKeys | None = field(default=None, init=False)
@@ -133,6 +135,11 @@ class GatewayState:
             log.warning("served databases missing from the axis catalogue", databases=uncatalogued)
         await self.access.start(self.engine)
         self.audit = await start_writer(settings)
+        self.data_keys = DataKeys.from_settings(settings)
+        async with self.sessionmaker() as session:
+            encrypted = await reencrypt_secrets(session, self.data_keys, plaintext_only=True)
+        if encrypted:
+            log.info("webhook secrets stored in plaintext were encrypted", subscriptions=encrypted)
         await self._tokens.start()
         self._signing_keys.start()
         await self.health.start()
@@ -140,7 +147,13 @@ class GatewayState:
             self.dispatcher = Dispatcher(settings=settings, sessionmaker=self.sessionmaker, registry=self.registry)
             await self.dispatcher.start()
             if self.dispatcher.databases:
-                self.webhooks = WebhookSender(settings=settings, sessionmaker=self.sessionmaker, access=self.access)
+                self.webhooks = WebhookSender(
+                    settings=settings,
+                    sessionmaker=self.sessionmaker,
+                    access=self.access,
+                    data_keys=self.data_keys,
+                    audit=self.audit,
+                )
                 self.webhooks.start()
             self.retention = PayloadRetention(settings=settings, sessionmaker=self.sessionmaker)
             self.retention.start()

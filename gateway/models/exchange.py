@@ -129,7 +129,7 @@ class WebhookSubscription(SQLModel, table=True):
     client_id: str = Field(sa_column=Column(String(64), nullable=False))
     database_id: str = Field(sa_column=Column(String(32), nullable=False))
     url: str = Field(sa_column=Column(String(2000), nullable=False))
-    secret: str = Field(sa_column=Column(String(128), nullable=False))
+    secret: str = Field(sa_column=Column(String(512), nullable=False))
     purpose: str | None = Field(default=None, max_length=64)
     actor: str | None = Field(default=None, max_length=64)
     position: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
