@@ -149,7 +149,8 @@ class OperationKind(StrEnum):
     CREATE = "create"
     """A new record: ``fields`` holds the whole record (validated against the contract)."""
     UPDATE = "update"
-    """A change: ``fields`` holds the changed top-level fields only, each validated against the contract."""
+    """A change: ``fields`` holds the changed top-level fields only, each validated against the contract; an
+    object is given whole and replaces the stored one (its fields left out are cleared)."""
     DELETE = "delete"
     """The record is removed (or closed, as the sector system does it): ``fields`` is empty."""
 

@@ -133,7 +133,7 @@ class AccessDenied(Problem):
     status, slug, title = 403, "access-denied", "Access denied"
     description = (
         "No grant in force allows this operation on this database for this purpose, or the request uses fields "
-        "the grant does not cover."
+        "the grant does not cover (a submitted operation: writes them, or deletes a record without the right to)."
     )
 
 

@@ -35,9 +35,9 @@ class Database:
     @property
     def operations(self) -> tuple[str, ...]:
         """The operations a grant may allow: ``read`` always (with the change feed when there is one),
-        ``search`` when the connector has a query model, ``submit`` when it accepts submissions."""
+        ``search`` when the connector has a query model, ``submit`` and ``delete`` when it accepts submissions."""
         offered = ("read", "search") if self.connector.query_model is not None else ("read",)
-        return (*offered, "submit") if self.connector.accepts_submissions else offered
+        return (*offered, "submit", "delete") if self.connector.accepts_submissions else offered
 
     def scope(self, operation: str) -> str:
         """The token scope an operation on this database needs (``population:read``)."""

@@ -128,7 +128,8 @@ class GatewayState:
         self._signing_keys = SigningKeys(self.sessionmaker, settings, self._tokens)
         metrics.declare_static()
         for database in self.registry.databases.values():
-            metrics.declare_database(database.id, database.operations)
+            # ``delete`` is a right within submissions, not a route of its own: no request series.
+            metrics.declare_database(database.id, tuple(op for op in database.operations if op != "delete"))
         await self.registry.start()
         uncatalogued = sorted(set(self.registry.databases) - set(self.catalogue.ids))
         if uncatalogued:

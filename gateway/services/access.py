@@ -34,7 +34,7 @@ ACTOR_HEADER = "X-Actor-Id"
 # Procedure codes (1.001234.000.00.00.H41), staff codes, personal ids: printable, no spaces, bounded.
 HEADER_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,63}$")
 NON_DATA_SCOPES = frozenset({"admin", "audit", "axis"})
-OPERATIONS = ("read", "search", "submit")
+OPERATIONS = ("read", "search", "submit", "delete")
 
 log = get_logger(__name__)
 
@@ -126,6 +126,28 @@ class Decision:
     actor: str | None
     fields: frozenset[str] | None
     grant_ids: tuple[int, ...]
+    may_delete: bool = False
+    """(``submit``) Whether a grant used allows deleting whole records: one on every field, or with ``delete``."""
+
+    def covers(self, path: str) -> bool:
+        """Whether a granted path is ``path`` or an object that holds it (``a`` covers ``a.b``)."""
+        if self.fields is None:
+            return True
+        parts = path.split(".")
+        return any(".".join(parts[:n]) in self.fields for n in range(1, len(parts) + 1))
+
+    def visible_paths(self, paths: Iterable[str]) -> list[str]:
+        """What a reader may learn of ``paths`` (fields written by a change): each path its grant covers, and,
+        of a path naming an object it is granted only part of, the granted paths inside that object."""
+        if self.fields is None:
+            return sorted(set(paths))
+        seen: set[str] = set()
+        for path in paths:
+            if self.covers(path):
+                seen.add(path)
+            else:
+                seen.update(f for f in self.fields if f.startswith(path + "."))
+        return sorted(seen)
 
     def allows_fields(self, names: Iterable[str]) -> list[str]:
         """The names among ``names`` (top-level fields) that the grants do not cover."""
@@ -194,6 +216,7 @@ def decide(
     if not usable:
         missing = PURPOSE_HEADER if purpose is None and all(g.require_purpose for g in for_purpose) else ACTOR_HEADER
         raise BadHeader(f"The {missing} header is required.", header=missing)
+    may_delete = operation == "submit" and any(g.fields is None or "delete" in g.operations for g in usable)
     fields: frozenset[str] | None = frozenset()
     for grant in usable:
         if grant.fields is None:
@@ -209,6 +232,7 @@ def decide(
         actor=actor,
         fields=fields,
         grant_ids=tuple(g.id for g in usable),
+        may_delete=may_delete,
     )
 
 

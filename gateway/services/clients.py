@@ -28,7 +28,9 @@ from .access import NON_DATA_SCOPES, OPERATIONS, AccessControl, ClientAccess, an
 from .grants import GrantPublic, check_against_connector, list_grants, validated
 
 CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
-DATA_SCOPE_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,31}:(" + "|".join(OPERATIONS) + ")$")
+#: The data scopes a client is created with (each becomes a grant on every field, which deletes with ``submit``).
+SCOPE_OPERATIONS = tuple(op for op in OPERATIONS if op != "delete")
+DATA_SCOPE_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,31}:(" + "|".join(SCOPE_OPERATIONS) + ")$")
 #: Electronic agency codes (QCVN 102:2016/BTTTT): ``000.00.00.H41``, ``000.00.04.G17``.
 AGENCY_CODE_PATTERN = re.compile(r"^[0-9]{3}\.[0-9]{2}\.[0-9]{2}\.[A-Z][0-9]{2}$")
 MAX_OVERLAP_SECONDS = 30 * 86400
@@ -55,7 +57,7 @@ def _check_scope(value: str) -> str:
         raise PydanticCustomError(
             "scope",
             "unknown scope: use admin, audit, axis, or database:operation with an operation among "
-            + ", ".join(OPERATIONS),
+            + ", ".join(SCOPE_OPERATIONS),
         )
     return value
 

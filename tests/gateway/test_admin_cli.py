@@ -392,7 +392,8 @@ def test_list_grants(cli: Cli) -> None:
 INVALID_GRANTS = [
     (("population", "-o", "read", "-f", "full_name", "-f", "fullname"), ["fields.1 ('fullname')", "Not a field"]),
     (("population", "-o", "submit"), ["operations.0 ('submit')", "does not offer"]),
-    (("population", "-o", "delete"), ["operations.0 ('delete')"]),
+    (("population", "-o", "write"), ["operations.0 ('write')"]),
+    (("population", "-o", "delete"), ["a grant with delete also needs submit"]),
     (("land", "-o", "read"), ["serves no such database"]),
     (("population", "-o", "read", "--valid-until", "31/12/2027"), ["valid_until ('31/12/2027')"]),
     (("population", "-o", "read", "--valid-until", "2027-12-31T00:00:00"), ["date-time with its UTC offset"]),
