@@ -110,6 +110,27 @@ class CircuitBreaker:
         ):
             self._open()
 
+    def current(self) -> CircuitState:
+        """The state as the axis sees it: an open circuit whose cool-down is over lets the next call through as a
+        trial, so it counts as half-open."""
+        if not self.policy.enabled:
+            return CircuitState.CLOSED
+        if self.state is CircuitState.OPEN and self._clock() >= self._opened_at + self.policy.cooldown_seconds:
+            return CircuitState.HALF_OPEN
+        return self.state
+
+    def trial_by_check(self, *, failed: bool) -> None:
+        """A health check that answered (or failed) serves as the trial call of a circuit whose cool-down is over,
+        so that the circuit closes (or opens again) without waiting for a request."""
+        if self.current() is not CircuitState.HALF_OPEN or self._trial_running:
+            return
+        try:
+            trial = self.before_call()
+        except CircuitOpenError:
+            return
+        if trial:
+            self.record(failed=failed, trial=True)
+
     def release_trial(self) -> None:
         """The trial call ended without telling anything (cancelled, or a client error): allow another."""
         self._trial_running = False

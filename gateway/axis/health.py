@@ -14,7 +14,6 @@ import os
 import random
 import socket
 import time
-from collections import deque
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,7 +22,7 @@ from sqlmodel import col, delete, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from connectors.base import Connector, HealthState
-from connectors.errors import ConnectorError, UpstreamError
+from connectors.errors import ConnectorError, RecordNotFound, UpstreamError
 
 from .. import metrics
 from ..db import create_engine, utcnow
@@ -32,6 +31,7 @@ from ..models import AxisCheck, AxisConnection, Lease, OpsStatus
 from ..registry import ConnectorRegistry, Database
 from ..settings import Settings
 from .catalogue import Catalogue
+from .circuit import FAILURE_REASONS
 from .overview import AUDIT_CHAIN, static_state
 from .states import CheckOutcome, ConnectionState, Tracker, after_check
 
@@ -49,7 +49,8 @@ def holder_id() -> str:
 
 
 async def check_connector(connector: Connector, deadline: float) -> CheckOutcome:  # type: ignore[type-arg]  # noqa: PLR0911
-    """Check one connector within ``deadline`` seconds; never raises."""
+    """Check one connector within ``deadline`` seconds, its canary record included when it declares one; never
+    raises."""
     started = time.perf_counter()
     custom_health = type(connector).health is not Connector.health
     try:
@@ -59,12 +60,21 @@ async def check_connector(connector: Connector, deadline: float) -> CheckOutcome
             else:
                 await connector.ping()
                 report = None
+            if report is None or report.state is not HealthState.DOWN:
+                await connector.canary()
     except TimeoutError:
         return CheckOutcome(
             False, time.perf_counter() - started, reason="timeout", error=f"no answer in {deadline:g} s"
         )
     except UpstreamError as exc:
         return CheckOutcome(False, time.perf_counter() - started, reason=exc.reason, error=exc.message)
+    except RecordNotFound:
+        return CheckOutcome(
+            False,
+            time.perf_counter() - started,
+            reason="canary_missing",
+            error=f"the canary record {connector.canary_id!r} is not found",
+        )
     except ConnectorError as exc:
         return CheckOutcome(False, time.perf_counter() - started, reason="error", error=exc.message)
     except Exception as exc:  # a check must never take the runner down, whatever the connector does
@@ -98,7 +108,6 @@ class HealthRunner:
         self._lease_until = 0.0
         self._task: asyncio.Task[None] | None = None
         self._due: dict[str, float] = {}
-        self._latencies: dict[str, deque[float]] = {}
         self._audit_due = 0.0
         self._static_due = 0.0
         self._audit_task: asyncio.Task[None] | None = None
@@ -206,16 +215,19 @@ class HealthRunner:
                 self._observe(db_id, outcome)
                 row = rows.get(db_id)
                 tracker = _tracker(row, checked_at)
-                recent = self._latencies.setdefault(db_id, deque(maxlen=policy.latency_window))
+                database = self._database(db_id)
                 if outcome.ok and outcome.latency_seconds is not None:
-                    recent.append(outcome.latency_seconds)
-                new = after_check(tracker, outcome, policy, list(recent), checked_at)
+                    database.evidence.record_check(outcome.latency_seconds)
+                database.circuit.trial_by_check(failed=not outcome.ok and outcome.reason in FAILURE_REASONS)
+                window = database.evidence.summary(policy.window_seconds, max_latencies=policy.latency_window)
+                new = after_check(tracker, outcome, policy, window, checked_at, database.circuit.current())
                 if new.state is not tracker.state:
                     log.info(
                         "connection state changed",
                         database=db_id,
                         previous=tracker.state.value,
                         state=new.state.value,
+                        cause=new.cause,
                         error=new.error,
                     )
                 await _store(session, row, db_id, new)
@@ -227,6 +239,7 @@ class HealthRunner:
                         latency_ms=new.latency_ms,
                         state=new.state.value,
                         error=_clip(outcome.error if not outcome.ok else new.error),
+                        cause=new.cause,
                     )
                 )
             await session.commit()
@@ -336,6 +349,7 @@ def _tracker(row: AxisConnection | None, now: datetime) -> Tracker:
         last_success=row.last_success,
         latency_ms=row.latency_ms,
         error=row.error,
+        cause=row.cause,
     )
 
 
@@ -349,6 +363,7 @@ async def _store(session: AsyncSession, row: AxisConnection | None, db_id: str, 
         "last_success": tracker.last_success,
         "latency_ms": tracker.latency_ms,
         "error": _clip(tracker.error),
+        "cause": tracker.cause,
         "updated_at": utcnow(),
     }
     if row is None:

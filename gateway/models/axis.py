@@ -26,6 +26,7 @@ class AxisConnection(SQLModel, table=True):
     last_success: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     latency_ms: float | None = Field(default=None)
     error: str | None = Field(default=None, max_length=500)
+    cause: str | None = Field(default=None, max_length=32)
     failures: int = Field(default=0)
     successes: int = Field(default=0)
     maintenance: bool = Field(default=False)
@@ -45,6 +46,8 @@ class AxisCheck(SQLModel, table=True):
     latency_ms: float | None = Field(default=None)
     state: str = Field(max_length=16)
     error: str | None = Field(default=None, max_length=500)
+    cause: str | None = Field(default=None, max_length=32)
+    """The evidence behind the state: ``circuit-open``, ``contract-violation``, ``slow``, ``check-timeout``..."""
 
 
 class Lease(SQLModel, table=True):

@@ -180,7 +180,7 @@ def test_the_axis_counts_the_connected_databases_of_the_catalogue(
         assert axis["total"] == 16
         assert axis["connected"] == 1
         assert axis["target"] == 16
-        assert axis["by_state"] == {"pending": 15, "connected": 1, "degraded": 0, "down": 0, "maintenance": 0}
+        assert axis["by_state"] == {"pending": 15, "connected": 1, "degraded": 0, "recovering": 0, "down": 0, "maintenance": 0}
         land = next(item for item in axis["databases"] if item["id"] == "land")
         assert (land["state"], land["error"]) == ("pending", "no connector configured")
         metrics = gateway.metrics()
@@ -223,7 +223,7 @@ def test_a_failing_sector_system_goes_down_and_comes_back(
         assert states[down_at - 2 : down_at] == ["degraded", "degraded"]
         assert states[-1] == "connected"
         recovered = states.index("connected", down_at)
-        assert states[recovered - 1] == "down"  # one good check was not enough
+        assert states[recovered - 1] == "recovering"  # one good check was not enough
         assert [c["ok"] for c in reversed(detail["checks"])][recovered - 1] is True
 
 
