@@ -44,8 +44,9 @@ class ConnectionState(StrEnum):
 
 STATES: tuple[ConnectionState, ...] = tuple(ConnectionState)
 UP_STATES = frozenset({ConnectionState.CONNECTED, ConnectionState.DEGRADED})
-#: Failed checks that are a wrong answer rather than no answer: one is enough for ``down``.
-DEFINITIVE_REASONS = frozenset({"contract_violation", "canary_missing"})
+#: Failed checks that are a wrong answer rather than no answer (records breaking the contract, a body that cannot
+#: be read, the canary record gone): one is enough for ``down``.
+DEFINITIVE_REASONS = frozenset({"contract_violation", "protocol", "canary_missing"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +100,8 @@ def after_check(  # noqa: PLR0912
         last_success: datetime | None = now
         was_failing = tracker.state in {ConnectionState.DOWN, ConnectionState.RECOVERING} and not never_checked
         if circuit is CircuitState.OPEN:
-            state, cause = ConnectionState.DOWN, "circuit-open"
+            # Good checks while calls are refused do not count towards recovery: that starts when it closes.
+            state, cause, successes = ConnectionState.DOWN, "circuit-open", 0
             error = "the circuit is open: calls are refused until its cool-down is over"
         elif circuit is CircuitState.HALF_OPEN:
             state, cause = ConnectionState.RECOVERING, "circuit-half-open"

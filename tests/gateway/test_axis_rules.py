@@ -292,3 +292,35 @@ def test_a_disabled_circuit_never_opens() -> None:
     for _ in range(10):
         _call(breaker, failed=True)
     assert breaker.state is CircuitState.CLOSED
+
+
+def test_a_health_check_is_the_trial_call_once_the_cooldown_is_over() -> None:
+    breaker, clock, changes = _breaker(consecutive_failures=2, cooldown_seconds=10)
+    _call(breaker, failed=True)
+    _call(breaker, failed=True)
+    assert breaker.current() is CircuitState.OPEN
+    breaker.trial_by_check(failed=False)  # too early: still open
+    assert breaker.state is CircuitState.OPEN
+    clock.now += 10
+    assert breaker.current() is CircuitState.HALF_OPEN  # the next call would be the trial
+    breaker.trial_by_check(failed=True)
+    assert breaker.state is CircuitState.OPEN
+    clock.now += 10
+    breaker.trial_by_check(failed=False)
+    assert breaker.state is CircuitState.CLOSED
+    assert changes[-5:] == [
+        CircuitState.OPEN,
+        CircuitState.HALF_OPEN,
+        CircuitState.OPEN,
+        CircuitState.HALF_OPEN,
+        CircuitState.CLOSED,
+    ]
+
+
+def test_good_checks_while_the_circuit_is_open_do_not_count_towards_recovery() -> None:
+    tracker = Tracker(state=ConnectionState.CONNECTED, since=T0, last_check=T0)
+    for _ in range(3):
+        tracker = after_check(tracker, GOOD, POLICY, _window([0.01]), T0, CircuitState.OPEN)
+    assert tracker.successes == 0
+    closed = after_check(tracker, GOOD, POLICY, _window([0.01]), T0, CircuitState.CLOSED)
+    assert (closed.state, closed.cause) == (ConnectionState.RECOVERING, "recovering")
