@@ -220,7 +220,7 @@ class HealthRunner:
                     database.evidence.record_check(outcome.latency_seconds)
                 database.circuit.trial_by_check(failed=not outcome.ok and outcome.reason in FAILURE_REASONS)
                 window = database.evidence.summary(policy.window_seconds, max_latencies=policy.latency_window)
-                new = after_check(tracker, outcome, policy, window, checked_at, database.circuit.current())
+                new = after_check(tracker, outcome, policy, window, checked_at, circuit=database.circuit.current())
                 if new.state is not tracker.state:
                     log.info(
                         "connection state changed",

@@ -88,6 +88,7 @@ def after_check(  # noqa: PLR0912
     policy: HealthPolicy,
     window: WindowSummary,
     now: datetime,
+    *,
     circuit: CircuitState = CircuitState.CLOSED,
 ) -> Tracker:
     """The tracker after ``outcome``, given the circuit's state and the window of passive evidence (whose latency

@@ -140,13 +140,13 @@ def test_a_connector_reporting_itself_degraded_is_degraded() -> None:
 
 def test_an_open_circuit_is_down_and_a_half_open_one_is_recovering() -> None:
     tracker = Tracker(state=ConnectionState.CONNECTED, since=T0, last_check=T0)
-    down = after_check(tracker, GOOD, POLICY, _window([0.01]), T0, CircuitState.OPEN)
+    down = after_check(tracker, GOOD, POLICY, _window([0.01]), T0, circuit=CircuitState.OPEN)
     assert (down.state, down.cause) == (ConnectionState.DOWN, "circuit-open")
-    failed = after_check(tracker, BAD, POLICY, _window([]), T0, CircuitState.OPEN)
+    failed = after_check(tracker, BAD, POLICY, _window([]), T0, circuit=CircuitState.OPEN)
     assert (failed.state, failed.cause) == (ConnectionState.DOWN, "circuit-open")
-    trial = after_check(down, GOOD, POLICY, _window([0.01]), T0, CircuitState.HALF_OPEN)
+    trial = after_check(down, GOOD, POLICY, _window([0.01]), T0, circuit=CircuitState.HALF_OPEN)
     assert (trial.state, trial.cause) == (ConnectionState.RECOVERING, "circuit-half-open")
-    closed = after_check(trial, GOOD, POLICY, _window([0.01]), T0, CircuitState.CLOSED)
+    closed = after_check(trial, GOOD, POLICY, _window([0.01]), T0, circuit=CircuitState.CLOSED)
     assert closed.state is ConnectionState.CONNECTED and closed.cause is None
 
 
@@ -320,7 +320,7 @@ def test_a_health_check_is_the_trial_call_once_the_cooldown_is_over() -> None:
 def test_good_checks_while_the_circuit_is_open_do_not_count_towards_recovery() -> None:
     tracker = Tracker(state=ConnectionState.CONNECTED, since=T0, last_check=T0)
     for _ in range(3):
-        tracker = after_check(tracker, GOOD, POLICY, _window([0.01]), T0, CircuitState.OPEN)
+        tracker = after_check(tracker, GOOD, POLICY, _window([0.01]), T0, circuit=CircuitState.OPEN)
     assert tracker.successes == 0
-    closed = after_check(tracker, GOOD, POLICY, _window([0.01]), T0, CircuitState.CLOSED)
+    closed = after_check(tracker, GOOD, POLICY, _window([0.01]), T0, circuit=CircuitState.CLOSED)
     assert (closed.state, closed.cause) == (ConnectionState.RECOVERING, "recovering")
