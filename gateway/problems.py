@@ -266,7 +266,10 @@ class SubmissionRejected(Problem):
 
 class NotReady(Problem):
     status, slug, title = 503, "not-ready", "Not ready"
-    description = "The gateway cannot serve requests yet: its database or connectors are not available."
+    description = (
+        "The gateway cannot serve requests: a store it needs (its database, Redis for a rate limiter failing "
+        "closed) is unreachable, or no connector loaded; ``checks`` says which."
+    )
 
 
 class ContentTooLarge(Problem):
