@@ -119,6 +119,13 @@ class CircuitBreaker:
             return CircuitState.HALF_OPEN
         return self.state
 
+    def cooldown_ended_ago(self) -> float | None:
+        """Seconds since the cool-down of the open circuit ended, ``None`` unless open with the cool-down over."""
+        if self.state is not CircuitState.OPEN or not self.policy.enabled:
+            return None
+        ago = self._clock() - (self._opened_at + self.policy.cooldown_seconds)
+        return ago if ago >= 0 else None
+
     def trial_by_check(self, *, failed: bool) -> None:
         """A health check that answered (or failed) serves as the trial call of a circuit whose cool-down is over,
         so that the circuit closes (or opens again) without waiting for a request."""

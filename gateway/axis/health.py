@@ -27,11 +27,12 @@ from connectors.errors import ConnectorError, RecordNotFound, UpstreamError
 from .. import metrics
 from ..db import create_engine, utcnow
 from ..logs import get_logger
-from ..models import AxisCheck, AxisConnection, Lease, OpsStatus
+from ..models import AxisCheck, AxisConnection, AxisEvidence, Lease, OpsStatus
 from ..registry import ConnectorRegistry, Database
 from ..settings import Settings
 from .catalogue import Catalogue
-from .circuit import FAILURE_REASONS
+from .circuit import FAILURE_REASONS, CircuitState
+from .evidence import WindowSummary
 from .overview import AUDIT_CHAIN, static_state
 from .states import CheckOutcome, ConnectionState, Tracker, after_check
 
@@ -111,6 +112,9 @@ class HealthRunner:
         self._audit_due = 0.0
         self._static_due = 0.0
         self._audit_task: asyncio.Task[None] | None = None
+        self._shared: dict[str, tuple[int, int, int, int, float | None]] = {}
+        self._share_due = 0.0
+        self._share_refresh = 0.0
         self._stopping = asyncio.Event()
         intervals = [self._database(db_id).health.interval_seconds for db_id in self.checked()] or [1.0]
         self.tick = max(0.05, min(1.0, min(intervals) / 2, settings.axis_lease_seconds / 4))
@@ -139,6 +143,10 @@ class HealthRunner:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        with contextlib.suppress(Exception):
+            async with self.sessionmaker() as session:
+                await session.exec(delete(AxisEvidence).where(col(AxisEvidence.holder) == self.holder))
+                await session.commit()
         if self.leader:
             try:
                 async with self.sessionmaker() as session:
@@ -155,7 +163,9 @@ class HealthRunner:
     async def _run(self) -> None:
         while not self._stopping.is_set():
             try:
-                if await self._hold_lease():
+                leader = await self._hold_lease()
+                await self.share_evidence()
+                if leader:
                     await self._maybe_store_static_states()
                     await self.run_due_checks()
                     self._maybe_verify_audit()
@@ -193,6 +203,78 @@ class HealthRunner:
         self._lease_until = now + lease if won else 0.0
         return won
 
+    async def share_evidence(self) -> None:
+        """Write this process's passive evidence (circuit state, calls of the window) for the lease holder to
+        combine, when it changed or before it goes stale; and let a good health check of the holder made after the
+        cool-down of this process's open circuit be its trial call, so that every process's circuit closes with
+        the axis."""
+        now = time.monotonic()
+        if now < self._share_due:
+            return
+        self._share_due = now + self.tick
+        lease = self.settings.axis_lease_seconds
+        snapshot: dict[str, tuple[int, int, int, int, float | None]] = {}
+        waiting: dict[str, float] = {}
+        for db_id in self.checked():
+            database = self._database(db_id)
+            policy = database.health
+            window = database.evidence.summary(policy.window_seconds, max_latencies=policy.latency_window)
+            p95_ms = None if window.p95_seconds is None else round(window.p95_seconds * 1000, 3)
+            circuit = database.circuit.current()
+            snapshot[db_id] = (int(circuit), window.calls, window.failures, window.violations, p95_ms)
+            if not self.leader and (ago := database.circuit.cooldown_ended_ago()) is not None:
+                waiting[db_id] = ago
+        refresh = now >= self._share_refresh
+        changed = {db_id: values for db_id, values in snapshot.items() if refresh or self._shared.get(db_id) != values}
+        if not changed and not waiting:
+            return
+        written = utcnow()
+        async with self.sessionmaker() as session:
+            if changed:
+                found = await session.exec(
+                    select(AxisEvidence).where(
+                        col(AxisEvidence.holder) == self.holder, col(AxisEvidence.database_id).in_(changed)
+                    )
+                )
+                rows = {row.database_id: row for row in found.all()}
+                for db_id, (circuit_value, calls, failures, violations, p95_ms) in changed.items():
+                    row = rows.get(db_id) or AxisEvidence(database_id=db_id, holder=self.holder)
+                    row.circuit, row.calls, row.failures, row.violations = circuit_value, calls, failures, violations
+                    row.p95_ms, row.updated_at = p95_ms, written
+                    session.add(row)
+                await session.commit()
+                self._shared.update(changed)
+                if refresh:
+                    self._share_refresh = now + lease / 3
+            if waiting:
+                found_states = await session.exec(
+                    select(AxisConnection).where(col(AxisConnection.database_id).in_(waiting))
+                )
+                for state in found_states.all():
+                    ended_at = written - timedelta(seconds=waiting[state.database_id])
+                    last_check, last_success = state.last_check, state.last_success
+                    if last_check is not None and last_success == last_check and last_check >= ended_at:
+                        self._database(state.database_id).circuit.trial_by_check(failed=False)
+
+    async def _shared_evidence(self, due: list[str]) -> dict[str, list[AxisEvidence]]:
+        """The other processes' fresh evidence of ``due``; stale rows (of stopped processes) are deleted."""
+        fresh_after = utcnow() - timedelta(seconds=self.settings.axis_lease_seconds * 1.5)
+        async with self.sessionmaker() as session:
+            found = await session.exec(
+                select(AxisEvidence).where(
+                    col(AxisEvidence.database_id).in_(due),
+                    col(AxisEvidence.holder) != self.holder,
+                    col(AxisEvidence.updated_at) >= fresh_after,
+                )
+            )
+            shared: dict[str, list[AxisEvidence]] = {}
+            for row in found.all():
+                shared.setdefault(row.database_id, []).append(row)
+            stale = utcnow() - timedelta(seconds=self.settings.axis_lease_seconds * 10)
+            await session.exec(delete(AxisEvidence).where(col(AxisEvidence.updated_at) < stale))
+            await session.commit()
+        return shared
+
     async def run_due_checks(self) -> None:
         """Check the databases whose time has come (all of them on the first round) and store the outcomes."""
         now = time.monotonic()
@@ -207,6 +289,7 @@ class HealthRunner:
         outcomes = await asyncio.gather(
             *(check_connector(database.connector, database.health.timeout_seconds) for database in databases)
         )
+        shared = await self._shared_evidence(due)
         checked_at = utcnow()
         async with self.sessionmaker() as session:
             for db_id, outcome in zip(due, outcomes, strict=True):
@@ -219,8 +302,12 @@ class HealthRunner:
                 if outcome.ok and outcome.latency_seconds is not None:
                     database.evidence.record_check(outcome.latency_seconds)
                 database.circuit.trial_by_check(failed=not outcome.ok and outcome.reason in FAILURE_REASONS)
-                window = database.evidence.summary(policy.window_seconds, max_latencies=policy.latency_window)
-                new = after_check(tracker, outcome, policy, window, checked_at, circuit=database.circuit.current())
+                window, circuit = _combine(
+                    database.evidence.summary(policy.window_seconds, max_latencies=policy.latency_window),
+                    database.circuit.current(),
+                    shared.get(db_id, []),
+                )
+                new = after_check(tracker, outcome, policy, window, checked_at, circuit=circuit)
                 if new.state is not tracker.state:
                     log.info(
                         "connection state changed",
@@ -331,6 +418,22 @@ class HealthRunner:
                 status.good_at = now
             session.add(status)
             await session.commit()
+
+
+def _combine(
+    own: WindowSummary, circuit: CircuitState, others: list[AxisEvidence]
+) -> tuple[WindowSummary, CircuitState]:
+    """This process's window and circuit with the other processes' evidence: calls add up, the highest p95 and
+    the most open circuit count."""
+    calls, failures, violations, slowest = own.calls, own.failures, own.violations, own.p95_seconds
+    worst = circuit
+    for row in others:
+        calls, failures, violations = calls + row.calls, failures + row.failures, violations + row.violations
+        if row.p95_ms is not None and (slowest is None or row.p95_ms / 1000 > slowest):
+            slowest = row.p95_ms / 1000
+        if row.circuit in set(CircuitState) and CircuitState(row.circuit) > worst:
+            worst = CircuitState(row.circuit)
+    return WindowSummary(calls, failures, violations, slowest), worst
 
 
 def _clip(text: str | None, size: int = 500) -> str | None:

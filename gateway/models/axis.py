@@ -50,6 +50,23 @@ class AxisCheck(SQLModel, table=True):
     """The evidence behind the state: ``circuit-open``, ``contract-violation``, ``slow``, ``check-timeout``..."""
 
 
+class AxisEvidence(SQLModel, table=True):
+    """One gateway process's passive evidence of one connection: its circuit's state and the counts of its calls
+    in the evidence window. Each process writes its own rows; the health-check lease holder combines the fresh
+    ones into the state, so that every process's circuit and calls count."""
+
+    __tablename__ = "axis_evidence"
+
+    database_id: str = Field(primary_key=True, max_length=32)
+    holder: str = Field(primary_key=True, max_length=200)
+    circuit: int = Field(default=0, description="0 closed, 1 half-open, 2 open (gateway_circuit_state).")
+    calls: int = Field(default=0)
+    failures: int = Field(default=0)
+    violations: int = Field(default=0)
+    p95_ms: float | None = Field(default=None)
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
 class Lease(SQLModel, table=True):
     """A named lease: the one process (``holder``) allowed to run a periodic job until ``expires_at``."""
 

@@ -566,3 +566,37 @@ def test_a_slow_spell_degrades_and_the_connection_is_back_within_the_window(
         back = gateway.wait_state("connected", timeout=EVIDENCE_HEALTH["window_seconds"] + 2)
         assert back["cause"] is None and back["error"] is None
         assert time.monotonic() - started >= 1.0  # the slow answers are still in the window for a while
+
+
+def test_the_circuit_and_calls_of_every_process_count_and_every_circuit_closes_with_the_axis(
+    deep_settings: Settings, operator: ClientCredentials, api: PopulationApi, population_rows: list[dict[str, Any]]
+) -> None:
+    record = f"/v1/databases/population/records/{population_rows[0]['so_dinh_danh']}"
+    with running(deep_settings, operator) as first, running(deep_settings, operator) as second:
+        first.wait_state("connected")
+        deadline = time.monotonic() + 5
+        while not (first.app.state.gateway.health.leader or second.app.state.gateway.health.leader):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        other = second if first.app.state.gateway.health.leader else first
+        # Only the process that does not check opens its circuit; the checks answer again at once, yet the axis
+        # says down while that circuit is open.
+        api.misbehave(mode="error", status=500)
+        for _ in range(3):
+            assert other.http.get(record, headers=other.headers).status_code == 502
+        api.behave()
+        assert sample(other.metrics(), "gateway_circuit_state", database="population") == 2
+        down = _rounds(first, "down", rounds=3)
+        assert down["cause"] == "circuit-open"
+        assert second.entry()["state"] == "down"
+        # The holder's good checks after the cool-down close the other process's circuit too.
+        first.wait_state("connected", timeout=6)
+        assert sample(other.metrics(), "gateway_circuit_state", database="population") == 0
+        assert other.http.get(record, headers=other.headers).status_code == 200
+        # Records that break the contract in the other process's calls make the connection down.
+        api.misbehave(mode="violation")
+        for _ in range(EVIDENCE_HEALTH["min_calls"]):
+            assert other.http.get(record, headers=other.headers).status_code == 502
+        assert _rounds(first, "down", rounds=3)["cause"] == "contract-violation"
+        api.behave()
+        first.wait_state("connected", timeout=6)
