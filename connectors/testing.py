@@ -26,7 +26,8 @@ no secret; that ``check()`` and ``health()`` report a reachable system as up and
 (``check()`` never raising); that ``get()`` returns valid contract records for the known keys, also under
 concurrency, and raises :class:`RecordNotFound` for the missing one; that every search walks all its pages, at
 several page sizes and across a change of page size, returning every record exactly once and in a stable order;
-that ``canary()`` fetches the declared canary record and reports a missing one; that a slow system makes calls fail with :class:`UpstreamTimeout` within the configured deadline; and that
+that ``canary()`` fetches the declared canary record and reports a missing one; that a slow system makes
+calls fail with :class:`UpstreamTimeout` within the configured deadline; and that
 operations the connector does not offer raise :class:`OperationNotSupported`.
 """
 
