@@ -164,7 +164,12 @@ class HealthRunner:
         while not self._stopping.is_set():
             try:
                 leader = await self._hold_lease()
-                await self.share_evidence()
+                try:
+                    await self.share_evidence()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # sharing is best effort: the checks go on without it
+                    log.warning("could not share the passive evidence", exc_info=True)
                 if leader:
                     await self._maybe_store_static_states()
                     await self.run_due_checks()
