@@ -473,6 +473,9 @@ EVIDENCE_HEALTH = {
 }
 
 
+COOLDOWN = 4.0
+
+
 @pytest.fixture
 def deep_settings(
     make_axis_settings: Callable[..., Settings], sector: SimulatorServer, population_rows: list[dict[str, Any]]
@@ -481,13 +484,13 @@ def deep_settings(
     config = rest_connector_config(sector.url, timeout_seconds=1)
     config["retry"] = {"max_attempts": 1}
     config["canary"] = population_rows[1]["so_dinh_danh"]
-    circuit = {"consecutive_failures": 3, "cooldown_seconds": 2.0}
+    circuit = {"consecutive_failures": 3, "cooldown_seconds": COOLDOWN}
     return make_axis_settings(population={"config": config, "health": EVIDENCE_HEALTH, "circuit": circuit})
 
 
 def _rounds(gateway: Gateway, state: str, rounds: int = 2) -> dict[str, Any]:
     """The entry once in ``state``: it must get there within ``rounds`` health rounds (plus scheduling slack)."""
-    return gateway.wait_state(state, timeout=rounds * EVIDENCE_HEALTH["interval_seconds"] + 0.5)
+    return gateway.wait_state(state, timeout=rounds * EVIDENCE_HEALTH["interval_seconds"] + 1.0)
 
 
 @pytest.mark.parametrize(("mode", "cause"), [("violation", "contract-violation"), ("malformed", "check-protocol")])
@@ -542,7 +545,7 @@ def test_an_open_circuit_is_down_until_it_closes_and_the_axis_metrics_and_circui
         assert sample(metrics, "gateway_circuit_state", database="population") == 2
         assert sample(metrics, "gateway_axis_database_state", database="population", state="down") == 1
         # After the cool-down a check is the trial call: the circuit closes, the connection recovers.
-        gateway.wait_state("connected", timeout=5)
+        gateway.wait_state("connected", timeout=COOLDOWN + 3)
         assert sample(gateway.metrics(), "gateway_circuit_state", database="population") == 0
         assert gateway.http.get(record, headers=gateway.headers).status_code == 200
         checks = gateway.http.get("/v1/axis/population", headers=gateway.headers, params={"history": 200}).json()
@@ -590,7 +593,7 @@ def test_the_circuit_and_calls_of_every_process_count_and_every_circuit_closes_w
         assert down["cause"] == "circuit-open"
         assert second.entry()["state"] == "down"
         # The holder's good checks after the cool-down close the other process's circuit too.
-        first.wait_state("connected", timeout=6)
+        first.wait_state("connected", timeout=COOLDOWN + 4)
         assert sample(other.metrics(), "gateway_circuit_state", database="population") == 0
         assert other.http.get(record, headers=other.headers).status_code == 200
         # Records that break the contract in the other process's calls make the connection down.
