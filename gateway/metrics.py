@@ -240,7 +240,7 @@ HEALTH_CHECK_FAILURES = Counter(
     "down, error).",
     ["database", "reason"],
 )
-HEALTH_CHECK_FAILURE_REASONS = (*UPSTREAM_ERROR_REASONS, "down", "error")
+HEALTH_CHECK_FAILURE_REASONS = (*UPSTREAM_ERROR_REASONS, "canary_missing", "down", "error")
 
 
 @lru_cache(maxsize=1024)

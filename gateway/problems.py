@@ -273,8 +273,9 @@ class SubmissionRejected(Problem):
 class NotReady(Problem):
     status, slug, title = 503, "not-ready", "Not ready"
     description = (
-        "The gateway cannot serve requests now: its database or connectors are not available (``/readyz``), or "
-        "its database could not be reached while answering. Try again later."
+        "The gateway cannot serve requests now: a store it needs (its database, Redis for a rate limiter failing "
+        "closed) is unreachable, or no connector loaded (``/readyz``: ``checks`` says which), or its database could "
+        "not be reached while answering. Try again later."
     )
 
 

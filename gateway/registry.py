@@ -14,6 +14,7 @@ from connectors.discovery import discover_connectors
 
 from . import metrics
 from .axis.circuit import CircuitBreaker, CircuitState
+from .axis.evidence import Evidence
 from .logs import get_logger
 from .settings import CircuitPolicy, HealthPolicy, Settings
 
@@ -25,12 +26,13 @@ log = get_logger(__name__)
 @dataclass(frozen=True, slots=True)
 class Database:
     """One served national database: its id (in URLs, scopes and metric labels), its connector, how its health is
-    checked and the circuit breaker of its connection in this process."""
+    checked, the circuit breaker of its connection and the passive evidence of its calls in this process."""
 
     id: str
     connector: Connector  # type: ignore[type-arg]
     health: HealthPolicy
     circuit: CircuitBreaker
+    evidence: Evidence = field(default_factory=Evidence)
 
     @property
     def operations(self) -> tuple[str, ...]:

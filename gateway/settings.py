@@ -25,9 +25,32 @@ class HealthPolicy(BaseModel):
         default=2, ge=1, le=100, description="Consecutive good checks for a down connection -> connected."
     )
     degraded_latency_seconds: float = Field(
-        default=1.0, gt=0, le=300, description="p95 latency of the recent checks above which the state is degraded."
+        default=1.0,
+        gt=0,
+        le=300,
+        description="p95 latency of the checks and calls of the window above which the state is degraded.",
     )
-    latency_window: int = Field(default=20, ge=1, le=1000, description="Recent checks the p95 latency covers.")
+    latency_window: int = Field(
+        default=1000, ge=1, le=100000, description="At most this many latencies of the window count (newest)."
+    )
+    window_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        le=86400,
+        description="The evidence window: latencies, error and contract-violation ratios of the last so many seconds.",
+    )
+    min_calls: int = Field(
+        default=5, ge=1, le=100000, description="Calls through the gateway in the window before the ratios count."
+    )
+    degraded_error_ratio: float = Field(
+        default=0.2, gt=0, le=1, description="Share of failed calls in the window from which the state is degraded."
+    )
+    down_violation_ratio: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Share of calls in the window answered with records that break the contract -> down.",
+    )
 
 
 class CircuitPolicy(BaseModel):

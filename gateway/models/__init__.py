@@ -3,7 +3,7 @@
 from sqlmodel import SQLModel
 
 from .audit import AuditEvent, AuditHead, AuditSeal, AuditSubject
-from .axis import AxisCheck, AxisConnection, Lease, OpsStatus
+from .axis import AxisCheck, AxisConnection, AxisEvidence, Lease, OpsStatus
 from .clients import Client, ClientKey, ClientSecret, ClientStatus, UsedAssertion
 from .exchange import ExchangeChange, ExchangeFeed, ExchangeOperation, ExchangeReceipt, WebhookSubscription
 from .grants import Grant
@@ -17,6 +17,7 @@ __all__ = [
     "AuditSubject",
     "AxisCheck",
     "AxisConnection",
+    "AxisEvidence",
     "Client",
     "ClientKey",
     "ClientSecret",

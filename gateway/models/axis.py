@@ -26,6 +26,7 @@ class AxisConnection(SQLModel, table=True):
     last_success: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     latency_ms: float | None = Field(default=None)
     error: str | None = Field(default=None, max_length=500)
+    cause: str | None = Field(default=None, max_length=32)
     failures: int = Field(default=0)
     successes: int = Field(default=0)
     maintenance: bool = Field(default=False)
@@ -45,6 +46,25 @@ class AxisCheck(SQLModel, table=True):
     latency_ms: float | None = Field(default=None)
     state: str = Field(max_length=16)
     error: str | None = Field(default=None, max_length=500)
+    cause: str | None = Field(default=None, max_length=32)
+    """The evidence behind the state: ``circuit-open``, ``contract-violation``, ``slow``, ``check-timeout``..."""
+
+
+class AxisEvidence(SQLModel, table=True):
+    """One gateway process's passive evidence of one connection: its circuit's state and the counts of its calls
+    in the evidence window. Each process writes its own rows; the health-check lease holder combines the fresh
+    ones into the state, so that every process's circuit and calls count."""
+
+    __tablename__ = "axis_evidence"
+
+    database_id: str = Field(primary_key=True, max_length=32)
+    holder: str = Field(primary_key=True, max_length=200)
+    circuit: int = Field(default=0, description="0 closed, 1 half-open, 2 open (gateway_circuit_state).")
+    calls: int = Field(default=0)
+    failures: int = Field(default=0)
+    violations: int = Field(default=0)
+    p95_ms: float | None = Field(default=None)
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class Lease(SQLModel, table=True):

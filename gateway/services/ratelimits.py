@@ -398,6 +398,17 @@ class RateLimiter:
         """Release the store's connections."""
         await self.counter.close()
 
+    async def store_needed(self) -> str | None:
+        """Whether the gateway can serve without the limiter's store: ``None`` when it can (memory counter, or a
+        limiter failing open), else ``"ok"`` or why the store is unreachable (for ``/readyz``)."""
+        if self.fail_open or not isinstance(self.counter, RedisCounter):
+            return None
+        try:
+            reachable = await self.counter.storage.check()
+        except Exception as exc:  # the error's type only: a Redis message can carry the URL
+            return f"unreachable ({type(exc).__name__})"
+        return "ok" if reachable else "unreachable"
+
 
 #: Namespace of the failed token requests' keys (``<prefix>:{token-failures/client/<id>/<limit>/<n>/second}``).
 FAILURES_NAMESPACE = "token-failures"

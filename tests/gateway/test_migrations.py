@@ -38,6 +38,7 @@ TABLES = {
     "audit_seals",
     "axis_connections",
     "axis_checks",
+    "axis_evidence",
     "leases",
     "ops_status",
     "exchange_receipts",
