@@ -32,11 +32,14 @@ from ..models import AxisCheck, AxisConnection, Lease, OpsStatus
 from ..registry import ConnectorRegistry, Database
 from ..settings import Settings
 from .catalogue import Catalogue
+from .history import count_check, prune_history, record_transition
 from .overview import AUDIT_CHAIN, static_state
 from .states import CheckOutcome, ConnectionState, Tracker, after_check
 
 LEASE = "axis-health"
 STATIC_STATES_EVERY_SECONDS = 10.0
+#: How often the lease holder prunes the axis history past its retention.
+PRUNE_HISTORY_EVERY_SECONDS = 3600.0
 #: How long closing waits for a round under way to finish its database writes.
 CLOSE_GRACE_SECONDS = 2.0
 
@@ -101,6 +104,7 @@ class HealthRunner:
         self._latencies: dict[str, deque[float]] = {}
         self._audit_due = 0.0
         self._static_due = 0.0
+        self._prune_due = 0.0
         self._audit_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         intervals = [self._database(db_id).health.interval_seconds for db_id in self.checked()] or [1.0]
@@ -148,6 +152,7 @@ class HealthRunner:
             try:
                 if await self._hold_lease():
                     await self._maybe_store_static_states()
+                    await self._maybe_prune_history()
                     await self.run_due_checks()
                     self._maybe_verify_audit()
             except asyncio.CancelledError:
@@ -219,6 +224,9 @@ class HealthRunner:
                         error=new.error,
                     )
                 await _store(session, row, db_id, new)
+                if row is None or new.state is not tracker.state:
+                    await record_transition(session, db_id, checked_at, new.state.value, new.error)
+                await count_check(session, db_id, checked_at, outcome.ok)
                 session.add(
                     AxisCheck(
                         database_id=db_id,
@@ -241,6 +249,16 @@ class HealthRunner:
         self._static_due = now + STATIC_STATES_EVERY_SECONDS
         await self.store_static_states()
 
+    async def _maybe_prune_history(self) -> None:
+        now = time.monotonic()
+        if now < self._prune_due:
+            return
+        self._prune_due = now + PRUNE_HISTORY_EVERY_SECONDS
+        async with self.sessionmaker() as session:
+            transitions, counts = await prune_history(session, utcnow(), self.settings.axis_history_retention_days)
+        if transitions or counts:
+            log.info("pruned the axis history", transitions=transitions, check_counts=counts)
+
     async def store_static_states(self) -> None:
         """Write the states that need no check (pending: no connector; down: its connector failed to load;
         maintenance: disabled in the catalogue), so that readers without connectors (the CLI) see them."""
@@ -258,6 +276,8 @@ class HealthRunner:
             for db_id, (known_state, error) in fixed.items():
                 row = rows.get(db_id)
                 value = known_state.value
+                if row is None or row.state != value:
+                    await record_transition(session, db_id, now, value, error)
                 if row is None:
                     session.add(AxisConnection(database_id=db_id, state=value, since=now, error=error))
                 elif row.state != value or row.error != error:
