@@ -8,7 +8,6 @@ The history is written straight into the gateway's database (SQLite, or PostgreS
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from sqlmodel import select
 from support import STATED, ClientCredentials, LiveServer, fetch_token, postgres_database
 
 from connectors.sql.urls import to_async_url
@@ -295,7 +295,7 @@ def test_the_report_as_html_through_the_command(world: World, tmp_path: Path) ->
     assert page.index("Báo cáo kết nối trục tích hợp") < page.index("Integration axis connection report")
     rows = [cells for database, cells in parsed.rows if database == "population"]
     summary, incident = rows
-    # name, bar, connected, degraded, down, maintenance, recovering, unknown, at end, incidents, checks, requests, errors
+    # name, bar, 6 states (connected ... unknown), at end, incidents, checks, requests, error ratio
     assert summary[2:8] == ["99.5 %", "0 %", "0.5 %", "0 %", "0 %", "0 %"]
     assert summary[8] == "Đã kết nối / Connected" and summary[9:] == ["1", "720 (15)", "10", "10 %"]
     assert incident[1] == "Mất kết nối / Down" and incident[4] == "3 h 36 min"
@@ -337,8 +337,8 @@ def test_pruning_keeps_the_state_at_the_cut_and_the_report_after_it(tmp_path: Pa
 
             before = [await report(month) for month in ("2025-11", "2026-11")]
             assert await prune_history(session, now, 400) == (3, 1)
-            left = (await session.exec(AxisTransition.__table__.select())).all()  # type: ignore[attr-defined]
-            kept = sorted((row.database_id, row.at.replace(tzinfo=UTC), row.state) for row in left)
+            left = (await session.exec(select(AxisTransition))).all()
+            kept = sorted((row.database_id, row.at, row.state) for row in left)
             assert kept[:2] == [
                 ("land", datetime(2025, 1, 1, tzinfo=UTC), "maintenance"),
                 ("population", datetime(2025, 10, 5, tzinfo=UTC), "connected"),
