@@ -7,6 +7,7 @@ from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -244,6 +245,17 @@ class Settings(BaseSettings):
         "dashboard); all when unset.",
     )
     axis_history: int = Field(default=100, ge=1, le=100_000, description="Health checks kept per database.")
+    axis_history_retention_days: int = Field(
+        default=400,
+        ge=1,
+        le=3650,
+        description="How long the axis state transitions and hourly check counts behind the monthly report are kept "
+        "(a year of reports and a month to spare by default); pruned by the process running the health checks.",
+    )
+    axis_report_timezone: str = Field(
+        default="Asia/Ho_Chi_Minh",
+        description="The province's time zone (IANA name): the monthly report's months begin and end in it.",
+    )
     axis_lease_seconds: float = Field(
         default=30.0,
         ge=1,
@@ -433,6 +445,19 @@ class Settings(BaseSettings):
         if self.page_size_default > self.page_size_max:
             raise ValueError("page_size_default exceeds page_size_max")
         return self
+
+    @model_validator(mode="after")
+    def _check_report_timezone(self) -> Settings:
+        try:
+            ZoneInfo(self.axis_report_timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"axis_report_timezone: unknown time zone {self.axis_report_timezone!r}") from None
+        return self
+
+    @property
+    def report_zone(self) -> ZoneInfo:
+        """The province's time zone, in which the monthly report's months begin and end."""
+        return ZoneInfo(self.axis_report_timezone)
 
     @model_validator(mode="after")
     def _audit_in_production(self) -> Settings:

@@ -34,11 +34,14 @@ from ..settings import Settings
 from .catalogue import Catalogue
 from .circuit import FAILURE_REASONS, CircuitState
 from .evidence import WindowSummary
+from .history import count_check, prune_history, record_transition
 from .overview import AUDIT_CHAIN, static_state
 from .states import CheckOutcome, ConnectionState, Tracker, after_check
 
 LEASE = "axis-health"
 STATIC_STATES_EVERY_SECONDS = 10.0
+#: How often the lease holder prunes the axis history past its retention.
+PRUNE_HISTORY_EVERY_SECONDS = 3600.0
 #: How long closing waits for a round under way to finish its database writes.
 CLOSE_GRACE_SECONDS = 2.0
 
@@ -113,6 +116,7 @@ class HealthRunner:
         self._due: dict[str, float] = {}
         self._audit_due = 0.0
         self._static_due = 0.0
+        self._prune_due = 0.0
         self._audit_task: asyncio.Task[None] | None = None
         self._shared: dict[str, tuple[int, int, int, int, float | None]] = {}
         self._share_due = 0.0
@@ -179,6 +183,7 @@ class HealthRunner:
                         log.warning("could not share the passive evidence", exc_info=True)
                 if leader:
                     await self._maybe_store_static_states()
+                    await self._maybe_prune_history()
                     await self.run_due_checks()
                     self._maybe_verify_audit()
                 # A round of a leader between its checks may not use the database: it says nothing of it.
@@ -334,6 +339,10 @@ class HealthRunner:
                         error=new.error,
                     )
                 await _store(session, row, db_id, new)
+                if row is None or new.state is not tracker.state:
+                    cause = f"{new.cause}: {new.error}" if new.cause and new.error else (new.cause or new.error)
+                    await record_transition(session, db_id, checked_at, new.state.value, cause)
+                await count_check(session, db_id, checked_at, outcome.ok)
                 session.add(
                     AxisCheck(
                         database_id=db_id,
@@ -357,6 +366,16 @@ class HealthRunner:
         self._static_due = now + STATIC_STATES_EVERY_SECONDS
         await self.store_static_states()
 
+    async def _maybe_prune_history(self) -> None:
+        now = time.monotonic()
+        if now < self._prune_due:
+            return
+        self._prune_due = now + PRUNE_HISTORY_EVERY_SECONDS
+        async with self.sessionmaker() as session:
+            transitions, counts = await prune_history(session, utcnow(), self.settings.axis_history_retention_days)
+        if transitions or counts:
+            log.info("pruned the axis history", transitions=transitions, check_counts=counts)
+
     async def store_static_states(self) -> None:
         """Write the states that need no check (pending: no connector; down: its connector failed to load;
         maintenance: disabled in the catalogue), so that readers without connectors (the CLI) see them."""
@@ -374,6 +393,8 @@ class HealthRunner:
             for db_id, (known_state, error) in fixed.items():
                 row = rows.get(db_id)
                 value = known_state.value
+                if row is None or row.state != value:
+                    await record_transition(session, db_id, now, value, error)
                 if row is None:
                     session.add(AxisConnection(database_id=db_id, state=value, since=now, error=error))
                 elif row.state != value or row.error != error:

@@ -67,6 +67,32 @@ class AxisEvidence(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 
+class AxisTransition(SQLModel, table=True):
+    """A connection entering a state (as ``/v1/axis`` shows it: maintenance included), kept for the monthly
+    report for ``axis_history_retention_days``; ``cause`` is the error the state was entered with."""
+
+    __tablename__ = "axis_transitions"
+    __table_args__ = (Index("ix_axis_transitions_database_at", "database_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    database_id: str = Field(sa_column=Column(String(32), nullable=False))
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    state: str = Field(max_length=16)
+    cause: str | None = Field(default=None, max_length=500)
+
+
+class AxisCheckCount(SQLModel, table=True):
+    """Health checks of one database in one UTC hour, and how many failed: the check counts of the monthly
+    report, kept when the raw checks are pruned."""
+
+    __tablename__ = "axis_check_counts"
+
+    database_id: str = Field(sa_column=Column(String(32), primary_key=True))
+    hour: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
+    checks: int = Field(default=0)
+    failed: int = Field(default=0)
+
+
 class Lease(SQLModel, table=True):
     """A named lease: the one process (``holder``) allowed to run a periodic job until ``expires_at``."""
 

@@ -331,6 +331,24 @@ async def _count_checks(url: str) -> int:
         await engine.dispose()
 
 
+async def _history(url: str) -> tuple[list[str], int, list[str]]:
+    """The states population entered, its checks counted per hour, the states land entered."""
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            query = sa.text("SELECT state FROM axis_transitions WHERE database_id = :db ORDER BY at, id")
+            population = [row[0] for row in await conn.execute(query, {"db": "population"})]
+            land = [row[0] for row in await conn.execute(query, {"db": "land"})]
+            counted = (
+                await conn.execute(
+                    sa.text("SELECT sum(checks) FROM axis_check_counts WHERE database_id = 'population'")
+                )
+            ).scalar_one()
+            return population, int(counted or 0), land
+    finally:
+        await engine.dispose()
+
+
 def test_maintenance_stops_the_checks_and_ending_it_reconnects(
     make_axis_settings: Callable[..., Settings], operator: ClientCredentials, api: PopulationApi
 ) -> None:
@@ -349,6 +367,9 @@ def test_maintenance_stops_the_checks_and_ending_it_reconnects(
         assert sample(gateway.metrics_after_refresh(), "gateway_axis_databases", state="maintenance") == 1
         assert gateway.http.put(url, headers=gateway.headers, json={"maintenance": False}).status_code == 200
         gateway.wait_state("connected")
+        history, counted, land = asyncio.run(_history(gateway.app.state.gateway.settings.database_url))
+        assert history[-4:] == ["connected", "maintenance", "pending", "connected"]
+        assert counted > 0 and land == ["pending"]
         missing = gateway.http.put(
             "/v1/admin/axis/nowhere/maintenance", headers=gateway.headers, json={"maintenance": True}
         )

@@ -50,6 +50,8 @@ TABLES = {
     "quality_dimension_counts",
     "quality_rule_counts",
     "quality_worst_records",
+    "axis_transitions",
+    "axis_check_counts",
 }
 LOCK_ID = 0x6761_7465  # MIGRATION_LOCK_ID of alembic/env.py
 
