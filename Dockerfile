@@ -17,7 +17,8 @@ RUN python -m build --wheel --outdir /dist \
 
 FROM python:3.12-slim
 RUN groupadd --system --gid 10001 gateway \
- && useradd --system --uid 10001 --gid gateway --home-dir /var/lib/gateway --create-home gateway
+ && useradd --system --uid 10001 --gid gateway --home-dir /var/lib/gateway --create-home gateway \
+ && chmod 0700 /var/lib/gateway
 COPY --from=build /opt/gateway /opt/gateway
 ENV PATH=/opt/gateway/bin:$PATH \
     PYTHONUNBUFFERED=1 \

@@ -103,6 +103,17 @@ class ConnectorConfig(BaseModel):
         title="Timeout",
         description="Deadline, in seconds, for one call to the sector system.",
     )
+    canary: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        title="Canary record",
+        description=(
+            "Key of one record known to exist in the sector system. Health checks fetch it and validate it "
+            "against the contract (see Connector.canary), so that a system answering broken records is not "
+            "taken for healthy."
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +160,8 @@ class OperationKind(StrEnum):
     CREATE = "create"
     """A new record: ``fields`` holds the whole record (validated against the contract)."""
     UPDATE = "update"
-    """A change: ``fields`` holds the changed top-level fields only, each validated against the contract."""
+    """A change: ``fields`` holds the changed top-level fields only, each validated against the contract; an
+    object is given whole and replaces the stored one (its fields left out are cleared)."""
     DELETE = "delete"
     """The record is removed (or closed, as the sector system does it): ``fields`` is empty."""
 
@@ -328,6 +340,27 @@ class Connector(ABC, Generic[ConfigT]):
             latency_seconds=result.latency_seconds,
             message=result.message,
         )
+
+    @property
+    def canary_id(self) -> str | None:
+        """Key of the canary record this instance declares (the ``canary`` setting), or ``None``."""
+        value = getattr(self.config, "canary", None)
+        return value if isinstance(value, str) and value else None
+
+    async def canary(self) -> bool:
+        """Deep health check: fetch the canary record and validate it against the contract.
+
+        Returns ``False`` when no canary is declared (nothing was checked), ``True`` when the canary record was
+        fetched and is valid. Raises what :meth:`get` raises otherwise: :class:`ContractViolation` when the record
+        breaks the contract, an :class:`UpstreamError` when the system fails or answers garbage,
+        :class:`RecordNotFound` when the canary record is gone. Connectors may override it with their own
+        equivalent (a known query, a checksum) as long as they keep this contract.
+        """
+        record_id = self.canary_id
+        if record_id is None:
+            return False
+        await self.get(record_id)  # get() validates the record against the contract
+        return True
 
     @abstractmethod
     async def get(self, record_id: str) -> Contract:

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
-__all__ = ["FieldMapper", "has_field_path", "timestamp_fields"]
+__all__ = ["FieldMapper", "has_field_path", "nested_model", "timestamp_fields"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,15 +135,20 @@ def format_fields(model: type[BaseModel], string_format: str) -> set[str]:
     return found
 
 
-def _nested_model(annotation: Any) -> type[BaseModel] | None:
-    """The model class inside ``annotation`` (``Address``, ``Address | None``, ``Annotated[...]``), if any."""
+def nested_model(annotation: Any) -> type[BaseModel] | None:
+    """The model class inside ``annotation`` (``Address``, ``Address | None``, ``Annotated[...]``), if any:
+    a field with one is an object whose fields have dotted paths (``permanent_address.ward_code``). Lists of
+    models are not objects in this sense (no path leads into a list)."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     if get_origin(annotation) in (Union, types.UnionType, Annotated):
         for argument in get_args(annotation):
-            if (found := _nested_model(argument)) is not None:
+            if (found := nested_model(argument)) is not None:
                 return found
     return None
+
+
+_nested_model = nested_model
 
 
 def has_field_path(model: type[BaseModel], path: str) -> bool:

@@ -26,7 +26,8 @@ no secret; that ``check()`` and ``health()`` report a reachable system as up and
 (``check()`` never raising); that ``get()`` returns valid contract records for the known keys, also under
 concurrency, and raises :class:`RecordNotFound` for the missing one; that every search walks all its pages, at
 several page sizes and across a change of page size, returning every record exactly once and in a stable order;
-that a slow system makes calls fail with :class:`UpstreamTimeout` within the configured deadline; and that
+that ``canary()`` fetches the declared canary record and reports a missing one; that a slow system makes
+calls fail with :class:`UpstreamTimeout` within the configured deadline; and that
 operations the connector does not offer raise :class:`OperationNotSupported`.
 """
 
@@ -284,6 +285,18 @@ class ConnectorConformance:
                 assert record.record_id() == record_id
                 assert contract.model_validate_json(record.model_dump_json()) == record
                 jsonschema.validate(record.model_dump(mode="json"), schema)
+
+    @pytest.mark.anyio
+    async def test_canary_checks_a_known_record_and_refuses_a_missing_one(self, case: ConformanceCase) -> None:
+        config = dict(case.config)
+        async with self.connector({**config, "canary": None}) as connector:
+            assert await connector.canary() is False  # no canary declared: nothing checked
+        async with self.connector({**config, "canary": case.known_ids[0]}) as connector:
+            assert connector.canary_id == case.known_ids[0]
+            assert await connector.canary() is True
+        async with self.connector({**config, "canary": case.missing_id}) as connector:
+            with pytest.raises(RecordNotFound):
+                await connector.canary()
 
     @pytest.mark.anyio
     async def test_concurrent_gets(self, case: ConformanceCase) -> None:

@@ -15,6 +15,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from connectors.sql.urls import is_sqlite, sqlite_file, to_async_url
 
+from .files import private_sqlite_file
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """A timestamp stored in UTC and always read back timezone-aware (SQLite keeps no zone)."""
@@ -53,12 +55,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
-    """Create the async engine of the gateway's database; SQLite runs in WAL mode, its directory created."""
+    """Create the async engine of the gateway's database; SQLite runs in WAL mode, its file (and directory)
+    created private to the gateway's user (:mod:`gateway.files`)."""
     url = to_async_url(database_url)
     if is_sqlite(url):
         path = sqlite_file(url)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite_file(path)
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine

@@ -9,23 +9,28 @@ data carries data-quality defects at known rates (:data:`simulators.defects.DEMO
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import shlex
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from connectors.discovery import discover_connectors
+from connectors.errors import ConnectorError
 from connectors.sql.urls import to_async_url
 from simulators.defects import DEMO_DEFECTS
 from simulators.population import CITIZENS
 from simulators.sectors import SECTOR_SYSTEMS, SectorContext, load_sector_system
 
 from .db import create_engine
+from .files import private_directory
 from .logs import get_logger
 from .models import Grant
 from .quality.service import scan_unscanned
@@ -81,6 +86,36 @@ async def _sample_citizen(url: str) -> tuple[str, str, str]:
         await engine.dispose()
 
 
+#: Records sampled to find a valid canary record (the demo plants defects: some records break the contract).
+CANARY_SAMPLE = 50
+
+
+async def declare_canary(connector_name: str, config: dict[str, Any]) -> str | None:
+    """Set ``config["canary"]`` (unless set) to the key of a record of the sector system that satisfies the
+    contract, found through the connector's ``sample()``; returns it (``None`` when the connector cannot sample,
+    or no valid record was found)."""
+    if config.get("canary"):
+        return str(config["canary"])
+    connector_class = discover_connectors(only={connector_name}).connectors.get(connector_name)
+    if connector_class is None:
+        return None
+    try:
+        async with connector_class.from_config(config) as connector:
+            rows = await connector.sample(CANARY_SAMPLE)
+            for row in rows:
+                try:
+                    record = connector.contract.model_validate(row)
+                except ValueError:
+                    continue
+                record_id = record.record_id()
+                await connector.get(record_id)
+                config["canary"] = record_id
+                return record_id
+    except ConnectorError:
+        return None
+    return None
+
+
 async def start_sector_systems(settings: Settings, context: SectorContext) -> list[str]:
     """Start every simulated sector system and configure it as its database's connector, unless the settings
     configure that database already (population: unless its URL was changed). Returns the databases started."""
@@ -94,6 +129,7 @@ async def start_sector_systems(settings: Settings, context: SectorContext) -> li
             population = settings.connectors["population"]
             if population.config.get("url") == f"sqlite+aiosqlite:///{settings.population_demo_path}":
                 population.config.setdefault("writes", {})  # the demo's own file accepts submissions
+                await declare_canary(population.connector or "population", population.config)
             started.append(database)
             continue
         if database in settings.connectors:
@@ -105,6 +141,7 @@ async def start_sector_systems(settings: Settings, context: SectorContext) -> li
                 "simulated sector system failed to start", database=database, error=f"{type(exc).__name__}: {exc}"
             )
             continue
+        await declare_canary(system.connector, config)
         settings.connectors[database] = ConnectorInstance(connector=system.connector, config=config)
         started.append(database)
     return started
@@ -162,7 +199,10 @@ async def prepare_demo(settings: Settings, *, citizens: int, seed: int, stack: E
 
     The database schema must already be migrated. Only the demo's own SQLite files are ever seeded.
     """
-    directory = settings.data_dir / "sectors"
+    if not settings.webhook_allowed_networks:
+        # The demo's webhook receivers run on this machine: allow loopback (never the default elsewhere).
+        settings.webhook_allowed_networks = [ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")]
+    directory = private_directory(settings.data_dir / "sectors")
     if not (directory / DEMO_DATA_FILE).exists() and settings.population_demo_path.exists():
         citizens = await _count_citizens(str(to_async_url(f"sqlite:///{settings.population_demo_path}")))
     data = demo_data(directory, citizens=citizens, seed=seed)

@@ -14,7 +14,16 @@ from . import metrics
 from .db import utcnow
 from .problems import InsufficientScope, InvalidToken
 from .security.tokens import Principal, TokenRejected
-from .services.access import ACTOR_HEADER, HEADER_VALUE, PURPOSE_HEADER, ClientAccess, Decision, decide, header_value
+from .services.access import (
+    ACTOR_HEADER,
+    HEADER_VALUE,
+    NON_DATA_SCOPES,
+    PURPOSE_HEADER,
+    ClientAccess,
+    Decision,
+    decide,
+    header_value,
+)
 from .state import GatewayState
 
 oauth2_client_credentials = OAuth2(
@@ -59,7 +68,8 @@ async def authenticate(
 
     401 with ``WWW-Authenticate: Bearer error="invalid_token"`` for a missing or invalid token, or when the
     client is unknown or suspended (checked on every request, so suspension takes effect at once); 403 when a
-    scope is missing.
+    scope is missing. The non-data scopes (``admin``, ``audit``, ``axis``) a token carries count only while the
+    client still holds them, so removing one takes effect at once too.
     """
     if not authorization:
         raise _reject("missing")
@@ -81,6 +91,10 @@ async def authenticate(
     if principal.external:
         # A trusted issuer's token acts for the client with the client's own grants, not with its scope claim.
         principal = principal.with_scopes(access.token_scopes(utcnow()))
+    elif not principal.scopes.isdisjoint(NON_DATA_SCOPES - access.scopes):
+        # A non-data scope (admin, audit, axis) holds only while the client still has it: removing it ends it
+        # at once for the tokens issued before, as suspension does.
+        principal = principal.with_scopes(principal.scopes - (NON_DATA_SCOPES - access.scopes))
     request.state.principal = principal
     request.state.access = access
     if not principal.has_scopes(security_scopes.scopes):

@@ -35,12 +35,16 @@ class LeaseHolder:
         self.holder = holder_id()
         self.held = False
         self._until = 0.0
+        #: Whether the last :meth:`hold` asked the database (else it answered from memory).
+        self.asked_database = False
 
     async def hold(self) -> bool:
         """Take or renew the lease; whether this process holds it now."""
         now = time.monotonic()
+        self.asked_database = False
         if self.held and self._until - now > self.seconds / 2:
             return True
+        self.asked_database = True
         async with self._sessionmaker() as session:
             result = await session.exec(
                 update(Lease)

@@ -70,6 +70,12 @@ JWKS_FETCHES = Counter(
     ["issuer", "outcome"],
 )
 
+SHARED_STATE_READ_FAILURES = Counter(
+    "gateway_shared_state_read_failures_total",
+    "Scrapes of /metrics for which the state shared through the gateway's database could not be read (the database "
+    "unreachable or broken): the axis, audit, exchange and quality gauges keep their last values meanwhile.",
+)
+
 AUDIT_EVENTS = Counter(
     "gateway_audit_events_total",
     "Exchanges committed to the audit trail, by outcome (allowed, refused, failed).",
@@ -89,6 +95,14 @@ AUDIT_SEALS = Counter(
     "Seals (signatures of the audit chain head) written by this process.",
 )
 
+HTTP_HEADS_REFUSED = Counter(
+    "gateway_http_heads_refused_total",
+    "Connections closed because of their request head: timeout (408: not complete in time), too_many_headers "
+    "or too_large (431).",
+    ["reason"],
+)
+HTTP_HEAD_REFUSALS = ("timeout", "too_many_headers", "too_large")
+
 EXCHANGE_OPERATIONS = Counter(
     "gateway_exchange_operations_total",
     "Submitted operations by database and outcome: accepted or rejected at intake; delivered (applied by the "
@@ -100,6 +114,11 @@ EXCHANGE_DELIVERY_DURATION = Histogram(
     "Time of one delivery of an operation to its sector system, by database.",
     ["database"],
     buckets=LATENCY_BUCKETS,
+)
+EXCHANGE_PAYLOADS_ERASED = Counter(
+    "gateway_exchange_payloads_erased_total",
+    "Submitted operations whose field values were erased once their retention ended, by database.",
+    ["database"],
 )
 EXCHANGE_OUTCOMES = ("accepted", "rejected", "delivered", "duplicate", "retried", "dead_lettered")
 EXCHANGE_QUEUE_STATES = ("pending", "delivering", "dead")
@@ -125,6 +144,8 @@ AUTH_FAILURE_REASONS = (
     "wrong_audience",
     "invalid_assertion",
     "replayed_assertion",
+    "locked_client",
+    "locked_address",
 )
 JWKS_FETCH_OUTCOMES = ("ok", "error")
 UPSTREAM_ERROR_REASONS = ("timeout", "connect", "protocol", "status_5xx", "contract_violation")
@@ -165,6 +186,8 @@ def declare_static() -> None:
     """Create the label-free and fixed-label series at zero."""
     for reason in AUTH_FAILURE_REASONS:
         AUTH_FAILURES.labels(reason)
+    for reason in HTTP_HEAD_REFUSALS:
+        HTTP_HEADS_REFUSED.labels(reason)
 
 
 def declare_issuer(issuer: str) -> None:
@@ -217,7 +240,7 @@ HEALTH_CHECK_FAILURES = Counter(
     "down, error).",
     ["database", "reason"],
 )
-HEALTH_CHECK_FAILURE_REASONS = (*UPSTREAM_ERROR_REASONS, "down", "error")
+HEALTH_CHECK_FAILURE_REASONS = (*UPSTREAM_ERROR_REASONS, "canary_missing", "down", "error")
 
 
 @lru_cache(maxsize=1024)
@@ -249,6 +272,7 @@ def declare_exchange(database: str) -> None:
     """Create a database's exchange series at zero."""
     exchange_outcomes(database)
     exchange_delivery(database)
+    EXCHANGE_PAYLOADS_ERASED.labels(database)
     for outcome in ("ok", "error"):
         WEBHOOK_DELIVERIES.labels(database, outcome)
 

@@ -13,11 +13,14 @@ from typing import Any, ClassVar
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
 from connectors import errors as ce
+
+from .outages import DATABASE, database_unavailable
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "/problems/"
@@ -131,7 +134,7 @@ class AccessDenied(Problem):
     status, slug, title = 403, "access-denied", "Access denied"
     description = (
         "No grant in force allows this operation on this database for this purpose, or the request uses fields "
-        "the grant does not cover."
+        "the grant does not cover (a submitted operation: writes them, or deletes a record without the right to)."
     )
 
 
@@ -238,13 +241,16 @@ class AuditUnavailable(Problem):
 class ExchangeUnavailable(Problem):
     status, slug, title = 503, "exchange-unavailable", "Submissions cannot be stored"
     description = (
-        "The gateway could not store the submitted operations durably (its database failed or is full), so none "
-        "of them was accepted. Send the same request again, with the same ``Idempotency-Key``, later."
+        "The gateway could not complete the submission: its database, where operations, receipts and the audit "
+        "trail are kept, failed or cannot be reached. Nothing is accepted by this answer. Send the same request "
+        "again, with the same ``Idempotency-Key``, later: operations are stored at most once, and a retry of a "
+        "submission that was stored after all is answered with its receipt."
     )
 
     def __init__(self) -> None:
         super().__init__(
-            "The submission could not be stored, so nothing was accepted. Retry with the same Idempotency-Key.",
+            "The submission could not be completed, so nothing was accepted by this answer. Retry with the same "
+            "Idempotency-Key.",
             headers={"Retry-After": "5"},
         )
 
@@ -267,7 +273,11 @@ class SubmissionRejected(Problem):
 
 class NotReady(Problem):
     status, slug, title = 503, "not-ready", "Not ready"
-    description = "The gateway cannot serve requests yet: its database or connectors are not available."
+    description = (
+        "The gateway cannot serve requests now: a store it needs (its database, Redis for a rate limiter failing "
+        "closed) is unreachable, or no connector loaded (``/readyz``: ``checks`` says which), or its database could "
+        "not be reached while answering. Try again later."
+    )
 
 
 class ContentTooLarge(Problem):
@@ -278,12 +288,41 @@ class ContentTooLarge(Problem):
         super().__init__(f"The request body exceeds {max_bytes} bytes.", max_bytes=max_bytes)
 
 
+class HeaderFieldsTooLarge(Problem):
+    status, slug, title = 431, "header-fields-too-large", "Request header fields too large"
+    description = (
+        "The request's head (request line and headers) has more header lines or more bytes than the gateway "
+        "accepts (``GATEWAY_MAX_HEADER_COUNT``, ``GATEWAY_MAX_HEADER_BYTES``); the connection is closed."
+    )
+
+
+class RequestTimeout(Problem):
+    status, slug, title = 408, "request-timeout", "Request timeout"
+    description = (
+        "The request's headers did not arrive within ``GATEWAY_HEADER_READ_TIMEOUT_SECONDS`` of the connection's "
+        "start (or of the request's first byte on a kept-alive connection); the connection is closed."
+    )
+
+
 class RateLimited(Problem):
     status, slug, title = 429, "rate-limited", "Too many requests"
     description = (
         "The client has used up its requests for now (per second or per day). Retry after ``Retry-After`` "
         "seconds; the ``RateLimit-*`` headers, on every answer, describe the client's limits."
     )
+
+
+class TooManyFailures(RateLimited):
+    slug, title = "too-many-failures", "Too many failed authentications"
+    description = (
+        "Token requests claiming this client id, or coming from this address, have failed too often in the last "
+        "minutes; they are refused, before their credentials are checked, until ``Retry-After`` seconds have "
+        "passed. Failures against one client id do not stop other clients."
+    )
+
+    def __init__(self, detail: str, *, headers: Mapping[str, str], reason: str) -> None:
+        super().__init__(detail, headers=headers)
+        self.reason = reason
 
 
 class RateLimitUnavailable(Problem):
@@ -373,6 +412,20 @@ async def _on_validation_error(request: Request, exc: Exception) -> Response:
     return problem_response(problem, instance=request.url.path)
 
 
+async def _on_database_error(request: Request, exc: Exception) -> Response:
+    """The gateway's database cannot be reached: 503 (logged once per outage, see :mod:`gateway.outages`), and
+    on a submission route the problem that tells its client to retry with the same key. Any other database
+    error is a bug: it goes on to the last-resort 500."""
+    if not database_unavailable(exc) or type(exc) is TimeoutError:  # a bare timeout is not the database's
+        raise exc
+    DATABASE.failed("requests", exc)
+    labels = getattr(request.scope.get("route"), "metric_labels", None)
+    if labels is not None and labels[1] == "submit":
+        return problem_response(ExchangeUnavailable(), instance=request.url.path)
+    problem = NotReady("The gateway's database cannot be reached. Try again later.", headers={"Retry-After": "5"})
+    return problem_response(problem, instance=request.url.path)
+
+
 def _json_body_unreadable(request: Request, exc: StarletteHTTPException) -> bool:
     """Whether FastAPI's generic 400 comes from decoding a JSON body that is not JSON it can read: invalid
     UTF-8, nesting deeper than the parser's recursion limit, or an integer of thousands of digits.
@@ -417,3 +470,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ce.ConnectorError, _on_connector_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
+    app.add_exception_handler(SQLAlchemyError, _on_database_error)
+    app.add_exception_handler(OSError, _on_database_error)  # a refused connection is not always wrapped

@@ -14,6 +14,7 @@ from connectors.discovery import discover_connectors
 
 from . import metrics
 from .axis.circuit import CircuitBreaker, CircuitState
+from .axis.evidence import Evidence
 from .logs import get_logger
 from .settings import CircuitPolicy, HealthPolicy, Settings
 
@@ -25,19 +26,20 @@ log = get_logger(__name__)
 @dataclass(frozen=True, slots=True)
 class Database:
     """One served national database: its id (in URLs, scopes and metric labels), its connector, how its health is
-    checked and the circuit breaker of its connection in this process."""
+    checked, the circuit breaker of its connection and the passive evidence of its calls in this process."""
 
     id: str
     connector: Connector  # type: ignore[type-arg]
     health: HealthPolicy
     circuit: CircuitBreaker
+    evidence: Evidence = field(default_factory=Evidence)
 
     @property
     def operations(self) -> tuple[str, ...]:
         """The operations a grant may allow: ``read`` always (with the change feed when there is one),
-        ``search`` when the connector has a query model, ``submit`` when it accepts submissions."""
+        ``search`` when the connector has a query model, ``submit`` and ``delete`` when it accepts submissions."""
         offered = ("read", "search") if self.connector.query_model is not None else ("read",)
-        return (*offered, "submit") if self.connector.accepts_submissions else offered
+        return (*offered, "submit", "delete") if self.connector.accepts_submissions else offered
 
     def scope(self, operation: str) -> str:
         """The token scope an operation on this database needs (``population:read``)."""

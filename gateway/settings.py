@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -24,9 +26,32 @@ class HealthPolicy(BaseModel):
         default=2, ge=1, le=100, description="Consecutive good checks for a down connection -> connected."
     )
     degraded_latency_seconds: float = Field(
-        default=1.0, gt=0, le=300, description="p95 latency of the recent checks above which the state is degraded."
+        default=1.0,
+        gt=0,
+        le=300,
+        description="p95 latency of the checks and calls of the window above which the state is degraded.",
     )
-    latency_window: int = Field(default=20, ge=1, le=1000, description="Recent checks the p95 latency covers.")
+    latency_window: int = Field(
+        default=1000, ge=1, le=100000, description="At most this many latencies of the window count (newest)."
+    )
+    window_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        le=86400,
+        description="The evidence window: latencies, error and contract-violation ratios of the last so many seconds.",
+    )
+    min_calls: int = Field(
+        default=5, ge=1, le=100000, description="Calls through the gateway in the window before the ratios count."
+    )
+    degraded_error_ratio: float = Field(
+        default=0.2, gt=0, le=1, description="Share of failed calls in the window from which the state is degraded."
+    )
+    down_violation_ratio: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Share of calls in the window answered with records that break the contract -> down.",
+    )
 
 
 class CircuitPolicy(BaseModel):
@@ -128,7 +153,45 @@ class Settings(BaseSettings):
         default=None,
         description="PEM private key that signs tokens; generated (mode 0600) on first start when absent.",
     )
+    data_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Key-encryption keys of the stored webhook secrets: Fernet keys, comma-separated, newest first (the "
+            "newest encrypts, all decrypt). Unset: the key file is used."
+        ),
+    )
+    data_key_file: Path | None = Field(
+        default=None,
+        description="File of data keys, one a line, newest first; generated (mode 0600) when absent. "
+        "Default: <data_dir>/keys/data-keys.",
+    )
     signing_algorithm: Literal["ES256", "RS256"] = "ES256"
+    secret_pepper: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        description="The key of the client secrets' hashes (HMAC-SHA-256); every process and replica needs the same. "
+        "Unset: read from ``secret_pepper_path``.",
+    )
+    secret_pepper_path: Path | None = Field(
+        default=None,
+        description="File holding the secret pepper when ``secret_pepper`` is unset; generated (mode 0600) when "
+        "absent. Default: ``keys/secret-pepper`` in ``data_dir``.",
+    )
+    token_failures_per_client: int = Field(
+        default=10,
+        ge=0,
+        description="Failed token requests claiming one client id within the window, after which that id is "
+        "refused (429) until the window lets one more in; 0: no limit.",
+    )
+    token_failures_per_address: int = Field(
+        default=100,
+        ge=0,
+        description="Failed token requests from one address within the window, after which the address is refused "
+        "(429); 0: no limit.",
+    )
+    token_failure_window_seconds: int = Field(
+        default=300, ge=1, le=86400, description="The window in which failed token requests are counted."
+    )
     token_issuer: str = Field(default="axis-gateway", description="``iss`` of the tokens the gateway issues.")
     token_audience: str = Field(
         default="axis-gateway", description="The gateway's own identifier: the ``aud`` tokens must carry."
@@ -178,9 +241,21 @@ class Settings(BaseSettings):
     axis_connected_target: int | None = Field(
         default=None,
         ge=0,
-        description="How many catalogued databases the plan says must be connected (alerts compare); all when unset.",
+        description="How many catalogued databases the plan says must be connected (reported, shown on the "
+        "dashboard); all when unset.",
     )
     axis_history: int = Field(default=100, ge=1, le=100_000, description="Health checks kept per database.")
+    axis_history_retention_days: int = Field(
+        default=400,
+        ge=1,
+        le=3650,
+        description="How long the axis state transitions and hourly check counts behind the monthly report are kept "
+        "(a year of reports and a month to spare by default); pruned by the process running the health checks.",
+    )
+    axis_report_timezone: str = Field(
+        default="Asia/Ho_Chi_Minh",
+        description="The province's time zone (IANA name): the monthly report's months begin and end in it.",
+    )
     axis_lease_seconds: float = Field(
         default=30.0,
         ge=1,
@@ -229,8 +304,35 @@ class Settings(BaseSettings):
     exchange_poll_seconds: float = Field(
         default=0.5, gt=0, le=60, description="How often an idle dispatcher looks for operations to deliver."
     )
+    exchange_payload_retention_seconds: float = Field(
+        default=7 * 86400,
+        ge=0,
+        le=3650 * 86400,
+        description="How long a delivered operation keeps its submitted field values (for a replay) before they "
+        "are erased; its key, metadata and outcome stay.",
+    )
+    exchange_dead_payload_retention_seconds: float = Field(
+        default=30 * 86400,
+        ge=0,
+        le=3650 * 86400,
+        description="How long after its acceptance a dead-lettered operation keeps its field values (for an "
+        "operator's retry) before they are erased.",
+    )
+    exchange_retention_interval_seconds: float = Field(
+        default=3600, ge=1, le=86400, description="How often expired field values are looked for and erased."
+    )
     webhook_timeout_seconds: float = Field(
         default=10.0, gt=0, le=300, description="Deadline of one post to a webhook subscriber."
+    )
+    webhook_allowed_networks: list[IPv4Network | IPv6Network] = Field(
+        default_factory=list,
+        description=(
+            "Networks (CIDRs) webhook subscribers may be in although they are loopback, private, link-local or "
+            "otherwise not public; by default every such address is refused."
+        ),
+    )
+    webhook_max_subscriptions: int = Field(
+        default=10, ge=1, le=10_000, description="How many webhook subscriptions one client may hold."
     )
     exchange_dispatch: bool = Field(
         default=True, description="Run the dispatcher (and webhook deliveries) in this process."
@@ -271,6 +373,22 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=0, description="Largest request body accepted; 413 beyond.")
     request_deadline_seconds: float = Field(
         default=30.0, gt=0, le=3600, description="A request still running after this is cancelled and answered 504."
+    )
+    header_read_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="A request's headers must arrive within this of the connection's start (or of the request's "
+        "first byte on a kept-alive connection); 408 and the connection closed otherwise.",
+    )
+    max_header_count: int = Field(
+        default=100, ge=1, le=10_000, description="Most header lines a request may carry; 431 beyond."
+    )
+    max_header_bytes: int = Field(
+        default=16_384,
+        ge=1024,
+        le=1_048_576,
+        description="Largest request head (request line and headers) accepted, in bytes; 431 beyond.",
     )
     log_level: str = Field(default="INFO")
     log_format: Literal["json", "console"] = Field(default="json")
@@ -319,12 +437,27 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'gateway.db'}"
         if self.signing_key_path is None:
             self.signing_key_path = self.data_dir / "keys" / "signing-key.pem"
+        if self.secret_pepper_path is None:
+            self.secret_pepper_path = self.data_dir / "keys" / "secret-pepper"
         population = self.connectors.setdefault("population", ConnectorInstance())
         if population.connector in (None, "population"):
             population.config.setdefault("url", f"sqlite+aiosqlite:///{self.population_demo_path}")
         if self.page_size_default > self.page_size_max:
             raise ValueError("page_size_default exceeds page_size_max")
         return self
+
+    @model_validator(mode="after")
+    def _check_report_timezone(self) -> Settings:
+        try:
+            ZoneInfo(self.axis_report_timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"axis_report_timezone: unknown time zone {self.axis_report_timezone!r}") from None
+        return self
+
+    @property
+    def report_zone(self) -> ZoneInfo:
+        """The province's time zone, in which the monthly report's months begin and end."""
+        return ZoneInfo(self.axis_report_timezone)
 
     @model_validator(mode="after")
     def _audit_in_production(self) -> Settings:
@@ -361,10 +494,21 @@ class Settings(BaseSettings):
         return None if days is None else timedelta(days=days)
 
     @property
+    def pepper_path(self) -> Path:
+        """The secret pepper's file, after defaults."""
+        assert self.secret_pepper_path is not None
+        return self.secret_pepper_path
+
+    @property
     def key_path(self) -> Path:
         """The signing key path, after defaults."""
         assert self.signing_key_path is not None
         return self.signing_key_path
+
+    @property
+    def data_key_file_path(self) -> Path:
+        """The data key file (``data_key_file``, by default under the data directory)."""
+        return self.data_key_file or self.data_dir / "keys" / "data-keys"
 
 
 @lru_cache

@@ -16,17 +16,20 @@ from .axis.health import HealthRunner
 from .axis.overview import connected_target, ops_snapshot
 from .db import create_engine, create_sessionmaker
 from .exchange.dispatcher import Dispatcher
-from .exchange.webhooks import WebhookSender
+from .exchange.retention import PayloadRetention
+from .exchange.webhooks import WebhookSender, reencrypt_secrets
 from .logs import get_logger
 from .migrations import ensure_current
 from .quality.service import quality_snapshot
 from .registry import ConnectorRegistry
+from .security.datakeys import DataKeys
 from .security.keys import load_or_create_signing_key
+from .security.passwords import load_or_create_pepper, use_pepper
 from .security.tokens import TokenService
 from .services.access import AccessControl
 from .services.client_keys import assertion_audiences
 from .services.keys import SigningKeys, publish_signing_key, published_keys
-from .services.ratelimits import RateLimiter
+from .services.ratelimits import RateLimiter, TokenGuard
 from .settings import Settings
 
 log = get_logger(__name__)
@@ -42,11 +45,14 @@ class GatewayState:
     sessionmaker: async_sessionmaker[AsyncSession] = field(init=False)
     access: AccessControl = field(init=False)
     limiter: RateLimiter = field(init=False)
+    token_guard: TokenGuard = field(init=False)
     audit: AuditWriter | None = field(default=None, init=False)
     catalogue: Catalogue = field(init=False)
     health: HealthRunner = field(init=False)
     dispatcher: Dispatcher | None = field(default=None, init=False)
     webhooks: WebhookSender | None = field(default=None, init=False)
+    retention: PayloadRetention | None = field(default=None, init=False)
+    data_keys: DataKeys = field(init=False)
     _ops_refreshed: float = field(default=0.0, init=False)
     _tokens: TokenService | None = field(default=None, init=False)
     _signing_keys: SigningKeys | None = field(default=None, init=False)
@@ -56,6 +62,7 @@ class GatewayState:
         self.sessionmaker = create_sessionmaker(self.engine)
         self.access = AccessControl(self.sessionmaker, ttl_seconds=self.settings.access_cache_seconds)
         self.limiter = RateLimiter.from_settings(self.settings)
+        self.token_guard = TokenGuard.from_settings(self.settings, self.limiter)
         self.catalogue = load_catalogue(self.settings.axis_catalogue_path)
         self.health = HealthRunner(
             settings=self.settings, sessionmaker=self.sessionmaker, registry=self.registry, catalogue=self.catalogue
@@ -102,6 +109,7 @@ class GatewayState:
         await ensure_current(self.engine)
         settings = self.settings
         key = load_or_create_signing_key(settings.key_path, settings.signing_algorithm)
+        use_pepper(load_or_create_pepper(settings))
         async with self.sessionmaker() as session:
             await publish_signing_key(session, key)
             keys = await published_keys(session, token_ttl_seconds=settings.token_ttl_seconds)
@@ -120,13 +128,19 @@ class GatewayState:
         self._signing_keys = SigningKeys(self.sessionmaker, settings, self._tokens)
         metrics.declare_static()
         for database in self.registry.databases.values():
-            metrics.declare_database(database.id, database.operations)
+            # ``delete`` is a right within submissions, not a route of its own: no request series.
+            metrics.declare_database(database.id, tuple(op for op in database.operations if op != "delete"))
         await self.registry.start()
         uncatalogued = sorted(set(self.registry.databases) - set(self.catalogue.ids))
         if uncatalogued:
             log.warning("served databases missing from the axis catalogue", databases=uncatalogued)
         await self.access.start(self.engine)
         self.audit = await start_writer(settings)
+        self.data_keys = DataKeys.from_settings(settings)
+        async with self.sessionmaker() as session:
+            encrypted = await reencrypt_secrets(session, self.data_keys, plaintext_only=True)
+        if encrypted:
+            log.info("webhook secrets stored in plaintext were encrypted", subscriptions=encrypted)
         await self._tokens.start()
         self._signing_keys.start()
         await self.health.start()
@@ -134,8 +148,16 @@ class GatewayState:
             self.dispatcher = Dispatcher(settings=settings, sessionmaker=self.sessionmaker, registry=self.registry)
             await self.dispatcher.start()
             if self.dispatcher.databases:
-                self.webhooks = WebhookSender(settings=settings, sessionmaker=self.sessionmaker, access=self.access)
+                self.webhooks = WebhookSender(
+                    settings=settings,
+                    sessionmaker=self.sessionmaker,
+                    access=self.access,
+                    data_keys=self.data_keys,
+                    audit=self.audit,
+                )
                 self.webhooks.start()
+            self.retention = PayloadRetention(settings=settings, sessionmaker=self.sessionmaker)
+            self.retention.start()
         log.info(
             "gateway started",
             databases=sorted(self.registry.databases),
@@ -150,6 +172,8 @@ class GatewayState:
             await self.webhooks.close()
         if self.dispatcher is not None:
             await self.dispatcher.close()
+        if self.retention is not None:
+            await self.retention.close()
         metrics.OPS.snapshot = None
         metrics.QUALITY.snapshot = None
         metrics.process_exiting()

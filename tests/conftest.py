@@ -21,9 +21,13 @@ from connectors.sql.urls import to_async_url
 from gateway import migrations
 from gateway.app import create_app
 from gateway.db import standalone_session
+from gateway.security.passwords import use_pepper
 from gateway.services.clients import create_client
 from gateway.settings import Settings
 from simulators.population import CITIZENS, seed_population
+
+# Secrets hashed by the tests themselves (outside any server) use this pepper; a server adds its own.
+use_pepper(b"the test suite's secret pepper, not a real one")
 
 SECTOR_CITIZENS = 3000
 SEARCH_NAME = "Trần Thị Mẫu"
@@ -119,6 +123,11 @@ def make_settings(
             "connectors": {"population": {"config": {"url": sector_url}}},
             "log_format": "console",
             "log_level": "WARNING",
+            # Every test's requests come from 127.0.0.1, and some tests fail one client's token requests on
+            # purpose, many times: the suite's failures must not add up to lockouts
+            # (tests/gateway/test_client_secrets.py checks the limits, with gateways of its own).
+            "token_failures_per_client": 0,
+            "token_failures_per_address": 0,
         }
         values.update(overrides)
         return Settings(**values)  # type: ignore[arg-type]

@@ -96,11 +96,24 @@ def empty_databases(tmp: Path, *names: str) -> Iterator[tuple[str, ...]]:
         yield tuple(stack.enter_context(postgres_database(server, prefix=name[:12])) for name in names)
 
 
+def assert_private(directory: Path) -> set[str]:
+    """Assert that ``directory`` and every directory in it are 0700 and every file 0600; the paths found."""
+    assert directory.stat().st_mode & 0o777 == 0o700, directory
+    found = set()
+    for path in directory.rglob("*"):
+        mode = path.stat().st_mode & 0o777
+        assert mode == (0o700 if path.is_dir() else 0o600), f"{path} is {mode:o}"
+        found.add(str(path.relative_to(directory)))
+    return found
+
+
 class LiveServer:
     """A uvicorn server running an ASGI app in a thread on 127.0.0.1, on a free port."""
 
-    def __init__(self, app: Any) -> None:
-        self.config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
+    def __init__(self, app: Any, **options: Any) -> None:
+        """``options`` are uvicorn's (those of ``gateway.http_server.uvicorn_options``: the gateway's own server)."""
+        options = {"host": "127.0.0.1", "port": 0, "log_config": None, **options}
+        self.config = uvicorn.Config(app, lifespan="on", **options)
         self.server = uvicorn.Server(self.config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.url = ""

@@ -23,7 +23,14 @@ import orjson
 from starlette.routing import Match
 from starlette.types import Message, Receive, Scope, Send
 
-from ..problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE, AuditUnavailable, problem_response
+from ..problems import (
+    PROBLEM_BASE,
+    PROBLEM_MEDIA_TYPE,
+    AuditUnavailable,
+    ExchangeUnavailable,
+    Problem,
+    problem_response,
+)
 from ..services.access import HEADER_VALUE
 from .events import PendingEvent, outcome_of
 
@@ -35,6 +42,8 @@ _PREFIXES = (("/v1/admin", "admin"), ("/v1/audit", "audit"), ("/v1/receipts", "r
 _MAX_FORM_BYTES = 16_384
 _MAX_PROBLEM_BYTES = 65_536
 _MAX_REASON = 64
+#: The operation of the submission routes (``POST /v1/databases/{id}/records``).
+SUBMIT = "submit"
 
 
 def audited_operation(path: str) -> str | None:
@@ -178,6 +187,10 @@ class AuditedExchange:
     def _audited(self) -> bool:
         return self.operation != "" or self._data_labels() is not None
 
+    def _submission(self) -> bool:
+        labels = self._data_labels() if self.operation == "" else None
+        return labels is not None and labels[1] == SUBMIT
+
     def _data_labels(self) -> tuple[str, str] | None:
         """The ``(database, operation)`` of the data route asked for: the routed one, or, for an answer given
         before routing (a body too large, malformed JSON), the route that matches the request."""
@@ -196,7 +209,10 @@ class AuditedExchange:
                 raise AuditUnavailable
             await self.writer.append(self._event(start["status"], start.get("headers", ()), body))
         except AuditUnavailable as problem:
-            response = problem_response(problem, instance=self.scope.get("path"))
+            # A submission's client retries with its Idempotency-Key, whichever record failed to be written: it
+            # gets the one problem type that says so (its operations, if stored, are answered with their receipt).
+            withheld: Problem = ExchangeUnavailable() if self._submission() else problem
+            response = problem_response(withheld, instance=self.scope.get("path"))
             await response(self.scope, self._receive, self._send)
             return
         await self._send(start)

@@ -29,6 +29,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from .. import metrics
 from ..db import utcnow
 from ..logs import get_logger
+from ..outages import DATABASE, database_unavailable, error_name
 from ..problems import AuditUnavailable
 from ..security.keys import SigningKeyFile
 from ..services.keys import publish_signing_key
@@ -39,6 +40,10 @@ from .seals import Seal, SigningKeySource, make_seal, store_seal
 from .storage import SEALS, audit_engine, ensure_head, lock_head
 
 log = get_logger(__name__)
+
+#: Attempts at the seal made on close, each on fresh connections, and the wait before the next one.
+CLOSE_SEAL_ATTEMPTS = 3
+CLOSE_SEAL_BACKOFF_SECONDS = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,12 +128,24 @@ class AuditWriter:
         self._fail(list(self._waiting))
         self._waiting.clear()
         if self._unsealed and self._signing_key is not None:
-            try:
-                await self.seal()
-            except Exception as exc:  # the chain is intact; only the last seal is missing
-                log.error("audit seal on close failed", error=type(exc).__name__)
+            await self._seal_on_close()
         await self.appender.close()
         await self.engine.dispose()
+
+    async def _seal_on_close(self) -> None:
+        """Seal the last events. The pool's connections may have died with the database since they were last
+        used (a PostgreSQL restart): a failed attempt starts again on fresh connections."""
+        for attempt in range(1, CLOSE_SEAL_ATTEMPTS + 1):
+            try:
+                await self.seal()
+                return
+            except Exception as exc:
+                failure = exc
+            await self.engine.dispose()
+            if attempt < CLOSE_SEAL_ATTEMPTS:
+                await asyncio.sleep(CLOSE_SEAL_BACKOFF_SECONDS * attempt)
+        # The chain is intact; only the seal of its last events is missing (the next process's seal covers them).
+        log.error("audit seal on close failed", error=error_name(failure), attempts=CLOSE_SEAL_ATTEMPTS)
 
     # -- the background task ------------------------------------------------------------------------------
 
@@ -162,7 +179,10 @@ class AuditWriter:
         try:
             await self.seal()
         except Exception as exc:
-            log.error("audit seal failed", error=type(exc).__name__)
+            if database_unavailable(exc):
+                DATABASE.failed("audit seal", exc)
+            else:
+                log.error("audit seal failed", error=type(exc).__name__)
             self._last_seal = time.monotonic()  # try again after another interval
         return False
 
@@ -173,9 +193,13 @@ class AuditWriter:
             async with asyncio.timeout(self.options.timeout_seconds):
                 seqs, seal = await self._append(events, key)
         except Exception as exc:
-            log.error("audit write failed", error=type(exc).__name__, events=len(batch))
+            if database_unavailable(exc):
+                DATABASE.failed("audit", exc)
+            else:
+                log.error("audit write failed", error=type(exc).__name__, events=len(batch))
             self._fail(batch)
             return
+        DATABASE.succeeded()
         for (_event, future), seq in zip(batch, seqs, strict=True):
             if not future.done():
                 future.set_result(seq)

@@ -110,6 +110,34 @@ class CircuitBreaker:
         ):
             self._open()
 
+    def current(self) -> CircuitState:
+        """The state as the axis sees it: an open circuit whose cool-down is over lets the next call through as a
+        trial, so it counts as half-open."""
+        if not self.policy.enabled:
+            return CircuitState.CLOSED
+        if self.state is CircuitState.OPEN and self._clock() >= self._opened_at + self.policy.cooldown_seconds:
+            return CircuitState.HALF_OPEN
+        return self.state
+
+    def cooldown_ended_ago(self) -> float | None:
+        """Seconds since the cool-down of the open circuit ended, ``None`` unless open with the cool-down over."""
+        if self.state is not CircuitState.OPEN or not self.policy.enabled:
+            return None
+        ago = self._clock() - (self._opened_at + self.policy.cooldown_seconds)
+        return ago if ago >= 0 else None
+
+    def trial_by_check(self, *, failed: bool) -> None:
+        """A health check that answered (or failed) serves as the trial call of a circuit whose cool-down is over,
+        so that the circuit closes (or opens again) without waiting for a request."""
+        if self.current() is not CircuitState.HALF_OPEN or self._trial_running:
+            return
+        try:
+            trial = self.before_call()
+        except CircuitOpenError:
+            return
+        if trial:
+            self.record(failed=failed, trial=True)
+
     def release_trial(self) -> None:
         """The trial call ended without telling anything (cancelled, or a client error): allow another."""
         self._trial_running = False

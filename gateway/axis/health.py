@@ -14,7 +14,6 @@ import os
 import random
 import socket
 import time
-from collections import deque
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,20 +22,26 @@ from sqlmodel import col, delete, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from connectors.base import Connector, HealthState
-from connectors.errors import ConnectorError, UpstreamError
+from connectors.errors import ConnectorError, RecordNotFound, UpstreamError
 
 from .. import metrics
 from ..db import create_engine, utcnow
 from ..logs import get_logger
-from ..models import AxisCheck, AxisConnection, Lease, OpsStatus
+from ..models import AxisCheck, AxisConnection, AxisEvidence, Lease, OpsStatus
+from ..outages import DATABASE, LoopErrors, database_unavailable
 from ..registry import ConnectorRegistry, Database
 from ..settings import Settings
 from .catalogue import Catalogue
+from .circuit import FAILURE_REASONS, CircuitState
+from .evidence import WindowSummary
+from .history import count_check, prune_history, record_transition
 from .overview import AUDIT_CHAIN, static_state
 from .states import CheckOutcome, ConnectionState, Tracker, after_check
 
 LEASE = "axis-health"
 STATIC_STATES_EVERY_SECONDS = 10.0
+#: How often the lease holder prunes the axis history past its retention.
+PRUNE_HISTORY_EVERY_SECONDS = 3600.0
 #: How long closing waits for a round under way to finish its database writes.
 CLOSE_GRACE_SECONDS = 2.0
 
@@ -49,7 +54,8 @@ def holder_id() -> str:
 
 
 async def check_connector(connector: Connector, deadline: float) -> CheckOutcome:  # type: ignore[type-arg]  # noqa: PLR0911
-    """Check one connector within ``deadline`` seconds; never raises."""
+    """Check one connector within ``deadline`` seconds, its canary record included when it declares one; never
+    raises."""
     started = time.perf_counter()
     custom_health = type(connector).health is not Connector.health
     try:
@@ -59,12 +65,21 @@ async def check_connector(connector: Connector, deadline: float) -> CheckOutcome
             else:
                 await connector.ping()
                 report = None
+            if report is None or report.state is not HealthState.DOWN:
+                await connector.canary()
     except TimeoutError:
         return CheckOutcome(
             False, time.perf_counter() - started, reason="timeout", error=f"no answer in {deadline:g} s"
         )
     except UpstreamError as exc:
         return CheckOutcome(False, time.perf_counter() - started, reason=exc.reason, error=exc.message)
+    except RecordNotFound:
+        return CheckOutcome(
+            False,
+            time.perf_counter() - started,
+            reason="canary_missing",
+            error=f"the canary record {connector.canary_id!r} is not found",
+        )
     except ConnectorError as exc:
         return CheckOutcome(False, time.perf_counter() - started, reason="error", error=exc.message)
     except Exception as exc:  # a check must never take the runner down, whatever the connector does
@@ -96,12 +111,16 @@ class HealthRunner:
         self.holder = holder_id()
         self.leader = False
         self._lease_until = 0.0
+        self._reached_database = False
         self._task: asyncio.Task[None] | None = None
         self._due: dict[str, float] = {}
-        self._latencies: dict[str, deque[float]] = {}
         self._audit_due = 0.0
         self._static_due = 0.0
+        self._prune_due = 0.0
         self._audit_task: asyncio.Task[None] | None = None
+        self._shared: dict[str, tuple[int, int, int, int, float | None]] = {}
+        self._share_due = 0.0
+        self._share_refresh = 0.0
         self._stopping = asyncio.Event()
         intervals = [self._database(db_id).health.interval_seconds for db_id in self.checked()] or [1.0]
         self.tick = max(0.05, min(1.0, min(intervals) / 2, settings.axis_lease_seconds / 4))
@@ -130,6 +149,10 @@ class HealthRunner:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        with contextlib.suppress(Exception):
+            async with self.sessionmaker() as session:
+                await session.exec(delete(AxisEvidence).where(col(AxisEvidence.holder) == self.holder))
+                await session.commit()
         if self.leader:
             try:
                 async with self.sessionmaker() as session:
@@ -144,16 +167,31 @@ class HealthRunner:
             self.leader = False
 
     async def _run(self) -> None:
+        errors = LoopErrors("health-check")
         while not self._stopping.is_set():
             try:
-                if await self._hold_lease():
+                self._reached_database = False
+                leader = await self._hold_lease()
+                try:
+                    await self.share_evidence()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # sharing is best effort: the checks go on without it
+                    if database_unavailable(exc):
+                        DATABASE.failed("axis-evidence", exc)
+                    else:
+                        log.warning("could not share the passive evidence", exc_info=True)
+                if leader:
                     await self._maybe_store_static_states()
+                    await self._maybe_prune_history()
                     await self.run_due_checks()
                     self._maybe_verify_audit()
+                # A round of a leader between its checks may not use the database: it says nothing of it.
+                errors.succeeded(reached_database=self._reached_database)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("health-check round failed")
+            except Exception as exc:
+                errors.failed(exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.tick)
 
@@ -163,6 +201,7 @@ class HealthRunner:
         if self.leader and self._lease_until - now > lease / 2:
             return True
         expires = utcnow() + timedelta(seconds=lease)
+        self._reached_database = True
         async with self.sessionmaker() as session:
             result = await session.exec(
                 update(Lease)
@@ -184,12 +223,85 @@ class HealthRunner:
         self._lease_until = now + lease if won else 0.0
         return won
 
+    async def share_evidence(self) -> None:
+        """Write this process's passive evidence (circuit state, calls of the window) for the lease holder to
+        combine, when it changed or before it goes stale; and let a good health check of the holder made after the
+        cool-down of this process's open circuit be its trial call, so that every process's circuit closes with
+        the axis."""
+        now = time.monotonic()
+        if now < self._share_due:
+            return
+        self._share_due = now + self.tick
+        lease = self.settings.axis_lease_seconds
+        snapshot: dict[str, tuple[int, int, int, int, float | None]] = {}
+        waiting: dict[str, float] = {}
+        for db_id in self.checked():
+            database = self._database(db_id)
+            policy = database.health
+            window = database.evidence.summary(policy.window_seconds, max_latencies=policy.latency_window)
+            p95_ms = None if window.p95_seconds is None else round(window.p95_seconds * 1000, 3)
+            circuit = database.circuit.current()
+            snapshot[db_id] = (int(circuit), window.calls, window.failures, window.violations, p95_ms)
+            if not self.leader and (ago := database.circuit.cooldown_ended_ago()) is not None:
+                waiting[db_id] = ago
+        refresh = now >= self._share_refresh
+        changed = {db_id: values for db_id, values in snapshot.items() if refresh or self._shared.get(db_id) != values}
+        if not changed and not waiting:
+            return
+        written = utcnow()
+        async with self.sessionmaker() as session:
+            if changed:
+                found = await session.exec(
+                    select(AxisEvidence).where(
+                        col(AxisEvidence.holder) == self.holder, col(AxisEvidence.database_id).in_(changed)
+                    )
+                )
+                rows = {row.database_id: row for row in found.all()}
+                for db_id, (circuit_value, calls, failures, violations, p95_ms) in changed.items():
+                    row = rows.get(db_id) or AxisEvidence(database_id=db_id, holder=self.holder)
+                    row.circuit, row.calls, row.failures, row.violations = circuit_value, calls, failures, violations
+                    row.p95_ms, row.updated_at = p95_ms, written
+                    session.add(row)
+                await session.commit()
+                self._shared.update(changed)
+                if refresh:
+                    self._share_refresh = now + lease / 3
+            if waiting:
+                found_states = await session.exec(
+                    select(AxisConnection).where(col(AxisConnection.database_id).in_(waiting))
+                )
+                for state in found_states.all():
+                    ended_at = written - timedelta(seconds=waiting[state.database_id])
+                    last_check, last_success = state.last_check, state.last_success
+                    if last_check is not None and last_success == last_check and last_check >= ended_at:
+                        self._database(state.database_id).circuit.trial_by_check(failed=False)
+
+    async def _shared_evidence(self, due: list[str]) -> dict[str, list[AxisEvidence]]:
+        """The other processes' fresh evidence of ``due``; stale rows (of stopped processes) are deleted."""
+        fresh_after = utcnow() - timedelta(seconds=self.settings.axis_lease_seconds * 1.5)
+        async with self.sessionmaker() as session:
+            found = await session.exec(
+                select(AxisEvidence).where(
+                    col(AxisEvidence.database_id).in_(due),
+                    col(AxisEvidence.holder) != self.holder,
+                    col(AxisEvidence.updated_at) >= fresh_after,
+                )
+            )
+            shared: dict[str, list[AxisEvidence]] = {}
+            for row in found.all():
+                shared.setdefault(row.database_id, []).append(row)
+            stale = utcnow() - timedelta(seconds=self.settings.axis_lease_seconds * 10)
+            await session.exec(delete(AxisEvidence).where(col(AxisEvidence.updated_at) < stale))
+            await session.commit()
+        return shared
+
     async def run_due_checks(self) -> None:
         """Check the databases whose time has come (all of them on the first round) and store the outcomes."""
         now = time.monotonic()
         due = [db_id for db_id in self.checked() if self._due.get(db_id, 0.0) <= now]
         if not due:
             return
+        self._reached_database = True
         async with self.sessionmaker() as session:
             found = await session.exec(select(AxisConnection).where(col(AxisConnection.database_id).in_(due)))
             rows = {row.database_id: row for row in found.all()}
@@ -198,6 +310,7 @@ class HealthRunner:
         outcomes = await asyncio.gather(
             *(check_connector(database.connector, database.health.timeout_seconds) for database in databases)
         )
+        shared = await self._shared_evidence(due)
         checked_at = utcnow()
         async with self.sessionmaker() as session:
             for db_id, outcome in zip(due, outcomes, strict=True):
@@ -206,19 +319,30 @@ class HealthRunner:
                 self._observe(db_id, outcome)
                 row = rows.get(db_id)
                 tracker = _tracker(row, checked_at)
-                recent = self._latencies.setdefault(db_id, deque(maxlen=policy.latency_window))
+                database = self._database(db_id)
                 if outcome.ok and outcome.latency_seconds is not None:
-                    recent.append(outcome.latency_seconds)
-                new = after_check(tracker, outcome, policy, list(recent), checked_at)
+                    database.evidence.record_check(outcome.latency_seconds)
+                database.circuit.trial_by_check(failed=not outcome.ok and outcome.reason in FAILURE_REASONS)
+                window, circuit = _combine(
+                    database.evidence.summary(policy.window_seconds, max_latencies=policy.latency_window),
+                    database.circuit.current(),
+                    shared.get(db_id, []),
+                )
+                new = after_check(tracker, outcome, policy, window, checked_at, circuit=circuit)
                 if new.state is not tracker.state:
                     log.info(
                         "connection state changed",
                         database=db_id,
                         previous=tracker.state.value,
                         state=new.state.value,
+                        cause=new.cause,
                         error=new.error,
                     )
                 await _store(session, row, db_id, new)
+                if row is None or new.state is not tracker.state:
+                    cause = f"{new.cause}: {new.error}" if new.cause and new.error else (new.cause or new.error)
+                    await record_transition(session, db_id, checked_at, new.state.value, cause)
+                await count_check(session, db_id, checked_at, outcome.ok)
                 session.add(
                     AxisCheck(
                         database_id=db_id,
@@ -227,6 +351,7 @@ class HealthRunner:
                         latency_ms=new.latency_ms,
                         state=new.state.value,
                         error=_clip(outcome.error if not outcome.ok else new.error),
+                        cause=new.cause,
                     )
                 )
             await session.commit()
@@ -240,6 +365,16 @@ class HealthRunner:
             return
         self._static_due = now + STATIC_STATES_EVERY_SECONDS
         await self.store_static_states()
+
+    async def _maybe_prune_history(self) -> None:
+        now = time.monotonic()
+        if now < self._prune_due:
+            return
+        self._prune_due = now + PRUNE_HISTORY_EVERY_SECONDS
+        async with self.sessionmaker() as session:
+            transitions, counts = await prune_history(session, utcnow(), self.settings.axis_history_retention_days)
+        if transitions or counts:
+            log.info("pruned the axis history", transitions=transitions, check_counts=counts)
 
     async def store_static_states(self) -> None:
         """Write the states that need no check (pending: no connector; down: its connector failed to load;
@@ -258,6 +393,8 @@ class HealthRunner:
             for db_id, (known_state, error) in fixed.items():
                 row = rows.get(db_id)
                 value = known_state.value
+                if row is None or row.state != value:
+                    await record_transition(session, db_id, now, value, error)
                 if row is None:
                     session.add(AxisConnection(database_id=db_id, state=value, since=now, error=error))
                 elif row.state != value or row.error != error:
@@ -304,7 +441,10 @@ class HealthRunner:
         try:
             ok, summary = await asyncio.to_thread(asyncio.run, verify())
         except Exception as exc:
-            log.exception("audit chain verification failed to run")
+            if database_unavailable(exc):
+                DATABASE.failed("audit verification", exc)
+            else:
+                log.exception("audit chain verification failed to run")
             ok, summary = False, f"verification failed to run: {type(exc).__name__}"
         if not ok:
             log.error("the audit chain is broken", detail=summary)
@@ -318,6 +458,22 @@ class HealthRunner:
                 status.good_at = now
             session.add(status)
             await session.commit()
+
+
+def _combine(
+    own: WindowSummary, circuit: CircuitState, others: list[AxisEvidence]
+) -> tuple[WindowSummary, CircuitState]:
+    """This process's window and circuit with the other processes' evidence: calls add up, the highest p95 and
+    the most open circuit count."""
+    calls, failures, violations, slowest = own.calls, own.failures, own.violations, own.p95_seconds
+    worst = circuit
+    for row in others:
+        calls, failures, violations = calls + row.calls, failures + row.failures, violations + row.violations
+        if row.p95_ms is not None and (slowest is None or row.p95_ms / 1000 > slowest):
+            slowest = row.p95_ms / 1000
+        if row.circuit in set(CircuitState) and CircuitState(row.circuit) > worst:
+            worst = CircuitState(row.circuit)
+    return WindowSummary(calls, failures, violations, slowest), worst
 
 
 def _clip(text: str | None, size: int = 500) -> str | None:
@@ -336,6 +492,7 @@ def _tracker(row: AxisConnection | None, now: datetime) -> Tracker:
         last_success=row.last_success,
         latency_ms=row.latency_ms,
         error=row.error,
+        cause=row.cause,
     )
 
 
@@ -349,6 +506,7 @@ async def _store(session: AsyncSession, row: AxisConnection | None, db_id: str, 
         "last_success": tracker.last_success,
         "latency_ms": tracker.latency_ms,
         "error": _clip(tracker.error),
+        "cause": tracker.cause,
         "updated_at": utcnow(),
     }
     if row is None:

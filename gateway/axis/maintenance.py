@@ -6,6 +6,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..db import utcnow
 from ..models import AxisConnection
+from .history import record_transition
 from .states import ConnectionState
 
 
@@ -22,6 +23,9 @@ async def set_maintenance(session: AsyncSession, database_id: str, maintenance: 
         if not maintenance:
             row.state, row.last_check, row.failures, row.successes = ConnectionState.PENDING.value, None, 0, 0
             row.error = None
+            await record_transition(session, database_id, now, ConnectionState.PENDING.value, "maintenance ended")
+        else:
+            await record_transition(session, database_id, now, ConnectionState.MAINTENANCE.value, "under maintenance")
     row.updated_at = now
     session.add(row)
     await session.commit()

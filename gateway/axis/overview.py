@@ -33,6 +33,10 @@ class DatabaseConnection(BaseModel):
     last_check: datetime | None
     latency_ms: float | None = Field(description="Latency of the last health check.")
     error: str | None = Field(description="Why the connection is not connected (null when it is).")
+    cause: str | None = Field(
+        default=None,
+        description="The evidence behind the state: circuit-open, contract-violation, slow, check-timeout...",
+    )
 
 
 class AxisOverview(BaseModel):
@@ -53,6 +57,7 @@ class CheckRecord(BaseModel):
     latency_ms: float | None
     state: ConnectionState
     error: str | None
+    cause: str | None = None
 
 
 class DatabaseDetail(DatabaseConnection):
@@ -88,6 +93,7 @@ def _connection(
     since = row.since if row is not None else None
     last_check = row.last_check if row is not None else None
     latency = None
+    cause: str | None = None
     if fixed is not None:
         state, error = fixed
         if row is None or row.state != state.value:
@@ -98,7 +104,7 @@ def _connection(
     elif row.maintenance:
         state, error = ConnectionState.MAINTENANCE, "under maintenance"
     else:
-        state, error, latency = ConnectionState(row.state), row.error, row.latency_ms
+        state, error, latency, cause = ConnectionState(row.state), row.error, row.latency_ms, row.cause
     return DatabaseConnection(
         id=entry.id,
         name=entry.name_vi,
@@ -110,6 +116,7 @@ def _connection(
         last_check=last_check,
         latency_ms=latency,
         error=error,
+        cause=cause,
     )
 
 
@@ -171,6 +178,7 @@ async def database_detail(
                 latency_ms=check.latency_ms,
                 state=ConnectionState(check.state),
                 error=check.error,
+                cause=check.cause,
             )
             for check in checks
         ],

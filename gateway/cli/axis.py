@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ..axis.catalogue import Catalogue, CatalogueEntry, CatalogueError, load_catalogue
+from ..axis.html import duration_text, percent, render_report_html, state_label
 from ..axis.maintenance import set_maintenance
 from ..axis.overview import AxisOverview, DatabaseDetail, axis_overview, connected_target, database_detail
-from ..db import standalone_session
+from ..axis.report import AxisMonthReport, InvalidMonth, build_month_report
+from ..db import standalone_session, utcnow
 from ..settings import Settings, get_settings
 from .clients import echo_json
 from .main import require_current_schema
@@ -163,3 +166,103 @@ def maintenance(
 
     asyncio.run(run())
     typer.echo(f"{entry.id}: maintenance {'started' if on else 'ended'}")
+
+
+def report_text(report: AxisMonthReport) -> str:
+    """The monthly report as text: the headline, each database's shares of the month, its incidents."""
+    zone = report.report_zone()
+    period = f"{report.start.astimezone(zone):%Y-%m-%d %H:%M} to {report.end.astimezone(zone):%Y-%m-%d %H:%M}"
+    lines = [
+        f"Báo cáo kết nối trục tích hợp / Integration axis connection report: {report.month} ({report.timezone})",
+        f"{report.connected_at_end}/{report.total} cơ sở dữ liệu đã kết nối vào cuối tháng (mục tiêu {report.target})",
+        f"{report.connected_at_end} of {report.total} national databases connected at month end "
+        f"(target {report.target})",
+        f"period: {period}"
+        + ("" if report.complete else f", up to {report.reported_until.astimezone(zone):%Y-%m-%d %H:%M}"),
+        f"incidents: {report.incidents}; checks: {report.checks} ({report.checks_failed} failed); "
+        f"requests: {report.requests}, error ratio {percent(report.error_ratio)}",
+        "",
+    ]
+    header = (
+        "DATABASE",
+        *(state.upper() for state in report.states),
+        "AT END",
+        "INCIDENTS",
+        "CHECKS",
+        "REQUESTS",
+        "ERRORS",
+    )
+    rows = [
+        (
+            db.id,
+            *(percent(db.shares.get(state, 0.0)) for state in report.states),
+            db.state_at_end,
+            str(len(db.incidents)),
+            str(db.checks),
+            str(db.requests),
+            percent(db.error_ratio),
+        )
+        for db in report.databases
+    ]
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+    for row in (header, *rows):
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    incidents = [(db, incident) for db in report.databases for incident in db.incidents]
+    lines += ["", "Sự cố / Incidents:" if incidents else "Không có sự cố / No incident."]
+    for db, incident in incidents:
+        start = incident.start.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        end = incident.end.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        marks = (" (began before)" if incident.began_before else "") + (" (not over)" if incident.ongoing else "")
+        vi, en = state_label(incident.state)
+        lines.append(
+            f"  {db.id}: {vi} / {en} {start} to {end}, {duration_text(incident.duration_seconds)}{marks}: "
+            f"{incident.cause or '-'}"
+        )
+    return "\n".join(lines)
+
+
+@app.command("report")
+def report(
+    month: Annotated[str, typer.Option("--month", help="The month, YYYY-MM, in the province's time zone.")],
+    output_format: Annotated[
+        str, typer.Option("--format", help="text, json or html (the bilingual page for the monthly report).")
+    ] = "text",
+    output: Annotated[Path | None, typer.Option("--output", help="Write to this file instead of printing.")] = None,
+) -> None:
+    """The monthly connection report: each database's share of the month connected, degraded and down, its
+    incidents, checks and requests, and "n of 16 connected at month end"."""
+    if output_format not in ("text", "json", "html"):
+        typer.echo(f"error: --format must be text, json or html, not {output_format!r}", err=True)
+        raise typer.Exit(2)
+    settings = get_settings()
+    require_current_schema(settings.database_url)
+    catalogue = _catalogue(settings)
+
+    async def run() -> AxisMonthReport:
+        async with standalone_session(settings.database_url) as session:
+            return await build_month_report(
+                session,
+                catalogue,
+                month=month,
+                zone=settings.report_zone,
+                target=connected_target(catalogue, settings.axis_connected_target),
+                retention_days=settings.axis_history_retention_days,
+                now=utcnow(),
+            )
+
+    try:
+        result = asyncio.run(run())
+    except InvalidMonth as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if output_format == "json":
+        text = result.model_dump_json(indent=2) + "\n"
+    elif output_format == "html":
+        text = render_report_html(result)
+    else:
+        text = report_text(result) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {output}", err=True)

@@ -57,7 +57,13 @@ def grants_add(
     database: Annotated[str, typer.Argument(help="The national database, e.g. population.", show_default=False)],
     *,
     operation: Annotated[
-        list[str], typer.Option("--operation", "-o", help="read, search or submit (repeat).", show_default=False)
+        list[str],
+        typer.Option(
+            "--operation",
+            "-o",
+            help="read, search, submit or delete (repeat; delete needs submit).",
+            show_default=False,
+        ),
     ],
     field: Annotated[
         list[str] | None,

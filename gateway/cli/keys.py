@@ -1,4 +1,5 @@
-"""``gateway keys ...``: clients' public keys (``private_key_jwt``) and the gateway's signing key.
+"""``gateway keys ...``: clients' public keys (``private_key_jwt``), the gateway's signing key, and the data key
+that encrypts stored webhook secrets.
 
 Running gateway processes see a registered or revoked client key at the next token request, and a rotated
 signing key within ``GATEWAY_SIGNING_KEY_REFRESH_SECONDS`` (they read the same key file and database).
@@ -18,8 +19,10 @@ from pydantic import BaseModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..db import standalone_session
+from ..exchange.webhooks import reencrypt_secrets
 from ..logs import configure_logging
 from ..problems import Problem
+from ..security.datakeys import DataKeyError, DataKeys, new_key, write_key_file
 from ..services.client_keys import (
     MAX_KEY_MATERIAL,
     ClientKeyPublic,
@@ -186,3 +189,36 @@ def keys_signing(as_json: JsonOption = False) -> None:
                 )
             )
         )
+
+
+@app.command("rotate-data-key")
+def keys_rotate_data_key(
+    drop_old: Annotated[
+        bool, typer.Option("--drop-old", help="Once every secret is re-encrypted, remove the older keys from the file.")
+    ] = False,
+) -> None:
+    """Rotate the data key that encrypts stored webhook secrets: a new key is put first in GATEWAY_DATA_KEY_FILE
+    (running processes reload it) and every stored secret is encrypted again with it. With GATEWAY_DATA_KEY set,
+    put the new key first in it yourself; this command then re-encrypts with it."""
+    settings = get_settings()
+    from_file = settings.data_key is None
+    if from_file:
+        path = settings.data_key_file_path
+        old = [line.strip() for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+        write_key_file(path, [new_key(), *old])
+    data_keys = DataKeys.from_settings(settings)
+
+    async def action(session: AsyncSession) -> int:
+        return await reencrypt_secrets(session, data_keys)
+
+    try:
+        changed = _run(action)
+    except DataKeyError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if from_file and drop_old:
+        path = settings.data_key_file_path
+        write_key_file(path, path.read_text().splitlines()[:1])
+    typer.echo(f"re-encrypted: {changed}")
+    if from_file:
+        typer.echo(f"key file:     {settings.data_key_file_path}")

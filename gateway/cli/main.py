@@ -15,6 +15,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .. import __version__, migrations
 from ..db import create_engine
+from ..files import DIRECTORY_MODE, private_directory, restrict_umask
+from ..http_server import uvicorn_options
 from ..settings import Settings, get_settings
 
 app = typer.Typer(
@@ -40,6 +42,7 @@ def main(
     ] = False,
 ) -> None:
     """The provincial data-sharing integration gateway."""
+    restrict_umask()  # everything the gateway writes (databases, journals, keys, demo data) is its user's only
 
 
 def require_current_schema(database_url: str) -> None:
@@ -71,22 +74,15 @@ def prepare_multiprocess_metrics(settings: Settings, workers: int) -> None:
     directory = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or settings.data_dir / "metrics")
     if directory.exists():
         shutil.rmtree(directory)
-    directory.mkdir(parents=True)
+    directory.mkdir(parents=True, mode=DIRECTORY_MODE)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
 
 
 def _serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_directory(settings.data_dir)
     prepare_multiprocess_metrics(settings, workers)
     uvicorn.run(
-        "gateway.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=None,
-        access_log=False,
-        server_header=False,
+        "gateway.app:create_app", factory=True, **uvicorn_options(settings, host=host, port=port, workers=workers)
     )
 
 
@@ -99,6 +95,7 @@ def serve(
 ) -> None:
     """Serve the gateway with uvicorn."""
     settings = get_settings()
+    private_directory(settings.data_dir)
     if migrate:
         migrations.upgrade(settings.database_url)
     else:
@@ -123,6 +120,7 @@ def demo(
         raise typer.Exit(2)
     # Logs go to stderr from the start: stdout carries only the banner (people paste from it).
     configure_logging(level=settings.log_level, fmt=settings.log_format)
+    private_directory(settings.data_dir)
     migrations.upgrade(settings.database_url)
     with ExitStack() as stack:  # the simulated sector systems serve until the gateway stops
         info = asyncio.run(prepare_demo(settings, citizens=citizens, seed=seed, stack=stack))

@@ -39,6 +39,7 @@ from ..db import utcnow
 from ..leases import LeaseHolder
 from ..logs import get_logger
 from ..models import ExchangeChange, ExchangeFeed, ExchangeOperation
+from ..outages import LoopErrors
 from ..registry import ConnectorRegistry
 from ..settings import Settings
 from .states import DEAD, DELIVERED, DELIVERING, PENDING, UNFINISHED
@@ -138,15 +139,18 @@ class Dispatcher:
                 pass  # another process created it
 
     async def _run(self) -> None:
+        errors = LoopErrors("exchange dispatch")
         while not self._stopping.is_set():
             busy = False
             try:
-                if self.databases and (self.shared or await self.lease.hold()):
-                    busy = await self.run_once() > 0
+                if self.databases:
+                    if self.shared or await self.lease.hold():
+                        busy = await self.run_once() > 0
+                    errors.succeeded()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("exchange dispatch round failed")
+            except Exception as exc:
+                errors.failed(exc)
             if busy:
                 continue
             self._wakeup.clear()

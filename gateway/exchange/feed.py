@@ -24,7 +24,8 @@ def parse_cursor(cursor: str | None) -> int:
 async def read_changes(
     session: AsyncSession, database_id: str, *, after: int, limit: int, decision: Decision
 ) -> dict[str, Any]:
-    """Up to ``limit`` changes after position ``after``; the changed fields are those the reader's grant covers."""
+    """Up to ``limit`` changes after position ``after``; the changed fields are those the reader's grant covers,
+    at its depth: of an object written whole, a reader granted some of its fields sees those fields' paths."""
     rows = (
         await session.exec(
             select(ExchangeChange)
@@ -33,13 +34,12 @@ async def read_changes(
             .limit(limit + 1)
         )
     ).all()
-    granted = None if decision.fields is None else {f.split(".", 1)[0] for f in decision.fields}
     changes = [
         {
             "cursor": str(row.position),
             "record_id": row.record_id,
             "op": row.kind,
-            "changed_fields": [f for f in row.changed_fields if granted is None or f in granted],
+            "changed_fields": decision.visible_paths(row.changed_fields),
             "changed_at": row.changed_at.isoformat() if row.changed_at else None,
             "applied_at": row.delivered_at.isoformat(),
         }

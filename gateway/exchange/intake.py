@@ -19,6 +19,7 @@ from .. import metrics
 from ..db import utcnow
 from ..logs import get_logger
 from ..models import ExchangeOperation, ExchangeReceipt
+from ..outages import DATABASE, database_unavailable
 from ..problems import ExchangeUnavailable, IdempotencyKeyReused, SubmissionRejected, ValidationFailed
 from ..quality import record_submitted
 from ..services.access import Decision
@@ -35,6 +36,14 @@ class Intake:
 
     receipt: dict[str, Any]
     replayed: bool
+
+
+def _storage_failed(database_id: str, exc: BaseException) -> None:
+    """Log a failure to store or read a submission: once per outage when the database cannot be reached."""
+    if database_unavailable(exc):
+        DATABASE.failed("submissions", exc)
+    else:
+        log.warning("exchange storage failed", database=database_id, exc_info=exc)
 
 
 def request_hash(operations: list[Any]) -> str:
@@ -70,6 +79,7 @@ async def receipt_of(session: AsyncSession, row: ExchangeReceipt, *, with_states
                 "outcome": operation.outcome,
                 "delivered_at": operation.delivered_at.isoformat() if operation.delivered_at else None,
                 "last_error": operation.last_error,
+                "fields_erased_at": operation.payload_erased_at.isoformat() if operation.payload_erased_at else None,
             }
         accepted.append(entry)
     return _receipt(row, accepted)
@@ -131,8 +141,8 @@ class IntakeService:
                 existing = await _stored(session, client_id, self.database_id, idempotency_key)
                 if existing is not None:
                     return await _replay(session, existing, digest)
-        except sa_exc.SQLAlchemyError:
-            log.warning("exchange storage failed", database=self.database_id, exc_info=True)
+        except sa_exc.SQLAlchemyError as exc:
+            _storage_failed(self.database_id, exc)
             raise ExchangeUnavailable from None
         accepted: list[CheckedOperation] = []
         rejected: list[Rejection] = []
@@ -164,10 +174,13 @@ class IntakeService:
                     session, self.database_id, self.checker.contract, records, settings=self._settings
                 )
                 await session.commit()
-        except Exception:
-            log.warning(
-                "could not count submitted records in the quality scores", database=self.database_id, exc_info=True
-            )
+        except Exception as exc:
+            if database_unavailable(exc):
+                DATABASE.failed("quality scores", exc)
+            else:
+                log.warning(
+                    "could not count submitted records in the quality scores", database=self.database_id, exc_info=True
+                )
 
     async def _store(
         self,
@@ -227,8 +240,8 @@ class IntakeService:
                     if existing is None:
                         raise
                     return await _replay(session, existing, digest)
-        except sa_exc.SQLAlchemyError:
-            log.warning("exchange storage failed", database=self.database_id, exc_info=True)
+        except sa_exc.SQLAlchemyError as exc:
+            _storage_failed(self.database_id, exc)
             raise ExchangeUnavailable from None
         await self._measure_quality(accepted)
         entries = [

@@ -59,6 +59,7 @@ def operation_view(op: ExchangeOperation) -> dict[str, Any]:
         "attempts": op.attempts,
         "accepted_at": op.accepted_at.isoformat(),
         "last_error": op.last_error,
+        "fields_erased_at": op.payload_erased_at.isoformat() if op.payload_erased_at else None,
     }
 
 
@@ -74,8 +75,11 @@ async def dead_letters(
 
 async def retry(session: AsyncSession, *, ids: Sequence[int] = (), database_id: str | None = None) -> int:
     """Put dead-lettered operations back to pending, attempts reset, same idempotency key (they were never
-    applied, or the sector system recognises them). All of a database's when no ids are given."""
-    statement = update(ExchangeOperation).where(col(ExchangeOperation.state) == DEAD)
+    applied, or the sector system recognises them). All of a database's when no ids are given. Operations whose
+    field values were erased (their retention ended) cannot be delivered again and are left dead."""
+    statement = update(ExchangeOperation).where(
+        col(ExchangeOperation.state) == DEAD, col(ExchangeOperation.payload_erased_at).is_(None)
+    )
     if ids:
         statement = statement.where(col(ExchangeOperation.id).in_(ids))
     if database_id is not None:
@@ -94,9 +98,12 @@ async def replay(
 ) -> int:
     """Deliver again operations already delivered to ``database_id`` (accepted since ``since``, or of one
     receipt), under a new idempotency key, for a sector system restored from a backup. They are delivered in
-    their original order and appear again in the change feed."""
+    their original order and appear again in the change feed. Operations whose field values were erased (their
+    retention ended) are not replayed."""
     statement = update(ExchangeOperation).where(
-        col(ExchangeOperation.database_id) == database_id, col(ExchangeOperation.state) == DELIVERED
+        col(ExchangeOperation.database_id) == database_id,
+        col(ExchangeOperation.state) == DELIVERED,
+        col(ExchangeOperation.payload_erased_at).is_(None),
     )
     if since is not None:
         statement = statement.where(col(ExchangeOperation.accepted_at) >= since)

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 
+from connectors.fields import nested_model
 from contracts import Contract
 
 from ..problems import AccessDenied, Problem, ValidationFailed, validation_errors
@@ -44,7 +45,8 @@ class SubmittedOperation(BaseModel):
     record_id: Annotated[str, Field(min_length=1, max_length=128, description="The record's key.")]
     fields: dict[str, Any] = Field(
         default_factory=dict,
-        description="create: the whole record; update: the changed top-level fields only; delete: none.",
+        description="create: the whole record; update: the changed top-level fields only, each given whole (an "
+        "object replaces the stored one: its fields left out are cleared); delete: none.",
     )
     metadata: OperationMetadata
 
@@ -116,6 +118,11 @@ class OperationChecker:
         if operation.op == "delete":
             if fields:
                 raise ValidationFailed("A delete carries no fields.")
+            if not decision.may_delete:
+                raise AccessDenied(
+                    "Your grant does not allow deleting records: a delete needs a submit grant on every field of "
+                    "the record, or one with the delete operation."
+                )
             return {}
         if self.key in fields and fields[self.key] != key:
             raise ValidationFailed(f"fields.{self.key} differs from record_id; a record's key cannot change.")
@@ -123,9 +130,7 @@ class OperationChecker:
         unknown = sorted(name for name in changed if name not in self._fields)
         if unknown:
             raise ValidationFailed(f"Not fields of {self.contract.contract_id()}: {', '.join(unknown)}.")
-        ungranted = decision.allows_fields(changed)
-        if ungranted:
-            raise AccessDenied(f"Your grant does not cover writing: {', '.join(ungranted)}.")
+        self._check_grant(operation.op, {name: fields[name] for name in changed}, decision)
         if operation.op == "create":
             record = self.contract.model_validate({**fields, self.key: key})
             return record.model_dump(mode="json", exclude={self.key}, exclude_none=True)
@@ -140,3 +145,58 @@ class OperationChecker:
                 errors = [{**e, "loc": ("fields", name, *e["loc"])} for e in exc.errors(include_input=False)]
                 raise ValidationFailed("The operation is invalid.", errors=validation_errors(errors)) from None
         return values
+
+    def _check_grant(self, op: str, fields: dict[str, Any], decision: Decision) -> None:
+        """403 unless the grant covers every field path the operation writes, at the depth reads are granted.
+
+        A create writes the paths it gives (into objects: each nested field given). An update gives whole
+        top-level fields, and an object given whole replaces the stored one, clearing the fields it leaves out:
+        it writes every field of the object, so the grant must cover the object or each of its fields.
+        """
+        if decision.fields is None:
+            return
+        written: list[str] = []
+        for name, value in fields.items():
+            if op == "create":
+                written.extend(_given_paths(self.contract, name, value))
+            else:
+                written.append(name)
+        ungranted = [path for path in written if not _covered(decision, self.contract, path)]
+        if not ungranted:
+            return
+        message = f"Your grant does not cover writing: {', '.join(ungranted)}."
+        partial = [p for p in ungranted if any(f.startswith(p + ".") for f in decision.fields)]
+        if op == "update" and partial:
+            message += (
+                f" An update replaces {', '.join(partial)} whole, clearing the fields it leaves out: it needs a "
+                "grant on the object or on each of its fields, and your grant covers only part of it."
+            )
+        raise AccessDenied(message)
+
+
+def _field_model(contract: type[BaseModel], path: str) -> type[BaseModel] | None:
+    """The model of the object at ``path`` in ``contract``, or ``None`` when ``path`` is not an object."""
+    current: type[BaseModel] | None = contract
+    for part in path.split("."):
+        info = current.model_fields.get(part) if current is not None else None
+        if info is None:
+            return None
+        current = nested_model(info.annotation)
+    return current
+
+
+def _covered(decision: Decision, contract: type[BaseModel], path: str) -> bool:
+    """Whether the grant covers ``path`` written whole: granted itself (or within a granted object), or an
+    object each of whose fields is covered."""
+    if decision.covers(path):
+        return True
+    model = _field_model(contract, path)
+    return model is not None and all(_covered(decision, contract, f"{path}.{name}") for name in model.model_fields)
+
+
+def _given_paths(contract: type[BaseModel], path: str, value: Any) -> list[str]:
+    """The field paths a create writes with ``value`` at ``path``: into an object given as a mapping, each
+    field it gives; otherwise ``path`` itself."""
+    if isinstance(value, dict) and value and _field_model(contract, path) is not None:
+        return [found for name, inner in value.items() for found in _given_paths(contract, f"{path}.{name}", inner)]
+    return [path]

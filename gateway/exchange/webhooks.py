@@ -13,34 +13,54 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import ipaddress
 import secrets
+import socket
 import time
 import uuid
+from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import col, select
+from sqlmodel import col, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from .. import metrics
+from ..audit.events import PendingEvent, outcome_of
 from ..db import utcnow
 from ..leases import LeaseHolder
 from ..logs import get_logger
 from ..models import ExchangeFeed, WebhookSubscription
-from ..problems import AccessDenied, Problem, ValidationFailed
+from ..outages import LoopErrors
+from ..problems import AccessDenied, Conflict, Problem, ValidationFailed
+from ..security.datakeys import PREFIX, DataKeyError, DataKeys
 from ..services.access import AccessControl, Decision, decide
 from ..settings import Settings
 from .dispatcher import backoff_seconds
 from .feed import read_changes
 
+if TYPE_CHECKING:
+    from ..audit.writer import AuditWriter
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
 LEASE = "exchange-webhooks"
 SIGNATURE_HEADER = "X-Axis-Signature"
 TIMESTAMP_HEADER = "X-Axis-Timestamp"
 BATCH = 100
-_ERROR_TEXT = 500
+#: The delivery errors a subscriber is shown (``last_error``): classes only, never what the target answered.
+DELIVERY_ERRORS = (
+    "connection-failed",
+    "timeout",
+    "non-2xx",
+    "refused-destination",
+    "not-authorised",
+    "gateway-error",
+)
 
 log = get_logger(__name__)
 
@@ -57,8 +77,8 @@ def new_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
-def subscription_view(row: WebhookSubscription, *, secret: bool = False) -> dict[str, Any]:
-    """A subscription as its owner sees it (the secret only when it is created)."""
+def subscription_view(row: WebhookSubscription, *, secret: str | None = None) -> dict[str, Any]:
+    """A subscription as its owner sees it (the plaintext secret only when it is created)."""
     view: dict[str, Any] = {
         "id": row.id,
         "database": row.database_id,
@@ -70,19 +90,99 @@ def subscription_view(row: WebhookSubscription, *, secret: bool = False) -> dict
         "last_delivered_at": row.last_delivered_at.isoformat() if row.last_delivered_at else None,
         "created_at": row.created_at.isoformat(),
     }
-    if secret:
-        view["secret"] = row.secret
+    if secret is not None:
+        view["secret"] = secret
     return view
 
 
-async def subscribe(
-    session: AsyncSession, decision: Decision, url: str, *, after: int | None = None
-) -> WebhookSubscription:
-    """Register ``url`` for the changes of ``decision.database`` after position ``after`` (by default, from
-    now on), for the client, purpose and actor of ``decision``."""
-    parsed = httpx.URL(url)
+class RefusedDestination(Exception):
+    """The webhook URL's host is, or resolves to, an address subscribers may not be posted to."""
+
+
+def parse_webhook_url(url: str) -> httpx.URL:
+    """``url`` checked for form: http(s), a host, no credentials, no control characters (else 422)."""
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in url):
+        raise ValidationFailed("The url must not contain spaces or control characters.")
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise ValidationFailed("The url is not a valid URL.") from exc
     if parsed.scheme not in ("http", "https") or not parsed.host or parsed.userinfo:
         raise ValidationFailed("The url must be an http or https URL with a host and no credentials.")
+    return parsed
+
+
+def destination_allowed(address: IPAddress, allowed: Iterable[IPNetwork]) -> bool:
+    """Whether the gateway may post to ``address``: a public unicast address, or one in an allow-listed network.
+
+    IPv4-mapped and 6to4/Teredo-style embeddings are judged by the IPv4 address they carry."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if any(address.version == network.version and address in network for network in allowed):
+        return True
+    return not (
+        address.is_loopback
+        or address.is_link_local
+        or address.is_private
+        or address.is_multicast
+        or address.is_reserved
+        or address.is_unspecified
+        or not address.is_global
+    )
+
+
+async def resolve_destination(url: httpx.URL, allowed: Iterable[IPNetwork]) -> list[IPAddress]:
+    """The addresses ``url``'s host resolves to (every spelling of an IP literal is parsed by the resolver);
+    :class:`RefusedDestination` when it does not resolve or any of them is not allowed."""
+    host = url.host
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise RefusedDestination("the host does not resolve") from exc
+    networks = list(allowed)
+    addresses: list[IPAddress] = []
+    for _family, _type, _proto, _name, sockaddr in infos:
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+        if not destination_allowed(address, networks):
+            raise RefusedDestination("the host is, or resolves to, a non-public address")
+        addresses.append(address)
+    if not addresses:
+        raise RefusedDestination("the host does not resolve")
+    return addresses
+
+
+async def subscribe(
+    session: AsyncSession,
+    decision: Decision,
+    url: str,
+    *,
+    settings: Settings,
+    data_keys: DataKeys,
+    after: int | None = None,
+) -> tuple[WebhookSubscription, str]:
+    """Register ``url`` for the changes of ``decision.database`` after position ``after`` (by default, from
+    now on), for the client, purpose and actor of ``decision``; the row and its plaintext secret (stored
+    encrypted with the newest data key). The URL's host must resolve to public addresses
+    (or to networks in ``webhook_allowed_networks``); a client holds at most ``webhook_max_subscriptions``."""
+    parsed = parse_webhook_url(url)
+    try:
+        await resolve_destination(parsed, settings.webhook_allowed_networks)
+    except RefusedDestination as exc:
+        raise ValidationFailed(f"The url is refused: {exc}.") from exc
+    held = (
+        await session.exec(
+            select(func.count())
+            .select_from(WebhookSubscription)
+            .where(col(WebhookSubscription.client_id) == decision.client_id)
+        )
+    ).one()
+    if held >= settings.webhook_max_subscriptions:
+        raise Conflict(
+            f"This client already holds {held} webhook subscriptions, the most allowed "
+            f"({settings.webhook_max_subscriptions}); end one first."
+        )
+    secret = new_secret()
     if after is None:
         feed = await session.get(ExchangeFeed, decision.database)
         after = 0 if feed is None else feed.position
@@ -91,14 +191,36 @@ async def subscribe(
         client_id=decision.client_id,
         database_id=decision.database,
         url=url,
-        secret=new_secret(),
+        secret=data_keys.encrypt(secret),
         purpose=decision.purpose,
         actor=decision.actor,
         position=after,
     )
     session.add(row)
     await session.commit()
-    return row
+    return row, secret
+
+
+async def reencrypt_secrets(session: AsyncSession, data_keys: DataKeys, *, plaintext_only: bool = False) -> int:
+    """Encrypt every stored secret again with the newest data key (or only those still in plaintext); how many
+    rows changed. Each row is updated only if it still holds the value read, so processes may run it at once."""
+    query = select(WebhookSubscription.id, WebhookSubscription.secret)
+    if plaintext_only:
+        query = query.where(col(WebhookSubscription.secret).not_like(f"{PREFIX}%"))
+    rows = (await session.exec(query)).all()
+    changed = 0
+    for subscription_id, stored in rows:
+        fresh = data_keys.reencrypt(stored)
+        if fresh == stored:
+            continue
+        result = await session.exec(
+            update(WebhookSubscription)
+            .where(col(WebhookSubscription.id) == subscription_id, col(WebhookSubscription.secret) == stored)
+            .values(secret=fresh)
+        )
+        changed += result.rowcount
+    await session.commit()
+    return changed
 
 
 async def subscriptions_of(session: AsyncSession, client_id: str, database_id: str) -> list[WebhookSubscription]:
@@ -120,9 +242,13 @@ class WebhookSender:
         settings: Settings,
         sessionmaker: async_sessionmaker[AsyncSession],
         access: AccessControl,
+        data_keys: DataKeys,
+        audit: AuditWriter | None = None,
         http: httpx.AsyncClient | None = None,
     ) -> None:
         self.settings = settings
+        self.audit = audit
+        self.data_keys = data_keys
         self.sessionmaker = sessionmaker
         self.access = access
         self.lease = LeaseHolder(sessionmaker, LEASE, settings.axis_lease_seconds)
@@ -147,15 +273,17 @@ class WebhookSender:
         await self._http.aclose()
 
     async def _run(self) -> None:
+        errors = LoopErrors("webhook")
         while not self._stopping.is_set():
             busy = False
             try:
                 if await self.lease.hold():
                     busy = await self.run_once() > 0
+                errors.succeeded()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("webhook round failed")
+            except Exception as exc:
+                errors.failed(exc)
             if not busy:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), self.settings.exchange_poll_seconds)
@@ -176,10 +304,8 @@ class WebhookSender:
     async def _deliver(self, subscription: WebhookSubscription) -> int:
         try:
             decision = await self._decision(subscription)
-        except Problem as problem:
-            await self._failed(
-                subscription, f"the subscriber may not read {subscription.database_id}: {problem.detail}"
-            )
+        except Problem:
+            await self._failed(subscription, "not-authorised")
             return 0
         async with self.sessionmaker() as session:
             page = await read_changes(
@@ -187,26 +313,39 @@ class WebhookSender:
             )
         if not page["changes"]:
             return 0
+        counter = metrics.WEBHOOK_DELIVERIES
+        try:
+            # Checked again before each post (the name may resolve elsewhere since it was subscribed), and the
+            # post goes to the address checked, not to a second resolution of the name.
+            url = httpx.URL(subscription.url)
+            address = (await resolve_destination(url, self.settings.webhook_allowed_networks))[0]
+        except (RefusedDestination, httpx.InvalidURL, ValueError):
+            counter.labels(subscription.database_id, "error").inc()
+            await self._failed(subscription, "refused-destination")
+            return 0
+        try:
+            secret = self.data_keys.decrypt(subscription.secret)
+        except DataKeyError:
+            log.error("no data key decrypts the secret of a webhook subscription", subscription=subscription.id)
+            await self._failed(subscription, "gateway-error")
+            return 0
         body = orjson.dumps({"subscription": subscription.id, "database": subscription.database_id, **page})
         timestamp = str(int(time.time()))
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "axis-gateway-webhooks",
             TIMESTAMP_HEADER: timestamp,
-            SIGNATURE_HEADER: sign(subscription.secret, timestamp, body),
+            SIGNATURE_HEADER: sign(secret, timestamp, body),
             "X-Axis-Subscription": subscription.id,
             "X-Axis-Delivery": str(uuid.uuid4()),
         }
-        counter = metrics.WEBHOOK_DELIVERIES
-        try:
-            response = await self._http.post(subscription.url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
+        record_ids = tuple(dict.fromkeys(change["record_id"] for change in page["changes"]))
+        headers["Host"] = url.netloc.decode("ascii")
+        pinned = url.copy_with(host=str(address))
+        error = await self._post(subscription, pinned, url.host, body, headers, record_ids)
+        if error is not None:
             counter.labels(subscription.database_id, "error").inc()
-            await self._failed(subscription, f"{type(exc).__name__}: {exc}")
-            return 0
-        if not 200 <= response.status_code < 300:
-            counter.labels(subscription.database_id, "error").inc()
-            await self._failed(subscription, f"the subscriber answered {response.status_code}")
+            await self._failed(subscription, error)
             return 0
         counter.labels(subscription.database_id, "ok").inc()
         async with self.sessionmaker() as session:
@@ -219,6 +358,74 @@ class WebhookSender:
                 row.next_attempt_at = utcnow()
                 await session.commit()
         return 1
+
+    async def _post(  # noqa: PLR0917 - one call site
+        self,
+        subscription: WebhookSubscription,
+        url: httpx.URL,
+        host: str,
+        body: bytes,
+        headers: dict[str, str],
+        record_ids: tuple[str, ...],
+    ) -> str | None:
+        """Post one batch to ``url`` (the subscriber's, its host replaced by the address checked; ``host`` is
+        the name, sent for TLS server name and certificate checks); ``None`` when answered 2xx, else the class
+        of the failure. Audited either way."""
+        began = time.perf_counter()
+        status, error = 200, None
+        try:
+            response = await self._http.post(url, content=body, headers=headers, extensions={"sni_hostname": host})
+        except httpx.TimeoutException:
+            status, error = 504, "timeout"
+        except httpx.HTTPError:
+            status, error = 502, "connection-failed"
+        else:
+            if not 200 <= response.status_code < 300:
+                status, error = 502, "non-2xx"
+        await self._audit(
+            subscription,
+            delivery=headers["X-Axis-Delivery"],
+            record_ids=record_ids,
+            status=status,
+            reason=error,
+            latency_ms=round((time.perf_counter() - began) * 1000, 3),
+            body=body,
+        )
+        return error
+
+    async def _audit(
+        self,
+        subscription: WebhookSubscription,
+        *,
+        delivery: str,
+        record_ids: tuple[str, ...],
+        status: int,
+        reason: str | None,
+        latency_ms: float,
+        body: bytes,
+    ) -> None:
+        """Record a post as an event of the subscribing client naming the records it carried (operation
+        ``webhook``, the delivery id as request id, the SHA-256 of the body posted). A post whose answer was
+        lost may still have reached the subscriber, so every attempt is recorded."""
+        if self.audit is None:
+            return
+        await self.audit.append(
+            PendingEvent(
+                occurred_at=utcnow(),
+                request_id=delivery,
+                client_id=subscription.client_id,
+                actor=subscription.actor,
+                purpose=subscription.purpose,
+                database=subscription.database_id,
+                operation="webhook",
+                record_ids=record_ids,
+                outcome=outcome_of(status),
+                status=status,
+                reason=reason,
+                latency_ms=latency_ms,
+                response_sha256=hashlib.sha256(body).hexdigest(),
+            )
+        )
 
     async def _decision(self, subscription: WebhookSubscription) -> Decision:
         access = await self.access.get(subscription.client_id)
@@ -240,10 +447,10 @@ class WebhookSender:
             if row is None:
                 return
             row.failures += 1
-            row.last_error = error[:_ERROR_TEXT]
+            row.last_error = error
             wait = backoff_seconds(
                 row.failures, settings.exchange_backoff_seconds, settings.exchange_backoff_max_seconds
             )
             row.next_attempt_at = utcnow() + timedelta(seconds=wait)
             await session.commit()
-        log.warning("webhook delivery failed", subscription=subscription.id, error=error[:_ERROR_TEXT])
+        log.warning("webhook delivery failed", subscription=subscription.id, error=error)

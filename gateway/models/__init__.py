@@ -3,7 +3,7 @@
 from sqlmodel import SQLModel
 
 from .audit import AuditEvent, AuditHead, AuditSeal, AuditSubject
-from .axis import AxisCheck, AxisConnection, Lease, OpsStatus
+from .axis import AxisCheck, AxisCheckCount, AxisConnection, AxisEvidence, AxisTransition, Lease, OpsStatus
 from .clients import Client, ClientKey, ClientSecret, ClientStatus, UsedAssertion
 from .exchange import ExchangeChange, ExchangeFeed, ExchangeOperation, ExchangeReceipt, WebhookSubscription
 from .grants import Grant
@@ -16,7 +16,10 @@ __all__ = [
     "AuditSeal",
     "AuditSubject",
     "AxisCheck",
+    "AxisCheckCount",
     "AxisConnection",
+    "AxisEvidence",
+    "AxisTransition",
     "Client",
     "ClientKey",
     "ClientSecret",

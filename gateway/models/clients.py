@@ -58,7 +58,8 @@ class Client(SQLModel, table=True):
 
 
 class ClientSecret(SQLModel, table=True):
-    """One secret of a client, as an argon2id hash. After a rotation the old one works until ``expires_at``."""
+    """One secret of a client, as a keyed hash (``hmac-sha256$<pepper id>$<hex>``; an argon2id hash if stored by an
+    earlier version, until its next use). After a rotation the old one works until ``expires_at``."""
 
     __tablename__ = "client_secrets"
 

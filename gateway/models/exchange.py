@@ -12,6 +12,8 @@ from sqlmodel import Field, SQLModel
 from ..db import UTCDateTime, utcnow
 
 UNFINISHED_CLAUSE = "state IN ('pending', 'delivering')"
+#: Finished operations whose field values are still kept: what the retention job walks.
+RETAINED_CLAUSE = "payload_erased_at IS NULL AND state IN ('delivered', 'dead')"
 # SQLite numbers rows only through an INTEGER PRIMARY KEY.
 _ID = BigInteger().with_variant(Integer, "sqlite")
 
@@ -45,6 +47,8 @@ class ExchangeOperation(SQLModel, table=True):
     ``state``: ``pending`` (to deliver at ``next_attempt_at``), ``delivering`` (claimed by a dispatcher until
     ``claimed_until``), ``delivered``, ``dead`` (dead-lettered after too many failures or a permanent refusal).
     ``generation`` is raised by a replay, so that the sector system sees a new idempotency token.
+    ``fields`` (the submitted values) are erased once the operation's retention has ended
+    (``payload_erased_at``); its key, metadata, state and outcome stay, for the receipt and the feed.
     """
 
     __tablename__ = "exchange_operations"
@@ -58,6 +62,12 @@ class ExchangeOperation(SQLModel, table=True):
             sqlite_where=text(UNFINISHED_CLAUSE),
         ),
         Index("ix_exchange_operations_receipt", "receipt_id", "position"),
+        Index(
+            "ix_exchange_operations_retained",
+            "id",
+            postgresql_where=text(RETAINED_CLAUSE),
+            sqlite_where=text(RETAINED_CLAUSE),
+        ),
     )
 
     id: int | None = Field(
@@ -80,6 +90,7 @@ class ExchangeOperation(SQLModel, table=True):
     outcome: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
     reference: str | None = Field(default=None, sa_column=Column(String(128), nullable=True))
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    payload_erased_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
 
 class ExchangeFeed(SQLModel, table=True):
@@ -118,7 +129,7 @@ class WebhookSubscription(SQLModel, table=True):
     client_id: str = Field(sa_column=Column(String(64), nullable=False))
     database_id: str = Field(sa_column=Column(String(32), nullable=False))
     url: str = Field(sa_column=Column(String(2000), nullable=False))
-    secret: str = Field(sa_column=Column(String(128), nullable=False))
+    secret: str = Field(sa_column=Column(String(512), nullable=False))
     purpose: str | None = Field(default=None, max_length=64)
     actor: str | None = Field(default=None, max_length=64)
     position: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))

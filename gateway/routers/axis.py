@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
+from fastapi.responses import HTMLResponse
 
+from ..axis.html import render_report_html
 from ..axis.overview import AxisOverview, DatabaseDetail, axis_overview, database_detail
+from ..axis.report import AxisMonthReport, InvalidMonth, build_month_report
+from ..db import utcnow
 from ..deps import AXIS_ONLY, SessionDep, StateDep
 from ..openapi import problem_responses
-from ..problems import NotFound
+from ..problems import NotFound, ValidationFailed
 
 router = APIRouter(prefix="/v1/axis", tags=["axis"], dependencies=AXIS_ONLY)
 
@@ -22,6 +26,45 @@ async def get_axis(state: StateDep, session: SessionDep) -> AxisOverview:
     `down`, `maintenance`), derived from health checks, and the totals: "12 of 16 connected". Needs the scope
     `axis`."""
     return await axis_overview(session, state.catalogue, state.registry, state.connected_target)
+
+
+@router.get(
+    "/report",
+    summary="The monthly connection report",
+    response_model=AxisMonthReport,
+    responses={
+        **problem_responses(401, 403, 422),
+        200: {"content": {"text/html": {"schema": {"type": "string"}}}, "description": "The report."},
+    },
+)
+async def get_axis_report(
+    state: StateDep,
+    session: SessionDep,
+    month: Annotated[str, Query(max_length=16, description="The month, YYYY-MM, in the province's time zone.")],
+    format: Annotated[Literal["json", "html"], Query(description="JSON, or the bilingual HTML page.")] = "json",
+) -> AxisMonthReport | HTMLResponse:
+    """Per catalogued database: the share of the month connected, degraded, down, under maintenance (and any
+    other state), its incidents with start, end and cause, the health checks made, the requests served and their
+    error ratio; and "n of 16 connected at month end". A month under way is reported up to now; a malformed month
+    or one not begun is `422`. Needs the scope `axis`."""
+    settings = state.settings
+    try:
+        report = await build_month_report(
+            session,
+            state.catalogue,
+            month=month,
+            zone=settings.report_zone,
+            target=state.connected_target,
+            retention_days=settings.axis_history_retention_days,
+            now=utcnow(),
+        )
+    except InvalidMonth as exc:
+        raise ValidationFailed(
+            f"Invalid month: {exc}.", errors=[{"loc": ["query", "month"], "msg": str(exc), "type": "value_error"}]
+        ) from None
+    if format == "html":
+        return HTMLResponse(render_report_html(report))
+    return report
 
 
 @router.get(

@@ -116,12 +116,14 @@ def add_exchange_routes(router: APIRouter, database: Database, settings: Setting
     )
 
     async def changes(
+        request: Request,
         session: SessionDep,
         decision: Annotated[Decision, Depends(data_access(database.id, "read"))],
         after: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
         limit: Annotated[int, Query(ge=1, le=settings.page_size_max)] = settings.page_size_default,
     ) -> Response:
         page = await read_changes(session, database.id, after=parse_cursor(after), limit=limit, decision=decision)
+        request.state.record_ids = list(dict.fromkeys(change["record_id"] for change in page["changes"]))
         return _json(page)
 
     router.add_api_route(
@@ -148,14 +150,17 @@ def add_exchange_routes(router: APIRouter, database: Database, settings: Setting
         )
 
     async def subscribe(
+        state: StateDep,
         session: SessionDep,
         decision: Annotated[Decision, Depends(data_access(database.id, "read"))],
         body: Annotated[NewSubscription, Body()],
     ) -> Response:
         after = None if body.after is None else parse_cursor(body.after)
-        row = await webhooks.subscribe(session, decision, body.url, after=after)
+        row, secret = await webhooks.subscribe(
+            session, decision, body.url, settings=settings, data_keys=state.data_keys, after=after
+        )
         return _json(
-            webhooks.subscription_view(row, secret=True), 201, {"Location": f"{router.prefix}/subscriptions/{row.id}"}
+            webhooks.subscription_view(row, secret=secret), 201, {"Location": f"{router.prefix}/subscriptions/{row.id}"}
         )
 
     router.add_api_route(
@@ -163,14 +168,17 @@ def add_exchange_routes(router: APIRouter, database: Database, settings: Setting
         subscribe,
         methods=["POST"],
         status_code=201,
-        responses=problem_responses(400, 401, 403, 422),
+        responses=problem_responses(400, 401, 403, 409, 422),
         summary="Subscribe a webhook to the change feed",
         description=(
             "The gateway posts the changes after the subscription's cursor to `url`, in order, in batches of up "
             "to 100: `{subscription, database, changes, next_cursor, more}`. Each post is signed: "
             "`X-Axis-Signature: sha256=HMAC-SHA256(secret, X-Axis-Timestamp + '.' + body)`. Failed posts (no "
             "2xx answer) are retried with backoff; the cursor moves only on success. The `secret` is answered "
-            f"once. Needs `{database.scope('read')}` and a read grant, checked again before every post."
+            f"once. Needs `{database.scope('read')}` and a read grant, checked again before every post. The url's "
+            "host must resolve to public addresses only (loopback, private, link-local, multicast and reserved "
+            "addresses are refused, 422, unless the operator allow-lists them), checked again before every post; "
+            "redirects are not followed. A client holds at most `GATEWAY_WEBHOOK_MAX_SUBSCRIPTIONS` (409)."
         ),
         name=f"{database.id}:subscribe",
     )

@@ -12,6 +12,7 @@ from .. import metrics
 from ..db import ping
 from ..deps import StateDep
 from ..logs import get_logger
+from ..outages import DATABASE, database_unavailable
 from ..problems import NotReady
 
 router = APIRouter(tags=["operations"])
@@ -29,7 +30,8 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", summary="The gateway can serve requests")
 async def readyz(state: StateDep) -> dict[str, Any]:
-    """Ready when the gateway's database answers and at least one configured database's connector loaded.
+    """Ready when the stores the gateway cannot serve without answer (its database, which holds the audit trail;
+    Redis when the rate limiter uses it and fails closed) and at least one configured database's connector loaded.
 
     Each connector's own ``check()`` is reported too; a sector system being down does not make the gateway
     unready (its requests get 503), it shows up here and in the metrics.
@@ -41,6 +43,13 @@ async def readyz(state: StateDep) -> dict[str, Any]:
             await ping(state.engine)
     except Exception as exc:
         checks["database"] = f"unreachable ({type(exc).__name__})"
+    try:
+        async with asyncio.timeout(READY_TIMEOUT_SECONDS):
+            redis = await state.limiter.store_needed()
+    except TimeoutError:
+        redis = "unreachable (TimeoutError)"
+    if redis is not None:
+        checks["redis"] = redis
     results = await asyncio.gather(*(db.connector.check() for db in registry.databases.values()))
     connectors: dict[str, Any] = {
         db_id: {"loaded": True, "reachable": result.ok, "message": result.message}
@@ -48,8 +57,10 @@ async def readyz(state: StateDep) -> dict[str, Any]:
     }
     connectors.update({db_id: {"loaded": False, "message": why} for db_id, why in registry.failures.items()})
     checks["connectors"] = connectors
-    if checks["database"] != "ok" or not registry.databases:
-        raise NotReady("The gateway is not ready.", checks=checks)
+    unreachable = [store for store in ("database", "redis") if checks.get(store, "ok") != "ok"]
+    if unreachable or not registry.databases:
+        why = f"unreachable: {', '.join(unreachable)}" if unreachable else "no connector loaded"
+        raise NotReady(f"The gateway is not ready ({why}).", checks=checks)
     return {"status": "ready", "checks": checks}
 
 
@@ -59,6 +70,10 @@ async def metrics_endpoint(state: StateDep) -> Response:
     the state all processes share through the database (the axis, the audit chain's verification, key expiry)."""
     try:
         await state.refresh_ops_metrics()
-    except Exception:
-        log.warning("cannot read the shared state for the metrics", exc_info=True)
+    except Exception as exc:
+        metrics.SHARED_STATE_READ_FAILURES.inc()
+        if database_unavailable(exc):
+            DATABASE.failed("metrics", exc)
+        else:
+            log.warning("cannot read the shared state for the metrics", exc_info=True)
     return Response(generate_latest(metrics.EXPOSITION), media_type=CONTENT_TYPE_LATEST)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Form, Header, Response
+from fastapi import APIRouter, Form, Header, Request, Response
 from pydantic import BaseModel, Field
 
 from ..deps import SessionDep, StateDep
@@ -32,9 +32,10 @@ class TokenResponse(BaseModel):
     "/oauth/token",
     response_model=TokenResponse,
     summary="Obtain an access token (client credentials)",
-    responses=problem_responses(400, 401),
+    responses=problem_responses(400, 401, 429),
 )
 async def issue_token(
+    request: Request,
     response: Response,
     state: StateDep,
     session: SessionDep,
@@ -57,7 +58,9 @@ async def issue_token(
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> TokenResponse:
     """Client credentials by HTTP Basic (`client_secret_basic`), in the form body (`client_secret_post`), or as
-    a signed assertion (`private_key_jwt`)."""
+    a signed assertion (`private_key_jwt`). A client id or an address with too many failed requests in the
+    last minutes is refused (429 `too-many-failures`, with `Retry-After`) before its credentials are checked."""
+    address = request.client.host if request.client is not None else None
     if client_assertion is not None or client_assertion_type is not None:
         assertion = read_client_assertion(authorization, client_secret, client_assertion_type, client_assertion)
         issued = await issue_assertion_token(
@@ -67,11 +70,20 @@ async def issue_token(
             assertion=assertion,
             client_id=client_id,
             requested_scope=scope,
+            guard=state.token_guard,
+            address=address,
         )
     else:
         credentials = read_client_credentials(authorization, client_id, client_secret)
         issued = await issue_client_token(
-            session, state.tokens, grant_type=grant_type, credentials=credentials, requested_scope=scope
+            session,
+            state.tokens,
+            grant_type=grant_type,
+            credentials=credentials,
+            requested_scope=scope,
+            guard=state.token_guard,
+            address=address,
+            cache=state.access,
         )
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"

@@ -24,7 +24,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..logs import get_logger
-from ..models import Client, ClientStatus, Grant
+from ..models import Client, ClientSecret, ClientStatus, Grant
+from ..outages import DATABASE, database_unavailable
 from ..problems import AccessDenied, BadHeader
 
 NOTIFY_CHANNEL = "gateway_access"
@@ -33,7 +34,7 @@ ACTOR_HEADER = "X-Actor-Id"
 # Procedure codes (1.001234.000.00.00.H41), staff codes, personal ids: printable, no spaces, bounded.
 HEADER_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,63}$")
 NON_DATA_SCOPES = frozenset({"admin", "audit", "axis"})
-OPERATIONS = ("read", "search", "submit")
+OPERATIONS = ("read", "search", "submit", "delete")
 
 log = get_logger(__name__)
 
@@ -76,8 +77,21 @@ class GrantRule:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredSecret:
+    """One of a client's secrets as stored (its hash, never the secret), and until when it works."""
+
+    id: int
+    secret_hash: str = field(repr=False)
+    expires_at: datetime | None
+
+    def in_force(self, now: datetime) -> bool:
+        """Whether the secret still works at ``now``."""
+        return self.expires_at is None or now < self.expires_at
+
+
+@dataclass(frozen=True, slots=True)
 class ClientAccess:
-    """A client's status, non-data scopes, rate limits and grants, as loaded at one moment."""
+    """A client's status, non-data scopes, rate limits, grants and secrets' hashes, as loaded at one moment."""
 
     client_id: str
     active: bool
@@ -85,6 +99,11 @@ class ClientAccess:
     grants: tuple[GrantRule, ...]
     rate_limit_per_second: int | None = None
     rate_limit_per_day: int | None = None
+    secrets: tuple[StoredSecret, ...] = field(default=(), repr=False)
+
+    def secrets_in_force(self, now: datetime) -> list[StoredSecret]:
+        """The secrets that work at ``now`` (one, or two during a rotation's overlap)."""
+        return [s for s in self.secrets if s.in_force(now)]
 
     def grants_for(self, database: str, operation: str, now: datetime) -> list[GrantRule]:
         """The grants in force that allow ``operation`` on ``database``."""
@@ -107,6 +126,28 @@ class Decision:
     actor: str | None
     fields: frozenset[str] | None
     grant_ids: tuple[int, ...]
+    may_delete: bool = False
+    """(``submit``) Whether a grant used allows deleting whole records: one on every field, or with ``delete``."""
+
+    def covers(self, path: str) -> bool:
+        """Whether a granted path is ``path`` or an object that holds it (``a`` covers ``a.b``)."""
+        if self.fields is None:
+            return True
+        parts = path.split(".")
+        return any(".".join(parts[:n]) in self.fields for n in range(1, len(parts) + 1))
+
+    def visible_paths(self, paths: Iterable[str]) -> list[str]:
+        """What a reader may learn of ``paths`` (fields written by a change): each path its grant covers, and,
+        of a path naming an object it is granted only part of, the granted paths inside that object."""
+        if self.fields is None:
+            return sorted(set(paths))
+        seen: set[str] = set()
+        for path in paths:
+            if self.covers(path):
+                seen.add(path)
+            else:
+                seen.update(f for f in self.fields if f.startswith(path + "."))
+        return sorted(seen)
 
     def allows_fields(self, names: Iterable[str]) -> list[str]:
         """The names among ``names`` (top-level fields) that the grants do not cover."""
@@ -175,6 +216,7 @@ def decide(
     if not usable:
         missing = PURPOSE_HEADER if purpose is None and all(g.require_purpose for g in for_purpose) else ACTOR_HEADER
         raise BadHeader(f"The {missing} header is required.", header=missing)
+    may_delete = operation == "submit" and any(g.fields is None or "delete" in g.operations for g in usable)
     fields: frozenset[str] | None = frozenset()
     for grant in usable:
         if grant.fields is None:
@@ -190,6 +232,7 @@ def decide(
         actor=actor,
         fields=fields,
         grant_ids=tuple(g.id for g in usable),
+        may_delete=may_delete,
     )
 
 
@@ -201,6 +244,9 @@ async def load_access(session: AsyncSession, client_id: str) -> ClientAccess | N
     grants = await session.exec(
         select(Grant).where(Grant.client_id == client_id, col(Grant.revoked_at).is_(None)).order_by(col(Grant.id))
     )
+    secrets = await session.exec(
+        select(ClientSecret).where(ClientSecret.client_id == client_id).order_by(col(ClientSecret.id))
+    )
     return ClientAccess(
         client_id=client.client_id,
         active=client.status == ClientStatus.ACTIVE,
@@ -208,6 +254,7 @@ async def load_access(session: AsyncSession, client_id: str) -> ClientAccess | N
         grants=tuple(GrantRule.of(g) for g in grants),
         rate_limit_per_second=client.rate_limit_per_second,
         rate_limit_per_day=client.rate_limit_per_day,
+        secrets=tuple(StoredSecret(s.id or 0, s.secret_hash, s.expires_at) for s in secrets),
     )
 
 
@@ -244,16 +291,18 @@ class AccessControl:
     _epoch: int = 0
     _listener: asyncio.Task[None] | None = None
 
-    async def get(self, client_id: str) -> ClientAccess | None:
+    async def get(self, client_id: str, *, cache_unknown: bool = True) -> ClientAccess | None:
         """The client's access (``None`` if unknown), from the cache when fresh. Concurrent misses for one
         client share a single database read, which runs in its own task: a caller that is cancelled does not
-        cancel it for the others."""
+        cancel it for the others. With ``cache_unknown=False`` an unknown client is not remembered (the token
+        endpoint, where anyone can make up client ids, must not fill the cache)."""
         entry = self._entries.get(client_id)
         if entry is not None and self.clock() - entry.loaded < self.ttl_seconds:
             return entry.access
         task = self._loading.get(client_id)
         if task is None:
-            task = asyncio.get_running_loop().create_task(self._load(client_id), name="access-load")
+            load = self._load(client_id, cache_unknown=cache_unknown)
+            task = asyncio.get_running_loop().create_task(load, name="access-load")
             self._loading[client_id] = task
             task.add_done_callback(partial(self._loaded, client_id))
         return await asyncio.shield(task)
@@ -261,12 +310,12 @@ class AccessControl:
     def _version(self, client_id: str) -> tuple[int, int]:
         return self._epoch, self._versions.get(client_id, 0)
 
-    async def _load(self, client_id: str) -> ClientAccess | None:
+    async def _load(self, client_id: str, *, cache_unknown: bool) -> ClientAccess | None:
         version = self._version(client_id)
         started = self.clock()
         async with self.sessionmaker() as session:
             access = await load_access(session, client_id)
-        if self._version(client_id) == version:
+        if self._version(client_id) == version and (access is not None or cache_unknown):
             self._entries[client_id] = _Entry(access, started)
         return access
 
@@ -312,7 +361,10 @@ class AccessControl:
             try:
                 connection = await asyncpg.connect(dsn, timeout=10)
             except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("access listener cannot connect", error=type(exc).__name__)
+                if database_unavailable(exc):
+                    DATABASE.failed("access listener", exc)
+                else:
+                    log.warning("access listener cannot connect", error=type(exc).__name__)
                 await asyncio.sleep(5)
                 continue
             lost = asyncio.Event()

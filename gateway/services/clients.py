@@ -26,11 +26,13 @@ from ..problems import Conflict, NotFound
 from ..registry import ConnectorRegistry
 from ..security.passwords import hash_secret, new_secret, verify_secrets
 from ..strict_json import JSON_INT, JsonInt
-from .access import NON_DATA_SCOPES, OPERATIONS, AccessControl, announce_change, load_access
+from .access import NON_DATA_SCOPES, OPERATIONS, AccessControl, ClientAccess, announce_change, load_access
 from .grants import GrantPublic, check_against_connector, list_grants, validated
 
 CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
-DATA_SCOPE_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,31}:(" + "|".join(OPERATIONS) + ")$")
+#: The data scopes a client is created with (each becomes a grant on every field, which deletes with ``submit``).
+SCOPE_OPERATIONS = tuple(op for op in OPERATIONS if op != "delete")
+DATA_SCOPE_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,31}:(" + "|".join(SCOPE_OPERATIONS) + ")$")
 #: Electronic agency codes (QCVN 102:2016/BTTTT): ``000.00.00.H41``, ``000.00.04.G17``.
 AGENCY_CODE_PATTERN = re.compile(r"^[0-9]{3}\.[0-9]{2}\.[0-9]{2}\.[A-Z][0-9]{2}$")
 MAX_OVERLAP_SECONDS = 30 * 86400
@@ -57,7 +59,7 @@ def _check_scope(value: str) -> str:
         raise PydanticCustomError(
             "scope",
             "unknown scope: use admin, audit, axis, or database:operation with an operation among "
-            + ", ".join(OPERATIONS),
+            + ", ".join(SCOPE_OPERATIONS),
         )
     return value
 
@@ -337,7 +339,9 @@ async def set_status(
     return client
 
 
-async def _rotate(session: AsyncSession, client: Client, overlap_seconds: int) -> tuple[str, datetime]:
+async def _rotate(
+    session: AsyncSession, client: Client, overlap_seconds: int, access: AccessControl | None
+) -> tuple[str, datetime]:
     if not 0 <= overlap_seconds <= MAX_OVERLAP_SECONDS:
         raise ValueError(f"overlap_seconds must lie between 0 and {MAX_OVERLAP_SECONDS}")
     # Lock the client's row (PostgreSQL): two rotations at once must not both leave their new secret unexpired.
@@ -364,38 +368,57 @@ async def _rotate(session: AsyncSession, client: Client, overlap_seconds: int) -
     session.add(ClientSecret(client_id=client.client_id, secret_hash=hash_secret(secret), created_at=now))
     client.updated_at = now
     session.add(client)
+    # The secrets are cached with the client's access: every process forgets them at once.
+    await announce_change(session, client.client_id)
     await session.commit()
+    if access is not None:
+        access.invalidate(client.client_id)
     return secret, until
 
 
-async def rotate_secret(session: AsyncSession, client: Client, *, overlap_seconds: int = 0) -> str:
+async def rotate_secret(
+    session: AsyncSession, client: Client, *, overlap_seconds: int = 0, access: AccessControl | None = None
+) -> str:
     """Give ``client`` a new secret and return it; its current secrets keep working for ``overlap_seconds``
-    (0: they stop at once). Secrets already expired are deleted."""
-    secret, _ = await _rotate(session, client, overlap_seconds)
+    (0: they stop at once). Secrets already expired are deleted. Every gateway process is told."""
+    secret, _ = await _rotate(session, client, overlap_seconds, access)
     return secret
 
 
-async def rotate_client_secret(session: AsyncSession, client: Client, rotation: SecretRotation) -> SecretRotated:
+async def rotate_client_secret(
+    session: AsyncSession, client: Client, rotation: SecretRotation, *, access: AccessControl | None = None
+) -> SecretRotated:
     """:func:`rotate_secret`, answered with when the previous secrets stop working."""
-    secret, until = await _rotate(session, client, rotation.overlap_seconds)
+    secret, until = await _rotate(session, client, rotation.overlap_seconds, access)
     return SecretRotated(client_id=client.client_id, client_secret=secret, previous_secrets_expire_at=until)
 
 
-async def authenticate_client(session: AsyncSession, *, client_id: str, client_secret: str) -> Client | None:
-    """The active client these credentials belong to, or ``None`` (same cost whichever part is wrong)."""
-    plausible = CLIENT_ID_PATTERN.match(client_id) and len(client_secret) <= MAX_SECRET_LENGTH
-    client = await session.get(Client, client_id) if plausible else None
-    hashes: list[str] = []
-    if client is not None:
-        now = utcnow()
-        rows = await session.exec(
-            select(ClientSecret.secret_hash).where(
-                ClientSecret.client_id == client.client_id,
-                or_(col(ClientSecret.expires_at).is_(None), col(ClientSecret.expires_at) > now),
-            )
-        )
-        hashes = list(rows)
-    ok = await verify_secrets(hashes, client_secret[:MAX_SECRET_LENGTH])
-    if not ok or client is None or client.status != ClientStatus.ACTIVE:
+async def authenticate_client(
+    session: AsyncSession, *, client_id: str, client_secret: str, access: AccessControl | None = None
+) -> ClientAccess | None:
+    """The access of the active client these credentials belong to, or ``None``.
+
+    With ``access`` (the running gateway's cache, invalidated by every change, rotations included) the client and
+    its secrets' hashes come from the cache, so a token request reads nothing from the database. A secret still
+    stored in an earlier form (argon2id) is re-stored as a keyed hash once it has matched."""
+    secret = client_secret[:MAX_SECRET_LENGTH]
+    current: ClientAccess | None = None
+    if CLIENT_ID_PATTERN.match(client_id) and len(client_secret) <= MAX_SECRET_LENGTH:
+        if access is not None:
+            current = await access.get(client_id, cache_unknown=False)
+        else:
+            current = await load_access(session, client_id)
+    usable = current.secrets_in_force(utcnow()) if current is not None else []
+    match = await verify_secrets([s.secret_hash for s in usable], secret)
+    if match is None or current is None or not current.active:
         return None
-    return client
+    if match.legacy:
+        row = await session.get(ClientSecret, usable[match.index].id)
+        if row is not None:
+            row.secret_hash = hash_secret(secret)
+            session.add(row)
+            await announce_change(session, client_id)
+            await session.commit()
+            if access is not None:
+                access.invalidate(client_id)
+    return current

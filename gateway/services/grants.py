@@ -38,7 +38,7 @@ from ..problems import Conflict, NotFound, ValidationFailed, validation_errors
 from ..registry import DATABASE_ID, ConnectorRegistry
 from .access import HEADER_VALUE, OPERATIONS, AccessControl, announce_change
 
-Operation = Literal["read", "search", "submit"]
+Operation = Literal["read", "search", "submit", "delete"]
 assert get_args(Operation) == OPERATIONS
 
 #: Dates without a time are days in Viet Nam (UTC+7 all year round).
@@ -133,7 +133,12 @@ class GrantCreate(BaseModel):
 
     client_id: str = Field(min_length=1, max_length=64, description="The client the grant is for.")
     database: DatabaseId = Field(description="The national database, e.g. `population`.")
-    operations: list[Operation] = Field(min_length=1, max_length=len(OPERATIONS), description="What it may do.")
+    operations: list[Operation] = Field(
+        min_length=1,
+        max_length=len(OPERATIONS),
+        description="What it may do. `submit` creates and updates records within `fields`, and deletes them "
+        "when `fields` is null; `delete` (with `submit`) also lets a grant limited to fields delete whole records.",
+    )
     fields: list[FieldPath] | None = Field(
         default=None,
         min_length=1,
@@ -163,6 +168,10 @@ class GrantCreate(BaseModel):
         start, end = start_of(self.valid_from), end_of(self.valid_until)
         if start is not None and end is not None and start >= end:
             raise PydanticCustomError("validity", "valid_until must come after valid_from")
+        if "delete" in self.operations and "submit" not in self.operations:
+            raise PydanticCustomError(
+                "delete_needs_submit", "delete is a right of submissions: a grant with delete also needs submit"
+            )
         if self.purposes is not None and not self.require_purpose:
             raise PydanticCustomError(
                 "purpose_required", "a grant limited to purposes needs X-Purpose: require_purpose cannot be false"

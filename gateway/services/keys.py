@@ -31,6 +31,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ..db import utcnow
 from ..logs import get_logger
 from ..models import SigningKey
+from ..outages import DATABASE, database_unavailable
 from ..security.keys import SigningKeyFile, load_signing_key, replace_signing_key
 from ..security.tokens import TokenService
 from ..settings import Settings
@@ -159,8 +160,12 @@ class SigningKeys:
                 keys = await published_keys(session, token_ttl_seconds=settings.token_ttl_seconds)
                 active = await active_signing_kid(session)
         except (SQLAlchemyError, OSError) as exc:
-            log.warning("cannot reload the signing keys", error=type(exc).__name__)
+            if database_unavailable(exc):
+                DATABASE.failed("signing keys", exc)
+            else:
+                log.warning("cannot reload the signing keys", error=type(exc).__name__)
             return
+        DATABASE.succeeded()
         self.tokens.set_verification_keys(keys)
         if active is None or active == self.tokens.signing_kid:
             return

@@ -39,10 +39,11 @@ from coredis.retry import ConstantRetryPolicy
 from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.storage.redis.coredis import CoredisBridge
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 from .. import metrics
 from ..logs import get_logger
-from ..problems import RateLimited, RateLimitUnavailable
+from ..problems import RateLimited, RateLimitUnavailable, TooManyFailures
 from ..settings import Settings
 from .access import ClientAccess
 
@@ -202,6 +203,11 @@ def limit_item(limit: int, seconds: int) -> RateLimitItem:
 
 class WindowCounter(Protocol):
     """Where the windows are counted."""
+
+    @property
+    def storage(self) -> MemoryStorage | RedisStorage:
+        """The ``limits`` storage the windows live in."""
+        ...
 
     async def acquire(self, client_id: str, items: Sequence[RateLimitItem]) -> tuple[bool, tuple[Window, ...]]:
         """Admit and count one request in every window, or in none; and the windows' state."""
@@ -391,3 +397,101 @@ class RateLimiter:
     async def close(self) -> None:
         """Release the store's connections."""
         await self.counter.close()
+
+    async def store_needed(self) -> str | None:
+        """Whether the gateway can serve without the limiter's store: ``None`` when it can (memory counter, or a
+        limiter failing open), else ``"ok"`` or why the store is unreachable (for ``/readyz``)."""
+        if self.fail_open or not isinstance(self.counter, RedisCounter):
+            return None
+        try:
+            reachable = await self.counter.storage.check()
+        except Exception as exc:  # the error's type only: a Redis message can carry the URL
+            return f"unreachable ({type(exc).__name__})"
+        return "ok" if reachable else "unreachable"
+
+
+#: Namespace of the failed token requests' keys (``<prefix>:{token-failures/client/<id>/<limit>/<n>/second}``).
+FAILURES_NAMESPACE = "token-failures"
+
+
+class TokenGuard:
+    """Counts failed token requests per claimed client id and per source address, in the rate limiter's store
+    (memory, or Redis shared by every process), and refuses a client id or an address that has failed too often
+    within the window: 429 :class:`TooManyFailures` with ``Retry-After``, before its credentials are even checked.
+
+    The count is the ``limits`` library's sliding window counter; a success counts nothing, and the failures
+    fade out as the window slides on. When the store cannot be reached the guard lets requests through (logged
+    once per outage): the secrets are 256-bit random values that no number of guesses finds, the costly checks of
+    older hashes are bounded per process anyway, and an outage of Redis must not stop every client's tokens.
+    """
+
+    def __init__(self, limiter: RateLimiter, *, per_client: int, per_address: int, window_seconds: int) -> None:
+        self.limiter = limiter
+        self._strategy = SlidingWindowCounterRateLimiter(limiter.counter.storage)
+        self._store_down = False
+        self._limits: dict[str, RateLimitItem] = {}
+        for kind, amount in (("client", per_client), ("address", per_address)):
+            if amount > 0:
+                self._limits[kind] = RateLimitItemPerSecond(amount, window_seconds, namespace=FAILURES_NAMESPACE)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, limiter: RateLimiter) -> TokenGuard:
+        """The guard the settings describe, counting where ``limiter`` counts."""
+        return cls(
+            limiter,
+            per_client=settings.token_failures_per_client,
+            per_address=settings.token_failures_per_address,
+            window_seconds=settings.token_failure_window_seconds,
+        )
+
+    def _subjects(self, client_id: str | None, address: str | None) -> list[tuple[str, str, RateLimitItem]]:
+        subjects = []
+        for kind, value in (("client", client_id), ("address", address)):
+            item = self._limits.get(kind)
+            if item is not None and value:
+                subjects.append((kind, value[:MAX_SUBJECT], item))
+        return subjects
+
+    async def check(self, client_id: str | None, address: str | None) -> None:
+        """Refuse (429) when the client id or the address has used up its failures."""
+        storage = self.limiter.counter.storage
+        try:
+            for kind, value, item in self._subjects(client_id, address):
+                counts = await storage.get_sliding_window(item.key_for(kind, value), item.get_expiry())
+                window = Window(item.amount, item.get_expiry(), *counts)
+                if not window.admits:
+                    retry_after = max(1, math.ceil(window.wait()))
+                    metrics.AUTH_FAILURES.labels(f"locked_{kind}").inc()
+                    raise TooManyFailures(
+                        f"Too many failed token requests for this {'client' if kind == 'client' else 'address'}; "
+                        f"retry in {retry_after} s.",
+                        headers={"Retry-After": str(retry_after)},
+                        reason=kind,
+                    )
+        except self.limiter.counter.errors() as exc:
+            self._store_failed(exc)
+            return
+        self._store_back()
+
+    async def failed(self, client_id: str | None, address: str | None) -> None:
+        """Count one failed token request against the client id and the address."""
+        try:
+            for kind, value, item in self._subjects(client_id, address):
+                await self._strategy.hit(item, kind, value)
+        except self.limiter.counter.errors() as exc:
+            self._store_failed(exc)
+
+    def _store_failed(self, exc: BaseException) -> None:
+        if not self._store_down:
+            self._store_down = True
+            # The error's type only: a Redis message can carry the URL and its password.
+            log.error("token failure counts unavailable; not limiting token requests", error=type(exc).__name__)
+
+    def _store_back(self) -> None:
+        if self._store_down:
+            self._store_down = False
+            log.warning("token failure counts available again")
+
+
+#: Longest client id or address counted (longer ones are cut: they are not valid anyway).
+MAX_SUBJECT = 128

@@ -79,7 +79,8 @@ class _UpstreamCall:
 
     def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         database = self._database
-        metrics.upstream_duration(database.id).observe(time.perf_counter() - self._started)
+        elapsed = time.perf_counter() - self._started
+        metrics.upstream_duration(database.id).observe(elapsed)
         if isinstance(exc, UpstreamError):
             metrics.UPSTREAM_ERRORS.labels(database.id, exc.reason).inc()
             # The rules broken, never the values or the record's key: both may be personal data.
@@ -88,6 +89,7 @@ class _UpstreamCall:
         if exc is None or isinstance(exc, (UpstreamError, ConnectorError)):
             failed = isinstance(exc, UpstreamError) and exc.reason in FAILURE_REASONS
             database.circuit.record(failed=failed, trial=self._trial)
+            database.evidence.record_call(elapsed, failed=failed, violation=isinstance(exc, ContractViolation))
         elif self._trial:
             database.circuit.release_trial()
 

@@ -15,10 +15,11 @@ from ..db import utcnow
 from ..logs import get_logger
 from ..models import Client
 from ..problems import OAuthError
-from ..security.tokens import CLIENT_ASSERTION_TYPE, IssuedToken, TokenService
-from .access import load_access
+from ..security.tokens import CLIENT_ASSERTION_TYPE, IssuedToken, TokenRejected, TokenService
+from .access import AccessControl, ClientAccess, load_access
 from .client_keys import AssertionFailed, authenticate_assertion
 from .clients import authenticate_client
+from .ratelimits import TokenGuard
 
 BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="axis-gateway"'}
 
@@ -66,20 +67,31 @@ async def issue_client_token(
     grant_type: str | None,
     credentials: ClientCredentials,
     requested_scope: str | None,
+    guard: TokenGuard | None = None,
+    address: str | None = None,
+    cache: AccessControl | None = None,
 ) -> IssuedToken:
-    """Authenticate the client and issue a token with the requested scopes (all of its scopes by default)."""
+    """Authenticate the client and issue a token with the requested scopes (all of its scopes by default).
+    With ``cache`` (the gateway's access cache) the client, its grants and its secrets' hashes come from it.
+
+    With a ``guard``, a client id or an ``address`` that has failed too often is refused (429) before its
+    secret is checked, and a failure counts against both."""
     if grant_type is None:
         raise OAuthError("invalid_request", "The grant_type parameter is required.")
     if grant_type != "client_credentials":
         raise OAuthError("unsupported_grant_type", "Only the client_credentials grant is supported.")
-    client = await authenticate_client(
-        session, client_id=credentials.client_id, client_secret=credentials.client_secret
+    if guard is not None:
+        await guard.check(credentials.client_id, address)
+    access = await authenticate_client(
+        session, client_id=credentials.client_id, client_secret=credentials.client_secret, access=cache
     )
-    if client is None:
+    if access is None:
+        if guard is not None:
+            await guard.failed(credentials.client_id, address)
         metrics.AUTH_FAILURES.labels("invalid_client").inc()
         headers = BASIC_CHALLENGE if credentials.method == "client_secret_basic" else None
         raise OAuthError("invalid_client", "Client authentication failed.", status=401, headers=headers)
-    return await issue_token_for(session, tokens, client, requested_scope=requested_scope)
+    return issue_token_with(tokens, access, requested_scope=requested_scope)
 
 
 async def issue_token_for(
@@ -88,7 +100,14 @@ async def issue_token_for(
     """Issue a token for an authenticated client: its non-data scopes and one ``database:operation`` scope
     per grant in force, narrowed to ``requested_scope`` when given."""
     access = await load_access(session, client.client_id)
-    allowed = access.token_scopes(utcnow()) if access is not None else []
+    if access is None:
+        access = ClientAccess(client_id=client.client_id, active=False, scopes=frozenset(), grants=())
+    return issue_token_with(tokens, access, requested_scope=requested_scope)
+
+
+def issue_token_with(tokens: TokenService, access: ClientAccess, *, requested_scope: str | None = None) -> IssuedToken:
+    """:func:`issue_token_for` with the client's access already loaded."""
+    allowed = access.token_scopes(utcnow())
     if requested_scope is None or not requested_scope.strip():
         scopes = allowed
     else:
@@ -97,7 +116,7 @@ async def issue_token_for(
         if refused:
             raise OAuthError("invalid_scope", f"Scope not allowed for this client: {' '.join(refused)}")
     metrics.TOKENS_ISSUED.inc()
-    return tokens.issue(subject=client.client_id, scopes=scopes)
+    return tokens.issue(subject=access.client_id, scopes=scopes)
 
 
 def read_client_assertion(
@@ -128,13 +147,19 @@ async def issue_assertion_token(
     assertion: str,
     client_id: str | None,
     requested_scope: str | None,
+    guard: TokenGuard | None = None,
+    address: str | None = None,
 ) -> IssuedToken:
     """Authenticate the client by its assertion (``private_key_jwt``) and issue a token as for a secret. Any
-    failure is ``invalid_client`` (401), whatever the reason (the reason is counted and logged)."""
+    failure is ``invalid_client`` (401), whatever the reason (the reason is counted and logged). A ``guard``
+    counts failures and refuses as for a secret, by the client id the assertion claims."""
     if grant_type is None:
         raise OAuthError("invalid_request", "The grant_type parameter is required.")
     if grant_type != "client_credentials":
         raise OAuthError("unsupported_grant_type", "Only the client_credentials grant is supported.")
+    claimed = client_id or _claimed_by(tokens, assertion)
+    if guard is not None:
+        await guard.check(claimed, address)
     try:
         client = await authenticate_assertion(session, tokens, assertion)
         if client_id is not None and client_id != client.client_id:
@@ -144,5 +169,14 @@ async def issue_assertion_token(
         label = _ASSERTION_FAILURE_METRIC.get(exc.reason, reason)
         metrics.AUTH_FAILURES.labels(label).inc()
         log.info("client assertion refused", reason=exc.reason, client_id=exc.client_id)
+        if guard is not None:
+            await guard.failed(claimed, address)
         raise OAuthError("invalid_client", "Client authentication failed.", status=401, reason=label) from None
     return await issue_token_for(session, tokens, client, requested_scope=requested_scope)
+
+
+def _claimed_by(tokens: TokenService, assertion: str) -> str | None:
+    try:
+        return tokens.assertion_client_id(assertion)
+    except TokenRejected:
+        return None

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from ops_kit import DASHBOARD, GRAFANA_DIR, dashboard, dashboard_queries, load_yaml, panels, selectors
 
+from gateway.axis.states import STATES
+
 GRID_WIDTH = 24
 # Panel titles the ops team looks for, and a metric each must show.
 REQUIRED_PANELS = {
@@ -25,6 +27,13 @@ REQUIRED_PANELS = {
     "Authentication failures": "gateway_auth_failures_total",
     "Health-check latency (p95)": "gateway_health_check_duration_seconds_bucket",
     "Audit events": "gateway_audit_events_total",
+    "Audit write failures": "gateway_audit_write_failures_total",
+    "Rate-limit store errors": "gateway_rate_limit_store_errors_total",
+    "Token endpoint": "gateway_http_requests_total",
+    "Gateway database read failures": "gateway_shared_state_read_failures_total",
+    "Webhook deliveries": "gateway_webhook_deliveries_total",
+    "Since the last quality scan": "gateway_data_quality_last_scan_timestamp_seconds",
+    "Availability, last 30 days": "gateway_axis_database_up",
 }
 
 
@@ -86,6 +95,18 @@ def test_the_template_variables(board: dict[str, Any]) -> None:
     assert database["definition"] == database["query"]["query"]
     assert database["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
     assert database["multi"] and database["includeAll"]
+    instance = variables["instance"]
+    assert instance["type"] == "query"
+    assert instance["query"]["query"] == "label_values(gateway_axis_database_up, instance)"
+    assert instance["definition"] == instance["query"]["query"]
+    assert instance["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+    assert instance["multi"] and instance["includeAll"] and instance["allValue"] == ".*"
+
+
+def test_every_gateway_metric_is_filtered_by_the_instance_variable(board: dict[str, Any]) -> None:
+    for query in dashboard_queries(board):
+        for selector in selectors(query.expr, names=()):
+            assert 'instance=~"$instance"' in selector, f"{query.source}: {selector}"
 
 
 def test_queries_use_only_the_defined_variables_and_filter_per_database_metrics(board: dict[str, Any]) -> None:
@@ -129,7 +150,7 @@ def test_the_state_timeline_maps_every_state(board: dict[str, Any]) -> None:
     timeline = next(panel for panel in panels(board) if panel["title"] == "Database state")
     (mapping,) = timeline["fieldConfig"]["defaults"]["mappings"]
     texts = {option["text"] for option in mapping["options"].values()}
-    assert texts == {"pending", "connected", "degraded", "down", "maintenance"}
+    assert texts == {state.value for state in STATES}  # every state the axis can export
     for state in texts:
         assert f'state="{state}"' in timeline["targets"][0]["expr"]
 

@@ -17,13 +17,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
-from support import postgres_database
+from support import LiveServer, postgres_database
 
 from contracts.population import Citizen
 from gateway import migrations
+from gateway.app import create_app
 from gateway.db import create_engine, create_sessionmaker, standalone_session
 from gateway.models import Client, ClientStatus
 from gateway.problems import AccessDenied, BadHeader
@@ -541,3 +543,72 @@ async def test_a_change_in_another_process_reaches_the_cache_through_notify(post
     finally:
         await cache.close()
         await engine.dispose()
+
+
+async def _listening(url: str) -> int:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            found = await conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND query LIKE 'LISTEN %gateway_access%'"
+                )
+            )
+            return int(found.scalar_one())
+    finally:
+        await engine.dispose()
+
+
+def _eventually(check: Callable[[], bool], within: float = 5) -> float:
+    started = time.monotonic()
+    while not check():
+        assert time.monotonic() - started < within, "the other gateway did not apply the change"
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+@pytest.mark.postgres
+def test_a_removed_scope_and_a_rotated_secret_end_in_every_gateway(
+    postgres_url: str, make_settings: Callable[..., Any]
+) -> None:
+    """Two gateways on one PostgreSQL database, each caching access for an hour: a change made through one
+    reaches the other at once (NOTIFY), for the non-data scopes of tokens issued before and for secrets."""
+    before = asyncio.run(_listening(postgres_url))
+    settings = make_settings(database_url=postgres_url, access_cache_seconds=3600)
+    with LiveServer(create_app(settings)) as one, LiveServer(create_app(settings)) as other:
+        _eventually(lambda: asyncio.run(_listening(postgres_url)) >= before + 2, 15)
+
+        async def make(scopes: tuple[str, ...]) -> tuple[str, str]:
+            async with standalone_session(postgres_url) as session:
+                client, secret = await create_client(
+                    session, name="Two gateways", scopes=scopes, client_id=f"ac-{uuid.uuid4().hex[:10]}"
+                )
+                return client.client_id, secret
+
+        admin_id, admin_secret = asyncio.run(make(("admin",)))
+        target_id, target_secret = asyncio.run(make(("admin", "audit")))
+        form = {"grant_type": "client_credentials"}
+        with (
+            httpx.Client(base_url=one.url, timeout=30) as first,
+            httpx.Client(base_url=other.url, timeout=30) as second,
+        ):
+            admin_token = first.post("/oauth/token", data=form, auth=(admin_id, admin_secret)).json()["access_token"]
+            admin = {"Authorization": f"Bearer {admin_token}"}
+            token = second.post("/oauth/token", data=form, auth=(target_id, target_secret)).json()["access_token"]
+            held = {"Authorization": f"Bearer {token}"}
+            assert second.get("/v1/admin/clients", headers=held).status_code == 200  # cached in the other gateway
+            assert second.get("/v1/audit", headers=held).status_code == 200
+
+            changed = first.patch(f"/v1/admin/clients/{target_id}", json={"scopes": ["audit"]}, headers=admin)
+            assert changed.status_code == 200, changed.text
+            _eventually(lambda: second.get("/v1/admin/clients", headers=held).status_code == 403)
+            assert second.get("/v1/audit", headers=held).status_code == 200
+
+            rotated = first.post(f"/v1/admin/clients/{target_id}/secret", json={"overlap_seconds": 0}, headers=admin)
+            assert rotated.status_code == 200, rotated.text
+            new_secret = rotated.json()["client_secret"]
+            _eventually(
+                lambda: second.post("/oauth/token", data=form, auth=(target_id, target_secret)).status_code == 401
+            )
+            assert second.post("/oauth/token", data=form, auth=(target_id, new_secret)).status_code == 200

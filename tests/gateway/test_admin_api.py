@@ -64,6 +64,7 @@ def add_grant(http: httpx.Client, admin: dict[str, str], **values: Any) -> httpx
 
 def no_secret_material(text: str, *secrets: str) -> None:
     assert "argon2" not in text
+    assert "hmac-sha256" not in text
     assert "secret_hash" not in text
     for secret in secrets:
         assert secret not in text
@@ -313,6 +314,35 @@ def test_suspend_and_activate(http: httpx.Client, admin: dict[str, str], planted
     assert token_response(http, client_id, secret).status_code == 200
 
 
+def test_removing_a_scope_ends_it_for_the_tokens_issued_before(http: httpx.Client, admin: dict[str, str]) -> None:
+    created = create(http, admin, scopes=["admin", "audit", "axis"])
+    client_id = created["client_id"]
+    token = token_response(http, client_id, created["client_secret"]).json()["access_token"]
+    held = {"Authorization": f"Bearer {token}"}
+    routes = {"admin": CLIENTS, "audit": "/v1/audit", "axis": "/v1/axis"}
+    for path in routes.values():
+        assert http.get(path, headers=held).status_code == 200, path
+
+    def patch(scopes: list[str]) -> None:
+        response = http.patch(f"{CLIENTS}/{client_id}", json={"scopes": scopes}, headers=admin)
+        assert response.status_code == 200, response.text
+
+    patch(["axis"])
+    # The token still says admin and audit; the client no longer has them.
+    problem(http.get(CLIENTS, headers=held), 403, "insufficient-scope")
+    problem(
+        http.post(CLIENTS, json={"name": "Escalation", "scopes": ["admin"]}, headers=held), 403, "insufficient-scope"
+    )
+    problem(http.get("/v1/audit", headers=held), 403, "insufficient-scope")
+    assert http.get("/v1/axis", headers=held).status_code == 200
+    patch([])
+    problem(http.get("/v1/axis", headers=held), 403, "insufficient-scope")
+    # Given back, a scope the token carries works again; one it never carried does not appear.
+    patch(["audit"])
+    assert http.get("/v1/audit", headers=held).status_code == 200
+    problem(http.get(CLIENTS, headers=held), 403, "insufficient-scope")
+
+
 # --- secrets ------------------------------------------------------------------------------------------------------
 
 
@@ -480,7 +510,8 @@ def test_an_unknown_grant_is_a_404(http: httpx.Client, admin: dict[str, str]) ->
         ({"database": "land"}, ["body", "database"]),
         ({"database": "Population"}, ["body", "database"]),
         ({"operations": []}, ["body", "operations"]),
-        ({"operations": ["read", "delete"]}, ["body", "operations", 1]),
+        ({"operations": ["read", "write"]}, ["body", "operations", 1]),
+        ({"operations": ["read", "delete"]}, ["body"]),
         ({"operations": ["read", "submit"]}, ["body", "operations", 1]),
         ({"fields": []}, ["body", "fields"]),
         ({"fields": ["full_name", "fullname"]}, ["body", "fields", 1]),
@@ -503,6 +534,7 @@ def test_an_unknown_grant_is_a_404(http: httpx.Client, admin: dict[str, str]) ->
         "database-id",
         "no-operation",
         "unknown-operation",
+        "delete-without-submit",
         "operation-not-offered",
         "no-field",
         "unknown-field",

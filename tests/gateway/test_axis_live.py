@@ -180,7 +180,14 @@ def test_the_axis_counts_the_connected_databases_of_the_catalogue(
         assert axis["total"] == 16
         assert axis["connected"] == 1
         assert axis["target"] == 16
-        assert axis["by_state"] == {"pending": 15, "connected": 1, "degraded": 0, "down": 0, "maintenance": 0}
+        assert axis["by_state"] == {
+            "pending": 15,
+            "connected": 1,
+            "degraded": 0,
+            "recovering": 0,
+            "down": 0,
+            "maintenance": 0,
+        }
         land = next(item for item in axis["databases"] if item["id"] == "land")
         assert (land["state"], land["error"]) == ("pending", "no connector configured")
         metrics = gateway.metrics()
@@ -223,7 +230,7 @@ def test_a_failing_sector_system_goes_down_and_comes_back(
         assert states[down_at - 2 : down_at] == ["degraded", "degraded"]
         assert states[-1] == "connected"
         recovered = states.index("connected", down_at)
-        assert states[recovered - 1] == "down"  # one good check was not enough
+        assert states[recovered - 1] == "recovering"  # one good check was not enough
         assert [c["ok"] for c in reversed(detail["checks"])][recovered - 1] is True
 
 
@@ -324,6 +331,24 @@ async def _count_checks(url: str) -> int:
         await engine.dispose()
 
 
+async def _history(url: str) -> tuple[list[str], int, list[str]]:
+    """The states population entered, its checks counted per hour, the states land entered."""
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            query = sa.text("SELECT state FROM axis_transitions WHERE database_id = :db ORDER BY at, id")
+            population = [row[0] for row in await conn.execute(query, {"db": "population"})]
+            land = [row[0] for row in await conn.execute(query, {"db": "land"})]
+            counted = (
+                await conn.execute(
+                    sa.text("SELECT sum(checks) FROM axis_check_counts WHERE database_id = 'population'")
+                )
+            ).scalar_one()
+            return population, int(counted or 0), land
+    finally:
+        await engine.dispose()
+
+
 def test_maintenance_stops_the_checks_and_ending_it_reconnects(
     make_axis_settings: Callable[..., Settings], operator: ClientCredentials, api: PopulationApi
 ) -> None:
@@ -342,6 +367,9 @@ def test_maintenance_stops_the_checks_and_ending_it_reconnects(
         assert sample(gateway.metrics_after_refresh(), "gateway_axis_databases", state="maintenance") == 1
         assert gateway.http.put(url, headers=gateway.headers, json={"maintenance": False}).status_code == 200
         gateway.wait_state("connected")
+        history, counted, land = asyncio.run(_history(gateway.app.state.gateway.settings.database_url))
+        assert history[-4:] == ["connected", "maintenance", "pending", "connected"]
+        assert counted > 0 and land == ["pending"]
         missing = gateway.http.put(
             "/v1/admin/axis/nowhere/maintenance", headers=gateway.headers, json={"maintenance": True}
         )
@@ -455,3 +483,144 @@ def test_a_broken_catalogue_stops_the_gateway_and_the_command_with_its_reason(
     )
     assert failed.returncode == 2
     assert "name_vi: Field required" in failed.stderr
+
+
+EVIDENCE_HEALTH = {
+    **FAST_HEALTH,
+    "interval_seconds": 0.3,
+    "degraded_latency_seconds": 0.2,
+    "window_seconds": 2.0,
+    "min_calls": 3,
+}
+
+
+COOLDOWN = 4.0
+
+
+@pytest.fixture
+def deep_settings(
+    make_axis_settings: Callable[..., Settings], sector: SimulatorServer, population_rows: list[dict[str, Any]]
+) -> Settings:
+    """Health checks that fetch a canary record, a short evidence window and a circuit with a short cool-down."""
+    config = rest_connector_config(sector.url, timeout_seconds=1)
+    config["retry"] = {"max_attempts": 1}
+    config["canary"] = population_rows[1]["so_dinh_danh"]
+    circuit = {"consecutive_failures": 3, "cooldown_seconds": COOLDOWN}
+    return make_axis_settings(population={"config": config, "health": EVIDENCE_HEALTH, "circuit": circuit})
+
+
+def _rounds(gateway: Gateway, state: str, rounds: int = 2) -> dict[str, Any]:
+    """The entry once in ``state``: it must get there within ``rounds`` health rounds (plus scheduling slack)."""
+    return gateway.wait_state(state, timeout=rounds * EVIDENCE_HEALTH["interval_seconds"] + 1.0)
+
+
+@pytest.mark.parametrize(("mode", "cause"), [("violation", "contract-violation"), ("malformed", "check-protocol")])
+def test_a_system_answering_broken_records_is_down_though_its_status_url_answers(
+    deep_settings: Settings,
+    operator: ClientCredentials,
+    api: PopulationApi,
+    population_rows: list[dict[str, Any]],
+    mode: str,
+    cause: str,
+) -> None:
+    record = f"/v1/databases/population/records/{population_rows[0]['so_dinh_danh']}"
+    with running(deep_settings, operator) as gateway:
+        gateway.wait_state("connected")
+        assert api.count("citizen") >= 1  # the canary is fetched by the checks
+        api.misbehave(mode=mode)
+        down = _rounds(gateway, "down")
+        assert down["cause"] == cause
+        assert gateway.axis()["connected"] == 0
+        assert gateway.http.get(record, headers=gateway.headers).status_code == 502
+        metrics = gateway.metrics_after_refresh()
+        assert sample(metrics, "gateway_axis_database_state", database="population", state="down") == 1
+        assert sample(metrics, "gateway_axis_database_up", database="population") == 0
+        detail = gateway.http.get("/v1/axis/population", headers=gateway.headers).json()
+        assert detail["checks"][0]["cause"] == cause and detail["checks"][0]["ok"] is False
+        api.behave()
+        gateway.wait_state("connected", timeout=3)
+        states = [
+            check["state"]
+            for check in gateway.http.get(
+                "/v1/axis/population", headers=gateway.headers, params={"history": 200}
+            ).json()["checks"]
+        ]
+        assert "recovering" in states
+
+
+def test_an_open_circuit_is_down_until_it_closes_and_the_axis_metrics_and_circuit_agree(
+    deep_settings: Settings, operator: ClientCredentials, api: PopulationApi, population_rows: list[dict[str, Any]]
+) -> None:
+    record = f"/v1/databases/population/records/{population_rows[0]['so_dinh_danh']}"
+    with running(deep_settings, operator) as gateway:
+        gateway.wait_state("connected")
+        api.misbehave(mode="error", status=500, times=3)  # three failed calls, then the system is fine again
+        for _ in range(3):
+            assert gateway.http.get(record, headers=gateway.headers).status_code == 502
+        assert gateway.http.get(record, headers=gateway.headers).status_code == 503  # the circuit is open
+        down = _rounds(gateway, "down")
+        assert down["cause"] == "circuit-open"
+        metrics = gateway.metrics_after_refresh()
+        # The checks answer again, but the circuit still refuses calls: the axis says so.
+        assert gateway.entry()["state"] == "down"
+        assert sample(metrics, "gateway_circuit_state", database="population") == 2
+        assert sample(metrics, "gateway_axis_database_state", database="population", state="down") == 1
+        # After the cool-down a check is the trial call: the circuit closes, the connection recovers.
+        gateway.wait_state("connected", timeout=COOLDOWN + 3)
+        assert sample(gateway.metrics(), "gateway_circuit_state", database="population") == 0
+        assert gateway.http.get(record, headers=gateway.headers).status_code == 200
+        checks = gateway.http.get("/v1/axis/population", headers=gateway.headers, params={"history": 200}).json()
+        causes = [check["cause"] for check in reversed(checks["checks"])]
+        last_open = len(causes) - 1 - causes[::-1].index("circuit-open")
+        # Closed by the trial, the connection recovers (one good check) before it is connected.
+        assert causes[last_open + 1 :][:2] == ["recovering", None]
+
+
+def test_a_slow_spell_degrades_and_the_connection_is_back_within_the_window(
+    deep_settings: Settings, operator: ClientCredentials, api: PopulationApi
+) -> None:
+    with running(deep_settings, operator) as gateway:
+        gateway.wait_state("connected")
+        api.misbehave(mode="slow", delay_ms=300)
+        degraded = _rounds(gateway, "degraded")
+        assert degraded["cause"] == "slow"
+        assert sample(gateway.metrics_after_refresh(), "gateway_axis_database_up", database="population") == 1
+        api.behave()
+        started = time.monotonic()
+        back = gateway.wait_state("connected", timeout=EVIDENCE_HEALTH["window_seconds"] + 2)
+        assert back["cause"] is None and back["error"] is None
+        assert time.monotonic() - started >= 1.0  # the slow answers are still in the window for a while
+
+
+def test_the_circuit_and_calls_of_every_process_count_and_every_circuit_closes_with_the_axis(
+    deep_settings: Settings, operator: ClientCredentials, api: PopulationApi, population_rows: list[dict[str, Any]]
+) -> None:
+    record = f"/v1/databases/population/records/{population_rows[0]['so_dinh_danh']}"
+    with running(deep_settings, operator) as first, running(deep_settings, operator) as second:
+        first.wait_state("connected")
+        deadline = time.monotonic() + 5
+        while not (first.app.state.gateway.health.leader or second.app.state.gateway.health.leader):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        other = second if first.app.state.gateway.health.leader else first
+        # Only the process that does not check opens its circuit; the checks answer again at once, yet the axis
+        # says down while that circuit is open.
+        api.misbehave(mode="error", status=500)
+        for _ in range(3):
+            assert other.http.get(record, headers=other.headers).status_code == 502
+        api.behave()
+        assert sample(other.metrics(), "gateway_circuit_state", database="population") == 2
+        down = _rounds(first, "down", rounds=3)
+        assert down["cause"] == "circuit-open"
+        assert second.entry()["state"] == "down"
+        # The holder's good checks after the cool-down close the other process's circuit too.
+        first.wait_state("connected", timeout=COOLDOWN + 4)
+        assert sample(other.metrics(), "gateway_circuit_state", database="population") == 0
+        assert other.http.get(record, headers=other.headers).status_code == 200
+        # Records that break the contract in the other process's calls make the connection down.
+        api.misbehave(mode="violation")
+        for _ in range(EVIDENCE_HEALTH["min_calls"]):
+            assert other.http.get(record, headers=other.headers).status_code == 502
+        assert _rounds(first, "down", rounds=3)["cause"] == "contract-violation"
+        api.behave()
+        first.wait_state("connected", timeout=6)

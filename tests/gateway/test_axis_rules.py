@@ -9,6 +9,7 @@ import pytest
 
 from gateway.axis.catalogue import DEFAULT_CATALOGUE, CatalogueError, load_catalogue
 from gateway.axis.circuit import CircuitBreaker, CircuitOpenError, CircuitState
+from gateway.axis.evidence import Evidence, WindowSummary
 from gateway.axis.states import CheckOutcome, ConnectionState, Tracker, after_check, p95
 from gateway.settings import CircuitPolicy, HealthPolicy
 
@@ -78,12 +79,16 @@ GOOD = CheckOutcome(True, 0.01)
 BAD = CheckOutcome(False, 0.01, reason="connect", error="connection refused")
 
 
+def _window(latencies: list[float], calls: int = 0, failures: int = 0, violations: int = 0) -> WindowSummary:
+    return WindowSummary(calls=calls, failures=failures, violations=violations, p95_seconds=p95(latencies))
+
+
 def _run(outcomes: list[CheckOutcome], start: Tracker | None = None) -> list[Tracker]:
     tracker = start or Tracker(state=ConnectionState.PENDING, since=T0)
     seen = []
     for i, outcome in enumerate(outcomes):
         recent = [outcome.latency_seconds] if outcome.ok and outcome.latency_seconds is not None else []
-        tracker = after_check(tracker, outcome, POLICY, recent, T0 + timedelta(seconds=15 * (i + 1)))
+        tracker = after_check(tracker, outcome, POLICY, _window(recent), T0 + timedelta(seconds=15 * (i + 1)))
         seen.append(tracker)
     return seen
 
@@ -102,7 +107,7 @@ def test_three_failures_take_a_connection_down_and_two_successes_bring_it_back()
         ConnectionState.DEGRADED,  # partly failing: 1 of 3
         ConnectionState.DEGRADED,
         ConnectionState.DOWN,
-        ConnectionState.DOWN,  # recovering: 1 of 2
+        ConnectionState.RECOVERING,  # 1 of 2 good checks
         ConnectionState.CONNECTED,
         ConnectionState.CONNECTED,
     ]
@@ -120,17 +125,65 @@ def test_since_moves_only_when_the_state_changes_and_failures_are_explained() ->
 
 def test_a_slow_sector_system_is_degraded_by_its_p95_latency() -> None:
     tracker = Tracker(state=ConnectionState.CONNECTED, since=T0, last_check=T0)
-    slow = after_check(tracker, CheckOutcome(True, 0.9), POLICY, [0.01] * 5 + [0.9] * 2, T0)
+    slow = after_check(tracker, CheckOutcome(True, 0.9), POLICY, _window([0.01] * 5 + [0.9] * 2), T0)
     assert slow.state is ConnectionState.DEGRADED
     assert slow.error is not None and "p95 latency 900 ms over 500 ms" in slow.error
-    fast = after_check(slow, CheckOutcome(True, 0.01), POLICY, [0.01] * 40 + [0.9], T0)
+    fast = after_check(slow, CheckOutcome(True, 0.01), POLICY, _window([0.01] * 40 + [0.9]), T0)
     assert fast.state is ConnectionState.CONNECTED
 
 
 def test_a_connector_reporting_itself_degraded_is_degraded() -> None:
     tracker = Tracker(state=ConnectionState.CONNECTED, since=T0, last_check=T0)
     outcome = CheckOutcome(True, 0.01, degraded=True, error="2 of 5 replicas answer")
-    assert after_check(tracker, outcome, POLICY, [0.01], T0).error == "2 of 5 replicas answer"
+    assert after_check(tracker, outcome, POLICY, _window([0.01]), T0).error == "2 of 5 replicas answer"
+
+
+def test_an_open_circuit_is_down_and_a_half_open_one_is_recovering() -> None:
+    tracker = Tracker(state=ConnectionState.CONNECTED, since=T0, last_check=T0)
+    down = after_check(tracker, GOOD, POLICY, _window([0.01]), T0, circuit=CircuitState.OPEN)
+    assert (down.state, down.cause) == (ConnectionState.DOWN, "circuit-open")
+    failed = after_check(tracker, BAD, POLICY, _window([]), T0, circuit=CircuitState.OPEN)
+    assert (failed.state, failed.cause) == (ConnectionState.DOWN, "circuit-open")
+    trial = after_check(down, GOOD, POLICY, _window([0.01]), T0, circuit=CircuitState.HALF_OPEN)
+    assert (trial.state, trial.cause) == (ConnectionState.RECOVERING, "circuit-half-open")
+    closed = after_check(trial, GOOD, POLICY, _window([0.01]), T0, circuit=CircuitState.CLOSED)
+    assert closed.state is ConnectionState.CONNECTED and closed.cause is None
+
+
+def test_a_canary_breaking_the_contract_is_down_at_once() -> None:
+    tracker = Tracker(state=ConnectionState.CONNECTED, since=T0, last_check=T0)
+    broken = CheckOutcome(False, 0.01, reason="contract_violation", error="ethnic group 99 is not a code")
+    after = after_check(tracker, broken, POLICY, _window([]), T0)
+    assert (after.state, after.cause) == (ConnectionState.DOWN, "contract-violation")
+    timeout = after_check(tracker, CheckOutcome(False, 1.0, reason="timeout"), POLICY, _window([]), T0)
+    assert (timeout.state, timeout.cause) == (ConnectionState.DEGRADED, "check-timeout")
+
+
+def test_calls_through_the_gateway_are_evidence() -> None:
+    tracker = Tracker(state=ConnectionState.CONNECTED, since=T0, last_check=T0)
+    violating = after_check(tracker, GOOD, POLICY, _window([0.01], calls=10, violations=6), T0)
+    assert (violating.state, violating.cause) == (ConnectionState.DOWN, "contract-violation")
+    assert violating.error == "6 of 10 calls in 300 s answered records that break the contract"
+    failing = after_check(tracker, GOOD, POLICY, _window([0.01], calls=10, failures=3), T0)
+    assert (failing.state, failing.cause) == (ConnectionState.DEGRADED, "error-ratio")
+    too_few = after_check(tracker, GOOD, POLICY, _window([0.01], calls=4, failures=4), T0)
+    assert too_few.state is ConnectionState.CONNECTED
+
+
+def test_the_evidence_window_is_a_time_window() -> None:
+    now = [0.0]
+    evidence = Evidence(clock=lambda: now[0])
+    for _ in range(20):
+        evidence.record_check(2.0)
+        evidence.record_call(2.0, failed=False, violation=False)
+        now[0] += 1
+    evidence.record_call(None, failed=True, violation=False)
+    assert evidence.summary(60).p95_seconds == 2.0
+    assert evidence.summary(60).calls == 21 and evidence.summary(60).failures == 1
+    now[0] += 61
+    evidence.record_check(0.01)
+    window = evidence.summary(60)
+    assert (window.calls, window.p95_seconds) == (0, 0.01)
 
 
 def test_p95_uses_the_nearest_rank() -> None:
@@ -239,3 +292,35 @@ def test_a_disabled_circuit_never_opens() -> None:
     for _ in range(10):
         _call(breaker, failed=True)
     assert breaker.state is CircuitState.CLOSED
+
+
+def test_a_health_check_is_the_trial_call_once_the_cooldown_is_over() -> None:
+    breaker, clock, changes = _breaker(consecutive_failures=2, cooldown_seconds=10)
+    _call(breaker, failed=True)
+    _call(breaker, failed=True)
+    assert breaker.current() is CircuitState.OPEN
+    breaker.trial_by_check(failed=False)  # too early: still open
+    assert breaker.state is CircuitState.OPEN
+    clock.now += 10
+    assert breaker.current() is CircuitState.HALF_OPEN  # the next call would be the trial
+    breaker.trial_by_check(failed=True)
+    assert breaker.state is CircuitState.OPEN
+    clock.now += 10
+    breaker.trial_by_check(failed=False)
+    assert breaker.state is CircuitState.CLOSED
+    assert changes[-5:] == [
+        CircuitState.OPEN,
+        CircuitState.HALF_OPEN,
+        CircuitState.OPEN,
+        CircuitState.HALF_OPEN,
+        CircuitState.CLOSED,
+    ]
+
+
+def test_good_checks_while_the_circuit_is_open_do_not_count_towards_recovery() -> None:
+    tracker = Tracker(state=ConnectionState.CONNECTED, since=T0, last_check=T0)
+    for _ in range(3):
+        tracker = after_check(tracker, GOOD, POLICY, _window([0.01]), T0, circuit=CircuitState.OPEN)
+    assert tracker.successes == 0
+    closed = after_check(tracker, GOOD, POLICY, _window([0.01]), T0, circuit=CircuitState.CLOSED)
+    assert (closed.state, closed.cause) == (ConnectionState.RECOVERING, "recovering")

@@ -23,9 +23,10 @@ import pytest
 import sqlalchemy as sa
 from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
-from support import STATED, free_port, port_open
+from support import STATED, assert_private, free_port, port_open
 
 from gateway import __version__, migrations
+from gateway.security.passwords import pepper_id
 from simulators.population import CITIZENS, seed_population
 
 AGENCY = "Sở Y tế"
@@ -218,7 +219,9 @@ def test_the_secret_is_not_stored_in_plaintext(data_dir: Path, created: CreatedC
     assert client == (AGENCY, AGENCY_CODE, "[]", "active")
     assert grants == [("population", '["read"]', None)]
     assert len(hashes) == 1
-    assert hashes[0].startswith("$argon2id$")
+    # A keyed hash under the pepper the command generated in the data directory.
+    pepper = (data_dir / "keys" / "secret-pepper").read_bytes().strip()
+    assert hashes[0].startswith(f"hmac-sha256${pepper_id(pepper)}$")
     assert created.client_secret not in hashes[0]
 
 
@@ -256,6 +259,7 @@ def test_clients_list_shows_the_client_but_not_the_secret(data_dir: Path, create
     assert [created.client_id, "active", "population:read", AGENCY] in rows
     assert created.client_secret not in result.stdout + result.stderr
     assert "$argon2" not in result.stdout
+    assert "hmac-sha256$" not in result.stdout
 
 
 def _client_names(data_dir: Path, client_id: str) -> list[str]:
@@ -323,11 +327,38 @@ def test_commands_on_an_unmigrated_database_say_to_upgrade(tmp_path: Path, args:
     assert time.monotonic() - started < 30
 
 
+def test_commands_create_a_private_data_directory(tmp_path: Path) -> None:
+    """The data directory a command creates is 0700 and the database it writes (with its journal files) 0600,
+    whatever the user's umask."""
+    data = tmp_path / "fresh" / "var"
+    env = cli_env(data)
+    for args in (("db", "upgrade"), ("clients", "create", "Office", "--scope", "population:read")):
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import os, sys, runpy; os.umask(0o022); sys.argv = ['gateway', *sys.argv[1:]]; "
+                "runpy.run_module('gateway', run_name='__main__')",
+                *args,
+            ],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+    assert "gateway.db" in assert_private(data)
+
+
 # --- serving ------------------------------------------------------------------------------------------------------
 
 
 def test_serve_migrates_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     data = tmp_path / "data"
+    data.mkdir()
+    data.chmod(0o755)
     with serving(data) as served:
         port = int(served.url.rpartition(":")[2])
         assert httpx.get(f"{served.url}/healthz").json() == {"status": "ok"}
@@ -338,6 +369,10 @@ def test_serve_migrates_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) -> N
         key = data / "keys" / "signing-key.pem"
         assert key.is_file()
         assert key.stat().st_mode & 0o777 == 0o600
+        # The data directory (made 0755 by the test) is the gateway's only; so is everything it wrote in it: the
+        # database with its write-ahead log and shared memory, the key and its directory.
+        written = assert_private(data)
+        assert {"gateway.db", "gateway.db-wal", "gateway.db-shm", "keys", "keys/signing-key.pem"} <= written
         served.process.send_signal(signal.SIGTERM)
         # uvicorn shuts down gracefully, then re-raises the signal so that the process ends "killed by SIGTERM"
         # (exit 143 for a shell or Docker; a clean stop for systemd).
@@ -433,12 +468,13 @@ def test_two_workers_share_the_signing_key(data_dir: Path, created: CreatedClien
         scraped = {_scraped_counts(http) for _ in range(10)}
         workers = _worker_counts(data / "metrics")
     assert len(kids) == 1
-    assert [p.name for p in (data / "keys").iterdir()] == ["signing-key.pem"]
+    assert sorted(p.name for p in (data / "keys").iterdir()) == ["secret-pepper", "signing-key.pem"]
     total = (len(tokens), len(tokens) * len(ids))
     # Whichever worker answers the scrape reports the sum of both (multiprocess metrics)...
     assert scraped == {total}
     # ... and each worker's own file shows what it served: a worker that served some, but not all, of the
     # requests proves that the other one served the rest.
     assert len(workers) == 2, workers
+    assert_private(data / "metrics")
     assert any(0 < mine[i] < total[i] for mine in workers.values() for i in (0, 1)), workers
     assert "Traceback" not in served.log()

@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
-from support import STATED, free_port
+from support import STATED, assert_private, free_port
 
 from contracts.names import normalize_name
 from contracts.population import Citizen
@@ -241,6 +241,10 @@ def test_the_printed_commands_work_and_a_restart_renews_only_the_secret(tmp_path
         assert run_pasted(first.submit_command) == receipt  # pasted twice: the same receipt, nothing new
         first_secret = first.client_secret
         stop(first)
+    # The data directory and everything the demo wrote in it (the gateway's database, its key, the simulated
+    # sector systems' databases) are private to the gateway's user.
+    written = assert_private(data)
+    assert {"gateway.db", "keys/signing-key.pem", "sectors/population.db", "sectors/demo.json"} <= written
 
     population = data / "sectors" / "population.db"
     seeded = population.stat().st_mtime_ns, population.stat().st_size

@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -28,6 +29,9 @@ from gateway import migrations
 from gateway.app import create_app
 from gateway.db import create_engine, standalone_session
 from gateway.exchange import manage
+from gateway.exchange.webhooks import RefusedDestination, parse_webhook_url, resolve_destination
+from gateway.models import WebhookSubscription
+from gateway.problems import ValidationFailed
 from gateway.services.clients import create_client
 from gateway.settings import Settings
 from simulators.population import CITIZENS, seed_population
@@ -65,6 +69,9 @@ def exchange_settings(make_settings: Callable[..., Settings], gateway_url: str, 
         exchange_backoff_max_seconds=0.2,
         exchange_poll_seconds=0.05,
         exchange_max_attempts=4,
+        # The receivers of these tests run on 127.0.0.1: allowed explicitly, as an operator would. ::1 is not.
+        webhook_allowed_networks=["127.0.0.0/8"],
+        webhook_max_subscriptions=10,
     )
 
 
@@ -453,10 +460,21 @@ class Receiver:
         await send({"type": "http.response.body", "body": b""})
 
 
+def _webhook_deliveries(client: httpx.Client) -> dict[str, float]:
+    """gateway_webhook_deliveries_total of population, by outcome, as /metrics shows it."""
+    found = {"ok": 0.0, "error": 0.0}
+    for line in client.get("/metrics").text.splitlines():
+        for outcome in found:
+            if line.startswith(f'gateway_webhook_deliveries_total{{database="population",outcome="{outcome}"}} '):
+                found[outcome] = float(line.rsplit(" ", 1)[1])
+    return found
+
+
 def test_a_webhook_receives_every_change_in_order_signed_despite_failures(
     client: httpx.Client, writer: dict[str, str]
 ) -> None:
     receiver = Receiver(fail_first=2)
+    before = _webhook_deliveries(client)
     with LiveServer(receiver) as hook:
         created = client.post(
             "/v1/databases/population/subscriptions", json={"url": f"{hook.url}/hooks/population"}, headers=writer
@@ -502,6 +520,10 @@ def test_a_webhook_receives_every_change_in_order_signed_despite_failures(
                 break
             time.sleep(0.05)
         assert mine["cursor"] == changes[-1]["cursor"] and mine["failures"] == 0
+        # Each refused post counted as an error (the ExchangeWebhookDeliveriesFailing alert), each accepted one ok.
+        after = _webhook_deliveries(client)
+        assert after["error"] - before["error"] == 2
+        assert after["ok"] - before["ok"] == len(receiver.posts) - 2
         gone = client.delete(f"/v1/databases/population/subscriptions/{subscription['id']}", headers=writer)
         assert gone.status_code == 204
         assert (
@@ -562,3 +584,335 @@ def test_submissions_and_receipts_are_audited_with_their_records(
     assert operations == ["receipt", "submit"], events
     submitted = next(event for event in events if event["operation"] == "submit")
     assert submitted["database"] == "population" and submitted["status"] == 202
+
+
+SUBSCRIPTIONS = "/v1/databases/population/subscriptions"
+
+
+def _reader(client: httpx.Client, gateway_url: str) -> dict[str, str]:
+    credentials = _make_client(gateway_url, "population:read")
+    return {"Authorization": f"Bearer {fetch_token(client, credentials)}", **STATED}
+
+
+def _auditor(client: httpx.Client, gateway_url: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {fetch_token(client, _make_client(gateway_url, 'audit'))}"}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:6379/",
+        "http://localhost:6379/",  # /etc/hosts
+        "http://[::1]:5432/",
+        "http://2130706433:8080/",  # 127.0.0.1 as one decimal number
+        "http://0x7f.1/",  # hexadecimal, short form
+        "http://0177.0.0.1/",  # octal
+        "http://127.1/",
+        "http://[::ffff:127.0.0.1]/",  # IPv4-mapped IPv6
+        "http://[::ffff:7f00:1]/",
+        "http://0.0.0.0/",
+        "http://[::]/",
+        "http://169.254.169.254/latest/meta-data/",  # link-local (cloud metadata)
+        "http://[fe80::1]/",
+        "http://10.1.2.3/",
+        "http://172.16.0.1/",
+        "http://192.168.1.1/",
+        "http://[fc00::1]/",
+        "http://100.64.0.1/",  # shared address space
+        "http://224.0.0.1/",  # multicast
+        "http://[ff02::1]/",
+        "http://240.0.0.1/",  # reserved
+        "http://255.255.255.255/",
+        "http://198.18.0.1/",  # benchmarking
+        "http://[64:ff9b::7f00:1]/",  # NAT64 of 127.0.0.1
+    ],
+)
+def test_non_public_destinations_are_refused_in_every_spelling(url: str) -> None:
+    """Classified by resolution only: IP literals and /etc/hosts names resolve without any traffic (a spelling
+    the URL parser already rejects, such as a leading-zero octet, is refused as malformed)."""
+    with pytest.raises((RefusedDestination, ValidationFailed)):
+        asyncio.run(resolve_destination(parse_webhook_url(url), []))
+
+
+def test_an_allow_listed_network_is_accepted_and_public_addresses_pass() -> None:
+    import ipaddress
+
+    loopback = [ipaddress.ip_network("127.0.0.0/8")]
+    assert asyncio.run(resolve_destination(parse_webhook_url("http://0x7f.1:8080/"), loopback)) == [
+        ipaddress.ip_address("127.0.0.1")
+    ]
+    with pytest.raises(RefusedDestination):  # ::1 is not in 127.0.0.0/8
+        asyncio.run(resolve_destination(parse_webhook_url("http://[::1]/"), loopback))
+    public = asyncio.run(resolve_destination(parse_webhook_url("https://8.8.8.8/"), []))  # resolved, not contacted
+    assert public == [ipaddress.ip_address("8.8.8.8")]
+
+
+def test_subscribing_an_internal_or_malformed_url_is_a_422_problem(client: httpx.Client, gateway_url: str) -> None:
+    reader = _reader(client, gateway_url)
+    for url in (
+        "http://[::1]:5432/",
+        "http://169.254.169.254/",
+        "http://10.0.0.1/",
+        "http://[::ffff:192.168.0.1]/",
+        "http://0.0.0.0:6379/",
+        "http://127.0.0.1:6379/\x00",
+        "http://127.0.0.1:6379/a\nb",
+        "http://127.0.0.1:6379/a\x7fb",
+        "http://exa mple.org/",
+        "http://[::1/",
+    ):
+        response = client.post(SUBSCRIPTIONS, json={"url": url}, headers=reader)
+        assert response.status_code == 422, (url, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+    assert client.get(SUBSCRIPTIONS, headers=reader).json()["subscriptions"] == []
+
+
+def test_a_client_holds_at_most_the_configured_number_of_subscriptions(client: httpx.Client, gateway_url: str) -> None:
+    reader = _reader(client, gateway_url)
+    made = []
+    try:
+        for n in range(10):
+            response = client.post(SUBSCRIPTIONS, json={"url": f"http://127.0.0.1:9/{n}"}, headers=reader)
+            assert response.status_code == 201, response.text
+            made.append(response.json()["id"])
+        over = client.post(SUBSCRIPTIONS, json={"url": "http://127.0.0.1:9/over"}, headers=reader)
+        assert over.status_code == 409 and over.json()["type"] == "/problems/conflict"
+        assert client.delete(f"{SUBSCRIPTIONS}/{made.pop()}", headers=reader).status_code == 204
+        again = client.post(SUBSCRIPTIONS, json={"url": "http://127.0.0.1:9/again"}, headers=reader)
+        assert again.status_code == 201
+        made.append(again.json()["id"])
+    finally:
+        for subscription_id in made:
+            client.delete(f"{SUBSCRIPTIONS}/{subscription_id}", headers=reader)
+
+
+class Answering(Receiver):
+    """A receiver answering every post with ``status`` (and a redirect to ``location`` when given)."""
+
+    def __init__(self, status: int, location: str | None = None) -> None:
+        super().__init__()
+        self.status, self.location = status, location
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        while (await receive()).get("more_body"):
+            pass
+        self.posts.append(({}, b""))
+        headers = [(b"location", self.location.encode())] if self.location else []
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"secret internal answer"})
+
+
+def _last_error(client: httpx.Client, headers: dict[str, str], subscription_id: str) -> str | None:
+    deadline = time.monotonic() + 15
+    while True:
+        listed = client.get(SUBSCRIPTIONS, headers=headers).json()["subscriptions"]
+        error: str | None = next(s for s in listed if s["id"] == subscription_id)["last_error"]
+        if error is not None or time.monotonic() > deadline:
+            return error
+        time.sleep(0.05)
+
+
+def test_delivery_errors_are_generic_classes_and_redirects_are_not_followed(
+    client: httpx.Client, writer: dict[str, str]
+) -> None:
+    """What a port scanner would learn from last_error: nothing but the class of the failure."""
+    target = Answering(204)
+    with LiveServer(target) as aimed, LiveServer(Answering(401)) as unauthorised:  # noqa: SIM117
+        with LiveServer(Answering(307, f"{aimed.url}/internal")) as redirecting:
+            closed = socket.socket()
+            closed.bind(("127.0.0.1", 0))
+            closed_port = closed.getsockname()[1]  # bound, never listening: connection refused
+            try:
+                urls = {
+                    "connection-failed": f"http://127.0.0.1:{closed_port}/",
+                    "non-2xx": f"{unauthorised.url}/",
+                    "redirect": f"{redirecting.url}/",
+                }
+                ids = {}
+                for name, url in urls.items():
+                    created = client.post(SUBSCRIPTIONS, json={"url": url}, headers=writer)
+                    assert created.status_code == 201, created.text
+                    ids[name] = created.json()["id"]
+                record = _new_id(17)
+                _wait_delivered(
+                    client,
+                    writer,
+                    _submit(client, writer, [_op("create", record, _citizen(record))]).json()["receipt_id"],
+                )
+                errors = {name: _last_error(client, writer, ids[name]) for name in ids}
+            finally:
+                closed.close()
+                for subscription_id in ids.values():
+                    client.delete(f"{SUBSCRIPTIONS}/{subscription_id}", headers=writer)
+    assert errors == {"connection-failed": "connection-failed", "non-2xx": "non-2xx", "redirect": "non-2xx"}
+    assert target.posts == [], "the redirect was not followed"
+
+
+def test_the_destination_is_checked_again_before_each_post(
+    client: httpx.Client, writer: dict[str, str], gateway_url: str
+) -> None:
+    """A subscription whose host now resolves to a refused address (stored directly, as if DNS had changed
+    since it was subscribed) gets nothing: ::1 is loopback outside the allow-list."""
+    hidden = socket.socket(socket.AF_INET6)
+    hidden.bind(("::1", 0))
+    hidden.listen()
+    hidden.setblocking(False)
+    subscription_id = str(uuid.uuid4())
+
+    async def plant(client_id: str) -> None:
+        async with standalone_session(gateway_url) as session:
+            session.add(
+                WebhookSubscription(
+                    id=subscription_id,
+                    client_id=client_id,
+                    database_id="population",
+                    url=f"http://[::1]:{hidden.getsockname()[1]}/",
+                    secret="s" * 43,
+                    purpose=STATED["X-Purpose"],
+                    actor=STATED["X-Actor-Id"],
+                    position=0,
+                )
+            )
+            await session.commit()
+
+    credentials = _make_client(gateway_url, "population:read")
+    headers = {"Authorization": f"Bearer {fetch_token(client, credentials)}", **STATED}
+    asyncio.run(plant(credentials.client_id))
+    try:
+        record = _new_id(18)
+        _wait_delivered(
+            client, writer, _submit(client, writer, [_op("create", record, _citizen(record))]).json()["receipt_id"]
+        )
+        assert _last_error(client, headers, subscription_id) == "refused-destination"
+        with pytest.raises(BlockingIOError):  # nobody connected
+            hidden.accept()
+    finally:
+        hidden.close()
+        client.delete(f"{SUBSCRIPTIONS}/{subscription_id}", headers=headers)
+
+
+def test_feed_pages_and_webhook_posts_are_audited_with_the_records_they_carried(
+    client: httpx.Client, writer: dict[str, str], gateway_url: str
+) -> None:
+    receiver = Receiver()
+    credentials = _make_client(gateway_url, "population:read")
+    reader = {"Authorization": f"Bearer {fetch_token(client, credentials)}", **STATED}
+    with LiveServer(receiver) as hook:
+        created = client.post(SUBSCRIPTIONS, json={"url": f"{hook.url}/x"}, headers=reader)
+        assert created.status_code == 201, created.text
+        try:
+            record = _new_id(19)
+            receipt = _submit(client, writer, [_op("create", record, _citizen(record))]).json()
+            _wait_delivered(client, writer, receipt["receipt_id"])
+            cursor, seen = "0", False
+            while not seen:
+                body = client.get(CHANGES, params={"after": cursor, "limit": 100}, headers=reader).json()
+                seen = any(c["record_id"] == record for c in body["changes"])
+                if not body["more"]:
+                    break
+                cursor = body["next_cursor"]
+            assert seen
+            auditor = _auditor(client, gateway_url)
+            deadline = time.monotonic() + 15
+            while True:
+                events = client.get("/v1/audit", params={"subject": record}, headers=auditor).json()["items"]
+                kinds = {e["operation"] for e in events if e["client_id"] == credentials.client_id}
+                if {"changes", "webhook"} <= kinds or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+        finally:
+            client.delete(f"{SUBSCRIPTIONS}/{created.json()['id']}", headers=reader)
+    assert {"changes", "webhook"} <= kinds, events
+    delivered = next(e for e in events if e["operation"] == "webhook")
+    assert delivered["database"] == "population" and delivered["outcome"] == "allowed"
+    assert delivered["purpose"] == STATED["X-Purpose"] and record in delivered["record_ids"]
+
+
+def _stored_secret(gateway_url: str, subscription_id: str) -> str:
+    async def run() -> str:
+        async with standalone_session(gateway_url) as session:
+            row = await session.get(WebhookSubscription, subscription_id)
+            assert row is not None
+            return row.secret
+
+    return asyncio.run(run())
+
+
+def test_webhook_secrets_are_stored_encrypted_and_the_data_key_rotates(
+    client: httpx.Client, writer: dict[str, str], gateway_url: str, exchange_settings: Settings, tmp_path: Path
+) -> None:
+    """The secret is encrypted in the database; a plaintext row left by an earlier version is encrypted by the
+    rotation; after it, the running gateway (which reloads the key file) still signs with the right secrets."""
+    key_file = exchange_settings.data_key_file_path
+    assert key_file.exists() and key_file.stat().st_mode & 0o777 == 0o600
+    receiver = Receiver()
+    with LiveServer(receiver) as hook:
+        created = client.post(SUBSCRIPTIONS, json={"url": f"{hook.url}/enc"}, headers=writer).json()
+        secret = created["secret"]
+        stored = _stored_secret(gateway_url, created["id"])
+        assert stored.startswith("enc:v1:") and secret not in stored
+        legacy_id, legacy_secret = str(uuid.uuid4()), "legacy-plaintext-secret-" + uuid.uuid4().hex
+
+        async def plant() -> None:
+            async with standalone_session(gateway_url) as session:
+                session.add(
+                    WebhookSubscription(
+                        id=legacy_id,
+                        client_id="legacy-client",
+                        database_id="population",
+                        url=f"{hook.url}/legacy",
+                        secret=legacy_secret,
+                        active=False,
+                    )
+                )
+                await session.commit()
+
+        asyncio.run(plant())
+        try:
+            env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+            env |= {
+                "GATEWAY_DATA_DIR": str(tmp_path),
+                "GATEWAY_DATABASE_URL": gateway_url,
+                "GATEWAY_DATA_KEY_FILE": str(key_file),
+                "GATEWAY_LOG_LEVEL": "WARNING",
+            }
+            rotated = subprocess.run(
+                [sys.executable, "-m", "gateway", "keys", "rotate-data-key", "--drop-old"],
+                check=False,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert rotated.returncode == 0, rotated.stderr
+            keys = [line for line in key_file.read_text().splitlines() if line.strip()]
+            assert len(keys) == 1 and keys[0] not in stored and key_file.stat().st_mode & 0o777 == 0o600
+            legacy = _stored_secret(gateway_url, legacy_id)
+            assert legacy.startswith("enc:v1:") and legacy_secret not in legacy
+            assert _stored_secret(gateway_url, created["id"]) != stored
+            record = _new_id(20)
+            receipt_id = _submit(client, writer, [_op("create", record, _citizen(record))]).json()["receipt_id"]
+            _wait_delivered(client, writer, receipt_id)
+            deadline = time.monotonic() + 15
+            while not receiver.posts and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert receiver.posts, "the gateway posts with the re-encrypted secret, decrypted by the new key"
+            headers, body = receiver.posts[-1]
+            expected = hmac.new(
+                secret.encode(), headers["x-axis-timestamp"].encode() + b"." + body, hashlib.sha256
+            ).hexdigest()
+            assert headers["x-axis-signature"] == f"sha256={expected}"
+        finally:
+            client.delete(f"{SUBSCRIPTIONS}/{created['id']}", headers=writer)
+
+            async def remove() -> None:
+                async with standalone_session(gateway_url) as session:
+                    row = await session.get(WebhookSubscription, legacy_id)
+                    if row is not None:
+                        await session.delete(row)
+                        await session.commit()
+
+            asyncio.run(remove())

@@ -38,6 +38,7 @@ TABLES = {
     "audit_seals",
     "axis_connections",
     "axis_checks",
+    "axis_evidence",
     "leases",
     "ops_status",
     "exchange_receipts",
@@ -49,6 +50,8 @@ TABLES = {
     "quality_dimension_counts",
     "quality_rule_counts",
     "quality_worst_records",
+    "axis_transitions",
+    "axis_check_counts",
 }
 LOCK_ID = 0x6761_7465  # MIGRATION_LOCK_ID of alembic/env.py
 

@@ -444,6 +444,7 @@ ROUTES = [
     ("GET", "/v1/services"),
     ("GET", "/v1/audit"),
     ("GET", "/v1/axis"),
+    ("GET", "/v1/axis/report"),
     ("GET", "/v1/axis/{database_id}"),
     ("PUT", "/v1/admin/axis/{database_id}/maintenance"),
     ("POST", "/v1/admin/clients"),

@@ -468,3 +468,24 @@ def test_an_unlimited_client_never_calls_redis(
     gateway = serve(redis_url=closed_redis, **UNLIMITED)
     with gateway.client(new_client()) as http:
         assert [http.get(gateway.record).status_code for _ in range(3)] == [200] * 3
+
+
+def test_readyz_is_not_ready_while_the_redis_of_a_limiter_failing_closed_is_unreachable(
+    serve: Callable[..., Gateway], closed_redis: str, redis_prefix: str
+) -> None:
+    closed = serve(redis_url=closed_redis, **UNLIMITED)
+    answer = httpx.get(f"{closed.url}/readyz", timeout=10)
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["content-type"] == PROBLEM
+    body = answer.json()
+    assert body["type"] == "/problems/not-ready"
+    assert body["checks"]["redis"].startswith("unreachable")
+    assert body["checks"]["database"] == "ok"
+    assert "redis" in body["detail"]
+    assert closed_redis.rsplit(":", 1)[1].split("/", maxsplit=1)[0] not in answer.text
+    failing_open = serve(redis_url=closed_redis, rate_limit_fail_open=True, **UNLIMITED)
+    ready = httpx.get(f"{failing_open.url}/readyz", timeout=10)
+    assert ready.status_code == 200 and "redis" not in ready.json()["checks"]
+    reachable = serve(redis_url=REDIS_URL, rate_limit_key_prefix=redis_prefix, **UNLIMITED)
+    ready = httpx.get(f"{reachable.url}/readyz", timeout=10)
+    assert ready.status_code == 200 and ready.json()["checks"]["redis"] == "ok"

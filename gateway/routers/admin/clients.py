@@ -41,7 +41,7 @@ ClientIdPath = Annotated[str, Path(max_length=64, description="The client id.")]
 async def create_client(
     body: ClientCreate, request: Request, response: Response, session: SessionDep, state: StateDep
 ) -> ClientCreated:
-    """Create a client; its secret is in this answer only (the gateway keeps an argon2id hash)."""
+    """Create a client; its secret is in this answer only (the gateway keeps a keyed hash)."""
     client, secret = await add_client(session, body, registry=state.registry, access=state.access)
     response.headers.update({**NO_STORE, "Location": f"{request.url.path}/{client.client_id}"})
     detail = await describe_client(session, client)
@@ -94,11 +94,12 @@ async def rotate_secret(
     client_id: ClientIdPath,
     response: Response,
     session: SessionDep,
+    state: StateDep,
     body: Annotated[SecretRotation | None, Body()] = None,
 ) -> SecretRotated:
     """A new secret, in this answer only; the current ones keep working for ``overlap_seconds`` (0: they stop
     at once). Tokens already issued are not affected (suspend the client to stop them)."""
     client = await require_client(session, client_id)
-    rotated = await rotate_client_secret(session, client, body or SecretRotation())
+    rotated = await rotate_client_secret(session, client, body or SecretRotation(), access=state.access)
     response.headers.update(NO_STORE)
     return rotated

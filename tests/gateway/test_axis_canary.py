@@ -1,0 +1,40 @@
+"""The demo declares a canary record for each simulated SQL sector system: one that exists and satisfies the
+contract, so that the health checks fetch it."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+
+from connectors.discovery import discover_connectors
+from gateway.demo import declare_canary
+from simulators.defects import DEMO_DEFECTS
+from simulators.sectors import SectorContext, load_sector_system
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.mark.parametrize("database", ["population", "civil_status", "education", "legal_documents", "vehicles", "land"])
+async def test_the_demo_declares_a_valid_canary_for_a_simulated_sql_system(tmp_path: Path, database: str) -> None:
+    with ExitStack() as stack:
+        context = SectorContext(data_dir=tmp_path, citizens=80, seed=68, stack=stack, defects=DEMO_DEFECTS)
+        await load_sector_system("population").start(context)
+        system = load_sector_system(database)
+        config = await system.start(context)
+        canary = await declare_canary(system.connector, config)
+        assert canary is not None and config["canary"] == canary
+        connector_class = discover_connectors(only={system.connector}).connectors[system.connector]
+        async with connector_class.from_config(config) as connector:
+            assert await connector.canary() is True
+        assert await declare_canary(system.connector, {**config, "canary": "kept"}) == "kept"
+
+
+async def test_a_system_that_cannot_sample_gets_no_canary_and_starts_anyway(tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        context = SectorContext(data_dir=tmp_path, citizens=40, seed=68, stack=stack)
+        system = load_sector_system("tax")
+        config = await system.start(context)
+        assert await declare_canary(system.connector, config) is None
+        assert "canary" not in config

@@ -1,0 +1,263 @@
+"""Client secrets and the token endpoint under attack, on running gateways: secrets stored as keyed hashes
+(HMAC-SHA-256 under the pepper), argon2 hashes of earlier versions replaced on their next use, failed token
+requests counted per client id and per address (429 ``too-many-failures`` with ``Retry-After``, audited), in
+memory or in Redis shared by several gateways."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from limits.aio.storage import RedisStorage
+from sqlmodel import col, select
+from support import ClientCredentials, LiveServer, free_port, need_service, port_open
+
+from gateway.app import create_app
+from gateway.db import standalone_session
+from gateway.models import AuditEvent, ClientSecret
+from gateway.security.passwords import (
+    SCHEME,
+    argon2_hash,
+    hash_secret,
+    load_or_create_pepper,
+    pepper_id,
+    use_pepper,
+    verify_secrets,
+)
+from gateway.services.clients import create_client
+from gateway.services.ratelimits import storage_uri
+from gateway.settings import Settings
+
+REDIS_URL = os.environ.get("GATEWAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+TOKEN = "/oauth/token"
+
+
+@pytest.fixture(scope="module")
+def new_client(gateway_database_url: str) -> Callable[..., ClientCredentials]:
+    def make(*scopes: str) -> ClientCredentials:
+        async def run() -> ClientCredentials:
+            async with standalone_session(gateway_database_url) as session:
+                client, secret = await create_client(
+                    session, name="Secret test", scopes=scopes, client_id=f"cs-{uuid.uuid4().hex[:12]}"
+                )
+                return ClientCredentials(client.client_id, secret)
+
+        return asyncio.run(run())
+
+    return make
+
+
+@pytest.fixture(scope="module")
+def serve(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., str]]:
+    """Start gateways with the given settings (stopped at the end of the module); their URLs."""
+    with ExitStack() as stack:
+
+        def start(**overrides: object) -> str:
+            return stack.enter_context(LiveServer(create_app(make_settings(**overrides)))).url
+
+        yield start
+
+
+def ask(url: str, client_id: str, secret: str) -> httpx.Response:
+    return httpx.post(f"{url}{TOKEN}", data={"grant_type": "client_credentials"}, auth=(client_id, secret), timeout=30)
+
+
+async def _stored(url: str, client_id: str) -> list[str]:
+    async with standalone_session(url) as session:
+        rows = await session.exec(
+            select(ClientSecret.secret_hash).where(ClientSecret.client_id == client_id).order_by(col(ClientSecret.id))
+        )
+        return list(rows)
+
+
+def stored_hashes(url: str, client_id: str) -> list[str]:
+    return asyncio.run(_stored(url, client_id))
+
+
+async def _set_hash(url: str, client_id: str, secret_hash: str) -> None:
+    async with standalone_session(url) as session:
+        rows = await session.exec(select(ClientSecret).where(ClientSecret.client_id == client_id))
+        for row in rows:
+            row.secret_hash = secret_hash
+            session.add(row)
+        await session.commit()
+
+
+async def _token_events(url: str, client_id: str) -> list[AuditEvent]:
+    async with standalone_session(url) as session:
+        rows = await session.exec(
+            select(AuditEvent)
+            .where(AuditEvent.client_id == client_id, AuditEvent.operation == "token")
+            .order_by(col(AuditEvent.seq))
+        )
+        return list(rows)
+
+
+def refused(response: httpx.Response, slug: str = "too-many-failures") -> int:
+    assert response.status_code == 429, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == f"/problems/{slug}"
+    retry_after = int(response.headers["retry-after"])
+    assert retry_after >= 1
+    return retry_after
+
+
+# --- the stored form ----------------------------------------------------------------------------------------------
+
+
+def test_secrets_are_stored_as_keyed_hashes(
+    http: httpx.Client, server: LiveServer, settings: Settings, gateway_database_url: str, make_client: Any
+) -> None:
+    admin = make_client("admin")
+    token = http.post(TOKEN, data={"grant_type": "client_credentials"}, auth=(admin.client_id, admin.client_secret))
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    created = http.post("/v1/admin/clients", json={"name": "Keyed"}, headers=headers).json()
+    [stored] = stored_hashes(gateway_database_url, created["client_id"])
+    scheme, ident, digest = stored.split("$")
+    # Made by the server, with the pepper it generated in its data directory (mode 0600).
+    assert (scheme, ident) == (SCHEME, pepper_id(settings.pepper_path.read_bytes().strip()))
+    assert stat.S_IMODE(settings.pepper_path.stat().st_mode) == 0o600
+    assert len(digest) == 64
+    assert created["client_secret"] not in stored
+    assert ask(server.url, created["client_id"], created["client_secret"]).status_code == 200
+    assert ask(server.url, created["client_id"], created["client_secret"][:-1]).status_code == 401
+
+
+@pytest.mark.anyio
+async def test_a_keyed_hash_needs_its_pepper(tmp_path: Path) -> None:
+    secret = "a-secret-of-forty-three-characters-exactly!"
+    use_pepper(b"p" * 32)
+    first = hash_secret(secret)
+    use_pepper(b"q" * 32)
+    second = hash_secret(secret)
+    assert first != second
+    assert first.startswith(f"{SCHEME}${pepper_id(b'p' * 32)}$")
+    match = await verify_secrets([first, second], secret)
+    assert match is not None
+    assert (match.index, match.legacy) == (0, False)
+    assert await verify_secrets([first, second], secret + "x") is None
+    # A hash made with a pepper this process does not know verifies nothing.
+    assert await verify_secrets([f"{SCHEME}$000000000000${first.rsplit('$', 1)[1]}"], secret) is None
+    # The pepper: the setting, else a generated file that stays.
+    assert load_or_create_pepper(Settings(data_dir=tmp_path, secret_pepper="s" * 40)) == b"s" * 40
+    generated = load_or_create_pepper(Settings(data_dir=tmp_path))
+    assert len(generated) >= 32
+    assert load_or_create_pepper(Settings(data_dir=tmp_path)) == generated
+    with pytest.raises(ValueError, match="at least 32"):
+        Settings(data_dir=tmp_path, secret_pepper="short")
+    use_pepper(b"the test suite's secret pepper, not a real one")
+
+
+def test_an_argon2_hash_is_replaced_on_its_next_use(
+    server: LiveServer, gateway_database_url: str, new_client: Callable[..., ClientCredentials]
+) -> None:
+    client = new_client("population:read")
+    legacy = argon2_hash(client.client_secret)
+    asyncio.run(_set_hash(gateway_database_url, client.client_id, legacy))
+    assert ask(server.url, client.client_id, "wrong-" + client.client_secret).status_code == 401
+    assert stored_hashes(gateway_database_url, client.client_id) == [legacy]  # a failure changes nothing
+    assert ask(server.url, client.client_id, client.client_secret).status_code == 200
+    [migrated] = stored_hashes(gateway_database_url, client.client_id)
+    assert migrated != legacy
+    assert migrated.startswith(SCHEME + "$")
+    assert ask(server.url, client.client_id, client.client_secret).status_code == 200
+    assert ask(server.url, client.client_id, "wrong-" + client.client_secret).status_code == 401
+    assert stored_hashes(gateway_database_url, client.client_id) == [migrated]
+
+
+# --- failed requests ----------------------------------------------------------------------------------------------
+
+
+def test_a_client_id_is_refused_after_its_failures_and_audited(
+    serve: Callable[..., str], gateway_database_url: str, new_client: Callable[..., ClientCredentials]
+) -> None:
+    url = serve(token_failures_per_client=3, token_failures_per_address=0, token_failure_window_seconds=60)
+    target, bystander = new_client("population:read"), new_client("population:read")
+    for _ in range(3):
+        assert ask(url, target.client_id, "guess").status_code == 401
+    retry_after = refused(ask(url, target.client_id, "guess"))
+    assert retry_after <= 60
+    # Refused before its secret is checked: the right secret does not get through either (no oracle).
+    refused(ask(url, target.client_id, target.client_secret))
+    # Another client, from the same address, is not blocked.
+    assert ask(url, bystander.client_id, bystander.client_secret).status_code == 200
+    events = asyncio.run(_token_events(gateway_database_url, target.client_id))
+    assert [(e.status, e.reason) for e in events[-5:]] == [
+        (401, "oauth-error:invalid_client"),
+        (401, "oauth-error:invalid_client"),
+        (401, "oauth-error:invalid_client"),
+        (429, "too-many-failures:client"),
+        (429, "too-many-failures:client"),
+    ]
+    assert all(e.outcome == "refused" for e in events[-5:])
+
+
+def test_an_address_is_refused_after_its_failures(
+    serve: Callable[..., str], gateway_database_url: str, new_client: Callable[..., ClientCredentials]
+) -> None:
+    url = serve(token_failures_per_client=0, token_failures_per_address=4, token_failure_window_seconds=60)
+    legitimate = new_client("population:read")
+    assert ask(url, legitimate.client_id, legitimate.client_secret).status_code == 200
+    for n in range(4):  # made-up client ids, each failing once
+        assert ask(url, f"nobody-{n}-{uuid.uuid4().hex[:6]}", "guess").status_code == 401
+    refused(ask(url, f"nobody-{uuid.uuid4().hex[:6]}", "guess"))
+    # From this address now, even a good client waits (it shares the address with the attacker).
+    refused(ask(url, legitimate.client_id, legitimate.client_secret))
+    [event] = asyncio.run(_token_events(gateway_database_url, legitimate.client_id))[-1:]
+    assert (event.status, event.reason) == (429, "too-many-failures:address")
+
+
+def test_successes_do_not_count(serve: Callable[..., str], new_client: Callable[..., ClientCredentials]) -> None:
+    url = serve(token_failures_per_client=2, token_failures_per_address=2, token_failure_window_seconds=60)
+    client = new_client("population:read")
+    for _ in range(5):
+        assert ask(url, client.client_id, client.client_secret).status_code == 200
+
+
+@pytest.fixture(scope="module")
+def redis_prefix() -> Iterator[str]:
+    parts = urlsplit(REDIS_URL)
+    if not port_open(parts.hostname or "127.0.0.1", parts.port or 6379):
+        need_service(f"Redis is not reachable at {REDIS_URL}")
+    prefix = f"gwtest-{uuid.uuid4().hex[:12]}"
+    yield prefix
+    asyncio.run(RedisStorage(storage_uri(REDIS_URL), key_prefix=prefix).reset())
+
+
+def test_failures_add_up_across_gateways_in_redis(
+    serve: Callable[..., str], redis_prefix: str, new_client: Callable[..., ClientCredentials]
+) -> None:
+    shared = {
+        "redis_url": REDIS_URL,
+        "rate_limit_key_prefix": redis_prefix,
+        "token_failures_per_client": 4,
+        "token_failures_per_address": 0,
+        "token_failure_window_seconds": 60,
+    }
+    first, second = serve(**shared), serve(**shared)
+    target, bystander = new_client("population:read"), new_client("population:read")
+    for url in (first, second, first, second):
+        assert ask(url, target.client_id, "guess").status_code == 401
+    refused(ask(first, target.client_id, target.client_secret))
+    refused(ask(second, target.client_id, target.client_secret))
+    assert ask(second, bystander.client_id, bystander.client_secret).status_code == 200
+
+
+def test_an_unreachable_store_does_not_stop_token_requests(
+    serve: Callable[..., str], new_client: Callable[..., ClientCredentials]
+) -> None:
+    closed = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    url = serve(redis_url=closed, token_failures_per_client=1, token_failures_per_address=1)
+    client = new_client("population:read")
+    for _ in range(3):
+        assert ask(url, client.client_id, "guess").status_code == 401
+    assert ask(url, client.client_id, client.client_secret).status_code == 200

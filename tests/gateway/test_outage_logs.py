@@ -1,0 +1,64 @@
+"""A background loop whose rounds keep failing logs one line (with its traceback) when the failures start and one
+when they end, with the failed rounds counted, not a traceback per round: the webhook sender here, on a database
+whose tables are missing until it is migrated (a fault, not an outage: an unreachable database is logged without
+any traceback, see test_database_outage.py). The other loops use the same :class:`gateway.outages.LoopErrors`."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from gateway import migrations
+from gateway.db import create_engine, create_sessionmaker
+from gateway.exchange.webhooks import WebhookSender
+from gateway.logs import configure_logging
+from gateway.outages import DATABASE
+from gateway.services.access import AccessControl
+from gateway.settings import Settings
+
+POLL = 0.02
+
+
+def lines(text: str) -> list[dict[str, Any]]:
+    return [orjson.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def test_a_loop_failing_round_after_round_logs_once_and_sums_up(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
+    settings = Settings(data_dir=tmp_path, database_url=url, exchange_poll_seconds=POLL, log_format="json")
+    configure_logging(level="INFO", fmt="json")
+    DATABASE.succeeded()  # no outage left over from an earlier test in this process
+    capsys.readouterr()
+
+    async def run() -> float:
+        engine = create_engine(url)
+        sessionmaker = create_sessionmaker(engine)
+        sender = WebhookSender(settings=settings, sessionmaker=sessionmaker, access=AccessControl(sessionmaker))
+        sender.start()
+        began = time.monotonic()
+        await asyncio.sleep(1.0)  # about 50 rounds, each failing: the tables are missing
+        await asyncio.to_thread(migrations.upgrade, url)
+        await asyncio.sleep(0.5)  # rounds succeed again
+        await sender.close()
+        await engine.dispose()
+        return time.monotonic() - began
+
+    asyncio.run(run())
+    output = capsys.readouterr().err
+    logged = lines(output)
+    failed = [line for line in logged if line["event"] == "webhook round failed"]
+    again = [line for line in logged if line["event"] == "webhook rounds succeed again"]
+    assert len(failed) == 1, failed
+    assert failed[0]["error"].startswith("OperationalError")
+    assert len([line for line in output.splitlines() if "Traceback" in line]) == 1  # the first failure's, once
+    assert len(again) == 1, again
+    assert again[0]["failed_rounds"] >= 20
+    assert len([line for line in logged if line["level"] == "error"]) == 1
+    assert not [line for line in logged if line["event"].startswith("gateway database")]  # not an outage
