@@ -28,6 +28,7 @@ from .catalogue import Catalogue
 from .states import UP_STATES, ConnectionState
 
 __all__ = [
+    "MONTH_PATTERN",
     "UNKNOWN",
     "AxisMonthReport",
     "DatabaseMonth",
@@ -46,11 +47,17 @@ NOT_INCIDENTS = frozenset(
 )
 #: The order of the states in the report; states not listed here follow, alphabetically.
 STATE_ORDER = ("connected", "degraded", "down", "maintenance", "pending")
+#: A month as the API takes it: YYYY-MM from 1970 on (the report's query parameter states it).
+MONTH_PATTERN = r"^(19[7-9]\d|[2-9]\d{3})-(0[1-9]|1[0-2])$"
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
 
 
 class InvalidMonth(ValueError):
-    """The month asked for is malformed or has not begun."""
+    """The month asked for is malformed or has not begun (``kind`` says which, as the problem's error type)."""
+
+    def __init__(self, message: str, kind: str = "value_error") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class Incident(BaseModel):
@@ -264,7 +271,7 @@ async def build_month_report(
     year, number = parse_month(month)
     start, end = month_bounds(year, number, zone)
     if start > now:
-        raise InvalidMonth(f"month {month} has not begun")
+        raise InvalidMonth(f"month {month} has not begun", "month_not_begun")
     until = min(end, now)
     history_from = now - timedelta(days=retention_days)
     changes = await _changes(session, start, until)

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from ..axis.html import render_report_html
 from ..axis.overview import AxisOverview, DatabaseDetail, axis_overview, database_detail
-from ..axis.report import AxisMonthReport, InvalidMonth, build_month_report
+from ..axis.report import MONTH_PATTERN, AxisMonthReport, InvalidMonth, build_month_report
 from ..db import utcnow
 from ..deps import AXIS_ONLY, SessionDep, StateDep
 from ..openapi import problem_responses
@@ -40,7 +40,10 @@ async def get_axis(state: StateDep, session: SessionDep) -> AxisOverview:
 async def get_axis_report(
     state: StateDep,
     session: SessionDep,
-    month: Annotated[str, Query(max_length=16, description="The month, YYYY-MM, in the province's time zone.")],
+    month: Annotated[
+        str,
+        Query(pattern=MONTH_PATTERN, description="The month, YYYY-MM, in the province's time zone (from 1970-01)."),
+    ],
     format: Annotated[Literal["json", "html"], Query(description="JSON, or the bilingual HTML page.")] = "json",
 ) -> AxisMonthReport | HTMLResponse:
     """Per catalogued database: the share of the month connected, degraded, down, under maintenance (and any
@@ -60,7 +63,7 @@ async def get_axis_report(
         )
     except InvalidMonth as exc:
         raise ValidationFailed(
-            f"Invalid month: {exc}.", errors=[{"loc": ["query", "month"], "msg": str(exc), "type": "value_error"}]
+            f"Invalid month: {exc}.", errors=[{"loc": ["query", "month"], "msg": str(exc), "type": exc.kind}]
         ) from None
     if format == "html":
         return HTMLResponse(render_report_html(report))

@@ -241,7 +241,7 @@ def _problem_type(response: Any) -> str | None:
 
 #: Validation errors that JSON Schema cannot state: references to what does not exist (a grant for an unknown
 #: client, a scope on a database this gateway does not serve) and rules across values (an end before a start;
-#: `scopes` may be left out of a change but not set to null).
+#: `scopes` may be left out of a change but not set to null; `delete` needs `submit`; a month not begun yet).
 REFERENCE_ERRORS = frozenset(
     {
         "unknown_client",
@@ -251,6 +251,8 @@ REFERENCE_ERRORS = frozenset(
         "validity",
         "purpose_required",
         "not_nullable",
+        "delete_needs_submit",
+        "month_not_begun",
     }
 )
 
