@@ -35,9 +35,7 @@ async def test_the_demo_declares_a_valid_canary_for_a_simulated_sql_system(tmp_p
 async def test_every_database_the_demo_starts_declares_a_canary_its_connector_finds(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, database_url=f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}")
     with ExitStack() as stack:
-        context = SectorContext(
-            data_dir=tmp_path / "sectors", citizens=120, seed=68, stack=stack, defects=DEMO_DEFECTS
-        )
+        context = SectorContext(data_dir=tmp_path / "sectors", citizens=120, seed=68, stack=stack, defects=DEMO_DEFECTS)
         started = await start_sector_systems(settings, context)
         assert sorted(started) == sorted(SECTOR_SYSTEMS)
         assert len(started) == 12
