@@ -91,9 +91,9 @@ CANARY_SAMPLE = 50
 
 
 async def declare_canary(connector_name: str, config: dict[str, Any]) -> str | None:
-    """Set ``config["canary"]`` (unless set) to the key of a record of the sector system that satisfies the
-    contract, found through the connector's ``sample()``; returns it (``None`` when the connector cannot sample,
-    or no valid record was found)."""
+    """Set ``config["canary"]`` (unless set: the REST and SOAP simulators declare their own) to the key of a record
+    of the sector system that satisfies the contract, found through the connector's ``sample()``; returns it
+    (``None`` when the connector cannot sample, or no valid record was found)."""
     if config.get("canary"):
         return str(config["canary"])
     connector_class = discover_connectors(only={connector_name}).connectors.get(connector_name)

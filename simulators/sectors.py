@@ -17,9 +17,12 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .defects import PopulationDefects
+
+if TYPE_CHECKING:
+    from .http.server import SimulatorServer
 
 __all__ = ["SECTOR_SYSTEMS", "SectorContext", "SectorSystem", "load_sector_system"]
 
@@ -33,6 +36,8 @@ class SectorContext:
     its records from the same people. ``sql_url``, when set, is a SQLAlchemy URL of an empty database to use
     instead of a SQLite file (tests on PostgreSQL). Servers started go on ``stack``. ``defects``, when set, plants
     data-quality defects in the population database (:mod:`simulators.defects`; the demo does, tests need not).
+    ``servers`` maps each database whose system serves over HTTP to its :class:`~simulators.http.SimulatorServer`
+    (filled by ``start``), so that tests can make it misbehave.
     """
 
     data_dir: Path
@@ -42,6 +47,7 @@ class SectorContext:
     sql_url: str | None = None
     stack: ExitStack = field(default_factory=ExitStack)
     defects: PopulationDefects | None = None
+    servers: dict[str, SimulatorServer] = field(default_factory=dict)
 
     def sqlite_url(self, name: str) -> str:
         """The SQLAlchemy URL of this system's database: ``sql_url`` if set, else ``data_dir/<name>.db``."""
@@ -55,7 +61,9 @@ class SectorContext:
 class SectorSystem:
     """A simulated sector system and the connector that adapts it.
 
-    ``start(context)`` seeds the data if needed, starts any server, and returns the connector's configuration.
+    ``start(context)`` seeds the data if needed, starts any server, and returns the connector's configuration;
+    a system serving over REST or SOAP declares in it a ``canary``: the key of a record it serves that satisfies
+    the contract (chosen deterministically from its own data), so that the health checks are deep.
     ``protocol`` says how the gateway reaches it: ``sql``, ``rest`` or ``soap``.
     """
 

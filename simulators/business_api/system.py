@@ -14,9 +14,12 @@ __all__ = ["BUSINESS"]
 
 async def _start(context: SectorContext) -> dict[str, Any]:
     _, enterprises = synthetic_world(context.citizens, context.seed, context.today)
-    server = SimulatorServer(BusinessApi(enterprises)).start()
+    api = BusinessApi(enterprises)
+    server = SimulatorServer(api).start()
     context.stack.callback(server.stop)
-    return {"base_url": server.url, "auth": DEFAULT_AUTH.connector_auth()}
+    context.servers["business"] = server
+    # The canary: the first enterprise by code (the registry's records are derived from clean citizens).
+    return {"base_url": server.url, "auth": DEFAULT_AUTH.connector_auth(), "canary": min(api.records)}
 
 
 #: The national business registration database, over REST.

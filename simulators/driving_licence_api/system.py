@@ -24,7 +24,9 @@ async def _start(context: SectorContext) -> dict[str, Any]:
     api = driving_licence_api(context.citizens, seed=context.seed, today=context.today)
     server = SimulatorServer(api).start()
     context.stack.callback(server.stop)
-    return {"base_url": server.url, "auth": DEFAULT_AUTH.connector_auth()}
+    context.servers["driving_licences"] = server
+    # The canary: the first licence by number (derived from clean citizens).
+    return {"base_url": server.url, "auth": DEFAULT_AUTH.connector_auth(), "canary": min(api.licences)}
 
 
 #: The simulated national driving licence database, served over REST.

@@ -67,7 +67,9 @@ async def _start(context: SectorContext) -> dict[str, Any]:
     service = JudicialRecordsService(await asyncio.to_thread(_requests, context))
     server = SimulatorServer(service).start()
     context.stack.callback(server.stop)
-    return judicial_records_config(server.url)
+    context.servers["judicial_records"] = server
+    # The canary: the first request by number (derived from clean citizens).
+    return judicial_records_config(server.url, canary=min(service.rows))
 
 
 #: The simulated judicial records database, served over SOAP.

@@ -18,9 +18,12 @@ async def _start(context: SectorContext) -> dict[str, Any]:
     citizens, enterprises = synthetic_world(context.citizens, context.seed, context.today)
     vss = synthetic_vss_records(context.citizens, context.seed, context.today)
     taxpayers = build_taxpayers(citizens, enterprises, vss, seed=context.seed, today=context.today)
-    server = SimulatorServer(TaxApi(taxpayers)).start()
+    api = TaxApi(taxpayers)
+    server = SimulatorServer(api).start()
     context.stack.callback(server.stop)
-    return {"base_url": server.url, "auth": DEFAULT_AUTH.connector_auth()}
+    context.servers["tax"] = server
+    # The canary: the first taxpayer by tax code (derived from clean citizens and enterprises).
+    return {"base_url": server.url, "auth": DEFAULT_AUTH.connector_auth(), "canary": min(api.records)}
 
 
 #: The tax authority's taxpayer register, over REST.

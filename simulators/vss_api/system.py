@@ -31,8 +31,24 @@ def vss_server(context: SectorContext) -> SimulatorServer:
     return server
 
 
-async def _start(context: SectorContext) -> dict[str, Any]:
-    return {"base_url": vss_server(context).url, "auth": DEFAULT_AUTH.connector_auth()}
+def _api(server: SimulatorServer) -> VssApi:
+    api = server.api
+    assert isinstance(api, VssApi)
+    return api
+
+
+async def _start_social_insurance(context: SectorContext) -> dict[str, Any]:
+    server = context.servers["social_insurance"] = vss_server(context)
+    # The canary: the first participant by social insurance code (derived from clean citizens).
+    canary = min(_api(server).records.participants)
+    return {"base_url": server.url, "auth": DEFAULT_AUTH.connector_auth(), "canary": canary}
+
+
+async def _start_health_insurance(context: SectorContext) -> dict[str, Any]:
+    server = context.servers["health_insurance"] = vss_server(context)
+    # The canary: the first card by card code (derived from clean citizens).
+    canary = min(_api(server).records.cards)
+    return {"base_url": server.url, "auth": DEFAULT_AUTH.connector_auth(), "canary": canary}
 
 
 #: Vietnam Social Security's participants and contribution periods, over REST.
@@ -41,7 +57,7 @@ SOCIAL_INSURANCE = SectorSystem(
     connector="social_insurance",
     title="National insurance database: social insurance",
     protocol="rest",
-    start=_start,
+    start=_start_social_insurance,
 )
 
 #: Vietnam Social Security's health insurance cards, over REST.
@@ -50,5 +66,5 @@ HEALTH_INSURANCE = SectorSystem(
     connector="health_insurance",
     title="National insurance database: health insurance cards",
     protocol="rest",
-    start=_start,
+    start=_start_health_insurance,
 )

@@ -1,5 +1,5 @@
-"""The demo declares a canary record for each simulated SQL sector system: one that exists and satisfies the
-contract, so that the health checks fetch it."""
+"""The demo declares a canary record for each simulated sector system (SQL, REST and SOAP): one that exists and
+satisfies the contract, so that the health checks fetch it."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from connectors.discovery import discover_connectors
-from gateway.demo import declare_canary
+from gateway.demo import declare_canary, start_sector_systems
+from gateway.settings import Settings
 from simulators.defects import DEMO_DEFECTS
-from simulators.sectors import SectorContext, load_sector_system
+from simulators.sectors import SECTOR_SYSTEMS, SectorContext, load_sector_system
 
 pytestmark = pytest.mark.anyio
 
@@ -31,10 +32,32 @@ async def test_the_demo_declares_a_valid_canary_for_a_simulated_sql_system(tmp_p
         assert await declare_canary(system.connector, {**config, "canary": "kept"}) == "kept"
 
 
+async def test_every_database_the_demo_starts_declares_a_canary_its_connector_finds(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, database_url=f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}")
+    with ExitStack() as stack:
+        context = SectorContext(data_dir=tmp_path / "sectors", citizens=120, seed=68, stack=stack, defects=DEMO_DEFECTS)
+        started = await start_sector_systems(settings, context)
+        assert sorted(started) == sorted(SECTOR_SYSTEMS)
+        assert len(started) == 12
+        for database in started:
+            instance = settings.connectors[database]
+            name = instance.connector or database
+            assert instance.config.get("canary"), f"{database} declares no canary"
+            connector_class = discover_connectors(only={name}).connectors[name]
+            async with connector_class.from_config(instance.config) as connector:
+                assert connector.canary_id == instance.config["canary"]
+                assert await connector.canary() is True, database
+        # The REST and SOAP systems chose theirs from their own data, and their servers are known.
+        for database in ("business", "tax", "social_insurance", "health_insurance", "driving_licences"):
+            assert load_sector_system(database).protocol == "rest" and database in context.servers
+        assert load_sector_system("judicial_records").protocol == "soap" and "judicial_records" in context.servers
+
+
 async def test_a_system_that_cannot_sample_gets_no_canary_and_starts_anyway(tmp_path: Path) -> None:
     with ExitStack() as stack:
         context = SectorContext(data_dir=tmp_path, citizens=40, seed=68, stack=stack)
         system = load_sector_system("tax")
         config = await system.start(context)
+        del config["canary"]  # as if the system had declared none
         assert await declare_canary(system.connector, config) is None
         assert "canary" not in config

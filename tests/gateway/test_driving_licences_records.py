@@ -36,7 +36,8 @@ def gateway(
 ) -> Iterator[tuple[httpx.Client, dict[str, str]]]:
     with SimulatorServer(DrivingLicenceApi(licences)) as api:
         config = {"base_url": api.url, "auth": DEFAULT_AUTH.connector_auth()}
-        with sector_gateway(make_settings, make_client, "driving_licences", config) as served:
+        canary = min(licence["so_gplx"] for licence in licences)
+        with sector_gateway(make_settings, make_client, "driving_licences", config, canary=canary) as served:
             yield served
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from judicial_records_fixtures import CITIZENS, SEED, TODAY, requests
+from sector_gateway import canary_found
 from support import STATED, ClientCredentials, LiveServer, fetch_token
 
 from gateway.app import create_app
@@ -34,6 +35,7 @@ def gateway(
         )
         system = load_sector_system("judicial_records")
         config = asyncio.run(system.start(context))
+        assert asyncio.run(canary_found(system.connector, config))  # the health checks are deep
         settings = make_settings(connectors={"judicial_records": {"connector": system.connector, "config": config}})
         credentials = make_client("judicial_records:read", "judicial_records:search")
         with LiveServer(create_app(settings)) as live, httpx.Client(base_url=live.url, timeout=30) as http:

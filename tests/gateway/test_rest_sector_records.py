@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sector_gateway import canary_found
 from sector_rest_fixtures import CITIZENS, SEED, TODAY, world
 from support import STATED, ClientCredentials, LiveServer, fetch_token
 
@@ -38,7 +39,9 @@ def gateway(
         for database in DATABASES:
             system = load_sector_system(database)
             assert system.protocol == "rest"
-            connectors[database] = {"connector": system.connector, "config": asyncio.run(system.start(context))}
+            config = asyncio.run(system.start(context))
+            assert asyncio.run(canary_found(system.connector, config)), database  # the health checks are deep
+            connectors[database] = {"connector": system.connector, "config": config}
         settings = make_settings(connectors=connectors)
         scopes = [f"{database}:{operation}" for database in DATABASES for operation in ("read", "search")]
         credentials = make_client(*scopes)

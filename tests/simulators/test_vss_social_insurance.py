@@ -193,7 +193,12 @@ def test_both_sector_systems_share_one_server_that_stops_with_the_context(tmp_pa
         context = SectorContext(data_dir=tmp_path, citizens=CITIZENS, seed=SEED, today=TODAY, stack=stack)
         social = asyncio.run(load_sector_system("social_insurance").start(context))
         health = asyncio.run(load_sector_system("health_insurance").start(context))
-        assert social == health and social["auth"]["type"] == "oauth2_client_credentials"
+        assert social["base_url"] == health["base_url"] and social["auth"] == health["auth"]
+        assert social["auth"]["type"] == "oauth2_client_credentials"
+        assert context.servers["social_insurance"] is context.servers["health_insurance"]
+        # Each declares a record of its own as its canary: a participant, a card.
+        assert social["canary"] in context.servers["social_insurance"].api.records.participants  # type: ignore[attr-defined]
+        assert health["canary"] in context.servers["health_insurance"].api.records.cards  # type: ignore[attr-defined]
         with httpx.Client(base_url=social["base_url"], timeout=5) as client:
             assert client.post("/oauth/token", data={"grant_type": "client_credentials"}).status_code == 401
     with httpx.Client(base_url=social["base_url"], timeout=2) as client, pytest.raises(httpx.ConnectError):
