@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
-from support import STATED, ClientCredentials, LiveServer, PlantedSearch, fetch_token, postgres_database
+from support import STATED, TEST_PEPPER, ClientCredentials, LiveServer, PlantedSearch, fetch_token, postgres_database
 
 from connectors.sql.urls import to_async_url
 from gateway import migrations
@@ -27,7 +27,7 @@ from gateway.settings import Settings
 from simulators.population import CITIZENS, seed_population
 
 # Secrets hashed by the tests themselves (outside any server) use this pepper; a server adds its own.
-use_pepper(b"the test suite's secret pepper, not a real one")
+use_pepper(TEST_PEPPER.encode())
 
 SECTOR_CITIZENS = 3000
 SEARCH_NAME = "Trần Thị Mẫu"

@@ -20,6 +20,10 @@ import uvicorn
 from sqlalchemy.engine import URL, make_url
 
 # The purpose and actor a data request states (grants made from data scopes require both).
+#: The pepper of the secrets the tests hash themselves (outside any server); a gateway process started by a test
+#: must be given it (``GATEWAY_SECRET_PEPPER``) to accept those secrets.
+TEST_PEPPER = "the test suite's secret pepper, not a real one"
+
 STATED = {"X-Purpose": "1.001612.000.00.00.H41", "X-Actor-Id": "CB-068-0001"}
 
 POSTGRES_SERVER_URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -468,7 +468,7 @@ def test_two_workers_share_the_signing_key(data_dir: Path, created: CreatedClien
         scraped = {_scraped_counts(http) for _ in range(10)}
         workers = _worker_counts(data / "metrics")
     assert len(kids) == 1
-    assert sorted(p.name for p in (data / "keys").iterdir()) == ["secret-pepper", "signing-key.pem"]
+    assert sorted(p.name for p in (data / "keys").iterdir()) == ["data-keys", "secret-pepper", "signing-key.pem"]
     total = (len(tokens), len(tokens) * len(ids))
     # Whichever worker answers the scrape reports the sum of both (multiprocess metrics)...
     assert scraped == {total}

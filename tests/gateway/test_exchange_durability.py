@@ -27,7 +27,7 @@ import httpx
 import orjson
 import pytest
 import sqlalchemy as sa
-from support import STATED, ClientCredentials, empty_databases, free_port, need_service
+from support import STATED, TEST_PEPPER, ClientCredentials, empty_databases, free_port, need_service
 
 from contracts.population import Citizen
 from gateway import migrations
@@ -357,6 +357,7 @@ def _gateway_env(tmp_path: Path, gateway_url: str, population_url: str) -> dict[
     connectors = {"population": {"config": {"url": population_url, "writes": {}, "timeout_seconds": 5}}}
     env |= {
         "GATEWAY_DATA_DIR": str(tmp_path / "var"),
+        "GATEWAY_SECRET_PEPPER": TEST_PEPPER,
         "GATEWAY_DATABASE_URL": gateway_url,
         "GATEWAY_CONNECTORS": orjson.dumps(connectors).decode(),
         "GATEWAY_LOG_LEVEL": "WARNING",

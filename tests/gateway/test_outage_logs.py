@@ -18,6 +18,7 @@ from gateway.db import create_engine, create_sessionmaker
 from gateway.exchange.webhooks import WebhookSender
 from gateway.logs import configure_logging
 from gateway.outages import DATABASE
+from gateway.security.datakeys import DataKeys
 from gateway.services.access import AccessControl
 from gateway.settings import Settings
 
@@ -40,7 +41,12 @@ def test_a_loop_failing_round_after_round_logs_once_and_sums_up(
     async def run() -> float:
         engine = create_engine(url)
         sessionmaker = create_sessionmaker(engine)
-        sender = WebhookSender(settings=settings, sessionmaker=sessionmaker, access=AccessControl(sessionmaker))
+        sender = WebhookSender(
+            settings=settings,
+            sessionmaker=sessionmaker,
+            access=AccessControl(sessionmaker),
+            data_keys=DataKeys.from_settings(settings),
+        )
         sender.start()
         began = time.monotonic()
         await asyncio.sleep(1.0)  # about 50 rounds, each failing: the tables are missing
