@@ -83,7 +83,8 @@ class RequestContextMiddleware:
         finally:
             elapsed = time.perf_counter() - began
             route = scope.get("route")
-            template = getattr(route, "path", None)
+            # The template as the API document states it ("{kid}", not the router's "{kid:path}").
+            template = getattr(route, "path_format", None)
             if template is None:
                 template = scope["path"] if scope["path"] in self.static_paths and status != 404 else "unmatched"
             counter, histogram = metrics.http_children(scope["method"], template, status)

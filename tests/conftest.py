@@ -26,7 +26,8 @@ from gateway.services.clients import create_client
 from gateway.settings import Settings
 from simulators.population import CITIZENS, seed_population
 
-# Secrets hashed by the tests themselves (outside any server) use this pepper; a server adds its own.
+# Secrets hashed by the tests themselves (outside any server) use this pepper, and so do the test gateways
+# (``make_settings``); a test that gives a gateway another pepper makes that one current in this process.
 use_pepper(TEST_PEPPER.encode())
 
 SECTOR_CITIZENS = 3000
@@ -126,6 +127,8 @@ def make_settings(
             # Every test's requests come from 127.0.0.1, and some tests fail one client's token requests on
             # purpose, many times: the suite's failures must not add up to lockouts
             # (tests/gateway/test_client_secrets.py checks the limits, with gateways of its own).
+            # Every gateway the tests start in this process hashes with the pepper the tests hash with.
+            "secret_pepper": TEST_PEPPER,
             "token_failures_per_client": 0,
             "token_failures_per_address": 0,
         }

@@ -14,7 +14,6 @@ from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic.functional_validators import AfterValidator
-from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, delete, or_, select
@@ -116,7 +115,8 @@ class ClientUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Name | SkipJsonSchema[None] = None
+    # Left out: unchanged; never null (a client always has a name), so the document states a plain string.
+    name: Name = None  # type: ignore[assignment]
     agency_code: AgencyCode | None = None
     contact: Contact | None = None
     scopes: list[Role] | None = Field(default=None, max_length=len(NON_DATA_SCOPES), description="admin, audit, axis.")
@@ -125,9 +125,8 @@ class ClientUpdate(BaseModel):
 
     @model_validator(mode="after")
     def _check_required(self) -> Self:
-        for member in ("name", "scopes"):
-            if member in self.model_fields_set and getattr(self, member) is None:
-                raise PydanticCustomError("not_nullable", "name and scopes cannot be null")
+        if "scopes" in self.model_fields_set and self.scopes is None:
+            raise PydanticCustomError("not_nullable", "scopes cannot be null")
         return self
 
 

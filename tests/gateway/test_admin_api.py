@@ -260,7 +260,7 @@ def test_patch_changes_only_the_members_given(http: httpx.Client, admin: dict[st
 @pytest.mark.parametrize(
     ("changes", "loc"),
     [
-        ({"name": None}, ["body"]),
+        ({"name": None}, ["body", "name"]),
         ({"scopes": None}, ["body"]),
         ({"scopes": ["population:read"]}, ["body", "scopes", 0]),
         ({"agency_code": "000.00.00.h41"}, ["body", "agency_code"]),

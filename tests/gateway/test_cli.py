@@ -476,5 +476,5 @@ def test_two_workers_share_the_signing_key(data_dir: Path, created: CreatedClien
     # requests proves that the other one served the rest.
     assert len(workers) == 2, workers
     assert_private(data / "metrics")
-    assert any(0 < mine[i] < total[i] for mine in workers.values() for i in (0, 1)), workers
+    assert any(0 < mine[i] < total[i] for mine in workers.values() for i in (0, 1)), (workers, served.log())
     assert "Traceback" not in served.log()

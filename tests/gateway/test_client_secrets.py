@@ -123,9 +123,9 @@ def test_secrets_are_stored_as_keyed_hashes(
     created = http.post("/v1/admin/clients", json={"name": "Keyed"}, headers=headers).json()
     [stored] = stored_hashes(gateway_database_url, created["client_id"])
     scheme, ident, digest = stored.split("$")
-    # Made by the server, with the pepper it generated in its data directory (mode 0600).
-    assert (scheme, ident) == (SCHEME, pepper_id(settings.pepper_path.read_bytes().strip()))
-    assert stat.S_IMODE(settings.pepper_path.stat().st_mode) == 0o600
+    # Made by the server, with the pepper of its settings.
+    assert settings.secret_pepper is not None
+    assert (scheme, ident) == (SCHEME, pepper_id(settings.secret_pepper.get_secret_value().encode()))
     assert len(digest) == 64
     assert created["client_secret"] not in stored
     assert ask(server.url, created["client_id"], created["client_secret"]).status_code == 200
@@ -261,3 +261,12 @@ def test_an_unreachable_store_does_not_stop_token_requests(
     for _ in range(3):
         assert ask(url, client.client_id, "guess").status_code == 401
     assert ask(url, client.client_id, client.client_secret).status_code == 200
+
+
+def test_without_a_pepper_set_one_is_generated_in_the_data_directory(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    pepper = load_or_create_pepper(settings)
+    assert len(pepper) >= 32
+    assert settings.pepper_path.read_bytes().strip() == pepper
+    assert stat.S_IMODE(settings.pepper_path.stat().st_mode) == 0o600
+    assert load_or_create_pepper(Settings(data_dir=tmp_path)) == pepper  # kept, not made anew

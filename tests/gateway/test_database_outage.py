@@ -51,18 +51,19 @@ def _server_dsn() -> str:
     return make_url(POSTGRES_SERVER_URL).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-async def _cut(name: str) -> None:
-    """Cut every connection to the database and rename it away, so that new connections fail (3D000)."""
+async def _cut(name: str) -> int:
+    """Cut every connection to the database and rename it away, so that new connections fail (3D000); how many
+    tries it took (each retry means a gateway loop reached the database between the cut and the rename)."""
     admin = await asyncpg.connect(_server_dsn(), timeout=10)
     try:
-        for _ in range(50):
+        for attempt in range(1, 51):
             await admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
                 name,
             )
             try:
                 await admin.execute(f'ALTER DATABASE "{name}" RENAME TO "{name}_away"')
-                return
+                return attempt
             except asyncpg.ObjectInUseError:  # a gateway loop connected again in between
                 await asyncio.sleep(0.05)
         raise AssertionError("could not take the database away")
@@ -173,7 +174,7 @@ def test_a_submission_during_an_outage_is_retried_with_its_key_and_the_log_stays
         first = http.post(RECORDS, content=_submission("068185900001"), headers={**headers, "Idempotency-Key": "k-1"})
         assert first.status_code == 202, first.text
 
-        asyncio.run(_cut(name))
+        attempts = asyncio.run(_cut(name))
         try:
             key = f"k-{uuid.uuid4().hex[:8]}"
             began = time.monotonic()
@@ -216,8 +217,11 @@ def test_a_submission_during_an_outage_is_retried_with_its_key_and_the_log_stays
     assert "Traceback" not in log
     down = [line for line in lines if line["event"] == "gateway database unavailable"]
     back = [line for line in lines if line["event"] == "gateway database available again"]
-    assert len(down) == 1, down
-    assert len(back) == 1, back
+    # One line when the outage starts and one when it ends; a loop that reached the database between the cut and
+    # the rename (the rename then had to be tried again) ends a first, short outage.
+    assert 1 <= len(down) <= attempts, (attempts, down)
+    assert len(back) == len(down), back
+    back = back[-1:]
     assert back[0]["seconds"] >= OUTAGE_SECONDS * 0.8
     # Dozens of failed rounds of the background loops (and the refused requests), summed up in one line.
     assert back[0]["failed_rounds"] >= 20, back

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import positive_data_acceptance
-from support import STATED, empty_databases
+from support import STATED, TEST_PEPPER, empty_databases
 
 from gateway import migrations
 from gateway.app import create_app
@@ -37,7 +37,10 @@ def conformance_settings(
     with empty_databases(tmp_path_factory.mktemp("openapi"), "oagateway", "oapopulation") as (gateway, population):
         migrations.upgrade(gateway)
         asyncio.run(seed_population(population, count=50, seed=5))
+        # A data directory of its own: the run rotates the signing key, which must not be the shared servers' one.
         yield make_settings(
+            data_dir=tmp_path_factory.mktemp("openapi-data"),
+            secret_pepper=TEST_PEPPER,
             database_url=gateway,
             connectors={"population": {"config": {"url": population, "writes": {}, "timeout_seconds": 2}}},
         )

@@ -12,7 +12,8 @@ from ...services.grants import GrantCreate, GrantPublic, add_grant, get_grant, l
 
 router = APIRouter(prefix="/v1/admin/grants", tags=["admin"], dependencies=ADMIN_ONLY)
 
-GrantIdPath = Annotated[int, Path(ge=1, le=2**63 - 1, description="The grant id.")]
+# Grant ids are 32-bit integers in the database (SERIAL on PostgreSQL).
+GrantIdPath = Annotated[int, Path(ge=1, le=2**31 - 1, description="The grant id.")]
 
 
 @router.post("", status_code=201, summary="Add a grant", responses=problem_responses(401, 403, 409, 422))
