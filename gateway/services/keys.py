@@ -23,7 +23,7 @@ from typing import Any
 
 import anyio.to_thread
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -40,10 +40,17 @@ log = get_logger(__name__)
 
 
 async def publish_signing_key(session: AsyncSession, key: SigningKeyFile) -> None:
-    """Record the public half of ``key`` so that every gateway process publishes and trusts it."""
-    if await session.get(SigningKey, key.kid) is None:
-        session.add(SigningKey(kid=key.kid, algorithm=key.algorithm, public_jwk=key.jwk))
+    """Record the public half of ``key`` so that every gateway process publishes and trusts it. Several processes
+    starting at once may publish the same key: the first one's row stands, the others find it there."""
+    if await session.get(SigningKey, key.kid) is not None:
+        return
+    session.add(SigningKey(kid=key.kid, algorithm=key.algorithm, public_jwk=key.jwk))
+    try:
         await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        if await session.get(SigningKey, key.kid) is None:  # another constraint than the key's own: a real error
+            raise
 
 
 async def published_keys(session: AsyncSession, *, token_ttl_seconds: int) -> list[dict[str, Any]]:
