@@ -217,9 +217,10 @@ def test_a_submission_during_an_outage_is_retried_with_its_key_and_the_log_stays
     assert "Traceback" not in log
     down = [line for line in lines if line["event"] == "gateway database unavailable"]
     back = [line for line in lines if line["event"] == "gateway database available again"]
-    # One line when the outage starts and one when it ends; a loop that reached the database between the cut and
-    # the rename (the rename then had to be tried again) ends a first, short outage.
-    assert 1 <= len(down) <= attempts, (attempts, down)
+    # One line when the outage starts and one when it ends, not one per failed round. The connections are cut
+    # before the database is renamed away: a loop that reconnects in between ends a first, short outage, so a
+    # second (or a third) line pair may come before the long one.
+    assert 1 <= len(down) <= attempts + 2, (attempts, down)
     assert len(back) == len(down), back
     back = back[-1:]
     assert back[0]["seconds"] >= OUTAGE_SECONDS * 0.8
