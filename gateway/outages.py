@@ -1,12 +1,13 @@
 """Logging failures that repeat: one line when they start, one when they end, never a traceback per round.
 
 While the gateway's database is down, every background loop (the dispatcher, webhook sender, health checks, the
-signing keys' refresh, the audit writer) fails each round, several times a second. :data:`DATABASE` records such
-failures for the whole process: the first is logged (``gateway database unavailable``, with the failing part and
-the error's class; never its text, which may hold SQL parameters), the following ones are only counted, and the
-first success after them logs ``gateway database available again`` with the seconds it lasted and the failed
-rounds of each part. Failures of another kind (a bug) are collapsed the same way per loop by :class:`LoopErrors`,
-whose first failure is logged with its traceback.
+signing keys' refresh, the audit writer) fails each round, several times a second. :func:`database_outage` gives
+the record of one database's failures, shared by every part of the process that uses it: the first failure is
+logged (``gateway database unavailable``, with the failing part and the error's class; never its text, which may
+hold SQL parameters), the following ones are only counted, and the first success after them logs ``gateway
+database available again`` with the seconds it lasted, the failed rounds of each part and the part that reached
+it. Failures of another kind (a bug) are collapsed the same way per loop by :class:`LoopErrors`, whose first
+failure is logged with its traceback.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections import Counter
 
 import asyncpg
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL, make_url
 
 from .logs import get_logger
 
@@ -90,25 +92,41 @@ class Outage:
             log.error(f"{self.what} unavailable", part=part, error=error_name(exc))
         self.failures[part] += 1
 
-    def succeeded(self) -> None:
-        """A part reached the resource: the outage, if there was one, has ended."""
+    def succeeded(self, part: str) -> None:
+        """``part`` reached the resource: the outage, if there was one, has ended."""
         if self.since is None:
             return
         seconds = round(time.monotonic() - self.since, 1)
         failed = dict(sorted(self.failures.items()))
         self.since, self.failures = None, Counter()
-        log.warning(f"{self.what} available again", seconds=seconds, failed_rounds=sum(failed.values()), by_part=failed)
+        log.warning(
+            f"{self.what} available again",
+            seconds=seconds,
+            failed_rounds=sum(failed.values()),
+            by_part=failed,
+            reached_by=part,
+        )
 
 
-#: The gateway's own database, for the whole process.
-DATABASE = Outage("gateway database")
+_OUTAGES: dict[tuple[str, str | None, int | None, str | None], Outage] = {}
+
+
+def database_outage(url: str | URL) -> Outage:
+    """The outage record of the gateway database at ``url``: one per database in a process, whatever driver its
+    URL names (a process that serves several gateways, as the tests do, keeps their outages apart)."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    key = (parsed.get_backend_name(), parsed.host, parsed.port, parsed.database)
+    outage = _OUTAGES.get(key)
+    if outage is None:
+        outage = _OUTAGES[key] = Outage("gateway database")
+    return outage
 
 
 class LoopErrors:
-    """The failed rounds of one background loop: database outages go to :data:`DATABASE`; other errors are
+    """The failed rounds of one background loop: database outages go to its database's :class:`Outage`; other errors are
     logged once with their traceback, counted, and summed up when a round succeeds again."""
 
-    def __init__(self, part: str, outage: Outage = DATABASE) -> None:
+    def __init__(self, part: str, outage: Outage) -> None:
         self.part = part
         self.outage = outage
         self.failed_rounds = 0
@@ -127,7 +145,7 @@ class LoopErrors:
     def succeeded(self, *, reached_database: bool = True) -> None:
         """Record a round that went through (and, unless told otherwise, used the database)."""
         if reached_database:
-            self.outage.succeeded()
+            self.outage.succeeded(self.part)
         if self.failed_rounds:
             log.warning(f"{self.part} rounds succeed again", failed_rounds=self.failed_rounds)
             self.failed_rounds = 0

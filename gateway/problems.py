@@ -20,7 +20,7 @@ from starlette.routing import Match
 
 from connectors import errors as ce
 
-from .outages import DATABASE, database_unavailable
+from .outages import database_outage, database_unavailable
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "/problems/"
@@ -418,7 +418,7 @@ async def _on_database_error(request: Request, exc: Exception) -> Response:
     error is a bug: it goes on to the last-resort 500."""
     if not database_unavailable(exc) or type(exc) is TimeoutError:  # a bare timeout is not the database's
         raise exc
-    DATABASE.failed("requests", exc)
+    database_outage(request.app.state.gateway.settings.database_url).failed("requests", exc)
     labels = getattr(request.scope.get("route"), "metric_labels", None)
     if labels is not None and labels[1] == "submit":
         return problem_response(ExchangeUnavailable(), instance=request.url.path)

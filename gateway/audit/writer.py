@@ -29,7 +29,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from .. import metrics
 from ..db import utcnow
 from ..logs import get_logger
-from ..outages import DATABASE, database_unavailable, error_name
+from ..outages import database_outage, database_unavailable, error_name
 from ..problems import AuditUnavailable
 from ..security.keys import SigningKeyFile
 from ..services.keys import publish_signing_key
@@ -180,7 +180,7 @@ class AuditWriter:
             await self.seal()
         except Exception as exc:
             if database_unavailable(exc):
-                DATABASE.failed("audit seal", exc)
+                database_outage(self.engine.url).failed("audit seal", exc)
             else:
                 log.error("audit seal failed", error=type(exc).__name__)
             self._last_seal = time.monotonic()  # try again after another interval
@@ -194,12 +194,12 @@ class AuditWriter:
                 seqs, seal = await self._append(events, key)
         except Exception as exc:
             if database_unavailable(exc):
-                DATABASE.failed("audit", exc)
+                database_outage(self.engine.url).failed("audit", exc)
             else:
                 log.error("audit write failed", error=type(exc).__name__, events=len(batch))
             self._fail(batch)
             return
-        DATABASE.succeeded()
+        database_outage(self.engine.url).succeeded("audit")
         for (_event, future), seq in zip(batch, seqs, strict=True):
             if not future.done():
                 future.set_result(seq)

@@ -28,7 +28,7 @@ from .. import metrics
 from ..db import create_engine, utcnow
 from ..logs import get_logger
 from ..models import AxisCheck, AxisConnection, AxisEvidence, Lease, OpsStatus
-from ..outages import DATABASE, LoopErrors, database_unavailable
+from ..outages import LoopErrors, database_outage, database_unavailable
 from ..registry import ConnectorRegistry, Database
 from ..settings import Settings
 from .catalogue import Catalogue
@@ -167,7 +167,7 @@ class HealthRunner:
             self.leader = False
 
     async def _run(self) -> None:
-        errors = LoopErrors("health-check")
+        errors = LoopErrors("health-check", database_outage(self.settings.database_url))
         while not self._stopping.is_set():
             try:
                 self._reached_database = False
@@ -178,7 +178,7 @@ class HealthRunner:
                     raise
                 except Exception as exc:  # sharing is best effort: the checks go on without it
                     if database_unavailable(exc):
-                        DATABASE.failed("axis-evidence", exc)
+                        database_outage(self.settings.database_url).failed("axis-evidence", exc)
                     else:
                         log.warning("could not share the passive evidence", exc_info=True)
                 if leader:
@@ -442,22 +442,30 @@ class HealthRunner:
             ok, summary = await asyncio.to_thread(asyncio.run, verify())
         except Exception as exc:
             if database_unavailable(exc):
-                DATABASE.failed("audit verification", exc)
-            else:
-                log.exception("audit chain verification failed to run")
+                # Nothing was verified: the chain is neither good nor broken, and the next round tries again.
+                database_outage(url).failed("audit verification", exc)
+                self._audit_due = time.monotonic() + min(60.0, self.settings.audit_verify_interval_seconds)
+                return
+            log.exception("audit chain verification failed to run")
             ok, summary = False, f"verification failed to run: {type(exc).__name__}"
         if not ok:
             log.error("the audit chain is broken", detail=summary)
         now = utcnow()
-        async with self.sessionmaker() as session:
-            status = await session.get(OpsStatus, AUDIT_CHAIN)
-            if status is None:
-                status = OpsStatus(name=AUDIT_CHAIN, ok=ok, checked_at=now)
-            status.ok, status.checked_at, status.detail = ok, now, _clip(summary, 1000)
-            if ok:
-                status.good_at = now
-            session.add(status)
-            await session.commit()
+        try:
+            async with self.sessionmaker() as session:
+                status = await session.get(OpsStatus, AUDIT_CHAIN)
+                if status is None:
+                    status = OpsStatus(name=AUDIT_CHAIN, ok=ok, checked_at=now)
+                status.ok, status.checked_at, status.detail = ok, now, _clip(summary, 1000)
+                if ok:
+                    status.good_at = now
+                session.add(status)
+                await session.commit()
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            database_outage(url).failed("audit verification", exc)
+            self._audit_due = time.monotonic() + min(60.0, self.settings.audit_verify_interval_seconds)
 
 
 def _combine(

@@ -39,7 +39,7 @@ from ..db import utcnow
 from ..leases import LeaseHolder
 from ..logs import get_logger
 from ..models import ExchangeChange, ExchangeFeed, ExchangeOperation
-from ..outages import LoopErrors
+from ..outages import LoopErrors, database_outage
 from ..registry import ConnectorRegistry
 from ..settings import Settings
 from .states import DEAD, DELIVERED, DELIVERING, PENDING, UNFINISHED
@@ -139,7 +139,7 @@ class Dispatcher:
                 pass  # another process created it
 
     async def _run(self) -> None:
-        errors = LoopErrors("exchange dispatch")
+        errors = LoopErrors("exchange dispatch", database_outage(self.settings.database_url))
         while not self._stopping.is_set():
             busy = False
             try:

@@ -19,7 +19,7 @@ from .. import metrics
 from ..db import utcnow
 from ..logs import get_logger
 from ..models import ExchangeOperation, ExchangeReceipt
-from ..outages import DATABASE, database_unavailable
+from ..outages import Outage, database_outage, database_unavailable
 from ..problems import ExchangeUnavailable, IdempotencyKeyReused, SubmissionRejected, ValidationFailed
 from ..quality import record_submitted
 from ..services.access import Decision
@@ -38,10 +38,10 @@ class Intake:
     replayed: bool
 
 
-def _storage_failed(database_id: str, exc: BaseException) -> None:
+def _storage_failed(outage: Outage, database_id: str, exc: BaseException) -> None:
     """Log a failure to store or read a submission: once per outage when the database cannot be reached."""
     if database_unavailable(exc):
-        DATABASE.failed("submissions", exc)
+        outage.failed("submissions", exc)
     else:
         log.warning("exchange storage failed", database=database_id, exc_info=exc)
 
@@ -128,6 +128,7 @@ class IntakeService:
     ) -> None:
         self._sessionmaker = sessionmaker
         self._settings = settings
+        self._outage = database_outage(sessionmaker.kw["bind"].url)
         self.database_id = database_id
         self.checker = checker
 
@@ -142,7 +143,7 @@ class IntakeService:
                 if existing is not None:
                     return await _replay(session, existing, digest)
         except sa_exc.SQLAlchemyError as exc:
-            _storage_failed(self.database_id, exc)
+            _storage_failed(self._outage, self.database_id, exc)
             raise ExchangeUnavailable from None
         accepted: list[CheckedOperation] = []
         rejected: list[Rejection] = []
@@ -176,7 +177,7 @@ class IntakeService:
                 await session.commit()
         except Exception as exc:
             if database_unavailable(exc):
-                DATABASE.failed("quality scores", exc)
+                self._outage.failed("quality scores", exc)
             else:
                 log.warning(
                     "could not count submitted records in the quality scores", database=self.database_id, exc_info=True
@@ -241,7 +242,7 @@ class IntakeService:
                         raise
                     return await _replay(session, existing, digest)
         except sa_exc.SQLAlchemyError as exc:
-            _storage_failed(self.database_id, exc)
+            _storage_failed(self._outage, self.database_id, exc)
             raise ExchangeUnavailable from None
         await self._measure_quality(accepted)
         entries = [

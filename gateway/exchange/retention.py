@@ -30,7 +30,7 @@ from ..db import utcnow
 from ..leases import LeaseHolder
 from ..logs import get_logger
 from ..models import ExchangeOperation
-from ..outages import LoopErrors
+from ..outages import LoopErrors, database_outage
 from ..settings import Settings
 from .states import DEAD, DELIVERED
 
@@ -124,7 +124,7 @@ class PayloadRetention:
         return erased
 
     async def _run(self) -> None:
-        errors = LoopErrors("exchange retention")
+        errors = LoopErrors("exchange retention", database_outage(self.settings.database_url))
         interval = self.settings.exchange_retention_interval_seconds
         # The lease is renewed (or sought) every tick; the erasing runs once per interval in its holder, and at
         # once in a process that takes the lease over.

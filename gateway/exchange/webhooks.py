@@ -34,7 +34,7 @@ from ..db import utcnow
 from ..leases import LeaseHolder
 from ..logs import get_logger
 from ..models import ExchangeFeed, WebhookSubscription
-from ..outages import LoopErrors
+from ..outages import LoopErrors, database_outage
 from ..problems import AccessDenied, Conflict, Problem, ValidationFailed
 from ..security.datakeys import PREFIX, DataKeyError, DataKeys
 from ..services.access import AccessControl, Decision, decide
@@ -273,7 +273,7 @@ class WebhookSender:
         await self._http.aclose()
 
     async def _run(self) -> None:
-        errors = LoopErrors("webhook")
+        errors = LoopErrors("webhook", database_outage(self.settings.database_url))
         while not self._stopping.is_set():
             busy = False
             try:

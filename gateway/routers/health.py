@@ -12,7 +12,7 @@ from .. import metrics
 from ..db import ping
 from ..deps import StateDep
 from ..logs import get_logger
-from ..outages import DATABASE, database_unavailable
+from ..outages import database_outage, database_unavailable
 from ..problems import NotReady
 
 router = APIRouter(tags=["operations"])
@@ -73,7 +73,7 @@ async def metrics_endpoint(state: StateDep) -> Response:
     except Exception as exc:
         metrics.SHARED_STATE_READ_FAILURES.inc()
         if database_unavailable(exc):
-            DATABASE.failed("metrics", exc)
+            database_outage(state.settings.database_url).failed("metrics", exc)
         else:
             log.warning("cannot read the shared state for the metrics", exc_info=True)
     return Response(generate_latest(metrics.EXPOSITION), media_type=CONTENT_TYPE_LATEST)

@@ -25,7 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..logs import get_logger
 from ..models import Client, ClientSecret, ClientStatus, Grant
-from ..outages import DATABASE, database_unavailable
+from ..outages import database_outage, database_unavailable
 from ..problems import AccessDenied, BadHeader
 
 NOTIFY_CHANNEL = "gateway_access"
@@ -362,7 +362,7 @@ class AccessControl:
                 connection = await asyncpg.connect(dsn, timeout=10)
             except (OSError, asyncpg.PostgresError) as exc:
                 if database_unavailable(exc):
-                    DATABASE.failed("access listener", exc)
+                    database_outage(engine.url).failed("access listener", exc)
                 else:
                     log.warning("access listener cannot connect", error=type(exc).__name__)
                 await asyncio.sleep(5)

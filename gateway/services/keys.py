@@ -31,7 +31,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ..db import utcnow
 from ..logs import get_logger
 from ..models import SigningKey
-from ..outages import DATABASE, database_unavailable
+from ..outages import database_outage, database_unavailable
 from ..security.keys import SigningKeyFile, load_signing_key, replace_signing_key
 from ..security.tokens import TokenService
 from ..settings import Settings
@@ -168,11 +168,11 @@ class SigningKeys:
                 active = await active_signing_kid(session)
         except (SQLAlchemyError, OSError) as exc:
             if database_unavailable(exc):
-                DATABASE.failed("signing keys", exc)
+                database_outage(settings.database_url).failed("signing keys", exc)
             else:
                 log.warning("cannot reload the signing keys", error=type(exc).__name__)
             return
-        DATABASE.succeeded()
+        database_outage(settings.database_url).succeeded("signing keys")
         self.tokens.set_verification_keys(keys)
         if active is None or active == self.tokens.signing_kid:
             return

@@ -17,7 +17,7 @@ from gateway import migrations
 from gateway.db import create_engine, create_sessionmaker
 from gateway.exchange.webhooks import WebhookSender
 from gateway.logs import configure_logging
-from gateway.outages import DATABASE
+from gateway.outages import database_outage
 from gateway.security.datakeys import DataKeys
 from gateway.services.access import AccessControl
 from gateway.settings import Settings
@@ -35,7 +35,6 @@ def test_a_loop_failing_round_after_round_logs_once_and_sums_up(
     url = f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
     settings = Settings(data_dir=tmp_path, database_url=url, exchange_poll_seconds=POLL, log_format="json")
     configure_logging(level="INFO", fmt="json")
-    DATABASE.succeeded()  # no outage left over from an earlier test in this process
     capsys.readouterr()
 
     async def run() -> float:
@@ -68,3 +67,24 @@ def test_a_loop_failing_round_after_round_logs_once_and_sums_up(
     assert again[0]["failed_rounds"] >= 20
     assert len([line for line in logged if line["level"] == "error"]) == 1
     assert not [line for line in logged if line["event"].startswith("gateway database")]  # not an outage
+
+
+def test_each_database_has_its_own_outage_whatever_its_driver(capsys: pytest.CaptureFixture[str]) -> None:
+    """A process serving two gateways (as the tests do) keeps their outages apart: a success on one database does
+    not end the other's outage; the same database named with another driver is the same record."""
+    configure_logging(level="INFO", fmt="json")
+    first = database_outage("postgresql://gateway@127.0.0.1:5432/first")
+    assert database_outage("postgresql+asyncpg://gateway@127.0.0.1:5432/first") is first
+    second = database_outage("postgresql+asyncpg://gateway@127.0.0.1:5432/second")
+    assert second is not first
+    capsys.readouterr()
+
+    first.failed("exchange dispatch", ConnectionRefusedError())
+    second.succeeded("signing keys")
+    assert first.ongoing
+    first.succeeded("audit")
+    assert not first.ongoing
+    logged = lines(capsys.readouterr().err)
+    assert [line["event"] for line in logged] == ["gateway database unavailable", "gateway database available again"]
+    assert logged[1]["reached_by"] == "audit"
+    assert logged[1]["by_part"] == {"exchange dispatch": 1}
