@@ -46,6 +46,7 @@ from pydantic_core.core_schema import ErrorType
 
 from contracts import Contract, ContractQuery
 
+from .context import RequestContext, current_context
 from .errors import (
     BadQuery,
     ConnectorConfigError,
@@ -76,6 +77,7 @@ __all__ = [
     "OperationNotSupported",
     "Page",
     "RecordNotFound",
+    "RequestContext",
     "SubmissionRejected",
     "SubmitOperation",
     "SubmitResult",
@@ -240,6 +242,8 @@ class ChangePage:
 
 ConfigT = TypeVar("ConfigT", bound=ConnectorConfig)
 
+_NO_CONTEXT = RequestContext()
+
 _BUILTIN_ERROR_TYPES = frozenset(get_args(ErrorType))
 # Context entries of pydantic's own errors that quote (part of) the rejected input instead of the rule.
 _INPUT_CONTEXT = frozenset({"error", "tag", "attribute", "tz_actual", "encoding_error"})
@@ -296,6 +300,12 @@ class Connector(ABC, Generic[ConfigT]):
                 f"invalid configuration for connector {cls.slug!r}: " + "; ".join(errors), errors=errors
             ) from None
         return cls(config)  # type: ignore[arg-type]
+
+    @property
+    def context(self) -> RequestContext:
+        """The context of the call in progress (who asks, why, the request id, the trace; see
+        :mod:`connectors.context`); an empty one outside a call made by the gateway."""
+        return current_context() or _NO_CONTEXT
 
     def config_error(self, problem: str) -> ConnectorConfigError:
         """The error for ``problem``, found in this connector's configuration once it was parsed (a mapping that
