@@ -237,7 +237,12 @@ async def test_a_request_past_the_deadline_is_504_and_its_query_is_cancelled(
     async with httpx.AsyncClient(
         base_url=url, headers={"Authorization": f"Bearer {token}", **STATED}, timeout=30
     ) as http:
-        assert (await http.get(record)).status_code == 200
+        # Warm up (the connector's first connection); on a loaded machine the first try may itself pass the
+        # deadline, which is the behaviour under test, so it is tried again.
+        for _ in range(5):
+            if (warm := await http.get(record)).status_code != 504:
+                break
+        assert warm.status_code == 200, warm.text
         holder = await asyncpg.connect(dsn, timeout=5)
         watcher = await asyncpg.connect(dsn, timeout=5)
         try:
