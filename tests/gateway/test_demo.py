@@ -224,7 +224,8 @@ def test_the_printed_commands_work_and_a_restart_renews_only_the_secret(tmp_path
         assert axis["total"] == 16
         assert axis["connected"] == len(first.served)
         assert axis["by_state"]["pending"] == 16 - len(first.served)
-        connected = {item["id"] for item in axis["databases"] if item["state"] == "connected"}
+        # (connected, or degraded when the machine is loaded: both count as connected)
+        connected = {item["id"] for item in axis["databases"] if item["state"] in ("connected", "degraded")}
         assert connected == set(first.served)
         # The submission line, pasted: the change is accepted, delivered, and read back.
         receipt = run_pasted(first.submit_command)
