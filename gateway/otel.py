@@ -7,9 +7,9 @@ process (the tests) do not share one, and nothing is left behind once the last o
 * incoming requests: FastAPI's instrumentation, on this application only; a caller's ``traceparent`` is
   continued. The probes (``/healthz``, ``/readyz``, ``/metrics``) are not traced unless
   ``OTEL_PYTHON_FASTAPI_EXCLUDED_URLS`` (or ``OTEL_PYTHON_EXCLUDED_URLS``) says otherwise;
-* outgoing HTTP calls (connectors to sector systems and platforms, webhooks, issuers' keys): every
-  ``httpx`` client created while a tracing gateway runs is instrumented (whatever its transport: aiohttp's too),
-  and its calls are spans of the gateway whose request makes them, their ``traceparent`` sent on;
+* outgoing HTTP calls (connectors to sector systems and platforms, identity providers' keys): every ``httpx``
+  client created while a tracing gateway runs is instrumented (whatever its transport: aiohttp's too), and its
+  calls are spans of the gateway whose request makes them, their ``traceparent`` sent on;
 * the gateway's database: the queries on the application's engine.
 
 Calls and queries outside any traced request (health checks, the exchange dispatcher's and webhook sender's
@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -167,12 +168,25 @@ class _HttpxClients:
 
     users = 0
     originals: tuple[Any, Any] | None = None
+    lock = threading.Lock()
 
     @classmethod
     def acquire(cls) -> None:
-        cls.users += 1
-        if cls.originals is not None:
-            return
+        with cls.lock:
+            cls.users += 1
+            if cls.originals is None:
+                cls._patch()
+
+    @classmethod
+    def release(cls) -> None:
+        with cls.lock:
+            cls.users -= 1
+            if cls.users == 0 and cls.originals is not None:
+                httpx.Client.__init__, httpx.AsyncClient.__init__ = cls.originals  # type: ignore[method-assign]
+                cls.originals = None
+
+    @classmethod
+    def _patch(cls) -> None:
         provider = _CurrentProvider()
         originals = (httpx.Client.__init__, httpx.AsyncClient.__init__)
 
@@ -192,13 +206,6 @@ class _HttpxClients:
         httpx.Client.__init__ = instrumented(originals[0])  # type: ignore[method-assign]
         httpx.AsyncClient.__init__ = instrumented(originals[1])  # type: ignore[method-assign]
         cls.originals = originals
-
-    @classmethod
-    def release(cls) -> None:
-        cls.users -= 1
-        if cls.users == 0 and cls.originals is not None:
-            httpx.Client.__init__, httpx.AsyncClient.__init__ = cls.originals  # type: ignore[method-assign]
-            cls.originals = None
 
 
 class Tracing:
