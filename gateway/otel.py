@@ -258,12 +258,9 @@ class Tracing:
         self._started = True
 
     async def close(self) -> None:
-        """Send what is left and shut the exporters down."""
+        """Send the spans not yet exported and shut the exporters down (the batch processors' shutdown exports
+        what they hold, within 30 seconds)."""
         if self._started:
             self._started = False
             _HttpxClients.release()
-        await asyncio.to_thread(self._shutdown)
-
-    def _shutdown(self) -> None:
-        self.provider.force_flush()
-        self.provider.shutdown()
+        await asyncio.to_thread(self.provider.shutdown)
