@@ -1,6 +1,7 @@
 # axis-gateway: build a wheel, install it into a slim runtime image, run as an unprivileged user.
 #   docker build -t axis-gateway .
 #   docker run -p 8000:8000 -e GATEWAY_DATABASE_URL=postgresql://gateway@db/gateway axis-gateway
+# Traces (OpenTelemetry, off by default): add -e OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318 (docs/tracing.md).
 
 FROM python:3.12-slim AS build
 WORKDIR /src
@@ -13,7 +14,7 @@ COPY simulators ./simulators
 COPY gateway ./gateway
 RUN python -m build --wheel --outdir /dist \
  && python -m venv /opt/gateway \
- && /opt/gateway/bin/pip install --no-cache-dir /dist/*.whl
+ && /opt/gateway/bin/pip install --no-cache-dir "$(ls /dist/*.whl)[tracing]"
 
 FROM python:3.12-slim
 RUN groupadd --system --gid 10001 gateway \

@@ -18,6 +18,7 @@ from .routers import admin, audit, axis, contracts, exchange, health, oauth, pro
 from .routers.databases import database_router
 from .settings import Settings, get_settings
 from .state import GatewayState
+from .telemetry import configure_tracing
 
 DESCRIPTION = """\
 The provincial data-sharing integration gateway: national and sector databases, adapted by pluggable
@@ -36,11 +37,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await state.start()
+        if tracing is not None:
+            await tracing.start()
         try:
-            yield
+            await state.start()
+            try:
+                yield
+            finally:
+                await state.close()
         finally:
-            await state.close()
+            if tracing is not None:
+                await tracing.close()
 
     app = FastAPI(title="axis-gateway", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.gateway = state
@@ -73,4 +80,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     for database in state.registry.databases.values():
         app.include_router(database_router(database, settings))
+    # Off unless the standard OTEL_* variables ask for traces (gateway.telemetry, docs/tracing.md).
+    tracing = configure_tracing(app, state.engine)
     return app

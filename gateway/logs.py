@@ -11,6 +11,8 @@ from typing import Any
 import orjson
 import structlog
 
+from .telemetry import current_span_ids
+
 
 def _dumps(obj: Any, default: Any = None) -> str:
     return orjson.dumps(obj, default=default).decode()
@@ -71,10 +73,20 @@ def mask_personal_data(_logger: Any, _method: str, event_dict: MutableMapping[st
     return event_dict
 
 
+def add_trace_ids(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """A structlog processor adding ``trace_id`` and ``span_id`` while an OpenTelemetry span is current (they
+    replace a ``trace_id`` bound from elsewhere: the span's are the ones a trace backend knows)."""
+    ids = current_span_ids()
+    if ids is not None:
+        event_dict["trace_id"], event_dict["span_id"] = ids
+    return event_dict
+
+
 def configure_logging(*, level: str = "INFO", fmt: str = "json") -> None:
     """Route structlog and the standard library's logging through one renderer on stderr."""
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        add_trace_ids,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
