@@ -15,6 +15,9 @@ from typing import Any
 
 import pytest
 import yaml
+from typer.testing import CliRunner
+
+from gateway.cli import app as cli_app
 
 ROOT = Path(__file__).resolve().parents[2]
 KIT = ROOT / "deploy" / "kubernetes"
@@ -71,3 +74,13 @@ def one(resources: list[dict[str, Any]], kind: str, name: str | None = None) -> 
 
 def kinds(resources: list[dict[str, Any]]) -> set[str]:
     return {resource["kind"] for resource in resources}
+
+
+def accepted_by_the_cli(args: list[str]) -> None:
+    """``gateway ARGS`` names a command and options that exist (``--help`` stops before anything runs)."""
+    umask = os.umask(0o022)
+    try:
+        result = CliRunner().invoke(cli_app, [*args, "--help"])
+    finally:
+        os.umask(umask)  # the gateway's callback restricts the umask of the process
+    assert result.exit_code == 0, f"gateway {' '.join(args)}: {result.output}"

@@ -7,18 +7,15 @@ from __future__ import annotations
 
 import copy
 import io
-import os
 from pathlib import PurePosixPath
 from typing import Any
 
 import pytest
-from kube_kit import OVERLAYS, build, build_text, kinds, one, tool
+from kube_kit import OVERLAYS, accepted_by_the_cli, build, build_text, kinds, one, tool
 from ops_kit import ALERTS as ALERTS_PATH
 from ops_kit import load_yaml
-from typer.testing import CliRunner
 
 from gateway import __version__
-from gateway.cli import app as cli_app
 from gateway.routers.health import router as health_router
 from gateway.settings import Settings
 
@@ -66,16 +63,6 @@ def config_map(resources: list[dict[str, Any]]) -> dict[str, str]:
 def gateway_container(resources: list[dict[str, Any]]) -> dict[str, Any]:
     (container,) = one(resources, "Deployment", "axis-gateway")["spec"]["template"]["spec"]["containers"]
     return container
-
-
-def accepted_by_the_cli(args: list[str]) -> None:
-    """``gateway ARGS`` names a command and options that exist (``--help`` stops before anything runs)."""
-    umask = os.umask(0o022)
-    try:
-        result = CliRunner().invoke(cli_app, [*args, "--help"])
-    finally:
-        os.umask(umask)  # the gateway's callback restricts the umask of the process
-    assert result.exit_code == 0, f"gateway {' '.join(args)}: {result.output}"
 
 
 # --- building and validating ----------------------------------------------------------------------------------------
