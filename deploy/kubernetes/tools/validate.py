@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import kubernetes_validate
 import yaml
-from kubernetes_validate import utils as kubernetes_validate
 
 #: The Kubernetes version the manifests are written for: the oldest release they must apply to.
 KUBERNETES_VERSION = "1.32.0"
