@@ -212,6 +212,9 @@ def keys_rotate_data_key(
         typer.echo("error: --drop-old writes the key file, which --reencrypt-only leaves alone", err=True)
         raise typer.Exit(2)
     settings = get_settings()
+    if reencrypt_only and settings.data_key is None and not settings.data_key_file_path.exists():
+        typer.echo(f"error: no data key file at {settings.data_key_file_path}", err=True)
+        raise typer.Exit(1)
     from_file = settings.data_key is None and not reencrypt_only
     if from_file:
         path = settings.data_key_file_path

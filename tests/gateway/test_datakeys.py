@@ -99,6 +99,9 @@ def test_reencrypt_only_leaves_a_mounted_key_file_alone(tmp_path: Path) -> None:
     asyncio.run(plant(DataKeys(keys=[old]).encrypt("hook-secret")))
     refused = _cli(data_dir, key_file, "keys", "rotate-data-key", "--reencrypt-only", "--drop-old")
     assert refused.returncode == 2 and "--reencrypt-only" in refused.stderr
+    missing = _cli(data_dir, tmp_path / "absent", "keys", "rotate-data-key", "--reencrypt-only")
+    assert missing.returncode == 1 and "no data key file" in missing.stderr
+    assert not (tmp_path / "absent").exists()
     rotated = _cli(data_dir, key_file, "keys", "rotate-data-key", "--reencrypt-only")
     assert rotated.returncode == 0, rotated.stderr
     assert "re-encrypted: 1" in rotated.stdout
