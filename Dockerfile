@@ -2,6 +2,9 @@
 #   docker build -t axis-gateway .
 #   docker run -p 8000:8000 -e GATEWAY_DATABASE_URL=postgresql://gateway@db/gateway axis-gateway
 # Traces (OpenTelemetry, off by default): add -e OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318 (docs/tracing.md).
+# `gateway serve` listens on GATEWAY_HOST:GATEWAY_PORT (0.0.0.0:8000 here), and the health check asks /healthz on
+# that port: set GATEWAY_PORT to move both. The root filesystem may be read-only: the gateway writes only in
+# GATEWAY_DATA_DIR (and /tmp).
 
 FROM python:3.12-slim AS build
 WORKDIR /src
@@ -24,11 +27,13 @@ COPY --from=build /opt/gateway /opt/gateway
 ENV PATH=/opt/gateway/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    GATEWAY_DATA_DIR=/var/lib/gateway
+    GATEWAY_DATA_DIR=/var/lib/gateway \
+    GATEWAY_HOST=0.0.0.0 \
+    GATEWAY_PORT=8000
 USER gateway
 WORKDIR /var/lib/gateway
 VOLUME ["/var/lib/gateway"]
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s \
-  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]
-CMD ["gateway", "serve", "--host", "0.0.0.0", "--port", "8000"]
+  CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('GATEWAY_PORT', '8000'), timeout=2)"]
+CMD ["gateway", "serve"]

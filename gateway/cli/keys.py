@@ -196,12 +196,26 @@ def keys_rotate_data_key(
     drop_old: Annotated[
         bool, typer.Option("--drop-old", help="Once every secret is re-encrypted, remove the older keys from the file.")
     ] = False,
+    reencrypt_only: Annotated[
+        bool,
+        typer.Option(
+            "--reencrypt-only",
+            help="Write no key: re-encrypt with the newest key already first in the key file (a file kept "
+            "elsewhere and mounted read-only, such as a Kubernetes Secret).",
+        ),
+    ] = False,
 ) -> None:
     """Rotate the data key that encrypts stored webhook secrets: a new key is put first in GATEWAY_DATA_KEY_FILE
     (running processes reload it) and every stored secret is encrypted again with it. With GATEWAY_DATA_KEY set,
-    put the new key first in it yourself; this command then re-encrypts with it."""
+    or with --reencrypt-only, put the new key first yourself; this command then re-encrypts with it."""
+    if reencrypt_only and drop_old:
+        typer.echo("error: --drop-old writes the key file, which --reencrypt-only leaves alone", err=True)
+        raise typer.Exit(2)
     settings = get_settings()
-    from_file = settings.data_key is None
+    if reencrypt_only and settings.data_key is None and not settings.data_key_file_path.exists():
+        typer.echo(f"error: no data key file at {settings.data_key_file_path}", err=True)
+        raise typer.Exit(1)
+    from_file = settings.data_key is None and not reencrypt_only
     if from_file:
         path = settings.data_key_file_path
         old = [line.strip() for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
@@ -220,5 +234,5 @@ def keys_rotate_data_key(
         path = settings.data_key_file_path
         write_key_file(path, path.read_text().splitlines()[:1])
     typer.echo(f"re-encrypted: {changed}")
-    if from_file:
+    if settings.data_key is None:
         typer.echo(f"key file:     {settings.data_key_file_path}")

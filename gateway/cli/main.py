@@ -25,8 +25,8 @@ app = typer.Typer(
 db_app = typer.Typer(help="The gateway's own database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
-HostOption = Annotated[str, typer.Option(help="Interface to listen on.")]
-PortOption = Annotated[int, typer.Option(help="TCP port to listen on.", min=1, max=65535)]
+HostOption = Annotated[str, typer.Option(help="Interface to listen on.", envvar="GATEWAY_HOST")]
+PortOption = Annotated[int, typer.Option(help="TCP port to listen on.", min=1, max=65535, envvar="GATEWAY_PORT")]
 
 
 def _version(value: bool) -> None:
