@@ -411,6 +411,7 @@ async def _on_connector_error(request: Request, exc: Exception) -> Response:
 async def _on_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
+    problem: Problem
     if any(e.get("type") == "json_invalid" for e in errors):
         problem = MalformedJson("The request body is not valid JSON.")
         return problem_response(problem, instance=request.url.path, scope=request.scope)
