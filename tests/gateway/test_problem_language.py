@@ -28,7 +28,7 @@ from gateway.problems import PROBLEM_TYPES, Problem, problem_response
 from gateway.settings import Settings
 
 with warnings.catch_warnings():  # Starlette's notice that its test client will move to httpx2
-    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
 ROOT = Path(__file__).resolve().parents[2]
