@@ -8,7 +8,9 @@ Details are written in English where they are raised, as they always were; the E
 to its Vietnamese one. A template's ``{name}`` placeholders match the values the gateway filled in, which the
 Vietnamese template puts back in their place; a placeholder named ``{reason}`` is itself translated when it is one
 of the catalogue's reasons. A detail the catalogue does not know (a connector's own message, say) is answered with
-the problem type's general Vietnamese detail. The catalogue is compiled once, at import; negotiating a language
+the problem type's general Vietnamese detail. The messages of an ``errors`` list (pydantic's common ones and the
+gateway's own) and the problems of a submission's ``rejected`` operations are translated too; their locations,
+types and codes are not. The catalogue is compiled once, at import; negotiating a language
 parses one header, and is cached.
 """
 
@@ -18,6 +20,7 @@ import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.types import Scope
 
@@ -27,6 +30,7 @@ DEFAULT_LANGUAGE = "en"
 #: The languages the gateway answers in, the default first.
 LANGUAGES = (DEFAULT_LANGUAGE, "vi")
 
+PROBLEM_PATH = "/problems/"
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 _QUALITY = re.compile(r"^q=(0(\.\d{0,3})?|1(\.0{0,3})?)$", re.IGNORECASE)
 
@@ -138,12 +142,15 @@ class _Messages:
                 values = match.groupdict()
                 if "reason" in values:
                     values["reason"] = _REASONS.translate(values["reason"]) or values["reason"]
+                if "choices" in values:
+                    values["choices"] = values["choices"].replace(" or ", " hoặc ")
                 return template.translation.format_map(values)
         return None
 
 
 _DETAILS: dict[str, _Messages] = {slug: _Messages.of(messages) for slug, messages in vi.DETAILS.items()}
 _REASONS = _Messages.of(vi.REASONS)
+_ERRORS: dict[str, _Messages] = {kind: _Messages.of(messages) for kind, messages in vi.ERRORS.items()}
 
 
 def translate_detail(slug: str, detail: str) -> str | None:
@@ -173,3 +180,62 @@ def problem_title(slug: str, title: str, language: str) -> str:
 def problem_description(slug: str, description: str, language: str) -> str:
     """A problem type's description (its ``/problems`` page) in ``language``."""
     return vi.DESCRIPTIONS.get(slug, description) if language == "vi" else description
+
+
+def translate_error_message(kind: str, message: str) -> str | None:
+    """The Vietnamese of the message of an ``errors`` entry of type ``kind``, or ``None`` when not known (those of
+    the gateway's own checks are its details or their reasons)."""
+    messages = _ERRORS.get(kind)
+    return (
+        (messages.translate(message) if messages is not None else None)
+        or _DETAILS["validation-error"].translate(message)
+        or _REASONS.translate(message)
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _localized_message(kind: str, message: str) -> str:
+    return translate_error_message(kind, message) or message
+
+
+def _localize_errors(errors: list[Any]) -> list[Any]:
+    return [
+        {**error, "msg": _localized_message(error["type"], error["msg"])}
+        if isinstance(error, dict) and isinstance(error.get("type"), str) and isinstance(error.get("msg"), str)
+        else error
+        for error in errors
+    ]
+
+
+def _localize_nested(problem: Any) -> Any:
+    """A problem details object inside another (a rejected operation's), in Vietnamese."""
+    if not isinstance(problem, dict) or not isinstance(problem.get("type"), str):
+        return problem
+    slug = problem["type"].removeprefix(PROBLEM_PATH)
+    localized = dict(problem)
+    if isinstance(problem.get("title"), str):
+        localized["title"] = vi.TITLES.get(slug, problem["title"])
+    if isinstance(problem.get("detail"), str) and slug in vi.GENERIC_DETAILS:
+        localized["detail"] = _localized_detail(slug, problem["detail"])
+    if isinstance(problem.get("errors"), list):
+        localized["errors"] = _localize_errors(problem["errors"])
+    return localized
+
+
+def _localize_rejection(entry: Any) -> Any:
+    if isinstance(entry, dict) and "problem" in entry:
+        return {**entry, "problem": _localize_nested(entry["problem"])}
+    return entry
+
+
+def localize_extensions(extensions: Mapping[str, Any], language: str) -> Mapping[str, Any]:
+    """A problem's extensions in ``language``: the messages of ``errors`` and the problems of ``rejected``
+    operations are translated; their members, locations, types and codes are not."""
+    if language != "vi" or not ("errors" in extensions or "rejected" in extensions):
+        return extensions
+    localized = dict(extensions)
+    if isinstance(extensions.get("errors"), list):
+        localized["errors"] = _localize_errors(extensions["errors"])
+    if isinstance(extensions.get("rejected"), list):
+        localized["rejected"] = [_localize_rejection(entry) for entry in extensions["rejected"]]
+    return localized

@@ -420,3 +420,103 @@ REASONS: dict[str, str] = {
     "unreachable: {stores}": "không kết nối được: {stores}",
     "no connector loaded": "chưa nạp được bộ kết nối (connector) nào",
 }
+
+#: The messages of the entries of a problem's ``errors`` list, by the entry's ``type``: English template ->
+#: Vietnamese (pydantic's common ones and the gateway's own; any other message is answered as written). A
+#: ``{choices}`` placeholder is a list of values whose "or" is translated.
+ERRORS: dict[str, dict[str, str]] = {
+    "missing": {"Field required": "Thiếu trường bắt buộc"},
+    "extra_forbidden": {"Extra inputs are not permitted": "Không được gửi trường ngoài hợp đồng dữ liệu"},
+    "string_type": {"Input should be a valid string": "Giá trị phải là chuỗi ký tự"},
+    "int_type": {
+        "Input should be a valid integer": "Giá trị phải là số nguyên",
+        "Input should be a JSON integer (not a boolean or a string)": (
+            "Giá trị phải là số nguyên JSON (không phải giá trị logic hay chuỗi ký tự)"
+        ),
+    },
+    "int_parsing": {
+        "Input should be a valid integer, unable to parse string as an integer": (
+            "Giá trị phải là số nguyên; không đọc được chuỗi thành số nguyên"
+        ),
+    },
+    "int_from_float": {
+        "Input should be a valid integer, got a number with a fractional part": (
+            "Giá trị phải là số nguyên, không có phần thập phân"
+        ),
+    },
+    "float_type": {"Input should be a valid number": "Giá trị phải là số"},
+    "float_parsing": {
+        "Input should be a valid number, unable to parse string as a number": (
+            "Giá trị phải là số; không đọc được chuỗi thành số"
+        ),
+    },
+    "bool_type": {"Input should be a valid boolean": "Giá trị phải là giá trị logic (true hoặc false)"},
+    "bool_parsing": {
+        "Input should be a valid boolean, unable to interpret input": "Giá trị phải là giá trị logic (true hoặc false)",
+    },
+    "list_type": {"Input should be a valid list": "Giá trị phải là danh sách"},
+    "dict_type": {"Input should be a valid dictionary": "Giá trị phải là đối tượng"},
+    "model_type": {"Input should be a valid dictionary or instance of {model}": "Giá trị phải là đối tượng {model}"},
+    "string_too_short": {
+        "String should have at least {count} characters": "Chuỗi phải có ít nhất {count} ký tự",
+        "String should have at least {count} character": "Chuỗi phải có ít nhất {count} ký tự",
+    },
+    "string_too_long": {
+        "String should have at most {count} characters": "Chuỗi chỉ được có tối đa {count} ký tự",
+        "String should have at most {count} character": "Chuỗi chỉ được có tối đa {count} ký tự",
+    },
+    "string_pattern_mismatch": {"String should match pattern {pattern}": "Chuỗi phải khớp mẫu {pattern}"},
+    "too_short": {
+        "List should have at least {count} items after validation, not {given}": (
+            "Danh sách phải có ít nhất {count} phần tử, không phải {given}"
+        ),
+        "List should have at least {count} item after validation, not {given}": (
+            "Danh sách phải có ít nhất {count} phần tử, không phải {given}"
+        ),
+    },
+    "too_long": {
+        "List should have at most {count} items after validation, not {given}": (
+            "Danh sách chỉ được có tối đa {count} phần tử, không phải {given}"
+        ),
+        "List should have at most {count} item after validation, not {given}": (
+            "Danh sách chỉ được có tối đa {count} phần tử, không phải {given}"
+        ),
+    },
+    "greater_than": {"Input should be greater than {limit}": "Giá trị phải lớn hơn {limit}"},
+    "greater_than_equal": {
+        "Input should be greater than or equal to {limit}": "Giá trị phải lớn hơn hoặc bằng {limit}",
+    },
+    "less_than": {"Input should be less than {limit}": "Giá trị phải nhỏ hơn {limit}"},
+    "less_than_equal": {"Input should be less than or equal to {limit}": "Giá trị phải nhỏ hơn hoặc bằng {limit}"},
+    "literal_error": {"Input should be {choices}": "Giá trị phải là {choices}"},
+    "enum": {"Input should be {choices}": "Giá trị phải là {choices}"},
+    "date_from_datetime_parsing": {
+        "Input should be a valid date or datetime, {error}": "Giá trị phải là ngày hoặc thời điểm hợp lệ ({error})",
+    },
+    "date_parsing": {
+        "Input should be a valid date in the format YYYY-MM-DD, {error}": (
+            "Giá trị phải là ngày hợp lệ theo dạng YYYY-MM-DD ({error})"
+        ),
+    },
+    "date_from_datetime_inexact": {
+        "Datetimes provided to dates should have zero time - e.g. be exact dates": (
+            "Thời điểm dùng làm ngày phải có giờ bằng 0 (đúng một ngày)"
+        ),
+    },
+    "datetime_from_date_parsing": {
+        "Input should be a valid datetime or date, {error}": "Giá trị phải là thời điểm hoặc ngày hợp lệ ({error})",
+    },
+    "datetime_parsing": {
+        "Input should be a valid datetime, {error}": "Giá trị phải là thời điểm hợp lệ ({error})",
+    },
+    "uuid_parsing": {"Input should be a valid UUID, {error}": "Giá trị phải là UUID hợp lệ ({error})"},
+    "json_invalid": {"Invalid JSON: {error}": "JSON không hợp lệ: {error}"},
+    "unsupported_operation": {
+        "The {database} database does not offer this operation (it offers: {operations}).": (
+            "Cơ sở dữ liệu {database} không hỗ trợ thao tác này (các thao tác được hỗ trợ: {operations})."
+        ),
+    },
+    "unknown_field": {
+        "Not a field of the {contract} contract.": "Không phải là trường của hợp đồng dữ liệu {contract}.",
+    },
+}

@@ -21,7 +21,7 @@ from starlette.types import Scope
 
 from connectors import errors as ce
 
-from .i18n import DEFAULT_LANGUAGE, language_of, localize_problem
+from .i18n import DEFAULT_LANGUAGE, language_of, localize_extensions, localize_problem
 from .outages import database_outage, database_unavailable
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -71,7 +71,7 @@ class Problem(Exception):
             body["detail"] = detail
         if instance:
             body["instance"] = instance
-        body.update(self.extensions)
+        body.update(localize_extensions(self.extensions, language))
         return body
 
 

@@ -8,23 +8,34 @@ in-process (no socket is the point here).
 from __future__ import annotations
 
 import ast
+import datetime
 import inspect
 import re
+import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from support import STATED, ClientCredentials, fetch_token
 
 from gateway import i18n
 from gateway import problem_messages_vi as vi
 from gateway.app import create_app
+from gateway.exchange.operations import Rejection
 from gateway.i18n import negotiate_language, translate_detail
-from gateway.problems import PROBLEM_TYPES, Problem, problem_response
+from gateway.problems import (
+    PROBLEM_TYPES,
+    AccessDenied,
+    Problem,
+    SubmissionRejected,
+    ValidationFailed,
+    problem_response,
+)
 from gateway.settings import Settings
 
 with warnings.catch_warnings():  # Starlette's notice that its test client will move to httpx2
@@ -423,11 +434,21 @@ def test_invalid_values_are_422_in_vietnamese_with_the_same_errors(client: TestC
     body = _problem(client.get(f"{RECORDS}/12345", headers={**headers, **VI}), 422, "validation-error", "vi")
     assert body["title"] == "Dữ liệu không hợp lệ"
     assert body["detail"] == "Giá trị personal_id không hợp lệ."
-    assert body["errors"] == english["errors"]  # locations, messages and codes as they are
+    # The same errors, at the same locations, with the same codes; a contract's own message as it is written.
+    assert body["errors"] == english["errors"]
+    assert body["errors"][0]["type"] == "value_error"
     search = client.post(
-        "/v1/databases/population/search", json={"page_size": "many"}, headers={**headers, "Accept-Language": "vi"}
+        "/v1/databases/population/search",
+        json={"page_size": 1000, "nickname": "An"},
+        headers={**headers, "Accept-Language": "vi"},
     )
-    assert _problem(search, 422, "validation-error", "vi")["detail"] == "Một số giá trị trong yêu cầu không hợp lệ."
+    body = _problem(search, 422, "validation-error", "vi")
+    assert body["detail"] == "Một số giá trị trong yêu cầu không hợp lệ."
+    messages = {e["type"]: e["msg"] for e in body["errors"]}
+    assert messages == {
+        "less_than_equal": "Giá trị phải nhỏ hơn hoặc bằng 100",
+        "extra_forbidden": "Không được gửi trường ngoài hợp đồng dữ liệu",
+    }, body["errors"]
 
 
 def test_a_body_too_large_and_malformed_json_are_in_vietnamese(client: TestClient, reader_token: str) -> None:
@@ -490,3 +511,84 @@ def test_rate_limited_is_429_in_vietnamese(
     assert body["title"] == "Vượt quá giới hạn tần suất"
     assert re.fullmatch(r"Vượt quá giới hạn tần suất: quá nhiều yêu cầu; hãy thử lại sau \d+ giây\.", body["detail"])
     assert response.headers["retry-after"]
+
+
+# -- the messages of ``errors`` and of rejected operations -----------------------------------------------------------
+
+
+class _Sample(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    count: int = Field(ge=1, le=100)
+    small: int = Field(gt=0, lt=5)
+    code: str = Field(min_length=2, max_length=3, pattern=r"^[a-z]+$")
+    flag: bool
+    op: Literal["read", "search", "submit"]
+    day: datetime.date
+    at: datetime.datetime
+    ident: uuid.UUID
+    ratio: float
+    items: list[int] = Field(min_length=1, max_length=2)
+    mapping: dict[str, int]
+    name: str
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        {"count": "x", "small": 9, "code": 1, "flag": "maybe", "op": "write", "day": "2020-13-01", "at": "x"},
+        {"count": 1.5, "small": 0, "code": "a", "ident": "zz", "ratio": "x", "items": 1, "mapping": 1, "name": 1},
+        {"count": 0, "code": "abcd", "day": "2020-01-01T10:00:00", "items": [], "extra": 1},
+        {"count": 101, "code": "ABC", "items": [1, 2, 3], "day": "x"},
+    ],
+)
+def test_pydantics_usual_messages_have_their_vietnamese(data: dict[str, Any]) -> None:
+    try:
+        _Sample.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+    for error in errors:
+        translated = i18n.translate_error_message(error["type"], error["msg"])
+        assert translated is not None and VIETNAMESE.search(translated), (error["type"], error["msg"])
+    assert i18n.translate_error_message("literal_error", "Input should be 'read', 'search' or 'submit'") == (
+        "Giá trị phải là 'read', 'search' hoặc 'submit'"
+    )
+
+
+def test_the_gateways_own_error_messages_have_their_vietnamese() -> None:
+    own = {
+        "unsupported_operation": "The land database does not offer this operation (it offers: read, search).",
+        "unknown_field": "Not a field of the population.citizen v1 contract.",
+        "month_not_begun": "month 2099-01 has not begun",
+        "value_error": "month '2026-13' does not exist",
+        "kid": "A key id is 1-64 printable ASCII characters without spaces.",
+        "int_type": "Input should be a JSON integer (not a boolean or a string)",
+    }
+    for kind, message in own.items():
+        translated = i18n.translate_error_message(kind, message)
+        assert translated is not None and VIETNAMESE.search(translated), (kind, message)
+    assert i18n.translate_error_message("value_error", "Value error, not a personal id") is None  # as written
+
+
+def test_the_problems_of_rejected_operations_are_in_vietnamese() -> None:
+    invalid = ValidationFailed(
+        "The operation is invalid.", errors=[{"loc": ["fields", "x"], "msg": "Field required", "type": "missing"}]
+    )
+    denied = AccessDenied("Your grant does not cover writing: full_name.")
+    rejected = [
+        Rejection(0, "068099000001", invalid.body()).as_json(),
+        Rejection(1, "068099000002", denied.body()).as_json(),
+    ]
+    problem = SubmissionRejected("No operation could be accepted; nothing was stored.", rejected=rejected)
+    english = problem.body("/v1/databases/population/records")
+    body = problem.body("/v1/databases/population/records", language="vi")
+    assert english["rejected"] == rejected  # the English answer is as it always was
+    assert body["detail"] == "Không thao tác nào được chấp nhận; không có dữ liệu nào được lưu."
+    first, second = body["rejected"]
+    assert (first["index"], first["record_id"]) == (0, "068099000001")
+    assert first["problem"]["type"] == "/problems/validation-error"
+    assert first["problem"]["title"] == "Dữ liệu không hợp lệ"
+    assert first["problem"]["detail"] == "Thao tác không hợp lệ."
+    assert first["problem"]["errors"] == [{"loc": ["fields", "x"], "msg": "Thiếu trường bắt buộc", "type": "missing"}]
+    assert second["problem"]["title"] == "Không có quyền truy cập"
+    assert second["problem"]["detail"] == "Quyền khai thác của bạn không bao gồm việc ghi: full_name."
