@@ -30,7 +30,7 @@ DEFAULT_LANGUAGE = "en"
 #: The languages the gateway answers in, the default first.
 LANGUAGES = (DEFAULT_LANGUAGE, "vi")
 
-PROBLEM_PATH = "/problems/"
+PROBLEM_PATH = "/problems/"  # gateway.problems.PROBLEM_BASE (which imports this module)
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 _QUALITY = re.compile(r"^q=(0(\.\d{0,3})?|1(\.0{0,3})?)$", re.IGNORECASE)
 

@@ -411,10 +411,9 @@ async def _on_connector_error(request: Request, exc: Exception) -> Response:
 async def _on_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
-    problem: Problem
     if any(e.get("type") == "json_invalid" for e in errors):
-        problem = MalformedJson("The request body is not valid JSON.")
-        return problem_response(problem, instance=request.url.path, scope=request.scope)
+        malformed = MalformedJson("The request body is not valid JSON.")
+        return problem_response(malformed, instance=request.url.path, scope=request.scope)
     problem = ValidationFailed("Some values of the request are invalid.", errors=validation_errors(errors))
     return problem_response(problem, instance=request.url.path, scope=request.scope)
 
