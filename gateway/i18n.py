@@ -10,8 +10,9 @@ Vietnamese template puts back in their place; a placeholder named ``{reason}`` i
 of the catalogue's reasons. A detail the catalogue does not know (a connector's own message, say) is answered with
 the problem type's general Vietnamese detail. The messages of an ``errors`` list (pydantic's common ones and the
 gateway's own) and the problems of a submission's ``rejected`` operations are translated too; their locations,
-types and codes are not. The catalogue is compiled once, at import; negotiating a language
-parses one header, and is cached.
+types and codes are not. The catalogue is compiled once, at import; negotiating a language parses one header, and
+is cached (translations are not: a detail may hold what a caller sent, and caching it would let callers fill the
+memory; a translation takes microseconds).
 """
 
 from __future__ import annotations
@@ -160,7 +161,6 @@ def translate_detail(slug: str, detail: str) -> str | None:
     return None if messages is None else messages.translate(detail)
 
 
-@functools.lru_cache(maxsize=1024)
 def _localized_detail(slug: str, detail: str) -> str:
     return translate_detail(slug, detail) or vi.GENERIC_DETAILS.get(slug, detail)
 
@@ -193,7 +193,6 @@ def translate_error_message(kind: str, message: str) -> str | None:
     )
 
 
-@functools.lru_cache(maxsize=1024)
 def _localized_message(kind: str, message: str) -> str:
     return translate_error_message(kind, message) or message
 
