@@ -27,6 +27,7 @@ import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from . import metrics
+from .i18n import language_of_headers
 from .logs import get_logger
 from .problems import HeaderFieldsTooLarge, Problem, RequestTimeout
 from .settings import Settings
@@ -148,12 +149,13 @@ class LimitedHttpTools(HttpToolsProtocol):
         self._awaiting_head = False
         metrics.HTTP_HEADS_REFUSED.labels(reason).inc()
         log.debug("request head refused", status=problem.status, reason=reason)
-        body = problem.body()
-        payload = orjson.dumps(body)
+        language = language_of_headers(self.headers or ())  # the headers read before the refusal
+        payload = orjson.dumps(problem.body(language=language))
         lines = [b"HTTP/1.1 %d %s\r\n" % (problem.status, _REASONS.get(problem.status, b"Error"))]
         lines += [name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers]
         lines += [
             b"content-type: application/problem+json\r\n",
+            b"content-language: %s\r\nvary: Accept-Language\r\n" % language.encode(),
             b"content-length: %d\r\n" % len(payload),
             b"connection: close\r\n\r\n",
             payload,

@@ -78,7 +78,7 @@ class RequestContextMiddleware:
             log.exception("unhandled error", path=scope.get("path"))
             if started:
                 raise
-            response = problem_response(Problem(), instance=scope.get("path"))
+            response = problem_response(Problem(), instance=scope.get("path"), scope=scope)
             await response(scope, receive, app_send)
         finally:
             elapsed = time.perf_counter() - began

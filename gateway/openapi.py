@@ -13,7 +13,8 @@ from .problems import PROBLEM_MEDIA_TYPE
 
 
 class ProblemDetails(BaseModel):
-    """RFC 9457 problem details; kinds of problem may add members (``errors``, ``error``, ...)."""
+    """RFC 9457 problem details; kinds of problem may add members (``errors``, ``error``, ...). ``title`` and
+    ``detail`` are in Vietnamese when the request sends ``Accept-Language: vi`` (``Content-Language`` says which)."""
 
     model_config = ConfigDict(extra="allow")
 

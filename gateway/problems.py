@@ -17,9 +17,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
+from starlette.types import Scope
 
 from connectors import errors as ce
 
+from .i18n import DEFAULT_LANGUAGE, language_of, localize_extensions, localize_problem
 from .outages import database_outage, database_unavailable
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -61,14 +63,15 @@ class Problem(Exception):
         """Every HTTP status this kind of problem may be answered with."""
         return sorted({cls.status, *cls.other_statuses})
 
-    def body(self, instance: str | None = None) -> dict[str, Any]:
-        """The problem details object."""
-        body: dict[str, Any] = {"type": self.type_uri(), "title": self.title, "status": self.status}
-        if self.detail:
-            body["detail"] = self.detail
+    def body(self, instance: str | None = None, *, language: str = DEFAULT_LANGUAGE) -> dict[str, Any]:
+        """The problem details object; ``title`` and ``detail`` in ``language`` (see :mod:`gateway.i18n`)."""
+        title, detail = localize_problem(self.slug, self.title, self.detail, language)
+        body: dict[str, Any] = {"type": self.type_uri(), "title": title, "status": self.status}
+        if detail:
+            body["detail"] = detail
         if instance:
             body["instance"] = instance
-        body.update(self.extensions)
+        body.update(localize_extensions(self.extensions, language))
         return body
 
 
@@ -374,13 +377,15 @@ def from_connector_error(exc: ce.ConnectorError) -> Problem:
     return Problem()
 
 
-def problem_response(problem: Problem, *, instance: str | None = None) -> Response:
-    """Render a problem as an ``application/problem+json`` response."""
+def problem_response(problem: Problem, *, instance: str | None = None, scope: Scope | None = None) -> Response:
+    """Render a problem as an ``application/problem+json`` response, in the language the request of ``scope``
+    asks for (``Accept-Language``; English without one)."""
+    language = language_of(scope)
     return Response(
-        content=orjson.dumps(problem.body(instance)),
+        content=orjson.dumps(problem.body(instance, language=language)),
         status_code=problem.status,
         media_type=PROBLEM_MEDIA_TYPE,
-        headers=problem.headers,
+        headers={**problem.headers, "Content-Language": language, "Vary": "Accept-Language"},
     )
 
 
@@ -395,21 +400,22 @@ async def _on_problem(request: Request, exc: Exception) -> Response:
     if isinstance(reason, str):
         # The precise reason (expired, replayed_assertion...), for the audit trail only: the body never says it.
         request.state.problem_reason = reason
-    return problem_response(exc, instance=request.url.path)
+    return problem_response(exc, instance=request.url.path, scope=request.scope)
 
 
 async def _on_connector_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ce.ConnectorError)
-    return problem_response(from_connector_error(exc), instance=request.url.path)
+    return problem_response(from_connector_error(exc), instance=request.url.path, scope=request.scope)
 
 
 async def _on_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
-        return problem_response(MalformedJson("The request body is not valid JSON."), instance=request.url.path)
+        malformed = MalformedJson("The request body is not valid JSON.")
+        return problem_response(malformed, instance=request.url.path, scope=request.scope)
     problem = ValidationFailed("Some values of the request are invalid.", errors=validation_errors(errors))
-    return problem_response(problem, instance=request.url.path)
+    return problem_response(problem, instance=request.url.path, scope=request.scope)
 
 
 async def _on_database_error(request: Request, exc: Exception) -> Response:
@@ -421,9 +427,9 @@ async def _on_database_error(request: Request, exc: Exception) -> Response:
     database_outage(request.app.state.gateway.settings.database_url).failed("requests", exc)
     labels = getattr(request.scope.get("route"), "metric_labels", None)
     if labels is not None and labels[1] == "submit":
-        return problem_response(ExchangeUnavailable(), instance=request.url.path)
+        return problem_response(ExchangeUnavailable(), instance=request.url.path, scope=request.scope)
     problem = NotReady("The gateway's database cannot be reached. Try again later.", headers={"Retry-After": "5"})
-    return problem_response(problem, instance=request.url.path)
+    return problem_response(problem, instance=request.url.path, scope=request.scope)
 
 
 def _json_body_unreadable(request: Request, exc: StarletteHTTPException) -> bool:
@@ -461,7 +467,7 @@ async def _on_http_exception(request: Request, exc: Exception) -> Response:
         problem = MalformedJson("The request body is not valid JSON, nests too deeply, or holds a too long number.")
     else:
         problem = HttpError(str(exc.detail), headers=exc.headers, status=exc.status_code)
-    return problem_response(problem, instance=request.url.path)
+    return problem_response(problem, instance=request.url.path, scope=request.scope)
 
 
 def install_problem_handlers(app: FastAPI) -> None:

@@ -83,7 +83,7 @@ class RequestLimitsMiddleware:
                 raise
             problem = DeadlineExceeded(f"No answer within {self.deadline_seconds:g} s.")
         if problem is not None:
-            await problem_response(problem, instance=scope.get("path"))(scope, receive, send)
+            await problem_response(problem, instance=scope.get("path"), scope=scope)(scope, receive, send)
 
     async def _check_body(self, scope: Scope, receive: Receive) -> tuple[Problem | None, Receive]:
         """A problem with the body, or the ``receive`` that hands the (already read) body to the application."""

@@ -212,7 +212,7 @@ class AuditedExchange:
             # A submission's client retries with its Idempotency-Key, whichever record failed to be written: it
             # gets the one problem type that says so (its operations, if stored, are answered with their receipt).
             withheld: Problem = ExchangeUnavailable() if self._submission() else problem
-            response = problem_response(withheld, instance=self.scope.get("path"))
+            response = problem_response(withheld, instance=self.scope.get("path"), scope=self.scope)
             await response(self.scope, self._receive, self._send)
             return
         await self._send(start)

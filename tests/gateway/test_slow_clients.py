@@ -151,11 +151,27 @@ def test_a_thousand_headers_are_refused_with_431(address: tuple[str, int]) -> No
     with connect(address) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: gateway\r\n" + lines + b"\r\n")
         raw = read_all(sock)
-    status, _headers, body = answer(raw)
+    status, headers, body = answer(raw)
     assert status == 431
     assert body["type"] == "/problems/header-fields-too-large"
     assert "100 header lines" in body["detail"]
     assert refused("too_many_headers") == before + 1
+    assert headers["content-language"] == "en"
+
+
+def test_a_refused_head_is_answered_in_the_language_its_headers_asked_for(address: tuple[str, int]) -> None:
+    lines = b"".join(b"X-H-%04d: 1\r\n" % n for n in range(1000))
+    with connect(address) as sock:
+        sock.sendall(
+            b"GET /healthz HTTP/1.1\r\nHost: gateway\r\nAccept-Language: vi-VN, en;q=0.5\r\n" + lines + b"\r\n"
+        )
+        raw = read_all(sock)
+    status, headers, body = answer(raw)
+    assert status == 431
+    assert headers["content-language"] == "vi"
+    assert body["type"] == "/problems/header-fields-too-large"
+    assert body["title"] == "Phần tiêu đề của yêu cầu quá lớn"
+    assert body["detail"] == "Mỗi yêu cầu chỉ được mang tối đa 100 dòng tiêu đề (header)."
 
 
 def test_heads_within_the_limits_are_served(address: tuple[str, int]) -> None:
