@@ -97,12 +97,12 @@ class PlatformToken(_Model):
         description="HTTP Basic (``client_secret_basic``) or form fields (``client_secret_post``).",
     )
     scope: str | None = Field(default=None, title="Scope", description="Scope to request, if the platform needs one.")
-    token: str | None = Field(
+    token_path: str | None = Field(
         default=None,
         title="Token path",
         description="Dotted path of the token in the answer: ``access_token`` (POST), ``data.token`` (GET) if unset.",
     )
-    expires_in: str | None = Field(
+    expires_in_path: str | None = Field(
         default=None,
         title="Lifetime path",
         description="Dotted path of its lifetime in seconds: ``expires_in`` (POST), ``data.expires_in`` (GET).",
@@ -131,7 +131,7 @@ class PlatformToken(_Model):
     _check_url = field_validator("url")(_http_url)
     _check_header = field_validator("header")(_header)
 
-    @field_validator("token", "expires_in")
+    @field_validator("token_path", "expires_in_path")
     @classmethod
     def _check_path(cls, value: str | None) -> str | None:
         if value is not None and not all(_FIELD_NAME.match(part) for part in value.split(".")):
@@ -144,20 +144,18 @@ class PlatformToken(_Model):
             raise ValueError("a client secret needs its client id")
         return self
 
-    @property
-    def token_path(self) -> str:
+    def token_at(self) -> str:
         """Where the token is in the answer."""
-        return self.token or ("access_token" if self.method == "POST" else "data.token")
+        return self.token_path or ("access_token" if self.method == "POST" else "data.token")
 
-    @property
-    def expires_in_path(self) -> str:
+    def expires_in_at(self) -> str:
         """Where the token's lifetime is in the answer."""
-        return self.expires_in or ("expires_in" if self.method == "POST" else "data.expires_in")
+        return self.expires_in_path or ("expires_in" if self.method == "POST" else "data.expires_in")
 
 
 class LgspAuth(_Model):
     """The platform's own authentication: ``lgspaccesstoken`` (the base64 of a JSON object naming the calling
-    application) on every request, and the token it issues for it (when ``token`` is set)."""
+    application) on every request, and the token it issues for it (when ``token_endpoint`` is set)."""
 
     header: str = Field(default="lgspaccesstoken", title="Header", description="The header carrying the object.")
     access_key: SecretStr = Field(title="Access key", description="The access key issued to the application.")
@@ -175,9 +173,9 @@ class LgspAuth(_Model):
     extra: dict[str, str] = Field(
         default_factory=dict, title="Other members", description="More members of the object, sent as given."
     )
-    token: PlatformToken | None = Field(
+    token_endpoint: PlatformToken | None = Field(
         default=None,
-        title="Token",
+        title="Token endpoint",
         description="The token endpoint; without it only the ``lgspaccesstoken`` header is sent.",
     )
 
@@ -290,11 +288,27 @@ class EnvelopeProfile(_Model):
         title="Payload",
         description="Path of the payload (REST); the whole answer when unset. SOAP: the Body, always.",
     )
-    success_codes: list[str] = Field(default_factory=lambda: ["00"], min_length=1, title="Success codes")
-    not_found_codes: list[str] = Field(default_factory=list, title="Not-found codes")
-    refused_codes: list[str] = Field(default_factory=list, title="Refusal codes")
-    unavailable_codes: list[str] = Field(default_factory=list, title="Unavailable codes")
-    timeout_codes: list[str] = Field(default_factory=list, title="Timeout codes")
+    success_codes: list[str] = Field(
+        default_factory=lambda: ["00"], min_length=1, title="Success codes", description="Codes of a success."
+    )
+    not_found_codes: list[str] = Field(
+        default_factory=list, title="Not-found codes", description="Codes meaning no such record (404)."
+    )
+    refused_codes: list[str] = Field(
+        default_factory=list,
+        title="Refusal codes",
+        description="Codes of the platform refusing the call: credentials, token, metadata (upstream-refused).",
+    )
+    unavailable_codes: list[str] = Field(
+        default_factory=list,
+        title="Unavailable codes",
+        description="Codes meaning the sector system cannot be reached (upstream-unavailable).",
+    )
+    timeout_codes: list[str] = Field(
+        default_factory=list,
+        title="Timeout codes",
+        description="Codes meaning the sector system did not answer in time (upstream-timeout).",
+    )
     statuses: list[int] = Field(
         default_factory=lambda: [400, 403, 404, 409, 422, 429, 500, 502, 503, 504],
         title="Envelope statuses",

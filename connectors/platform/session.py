@@ -84,7 +84,7 @@ class PlatformSession:
         self.label = label
         auth = profile.auth
         self._access = access_token_header(auth) if auth is not None else None
-        self._token_config: PlatformToken | None = auth.token if auth is not None else None
+        self._token_config: PlatformToken | None = auth.token_endpoint if auth is not None else None
         self._token: _Token | None = None
         self._lock = asyncio.Lock()
 
@@ -146,10 +146,10 @@ class PlatformSession:
             body: Any = orjson.loads(response.content)
         except orjson.JSONDecodeError:
             raise UpstreamError(f"{self.label}: the platform's token answer is not JSON", reason="protocol") from None
-        value = dotted(body, config.token_path)
+        value = dotted(body, config.token_at())
         if not isinstance(value, str) or not value or not value.isprintable():
             raise UpstreamRefused(f"{self.label}: the platform issued no token (HTTP 200 without one)")
-        expires_in = dotted(body, config.expires_in_path)
+        expires_in = dotted(body, config.expires_in_at())
         lifetime = (
             float(expires_in)
             if isinstance(expires_in, int | float) and not isinstance(expires_in, bool) and expires_in > 0

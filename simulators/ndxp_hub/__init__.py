@@ -88,7 +88,7 @@ def axis_profile(
             "app_name": creds.app_name,
             "partner_code": creds.partner_code,
             "partner_code_cus": creds.partner_code_cus,
-            "token": token,
+            "token_endpoint": token,
         },
         "metadata": {
             "location": location,
