@@ -10,7 +10,10 @@ The gateway's database is fresh for this module (SQLite, or PostgreSQL when ``GA
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -43,6 +46,7 @@ class Axis:
     headers: dict[str, str]
     hub: NdxpHub
     canaries: dict[str, str]
+    settings: Settings
 
     def record(self, database: str, record_id: str | None = None) -> httpx.Response:
         key = record_id or self.canaries[database]
@@ -116,7 +120,7 @@ def axis(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Iterato
         )
         with LiveServer(create_app(settings)) as live, httpx.Client(base_url=live.url, timeout=30) as http:
             token = fetch_token(http, credentials)
-            yield Axis(http, {"Authorization": f"Bearer {token}"}, hub, canaries)
+            yield Axis(http, {"Authorization": f"Bearer {token}"}, hub, canaries, settings)
 
 
 @pytest.fixture
@@ -147,6 +151,29 @@ def test_records_come_through_the_platform_and_the_axis_shows_the_route(connecte
     assert routes[database] == ("axis", "NDXP (simulated)")
     assert routes["population"] == (None, None)  # not configured here: no route
     assert connected.detail(database)["route"] == "axis"
+
+
+def test_the_axis_command_shows_the_route(connected: Axis) -> None:
+    settings = connected.settings
+    env = {
+        **os.environ,
+        "GATEWAY_DATA_DIR": str(settings.data_dir),
+        "GATEWAY_DATABASE_URL": settings.database_url,
+        "GATEWAY_CONNECTORS": json.dumps({k: v.model_dump() for k, v in settings.connectors.items()}),
+        "GATEWAY_LOG_LEVEL": "WARNING",
+    }
+    command = [sys.executable, "-m", "gateway", "axis"]
+    table = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert "ROUTE" in lines[2]
+    for database in ROUTES:
+        row = next(line for line in lines if line.startswith(f"{database} "))
+        assert "via the axis (NDXP (simulated))" in row, row
+    population = next(line for line in lines if line.startswith("population "))
+    assert "via the axis" not in population
+    shown = subprocess.run([*command, "show", "business"], capture_output=True, text=True, env=env, timeout=60)
+    assert "route:      via the axis (NDXP (simulated))" in shown.stdout, shown.stdout + shown.stderr
 
 
 @pytest.mark.parametrize("database", list(ROUTES))
