@@ -86,7 +86,10 @@ async def test_a_rest_connector_reads_through_the_platform_with_lgsp_auth_and_me
     world: World, hub: NdxpHub
 ) -> None:
     config = world.rest()
-    async with BusinessConnector.from_config(config) as connector, BusinessConnector.from_config(world.business) as direct:
+    async with (
+        BusinessConnector.from_config(config) as connector,
+        BusinessConnector.from_config(world.business) as direct,
+    ):
         with use_context(CONTEXT):
             record = await connector.get(config["canary"])
             page = await connector.search(EnterpriseQuery(name="công ty"), limit=3)
@@ -228,9 +231,10 @@ async def test_a_call_without_a_procedure_code_is_refused(world: World, hub: Ndx
         config = world.soap(fallback={})
         connector = JudicialRecordsConnector.from_config(config)
     async with connector:
-        with use_context(RequestContext(request_id="r1", agency_code="000.00.11.H41")), pytest.raises(
-            UpstreamRefused
-        ) as info:
+        with (
+            use_context(RequestContext(request_id="r1", agency_code="000.00.11.H41")),
+            pytest.raises(UpstreamRefused) as info,
+        ):
             await connector.get(config["canary"])
         check = await connector.check()  # outside any request, and nothing to fall back on
     assert "the platform refused the call (result code 12, correlation id " in info.value.message
@@ -313,7 +317,8 @@ def test_profile_configuration_is_checked(world: World) -> None:
     for envelope in bad_envelopes:
         with pytest.raises(ConnectorConfigError):
             BusinessConnector.from_config(rest | {"axis": {**rest["axis"], "envelope": envelope}})
-    for metadata in ({"fields": {"MaDVC": "nothing"}}, {"fallback": {"deadline": "1"}}, {"fields": {"Ma DVC": "actor"}}):
+    bad_metadata = [{"fields": {"MaDVC": "nothing"}}, {"fallback": {"deadline": "1"}}, {"fields": {"Ma DVC": "actor"}}]
+    for metadata in bad_metadata:
         with pytest.raises(ConnectorConfigError):
             BusinessConnector.from_config(rest | {"axis": {**rest["axis"], "metadata": metadata}})
     # Every part of the profile is in the adapters' JSON Schema.
