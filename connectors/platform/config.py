@@ -310,7 +310,7 @@ class EnvelopeProfile(_Model):
         description="Codes meaning the sector system did not answer in time (upstream-timeout).",
     )
     statuses: list[int] = Field(
-        default_factory=lambda: [400, 403, 404, 409, 422, 429, 500, 502, 503, 504],
+        default_factory=lambda: [400, 403, 404, 409, 422, 500, 502, 503, 504],
         title="Envelope statuses",
         description=(
             "HTTP statuses besides 200 whose answer is read as an envelope (its result code decides); 401 is "

@@ -134,7 +134,12 @@ class RestConnector(Connector[RestConnectorConfig]):
             seconds=self._timeout(ping.timeout_seconds),
             accept=platform.accept(ping.expect_status),
         )
-        platform.unwrap(answer, ping.expect_status, require_json=False)
+        try:
+            platform.unwrap(answer, ping.expect_status, require_json=False)
+        except RecordNotFound:
+            # The platform's "not found" is the sector system's 404: up if the probe expects one.
+            if 404 not in ping.expect_status:
+                raise UpstreamError(f"{self.slug}: the health endpoint was not found", reason="protocol") from None
 
     async def get(self, record_id: str) -> Contract:
         """Read the record ``record_id`` from the record endpoint and return it validated."""
@@ -150,7 +155,8 @@ class RestConnector(Connector[RestConnectorConfig]):
             seconds=self._timeout(endpoint.timeout_seconds),
             accept=platform.accept((200, 404)) if platform else (200, 404),
         )
-        body = platform.unwrap(answer, (200, 404)) if platform else None  # the envelope's verdict first
+        # Through a platform, the envelope's verdict first (a 404 without one needs no JSON body).
+        body = platform.unwrap(answer, (200, 404), require_json=answer.status == 200) if platform else None
         if answer.status == 404:
             raise RecordNotFound(f"no {self.slug} record with that key")
         if platform is None:

@@ -99,6 +99,8 @@ class RestPlatform:
         if verdict.error is not None:
             raise verdict.error
         if answer.status not in expected:
+            if answer.status == 403:  # no envelope to say otherwise: the platform refuses the gateway
+                raise self.session.refused(403)
             raise from_status(answer.status, self.label, retry=frozenset()).error
         if body is _NOT_JSON:
             if require_json:

@@ -176,10 +176,9 @@ class NdxpHub:
         app = Starlette(
             routes=[
                 Route("/token", self._token, methods=["GET", "POST"]),
-                Route(
-                    "/ndxp/{service}/{path:path}",
-                    self._call,
-                    methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                *(
+                    Route(path, self._call, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+                    for path in ("/ndxp/{service}", "/ndxp/{service}/{path:path}")
                 ),
             ]
         )
@@ -326,7 +325,7 @@ class NdxpHub:
 
     async def _call(self, request: Request) -> Response:  # noqa: PLR0911
         service = request.path_params["service"]
-        path = "/" + request.path_params["path"]
+        path = "/" + request.path_params.get("path", "")
         route = self.routes.get(service)
         with self._lock:
             self.stats["calls"] += 1

@@ -325,3 +325,14 @@ def test_profile_configuration_is_checked(world: World) -> None:
     for model in (RestConnectorConfig, SoapConnectorConfig):
         schema = json.dumps(model.model_json_schema())
         assert all(name in schema for name in ("AxisProfile", "LgspAuth", "RequestMetadata", "EnvelopeProfile"))
+
+
+async def test_a_health_probe_of_a_missing_record_through_the_platform(world: World, hub: NdxpHub) -> None:
+    config = world.rest()
+    probe = {"path": "/api/doanh-nghiep/0100233488"}
+    async with BusinessConnector.from_config(config | {"ping": {**probe, "expect_status": [200, 404]}}) as connector:
+        assert (await connector.check()).ok
+    async with BusinessConnector.from_config(config | {"ping": probe}) as connector:
+        check = await connector.check()
+    assert check.ok is False and "the health endpoint was not found" in check.message
+    assert [call.code for call in hub.calls()] == ["01", "01"]
