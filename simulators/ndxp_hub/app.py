@@ -11,6 +11,8 @@ route                                    what it does
                                          "expires_in"}}``
 ``ANY /ndxp/{service}/{path}``           a call to the integration service ``service`` (the ``MaTichHop``),
                                          forwarded to the sector system registered for it at ``/{path}``
+``/_simulator/...``                      control: ``misbehave`` (POST, a :class:`HubMisbehaviour` as JSON),
+                                         ``stats`` (GET: counters, the last calls' metadata), ``reset`` (POST)
 =======================================  =================================================================
 
 A call needs the ``lgspaccesstoken`` header (the base64 of the JSON object naming the application) and a token
@@ -46,7 +48,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 import httpx
@@ -176,6 +178,9 @@ class NdxpHub:
         app = Starlette(
             routes=[
                 Route("/token", self._token, methods=["GET", "POST"]),
+                Route("/_simulator/misbehave", self._control_misbehave, methods=["POST"]),
+                Route("/_simulator/stats", self._control_stats, methods=["GET"]),
+                Route("/_simulator/reset", self._control_reset, methods=["POST"]),
                 *(
                     Route(path, self._call, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
                     for path in ("/ndxp/{service}", "/ndxp/{service}/{path:path}")
@@ -222,9 +227,32 @@ class NdxpHub:
             return [r for r in self.received if r.kind == "call" and (service is None or r.service == service)]
 
     def count(self, key: str) -> int:
-        """A counter: ``tokens_issued``, ``token_requests``, ``calls``, ``forwarded`` or a result code."""
+        """A counter: ``tokens_issued``, ``token_requests``, ``calls``, ``forwarded`` or a result code of calls."""
         with self._lock:
             return self.stats[key]
+
+    async def _control_misbehave(self, request: Request) -> Response:
+        try:
+            self.misbehave(HubMisbehaviour(**orjson.loads(await request.body())))
+        except (orjson.JSONDecodeError, TypeError, ValueError) as exc:
+            return _json({"error": str(exc)}, 400)
+        with self._lock:
+            return _json(asdict(self._misbehaviour))
+
+    async def _control_stats(self, request: Request) -> Response:
+        with self._lock:
+            stats = dict(self.stats)
+            recent = [
+                {"service": r.service, "path": r.path, "code": r.code, "metadata": r.metadata}
+                for r in self.received[-20:]
+                if r.kind == "call"
+            ]
+            current = asdict(self._misbehaviour)
+        return _json({"stats": stats, "misbehaviour": current, "recent_calls": recent})
+
+    async def _control_reset(self, request: Request) -> Response:
+        self.reset()
+        return _json({"ok": True})
 
     def _take(self, kind: Literal["token", "call"]) -> HubMisbehaviour:
         with self._lock:
@@ -248,7 +276,8 @@ class NdxpHub:
         )
         with self._lock:
             self.received.append(received)
-            self.stats[received.code] += 1
+            if kind == "call":
+                self.stats[received.code] += 1
 
     # -- authentication ------------------------------------------------------------------------------------
 

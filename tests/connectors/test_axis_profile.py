@@ -336,3 +336,31 @@ async def test_a_health_probe_of_a_missing_record_through_the_platform(world: Wo
         check = await connector.check()
     assert check.ok is False and "the health endpoint was not found" in check.message
     assert [call.code for call in hub.calls()] == ["01", "01"]
+
+
+def test_the_hub_is_controlled_over_http(world: World, hub: NdxpHub) -> None:
+    import httpx
+
+    with httpx.Client(base_url=world.hub_url, timeout=10) as http:
+        set_ = http.post("/_simulator/misbehave", json={"mode": "error_envelope", "code": "98", "times": 1})
+        assert set_.status_code == 200 and set_.json()["code"] == "98"
+        assert http.post("/_simulator/misbehave", json={"mode": "error_envelope", "code": "42"}).status_code == 400
+        config = world.rest()
+        asyncio.run(_get_once(config, expect=UpstreamTimeout))
+        asyncio.run(_get_once(config, expect=None))  # only once
+        stats = http.get("/_simulator/stats").json()
+        assert stats["stats"]["98"] == 1 and stats["stats"]["00"] == 1
+        assert [call["code"] for call in stats["recent_calls"]] == ["98", "00"]
+        assert stats["recent_calls"][0]["metadata"]["MaDVC"] == "1.000001"
+        assert http.post("/_simulator/reset").json() == {"ok": True}
+    assert hub.calls() == []
+
+
+async def _get_once(config: dict[str, Any], *, expect: type[Exception] | None) -> None:
+    async with BusinessConnector.from_config(config) as connector:
+        with use_context(CONTEXT):
+            if expect is None:
+                await connector.get(config["canary"])
+            else:
+                with pytest.raises(expect):
+                    await connector.get(config["canary"])
