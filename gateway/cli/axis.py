@@ -258,6 +258,7 @@ def report(
                 target=connected_target(catalogue, settings.axis_connected_target),
                 retention_days=settings.axis_history_retention_days,
                 now=utcnow(),
+                routes=connection_routes(settings.connectors),
             )
 
     try:

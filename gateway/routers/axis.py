@@ -63,6 +63,7 @@ async def get_axis_report(
             target=state.connected_target,
             retention_days=settings.axis_history_retention_days,
             now=utcnow(),
+            routes=connection_routes(settings.connectors),
         )
     except InvalidMonth as exc:
         raise ValidationFailed(

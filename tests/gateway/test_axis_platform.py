@@ -18,8 +18,10 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -151,6 +153,21 @@ def test_records_come_through_the_platform_and_the_axis_shows_the_route(connecte
     assert routes[database] == ("axis", "NDXP (simulated)")
     assert routes["population"] == (None, None)  # not configured here: no route
     assert connected.detail(database)["route"] == "axis"
+
+
+def test_the_monthly_report_shows_the_route(connected: Axis) -> None:
+    month = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%Y-%m")
+    report = connected.http.get("/v1/axis/report", params={"month": month}, headers=connected.headers)
+    assert report.status_code == 200, report.text
+    routes = {db["id"]: (db["route"], db["platform"]) for db in report.json()["databases"]}
+    assert routes["business"] == ("axis", "NDXP (simulated)") and routes["land"] == (None, None)
+    page = connected.http.get(
+        "/v1/axis/report", params={"month": month, "format": "html"}, headers=connected.headers
+    ).text
+    row = page[page.index('<tr data-database="business">') :].split("</tr>", 1)[0]
+    assert 'data-field="route"' in row and "via the axis (NDXP (simulated))" in row
+    land = page[page.index('<tr data-database="land">') :].split("</tr>", 1)[0]
+    assert 'data-field="route"' not in land
 
 
 def test_the_axis_command_shows_the_route(connected: Axis) -> None:
