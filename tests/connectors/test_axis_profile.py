@@ -297,12 +297,12 @@ async def test_not_found_through_the_platform(world: World, hub: NdxpHub) -> Non
 
 async def test_a_slow_platform_times_out(world: World, hub: NdxpHub) -> None:
     config = world.rest() | {"timeout_seconds": 0.3}
-    hub.misbehave(mode="slow", delay_ms=1500)
+    hub.misbehave(mode="slow", delay_ms=5000)
     async with BusinessConnector.from_config(config) as connector:
         started = time.perf_counter()
         with use_context(CONTEXT), pytest.raises(UpstreamTimeout):
             await connector.get(config["canary"])
-        assert time.perf_counter() - started < 1.5
+        assert time.perf_counter() - started < 4  # the deadline, not the platform's delay
 
 
 def test_profile_configuration_is_checked(world: World) -> None:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -206,6 +206,7 @@ def test_a_missing_record_through_the_platform_is_not_found(connected: Axis, dat
 def test_a_refusing_platform_is_upstream_refused_and_takes_the_connection_down(
     connected: Axis, database: str, mode: str
 ) -> None:
+    switched = datetime.now(UTC)
     connected.hub.revoke_tokens()  # the gateway's cached token is refused, and no new one is issued
     connected.hub.misbehave(mode=mode)
     body = _problem(connected.record(database), 502, "upstream-refused")
@@ -215,7 +216,9 @@ def test_a_refusing_platform_is_upstream_refused_and_takes_the_connection_down(
     assert down["cause"] == "check-refused", down
     assert expected in down["error"]
     # One refused check is enough: the platform answered, and it said no.
-    assert [check["state"] for check in down["checks"][:1]] == ["down"]
+    after = [c for c in reversed(down["checks"]) if datetime.fromisoformat(c["checked_at"]) > switched]
+    first_failed = next(check for check in after if not check["ok"])
+    assert first_failed["state"] == "down" and first_failed["cause"] == "check-refused", after
     connected.hub.misbehave(mode="none")
     back = connected.wait_state(database, "connected")
     assert back["cause"] is None
@@ -234,12 +237,16 @@ def test_error_envelopes_are_problems_and_move_the_axis(
     connected: Axis, code: str, status: int, slug: str, cause: str
 ) -> None:
     database = "business"
+    switched = datetime.now(UTC)
     connected.hub.misbehave(mode="error_envelope", code=code)
     _problem(connected.record(database), status, slug)
-    degraded = connected.wait_state(database, "degraded")
-    assert degraded["cause"] == cause and f"result code {code}" in degraded["error"]
     down = connected.wait_state(database, "down")
-    assert down["cause"] == cause
+    assert down["cause"] == cause and f"result code {code}" in down["error"]
+    # Degraded first, down after failures_to_down failed checks in a row.
+    after = [c for c in reversed(down["checks"]) if datetime.fromisoformat(c["checked_at"]) > switched]
+    failed = [check for check in after if not check["ok"]]
+    assert [check["state"] for check in failed[:3]] == ["degraded", "degraded", "down"], after
+    assert all(check["cause"] == cause for check in failed[:3])
     connected.hub.misbehave(mode="none")
     connected.wait_state(database, "connected")
 
