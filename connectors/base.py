@@ -56,6 +56,7 @@ from .errors import (
     RecordNotFound,
     SubmissionRejected,
     UpstreamError,
+    UpstreamRefused,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
@@ -83,6 +84,7 @@ __all__ = [
     "SubmitResult",
     "SubmitStatus",
     "UpstreamError",
+    "UpstreamRefused",
     "UpstreamTimeout",
     "UpstreamUnavailable",
 ]

@@ -10,6 +10,9 @@ error                     status  meaning
 ``OperationNotSupported`` 405     the connector does not offer this operation
 ``UpstreamUnavailable``   503     the sector system cannot be reached
 ``UpstreamTimeout``       504     the sector system did not answer in time
+``UpstreamRefused``       502     the integration platform (NDXP, an LGSP) the sector system is reached
+                                  through refused the call: its credentials or token, or the request's
+                                  metadata (a missing procedure code, agency or officer)
 ``ContractViolation``     502     the sector system answered with data the contract rejects
 ``UpstreamError``         502     any other failure of the sector system
 ``SubmissionRejected``    --      the sector system refused a submitted operation for good (the gateway
@@ -61,7 +64,7 @@ class UpstreamError(ConnectorError):
     """The sector system failed; ``reason`` is a short, bounded label used in metrics.
 
     Reasons used by the built-in connectors: ``connect``, ``timeout``, ``protocol``, ``status_5xx``,
-    ``contract_violation``.
+    ``contract_violation``, ``refused``.
     """
 
     reason: str = "protocol"
@@ -82,6 +85,15 @@ class UpstreamTimeout(UpstreamError):
     """The sector system did not answer within the connector's deadline."""
 
     reason = "timeout"
+
+
+class UpstreamRefused(UpstreamError):
+    """The integration platform between the gateway and the sector system (the national axis NDXP, a province's
+    LGSP) refused the call: it did not issue a token, refused the one sent, or refused the request's metadata (no
+    public-service procedure code, an unknown agency or integration service). Retrying the same call cannot help:
+    the connection's credentials or the request must change."""
+
+    reason = "refused"
 
 
 class ContractViolation(UpstreamError):

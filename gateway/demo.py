@@ -2,9 +2,12 @@
 
 Every simulated sector system of :data:`simulators.sectors.SECTOR_SYSTEMS` is started (its data seeded once in
 ``data_dir/sectors``, its servers on 127.0.0.1) and configured as the connector of its catalogued database, unless
-the operator configured that database otherwise. The other catalogue entries stay ``pending``. The population
-data carries data-quality defects at known rates (:data:`simulators.defects.DEMO_DEFECTS`) and is scanned once
-(a sample), so that ``gateway quality report population`` and the metrics have something to show.
+the operator configured that database otherwise. The other catalogue entries stay ``pending``. Some databases
+(:data:`DEMO_AXIS_ROUTES`) are reached through a simulated national integration platform
+(:mod:`simulators.ndxp_hub`) rather than directly, configured with an axis profile, as a province connects sector
+systems through the national axis. The population data carries data-quality defects at known rates
+(:data:`simulators.defects.DEMO_DEFECTS`) and is scanned once (a sample), so that ``gateway quality report
+population`` and the metrics have something to show.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -26,6 +29,8 @@ from connectors.discovery import discover_connectors
 from connectors.errors import ConnectorError
 from connectors.sql.urls import to_async_url
 from simulators.defects import DEMO_DEFECTS
+from simulators.http import SimulatorServer
+from simulators.ndxp_hub import NdxpHub, via_hub
 from simulators.population import CITIZENS
 from simulators.sectors import SECTOR_SYSTEMS, SectorContext, load_sector_system
 
@@ -67,6 +72,7 @@ class DemoInfo:
     sample_full_name: str
     sample_birth_year: str
     databases: list[str] = field(default_factory=list)
+    via_axis: list[str] = field(default_factory=list)
 
 
 async def _sample_citizen(url: str) -> tuple[str, str, str]:
@@ -147,6 +153,32 @@ async def start_sector_systems(settings: Settings, context: SectorContext) -> li
     return started
 
 
+#: The databases the demo reaches through the simulated national platform: database -> (integration service code,
+#: protocol). The others are reached directly.
+DEMO_AXIS_ROUTES: dict[str, tuple[str, Literal["rest", "soap"]]] = {
+    "business": ("BKHDT-DKDN", "rest"),
+    "tax": ("BTC-TCT-NNT", "rest"),
+    "driving_licences": ("BCA-GPLX", "rest"),
+    "judicial_records": ("BTP-LLTP", "soap"),
+}
+
+
+def route_through_hub(settings: Settings, context: SectorContext, started: list[str]) -> list[str]:
+    """Start the simulated national platform (on ``context.stack``) and reconfigure the databases of
+    :data:`DEMO_AXIS_ROUTES` the demo started so that they go through it. Returns the databases rerouted."""
+    chosen = [database for database in started if database in DEMO_AXIS_ROUTES and database in settings.connectors]
+    if not chosen:
+        return []
+    hub = NdxpHub()
+    server = SimulatorServer(hub).start()
+    context.stack.callback(server.stop)
+    for database in chosen:
+        service, protocol = DEMO_AXIS_ROUTES[database]
+        instance = settings.connectors[database]
+        instance.config = via_hub(hub, server.url, service, instance.config, protocol=protocol)
+    return chosen
+
+
 async def _ensure_grants(session: AsyncSession, databases: list[str], registry: ConnectorRegistry) -> None:
     held = {
         grant.database
@@ -211,6 +243,9 @@ async def prepare_demo(settings: Settings, *, citizens: int, seed: int, stack: E
     )
     started = await start_sector_systems(settings, context)
     log.info("simulated sector systems started", databases=started)
+    rerouted = route_through_hub(settings, context, started)
+    if rerouted:
+        log.info("reached through the simulated national platform", databases=rerouted)
     demo_url = str(to_async_url(context.sqlite_url("population")))
     registry = ConnectorRegistry.from_settings(settings)
     state = GatewayState(settings=settings, registry=registry)
@@ -248,6 +283,7 @@ async def prepare_demo(settings: Settings, *, citizens: int, seed: int, stack: E
         sample_full_name=full_name,
         sample_birth_year=birth_year,
         databases=sorted(registry.databases),
+        via_axis=sorted(rerouted),
     )
 
 
@@ -305,6 +341,11 @@ def demo_banner(info: DemoInfo, *, base_url: str, population_url: str) -> str:
             "axis-gateway demo",
             f"  simulated population database: {info.citizens} citizens in {info.population_url}{note}",
             f"  national databases served: {len(info.databases)} ({', '.join(info.databases)})",
+            *(
+                [f"  reached through the (simulated) national axis platform: {', '.join(info.via_axis)}"]
+                if info.via_axis
+                else []
+            ),
             "",
             "Demo client (its secret is renewed every time the demo starts):",
             f"  client_id:     {info.client_id}",

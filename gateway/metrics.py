@@ -52,7 +52,7 @@ UPSTREAM_REQUEST_DURATION = Histogram(
 UPSTREAM_ERRORS = Counter(
     "gateway_upstream_errors_total",
     "Failed calls to sector systems, by database and reason "
-    "(timeout, connect, protocol, status_5xx, contract_violation).",
+    "(timeout, connect, protocol, status_5xx, contract_violation, refused).",
     ["database", "reason"],
 )
 AUTH_FAILURES = Counter(
@@ -148,7 +148,7 @@ AUTH_FAILURE_REASONS = (
     "locked_address",
 )
 JWKS_FETCH_OUTCOMES = ("ok", "error")
-UPSTREAM_ERROR_REASONS = ("timeout", "connect", "protocol", "status_5xx", "contract_violation")
+UPSTREAM_ERROR_REASONS = ("timeout", "connect", "protocol", "status_5xx", "contract_violation", "refused")
 
 
 @lru_cache(maxsize=4096)
@@ -237,7 +237,7 @@ HEALTH_CHECK_DURATION = Histogram(
 HEALTH_CHECK_FAILURES = Counter(
     "gateway_health_check_failures_total",
     "Failed health checks, by database and reason (timeout, connect, protocol, status_5xx, contract_violation, "
-    "down, error).",
+    "refused, down, error).",
     ["database", "reason"],
 )
 HEALTH_CHECK_FAILURE_REASONS = (*UPSTREAM_ERROR_REASONS, "canary_missing", "down", "error")

@@ -204,6 +204,16 @@ class ContractViolation(UpstreamFailed):
     description = "The sector system returned data that fails the contract; it was not passed on."
 
 
+class UpstreamRefused(UpstreamFailed):
+    slug, title = "upstream-refused", "Refused by the integration platform"
+    description = (
+        "The integration platform the database is reached through (the national axis NDXP, the province's LGSP) "
+        "refused the gateway's call: it did not issue or accept the gateway's token, or it refused the request's "
+        "metadata (a missing public-service procedure code, agency or officer: send ``X-Purpose`` and "
+        "``X-Actor-Id``). The same request will be refused again until the connection or the request changes."
+    )
+
+
 class UpstreamUnavailable(Problem):
     status, slug, title = 503, "upstream-unavailable", "Sector system unavailable"
     description = "The sector system behind this database cannot be reached. Try again later."
@@ -363,6 +373,7 @@ _CONNECTOR_PROBLEMS: tuple[tuple[type[ce.ConnectorError], type[Problem], bool], 
     (ce.UpstreamUnavailable, UpstreamUnavailable, True),
     (ce.UpstreamTimeout, UpstreamTimeout, True),
     (ce.ContractViolation, ContractViolation, False),
+    (ce.UpstreamRefused, UpstreamRefused, False),
     (ce.UpstreamError, UpstreamFailed, False),
 )
 RETRY_AFTER_SECONDS = 5

@@ -17,6 +17,8 @@ from urllib.parse import quote_plus
 import httpx
 import orjson
 
+from connectors.errors import UpstreamError
+
 from .config import AccessKeyAuth, ApiKeyAuth, Auth, BearerAuth, NoAuth, OAuth2ClientCredentials
 
 __all__ = ["Authenticator", "OAuth2Authenticator", "StaticAuthenticator", "TokenRefused", "make_authenticator"]
@@ -42,6 +44,11 @@ class Authenticator:
 
     def invalidate(self, used: Mapping[str, str]) -> None:
         """Forget the credential in ``used`` (headers of a request answered 401), if it is still the current one."""
+
+    def refusal(self, status: int) -> UpstreamError | None:
+        """The error of a call answered ``status`` (401 or 403) for good, when this scheme names one (an axis
+        profile's platform refusing the gateway); ``None`` for the usual upstream error."""
+        return None
 
 
 class StaticAuthenticator(Authenticator):

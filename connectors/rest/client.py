@@ -156,7 +156,7 @@ class UpstreamClient:
                 return outcome
             if outcome is None:  # a 401 answered to a cached token: fetch a new one, once, then try again
                 if reauthenticated:
-                    raise from_status(401, self._label, retry=self._retry_statuses).error
+                    raise self._auth.refusal(401) or from_status(401, self._label, retry=self._retry_statuses).error
                 reauthenticated = True
                 attempt -= 1
                 continue
@@ -174,7 +174,7 @@ class UpstreamClient:
             )
             await asyncio.sleep(wait)
 
-    async def _attempt(
+    async def _attempt(  # noqa: PLR0911
         self,
         method: str,
         url: str,
@@ -215,6 +215,8 @@ class UpstreamClient:
         if status == 401 and self._auth.refreshable:
             self._auth.invalidate(used)
             return None
+        if status in {401, 403} and (refusal := self._auth.refusal(status)) is not None:
+            return Failure(refusal, False)  # an axis profile's platform refusing the gateway
         retry_after = parse_retry_after(response.headers.get("Retry-After")) if status in {429, 503} else None
         return from_status(status, self._label, retry_after=retry_after, retry=self._retry_statuses)
 

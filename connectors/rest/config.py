@@ -16,6 +16,7 @@ from jmespath.exceptions import JMESPathError
 from pydantic import BaseModel, ConfigDict, Field, FilePath, SecretStr, field_validator
 
 from connectors.base import ConnectorConfig
+from connectors.platform import AxisProfile
 
 __all__ = [
     "AccessKeyAuth",
@@ -488,6 +489,27 @@ class RestConnectorConfig(ConnectorConfig):
         title="HTTP transport",
         description="The HTTP/1.1 engine under the httpx API: ``aiohttp`` (faster, measured in bench/) or httpx's own.",
     )
+    # -- axis profile (connectors/platform): the connection goes through NDXP or a province's LGSP ---------------
+    axis: AxisProfile | None = Field(
+        default=None,
+        title="Axis profile",
+        description=(
+            "Reach the sector API through the national axis (NDXP) or a province's LGSP: the platform's "
+            "authentication, request metadata and answer envelope (paths are JMESPath). Direct when unset."
+        ),
+    )
+
+    @field_validator("axis")
+    @classmethod
+    def _check_axis(cls, value: AxisProfile | None) -> AxisProfile | None:
+        envelope = value.envelope if value is not None else None
+        if envelope is not None:
+            for path in (envelope.result_code, envelope.message, envelope.correlation_id, envelope.payload):
+                if path is not None:
+                    _jmespath(path)
+        return value
+
+    # -- end of axis profile -----------------------------------------------------------------------------------
 
     @field_validator("base_url")
     @classmethod

@@ -25,6 +25,7 @@ from .client import Answer, UpstreamClient
 from .config import RECORD_ID, RestConnectorConfig
 from .mapping import Getter, RecordMapping, compile_expression
 from .pagination import Paginator, Position, make_paginator
+from .platform import RestPlatform
 
 
 class RestConnector(Connector[RestConnectorConfig]):
@@ -72,7 +73,13 @@ class RestConnector(Connector[RestConnectorConfig]):
             self._items = compile_expression(config.search.items)
             if config.search.error_when:
                 self._search_error = compile_expression(config.search.error_when)
-        self._client = UpstreamClient(config, make_authenticator(config.auth), label=self.slug)
+        authenticator = make_authenticator(config.auth)
+        # -- axis profile: the platform's authentication, metadata and envelope (connectors/rest/platform.py) --
+        self._platform = RestPlatform(config.axis, label=self.slug) if config.axis is not None else None
+        if self._platform is not None:
+            authenticator = self._platform.authenticator(authenticator)
+        # -- end of axis profile --
+        self._client = UpstreamClient(config, authenticator, label=self.slug)
 
     def _check_mapping(self) -> None:
         config, contract = self.config, self.contract
@@ -108,11 +115,31 @@ class RestConnector(Connector[RestConnectorConfig]):
             raise UpstreamError(f"{self.slug}: the sector system's answer is not JSON", reason="protocol") from None
 
     async def ping(self) -> None:
-        """Call the health endpoint; any status but the expected ones is a failure."""
-        ping = self.config.ping
-        await self._client.call(
-            "GET", ping.path, params=ping.params, seconds=self._timeout(ping.timeout_seconds), accept=ping.expect_status
+        """Call the health endpoint; any status but the expected ones is a failure (through a platform, any result
+        code but a success too)."""
+        ping, platform = self.config.ping, self._platform
+        if platform is None:
+            await self._client.call(
+                "GET",
+                ping.path,
+                params=ping.params,
+                seconds=self._timeout(ping.timeout_seconds),
+                accept=ping.expect_status,
+            )
+            return
+        answer = await self._client.call(
+            "GET",
+            ping.path,
+            params=platform.params(ping.params),
+            seconds=self._timeout(ping.timeout_seconds),
+            accept=platform.accept(ping.expect_status),
         )
+        try:
+            platform.unwrap(answer, ping.expect_status, require_json=False)
+        except RecordNotFound:
+            # The platform's "not found" is the sector system's 404: up if the probe expects one.
+            if 404 not in ping.expect_status:
+                raise UpstreamError(f"{self.slug}: the health endpoint was not found", reason="protocol") from None
 
     async def get(self, record_id: str) -> Contract:
         """Read the record ``record_id`` from the record endpoint and return it validated."""
@@ -120,12 +147,20 @@ class RestConnector(Connector[RestConnectorConfig]):
         if record_id in {"", ".", ".."}:
             raise RecordNotFound(f"no {self.slug} record with that key")
         path = endpoint.path.replace(RECORD_ID, quote(record_id, safe=""))
+        platform = self._platform
         answer = await self._client.call(
-            "GET", path, params=endpoint.params, seconds=self._timeout(endpoint.timeout_seconds), accept=(200, 404)
+            "GET",
+            path,
+            params=platform.params(endpoint.params) if platform else endpoint.params,
+            seconds=self._timeout(endpoint.timeout_seconds),
+            accept=platform.accept((200, 404)) if platform else (200, 404),
         )
+        # Through a platform, the envelope's verdict first (a 404 without one needs no JSON body).
+        body = platform.unwrap(answer, (200, 404), require_json=answer.status == 200) if platform else None
         if answer.status == 404:
             raise RecordNotFound(f"no {self.slug} record with that key")
-        body = self._json(answer)
+        if platform is None:
+            body = self._json(answer)
         if self._not_found is not None and self._not_found(body):
             raise RecordNotFound(f"no {self.slug} record with that key")
         if self._get_error is not None and self._get_error(body):
@@ -162,12 +197,7 @@ class RestConnector(Connector[RestConnectorConfig]):
         filters = {endpoint.filters[name]: str(self._mapping.to_stored(name, value)) for name, value in values.items()}
         position = paginator.decode(cursor) if cursor is not None else paginator.first(limit)
         request = paginator.request(position, filters)
-        seconds = self._timeout(endpoint.timeout_seconds)
-        if endpoint.method == "GET":
-            answer = await self._client.call("GET", request.url, params=request.params, seconds=seconds)
-        else:
-            answer = await self._client.call("POST", request.url, json=request.params, seconds=seconds)
-        body = self._json(answer)
+        answer, body = await self._search_call(endpoint.method, request.url, request.params, endpoint.timeout_seconds)
         if self._search_error is not None and self._search_error(body):
             raise UpstreamError(f"{self.slug}: the sector system reported an error", reason="protocol")
         items = self._items(body) if self._items is not None else None
@@ -186,3 +216,23 @@ class RestConnector(Connector[RestConnectorConfig]):
             following = paginator.following(position, len(items), body, answer)
         records = [self._to_record(item) for item in window]
         return Page(items=records, next_cursor=paginator.encode(following) if following is not None else None)
+
+    async def _search_call(
+        self, method: str, url: str, params: dict[str, str], timeout_seconds: float | None
+    ) -> tuple[Answer, Any]:
+        """Send one search request (parameters in the query of a GET, the JSON body of a POST): the answer and its
+        body (through a platform, the envelope's payload)."""
+        seconds = self._timeout(timeout_seconds)
+        platform = self._platform
+        if platform is None:
+            if method == "GET":
+                answer = await self._client.call("GET", url, params=params, seconds=seconds)
+            else:
+                answer = await self._client.call("POST", url, json=params, seconds=seconds)
+            return answer, self._json(answer)
+        accept = platform.accept((200,))
+        if method == "GET":
+            answer = await self._client.call("GET", url, params=platform.params(params), seconds=seconds, accept=accept)
+        else:
+            answer = await self._client.call("POST", url, json=platform.body(params), seconds=seconds, accept=accept)
+        return answer, platform.unwrap(answer, (200,))

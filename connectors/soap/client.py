@@ -31,6 +31,7 @@ from connectors.rest.failures import Failure, from_exception, from_status
 
 from .config import BasicAuth, BearerAuth, SoapConnectorConfig, UsernameTokenAuth
 from .envelope import Envelope, fault_error, parse_envelope
+from .platform import SoapPlatform
 
 __all__ = ["Binding", "LimitedTransport", "SoapClient"]
 
@@ -137,6 +138,8 @@ class SoapClient:
         self._wsdl_http: httpx.Client | None = None
         self._loading: asyncio.Future[Binding] | None = None
         self._bound: Binding | None = None
+        # -- axis profile: the platform's headers and result code (connectors/soap/platform.py) --
+        self._platform = SoapPlatform(config.axis, config.namespaces, label=label) if config.axis is not None else None
 
     # -- the pooled clients and the WSDL ---------------------------------------------------------------------
 
@@ -269,11 +272,18 @@ class SoapClient:
             raise BadQuery(f"{self._label}: the {operation} operation does not take these arguments") from None
         message: bytes = etree_to_string(envelope)  # type: ignore[no-untyped-call]
         attempt = 0
+        reauthenticated = False
         while True:
             attempt += 1
             outcome = await self._attempt(bound, message, headers, deadline=deadline, not_found=not_found)
             if isinstance(outcome, Envelope):
                 return outcome
+            if outcome is None:  # the platform answered 401 to a cached token: fetch a new one, once
+                if reauthenticated and self._platform is not None:
+                    raise self._platform.session.refused(401)
+                reauthenticated = True
+                attempt -= 1
+                continue
             remaining = deadline - loop.time()
             if not (outcome.retryable and attempt < self._config.retry.max_attempts):
                 raise outcome.error
@@ -293,14 +303,19 @@ class SoapClient:
         *,
         deadline: float,
         not_found: Collection[str],
-    ) -> Envelope | Failure:
+    ) -> Envelope | Failure | None:
+        """One attempt: the answer's envelope, a failure, or ``None`` for a 401 worth a new platform token."""
         remaining = deadline - asyncio.get_running_loop().time()
         if remaining <= 0:
             raise self._timeout()
         transport: LimitedTransport = bound.client.transport
+        sent = dict(headers)
         try:
             async with asyncio.timeout_at(deadline):
-                response = await transport.post(bound.address, message, headers)
+                if self._platform is not None:
+                    timeout = httpx.Timeout(remaining, connect=min(self._config.connect_timeout_seconds, remaining))
+                    sent |= await self._platform.headers(self._clients()[0], timeout)
+                response = await transport.post(bound.address, message, sent)
         except TimeoutError:
             raise self._timeout() from None
         except _TooLarge:
@@ -310,6 +325,9 @@ class SoapClient:
             logger.debug("%s: %s", self._label, type(exc).__name__)
             return from_exception(exc, self._label)
         status = response.status_code
+        if self._platform is not None and status in {401, 403}:
+            self._platform_refusal(status, sent)
+            return None
         # SOAP 1.1 sends faults with 500, SOAP 1.2 with 400 (sender) or 500 (receiver); other answers with 200.
         if status == 200 or (status in {400, 500} and "xml" in response.headers.get("Content-Type", "")):
             try:
@@ -318,11 +336,22 @@ class SoapClient:
                 if status == 200:
                     raise
                 return from_status(status, self._label, retry=self._retry_statuses)
+            if self._platform is not None:
+                self._platform.judge(parsed)  # the platform's result code, before the Body's fault
             if parsed.fault is not None:
                 raise fault_error(parsed.fault, self._label, not_found=not_found)
             if status == 200:
                 return parsed
         return from_status(status, self._label, retry=self._retry_statuses)
+
+    def _platform_refusal(self, status: int, sent: Mapping[str, str]) -> None:
+        """Forget the platform token a 401 answered (the call is tried again with a new one); raise the refusal
+        when there is none to renew, or for a 403."""
+        assert self._platform is not None
+        if status == 401 and self._platform.refreshable:
+            self._platform.session.invalidate(sent)
+            return
+        raise self._platform.session.refused(status)
 
     async def get_endpoint(self, seconds: float) -> None:
         """An HTTP GET of the service's address (a health probe): any answer below 500 means it is up."""
@@ -332,7 +361,8 @@ class SoapClient:
         http, _ = self._clients()
         try:
             async with asyncio.timeout_at(deadline):
-                response = await http.get(bound.address)
+                extra = await self._platform.headers(http, httpx.Timeout(seconds)) if self._platform else {}
+                response = await http.get(bound.address, headers=extra)
         except TimeoutError:
             raise self._timeout() from None
         except (httpx.HTTPError, OSError) as exc:

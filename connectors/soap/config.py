@@ -19,6 +19,7 @@ from lxml import etree
 from pydantic import BaseModel, ConfigDict, Field, FilePath, SecretStr, field_validator, model_validator
 
 from connectors.base import ConnectorConfig
+from connectors.platform import AxisProfile
 
 __all__ = [
     "BasicAuth",
@@ -370,6 +371,33 @@ class SoapConnectorConfig(ConnectorConfig):
         description="PEM file of the CA certificates that sign the service's certificate (a private CA); the public "
         "CAs are trusted when unset. Verification cannot be turned off.",
     )
+
+    # -- axis profile (connectors/platform): the connection goes through NDXP or a province's LGSP ---------------
+    axis: AxisProfile | None = Field(
+        default=None,
+        title="Axis profile",
+        description=(
+            "Reach the service through the national axis (NDXP) or a province's LGSP (set ``address`` to the "
+            "platform's): its authentication and request metadata as HTTP headers, its result code read with XPath "
+            "from the envelope's root. Direct when unset."
+        ),
+    )
+
+    @field_validator("axis")
+    @classmethod
+    def _check_axis(cls, value: AxisProfile | None) -> AxisProfile | None:
+        if value is None:
+            return None
+        if value.metadata.location != "header":
+            raise ValueError("a SOAP connection sends the platform's metadata as headers (location: header)")
+        envelope = value.envelope
+        if envelope is not None:
+            for path in (envelope.result_code, envelope.correlation_id):
+                if path is not None:
+                    check_xpath(path)
+        return value
+
+    # -- end of axis profile -----------------------------------------------------------------------------------
 
     @field_validator("wsdl")
     @classmethod

@@ -108,6 +108,15 @@ def _table(headers: list[tuple[str, str]], rows: str) -> str:
     return f"<table><tr>{cells}</tr>{rows}</table>"
 
 
+def _route(route: str | None, platform: str | None) -> str:
+    """The connection's route under its id: nothing when direct or unknown."""
+    if route != "axis":
+        return ""
+    through = f" ({platform})" if platform else ""
+    label = _both("qua trục kết nối" + through, "via the axis" + through)
+    return f'<br><span class="note" data-field="route">{label}</span>'
+
+
 def _databases_table(report: AxisMonthReport) -> str:
     rows = []
     for db in report.databases:
@@ -118,7 +127,8 @@ def _databases_table(report: AxisMonthReport) -> str:
         vi, en = state_label(db.state_at_end)
         rows.append(
             f'<tr data-database="{escape(db.id)}"><td>{_both(db.name, db.name_en)}<br>'
-            f'<span class="note mono">{escape(db.id)}</span></td><td>{_bar(db, report.states, 160)}</td>{shares}'
+            f'<span class="note mono">{escape(db.id)}</span>{_route(db.route, db.platform)}</td>'
+            f"<td>{_bar(db, report.states, 160)}</td>{shares}"
             f"<td>{_both(vi, en)}</td>"
             f'<td class="num" data-field="incidents">{len(db.incidents)}</td>'
             f'<td class="num" data-field="checks">{db.checks:,} ({db.checks_failed:,})</td>'

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
@@ -14,6 +14,7 @@ from ..exchange.manage import exchange_backlog
 from ..models import AxisCheck, AxisConnection, ClientKey, OpsStatus, SigningKey
 from ..registry import ConnectorRegistry
 from .catalogue import Catalogue, CatalogueEntry
+from .routes import Route
 from .states import STATES, UP_STATES, ConnectionState
 
 AUDIT_CHAIN = "audit_chain"
@@ -37,6 +38,18 @@ class DatabaseConnection(BaseModel):
         default=None,
         description="The evidence behind the state: circuit-open, contract-violation, slow, check-timeout...",
     )
+    route: Route | None = Field(
+        default=None,
+        description=(
+            "How the gateway reaches it: `direct`, or `axis` (through the national axis NDXP or the province's "
+            "LGSP: its connector has an axis profile); null when no connector is configured."
+        ),
+    )
+    platform: str | None = Field(default=None, description="The platform of an `axis` route (NDXP, an LGSP).")
+
+
+#: Database id -> (route, platform), from :func:`gateway.axis.routes.connection_routes`.
+Routes = Mapping[str, tuple[Route, str | None]]
 
 
 class AxisOverview(BaseModel):
@@ -87,7 +100,7 @@ def static_state(
 
 
 def _connection(
-    entry: CatalogueEntry, registry: ConnectorRegistry | None, row: AxisConnection | None
+    entry: CatalogueEntry, registry: ConnectorRegistry | None, row: AxisConnection | None, routes: Routes | None = None
 ) -> DatabaseConnection:
     fixed = static_state(entry, registry)
     since = row.since if row is not None else None
@@ -105,6 +118,7 @@ def _connection(
         state, error = ConnectionState.MAINTENANCE, "under maintenance"
     else:
         state, error, latency, cause = ConnectionState(row.state), row.error, row.latency_ms, row.cause
+    route, platform = (routes or {}).get(entry.id, (None, None))
     return DatabaseConnection(
         id=entry.id,
         name=entry.name_vi,
@@ -117,6 +131,8 @@ def _connection(
         latency_ms=latency,
         error=error,
         cause=cause,
+        route=route,
+        platform=platform,
     )
 
 
@@ -145,16 +161,29 @@ def connected_target(catalogue: Catalogue, configured: int | None) -> int:
 
 
 async def axis_overview(
-    session: AsyncSession, catalogue: Catalogue, registry: ConnectorRegistry | None, target: int
+    session: AsyncSession,
+    catalogue: Catalogue,
+    registry: ConnectorRegistry | None,
+    target: int,
+    *,
+    routes: Routes | None = None,
 ) -> AxisOverview:
     """Every catalogued database's connection, in catalogue order, and the totals. ``registry`` is the process's
-    own view of which connectors are configured; without it the states are those the health-check runner wrote."""
+    own view of which connectors are configured; without it the states are those the health-check runner wrote.
+    ``routes`` says how each configured connection goes (direct, or through the axis)."""
     rows = await _rows(session)
-    return summarise([_connection(entry, registry, rows.get(entry.id)) for entry in catalogue.databases], target)
+    return summarise(
+        [_connection(entry, registry, rows.get(entry.id), routes) for entry in catalogue.databases], target
+    )
 
 
 async def database_detail(
-    session: AsyncSession, entry: CatalogueEntry, registry: ConnectorRegistry | None, *, history: int = 50
+    session: AsyncSession,
+    entry: CatalogueEntry,
+    registry: ConnectorRegistry | None,
+    *,
+    history: int = 50,
+    routes: Routes | None = None,
 ) -> DatabaseDetail:
     """One database's connection and its last ``history`` health checks."""
     row = await session.get(AxisConnection, entry.id)
@@ -166,7 +195,7 @@ async def database_detail(
             .limit(history)
         )
     ).all()
-    base = _connection(entry, registry, row)
+    base = _connection(entry, registry, row, routes)
     return DatabaseDetail(
         **base.model_dump(),
         last_success=row.last_success if row is not None else None,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -91,6 +91,12 @@ class DatabaseMonth(BaseModel):
     requests: int = Field(description="Requests for the database in the audit trail (allowed, refused, failed).")
     requests_by_outcome: dict[str, int]
     error_ratio: float | None = Field(description="Share of the requests that failed (null without requests).")
+    route: str | None = Field(
+        default=None,
+        description="The route configured when the report was made: `direct`, `axis` (through NDXP or the LGSP), "
+        "or null without a connector.",
+    )
+    platform: str | None = Field(default=None, description="The platform of an `axis` route.")
 
 
 class AxisMonthReport(BaseModel):
@@ -265,9 +271,10 @@ async def build_month_report(
     target: int,
     retention_days: int,
     now: datetime,
+    routes: Mapping[str, tuple[str, str | None]] | None = None,
 ) -> AxisMonthReport:
     """The report of ``month`` (``YYYY-MM`` in ``zone``) as of ``now``; :class:`InvalidMonth` when ``month`` is
-    malformed or has not begun."""
+    malformed or has not begun. ``routes`` (database id -> route, platform) are the connections' routes now."""
     year, number = parse_month(month)
     start, end = month_bounds(year, number, zone)
     if start > now:
@@ -310,6 +317,8 @@ async def build_month_report(
                 requests=served,
                 requests_by_outcome=outcomes,
                 error_ratio=outcomes.get("failed", 0) / served if served else None,
+                route=(routes or {}).get(entry.id, (None, None))[0],
+                platform=(routes or {}).get(entry.id, (None, None))[1],
             )
         )
     states = state_order(list(totals))

@@ -45,8 +45,8 @@ class ConnectionState(StrEnum):
 STATES: tuple[ConnectionState, ...] = tuple(ConnectionState)
 UP_STATES = frozenset({ConnectionState.CONNECTED, ConnectionState.DEGRADED})
 #: Failed checks that are a wrong answer rather than no answer (records breaking the contract, a body that cannot
-#: be read, the canary record gone): one is enough for ``down``.
-DEFINITIVE_REASONS = frozenset({"contract_violation", "protocol", "canary_missing"})
+#: be read, the canary record gone, the integration platform refusing the gateway): one is enough for ``down``.
+DEFINITIVE_REASONS = frozenset({"contract_violation", "protocol", "canary_missing", "refused"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from ..axis.html import duration_text, percent, render_report_html, state_label
 from ..axis.maintenance import set_maintenance
 from ..axis.overview import AxisOverview, DatabaseDetail, axis_overview, connected_target, database_detail
 from ..axis.report import AxisMonthReport, InvalidMonth, build_month_report
+from ..axis.routes import connection_routes
 from ..db import standalone_session, utcnow
 from ..settings import Settings, get_settings
 from .clients import echo_json
@@ -39,6 +40,12 @@ def _ago(moment: datetime | None) -> str:
     return f"{seconds}s ago"
 
 
+def _route_text(route: str | None, platform: str | None) -> str:
+    if route == "axis":
+        return f"via the axis ({platform})" if platform else "via the axis"
+    return route or "-"
+
+
 def overview_table(overview: AxisOverview) -> str:
     """The axis as a text table, headed by "N of M databases connected"."""
     counts = ", ".join(f"{count} {state.value}" for state, count in overview.by_state.items() if count)
@@ -47,11 +54,12 @@ def overview_table(overview: AxisOverview) -> str:
         f"(target {overview.target}; {counts})",
         "",
     ]
-    header = ("DATABASE", "STATE", "SINCE", "LAST CHECK", "LATENCY", "NAME", "ERROR")
+    header = ("DATABASE", "STATE", "ROUTE", "SINCE", "LAST CHECK", "LATENCY", "NAME", "ERROR")
     rows = [
         (
             item.id,
             item.state.value,
+            _route_text(item.route, item.platform),
             _ago(item.since),
             _ago(item.last_check),
             "-" if item.latency_ms is None else f"{item.latency_ms:.0f} ms",
@@ -95,7 +103,7 @@ def axis(ctx: typer.Context, as_json: JsonOption = False) -> None:
     async def run() -> AxisOverview:
         async with standalone_session(settings.database_url) as session:
             target = connected_target(catalogue, settings.axis_connected_target)
-            return await axis_overview(session, catalogue, None, target)
+            return await axis_overview(session, catalogue, None, target, routes=connection_routes(settings.connectors))
 
     overview = asyncio.run(run())
     if as_json:
@@ -110,6 +118,7 @@ def detail_text(detail: DatabaseDetail) -> str:
         f"{detail.id}: {detail.name} ({detail.name_en})",
         f"  agency:     {detail.agency}",
         f"  contracts:  {', '.join(detail.contracts) or '-'}",
+        f"  route:      {_route_text(detail.route, detail.platform)}",
         f"  state:      {detail.state.value} since {_ago(detail.since)}"
         + (" (maintenance)" if detail.maintenance else ""),
         f"  last check: {_ago(detail.last_check)}; last success: {_ago(detail.last_success)}",
@@ -141,7 +150,8 @@ def show(
 
     async def run() -> DatabaseDetail:
         async with standalone_session(settings.database_url) as session:
-            return await database_detail(session, entry, None, history=history)
+            routes = connection_routes(settings.connectors)
+            return await database_detail(session, entry, None, history=history, routes=routes)
 
     detail = asyncio.run(run())
     if as_json:
@@ -248,6 +258,7 @@ def report(
                 target=connected_target(catalogue, settings.axis_connected_target),
                 retention_days=settings.axis_history_retention_days,
                 now=utcnow(),
+                routes=connection_routes(settings.connectors),
             )
 
     try:

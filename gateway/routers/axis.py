@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 from ..axis.html import render_report_html
 from ..axis.overview import AxisOverview, DatabaseDetail, axis_overview, database_detail
 from ..axis.report import MONTH_PATTERN, AxisMonthReport, InvalidMonth, build_month_report
+from ..axis.routes import connection_routes
 from ..db import utcnow
 from ..deps import AXIS_ONLY, SessionDep, StateDep
 from ..openapi import problem_responses
@@ -23,9 +24,11 @@ DatabasePath = Annotated[str, Path(max_length=32, description="The catalogued da
 @router.get("", summary="The integration axis", response_model=AxisOverview, responses=problem_responses(401, 403))
 async def get_axis(state: StateDep, session: SessionDep) -> AxisOverview:
     """Every national database of the catalogue with its connection state (`pending`, `connected`, `degraded`,
-    `down`, `maintenance`), derived from health checks, and the totals: "12 of 16 connected". Needs the scope
-    `axis`."""
-    return await axis_overview(session, state.catalogue, state.registry, state.connected_target)
+    `down`, `maintenance`), derived from health checks, the route each configured connection takes (`direct`, or
+    `axis` through the national axis or the province's LGSP), and the totals: "12 of 16 connected". Needs the
+    scope `axis`."""
+    routes = connection_routes(state.settings.connectors)
+    return await axis_overview(session, state.catalogue, state.registry, state.connected_target, routes=routes)
 
 
 @router.get(
@@ -60,6 +63,7 @@ async def get_axis_report(
             target=state.connected_target,
             retention_days=settings.axis_history_retention_days,
             now=utcnow(),
+            routes=connection_routes(settings.connectors),
         )
     except InvalidMonth as exc:
         raise ValidationFailed(
@@ -86,4 +90,5 @@ async def get_axis_database(
     entry = state.catalogue.get(database_id)
     if entry is None:
         raise NotFound(f"No database {database_id!r} in the axis catalogue.")
-    return await database_detail(session, entry, state.registry, history=history)
+    routes = connection_routes(state.settings.connectors)
+    return await database_detail(session, entry, state.registry, history=history, routes=routes)

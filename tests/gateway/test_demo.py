@@ -227,6 +227,11 @@ def test_the_printed_commands_work_and_a_restart_renews_only_the_secret(tmp_path
         # (connected, or degraded when the machine is loaded: both count as connected)
         connected = {item["id"] for item in axis["databases"] if item["state"] in ("connected", "degraded")}
         assert connected == set(first.served)
+        # At least three of them are reached through the (simulated) national axis platform, and healthy.
+        via_axis = {item["id"] for item in axis["databases"] if item["route"] == "axis"}
+        assert len(via_axis) >= 3 and via_axis <= connected, axis
+        assert {item["route"] for item in axis["databases"] if item["id"] in connected - via_axis} == {"direct"}
+        assert first.line("national axis platform:").endswith(", ".join(sorted(via_axis)))
         # The submission line, pasted: the change is accepted, delivered, and read back.
         receipt = run_pasted(first.submit_command)
         assert [entry["record_id"] for entry in receipt["accepted"]] == [personal_id], receipt

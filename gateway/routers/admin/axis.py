@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, StrictBool
 
 from ...axis.maintenance import set_maintenance
 from ...axis.overview import DatabaseDetail, database_detail
+from ...axis.routes import connection_routes
 from ...deps import ADMIN_ONLY, SessionDep, StateDep
 from ...openapi import problem_responses
 from ...problems import NotFound
@@ -41,4 +42,5 @@ async def put_maintenance(
     if entry is None:
         raise NotFound(f"No database {database_id!r} in the axis catalogue.")
     await set_maintenance(session, database_id, body.maintenance)
-    return await database_detail(session, entry, state.registry, history=10)
+    routes = connection_routes(state.settings.connectors)
+    return await database_detail(session, entry, state.registry, history=10, routes=routes)

@@ -1,0 +1,366 @@
+"""The axis profile of the REST and SOAP adapters, over real sockets: the business registry (REST) and the judicial
+records service (SOAP) reached through the simulated national platform (:mod:`simulators.ndxp_hub`), with LGSP
+authentication, the request metadata of the call's context, and the platform's envelope; its refusals and failures
+as the connector errors the gateway answers with."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors.base import Connector, HealthState
+from connectors.business import BusinessConnector
+from connectors.context import RequestContext, use_context
+from connectors.errors import (
+    ConnectorConfigError,
+    RecordNotFound,
+    UpstreamError,
+    UpstreamRefused,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from connectors.judicial_records import JudicialRecordsConnector
+from connectors.rest import RestConnectorConfig
+from connectors.soap import SoapConnectorConfig
+from contracts.business import EnterpriseQuery
+from simulators.http import SimulatorServer
+from simulators.ndxp_hub import HubCredentials, NdxpHub, via_hub
+from simulators.sectors import SectorContext, load_sector_system
+
+pytestmark = pytest.mark.anyio
+
+CONTEXT = RequestContext(
+    request_id="req-068-0001", client_id="so-tu-phap", agency_code="000.00.11.H41", purpose="1.000001", actor="CB-1"
+)
+
+
+@dataclass
+class World:
+    hub: NdxpHub
+    hub_url: str
+    business: dict[str, Any]  # the direct configurations
+    judicial: dict[str, Any]
+
+    def rest(self, service: str = "DKDN", **profile: Any) -> dict[str, Any]:
+        return via_hub(self.hub, self.hub_url, service, self.business, protocol="rest", **profile)
+
+    def soap(self, service: str = "LLTP", **profile: Any) -> dict[str, Any]:
+        return via_hub(self.hub, self.hub_url, service, self.judicial, protocol="soap", **profile)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    data_dir: Path = tmp_path_factory.mktemp("axis-profile")
+    with ExitStack() as stack:
+        context = SectorContext(data_dir=data_dir, citizens=60, seed=68, stack=stack)
+        business = asyncio.run(load_sector_system("business").start(context))
+        judicial = asyncio.run(load_sector_system("judicial_records").start(context))
+        hub = NdxpHub()
+        server = stack.enter_context(SimulatorServer(hub))
+        yield World(hub, server.url, business, judicial)
+
+
+@pytest.fixture
+def hub(world: World) -> Iterator[NdxpHub]:
+    world.hub.reset()
+    yield world.hub
+    world.hub.reset()
+
+
+def _lgsp_document(value: str) -> dict[str, Any]:
+    document = json.loads(base64.b64decode(value))
+    assert isinstance(document, dict)
+    return document
+
+
+async def test_a_rest_connector_reads_through_the_platform_with_lgsp_auth_and_metadata(
+    world: World, hub: NdxpHub
+) -> None:
+    config = world.rest()
+    async with (
+        BusinessConnector.from_config(config) as connector,
+        BusinessConnector.from_config(world.business) as direct,
+    ):
+        with use_context(CONTEXT):
+            record = await connector.get(config["canary"])
+            page = await connector.search(EnterpriseQuery(name="công ty"), limit=3)
+        assert record == await direct.get(config["canary"])
+        assert page.items and len(page.items) <= 3
+    (token, *_) = [r for r in hub.received if r.kind == "token"]
+    assert token.code == "00"
+    calls = hub.calls("DKDN")
+    assert [call.code for call in calls] == ["00", "00"]
+    for call in calls:
+        assert call.metadata == {
+            "MaYeuCau": "req-068-0001",
+            "MaDVC": "1.000001",
+            "MaDonVi": "000.00.11.H41",
+            "MaCanBo": "CB-1",
+            "MaTichHop": "DKDN",
+        }
+        assert call.headers["authorization"].startswith("Bearer ")
+        assert _lgsp_document(call.headers["lgspaccesstoken"]) == {
+            "AccessKey": "sim-lgsp-access-key",
+            "SecretKey": "sim-lgsp-secret-key",
+            "AppName": "axis-gateway",
+            "PartnerCode": "000.00.00.H41",
+            "PartnerCodeCus": "000.00.00.H41",
+        }
+    assert _lgsp_document(token.headers["lgspaccesstoken"])["AppName"] == "axis-gateway"
+
+
+async def test_a_soap_connector_reads_through_the_platform(world: World, hub: NdxpHub) -> None:
+    config = world.soap()
+    async with JudicialRecordsConnector.from_config(config) as connector:
+        with use_context(CONTEXT):
+            record = await connector.get(config["canary"])
+            with pytest.raises(RecordNotFound):
+                await connector.get("LLTP-68-1999-999999")
+        assert (await connector.check()).ok
+    async with JudicialRecordsConnector.from_config(world.judicial) as direct:
+        assert record == await direct.get(config["canary"])
+    calls = hub.calls("LLTP")
+    assert len(calls) == 3 and all(call.code == "00" for call in calls)
+    assert calls[0].metadata["MaDVC"] == "1.000001" and calls[0].metadata["MaCanBo"] == "CB-1"
+    assert calls[0].metadata["MaTichHop"] == "LLTP"
+    # The health check runs outside any request: it states the configured fallback procedure and agency.
+    assert calls[2].metadata["MaDVC"] == "1.001612.000.00.00.H41" and "MaCanBo" not in calls[2].metadata
+    assert calls[2].metadata["MaYeuCau"]  # a request id of its own
+    assert hub.count("tokens_issued") == 1
+
+
+async def test_the_token_is_cached_and_fetched_again_after_a_401(world: World, hub: NdxpHub) -> None:
+    config = world.rest()
+    async with BusinessConnector.from_config(config) as connector:
+        with use_context(CONTEXT):
+            await asyncio.gather(*(connector.get(config["canary"]) for _ in range(8)))
+            assert hub.count("tokens_issued") == 1  # one token for concurrent calls
+            hub.revoke_tokens()  # the platform forgets it: the next call is answered 401, once
+            await connector.get(config["canary"])
+    assert hub.count("tokens_issued") == 2
+    assert [call.code for call in hub.calls()][-2:] == ["10", "00"]
+
+
+async def test_the_token_is_renewed_before_it_expires(tmp_path: Path, world: World) -> None:
+    credentials = HubCredentials(token_ttl_seconds=1)  # renewed half a second before it expires
+    hub = NdxpHub(credentials=credentials)
+    with SimulatorServer(hub) as server:
+        config = via_hub(hub, server.url, "DKDN", world.business, protocol="rest", credentials=credentials)
+        async with BusinessConnector.from_config(config) as connector:
+            with use_context(CONTEXT):
+                await connector.get(config["canary"])
+                await asyncio.sleep(0.6)
+                await connector.get(config["canary"])
+    assert hub.count("tokens_issued") == 2
+    assert [call.code for call in hub.calls()] == ["00", "00"]  # never a 401
+
+
+async def test_a_get_token_endpoint_and_a_bare_token_header(world: World, hub: NdxpHub) -> None:
+    config = world.rest(token_method="GET", token_header="X-Authentication-Token", location="fields")
+    async with BusinessConnector.from_config(config) as connector:
+        with use_context(CONTEXT):
+            await connector.get(config["canary"])
+    (token,) = [r for r in hub.received if r.kind == "token"]
+    assert token.method == "GET"
+    (call,) = hub.calls()
+    assert "authorization" not in call.headers and call.headers["x-authentication-token"]
+    # The metadata went in the query, not in headers.
+    assert call.query["MaDVC"] == "1.000001" and call.query["MaTichHop"] == "DKDN"
+    assert "madvc" not in call.headers
+
+
+@pytest.mark.parametrize("protocol", ["rest", "soap"])
+async def test_a_refused_token_is_a_refusal_and_the_health_check_says_so(
+    world: World, hub: NdxpHub, protocol: str
+) -> None:
+    connector: Connector[Any]
+    if protocol == "rest":
+        config = world.rest()
+        connector = BusinessConnector.from_config(config)
+    else:
+        config = world.soap()
+        connector = JudicialRecordsConnector.from_config(config)
+    hub.misbehave(mode="refuse_token")
+    async with connector:
+        with use_context(CONTEXT), pytest.raises(UpstreamRefused) as info:
+            await connector.get(config["canary"])
+        check = await connector.check()
+        health = await connector.health()
+    assert info.value.reason == "refused"
+    assert "refused the token request (HTTP 401)" in info.value.message
+    assert check.ok is False and "the platform refused the token request" in check.message
+    assert health.state is HealthState.DOWN
+    assert "sim-lgsp-secret-key" not in check.message + info.value.message
+    assert hub.calls() == []  # no call without a token
+
+
+@pytest.mark.parametrize("protocol", ["rest", "soap"])
+async def test_calls_the_platform_keeps_refusing_after_a_new_token(world: World, hub: NdxpHub, protocol: str) -> None:
+    connector: Connector[Any]
+    if protocol == "rest":
+        config = world.rest()
+        connector = BusinessConnector.from_config(config)
+    else:
+        config = world.soap()
+        connector = JudicialRecordsConnector.from_config(config)
+    hub.misbehave(mode="reject_calls")
+    async with connector:
+        with use_context(CONTEXT), pytest.raises(UpstreamRefused) as info:
+            await connector.get(config["canary"])
+    assert "refused the gateway's token (HTTP 401)" in info.value.message
+    assert hub.count("tokens_issued") == 2  # the token was fetched again, once
+    assert [call.code for call in hub.calls()] == ["10", "10"]
+
+
+@pytest.mark.parametrize("protocol", ["rest", "soap"])
+async def test_a_call_without_a_procedure_code_is_refused(world: World, hub: NdxpHub, protocol: str) -> None:
+    connector: Connector[Any]
+    if protocol == "rest":
+        config = world.rest(fallback={})
+        connector = BusinessConnector.from_config(config)
+    else:
+        config = world.soap(fallback={})
+        connector = JudicialRecordsConnector.from_config(config)
+    async with connector:
+        with (
+            use_context(RequestContext(request_id="r1", agency_code="000.00.11.H41")),
+            pytest.raises(UpstreamRefused) as info,
+        ):
+            await connector.get(config["canary"])
+        check = await connector.check()  # outside any request, and nothing to fall back on
+    assert "the platform refused the call (result code 12, correlation id " in info.value.message
+    assert check.ok is False and "result code 12" in check.message
+    (refused, _) = hub.calls()
+    assert refused.code == "12" and "MaDVC" not in refused.metadata and refused.metadata["MaYeuCau"] == "r1"
+
+
+async def test_dropped_metadata_is_a_refusal(world: World, hub: NdxpHub) -> None:
+    config = world.rest()
+    hub.misbehave(mode="drop_metadata", times=1)
+    async with BusinessConnector.from_config(config) as connector:
+        with use_context(CONTEXT):
+            with pytest.raises(UpstreamRefused, match="result code 12"):
+                await connector.get(config["canary"])
+            await connector.get(config["canary"])  # the next call gets through
+
+
+@pytest.mark.parametrize(
+    ("code", "error", "reason"),
+    [
+        ("99", UpstreamError, "status_5xx"),
+        ("97", UpstreamUnavailable, "connect"),
+        ("98", UpstreamTimeout, "timeout"),
+        ("13", UpstreamRefused, "refused"),
+    ],
+)
+@pytest.mark.parametrize("protocol", ["rest", "soap"])
+async def test_error_envelopes_are_the_errors_they_mean(
+    world: World, hub: NdxpHub, protocol: str, code: str, error: type[UpstreamError], reason: str
+) -> None:
+    connector: Connector[Any]
+    if protocol == "rest":
+        config = world.rest()
+        connector = BusinessConnector.from_config(config)
+    else:
+        config = world.soap()
+        connector = JudicialRecordsConnector.from_config(config)
+    hub.misbehave(mode="error_envelope", code=code)
+    async with connector:
+        with use_context(CONTEXT), pytest.raises(error) as info:
+            await connector.get(config["canary"])
+        check = await connector.check()
+    assert type(info.value) is error and info.value.reason == reason
+    assert f"result code {code}" in info.value.message and check.ok is False
+    # An error envelope answered with HTTP 200 means the same.
+    hub.misbehave(mode="error_envelope", code=code, status=200)
+    async with connector:
+        with use_context(CONTEXT), pytest.raises(error):
+            await connector.get(config["canary"])
+
+
+async def test_not_found_through_the_platform(world: World, hub: NdxpHub) -> None:
+    config = world.rest()
+    async with BusinessConnector.from_config(config) as connector:
+        with use_context(CONTEXT), pytest.raises(RecordNotFound):
+            await connector.get("0100233488")
+    assert [call.code for call in hub.calls()] == ["01"]
+
+
+async def test_a_slow_platform_times_out(world: World, hub: NdxpHub) -> None:
+    config = world.rest() | {"timeout_seconds": 0.3}
+    hub.misbehave(mode="slow", delay_ms=5000)
+    async with BusinessConnector.from_config(config) as connector:
+        started = time.perf_counter()
+        with use_context(CONTEXT), pytest.raises(UpstreamTimeout):
+            await connector.get(config["canary"])
+        assert time.perf_counter() - started < 4  # the deadline, not the platform's delay
+
+
+def test_profile_configuration_is_checked(world: World) -> None:
+    rest, soap = world.rest(), world.soap()
+    with pytest.raises(ConnectorConfigError, match="location: header"):
+        JudicialRecordsConnector.from_config(soap | {"axis": {**soap["axis"], "metadata": {"location": "fields"}}})
+    bad_envelopes = [
+        {"statuses": [401]},
+        {"result_code": "[?"},
+        {"success_codes": ["00"], "refused_codes": ["00"]},
+    ]
+    for envelope in bad_envelopes:
+        with pytest.raises(ConnectorConfigError):
+            BusinessConnector.from_config(rest | {"axis": {**rest["axis"], "envelope": envelope}})
+    bad_metadata = [{"fields": {"MaDVC": "nothing"}}, {"fallback": {"deadline": "1"}}, {"fields": {"Ma DVC": "actor"}}]
+    for metadata in bad_metadata:
+        with pytest.raises(ConnectorConfigError):
+            BusinessConnector.from_config(rest | {"axis": {**rest["axis"], "metadata": metadata}})
+    # Every part of the profile is in the adapters' JSON Schema.
+    for model in (RestConnectorConfig, SoapConnectorConfig):
+        schema = json.dumps(model.model_json_schema())
+        assert all(name in schema for name in ("AxisProfile", "LgspAuth", "RequestMetadata", "EnvelopeProfile"))
+
+
+async def test_a_health_probe_of_a_missing_record_through_the_platform(world: World, hub: NdxpHub) -> None:
+    config = world.rest()
+    probe = {"path": "/api/doanh-nghiep/0100233488"}
+    async with BusinessConnector.from_config(config | {"ping": {**probe, "expect_status": [200, 404]}}) as connector:
+        assert (await connector.check()).ok
+    async with BusinessConnector.from_config(config | {"ping": probe}) as connector:
+        check = await connector.check()
+    assert check.ok is False and "the health endpoint was not found" in check.message
+    assert [call.code for call in hub.calls()] == ["01", "01"]
+
+
+def test_the_hub_is_controlled_over_http(world: World, hub: NdxpHub) -> None:
+    import httpx
+
+    with httpx.Client(base_url=world.hub_url, timeout=10) as http:
+        set_ = http.post("/_simulator/misbehave", json={"mode": "error_envelope", "code": "98", "times": 1})
+        assert set_.status_code == 200 and set_.json()["code"] == "98"
+        assert http.post("/_simulator/misbehave", json={"mode": "error_envelope", "code": "42"}).status_code == 400
+        config = world.rest()
+        asyncio.run(_get_once(config, expect=UpstreamTimeout))
+        asyncio.run(_get_once(config, expect=None))  # only once
+        stats = http.get("/_simulator/stats").json()
+        assert stats["stats"]["98"] == 1 and stats["stats"]["00"] == 1
+        assert [call["code"] for call in stats["recent_calls"]] == ["98", "00"]
+        assert stats["recent_calls"][0]["metadata"]["MaDVC"] == "1.000001"
+        assert http.post("/_simulator/reset").json() == {"ok": True}
+    assert hub.calls() == []
+
+
+async def _get_once(config: dict[str, Any], *, expect: type[Exception] | None) -> None:
+    async with BusinessConnector.from_config(config) as connector:
+        with use_context(CONTEXT):
+            if expect is None:
+                await connector.get(config["canary"])
+            else:
+                with pytest.raises(expect):
+                    await connector.get(config["canary"])
