@@ -48,6 +48,7 @@ TITLES: dict[str, str] = {
     "unsupported-query": "Truy vấn không được hỗ trợ",
     "upstream-error": "Lỗi từ hệ thống chuyên ngành",
     "upstream-timeout": "Hệ thống chuyên ngành không trả lời kịp",
+    "upstream-refused": "Nền tảng tích hợp từ chối yêu cầu",
     "upstream-unavailable": "Hệ thống chuyên ngành không khả dụng",
     "validation-error": "Dữ liệu không hợp lệ",
 }
@@ -144,6 +145,12 @@ DESCRIPTIONS: dict[str, str] = {
     "unsupported-query": "Cơ sở dữ liệu không thực hiện được tổ hợp trường tìm kiếm này.",
     "upstream-error": "Hệ thống chuyên ngành trả lời bằng một lỗi, hoặc bằng nội dung không hợp lệ.",
     "upstream-timeout": "Hệ thống chuyên ngành không trả lời trong thời hạn.",
+    "upstream-refused": (
+        "Nền tảng tích hợp, chia sẻ dữ liệu (trục quốc gia NDXP, LGSP của tỉnh) đã từ chối yêu cầu của cổng kết "
+        "nối: không cấp hoặc không chấp nhận mã truy cập, hoặc từ chối thông tin yêu cầu (thiếu mã thủ tục hành "
+        "chính, đơn vị, cán bộ thực hiện: hãy gửi ``X-Purpose`` và ``X-Actor-Id``). Yêu cầu giống hệt sẽ tiếp tục "
+        "bị từ chối cho đến khi kết nối hoặc yêu cầu thay đổi."
+    ),
     "upstream-unavailable": ("Không kết nối được hệ thống chuyên ngành của cơ sở dữ liệu này. Vui lòng thử lại sau."),
     "validation-error": ("Yêu cầu đúng định dạng nhưng có giá trị không hợp lệ; ``errors`` liệt kê các giá trị đó."),
 }
@@ -183,6 +190,7 @@ GENERIC_DETAILS: dict[str, str] = {
     "unsupported-query": "Cơ sở dữ liệu không thực hiện được tổ hợp trường tìm kiếm này.",
     "upstream-error": "Hệ thống chuyên ngành trả lời bằng một lỗi hoặc bằng nội dung không hợp lệ.",
     "upstream-timeout": "Hệ thống chuyên ngành không trả lời trong thời hạn. Hãy thử lại sau.",
+    "upstream-refused": "Nền tảng tích hợp (NDXP, LGSP) đã từ chối yêu cầu của cổng kết nối.",
     "upstream-unavailable": "Không kết nối được hệ thống chuyên ngành. Vui lòng thử lại sau.",
     "validation-error": "Một số giá trị trong yêu cầu không hợp lệ.",
 }
