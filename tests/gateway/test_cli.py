@@ -407,6 +407,29 @@ def test_serve_without_connectors_serves_an_empty_catalogue_and_says_what_config
     assert "population" not in log  # no database configured behind the operator's back
 
 
+def test_serve_reads_its_settings_file_in_every_worker(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    _seed_population(data, 50)
+    settings_file = data.parent / "gateway.toml"
+    population = data / "sectors" / "population.db"
+    settings_file.write_text(
+        f'log_format = "console"\n[connectors.population]\nconfig = {{ url = "sqlite+aiosqlite:///{population}" }}\n',
+        encoding="utf-8",
+    )
+    env = cli_env(data, population=False)
+    with serving(data, "--workers", "2", "--config", str(settings_file), env=env) as served:
+        for _ in range(6):  # whichever worker answers
+            ready = httpx.get(f"{served.url}/readyz", timeout=10)
+            assert ready.status_code == 200, ready.text
+            assert ready.json()["checks"]["connectors"]["population"]["reachable"] is True
+    assert "no connectors configured" not in served.log()
+
+    broken = gateway(data, "serve", "--config", str(settings_file.with_name("missing.toml")), env=env)
+    assert broken.returncode == 2 and "does not exist" in broken.stderr
+    no_traceback(broken)
+
+
 def test_production_refuses_several_workers_without_redis(tmp_path: Path) -> None:
     data = tmp_path / "data"
     production = cli_env(data) | {"GATEWAY_ENVIRONMENT": "production"}
