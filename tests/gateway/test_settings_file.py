@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic_settings import SettingsError
 from support import TEST_PEPPER, LiveServer
 
 from connectors.discovery import discover_connectors
@@ -121,7 +122,7 @@ def test_the_secrets_directory_gives_secrets_under_the_environment(
     assert Settings(data_dir=tmp_path).secret_pepper.get_secret_value() == "e" * 40  # type: ignore[union-attr]
 
     monkeypatch.setenv(SECRETS_DIR_ENV, str(tmp_path / "missing"))
-    with pytest.raises(Exception, match="missing"):
+    with pytest.raises(SettingsError, match="does not exist"):
         Settings(data_dir=tmp_path)
 
 
