@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from . import __version__
-from .logs import configure_logging
+from .logs import configure_logging, get_logger
 from .middleware import RequestContextMiddleware
 from .openapi import install_openapi
 from .problems import install_problem_handlers
@@ -29,10 +29,22 @@ Obtain a token at `POST /oauth/token` (OAuth 2.0 client credentials), then call 
 """
 
 
+log = get_logger(__name__)
+
+#: Logged at start when no database is configured: what configures them.
+NO_CONNECTORS = (
+    "no connectors configured: the catalogue is empty and no national database is served; configure them in the "
+    "[connectors.<id>] tables of the settings file (GATEWAY_CONFIG, --config) or in GATEWAY_CONNECTORS "
+    "(JSON, or GATEWAY_CONNECTORS__<ID>__CONNECTOR, GATEWAY_CONNECTORS__<ID>__CONFIG__...)"
+)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the gateway application; connectors are loaded now, started in the lifespan."""
     settings = settings or get_settings()
     configure_logging(level=settings.log_level, fmt=settings.log_format)
+    if not any(instance.enabled for instance in settings.connectors.values()):
+        log.warning(NO_CONNECTORS)
     state = GatewayState(settings=settings, registry=ConnectorRegistry.from_settings(settings))
 
     @asynccontextmanager

@@ -129,11 +129,14 @@ async def start_sector_systems(settings: Settings, context: SectorContext) -> li
     for database in SECTOR_SYSTEMS:
         system = load_sector_system(database)
         if database == "population":
-            # The population database is configured by default (its demo SQLite file); seeded in any case, so
-            # that the other systems find their citizens. The banner notes when it is configured elsewhere.
+            # The population database is the demo's SQLite file unless configured otherwise; seeded in any case,
+            # so that the other systems find their citizens. The banner notes when it is configured elsewhere.
             await system.start(context)
-            population = settings.connectors["population"]
-            if population.config.get("url") == f"sqlite+aiosqlite:///{settings.population_demo_path}":
+            demo_url = f"sqlite+aiosqlite:///{settings.population_demo_path}"
+            population = settings.connectors.setdefault("population", ConnectorInstance(config={"url": demo_url}))
+            if population.connector in (None, "population"):
+                population.config.setdefault("url", demo_url)
+            if population.config.get("url") == demo_url:
                 population.config.setdefault("writes", {})  # the demo's own file accepts submissions
                 await declare_canary(population.connector or "population", population.config)
             started.append(database)

@@ -87,11 +87,11 @@ class RequestContextMiddleware:
             template = getattr(route, "path_format", None)
             if template is None:
                 template = scope["path"] if scope["path"] in self.static_paths and status != 404 else "unmatched"
-            counter, histogram = metrics.http_children(scope["method"], template, status)
-            counter.inc()
-            histogram.observe(elapsed)
+            metrics.http_counter(scope["method"], template, status).inc()
             data_labels = getattr(route, "metric_labels", None)
-            if data_labels is not None:
+            if data_labels is None:
+                metrics.http_duration(scope["method"], template).observe(elapsed)
+            else:  # a data route: timed once, by database and operation
                 counter, histogram = metrics.request_children(*data_labels, status)
                 counter.inc()
                 histogram.observe(elapsed)

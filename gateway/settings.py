@@ -1,7 +1,10 @@
-"""The gateway's settings: one class, read from ``GATEWAY_*`` environment variables (and ``.env``)."""
+"""The gateway's settings: one class, read from ``GATEWAY_*`` environment variables (and ``.env``), files of a
+secrets directory (``GATEWAY_SECRETS_DIR``) and a settings file (``GATEWAY_CONFIG``, TOML or YAML), in that order of
+precedence."""
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network
@@ -10,7 +13,21 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NestedSecretsSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+    TomlConfigSettingsSource,
+    YamlConfigSettingsSource,
+)
+
+#: The environment variable naming the settings file (TOML, or YAML); ``gateway --config FILE`` sets it.
+CONFIG_ENV = "GATEWAY_CONFIG"
+#: The environment variable naming the secrets directory: one file a setting, named like its environment variable
+#: (``gateway_secret_pepper``, ``gateway_connectors__tax__config__auth__token``), holding the value.
+SECRETS_DIR_ENV = "GATEWAY_SECRETS_DIR"
 
 
 class HealthPolicy(BaseModel):
@@ -137,9 +154,37 @@ PRODUCTION_RATE_LIMITS = (50, 100_000)
 
 class Settings(BaseSettings):
     """Every setting of the gateway. Nested values use ``__``:
-    ``GATEWAY_CONNECTORS__POPULATION__CONFIG__URL=postgresql://reader@db/population``."""
+    ``GATEWAY_CONNECTORS__POPULATION__CONFIG__URL=postgresql://reader@db/population``.
+
+    Sources, the first that sets a value wins (nested tables merge): arguments, environment variables, ``.env``,
+    the secrets directory (``GATEWAY_SECRETS_DIR``), the settings file (``GATEWAY_CONFIG``)."""
 
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", env_nested_delimiter="__", env_file=".env", extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources = [init_settings, env_settings, dotenv_settings]
+        secrets_dir = os.environ.get(SECRETS_DIR_ENV)
+        if secrets_dir:
+            sources.append(
+                NestedSecretsSettingsSource(
+                    file_secret_settings,
+                    secrets_dir=secrets_dir,
+                    secrets_dir_missing="error",
+                    secrets_nested_delimiter="__",
+                )
+            )
+        config = os.environ.get(CONFIG_ENV)
+        if config:
+            sources.append(settings_file_source(settings_cls, Path(config)))
+        return tuple(sources)
 
     environment: Literal["development", "production"] = Field(
         default="development", description="``production`` refuses demo-only behaviour."
@@ -231,7 +276,8 @@ class Settings(BaseSettings):
     )
     connectors: dict[str, ConnectorInstance] = Field(
         default_factory=dict,
-        description="Database id -> connector instance. The population database is configured by default.",
+        description="Database id -> connector instance (``[connectors.<id>]`` tables of the settings file); none by "
+        "default (``gateway demo`` configures its simulated sector systems).",
     )
     axis_catalogue_path: Path | None = Field(
         default=None,
@@ -439,9 +485,6 @@ class Settings(BaseSettings):
             self.signing_key_path = self.data_dir / "keys" / "signing-key.pem"
         if self.secret_pepper_path is None:
             self.secret_pepper_path = self.data_dir / "keys" / "secret-pepper"
-        population = self.connectors.setdefault("population", ConnectorInstance())
-        if population.connector in (None, "population"):
-            population.config.setdefault("url", f"sqlite+aiosqlite:///{self.population_demo_path}")
         if self.page_size_default > self.page_size_max:
             raise ValueError("page_size_default exceeds page_size_max")
         return self
@@ -509,6 +552,46 @@ class Settings(BaseSettings):
     def data_key_file_path(self) -> Path:
         """The data key file (``data_key_file``, by default under the data directory)."""
         return self.data_key_file or self.data_dir / "keys" / "data-keys"
+
+
+class _CheckedFileSource(PydanticBaseSettingsSource):
+    """A settings file's values, refused when the file is missing or names a setting that does not exist (a typo
+    in a file must not be ignored silently, as an unknown environment variable is)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path, inner: PydanticBaseSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self.path = path
+        self.inner = inner
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover - unused
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values = self.inner()
+        unknown = sorted(set(values) - set(self.settings_cls.model_fields))
+        if unknown:
+            raise SettingsError(f"{self.path}: unknown settings: {', '.join(map(str, unknown))}")
+        return values
+
+
+def settings_file_source(settings_cls: type[BaseSettings], path: Path) -> PydanticBaseSettingsSource:
+    """The source reading the settings file ``path``: TOML (``.toml``) or YAML (``.yaml``, ``.yml``)."""
+    if not path.is_file():
+        raise SettingsError(f"settings file {path} does not exist (or is not a file)")
+    inner: PydanticBaseSettingsSource
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".toml":
+            inner = TomlConfigSettingsSource(settings_cls, toml_file=path)
+        elif suffix in (".yaml", ".yml"):
+            inner = YamlConfigSettingsSource(settings_cls, yaml_file=path, yaml_file_encoding="utf-8")
+        else:
+            raise SettingsError(f"settings file {path}: the name must end in .toml, .yaml or .yml")
+    except SettingsError:
+        raise
+    except Exception as exc:  # a syntax error: tomllib.TOMLDecodeError, yaml.YAMLError
+        raise SettingsError(f"settings file {path} cannot be read: {exc}") from None
+    return _CheckedFileSource(settings_cls, path, inner)
 
 
 @lru_cache

@@ -87,7 +87,8 @@ class GatewayState:
                 target=self.connected_target,
                 signing_key_max_age=timedelta(days=self.settings.signing_key_max_age_days),
             )
-            metrics.QUALITY.snapshot = await quality_snapshot(session, self.registry.databases)
+            submitting = [db.id for db in self.registry.databases.values() if "submit" in db.operations]
+            metrics.QUALITY.snapshot = await quality_snapshot(session, self.registry.databases, submitting)
         self._ops_refreshed = now
 
     @property

@@ -1,6 +1,6 @@
 """The ``gateway`` command; each group of subcommands lives in its own module."""
 
-from . import audit, axis, clients, connector, exchange, grants, keys, quality
+from . import audit, axis, clients, config, connector, exchange, grants, keys, quality
 from .main import app
 
 app.add_typer(clients.app, name="clients")
@@ -11,5 +11,6 @@ app.add_typer(axis.app, name="axis")
 app.add_typer(connector.app, name="connector")
 app.add_typer(exchange.app, name="exchange")
 app.add_typer(quality.app, name="quality")
+app.add_typer(config.app, name="config")
 
 __all__ = ["app"]

@@ -11,13 +11,15 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import __version__, migrations
 from ..db import create_engine
 from ..files import DIRECTORY_MODE, private_directory, restrict_umask
 from ..http_server import uvicorn_options
-from ..settings import Settings, get_settings
+from ..settings import CONFIG_ENV, Settings, get_settings
 
 app = typer.Typer(
     name="gateway", help="The provincial data-sharing integration gateway.", no_args_is_help=True, add_completion=False
@@ -27,6 +29,44 @@ app.add_typer(db_app, name="db")
 
 HostOption = Annotated[str, typer.Option(help="Interface to listen on.", envvar="GATEWAY_HOST")]
 PortOption = Annotated[int, typer.Option(help="TCP port to listen on.", min=1, max=65535, envvar="GATEWAY_PORT")]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        metavar="FILE",
+        help=f"Settings file (TOML, or YAML); the same as {CONFIG_ENV}. Environment variables override it.",
+    ),
+]
+#: Exit status of a command whose settings are not valid.
+EXIT_BAD_SETTINGS = 2
+
+
+def use_config(path: Path | None) -> None:
+    """Read the settings from ``path`` from now on (and in the worker processes started from here)."""
+    if path is None:
+        return
+    os.environ[CONFIG_ENV] = str(path.resolve())
+    get_settings.cache_clear()
+
+
+def describe_settings_error(exc: ValidationError | SettingsError) -> list[str]:
+    """One line per problem, naming the setting (``connectors.tax.config``) and what is wrong; never the value
+    given (it may be a secret)."""
+    if isinstance(exc, SettingsError):
+        return [str(exc)]
+    return [f"{'.'.join(str(part) for part in error['loc']) or '(settings)'}: {error['msg']}" for error in exc.errors()]
+
+
+def load_settings() -> Settings:
+    """The settings, or exit with readable errors (no traceback) when they are not valid."""
+    try:
+        return get_settings()
+    except (ValidationError, SettingsError) as exc:
+        source = os.environ.get(CONFIG_ENV)
+        typer.echo(f"error: invalid settings{f' (settings file {source})' if source else ''}:", err=True)
+        for line in describe_settings_error(exc):
+            typer.echo(f"  {line}", err=True)
+        raise typer.Exit(EXIT_BAD_SETTINGS) from None
 
 
 def _version(value: bool) -> None:
@@ -40,8 +80,10 @@ def main(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
+    config: ConfigOption = None,
 ) -> None:
     """The provincial data-sharing integration gateway."""
+    use_config(config)
     restrict_umask()  # everything the gateway writes (databases, journals, keys, demo data) is its user's only
 
 
@@ -92,9 +134,23 @@ def serve(
     port: PortOption = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.", min=1, max=64)] = 1,
     migrate: Annotated[bool, typer.Option(help="Upgrade the database schema before serving.")] = True,
+    config: ConfigOption = None,
 ) -> None:
-    """Serve the gateway with uvicorn."""
-    settings = get_settings()
+    """Serve the gateway with uvicorn.
+
+    In production, several workers need Redis (GATEWAY_REDIS_URL): each worker would otherwise count the rate
+    limits in its own memory."""
+    use_config(config)
+    settings = load_settings()
+    if settings.environment == "production" and workers > 1 and not settings.redis_url:
+        typer.echo(
+            f"error: gateway serve refuses --workers {workers} in production without GATEWAY_REDIS_URL: each "
+            "worker process would count the rate limits in its own memory, letting a client make "
+            f"{workers} times its limit. Set GATEWAY_REDIS_URL (the workers then count together in Redis), or "
+            "serve with --workers 1.",
+            err=True,
+        )
+        raise typer.Exit(EXIT_BAD_SETTINGS)
     private_directory(settings.data_dir)
     if migrate:
         migrations.upgrade(settings.database_url)
@@ -109,12 +165,17 @@ def demo(
     port: PortOption = 8000,
     citizens: Annotated[int, typer.Option(help="Citizens in the simulated population database.", min=1)] = 20000,
     seed: Annotated[int, typer.Option(help="Seed of the simulated data.")] = 68,
+    config: ConfigOption = None,
 ) -> None:
-    """Seed demo data if absent, print the demo client's credentials and a ready request, then serve."""
+    """Seed demo data if absent, print the demo client's credentials and a ready request, then serve.
+
+    Databases the settings configure already are served as configured; the others of the simulated sector systems
+    are started and configured here."""
     from ..demo import demo_banner, prepare_demo
     from ..logs import configure_logging
 
-    settings = get_settings()
+    use_config(config)
+    settings = load_settings()
     if settings.environment == "production":
         typer.echo("gateway demo refuses to run with GATEWAY_ENVIRONMENT=production", err=True)
         raise typer.Exit(2)

@@ -154,10 +154,14 @@ async def scan_unscanned(
     return done
 
 
-async def quality_snapshot(session: AsyncSession, served: Iterable[str]) -> metrics.QualitySnapshot:
-    """Every database's counts, for the metrics (``served``: the databases exported even without counts)."""
+async def quality_snapshot(
+    session: AsyncSession, served: Iterable[str], submitting: Iterable[str] = ()
+) -> metrics.QualitySnapshot:
+    """Every database's counts, for the metrics (``served``: the databases whose scan series are exported even
+    without counts; ``submitting``: those whose submitted series are, the databases accepting submissions)."""
     return metrics.QualitySnapshot(
         counts=await read_dimension_counts(session),
         served=tuple(sorted(served)),
+        submitting=tuple(sorted(submitting)),
         last_scan=await read_scan_times(session),
     )

@@ -34,7 +34,14 @@ REQUIRED_PANELS = {
     "Webhook deliveries": "gateway_webhook_deliveries_total",
     "Since the last quality scan": "gateway_data_quality_last_scan_timestamp_seconds",
     "Availability, last 30 days": "gateway_axis_database_up",
+    "HTTP requests by route": "gateway_http_requests_total",
+    "HTTP responses by status": "gateway_http_requests_total",
+    "HTTP latency (p95) by route": "gateway_http_request_duration_seconds_bucket",
+    "HTTP error ratio (5xx)": "gateway_http_requests_total",
+    "Token endpoint latency": "gateway_http_request_duration_seconds_bucket",
 }
+#: An aggregation over every series of its argument (``max(...)``, ``sum by (state) (...)``).
+AGGREGATION = re.compile(r"\b(?:min|max|sum|avg|count)\s*(?:by\s*\(([^)]*)\)\s*)?\(")
 
 
 @pytest.fixture(scope="module")
@@ -164,3 +171,30 @@ def test_provisioning_points_grafana_at_prometheus_and_the_dashboards() -> None:
     assert provider["type"] == "file"
     assert provider["options"]["path"] == "/var/lib/grafana/dashboards"
     assert DASHBOARD.parent.name == "dashboards"
+
+
+def test_stat_panels_show_one_value_whatever_the_number_of_replicas(board: dict[str, Any]) -> None:
+    """Every replica exports the shared state (audit chain, signing keys, the axis): a stat aggregates over the
+    instances instead of showing one value per replica."""
+    stats = [panel for panel in panels(board) if panel["type"] in ("stat", "gauge")]
+    assert {"Audit chain", "Signing key: rotate within", "Connected / total"} <= {panel["title"] for panel in stats}
+    for panel in stats:
+        for target in panel["targets"]:
+            outer = AGGREGATION.match(re.sub(r"^time\(\)\s*-\s*", "", target["expr"].strip()))
+            assert outer, f"{panel['title']}: {target['expr']}"
+            assert "instance" not in (outer.group(1) or ""), f"{panel['title']}: {target['expr']}"
+
+
+def test_the_http_latency_histogram_is_never_read_by_status(board: dict[str, Any]) -> None:
+    """``gateway_http_request_duration_seconds`` has no status label (the counter has)."""
+    for query in dashboard_queries(board):
+        for selector in selectors(query.expr):
+            if selector.startswith("gateway_http_request_duration_seconds"):
+                assert "status" not in selector, f"{query.source}: {selector}"
+
+
+def test_the_token_endpoint_latency_shows_percentiles_of_its_route(board: dict[str, Any]) -> None:
+    panel = next(panel for panel in panels(board) if panel["title"] == "Token endpoint latency")
+    assert [target["legendFormat"] for target in panel["targets"]] == ["p50", "p95", "p99"]
+    for target in panel["targets"]:
+        assert 'route="/oauth/token"' in target["expr"] and target["expr"].startswith("histogram_quantile(")

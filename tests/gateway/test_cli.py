@@ -34,21 +34,28 @@ AGENCY = "Sở Y tế"
 AGENCY_CODE = "000.00.00.H41"
 
 
-def cli_env(data_dir: Path) -> dict[str, str]:
-    """The environment of a user who only set the data directory (no GATEWAY_DATABASE_URL, no other setting)."""
+def cli_env(data_dir: Path, *, population: bool = True) -> dict[str, str]:
+    """The environment of a user who only set the data directory (no GATEWAY_DATABASE_URL, no other setting) and,
+    with ``population``, the population database (where :func:`_seed_population` puts it)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
     env["GATEWAY_DATA_DIR"] = str(data_dir)
     env["PYTHONIOENCODING"] = "utf-8"
+    if population:
+        env["GATEWAY_CONNECTORS__POPULATION__CONFIG__URL"] = (
+            f"sqlite+aiosqlite:///{data_dir / 'sectors' / 'population.db'}"
+        )
     return env
 
 
-def gateway(data_dir: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def gateway(
+    data_dir: Path, *args: str, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run ``python -m gateway ARGS`` to completion (in the data directory, so no stray ``.env`` is read)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     return subprocess.run(
         [sys.executable, "-m", "gateway", *args],
         cwd=data_dir,
-        env=cli_env(data_dir),
+        env=env or cli_env(data_dir),
         capture_output=True,
         text=True,
         encoding="utf-8",
@@ -89,7 +96,9 @@ class Served:
 
 
 @contextmanager
-def serving(data_dir: Path, *args: str, startup_timeout: float = 60) -> Iterator[Served]:
+def serving(
+    data_dir: Path, *args: str, startup_timeout: float = 60, env: dict[str, str] | None = None
+) -> Iterator[Served]:
     """``gateway serve --port <free> ARGS`` until ``/healthz`` answers; SIGTERM and a wait at the end."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -98,7 +107,7 @@ def serving(data_dir: Path, *args: str, startup_timeout: float = 60) -> Iterator
         process = subprocess.Popen(
             [sys.executable, "-m", "gateway", "serve", "--port", str(port), *args],
             cwd=data_dir,
-            env=cli_env(data_dir),
+            env=env or cli_env(data_dir),
             stdout=err,
             stderr=err,
         )
@@ -385,8 +394,61 @@ def test_serve_migrates_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) -> N
     assert not port_open("127.0.0.1", port)
 
 
+def test_serve_without_connectors_serves_an_empty_catalogue_and_says_what_configures_them(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with serving(data, env=cli_env(data, population=False)) as served:
+        ready = httpx.get(f"{served.url}/readyz", timeout=10)
+        paths = httpx.get(f"{served.url}/openapi.json", timeout=10).json()["paths"]
+    assert ready.status_code == 503 and ready.json()["checks"]["connectors"] == {}
+    assert not [path for path in paths if path.startswith("/v1/databases/")]
+    log = served.log()
+    assert "no connectors configured" in log
+    assert "GATEWAY_CONNECTORS" in log and "[connectors.<id>]" in log and "GATEWAY_CONFIG" in log
+    assert "population" not in log  # no database configured behind the operator's back
+
+
+def test_serve_reads_its_settings_file_in_every_worker(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    _seed_population(data, 50)
+    settings_file = data.parent / "gateway.toml"
+    population = data / "sectors" / "population.db"
+    settings_file.write_text(
+        f'log_format = "console"\n[connectors.population]\nconfig = {{ url = "sqlite+aiosqlite:///{population}" }}\n',
+        encoding="utf-8",
+    )
+    env = cli_env(data, population=False)
+    with serving(data, "--workers", "2", "--config", str(settings_file), env=env) as served:
+        for _ in range(6):  # whichever worker answers
+            ready = httpx.get(f"{served.url}/readyz", timeout=10)
+            assert ready.status_code == 200, ready.text
+            assert ready.json()["checks"]["connectors"]["population"]["reachable"] is True
+    assert "no connectors configured" not in served.log()
+
+    broken = gateway(data, "serve", "--config", str(settings_file.with_name("missing.toml")), env=env)
+    assert broken.returncode == 2 and "does not exist" in broken.stderr
+    no_traceback(broken)
+
+
+def test_production_refuses_several_workers_without_redis(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    production = cli_env(data) | {"GATEWAY_ENVIRONMENT": "production"}
+    refused = gateway(data, "serve", "--workers", "2", "--port", str(free_port()), env=production)
+    assert refused.returncode == 2, refused.stderr
+    no_traceback(refused)
+    assert "GATEWAY_REDIS_URL" in refused.stderr and "rate limits" in refused.stderr
+    assert "--workers 1" in refused.stderr
+    assert not (data / "gateway.db").exists()  # refused before touching anything
+    development = gateway(
+        data, "serve", "--workers", "2", "--no-migrate", "--port", str(free_port()), env=cli_env(data)
+    )
+    # Development allows it: refused only for another reason (the database is not migrated).
+    assert development.returncode != 0 and "gateway db upgrade" in development.stderr
+    assert "GATEWAY_REDIS_URL" not in development.stderr
+
+
 def _seed_population(data_dir: Path, count: int) -> list[str]:
-    """Put a small simulated population database where the default settings look for it."""
+    """Put a small simulated population database where :func:`cli_env` points the population connector."""
     url = f"sqlite+aiosqlite:///{data_dir / 'sectors' / 'population.db'}"
 
     async def run() -> list[str]:

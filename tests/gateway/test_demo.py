@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from support import STATED, assert_private, free_port
 
 from contracts.names import normalize_name
@@ -312,3 +313,47 @@ def test_the_default_demo_of_20000_citizens(tmp_path: Path) -> None:
         ready = httpx.get(f"{demo.url}/readyz").json()
         assert ready["checks"]["connectors"]["population"]["reachable"] is True
         stop(demo)
+
+
+#: The series budget of one replica serving the demo's twelve databases (docs/metrics.md): the samples one scrape of
+#: /metrics returns.
+SERIES_BUDGET = 1500
+
+
+def test_the_demo_metrics_stay_within_the_series_budget(tmp_path: Path) -> None:
+    """The demo's twelve databases after representative traffic (reads, searches, 4xx, a submission, tokens,
+    refused credentials, the axis): one scrape stays under the documented budget, without ``_created`` series."""
+    with running_demo(tmp_path / "data", "--citizens", "300") as demo:
+        token = re.search(r"Bearer ([\w.-]+)", demo.fetch_command)
+        assert token
+        bearer = {"Authorization": f"Bearer {token.group(1)}", **STATED}
+        with httpx.Client(base_url=demo.url, timeout=30) as http:
+            personal_id = demo.fetch_command.rsplit("/", 1)[1]
+            for database in demo.served:
+                for record_id in (personal_id, "000000000000", "x"):
+                    http.get(f"/v1/databases/{database}/records/{record_id}", headers=bearer)
+            http.post("/v1/databases/population/search", headers=bearer, json={"full_name": "Nguyễn Văn A"})
+            submit = shlex.split(demo.submit_command)
+            change = json.loads(submit[submit.index("-d") + 1])
+            accepted = http.post(
+                "/v1/databases/population/records", headers={**bearer, "Idempotency-Key": "budget-1"}, json=change
+            )
+            assert accepted.status_code < 300, accepted.text
+            assert fetch_token(demo.url, "demo", demo.client_secret).status_code == 200
+            assert fetch_token(demo.url, "demo", "wrong").status_code == 401
+            for path in ("/v1/axis", "/v1/services", "/v1/contracts", "/healthz", "/readyz", "/no/such/thing"):
+                http.get(path, headers=bearer)
+            http.get("/v1/services")  # 401
+            http.get("/metrics")
+            scrape = http.get("/metrics").text
+        stop(demo)
+    samples = [sample for family in text_string_to_metric_families(scrape) for sample in family.samples]
+    names = {sample.name for sample in samples}
+    assert "gateway_http_request_duration_seconds_bucket" in names and "gateway_requests_total" in names
+    assert not [name for name in names if name.endswith("_created")]
+    by_family: dict[str, int] = {}
+    for sample in samples:
+        by_family[sample.name] = by_family.get(sample.name, 0) + 1
+    heaviest = sorted(by_family.items(), key=lambda item: -item[1])[:8]
+    print(f"\ndemo /metrics after traffic: {len(samples)} samples; heaviest: {heaviest}")
+    assert len(samples) < SERIES_BUDGET, heaviest
