@@ -201,7 +201,7 @@ def test_data_request_metrics_are_declared_from_the_start(http: httpx.Client) ->
         for labels in samples["gateway_upstream_errors_total"]
         if dict(labels)["database"] == "population"
     }
-    assert reasons == {"timeout", "connect", "protocol", "status_5xx", "contract_violation"}
+    assert reasons == {"timeout", "connect", "protocol", "status_5xx", "contract_violation", "refused"}
 
 
 # --- OpenAPI and docs ---------------------------------------------------------------------------------------------
