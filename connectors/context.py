@@ -31,12 +31,17 @@ from contextvars import ContextVar
 from dataclasses import dataclass, fields, replace
 from typing import Literal
 
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
 __all__ = [
     "CONTEXT_FIELDS",
     "CONTEXT_VERSION",
     "DEFAULT_CONTEXT_HEADERS",
+    "RESERVED_HEADERS",
     "ContextField",
+    "ContextForwarding",
     "RequestContext",
+    "check_context_headers",
     "current_context",
     "forwarded_headers",
     "new_traceparent",
@@ -177,3 +182,70 @@ def forwarded_headers(context: RequestContext | None, mapping: Mapping[str, str]
         if value is not None and value.isprintable() and len(value) <= 1024:
             headers[header] = value
     return headers
+
+
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$")
+
+#: Headers a context field may not be sent in: the transport's own, and credentials.
+RESERVED_HEADERS = frozenset(
+    {
+        "authorization",
+        "connection",
+        "content-length",
+        "content-type",
+        "cookie",
+        "host",
+        "proxy-authorization",
+        "soapaction",
+        "te",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+
+
+def check_context_headers(mapping: Mapping[str, str]) -> dict[str, str]:
+    """``mapping`` (context field -> header name) if every name is an HTTP header name (RFC 9110 token, at most 64
+    characters), none is reserved (:data:`RESERVED_HEADERS`) and no header carries two fields; else
+    :class:`ValueError` naming the fault."""
+    carried: dict[str, str] = {}
+    for name, header in mapping.items():
+        if name not in CONTEXT_FIELDS:
+            raise ValueError(f"{name!r} is not a context field ({', '.join(CONTEXT_FIELDS)})")
+        if not _HEADER_NAME.match(header):
+            raise ValueError(f"{header!r} is not an HTTP header name")
+        lowered = header.lower()
+        if lowered in RESERVED_HEADERS:
+            raise ValueError(f"{header!r} cannot carry the request context")
+        if lowered in carried:
+            raise ValueError(f"the header {header!r} would carry both {carried[lowered]!r} and {name!r}")
+        carried[lowered] = name
+    return dict(mapping)
+
+
+class ContextForwarding(BaseModel):
+    """Mixin of the configuration of a connector that forwards the request context as HTTP headers (the REST and
+    SOAP connectors): ``class MyConfig(ConnectorConfig, ContextForwarding)``, then, on every call to the sector
+    system, ``forwarded_headers(self.context, self.config.context_headers)``.
+
+    The conformance kit (:mod:`connectors.testing`) checks that a connector whose configuration has
+    ``context_headers`` sends what it says."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    context_headers: dict[ContextField, str] = Field(
+        default_factory=lambda: dict(DEFAULT_CONTEXT_HEADERS),  # type: ignore[arg-type]
+        title="Context headers",
+        description=(
+            "Request context field -> the HTTP header that carries it on every call to the sector system (reads, "
+            "searches, submissions, health checks): request_id, client_id, agency_code, purpose, actor, "
+            "traceparent, tracestate, deadline (milliseconds left). By default the request id and the W3C trace "
+            "context; {} forwards nothing. A field without a value in a call is left out."
+        ),
+    )
+
+    @field_validator("context_headers")
+    @classmethod
+    def _check_context_headers(cls, value: dict[ContextField, str]) -> dict[ContextField, str]:
+        check_context_headers(value)
+        return value

@@ -26,6 +26,7 @@ from zeep.transports import AsyncTransport
 from zeep.wsdl.utils import etree_to_string
 from zeep.wsse.username import UsernameToken
 
+from connectors.context import current_context, forwarded_headers
 from connectors.errors import BadQuery, UpstreamError, UpstreamTimeout
 from connectors.rest.failures import Failure, from_exception, from_status
 
@@ -254,6 +255,10 @@ class SoapClient:
     def _timeout(self) -> UpstreamTimeout:
         return UpstreamTimeout(f"{self._label}: no answer within the deadline")
 
+    def _context_headers(self) -> dict[str, str]:
+        """The request context (request id, trace...) in the headers the configuration names."""
+        return forwarded_headers(current_context(), self._config.context_headers)
+
     async def call(
         self, operation: str, arguments: Mapping[str, Any], *, seconds: float, not_found: Collection[str] = ()
     ) -> Envelope:
@@ -300,7 +305,7 @@ class SoapClient:
         transport: LimitedTransport = bound.client.transport
         try:
             async with asyncio.timeout_at(deadline):
-                response = await transport.post(bound.address, message, headers)
+                response = await transport.post(bound.address, message, {**self._context_headers(), **headers})
         except TimeoutError:
             raise self._timeout() from None
         except _TooLarge:
@@ -332,7 +337,7 @@ class SoapClient:
         http, _ = self._clients()
         try:
             async with asyncio.timeout_at(deadline):
-                response = await http.get(bound.address)
+                response = await http.get(bound.address, headers=self._context_headers())
         except TimeoutError:
             raise self._timeout() from None
         except (httpx.HTTPError, OSError) as exc:
