@@ -171,7 +171,9 @@ def use_context(context: RequestContext | None) -> Iterator[RequestContext | Non
         _CURRENT.reset(token)
 
 
-def forwarded_headers(context: RequestContext | None, mapping: Mapping[str, str]) -> dict[str, str]:
+def forwarded_headers(
+    context: RequestContext | None, mapping: Mapping[str, str] | Mapping[ContextField, str]
+) -> dict[str, str]:
     """The headers that carry ``context`` as ``mapping`` (context field -> header name) says; unset fields are
     left out. Values are checked to be header-safe (no control characters): one that is not is left out."""
     if context is None:
@@ -204,12 +206,13 @@ RESERVED_HEADERS = frozenset(
 )
 
 
-def check_context_headers(mapping: Mapping[str, str]) -> dict[str, str]:
+def check_context_headers(mapping: Mapping[str, str] | Mapping[ContextField, str]) -> dict[str, str]:
     """``mapping`` (context field -> header name) if every name is an HTTP header name (RFC 9110 token, at most 64
     characters), none is reserved (:data:`RESERVED_HEADERS`) and no header carries two fields; else
     :class:`ValueError` naming the fault."""
     carried: dict[str, str] = {}
-    for name, header in mapping.items():
+    items: list[tuple[str, str]] = list(mapping.items())
+    for name, header in items:
         if name not in CONTEXT_FIELDS:
             raise ValueError(f"{name!r} is not a context field ({', '.join(CONTEXT_FIELDS)})")
         if not _HEADER_NAME.match(header):
@@ -220,7 +223,7 @@ def check_context_headers(mapping: Mapping[str, str]) -> dict[str, str]:
         if lowered in carried:
             raise ValueError(f"the header {header!r} would carry both {carried[lowered]!r} and {name!r}")
         carried[lowered] = name
-    return dict(mapping)
+    return dict(items)
 
 
 class ContextForwarding(BaseModel):

@@ -493,7 +493,7 @@ class ContextConformance:
         received = case.received_headers
         if received is None:
             pytest.skip("no received_headers given: the kit cannot see what the sector system received")
-        configured: Mapping[str, str] = self.connector_class.from_config(case.config).config.context_headers  # type: ignore[attr-defined]
+        configured: Mapping[str, str] = self.connector_class.from_config(case.config).config.context_headers
         every = {name: f"X-Conformance-{name.replace('_', '-')}" for name in CONTEXT_FIELDS}
         mappings = [("as configured", configured)] if set(configured) & set(_IDENTIFYING) else []
         for label, mapping in [*mappings, ("every field mapped", every)]:
