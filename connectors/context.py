@@ -23,6 +23,7 @@ The model is versioned (:data:`CONTEXT_VERSION`): fields are only ever added, ne
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import secrets
 import time
@@ -246,6 +247,17 @@ class ContextForwarding(BaseModel):
             "context; {} forwards nothing. A field without a value in a call is left out."
         ),
     )
+
+    @field_validator("context_headers", mode="before")
+    @classmethod
+    def _decode_context_headers(cls, value: object) -> object:
+        # Given as an environment variable, the mapping is JSON text.
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError:
+                raise ValueError("context_headers is a JSON object of context field -> header name") from None
+        return value
 
     @field_validator("context_headers")
     @classmethod
