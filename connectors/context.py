@@ -17,6 +17,10 @@ working unchanged (its method signatures do not move), and tasks a connector sta
 made by the gateway (a script, a unit test), there is no context: :func:`current_context` returns ``None`` and
 :meth:`connectors.base.Connector.context` an empty one.
 
+A connector that calls its system over HTTP mixes :class:`ContextForwarding` into its configuration: the
+``context_headers`` setting (context field -> header name; by default :data:`DEFAULT_CONTEXT_HEADERS`) says what
+:func:`forwarded_headers` sends. The REST and SOAP connectors do so on every call.
+
 The model is versioned (:data:`CONTEXT_VERSION`): fields are only ever added, never renamed or removed.
 """
 
