@@ -17,12 +17,17 @@ working unchanged (its method signatures do not move), and tasks a connector sta
 made by the gateway (a script, a unit test), there is no context: :func:`current_context` returns ``None`` and
 :meth:`connectors.base.Connector.context` an empty one.
 
+A connector that calls its system over HTTP mixes :class:`ContextForwarding` into its configuration: the
+``context_headers`` setting (context field -> header name; by default :data:`DEFAULT_CONTEXT_HEADERS`) says what
+:func:`forwarded_headers` sends. The REST and SOAP connectors do so on every call.
+
 The model is versioned (:data:`CONTEXT_VERSION`): fields are only ever added, never renamed or removed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import secrets
 import time
@@ -31,12 +36,17 @@ from contextvars import ContextVar
 from dataclasses import dataclass, fields, replace
 from typing import Literal
 
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
 __all__ = [
     "CONTEXT_FIELDS",
     "CONTEXT_VERSION",
     "DEFAULT_CONTEXT_HEADERS",
+    "RESERVED_HEADERS",
     "ContextField",
+    "ContextForwarding",
     "RequestContext",
+    "check_context_headers",
     "current_context",
     "forwarded_headers",
     "new_traceparent",
@@ -166,7 +176,9 @@ def use_context(context: RequestContext | None) -> Iterator[RequestContext | Non
         _CURRENT.reset(token)
 
 
-def forwarded_headers(context: RequestContext | None, mapping: Mapping[str, str]) -> dict[str, str]:
+def forwarded_headers(
+    context: RequestContext | None, mapping: Mapping[str, str] | Mapping[ContextField, str]
+) -> dict[str, str]:
     """The headers that carry ``context`` as ``mapping`` (context field -> header name) says; unset fields are
     left out. Values are checked to be header-safe (no control characters): one that is not is left out."""
     if context is None:
@@ -177,3 +189,82 @@ def forwarded_headers(context: RequestContext | None, mapping: Mapping[str, str]
         if value is not None and value.isprintable() and len(value) <= 1024:
             headers[header] = value
     return headers
+
+
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$")
+
+#: Headers a context field may not be sent in: the transport's own, and credentials.
+RESERVED_HEADERS = frozenset(
+    {
+        "authorization",
+        "connection",
+        "content-length",
+        "content-type",
+        "cookie",
+        "host",
+        "proxy-authorization",
+        "soapaction",
+        "te",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+
+
+def check_context_headers(mapping: Mapping[str, str] | Mapping[ContextField, str]) -> dict[str, str]:
+    """``mapping`` (context field -> header name) if every name is an HTTP header name (RFC 9110 token, at most 64
+    characters), none is reserved (:data:`RESERVED_HEADERS`) and no header carries two fields; else
+    :class:`ValueError` naming the fault."""
+    carried: dict[str, str] = {}
+    items: list[tuple[str, str]] = list(mapping.items())
+    for name, header in items:
+        if name not in CONTEXT_FIELDS:
+            raise ValueError(f"{name!r} is not a context field ({', '.join(CONTEXT_FIELDS)})")
+        if not _HEADER_NAME.match(header):
+            raise ValueError(f"{header!r} is not an HTTP header name")
+        lowered = header.lower()
+        if lowered in RESERVED_HEADERS:
+            raise ValueError(f"{header!r} cannot carry the request context")
+        if lowered in carried:
+            raise ValueError(f"the header {header!r} would carry both {carried[lowered]!r} and {name!r}")
+        carried[lowered] = name
+    return dict(items)
+
+
+class ContextForwarding(BaseModel):
+    """Mixin of the configuration of a connector that forwards the request context as HTTP headers (the REST and
+    SOAP connectors): ``class MyConfig(ConnectorConfig, ContextForwarding)``, then, on every call to the sector
+    system, ``forwarded_headers(self.context, self.config.context_headers)``.
+
+    The conformance kit (:mod:`connectors.testing`) checks that a connector whose configuration has
+    ``context_headers`` sends what it says."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    context_headers: dict[ContextField, str] = Field(
+        default_factory=lambda: dict(DEFAULT_CONTEXT_HEADERS),  # type: ignore[arg-type]
+        title="Context headers",
+        description=(
+            "Request context field -> the HTTP header that carries it on every call to the sector system (reads, "
+            "searches, submissions, health checks): request_id, client_id, agency_code, purpose, actor, "
+            "traceparent, tracestate, deadline (milliseconds left). By default the request id and the W3C trace "
+            "context; {} forwards nothing. A field without a value in a call is left out."
+        ),
+    )
+
+    @field_validator("context_headers", mode="before")
+    @classmethod
+    def _decode_context_headers(cls, value: object) -> object:
+        # Given as an environment variable, the mapping is JSON text.
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError:
+                raise ValueError("context_headers is a JSON object of context field -> header name") from None
+        return value
+
+    @field_validator("context_headers")
+    @classmethod
+    def _check_context_headers(cls, value: dict[ContextField, str]) -> dict[ContextField, str]:
+        check_context_headers(value)
+        return value

@@ -27,8 +27,20 @@ no secret; that ``check()`` and ``health()`` report a reachable system as up and
 concurrency, and raises :class:`RecordNotFound` for the missing one; that every search walks all its pages, at
 several page sizes and across a change of page size, returning every record exactly once and in a stable order;
 that ``canary()`` fetches the declared canary record and reports a missing one; that a slow system makes
-calls fail with :class:`UpstreamTimeout` within the configured deadline; and that
-operations the connector does not offer raise :class:`OperationNotSupported`.
+calls fail with :class:`UpstreamTimeout` within the configured deadline; that
+operations the connector does not offer raise :class:`OperationNotSupported`; and, for a connector whose
+configuration has ``context_headers`` (:class:`connectors.context.ContextForwarding`), that every call carries the
+request context in the headers it names, and nothing when it names none.
+
+That last check needs to see what the sector system received: pass ``received_headers``, a callable (or a fixture
+giving one) that returns the headers of every request the system received so far. The simulators' servers record
+them (``simulators.http.Misbehaving.received.headers``)::
+
+    @pytest.fixture
+    def land_api_received(land_api) -> Callable[[], list[Mapping[str, str]]]:
+        return land_api.middleware.received.headers
+
+    TestLandConnector = connector_test_class(..., received_headers=fixture("land_api_received"))
 """
 
 from __future__ import annotations
@@ -38,7 +50,7 @@ import re
 import time
 import uuid
 from collections import Counter
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, ClassVar
@@ -64,6 +76,7 @@ from .base import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from .context import CONTEXT_FIELDS, RequestContext, new_traceparent, use_context
 from .discovery import ENTRY_POINT_GROUP
 
 __all__ = ["ConformanceCase", "ConnectorConformance", "FixtureValue", "SearchCase", "connector_test_class", "fixture"]
@@ -108,6 +121,7 @@ class ConformanceCase:
     writable_config: Mapping[str, Any] | None = None
     new_record: Mapping[str, Any] | None = None
     update: Mapping[str, Any] | None = None
+    received_headers: Callable[[], Sequence[Mapping[str, str]]] | None = None
 
 
 def _resolve(value: Any, request: pytest.FixtureRequest) -> Any:
@@ -163,6 +177,71 @@ async def _walk(connector: Connector[Any], query: ContractQuery, limits: Sequenc
         limit = limits[min(len(pages), len(limits) - 1)]
         pages.append(await connector.search(query, limit=limit, cursor=pages[-1].next_cursor))
     return pages
+
+
+#: Context fields whose values the kit makes unique per call, so that a received request is told to be of a call.
+_IDENTIFYING = ("request_id", "client_id", "actor", "traceparent", "tracestate")
+_DEADLINE_SECONDS = 60.0
+
+
+def _conformance_context(*, partial: bool = False) -> RequestContext:
+    """A context with a distinct value in every field (``partial``: the request id and trace only)."""
+    tag = uuid.uuid4().hex[:12]
+    context = RequestContext(
+        request_id=f"conformance-{tag}", traceparent=new_traceparent(), deadline=time.monotonic() + _DEADLINE_SECONDS
+    )
+    if partial:
+        return context
+    return context.with_values(
+        client_id=f"conformance-client-{tag}",
+        agency_code="000.00.00.H41",
+        purpose="1.000001.000.00.00.H41",
+        actor=f"CB-{tag}",
+        tracestate=f"conformance={tag}",
+    )
+
+
+def _received_for(
+    context: RequestContext, mapping: Mapping[str, str], received: Callable[[], Sequence[Mapping[str, str]]]
+) -> list[dict[str, str]]:
+    """The received requests (headers, lower-case names) carrying one of ``context``'s identifying values in the
+    header ``mapping`` gives it."""
+    marks = {
+        (header.lower(), value)
+        for name, header in mapping.items()
+        if name in _IDENTIFYING and (value := context.value(name)) is not None
+    }
+    found = []
+    for headers in received():
+        lowered = {key.lower(): value for key, value in headers.items()}
+        if any(lowered.get(header) == value for header, value in marks):
+            found.append(lowered)
+    return found
+
+
+def _assert_forwarded(
+    what: str,
+    context: RequestContext,
+    mapping: Mapping[str, str],
+    received: Callable[[], Sequence[Mapping[str, str]]],
+) -> None:
+    """Every request of the call ``what`` carries each field of ``context`` in its header, and no header for an
+    unset field."""
+    requests = _received_for(context, mapping, received)
+    assert requests, (
+        f"{what}: no request the sector system received carried the context's "
+        f"{', '.join(sorted(n for n in mapping if n in _IDENTIFYING))} in the configured headers"
+    )
+    for headers in requests:
+        for name, header in mapping.items():
+            got = headers.get(header.lower())
+            if context.value(name) is None:
+                assert got is None, f"{what}: {header} was sent although the context has no {name}"
+            elif name == "deadline":
+                assert got is not None and got.isdigit(), f"{what}: {header} does not carry the milliseconds left"
+                assert int(got) <= _DEADLINE_SECONDS * 1000, f"{what}: {header} is not the milliseconds left"
+            else:
+                assert got == context.value(name), f"{what}: {header} does not carry the context's {name}"
 
 
 class ConnectorConformance:
@@ -399,6 +478,61 @@ class ConnectorConformance:
                     await connector.changes(None, limit=10)
 
 
+class ContextConformance:
+    """The request-context check of the kit, mixed into :class:`ConnectorConformance`."""
+
+    connector_class: ClassVar[type[Connector[Any]]]
+
+    @pytest.mark.anyio
+    async def test_request_context_is_forwarded_as_configured(self, case: ConformanceCase) -> None:
+        """Each call (a read, a health check, a search) carries the context in the headers ``context_headers``
+        names, as configured and with every field mapped; concurrent calls each carry their own; a field without
+        a value is left out; ``{}`` sends none."""
+        if "context_headers" not in self.connector_class.config_model.model_fields:
+            pytest.skip("the configuration has no context_headers: this connector forwards no request context")
+        received = case.received_headers
+        if received is None:
+            pytest.skip("no received_headers given: the kit cannot see what the sector system received")
+        configured: Mapping[str, str] = self.connector_class.from_config(case.config).config.context_headers
+        every = {name: f"X-Conformance-{name.replace('_', '-')}" for name in CONTEXT_FIELDS}
+        mappings = [("as configured", configured)] if set(configured) & set(_IDENTIFYING) else []
+        for label, mapping in [*mappings, ("every field mapped", every)]:
+            async with self.connector_class.from_config({**case.config, "context_headers": mapping}) as connector:
+                context = _conformance_context()
+                with use_context(context):
+                    await connector.get(case.known_ids[0])
+                _assert_forwarded(f"get() ({label})", context, mapping, received)
+                context = _conformance_context()
+                with use_context(context):
+                    result = await connector.check()
+                assert result.ok, f"check() failed: {result.message}"
+                _assert_forwarded(f"check() ({label})", context, mapping, received)
+                if connector.query_model is not None and case.searches:
+                    context = _conformance_context()
+                    with use_context(context):
+                        await connector.search(case.searches[0].query, limit=2)
+                    _assert_forwarded(f"search() ({label})", context, mapping, received)
+                contexts = [_conformance_context() for _ in range(4)]
+
+                async def get_in(context: RequestContext) -> None:
+                    with use_context(context):
+                        await connector.get(case.known_ids[0])
+
+                await asyncio.gather(*(get_in(context) for context in contexts))
+                for context in contexts:
+                    _assert_forwarded(f"concurrent get() ({label})", context, mapping, received)
+                partial = _conformance_context(partial=True)
+                with use_context(partial):
+                    await connector.get(case.known_ids[0])
+                _assert_forwarded(f"get() with some fields unset ({label})", partial, mapping, received)
+        async with self.connector_class.from_config({**case.config, "context_headers": {}}) as connector:
+            context = _conformance_context()
+            with use_context(context):
+                await connector.get(case.known_ids[0])
+        leaked = _received_for(context, every, received) + _received_for(context, configured, received)
+        assert not leaked, "context_headers {} forwards nothing, yet the context reached the sector system"
+
+
 class SubmissionConformance:
     """The write-path checks of the kit, mixed into :class:`ConnectorConformance`."""
 
@@ -470,6 +604,7 @@ def connector_test_class(
     writable_config: Mapping[str, Any] | None = None,
     new_record: Mapping[str, Any] | None = None,
     update: Mapping[str, Any] | None = None,
+    received_headers: Callable[[], Sequence[Mapping[str, str]]] | None = None,
 ) -> type[ConnectorConformance]:
     """The conformance tests of ``connector_class``, as a test class to assign to a ``Test...`` name.
 
@@ -485,7 +620,11 @@ def connector_test_class(
     * ``grace_seconds``: slack allowed beyond a deadline (slow CI machines);
     * ``writable_config``: a configuration that accepts submissions, on a system the kit may write to, with
       ``new_record`` (contract data of a record it does not hold) and ``update`` (changed top-level fields of
-      it): the kit then creates, repeats, updates and deletes that record (skipped without them).
+      it): the kit then creates, repeats, updates and deletes that record (skipped without them);
+    * ``received_headers``: a callable returning the headers of every request the sector system ``config`` points
+      at has received (oldest first; the simulators' ``middleware.received.headers``): with it, the kit checks
+      that a connector whose configuration has ``context_headers`` forwards the request context as configured
+      (skipped without it).
 
     Any of these may be, or contain, :func:`fixture` placeholders.
     """
@@ -501,6 +640,7 @@ def connector_test_class(
         "writable_config": writable_config,
         "new_record": new_record,
         "update": update,
+        "received_headers": received_headers,
     }
     name = f"Test{connector_class.__name__}Conformance"
     namespace = {
@@ -509,4 +649,4 @@ def connector_test_class(
         "entry_point": entry_point,
         "__doc__": f"The conformance kit applied to {connector_class.__module__}.{connector_class.__qualname__}.",
     }
-    return type(name, (ConnectorConformance, SubmissionConformance), namespace)
+    return type(name, (ConnectorConformance, SubmissionConformance, ContextConformance), namespace)

@@ -17,6 +17,7 @@ from . import metrics
 from .audit.capture import audit_exchange
 from .logs import get_logger
 from .problems import Problem, problem_response
+from .services.context import request_trace
 
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
@@ -35,8 +36,22 @@ def request_id_of(raw: bytes | None) -> str:
     return os.urandom(16).hex()
 
 
+def _context_headers(scope: Scope) -> tuple[bytes | None, bytes | None, bytes | None]:
+    """The raw ``X-Request-Id``, ``traceparent`` and ``tracestate`` headers of a request (each ``None`` if absent)."""
+    raw_id = traceparent = tracestate = None
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            raw_id = value
+        elif name == b"traceparent":
+            traceparent = value
+        elif name == b"tracestate":
+            tracestate = value
+    return raw_id, traceparent, tracestate
+
+
 class RequestContextMiddleware:
-    """Gives every request an id (echoed in ``X-Request-Id``), times it into the HTTP metrics by route
+    """Gives every request an id (echoed in ``X-Request-Id``) and a span in the caller's W3C trace (``traceparent``
+    and ``tracestate``; a new trace without them), both bound in the logs, times it into the HTTP metrics by route
     template, and turns an unexpected exception into a 500 problem without a stack trace."""
 
     def __init__(self, app: ASGIApp, *, access_log: bool = False, static_paths: Collection[str] = ()) -> None:
@@ -49,13 +64,13 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        raw_id = None
-        for name, value in scope["headers"]:
-            if name == b"x-request-id":
-                raw_id = value
-                break
+        raw_id, traceparent, tracestate = _context_headers(scope)
         request_id = request_id_of(raw_id)
-        scope.setdefault("state", {})["request_id"] = request_id
+        # The request's span: in the caller's W3C trace (or a new one); connector calls are its children.
+        trace = request_trace(traceparent, tracestate)
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        state["trace"] = trace
         status = 500
         started = False
         began = time.perf_counter()
@@ -71,7 +86,7 @@ class RequestContextMiddleware:
         # The audit hook holds an audited answer until its event is committed (gateway.audit.capture).
         audited = audit_exchange(scope, receive, send_with_id, request_id=request_id)
         app_receive, app_send = (receive, send_with_id) if audited is None else (audited.receive, audited.send)
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        structlog.contextvars.bind_contextvars(request_id=request_id, trace_id=trace.trace_id, span_id=trace.span_id)
         try:
             await self.app(scope, app_receive, app_send)
         except Exception:
@@ -97,4 +112,4 @@ class RequestContextMiddleware:
                 histogram.observe(elapsed)
             if self.access_log:
                 log.info("request", method=scope["method"], path=scope.get("path"), status=status, seconds=elapsed)
-            structlog.contextvars.unbind_contextvars("request_id")
+            structlog.contextvars.unbind_contextvars("request_id", "trace_id", "span_id")

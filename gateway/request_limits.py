@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import email.message
+import time
 from functools import lru_cache
 from typing import Any
 
@@ -69,6 +70,8 @@ class RequestLimitsMiddleware:
             await send(message)
 
         problem: Problem | None = None
+        # When the gateway stops waiting (time.monotonic()): the deadline of the request's calls to connectors.
+        scope.setdefault("state", {})["deadline"] = time.monotonic() + self.deadline_seconds
         try:
             async with asyncio.timeout(self.deadline_seconds) as deadline:
                 problem, receive = await self._check_body(scope, receive)

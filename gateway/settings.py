@@ -386,6 +386,13 @@ class Settings(BaseSettings):
     signing_key_max_age_days: int = Field(
         default=365, ge=1, le=3650, description="The signing key must be rotated within this many days of creation."
     )
+    system_purpose: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,63}$",
+        description="The purpose (procedure code, as X-Purpose) stated in the request context of the gateway's own "
+        "calls to sector systems: health checks, canaries, the readiness probe and data-quality scans; none when "
+        "unset.",
+    )
     connector_plugins: list[str] | None = Field(
         default=None, description="Restrict which connector entry points are loaded (all when unset)."
     )

@@ -23,6 +23,7 @@ import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
+from connectors.context import current_context, forwarded_headers
 from connectors.errors import UpstreamError, UpstreamTimeout
 
 from .auth import Authenticator, TokenRefused
@@ -194,7 +195,11 @@ class UpstreamClient:
         try:
             async with asyncio.timeout_at(deadline):
                 used = await self._auth.headers(self.http, timeout)
-                request = self.http.build_request(method, url, params=params, json=json, headers=used, timeout=timeout)
+                # The request context (request id, trace...) as configured; credentials always win.
+                headers = {**forwarded_headers(current_context(), self._config.context_headers), **used}
+                request = self.http.build_request(
+                    method, url, params=params, json=json, headers=headers, timeout=timeout
+                )
                 response = await self.http.send(request, stream=True)
                 try:
                     status = response.status_code

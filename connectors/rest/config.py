@@ -16,6 +16,7 @@ from jmespath.exceptions import JMESPathError
 from pydantic import BaseModel, ConfigDict, Field, FilePath, SecretStr, field_validator
 
 from connectors.base import ConnectorConfig
+from connectors.context import ContextForwarding
 from connectors.platform import AxisProfile
 
 __all__ = [
@@ -407,11 +408,13 @@ class RetryPolicy(_Model):
 # -- the connector -------------------------------------------------------------------------------------------
 
 
-class RestConnectorConfig(ConnectorConfig):
+class RestConnectorConfig(ConnectorConfig, ContextForwarding):
     """A REST/JSON sector API: its base URL, authentication, endpoints and the mapping of its records.
 
     Every call goes to ``base_url`` (plus the OAuth 2.0 token endpoint, if any) over one pooled HTTP client,
     with TLS verification on (``ca_bundle`` adds a private CA) and ``timeout_seconds`` as each call's deadline.
+    Every call carries the request context as ``context_headers`` says (a context header replaces a fixed
+    header of the same name).
     """
 
     base_url: str = Field(

@@ -26,6 +26,7 @@ from zeep.transports import AsyncTransport
 from zeep.wsdl.utils import etree_to_string
 from zeep.wsse.username import UsernameToken
 
+from connectors.context import current_context, forwarded_headers
 from connectors.errors import BadQuery, UpstreamError, UpstreamTimeout
 from connectors.rest.failures import Failure, from_exception, from_status
 
@@ -257,6 +258,10 @@ class SoapClient:
     def _timeout(self) -> UpstreamTimeout:
         return UpstreamTimeout(f"{self._label}: no answer within the deadline")
 
+    def _context_headers(self) -> dict[str, str]:
+        """The request context (request id, trace...) in the headers the configuration names."""
+        return forwarded_headers(current_context(), self._config.context_headers)
+
     async def call(
         self, operation: str, arguments: Mapping[str, Any], *, seconds: float, not_found: Collection[str] = ()
     ) -> Envelope:
@@ -309,7 +314,7 @@ class SoapClient:
         if remaining <= 0:
             raise self._timeout()
         transport: LimitedTransport = bound.client.transport
-        sent = dict(headers)
+        sent = {**self._context_headers(), **headers}
         try:
             async with asyncio.timeout_at(deadline):
                 if self._platform is not None:
@@ -362,7 +367,7 @@ class SoapClient:
         try:
             async with asyncio.timeout_at(deadline):
                 extra = await self._platform.headers(http, httpx.Timeout(seconds)) if self._platform else {}
-                response = await http.get(bound.address, headers=extra)
+                response = await http.get(bound.address, headers={**self._context_headers(), **extra})
         except TimeoutError:
             raise self._timeout() from None
         except (httpx.HTTPError, OSError) as exc:

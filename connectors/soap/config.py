@@ -19,6 +19,7 @@ from lxml import etree
 from pydantic import BaseModel, ConfigDict, Field, FilePath, SecretStr, field_validator, model_validator
 
 from connectors.base import ConnectorConfig
+from connectors.context import ContextForwarding
 from connectors.platform import AxisProfile
 
 __all__ = [
@@ -267,14 +268,15 @@ class RetryPolicy(_Model):
 # -- the connector -------------------------------------------------------------------------------------------
 
 
-class SoapConnectorConfig(ConnectorConfig):
+class SoapConnectorConfig(ConnectorConfig, ContextForwarding):
     """A SOAP sector service: its WSDL, authentication, the operations that read and search, and the mapping.
 
     The WSDL is read once (from ``wsdl``, a URL or a local file) on the first call; calls go to the address it
     names, or to ``address``, over one pooled HTTP client with TLS verification on (``ca_bundle`` adds a private
     CA). Answers are parsed with DTDs and entity declarations refused, then mapped field by field, either with
     XPath over the SOAP Body (``mapping: xpath``: every value is the text the service sent) or with JMESPath
-    over the objects zeep builds from the WSDL's types (``mapping: zeep``).
+    over the objects zeep builds from the WSDL's types (``mapping: zeep``). Every call (and the health probe)
+    carries the request context in the HTTP headers ``context_headers`` names.
     """
 
     wsdl: str = Field(

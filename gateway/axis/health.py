@@ -22,6 +22,7 @@ from sqlmodel import col, delete, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from connectors.base import Connector, HealthState
+from connectors.context import RequestContext
 from connectors.errors import ConnectorError, RecordNotFound, UpstreamError
 
 from .. import metrics
@@ -30,6 +31,7 @@ from ..logs import get_logger
 from ..models import AxisCheck, AxisConnection, AxisEvidence, Lease, OpsStatus
 from ..outages import LoopErrors, database_outage, database_unavailable
 from ..registry import ConnectorRegistry, Database
+from ..services.context import connector_call, system_context
 from ..settings import Settings
 from .catalogue import Catalogue
 from .circuit import FAILURE_REASONS, CircuitState
@@ -53,20 +55,25 @@ def holder_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{random.getrandbits(32):08x}"
 
 
-async def check_connector(connector: Connector, deadline: float) -> CheckOutcome:  # type: ignore[type-arg]  # noqa: PLR0911
-    """Check one connector within ``deadline`` seconds, its canary record included when it declares one; never
-    raises."""
+async def check_connector(  # noqa: PLR0911
+    connector: Connector,  # type: ignore[type-arg]
+    deadline: float,
+    context: RequestContext,
+) -> CheckOutcome:
+    """Check one connector within ``deadline`` seconds, its canary record included when it declares one, in
+    ``context`` (:func:`gateway.services.context.system_context`); never raises."""
     started = time.perf_counter()
     custom_health = type(connector).health is not Connector.health
     try:
-        async with asyncio.timeout(deadline):
-            if custom_health:
-                report = await connector.health()
-            else:
-                await connector.ping()
-                report = None
-            if report is None or report.state is not HealthState.DOWN:
-                await connector.canary()
+        with connector_call(context):
+            async with asyncio.timeout(deadline):
+                if custom_health:
+                    report = await connector.health()
+                else:
+                    await connector.ping()
+                    report = None
+                if report is None or report.state is not HealthState.DOWN:
+                    await connector.canary()
     except TimeoutError:
         return CheckOutcome(
             False, time.perf_counter() - started, reason="timeout", error=f"no answer in {deadline:g} s"
@@ -308,7 +315,14 @@ class HealthRunner:
         due = [db_id for db_id in due if not (rows.get(db_id) and rows[db_id].maintenance)]
         databases = [self._database(db_id) for db_id in due]
         outcomes = await asyncio.gather(
-            *(check_connector(database.connector, database.health.timeout_seconds) for database in databases)
+            *(
+                check_connector(
+                    database.connector,
+                    database.health.timeout_seconds,
+                    system_context(self.settings, deadline_seconds=database.health.timeout_seconds),
+                )
+                for database in databases
+            )
         )
         shared = await self._shared_evidence(due)
         checked_at = utcnow()

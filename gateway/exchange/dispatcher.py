@@ -11,6 +11,10 @@ record reach the sector system one at a time, in the order they were accepted. (
 own holds back the records queued behind it in the claim's window: they wait, in order, for a later round.) A
 claim lapses after ``exchange_claim_seconds``: the operations of a process that died are delivered again, with
 the same idempotency key, and the connector recognises them (at-least-once delivery, exactly-once in effect).
+
+Each call to a connector delivers operations of one submission, in that submission's request context (its request
+id, client and agency, purpose, actor, and a span in its trace; :mod:`gateway.services.context`), with the claim's
+end as deadline.
 """
 
 from __future__ import annotations
@@ -32,15 +36,17 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from connectors.base import OperationKind, SubmitOperation, SubmitStatus
+from connectors.context import RequestContext
 from connectors.errors import ConnectorError, ContractViolation, OperationNotSupported, SubmissionRejected
 
 from .. import metrics
 from ..db import utcnow
 from ..leases import LeaseHolder
 from ..logs import get_logger
-from ..models import ExchangeChange, ExchangeFeed, ExchangeOperation
+from ..models import ExchangeChange, ExchangeFeed, ExchangeOperation, ExchangeReceipt
 from ..outages import LoopErrors, database_outage
 from ..registry import ConnectorRegistry
+from ..services.context import CONTEXT_KEY, connector_call, delivery_context
 from ..settings import Settings
 from .states import DEAD, DELIVERED, DELIVERING, PENDING, UNFINISHED
 
@@ -162,11 +168,12 @@ class Dispatcher:
         claimed = await self.claim()
         if not claimed:
             return 0
-        by_database: dict[str, list[ExchangeOperation]] = defaultdict(list)
+        # A batch holds operations of one submission: each call to a connector carries that submission's context.
+        by_submission: dict[tuple[str, str], list[ExchangeOperation]] = defaultdict(list)
         for op in claimed:
-            by_database[op.database_id].append(op)
+            by_submission[(op.database_id, op.receipt_id)].append(op)
         chunk = max(1, self.settings.exchange_delivery_batch)
-        batches = [ops[i : i + chunk] for ops in by_database.values() for i in range(0, len(ops), chunk)]
+        batches = [ops[i : i + chunk] for ops in by_submission.values() for i in range(0, len(ops), chunk)]
         delivered = await asyncio.gather(*(self._deliver(batch) for batch in batches))
         await self.record([delivery for batch in delivered for delivery in batch])
         return len(claimed)
@@ -236,8 +243,25 @@ class Dispatcher:
         rows.sort(key=lambda op: op.id or 0)
         return rows
 
+    async def _context(self, operation: ExchangeOperation) -> RequestContext:
+        """The context of delivering ``operation``: its submission's, as stored with it (operations stored before
+        that was done: the client, purpose and actor of their receipt), until its claim lapses."""
+        stored = operation.meta.get(CONTEXT_KEY)
+        if not isinstance(stored, dict):
+            async with self.sessionmaker() as session:
+                receipt = await session.get(ExchangeReceipt, operation.receipt_id)
+            stored = {} if receipt is None else {"client_id": receipt.client_id, "purpose": receipt.purpose}
+            if receipt is not None:
+                stored["actor"] = receipt.actor
+        claimed_until = operation.claimed_until
+        left = self.settings.exchange_claim_seconds
+        if claimed_until is not None:
+            left = max(0.0, (claimed_until - utcnow()).total_seconds())
+        return delivery_context(stored, deadline_seconds=left)
+
     async def _deliver(self, operations: list[ExchangeOperation]) -> list[Delivery]:
-        """Deliver operations of one database, each on a different record, in one call of the connector."""
+        """Deliver operations of one submission to one database, each on a different record, in one call of the
+        connector, in the submission's context."""
         database = self.registry.databases.get(operations[0].database_id)
         if database is None:
             return [Delivery(op, "retry", "the database is not served by this process") for op in operations]
@@ -247,14 +271,16 @@ class Dispatcher:
                 op.record_id,
                 idempotency_key=idempotency_key(op),
                 fields=op.fields,
-                metadata=op.meta,
+                metadata={key: value for key, value in op.meta.items() if key != CONTEXT_KEY},
             )
             for op in operations
         ]
+        context = await self._context(operations[0])
         started = time.perf_counter()
         async with self._limit:
             try:
-                results = await database.connector.submit_many(requests)
+                with connector_call(context):
+                    results = await database.connector.submit_many(requests)
             except ConnectorError as exc:
                 outcome = "dead" if isinstance(exc, PERMANENT) else "retry"
                 return [Delivery(op, outcome, exc.message) for op in operations]

@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from connectors.context import RequestContext
+
 from .. import metrics
 from ..db import utcnow
 from ..logs import get_logger
@@ -23,6 +25,7 @@ from ..outages import Outage, database_outage, database_unavailable
 from ..problems import ExchangeUnavailable, IdempotencyKeyReused, SubmissionRejected, ValidationFailed
 from ..quality import record_submitted
 from ..services.access import Decision
+from ..services.context import CONTEXT_KEY, stored_context
 from ..settings import Settings
 from .operations import CheckedOperation, OperationChecker, Rejection
 from .states import PENDING
@@ -132,9 +135,18 @@ class IntakeService:
         self.database_id = database_id
         self.checker = checker
 
-    async def submit(self, operations: list[Any], *, decision: Decision, idempotency_key: str) -> Intake:
+    async def submit(
+        self,
+        operations: list[Any],
+        *,
+        decision: Decision,
+        idempotency_key: str,
+        context: RequestContext | None = None,
+    ) -> Intake:
         """Check and store ``operations``; raises :class:`SubmissionRejected` when none passes, and
-        :class:`ExchangeUnavailable` when they cannot be stored (nothing is then accepted)."""
+        :class:`ExchangeUnavailable` when they cannot be stored (nothing is then accepted). The submission's
+        ``context`` (request id, client, purpose, trace...) is stored with each operation: its deliveries carry
+        it to the sector system."""
         digest = request_hash(operations)
         client_id = decision.client_id
         try:
@@ -157,7 +169,9 @@ class IntakeService:
             raise SubmissionRejected(
                 "No operation could be accepted; nothing was stored.", rejected=[r.as_json() for r in rejected]
             )
-        intake = await self._store(accepted, rejected, decision, idempotency_key, digest)
+        intake = await self._store(
+            accepted, rejected, decision, idempotency_key, digest, context=stored_context(context)
+        )
         if not intake.replayed:
             counters["accepted"].inc(len(accepted))
         return intake
@@ -190,6 +204,8 @@ class IntakeService:
         decision: Decision,
         idempotency_key: str,
         digest: str,
+        *,
+        context: dict[str, str],
     ) -> Intake:
         now = utcnow()
         receipt = ExchangeReceipt(
@@ -213,7 +229,7 @@ class IntakeService:
                 "record_id": op.record_id,
                 "kind": op.kind,
                 "fields": op.fields,
-                "metadata": op.metadata,
+                "metadata": {**op.metadata, CONTEXT_KEY: context} if context else op.metadata,
                 "state": PENDING,
                 "attempts": 0,
                 "generation": 0,

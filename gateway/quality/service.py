@@ -26,6 +26,7 @@ from ..db import utcnow
 from ..logs import get_logger
 from ..models.quality import QualityScore
 from ..registry import ConnectorRegistry
+from ..services.context import connector_call, system_context
 from ..settings import Settings, get_settings
 from .domain import rules_for
 from .evaluate import Evaluation, evaluate
@@ -100,10 +101,12 @@ async def scan_database(
     """
     started = utcnow()
     size = sample_size or settings.quality_sample_size
-    records = await connector.sample(size)
-    contract = connector.contract
-    lookups = replace(lookups or Lookups(), search=connector_search(connector))
-    evaluation = await _evaluate(records, contract, database_id, settings, now=now or started, lookups=lookups)
+    # One context of the gateway's own for the whole scan: the sample and the searches and lookups it makes.
+    with connector_call(system_context(settings)):
+        records = await connector.sample(size)
+        contract = connector.contract
+        lookups = replace(lookups or Lookups(), search=connector_search(connector))
+        evaluation = await _evaluate(records, contract, database_id, settings, now=now or started, lookups=lookups)
     await replace_counts(
         session,
         database_id=database_id,

@@ -21,6 +21,7 @@ from ..openapi import problem_responses
 from ..problems import AccessDenied, ValidationFailed, validation_errors
 from ..registry import Database
 from ..services.access import Decision
+from ..services.context import request_context
 from ..services.records import read_record, search_records
 from ..settings import Settings
 from ..strict_json import JsonInt
@@ -108,7 +109,7 @@ def database_router(database: Database, settings: Settings) -> APIRouter:
             errors = [{**e, "loc": ("path", key_name)} for e in validation_errors(exc.errors())]
             raise ValidationFailed(f"Invalid {key_name}.", errors=errors) from None
         request.state.record_ids = [key]
-        record = await read_record(database, key)
+        record = await read_record(database, key, request_context(request))
         return _json(_serialize(record, decision.projection(key_name)))
 
     router.add_api_route(
@@ -138,7 +139,9 @@ def database_router(database: Database, settings: Settings) -> APIRouter:
             if ungranted:
                 raise AccessDenied(f"Your grant does not cover searching by: {', '.join(ungranted)}.")
             query = query_model.model_construct(**values)
-            items, next_cursor = await search_records(database, query, limit=params.page_size, cursor=params.cursor)
+            items, next_cursor = await search_records(
+                database, query, request_context(request), limit=params.page_size, cursor=params.cursor
+            )
             request.state.record_ids = [item.record_id() for item in items]
             return _json(_serialize_page(items, next_cursor, decision.projection(key_name)))
 

@@ -20,6 +20,7 @@ from ..openapi import problem_responses
 from ..problems import BadHeader, NotFound, ValidationFailed
 from ..registry import Database
 from ..services.access import HEADER_VALUE, Decision
+from ..services.context import request_context
 from ..settings import Settings
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -88,7 +89,9 @@ def add_exchange_routes(router: APIRouter, database: Database, settings: Setting
         if len(body.operations) > batch_max:
             raise ValidationFailed(f"A submission carries at most {batch_max} operations.")
         service = IntakeService(state.sessionmaker, database.id, checker, state.settings)
-        intake = await service.submit(body.operations, decision=decision, idempotency_key=idempotency_key)
+        intake = await service.submit(
+            body.operations, decision=decision, idempotency_key=idempotency_key, context=request_context(request)
+        )
         request.state.record_ids = [entry["record_id"] for entry in intake.receipt["accepted"]]
         if not intake.replayed and state.dispatcher is not None:
             state.dispatcher.wake()

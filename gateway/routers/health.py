@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from connectors.base import CheckResult, Connector
 
 from .. import metrics
 from ..db import ping
@@ -14,6 +16,7 @@ from ..deps import StateDep
 from ..logs import get_logger
 from ..outages import database_outage, database_unavailable
 from ..problems import NotReady
+from ..services.context import RequestTrace, connector_call, system_context
 
 router = APIRouter(tags=["operations"])
 
@@ -29,7 +32,7 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", summary="The gateway can serve requests")
-async def readyz(state: StateDep) -> dict[str, Any]:
+async def readyz(request: Request, state: StateDep) -> dict[str, Any]:
     """Ready when the stores the gateway cannot serve without answer (its database, which holds the audit trail;
     Redis when the rate limiter uses it and fails closed) and at least one configured database's connector loaded.
 
@@ -50,7 +53,16 @@ async def readyz(state: StateDep) -> dict[str, Any]:
         redis = "unreachable (TimeoutError)"
     if redis is not None:
         checks["redis"] = redis
-    results = await asyncio.gather(*(db.connector.check() for db in registry.databases.values()))
+    # The probe's request id and span are the request's; no client, the system purpose, the request's deadline.
+    trace: RequestTrace | None = getattr(request.state, "trace", None)
+    context = system_context(state.settings, request_id=getattr(request.state, "request_id", None), trace=trace)
+    context = context.with_values(deadline=getattr(request.state, "deadline", None))
+
+    async def check(connector: Connector[Any]) -> CheckResult:
+        with connector_call(context):
+            return await connector.check()
+
+    results = await asyncio.gather(*(check(db.connector) for db in registry.databases.values()))
     connectors: dict[str, Any] = {
         db_id: {"loaded": True, "reachable": result.ok, "message": result.message}
         for db_id, result in zip(registry.databases, results, strict=True)

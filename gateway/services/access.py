@@ -91,7 +91,8 @@ class StoredSecret:
 
 @dataclass(frozen=True, slots=True)
 class ClientAccess:
-    """A client's status, non-data scopes, rate limits, grants and secrets' hashes, as loaded at one moment."""
+    """A client's status, non-data scopes, rate limits, grants, secrets' hashes and electronic agency code, as
+    loaded at one moment."""
 
     client_id: str
     active: bool
@@ -100,6 +101,7 @@ class ClientAccess:
     rate_limit_per_second: int | None = None
     rate_limit_per_day: int | None = None
     secrets: tuple[StoredSecret, ...] = field(default=(), repr=False)
+    agency_code: str | None = None
 
     def secrets_in_force(self, now: datetime) -> list[StoredSecret]:
         """The secrets that work at ``now`` (one, or two during a rotation's overlap)."""
@@ -255,6 +257,7 @@ async def load_access(session: AsyncSession, client_id: str) -> ClientAccess | N
         rate_limit_per_second=client.rate_limit_per_second,
         rate_limit_per_day=client.rate_limit_per_day,
         secrets=tuple(StoredSecret(s.id or 0, s.secret_hash, s.expires_at) for s in secrets),
+        agency_code=client.agency_code,
     )
 
 

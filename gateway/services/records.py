@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from connectors.context import RequestContext
 from connectors.errors import ConnectorError, ContractViolation, UpstreamError
 from contracts import Contract, ContractQuery
 
@@ -19,6 +20,7 @@ from ..axis.circuit import FAILURE_REASONS, CircuitOpenError
 from ..logs import get_logger
 from ..problems import CircuitOpen, InvalidCursor
 from ..registry import Database
+from .context import connector_call
 
 _CURSOR_VERSION = 1
 
@@ -94,18 +96,19 @@ class _UpstreamCall:
             database.circuit.release_trial()
 
 
-async def read_record(database: Database, record_id: str) -> Contract:
-    """The record ``record_id`` of ``database`` (connector errors propagate to the problem handlers)."""
-    with _UpstreamCall(database):
+async def read_record(database: Database, record_id: str, context: RequestContext) -> Contract:
+    """The record ``record_id`` of ``database``, read in ``context`` (connector errors propagate to the problem
+    handlers)."""
+    with connector_call(context), _UpstreamCall(database):
         return await database.connector.get(record_id)
 
 
 async def search_records(
-    database: Database, query: ContractQuery, *, limit: int, cursor: str | None
+    database: Database, query: ContractQuery, context: RequestContext, *, limit: int, cursor: str | None
 ) -> tuple[list[Contract], str | None]:
-    """One page of records matching ``query`` and the opaque cursor of the next page."""
+    """One page of records matching ``query``, searched in ``context``, and the opaque cursor of the next page."""
     inner = decode_cursor(database, query, cursor) if cursor else None
-    with _UpstreamCall(database):
+    with connector_call(context), _UpstreamCall(database):
         page = await database.connector.search(query, limit=limit, cursor=inner)
     next_cursor = encode_cursor(database, query, page.next_cursor) if page.next_cursor is not None else None
     return list(page.items), next_cursor

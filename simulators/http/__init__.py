@@ -1,6 +1,6 @@
 """Serving simulated sector systems over real HTTP, able to misbehave on demand (shared by every simulator)."""
 
-from .misbehaviour import MODES, Misbehaving, Misbehaviour, MisbehaviourSwitch, Mode
+from .misbehaviour import MODES, Misbehaving, Misbehaviour, MisbehaviourSwitch, Mode, ReceivedRequest, RequestLog
 from .server import SimulatedSystem, SimulatorServer, abort_connection
 
 __all__ = [
@@ -9,6 +9,8 @@ __all__ = [
     "Misbehaviour",
     "MisbehaviourSwitch",
     "Mode",
+    "ReceivedRequest",
+    "RequestLog",
     "SimulatedSystem",
     "SimulatorServer",
     "abort_connection",

@@ -4,6 +4,9 @@
 sector system's data routes (``/api/...`` by default), for the next ``times`` requests or until told otherwise.
 Token endpoints and control routes always behave. A simulator honours ``violation`` itself: the middleware marks
 the request (``scope["state"]["violation"]``) and the app answers with a record the contract rejects.
+
+The middleware also records every request it sees, with its headers (:class:`RequestLog`, ``received``), so that
+a test can tell what a connector sent: the request id, the trace context and the other forwarded context.
 """
 
 from __future__ import annotations
@@ -12,11 +15,23 @@ import asyncio
 import socket
 import struct
 import threading
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-__all__ = ["MODES", "ASGIApp", "Misbehaving", "Misbehaviour", "MisbehaviourSwitch", "Mode", "Scope", "reset_transport"]
+__all__ = [
+    "MODES",
+    "ASGIApp",
+    "Misbehaving",
+    "Misbehaviour",
+    "MisbehaviourSwitch",
+    "Mode",
+    "ReceivedRequest",
+    "RequestLog",
+    "Scope",
+    "reset_transport",
+]
 
 Mode = Literal["none", "slow", "error", "rate_limit", "malformed", "violation", "reset", "hang"]
 MODES: tuple[Mode, ...] = ("none", "slow", "error", "rate_limit", "malformed", "violation", "reset", "hang")
@@ -93,6 +108,49 @@ class MisbehaviourSwitch:
             return current
 
 
+@dataclass(frozen=True, slots=True)
+class ReceivedRequest:
+    """One request as the simulated system received it: method, path and headers (names in lower case; a header
+    sent several times has its values joined with ``", "``)."""
+
+    method: str
+    path: str
+    headers: Mapping[str, str]
+
+
+class RequestLog:
+    """The requests a simulated system received, oldest first, the last ``limit`` of them; shared by the server's
+    thread and the test that reads it."""
+
+    def __init__(self, limit: int = 1000) -> None:
+        self._lock = threading.Lock()
+        self._requests: deque[ReceivedRequest] = deque(maxlen=limit)
+
+    def record(self, scope: Scope) -> None:
+        """Note the request of ``scope``."""
+        headers: dict[str, str] = {}
+        for raw_name, raw_value in scope.get("headers") or ():
+            name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        with self._lock:
+            self._requests.append(ReceivedRequest(scope.get("method", ""), scope.get("path", ""), headers))
+
+    def requests(self) -> list[ReceivedRequest]:
+        """Every request recorded, oldest first."""
+        with self._lock:
+            return list(self._requests)
+
+    def headers(self) -> list[Mapping[str, str]]:
+        """The headers of every request recorded, oldest first (what the conformance kit's ``received_headers``
+        expects)."""
+        return [request.headers for request in self.requests()]
+
+    def clear(self) -> None:
+        """Forget what was recorded."""
+        with self._lock:
+            self._requests.clear()
+
+
 Abort = Callable[[Scope], bool]
 
 
@@ -101,6 +159,7 @@ class Misbehaving:
 
     ``abort`` resets the connection of a request's scope (it needs the server's transports; see
     :class:`~simulators.http.server.SimulatorServer`); without it, ``reset`` closes the response abruptly.
+    Every HTTP request, whatever its path, is recorded in ``received``.
     """
 
     def __init__(
@@ -116,8 +175,11 @@ class Misbehaving:
         self.prefix = prefix
         self.malformed_body = malformed_body
         self.abort: Abort | None = None
+        self.received = RequestLog()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            self.received.record(scope)
         if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
             await self.app(scope, receive, send)
             return

@@ -3,7 +3,7 @@ served on 127.0.0.1 (and an instance of it that never answers)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -24,9 +24,20 @@ def enterprises() -> tuple[dict[str, Any], ...]:
 
 
 @pytest.fixture(scope="module")
-def business_url(enterprises: tuple[dict[str, Any], ...]) -> Iterator[str]:
+def business_server(enterprises: tuple[dict[str, Any], ...]) -> Iterator[SimulatorServer]:
     with SimulatorServer(BusinessApi(enterprises)) as server:
-        yield server.url
+        yield server
+
+
+@pytest.fixture(scope="module")
+def business_url(business_server: SimulatorServer) -> str:
+    return business_server.url
+
+
+@pytest.fixture(scope="module")
+def received_headers(business_server: SimulatorServer) -> Callable[[], Sequence[Mapping[str, str]]]:
+    """The headers of every request the API received (for the kit's request-context check)."""
+    return business_server.api.middleware.received.headers
 
 
 @pytest.fixture(scope="module")
@@ -99,4 +110,5 @@ TestBusinessConformance = connector_test_class(
         {"base_url": "http://127.0.0.1", "search": {"path": "/x", "filters": {"tax_office": "x"}, "items": "@"}},
     ],
     entry_point="business",
+    received_headers=fixture("received_headers"),
 )

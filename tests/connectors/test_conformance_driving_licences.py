@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -37,9 +37,20 @@ def licences() -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def api_url(licences: list[dict[str, Any]]) -> Iterator[str]:
+def api_server(licences: list[dict[str, Any]]) -> Iterator[SimulatorServer]:
     with SimulatorServer(DrivingLicenceApi(licences)) as server:
-        yield server.url
+        yield server
+
+
+@pytest.fixture(scope="module")
+def api_url(api_server: SimulatorServer) -> str:
+    return api_server.url
+
+
+@pytest.fixture(scope="module")
+def received_headers(api_server: SimulatorServer) -> Callable[[], Sequence[Mapping[str, str]]]:
+    """The headers of every request the API received (for the kit's request-context check)."""
+    return api_server.api.middleware.received.headers
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +108,7 @@ TestDrivingLicencesConnector = connector_test_class(
     searches=fixture("searches"),
     invalid_configs=[{"base_url": "ftp://127.0.0.1/x", "auth": AUTH}, {"base_url": "http://127.0.0.1", "auth": {}}],
     entry_point="driving_licences",
+    received_headers=fixture("received_headers"),
 )
 
 

@@ -3,7 +3,7 @@ served on 127.0.0.1 (and an instance of it that never answers)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -29,9 +29,20 @@ def records() -> VssRecords:
 
 
 @pytest.fixture(scope="module")
-def vss_url(records: VssRecords) -> Iterator[str]:
+def vss_server(records: VssRecords) -> Iterator[SimulatorServer]:
     with SimulatorServer(VssApi(records)) as server:
-        yield server.url
+        yield server
+
+
+@pytest.fixture(scope="module")
+def vss_url(vss_server: SimulatorServer) -> str:
+    return vss_server.url
+
+
+@pytest.fixture(scope="module")
+def received_headers(vss_server: SimulatorServer) -> Callable[[], Sequence[Mapping[str, str]]]:
+    """The headers of every request the API received (for the kit's request-context check)."""
+    return vss_server.api.middleware.received.headers
 
 
 @pytest.fixture(scope="module")
@@ -94,4 +105,5 @@ TestHealthInsuranceConformance = connector_test_class(
         {"base_url": "http://127.0.0.1", "auth": {"type": "oauth2_client_credentials", "token_url": "ftp://x/t"}},
     ],
     entry_point="health_insurance",
+    received_headers=fixture("received_headers"),
 )

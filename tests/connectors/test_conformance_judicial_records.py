@@ -3,7 +3,7 @@ styles), against the simulated judicial records SOAP service served for real on 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -25,10 +25,21 @@ from simulators.judicial_records_soap import (
 
 
 @pytest.fixture(scope="module")
-def service_url() -> Iterator[str]:
+def service() -> Iterator[SimulatorServer]:
     rows, _ = planted_requests()
     with SimulatorServer(JudicialRecordsService(rows)) as server:
-        yield server.url
+        yield server
+
+
+@pytest.fixture(scope="module")
+def service_url(service: SimulatorServer) -> str:
+    return service.url
+
+
+@pytest.fixture(scope="module")
+def service_received(service: SimulatorServer) -> Callable[[], Sequence[Mapping[str, str]]]:
+    """The headers of every request the service received (for the kit's request-context check)."""
+    return service.api.middleware.received.headers
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +146,7 @@ TestJudicialRecords = connector_test_class(
     searches=fixture("searches"),
     invalid_configs=INVALID,
     entry_point="judicial_records",
+    received_headers=fixture("service_received"),
 )
 
 TestSoapWithXPath = connector_test_class(
@@ -146,6 +158,7 @@ TestSoapWithXPath = connector_test_class(
     slow_config=fixture("xpath_slow"),
     searches=fixture("searches"),
     entry_point="soap",
+    received_headers=fixture("service_received"),
 )
 
 TestSoapWithZeep = connector_test_class(
@@ -157,4 +170,5 @@ TestSoapWithZeep = connector_test_class(
     slow_config=fixture("zeep_slow"),
     searches=fixture("searches"),
     entry_point="soap",
+    received_headers=fixture("service_received"),
 )

@@ -1,5 +1,6 @@
 """The conformance kit fails connectors that break its rules: it is run, in a pytest of its own, against REST
-connectors broken on purpose (each in one way), and each must fail exactly the test that covers its fault."""
+connectors broken on purpose (each in one way), and each must fail exactly the test that covers its fault (the
+request context's check too: a connector that drops the context, and one that sends a stale one)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import asyncio
 import pytest
 
 from connectors.base import Page, RecordNotFound, UpstreamTimeout
+from connectors.context import current_context, use_context
 from connectors.rest import RestConnector
 from connectors.testing import SearchCase, connector_test_class, fixture
 from contracts.population import CitizenQuery
@@ -31,9 +33,19 @@ assert len(MATCHES) >= 4
 
 
 @pytest.fixture(scope="module")
-def url():
+def server():
     with ApiServer(PopulationApi(ROWS)) as server:
-        yield server.url
+        yield server
+
+
+@pytest.fixture(scope="module")
+def url(server):
+    return server.url
+
+
+@pytest.fixture(scope="module")
+def received(server):
+    return server.api.middleware.received.headers
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +107,26 @@ class Swaps(RestConnector):
         return await super().get(other)
 
 
+class Forgets(RestConnector):
+    """Reads records outside the request's context: sends none of it."""
+
+    async def get(self, record_id):
+        with use_context(None):
+            return await super().get(record_id)
+
+
+class Keeps(RestConnector):
+    """Keeps the first context it sees and sends it with every read after."""
+
+    _first = None
+
+    async def get(self, record_id):
+        if self._first is None:
+            self._first = current_context()
+        with use_context(self._first):
+            return await super().get(record_id)
+
+
 CASE = dict(
     config=fixture("config"),
     known_ids=[ROWS[0]["so_dinh_danh"], ROWS[3]["so_dinh_danh"]],
@@ -102,12 +134,15 @@ CASE = dict(
     unreachable_config=rest_connector_config("http://127.0.0.1:9", timeout_seconds=1),
     slow_config=fixture("slow"),
     searches=[SearchCase(CitizenQuery(full_name=NAME, date_of_birth=BORN), MATCHES)],
+    received_headers=fixture("received"),
 )
 
 TestRepeats = connector_test_class(Repeats, **CASE)
 TestDawdles = connector_test_class(Dawdles, **CASE)
 TestTells = connector_test_class(Tells, **CASE)
 TestSwaps = connector_test_class(Swaps, **CASE)
+TestForgets = connector_test_class(Forgets, **CASE)
+TestKeeps = connector_test_class(Keeps, **CASE)
 TestSound = connector_test_class(RestConnector, **CASE)
 '''
 
@@ -125,15 +160,21 @@ def test_the_kit_fails_broken_connectors(tmp_path: Path) -> None:
     )
     failed: dict[str, set[str]] = defaultdict(set)
     ran: dict[str, set[str]] = defaultdict(set)
+    skipped: dict[str, set[str]] = defaultdict(set)
     for case in ET.parse(report).getroot().iter("testcase"):
         owner = case.get("classname", "").rsplit(".", 1)[-1]
         name = case.get("name", "").split("[")[0]  # outside this project, anyio names its backend: test_x[asyncio]
         ran[owner].add(name)
         if case.find("failure") is not None or case.find("error") is not None:
             failed[owner].add(name)
+        if case.find("skipped") is not None:
+            skipped[owner].add(name)
     assert len(ran["TestSound"]) >= 14
     assert failed["TestSound"] == set()
     assert failed["TestRepeats"] == {"test_search_walks_every_page_once"}
     assert failed["TestDawdles"] == {"test_timeout_is_honoured"}
     assert failed["TestTells"] == {"test_missing_record_is_not_found"}
     assert "test_get_returns_valid_contract_records" in failed["TestSwaps"]
+    assert "test_request_context_is_forwarded_as_configured" in ran["TestSound"] - skipped["TestSound"]
+    assert failed["TestForgets"] == {"test_request_context_is_forwarded_as_configured"}
+    assert failed["TestKeeps"] == {"test_request_context_is_forwarded_as_configured"}

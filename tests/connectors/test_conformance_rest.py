@@ -6,6 +6,7 @@ credentials. The slow case is another instance of the API that never answers.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -37,6 +38,12 @@ def searches(population_sector: Any) -> list[SearchCase]:
 @pytest.fixture(scope="module")
 def api_url(api_server: ApiServer) -> str:
     return api_server.url
+
+
+@pytest.fixture(scope="module")
+def api_received(api_server: ApiServer) -> Callable[[], Sequence[Mapping[str, str]]]:
+    """The headers of every request the API received (for the kit's request-context check)."""
+    return api_server.api.middleware.received.headers
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +106,7 @@ TestRestWithPages = connector_test_class(
     searches=fixture("searches"),
     invalid_configs=INVALID,
     entry_point="rest",
+    received_headers=fixture("api_received"),
 )
 
 TestRestWithLinks = connector_test_class(
@@ -110,4 +118,5 @@ TestRestWithLinks = connector_test_class(
     slow_config=fixture("links_slow"),
     searches=fixture("searches"),
     entry_point="rest",
+    received_headers=fixture("api_received"),
 )

@@ -3,7 +3,7 @@ API served on 127.0.0.1 (and an instance of it that never answers)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -33,9 +33,20 @@ def records() -> VssRecords:
 
 
 @pytest.fixture(scope="module")
-def vss_url(records: VssRecords) -> Iterator[str]:
+def vss_server(records: VssRecords) -> Iterator[SimulatorServer]:
     with SimulatorServer(VssApi(records)) as server:
-        yield server.url
+        yield server
+
+
+@pytest.fixture(scope="module")
+def vss_url(vss_server: SimulatorServer) -> str:
+    return vss_server.url
+
+
+@pytest.fixture(scope="module")
+def received_headers(vss_server: SimulatorServer) -> Callable[[], Sequence[Mapping[str, str]]]:
+    """The headers of every request the API received (for the kit's request-context check)."""
+    return vss_server.api.middleware.received.headers
 
 
 @pytest.fixture(scope="module")
@@ -97,4 +108,5 @@ TestSocialInsuranceConformance = connector_test_class(
         {"base_url": "http://127.0.0.1", "fields": {"social_insurance_code": "maSoBhxh", "no_such_field": "x"}},
     ],
     entry_point="social_insurance",
+    received_headers=fixture("received_headers"),
 )

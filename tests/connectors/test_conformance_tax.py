@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -35,9 +35,20 @@ def taxpayers() -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def tax_url(taxpayers: dict[str, dict[str, Any]]) -> Iterator[str]:
+def tax_server(taxpayers: dict[str, dict[str, Any]]) -> Iterator[SimulatorServer]:
     with SimulatorServer(TaxApi(taxpayers)) as server:
-        yield server.url
+        yield server
+
+
+@pytest.fixture(scope="module")
+def tax_url(tax_server: SimulatorServer) -> str:
+    return tax_server.url
+
+
+@pytest.fixture(scope="module")
+def received_headers(tax_server: SimulatorServer) -> Callable[[], Sequence[Mapping[str, str]]]:
+    """The headers of every request the API received (for the kit's request-context check)."""
+    return tax_server.api.middleware.received.headers
 
 
 @pytest.fixture(scope="module")
@@ -108,4 +119,5 @@ TestTaxConformance = connector_test_class(
         {"base_url": "http://127.0.0.1", "value_maps": {"no_such_field": {"a": "b"}}},
     ],
     entry_point="tax",
+    received_headers=fixture("received_headers"),
 )

@@ -8,9 +8,11 @@ import dataclasses
 import time
 
 import pytest
+from pydantic import ValidationError
 
 from connectors.context import (
     DEFAULT_CONTEXT_HEADERS,
+    ContextForwarding,
     RequestContext,
     current_context,
     forwarded_headers,
@@ -75,3 +77,29 @@ def test_forwarded_headers_carry_what_is_set_and_safe() -> None:
     assert forwarded_headers(None, mapping) == {}
     with pytest.raises(KeyError):
         RequestContext().value("password")
+
+
+def test_context_headers_are_validated() -> None:
+    assert ContextForwarding().context_headers == dict(DEFAULT_CONTEXT_HEADERS)
+    assert ContextForwarding(context_headers={}).context_headers == {}
+    given = ContextForwarding.model_validate({"context_headers": '{"request_id": "X-Req", "purpose": "X-Purpose"}'})
+    assert given.context_headers == {"request_id": "X-Req", "purpose": "X-Purpose"}
+    for bad in (
+        {"request_id": "Authorization"},
+        {"request_id": "content-type"},
+        {"request_id": "X Req"},
+        {"request_id": "X-Id", "actor": "x-id"},
+        {"nonsense": "X-Nonsense"},
+        "not json",
+    ):
+        with pytest.raises(ValidationError):
+            ContextForwarding.model_validate({"context_headers": bad})
+
+
+def test_rest_and_soap_configurations_forward_the_context() -> None:
+    from connectors.rest import RestConnector
+    from connectors.soap import SoapConnector
+
+    for connector in (RestConnector, SoapConnector):
+        field = connector.config_model.model_fields["context_headers"]
+        assert field.description and field.default_factory is not None

@@ -251,11 +251,6 @@ def test_error_envelopes_are_problems_and_move_the_axis(
     connected.wait_state(database, "connected")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the gateway to set the request context around connector calls (the ctx branch); remove this mark "
-    "once it is merged",
-)
 def test_the_callers_purpose_and_officer_reach_the_platform(connected: Axis) -> None:
     response = connected.record("business")
     assert response.status_code == 200, response.text

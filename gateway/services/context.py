@@ -1,0 +1,186 @@
+"""The request context the gateway hands to connectors (:mod:`connectors.context`), built in one place.
+
+* a data request (``get``, ``search``): its request id, the calling client and its agency code, the ``X-Purpose``
+  and ``X-Actor-Id`` its grant was decided on, the request's deadline and its trace (:func:`request_context`);
+* a submission's delivery by the dispatcher: the context of the submission, stored with each of its operations
+  (:func:`stored_context`, :func:`delivery_context`);
+* the gateway's own calls (health checks, canaries, the readiness probe, data-quality scans): a new request id,
+  no client, the ``system_purpose`` setting as purpose (:func:`system_context`).
+
+Traces follow W3C Trace Context without OpenTelemetry: the middleware takes the caller's ``traceparent`` (and
+``tracestate``), or starts a new trace, and gives the request a span id of its own (:func:`request_trace`); every
+call to a connector is a child span in that trace (:func:`connector_call`). When OpenTelemetry is on
+(:func:`gateway.telemetry.active_traceparent`), its current span is used instead. The trace and span ids are bound
+in the JSON logs (``trace_id``, ``span_id``) next to the request id.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from starlette.requests import Request
+
+from connectors.context import RequestContext, parse_traceparent, use_context
+
+from .. import telemetry
+from ..settings import Settings
+
+__all__ = [
+    "CONTEXT_KEY",
+    "RequestTrace",
+    "connector_call",
+    "delivery_context",
+    "request_context",
+    "request_trace",
+    "stored_context",
+    "system_context",
+]
+
+#: The key of an exchange operation's stored metadata that holds its submission's context (never passed on as
+#: metadata: the submitted metadata cannot hold it, its model forbids unknown keys).
+CONTEXT_KEY = "_context"
+#: The fields of a submission's context stored with its operations.
+_STORED = ("request_id", "client_id", "agency_code", "purpose", "actor", "traceparent", "tracestate")
+_TRACESTATE_MAX = 512
+
+
+@dataclass(frozen=True, slots=True)
+class RequestTrace:
+    """The gateway's span of one request: in the caller's trace (or a new one), with a span id of its own."""
+
+    trace_id: str
+    span_id: str
+    sampled: bool = True
+    tracestate: str | None = None
+
+    @property
+    def traceparent(self) -> str:
+        """The W3C ``traceparent`` of this span."""
+        return f"00-{self.trace_id}-{self.span_id}-{'01' if self.sampled else '00'}"
+
+    @classmethod
+    def new(cls) -> RequestTrace:
+        """A span starting a new trace."""
+        return cls(secrets.token_hex(16), secrets.token_hex(8))
+
+    @classmethod
+    def child_of(cls, traceparent: str | None, tracestate: str | None = None) -> RequestTrace:
+        """A new span in the trace of ``traceparent`` (its sampling decision and ``tracestate`` kept), or in a new
+        trace when it is absent or malformed."""
+        parsed = parse_traceparent(traceparent)
+        if parsed is None:
+            return cls.new()
+        trace_id, _parent, flags = parsed
+        return cls(trace_id, secrets.token_hex(8), bool(int(flags, 16) & 1), _tracestate(tracestate))
+
+
+def _tracestate(value: str | None) -> str | None:
+    if not value or len(value) > _TRACESTATE_MAX or not value.isascii() or not value.isprintable():
+        return None
+    return value
+
+
+def _active() -> RequestTrace | None:
+    """The current OpenTelemetry span, when telemetry is on."""
+    active = telemetry.active_traceparent()
+    if active is None:
+        return None
+    traceparent, tracestate = active
+    parsed = parse_traceparent(traceparent)
+    if parsed is None:
+        return None
+    trace_id, span_id, flags = parsed
+    return RequestTrace(trace_id, span_id, bool(int(flags, 16) & 1), _tracestate(tracestate))
+
+
+def request_trace(traceparent: bytes | None, tracestate: bytes | None) -> RequestTrace:
+    """The span of an incoming request: OpenTelemetry's when it is on, else a child of the caller's
+    ``traceparent`` header (a new trace when there is none or it is malformed)."""
+    active = _active()
+    if active is not None:
+        return active
+    parent = traceparent.decode("latin-1") if traceparent else None
+    state = tracestate.decode("latin-1") if tracestate else None
+    return RequestTrace.child_of(parent, state)
+
+
+def request_context(request: Request) -> RequestContext:
+    """The context of a data request, from what the middleware and the access decision left in its state."""
+    state = request.state
+    decision = getattr(state, "decision", None)
+    access = getattr(state, "access", None)
+    trace: RequestTrace | None = getattr(state, "trace", None)
+    return RequestContext(
+        request_id=getattr(state, "request_id", None),
+        client_id=decision.client_id if decision is not None else getattr(access, "client_id", None),
+        agency_code=getattr(access, "agency_code", None),
+        purpose=decision.purpose if decision is not None else None,
+        actor=decision.actor if decision is not None else None,
+        deadline=getattr(state, "deadline", None),
+        traceparent=trace.traceparent if trace is not None else None,
+        tracestate=trace.tracestate if trace is not None else None,
+    )
+
+
+def system_context(
+    settings: Settings,
+    *,
+    deadline_seconds: float | None = None,
+    request_id: str | None = None,
+    trace: RequestTrace | None = None,
+) -> RequestContext:
+    """The context of one of the gateway's own calls (a health check, a scan): a new request id unless given, no
+    client, the ``system_purpose`` setting, a deadline ``deadline_seconds`` from now, a new trace unless given."""
+    trace = trace or _active() or RequestTrace.new()
+    return RequestContext(
+        request_id=request_id or os.urandom(16).hex(),
+        purpose=settings.system_purpose,
+        deadline=None if deadline_seconds is None else time.monotonic() + deadline_seconds,
+        traceparent=trace.traceparent,
+        tracestate=trace.tracestate,
+    )
+
+
+def stored_context(context: RequestContext | None) -> dict[str, str]:
+    """What of a submission's ``context`` is stored with its operations (the fields set; JSON)."""
+    if context is None:
+        return {}
+    return {name: value for name in _STORED if (value := context.value(name)) is not None}
+
+
+def delivery_context(stored: Mapping[str, Any] | None, *, deadline_seconds: float | None) -> RequestContext:
+    """The context of delivering operations of one submission: the submission's stored context, with a
+    deadline ``deadline_seconds`` from now (the dispatcher's claim)."""
+    values = {name: str(value) for name, value in (stored or {}).items() if name in _STORED and value is not None}
+    return RequestContext(**values, deadline=None if deadline_seconds is None else time.monotonic() + deadline_seconds)
+
+
+def _call_traceparent(context: RequestContext) -> tuple[str | None, str | None]:
+    """The ``traceparent`` and ``tracestate`` of a call made in ``context``: OpenTelemetry's current span when it
+    is on, else a new child span in the context's trace (or a new trace)."""
+    active = _active()
+    if active is not None:
+        return active.traceparent, active.tracestate
+    span = RequestTrace.child_of(context.traceparent, context.tracestate)
+    return span.traceparent, span.tracestate
+
+
+@contextlib.contextmanager
+def connector_call(context: RequestContext) -> Iterator[RequestContext]:
+    """Make ``context`` current for one call to a connector, as a span of its own (a child of the context's
+    span), whose ids are bound in the logs written meanwhile."""
+    traceparent, tracestate = _call_traceparent(context)
+    call = context.with_values(traceparent=traceparent, tracestate=tracestate)
+    parsed = parse_traceparent(traceparent)
+    bound: dict[str, str] = {"trace_id": parsed[0], "span_id": parsed[1]} if parsed else {}
+    if context.request_id is not None:
+        bound["request_id"] = context.request_id
+    with use_context(call), structlog.contextvars.bound_contextvars(**bound):
+        yield call
