@@ -381,7 +381,11 @@ def test_disabled_tracing_exports_nothing(
     run = run_gateway(make_settings, sector, credentials, rows[8]["so_dinh_danh"], OTEL_SDK_DISABLED="true")
     assert not getattr(run.app, "_is_instrumented_by_opentelemetry", False)
     assert run.receiver.posts == 0 and run.receiver.spans == []
-    assert run.logs and not [line for line in run.logs if "span_id" in line]
+    # The logs still carry the gateway's own W3C trace context (the caller's trace, spans of its own), made
+    # without OpenTelemetry.
+    traced_lines = [line for line in run.logs if "trace_id" in line]
+    assert traced_lines and {line["trace_id"] for line in traced_lines} == {run.trace_id}
+    assert all(line.get("span_id") != run.caller_span for line in traced_lines)
 
 
 def test_without_variables_opentelemetry_is_not_even_imported(tmp_path: Path) -> None:
