@@ -203,18 +203,22 @@ async def _announce(session: AsyncSession, kid: str) -> None:
         await connection.execute(text("SELECT pg_notify(:channel, :kid)").bindparams(channel=NOTIFY_CHANNEL, kid=kid))
 
 
+async def _top_serial(session: AsyncSession) -> int:
+    return int((await session.exec(select(func.max(SigningKey.serial)))).one() or 0)
+
+
 async def _activate(
-    session: AsyncSession, settings: Settings, data_keys: DataKeys, key: SigningKeyFile
+    session: AsyncSession, settings: Settings, data_keys: DataKeys, key: SigningKeyFile, *, after: int | None = None
 ) -> Rotation | None:
     """In one transaction: store ``key`` (its private part encrypted) with the next ``serial`` and retire every
-    other key in service. ``None`` when another process brought a key into service at the same moment (nothing
-    is changed then)."""
+    other key in service. The next serial follows ``after`` (the highest serial the caller saw when it decided
+    that a key is needed), else the highest now. ``None`` when another process brought a key into service in the
+    meantime (nothing is changed then)."""
     encrypted = await anyio.to_thread.run_sync(data_keys.encrypt, key.pem.decode())
     try:
         now = utcnow()
         until = now + timedelta(seconds=retirement_grace_seconds(settings))
-        top = (await session.exec(select(func.max(SigningKey.serial)))).one()
-        serial = (top or 0) + 1
+        serial = (await _top_serial(session) if after is None else after) + 1
         retired = []
         in_service = await session.exec(
             select(SigningKey).where(col(SigningKey.retired_at).is_(None), col(SigningKey.kid) != key.kid)
@@ -308,6 +312,9 @@ async def ensure_signing_key(session: AsyncSession, settings: Settings, data_key
     end up with one key. :class:`SigningKeyUnavailable` when the active key cannot be used here."""
     path = settings.key_path
     for _attempt in range(ACTIVATION_ATTEMPTS):
+        # The highest serial first: a key brought into service after this read has a higher one, so that our
+        # key, numbered after it, collides with that key instead of retiring it.
+        top = await _top_serial(session)
         row = await active_signing_row(session)
         if row is not None:
             key = await anyio.to_thread.run_sync(decrypt_signing_key, row, data_keys)
@@ -323,7 +330,7 @@ async def ensure_signing_key(session: AsyncSession, settings: Settings, data_key
         else:
             key = await anyio.to_thread.run_sync(new_signing_key, settings.signing_algorithm)
             done = "signing key generated"
-        rotation = await _activate(session, settings, data_keys, key)
+        rotation = await _activate(session, settings, data_keys, key, after=top)
         if rotation is not None:
             log.info(done, kid=key.kid, retired=rotation.retired)
             return key
