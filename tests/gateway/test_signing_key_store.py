@@ -231,7 +231,10 @@ def test_a_data_key_that_does_not_decrypt_the_signing_key_stops_the_start(
             asyncio.run(start(wrong))
         assert "GATEWAY_DATA_KEY" in str(caught.value) and row.kid in str(caught.value)
 
-    # The command refuses to rotate with a data key no process uses; nothing changes.
-    refused = cli(settings_for(data_key=new_key()), "keys", "rotate")
-    assert refused.returncode == 1 and "no data key decrypts the signing key" in refused.stderr
+    # The commands refuse to rotate, or to seal the audit trail, with a data key no process uses; nothing changes.
+    for command in (("keys", "rotate"), ("audit", "seal")):
+        refused = cli(settings_for(data_key=new_key()), *command)
+        assert refused.returncode == 1 and "no data key decrypts the signing key" in refused.stderr, command
     assert [(r.kid, r.private_key) for r in rows(settings.database_url)] == [(row.kid, row.private_key)]
+    sealed = cli(settings, "audit", "seal")
+    assert sealed.returncode == 0, sealed.stderr
