@@ -25,7 +25,7 @@ from gateway import migrations
 from gateway.app import create_app
 from gateway.db import standalone_session
 from gateway.models import SigningKey
-from gateway.security.datakeys import PREFIX, DataKeyError, DataKeys, new_key
+from gateway.security.datakeys import PREFIX, DataKeyError, DataKeys, new_key, write_key_file
 from gateway.security.keys import SigningKeyFile, new_signing_key
 from gateway.services.clients import create_client
 from gateway.services.keys import SigningKeyUnavailable, ensure_signing_key, list_signing_keys, publish_signing_key
@@ -223,8 +223,19 @@ def test_a_data_key_that_does_not_decrypt_the_signing_key_stops_the_start(
 
     # The first start makes the key; a process with another data key, or none (a new key file is made), cannot
     # use it: the start fails saying so (no key material in the message), before serving any token.
-    with LiveServer(create_app(settings)):
-        pass
+    admin = admin_client(settings.database_url)
+    with LiveServer(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=30) as api:
+        headers = {"Authorization": f"Bearer {fetch_token(api, admin)}"}
+        # A running process whose data key file was replaced by a foreign key refuses to rotate (409, no 500).
+        kept = settings.data_key_file_path.read_text()
+        write_key_file(settings.data_key_file_path, [new_key()])
+        try:
+            refused_api = api.post("/v1/admin/signing-keys/rotate", headers=headers)
+        finally:
+            write_key_file(settings.data_key_file_path, kept.split())
+        assert refused_api.status_code == 409, refused_api.text
+        assert refused_api.headers["content-type"] == "application/problem+json"
+        assert "no data key decrypts the signing key" in refused_api.json()["detail"]
     (row,) = rows(settings.database_url)
     for wrong in (settings_for(data_key=new_key()), settings_for(data_dir=tmp_path / "elsewhere")):
         with pytest.raises(SigningKeyUnavailable, match="no data key decrypts the signing key") as caught:
