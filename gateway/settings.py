@@ -196,13 +196,16 @@ class Settings(BaseSettings):
     )
     signing_key_path: Path | None = Field(
         default=None,
-        description="PEM private key that signs tokens; generated (mode 0600) on first start when absent.",
+        description="Legacy PEM private key file (the signing keys live in the database, encrypted with the data "
+        "keys): imported on the first start when the database holds no private signing key yet, then no longer read. "
+        "``gateway keys import`` imports a file explicitly. Default: <data_dir>/keys/signing-key.pem.",
     )
     data_key: SecretStr | None = Field(
         default=None,
         description=(
-            "Key-encryption keys of the stored webhook secrets: Fernet keys, comma-separated, newest first (the "
-            "newest encrypts, all decrypt). Unset: the key file is used."
+            "Key-encryption keys of the stored webhook secrets and of the signing keys' private parts: Fernet keys, "
+            "comma-separated, newest first (the newest encrypts, all decrypt); every process needs the same. Unset: "
+            "the key file is used."
         ),
     )
     data_key_file: Path | None = Field(

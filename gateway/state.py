@@ -23,12 +23,11 @@ from .migrations import ensure_current
 from .quality.service import quality_snapshot
 from .registry import ConnectorRegistry
 from .security.datakeys import DataKeys
-from .security.keys import load_or_create_signing_key
 from .security.passwords import load_or_create_pepper, use_pepper
 from .security.tokens import TokenService
 from .services.access import AccessControl
 from .services.client_keys import assertion_audiences
-from .services.keys import SigningKeys, publish_signing_key, published_keys
+from .services.keys import SigningKeys, ensure_signing_key, published_keys
 from .services.ratelimits import RateLimiter, TokenGuard
 from .settings import Settings
 
@@ -106,13 +105,15 @@ class GatewayState:
         return self._signing_keys
 
     async def start(self) -> None:
-        """Check the schema, load (or create) the signing key, publish it, and start the connectors."""
+        """Check the schema, load the active signing key from the database (importing the key file or generating
+        a key when there is none), and start the connectors. A signing key this process cannot use (no data key
+        decrypts it) stops the start with :class:`~gateway.services.keys.SigningKeyUnavailable`."""
         await ensure_current(self.engine)
         settings = self.settings
-        key = load_or_create_signing_key(settings.key_path, settings.signing_algorithm)
+        self.data_keys = DataKeys.from_settings(settings)
         use_pepper(load_or_create_pepper(settings))
         async with self.sessionmaker() as session:
-            await publish_signing_key(session, key)
+            key = await ensure_signing_key(session, settings, self.data_keys)
             keys = await published_keys(session, token_ttl_seconds=settings.token_ttl_seconds)
         self._tokens = TokenService(
             signing_key=key,
@@ -126,7 +127,7 @@ class GatewayState:
             assertion_audiences=assertion_audiences(settings),
             assertion_max_seconds=settings.client_assertion_max_seconds,
         )
-        self._signing_keys = SigningKeys(self.sessionmaker, settings, self._tokens)
+        self._signing_keys = SigningKeys(self.sessionmaker, settings, self._tokens, self.data_keys)
         metrics.declare_static()
         for database in self.registry.databases.values():
             # ``delete`` is a right within submissions, not a route of its own: no request series.
@@ -136,14 +137,14 @@ class GatewayState:
         if uncatalogued:
             log.warning("served databases missing from the axis catalogue", databases=uncatalogued)
         await self.access.start(self.engine)
-        self.audit = await start_writer(settings)
-        self.data_keys = DataKeys.from_settings(settings)
+        tokens = self._tokens
+        self.audit = await start_writer(settings, signing_key=lambda: tokens.signing_key)
         async with self.sessionmaker() as session:
             encrypted = await reencrypt_secrets(session, self.data_keys, plaintext_only=True)
         if encrypted:
             log.info("webhook secrets stored in plaintext were encrypted", subscriptions=encrypted)
         await self._tokens.start()
-        self._signing_keys.start()
+        self._signing_keys.start(self.engine)
         await self.health.start()
         if settings.exchange_dispatch:
             self.dispatcher = Dispatcher(settings=settings, sessionmaker=self.sessionmaker, registry=self.registry)

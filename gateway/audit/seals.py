@@ -8,17 +8,16 @@ seals are the ones the gateway publishes in ``signing_keys``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..security.keys import SigningKeyFile, load_or_create_signing_key
+from ..security.keys import SigningKeyFile
 from ..security.tokens import TokenRejected, sign_statement, verify_statement
 from .events import timestamp
 from .storage import SEALS
@@ -70,29 +69,3 @@ def seal_problem(seal: Seal, public_jwks: Mapping[str, Mapping[str, Any]]) -> st
     if payload != seal_payload(seal.seq, seal.hash, seal.sealed_at):
         return "the signed statement does not match the seal's seq, hash or time"
     return None
-
-
-class SigningKeySource:
-    """The gateway's current signing key, read from its file and read again when the file changes (a key
-    rotation replaces it), so that seals are always made with the key that signs tokens."""
-
-    def __init__(self, path: Path, algorithm: str, *, loader: Callable[[Path, str], SigningKeyFile] | None = None):
-        self.path = path
-        self.algorithm = algorithm
-        self._load = loader or load_or_create_signing_key
-        self._stamp: tuple[int, int] | None = None
-        self._key: SigningKeyFile | None = None
-
-    def current(self) -> SigningKeyFile:
-        """The key in the file now (created if there is none yet, as the gateway does on its first start)."""
-        if self._key is None or self._file_stamp() != self._stamp:
-            self._key = self._load(self.path, self.algorithm)
-            self._stamp = self._file_stamp()
-        return self._key
-
-    def _file_stamp(self) -> tuple[int, int] | None:
-        try:
-            stat = self.path.stat()
-        except FileNotFoundError:
-            return None
-        return stat.st_ino, stat.st_mtime_ns

@@ -36,7 +36,7 @@ from ..services.keys import publish_signing_key
 from ..settings import Settings
 from .appenders import Appender, SqlAlchemyAppender, make_appender
 from .events import PendingEvent
-from .seals import Seal, SigningKeySource, make_seal, store_seal
+from .seals import Seal, make_seal, store_seal
 from .storage import SEALS, audit_engine, ensure_head, lock_head
 
 log = get_logger(__name__)
@@ -280,12 +280,11 @@ def writer_options(settings: Settings) -> WriterOptions:
     )
 
 
-async def start_writer(settings: Settings) -> AuditWriter | None:
-    """This process's started audit writer, sealing with the gateway's signing key; ``None`` when auditing is
-    off."""
+async def start_writer(settings: Settings, *, signing_key: Callable[[], SigningKeyFile]) -> AuditWriter | None:
+    """This process's started audit writer, sealing with ``signing_key()`` (the key that signs tokens now);
+    ``None`` when auditing is off."""
     if not settings.audit_enabled:
         return None
-    key = SigningKeySource(settings.key_path, settings.signing_algorithm)
-    writer = AuditWriter.for_database(settings.database_url, writer_options(settings), signing_key=key.current)
+    writer = AuditWriter.for_database(settings.database_url, writer_options(settings), signing_key=signing_key)
     await writer.start()
     return writer

@@ -10,11 +10,11 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ..audit.seals import SigningKeySource
 from ..audit.storage import HeadMissing, audit_engine, read_head
 from ..audit.verify import Report, verify_trail
 from ..audit.writer import seal_head
-from ..services.keys import publish_signing_key
+from ..security.datakeys import DataKeyError, DataKeys
+from ..services.keys import SigningKeyUnavailable, active_signing_key
 from ..settings import get_settings
 from .main import require_current_schema
 
@@ -87,16 +87,12 @@ def audit_seal() -> None:
     outside the database (see `gateway audit verify --anchor`)."""
     settings = get_settings()
     require_current_schema(settings.database_url)
-    if not settings.key_path.exists():
-        typer.echo(f"error: no signing key at {settings.key_path}", err=True)
-        raise typer.Exit(1)
 
     async def run() -> tuple[int, str, str | None] | None:
-        key = SigningKeySource(settings.key_path, settings.signing_algorithm).current()
         engine = audit_engine(settings.database_url, writer=True)
         try:
             async with AsyncSession(engine) as session:
-                await publish_signing_key(session, key)
+                key = await active_signing_key(session, DataKeys.from_settings(settings))
             async with engine.begin() as connection:
                 seal = await seal_head(connection, key)
                 if seal is not None:
@@ -108,6 +104,9 @@ def audit_seal() -> None:
 
     try:
         sealed = asyncio.run(run())
+    except (SigningKeyUnavailable, DataKeyError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     except (SQLAlchemyError, OSError, HeadMissing) as exc:
         typer.echo(f"error: cannot seal the audit trail: {type(exc).__name__}", err=True)
         raise typer.Exit(EXIT_UNREADABLE) from None

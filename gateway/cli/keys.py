@@ -1,8 +1,9 @@
-"""``gateway keys ...``: clients' public keys (``private_key_jwt``), the gateway's signing key, and the data key
-that encrypts stored webhook secrets.
+"""``gateway keys ...``: clients' public keys (``private_key_jwt``), the gateway's signing keys, and the data key
+that encrypts stored webhook secrets and the signing keys' private parts.
 
-Running gateway processes see a registered or revoked client key at the next token request, and a rotated
-signing key within ``GATEWAY_SIGNING_KEY_REFRESH_SECONDS`` (they read the same key file and database).
+Running gateway processes see a registered or revoked client key at the next token request, and a rotated or
+imported signing key at once on PostgreSQL (``NOTIFY``), else within ``GATEWAY_SIGNING_KEY_REFRESH_SECONDS``:
+the keys live in the database.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ..exchange.webhooks import reencrypt_secrets
 from ..logs import configure_logging
 from ..problems import Problem
 from ..security.datakeys import DataKeyError, DataKeys, new_key, write_key_file
+from ..security.keys import load_signing_key
 from ..services.client_keys import (
     MAX_KEY_MATERIAL,
     ClientKeyPublic,
@@ -30,7 +32,13 @@ from ..services.client_keys import (
     register_client_key,
     revoke_client_key,
 )
-from ..services.keys import Rotation, describe_signing_keys, rotate_signing_key
+from ..services.keys import (
+    SigningKeyUnavailable,
+    describe_signing_keys,
+    import_signing_key,
+    reencrypt_signing_keys,
+    rotate_signing_key,
+)
 from ..settings import get_settings
 from .main import require_current_schema
 
@@ -149,22 +157,63 @@ def keys_revoke(
     typer.echo(f"revoked {key.kid} of {key.client_id} at {_moment(key.revoked_at)}")
 
 
+def _run_with_data_keys(action: Callable[[AsyncSession, DataKeys], Awaitable[T]]) -> T:
+    """:func:`_run` with the data keys; a data key or signing key that cannot be used is printed, exit 1."""
+    try:
+        data_keys = DataKeys.from_settings(get_settings())
+        return _run(lambda session: action(session, data_keys))
+    except (DataKeyError, SigningKeyUnavailable) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
 @app.command("rotate")
 def keys_rotate(as_json: JsonOption = False) -> None:
-    """Rotate the gateway's signing key: a new key at GATEWAY_SIGNING_KEY_PATH signs from now on; the previous
-    one stays in the JWKS until the tokens it signed have expired."""
+    """Rotate the gateway's signing key: a new key, stored in the database (its private part encrypted with the
+    data key), signs from now on in every gateway process; the previous one stays in the JWKS until the tokens it
+    signed have expired."""
     settings = get_settings()
-
-    async def action(session: AsyncSession) -> Rotation:
-        return await rotate_signing_key(session, settings)
-
-    rotation = _run(action)
+    rotation = _run_with_data_keys(lambda session, data_keys: rotate_signing_key(session, settings, data_keys))
     if as_json:
         _echo_json(rotation)
     else:
         typer.echo(f"kid:        {rotation.kid}")
         typer.echo(f"retired:    {' '.join(rotation.retired) or '-'}")
         typer.echo(f"retired_at: {_moment(rotation.retired_at)}")
+
+
+@app.command("import")
+def keys_import(
+    path: Annotated[
+        Path | None,
+        typer.Option(
+            "--path",
+            help="The PEM private key to import; default GATEWAY_SIGNING_KEY_PATH.",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Import a signing key file (a deployment from before the keys lived in the database) and make it the active
+    key, keeping its kid: tokens it signed stay valid. Its private part is stored encrypted with the data key;
+    the other keys retire as in a rotation. Nothing changes when it is the active key already. The file may be
+    deleted afterwards."""
+    settings = get_settings()
+    source = path or settings.key_path
+    try:
+        key = load_signing_key(source, settings.signing_algorithm)
+    except (OSError, ValueError) as exc:
+        typer.echo(f"error: cannot import {source}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    outcome = _run_with_data_keys(lambda session, data_keys: import_signing_key(session, settings, data_keys, key))
+    if as_json:
+        _echo_json(outcome)
+        return
+    typer.echo(f"kid:        {outcome.kid}")
+    typer.echo(f"imported:   {'yes' if outcome.imported else 'no (it is the active key already)'}")
+    typer.echo(f"retired:    {' '.join(outcome.retired) or '-'}")
+    typer.echo(f"retired_at: {_moment(outcome.retired_at)}")
 
 
 @app.command("signing")
@@ -205,9 +254,10 @@ def keys_rotate_data_key(
         ),
     ] = False,
 ) -> None:
-    """Rotate the data key that encrypts stored webhook secrets: a new key is put first in GATEWAY_DATA_KEY_FILE
-    (running processes reload it) and every stored secret is encrypted again with it. With GATEWAY_DATA_KEY set,
-    or with --reencrypt-only, put the new key first yourself; this command then re-encrypts with it."""
+    """Rotate the data key that encrypts stored webhook secrets and the signing keys' private parts: a new key is
+    put first in GATEWAY_DATA_KEY_FILE (running processes reload it) and every stored secret and signing key is
+    encrypted again with it. With GATEWAY_DATA_KEY set, or with --reencrypt-only, put the new key first yourself;
+    this command then re-encrypts with it."""
     if reencrypt_only and drop_old:
         typer.echo("error: --drop-old writes the key file, which --reencrypt-only leaves alone", err=True)
         raise typer.Exit(2)
@@ -222,11 +272,11 @@ def keys_rotate_data_key(
         write_key_file(path, [new_key(), *old])
     data_keys = DataKeys.from_settings(settings)
 
-    async def action(session: AsyncSession) -> int:
-        return await reencrypt_secrets(session, data_keys)
+    async def action(session: AsyncSession) -> tuple[int, int]:
+        return await reencrypt_secrets(session, data_keys), await reencrypt_signing_keys(session, data_keys)
 
     try:
-        changed = _run(action)
+        changed, signing = _run(action)
     except DataKeyError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -234,5 +284,6 @@ def keys_rotate_data_key(
         path = settings.data_key_file_path
         write_key_file(path, path.read_text().splitlines()[:1])
     typer.echo(f"re-encrypted: {changed}")
+    typer.echo(f"signing keys: {signing}")
     if settings.data_key is None:
         typer.echo(f"key file:     {settings.data_key_file_path}")

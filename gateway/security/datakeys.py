@@ -66,7 +66,7 @@ class DataKeys:
             return cls(keys=settings.data_key.get_secret_value().split(","))
         path = settings.data_key_file_path
         if not path.exists():
-            tmp = path.with_name(f".{path.name}.new")
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.new")
             write_key_file(tmp, [Fernet.generate_key().decode()])
             try:
                 os.link(tmp, path)  # another process may have made it first: then its key wins

@@ -1,8 +1,8 @@
-"""Keys: the gateway's token-signing key (a PEM file, generated on first start, replaced on rotation, published
-as a JWK) and the public keys clients register (PEM, X.509 certificate or JWK) to sign their assertions.
+"""Keys: the gateway's token-signing keys (generated in memory, kept encrypted in the database by
+:mod:`gateway.services.keys`, published as JWKs) and the public keys clients register (PEM, X.509 certificate or
+JWK) to sign their assertions.
 
-The private signing key never leaves its file (mode 0600). Key ids are RFC 7638 JWK thumbprints, so every
-process that reads the same file computes the same ``kid``.
+Key ids are RFC 7638 JWK thumbprints, so a key imported from a PEM file keeps the ``kid`` it had.
 """
 
 from __future__ import annotations
@@ -10,9 +10,8 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -218,37 +217,11 @@ def generate_private_key(algorithm: str) -> PrivateKey:
     raise ValueError(f"unsupported signing algorithm {algorithm!r}")
 
 
-def _write_temporary(path: Path, algorithm: str) -> Path:
-    pem = generate_private_key(algorithm).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, pem)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return tmp
-
-
-def _write_new_key(path: Path, algorithm: str) -> None:
-    tmp = _write_temporary(path, algorithm)
-    try:
-        # A hard link fails when another process created the key first; then its key wins.
-        os.link(tmp, path)
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink()
-
-
 @dataclass(frozen=True, slots=True)
 class SigningKeyFile:
-    """The loaded signing key: its PEM (for the JWT library), algorithm and public JWK."""
+    """A loaded signing key: its PEM (for the JWT library; never shown in a repr), algorithm and public JWK."""
 
-    pem: bytes
+    pem: bytes = field(repr=False)
     algorithm: str
     jwk: dict[str, Any]
 
@@ -258,33 +231,32 @@ class SigningKeyFile:
         return str(self.jwk["kid"])
 
 
-def load_signing_key(path: Path, algorithm: str) -> SigningKeyFile:
-    """Load the signing key at ``path``; its type must match ``algorithm`` (an EC P-256 key for ES256, an RSA
-    key of 2048 bits or more for RS256)."""
-    pem = path.read_bytes()
-    key = serialization.load_pem_private_key(pem, password=None)
+def signing_key_of_pem(pem: bytes, algorithm: str, *, source: str = "the key") -> SigningKeyFile:
+    """The signing key in the PKCS#8 (or traditional) unencrypted PEM ``pem``; its type must match ``algorithm``
+    (an EC P-256 key for ES256, an RSA key of 2048 bits or more for RS256)."""
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise ValueError(f"{source} is not an unencrypted PEM private key") from None
     if algorithm == "ES256":
         if not (isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1)):
-            raise ValueError(f"{path} is not an EC P-256 key, as ES256 needs")
-    elif not (isinstance(key, rsa.RSAPrivateKey) and key.key_size >= MIN_RSA_BITS):
-        raise ValueError(f"{path} is not an RSA key of at least {MIN_RSA_BITS} bits, as RS256 needs")
+            raise ValueError(f"{source} is not an EC P-256 key, as ES256 needs")
+    elif algorithm == "RS256":
+        if not (isinstance(key, rsa.RSAPrivateKey) and key.key_size >= MIN_RSA_BITS):
+            raise ValueError(f"{source} is not an RSA key of at least {MIN_RSA_BITS} bits, as RS256 needs")
+    else:
+        raise ValueError(f"unsupported signing algorithm {algorithm!r}")
     return SigningKeyFile(pem=pem, algorithm=algorithm, jwk=public_jwk(key, algorithm))
 
 
-def load_or_create_signing_key(path: Path, algorithm: str) -> SigningKeyFile:
-    """Load the signing key at ``path``, generating it (0600) when absent."""
-    if not path.exists():
-        _write_new_key(path, algorithm)
-    return load_signing_key(path, algorithm)
+def load_signing_key(path: Path, algorithm: str) -> SigningKeyFile:
+    """Load the signing key in the PEM file at ``path`` (see :func:`signing_key_of_pem`)."""
+    return signing_key_of_pem(path.read_bytes(), algorithm, source=str(path))
 
 
-def replace_signing_key(path: Path, algorithm: str) -> SigningKeyFile:
-    """Generate a new signing key and put it at ``path`` in one atomic step (the previous private key is gone:
-    its public half, published in the database, is all that verification needs)."""
-    tmp = _write_temporary(path, algorithm)
-    try:
-        tmp.replace(path)
-    except OSError:
-        tmp.unlink(missing_ok=True)
-        raise
-    return load_signing_key(path, algorithm)
+def new_signing_key(algorithm: str) -> SigningKeyFile:
+    """A new signing key for ``algorithm``, in memory only."""
+    pem = generate_private_key(algorithm).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return signing_key_of_pem(pem, algorithm)

@@ -301,6 +301,11 @@ class TokenService:
     # -- keys --------------------------------------------------------------------------------------------
 
     @property
+    def signing_key(self) -> SigningKeyFile:
+        """The key signing new tokens."""
+        return self._signing[0]
+
+    @property
     def signing_kid(self) -> str:
         """The ``kid`` of the key signing new tokens."""
         return self._signing[0].kid

@@ -92,7 +92,7 @@ def test_two_instances_append_one_contiguous_verifiable_chain(
         return ClientCredentials(client.client_id, secret), ids
 
     credentials, ids = asyncio.run(setup())
-    # Both instances share the database and the signing key file, as the processes of one deployment do.
+    # Both instances share the database and the data key, as the processes of one deployment do.
     settings = make_settings(
         database_url=shared_database,
         data_dir=tmp_path,

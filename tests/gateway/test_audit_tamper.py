@@ -21,11 +21,11 @@ from typer.testing import CliRunner
 
 from gateway import migrations
 from gateway.audit.events import PendingEvent, event_hash
-from gateway.audit.seals import SigningKeySource
 from gateway.audit.storage import EVENTS, HEAD, SEALS, SUBJECTS, audit_engine
 from gateway.audit.writer import AuditWriter, WriterOptions
 from gateway.cli import app
 from gateway.db import create_engine
+from gateway.security.keys import new_signing_key
 from gateway.settings import get_settings
 
 SEALED = 30  # events written by a sealing writer (seals at 10, 20, 30)
@@ -59,12 +59,12 @@ def pending(n: int) -> PendingEvent:
     )
 
 
-async def write_chain(url: str, key_path: Path) -> None:
-    key = SigningKeySource(key_path, "ES256")
+async def write_chain(url: str) -> None:
+    key = new_signing_key("ES256")
     sealing = AuditWriter(
         audit_engine(url, writer=True),
         WriterOptions(batch_wait_seconds=0, seal_every_events=SEAL_EVERY),
-        signing_key=key.current,
+        signing_key=lambda: key,
     )
     await sealing.start()
     for n in range(1, SEALED + 1):
@@ -83,7 +83,7 @@ def trail(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Trail]:
 
     def build(url: str) -> Trail:
         migrations.upgrade(url)
-        asyncio.run(write_chain(url, tmp_path / "keys" / "signing-key.pem"))
+        asyncio.run(write_chain(url))
         return Trail(url, tmp_path)
 
     if request.param == "sqlite":

@@ -17,11 +17,11 @@ from support import postgres_database
 
 from gateway import metrics, migrations
 from gateway.audit.events import PendingEvent
-from gateway.audit.seals import SigningKeySource
 from gateway.audit.storage import EVENTS, HEAD, SEALS, HeadMissing, audit_engine
 from gateway.audit.verify import verify_trail
 from gateway.audit.writer import AuditUnavailable, AuditWriter, WriterOptions
 from gateway.db import create_engine
+from gateway.security.keys import new_signing_key
 from gateway.settings import Settings
 
 
@@ -56,8 +56,8 @@ def event(n: int, outcome: str = "allowed") -> PendingEvent:
 
 
 def writer(url: str, tmp_path: Path, **options: float) -> AuditWriter:
-    key = SigningKeySource(tmp_path / "signing-key.pem", "ES256")
-    return AuditWriter(audit_engine(url, writer=True), WriterOptions(**options), signing_key=key.current)  # type: ignore[arg-type]
+    key = new_signing_key("ES256")
+    return AuditWriter(audit_engine(url, writer=True), WriterOptions(**options), signing_key=lambda: key)  # type: ignore[arg-type]
 
 
 async def seals_and_report(url: str) -> tuple[list[int], bool, str]:

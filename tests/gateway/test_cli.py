@@ -376,13 +376,17 @@ def test_serve_migrates_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) -> N
         assert ready.status_code == 200, ready.text
         with sqlite3.connect(data / "gateway.db") as conn:
             assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == (migrations.head_revision(),)
-        key = data / "keys" / "signing-key.pem"
+            # The signing key is in the database, its private part encrypted with the data key; no key file.
+            stored = conn.execute("SELECT private_key FROM signing_keys").fetchall()
+        assert len(stored) == 1 and stored[0][0].startswith("enc:v1:") and "PRIVATE KEY" not in stored[0][0]
+        assert not (data / "keys" / "signing-key.pem").exists()
+        key = data / "keys" / "data-keys"
         assert key.is_file()
         assert key.stat().st_mode & 0o777 == 0o600
         # The data directory (made 0755 by the test) is the gateway's only; so is everything it wrote in it: the
-        # database with its write-ahead log and shared memory, the key and its directory.
+        # database with its write-ahead log and shared memory, the data key and its directory.
         written = assert_private(data)
-        assert {"gateway.db", "gateway.db-wal", "gateway.db-shm", "keys", "keys/signing-key.pem"} <= written
+        assert {"gateway.db", "gateway.db-wal", "gateway.db-shm", "keys", "keys/data-keys"} <= written
         served.process.send_signal(signal.SIGTERM)
         # uvicorn shuts down gracefully, then re-raises the signal so that the process ends "killed by SIGTERM"
         # (exit 143 for a shell or Docker; a clean stop for systemd).
@@ -543,7 +547,7 @@ def test_two_workers_share_the_signing_key(data_dir: Path, created: CreatedClien
         scraped = {_scraped_counts(http) for _ in range(10)}
         workers = _worker_counts(data / "metrics")
     assert len(kids) == 1
-    assert sorted(p.name for p in (data / "keys").iterdir()) == ["data-keys", "secret-pepper", "signing-key.pem"]
+    assert sorted(p.name for p in (data / "keys").iterdir()) == ["data-keys", "secret-pepper"]
     total = (len(tokens), len(tokens) * len(ids))
     # Whichever worker answers the scrape reports the sum of both (multiprocess metrics)...
     assert scraped == {total}

@@ -28,10 +28,10 @@ from contracts.population import Citizen
 from gateway import migrations
 from gateway.app import create_app
 from gateway.audit.events import PendingEvent
-from gateway.audit.seals import SigningKeySource
 from gateway.audit.storage import EVENTS, SEALS
 from gateway.audit.writer import AuditWriter, WriterOptions
 from gateway.db import create_engine, standalone_session, utcnow
+from gateway.security.keys import new_signing_key
 from gateway.services.clients import create_client
 from gateway.settings import Settings
 from simulators.population import seed_population
@@ -259,8 +259,8 @@ def _event(n: int) -> PendingEvent:
 
 @pytest.mark.anyio
 async def test_the_seal_at_shutdown_reconnects_after_the_connections_were_cut(gateway_url: str, tmp_path: Path) -> None:
-    key = SigningKeySource(tmp_path / "signing-key.pem", "ES256")
-    audit = AuditWriter.for_database(gateway_url, WriterOptions(seal_every_events=1000), signing_key=key.current)
+    key = new_signing_key("ES256")
+    audit = AuditWriter.for_database(gateway_url, WriterOptions(seal_every_events=1000), signing_key=lambda: key)
     await audit.start()
     for n in range(3):
         await audit.append(_event(n))

@@ -251,7 +251,7 @@ def test_the_printed_commands_work_and_a_restart_renews_only_the_secret(tmp_path
     # The data directory and everything the demo wrote in it (the gateway's database, its key, the simulated
     # sector systems' databases) are private to the gateway's user.
     written = assert_private(data)
-    assert {"gateway.db", "keys/signing-key.pem", "sectors/population.db", "sectors/demo.json"} <= written
+    assert {"gateway.db", "keys/data-keys", "sectors/population.db", "sectors/demo.json"} <= written
 
     population = data / "sectors" / "population.db"
     seeded = population.stat().st_mtime_ns, population.stat().st_size

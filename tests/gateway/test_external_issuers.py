@@ -36,7 +36,7 @@ from support import STATED, ClientCredentials, LiveServer, PlantedSearch
 from gateway.app import create_app
 from gateway.db import standalone_session
 from gateway.models import Client, ClientStatus
-from gateway.security.keys import load_or_create_signing_key
+from gateway.security.keys import new_signing_key
 from gateway.security.tokens import TokenRejected, TokenService
 from gateway.settings import Settings, TrustedIssuer
 
@@ -322,7 +322,7 @@ def test_an_issuer_speaks_only_for_its_clients(world: World, api: httpx.Client, 
 
 
 def test_principal_names_the_issuer(world: World, tmp_path: Path) -> None:
-    signing_key = load_or_create_signing_key(tmp_path / "key.pem", "ES256")
+    signing_key = new_signing_key("ES256")
     trusted = [TrustedIssuer(issuer=world.idp.issuer("slow"), jwks_url=world.idp.jwks_url("slow"))]
 
     async def run() -> None:

@@ -1,20 +1,19 @@
 """Rotating the gateway's signing key with two gateway processes (two apps served by uvicorn) sharing one
-database and one key file: the new key signs everywhere soon, tokens of the old key keep working until they
-expire, and the old key leaves the JWKS after that."""
+database (which holds the keys, their private parts encrypted with the data key) and one data key: the new key
+signs everywhere soon, tokens of the old key keep working until they expire, and the old key leaves the JWKS
+after that; a rotation of the data key re-encrypts the signing keys."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
-import stat
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,8 +27,10 @@ from gateway import migrations
 from gateway.app import create_app
 from gateway.db import standalone_session, utcnow
 from gateway.models import SigningKey
-from gateway.security.keys import load_signing_key, public_jwk
+from gateway.security.datakeys import PREFIX, DataKeyError, DataKeys
+from gateway.security.keys import SigningKeyFile, public_jwk
 from gateway.services.clients import create_client
+from gateway.services.keys import active_signing_key, list_signing_keys
 from gateway.settings import Settings
 
 REFRESH_SECONDS = 1.0
@@ -37,7 +38,7 @@ REFRESH_SECONDS = 1.0
 
 @dataclass
 class Pair:
-    """Two gateway processes on one database and one key file."""
+    """Two gateway processes on one database and one data key."""
 
     a: httpx.Client
     b: httpx.Client
@@ -45,9 +46,23 @@ class Pair:
     admin: ClientCredentials
     reader: ClientCredentials
 
-    @property
-    def key_path(self) -> Path:
-        return self.settings.key_path
+    def active_key(self) -> SigningKeyFile:
+        """The active signing key as the database holds it (decrypted with the data key)."""
+
+        async def load() -> SigningKeyFile:
+            async with standalone_session(self.settings.database_url) as session:
+                return await active_signing_key(session, DataKeys.from_settings(self.settings))
+
+        return asyncio.run(load())
+
+    def stored(self) -> dict[str, str | None]:
+        """Every signing key's stored private part, by kid."""
+
+        async def load() -> dict[str, str | None]:
+            async with standalone_session(self.settings.database_url) as session:
+                return {row.kid: row.private_key for row in await list_signing_keys(session)}
+
+        return asyncio.run(load())
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +94,8 @@ def pair(
 ) -> Iterator[Pair]:
     settings = make_settings(
         database_url=database_url,
-        signing_key_path=tmp_path_factory.mktemp("rotation-keys") / "keys" / "signing-key.pem",
+        # A data directory (so a data key file) of its own: the data key rotates here.
+        data_dir=tmp_path_factory.mktemp("rotation-data"),
         signing_key_refresh_seconds=REFRESH_SECONDS,
         signing_key_refetch_seconds=0.2,
         token_ttl_seconds=120,
@@ -143,8 +159,8 @@ def wait_until(condition: Callable[[], bool], seconds: float = 15) -> bool:
 def test_rotation_reaches_every_process_and_old_tokens_keep_working(pair: Pair, record_path: str) -> None:
     old_token = fetch_token(pair.b, pair.reader)
     old_kid = kid_of(old_token)
-    assert kid_of(fetch_token(pair.a, pair.reader)) == old_kid  # both processes sign with the one key file
-    old_pem = pair.key_path.read_bytes()
+    assert kid_of(fetch_token(pair.a, pair.reader)) == old_kid  # both processes sign with the database's key
+    old_pem = pair.active_key().pem
     assert read(pair.a, record_path, old_token) == 200
 
     admin = {"Authorization": f"Bearer {fetch_token(pair.a, pair.admin)}"}
@@ -155,10 +171,13 @@ def test_rotation_reaches_every_process_and_old_tokens_keep_working(pair: Pair, 
     assert new_kid != old_kid
     assert rotation["retired"] == [old_kid]
 
-    # The active key is the file at signing_key_path, mode 0600; the old private key is gone from its folder.
-    assert load_signing_key(pair.key_path, "ES256").kid == new_kid
-    assert stat.S_IMODE(pair.key_path.stat().st_mode) == 0o600
-    assert sorted(p.name for p in pair.key_path.parent.iterdir()) == [pair.key_path.name]
+    # The active key is in the database, its private part encrypted; no key file is written.
+    assert pair.active_key().kid == new_kid
+    stored = pair.stored()
+    for kid in (old_kid, new_kid):
+        private = stored[kid]
+        assert private is not None and private.startswith(PREFIX) and "PRIVATE KEY" not in private
+    assert not pair.settings.key_path.exists()
 
     # The process that rotated signs with the new key at once; the other one trusts it at once.
     new_token = fetch_token(pair.a, pair.reader)
@@ -209,7 +228,7 @@ def test_retired_key_leaves_when_its_tokens_have_expired(pair: Pair, record_path
 
 def test_retired_key_tokens_are_refused_once_it_left(pair: Pair, record_path: str) -> None:
     # Rotate again, keeping the outgoing private key, then age it out.
-    kept = pair.key_path.read_bytes()
+    kept = pair.active_key().pem
     admin = {"Authorization": f"Bearer {fetch_token(pair.b, pair.admin)}"}
     rotation = pair.b.post("/v1/admin/signing-keys/rotate", headers=admin).json()
     old_kid = rotation["retired"][0]
@@ -238,7 +257,6 @@ def test_cli_rotation_is_picked_up_by_running_processes(pair: Pair) -> None:
         {
             "GATEWAY_DATABASE_URL": pair.settings.database_url,
             "GATEWAY_DATA_DIR": str(pair.settings.data_dir),
-            "GATEWAY_SIGNING_KEY_PATH": str(pair.key_path),
             "GATEWAY_SIGNING_KEY_REFRESH_SECONDS": str(REFRESH_SECONDS),
         }
     )
@@ -255,6 +273,9 @@ def test_cli_rotation_is_picked_up_by_running_processes(pair: Pair) -> None:
     rotation = json.loads(result.stdout)
     assert rotation["retired"] == [before]
     new_kid = rotation["kid"]
+    # Neither the key nor its ciphertext is logged.
+    assert "PRIVATE" not in result.stderr + result.stdout
+    assert all(private not in result.stderr for private in pair.stored().values() if private)
     for api in (pair.a, pair.b):
         assert wait_until(lambda api=api: kid_of(fetch_token(api, pair.reader)) == new_kid)
 
@@ -271,3 +292,61 @@ def test_cli_rotation_is_picked_up_by_running_processes(pair: Pair) -> None:
     rows = [line.split("\t") for line in listed.stdout.splitlines()]
     assert rows[0][:3] == [new_kid, "ES256", "active"]
     assert before in {row[0] for row in rows if row[2] == "retired"}
+
+
+def cli_env(pair: Pair) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env.update({"GATEWAY_DATABASE_URL": pair.settings.database_url, "GATEWAY_DATA_DIR": str(pair.settings.data_dir)})
+    return env
+
+
+def test_rotating_the_data_key_reencrypts_the_signing_keys(pair: Pair, record_path: str) -> None:
+    before = pair.stored()
+    old_data_keys = pair.settings.data_key_file_path.read_text().split()
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "keys", "rotate-data-key", "--drop-old"],
+        cwd=pair.settings.data_dir,
+        env=cli_env(pair),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    held = [kid for kid, private in before.items() if private]
+    assert f"signing keys: {len(held)}" in result.stdout
+    after = pair.stored()
+    new_data_keys = DataKeys(keys=pair.settings.data_key_file_path.read_text().split())
+    for kid in held:
+        old, new = before[kid], after[kid]
+        assert old is not None and new is not None and new.startswith(PREFIX) and new != old
+        assert new_data_keys.decrypt(new) == DataKeys(keys=old_data_keys).decrypt(old)
+        with pytest.raises(DataKeyError):
+            DataKeys(keys=old_data_keys).decrypt(new)
+    # The running processes keep signing; a rotation made by one (encrypting with the new data key, which it
+    # reloaded) is decrypted and used by the other.
+    admin = {"Authorization": f"Bearer {fetch_token(pair.a, pair.admin)}"}
+    rotation = pair.a.post("/v1/admin/signing-keys/rotate", headers=admin).json()
+    assert new_data_keys.decrypt(pair.stored()[rotation["kid"]] or "").startswith("-----BEGIN PRIVATE KEY-----")
+    assert wait_until(lambda: kid_of(fetch_token(pair.b, pair.reader)) == rotation["kid"])
+    assert read(pair.a, record_path, fetch_token(pair.b, pair.reader)) == 200
+
+
+@pytest.mark.skipif(not os.environ.get("GATEWAY_TEST_DATABASE_URL"), reason="NOTIFY: PostgreSQL only (SQLite polls)")
+def test_a_rotation_is_announced_to_processes_that_poll_rarely(pair: Pair) -> None:
+    """On PostgreSQL a rotation reaches a process at once (``NOTIFY``), long before its refresh interval."""
+    settings = pair.settings.model_copy(update={"signing_key_refresh_seconds": 600.0})
+    with LiveServer(create_app(settings)) as third, httpx.Client(base_url=third.url, timeout=30) as c:
+        assert kid_of(fetch_token(c, pair.reader)) == pair.active_key().kid
+        result = subprocess.run(
+            [sys.executable, "-m", "gateway", "keys", "rotate", "--json"],
+            cwd=pair.settings.data_dir,
+            env=cli_env(pair),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        new_kid = json.loads(result.stdout)["kid"]
+        assert wait_until(lambda: kid_of(fetch_token(c, pair.reader)) == new_kid, seconds=5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -16,6 +17,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from support import STATED, ClientCredentials, LiveServer, PlantedSearch
 
+from gateway.db import standalone_session
+from gateway.security.datakeys import DataKeys
+from gateway.services.keys import active_signing_key
 from gateway.settings import Settings
 
 
@@ -26,8 +30,14 @@ def _b64(data: bytes) -> str:
 @pytest.fixture(scope="module")
 def gateway_key(server: LiveServer, settings: Settings) -> tuple[bytes, str]:
     """The gateway's own private key (PEM) and its kid, as a legitimate co-signer would hold them."""
-    pem = settings.key_path.read_bytes()
-    kid = httpx.get(f"{server.url}/.well-known/jwks.json").json()["keys"][0]["kid"]
+
+    async def load() -> tuple[bytes, str]:
+        async with standalone_session(settings.database_url) as session:
+            key = await active_signing_key(session, DataKeys.from_settings(settings))
+        return key.pem, key.kid
+
+    pem, kid = asyncio.run(load())
+    assert kid in {key["kid"] for key in httpx.get(f"{server.url}/.well-known/jwks.json").json()["keys"]}
     return pem, kid
 
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Request, Response
 
 from ...deps import ADMIN_ONLY, SessionDep, StateDep
 from ...openapi import problem_responses
+from ...problems import Conflict
 from ...services.client_keys import (
     ClientKeyPublic,
     ClientKeyRegistration,
@@ -15,7 +16,7 @@ from ...services.client_keys import (
     register_client_key,
     revoke_client_key,
 )
-from ...services.keys import Rotation, SigningKeyPublic, describe_signing_keys
+from ...services.keys import Rotation, SigningKeyPublic, SigningKeyUnavailable, describe_signing_keys
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=ADMIN_ONLY)
 
@@ -70,9 +71,14 @@ async def get_signing_keys(session: SessionDep, state: StateDep) -> list[Signing
     "/signing-keys/rotate",
     status_code=201,
     summary="Rotate the gateway's signing key",
-    responses=problem_responses(401, 403),
+    responses=problem_responses(401, 403, 409),
 )
 async def rotate_signing_key(state: StateDep) -> Rotation:
-    """A new key signs from now on (in every gateway process within `GATEWAY_SIGNING_KEY_REFRESH_SECONDS`); the
-    previous key stays in the JWKS until the tokens it signed have expired."""
-    return await state.signing_keys.rotate()
+    """A new key, stored in the database with its private part encrypted, signs from now on (in every gateway
+    process at once on PostgreSQL, else within `GATEWAY_SIGNING_KEY_REFRESH_SECONDS`); the previous key stays in
+    the JWKS until the tokens it signed have expired. 409 when this process's data key does not decrypt the active
+    key (it would store a key no process could use)."""
+    try:
+        return await state.signing_keys.rotate()
+    except SigningKeyUnavailable as exc:
+        raise Conflict(str(exc)) from None
