@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ class Axis:
     hub: NdxpHub
     canaries: dict[str, str]
     settings: Settings
+    sectors: dict[str, SimulatorServer]
 
     def record(self, database: str, record_id: str | None = None) -> httpx.Response:
         key = record_id or self.canaries[database]
@@ -122,7 +124,7 @@ def axis(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Iterato
         )
         with LiveServer(create_app(settings)) as live, httpx.Client(base_url=live.url, timeout=30) as http:
             token = fetch_token(http, credentials)
-            yield Axis(http, {"Authorization": f"Bearer {token}"}, hub, canaries, settings)
+            yield Axis(http, {"Authorization": f"Bearer {token}"}, hub, canaries, settings, context.servers)
 
 
 @pytest.fixture
@@ -258,3 +260,40 @@ def test_the_callers_purpose_and_officer_reach_the_platform(connected: Axis) -> 
     assert metadata["MaDVC"] == STATED["X-Purpose"]
     assert metadata["MaCanBo"] == STATED["X-Actor-Id"]
     assert metadata["MaYeuCau"] == response.headers["X-Request-Id"]
+
+
+@pytest.mark.parametrize("database", list(ROUTES))
+def test_the_callers_request_id_and_trace_reach_the_platform_and_the_sector_system(
+    connected: Axis, database: str
+) -> None:
+    """One caller's request id and trace id arrive, over real sockets, at the platform and, through it, at the
+    sector system behind it (each hop a new span of the same trace)."""
+    request_id = f"axis-e2e-{uuid.uuid4().hex[:12]}"
+    trace_id, caller_span = uuid.uuid4().hex, uuid.uuid4().hex[:16]
+    key = connected.canaries[database]
+    response = connected.http.get(
+        f"/v1/databases/{database}/records/{key}",
+        headers={
+            **connected.headers,
+            **STATED,
+            "X-Request-Id": request_id,
+            "traceparent": f"00-{trace_id}-{caller_span}-01",
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["X-Request-Id"] == request_id
+
+    (at_hub,) = [
+        call for call in connected.hub.calls(ROUTES[database][0]) if call.headers.get("x-request-id") == request_id
+    ]
+    at_sector = [
+        request
+        for request in connected.sectors[database].api.middleware.received.requests()
+        if request.headers.get("x-request-id") == request_id
+    ]
+    assert at_sector, f"the request id never reached the {database} system"
+    for headers in (at_hub.headers, at_sector[-1].headers):
+        version, trace, span, _flags = headers["traceparent"].split("-")
+        assert (version, trace) == ("00", trace_id)
+        assert span != caller_span  # the gateway's own span, in the caller's trace
+    assert at_hub.metadata["MaYeuCau"] == request_id
