@@ -251,6 +251,13 @@ DETAILS: dict[str, dict[str, str]] = {
         "A key with this id is already registered.": "Đã có một khóa được đăng ký với mã này.",
         "client {client} already exists": "Ứng dụng khách {client} đã tồn tại.",
         "The same grant is already in place.": "Quyền khai thác giống hệt đã có hiệu lực.",
+        (
+            "This gateway's data key does not decrypt the active signing key: a new key now would be one no "
+            "process could use. Give every process the same data key first."
+        ): (
+            "Khóa dữ liệu của cổng kết nối này không giải mã được khóa ký đang dùng: một khóa mới lúc này sẽ là "
+            "khóa không tiến trình nào dùng được. Hãy cấp cùng một khóa dữ liệu cho mọi tiến trình trước."
+        ),
         "This client already holds {held} webhook subscriptions, the most allowed ({limit}); end one first.": (
             "Ứng dụng khách này đã có {held} đăng ký webhook, mức tối đa cho phép ({limit}); hãy hủy một đăng ký trước."
         ),

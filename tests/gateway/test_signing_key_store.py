@@ -235,7 +235,7 @@ def test_a_data_key_that_does_not_decrypt_the_signing_key_stops_the_start(
             write_key_file(settings.data_key_file_path, kept.split())
         assert refused_api.status_code == 409, refused_api.text
         assert refused_api.headers["content-type"] == "application/problem+json"
-        assert "no data key decrypts the signing key" in refused_api.json()["detail"]
+        assert "does not decrypt the active signing key" in refused_api.json()["detail"]
     (row,) = rows(settings.database_url)
     for wrong in (settings_for(data_key=new_key()), settings_for(data_dir=tmp_path / "elsewhere")):
         with pytest.raises(SigningKeyUnavailable, match="no data key decrypts the signing key") as caught:

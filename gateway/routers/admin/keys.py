@@ -80,5 +80,8 @@ async def rotate_signing_key(state: StateDep) -> Rotation:
     key (it would store a key no process could use)."""
     try:
         return await state.signing_keys.rotate()
-    except SigningKeyUnavailable as exc:
-        raise Conflict(str(exc)) from None
+    except SigningKeyUnavailable:
+        raise Conflict(
+            "This gateway's data key does not decrypt the active signing key: a new key now would be one no "
+            "process could use. Give every process the same data key first."
+        ) from None
