@@ -119,7 +119,7 @@ class Replica:
         descriptors = Path(f"/proc/{self.pid}/fd")
         for descriptor in descriptors.iterdir() if descriptors.exists() else ():
             with contextlib.suppress(OSError):
-                if os.readlink(descriptor) in inodes:
+                if str(descriptor.readlink()) in inodes:
                     return True
         return False
 
@@ -272,8 +272,7 @@ def gateway_env(
 
 
 class Cluster:
-    """``count`` replicas (the first started alone: it creates the shared signing key and data keys) behind
-    nginx."""
+    """``count`` replicas behind nginx."""
 
     def __init__(self, env: Mapping[str, str], directory: Path, count: int, *, nginx_workers: int = 1) -> None:
         self.env = dict(env)
@@ -288,12 +287,10 @@ class Cluster:
         return self.nginx.url
 
     def start(self) -> Cluster:
-        first, *others = self.replicas
-        first.launch()
-        first.wait()
-        for replica in others:
+        # All at once: the first to write the signing key or the data keys wins, the others read its files.
+        for replica in self.replicas:
             replica.launch()
-        for replica in others:
+        for replica in self.replicas:
             replica.wait()
         self.nginx = Nginx([replica.address for replica in self.replicas], workers=self.nginx_workers).start()
         return self
@@ -316,6 +313,9 @@ class Cluster:
     def stop(self) -> None:
         if self.nginx is not None:
             self.nginx.stop()
+        for replica in self.replicas:  # all at once: each shuts down gracefully, in parallel
+            if replica.process is not None and replica.process.poll() is None:
+                replica.process.terminate()
         for replica in self.replicas:
             replica.stop()
 
