@@ -42,7 +42,7 @@ PEPPER = "the replicas benchmark's pepper, not a real one"
 
 
 def wrk(url: str, script: Path | None, connections: int, duration: float) -> tuple[float, str]:
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{duration:g}s", "--latency"]
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency"]
     if script is not None:
         command += ["-s", str(script)]
     out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout

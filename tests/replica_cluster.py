@@ -211,8 +211,11 @@ http {{
         conf = self.directory / "nginx.conf"
         conf.write_text(self.config())
         options: dict[str, object] = {}
+        nobody = None
         if os.geteuid() == 0:
-            nobody = pwd.getpwnam("nobody")
+            with contextlib.suppress(KeyError):
+                nobody = pwd.getpwnam("nobody")
+        if nobody is not None:
             for path in (self.directory, self.directory / "tmp", conf):
                 os.chown(path, nobody.pw_uid, nobody.pw_gid)
             options = {"user": nobody.pw_uid, "group": nobody.pw_gid, "extra_groups": []}
