@@ -7,7 +7,8 @@ request audited in the shared chain. nginx (the Debian package, run as a plain p
 round robin with keep-alive to the replicas) is in front, as in ``tests/gateway/test_replicas.py``. wrk drives
 ``GET /v1/databases/population/records/{id}`` over random existing ids of a simulated population database on the
 same PostgreSQL server (token check, scope and grant, Redis rate limit, the connector's query, contract
-validation, the audit event), then ``GET /healthz`` through nginx (the HTTP stack's ceiling). Everything, wrk,
+validation, the audit event), then ``GET /healthz`` through nginx (the HTTP stack's ceiling); with one replica,
+the same again straight to the replica (``1 direct``: what nginx costs). Everything, wrk,
 nginx and PostgreSQL included, shares this machine's cores: on 2 cores more replicas add processes, not CPU.
 Needs wrk and nginx (Debian packages ``wrk``, ``nginx-light``), the local PostgreSQL server and Redis.
 """
@@ -48,8 +49,8 @@ def wrk(url: str, script: Path | None, connections: int, duration: float) -> tup
     out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    p50 = re.search(r"50%\s+(\S+)", out)
-    p99 = re.search(r"99%\s+(\S+)", out)
+    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.MULTILINE)
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.MULTILINE)
     note = f"p50 {p50.group(1) if p50 else '?'}, p99 {p99.group(1) if p99 else '?'}"
     return rps, note + (f", {errors.group(1)} non-2xx" if errors else "")
 
@@ -135,6 +136,11 @@ def main() -> None:
             records, note = wrk(cluster.url, script, args.connections, args.duration)
             ceiling, _ = wrk(cluster.url + "/healthz", None, args.connections, args.duration / 2)
             print(f"{count:>8}  {records:>9.0f}  {ceiling:>9.0f}  {note}", flush=True)
+            if count == 1:  # the same replica without nginx: what the proxy costs
+                replica = cluster.replicas[0].url
+                records, note = wrk(replica, script, args.connections, args.duration)
+                ceiling, _ = wrk(replica + "/healthz", None, args.connections, args.duration / 2)
+                print(f"{'1 direct':>8}  {records:>9.0f}  {ceiling:>9.0f}  {note}", flush=True)
             cluster.stop()
             cluster = None
     finally:

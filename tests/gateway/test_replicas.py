@@ -314,9 +314,11 @@ def test_each_accepted_operation_is_applied_once_with_a_replica_killed_mid_deliv
     killed: list[Replica] = []
     done = 0
 
-    async def watch_and_kill(stop: asyncio.Event) -> None:
-        # Once a third of the submissions are answered, SIGKILL the first replica seen inside a delivery.
-        while not stop.is_set() and not killed:
+    async def watch_and_kill() -> None:
+        # Once a third of the submissions are answered, SIGKILL the first replica seen inside a delivery (while
+        # the others are submitted, or while the backlog is delivered).
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
             if done >= len(jobs) // 3:
                 for port in await _writing_ports(setup.population_url):
                     replica = next((r for r in cluster.replicas if r.owns_port(port)), None)
@@ -327,15 +329,12 @@ def test_each_accepted_operation_is_applied_once_with_a_replica_killed_mid_deliv
             await asyncio.sleep(0.01)
 
     async def run() -> None:
-        stop = asyncio.Event()
-
         async def on_done() -> None:
             nonlocal done
             done += 1
 
-        watcher = asyncio.create_task(watch_and_kill(stop))
+        watcher = asyncio.create_task(watch_and_kill())
         await _submit(cluster.url, headers, jobs, clients=6, on_done=on_done)
-        stop.set()
         await watcher
 
     asyncio.run(run())
