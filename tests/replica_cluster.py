@@ -26,6 +26,7 @@ from pathlib import Path
 
 import httpx
 import orjson
+from support import free_port
 
 from gateway.db import standalone_session
 from gateway.security.passwords import use_pepper
@@ -42,14 +43,6 @@ def nginx_binary() -> str | None:
         if found:
             return found
     return None
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_listening(url: str, process: subprocess.Popen[bytes], log: Path, seconds: float = 60) -> None:
