@@ -163,7 +163,7 @@ class Nginx:
 
     def config(self) -> str:
         d = self.directory
-        servers = "\n".join(f"        server {address} max_fails=1 fail_timeout=5s;" for address in self.upstreams)
+        servers = "\n".join(f"        server {address} max_fails=1 fail_timeout=1s;" for address in self.upstreams)
         return f"""
 worker_processes {self.workers};
 pid {d}/nginx.pid;
