@@ -100,14 +100,16 @@ class Replica:
         assert self.process is not None
         wait_listening(f"{self.url}/readyz", self.process, self.log)
 
-    def owns_port(self, port: int) -> bool:
-        """Whether one of this process's sockets is bound to the local loopback ``port`` (Linux ``/proc``)."""
+    def owns_connection(self, local_port: int, remote_port: int) -> bool:
+        """Whether this process holds the loopback TCP connection from ``local_port`` to ``remote_port`` (Linux
+        ``/proc``; a local port alone is not enough: connections to different servers may share one)."""
         inodes = set()
         for table in ("/proc/net/tcp", "/proc/net/tcp6"):
             with contextlib.suppress(OSError):
                 for line in Path(table).read_text().splitlines()[1:]:
                     fields = line.split()
-                    if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    local, remote = (int(end.rsplit(":", 1)[1], 16) for end in fields[1:3])
+                    if (local, remote) == (local_port, remote_port):
                         inodes.add(f"socket:[{fields[9]}]")
         descriptors = Path(f"/proc/{self.pid}/fd")
         for descriptor in descriptors.iterdir() if descriptors.exists() else ():

@@ -36,6 +36,7 @@ import sqlalchemy as sa
 from limits.aio.storage import RedisStorage
 from prometheus_client.parser import text_string_to_metric_families
 from replica_cluster import Cluster, Replica, gateway_env, make_client, nginx_binary
+from sqlalchemy.engine import make_url
 from support import STATED, TEST_PEPPER, empty_databases, need_service, port_open
 
 from contracts.population import Citizen
@@ -287,6 +288,16 @@ async def _slow_sector(population_url: str) -> None:
         await conn.close()
 
 
+async def _outcomes(url: str) -> list[Any]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            query = "SELECT attempts, outcome, count(*) FROM exchange_operations GROUP BY attempts, outcome"
+            return [tuple(row) for row in (await conn.execute(sa.text(query))).all()]
+    finally:
+        await engine.dispose()
+
+
 async def _drained(url: str, seconds: float) -> dict[str, int]:
     deadline = time.monotonic() + seconds
     engine = create_engine(url)
@@ -312,6 +323,7 @@ def test_each_accepted_operation_is_applied_once_with_a_replica_killed_mid_deliv
     headers = _bearer(_token(cluster.url, credentials))
     jobs = _jobs(count=40, size=20)
     killed: list[Replica] = []
+    caught: list[int] = []
     done = 0
 
     async def watch_and_kill() -> None:
@@ -320,9 +332,11 @@ def test_each_accepted_operation_is_applied_once_with_a_replica_killed_mid_deliv
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if done >= len(jobs) // 3:
+                server_port = make_url(setup.population_url).port or 5432
                 for port in await _writing_ports(setup.population_url):
-                    replica = next((r for r in cluster.replicas if r.owns_port(port)), None)
+                    replica = next((r for r in cluster.replicas if r.owns_connection(port, server_port)), None)
                     if replica is not None:
+                        caught.append(port)
                         replica.kill()
                         killed.append(replica)
                         return
@@ -348,7 +362,7 @@ def test_each_accepted_operation_is_applied_once_with_a_replica_killed_mid_deliv
     assert counts == {"delivered": accepted}, counts
     # The killed replica's claim lapsed and another replica delivered those operations again, with their keys.
     retaken = scalar(setup.gateway_url, "SELECT count(*) FROM exchange_operations WHERE attempts > 1")
-    assert retaken > 0
+    assert retaken > 0, (killed[0].name, caught, asyncio.run(_outcomes(setup.gateway_url)))
     # The sector system's ledger of idempotency keys: each accepted operation applied once, none twice.
     ledger = scalar(setup.population_url, "SELECT count(*) FROM gateway_applied_operations")
     distinct = scalar(setup.population_url, "SELECT count(DISTINCT idempotency_key) FROM gateway_applied_operations")
