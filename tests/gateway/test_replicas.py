@@ -586,6 +586,5 @@ def test_one_replica_runs_the_axis_health_checks(setup: Setup) -> None:
     # The lease holder checked (every 0.25 s); the two others made no check at all.
     assert made[leader.name] > 0, made
     assert all(count == 0 for name, count in made.items() if name != leader.name), made
-    # In the shared database too: one replica's worth of checks (about elapsed / interval), not three.
-    one_set = elapsed / HEALTH_INTERVAL
-    assert one_set / 3 <= checks <= one_set * 1.5 + 1, (checks, elapsed)
+    # In the shared database too: one replica's worth of checks (at most about elapsed / interval), not three.
+    assert 0 < checks <= elapsed / HEALTH_INTERVAL * 1.5 + 1, (checks, elapsed)
