@@ -35,7 +35,7 @@ import pytest
 import sqlalchemy as sa
 from limits.aio.storage import RedisStorage
 from prometheus_client.parser import text_string_to_metric_families
-from replica_cluster import Cluster, Replica, gateway_env, make_client, nginx_binary
+from replica_cluster import Cluster, LogLine, Replica, gateway_env, make_client, nginx_binary
 from sqlalchemy.engine import make_url
 from support import STATED, TEST_PEPPER, empty_databases, need_service, port_open
 
@@ -156,6 +156,19 @@ def scalar(url: str, query: str, **params: Any) -> Any:
     return asyncio.run(_scalar(url, query, **params))
 
 
+def _logged(cluster: Cluster, tag: str, count: int) -> list[LogLine]:
+    """The ``count`` requests nginx logged with an ``X-Request-Id`` starting with ``tag`` (a line is written once
+    the answer has left: it may come a moment after the client has it)."""
+    assert cluster.nginx is not None
+    deadline = time.monotonic() + 5
+    while True:
+        lines = [line for line in cluster.nginx.lines() if line.request_id.startswith(tag)]
+        if len(lines) >= count or time.monotonic() > deadline:
+            assert len(lines) == count, lines
+            return lines
+        time.sleep(0.05)
+
+
 # -- rate limits --------------------------------------------------------------------------------------------------
 
 
@@ -181,8 +194,7 @@ def test_a_clients_rate_limit_is_one_budget_across_the_replicas(setup: Setup) ->
 
     asyncio.run(send())
     assert Counter(statuses) == {200: budget, 429: 2 * budget}
-    served = [line for line in setup.cluster.nginx.lines() if line.request_id.startswith(tag)]  # type: ignore[union-attr]
-    assert len(served) == 3 * budget
+    served = _logged(setup.cluster, tag, 3 * budget)
     admitted = Counter(line.upstream for line in served if line.status == 200)
     refused = Counter(line.upstream for line in served if line.status == 429)
     replicas = {replica.address for replica in setup.cluster.replicas}
@@ -412,8 +424,7 @@ def test_the_replicas_write_one_audit_chain_that_verifies(setup: Setup) -> None:
             await asyncio.gather(*(session(number, credentials) for number, credentials in enumerate(clients)))
 
     asyncio.run(traffic())
-    lines = [line for line in cluster.nginx.lines() if line.request_id.startswith(tag)]  # type: ignore[union-attr]
-    assert len(lines) == 3 * 4 * 11
+    lines = _logged(cluster, tag, 3 * 4 * 11)
     assert {line.upstream for line in lines} == {replica.address for replica in cluster.replicas}
     recorded = scalar(setup.gateway_url, "SELECT count(*) FROM audit_events WHERE request_id LIKE :tag", tag=f"{tag}-%")
     assert recorded == len(lines)  # every request, whichever replica served it, is in the trail
