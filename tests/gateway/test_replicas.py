@@ -52,8 +52,6 @@ REPLICAS = 3
 #: What the issue asks of a rotation and a suspension: in force on every replica within this.
 PROPAGATION_SECONDS = 2.0
 HEALTH_INTERVAL = 0.25
-#: The replicas reload the published signing keys this often (GATEWAY_SIGNING_KEY_REFRESH_SECONDS).
-KEY_REFRESH_SECONDS = 1
 RECORDS = "/v1/databases/population/records"
 SERVICES = "/v1/services"
 EXAMPLE = Citizen.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]
@@ -111,7 +109,6 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
             redis_prefix=prefix,
             extra={
                 "GATEWAY_CONNECTORS": orjson.dumps(connectors).decode(),
-                "GATEWAY_SIGNING_KEY_REFRESH_SECONDS": str(KEY_REFRESH_SECONDS),
                 "GATEWAY_AXIS_LEASE_SECONDS": "2",
                 "GATEWAY_EXCHANGE_CLAIM_SECONDS": "3",
                 "GATEWAY_EXCHANGE_BACKOFF_SECONDS": "0.2",
