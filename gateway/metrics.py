@@ -268,7 +268,7 @@ HEALTH_CHECK_DURATION = Histogram(
 HEALTH_CHECK_FAILURES = Counter(
     "gateway_health_check_failures_total",
     "Failed health checks, by database and reason (timeout, connect, protocol, status_5xx, contract_violation, "
-    "refused, down, error).",
+    "refused, canary_missing, down, error).",
     ["database", "reason"],
 )
 HEALTH_CHECK_FAILURE_REASONS = (*UPSTREAM_ERROR_REASONS, "canary_missing", "down", "error")
