@@ -13,17 +13,32 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client import (
+    GC_COLLECTOR,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 
 # No ``*_created`` series: one per counter and histogram child, a third of the samples, read by no query of ours.
 disable_created_metrics()  # type: ignore[no-untyped-call]
+# No ``python_gc_*`` series (nine, read by no query of ours); the ``process_*`` ones stay, as everywhere.
+REGISTRY.unregister(GC_COLLECTOR)
 
-# 5 ms .. 10 s (Prometheus's default buckets): finer resolution below 5 ms is not worth its series; each histogram
-# child costs 14 samples (11 buckets, +Inf, sum, count).
+# 5 ms .. 10 s (Prometheus's default buckets), for the gateway's own routes and the exchange's deliveries: finer
+# resolution below 5 ms is not worth its series; each histogram child costs 14 samples (11 buckets, +Inf, sum, count).
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+#: The data requests and the sector systems' answers, one histogram child per database (and operation): 10 ms .. 5 s,
+#: with boundaries at the thresholds read from them: 1 s (a connection's default ``degraded_latency_seconds``), 2 s
+#: (``AxisHighLatency``: p99 over 2 s) and 5 s (a connector's default ``timeout_seconds``; a bucket above the alert's
+#: threshold, or its quantile could never exceed it). Each child costs 11 samples.
+DATA_LATENCY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
 
 HTTP_REQUESTS = Counter(
     "gateway_http_requests_total",
@@ -47,13 +62,13 @@ REQUEST_DURATION = Histogram(
     "gateway_request_duration_seconds",
     "Time to serve a data request, by database and operation.",
     ["database", "operation"],
-    buckets=LATENCY_BUCKETS,
+    buckets=DATA_LATENCY_BUCKETS,
 )
 UPSTREAM_REQUEST_DURATION = Histogram(
     "gateway_upstream_request_duration_seconds",
     "Time spent waiting for the sector system, by database.",
     ["database"],
-    buckets=LATENCY_BUCKETS,
+    buckets=DATA_LATENCY_BUCKETS,
 )
 UPSTREAM_ERRORS = Counter(
     "gateway_upstream_errors_total",
@@ -184,13 +199,15 @@ def upstream_duration(database: str) -> Histogram:
     return UPSTREAM_REQUEST_DURATION.labels(database)
 
 
-def declare_database(database: str, operations: tuple[str, ...]) -> None:
-    """Create the series of a configured database at zero, so that rates and alerts see it from the start."""
+def declare_database(database: str) -> None:
+    """Create the upstream latency series of a configured database at zero.
+
+    Only that: its request latency (per operation) and failure reasons appear with their first request or error.
+    No alert counts on seeing their first increment: ``AxisHighLatency`` and ``AxisHighErrorRatio`` need minutes of
+    slow or failing requests, and pre-declaring every (operation) and (reason) cost 14 series and 6 per database
+    served (docs/metrics.md).
+    """
     upstream_duration(database)
-    for reason in UPSTREAM_ERROR_REASONS:
-        UPSTREAM_ERRORS.labels(database, reason)
-    for operation in operations:
-        REQUEST_DURATION.labels(database, operation)
 
 
 def declare_static() -> None:
@@ -251,7 +268,7 @@ HEALTH_CHECK_DURATION = Histogram(
 HEALTH_CHECK_FAILURES = Counter(
     "gateway_health_check_failures_total",
     "Failed health checks, by database and reason (timeout, connect, protocol, status_5xx, contract_violation, "
-    "refused, down, error).",
+    "refused, canary_missing, down, error).",
     ["database", "reason"],
 )
 HEALTH_CHECK_FAILURE_REASONS = (*UPSTREAM_ERROR_REASONS, "canary_missing", "down", "error")
@@ -264,10 +281,10 @@ def circuit_state(database: str) -> Gauge:
 
 
 def declare_health(database: str) -> None:
-    """Create a checked database's health-check series at zero."""
+    """Create a checked database's health-check latency series at zero; its failure reasons appear with their first
+    failure (no alert counts them: ``AxisDatabaseDown`` reads the state, and every failed check is in the database's
+    check history)."""
     HEALTH_CHECK_DURATION.labels(database)
-    for reason in HEALTH_CHECK_FAILURE_REASONS:
-        HEALTH_CHECK_FAILURES.labels(database, reason)
 
 
 @lru_cache(maxsize=1024)

@@ -130,8 +130,7 @@ class GatewayState:
         self._signing_keys = SigningKeys(self.sessionmaker, settings, self._tokens, self.data_keys)
         metrics.declare_static()
         for database in self.registry.databases.values():
-            # ``delete`` is a right within submissions, not a route of its own: no request series.
-            metrics.declare_database(database.id, tuple(op for op in database.operations if op != "delete"))
+            metrics.declare_database(database.id)
         await self.registry.start()
         uncatalogued = sorted(set(self.registry.databases) - set(self.catalogue.ids))
         if uncatalogued:

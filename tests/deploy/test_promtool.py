@@ -12,6 +12,9 @@ import pytest
 from ops_kit import ALERTS, ALERTS_TEST, PROMETHEUS_CONFIG, PROMETHEUS_DIR, ROOT, alert_rules, load_yaml
 from prometheus_server import require_promtool
 
+from gateway.metrics import DATA_LATENCY_BUCKETS, HEALTH_CHECK_BUCKETS, LATENCY_BUCKETS
+from gateway.settings import HealthPolicy
+
 SEVERITIES = {"critical", "warning"}
 # The conditions the ops kit must alert on, and the alerts that cover them.
 REQUIRED = {
@@ -35,6 +38,16 @@ REQUIRED = {
 }
 RUNBOOKS = ROOT / "docs" / "runbooks.md"
 _DURATION = re.compile(r"(\d+)(ms|[smhdwy])")
+#: ``histogram_quantile(...)`` over a histogram's buckets, compared with a threshold in seconds.
+_QUANTILE_THRESHOLD = re.compile(r"histogram_quantile\(.*?\b(\w+)_bucket\b.*?\)\s*>\s*([\d.]+)", re.DOTALL)
+#: The buckets of the gateway's latency histograms (tests/gateway/test_operations.py checks them on /metrics).
+BUCKETS = {
+    "gateway_request_duration_seconds": DATA_LATENCY_BUCKETS,
+    "gateway_upstream_request_duration_seconds": DATA_LATENCY_BUCKETS,
+    "gateway_http_request_duration_seconds": LATENCY_BUCKETS,
+    "gateway_exchange_delivery_duration_seconds": LATENCY_BUCKETS,
+    "gateway_health_check_duration_seconds": HEALTH_CHECK_BUCKETS,
+}
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
 
 
@@ -215,3 +228,19 @@ def test_the_database_down_test_goes_from_up_to_down_and_fires_after_2_minutes()
     by_time = {case["eval_time"]: case["exp_alerts"] for case in test["alert_rule_test"]}
     assert by_time["3m"] == []
     assert by_time["4m"][0]["exp_labels"]["database"] == "population"
+
+
+def test_latency_thresholds_of_the_alerts_are_bucket_boundaries() -> None:
+    """A quantile compared with a threshold is exact only at a bucket boundary, and can exceed it only with a bucket
+    above it (the quantile of the +Inf bucket is the highest boundary): fewer buckets must keep both."""
+    found = []
+    for rule in alert_rules():
+        for histogram, threshold in _QUANTILE_THRESHOLD.findall(rule["expr"]):
+            bounds = BUCKETS[histogram]
+            assert float(threshold) in bounds, (rule["alert"], threshold, bounds)
+            assert max(bounds) > float(threshold), (rule["alert"], threshold, bounds)
+            found.append(histogram)
+    assert "gateway_request_duration_seconds" in found
+    # The state a connection is degraded in (its p95 over the default threshold) is readable from the same buckets.
+    for histogram in found:
+        assert HealthPolicy().degraded_latency_seconds in BUCKETS[histogram]

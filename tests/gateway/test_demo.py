@@ -317,7 +317,7 @@ def test_the_default_demo_of_20000_citizens(tmp_path: Path) -> None:
 
 #: The series budget of one replica serving the demo's twelve databases (docs/metrics.md): the samples one scrape of
 #: /metrics returns.
-SERIES_BUDGET = 1500
+SERIES_BUDGET = 1000
 
 
 def test_the_demo_metrics_stay_within_the_series_budget(tmp_path: Path) -> None:
