@@ -74,6 +74,15 @@ def run_admin(action: Action[T], *, catalog: bool = False, given: Mapping[str, A
     if catalog:
         configure_logging(level=settings.log_level, fmt=settings.log_format)
         registry = ConnectorRegistry.from_settings(settings)
+        if not registry.databases and not registry.failures:
+            # Settings without connectors (a shell next to `gateway demo`, which configures its own): nothing to
+            # check against; said, not refused.
+            typer.echo(
+                "warning: these settings configure no connector (GATEWAY_CONFIG, GATEWAY_CONNECTORS): the grant is "
+                "not checked against its database's connector",
+                err=True,
+            )
+            registry = None
 
     async def run() -> T:
         async with standalone_session(settings.database_url) as session:
