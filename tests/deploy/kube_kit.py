@@ -123,27 +123,16 @@ def settings_file(resources: list[dict[str, Any]]) -> str:
     return text
 
 
-def config_check(
-    resources: list[dict[str, Any]], directory: Path, secrets: dict[str, str], settings: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    """``gateway config check`` as the pods' config-check step runs it: the pods' environment, with the paths of
-    their volumes moved under ``directory``; the settings file of the overlay (or ``settings``); the secrets
-    directory holding ``secrets`` (file name -> value)."""
-    environment = {
-        name: str(directory / value.lstrip("/")) if value.startswith("/") else value
-        for name, value in pod_environment(resources).items()
-    }
-    config = Path(environment["GATEWAY_CONFIG"])
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text(settings_file(resources) if settings is None else settings, encoding="utf-8")
-    if "GATEWAY_SECRETS_DIR" in environment:
-        secrets_dir = Path(environment["GATEWAY_SECRETS_DIR"])
-        secrets_dir.mkdir(parents=True, exist_ok=True)
-        for name, value in secrets.items():
-            (secrets_dir / name).write_text(value, encoding="utf-8")
+def _moved(directory: Path, value: str) -> str:
+    """A path of the pods, moved under ``directory``; any other value as it is."""
+    return str(directory / value.lstrip("/")) if value.startswith("/") else value
+
+
+def gateway(directory: Path, environment: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """``gateway ARGS`` in ``directory`` with ``environment`` (and none of this process's ``GATEWAY_*``)."""
     base = {key: value for key, value in os.environ.items() if not key.startswith("GATEWAY_")}
     return subprocess.run(
-        [sys.executable, "-m", "gateway", "config", "check"],
+        [sys.executable, "-m", "gateway", *args],
         cwd=directory,
         env=base | {"PYTHONIOENCODING": "utf-8"} | environment,
         capture_output=True,
@@ -152,3 +141,64 @@ def config_check(
         timeout=120,
         check=False,
     )
+
+
+def config_check(
+    resources: list[dict[str, Any]], directory: Path, secrets: dict[str, str], settings: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``gateway config check`` as the pods' config-check step runs it: the pods' environment, with the paths of
+    their volumes moved under ``directory``; the settings file of the overlay (or ``settings``); the secrets
+    directory holding ``secrets`` (file name -> value)."""
+    environment = {name: _moved(directory, value) for name, value in pod_environment(resources).items()}
+    config = Path(environment["GATEWAY_CONFIG"])
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(settings_file(resources) if settings is None else settings, encoding="utf-8")
+    if "GATEWAY_SECRETS_DIR" in environment:
+        secrets_dir = Path(environment["GATEWAY_SECRETS_DIR"])
+        secrets_dir.mkdir(parents=True, exist_ok=True)
+        for name, value in secrets.items():
+            (secrets_dir / name).write_text(value, encoding="utf-8")
+    return gateway(directory, environment, "config", "check")
+
+
+def run_container(
+    resources: list[dict[str, Any]], kind: str, name: str, directory: Path, secrets: dict[str, dict[str, str]]
+) -> subprocess.CompletedProcess[str]:
+    """Run the ``gateway`` command of the (only) container of ``kind/name`` here, as in its pod: its environment
+    (``envFrom`` ConfigMaps and ``env``) and only the volumes it mounts, under ``directory``: the ConfigMaps' files,
+    ``secrets`` (Secret name -> key -> value) as the Secret volumes give them, empty directories. The root
+    filesystem of the pods is read-only: the command must write nothing but in its ``emptyDir`` volumes."""
+    template = one(resources, kind, name)["spec"]["template"]["spec"]
+    (container,) = template["containers"]
+    assert container["command"] == ["gateway"]
+    environment: dict[str, str] = {}
+    for ref in container.get("envFrom", []):
+        environment |= one(resources, "ConfigMap", ref["configMapRef"]["name"])["data"]
+    environment |= {variable["name"]: variable["value"] for variable in container.get("env", [])}
+    volumes = {volume["name"]: volume for volume in template["volumes"]}
+    writable: list[Path] = []
+    for mount in container["volumeMounts"]:
+        target = Path(_moved(directory, mount["mountPath"]))
+        target.mkdir(parents=True, exist_ok=True)
+        volume = volumes[mount["name"]]
+        if "emptyDir" in volume and not mount.get("readOnly"):
+            writable.append(target)
+        files: dict[str, str] = {}
+        if "configMap" in volume:
+            files = one(resources, "ConfigMap", volume["configMap"]["name"])["data"]
+        sources = (
+            [{"secret": {**volume["secret"], "name": volume["secret"]["secretName"]}}] if "secret" in volume else []
+        )
+        for source in sources + volume.get("projected", {}).get("sources", []):
+            data = secrets[source["secret"]["name"]]
+            items = source["secret"].get("items") or [{"key": key, "path": key} for key in data]
+            files |= {item["path"]: data[item["key"]] for item in items}
+        for file_name, text in files.items():
+            (target / file_name).write_text(text, encoding="utf-8")
+    environment = {variable: _moved(directory, value) for variable, value in environment.items()}
+    before = {path for path in directory.rglob("*") if path.is_file()}
+    run = gateway(directory, environment, *[_moved(directory, arg) for arg in container["args"]])
+    written = {path for path in directory.rglob("*") if path.is_file()} - before
+    outside = sorted(str(path) for path in written if not any(path.is_relative_to(w) for w in writable))
+    assert not outside, f"{kind}/{name} writes outside its emptyDir volumes (a read-only filesystem): {outside}"
+    return run

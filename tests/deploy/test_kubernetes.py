@@ -25,6 +25,7 @@ from kube_kit import (
     kinds,
     one,
     pod_environment,
+    run_container,
     settings_file,
     tool,
 )
@@ -33,6 +34,8 @@ from ops_kit import load_yaml
 
 from gateway import __version__
 from gateway.routers.health import router as health_router
+from gateway.security.datakeys import new_key
+from gateway.security.keys import new_signing_key
 from gateway.settings import CONFIG_ENV, SECRETS_DIR_ENV, Settings
 
 CORE_KINDS = {"Namespace", "ServiceAccount", "ConfigMap", "Service", "Deployment", "NetworkPolicy"}
@@ -395,6 +398,24 @@ def test_what_the_gateway_writes_is_on_an_empty_dir(overlay: str) -> None:
             ]
             assert PurePosixPath("/tmp") in writable, name
             assert any(data_dir.is_relative_to(mount) and data_dir != mount for mount in writable), name
+
+
+def test_the_jobs_run_with_what_they_mount(tmp_path: Path) -> None:
+    """The migration Job and the signing-key import Job, run here as in their pods (their environment, only their
+    volumes, SQLite for the database): the schema is brought up, then the earlier deployment's key file becomes the
+    active signing key, its kid kept."""
+    resources = build_with_component("signing-key-import")
+    key = new_signing_key("ES256")
+    secrets = {
+        "axis-gateway-secrets": PRODUCTION_SECRETS | {"gateway_database_url": f"sqlite:///{tmp_path / 'gateway.db'}"},
+        "axis-gateway-data-keys": {"data-keys": new_key() + "\n"},
+        "axis-gateway-signing-key": {"signing-key.pem": key.pem.decode()},
+    }
+    migrate = run_container(resources, "Job", "axis-gateway-migrate", tmp_path / "migrate", secrets)
+    assert migrate.returncode == 0, migrate.stderr
+    imported = run_container(resources, "Job", "axis-gateway-import-signing-key", tmp_path / "import", secrets)
+    assert imported.returncode == 0, imported.stderr
+    assert f"kid:        {key.kid}" in imported.stdout and "imported:   yes" in imported.stdout
 
 
 # --- security ---------------------------------------------------------------------------------------------------------
