@@ -1,23 +1,42 @@
 """deploy/kubernetes/: both overlays build with ``kubectl kustomize`` and validate offline against the schemas of
 the pinned Kubernetes version (the Prometheus Operator's resources against their CRDs' part the kit uses); the
 validator rejects what it must; the PrometheusRule is alerts.yml; and the manifests agree with the gateway (its
-commands, health endpoints, settings, port) and with the security and availability the kit promises."""
+commands, health endpoints, settings file, secrets directory, port) and with the security and availability the kit
+promises."""
 
 from __future__ import annotations
 
 import copy
 import io
-from pathlib import PurePosixPath
+import json
+import os
+import tomllib
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
-from kube_kit import OVERLAYS, accepted_by_the_cli, build, build_text, kinds, one, tool
+from kube_kit import (
+    OVERLAYS,
+    accepted_by_the_cli,
+    build,
+    build_text,
+    build_with_component,
+    config_check,
+    kinds,
+    one,
+    pod_environment,
+    run_container,
+    settings_file,
+    tool,
+)
 from ops_kit import ALERTS as ALERTS_PATH
 from ops_kit import load_yaml
 
 from gateway import __version__
 from gateway.routers.health import router as health_router
-from gateway.settings import Settings
+from gateway.security.datakeys import new_key
+from gateway.security.keys import new_signing_key
+from gateway.settings import CONFIG_ENV, SECRETS_DIR_ENV, Settings
 
 CORE_KINDS = {"Namespace", "ServiceAccount", "ConfigMap", "Service", "Deployment", "NetworkPolicy"}
 PRODUCTION_KINDS = CORE_KINDS | {
@@ -27,8 +46,15 @@ PRODUCTION_KINDS = CORE_KINDS | {
     "ServiceMonitor",
     "PrometheusRule",
 }
-#: Variables the ``gateway`` command reads besides the settings (``gateway serve --host/--port``).
-CLI_VARIABLES = {"GATEWAY_HOST", "GATEWAY_PORT"}
+#: Variables the ``gateway`` command reads besides the settings (``gateway serve --host/--port``, where the settings
+#: file and the secrets directory are).
+CLI_VARIABLES = {"GATEWAY_HOST", "GATEWAY_PORT", CONFIG_ENV, SECRETS_DIR_ENV}
+#: What the production pods need in their secrets directory to pass ``gateway config check`` (stand-ins).
+PRODUCTION_SECRETS = {
+    "gateway_database_url": "postgresql://gateway:stand-in@192.0.2.10:5432/gateway",
+    "gateway_redis_url": "redis://:stand-in@192.0.2.20:6379/0",
+    "gateway_connectors__population__config__url": "postgresql://reader:stand-in@198.51.100.5:5432/population",
+}
 
 
 @pytest.fixture(scope="module", params=OVERLAYS)
@@ -55,14 +81,23 @@ def pod_templates(resources: list[dict[str, Any]]) -> list[tuple[str, dict[str, 
     ]
 
 
-def config_map(resources: list[dict[str, Any]]) -> dict[str, str]:
-    data: dict[str, str] = one(resources, "ConfigMap")["data"]
-    return data
-
-
 def gateway_container(resources: list[dict[str, Any]]) -> dict[str, Any]:
     (container,) = one(resources, "Deployment", "axis-gateway")["spec"]["template"]["spec"]["containers"]
     return container
+
+
+def file_settings(resources: list[dict[str, Any]]) -> dict[str, Any]:
+    """The settings file of the pods, parsed."""
+    return tomllib.loads(settings_file(resources))
+
+
+def mounts(template: dict[str, Any], container: dict[str, Any]) -> dict[PurePosixPath, dict[str, Any]]:
+    """A container's mounts: mount path -> the volume mounted there (with ``readOnly`` of the mount)."""
+    volumes = {volume["name"]: volume for volume in template["spec"]["volumes"]}
+    return {
+        PurePosixPath(m["mountPath"]): {**volumes[m["name"]], "readOnly": m.get("readOnly", False)}
+        for m in container["volumeMounts"]
+    }
 
 
 # --- building and validating ----------------------------------------------------------------------------------------
@@ -172,13 +207,59 @@ def test_the_server_and_the_migration_run_commands_that_exist(production: list[d
     assert migrate["image"] == container["image"]
     assert migrate["envFrom"] == container["envFrom"], "the Job migrates the database the server uses"
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
+    server = one(production, "Deployment")["spec"]["template"]
+    environment = pod_environment(production)
+    for path in (PurePosixPath(environment[CONFIG_ENV]).parent, PurePosixPath(environment[SECRETS_DIR_ENV])):
+        served = mounts(server, container)[path]
+        assert mounts(job["spec"]["template"], migrate)[path] == served, f"the Job reads {path} as the server"
+
+
+def test_the_pods_check_their_settings_first(overlay: str) -> None:
+    """The init container runs ``gateway config check`` with the server's image, environment and settings."""
+    resources = build(overlay)
+    template = one(resources, "Deployment")["spec"]["template"]
+    container = gateway_container(resources)
+    (check,) = template["spec"]["initContainers"]
+    assert [*check["command"], *check["args"]] == ["gateway", "config", "check"]
+    accepted_by_the_cli(check["args"])
+    assert check["image"] == container["image"] and check["envFrom"] == container["envFrom"]
+    environment = pod_environment(resources)
+    settings_dirs = {PurePosixPath(environment[CONFIG_ENV]).parent}
+    if SECRETS_DIR_ENV in environment:
+        settings_dirs.add(PurePosixPath(environment[SECRETS_DIR_ENV]))
+    checked = mounts(template, check)
+    for path in settings_dirs:
+        assert checked[path] == mounts(template, container)[path], path
+    assert template["metadata"]["annotations"]["kubectl.kubernetes.io/default-container"] == container["name"]
+
+
+def test_the_settings_file_passes_the_config_check(overlay: str, tmp_path: Path) -> None:
+    """``gateway config check`` as the pods run it, with stand-in secrets, accepts the overlay's settings (and the
+    connectors they configure), and refuses the file once it names a setting that does not exist."""
+    resources = build(overlay)
+    secrets = PRODUCTION_SECRETS if overlay == "production" else {}
+    run = config_check(resources, tmp_path / "ok", secrets)
+    assert run.returncode == 0, run.stderr
+    shown = json.loads(run.stdout)
+    assert shown["environment"] == ("production" if overlay == "production" else "development")
+    assert set(shown["connectors"]) == set(file_settings(resources).get("connectors", {}))
+    assert "stand-in" not in run.stdout, "the secrets are masked"
+    if overlay == "production":
+        assert shown["database_url"] == "postgresql://gateway:**********@192.0.2.10:5432/gateway"
+        assert shown["connectors"]["population"]["config"]["url"].startswith("postgresql://reader:****")
+    bad = config_check(resources, tmp_path / "bad", secrets, settings_file(resources) + "\nno_such_setting = 1\n")
+    assert bad.returncode == 2 and "no_such_setting" in bad.stderr
+    if overlay == "production":
+        missing = config_check(resources, tmp_path / "missing", {})
+        assert missing.returncode == 2 and "population" in missing.stderr, "the population URL is a secret file"
 
 
 def test_the_demo_runs_the_demo_command(demo: list[dict[str, Any]]) -> None:
     container = gateway_container(demo)
     assert container["args"][0] == "demo"
     accepted_by_the_cli(container["args"])
-    assert config_map(demo)["GATEWAY_ENVIRONMENT"] == "development"  # gateway demo refuses production
+    assert file_settings(demo)["environment"] == "development"  # gateway demo refuses production
+    assert SECRETS_DIR_ENV not in pod_environment(demo)
     assert not kinds(demo) & {"Job", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Secret"}
     assert "secret" not in str(one(demo, "Deployment")["spec"]).lower(), "the demo needs no Secret"
     assert one(demo, "Deployment")["spec"]["replicas"] == 1
@@ -201,47 +282,112 @@ def test_the_probes_ask_the_gateways_health_endpoints(overlay: str) -> None:
     assert [p["targetPort"] for p in service["spec"]["ports"]] == [port["name"]]
 
 
-def test_every_setting_of_the_config_map_is_a_setting_of_the_gateway(overlay: str) -> None:
+def test_every_setting_is_a_setting_of_the_gateway(overlay: str) -> None:
+    """The pods' environment names only settings (and where the settings file and secrets directory are); the
+    settings file only settings; and the environment, which wins over the file, sets nothing the file sets."""
+    resources = build(overlay)
     known = {f"GATEWAY_{name.upper()}" for name in Settings.model_fields} | CLI_VARIABLES
-    unknown = sorted(set(config_map(build(overlay))) - known)
+    unknown = sorted(set(pod_environment(resources)) - known)
     assert not unknown, f"not settings of the gateway: {unknown}"
+    in_file = file_settings(resources)
+    assert not sorted(set(in_file) - set(Settings.model_fields)), "not settings of the gateway"
+    shadowed = {name.removeprefix("GATEWAY_").lower() for name in pod_environment(resources)} & set(in_file)
+    assert not shadowed, f"set in the settings file and overridden by the environment: {shadowed}"
 
 
-def test_the_production_settings(production: list[dict[str, Any]]) -> None:
-    settings = config_map(production)
-    assert settings["GATEWAY_ENVIRONMENT"] == "production"
-    built = Settings.model_validate({key.removeprefix("GATEWAY_").lower(): value for key, value in settings.items()})
+def test_the_production_settings(
+    production: list[dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The settings a production pod reads: settings file, secrets directory, environment, as the gateway reads
+    them."""
+    (tmp_path / "gateway.toml").write_text(settings_file(production), encoding="utf-8")
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    for name, value in PRODUCTION_SECRETS.items():
+        (secrets / name).write_text(value, encoding="utf-8")
+    for name in [name for name in os.environ if name.startswith("GATEWAY_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv(CONFIG_ENV, str(tmp_path / "gateway.toml"))
+    monkeypatch.setenv(SECRETS_DIR_ENV, str(secrets))
+    built = Settings()
+    assert built.environment == "production"
     assert built.rate_limit_per_second and built.rate_limit_per_day, "rate limits are on in production"
     assert not built.rate_limit_fail_open
+    assert built.database_url.startswith("postgresql://") and built.redis_url
+    assert built.connectors["population"].connector == "population"
+    assert (
+        built.connectors["population"].config["url"]
+        == PRODUCTION_SECRETS["gateway_connectors__population__config__url"]
+    )
     container = gateway_container(production)
-    assert {"configMapRef": {"name": one(production, "ConfigMap")["metadata"]["name"]}} in container["envFrom"]
-    assert {"secretRef": {"name": "axis-gateway-env"}} in container["envFrom"]
+    assert all("configMapRef" in ref for ref in container["envFrom"]), "no secret in the environment"
+    assert "GATEWAY_SIGNING_KEY_PATH" not in pod_environment(production)
+    assert "signing-key" not in str(one(production, "Deployment")["spec"]), "the signing keys are in the database"
 
 
-def test_the_keys_are_files_of_the_mounted_secrets(production: list[dict[str, Any]]) -> None:
-    """Each key setting names a file that a Secret projects into the read-only secrets volume."""
-    settings = config_map(production)
+def test_the_secrets_are_files_of_the_mounted_secrets(production: list[dict[str, Any]]) -> None:
+    """The secrets directory is a Secret, and each key setting names a file that a Secret projects, all read-only
+    and readable by the gateway's group only."""
+    environment = pod_environment(production)
     template = one(production, "Deployment")["spec"]["template"]
-    mounts = {m["name"]: m for m in gateway_container(production)["volumeMounts"]}
-    (volume,) = [v for v in template["spec"]["volumes"] if v["name"] == "secrets"]
-    assert mounts["secrets"]["readOnly"] is True
-    directory = PurePosixPath(mounts["secrets"]["mountPath"])
-    projected = {
-        directory / item["path"]: (source["secret"]["name"], item["key"])
-        for source in volume["projected"]["sources"]
-        for item in source["secret"]["items"]
-    }
-    for setting in ("GATEWAY_SECRET_PEPPER_PATH", "GATEWAY_DATA_KEY_FILE", "GATEWAY_SIGNING_KEY_PATH"):
-        assert PurePosixPath(settings[setting]) in projected, setting
-    assert volume["projected"]["defaultMode"] == 0o440  # readable through fsGroup, by nobody else
+    mounted = mounts(template, gateway_container(production))
+    secrets_dir = mounted[PurePosixPath(environment[SECRETS_DIR_ENV])]
+    assert secrets_dir["secret"]["secretName"] == "axis-gateway-secrets"
+    assert "items" not in secrets_dir["secret"], "every file of the Secret is a setting"
+    assert secrets_dir["secret"]["defaultMode"] == 0o440 and secrets_dir["readOnly"] is True
+    for setting in ("GATEWAY_SECRET_PEPPER_PATH", "GATEWAY_DATA_KEY_FILE"):
+        path = PurePosixPath(environment[setting])
+        volume = mounted[path.parent]
+        assert volume["readOnly"] is True and volume["projected"]["defaultMode"] == 0o440
+        projected = {item["path"] for source in volume["projected"]["sources"] for item in source["secret"]["items"]}
+        assert path.name in projected, setting
+    config = mounted[PurePosixPath(environment[CONFIG_ENV]).parent]
+    assert config["readOnly"] is True and "configMap" in config
     assert template["spec"]["securityContext"]["fsGroup"] == template["spec"]["securityContext"]["runAsGroup"]
+
+
+def test_the_signing_key_import_component(tmp_path: Path) -> None:
+    """Once, for a deployment whose signing key was a file: a Job imports the key file of the earlier Secret with
+    ``gateway keys import``, with the server's settings and data keys; the replicas get the file too, where
+    ``GATEWAY_SIGNING_KEY_PATH`` says, so that the first of them imports the same key."""
+    resources = build_with_component("signing-key-import")
+    validate = tool("validate")
+    assert not {name: errors for name, errors in validate.validate(resources).items() if errors}
+    job = one(resources, "Job", "axis-gateway-import-signing-key")
+    template = job["spec"]["template"]
+    (container,) = template["spec"]["containers"]
+    assert container["command"] == ["gateway"] and container["args"][:2] == ["keys", "import"]
+    accepted_by_the_cli(container["args"])
+    key_file = PurePosixPath(container["args"][container["args"].index("--path") + 1])
+    legacy = mounts(template, container)[key_file.parent]
+    assert legacy["secret"]["secretName"] == "axis-gateway-signing-key"
+    assert key_file.name in {item["path"] for item in legacy["secret"]["items"]}
+    server = one(resources, "Deployment")["spec"]["template"]
+    server_container = server["spec"]["containers"][0]
+    assert container["envFrom"] == server_container["envFrom"] and container["image"] == server_container["image"]
+    environment = pod_environment(resources)
+    job_mounts, server_mounts = mounts(template, container), mounts(server, server_container)
+    for setting in (CONFIG_ENV, SECRETS_DIR_ENV):
+        path = PurePosixPath(environment[setting])
+        path = path.parent if setting == CONFIG_ENV else path
+        assert job_mounts[path] == server_mounts[path], setting
+    data_keys = PurePosixPath(environment["GATEWAY_DATA_KEY_FILE"])
+    (source,) = job_mounts[data_keys.parent]["projected"]["sources"]  # the data keys, not the pepper
+    assert source in server_mounts[data_keys.parent]["projected"]["sources"]
+    assert data_keys.name in {item["path"] for item in source["secret"]["items"]}
+    assert {"name": "GATEWAY_SIGNING_KEY_PATH", "value": str(key_file)} in server_container["env"]
+    assert server_mounts[key_file.parent] == legacy
+    policy = one(resources, "NetworkPolicy")["spec"]["podSelector"]["matchLabels"]
+    assert policy.items() <= template["metadata"]["labels"].items(), "the Job may reach the database"
+    assert template["spec"]["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
 
 
 def test_what_the_gateway_writes_is_on_an_empty_dir(overlay: str) -> None:
     """The root filesystem is read-only: the data directory (a directory the gateway makes 0700, so not the mount
     point itself, which belongs to root) and /tmp are in emptyDir volumes."""
     resources = build(overlay)
-    data_dir = PurePosixPath(config_map(resources)["GATEWAY_DATA_DIR"])
+    data_dir = PurePosixPath(pod_environment(resources)["GATEWAY_DATA_DIR"])
     for name, template in pod_templates(resources):
         empty = {v["name"] for v in template["spec"]["volumes"] if "emptyDir" in v}
         for container in template["spec"]["containers"]:
@@ -252,6 +398,24 @@ def test_what_the_gateway_writes_is_on_an_empty_dir(overlay: str) -> None:
             ]
             assert PurePosixPath("/tmp") in writable, name
             assert any(data_dir.is_relative_to(mount) and data_dir != mount for mount in writable), name
+
+
+def test_the_jobs_run_with_what_they_mount(tmp_path: Path) -> None:
+    """The migration Job and the signing-key import Job, run here as in their pods (their environment, only their
+    volumes, SQLite for the database): the schema is brought up, then the earlier deployment's key file becomes the
+    active signing key, its kid kept."""
+    resources = build_with_component("signing-key-import")
+    key = new_signing_key("ES256")
+    secrets = {
+        "axis-gateway-secrets": PRODUCTION_SECRETS | {"gateway_database_url": f"sqlite:///{tmp_path / 'gateway.db'}"},
+        "axis-gateway-data-keys": {"data-keys": new_key() + "\n"},
+        "axis-gateway-signing-key": {"signing-key.pem": key.pem.decode()},
+    }
+    migrate = run_container(resources, "Job", "axis-gateway-migrate", tmp_path / "migrate", secrets)
+    assert migrate.returncode == 0, migrate.stderr
+    imported = run_container(resources, "Job", "axis-gateway-import-signing-key", tmp_path / "import", secrets)
+    assert imported.returncode == 0, imported.stderr
+    assert f"kid:        {key.kid}" in imported.stdout and "imported:   yes" in imported.stdout
 
 
 # --- security ---------------------------------------------------------------------------------------------------------
