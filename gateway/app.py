@@ -16,6 +16,7 @@ from .registry import ConnectorRegistry
 from .request_limits import RequestLimitsMiddleware
 from .routers import admin, audit, axis, contracts, exchange, health, oauth, problems, services, well_known
 from .routers.databases import database_router
+from .routers.docs import docs_router
 from .settings import Settings, get_settings
 from .state import GatewayState
 from .telemetry import configure_tracing
@@ -61,11 +62,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if tracing is not None:
                 await tracing.close()
 
-    app = FastAPI(title="axis-gateway", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    # FastAPI's /docs and /redoc load their assets from a CDN: ours serve them from the gateway (routers.docs).
+    app = FastAPI(
+        title="axis-gateway",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.gateway = state
     install_problem_handlers(app)
     install_openapi(app)
-    documentation = (app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
     # Added first, so it runs inside RequestContextMiddleware: body size, strict JSON, deadline, RateLimit-*.
     app.add_middleware(
         RequestLimitsMiddleware,
@@ -75,7 +83,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         RequestContextMiddleware,
         access_log=settings.access_log,
-        static_paths=[path for path in documentation if path],
+        # FastAPI's own route (no route template in the scope); the documentation pages are routers.docs'.
+        static_paths=[app.openapi_url] if app.openapi_url else [],
     )
     for router in (
         health.router,
@@ -88,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         exchange.router,
         *admin.routers,
         problems.router,
+        docs_router(app),
     ):
         app.include_router(router)
     for database in state.registry.databases.values():
