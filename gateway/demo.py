@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import shlex
+import threading
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
+import httpx
 import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -35,9 +38,9 @@ from simulators.population import CITIZENS
 from simulators.sectors import SECTOR_SYSTEMS, SectorContext, load_sector_system
 
 from .db import create_engine
-from .files import private_directory
+from .files import FILE_MODE, private_directory
 from .logs import get_logger
-from .models import Grant
+from .models import Client, Grant
 from .quality.service import scan_unscanned
 from .registry import ConnectorRegistry
 from .services.clients import ClientUpdate, create_client, get_client, rotate_secret, update_client
@@ -49,6 +52,14 @@ from .state import GatewayState
 DEMO_CLIENT_ID = "demo"
 DEMO_DATA_FILE = "demo.json"
 DEMO_ROLES = ("axis",)
+#: The demo's other clients: client id -> (name, scopes). Their secrets are renewed with the demo client's.
+DEMO_STAFF_CLIENTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "demo-audit": ("Demo auditor", ("audit",)),
+    "demo-admin": ("Demo administrator", ("admin",)),
+}
+DEMO_TOKEN_DIRECTORY = "demo-tokens"  # noqa: S105 - a directory name
+"""Where (in the data directory) the demo keeps a current token of each of its clients, one file per client id,
+renewed while it serves, so that the printed commands read it and keep working."""
 DEMO_QUALITY_SAMPLE = 1000
 """Records of the population database the demo's first start scans for data quality (a few seconds)."""
 
@@ -68,11 +79,22 @@ class DemoInfo:
     client_secret: str
     access_token: str
     expires_in: int
+    token_directory: Path
     sample_personal_id: str
     sample_full_name: str
     sample_birth_year: str
     databases: list[str] = field(default_factory=list)
     via_axis: list[str] = field(default_factory=list)
+    staff_secrets: dict[str, str] = field(default_factory=dict)
+    """The secrets of :data:`DEMO_STAFF_CLIENTS`, by client id."""
+
+    def token_file(self, client_id: str) -> Path:
+        """The file holding a current token of ``client_id`` (one of the demo's clients)."""
+        return self.token_directory / client_id
+
+    def credentials(self) -> dict[str, str]:
+        """Every demo client's secret, by client id."""
+        return {self.client_id: self.client_secret, **self.staff_secrets}
 
 
 async def _sample_citizen(url: str) -> tuple[str, str, str]:
@@ -255,15 +277,11 @@ async def prepare_demo(settings: Settings, *, citizens: int, seed: int, stack: E
     try:
         await state.start()
         async with state.sessionmaker() as session:
-            client = await get_client(session, DEMO_CLIENT_ID)
-            if client is None:
-                client, secret = await create_client(
-                    session, name="Demo client", scopes=DEMO_ROLES, client_id=DEMO_CLIENT_ID
-                )
-            else:
-                secret = await rotate_secret(session, client)
-                if set(client.scopes) != set(DEMO_ROLES):
-                    client = await update_client(session, client, ClientUpdate(scopes=list(DEMO_ROLES)))
+            client, secret = await _renew_client(session, DEMO_CLIENT_ID, "Demo client", DEMO_ROLES)
+            staff = {
+                client_id: await _renew_client(session, client_id, name, scopes)
+                for client_id, (name, scopes) in DEMO_STAFF_CLIENTS.items()
+            }
             await _ensure_grants(session, sorted(registry.databases), registry)
             scanned = await scan_unscanned(
                 session, registry, settings, databases=("population",), sample_size=DEMO_QUALITY_SAMPLE
@@ -271,6 +289,11 @@ async def prepare_demo(settings: Settings, *, citizens: int, seed: int, stack: E
             if scanned:
                 log.info("data quality scanned", databases=scanned)
             token = await issue_token_for(session, state.tokens, client)
+            token_directory = private_directory(settings.data_dir / DEMO_TOKEN_DIRECTORY)
+            write_token(token_directory / client.client_id, token.access_token)
+            for client_id, (staff_client, _) in staff.items():
+                issued = await issue_token_for(session, state.tokens, staff_client)
+                write_token(token_directory / client_id, issued.access_token)
     finally:
         await state.close()
     count = await _count_citizens(demo_url)
@@ -282,12 +305,60 @@ async def prepare_demo(settings: Settings, *, citizens: int, seed: int, stack: E
         client_secret=secret,
         access_token=token.access_token,
         expires_in=token.expires_in,
+        token_directory=token_directory,
         sample_personal_id=personal_id,
         sample_full_name=full_name,
         sample_birth_year=birth_year,
         databases=sorted(registry.databases),
         via_axis=sorted(rerouted),
+        staff_secrets={client_id: secret for client_id, (_, secret) in staff.items()},
     )
+
+
+async def _renew_client(
+    session: AsyncSession, client_id: str, name: str, scopes: tuple[str, ...]
+) -> tuple[Client, str]:
+    """Create the demo's client ``client_id`` with ``scopes``, or give it a new secret (and those scopes)."""
+    client = await get_client(session, client_id)
+    if client is None:
+        return await create_client(session, name=name, scopes=scopes, client_id=client_id)
+    secret = await rotate_secret(session, client)
+    if set(client.scopes) != set(scopes):
+        client = await update_client(session, client, ClientUpdate(scopes=list(scopes)))
+    return client, secret
+
+
+def write_token(path: Path, token: str) -> None:
+    """Replace the token in ``path`` (mode 0600) at once: a reader sees the old token or the new one."""
+    partial = path.with_name(path.name + ".new")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    with os.fdopen(descriptor, "w", encoding="ascii") as file:
+        file.write(token)
+    partial.replace(path)
+
+
+#: Seconds before a retry when renewing the demo's tokens failed (the server not up yet, a restart).
+TOKEN_RETRY_SECONDS = 10.0
+
+
+def keep_tokens_fresh(info: DemoInfo, base_url: str, stop: threading.Event) -> None:
+    """Until ``stop`` is set, renew the token file of each demo client (from the gateway at ``base_url``) when half
+    of its lifetime has passed, so that the printed commands never meet an expired token."""
+    every = max(info.expires_in / 2, 1.0)
+    wait = every
+    with httpx.Client(base_url=base_url, timeout=10.0, trust_env=False) as http:
+        while not stop.wait(wait):
+            wait = every
+            for client_id, secret in info.credentials().items():
+                try:
+                    answer = http.post(
+                        "/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
+                    )
+                    answer.raise_for_status()
+                    write_token(info.token_file(client_id), str(answer.json()["access_token"]))
+                except (httpx.HTTPError, OSError, ValueError, KeyError) as exc:
+                    log.warning("demo token not renewed", client_id=client_id, error=type(exc).__name__)
+                    wait = TOKEN_RETRY_SECONDS
 
 
 async def _count_citizens(url: str) -> int:
@@ -299,13 +370,24 @@ async def _count_citizens(url: str) -> int:
         await engine.dispose()
 
 
+def shown_path(path: Path) -> str:
+    """``path`` as a shell command line names it: relative to the working directory when inside it, quoted."""
+    try:
+        shown = str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        shown = str(path.resolve())
+    return shlex.quote(shown)
+
+
 def demo_banner(info: DemoInfo, *, base_url: str, population_url: str) -> str:
-    """The text printed before the demo serves: credentials and ready curl command lines."""
+    """The text printed before the demo serves: the clients' credentials and short command lines that read the
+    clients' current tokens from their files (renewed while the demo serves), each of which runs on its own."""
+
+    def bearer(client_id: str) -> str:
+        return f'-H "Authorization: Bearer $(cat {shown_path(info.token_file(client_id))})"'
+
     record_url = f"{base_url}/v1/databases/population/records/{info.sample_personal_id}"
-    headers = (
-        f"-H {shlex.quote('Authorization: Bearer ' + info.access_token)} "
-        f"-H 'X-Purpose: {DEMO_PURPOSE}' -H 'X-Actor-Id: {DEMO_ACTOR}'"
-    )
+    headers = f"{bearer(info.client_id)} -H 'X-Purpose: {DEMO_PURPOSE}' -H 'X-Actor-Id: {DEMO_ACTOR}'"
     fetch = f"curl -s {headers} {record_url}"
     get_token = (
         f"curl -s -u {shlex.quote(info.client_id + ':' + info.client_secret)} "
@@ -318,7 +400,7 @@ def demo_banner(info: DemoInfo, *, base_url: str, population_url: str) -> str:
         f"curl -s {headers} -H 'Content-Type: application/json' -d {shlex.quote(query)} "
         f"{base_url}/v1/databases/population/search"
     )
-    axis = f"curl -s -H {shlex.quote('Authorization: Bearer ' + info.access_token)} {base_url}/v1/axis"
+    axis = f"curl -s {bearer(info.client_id)} {base_url}/v1/axis"
     change = json.dumps(
         {
             "operations": [
@@ -335,6 +417,10 @@ def demo_banner(info: DemoInfo, *, base_url: str, population_url: str) -> str:
         f"curl -s {headers} -H 'Content-Type: application/json' -H 'Idempotency-Key: demo-marriage-1' "
         f"-d {shlex.quote(change)} {base_url}/v1/databases/population/records"
     )
+    audit_client, admin_client = DEMO_STAFF_CLIENTS
+    audit = f"curl -s {bearer(audit_client)} '{base_url}/v1/audit?subject={info.sample_personal_id}'"
+    admin = f"curl -s {bearer(admin_client)} {base_url}/v1/admin/clients"
+    token_directory = shown_path(info.token_directory)
     note = ""
     if population_url != info.population_url:
         note = "\n  (the population connector is configured to another database; demo data was seeded beside it)"
@@ -350,17 +436,25 @@ def demo_banner(info: DemoInfo, *, base_url: str, population_url: str) -> str:
                 else []
             ),
             "",
-            "Demo client (its secret is renewed every time the demo starts):",
+            "Demo clients (their secrets are renewed every time the demo starts):",
             f"  client_id:     {info.client_id}",
             f"  client_secret: {info.client_secret}",
+            *(
+                f"  {client_id} (scope {', '.join(DEMO_STAFF_CLIENTS[client_id][1])}): secret {secret}"
+                for client_id, secret in info.staff_secrets.items()
+            ),
             "",
-            f"Fetch a citizen through the gateway (the token inside is valid for {info.expires_in // 60} minutes):",
+            f"A current token of each client is in {token_directory}/CLIENT_ID, renewed while the demo runs (a token",
+            f"lasts {info.expires_in // 60} minutes); the commands below read it. In a shell of your own:",
+            f"  export TOKEN=$(cat {shown_path(info.token_file(info.client_id))})",
+            "",
+            "Fetch a citizen through the gateway:",
             "",
             f"  {fetch}",
             "",
             "(X-Purpose: the public-service procedure the request is for; X-Actor-Id: the officer making it.)",
             "",
-            "Get a new token:",
+            f"Get a new token (-u {audit_client}:SECRET or {admin_client}:SECRET for the other clients):",
             f"  {get_token}",
             "Search by full name and date of birth (or year of birth):",
             f"  {search}",
@@ -368,6 +462,10 @@ def demo_banner(info: DemoInfo, *, base_url: str, population_url: str) -> str:
             f"  {axis}",
             "Submit a change (a marriage registered by a commune office); the receipt's Location shows its delivery:",
             f"  {submit}",
+            f"Who looked at this citizen: the audit trail, as the {audit_client} client:",
+            f"  {audit}",
+            f"The gateway's clients, as the {admin_client} client:",
+            f"  {admin}",
             "Data quality (correct, complete, clean, live) of the simulated data, which has planted defects:",
             "  gateway quality report population --format html --output quality.html",
             f"API documentation: {base_url}/docs",

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
+import typer.main
 from prometheus_client import REGISTRY
 
 import gateway.metrics  # noqa: F401 - registers the gateway's metrics
+from gateway.cli import app as cli_app
 from gateway.problems import PROBLEM_TYPES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,3 +47,57 @@ def test_every_gateway_metric_is_documented() -> None:
 def test_every_problem_type_is_documented() -> None:
     missing = sorted(slug for slug in PROBLEM_TYPES if f"/problems/{slug}" not in README)
     assert not missing, f"problem types missing from the README: {missing}"
+
+
+def _options(command: Any) -> set[str]:
+    return {opt for param in command.params for opt in (*param.opts, *param.secondary_opts) if opt.startswith("-")}
+
+
+def _resolve(command: Any, words: list[str]) -> tuple[Any, Any]:
+    """The (sub)command ``words`` name from ``command`` (the words that name subcommands, as far as they do), and
+    the innermost group on the way."""
+    group = command
+    for word in words:
+        subcommands = getattr(command, "commands", None)
+        if not subcommands or word not in subcommands:
+            break
+        command = subcommands[word]
+        if getattr(command, "commands", None):
+            group = command
+    return command, group
+
+
+OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
+
+
+def test_every_option_the_readme_names_exists() -> None:
+    """Every ``--option`` of a ``gateway ...`` command the README shows (inline, in code blocks, and in the command
+    table, where ``show ID`` after ``gateway clients list`` means ``gateway clients show ID``) is an option of that
+    command."""
+    root = typer.main.get_command(cli_app)
+    shown: list[tuple[Any, str]] = []
+    for block in re.findall(r"^```\w*\n(.*?)^```$", README, re.MULTILINE | re.DOTALL):
+        for line in block.splitlines():
+            words = line.strip().removeprefix(".venv/bin/").split()
+            if words and words[0] == "gateway":
+                shown.append((_resolve(root, words[1:])[0], line))
+    for row in README.splitlines():
+        table_row = row.startswith("| `gateway")
+        group = None
+        for span in re.findall(r"`([^`\n]+)`", row.split(" | ")[0] if table_row else row):
+            words = span.replace("\\|", " ").split()
+            if words[0] == "gateway":
+                command, group = _resolve(root, words[1:])
+            elif table_row and group is not None and words[0] in group.commands:
+                command, group = _resolve(group, words)
+            else:
+                continue
+            shown.append((command, span))
+    assert len(shown) > 40
+    wrong = [
+        f"{text}: {option}"
+        for command, text in shown
+        for option in OPTION.findall(text)
+        if option not in _options(command)
+    ]
+    assert not wrong, wrong

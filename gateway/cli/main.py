@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import shutil
-from contextlib import ExitStack
+import socket
+import sys
+import threading
+from contextlib import ExitStack, suppress
 from pathlib import Path
 from typing import Annotated
 
@@ -39,6 +43,8 @@ ConfigOption = Annotated[
 ]
 #: Exit status of a command whose settings are not valid.
 EXIT_BAD_SETTINGS = 2
+#: Exit status of ``gateway serve`` and ``gateway demo`` when they cannot listen on the address asked (in use).
+EXIT_CANNOT_LISTEN = 3
 
 
 def use_config(path: Path | None) -> None:
@@ -120,12 +126,46 @@ def prepare_multiprocess_metrics(settings: Settings, workers: int) -> None:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
 
 
-def _serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
+def listen(host: str, port: int) -> socket.socket:
+    """Bind the socket the server will serve on, as uvicorn would (``SO_REUSEADDR``; IPv6 when ``host`` has a
+    colon), before anything else is done: when the address is taken, print one line on stderr and exit
+    :data:`EXIT_CANNOT_LISTEN` with nothing changed."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family=family, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        why = (
+            "the address is already in use (is another gateway or demo running there?)"
+            if exc.errno == errno.EADDRINUSE
+            else (exc.strerror or type(exc).__name__)
+        )
+        typer.echo(f"error: cannot listen on {shown}: {why}; nothing was changed", err=True)
+        raise typer.Exit(EXIT_CANNOT_LISTEN) from None
+    sock.set_inheritable(True)  # the worker processes of --workers serve on it
+    return sock
+
+
+def _serve(settings: Settings, sock: socket.socket, *, host: str, port: int, workers: int) -> None:
+    """Serve on ``sock`` (bound by :func:`listen`) with uvicorn, in ``workers`` processes."""
     private_directory(settings.data_dir)
     prepare_multiprocess_metrics(settings, workers)
-    uvicorn.run(
+    config = uvicorn.Config(
         "gateway.app:create_app", factory=True, **uvicorn_options(settings, host=host, port=port, workers=workers)
     )
+    if workers > 1:
+        from uvicorn.supervisors import Multiprocess
+
+        Multiprocess(config, sockets=[sock]).run()
+        return
+    server = uvicorn.Server(config)
+    with suppress(KeyboardInterrupt):
+        server.run(sockets=[sock])
+    if not server.started:
+        sys.exit(EXIT_CANNOT_LISTEN)
 
 
 @app.command()
@@ -151,12 +191,13 @@ def serve(
             err=True,
         )
         raise typer.Exit(EXIT_BAD_SETTINGS)
+    sock = listen(host, port)  # a taken address fails here, before the schema is touched
     private_directory(settings.data_dir)
     if migrate:
         migrations.upgrade(settings.database_url)
     else:
         require_current_schema(settings.database_url)
-    _serve(settings, host=host, port=port, workers=workers)
+    _serve(settings, sock, host=host, port=port, workers=workers)
 
 
 @app.command()
@@ -171,7 +212,7 @@ def demo(
 
     Databases the settings configure already are served as configured; the others of the simulated sector systems
     are started and configured here."""
-    from ..demo import demo_banner, prepare_demo
+    from ..demo import demo_banner, keep_tokens_fresh, prepare_demo
     from ..logs import configure_logging
 
     use_config(config)
@@ -181,6 +222,8 @@ def demo(
         raise typer.Exit(2)
     # Logs go to stderr from the start: stdout carries only the banner (people paste from it).
     configure_logging(level=settings.log_level, fmt=settings.log_format)
+    # A taken address fails here, before the secrets are renewed or anything is printed or written.
+    sock = listen(host, port)
     private_directory(settings.data_dir)
     migrations.upgrade(settings.database_url)
     with ExitStack() as stack:  # the simulated sector systems serve until the gateway stops
@@ -188,8 +231,15 @@ def demo(
         shown_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - only displayed
         shown_host = f"[{shown_host}]" if ":" in shown_host else shown_host
         population_url = str(settings.connectors["population"].config.get("url"))
-        typer.echo(demo_banner(info, base_url=f"http://{shown_host}:{port}", population_url=population_url))
-        _serve(settings, host=host, port=port, workers=1)
+        base_url = f"http://{shown_host}:{port}"
+        typer.echo(demo_banner(info, base_url=base_url, population_url=population_url))
+        stop = threading.Event()
+        stack.callback(stop.set)
+        refresher = threading.Thread(
+            target=keep_tokens_fresh, args=(info, base_url, stop), name="demo-tokens", daemon=True
+        )
+        refresher.start()
+        _serve(settings, sock, host=host, port=port, workers=1)
 
 
 @db_app.command("upgrade")

@@ -113,4 +113,5 @@ def test_the_guides_run_as_written(tmp_path: Path) -> None:
     assert re.search(r"^12 of 16 national databases connected", out, re.MULTILINE)
     assert "12/16 cơ sở dữ liệu đã kết nối vào cuối tháng" in out
     assert re.search(r"audit trail intact: \d+ events", out)
+    assert re.search(r"^[1-9]\d* lượt trao đổi có hồ sơ này$", out, re.MULTILINE), out[-2000:]
     assert (work / "bao-cao-truc.html").is_file() and (work / "chat-luong.html").is_file()

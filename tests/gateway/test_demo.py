@@ -1,6 +1,7 @@
 """The README's promise, end to end: ``gateway demo`` seeds a simulated population database, prints ready
 ``curl`` command lines, and serves; the printed lines work when pasted into a shell (run here with the real
-``curl``). A second start on the same data directory reuses the data and renews the demo client's secret.
+``curl``). A second start on the same data directory reuses the data and renews the demo client's secret; a
+second start on a port already taken changes nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -25,10 +27,11 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from support import STATED, assert_private, free_port
+from support import STATED, TEST_PEPPER, assert_private, free_port
 
 from contracts.names import normalize_name
 from contracts.population import Citizen
+from gateway.demo import DemoInfo, keep_tokens_fresh
 
 CURL = shutil.which("curl")
 needs_curl = pytest.mark.skipif(CURL is None, reason="the curl binary is not installed")
@@ -43,7 +46,17 @@ class Demo:
     banner: list[str]
     seconds_to_healthy: float
     stderr: Path
+    directory: Path
+    """The demo's working directory, which is also its data directory."""
     rest: queue.Queue[str] = field(default_factory=queue.Queue)
+
+    def token(self, client_id: str = "demo") -> str:
+        """The current token of one of the demo's clients, from the file the printed commands read."""
+        return (self.directory / "demo-tokens" / client_id).read_text(encoding="ascii")
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
 
     def line(self, pattern: str) -> str:
         """The one banner line matching ``pattern``, stripped."""
@@ -80,6 +93,17 @@ class Demo:
     @property
     def axis_command(self) -> str:
         return self.line(r"^\s*curl .*/v1/axis$")
+
+    @property
+    def audit_command(self) -> str:
+        return self.line(r"^\s*curl .*/v1/audit\?subject=")
+
+    @property
+    def admin_command(self) -> str:
+        return self.line(r"^\s*curl .*/v1/admin/clients$")
+
+    def staff_secret(self, client_id: str) -> str:
+        return self.line(rf"^\s*{client_id} \(scope \w+\): secret ").split()[-1]
 
     @property
     def served(self) -> list[str]:
@@ -143,7 +167,7 @@ def running_demo(data_dir: Path, *args: str, timeout: float = 120) -> Iterator[D
             except httpx.TransportError:
                 pass
             time.sleep(0.05)
-        yield Demo(process, url, banner, time.monotonic() - began, stderr, lines)
+        yield Demo(process, url, banner, time.monotonic() - began, stderr, data_dir, lines)
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
@@ -154,16 +178,24 @@ def running_demo(data_dir: Path, *args: str, timeout: float = 120) -> Iterator[D
                 process.wait()
 
 
-def run_pasted(command: str) -> Any:
-    """Run a printed command line as a shell would split it, with the real curl; return its JSON output."""
-    argv = shlex.split(command)
-    assert argv[0] == "curl"
+def run_pasted(demo: Demo, command: str) -> Any:
+    """Run a printed command line pasted into a shell of its own in the demo's directory, with the real curl;
+    return its JSON output (the answer must be a success)."""
+    assert command.startswith("curl ")
     assert CURL is not None
     result = subprocess.run(
-        [CURL, *argv[1:]], capture_output=True, text=True, encoding="utf-8", timeout=60, check=False
+        ["bash", "-c", f"{command} -w '\n%{{http_code}}'"],
+        cwd=demo.directory,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    body, _, status = result.stdout.rpartition("\n")
+    assert 200 <= int(status) < 300, (status, body)
+    return json.loads(body)
 
 
 def stop(demo: Demo) -> None:
@@ -192,12 +224,12 @@ def test_the_printed_commands_work_and_a_restart_renews_only_the_secret(tmp_path
         personal_id = fetch.rsplit("/", 1)[1]
         assert re.fullmatch(r"068\d{9}", personal_id)
         assert f"{first.url}/v1/databases/population/records/{personal_id}" in fetch
-        citizen = Citizen.model_validate(run_pasted(fetch))
+        citizen = Citizen.model_validate(run_pasted(first, fetch))
         assert citizen.personal_id == personal_id
         assert citizen.date_of_death is None
 
         # "Get a new token", pasted.
-        issued = run_pasted(first.token_command)
+        issued = run_pasted(first, first.token_command)
         assert issued["token_type"] == "Bearer"
         scopes = set(issued["scope"].split())
         assert "axis" in scopes
@@ -211,7 +243,7 @@ def test_the_printed_commands_work_and_a_restart_renews_only_the_secret(tmp_path
         assert fresh.json() == citizen.model_dump(mode="json")
 
         # The search line, pasted: the sample citizen's name and year of birth find them.
-        page = run_pasted(first.search_command)
+        page = run_pasted(first, first.search_command)
         assert page["items"], page
         for item in page["items"]:
             assert normalize_name(item["full_name"]) == normalize_name(citizen.full_name)
@@ -219,7 +251,7 @@ def test_the_printed_commands_work_and_a_restart_renews_only_the_secret(tmp_path
         # The axis line, pasted: every served database connected (once checked), the other catalogue entries
         # pending.
         deadline = time.monotonic() + 30
-        while (axis := run_pasted(first.axis_command))["connected"] < len(first.served):
+        while (axis := run_pasted(first, first.axis_command))["connected"] < len(first.served):
             assert time.monotonic() < deadline, axis
             time.sleep(0.2)
         assert axis["total"] == 16
@@ -234,7 +266,7 @@ def test_the_printed_commands_work_and_a_restart_renews_only_the_secret(tmp_path
         assert {item["route"] for item in axis["databases"] if item["id"] in connected - via_axis} == {"direct"}
         assert first.line("national axis platform:").endswith(", ".join(sorted(via_axis)))
         # The submission line, pasted: the change is accepted, delivered, and read back.
-        receipt = run_pasted(first.submit_command)
+        receipt = run_pasted(first, first.submit_command)
         assert [entry["record_id"] for entry in receipt["accepted"]] == [personal_id], receipt
         bearer = {"Authorization": f"Bearer {issued['access_token']}", **STATED}
         deadline = time.monotonic() + 30
@@ -245,7 +277,19 @@ def test_the_printed_commands_work_and_a_restart_renews_only_the_secret(tmp_path
             time.sleep(0.1)
         changed = httpx.get(f"{first.url}/v1/databases/population/records/{personal_id}", headers=bearer).json()
         assert changed["marital_status"] == "married"
-        assert run_pasted(first.submit_command) == receipt  # pasted twice: the same receipt, nothing new
+        assert run_pasted(first, first.submit_command) == receipt  # pasted twice: the same receipt, nothing new
+        # The audit line, pasted (as the demo-audit client): who looked at this citizen, the demo client among them.
+        trail = run_pasted(first, first.audit_command)
+        looked = {(item["client_id"], item["operation"]) for item in trail["items"]}
+        assert ("demo", "read") in looked, trail
+        assert all(personal_id in item["record_ids"] for item in trail["items"])
+        # The admin line, pasted (as the demo-admin client): the demo's three clients.
+        clients = {client["client_id"]: set(client["scopes"]) for client in run_pasted(first, first.admin_command)}
+        assert clients["demo-audit"] == {"audit"} and clients["demo-admin"] == {"admin"}
+        for client_id in ("demo-audit", "demo-admin"):
+            assert fetch_token(first.url, client_id, first.staff_secret(client_id)).status_code == 200
+        # The printed commands are short: they read the token from its file instead of carrying it.
+        assert all(len(line) < 500 for line in first.banner), max(first.banner, key=len)
         first_secret = first.client_secret
         stop(first)
     # The data directory and everything the demo wrote in it (the gateway's database, its key, the simulated
@@ -266,8 +310,96 @@ def test_the_printed_commands_work_and_a_restart_renews_only_the_secret(tmp_path
         assert refused.status_code == 401
         assert refused.json()["error"] == "invalid_client"
         assert fetch_token(second.url, "demo", second.client_secret).status_code == 200
-        assert Citizen.model_validate(run_pasted(second.fetch_command)).personal_id == personal_id
+        assert Citizen.model_validate(run_pasted(second, second.fetch_command)).personal_id == personal_id
         stop(second)
+
+
+@needs_curl
+def test_a_second_demo_on_a_taken_port_changes_nothing(tmp_path: Path) -> None:
+    """Started again in the same directory on the port the first one serves on, the demo says so in one line and
+    exits non-zero before renewing any secret or printing anything: the first demo's secret and commands work."""
+    data = tmp_path / "data"
+    with running_demo(data, "--citizens", "300") as first:
+        token_before = first.token()
+        gateway_db = data / "gateway.db"
+        result = subprocess.run(
+            [sys.executable, "-m", "gateway", "demo", "--port", str(first.port), "--citizens", "300"],
+            cwd=data,
+            env={**demo_env(data), "GATEWAY_LOG_LEVEL": "WARNING"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 3
+        assert result.stdout == ""
+        assert result.stderr.splitlines() == [
+            f"error: cannot listen on 127.0.0.1:{first.port}: the address is already in use (is another gateway or "
+            "demo running there?); nothing was changed"
+        ]
+        assert first.token() == token_before
+        assert fetch_token(first.url, "demo", first.client_secret).status_code == 200
+        assert Citizen.model_validate(run_pasted(first, first.fetch_command)).personal_id
+        assert gateway_db.exists()
+        stop(first)
+
+
+def test_serve_on_a_taken_port_says_so_before_touching_the_database(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "gateway", "serve", "--port", str(port)],
+            cwd=tmp_path,
+            env={**demo_env(tmp_path / "var"), "GATEWAY_SECRET_PEPPER": TEST_PEPPER},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 3
+    assert result.stderr.splitlines() == [
+        f"error: cannot listen on 127.0.0.1:{port}: the address is already in use (is another gateway or demo "
+        "running there?); nothing was changed"
+    ]
+    assert not (tmp_path / "var").exists()
+
+
+def test_the_token_files_are_renewed_while_the_demo_serves(tmp_path: Path) -> None:
+    """The files the printed commands read get a new, working token when half of the old one's life has passed
+    (here with a lifetime of two seconds, against a running demo)."""
+    with running_demo(tmp_path / "data", "--citizens", "300") as demo:
+        before = {client_id: demo.token(client_id) for client_id in ("demo", "demo-audit", "demo-admin")}
+        info = DemoInfo(
+            citizens=300,
+            population_url="",
+            client_id="demo",
+            client_secret=demo.client_secret,
+            access_token=before["demo"],
+            expires_in=2,
+            token_directory=demo.directory / "demo-tokens",
+            sample_personal_id="",
+            sample_full_name="",
+            sample_birth_year="",
+            staff_secrets={client_id: demo.staff_secret(client_id) for client_id in ("demo-audit", "demo-admin")},
+        )
+        stopped = threading.Event()
+        refresher = threading.Thread(target=keep_tokens_fresh, args=(info, demo.url, stopped), daemon=True)
+        refresher.start()
+        try:
+            deadline = time.monotonic() + 30
+            while any(demo.token(client_id) == token for client_id, token in before.items()):
+                assert time.monotonic() < deadline, "the token files were not renewed"
+                time.sleep(0.1)
+        finally:
+            stopped.set()
+            refresher.join(timeout=30)
+        assert not refresher.is_alive()
+        assert_private(demo.directory / "demo-tokens")
+        renewed = httpx.get(f"{demo.url}/v1/axis", headers={"Authorization": f"Bearer {demo.token()}"})
+        assert renewed.status_code == 200
+        stop(demo)
 
 
 def test_a_second_start_never_reseeds_even_with_another_size(tmp_path: Path) -> None:
@@ -302,11 +434,9 @@ def test_the_default_demo_of_20000_citizens(tmp_path: Path) -> None:
         print(f"\ndefault demo first start (20,000 citizens): {demo.seconds_to_healthy:.2f} s until /healthz")
         assert demo.citizens == 20000
         personal_id = demo.fetch_command.rsplit("/", 1)[1]
-        token = re.search(r"Bearer ([\w.-]+)", demo.fetch_command)
-        assert token
         response = httpx.get(
             f"{demo.url}/v1/databases/population/records/{personal_id}",
-            headers={"Authorization": f"Bearer {token.group(1)}", **STATED},
+            headers={"Authorization": f"Bearer {demo.token()}", **STATED},
         )
         assert response.status_code == 200
         assert Citizen.model_validate(response.json()).personal_id == personal_id
@@ -324,9 +454,7 @@ def test_the_demo_metrics_stay_within_the_series_budget(tmp_path: Path) -> None:
     """The demo's twelve databases after representative traffic (reads, searches, 4xx, a submission, tokens,
     refused credentials, the axis): one scrape stays under the documented budget, without ``_created`` series."""
     with running_demo(tmp_path / "data", "--citizens", "300") as demo:
-        token = re.search(r"Bearer ([\w.-]+)", demo.fetch_command)
-        assert token
-        bearer = {"Authorization": f"Bearer {token.group(1)}", **STATED}
+        bearer = {"Authorization": f"Bearer {demo.token()}", **STATED}
         with httpx.Client(base_url=demo.url, timeout=30) as http:
             personal_id = demo.fetch_command.rsplit("/", 1)[1]
             for database in demo.served:
