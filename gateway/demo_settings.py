@@ -48,7 +48,7 @@ def absolute_sqlite_url(url: str) -> str:
     except ArgumentError:
         return url
     database = parsed.database
-    if not parsed.get_backend_name() == "sqlite" or not database or database == ":memory:":
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
         return url
     if database.startswith("file:") or Path(database).is_absolute():
         return url
@@ -90,6 +90,6 @@ def write_demo_settings(settings: Settings) -> Path:
     descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
     with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
         stream.write(text)
-    os.chmod(partial, FILE_MODE)
+    partial.chmod(FILE_MODE)
     partial.replace(path)
     return path
