@@ -75,7 +75,8 @@ def demo_settings_values(settings: Settings) -> dict[str, Any]:
             values[name] = str(Path(values[name]).resolve())
     values["data_dir"] = str(settings.data_dir.resolve())
     values["database_url"] = absolute_sqlite_url(settings.database_url)
-    values["connectors"] = _absolute_urls(settings.model_dump(mode="json", include={"connectors"})["connectors"])
+    connectors = settings.model_dump(mode="json", include={"connectors"}, exclude_defaults=True).get("connectors")
+    values["connectors"] = _absolute_urls(connectors or {})
     return values
 
 
