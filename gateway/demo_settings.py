@@ -69,12 +69,21 @@ def demo_settings_values(settings: Settings) -> dict[str, Any]:
     """The settings in effect that differ from the defaults, as a settings file holds them: paths absolute (the
     file is read from any directory), secret settings left out, the connectors (the demo's included) in full."""
     secret = {name for name, value in settings if isinstance(value, SecretStr)}
-    values: dict[str, Any] = settings.model_dump(mode="json", exclude_defaults=True, exclude=secret)
+    # Left out where they follow the data directory (a data directory moved, or named by GATEWAY_DATA_DIR, keeps them).
+    data_dir = settings.data_dir
+    derived = {  # as Settings derives them
+        "database_url": f"sqlite+aiosqlite:///{data_dir / 'gateway.db'}",
+        "signing_key_path": data_dir / "keys" / "signing-key.pem",
+        "secret_pepper_path": data_dir / "keys" / "secret-pepper",
+    }
+    follow = {name for name, value in derived.items() if getattr(settings, name) == value}
+    values: dict[str, Any] = settings.model_dump(mode="json", exclude_defaults=True, exclude=secret | follow)
     for name in _PATH_SETTINGS:
         if values.get(name) is not None:
             values[name] = str(Path(values[name]).resolve())
     values["data_dir"] = str(settings.data_dir.resolve())
-    values["database_url"] = absolute_sqlite_url(settings.database_url)
+    if "database_url" in values:
+        values["database_url"] = absolute_sqlite_url(values["database_url"])
     connectors = settings.model_dump(mode="json", include={"connectors"}, exclude_defaults=True).get("connectors")
     values["connectors"] = _absolute_urls(connectors or {})
     return values

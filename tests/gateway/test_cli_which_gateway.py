@@ -102,9 +102,11 @@ def test_demo_settings_file_holds_the_connectors_and_no_secret(tmp_path: Path) -
     assert TEST_PEPPER not in text and "secret_pepper:" not in text
     values = yaml.safe_load(text)
     assert values["data_dir"] == str(data)
-    assert values["database_url"] == f"sqlite+aiosqlite:///{data / 'gateway.db'}"
+    assert "database_url" not in values  # it follows the data directory
     assert values["connectors"]["land"]["config"]["url"].endswith(str(data / "sectors" / "land.db"))
-    assert Settings.model_validate(values).connectors.keys() == {"land"}
+    read = Settings.model_validate({**values, "secret_pepper": TEST_PEPPER})
+    assert read.connectors.keys() == {"land"}
+    assert read.database_url == f"sqlite+aiosqlite:///{data / 'gateway.db'}"
 
 
 def test_relative_paths_are_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -112,12 +114,13 @@ def test_relative_paths_are_made_absolute(tmp_path: Path, monkeypatch: pytest.Mo
     values = demo_settings_values(
         Settings(
             data_dir=Path("var"),
+            database_url="sqlite:///elsewhere/gateway.db",
             secret_pepper=TEST_PEPPER,
             connectors={"population": {"config": {"url": "sqlite+aiosqlite:///var/sectors/population.db"}}},
         )
     )
     assert values["data_dir"] == str(tmp_path / "var")
-    assert values["database_url"] == f"sqlite+aiosqlite:///{tmp_path / 'var' / 'gateway.db'}"
+    assert values["database_url"] == f"sqlite:///{tmp_path / 'elsewhere' / 'gateway.db'}"
     assert values["connectors"]["population"]["config"]["url"] == (
         f"sqlite+aiosqlite:///{tmp_path / 'var' / 'sectors' / 'population.db'}"
     )
