@@ -75,11 +75,11 @@ def run_admin(action: Action[T], *, catalog: bool = False, given: Mapping[str, A
         configure_logging(level=settings.log_level, fmt=settings.log_format)
         registry = ConnectorRegistry.from_settings(settings)
         if not registry.databases and not registry.failures:
-            # Settings without connectors (a shell next to `gateway demo`, which configures its own): nothing to
-            # check against; said, not refused.
+            # Settings without connectors (another data directory than the demo's, whose settings file would name
+            # its connectors): nothing to check against; said, not refused.
             typer.echo(
-                "warning: these settings configure no connector (GATEWAY_CONFIG, GATEWAY_CONNECTORS): the grant is "
-                "not checked against its database's connector",
+                "warning: these settings configure no connector (--config, GATEWAY_CONFIG, GATEWAY_CONNECTORS, or a "
+                "demo's data directory: --data-dir): the grant is not checked against its database's connector",
                 err=True,
             )
             registry = None

@@ -17,10 +17,12 @@ import typer
 import uvicorn
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from .. import __version__, migrations
 from ..db import create_engine
+from ..demo_settings import demo_settings_path, write_demo_settings
 from ..files import DIRECTORY_MODE, private_directory, restrict_umask
 from ..http_server import uvicorn_options
 from ..settings import CONFIG_ENV, Settings, get_settings
@@ -41,10 +43,24 @@ ConfigOption = Annotated[
         help=f"Settings file (TOML, or YAML); the same as {CONFIG_ENV}. Environment variables override it.",
     ),
 ]
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        metavar="DIR",
+        file_okay=False,
+        help="The gateway's data directory (its database, keys, demo data); the same as GATEWAY_DATA_DIR. Run from "
+        "any directory: with no --config nor GATEWAY_CONFIG, the settings the demo wrote there are used.",
+    ),
+]
 #: Exit status of a command whose settings are not valid.
 EXIT_BAD_SETTINGS = 2
 #: Exit status of ``gateway serve`` and ``gateway demo`` when they cannot listen on the address asked (in use).
 EXIT_CANNOT_LISTEN = 3
+DATA_DIR_ENV = "GATEWAY_DATA_DIR"
+#: Commands that never read the demo's settings file: the demo writes it (and configures its connectors itself),
+#: ``serve`` serves what its operator configured.
+_OWN_SETTINGS_COMMANDS = frozenset({"demo", "serve"})
 
 
 def use_config(path: Path | None) -> None:
@@ -53,6 +69,28 @@ def use_config(path: Path | None) -> None:
         return
     os.environ[CONFIG_ENV] = str(path.resolve())
     get_settings.cache_clear()
+
+
+def use_data_dir(path: Path | None) -> None:
+    """Use the data directory ``path`` (absolute, whatever the current directory) from now on."""
+    if path is None:
+        return
+    os.environ[DATA_DIR_ENV] = str(path.resolve())
+    get_settings.cache_clear()
+
+
+def use_demo_settings() -> Path | None:
+    """Without a settings file named (``--config``, ``GATEWAY_CONFIG``), read the settings file the demo wrote in
+    the data directory (``GATEWAY_DATA_DIR``, else the default), when there is one. Returns it."""
+    if os.environ.get(CONFIG_ENV):
+        return None
+    data_dir = Path(os.environ.get(DATA_DIR_ENV) or Settings.model_fields["data_dir"].default)
+    path = demo_settings_path(data_dir)
+    if not path.is_file():
+        return None
+    os.environ[CONFIG_ENV] = str(path.resolve())
+    get_settings.cache_clear()
+    return path
 
 
 def describe_settings_error(exc: ValidationError | SettingsError) -> list[str]:
@@ -83,18 +121,65 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
+    ctx: typer.Context,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
     config: ConfigOption = None,
+    data_dir: DataDirOption = None,
 ) -> None:
-    """The provincial data-sharing integration gateway."""
+    """The provincial data-sharing integration gateway.
+
+    Settings, first found: --config, GATEWAY_CONFIG, the demo's settings file in the data directory
+    (demo.yaml), else the environment only; environment variables override a settings file."""
+    use_data_dir(data_dir)
     use_config(config)
+    if ctx.invoked_subcommand not in _OWN_SETTINGS_COMMANDS:
+        use_demo_settings()
     restrict_umask()  # everything the gateway writes (databases, journals, keys, demo data) is its user's only
 
 
+def sqlite_file(database_url: str) -> Path | None:
+    """The file of a SQLite database URL (``None``: another database, or SQLite in memory)."""
+    try:
+        url = make_url(database_url)
+    except ArgumentError:
+        return None
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    if url.database.startswith("file:"):
+        return Path(url.database.removeprefix("file:").split("?", 1)[0])
+    return Path(url.database)
+
+
+def say_which_gateway(database_url: str) -> None:
+    """One line on stderr naming the gateway database the command uses, and the settings file it came from."""
+    try:
+        shown = make_url(database_url).render_as_string(hide_password=True)
+    except ArgumentError:
+        shown = "(an invalid URL)"
+    file = sqlite_file(database_url)
+    if file is not None:
+        shown = f"{shown.split(':', 1)[0]}:///{file.resolve()}"
+    source = os.environ.get(CONFIG_ENV)
+    typer.echo(
+        f"using the gateway database {shown} (settings: {source or 'environment only, no settings file'})", err=True
+    )
+
+
 def require_current_schema(database_url: str) -> None:
-    """Exit with a one-line message (no traceback) unless the gateway's database is at the newest migration."""
+    """Say which gateway database the command uses; exit with a one-line message (no traceback) unless it exists
+    and is at the newest migration. A SQLite database that does not exist is not created."""
+    say_which_gateway(database_url)
+    file = sqlite_file(database_url)
+    if file is not None and not file.is_file():
+        typer.echo(
+            f"error: there is no gateway database at {file.resolve()} (nothing was created). Run the command with "
+            "the gateway's data directory (--data-dir DIR, GATEWAY_DATA_DIR) or settings (--config FILE, "
+            "GATEWAY_CONFIG); for a new gateway, `gateway db upgrade` creates the database (`gateway demo` too).",
+            err=True,
+        )
+        raise typer.Exit(1)
 
     async def check() -> None:
         engine = create_engine(database_url)
@@ -217,6 +302,9 @@ def demo(
 
     use_config(config)
     settings = load_settings()
+    if not settings.data_dir.is_absolute():  # the settings file it writes is read from any directory
+        use_data_dir(settings.data_dir)
+        settings = load_settings()
     if settings.environment == "production":
         typer.echo("gateway demo refuses to run with GATEWAY_ENVIRONMENT=production", err=True)
         raise typer.Exit(2)
@@ -228,6 +316,7 @@ def demo(
     migrations.upgrade(settings.database_url)
     with ExitStack() as stack:  # the simulated sector systems serve until the gateway stops
         info = asyncio.run(prepare_demo(settings, citizens=citizens, seed=seed, stack=stack))
+        write_demo_settings(settings)
         shown_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - only displayed
         shown_host = f"[{shown_host}]" if ":" in shown_host else shown_host
         population_url = str(settings.connectors["population"].config.get("url"))
@@ -244,7 +333,8 @@ def demo(
 
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
-    """Apply the migrations up to REVISION."""
+    """Apply the migrations up to REVISION (creating the database, when it is an absent SQLite file)."""
+    say_which_gateway(get_settings().database_url)
     migrations.upgrade(get_settings().database_url, revision)
     typer.echo(f"database at {revision}")
 
@@ -252,5 +342,10 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 @db_app.command("downgrade")
 def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, e.g. base.")]) -> None:
     """Revert the migrations down to REVISION."""
+    file = sqlite_file(get_settings().database_url)
+    say_which_gateway(get_settings().database_url)
+    if file is not None and not file.is_file():
+        typer.echo(f"error: there is no gateway database at {file.resolve()} (nothing was created)", err=True)
+        raise typer.Exit(1)
     migrations.downgrade(get_settings().database_url, revision)
     typer.echo(f"database at {revision}")

@@ -22,7 +22,7 @@ from ..quality.evaluate import Evaluation
 from ..quality.html import render_html
 from ..quality.lookups import registry_lookups
 from ..quality.report import QualityReport, build_report
-from ..quality.service import scan_database
+from ..quality.service import NothingScanned, scan_database
 from ..registry import ConnectorRegistry
 from ..settings import Settings, get_settings
 from .main import require_current_schema
@@ -67,8 +67,9 @@ def _registry(settings: Settings, database_id: str) -> ConnectorRegistry:
     instance = settings.connectors.get(database_id)
     if instance is None or not instance.enabled:
         raise _fail(
-            f"no connector is configured for {database_id!r} (GATEWAY_CONNECTORS__{database_id.upper()}__...); "
-            f"configured: {', '.join(sorted(settings.connectors)) or 'none'}"
+            f"nothing was checked: no connector is configured for {database_id!r} in these settings "
+            f"(GATEWAY_CONNECTORS__{database_id.upper()}__...); configured: "
+            f"{', '.join(sorted(settings.connectors)) or 'none'}"
         )
     registry = ConnectorRegistry.from_settings(settings)
     if database_id in registry.failures:
@@ -114,6 +115,11 @@ def scan(
         ) from None
     except ConnectorError as exc:
         raise _fail(f"{database_id!r} could not be read: {exc.message}") from None
+    except NothingScanned:
+        raise _fail(
+            f"nothing was checked: the sector system of {database_id!r} returned no record; no score stored (the "
+            "previous ones are kept). Is its connector configured to the right system (gateway config check)?"
+        ) from None
     typer.echo(scan_summary(database_id, evaluation, size))
 
 

@@ -34,9 +34,17 @@ from .lookups import connector_search, registry_lookups
 from .rules import Lookups, RuleContext
 from .storage import SCAN, SUBMITTED, add_counts, read_dimension_counts, read_scan_times, replace_counts
 
-__all__ = ["quality_snapshot", "record_submitted", "scan_database", "scan_unscanned"]
+__all__ = ["NothingScanned", "quality_snapshot", "record_submitted", "scan_database", "scan_unscanned"]
 
 log = get_logger(__name__)
+
+
+class NothingScanned(Exception):
+    """A scan read no record: the scores stored before (if any) are kept, none are stored."""
+
+    def __init__(self, database_id: str) -> None:
+        super().__init__(f"{database_id}: the sector system returned no record to check")
+        self.database_id = database_id
 
 
 async def _evaluate(
@@ -96,14 +104,17 @@ async def scan_database(
     ``lookups`` answers the cross-database rules; the connector's own search (when it has one) finds the duplicates
     of the sampled records among all records.
 
-    Raises :class:`connectors.base.OperationNotSupported` when the connector cannot sample its records, and the
-    connector's errors when the sector system cannot be read.
+    Raises :class:`connectors.base.OperationNotSupported` when the connector cannot sample its records,
+    :class:`NothingScanned` (storing nothing) when the sample is empty, and the connector's errors when the sector
+    system cannot be read.
     """
     started = utcnow()
     size = sample_size or settings.quality_sample_size
     # One context of the gateway's own for the whole scan: the sample and the searches and lookups it makes.
     with connector_call(system_context(settings)):
         records = await connector.sample(size)
+        if not records:
+            raise NothingScanned(database_id)
         contract = connector.contract
         lookups = replace(lookups or Lookups(), search=connector_search(connector))
         evaluation = await _evaluate(records, contract, database_id, settings, now=now or started, lookups=lookups)
@@ -147,7 +158,7 @@ async def scan_unscanned(
                 lookups=lookups,
                 sample_size=sample_size,
             )
-        except OperationNotSupported:
+        except (OperationNotSupported, NothingScanned):
             continue
         except ConnectorError as exc:
             log.warning("data-quality scan failed", database=database_id, error=exc.message)

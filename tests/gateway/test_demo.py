@@ -291,11 +291,28 @@ def test_the_printed_commands_work_and_a_restart_renews_only_the_secret(tmp_path
         # The printed commands are short: they read the token from its file instead of carrying it.
         assert all(len(line) < 500 for line in first.banner), max(first.banner, key=len)
         first_secret = first.client_secret
+        # From another directory, the gateway command manages this demo: its database and its connectors.
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        scan = subprocess.run(
+            [sys.executable, "-m", "gateway", "--data-dir", str(data), "quality", "scan", "land"],
+            cwd=elsewhere,
+            env={k: v for k, v in demo_env(data).items() if k != "GATEWAY_DATA_DIR"},
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            timeout=120,
+            check=False,
+        )
+        assert scan.returncode == 0, scan.stderr
+        assert f"using the gateway database sqlite+aiosqlite:///{data / 'gateway.db'}" in scan.stderr
+        assert f"(settings: {data / 'demo.yaml'})" in scan.stderr
+        assert "scores stored" in scan.stdout
         stop(first)
     # The data directory and everything the demo wrote in it (the gateway's database, its key, the simulated
     # sector systems' databases) are private to the gateway's user.
     written = assert_private(data)
-    assert {"gateway.db", "keys/data-keys", "sectors/population.db", "sectors/demo.json"} <= written
+    assert {"gateway.db", "keys/data-keys", "sectors/population.db", "sectors/demo.json", "demo.yaml"} <= written
 
     population = data / "sectors" / "population.db"
     seeded = population.stat().st_mtime_ns, population.stat().st_size

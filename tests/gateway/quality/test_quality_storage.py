@@ -24,7 +24,7 @@ from gateway import migrations
 from gateway.app import create_app
 from gateway.db import standalone_session
 from gateway.quality.rules import Dimension
-from gateway.quality.service import quality_snapshot, record_submitted, scan_database
+from gateway.quality.service import NothingScanned, quality_snapshot, record_submitted, scan_database
 from gateway.quality.storage import read_scores
 from gateway.settings import Settings
 from simulators.population import seed_population
@@ -147,6 +147,24 @@ async def test_a_scan_replaces_the_previous_one(quality_db: str, tmp_path: Path)
         stored = (await read_scores(session, "population_scan"))["scan"]
     assert (stored.records, stored.sample_size) == (150, 1000)
     assert all(count.checked == 150 and count.failed == 0 for count in stored.dimensions.values())
+
+
+@pytest.mark.anyio
+async def test_a_scan_that_reads_no_record_keeps_the_previous_scores(quality_db: str, tmp_path: Path) -> None:
+    full, empty = f"sqlite:///{tmp_path / 'population.db'}", f"sqlite:///{tmp_path / 'empty.db'}"
+    await seed_population(full, count=40, seed=7)
+    await seed_population(empty, count=0, seed=7)
+    settings = settings_for(quality_db, tmp_path, quality_default_freshness_days=1460)
+    async with PopulationConnector.from_config({"url": full}) as connector, standalone_session(quality_db) as session:
+        await scan_database(session, database_id="population_empty", connector=connector, settings=settings)
+    async with PopulationConnector.from_config({"url": empty}) as connector, standalone_session(quality_db) as session:
+        with pytest.raises(NothingScanned):
+            await scan_database(session, database_id="population_empty", connector=connector, settings=settings)
+        with pytest.raises(NothingScanned):
+            await scan_database(session, database_id="population_never", connector=connector, settings=settings)
+    async with standalone_session(quality_db) as session:
+        assert (await read_scores(session, "population_empty"))["scan"].records == 40
+        assert "scan" not in await read_scores(session, "population_never")
 
 
 def values(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
