@@ -111,7 +111,8 @@ def test_the_guides_run_as_written(tmp_path: Path) -> None:
     # The operators' guide: the new client's token, the axis, the reports, the audit trail.
     assert re.search(r"^population:read population:search$", out, re.MULTILINE), out[-2000:]
     assert re.search(r"^12 of 16 national databases connected", out, re.MULTILINE)
-    assert "12/16 cơ sở dữ liệu đã kết nối vào cuối tháng" in out
+    # (the guide took land out of maintenance just before: it may not be checked again yet)
+    assert re.search(r"1[12]/16 cơ sở dữ liệu đã kết nối vào cuối tháng", out), out[-2000:]
     assert re.search(r"audit trail intact: \d+ events", out)
     assert re.search(r"^[1-9]\d* lượt trao đổi có hồ sơ này$", out, re.MULTILINE), out[-2000:]
     assert (work / "bao-cao-truc.html").is_file() and (work / "chat-luong.html").is_file()
