@@ -322,6 +322,7 @@ DETAILS: dict[str, dict[str, str]] = {
         "There is no client with this id.": "Không có ứng dụng khách nào với mã này.",
         "There is no such key for this client.": "Ứng dụng khách này không có khóa như vậy.",
         "There is no grant with this id.": "Không có quyền khai thác nào với mã này.",
+        "There is no such documentation asset.": "Không có tệp tài liệu này.",
         "No database {database} in the axis catalogue.": (
             "Không có cơ sở dữ liệu {database} trong danh mục của trục kết nối."
         ),

@@ -15,7 +15,16 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
-from support import STATED, TEST_PEPPER, ClientCredentials, LiveServer, PlantedSearch, fetch_token, postgres_database
+from support import (
+    STATED,
+    TEST_DATA_KEY,
+    TEST_PEPPER,
+    ClientCredentials,
+    LiveServer,
+    PlantedSearch,
+    fetch_token,
+    postgres_database,
+)
 
 from connectors.sql.urls import to_async_url
 from gateway import migrations
@@ -129,6 +138,7 @@ def make_settings(
             # (tests/gateway/test_client_secrets.py checks the limits, with gateways of its own).
             # Every gateway the tests start in this process hashes with the pepper the tests hash with.
             "secret_pepper": TEST_PEPPER,
+            "data_key": TEST_DATA_KEY,
             "token_failures_per_client": 0,
             "token_failures_per_address": 0,
         }

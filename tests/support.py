@@ -23,6 +23,10 @@ from sqlalchemy.engine import URL, make_url
 #: The pepper of the secrets the tests hash themselves (outside any server); a gateway process started by a test
 #: must be given it (``GATEWAY_SECRET_PEPPER``) to accept those secrets.
 TEST_PEPPER = "the test suite's secret pepper, not a real one"
+#: The data key of every test gateway on the suite's shared database: the signing keys stored there are encrypted
+#: with it, so that every gateway the tests start on that database (in this process or as a subprocess, given it as
+#: ``GATEWAY_DATA_KEY``) decrypts them, whatever its data directory.
+TEST_DATA_KEY = "YXhpcy1nYXRld2F5IHRlc3Qgc3VpdGUgZGF0YSBrZXk="
 
 STATED = {"X-Purpose": "1.001612.000.00.00.H41", "X-Actor-Id": "CB-068-0001"}
 

@@ -102,7 +102,7 @@ def docs_router(app: FastAPI) -> APIRouter:
     async def asset(asset: str) -> FileResponse:
         media_type = ASSETS.get(asset)
         if media_type is None:
-            raise NotFound(f"No documentation asset {asset!r}.")
+            raise NotFound("There is no such documentation asset.")
         return FileResponse(
             _ASSET_DIR / asset,
             media_type=media_type,

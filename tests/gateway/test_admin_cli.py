@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from support import ClientCredentials, LiveServer, PlantedSearch, fetch_token
+from support import TEST_DATA_KEY, ClientCredentials, LiveServer, PlantedSearch, fetch_token
 
 from gateway.app import create_app
 from gateway.db import create_engine
@@ -93,6 +93,7 @@ def cli(
             "GATEWAY_CONNECTORS__POPULATION__CONFIG__URL": sector_url,
             "GATEWAY_LOG_LEVEL": "WARNING",
             "GATEWAY_SECRET_PEPPER": load_or_create_pepper(make_settings()).decode(),
+            "GATEWAY_DATA_KEY": TEST_DATA_KEY,
             "PYTHONIOENCODING": "utf-8",
         }
     )
@@ -259,7 +260,7 @@ def test_unknown_clients_and_grants(cli: Cli) -> None:
         ("grants", "show", "987654321"),
         ("grants", "revoke", "987654321"),
     )
-    assert all(stderr.startswith("error: There is no") for stderr in refusals), refusals
+    assert all("\nerror: There is no" in f"\n{stderr}" for stderr in refusals), refusals
 
 
 def test_create_checks_data_scopes_against_the_served_databases(cli: Cli) -> None:

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from jwt.algorithms import RSAAlgorithm
 from sqlmodel import select
-from support import STATED, ClientCredentials, LiveServer, PlantedSearch, fetch_token
+from support import STATED, TEST_DATA_KEY, ClientCredentials, LiveServer, PlantedSearch, fetch_token
 
 from gateway.app import create_app
 from gateway.db import create_engine, standalone_session, utcnow
@@ -519,7 +519,14 @@ def test_key_routes_need_the_admin_scope(api: httpx.Client, agency: Agency, read
 
 def gateway_command(database_url: str, data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    env.update({"GATEWAY_DATABASE_URL": database_url, "GATEWAY_DATA_DIR": str(data_dir), "PYTHONIOENCODING": "utf-8"})
+    env.update(
+        {
+            "GATEWAY_DATABASE_URL": database_url,
+            "GATEWAY_DATA_DIR": str(data_dir),
+            "GATEWAY_DATA_KEY": TEST_DATA_KEY,
+            "PYTHONIOENCODING": "utf-8",
+        }
+    )
     return subprocess.run(
         [sys.executable, "-m", "gateway", "keys", *args],
         cwd=data_dir,
