@@ -12,9 +12,6 @@ from typing import Annotated
 
 import typer
 
-from ..db import standalone_session
-from ..exchange import manage
-from ..settings import get_settings
 from .main import require_current_schema
 
 app = typer.Typer(help="Submitted operations: dead letters, retries, replays.", no_args_is_help=True)
@@ -29,6 +26,10 @@ def dead_letters(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines instead of a table.")] = False,
 ) -> None:
     """List dead-lettered operations, oldest first, with their last error (never their field values)."""
+    from ..db import standalone_session
+    from ..exchange import manage
+    from ..settings import get_settings
+
     settings = get_settings()
     require_current_schema(settings.database_url)
 
@@ -59,6 +60,10 @@ def retry(
     database: DatabaseOption = None,
 ) -> None:
     """Deliver dead-lettered operations again (same idempotency key, attempts from zero)."""
+    from ..db import standalone_session
+    from ..exchange import manage
+    from ..settings import get_settings
+
     settings = get_settings()
     require_current_schema(settings.database_url)
     if not operation_ids and database is None:
@@ -83,6 +88,10 @@ def replay(
 ) -> None:
     """Deliver already applied operations again, in their order, under new idempotency keys: for a sector
     database restored from a backup taken before they were applied."""
+    from ..db import standalone_session
+    from ..exchange import manage
+    from ..settings import get_settings
+
     settings = get_settings()
     require_current_schema(settings.database_url)
     if since is None and receipt is None:

@@ -1,4 +1,9 @@
-"""The ``gateway`` command: serving, the demo, and the gateway's own database."""
+"""The ``gateway`` command: serving, the demo, and the gateway's own database.
+
+The command modules import only the standard library and typer when loaded: ``gateway --help`` (and every
+command) must start fast, so the gateway's heavier parts (the settings, SQLAlchemy, the app, the connectors) are
+imported inside the commands that use them.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +12,22 @@ import os
 import shutil
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import uvicorn
-from pydantic import ValidationError
-from pydantic_settings import SettingsError
-from sqlalchemy.exc import SQLAlchemyError
 
-from .. import __version__, migrations
-from ..db import create_engine
+from .. import __version__
 from ..files import DIRECTORY_MODE, private_directory, restrict_umask
-from ..http_server import uvicorn_options
-from ..settings import CONFIG_ENV, Settings, get_settings
 
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
+    from ..settings import Settings
+
+#: The variable naming the settings file (``gateway.settings.CONFIG_ENV``, spelled out here so that the help is
+#: built without loading the settings).
+CONFIG_ENV = "GATEWAY_CONFIG"
 app = typer.Typer(
     name="gateway", help="The provincial data-sharing integration gateway.", no_args_is_help=True, add_completion=False
 )
@@ -45,6 +52,8 @@ def use_config(path: Path | None) -> None:
     """Read the settings from ``path`` from now on (and in the worker processes started from here)."""
     if path is None:
         return
+    from ..settings import get_settings
+
     os.environ[CONFIG_ENV] = str(path.resolve())
     get_settings.cache_clear()
 
@@ -52,6 +61,8 @@ def use_config(path: Path | None) -> None:
 def describe_settings_error(exc: ValidationError | SettingsError) -> list[str]:
     """One line per problem, naming the setting (``connectors.tax.config``) and what is wrong; never the value
     given (it may be a secret)."""
+    from pydantic_settings import SettingsError
+
     if isinstance(exc, SettingsError):
         return [str(exc)]
     return [f"{'.'.join(str(part) for part in error['loc']) or '(settings)'}: {error['msg']}" for error in exc.errors()]
@@ -59,6 +70,11 @@ def describe_settings_error(exc: ValidationError | SettingsError) -> list[str]:
 
 def load_settings() -> Settings:
     """The settings, or exit with readable errors (no traceback) when they are not valid."""
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
+    from ..settings import get_settings
+
     try:
         return get_settings()
     except (ValidationError, SettingsError) as exc:
@@ -89,6 +105,10 @@ def main(
 
 def require_current_schema(database_url: str) -> None:
     """Exit with a one-line message (no traceback) unless the gateway's database is at the newest migration."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .. import migrations
+    from ..db import create_engine
 
     async def check() -> None:
         engine = create_engine(database_url)
@@ -121,6 +141,10 @@ def prepare_multiprocess_metrics(settings: Settings, workers: int) -> None:
 
 
 def _serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    from ..http_server import uvicorn_options
+
     private_directory(settings.data_dir)
     prepare_multiprocess_metrics(settings, workers)
     uvicorn.run(
@@ -140,6 +164,8 @@ def serve(
 
     In production, several workers need Redis (GATEWAY_REDIS_URL): each worker would otherwise count the rate
     limits in its own memory."""
+    from .. import migrations
+
     use_config(config)
     settings = load_settings()
     if settings.environment == "production" and workers > 1 and not settings.redis_url:
@@ -171,6 +197,7 @@ def demo(
 
     Databases the settings configure already are served as configured; the others of the simulated sector systems
     are started and configured here."""
+    from .. import migrations
     from ..demo import demo_banner, prepare_demo
     from ..logs import configure_logging
 
@@ -195,6 +222,9 @@ def demo(
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Apply the migrations up to REVISION."""
+    from .. import migrations
+    from ..settings import get_settings
+
     migrations.upgrade(get_settings().database_url, revision)
     typer.echo(f"database at {revision}")
 
@@ -202,5 +232,8 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 @db_app.command("downgrade")
 def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, e.g. base.")]) -> None:
     """Revert the migrations down to REVISION."""
+    from .. import migrations
+    from ..settings import get_settings
+
     migrations.downgrade(get_settings().database_url, revision)
     typer.echo(f"database at {revision}")
