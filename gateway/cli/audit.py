@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,7 +12,7 @@ from .main import require_current_schema
 if TYPE_CHECKING:
     from ..audit.verify import Report
 
-app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
+app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True, rich_markup_mode=None)
 
 EXIT_TAMPERED = 1
 EXIT_UNREADABLE = 3
@@ -54,6 +53,8 @@ def audit_verify(
 
     Exit status: 0 intact, 1 not intact, 3 the database could not be read.
     """
+    import asyncio
+
     from sqlalchemy.exc import SQLAlchemyError
 
     from ..audit.storage import audit_engine
@@ -86,6 +87,8 @@ def audit_verify(
 def audit_seal() -> None:
     """Seal the chain head now with the gateway's signing key, and print it as an anchor (SEQ:HASH) to keep
     outside the database (see `gateway audit verify --anchor`)."""
+    import asyncio
+
     from sqlalchemy.exc import SQLAlchemyError
     from sqlmodel.ext.asyncio.session import AsyncSession
 

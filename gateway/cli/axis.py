@@ -6,7 +6,6 @@ loads no connector and calls no sector system.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -22,7 +21,9 @@ if TYPE_CHECKING:
     from ..axis.report import AxisMonthReport
     from ..settings import Settings
 
-app = typer.Typer(help="The integration axis: catalogued national databases and their connections.")
+app = typer.Typer(
+    help="The integration axis: catalogued national databases and their connections.", rich_markup_mode=None
+)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 DatabaseArgument = Annotated[str, typer.Argument(help="The catalogued database's id.", show_default=False)]
@@ -94,6 +95,8 @@ def _entry(catalogue: Catalogue, database_id: str) -> CatalogueEntry:
 @app.callback(invoke_without_command=True)
 def axis(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Print every catalogued database with its connection state (the table of `GET /v1/axis`)."""
+    import asyncio
+
     if ctx.invoked_subcommand is not None:
         return
     from ..axis.overview import axis_overview, connected_target
@@ -149,6 +152,8 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """One database's connection and its recent health checks."""
+    import asyncio
+
     from ..axis.overview import database_detail
     from ..axis.routes import connection_routes
     from ..db import standalone_session
@@ -176,6 +181,8 @@ def maintenance(
     on: Annotated[bool, typer.Option("--on/--off", help="Start or end maintenance.")] = True,
 ) -> None:
     """Put a database's connection under maintenance (not checked, shown as maintenance), or end it."""
+    import asyncio
+
     from ..axis.maintenance import set_maintenance
     from ..db import standalone_session
     from ..settings import get_settings
@@ -257,6 +264,8 @@ def report(
 ) -> None:
     """The monthly connection report: each database's share of the month connected, degraded and down, its
     incidents, checks and requests, and "n of 16 connected at month end"."""
+    import asyncio
+
     from ..axis.html import render_report_html
     from ..axis.overview import connected_target
     from ..axis.report import InvalidMonth, build_month_report

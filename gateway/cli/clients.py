@@ -6,7 +6,6 @@ PostgreSQL; on SQLite they see them within ``GATEWAY_ACCESS_CACHE_SECONDS``).
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
@@ -29,7 +28,9 @@ if TYPE_CHECKING:
     )
     from ..services.grants import GrantPublic
 
-app = typer.Typer(help="Clients: agency systems allowed to call the gateway.", no_args_is_help=True)
+app = typer.Typer(
+    help="Clients: agency systems allowed to call the gateway.", no_args_is_help=True, rich_markup_mode=None
+)
 
 T = TypeVar("T")
 if TYPE_CHECKING:
@@ -67,6 +68,8 @@ def run_admin(action: Action[T], *, catalog: bool = False, given: Mapping[str, A
     """Run ``action`` on the gateway's database (its schema must be current). With ``catalog`` it also gets
     the databases configured in the settings, to check grants against their connectors. A problem (not found,
     conflict, invalid values) is printed and exits 1."""
+    import asyncio
+
     from ..db import standalone_session
     from ..logs import configure_logging
     from ..problems import Problem

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -16,7 +15,7 @@ from .main import CONFIG_ENV, EXIT_BAD_SETTINGS, load_settings, use_config
 if TYPE_CHECKING:
     from ..settings import Settings
 
-app = typer.Typer(help="The gateway's settings.", no_args_is_help=True)
+app = typer.Typer(help="The gateway's settings.", no_args_is_help=True, rich_markup_mode=None)
 
 MASK = "**********"
 #: Keys whose values are secrets wherever they appear (settings, connector configurations): the last word of the
@@ -59,6 +58,8 @@ def effective_settings(settings: Settings) -> dict[str, Any]:
 
 def _connector_failures(settings: Settings) -> dict[str, str]:
     """Databases whose connector cannot be built from its configuration: database id -> why."""
+    import asyncio
+
     from ..logs import configure_logging
     from ..registry import ConnectorRegistry
 

@@ -19,7 +19,9 @@ if TYPE_CHECKING:
     from ..registry import ConnectorRegistry
     from ..services.grants import GrantPublic
 
-app = typer.Typer(help="Grants: what each client may do with each national database.", no_args_is_help=True)
+app = typer.Typer(
+    help="Grants: what each client may do with each national database.", no_args_is_help=True, rich_markup_mode=None
+)
 
 GrantIdArgument = Annotated[int, typer.Argument(help="The grant id.", min=1, show_default=False)]
 

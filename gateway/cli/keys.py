@@ -8,7 +8,6 @@ the keys live in the database.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -29,7 +28,9 @@ if TYPE_CHECKING:
     )
 
 app = typer.Typer(
-    help="Keys: clients' public keys (private_key_jwt) and the gateway's signing key.", no_args_is_help=True
+    help="Keys: clients' public keys (private_key_jwt) and the gateway's signing key.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 T = TypeVar("T")
@@ -38,6 +39,8 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (the admin 
 
 def _run(action: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Run ``action`` on the gateway's database (its schema must be current); a problem is printed, exit 1."""
+    import asyncio
+
     from ..db import standalone_session
     from ..logs import configure_logging
     from ..problems import Problem

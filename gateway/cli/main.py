@@ -7,7 +7,6 @@ imported inside the commands that use them.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 from contextlib import ExitStack
@@ -28,10 +27,17 @@ if TYPE_CHECKING:
 #: The variable naming the settings file (``gateway.settings.CONFIG_ENV``, spelled out here so that the help is
 #: built without loading the settings).
 CONFIG_ENV = "GATEWAY_CONFIG"
+
+# Every group's help is click's plain help (rich_markup_mode=None): it lists a flag as ``--json`` (rich's table
+# showed ``--json <bool>``, as if it took a value), and the help and usage errors need no rich.
 app = typer.Typer(
-    name="gateway", help="The provincial data-sharing integration gateway.", no_args_is_help=True, add_completion=False
+    name="gateway",
+    help="The provincial data-sharing integration gateway.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
 )
-db_app = typer.Typer(help="The gateway's own database.", no_args_is_help=True)
+db_app = typer.Typer(help="The gateway's own database.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(db_app, name="db")
 
 HostOption = Annotated[str, typer.Option(help="Interface to listen on.", envvar="GATEWAY_HOST")]
@@ -105,6 +111,8 @@ def main(
 
 def require_current_schema(database_url: str) -> None:
     """Exit with a one-line message (no traceback) unless the gateway's database is at the newest migration."""
+    import asyncio
+
     from sqlalchemy.exc import SQLAlchemyError
 
     from .. import migrations
@@ -197,6 +205,8 @@ def demo(
 
     Databases the settings configure already are served as configured; the others of the simulated sector systems
     are started and configured here."""
+    import asyncio
+
     from .. import migrations
     from ..demo import demo_banner, prepare_demo
     from ..logs import configure_logging

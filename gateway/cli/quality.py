@@ -7,7 +7,6 @@ where the running gateway exports them as metrics; ``report`` prints what is sto
 
 from __future__ import annotations
 
-import asyncio
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -22,7 +21,11 @@ if TYPE_CHECKING:
     from ..registry import ConnectorRegistry
     from ..settings import Settings
 
-app = typer.Typer(help="Data quality of the national databases: correct, complete, clean, live.", no_args_is_help=True)
+app = typer.Typer(
+    help="Data quality of the national databases: correct, complete, clean, live.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 
 DatabaseArgument = Annotated[str, typer.Argument(help="The database id (population, civil_status, ...).")]
 
@@ -81,6 +84,8 @@ def scan(
     ] = None,
 ) -> None:
     """Scan a random sample of a database's records and store its data-quality scores."""
+    import asyncio
+
     from connectors.base import ConnectorError, OperationNotSupported
 
     from ..db import standalone_session
@@ -140,6 +145,8 @@ def report(
     ] = None,
 ) -> None:
     """Print a database's data-quality report (from its last scan and the records submitted to it)."""
+    import asyncio
+
     from ..db import standalone_session
     from ..quality.html import render_html
     from ..quality.report import build_report
