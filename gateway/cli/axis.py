@@ -95,10 +95,10 @@ def _entry(catalogue: Catalogue, database_id: str) -> CatalogueEntry:
 @app.callback(invoke_without_command=True)
 def axis(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Print every catalogued database with its connection state (the table of `GET /v1/axis`)."""
-    import asyncio
-
     if ctx.invoked_subcommand is not None:
         return
+    import asyncio
+
     from ..axis.overview import axis_overview, connected_target
     from ..axis.routes import connection_routes
     from ..db import standalone_session
