@@ -32,6 +32,10 @@ operations the connector does not offer raise :class:`OperationNotSupported`; an
 configuration has ``context_headers`` (:class:`connectors.context.ContextForwarding`), that every call carries the
 request context in the headers it names, and nothing when it names none.
 
+A check that needs a library the kit does not install (``jsonschema``, in the connector's test dependencies)
+fails, naming it, when it is missing: checks are skipped only when they do not apply (no writable configuration,
+no searches given...), never because something is missing.
+
 That last check needs to see what the sector system received: pass ``received_headers``, a callable (or a fixture
 giving one) that returns the headers of every request the system received so far. The simulators' servers record
 them (``simulators.http.Misbehaving.received.headers``)::
@@ -46,6 +50,7 @@ them (``simulators.http.Misbehaving.received.headers``)::
 from __future__ import annotations
 
 import asyncio
+import importlib
 import re
 import time
 import uuid
@@ -84,6 +89,19 @@ __all__ = ["ConformanceCase", "ConnectorConformance", "FixtureValue", "SearchCas
 _SLUG = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _SECRET_NAME = re.compile(r"(^|_)(secret|password|passwd|token|access_key|secret_key|api_key|private_key)$")
 _LIMITS = (1, 2, 3, 7, 100)
+
+
+def _require(module: str) -> Any:
+    """The module ``module``, which a conformance check needs; the check fails (never skips) without it, naming
+    what to install: a connector whose checks did not run has not passed them."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        pytest.fail(
+            f"the conformance kit needs {module!r} for this check, and it is not installed ({exc}): add it to the "
+            f"connector's test dependencies (pip install {module})",
+            pytrace=False,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,7 +298,7 @@ class ConnectorConformance:
         assert found[self.entry_point].load() is self.connector_class
 
     def test_config_schema(self, case: ConformanceCase) -> None:
-        jsonschema = pytest.importorskip("jsonschema")
+        jsonschema = _require("jsonschema")
         schema = self.connector_class.config_model.model_json_schema()
         jsonschema.Draft202012Validator.check_schema(schema)
         undocumented = [f"{m}.{p}" for m, p, prop in _schema_properties(schema) if not prop.get("description")]
@@ -357,7 +375,7 @@ class ConnectorConformance:
         async with self.connector(case.config) as connector:
             contract = connector.contract
             schema = contract.contract_schema()
-            jsonschema = pytest.importorskip("jsonschema")
+            jsonschema = _require("jsonschema")
             for record_id in case.known_ids:
                 record = await connector.get(record_id)
                 assert isinstance(record, contract), f"get() returned a {type(record).__name__}"

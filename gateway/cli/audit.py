@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ..audit.storage import HeadMissing, audit_engine, read_head
-from ..audit.verify import Report, verify_trail
-from ..audit.writer import seal_head
-from ..security.datakeys import DataKeyError, DataKeys
-from ..services.keys import SigningKeyUnavailable, active_signing_key
-from ..settings import get_settings
 from .main import require_current_schema
 
-app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from ..audit.verify import Report
+
+app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True, rich_markup_mode=None)
 
 EXIT_TAMPERED = 1
 EXIT_UNREADABLE = 3
@@ -59,6 +53,14 @@ def audit_verify(
 
     Exit status: 0 intact, 1 not intact, 3 the database could not be read.
     """
+    import asyncio
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ..audit.storage import audit_engine
+    from ..audit.verify import verify_trail
+    from ..settings import get_settings
+
     anchors = [_anchor(value) for value in anchor or ()]
     settings = get_settings()
     require_current_schema(settings.database_url)
@@ -85,6 +87,17 @@ def audit_verify(
 def audit_seal() -> None:
     """Seal the chain head now with the gateway's signing key, and print it as an anchor (SEQ:HASH) to keep
     outside the database (see `gateway audit verify --anchor`)."""
+    import asyncio
+
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+    from ..audit.storage import HeadMissing, audit_engine, read_head
+    from ..audit.writer import seal_head
+    from ..security.datakeys import DataKeyError, DataKeys
+    from ..services.keys import SigningKeyUnavailable, active_signing_key
+    from ..settings import get_settings
+
     settings = get_settings()
     require_current_schema(settings.database_url)
 

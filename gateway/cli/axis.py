@@ -6,25 +6,24 @@ loads no connector and calls no sector system.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..axis.catalogue import Catalogue, CatalogueEntry, CatalogueError, load_catalogue
-from ..axis.html import duration_text, percent, render_report_html, state_label
-from ..axis.maintenance import set_maintenance
-from ..axis.overview import AxisOverview, DatabaseDetail, axis_overview, connected_target, database_detail
-from ..axis.report import AxisMonthReport, InvalidMonth, build_month_report
-from ..axis.routes import connection_routes
-from ..db import standalone_session, utcnow
-from ..settings import Settings, get_settings
 from .clients import echo_json
 from .main import require_current_schema
 
-app = typer.Typer(help="The integration axis: catalogued national databases and their connections.")
+if TYPE_CHECKING:
+    from ..axis.catalogue import Catalogue, CatalogueEntry
+    from ..axis.overview import AxisOverview, DatabaseDetail
+    from ..axis.report import AxisMonthReport
+    from ..settings import Settings
+
+app = typer.Typer(
+    help="The integration axis: catalogued national databases and their connections.", rich_markup_mode=None
+)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 DatabaseArgument = Annotated[str, typer.Argument(help="The catalogued database's id.", show_default=False)]
@@ -76,6 +75,8 @@ def overview_table(overview: AxisOverview) -> str:
 
 
 def _catalogue(settings: Settings) -> Catalogue:
+    from ..axis.catalogue import CatalogueError, load_catalogue
+
     try:
         return load_catalogue(settings.axis_catalogue_path)
     except CatalogueError as exc:
@@ -96,6 +97,13 @@ def axis(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Print every catalogued database with its connection state (the table of `GET /v1/axis`)."""
     if ctx.invoked_subcommand is not None:
         return
+    import asyncio
+
+    from ..axis.overview import axis_overview, connected_target
+    from ..axis.routes import connection_routes
+    from ..db import standalone_session
+    from ..settings import get_settings
+
     settings = get_settings()
     require_current_schema(settings.database_url)
     catalogue = _catalogue(settings)
@@ -144,6 +152,13 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """One database's connection and its recent health checks."""
+    import asyncio
+
+    from ..axis.overview import database_detail
+    from ..axis.routes import connection_routes
+    from ..db import standalone_session
+    from ..settings import get_settings
+
     settings = get_settings()
     require_current_schema(settings.database_url)
     entry = _entry(_catalogue(settings), database_id)
@@ -166,6 +181,12 @@ def maintenance(
     on: Annotated[bool, typer.Option("--on/--off", help="Start or end maintenance.")] = True,
 ) -> None:
     """Put a database's connection under maintenance (not checked, shown as maintenance), or end it."""
+    import asyncio
+
+    from ..axis.maintenance import set_maintenance
+    from ..db import standalone_session
+    from ..settings import get_settings
+
     settings = get_settings()
     require_current_schema(settings.database_url)
     entry = _entry(_catalogue(settings), database_id)
@@ -180,6 +201,8 @@ def maintenance(
 
 def report_text(report: AxisMonthReport) -> str:
     """The monthly report as text: the headline, each database's shares of the month, its incidents."""
+    from ..axis.html import duration_text, percent, state_label
+
     zone = report.report_zone()
     period = f"{report.start.astimezone(zone):%Y-%m-%d %H:%M} to {report.end.astimezone(zone):%Y-%m-%d %H:%M}"
     lines = [
@@ -241,6 +264,15 @@ def report(
 ) -> None:
     """The monthly connection report: each database's share of the month connected, degraded and down, its
     incidents, checks and requests, and "n of 16 connected at month end"."""
+    import asyncio
+
+    from ..axis.html import render_report_html
+    from ..axis.overview import connected_target
+    from ..axis.report import InvalidMonth, build_month_report
+    from ..axis.routes import connection_routes
+    from ..db import standalone_session, utcnow
+    from ..settings import get_settings
+
     if output_format not in ("text", "json", "html"):
         typer.echo(f"error: --format must be text, json or html, not {output_format!r}", err=True)
         raise typer.Exit(2)

@@ -6,46 +6,46 @@ PostgreSQL; on SQLite they see them within ``GATEWAY_ACCESS_CACHE_SECONDS``).
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Annotated, Any, NoReturn, TypeVar
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
-from pydantic import BaseModel
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ..db import standalone_session
-from ..logs import configure_logging
-from ..models import ClientStatus
-from ..problems import Problem
-from ..registry import ConnectorRegistry
-from ..services.clients import (
-    ClientCreate,
-    ClientDetail,
-    ClientPublic,
-    ClientUpdate,
-    SecretRotation,
-    add_client,
-    describe_client,
-    list_clients,
-    require_client,
-    rotate_client_secret,
-    set_status,
-    update_client,
-)
-from ..services.grants import GrantPublic, validated
-from ..settings import get_settings
 from .main import require_current_schema
 
-app = typer.Typer(help="Clients: agency systems allowed to call the gateway.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+    from ..models import ClientStatus
+    from ..problems import Problem
+    from ..registry import ConnectorRegistry
+    from ..services.clients import (
+        ClientDetail,
+    )
+    from ..services.grants import GrantPublic
+
+app = typer.Typer(
+    help="Clients: agency systems allowed to call the gateway.", no_args_is_help=True, rich_markup_mode=None
+)
 
 T = TypeVar("T")
-Action = Callable[[AsyncSession, ConnectorRegistry | None], Awaitable[T]]
+if TYPE_CHECKING:
+    Action = Callable[[AsyncSession, ConnectorRegistry | None], Awaitable[T]]
 
 ClientIdArgument = Annotated[str, typer.Argument(help="The client id.", show_default=False)]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (the admin API's answer).")]
+
+
+class StatusChoice(StrEnum):
+    """A client's status as ``--status`` takes it: the values of :class:`gateway.models.ClientStatus` (spelled out
+    here so that the help is built without loading the models)."""
+
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
 
 
 def fail(problem: Problem, given: Mapping[str, Any] | None = None) -> NoReturn:
@@ -68,6 +68,14 @@ def run_admin(action: Action[T], *, catalog: bool = False, given: Mapping[str, A
     """Run ``action`` on the gateway's database (its schema must be current). With ``catalog`` it also gets
     the databases configured in the settings, to check grants against their connectors. A problem (not found,
     conflict, invalid values) is printed and exits 1."""
+    import asyncio
+
+    from ..db import standalone_session
+    from ..logs import configure_logging
+    from ..problems import Problem
+    from ..registry import ConnectorRegistry
+    from ..settings import get_settings
+
     settings = get_settings()
     require_current_schema(settings.database_url)
     registry = None
@@ -96,6 +104,8 @@ def run_admin(action: Action[T], *, catalog: bool = False, given: Mapping[str, A
 
 def echo_json(value: BaseModel | Sequence[BaseModel]) -> None:
     """Print a model (or a list of them) as JSON."""
+    from pydantic import BaseModel
+
     if isinstance(value, BaseModel):
         typer.echo(value.model_dump_json(indent=2))
     else:
@@ -171,6 +181,10 @@ def clients_create(
     rate_limit_per_day: Annotated[int | None, typer.Option(help="Requests per day (default: the gateway's).")] = None,
 ) -> None:
     """Create a client and print its id and secret. The secret is shown only this once."""
+
+    from ..services.clients import ClientCreate, add_client
+    from ..services.grants import validated
+
     given: dict[str, Any] = {
         "name": name,
         "scopes": scope,
@@ -193,13 +207,17 @@ def clients_create(
 
 @app.command("list")
 def clients_list(
-    status: Annotated[ClientStatus | None, typer.Option(help="Only clients with this status.")] = None,
+    status: Annotated[StatusChoice | None, typer.Option(help="Only clients with this status.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """List the clients, one per line: id, status, token scopes, name (never their secrets)."""
+    from ..models import ClientStatus
+    from ..services.clients import ClientPublic, describe_client, list_clients
+
+    wanted = None if status is None else ClientStatus(status.value)
 
     async def details(session: AsyncSession, _registry: ConnectorRegistry | None) -> list[ClientDetail]:
-        return [await describe_client(session, client) for client in await list_clients(session, status=status)]
+        return [await describe_client(session, client) for client in await list_clients(session, status=wanted)]
 
     found = run_admin(details)
     if as_json:
@@ -212,6 +230,8 @@ def clients_list(
 @app.command("show")
 def clients_show(client_id: ClientIdArgument, as_json: JsonOption = False) -> None:
     """Show a client: its details, the scopes a token would carry now, its secrets' dates and its grants."""
+
+    from ..services.clients import describe_client, require_client
 
     async def show(session: AsyncSession, _registry: ConnectorRegistry | None) -> ClientDetail:
         return await describe_client(session, await require_client(session, client_id))
@@ -244,6 +264,10 @@ def clients_update(
     as_json: JsonOption = False,
 ) -> None:
     """Change a client's details; running gateways apply the change at once."""
+
+    from ..services.clients import ClientUpdate, describe_client, require_client, update_client
+    from ..services.grants import validated
+
     given: dict[str, Any] = {}
     if name is not None:
         given["name"] = name
@@ -276,6 +300,9 @@ def clients_update(
 
 
 def _set_status(client_id: str, status: ClientStatus) -> None:
+
+    from ..services.clients import require_client, set_status
+
     async def change(session: AsyncSession, _registry: ConnectorRegistry | None) -> None:
         await set_status(session, await require_client(session, client_id), status)
 
@@ -286,12 +313,16 @@ def _set_status(client_id: str, status: ClientStatus) -> None:
 @app.command("suspend")
 def clients_suspend(client_id: ClientIdArgument) -> None:
     """Suspend a client: its tokens stop working and it obtains no new ones."""
+    from ..models import ClientStatus
+
     _set_status(client_id, ClientStatus.SUSPENDED)
 
 
 @app.command("activate")
 def clients_activate(client_id: ClientIdArgument) -> None:
     """Reactivate a suspended client."""
+    from ..models import ClientStatus
+
     _set_status(client_id, ClientStatus.ACTIVE)
 
 
@@ -303,6 +334,10 @@ def clients_rotate_secret(
     ] = 0,
 ) -> None:
     """Give a client a new secret and print it (shown only this once)."""
+
+    from ..services.clients import SecretRotation, require_client, rotate_client_secret
+    from ..services.grants import validated
+
     given = {"overlap_seconds": overlap}
 
     async def rotate(session: AsyncSession, _registry: ConnectorRegistry | None) -> tuple[str, datetime]:

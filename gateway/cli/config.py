@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..logs import configure_logging
-from ..registry import ConnectorRegistry
-from ..settings import CONFIG_ENV, Settings
-from .main import EXIT_BAD_SETTINGS, load_settings, use_config
+from .main import CONFIG_ENV, EXIT_BAD_SETTINGS, load_settings, use_config
 
-app = typer.Typer(help="The gateway's settings.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from ..settings import Settings
+
+app = typer.Typer(help="The gateway's settings.", no_args_is_help=True, rich_markup_mode=None)
 
 MASK = "**********"
 #: Keys whose values are secrets wherever they appear (settings, connector configurations): the last word of the
@@ -59,6 +58,11 @@ def effective_settings(settings: Settings) -> dict[str, Any]:
 
 def _connector_failures(settings: Settings) -> dict[str, str]:
     """Databases whose connector cannot be built from its configuration: database id -> why."""
+    import asyncio
+
+    from ..logs import configure_logging
+    from ..registry import ConnectorRegistry
+
     configure_logging(level="CRITICAL", fmt=settings.log_format)  # the failures are reported below, stdout is JSON
     registry = ConnectorRegistry.from_settings(settings)
     asyncio.run(registry.close())

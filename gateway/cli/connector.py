@@ -7,11 +7,7 @@ from typing import Annotated
 
 import typer
 
-from connectors.discovery import ENTRY_POINT_GROUP, discover_connectors
-
-from ..scaffold import ScaffoldError, connector_names, create_connector_package
-
-app = typer.Typer(help="Connectors: the installed ones, and new ones.", no_args_is_help=True)
+app = typer.Typer(help="Connectors: the installed ones, and new ones.", no_args_is_help=True, rich_markup_mode=None)
 
 
 @app.command("new")
@@ -20,10 +16,19 @@ def new(
         str, typer.Argument(help="The database id the connector serves (land_registry).", show_default=False)
     ],
     title: Annotated[str | None, typer.Option(help="Its name for people.")] = None,
-    directory: Annotated[Path, typer.Option(help="Where to create the package.")] = Path(),
+    directory: Annotated[
+        Path,
+        typer.Option(
+            help="The directory to create the package in, not the package itself: the package is the new "
+            "directory DIRECTORY/axis-connector-NAME (NAME with hyphens). Default: the current directory."
+        ),
+    ] = Path(),
 ) -> None:
     """Create a connector package: connector, configuration model, mapping, contract, sandbox, README, the
-    conformance kit's test and the entry-point line. It passes its own tests as created."""
+    conformance kit's test and the entry-point line, in a new directory inside --directory. It passes its own
+    tests as created."""
+    from ..scaffold import ScaffoldError, connector_names, create_connector_package
+
     try:
         names = connector_names(name, title)
         target = create_connector_package(names, directory)
@@ -40,6 +45,8 @@ def new(
 @app.command("list")
 def list_connectors() -> None:
     """The connectors installed (entry points of the group gateway.connectors), and those that fail to load."""
+    from connectors.discovery import ENTRY_POINT_GROUP, discover_connectors
+
     found = discover_connectors()
     for name, connector in sorted(found.connectors.items()):
         contract = getattr(connector, "contract", None)

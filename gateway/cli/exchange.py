@@ -5,19 +5,17 @@ The commands change the shared database only; the running gateways' dispatchers 
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import datetime
 from typing import Annotated
 
 import typer
 
-from ..db import standalone_session
-from ..exchange import manage
-from ..settings import get_settings
 from .main import require_current_schema
 
-app = typer.Typer(help="Submitted operations: dead letters, retries, replays.", no_args_is_help=True)
+app = typer.Typer(
+    help="Submitted operations: dead letters, retries, replays.", no_args_is_help=True, rich_markup_mode=None
+)
 
 DatabaseOption = Annotated[str | None, typer.Option("--database", help="Only this database.", show_default=False)]
 
@@ -29,6 +27,12 @@ def dead_letters(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines instead of a table.")] = False,
 ) -> None:
     """List dead-lettered operations, oldest first, with their last error (never their field values)."""
+    import asyncio
+
+    from ..db import standalone_session
+    from ..exchange import manage
+    from ..settings import get_settings
+
     settings = get_settings()
     require_current_schema(settings.database_url)
 
@@ -59,6 +63,12 @@ def retry(
     database: DatabaseOption = None,
 ) -> None:
     """Deliver dead-lettered operations again (same idempotency key, attempts from zero)."""
+    import asyncio
+
+    from ..db import standalone_session
+    from ..exchange import manage
+    from ..settings import get_settings
+
     settings = get_settings()
     require_current_schema(settings.database_url)
     if not operation_ids and database is None:
@@ -83,6 +93,12 @@ def replay(
 ) -> None:
     """Deliver already applied operations again, in their order, under new idempotency keys: for a sector
     database restored from a backup taken before they were applied."""
+    import asyncio
+
+    from ..db import standalone_session
+    from ..exchange import manage
+    from ..settings import get_settings
+
     settings = get_settings()
     require_current_schema(settings.database_url)
     if since is None and receipt is None:

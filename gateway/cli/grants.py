@@ -7,16 +7,21 @@ PostgreSQL; on SQLite they see them within ``GATEWAY_ACCESS_CACHE_SECONDS``).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ..registry import ConnectorRegistry
-from ..services.grants import GrantCreate, GrantPublic, add_grant, get_grant, list_grants, revoke_grant, validated
 from .clients import JsonOption, echo_json, grant_row, run_admin
 
-app = typer.Typer(help="Grants: what each client may do with each national database.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+    from ..registry import ConnectorRegistry
+    from ..services.grants import GrantPublic
+
+app = typer.Typer(
+    help="Grants: what each client may do with each national database.", no_args_is_help=True, rich_markup_mode=None
+)
 
 GrantIdArgument = Annotated[int, typer.Argument(help="The grant id.", min=1, show_default=False)]
 
@@ -86,6 +91,9 @@ def grants_add(
 ) -> None:
     """Give a client operations on a database, limited to fields and purposes; checked against the database's
     connector as configured in the settings."""
+
+    from ..services.grants import GrantCreate, GrantPublic, add_grant, validated
+
     given: dict[str, Any] = {
         "client_id": client_id,
         "database": database,
@@ -122,6 +130,8 @@ def grants_list(
     """List grants, one per line: id, client, database, status, operations, fields, purposes (``*``: all),
     valid from, valid until."""
 
+    from ..services.grants import GrantPublic, list_grants
+
     async def find(session: AsyncSession, _registry: ConnectorRegistry | None) -> list[GrantPublic]:
         grants = await list_grants(session, client_id=client, database=database, active=active)
         return [GrantPublic.of(g) for g in grants]
@@ -138,6 +148,8 @@ def grants_list(
 def grants_show(grant_id: GrantIdArgument, as_json: JsonOption = False) -> None:
     """Show one grant and its status now."""
 
+    from ..services.grants import GrantPublic, get_grant
+
     async def show(session: AsyncSession, _registry: ConnectorRegistry | None) -> GrantPublic:
         return GrantPublic.of(await get_grant(session, grant_id))
 
@@ -151,6 +163,8 @@ def grants_show(grant_id: GrantIdArgument, as_json: JsonOption = False) -> None:
 @app.command("revoke")
 def grants_revoke(grant_id: GrantIdArgument) -> None:
     """Revoke a grant at once (it is kept, marked revoked)."""
+
+    from ..services.grants import GrantPublic, revoke_grant
 
     async def revoke(session: AsyncSession, _registry: ConnectorRegistry | None) -> GrantPublic:
         return GrantPublic.of(await revoke_grant(session, grant_id))

@@ -1,8 +1,12 @@
-"""The ``gateway`` command: serving, the demo, and the gateway's own database."""
+"""The ``gateway`` command: serving, the demo, and the gateway's own database.
+
+The command modules import only the standard library and typer when loaded: ``gateway --help`` (and every
+command) must start fast, so the gateway's heavier parts (the settings, SQLAlchemy, the app, the connectors) are
+imported inside the commands that use them.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import os
 import shutil
@@ -11,26 +15,33 @@ import sys
 import threading
 from contextlib import ExitStack, suppress
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import uvicorn
-from pydantic import ValidationError
-from pydantic_settings import SettingsError
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from .. import __version__, migrations
-from ..db import create_engine
-from ..demo_settings import demo_settings_path, write_demo_settings
+from .. import __version__
 from ..files import DIRECTORY_MODE, private_directory, restrict_umask
-from ..http_server import uvicorn_options
-from ..settings import CONFIG_ENV, Settings, get_settings
 
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
+    from ..settings import Settings
+
+#: The variable naming the settings file (``gateway.settings.CONFIG_ENV``, spelled out here so that the help is
+#: built without loading the settings).
+CONFIG_ENV = "GATEWAY_CONFIG"
+
+# Every group's help is click's plain help (rich_markup_mode=None): it lists a flag as ``--json`` (rich's table
+# showed ``--json <bool>``, as if it took a value), and the help and usage errors need no rich.
 app = typer.Typer(
-    name="gateway", help="The provincial data-sharing integration gateway.", no_args_is_help=True, add_completion=False
+    name="gateway",
+    help="The provincial data-sharing integration gateway.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
 )
-db_app = typer.Typer(help="The gateway's own database.", no_args_is_help=True)
+db_app = typer.Typer(help="The gateway's own database.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(db_app, name="db")
 
 HostOption = Annotated[str, typer.Option(help="Interface to listen on.", envvar="GATEWAY_HOST")]
@@ -58,6 +69,10 @@ EXIT_BAD_SETTINGS = 2
 #: Exit status of ``gateway serve`` and ``gateway demo`` when they cannot listen on the address asked (in use).
 EXIT_CANNOT_LISTEN = 3
 DATA_DIR_ENV = "GATEWAY_DATA_DIR"
+#: The default data directory and the demo's settings file in it (``Settings.data_dir``'s default and
+#: ``gateway.demo_settings.DEMO_SETTINGS_FILE``, spelled out so that the command reads no module for them).
+DEFAULT_DATA_DIR = "var"
+DEMO_SETTINGS_FILE = "demo.yaml"
 #: Commands that never read the demo's settings file: the demo writes it (and configures its connectors itself),
 #: ``serve`` serves what its operator configured.
 _OWN_SETTINGS_COMMANDS = frozenset({"demo", "serve"})
@@ -67,6 +82,8 @@ def use_config(path: Path | None) -> None:
     """Read the settings from ``path`` from now on (and in the worker processes started from here)."""
     if path is None:
         return
+    from ..settings import get_settings
+
     os.environ[CONFIG_ENV] = str(path.resolve())
     get_settings.cache_clear()
 
@@ -75,6 +92,8 @@ def use_data_dir(path: Path | None) -> None:
     """Use the data directory ``path`` (absolute, whatever the current directory) from now on."""
     if path is None:
         return
+    from ..settings import get_settings
+
     os.environ[DATA_DIR_ENV] = str(path.resolve())
     get_settings.cache_clear()
 
@@ -84,10 +103,12 @@ def use_demo_settings() -> Path | None:
     the data directory (``GATEWAY_DATA_DIR``, else the default), when there is one. Returns it."""
     if os.environ.get(CONFIG_ENV):
         return None
-    data_dir = Path(os.environ.get(DATA_DIR_ENV) or Settings.model_fields["data_dir"].default)
-    path = demo_settings_path(data_dir)
+    data_dir = Path(os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR)
+    path = data_dir / DEMO_SETTINGS_FILE
     if not path.is_file():
         return None
+    from ..settings import get_settings
+
     os.environ[CONFIG_ENV] = str(path.resolve())
     get_settings.cache_clear()
     return path
@@ -96,6 +117,8 @@ def use_demo_settings() -> Path | None:
 def describe_settings_error(exc: ValidationError | SettingsError) -> list[str]:
     """One line per problem, naming the setting (``connectors.tax.config``) and what is wrong; never the value
     given (it may be a secret)."""
+    from pydantic_settings import SettingsError
+
     if isinstance(exc, SettingsError):
         return [str(exc)]
     return [f"{'.'.join(str(part) for part in error['loc']) or '(settings)'}: {error['msg']}" for error in exc.errors()]
@@ -103,6 +126,11 @@ def describe_settings_error(exc: ValidationError | SettingsError) -> list[str]:
 
 def load_settings() -> Settings:
     """The settings, or exit with readable errors (no traceback) when they are not valid."""
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
+    from ..settings import get_settings
+
     try:
         return get_settings()
     except (ValidationError, SettingsError) as exc:
@@ -141,6 +169,9 @@ def main(
 
 def sqlite_file(database_url: str) -> Path | None:
     """The file of a SQLite database URL (``None``: another database, or SQLite in memory)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         url = make_url(database_url)
     except ArgumentError:
@@ -154,6 +185,9 @@ def sqlite_file(database_url: str) -> Path | None:
 
 def say_which_gateway(database_url: str) -> None:
     """One line on stderr naming the gateway database the command uses, and the settings file it came from."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         shown = make_url(database_url).render_as_string(hide_password=True)
     except ArgumentError:
@@ -170,6 +204,13 @@ def say_which_gateway(database_url: str) -> None:
 def require_current_schema(database_url: str) -> None:
     """Say which gateway database the command uses; exit with a one-line message (no traceback) unless it exists
     and is at the newest migration. A SQLite database that does not exist is not created."""
+    import asyncio
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .. import migrations
+    from ..db import create_engine
+
     say_which_gateway(database_url)
     file = sqlite_file(database_url)
     if file is not None and not file.is_file():
@@ -236,6 +277,10 @@ def listen(host: str, port: int) -> socket.socket:
 
 def _serve(settings: Settings, sock: socket.socket, *, host: str, port: int, workers: int) -> None:
     """Serve on ``sock`` (bound by :func:`listen`) with uvicorn, in ``workers`` processes."""
+    import uvicorn
+
+    from ..http_server import uvicorn_options
+
     private_directory(settings.data_dir)
     prepare_multiprocess_metrics(settings, workers)
     config = uvicorn.Config(
@@ -265,6 +310,8 @@ def serve(
 
     In production, several workers need Redis (GATEWAY_REDIS_URL): each worker would otherwise count the rate
     limits in its own memory."""
+    from .. import migrations
+
     use_config(config)
     settings = load_settings()
     if settings.environment == "production" and workers > 1 and not settings.redis_url:
@@ -297,7 +344,11 @@ def demo(
 
     Databases the settings configure already are served as configured; the others of the simulated sector systems
     are started and configured here."""
+    import asyncio
+
+    from .. import migrations
     from ..demo import demo_banner, keep_tokens_fresh, prepare_demo
+    from ..demo_settings import write_demo_settings
     from ..logs import configure_logging
 
     use_config(config)
@@ -334,6 +385,9 @@ def demo(
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Apply the migrations up to REVISION (creating the database, when it is an absent SQLite file)."""
+    from .. import migrations
+    from ..settings import get_settings
+
     say_which_gateway(get_settings().database_url)
     migrations.upgrade(get_settings().database_url, revision)
     typer.echo(f"database at {revision}")
@@ -342,6 +396,9 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 @db_app.command("downgrade")
 def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, e.g. base.")]) -> None:
     """Revert the migrations down to REVISION."""
+    from .. import migrations
+    from ..settings import get_settings
+
     file = sqlite_file(get_settings().database_url)
     say_which_gateway(get_settings().database_url)
     if file is not None and not file.is_file():

@@ -7,27 +7,25 @@ where the running gateway exports them as metrics; ``report`` prints what is sto
 
 from __future__ import annotations
 
-import asyncio
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from connectors.base import ConnectorError, OperationNotSupported
-
-from ..axis.catalogue import CatalogueError, load_catalogue
-from ..db import standalone_session
-from ..quality.evaluate import Evaluation
-from ..quality.html import render_html
-from ..quality.lookups import registry_lookups
-from ..quality.report import QualityReport, build_report
-from ..quality.service import NothingScanned, scan_database
-from ..registry import ConnectorRegistry
-from ..settings import Settings, get_settings
 from .main import require_current_schema
 
-app = typer.Typer(help="Data quality of the national databases: correct, complete, clean, live.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from ..quality.evaluate import Evaluation
+    from ..quality.report import QualityReport
+    from ..registry import ConnectorRegistry
+    from ..settings import Settings
+
+app = typer.Typer(
+    help="Data quality of the national databases: correct, complete, clean, live.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 
 DatabaseArgument = Annotated[str, typer.Argument(help="The database id (population, civil_status, ...).")]
 
@@ -64,6 +62,8 @@ def scan_summary(database_id: str, evaluation: Evaluation, sample_size: int) -> 
 
 
 def _registry(settings: Settings, database_id: str) -> ConnectorRegistry:
+    from ..registry import ConnectorRegistry
+
     instance = settings.connectors.get(database_id)
     if instance is None or not instance.enabled:
         raise _fail(
@@ -85,6 +85,15 @@ def scan(
     ] = None,
 ) -> None:
     """Scan a random sample of a database's records and store its data-quality scores."""
+    import asyncio
+
+    from connectors.base import ConnectorError, OperationNotSupported
+
+    from ..db import standalone_session
+    from ..quality.lookups import registry_lookups
+    from ..quality.service import NothingScanned, scan_database
+    from ..settings import get_settings
+
     settings = get_settings()
     require_current_schema(settings.database_url)
     registry = _registry(settings, database_id)
@@ -124,6 +133,8 @@ def scan(
 
 
 def _names(settings: Settings, database_id: str) -> tuple[str | None, str | None]:
+    from ..axis.catalogue import CatalogueError, load_catalogue
+
     try:
         entry = load_catalogue(settings.axis_catalogue_path).get(database_id)
     except CatalogueError:
@@ -140,6 +151,13 @@ def report(
     ] = None,
 ) -> None:
     """Print a database's data-quality report (from its last scan and the records submitted to it)."""
+    import asyncio
+
+    from ..db import standalone_session
+    from ..quality.html import render_html
+    from ..quality.report import build_report
+    from ..settings import get_settings
+
     settings = get_settings()
     require_current_schema(settings.database_url)
     name, name_vi = _names(settings, database_id)

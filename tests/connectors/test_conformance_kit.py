@@ -178,3 +178,46 @@ def test_the_kit_fails_broken_connectors(tmp_path: Path) -> None:
     assert "test_request_context_is_forwarded_as_configured" in ran["TestSound"] - skipped["TestSound"]
     assert failed["TestForgets"] == {"test_request_context_is_forwarded_as_configured"}
     assert failed["TestKeeps"] == {"test_request_context_is_forwarded_as_configured"}
+
+
+def test_the_kit_fails_when_jsonschema_is_missing(tmp_path: Path) -> None:
+    """The checks that need jsonschema fail, naming it, when it is not installed: a connector whose checks did not
+    run has not passed them (they used to be skipped, silently)."""
+    (tmp_path / "test_sound_connector.py").write_text(textwrap.dedent(MODULE))
+    # `import jsonschema` raises ImportError in that pytest, as if it were not installed.
+    (tmp_path / "conftest.py").write_text("import sys\n\nsys.modules['jsonschema'] = None\n")
+    report = tmp_path / "report.xml"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--junitxml={report}",
+            "-k",
+            "TestSound and (config_schema or valid_contract_records or missing_record)",
+            str(tmp_path),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    outcomes: dict[str, str] = {}
+    for case in ET.parse(report).getroot().iter("testcase"):
+        name = case.get("name", "").split("[")[0]
+        failure = case.find("failure")
+        if failure is not None:
+            outcomes[name] = failure.get("message", "") + (failure.text or "")
+        elif case.find("skipped") is not None:
+            outcomes[name] = "skipped"
+        else:
+            outcomes[name] = "passed"
+    assert outcomes["test_missing_record_is_not_found"] == "passed"
+    for name in ("test_config_schema", "test_get_returns_valid_contract_records"):
+        assert outcomes[name] not in ("passed", "skipped"), name
+        assert "needs 'jsonschema'" in outcomes[name], outcomes[name]
+        assert "pip install jsonschema" in outcomes[name]
