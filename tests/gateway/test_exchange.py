@@ -64,6 +64,7 @@ def population_url(databases: tuple[str, str]) -> str:
 def exchange_settings(make_settings: Callable[..., Settings], gateway_url: str, population_url: str) -> Settings:
     return make_settings(
         database_url=gateway_url,
+        data_key=None,  # the data key file of the data directory: the data key rotates in these tests
         connectors={"population": {"config": {"url": population_url, "writes": {}, "timeout_seconds": 0.5}}},
         exchange_backoff_seconds=0.05,
         exchange_backoff_max_seconds=0.2,

@@ -96,6 +96,7 @@ def pair(
         database_url=database_url,
         # A data directory (so a data key file) of its own: the data key rotates here.
         data_dir=tmp_path_factory.mktemp("rotation-data"),
+        data_key=None,
         signing_key_refresh_seconds=REFRESH_SECONDS,
         signing_key_refetch_seconds=0.2,
         token_ttl_seconds=120,

@@ -9,6 +9,7 @@ import asyncio
 import io
 import json
 import logging
+import os
 import sys
 import textwrap
 import time
@@ -19,9 +20,11 @@ from typing import Any
 import httpx
 import pytest
 from judicial_records_fixtures import citizens, planted_requests
-from support import STATED, ClientCredentials, LiveServer, fetch_token
+from support import STATED, ClientCredentials, LiveServer, fetch_token, postgres_database
 
 from connectors.context import parse_traceparent
+from connectors.sql.urls import to_async_url
+from gateway import migrations
 from gateway.app import create_app
 from gateway.db import standalone_session
 from gateway.services.clients import create_client
@@ -142,11 +145,30 @@ def received(server: SimulatorServer) -> RequestLog:
 
 
 @pytest.fixture(scope="module")
+def module_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A gateway database of this module's own: its gateway holds the health checks' lease (on the suite's shared
+    database another gateway may hold it, and this one would check nothing)."""
+    server = os.environ.get("GATEWAY_TEST_DATABASE_URL")
+    if server:
+        with postgres_database(server, prefix="gwcontext") as url:
+            migrations.upgrade(url)
+            yield url
+    else:
+        url = str(to_async_url(f"sqlite:///{tmp_path_factory.mktemp('context-db') / 'gateway.db'}"))
+        migrations.upgrade(url)
+        yield url
+
+
+@pytest.fixture(scope="module")
 def gateway(
-    make_settings: Callable[..., Settings], upstreams: dict[str, SimulatorServer], ledger_plugin: None
+    make_settings: Callable[..., Settings],
+    upstreams: dict[str, SimulatorServer],
+    ledger_plugin: None,
+    module_database: str,
 ) -> Iterator[LiveServer]:
     fast_checks = {"interval_seconds": 0.2, "timeout_seconds": 5}
     settings = make_settings(
+        database_url=module_database,
         connectors={
             "population": {
                 "connector": "rest",
@@ -179,11 +201,11 @@ def http(gateway: LiveServer) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture(scope="module")
-def caller(gateway_database_url: str, gateway: LiveServer) -> ClientCredentials:
+def caller(module_database: str, gateway: LiveServer) -> ClientCredentials:
     """A client of the agency ``AGENCY`` allowed to read and search both databases and to submit to the ledger."""
 
     async def run() -> ClientCredentials:
-        async with standalone_session(gateway_database_url) as session:
+        async with standalone_session(module_database) as session:
             client, secret = await create_client(
                 session,
                 name="Context test",

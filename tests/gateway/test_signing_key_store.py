@@ -46,7 +46,12 @@ def settings_for(make_settings: Callable[..., Settings], database_url: str, tmp_
     data_dir = tmp_path / "var"
 
     def make(**overrides: object) -> Settings:
-        values: dict[str, object] = {"database_url": database_url, "data_dir": data_dir, "connectors": {}}
+        values: dict[str, object] = {
+            "database_url": database_url,
+            "data_dir": data_dir,
+            "data_key": None,  # the data key file of this data directory
+            "connectors": {},
+        }
         return make_settings(**(values | overrides))
 
     return make
