@@ -7,6 +7,7 @@ Create Date: 2026-12-06
 """
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
@@ -34,6 +35,11 @@ def upgrade() -> None:
         sa.Column("recorded_at", UTCDateTime(), nullable=False),
     )
     op.create_index("ix_quality_history_database_time", "quality_history", ["database_id", "recorded_at"])
+    leases = sa.table("leases", sa.column("name"), sa.column("holder"), sa.column("expires_at", UTCDateTime()))
+    # The lease of the process pruning the history past its retention.
+    op.bulk_insert(
+        leases, [{"name": "quality-history", "holder": "", "expires_at": datetime(1970, 1, 1, tzinfo=UTC)}]
+    )
     with op.batch_alter_table("exchange_receipts") as batch:
         batch.add_column(sa.Column("findings", sa.JSON(), nullable=True))
 
@@ -41,5 +47,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("exchange_receipts") as batch:
         batch.drop_column("findings")
+    op.execute(sa.text("DELETE FROM leases WHERE name = 'quality-history'"))
     op.drop_index("ix_quality_history_database_time", table_name="quality_history")
     op.drop_table("quality_history")
