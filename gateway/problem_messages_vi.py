@@ -417,7 +417,6 @@ DETAILS: dict[str, dict[str, str]] = {
         ),
         "The url is refused: {reason}.": "Địa chỉ url bị từ chối: {reason}.",
         "Invalid month: {reason}.": "Tháng không hợp lệ: {reason}.",
-        "The period ends before it begins.": "Khoảng thời gian kết thúc trước khi bắt đầu.",
         "Invalid {key_name}.": "Giá trị {key_name} không hợp lệ.",
         "A submission carries at most {count} operations.": (
             "Mỗi lượt gửi dữ liệu chỉ được chứa tối đa {count} thao tác."

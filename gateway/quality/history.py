@@ -114,10 +114,10 @@ async def read_history(
     since: datetime | None = None,
     until: datetime | None = None,
     rules: bool = True,
-    limit: int = MAX_POINTS,
+    limit: int | None = None,
 ) -> list[HistoryPoint]:
     """The points of the history, oldest first: of one database or all, from ``since`` (included) to ``until``
-    (excluded), with the rules' scores or only the dimensions'."""
+    (excluded), with the rules' scores or only the dimensions', the ``limit`` oldest (all by default)."""
     query = select(QualityHistory)
     if database_id is not None:
         query = query.where(col(QualityHistory.database_id) == database_id)
@@ -127,7 +127,9 @@ async def read_history(
         query = query.where(col(QualityHistory.recorded_at) < until)
     if not rules:
         query = query.where(col(QualityHistory.rule_id) == "")
-    query = query.order_by(col(QualityHistory.recorded_at), col(QualityHistory.id)).limit(limit)
+    query = query.order_by(col(QualityHistory.recorded_at), col(QualityHistory.id))
+    if limit is not None:
+        query = query.limit(limit)
     known = set(Dimension.__members__.values())
     return [
         HistoryPoint(

@@ -10,7 +10,6 @@ from pydantic import BaseModel, Field
 
 from ..deps import AXIS_ONLY, SessionDep, StateDep
 from ..openapi import problem_responses
-from ..problems import ValidationFailed
 from ..quality.history import MAX_POINTS, HistoryPoint, MonthScores, monthly_scores, read_history
 
 router = APIRouter(prefix="/v1/quality", tags=["quality"], dependencies=AXIS_ONLY)
@@ -31,8 +30,16 @@ class QualityHistory(BaseModel):
 
 
 def _aware(moment: datetime | None) -> datetime | None:
-    """A time given without a zone is UTC."""
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+    """The time in UTC (given without a zone: UTC already); one too close to year 1 or 9999 for that is the
+    first or last time there is."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        return (datetime.min if moment.year == 1 else datetime.max).replace(tzinfo=UTC)
 
 
 @router.get(
@@ -57,10 +64,9 @@ async def get_quality_history(
 ) -> QualityHistory:
     """Every score each data-quality scan recorded (kept `GATEWAY_QUALITY_HISTORY_RETENTION_DAYS`): per database,
     dimension (correct, complete, clean, live) and rule, the share of passing records, the counts and the sample
-    size; and per month, the scores of the month's last scan. Needs the scope `axis`."""
+    size; and per month, the scores of the month's last scan. A period ending before it begins holds no point. Needs the
+    scope `axis`."""
     since, until = _aware(from_), _aware(to)
-    if since is not None and until is not None and until <= since:
-        raise ValidationFailed("The period ends before it begins.")
     points = await read_history(session, database_id=database, since=since, until=until, rules=rules, limit=limit + 1)
     truncated = len(points) > limit
     points = points[:limit]
