@@ -11,6 +11,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,7 +25,7 @@ from gateway.app import create_app
 from gateway.db import standalone_session
 from gateway.models import ExchangeOperation, ExchangeReceipt
 from gateway.services.clients import create_client
-from gateway.settings import Settings
+from gateway.settings import CONFIG_ENV, Settings
 from simulators.population import seed_population
 
 RECORDS = "/v1/databases/population/records"
@@ -232,3 +233,18 @@ def test_an_update_is_judged_on_the_fields_it_changes(client: httpx.Client, writ
     assert (renamed.json()["rule"], renamed.json()["field"]) == (NAMES, "full_name")
     deleted = submit(client, writer, [op("delete", record)])
     assert deleted.status_code == 202 and deleted.json()["findings"] == []
+
+
+def test_the_most_specific_setting_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        quality_gate={"population": {"*": "flag", "fresh": "accept", NAMES: "refuse", "names_normalised": "flag"}},
+    )
+    assert settings.quality_action("population", NAMES) == "refuse"  # its id, before its short name
+    assert settings.quality_action("population", FRESH) == "accept"  # its short name, before "*"
+    assert settings.quality_action("population", DATES) == "flag"  # "*"
+    assert settings.quality_action("land", "land.parcel.fresh") == "accept"  # no setting for the database
+    config = tmp_path / "settings.toml"
+    config.write_text('[quality_gate.population]\nnames_normalised = "refuse"\n"*" = "flag"\n', encoding="utf-8")
+    monkeypatch.setenv(CONFIG_ENV, str(config))
+    assert Settings(data_dir=tmp_path).quality_gate == {"population": {"names_normalised": "refuse", "*": "flag"}}
