@@ -18,6 +18,7 @@ from .request_limits import RequestLimitsMiddleware
 from .routers import admin, audit, axis, contracts, exchange, health, oauth, problems, services, well_known
 from .routers.databases import database_router
 from .routers.docs import docs_router
+from .routers.quality_history import router as quality_history_router
 from .settings import Settings, get_settings
 from .state import GatewayState
 from .telemetry import configure_tracing
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audit.router,
         axis.router,
         exchange.router,
+        quality_history_router,
         *admin.routers,
         problems.router,
         docs_router(app),
