@@ -32,6 +32,7 @@ import pytest
 from support import TEST_PEPPER, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+FORKSERVER = Path(__file__).resolve().parent / "cli_forkserver.py"
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 BLOCK = re.compile(r"^```(\w*)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 SHELL = {"sh", "bash", "shell", "console"}
@@ -138,7 +139,8 @@ class Demo:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     """``gateway demo`` with 300 citizens on a free port, in a directory of its own (its data in ``./var``, the
     repository's ``examples/`` beside it, as in a clone), and the environment the pages' commands run in: the
-    ``gateway`` command of this environment, and ``curl`` that fails on an HTTP error."""
+    ``gateway`` command of this environment (through ``cli_forkserver.py``, which saves each command the import of
+    the gateway), and ``curl`` that fails on an HTTP error."""
     if shutil.which("curl") is None:
         pytest.skip("the documentation uses curl")
     base = tmp_path_factory.mktemp("docs")
@@ -146,8 +148,15 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     bin_dir.mkdir()
     work.mkdir()
     (work / "examples").symlink_to(ROOT / "examples")
+    commands = base / "gateway.sock"
+    forkserver = subprocess.Popen(
+        [sys.executable, str(FORKSERVER), "serve", str(commands)],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     wrappers = {
-        "gateway": f'exec "{sys.executable}" -m gateway "$@"',
+        "gateway": f'exec "{sys.executable}" -S "{FORKSERVER}" run "{commands}" "$@"',
         "curl": f'exec "{shutil.which("curl")}" --fail-with-body --show-error "$@"',
     }
     for name, body in wrappers.items():
@@ -172,6 +181,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
+        assert forkserver.stdout is not None and forkserver.stdout.readline() == "ready\n"
         deadline = time.monotonic() + 180
         while True:
             assert process.poll() is None, (base / "demo.log").read_text(encoding="utf-8")[-4000:]
@@ -184,12 +194,13 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             time.sleep(0.5)
         yield Demo(url=url, work=work, env=env)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        for child in (process, forkserver):
+            os.killpg(child.pid, signal.SIGTERM)
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
         log.close()
 
 
