@@ -16,6 +16,7 @@ import socket
 import struct
 import sys
 import traceback
+from pathlib import Path
 
 STATUS = struct.Struct("!i")
 
@@ -29,7 +30,8 @@ def _warm() -> None:
             continue
         try:
             importlib.import_module(module.name)
-        except Exception:  # noqa: S112 - an optional module (tracing...) may not import; the command then imports it
+        except Exception:
+            # An optional module (tracing...) may not import: the command that needs it imports it again.
             continue
 
 
@@ -95,7 +97,7 @@ def serve(path: str) -> None:
 def run(path: str, argv: list[str]) -> int:
     client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     client.connect(path)
-    request = {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}
+    request = {"argv": argv, "cwd": str(Path.cwd()), "env": dict(os.environ)}
     socket.send_fds(client, [json.dumps(request).encode()], [0, 1, 2])
     status = b""
     while len(status) < STATUS.size:
