@@ -14,6 +14,7 @@ from prometheus_client import REGISTRY
 import gateway.metrics  # noqa: F401 - registers the gateway's metrics
 from gateway.cli import app as cli_app
 from gateway.problems import PROBLEM_TYPES
+from gateway.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -89,6 +90,14 @@ def test_every_problem_type_is_documented() -> None:
     api = PAGES[DOCS / "api.md"]
     missing = sorted(slug for slug in PROBLEM_TYPES if f"`/problems/{slug}`" not in api)
     assert not missing, f"problem types missing from docs/api.md: {missing}"
+
+
+def test_every_setting_is_documented() -> None:
+    """Each setting has its variable in docs/configuration.md (``GATEWAY_NAME``, or ``GATEWAY_NAME__<ID>`` for one
+    set per database)."""
+    documented = set(re.findall(r"`(GATEWAY_[A-Z0-9_]+?)(?:__<|`)", PAGES[DOCS / "configuration.md"]))
+    missing = sorted({f"GATEWAY_{name.upper()}" for name in Settings.model_fields} - documented)
+    assert not missing, f"settings missing from docs/configuration.md: {missing}"
 
 
 def _options(command: Any) -> set[str]:
