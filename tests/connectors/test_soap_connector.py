@@ -236,10 +236,13 @@ async def test_garbage_values_are_contract_violations(server: SimulatorServer, s
     async with _connector(server.url, mapping=mapping) as connector:
         with pytest.raises(ContractViolation) as info:
             await connector.get(row["so_ho_so"])
-        with pytest.raises(ContractViolation):
-            await connector.search(CertificateRequestQuery(applicant_personal_id=row["so_dinh_danh"]), limit=5)
+        # A search page is served without the broken records, each reported with its key.
+        page = await connector.search(CertificateRequestQuery(applicant_personal_id=row["so_dinh_danh"]), limit=5)
     assert info.value.reason == "contract_violation"
     assert any(error.startswith("certificate_type") for error in info.value.errors)
+    assert page.items == [] and page.skipped
+    assert row["so_ho_so"] in {violation.record_id for violation in page.skipped}
+    assert all(any(e.startswith("certificate_type") for e in violation.errors) for violation in page.skipped)
 
 
 @pytest.mark.parametrize(
