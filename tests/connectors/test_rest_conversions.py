@@ -260,7 +260,5 @@ def test_a_bad_conversion_is_a_configuration_error_naming_the_field(
     conversions: dict[str, Any], value_maps: dict[str, Any], named: str, says: str
 ) -> None:
     with pytest.raises(ConnectorConfigError) as info:
-        HoldingConnector.from_config(
-            config("http://127.0.0.1:9", conversions=conversions, value_maps=value_maps)
-        )
+        HoldingConnector.from_config(config("http://127.0.0.1:9", conversions=conversions, value_maps=value_maps))
     assert named in info.value.message and says in info.value.message, info.value.message
