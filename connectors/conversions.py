@@ -26,8 +26,9 @@ from collections.abc import Mapping
 from datetime import date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
 __all__ = [
     "BooleanConversion",
@@ -181,6 +182,7 @@ AnyConversion = DateConversion | DateTimeConversion | NumberConversion | Boolean
 """Any of the conversions."""
 Conversion = Annotated[AnyConversion, Field(discriminator="type")]
 """One conversion, chosen by its ``type`` (the type of a configuration's setting)."""
+_CONVERSION: TypeAdapter[AnyConversion] = TypeAdapter(Conversion)
 
 CONVERSIONS_DESCRIPTION = (
     "Contract field path -> how to read the system's form of its values and write them back: "
@@ -361,11 +363,16 @@ class Converter:
 
 
 def compile_conversions(
-    conversions: Mapping[str, AnyConversion],
-    timezone: tzinfo,
+    conversions: Mapping[str, AnyConversion | Mapping[str, Any]], timezone: tzinfo | str = "UTC"
 ) -> dict[str, Converter]:
-    """The converters of a configuration's ``conversions`` (field path -> conversion)."""
-    return {path: Converter(path, conversion, timezone) for path, conversion in conversions.items()}
+    """The converters of a configuration's ``conversions`` (field path -> conversion, as a model or as its
+    settings), times without a zone read in ``timezone`` (an IANA name or a ``tzinfo``)."""
+    zone = ZoneInfo(timezone) if isinstance(timezone, str) else timezone
+    converters = {}
+    for path, conversion in conversions.items():
+        model = _CONVERSION.validate_python(conversion) if isinstance(conversion, Mapping) else conversion
+        converters[path] = Converter(path, model, zone)
+    return converters
 
 
 def _leaf_schemas(schema: Mapping[str, Any]) -> dict[str, list[Mapping[str, Any]]]:
