@@ -24,17 +24,20 @@ The tests check that the configuration model exports a JSON Schema with a descri
 keeps secrets secret; that a bad configuration is refused with a clear :class:`ConnectorConfigError` that quotes
 no secret; that ``check()`` and ``health()`` report a reachable system as up and an unreachable one as down
 (``check()`` never raising); that ``get()`` returns valid contract records for the known keys, also under
-concurrency, and raises :class:`RecordNotFound` for the missing one; that every search walks all its pages, at
-several page sizes and across a change of page size, returning every record exactly once and in a stable order;
-that ``canary()`` fetches the declared canary record and reports a missing one; that a slow system makes
-calls fail with :class:`UpstreamTimeout` within the configured deadline; that
-operations the connector does not offer raise :class:`OperationNotSupported`; and, for a connector whose
-configuration has ``context_headers`` (:class:`connectors.context.ContextForwarding`), that every call carries the
-request context in the headers it names, and nothing when it names none.
+concurrency, and raises :class:`RecordNotFound` for the missing one; that searches keep the search rules of
+:meth:`Connector.search <connectors.base.Connector.search>`: every search walks all its pages, at several page
+sizes and with the page size changed mid-walk, returning every record exactly once and in a stable order, and a
+record that breaks the contract (declared in ``SearchCase.invalid_ids``) is left out of its page and reported in
+``Page.skipped`` instead of failing the page; that ``canary()`` fetches the declared canary record and reports a
+missing one; that a slow system makes calls fail with :class:`UpstreamTimeout` within the configured deadline;
+that operations the connector does not offer raise :class:`OperationNotSupported` (submissions too, when no
+writable configuration is given: a connector that takes submissions then fails, as its writes went unchecked);
+and, for a connector whose configuration has ``context_headers`` (:class:`connectors.context.ContextForwarding`),
+that every call carries the request context in the headers it names, and nothing when it names none.
 
 A check that needs a library the kit does not install (``jsonschema``, in the connector's test dependencies)
-fails, naming it, when it is missing: checks are skipped only when they do not apply (no writable configuration,
-no searches given...), never because something is missing.
+fails, naming it, when it is missing: checks are skipped only when they do not apply (no searches given, no
+search declaring broken records, no request context to forward...), never because something is missing.
 
 That last check needs to see what the sector system received: pass ``received_headers``, a callable (or a fixture
 giving one) that returns the headers of every request the system received so far. The simulators' servers record
@@ -722,13 +725,15 @@ def connector_test_class(
       file);
     * ``slow_config``: pointing at a system that answers too late (a held lock, a hanging server), with a short
       ``timeout_seconds``; without it the deadline test is skipped;
-    * ``searches``: queries to walk, with the keys they must find when known;
+    * ``searches``: queries to walk, with the keys they must find when known, and the keys of the records they
+      match that break the contract (``invalid_ids``: plant some in the test system to check the search rules);
     * ``invalid_configs``: configurations the connector must refuse, beyond the kit's own;
     * ``entry_point``: the name under which the connector is registered in ``gateway.connectors``, to check it;
     * ``grace_seconds``: slack allowed beyond a deadline (slow CI machines);
     * ``writable_config``: a configuration that accepts submissions, on a system the kit may write to, with
       ``new_record`` (contract data of a record it does not hold) and ``update`` (changed top-level fields of
-      it): the kit then creates, repeats, updates and deletes that record (skipped without them);
+      it): the kit then creates, repeats, updates and deletes that record (without them, it checks that the
+      connector refuses submissions);
     * ``received_headers``: a callable returning the headers of every request the sector system ``config`` points
       at has received (oldest first; the simulators' ``middleware.received.headers``): with it, the kit checks
       that a connector whose configuration has ``context_headers`` forwards the request context as configured

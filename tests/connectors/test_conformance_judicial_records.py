@@ -24,7 +24,6 @@ from simulators.judicial_records_soap import (
     soap_connector_config,
 )
 
-
 FLAWED = 6
 """Requests handed to a second applicant, of which every third breaks the contract (a certificate type that does
 not exist), as real sector data may: a search finding them serves the others (the kit's search rules)."""

@@ -14,7 +14,6 @@ from connectors.population import PopulationConnector
 from connectors.testing import SearchCase, connector_test_class, fixture
 from contracts.population import Citizen, CitizenQuery
 
-
 FLAWED_NAME = "Lê Văn Hỏng"
 
 
