@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import TypeAdapter
 
-from connectors.conversions import Conversion
+from connectors.conversions import Conversion, check_conversions
 from connectors.fields import has_field_path
 from contracts.land import LandParcel
 
@@ -72,11 +72,11 @@ def test_the_examples_print_what_they_show() -> None:
 def test_the_conversions_configuration_shown_is_valid() -> None:
     (shown,) = [body for body in blocks("text") if "__CONVERSIONS=" in body]
     value = shown.strip().split("=", 1)[1].strip("'")
-    conversions = json.loads(value)
+    conversions = {path: TypeAdapter(Conversion).validate_python(c) for path, c in json.loads(value).items()}
     assert conversions
-    for path, conversion in conversions.items():
-        assert has_field_path(LandParcel, path), path
-        TypeAdapter(Conversion).validate_python(conversion)
+    assert all(has_field_path(LandParcel, path) for path in conversions), list(conversions)
+    fields = dict.fromkeys(conversions, "source")
+    assert check_conversions(LandParcel, conversions, fields, {}) == []  # each fits the contract's field
 
 
 def test_every_value_type_of_the_contracts_is_listed() -> None:
