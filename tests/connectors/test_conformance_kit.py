@@ -290,3 +290,46 @@ def test_the_kit_fails_when_jsonschema_is_missing(tmp_path: Path) -> None:
         assert outcomes[name] not in ("passed", "skipped"), name
         assert "needs 'jsonschema'" in outcomes[name], outcomes[name]
         assert "pip install jsonschema" in outcomes[name]
+
+
+def test_the_kit_fails_when_its_async_runner_is_missing(tmp_path: Path) -> None:
+    """The kit's checks of a connector's calls are async and run on anyio's pytest plugin: without it they fail (as
+    pytest fails async tests no plugin runs), never pass or skip unchecked."""
+    (tmp_path / "test_sound_connector.py").write_text(textwrap.dedent(MODULE))
+    report = tmp_path / "report.xml"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:anyio",
+            f"--junitxml={report}",
+            "-k",
+            "TestSound and (missing_record or walks_every_page or leaves_out or metadata)",
+            str(tmp_path),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    outcomes = {
+        case.get("name", "").split("[")[0]: "failed"
+        if case.find("failure") is not None or case.find("error") is not None
+        else "skipped"
+        if case.find("skipped") is not None
+        else "passed"
+        for case in ET.parse(report).getroot().iter("testcase")
+    }
+    assert outcomes["test_metadata"] == "passed"  # not async: unaffected
+    for name in (
+        "test_missing_record_is_not_found",
+        "test_search_walks_every_page_once",
+        "test_search_leaves_out_records_that_break_the_contract",
+    ):
+        assert outcomes[name] == "failed", (name, outcomes)
