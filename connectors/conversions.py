@@ -43,7 +43,7 @@ __all__ = [
     "value_shape",
 ]
 
-_TOKEN = re.compile(r"yyyy|dd|mm|HH|MM|SS|[A-Za-z]+|[^A-Za-z]")
+_TOKEN = re.compile(r"yyyy|dd|mm|HH|MM|SS|T|[A-Za-z]+|[^A-Za-z]")
 _DATE_TOKENS = ("yyyy", "mm", "dd")
 _TIME_TOKENS = ("HH", "MM", "SS")
 _LITERALS = frozenset(" /-.:T_,")
@@ -206,13 +206,17 @@ class Converter:
         self._tz = timezone
         if isinstance(conversion, DateConversion | DateTimeConversion):
             self._tokens = _tokens(conversion.format)
-            separated = any(not part.isalpha() or part == "T" for part in self._tokens)
+            numbers = (*_DATE_TOKENS, *_TIME_TOKENS)
             parts = []
-            for part in self._tokens:
+            for n, part in enumerate(self._tokens):
                 if part == "yyyy":
                     parts.append(r"(?P<yyyy>\d{4})")
-                elif part in (*_DATE_TOKENS, *_TIME_TOKENS):
-                    parts.append(rf"(?P<{part}>\d{{1,2}})" if separated else rf"(?P<{part}>\d{{2}})")
+                elif part in numbers:
+                    # One digit will do ("1/3/1960") only between separators; packed parts take two ("19600301").
+                    before = self._tokens[n - 1] if n else None
+                    after = self._tokens[n + 1] if n + 1 < len(self._tokens) else None
+                    alone = before not in numbers and after not in numbers
+                    parts.append(rf"(?P<{part}>\d{{1,2}})" if alone else rf"(?P<{part}>\d{{2}})")
                 else:
                     parts.append(re.escape(part))
             self._pattern = re.compile("".join(parts))

@@ -39,6 +39,13 @@ def convert(conversion: dict[str, Any]) -> Any:
         ),
         ({"type": "datetime", "format": "yyyymmddHHMMSS"}, "20120920083005", datetime(2012, 9, 20, 8, 30, 5)),
         ({"type": "datetime", "format": "dd/mm/yyyy HH:MM"}, "20/09/2012 23:59", datetime(2012, 9, 20, 23, 59)),
+        (
+            {"type": "datetime", "format": "yyyy-mm-ddTHH:MM:SS"},
+            "2012-09-20T08:30:05",
+            datetime(2012, 9, 20, 8, 30, 5),
+        ),
+        ({"type": "date", "format": "ddmmyyyy"}, "01031960", "1960-03-01"),
+        ({"type": "date", "format": "ddmmyyyy"}, "131960", None),  # packed parts take two digits each
         ({"type": "number"}, "1.234.567", 1234567),
         ({"type": "number"}, "1.234.567,25", Decimal("1234567.25")),
         ({"type": "number"}, "-1.000", -1000),
