@@ -141,6 +141,13 @@ EXCHANGE_PAYLOADS_ERASED = Counter(
     "Submitted operations whose field values were erased once their retention ended, by database.",
     ["database"],
 )
+EXCHANGE_QUALITY = Counter(
+    "gateway_exchange_quality_total",
+    "Submitted operations breaking a data-quality rule set to flag or refuse, by database and outcome: flagged "
+    "(accepted, the findings on the receipt) or refused (the submission answered 422, nothing stored). Series "
+    "appear with their first count.",
+    ["database", "outcome"],
+)
 EXCHANGE_OUTCOMES = ("accepted", "rejected", "delivered", "duplicate", "retried", "dead_lettered")
 EXCHANGE_QUEUE_STATES = ("pending", "delivering", "dead")
 WEBHOOK_DELIVERIES = Counter(

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_mode
 
 from contracts import Contract, ContractQuery
 
+from ..data_path import LeanRead
 from ..deps import data_access
 from ..openapi import problem_responses
 from ..problems import AccessDenied, ValidationFailed, validation_errors
@@ -110,11 +111,7 @@ def database_router(database: Database, settings: Settings) -> APIRouter:
     key_adapter = _key_adapter(contract)
     router = APIRouter(prefix=f"/v1/databases/{database.id}", tags=[connector.title])
 
-    async def read(
-        request: Request,
-        decision: Annotated[Decision, Depends(data_access(database.id, "read"))],
-        record_id: Annotated[str, Path(alias=key_name, description=f"The record's `{key_name}`.")],
-    ) -> Response:
+    async def read_by_key(request: Request, decision: Decision, record_id: str) -> Response:
         try:
             key = str(key_adapter.validate_python(record_id))
         except ValidationError as exc:
@@ -123,6 +120,13 @@ def database_router(database: Database, settings: Settings) -> APIRouter:
         request.state.record_ids = [key]
         record = await read_record(database, key, request_context(request))
         return _json(_serialize(record, decision.projection(key_name)))
+
+    async def read(
+        request: Request,
+        decision: Annotated[Decision, Depends(data_access(database.id, "read"))],
+        record_id: Annotated[str, Path(alias=key_name, description=f"The record's `{key_name}`.")],
+    ) -> Response:
+        return await read_by_key(request, decision, record_id)
 
     router.add_api_route(
         f"/records/{{{key_name}}}",
@@ -177,4 +181,9 @@ def database_router(database: Database, settings: Settings) -> APIRouter:
         if isinstance(route, APIRoute):
             operation = route.name.rpartition(":")[2]
             route.metric_labels = (database.id, operation)  # type: ignore[attr-defined]
+            if operation == "read":
+                # Served by the lean path (gateway.data_path) with the same checks; the route documents it.
+                route.lean_read = LeanRead(  # type: ignore[attr-defined]
+                    route, database.id, key_name, (database.scope("read"),), read_by_key
+                )
     return router
