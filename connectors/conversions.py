@@ -418,6 +418,8 @@ def check_conversions(
     """The problems of a configuration's ``conversions`` against the contract it serves (empty when none): a
     conversion of a field the mapping lacks, one beside a value map, or of a kind the field cannot take (a
     ``date`` conversion on a number)."""
+    if not conversions:
+        return []
     problems = []
     leaves = _leaf_schemas(contract.model_json_schema(mode="validation"))
     for path, conversion in conversions.items():
