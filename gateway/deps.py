@@ -83,7 +83,8 @@ async def authorize(
         raise _reject("unknown_client")
     if not access.active:
         raise _reject("client_inactive")
-    if getattr(request.state, "rate_limit", None) is None:  # counted once, even if a route authenticates twice
+    # Counted once, even if a route authenticates twice.
+    if request.scope.setdefault("state", {}).get("rate_limit") is None:
         # 429 past the client's rate limit; the status becomes RateLimit-* headers on the answer.
         request.state.rate_limit = await state.limiter.admit(access)
     if principal.external:

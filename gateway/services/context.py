@@ -113,17 +113,17 @@ def request_trace(traceparent: bytes | None, tracestate: bytes | None) -> Reques
 
 def request_context(request: Request) -> RequestContext:
     """The context of a data request, from what the middleware and the access decision left in its state."""
-    state = request.state
-    decision = getattr(state, "decision", None)
-    access = getattr(state, "access", None)
-    trace: RequestTrace | None = getattr(state, "trace", None)
+    state: dict[str, Any] = request.scope.get("state", {})
+    decision = state.get("decision")
+    access = state.get("access")
+    trace: RequestTrace | None = state.get("trace")
     return RequestContext(
-        request_id=getattr(state, "request_id", None),
+        request_id=state.get("request_id"),
         client_id=decision.client_id if decision is not None else getattr(access, "client_id", None),
         agency_code=getattr(access, "agency_code", None),
         purpose=decision.purpose if decision is not None else None,
         actor=decision.actor if decision is not None else None,
-        deadline=getattr(state, "deadline", None),
+        deadline=state.get("deadline"),
         traceparent=trace.traceparent if trace is not None else None,
         tracestate=trace.tracestate if trace is not None else None,
     )
