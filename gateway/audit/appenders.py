@@ -172,6 +172,8 @@ def _sqlite_time(value: datetime) -> str:
 
 
 _SQLITE_INSERT_EVENT, _SQLITE_EVENT_COLUMNS = _insert_event(sqlite_dialect(paramstyle="qmark"))
+
+
 def _json_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
