@@ -152,7 +152,16 @@ def _milliseconds(text: str) -> float:
 
 
 def wrk(server: Server, connections: int, duration: int) -> Load:
-    command = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(server.script), server.base]
+    command = [
+        "wrk",
+        f"-t{min(2, connections)}",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--latency",
+        "-s",
+        str(server.script),
+        server.base,
+    ]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = re.search(r"\s50%\s+(\S+)", out)
@@ -296,9 +305,7 @@ class Row:
         return self.rate_b / self.rate_a if self.rate_a else float("nan")
 
 
-def compare(
-    bench: Bench, name: str, a: Server, b: Server, *, connections: tuple[int, int] = (16, 16)
-) -> Row:
+def compare(bench: Bench, name: str, a: Server, b: Server, *, connections: tuple[int, int] = (16, 16)) -> Row:
     """A B A B: the mean rates of ``a`` and ``b``, and ``b``'s latency and memory."""
     rates_a, loads_b = [], []
     for _ in range(bench.args.rounds):

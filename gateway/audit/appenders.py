@@ -8,10 +8,11 @@ and their data subjects, move the head, seal if due, commit. How:
   is still there, and inserts the events and their data subjects only if it moved. When another process appended
   meanwhile (or at the first batch, or when a seal is due), the batch takes the locking path instead:
   ``SELECT ... FOR UPDATE`` on the head, ``executemany`` inserts, in a transaction.
-* SQLite: ``BEGIN IMMEDIATE`` (the database's write lock) and ``synchronous=FULL``, the whole batch at once, on
-  the event loop's thread when the write lock is free at once (a batch takes a fraction of a millisecond there,
-  where a worker thread would wait for the interpreter's lock at every statement while requests keep the event
-  loop busy); in a dedicated thread, waiting up to the busy timeout, when another process holds the lock.
+* SQLite: ``BEGIN IMMEDIATE`` (the database's write lock) and ``synchronous=FULL``. When the write lock is free at
+  once, the batch's statements run on the event loop's thread (microseconds: a worker thread would wait for the
+  interpreter's lock at every statement while requests keep the loop busy) and only the commit, whose ``fsync`` may
+  take milliseconds on a busy disk, runs in a dedicated thread. When another process holds the lock, the whole
+  batch runs in that thread, waiting up to the busy timeout.
 * anything else: SQLAlchemy's engine.
 
 On the read path every answer waits for its batch's commit, so the appender's latency is the audit's cost.
@@ -284,26 +285,18 @@ class SqliteAppender(Appender):
         return connection
 
     def _append(self, events: Sequence[PendingEvent], seal: SealMaker | None) -> tuple[list[int], Seal | None]:
+        """The whole batch in the dedicated thread, waiting for the write lock up to the busy timeout."""
         connection = self._connection()
         connection.execute("BEGIN IMMEDIATE")
-        return self._write(connection, events, seal)
+        written = self._stage(connection, events, seal)
+        self._commit(connection)
+        return written
 
-    def _append_now(
-        self, events: Sequence[PendingEvent], seal: SealMaker | None
-    ) -> tuple[list[int], Seal | None] | None:
-        """The batch written on the calling thread if the write lock is free at once; ``None`` when it is not."""
-        if self._now is None:
-            self._now = self._open(0.0)
-        try:
-            self._now.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError:  # "database is locked": another process is writing
-            return None
-        return self._write(self._now, events, seal)
-
-    def _write(
+    def _stage(
         self, connection: sqlite3.Connection, events: Sequence[PendingEvent], seal: SealMaker | None
     ) -> tuple[list[int], Seal | None]:
-        """The batch, in the transaction just begun on ``connection``: committed, or rolled back and raised."""
+        """The batch's statements, in the transaction just begun on ``connection`` (rolled back and raised on
+        failure); the commit is the caller's."""
         try:
             head = connection.execute("SELECT seq, hash FROM audit_head WHERE id = ?", (HEAD_ID,)).fetchone()
             if head is None:
@@ -323,20 +316,36 @@ class SqliteAppender(Appender):
                     "INSERT INTO audit_seals (seq, hash, kid, signature, sealed_at) VALUES (?, ?, ?, ?, ?)",
                     (made.seq, made.hash, made.kid, made.signature, _sqlite_time(made.sealed_at)),
                 )
-            connection.execute("COMMIT")
         except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                connection.execute("ROLLBACK")
+            self._rollback(connection)
             raise
         return [row["seq"] for row in rows], made
 
+    def _commit(self, connection: sqlite3.Connection) -> None:
+        try:
+            connection.execute("COMMIT")
+        except BaseException:
+            self._rollback(connection)
+            raise
+
+    @staticmethod
+    def _rollback(connection: sqlite3.Connection) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            connection.execute("ROLLBACK")
+
     async def append(self, events: Sequence[PendingEvent], seal: SealMaker | None) -> tuple[list[int], Seal | None]:
-        written = self._append_now(events, seal)
-        if written is not None:
-            return written
         loop = asyncio.get_running_loop()
-        # Shielded: a batch once started is committed or rolled back by its thread, never abandoned half-way.
-        return await asyncio.shield(loop.run_in_executor(self._thread, self._append, events, seal))
+        if self._now is None:
+            self._now = self._open(0.0)
+        try:
+            self._now.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:  # "database is locked": another process is writing; wait in the thread
+            # Shielded: a batch once started is committed or rolled back by its thread, never abandoned half-way.
+            return await asyncio.shield(loop.run_in_executor(self._thread, self._append, events, seal))
+        # The write lock is ours: the statements take microseconds here; the commit (its fsync) is the thread's.
+        written = self._stage(self._now, events, seal)
+        await asyncio.shield(loop.run_in_executor(self._thread, self._commit, self._now))
+        return written
 
     async def close(self) -> None:
         def close_connection() -> None:
