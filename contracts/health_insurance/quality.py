@@ -1,0 +1,11 @@
+"""Quality rules of ``health_insurance.card``: the insured person is a citizen with the identity the population
+database records."""
+
+from __future__ import annotations
+
+from contracts.quality import PersonIsCitizen, QualityRules
+
+__all__ = ["QUALITY"]
+
+QUALITY = QualityRules(contract_name="health_insurance.card", links=(PersonIsCitizen(person="holder"),))
+"""The declaration registered under ``gateway.quality_rules``."""
