@@ -1,7 +1,8 @@
 """Cross-database questions of the data-quality rules, answered by the connectors the gateway serves.
 
 The population database is whichever served database has the contract :data:`contracts.quality.CITIZENS`, the
-civil status database the one with :data:`contracts.quality.DEATH_REGISTRATIONS`. Answers are cached for the length of one scan.
+civil status database the one with :data:`contracts.quality.DEATH_REGISTRATIONS`. Answers are cached for the length
+of one scan.
 """
 
 from __future__ import annotations
