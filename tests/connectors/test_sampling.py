@@ -1,0 +1,131 @@
+"""Sampling REST and SOAP sector systems for data-quality scans, against the simulated systems of the demo served on
+127.0.0.1: the preset's listing is read at random, whole when asked for more than it holds, never more than
+``max_records``, and never faster than ``requests_per_second`` as the simulator measures it."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors.base import Connector
+from connectors.discovery import discover_connectors
+from connectors.sampling import Pacer
+from simulators.sectors import SectorContext, load_sector_system
+
+CITIZENS = 800
+# database -> the listing's path as the simulator sees it (the SOAP service has one path for every operation).
+LISTINGS = {
+    "business": "/api/dong-bo/doanh-nghiep",
+    "tax": "/api/v1/danh-sach-nguoi-nop-thue",
+    "social_insurance": "/api/bhxh/v2/danh-sach/nguoi-tham-gia",
+    "health_insurance": "/api/bhyt/v2/danh-sach/the",
+    "driving_licences": "/api/gplx/v1/danh-sach",
+    "judicial_records": "/lltp/DichVuLyLichTuPhap",
+}
+
+
+@dataclass
+class Started:
+    context: SectorContext
+    configs: dict[str, dict[str, Any]]
+
+    def connector(self, database: str, **sample: Any) -> Connector[Any]:
+        system = load_sector_system(database)
+        config = dict(self.configs[database])
+        if sample:
+            preset = discover_connectors(only={system.connector}).connectors[system.connector]
+            default = preset.config_model.model_validate(config).model_dump(mode="json")["sample"]
+            config["sample"] = {**default, **sample}
+        cls = discover_connectors(only={system.connector}).connectors[system.connector]
+        return cls.from_config(config)
+
+    def requests(self, database: str) -> list[float]:
+        received = self.context.servers[database].api.middleware.received.requests()
+        # The SOAP service's WSDL is fetched (GET) from the path its operations are posted to.
+        method = "POST" if database == "judicial_records" else "GET"
+        return [r.at for r in received if r.path == LISTINGS[database] and r.method == method]
+
+    def clear(self, database: str) -> None:
+        self.context.servers[database].api.middleware.received.clear()
+
+
+@pytest.fixture(scope="module")
+def started(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Started]:
+    with ExitStack() as stack:
+        context = SectorContext(
+            data_dir=Path(tmp_path_factory.mktemp("sampling")), citizens=CITIZENS, today=date.today(), stack=stack
+        )
+
+        async def start() -> dict[str, dict[str, Any]]:
+            return {database: await load_sector_system(database).start(context) for database in LISTINGS}
+
+        yield Started(context, asyncio.run(start()))
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("database", sorted(LISTINGS))
+async def test_a_sample_is_random_raw_and_whole_when_asked_for_more(started: Started, database: str) -> None:
+    async with started.connector(database, requests_per_second=200) as connector:
+        key = connector.contract.record_key
+        everything = await connector.sample(100_000)
+        keys = [record[key] for record in everything]
+        assert len(keys) == len(set(keys)) > 12
+        first = await connector.sample(10)
+        second = await connector.sample(10)
+    assert len(first) == len(second) == 10
+    assert {r[key] for r in first} <= set(keys)
+    assert [r[key] for r in first] != [r[key] for r in second]
+    # Raw contract data: contract field names, not the sector system's.
+    assert all(set(record) <= set(connector.contract.model_fields) for record in everything)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("database", ["business", "judicial_records"])
+async def test_a_sample_is_bounded(started: Started, database: str) -> None:
+    started.clear(database)
+    async with started.connector(database, requests_per_second=200, page_size=5, max_records=12) as connector:
+        sample = await connector.sample(100_000)
+    assert len(sample) == 12
+    # The first page, then the pages that hold 12 records (and one spare): 12 / 5 + 1, rounded up.
+    assert len(started.requests(database)) <= 1 + 3
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("database", ["social_insurance", "judicial_records"])
+async def test_a_scan_respects_the_rate_limit_measured_at_the_sector_system(started: Started, database: str) -> None:
+    rate = 8.0
+    started.clear(database)
+    async with started.connector(database, requests_per_second=rate, page_size=2) as connector:
+        await connector.sample(30)
+        await connector.sample(10)  # the second sample shares the limit with the first
+    arrivals = started.requests(database)
+    assert len(arrivals) >= 20
+    measured = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
+    assert measured <= rate * 1.05, measured
+    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
+    assert min(gaps) >= 1 / rate, min(gaps)
+
+
+@pytest.mark.anyio
+async def test_the_pacer_spaces_concurrent_callers_one_at_a_time() -> None:
+    pacer = Pacer(50)
+    spans: list[tuple[float, float]] = []
+
+    async def call() -> None:
+        async with pacer.slot():
+            started = time.monotonic()
+            await asyncio.sleep(0.005)
+            spans.append((started, time.monotonic()))
+
+    await asyncio.gather(*(call() for _ in range(11)))
+    for (_, ended), (started, _) in itertools.pairwise(spans):
+        assert started - ended >= 1 / 50 * 0.95
