@@ -126,9 +126,13 @@ class Identity:
 @dataclass(frozen=True, slots=True)
 class PersonIsCitizen:
     """The person at ``person`` (a path to a mapping with ``personal_id``, ``full_name``, ``date_of_birth``,
-    ``gender``) is a citizen of the population database, with the same name, date of birth and gender (correct)."""
+    ``gender``) is a citizen of the population database, with the same name, date of birth and gender.
+
+    The population database is the reference of a citizen's identity: a copy that differs was not kept up to date
+    with it, so the rule is *live* by default."""
 
     person: str
+    dimension: Dimension = Dimension.LIVE
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,6 @@
-"""Quality rules of ``civil_status.registration``: one birth or death registration per person, and a birth or a
-death registered on or after the day it happened (correct)."""
+"""Quality rules of ``civil_status.registration``: one birth or death registration per person, a birth or a death
+registered on or after the day it happened (correct), and the person registered is the population database's
+citizen (live)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,17 @@ from collections.abc import Hashable, Mapping
 from datetime import date
 from typing import Any
 
-from contracts.quality import Dimension, Identity, Problem, QualityRules, RecordCheck, Verdict, as_date, text
+from contracts.quality import (
+    Dimension,
+    Identity,
+    PersonIsCitizen,
+    Problem,
+    QualityRules,
+    RecordCheck,
+    Verdict,
+    as_date,
+    text,
+)
 
 __all__ = ["QUALITY"]
 
@@ -50,5 +61,6 @@ QUALITY = QualityRules(
             _after_event,
         ),
     ),
+    links=(PersonIsCitizen(person="person"),),
 )
 """The declaration registered under ``gateway.quality_rules``."""

@@ -7,7 +7,8 @@ entry-point group ``gateway.quality_rules`` (:mod:`.declared`); this module turn
 Cross-database rules (links) ask other national databases through :class:`~gateway.quality.rules.Lookups` (a
 sampled scan has them; submitted records are checked without network calls, so those rules do not apply there):
 
-* :class:`PersonIsCitizen`: the person a record names is a citizen with the same name, birth date and gender (correct);
+* :class:`PersonIsCitizen`: the person a record names is a citizen with the same name, birth date and gender (live:
+  the identity follows the population database);
 * :class:`DeathPropagated`: a death another database records reached this one (live);
 * :class:`NoDocumentAfterDeath`: nothing issued after the person's death (correct);
 * :class:`MovePropagated`: the province this record holds for a person is that of their permanent address (live).
@@ -205,14 +206,15 @@ class PersonIsCitizen(_LinkRule):
     """The person a record names is a citizen of the population database with the same name (normalised), date of
     birth and gender."""
 
-    dimension = Dimension.CORRECT
+    dimension = Dimension.LIVE
     slug = "person_is_citizen"
 
-    def __init__(self, contract_name: str, *, person: str) -> None:
+    def __init__(self, contract_name: str, *, person: str, dimension: Dimension = Dimension.LIVE) -> None:
         super().__init__(contract_name)
         self.person = person
-        self.title = f"The {person.replace('_', ' ')} is a citizen with the same identity"
-        self.title_vi = "Người được ghi nhận là công dân, đúng danh tính trong CSDL dân cư"
+        self.dimension = dimension  # type: ignore[misc]
+        self.title = f"The {person.replace('_', ' ')}'s identity is the population database's"
+        self.title_vi = "Danh tính khớp với CSDL quốc gia về dân cư"
 
     def lookup(self, lookups: Lookups) -> CitizenLookup | None:
         return lookups.citizen
@@ -299,7 +301,7 @@ class DeclaredCheck(RecordRule):
 
 def _link_rule(name: str, link: declared.Link) -> Rule:
     if isinstance(link, declared.PersonIsCitizen):
-        return PersonIsCitizen(name, person=link.person)
+        return PersonIsCitizen(name, person=link.person, dimension=link.dimension)
     if isinstance(link, declared.DeathRecorded):
         return DeathPropagated(name, source=link.source, person=link.person, field=link.field)
     if isinstance(link, declared.NoIssueAfterDeath):

@@ -21,7 +21,7 @@ from contracts.quality import CITIZENS, DEATH_REGISTRATIONS
 from ..registry import ConnectorRegistry
 from .rules import CitizenLookup, DeathLookup, Lookups, RecordSearch, as_date
 
-__all__ = ["connector_search", "registry_lookups"]
+__all__ = ["connector_lookups", "connector_search", "registry_lookups"]
 
 Source = Connector[Any]
 Question = TypeVar("Question")
@@ -121,13 +121,16 @@ def connector_search(connector: Source) -> RecordSearch | None:
     return _cached(search, lambda query: json.dumps(query, sort_keys=True, default=str))
 
 
-def registry_lookups(registry: ConnectorRegistry) -> Lookups:
-    """The lookups the served databases can answer (the population and civil status databases, when served)."""
-    population = _connector_for(registry, CITIZENS)
-    civil_status = _connector_for(registry, DEATH_REGISTRATIONS)
+def connector_lookups(population: Source | None, civil_status: Source | None = None) -> Lookups:
+    """The lookups the connectors of the population and civil status databases answer (either may be missing)."""
     citizen = _citizen(population) if population is not None else None
     return Lookups(
         population_death=_population_death(citizen) if citizen is not None else None,
         citizen=citizen,
         civil_status_death=_civil_status_death(civil_status) if civil_status is not None else None,
     )
+
+
+def registry_lookups(registry: ConnectorRegistry) -> Lookups:
+    """The lookups the served databases can answer (the population and civil status databases, when served)."""
+    return connector_lookups(_connector_for(registry, CITIZENS), _connector_for(registry, DEATH_REGISTRATIONS))
