@@ -6,14 +6,18 @@ population database's answers."""
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+import yaml
 
 import gateway.quality.declared as declared_module
+from connectors.business import BusinessConnector
 from contracts import Contract, all_contracts
 from contracts.population import Citizen
 from contracts.quality import (
@@ -159,3 +163,27 @@ async def test_a_move_of_residence_reaches_the_tax_authority() -> None:
     assert found[0] == OK
     assert found[1] == Failure("managing tax office: not in the province of the permanent address")
     assert found[2] == SKIP
+
+
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "quality.md"
+BLOCK = re.compile(r"^```(\w+)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+
+
+def _blocks(language: str) -> list[str]:
+    return [body for lang, body in BLOCK.findall(DOCS.read_text(encoding="utf-8")) if lang == language]
+
+
+def test_the_documented_declaration_and_sample_listing_are_valid() -> None:
+    (code,) = _blocks("python")
+    namespace: dict[str, Any] = {}
+    exec(compile(code, str(DOCS), "exec"), namespace)
+    declared: QualityRules = namespace["QUALITY"]
+    assert declared.contract_name == "transport.boat"
+    ids = {rule.id.rsplit(".", 1)[1] for rule in rules_from(Boat, declared)}
+    assert {"painted", "expected_fields", "unique_identity", "person_is_citizen"} <= ids
+    (settings,) = _blocks("yaml")
+    config = yaml.safe_load(settings)["connectors"]["business"]["config"]
+    connector = BusinessConnector.from_config(config)
+    assert connector.config.sample is not None and connector.config.sample.requests_per_second == 2
+    (entry_point,) = _blocks("toml")
+    assert f'[project.entry-points."{ENTRY_POINT_GROUP}"]' in entry_point

@@ -26,6 +26,7 @@ from simulators.defects import SectorDefects, SectorPlanted
 from simulators.sectors import SECTOR_SYSTEMS, SectorContext, load_sector_system
 
 CITIZENS = 2000
+SAMPLE = 10**6
 DEFECTS = SectorDefects(
     identity_mismatch=0.05,
     unnormalised_names=0.04,
@@ -42,7 +43,7 @@ RULES = {
     "stale_status": "status_current",
 }
 SECTORS = sorted(set(SECTOR_SYSTEMS) - {"population"})
-FAST = {"requests_per_second": 200}
+FAST: dict[str, Any] = {"requests_per_second": 200}
 
 
 @dataclass
@@ -69,7 +70,7 @@ async def _scan(context: SectorContext) -> Scanned:
         now = datetime.now(UTC)
         records, evaluations = {}, {}
         for database, connector in connectors.items():
-            records[database] = list(await connector.sample(10**6))
+            records[database] = list(await connector.sample(SAMPLE))
             rules = RuleContext(contract=connector.contract, now=now, freshness=timedelta(days=1460), lookups=lookups)
             evaluations[database] = await evaluate(records[database], rules_for(connector.contract), rules)
     return Scanned(records, evaluations, context.planted)
