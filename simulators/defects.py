@@ -22,7 +22,7 @@ personal id) is never touched, nor can a defective record take its place.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
@@ -220,10 +220,13 @@ class SectorDefects:
     * ``unpropagated_deaths``: (social insurance) a share of the dead participants whose death is not recorded;
     * ``unpropagated_moves``: (tax) a share of individual taxpayers still managed in another province than that of
       their permanent address;
-    * ``stale_status``: (legal documents) a share of the documents in force still marked "not yet in force".
+    * ``stale_status``: (legal documents) documents in force still marked "not yet in force";
+    * ``registered_after_death``: (vehicles) a vehicle registered after its owner's death.
 
-    Each defect touches ``round(rate * n)`` of the records it can apply to, chosen at random from its own stream,
-    no record carries two, and the record a system declares as its canary (the smallest key) is never touched.
+    Each defect touches ``round(rate * n)`` records, ``n`` being the records naming a person for the first two, the
+    dead participants for ``unpropagated_deaths``, the individual taxpayers for ``unpropagated_moves``, all records
+    for the others (chosen among those it can apply to). They are chosen at random from the defect's own stream, no
+    record carries two, and the record a system declares as its canary (the smallest key) is never touched.
     """
 
     identity_mismatch: float = 0.0
@@ -231,6 +234,7 @@ class SectorDefects:
     unpropagated_deaths: float = 0.0
     unpropagated_moves: float = 0.0
     stale_status: float = 0.0
+    registered_after_death: float = 0.0
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -243,7 +247,8 @@ DEMO_SECTOR_DEFECTS: Final = SectorDefects(
     unnormalised_names=0.03,
     unpropagated_deaths=0.25,
     unpropagated_moves=0.03,
-    stale_status=0.05,
+    stale_status=0.03,
+    registered_after_death=0.01,
 )
 """The defects of the demo's sector systems (other than the population database)."""
 
@@ -257,6 +262,7 @@ class SectorPlanted:
     unpropagated_deaths: set[str] = field(default_factory=set)
     unpropagated_moves: set[str] = field(default_factory=set)
     stale_status: set[str] = field(default_factory=set)
+    registered_after_death: set[str] = field(default_factory=set)
 
 
 Path = tuple[str, ...]
@@ -315,10 +321,18 @@ def _other_name(rng: random.Random, name: str) -> str:
 
 
 def plant_sector_defects(
-    database: str, records: Sequence[Row], defects: SectorDefects, *, seed: int = 68
+    database: str,
+    records: Sequence[Row],
+    defects: SectorDefects,
+    *,
+    seed: int = 68,
+    today: date | None = None,
+    deaths: Mapping[str, date] | None = None,
 ) -> SectorPlanted:
     """Plant ``defects`` in the records of ``database``'s simulated system, *in place* (the API's own objects, or
-    the rows about to be inserted), and say which records got which (see :class:`SectorDefects`)."""
+    the rows about to be inserted), and say which records got which (see :class:`SectorDefects`). ``deaths`` (the
+    citizens' dates of death by personal id) and ``today`` are needed for the defects about deaths."""
+    today = today or date.today()
     shape = SECTOR_SHAPES[database]
     rng = random.Random(f"{seed}:{database}:defects")  # noqa: S311 - synthetic data, not security
     planted = SectorPlanted()
@@ -328,8 +342,8 @@ def plant_sector_defects(
     rng.shuffle(order)
     taken: set[str] = set()
 
-    def pick(rate: float, eligible: Any) -> list[tuple[str, Row]]:
-        count = round(rate * sum(1 for record in records if eligible(record)))
+    def pick(rate: float, eligible: Any, base: int | None = None) -> list[tuple[str, Row]]:
+        count = round(rate * (sum(1 for record in records if eligible(record)) if base is None else base))
         chosen = [(key, record) for key, record in order if key not in taken and eligible(record)][:count]
         taken.update(key for key, _ in chosen)
         return chosen
@@ -355,7 +369,19 @@ def plant_sector_defects(
             record["co_quan_thue"] = {"ma": f"{other}100", "ten": f"Thuế tỉnh, thành phố mã {other}"}
             planted.unpropagated_moves.add(key)
     if database == "legal_documents":
-        for key, record in pick(defects.stale_status, lambda r: r.get("tinh_trang") == _IN_FORCE):
+        for key, record in pick(defects.stale_status, lambda r: r.get("tinh_trang") == _IN_FORCE, len(records)):
             record["tinh_trang"] = _NOT_YET_IN_FORCE
             planted.stale_status.add(key)
+    if database == "vehicles" and deaths is not None:
+
+        def died_after(record: Row) -> bool:
+            died = deaths.get(record["chu_xe_so_dinh_danh"])
+            ended = record.get("ngay_thu_hoi")
+            return died is not None and record["ngay_dang_ky"] <= died < today and (ended is None or ended > died)
+
+        for key, record in pick(defects.registered_after_death, died_after, len(records)):
+            died = deaths[record["chu_xe_so_dinh_danh"]]
+            last = min(today, record["ngay_thu_hoi"] or today, died + timedelta(days=365))
+            record["ngay_dang_ky"] = died + timedelta(days=rng.randint(1, (last - died).days))
+            planted.registered_after_death.add(key)
     return planted

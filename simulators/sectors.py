@@ -54,8 +54,15 @@ class SectorContext:
 
     def plant(self, database: str, records: Sequence[dict[str, Any]]) -> None:
         """Plant ``sector_defects`` (if any) in ``database``'s records, in place, and note which in ``planted``."""
-        if self.sector_defects is not None:
-            self.planted[database] = plant_sector_defects(database, records, self.sector_defects, seed=self.seed)
+        if self.sector_defects is None:
+            return
+        from .population import synthetic_citizens
+
+        citizens = synthetic_citizens(self.citizens, self.seed, self.today)
+        deaths = {row["so_dinh_danh"]: row["ngay_mat"] for row in citizens if row["ngay_mat"] is not None}
+        self.planted[database] = plant_sector_defects(
+            database, records, self.sector_defects, seed=self.seed, today=self.today, deaths=deaths
+        )
 
     def sqlite_url(self, name: str) -> str:
         """The SQLAlchemy URL of this system's database: ``sql_url`` if set, else ``data_dir/<name>.db``."""
