@@ -11,6 +11,7 @@ record breaks the contract (a wrong year of birth) cannot be compared, and those
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Iterator
 from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass, fields
@@ -75,6 +76,8 @@ POPULATION_RULES = {
     "unpropagated_deaths": "death_propagated",
 }
 SECTORS = sorted(set(SECTOR_SYSTEMS) - {"population"})
+# Databases also scanned by a sample smaller than the database (REST, SOAP, SQL), and its size.
+PARTLY = {"driving_licences": 400, "judicial_records": 100, "vehicles": 400}
 FAST: dict[str, Any] = {"requests_per_second": 200}
 
 
@@ -86,6 +89,7 @@ class Scanned:
     population: PlantedDefects
     lost: set[str]
     unreadable: set[str]
+    sampled: dict[str, Evaluation]
 
 
 async def _scan(context: SectorContext) -> Scanned:
@@ -103,15 +107,19 @@ async def _scan(context: SectorContext) -> Scanned:
             connectors[database] = await stack.enter_async_context(cls.from_config(config))
         lookups = connector_lookups(connectors["population"], connectors["civil_status"])
         now = datetime.now(UTC)
-        records, evaluations = {}, {}
+        records, evaluations, sampled = {}, {}, {}
         for database, connector in connectors.items():
             records[database] = list(await connector.sample(SAMPLE))
             rules = RuleContext(contract=connector.contract, now=now, freshness=timedelta(days=1460), lookups=lookups)
             evaluations[database] = await evaluate(records[database], rules_for(connector.contract), rules)
+            if database in PARTLY:
+                part = list(await connector.sample(PARTLY[database]))
+                sampled[database] = await evaluate(part, rules_for(connector.contract), rules)
     clean = synthetic_citizens(context.citizens, context.seed, context.today)
     rows, population = plant_population_defects(clean, POPULATION_DEFECTS, seed=context.seed, today=context.today)
     lost = {row["so_dinh_danh"] for row in clean} - {row["so_dinh_danh"] for row in rows}
-    return Scanned(records, evaluations, context.planted, population, lost, population.birth_year_mismatch)
+    unreadable = population.birth_year_mismatch
+    return Scanned(records, evaluations, context.planted, population, lost, unreadable, sampled)
 
 
 @pytest.fixture(scope="module")
@@ -207,3 +215,21 @@ def test_the_population_defects_are_measured_back_within_one_point(scanned: Scan
 def contract_of(evaluation: Evaluation) -> str:
     """The contract name the rule ids of an evaluation start with."""
     return next(iter(evaluation.rules)).rsplit(".", 1)[0]
+
+
+def tolerance(rate: float, n: int, population: int) -> float:
+    """Five standard deviations of a share measured on ``n`` records drawn without replacement, and a record."""
+    variance = rate * (1 - rate) / n * (population - n) / (population - 1)
+    return 5 * math.sqrt(variance) + 1 / n
+
+
+@pytest.mark.parametrize("database", sorted(PARTLY))
+def test_a_sample_measures_the_rates_within_the_sampling_error(scanned: Scanned, database: str) -> None:
+    whole, part = scanned.evaluations[database], scanned.sampled[database]
+    assert part.records == PARTLY[database] < whole.records
+    for rule_id in (f"{contract_of(whole)}.person_is_citizen", f"{contract_of(whole)}.names_normalised"):
+        full, sampled = whole.rules[rule_id], part.rules[rule_id]
+        rate = full.failed / full.checked
+        assert full.failed > 0
+        measured = sampled.failed / sampled.checked
+        assert abs(measured - rate) <= tolerance(rate, sampled.checked, full.checked), (rule_id, measured, rate)
