@@ -101,7 +101,7 @@ async def direct_sqlite(path: Path, ids: list[str], concurrency: int, duration: 
 
 
 def wrk(url: str, script: Path | None, connections: int, duration: float) -> tuple[float, str]:
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{duration:g}s", "--latency"]
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency"]
     if script is not None:
         command += ["-s", str(script)]
     out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
@@ -119,18 +119,31 @@ def main() -> None:
     parser.add_argument("--connections", type=int, nargs="+", default=[16, 64, 256])
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=1, help="gateway worker processes")
+    parser.add_argument(
+        "--gateway-db", choices=["sqlite", "postgresql"], default="sqlite", help="the gateway's own database"
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="A B A B rounds per connection count")
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="NAME=VALUE", help="a setting of the gateway (repeatable)"
+    )
+    parser.add_argument(
+        "--profile", type=Path, help="record a py-spy profile of the gateway under load into this file (no table)"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed (apt-get install wrk)")
 
     work = Path(tempfile.mkdtemp(prefix="bench-read-"))
     database = f"bench_population_{os.getpid()}"
+    gateway_database = f"bench_gateway_{os.getpid()}"
+    if args.gateway_db == "postgresql":
+        subprocess.run(["psql", POSTGRES, "-qc", f'CREATE DATABASE "{gateway_database}"'], check=True)
     if args.backend == "postgresql":
         subprocess.run(["psql", POSTGRES, "-qc", f'CREATE DATABASE "{database}"'], check=True)
         sector_url = POSTGRES.rsplit("/", 1)[0] + f"/{database}"
     else:
         sector_url = f"sqlite:///{work / 'population.db'}"
-    gateway = None
+    gateway = bare = None
     try:
         seed(sector_url, args.citizens)
         if args.backend == "postgresql":
@@ -155,6 +168,11 @@ def main() -> None:
             "GATEWAY_CONNECTORS__POPULATION__CONFIG__URL": sector_url,
             "GATEWAY_LOG_LEVEL": "WARNING",
         }
+        env.update(item.split("=", 1) for item in args.env)
+        if args.gateway_db == "postgresql":
+            env["GATEWAY_DATABASE_URL"] = (
+                POSTGRES.replace("postgresql://", "postgresql+asyncpg://").rsplit("/", 1)[0] + f"/{gateway_database}"
+            )
         port = free_port()
         gateway_bin = [sys.executable, "-m", "gateway"]
         subprocess.run([*gateway_bin, "db", "upgrade"], env=env, check=True, capture_output=True)
@@ -172,11 +190,19 @@ def main() -> None:
             stderr=subprocess.DEVNULL,
         )
         base = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
+        bare_port = free_port()
+        bare = subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / "bare.py"), "--url", sector_url, "--port", str(bare_port)],
+            stderr=subprocess.DEVNULL,
+        )
+        bare_base = f"http://127.0.0.1:{bare_port}"
+        for url in (base, bare_base):
+            for _ in range(300):
+                try:
+                    if httpx.get(f"{url}/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
                 time.sleep(0.1)
         token = httpx.post(
             f"{base}/oauth/token", data={"grant_type": "client_credentials"}, auth=("bench", secret)
@@ -191,27 +217,75 @@ def main() -> None:
             f' {{["Authorization"] = "Bearer {token}", ["X-Purpose"] = "{PURPOSE}", ["X-Actor-Id"] = "{ACTOR}"}})\n'
             "end\n"
         )
+        bare_script = work / "bare.lua"
+        bare_script.write_text(
+            "ids = {" + ",".join(f'"{i}"' for i in ids) + "}\n"
+            "local n = 0\n"
+            "request = function()\n"
+            "  n = n + 1\n"
+            '  return wrk.format("GET", "/records/" .. ids[(n % #ids) + 1])\n'
+            "end\n"
+        )
         wrk(base + "/healthz", None, 16, 2)  # warm up
         wrk(base, script, 16, 2)
+        wrk(bare_base, bare_script, 16, 2)
 
-        print(f"backend={args.backend} citizens={args.citizens} gateway workers={args.workers} cpus={os.cpu_count()}")
+        if args.profile is not None:
+            spy = subprocess.Popen(
+                [
+                    shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"),
+                    "record",
+                    "--format",
+                    "raw",
+                    "--rate",
+                    "200",
+                    "--gil",
+                    "--subprocesses",
+                    "--duration",
+                    str(round(args.duration)),
+                    "--output",
+                    str(args.profile),
+                    "--pid",
+                    str(gateway.pid),
+                ]
+            )
+            wrk(base, script, args.connections[0], args.duration)
+            spy.wait()
+            return
         print(
-            f"{'connections':>11}  {'direct/s':>9}  {'gateway/s':>9}  {'ratio':>5}  {'healthz/s':>9}  gateway latency"
+            f"sector database={args.backend} gateway database={args.gateway_db} citizens={args.citizens} "
+            f"gateway workers={args.workers} cpus={os.cpu_count()} rounds={args.rounds} (A B A B)"
+        )
+        print(
+            f"{'connections':>11}  {'direct/s':>9}  {'bare/s':>9}  {'gateway/s':>9}  {'gw/bare':>7}  "
+            f"{'healthz/s':>9}  gateway latency"
         )
         for connections in args.connections:
             if args.backend == "postgresql":
                 direct = asyncio.run(direct_postgres(sector_url, ids, connections, args.duration))
             else:
                 direct = asyncio.run(direct_sqlite(work / "population.db", ids, connections, args.duration))
-            through, note = wrk(base, script, connections, args.duration)
+            bares: list[float] = []
+            gateways: list[float] = []
+            for _ in range(args.rounds):
+                bares.append(wrk(bare_base, bare_script, connections, args.duration)[0])
+                through, note = wrk(base, script, connections, args.duration)
+                gateways.append(through)
             ceiling, _ = wrk(base + "/healthz", None, connections, args.duration / 2)
+            bare_rate, through = sum(bares) / len(bares), sum(gateways) / len(gateways)
             print(
-                f"{connections:>11}  {direct:>9.0f}  {through:>9.0f}  {through / direct:>5.2f}  {ceiling:>9.0f}  {note}"
+                f"{connections:>11}  {direct:>9.0f}  {bare_rate:>9.0f}  {through:>9.0f}  {through / bare_rate:>7.2f}  "
+                f"{ceiling:>9.0f}  {note}"
             )
     finally:
-        if gateway is not None:
-            gateway.terminate()
-            gateway.wait(timeout=30)
+        for process in (gateway, bare):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
+        if args.gateway_db == "postgresql":
+            subprocess.run(
+                ["psql", POSTGRES, "-qc", f'DROP DATABASE IF EXISTS "{gateway_database}" WITH (FORCE)'], check=False
+            )
         if args.backend == "postgresql":
             subprocess.run(["psql", POSTGRES, "-qc", f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'], check=False)
         shutil.rmtree(work, ignore_errors=True)

@@ -26,13 +26,12 @@ The model is versioned (:data:`CONTEXT_VERSION`): fields are only ever added, ne
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import secrets
 import time
-from collections.abc import Iterator, Mapping
-from contextvars import ContextVar
+from collections.abc import Mapping
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, fields, replace
 from typing import Literal
 
@@ -165,15 +164,24 @@ def current_context() -> RequestContext | None:
     return _CURRENT.get()
 
 
-@contextlib.contextmanager
-def use_context(context: RequestContext | None) -> Iterator[RequestContext | None]:
+class use_context:
     """Make ``context`` current for the block (the gateway does this around each call to a connector; tests and
-    scripts may too)."""
-    token = _CURRENT.set(context)
-    try:
-        yield context
-    finally:
-        _CURRENT.reset(token)
+    scripts may too). The block receives ``context``."""
+
+    __slots__ = ("_token", "context")
+
+    def __init__(self, context: RequestContext | None) -> None:
+        self.context = context
+        self._token: Token[RequestContext | None] | None = None
+
+    def __enter__(self) -> RequestContext | None:
+        self._token = _CURRENT.set(self.context)
+        return self.context
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._token is not None:
+            _CURRENT.reset(self._token)
+            self._token = None
 
 
 def forwarded_headers(

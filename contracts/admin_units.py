@@ -143,7 +143,8 @@ def _clean_line(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     value = unicodedata.normalize("NFC", value)
-    if any(unicodedata.category(ch) in {"Cc", "Cf"} and not ch.isspace() for ch in value):
+    # A printable line has no control or format characters; anything else is looked at character by character.
+    if not value.isprintable() and any(unicodedata.category(ch) in {"Cc", "Cf"} and not ch.isspace() for ch in value):
         raise ValueError("an address line must not contain control characters")
     return " ".join(value.split())
 

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from . import __version__
+from .data_path import DataPathMiddleware, LeanRead, lean_reads
 from .logs import configure_logging, get_logger
 from .middleware import RequestContextMiddleware
 from .openapi import install_openapi
@@ -17,6 +18,7 @@ from .request_limits import RequestLimitsMiddleware
 from .routers import admin, audit, axis, contracts, exchange, health, oauth, problems, services, well_known
 from .routers.databases import database_router
 from .routers.docs import docs_router
+from .routers.quality_history import router as quality_history_router
 from .settings import Settings, get_settings
 from .state import GatewayState
 from .telemetry import configure_tracing
@@ -70,11 +72,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # The gateway traces with OpenTelemetry's own instrumentation when asked to (gateway.telemetry), and
+        # counts in Prometheus: FastAPI's native telemetry would only cost a look at the environment per request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.gateway = state
     install_problem_handlers(app)
     install_openapi(app)
-    # Added first, so it runs inside RequestContextMiddleware: body size, strict JSON, deadline, RateLimit-*.
+    # Added first, so it runs innermost: the read by key, dispatched by database id (gateway.data_path).
+    reads: dict[str, LeanRead] = {}
+    app.add_middleware(DataPathMiddleware, state=state, reads=reads, exception_handlers=app.exception_handlers)
+    # Inside RequestContextMiddleware: body size, strict JSON, deadline, RateLimit-*.
     app.add_middleware(
         RequestLimitsMiddleware,
         max_body_bytes=settings.max_body_bytes,
@@ -95,13 +103,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audit.router,
         axis.router,
         exchange.router,
+        quality_history_router,
         *admin.routers,
         problems.router,
         docs_router(app),
     ):
         app.include_router(router)
     for database in state.registry.databases.values():
-        app.include_router(database_router(database, settings))
+        router = database_router(database, settings)
+        reads.update(lean_reads(router.routes))
+        app.include_router(router)
     # Off unless the standard OTEL_* variables ask for traces (gateway.telemetry, docs/tracing.md).
     tracing = configure_tracing(app, state.engine)
     return app

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Annotated
 
 from fastapi import Depends, Header, Request, Security
@@ -58,13 +58,11 @@ def _reject(reason: str) -> InvalidToken:
     return InvalidToken(reason)
 
 
-async def authenticate(
-    security_scopes: SecurityScopes,
-    request: Request,
-    state: StateDep,
-    authorization: Annotated[str | None, Depends(oauth2_client_credentials)],
+async def authorize(
+    request: Request, state: GatewayState, authorization: str | None, scopes: Sequence[str]
 ) -> Principal:
-    """The caller of a request, from its bearer token, holding every scope the route requires.
+    """The caller of a request, from its bearer token (the ``Authorization`` header), holding every scope in
+    ``scopes``: the checks of :func:`authenticate`, shared by the data routes' lean path (:mod:`gateway.data_path`).
 
     401 with ``WWW-Authenticate: Bearer error="invalid_token"`` for a missing or invalid token, or when the
     client is unknown or suspended (checked on every request, so suspension takes effect at once); 403 when a
@@ -85,7 +83,8 @@ async def authenticate(
         raise _reject("unknown_client")
     if not access.active:
         raise _reject("client_inactive")
-    if getattr(request.state, "rate_limit", None) is None:  # counted once, even if a route authenticates twice
+    # Counted once, even if a route authenticates twice.
+    if request.scope.setdefault("state", {}).get("rate_limit") is None:
         # 429 past the client's rate limit; the status becomes RateLimit-* headers on the answer.
         request.state.rate_limit = await state.limiter.admit(access)
     if principal.external:
@@ -97,9 +96,19 @@ async def authenticate(
         principal = principal.with_scopes(principal.scopes - (NON_DATA_SCOPES - access.scopes))
     request.state.principal = principal
     request.state.access = access
-    if not principal.has_scopes(security_scopes.scopes):
-        raise InsufficientScope(security_scopes.scopes)
+    if not principal.has_scopes(scopes):
+        raise InsufficientScope(scopes)
     return principal
+
+
+async def authenticate(
+    security_scopes: SecurityScopes,
+    request: Request,
+    state: StateDep,
+    authorization: Annotated[str | None, Depends(oauth2_client_credentials)],
+) -> Principal:
+    """The caller of a request holding every scope the route requires (see :func:`authorize`)."""
+    return await authorize(request, state, authorization, security_scopes.scopes)
 
 
 PrincipalDep = Annotated[Principal, Depends(authenticate)]
@@ -108,6 +117,24 @@ PrincipalDep = Annotated[Principal, Depends(authenticate)]
 ADMIN_ONLY = [Security(authenticate, scopes=["admin"])]
 AUDIT_ONLY = [Security(authenticate, scopes=["audit"])]
 AXIS_ONLY = [Security(authenticate, scopes=["axis"])]
+
+
+def decide_data_access(
+    request: Request, database: str, operation: str, purpose: str | None, actor: str | None
+) -> Decision:
+    """The grant decision of an authenticated data request (:func:`authorize` ran): 400 naming a malformed or
+    missing ``X-Purpose``/``X-Actor-Id`` a grant requires, 403 when no grant in force allows the operation."""
+    access: ClientAccess = request.state.access
+    decision = decide(
+        access,
+        database=database,
+        operation=operation,
+        purpose=header_value(purpose, PURPOSE_HEADER),
+        actor=header_value(actor, ACTOR_HEADER),
+        now=utcnow(),
+    )
+    request.state.decision = decision
+    return decision
 
 
 def data_access(database: str, operation: str) -> Callable[..., Awaitable[Decision]]:
@@ -136,16 +163,6 @@ def data_access(database: str, operation: str) -> Callable[..., Awaitable[Decisi
         x_purpose: str | None = purpose_header,
         x_actor_id: str | None = actor_header,
     ) -> Decision:
-        access: ClientAccess = request.state.access
-        decision = decide(
-            access,
-            database=database,
-            operation=operation,
-            purpose=header_value(x_purpose, PURPOSE_HEADER),
-            actor=header_value(x_actor_id, ACTOR_HEADER),
-            now=utcnow(),
-        )
-        request.state.decision = decision
-        return decision
+        return decide_data_access(request, database, operation, x_purpose, x_actor_id)
 
     return decide_access

@@ -6,6 +6,7 @@ import logging
 import re
 import sys
 from collections.abc import Mapping, MutableMapping
+from contextvars import ContextVar, Token
 from typing import Any
 
 import orjson
@@ -73,6 +74,31 @@ def mask_personal_data(_logger: Any, _method: str, event_dict: MutableMapping[st
     return event_dict
 
 
+#: The log fields of the request (or connector call) being handled: one context variable, set once per request
+#: and once per connector call (cheaper than structlog's one variable per key, on the hottest path).
+_REQUEST_FIELDS: ContextVar[Mapping[str, str] | None] = ContextVar("gateway_request_log_fields", default=None)
+
+
+def bind_request_fields(fields: Mapping[str, str]) -> Token[Mapping[str, str] | None]:
+    """Bind ``fields`` (``request_id``, ``trace_id``, ``span_id``) in every log line written until the token is
+    reset (:func:`reset_request_fields`); they replace the fields bound before, for the time being."""
+    return _REQUEST_FIELDS.set(fields)
+
+
+def reset_request_fields(token: Token[Mapping[str, str] | None]) -> None:
+    """Restore the request fields bound before :func:`bind_request_fields` returned ``token``."""
+    _REQUEST_FIELDS.reset(token)
+
+
+def merge_request_fields(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """A structlog processor adding the bound request fields (a field of the event itself wins)."""
+    fields = _REQUEST_FIELDS.get()
+    if fields:
+        for key, value in fields.items():
+            event_dict.setdefault(key, value)
+    return event_dict
+
+
 def add_trace_ids(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """A structlog processor adding ``trace_id`` and ``span_id`` while an OpenTelemetry span is current (they
     replace a ``trace_id`` bound from elsewhere: the span's are the ones a trace backend knows)."""
@@ -86,6 +112,7 @@ def configure_logging(*, level: str = "INFO", fmt: str = "json") -> None:
     """Route structlog and the standard library's logging through one renderer on stderr."""
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        merge_request_fields,
         add_trace_ids,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,

@@ -73,7 +73,8 @@ UPSTREAM_REQUEST_DURATION = Histogram(
 UPSTREAM_ERRORS = Counter(
     "gateway_upstream_errors_total",
     "Failed calls to sector systems, by database and reason "
-    "(timeout, connect, protocol, status_5xx, contract_violation, refused).",
+    "(timeout, connect, protocol, status_5xx, contract_violation, refused); contract_violation also counts each "
+    "record a search page left out because it breaks the contract.",
     ["database", "reason"],
 )
 AUTH_FAILURES = Counter(
@@ -140,6 +141,13 @@ EXCHANGE_PAYLOADS_ERASED = Counter(
     "gateway_exchange_payloads_erased_total",
     "Submitted operations whose field values were erased once their retention ended, by database.",
     ["database"],
+)
+EXCHANGE_QUALITY = Counter(
+    "gateway_exchange_quality_total",
+    "Submitted operations breaking a data-quality rule set to flag or refuse, by database and outcome: flagged "
+    "(accepted, the findings on the receipt) or refused (the submission answered 422, nothing stored). Series "
+    "appear with their first count.",
+    ["database", "outcome"],
 )
 EXCHANGE_OUTCOMES = ("accepted", "rejected", "delivered", "duplicate", "retried", "dead_lettered")
 EXCHANGE_QUEUE_STATES = ("pending", "delivering", "dead")

@@ -10,12 +10,11 @@ import re
 import time
 from collections.abc import Collection
 
-import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import metrics
 from .audit.capture import audit_exchange
-from .logs import get_logger
+from .logs import bind_request_fields, get_logger, reset_request_fields
 from .problems import Problem, problem_response
 from .services.context import request_trace
 
@@ -86,7 +85,9 @@ class RequestContextMiddleware:
         # The audit hook holds an audited answer until its event is committed (gateway.audit.capture).
         audited = audit_exchange(scope, receive, send_with_id, request_id=request_id)
         app_receive, app_send = (receive, send_with_id) if audited is None else (audited.receive, audited.send)
-        structlog.contextvars.bind_contextvars(request_id=request_id, trace_id=trace.trace_id, span_id=trace.span_id)
+        log_fields = bind_request_fields(
+            {"request_id": request_id, "trace_id": trace.trace_id, "span_id": trace.span_id}
+        )
         try:
             await self.app(scope, app_receive, app_send)
         except Exception:
@@ -112,4 +113,4 @@ class RequestContextMiddleware:
                 histogram.observe(elapsed)
             if self.access_log:
                 log.info("request", method=scope["method"], path=scope.get("path"), status=status, seconds=elapsed)
-            structlog.contextvars.unbind_contextvars("request_id", "trace_id", "span_id")
+            reset_request_fields(log_fields)

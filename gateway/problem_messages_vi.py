@@ -38,6 +38,7 @@ TITLES: dict[str, str] = {
     "not-ready": "Cổng kết nối chưa sẵn sàng",
     "oauth-error": "Lỗi cấp mã truy cập (OAuth)",
     "operation-not-supported": "Thao tác không được hỗ trợ",
+    "quality-refused": "Bị từ chối vì chất lượng dữ liệu",
     "rate-limit-unavailable": "Không kiểm soát được giới hạn tần suất",
     "rate-limited": "Vượt quá giới hạn tần suất",
     "record-not-found": "Không tìm thấy hồ sơ",
@@ -118,6 +119,12 @@ DESCRIPTIONS: dict[str, str] = {
         "các mã khác)."
     ),
     "operation-not-supported": "Bộ kết nối (connector) của cơ sở dữ liệu này không hỗ trợ thao tác này.",
+    "quality-refused": (
+        "Một thao tác của lượt gửi dữ liệu vi phạm một quy tắc chất lượng dữ liệu mà cơ sở dữ liệu này từ chối (họ "
+        "tên chưa chuẩn hóa, ngày mất trước ngày sinh...): ``rule`` và ``field`` nêu quy tắc và trường vi phạm đầu "
+        "tiên, ``findings`` liệt kê từng thao tác, quy tắc, trường và vấn đề. Không có dữ liệu nào được lưu; hãy "
+        "sửa hồ sơ rồi gửi lại."
+    ),
     "rate-limit-unavailable": (
         "Không kết nối được kho đếm số yêu cầu của các ứng dụng khách, và cổng kết nối không phục vụ những yêu cầu "
         "mà nó không đếm được. Vui lòng thử lại sau."
@@ -180,6 +187,7 @@ GENERIC_DETAILS: dict[str, str] = {
     "not-ready": "Cổng kết nối chưa sẵn sàng. Vui lòng thử lại sau.",
     "oauth-error": "Yêu cầu cấp mã truy cập bị từ chối.",
     "operation-not-supported": "Cơ sở dữ liệu này không hỗ trợ thao tác này.",
+    "quality-refused": "Lượt gửi dữ liệu vi phạm quy tắc chất lượng dữ liệu; không có dữ liệu nào được lưu.",
     "rate-limit-unavailable": "Không kết nối được kho đếm số yêu cầu. Vui lòng thử lại sau.",
     "rate-limited": "Vượt quá giới hạn tần suất: quá nhiều yêu cầu. Hãy thử lại sau.",
     "record-not-found": "Cơ sở dữ liệu không có hồ sơ nào với khóa này.",
@@ -361,6 +369,14 @@ DETAILS: dict[str, dict[str, str]] = {
     "request-timeout": {
         "The request's headers did not arrive within {seconds} s.": (
             "Phần tiêu đề của yêu cầu không đến trong vòng {seconds} giây."
+        ),
+    },
+    "quality-refused": {
+        "Operation {index} breaks the data-quality rule {rule} ({field}); nothing was stored.": (
+            "Thao tác {index} vi phạm quy tắc chất lượng dữ liệu {rule} ({field}); không có dữ liệu nào được lưu."
+        ),
+        "Operation {index} breaks the data-quality rule {rule}; nothing was stored.": (
+            "Thao tác {index} vi phạm quy tắc chất lượng dữ liệu {rule}; không có dữ liệu nào được lưu."
         ),
     },
     "submission-rejected": {

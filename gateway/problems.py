@@ -284,6 +284,15 @@ class SubmissionRejected(Problem):
     )
 
 
+class QualityRefused(Problem):
+    status, slug, title = 422, "quality-refused", "Refused for data quality"
+    description = (
+        "An operation of the submission breaks a data-quality rule this database refuses (a name not normalised, a "
+        "date of death before the date of birth...): ``rule`` and ``field`` name the first, ``findings`` lists "
+        "each operation, rule, field and finding. Nothing was stored; correct the records and submit again."
+    )
+
+
 class NotReady(Problem):
     status, slug, title = 503, "not-ready", "Not ready"
     description = (

@@ -150,6 +150,8 @@ class TrustedIssuer(BaseModel):
 
 #: The default rate limits of a production gateway: requests per second, per day.
 PRODUCTION_RATE_LIMITS = (50, 100_000)
+QualityAction = Literal["accept", "flag", "refuse"]
+"""What the exchange does with a submitted operation breaking a data-quality rule."""
 
 
 class Settings(BaseSettings):
@@ -486,6 +488,19 @@ class Settings(BaseSettings):
         ge=1,
         description="The freshness target of the databases without their own; unset: their freshness is not checked.",
     )
+    quality_history_retention_days: int = Field(
+        default=760,
+        ge=1,
+        le=3650,
+        description="How long the scores of every data-quality scan are kept (two years of monthly reports and a "
+        "month to spare by default); pruned by one gateway process.",
+    )
+    quality_gate: dict[str, dict[str, QualityAction]] = Field(
+        default_factory=dict,
+        description="Database id -> rule (its id, ``population.names_normalised``, its short name, "
+        "``names_normalised``, or ``*`` for every rule) -> what to do with a submitted operation breaking it: "
+        "``accept`` (the default), ``flag`` (accepted, the findings on the receipt) or ``refuse`` (422).",
+    )
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
@@ -545,6 +560,13 @@ class Settings(BaseSettings):
         """How recently a record of ``database_id`` must have been updated to count as live (``None``: no target)."""
         days = self.quality_freshness_days.get(database_id, self.quality_default_freshness_days)
         return None if days is None else timedelta(days=days)
+
+    def quality_action(self, database_id: str, rule_id: str) -> QualityAction:
+        """What the exchange does with an operation submitted to ``database_id`` that breaks ``rule_id``: the
+        setting for the rule's id, else for its short name (after the contract's name), else for ``*``."""
+        rules = self.quality_gate.get(database_id, {})
+        slug = rule_id.rpartition(".")[2]
+        return rules.get(rule_id) or rules.get(slug) or rules.get("*") or "accept"
 
     @property
     def pepper_path(self) -> Path:

@@ -20,6 +20,7 @@ from .exchange.retention import PayloadRetention
 from .exchange.webhooks import WebhookSender, reencrypt_secrets
 from .logs import get_logger
 from .migrations import ensure_current
+from .quality.history import HistoryRetention
 from .quality.service import quality_snapshot
 from .registry import ConnectorRegistry
 from .security.datakeys import DataKeys
@@ -51,6 +52,7 @@ class GatewayState:
     dispatcher: Dispatcher | None = field(default=None, init=False)
     webhooks: WebhookSender | None = field(default=None, init=False)
     retention: PayloadRetention | None = field(default=None, init=False)
+    quality_history: HistoryRetention | None = field(default=None, init=False)
     data_keys: DataKeys = field(init=False)
     _ops_refreshed: float = field(default=0.0, init=False)
     _tokens: TokenService | None = field(default=None, init=False)
@@ -145,6 +147,8 @@ class GatewayState:
         await self._tokens.start()
         self._signing_keys.start(self.engine)
         await self.health.start()
+        self.quality_history = HistoryRetention(settings=settings, sessionmaker=self.sessionmaker)
+        self.quality_history.start()
         if settings.exchange_dispatch:
             self.dispatcher = Dispatcher(settings=settings, sessionmaker=self.sessionmaker, registry=self.registry)
             await self.dispatcher.start()
@@ -175,6 +179,8 @@ class GatewayState:
             await self.dispatcher.close()
         if self.retention is not None:
             await self.retention.close()
+        if self.quality_history is not None:
+            await self.quality_history.close()
         metrics.OPS.snapshot = None
         metrics.QUALITY.snapshot = None
         metrics.process_exiting()

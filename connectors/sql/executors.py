@@ -156,6 +156,18 @@ _PG_TIMEOUT = ("57014", "55P03")
 _PG_DATA_ERRORS = frozenset({"22", "23"})
 
 
+async def _reset_connection(connection: Any) -> None:
+    """Make a connection fit for the next caller as it goes back to the pool.
+
+    asyncpg's default sends ``SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`` on every
+    release: a round trip per read. The connector never sets session state (no ``SET``, ``LISTEN``, advisory locks
+    or open cursors; its transactions end in their context managers), so only a transaction left open by a
+    cancelled call needs undoing.
+    """
+    if connection.is_in_transaction():
+        await connection.execute("ROLLBACK")
+
+
 class AsyncpgExecutor(Executor):
     """PostgreSQL through an asyncpg pool; connections open on demand, up to the pool size."""
 
@@ -180,6 +192,7 @@ class AsyncpgExecutor(Executor):
                         max_size=self._options.size,
                         timeout=self._options.connect_timeout,
                         max_inactive_connection_lifetime=300,
+                        reset=_reset_connection,
                     )
         return self._pool
 

@@ -174,6 +174,20 @@ def _sqlite_time(value: datetime) -> str:
 _SQLITE_INSERT_EVENT, _SQLITE_EVENT_COLUMNS = _insert_event(sqlite_dialect(paramstyle="qmark"))
 
 
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+_SQLITE_CONVERTED: dict[str, Callable[[Any], Any]] = {"occurred_at": _sqlite_time, "record_ids": _json_text}
+#: Per column of the insert, in its order: the row's key and the conversion of its value (``None``: as it is).
+_SQLITE_PLAN = tuple((column, _SQLITE_CONVERTED.get(column)) for column in _SQLITE_EVENT_COLUMNS)
+
+
+def _sqlite_row(row: dict[str, Any]) -> tuple[Any, ...]:
+    """The parameters of the insert of one chained event row."""
+    return tuple(row[column] if convert is None else convert(row[column]) for column, convert in _SQLITE_PLAN)
+
+
 class SqliteAppender(Appender):
     """SQLite through one ``sqlite3`` connection in one dedicated thread: a whole batch per hop."""
 
@@ -203,20 +217,7 @@ class SqliteAppender(Appender):
             if head is None:
                 raise HeadMissing("audit_head is missing: run `gateway audit verify`")
             rows, subjects = chain(events, int(head[0]), str(head[1]))
-            connection.executemany(
-                _SQLITE_INSERT_EVENT,
-                [
-                    tuple(
-                        _sqlite_time(row[c])
-                        if c == "occurred_at"
-                        else orjson.dumps(row[c]).decode()
-                        if c == "record_ids"
-                        else row[c]
-                        for c in _SQLITE_EVENT_COLUMNS
-                    )
-                    for row in rows
-                ],
-            )
+            connection.executemany(_SQLITE_INSERT_EVENT, [_sqlite_row(row) for row in rows])
             if subjects:
                 connection.executemany("INSERT INTO audit_subjects (subject_id, seq) VALUES (?, ?)", subjects)
             last = rows[-1]

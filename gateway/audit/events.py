@@ -49,16 +49,23 @@ def outcome_of(status: int) -> Outcome:
 
 
 def timestamp(value: datetime) -> str:
-    """The canonical form of a time: UTC, microseconds, ``Z``."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """The canonical form of a time: UTC, microseconds, ``Z`` (``2026-11-30T08:15:00.000000Z``)."""
+    utc = value.astimezone(UTC)
+    if utc.year < 1000:  # isoformat() pads years to four digits as strftime's %Y does, but say it plainly
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+#: The hashed columns in the order of their names: a document built in this order is serialised with sorted keys.
+_SORTED_COLUMNS = tuple(sorted(HASHED_COLUMNS))
 
 
 def canonical(row: Mapping[str, Any]) -> bytes:
     """The bytes an event's hash covers: its hashed columns as JSON with sorted keys, the time canonicalised."""
-    document = {name: row[name] for name in HASHED_COLUMNS}
+    document = {name: row[name] for name in _SORTED_COLUMNS}
     document["occurred_at"] = timestamp(row["occurred_at"])
     document["record_ids"] = list(row["record_ids"])
-    return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+    return orjson.dumps(document)
 
 
 def event_hash(row: Mapping[str, Any]) -> str:

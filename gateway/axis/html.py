@@ -8,6 +8,7 @@ from html import escape
 from typing import Final
 from zoneinfo import ZoneInfo
 
+from ..quality.trend import month_quality_html
 from .report import UNKNOWN, AxisMonthReport, DatabaseMonth, Incident
 
 __all__ = ["STATE_LABELS", "duration_text", "percent", "render_report_html", "state_label"]
@@ -246,5 +247,6 @@ def render_report_html(report: AxisMonthReport) -> str:
         f"<section><h2>{_both('Trạng thái kết nối trong tháng', 'Connection states over the month')}</h2>"
         f"<p class='legend'>{legend}</p>{_databases_table(report)}</section>"
         f"<section><h2>{_both('Sự cố', 'Incidents')}</h2>{_incidents(report, zone)}</section>"
+        f"{month_quality_html(report.quality) if report.quality is not None else ''}"
         "</main></body></html>\n"
     )

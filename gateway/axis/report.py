@@ -24,6 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..audit.events import OUTCOMES
 from ..models import AuditEvent, AxisCheckCount, AxisTransition
+from ..quality.monthly import MonthQuality, build_month_quality
 from .catalogue import Catalogue
 from .states import UP_STATES, ConnectionState
 
@@ -123,6 +124,11 @@ class AxisMonthReport(BaseModel):
     requests_failed: int
     error_ratio: float | None
     databases: list[DatabaseMonth]
+    quality: MonthQuality | None = Field(
+        default=None,
+        description="The month's data quality: each scanned database's scores at the month's end (its last scan), "
+        "the change from the month before, and the trend of the last twelve months.",
+    )
 
     def report_zone(self) -> ZoneInfo:
         """The time zone the month is reckoned in."""
@@ -321,6 +327,8 @@ async def build_month_report(
                 platform=(routes or {}).get(entry.id, (None, None))[1],
             )
         )
+    names = {entry.id: (entry.name_vi, entry.name_en) for entry in catalogue.databases}
+    quality = await build_month_quality(session, start=start, end=until, zone=zone, names=names)
     states = state_order(list(totals))
     whole = span * len(databases)
     served = sum(db.requests for db in databases)
@@ -347,4 +355,5 @@ async def build_month_report(
         requests_failed=failed_requests,
         error_ratio=failed_requests / served if served else None,
         databases=databases,
+        quality=quality,
     )

@@ -251,6 +251,10 @@ def report_text(report: AxisMonthReport) -> str:
             f"  {db.id}: {vi} / {en} {start} to {end}, {duration_text(incident.duration_seconds)}{marks}: "
             f"{incident.cause or '-'}"
         )
+    if report.quality is not None:
+        from ..quality.trend import month_quality_text
+
+        lines += month_quality_text(report.quality)
     return "\n".join(lines)
 
 

@@ -164,7 +164,7 @@ def report(
 
     async def run() -> QualityReport | None:
         async with standalone_session(settings.database_url) as session:
-            return await build_report(session, database_id, name=name, name_vi=name_vi)
+            return await build_report(session, database_id, name=name, name_vi=name_vi, zone=settings.report_zone)
 
     found = asyncio.run(run())
     if found is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,12 +23,19 @@ from ..db import utcnow
 from ..logs import get_logger
 from ..models import ExchangeOperation, ExchangeReceipt
 from ..outages import Outage, database_outage, database_unavailable
-from ..problems import ExchangeUnavailable, IdempotencyKeyReused, SubmissionRejected, ValidationFailed
+from ..problems import (
+    ExchangeUnavailable,
+    IdempotencyKeyReused,
+    QualityRefused,
+    SubmissionRejected,
+    ValidationFailed,
+)
 from ..quality import record_submitted
 from ..services.access import Decision
 from ..services.context import CONTEXT_KEY, stored_context
-from ..settings import Settings
+from ..settings import Settings, get_settings
 from .operations import CheckedOperation, OperationChecker, Rejection
+from .quality_gate import REFUSE, Finding, gate_findings
 from .states import PENDING
 
 log = get_logger(__name__)
@@ -96,6 +104,7 @@ def _receipt(row: ExchangeReceipt, accepted: list[dict[str, Any]]) -> dict[str, 
         "received_at": row.created_at.isoformat(),
         "accepted": accepted,
         "rejected": row.rejections,
+        "findings": row.findings or [],
     }
 
 
@@ -169,12 +178,45 @@ class IntakeService:
             raise SubmissionRejected(
                 "No operation could be accepted; nothing was stored.", rejected=[r.as_json() for r in rejected]
             )
+        findings = await self._quality_gate(accepted)
         intake = await self._store(
-            accepted, rejected, decision, idempotency_key, digest, context=stored_context(context)
+            accepted, rejected, decision, idempotency_key, digest, context=stored_context(context), findings=findings
         )
         if not intake.replayed:
             counters["accepted"].inc(len(accepted))
+            if findings:
+                flagged = len({finding.index for finding in findings})
+                metrics.EXCHANGE_QUALITY.labels(self.database_id, "flagged").inc(flagged)
         return intake
+
+    async def _quality_gate(self, accepted: list[CheckedOperation]) -> list[Finding]:
+        """The findings of the accepted operations under the rules set to ``flag``; raises :class:`QualityRefused`
+        (nothing stored) when one breaks a rule set to ``refuse``."""
+        findings = await gate_findings(
+            accepted,
+            contract=self.checker.contract,
+            database_id=self.database_id,
+            settings=self._settings or get_settings(),
+            now=utcnow(),
+        )
+        refused = [finding for finding in findings if finding.action == REFUSE]
+        if not refused:
+            return findings
+        metrics.EXCHANGE_QUALITY.labels(self.database_id, "refused").inc(len({f.index for f in refused}))
+        first = refused[0]
+        extensions: dict[str, Any] = {
+            "rule": first.rule,
+            "field": first.field,
+            "findings": [f.as_json() for f in refused],
+        }
+        if first.field is None:
+            raise QualityRefused(
+                f"Operation {first.index} breaks the data-quality rule {first.rule}; nothing was stored.", **extensions
+            )
+        raise QualityRefused(
+            f"Operation {first.index} breaks the data-quality rule {first.rule} ({first.field}); nothing was stored.",
+            **extensions,
+        )
 
     async def _measure_quality(self, accepted: list[CheckedOperation]) -> None:
         """Count the new records in the database's data-quality scores (statistics: kept apart from the
@@ -206,6 +248,7 @@ class IntakeService:
         digest: str,
         *,
         context: dict[str, str],
+        findings: Sequence[Finding] = (),
     ) -> Intake:
         now = utcnow()
         receipt = ExchangeReceipt(
@@ -219,6 +262,7 @@ class IntakeService:
             accepted=len(accepted),
             rejected=len(rejected),
             rejections=[r.as_json() for r in rejected],
+            findings=[finding.as_json() for finding in findings] or None,
             created_at=now,
         )
         rows = [

@@ -8,7 +8,7 @@ from .clients import Client, ClientKey, ClientSecret, ClientStatus, UsedAssertio
 from .exchange import ExchangeChange, ExchangeFeed, ExchangeOperation, ExchangeReceipt, WebhookSubscription
 from .grants import Grant
 from .keys import SigningKey
-from .quality import QualityDimensionCount, QualityRuleCount, QualityScore, QualityWorstRecord
+from .quality import QualityDimensionCount, QualityHistory, QualityRuleCount, QualityScore, QualityWorstRecord
 
 __all__ = [
     "AuditEvent",
@@ -32,6 +32,7 @@ __all__ = [
     "Lease",
     "OpsStatus",
     "QualityDimensionCount",
+    "QualityHistory",
     "QualityRuleCount",
     "QualityScore",
     "QualityWorstRecord",

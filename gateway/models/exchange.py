@@ -38,6 +38,8 @@ class ExchangeReceipt(SQLModel, table=True):
     accepted: int = Field(sa_column=Column(Integer, nullable=False))
     rejected: int = Field(sa_column=Column(Integer, nullable=False))
     rejections: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    #: Data-quality rules the accepted operations break, flagged at intake (``None`` before revision 0012).
+    findings: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, String
+from sqlalchemy import BigInteger, Column, Float, Index, Integer, String
 from sqlmodel import Field, SQLModel
 
 from ..db import UTCDateTime, utcnow
@@ -65,3 +65,25 @@ class QualityWorstRecord(SQLModel, table=True):
     detail: str = Field(max_length=500)
     weight: float
     seen_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class QualityHistory(SQLModel, table=True):
+    """One score of one scan, kept over time: a dimension's (``rule_id`` empty) or a rule's share of passing records,
+    with the counts behind it, the scan's sample size and when the scan ended. Rows past
+    ``quality_history_retention_days`` are pruned."""
+
+    __tablename__ = "quality_history"
+    __table_args__ = (Index("ix_quality_history_database_time", "database_id", "recorded_at"),)
+
+    id: int | None = Field(
+        default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    )
+    database_id: str = Field(sa_column=Column(String(32), nullable=False))
+    source: str = Field(sa_column=Column(String(16), nullable=False))
+    dimension: str = Field(sa_column=Column(String(16), nullable=False))
+    rule_id: str = Field(default="", sa_column=Column(String(100), nullable=False))
+    checked: int = Field(sa_column=Column(Integer, nullable=False))
+    failed: int = Field(sa_column=Column(Integer, nullable=False))
+    value: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
+    sample_size: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    recorded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -10,6 +10,7 @@ from typing import Final
 
 from .report import DimensionScore, QualityReport, RuleScore, SourceReport
 from .rules import Dimension
+from .trend import trend_svg, trend_table
 
 __all__ = ["render_html"]
 
@@ -170,11 +171,28 @@ def _source_section(report: SourceReport) -> str:
     )
 
 
+_TREND_NOTE: Final = (
+    "Điểm của lần quét cuối cùng trong mỗi tháng; trong ngoặc: thay đổi so với tháng trước (điểm phần trăm).",
+    "The scores of the last scan of each month; in brackets: the change from the month before (points).",
+)
+
+
+def _trend_section(report: QualityReport) -> str:
+    if not report.trend:
+        return ""
+    return (
+        f"<section><h2>{_both('Xu hướng theo tháng', 'Trend by month')}</h2>"
+        f"<p class='note'>{escape(_TREND_NOTE[0])}<br>{escape(_TREND_NOTE[1])}</p>"
+        f"{trend_svg(report.trend)}{trend_table(report.trend)}</section>"
+    )
+
+
 def render_html(report: QualityReport) -> str:
     """The report as one HTML document (UTF-8, no external resources)."""
     title = report.name_vi or report.database
     subtitle = f"{report.name} · {report.database}" if report.name else report.database
     sections = "".join(_source_section(s) for s in (report.scan, report.submitted) if s is not None)
+    sections += _trend_section(report)
     legend = "".join(
         f'<span><svg width="12" height="12"><rect width="12" height="12" '
         f'fill="{_COLOURS[grade]}"/></svg> {escape(text)}</span>'

@@ -6,7 +6,8 @@ self-contained HTML page (:func:`gateway.quality.html.render_html`).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -15,6 +16,7 @@ from contracts import UnknownContract, get_contract
 
 from ..db import utcnow
 from .domain import rules_for
+from .history import MonthScores, month_start, monthly_scores, read_history
 from .rules import Dimension, Rule
 from .storage import SOURCES, StoredScores, read_scores
 
@@ -74,6 +76,10 @@ class QualityReport(BaseModel):
     generated_at: datetime
     scan: SourceReport | None = None
     submitted: SourceReport | None = None
+    trend: list[MonthScores] = Field(
+        default_factory=list,
+        description="The last twelve months (oldest first): each month's dimension scores from its last scan.",
+    )
 
 
 def _ratio(checked: int, failed: int) -> float | None:
@@ -127,19 +133,35 @@ def _source_report(stored: StoredScores) -> SourceReport:
     )
 
 
+#: The province's time zone, in which the trend's months begin and end unless told otherwise.
+VIETNAM_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+TREND_MONTHS = 12
+
+
 async def build_report(
-    session: AsyncSession, database_id: str, *, name: str | None = None, name_vi: str | None = None
+    session: AsyncSession,
+    database_id: str,
+    *,
+    name: str | None = None,
+    name_vi: str | None = None,
+    zone: tzinfo = VIETNAM_ZONE,
 ) -> QualityReport | None:
-    """The report of ``database_id`` from its stored counts (``None`` when nothing was measured yet)."""
+    """The report of ``database_id`` from its stored counts, with the trend of its last twelve months of scans
+    (months in ``zone``); ``None`` when nothing was measured yet."""
     stored = await read_scores(session, database_id)
     if not stored:
         return None
     sources = {source: _source_report(stored[source]) for source in SOURCES if source in stored}
+    now = utcnow()
+    history = await read_history(
+        session, database_id=database_id, since=month_start(now, zone, months_back=TREND_MONTHS - 1), rules=False
+    )
     return QualityReport(
         database=database_id,
         name=name,
         name_vi=name_vi,
-        generated_at=utcnow(),
+        generated_at=now,
         scan=sources.get("scan"),
         submitted=sources.get("submitted"),
+        trend=monthly_scores(history, zone).get(database_id, []),
     )

@@ -30,6 +30,7 @@ from ..services.context import connector_call, system_context
 from ..settings import Settings, get_settings
 from .domain import rules_for
 from .evaluate import Evaluation, evaluate
+from .history import record_history
 from .lookups import connector_search, registry_lookups
 from .rules import Lookups, RuleContext
 from .storage import SCAN, SUBMITTED, add_counts, read_dimension_counts, read_scan_times, replace_counts
@@ -99,7 +100,8 @@ async def scan_database(
     sample_size: int | None = None,
     now: datetime | None = None,
 ) -> Evaluation:
-    """Scan a random sample of ``database_id``'s records and store the outcome as its ``scan`` counts (committed).
+    """Scan a random sample of ``database_id``'s records and store the outcome as its ``scan`` counts, and its scores
+    in the history (committed).
 
     ``lookups`` answers the cross-database rules; the connector's own search (when it has one) finds the duplicates
     of the sampled records among all records.
@@ -118,6 +120,7 @@ async def scan_database(
         contract = connector.contract
         lookups = replace(lookups or Lookups(), search=connector_search(connector))
         evaluation = await _evaluate(records, contract, database_id, settings, now=now or started, lookups=lookups)
+    ended = utcnow()
     await replace_counts(
         session,
         database_id=database_id,
@@ -125,9 +128,10 @@ async def scan_database(
         contract=contract.contract_id(),
         evaluation=evaluation,
         started_at=started,
-        now=utcnow(),
+        now=ended,
         sample_size=size,
     )
+    await record_history(session, database_id=database_id, evaluation=evaluation, recorded_at=ended, sample_size=size)
     await session.commit()
     return evaluation
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_mode
 
 from contracts import Contract, ContractQuery
 
+from ..data_path import LeanRead
 from ..deps import data_access
 from ..openapi import problem_responses
 from ..problems import AccessDenied, ValidationFailed, validation_errors
@@ -72,6 +73,15 @@ def _page_model(contract: type[Contract]) -> type[BaseModel]:
             str | None,
             Field(default=None, description="Cursor of the next page; null on the last."),
         ),
+        skipped=(
+            int,
+            Field(
+                default=0,
+                ge=0,
+                description="Records of this page that matched but were left out because the sector system's data "
+                "breaks the contract (counted as contract violations); present only when some were.",
+            ),
+        ),
     )
 
 
@@ -79,9 +89,12 @@ def _serialize(record: Contract, include: dict[str, Any] | None) -> bytes:
     return record.__pydantic_serializer__.to_json(record, include=include)
 
 
-def _serialize_page(items: Sequence[Contract], next_cursor: str | None, include: dict[str, Any] | None) -> bytes:
+def _serialize_page(
+    items: Sequence[Contract], next_cursor: str | None, include: dict[str, Any] | None, skipped: int = 0
+) -> bytes:
     cursor = b"null" if next_cursor is None else b'"' + next_cursor.encode() + b'"'
-    return b'{"items":[' + b",".join(_serialize(r, include) for r in items) + b'],"next_cursor":' + (cursor + b"}")
+    tail = b',"skipped":' + str(skipped).encode() + b"}" if skipped else b"}"
+    return b'{"items":[' + b",".join(_serialize(r, include) for r in items) + b'],"next_cursor":' + cursor + tail
 
 
 ACCESS_NOTE = (
@@ -98,11 +111,7 @@ def database_router(database: Database, settings: Settings) -> APIRouter:
     key_adapter = _key_adapter(contract)
     router = APIRouter(prefix=f"/v1/databases/{database.id}", tags=[connector.title])
 
-    async def read(
-        request: Request,
-        decision: Annotated[Decision, Depends(data_access(database.id, "read"))],
-        record_id: Annotated[str, Path(alias=key_name, description=f"The record's `{key_name}`.")],
-    ) -> Response:
+    async def read_by_key(request: Request, decision: Decision, record_id: str) -> Response:
         try:
             key = str(key_adapter.validate_python(record_id))
         except ValidationError as exc:
@@ -111,6 +120,13 @@ def database_router(database: Database, settings: Settings) -> APIRouter:
         request.state.record_ids = [key]
         record = await read_record(database, key, request_context(request))
         return _json(_serialize(record, decision.projection(key_name)))
+
+    async def read(
+        request: Request,
+        decision: Annotated[Decision, Depends(data_access(database.id, "read"))],
+        record_id: Annotated[str, Path(alias=key_name, description=f"The record's `{key_name}`.")],
+    ) -> Response:
+        return await read_by_key(request, decision, record_id)
 
     router.add_api_route(
         f"/records/{{{key_name}}}",
@@ -139,11 +155,11 @@ def database_router(database: Database, settings: Settings) -> APIRouter:
             if ungranted:
                 raise AccessDenied(f"Your grant does not cover searching by: {', '.join(ungranted)}.")
             query = query_model.model_construct(**values)
-            items, next_cursor = await search_records(
+            items, next_cursor, skipped = await search_records(
                 database, query, request_context(request), limit=params.page_size, cursor=params.cursor
             )
             request.state.record_ids = [item.record_id() for item in items]
-            return _json(_serialize_page(items, next_cursor, decision.projection(key_name)))
+            return _json(_serialize_page(items, next_cursor, decision.projection(key_name), skipped))
 
         router.add_api_route(
             "/search",
@@ -165,4 +181,9 @@ def database_router(database: Database, settings: Settings) -> APIRouter:
         if isinstance(route, APIRoute):
             operation = route.name.rpartition(":")[2]
             route.metric_labels = (database.id, operation)  # type: ignore[attr-defined]
+            if operation == "read":
+                # Served by the lean path (gateway.data_path) with the same checks; the route documents it.
+                route.lean_read = LeanRead(  # type: ignore[attr-defined]
+                    route, database.id, key_name, (database.scope("read"),), read_by_key
+                )
     return router

@@ -44,7 +44,8 @@ class Submission(BaseModel):
 
 
 class Receipt(BaseModel):
-    """What the gateway stored: the accepted operations and the rejected ones with their problems."""
+    """What the gateway stored: the accepted operations and the rejected ones with their problems, and the
+    data-quality findings flagged on accepted ones."""
 
     receipt_id: str
     database: str
@@ -52,6 +53,12 @@ class Receipt(BaseModel):
     received_at: str
     accepted: list[dict[str, Any]]
     rejected: list[dict[str, Any]]
+    findings: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Data-quality rules accepted operations break, where the database flags them: each with the "
+        "operation's `index` and `record_id`, the `rule` (and its `title`, `title_vi`), the `field` and the "
+        "`finding`.",
+    )
 
 
 class ChangePage(BaseModel):

@@ -16,20 +16,20 @@ in the JSON logs (``trace_id``, ``span_id``) next to the request id.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
+from contextvars import Token
 from dataclasses import dataclass
 from typing import Any
 
-import structlog
 from starlette.requests import Request
 
 from connectors.context import RequestContext, parse_traceparent, use_context
 
 from .. import telemetry
+from ..logs import bind_request_fields, reset_request_fields
 from ..settings import Settings
 
 __all__ = [
@@ -113,17 +113,17 @@ def request_trace(traceparent: bytes | None, tracestate: bytes | None) -> Reques
 
 def request_context(request: Request) -> RequestContext:
     """The context of a data request, from what the middleware and the access decision left in its state."""
-    state = request.state
-    decision = getattr(state, "decision", None)
-    access = getattr(state, "access", None)
-    trace: RequestTrace | None = getattr(state, "trace", None)
+    state: dict[str, Any] = request.scope.get("state", {})
+    decision = state.get("decision")
+    access = state.get("access")
+    trace: RequestTrace | None = state.get("trace")
     return RequestContext(
-        request_id=getattr(state, "request_id", None),
+        request_id=state.get("request_id"),
         client_id=decision.client_id if decision is not None else getattr(access, "client_id", None),
         agency_code=getattr(access, "agency_code", None),
         purpose=decision.purpose if decision is not None else None,
         actor=decision.actor if decision is not None else None,
-        deadline=getattr(state, "deadline", None),
+        deadline=state.get("deadline"),
         traceparent=trace.traceparent if trace is not None else None,
         tracestate=trace.tracestate if trace is not None else None,
     )
@@ -172,15 +172,31 @@ def _call_traceparent(context: RequestContext) -> tuple[str | None, str | None]:
     return span.traceparent, span.tracestate
 
 
-@contextlib.contextmanager
-def connector_call(context: RequestContext) -> Iterator[RequestContext]:
+class connector_call:
     """Make ``context`` current for one call to a connector, as a span of its own (a child of the context's
-    span), whose ids are bound in the logs written meanwhile."""
-    traceparent, tracestate = _call_traceparent(context)
-    call = context.with_values(traceparent=traceparent, tracestate=tracestate)
-    parsed = parse_traceparent(traceparent)
-    bound: dict[str, str] = {"trace_id": parsed[0], "span_id": parsed[1]} if parsed else {}
-    if context.request_id is not None:
-        bound["request_id"] = context.request_id
-    with use_context(call), structlog.contextvars.bound_contextvars(**bound):
-        yield call
+    span), whose ids are bound in the logs written meanwhile. (A class rather than a generator-based context
+    manager: it runs around every call to a connector.)"""
+
+    __slots__ = ("_current", "_fields_token", "call")
+
+    def __init__(self, context: RequestContext) -> None:
+        traceparent, tracestate = _call_traceparent(context)
+        self.call = context.with_values(traceparent=traceparent, tracestate=tracestate)
+        self._current = use_context(self.call)
+        self._fields_token: Token[Mapping[str, str] | None] | None = None
+
+    def __enter__(self) -> RequestContext:
+        call = self.call
+        parsed = parse_traceparent(call.traceparent)
+        fields: dict[str, str] = {"trace_id": parsed[0], "span_id": parsed[1]} if parsed else {}
+        if call.request_id is not None:
+            fields["request_id"] = call.request_id
+        self._current.__enter__()
+        self._fields_token = bind_request_fields(fields)
+        return call
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._fields_token is not None:
+            reset_request_fields(self._fields_token)
+            self._fields_token = None
+        self._current.__exit__()

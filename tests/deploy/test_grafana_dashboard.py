@@ -33,6 +33,7 @@ REQUIRED_PANELS = {
     "Gateway database read failures": "gateway_shared_state_read_failures_total",
     "Webhook deliveries": "gateway_webhook_deliveries_total",
     "Since the last quality scan": "gateway_data_quality_last_scan_timestamp_seconds",
+    "Data quality trend (scans)": "gateway_data_quality_ratio",
     "Availability, last 30 days": "gateway_axis_database_up",
     "HTTP requests by route": "gateway_http_requests_total",
     "HTTP responses by status": "gateway_http_requests_total",

@@ -50,6 +50,7 @@ TABLES = {
     "quality_dimension_counts",
     "quality_rule_counts",
     "quality_worst_records",
+    "quality_history",
     "axis_transitions",
     "axis_check_counts",
 }

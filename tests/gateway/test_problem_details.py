@@ -446,6 +446,7 @@ ROUTES = [
     ("GET", "/v1/axis"),
     ("GET", "/v1/axis/report"),
     ("GET", "/v1/axis/{database_id}"),
+    ("GET", "/v1/quality/history"),
     ("PUT", "/v1/admin/axis/{database_id}/maintenance"),
     ("POST", "/v1/admin/clients"),
     ("GET", "/v1/admin/clients"),

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import structlog
 from support import empty_databases
 
 from connectors.base import (
@@ -30,6 +29,7 @@ from gateway.db import create_engine, create_sessionmaker
 from gateway.exchange.dispatcher import Dispatcher
 from gateway.exchange.intake import IntakeService
 from gateway.exchange.operations import OperationChecker
+from gateway.logs import merge_request_fields
 from gateway.registry import ConnectorRegistry, Database, new_circuit
 from gateway.services.access import Decision
 from gateway.services.context import (
@@ -90,11 +90,11 @@ def test_a_connector_call_is_a_child_span_current_only_for_the_call() -> None:
         assert current_context() is call
         assert (call.request_id, call.purpose, call.tracestate) == ("req-9", "1.001", "rojo=1")
         assert call.trace_id == TRACE and call.traceparent != parent.traceparent
-        bound = structlog.contextvars.get_contextvars()
+        bound = merge_request_fields(None, "info", {})  # what a log line written now carries
         assert bound["trace_id"] == TRACE and bound["request_id"] == "req-9"
         assert bound["span_id"] == parse_traceparent(call.traceparent)[1]  # type: ignore[index]
     assert current_context() is None
-    assert "span_id" not in structlog.contextvars.get_contextvars()
+    assert "span_id" not in merge_request_fields(None, "info", {})
     with connector_call(context) as again:
         assert again.traceparent != call.traceparent  # every call a span of its own
 
