@@ -233,3 +233,17 @@ def test_a_sample_measures_the_rates_within_the_sampling_error(scanned: Scanned,
         assert full.failed > 0
         measured = sampled.failed / sampled.checked
         assert abs(measured - rate) <= tolerance(rate, sampled.checked, full.checked), (rule_id, measured, rate)
+
+
+LINKS = {"no_issue_after_death", "death_propagated", "move_propagated", "status_current"}
+
+
+@pytest.mark.parametrize("database", SECTORS)
+def test_the_cross_database_rules_fail_only_what_was_planted(scanned: Scanned, database: str) -> None:
+    planted = scanned.planted[database]
+    evaluation = scanned.evaluations[database]
+    targeted = {RULES[item.name] for item in fields(planted) if getattr(planted, item.name)}
+    for rule_id, count in evaluation.rules.items():
+        slug = rule_id.rsplit(".", 1)[1]
+        if slug in LINKS and slug not in targeted:
+            assert count.checked > 0 and count.failed == 0, (rule_id, count.checked, count.failed)
