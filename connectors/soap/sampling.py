@@ -5,6 +5,7 @@ declared in the configuration's ``sample`` (the sector presets declare it), call
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -22,9 +23,19 @@ if TYPE_CHECKING:
 __all__ = ["SoapSampleOperation", "SoapSampler"]
 
 
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,127}$")
+_ARGUMENT_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*(\.[A-Za-z_][A-Za-z0-9_\-]*)*$")
+
+
 def _name(value: str) -> str:
-    if not value.replace("_", "a").replace("-", "a").replace(".", "a").isalnum() or value[0].isdigit():
+    if not _NAME.match(value):
         raise ValueError(f"{value!r} is not an XML name")
+    return value
+
+
+def _argument_path(value: str) -> str:
+    if not _ARGUMENT_PATH.match(value):
+        raise ValueError(f"{value!r} is not an argument path (names joined by '.')")
     return value
 
 
@@ -46,7 +57,8 @@ class SoapSampleOperation(SamplePolicy):
         description="Where the number of records is in the answer; without it pages are read in order.",
     )
 
-    _check_names = field_validator("operation", "page_argument", "size_argument")(_name)
+    _check_operation = field_validator("operation")(_name)
+    _check_paths = field_validator("page_argument", "size_argument")(_argument_path)
 
 
 def _set(arguments: dict[str, Any], path: str, value: Any) -> None:

@@ -18,7 +18,9 @@ import pytest
 
 from connectors.base import Connector
 from connectors.discovery import discover_connectors
-from connectors.sampling import Pacer
+from connectors.errors import ConnectorConfigError, UpstreamError
+from connectors.rest import RestConnector
+from connectors.sampling import Pacer, SamplePolicy, sample_pages
 from simulators.sectors import SectorContext, load_sector_system
 
 CITIZENS = 800
@@ -129,3 +131,47 @@ async def test_the_pacer_spaces_concurrent_callers_one_at_a_time() -> None:
     await asyncio.gather(*(call() for _ in range(11)))
     for (_, ended), (started, _) in itertools.pairwise(spans):
         assert started - ended >= 1 / 50 * 0.95
+
+
+@pytest.mark.anyio
+async def test_without_a_total_pages_are_read_in_order_up_to_the_bound() -> None:
+    rows = list(range(230))
+    asked: list[tuple[int, int]] = []
+
+    async def fetch(index: int, size: int) -> tuple[list[int], int | None]:
+        asked.append((index, size))
+        return rows[index * size : (index + 1) * size], None
+
+    policy = SamplePolicy(page_size=50, max_records=120, requests_per_second=1000)
+    found = await sample_pages(fetch, 1000, policy, Pacer(1000))
+    assert asked == [(0, 50), (1, 50), (2, 50)]
+    assert len(found) == 120 and set(found) <= set(rows[:150])
+    asked.clear()
+    assert len(await sample_pages(fetch, 10, SamplePolicy(page_size=100, requests_per_second=1000), Pacer(1000))) == 10
+    assert asked == [(0, 100), (1, 100), (2, 100)]  # the whole listing, 230 records, then 10 of them
+    assert await sample_pages(fetch, 0, policy, Pacer(1000)) == []
+
+
+@pytest.mark.parametrize(
+    "listing",
+    [
+        {"path": "no-slash", "items": "Items"},
+        {"path": "/list?page=1", "items": "Items"},
+        {"path": "/list", "items": "Items[", "total": "Total"},
+        {"path": "/list", "items": "Items", "paging": "cursor"},
+        {"path": "/list", "items": "Items", "requests_per_second": 0},
+        {"path": "/list", "items": "Items", "max_records": 0},
+    ],
+)
+def test_a_bad_listing_is_refused_with_the_configuration(listing: dict[str, Any]) -> None:
+    config = {"base_url": "http://127.0.0.1:9", "contract": "business.enterprise", "get": {"path": "/e/{record_id}"}}
+    config |= {"fields": {"enterprise_code": "code"}, "sample": listing}
+    with pytest.raises(ConnectorConfigError, match="sample"):
+        RestConnector.from_config(config)
+
+
+@pytest.mark.anyio
+async def test_a_listing_whose_total_is_not_a_number_fails_as_the_sector_systems_error(started: Started) -> None:
+    async with started.connector("business", total="Data.Items[0].TenTiengViet") as connector:
+        with pytest.raises(UpstreamError, match="total is not a number"):
+            await connector.sample(10)
