@@ -225,8 +225,9 @@ class SectorDefects:
 
     Each defect touches ``round(rate * n)`` records, ``n`` being the records naming a person for the first two, the
     dead participants for ``unpropagated_deaths``, the individual taxpayers for ``unpropagated_moves``, all records
-    for the others (chosen among those it can apply to). They are chosen at random from the defect's own stream, no
-    record carries two, and the record a system declares as its canary (the smallest key) is never touched.
+    for the others (chosen among those it can apply to: fewer when fewer can have it). They are chosen at random
+    from the defect's own stream, no record carries two, and the record a system declares as its canary (the
+    smallest key) is never touched.
     """
 
     identity_mismatch: float = 0.0
