@@ -24,7 +24,17 @@ from typing import Any, Final, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["DEFAULT_MAX_RECORDS", "DEFAULT_REQUESTS_PER_SECOND", "Pacer", "SamplePolicy", "records_of", "sample_pages"]
+from .fields import ConversionFailed
+
+__all__ = [
+    "DEFAULT_MAX_RECORDS",
+    "DEFAULT_REQUESTS_PER_SECOND",
+    "Pacer",
+    "SamplePolicy",
+    "raw_data",
+    "records_of",
+    "sample_pages",
+]
 
 DEFAULT_MAX_RECORDS: Final = 5000
 """Records one sample reads at most, unless the configuration says otherwise."""
@@ -139,6 +149,15 @@ async def sample_pages(
             items, _ = await page(index)
             found += items
     return rng.sample(found, min(wanted, len(found)))
+
+
+def raw_data(to_data: Callable[[Item], dict[str, Any]], item: Item) -> dict[str, Any]:
+    """The contract data ``to_data`` maps ``item`` to, not validated; a value whose conversion cannot read it is left
+    out (the record then lacks that field, as the scan should see it) rather than failing the whole sample."""
+    try:
+        return to_data(item)
+    except ConversionFailed as exc:
+        return exc.data
 
 
 def records_of(found: Any) -> list[Any]:

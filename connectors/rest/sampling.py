@@ -13,7 +13,7 @@ from jmespath.exceptions import JMESPathError
 from pydantic import Field, field_validator
 
 from connectors.errors import UpstreamError
-from connectors.sampling import Pacer, SamplePolicy, records_of, sample_pages
+from connectors.sampling import Pacer, SamplePolicy, raw_data, records_of, sample_pages
 
 if TYPE_CHECKING:
     from .connector import RestConnector
@@ -95,4 +95,4 @@ class RestSampler:
         """At most ``limit`` records (and ``max_records``) picked at random, mapped but not validated."""
         items = await sample_pages(self._page, limit, self.listing, self.pacer, rng=rng)
         mapping = self.connector._mapping
-        return [mapping.to_data(item) for item in items if isinstance(item, dict)]
+        return [raw_data(mapping.to_data, item) for item in items if isinstance(item, dict)]

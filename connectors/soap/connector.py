@@ -21,6 +21,7 @@ from connectors.base import (
 from connectors.conversions import check_conversions, compile_conversions
 from connectors.fields import ConversionFailed, has_field_path, timestamp_fields
 from connectors.rest.mapping import Getter, RecordMapping, compile_expression
+from connectors.sampling import raw_data
 from contracts import Contract, ContractQuery, UnknownContract, get_contract
 
 from .client import SoapClient
@@ -178,9 +179,9 @@ class SoapConnector(Connector[SoapConnectorConfig]):
         """The contract data of a record element (or object), mapped but not validated."""
         if self._zeep:
             assert self._zeep_mapping is not None
-            return self._zeep_mapping.to_data(item) if isinstance(item, dict) else {}
+            return raw_data(self._zeep_mapping.to_data, item) if isinstance(item, dict) else {}
         assert self._xpath_mapping is not None
-        return self._xpath_mapping.to_data(item)
+        return raw_data(self._xpath_mapping.to_data, item)
 
     def _to_record(self, item: Any, record_id: str | None = None) -> Contract:
         data: Mapping[str, Any]

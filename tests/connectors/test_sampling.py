@@ -17,10 +17,13 @@ from typing import Any
 import pytest
 
 from connectors.base import Connector
+from connectors.conversions import compile_conversions
 from connectors.discovery import discover_connectors
 from connectors.errors import ConnectorConfigError, UpstreamError
+from connectors.fields import ConversionFailed
 from connectors.rest import RestConnector
-from connectors.sampling import Pacer, SamplePolicy, sample_pages
+from connectors.rest.mapping import RecordMapping
+from connectors.sampling import Pacer, SamplePolicy, raw_data, sample_pages
 from simulators.sectors import SectorContext, load_sector_system
 
 CITIZENS = 800
@@ -175,3 +178,28 @@ async def test_a_listing_whose_total_is_not_a_number_fails_as_the_sector_systems
     async with started.connector("business", total="Data.Items[0].TenTiengViet") as connector:
         with pytest.raises(UpstreamError, match="total is not a number"):
             await connector.sample(10)
+
+
+def test_a_value_its_conversion_cannot_read_is_left_out_of_the_sampled_record() -> None:
+    mapping = RecordMapping(
+        {"enterprise_code": "ma", "charter_capital": "von", "registration_date": "ngay"},
+        {},
+        timestamp_fields=set(),
+        naive_timezone="UTC",
+        conversions=compile_conversions(
+            {"charter_capital": {"type": "number"}, "registration_date": {"type": "date", "format": "dd/mm/yyyy"}}
+        ),
+    )
+    good = {"ma": "5800123458", "von": "1000000", "ngay": "14/05/2012"}
+    assert raw_data(mapping.to_data, good) == {
+        "enterprise_code": "5800123458",
+        "charter_capital": 1000000,
+        "registration_date": "2012-05-14",
+    }
+    with pytest.raises(ConversionFailed):
+        mapping.to_data({**good, "von": "một triệu"})
+    # The rest of the record, without the unreadable value: the scan sees a record lacking it.
+    assert raw_data(mapping.to_data, {**good, "von": "một triệu"}) == {
+        "enterprise_code": "5800123458",
+        "registration_date": "2012-05-14",
+    }
