@@ -30,11 +30,12 @@ from contracts.quality import (
 )
 from contracts.tax import Taxpayer
 from contracts.vehicles import VehicleRegistration
-from gateway.quality import rules_for
+from gateway.quality import rules_for, rules_for_database
 from gateway.quality.declared import declared_rules
 from gateway.quality.domain import rule_needs_lookups, rules_from
 from gateway.quality.evaluate import evaluate
 from gateway.quality.rules import OK, SKIP, Failure, Lookups, RuleContext
+from gateway.registry import ConnectorRegistry
 
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
 CITIZEN: dict[str, Any] = copy.deepcopy(Citizen.model_config["json_schema_extra"]["examples"][0])  # type: ignore[index]
@@ -186,3 +187,18 @@ def test_the_documented_declaration_and_sample_listing_are_valid() -> None:
     connector = BusinessConnector.from_config(config)
     assert connector.config.sample is not None and connector.config.sample.requests_per_second == 2
     assert any(f'[project.entry-points."{ENTRY_POINT_GROUP}"]' in block for block in _blocks("toml"))
+
+
+def test_a_served_databases_rules_are_those_of_its_connectors_contract(make_settings: Any) -> None:
+    settings = make_settings(
+        connectors={
+            "population": {"config": {"url": "sqlite:///unused.db"}},
+            "judicial_records": {"config": {"wsdl": "http://127.0.0.1:9/lltp?wsdl"}},
+        }
+    )
+    registry = ConnectorRegistry.from_settings(settings)
+    assert rules_for_database(registry, "population") == rules_for(Citizen)
+    judicial = {rule.id for rule in rules_for_database(registry, "judicial_records")}
+    assert "judicial_records.certificate_request.person_is_citizen" in judicial
+    with pytest.raises(KeyError):
+        rules_for_database(registry, "land")
