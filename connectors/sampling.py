@@ -4,8 +4,8 @@ A sector API rarely offers "N records at random"; most offer a listing (or a sea
 pages, with the number of records. :func:`sample_pages` reads the first page to learn that number, then a few
 pages chosen at random, and picks the records of the sample among them. It never hurts the sector system:
 
-* *bounded*: at most ``max_records`` records whatever the scan asks, so at most ``max_records / page_size + 2``
-  calls;
+* *bounded*: at most ``max_records`` records whatever the scan asks, so at most ``max_records / page_size + 3``
+  calls (the first page, for the count, then the pages drawn and one spare);
 * *rate-limited*: one call at a time, each starting ``1 / requests_per_second`` seconds after the previous one
   ended (:class:`Pacer`, shared by every sample a connector instance takes).
 
@@ -118,8 +118,8 @@ async def sample_pages(
 ) -> list[Item]:
     """At most ``min(limit, policy.max_records)`` records picked at random from a paged listing.
 
-    The first page tells how many records there are; when all the wanted records fit in a few pages, those pages are
-    read whole, else pages are chosen at random (the first page among them) and records drawn at random from them.
+    The first page tells how many records there are; when the wanted records are most of them, every page is read,
+    else pages are chosen at random (uniformly: the first one only if drawn) and records drawn at random from them.
     Without a count, pages are read in order until a short page or ``max_records`` records.
     """
     rng = rng or random.Random()  # noqa: S311 - sampling, not security
@@ -142,12 +142,16 @@ async def sample_pages(
             found += first
         found = found[: policy.max_records]
     else:
+        # Pages chosen uniformly, the first one only if drawn (it was read for the count): every record has the same
+        # chance to be in the sample.
         pages = max(1, math.ceil(total / size))
         needed = min(pages, math.ceil(wanted / size) + (1 if wanted < total else 0))
-        others = rng.sample(range(1, pages), min(pages - 1, needed - 1)) if needed > 1 else []
-        for index in sorted(others):
-            items, _ = await page(index)
-            found += items
+        chosen = sorted(rng.sample(range(pages), needed))
+        found = list(first) if chosen and chosen[0] == 0 else []
+        for index in chosen:
+            if index:
+                items, _ = await page(index)
+                found += items
     return rng.sample(found, min(wanted, len(found)))
 
 
