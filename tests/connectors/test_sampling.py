@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -203,3 +204,23 @@ def test_a_value_its_conversion_cannot_read_is_left_out_of_the_sampled_record() 
         "enterprise_code": "5800123458",
         "registration_date": "2012-05-14",
     }
+
+
+@pytest.mark.anyio
+async def test_every_record_has_the_same_chance_to_be_sampled() -> None:
+    rows = list(range(1000))
+
+    async def fetch(index: int, size: int) -> tuple[list[int], int | None]:
+        return rows[index * size : (index + 1) * size], len(rows)
+
+    policy = SamplePolicy(page_size=10, requests_per_second=1000)
+    counts = [0] * len(rows)
+    draws = 300
+    for seed in range(draws):
+        for row in await sample_pages(fetch, 50, policy, Pacer(1000), rng=random.Random(seed)):
+            counts[row] += 1
+    # Each record is sampled with probability 50 / 1000: the first page (read for the count) no more than the others.
+    first_page = sum(counts[:10]) / (10 * draws)
+    overall = sum(counts) / (len(rows) * draws)
+    assert overall == pytest.approx(0.05)
+    assert abs(first_page - 0.05) < 0.02, first_page
