@@ -227,9 +227,9 @@ class Bench:
     def rest_api(self) -> Server:
         if "rest-api" not in self.servers:
             port = free_port()
+            command = [sys.executable, "-m", "simulators.population_api", "--sqlite", str(self.sector_copy)]
             process = subprocess.Popen(
-                [sys.executable, "-m", "simulators.population_api", "--sqlite", str(self.sector_copy)]
-                + ["--port", str(port)],
+                [*command, "--port", str(port)],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
