@@ -3,8 +3,8 @@
 The chain is serialised by the head row: lock it, read ``(seq, hash)``, number and chain the events, insert them
 and their data subjects, move the head, seal if due, commit. How:
 
-* PostgreSQL: one asyncpg connection. A batch is ONE statement in its transaction (three round trips, where locking
-  the head first takes six): it moves the head from the ``(seq, hash)`` this process last wrote, only if the head
+* PostgreSQL: one asyncpg connection. A batch is ONE statement (one round trip, where locking the head first
+  takes six): it moves the head from the ``(seq, hash)`` this process last wrote, only if the head
   is still there, and inserts the events and their data subjects only if it moved. When another process appended
   meanwhile (or at the first batch, or when a seal is due), the batch takes the locking path instead:
   ``SELECT ... FOR UPDATE`` on the head, ``executemany`` inserts, in a transaction.
@@ -138,8 +138,10 @@ _PG_APPEND = _pg_append_statement()
 class AsyncpgAppender(Appender):
     """PostgreSQL through one asyncpg connection (a single writer per process), opened on demand."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, *, timeout_seconds: float = 5.0) -> None:
         self._dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        # The server's own limit on a batch's statements, below the writer's (see append).
+        self._statement_timeout_ms = max(1, int(timeout_seconds * 800))
         self._connection: Any = None
         #: The head as this process's last batch left it: where the next batch expects it to be.
         self._head: tuple[int, str] | None = None
@@ -148,7 +150,9 @@ class AsyncpgAppender(Appender):
         if self._connection is None or self._connection.is_closed():
             import asyncpg
 
-            self._connection = await asyncpg.connect(self._dsn, timeout=10)
+            self._connection = await asyncpg.connect(
+                self._dsn, timeout=10, server_settings={"statement_timeout": str(self._statement_timeout_ms)}
+            )
         return self._connection
 
     async def append(self, events: Sequence[PendingEvent], seal: SealMaker | None) -> tuple[list[int], Seal | None]:
@@ -160,20 +164,20 @@ class AsyncpgAppender(Appender):
             columns = [[row[c] for row in rows] for c in _PG_EVENT_COLUMNS]
             columns[_PG_RECORD_IDS] = [orjson.dumps(ids).decode() for ids in columns[_PG_RECORD_IDS]]
             try:
-                # In a transaction of its own (not autocommit): a batch abandoned by a timeout must not commit later.
-                async with connection.transaction():
-                    moved = await connection.fetchval(
-                        _PG_APPEND,
-                        last["seq"],
-                        last["hash"],
-                        utcnow(),
-                        HEAD_ID,
-                        seq,
-                        prev_hash,
-                        [subject for subject, _ in subjects],
-                        [number for _, number in subjects],
-                        *columns,
-                    )
+                # One round trip, committed on its own. The server gives up on it (statement_timeout, set below the
+                # writer's timeout) before the writer does, so a batch answered as failed does not commit later.
+                moved = await connection.fetchval(
+                    _PG_APPEND,
+                    last["seq"],
+                    last["hash"],
+                    utcnow(),
+                    HEAD_ID,
+                    seq,
+                    prev_hash,
+                    [subject for subject, _ in subjects],
+                    [number for _, number in subjects],
+                    *columns,
+                )
             except BaseException:
                 self._head = None
                 await self._discard()
@@ -360,11 +364,11 @@ class SqliteAppender(Appender):
         self._thread.shutdown(wait=True)
 
 
-def make_appender(database_url: str, engine: AsyncEngine) -> Appender:
+def make_appender(database_url: str, engine: AsyncEngine, *, timeout_seconds: float = 5.0) -> Appender:
     """The appender for the gateway's database: asyncpg, a sqlite3 thread, or SQLAlchemy."""
     backend = engine.dialect.name
     if backend == "postgresql":
-        return AsyncpgAppender(database_url)
+        return AsyncpgAppender(database_url, timeout_seconds=timeout_seconds)
     if backend == "sqlite" and make_url(database_url).database not in (None, "", ":memory:"):
         return SqliteAppender(database_url)
     return SqlAlchemyAppender(engine)
