@@ -16,10 +16,12 @@ gateway side's p50 and p99 and its resident memory (RSS, all of its processes) a
 * ``rest``: the simulated population REST service called directly against the same read through the gateway's
   REST connector;
 * ``scale``: the gateway with one worker against two workers (32 connections);
-* ``connections``: the gateway at 16 connections against 1,000 (flat as callers grow).
+* ``connections``: the gateway at 16 connections against 1,000 (flat as callers grow);
+* ``citizens``: the gateway over ``--citizens`` against ``--grow-citizens`` (1.3 million, Lâm Đồng's population).
 
-The sector database (``--citizens`` simulated citizens) is seeded once and kept between runs (PostgreSQL database
-``bench_population_<citizens>``; ``--reseed`` starts it again). Everything, wrk included, shares this machine's
+Each sector database is seeded once by COPY and kept between runs (PostgreSQL database
+``bench_population_<citizens>``; ``--reseed`` starts it again); PostgreSQL's plan of the search by name and date of
+birth is printed for each. Everything, wrk included, shares this machine's
 cores: compare the sides of one run, not runs of different machines.
 """
 
@@ -49,7 +51,7 @@ POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1
 PURPOSE = "1.001612.000.00.00.H41"
 ACTOR = "CB-068-0001"
 API_HEADERS = {"AppName": "axis-gateway", "AccessKey": "sim-access-key", "SecretKey": "sim-secret-key"}
-COMPARISONS = ("read-sqlite", "read-postgresql", "latency", "rest", "scale", "connections")
+COMPARISONS = ("read-sqlite", "read-postgresql", "latency", "rest", "scale", "connections", "citizens")
 CACHE = Path(os.environ.get("BENCH_CACHE", Path.home() / ".cache" / "axis-gateway-bench"))
 
 
@@ -64,31 +66,72 @@ def psql(command: str, database: str = "postgres") -> str:
     return subprocess.run(["psql", url, "-qAtc", command], check=True, capture_output=True, text=True).stdout
 
 
-def sector_database(citizens: int, reseed: bool) -> tuple[str, Path]:
-    """The PostgreSQL sector database of ``citizens`` citizens (seeded once), and a SQLite copy for the REST
-    simulator (which serves its records from memory)."""
-    from simulators.population import seed_population
+async def copy_citizens(url: str, citizens: int) -> None:
+    """Fill the sector table with ``citizens`` simulated citizens by COPY (1.3 million in a few minutes)."""
+    import itertools
+    from datetime import date
 
+    import asyncpg
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from simulators.population import CITIZENS, metadata, synthetic_citizens
+
+    engine = create_async_engine(url.replace("postgresql://", "postgresql+asyncpg://"))
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)  # the table and its indexes
+    await engine.dispose()
+    columns = [column.name for column in CITIZENS.columns]
+    connection = await asyncpg.connect(url)
+    try:
+        rows = iter(synthetic_citizens(citizens, 68, date.today()))
+        while batch := list(itertools.islice(rows, 50_000)):
+            records = [tuple(row.get(column) for column in columns) for row in batch]
+            await connection.copy_records_to_table("cong_dan", records=records, columns=columns)
+        await connection.execute("ANALYZE cong_dan")
+    finally:
+        await connection.close()
+
+
+def sector_database(citizens: int, reseed: bool) -> str:
+    """The PostgreSQL sector database of ``citizens`` simulated citizens, seeded once and kept between runs."""
     name = f"bench_population_{citizens}"
     url = POSTGRES.rsplit("/", 1)[0] + f"/{name}"
-    CACHE.mkdir(parents=True, exist_ok=True)
-    copy = CACHE / f"population-{citizens}.db"
     exists = psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'").strip() == "1"
     if exists and not reseed:
         try:
-            seeded = int(psql("SELECT count(*) FROM cong_dan", name))
+            exists = int(psql("SELECT count(*) FROM cong_dan", name)) == citizens
         except subprocess.CalledProcessError:
-            seeded = -1
-        exists = seeded == citizens
+            exists = False
     if not exists or reseed:
         psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         psql(f'CREATE DATABASE "{name}"')
-        print(f"seeding {citizens} citizens into {name} ...", file=sys.stderr)
-        asyncio.run(seed_population(url, count=citizens, seed=68))
-        copy.unlink(missing_ok=True)
+        began = time.monotonic()
+        asyncio.run(copy_citizens(url, citizens))
+        print(f"seeded {citizens} citizens into {name} in {time.monotonic() - began:.0f} s", file=sys.stderr)
+    return url
+
+
+def sqlite_copy(citizens: int) -> Path:
+    """A SQLite database of the same citizens, for the REST simulator (which serves them from memory)."""
+    from simulators.population import seed_population
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    copy = CACHE / f"population-{citizens}.db"
     if not copy.exists():
         asyncio.run(seed_population(f"sqlite:///{copy}", count=citizens, seed=68))
-    return url, copy
+    return copy
+
+
+def search_plan(url: str) -> str:
+    """PostgreSQL's plan of the connector's search by name and date of birth (a name and date that exist)."""
+    database = url.rsplit("/", 1)[1]
+    name, born = psql("SELECT ho_ten, ngay_sinh FROM cong_dan LIMIT 1", database).strip().split("|")
+    return psql(
+        "EXPLAIN SELECT * FROM cong_dan WHERE ho_ten = '"
+        + name.replace("'", "''")
+        + f"' AND ngay_sinh = '{born}' ORDER BY so_dinh_danh LIMIT 20",
+        database,
+    )
 
 
 def record_ids(url: str, limit: int = 5000) -> list[str]:
@@ -195,7 +238,6 @@ class Bench:
     args: argparse.Namespace
     work: Path
     sector_url: str
-    sector_copy: Path
     ids: list[str]
     servers: dict[str, Server] = field(default_factory=dict)
     databases: list[str] = field(default_factory=list)
@@ -227,7 +269,8 @@ class Bench:
     def rest_api(self) -> Server:
         if "rest-api" not in self.servers:
             port = free_port()
-            command = [sys.executable, "-m", "simulators.population_api", "--sqlite", str(self.sector_copy)]
+            copy = sqlite_copy(self.args.citizens)
+            command = [sys.executable, "-m", "simulators.population_api", "--sqlite", str(copy)]
             process = subprocess.Popen(
                 [*command, "--port", str(port)],
                 stdout=subprocess.DEVNULL,
@@ -239,7 +282,9 @@ class Bench:
             self.servers["rest-api"] = Server("REST service", base, script, process)
         return self.servers["rest-api"]
 
-    def gateway(self, key: str, *, database: str = "sqlite", workers: int = 1, rest: bool = False) -> Server:
+    def gateway(
+        self, key: str, *, database: str = "sqlite", workers: int = 1, rest: bool = False, sector: str | None = None
+    ) -> Server:
         if key in self.servers:
             return self.servers[key]
         data_dir = self.work / key
@@ -251,7 +296,7 @@ class Bench:
             config = rest_connector_config(self.rest_api().base)
             env["GATEWAY_CONNECTORS"] = json.dumps({"population": {"connector": "rest", "config": config}})
         else:
-            env["GATEWAY_CONNECTORS__POPULATION__CONFIG__URL"] = self.sector_url
+            env["GATEWAY_CONNECTORS__POPULATION__CONFIG__URL"] = sector or self.sector_url
         if database == "postgresql":
             name = f"bench_gateway_{key.replace('-', '_')}_{os.getpid()}"
             psql(f'CREATE DATABASE "{name}"')
@@ -280,7 +325,8 @@ class Bench:
             f"{base}/oauth/token", data={"grant_type": "client_credentials"}, auth=("bench", secret)
         ).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}", "X-Purpose": PURPOSE, "X-Actor-Id": ACTOR}
-        script = lua_script(self.work / f"{key}.lua", "/v1/databases/population/records/", self.ids, headers)
+        ids = record_ids(sector) if sector else self.ids
+        script = lua_script(self.work / f"{key}.lua", "/v1/databases/population/records/", ids, headers)
         label = f"gateway ({database}{', REST' if rest else ''}, {workers} worker{'s' if workers > 1 else ''})"
         server = Server(label, base, script, process, workers)
         self.servers[key] = server
@@ -342,6 +388,12 @@ def run(bench: Bench, only: list[str]) -> list[Row]:
         elif name == "connections":
             gateway = bench.gateway("gw-sqlite")
             rows.append(compare(bench, name, gateway, gateway, connections=(16, 1000)))
+        elif name == "citizens":
+            grown = sector_database(bench.args.grow_citizens, bench.args.reseed)
+            print(search_plan(grown), file=sys.stderr)
+            large = bench.gateway("gw-grown", sector=grown)
+            large.name = f"gateway, {bench.args.grow_citizens:,} citizens"
+            rows.append(compare(bench, name, bench.gateway("gw-sqlite"), large))
         print(_line(rows[-1]), file=sys.stderr)
     return rows
 
@@ -372,13 +424,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="A B rounds per comparison")
     parser.add_argument("--citizens", type=int, default=20000)
     parser.add_argument("--reseed", action="store_true", help="seed the sector database again")
+    parser.add_argument(
+        "--grow-citizens", type=int, default=1_300_000, help="the larger sector database of `citizens` (Lâm Đồng)"
+    )
     parser.add_argument("--only", nargs="+", choices=COMPARISONS, default=list(COMPARISONS))
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed (apt-get install wrk)")
-    sector_url, copy = sector_database(args.citizens, args.reseed)
+    sector_url = sector_database(args.citizens, args.reseed)
+    print(search_plan(sector_url), file=sys.stderr)
     work = Path(tempfile.mkdtemp(prefix="bench-run-"))
-    bench = Bench(args, work, sector_url, copy, record_ids(sector_url))
+    bench = Bench(args, work, sector_url, record_ids(sector_url))
     started = time.strftime("%Y-%m-%d %H:%M")
     try:
         with raised_file_limit():
