@@ -124,6 +124,9 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=2, help="A B A B rounds per connection count")
     parser.add_argument(
+        "--env", action="append", default=[], metavar="NAME=VALUE", help="a setting of the gateway (repeatable)"
+    )
+    parser.add_argument(
         "--profile", type=Path, help="record a py-spy profile of the gateway under load into this file (no table)"
     )
     args = parser.parse_args()
@@ -165,6 +168,7 @@ def main() -> None:
             "GATEWAY_CONNECTORS__POPULATION__CONFIG__URL": sector_url,
             "GATEWAY_LOG_LEVEL": "WARNING",
         }
+        env.update(item.split("=", 1) for item in args.env)
         if args.gateway_db == "postgresql":
             env["GATEWAY_DATABASE_URL"] = (
                 POSTGRES.replace("postgresql://", "postgresql+asyncpg://").rsplit("/", 1)[0] + f"/{gateway_database}"

@@ -33,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -152,10 +152,15 @@ class Page:
     """One page of search results; ``next_cursor`` is ``None`` on the last page.
 
     The cursor is the connector's own opaque string: the gateway passes it back unchanged in the next call.
+    ``skipped`` are the records of the page that matched but break the contract: they are left out of ``items``
+    and reported here, each once over a walk, with its key when the connector could read it (see the search
+    rules in :meth:`Connector.search`); the gateway counts them as contract violations and tells the caller how
+    many records it left out.
     """
 
     items: Sequence[Contract]
     next_cursor: str | None = None
+    skipped: Sequence[ContractViolation] = ()
 
 
 class OperationKind(StrEnum):
@@ -243,6 +248,7 @@ class ChangePage:
 
 
 ConfigT = TypeVar("ConfigT", bound=ConnectorConfig)
+RawT = TypeVar("RawT")
 
 _NO_CONTEXT = RequestContext()
 
@@ -381,7 +387,18 @@ class Connector(ABC, Generic[ConfigT]):
     async def search(self, query: ContractQuery, *, limit: int, cursor: str | None = None) -> Page:
         """Return one page of at most ``limit`` records matching ``query``, in a stable order.
 
-        Walking the pages with the returned cursors must visit every matching record exactly once.
+        The search rules (checked by the conformance kit, :mod:`connectors.testing`):
+
+        * walking the pages with the returned cursors visits every matching record exactly once, in an order
+          that does not depend on the page size;
+        * a caller may change ``limit`` from one page to the next of the same walk: the cursor stays valid and
+          the walk neither repeats nor skips a record;
+        * a page holds at most ``limit`` records, counting those skipped; only the last page may be empty (or a
+          page whose records were all skipped);
+        * a record that breaks the contract does not fail its page: it is left out of ``items`` and reported in
+          :attr:`Page.skipped` as a :class:`ContractViolation` (with its key when it can be read), and the
+          walk goes on (:meth:`valid_records` does this);
+        * a cursor that is not one of the connector's is refused with :class:`BadQuery`.
         """
         raise OperationNotSupported(f"connector {self.slug!r} does not support search")
 
@@ -440,14 +457,44 @@ class Connector(ABC, Generic[ConfigT]):
     def to_record(self, data: Mapping[str, Any], *, record_id: str | None = None) -> Contract:
         """Validate upstream data against the contract, raising :class:`ContractViolation` on failure.
 
-        The error lists the failed fields and rules, never the values, so that it is safe to log.
+        The error lists the failed fields and rules, never the values, so that it is safe to log. Its
+        ``record_id`` is ``record_id``, or else the record's key as found in ``data`` (when it is there).
         """
         try:
             return self.contract.model_validate(data)
         except ValidationError as exc:
             errors = [describe_violation(e) for e in exc.errors(include_input=False, include_url=False)]
-            raise ContractViolation(
-                f"record from {self.slug!r} violates {self.contract.contract_id()}",
-                record_id=record_id,
-                errors=errors,
-            ) from None
+            raise self.violation(errors, record_id=record_id or self.key_in(data)) from None
+
+    def violation(self, errors: Sequence[str], *, record_id: str | None = None) -> ContractViolation:
+        """The :class:`ContractViolation` of one record of this connector that breaks the rules ``errors``
+        (``"field.path: rule"`` strings, without values)."""
+        return ContractViolation(
+            f"record from {self.slug!r} violates {self.contract.contract_id()}", record_id=record_id, errors=errors
+        )
+
+    def key_in(self, data: Any) -> str | None:
+        """The record key in upstream contract ``data``, as text, when it is there (a string or an integer)."""
+        key = data.get(self.contract.record_key) if isinstance(data, Mapping) else None
+        if isinstance(key, str | int) and not isinstance(key, bool) and str(key):
+            return str(key)
+        return None
+
+    def valid_records(
+        self, raw: Iterable[RawT], convert: Callable[[RawT], Contract]
+    ) -> tuple[list[Contract], list[ContractViolation]]:
+        """The records of one search page, and the violations of those that break the contract: ``convert``
+        turns one raw record into a validated one (raising :class:`ContractViolation`), and a record it refuses
+        is left out and reported instead of failing the page (the search rules of :meth:`search`)::
+
+            records, skipped = self.valid_records(rows, self._to_record)
+            return Page(items=records, next_cursor=cursor, skipped=skipped)
+        """
+        records: list[Contract] = []
+        skipped: list[ContractViolation] = []
+        for item in raw:
+            try:
+                records.append(convert(item))
+            except ContractViolation as exc:
+                skipped.append(exc)
+        return records, skipped

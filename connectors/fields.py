@@ -17,7 +17,19 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
-__all__ = ["FieldMapper", "has_field_path", "nested_model", "timestamp_fields"]
+from .conversions import ConversionError, Converter
+
+__all__ = ["ConversionFailed", "FieldMapper", "has_field_path", "nested_model", "timestamp_fields"]
+
+
+class ConversionFailed(ValueError):
+    """Values of a record that their fields' conversions cannot read: ``errors`` lists them as
+    ``"field.path: what was expected"`` (never the values), ``data`` holds the record's other fields."""
+
+    def __init__(self, errors: list[str], data: dict[str, Any]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = errors
+        self.data = data
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,13 +38,16 @@ class _FieldRule:
     path: tuple[str, ...]
     values: Mapping[str, Any] | None
     timestamp: bool
+    convert: Converter | None
 
 
 class FieldMapper:
     """Maps a sector record's values (by source name) to nested contract data, and query values back.
 
     ``fields`` maps contract field paths to source names; ``value_maps`` maps a field path to
-    ``{stored value (as text): contract value}``. Built once per connector; :meth:`to_data` is on the hot path.
+    ``{stored value (as text): contract value}``; ``conversions`` maps a field path to the
+    :class:`~connectors.conversions.Converter` of its values (dates, numbers, yes/no as text). Built once per
+    connector; :meth:`to_data` is on the hot path.
     """
 
     def __init__(
@@ -42,11 +57,16 @@ class FieldMapper:
         *,
         timestamp_fields: Collection[str] = (),
         naive_timezone: str = "UTC",
+        conversions: Mapping[str, Converter] | None = None,
     ) -> None:
+        converters = conversions or {}
         self._rules = tuple(
-            _FieldRule(source, tuple(path.split(".")), value_maps.get(path), path in timestamp_fields)
+            _FieldRule(
+                source, tuple(path.split(".")), value_maps.get(path), path in timestamp_fields, converters.get(path)
+            )
             for path, source in fields.items()
         )
+        self._converters = dict(converters)
         self._reverse = {
             path: {contract_value: stored for stored, contract_value in mapping.items()}
             for path, mapping in value_maps.items()
@@ -59,20 +79,32 @@ class FieldMapper:
         """Return the contract data of ``row``, which holds a value for every source (see :attr:`columns`).
 
         Null values are left out, so nested objects whose sources are all null do not appear and the
-        contract's defaults apply."""
+        contract's defaults apply. Values their conversion cannot read raise :class:`ConversionFailed`, which
+        lists every such field and holds the rest of the data."""
         data: dict[str, Any] = {}
+        failed: list[str] = []
         for rule in self._rules:
             value = row[rule.source]
             if value is None:
                 continue
             if rule.values is not None:
                 value = rule.values.get(str(value), value)
+            elif rule.convert is not None:
+                try:
+                    value = rule.convert.to_contract(value)
+                except ConversionError as exc:
+                    failed.append(str(exc))
+                    continue
+                if rule.timestamp:
+                    value = self._timestamp(value)
             elif rule.timestamp:
                 value = self._timestamp(value)
             target = data
             for part in rule.path[:-1]:
                 target = target.setdefault(part, {})
             target[rule.path[-1]] = value
+        if failed:
+            raise ConversionFailed(failed, data)
         return data
 
     def _timestamp(self, value: Any) -> Any:
@@ -104,10 +136,11 @@ class FieldMapper:
         return stored
 
     def to_stored(self, path: str, value: Any) -> Any:
-        """Return the stored form of a contract value (the inverse of the field's value map, if any)."""
+        """Return the stored form of a contract value (the inverse of the field's value map or conversion, if any)."""
         reverse = self._reverse.get(path)
         if reverse is None:
-            return value
+            converter = self._converters.get(path)
+            return converter.to_stored(value) if converter is not None else value
         return reverse.get(value, value)
 
 

@@ -24,17 +24,20 @@ The tests check that the configuration model exports a JSON Schema with a descri
 keeps secrets secret; that a bad configuration is refused with a clear :class:`ConnectorConfigError` that quotes
 no secret; that ``check()`` and ``health()`` report a reachable system as up and an unreachable one as down
 (``check()`` never raising); that ``get()`` returns valid contract records for the known keys, also under
-concurrency, and raises :class:`RecordNotFound` for the missing one; that every search walks all its pages, at
-several page sizes and across a change of page size, returning every record exactly once and in a stable order;
-that ``canary()`` fetches the declared canary record and reports a missing one; that a slow system makes
-calls fail with :class:`UpstreamTimeout` within the configured deadline; that
-operations the connector does not offer raise :class:`OperationNotSupported`; and, for a connector whose
-configuration has ``context_headers`` (:class:`connectors.context.ContextForwarding`), that every call carries the
-request context in the headers it names, and nothing when it names none.
+concurrency, and raises :class:`RecordNotFound` for the missing one; that searches keep the search rules of
+:meth:`Connector.search <connectors.base.Connector.search>`: every search walks all its pages, at several page
+sizes and with the page size changed mid-walk, returning every record exactly once and in a stable order, and a
+record that breaks the contract (declared in ``SearchCase.invalid_ids``) is left out of its page and reported in
+``Page.skipped`` instead of failing the page; that ``canary()`` fetches the declared canary record and reports a
+missing one; that a slow system makes calls fail with :class:`UpstreamTimeout` within the configured deadline;
+that operations the connector does not offer raise :class:`OperationNotSupported` (submissions too, when no
+writable configuration is given: a connector that takes submissions then fails, as its writes went unchecked);
+and, for a connector whose configuration has ``context_headers`` (:class:`connectors.context.ContextForwarding`),
+that every call carries the request context in the headers it names, and nothing when it names none.
 
 A check that needs a library the kit does not install (``jsonschema``, in the connector's test dependencies)
-fails, naming it, when it is missing: checks are skipped only when they do not apply (no writable configuration,
-no searches given...), never because something is missing.
+fails, naming it, when it is missing: checks are skipped only when they do not apply (no searches given, no
+search declaring broken records, no request context to forward...), never because something is missing.
 
 That last check needs to see what the sector system received: pass ``received_headers``, a callable (or a fixture
 giving one) that returns the headers of every request the system received so far. The simulators' servers record
@@ -70,6 +73,7 @@ from .base import (
     Connector,
     ConnectorConfig,
     ConnectorConfigError,
+    ContractViolation,
     HealthState,
     OperationKind,
     OperationNotSupported,
@@ -89,6 +93,9 @@ __all__ = ["ConformanceCase", "ConnectorConformance", "FixtureValue", "SearchCas
 _SLUG = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _SECRET_NAME = re.compile(r"(^|_)(secret|password|passwd|token|access_key|secret_key|api_key|private_key)$")
 _LIMITS = (1, 2, 3, 7, 100)
+#: Page sizes changed in the middle of a walk (a caller may): the n-th page is asked with the n-th size (the last
+#: one for the pages after).
+_MIXED_LIMITS = ((3, 5, 2, 100), (100, 1, 7, 2, 1), (2, 1, 3))
 
 
 def _require(module: str) -> Any:
@@ -118,10 +125,13 @@ def fixture(name: str) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class SearchCase:
-    """A search to walk: ``query``, and the keys of every record it must find (when known)."""
+    """A search to walk: ``query``, the keys of every record it must find (when known), and ``invalid_ids``, the
+    keys of the records it matches in the sector system that break the contract (when it matches some on
+    purpose): those must be left out of the pages and reported in :attr:`Page.skipped`, each once."""
 
     query: ContractQuery
     expected_ids: Collection[str] | None = None
+    invalid_ids: Collection[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +160,7 @@ def _resolve(value: Any, request: pytest.FixtureRequest) -> Any:
     if isinstance(value, list | tuple):
         return type(value)(_resolve(item, request) for item in value)
     if isinstance(value, SearchCase):
-        return SearchCase(value.query, _resolve(value.expected_ids, request))
+        return SearchCase(value.query, _resolve(value.expected_ids, request), _resolve(value.invalid_ids, request))
     return value
 
 
@@ -189,12 +199,35 @@ def _schema_properties(schema: Mapping[str, Any]) -> list[tuple[str, str, Mappin
 
 async def _walk(connector: Connector[Any], query: ContractQuery, limits: Sequence[int], bound: int) -> list[Page]:
     """Pages of ``query``, the n-th fetched with ``limits[min(n, len - 1)]``, until the last one."""
-    pages = [await connector.search(query, limit=limits[0])]
-    while pages[-1].next_cursor is not None:
-        assert len(pages) <= bound, "the cursor does not advance: more pages than records"
-        limit = limits[min(len(pages), len(limits) - 1)]
-        pages.append(await connector.search(query, limit=limit, cursor=pages[-1].next_cursor))
+    try:
+        pages = [await connector.search(query, limit=limits[0])]
+        while pages[-1].next_cursor is not None:
+            assert len(pages) <= bound, "the cursor does not advance: more pages than records"
+            limit = limits[min(len(pages), len(limits) - 1)]
+            pages.append(await connector.search(query, limit=limit, cursor=pages[-1].next_cursor))
+    except ContractViolation as exc:
+        pytest.fail(
+            f"a record that breaks the contract failed its search page ({'; '.join(exc.errors)}): the page must "
+            "be served without it, and the record reported in Page.skipped (see Connector.search)",
+            pytrace=False,
+        )
     return pages
+
+
+def _page_problems(pages: Sequence[Page], limits: Sequence[int], contract: type[Contract]) -> list[str]:
+    """What breaks the search rules in one walk (its n-th page asked with ``limits[min(n, len - 1)]``)."""
+    problems = []
+    for n, page in enumerate(pages):
+        limit = limits[min(n, len(limits) - 1)]
+        if len(page.items) + len(page.skipped) > limit:
+            problems.append(f"page {n + 1} holds more than the {limit} records asked for (skipped ones included)")
+        if n < len(pages) - 1 and not page.items and not page.skipped:
+            problems.append(f"page {n + 1} is empty but not the last")
+        if not all(isinstance(item, contract) for item in page.items):
+            problems.append(f"page {n + 1} holds something other than {contract.__name__} records")
+        if not all(isinstance(violation, ContractViolation) and violation.errors for violation in page.skipped):
+            problems.append(f"page {n + 1} reports a skipped record without a ContractViolation listing its errors")
+    return problems
 
 
 #: Context fields whose values the kit makes unique per call, so that a received request is told to be of a call.
@@ -427,18 +460,59 @@ class ConnectorConformance:
                     ids = [item.record_id() for page in pages for item in page.items]
                     duplicates = [key for key, n in Counter(ids).items() if n > 1]
                     assert not duplicates, f"limit {limit}: records returned twice"
-                    assert all(len(page.items) <= limit for page in pages), f"limit {limit}: a page is too long"
-                    assert all(page.items for page in pages[:-1]), f"limit {limit}: an empty page before the last"
-                    assert all(isinstance(item, connector.contract) for page in pages for item in page.items)
+                    problems = _page_problems(pages, [limit], connector.contract)
+                    assert not problems, f"limit {limit}: {'; '.join(problems)}"
                     walks[limit] = ids
                 orders = {tuple(ids) for ids in walks.values()}
                 assert len(orders) == 1, "the order of the records depends on the page size"
                 found = next(iter(orders))
                 if search.expected_ids is not None:
                     assert sorted(found) == sorted(search.expected_ids), "the search found other records"
-                # A caller may change its page size in the middle of a walk.
-                mixed = await _walk(connector, search.query, [3, 5, 2, 100], bound=10_000)
-                assert tuple(item.record_id() for page in mixed for item in page.items) == found
+                # A caller may change its page size in the middle of a walk: the cursor stays valid, and the walk
+                # neither repeats nor skips a record.
+                for limits in _MIXED_LIMITS:
+                    mixed = await _walk(connector, search.query, limits, bound=10_000)
+                    problems = _page_problems(mixed, limits, connector.contract)
+                    assert not problems, f"page sizes {limits}: {'; '.join(problems)}"
+                    got = tuple(item.record_id() for page in mixed for item in page.items)
+                    assert got == found, f"page sizes {limits} changed mid-walk: records repeated, lost or reordered"
+
+    @pytest.mark.anyio
+    async def test_search_leaves_out_records_that_break_the_contract(self, case: ConformanceCase) -> None:
+        """A record that breaks the contract does not fail its page: the page is served without it, the record
+        is reported in ``Page.skipped`` (a ContractViolation with its key), once over a walk, at any page size and
+        across changes of page size."""
+        broken = [search for search in case.searches if search.invalid_ids]
+        if not broken:
+            pytest.skip(
+                "no search declares records that break the contract (SearchCase.invalid_ids): plant one in the "
+                "sandbox to check the rule"
+            )
+        async with self.connector(case.config) as connector:
+            for search in broken:
+                invalid = sorted(map(str, search.invalid_ids or ()))
+                walks: dict[tuple[int, ...], list[str]] = {}
+                for limits in [*((limit,) for limit in _LIMITS), *_MIXED_LIMITS]:
+                    pages = await _walk(connector, search.query, limits, bound=10_000)
+                    problems = _page_problems(pages, limits, connector.contract)
+                    assert not problems, f"page sizes {limits}: {'; '.join(problems)}"
+                    served = [item.record_id() for page in pages for item in page.items]
+                    reported = [violation.record_id for page in pages for violation in page.skipped]
+                    leaked = sorted(set(served) & set(invalid))
+                    assert not leaked, f"page sizes {limits}: records that break the contract were served"
+                    assert None not in reported, f"page sizes {limits}: a skipped record is reported without its key"
+                    assert sorted(map(str, reported)) == invalid, (
+                        f"page sizes {limits}: the skipped records reported are not the broken ones, each once"
+                    )
+                    assert len(served) == len(set(served)), f"page sizes {limits}: records returned twice"
+                    walks[limits] = served
+                assert len({tuple(ids) for ids in walks.values()}) == 1, (
+                    "the records served around the broken ones depend on the page size"
+                )
+                if search.expected_ids is not None:
+                    assert sorted(next(iter(walks.values()))) == sorted(search.expected_ids), (
+                        "the search found other records"
+                    )
 
     @pytest.mark.anyio
     async def test_search_with_a_foreign_cursor(self, case: ConformanceCase) -> None:
@@ -556,12 +630,30 @@ class SubmissionConformance:
 
     connector_class: ClassVar[type[Connector[Any]]]
 
+    async def _refuses_submissions(self, case: ConformanceCase, needed: str) -> None:
+        """Without a writable configuration, the write-path checks apply in the negative: a connector that takes
+        no submissions must refuse them (:class:`OperationNotSupported`); one that takes them fails, since the
+        kit cannot check its writes without ``needed``."""
+        connector = self.connector_class.from_config(case.config)
+        if connector.accepts_submissions:
+            pytest.fail(
+                f"the connector accepts submissions, but the kit was given no {needed} to check them with",
+                pytrace=False,
+            )
+        operation = SubmitOperation(
+            OperationKind.CREATE, case.known_ids[0], idempotency_key=f"conformance-{uuid.uuid4().hex[:8]}"
+        )
+        async with connector:
+            with pytest.raises(OperationNotSupported):
+                await connector.submit(operation)
+
     @pytest.mark.anyio
     async def test_submissions_apply_once_in_order(self, case: ConformanceCase) -> None:
         """Create, create again under the same key (a duplicate), update, delete: each visible to a reader; a
         second create of the same record, or a change of a missing one, is refused for good."""
         if case.writable_config is None or case.new_record is None or case.update is None:
-            pytest.skip("no writable configuration given")
+            await self._refuses_submissions(case, "writable_config, new_record and update")
+            return
         connector = self.connector_class.from_config(case.writable_config)
         key_name = connector.contract.record_key
         record_id = str(case.new_record[key_name])
@@ -595,7 +687,8 @@ class SubmissionConformance:
     async def test_concurrent_deliveries_of_one_key_apply_once(self, case: ConformanceCase) -> None:
         """The same operation delivered by two dispatchers at once (a claim taken over): applied once."""
         if case.writable_config is None or case.new_record is None:
-            pytest.skip("no writable configuration given")
+            await self._refuses_submissions(case, "writable_config and new_record")
+            return
         connector = self.connector_class.from_config(case.writable_config)
         record_id = str(case.new_record[connector.contract.record_key])
         key = f"conformance-{uuid.uuid4().hex[:8]}"
@@ -632,13 +725,15 @@ def connector_test_class(
       file);
     * ``slow_config``: pointing at a system that answers too late (a held lock, a hanging server), with a short
       ``timeout_seconds``; without it the deadline test is skipped;
-    * ``searches``: queries to walk, with the keys they must find when known;
+    * ``searches``: queries to walk, with the keys they must find when known, and the keys of the records they
+      match that break the contract (``invalid_ids``: plant some in the test system to check the search rules);
     * ``invalid_configs``: configurations the connector must refuse, beyond the kit's own;
     * ``entry_point``: the name under which the connector is registered in ``gateway.connectors``, to check it;
     * ``grace_seconds``: slack allowed beyond a deadline (slow CI machines);
     * ``writable_config``: a configuration that accepts submissions, on a system the kit may write to, with
       ``new_record`` (contract data of a record it does not hold) and ``update`` (changed top-level fields of
-      it): the kit then creates, repeats, updates and deletes that record (skipped without them);
+      it): the kit then creates, repeats, updates and deletes that record (without them, it checks that the
+      connector refuses submissions);
     * ``received_headers``: a callable returning the headers of every request the sector system ``config`` points
       at has received (oldest first; the simulators' ``middleware.received.headers``): with it, the kit checks
       that a connector whose configuration has ``context_headers`` forwards the request context as configured

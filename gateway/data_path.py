@@ -15,6 +15,7 @@ Anything else (another method, another path shape, an unknown database) passes t
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -35,7 +36,7 @@ _PREFIX = "/v1/databases/"
 _PREFIX_LENGTH = len(_PREFIX)
 
 ReadEndpoint = Callable[[Request, "Decision", str], Awaitable[Response]]
-ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
+ExceptionHandler = Callable[[Request, Any], "Response | Awaitable[Response]"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +108,8 @@ class DataPathMiddleware:
             handler = self._handler(exc)
             if handler is None:
                 raise
-            response = await handler(request, exc)
+            answer = handler(request, exc)
+            response = await answer if inspect.isawaitable(answer) else answer
         await response(scope, receive, send)
 
     def _handler(self, exc: Exception) -> ExceptionHandler | None:

@@ -73,7 +73,8 @@ UPSTREAM_REQUEST_DURATION = Histogram(
 UPSTREAM_ERRORS = Counter(
     "gateway_upstream_errors_total",
     "Failed calls to sector systems, by database and reason "
-    "(timeout, connect, protocol, status_5xx, contract_violation, refused).",
+    "(timeout, connect, protocol, status_5xx, contract_violation, refused); contract_violation also counts each "
+    "record a search page left out because it breaks the contract.",
     ["database", "reason"],
 )
 AUTH_FAILURES = Counter(

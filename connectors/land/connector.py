@@ -54,9 +54,15 @@ class LandConnector(SqlConnector):
             params["after"] = cursor
         rows = await self._fetch(statements.search(values, after=cursor is not None), params)
         key = statements.key_column
-        second = [self.to_record(self._mapper.to_data(r), record_id=str(r[key])) for r in rows[:limit]]
+        second, second_skipped = self.valid_records(
+            rows[:limit], lambda r: self.to_record(self._mapper.to_data(r), record_id=str(r[key]))
+        )
         merged = {record.record_id(): record for record in [*first.items, *second]}
         ordered = [merged[k] for k in sorted(merged)]
         more = first.next_cursor is not None or len(rows) > limit or len(ordered) > limit
         items = ordered[:limit]
-        return Page(items=items, next_cursor=items[-1].record_id() if more and items else None)
+        next_cursor = items[-1].record_id() if more and items else None
+        # Broken rows are reported once, on the page whose key range holds them (the others come again later).
+        broken = {v.record_id: v for v in [*first.skipped, *second_skipped] if v.record_id is not None}
+        skipped = [v for k, v in sorted(broken.items()) if next_cursor is None or k <= next_cursor]
+        return Page(items=items, next_cursor=next_cursor, skipped=skipped)

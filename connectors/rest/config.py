@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, FilePath, SecretStr, field_va
 
 from connectors.base import ConnectorConfig
 from connectors.context import ContextForwarding
+from connectors.conversions import CONVERSIONS_DESCRIPTION, Conversion
 from connectors.platform import AxisProfile
 
 __all__ = [
@@ -457,6 +458,11 @@ class RestConnectorConfig(ConnectorConfig, ContextForwarding):
         default_factory=dict,
         title="Value maps",
         description="Contract field path -> {the API's code (as text): contract value}, for code lists.",
+    )
+    conversions: dict[str, Conversion] = Field(
+        default_factory=dict,
+        title="Value conversions",
+        description=CONVERSIONS_DESCRIPTION,
     )
     naive_datetime_timezone: str = Field(
         default="UTC",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import orjson
 
@@ -17,7 +18,8 @@ from connectors.base import (
     RecordNotFound,
     UpstreamError,
 )
-from connectors.fields import has_field_path, timestamp_fields
+from connectors.conversions import check_conversions, compile_conversions
+from connectors.fields import ConversionFailed, has_field_path, timestamp_fields
 from contracts import Contract, ContractQuery, UnknownContract, get_contract
 
 from .auth import make_authenticator
@@ -61,6 +63,7 @@ class RestConnector(Connector[RestConnectorConfig]):
             config.value_maps,
             timestamp_fields=timestamp_fields(self.contract),
             naive_timezone=config.naive_datetime_timezone,
+            conversions=compile_conversions(config.conversions, ZoneInfo(config.naive_datetime_timezone)),
         )
         self._record = compile_expression(config.get.record)
         self._not_found = compile_expression(config.get.not_found_when) if config.get.not_found_when else None
@@ -91,6 +94,9 @@ class RestConnector(Connector[RestConnectorConfig]):
         unmapped = sorted(set(config.value_maps) - set(config.fields))
         if unmapped:
             raise self.config_error(f"value maps for fields the mapping lacks: {', '.join(unmapped)}")
+        problems = check_conversions(contract, config.conversions, config.fields, config.value_maps)
+        if problems:
+            raise self.config_error("; ".join(problems))
         if config.search is not None:
             query_fields = set(self.query_model.model_fields) if self.query_model else set()
             unknown = sorted(set(config.search.filters) - query_fields)
@@ -181,7 +187,11 @@ class RestConnector(Connector[RestConnectorConfig]):
                 record_id=record_id,
                 errors=["(record): not a JSON object"],
             )
-        return self.to_record(self._mapping.to_data(item), record_id=record_id)
+        try:
+            data = self._mapping.to_data(item)
+        except ConversionFailed as exc:
+            raise self.violation(exc.errors, record_id=record_id or self.key_in(exc.data)) from None
+        return self.to_record(data, record_id=record_id)
 
     async def search(self, query: ContractQuery, *, limit: int, cursor: str | None = None) -> Page:
         """Return records matching ``query`` in the API's order; the cursor is where the walk stands."""
@@ -214,8 +224,9 @@ class RestConnector(Connector[RestConnectorConfig]):
             following = replace(position, skip=position.skip + limit)
         else:
             following = paginator.following(position, len(items), body, answer)
-        records = [self._to_record(item) for item in window]
-        return Page(items=records, next_cursor=paginator.encode(following) if following is not None else None)
+        records, skipped = self.valid_records(window, self._to_record)  # a bad record does not fail its page
+        next_cursor = paginator.encode(following) if following is not None else None
+        return Page(items=records, next_cursor=next_cursor, skipped=skipped)
 
     async def _search_call(
         self, method: str, url: str, params: dict[str, str], timeout_seconds: float | None

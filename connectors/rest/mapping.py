@@ -13,6 +13,7 @@ from typing import Any
 
 import jmespath
 
+from connectors.conversions import Converter
 from connectors.fields import FieldMapper
 
 __all__ = ["RecordMapping", "compile_expression"]
@@ -43,7 +44,8 @@ def compile_expression(expression: str) -> Getter:
 
 
 class RecordMapping:
-    """Maps one JSON record of the sector API to contract data (field expressions, then value maps)."""
+    """Maps one JSON record of the sector API to contract data (field expressions, then value maps or
+    conversions: :mod:`connectors.conversions`)."""
 
     def __init__(
         self,
@@ -52,14 +54,22 @@ class RecordMapping:
         *,
         timestamp_fields: set[str],
         naive_timezone: str,
+        conversions: Mapping[str, Converter] | None = None,
     ) -> None:
         self._getters = {expression: compile_expression(expression) for expression in set(fields.values())}
-        self._fields = FieldMapper(fields, value_maps, timestamp_fields=timestamp_fields, naive_timezone=naive_timezone)
+        self._fields = FieldMapper(
+            fields,
+            value_maps,
+            timestamp_fields=timestamp_fields,
+            naive_timezone=naive_timezone,
+            conversions=conversions,
+        )
 
     def to_data(self, record: Any) -> dict[str, Any]:
-        """The contract data of ``record`` (missing and null values left out)."""
+        """The contract data of ``record`` (missing and null values left out); :class:`ConversionFailed` when a
+        field's conversion cannot read its value."""
         return self._fields.to_data({expression: get(record) for expression, get in self._getters.items()})
 
     def to_stored(self, path: str, value: Any) -> Any:
-        """The API's form of a contract value (the inverse of the field's value map, if any)."""
+        """The API's form of a contract value (the inverse of the field's value map or conversion, if any)."""
         return self._fields.to_stored(path, value)

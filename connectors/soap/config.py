@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, FilePath, SecretStr, field_va
 
 from connectors.base import ConnectorConfig
 from connectors.context import ContextForwarding
+from connectors.conversions import CONVERSIONS_DESCRIPTION, Conversion
 from connectors.platform import AxisProfile
 
 __all__ = [
@@ -335,6 +336,11 @@ class SoapConnectorConfig(ConnectorConfig, ContextForwarding):
         default_factory=dict,
         title="Value maps",
         description="Contract field path -> {the service's code (as text): contract value}, for code lists.",
+    )
+    conversions: dict[str, Conversion] = Field(
+        default_factory=dict,
+        title="Value conversions",
+        description=CONVERSIONS_DESCRIPTION,
     )
     not_found_faults: list[str] = Field(
         default_factory=list,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from lxml import etree
 from zeep.helpers import serialize_object
@@ -17,7 +18,8 @@ from connectors.base import (
     RecordNotFound,
     UpstreamError,
 )
-from connectors.fields import has_field_path, timestamp_fields
+from connectors.conversions import check_conversions, compile_conversions
+from connectors.fields import ConversionFailed, has_field_path, timestamp_fields
 from connectors.rest.mapping import Getter, RecordMapping, compile_expression
 from contracts import Contract, ContractQuery, UnknownContract, get_contract
 
@@ -82,6 +84,7 @@ class SoapConnector(Connector[SoapConnectorConfig]):
             raise self.config_error("it needs a contract (set 'contract')")
         self._check_mapping()
         stamps = timestamp_fields(self.contract)
+        converters = compile_conversions(config.conversions, ZoneInfo(config.naive_datetime_timezone))
         self._zeep = config.mapping == "zeep"
         self._xpath_mapping: XPathRecordMapping | None = None
         self._zeep_mapping: RecordMapping | None = None
@@ -97,6 +100,7 @@ class SoapConnector(Connector[SoapConnectorConfig]):
                     config.value_maps,
                     timestamp_fields=stamps,
                     naive_timezone=config.naive_datetime_timezone,
+                    conversions=converters,
                 )
                 self._jmespaths = {k: compile_expression(v) for k, v in expressions.items() if v is not None}
             else:
@@ -107,6 +111,7 @@ class SoapConnector(Connector[SoapConnectorConfig]):
                     namespaces,
                     timestamp_fields=stamps,
                     naive_timezone=config.naive_datetime_timezone,
+                    conversions=converters,
                 )
                 self._xpaths = {k: compile_xpath(v, namespaces) for k, v in expressions.items() if v is not None}
         except ValueError as exc:
@@ -125,6 +130,9 @@ class SoapConnector(Connector[SoapConnectorConfig]):
             unknown = [name for name in config.search.filters if name not in self.query_model.model_fields]
             if unknown:
                 raise self.config_error(f"search filters not in the query model: {', '.join(sorted(unknown))}")
+        problems = check_conversions(contract, config.conversions, config.fields, config.value_maps)
+        if problems:
+            raise self.config_error("; ".join(problems))
 
     async def close(self) -> None:
         """Close the pooled connections."""
@@ -166,18 +174,17 @@ class SoapConnector(Connector[SoapConnectorConfig]):
 
     def _to_record(self, item: Any, record_id: str | None = None) -> Contract:
         data: Mapping[str, Any]
-        if self._zeep:
-            assert self._zeep_mapping is not None
-            if not isinstance(item, dict):
-                raise ContractViolation(
-                    f"record from {self.slug!r} violates {self.contract.contract_id()}",
-                    record_id=record_id,
-                    errors=["(record): not an object"],
-                )
-            data = self._zeep_mapping.to_data(item)
-        else:
-            assert self._xpath_mapping is not None
-            data = self._xpath_mapping.to_data(item)
+        try:
+            if self._zeep:
+                assert self._zeep_mapping is not None
+                if not isinstance(item, dict):
+                    raise self.violation(["(record): not an object"], record_id=record_id)
+                data = self._zeep_mapping.to_data(item)
+            else:
+                assert self._xpath_mapping is not None
+                data = self._xpath_mapping.to_data(item)
+        except ConversionFailed as exc:
+            raise self.violation(exc.errors, record_id=record_id or self.key_in(exc.data)) from None
         return self.to_record(data, record_id=record_id)
 
     def _to_stored(self, path: str, value: Any) -> Any:
@@ -257,8 +264,9 @@ class SoapConnector(Connector[SoapConnectorConfig]):
         following = next_position(
             position, limit=limit, received=len(items), total=total, first_page=operation.first_page
         )
-        records = [self._to_record(item) for item in window]
-        return Page(items=records, next_cursor=encode_cursor(following) if following is not None else None)
+        records, skipped = self.valid_records(window, self._to_record)  # a bad record does not fail its page
+        next_cursor = encode_cursor(following) if following is not None else None
+        return Page(items=records, next_cursor=next_cursor, skipped=skipped)
 
     def _total(self, result: Any) -> int | None:
         if "total" not in self._xpaths and "total" not in self._jmespaths:

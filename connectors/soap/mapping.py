@@ -13,6 +13,7 @@ from typing import Any
 
 from lxml import etree
 
+from connectors.conversions import Converter
 from connectors.fields import FieldMapper
 
 from .envelope import SOAP11_ENV, SOAP12_ENV
@@ -65,7 +66,8 @@ def xpath_value(result: Any) -> Any:
 
 
 class XPathRecordMapping:
-    """Maps one record element of the answer to contract data (XPath per field, then value maps)."""
+    """Maps one record element of the answer to contract data (XPath per field, then value maps or
+    conversions: :mod:`connectors.conversions`)."""
 
     def __init__(
         self,
@@ -75,16 +77,24 @@ class XPathRecordMapping:
         *,
         timestamp_fields: set[str],
         naive_timezone: str,
+        conversions: Mapping[str, Converter] | None = None,
     ) -> None:
         self._evaluators = {expression: compile_xpath(expression, namespaces) for expression in set(fields.values())}
-        self._fields = FieldMapper(fields, value_maps, timestamp_fields=timestamp_fields, naive_timezone=naive_timezone)
+        self._fields = FieldMapper(
+            fields,
+            value_maps,
+            timestamp_fields=timestamp_fields,
+            naive_timezone=naive_timezone,
+            conversions=conversions,
+        )
 
     def to_data(self, record: etree._Element) -> dict[str, Any]:
-        """The contract data of ``record`` (missing and nil values left out)."""
+        """The contract data of ``record`` (missing and nil values left out); :class:`ConversionFailed` when a
+        field's conversion cannot read its value."""
         return self._fields.to_data(
             {expression: xpath_value(evaluate(record)) for expression, evaluate in self._evaluators.items()}
         )
 
     def to_stored(self, path: str, value: Any) -> Any:
-        """The service's form of a contract value (the inverse of the field's value map, if any)."""
+        """The service's form of a contract value (the inverse of the field's value map or conversion, if any)."""
         return self._fields.to_stored(path, value)

@@ -187,9 +187,12 @@ class SqlConnector(Connector[SqlConnectorConfig]):
             params["after"] = cursor
         rows = await self._fetch(statements.search(values, after=cursor is not None), params)
         key = statements.key_column
-        items = [self.to_record(self._mapper.to_data(r), record_id=str(r[key])) for r in rows[:limit]]
+        # A row that breaks the contract does not fail its page: it is left out and reported (Connector.search).
+        items, skipped = self.valid_records(
+            rows[:limit], lambda r: self.to_record(self._mapper.to_data(r), record_id=str(r[key]))
+        )
         next_cursor = str(rows[limit - 1][key]) if len(rows) > limit else None
-        return Page(items=items, next_cursor=next_cursor)
+        return Page(items=items, next_cursor=next_cursor, skipped=skipped)
 
     @property
     def accepts_submissions(self) -> bool:

@@ -172,7 +172,13 @@ def _sqlite_time(value: datetime) -> str:
 
 
 _SQLITE_INSERT_EVENT, _SQLITE_EVENT_COLUMNS = _insert_event(sqlite_dialect(paramstyle="qmark"))
-_SQLITE_CONVERTED = {"occurred_at": _sqlite_time, "record_ids": lambda ids: orjson.dumps(ids).decode()}
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+_SQLITE_CONVERTED: dict[str, Callable[[Any], Any]] = {"occurred_at": _sqlite_time, "record_ids": _json_text}
 #: Per column of the insert, in its order: the row's key and the conversion of its value (``None``: as it is).
 _SQLITE_PLAN = tuple((column, _SQLITE_CONVERTED.get(column)) for column in _SQLITE_EVENT_COLUMNS)
 

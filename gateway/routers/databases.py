@@ -73,6 +73,15 @@ def _page_model(contract: type[Contract]) -> type[BaseModel]:
             str | None,
             Field(default=None, description="Cursor of the next page; null on the last."),
         ),
+        skipped=(
+            int,
+            Field(
+                default=0,
+                ge=0,
+                description="Records of this page that matched but were left out because the sector system's data "
+                "breaks the contract (counted as contract violations); present only when some were.",
+            ),
+        ),
     )
 
 
@@ -80,9 +89,12 @@ def _serialize(record: Contract, include: dict[str, Any] | None) -> bytes:
     return record.__pydantic_serializer__.to_json(record, include=include)
 
 
-def _serialize_page(items: Sequence[Contract], next_cursor: str | None, include: dict[str, Any] | None) -> bytes:
+def _serialize_page(
+    items: Sequence[Contract], next_cursor: str | None, include: dict[str, Any] | None, skipped: int = 0
+) -> bytes:
     cursor = b"null" if next_cursor is None else b'"' + next_cursor.encode() + b'"'
-    return b'{"items":[' + b",".join(_serialize(r, include) for r in items) + b'],"next_cursor":' + (cursor + b"}")
+    tail = b',"skipped":' + str(skipped).encode() + b"}" if skipped else b"}"
+    return b'{"items":[' + b",".join(_serialize(r, include) for r in items) + b'],"next_cursor":' + cursor + tail
 
 
 ACCESS_NOTE = (
@@ -143,11 +155,11 @@ def database_router(database: Database, settings: Settings) -> APIRouter:
             if ungranted:
                 raise AccessDenied(f"Your grant does not cover searching by: {', '.join(ungranted)}.")
             query = query_model.model_construct(**values)
-            items, next_cursor = await search_records(
+            items, next_cursor, skipped = await search_records(
                 database, query, request_context(request), limit=params.page_size, cursor=params.cursor
             )
             request.state.record_ids = [item.record_id() for item in items]
-            return _json(_serialize_page(items, next_cursor, decision.projection(key_name)))
+            return _json(_serialize_page(items, next_cursor, decision.projection(key_name), skipped))
 
         router.add_api_route(
             "/search",

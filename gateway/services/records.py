@@ -60,12 +60,14 @@ class _UpstreamCall:
     """One call to the sector system: passes the database's circuit breaker (or raises :class:`CircuitOpen`),
     times the call into the latency histogram, counts its failures and tells the breaker how it went."""
 
-    __slots__ = ("_database", "_started", "_trial")
+    __slots__ = ("_database", "_started", "_trial", "skipped")
 
     def __init__(self, database: Database) -> None:
         self._database = database
         self._started = 0.0
         self._trial = False
+        self.skipped = 0
+        """Records of a search page left out because they break the contract (counted as contract violations)."""
 
     def __enter__(self) -> None:
         try:
@@ -91,7 +93,8 @@ class _UpstreamCall:
         if exc is None or isinstance(exc, (UpstreamError, ConnectorError)):
             failed = isinstance(exc, UpstreamError) and exc.reason in FAILURE_REASONS
             database.circuit.record(failed=failed, trial=self._trial)
-            database.evidence.record_call(elapsed, failed=failed, violation=isinstance(exc, ContractViolation))
+            violation = isinstance(exc, ContractViolation) or self.skipped > 0
+            database.evidence.record_call(elapsed, failed=failed, violation=violation)
         elif self._trial:
             database.circuit.release_trial()
 
@@ -105,10 +108,21 @@ async def read_record(database: Database, record_id: str, context: RequestContex
 
 async def search_records(
     database: Database, query: ContractQuery, context: RequestContext, *, limit: int, cursor: str | None
-) -> tuple[list[Contract], str | None]:
-    """One page of records matching ``query``, searched in ``context``, and the opaque cursor of the next page."""
+) -> tuple[list[Contract], str | None, int]:
+    """One page of records matching ``query``, searched in ``context``, the opaque cursor of the next page, and
+    how many records of the page were left out because they break the contract.
+
+    A record that breaks the contract does not fail the page (the search rules of ``Connector.search``): each one
+    is counted in ``gateway_upstream_errors_total{reason="contract_violation"}`` and logged with the rules it
+    breaks (never its values or key, which may be personal data)."""
     inner = decode_cursor(database, query, cursor) if cursor else None
-    with connector_call(context), _UpstreamCall(database):
+    call = _UpstreamCall(database)
+    with connector_call(context), call:
         page = await database.connector.search(query, limit=limit, cursor=inner)
+        call.skipped = len(page.skipped)
+    if page.skipped:
+        metrics.UPSTREAM_ERRORS.labels(database.id, "contract_violation").inc(len(page.skipped))
+        errors = sorted({error for violation in page.skipped for error in violation.errors})
+        log.warning("search skipped records", database=database.id, skipped=len(page.skipped), errors=errors)
     next_cursor = encode_cursor(database, query, page.next_cursor) if page.next_cursor is not None else None
-    return list(page.items), next_cursor
+    return list(page.items), next_cursor, len(page.skipped)

@@ -3,6 +3,7 @@ styles), against the simulated judicial records SOAP service served for real on 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -23,10 +24,35 @@ from simulators.judicial_records_soap import (
     soap_connector_config,
 )
 
+FLAWED = 6
+"""Requests handed to a second applicant, of which every third breaks the contract (a certificate type that does
+not exist), as real sector data may: a search finding them serves the others (the kit's search rules)."""
+
+
+@functools.cache
+def flawed_requests() -> tuple[tuple[dict[str, Any], ...], str, list[str], list[str]]:
+    """:func:`planted_requests` with ``FLAWED`` more requests handed to a second applicant (none of the other
+    searches' or known records): the rows, the applicant's personal id, the sound and the broken request numbers."""
+    rows, planted = planted_requests()
+    rows_ = [dict(row) for row in rows]
+    kept = {rows_[0]["so_dinh_danh"], planted, next(r["so_dinh_danh"] for r in rows_ if r["so_dinh_danh"] != planted)}
+    applicant = next(r for r in reversed(rows_) if r["so_dinh_danh"] not in kept)
+    free = [r for r in rows_ if r["ma_co_quan"] == applicant["ma_co_quan"] and r["so_dinh_danh"] not in kept]
+    chosen = [r for r in free if r["trang_thai"] not in {1, 2, 3}][:FLAWED]
+    assert len(chosen) == FLAWED
+    for n, row in enumerate(chosen):
+        for column in ("so_dinh_danh", "ho_ten", "ngay_sinh", "gioi_tinh"):
+            row[column] = applicant[column]
+        if n % 3 == 1:
+            row["loai_phieu"] = 7
+    numbers = [str(r["so_ho_so"]) for r in rows_ if r["so_dinh_danh"] == applicant["so_dinh_danh"]]
+    broken = [str(r["so_ho_so"]) for r in chosen if r["loai_phieu"] == 7]
+    return tuple(rows_), str(applicant["so_dinh_danh"]), [n for n in numbers if n not in broken], broken
+
 
 @pytest.fixture(scope="module")
 def service() -> Iterator[SimulatorServer]:
-    rows, _ = planted_requests()
+    rows, *_ = flawed_requests()
     with SimulatorServer(JudicialRecordsService(rows)) as server:
         yield server
 
@@ -65,6 +91,7 @@ def known_ids() -> list[str]:
 @pytest.fixture(scope="module")
 def searches() -> list[SearchCase]:
     rows, planted = planted_requests()
+    _, flawed_id, sound, broken = flawed_requests()
     mine = [r for r in rows if r["so_dinh_danh"] == planted]
     issued = [r["so_ho_so"] for r in mine if STATUS_CODES[r["trang_thai"]] == "issued"]
     other = next(r for r in rows if r["so_dinh_danh"] != planted)
@@ -76,6 +103,7 @@ def searches() -> list[SearchCase]:
             [r["so_ho_so"] for r in rows if r["so_dinh_danh"] == other["so_dinh_danh"]],
         ),
         SearchCase(CertificateRequestQuery(applicant_personal_id="068099000000"), []),
+        SearchCase(CertificateRequestQuery(applicant_personal_id=flawed_id), sound, invalid_ids=broken),
     ]
 
 

@@ -1,6 +1,8 @@
 """The conformance kit fails connectors that break its rules: it is run, in a pytest of its own, against REST
 connectors broken on purpose (each in one way), and each must fail exactly the test that covers its fault (the
-request context's check too: a connector that drops the context, and one that sends a stale one)."""
+request context's check too: a connector that drops the context, and one that sends a stale one; the search rules:
+a connector failing a page for one broken record, one hiding the broken records, one losing its place when the page
+size changes)."""
 
 from __future__ import annotations
 
@@ -30,6 +32,19 @@ NAME, BORN = "Trần Thị Mẫu", max((r["ngay_sinh"][:4] for r in ROWS), key=l
 MATCHES = sorted(r["so_dinh_danh"] for r in ROWS if r["ngay_sinh"].startswith(BORN) and r["gioi_tinh"] == 2)[:8]
 ROWS = [{**r, "ho_ten": NAME} if r["so_dinh_danh"] in MATCHES else r for r in ROWS]
 assert len(MATCHES) >= 4
+# A second name, of men born the same year: some of their records break the contract (an ethnic group code that
+# does not exist), as a sector system's data may.
+FLAWED, BORN_TOO = "Lê Văn Hỏng", max((r["ngay_sinh"][:4] for r in ROWS), key=lambda y: sum(
+    1 for r in ROWS if r["ngay_sinh"].startswith(y) and r["gioi_tinh"] == 1))
+NAMESAKES = sorted(r["so_dinh_danh"] for r in ROWS if r["ngay_sinh"].startswith(BORN_TOO) and r["gioi_tinh"] == 1)[:7]
+BROKEN = NAMESAKES[1::3]
+SOUND = [pid for pid in NAMESAKES if pid not in BROKEN]
+ROWS = [
+    {**r, "ho_ten": FLAWED, "ma_dan_toc": "99" if r["so_dinh_danh"] in BROKEN else r["ma_dan_toc"]}
+    if r["so_dinh_danh"] in NAMESAKES else r
+    for r in ROWS
+]
+assert len(NAMESAKES) >= 5 and len(BROKEN) >= 2
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +85,8 @@ class Repeats(RestConnector):
     async def search(self, query, *, limit, cursor=None):
         page = await super().search(query, limit=limit, cursor=cursor)
         if cursor is not None and self._last is not None:
-            return Page([self._last, *page.items][:limit] if limit > 1 else [self._last], page.next_cursor)
+            items = [self._last, *page.items][: limit - len(page.skipped)] if limit > 1 else [self._last]
+            return Page(items, page.next_cursor, page.skipped if limit > 1 else ())
         self._last = page.items[-1] if page.items else None
         return page
 
@@ -127,13 +143,51 @@ class Keeps(RestConnector):
             return await super().get(record_id)
 
 
+class Fails(RestConnector):
+    """Fails a search page that holds a record breaking the contract (instead of leaving it out)."""
+
+    async def search(self, query, *, limit, cursor=None):
+        page = await super().search(query, limit=limit, cursor=cursor)
+        if page.skipped:
+            raise page.skipped[0]
+        return page
+
+
+class Hides(RestConnector):
+    """Leaves out the records that break the contract without reporting them."""
+
+    async def search(self, query, *, limit, cursor=None):
+        page = await super().search(query, limit=limit, cursor=cursor)
+        return Page(page.items, page.next_cursor)
+
+
+class Renumbers(RestConnector):
+    """Numbers its pages with the page size of each call: a caller changing its page size mid-walk gets records
+    twice or never."""
+
+    async def search(self, query, *, limit, cursor=None):
+        records, inner = [], None
+        while True:
+            page = await super().search(query, limit=100, cursor=inner)
+            records += page.items
+            inner = page.next_cursor
+            if inner is None:
+                break
+        number = int(cursor) if cursor is not None and cursor.isdigit() else 0
+        more = (number + 1) * limit < len(records)
+        return Page(records[number * limit : (number + 1) * limit], str(number + 1) if more else None)
+
+
 CASE = dict(
     config=fixture("config"),
     known_ids=[ROWS[0]["so_dinh_danh"], ROWS[3]["so_dinh_danh"]],
     missing_id="068099000000",
     unreachable_config=rest_connector_config("http://127.0.0.1:9", timeout_seconds=1),
     slow_config=fixture("slow"),
-    searches=[SearchCase(CitizenQuery(full_name=NAME, date_of_birth=BORN), MATCHES)],
+    searches=[
+        SearchCase(CitizenQuery(full_name=NAME, date_of_birth=BORN), MATCHES),
+        SearchCase(CitizenQuery(full_name=FLAWED, date_of_birth=BORN_TOO), SOUND, invalid_ids=BROKEN),
+    ],
     received_headers=fixture("received"),
 )
 
@@ -143,8 +197,14 @@ TestTells = connector_test_class(Tells, **CASE)
 TestSwaps = connector_test_class(Swaps, **CASE)
 TestForgets = connector_test_class(Forgets, **CASE)
 TestKeeps = connector_test_class(Keeps, **CASE)
+TestFails = connector_test_class(Fails, **CASE)
+TestHides = connector_test_class(Hides, **CASE)
+TestRenumbers = connector_test_class(Renumbers, **CASE)
 TestSound = connector_test_class(RestConnector, **CASE)
 '''
+
+
+SEARCH_CHECKS = {"test_search_walks_every_page_once", "test_search_leaves_out_records_that_break_the_contract"}
 
 
 def test_the_kit_fails_broken_connectors(tmp_path: Path) -> None:
@@ -171,13 +231,22 @@ def test_the_kit_fails_broken_connectors(tmp_path: Path) -> None:
             skipped[owner].add(name)
     assert len(ran["TestSound"]) >= 14
     assert failed["TestSound"] == set()
-    assert failed["TestRepeats"] == {"test_search_walks_every_page_once"}
+    # A fault in searching fails the search checks (each walks every search case), and nothing else.
+    assert "test_search_walks_every_page_once" in failed["TestRepeats"] <= SEARCH_CHECKS
     assert failed["TestDawdles"] == {"test_timeout_is_honoured"}
     assert failed["TestTells"] == {"test_missing_record_is_not_found"}
     assert "test_get_returns_valid_contract_records" in failed["TestSwaps"]
     assert "test_request_context_is_forwarded_as_configured" in ran["TestSound"] - skipped["TestSound"]
     assert failed["TestForgets"] == {"test_request_context_is_forwarded_as_configured"}
     assert failed["TestKeeps"] == {"test_request_context_is_forwarded_as_configured"}
+    # The search rules: a broken record is left out and reported, never failing its page; a caller may change its
+    # page size mid-walk.
+    assert "test_search_leaves_out_records_that_break_the_contract" in ran["TestSound"] - skipped["TestSound"]
+    assert "test_search_leaves_out_records_that_break_the_contract" in failed["TestFails"] <= SEARCH_CHECKS
+    assert "test_search_leaves_out_records_that_break_the_contract" in failed["TestHides"] <= SEARCH_CHECKS
+    assert "test_search_walks_every_page_once" in failed["TestRenumbers"] <= SEARCH_CHECKS
+    # Nothing is skipped for want of something: the write-path checks apply to a connector taking no submissions.
+    assert skipped["TestSound"] <= {"test_entry_point"}, skipped["TestSound"]  # no entry point: not installed
 
 
 def test_the_kit_fails_when_jsonschema_is_missing(tmp_path: Path) -> None:
@@ -221,3 +290,46 @@ def test_the_kit_fails_when_jsonschema_is_missing(tmp_path: Path) -> None:
         assert outcomes[name] not in ("passed", "skipped"), name
         assert "needs 'jsonschema'" in outcomes[name], outcomes[name]
         assert "pip install jsonschema" in outcomes[name]
+
+
+def test_the_kit_fails_when_its_async_runner_is_missing(tmp_path: Path) -> None:
+    """The kit's checks of a connector's calls are async and run on anyio's pytest plugin: without it they fail (as
+    pytest fails async tests no plugin runs), never pass or skip unchecked."""
+    (tmp_path / "test_sound_connector.py").write_text(textwrap.dedent(MODULE))
+    report = tmp_path / "report.xml"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:anyio",
+            f"--junitxml={report}",
+            "-k",
+            "TestSound and (missing_record or walks_every_page or leaves_out or metadata)",
+            str(tmp_path),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    outcomes = {
+        case.get("name", "").split("[")[0]: "failed"
+        if case.find("failure") is not None or case.find("error") is not None
+        else "skipped"
+        if case.find("skipped") is not None
+        else "passed"
+        for case in ET.parse(report).getroot().iter("testcase")
+    }
+    assert outcomes["test_metadata"] == "passed"  # not async: unaffected
+    for name in (
+        "test_missing_record_is_not_found",
+        "test_search_walks_every_page_once",
+        "test_search_leaves_out_records_that_break_the_contract",
+    ):
+        assert outcomes[name] == "failed", (name, outcomes)

@@ -14,10 +14,7 @@ from connectors.population import PopulationConnector
 from connectors.testing import SearchCase, connector_test_class, fixture
 from contracts.population import Citizen, CitizenQuery
 
-
-@pytest.fixture(scope="module")
-def sqlite_url(population_sector: Any) -> str:
-    return population_sector.url
+FLAWED_NAME = "Lê Văn Hỏng"
 
 
 @pytest.fixture(scope="module")
@@ -27,9 +24,50 @@ def known_ids(population_sector: Any) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def searches(population_sector: Any) -> list[SearchCase]:
-    with_card = next(r for r in population_sector.rows if r["so_cmnd"])
+def with_card(population_sector: Any) -> dict[str, Any]:
+    return dict(next(r for r in population_sector.rows if r["so_cmnd"]))
+
+
+@pytest.fixture(scope="module")
+def namesakes(population_sector: Any, known_ids: list[str], with_card: dict[str, Any]) -> tuple[str, list[str]]:
+    """Men born in one year, outside the other searches, who will share a name: (the year, their ids)."""
+    taken = {*known_ids, *population_sector.planted_ids, with_card["so_dinh_danh"]}
+    men = [r for r in population_sector.rows if r["gioi_tinh"] == 1 and r["so_dinh_danh"] not in taken]
+    year = max({r["ngay_sinh"][:4] for r in men}, key=lambda y: sum(r["ngay_sinh"].startswith(y) for r in men))
+    ids = sorted(r["so_dinh_danh"] for r in men if r["ngay_sinh"].startswith(year))[:7]
+    assert len(ids) >= 5
+    return year, ids
+
+
+@pytest.fixture(scope="module")
+def sqlite_url(
+    population_sector: Any, namesakes: tuple[str, list[str]], tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """A copy of the sector database where some namesakes' rows break the contract (an ethnic group code that does
+    not exist), as real sector data may: a search finding them serves the others (the kit's search rules)."""
+    path = tmp_path_factory.mktemp("flawed") / "population.db"
+    shutil.copyfile(population_sector.path, path)
+    _, ids = namesakes
+    with sqlite3.connect(path) as database:
+        for n, pid in enumerate(ids):
+            ethnicity = "99" if n % 3 == 1 else "01"
+            database.execute(
+                "UPDATE cong_dan SET ho_ten = ?, ma_dan_toc = ? WHERE so_dinh_danh = ?", (FLAWED_NAME, ethnicity, pid)
+            )
+    database.close()
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="module")
+def searches(population_sector: Any, with_card: dict[str, Any], namesakes: tuple[str, list[str]]) -> list[SearchCase]:
+    year, ids = namesakes
+    broken = ids[1::3]
     return [
+        SearchCase(
+            CitizenQuery(full_name=FLAWED_NAME, date_of_birth=year),
+            expected_ids=[pid for pid in ids if pid not in broken],
+            invalid_ids=broken,
+        ),
         SearchCase(
             CitizenQuery(full_name=population_sector.planted_name, date_of_birth=str(population_sector.planted_year)),
             expected_ids=population_sector.planted_ids,

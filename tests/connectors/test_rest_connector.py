@@ -114,19 +114,22 @@ async def test_an_answer_about_another_record_is_refused(population_sector: Any)
 async def test_records_that_violate_the_contract(
     population_sector: Any, api: PopulationApi, api_server: ApiServer
 ) -> None:
+    """A read of a broken record fails; a search page holding broken records is served without them, each one
+    reported with its key (the search rules of Connector.search)."""
     api.misbehave(mode="violation")
     pid = first_id(population_sector)
     planted = CitizenQuery(full_name=population_sector.planted_name, date_of_birth=str(population_sector.planted_year))
     async with rest(api_server) as connector:
         with pytest.raises(ContractViolation) as got:
             await connector.get(pid)
-        with pytest.raises(ContractViolation) as searched:
-            await connector.search(planted, limit=5)
-    for error in (got.value, searched.value):
+        page = await connector.search(planted, limit=5)
+    assert page.items == [] and page.skipped, "every record of the answer is broken: none served, all reported"
+    for error in (got.value, *page.skipped):
         assert error.reason == "contract_violation"
         assert any(e.startswith("ethnicity:") for e in error.errors), error.errors
         assert "99" not in " ".join(error.errors) and pid not in error.message
     assert got.value.record_id == pid
+    assert all(error.record_id for error in page.skipped), "each skipped record is reported with its key"
     assert api.count("requests") == 2  # never retried
 
 

@@ -236,10 +236,13 @@ async def test_garbage_values_are_contract_violations(server: SimulatorServer, s
     async with _connector(server.url, mapping=mapping) as connector:
         with pytest.raises(ContractViolation) as info:
             await connector.get(row["so_ho_so"])
-        with pytest.raises(ContractViolation):
-            await connector.search(CertificateRequestQuery(applicant_personal_id=row["so_dinh_danh"]), limit=5)
+        # A search page is served without the broken records, each reported with its key.
+        page = await connector.search(CertificateRequestQuery(applicant_personal_id=row["so_dinh_danh"]), limit=5)
     assert info.value.reason == "contract_violation"
     assert any(error.startswith("certificate_type") for error in info.value.errors)
+    assert page.items == [] and page.skipped
+    assert row["so_ho_so"] in {violation.record_id for violation in page.skipped}
+    assert all(any(e.startswith("certificate_type") for e in violation.errors) for violation in page.skipped)
 
 
 @pytest.mark.parametrize(
@@ -438,3 +441,34 @@ def test_bad_configurations_are_refused(server: SimulatorServer, change: dict[st
     config = soap_connector_config(server.url) | change
     with pytest.raises(ConnectorConfigError, match=complaint):
         SoapConnector.from_config(config)
+
+
+# -- value conversions -----------------------------------------------------------------------------------------
+
+
+async def test_a_date_in_the_services_own_form_is_converted(server: SimulatorServer, service: Any) -> None:
+    """A service that writes its dates ``dd/mm/yyyy`` (the WSDL says xs:date; many services do not care): the
+    ``conversions`` setting reads them; without it, or with a value in another form, the record breaks the
+    contract, naming the field and the form expected, never the value."""
+    row = _pending()
+    day = row["ngay_tiep_nhan"]
+    conversions = {"requested_on": {"type": "date", "format": "dd/mm/yyyy"}}
+    service.canned = _answer(_record_xml(row, NgayTiepNhan=day.strftime("%d/%m/%Y")))
+    async with _connector(server.url, conversions=conversions) as converting, _connector(server.url) as plain:
+        record = await converting.get(row["so_ho_so"])
+        assert isinstance(record, CertificateRequest) and record.requested_on == day
+        with pytest.raises(ContractViolation) as unconverted:
+            await plain.get(row["so_ho_so"])
+        service.canned = _answer(_record_xml(row, NgayTiepNhan=day.isoformat()))
+        with pytest.raises(ContractViolation) as other_form:
+            await converting.get(row["so_ho_so"])
+    assert any(error.startswith("requested_on") for error in unconverted.value.errors)
+    (error,) = other_form.value.errors
+    assert error.startswith("requested_on:") and "dd/mm/yyyy" in error and "'9999-99-99'" in error, error
+    assert day.isoformat() not in error and other_form.value.record_id == row["so_ho_so"]
+
+
+def test_a_bad_conversion_is_refused_naming_the_field(server: SimulatorServer) -> None:
+    with pytest.raises(ConnectorConfigError) as info:
+        _connector(server.url, conversions={"requested_on": {"type": "date", "format": "dd.mm.yy"}})
+    assert "conversions.requested_on" in info.value.message and "'yy'" in info.value.message

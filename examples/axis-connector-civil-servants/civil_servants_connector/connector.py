@@ -116,6 +116,8 @@ class CivilServantsConnector(Connector[CivilServantsConfig]):
             or not isinstance(body.get("total"), int)
         ):
             raise UpstreamError("the sector system's search answer lacks items or total")
-        items = [self.to_record(mapping.to_contract(item)) for item in body["items"]]
-        following = offset + len(items)
-        return Page(items=items, next_cursor=str(following) if items and following < body["total"] else None)
+        # A record that breaks the contract does not fail the page: it is left out and reported in `skipped`.
+        items, skipped = self.valid_records(body["items"], lambda item: self.to_record(mapping.to_contract(item)))
+        following = offset + len(body["items"])
+        more = bool(body["items"]) and following < body["total"]
+        return Page(items=items, next_cursor=str(following) if more else None, skipped=skipped)
