@@ -133,7 +133,7 @@ def profiled(pid: int, output: Path | None, duration: float) -> Iterator[None]:
         yield
         return
     spy = Path(sys.executable).parent / "py-spy"
-    command = [str(spy), "record", "--gil", "--nonblocking", "--format", "raw", "--pid", str(pid)]
+    command = [str(spy), "record", "--gil", "--nonblocking", "--rate", "250", "--format", "raw", "--pid", str(pid)]
     recorder = subprocess.Popen([*command, "--output", str(output), "--duration", f"{duration:.0f}"])
     try:
         yield
