@@ -1,6 +1,6 @@
 """The lean path of the token endpoint, ``POST /oauth/token`` with a form-urlencoded body.
 
-FastAPI finds the route by trying each in turn, solves its dependencies and reads its seven form fields and a
+FastAPI finds the route by trying each in turn, solves its dependencies and reads its six form fields and a
 header through its generic machinery on every request: for the token endpoint that cost more than the token
 itself (authentication, failure counts, signing). This plain ASGI middleware, the innermost of the gateway's
 (inside the request id, metrics, audit hook, body limit, deadline and the read path's own lean path), reads the
@@ -9,8 +9,8 @@ field kept, an empty value absent) and answers with :func:`gateway.routers.oauth
 code. Errors become problem details through the application's own exception handlers.
 
 The FastAPI route stays registered: it documents the operation in the OpenAPI document, serves the bodies this
-path leaves to it (``multipart/form-data``, no form at all, more fields than Starlette's parser accepts), and is
-what the metrics and the audit trail name (``scope["route"]``).
+path leaves to it (``multipart/form-data``, no form at all, more fields than Starlette's parser accepts, a body
+cut short by the client going away), and is what the metrics and the audit trail name (``scope["route"]``).
 """
 
 from __future__ import annotations
@@ -107,7 +107,8 @@ class TokenPathMiddleware:
             content_type, authorization = _request_headers(scope)
             if content_type is not None and _is_form(content_type):
                 body, last = await _read_body(receive)
-                form = read_form(body)
+                # A client gone before its body was whole is left to the route, which sees it go.
+                form = read_form(body) if last["type"] == "http.request" else None
                 if form is not None:
                     await self._token(form, authorization, scope, receive, send)
                     return

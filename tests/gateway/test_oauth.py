@@ -13,6 +13,7 @@ from starlette.datastructures import Headers
 from starlette.formparsers import FormParser
 from support import ClientCredentials, LiveServer, fetch_token
 
+from gateway.problems import OAuthError
 from gateway.routers.oauth import TokenForm
 from gateway.settings import Settings
 from gateway.token_path import read_form
@@ -267,3 +268,68 @@ def test_the_token_is_encoded_as_jwt_libraries_encode_it(http: httpx.Client, rea
         token.split(".")[0]
         == base64.urlsafe_b64encode(json.dumps(expected_header, separators=(",", ":")).encode()).rstrip(b"=").decode()
     )
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("messages", "lean"),
+    [
+        (
+            [{"type": "http.request", "body": b"grant_type=client_", "more_body": True}, {"type": "http.disconnect"}],
+            False,
+        ),
+        ([{"type": "http.request", "body": b"&x=1" * 1001}], False),
+        (
+            [
+                {"type": "http.request", "body": b"grant_type=", "more_body": True},
+                {"type": "http.request", "body": b"x"},
+            ],
+            True,
+        ),
+    ],
+)
+async def test_the_lean_path_leaves_a_cut_or_oversized_form_to_the_route(
+    messages: list[dict[str, object]], lean: bool
+) -> None:
+    """The route then gets the body as it came, and the message that ended it."""
+    from gateway.token_path import TokenPathMiddleware
+
+    queue = list(messages)
+    routed: list[list[dict[str, object]]] = []
+
+    async def receive() -> dict[str, object]:
+        return queue.pop(0)
+
+    async def route(scope: object, receive: Callable[[], object], send: object) -> None:
+        got = [await receive()]  # type: ignore[misc]
+        while got[-1]["type"] == "http.request" and got[-1].get("more_body"):
+            got.append(await receive())  # type: ignore[misc]
+        routed.append(got)
+
+    answered: list[dict[str, object]] = []
+
+    async def send(message: dict[str, object]) -> None:
+        answered.append(message)
+
+    class Refusing:
+        tokens = token_guard = access = None
+
+    middleware = TokenPathMiddleware(route, state=Refusing(), exception_handlers={})  # type: ignore[arg-type]
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/oauth/token",
+        "headers": [(b"content-type", b"application/x-www-form-urlencoded")],
+        "client": ("127.0.0.1", 1),
+    }
+    if lean:
+        # Answered by the lean path (no exception handlers here: its refusal propagates).
+        with pytest.raises(OAuthError, match="Client authentication is required"):
+            await middleware(scope, receive, send)
+        assert routed == []
+        return
+    await middleware(scope, receive, send)
+    if messages[-1]["type"] == "http.disconnect":
+        assert routed == [[{"type": "http.disconnect"}]]  # as the request limits replay a body cut short
+    else:
+        assert routed == [[{"type": "http.request", "body": messages[0]["body"], "more_body": False}]]
