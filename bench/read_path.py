@@ -101,7 +101,7 @@ async def direct_sqlite(path: Path, ids: list[str], concurrency: int, duration: 
 
 
 def wrk(url: str, script: Path | None, connections: int, duration: float) -> tuple[float, str]:
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency"]
+    command = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency"]
     if script is not None:
         command += ["-s", str(script)]
     out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout

@@ -5,9 +5,10 @@ Every simulated sector system of :data:`simulators.sectors.SECTOR_SYSTEMS` is st
 the operator configured that database otherwise. The other catalogue entries stay ``pending``. Some databases
 (:data:`DEMO_AXIS_ROUTES`) are reached through a simulated national integration platform
 (:mod:`simulators.ndxp_hub`) rather than directly, configured with an axis profile, as a province connects sector
-systems through the national axis. The population data carries data-quality defects at known rates
-(:data:`simulators.defects.DEMO_DEFECTS`) and is scanned once (a sample), so that ``gateway quality report
-population`` and the metrics have something to show.
+systems through the national axis. The simulated data carries data-quality defects at known rates
+(:data:`simulators.defects.DEMO_DEFECTS` in the population database, :data:`simulators.defects.DEMO_SECTOR_DEFECTS`
+in the others) and every database is scanned once (a sample), so that ``gateway quality report <database>`` and the
+metrics have something to show.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from connectors.discovery import discover_connectors
 from connectors.errors import ConnectorError
 from connectors.sql.urls import to_async_url
-from simulators.defects import DEMO_DEFECTS
+from simulators.defects import DEMO_DEFECTS, DEMO_SECTOR_DEFECTS
 from simulators.http import SimulatorServer
 from simulators.ndxp_hub import NdxpHub, via_hub
 from simulators.population import CITIZENS
@@ -61,7 +62,8 @@ DEMO_TOKEN_DIRECTORY = "demo-tokens"  # noqa: S105 - a directory name
 """Where (in the data directory) the demo keeps a current token of each of its clients, one file per client id,
 renewed while it serves, so that the printed commands read it and keep working."""
 DEMO_QUALITY_SAMPLE = 1000
-"""Records of the population database the demo's first start scans for data quality (a few seconds)."""
+"""Records of each simulated database the demo's first start scans for data quality (the REST and SOAP systems at
+the rate their sample listing allows: some seconds each)."""
 
 log = get_logger(__name__)
 # A public-service procedure code and an officer's staff code, as every data request must state them.
@@ -264,7 +266,13 @@ async def prepare_demo(settings: Settings, *, citizens: int, seed: int, stack: E
         citizens = await _count_citizens(str(to_async_url(f"sqlite:///{settings.population_demo_path}")))
     data = demo_data(directory, citizens=citizens, seed=seed)
     context = SectorContext(
-        data_dir=directory, citizens=data.citizens, seed=data.seed, today=data.today, stack=stack, defects=DEMO_DEFECTS
+        data_dir=directory,
+        citizens=data.citizens,
+        seed=data.seed,
+        today=data.today,
+        stack=stack,
+        defects=DEMO_DEFECTS,
+        sector_defects=DEMO_SECTOR_DEFECTS,
     )
     started = await start_sector_systems(settings, context)
     log.info("simulated sector systems started", databases=started)
@@ -284,7 +292,7 @@ async def prepare_demo(settings: Settings, *, citizens: int, seed: int, stack: E
             }
             await _ensure_grants(session, sorted(registry.databases), registry)
             scanned = await scan_unscanned(
-                session, registry, settings, databases=("population",), sample_size=DEMO_QUALITY_SAMPLE
+                session, registry, settings, databases=started, sample_size=DEMO_QUALITY_SAMPLE
             )
             if scanned:
                 log.info("data quality scanned", databases=scanned)
@@ -467,7 +475,7 @@ def demo_banner(info: DemoInfo, *, base_url: str, population_url: str) -> str:
             f"The gateway's clients, as the {admin_client} client:",
             f"  {admin}",
             "Data quality (correct, complete, clean, live) of the simulated data, which has planted defects:",
-            "  gateway quality report population --format html --output quality.html",
+            "  gateway quality report population --format html --output quality.html  (or land, tax...)",
             f"API documentation: {base_url}/docs",
             "",
         ]

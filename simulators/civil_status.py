@@ -209,7 +209,12 @@ async def seed_civil_status(
 
 async def _start(context: SectorContext) -> dict[str, Any]:
     url = context.sqlite_url("civil_status")
-    await seed_civil_status(url, count=context.citizens, seed=context.seed, today=context.today)
+    if context.sector_defects is None:
+        await seed_civil_status(url, count=context.citizens, seed=context.seed, today=context.today)
+    else:
+        rows = generate_registrations(context.citizens, seed=context.seed, today=context.today)
+        context.plant("civil_status", rows)
+        await seed_table(url, REGISTRATIONS, lambda: rows)
     return {"url": url}
 
 

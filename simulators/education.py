@@ -213,7 +213,12 @@ async def seed_education(
 
 async def _start(context: SectorContext) -> dict[str, Any]:
     url = context.sqlite_url("education")
-    await seed_education(url, count=context.citizens, seed=context.seed, today=context.today)
+    if context.sector_defects is None:
+        await seed_education(url, count=context.citizens, seed=context.seed, today=context.today)
+    else:
+        rows = generate_diplomas(context.citizens, seed=context.seed, today=context.today)
+        context.plant("education", rows)
+        await seed_table(url, DIPLOMAS, lambda: rows)
     return {"url": url}
 
 

@@ -194,7 +194,12 @@ async def seed_land(
 
 async def _start(context: SectorContext) -> dict[str, Any]:
     url = context.sqlite_url("land")
-    await seed_land(url, count=context.citizens, seed=context.seed, today=context.today)
+    if context.sector_defects is None:
+        await seed_land(url, count=context.citizens, seed=context.seed, today=context.today)
+    else:
+        rows = generate_parcels(context.citizens, seed=context.seed, today=context.today)
+        context.plant("land", rows)
+        await seed_table(url, PARCELS, lambda: rows)
     return {"url": url}
 
 

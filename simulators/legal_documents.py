@@ -217,7 +217,12 @@ async def seed_legal_documents(url: str, *, seed: int = 68, today: date | None =
 
 async def _start(context: SectorContext) -> dict[str, Any]:
     url = context.sqlite_url("legal_documents")
-    await seed_legal_documents(url, seed=context.seed, today=context.today)
+    if context.sector_defects is None:
+        await seed_legal_documents(url, seed=context.seed, today=context.today)
+    else:
+        rows = generate_documents(seed=context.seed, today=context.today)
+        context.plant("legal_documents", rows)
+        await seed_table(url, DOCUMENTS, lambda: rows)
     return {"url": url}
 
 

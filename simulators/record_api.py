@@ -15,7 +15,7 @@ import secrets
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, Literal
 
@@ -234,6 +234,16 @@ class RecordApi:
         with self._lock:
             self.stats["unauthorized"] += 1
         return json_response(self.unauthorized_body, 401, {"WWW-Authenticate": f'Bearer realm="{self.realm}"'})
+
+    @staticmethod
+    def window(
+        keys: Sequence[str], params: Mapping[str, Any], *, page: str, size: str, max_size: int, offset: bool = False
+    ) -> list[str]:
+        """The keys of one page of a listing: page ``page`` (from 1) of ``size`` keys, or (``offset``) ``size`` keys
+        from the offset ``page`` (from 0); :class:`BadParameter` for a parameter out of range."""
+        count = integer_param(params, size, 20, 1, max_size)
+        start = integer_param(params, page, 0, 0) if offset else (integer_param(params, page, 1, 1) - 1) * count
+        return list(keys[start : start + count])
 
     @staticmethod
     def violating(request: Request) -> bool:

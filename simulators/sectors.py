@@ -12,14 +12,14 @@ returns the connector configuration that reaches it.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .defects import PopulationDefects
+from .defects import PopulationDefects, SectorDefects, SectorPlanted, plant_sector_defects
 
 if TYPE_CHECKING:
     from .http.server import SimulatorServer
@@ -37,7 +37,8 @@ class SectorContext:
     instead of a SQLite file (tests on PostgreSQL). Servers started go on ``stack``. ``defects``, when set, plants
     data-quality defects in the population database (:mod:`simulators.defects`; the demo does, tests need not).
     ``servers`` maps each database whose system serves over HTTP to its :class:`~simulators.http.SimulatorServer`
-    (filled by ``start``), so that tests can make it misbehave.
+    (filled by ``start``), so that tests can make it misbehave. ``sector_defects``, when set, plants defects in the
+    other systems' records (:func:`simulators.defects.plant_sector_defects`), and ``planted`` says which.
     """
 
     data_dir: Path
@@ -48,6 +49,20 @@ class SectorContext:
     stack: ExitStack = field(default_factory=ExitStack)
     defects: PopulationDefects | None = None
     servers: dict[str, SimulatorServer] = field(default_factory=dict)
+    sector_defects: SectorDefects | None = None
+    planted: dict[str, SectorPlanted] = field(default_factory=dict)
+
+    def plant(self, database: str, records: Sequence[dict[str, Any]]) -> None:
+        """Plant ``sector_defects`` (if any) in ``database``'s records, in place, and note which in ``planted``."""
+        if self.sector_defects is None:
+            return
+        from .population import synthetic_citizens
+
+        citizens = synthetic_citizens(self.citizens, self.seed, self.today)
+        deaths = {row["so_dinh_danh"]: row["ngay_mat"] for row in citizens if row["ngay_mat"] is not None}
+        self.planted[database] = plant_sector_defects(
+            database, records, self.sector_defects, seed=self.seed, today=self.today, deaths=deaths
+        )
 
     def sqlite_url(self, name: str) -> str:
         """The SQLAlchemy URL of this system's database: ``sql_url`` if set, else ``data_dir/<name>.db``."""

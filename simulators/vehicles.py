@@ -245,7 +245,12 @@ async def seed_vehicles(
 
 async def _start(context: SectorContext) -> dict[str, Any]:
     url = context.sqlite_url("vehicles")
-    await seed_vehicles(url, count=context.citizens, seed=context.seed, today=context.today)
+    if context.sector_defects is None:
+        await seed_vehicles(url, count=context.citizens, seed=context.seed, today=context.today)
+    else:
+        rows = generate_vehicles(context.citizens, seed=context.seed, today=context.today)
+        context.plant("vehicles", rows)
+        await seed_table(url, VEHICLES, lambda: rows)
     return {"url": url}
 
 

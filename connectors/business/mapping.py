@@ -66,5 +66,23 @@ VALUE_MAPS: dict[str, dict[str, Any]] = {
     "legal_representative.gender": {"1": "male", "2": "female"},
 }
 
+#: The listing data-quality scans sample: every record in pages of 50, at most 5 calls a second.
+SAMPLE: dict[str, Any] = {
+    "path": "/api/dong-bo/doanh-nghiep",
+    "page_param": "PageIndex",
+    "size_param": "PageSize",
+    "items": "Data.Items",
+    "total": "Data.TotalCount",
+    "error_when": "Success != `true`",
+    "page_size": 50,
+}
+
 #: The REST connector's settings for this sector system: the defaults of the connector's configuration.
-PRESET: dict[str, Any] = {"get": GET, "search": SEARCH, "ping": PING, "fields": FIELDS, "value_maps": VALUE_MAPS}
+PRESET: dict[str, Any] = {
+    "get": GET,
+    "search": SEARCH,
+    "ping": PING,
+    "fields": FIELDS,
+    "value_maps": VALUE_MAPS,
+    "sample": SAMPLE,
+}

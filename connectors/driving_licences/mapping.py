@@ -44,5 +44,23 @@ VALUE_MAPS: dict[str, dict[str, Any]] = {
     "status": {"CON_HIEU_LUC": "valid", "HET_HAN": "expired", "TAM_GIU": "suspended", "THU_HOI": "revoked"},
 }
 
+#: The listing data-quality scans sample: every record in pages of 50, at most 5 calls a second.
+SAMPLE: dict[str, Any] = {
+    "path": "/api/gplx/v1/danh-sach",
+    "page_param": "trang",
+    "size_param": "kich_thuoc",
+    "items": "du_lieu",
+    "total": "tong_so",
+    "error_when": "ket_qua != 'OK'",
+    "page_size": 50,
+}
+
 #: The REST connector's settings for this sector system: the defaults of the connector's configuration.
-PRESET: dict[str, Any] = {"get": GET, "search": SEARCH, "ping": PING, "fields": FIELDS, "value_maps": VALUE_MAPS}
+PRESET: dict[str, Any] = {
+    "get": GET,
+    "search": SEARCH,
+    "ping": PING,
+    "fields": FIELDS,
+    "value_maps": VALUE_MAPS,
+    "sample": SAMPLE,
+}

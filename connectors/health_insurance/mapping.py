@@ -54,5 +54,23 @@ VALUE_MAPS: dict[str, dict[str, Any]] = {
     "status": {"CON_HAN": "valid", "HET_HAN": "expired", "CHUA_CO_HIEU_LUC": "not_yet_valid"},
 }
 
+#: The listing data-quality scans sample: every record in pages of 50, at most 5 calls a second.
+SAMPLE: dict[str, Any] = {
+    "path": "/api/bhyt/v2/danh-sach/the",
+    "page_param": "trang",
+    "size_param": "kichThuoc",
+    "items": "duLieu.danhSach",
+    "total": "duLieu.tongSo",
+    "error_when": "maKetQua != '000'",
+    "page_size": 50,
+}
+
 #: The REST connector's settings for this sector system: the defaults of the connector's configuration.
-PRESET: dict[str, Any] = {"get": GET, "search": SEARCH, "ping": PING, "fields": FIELDS, "value_maps": VALUE_MAPS}
+PRESET: dict[str, Any] = {
+    "get": GET,
+    "search": SEARCH,
+    "ping": PING,
+    "fields": FIELDS,
+    "value_maps": VALUE_MAPS,
+    "sample": SAMPLE,
+}

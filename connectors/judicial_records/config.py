@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from connectors.soap.config import GetOperation, PingOperation, SearchOperation, SoapConnectorConfig
+from connectors.soap.sampling import SoapSampleOperation
 
 from . import mapping
 
@@ -34,6 +35,11 @@ class JudicialRecordsConfig(SoapConnectorConfig):
         default_factory=lambda: SearchOperation.model_validate(dict(mapping.SEARCH)),
         title="Search operation",
         description="How an applicant's requests are searched.",
+    )
+    sample: SoapSampleOperation | None = Field(
+        default_factory=lambda: SoapSampleOperation.model_validate(dict(mapping.SAMPLE)),
+        title="Sample operation",
+        description="The listing data-quality scans sample (bounded, rate-limited).",
     )
     ping: PingOperation | None = Field(
         default_factory=lambda: PingOperation.model_validate(dict(mapping.PING)),

@@ -17,6 +17,7 @@ __all__ = [
     "NAMESPACE",
     "NOT_FOUND_FAULTS",
     "PING",
+    "SAMPLE",
     "SEARCH",
     "VALUE_MAPS",
 ]
@@ -65,6 +66,18 @@ SEARCH: Final = MappingProxyType(
         "page_argument": "Trang",
         "size_argument": "SoBanGhi",
         "max_page_size": 50,
+    }
+)
+
+#: The listing data-quality scans sample: every request in pages of 50, at most 5 calls a second.
+SAMPLE: Final = MappingProxyType(
+    {
+        "operation": "DanhSachHoSo",
+        "items": "lltp:DanhSachHoSoResponse/lltp:DanhSach/lltp:HoSo",
+        "total": "lltp:DanhSachHoSoResponse/lltp:TongSo",
+        "page_argument": "Trang",
+        "size_argument": "SoBanGhi",
+        "page_size": 50,
     }
 )
 

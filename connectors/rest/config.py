@@ -20,6 +20,8 @@ from connectors.context import ContextForwarding
 from connectors.conversions import CONVERSIONS_DESCRIPTION, Conversion
 from connectors.platform import AxisProfile
 
+from .sampling import RestSampleListing
+
 __all__ = [
     "AccessKeyAuth",
     "ApiKeyAuth",
@@ -445,6 +447,11 @@ class RestConnectorConfig(ConnectorConfig, ContextForwarding):
         default_factory=PingEndpoint,
         title="Health endpoint",
         description="The call health checks make.",
+    )
+    sample: RestSampleListing | None = Field(
+        default=None,
+        title="Sample listing",
+        description="The paged listing data-quality scans sample (bounded, rate-limited); no sampling when unset.",
     )
     fields: dict[str, str] = Field(
         min_length=1,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
@@ -28,6 +29,7 @@ from .config import RECORD_ID, RestConnectorConfig
 from .mapping import Getter, RecordMapping, compile_expression
 from .pagination import Paginator, Position, make_paginator
 from .platform import RestPlatform
+from .sampling import RestSampler
 
 
 class RestConnector(Connector[RestConnectorConfig]):
@@ -83,6 +85,7 @@ class RestConnector(Connector[RestConnectorConfig]):
             authenticator = self._platform.authenticator(authenticator)
         # -- end of axis profile --
         self._client = UpstreamClient(config, authenticator, label=self.slug)
+        self._sampler = RestSampler(self, config.sample) if config.sample is not None else None
 
     def _check_mapping(self) -> None:
         config, contract = self.config, self.contract
@@ -227,6 +230,13 @@ class RestConnector(Connector[RestConnectorConfig]):
         records, skipped = self.valid_records(window, self._to_record)  # a bad record does not fail its page
         next_cursor = paginator.encode(following) if following is not None else None
         return Page(items=records, next_cursor=next_cursor, skipped=skipped)
+
+    async def sample(self, limit: int) -> Sequence[dict[str, Any]]:
+        """Records picked at random from the listing ``sample`` declares (bounded, rate-limited; see
+        :mod:`connectors.rest.sampling`), mapped but not validated."""
+        if self._sampler is None:
+            raise OperationNotSupported(f"connector {self.slug!r} cannot sample its records")
+        return await self._sampler.sample(limit)
 
     async def _search_call(
         self, method: str, url: str, params: dict[str, str], timeout_seconds: float | None

@@ -23,6 +23,8 @@ from connectors.context import ContextForwarding
 from connectors.conversions import CONVERSIONS_DESCRIPTION, Conversion
 from connectors.platform import AxisProfile
 
+from .sampling import SoapSampleOperation
+
 __all__ = [
     "BasicAuth",
     "BearerAuth",
@@ -306,6 +308,11 @@ class SoapConnectorConfig(ConnectorConfig, ContextForwarding):
     get: GetOperation = Field(title="Read operation", description="How one record is read by its key.")
     search: SearchOperation | None = Field(
         default=None, title="Search operation", description="How records are searched; no search when unset."
+    )
+    sample: SoapSampleOperation | None = Field(
+        default=None,
+        title="Sample operation",
+        description="The paged listing data-quality scans sample (bounded, rate-limited); no sampling when unset.",
     )
     ping: PingOperation | None = Field(
         default=None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,6 +21,7 @@ from connectors.base import (
 from connectors.conversions import check_conversions, compile_conversions
 from connectors.fields import ConversionFailed, has_field_path, timestamp_fields
 from connectors.rest.mapping import Getter, RecordMapping, compile_expression
+from connectors.sampling import raw_data
 from contracts import Contract, ContractQuery, UnknownContract, get_contract
 
 from .client import SoapClient
@@ -28,6 +29,7 @@ from .config import RECORD_ID, SoapConnectorConfig
 from .envelope import Envelope
 from .mapping import XPathEvaluator, XPathRecordMapping, compile_xpath, xpath_namespaces, xpath_value
 from .paging import Position, decode_cursor, encode_cursor, next_position
+from .sampling import SoapSampler
 
 __all__ = ["SoapConnector"]
 
@@ -118,6 +120,7 @@ class SoapConnector(Connector[SoapConnectorConfig]):
             raise self.config_error(str(exc)) from None
         self._not_found = frozenset(config.not_found_faults)
         self._client = SoapClient(config, label=self.slug)
+        self._sampler = SoapSampler(self, config.sample) if config.sample is not None else None
 
     def _check_mapping(self) -> None:
         config, contract = self.config, self.contract
@@ -172,6 +175,14 @@ class SoapConnector(Connector[SoapConnectorConfig]):
             raise UpstreamError(f"{self.slug}: the answer's records are not elements", reason="protocol")
         return found
 
+    def _raw(self, item: Any) -> dict[str, Any]:
+        """The contract data of a record element (or object), mapped but not validated."""
+        if self._zeep:
+            assert self._zeep_mapping is not None
+            return raw_data(self._zeep_mapping.to_data, item) if isinstance(item, dict) else {}
+        assert self._xpath_mapping is not None
+        return raw_data(self._xpath_mapping.to_data, item)
+
     def _to_record(self, item: Any, record_id: str | None = None) -> Contract:
         data: Mapping[str, Any]
         try:
@@ -223,6 +234,13 @@ class SoapConnector(Connector[SoapConnectorConfig]):
                 errors=[f"{self.contract.record_key}: not the requested key"],
             )
         return record
+
+    async def sample(self, limit: int) -> Sequence[dict[str, Any]]:
+        """Records picked at random from the listing operation ``sample`` declares (bounded, rate-limited; see
+        :mod:`connectors.soap.sampling`), mapped but not validated."""
+        if self._sampler is None:
+            raise OperationNotSupported(f"connector {self.slug!r} cannot sample its records")
+        return await self._sampler.sample(limit)
 
     async def search(self, query: ContractQuery, *, limit: int, cursor: str | None = None) -> Page:
         """Return records matching ``query`` in the service's order; the cursor is where the walk stands."""

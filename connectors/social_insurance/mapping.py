@@ -52,5 +52,24 @@ VALUE_MAPS: dict[str, dict[str, Any]] = {
     },
 }
 
+#: The listing data-quality scans sample: every record in pages of 50, at most 5 calls a second.
+SAMPLE: dict[str, Any] = {
+    "path": "/api/bhxh/v2/danh-sach/nguoi-tham-gia",
+    "paging": "offset",
+    "page_param": "tuBanGhi",
+    "size_param": "soBanGhi",
+    "items": "duLieu",
+    "total": "tongSo",
+    "error_when": "maKetQua != '000'",
+    "page_size": 50,
+}
+
 #: The REST connector's settings for this sector system: the defaults of the connector's configuration.
-PRESET: dict[str, Any] = {"get": GET, "search": SEARCH, "ping": PING, "fields": FIELDS, "value_maps": VALUE_MAPS}
+PRESET: dict[str, Any] = {
+    "get": GET,
+    "search": SEARCH,
+    "ping": PING,
+    "fields": FIELDS,
+    "value_maps": VALUE_MAPS,
+    "sample": SAMPLE,
+}

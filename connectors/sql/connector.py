@@ -25,6 +25,7 @@ from connectors.base import (
     UpstreamTimeout,
 )
 from connectors.fields import has_field_path, timestamp_fields
+from connectors.sampling import raw_data
 from contracts import Contract, ContractQuery, UnknownContract, get_contract
 
 from .config import SqlConnectorConfig
@@ -166,7 +167,7 @@ class SqlConnector(Connector[SqlConnectorConfig]):
             return []
         deadline = max(self.config.timeout_seconds, SAMPLE_TIMEOUT_SECONDS)
         rows = await self._fetch(self._statements.sample, {"limit": limit}, seconds=deadline)
-        return [self._mapper.to_data(row) for row in rows]
+        return [raw_data(self._mapper.to_data, row) for row in rows]
 
     async def search(self, query: ContractQuery, *, limit: int, cursor: str | None = None) -> Page:
         """Return records matching every given query field, ordered by key; the cursor is the last key seen."""

@@ -55,5 +55,23 @@ VALUE_MAPS: dict[str, dict[str, Any]] = {
     "individual.gender": {"M": "male", "F": "female"},
 }
 
+#: The listing data-quality scans sample: every record in pages of 50, at most 5 calls a second.
+SAMPLE: dict[str, Any] = {
+    "path": "/api/v1/danh-sach-nguoi-nop-thue",
+    "page_param": "trang",
+    "size_param": "so_ban_ghi",
+    "items": "data",
+    "total": "tong_so",
+    "error_when": "code != '00'",
+    "page_size": 50,
+}
+
 #: The REST connector's settings for this sector system: the defaults of the connector's configuration.
-PRESET: dict[str, Any] = {"get": GET, "search": SEARCH, "ping": PING, "fields": FIELDS, "value_maps": VALUE_MAPS}
+PRESET: dict[str, Any] = {
+    "get": GET,
+    "search": SEARCH,
+    "ping": PING,
+    "fields": FIELDS,
+    "value_maps": VALUE_MAPS,
+    "sample": SAMPLE,
+}

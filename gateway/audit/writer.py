@@ -90,7 +90,12 @@ class AuditWriter:
     ) -> AuditWriter:
         """A writer with its own connections to the gateway's database, appending by its fastest path."""
         engine = audit_engine(database_url, writer=True)
-        return cls(engine, options, signing_key=signing_key, appender=make_appender(database_url, engine))
+        return cls(
+            engine,
+            options,
+            signing_key=signing_key,
+            appender=make_appender(database_url, engine, timeout_seconds=options.timeout_seconds),
+        )
 
     @property
     def running(self) -> bool:

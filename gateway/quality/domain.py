@@ -1,30 +1,37 @@
-"""Domain rules of the contracts that matter most, and the rule set of every contract.
+"""The rule set of every contract: the generic rules derived from the contract, then the rules its package declares.
 
-Cross-database rules ask other national databases through :class:`~gateway.quality.rules.Lookups` (a sampled scan
-has them; submitted records are checked without network calls, so those rules do not apply there):
+The gateway names no sector here. A contract package declares what only it knows (expected fields, identity,
+record checks, links to other databases) as a :class:`contracts.quality.QualityRules` registered under the
+entry-point group ``gateway.quality_rules`` (:mod:`.declared`); this module turns a declaration into rules.
 
-* ``population.citizen``: a death the civil status database registered is recorded in the population database
-  (live: deaths propagated);
-* ``driving_licences.licence`` and ``vehicles.registration``: no licence class issued, no vehicle registered,
-  after the holder's or owner's death as the population database records it (correct);
-* ``civil_status.registration``: a birth or death is registered on or after the event (correct).
+Cross-database rules (links) ask other national databases through :class:`~gateway.quality.rules.Lookups` (a
+sampled scan has them; submitted records are checked without network calls, so those rules do not apply there):
+
+* :class:`PersonIsCitizen`: the person a record names is a citizen with the same name, birth date and gender (live:
+  the identity follows the population database);
+* :class:`DeathPropagated`: a death another database records reached this one (live);
+* :class:`NoDocumentAfterDeath`: nothing issued after the person's death (correct);
+* :class:`MovePropagated`: the province this record holds for a person is that of their permanent address (live).
 """
 
 from __future__ import annotations
 
 import asyncio
 from abc import abstractmethod
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import date
 from functools import cache
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from pydantic import BaseModel
 
 from contracts import Contract
+from contracts import quality as declared
 from contracts.names import normalize_name
 
-from .clean import AddressesNormalised, IdentityKey, IdentityQuery, NamesNormalised, UniqueIdentity, UniqueKey
+from ..registry import ConnectorRegistry
+from .clean import AddressesNormalised, NamesNormalised, UniqueIdentity, UniqueKey
+from .declared import declared_rules
 from .generic import (
     AdminUnitsExist,
     ContractValid,
@@ -39,6 +46,7 @@ from .generic import (
 from .rules import (
     OK,
     SKIP,
+    CitizenLookup,
     DeathLookup,
     Dimension,
     Failure,
@@ -52,25 +60,29 @@ from .rules import (
 )
 
 __all__ = [
-    "EXPECTED_FIELDS",
-    "IDENTITIES",
     "LOOKUP_CONCURRENCY",
-    "CivilRegistrationAfterEvent",
     "DeathPropagated",
+    "DeclaredCheck",
+    "MovePropagated",
     "NoDocumentAfterDeath",
+    "PersonIsCitizen",
     "rule_needs_lookups",
     "rules_for",
+    "rules_for_database",
+    "rules_from",
 ]
 
 LOOKUP_CONCURRENCY: Final = 8
 """Lookups one cross-database rule runs at once."""
 
+Answer = TypeVar("Answer")
 
-async def _answers(lookup: DeathLookup, ids: Sequence[str | None]) -> list[date | LookupError | None]:
+
+async def _answers(lookup: Callable[[str], Awaitable[Answer]], ids: Sequence[str | None]) -> list[Answer | LookupError]:
     """The lookup's answer for each id (``LookupError`` when it has none), at most a few at a time."""
     gate = asyncio.Semaphore(LOOKUP_CONCURRENCY)
 
-    async def one(personal_id: str | None) -> date | LookupError | None:
+    async def one(personal_id: str | None) -> Answer | LookupError:
         if personal_id is None:
             return LookupError("no personal id")
         async with gate:
@@ -82,62 +94,84 @@ async def _answers(lookup: DeathLookup, ids: Sequence[str | None]) -> list[date 
     return list(await asyncio.gather(*(one(i) for i in ids)))
 
 
-def _text(value: Any) -> str | None:
-    return value.strip() if isinstance(value, str) and value.strip() else None
+def _at(record: Mapping[str, Any], path: str) -> Any:
+    value: Any = record
+    for part in path.split(".") if path else ():
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
 
 
-class _DeathRule(Rule):
-    """A rule that asks another database, through one of the :class:`~gateway.quality.rules.Lookups`, when the
-    person a record names died, and judges each record by the answer (it does not apply where there is none)."""
+def _person_id(record: Mapping[str, Any], person: str) -> str | None:
+    found = _at(record, person)
+    return declared.text(found.get("personal_id")) if isinstance(found, Mapping) else None
+
+
+class _LinkRule(Rule):
+    """A rule asking another database, through one of the :class:`~gateway.quality.rules.Lookups`, about the person
+    a record names, and judging each record by the answer (it does not apply where there is none)."""
+
+    person: str = ""
 
     @abstractmethod
-    def death_lookup(self, lookups: Lookups) -> DeathLookup | None:
+    def lookup(self, lookups: Lookups) -> Callable[[str], Awaitable[Any]] | None:
         """The lookup the rule asks (``None``: not available)."""
 
     @abstractmethod
-    def personal_id(self, record: Mapping[str, Any]) -> str | None:
-        """The personal id of the person whose death matters."""
+    def judge(self, record: Mapping[str, Any], answer: Any, context: RuleContext) -> Outcome:
+        """The outcome for one record, given the lookup's answer."""
 
-    @abstractmethod
-    def judge(self, record: Mapping[str, Any], died: date | None, context: RuleContext) -> Outcome:
-        """The outcome for one record, given the date of death the lookup answered (``None``: none recorded)."""
+    def personal_id(self, record: Mapping[str, Any]) -> str | None:
+        """The personal id of the person the rule asks about."""
+        return _person_id(record, self.person)
 
     async def evaluate(self, records: Sequence[Mapping[str, Any]], context: RuleContext) -> list[Outcome]:
-        lookup = self.death_lookup(context.lookups) if context.lookups else None
+        lookup = self.lookup(context.lookups) if context.lookups else None
         if lookup is None:
             return [SKIP] * len(records)
         answers = await _answers(lookup, [self.personal_id(record) for record in records])
         return [
-            SKIP if isinstance(died, LookupError) else self.judge(record, died, context)
-            for record, died in zip(records, answers, strict=True)
+            SKIP if isinstance(answer, LookupError) else self.judge(record, answer, context)
+            for record, answer in zip(records, answers, strict=True)
         ]
 
 
-class DeathPropagated(_DeathRule):
-    """A death the civil status database registered is recorded, with the same date, in the population database."""
+class DeathPropagated(_LinkRule):
+    """A death another database records (the civil status database's registration, or the population database's
+    record) is recorded, with the same date, in this one."""
 
     dimension = Dimension.LIVE
     slug = "death_propagated"
-    title = "Deaths registered in civil status are recorded"
-    title_vi = "Khai tử trong CSDL hộ tịch đã được cập nhật"
 
-    def death_lookup(self, lookups: Lookups) -> DeathLookup | None:
-        return lookups.civil_status_death
+    def __init__(self, contract_name: str, *, source: str, person: str = "", field: str = "date_of_death") -> None:
+        super().__init__(contract_name)
+        self.source = source
+        self.person = person
+        self.field = field
+        if source == declared.DEATH_REGISTRATIONS:
+            self.title = "Deaths registered in civil status are recorded"
+            self.title_vi = "Khai tử trong CSDL hộ tịch đã được cập nhật"
+        else:
+            self.title = "Deaths recorded in the population database are recorded"
+            self.title_vi = "Người đã chết theo CSDL dân cư đã được cập nhật"
 
-    def personal_id(self, record: Mapping[str, Any]) -> str | None:
-        return _text(record.get("personal_id"))
+    def lookup(self, lookups: Lookups) -> DeathLookup | None:
+        return lookups.civil_status_death if self.source == declared.DEATH_REGISTRATIONS else lookups.population_death
 
-    def judge(self, record: Mapping[str, Any], died: date | None, context: RuleContext) -> Outcome:
-        recorded = as_date(record.get("date_of_death"))
+    def judge(self, record: Mapping[str, Any], answer: Any, context: RuleContext) -> Outcome:
+        died = answer if isinstance(answer, date) else None
+        recorded = as_date(_at(record, self.field))
         if died is None or recorded == died:
             return OK
         if recorded is None:
             late = max(1, (context.today - died).days)
-            return Failure(f"death registered {late} days ago is not recorded", weight=late)
-        return Failure("date_of_death differs from the registered death", weight=1)
+            where = "registered" if self.source == declared.DEATH_REGISTRATIONS else "recorded in the population"
+            return Failure(f"death {where} {late} days ago is not recorded", weight=late)
+        return Failure(f"{self.field} differs from the recorded death", weight=1)
 
 
-class NoDocumentAfterDeath(_DeathRule):
+class NoDocumentAfterDeath(_LinkRule):
     """No document (a licence class, a vehicle registration) was issued to a person after their death, as the
     population database records it."""
 
@@ -154,14 +188,11 @@ class NoDocumentAfterDeath(_DeathRule):
         self.dates = dates
         self.what = what
 
-    def death_lookup(self, lookups: Lookups) -> DeathLookup | None:
+    def lookup(self, lookups: Lookups) -> DeathLookup | None:
         return lookups.population_death
 
-    def personal_id(self, record: Mapping[str, Any]) -> str | None:
-        person = record.get(self.person)
-        return _text(person.get("personal_id")) if isinstance(person, Mapping) else None
-
-    def judge(self, record: Mapping[str, Any], died: date | None, context: RuleContext) -> Outcome:
+    def judge(self, record: Mapping[str, Any], answer: Any, context: RuleContext) -> Outcome:
+        died = answer if isinstance(answer, date) else None
         issued = self.dates(record)
         if not issued:
             return SKIP
@@ -171,26 +202,111 @@ class NoDocumentAfterDeath(_DeathRule):
         return Failure(f"{self.what} issued {late} days after the {self.person}'s death", late)
 
 
-class CivilRegistrationAfterEvent(RecordRule):
-    """A birth or a death is registered on or after the day it happened."""
+class PersonIsCitizen(_LinkRule):
+    """The person a record names is a citizen of the population database with the same name (normalised), date of
+    birth and gender."""
 
-    dimension = Dimension.CORRECT
-    slug = "registered_after_event"
-    title = "Registered on or after the event"
-    title_vi = "Ngày đăng ký không trước sự kiện"
+    dimension = Dimension.LIVE
+    slug = "person_is_citizen"
+
+    def __init__(self, contract_name: str, *, person: str, dimension: Dimension = Dimension.LIVE) -> None:
+        super().__init__(contract_name)
+        self.person = person
+        self.dimension = dimension  # type: ignore[misc]
+        self.title = f"The {person.replace('_', ' ')}'s identity is the population database's"
+        self.title_vi = "Danh tính khớp với CSDL quốc gia về dân cư"
+
+    def lookup(self, lookups: Lookups) -> CitizenLookup | None:
+        return lookups.citizen
+
+    def judge(self, record: Mapping[str, Any], answer: Any, context: RuleContext) -> Outcome:
+        if answer is None:
+            return Failure(f"{self.person}.personal_id: no such citizen in the population database", weight=3)
+        person = _at(record, self.person)
+        assert isinstance(person, Mapping)  # the personal id was read from it
+        problems = []
+        name, their_name = person.get("full_name"), answer.get("full_name")
+        if isinstance(name, str) and isinstance(their_name, str) and normalize_name(name) != normalize_name(their_name):
+            problems.append(f"{self.person}.full_name")
+        born, their_born = as_partial_date(person.get("date_of_birth")), as_partial_date(answer.get("date_of_birth"))
+        if born is not None and their_born is not None and born != their_born:
+            problems.append(f"{self.person}.date_of_birth")
+        gender, their_gender = person.get("gender"), answer.get("gender")
+        if gender is not None and their_gender is not None and str(gender) != str(their_gender):
+            problems.append(f"{self.person}.gender")
+        if problems:
+            return Failure(f"differs from the population database: {', '.join(problems)}", weight=len(problems))
+        return OK
+
+
+class MovePropagated(_LinkRule):
+    """A change of permanent residence reached this database: the province it holds for the person (where they are
+    managed) is that of the permanent address the population database records."""
+
+    dimension = Dimension.LIVE
+    slug = "move_propagated"
+
+    def __init__(
+        self,
+        contract_name: str,
+        *,
+        person: str,
+        province: Callable[[Mapping[str, Any]], str | None],
+        what: str,
+        what_vi: str,
+    ) -> None:
+        super().__init__(contract_name)
+        self.person = person
+        self.province = province
+        self.what = what
+        self.title = f"Moves of residence reached the {what}"
+        self.title_vi = f"Thay đổi nơi thường trú đã cập nhật {what_vi}"
+
+    def lookup(self, lookups: Lookups) -> CitizenLookup | None:
+        return lookups.citizen
+
+    def judge(self, record: Mapping[str, Any], answer: Any, context: RuleContext) -> Outcome:
+        held = self.province(record)
+        address = answer.get("permanent_address") if isinstance(answer, Mapping) else None
+        lives = address.get("province_code") if isinstance(address, Mapping) else None
+        if held is None or lives is None:
+            return SKIP
+        if str(lives) != held:
+            return Failure(f"{self.what}: not in the province of the permanent address")
+        return OK
+
+
+class DeclaredCheck(RecordRule):
+    """A :class:`contracts.quality.RecordCheck` a contract package declares."""
+
+    def __init__(self, contract_name: str, declared_check: declared.RecordCheck) -> None:
+        self.slug = declared_check.slug  # type: ignore[misc]
+        super().__init__(contract_name)
+        self.dimension = declared_check.dimension  # type: ignore[misc]
+        self.title = declared_check.title
+        self.title_vi = declared_check.title_vi
+        self.declared = declared_check
 
     def check(self, record: Mapping[str, Any], context: RuleContext) -> Outcome:
-        registered = as_date(record.get("registration_date"))
-        kind = record.get("kind")
-        details = record.get(str(kind)) if kind in ("birth", "death") else None
-        if registered is None or not isinstance(details, Mapping):
+        try:
+            verdict = self.declared.check(record, context.today)
+        except (KeyError, TypeError, ValueError, AttributeError):
             return SKIP
-        happened = as_date(details.get("date_of_birth" if kind == "birth" else "date_of_death"))
-        if happened is None:
+        if verdict is None:
             return SKIP
-        if registered < happened:
-            return Failure(f"{kind} registered {(happened - registered).days} days before it happened")
-        return OK
+        if isinstance(verdict, declared.Problem):
+            return Failure(verdict.detail, verdict.weight)
+        return OK if verdict else Failure("check failed")
+
+
+def _link_rule(name: str, link: declared.Link) -> Rule:
+    if isinstance(link, declared.PersonIsCitizen):
+        return PersonIsCitizen(name, person=link.person, dimension=link.dimension)
+    if isinstance(link, declared.DeathRecorded):
+        return DeathPropagated(name, source=link.source, person=link.person, field=link.field)
+    if isinstance(link, declared.NoIssueAfterDeath):
+        return NoDocumentAfterDeath(name, person=link.person, dates=link.dates, what=link.what)
+    return MovePropagated(name, person=link.person, province=link.province, what=link.what, what_vi=link.what_vi)
 
 
 # --- rule sets -------------------------------------------------------------------------------------------------------
@@ -215,92 +331,8 @@ def _list_model(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def _citizen_identity(record: Mapping[str, Any]) -> Hashable | None:
-    name, born = record.get("full_name"), as_partial_date(record.get("date_of_birth"))
-    if not isinstance(name, str) or born is None or record.get("gender") is None:
-        return None
-    registered = record.get("place_of_birth_registration")
-    province = registered.get("province_code") if isinstance(registered, Mapping) else None
-    return normalize_name(name), str(born), str(record["gender"]), province
-
-
-def _citizen_query(record: Mapping[str, Any]) -> dict[str, Any] | None:
-    name, born = record.get("full_name"), as_partial_date(record.get("date_of_birth"))
-    return {"full_name": name, "date_of_birth": str(born)} if isinstance(name, str) and born is not None else None
-
-
-def _vehicle_identity(record: Mapping[str, Any]) -> Hashable | None:
-    frame = _text(record.get("frame_number"))
-    return frame.upper() if frame else None
-
-
-def _civil_identity(record: Mapping[str, Any]) -> Hashable | None:
-    kind, person = record.get("kind"), record.get("person")
-    if kind not in ("birth", "death") or not isinstance(person, Mapping) or not _text(person.get("personal_id")):
-        return None
-    return kind, _text(person.get("personal_id"))
-
-
-def _vehicle_query(record: Mapping[str, Any]) -> dict[str, Any] | None:
-    frame = _text(record.get("frame_number"))
-    return {"frame_number": frame} if frame else None
-
-
-def _civil_query(record: Mapping[str, Any]) -> dict[str, Any] | None:
-    identity = _civil_identity(record)
-    return None if identity is None else {"kind": record["kind"], "personal_id": record["person"]["personal_id"]}
-
-
-def _licence_dates(record: Mapping[str, Any]) -> list[date]:
-    classes = record.get("classes")
-    if not isinstance(classes, list):
-        return []
-    found = [as_date(c.get("issue_date")) for c in classes if isinstance(c, Mapping)]
-    return [d for d in found if d is not None]
-
-
-def _registration_dates(record: Mapping[str, Any]) -> list[date]:
-    registered = as_date(record.get("registration_date"))
-    return [registered] if registered is not None else []
-
-
-# contract name -> optional fields a complete record has.
-EXPECTED_FIELDS: Final[dict[str, tuple[str, ...]]] = {
-    "population.citizen": ("household_id", "relation_to_head", "marital_status"),
-}
-# contract name -> (identity attributes, their names in English and Vietnamese, the search finding candidates).
-IDENTITIES: Final[dict[str, tuple[IdentityKey, str, str, IdentityQuery]]] = {
-    "population.citizen": (
-        _citizen_identity,
-        "name, birth date, gender, birth province",
-        "họ tên, ngày sinh, giới tính, nơi đăng ký khai sinh",
-        _citizen_query,
-    ),
-    "vehicles.registration": (_vehicle_identity, "frame number", "số khung", _vehicle_query),
-    "civil_status.registration": (
-        _civil_identity,
-        "kind and person",
-        "loại đăng ký, người được đăng ký",
-        _civil_query,
-    ),
-}
-
-
-def _domain_rules(name: str) -> list[Rule]:
-    if name == "population.citizen":
-        return [DeathPropagated(name)]
-    if name == "driving_licences.licence":
-        return [NoDocumentAfterDeath(name, person="holder", dates=_licence_dates, what="licence class")]
-    if name == "vehicles.registration":
-        return [NoDocumentAfterDeath(name, person="owner", dates=_registration_dates, what="vehicle registration")]
-    if name == "civil_status.registration":
-        return [CivilRegistrationAfterEvent(name)]
-    return []
-
-
-@cache
-def rules_for(contract: type[Contract]) -> tuple[Rule, ...]:
-    """The rule set of a contract: the generic rules that apply to its fields, then its domain rules."""
+def rules_from(contract: type[Contract], declaration: declared.QualityRules | None) -> tuple[Rule, ...]:
+    """The rule set of a contract given its declaration (``None``: the generic rules only)."""
     name = contract.contract_name
     fields = _field_names(contract)
     rules: list[Rule] = [ContractValid(name)]
@@ -311,22 +343,45 @@ def rules_for(contract: type[Contract]) -> tuple[Rule, ...]:
     if any(f.endswith("date") or f.startswith("date_of_") for f in fields) or "last_updated" in fields:
         rules.append(DatesPossible(name, tracks_death="date_of_death" in contract.model_fields))
     rules.append(RequiredFields(name, required_paths(contract)))
-    if name in EXPECTED_FIELDS:
-        rules.append(ExpectedFields(name, EXPECTED_FIELDS[name]))
+    if declaration is not None and declaration.expected_fields:
+        rules.append(ExpectedFields(name, declaration.expected_fields))
     rules.append(UniqueKey(name, contract.record_key))
-    if name in IDENTITIES:
-        identity, what, what_vi, query = IDENTITIES[name]
-        rules.append(UniqueIdentity(name, contract.record_key, identity, what=what, what_vi=what_vi, query=query))
+    if declaration is not None and declaration.identity is not None:
+        identity = declaration.identity
+        rules.append(
+            UniqueIdentity(
+                name,
+                contract.record_key,
+                identity.key,
+                what=identity.what,
+                what_vi=identity.what_vi,
+                query=identity.query,
+            )
+        )
     if "full_name" in fields:
         rules.append(NamesNormalised(name))
     if "line" in fields:
         rules.append(AddressesNormalised(name))
     if "last_updated" in contract.model_fields:
         rules.append(Fresh(name))
-    rules += _domain_rules(name)
+    if declaration is not None:
+        rules += [DeclaredCheck(name, check) for check in declaration.checks]
+        rules += [_link_rule(name, link) for link in declaration.links]
     return tuple(rules)
+
+
+@cache
+def rules_for(contract: type[Contract]) -> tuple[Rule, ...]:
+    """The rule set of a contract: the generic rules that apply to its fields, then the rules its package declares
+    (entry-point group ``gateway.quality_rules``). The one function the gateway calls for a contract's rules."""
+    return rules_from(contract, declared_rules().get(contract.contract_name))
+
+
+def rules_for_database(registry: ConnectorRegistry, database_id: str) -> tuple[Rule, ...]:
+    """The rule set of a served database: that of its connector's contract (``KeyError`` if it is not served)."""
+    return rules_for(registry.databases[database_id].connector.contract)
 
 
 def rule_needs_lookups(rule: Rule) -> bool:
     """Whether a rule asks other databases (it applies only where lookups are given)."""
-    return isinstance(rule, _DeathRule)
+    return isinstance(rule, _LinkRule)

@@ -1,7 +1,8 @@
 """Cross-database questions of the data-quality rules, answered by the connectors the gateway serves.
 
-The population database is whichever served database has the ``population.citizen`` contract, the civil status
-database the one with ``civil_status.registration``. Answers are cached for the length of one scan.
+The population database is whichever served database has the contract :data:`contracts.quality.CITIZENS`, the
+civil status database the one with :data:`contracts.quality.DEATH_REGISTRATIONS`. Answers are cached for the length
+of one scan.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from connectors.base import Connector, ConnectorError
+from connectors.base import Connector, ConnectorError, RecordNotFound
 from contracts import Contract
+from contracts.quality import CITIZENS, DEATH_REGISTRATIONS
 
 from ..registry import ConnectorRegistry
-from .rules import DeathLookup, Lookups, RecordSearch
+from .rules import CitizenLookup, DeathLookup, Lookups, RecordSearch, as_date
 
-__all__ = ["connector_search", "registry_lookups"]
+__all__ = ["connector_lookups", "connector_search", "registry_lookups"]
 
 Source = Connector[Any]
 Question = TypeVar("Question")
@@ -54,16 +56,27 @@ def _cached(
     return cached
 
 
-def _population_death(connector: Source) -> DeathLookup:
-    async def ask(personal_id: str) -> date | None:
+def _citizen(connector: Source) -> CitizenLookup:
+    async def ask(personal_id: str) -> Mapping[str, Any] | None:
         try:
             citizen: Contract = await connector.get(personal_id)
+        except RecordNotFound:
+            return None
         except ConnectorError as exc:
             raise LookupError(f"population: {type(exc).__name__}") from None
-        died = getattr(citizen, "date_of_death", None)
-        return died if isinstance(died, date) else None
+        return citizen.model_dump(mode="json")
 
     return _cached(ask)
+
+
+def _population_death(citizen: CitizenLookup) -> DeathLookup:
+    async def ask(personal_id: str) -> date | None:
+        record = await citizen(personal_id)
+        if record is None:
+            raise LookupError("population: no such citizen")
+        return as_date(record.get("date_of_death"))
+
+    return ask
 
 
 def _civil_status_death(connector: Source) -> DeathLookup:
@@ -108,11 +121,16 @@ def connector_search(connector: Source) -> RecordSearch | None:
     return _cached(search, lambda query: json.dumps(query, sort_keys=True, default=str))
 
 
-def registry_lookups(registry: ConnectorRegistry) -> Lookups:
-    """The lookups the served databases can answer (the population and civil status databases, when served)."""
-    population = _connector_for(registry, "population.citizen")
-    civil_status = _connector_for(registry, "civil_status.registration")
+def connector_lookups(population: Source | None, civil_status: Source | None = None) -> Lookups:
+    """The lookups the connectors of the population and civil status databases answer (either may be missing)."""
+    citizen = _citizen(population) if population is not None else None
     return Lookups(
-        population_death=_population_death(population) if population is not None else None,
+        population_death=_population_death(citizen) if citizen is not None else None,
+        citizen=citizen,
         civil_status_death=_civil_status_death(civil_status) if civil_status is not None else None,
     )
+
+
+def registry_lookups(registry: ConnectorRegistry) -> Lookups:
+    """The lookups the served databases can answer (the population and civil status databases, when served)."""
+    return connector_lookups(_connector_for(registry, CITIZENS), _connector_for(registry, DEATH_REGISTRATIONS))

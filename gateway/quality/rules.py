@@ -17,15 +17,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from enum import StrEnum
 from typing import Any, ClassVar, Final, Literal
 
 from contracts import Contract
-from contracts.dates import PartialDate
+from contracts.quality import Dimension, as_date, as_partial_date
 
 __all__ = [
     "OK",
     "SKIP",
+    "CitizenLookup",
     "DeathLookup",
     "Dimension",
     "Failure",
@@ -46,28 +46,6 @@ __all__ = [
     "walk_dicts",
     "where",
 ]
-
-
-class Dimension(StrEnum):
-    """The four dimensions of data quality: correct, complete, clean, live (đúng, đủ, sạch, sống)."""
-
-    CORRECT = "correct"
-    COMPLETE = "complete"
-    CLEAN = "clean"
-    LIVE = "live"
-
-    @property
-    def title_vi(self) -> str:
-        """The Vietnamese name of the dimension."""
-        return _DIMENSION_VI[self]
-
-
-_DIMENSION_VI: Final = {
-    Dimension.CORRECT: "Đúng",
-    Dimension.COMPLETE: "Đủ",
-    Dimension.CLEAN: "Sạch",
-    Dimension.LIVE: "Sống",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +69,10 @@ DeathLookup = Callable[[str], Awaitable[date | None]]
 """Personal id -> the date of death another database records (``None``: none recorded); raises ``LookupError``
 when that database does not know the person or cannot answer."""
 
+CitizenLookup = Callable[[str], Awaitable[Mapping[str, Any] | None]]
+"""Personal id -> the population database's record of that citizen, as contract data (``None``: no such citizen);
+raises ``LookupError`` when that database cannot answer (or its record breaks the contract)."""
+
 RecordSearch = Callable[[Mapping[str, Any]], Awaitable[list[dict[str, Any]]]]
 """Query (fields of the contract's query model) -> the records of the scanned database matching it, as contract
 data; raises ``LookupError`` when the database cannot answer."""
@@ -103,12 +85,14 @@ class Lookups:
     ``population_death``: the death the population database records for a personal id;
     ``civil_status_death``: the death the civil status database registered for a personal id;
     ``search``: a search of the database being scanned, so that a sampled record's duplicates are found among all
-    records, not only among those sampled.
+    records, not only among those sampled;
+    ``citizen``: the population database's record of a personal id (identity, permanent address).
     """
 
     population_death: DeathLookup | None = None
     civil_status_death: DeathLookup | None = None
     search: RecordSearch | None = None
+    citizen: CitizenLookup | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,37 +173,6 @@ class MappingRule(RecordRule):
 
 
 # --- raw values -----------------------------------------------------------------------------------------------------
-
-
-def as_partial_date(value: Any) -> PartialDate | None:
-    """A (possibly partial) date from text, a ``date`` or a :class:`PartialDate`; ``None`` if unreadable."""
-    if isinstance(value, PartialDate):
-        return value
-    if isinstance(value, datetime):
-        return PartialDate.from_date(value.date())
-    if isinstance(value, date):
-        return PartialDate.from_date(value)
-    if isinstance(value, str):
-        try:
-            return PartialDate.parse(value.strip())
-        except ValueError:
-            return None
-    return None
-
-
-def as_date(value: Any) -> date | None:
-    """A complete date from text (``YYYY-MM-DD``, or a timestamp) or a ``date``; ``None`` if unreadable."""
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            return date.fromisoformat(text[:10]) if len(text) >= 10 else None
-        except ValueError:
-            return None
-    return None
 
 
 def as_datetime(value: Any) -> datetime | None:

@@ -9,6 +9,8 @@ route                                  what it does
 ``GET /api/doanh-nghiep``              search by ``TenDoanhNghiep`` (part of the Vietnamese or English name)
                                        and/or ``NguoiDaiDien`` (the representative's personal id); numbered
                                        pages ``PageIndex`` (from 1) of ``PageSize``, with ``TotalCount``
+``GET /api/dong-bo/doanh-nghiep``      every enterprise (the listing of the synchronisation service), numbered
+                                       pages ``PageIndex`` (from 1) of ``PageSize``, with ``TotalCount``
 ``/_simulator/...``                    control: ``misbehave`` (POST), ``stats`` (GET), ``reset`` (POST)
 =====================================  ====================================================================
 
@@ -75,6 +77,7 @@ class BusinessApi(RecordApi):
         """The API's data routes."""
         return [
             Route("/api/he-thong/tinh-trang", self._status, methods=["GET"]),
+            Route("/api/dong-bo/doanh-nghiep", self._listing, methods=["GET"]),
             Route("/api/doanh-nghiep/{ma_so}", self._enterprise, methods=["GET"]),
             Route("/api/doanh-nghiep", self._search, methods=["GET"]),
         ]
@@ -114,6 +117,18 @@ class BusinessApi(RecordApi):
             if (representative is None or self.records[code]["NguoiDaiDien"]["SoDinhDanh"] == representative)
             and (wanted is None or any(wanted in known for known in self._names[code]))
         ]
+
+    async def _listing(self, request: Request) -> Response:
+        if (refused := self.refused(request, "listing")) is not None:
+            return refused
+        try:
+            codes = self.window(
+                self._codes, request.query_params, page="PageIndex", size="PageSize", max_size=self.max_page_size
+            )
+        except BadParameter as exc:
+            return _failure("BAD_REQUEST", str(exc), 400)
+        items = [self.enterprise(code, violating=self.violating(request)) for code in codes]
+        return json_response({"Success": True, "Data": {"Items": items, "TotalCount": len(self._codes)}})
 
     async def _search(self, request: Request) -> Response:
         if (refused := self.refused(request, "search")) is not None:

@@ -15,6 +15,7 @@ __all__ = ["BUSINESS"]
 async def _start(context: SectorContext) -> dict[str, Any]:
     _, enterprises = synthetic_world(context.citizens, context.seed, context.today)
     api = BusinessApi(enterprises)
+    context.plant("business", list(api.records.values()))
     server = SimulatorServer(api).start()
     context.stack.callback(server.stop)
     context.servers["business"] = server

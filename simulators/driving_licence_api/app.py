@@ -7,6 +7,7 @@ route                                  what it does
 ``GET /api/gplx/v1/giay-phep/{so}``    one licence: ``{"ket_qua": "OK", "du_lieu": {...}}``; unknown: 404
 ``GET /api/gplx/v1/giay-phep``         search by holder (``so_cccd``), numbered pages ``trang`` (from 1) of
                                        ``kich_thuoc`` (at most 50); ``tong_so`` is the number of matches
+``GET /api/gplx/v1/danh-sach``         every licence, numbered pages ``trang`` of ``kich_thuoc``, with ``tong_so``
 ``/_simulator/...``                    control: ``misbehave`` (POST), ``stats`` (GET), ``reset`` (POST)
 =====================================  ================================================================
 
@@ -50,6 +51,7 @@ class DrivingLicenceApi(RecordApi):
     ) -> None:
         self.licences = {licence["so_gplx"]: licence for licence in licences}
         self.by_holder: dict[str, list[str]] = {}
+        self._numbers = sorted(self.licences)
         for number in sorted(self.licences):
             self.by_holder.setdefault(self.licences[number]["nguoi_lai"]["so_cccd"], []).append(number)
         super().__init__(auth=auth, misbehaviour=misbehaviour)
@@ -58,6 +60,7 @@ class DrivingLicenceApi(RecordApi):
         """The data routes."""
         return [
             Route("/api/gplx/v1/suc-khoe", self._health, methods=["GET"]),
+            Route("/api/gplx/v1/danh-sach", self._listing, methods=["GET"]),
             Route("/api/gplx/v1/giay-phep/{so_gplx}", self._licence, methods=["GET"]),
             Route("/api/gplx/v1/giay-phep", self._search, methods=["GET"]),
         ]
@@ -80,6 +83,18 @@ class DrivingLicenceApi(RecordApi):
         if number not in self.licences:
             return json_response({"ket_qua": "KHONG_TIM_THAY", "thong_bao": "Không tìm thấy giấy phép"}, 404)
         return json_response({"ket_qua": "OK", "du_lieu": self._record(number, request)})
+
+    async def _listing(self, request: Request) -> Response:
+        if (refused := self.refused(request, "listing")) is not None:
+            return refused
+        try:
+            numbers = self.window(
+                self._numbers, request.query_params, page="trang", size="kich_thuoc", max_size=MAX_PAGE_SIZE
+            )
+        except BadParameter as problem:
+            return json_response({"ket_qua": "SAI_THAM_SO", "thong_bao": str(problem)}, 400)
+        items = [self._record(number, request) for number in numbers]
+        return json_response({"ket_qua": "OK", "du_lieu": items, "tong_so": len(self._numbers)})
 
     async def _search(self, request: Request) -> Response:
         if (refused := self.refused(request, "search")) is not None:

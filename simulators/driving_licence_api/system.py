@@ -22,6 +22,7 @@ def driving_licence_api(count: int, *, seed: int, today: date) -> DrivingLicence
 
 async def _start(context: SectorContext) -> dict[str, Any]:
     api = driving_licence_api(context.citizens, seed=context.seed, today=context.today)
+    context.plant("driving_licences", list(api.licences.values()))
     server = SimulatorServer(api).start()
     context.stack.callback(server.stop)
     context.servers["driving_licences"] = server

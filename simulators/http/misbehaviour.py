@@ -15,6 +15,7 @@ import asyncio
 import socket
 import struct
 import threading
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, replace
@@ -116,6 +117,8 @@ class ReceivedRequest:
     method: str
     path: str
     headers: Mapping[str, str]
+    at: float = 0.0
+    """When it arrived (``time.monotonic()``), so that tests can measure the rate of requests."""
 
 
 class RequestLog:
@@ -133,7 +136,9 @@ class RequestLog:
             name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
         with self._lock:
-            self._requests.append(ReceivedRequest(scope.get("method", ""), scope.get("path", ""), headers))
+            self._requests.append(
+                ReceivedRequest(scope.get("method", ""), scope.get("path", ""), headers, time.monotonic())
+            )
 
     def requests(self) -> list[ReceivedRequest]:
         """Every request recorded, oldest first."""

@@ -64,7 +64,9 @@ def _requests(context: SectorContext) -> list[dict[str, Any]]:
 
 
 async def _start(context: SectorContext) -> dict[str, Any]:
-    service = JudicialRecordsService(await asyncio.to_thread(_requests, context))
+    rows = await asyncio.to_thread(_requests, context)
+    context.plant("judicial_records", rows)
+    service = JudicialRecordsService(rows)
     server = SimulatorServer(service).start()
     context.stack.callback(server.stop)
     context.servers["judicial_records"] = server

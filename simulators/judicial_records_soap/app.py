@@ -209,6 +209,8 @@ class JudicialRecordsService:
                 answer = self._lookup(operation, violation)
             elif name == "TimKiemHoSo":
                 answer = self._search(operation, violation)
+            elif name == "DanhSachHoSo":
+                answer = self._listing(operation, violation)
             elif name == "KiemTraTrangThai":
                 answer = _E.KiemTraTrangThaiResponse(_E.TrangThai("HOAT_DONG"))
             else:
@@ -291,6 +293,15 @@ class JudicialRecordsService:
         window = matching[(page - 1) * size : page * size]
         return _E.TimKiemHoSoResponse(
             _E.TongSo(str(len(matching))), _E.DanhSach(*(_record(row, violation) for row in window))
+        )
+
+    def _listing(self, operation: etree._Element, violation: bool) -> etree._Element:
+        page = _integer(operation, "Trang", 1, 10**6) or 1
+        size = _integer(operation, "SoBanGhi", 1, self.max_page_size) or 1
+        numbers = sorted(self.rows)
+        window = numbers[(page - 1) * size : page * size]
+        return _E.DanhSachHoSoResponse(
+            _E.TongSo(str(len(numbers))), _E.DanhSach(*(_record(self.rows[number], violation) for number in window))
         )
 
 

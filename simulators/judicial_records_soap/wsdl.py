@@ -1,7 +1,8 @@
 """The WSDL 1.1 description of the simulated judicial records service (document/literal, SOAP 1.1).
 
-Three operations: ``TraCuuHoSo`` (one request by its number), ``TimKiemHoSo`` (an applicant's requests, by
-numbered pages of at most ``SoBanGhi`` records) and ``KiemTraTrangThai`` (the service's status). The schema is
+Four operations: ``TraCuuHoSo`` (one request by its number), ``TimKiemHoSo`` (an applicant's requests, by
+numbered pages of at most ``SoBanGhi`` records), ``DanhSachHoSo`` (every request, by numbered pages, for
+synchronisation) and ``KiemTraTrangThai`` (the service's status). The schema is
 inline, so that reading the WSDL needs no further fetch.
 """
 
@@ -71,6 +72,26 @@ _WSDL = """<?xml version="1.0" encoding="UTF-8"?>
           </xs:sequence>
         </xs:complexType>
       </xs:element>
+      <xs:element name="DanhSachHoSo">
+        <xs:complexType>
+          <xs:sequence>
+            <xs:element name="Trang" type="xs:int"/>
+            <xs:element name="SoBanGhi" type="xs:int"/>
+          </xs:sequence>
+        </xs:complexType>
+      </xs:element>
+      <xs:element name="DanhSachHoSoResponse">
+        <xs:complexType>
+          <xs:sequence>
+            <xs:element name="TongSo" type="xs:int"/>
+            <xs:element name="DanhSach">
+              <xs:complexType>
+                <xs:sequence><xs:element name="HoSo" type="tns:HoSo" minOccurs="0" maxOccurs="unbounded"/></xs:sequence>
+              </xs:complexType>
+            </xs:element>
+          </xs:sequence>
+        </xs:complexType>
+      </xs:element>
       <xs:element name="KiemTraTrangThai"><xs:complexType><xs:sequence/></xs:complexType></xs:element>
       <xs:element name="KiemTraTrangThaiResponse">
         <xs:complexType><xs:sequence><xs:element name="TrangThai" type="xs:string"/></xs:sequence></xs:complexType>
@@ -81,6 +102,10 @@ _WSDL = """<?xml version="1.0" encoding="UTF-8"?>
   <wsdl:message name="TraCuuHoSoReply"><wsdl:part name="parameters" element="tns:TraCuuHoSoResponse"/></wsdl:message>
   <wsdl:message name="TimKiemHoSoRequest"><wsdl:part name="parameters" element="tns:TimKiemHoSo"/></wsdl:message>
   <wsdl:message name="TimKiemHoSoReply"><wsdl:part name="parameters" element="tns:TimKiemHoSoResponse"/></wsdl:message>
+  <wsdl:message name="DanhSachHoSoRequest"><wsdl:part name="parameters" element="tns:DanhSachHoSo"/></wsdl:message>
+  <wsdl:message name="DanhSachHoSoReply">
+    <wsdl:part name="parameters" element="tns:DanhSachHoSoResponse"/>
+  </wsdl:message>
   <wsdl:message name="KiemTraTrangThaiRequest">
     <wsdl:part name="parameters" element="tns:KiemTraTrangThai"/>
   </wsdl:message>
@@ -94,6 +119,9 @@ _WSDL = """<?xml version="1.0" encoding="UTF-8"?>
     <wsdl:operation name="TimKiemHoSo">
       <wsdl:input message="tns:TimKiemHoSoRequest"/><wsdl:output message="tns:TimKiemHoSoReply"/>
     </wsdl:operation>
+    <wsdl:operation name="DanhSachHoSo">
+      <wsdl:input message="tns:DanhSachHoSoRequest"/><wsdl:output message="tns:DanhSachHoSoReply"/>
+    </wsdl:operation>
     <wsdl:operation name="KiemTraTrangThai">
       <wsdl:input message="tns:KiemTraTrangThaiRequest"/><wsdl:output message="tns:KiemTraTrangThaiReply"/>
     </wsdl:operation>
@@ -106,6 +134,10 @@ _WSDL = """<?xml version="1.0" encoding="UTF-8"?>
     </wsdl:operation>
     <wsdl:operation name="TimKiemHoSo">
       <soap:operation soapAction="{ns}/TimKiemHoSo"/>
+      <wsdl:input><soap:body use="literal"/></wsdl:input><wsdl:output><soap:body use="literal"/></wsdl:output>
+    </wsdl:operation>
+    <wsdl:operation name="DanhSachHoSo">
+      <soap:operation soapAction="{ns}/DanhSachHoSo"/>
       <wsdl:input><soap:body use="literal"/></wsdl:input><wsdl:output><soap:body use="literal"/></wsdl:output>
     </wsdl:operation>
     <wsdl:operation name="KiemTraTrangThai">

@@ -9,6 +9,8 @@ route                                      what it does
 ``GET /api/v1/nguoi-nop-thue``             search by ``ten`` (part of the name, at least 2 characters) and
                                            optionally ``loai`` (``TC`` organisations, ``CN`` individuals);
                                            ``limit`` records after the opaque ``cursor``, with ``next_cursor``
+``GET /api/v1/danh-sach-nguoi-nop-thue``   every taxpayer, numbered pages ``trang`` (from 1) of ``so_ban_ghi``,
+                                           with ``tong_so``
 ``/_simulator/...``                        control: ``misbehave`` (POST), ``stats`` (GET), ``reset`` (POST)
 =========================================  ================================================================
 
@@ -82,6 +84,7 @@ class TaxApi(RecordApi):
         """The API's data routes."""
         return [
             Route("/api/v1/trang-thai-he-thong", self._status, methods=["GET"]),
+            Route("/api/v1/danh-sach-nguoi-nop-thue", self._listing, methods=["GET"]),
             Route("/api/v1/nguoi-nop-thue/{mst}", self._taxpayer, methods=["GET"]),
             Route("/api/v1/nguoi-nop-thue", self._search, methods=["GET"]),
         ]
@@ -108,6 +111,18 @@ class TaxApi(RecordApi):
             return _failure("04", "Không tìm thấy người nộp thuế", 404)
         data = self.taxpayer(code, violating=self.violating(request))
         return json_response({"code": "00", "desc": "Thành công", "data": data})
+
+    async def _listing(self, request: Request) -> Response:
+        if (refused := self.refused(request, "listing")) is not None:
+            return refused
+        try:
+            codes = self.window(
+                self._codes, request.query_params, page="trang", size="so_ban_ghi", max_size=self.max_page_size
+            )
+        except BadParameter as exc:
+            return _failure("02", str(exc), 400)
+        items = [self.taxpayer(code, violating=self.violating(request)) for code in codes]
+        return json_response({"code": "00", "data": items, "tong_so": len(self._codes)})
 
     async def _search(self, request: Request) -> Response:
         if (refused := self.refused(request, "search")) is not None:

@@ -19,6 +19,7 @@ async def _start(context: SectorContext) -> dict[str, Any]:
     vss = synthetic_vss_records(context.citizens, context.seed, context.today)
     taxpayers = build_taxpayers(citizens, enterprises, vss, seed=context.seed, today=context.today)
     api = TaxApi(taxpayers)
+    context.plant("tax", list(api.records.values()))
     server = SimulatorServer(api).start()
     context.stack.callback(server.stop)
     context.servers["tax"] = server

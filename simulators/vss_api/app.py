@@ -13,6 +13,8 @@ route                                  what it does
                                        404 with ``maKetQua`` ``"010"``
 ``GET /api/bhyt/v2/the``               cards by ``maSoBhxh``, ``soDinhDanh``, or ``hoTen`` with ``ngaySinh``;
                                        numbered pages ``trang`` (from 1) of ``kichThuoc``, with ``tongSo``
+``GET /api/bhxh/v2/danh-sach/...``     every participant (``nguoi-tham-gia``, windows as above) or card
+``GET /api/bhyt/v2/danh-sach/the``     (``the``, pages as above), with ``tongSo``
 ``/_simulator/...``                    control: ``misbehave`` (POST), ``stats`` (GET), ``reset`` (POST)
 =====================================  ====================================================================
 
@@ -91,6 +93,8 @@ class VssApi(RecordApi):
         """The API's data routes."""
         return [
             Route("/api/bhxh/v2/trang-thai", self._status, methods=["GET"]),
+            Route("/api/bhxh/v2/danh-sach/nguoi-tham-gia", self._participants_listing, methods=["GET"]),
+            Route("/api/bhyt/v2/danh-sach/the", self._cards_listing, methods=["GET"]),
             Route("/api/bhxh/v2/nguoi-tham-gia/{ma_so_bhxh}", self._participant, methods=["GET"]),
             Route("/api/bhxh/v2/nguoi-tham-gia", self._participants_search, methods=["GET"]),
             Route("/api/bhyt/v2/the/{ma_the}", self._card, methods=["GET"]),
@@ -151,6 +155,35 @@ class VssApi(RecordApi):
                 continue
             found.append(key)
         return found
+
+    async def _participants_listing(self, request: Request) -> Response:
+        if (refused := self.refused(request, "participants_listing")) is not None:
+            return refused
+        try:
+            codes = self.window(
+                self._participants,
+                request.query_params,
+                page="tuBanGhi",
+                size="soBanGhi",
+                max_size=self.max_page_size,
+                offset=True,
+            )
+        except BadParameter as exc:
+            return _failure(_BAD_REQUEST, str(exc), 400)
+        items = [self.participant(code, violating=self.violating(request)) for code in codes]
+        return json_response({"maKetQua": _OK, "tongSo": len(self._participants), "duLieu": items})
+
+    async def _cards_listing(self, request: Request) -> Response:
+        if (refused := self.refused(request, "cards_listing")) is not None:
+            return refused
+        try:
+            codes = self.window(
+                self._cards, request.query_params, page="trang", size="kichThuoc", max_size=self.max_page_size
+            )
+        except BadParameter as exc:
+            return _failure(_BAD_REQUEST, str(exc), 400)
+        items = [self.card(code, violating=self.violating(request)) for code in codes]
+        return json_response({"maKetQua": _OK, "duLieu": {"danhSach": items, "tongSo": len(self._cards)}})
 
     async def _participants_search(self, request: Request) -> Response:
         if (refused := self.refused(request, "participants_search")) is not None:

@@ -21,6 +21,8 @@ def vss_server(context: SectorContext) -> SimulatorServer:
     server = _SERVERS.get(key)
     if server is None:
         records = synthetic_vss_records(context.citizens, context.seed, context.today)
+        context.plant("social_insurance", list(records.participants.values()))
+        context.plant("health_insurance", list(records.cards.values()))
         server = _SERVERS[key] = SimulatorServer(VssApi(records)).start()
 
         def stop() -> None:

@@ -5,6 +5,7 @@ instead of hanging; a chain without its head is never continued."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -56,8 +57,9 @@ def event(n: int, outcome: str = "allowed") -> PendingEvent:
 
 
 def writer(url: str, tmp_path: Path, **options: float) -> AuditWriter:
+    """A writer appending by the gateway's own path for the database (asyncpg, or sqlite3)."""
     key = new_signing_key("ES256")
-    return AuditWriter(audit_engine(url, writer=True), WriterOptions(**options), signing_key=lambda: key)  # type: ignore[arg-type]
+    return AuditWriter.for_database(url, WriterOptions(**options), signing_key=lambda: key)  # type: ignore[arg-type]
 
 
 async def seals_and_report(url: str) -> tuple[list[int], bool, str]:
@@ -88,6 +90,78 @@ async def test_concurrent_events_share_transactions_and_get_contiguous_seqs(data
     assert sorted(seqs) == list(range(1, 201))
     assert transactions <= 20, transactions  # grouped, not one transaction per event
     _seals, ok, summary = await seals_and_report(database)
+    assert ok, summary
+
+
+@pytest.mark.anyio
+async def test_the_generic_appender_chains_as_the_fast_ones_do(database: str, tmp_path: Path) -> None:
+    key = new_signing_key("ES256")
+    audit = AuditWriter(
+        audit_engine(database, writer=True), WriterOptions(seal_every_events=7), signing_key=lambda: key
+    )  # type: ignore[arg-type]
+    await audit.start()
+    seqs = [await audit.append(event(n)) for n in range(10)]
+    seqs += await asyncio.gather(*(audit.append(event(n)) for n in range(10, 20)))
+    await audit.close()
+    assert seqs[:10] == list(range(1, 11)) and sorted(seqs) == list(range(1, 21))
+    seals, ok, summary = await seals_and_report(database)
+    assert ok, summary
+    assert seals[0] == 7 and seals[-1] == 20
+
+
+@pytest.mark.anyio
+async def test_processes_appending_in_turn_keep_one_chain(database: str, tmp_path: Path) -> None:
+    # Each writer stands for a gateway process: each expects the head where its own last batch left it, and finds
+    # that the other moved it.
+    first, second = writer(database, tmp_path), writer(database, tmp_path)
+    await first.start()
+    await second.start()
+    seqs = []
+    for n in range(12):
+        seqs.append(await (first if n % 3 else second).append(event(n)))
+    seqs += await asyncio.gather(*(w.append(event(100 + n)) for n in range(10) for w in (first, second)))
+    await first.close()
+    await second.close()
+    assert seqs[:12] == list(range(1, 13))
+    assert sorted(seqs) == list(range(1, 33))
+    engine = create_engine(database)
+    try:
+        async with engine.connect() as conn:
+            ids = list((await conn.execute(sa.select(EVENTS.c.request_id).order_by(EVENTS.c.seq))).scalars())
+    finally:
+        await engine.dispose()
+    assert ids[:12] == [f"req-{n}" for n in range(12)]
+    _seals, ok, summary = await seals_and_report(database)
+    assert ok, summary
+
+
+@pytest.fixture
+def sqlite_database(tmp_path: Path) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
+    migrations.upgrade(url)
+    return url
+
+
+@pytest.mark.anyio
+async def test_sqlite_appends_wait_for_another_process_holding_the_write_lock(
+    sqlite_database: str, tmp_path: Path
+) -> None:
+    url = sqlite_database
+    audit = writer(url, tmp_path, batch_wait_seconds=0)
+    await audit.start()
+    assert await audit.append(event(0)) == 1
+    other = sqlite3.connect(tmp_path / "gateway.db", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another process writing
+        pending = asyncio.ensure_future(audit.append(event(1)))
+        await asyncio.sleep(0.3)
+        assert not pending.done()  # waiting for the lock, off the event loop (this test's loop kept running)
+        other.execute("COMMIT")
+        assert await asyncio.wait_for(pending, 10) == 2
+    finally:
+        other.close()
+    await audit.close()
+    _seals, ok, summary = await seals_and_report(url)
     assert ok, summary
 
 

@@ -88,9 +88,13 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Planted]:
         "population": {"config": {"url": f"sqlite:///{population}"}},
         "population_sample": {"connector": "population", "config": {"url": f"sqlite:///{population}"}},
         "civil_status": {"config": {"url": f"sqlite:///{civil_status}"}},
-        # A REST-served database: its connector cannot sample.
+        # A REST-served database whose configuration declares no listing: its connector cannot sample.
         "driving_licences": {
-            "config": {"base_url": "http://127.0.0.1:9", "auth": {"type": "api_key", "header": "X-API-Key", "key": "k"}}
+            "config": {
+                "base_url": "http://127.0.0.1:9",
+                "auth": {"type": "api_key", "header": "X-API-Key", "key": "k"},
+                "sample": None,
+            }
         },
     }
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}

@@ -64,8 +64,13 @@ async def test_a_sample_is_random_raw_and_bounded(sector: str) -> None:
 
 @pytest.mark.anyio
 async def test_connectors_without_a_sample_refuse(tmp_path: Path) -> None:
+    # A REST connector whose configuration declares no listing to sample.
     connector = DrivingLicencesConnector.from_config(
-        {"base_url": "http://127.0.0.1:9", "auth": {"type": "api_key", "header": "X-API-Key", "key": "k"}}
+        {
+            "base_url": "http://127.0.0.1:9",
+            "auth": {"type": "api_key", "header": "X-API-Key", "key": "k"},
+            "sample": None,
+        }
     )
     with pytest.raises(OperationNotSupported, match="cannot sample"):
         await connector.sample(10)
