@@ -1,6 +1,7 @@
 """The token endpoint: its latency, its throughput, and a legitimate client's wait during a flood of bad requests.
 
     .venv/bin/python bench/tokens.py [--backend sqlite|postgresql] [--requests 300] [--duration 10]
+                                     [--throughput-only] [--profile FILE]
 
 It starts ``gateway serve`` (one worker, uvloop, httptools) on 127.0.0.1 with a client whose secret is stored as the
 gateway stores new secrets (a keyed hash), and measures:
@@ -13,6 +14,11 @@ gateway stores new secrets (a keyed hash), and measures:
   against made-up client ids, and against a client whose secret is still stored as an argon2id hash from an earlier
   version, with the failure limits off (the worst case: every bad request runs argon2, 64 MiB each, at most two
   at a time).
+
+``--throughput-only`` measures the throughput alone (no idle, healthz or flood runs): quick before/after
+comparisons of one change. ``--profile FILE`` records the server with py-spy (``pip install py-spy``; root or
+ptrace rights) during the throughput run, as collapsed stacks (``--format raw``; ``--gil``: only the samples
+holding the GIL).
 
 Everything, wrk and the flooding threads included, shares this machine's cores.
 """
@@ -118,6 +124,21 @@ def serve(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@contextmanager
+def profiled(pid: int, output: Path | None, duration: float) -> Iterator[None]:
+    """Record ``pid`` with py-spy (collapsed stacks, GIL-holding samples) while the block runs."""
+    if output is None:
+        yield
+        return
+    spy = Path(sys.executable).parent / "py-spy"
+    command = [str(spy), "record", "--gil", "--nonblocking", "--rate", "250", "--format", "raw", "--pid", str(pid)]
+    recorder = subprocess.Popen([*command, "--output", str(output), "--duration", f"{duration:.0f}"])
+    try:
+        yield
+    finally:
+        recorder.wait(timeout=duration + 60)
 
 
 def idle(base: str, client_id: str, secret: str, requests: int) -> list[float]:
@@ -247,6 +268,8 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--requests", type=int, default=300, help="sequential requests of the idle measurement")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of the throughput measurement")
+    parser.add_argument("--throughput-only", action="store_true", help="only the throughput measurement")
+    parser.add_argument("--profile", type=Path, help="record the server with py-spy during the throughput run")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed (apt-get install wrk)")
@@ -265,13 +288,20 @@ def main() -> None:
         make_legacy(env, *legacy)
         print(f"backend={args.backend} gateway workers=1 cpus={os.cpu_count()}")
         with serve(env) as (base, process):
+            if args.throughput_only:
+                idle(base, *good, 20)
+                with profiled(process.pid, args.profile, args.duration):
+                    rps, note = throughput(base, *good, args.duration, work)
+                print(f"throughput  {rps:,.0f} tokens/s (16 connections, {note})")
+                return
             timings = idle(base, *good, args.requests)
             cuts = statistics.quantiles(timings, n=100)
             print(
                 f"idle        /oauth/token p50 {statistics.median(timings) * 1000:.2f} ms  "
                 f"p99 {cuts[98] * 1000:.2f} ms  ({args.requests} sequential requests)"
             )
-            rps, note = throughput(base, *good, args.duration, work)
+            with profiled(process.pid, args.profile, args.duration):
+                rps, note = throughput(base, *good, args.duration, work)
             ceiling, _ = wrk(f"{base}/healthz", None, args.duration / 2)
             print(f"throughput  {rps:,.0f} tokens/s (16 connections, {note}); GET /healthz: {ceiling:,.0f}/s")
             show_flood("against one client id (locked out)", flood(base, process.pid, good, lambda _: victim[0]))

@@ -22,6 +22,7 @@ from .routers.quality_history import router as quality_history_router
 from .settings import Settings, get_settings
 from .state import GatewayState
 from .telemetry import configure_tracing
+from .token_path import TokenPathMiddleware
 
 DESCRIPTION = """\
 The provincial data-sharing integration gateway: national and sector databases, adapted by pluggable
@@ -79,7 +80,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.gateway = state
     install_problem_handlers(app)
     install_openapi(app)
-    # Added first, so it runs innermost: the read by key, dispatched by database id (gateway.data_path).
+    # Added first, so it runs innermost: POST /oauth/token with a form body (gateway.token_path).
+    app.add_middleware(TokenPathMiddleware, state=state, exception_handlers=app.exception_handlers)
+    # The read by key, dispatched by database id (gateway.data_path).
     reads: dict[str, LeanRead] = {}
     app.add_middleware(DataPathMiddleware, state=state, reads=reads, exception_handlers=app.exception_handlers)
     # Inside RequestContextMiddleware: body size, strict JSON, deadline, RateLimit-*.

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import APIRouter, Form, Header, Request, Response
 from pydantic import BaseModel, Field
 
-from ..deps import SessionDep, StateDep
+from ..deps import StateDep
 from ..openapi import problem_responses
 from ..services.tokens import (
     issue_assertion_token,
@@ -16,7 +17,60 @@ from ..services.tokens import (
     read_client_credentials,
 )
 
+if TYPE_CHECKING:
+    from ..security.tokens import IssuedToken
+    from ..state import GatewayState
+
 router = APIRouter(tags=["auth"])
+
+#: The headers of every token answer besides its content type (RFC 6749 section 5.1).
+TOKEN_HEADERS = ((b"cache-control", b"no-store"), (b"pragma", b"no-cache"))
+
+
+@dataclass(frozen=True, slots=True)
+class TokenForm:
+    """The form fields of a token request (``None``: absent or empty)."""
+
+    grant_type: str | None = None
+    scope: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    client_assertion_type: str | None = None
+    client_assertion: str | None = None
+
+
+async def token_answer(
+    state: GatewayState, form: TokenForm, *, authorization: str | None, address: str | None
+) -> IssuedToken:
+    """The token a request obtains, or the problem raised: the route's work, shared with its lean path
+    (:mod:`gateway.token_path`). A database session is opened only when needed (client assertions, an
+    earlier form of secret to re-store): a secret is checked against the access cache."""
+    if form.client_assertion is not None or form.client_assertion_type is not None:
+        assertion = read_client_assertion(
+            authorization, form.client_secret, form.client_assertion_type, form.client_assertion
+        )
+        async with state.sessionmaker() as session:
+            return await issue_assertion_token(
+                session,
+                state.tokens,
+                grant_type=form.grant_type,
+                assertion=assertion,
+                client_id=form.client_id,
+                requested_scope=form.scope,
+                guard=state.token_guard,
+                address=address,
+            )
+    credentials = read_client_credentials(authorization, form.client_id, form.client_secret)
+    return await issue_client_token(
+        None,
+        state.tokens,
+        grant_type=form.grant_type,
+        credentials=credentials,
+        requested_scope=form.scope,
+        guard=state.token_guard,
+        address=address,
+        cache=state.access,
+    )
 
 
 class TokenResponse(BaseModel):
@@ -38,7 +92,6 @@ async def issue_token(
     request: Request,
     response: Response,
     state: StateDep,
-    session: SessionDep,
     grant_type: Annotated[str | None, Form(description="Must be `client_credentials`.")] = None,
     scope: Annotated[str | None, Form(description="Space-separated scopes; all allowed ones if absent.")] = None,
     client_id: Annotated[str | None, Form(description="For client_secret_post.")] = None,
@@ -60,31 +113,8 @@ async def issue_token(
     """Client credentials by HTTP Basic (`client_secret_basic`), in the form body (`client_secret_post`), or as
     a signed assertion (`private_key_jwt`). A client id or an address with too many failed requests in the
     last minutes is refused (429 `too-many-failures`, with `Retry-After`) before its credentials are checked."""
+    form = TokenForm(grant_type, scope, client_id, client_secret, client_assertion_type, client_assertion)
     address = request.client.host if request.client is not None else None
-    if client_assertion is not None or client_assertion_type is not None:
-        assertion = read_client_assertion(authorization, client_secret, client_assertion_type, client_assertion)
-        issued = await issue_assertion_token(
-            session,
-            state.tokens,
-            grant_type=grant_type,
-            assertion=assertion,
-            client_id=client_id,
-            requested_scope=scope,
-            guard=state.token_guard,
-            address=address,
-        )
-    else:
-        credentials = read_client_credentials(authorization, client_id, client_secret)
-        issued = await issue_client_token(
-            session,
-            state.tokens,
-            grant_type=grant_type,
-            credentials=credentials,
-            requested_scope=scope,
-            guard=state.token_guard,
-            address=address,
-            cache=state.access,
-        )
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Pragma"] = "no-cache"
+    issued = await token_answer(state, form, authorization=authorization, address=address)
+    response.headers.update({name.decode(): value.decode() for name, value in TOKEN_HEADERS})
     return TokenResponse(access_token=issued.access_token, expires_in=issued.expires_in, scope=issued.scope)

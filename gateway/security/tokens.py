@@ -17,6 +17,7 @@ request.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import time
 import uuid
@@ -32,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from jose import jwk, jws, jwt
 from jose.backends.base import Key
 from jose.backends.cryptography_backend import CryptographyECKey, CryptographyRSAKey
+from jose.utils import base64url_encode
 
 from ..settings import TrustedIssuer
 from .issuers import ExternalIssuers, IssuerKeys, Throttled
@@ -245,6 +247,29 @@ def _assertion_issuer(claims: Mapping[str, Any]) -> str:
     return issuer
 
 
+@dataclass(frozen=True, slots=True)
+class _Signer:
+    """The key signing the gateway's tokens, parsed once, and the encoded JOSE header of every token it signs
+    (``alg``, ``kid``, ``typ``: the same for each, so encoded once)."""
+
+    key: SigningKeyFile
+    signer: Any
+    header: bytes
+
+    @classmethod
+    def of(cls, key: SigningKeyFile) -> _Signer:
+        # As the JWT library encodes a header: compact, keys sorted (its default "typ" replaced by ours).
+        header = json.dumps({"alg": key.algorithm, "kid": key.kid, "typ": "at+jwt"}, separators=(",", ":"))
+        return cls(key, jwk.construct(key.pem.decode(), key.algorithm), base64url_encode(header.encode()))
+
+    def sign(self, claims: Mapping[str, Any]) -> str:
+        """The compact JWS of ``claims`` (encoded as the JWT library encodes them)."""
+        payload: bytes = base64url_encode(json.dumps(claims, separators=(",", ":")).encode())
+        signing_input = self.header + b"." + payload
+        signature: bytes = base64url_encode(self.signer.sign(signing_input))
+        return (signing_input + b"." + signature).decode()
+
+
 def _verify_signature(token: str, verifier: Any, algorithm: str, rejected: type[TokenRejected]) -> None:
     try:
         jws.verify(token, verifier, algorithms=[algorithm])
@@ -276,10 +301,7 @@ class TokenService:
         self.leeway_seconds = leeway_seconds
         self.assertion_audiences = frozenset(assertion_audiences or (issuer,))
         self.assertion_max_seconds = assertion_max_seconds
-        self._signing: tuple[SigningKeyFile, Any] = (
-            signing_key,
-            jwk.construct(signing_key.pem.decode(), signing_key.algorithm),
-        )
+        self._signing = _Signer.of(signing_key)
         self._keys: dict[str, tuple[str, Any]] = {}
         self.set_verification_keys(verification_keys)
         self.issuers: ExternalIssuers[VerificationKey] = ExternalIssuers(
@@ -303,12 +325,12 @@ class TokenService:
     @property
     def signing_key(self) -> SigningKeyFile:
         """The key signing new tokens."""
-        return self._signing[0]
+        return self._signing.key
 
     @property
     def signing_kid(self) -> str:
         """The ``kid`` of the key signing new tokens."""
-        return self._signing[0].kid
+        return self._signing.key.kid
 
     @property
     def verification_kids(self) -> frozenset[str]:
@@ -317,7 +339,7 @@ class TokenService:
 
     def set_signing_key(self, key: SigningKeyFile) -> None:
         """Sign new tokens with ``key`` from now on (it is trusted for verification too)."""
-        self._signing = (key, jwk.construct(key.pem.decode(), key.algorithm))
+        self._signing = _Signer.of(key)
         if key.kid not in self._keys:
             self._keys = {**self._keys, key.kid: (key.algorithm, jwk.construct(dict(key.jwk), key.algorithm))}
 
@@ -325,7 +347,7 @@ class TokenService:
         """Replace the public keys trusted for the gateway's own tokens (JWKs with ``kid`` and ``alg``); the
         current signing key always stays trusted."""
         parsed: dict[str, tuple[str, Any]] = {}
-        for key in (*keys, self._signing[0].jwk):
+        for key in (*keys, self._signing.key.jwk):
             algorithm, kid = key.get("alg"), key.get("kid")
             if not isinstance(algorithm, str) or algorithm not in ALLOWED_ALGORITHMS:
                 continue
@@ -369,9 +391,7 @@ class TokenService:
             "exp": issued_at + self.ttl_seconds,
             "jti": uuid.uuid4().hex,
         }
-        key, signer = self._signing
-        token = jwt.encode(claims, signer, algorithm=key.algorithm, headers={"kid": key.kid, "typ": "at+jwt"})
-        return IssuedToken(access_token=token, expires_in=self.ttl_seconds, scope=scope)
+        return IssuedToken(access_token=self._signing.sign(claims), expires_in=self.ttl_seconds, scope=scope)
 
     # -- access tokens -----------------------------------------------------------------------------------
 

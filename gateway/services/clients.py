@@ -393,31 +393,47 @@ async def rotate_client_secret(
 
 
 async def authenticate_client(
-    session: AsyncSession, *, client_id: str, client_secret: str, access: AccessControl | None = None
+    session: AsyncSession | None, *, client_id: str, client_secret: str, access: AccessControl | None = None
 ) -> ClientAccess | None:
     """The access of the active client these credentials belong to, or ``None``.
 
     With ``access`` (the running gateway's cache, invalidated by every change, rotations included) the client and
-    its secrets' hashes come from the cache, so a token request reads nothing from the database. A secret still
-    stored in an earlier form (argon2id) is re-stored as a keyed hash once it has matched."""
+    its secrets' hashes come from the cache, so a token request reads nothing from the database, and ``session``
+    may be ``None``. A secret still stored in an earlier form (argon2id) is re-stored as a keyed hash once it has
+    matched (in ``session``, else in one of the cache's own)."""
+    if session is None and access is None:
+        raise ValueError("a session or the access cache is needed")
     secret = client_secret[:MAX_SECRET_LENGTH]
     current: ClientAccess | None = None
     if CLIENT_ID_PATTERN.match(client_id) and len(client_secret) <= MAX_SECRET_LENGTH:
         if access is not None:
             current = await access.get(client_id, cache_unknown=False)
         else:
+            assert session is not None
             current = await load_access(session, client_id)
     usable = current.secrets_in_force(utcnow()) if current is not None else []
     match = await verify_secrets([s.secret_hash for s in usable], secret)
     if match is None or current is None or not current.active:
         return None
     if match.legacy:
-        row = await session.get(ClientSecret, usable[match.index].id)
-        if row is not None:
-            row.secret_hash = hash_secret(secret)
-            session.add(row)
-            await announce_change(session, client_id)
-            await session.commit()
-            if access is not None:
-                access.invalidate(client_id)
+        if session is not None:
+            await _restore_secret(session, usable[match.index].id, secret, client_id, access)
+        else:
+            assert access is not None
+            async with access.sessionmaker() as own:
+                await _restore_secret(own, usable[match.index].id, secret, client_id, access)
     return current
+
+
+async def _restore_secret(
+    session: AsyncSession, secret_id: int, secret: str, client_id: str, access: AccessControl | None
+) -> None:
+    """Store a secret that matched an earlier form of hash as a keyed hash (every process is told)."""
+    row = await session.get(ClientSecret, secret_id)
+    if row is not None:
+        row.secret_hash = hash_secret(secret)
+        session.add(row)
+        await announce_change(session, client_id)
+        await session.commit()
+        if access is not None:
+            access.invalidate(client_id)

@@ -61,7 +61,7 @@ def read_client_credentials(
 
 
 async def issue_client_token(
-    session: AsyncSession,
+    session: AsyncSession | None,
     tokens: TokenService,
     *,
     grant_type: str | None,
@@ -72,7 +72,8 @@ async def issue_client_token(
     cache: AccessControl | None = None,
 ) -> IssuedToken:
     """Authenticate the client and issue a token with the requested scopes (all of its scopes by default).
-    With ``cache`` (the gateway's access cache) the client, its grants and its secrets' hashes come from it.
+    With ``cache`` (the gateway's access cache) the client, its grants and its secrets' hashes come from it, and
+    ``session`` may be ``None`` (one is opened from the cache's sessionmaker if a secret must be re-stored).
 
     With a ``guard``, a client id or an ``address`` that has failed too often is refused (429) before its
     secret is checked, and a failure counts against both."""

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+import json
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 import jwt
 import pytest
+from starlette.datastructures import Headers
+from starlette.formparsers import FormParser
 from support import ClientCredentials, LiveServer, fetch_token
 
+from gateway.problems import OAuthError
+from gateway.routers.oauth import TokenForm
 from gateway.settings import Settings
+from gateway.token_path import read_form
 
 
 def _problem(response: httpx.Response, status: int, error: str) -> dict[str, object]:
@@ -184,3 +190,146 @@ def test_jwks_publishes_only_public_material(http: httpx.Client, server: object)
         assert key["use"] == "sig"
         assert key["alg"] == "ES256"
         assert "d" not in key
+
+
+# -- the lean path (gateway.token_path) and the FastAPI route answer alike ---------------------------------------
+
+FORMS = [
+    b"grant_type=client_credentials",
+    b"grant_type=password&grant_type=client_credentials",  # the last of a repeated field
+    b"grant_type=client_credentials&scope=",  # an empty field is an absent one
+    b"&&grant_type=client%5Fcredentials&&noeq&=v&scope=a+b%20c&%ZZ=%FF;x",
+    b"client_id=%E1%BB%87&client_secret=%C3%A9\xe9&client_assertion_type=t&client_assertion=a.b.c",
+    b"grant_type=x=y&scope==&client_id",
+    b"",
+]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("body", FORMS)
+async def test_the_lean_path_reads_a_form_as_starlette_and_fastapi_do(body: bytes) -> None:
+    async def stream() -> AsyncIterator[bytes]:
+        yield body
+
+    headers = Headers({"content-type": "application/x-www-form-urlencoded"})
+    parsed = await FormParser(headers, stream()).parse()
+    # FastAPI's Form: the value Starlette keeps for the name (the last), an empty one as absent.
+    values = {name: parsed.get(name) or None for name in TokenForm.__dataclass_fields__}
+    assert read_form(body) == TokenForm(**values)
+
+
+def test_more_fields_than_starlette_accepts_are_left_to_it() -> None:
+    assert read_form(b"&".join([b"x=1"] * 1000)) is not None
+    assert read_form(b"&".join([b"x=1"] * 1001)) is None
+    assert read_form(b"&&&" * 1001 + b"x=1") is not None  # empty chunks are no fields
+
+
+def test_the_route_answers_as_its_lean_path(http: httpx.Client, reader: ClientCredentials) -> None:
+    """multipart/form-data reaches the FastAPI route, a form-urlencoded body the lean path: the same answers."""
+    auth = (reader.client_id, reader.client_secret)
+    for data, status in (
+        ({"grant_type": "client_credentials"}, 200),
+        ({"grant_type": "client_credentials", "scope": "land:read"}, 400),
+        ({"grant_type": "password"}, 400),
+    ):
+        lean = http.post("/oauth/token", data=data, auth=auth)
+        routed = http.post("/oauth/token", files={k: (None, v) for k, v in data.items()}, auth=auth)
+        assert lean.status_code == routed.status_code == status
+        skip = {"date", "x-request-id", "content-length"}
+        assert [h for h in lean.headers.multi_items() if h[0] not in skip] == [
+            h for h in routed.headers.multi_items() if h[0] not in skip
+        ]
+        if status == 200:
+            assert lean.json().keys() == routed.json().keys()
+            assert {k: v for k, v in lean.json().items() if k != "access_token"} == {
+                k: v for k, v in routed.json().items() if k != "access_token"
+            }
+        else:
+            assert lean.json() == routed.json()
+    refused = http.post(
+        "/oauth/token",
+        content=b"&".join([b"x=1"] * 1001),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        auth=auth,
+    )
+    assert refused.status_code == 400
+    assert refused.headers["content-type"] == "application/problem+json"
+
+
+def test_the_token_is_encoded_as_jwt_libraries_encode_it(http: httpx.Client, reader: ClientCredentials) -> None:
+    """Its header and claims are byte for byte PyJWT's encoding of the same header and claims."""
+    token = fetch_token(http, reader)
+    header, claims = jwt.get_unverified_header(token), jwt.decode(token, options={"verify_signature": False})
+    again = jwt.encode(claims, "k" * 32, algorithm="HS256", headers={"kid": header["kid"], "typ": "at+jwt"})
+    assert token.split(".")[1] == again.split(".")[1]
+    expected_header = {"alg": "ES256", "kid": header["kid"], "typ": "at+jwt"}
+    assert json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "==")) == expected_header
+    assert (
+        token.split(".")[0]
+        == base64.urlsafe_b64encode(json.dumps(expected_header, separators=(",", ":")).encode()).rstrip(b"=").decode()
+    )
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("messages", "lean"),
+    [
+        (
+            [{"type": "http.request", "body": b"grant_type=client_", "more_body": True}, {"type": "http.disconnect"}],
+            False,
+        ),
+        ([{"type": "http.request", "body": b"&x=1" * 1001}], False),
+        (
+            [
+                {"type": "http.request", "body": b"grant_type=", "more_body": True},
+                {"type": "http.request", "body": b"x"},
+            ],
+            True,
+        ),
+    ],
+)
+async def test_the_lean_path_leaves_a_cut_or_oversized_form_to_the_route(
+    messages: list[dict[str, object]], lean: bool
+) -> None:
+    """The route then gets the body as it came, and the message that ended it."""
+    from gateway.token_path import TokenPathMiddleware
+
+    queue = list(messages)
+    routed: list[list[dict[str, object]]] = []
+
+    async def receive() -> dict[str, object]:
+        return queue.pop(0)
+
+    async def route(scope: object, receive: Callable[[], object], send: object) -> None:
+        got = [await receive()]  # type: ignore[misc]
+        while got[-1]["type"] == "http.request" and got[-1].get("more_body"):
+            got.append(await receive())  # type: ignore[misc]
+        routed.append(got)
+
+    answered: list[dict[str, object]] = []
+
+    async def send(message: dict[str, object]) -> None:
+        answered.append(message)
+
+    class Refusing:
+        tokens = token_guard = access = None
+
+    middleware = TokenPathMiddleware(route, state=Refusing(), exception_handlers={})  # type: ignore[arg-type]
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/oauth/token",
+        "headers": [(b"content-type", b"application/x-www-form-urlencoded")],
+        "client": ("127.0.0.1", 1),
+    }
+    if lean:
+        # Answered by the lean path (no exception handlers here: its refusal propagates).
+        with pytest.raises(OAuthError, match="Client authentication is required"):
+            await middleware(scope, receive, send)
+        assert routed == []
+        return
+    await middleware(scope, receive, send)
+    if messages[-1]["type"] == "http.disconnect":
+        assert routed == [[{"type": "http.disconnect"}]]  # as the request limits replay a body cut short
+    else:
+        assert routed == [[{"type": "http.request", "body": messages[0]["body"], "more_body": False}]]
