@@ -50,7 +50,7 @@ def outcome_of(status: int) -> Outcome:
 
 def timestamp(value: datetime) -> str:
     """The canonical form of a time: UTC, microseconds, ``Z`` (``2026-11-30T08:15:00.000000Z``)."""
-    utc = value.astimezone(UTC)
+    utc = value if value.tzinfo is UTC else value.astimezone(UTC)
     if utc.year < 1000:  # isoformat() pads years to four digits as strftime's %Y does, but say it plainly
         return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
