@@ -13,11 +13,13 @@ metrics have something to show.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
 import shlex
 import threading
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date
@@ -89,6 +91,8 @@ class DemoInfo:
     via_axis: list[str] = field(default_factory=list)
     staff_secrets: dict[str, str] = field(default_factory=dict)
     """The secrets of :data:`DEMO_STAFF_CLIENTS`, by client id."""
+    unscanned: list[str] = field(default_factory=list)
+    """The simulated databases whose first data-quality scan runs once the gateway serves."""
 
     def token_file(self, client_id: str) -> Path:
         """The file holding a current token of ``client_id`` (one of the demo's clients)."""
@@ -291,8 +295,9 @@ async def prepare_demo(settings: Settings, *, citizens: int, seed: int, stack: E
                 for client_id, (name, scopes) in DEMO_STAFF_CLIENTS.items()
             }
             await _ensure_grants(session, sorted(registry.databases), registry)
+            # The population database now (a few seconds); the others once the gateway serves (scan_later).
             scanned = await scan_unscanned(
-                session, registry, settings, databases=started, sample_size=DEMO_QUALITY_SAMPLE
+                session, registry, settings, databases=("population",), sample_size=DEMO_QUALITY_SAMPLE
             )
             if scanned:
                 log.info("data quality scanned", databases=scanned)
@@ -320,7 +325,64 @@ async def prepare_demo(settings: Settings, *, citizens: int, seed: int, stack: E
         databases=sorted(registry.databases),
         via_axis=sorted(rerouted),
         staff_secrets={client_id: secret for client_id, (_, secret) in staff.items()},
+        unscanned=sorted(set(started) - {"population"}),
     )
+
+
+async def scan_unscanned_databases(settings: Settings, databases: list[str]) -> None:
+    """Scan the data quality of those of ``databases`` not scanned yet, with connectors of its own (the demo runs
+    this beside the serving gateway: sampling the REST and SOAP systems, at the rate their listing allows, takes
+    a while)."""
+    registry = ConnectorRegistry.from_settings(settings)
+    engine = create_engine(settings.database_url)
+    try:
+        await registry.start()
+        async with AsyncSession(engine, expire_on_commit=False) as session:
+            scanned = await scan_unscanned(
+                session, registry, settings, databases=databases, sample_size=DEMO_QUALITY_SAMPLE
+            )
+        if scanned:
+            log.info("data quality scanned", databases=scanned)
+    finally:
+        await registry.close()
+        await engine.dispose()
+
+
+def scan_later(settings: Settings, databases: list[str]) -> Callable[[], None]:
+    """Start :func:`scan_unscanned_databases` in a thread of its own; returns the function that stops it (the scan
+    is cancelled, its connections closed) for when the demo stops."""
+    import asyncio
+
+    started = threading.Event()
+    running: dict[str, Any] = {}
+
+    async def scan() -> None:
+        running["loop"], running["task"] = asyncio.get_running_loop(), asyncio.current_task()
+        started.set()
+        await scan_unscanned_databases(settings, databases)
+
+    def run() -> None:
+        try:
+            asyncio.run(scan())
+        except asyncio.CancelledError:
+            pass
+        except Exception as exc:  # the demo serves on without these scores; the log says why
+            log.warning("data-quality scan of the demo failed", error=type(exc).__name__)
+        finally:
+            started.set()
+
+    thread = threading.Thread(target=run, name="demo-quality-scan", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        started.wait(5)
+        loop, task = running.get("loop"), running.get("task")
+        if loop is not None and task is not None:
+            with contextlib.suppress(RuntimeError):  # the scan ended and its loop closed meanwhile
+                loop.call_soon_threadsafe(task.cancel)
+        thread.join(30)
+
+    return stop
 
 
 async def _renew_client(

@@ -347,7 +347,7 @@ def demo(
     import asyncio
 
     from .. import migrations
-    from ..demo import demo_banner, keep_tokens_fresh, prepare_demo
+    from ..demo import demo_banner, keep_tokens_fresh, prepare_demo, scan_later
     from ..demo_settings import write_demo_settings
     from ..logs import configure_logging
 
@@ -379,6 +379,8 @@ def demo(
             target=keep_tokens_fresh, args=(info, base_url, stop), name="demo-tokens", daemon=True
         )
         refresher.start()
+        if info.unscanned:  # scanned while the gateway serves; stopped before the simulated systems stop
+            stack.callback(scan_later(settings, info.unscanned))
         _serve(settings, sock, host=host, port=port, workers=1)
 
 
