@@ -59,5 +59,6 @@ async def test_a_system_that_cannot_sample_gets_no_canary_and_starts_anyway(tmp_
         system = load_sector_system("tax")
         config = await system.start(context)
         del config["canary"]  # as if the system had declared none
+        config["sample"] = None  # ... and offered no listing to sample
         assert await declare_canary(system.connector, config) is None
         assert "canary" not in config
