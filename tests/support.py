@@ -181,19 +181,24 @@ class CommandResult:
 def run_gateway_command(args: tuple[str, ...] | list[str], *, env: dict[str, str], cwd: Path) -> CommandResult:
     """Run ``gateway ARGS`` in this process, through typer's runner, as ``python -m gateway ARGS`` would run in
     ``cwd`` with the environment ``env`` and no other (starting that interpreter takes seconds each time). The
-    process's environment, working directory and logging are restored afterwards (the command sets variables of its
-    own, and its log handler writes to the runner's stderr, closed afterwards). An exception that escaped the command
-    is reported on stderr as a traceback, as the interpreter would."""
+    command starts, as a new process would, with no secret pepper in use (it takes the one its settings describe);
+    the process's environment, working directory, pepper, logging and settings are restored afterwards (the command sets
+    variables of its own, and its log handler writes to the runner's stderr, closed afterwards). An exception that
+    escaped the command is reported on stderr as a traceback, as the interpreter would."""
     from typer.testing import CliRunner
 
     from gateway.cli import app
+    from gateway.security import passwords
+    from gateway.settings import get_settings
 
-    saved, here = dict(os.environ), Path.cwd()
+    saved, here, pepper = dict(os.environ), Path.cwd(), passwords._peppers.current
+    passwords._peppers.current = None
     root = logging.getLogger()
     handlers, level, structlog_config = root.handlers[:], root.level, structlog.get_config()
     os.environ.clear()
     os.environ.update(env)
     os.chdir(cwd)
+    get_settings.cache_clear()  # the process-wide settings are the command's own
     try:
         result = CliRunner().invoke(app, list(args), prog_name="gateway")
     finally:
@@ -203,6 +208,8 @@ def run_gateway_command(args: tuple[str, ...] | list[str], *, env: dict[str, str
         root.handlers[:] = handlers
         root.setLevel(level)
         structlog.configure(**structlog_config)
+        passwords._peppers.current = pepper
+        get_settings.cache_clear()
     stderr = result.stderr
     if result.exception is not None and not isinstance(result.exception, SystemExit) and result.exc_info:
         stderr += "Traceback (in process):\n" + "".join(traceback.format_exception(*result.exc_info))
