@@ -8,7 +8,10 @@ too). Servers under test are real uvicorn servers on 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -42,6 +45,67 @@ use_pepper(TEST_PEPPER.encode())
 SECTOR_CITIZENS = 3000
 SEARCH_NAME = "Trần Thị Mẫu"
 SEARCH_MATCHES = 25
+
+
+# --- tiers ---------------------------------------------------------------------------------------------------------
+# Every test is marked by what it starts (see docs/development.md, "Test tiers"), from the source of its module and of
+# the fixtures it uses: ``-m "not live_server and not subprocess and not prometheus and not fault"`` is the fast,
+# in-process tier. A test that starts something by other means says so itself (``pytest.mark.live_server`` ...).
+
+#: A real server on a loopback socket: the gateway under uvicorn, a simulated sector system, a replica cluster.
+_LIVE_SERVER = re.compile(r"\b(LiveServer|SimulatorServer|ApiServer|ReplicaCluster|sector_gateway|serving)\(")
+#: A child process: ``python -m gateway``, a tool (promtool, kubectl, mkdocs, nginx, chromium, curl).
+_SUBPROCESS = re.compile(r"\bsubprocess\.|\bPopen\(|create_subprocess_exec|\bcli_forkserver\b")
+#: A Prometheus server or promtool.
+_PROMETHEUS = re.compile(r"\b(PrometheusServer|prometheus_server|promtool)\b")
+#: Fault injection: databases and upstream systems stopped, locked, slowed or misbehaving on purpose.
+FAULT_MODULES = frozenset(
+    {
+        "test_database_outage.py",
+        "test_upstream_failures.py",
+        "test_slow_clients.py",
+        "test_outage_logs.py",
+        "test_exchange_durability.py",
+        "test_audit_tamper.py",
+    }
+)
+
+_TIER_PATTERNS = (("live_server", _LIVE_SERVER), ("subprocess", _SUBPROCESS), ("prometheus", _PROMETHEUS))
+
+
+@functools.cache
+def _module_source(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return ""
+
+
+@functools.cache
+def _function_source(function: Callable[..., object]) -> str:
+    try:
+        return inspect.getsource(function)
+    except (OSError, TypeError):
+        return ""
+
+
+def _tier_sources(item: pytest.Item) -> list[str]:
+    """The source of the test's module and of every fixture it uses (wherever defined)."""
+    sources = [_module_source(Path(str(item.fspath)))]
+    info = getattr(item, "_fixtureinfo", None)
+    for definitions in info.name2fixturedefs.values() if info is not None else ():
+        sources.extend(_function_source(definition.func) for definition in definitions)
+    return sources
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        sources = _tier_sources(item)
+        for marker, pattern in _TIER_PATTERNS:
+            if any(pattern.search(source) for source in sources):
+                item.add_marker(marker)
+        if Path(str(item.fspath)).name in FAULT_MODULES:
+            item.add_marker("fault")
 
 
 @pytest.fixture(scope="session")

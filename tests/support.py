@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -16,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+import structlog
 import uvicorn
 from sqlalchemy.engine import URL, make_url
 
@@ -164,3 +167,50 @@ def fetch_token(http: httpx.Client, credentials: ClientCredentials, scope: str |
     response = http.post("/oauth/token", data=data, auth=(credentials.client_id, credentials.client_secret))
     assert response.status_code == 200, response.text
     return str(response.json()["access_token"])
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a ``gateway`` command did: its exit status and its output (``subprocess.CompletedProcess``'s shape)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_gateway_command(args: tuple[str, ...] | list[str], *, env: dict[str, str], cwd: Path) -> CommandResult:
+    """Run ``gateway ARGS`` in this process, through typer's runner, as ``python -m gateway ARGS`` would run in
+    ``cwd`` with the environment ``env`` and no other (starting that interpreter takes seconds each time). The
+    command starts, as a new process would, with no secret pepper in use (it takes the one its settings describe);
+    the process's environment, working directory, pepper, logging and settings are restored afterwards (the command sets
+    variables of its own, and its log handler writes to the runner's stderr, closed afterwards). An exception that
+    escaped the command is reported on stderr as a traceback, as the interpreter would."""
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
+    from gateway.security import passwords
+    from gateway.settings import get_settings
+
+    saved, here, pepper = dict(os.environ), Path.cwd(), passwords._peppers.current
+    passwords._peppers.current = None
+    root = logging.getLogger()
+    handlers, level, structlog_config = root.handlers[:], root.level, structlog.get_config()
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(cwd)
+    get_settings.cache_clear()  # the process-wide settings are the command's own
+    try:
+        result = CliRunner().invoke(app, list(args), prog_name="gateway")
+    finally:
+        os.chdir(here)
+        os.environ.clear()
+        os.environ.update(saved)
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        structlog.configure(**structlog_config)
+        passwords._peppers.current = pepper
+        get_settings.cache_clear()
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit) and result.exc_info:
+        stderr += "Traceback (in process):\n" + "".join(traceback.format_exception(*result.exc_info))
+    return CommandResult(result.exit_code, result.stdout, stderr)

@@ -1,11 +1,16 @@
-"""``gateway clients ...`` and ``gateway grants ...``, run as real subprocesses on the suite's gateway database,
-next to a running gateway: what they change, what they print (never a secret hash, never a traceback), how they
-refuse bad input, and that the gateway applies their changes. On PostgreSQL the gateway caches client access for
-an hour, so the changes can only reach it through NOTIFY; on SQLite it does not cache."""
+"""``gateway clients ...`` and ``gateway grants ...`` on the suite's gateway database, next to a running gateway:
+what they change, what they print (never a secret hash, never a traceback), how they refuse bad input, and that the
+gateway applies their changes. On PostgreSQL the gateway caches client access for an hour, so the changes can only
+reach it through NOTIFY; on SQLite it does not cache.
+
+The commands run in this process, through typer's runner, with the environment a user would give them (and nothing
+else of the suite's): starting ``python -m gateway`` takes seconds each time. One test runs them as real
+subprocesses (``tests/gateway/test_cli.py`` runs the command as a subprocess throughout)."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import re
@@ -23,7 +28,15 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from support import TEST_DATA_KEY, ClientCredentials, LiveServer, PlantedSearch, fetch_token
+from support import (
+    TEST_DATA_KEY,
+    ClientCredentials,
+    CommandResult,
+    LiveServer,
+    PlantedSearch,
+    fetch_token,
+    run_gateway_command,
+)
 
 from gateway.app import create_app
 from gateway.db import create_engine
@@ -36,11 +49,23 @@ ACTOR = "CB-068-0001"
 
 @dataclass(frozen=True)
 class Cli:
+    """The ``gateway`` command with the environment ``env`` (and no other ``GATEWAY_`` variable), in ``cwd``: in
+    this process through typer's runner, or, with ``as_subprocess``, as ``python -m gateway``."""
+
     env: dict[str, str]
     cwd: Path
+    as_subprocess: bool = False
 
-    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
+    def __call__(self, *args: str) -> CommandResult:
+        result = self._subprocess(args) if self.as_subprocess else self._in_process(args)
+        output = result.stdout + result.stderr
+        assert "Traceback" not in output, output
+        assert "$argon2" not in output
+        assert "hmac-sha256$" not in output
+        return result
+
+    def _subprocess(self, args: tuple[str, ...]) -> CommandResult:
+        done = subprocess.run(
             [sys.executable, "-m", "gateway", *args],
             cwd=self.cwd,
             env=self.env,
@@ -50,11 +75,10 @@ class Cli:
             timeout=120,
             check=False,
         )
-        output = result.stdout + result.stderr
-        assert "Traceback" not in output, output
-        assert "$argon2" not in output
-        assert "hmac-sha256$" not in output
-        return result
+        return CommandResult(done.returncode, done.stdout, done.stderr)
+
+    def _in_process(self, args: tuple[str, ...]) -> CommandResult:
+        return run_gateway_command(args, env=self.env, cwd=self.cwd)
 
     def ok(self, *args: str) -> str:
         result = self(*args)
@@ -70,7 +94,10 @@ class Cli:
         return result.stderr
 
     def all_fail(self, *commands: tuple[str, ...]) -> list[str]:
-        """Run independent commands at once (each takes seconds to start); each must exit 1. Their stderr."""
+        """Run independent commands (at once as subprocesses: each takes seconds to start); each must exit 1. Their
+        stderr."""
+        if not self.as_subprocess:
+            return [self.fails(*args) for args in commands]
         with ThreadPoolExecutor(max_workers=len(commands)) as pool:
             return list(pool.map(lambda args: self.fails(*args), commands))
 
@@ -163,7 +190,9 @@ def token_status(http: httpx.Client, credentials: ClientCredentials) -> int:
 # --- clients ------------------------------------------------------------------------------------------------------
 
 
-def test_create_show_and_list_a_client(cli: Cli) -> None:
+@pytest.mark.parametrize("as_subprocess", [False, True], ids=["in-process", "subprocess"])
+def test_create_show_and_list_a_client(cli: Cli, as_subprocess: bool) -> None:
+    cli = dataclasses.replace(cli, as_subprocess=as_subprocess)
     client = created(
         cli,
         "--scope",

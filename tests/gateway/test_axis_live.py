@@ -22,7 +22,15 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
-from support import STATED, ClientCredentials, LiveServer, fetch_token, postgres_database
+from support import (
+    STATED,
+    ClientCredentials,
+    CommandResult,
+    LiveServer,
+    fetch_token,
+    postgres_database,
+    run_gateway_command,
+)
 
 from connectors.sql.urls import to_async_url
 from gateway import migrations
@@ -419,7 +427,8 @@ def test_an_unknown_database_of_the_axis_is_404(
         assert missing.headers["content-type"] == PROBLEM
 
 
-def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+def _cli(settings: Settings, *args: str) -> CommandResult:
+    """``gateway axis ARGS``, in this process (``test_a_broken_catalogue_stops_...`` runs it as a subprocess)."""
     env = {
         **os.environ,
         "GATEWAY_DATA_DIR": str(settings.data_dir),
@@ -427,14 +436,7 @@ def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
         "GATEWAY_CONNECTORS": json.dumps({k: v.model_dump() for k, v in settings.connectors.items()}),
         "GATEWAY_LOG_LEVEL": "WARNING",
     }
-    return subprocess.run(
-        [sys.executable, "-m", "gateway", "axis", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    return run_gateway_command(("axis", *args), env=env, cwd=Path.cwd())
 
 
 def test_the_axis_command_prints_the_table_and_manages_maintenance(

@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from support import STATED, ClientCredentials, LiveServer, fetch_token, postgres_database
+from support import STATED, ClientCredentials, LiveServer, fetch_token, postgres_database, run_gateway_command
 
 from connectors.sql.urls import to_async_url
 from gateway import migrations
@@ -181,8 +179,7 @@ def test_the_axis_command_shows_the_route(connected: Axis) -> None:
         "GATEWAY_CONNECTORS": json.dumps({k: v.model_dump() for k, v in settings.connectors.items()}),
         "GATEWAY_LOG_LEVEL": "WARNING",
     }
-    command = [sys.executable, "-m", "gateway", "axis"]
-    table = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60, check=False)
+    table = run_gateway_command(("axis",), env=env, cwd=Path.cwd())
     assert table.returncode == 0, table.stderr
     lines = table.stdout.splitlines()
     assert "ROUTE" in lines[2]
@@ -191,9 +188,7 @@ def test_the_axis_command_shows_the_route(connected: Axis) -> None:
         assert "via the axis (NDXP (simulated))" in row, row
     population = next(line for line in lines if line.startswith("population "))
     assert "via the axis" not in population
-    shown = subprocess.run(
-        [*command, "show", "business"], capture_output=True, text=True, env=env, timeout=60, check=False
-    )
+    shown = run_gateway_command(("axis", "show", "business"), env=env, cwd=Path.cwd())
     assert "route:      via the axis (NDXP (simulated))" in shown.stdout, shown.stdout + shown.stderr
 
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,7 +19,15 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from sqlmodel import select
-from support import STATED, ClientCredentials, LiveServer, fetch_token, postgres_database
+from support import (
+    STATED,
+    ClientCredentials,
+    CommandResult,
+    LiveServer,
+    fetch_token,
+    postgres_database,
+    run_gateway_command,
+)
 
 from connectors.sql.urls import to_async_url
 from gateway import migrations
@@ -202,21 +208,15 @@ def test_the_report_of_a_synthetic_month_through_the_api(world: World) -> None:
     assert (report["incidents"], report["checks"], report["requests"], report["requests_failed"]) == (3, 730, 11, 1)
 
 
-def _cli(world: World, *args: str) -> subprocess.CompletedProcess[str]:
+def _cli(world: World, *args: str) -> CommandResult:
+    """``gateway axis report ARGS``, in this process."""
     env = {
         **os.environ,
         "GATEWAY_DATA_DIR": str(world.settings.data_dir),
         "GATEWAY_DATABASE_URL": world.url,
         "GATEWAY_LOG_LEVEL": "WARNING",
     }
-    return subprocess.run(
-        [sys.executable, "-m", "gateway", "axis", "report", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    return run_gateway_command(("axis", "report", *args), env=env, cwd=Path.cwd())
 
 
 def test_the_report_as_text_through_the_command(world: World) -> None:

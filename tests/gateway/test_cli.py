@@ -1,5 +1,7 @@
-"""The ``gateway`` command, run as a real subprocess (``python -m gateway``) on a temporary data directory with
-the embedded SQLite default: versions, migrations, clients and their secrets, and serving (one and two workers).
+"""The ``gateway`` command on a temporary data directory with the embedded SQLite default: versions, migrations,
+clients and their secrets, and serving (one and two workers). Serving, ``--version``, the private data directory and
+one of each command run as real subprocesses (``python -m gateway``); the other commands run in this process,
+through typer's runner, with the same environment (starting the interpreter takes seconds each time).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import pytest
 import sqlalchemy as sa
 from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
-from support import STATED, assert_private, free_port, port_open
+from support import STATED, CommandResult, assert_private, free_port, port_open, run_gateway_command
 
 from gateway import __version__, migrations
 from gateway.security.passwords import pepper_id
@@ -48,10 +50,20 @@ def cli_env(data_dir: Path, *, population: bool = True) -> dict[str, str]:
 
 
 def gateway(
-    data_dir: Path, *args: str, timeout: float = 120, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m gateway ARGS`` to completion (in the data directory, so no stray ``.env`` is read)."""
+    data_dir: Path,
+    *args: str,
+    timeout: float = 120,
+    env: dict[str, str] | None = None,
+    in_process: bool | None = None,
+) -> subprocess.CompletedProcess[str] | CommandResult:
+    """Run ``gateway ARGS`` to completion in the data directory (so no stray ``.env`` is read): in this process, or
+    without ``in_process`` as ``python -m gateway ARGS`` (by default ``serve`` only: it would serve in this
+    process if it did not stop)."""
     data_dir.mkdir(parents=True, exist_ok=True)
+    if in_process is None:
+        in_process = "serve" not in args
+    if in_process:
+        return run_gateway_command(args, env=env or cli_env(data_dir), cwd=data_dir)
     return subprocess.run(
         [sys.executable, "-m", "gateway", *args],
         cwd=data_dir,
@@ -64,7 +76,7 @@ def gateway(
     )
 
 
-def no_traceback(result: subprocess.CompletedProcess[str]) -> None:
+def no_traceback(result: subprocess.CompletedProcess[str] | CommandResult) -> None:
     assert "Traceback" not in result.stdout + result.stderr, result.stderr
 
 
@@ -72,11 +84,11 @@ def no_traceback(result: subprocess.CompletedProcess[str]) -> None:
 class CreatedClient:
     client_id: str
     client_secret: str
-    result: subprocess.CompletedProcess[str]
+    result: subprocess.CompletedProcess[str] | CommandResult
 
 
-def create_client(data_dir: Path, *args: str) -> CreatedClient:
-    result = gateway(data_dir, "clients", "create", *args)
+def create_client(data_dir: Path, *args: str, in_process: bool = True) -> CreatedClient:
+    result = gateway(data_dir, "clients", "create", *args, in_process=in_process)
     assert result.returncode == 0, result.stderr
     client_id = re.search(r"^client_id:\s+(\S+)$", result.stdout, re.MULTILINE)
     secret = re.search(r"^client_secret:\s+(\S+)$", result.stdout, re.MULTILINE)
@@ -138,7 +150,7 @@ def serving(
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data directory whose database is upgraded by ``gateway db upgrade``."""
     directory = tmp_path_factory.mktemp("cli") / "data"
-    result = gateway(directory, "db", "upgrade")
+    result = gateway(directory, "db", "upgrade", in_process=False)
     assert result.returncode == 0, result.stderr
     return directory
 
@@ -146,7 +158,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def created(data_dir: Path) -> CreatedClient:
     """The health department's client, created with ``gateway clients create``."""
-    return create_client(data_dir, AGENCY, "--scope", "population:read", "--agency-code", AGENCY_CODE)
+    return create_client(data_dir, AGENCY, "--scope", "population:read", "--agency-code", AGENCY_CODE, in_process=False)
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +172,7 @@ def server(data_dir: Path, created: CreatedClient) -> Iterator[Served]:
 
 
 def test_version(tmp_path: Path) -> None:
-    result = gateway(tmp_path, "--version")
+    result = gateway(tmp_path, "--version", in_process=False)
     assert result.returncode == 0
     assert result.stdout.strip() == f"axis-gateway {__version__}"
     assert not (tmp_path / "gateway.db").exists()

@@ -1,4 +1,5 @@
-"""Which gateway the ``gateway`` command manages, run as a real subprocess from another directory: ``--data-dir``,
+"""Which gateway the ``gateway`` command manages, run from another directory (in this process, with only the
+environment a user would give it: ``tests/gateway/test_cli.py`` runs it as a subprocess): ``--data-dir``,
 the settings file the demo writes in its data directory, the line saying which database is used, no database
 created by a command that reads, and no scores stored by a scan that checked nothing."""
 
@@ -7,13 +8,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from support import TEST_PEPPER
+from support import TEST_PEPPER, CommandResult, run_gateway_command
 
 from gateway.demo_settings import DEMO_SETTINGS_FILE, demo_settings_values, write_demo_settings
 from gateway.settings import Settings
@@ -22,21 +21,12 @@ from simulators.population import seed_population
 USING = "using the gateway database sqlite"
 
 
-def run(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """``python -m gateway ARGS`` from ``cwd``, with no ``GATEWAY_`` variable but ``env``."""
+def run(cwd: Path, *args: str, env: dict[str, str] | None = None) -> CommandResult:
+    """``gateway ARGS`` from ``cwd``, with no ``GATEWAY_`` variable but ``env``."""
     cwd.mkdir(parents=True, exist_ok=True)
     clean = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
     clean["PYTHONIOENCODING"] = "utf-8"
-    result = subprocess.run(
-        [sys.executable, "-m", "gateway", *args],
-        cwd=cwd,
-        env={**clean, **(env or {})},
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=120,
-        check=False,
-    )
+    result = run_gateway_command(args, cwd=cwd, env={**clean, **(env or {})})
     assert "Traceback" not in result.stderr, result.stderr
     return result
 
@@ -167,7 +157,7 @@ def test_a_scan_that_checked_nothing_stores_nothing(migrated: Path, tmp_path: Pa
     asyncio.run(seed_population(f"sqlite+aiosqlite:///{seeded}", count=200))
     asyncio.run(seed_population(f"sqlite+aiosqlite:///{empty}", count=0))
 
-    def scan(database: Path) -> subprocess.CompletedProcess[str]:
+    def scan(database: Path) -> CommandResult:
         env = {"GATEWAY_CONNECTORS__POPULATION__CONFIG__URL": f"sqlite+aiosqlite:///{database}"}
         return run(tmp_path, "--data-dir", str(migrated), "quality", "scan", "population", env=env)
 

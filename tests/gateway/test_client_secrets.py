@@ -117,6 +117,11 @@ def refused(response: httpx.Response, slug: str = "too-many-failures") -> int:
 def test_secrets_are_stored_as_keyed_hashes(
     http: httpx.Client, server: LiveServer, settings: Settings, gateway_database_url: str, make_client: Any
 ) -> None:
+    # The session's gateway runs in this process, whose current pepper is the last one a gateway here started with
+    # (other tests start gateways with peppers of their own): make it the session gateway's again, as a gateway
+    # process of its own would have it.
+    assert settings.secret_pepper is not None
+    use_pepper(settings.secret_pepper.get_secret_value().encode())
     admin = make_client("admin")
     token = http.post(TOKEN, data={"grant_type": "client_credentials"}, auth=(admin.client_id, admin.client_secret))
     headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
