@@ -25,10 +25,10 @@ from httpx_aiohttp import AiohttpTransport
 
 from connectors.context import current_context, forwarded_headers
 from connectors.errors import UpstreamError, UpstreamTimeout
+from connectors.http_failures import Failure, from_exception, from_status
 
 from .auth import Authenticator, TokenRefused
 from .config import RestConnectorConfig, RetryPolicy
-from .failures import Failure, from_exception, from_status
 
 __all__ = ["Answer", "UpstreamClient", "backoff_delay", "parse_retry_after"]
 

@@ -21,12 +21,12 @@ from connectors.base import (
 )
 from connectors.conversions import check_conversions, compile_conversions
 from connectors.fields import ConversionFailed, has_field_path, timestamp_fields
+from connectors.record_mapping import Getter, RecordMapping, compile_expression
 from contracts import Contract, ContractQuery, UnknownContract, get_contract
 
 from .auth import make_authenticator
 from .client import Answer, UpstreamClient
 from .config import RECORD_ID, RestConnectorConfig
-from .mapping import Getter, RecordMapping, compile_expression
 from .pagination import Paginator, Position, make_paginator
 from .platform import RestPlatform
 from .sampling import RestSampler

@@ -16,12 +16,12 @@ import httpx
 import orjson
 
 from connectors.errors import UpstreamError
+from connectors.http_failures import from_status
 from connectors.platform import AxisProfile, PlatformSession
+from connectors.record_mapping import compile_expression
 
 from .auth import Authenticator
 from .client import Answer
-from .failures import from_status
-from .mapping import compile_expression
 
 __all__ = ["PlatformAuthenticator", "RestPlatform"]
 

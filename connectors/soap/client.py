@@ -5,7 +5,7 @@ envelope from the operation's types and applies WS-Security; :class:`LimitedTran
 ``zeep.transports.AsyncTransport`` over the connector's ``httpx.AsyncClient``, sends it and reads at most
 ``max_response_bytes`` of the answer. Every call runs under one deadline that covers loading the WSDL, its
 retries and their backoff waits. HTTP failures become connector errors as in the REST connector
-(:mod:`connectors.rest.failures`); answers are parsed by :func:`connectors.soap.envelope.parse_envelope`.
+(:mod:`connectors.http_failures`); answers are parsed by :func:`connectors.soap.envelope.parse_envelope`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from zeep.wsse.username import UsernameToken
 
 from connectors.context import current_context, forwarded_headers
 from connectors.errors import BadQuery, UpstreamError, UpstreamTimeout
-from connectors.rest.failures import Failure, from_exception, from_status
+from connectors.http_failures import Failure, from_exception, from_status
 
 from .config import BasicAuth, BearerAuth, SoapConnectorConfig, UsernameTokenAuth
 from .envelope import Envelope, fault_error, parse_envelope

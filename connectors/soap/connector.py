@@ -20,7 +20,7 @@ from connectors.base import (
 )
 from connectors.conversions import check_conversions, compile_conversions
 from connectors.fields import ConversionFailed, has_field_path, timestamp_fields
-from connectors.rest.mapping import Getter, RecordMapping, compile_expression
+from connectors.record_mapping import Getter, RecordMapping, compile_expression
 from connectors.sampling import raw_data
 from contracts import Contract, ContractQuery, UnknownContract, get_contract
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field, field_validator
 
 from connectors.errors import UpstreamError
-from connectors.rest.mapping import compile_expression
+from connectors.record_mapping import compile_expression
 from connectors.sampling import Pacer, SamplePolicy, sample_pages
 
 from .mapping import compile_xpath, xpath_namespaces, xpath_value

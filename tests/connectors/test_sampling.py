@@ -22,8 +22,8 @@ from connectors.conversions import compile_conversions
 from connectors.discovery import discover_connectors
 from connectors.errors import ConnectorConfigError, UpstreamError
 from connectors.fields import ConversionFailed
+from connectors.record_mapping import RecordMapping
 from connectors.rest import RestConnector
-from connectors.rest.mapping import RecordMapping
 from connectors.sampling import Pacer, SamplePolicy, raw_data, sample_pages
 from simulators.sectors import SectorContext, load_sector_system
 
