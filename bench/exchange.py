@@ -14,7 +14,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -162,6 +164,12 @@ def main() -> None:
     parser.add_argument("--operations", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="FILE",
+        help="record the delivering gateway with py-spy (--gil, raw collapsed stacks) into FILE; slows it down",
+    )
     args = parser.parse_args()
 
     from simulators.population import seed_population
@@ -192,9 +200,15 @@ def main() -> None:
 
         migrations.upgrade(gateway_url)
 
+        # The client's secret is stored as a keyed hash: under the pepper the gateway is given below.
+        pepper = secrets.token_urlsafe(32)
+
         async def make_client() -> tuple[str, str]:
             from gateway.db import standalone_session
+            from gateway.security.passwords import use_pepper
             from gateway.services.clients import create_client
+
+            use_pepper(pepper.encode())
 
             async with standalone_session(gateway_url) as session:
                 client, secret = await create_client(
@@ -208,6 +222,7 @@ def main() -> None:
         env |= {
             "GATEWAY_DATA_DIR": str(work / "var"),
             "GATEWAY_DATABASE_URL": gateway_url,
+            "GATEWAY_SECRET_PEPPER": pepper,
             "GATEWAY_CONNECTORS": orjson.dumps(connectors).decode(),
             "GATEWAY_LOG_LEVEL": "WARNING",
             "GATEWAY_EXCHANGE_BATCH_MAX": str(max(500, args.batch)),
@@ -216,25 +231,44 @@ def main() -> None:
         base_url = f"http://127.0.0.1:{port}"
         gateway = start_gateway(env | {"GATEWAY_EXCHANGE_DISPATCH": "false"}, port, work)
         try:
-            token = httpx.post(
+            answer = httpx.post(
                 f"{base_url}/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
-            ).json()["access_token"]
+            )
+            if answer.status_code != 200:
+                raise SystemExit(f"no token: {answer.status_code} {answer.text}")
+            token = answer.json()["access_token"]
             headers = {"Authorization": f"Bearer {token}", "X-Purpose": PURPOSE, "X-Actor-Id": ACTOR}
             intake = asyncio.run(submit(base_url, headers, args.operations, args.batch, args.clients))
         finally:
             gateway.terminate()
             gateway.wait()
+        n = args.operations
         gateway = start_gateway(env, port, work)
+        profiler = None
+        if args.profile is not None:
+            profiler = subprocess.Popen(
+                [
+                    *(str(Path(sys.executable).parent / "py-spy"), "record", "--gil", "--format", "raw"),
+                    *("--nonblocking", "--rate", "200", "--output", str(args.profile), "--pid", str(gateway.pid)),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         try:
+            # The dispatcher starts with the gateway: what it delivered before the first look is not counted.
             started = time.perf_counter()
-            while asyncio.run(backlog(gateway_url)):
-                time.sleep(0.2)
-            delivery = time.perf_counter() - started
+            delivered = left = asyncio.run(backlog(gateway_url))
+            while left:
+                time.sleep(0.1)
+                left = asyncio.run(backlog(gateway_url))
+            delivery = (time.perf_counter() - started) * n / max(1, delivered)
         finally:
+            if profiler is not None:
+                profiler.send_signal(signal.SIGINT)
+                profiler.wait()
             gateway.terminate()
             gateway.wait()
         direct = asyncio.run(direct_inserts(direct_url, args.operations, args.batch))
-        n = args.operations
         print(f"backend {args.backend}, {n} operations in batches of {args.batch}, {args.clients} clients")
         print(f"  intake (stored before 202):  {n / intake:8.0f} ops/s  ({n / args.batch / intake:.1f} requests/s)")
         print(f"  delivery (applied, ledger):  {n / delivery:8.0f} ops/s")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
 import time
 from collections import defaultdict
@@ -28,7 +29,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, insert, or_, update
+import orjson
+from sqlalchemy import Table, Text, and_, bindparam, cast, insert, or_, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -63,7 +65,35 @@ log = get_logger(__name__)
 Op = ExchangeOperation
 
 
-def idempotency_key(operation: ExchangeOperation) -> str:
+@dataclass(slots=True)
+class Claimed:
+    """An operation claimed by a dispatcher: the columns of its :class:`ExchangeOperation` row that delivering and
+    recording it need (read straight from the claim's ``RETURNING``, without ORM objects)."""
+
+    id: int
+    receipt_id: str
+    position: int
+    database_id: str
+    record_id: str
+    kind: str
+    fields: dict[str, Any]
+    meta: dict[str, Any]
+    attempts: int
+    generation: int
+    claimed_until: datetime
+
+
+def _json(text: str | None) -> Any:
+    """A stored JSON column read as text (orjson; the standard library for what orjson refuses, such as NaN)."""
+    if text is None:
+        return {}
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
+def idempotency_key(operation: Claimed) -> str:
     """The key the sector system sees for one delivery of ``operation``: the same on every retry, new after a
     replay (``generation``)."""
     base = f"{operation.receipt_id}:{operation.position}"
@@ -74,7 +104,7 @@ def idempotency_key(operation: ExchangeOperation) -> str:
 class Delivery:
     """The outcome of delivering one claimed operation."""
 
-    operation: ExchangeOperation
+    operation: Claimed
     outcome: str  # delivered | duplicate | retry | dead
     error: str | None = None
     reference: str | None = None
@@ -169,7 +199,7 @@ class Dispatcher:
         if not claimed:
             return 0
         # A batch holds operations of one submission: each call to a connector carries that submission's context.
-        by_submission: dict[tuple[str, str], list[ExchangeOperation]] = defaultdict(list)
+        by_submission: dict[tuple[str, str], list[Claimed]] = defaultdict(list)
         for op in claimed:
             by_submission[(op.database_id, op.receipt_id)].append(op)
         chunk = max(1, self.settings.exchange_delivery_batch)
@@ -178,7 +208,7 @@ class Dispatcher:
         await self.record([delivery for batch in delivered for delivery in batch])
         return len(claimed)
 
-    async def claim(self) -> list[ExchangeOperation]:
+    async def claim(self) -> list[Claimed]:
         """Claim the due operations that no earlier unfinished operation of their record holds back.
 
         The oldest unfinished operations are read in order (a window of ``SCAN_FACTOR`` rounds); the first one
@@ -223,27 +253,41 @@ class Dispatcher:
         if not chosen:
             return []
         still_due = or_(
-            and_(col(Op.state) == PENDING, col(Op.next_attempt_at) <= now),
-            and_(col(Op.state) == DELIVERING, col(Op.claimed_until) < now),
+            and_(table.c.state == PENDING, table.c.next_attempt_at <= now),
+            and_(table.c.state == DELIVERING, table.c.claimed_until < now),
         )
+        until = now + timedelta(seconds=self.settings.exchange_claim_seconds)
+        c = table.c
         statement = (
-            update(Op)
-            .where(col(Op.id).in_(chosen), still_due)
-            .values(
-                state=DELIVERING,
-                claimed_until=now + timedelta(seconds=self.settings.exchange_claim_seconds),
-                attempts=col(Op.attempts) + 1,
+            update(table)
+            .where(c.id.in_(chosen), still_due)
+            .values(state=DELIVERING, claimed_until=until, attempts=c.attempts + 1)
+            .returning(
+                c.id,
+                c.receipt_id,
+                c.position,
+                c.database_id,
+                c.record_id,
+                c.kind,
+                # The JSON as text, decoded here by orjson (the driver's json module costs more than the rest).
+                cast(c.fields, Text),
+                cast(c["metadata"], Text),
+                c.attempts,
+                c.generation,
             )
-            .returning(Op)
-            .execution_options(synchronize_session=False)
         )
         async with self.sessionmaker() as session:
-            rows = list((await session.exec(statement)).scalars().all())
+            connection = await session.connection()
+            result = (await connection.execute(statement)).all()
             await session.commit()
-        rows.sort(key=lambda op: op.id or 0)
+        rows = [
+            Claimed(op_id, receipt_id, position, db_id, record_id, kind, _json(fields), _json(meta), tries, gen, until)
+            for op_id, receipt_id, position, db_id, record_id, kind, fields, meta, tries, gen in result
+        ]
+        rows.sort(key=lambda op: op.id)
         return rows
 
-    async def _context(self, operation: ExchangeOperation) -> RequestContext:
+    async def _context(self, operation: Claimed) -> RequestContext:
         """The context of delivering ``operation``: its submission's, as stored with it (operations stored before
         that was done: the client, purpose and actor of their receipt), until its claim lapses."""
         stored = operation.meta.get(CONTEXT_KEY)
@@ -259,7 +303,7 @@ class Dispatcher:
             left = max(0.0, (claimed_until - utcnow()).total_seconds())
         return delivery_context(stored, deadline_seconds=left)
 
-    async def _deliver(self, operations: list[ExchangeOperation]) -> list[Delivery]:
+    async def _deliver(self, operations: list[Claimed]) -> list[Delivery]:
         """Deliver operations of one submission to one database, each on a different record, in one call of the
         connector, in the submission's context."""
         database = self.registry.databases.get(operations[0].database_id)
@@ -309,7 +353,7 @@ class Dispatcher:
         now = utcnow()
         settings = self.settings
         table: Table = ExchangeOperation.__table__  # type: ignore[attr-defined]
-        applied: dict[str, list[ExchangeOperation]] = defaultdict(list)
+        applied: dict[str, list[Claimed]] = defaultdict(list)
         counts: dict[tuple[str, str], int] = defaultdict(int)
         rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
         async with self.sessionmaker() as session:
@@ -385,11 +429,11 @@ class Dispatcher:
 
 
 async def _append_changes(
-    session: AsyncSession, db_id: str, operations: list[ExchangeOperation], now: datetime
+    session: AsyncSession, db_id: str, operations: list[Claimed], now: datetime
 ) -> None:
     """Take the next positions of the database's feed (its row stays locked until commit, so positions follow
     commit order) and append one change per applied operation."""
-    operations.sort(key=lambda op: op.id or 0)
+    operations.sort(key=lambda op: op.id)
     result = await session.exec(
         update(ExchangeFeed)
         .where(col(ExchangeFeed.database_id) == db_id)
