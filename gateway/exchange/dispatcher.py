@@ -55,6 +55,10 @@ from .states import DEAD, DELIVERED, DELIVERING, PENDING, UNFINISHED
 LEASE = "exchange-dispatch"
 #: How many rounds' worth of the oldest unfinished operations a claim looks at.
 SCAN_FACTOR = 5
+#: Rounds a process runs at once: while one delivers to the sector systems, another claims or records in the
+#: gateway's database. They claim as separate dispatchers do (an operation claimed by one is not due for the
+#: other, nor are the later operations of its record).
+ROUNDS_AT_ONCE = 2
 CLOSE_GRACE_SECONDS = 5.0
 _ERROR_TEXT = 500
 #: Refusals that will not change on retry: dead-lettered at once.
@@ -176,6 +180,10 @@ class Dispatcher:
 
     async def _run(self) -> None:
         errors = LoopErrors("exchange dispatch", database_outage(self.settings.database_url))
+        await asyncio.gather(*(self._rounds(errors) for _ in range(ROUNDS_AT_ONCE)))
+
+    async def _rounds(self, errors: LoopErrors) -> None:
+        """Run rounds until stopped; several of these run at once (:data:`ROUNDS_AT_ONCE`)."""
         while not self._stopping.is_set():
             busy = False
             try:
@@ -428,9 +436,7 @@ class Dispatcher:
                 log.warning("operations dead-lettered", database=db_id, count=count)
 
 
-async def _append_changes(
-    session: AsyncSession, db_id: str, operations: list[Claimed], now: datetime
-) -> None:
+async def _append_changes(session: AsyncSession, db_id: str, operations: list[Claimed], now: datetime) -> None:
     """Take the next positions of the database's feed (its row stays locked until commit, so positions follow
     commit order) and append one change per applied operation."""
     operations.sort(key=lambda op: op.id)
