@@ -25,6 +25,7 @@ import json
 import random
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -228,23 +229,55 @@ class Dispatcher:
         now = utcnow()
         batch = self.settings.exchange_dispatch_batch
         table: Table = ExchangeOperation.__table__  # type: ignore[attr-defined]
+        c = table.c
+        # One session for the window and the claim: one checkout of the pool (a ping on PostgreSQL), not two.
         async with self.sessionmaker() as session:
             connection = await session.connection()
             window = (
                 await connection.execute(
-                    sa_select(
-                        table.c.id,
-                        table.c.database_id,
-                        table.c.record_id,
-                        table.c.state,
-                        table.c.next_attempt_at,
-                        table.c.claimed_until,
-                    )
-                    .where(table.c.state.in_(UNFINISHED))
-                    .order_by(table.c.id)
+                    sa_select(c.id, c.database_id, c.record_id, c.state, c.next_attempt_at, c.claimed_until)
+                    .where(c.state.in_(UNFINISHED))
+                    .order_by(c.id)
                     .limit(batch * SCAN_FACTOR)
                 )
             ).all()
+            chosen = self._choose(window, now, batch)
+            if not chosen:
+                return []
+            still_due = or_(
+                and_(c.state == PENDING, c.next_attempt_at <= now),
+                and_(c.state == DELIVERING, c.claimed_until < now),
+            )
+            until = now + timedelta(seconds=self.settings.exchange_claim_seconds)
+            statement = (
+                update(table)
+                .where(c.id.in_(chosen), still_due)
+                .values(state=DELIVERING, claimed_until=until, attempts=c.attempts + 1)
+                .returning(
+                    c.id,
+                    c.receipt_id,
+                    c.position,
+                    c.database_id,
+                    c.record_id,
+                    c.kind,
+                    # The JSON as text, decoded here by orjson (the driver's json module costs more than the rest).
+                    cast(c.fields, Text),
+                    cast(c["metadata"], Text),
+                    c.attempts,
+                    c.generation,
+                )
+            )
+            result = (await connection.execute(statement)).all()
+            await session.commit()
+        rows = [
+            Claimed(op_id, receipt_id, position, db_id, record_id, kind, _json(fields), _json(meta), tries, gen, until)
+            for op_id, receipt_id, position, db_id, record_id, kind, fields, meta, tries, gen in result
+        ]
+        rows.sort(key=lambda op: op.id)
+        return rows
+
+    def _choose(self, window: Sequence[Any], now: datetime, batch: int) -> list[int]:
+        """The ids to claim: of each record in the window, its first operation, when it is due."""
         served = set(self.databases)
         seen: set[tuple[str, str]] = set()
         chosen: list[int] = []
@@ -258,42 +291,7 @@ class Dispatcher:
                 chosen.append(op_id)
                 if len(chosen) == batch:
                     break
-        if not chosen:
-            return []
-        still_due = or_(
-            and_(table.c.state == PENDING, table.c.next_attempt_at <= now),
-            and_(table.c.state == DELIVERING, table.c.claimed_until < now),
-        )
-        until = now + timedelta(seconds=self.settings.exchange_claim_seconds)
-        c = table.c
-        statement = (
-            update(table)
-            .where(c.id.in_(chosen), still_due)
-            .values(state=DELIVERING, claimed_until=until, attempts=c.attempts + 1)
-            .returning(
-                c.id,
-                c.receipt_id,
-                c.position,
-                c.database_id,
-                c.record_id,
-                c.kind,
-                # The JSON as text, decoded here by orjson (the driver's json module costs more than the rest).
-                cast(c.fields, Text),
-                cast(c["metadata"], Text),
-                c.attempts,
-                c.generation,
-            )
-        )
-        async with self.sessionmaker() as session:
-            connection = await session.connection()
-            result = (await connection.execute(statement)).all()
-            await session.commit()
-        rows = [
-            Claimed(op_id, receipt_id, position, db_id, record_id, kind, _json(fields), _json(meta), tries, gen, until)
-            for op_id, receipt_id, position, db_id, record_id, kind, fields, meta, tries, gen in result
-        ]
-        rows.sort(key=lambda op: op.id)
-        return rows
+        return chosen
 
     async def _context(self, operation: Claimed) -> RequestContext:
         """The context of delivering ``operation``: its submission's, as stored with it (operations stored before
