@@ -3,8 +3,10 @@ dead-letter state when retrying cannot help.
 
 Every process runs a :class:`Dispatcher`. A round claims due operations with a conditional update (on PostgreSQL
 several processes or hosts dispatch at once: a row claimed by one is skipped by the others), delivers them in
-batches, then records every outcome, and appends what was applied to the change feed, in one transaction. On
-SQLite only the process holding the ``exchange-dispatch`` lease dispatches.
+batches, then records every outcome, and appends what was applied to the change feed, in one transaction. A
+process runs :data:`ROUNDS_AT_ONCE` rounds at once, which claim as separate dispatchers would: while one waits for
+a sector system, another claims or records in the gateway's database. On SQLite only the process holding the
+``exchange-dispatch`` lease dispatches.
 
 An operation is claimed only when no earlier operation of the same record is unfinished, so the operations of a
 record reach the sector system one at a time, in the order they were accepted. (A record with a long queue of its
