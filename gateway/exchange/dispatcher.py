@@ -36,6 +36,8 @@ import orjson
 from sqlalchemy import Table, Text, and_, bindparam, cast, insert, or_, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -440,16 +442,21 @@ async def _append_changes(session: AsyncSession, db_id: str, operations: list[Cl
     """Take the next positions of the database's feed (its row stays locked until commit, so positions follow
     commit order) and append one change per applied operation."""
     operations.sort(key=lambda op: op.id)
-    result = await session.exec(
+    take = (
         update(ExchangeFeed)
         .where(col(ExchangeFeed.database_id) == db_id)
         .values(position=col(ExchangeFeed.position) + len(operations))
         .returning(col(ExchangeFeed.position))
     )
-    last = result.scalar_one_or_none()
+    last = (await session.exec(take)).scalar_one_or_none()
     if last is None:
-        session.add(ExchangeFeed(database_id=db_id, position=len(operations)))
-        last = len(operations)
+        # No feed row yet (the dispatcher's start creates it): create it, unless another dispatcher just did
+        # (its insert is waited for), then take the positions.
+        feeds: Table = ExchangeFeed.__table__  # type: ignore[attr-defined]
+        dialect = session.bind.dialect.name if session.bind is not None else ""
+        create = (pg_insert if dialect == "postgresql" else sqlite_insert)(feeds).values(database_id=db_id, position=0)
+        await session.exec(create.on_conflict_do_nothing(index_elements=["database_id"]))
+        last = (await session.exec(take)).scalar_one()
     first = last - len(operations) + 1
     rows = []
     for offset, op in enumerate(operations):
