@@ -1,12 +1,17 @@
 """Throughput of the exchange: intake (validated, stored before the answer) and delivery to the sector database.
 
     .venv/bin/python bench/exchange.py [--backend sqlite|postgresql] [--operations 20000] [--batch 100] [--clients 8]
+        [--profile FILE]
 
 It starts ``gateway serve`` with the dispatcher off and submits new citizens to the population database from
 concurrent clients (intake: operations per second answered 202), then restarts it with the dispatcher on and times
 the delivery of the whole backlog to the sector database (delivery: operations per second applied, each recorded in
 the connector's ledger in the same transaction). As a baseline, the same number of rows is inserted straight into
-an empty copy of the sector table, in transactions of the same size. Everything shares this machine's cores.
+an empty copy of the sector table, in transactions of the same size, before and after the delivery (averaged: the
+load of a shared machine drifts). Everything shares this machine's cores.
+
+``--profile FILE`` records the delivering gateway with py-spy (``.venv/bin/pip install py-spy``; samples holding
+the GIL, raw collapsed stacks).
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -55,6 +62,12 @@ def citizen(serial: int) -> dict[str, Any]:
         "fields": fields,
         "metadata": {"changed_at": "2026-11-20T08:00:00+07:00", "source_reference": f"KS-{serial:06d}"},
     }
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) used so far by process ``pid`` (Linux: /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def start_gateway(env: dict[str, str], port: int, work: Path) -> subprocess.Popen[bytes]:
@@ -146,6 +159,8 @@ async def direct_inserts(sector_url: str, operations: int, batch: int) -> float:
         for serial in range(operations)
     ]
     try:
+        async with engine.begin() as conn:  # empty again when measured a second time
+            await conn.execute(CITIZENS.delete())
         started = time.perf_counter()
         for start in range(0, operations, batch):
             async with engine.begin() as conn:
@@ -162,6 +177,12 @@ def main() -> None:
     parser.add_argument("--operations", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="FILE",
+        help="record the delivering gateway with py-spy (--gil, raw collapsed stacks) into FILE; slows it down",
+    )
     args = parser.parse_args()
 
     from simulators.population import seed_population
@@ -192,9 +213,15 @@ def main() -> None:
 
         migrations.upgrade(gateway_url)
 
+        # The client's secret is stored as a keyed hash: under the pepper the gateway is given below.
+        pepper = secrets.token_urlsafe(32)
+
         async def make_client() -> tuple[str, str]:
             from gateway.db import standalone_session
+            from gateway.security.passwords import use_pepper
             from gateway.services.clients import create_client
+
+            use_pepper(pepper.encode())
 
             async with standalone_session(gateway_url) as session:
                 client, secret = await create_client(
@@ -208,6 +235,7 @@ def main() -> None:
         env |= {
             "GATEWAY_DATA_DIR": str(work / "var"),
             "GATEWAY_DATABASE_URL": gateway_url,
+            "GATEWAY_SECRET_PEPPER": pepper,
             "GATEWAY_CONNECTORS": orjson.dumps(connectors).decode(),
             "GATEWAY_LOG_LEVEL": "WARNING",
             "GATEWAY_EXCHANGE_BATCH_MAX": str(max(500, args.batch)),
@@ -216,29 +244,56 @@ def main() -> None:
         base_url = f"http://127.0.0.1:{port}"
         gateway = start_gateway(env | {"GATEWAY_EXCHANGE_DISPATCH": "false"}, port, work)
         try:
-            token = httpx.post(
+            answer = httpx.post(
                 f"{base_url}/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
-            ).json()["access_token"]
+            )
+            if answer.status_code != 200:
+                raise SystemExit(f"no token: {answer.status_code} {answer.text}")
+            token = answer.json()["access_token"]
             headers = {"Authorization": f"Bearer {token}", "X-Purpose": PURPOSE, "X-Actor-Id": ACTOR}
             intake = asyncio.run(submit(base_url, headers, args.operations, args.batch, args.clients))
         finally:
             gateway.terminate()
             gateway.wait()
+        n = args.operations
+        # The baseline is measured before and after the delivery, and averaged: the load of a shared machine drifts.
+        direct_before = asyncio.run(direct_inserts(direct_url, args.operations, args.batch))
         gateway = start_gateway(env, port, work)
+        cpu_before = cpu_seconds(gateway.pid)
+        profiler = None
+        if args.profile is not None:
+            profiler = subprocess.Popen(
+                [
+                    *(str(Path(sys.executable).parent / "py-spy"), "record", "--gil", "--format", "raw"),
+                    *("--nonblocking", "--rate", "200", "--output", str(args.profile), "--pid", str(gateway.pid)),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         try:
+            # The dispatcher starts with the gateway: what it delivered before the first look is not counted.
             started = time.perf_counter()
-            while asyncio.run(backlog(gateway_url)):
-                time.sleep(0.2)
-            delivery = time.perf_counter() - started
+            delivered = left = asyncio.run(backlog(gateway_url))
+            while left:
+                time.sleep(0.1)
+                left = asyncio.run(backlog(gateway_url))
+            delivery = (time.perf_counter() - started) * n / max(1, delivered)
+            cpu = cpu_seconds(gateway.pid) - cpu_before
         finally:
+            if profiler is not None:
+                profiler.send_signal(signal.SIGINT)
+                profiler.wait()
             gateway.terminate()
             gateway.wait()
-        direct = asyncio.run(direct_inserts(direct_url, args.operations, args.batch))
-        n = args.operations
+        direct_after = asyncio.run(direct_inserts(direct_url, args.operations, args.batch))
+        direct = (direct_before + direct_after) / 2
         print(f"backend {args.backend}, {n} operations in batches of {args.batch}, {args.clients} clients")
         print(f"  intake (stored before 202):  {n / intake:8.0f} ops/s  ({n / args.batch / intake:.1f} requests/s)")
-        print(f"  delivery (applied, ledger):  {n / delivery:8.0f} ops/s")
-        print(f"  direct inserts (baseline):   {n / direct:8.0f} rows/s")
+        print(f"  delivery (applied, ledger):  {n / delivery:8.0f} ops/s  (gateway CPU {1000 * cpu / n:.2f} ms/op)")
+        print(
+            f"  direct inserts (baseline):   {n / direct:8.0f} rows/s  (before {n / direct_before:.0f}, "
+            f"after {n / direct_after:.0f})"
+        )
         print(f"  delivery / direct:           {direct / delivery:8.2f}")
     finally:
         if created:

@@ -27,8 +27,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import Insert, text
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import text
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.dialects.sqlite.pysqlite import dialect as sqlite_dialect
 from sqlalchemy.engine import URL, Dialect
@@ -236,12 +236,12 @@ class AsyncpgExecutor(Executor):
             pool = await self._get_pool()
             async with pool.acquire() as connection:
                 if len(groups) > 1:
-                    # Most batches apply whole: try without a savepoint per group (half the round trips), and
-                    # start again with savepoints only when a group fails.
+                    # Most batches apply whole: try without a savepoint per group, the same statement of every
+                    # group at once (executemany: one pipelined round trip), and start again with savepoints only
+                    # when a group fails.
                     try:
                         async with connection.transaction():
-                            for group in groups:
-                                await self._run_group(connection, group)
+                            await self._run_batched(connection, groups)
                         return [None] * len(groups)
                     except (StepFailed, SubmissionRejected):
                         pass
@@ -259,17 +259,46 @@ class AsyncpgExecutor(Executor):
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
             raise self._translated(exc) from None
 
+    async def _typed(self, connection: Any, step: Step) -> tuple[str, list[Any]]:
+        """The SQL of ``step`` and its arguments converted to the types of their parameters."""
+        sql, arguments = self._sql.arguments(step.statement, step.params)
+        types = self._parameter_types.get(sql)
+        if types is None:
+            # Learnt once per statement; later runs use asyncpg's own statement cache.
+            prepared = await connection.prepare(sql)
+            types = self._parameter_types[sql] = tuple(t.name for t in prepared.get_parameters())
+        return sql, [_pg_value(v, t) for v, t in zip(arguments, types, strict=True)]
+
+    async def _run_batched(self, connection: Any, groups: Sequence[Sequence[Step]]) -> None:
+        """Run every group's steps in one transaction with as few round trips as possible: step ``i`` of every
+        group, in group order, where runs of the same ``INSERT`` go as one ``executemany`` (an insert that does
+        not fail changes its one row). Any failure raises, and the caller starts again group by group."""
+        for runs in _runs_by_step(groups):
+            for statement, steps in runs:
+                if len(steps) > 1 and isinstance(statement, Insert):
+                    typed = [await self._typed(connection, step) for step in steps]
+                    await self._execute_many(connection, typed[0][0], [arguments for _, arguments in typed])
+                else:
+                    for step in steps:
+                        await self._run_group(connection, [step])
+
+    async def _execute_many(self, connection: Any, sql: str, arguments: list[list[Any]]) -> None:
+        import asyncpg
+
+        try:
+            await connection.executemany(sql, arguments)
+        except asyncpg.UniqueViolationError:
+            raise StepFailed(0, conflict=True) from None
+        except asyncpg.PostgresError as exc:
+            if str(getattr(exc, "sqlstate", "") or "")[:2] in _PG_DATA_ERRORS:
+                raise self.refused(exc) from None
+            raise
+
     async def _run_group(self, connection: Any, group: Sequence[Step]) -> None:
         import asyncpg
 
         for index, step in enumerate(group):
-            sql, arguments = self._sql.arguments(step.statement, step.params)
-            types = self._parameter_types.get(sql)
-            if types is None:
-                # Learnt once per statement; later runs use asyncpg's own statement cache.
-                prepared = await connection.prepare(sql)
-                types = self._parameter_types[sql] = tuple(t.name for t in prepared.get_parameters())
-            typed = [_pg_value(v, t) for v, t in zip(arguments, types, strict=True)]
+            sql, typed = await self._typed(connection, step)
             try:
                 status = await connection.execute(sql, *typed)
             except asyncpg.UniqueViolationError:
@@ -280,6 +309,23 @@ class AsyncpgExecutor(Executor):
                 raise
             if step.one_row and not status.endswith(" 1"):
                 raise StepFailed(index, conflict=False)
+
+
+def _runs_by_step(groups: Sequence[Sequence[Step]]) -> list[list[tuple[Executable, list[Step]]]]:
+    """For each step index ``i``: step ``i`` of every group that has one, in group order, cut into runs of
+    consecutive steps with the same statement."""
+    phases: list[list[tuple[Executable, list[Step]]]] = []
+    for index in range(max((len(group) for group in groups), default=0)):
+        runs: list[tuple[Executable, list[Step]]] = []
+        for group in groups:
+            if index < len(group):
+                step = group[index]
+                if runs and runs[-1][0] is step.statement:
+                    runs[-1][1].append(step)
+                else:
+                    runs.append((step.statement, [step]))
+        phases.append(runs)
+    return phases
 
 
 _PG_INTEGERS = frozenset({"int2", "int4", "int8"})
@@ -355,10 +401,15 @@ class SqliteExecutor(Executor):
         return rows
 
     def _transact(
-        self, holder: list[sqlite3.Connection], groups: list[list[tuple[str, list[Any], bool]]]
+        self,
+        holder: list[sqlite3.Connection],
+        groups: list[list[tuple[str, list[Any], bool]]],
+        batched: list[tuple[str, list[list[Any]], bool, bool]] | None = None,
     ) -> list[StepFailed | SubmissionRejected | None]:
         connection = self._connection()
         holder.append(connection)
+        if batched is not None and self._transact_batched(connection, batched):
+            return [None] * len(groups)
         outcomes: list[StepFailed | SubmissionRejected | None] = []
         connection.execute("BEGIN IMMEDIATE")
         try:
@@ -378,6 +429,28 @@ class SqliteExecutor(Executor):
         connection.commit()
         return outcomes
 
+    def _transact_batched(
+        self, connection: sqlite3.Connection, batched: list[tuple[str, list[list[Any]], bool, bool]]
+    ) -> bool:
+        """Most batches apply whole: run them without a savepoint per group, each run of the same ``INSERT`` as
+        one ``executemany``; whether it was committed (else it was rolled back, to start again group by group)."""
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            for sql, arguments, one_row, many in batched:
+                if many:
+                    connection.executemany(sql, arguments)
+                else:
+                    for values in arguments:
+                        self._run_group(connection, [(sql, values, one_row)])
+        except (StepFailed, SubmissionRejected, sqlite3.IntegrityError):
+            connection.rollback()
+            return False
+        except BaseException:
+            connection.rollback()
+            raise
+        connection.commit()
+        return True
+
     def _run_group(self, connection: sqlite3.Connection, group: list[tuple[str, list[Any], bool]]) -> None:
         for index, (sql, arguments, one_row) in enumerate(group):
             try:
@@ -393,7 +466,22 @@ class SqliteExecutor(Executor):
         compiled = [
             [(*self._sql.arguments(step.statement, step.params), step.one_row) for step in group] for group in groups
         ]
-        outcomes: list[StepFailed | SubmissionRejected | None] = await self._in_thread(self._transact, compiled)
+        batched: list[tuple[str, list[list[Any]], bool, bool]] | None = None
+        if len(groups) > 1:
+            # Step i of every group, in group order, runs of the same statement together (see _runs_by_step).
+            batched = []
+            for index in range(max(len(group) for group in groups)):
+                for group, steps in zip(groups, compiled, strict=True):
+                    if index >= len(group):
+                        continue
+                    sql, values, one_row = steps[index]
+                    if batched and batched[-1][0] == sql:
+                        batched[-1][1].append(values)
+                    else:
+                        batched.append((sql, [values], one_row, isinstance(group[index].statement, Insert)))
+        outcomes: list[StepFailed | SubmissionRejected | None] = await self._in_thread(
+            self._transact, compiled, batched
+        )
         return outcomes
 
     async def close(self) -> None:

@@ -3,8 +3,10 @@ dead-letter state when retrying cannot help.
 
 Every process runs a :class:`Dispatcher`. A round claims due operations with a conditional update (on PostgreSQL
 several processes or hosts dispatch at once: a row claimed by one is skipped by the others), delivers them in
-batches, then records every outcome, and appends what was applied to the change feed, in one transaction. On
-SQLite only the process holding the ``exchange-dispatch`` lease dispatches.
+batches, then records every outcome, and appends what was applied to the change feed, in one transaction. A
+process runs :data:`ROUNDS_AT_ONCE` rounds at once, which claim as separate dispatchers would: while one waits for
+a sector system, another claims or records in the gateway's database. On SQLite only the process holding the
+``exchange-dispatch`` lease dispatches.
 
 An operation is claimed only when no earlier operation of the same record is unfinished, so the operations of a
 record reach the sector system one at a time, in the order they were accepted. (A record with a long queue of its
@@ -21,16 +23,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, insert, or_, update
+import orjson
+from sqlalchemy import Table, Text, and_, bindparam, cast, insert, or_, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -53,6 +60,10 @@ from .states import DEAD, DELIVERED, DELIVERING, PENDING, UNFINISHED
 LEASE = "exchange-dispatch"
 #: How many rounds' worth of the oldest unfinished operations a claim looks at.
 SCAN_FACTOR = 5
+#: Rounds a process runs at once: while one delivers to the sector systems, another claims or records in the
+#: gateway's database. They claim as separate dispatchers do (an operation claimed by one is not due for the
+#: other, nor are the later operations of its record).
+ROUNDS_AT_ONCE = 2
 CLOSE_GRACE_SECONDS = 5.0
 _ERROR_TEXT = 500
 #: Refusals that will not change on retry: dead-lettered at once.
@@ -63,7 +74,35 @@ log = get_logger(__name__)
 Op = ExchangeOperation
 
 
-def idempotency_key(operation: ExchangeOperation) -> str:
+@dataclass(slots=True)
+class Claimed:
+    """An operation claimed by a dispatcher: the columns of its :class:`ExchangeOperation` row that delivering and
+    recording it need (read straight from the claim's ``RETURNING``, without ORM objects)."""
+
+    id: int
+    receipt_id: str
+    position: int
+    database_id: str
+    record_id: str
+    kind: str
+    fields: dict[str, Any]
+    meta: dict[str, Any]
+    attempts: int
+    generation: int
+    claimed_until: datetime
+
+
+def _json(text: str | None) -> Any:
+    """A stored JSON column read as text (orjson; the standard library for what orjson refuses, such as NaN)."""
+    if text is None:
+        return {}
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
+def idempotency_key(operation: Claimed) -> str:
     """The key the sector system sees for one delivery of ``operation``: the same on every retry, new after a
     replay (``generation``)."""
     base = f"{operation.receipt_id}:{operation.position}"
@@ -74,7 +113,7 @@ def idempotency_key(operation: ExchangeOperation) -> str:
 class Delivery:
     """The outcome of delivering one claimed operation."""
 
-    operation: ExchangeOperation
+    operation: Claimed
     outcome: str  # delivered | duplicate | retry | dead
     error: str | None = None
     reference: str | None = None
@@ -146,6 +185,10 @@ class Dispatcher:
 
     async def _run(self) -> None:
         errors = LoopErrors("exchange dispatch", database_outage(self.settings.database_url))
+        await asyncio.gather(*(self._rounds(errors) for _ in range(ROUNDS_AT_ONCE)))
+
+    async def _rounds(self, errors: LoopErrors) -> None:
+        """Run rounds until stopped; several of these run at once (:data:`ROUNDS_AT_ONCE`)."""
         while not self._stopping.is_set():
             busy = False
             try:
@@ -169,7 +212,7 @@ class Dispatcher:
         if not claimed:
             return 0
         # A batch holds operations of one submission: each call to a connector carries that submission's context.
-        by_submission: dict[tuple[str, str], list[ExchangeOperation]] = defaultdict(list)
+        by_submission: dict[tuple[str, str], list[Claimed]] = defaultdict(list)
         for op in claimed:
             by_submission[(op.database_id, op.receipt_id)].append(op)
         chunk = max(1, self.settings.exchange_delivery_batch)
@@ -178,7 +221,7 @@ class Dispatcher:
         await self.record([delivery for batch in delivered for delivery in batch])
         return len(claimed)
 
-    async def claim(self) -> list[ExchangeOperation]:
+    async def claim(self) -> list[Claimed]:
         """Claim the due operations that no earlier unfinished operation of their record holds back.
 
         The oldest unfinished operations are read in order (a window of ``SCAN_FACTOR`` rounds); the first one
@@ -190,23 +233,55 @@ class Dispatcher:
         now = utcnow()
         batch = self.settings.exchange_dispatch_batch
         table: Table = ExchangeOperation.__table__  # type: ignore[attr-defined]
+        c = table.c
+        # One session for the window and the claim: one checkout of the pool (a ping on PostgreSQL), not two.
         async with self.sessionmaker() as session:
             connection = await session.connection()
             window = (
                 await connection.execute(
-                    sa_select(
-                        table.c.id,
-                        table.c.database_id,
-                        table.c.record_id,
-                        table.c.state,
-                        table.c.next_attempt_at,
-                        table.c.claimed_until,
-                    )
-                    .where(table.c.state.in_(UNFINISHED))
-                    .order_by(table.c.id)
+                    sa_select(c.id, c.database_id, c.record_id, c.state, c.next_attempt_at, c.claimed_until)
+                    .where(c.state.in_(UNFINISHED))
+                    .order_by(c.id)
                     .limit(batch * SCAN_FACTOR)
                 )
             ).all()
+            chosen = self._choose(window, now, batch)
+            if not chosen:
+                return []
+            still_due = or_(
+                and_(c.state == PENDING, c.next_attempt_at <= now),
+                and_(c.state == DELIVERING, c.claimed_until < now),
+            )
+            until = now + timedelta(seconds=self.settings.exchange_claim_seconds)
+            statement = (
+                update(table)
+                .where(c.id.in_(chosen), still_due)
+                .values(state=DELIVERING, claimed_until=until, attempts=c.attempts + 1)
+                .returning(
+                    c.id,
+                    c.receipt_id,
+                    c.position,
+                    c.database_id,
+                    c.record_id,
+                    c.kind,
+                    # The JSON as text, decoded here by orjson (the driver's json module costs more than the rest).
+                    cast(c.fields, Text),
+                    cast(c["metadata"], Text),
+                    c.attempts,
+                    c.generation,
+                )
+            )
+            result = (await connection.execute(statement)).all()
+            await session.commit()
+        rows = [
+            Claimed(op_id, receipt_id, position, db_id, record_id, kind, _json(fields), _json(meta), tries, gen, until)
+            for op_id, receipt_id, position, db_id, record_id, kind, fields, meta, tries, gen in result
+        ]
+        rows.sort(key=lambda op: op.id)
+        return rows
+
+    def _choose(self, window: Sequence[Any], now: datetime, batch: int) -> list[int]:
+        """The ids to claim: of each record in the window, its first operation, when it is due."""
         served = set(self.databases)
         seen: set[tuple[str, str]] = set()
         chosen: list[int] = []
@@ -220,30 +295,9 @@ class Dispatcher:
                 chosen.append(op_id)
                 if len(chosen) == batch:
                     break
-        if not chosen:
-            return []
-        still_due = or_(
-            and_(col(Op.state) == PENDING, col(Op.next_attempt_at) <= now),
-            and_(col(Op.state) == DELIVERING, col(Op.claimed_until) < now),
-        )
-        statement = (
-            update(Op)
-            .where(col(Op.id).in_(chosen), still_due)
-            .values(
-                state=DELIVERING,
-                claimed_until=now + timedelta(seconds=self.settings.exchange_claim_seconds),
-                attempts=col(Op.attempts) + 1,
-            )
-            .returning(Op)
-            .execution_options(synchronize_session=False)
-        )
-        async with self.sessionmaker() as session:
-            rows = list((await session.exec(statement)).scalars().all())
-            await session.commit()
-        rows.sort(key=lambda op: op.id or 0)
-        return rows
+        return chosen
 
-    async def _context(self, operation: ExchangeOperation) -> RequestContext:
+    async def _context(self, operation: Claimed) -> RequestContext:
         """The context of delivering ``operation``: its submission's, as stored with it (operations stored before
         that was done: the client, purpose and actor of their receipt), until its claim lapses."""
         stored = operation.meta.get(CONTEXT_KEY)
@@ -259,7 +313,7 @@ class Dispatcher:
             left = max(0.0, (claimed_until - utcnow()).total_seconds())
         return delivery_context(stored, deadline_seconds=left)
 
-    async def _deliver(self, operations: list[ExchangeOperation]) -> list[Delivery]:
+    async def _deliver(self, operations: list[Claimed]) -> list[Delivery]:
         """Deliver operations of one submission to one database, each on a different record, in one call of the
         connector, in the submission's context."""
         database = self.registry.databases.get(operations[0].database_id)
@@ -309,7 +363,7 @@ class Dispatcher:
         now = utcnow()
         settings = self.settings
         table: Table = ExchangeOperation.__table__  # type: ignore[attr-defined]
-        applied: dict[str, list[ExchangeOperation]] = defaultdict(list)
+        applied: dict[str, list[Claimed]] = defaultdict(list)
         counts: dict[tuple[str, str], int] = defaultdict(int)
         rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
         async with self.sessionmaker() as session:
@@ -384,22 +438,25 @@ class Dispatcher:
                 log.warning("operations dead-lettered", database=db_id, count=count)
 
 
-async def _append_changes(
-    session: AsyncSession, db_id: str, operations: list[ExchangeOperation], now: datetime
-) -> None:
+async def _append_changes(session: AsyncSession, db_id: str, operations: list[Claimed], now: datetime) -> None:
     """Take the next positions of the database's feed (its row stays locked until commit, so positions follow
     commit order) and append one change per applied operation."""
-    operations.sort(key=lambda op: op.id or 0)
-    result = await session.exec(
+    operations.sort(key=lambda op: op.id)
+    take = (
         update(ExchangeFeed)
         .where(col(ExchangeFeed.database_id) == db_id)
         .values(position=col(ExchangeFeed.position) + len(operations))
         .returning(col(ExchangeFeed.position))
     )
-    last = result.scalar_one_or_none()
+    last = (await session.exec(take)).scalar_one_or_none()
     if last is None:
-        session.add(ExchangeFeed(database_id=db_id, position=len(operations)))
-        last = len(operations)
+        # No feed row yet (the dispatcher's start creates it): create it, unless another dispatcher just did
+        # (its insert is waited for), then take the positions.
+        feeds: Table = ExchangeFeed.__table__  # type: ignore[attr-defined]
+        dialect = session.bind.dialect.name if session.bind is not None else ""
+        create = (pg_insert if dialect == "postgresql" else sqlite_insert)(feeds).values(database_id=db_id, position=0)
+        await session.exec(create.on_conflict_do_nothing(index_elements=["database_id"]))
+        last = (await session.exec(take)).scalar_one()
     first = last - len(operations) + 1
     rows = []
     for offset, op in enumerate(operations):

@@ -31,8 +31,13 @@ from connectors.base import (
     ConnectorConfigError,
     ContractViolation,
     HealthState,
+    OperationKind,
     Page,
     RecordNotFound,
+    SubmissionRejected,
+    SubmitOperation,
+    SubmitResult,
+    SubmitStatus,
     UpstreamError,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -705,3 +710,79 @@ def test_an_integer_filter_matches_exactly() -> None:
                 "search_filters": {"full_name": {"column": "ho_ten", "match": "prefix", "value_type": "integer"}},
             }
         )
+
+
+# -- submissions: a batch in one transaction, each operation on its own ----------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_sector(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A sector database with an empty citizen table, of its own (the tests write to it)."""
+    if request.param == "sqlite":
+        url = str(to_async_url(f"sqlite:///{tmp_path / 'population.db'}"))
+        asyncio.run(seed_population(url, count=0))
+        yield url
+        return
+    with postgres_database(prefix="conwrite") as url:
+        asyncio.run(seed_population(url, count=0))
+        yield url
+
+
+def _new_citizen() -> dict[str, Any]:
+    fields = dict(Citizen.model_config["json_schema_extra"]["examples"][0])  # type: ignore[index]
+    for name in ("personal_id", "old_id_number"):
+        fields.pop(name)
+    fields["household_id"] = "HK068000123"  # the simulated table's column is shorter than the example's
+    return fields
+
+
+async def _ledger(url: str) -> set[str]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return set(
+                (await conn.execute(sa.text("SELECT idempotency_key FROM gateway_applied_operations"))).scalars()
+            )
+    finally:
+        await engine.dispose()
+
+
+async def test_a_batch_applies_whole_and_a_failing_operation_fails_alone(empty_sector: str) -> None:
+    """A batch without a failure goes in at once; one with failures keeps every other operation, each failure
+    answered as a single submission would be, and a repeated idempotency key changes nothing."""
+    a1, a2, a3, new, missing = (f"068190{serial:06d}" for serial in range(5))
+    create = OperationKind.CREATE
+    connector = PopulationConnector.from_config({"url": empty_sector, "writes": {}})
+    await connector.start()
+    try:
+        first = [
+            SubmitOperation(create, rid, idempotency_key=f"k-{rid}", fields=_new_citizen()) for rid in (a1, a2, a3)
+        ]
+        assert await connector.submit_many(first) == [
+            SubmitResult(SubmitStatus.APPLIED, f"k-{rid}") for rid in (a1, a2, a3)
+        ]
+        outcomes = await connector.submit_many(
+            [
+                SubmitOperation(create, new, idempotency_key="k-new", fields=_new_citizen()),
+                SubmitOperation(create, a1, idempotency_key="k-a1-again", fields=_new_citizen()),  # exists
+                first[1],  # delivered again: same key
+                SubmitOperation(
+                    OperationKind.UPDATE, missing, idempotency_key="k-missing", fields={"full_name": "Lê Văn Tám"}
+                ),
+                SubmitOperation(OperationKind.DELETE, a3, idempotency_key="k-del"),
+                SubmitOperation(OperationKind.UPDATE, a2, idempotency_key="k-upd", fields={"full_name": "Lê Văn Tám"}),
+            ]
+        )
+    finally:
+        await connector.close()
+    applied, conflict, duplicate, no_record, deleted, updated = outcomes
+    assert applied == SubmitResult(SubmitStatus.APPLIED, "k-new")
+    assert isinstance(conflict, SubmissionRejected) and "conflicts" in conflict.message
+    assert duplicate == SubmitResult(SubmitStatus.DUPLICATE, f"k-{a2}")
+    assert isinstance(no_record, SubmissionRejected) and "no record" in no_record.message
+    assert deleted == SubmitResult(SubmitStatus.APPLIED, "k-del")
+    assert updated == SubmitResult(SubmitStatus.APPLIED, "k-upd")
+    rows = await _read_rows(empty_sector)
+    assert sorted(rows) == [a1, a2, new]
+    assert rows[a2]["ho_ten"] == "Lê Văn Tám" and rows[a1]["ho_ten"] != "Lê Văn Tám"
+    assert await _ledger(empty_sector) == {f"k-{a1}", f"k-{a2}", f"k-{a3}", "k-new", "k-del", "k-upd"}
