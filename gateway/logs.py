@@ -10,8 +10,8 @@ from contextvars import ContextVar, Token
 from typing import Any
 
 import orjson
-import structlog
 
+from .structlog_lean import structlog
 from .telemetry import current_span_ids
 
 

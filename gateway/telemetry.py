@@ -15,7 +15,7 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import structlog
+from .structlog_lean import structlog
 
 if TYPE_CHECKING:
     from fastapi import FastAPI

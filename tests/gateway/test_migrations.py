@@ -294,3 +294,39 @@ def test_concurrent_upgrades_are_serialised_by_the_advisory_lock() -> None:
             url, lambda conn: conn.execute(sa.text("SELECT version_num FROM alembic_version")).all()
         )
         assert len(versions) == 1
+
+
+def test_the_code_names_the_newest_migration_as_its_head() -> None:
+    # A new migration must move migrations.HEAD: the start of every gateway compares its database with it.
+    assert migrations.HEAD == migrations.head_revision()
+
+
+def test_the_revision_is_read_as_alembic_reads_it(database_url: str) -> None:
+    assert migrations._revision_at(database_url) is None  # never migrated: no version table
+    migrations.upgrade(database_url, "0011")
+    assert migrations._revision_at(database_url) == "0011" == revision(database_url)
+    migrations.upgrade(database_url)
+    assert migrations._revision_at(database_url) == migrations.HEAD == revision(database_url)
+
+
+def test_a_current_database_starts_without_loading_alembic(database_url: str) -> None:
+    migrations.upgrade(database_url)
+    script = (
+        "import sys\n"
+        "from gateway import migrations\n"
+        f"migrations.upgrade({database_url!r})\n"
+        "import asyncio\n"
+        "from gateway.db import create_engine\n"
+        f"engine = create_engine({database_url!r})\n"
+        "asyncio.run(migrations.ensure_current(engine))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_an_old_database_is_still_upgraded_by_alembic(database_url: str) -> None:
+    migrations.upgrade(database_url, "0011")
+    script = f"from gateway import migrations\nmigrations.upgrade({database_url!r})\n"
+    subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    assert revision(database_url) == migrations.HEAD
