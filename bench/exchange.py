@@ -22,31 +22,25 @@ import os
 import secrets
 import shutil
 import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
-from contextlib import closing
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import orjson
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-PURPOSE = "1.001612.000.00.00.H41"
-ACTOR = "CB-068-0001"
-POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def free_port() -> int:
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from common import (
+    data_headers,
+    fetch_token,
+    postgres_databases,
+    postgres_url,
+    py_spy,
+    start_gateway,
+    terminate,
+)
 
 
 def citizen(serial: int) -> dict[str, Any]:
@@ -68,24 +62,6 @@ def cpu_seconds(pid: int) -> float:
     """CPU time (user and system) used so far by process ``pid`` (Linux: /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def start_gateway(env: dict[str, str], port: int, work: Path) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "serve", "--port", str(port)],
-        env=env,
-        cwd=work,
-        stdout=subprocess.DEVNULL,
-        stderr=(work / "gateway.log").open("ab"),
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise SystemExit("the gateway did not start")
 
 
 async def submit(base: str, headers: dict[str, str], operations: int, batch: int, clients: int) -> float:
@@ -185,128 +161,93 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from simulators.population import seed_population
-
     work = Path(tempfile.mkdtemp(prefix="bench-exchange-"))
-    created: list[str] = []
-    try:
+    with ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, work, ignore_errors=True)
         if args.backend == "postgresql":
-            import asyncpg
-
-            async def create(name: str) -> None:
-                connection = await asyncpg.connect(POSTGRES)
-                await connection.execute(f'CREATE DATABASE "{name}"')
-                await connection.close()
-
             names = [f"bench_{uuid.uuid4().hex[:8]}_{part}" for part in ("gw", "sector", "direct")]
-            for name in names:
-                asyncio.run(create(name))
-                created.append(name)
-            base = POSTGRES.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-            gateway_url, sector_url, direct_url = (f"{base}/{name}" for name in names)
+            cleanup.enter_context(postgres_databases(*names))
+            gateway_url, sector_url, direct_url = (postgres_url(name, driver="postgresql+asyncpg") for name in names)
         else:
             gateway_url = f"sqlite+aiosqlite:///{work / 'gateway.db'}"
             sector_url = f"sqlite:///{work / 'population.db'}"
             direct_url = f"sqlite+aiosqlite:///{work / 'direct.db'}"
-        asyncio.run(seed_population(sector_url, count=0))
-        from gateway import migrations
+        log = cleanup.enter_context((work / "gateway.log").open("ab"))
+        measure(args, work, log, (gateway_url, sector_url, direct_url))
 
-        migrations.upgrade(gateway_url)
 
-        # The client's secret is stored as a keyed hash: under the pepper the gateway is given below.
-        pepper = secrets.token_urlsafe(32)
+def measure(args: argparse.Namespace, work: Path, log: IO[bytes], urls: tuple[str, str, str]) -> None:
+    """Intake, delivery and the direct baseline, printed; the gateway's errors go to ``log``."""
+    gateway_url, sector_url, direct_url = urls
+    from gateway import migrations
+    from simulators.population import seed_population
 
-        async def make_client() -> tuple[str, str]:
-            from gateway.db import standalone_session
-            from gateway.security.passwords import use_pepper
-            from gateway.services.clients import create_client
+    asyncio.run(seed_population(sector_url, count=0))
+    migrations.upgrade(gateway_url)
 
-            use_pepper(pepper.encode())
+    # The client's secret is stored as a keyed hash: under the pepper the gateway is given below.
+    pepper = secrets.token_urlsafe(32)
 
-            async with standalone_session(gateway_url) as session:
-                client, secret = await create_client(
-                    session, name="Bench", scopes=("population:read", "population:submit"), client_id="bench"
-                )
-                return client.client_id, secret
+    async def make_client() -> tuple[str, str]:
+        from gateway.db import standalone_session
+        from gateway.security.passwords import use_pepper
+        from gateway.services.clients import create_client
 
-        client_id, secret = asyncio.run(make_client())
-        connectors = {"population": {"config": {"url": sector_url, "writes": {}}}}
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-        env |= {
-            "GATEWAY_DATA_DIR": str(work / "var"),
-            "GATEWAY_DATABASE_URL": gateway_url,
-            "GATEWAY_SECRET_PEPPER": pepper,
-            "GATEWAY_CONNECTORS": orjson.dumps(connectors).decode(),
-            "GATEWAY_LOG_LEVEL": "WARNING",
-            "GATEWAY_EXCHANGE_BATCH_MAX": str(max(500, args.batch)),
-        }
-        port = free_port()
-        base_url = f"http://127.0.0.1:{port}"
-        gateway = start_gateway(env | {"GATEWAY_EXCHANGE_DISPATCH": "false"}, port, work)
-        try:
-            answer = httpx.post(
-                f"{base_url}/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
+        use_pepper(pepper.encode())
+
+        async with standalone_session(gateway_url) as session:
+            client, secret = await create_client(
+                session, name="Bench", scopes=("population:read", "population:submit"), client_id="bench"
             )
-            if answer.status_code != 200:
-                raise SystemExit(f"no token: {answer.status_code} {answer.text}")
-            token = answer.json()["access_token"]
-            headers = {"Authorization": f"Bearer {token}", "X-Purpose": PURPOSE, "X-Actor-Id": ACTOR}
-            intake = asyncio.run(submit(base_url, headers, args.operations, args.batch, args.clients))
-        finally:
-            gateway.terminate()
-            gateway.wait()
-        n = args.operations
-        # The baseline is measured before and after the delivery, and averaged: the load of a shared machine drifts.
-        direct_before = asyncio.run(direct_inserts(direct_url, args.operations, args.batch))
-        gateway = start_gateway(env, port, work)
-        cpu_before = cpu_seconds(gateway.pid)
-        profiler = None
-        if args.profile is not None:
-            profiler = subprocess.Popen(
-                [
-                    *(str(Path(sys.executable).parent / "py-spy"), "record", "--gil", "--format", "raw"),
-                    *("--nonblocking", "--rate", "200", "--output", str(args.profile), "--pid", str(gateway.pid)),
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        try:
-            # The dispatcher starts with the gateway: what it delivered before the first look is not counted.
-            started = time.perf_counter()
-            delivered = left = asyncio.run(backlog(gateway_url))
-            while left:
-                time.sleep(0.1)
-                left = asyncio.run(backlog(gateway_url))
-            delivery = (time.perf_counter() - started) * n / max(1, delivered)
-            cpu = cpu_seconds(gateway.pid) - cpu_before
-        finally:
-            if profiler is not None:
-                profiler.send_signal(signal.SIGINT)
-                profiler.wait()
-            gateway.terminate()
-            gateway.wait()
-        direct_after = asyncio.run(direct_inserts(direct_url, args.operations, args.batch))
-        direct = (direct_before + direct_after) / 2
-        print(f"backend {args.backend}, {n} operations in batches of {args.batch}, {args.clients} clients")
-        print(f"  intake (stored before 202):  {n / intake:8.0f} ops/s  ({n / args.batch / intake:.1f} requests/s)")
-        print(f"  delivery (applied, ledger):  {n / delivery:8.0f} ops/s  (gateway CPU {1000 * cpu / n:.2f} ms/op)")
-        print(
-            f"  direct inserts (baseline):   {n / direct:8.0f} rows/s  (before {n / direct_before:.0f}, "
-            f"after {n / direct_after:.0f})"
-        )
-        print(f"  delivery / direct:           {direct / delivery:8.2f}")
+            return client.client_id, secret
+
+    client_id, secret = asyncio.run(make_client())
+    connectors = {"population": {"config": {"url": sector_url, "writes": {}}}}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env |= {
+        "GATEWAY_DATA_DIR": str(work / "var"),
+        "GATEWAY_DATABASE_URL": gateway_url,
+        "GATEWAY_SECRET_PEPPER": pepper,
+        "GATEWAY_CONNECTORS": orjson.dumps(connectors).decode(),
+        "GATEWAY_LOG_LEVEL": "WARNING",
+        "GATEWAY_EXCHANGE_BATCH_MAX": str(max(500, args.batch)),
+    }
+    gateway, base_url = start_gateway(env | {"GATEWAY_EXCHANGE_DISPATCH": "false"}, cwd=work, stderr=log)
+    try:
+        headers = data_headers(fetch_token(base_url, client_id, secret))
+        intake = asyncio.run(submit(base_url, headers, args.operations, args.batch, args.clients))
     finally:
-        if created:
-            import asyncpg
-
-            async def drop() -> None:
-                connection = await asyncpg.connect(POSTGRES)
-                for name in created:
-                    await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                await connection.close()
-
-            asyncio.run(drop())
-        shutil.rmtree(work, ignore_errors=True)
+        terminate(gateway)
+    n = args.operations
+    # The baseline is measured before and after the delivery, and averaged: the load of a shared machine drifts.
+    direct_before = asyncio.run(direct_inserts(direct_url, args.operations, args.batch))
+    gateway, _ = start_gateway(env, cwd=work, stderr=log)
+    cpu_before = cpu_seconds(gateway.pid)
+    profiler = None if args.profile is None else py_spy(gateway.pid, args.profile, rate=200)
+    try:
+        # The dispatcher starts with the gateway: what it delivered before the first look is not counted.
+        started = time.perf_counter()
+        delivered = left = asyncio.run(backlog(gateway_url))
+        while left:
+            time.sleep(0.1)
+            left = asyncio.run(backlog(gateway_url))
+        delivery = (time.perf_counter() - started) * n / max(1, delivered)
+        cpu = cpu_seconds(gateway.pid) - cpu_before
+    finally:
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait()
+        terminate(gateway)
+    direct_after = asyncio.run(direct_inserts(direct_url, args.operations, args.batch))
+    direct = (direct_before + direct_after) / 2
+    print(f"backend {args.backend}, {n} operations in batches of {args.batch}, {args.clients} clients")
+    print(f"  intake (stored before 202):  {n / intake:8.0f} ops/s  ({n / args.batch / intake:.1f} requests/s)")
+    print(f"  delivery (applied, ledger):  {n / delivery:8.0f} ops/s  (gateway CPU {1000 * cpu / n:.2f} ms/op)")
+    print(
+        f"  direct inserts (baseline):   {n / direct:8.0f} rows/s  (before {n / direct_before:.0f}, "
+        f"after {n / direct_after:.0f})"
+    )
+    print(f"  delivery / direct:           {direct / delivery:8.2f}")
 
 
 if __name__ == "__main__":

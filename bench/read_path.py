@@ -15,39 +15,35 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import random
-import re
 import shutil
-import socket
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
+from contextlib import ExitStack
 from pathlib import Path
 
-import httpx
+from common import (
+    ROOT,
+    create_client,
+    data_headers,
+    fetch_token,
+    gateway_cli,
+    lua_script,
+    need_wrk,
+    postgres_databases,
+    postgres_url,
+    py_spy,
+    record_ids,
+    seed_citizens,
+    start_gateway,
+    start_server,
+    terminate,
+    wrk,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-# Every data request states its purpose and actor (the grant made from a data scope requires both).
-PURPOSE = "1.001612.000.00.00.H41"
-ACTOR = "CB-068-0001"
-POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 COLUMNS = "*"
-
-
-def free_port() -> int:
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def seed(url: str, count: int) -> None:
-    from simulators.population import seed_population
-
-    asyncio.run(seed_population(url, count=count, seed=68))
 
 
 async def direct_postgres(url: str, ids: list[str], concurrency: int, duration: float) -> float:
@@ -100,18 +96,6 @@ async def direct_sqlite(path: Path, ids: list[str], concurrency: int, duration: 
     return done / elapsed
 
 
-def wrk(url: str, script: Path | None, connections: int, duration: float) -> tuple[float, str]:
-    command = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency"]
-    if script is not None:
-        command += ["-s", str(script)]
-    out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    p99 = re.search(r"99%\s+(\S+)", out)
-    note = f"p99 {p99.group(1) if p99 else '?'}" + (f", {errors.group(1)} non-2xx" if errors else "")
-    return rps, note
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
@@ -130,37 +114,22 @@ def main() -> None:
         "--profile", type=Path, help="record a py-spy profile of the gateway under load into this file (no table)"
     )
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        sys.exit("wrk is needed (apt-get install wrk)")
+    need_wrk()
 
     work = Path(tempfile.mkdtemp(prefix="bench-read-"))
     database = f"bench_population_{os.getpid()}"
     gateway_database = f"bench_gateway_{os.getpid()}"
-    if args.gateway_db == "postgresql":
-        subprocess.run(["psql", POSTGRES, "-qc", f'CREATE DATABASE "{gateway_database}"'], check=True)
+    created = [gateway_database] if args.gateway_db == "postgresql" else []
     if args.backend == "postgresql":
-        subprocess.run(["psql", POSTGRES, "-qc", f'CREATE DATABASE "{database}"'], check=True)
-        sector_url = POSTGRES.rsplit("/", 1)[0] + f"/{database}"
+        created.append(database)
+        sector_url = postgres_url(database)
     else:
         sector_url = f"sqlite:///{work / 'population.db'}"
-    gateway = bare = None
-    try:
-        seed(sector_url, args.citizens)
-        if args.backend == "postgresql":
-            import asyncpg
-
-            async def fetch_ids() -> list[str]:
-                conn = await asyncpg.connect(sector_url)
-                rows = await conn.fetch("SELECT so_dinh_danh FROM cong_dan")
-                await conn.close()
-                return [r[0] for r in rows]
-
-            ids = asyncio.run(fetch_ids())
-        else:
-            with closing(sqlite3.connect(work / "population.db")) as conn:
-                ids = [r[0] for r in conn.execute("SELECT so_dinh_danh FROM cong_dan")]
-        random.Random(1).shuffle(ids)
-        ids = ids[:5000]
+    with ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, work, ignore_errors=True)
+        cleanup.enter_context(postgres_databases(*created))
+        seed_citizens(sector_url, args.citizens)
+        ids = record_ids(sector_url)
 
         env = {
             **os.environ,
@@ -170,84 +139,23 @@ def main() -> None:
         }
         env.update(item.split("=", 1) for item in args.env)
         if args.gateway_db == "postgresql":
-            env["GATEWAY_DATABASE_URL"] = (
-                POSTGRES.replace("postgresql://", "postgresql+asyncpg://").rsplit("/", 1)[0] + f"/{gateway_database}"
-            )
-        port = free_port()
-        gateway_bin = [sys.executable, "-m", "gateway"]
-        subprocess.run([*gateway_bin, "db", "upgrade"], env=env, check=True, capture_output=True)
-        created = subprocess.run(
-            [*gateway_bin, "clients", "create", "bench", "--scope", "population:read", "--client-id", "bench"],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        secret = re.search(r"client_secret:\s+(\S+)", created).group(1)  # type: ignore[union-attr]
-        gateway = subprocess.Popen(
-            [*gateway_bin, "serve", "--port", str(port), "--workers", str(args.workers), "--no-migrate"],
-            env=env,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
-        bare_port = free_port()
-        bare = subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / "bare.py"), "--url", sector_url, "--port", str(bare_port)],
-            stderr=subprocess.DEVNULL,
-        )
-        bare_base = f"http://127.0.0.1:{bare_port}"
-        for url in (base, bare_base):
-            for _ in range(300):
-                try:
-                    if httpx.get(f"{url}/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.1)
-        token = httpx.post(
-            f"{base}/oauth/token", data={"grant_type": "client_credentials"}, auth=("bench", secret)
-        ).json()["access_token"]
-        script = work / "read.lua"
-        script.write_text(
-            "ids = {" + ",".join(f'"{i}"' for i in ids) + "}\n"
-            "local n = 0\n"
-            "request = function()\n"
-            "  n = n + 1\n"
-            '  return wrk.format("GET", "/v1/databases/population/records/" .. ids[(n % #ids) + 1],'
-            f' {{["Authorization"] = "Bearer {token}", ["X-Purpose"] = "{PURPOSE}", ["X-Actor-Id"] = "{ACTOR}"}})\n'
-            "end\n"
-        )
-        bare_script = work / "bare.lua"
-        bare_script.write_text(
-            "ids = {" + ",".join(f'"{i}"' for i in ids) + "}\n"
-            "local n = 0\n"
-            "request = function()\n"
-            "  n = n + 1\n"
-            '  return wrk.format("GET", "/records/" .. ids[(n % #ids) + 1])\n'
-            "end\n"
-        )
+            env["GATEWAY_DATABASE_URL"] = postgres_url(gateway_database, driver="postgresql+asyncpg")
+        gateway_cli(env, "db", "upgrade")
+        secret = create_client(env)
+        gateway, base = start_gateway(env, workers=args.workers)
+        cleanup.callback(terminate, gateway)
+        bare, bare_base = start_server([sys.executable, str(ROOT / "bench" / "bare.py"), "--url", sector_url])
+        cleanup.callback(terminate, bare)
+        headers = data_headers(fetch_token(base, "bench", secret))
+        script = lua_script(work / "read.lua", "/v1/databases/population/records/", ids, headers)
+        bare_script = lua_script(work / "bare.lua", "/records/", ids, {})
         wrk(base + "/healthz", None, 16, 2)  # warm up
         wrk(base, script, 16, 2)
         wrk(bare_base, bare_script, 16, 2)
 
         if args.profile is not None:
-            spy = subprocess.Popen(
-                [
-                    shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"),
-                    "record",
-                    "--format",
-                    "raw",
-                    "--rate",
-                    "200",
-                    "--gil",
-                    "--subprocesses",
-                    "--duration",
-                    str(round(args.duration)),
-                    "--output",
-                    str(args.profile),
-                    "--pid",
-                    str(gateway.pid),
-                ]
+            spy = py_spy(
+                gateway.pid, args.profile, rate=200, duration=args.duration, nonblocking=False, subprocesses=True
             )
             wrk(base, script, args.connections[0], args.duration)
             spy.wait()
@@ -268,27 +176,15 @@ def main() -> None:
             bares: list[float] = []
             gateways: list[float] = []
             for _ in range(args.rounds):
-                bares.append(wrk(bare_base, bare_script, connections, args.duration)[0])
-                through, note = wrk(base, script, connections, args.duration)
-                gateways.append(through)
-            ceiling, _ = wrk(base + "/healthz", None, connections, args.duration / 2)
+                bares.append(wrk(bare_base, bare_script, connections, args.duration).rate)
+                load = wrk(base, script, connections, args.duration)
+                gateways.append(load.rate)
+            ceiling = wrk(base + "/healthz", None, connections, args.duration / 2).rate
             bare_rate, through = sum(bares) / len(bares), sum(gateways) / len(gateways)
             print(
                 f"{connections:>11}  {direct:>9.0f}  {bare_rate:>9.0f}  {through:>9.0f}  {through / bare_rate:>7.2f}  "
-                f"{ceiling:>9.0f}  {note}"
+                f"{ceiling:>9.0f}  {load.note()}"
             )
-    finally:
-        for process in (gateway, bare):
-            if process is not None:
-                process.terminate()
-                process.wait(timeout=30)
-        if args.gateway_db == "postgresql":
-            subprocess.run(
-                ["psql", POSTGRES, "-qc", f'DROP DATABASE IF EXISTS "{gateway_database}" WITH (FORCE)'], check=False
-            )
-        if args.backend == "postgresql":
-            subprocess.run(["psql", POSTGRES, "-qc", f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'], check=False)
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

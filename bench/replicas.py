@@ -18,55 +18,32 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import random
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 
-import httpx
+from common import (
+    ROOT,
+    data_headers,
+    fetch_token,
+    lua_script,
+    need_wrk,
+    postgres_databases,
+    postgres_url,
+    record_ids,
+    seed_citizens,
+    wrk,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from replica_cluster import Cluster, gateway_env, make_client, nginx_binary  # noqa: E402
+from replica_cluster import Cluster, gateway_env, make_client, nginx_binary
 
-PURPOSE = "1.001612.000.00.00.H41"
-ACTOR = "CB-068-0001"
-POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 PEPPER = "the replicas benchmark's pepper, not a real one"
-
-
-def wrk(url: str, script: Path | None, connections: int, duration: float) -> tuple[float, str]:
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency"]
-    if script is not None:
-        command += ["-s", str(script)]
-    out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.MULTILINE)
-    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.MULTILINE)
-    note = f"p50 {p50.group(1) if p50 else '?'}, p99 {p99.group(1) if p99 else '?'}"
-    return rps, note + (f", {errors.group(1)} non-2xx" if errors else "")
-
-
-def psql(statement: str) -> None:
-    subprocess.run(["psql", POSTGRES, "-qc", statement], check=True, capture_output=True)
-
-
-async def fetch_ids(url: str) -> list[str]:
-    import asyncpg
-
-    conn = await asyncpg.connect(url)
-    try:
-        return [row[0] for row in await conn.fetch("SELECT so_dinh_danh FROM cong_dan")]
-    finally:
-        await conn.close()
 
 
 def main() -> None:
@@ -77,30 +54,25 @@ def main() -> None:
     parser.add_argument("--citizens", type=int, default=5000)
     parser.add_argument("--nginx-workers", type=int, default=1)
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        sys.exit("wrk is needed (apt-get install wrk)")
+    need_wrk()
     if nginx_binary() is None:
         sys.exit("nginx is needed (apt-get install nginx-light)")
 
     from gateway import migrations
-    from simulators.population import seed_population
 
     work = Path(tempfile.mkdtemp(prefix="bench-replicas-"))
     suffix = f"{os.getpid()}"
     gateway_db, population_db = f"bench_replicas_gateway_{suffix}", f"bench_replicas_population_{suffix}"
-    server = POSTGRES.rsplit("/", 1)[0]
-    gateway_url = f"{server.replace('postgresql://', 'postgresql+asyncpg://')}/{gateway_db}"
-    population_url = f"{server}/{population_db}"
+    gateway_url = postgres_url(gateway_db, driver="postgresql+asyncpg")
+    population_url = postgres_url(population_db)
     prefix = f"bench-replicas-{uuid.uuid4().hex[:8]}"
-    cluster: Cluster | None = None
-    try:
-        psql(f'CREATE DATABASE "{gateway_db}"')
-        psql(f'CREATE DATABASE "{population_db}"')
+    with ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, work, ignore_errors=True)
+        cleanup.enter_context(postgres_databases(gateway_db, population_db))
+        cleanup.callback(reset_rate_limits, prefix)
         migrations.upgrade(gateway_url)
-        asyncio.run(seed_population(population_url, count=args.citizens, seed=68))
-        ids = asyncio.run(fetch_ids(population_url))
-        random.Random(1).shuffle(ids)
-        ids = ids[:5000]
+        seed_citizens(population_url, args.citizens)
+        ids = record_ids(population_url)
         client_id, secret = make_client(
             gateway_url, PEPPER, "population:read", client_id="bench", per_second=1_000_000_000, per_day=1_000_000_000
         )
@@ -118,42 +90,29 @@ def main() -> None:
         )
         print(f"{'replicas':>8}  {'records/s':>9}  {'healthz/s':>9}  records latency")
         for count in args.replicas:
-            cluster = Cluster(env, work, count, nginx_workers=args.nginx_workers).start()
-            token = httpx.post(
-                f"{cluster.url}/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
-            ).json()["access_token"]
-            script = work / "read.lua"
-            script.write_text(
-                "ids = {" + ",".join(f'"{i}"' for i in ids) + "}\n"
-                "local n = 0\n"
-                "request = function()\n"
-                "  n = n + 1\n"
-                '  return wrk.format("GET", "/v1/databases/population/records/" .. ids[(n % #ids) + 1],'
-                f' {{["Authorization"] = "Bearer {token}", ["X-Purpose"] = "{PURPOSE}", ["X-Actor-Id"] = "{ACTOR}"}})\n'
-                "end\n"
-            )
-            wrk(cluster.url, script, args.connections, 3)  # warm up: pools, caches
-            records, note = wrk(cluster.url, script, args.connections, args.duration)
-            ceiling, _ = wrk(cluster.url + "/healthz", None, args.connections, args.duration / 2)
-            print(f"{count:>8}  {records:>9.0f}  {ceiling:>9.0f}  {note}", flush=True)
-            if count == 1:  # the same replica without nginx: what the proxy costs
-                replica = cluster.replicas[0].url
-                records, note = wrk(replica, script, args.connections, args.duration)
-                ceiling, _ = wrk(replica + "/healthz", None, args.connections, args.duration / 2)
-                print(f"{'1 direct':>8}  {records:>9.0f}  {ceiling:>9.0f}  {note}", flush=True)
-            cluster.stop()
-            cluster = None
-    finally:
-        if cluster is not None:
-            cluster.stop()
-        from limits.aio.storage import RedisStorage
+            with ExitStack() as replicas:
+                cluster = Cluster(env, work, count, nginx_workers=args.nginx_workers).start()
+                replicas.callback(cluster.stop)
+                headers = data_headers(fetch_token(cluster.url, client_id, secret))
+                script = lua_script(work / "read.lua", "/v1/databases/population/records/", ids, headers)
+                wrk(cluster.url, script, args.connections, 3)  # warm up: pools, caches
+                load = wrk(cluster.url, script, args.connections, args.duration)
+                ceiling = wrk(cluster.url + "/healthz", None, args.connections, args.duration / 2).rate
+                print(f"{count:>8}  {load.rate:>9.0f}  {ceiling:>9.0f}  {load.note(p50=True)}", flush=True)
+                if count == 1:  # the same replica without nginx: what the proxy costs
+                    replica = cluster.replicas[0].url
+                    load = wrk(replica, script, args.connections, args.duration)
+                    ceiling = wrk(replica + "/healthz", None, args.connections, args.duration / 2).rate
+                    print(f"{'1 direct':>8}  {load.rate:>9.0f}  {ceiling:>9.0f}  {load.note(p50=True)}", flush=True)
 
-        from gateway.services.ratelimits import storage_uri
 
-        asyncio.run(RedisStorage(storage_uri(REDIS), key_prefix=prefix).reset())
-        for name in (gateway_db, population_db):
-            subprocess.run(["psql", POSTGRES, "-qc", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'], check=False)
-        shutil.rmtree(work, ignore_errors=True)
+def reset_rate_limits(prefix: str) -> None:
+    """Forget the rate-limit counts the replicas kept in Redis under ``prefix``."""
+    from limits.aio.storage import RedisStorage
+
+    from gateway.services.ratelimits import storage_uri
+
+    asyncio.run(RedisStorage(storage_uri(REDIS), key_prefix=prefix).reset())
 
 
 if __name__ == "__main__":

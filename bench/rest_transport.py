@@ -16,32 +16,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import random
 import shutil
-import socket
-import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
-from contextlib import closing
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import httpx
+from common import API_HEADERS, record_ids, seed_citizens, start_server, terminate
 from httpx_aiohttp import AiohttpTransport
 
 from connectors.rest import RestConnector
-from simulators.population import seed_population
 from simulators.population_api import rest_connector_config
 
 TRANSPORTS = ("httpx", "aiohttp")
-
-
-def free_port() -> int:
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def drive(call: Any, ids: list[str], concurrency: int, duration: float) -> tuple[float, int]:
@@ -99,28 +89,13 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="bench-rest-"))
     database = work / "population.db"
-    server = None
-    try:
-        asyncio.run(seed_population(f"sqlite:///{database}", count=args.citizens, seed=68))
-        with closing(sqlite3.connect(database)) as conn:
-            ids = [r[0] for r in conn.execute("SELECT so_dinh_danh FROM cong_dan")]
-        random.Random(1).shuffle(ids)
-
-        port = free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "simulators.population_api", "--sqlite", str(database), "--port", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
-        headers = {"AppName": "axis-gateway", "AccessKey": "sim-access-key", "SecretKey": "sim-secret-key"}
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/api/v1/trang-thai", headers=headers).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-
+    with ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, work, ignore_errors=True)
+        seed_citizens(f"sqlite:///{database}", args.citizens)
+        ids = record_ids(f"sqlite:///{database}", limit=None)
+        command = [sys.executable, "-m", "simulators.population_api", "--sqlite", str(database)]
+        server, base = start_server(command, ready="/api/v1/trang-thai", headers=API_HEADERS)
+        cleanup.callback(terminate, server)
         print(
             f"citizens={args.citizens} duration={args.duration:g}s cpus={os.cpu_count()} (client and server share them)"
         )
@@ -139,18 +114,13 @@ def main() -> None:
                 if failed:
                     print(f"  ({name}: {failed} failed calls)")
                 connector[name] = rate
-                bare[name], _ = asyncio.run(bare_rate(name, base, headers, ids, concurrency, args.duration))
+                bare[name], _ = asyncio.run(bare_rate(name, base, API_HEADERS, ids, concurrency, args.duration))
             print(
                 f"{concurrency:>11}  "
                 + "  ".join(f"{connector[t]:>20.0f}" for t in TRANSPORTS)
                 + f"  {connector['aiohttp'] / connector['httpx']:>5.2f}  "
                 + "  ".join(f"{bare[t]:>15.0f}" for t in TRANSPORTS)
             )
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

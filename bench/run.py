@@ -31,71 +31,47 @@ import argparse
 import asyncio
 import json
 import os
-import random
-import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
+from common import (
+    API_HEADERS,
+    ROOT,
+    SEED,
+    Load,
+    copy_citizens,
+    create_client,
+    data_headers,
+    fetch_token,
+    gateway_cli,
+    lua_script,
+    need_wrk,
+    postgres_databases,
+    postgres_url,
+    psql,
+    record_ids,
+    rss_mib,
+    start_gateway,
+    start_server,
+    terminate,
+    wrk,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-PURPOSE = "1.001612.000.00.00.H41"
-ACTOR = "CB-068-0001"
-API_HEADERS = {"AppName": "axis-gateway", "AccessKey": "sim-access-key", "SecretKey": "sim-secret-key"}
 COMPARISONS = ("read-sqlite", "read-postgresql", "latency", "rest", "scale", "connections", "citizens")
 CACHE = Path(os.environ.get("BENCH_CACHE", Path.home() / ".cache" / "axis-gateway-bench"))
-
-
-def free_port() -> int:
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def psql(command: str, database: str = "postgres") -> str:
-    url = POSTGRES.rsplit("/", 1)[0] + f"/{database}"
-    return subprocess.run(["psql", url, "-qAtc", command], check=True, capture_output=True, text=True).stdout
-
-
-async def copy_citizens(url: str, citizens: int) -> None:
-    """Fill the sector table with ``citizens`` simulated citizens by COPY (1.3 million in a few minutes)."""
-    import itertools
-    from datetime import date
-
-    import asyncpg
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    from simulators.population import CITIZENS, metadata, synthetic_citizens
-
-    engine = create_async_engine(url.replace("postgresql://", "postgresql+asyncpg://"))
-    async with engine.begin() as connection:
-        await connection.run_sync(metadata.create_all)  # the table and its indexes
-    await engine.dispose()
-    columns = [column.name for column in CITIZENS.columns]
-    connection = await asyncpg.connect(url)
-    try:
-        rows = iter(synthetic_citizens(citizens, 68, date.today()))
-        while batch := list(itertools.islice(rows, 50_000)):
-            records = [tuple(row.get(column) for column in columns) for row in batch]
-            await connection.copy_records_to_table("cong_dan", records=records, columns=columns)
-        await connection.execute("ANALYZE cong_dan")
-    finally:
-        await connection.close()
 
 
 def sector_database(citizens: int, reseed: bool) -> str:
     """The PostgreSQL sector database of ``citizens`` simulated citizens, seeded once and kept between runs."""
     name = f"bench_population_{citizens}"
-    url = POSTGRES.rsplit("/", 1)[0] + f"/{name}"
+    url = postgres_url(name)
     exists = psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'").strip() == "1"
     if exists and not reseed:
         try:
@@ -118,7 +94,7 @@ def sqlite_copy(citizens: int) -> Path:
     CACHE.mkdir(parents=True, exist_ok=True)
     copy = CACHE / f"population-{citizens}.db"
     if not copy.exists():
-        asyncio.run(seed_population(f"sqlite:///{copy}", count=citizens, seed=68))
+        asyncio.run(seed_population(f"sqlite:///{copy}", count=citizens, seed=SEED))
     return copy
 
 
@@ -134,40 +110,6 @@ def search_plan(url: str) -> str:
     )
 
 
-def record_ids(url: str, limit: int = 5000) -> list[str]:
-    ids = psql("SELECT so_dinh_danh FROM cong_dan", url.rsplit("/", 1)[1]).split()
-    random.Random(1).shuffle(ids)
-    return ids[:limit]
-
-
-def wait_ready(url: str, headers: dict[str, str] | None = None) -> None:
-    for _ in range(600):
-        try:
-            if httpx.get(url, headers=headers).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer")
-
-
-def rss_mib(pid: int) -> float:
-    """The resident memory of process ``pid`` and its children, in MiB."""
-    pids = [pid]
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        pids += [int(p) for p in children.read_text().split()]
-    total = 0
-    for one in pids:
-        try:
-            status = Path(f"/proc/{one}/status").read_text()
-        except FileNotFoundError:
-            continue
-        match = re.search(r"VmRSS:\s+(\d+) kB", status)
-        total += int(match.group(1)) if match else 0
-    return total / 1024
-
-
 @dataclass
 class Server:
     """A server under load: where it listens, what wrk sends it, its process."""
@@ -178,57 +120,9 @@ class Server:
     process: subprocess.Popen[bytes]
     workers: int = 1
 
-
-@dataclass
-class Load:
-    """The figures of one wrk run."""
-
-    rate: float
-    p50_ms: float
-    p99_ms: float
-    errors: int
-
-
-def _milliseconds(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
-    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
-
-
-def wrk(server: Server, connections: int, duration: int) -> Load:
-    command = [
-        "wrk",
-        f"-t{min(2, connections)}",
-        f"-c{connections}",
-        f"-d{duration}s",
-        "--latency",
-        "-s",
-        str(server.script),
-        server.base,
-    ]
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = re.search(r"\s50%\s+(\S+)", out)
-    p99 = re.search(r"\s99%\s+(\S+)", out)
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return Load(
-        rate,
-        _milliseconds(p50.group(1)) if p50 else float("nan"),
-        _milliseconds(p99.group(1)) if p99 else float("nan"),
-        int(errors.group(1)) if errors else 0,
-    )
-
-
-def lua_script(path: Path, prefix: str, ids: list[str], headers: dict[str, str]) -> Path:
-    lua_headers = ", ".join(f'["{k}"] = "{v}"' for k, v in headers.items())
-    path.write_text(
-        "ids = {" + ",".join(f'"{i}"' for i in ids) + "}\n"
-        "local n = 0\n"
-        "request = function()\n"
-        "  n = n + 1\n"
-        f'  return wrk.format("GET", "{prefix}" .. ids[(n % #ids) + 1], {{{lua_headers}}})\n'
-        "end\n"
-    )
-    return path
+    def load(self, connections: int, duration: int) -> Load:
+        """One wrk run against the server."""
+        return wrk(self.base, self.script, connections, duration)
 
 
 @dataclass
@@ -240,44 +134,24 @@ class Bench:
     sector_url: str
     ids: list[str]
     servers: dict[str, Server] = field(default_factory=dict)
-    databases: list[str] = field(default_factory=list)
+    databases: ExitStack = field(default_factory=ExitStack)
 
     def close(self) -> None:
-        for server in self.servers.values():
-            server.process.terminate()
-        for server in self.servers.values():
-            try:
-                server.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.process.kill()
-        for name in self.databases:
-            psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        terminate(*(server.process for server in self.servers.values()))
+        self.databases.close()
 
     def bare(self) -> Server:
         if "bare" not in self.servers:
-            port = free_port()
-            process = subprocess.Popen(
-                [sys.executable, str(ROOT / "bench" / "bare.py"), "--url", self.sector_url, "--port", str(port)],
-                stderr=subprocess.DEVNULL,
-            )
-            base = f"http://127.0.0.1:{port}"
-            wait_ready(f"{base}/healthz")
+            process, base = start_server([sys.executable, str(ROOT / "bench" / "bare.py"), "--url", self.sector_url])
             script = lua_script(self.work / "bare.lua", "/records/", self.ids, {})
             self.servers["bare"] = Server("bare endpoint", base, script, process)
         return self.servers["bare"]
 
     def rest_api(self) -> Server:
         if "rest-api" not in self.servers:
-            port = free_port()
             copy = sqlite_copy(self.args.citizens)
             command = [sys.executable, "-m", "simulators.population_api", "--sqlite", str(copy)]
-            process = subprocess.Popen(
-                [*command, "--port", str(port)],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            base = f"http://127.0.0.1:{port}"
-            wait_ready(f"{base}/api/v1/trang-thai", API_HEADERS)
+            process, base = start_server(command, ready="/api/v1/trang-thai", headers=API_HEADERS)
             script = lua_script(self.work / "rest-api.lua", "/api/v1/cong-dan/", self.ids, API_HEADERS)
             self.servers["rest-api"] = Server("REST service", base, script, process)
         return self.servers["rest-api"]
@@ -299,38 +173,18 @@ class Bench:
             env["GATEWAY_CONNECTORS__POPULATION__CONFIG__URL"] = sector or self.sector_url
         if database == "postgresql":
             name = f"bench_gateway_{key.replace('-', '_')}_{os.getpid()}"
-            psql(f'CREATE DATABASE "{name}"')
-            self.databases.append(name)
-            env["GATEWAY_DATABASE_URL"] = POSTGRES.replace("postgresql://", "postgresql+asyncpg://").rsplit("/", 1)[0]
-            env["GATEWAY_DATABASE_URL"] += f"/{name}"
-        gateway = [sys.executable, "-m", "gateway"]
-        subprocess.run([*gateway, "db", "upgrade"], env=env, check=True, capture_output=True)
-        created = subprocess.run(
-            [*gateway, "clients", "create", "bench", "--scope", "population:read", "--client-id", "bench"],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        secret = re.search(r"client_secret:\s+(\S+)", created).group(1)  # type: ignore[union-attr]
-        port = free_port()
-        process = subprocess.Popen(
-            [*gateway, "serve", "--port", str(port), "--workers", str(workers), "--no-migrate"],
-            env=env,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
-        wait_ready(f"{base}/healthz")
-        token = httpx.post(
-            f"{base}/oauth/token", data={"grant_type": "client_credentials"}, auth=("bench", secret)
-        ).json()["access_token"]
-        headers = {"Authorization": f"Bearer {token}", "X-Purpose": PURPOSE, "X-Actor-Id": ACTOR}
+            self.databases.enter_context(postgres_databases(name))
+            env["GATEWAY_DATABASE_URL"] = postgres_url(name, driver="postgresql+asyncpg")
+        gateway_cli(env, "db", "upgrade")
+        secret = create_client(env)
+        process, base = start_gateway(env, workers=workers)
+        headers = data_headers(fetch_token(base, "bench", secret))
         ids = record_ids(sector) if sector else self.ids
         script = lua_script(self.work / f"{key}.lua", "/v1/databases/population/records/", ids, headers)
         label = f"gateway ({database}{', REST' if rest else ''}, {workers} worker{'s' if workers > 1 else ''})"
         server = Server(label, base, script, process, workers)
         self.servers[key] = server
-        wrk(server, 16, 2)  # warm up: connections, caches, statements
+        server.load(16, 2)  # warm up: connections, caches, statements
         return server
 
 
@@ -355,8 +209,8 @@ def compare(bench: Bench, name: str, a: Server, b: Server, *, connections: tuple
     """A B A B: the mean rates of ``a`` and ``b``, and ``b``'s latency and memory."""
     rates_a, loads_b = [], []
     for _ in range(bench.args.rounds):
-        rates_a.append(wrk(a, connections[0], bench.args.duration).rate)
-        loads_b.append(wrk(b, connections[1], bench.args.duration))
+        rates_a.append(a.load(connections[0], bench.args.duration).rate)
+        loads_b.append(b.load(connections[1], bench.args.duration))
     return Row(
         name,
         f"{a.name} @{connections[0]}",
@@ -429,8 +283,7 @@ def main() -> None:
     )
     parser.add_argument("--only", nargs="+", choices=COMPARISONS, default=list(COMPARISONS))
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        sys.exit("wrk is needed (apt-get install wrk)")
+    need_wrk()
     sector_url = sector_database(args.citizens, args.reseed)
     print(search_plan(sector_url), file=sys.stderr)
     work = Path(tempfile.mkdtemp(prefix="bench-run-"))

@@ -28,9 +28,7 @@ from __future__ import annotations
 import argparse
 import base64
 import os
-import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,50 +36,27 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from common import (
+    ROOT,
+    Load,
+    create_client,
+    gateway_cli,
+    need_wrk,
+    postgres_databases,
+    postgres_url,
+    py_spy,
+    rss_mib,
+    start_gateway,
+    terminate,
+    wrk,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 FORM = {"grant_type": "client_credentials"}
-
-
-def free_port() -> int:
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def rss_mib(pid: int) -> float:
-    """Resident memory of the process and its children (uvicorn may run its worker in a child), in MiB."""
-    total = 0
-    pids = [pid]
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        pids += [int(p) for p in children.read_text().split()]
-    for one in pids:
-        try:
-            for line in Path(f"/proc/{one}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except FileNotFoundError:
-            continue
-    return total / 1024
-
-
-def cli(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "gateway", *args], env=env, check=True, capture_output=True, text=True, cwd=ROOT
-    )
-    return done.stdout
-
-
-def create_client(env: dict[str, str], client_id: str) -> str:
-    out = cli(env, "clients", "create", client_id, "--scope", "population:read", "--client-id", client_id)
-    return re.search(r"client_secret:\s+(\S+)", out).group(1)  # type: ignore[union-attr]
 
 
 def make_legacy(env: dict[str, str], client_id: str, secret: str) -> None:
@@ -105,25 +80,11 @@ def make_legacy(env: dict[str, str], client_id: str, secret: str) -> None:
 
 @contextmanager
 def serve(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "serve", "--port", str(port), "--no-migrate"],
-        env=env,
-        cwd=ROOT,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+    process, base = start_gateway(env)
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
         yield base, process
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        terminate(process)
 
 
 @contextmanager
@@ -132,9 +93,7 @@ def profiled(pid: int, output: Path | None, duration: float) -> Iterator[None]:
     if output is None:
         yield
         return
-    spy = Path(sys.executable).parent / "py-spy"
-    command = [str(spy), "record", "--gil", "--nonblocking", "--rate", "250", "--format", "raw", "--pid", str(pid)]
-    recorder = subprocess.Popen([*command, "--output", str(output), "--duration", f"{duration:.0f}"])
+    recorder = py_spy(pid, output, rate=250, duration=duration)
     try:
         yield
     finally:
@@ -154,7 +113,7 @@ def idle(base: str, client_id: str, secret: str, requests: int) -> list[float]:
     return timings
 
 
-def throughput(base: str, client_id: str, secret: str, duration: float, work: Path) -> tuple[float, str]:
+def throughput(base: str, client_id: str, secret: str, duration: float, work: Path) -> Load:
     basic = "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
     script = work / "token.lua"
     script.write_text(
@@ -163,19 +122,7 @@ def throughput(base: str, client_id: str, secret: str, duration: float, work: Pa
         'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
         f'wrk.headers["Authorization"] = "{basic}"\n'
     )
-    return wrk(f"{base}/oauth/token", script, duration)
-
-
-def wrk(url: str, script: Path | None, duration: float) -> tuple[float, str]:
-    command = ["wrk", "-t2", "-c16", f"-d{duration:g}s", "--latency", url]
-    if script is not None:
-        command[-1:-1] = ["-s", str(script)]
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    p99 = re.search(r"99%\s+(\S+)", out)
-    note = f"p99 {p99.group(1) if p99 else '?'}" + (f", {errors.group(1)} non-2xx" if errors else "")
-    return rps, note
+    return wrk(f"{base}/oauth/token", script, 16, duration)
 
 
 def flood(
@@ -271,17 +218,17 @@ def main() -> None:
     parser.add_argument("--throughput-only", action="store_true", help="only the throughput measurement")
     parser.add_argument("--profile", type=Path, help="record the server with py-spy during the throughput run")
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        sys.exit("wrk is needed (apt-get install wrk)")
+    need_wrk()
 
     work = Path(tempfile.mkdtemp(prefix="bench-tokens-"))
     database = f"bench_tokens_{os.getpid()}"
     env = {**os.environ, "GATEWAY_DATA_DIR": str(work), "GATEWAY_LOG_LEVEL": "WARNING"}
-    if args.backend == "postgresql":
-        subprocess.run(["psql", POSTGRES, "-qc", f'CREATE DATABASE "{database}"'], check=True)
-        env["GATEWAY_DATABASE_URL"] = POSTGRES.rsplit("/", 1)[0] + f"/{database}"
-    try:
-        cli(env, "db", "upgrade")
+    with ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, work, ignore_errors=True)
+        if args.backend == "postgresql":
+            cleanup.enter_context(postgres_databases(database))
+            env["GATEWAY_DATABASE_URL"] = postgres_url(database)
+        gateway_cli(env, "db", "upgrade")
         good = ("bench", create_client(env, "bench"))
         victim = ("victim", create_client(env, "victim"))
         legacy = ("legacy", create_client(env, "legacy"))
@@ -291,8 +238,8 @@ def main() -> None:
             if args.throughput_only:
                 idle(base, *good, 20)
                 with profiled(process.pid, args.profile, args.duration):
-                    rps, note = throughput(base, *good, args.duration, work)
-                print(f"throughput  {rps:,.0f} tokens/s (16 connections, {note})")
+                    load = throughput(base, *good, args.duration, work)
+                print(f"throughput  {load.rate:,.0f} tokens/s (16 connections, {load.note()})")
                 return
             timings = idle(base, *good, args.requests)
             cuts = statistics.quantiles(timings, n=100)
@@ -301,9 +248,11 @@ def main() -> None:
                 f"p99 {cuts[98] * 1000:.2f} ms  ({args.requests} sequential requests)"
             )
             with profiled(process.pid, args.profile, args.duration):
-                rps, note = throughput(base, *good, args.duration, work)
-            ceiling, _ = wrk(f"{base}/healthz", None, args.duration / 2)
-            print(f"throughput  {rps:,.0f} tokens/s (16 connections, {note}); GET /healthz: {ceiling:,.0f}/s")
+                load = throughput(base, *good, args.duration, work)
+            ceiling = wrk(f"{base}/healthz", None, 16, args.duration / 2).rate
+            print(
+                f"throughput  {load.rate:,.0f} tokens/s (16 connections, {load.note()}); GET /healthz: {ceiling:,.0f}/s"
+            )
             show_flood("against one client id (locked out)", flood(base, process.pid, good, lambda _: victim[0]))
             show_flood("made-up client ids", flood(base, process.pid, good, lambda n: f"nobody-{n}"))
         # The worst case: a client still on argon2, the failure limits off.
@@ -311,10 +260,6 @@ def main() -> None:
         with serve(unguarded) as (base, process):
             idle(base, *good, 20)
             show_flood("argon2 client, no failure limits", flood(base, process.pid, good, lambda _: legacy[0]))
-    finally:
-        if args.backend == "postgresql":
-            subprocess.run(["psql", POSTGRES, "-qc", f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'], check=False)
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -1,16 +1,21 @@
 """Named leases in the shared database: the one process allowed to run a periodic job, taken over when it stops.
 
 A lease is a row of the ``leases`` table (created by the migrations), taken with a conditional update, renewed
-while held, and released on shutdown so that another process takes over at once.
+while held, and released on shutdown so that another process takes over at once. :class:`LeasedLoop` is the
+background loop of such a job.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import random
 import socket
 import time
+from abc import ABC, abstractmethod
 from datetime import UTC, datetime, timedelta
+from typing import ClassVar
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, or_, update
@@ -18,6 +23,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from .db import utcnow
 from .models import Lease
+from .outages import LoopErrors, database_outage
+from .settings import Settings
+
+#: How long :meth:`LeasedLoop.close` lets a round under way finish before cancelling it.
+CLOSE_GRACE_SECONDS = 5.0
 
 
 def holder_id() -> str:
@@ -71,3 +81,91 @@ class LeaseHolder:
             )
             await session.commit()
         self.held = False
+
+
+async def stop_task(task: asyncio.Task[None] | None, grace: float) -> None:
+    """Let ``task`` (told to stop) end by itself for up to ``grace`` seconds, then cancel it; its errors are
+    dropped (the loop has logged them)."""
+    if task is None or task.done():
+        return
+    await asyncio.wait({task}, timeout=grace)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+
+
+class LeasedLoop(ABC):
+    """The background loop of a job that one process at a time runs: the one holding the lease :attr:`lease_name`.
+
+    Every round takes or renews the lease; its holder runs :meth:`run_once` when that is due (every
+    :attr:`interval_seconds`, and at once in a process that takes the lease over), then the loop waits
+    :attr:`tick_seconds`, unless the job said more is waiting. Failed rounds are logged as :attr:`part`'s
+    (:class:`~gateway.outages.LoopErrors`). :meth:`close` stops the loop and releases the lease, so that another
+    process takes the job over at once.
+    """
+
+    #: The lease's name (its row is created by a migration).
+    lease_name: ClassVar[str]
+    #: The name of the loop's task.
+    task_name: ClassVar[str]
+    #: The loop's name in the logs of its failed rounds.
+    part: ClassVar[str]
+
+    def __init__(self, *, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.settings = settings
+        self.sessionmaker = sessionmaker
+        self.lease = LeaseHolder(sessionmaker, self.lease_name, settings.axis_lease_seconds)
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def interval_seconds(self) -> float:
+        """The time between two runs of the job in the lease's holder (by default none: every round)."""
+        return 0.0
+
+    @property
+    @abstractmethod
+    def tick_seconds(self) -> float:
+        """The wait between two rounds; the lease is renewed (or sought) every round."""
+
+    @abstractmethod
+    async def run_once(self) -> object:
+        """Run the job once."""
+
+    async def _work(self) -> bool:
+        """Run the job once (this process holds the lease); whether more is waiting (the next round starts at
+        once)."""
+        await self.run_once()
+        return False
+
+    def start(self) -> None:
+        """Start the background loop (its first round runs at once)."""
+        self._task = asyncio.create_task(self._run(), name=self.task_name)
+
+    async def close(self) -> None:
+        """Stop, and hand the lease over."""
+        self._stopping.set()
+        await stop_task(self._task, CLOSE_GRACE_SECONDS)
+        with contextlib.suppress(Exception):
+            await self.lease.release()
+
+    async def _run(self) -> None:
+        errors = LoopErrors(self.part, database_outage(self.settings.database_url))
+        due = 0.0
+        while not self._stopping.is_set():
+            busy = False
+            try:
+                ran = False
+                if await self.lease.hold() and time.monotonic() >= due:
+                    busy = await self._work()
+                    due = time.monotonic() + self.interval_seconds
+                    ran = True
+                # A round that only kept its lease in memory says nothing of the database.
+                errors.succeeded(reached_database=ran or self.lease.asked_database)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                errors.failed(exc)
+            if not busy:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), self.tick_seconds)

@@ -53,7 +53,7 @@ SEARCH_MATCHES = 25
 # in-process tier. A test that starts something by other means says so itself (``pytest.mark.live_server`` ...).
 
 #: A real server on a loopback socket: the gateway under uvicorn, a simulated sector system, a replica cluster.
-_LIVE_SERVER = re.compile(r"\b(LiveServer|SimulatorServer|ApiServer|ReplicaCluster|sector_gateway|serving)\(")
+_LIVE_SERVER = re.compile(r"\b(LiveServer|SimulatorServer|ApiServer|ReplicaCluster|serving)\(")
 #: A child process: ``python -m gateway``, a tool (promtool, kubectl, mkdocs, nginx, chromium, curl).
 _SUBPROCESS = re.compile(r"\bsubprocess\.|\bPopen\(|create_subprocess_exec|\bcli_forkserver\b")
 #: A Prometheus server or promtool.

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import random
-import socket
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,6 +25,7 @@ from connectors.errors import ConnectorError, RecordNotFound, UpstreamError
 
 from .. import metrics
 from ..db import create_engine, utcnow
+from ..leases import holder_id, stop_task
 from ..logs import get_logger
 from ..models import AxisCheck, AxisConnection, AxisEvidence, Lease, OpsStatus
 from ..outages import LoopErrors, database_outage, database_unavailable
@@ -48,11 +47,6 @@ PRUNE_HISTORY_EVERY_SECONDS = 3600.0
 CLOSE_GRACE_SECONDS = 2.0
 
 log = get_logger(__name__)
-
-
-def holder_id() -> str:
-    """This process's name in leases: host, pid and a random suffix."""
-    return f"{socket.gethostname()}:{os.getpid()}:{random.getrandbits(32):08x}"
 
 
 async def check_connector(  # noqa: PLR0911
@@ -150,12 +144,7 @@ class HealthRunner:
         up to ``CLOSE_GRACE_SECONDS``); a check still waiting for a sector system after that is cancelled."""
         self._stopping.set()
         for task in (self._task, self._audit_task):
-            if task is None or task.done():
-                continue
-            await asyncio.wait({task}, timeout=CLOSE_GRACE_SECONDS)
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await stop_task(task, CLOSE_GRACE_SECONDS)
         with contextlib.suppress(Exception):
             async with self.sessionmaker() as session:
                 await session.exec(delete(AxisEvidence).where(col(AxisEvidence.holder) == self.holder))

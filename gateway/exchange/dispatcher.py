@@ -48,7 +48,7 @@ from connectors.errors import ConnectorError, ContractViolation, OperationNotSup
 
 from .. import metrics
 from ..db import utcnow
-from ..leases import LeaseHolder
+from ..leases import LeaseHolder, stop_task
 from ..logs import get_logger
 from ..models import ExchangeChange, ExchangeFeed, ExchangeOperation, ExchangeReceipt
 from ..outages import LoopErrors, database_outage
@@ -164,12 +164,7 @@ class Dispatcher:
         claims lapse and another process delivers them again)."""
         self._stopping.set()
         self._wakeup.set()
-        task = self._task
-        if task is not None and not task.done():
-            await asyncio.wait({task}, timeout=CLOSE_GRACE_SECONDS)
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await stop_task(self._task, CLOSE_GRACE_SECONDS)
         with contextlib.suppress(Exception):
             await self.lease.release()
 

@@ -15,23 +15,17 @@ The erasing runs every ``exchange_retention_interval_seconds`` in the process ho
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import time
 from collections import Counter
 from datetime import datetime, timedelta
 
 from sqlalchemy import Table, and_, or_, select, update
-from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from .. import metrics
 from ..db import utcnow
-from ..leases import LeaseHolder
+from ..leases import LeasedLoop
 from ..logs import get_logger
 from ..models import ExchangeOperation
-from ..outages import LoopErrors, database_outage
-from ..settings import Settings
 from .states import DEAD, DELIVERED
 
 LEASE = "exchange-retention"
@@ -82,30 +76,22 @@ async def erase_expired_payloads(
             return erased
 
 
-class PayloadRetention:
+class PayloadRetention(LeasedLoop):
     """Erases expired field values periodically while this process holds the ``exchange-retention`` lease."""
 
-    def __init__(self, *, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-        self.settings = settings
-        self.sessionmaker = sessionmaker
-        self.lease = LeaseHolder(sessionmaker, LEASE, settings.axis_lease_seconds)
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+    lease_name = LEASE
+    task_name = "exchange-retention"
+    part = "exchange retention"
 
-    def start(self) -> None:
-        """Start the background loop (its first round runs at once)."""
-        self._task = asyncio.create_task(self._run(), name="exchange-retention")
+    @property
+    def interval_seconds(self) -> float:
+        """``exchange_retention_interval_seconds``."""
+        return self.settings.exchange_retention_interval_seconds
 
-    async def close(self) -> None:
-        """Stop, and hand the lease over."""
-        self._stopping.set()
-        if self._task is not None and not self._task.done():
-            await asyncio.wait({self._task}, timeout=5)
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-        with contextlib.suppress(Exception):
-            await self.lease.release()
+    @property
+    def tick_seconds(self) -> float:
+        """The interval, or a third of the lease when that is shorter."""
+        return min(self.interval_seconds, self.settings.axis_lease_seconds / 3)
 
     async def run_once(self) -> Counter[str]:
         """Erase what has expired now; how many operations were erased, by database."""
@@ -122,26 +108,3 @@ class PayloadRetention:
             metrics.EXCHANGE_PAYLOADS_ERASED.labels(database_id).inc(count)
             log.info("submitted values erased after their retention", database=database_id, operations=count)
         return erased
-
-    async def _run(self) -> None:
-        errors = LoopErrors("exchange retention", database_outage(self.settings.database_url))
-        interval = self.settings.exchange_retention_interval_seconds
-        # The lease is renewed (or sought) every tick; the erasing runs once per interval in its holder, and at
-        # once in a process that takes the lease over.
-        tick = min(interval, self.settings.axis_lease_seconds / 3)
-        due = 0.0
-        while not self._stopping.is_set():
-            try:
-                ran = False
-                if await self.lease.hold() and time.monotonic() >= due:
-                    await self.run_once()
-                    due = time.monotonic() + interval
-                    ran = True
-                # A round that only kept its lease in memory says nothing of the database.
-                errors.succeeded(reached_database=ran or self.lease.asked_database)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                errors.failed(exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), tick)

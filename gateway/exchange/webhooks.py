@@ -10,7 +10,6 @@ suspended, or whose grant was revoked, receives nothing more.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import ipaddress
@@ -31,10 +30,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from .. import metrics
 from ..audit.events import PendingEvent, outcome_of
 from ..db import utcnow
-from ..leases import LeaseHolder
+from ..leases import LeasedLoop
 from ..logs import get_logger
 from ..models import ExchangeFeed, WebhookSubscription
-from ..outages import LoopErrors, database_outage
 from ..problems import AccessDenied, Conflict, Problem, ValidationFailed
 from ..security.datakeys import PREFIX, DataKeyError, DataKeys
 from ..services.access import AccessControl, Decision, decide
@@ -233,8 +231,12 @@ async def subscriptions_of(session: AsyncSession, client_id: str, database_id: s
     return list(found.all())
 
 
-class WebhookSender:
+class WebhookSender(LeasedLoop):
     """Posts each subscription's pending changes while this process holds the webhook lease."""
+
+    lease_name = LEASE
+    task_name = "exchange-webhooks"
+    part = "webhook"
 
     def __init__(
         self,
@@ -246,47 +248,24 @@ class WebhookSender:
         audit: AuditWriter | None = None,
         http: httpx.AsyncClient | None = None,
     ) -> None:
-        self.settings = settings
+        super().__init__(settings=settings, sessionmaker=sessionmaker)
         self.audit = audit
         self.data_keys = data_keys
-        self.sessionmaker = sessionmaker
         self.access = access
-        self.lease = LeaseHolder(sessionmaker, LEASE, settings.axis_lease_seconds)
         self._http = http or httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False)
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        """Start the background loop."""
-        self._task = asyncio.create_task(self._run(), name="exchange-webhooks")
+    @property
+    def tick_seconds(self) -> float:
+        """``exchange_poll_seconds``: the wait after a round that found nothing to post."""
+        return self.settings.exchange_poll_seconds
 
     async def close(self) -> None:
         """Stop, and hand the lease over."""
-        self._stopping.set()
-        if self._task is not None and not self._task.done():
-            await asyncio.wait({self._task}, timeout=5)
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-        with contextlib.suppress(Exception):
-            await self.lease.release()
+        await super().close()
         await self._http.aclose()
 
-    async def _run(self) -> None:
-        errors = LoopErrors("webhook", database_outage(self.settings.database_url))
-        while not self._stopping.is_set():
-            busy = False
-            try:
-                if await self.lease.hold():
-                    busy = await self.run_once() > 0
-                errors.succeeded()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                errors.failed(exc)
-            if not busy:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), self.settings.exchange_poll_seconds)
+    async def _work(self) -> bool:
+        return await self.run_once() > 0
 
     async def run_once(self) -> int:
         """Post one batch to every due subscription that has changes waiting; how many batches went out."""

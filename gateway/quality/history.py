@@ -9,25 +9,19 @@ scan, the state of the data at the month's end.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import Final
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field
-from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..db import utcnow
-from ..leases import LeaseHolder
+from ..leases import LeasedLoop
 from ..logs import get_logger
 from ..models import QualityHistory
-from ..outages import LoopErrors, database_outage
-from ..settings import Settings
 from .evaluate import Evaluation
 from .rules import Dimension
 
@@ -186,31 +180,23 @@ async def prune_history(session: AsyncSession, before: datetime) -> int:
     return int(result.rowcount or 0)
 
 
-class HistoryRetention:
+class HistoryRetention(LeasedLoop):
     """Deletes the history past ``quality_history_retention_days`` every hour, while this process holds the
     ``quality-history`` lease."""
 
-    def __init__(self, *, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-        self.settings = settings
-        self.sessionmaker = sessionmaker
-        self.lease = LeaseHolder(sessionmaker, LEASE, settings.axis_lease_seconds)
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+    lease_name = LEASE
+    task_name = "quality-history-retention"
+    part = "quality history retention"
 
-    def start(self) -> None:
-        """Start the background loop (its first round runs at once)."""
-        self._task = asyncio.create_task(self._run(), name="quality-history-retention")
+    @property
+    def interval_seconds(self) -> float:
+        """:data:`PRUNE_EVERY_SECONDS`."""
+        return PRUNE_EVERY_SECONDS
 
-    async def close(self) -> None:
-        """Stop, and hand the lease over."""
-        self._stopping.set()
-        if self._task is not None and not self._task.done():
-            await asyncio.wait({self._task}, timeout=5)
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-        with contextlib.suppress(Exception):
-            await self.lease.release()
+    @property
+    def tick_seconds(self) -> float:
+        """A third of the lease."""
+        return self.settings.axis_lease_seconds / 3
 
     async def run_once(self) -> int:
         """Delete what is past the retention now; how many points were deleted."""
@@ -220,25 +206,6 @@ class HistoryRetention:
         if deleted:
             log.info("data-quality history pruned after its retention", points=deleted)
         return deleted
-
-    async def _run(self) -> None:
-        errors = LoopErrors("quality history retention", database_outage(self.settings.database_url))
-        tick = self.settings.axis_lease_seconds / 3
-        due = 0.0
-        while not self._stopping.is_set():
-            try:
-                ran = False
-                if await self.lease.hold() and time.monotonic() >= due:
-                    await self.run_once()
-                    due = time.monotonic() + PRUNE_EVERY_SECONDS
-                    ran = True
-                errors.succeeded(reached_database=ran or self.lease.asked_database)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                errors.failed(exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), tick)
 
 
 def dimension_series(months: Sequence[MonthScores]) -> dict[Dimension, list[float | None]]:

@@ -23,9 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ..listeners import listen
 from ..logs import get_logger
 from ..models import Client, ClientSecret, ClientStatus, Grant
-from ..outages import database_outage, database_unavailable
 from ..problems import AccessDenied, BadHeader
 
 NOTIFY_CHANNEL = "gateway_access"
@@ -357,29 +357,13 @@ class AccessControl:
             self._listener = None
 
     async def _listen(self, engine: AsyncEngine) -> None:
-        import asyncpg
-
-        dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        while True:
-            try:
-                connection = await asyncpg.connect(dsn, timeout=10)
-            except (OSError, asyncpg.PostgresError) as exc:
-                if database_unavailable(exc):
-                    database_outage(engine.url).failed("access listener", exc)
-                else:
-                    log.warning("access listener cannot connect", error=type(exc).__name__)
-                await asyncio.sleep(5)
-                continue
-            lost = asyncio.Event()
-            try:
-                await connection.add_listener(NOTIFY_CHANNEL, lambda *args: self.invalidate(str(args[3])))
-                connection.add_termination_listener(lambda _conn, lost=lost: lost.set())
-                # Anything may have changed while no one was listening.
-                self.invalidate()
-                await lost.wait()
-                log.warning("access listener lost its connection")
-            finally:
-                with contextlib.suppress(Exception):
-                    await connection.close()
-            self.invalidate()
-            await asyncio.sleep(1)
+        await listen(
+            engine,
+            NOTIFY_CHANNEL,
+            self.invalidate,
+            name="access listener",
+            # Anything may have changed while no one was listening.
+            on_listening=self.invalidate,
+            on_lost=self.invalidate,
+            logger=log,
+        )

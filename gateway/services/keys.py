@@ -37,6 +37,7 @@ from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..db import utcnow
+from ..listeners import listen
 from ..logs import get_logger
 from ..models import SigningKey
 from ..outages import database_outage, database_unavailable
@@ -417,30 +418,15 @@ class SigningKeys:
             await self.refresh()
 
     async def _listen(self, engine: AsyncEngine) -> None:
-        import asyncpg
-
-        dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        while True:
-            try:
-                connection = await asyncpg.connect(dsn, timeout=10)
-            except (OSError, asyncpg.PostgresError) as exc:
-                if database_unavailable(exc):
-                    database_outage(engine.url).failed("signing keys", exc)
-                else:
-                    log.warning("signing keys listener cannot connect", error=type(exc).__name__)
-                await asyncio.sleep(5)
-                continue
-            lost = asyncio.Event()
-            try:
-                await connection.add_listener(NOTIFY_CHANNEL, lambda *_args: self._wake.set())
-                connection.add_termination_listener(lambda _conn, lost=lost: lost.set())
-                self._wake.set()  # a rotation may have happened while no one was listening
-                await lost.wait()
-                log.warning("signing keys listener lost its connection")
-            finally:
-                with contextlib.suppress(Exception):
-                    await connection.close()
-            await asyncio.sleep(1)
+        await listen(
+            engine,
+            NOTIFY_CHANNEL,
+            lambda _kid: self._wake.set(),
+            name="signing keys listener",
+            part="signing keys",
+            on_listening=self._wake.set,  # a rotation may have happened while no one was listening
+            logger=log,
+        )
 
     def start(self, engine: AsyncEngine | None = None) -> None:
         """Reload the keys every ``signing_key_refresh_seconds``, on a token with an unknown ``kid``, and (on
