@@ -12,9 +12,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 
-from connectors.http import BearerAuth, HttpConnectorConfig, NoAuth, RetryPolicy, check_http_url
-from connectors.http import ConfigModel as _Model
-from connectors.http.config import RETRYABLE_STATUSES
+from connectors.http import BearerAuth, ConfigModel, HttpConnectorConfig, NoAuth, RetryPolicy, check_http_url
 from connectors.platform import AxisProfile
 from connectors.record_mapping import check_jmespath as _jmespath
 
@@ -22,7 +20,6 @@ from .sampling import RestSampleListing
 
 __all__ = [
     "RECORD_ID",
-    "RETRYABLE_STATUSES",
     "AccessKeyAuth",
     "ApiKeyAuth",
     "Auth",
@@ -88,7 +85,7 @@ def _path(value: str, *, template: bool = False) -> str:
 # -- authentication ------------------------------------------------------------------------------------------
 
 
-class ApiKeyAuth(_Model):
+class ApiKeyAuth(ConfigModel):
     """An API key sent in a header on every request."""
 
     type: Literal["api_key"] = Field(title="Scheme", description="``api_key``.")
@@ -98,7 +95,7 @@ class ApiKeyAuth(_Model):
     _check_header = field_validator("header")(_header)
 
 
-class AccessKeyAuth(_Model):
+class AccessKeyAuth(ConfigModel):
     """An application name with an access key and a secret key, sent as three headers on every request.
 
     This is how many provincial and ministerial integration platforms (LGSP, NDXP) identify a calling system.
@@ -116,7 +113,7 @@ class AccessKeyAuth(_Model):
     _check_headers = field_validator("app_name_header", "access_key_header", "secret_key_header")(_header)
 
 
-class OAuth2ClientCredentials(_Model):
+class OAuth2ClientCredentials(ConfigModel):
     """OAuth 2.0 client credentials grant (RFC 6749 §4.4) toward the sector system's token endpoint.
 
     The token is cached until shortly before it expires, fetched once however many calls need it at the same
@@ -171,7 +168,7 @@ Auth = Annotated[
 # -- pagination ----------------------------------------------------------------------------------------------
 
 
-class PageNumberPagination(_Model):
+class PageNumberPagination(ConfigModel):
     """Numbered pages of a fixed size: ``?page=2&size=20``."""
 
     style: Literal["page"] = Field(title="Style", description="``page``.")
@@ -188,7 +185,7 @@ class PageNumberPagination(_Model):
     _check_total = field_validator("total")(_optional_jmespath)
 
 
-class OffsetPagination(_Model):
+class OffsetPagination(ConfigModel):
     """A window from an offset: ``?offset=40&limit=20``."""
 
     style: Literal["offset"] = Field(title="Style", description="``offset``.")
@@ -204,7 +201,7 @@ class OffsetPagination(_Model):
     _check_total = field_validator("total")(_optional_jmespath)
 
 
-class CursorPagination(_Model):
+class CursorPagination(ConfigModel):
     """An opaque next-page token in the answer, sent back as a parameter: ``?cursor=eyJ...``."""
 
     style: Literal["cursor"] = Field(title="Style", description="``cursor``.")
@@ -221,7 +218,7 @@ class CursorPagination(_Model):
     _check_next = field_validator("next_cursor")(_jmespath)
 
 
-class LinkHeaderPagination(_Model):
+class LinkHeaderPagination(ConfigModel):
     """The next page's URL in a ``Link: <...>; rel="next"`` header (RFC 8288), as GitHub's API does.
 
     The URL must stay on the base URL's origin and the search path; the query's own filters are always sent
@@ -246,7 +243,7 @@ Pagination = Annotated[
 # -- endpoints -----------------------------------------------------------------------------------------------
 
 
-class _Endpoint(_Model):
+class _Endpoint(ConfigModel):
     params: dict[str, str] = Field(
         default_factory=dict, title="Fixed parameters", description="Query parameters sent on every call."
     )

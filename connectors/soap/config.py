@@ -14,8 +14,7 @@ from typing import Annotated, Any, Literal
 from lxml import etree
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from connectors.http import BearerAuth, HttpConnectorConfig, NoAuth, check_http_url
-from connectors.http import ConfigModel as _Model
+from connectors.http import BearerAuth, ConfigModel, HttpConnectorConfig, NoAuth, check_http_url
 from connectors.http import RetryPolicy as HttpRetryPolicy
 from connectors.platform import AxisProfile
 from connectors.record_mapping import check_jmespath
@@ -80,7 +79,7 @@ def _template_holes(value: Any) -> int:
 # -- authentication ------------------------------------------------------------------------------------------
 
 
-class UsernameTokenAuth(_Model):
+class UsernameTokenAuth(ConfigModel):
     """WS-Security UsernameToken (OASIS WSS 1.1) in the SOAP header of every call."""
 
     type: Literal["wsse_username_token"] = Field(title="Scheme", description="``wsse_username_token``.")
@@ -93,7 +92,7 @@ class UsernameTokenAuth(_Model):
     )
 
 
-class BasicAuth(_Model):
+class BasicAuth(ConfigModel):
     """HTTP Basic authentication (RFC 7617) on every call."""
 
     type: Literal["basic"] = Field(title="Scheme", description="``basic``.")
@@ -108,7 +107,7 @@ SoapAuth = Annotated[NoAuth | UsernameTokenAuth | BasicAuth | BearerAuth, Field(
 # -- operations ----------------------------------------------------------------------------------------------
 
 
-class _Operation(_Model):
+class _Operation(ConfigModel):
     operation: str = Field(title="Operation", description="Name of the WSDL operation to call.")
     arguments: dict[str, Any] = Field(
         default_factory=dict,
