@@ -12,15 +12,26 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import jmespath
+from jmespath.exceptions import JMESPathError
 
 from connectors.conversions import Converter
 from connectors.fields import FieldMapper
 
-__all__ = ["RecordMapping", "compile_expression"]
+__all__ = ["Getter", "RecordMapping", "check_jmespath", "compile_expression"]
 
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 Getter = Callable[[Any], Any]
+"""A compiled expression: a function of a JSON value."""
+
+
+def check_jmespath(value: str) -> str:
+    """``value`` if it is a JMESPath expression, else a ``ValueError`` (a configuration's validator)."""
+    try:
+        jmespath.compile(value)
+    except JMESPathError:
+        raise ValueError(f"{value!r} is not a JMESPath expression") from None
+    return value
 
 
 def _dotted(parts: tuple[str, ...]) -> Getter:

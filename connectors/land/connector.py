@@ -36,7 +36,7 @@ class LandConnector(SqlConnector):
             filters = {**config.search_filters, "owner_personal_id": SearchFilter(column=config.co_owner_column)}
             self._co_owner_statements = Statements(
                 config.model_copy(update={"search_filters": filters}),
-                columns=self._mapper.columns,
+                columns=self.mapping.columns,
                 key_column=config.fields[self.contract.record_key],
             )
 
@@ -48,14 +48,14 @@ class LandConnector(SqlConnector):
         if statements is None or not isinstance(query, LandParcelQuery) or query.owner_personal_id is None:
             return first
         values = query.model_dump(mode="json", exclude_none=True)
-        params: dict[str, Any] = statements.search_params({k: self._mapper.to_stored(k, v) for k, v in values.items()})
+        params: dict[str, Any] = statements.search_params({k: self.mapping.to_stored(k, v) for k, v in values.items()})
         params["limit"] = limit + 1
         if cursor is not None:
             params["after"] = cursor
         rows = await self._fetch(statements.search(values, after=cursor is not None), params)
         key = statements.key_column
         second, second_skipped = self.valid_records(
-            rows[:limit], lambda r: self.to_record(self._mapper.to_data(r), record_id=str(r[key]))
+            rows[:limit], lambda r: self.to_record(self.mapping.to_data(r), record_id=str(r[key]))
         )
         merged = {record.record_id(): record for record in [*first.items, *second]}
         ordered = [merged[k] for k in sorted(merged)]

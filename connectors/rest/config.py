@@ -9,20 +9,17 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
-import jmespath
-from jmespath.exceptions import JMESPathError
-from pydantic import BaseModel, ConfigDict, Field, FilePath, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 
-from connectors.base import ConnectorConfig
-from connectors.context import ContextForwarding
-from connectors.conversions import CONVERSIONS_DESCRIPTION, Conversion
+from connectors.http import BearerAuth, ConfigModel, HttpConnectorConfig, NoAuth, RetryPolicy, check_http_url
 from connectors.platform import AxisProfile
+from connectors.record_mapping import check_jmespath as _jmespath
 
 from .sampling import RestSampleListing
 
 __all__ = [
+    "RECORD_ID",
     "AccessKeyAuth",
     "ApiKeyAuth",
     "Auth",
@@ -43,13 +40,7 @@ __all__ = [
 
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$")
 _PARAM_NAME = re.compile(r"^[A-Za-z0-9_.\-\[\]]{1,64}$")
-_FIELD_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 RECORD_ID = "{record_id}"
-RETRYABLE_STATUSES = (429, 500, 502, 503, 504)
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _header(value: str) -> str:
@@ -61,14 +52,6 @@ def _header(value: str) -> str:
 def _param(value: str) -> str:
     if not _PARAM_NAME.match(value):
         raise ValueError(f"{value!r} is not a plain parameter name (letters, digits, _ . - [ ])")
-    return value
-
-
-def _jmespath(value: str) -> str:
-    try:
-        jmespath.compile(value)
-    except JMESPathError:
-        raise ValueError(f"{value!r} is not a JMESPath expression") from None
     return value
 
 
@@ -102,20 +85,7 @@ def _path(value: str, *, template: bool = False) -> str:
 # -- authentication ------------------------------------------------------------------------------------------
 
 
-class NoAuth(_Model):
-    """No authentication (a sector system reached through a private network that authenticates nothing)."""
-
-    type: Literal["none"] = Field(title="Scheme", description="``none``.")
-
-
-class BearerAuth(_Model):
-    """A fixed token sent as ``Authorization: Bearer <token>``."""
-
-    type: Literal["bearer"] = Field(title="Scheme", description="``bearer``.")
-    token: SecretStr = Field(title="Token", description="The token issued by the sector system's operator.")
-
-
-class ApiKeyAuth(_Model):
+class ApiKeyAuth(ConfigModel):
     """An API key sent in a header on every request."""
 
     type: Literal["api_key"] = Field(title="Scheme", description="``api_key``.")
@@ -125,7 +95,7 @@ class ApiKeyAuth(_Model):
     _check_header = field_validator("header")(_header)
 
 
-class AccessKeyAuth(_Model):
+class AccessKeyAuth(ConfigModel):
     """An application name with an access key and a secret key, sent as three headers on every request.
 
     This is how many provincial and ministerial integration platforms (LGSP, NDXP) identify a calling system.
@@ -143,7 +113,7 @@ class AccessKeyAuth(_Model):
     _check_headers = field_validator("app_name_header", "access_key_header", "secret_key_header")(_header)
 
 
-class OAuth2ClientCredentials(_Model):
+class OAuth2ClientCredentials(ConfigModel):
     """OAuth 2.0 client credentials grant (RFC 6749 §4.4) toward the sector system's token endpoint.
 
     The token is cached until shortly before it expires, fetched once however many calls need it at the same
@@ -198,7 +168,7 @@ Auth = Annotated[
 # -- pagination ----------------------------------------------------------------------------------------------
 
 
-class PageNumberPagination(_Model):
+class PageNumberPagination(ConfigModel):
     """Numbered pages of a fixed size: ``?page=2&size=20``."""
 
     style: Literal["page"] = Field(title="Style", description="``page``.")
@@ -215,7 +185,7 @@ class PageNumberPagination(_Model):
     _check_total = field_validator("total")(_optional_jmespath)
 
 
-class OffsetPagination(_Model):
+class OffsetPagination(ConfigModel):
     """A window from an offset: ``?offset=40&limit=20``."""
 
     style: Literal["offset"] = Field(title="Style", description="``offset``.")
@@ -231,7 +201,7 @@ class OffsetPagination(_Model):
     _check_total = field_validator("total")(_optional_jmespath)
 
 
-class CursorPagination(_Model):
+class CursorPagination(ConfigModel):
     """An opaque next-page token in the answer, sent back as a parameter: ``?cursor=eyJ...``."""
 
     style: Literal["cursor"] = Field(title="Style", description="``cursor``.")
@@ -248,7 +218,7 @@ class CursorPagination(_Model):
     _check_next = field_validator("next_cursor")(_jmespath)
 
 
-class LinkHeaderPagination(_Model):
+class LinkHeaderPagination(ConfigModel):
     """The next page's URL in a ``Link: <...>; rel="next"`` header (RFC 8288), as GitHub's API does.
 
     The URL must stay on the base URL's origin and the search path; the query's own filters are always sent
@@ -273,7 +243,7 @@ Pagination = Annotated[
 # -- endpoints -----------------------------------------------------------------------------------------------
 
 
-class _Endpoint(_Model):
+class _Endpoint(ConfigModel):
     params: dict[str, str] = Field(
         default_factory=dict, title="Fixed parameters", description="Query parameters sent on every call."
     )
@@ -378,56 +348,21 @@ class PingEndpoint(_Endpoint):
         return value
 
 
-class RetryPolicy(_Model):
-    """Retries of idempotent calls (``GET``) after a transient failure, with exponential backoff and full jitter.
-
-    Never past the call's deadline; never after a 4xx other than 429 (whose ``Retry-After`` is honoured when it
-    fits in the deadline).
-    """
-
-    max_attempts: int = Field(
-        default=3, ge=1, le=10, title="Attempts", description="Attempts per call, the first included."
-    )
-    backoff_base_seconds: float = Field(
-        default=0.05, gt=0, le=10, title="Backoff base", description="Upper bound of the first wait (doubles after)."
-    )
-    backoff_max_seconds: float = Field(
-        default=1.0, gt=0, le=60, title="Backoff cap", description="Upper bound of any wait between attempts."
-    )
-    statuses: list[int] = Field(
-        default_factory=lambda: list(RETRYABLE_STATUSES),
-        title="Retried statuses",
-        description="Statuses worth another attempt: 429 and 5xx only.",
-    )
-
-    @field_validator("statuses")
-    @classmethod
-    def _check_statuses(cls, value: list[int]) -> list[int]:
-        if any(status != 429 and not 500 <= status <= 599 for status in value):
-            raise ValueError("only 429 and 5xx answers may be retried")
-        return value
-
-
 # -- the connector -------------------------------------------------------------------------------------------
 
 
-class RestConnectorConfig(ConnectorConfig, ContextForwarding):
+class RestConnectorConfig(HttpConnectorConfig):
     """A REST/JSON sector API: its base URL, authentication, endpoints and the mapping of its records.
 
-    Every call goes to ``base_url`` (plus the OAuth 2.0 token endpoint, if any) over one pooled HTTP client,
-    with TLS verification on (``ca_bundle`` adds a private CA) and ``timeout_seconds`` as each call's deadline.
-    Every call carries the request context as ``context_headers`` says (a context header replaces a fixed
-    header of the same name).
+    Every call goes to ``base_url`` (plus the OAuth 2.0 token endpoint, if any) over one pooled HTTP client
+    (the settings shared with the SOAP adapter: :class:`connectors.http.HttpConnectorConfig`). Every call
+    carries the request context as ``context_headers`` says (a context header replaces a fixed header of the
+    same name).
     """
 
     base_url: str = Field(
         title="Base URL",
         description="``https://host[:port][/prefix]`` of the sector API; endpoint paths are appended to it.",
-    )
-    contract: str | None = Field(
-        default=None,
-        title="Contract",
-        description="Contract name (``name`` or ``name@version``) served; dedicated connectors fix it in code.",
     )
     auth: Auth = Field(
         default_factory=lambda: NoAuth(type="none"),
@@ -461,45 +396,6 @@ class RestConnectorConfig(ConnectorConfig, ContextForwarding):
             "A nested object whose values are all null or missing is left out of the record."
         ),
     )
-    value_maps: dict[str, dict[str, object]] = Field(
-        default_factory=dict,
-        title="Value maps",
-        description="Contract field path -> {the API's code (as text): contract value}, for code lists.",
-    )
-    conversions: dict[str, Conversion] = Field(
-        default_factory=dict,
-        title="Value conversions",
-        description=CONVERSIONS_DESCRIPTION,
-    )
-    naive_datetime_timezone: str = Field(
-        default="UTC",
-        title="Timezone of naive timestamps",
-        description="IANA zone assumed for timestamps the API gives without an offset.",
-    )
-    connect_timeout_seconds: float = Field(
-        default=3.0,
-        gt=0,
-        le=60,
-        title="Connect timeout",
-        description="Deadline for opening one connection (never beyond what is left of the call's deadline).",
-    )
-    max_connections: int = Field(
-        default=64, ge=1, le=1000, title="Connections", description="Connections kept to the sector API at most."
-    )
-    max_response_bytes: int = Field(
-        default=10 * 1024 * 1024,
-        ge=1024,
-        le=1024**3,
-        title="Largest answer",
-        description="Answers larger than this are refused (protects the gateway from a runaway upstream).",
-    )
-    retry: RetryPolicy = Field(default_factory=RetryPolicy, title="Retries", description="Retries of idempotent calls.")
-    ca_bundle: FilePath | None = Field(
-        default=None,
-        title="CA bundle",
-        description="PEM file of the CA certificates that sign the sector API's certificate (a private CA); "
-        "the public CAs are trusted when unset. Verification cannot be turned off.",
-    )
     http_transport: Literal["aiohttp", "httpx"] = Field(
         default="aiohttp",
         title="HTTP transport",
@@ -530,14 +426,7 @@ class RestConnectorConfig(ConnectorConfig, ContextForwarding):
     @field_validator("base_url")
     @classmethod
     def _check_base_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in {"http", "https"} or not parts.hostname:
-            raise ValueError("the base URL is an http:// or https:// URL with a host")
-        if parts.username or parts.password:
-            raise ValueError("the base URL carries no credentials; use 'auth'")
-        if parts.query or parts.fragment:
-            raise ValueError("the base URL has no query or fragment")
-        return value.rstrip("/")
+        return check_http_url(value, "the base URL", query=False).rstrip("/")
 
     @field_validator("headers")
     @classmethod
@@ -550,18 +439,11 @@ class RestConnectorConfig(ConnectorConfig, ContextForwarding):
 
     @field_validator("fields")
     @classmethod
-    def _check_fields(cls, value: dict[str, str]) -> dict[str, str]:
-        for path, expression in value.items():
-            if not _FIELD_PATH.match(path):
-                raise ValueError(f"{path!r} is not a field path")
+    def _check_expressions(cls, value: dict[str, str]) -> dict[str, str]:
+        for expression in value.values():
             _jmespath(expression)
         return value
 
-    @field_validator("naive_datetime_timezone")
-    @classmethod
-    def _check_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ValueError, KeyError):
-            raise ValueError(f"{value!r} is not an IANA time zone such as 'UTC' or 'Asia/Ho_Chi_Minh'") from None
-        return value
+    def searched_fields(self) -> list[str] | None:
+        """The query fields of the search endpoint's filters; ``None`` without a search endpoint."""
+        return list(self.search.filters) if self.search is not None else None

@@ -6,23 +6,14 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 import orjson
 
-from connectors.base import (
-    BadQuery,
-    Connector,
-    ContractViolation,
-    OperationNotSupported,
-    Page,
-    RecordNotFound,
-    UpstreamError,
-)
-from connectors.conversions import check_conversions, compile_conversions
-from connectors.fields import ConversionFailed, has_field_path, timestamp_fields
+from connectors.base import BadQuery, ContractViolation, OperationNotSupported, Page, RecordNotFound, UpstreamError
+from connectors.fields import ConversionFailed
+from connectors.mapped import MappedConnector
 from connectors.record_mapping import Getter, RecordMapping, compile_expression
-from contracts import Contract, ContractQuery, UnknownContract, get_contract
+from contracts import Contract, ContractQuery
 
 from .auth import make_authenticator
 from .client import Answer, UpstreamClient
@@ -32,7 +23,7 @@ from .platform import RestPlatform
 from .sampling import RestSampler
 
 
-class RestConnector(Connector[RestConnectorConfig]):
+class RestConnector(MappedConnector[RestConnectorConfig, RecordMapping]):
     """Serves a contract from a REST/JSON sector API, configured without code.
 
     ``get`` fills the record endpoint's path template with the (percent-encoded) key; ``search`` sends the
@@ -49,24 +40,6 @@ class RestConnector(Connector[RestConnectorConfig]):
 
     def __init__(self, config: RestConnectorConfig) -> None:
         super().__init__(config)
-        if config.contract is not None:
-            name, _, version = config.contract.partition("@")
-            try:
-                self.contract = get_contract(name, int(version) if version else None)
-            except (UnknownContract, ValueError):
-                raise self.config_error(f"unknown contract {config.contract!r}") from None
-            if config.search is not None and self.query_model is None:
-                self.query_model = self.contract.query_model
-        if not hasattr(self, "contract"):
-            raise self.config_error("it needs a contract (set 'contract')")
-        self._check_mapping()
-        self._mapping = RecordMapping(
-            config.fields,
-            config.value_maps,
-            timestamp_fields=timestamp_fields(self.contract),
-            naive_timezone=config.naive_datetime_timezone,
-            conversions=compile_conversions(config.conversions, ZoneInfo(config.naive_datetime_timezone)),
-        )
         self._record = compile_expression(config.get.record)
         self._not_found = compile_expression(config.get.not_found_when) if config.get.not_found_when else None
         self._get_error = compile_expression(config.get.error_when) if config.get.error_when else None
@@ -87,24 +60,9 @@ class RestConnector(Connector[RestConnectorConfig]):
         self._client = UpstreamClient(config, authenticator, label=self.slug)
         self._sampler = RestSampler(self, config.sample) if config.sample is not None else None
 
-    def _check_mapping(self) -> None:
-        config, contract = self.config, self.contract
-        if contract.record_key not in config.fields:
-            raise self.config_error(f"the field mapping lacks the record key {contract.record_key!r}")
-        unknown = sorted(p for p in config.fields if not has_field_path(contract, p))
-        if unknown:
-            raise self.config_error(f"fields not in {contract.contract_id()}: {', '.join(unknown)}")
-        unmapped = sorted(set(config.value_maps) - set(config.fields))
-        if unmapped:
-            raise self.config_error(f"value maps for fields the mapping lacks: {', '.join(unmapped)}")
-        problems = check_conversions(contract, config.conversions, config.fields, config.value_maps)
-        if problems:
-            raise self.config_error("; ".join(problems))
-        if config.search is not None:
-            query_fields = set(self.query_model.model_fields) if self.query_model else set()
-            unknown = sorted(set(config.search.filters) - query_fields)
-            if unknown:
-                raise self.config_error(f"search filters for fields the query lacks: {', '.join(unknown)}")
+    def make_mapping(self) -> RecordMapping:
+        """JMESPath per field (:class:`connectors.record_mapping.RecordMapping`)."""
+        return RecordMapping(self.config.fields, self.config.value_maps, **self.mapping_options())
 
     async def start(self) -> None:
         """Create the pooled client (connections open on demand: a sector API that is down blocks nothing)."""
@@ -175,13 +133,7 @@ class RestConnector(Connector[RestConnectorConfig]):
         if self._get_error is not None and self._get_error(body):
             raise UpstreamError(f"{self.slug}: the sector system reported an error", reason="protocol")
         record = self._to_record(self._record(body), record_id)
-        if record.record_id() != record_id:
-            raise ContractViolation(
-                f"record from {self.slug!r} is not the one asked for",
-                record_id=record_id,
-                errors=[f"{self.contract.record_key}: not the requested key"],
-            )
-        return record
+        return self.asked_for(record, record_id)
 
     def _to_record(self, item: Any, record_id: str | None = None) -> Contract:
         if not isinstance(item, dict):
@@ -191,7 +143,7 @@ class RestConnector(Connector[RestConnectorConfig]):
                 errors=["(record): not a JSON object"],
             )
         try:
-            data = self._mapping.to_data(item)
+            data = self.mapping.to_data(item)
         except ConversionFailed as exc:
             raise self.violation(exc.errors, record_id=record_id or self.key_in(exc.data)) from None
         return self.to_record(data, record_id=record_id)
@@ -207,7 +159,7 @@ class RestConnector(Connector[RestConnectorConfig]):
         unsupported = sorted(set(values) - set(endpoint.filters))
         if unsupported:
             raise BadQuery(f"{self.slug}: searching by {', '.join(map(repr, unsupported))} is not supported")
-        filters = {endpoint.filters[name]: str(self._mapping.to_stored(name, value)) for name, value in values.items()}
+        filters = {endpoint.filters[name]: str(self.mapping.to_stored(name, value)) for name, value in values.items()}
         position = paginator.decode(cursor) if cursor is not None else paginator.first(limit)
         request = paginator.request(position, filters)
         answer, body = await self._search_call(endpoint.method, request.url, request.params, endpoint.timeout_seconds)

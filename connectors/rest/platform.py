@@ -16,7 +16,7 @@ import httpx
 import orjson
 
 from connectors.errors import UpstreamError
-from connectors.http_failures import from_status
+from connectors.http import from_status
 from connectors.platform import AxisProfile, PlatformSession
 from connectors.record_mapping import compile_expression
 

@@ -94,5 +94,5 @@ class RestSampler:
     async def sample(self, limit: int, *, rng: random.Random | None = None) -> list[dict[str, Any]]:
         """At most ``limit`` records (and ``max_records``) picked at random, mapped but not validated."""
         items = await sample_pages(self._page, limit, self.listing, self.pacer, rng=rng)
-        mapping = self.connector._mapping
+        mapping = self.connector.mapping
         return [raw_data(mapping.to_data, item) for item in items if isinstance(item, dict)]

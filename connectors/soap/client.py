@@ -4,8 +4,9 @@ zeep reads the WSDL (synchronously, so in a worker thread, once, on the first ca
 envelope from the operation's types and applies WS-Security; :class:`LimitedTransport`, a
 ``zeep.transports.AsyncTransport`` over the connector's ``httpx.AsyncClient``, sends it and reads at most
 ``max_response_bytes`` of the answer. Every call runs under one deadline that covers loading the WSDL, its
-retries and their backoff waits. HTTP failures become connector errors as in the REST connector
-(:mod:`connectors.http_failures`); answers are parsed by :func:`connectors.soap.envelope.parse_envelope`.
+retries and their backoff waits. The HTTP client, its limits, the retries and the meaning of HTTP failures are
+those of every HTTP adapter (:mod:`connectors.http`); answers are parsed by
+:func:`connectors.soap.envelope.parse_envelope`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import ssl
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -27,8 +27,21 @@ from zeep.wsdl.utils import etree_to_string
 from zeep.wsse.username import UsernameToken
 
 from connectors.context import current_context, forwarded_headers
-from connectors.errors import BadQuery, UpstreamError, UpstreamTimeout
-from connectors.http_failures import Failure, from_exception, from_status
+from connectors.errors import BadQuery, UpstreamError
+from connectors.http import (
+    Failure,
+    Retrier,
+    attempt_timeout,
+    call_deadline,
+    deadline_passed,
+    from_exception,
+    from_response,
+    from_status,
+    http_client,
+    read_limited,
+    ssl_context,
+    without_request_lines,
+)
 
 from .config import BasicAuth, BearerAuth, SoapConnectorConfig, UsernameTokenAuth
 from .envelope import Envelope, fault_error, parse_envelope
@@ -39,13 +52,6 @@ __all__ = ["Binding", "LimitedTransport", "SoapClient"]
 logger = logging.getLogger(__name__)
 
 
-class _WithoutRequestLines(logging.Filter):
-    """Drops zeep's and httpx's per-request lines: they quote URLs and envelopes, which may hold personal data."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno > logging.INFO
-
-
 class _Silenced(logging.Filter):
     """Drops every record: zeep logs a value it cannot read as its XML type with the value (personal data)."""
 
@@ -53,13 +59,8 @@ class _Silenced(logging.Filter):
         return False
 
 
-for _name in ("zeep.transports", "httpx"):
-    logging.getLogger(_name).addFilter(_WithoutRequestLines())
+without_request_lines("zeep.transports")  # it logs the envelopes it sends, which may hold personal data
 logging.getLogger("zeep.xsd.types.simple").addFilter(_Silenced())
-
-
-class _TooLarge(Exception):
-    pass
 
 
 class _Bearer(httpx.Auth):
@@ -74,29 +75,22 @@ class _Bearer(httpx.Auth):
 class LimitedTransport(AsyncTransport):
     """zeep's async transport over the connector's pooled client, streaming answers up to ``max_bytes``."""
 
-    def __init__(self, http: httpx.AsyncClient, wsdl_http: httpx.Client, *, max_bytes: int) -> None:
+    def __init__(self, http: httpx.AsyncClient, wsdl_http: httpx.Client, *, max_bytes: int, label: str) -> None:
         super().__init__(client=http, wsdl_client=wsdl_http)  # type: ignore[no-untyped-call]
         self.max_bytes = max_bytes
+        self.label = label
 
     async def post(self, address: str, message: bytes, headers: Mapping[str, str]) -> httpx.Response:
-        """POST ``message`` to ``address``; the answer is read in full, unless it exceeds the limit."""
+        """POST ``message`` to ``address``; the answer is read in full, unless it exceeds the limit (then an
+        :class:`UpstreamError`)."""
         http: httpx.AsyncClient = self.client
         request = http.build_request("POST", address, content=message, headers=dict(headers))
         response = await http.send(request, stream=True)
         try:
-            declared = response.headers.get("Content-Length")
-            if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-                raise _TooLarge
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > self.max_bytes:
-                    raise _TooLarge
-                chunks.append(chunk)
+            content = await read_limited(response, self.max_bytes, self.label)
         finally:
             await response.aclose()
-        return httpx.Response(response.status_code, headers=response.headers, content=b"".join(chunks), request=request)
+        return httpx.Response(response.status_code, headers=response.headers, content=content, request=request)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,12 +100,6 @@ class Binding:
     client: zeep.AsyncClient
     binding: Any
     address: str
-
-
-def _ssl_context(config: SoapConnectorConfig) -> ssl.SSLContext:
-    if config.ca_bundle is not None:
-        return ssl.create_default_context(cafile=str(config.ca_bundle))
-    return httpx.create_ssl_context()
 
 
 def _http_auth(config: SoapConnectorConfig) -> httpx.Auth | None:
@@ -133,8 +121,8 @@ class SoapClient:
     def __init__(self, config: SoapConnectorConfig, *, label: str, rng: random.Random | None = None) -> None:
         self._config = config
         self._label = label
-        self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
-        self._retry_statuses = frozenset(config.retry.statuses)
+        self._retrier = Retrier(config.retry, label=label, rng=rng)
+        self._retry_statuses = self._retrier.statuses
         self._http: httpx.AsyncClient | None = None
         self._wsdl_http: httpx.Client | None = None
         self._loading: asyncio.Future[Binding] | None = None
@@ -147,19 +135,10 @@ class SoapClient:
     def _clients(self) -> tuple[httpx.AsyncClient, httpx.Client]:
         if self._http is None or self._wsdl_http is None:
             config = self._config
-            verify = _ssl_context(config)
-            limits = httpx.Limits(
-                max_connections=config.max_connections, max_keepalive_connections=config.max_connections
-            )
+            verify = ssl_context(config.ca_bundle)
             # Deadlines are the connector's own (one per call, retries included): httpx only bounds connecting.
             timeout = httpx.Timeout(None, connect=config.connect_timeout_seconds)
-            self._http = httpx.AsyncClient(
-                transport=httpx.AsyncHTTPTransport(verify=verify, limits=limits, trust_env=False),
-                auth=_http_auth(config),
-                timeout=timeout,
-                follow_redirects=False,
-                trust_env=False,
-            )
+            self._http = http_client(config, verify=verify, auth=_http_auth(config), timeout=timeout)
             self._wsdl_http = httpx.Client(
                 verify=verify,
                 auth=_http_auth(config),
@@ -181,7 +160,7 @@ class SoapClient:
             wsse = UsernameToken(  # type: ignore[no-untyped-call]
                 config.auth.username, config.auth.password.get_secret_value(), use_digest=config.auth.digest
             )
-        transport = LimitedTransport(http, wsdl_http, max_bytes=config.max_response_bytes)
+        transport = LimitedTransport(http, wsdl_http, max_bytes=config.max_response_bytes, label=self._label)
         client = zeep.AsyncClient(  # type: ignore[no-untyped-call]
             config.wsdl, wsse=wsse, transport=transport, settings=settings
         )
@@ -232,7 +211,7 @@ class SoapClient:
             async with asyncio.timeout_at(deadline):
                 bound = await asyncio.shield(loading)
         except TimeoutError:
-            raise self._timeout() from None
+            raise deadline_passed(self._label) from None
         except Exception as exc:
             if self._loading is loading:
                 self._loading = None  # the next call tries again
@@ -255,9 +234,6 @@ class SoapClient:
 
     # -- calls -----------------------------------------------------------------------------------------------
 
-    def _timeout(self) -> UpstreamTimeout:
-        return UpstreamTimeout(f"{self._label}: no answer within the deadline")
-
     def _context_headers(self) -> dict[str, str]:
         """The request context (request id, trace...) in the headers the configuration names."""
         return forwarded_headers(current_context(), self._config.context_headers)
@@ -266,8 +242,7 @@ class SoapClient:
         self, operation: str, arguments: Mapping[str, Any], *, seconds: float, not_found: Collection[str] = ()
     ) -> Envelope:
         """Call ``operation`` with ``arguments`` under a deadline of ``seconds``, retries included."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + seconds
+        deadline = call_deadline(seconds)
         bound = await self.binding(deadline)
         try:
             envelope, headers = bound.binding._create(
@@ -289,16 +264,7 @@ class SoapClient:
                 reauthenticated = True
                 attempt -= 1
                 continue
-            remaining = deadline - loop.time()
-            if not (outcome.retryable and attempt < self._config.retry.max_attempts):
-                raise outcome.error
-            policy = self._config.retry
-            ceiling = min(policy.backoff_max_seconds, policy.backoff_base_seconds * 2 ** (attempt - 1))
-            wait = self._rng.uniform(0, ceiling)  # full jitter
-            if wait >= remaining:
-                raise outcome.error
-            logger.debug("%s: attempt %d failed (%s); retrying", self._label, attempt, outcome.error.reason)
-            await asyncio.sleep(wait)
+            await self._retrier.pause(outcome, attempt, deadline=deadline)
 
     async def _attempt(
         self,
@@ -310,22 +276,16 @@ class SoapClient:
         not_found: Collection[str],
     ) -> Envelope | Failure | None:
         """One attempt: the answer's envelope, a failure, or ``None`` for a 401 worth a new platform token."""
-        remaining = deadline - asyncio.get_running_loop().time()
-        if remaining <= 0:
-            raise self._timeout()
+        timeout = attempt_timeout(self._config, deadline, self._label)
         transport: LimitedTransport = bound.client.transport
         sent = {**self._context_headers(), **headers}
         try:
             async with asyncio.timeout_at(deadline):
                 if self._platform is not None:
-                    timeout = httpx.Timeout(remaining, connect=min(self._config.connect_timeout_seconds, remaining))
                     sent |= await self._platform.headers(self._clients()[0], timeout)
                 response = await transport.post(bound.address, message, sent)
         except TimeoutError:
-            raise self._timeout() from None
-        except _TooLarge:
-            limit = self._config.max_response_bytes
-            raise UpstreamError(f"{self._label}: the answer is larger than {limit} bytes", reason="protocol") from None
+            raise deadline_passed(self._label) from None
         except (httpx.HTTPError, OSError) as exc:
             logger.debug("%s: %s", self._label, type(exc).__name__)
             return from_exception(exc, self._label)
@@ -340,14 +300,14 @@ class SoapClient:
             except UpstreamError:
                 if status == 200:
                     raise
-                return from_status(status, self._label, retry=self._retry_statuses)
+                return from_response(status, response.headers, self._label, retry=self._retry_statuses)
             if self._platform is not None:
                 self._platform.judge(parsed)  # the platform's result code, before the Body's fault
             if parsed.fault is not None:
                 raise fault_error(parsed.fault, self._label, not_found=not_found)
             if status == 200:
                 return parsed
-        return from_status(status, self._label, retry=self._retry_statuses)
+        return from_response(status, response.headers, self._label, retry=self._retry_statuses)
 
     def _platform_refusal(self, status: int, sent: Mapping[str, str]) -> None:
         """Forget the platform token a 401 answered (the call is tried again with a new one); raise the refusal
@@ -360,8 +320,7 @@ class SoapClient:
 
     async def get_endpoint(self, seconds: float) -> None:
         """An HTTP GET of the service's address (a health probe): any answer below 500 means it is up."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + seconds
+        deadline = call_deadline(seconds)
         bound = await self.binding(deadline)
         http, _ = self._clients()
         try:
@@ -369,7 +328,7 @@ class SoapClient:
                 extra = await self._platform.headers(http, httpx.Timeout(seconds)) if self._platform else {}
                 response = await http.get(bound.address, headers={**self._context_headers(), **extra})
         except TimeoutError:
-            raise self._timeout() from None
+            raise deadline_passed(self._label) from None
         except (httpx.HTTPError, OSError) as exc:
             raise from_exception(exc, self._label).error from None
         if response.status_code >= 500:

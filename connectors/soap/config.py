@@ -10,18 +10,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
-import jmespath
-from jmespath.exceptions import JMESPathError
 from lxml import etree
-from pydantic import BaseModel, ConfigDict, Field, FilePath, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
-from connectors.base import ConnectorConfig
-from connectors.context import ContextForwarding
-from connectors.conversions import CONVERSIONS_DESCRIPTION, Conversion
+from connectors.http import BearerAuth, ConfigModel, HttpConnectorConfig, NoAuth, check_http_url
+from connectors.http import RetryPolicy as HttpRetryPolicy
 from connectors.platform import AxisProfile
+from connectors.record_mapping import check_jmespath
 
 from .sampling import SoapSampleOperation
 
@@ -41,12 +37,7 @@ __all__ = [
 RECORD_ID = "{record_id}"
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,127}$")
 _ARGUMENT_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*(\.[A-Za-z_][A-Za-z0-9_\-]*)*$")
-_FIELD_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _PREFIX = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,31}$")
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _name(value: str) -> str:
@@ -65,17 +56,6 @@ def _argument_path(value: str) -> str:
     return value
 
 
-def _http_url(value: str, what: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ValueError(f"{what} is an http:// or https:// URL with a host")
-    if parts.username or parts.password:
-        raise ValueError(f"{what} carries no credentials; use 'auth'")
-    if parts.fragment:
-        raise ValueError(f"{what} has no fragment")
-    return value
-
-
 def check_xpath(expression: str) -> str:
     """``expression`` if it is an XPath 1.0 expression (namespace prefixes are checked when it is compiled)."""
     try:
@@ -83,14 +63,6 @@ def check_xpath(expression: str) -> str:
     except etree.XPathSyntaxError:
         raise ValueError(f"{expression!r} is not an XPath expression") from None
     return expression
-
-
-def _jmespath(value: str) -> str:
-    try:
-        jmespath.compile(value)
-    except JMESPathError:
-        raise ValueError(f"{value!r} is not a JMESPath expression") from None
-    return value
 
 
 def _template_holes(value: Any) -> int:
@@ -107,13 +79,7 @@ def _template_holes(value: Any) -> int:
 # -- authentication ------------------------------------------------------------------------------------------
 
 
-class NoAuth(_Model):
-    """No authentication (a sector system reached through a private network that authenticates nothing)."""
-
-    type: Literal["none"] = Field(title="Scheme", description="``none``.")
-
-
-class UsernameTokenAuth(_Model):
+class UsernameTokenAuth(ConfigModel):
     """WS-Security UsernameToken (OASIS WSS 1.1) in the SOAP header of every call."""
 
     type: Literal["wsse_username_token"] = Field(title="Scheme", description="``wsse_username_token``.")
@@ -126,19 +92,12 @@ class UsernameTokenAuth(_Model):
     )
 
 
-class BasicAuth(_Model):
+class BasicAuth(ConfigModel):
     """HTTP Basic authentication (RFC 7617) on every call."""
 
     type: Literal["basic"] = Field(title="Scheme", description="``basic``.")
     username: str = Field(min_length=1, title="Username", description="The gateway's user name at the service.")
     password: SecretStr = Field(title="Password", description="Its password.")
-
-
-class BearerAuth(_Model):
-    """A fixed token sent as ``Authorization: Bearer <token>``."""
-
-    type: Literal["bearer"] = Field(title="Scheme", description="``bearer``.")
-    token: SecretStr = Field(title="Token", description="The token issued by the sector system's operator.")
 
 
 SoapAuth = Annotated[NoAuth | UsernameTokenAuth | BasicAuth | BearerAuth, Field(discriminator="type")]
@@ -148,7 +107,7 @@ SoapAuth = Annotated[NoAuth | UsernameTokenAuth | BasicAuth | BearerAuth, Field(
 # -- operations ----------------------------------------------------------------------------------------------
 
 
-class _Operation(_Model):
+class _Operation(ConfigModel):
     operation: str = Field(title="Operation", description="Name of the WSDL operation to call.")
     arguments: dict[str, Any] = Field(
         default_factory=dict,
@@ -241,19 +200,11 @@ class PingOperation(_Operation):
     """The cheapest call health checks make: an operation answering without a fault means up."""
 
 
-class RetryPolicy(_Model):
+class RetryPolicy(HttpRetryPolicy):
     """Retries of the read operations (they change nothing) after a transient failure, with exponential backoff
-    and full jitter, never past the call's deadline. SOAP Faults are answers and are never retried."""
+    and full jitter, never past the call's deadline (a 503's ``Retry-After`` honoured when it fits in it). SOAP
+    Faults are answers and are never retried."""
 
-    max_attempts: int = Field(
-        default=3, ge=1, le=10, title="Attempts", description="Attempts per call, the first included."
-    )
-    backoff_base_seconds: float = Field(
-        default=0.05, gt=0, le=10, title="Backoff base", description="Upper bound of the first wait (doubles after)."
-    )
-    backoff_max_seconds: float = Field(
-        default=1.0, gt=0, le=60, title="Backoff cap", description="Upper bound of any wait between attempts."
-    )
     statuses: list[int] = Field(
         default_factory=lambda: [502, 503, 504],
         title="Retried statuses",
@@ -271,7 +222,7 @@ class RetryPolicy(_Model):
 # -- the connector -------------------------------------------------------------------------------------------
 
 
-class SoapConnectorConfig(ConnectorConfig, ContextForwarding):
+class SoapConnectorConfig(HttpConnectorConfig):
     """A SOAP sector service: its WSDL, authentication, the operations that read and search, and the mapping.
 
     The WSDL is read once (from ``wsdl``, a URL or a local file) on the first call; calls go to the address it
@@ -285,11 +236,6 @@ class SoapConnectorConfig(ConnectorConfig, ContextForwarding):
     wsdl: str = Field(
         title="WSDL",
         description="``http(s)://`` URL of the service's WSDL (``...?wsdl``), or the path of a local WSDL file.",
-    )
-    contract: str | None = Field(
-        default=None,
-        title="Contract",
-        description="Contract name (``name`` or ``name@version``) served; dedicated connectors fix it in code.",
     )
     service: str | None = Field(
         default=None, title="Service", description="WSDL service name; the first service when unset."
@@ -339,32 +285,10 @@ class SoapConnectorConfig(ConnectorConfig, ContextForwarding):
         description="Contract field path -> XPath relative to the record (``tns:NguoiYeuCau/tns:HoTen``) or JMESPath "
         "into the record object (``NguoiYeuCau.HoTen``). A nested object whose values are all missing is left out.",
     )
-    value_maps: dict[str, dict[str, object]] = Field(
-        default_factory=dict,
-        title="Value maps",
-        description="Contract field path -> {the service's code (as text): contract value}, for code lists.",
-    )
-    conversions: dict[str, Conversion] = Field(
-        default_factory=dict,
-        title="Value conversions",
-        description=CONVERSIONS_DESCRIPTION,
-    )
     not_found_faults: list[str] = Field(
         default_factory=list,
         title="Not-found faults",
         description="Fault codes meaning 'no such record': a local name (``KhongTimThay``) or ``{namespace}name``.",
-    )
-    naive_datetime_timezone: str = Field(
-        default="UTC",
-        title="Timezone of naive timestamps",
-        description="IANA zone assumed for timestamps the service gives without an offset.",
-    )
-    connect_timeout_seconds: float = Field(
-        default=3.0,
-        gt=0,
-        le=60,
-        title="Connect timeout",
-        description="Deadline for opening one connection (never beyond what is left of the call's deadline).",
     )
     wsdl_timeout_seconds: float = Field(
         default=10.0, gt=0, le=300, title="WSDL timeout", description="Deadline for reading the WSDL."
@@ -372,20 +296,7 @@ class SoapConnectorConfig(ConnectorConfig, ContextForwarding):
     max_connections: int = Field(
         default=32, ge=1, le=1000, title="Connections", description="Connections kept to the service at most."
     )
-    max_response_bytes: int = Field(
-        default=10 * 1024 * 1024,
-        ge=1024,
-        le=1024**3,
-        title="Largest answer",
-        description="Answers larger than this are refused (protects the gateway from a runaway upstream).",
-    )
     retry: RetryPolicy = Field(default_factory=RetryPolicy, title="Retries", description="Retries of read calls.")
-    ca_bundle: FilePath | None = Field(
-        default=None,
-        title="CA bundle",
-        description="PEM file of the CA certificates that sign the service's certificate (a private CA); the public "
-        "CAs are trusted when unset. Verification cannot be turned off.",
-    )
 
     # -- axis profile (connectors/platform): the connection goes through NDXP or a province's LGSP ---------------
     axis: AxisProfile | None = Field(
@@ -418,7 +329,7 @@ class SoapConnectorConfig(ConnectorConfig, ContextForwarding):
     @classmethod
     def _check_wsdl(cls, value: str) -> str:
         if "://" in value:
-            return _http_url(value, "the WSDL URL")
+            return check_http_url(value, "the WSDL URL")
         if not Path(value).is_file():
             raise ValueError("the WSDL is an http(s):// URL or the path of an existing file")
         return value
@@ -426,7 +337,7 @@ class SoapConnectorConfig(ConnectorConfig, ContextForwarding):
     @field_validator("address")
     @classmethod
     def _check_address(cls, value: str | None) -> str | None:
-        return None if value is None else _http_url(value, "the address")
+        return None if value is None else check_http_url(value, "the address")
 
     _check_names = field_validator("service", "port")(_optional_name)
 
@@ -440,26 +351,9 @@ class SoapConnectorConfig(ConnectorConfig, ContextForwarding):
                 raise ValueError(f"the namespace of {prefix!r} is empty")
         return value
 
-    @field_validator("fields")
-    @classmethod
-    def _check_field_paths(cls, value: dict[str, str]) -> dict[str, str]:
-        for path in value:
-            if not _FIELD_PATH.match(path):
-                raise ValueError(f"{path!r} is not a field path")
-        return value
-
-    @field_validator("naive_datetime_timezone")
-    @classmethod
-    def _check_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ValueError, KeyError):
-            raise ValueError(f"{value!r} is not an IANA time zone such as 'UTC' or 'Asia/Ho_Chi_Minh'") from None
-        return value
-
     @model_validator(mode="after")
     def _check_expressions(self) -> SoapConnectorConfig:
-        check = _jmespath if self.mapping == "zeep" else check_xpath
+        check = check_jmespath if self.mapping == "zeep" else check_xpath
         expressions = [*self.fields.values(), self.get.record]
         if self.get.not_found_when:
             expressions.append(self.get.not_found_when)
@@ -470,3 +364,7 @@ class SoapConnectorConfig(ConnectorConfig, ContextForwarding):
         for expression in expressions:
             check(expression)
         return self
+
+    def searched_fields(self) -> list[str] | None:
+        """The query fields of the search operation's filters; ``None`` without a search operation."""
+        return list(self.search.filters) if self.search is not None else None

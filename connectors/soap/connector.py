@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from lxml import etree
 from zeep.helpers import serialize_object
 
-from connectors.base import (
-    BadQuery,
-    Connector,
-    ContractViolation,
-    OperationNotSupported,
-    Page,
-    RecordNotFound,
-    UpstreamError,
-)
-from connectors.conversions import check_conversions, compile_conversions
-from connectors.fields import ConversionFailed, has_field_path, timestamp_fields
+from connectors.base import BadQuery, ContractViolation, OperationNotSupported, Page, RecordNotFound, UpstreamError
+from connectors.fields import ConversionFailed
+from connectors.mapped import MappedConnector
 from connectors.record_mapping import Getter, RecordMapping, compile_expression
 from connectors.sampling import raw_data
-from contracts import Contract, ContractQuery, UnknownContract, get_contract
+from contracts import Contract, ContractQuery
 
 from .client import SoapClient
 from .config import RECORD_ID, SoapConnectorConfig
@@ -57,7 +48,7 @@ def _set(arguments: dict[str, Any], path: str, value: Any) -> None:
     target[leaf] = value
 
 
-class SoapConnector(Connector[SoapConnectorConfig]):
+class SoapConnector(MappedConnector[SoapConnectorConfig, RecordMapping | XPathRecordMapping]):
     """Serves a contract from a SOAP sector service, configured without code.
 
     ``get`` calls the read operation with the key in its argument template; ``search`` sends the query's fields
@@ -71,25 +62,11 @@ class SoapConnector(Connector[SoapConnectorConfig]):
     title = "Generic SOAP web service"
     description = "Any SOAP 1.1/1.2 sector service described by a WSDL, mapped field by field with XPath or zeep."
     config_model = SoapConnectorConfig
+    strict_value_maps = False
 
     def __init__(self, config: SoapConnectorConfig) -> None:
         super().__init__(config)
-        if config.contract is not None:
-            name, _, version = config.contract.partition("@")
-            try:
-                self.contract = get_contract(name, int(version) if version else None)
-            except (UnknownContract, ValueError):
-                raise self.config_error(f"unknown contract {config.contract!r}") from None
-            if config.search is not None and self.query_model is None:
-                self.query_model = self.contract.query_model
-        if not hasattr(self, "contract"):
-            raise self.config_error("it needs a contract (set 'contract')")
-        self._check_mapping()
-        stamps = timestamp_fields(self.contract)
-        converters = compile_conversions(config.conversions, ZoneInfo(config.naive_datetime_timezone))
         self._zeep = config.mapping == "zeep"
-        self._xpath_mapping: XPathRecordMapping | None = None
-        self._zeep_mapping: RecordMapping | None = None
         self._xpaths: dict[str, XPathEvaluator] = {}
         self._jmespaths: dict[str, Getter] = {}
         expressions = {"record": config.get.record, "not_found": config.get.not_found_when}
@@ -97,24 +74,9 @@ class SoapConnector(Connector[SoapConnectorConfig]):
             expressions |= {"items": config.search.items, "total": config.search.total}
         try:
             if self._zeep:
-                self._zeep_mapping = RecordMapping(
-                    config.fields,
-                    config.value_maps,
-                    timestamp_fields=stamps,
-                    naive_timezone=config.naive_datetime_timezone,
-                    conversions=converters,
-                )
                 self._jmespaths = {k: compile_expression(v) for k, v in expressions.items() if v is not None}
             else:
                 namespaces = xpath_namespaces(config.namespaces)
-                self._xpath_mapping = XPathRecordMapping(
-                    config.fields,
-                    config.value_maps,
-                    namespaces,
-                    timestamp_fields=stamps,
-                    naive_timezone=config.naive_datetime_timezone,
-                    conversions=converters,
-                )
                 self._xpaths = {k: compile_xpath(v, namespaces) for k, v in expressions.items() if v is not None}
         except ValueError as exc:
             raise self.config_error(str(exc)) from None
@@ -122,20 +84,13 @@ class SoapConnector(Connector[SoapConnectorConfig]):
         self._client = SoapClient(config, label=self.slug)
         self._sampler = SoapSampler(self, config.sample) if config.sample is not None else None
 
-    def _check_mapping(self) -> None:
-        config, contract = self.config, self.contract
-        if contract.record_key not in config.fields:
-            raise self.config_error(f"the field mapping lacks the record key {contract.record_key!r}")
-        unknown = [path for path in config.fields if not has_field_path(contract, path)]
-        if unknown:
-            raise self.config_error(f"fields not in {contract.contract_id()}: {', '.join(sorted(unknown))}")
-        if config.search is not None and self.query_model is not None:
-            unknown = [name for name in config.search.filters if name not in self.query_model.model_fields]
-            if unknown:
-                raise self.config_error(f"search filters not in the query model: {', '.join(sorted(unknown))}")
-        problems = check_conversions(contract, config.conversions, config.fields, config.value_maps)
-        if problems:
-            raise self.config_error("; ".join(problems))
+    def make_mapping(self) -> RecordMapping | XPathRecordMapping:
+        """XPath per field over the record element, or JMESPath over zeep's record object (``mapping``)."""
+        config = self.config
+        if config.mapping == "zeep":
+            return RecordMapping(config.fields, config.value_maps, **self.mapping_options())
+        namespaces = xpath_namespaces(config.namespaces)
+        return XPathRecordMapping(config.fields, config.value_maps, namespaces, **self.mapping_options())
 
     async def close(self) -> None:
         """Close the pooled connections."""
@@ -177,31 +132,18 @@ class SoapConnector(Connector[SoapConnectorConfig]):
 
     def _raw(self, item: Any) -> dict[str, Any]:
         """The contract data of a record element (or object), mapped but not validated."""
-        if self._zeep:
-            assert self._zeep_mapping is not None
-            return raw_data(self._zeep_mapping.to_data, item) if isinstance(item, dict) else {}
-        assert self._xpath_mapping is not None
-        return raw_data(self._xpath_mapping.to_data, item)
+        if self._zeep and not isinstance(item, dict):
+            return {}
+        return raw_data(self.mapping.to_data, item)
 
     def _to_record(self, item: Any, record_id: str | None = None) -> Contract:
-        data: Mapping[str, Any]
+        if self._zeep and not isinstance(item, dict):
+            raise self.violation(["(record): not an object"], record_id=record_id)
         try:
-            if self._zeep:
-                assert self._zeep_mapping is not None
-                if not isinstance(item, dict):
-                    raise self.violation(["(record): not an object"], record_id=record_id)
-                data = self._zeep_mapping.to_data(item)
-            else:
-                assert self._xpath_mapping is not None
-                data = self._xpath_mapping.to_data(item)
+            data = self.mapping.to_data(item)
         except ConversionFailed as exc:
             raise self.violation(exc.errors, record_id=record_id or self.key_in(exc.data)) from None
         return self.to_record(data, record_id=record_id)
-
-    def _to_stored(self, path: str, value: Any) -> Any:
-        mapping = self._zeep_mapping if self._zeep else self._xpath_mapping
-        assert mapping is not None
-        return mapping.to_stored(path, value)
 
     # -- operations ------------------------------------------------------------------------------------------
 
@@ -227,13 +169,7 @@ class SoapConnector(Connector[SoapConnectorConfig]):
                 errors=[f"(record): {len(records)} records where one was expected"],
             )
         record = self._to_record(records[0], record_id)
-        if record.record_id() != record_id:
-            raise ContractViolation(
-                f"record from {self.slug!r} is not the one asked for",
-                record_id=record_id,
-                errors=[f"{self.contract.record_key}: not the requested key"],
-            )
-        return record
+        return self.asked_for(record, record_id)
 
     async def sample(self, limit: int) -> Sequence[dict[str, Any]]:
         """Records picked at random from the listing operation ``sample`` declares (bounded, rate-limited; see
@@ -261,7 +197,7 @@ class SoapConnector(Connector[SoapConnectorConfig]):
             position = Position(max(1, min(limit, operation.max_page_size)), operation.first_page)
         arguments: dict[str, Any] = dict(operation.arguments)
         for name, value in values.items():
-            _set(arguments, operation.filters[name], str(self._to_stored(name, value)))
+            _set(arguments, operation.filters[name], str(self.mapping.to_stored(name, value)))
         _set(arguments, operation.page_argument, position.page)
         _set(arguments, operation.size_argument, position.size)
         try:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal, Self
-from zoneinfo import ZoneInfo
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from connectors.base import ConnectorConfig
+from connectors.mapped import MappedConfig
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-_FIELD_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
 def _identifier(value: str) -> str:
@@ -83,7 +81,7 @@ class SqlWrites(BaseModel):
     _check_ledger = field_validator("ledger_table")(_identifier)
 
 
-class SqlConnectorConfig(ConnectorConfig):
+class SqlConnectorConfig(MappedConfig):
     """Where the sector table is and how its columns become contract fields.
 
     Values are read with parameterised queries only; table and column names must be plain identifiers.
@@ -96,11 +94,6 @@ class SqlConnectorConfig(ConnectorConfig):
             "``sqlite:///path/to/file.db``. Plain URLs get an asyncio driver (asyncpg, aiosqlite)."
         ),
     )
-    contract: str | None = Field(
-        default=None,
-        title="Contract",
-        description="Contract name (``name`` or ``name@version``) served; dedicated connectors fix it in code.",
-    )
     db_schema: str | None = Field(default=None, title="Schema", description="Database schema of the table.")
     table: str = Field(title="Table or view", description="The table or view holding one record per row.")
     fields: dict[str, str] = Field(
@@ -111,23 +104,10 @@ class SqlConnectorConfig(ConnectorConfig):
         ),
         min_length=1,
     )
-    value_maps: dict[str, dict[str, Any]] = Field(
-        default_factory=dict,
-        title="Value maps",
-        description=(
-            "Contract field path -> {stored value: contract value}, for code lists "
-            "(``{'gender': {'1': 'male', '2': 'female'}}``). Stored values are compared as text."
-        ),
-    )
     search_filters: dict[str, SearchFilter] = Field(
         default_factory=dict,
         title="Search filters",
         description="Query field -> how it is matched. A query field without a filter cannot be searched.",
-    )
-    naive_datetime_timezone: str = Field(
-        default="UTC",
-        title="Timezone of naive timestamps",
-        description="IANA zone assumed for timestamps stored without one (SQLite stores none).",
     )
     read_only: bool = Field(
         default=True,
@@ -155,15 +135,6 @@ class SqlConnectorConfig(ConnectorConfig):
 
     _check_table = field_validator("table")(_identifier)
 
-    @field_validator("naive_datetime_timezone")
-    @classmethod
-    def _check_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError; malformed keys raise ValueError
-            raise ValueError(f"{value!r} is not an IANA time zone such as 'UTC' or 'Asia/Ho_Chi_Minh'") from None
-        return value
-
     @field_validator("db_schema")
     @classmethod
     def _check_schema(cls, value: str | None) -> str | None:
@@ -171,9 +142,11 @@ class SqlConnectorConfig(ConnectorConfig):
 
     @field_validator("fields")
     @classmethod
-    def _check_fields(cls, value: dict[str, str]) -> dict[str, str]:
-        for path, column in value.items():
-            if not _FIELD_PATH.match(path):
-                raise ValueError(f"{path!r} is not a field path")
+    def _check_columns(cls, value: dict[str, str]) -> dict[str, str]:
+        for column in value.values():
             _identifier(column)
         return value
+
+    def searched_fields(self) -> list[str] | None:
+        """The query fields of ``search_filters``; ``None`` when there are none."""
+        return list(self.search_filters) or None

@@ -12,7 +12,6 @@ from sqlalchemy.sql import Executable
 
 from connectors.base import (
     BadQuery,
-    Connector,
     ConnectorError,
     OperationKind,
     OperationNotSupported,
@@ -24,9 +23,9 @@ from connectors.base import (
     SubmitStatus,
     UpstreamTimeout,
 )
-from connectors.fields import has_field_path, timestamp_fields
+from connectors.mapped import MappedConnector
 from connectors.sampling import raw_data
-from contracts import Contract, ContractQuery, UnknownContract, get_contract
+from contracts import Contract, ContractQuery
 
 from .config import SqlConnectorConfig
 from .executors import Executor, PoolOptions, Row, Step, StepFailed, make_executor
@@ -43,7 +42,7 @@ T = TypeVar("T")
 _MAX_CURSOR = 256
 
 
-class SqlConnector(Connector[SqlConnectorConfig]):
+class SqlConnector(MappedConnector[SqlConnectorConfig, RowMapper]):
     """Serves a contract from one table or view through a declarative column mapping.
 
     Every statement is built once, from the configuration, with bound parameters; query values never become
@@ -59,25 +58,8 @@ class SqlConnector(Connector[SqlConnectorConfig]):
 
     def __init__(self, config: SqlConnectorConfig) -> None:
         super().__init__(config)
-        if config.contract is not None:
-            name, _, version = config.contract.partition("@")
-            try:
-                self.contract = get_contract(name, int(version) if version else None)
-            except (UnknownContract, ValueError):
-                raise self.config_error(f"unknown contract {config.contract!r}") from None
-            if config.search_filters and self.query_model is None:
-                self.query_model = self.contract.query_model
-        if not hasattr(self, "contract"):
-            raise self.config_error("it needs a contract (set 'contract')")
-        self._check_mapping(self.contract, self.query_model)
-        self._mapper = RowMapper(
-            config.fields,
-            config.value_maps,
-            timestamp_fields=timestamp_fields(self.contract),
-            naive_timezone=config.naive_datetime_timezone,
-        )
         self._statements = Statements(
-            config, columns=self._mapper.columns, key_column=config.fields[self.contract.record_key]
+            config, columns=self.mapping.columns, key_column=config.fields[self.contract.record_key]
         )
         self._executor = self._make_executor()
         self._writes = (
@@ -111,20 +93,9 @@ class SqlConnector(Connector[SqlConnectorConfig]):
             problem = problem.replace(secret, "**********")
         raise self.config_error(problem)
 
-    def _check_mapping(self, contract: type[Contract], query_model: type[ContractQuery] | None) -> None:
-        config = self.config
-        if contract.record_key not in config.fields:
-            raise self.config_error(f"the field mapping lacks the record key {contract.record_key!r}")
-        unknown = sorted(p for p in config.fields if not has_field_path(contract, p))
-        if unknown:
-            raise self.config_error(f"fields not in {contract.contract_id()}: {', '.join(unknown)}")
-        unmapped = sorted(set(config.value_maps) - set(config.fields))
-        if unmapped:
-            raise self.config_error(f"value maps for fields the mapping lacks: {', '.join(unmapped)}")
-        query_fields = set(query_model.model_fields) if query_model else set()
-        unknown = sorted(set(config.search_filters) - query_fields)
-        if unknown:
-            raise self.config_error(f"search filters for fields the query lacks: {', '.join(unknown)}")
+    def make_mapping(self) -> RowMapper:
+        """Column per field (:class:`connectors.fields.FieldMapper`)."""
+        return RowMapper(self.config.fields, self.config.value_maps, **self.mapping_options())
 
     async def start(self) -> None:
         """Prepare the connection pool (connections open on demand, so a sector system that is down does not
@@ -156,7 +127,7 @@ class SqlConnector(Connector[SqlConnectorConfig]):
         rows = await self._fetch(self._statements.get, {"key": record_id})
         if not rows:
             raise RecordNotFound(f"no {self.slug} record with that key")
-        return self.to_record(self._mapper.to_data(rows[0]), record_id=record_id)
+        return self.to_record(self.mapping.to_data(rows[0]), record_id=record_id)
 
     async def sample(self, limit: int) -> list[dict[str, Any]]:
         """Read at most ``limit`` rows in random order and map them to contract data, without validating them.
@@ -167,7 +138,7 @@ class SqlConnector(Connector[SqlConnectorConfig]):
             return []
         deadline = max(self.config.timeout_seconds, SAMPLE_TIMEOUT_SECONDS)
         rows = await self._fetch(self._statements.sample, {"limit": limit}, seconds=deadline)
-        return [raw_data(self._mapper.to_data, row) for row in rows]
+        return [raw_data(self.mapping.to_data, row) for row in rows]
 
     async def search(self, query: ContractQuery, *, limit: int, cursor: str | None = None) -> Page:
         """Return records matching every given query field, ordered by key; the cursor is the last key seen."""
@@ -182,7 +153,7 @@ class SqlConnector(Connector[SqlConnectorConfig]):
         if unsupported:
             raise BadQuery(f"{self.slug}: searching by {', '.join(map(repr, unsupported))} is not supported")
         statements = self._statements
-        params = statements.search_params({k: self._mapper.to_stored(k, v) for k, v in values.items()})
+        params = statements.search_params({k: self.mapping.to_stored(k, v) for k, v in values.items()})
         params["limit"] = limit + 1
         if cursor is not None:
             params["after"] = cursor
@@ -190,7 +161,7 @@ class SqlConnector(Connector[SqlConnectorConfig]):
         key = statements.key_column
         # A row that breaks the contract does not fail its page: it is left out and reported (Connector.search).
         items, skipped = self.valid_records(
-            rows[:limit], lambda r: self.to_record(self._mapper.to_data(r), record_id=str(r[key]))
+            rows[:limit], lambda r: self.to_record(self.mapping.to_data(r), record_id=str(r[key]))
         )
         next_cursor = str(rows[limit - 1][key]) if len(rows) > limit else None
         return Page(items=items, next_cursor=next_cursor, skipped=skipped)
@@ -247,10 +218,10 @@ class SqlConnector(Connector[SqlConnectorConfig]):
         data = dict(operation.fields)
         if operation.kind is OperationKind.CREATE:
             data[key] = operation.record_id
-            values = self._mapper.to_columns(data)
+            values = self.mapping.to_columns(data)
             return [ledger, Step(writes.insert(tuple(sorted(values))), writes.params(values))]
         data.pop(key, None)
-        values = self._mapper.to_columns(data, fields=set(data))
+        values = self.mapping.to_columns(data, fields=set(data))
         values.pop(self._statements.key_column, None)
         if not values:
             raise SubmissionRejected(f"{self.slug}: the update changes no stored column")

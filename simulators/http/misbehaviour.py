@@ -52,7 +52,8 @@ class Misbehaviour:
     """What the data routes do.
 
     * ``slow``: answer normally after ``delay_ms``;
-    * ``error``: answer ``status`` (5xx) with an HTML error page that quotes the request path;
+    * ``error``: answer ``status`` (5xx) with an HTML error page that quotes the request path (and
+      ``Retry-After: retry_after`` when set);
     * ``rate_limit``: answer 429 with ``Retry-After: retry_after``;
     * ``malformed``: answer 200 with a truncated JSON body;
     * ``violation``: answer normally, but every record carries an ethnic group code that does not exist;
@@ -194,7 +195,8 @@ class Misbehaving:
         match todo.mode:
             case "error":
                 page = f"<html><body><h1>{todo.status}</h1><p>Lỗi xử lý {scope['path']}</p></body></html>"
-                await _answer(send, todo.status, page.encode(), "text/html; charset=utf-8")
+                extra = [(b"retry-after", str(todo.retry_after).encode())] if todo.retry_after is not None else []
+                await _answer(send, todo.status, page.encode(), "text/html; charset=utf-8", extra=extra)
                 return
             case "rate_limit":
                 extra = [(b"retry-after", str(todo.retry_after).encode())] if todo.retry_after is not None else []

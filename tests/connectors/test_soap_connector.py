@@ -332,6 +332,25 @@ async def test_a_503_is_retried(server: SimulatorServer, service: Any) -> None:
     assert service.switch.requests == 2
 
 
+async def test_a_503_retry_after_is_honoured(server: SimulatorServer, service: Any) -> None:
+    # The wait the service asks for is taken (not the backoff of a few milliseconds) when it fits in the deadline,
+    # and the call fails at once when it does not.
+    async with _connector(server.url, timeout_seconds=5) as connector:
+        service.misbehave(mode="error", status=503, retry_after=1, times=1)
+        started = time.monotonic()
+        record = await connector.get(_row()["so_ho_so"])
+        assert time.monotonic() - started >= 0.9
+        assert record.record_id() == _row()["so_ho_so"]
+        assert service.switch.requests == 2
+        service.reset()
+        service.misbehave(mode="error", status=503, retry_after=30, times=1)
+        started = time.monotonic()
+        with pytest.raises(UpstreamUnavailable):
+            await connector.get(_row()["so_ho_so"])
+        assert time.monotonic() - started < 2
+    assert service.switch.requests == 1
+
+
 async def test_a_500_without_fault_is_not_retried(server: SimulatorServer, service: Any) -> None:
     async with _connector(server.url) as connector:
         service.misbehave(mode="error", status=500)

@@ -22,15 +22,17 @@ malformed JSON, redirect, too large    ``UpstreamError``            ``protocol``
 from __future__ import annotations
 
 import ssl
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 
 import aiohttp
 import httpx
 
 from connectors.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 
-__all__ = ["Failure", "from_exception", "from_status"]
+__all__ = ["Failure", "from_exception", "from_response", "from_status", "parse_retry_after"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,3 +118,24 @@ def from_status(status: int, label: str, *, retry_after: float | None = None, re
     else:
         message = f"{label}: the sector system rejected the call (HTTP {status})"
     return Failure(UpstreamError(message, reason="protocol"), False)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date), or ``None``."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def from_response(status: int, headers: Mapping[str, str], label: str, *, retry: frozenset[int]) -> Failure:
+    """:func:`from_status` for an answer with its headers: a 429's or 503's ``Retry-After`` becomes the failure's
+    wait before another attempt."""
+    retry_after = parse_retry_after(headers.get("Retry-After")) if status in {429, 503} else None
+    return from_status(status, label, retry_after=retry_after, retry=retry)

@@ -1,0 +1,49 @@
+"""The base of the adapters that read their sector system over HTTP (the REST and SOAP adapters).
+
+* :mod:`connectors.http.config`: the settings they share (:class:`HttpConnectorConfig`, :class:`RetryPolicy`,
+  the ``none`` and ``bearer`` authentication schemes);
+* :mod:`connectors.http.client`: the pooled httpx client, TLS, the response size limit, deadlines, and the filter
+  that keeps request lines (URLs with record keys) out of the logs;
+* :mod:`connectors.http.failures`: what a failed attempt means (the connector error, whether to retry), as a table;
+* :mod:`connectors.http.retry`: backoff with full jitter, ``Retry-After``, never past the deadline.
+
+An adapter imports this package, never another adapter (``lint-imports`` checks it).
+"""
+
+from .client import (
+    WithoutRequestLines,
+    attempt_timeout,
+    call_deadline,
+    deadline_passed,
+    http_client,
+    read_limited,
+    ssl_context,
+    without_request_lines,
+)
+from .config import BearerAuth, ConfigModel, HttpConnectorConfig, NoAuth, RetryPolicy, check_http_url
+from .failures import Failure, from_exception, from_response, from_status, parse_retry_after
+from .retry import Retrier, backoff_delay
+
+__all__ = [
+    "BearerAuth",
+    "ConfigModel",
+    "Failure",
+    "HttpConnectorConfig",
+    "NoAuth",
+    "Retrier",
+    "RetryPolicy",
+    "WithoutRequestLines",
+    "attempt_timeout",
+    "backoff_delay",
+    "call_deadline",
+    "check_http_url",
+    "deadline_passed",
+    "from_exception",
+    "from_response",
+    "from_status",
+    "http_client",
+    "parse_retry_after",
+    "read_limited",
+    "ssl_context",
+    "without_request_lines",
+]

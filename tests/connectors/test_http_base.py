@@ -1,0 +1,105 @@
+"""The base of the HTTP adapters (connectors.http) and of the mapped connectors (connectors.mapped)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+
+import pytest
+
+from connectors.errors import UpstreamError, UpstreamUnavailable
+from connectors.http import (
+    HttpConnectorConfig,
+    Retrier,
+    RetryPolicy,
+    WithoutRequestLines,
+    check_http_url,
+    from_response,
+    without_request_lines,
+)
+from connectors.mapped import MappedConfig
+from connectors.rest import RestConnectorConfig
+from connectors.soap import SoapConnectorConfig
+from connectors.sql import SqlConnectorConfig
+
+pytestmark = pytest.mark.anyio
+
+
+def test_the_adapters_share_the_http_settings() -> None:
+    shared = set(HttpConnectorConfig.model_fields)
+    assert {"connect_timeout_seconds", "max_response_bytes", "retry", "ca_bundle", "value_maps"} <= shared
+    assert {"naive_datetime_timezone", "context_headers", "conversions", "contract"} <= shared
+    for adapter in (RestConnectorConfig, SoapConnectorConfig):
+        assert issubclass(adapter, HttpConnectorConfig)
+        assert shared <= set(adapter.model_json_schema()["properties"])
+    assert issubclass(SqlConnectorConfig, MappedConfig)
+    assert not issubclass(SqlConnectorConfig, HttpConnectorConfig)
+
+
+def test_the_adapters_keep_their_own_defaults() -> None:
+    assert RestConnectorConfig.model_fields["max_connections"].default == 64
+    assert SoapConnectorConfig.model_fields["max_connections"].default == 32
+    assert RetryPolicy().statuses == [429, 500, 502, 503, 504]
+    assert SoapConnectorConfig.model_fields["retry"].default_factory is not None
+    soap_retry = SoapConnectorConfig.model_fields["retry"].annotation
+    assert soap_retry is not RetryPolicy
+    assert soap_retry().statuses == [502, 503, 504]  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("url", "query", "message"),
+    [
+        ("ftp://host/x", True, "the URL is an http:// or https:// URL with a host"),
+        ("https://user:pw@host/x", True, "the URL carries no credentials; use 'auth'"),
+        ("https://host/x#part", True, "the URL has no fragment"),
+        ("https://host/x?wsdl", False, "the URL has no query or fragment"),
+    ],
+)
+def test_http_urls_are_checked(url: str, query: bool, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        check_http_url(url, "the URL", query=query)
+
+
+def test_a_query_is_allowed_where_it_may_be() -> None:
+    assert check_http_url("https://host/x?wsdl", "the URL") == "https://host/x?wsdl"
+
+
+def test_the_request_line_filter_is_installed_once() -> None:
+    logger = logging.getLogger("connectors.tests.http_base")
+    without_request_lines(logger.name)
+    without_request_lines(logger.name)
+    try:
+        filters = [f for f in logger.filters if isinstance(f, WithoutRequestLines)]
+        assert len(filters) == 1
+        info = logging.LogRecord(logger.name, logging.INFO, __file__, 1, "GET /citizens/001", None, None)
+        warning = logging.LogRecord(logger.name, logging.WARNING, __file__, 1, "broken", None, None)
+        assert not filters[0].filter(info)
+        assert filters[0].filter(warning)
+    finally:
+        for installed in filters:
+            logger.removeFilter(installed)
+    assert any(isinstance(f, WithoutRequestLines) for f in logging.getLogger("httpx").filters)
+
+
+def test_retry_after_is_read_from_429_and_503_only() -> None:
+    headers = {"Retry-After": "7"}
+    assert from_response(429, headers, "x", retry=frozenset({429})).retry_after == 7
+    assert from_response(503, headers, "x", retry=frozenset({503})).retry_after == 7
+    assert from_response(502, headers, "x", retry=frozenset({502})).retry_after is None
+
+
+async def test_the_retrier_waits_what_the_answer_asks_within_the_deadline() -> None:
+    retrier = Retrier(RetryPolicy(max_attempts=3), label="x", rng=random.Random(1))
+    loop = asyncio.get_running_loop()
+    failure = from_response(503, {"Retry-After": "0"}, "x", retry=retrier.statuses)
+    await retrier.pause(failure, 1, deadline=loop.time() + 5)  # waits 0 s, then the next attempt
+    with pytest.raises(UpstreamUnavailable):  # the attempts are spent
+        await retrier.pause(failure, 3, deadline=loop.time() + 5)
+    too_long = from_response(503, {"Retry-After": "60"}, "x", retry=retrier.statuses)
+    started = loop.time()
+    with pytest.raises(UpstreamUnavailable):  # waiting would overrun the deadline
+        await retrier.pause(too_long, 1, deadline=loop.time() + 5)
+    assert loop.time() - started < 1
+    with pytest.raises(UpstreamError, match="HTTP 400"):  # not worth another attempt
+        await retrier.pause(from_response(400, {}, "x", retry=retrier.statuses), 1, deadline=loop.time() + 5)
