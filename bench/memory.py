@@ -30,7 +30,7 @@ from urllib.parse import quote
 
 import httpx
 import yaml
-from run import ACTOR, PURPOSE, ROOT, free_port, lua_script, rss_mib, wait_ready
+from common import ACTOR, PURPOSE, ROOT, free_port, lua_script, rss_mib, wait_ready
 
 GATEWAY = str(Path(sys.executable).with_name("gateway"))
 BUDGET_MIB = 150.0

@@ -83,7 +83,8 @@ def _sqlite_add(path: str, clients: int, template: str, events: int) -> None:
             db.execute(f'DROP INDEX "{name}"')
         if db.execute("SELECT count(*) FROM audit_events").fetchone()[0]:
             raise SystemExit("the audit trail is not empty: generate events into a new gateway database")
-        insert = f"INSERT INTO audit_events ({', '.join(_SQLITE_EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(_SQLITE_EVENT_COLUMNS))})"  # noqa: S608
+        marks = ", ".join("?" * len(_SQLITE_EVENT_COLUMNS))
+        insert = f"INSERT INTO audit_events ({', '.join(_SQLITE_EVENT_COLUMNS)}) VALUES ({marks})"
         last = (0, "0" * 64)
         for rows, subjects, seq, prev in _events(events, ids or [template]):
             db.executemany(insert, [_sqlite_row(row) for row in rows])
@@ -109,11 +110,11 @@ def _sqlite_clients(db: sqlite3.Connection, count: int, template: str) -> list[s
         "SELECT secret_hash, created_at FROM client_secrets WHERE client_id = ?", (template,)
     ).fetchall()
     grant_columns = [d[0] for d in db.execute("SELECT * FROM grants LIMIT 0").description if d[0] != "id"]
-    grants = db.execute(f"SELECT {', '.join(grant_columns)} FROM grants WHERE client_id = ?", (template,)).fetchall()  # noqa: S608
+    grants = db.execute(f"SELECT {', '.join(grant_columns)} FROM grants WHERE client_id = ?", (template,)).fetchall()
     ids = [f"{template}-{n:06d}" for n in range(1, count + 1)]
     at = columns.index("client_id")
     db.executemany(
-        f"INSERT INTO clients ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",  # noqa: S608
+        f"INSERT INTO clients ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
         [(*client[:at], new, *client[at + 1 :]) for new in ids],
     )
     db.executemany(
@@ -122,7 +123,7 @@ def _sqlite_clients(db: sqlite3.Connection, count: int, template: str) -> list[s
     )
     g = grant_columns.index("client_id")
     db.executemany(
-        f"INSERT INTO grants ({', '.join(grant_columns)}) VALUES ({', '.join('?' * len(grant_columns))})",  # noqa: S608
+        f"INSERT INTO grants ({', '.join(grant_columns)}) VALUES ({', '.join('?' * len(grant_columns))})",
         [(*grant[:g], new, *grant[g + 1 :]) for new in ids for grant in grants],
     )
     db.commit()
@@ -182,7 +183,7 @@ async def _postgres_clients(db: Any, count: int, template: str) -> list[str]:
     ]
     selected = ", ".join("n.id" if c == "client_id" else f"c.{c}" for c in columns)
     await db.execute(
-        f"INSERT INTO clients ({', '.join(columns)}) SELECT {selected} FROM clients c, "  # noqa: S608
+        f"INSERT INTO clients ({', '.join(columns)}) SELECT {selected} FROM clients c, "
         "unnest($1::text[]) AS n(id) WHERE c.client_id = $2",
         ids,
         template,
@@ -202,7 +203,7 @@ async def _postgres_clients(db: Any, count: int, template: str) -> list[str]:
     ]
     selected = ", ".join("n.id" if c == "client_id" else f"g.{c}" for c in grant_columns)
     await db.execute(
-        f"INSERT INTO grants ({', '.join(grant_columns)}) SELECT {selected} FROM grants g, "  # noqa: S608
+        f"INSERT INTO grants ({', '.join(grant_columns)}) SELECT {selected} FROM grants g, "
         "unnest($1::text[]) AS n(id) WHERE g.client_id = $2",
         ids,
         template,

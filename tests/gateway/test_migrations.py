@@ -298,7 +298,7 @@ def test_concurrent_upgrades_are_serialised_by_the_advisory_lock() -> None:
 
 def test_the_code_names_the_newest_migration_as_its_head() -> None:
     # A new migration must move migrations.HEAD: the start of every gateway compares its database with it.
-    assert migrations.HEAD == migrations.head_revision()
+    assert migrations.head_revision() == migrations.HEAD
 
 
 def test_the_revision_is_read_as_alembic_reads_it(database_url: str) -> None:
