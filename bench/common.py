@@ -228,11 +228,17 @@ def data_headers(token: str) -> dict[str, str]:
 # --- wrk ------------------------------------------------------------------------------------------------------------
 
 
-def lua_script(path: Path, prefix: str, ids: list[str], headers: dict[str, str]) -> Path:
-    """A wrk script at ``path`` requesting ``GET <prefix><id>`` over ``ids`` in turn, with ``headers``."""
-    lua_headers = ", ".join(f'["{k}"] = "{v}"' for k, v in headers.items())
+def lua_script(
+    path: Path, prefix: str, ids: list[str], headers: dict[str, str], tokens: list[str] | None = None
+) -> Path:
+    """A wrk script at ``path`` requesting ``GET <prefix><id>`` over ``ids`` in turn, with ``headers``; with
+    ``tokens``, each request carries the next of them as its bearer token (many clients calling)."""
+    lua_headers = ", ".join(f'["{k}"] = "{v}"' for k, v in headers.items() if not (tokens and k == "Authorization"))
+    if tokens:
+        lua_headers += ', ["Authorization"] = "Bearer " .. tokens[(n % #tokens) + 1]'
     path.write_text(
         "ids = {" + ",".join(f'"{i}"' for i in ids) + "}\n"
+        "tokens = {" + ",".join(f'"{t}"' for t in tokens or []) + "}\n"
         "local n = 0\n"
         "request = function()\n"
         "  n = n + 1\n"

@@ -17,6 +17,10 @@ gateway side's p50 and p99 and its resident memory (RSS, all of its processes) a
   REST connector;
 * ``scale``: the gateway with one worker against two workers (32 connections);
 * ``connections``: the gateway at 16 connections against 1,000 (flat as callers grow);
+* ``clients``: the gateway with 10 clients holding grants (all calling) against 10,000 (``--grow-clients``; the
+  load comes from 1,000 of them in turn, each with its own token);
+* ``audit``: the gateway with an empty audit trail against one of 10 million events (``--grow-audit``), generated
+  in bulk by ``bench/scale_data.py`` as a valid chain;
 * ``citizens``: the gateway over ``--citizens`` against ``--grow-citizens`` (1.3 million, Lâm Đồng's population).
 
 Each sector database is seeded once by COPY and kept between runs (PostgreSQL database
@@ -63,8 +67,19 @@ from common import (
     terminate,
     wrk,
 )
+from scale_data import add_scale_data
 
-COMPARISONS = ("read-sqlite", "read-postgresql", "latency", "rest", "scale", "connections", "citizens")
+COMPARISONS = (
+    "read-sqlite",
+    "read-postgresql",
+    "latency",
+    "rest",
+    "scale",
+    "connections",
+    "clients",
+    "audit",
+    "citizens",
+)
 CACHE = Path(os.environ.get("BENCH_CACHE", Path.home() / ".cache" / "axis-gateway-bench"))
 
 
@@ -157,8 +172,19 @@ class Bench:
         return self.servers["rest-api"]
 
     def gateway(
-        self, key: str, *, database: str = "sqlite", workers: int = 1, rest: bool = False, sector: str | None = None
+        self,
+        key: str,
+        *,
+        database: str = "sqlite",
+        workers: int = 1,
+        rest: bool = False,
+        sector: str | None = None,
+        clients: int = 0,
+        audit_events: int = 0,
     ) -> Server:
+        """A gateway serving the population database; with ``clients``, that many more clients hold the bench
+        client's grants and the load comes from up to 1,000 of them in turn; with ``audit_events``, its audit
+        trail holds that many events before it starts (``bench/scale_data.py``)."""
         if key in self.servers:
             return self.servers[key]
         data_dir = self.work / key
@@ -177,11 +203,24 @@ class Bench:
             env["GATEWAY_DATABASE_URL"] = postgres_url(name, driver="postgresql+asyncpg")
         gateway_cli(env, "db", "upgrade")
         secret = create_client(env)
+        if clients or audit_events:
+            url = env.get("GATEWAY_DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'gateway.db'}"
+            seconds = add_scale_data(url, clients=clients, audit_events=audit_events)
+            print(
+                f"{key}: {clients:,} clients and {audit_events:,} audit events added in {seconds:.0f} s",
+                file=sys.stderr,
+            )
         process, base = start_gateway(env, workers=workers)
         headers = data_headers(fetch_token(base, "bench", secret))
+        callers = [f"bench-{n:06d}" for n in range(1, min(clients, 1000) + 1)]
+        tokens = [fetch_token(base, caller, secret) for caller in callers] or None
         ids = record_ids(sector) if sector else self.ids
-        script = lua_script(self.work / f"{key}.lua", "/v1/databases/population/records/", ids, headers)
+        script = lua_script(self.work / f"{key}.lua", "/v1/databases/population/records/", ids, headers, tokens)
         label = f"gateway ({database}{', REST' if rest else ''}, {workers} worker{'s' if workers > 1 else ''})"
+        if clients:
+            label = f"gateway, {clients + 1:,} clients ({len(callers):,} calling)"
+        if audit_events:
+            label = f"gateway, {audit_events:,} audit events"
         server = Server(label, base, script, process, workers)
         self.servers[key] = server
         server.load(16, 2)  # warm up: connections, caches, statements
@@ -242,6 +281,13 @@ def run(bench: Bench, only: list[str]) -> list[Row]:
         elif name == "connections":
             gateway = bench.gateway("gw-sqlite")
             rows.append(compare(bench, name, gateway, gateway, connections=(16, 1000)))
+        elif name == "clients":
+            few = bench.gateway("gw-clients-few", clients=9)
+            many = bench.gateway("gw-clients-many", clients=bench.args.grow_clients - 1)
+            rows.append(compare(bench, name, few, many))
+        elif name == "audit":
+            trail = bench.gateway("gw-audit", audit_events=bench.args.grow_audit)
+            rows.append(compare(bench, name, bench.gateway("gw-sqlite"), trail))
         elif name == "citizens":
             grown = sector_database(bench.args.grow_citizens, bench.args.reseed)
             print(search_plan(grown), file=sys.stderr)
@@ -280,6 +326,10 @@ def main() -> None:
     parser.add_argument("--reseed", action="store_true", help="seed the sector database again")
     parser.add_argument(
         "--grow-citizens", type=int, default=1_300_000, help="the larger sector database of `citizens` (Lâm Đồng)"
+    )
+    parser.add_argument("--grow-clients", type=int, default=10_000, help="the clients with grants of `clients`")
+    parser.add_argument(
+        "--grow-audit", type=int, default=10_000_000, help="the audit events already in the trail of `audit`"
     )
     parser.add_argument("--only", nargs="+", choices=COMPARISONS, default=list(COMPARISONS))
     args = parser.parse_args()
