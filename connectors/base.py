@@ -12,10 +12,10 @@ A connector is a class with a little metadata and a handful of async methods::
         async def get(self, record_id: str) -> LandParcel: ...
         async def search(self, query, *, limit, cursor=None) -> Page: ...
 
-Three operations are optional and raise :class:`OperationNotSupported` unless a connector overrides them:
-:meth:`Connector.submit` (the write path: hand a record to the sector system, with an idempotency key),
-:meth:`Connector.changes` (a change feed read from an opaque cursor) and :meth:`Connector.sample` (records
-picked at random, as mapped from the sector system but not validated, for data-quality scans).
+Two operations are optional and raise :class:`OperationNotSupported` unless a connector overrides them:
+:meth:`Connector.submit` (the write path: hand a record to the sector system, with an idempotency key) and
+:meth:`Connector.sample` (records picked at random, as mapped from the sector system but not validated, for
+data-quality scans).
 
 The gateway builds one instance per configured database, calls :meth:`Connector.start` once, then serves
 requests concurrently from that instance, and calls :meth:`Connector.close` on shutdown. Errors are the
@@ -35,7 +35,6 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import StrEnum
 from types import TracebackType
 from typing import Any, ClassVar, Generic, Self, TypeVar, get_args
@@ -63,9 +62,6 @@ from .errors import (
 
 __all__ = [
     "BadQuery",
-    "Change",
-    "ChangeKind",
-    "ChangePage",
     "CheckResult",
     "Connector",
     "ConnectorConfig",
@@ -210,41 +206,6 @@ class SubmitResult:
 
     status: SubmitStatus
     reference: str | None = None
-
-
-class ChangeKind(StrEnum):
-    """What happened to a record, in a change feed."""
-
-    UPSERT = "upsert"
-    DELETE = "delete"
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One entry of a change feed: which record changed, how and when.
-
-    ``record`` is the new version when the connector has it at hand (``None`` for deletions, and when the
-    caller must :meth:`~Connector.get` it); ``changed_at`` is the sector system's timestamp, when it gives one.
-    """
-
-    record_id: str
-    kind: ChangeKind = ChangeKind.UPSERT
-    record: Contract | None = None
-    changed_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ChangePage:
-    """One page of a change feed, oldest first.
-
-    ``cursor`` is the connector's opaque position after the last change of the page: pass it as ``since`` to
-    read on (it is returned even when the page is empty, so that a reader can store it and poll later).
-    ``more`` is true when further changes are already waiting.
-    """
-
-    changes: Sequence[Change]
-    cursor: str
-    more: bool = False
 
 
 ConfigT = TypeVar("ConfigT", bound=ConnectorConfig)
@@ -434,15 +395,6 @@ class Connector(ABC, Generic[ConfigT]):
                 return exc
 
         return list(await asyncio.gather(*(one(operation) for operation in operations)))
-
-    async def changes(self, since: str | None, *, limit: int) -> ChangePage:
-        """Return at most ``limit`` changes after the position ``since`` (optional; the default raises
-        :class:`OperationNotSupported`).
-
-        ``since`` is a cursor from an earlier :class:`ChangePage`, or ``None`` for the oldest change the sector
-        system still holds. Reading from the same cursor again returns the same changes (or more of them).
-        """
-        raise OperationNotSupported(f"connector {self.slug!r} has no change feed")
 
     async def sample(self, limit: int) -> Sequence[dict[str, Any]]:
         """Return at most ``limit`` records picked at random, as contract data mapped from the sector system but

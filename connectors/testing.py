@@ -556,7 +556,6 @@ class ConnectorConformance:
 
     @pytest.mark.anyio
     async def test_operations_not_offered_say_so(self, case: ConformanceCase) -> None:
-        cls = self.connector_class
         async with self.connector(case.config) as connector:
             if connector.query_model is None:
                 with pytest.raises(OperationNotSupported):
@@ -565,9 +564,6 @@ class ConnectorConformance:
                 operation = SubmitOperation(OperationKind.DELETE, case.known_ids[0], idempotency_key="conformance")
                 with pytest.raises(OperationNotSupported):
                     await connector.submit(operation)
-            if cls.changes is Connector.changes:
-                with pytest.raises(OperationNotSupported):
-                    await connector.changes(None, limit=10)
 
 
 class ContextConformance:
