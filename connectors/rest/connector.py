@@ -12,8 +12,11 @@ import orjson
 
 from connectors.base import (
     BadQuery,
+    Capability,
     Connector,
     ContractViolation,
+    HealthReport,
+    HealthState,
     OperationNotSupported,
     Page,
     RecordNotFound,
@@ -46,6 +49,7 @@ class RestConnector(Connector[RestConnectorConfig]):
     title = "Generic REST API"
     description = "Any JSON-over-HTTP sector API, mapped field by field with JMESPath."
     config_model = RestConnectorConfig
+    capabilities = frozenset({Capability.READ, Capability.SEARCH, Capability.SAMPLE})
 
     def __init__(self, config: RestConnectorConfig) -> None:
         super().__init__(config)
@@ -123,7 +127,7 @@ class RestConnector(Connector[RestConnectorConfig]):
         except orjson.JSONDecodeError:
             raise UpstreamError(f"{self.slug}: the sector system's answer is not JSON", reason="protocol") from None
 
-    async def ping(self) -> None:
+    async def health(self) -> HealthReport:
         """Call the health endpoint; any status but the expected ones is a failure (through a platform, any result
         code but a success too)."""
         ping, platform = self.config.ping, self._platform
@@ -135,7 +139,7 @@ class RestConnector(Connector[RestConnectorConfig]):
                 seconds=self._timeout(ping.timeout_seconds),
                 accept=ping.expect_status,
             )
-            return
+            return HealthReport(HealthState.UP)
         answer = await self._client.call(
             "GET",
             ping.path,
@@ -149,6 +153,7 @@ class RestConnector(Connector[RestConnectorConfig]):
             # The platform's "not found" is the sector system's 404: up if the probe expects one.
             if 404 not in ping.expect_status:
                 raise UpstreamError(f"{self.slug}: the health endpoint was not found", reason="protocol") from None
+        return HealthReport(HealthState.UP)
 
     async def get(self, record_id: str) -> Contract:
         """Read the record ``record_id`` from the record endpoint and return it validated."""

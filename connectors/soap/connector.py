@@ -11,8 +11,11 @@ from zeep.helpers import serialize_object
 
 from connectors.base import (
     BadQuery,
+    Capability,
     Connector,
     ContractViolation,
+    HealthReport,
+    HealthState,
     OperationNotSupported,
     Page,
     RecordNotFound,
@@ -71,6 +74,7 @@ class SoapConnector(Connector[SoapConnectorConfig]):
     title = "Generic SOAP web service"
     description = "Any SOAP 1.1/1.2 sector service described by a WSDL, mapped field by field with XPath or zeep."
     config_model = SoapConnectorConfig
+    capabilities = frozenset({Capability.READ, Capability.SEARCH, Capability.SAMPLE})
 
     def __init__(self, config: SoapConnectorConfig) -> None:
         super().__init__(config)
@@ -144,13 +148,14 @@ class SoapConnector(Connector[SoapConnectorConfig]):
     def _timeout(self, seconds: float | None) -> float:
         return seconds if seconds is not None else self.config.timeout_seconds
 
-    async def ping(self) -> None:
+    async def health(self) -> HealthReport:
         """Call the health operation, or fetch the service address when none is configured."""
         ping = self.config.ping
         if ping is None:
             await self._client.get_endpoint(self.config.timeout_seconds)
-            return
+            return HealthReport(HealthState.UP)
         await self._client.call(ping.operation, ping.arguments, seconds=self._timeout(ping.timeout_seconds))
+        return HealthReport(HealthState.UP)
 
     # -- reading the answers ---------------------------------------------------------------------------------
 
