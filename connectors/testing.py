@@ -320,6 +320,7 @@ class ConnectorConformance:
     # -- metadata and configuration ------------------------------------------------------------------------
 
     def test_metadata(self) -> None:
+        """The slug is lower case, the title is set, and the models are of the SDK's classes."""
         cls = self.connector_class
         assert _SLUG.match(cls.slug), f"slug {cls.slug!r} is not lower case letters, digits, '-' and '_'"
         assert cls.title.strip(), "the connector needs a title"
@@ -347,6 +348,7 @@ class ConnectorConformance:
             assert cls.submit_many is Connector.submit_many, "submit_many() is implemented but not submit()"
 
     def test_entry_point(self) -> None:
+        """The ``gateway.connectors`` entry point named ``entry_point`` loads this class (skipped without one)."""
         if self.entry_point is None:
             pytest.skip("no entry_point given")
         found = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
@@ -354,6 +356,7 @@ class ConnectorConformance:
         assert found[self.entry_point].load() is self.connector_class
 
     def test_config_schema(self, case: ConformanceCase) -> None:
+        """The configuration exports a valid JSON Schema, every setting described, every secret a ``SecretStr``."""
         jsonschema = _require("jsonschema")
         schema = self.connector_class.config_model.model_json_schema()
         jsonschema.Draft202012Validator.check_schema(schema)
@@ -370,12 +373,15 @@ class ConnectorConformance:
         assert self.connector_class.config_model.model_validate(validated.model_dump()) == validated
 
     def test_config_builds_the_connector(self, case: ConformanceCase) -> None:
+        """The configuration builds the connector, again from its own validated form."""
         connector = self.connector(case.config)
         assert isinstance(connector, self.connector_class)
         assert isinstance(connector.config, self.connector_class.config_model)
         assert isinstance(self.connector_class.from_config(connector.config), self.connector_class)
 
     def test_bad_config_is_a_clear_error(self, case: ConformanceCase) -> None:
+        """A bad configuration raises a :class:`ConnectorConfigError` naming the connector and the setting,
+        quoting no secret."""
         secrets = _secrets(self.connector_class.config_model.model_validate(case.config))
         bad: list[tuple[Mapping[str, Any], str | None]] = [
             ({**case.config, "no_such_setting": 1}, "no_such_setting"),
@@ -397,6 +403,7 @@ class ConnectorConformance:
 
     @pytest.mark.anyio
     async def test_check_and_health_when_up(self, case: ConformanceCase) -> None:
+        """A reachable system is up: ``health()`` reports it, ``check()`` too, with its latency."""
         async with self.connector(case.config) as connector:
             result = await connector.check()
             health = await connector.health()
@@ -407,6 +414,8 @@ class ConnectorConformance:
 
     @pytest.mark.anyio
     async def test_check_and_health_when_unreachable(self, case: ConformanceCase) -> None:
+        """An unreachable system is down (or ``health()`` raises for it) and reads fail with ``connect``, soon,
+        quoting no secret or key."""
         connector = self.connector(case.unreachable_config)
         secrets = _secrets(connector.config)
         deadline = connector.config.timeout_seconds * 1.5 + case.grace_seconds
@@ -431,6 +440,7 @@ class ConnectorConformance:
 
     @pytest.mark.anyio
     async def test_get_returns_valid_contract_records(self, case: ConformanceCase) -> None:
+        """``get()`` returns valid records of the contract for the known keys (checked against its JSON Schema too)."""
         assert case.known_ids, "known_ids must name at least one record"
         async with self.connector(case.config) as connector:
             contract = connector.contract
@@ -445,6 +455,7 @@ class ConnectorConformance:
 
     @pytest.mark.anyio
     async def test_canary_checks_a_known_record_and_refuses_a_missing_one(self, case: ConformanceCase) -> None:
+        """``canary()`` checks nothing without a canary, passes on a known record and raises for a missing one."""
         config = dict(case.config)
         async with self.connector({**config, "canary": None}) as connector:
             assert await connector.canary() is False  # no canary declared: nothing checked
@@ -457,6 +468,7 @@ class ConnectorConformance:
 
     @pytest.mark.anyio
     async def test_concurrent_gets(self, case: ConformanceCase) -> None:
+        """Concurrent reads return the same records as reads one by one."""
         ids = list(case.known_ids) * max(1, 24 // len(case.known_ids))
         async with self.connector(case.config) as connector:
             one_by_one = {record_id: await connector.get(record_id) for record_id in case.known_ids}
@@ -466,6 +478,7 @@ class ConnectorConformance:
 
     @pytest.mark.anyio
     async def test_missing_record_is_not_found(self, case: ConformanceCase) -> None:
+        """A missing key raises :class:`RecordNotFound`, whose message does not quote it."""
         assert case.missing_id not in case.known_ids
         async with self.connector(case.config) as connector:
             with pytest.raises(RecordNotFound) as info:
@@ -476,6 +489,7 @@ class ConnectorConformance:
 
     @pytest.mark.anyio
     async def test_search_walks_every_page_once(self, case: ConformanceCase) -> None:
+        """Every search walks its pages at several page sizes, and changing it mid-walk: each record once, in order."""
         if not case.searches:
             pytest.skip("no searches given")
         async with self.connector(case.config) as connector:
@@ -543,6 +557,7 @@ class ConnectorConformance:
 
     @pytest.mark.anyio
     async def test_search_with_a_foreign_cursor(self, case: ConformanceCase) -> None:
+        """A cursor that is not the connector's is refused with :class:`BadQuery`, or answers a bounded page."""
         if not case.searches:
             pytest.skip("no searches given")
         async with self.connector(case.config) as connector:
@@ -557,6 +572,7 @@ class ConnectorConformance:
 
     @pytest.mark.anyio
     async def test_timeout_is_honoured(self, case: ConformanceCase) -> None:
+        """A slow system fails reads, checks and searches with :class:`UpstreamTimeout` within the deadline."""
         if case.slow_config is None:
             pytest.skip("no slow_config given")
         connector = self.connector(case.slow_config)
