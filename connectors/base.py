@@ -8,14 +8,17 @@ A connector is a class with a little metadata and a handful of async methods::
         contract = LandParcel               # a contracts.Contract subclass
         query_model = LandParcelQuery       # or None when the connector cannot search
         config_model = LandConfig           # a ConnectorConfig subclass
+        capabilities = frozenset({Capability.READ, Capability.SEARCH})
 
+        async def health(self) -> HealthReport: ...
         async def get(self, record_id: str) -> LandParcel: ...
         async def search(self, query, *, limit, cursor=None) -> Page: ...
 
-Three operations are optional and raise :class:`OperationNotSupported` unless a connector overrides them:
-:meth:`Connector.submit` (the write path: hand a record to the sector system, with an idempotency key),
-:meth:`Connector.changes` (a change feed read from an opaque cursor) and :meth:`Connector.sample` (records
-picked at random, as mapped from the sector system but not validated, for data-quality scans).
+:meth:`Connector.health` (the health probe) and :meth:`Connector.get` are required. The other operations are
+optional, raise :class:`OperationNotSupported` unless a connector overrides them, and are declared in
+``capabilities`` (:class:`Capability`) when it does: :meth:`Connector.search`, :meth:`Connector.submit` (the write
+path: hand a record to the sector system, with an idempotency key) and :meth:`Connector.sample` (records picked at
+random, as mapped from the sector system but not validated, for data-quality scans).
 
 The gateway builds one instance per configured database, calls :meth:`Connector.start` once, then serves
 requests concurrently from that instance, and calls :meth:`Connector.close` on shutdown. Errors are the
@@ -32,13 +35,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import TracebackType
-from typing import Any, ClassVar, Generic, Self, TypeVar, get_args
+from typing import Any, ClassVar, Generic, Self, TypeVar, final, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
@@ -62,11 +65,9 @@ from .errors import (
 )
 
 __all__ = [
+    "CAPABILITY_METHODS",
     "BadQuery",
-    "Change",
-    "ChangeKind",
-    "ChangePage",
-    "CheckResult",
+    "Capability",
     "Connector",
     "ConnectorConfig",
     "ConnectorConfigError",
@@ -87,6 +88,7 @@ __all__ = [
     "UpstreamRefused",
     "UpstreamTimeout",
     "UpstreamUnavailable",
+    "implemented_capabilities",
 ]
 
 
@@ -120,13 +122,29 @@ class ConnectorConfig(BaseModel):
     )
 
 
-@dataclass(frozen=True, slots=True)
-class CheckResult:
-    """The outcome of :meth:`Connector.check`: can the sector system be reached and queried at all?"""
+class Capability(StrEnum):
+    """An operation a connector class implements, declared in its ``capabilities`` (see :class:`Connector`).
 
-    ok: bool
-    message: str = ""
-    latency_seconds: float | None = None
+    Each but ``read`` is an optional method of :class:`Connector`, which raises :class:`OperationNotSupported`
+    unless the class overrides it; the conformance kit checks that a class declares exactly what it overrides.
+    """
+
+    READ = "read"
+    """:meth:`Connector.get`: every connector reads its records by key (and answers health checks)."""
+    SEARCH = "search"
+    """:meth:`Connector.search`, with the ``query_model`` its queries take."""
+    SUBMIT = "submit"
+    """:meth:`Connector.submit` (and :meth:`Connector.submit_many`): the write path."""
+    SAMPLE = "sample"
+    """:meth:`Connector.sample`: records picked at random, unvalidated, for data-quality scans."""
+
+
+#: The method of :class:`Connector` that implements each optional capability.
+CAPABILITY_METHODS: Mapping[Capability, str] = {
+    Capability.SEARCH: "search",
+    Capability.SUBMIT: "submit",
+    Capability.SAMPLE: "sample",
+}
 
 
 class HealthState(StrEnum):
@@ -139,12 +157,21 @@ class HealthState(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class HealthReport:
-    """The outcome of :meth:`Connector.health`: state, latency of the probe and a short reason."""
+    """The outcome of :meth:`Connector.health` (and of :meth:`Connector.check`): the state, the latency of the
+    probe when the connector measured it, and a short reason (empty when there is nothing to say).
+
+    ``HealthReport(HealthState.UP)`` is what a connector whose probe succeeded returns.
+    """
 
     state: HealthState
     latency_seconds: float | None = None
     message: str = ""
     details: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the sector system answers: up or degraded, not down."""
+        return self.state is not HealthState.DOWN
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,41 +239,6 @@ class SubmitResult:
     reference: str | None = None
 
 
-class ChangeKind(StrEnum):
-    """What happened to a record, in a change feed."""
-
-    UPSERT = "upsert"
-    DELETE = "delete"
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One entry of a change feed: which record changed, how and when.
-
-    ``record`` is the new version when the connector has it at hand (``None`` for deletions, and when the
-    caller must :meth:`~Connector.get` it); ``changed_at`` is the sector system's timestamp, when it gives one.
-    """
-
-    record_id: str
-    kind: ChangeKind = ChangeKind.UPSERT
-    record: Contract | None = None
-    changed_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ChangePage:
-    """One page of a change feed, oldest first.
-
-    ``cursor`` is the connector's opaque position after the last change of the page: pass it as ``since`` to
-    read on (it is returned even when the page is empty, so that a reader can store it and poll later).
-    ``more`` is true when further changes are already waiting.
-    """
-
-    changes: Sequence[Change]
-    cursor: str
-    more: bool = False
-
-
 ConfigT = TypeVar("ConfigT", bound=ConnectorConfig)
 RawT = TypeVar("RawT")
 
@@ -271,6 +263,41 @@ def describe_violation(error: ErrorDetails) -> str:
     return f"{where}: invalid value ({kind})"
 
 
+def implemented_capabilities(cls: type[Connector[Any]]) -> frozenset[Capability]:
+    """The capabilities ``cls`` implements: ``read``, and each optional one whose method (see
+    :data:`CAPABILITY_METHODS`) it overrides. A class must declare exactly these in ``capabilities``."""
+    overridden = {
+        capability
+        for capability, method in CAPABILITY_METHODS.items()
+        if getattr(cls, method) is not getattr(Connector, method)
+    }
+    return frozenset({Capability.READ, *overridden})
+
+
+def _declares(cls: type, attribute: str) -> bool:
+    """Whether ``cls`` or a base below :class:`Connector` sets ``attribute`` itself."""
+    return any(attribute in klass.__dict__ for klass in cls.__mro__ if klass is not Connector and klass is not object)
+
+
+def _defines_health(cls: type) -> bool:
+    """Whether ``cls`` or a base below :class:`Connector` implements :meth:`Connector.health`."""
+    return _declares(cls, "health")
+
+
+def _offers_from_accepts_submissions(self: Any, capability: Capability) -> bool:
+    """``offers()`` of a connector written for an earlier SDK, whose ``accepts_submissions`` property said
+    whether its configuration turns writes on."""
+    if capability is Capability.SUBMIT and not self.accepts_submissions:
+        return False
+    return Connector.offers(self, capability)
+
+
+async def _health_from_ping(self: Any) -> HealthReport:
+    """``health()`` of a connector written for an earlier SDK: its ``ping()``, which raises on failure."""
+    await self.ping()
+    return HealthReport(HealthState.UP)
+
+
 class Connector(ABC, Generic[ConfigT]):
     """Adapts one sector system to one contract.
 
@@ -280,7 +307,10 @@ class Connector(ABC, Generic[ConfigT]):
     * ``title`` and ``description``: for people;
     * ``contract``: the :class:`contracts.Contract` subclass of the records served;
     * ``query_model``: the :class:`contracts.ContractQuery` subclass accepted by :meth:`search`, or ``None``;
-    * ``config_model``: the :class:`ConnectorConfig` subclass of the configuration.
+    * ``config_model``: the :class:`ConnectorConfig` subclass of the configuration;
+    * ``capabilities``: the :class:`Capability` members the class implements, ``read`` and each optional
+      operation it overrides (``frozenset({Capability.READ, Capability.SEARCH})``); the gateway offers what is
+      declared (see :meth:`offers`) and the conformance kit checks it against the methods.
 
     Instances must be safe to use from many concurrent tasks.
     """
@@ -291,6 +321,7 @@ class Connector(ABC, Generic[ConfigT]):
     config_model: ClassVar[type[ConnectorConfig]]
     contract: type[Contract]
     query_model: type[ContractQuery] | None = None
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.READ})
 
     def __init__(self, config: ConfigT) -> None:
         self.config = config
@@ -336,28 +367,72 @@ class Connector(ABC, Generic[ConfigT]):
         await self.close()
 
     @abstractmethod
-    async def ping(self) -> None:
-        """Make the cheapest real call to the sector system; raise an :class:`UpstreamError` on failure."""
+    async def health(self) -> HealthReport:
+        """Probe the sector system with its cheapest real call and report its state: the one health probe a
+        connector implements.
 
-    async def check(self) -> CheckResult:
-        """Tell whether the sector system answers. Never raises: failures become ``ok=False`` with a reason."""
+        Return ``HealthReport(HealthState.UP)`` when the call succeeds; :attr:`HealthState.DEGRADED` or
+        :attr:`HealthState.DOWN` with a ``message`` when the system answers but says it is unwell (a status page,
+        a replica behind). Raise an :class:`UpstreamError` when the call fails (unreachable, timed out, refused,
+        garbage): the gateway records its ``reason``. The gateway bounds the call with its own deadline; the
+        canary record is checked separately (:meth:`canary`), after a probe that is not down.
+
+        Connectors written for an earlier SDK implement ``ping()`` instead (``async def ping(self) -> None``,
+        raising on failure); it still works, with a :class:`DeprecationWarning` when the class is defined: their
+        ``health()`` calls it and reports up when it returns.
+        """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Check a connector class as it is defined, and adapt one written for an earlier SDK (each with a
+        :class:`DeprecationWarning`): ``ping()`` becomes its ``health()``, an ``accepts_submissions`` property
+        narrows its ``offers()``, and a concrete class that declares no ``capabilities`` gets those it implements
+        (:func:`implemented_capabilities`). Overriding :meth:`check` is refused (``TypeError``)."""
+        super().__init_subclass__(**kwargs)
+        if "check" in cls.__dict__:
+            raise TypeError(
+                f"{cls.__qualname__} overrides Connector.check(), which the SDK provides: implement health() instead"
+            )
+        if "ping" in cls.__dict__ and not _defines_health(cls):
+            warnings.warn(
+                f"{cls.__qualname__}: Connector.ping() is deprecated, implement health() instead (returning "
+                "HealthReport(HealthState.UP) where ping() returned)",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+            cls.health = _health_from_ping  # type: ignore[method-assign]
+        if "accepts_submissions" in cls.__dict__ and not _declares(cls, "offers"):
+            warnings.warn(
+                f"{cls.__qualname__}: Connector.accepts_submissions is deprecated, override offers() instead",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+            cls.offers = _offers_from_accepts_submissions  # type: ignore[method-assign]
+        concrete = not any(getattr(getattr(cls, name), "__isabstractmethod__", False) for name in ("get", "health"))
+        if concrete and not _declares(cls, "capabilities"):
+            cls.capabilities = implemented_capabilities(cls)
+            warnings.warn(
+                f"{cls.__qualname__} does not declare its capabilities; inferred from its methods as "
+                f"capabilities = frozenset({{{', '.join(sorted(f'Capability.{c.name}' for c in cls.capabilities))}}}): "
+                "declare them (inferring them is deprecated)",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+
+    @final
+    async def check(self) -> HealthReport:
+        """Probe the sector system through :meth:`health` without ever raising (for readiness probes and tools):
+        a failure becomes a :attr:`HealthState.DOWN` report whose message says why. The latency is the probe's
+        own, or else the time the call took; the message of a healthy probe is ``"ok"`` unless it gave one."""
         started = time.perf_counter()
         try:
-            await self.ping()
+            report = await self.health()
         except ConnectorError as exc:
-            return CheckResult(False, exc.message, time.perf_counter() - started)
+            return HealthReport(HealthState.DOWN, time.perf_counter() - started, exc.message)
         except Exception as exc:  # a check must never raise, whatever the connector does
-            return CheckResult(False, f"{type(exc).__name__}: {exc}", time.perf_counter() - started)
-        return CheckResult(True, "ok", time.perf_counter() - started)
-
-    async def health(self) -> HealthReport:
-        """Report the health of the sector system; by default derived from :meth:`check`."""
-        result = await self.check()
-        return HealthReport(
-            state=HealthState.UP if result.ok else HealthState.DOWN,
-            latency_seconds=result.latency_seconds,
-            message=result.message,
-        )
+            return HealthReport(HealthState.DOWN, time.perf_counter() - started, f"{type(exc).__name__}: {exc}")
+        latency = report.latency_seconds if report.latency_seconds is not None else time.perf_counter() - started
+        message = report.message or ("ok" if report.ok else "the connector reports down")
+        return replace(report, latency_seconds=latency, message=message)
 
     @property
     def canary_id(self) -> str | None:
@@ -402,11 +477,14 @@ class Connector(ABC, Generic[ConfigT]):
         """
         raise OperationNotSupported(f"connector {self.slug!r} does not support search")
 
-    @property
-    def accepts_submissions(self) -> bool:
-        """Whether :meth:`submit` works for this instance: by default, whether the class overrides it. A
-        connector whose writes depend on its configuration overrides this property."""
-        return type(self).submit is not Connector.submit
+    def offers(self, capability: Capability) -> bool:
+        """Whether this instance offers ``capability``: its class declares it (``capabilities``), and a search
+        also needs a ``query_model``. A connector whose operations depend on its configuration (writes turned on
+        by a setting...) narrows it, never widening what the class declares. The gateway offers an operation,
+        its routes and its grants only when this is true."""
+        if capability not in self.capabilities:
+            return False
+        return capability is not Capability.SEARCH or self.query_model is not None
 
     async def submit(self, operation: SubmitOperation) -> SubmitResult:
         """Apply one create, update or delete to the sector system (optional; the default raises
@@ -434,15 +512,6 @@ class Connector(ABC, Generic[ConfigT]):
                 return exc
 
         return list(await asyncio.gather(*(one(operation) for operation in operations)))
-
-    async def changes(self, since: str | None, *, limit: int) -> ChangePage:
-        """Return at most ``limit`` changes after the position ``since`` (optional; the default raises
-        :class:`OperationNotSupported`).
-
-        ``since`` is a cursor from an earlier :class:`ChangePage`, or ``None`` for the oldest change the sector
-        system still holds. Reading from the same cursor again returns the same changes (or more of them).
-        """
-        raise OperationNotSupported(f"connector {self.slug!r} has no change feed")
 
     async def sample(self, limit: int) -> Sequence[dict[str, Any]]:
         """Return at most ``limit`` records picked at random, as contract data mapped from the sector system but

@@ -32,7 +32,7 @@ import secrets
 import time
 from collections.abc import Mapping
 from contextvars import ContextVar, Token
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -150,10 +150,6 @@ class RequestContext:
     def with_values(self, **changes: str | float | None) -> RequestContext:
         """A copy with some fields changed."""
         return replace(self, **changes)  # type: ignore[arg-type]
-
-    def as_dict(self) -> dict[str, str | float | None]:
-        """Every field, by name (for logs and tests)."""
-        return {item.name: getattr(self, item.name) for item in fields(self)}
 
 
 _CURRENT: ContextVar[RequestContext | None] = ContextVar("axis_gateway_request_context", default=None)

@@ -20,20 +20,21 @@ Any argument, or any value inside a dict, list or :class:`SearchCase`, may be ``
 that pytest fixture (a live server's URL, a seeded database...), looked up when the tests run. Nothing is mocked:
 the tests call the sector system the configuration points at.
 
-The tests check that the configuration model exports a JSON Schema with a description for every setting and
-keeps secrets secret; that a bad configuration is refused with a clear :class:`ConnectorConfigError` that quotes
-no secret; that ``check()`` and ``health()`` report a reachable system as up and an unreachable one as down
-(``check()`` never raising); that ``get()`` returns valid contract records for the known keys, also under
-concurrency, and raises :class:`RecordNotFound` for the missing one; that searches keep the search rules of
-:meth:`Connector.search <connectors.base.Connector.search>`: every search walks all its pages, at several page
-sizes and with the page size changed mid-walk, returning every record exactly once and in a stable order, and a
-record that breaks the contract (declared in ``SearchCase.invalid_ids``) is left out of its page and reported in
-``Page.skipped`` instead of failing the page; that ``canary()`` fetches the declared canary record and reports a
-missing one; that a slow system makes calls fail with :class:`UpstreamTimeout` within the configured deadline;
-that operations the connector does not offer raise :class:`OperationNotSupported` (submissions too, when no
-writable configuration is given: a connector that takes submissions then fails, as its writes went unchecked);
-and, for a connector whose configuration has ``context_headers`` (:class:`connectors.context.ContextForwarding`),
-that every call carries the request context in the headers it names, and nothing when it names none.
+The tests check that ``capabilities`` declares exactly the operations the class implements; that the configuration
+model exports a JSON Schema with a description for every setting and keeps secrets secret; that a bad configuration
+is refused with a clear :class:`ConnectorConfigError` that quotes no secret; that ``health()`` reports a reachable
+system as up and an unreachable one as down or raises an :class:`UpstreamError` for it (``check()`` never raising);
+that ``get()`` returns valid contract records for the known keys, also under concurrency, and raises
+:class:`RecordNotFound` for the missing one; that searches keep the search rules of :meth:`Connector.search
+<connectors.base.Connector.search>`: every search walks all its pages, at several page sizes and with the page size
+changed mid-walk, returning every record exactly once and in a stable order, and a record that breaks the contract
+(declared in ``SearchCase.invalid_ids``) is left out of its page and reported in ``Page.skipped`` instead of failing
+the page; that ``canary()`` fetches the declared canary record and reports a missing one; that a slow system makes
+calls fail with :class:`UpstreamTimeout` within the configured deadline; that operations the connector does not
+offer raise :class:`OperationNotSupported` (submissions too, when no writable configuration is given: a connector
+that takes submissions then fails, as its writes went unchecked); and, for a connector whose configuration has
+``context_headers`` (:class:`connectors.context.ContextForwarding`), that every call carries the request context in
+the headers it names, and nothing when it names none.
 
 A check that needs a library the kit does not install (``jsonschema``, in the connector's test dependencies)
 fails, naming it, when it is missing: checks are skipped only when they do not apply (no searches given, no
@@ -69,11 +70,14 @@ from pydantic import BaseModel, SecretStr
 from contracts import Contract, ContractQuery
 
 from .base import (
+    CAPABILITY_METHODS,
     BadQuery,
+    Capability,
     Connector,
     ConnectorConfig,
     ConnectorConfigError,
     ContractViolation,
+    HealthReport,
     HealthState,
     OperationKind,
     OperationNotSupported,
@@ -82,8 +86,10 @@ from .base import (
     SubmissionRejected,
     SubmitOperation,
     SubmitStatus,
+    UpstreamError,
     UpstreamTimeout,
     UpstreamUnavailable,
+    implemented_capabilities,
 )
 from .context import CONTEXT_FIELDS, RequestContext, new_traceparent, use_context
 from .discovery import ENTRY_POINT_GROUP
@@ -314,6 +320,7 @@ class ConnectorConformance:
     # -- metadata and configuration ------------------------------------------------------------------------
 
     def test_metadata(self) -> None:
+        """The slug is lower case, the title is set, and the models are of the SDK's classes."""
         cls = self.connector_class
         assert _SLUG.match(cls.slug), f"slug {cls.slug!r} is not lower case letters, digits, '-' and '_'"
         assert cls.title.strip(), "the connector needs a title"
@@ -323,7 +330,25 @@ class ConnectorConformance:
         if getattr(cls, "contract", None) is not None:
             assert issubclass(cls.contract, Contract)
 
+    def test_capabilities_are_declared_as_implemented(self) -> None:
+        """``capabilities`` names exactly what the class implements: ``read``, and each optional operation whose
+        method it overrides (a capability declared but not implemented, or implemented but not declared, fails)."""
+        cls = self.connector_class
+        declared = cls.capabilities
+        assert isinstance(declared, frozenset) and all(isinstance(c, Capability) for c in declared), (
+            "capabilities must be a frozenset of connectors.base.Capability members"
+        )
+        assert Capability.READ in declared, "every connector reads: declare Capability.READ"
+        implemented = implemented_capabilities(cls)
+        missing = sorted(f"{c.value} ({CAPABILITY_METHODS[c]}())" for c in declared - implemented)
+        assert not missing, f"capabilities declared but not implemented: {', '.join(missing)}"
+        undeclared = sorted(c.value for c in implemented - declared)
+        assert not undeclared, f"operations implemented but not declared in capabilities: {', '.join(undeclared)}"
+        if Capability.SUBMIT not in declared:
+            assert cls.submit_many is Connector.submit_many, "submit_many() is implemented but not submit()"
+
     def test_entry_point(self) -> None:
+        """The ``gateway.connectors`` entry point named ``entry_point`` loads this class (skipped without one)."""
         if self.entry_point is None:
             pytest.skip("no entry_point given")
         found = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
@@ -331,6 +356,7 @@ class ConnectorConformance:
         assert found[self.entry_point].load() is self.connector_class
 
     def test_config_schema(self, case: ConformanceCase) -> None:
+        """The configuration exports a valid JSON Schema, every setting described, every secret a ``SecretStr``."""
         jsonschema = _require("jsonschema")
         schema = self.connector_class.config_model.model_json_schema()
         jsonschema.Draft202012Validator.check_schema(schema)
@@ -347,12 +373,15 @@ class ConnectorConformance:
         assert self.connector_class.config_model.model_validate(validated.model_dump()) == validated
 
     def test_config_builds_the_connector(self, case: ConformanceCase) -> None:
+        """The configuration builds the connector, again from its own validated form."""
         connector = self.connector(case.config)
         assert isinstance(connector, self.connector_class)
         assert isinstance(connector.config, self.connector_class.config_model)
         assert isinstance(self.connector_class.from_config(connector.config), self.connector_class)
 
     def test_bad_config_is_a_clear_error(self, case: ConformanceCase) -> None:
+        """A bad configuration raises a :class:`ConnectorConfigError` naming the connector and the setting,
+        quoting no secret."""
         secrets = _secrets(self.connector_class.config_model.model_validate(case.config))
         bad: list[tuple[Mapping[str, Any], str | None]] = [
             ({**case.config, "no_such_setting": 1}, "no_such_setting"),
@@ -374,22 +403,29 @@ class ConnectorConformance:
 
     @pytest.mark.anyio
     async def test_check_and_health_when_up(self, case: ConformanceCase) -> None:
+        """A reachable system is up: ``health()`` reports it, ``check()`` too, with its latency."""
         async with self.connector(case.config) as connector:
             result = await connector.check()
             health = await connector.health()
         assert result.ok, f"check() failed: {result.message}"
         assert result.latency_seconds is not None and result.latency_seconds >= 0
+        assert isinstance(health, HealthReport), f"health() returned a {type(health).__name__}, not a HealthReport"
         assert health.state is HealthState.UP
 
     @pytest.mark.anyio
     async def test_check_and_health_when_unreachable(self, case: ConformanceCase) -> None:
+        """An unreachable system is down (or ``health()`` raises for it) and reads fail with ``connect``, soon,
+        quoting no secret or key."""
         connector = self.connector(case.unreachable_config)
         secrets = _secrets(connector.config)
         deadline = connector.config.timeout_seconds * 1.5 + case.grace_seconds
         async with connector:
             started = time.perf_counter()
             result = await connector.check()  # never raises
-            health = await connector.health()
+            try:
+                health = await connector.health()
+            except UpstreamError as exc:  # the probe may raise instead of reporting down; the axis keeps its reason
+                health = HealthReport(HealthState.DOWN, message=exc.message)
             with pytest.raises(UpstreamUnavailable) as info:
                 await connector.get(case.known_ids[0])
             elapsed = time.perf_counter() - started
@@ -404,6 +440,7 @@ class ConnectorConformance:
 
     @pytest.mark.anyio
     async def test_get_returns_valid_contract_records(self, case: ConformanceCase) -> None:
+        """``get()`` returns valid records of the contract for the known keys (checked against its JSON Schema too)."""
         assert case.known_ids, "known_ids must name at least one record"
         async with self.connector(case.config) as connector:
             contract = connector.contract
@@ -418,6 +455,7 @@ class ConnectorConformance:
 
     @pytest.mark.anyio
     async def test_canary_checks_a_known_record_and_refuses_a_missing_one(self, case: ConformanceCase) -> None:
+        """``canary()`` checks nothing without a canary, passes on a known record and raises for a missing one."""
         config = dict(case.config)
         async with self.connector({**config, "canary": None}) as connector:
             assert await connector.canary() is False  # no canary declared: nothing checked
@@ -430,6 +468,7 @@ class ConnectorConformance:
 
     @pytest.mark.anyio
     async def test_concurrent_gets(self, case: ConformanceCase) -> None:
+        """Concurrent reads return the same records as reads one by one."""
         ids = list(case.known_ids) * max(1, 24 // len(case.known_ids))
         async with self.connector(case.config) as connector:
             one_by_one = {record_id: await connector.get(record_id) for record_id in case.known_ids}
@@ -439,6 +478,7 @@ class ConnectorConformance:
 
     @pytest.mark.anyio
     async def test_missing_record_is_not_found(self, case: ConformanceCase) -> None:
+        """A missing key raises :class:`RecordNotFound`, whose message does not quote it."""
         assert case.missing_id not in case.known_ids
         async with self.connector(case.config) as connector:
             with pytest.raises(RecordNotFound) as info:
@@ -449,6 +489,7 @@ class ConnectorConformance:
 
     @pytest.mark.anyio
     async def test_search_walks_every_page_once(self, case: ConformanceCase) -> None:
+        """Every search walks its pages at several page sizes, and changing it mid-walk: each record once, in order."""
         if not case.searches:
             pytest.skip("no searches given")
         async with self.connector(case.config) as connector:
@@ -516,6 +557,7 @@ class ConnectorConformance:
 
     @pytest.mark.anyio
     async def test_search_with_a_foreign_cursor(self, case: ConformanceCase) -> None:
+        """A cursor that is not the connector's is refused with :class:`BadQuery`, or answers a bounded page."""
         if not case.searches:
             pytest.skip("no searches given")
         async with self.connector(case.config) as connector:
@@ -530,6 +572,7 @@ class ConnectorConformance:
 
     @pytest.mark.anyio
     async def test_timeout_is_honoured(self, case: ConformanceCase) -> None:
+        """A slow system fails reads, checks and searches with :class:`UpstreamTimeout` within the deadline."""
         if case.slow_config is None:
             pytest.skip("no slow_config given")
         connector = self.connector(case.slow_config)
@@ -556,18 +599,22 @@ class ConnectorConformance:
 
     @pytest.mark.anyio
     async def test_operations_not_offered_say_so(self, case: ConformanceCase) -> None:
-        cls = self.connector_class
+        """An operation the connector does not offer (:meth:`Connector.offers`) raises
+        :class:`OperationNotSupported`; it offers none that its class does not declare."""
         async with self.connector(case.config) as connector:
-            if connector.query_model is None:
+            offered = {capability for capability in Capability if connector.offers(capability)}
+            assert offered <= connector.capabilities, "offers() offers capabilities the class does not declare"
+            assert Capability.READ in offered, "every connector offers read"
+            if Capability.SEARCH not in offered:
                 with pytest.raises(OperationNotSupported):
                     await connector.search(ContractQuery(), limit=5)
-            if not connector.accepts_submissions:
+            if Capability.SUBMIT not in offered:
                 operation = SubmitOperation(OperationKind.DELETE, case.known_ids[0], idempotency_key="conformance")
                 with pytest.raises(OperationNotSupported):
                     await connector.submit(operation)
-            if cls.changes is Connector.changes:
+            if Capability.SAMPLE not in offered:
                 with pytest.raises(OperationNotSupported):
-                    await connector.changes(None, limit=10)
+                    await connector.sample(5)
 
 
 class ContextConformance:
@@ -635,7 +682,7 @@ class SubmissionConformance:
         no submissions must refuse them (:class:`OperationNotSupported`); one that takes them fails, since the
         kit cannot check its writes without ``needed``."""
         connector = self.connector_class.from_config(case.config)
-        if connector.accepts_submissions:
+        if connector.offers(Capability.SUBMIT):
             pytest.fail(
                 f"the connector accepts submissions, but the kit was given no {needed} to check them with",
                 pytrace=False,
@@ -663,7 +710,7 @@ class SubmissionConformance:
             return SubmitOperation(kind, record_id, idempotency_key=f"conformance-{run}-{step}", fields=fields)
 
         async with connector:
-            assert connector.accepts_submissions
+            assert connector.offers(Capability.SUBMIT), "a writable configuration must offer submit"
             create = operation(OperationKind.CREATE, case.new_record, "create")
             assert (await connector.submit(create)).status == SubmitStatus.APPLIED
             assert (await connector.submit(create)).status == SubmitStatus.DUPLICATE

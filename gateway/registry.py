@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from connectors.base import Connector, ConnectorError
+from connectors.base import Capability, Connector, ConnectorError
 from connectors.discovery import discover_connectors
 
 from . import metrics
@@ -37,9 +37,9 @@ class Database:
     @property
     def operations(self) -> tuple[str, ...]:
         """The operations a grant may allow: ``read`` always (with the change feed when there is one),
-        ``search`` when the connector has a query model, ``submit`` and ``delete`` when it accepts submissions."""
-        offered = ("read", "search") if self.connector.query_model is not None else ("read",)
-        return (*offered, "submit", "delete") if self.connector.accepts_submissions else offered
+        ``search`` and ``submit`` (with ``delete``) when the connector offers them (:meth:`Connector.offers`)."""
+        offered = ("read", "search") if self.connector.offers(Capability.SEARCH) else ("read",)
+        return (*offered, "submit", "delete") if self.connector.offers(Capability.SUBMIT) else offered
 
     def scope(self, operation: str) -> str:
         """The token scope an operation on this database needs (``population:read``)."""

@@ -9,7 +9,17 @@ from urllib.parse import quote
 
 import orjson
 
-from connectors.base import BadQuery, ContractViolation, OperationNotSupported, Page, RecordNotFound, UpstreamError
+from connectors.base import (
+    BadQuery,
+    Capability,
+    ContractViolation,
+    HealthReport,
+    HealthState,
+    OperationNotSupported,
+    Page,
+    RecordNotFound,
+    UpstreamError,
+)
 from connectors.fields import ConversionFailed
 from connectors.mapped import MappedConnector
 from connectors.record_mapping import Getter, RecordMapping, compile_expression
@@ -37,6 +47,7 @@ class RestConnector(MappedConnector[RestConnectorConfig, RecordMapping]):
     title = "Generic REST API"
     description = "Any JSON-over-HTTP sector API, mapped field by field with JMESPath."
     config_model = RestConnectorConfig
+    capabilities = frozenset({Capability.READ, Capability.SEARCH, Capability.SAMPLE})
 
     def __init__(self, config: RestConnectorConfig) -> None:
         super().__init__(config)
@@ -81,7 +92,7 @@ class RestConnector(MappedConnector[RestConnectorConfig, RecordMapping]):
         except orjson.JSONDecodeError:
             raise UpstreamError(f"{self.slug}: the sector system's answer is not JSON", reason="protocol") from None
 
-    async def ping(self) -> None:
+    async def health(self) -> HealthReport:
         """Call the health endpoint; any status but the expected ones is a failure (through a platform, any result
         code but a success too)."""
         ping, platform = self.config.ping, self._platform
@@ -93,7 +104,7 @@ class RestConnector(MappedConnector[RestConnectorConfig, RecordMapping]):
                 seconds=self._timeout(ping.timeout_seconds),
                 accept=ping.expect_status,
             )
-            return
+            return HealthReport(HealthState.UP)
         answer = await self._client.call(
             "GET",
             ping.path,
@@ -107,6 +118,7 @@ class RestConnector(MappedConnector[RestConnectorConfig, RecordMapping]):
             # The platform's "not found" is the sector system's 404: up if the probe expects one.
             if 404 not in ping.expect_status:
                 raise UpstreamError(f"{self.slug}: the health endpoint was not found", reason="protocol") from None
+        return HealthReport(HealthState.UP)
 
     async def get(self, record_id: str) -> Contract:
         """Read the record ``record_id`` from the record endpoint and return it validated."""

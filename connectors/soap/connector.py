@@ -8,7 +8,17 @@ from typing import Any
 from lxml import etree
 from zeep.helpers import serialize_object
 
-from connectors.base import BadQuery, ContractViolation, OperationNotSupported, Page, RecordNotFound, UpstreamError
+from connectors.base import (
+    BadQuery,
+    Capability,
+    ContractViolation,
+    HealthReport,
+    HealthState,
+    OperationNotSupported,
+    Page,
+    RecordNotFound,
+    UpstreamError,
+)
 from connectors.fields import ConversionFailed
 from connectors.mapped import MappedConnector
 from connectors.record_mapping import Getter, RecordMapping, compile_expression
@@ -63,6 +73,7 @@ class SoapConnector(MappedConnector[SoapConnectorConfig, RecordMapping | XPathRe
     description = "Any SOAP 1.1/1.2 sector service described by a WSDL, mapped field by field with XPath or zeep."
     config_model = SoapConnectorConfig
     strict_value_maps = False
+    capabilities = frozenset({Capability.READ, Capability.SEARCH, Capability.SAMPLE})
 
     def __init__(self, config: SoapConnectorConfig) -> None:
         super().__init__(config)
@@ -99,13 +110,14 @@ class SoapConnector(MappedConnector[SoapConnectorConfig, RecordMapping | XPathRe
     def _timeout(self, seconds: float | None) -> float:
         return seconds if seconds is not None else self.config.timeout_seconds
 
-    async def ping(self) -> None:
+    async def health(self) -> HealthReport:
         """Call the health operation, or fetch the service address when none is configured."""
         ping = self.config.ping
         if ping is None:
             await self._client.get_endpoint(self.config.timeout_seconds)
-            return
+            return HealthReport(HealthState.UP)
         await self._client.call(ping.operation, ping.arguments, seconds=self._timeout(ping.timeout_seconds))
+        return HealthReport(HealthState.UP)
 
     # -- reading the answers ---------------------------------------------------------------------------------
 

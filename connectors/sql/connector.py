@@ -12,7 +12,10 @@ from sqlalchemy.sql import Executable
 
 from connectors.base import (
     BadQuery,
+    Capability,
     ConnectorError,
+    HealthReport,
+    HealthState,
     OperationKind,
     OperationNotSupported,
     Page,
@@ -55,6 +58,7 @@ class SqlConnector(MappedConnector[SqlConnectorConfig, RowMapper]):
     title = "Generic SQL database"
     description = "Any table or view of a database supported by SQLAlchemy, mapped column by column."
     config_model = SqlConnectorConfig
+    capabilities = frozenset({Capability.READ, Capability.SEARCH, Capability.SUBMIT, Capability.SAMPLE})
 
     def __init__(self, config: SqlConnectorConfig) -> None:
         super().__init__(config)
@@ -118,9 +122,10 @@ class SqlConnector(MappedConnector[SqlConnectorConfig, RowMapper]):
         except TimeoutError:
             raise UpstreamTimeout(f"{self.slug}: no answer within {deadline:g} s") from None
 
-    async def ping(self) -> None:
+    async def health(self) -> HealthReport:
         """Read at most one key from the table: proves the database is up and the table is there."""
         await self._fetch(self._statements.ping, {})
+        return HealthReport(HealthState.UP)
 
     async def get(self, record_id: str) -> Contract:
         """Read the row whose key column equals ``record_id`` and return it as a contract record."""
@@ -166,10 +171,11 @@ class SqlConnector(MappedConnector[SqlConnectorConfig, RowMapper]):
         next_cursor = str(rows[limit - 1][key]) if len(rows) > limit else None
         return Page(items=items, next_cursor=next_cursor, skipped=skipped)
 
-    @property
-    def accepts_submissions(self) -> bool:
-        """Whether the configuration turns writes on (``writes``)."""
-        return self._writes is not None
+    def offers(self, capability: Capability) -> bool:
+        """As :meth:`Connector.offers`, with submissions only when the configuration turns writes on (``writes``)."""
+        if capability is Capability.SUBMIT and self._writes is None:
+            return False
+        return super().offers(capability)
 
     async def submit(self, operation: SubmitOperation) -> SubmitResult:
         """Apply one operation to the table, and record its idempotency key in the ledger table, in one

@@ -99,18 +99,22 @@ class Executor(ABC):
                 raise
 
     def unavailable(self, exc: BaseException) -> UpstreamUnavailable:
+        """The error for a database that cannot be reached (logged at debug level with the driver's error)."""
         logger.debug("%s: database unreachable: %r", self.label, exc)
         return UpstreamUnavailable(f"{self.label}: the sector database cannot be reached ({type(exc).__name__})")
 
     def failed(self, exc: BaseException) -> UpstreamError:
+        """The error for a database that answered with a failure (``protocol``: a missing table, a bad column...)."""
         logger.debug("%s: database error: %r", self.label, exc)
         return UpstreamError(f"{self.label}: the sector database failed ({type(exc).__name__})", reason="protocol")
 
     def refused(self, exc: BaseException) -> SubmissionRejected:
+        """The error for values the database refuses to store (a constraint, a type): a submission refused for good."""
         logger.debug("%s: values refused: %r", self.label, exc)
         return SubmissionRejected(f"{self.label}: the sector database refused the values ({type(exc).__name__})")
 
     def timed_out(self, exc: BaseException) -> UpstreamTimeout:
+        """The error for a statement the database gave up on (cancelled, or kept waiting on a lock or a busy file)."""
         logger.debug("%s: database timeout: %r", self.label, exc)
         return UpstreamTimeout(f"{self.label}: the sector database did not answer in time ({type(exc).__name__})")
 
@@ -197,6 +201,7 @@ class AsyncpgExecutor(Executor):
         return self._pool
 
     async def close(self) -> None:
+        """Close every connection (see :meth:`Executor.close`)."""
         if self._pool is not None:
             pool, self._pool = self._pool, None
             try:
@@ -205,6 +210,7 @@ class AsyncpgExecutor(Executor):
                 pool.terminate()
 
     async def fetch(self, statement: Executable, params: Mapping[str, Any]) -> Sequence[Row]:
+        """All rows of ``statement`` run with ``params`` (see :meth:`Executor.fetch`)."""
         import asyncpg
 
         sql, arguments = self._sql.arguments(statement, params)
@@ -230,6 +236,7 @@ class AsyncpgExecutor(Executor):
         return self.failed(exc)
 
     async def transact_groups(self, groups: Sequence[Sequence[Step]]) -> list[StepFailed | SubmissionRejected | None]:
+        """Each group under its own savepoint, in one transaction (see :meth:`Executor.transact_groups`)."""
         import asyncpg
 
         try:
@@ -463,6 +470,7 @@ class SqliteExecutor(Executor):
                 raise StepFailed(index, conflict=False)
 
     async def transact_groups(self, groups: Sequence[Sequence[Step]]) -> list[StepFailed | SubmissionRejected | None]:
+        """Each group under its own savepoint, in one transaction (see :meth:`Executor.transact_groups`)."""
         compiled = [
             [(*self._sql.arguments(step.statement, step.params), step.one_row) for step in group] for group in groups
         ]
@@ -485,6 +493,7 @@ class SqliteExecutor(Executor):
         return outcomes
 
     async def close(self) -> None:
+        """Close every connection (see :meth:`Executor.close`)."""
         self._threads.shutdown(wait=True, cancel_futures=True)
         with self._guard:
             connections, self._connections = self._connections, []
@@ -492,6 +501,7 @@ class SqliteExecutor(Executor):
             connection.close()
 
     async def fetch(self, statement: Executable, params: Mapping[str, Any]) -> Sequence[Row]:
+        """All rows of ``statement`` run with ``params`` (see :meth:`Executor.fetch`)."""
         sql, arguments = self._sql.arguments(statement, params)
         rows: Sequence[Row] = await self._in_thread(self._run, sql, arguments)
         return rows
@@ -534,9 +544,11 @@ class SqlAlchemyExecutor(Executor):
         )
 
     async def close(self) -> None:
+        """Close every connection (see :meth:`Executor.close`)."""
         await self.engine.dispose()
 
     async def fetch(self, statement: Executable, params: Mapping[str, Any]) -> Sequence[Row]:
+        """All rows of ``statement`` run with ``params`` (see :meth:`Executor.fetch`)."""
         try:
             async with self.engine.connect() as connection:
                 result = await connection.execute(statement, dict(params))
@@ -551,6 +563,7 @@ class SqlAlchemyExecutor(Executor):
             raise self.failed(exc) from None
 
     async def transact_groups(self, groups: Sequence[Sequence[Step]]) -> list[StepFailed | SubmissionRejected | None]:
+        """Each group under its own savepoint, in one transaction (see :meth:`Executor.transact_groups`)."""
         outcomes: list[StepFailed | SubmissionRejected | None] = []
         try:
             async with self.engine.connect() as pooled:

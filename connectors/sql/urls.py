@@ -40,12 +40,3 @@ def sqlite_file(url: URL) -> Path | None:
     if database.startswith("file:"):
         database = database.removeprefix("file:")
     return Path(database)
-
-
-def sqlite_read_only(url: URL) -> URL:
-    """Return a SQLite file URL opened read-only through a SQLite URI: a missing file is then an error
-    instead of a new, empty database."""
-    path = sqlite_file(url)
-    if path is None or url.query.get("mode"):
-        return url
-    return url.set(database=f"file:{path}", query={**url.query, "mode": "ro", "uri": "true"})

@@ -57,16 +57,11 @@ async def check_connector(  # noqa: PLR0911
     """Check one connector within ``deadline`` seconds, its canary record included when it declares one, in
     ``context`` (:func:`gateway.services.context.system_context`); never raises."""
     started = time.perf_counter()
-    custom_health = type(connector).health is not Connector.health
     try:
         with connector_call(context):
             async with asyncio.timeout(deadline):
-                if custom_health:
-                    report = await connector.health()
-                else:
-                    await connector.ping()
-                    report = None
-                if report is None or report.state is not HealthState.DOWN:
+                report = await connector.health()
+                if report.state is not HealthState.DOWN:
                     await connector.canary()
     except TimeoutError:
         return CheckOutcome(
@@ -86,8 +81,6 @@ async def check_connector(  # noqa: PLR0911
     except Exception as exc:  # a check must never take the runner down, whatever the connector does
         return CheckOutcome(False, time.perf_counter() - started, reason="error", error=f"{type(exc).__name__}: {exc}")
     elapsed = time.perf_counter() - started
-    if report is None:
-        return CheckOutcome(True, elapsed)
     latency = report.latency_seconds if report.latency_seconds is not None else elapsed
     if report.state is HealthState.DOWN:
         return CheckOutcome(False, latency, reason="down", error=report.message or "the connector reports down")

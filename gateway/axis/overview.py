@@ -9,6 +9,8 @@ from pydantic import BaseModel, Field
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from connectors.base import Capability
+
 from .. import metrics
 from ..exchange.manage import exchange_backlog
 from ..models import AxisCheck, AxisConnection, ClientKey, OpsStatus, SigningKey
@@ -233,7 +235,7 @@ async def ops_snapshot(
         )
     ).all()
     exchange_databases = tuple(
-        sorted(db_id for db_id, db in registry.databases.items() if db.connector.accepts_submissions)
+        sorted(db_id for db_id, db in registry.databases.items() if db.connector.offers(Capability.SUBMIT))
     )
     depth, oldest = await exchange_backlog(session) if exchange_databases else ({}, {})
     return metrics.OpsSnapshot(

@@ -44,7 +44,10 @@ def new(
 
 @app.command("list")
 def list_connectors() -> None:
-    """The connectors installed (entry points of the group gateway.connectors), and those that fail to load."""
+    """The connectors installed (entry points of the group gateway.connectors): name, class, contract and the
+    capabilities the class declares (read, search, submit, sample; its configuration may turn some off); and
+    those that fail to load."""
+    from connectors.base import Capability
     from connectors.discovery import ENTRY_POINT_GROUP, discover_connectors
 
     found = discover_connectors()
@@ -52,7 +55,8 @@ def list_connectors() -> None:
         contract = getattr(connector, "contract", None)
         contract_id = contract.contract_id() if contract is not None else "-"
         target = f"{connector.__module__}.{connector.__qualname__}"
-        typer.echo(f"{name:<20} {target:<60} {contract_id}")
+        capabilities = ",".join(c.value for c in Capability if c in connector.capabilities)
+        typer.echo(f"{name:<20} {target:<60} {contract_id:<32} {capabilities}")
     for failure in found.failures:
         typer.echo(f"{failure.name:<20} BROKEN ({failure.target}): {failure.error}")
     if not found.connectors and not found.failures:

@@ -42,7 +42,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from connectors.base import OperationKind, SubmitOperation, SubmitStatus
+from connectors.base import Capability, OperationKind, SubmitOperation, SubmitStatus
 from connectors.context import RequestContext
 from connectors.errors import ConnectorError, ContractViolation, OperationNotSupported, SubmissionRejected
 
@@ -146,7 +146,7 @@ class Dispatcher:
     @property
     def databases(self) -> list[str]:
         """The served databases that accept submissions."""
-        return sorted(db_id for db_id, db in self.registry.databases.items() if db.connector.accepts_submissions)
+        return sorted(db_id for db_id, db in self.registry.databases.items() if db.connector.offers(Capability.SUBMIT))
 
     async def start(self) -> None:
         """Create the feed rows of the databases served, and start the background loop."""

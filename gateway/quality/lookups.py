@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from connectors.base import Connector, ConnectorError, RecordNotFound
+from connectors.base import Capability, Connector, ConnectorError, RecordNotFound
 from contracts import Contract
 from contracts.quality import CITIZENS, DEATH_REGISTRATIONS
 
@@ -83,7 +83,7 @@ def _civil_status_death(connector: Source) -> DeathLookup:
     query_model = connector.query_model
 
     async def ask(personal_id: str) -> date | None:
-        if query_model is None:
+        if query_model is None or not connector.offers(Capability.SEARCH):
             raise LookupError("civil status: cannot search")
         try:
             query = query_model.model_validate({"personal_id": personal_id, "kind": "death"})
@@ -108,7 +108,7 @@ def connector_search(connector: Source) -> RecordSearch | None:
     """A search of the scanned database through its connector (``None`` when it cannot search); the records found
     come back as contract data, answers cached for the length of one scan."""
     query_model = connector.query_model
-    if query_model is None:
+    if query_model is None or not connector.offers(Capability.SEARCH):
         return None
 
     async def search(query: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from typing import Any
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from connectors.base import Connector, ConnectorError, OperationNotSupported
+from connectors.base import Capability, Connector, ConnectorError, OperationNotSupported
 from contracts import Contract
 
 from .. import metrics
@@ -152,6 +152,8 @@ async def scan_unscanned(
     done = []
     for database_id, database in sorted(registry.databases.items()):
         if database_id in scanned or (databases is not None and database_id not in databases):
+            continue
+        if not database.connector.offers(Capability.SAMPLE):
             continue
         try:
             await scan_database(

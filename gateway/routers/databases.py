@@ -14,6 +14,7 @@ from fastapi import APIRouter, Body, Depends, Path, Request, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_model
 
+from connectors.base import Capability
 from contracts import Contract, ContractQuery
 
 from ..data_path import LeanRead
@@ -140,7 +141,7 @@ def database_router(database: Database, settings: Settings) -> APIRouter:
     )
 
     query_model = connector.query_model
-    if query_model is not None:
+    if query_model is not None and connector.offers(Capability.SEARCH):
         request_model = _search_request(query_model, settings)
         query_fields = set(query_model.model_fields)
 
@@ -174,7 +175,7 @@ def database_router(database: Database, settings: Settings) -> APIRouter:
             name=f"{database.id}:search",
         )
 
-    if connector.accepts_submissions:
+    if connector.offers(Capability.SUBMIT):
         add_exchange_routes(router, database, settings)
 
     for route in router.routes:

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from connectors.base import CheckResult, Connector
+from connectors.base import Connector, HealthReport
 
 from .. import metrics
 from ..db import ping
@@ -36,8 +36,8 @@ async def readyz(request: Request, state: StateDep) -> dict[str, Any]:
     """Ready when the stores the gateway cannot serve without answer (its database, which holds the audit trail;
     Redis when the rate limiter uses it and fails closed) and at least one configured database's connector loaded.
 
-    Each connector's own ``check()`` is reported too; a sector system being down does not make the gateway
-    unready (its requests get 503), it shows up here and in the metrics.
+    Each connector's ``check()`` (its health probe, never raising) is reported too; a sector system being down
+    does not make the gateway unready (its requests get 503), it shows up here and in the metrics.
     """
     registry = state.registry
     checks: dict[str, Any] = {"database": "ok"}
@@ -58,7 +58,7 @@ async def readyz(request: Request, state: StateDep) -> dict[str, Any]:
     context = system_context(state.settings, request_id=getattr(request.state, "request_id", None), trace=trace)
     context = context.with_values(deadline=getattr(request.state, "deadline", None))
 
-    async def check(connector: Connector[Any]) -> CheckResult:
+    async def check(connector: Connector[Any]) -> HealthReport:
         with connector_call(context):
             return await connector.check()
 

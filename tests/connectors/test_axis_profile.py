@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from connectors.base import Connector, HealthState
+from connectors.base import Connector
 from connectors.business import BusinessConnector
 from connectors.context import RequestContext, use_context
 from connectors.errors import (
@@ -194,12 +194,12 @@ async def test_a_refused_token_is_a_refusal_and_the_health_check_says_so(
         with use_context(CONTEXT), pytest.raises(UpstreamRefused) as info:
             await connector.get(config["canary"])
         check = await connector.check()
-        health = await connector.health()
-    assert info.value.reason == "refused"
+        with pytest.raises(UpstreamRefused) as probed:
+            await connector.health()
+    assert info.value.reason == "refused" and probed.value.reason == "refused"
     assert "refused the token request (HTTP 401)" in info.value.message
     assert check.ok is False and "the platform refused the token request" in check.message
-    assert health.state is HealthState.DOWN
-    assert "sim-lgsp-secret-key" not in check.message + info.value.message
+    assert "sim-lgsp-secret-key" not in check.message + info.value.message + probed.value.message
     assert hub.calls() == []  # no call without a token
 
 

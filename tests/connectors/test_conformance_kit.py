@@ -2,7 +2,8 @@
 connectors broken on purpose (each in one way), and each must fail exactly the test that covers its fault (the
 request context's check too: a connector that drops the context, and one that sends a stale one; the search rules:
 a connector failing a page for one broken record, one hiding the broken records, one losing its place when the page
-size changes)."""
+size changes; the declared capabilities: one declaring an operation it does not implement, one implementing an
+operation it does not declare)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import asyncio
 
 import pytest
 
-from connectors.base import Page, RecordNotFound, UpstreamTimeout
+from connectors.base import Capability, Page, RecordNotFound, UpstreamTimeout
 from connectors.context import current_context, use_context
 from connectors.rest import RestConnector
 from connectors.testing import SearchCase, connector_test_class, fixture
@@ -178,6 +179,18 @@ class Renumbers(RestConnector):
         return Page(records[number * limit : (number + 1) * limit], str(number + 1) if more else None)
 
 
+class Overclaims(RestConnector):
+    """Declares submissions, which it does not implement."""
+
+    capabilities = RestConnector.capabilities | {Capability.SUBMIT}
+
+
+class Underclaims(RestConnector):
+    """Searches, but does not declare it."""
+
+    capabilities = frozenset({Capability.READ, Capability.SAMPLE})
+
+
 CASE = dict(
     config=fixture("config"),
     known_ids=[ROWS[0]["so_dinh_danh"], ROWS[3]["so_dinh_danh"]],
@@ -200,6 +213,8 @@ TestKeeps = connector_test_class(Keeps, **CASE)
 TestFails = connector_test_class(Fails, **CASE)
 TestHides = connector_test_class(Hides, **CASE)
 TestRenumbers = connector_test_class(Renumbers, **CASE)
+TestOverclaims = connector_test_class(Overclaims, **CASE)
+TestUnderclaims = connector_test_class(Underclaims, **CASE)
 TestSound = connector_test_class(RestConnector, **CASE)
 '''
 
@@ -245,6 +260,14 @@ def test_the_kit_fails_broken_connectors(tmp_path: Path) -> None:
     assert "test_search_leaves_out_records_that_break_the_contract" in failed["TestFails"] <= SEARCH_CHECKS
     assert "test_search_leaves_out_records_that_break_the_contract" in failed["TestHides"] <= SEARCH_CHECKS
     assert "test_search_walks_every_page_once" in failed["TestRenumbers"] <= SEARCH_CHECKS
+    # Capabilities are declared exactly as implemented; the other connectors inherit the generic one's.
+    declared = "test_capabilities_are_declared_as_implemented"
+    assert declared in failed["TestOverclaims"] and declared in failed["TestUnderclaims"]
+    assert [owner for owner, names in failed.items() if declared in names and "claims" not in owner] == []
+    # Declaring submit without a writable configuration to check it with fails the write path too; a search not
+    # declared is not offered, yet it answers instead of refusing.
+    assert "test_submissions_apply_once_in_order" in failed["TestOverclaims"]
+    assert "test_operations_not_offered_say_so" in failed["TestUnderclaims"]
     # Nothing is skipped for want of something: the write-path checks apply to a connector taking no submissions.
     assert skipped["TestSound"] <= {"test_entry_point"}, skipped["TestSound"]  # no entry point: not installed
 

@@ -30,7 +30,7 @@ BUILT_INS = {
 PLUGIN_SOURCE = '''
 """A third-party connector that works."""
 
-from connectors.base import Connector, ConnectorConfig, RecordNotFound
+from connectors.base import Capability, Connector, ConnectorConfig, HealthReport, HealthState, RecordNotFound
 from contracts.population import Citizen
 
 
@@ -43,9 +43,10 @@ class LandConnector(Connector[LandConfig]):
     title = "Land register (test plugin)"
     contract = Citizen
     config_model = LandConfig
+    capabilities = frozenset({Capability.READ})
 
-    async def ping(self) -> None:
-        return None
+    async def health(self) -> HealthReport:
+        return HealthReport(HealthState.UP)
 
     async def get(self, record_id: str) -> Citizen:
         raise RecordNotFound("nothing here")
@@ -54,8 +55,10 @@ class LandConnector(Connector[LandConfig]):
 class Incomplete(Connector[LandConfig]):
     """A Connector subclass that forgot its metadata."""
 
-    async def ping(self) -> None:
-        return None
+    capabilities = frozenset({Capability.READ})
+
+    async def health(self) -> HealthReport:
+        return HealthReport(HealthState.UP)
 
     async def get(self, record_id: str) -> Citizen:
         raise RecordNotFound("nothing here")

@@ -78,7 +78,7 @@ def test_the_gateway_discovers_it_through_its_entry_point(site: Path, tmp_path: 
     assert listed.returncode == 0, listed.stderr
     line = next(line for line in listed.stdout.splitlines() if line.startswith("civil_servants "))
     assert "civil_servants_connector.connector.CivilServantsConnector" in line
-    assert line.rstrip().endswith("civil_servants.official@1")
+    assert line.split()[2:] == ["civil_servants.official@1", "read,search"]  # its contract and capabilities
     assert "BROKEN" not in listed.stdout
 
 

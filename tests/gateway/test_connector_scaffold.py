@@ -87,7 +87,7 @@ def test_the_gateway_discovers_the_installed_connector(installed: tuple[Path, di
     assert listed.returncode == 0, listed.stderr
     line = next(line for line in listed.stdout.splitlines() if line.startswith("land_registry "))
     assert "land_registry_connector.connector.LandRegistryConnector" in line
-    assert "land_registry.record@1" in line
+    assert line.split()[2:] == ["land_registry.record@1", "read,search"]  # its contract and capabilities
 
 
 def test_the_gateway_loads_and_serves_it_from_its_configuration(installed: tuple[Path, dict[str, str]]) -> None:

@@ -14,9 +14,12 @@ import pytest
 from support import empty_databases
 
 from connectors.base import (
+    Capability,
     Connector,
     ConnectorConfig,
     ConnectorError,
+    HealthReport,
+    HealthState,
     RecordNotFound,
     SubmitOperation,
     SubmitResult,
@@ -150,13 +153,14 @@ class RecordingConnector(Connector[RecordingConfig]):
     title = "Recording"
     contract = Citizen
     config_model = RecordingConfig
+    capabilities = frozenset({Capability.READ, Capability.SUBMIT})
 
     def __init__(self, config: RecordingConfig) -> None:
         super().__init__(config)
         self.calls: list[tuple[RequestContext, list[SubmitOperation]]] = []
 
-    async def ping(self) -> None:
-        return None
+    async def health(self) -> HealthReport:
+        return HealthReport(HealthState.UP)
 
     async def get(self, record_id: str) -> Citizen:
         raise RecordNotFound("nothing here")

@@ -52,7 +52,8 @@ PLUGIN_SOURCE = '''
 import httpx
 from pydantic import Field
 
-from connectors.base import Connector, ConnectorConfig, RecordNotFound, SubmitResult, SubmitStatus, UpstreamError
+from connectors.base import Capability, Connector, ConnectorConfig, HealthReport, HealthState, RecordNotFound
+from connectors.base import SubmitResult, SubmitStatus, UpstreamError
 from connectors.context import ContextForwarding, forwarded_headers
 from contracts.population import Citizen
 
@@ -66,6 +67,7 @@ class LedgerConnector(Connector[LedgerConfig]):
     title = "Ledger"
     contract = Citizen
     config_model = LedgerConfig
+    capabilities = frozenset({Capability.READ, Capability.SUBMIT})
 
     async def _send(self, method, path, body=None):
         headers = forwarded_headers(self.context, self.config.context_headers)
@@ -75,8 +77,9 @@ class LedgerConnector(Connector[LedgerConfig]):
             raise UpstreamError(f"ledger: HTTP {answer.status_code}", reason="status_5xx")
         return answer
 
-    async def ping(self):
+    async def health(self):
         await self._send("GET", "/api/ledger")
+        return HealthReport(HealthState.UP)
 
     async def get(self, record_id):
         raise RecordNotFound("the ledger keeps no records")

@@ -10,7 +10,10 @@ from urllib.parse import quote
 import httpx
 from connectors.base import (
     BadQuery,
+    Capability,
     Connector,
+    HealthReport,
+    HealthState,
     Page,
     RecordNotFound,
     UpstreamError,
@@ -36,6 +39,9 @@ class CivilServantsConnector(Connector[CivilServantsConfig]):
     contract = Official
     query_model = OfficialQuery
     config_model = CivilServantsConfig
+    # What it implements beyond get(): the conformance kit checks this against the methods below. Add
+    # Capability.SUBMIT with submit(), Capability.SAMPLE with sample() (for data-quality scans).
+    capabilities = frozenset({Capability.READ, Capability.SEARCH})
 
     def __init__(self, config: CivilServantsConfig) -> None:
         super().__init__(config)
@@ -78,10 +84,11 @@ class CivilServantsConnector(Connector[CivilServantsConfig]):
         except ValueError:
             raise UpstreamError("the sector system answered something that is not JSON") from None
 
-    async def ping(self) -> None:
+    async def health(self) -> HealthReport:
         response = await self._call(mapping.PING_PATH)
         if response.status_code != 200:
             raise UpstreamError(f"{self.title}'s status check answered {response.status_code}")
+        return HealthReport(HealthState.UP)
 
     async def get(self, record_id: str) -> Official:
         response = await self._call(f"{mapping.RECORDS_PATH}/{quote(record_id, safe='')}")
