@@ -92,7 +92,9 @@ class ConnectorRegistry:
             except Exception as exc:  # a third-party connector may fail in any way
                 registry._fail(db_id, f"{type(exc).__name__}: {exc}")
                 continue
-            registry.databases[db_id] = Database(db_id, connector, inst.health, new_circuit(db_id, inst.circuit))
+            evidence = Evidence.for_window(inst.health.window_seconds, inst.health.latency_window)
+            circuit = new_circuit(db_id, inst.circuit)
+            registry.databases[db_id] = Database(db_id, connector, inst.health, circuit, evidence)
         return registry
 
     def _fail(self, db_id: str, reason: str) -> None:

@@ -1,8 +1,10 @@
 """Passive evidence of a connection's health: the outcome and latency of real calls and of health checks over a
-time window (the last ``window_seconds``, whatever the number of samples), kept by each gateway process."""
+time window (the last ``window_seconds``, whatever the number of samples), kept by each gateway process in memory
+bounded by the window, whatever the traffic."""
 
 from __future__ import annotations
 
+import heapq
 import math
 import time
 from collections import deque
@@ -40,44 +42,83 @@ class WindowSummary:
 
 
 class Evidence:
-    """The samples of one connection's window. Not thread-safe: used from the event loop only."""
+    """The evidence of one connection's window. Not thread-safe: used from the event loop only.
 
-    __slots__ = ("_calls", "_checks", "_clock")
+    Its memory is bounded by the window, not by the traffic: calls are counted in slices of ``slice_seconds``
+    (a slice counts while any of it is inside the window), and only the newest ``max_latencies`` latencies of calls
+    and of checks are kept, each with its time (the p95 is over those of the window)."""
 
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+    __slots__ = ("_call_latencies", "_check_latencies", "_clock", "_keep_seconds", "_slice", "_slices")
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        slice_seconds: float = 1.0,
+        max_latencies: int = 1000,
+    ) -> None:
         self._clock = clock
-        # (when, latency seconds or None, failed, violation)
-        self._calls: deque[tuple[float, float | None, bool, bool]] = deque()
-        # (when, latency seconds)
-        self._checks: deque[tuple[float, float]] = deque()
+        self._slice = slice_seconds
+        # [slice index, calls, failures, violations], oldest first
+        self._slices: deque[list[int]] = deque()
+        # (when, latency seconds) of good calls and of checks, the newest max_latencies of each
+        self._call_latencies: deque[tuple[float, float]] = deque(maxlen=max_latencies)
+        self._check_latencies: deque[tuple[float, float]] = deque(maxlen=max_latencies)
+        # Slices older than the longest window asked for go when a new slice starts (a day until a summary).
+        self._keep_seconds = 86400.0
+
+    @classmethod
+    def for_window(
+        cls, window_seconds: float, max_latencies: int, *, clock: Callable[[], float] = time.monotonic
+    ) -> Evidence:
+        """Evidence sized for a window: slices of a twentieth of it (at most a second)."""
+        return cls(clock=clock, slice_seconds=min(1.0, window_seconds / 20), max_latencies=max_latencies)
 
     def record_call(self, latency_seconds: float | None, *, failed: bool, violation: bool) -> None:
         """One call through the gateway and how it ended."""
-        self._calls.append((self._clock(), latency_seconds, failed, violation))
-        if len(self._calls) > 100_000:
-            self._calls.popleft()
+        now = self._clock()
+        index = math.floor(now / self._slice)
+        slices = self._slices
+        if slices and slices[-1][0] == index:
+            current = slices[-1]
+        else:
+            oldest = index - math.ceil(self._keep_seconds / self._slice)
+            while slices and slices[0][0] < oldest:
+                slices.popleft()
+            current = [index, 0, 0, 0]
+            slices.append(current)
+        current[1] += 1
+        if failed:
+            current[2] += 1
+        elif latency_seconds is not None:
+            self._call_latencies.append((now, latency_seconds))
+        if violation:
+            current[3] += 1
 
     def record_check(self, latency_seconds: float) -> None:
         """The latency of one good health check."""
-        self._checks.append((self._clock(), latency_seconds))
-        if len(self._checks) > 100_000:
-            self._checks.popleft()
+        self._check_latencies.append((self._clock(), latency_seconds))
 
     def clear_calls(self) -> None:
         """Forget the calls (a new circuit starts afresh)."""
-        self._calls.clear()
+        self._slices.clear()
+        self._call_latencies.clear()
 
     def summary(self, window_seconds: float, *, max_latencies: int = 100_000) -> WindowSummary:
-        """The window's counts; samples older than ``window_seconds`` are dropped."""
+        """The window's counts; evidence older than ``window_seconds`` is dropped."""
+        self._keep_seconds = max(window_seconds, self._slice)
         horizon = self._clock() - window_seconds
-        for samples in (self._calls, self._checks):
+        slices = self._slices
+        while slices and (slices[0][0] + 1) * self._slice <= horizon:
+            slices.popleft()
+        for samples in (self._call_latencies, self._check_latencies):
             while samples and samples[0][0] < horizon:
                 samples.popleft()
-        latencies = [latency for _, latency, failed, _ in self._calls if latency is not None and not failed]
-        latencies += [latency for _, latency in self._checks]
+        latest = heapq.merge(self._call_latencies, self._check_latencies)  # both in time order
+        latencies = [latency for _, latency in latest]
         return WindowSummary(
-            calls=len(self._calls),
-            failures=sum(1 for _, _, failed, _ in self._calls if failed),
-            violations=sum(1 for _, _, _, violation in self._calls if violation),
+            calls=sum(s[1] for s in slices),
+            failures=sum(s[2] for s in slices),
+            violations=sum(s[3] for s in slices),
             p95_seconds=p95(latencies[-max_latencies:]),
         )

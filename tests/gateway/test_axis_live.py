@@ -529,7 +529,12 @@ def test_a_system_answering_broken_records_is_down_though_its_status_url_answers
     record = f"/v1/databases/population/records/{population_rows[0]['so_dinh_danh']}"
     with running(deep_settings, operator) as gateway:
         gateway.wait_state("connected")
-        assert api.count("citizen") >= 1  # the canary is fetched by the checks
+        # The canary is fetched by the checks (the state may be "connected" from an earlier gateway's last round
+        # until this gateway's first round ends).
+        deadline = time.monotonic() + 2 * EVIDENCE_HEALTH["interval_seconds"] + 1.0
+        while api.count("citizen") < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert api.count("citizen") >= 1
         api.misbehave(mode=mode)
         down = _rounds(gateway, "down")
         assert down["cause"] == cause

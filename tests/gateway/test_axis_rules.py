@@ -186,6 +186,42 @@ def test_the_evidence_window_is_a_time_window() -> None:
     assert (window.calls, window.p95_seconds) == (0, 0.01)
 
 
+def test_the_evidence_of_a_busy_connection_stays_small() -> None:
+    """A connection answering thousands of calls a second keeps no sample per call: its evidence is counts per
+    slice of the window and the newest latencies, whatever the traffic."""
+    import tracemalloc
+
+    now = [0.0]
+    evidence = Evidence(clock=lambda: now[0], slice_seconds=1.0, max_latencies=1000)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for n in range(300_000):  # 5,000 calls a second for a minute, one in a hundred failing
+            evidence.record_call(0.002 + (n % 7) / 1000, failed=n % 100 == 0, violation=n % 1000 == 1)
+            now[0] += 0.0002
+        window = evidence.summary(30)
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held < 400_000, held
+    # The last 30 s: 150,000 calls (a slice straddling the edge counts whole), their failures and violations.
+    assert 150_000 <= window.calls <= 155_000
+    assert window.failures == pytest.approx(window.calls / 100, rel=0.02)
+    assert window.violations == pytest.approx(window.calls / 1000, rel=0.05)
+    assert window.p95_seconds == 0.008
+
+
+def test_evidence_sized_for_a_short_window_ends_with_it() -> None:
+    now = [0.0]
+    evidence = Evidence.for_window(2.0, 1000, clock=lambda: now[0])
+    for _ in range(10):
+        evidence.record_call(None, failed=True, violation=False)
+        now[0] += 0.1
+    assert evidence.summary(2.0).failures == 10
+    now[0] += 2.15  # past the window by more than one slice (0.1 s)
+    assert evidence.summary(2.0).calls == 0
+
+
 def test_p95_uses_the_nearest_rank() -> None:
     assert p95([]) is None
     assert p95([3.0]) == 3.0
