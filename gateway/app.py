@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -57,9 +58,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await tracing.start()
         try:
             await state.start()
+            # What the start made lives as long as the process: out of the collector's sight, a full collection
+            # no longer walks it while requests wait (given back when the gateway closes).
+            gc.freeze()
             try:
                 yield
             finally:
+                gc.unfreeze()
                 await state.close()
         finally:
             if tracing is not None:
