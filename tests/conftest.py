@@ -124,11 +124,17 @@ def _tier_sources(item: pytest.Item) -> list[str]:
     return sources
 
 
+@functools.cache
+def _starts(source: str, pattern: re.Pattern[str]) -> bool:
+    """Whether ``source`` starts what ``pattern`` finds (each module and fixture is searched once, not per test)."""
+    return pattern.search(source) is not None
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         sources = _tier_sources(item)
         for marker, pattern in _TIER_PATTERNS:
-            if any(pattern.search(source) for source in sources):
+            if any(_starts(source, pattern) for source in sources):
                 item.add_marker(marker)
         if Path(str(item.fspath)).name in FAULT_MODULES:
             item.add_marker("fault")
