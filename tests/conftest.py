@@ -140,6 +140,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker("fault")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def suite_pepper() -> None:
+    """Every module starts with the suite's pepper current, whichever modules this process ran before it (a gateway
+    given another pepper makes that one current; in a worker, any module may have run before)."""
+    use_pepper(TEST_PEPPER.encode())
+
+
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:
     return "asyncio"
