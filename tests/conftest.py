@@ -69,8 +69,8 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
     )
     if whole and getattr(option, "numprocesses", None) is None and not (option.usepdb or option.collectonly):
         option.numprocesses = WORKERS
-        if option.dist == "no":
-            option.dist = "loadfile"
+    if option.numprocesses and option.dist == "no":  # -n N alone: one module to a worker as well
+        option.dist = "loadfile"
 
 
 # --- tiers ---------------------------------------------------------------------------------------------------------
