@@ -47,6 +47,32 @@ SEARCH_NAME = "Trần Thị Mẫu"
 SEARCH_MATCHES = 25
 
 
+# --- parallel runs ---------------------------------------------------------------------------------------------------
+# The whole suite (or a directory of it) runs in worker processes (pytest-xdist) unless told otherwise: most of its
+# time is spent waiting on servers (uvicorn gateways, simulators, PostgreSQL, Redis, subprocesses), so more workers
+# than cores pay. Each module runs whole on one worker, so its module-scoped gateway starts once; each worker has its
+# own session fixtures (its own gateway and sector databases). Files named on the command line run in this process
+# (starting workers would take longer than most files do). ``-n N`` chooses, ``-n0`` or ``-p no:xdist`` runs serially
+# (docs/development.md, "Parallel runs"). Set here rather than in ``addopts``, which ``-p no:xdist`` would break.
+
+#: Worker processes of a run that does not choose (``-n``).
+WORKERS = 4
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    option = config.option
+    if not config.pluginmanager.has_plugin("xdist") or hasattr(config, "workerinput"):
+        return
+    whole = config.args_source is pytest.Config.ArgsSource.TESTPATHS or any(
+        Path(arg.split("::")[0]).is_dir() for arg in config.args
+    )
+    if whole and getattr(option, "numprocesses", None) is None and not (option.usepdb or option.collectonly):
+        option.numprocesses = WORKERS
+    if option.numprocesses and option.dist == "no":  # -n N alone: one module to a worker as well
+        option.dist = "loadfile"
+
+
 # --- tiers ---------------------------------------------------------------------------------------------------------
 # Every test is marked by what it starts (see docs/development.md, "Test tiers"), from the source of its module and of
 # the fixtures it uses: ``-m "not live_server and not subprocess and not prometheus and not fault"`` is the fast,
@@ -98,14 +124,27 @@ def _tier_sources(item: pytest.Item) -> list[str]:
     return sources
 
 
+@functools.cache
+def _starts(source: str, pattern: re.Pattern[str]) -> bool:
+    """Whether ``source`` starts what ``pattern`` finds (each module and fixture is searched once, not per test)."""
+    return pattern.search(source) is not None
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         sources = _tier_sources(item)
         for marker, pattern in _TIER_PATTERNS:
-            if any(pattern.search(source) for source in sources):
+            if any(_starts(source, pattern) for source in sources):
                 item.add_marker(marker)
         if Path(str(item.fspath)).name in FAULT_MODULES:
             item.add_marker("fault")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def suite_pepper() -> None:
+    """Every module starts with the suite's pepper current, whichever modules this process ran before it (a gateway
+    given another pepper makes that one current; in a worker, any module may have run before)."""
+    use_pepper(TEST_PEPPER.encode())
 
 
 @pytest.fixture(scope="session")

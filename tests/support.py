@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import random
 import socket
 import threading
 import time
@@ -53,10 +54,30 @@ def port_open(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+def _ephemeral_ports() -> range:
+    """The ports the kernel gives to ``bind(("127.0.0.1", 0))`` and to outgoing connections."""
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999  # Linux's default
+    return range(low, high + 1)
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port nothing listens on, for a server to be started on or to stand for a closed one. It is taken
+    below the kernel's ephemeral range, at random: no server started on port 0 and no outgoing connection (of this
+    process or of another test worker) can take it in the meantime, and two workers rarely draw the same one."""
+    ephemeral = _ephemeral_ports()
+    low = 10_000
+    for _ in range(100):
+        port = random.randrange(low, ephemeral.start) if ephemeral.start > low + 1000 else 0
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise RuntimeError("no free port found")
 
 
 def _asyncpg_dsn(url: URL, database: str | None = None) -> str:

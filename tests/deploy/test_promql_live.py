@@ -25,14 +25,16 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from ops_kit import ALERTS, alert_queries, dashboard, dashboard_queries, selectors, substitute
 from prometheus_server import PrometheusError, PrometheusServer, loopback_target, require_prometheus
-from support import STATED, ClientCredentials, LiveServer, PlantedSearch, fetch_token, free_port
+from support import STATED, ClientCredentials, LiveServer, PlantedSearch, empty_databases, fetch_token, free_port
 
+from gateway import migrations
 from gateway.app import create_app
 from gateway.db import standalone_session
 from gateway.quality.lookups import registry_lookups
 from gateway.quality.service import scan_database
 from gateway.registry import ConnectorRegistry
 from gateway.services.client_keys import register_client_key
+from gateway.services.clients import create_client
 from gateway.settings import Settings
 
 SERVED = ("population", "land")
@@ -60,22 +62,36 @@ def certificate_pem(days: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def client(make_client: Callable[..., ClientCredentials], gateway_database_url: str) -> ClientCredentials:
-    """A client of both databases with a registered certificate (so certificate expiry is exported)."""
-    credentials = make_client("population:read", "population:search", "land:read")
-
-    async def register() -> None:
-        async with standalone_session(gateway_database_url) as session:
-            await register_client_key(session, credentials.client_id, certificate_pem(90), kid=CERTIFICATE_KID)
-
-    asyncio.run(register())
-    return credentials
+def gateway_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The gateway's own database: on the suite's shared one, another gateway of this process (the session's) could
+    hold the lease of the axis checks and record ``land`` as pending, not down (it does not serve it)."""
+    with empty_databases(tmp_path_factory.mktemp("promql-gateway"), "promql") as (url,):
+        migrations.upgrade(url)
+        yield url
 
 
 @pytest.fixture(scope="module")
-def gateway(make_settings: Callable[..., Settings], sector_url: str, client: ClientCredentials) -> Iterator[str]:
+def client(gateway_database: str) -> ClientCredentials:
+    """A client of both databases with a registered certificate (so certificate expiry is exported)."""
+
+    async def create() -> ClientCredentials:
+        async with standalone_session(gateway_database) as session:
+            client, secret = await create_client(
+                session, name="Ops kit client", scopes=("population:read", "population:search", "land:read")
+            )
+            await register_client_key(session, client.client_id, certificate_pem(90), kid=CERTIFICATE_KID)
+            return ClientCredentials(client.client_id, secret)
+
+    return asyncio.run(create())
+
+
+@pytest.fixture(scope="module")
+def gateway(
+    make_settings: Callable[..., Settings], gateway_database: str, sector_url: str, client: ClientCredentials
+) -> Iterator[str]:
     require_prometheus()  # before starting anything
     settings = make_settings(
+        database_url=gateway_database,
         connectors={
             # Accepting submissions, so that the exchange's series exist (nothing is submitted).
             "population": {"config": {"url": sector_url, "writes": {}}, "health": FAST_CHECKS},
