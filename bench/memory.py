@@ -5,7 +5,8 @@
 It starts ``gateway demo`` in a temporary directory (the simulated sector systems: six SQL databases, four REST
 and two SOAP services, some through the simulated national platform), then a second gateway, ``gateway serve
 --config var/demo.yaml`` (one worker), with the demo's twelve connectors configured exactly as the demo's own.
-That worker's resident memory is measured:
+That worker's resident memory is measured (with ``--workers N``, the largest of the N worker processes; the
+supervisor serves nothing):
 
 * *started*: once it answers ``/readyz``;
 * *loaded*: after one read of every database (each connector's first call);
@@ -20,6 +21,7 @@ holds the simulators. Needs wrk (Debian package ``wrk``).
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 import tempfile
@@ -47,10 +49,23 @@ def canaries(settings_file: Path) -> dict[str, str]:
     return found
 
 
-def sample(pid: int, interval: float, stop: threading.Event, samples: list[tuple[float, float]]) -> None:
+def worker_rss(pid: int, workers: int) -> float:
+    """The resident memory of the gateway's largest worker: the process itself with one worker, else the largest
+    of uvicorn's worker processes (the supervisor serves nothing)."""
+    if workers == 1:
+        return rss_mib(pid)
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    sizes = []
+    for child in children:
+        match = re.search(r"VmRSS:\s+(\d+) kB", Path(f"/proc/{child}/status").read_text())
+        sizes.append(int(match.group(1)) / 1024 if match else 0.0)
+    return max(sizes, default=0.0)
+
+
+def sample(pid: int, workers: int, interval: float, stop: threading.Event, samples: list[tuple[float, float]]) -> None:
     started = time.monotonic()
     while not stop.wait(interval):
-        samples.append((time.monotonic() - started, rss_mib(pid)))
+        samples.append((time.monotonic() - started, worker_rss(pid, workers)))
 
 
 def main() -> None:
@@ -59,6 +74,7 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=15.0, help="seconds between memory samples")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--citizens", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=1, help="the gateway's worker processes (each is measured)")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-memory-"))
@@ -75,14 +91,14 @@ def main() -> None:
         wait_ready(f"http://127.0.0.1:{demo_port}/healthz")
         settings_file = work / "var" / "demo.yaml"
         gateway = subprocess.Popen(
-            [GATEWAY, "serve", "--config", str(settings_file), "--port", str(port)],
+            [GATEWAY, "serve", "--config", str(settings_file), "--port", str(port), "--workers", str(args.workers)],
             cwd=work,
             stdout=(work / "serve.log").open("wb"),
             stderr=subprocess.STDOUT,
         )
         base = f"http://127.0.0.1:{port}"
         wait_ready(f"{base}/readyz")
-        started = rss_mib(gateway.pid)
+        started = worker_rss(gateway.pid, args.workers)
 
         token = (work / "var" / "demo-tokens" / "demo").read_text().strip()
         headers = {"Authorization": f"Bearer {token}", "X-Purpose": PURPOSE, "X-Actor-Id": ACTOR}
@@ -91,14 +107,16 @@ def main() -> None:
         for database, record in sorted(records.items()):
             answer = httpx.get(f"{base}/v1/databases/{database}/records/{quote(record)}", headers=headers, timeout=30)
             statuses[database] = answer.status_code
-        loaded = rss_mib(gateway.pid)
+        loaded = worker_rss(gateway.pid, args.workers)
         print(f"databases read: {len(statuses)}; answers: {statuses}")
 
         paths = [f"{database}/records/{quote(record)}" for database, record in sorted(records.items())]
         script = lua_script(work / "soak.lua", "/v1/databases/", paths, headers)
         samples: list[tuple[float, float]] = []
         stop = threading.Event()
-        sampler = threading.Thread(target=sample, args=(gateway.pid, args.interval, stop, samples), daemon=True)
+        sampler = threading.Thread(
+            target=sample, args=(gateway.pid, args.workers, args.interval, stop, samples), daemon=True
+        )
         sampler.start()
         soak = subprocess.run(
             ["wrk", "-t1", f"-c{args.connections}", f"-d{args.duration}s", "-s", str(script), base],
@@ -108,7 +126,7 @@ def main() -> None:
         ).stdout
         stop.set()
         sampler.join()
-        ended = rss_mib(gateway.pid)
+        ended = worker_rss(gateway.pid, args.workers)
     finally:
         for process in (gateway, demo):
             if process is not None:

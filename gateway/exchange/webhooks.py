@@ -252,7 +252,13 @@ class WebhookSender(LeasedLoop):
         self.audit = audit
         self.data_keys = data_keys
         self.access = access
-        self._http = http or httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False)
+        # Made at the first delivery: a gateway without subscriptions never loads an HTTP stack for them.
+        self._http = http
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=self.settings.webhook_timeout_seconds, follow_redirects=False)
+        return self._http
 
     @property
     def tick_seconds(self) -> float:
@@ -262,7 +268,8 @@ class WebhookSender(LeasedLoop):
     async def close(self) -> None:
         """Stop, and hand the lease over."""
         await super().close()
-        await self._http.aclose()
+        if self._http is not None:
+            await self._http.aclose()
 
     async def _work(self) -> bool:
         return await self.run_once() > 0
@@ -353,7 +360,7 @@ class WebhookSender(LeasedLoop):
         began = time.perf_counter()
         status, error = 200, None
         try:
-            response = await self._http.post(url, content=body, headers=headers, extensions={"sni_hostname": host})
+            response = await self._client().post(url, content=body, headers=headers, extensions={"sni_hostname": host})
         except httpx.TimeoutException:
             status, error = 504, "timeout"
         except httpx.HTTPError:
