@@ -16,7 +16,7 @@ from . import metrics
 from .audit.capture import audit_exchange
 from .logs import bind_request_fields, get_logger, reset_request_fields
 from .problems import Problem, problem_response
-from .request_state import SCOPE_KEY, RequestState
+from .request_state import start_request_state
 from .services.context import request_trace
 
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
@@ -69,7 +69,7 @@ class RequestContextMiddleware:
         # The request's span: in the caller's W3C trace (or a new one); connector calls are its children.
         trace = request_trace(traceparent, tracestate)
         # What the request comes to know on its way (gateway.request_state): made here, before anything else.
-        request_state = scope[SCOPE_KEY] = RequestState(request_id, trace)
+        request_state = start_request_state(scope, request_id, trace)
         status = 500
         started = False
         began = time.perf_counter()

@@ -1,10 +1,10 @@
 """What the gateway learns about one request while answering it, in one typed object.
 
 :class:`RequestState` is made once per request by the outermost middleware
-(:class:`gateway.middleware.RequestContextMiddleware`), kept in the ASGI scope under :data:`SCOPE_KEY`, and
-reached through :func:`request_state` (from a middleware with its ``scope``, from a route or a dependency with
-``request.scope``). It replaces Starlette's string-keyed ``request.state``: the gateway neither reads nor writes
-that (``tests/gateway/test_request_state.py`` checks it).
+(:class:`gateway.middleware.RequestContextMiddleware`, with :func:`start_request_state`), kept in the ASGI scope
+under one key, and reached through :func:`request_state` (from a middleware with its ``scope``, from a route or
+a dependency with ``request.scope``). It replaces Starlette's string-keyed ``request.state``: the gateway
+neither reads nor writes that (``tests/gateway/test_request_state.py`` checks it).
 
 Who writes and who reads each field:
 
@@ -34,10 +34,10 @@ if TYPE_CHECKING:
     from .services.context import RequestTrace
     from .services.ratelimits import RateLimitStatus
 
-__all__ = ["SCOPE_KEY", "RequestState", "request_state"]
+__all__ = ["RequestState", "request_state", "start_request_state"]
 
 #: The key of the ASGI scope that holds a request's :class:`RequestState`.
-SCOPE_KEY = "gateway.request_state"
+_SCOPE_KEY = "gateway.request_state"
 
 
 @dataclass(slots=True)
@@ -64,7 +64,13 @@ class RequestState:
     """The precise reason of a refusal (``expired``, ``replayed_assertion``...): for the audit trail only."""
 
 
+def start_request_state(scope: Scope, request_id: str, trace: RequestTrace) -> RequestState:
+    """The state of a new request, kept in its ``scope`` (by the request middleware, before anything else runs)."""
+    state = scope[_SCOPE_KEY] = RequestState(request_id, trace)
+    return state
+
+
 def request_state(scope: Scope) -> RequestState:
-    """The state of the request of ``scope`` (made by the request middleware before anything else runs)."""
-    state: RequestState = scope[SCOPE_KEY]
+    """The state of the request of ``scope`` (see :func:`start_request_state`)."""
+    state: RequestState = scope[_SCOPE_KEY]
     return state
