@@ -13,13 +13,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from . import metrics
 from .db import utcnow
 from .problems import InsufficientScope, InvalidToken
+from .request_state import request_state
 from .security.tokens import Principal, TokenRejected
 from .services.access import (
     ACTOR_HEADER,
     HEADER_VALUE,
     NON_DATA_SCOPES,
     PURPOSE_HEADER,
-    ClientAccess,
     Decision,
     decide,
     header_value,
@@ -83,10 +83,11 @@ async def authorize(
         raise _reject("unknown_client")
     if not access.active:
         raise _reject("client_inactive")
+    known = request_state(request.scope)
     # Counted once, even if a route authenticates twice.
-    if request.scope.setdefault("state", {}).get("rate_limit") is None:
+    if known.rate_limit is None:
         # 429 past the client's rate limit; the status becomes RateLimit-* headers on the answer.
-        request.state.rate_limit = await state.limiter.admit(access)
+        known.rate_limit = await state.limiter.admit(access)
     if principal.external:
         # A trusted issuer's token acts for the client with the client's own grants, not with its scope claim.
         principal = principal.with_scopes(access.token_scopes(utcnow()))
@@ -94,8 +95,8 @@ async def authorize(
         # A non-data scope (admin, audit, axis) holds only while the client still has it: removing it ends it
         # at once for the tokens issued before, as suspension does.
         principal = principal.with_scopes(principal.scopes - (NON_DATA_SCOPES - access.scopes))
-    request.state.principal = principal
-    request.state.access = access
+    known.principal = principal
+    known.access = access
     if not principal.has_scopes(scopes):
         raise InsufficientScope(scopes)
     return principal
@@ -124,7 +125,9 @@ def decide_data_access(
 ) -> Decision:
     """The grant decision of an authenticated data request (:func:`authorize` ran): 400 naming a malformed or
     missing ``X-Purpose``/``X-Actor-Id`` a grant requires, 403 when no grant in force allows the operation."""
-    access: ClientAccess = request.state.access
+    known = request_state(request.scope)
+    access = known.access
+    assert access is not None, "authorize() runs first"
     decision = decide(
         access,
         database=database,
@@ -133,7 +136,7 @@ def decide_data_access(
         actor=header_value(actor, ACTOR_HEADER),
         now=utcnow(),
     )
-    request.state.decision = decision
+    known.decision = decision
     return decision
 
 

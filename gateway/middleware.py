@@ -16,6 +16,7 @@ from . import metrics
 from .audit.capture import audit_exchange
 from .logs import bind_request_fields, get_logger, reset_request_fields
 from .problems import Problem, problem_response
+from .request_state import start_request_state
 from .services.context import request_trace
 
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
@@ -67,9 +68,8 @@ class RequestContextMiddleware:
         request_id = request_id_of(raw_id)
         # The request's span: in the caller's W3C trace (or a new one); connector calls are its children.
         trace = request_trace(traceparent, tracestate)
-        state = scope.setdefault("state", {})
-        state["request_id"] = request_id
-        state["trace"] = trace
+        # What the request comes to know on its way (gateway.request_state): made here, before anything else.
+        request_state = start_request_state(scope, request_id, trace)
         status = 500
         started = False
         began = time.perf_counter()
@@ -83,7 +83,7 @@ class RequestContextMiddleware:
             await send(message)
 
         # The audit hook holds an audited answer until its event is committed (gateway.audit.capture).
-        audited = audit_exchange(scope, receive, send_with_id, request_id=request_id)
+        audited = audit_exchange(scope, receive, send_with_id, request_state)
         app_receive, app_send = (receive, send_with_id) if audited is None else (audited.receive, audited.send)
         log_fields = bind_request_fields(
             {"request_id": request_id, "trace_id": trace.trace_id, "span_id": trace.span_id}

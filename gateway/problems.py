@@ -23,6 +23,7 @@ from connectors import errors as ce
 
 from .i18n import DEFAULT_LANGUAGE, language_of, localize_extensions, localize_problem
 from .outages import database_outage, database_unavailable
+from .request_state import request_state
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "/problems/"
@@ -419,7 +420,7 @@ async def _on_problem(request: Request, exc: Exception) -> Response:
     reason = getattr(exc, "reason", None)
     if isinstance(reason, str):
         # The precise reason (expired, replayed_assertion...), for the audit trail only: the body never says it.
-        request.state.problem_reason = reason
+        request_state(request.scope).problem_reason = reason
     return problem_response(exc, instance=request.url.path, scope=request.scope)
 
 

@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import strict_json
 from .logs import get_logger
 from .problems import ContentTooLarge, DeadlineExceeded, MalformedJson, Problem, problem_response
+from .request_state import request_state
 
 log = get_logger(__name__)
 
@@ -59,19 +60,20 @@ class RequestLimitsMiddleware:
             await self.app(scope, receive, send)
             return
         started = False
+        request = request_state(scope)
 
         async def send_with_limits(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                status = scope.get("state", {}).get("rate_limit")
+                status = request.rate_limit
                 if status is not None:
                     message.setdefault("headers", []).extend(status.raw_headers())
             await send(message)
 
         problem: Problem | None = None
         # When the gateway stops waiting (time.monotonic()): the deadline of the request's calls to connectors.
-        scope.setdefault("state", {})["deadline"] = time.monotonic() + self.deadline_seconds
+        request.deadline = time.monotonic() + self.deadline_seconds
         try:
             async with asyncio.timeout(self.deadline_seconds) as deadline:
                 problem, receive = await self._check_body(scope, receive)

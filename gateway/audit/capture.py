@@ -35,6 +35,7 @@ from ..services.access import HEADER_VALUE
 from .events import PendingEvent, outcome_of
 
 if TYPE_CHECKING:
+    from ..request_state import RequestState
     from .writer import AuditWriter
 
 TOKEN_PATH = "/oauth/token"  # noqa: S105 - a path, not a secret
@@ -60,15 +61,16 @@ def audited_operation(path: str) -> str | None:
     return None
 
 
-def audit_exchange(scope: Scope, receive: Receive, send: Send, *, request_id: str) -> AuditedExchange | None:
-    """The audit hook for this request, or ``None`` when it is not audited (or auditing is off)."""
+def audit_exchange(scope: Scope, receive: Receive, send: Send, request: RequestState) -> AuditedExchange | None:
+    """The audit hook for this request (whose state is ``request``), or ``None`` when it is not audited (or
+    auditing is off)."""
     operation = audited_operation(scope["path"])
     if operation is None:
         return None
     state: Any = getattr(getattr(scope.get("app"), "state", None), "gateway", None)
     if state is None or not state.settings.audit_enabled:
         return None
-    return AuditedExchange(state.audit, scope, receive, send, request_id=request_id, operation=operation)
+    return AuditedExchange(state.audit, scope, receive, send, request=request, operation=operation)
 
 
 def _identifier(value: object) -> str | None:
@@ -134,7 +136,7 @@ class AuditedExchange:
         "began",
         "occurred_at",
         "operation",
-        "request_id",
+        "request",
         "scope",
         "writer",
     )
@@ -146,12 +148,12 @@ class AuditedExchange:
         receive: Receive,
         send: Send,
         *,
-        request_id: str,
+        request: RequestState,
         operation: str,
     ) -> None:
         self.writer = writer
         self.scope = scope
-        self.request_id = request_id
+        self.request = request
         self.operation = operation
         self.occurred_at = datetime.now(UTC)
         self.began = time.perf_counter()
@@ -219,12 +221,12 @@ class AuditedExchange:
         await self._send({"type": "http.response.body", "body": body})
 
     def _event(self, status: int, headers: Any, body: bytes) -> PendingEvent:
-        state: dict[str, Any] = self.scope.get("state", {})
+        request = self.request
         labels = self._data_labels() if self.operation == "" else None
         database, operation = labels if labels is not None else (None, self.operation)
-        principal = state.get("principal")
+        principal = request.principal
         client_id = principal.client_id if principal is not None else None
-        decision = state.get("decision")
+        decision = request.decision
         if decision is not None:
             purpose, actor = decision.purpose, decision.actor
         else:
@@ -236,19 +238,19 @@ class AuditedExchange:
             content_type = next((v for k, v in headers if k == b"content-type"), b"")
             if content_type.startswith(PROBLEM_MEDIA_TYPE.encode()):
                 reason = _problem_reason(body)
-            detail = state.get("problem_reason")
-            if reason is not None and isinstance(detail, str):
+            detail = request.problem_reason
+            if reason is not None and detail is not None:
                 precise = f"{reason}:{detail}"[:_MAX_REASON]
                 reason = precise if HEADER_VALUE.match(precise) else reason
         return PendingEvent(
             occurred_at=self.occurred_at,
-            request_id=self.request_id,
+            request_id=request.request_id,
             client_id=client_id,
             actor=actor,
             purpose=purpose,
             database=database,
             operation=operation,
-            record_ids=tuple(str(r) for r in state.get("record_ids", ())),
+            record_ids=tuple(str(r) for r in request.record_ids),
             outcome=outcome_of(status),
             status=status,
             reason=reason,

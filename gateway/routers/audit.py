@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from ..audit.query import AuditFilters, AuditPage, search_events
 from ..deps import AUDIT_ONLY, SessionDep
 from ..openapi import problem_responses
+from ..request_state import request_state
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], dependencies=AUDIT_ONLY)
 
@@ -30,5 +31,5 @@ async def search_audit_trail(
     audit trail (with the subject looked up).
     """
     if filters.subject is not None:
-        request.state.record_ids = [filters.subject]
+        request_state(request.scope).record_ids = [filters.subject]
     return await search_events(await session.connection(), filters)

@@ -22,6 +22,7 @@ from ..deps import data_access
 from ..openapi import problem_responses
 from ..problems import AccessDenied, ValidationFailed, validation_errors
 from ..registry import Database
+from ..request_state import request_state
 from ..services.access import Decision
 from ..services.context import request_context
 from ..services.records import read_record, search_records
@@ -118,7 +119,7 @@ def database_router(database: Database, settings: Settings) -> APIRouter:
         except ValidationError as exc:
             errors = [{**e, "loc": ("path", key_name)} for e in validation_errors(exc.errors())]
             raise ValidationFailed(f"Invalid {key_name}.", errors=errors) from None
-        request.state.record_ids = [key]
+        request_state(request.scope).record_ids = [key]
         record = await read_record(database, key, request_context(request))
         return _json(_serialize(record, decision.projection(key_name)))
 
@@ -159,7 +160,7 @@ def database_router(database: Database, settings: Settings) -> APIRouter:
             items, next_cursor, skipped = await search_records(
                 database, query, request_context(request), limit=params.page_size, cursor=params.cursor
             )
-            request.state.record_ids = [item.record_id() for item in items]
+            request_state(request.scope).record_ids = [item.record_id() for item in items]
             return _json(_serialize_page(items, next_cursor, decision.projection(key_name), skipped))
 
         router.add_api_route(

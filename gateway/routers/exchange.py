@@ -19,6 +19,7 @@ from ..models import ExchangeReceipt, WebhookSubscription
 from ..openapi import problem_responses
 from ..problems import BadHeader, NotFound, ValidationFailed
 from ..registry import Database
+from ..request_state import request_state
 from ..services.access import HEADER_VALUE, Decision
 from ..services.context import request_context
 from ..settings import Settings
@@ -99,7 +100,7 @@ def add_exchange_routes(router: APIRouter, database: Database, settings: Setting
         intake = await service.submit(
             body.operations, decision=decision, idempotency_key=idempotency_key, context=request_context(request)
         )
-        request.state.record_ids = [entry["record_id"] for entry in intake.receipt["accepted"]]
+        request_state(request.scope).record_ids = [entry["record_id"] for entry in intake.receipt["accepted"]]
         if not intake.replayed and state.dispatcher is not None:
             state.dispatcher.wake()
         headers = {"Location": f"/v1/receipts/{intake.receipt['receipt_id']}"}
@@ -133,7 +134,7 @@ def add_exchange_routes(router: APIRouter, database: Database, settings: Setting
         limit: Annotated[int, Query(ge=1, le=settings.page_size_max)] = settings.page_size_default,
     ) -> Response:
         page = await read_changes(session, database.id, after=parse_cursor(after), limit=limit, decision=decision)
-        request.state.record_ids = list(dict.fromkeys(change["record_id"] for change in page["changes"]))
+        request_state(request.scope).record_ids = list(dict.fromkeys(change["record_id"] for change in page["changes"]))
         return _json(page)
 
     router.add_api_route(
@@ -248,5 +249,5 @@ async def get_receipt(
     if row is None or row.client_id != principal.client_id:
         raise NotFound("There is no receipt with that id for this client.")
     receipt = await receipt_of(session, row, with_states=True)
-    request.state.record_ids = [entry["record_id"] for entry in receipt["accepted"]]
+    request_state(request.scope).record_ids = [entry["record_id"] for entry in receipt["accepted"]]
     return _json(receipt)

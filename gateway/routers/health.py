@@ -16,7 +16,8 @@ from ..deps import StateDep
 from ..logs import get_logger
 from ..outages import database_outage, database_unavailable
 from ..problems import NotReady
-from ..services.context import RequestTrace, connector_call, system_context
+from ..request_state import request_state
+from ..services.context import connector_call, system_context
 
 router = APIRouter(tags=["operations"])
 
@@ -54,9 +55,9 @@ async def readyz(request: Request, state: StateDep) -> dict[str, Any]:
     if redis is not None:
         checks["redis"] = redis
     # The probe's request id and span are the request's; no client, the system purpose, the request's deadline.
-    trace: RequestTrace | None = getattr(request.state, "trace", None)
-    context = system_context(state.settings, request_id=getattr(request.state, "request_id", None), trace=trace)
-    context = context.with_values(deadline=getattr(request.state, "deadline", None))
+    known = request_state(request.scope)
+    context = system_context(state.settings, request_id=known.request_id, trace=known.trace)
+    context = context.with_values(deadline=known.deadline)
 
     async def check(connector: Connector[Any]) -> HealthReport:
         with connector_call(context):

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from ..db import utcnow
 from ..deps import PrincipalDep, StateDep
 from ..openapi import problem_responses
+from ..request_state import request_state
 from ..services.access import ClientAccess
 
 router = APIRouter(prefix="/v1/services", tags=["access"])
@@ -82,5 +83,6 @@ def describe_access(access: ClientAccess, state: StateDep) -> Services:
 @router.get("", summary="What the calling client may do", responses=problem_responses(401))
 async def list_services(request: Request, principal: PrincipalDep, state: StateDep) -> Services:
     """Databases, operations, fields and purposes of the caller's grants in force."""
-    access: ClientAccess = request.state.access
+    access = request_state(request.scope).access
+    assert access is not None, "PrincipalDep authenticated the request"
     return describe_access(access, state)

@@ -30,6 +30,7 @@ from connectors.context import RequestContext, parse_traceparent, use_context
 
 from .. import telemetry
 from ..logs import bind_request_fields, reset_request_fields
+from ..request_state import request_state
 from ..settings import Settings
 
 __all__ = [
@@ -113,19 +114,17 @@ def request_trace(traceparent: bytes | None, tracestate: bytes | None) -> Reques
 
 def request_context(request: Request) -> RequestContext:
     """The context of a data request, from what the middleware and the access decision left in its state."""
-    state: dict[str, Any] = request.scope.get("state", {})
-    decision = state.get("decision")
-    access = state.get("access")
-    trace: RequestTrace | None = state.get("trace")
+    known = request_state(request.scope)
+    decision, access, trace = known.decision, known.access, known.trace
     return RequestContext(
-        request_id=state.get("request_id"),
-        client_id=decision.client_id if decision is not None else getattr(access, "client_id", None),
-        agency_code=getattr(access, "agency_code", None),
+        request_id=known.request_id,
+        client_id=decision.client_id if decision is not None else access.client_id if access is not None else None,
+        agency_code=access.agency_code if access is not None else None,
         purpose=decision.purpose if decision is not None else None,
         actor=decision.actor if decision is not None else None,
-        deadline=state.get("deadline"),
-        traceparent=trace.traceparent if trace is not None else None,
-        tracestate=trace.tracestate if trace is not None else None,
+        deadline=known.deadline,
+        traceparent=trace.traceparent,
+        tracestate=trace.tracestate,
     )
 
 
