@@ -234,6 +234,7 @@ class Row:
     b: str
     rate_a: float
     rate_b: float
+    a_p50_ms: float
     p50_ms: float
     p99_ms: float
     rss_mib: float
@@ -245,17 +246,19 @@ class Row:
 
 
 def compare(bench: Bench, name: str, a: Server, b: Server, *, connections: tuple[int, int] = (16, 16)) -> Row:
-    """A B A B: the mean rates of ``a`` and ``b``, and ``b``'s latency and memory."""
-    rates_a, loads_b = [], []
+    """A B A B: the mean rates of ``a`` and ``b``, both medians, and ``b``'s p99 and memory."""
+    loads_a, loads_b = [], []
     for _ in range(bench.args.rounds):
-        rates_a.append(a.load(connections[0], bench.args.duration).rate)
+        loads_a.append(a.load(connections[0], bench.args.duration))
         loads_b.append(b.load(connections[1], bench.args.duration))
+    rates_a = [load.rate for load in loads_a]
     return Row(
         name,
         f"{a.name} @{connections[0]}",
         f"{b.name} @{connections[1]}",
         sum(rates_a) / len(rates_a),
         sum(load.rate for load in loads_b) / len(loads_b),
+        sorted(load.p50_ms for load in loads_a)[len(loads_a) // 2],
         sorted(load.p50_ms for load in loads_b)[len(loads_b) // 2],
         max(load.p99_ms for load in loads_b),
         rss_mib(b.process.pid),
@@ -301,7 +304,7 @@ def run(bench: Bench, only: list[str]) -> list[Row]:
 def _line(row: Row) -> str:
     return (
         f"| {row.name} | {row.a} | {row.b} | {row.rate_a:,.0f} | {row.rate_b:,.0f} | {row.ratio:.2f} | "
-        f"{row.p50_ms:.2f} | {row.p99_ms:.1f} | {row.rss_mib:.0f} | {row.errors} |"
+        f"{row.a_p50_ms:.2f} | {row.p50_ms:.2f} | {row.p99_ms:.1f} | {row.rss_mib:.0f} | {row.errors} |"
     )
 
 
@@ -349,8 +352,8 @@ def main() -> None:
         f"{started}, {os.cpu_count()} cores (shared with wrk and the databases), Python {sys.version.split()[0]}, "
         f"{args.citizens} citizens, {args.rounds} rounds of {args.duration} s"
     )
-    print("| comparison | A | B | A req/s | B req/s | B/A | B p50 ms | B p99 ms | B RSS MiB | B errors |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| comparison | A | B | A req/s | B req/s | B/A | A p50 ms | B p50 ms | B p99 ms | B RSS MiB | B errors |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for row in rows:
         print(_line(row))
 

@@ -14,10 +14,13 @@ The report names the first bad ``seq`` and why.
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -262,3 +265,67 @@ def _check_tail(report: Report, seals: dict[int, Seal], anchors: Sequence[tuple[
                 "(the tail was truncated)",
             )
         )
+
+
+class VerificationUnavailable(ConnectionError):
+    """The child verifying the trail could not reach the database (nothing was verified)."""
+
+
+async def verify_in_child(database_url: str) -> tuple[bool, str]:
+    """Verify the trail of ``database_url`` in a child process (``python -m gateway.audit.verify``): ``(ok,
+    summary)``. The walk hashes every event, for as long as the chain is long (minutes for ten million events):
+    in a thread it would hold this process's interpreter lock and starve the requests; a child runs beside them.
+    The URL goes on the child's standard input (never its command line). A cancelled call kills the child.
+    Raises :class:`VerificationUnavailable` when the database cannot be reached, ``RuntimeError`` when the
+    verification failed to run."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gateway.audit.verify",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await process.communicate(database_url.encode())
+    except BaseException:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        raise
+    lines = out.decode().strip().splitlines()
+    if process.returncode != 0 or not lines:
+        raise RuntimeError(f"the verification exited with {process.returncode}: {err.decode()[-300:].strip()}")
+    answer = orjson.loads(lines[-1])
+    if "unavailable" in answer:
+        raise VerificationUnavailable(answer["unavailable"])
+    if "failed" in answer:
+        raise RuntimeError(answer["failed"])
+    return bool(answer["ok"]), str(answer["summary"])
+
+
+def _child() -> None:
+    """``python -m gateway.audit.verify``: verify the trail of the database URL read from standard input and
+    print one JSON line: ``{"ok", "summary"}``, ``{"unavailable": ...}`` or ``{"failed": ...}``."""
+    from ..db import create_engine
+    from ..outages import database_unavailable, error_name
+
+    url = sys.stdin.read().strip()
+
+    async def verify() -> Report:
+        engine = create_engine(url)
+        try:
+            return await verify_trail(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        report = asyncio.run(verify())
+        answer: dict[str, Any] = {"ok": report.ok, "summary": report.summary()}
+    except Exception as exc:
+        answer = {"unavailable" if database_unavailable(exc) else "failed": error_name(exc)}
+    sys.stdout.write(orjson.dumps(answer).decode() + "\n")
+
+
+if __name__ == "__main__":
+    _child()

@@ -24,7 +24,7 @@ from connectors.context import RequestContext
 from connectors.errors import ConnectorError, RecordNotFound, UpstreamError
 
 from .. import metrics
-from ..db import create_engine, utcnow
+from ..db import utcnow
 from ..leases import holder_id, stop_task
 from ..logs import get_logger
 from ..models import AxisCheck, AxisConnection, AxisEvidence, Lease, OpsStatus
@@ -421,29 +421,20 @@ class HealthRunner:
         self._audit_task = asyncio.create_task(self.verify_audit_chain(), name="audit-verify")
 
     async def verify_audit_chain(self) -> None:
-        """Verify the whole audit chain (in a thread, with its own connection) and record the outcome."""
-        from ..audit.verify import verify_trail
+        """Verify the whole audit chain (in a child process, with its own connection) and record the outcome."""
+        from ..audit.verify import VerificationUnavailable, verify_in_child
 
         url = self.settings.database_url
-
-        async def verify() -> tuple[bool, str]:
-            engine = create_engine(url)
-            try:
-                report = await verify_trail(engine)
-            finally:
-                await engine.dispose()
-            return report.ok, report.summary()
-
         try:
-            ok, summary = await asyncio.to_thread(asyncio.run, verify())
+            ok, summary = await verify_in_child(url)
+        except VerificationUnavailable as exc:
+            # Nothing was verified: the chain is neither good nor broken, and the next round tries again.
+            database_outage(url).failed("audit verification", exc)
+            self._audit_due = time.monotonic() + min(60.0, self.settings.audit_verify_interval_seconds)
+            return
         except Exception as exc:
-            if database_unavailable(exc):
-                # Nothing was verified: the chain is neither good nor broken, and the next round tries again.
-                database_outage(url).failed("audit verification", exc)
-                self._audit_due = time.monotonic() + min(60.0, self.settings.audit_verify_interval_seconds)
-                return
-            log.exception("audit chain verification failed to run")
-            ok, summary = False, f"verification failed to run: {type(exc).__name__}"
+            log.error("audit chain verification failed to run", error=str(exc))
+            ok, summary = False, f"verification failed to run: {exc}"
         if not ok:
             log.error("the audit chain is broken", detail=summary)
         now = utcnow()

@@ -321,3 +321,52 @@ def test_the_command_exits_non_zero_as_a_process(trail: Trail) -> None:
     assert result.returncode == 1, result.stderr
     assert "first bad event seq 7:" in result.stderr
     assert result.stdout == ""
+
+
+# -- the gateway's periodic verification runs in a child process -------------------------------------------------
+
+
+def test_the_periodic_verification_in_a_child_process_finds_what_the_command_finds(trail: Trail) -> None:
+    from gateway.audit.verify import verify_in_child
+
+    ok, summary = asyncio.run(verify_in_child(trail.url))
+    assert ok, summary
+    assert f"{LAST} events" in summary
+    sql(trail, sa.update(EVENTS).where(EVENTS.c.seq == 33).values(client_id="someone-else"))
+    ok, summary = asyncio.run(verify_in_child(trail.url))
+    assert not ok
+    assert "33" in summary
+
+
+def test_the_child_says_when_the_database_cannot_be_reached(tmp_path: Path) -> None:
+    from gateway.audit.verify import VerificationUnavailable, verify_in_child
+
+    with pytest.raises(VerificationUnavailable):  # a closed port on loopback: connection refused
+        asyncio.run(verify_in_child("postgresql+asyncpg://postgres@127.0.0.1:9/none"))
+
+
+def test_a_cancelled_verification_kills_its_child(trail: Trail) -> None:
+    from gateway.audit import verify
+
+    started: list[asyncio.subprocess.Process] = []
+    real = asyncio.create_subprocess_exec
+
+    async def spy(*args: Any, **kwargs: Any) -> asyncio.subprocess.Process:
+        process = await real(*args, **kwargs)
+        started.append(process)
+        return process
+
+    async def cancel_it() -> None:
+        verify.asyncio.create_subprocess_exec = spy  # type: ignore[assignment]
+        try:
+            task = asyncio.create_task(verify.verify_in_child(trail.url))
+            while not started:
+                await asyncio.sleep(0.01)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        finally:
+            verify.asyncio.create_subprocess_exec = real  # type: ignore[assignment]
+
+    asyncio.run(cancel_it())
+    assert started[0].returncode is not None  # killed and reaped, not left running
