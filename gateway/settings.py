@@ -277,7 +277,10 @@ class Settings(BaseSettings):
         default=30.0,
         ge=0,
         le=3600,
-        description="How long a client's grants are cached; changes through the gateway invalidate at once.",
+        description=(
+            "How long a client's grants are cached before the client's row is checked for a change (read whole "
+            "again after ten times as long); changes through the gateway invalidate at once."
+        ),
     )
     connectors: dict[str, ConnectorInstance] = Field(
         default_factory=dict,

@@ -18,17 +18,22 @@ from datetime import datetime
 from functools import lru_cache, partial
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ..db import utcnow
 from ..listeners import listen
 from ..logs import get_logger
-from ..models import Client, ClientSecret, ClientStatus, Grant
+from ..models import Client, ClientSecret, ClientStatus, Grant, SQLModel
 from ..problems import AccessDenied, BadHeader
 
 NOTIFY_CHANNEL = "gateway_access"
+CLIENTS = SQLModel.metadata.tables["clients"]
+#: An entry unchanged at its checks is read whole again after this many times the cache's time-to-live.
+FULL_READ_TTLS = 10
 PURPOSE_HEADER = "X-Purpose"
 ACTOR_HEADER = "X-Actor-Id"
 # Procedure codes (1.001234.000.00.00.H41), staff codes, personal ids: printable, no spaces, bounded.
@@ -240,16 +245,22 @@ def decide(
 
 async def load_access(session: AsyncSession, client_id: str) -> ClientAccess | None:
     """A client's access as stored now (revoked grants left out), or ``None`` for an unknown client."""
+    access, _version = await _load_access(session, client_id)
+    return access
+
+
+async def _load_access(session: AsyncSession, client_id: str) -> tuple[ClientAccess | None, datetime | None]:
+    """:func:`load_access`, and the client row's ``updated_at`` it was loaded at (its version)."""
     client = await session.get(Client, client_id)
     if client is None:
-        return None
+        return None, None
     grants = await session.exec(
         select(Grant).where(Grant.client_id == client_id, col(Grant.revoked_at).is_(None)).order_by(col(Grant.id))
     )
     secrets = await session.exec(
         select(ClientSecret).where(ClientSecret.client_id == client_id).order_by(col(ClientSecret.id))
     )
-    return ClientAccess(
+    access = ClientAccess(
         client_id=client.client_id,
         active=client.status == ClientStatus.ACTIVE,
         scopes=frozenset(client.scopes) & NON_DATA_SCOPES,
@@ -259,17 +270,32 @@ async def load_access(session: AsyncSession, client_id: str) -> ClientAccess | N
         secrets=tuple(StoredSecret(s.id or 0, s.secret_hash, s.expires_at) for s in secrets),
         agency_code=client.agency_code,
     )
+    return access, client.updated_at
+
+
+async def _stored_version(session: AsyncSession, client_id: str) -> datetime | None:
+    """The client row's ``updated_at`` now: one indexed read (``None`` once the client is gone)."""
+    connection = await session.connection()
+    result = await connection.execute(sa.select(CLIENTS.c.updated_at).where(CLIENTS.c.client_id == client_id))
+    stored: datetime | None = result.scalar_one_or_none()
+    return stored
 
 
 async def announce_change(session: AsyncSession, client_id: str) -> None:
     """Tell every gateway process that ``client_id``'s access changed (delivered when the session commits).
 
-    On PostgreSQL this is a ``NOTIFY``; SQLite has no such channel (the cache's time-to-live bounds staleness).
+    The client row's ``updated_at`` moves, in every database: a process whose cached entry has outlived the cache's
+    time-to-live reads that one column, and loads the client's access again only when it moved. On PostgreSQL a
+    ``NOTIFY`` besides tells every process at once; SQLite has no such channel (the time-to-live bounds staleness).
     """
+    client = await session.get(Client, client_id)
+    if client is not None:  # None: created in this session (nothing cached it), or gone
+        client.updated_at = utcnow()
+        session.add(client)
+    connection = await session.connection()
     if session.get_bind().dialect.name == "postgresql":
         statement = text("SELECT pg_notify(:channel, :client)").bindparams(channel=NOTIFY_CHANNEL, client=client_id)
         # On the session's connection, in its transaction (``session.execute`` is deprecated by SQLModel).
-        connection = await session.connection()
         await connection.execute(statement)
 
 
@@ -277,6 +303,10 @@ async def announce_change(session: AsyncSession, client_id: str) -> None:
 class _Entry:
     access: ClientAccess | None
     loaded: float
+    #: The client row's ``updated_at`` when loaded (``None`` for an unknown client: loaded again on expiry).
+    version: datetime | None = None
+    #: When it was last read whole (``loaded`` moves on at each unchanged check).
+    read: float = 0.0
 
 
 @dataclass
@@ -316,10 +346,24 @@ class AccessControl:
     async def _load(self, client_id: str, *, cache_unknown: bool) -> ClientAccess | None:
         version = self._version(client_id)
         started = self.clock()
+        expired = self._entries.get(client_id)
         async with self.sessionmaker() as session:
-            access = await load_access(session, client_id)
+            # Outlived its time-to-live: unchanged (every change moves the row's updated_at), it is kept as it is,
+            # without reading the grants and secrets again; so many clients cost one read each per period.
+            # A change made behind the gateway's back (SQL on its tables) moves nothing: every entry is read whole
+            # again after FULL_READ_TTLS times the time-to-live all the same.
+            if (
+                expired is not None
+                and expired.version is not None
+                and started - expired.read < FULL_READ_TTLS * self.ttl_seconds
+                and await _stored_version(session, client_id) == expired.version
+            ):
+                if self._version(client_id) == version:
+                    self._entries[client_id] = _Entry(expired.access, started, expired.version, expired.read)
+                return expired.access
+            access, stored = await _load_access(session, client_id)
         if self._version(client_id) == version and (access is not None or cache_unknown):
-            self._entries[client_id] = _Entry(access, started)
+            self._entries[client_id] = _Entry(access, started, stored, started)
         return access
 
     def _loaded(self, client_id: str, task: asyncio.Task[ClientAccess | None]) -> None:

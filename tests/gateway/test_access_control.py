@@ -249,6 +249,8 @@ class Counted:
     url: str
     engine: Any = None
     reads: int = 0
+    #: Statements reading the grants: whole reads of a client's access (a check of its row reads none).
+    grant_reads: int = 0
 
     def __post_init__(self) -> None:
         self.engine = create_engine(self.url)
@@ -257,6 +259,8 @@ class Counted:
     def _seen(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if "FROM clients" in statement:
             self.reads += 1
+        if "FROM grants" in statement:
+            self.grant_reads += 1
 
 
 @dataclass
@@ -330,22 +334,50 @@ async def test_load_access_leaves_revoked_grants_out(gateway_database_url: str) 
 
 @pytest.mark.anyio
 async def test_the_cache_answers_within_its_ttl_then_reads_again(gateway_database_url: str, counted: Counted) -> None:
+    """Within the time-to-live, no read; then one read of the client's row, and the whole access only when that row
+    moved (every change through the gateway moves it); a change behind the gateway's back (no announcement) is read
+    whole after ten times the time-to-live."""
     client_id = await new_client(gateway_database_url, {"operations": ["read"]})
     clock = Clock()
     cache = AccessControl(create_sessionmaker(counted.engine), ttl_seconds=30, clock=clock)
     first = await cache.get(client_id)
     assert first is not None
     assert first.active
-    assert counted.reads == 1
+    assert (counted.reads, counted.grant_reads) == (1, 1)
     await suspend(gateway_database_url, client_id, announce=False)
     clock.now += 29.9
     assert await cache.get(client_id) is first
     assert counted.reads == 1
     clock.now += 0.1
+    assert await cache.get(client_id) is first  # the row did not move: kept, after one read of it
+    assert (counted.reads, counted.grant_reads) == (2, 1)
+    clock.now += 270  # ten times the time-to-live since the whole read
     again = await cache.get(client_id)
     assert again is not None
     assert not again.active
-    assert counted.reads == 2
+    assert counted.grant_reads == 2
+
+
+@pytest.mark.anyio
+async def test_a_change_through_the_gateway_is_read_at_the_next_check(
+    gateway_database_url: str, counted: Counted
+) -> None:
+    client_id = await new_client(gateway_database_url, {"operations": ["read"]})
+    clock = Clock()
+    cache = AccessControl(create_sessionmaker(counted.engine), ttl_seconds=30, clock=clock)
+    first = await cache.get(client_id)
+    assert first is not None
+    assert first.active
+    for _ in range(3):  # unchanged: one read of the row per period, never the grants
+        clock.now += 30
+        assert await cache.get(client_id) is first
+    assert counted.grant_reads == 1
+    await suspend(gateway_database_url, client_id)  # through the service: announced (another process's cache)
+    clock.now += 30
+    again = await cache.get(client_id)
+    assert again is not None
+    assert not again.active
+    assert counted.grant_reads == 2
 
 
 @pytest.mark.anyio
