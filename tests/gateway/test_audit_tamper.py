@@ -351,17 +351,19 @@ def test_a_cancelled_verification_kills_its_child(trail: Trail) -> None:
     started: list[asyncio.subprocess.Process] = []
     real = asyncio.create_subprocess_exec
 
-    async def spy(*args: Any, **kwargs: Any) -> asyncio.subprocess.Process:
-        process = await real(*args, **kwargs)
-        started.append(process)
-        return process
-
     async def cancel_it() -> None:
+        running = asyncio.Event()
+
+        async def spy(*args: Any, **kwargs: Any) -> asyncio.subprocess.Process:
+            process = await real(*args, **kwargs)
+            started.append(process)
+            running.set()
+            return process
+
         verify.asyncio.create_subprocess_exec = spy  # type: ignore[assignment]
         try:
             task = asyncio.create_task(verify.verify_in_child(trail.url))
-            while not started:
-                await asyncio.sleep(0.01)
+            await running.wait()
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
