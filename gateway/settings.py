@@ -278,8 +278,8 @@ class Settings(BaseSettings):
         ge=0,
         le=3600,
         description=(
-            "How long a client's grants are cached before the client's row is checked for a change (read whole "
-            "again after ten times as long); changes through the gateway invalidate at once."
+            "How long a client's grants are cached before one read of the clients changed lately tells which to "
+            "read again (all read whole after ten times as long); changes through the gateway invalidate at once."
         ),
     )
     connectors: dict[str, ConnectorInstance] = Field(

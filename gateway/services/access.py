@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache, partial
 from typing import Any
 
@@ -34,6 +35,8 @@ NOTIFY_CHANNEL = "gateway_access"
 CLIENTS = SQLModel.metadata.tables["clients"]
 #: An entry unchanged at its checks is read whole again after this many times the cache's time-to-live.
 FULL_READ_TTLS = 10
+#: How far below the newest change seen a sweep looks: another process's clock may be this much behind.
+SWEEP_OVERLAP = timedelta(minutes=5)
 PURPOSE_HEADER = "X-Purpose"
 ACTOR_HEADER = "X-Actor-Id"
 # Procedure codes (1.001234.000.00.00.H41), staff codes, personal ids: printable, no spaces, bounded.
@@ -273,19 +276,11 @@ async def _load_access(session: AsyncSession, client_id: str) -> tuple[ClientAcc
     return access, client.updated_at
 
 
-async def _stored_version(session: AsyncSession, client_id: str) -> datetime | None:
-    """The client row's ``updated_at`` now: one indexed read (``None`` once the client is gone)."""
-    connection = await session.connection()
-    result = await connection.execute(sa.select(CLIENTS.c.updated_at).where(CLIENTS.c.client_id == client_id))
-    stored: datetime | None = result.scalar_one_or_none()
-    return stored
-
-
 async def announce_change(session: AsyncSession, client_id: str) -> None:
     """Tell every gateway process that ``client_id``'s access changed (delivered when the session commits).
 
-    The client row's ``updated_at`` moves, in every database: a process whose cached entry has outlived the cache's
-    time-to-live reads that one column, and loads the client's access again only when it moved. On PostgreSQL a
+    The client row's ``updated_at`` moves, in every database: once a process's cached entries have outlived the
+    cache's time-to-live, one read of the clients changed lately tells it which to load again. On PostgreSQL a
     ``NOTIFY`` besides tells every process at once; SQLite has no such channel (the time-to-live bounds staleness).
     """
     client = await session.get(Client, client_id)
@@ -323,6 +318,11 @@ class AccessControl:
     _versions: dict[str, int] = field(default_factory=dict)
     _epoch: int = 0
     _listener: asyncio.Task[None] | None = None
+    # The last sweep (one read of the clients changed lately, for every entry past its time): when it started, the
+    # newest ``updated_at`` it saw, and the sweep running now.
+    _swept: float = -math.inf
+    _high_water: datetime | None = None
+    _sweeping: asyncio.Task[None] | None = None
 
     async def get(self, client_id: str, *, cache_unknown: bool = True) -> ClientAccess | None:
         """The client's access (``None`` if unknown), from the cache when fresh. Concurrent misses for one
@@ -330,8 +330,16 @@ class AccessControl:
         cancel it for the others. With ``cache_unknown=False`` an unknown client is not remembered (the token
         endpoint, where anyone can make up client ids, must not fill the cache)."""
         entry = self._entries.get(client_id)
-        if entry is not None and self.clock() - entry.loaded < self.ttl_seconds:
-            return entry.access
+        if entry is not None:
+            now = self.clock()
+            if now - max(entry.loaded, self._swept) < self.ttl_seconds:
+                return entry.access
+            if entry.version is not None and now - entry.read < FULL_READ_TTLS * self.ttl_seconds:
+                # Past its time: one sweep for every such entry, which forgets those whose client changed.
+                await self._sweep()
+                entry = self._entries.get(client_id)
+                if entry is not None and self.clock() - max(entry.loaded, self._swept) < self.ttl_seconds:
+                    return entry.access
         task = self._loading.get(client_id)
         if task is None:
             load = self._load(client_id, cache_unknown=cache_unknown)
@@ -346,25 +354,37 @@ class AccessControl:
     async def _load(self, client_id: str, *, cache_unknown: bool) -> ClientAccess | None:
         version = self._version(client_id)
         started = self.clock()
-        expired = self._entries.get(client_id)
         async with self.sessionmaker() as session:
-            # Outlived its time-to-live: unchanged (every change moves the row's updated_at), it is kept as it is,
-            # without reading the grants and secrets again; so many clients cost one read each per period.
-            # A change made behind the gateway's back (SQL on its tables) moves nothing: every entry is read whole
-            # again after FULL_READ_TTLS times the time-to-live all the same.
-            if (
-                expired is not None
-                and expired.version is not None
-                and started - expired.read < FULL_READ_TTLS * self.ttl_seconds
-                and await _stored_version(session, client_id) == expired.version
-            ):
-                if self._version(client_id) == version:
-                    self._entries[client_id] = _Entry(expired.access, started, expired.version, expired.read)
-                return expired.access
             access, stored = await _load_access(session, client_id)
         if self._version(client_id) == version and (access is not None or cache_unknown):
             self._entries[client_id] = _Entry(access, started, stored, started)
         return access
+
+    async def _sweep(self) -> None:
+        """Run (or join) the sweep: concurrent callers share one read, and a cancelled caller does not cancel it."""
+        if self._sweeping is None or self._sweeping.done():
+            self._sweeping = asyncio.get_running_loop().create_task(self._run_sweep(), name="access-sweep")
+        await asyncio.shield(self._sweeping)
+
+    async def _run_sweep(self) -> None:
+        """One read of the clients whose row changed since the newest change seen (less :data:`SWEEP_OVERLAP`, for
+        the clocks of other processes): those whose cached version differs are forgotten, the others stay fresh for
+        another time-to-live. Ten thousand cached clients cost this one read per period, not one each."""
+        started, epoch = self.clock(), self._epoch
+        statement = sa.select(CLIENTS.c.client_id, CLIENTS.c.updated_at)
+        if self._high_water is not None:
+            statement = statement.where(CLIENTS.c.updated_at > self._high_water - SWEEP_OVERLAP)
+        async with self.sessionmaker() as session:
+            connection = await session.connection()
+            rows = (await connection.execute(statement)).all()
+        for client_id, updated in rows:
+            if self._high_water is None or updated > self._high_water:
+                self._high_water = updated
+            entry = self._entries.get(client_id)
+            if entry is not None and entry.version != updated:
+                self.invalidate(client_id)
+        if self._epoch == epoch:
+            self._swept = started
 
     def _loaded(self, client_id: str, task: asyncio.Task[ClientAccess | None]) -> None:
         if self._loading.get(client_id) is task:
@@ -390,10 +410,12 @@ class AccessControl:
             self._listener = asyncio.create_task(self._listen(engine), name="access-listener")
 
     async def close(self) -> None:
-        """Stop listening and abandon the loads still running."""
+        """Stop listening and abandon the loads (and the sweep) still running."""
         for task in list(self._loading.values()):
             task.cancel()
         self._loading.clear()
+        if self._sweeping is not None:
+            self._sweeping.cancel()
         if self._listener is not None:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):

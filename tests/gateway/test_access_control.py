@@ -381,6 +381,24 @@ async def test_a_change_through_the_gateway_is_read_at_the_next_check(
 
 
 @pytest.mark.anyio
+async def test_many_clients_past_their_time_cost_one_read(gateway_database_url: str, counted: Counted) -> None:
+    clients = [await new_client(gateway_database_url, {"operations": ["read"]}) for _ in range(20)]
+    clock = Clock()
+    cache = AccessControl(create_sessionmaker(counted.engine), ttl_seconds=30, clock=clock)
+    first = {client_id: await cache.get(client_id) for client_id in clients}
+    assert (counted.reads, counted.grant_reads) == (20, 20)
+    await suspend(gateway_database_url, clients[7])  # through the service: moves its updated_at
+    clock.now += 30
+    again = {client_id: await cache.get(client_id) for client_id in clients}
+    assert counted.reads == 20 + 1 + 1  # one sweep for the twenty, and the changed client read whole again
+    assert counted.grant_reads == 21
+    assert all(again[c] is first[c] for c in clients if c != clients[7])
+    changed = again[clients[7]]
+    assert changed is not None
+    assert not changed.active
+
+
+@pytest.mark.anyio
 async def test_an_unknown_client_is_cached_too(counted: Counted) -> None:
     cache = AccessControl(create_sessionmaker(counted.engine), ttl_seconds=30, clock=Clock())
     assert await cache.get("no-such-client") is None
