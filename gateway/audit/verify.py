@@ -15,6 +15,7 @@ The report names the first bad ``seq`` and why.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -278,10 +279,13 @@ async def verify_in_child(database_url: str) -> tuple[bool, str]:
     The URL goes on the child's standard input (never its command line). A cancelled call kills the child.
     Raises :class:`VerificationUnavailable` when the database cannot be reached, ``RuntimeError`` when the
     verification failed to run."""
+    # Not one of the workers whose metrics the scrape adds up: no files of its own in their directory.
+    env = {name: value for name, value in os.environ.items() if name != "PROMETHEUS_MULTIPROC_DIR"}
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "gateway.audit.verify",
+        env=env,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

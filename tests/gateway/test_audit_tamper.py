@@ -372,3 +372,16 @@ def test_a_cancelled_verification_kills_its_child(trail: Trail) -> None:
 
     asyncio.run(cancel_it())
     assert started[0].returncode is not None  # killed and reaped, not left running
+
+
+def test_the_verifying_child_leaves_no_metrics_files_beside_the_workers(
+    trail: Trail, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gateway.audit.verify import verify_in_child
+
+    metrics = tmp_path / "metrics"
+    metrics.mkdir()
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(metrics))
+    ok, summary = asyncio.run(verify_in_child(trail.url))
+    assert ok, summary
+    assert list(metrics.iterdir()) == []
