@@ -171,43 +171,32 @@ async def _postgres_add(url: str, clients: int, template: str, events: int) -> N
         await db.close()
 
 
+async def _postgres_copy(db: Any, table: str, ids: list[str], template: str, *, skip: tuple[str, ...] = ()) -> None:
+    """Copy ``template``'s rows of ``table`` once for each of ``ids`` (the client id replaced), in one statement."""
+    columns = [
+        r["attname"]
+        for r in await db.fetch(
+            "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped",
+            table,
+        )
+        if r["attname"] not in skip
+    ]
+    selected = ", ".join("n.id" if c == "client_id" else f"t.{c}" for c in columns)
+    await db.execute(
+        f"INSERT INTO {table} ({', '.join(columns)}) SELECT {selected} FROM {table} t, "
+        "unnest($1::text[]) AS n(id) WHERE t.client_id = $2",
+        ids,
+        template,
+    )
+
+
 async def _postgres_clients(db: Any, count: int, template: str) -> list[str]:
     if not count:
         return []
     ids = [f"{template}-{n:06d}" for n in range(1, count + 1)]
-    columns = [
-        r["attname"]
-        for r in await db.fetch(
-            "SELECT attname FROM pg_attribute WHERE attrelid = 'clients'::regclass AND attnum > 0 AND NOT attisdropped"
-        )
-    ]
-    selected = ", ".join("n.id" if c == "client_id" else f"c.{c}" for c in columns)
-    await db.execute(
-        f"INSERT INTO clients ({', '.join(columns)}) SELECT {selected} FROM clients c, "
-        "unnest($1::text[]) AS n(id) WHERE c.client_id = $2",
-        ids,
-        template,
-    )
-    await db.execute(
-        "INSERT INTO client_secrets (client_id, secret_hash, created_at) SELECT n.id, s.secret_hash, s.created_at "
-        "FROM client_secrets s, unnest($1::text[]) AS n(id) WHERE s.client_id = $2",
-        ids,
-        template,
-    )
-    grant_columns = [
-        r["attname"]
-        for r in await db.fetch(
-            "SELECT attname FROM pg_attribute WHERE attrelid = 'grants'::regclass AND attnum > 0 AND NOT attisdropped "
-            "AND attname <> 'id'"
-        )
-    ]
-    selected = ", ".join("n.id" if c == "client_id" else f"g.{c}" for c in grant_columns)
-    await db.execute(
-        f"INSERT INTO grants ({', '.join(grant_columns)}) SELECT {selected} FROM grants g, "
-        "unnest($1::text[]) AS n(id) WHERE g.client_id = $2",
-        ids,
-        template,
-    )
+    await _postgres_copy(db, "clients", ids, template)
+    await _postgres_copy(db, "client_secrets", ids, template, skip=("id",))
+    await _postgres_copy(db, "grants", ids, template, skip=("id",))
     return ids
 
 
