@@ -299,21 +299,25 @@ def wrk(url: str, script: Path | None = None, connections: int = 16, duration: f
 # --- processes ------------------------------------------------------------------------------------------------------
 
 
+def child_pids(pid: int) -> list[int]:
+    """The child processes of ``pid`` (uvicorn's workers, a verifying child)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in children.read_text().split()] if children.exists() else []
+
+
+def process_rss_mib(pid: int) -> float:
+    """The resident memory of process ``pid`` alone, in MiB (0 once it is gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return 0.0
+    match = re.search(r"VmRSS:\s+(\d+) kB", status)
+    return int(match.group(1)) / 1024 if match else 0.0
+
+
 def rss_mib(pid: int) -> float:
     """The resident memory of process ``pid`` and its children (uvicorn's workers), in MiB."""
-    pids = [pid]
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        pids += [int(p) for p in children.read_text().split()]
-    total = 0
-    for one in pids:
-        try:
-            status = Path(f"/proc/{one}/status").read_text()
-        except FileNotFoundError:
-            continue
-        match = re.search(r"VmRSS:\s+(\d+) kB", status)
-        total += int(match.group(1)) if match else 0
-    return total / 1024
+    return sum(process_rss_mib(one) for one in [pid, *child_pids(pid)])
 
 
 def py_spy(

@@ -21,7 +21,6 @@ holds the simulators. Needs wrk (Debian package ``wrk``).
 from __future__ import annotations
 
 import argparse
-import re
 import subprocess
 import sys
 import tempfile
@@ -32,7 +31,7 @@ from urllib.parse import quote
 
 import httpx
 import yaml
-from common import ACTOR, PURPOSE, ROOT, free_port, lua_script, rss_mib, wait_ready
+from common import ACTOR, PURPOSE, ROOT, child_pids, free_port, lua_script, process_rss_mib, wait_ready
 
 GATEWAY = str(Path(sys.executable).with_name("gateway"))
 BUDGET_MIB = 150.0
@@ -50,16 +49,12 @@ def canaries(settings_file: Path) -> dict[str, str]:
 
 
 def worker_rss(pid: int, workers: int) -> float:
-    """The resident memory of the gateway's largest worker: the process itself with one worker, else the largest
-    of uvicorn's worker processes (the supervisor serves nothing)."""
+    """The resident memory of the gateway's largest worker: the process itself with one worker (not its
+    children: the audit verification runs in one now and then), else the largest of uvicorn's worker processes (the
+    supervisor serves nothing)."""
     if workers == 1:
-        return rss_mib(pid)
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    sizes = []
-    for child in children:
-        match = re.search(r"VmRSS:\s+(\d+) kB", Path(f"/proc/{child}/status").read_text())
-        sizes.append(int(match.group(1)) / 1024 if match else 0.0)
-    return max(sizes, default=0.0)
+        return process_rss_mib(pid)
+    return max((process_rss_mib(child) for child in child_pids(pid)), default=0.0)
 
 
 def sample(pid: int, workers: int, interval: float, stop: threading.Event, samples: list[tuple[float, float]]) -> None:

@@ -345,7 +345,7 @@ def test_the_child_says_when_the_database_cannot_be_reached(tmp_path: Path) -> N
         asyncio.run(verify_in_child("postgresql+asyncpg://postgres@127.0.0.1:9/none"))
 
 
-def test_a_cancelled_verification_kills_its_child(trail: Trail) -> None:
+def test_a_cancelled_verification_kills_its_child(trail: Trail, monkeypatch: pytest.MonkeyPatch) -> None:
     from gateway.audit import verify
 
     started: list[asyncio.subprocess.Process] = []
@@ -360,15 +360,12 @@ def test_a_cancelled_verification_kills_its_child(trail: Trail) -> None:
             running.set()
             return process
 
-        verify.asyncio.create_subprocess_exec = spy  # type: ignore[assignment]
-        try:
-            task = asyncio.create_task(verify.verify_in_child(trail.url))
-            await running.wait()
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
-        finally:
-            verify.asyncio.create_subprocess_exec = real  # type: ignore[assignment]
+        monkeypatch.setattr(verify.asyncio, "create_subprocess_exec", spy)
+        task = asyncio.create_task(verify.verify_in_child(trail.url))
+        await running.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
 
     asyncio.run(cancel_it())
     assert started[0].returncode is not None  # killed and reaped, not left running
