@@ -10,11 +10,11 @@ import asyncio
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
+from sqlmodel import SQLModel
 
 from alembic import context
-from gateway.db import create_engine
-from gateway.models import SQLModel
-from gateway.settings import get_settings
+from gateway.core.db import create_engine
+from gateway.core.settings import get_settings
 
 MIGRATION_LOCK_ID = 0x6761_7465  # "gate"
 

@@ -91,7 +91,7 @@ async def submit(base: str, headers: dict[str, str], operations: int, batch: int
 
 
 async def backlog(gateway_url: str) -> int:
-    from gateway.db import create_engine
+    from gateway.core.db import create_engine
 
     engine = create_engine(gateway_url)
     try:
@@ -109,7 +109,7 @@ async def backlog(gateway_url: str) -> int:
 async def direct_inserts(sector_url: str, operations: int, batch: int) -> float:
     """The baseline: the same rows inserted straight into an empty copy of the sector table."""
 
-    from gateway.db import create_engine
+    from gateway.core.db import create_engine
     from simulators.population import CITIZENS, seed_population
 
     await seed_population(sector_url, count=0)
@@ -179,7 +179,7 @@ def main() -> None:
 def measure(args: argparse.Namespace, work: Path, log: IO[bytes], urls: tuple[str, str, str]) -> None:
     """Intake, delivery and the direct baseline, printed; the gateway's errors go to ``log``."""
     gateway_url, sector_url, direct_url = urls
-    from gateway import migrations
+    from gateway.core import migrations
     from simulators.population import seed_population
 
     asyncio.run(seed_population(sector_url, count=0))
@@ -189,9 +189,9 @@ def measure(args: argparse.Namespace, work: Path, log: IO[bytes], urls: tuple[st
     pepper = secrets.token_urlsafe(32)
 
     async def make_client() -> tuple[str, str]:
-        from gateway.db import standalone_session
-        from gateway.security.passwords import use_pepper
-        from gateway.services.clients import create_client
+        from gateway.core.db import standalone_session
+        from gateway.identity.clients import create_client
+        from gateway.identity.passwords import use_pepper
 
         use_pepper(pepper.encode())
 

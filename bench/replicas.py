@@ -58,7 +58,7 @@ def main() -> None:
     if nginx_binary() is None:
         sys.exit("nginx is needed (apt-get install nginx-light)")
 
-    from gateway import migrations
+    from gateway.core import migrations
 
     work = Path(tempfile.mkdtemp(prefix="bench-replicas-"))
     suffix = f"{os.getpid()}"
@@ -110,7 +110,7 @@ def reset_rate_limits(prefix: str) -> None:
     """Forget the rate-limit counts the replicas kept in Redis under ``prefix``."""
     from limits.aio.storage import RedisStorage
 
-    from gateway.services.ratelimits import storage_uri
+    from gateway.identity.ratelimits import storage_uri
 
     asyncio.run(RedisStorage(storage_uri(REDIS), key_prefix=prefix).reset())
 

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gateway.audit.events import PendingEvent, subject_ids
-from gateway.db import is_sqlite, sqlite_file, to_async_url
+from gateway.core.db import is_sqlite, sqlite_file, to_async_url
 
 PURPOSE = "1.001612.000.00.00.H41"
 BATCH = 50_000
@@ -69,7 +69,7 @@ def _events(count: int, clients: list[str], seed: int = 68) -> Any:
 
 
 def _sqlite_add(path: str, clients: int, template: str, events: int) -> None:
-    from gateway.audit.appenders import _SQLITE_EVENT_COLUMNS, _sqlite_row, _sqlite_time
+    from gateway.audit._appenders import _SQLITE_EVENT_COLUMNS, _sqlite_row, _sqlite_time
 
     db = sqlite3.connect(path)
     db.execute("PRAGMA synchronous=OFF")

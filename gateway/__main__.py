@@ -1,5 +1,5 @@
 """``python -m gateway``: the same as the ``gateway`` command."""
 
-from .cli import app
+from gateway.cli import app
 
 app(prog_name="gateway")

@@ -34,23 +34,22 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from connectors.discovery import discover_connectors
 from connectors.errors import ConnectorError
 from connectors.sql.urls import to_async_url
+from gateway.core.db import create_engine
+from gateway.core.files import FILE_MODE, private_directory
+from gateway.core.logs import get_logger
+from gateway.core.settings import ConnectorInstance, Settings
+from gateway.http.state import GatewayState
+from gateway.identity.client_credentials import issue_token_for
+from gateway.identity.clients import ClientUpdate, create_client, get_client, rotate_secret, update_client
+from gateway.identity.grants import GrantCreate, add_grant
+from gateway.identity.models import Client, Grant
+from gateway.quality.service import scan_unscanned
+from gateway.records.registry import ConnectorRegistry
 from simulators.defects import DEMO_DEFECTS, DEMO_SECTOR_DEFECTS
 from simulators.http import SimulatorServer
 from simulators.ndxp_hub import NdxpHub, via_hub
 from simulators.population import CITIZENS
 from simulators.sectors import SECTOR_SYSTEMS, SectorContext, load_sector_system
-
-from .db import create_engine
-from .files import FILE_MODE, private_directory
-from .logs import get_logger
-from .models import Client, Grant
-from .quality.service import scan_unscanned
-from .registry import ConnectorRegistry
-from .services.clients import ClientUpdate, create_client, get_client, rotate_secret, update_client
-from .services.grants import GrantCreate, add_grant
-from .services.tokens import issue_token_for
-from .settings import ConnectorInstance, Settings
-from .state import GatewayState
 
 DEMO_CLIENT_ID = "demo"
 DEMO_DATA_FILE = "demo.json"

@@ -19,8 +19,8 @@ from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from .files import FILE_MODE, restrict_umask
-from .settings import Settings
+from gateway.core.files import FILE_MODE, restrict_umask
+from gateway.core.settings import Settings
 
 __all__ = [
     "DEMO_SETTINGS_FILE",

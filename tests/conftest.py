@@ -30,12 +30,12 @@ from support import (
 )
 
 from connectors.sql.urls import to_async_url
-from gateway import migrations
-from gateway.app import create_app
-from gateway.db import standalone_session
-from gateway.security.passwords import use_pepper
-from gateway.services.clients import create_client
-from gateway.settings import Settings
+from gateway.core import migrations
+from gateway.core.db import standalone_session
+from gateway.core.settings import Settings
+from gateway.http.app import create_app
+from gateway.identity.clients import create_client
+from gateway.identity.passwords import use_pepper
 from simulators.population import CITIZENS, seed_population
 
 # Secrets hashed by the tests themselves (outside any server) use this pepper, and so do the test gateways
@@ -170,7 +170,7 @@ def gateway_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
 
 
 async def _plant_search_rows(url: str) -> PlantedSearch:
-    from gateway.db import create_engine
+    from gateway.core.db import create_engine
 
     engine = create_engine(url)
     try:

@@ -28,9 +28,9 @@ import httpx
 import orjson
 from support import free_port
 
-from gateway.db import standalone_session
-from gateway.security.passwords import use_pepper
-from gateway.services.clients import create_client
+from gateway.core.db import standalone_session
+from gateway.identity.clients import create_client
+from gateway.identity.passwords import use_pepper
 
 NGINX_CANDIDATES = ("nginx", "/usr/sbin/nginx")
 LOG_FORMAT = "$upstream_addr $status $request_method $uri $http_x_request_id"

@@ -143,7 +143,7 @@ class LiveServer:
     """A uvicorn server running an ASGI app in a thread on 127.0.0.1, on a free port."""
 
     def __init__(self, app: Any, **options: Any) -> None:
-        """``options`` are uvicorn's (those of ``gateway.http_server.uvicorn_options``: the gateway's own server)."""
+        """``options`` are uvicorn's (those of ``gateway.http.server.uvicorn_options``: the gateway's own server)."""
         options = {"host": "127.0.0.1", "port": 0, "log_config": None, **options}
         self.config = uvicorn.Config(app, lifespan="on", **options)
         self.server = uvicorn.Server(self.config)
@@ -209,8 +209,8 @@ def run_gateway_command(args: tuple[str, ...] | list[str], *, env: dict[str, str
     from typer.testing import CliRunner
 
     from gateway.cli import app
-    from gateway.security import passwords
-    from gateway.settings import get_settings
+    from gateway.core.settings import get_settings
+    from gateway.identity import passwords
 
     saved, here, pepper = dict(os.environ), Path.cwd(), passwords._peppers.current
     passwords._peppers.current = None

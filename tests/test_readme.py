@@ -11,10 +11,10 @@ from typing import Any
 import typer.main
 from prometheus_client import REGISTRY
 
-import gateway.metrics  # noqa: F401 - registers the gateway's metrics
+import gateway.core.metrics  # noqa: F401 - registers the gateway's metrics
 from gateway.cli import app as cli_app
-from gateway.problems import PROBLEM_TYPES
-from gateway.settings import Settings
+from gateway.core.problems import PROBLEM_TYPES
+from gateway.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -171,7 +171,7 @@ def test_every_option_the_docs_name_exists() -> None:
                 continue
             shown.append((command, span))
     assert len(shown) > 40
-    # Log lines the pages quote (gateway/outages.py), not commands.
+    # Log lines the pages quote (gateway/core/outages.py), not commands.
     logged = ("gateway database unavailable", "gateway database available again")
     unknown = [entry for entry in unknown if not entry.endswith(": None") and not entry.startswith(logged)]
     assert not unknown, f"no such gateway command: {unknown}"

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from gateway.db import UTCDateTime, utcnow
+from gateway.core.db import UTCDateTime, utcnow
 
 revision: str = "0002"
 down_revision: str | None = "0001"

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from alembic import op
-from gateway.db import UTCDateTime
+from gateway.core.db import UTCDateTime
 
 revision: str = "0012"
 down_revision: str | None = "0011"

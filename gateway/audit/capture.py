@@ -23,7 +23,8 @@ import orjson
 from starlette.routing import Match
 from starlette.types import Message, Receive, Scope, Send
 
-from ..problems import (
+from gateway.audit.events import PendingEvent, outcome_of
+from gateway.core.problems import (
     PROBLEM_BASE,
     PROBLEM_MEDIA_TYPE,
     AuditUnavailable,
@@ -31,12 +32,11 @@ from ..problems import (
     Problem,
     problem_response,
 )
-from ..services.access import HEADER_VALUE
-from .events import PendingEvent, outcome_of
+from gateway.identity.access import HEADER_VALUE
 
 if TYPE_CHECKING:
-    from ..request_state import RequestState
-    from .writer import AuditWriter
+    from gateway.audit.writer import AuditWriter
+    from gateway.identity.request_state import RequestState
 
 TOKEN_PATH = "/oauth/token"  # noqa: S105 - a path, not a secret
 _PREFIXES = (("/v1/admin", "admin"), ("/v1/audit", "audit"), ("/v1/receipts", "receipt"))

@@ -17,9 +17,9 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..problems import InvalidCursor
-from .events import Outcome
-from .storage import EVENTS, SUBJECTS
+from gateway.audit.events import Outcome
+from gateway.audit.storage import EVENTS, SUBJECTS
+from gateway.core.problems import InvalidCursor
 
 PAGE_DEFAULT = 50
 PAGE_MAX = 500

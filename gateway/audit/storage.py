@@ -16,15 +16,16 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ..db import create_engine, utcnow
-from ..models import SQLModel
-from .events import GENESIS
+from gateway.audit.events import GENESIS
+from gateway.audit.models import AuditEvent, AuditHead, AuditSeal, AuditSubject
+from gateway.core.db import create_engine, utcnow
+from gateway.identity.models import SigningKey
 
-EVENTS = SQLModel.metadata.tables["audit_events"]
-SUBJECTS = SQLModel.metadata.tables["audit_subjects"]
-HEAD = SQLModel.metadata.tables["audit_head"]
-SEALS = SQLModel.metadata.tables["audit_seals"]
-SIGNING_KEYS = SQLModel.metadata.tables["signing_keys"]
+EVENTS: sa.Table = AuditEvent.__table__  # type: ignore[attr-defined]
+SUBJECTS: sa.Table = AuditSubject.__table__  # type: ignore[attr-defined]
+HEAD: sa.Table = AuditHead.__table__  # type: ignore[attr-defined]
+SEALS: sa.Table = AuditSeal.__table__  # type: ignore[attr-defined]
+SIGNING_KEYS: sa.Table = SigningKey.__table__  # type: ignore[attr-defined]
 HEAD_ID = 1
 
 

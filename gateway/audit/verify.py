@@ -26,9 +26,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from .events import GENESIS, event_hash, subject_ids
-from .seals import Seal, seal_problem
-from .storage import EVENTS, SEALS, SIGNING_KEYS, SUBJECTS, read_head, snapshot
+from gateway.audit._seals import Seal, seal_problem
+from gateway.audit.events import GENESIS, event_hash, subject_ids
+from gateway.audit.storage import EVENTS, SEALS, SIGNING_KEYS, SUBJECTS, read_head, snapshot
 
 _PAGE = 2000
 # At one seq, a break of the chain explains the rest: report it before a seal or index finding.
@@ -311,8 +311,8 @@ async def verify_in_child(database_url: str) -> tuple[bool, str]:
 def _child() -> None:
     """``python -m gateway.audit.verify``: verify the trail of the database URL read from standard input and
     print one JSON line: ``{"ok", "summary"}``, ``{"unavailable": ...}`` or ``{"failed": ...}``."""
-    from ..db import create_engine
-    from ..outages import database_unavailable, error_name
+    from gateway.core.db import create_engine
+    from gateway.core.outages import database_unavailable, error_name
 
     url = sys.stdin.read().strip()
 

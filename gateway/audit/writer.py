@@ -26,18 +26,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from .. import metrics
-from ..db import utcnow
-from ..logs import get_logger
-from ..outages import database_outage, database_unavailable, error_name
-from ..problems import AuditUnavailable
-from ..security.keys import SigningKeyFile
-from ..services.keys import publish_signing_key
-from ..settings import Settings
-from .appenders import Appender, SqlAlchemyAppender, make_appender
-from .events import PendingEvent
-from .seals import Seal, make_seal, store_seal
-from .storage import SEALS, audit_engine, ensure_head, lock_head
+from gateway.audit._appenders import Appender, SqlAlchemyAppender, make_appender
+from gateway.audit._seals import Seal, make_seal, store_seal
+from gateway.audit.events import PendingEvent
+from gateway.audit.storage import SEALS, audit_engine, ensure_head, lock_head
+from gateway.core import metrics
+from gateway.core.db import utcnow
+from gateway.core.logs import get_logger
+from gateway.core.outages import database_outage, database_unavailable, error_name
+from gateway.core.problems import AuditUnavailable
+from gateway.core.settings import Settings
+from gateway.identity.key_material import SigningKeyFile
+from gateway.identity.signing_keys import publish_signing_key
 
 log = get_logger(__name__)
 

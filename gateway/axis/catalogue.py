@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..registry import DATABASE_ID
+from gateway.core.settings import DATABASE_ID
 
 DEFAULT_CATALOGUE = Path(__file__).with_name("catalogue.toml")
 

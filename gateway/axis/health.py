@@ -22,22 +22,21 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from connectors.base import Connector, HealthState
 from connectors.context import RequestContext
 from connectors.errors import ConnectorError, RecordNotFound, UpstreamError
-
-from .. import metrics
-from ..db import utcnow
-from ..leases import holder_id, stop_task
-from ..logs import get_logger
-from ..models import AxisCheck, AxisConnection, AxisEvidence, Lease, OpsStatus
-from ..outages import LoopErrors, database_outage, database_unavailable
-from ..registry import ConnectorRegistry, Database
-from ..services.context import connector_call, system_context
-from ..settings import Settings
-from .catalogue import Catalogue
-from .circuit import FAILURE_REASONS, CircuitState
-from .evidence import WindowSummary
-from .history import count_check, prune_history, record_transition
-from .overview import AUDIT_CHAIN, static_state
-from .states import CheckOutcome, ConnectionState, Tracker, after_check
+from gateway.axis._history import count_check, prune_history, record_transition
+from gateway.axis._states import CheckOutcome, ConnectionState, Tracker, after_check
+from gateway.axis.catalogue import Catalogue
+from gateway.axis.models import AxisCheck, AxisConnection, AxisEvidence, OpsStatus
+from gateway.axis.overview import AUDIT_CHAIN, static_state
+from gateway.core import metrics
+from gateway.core.db import utcnow
+from gateway.core.leases import Lease, holder_id, stop_task
+from gateway.core.logs import get_logger
+from gateway.core.outages import LoopErrors, database_outage, database_unavailable
+from gateway.core.settings import Settings
+from gateway.records.circuit import FAILURE_REASONS, CircuitState
+from gateway.records.context import connector_call, system_context
+from gateway.records.evidence import WindowSummary
+from gateway.records.registry import ConnectorRegistry, Database
 
 LEASE = "axis-health"
 STATIC_STATES_EVERY_SECONDS = 10.0
@@ -55,7 +54,7 @@ async def check_connector(  # noqa: PLR0911
     context: RequestContext,
 ) -> CheckOutcome:
     """Check one connector within ``deadline`` seconds, its canary record included when it declares one, in
-    ``context`` (:func:`gateway.services.context.system_context`); never raises."""
+    ``context`` (:func:`gateway.records.context.system_context`); never raises."""
     started = time.perf_counter()
     try:
         with connector_call(context):
@@ -422,7 +421,7 @@ class HealthRunner:
 
     async def verify_audit_chain(self) -> None:
         """Verify the whole audit chain (in a child process, with its own connection) and record the outcome."""
-        from ..audit.verify import VerificationUnavailable, verify_in_child
+        from gateway.audit.verify import VerificationUnavailable, verify_in_child
 
         url = self.settings.database_url
         try:

@@ -8,8 +8,8 @@ from html import escape
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from ..quality.trend import month_quality_html
-from .report import UNKNOWN, AxisMonthReport, DatabaseMonth, Incident
+from gateway.axis.report import UNKNOWN, AxisMonthReport, DatabaseMonth, Incident
+from gateway.quality.trend import month_quality_html
 
 __all__ = ["STATE_LABELS", "duration_text", "percent", "render_report_html", "state_label"]
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ..db import utcnow
-from ..models import AxisConnection
-from .history import record_transition
-from .states import ConnectionState
+from gateway.axis._history import record_transition
+from gateway.axis._states import ConnectionState
+from gateway.axis.models import AxisConnection
+from gateway.core.db import utcnow
 
 
 async def set_maintenance(session: AsyncSession, database_id: str, maintenance: bool) -> None:

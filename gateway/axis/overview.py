@@ -10,14 +10,14 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from connectors.base import Capability
-
-from .. import metrics
-from ..exchange.manage import exchange_backlog
-from ..models import AxisCheck, AxisConnection, ClientKey, OpsStatus, SigningKey
-from ..registry import ConnectorRegistry
-from .catalogue import Catalogue, CatalogueEntry
-from .routes import Route
-from .states import STATES, UP_STATES, ConnectionState
+from gateway.axis._states import STATES, UP_STATES, ConnectionState
+from gateway.axis.catalogue import Catalogue, CatalogueEntry
+from gateway.axis.models import AxisCheck, AxisConnection, OpsStatus
+from gateway.axis.routes import Route
+from gateway.core import metrics
+from gateway.exchange.manage import exchange_backlog
+from gateway.identity.models import ClientKey, SigningKey
+from gateway.records.registry import ConnectorRegistry
 
 AUDIT_CHAIN = "audit_chain"
 NOT_CONFIGURED = "no connector configured"

@@ -22,11 +22,12 @@ from pydantic import BaseModel, Field
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ..audit.events import OUTCOMES
-from ..models import AuditEvent, AxisCheckCount, AxisTransition
-from ..quality.monthly import MonthQuality, build_month_quality
-from .catalogue import Catalogue
-from .states import UP_STATES, ConnectionState
+from gateway.audit.events import OUTCOMES
+from gateway.audit.models import AuditEvent
+from gateway.axis._states import UP_STATES, ConnectionState
+from gateway.axis.catalogue import Catalogue
+from gateway.axis.models import AxisCheckCount, AxisTransition
+from gateway.quality.monthly import MonthQuality, build_month_quality
 
 __all__ = [
     "MONTH_PATTERN",

@@ -11,8 +11,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from connectors.platform import AxisProfile
-
-from ..settings import ConnectorInstance
+from gateway.core.settings import ConnectorInstance
 
 __all__ = ["DEFAULT_PLATFORM", "Route", "connection_route", "connection_routes"]
 

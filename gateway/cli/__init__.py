@@ -1,7 +1,7 @@
 """The ``gateway`` command; each group of subcommands lives in its own module."""
 
-from . import audit, axis, clients, config, connector, exchange, grants, keys, quality
-from .main import app
+from gateway.cli import audit, axis, clients, config, connector, exchange, grants, keys, quality
+from gateway.cli.main import app
 
 app.add_typer(clients.app, name="clients")
 app.add_typer(grants.app, name="grants")

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .main import require_current_schema
+from gateway.cli.main import require_current_schema
 
 if TYPE_CHECKING:
-    from ..audit.verify import Report
+    from gateway.audit.verify import Report
 
 app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True, rich_markup_mode=None)
 
@@ -57,9 +57,9 @@ def audit_verify(
 
     from sqlalchemy.exc import SQLAlchemyError
 
-    from ..audit.storage import audit_engine
-    from ..audit.verify import verify_trail
-    from ..settings import get_settings
+    from gateway.audit.storage import audit_engine
+    from gateway.audit.verify import verify_trail
+    from gateway.core.settings import get_settings
 
     anchors = [_anchor(value) for value in anchor or ()]
     settings = get_settings()
@@ -92,11 +92,11 @@ def audit_seal() -> None:
     from sqlalchemy.exc import SQLAlchemyError
     from sqlmodel.ext.asyncio.session import AsyncSession
 
-    from ..audit.storage import HeadMissing, audit_engine, read_head
-    from ..audit.writer import seal_head
-    from ..security.datakeys import DataKeyError, DataKeys
-    from ..services.keys import SigningKeyUnavailable, active_signing_key
-    from ..settings import get_settings
+    from gateway.audit.storage import HeadMissing, audit_engine, read_head
+    from gateway.audit.writer import seal_head
+    from gateway.core.settings import get_settings
+    from gateway.identity.datakeys import DataKeyError, DataKeys
+    from gateway.identity.signing_keys import SigningKeyUnavailable, active_signing_key
 
     settings = get_settings()
     require_current_schema(settings.database_url)

@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .clients import echo_json
-from .main import require_current_schema
+from gateway.cli.clients import echo_json
+from gateway.cli.main import require_current_schema
 
 if TYPE_CHECKING:
-    from ..axis.catalogue import Catalogue, CatalogueEntry
-    from ..axis.overview import AxisOverview, DatabaseDetail
-    from ..axis.report import AxisMonthReport
-    from ..settings import Settings
+    from gateway.axis.catalogue import Catalogue, CatalogueEntry
+    from gateway.axis.overview import AxisOverview, DatabaseDetail
+    from gateway.axis.report import AxisMonthReport
+    from gateway.core.settings import Settings
 
 app = typer.Typer(
     help="The integration axis: catalogued national databases and their connections.", rich_markup_mode=None
@@ -75,7 +75,7 @@ def overview_table(overview: AxisOverview) -> str:
 
 
 def _catalogue(settings: Settings) -> Catalogue:
-    from ..axis.catalogue import CatalogueError, load_catalogue
+    from gateway.axis.catalogue import CatalogueError, load_catalogue
 
     try:
         return load_catalogue(settings.axis_catalogue_path)
@@ -99,10 +99,10 @@ def axis(ctx: typer.Context, as_json: JsonOption = False) -> None:
         return
     import asyncio
 
-    from ..axis.overview import axis_overview, connected_target
-    from ..axis.routes import connection_routes
-    from ..db import standalone_session
-    from ..settings import get_settings
+    from gateway.axis.overview import axis_overview, connected_target
+    from gateway.axis.routes import connection_routes
+    from gateway.core.db import standalone_session
+    from gateway.core.settings import get_settings
 
     settings = get_settings()
     require_current_schema(settings.database_url)
@@ -154,10 +154,10 @@ def show(
     """One database's connection and its recent health checks."""
     import asyncio
 
-    from ..axis.overview import database_detail
-    from ..axis.routes import connection_routes
-    from ..db import standalone_session
-    from ..settings import get_settings
+    from gateway.axis.overview import database_detail
+    from gateway.axis.routes import connection_routes
+    from gateway.core.db import standalone_session
+    from gateway.core.settings import get_settings
 
     settings = get_settings()
     require_current_schema(settings.database_url)
@@ -183,9 +183,9 @@ def maintenance(
     """Put a database's connection under maintenance (not checked, shown as maintenance), or end it."""
     import asyncio
 
-    from ..axis.maintenance import set_maintenance
-    from ..db import standalone_session
-    from ..settings import get_settings
+    from gateway.axis.maintenance import set_maintenance
+    from gateway.core.db import standalone_session
+    from gateway.core.settings import get_settings
 
     settings = get_settings()
     require_current_schema(settings.database_url)
@@ -201,7 +201,7 @@ def maintenance(
 
 def report_text(report: AxisMonthReport) -> str:
     """The monthly report as text: the headline, each database's shares of the month, its incidents."""
-    from ..axis.html import duration_text, percent, state_label
+    from gateway.axis.html import duration_text, percent, state_label
 
     zone = report.report_zone()
     period = f"{report.start.astimezone(zone):%Y-%m-%d %H:%M} to {report.end.astimezone(zone):%Y-%m-%d %H:%M}"
@@ -252,7 +252,7 @@ def report_text(report: AxisMonthReport) -> str:
             f"{incident.cause or '-'}"
         )
     if report.quality is not None:
-        from ..quality.trend import month_quality_text
+        from gateway.quality.trend import month_quality_text
 
         lines += month_quality_text(report.quality)
     return "\n".join(lines)
@@ -270,12 +270,12 @@ def report(
     incidents, checks and requests, and "n of 16 connected at month end"."""
     import asyncio
 
-    from ..axis.html import render_report_html
-    from ..axis.overview import connected_target
-    from ..axis.report import InvalidMonth, build_month_report
-    from ..axis.routes import connection_routes
-    from ..db import standalone_session, utcnow
-    from ..settings import get_settings
+    from gateway.axis.html import render_report_html
+    from gateway.axis.overview import connected_target
+    from gateway.axis.report import InvalidMonth, build_month_report
+    from gateway.axis.routes import connection_routes
+    from gateway.core.db import standalone_session, utcnow
+    from gateway.core.settings import get_settings
 
     if output_format not in ("text", "json", "html"):
         typer.echo(f"error: --format must be text, json or html, not {output_format!r}", err=True)

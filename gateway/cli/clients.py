@@ -14,19 +14,17 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
-from .main import require_current_schema
+from gateway.cli.main import require_current_schema
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
     from sqlmodel.ext.asyncio.session import AsyncSession
 
-    from ..models import ClientStatus
-    from ..problems import Problem
-    from ..registry import ConnectorRegistry
-    from ..services.clients import (
-        ClientDetail,
-    )
-    from ..services.grants import GrantPublic
+    from gateway.core.problems import Problem
+    from gateway.identity.clients import ClientDetail
+    from gateway.identity.grants import GrantPublic
+    from gateway.identity.models import ClientStatus
+    from gateway.records.registry import ConnectorRegistry
 
 app = typer.Typer(
     help="Clients: agency systems allowed to call the gateway.", no_args_is_help=True, rich_markup_mode=None
@@ -41,7 +39,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (the admin 
 
 
 class StatusChoice(StrEnum):
-    """A client's status as ``--status`` takes it: the values of :class:`gateway.models.ClientStatus` (spelled out
+    """A client's status as ``--status`` takes it: the values of :class:`gateway.tables.ClientStatus` (spelled out
     here so that the help is built without loading the models)."""
 
     ACTIVE = "active"
@@ -70,11 +68,11 @@ def run_admin(action: Action[T], *, catalog: bool = False, given: Mapping[str, A
     conflict, invalid values) is printed and exits 1."""
     import asyncio
 
-    from ..db import standalone_session
-    from ..logs import configure_logging
-    from ..problems import Problem
-    from ..registry import ConnectorRegistry
-    from ..settings import get_settings
+    from gateway.core.db import standalone_session
+    from gateway.core.logs import configure_logging
+    from gateway.core.problems import Problem
+    from gateway.core.settings import get_settings
+    from gateway.records.registry import ConnectorRegistry
 
     settings = get_settings()
     require_current_schema(settings.database_url)
@@ -182,8 +180,8 @@ def clients_create(
 ) -> None:
     """Create a client and print its id and secret. The secret is shown only this once."""
 
-    from ..services.clients import ClientCreate, add_client
-    from ..services.grants import validated
+    from gateway.identity.clients import ClientCreate, add_client
+    from gateway.identity.grants import validated
 
     given: dict[str, Any] = {
         "name": name,
@@ -211,8 +209,8 @@ def clients_list(
     as_json: JsonOption = False,
 ) -> None:
     """List the clients, one per line: id, status, token scopes, name (never their secrets)."""
-    from ..models import ClientStatus
-    from ..services.clients import ClientPublic, describe_client, list_clients
+    from gateway.identity.clients import ClientPublic, describe_client, list_clients
+    from gateway.identity.models import ClientStatus
 
     wanted = None if status is None else ClientStatus(status.value)
 
@@ -231,7 +229,7 @@ def clients_list(
 def clients_show(client_id: ClientIdArgument, as_json: JsonOption = False) -> None:
     """Show a client: its details, the scopes a token would carry now, its secrets' dates and its grants."""
 
-    from ..services.clients import describe_client, require_client
+    from gateway.identity.clients import describe_client, require_client
 
     async def show(session: AsyncSession, _registry: ConnectorRegistry | None) -> ClientDetail:
         return await describe_client(session, await require_client(session, client_id))
@@ -265,8 +263,8 @@ def clients_update(
 ) -> None:
     """Change a client's details; running gateways apply the change at once."""
 
-    from ..services.clients import ClientUpdate, describe_client, require_client, update_client
-    from ..services.grants import validated
+    from gateway.identity.clients import ClientUpdate, describe_client, require_client, update_client
+    from gateway.identity.grants import validated
 
     given: dict[str, Any] = {}
     if name is not None:
@@ -301,7 +299,7 @@ def clients_update(
 
 def _set_status(client_id: str, status: ClientStatus) -> None:
 
-    from ..services.clients import require_client, set_status
+    from gateway.identity.clients import require_client, set_status
 
     async def change(session: AsyncSession, _registry: ConnectorRegistry | None) -> None:
         await set_status(session, await require_client(session, client_id), status)
@@ -313,7 +311,7 @@ def _set_status(client_id: str, status: ClientStatus) -> None:
 @app.command("suspend")
 def clients_suspend(client_id: ClientIdArgument) -> None:
     """Suspend a client: its tokens stop working and it obtains no new ones."""
-    from ..models import ClientStatus
+    from gateway.identity.models import ClientStatus
 
     _set_status(client_id, ClientStatus.SUSPENDED)
 
@@ -321,7 +319,7 @@ def clients_suspend(client_id: ClientIdArgument) -> None:
 @app.command("activate")
 def clients_activate(client_id: ClientIdArgument) -> None:
     """Reactivate a suspended client."""
-    from ..models import ClientStatus
+    from gateway.identity.models import ClientStatus
 
     _set_status(client_id, ClientStatus.ACTIVE)
 
@@ -335,8 +333,8 @@ def clients_rotate_secret(
 ) -> None:
     """Give a client a new secret and print it (shown only this once)."""
 
-    from ..services.clients import SecretRotation, require_client, rotate_client_secret
-    from ..services.grants import validated
+    from gateway.identity.clients import SecretRotation, require_client, rotate_client_secret
+    from gateway.identity.grants import validated
 
     given = {"overlap_seconds": overlap}
 

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .main import CONFIG_ENV, EXIT_BAD_SETTINGS, load_settings, use_config
+from gateway.cli.main import CONFIG_ENV, EXIT_BAD_SETTINGS, load_settings, use_config
 
 if TYPE_CHECKING:
-    from ..settings import Settings
+    from gateway.core.settings import Settings
 
 app = typer.Typer(help="The gateway's settings.", no_args_is_help=True, rich_markup_mode=None)
 
@@ -60,8 +60,8 @@ def _connector_failures(settings: Settings) -> dict[str, str]:
     """Databases whose connector cannot be built from its configuration: database id -> why."""
     import asyncio
 
-    from ..logs import configure_logging
-    from ..registry import ConnectorRegistry
+    from gateway.core.logs import configure_logging
+    from gateway.records.registry import ConnectorRegistry
 
     configure_logging(level="CRITICAL", fmt=settings.log_format)  # the failures are reported below, stdout is JSON
     registry = ConnectorRegistry.from_settings(settings)

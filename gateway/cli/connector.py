@@ -27,7 +27,7 @@ def new(
     """Create a connector package: connector, configuration model, mapping, contract, sandbox, README, the
     conformance kit's test and the entry-point line, in a new directory inside --directory. It passes its own
     tests as created."""
-    from ..scaffold import ScaffoldError, connector_names, create_connector_package
+    from gateway.scaffold import ScaffoldError, connector_names, create_connector_package
 
     try:
         names = connector_names(name, title)

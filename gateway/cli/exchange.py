@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from .main import require_current_schema
+from gateway.cli.main import require_current_schema
 
 app = typer.Typer(
     help="Submitted operations: dead letters, retries, replays.", no_args_is_help=True, rich_markup_mode=None
@@ -29,9 +29,9 @@ def dead_letters(
     """List dead-lettered operations, oldest first, with their last error (never their field values)."""
     import asyncio
 
-    from ..db import standalone_session
-    from ..exchange import manage
-    from ..settings import get_settings
+    from gateway.core.db import standalone_session
+    from gateway.core.settings import get_settings
+    from gateway.exchange import manage
 
     settings = get_settings()
     require_current_schema(settings.database_url)
@@ -65,9 +65,9 @@ def retry(
     """Deliver dead-lettered operations again (same idempotency key, attempts from zero)."""
     import asyncio
 
-    from ..db import standalone_session
-    from ..exchange import manage
-    from ..settings import get_settings
+    from gateway.core.db import standalone_session
+    from gateway.core.settings import get_settings
+    from gateway.exchange import manage
 
     settings = get_settings()
     require_current_schema(settings.database_url)
@@ -95,9 +95,9 @@ def replay(
     database restored from a backup taken before they were applied."""
     import asyncio
 
-    from ..db import standalone_session
-    from ..exchange import manage
-    from ..settings import get_settings
+    from gateway.core.db import standalone_session
+    from gateway.core.settings import get_settings
+    from gateway.exchange import manage
 
     settings = get_settings()
     require_current_schema(settings.database_url)

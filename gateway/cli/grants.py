@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .clients import JsonOption, echo_json, grant_row, run_admin
+from gateway.cli.clients import JsonOption, echo_json, grant_row, run_admin
 
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
-    from ..registry import ConnectorRegistry
-    from ..services.grants import GrantPublic
+    from gateway.identity.grants import GrantPublic
+    from gateway.records.registry import ConnectorRegistry
 
 app = typer.Typer(
     help="Grants: what each client may do with each national database.", no_args_is_help=True, rich_markup_mode=None
@@ -92,7 +92,7 @@ def grants_add(
     """Give a client operations on a database, limited to fields and purposes; checked against the database's
     connector as configured in the settings."""
 
-    from ..services.grants import GrantCreate, GrantPublic, add_grant, validated
+    from gateway.identity.grants import GrantCreate, GrantPublic, add_grant, validated
 
     given: dict[str, Any] = {
         "client_id": client_id,
@@ -130,7 +130,7 @@ def grants_list(
     """List grants, one per line: id, client, database, status, operations, fields, purposes (``*``: all),
     valid from, valid until."""
 
-    from ..services.grants import GrantPublic, list_grants
+    from gateway.identity.grants import GrantPublic, list_grants
 
     async def find(session: AsyncSession, _registry: ConnectorRegistry | None) -> list[GrantPublic]:
         grants = await list_grants(session, client_id=client, database=database, active=active)
@@ -148,7 +148,7 @@ def grants_list(
 def grants_show(grant_id: GrantIdArgument, as_json: JsonOption = False) -> None:
     """Show one grant and its status now."""
 
-    from ..services.grants import GrantPublic, get_grant
+    from gateway.identity.grants import GrantPublic, get_grant
 
     async def show(session: AsyncSession, _registry: ConnectorRegistry | None) -> GrantPublic:
         return GrantPublic.of(await get_grant(session, grant_id))
@@ -164,7 +164,7 @@ def grants_show(grant_id: GrantIdArgument, as_json: JsonOption = False) -> None:
 def grants_revoke(grant_id: GrantIdArgument) -> None:
     """Revoke a grant at once (it is kept, marked revoked)."""
 
-    from ..services.grants import GrantPublic, revoke_grant
+    from gateway.identity.grants import GrantPublic, revoke_grant
 
     async def revoke(session: AsyncSession, _registry: ConnectorRegistry | None) -> GrantPublic:
         return GrantPublic.of(await revoke_grant(session, grant_id))

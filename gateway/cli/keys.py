@@ -16,16 +16,14 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from .main import require_current_schema
+from gateway.cli.main import require_current_schema
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
     from sqlmodel.ext.asyncio.session import AsyncSession
 
-    from ..security.datakeys import DataKeys
-    from ..services.client_keys import (
-        ClientKeyPublic,
-    )
+    from gateway.identity.client_keys import ClientKeyPublic
+    from gateway.identity.datakeys import DataKeys
 
 app = typer.Typer(
     help="Keys: clients' public keys (private_key_jwt) and the gateway's signing key.",
@@ -41,10 +39,10 @@ def _run(action: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Run ``action`` on the gateway's database (its schema must be current); a problem is printed, exit 1."""
     import asyncio
 
-    from ..db import standalone_session
-    from ..logs import configure_logging
-    from ..problems import Problem
-    from ..settings import get_settings
+    from gateway.core.db import standalone_session
+    from gateway.core.logs import configure_logging
+    from gateway.core.problems import Problem
+    from gateway.core.settings import get_settings
 
     settings = get_settings()
     require_current_schema(settings.database_url)
@@ -104,7 +102,7 @@ def keys_register(
 ) -> None:
     """Register a public key with which CLIENT signs its private_key_jwt assertions."""
 
-    from ..services.client_keys import MAX_KEY_MATERIAL, ClientKeyPublic, register_client_key
+    from gateway.identity.client_keys import MAX_KEY_MATERIAL, ClientKeyPublic, register_client_key
 
     material = file.read_bytes()
     if len(material) > MAX_KEY_MATERIAL:
@@ -131,7 +129,7 @@ def keys_list(
 ) -> None:
     """List CLIENT's keys: kid, client, algorithm, status, certificate expiry, registration date."""
 
-    from ..services.client_keys import ClientKeyPublic, list_client_keys
+    from gateway.identity.client_keys import ClientKeyPublic, list_client_keys
 
     async def action(session: AsyncSession) -> list[ClientKeyPublic]:
         return [ClientKeyPublic.model_validate(key) for key in await list_client_keys(session, client_id)]
@@ -151,7 +149,7 @@ def keys_revoke(
 ) -> None:
     """Revoke a client key: assertions signed with it are refused from now on."""
 
-    from ..services.client_keys import ClientKeyPublic, revoke_client_key
+    from gateway.identity.client_keys import ClientKeyPublic, revoke_client_key
 
     async def action(session: AsyncSession) -> ClientKeyPublic:
         return ClientKeyPublic.model_validate(await revoke_client_key(session, kid, client_id=client_id))
@@ -162,9 +160,9 @@ def keys_revoke(
 
 def _run_with_data_keys(action: Callable[[AsyncSession, DataKeys], Awaitable[T]]) -> T:
     """:func:`_run` with the data keys; a data key or signing key that cannot be used is printed, exit 1."""
-    from ..security.datakeys import DataKeyError, DataKeys
-    from ..services.keys import SigningKeyUnavailable
-    from ..settings import get_settings
+    from gateway.core.settings import get_settings
+    from gateway.identity.datakeys import DataKeyError, DataKeys
+    from gateway.identity.signing_keys import SigningKeyUnavailable
 
     try:
         data_keys = DataKeys.from_settings(get_settings())
@@ -179,8 +177,8 @@ def keys_rotate(as_json: JsonOption = False) -> None:
     """Rotate the gateway's signing key: a new key, stored in the database (its private part encrypted with the
     data key), signs from now on in every gateway process; the previous one stays in the JWKS until the tokens it
     signed have expired."""
-    from ..services.keys import rotate_signing_key
-    from ..settings import get_settings
+    from gateway.core.settings import get_settings
+    from gateway.identity.signing_keys import rotate_signing_key
 
     settings = get_settings()
     rotation = _run_with_data_keys(lambda session, data_keys: rotate_signing_key(session, settings, data_keys))
@@ -209,9 +207,9 @@ def keys_import(
     key, keeping its kid: tokens it signed stay valid. Its private part is stored encrypted with the data key;
     the other keys retire as in a rotation. Nothing changes when it is the active key already. The file may be
     deleted afterwards."""
-    from ..security.keys import load_signing_key
-    from ..services.keys import import_signing_key
-    from ..settings import get_settings
+    from gateway.core.settings import get_settings
+    from gateway.identity.key_material import load_signing_key
+    from gateway.identity.signing_keys import import_signing_key
 
     settings = get_settings()
     source = path or settings.key_path
@@ -233,8 +231,8 @@ def keys_import(
 @app.command("signing")
 def keys_signing(as_json: JsonOption = False) -> None:
     """List the gateway's signing keys: kid, algorithm, status, created, retired, published until."""
-    from ..services.keys import describe_signing_keys
-    from ..settings import get_settings
+    from gateway.core.settings import get_settings
+    from gateway.identity.signing_keys import describe_signing_keys
 
     settings = get_settings()
     keys = _run(lambda session: describe_signing_keys(session, settings))
@@ -276,10 +274,10 @@ def keys_rotate_data_key(
     encrypted again with it. With GATEWAY_DATA_KEY set, or with --reencrypt-only, put the new key first yourself;
     this command then re-encrypts with it."""
 
-    from ..exchange.webhooks import reencrypt_secrets
-    from ..security.datakeys import DataKeyError, DataKeys, new_key, write_key_file
-    from ..services.keys import reencrypt_signing_keys
-    from ..settings import get_settings
+    from gateway.core.settings import get_settings
+    from gateway.exchange.webhooks import reencrypt_secrets
+    from gateway.identity.datakeys import DataKeyError, DataKeys, new_key, write_key_file
+    from gateway.identity.signing_keys import reencrypt_signing_keys
 
     if reencrypt_only and drop_old:
         typer.echo("error: --drop-old writes the key file, which --reencrypt-only leaves alone", err=True)

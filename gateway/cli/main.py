@@ -19,16 +19,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .. import __version__
-from ..files import DIRECTORY_MODE, private_directory, restrict_umask
+from gateway import __version__
+from gateway.core.files import DIRECTORY_MODE, private_directory, restrict_umask
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
     from pydantic_settings import SettingsError
 
-    from ..settings import Settings
+    from gateway.core.settings import Settings
 
-#: The variable naming the settings file (``gateway.settings.CONFIG_ENV``, spelled out here so that the help is
+#: The variable naming the settings file (``gateway.core.settings.CONFIG_ENV``, spelled out here so that the help is
 #: built without loading the settings).
 CONFIG_ENV = "GATEWAY_CONFIG"
 
@@ -82,7 +82,7 @@ def use_config(path: Path | None) -> None:
     """Read the settings from ``path`` from now on (and in the worker processes started from here)."""
     if path is None:
         return
-    from ..settings import get_settings
+    from gateway.core.settings import get_settings
 
     os.environ[CONFIG_ENV] = str(path.resolve())
     get_settings.cache_clear()
@@ -92,7 +92,7 @@ def use_data_dir(path: Path | None) -> None:
     """Use the data directory ``path`` (absolute, whatever the current directory) from now on."""
     if path is None:
         return
-    from ..settings import get_settings
+    from gateway.core.settings import get_settings
 
     os.environ[DATA_DIR_ENV] = str(path.resolve())
     get_settings.cache_clear()
@@ -107,7 +107,7 @@ def use_demo_settings() -> Path | None:
     path = data_dir / DEMO_SETTINGS_FILE
     if not path.is_file():
         return None
-    from ..settings import get_settings
+    from gateway.core.settings import get_settings
 
     os.environ[CONFIG_ENV] = str(path.resolve())
     get_settings.cache_clear()
@@ -129,7 +129,7 @@ def load_settings() -> Settings:
     from pydantic import ValidationError
     from pydantic_settings import SettingsError
 
-    from ..settings import get_settings
+    from gateway.core.settings import get_settings
 
     try:
         return get_settings()
@@ -208,8 +208,8 @@ def require_current_schema(database_url: str) -> None:
 
     from sqlalchemy.exc import SQLAlchemyError
 
-    from .. import migrations
-    from ..db import create_engine
+    from gateway.core import migrations
+    from gateway.core.db import create_engine
 
     say_which_gateway(database_url)
     file = sqlite_file(database_url)
@@ -279,12 +279,12 @@ def _serve(settings: Settings, sock: socket.socket, *, host: str, port: int, wor
     """Serve on ``sock`` (bound by :func:`listen`) with uvicorn, in ``workers`` processes."""
     import uvicorn
 
-    from ..http_server import uvicorn_options
+    from gateway.http.server import uvicorn_options
 
     private_directory(settings.data_dir)
     prepare_multiprocess_metrics(settings, workers)
     config = uvicorn.Config(
-        "gateway.app:create_app", factory=True, **uvicorn_options(settings, host=host, port=port, workers=workers)
+        "gateway.http.app:create_app", factory=True, **uvicorn_options(settings, host=host, port=port, workers=workers)
     )
     if workers > 1:
         from uvicorn.supervisors import Multiprocess
@@ -310,7 +310,7 @@ def serve(
 
     In production, several workers need Redis (GATEWAY_REDIS_URL): each worker would otherwise count the rate
     limits in its own memory."""
-    from .. import migrations
+    from gateway.core import migrations
 
     use_config(config)
     settings = load_settings()
@@ -346,10 +346,10 @@ def demo(
     are started and configured here."""
     import asyncio
 
-    from .. import migrations
-    from ..demo import demo_banner, keep_tokens_fresh, prepare_demo, scan_later
-    from ..demo_settings import write_demo_settings
-    from ..logs import configure_logging
+    from gateway.core import migrations
+    from gateway.core.logs import configure_logging
+    from gateway.demo import demo_banner, keep_tokens_fresh, prepare_demo, scan_later
+    from gateway.demo_settings import write_demo_settings
 
     use_config(config)
     settings = load_settings()
@@ -387,8 +387,8 @@ def demo(
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Apply the migrations up to REVISION (creating the database, when it is an absent SQLite file)."""
-    from .. import migrations
-    from ..settings import get_settings
+    from gateway.core import migrations
+    from gateway.core.settings import get_settings
 
     say_which_gateway(get_settings().database_url)
     migrations.upgrade(get_settings().database_url, revision)
@@ -398,8 +398,8 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 @db_app.command("downgrade")
 def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, e.g. base.")]) -> None:
     """Revert the migrations down to REVISION."""
-    from .. import migrations
-    from ..settings import get_settings
+    from gateway.core import migrations
+    from gateway.core.settings import get_settings
 
     file = sqlite_file(get_settings().database_url)
     say_which_gateway(get_settings().database_url)

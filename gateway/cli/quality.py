@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .main import require_current_schema
+from gateway.cli.main import require_current_schema
 
 if TYPE_CHECKING:
-    from ..quality.evaluate import Evaluation
-    from ..quality.report import QualityReport
-    from ..registry import ConnectorRegistry
-    from ..settings import Settings
+    from gateway.core.settings import Settings
+    from gateway.quality.evaluate import Evaluation
+    from gateway.quality.report import QualityReport
+    from gateway.records.registry import ConnectorRegistry
 
 app = typer.Typer(
     help="Data quality of the national databases: correct, complete, clean, live.",
@@ -62,7 +62,7 @@ def scan_summary(database_id: str, evaluation: Evaluation, sample_size: int) -> 
 
 
 def _registry(settings: Settings, database_id: str) -> ConnectorRegistry:
-    from ..registry import ConnectorRegistry
+    from gateway.records.registry import ConnectorRegistry
 
     instance = settings.connectors.get(database_id)
     if instance is None or not instance.enabled:
@@ -88,11 +88,10 @@ def scan(
     import asyncio
 
     from connectors.base import ConnectorError, OperationNotSupported
-
-    from ..db import standalone_session
-    from ..quality.lookups import registry_lookups
-    from ..quality.service import NothingScanned, scan_database
-    from ..settings import get_settings
+    from gateway.core.db import standalone_session
+    from gateway.core.settings import get_settings
+    from gateway.quality.lookups import registry_lookups
+    from gateway.quality.service import NothingScanned, scan_database
 
     settings = get_settings()
     require_current_schema(settings.database_url)
@@ -133,7 +132,7 @@ def scan(
 
 
 def _names(settings: Settings, database_id: str) -> tuple[str | None, str | None]:
-    from ..axis.catalogue import CatalogueError, load_catalogue
+    from gateway.axis.catalogue import CatalogueError, load_catalogue
 
     try:
         entry = load_catalogue(settings.axis_catalogue_path).get(database_id)
@@ -153,10 +152,10 @@ def report(
     """Print a database's data-quality report (from its last scan and the records submitted to it)."""
     import asyncio
 
-    from ..db import standalone_session
-    from ..quality.html import render_html
-    from ..quality.report import build_report
-    from ..settings import get_settings
+    from gateway.core.db import standalone_session
+    from gateway.core.settings import get_settings
+    from gateway.quality.html import render_html
+    from gateway.quality.report import build_report
 
     settings = get_settings()
     require_current_schema(settings.database_url)

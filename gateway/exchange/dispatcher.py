@@ -15,7 +15,7 @@ claim lapses after ``exchange_claim_seconds``: the operations of a process that 
 the same idempotency key, and the connector recognises them (at-least-once delivery, exactly-once in effect).
 
 Each call to a connector delivers operations of one submission, in that submission's request context (its request
-id, client and agency, purpose, actor, and a span in its trace; :mod:`gateway.services.context`), with the claim's
+id, client and agency, purpose, actor, and a span in its trace; :mod:`gateway.records.context`), with the claim's
 end as deadline.
 """
 
@@ -45,17 +45,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from connectors.base import Capability, OperationKind, SubmitOperation, SubmitStatus
 from connectors.context import RequestContext
 from connectors.errors import ConnectorError, ContractViolation, OperationNotSupported, SubmissionRejected
-
-from .. import metrics
-from ..db import utcnow
-from ..leases import LeaseHolder, stop_task
-from ..logs import get_logger
-from ..models import ExchangeChange, ExchangeFeed, ExchangeOperation, ExchangeReceipt
-from ..outages import LoopErrors, database_outage
-from ..registry import ConnectorRegistry
-from ..services.context import CONTEXT_KEY, connector_call, delivery_context
-from ..settings import Settings
-from .states import DEAD, DELIVERED, DELIVERING, PENDING, UNFINISHED
+from gateway.core import metrics
+from gateway.core.db import utcnow
+from gateway.core.leases import LeaseHolder, stop_task
+from gateway.core.logs import get_logger
+from gateway.core.outages import LoopErrors, database_outage
+from gateway.core.settings import Settings
+from gateway.exchange._states import DEAD, DELIVERED, DELIVERING, PENDING, UNFINISHED
+from gateway.exchange.models import ExchangeChange, ExchangeFeed, ExchangeOperation, ExchangeReceipt
+from gateway.records.context import CONTEXT_KEY, connector_call, delivery_context
+from gateway.records.registry import ConnectorRegistry
 
 LEASE = "exchange-dispatch"
 #: How many rounds' worth of the oldest unfinished operations a claim looks at.

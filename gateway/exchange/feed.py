@@ -7,9 +7,9 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ..models import ExchangeChange
-from ..problems import InvalidCursor
-from ..services.access import Decision
+from gateway.core.problems import InvalidCursor
+from gateway.exchange.models import ExchangeChange
+from gateway.identity.access import Decision
 
 
 def parse_cursor(cursor: str | None) -> int:

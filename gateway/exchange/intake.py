@@ -17,26 +17,25 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from connectors.context import RequestContext
-
-from .. import metrics
-from ..db import utcnow
-from ..logs import get_logger
-from ..models import ExchangeOperation, ExchangeReceipt
-from ..outages import Outage, database_outage, database_unavailable
-from ..problems import (
+from gateway.core import metrics
+from gateway.core.db import utcnow
+from gateway.core.logs import get_logger
+from gateway.core.outages import Outage, database_outage, database_unavailable
+from gateway.core.problems import (
     ExchangeUnavailable,
     IdempotencyKeyReused,
     QualityRefused,
     SubmissionRejected,
     ValidationFailed,
 )
-from ..quality import record_submitted
-from ..services.access import Decision
-from ..services.context import CONTEXT_KEY, stored_context
-from ..settings import Settings, get_settings
-from .operations import CheckedOperation, OperationChecker, Rejection
-from .quality_gate import REFUSE, Finding, gate_findings
-from .states import PENDING
+from gateway.core.settings import Settings, get_settings
+from gateway.exchange._quality_gate import REFUSE, Finding, gate_findings
+from gateway.exchange._states import PENDING
+from gateway.exchange.models import ExchangeOperation, ExchangeReceipt
+from gateway.exchange.operations import CheckedOperation, OperationChecker, Rejection
+from gateway.identity.access import Decision
+from gateway.quality import record_submitted
+from gateway.records.context import CONTEXT_KEY, stored_context
 
 log = get_logger(__name__)
 

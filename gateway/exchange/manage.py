@@ -11,9 +11,9 @@ from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ..db import utcnow
-from ..models import ExchangeOperation
-from .states import DEAD, DELIVERED, DELIVERING, PENDING, UNFINISHED
+from gateway.core.db import utcnow
+from gateway.exchange._states import DEAD, DELIVERED, DELIVERING, PENDING, UNFINISHED
+from gateway.exchange.models import ExchangeOperation
 
 QUEUE_STATES = (PENDING, DELIVERING, DEAD)
 

@@ -10,9 +10,8 @@ from pydantic.fields import FieldInfo
 
 from connectors.fields import nested_model
 from contracts import Contract
-
-from ..problems import AccessDenied, Problem, ValidationFailed, validation_errors
-from ..services.access import Decision
+from gateway.core.problems import AccessDenied, Problem, ValidationFailed, validation_errors
+from gateway.identity.access import Decision
 
 
 class OperationMetadata(BaseModel):

@@ -21,12 +21,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import Table, and_, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from .. import metrics
-from ..db import utcnow
-from ..leases import LeasedLoop
-from ..logs import get_logger
-from ..models import ExchangeOperation
-from .states import DEAD, DELIVERED
+from gateway.core import metrics
+from gateway.core.db import utcnow
+from gateway.core.leases import LeasedLoop
+from gateway.core.logs import get_logger
+from gateway.exchange._states import DEAD, DELIVERED
+from gateway.exchange.models import ExchangeOperation
 
 LEASE = "exchange-retention"
 #: Operations erased in one transaction.

@@ -27,21 +27,21 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from .. import metrics
-from ..audit.events import PendingEvent, outcome_of
-from ..db import utcnow
-from ..leases import LeasedLoop
-from ..logs import get_logger
-from ..models import ExchangeFeed, WebhookSubscription
-from ..problems import AccessDenied, Conflict, Problem, ValidationFailed
-from ..security.datakeys import PREFIX, DataKeyError, DataKeys
-from ..services.access import AccessControl, Decision, decide
-from ..settings import Settings
-from .dispatcher import backoff_seconds
-from .feed import read_changes
+from gateway.audit.events import PendingEvent, outcome_of
+from gateway.core import metrics
+from gateway.core.db import utcnow
+from gateway.core.leases import LeasedLoop
+from gateway.core.logs import get_logger
+from gateway.core.problems import AccessDenied, Conflict, Problem, ValidationFailed
+from gateway.core.settings import Settings
+from gateway.exchange.dispatcher import backoff_seconds
+from gateway.exchange.feed import read_changes
+from gateway.exchange.models import ExchangeFeed, WebhookSubscription
+from gateway.identity.access import AccessControl, Decision, decide
+from gateway.identity.datakeys import PREFIX, DataKeyError, DataKeys
 
 if TYPE_CHECKING:
-    from ..audit.writer import AuditWriter
+    from gateway.audit.writer import AuditWriter
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address

@@ -9,8 +9,8 @@
 * :mod:`.report`, :mod:`.html`: the report, as JSON or as an HTML page for officials.
 """
 
-from .domain import rules_for, rules_for_database
-from .rules import Dimension
-from .service import record_submitted, scan_database
+from gateway.quality.domain import rules_for, rules_for_database
+from gateway.quality.rules import Dimension
+from gateway.quality.service import record_submitted, scan_database
 
 __all__ = ["Dimension", "record_submitted", "rules_for", "rules_for_database", "scan_database"]

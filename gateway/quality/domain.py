@@ -28,11 +28,9 @@ from pydantic import BaseModel
 from contracts import Contract
 from contracts import quality as declared
 from contracts.names import normalize_name
-
-from ..registry import ConnectorRegistry
-from .clean import AddressesNormalised, NamesNormalised, UniqueIdentity, UniqueKey
-from .declared import declared_rules
-from .generic import (
+from gateway.quality._clean import AddressesNormalised, NamesNormalised, UniqueIdentity, UniqueKey
+from gateway.quality._declared import declared_rules
+from gateway.quality._generic import (
     AdminUnitsExist,
     ContractValid,
     DatesPossible,
@@ -43,7 +41,7 @@ from .generic import (
     model_of,
     required_paths,
 )
-from .rules import (
+from gateway.quality.rules import (
     OK,
     SKIP,
     CitizenLookup,
@@ -58,6 +56,7 @@ from .rules import (
     as_date,
     as_partial_date,
 )
+from gateway.records.registry import ConnectorRegistry
 
 __all__ = [
     "LOOKUP_CONCURRENCY",

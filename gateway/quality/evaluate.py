@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from .rules import OK, SKIP, Dimension, Failure, Rule, RuleContext, mask_key
+from gateway.quality.rules import OK, SKIP, Dimension, Failure, Rule, RuleContext, mask_key
 
 __all__ = ["WORST_PER_RULE", "DimensionCount", "Evaluation", "RuleCount", "WorstRecord", "evaluate", "worst_of"]
 

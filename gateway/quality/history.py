@@ -18,12 +18,12 @@ from pydantic import BaseModel, Field
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ..db import utcnow
-from ..leases import LeasedLoop
-from ..logs import get_logger
-from ..models import QualityHistory
-from .evaluate import Evaluation
-from .rules import Dimension
+from gateway.core.db import utcnow
+from gateway.core.leases import LeasedLoop
+from gateway.core.logs import get_logger
+from gateway.quality.evaluate import Evaluation
+from gateway.quality.models import QualityHistory
+from gateway.quality.rules import Dimension
 
 __all__ = [
     "LEASE",

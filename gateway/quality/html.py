@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 from html import escape
 from typing import Final
 
-from .report import DimensionScore, QualityReport, RuleScore, SourceReport
-from .rules import Dimension
-from .trend import trend_svg, trend_table
+from gateway.quality.report import DimensionScore, QualityReport, RuleScore, SourceReport
+from gateway.quality.rules import Dimension
+from gateway.quality.trend import trend_svg, trend_table
 
 __all__ = ["render_html"]
 

@@ -17,9 +17,8 @@ from pydantic import ValidationError
 from connectors.base import Capability, Connector, ConnectorError, RecordNotFound
 from contracts import Contract
 from contracts.quality import CITIZENS, DEATH_REGISTRATIONS
-
-from ..registry import ConnectorRegistry
-from .rules import CitizenLookup, DeathLookup, Lookups, RecordSearch, as_date
+from gateway.quality.rules import CitizenLookup, DeathLookup, Lookups, RecordSearch, as_date
+from gateway.records.registry import ConnectorRegistry
 
 __all__ = ["connector_lookups", "connector_search", "registry_lookups"]
 

@@ -10,8 +10,8 @@ from datetime import datetime, tzinfo
 from pydantic import BaseModel, Field
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from .history import MonthScores, month_start, monthly_scores, read_history
-from .rules import Dimension
+from gateway.quality.history import MonthScores, month_start, monthly_scores, read_history
+from gateway.quality.rules import Dimension
 
 __all__ = ["TREND_MONTHS", "DatabaseQualityMonth", "MonthQuality", "build_month_quality"]
 

@@ -13,12 +13,11 @@ from pydantic import BaseModel, Field
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import UnknownContract, get_contract
-
-from ..db import utcnow
-from .domain import rules_for
-from .history import MonthScores, month_start, monthly_scores, read_history
-from .rules import Dimension, Rule
-from .storage import SOURCES, StoredScores, read_scores
+from gateway.core.db import utcnow
+from gateway.quality._storage import SOURCES, StoredScores, read_scores
+from gateway.quality.domain import rules_for
+from gateway.quality.history import MonthScores, month_start, monthly_scores, read_history
+from gateway.quality.rules import Dimension, Rule
 
 __all__ = ["DimensionScore", "QualityReport", "RuleScore", "SourceReport", "WorstRecordOut", "build_report"]
 

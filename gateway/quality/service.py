@@ -20,20 +20,19 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from connectors.base import Capability, Connector, ConnectorError, OperationNotSupported
 from contracts import Contract
-
-from .. import metrics
-from ..db import utcnow
-from ..logs import get_logger
-from ..models.quality import QualityScore
-from ..registry import ConnectorRegistry
-from ..services.context import connector_call, system_context
-from ..settings import Settings, get_settings
-from .domain import rules_for
-from .evaluate import Evaluation, evaluate
-from .history import record_history
-from .lookups import connector_search, registry_lookups
-from .rules import Lookups, RuleContext
-from .storage import SCAN, SUBMITTED, add_counts, read_dimension_counts, read_scan_times, replace_counts
+from gateway.core import metrics
+from gateway.core.db import utcnow
+from gateway.core.logs import get_logger
+from gateway.core.settings import Settings, get_settings
+from gateway.quality._storage import SCAN, SUBMITTED, add_counts, read_dimension_counts, read_scan_times, replace_counts
+from gateway.quality.domain import rules_for
+from gateway.quality.evaluate import Evaluation, evaluate
+from gateway.quality.history import record_history
+from gateway.quality.lookups import connector_search, registry_lookups
+from gateway.quality.models import QualityScore
+from gateway.quality.rules import Lookups, RuleContext
+from gateway.records.context import connector_call, system_context
+from gateway.records.registry import ConnectorRegistry
 
 __all__ = ["NothingScanned", "quality_snapshot", "record_submitted", "scan_database", "scan_unscanned"]
 

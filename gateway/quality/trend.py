@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from html import escape
 from typing import Final
 
-from .history import MonthScores, dimension_series
-from .monthly import MonthQuality
-from .rules import Dimension
+from gateway.quality.history import MonthScores, dimension_series
+from gateway.quality.monthly import MonthQuality
+from gateway.quality.rules import Dimension
 
 __all__ = ["DIMENSION_COLOURS", "month_quality_html", "month_quality_text", "trend_svg", "trend_table"]
 

@@ -22,9 +22,9 @@ from prometheus_server import PrometheusServer, loopback_target, require_prometh
 from support import LiveServer, postgres_database
 
 from connectors.sql.urls import to_async_url
-from gateway import migrations
-from gateway.app import create_app
-from gateway.settings import Settings
+from gateway.core import migrations
+from gateway.core.settings import Settings
+from gateway.http.app import create_app
 from simulators.http import SimulatorServer
 from simulators.population import seed_population
 from simulators.population_api import PopulationApi, load_rows, rest_connector_config

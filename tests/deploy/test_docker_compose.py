@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from ops_kit import COMPOSE, GRAFANA_DIR, PROMETHEUS_CONFIG, ROOT, load_yaml
 
-from gateway.settings import Settings
+from gateway.core.settings import Settings
 
 SERVICES = {"gateway", "postgres", "redis", "prometheus", "grafana"}
 # ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}, ${NAME?error}

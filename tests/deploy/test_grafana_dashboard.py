@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from ops_kit import DASHBOARD, GRAFANA_DIR, dashboard, dashboard_queries, load_yaml, panels, selectors
 
-from gateway.axis.states import STATES
+from gateway.axis._states import STATES
 
 GRID_WIDTH = 24
 # Panel titles the ops team looks for, and a metric each must show.

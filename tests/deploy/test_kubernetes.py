@@ -33,10 +33,10 @@ from ops_kit import ALERTS as ALERTS_PATH
 from ops_kit import load_yaml
 
 from gateway import __version__
-from gateway.routers.health import router as health_router
-from gateway.security.datakeys import new_key
-from gateway.security.keys import new_signing_key
-from gateway.settings import CONFIG_ENV, SECRETS_DIR_ENV, Settings
+from gateway.core.settings import CONFIG_ENV, SECRETS_DIR_ENV, Settings
+from gateway.http.routes.health import router as health_router
+from gateway.identity.datakeys import new_key
+from gateway.identity.key_material import new_signing_key
 
 CORE_KINDS = {"Namespace", "ServiceAccount", "ConfigMap", "Service", "Deployment", "NetworkPolicy"}
 PRODUCTION_KINDS = CORE_KINDS | {

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 from kube_kit import KIT, accepted_by_the_cli, build, build_with_component, config_check, kubectl, one, settings_file
 
-from gateway.security.datakeys import DataKeys
-from gateway.security.passwords import MIN_PEPPER_BYTES
-from gateway.settings import Settings
+from gateway.core.settings import Settings
+from gateway.identity.datakeys import DataKeys
+from gateway.identity.passwords import MIN_PEPPER_BYTES
 
 ROOT = KIT.parents[1]
 README = KIT / "README.md"

@@ -27,15 +27,15 @@ from ops_kit import ALERTS, alert_queries, dashboard, dashboard_queries, selecto
 from prometheus_server import PrometheusError, PrometheusServer, loopback_target, require_prometheus
 from support import STATED, ClientCredentials, LiveServer, PlantedSearch, empty_databases, fetch_token, free_port
 
-from gateway import migrations
-from gateway.app import create_app
-from gateway.db import standalone_session
+from gateway.core import migrations
+from gateway.core.db import standalone_session
+from gateway.core.settings import Settings
+from gateway.http.app import create_app
+from gateway.identity.client_keys import register_client_key
+from gateway.identity.clients import create_client
 from gateway.quality.lookups import registry_lookups
 from gateway.quality.service import scan_database
-from gateway.registry import ConnectorRegistry
-from gateway.services.client_keys import register_client_key
-from gateway.services.clients import create_client
-from gateway.settings import Settings
+from gateway.records.registry import ConnectorRegistry
 
 SERVED = ("population", "land")
 RATE_INTERVAL = "1m"

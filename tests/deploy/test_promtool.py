@@ -12,8 +12,8 @@ import pytest
 from ops_kit import ALERTS, ALERTS_TEST, PROMETHEUS_CONFIG, PROMETHEUS_DIR, ROOT, alert_rules, load_yaml
 from prometheus_server import require_promtool
 
-from gateway.metrics import DATA_LATENCY_BUCKETS, HEALTH_CHECK_BUCKETS, LATENCY_BUCKETS
-from gateway.settings import HealthPolicy
+from gateway.core.metrics import DATA_LATENCY_BUCKETS, HEALTH_CHECK_BUCKETS, LATENCY_BUCKETS
+from gateway.core.settings import HealthPolicy
 
 SEVERITIES = {"critical", "warning"}
 # The conditions the ops kit must alert on, and the alerts that cover them.

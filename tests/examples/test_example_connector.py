@@ -88,11 +88,11 @@ def test_the_gateway_serves_it_with_a_token_and_a_grant(site: Path, tmp_path: Pa
         import asyncio, json, sys, threading, time
         import httpx, uvicorn
         from civil_servants_connector.sandbox import API_KEY, Sandbox, officials
-        from gateway import migrations
-        from gateway.app import create_app
-        from gateway.db import standalone_session
-        from gateway.services.clients import create_client
-        from gateway.settings import Settings
+        from gateway.core import migrations
+        from gateway.http.app import create_app
+        from gateway.core.db import standalone_session
+        from gateway.identity.clients import create_client
+        from gateway.core.settings import Settings
         from simulators.http import SimulatorServer
 
         data = sys.argv[1]

@@ -1,4 +1,4 @@
-"""``gateway.services.access``: the access decision for one data request (grants in force, purposes, actors,
+"""``gateway.identity.access``: the access decision for one data request (grants in force, purposes, actors,
 fields), the projection of records onto granted fields, and the per-process cache of client access (its TTL, its
 single database read for concurrent misses, its invalidation, in this process and, through PostgreSQL NOTIFY, from
 another process)."""
@@ -24,12 +24,11 @@ from sqlalchemy import event
 from support import LiveServer, postgres_database
 
 from contracts.population import Citizen
-from gateway import migrations
-from gateway.app import create_app
-from gateway.db import create_engine, create_sessionmaker, standalone_session
-from gateway.models import Client, ClientStatus
-from gateway.problems import AccessDenied, BadHeader
-from gateway.services.access import (
+from gateway.core import migrations
+from gateway.core.db import create_engine, create_sessionmaker, standalone_session
+from gateway.core.problems import AccessDenied, BadHeader
+from gateway.http.app import create_app
+from gateway.identity.access import (
     ACTOR_HEADER,
     PURPOSE_HEADER,
     AccessControl,
@@ -41,8 +40,9 @@ from gateway.services.access import (
     header_value,
     load_access,
 )
-from gateway.services.clients import create_client, set_status
-from gateway.services.grants import GrantCreate, add_grant, revoke_grant
+from gateway.identity.clients import create_client, set_status
+from gateway.identity.grants import GrantCreate, add_grant, revoke_grant
+from gateway.identity.models import Client, ClientStatus
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -525,9 +525,9 @@ def postgres_url() -> Iterator[str]:
 
 SUSPEND_ELSEWHERE = """
 import asyncio, sys
-from gateway.db import standalone_session
-from gateway.models import Client, ClientStatus
-from gateway.services.clients import set_status
+from gateway.core.db import standalone_session
+from gateway.identity.models import Client, ClientStatus
+from gateway.identity.clients import set_status
 
 async def main(url, client_id):
     async with standalone_session(url) as session:

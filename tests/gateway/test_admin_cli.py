@@ -38,10 +38,10 @@ from support import (
     run_gateway_command,
 )
 
-from gateway.app import create_app
-from gateway.db import create_engine
-from gateway.security.passwords import load_or_create_pepper
-from gateway.settings import Settings
+from gateway.core.db import create_engine
+from gateway.core.settings import Settings
+from gateway.http.app import create_app
+from gateway.identity.passwords import load_or_create_pepper
 
 P1 = "1.001612"
 ACTOR = "CB-068-0001"

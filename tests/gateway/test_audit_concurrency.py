@@ -14,13 +14,13 @@ import pytest
 import sqlalchemy as sa
 from support import STATED, ClientCredentials, LiveServer, postgres_database
 
-from gateway import metrics, migrations
-from gateway.app import create_app
 from gateway.audit.storage import EVENTS, SEALS
 from gateway.audit.verify import verify_trail
-from gateway.db import create_engine, standalone_session
-from gateway.services.clients import create_client
-from gateway.settings import Settings
+from gateway.core import metrics, migrations
+from gateway.core.db import create_engine, standalone_session
+from gateway.core.settings import Settings
+from gateway.http.app import create_app
+from gateway.identity.clients import create_client
 from simulators.population import CITIZENS
 
 REQUESTS_PER_INSTANCE = 200

@@ -13,7 +13,8 @@ import orjson
 import pytest
 import structlog
 
-from gateway.logs import configure_logging, get_logger, mask_value
+from gateway.core.logs import configure_logging, get_logger
+from gateway.core.masking import mask_value
 
 PERSONAL_ID = "068099000123"
 CARD = "250123456"

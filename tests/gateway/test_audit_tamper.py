@@ -19,14 +19,14 @@ import sqlalchemy as sa
 from support import postgres_database
 from typer.testing import CliRunner
 
-from gateway import migrations
 from gateway.audit.events import PendingEvent, event_hash
 from gateway.audit.storage import EVENTS, HEAD, SEALS, SUBJECTS, audit_engine
 from gateway.audit.writer import AuditWriter, WriterOptions
 from gateway.cli import app
-from gateway.db import create_engine
-from gateway.security.keys import new_signing_key
-from gateway.settings import get_settings
+from gateway.core import migrations
+from gateway.core.db import create_engine
+from gateway.core.settings import get_settings
+from gateway.identity.key_material import new_signing_key
 
 SEALED = 30  # events written by a sealing writer (seals at 10, 20, 30)
 UNSEALED = 5  # then events written after the last seal (seq 31..35)

@@ -18,12 +18,12 @@ import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 from support import STATED, ClientCredentials, LiveServer, PlantedSearch, fetch_token
 
-from gateway import migrations
-from gateway.app import create_app
 from gateway.audit.storage import EVENTS, SUBJECTS
 from gateway.audit.verify import verify_trail
-from gateway.db import create_engine
-from gateway.settings import Settings
+from gateway.core import migrations
+from gateway.core.db import create_engine
+from gateway.core.settings import Settings
+from gateway.http.app import create_app
 from simulators.population import CITIZENS
 
 RECORDS = "/v1/databases/population/records"
@@ -412,8 +412,8 @@ def own_gateway(
     migrations.upgrade(url)
 
     async def create() -> ClientCredentials:
-        from gateway.db import standalone_session
-        from gateway.services.clients import create_client
+        from gateway.core.db import standalone_session
+        from gateway.identity.clients import create_client
 
         async with standalone_session(url) as session:
             client, secret = await create_client(session, name="Reader", scopes=["population:read"], client_id="r1")

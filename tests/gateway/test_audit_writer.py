@@ -16,14 +16,14 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from support import postgres_database
 
-from gateway import metrics, migrations
 from gateway.audit.events import PendingEvent
 from gateway.audit.storage import EVENTS, HEAD, SEALS, HeadMissing, audit_engine
 from gateway.audit.verify import verify_trail
 from gateway.audit.writer import AuditUnavailable, AuditWriter, WriterOptions
-from gateway.db import create_engine
-from gateway.security.keys import new_signing_key
-from gateway.settings import Settings
+from gateway.core import metrics, migrations
+from gateway.core.db import create_engine
+from gateway.core.settings import Settings
+from gateway.identity.key_material import new_signing_key
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -21,11 +21,11 @@ import sqlalchemy as sa
 from support import ClientCredentials, LiveServer, PlantedSearch, fetch_token, postgres_database
 
 from contracts.population import Citizen
-from gateway import migrations
-from gateway.app import create_app
-from gateway.db import create_engine, standalone_session
-from gateway.services.clients import create_client
-from gateway.settings import Settings
+from gateway.core import migrations
+from gateway.core.db import create_engine, standalone_session
+from gateway.core.settings import Settings
+from gateway.http.app import create_app
+from gateway.identity.clients import create_client
 
 P1 = "1.001612.000.00.00.H41"
 P2 = "2.002154.000.00.00.H41"

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from connectors.discovery import discover_connectors
+from gateway.core.settings import Settings
 from gateway.demo import declare_canary, start_sector_systems
-from gateway.settings import Settings
 from simulators.defects import DEMO_DEFECTS
 from simulators.sectors import SECTOR_SYSTEMS, SectorContext, load_sector_system
 

@@ -33,11 +33,11 @@ from support import (
 )
 
 from connectors.sql.urls import to_async_url
-from gateway import migrations
-from gateway.app import create_app
-from gateway.db import create_engine, standalone_session
-from gateway.services.clients import create_client
-from gateway.settings import Settings
+from gateway.core import migrations
+from gateway.core.db import create_engine, standalone_session
+from gateway.core.settings import Settings
+from gateway.http.app import create_app
+from gateway.identity.clients import create_client
 from simulators.http import SimulatorServer
 from simulators.population import seed_population
 from simulators.population_api import PopulationApi, load_rows, rest_connector_config
@@ -258,7 +258,10 @@ def test_a_stopped_sector_system_is_down_until_it_is_back(
             assert down["error"]
             assert (
                 sample(
-                    gateway.metrics(), "gateway_health_check_failures_total", database="population", reason="connect"
+                    gateway.metrics(),
+                    "gateway_health_check_failures_total",
+                    database="population",
+                    reason="connect",
                 )
                 >= 3
             )

@@ -27,11 +27,11 @@ import pytest
 from support import STATED, ClientCredentials, LiveServer, fetch_token, postgres_database, run_gateway_command
 
 from connectors.sql.urls import to_async_url
-from gateway import migrations
-from gateway.app import create_app
-from gateway.db import standalone_session
-from gateway.services.clients import create_client
-from gateway.settings import Settings
+from gateway.core import migrations
+from gateway.core.db import standalone_session
+from gateway.core.settings import Settings
+from gateway.http.app import create_app
+from gateway.identity.clients import create_client
 from simulators.http import SimulatorServer
 from simulators.ndxp_hub import NdxpHub, via_hub
 from simulators.sectors import SectorContext, load_sector_system

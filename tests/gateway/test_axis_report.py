@@ -30,15 +30,16 @@ from support import (
 )
 
 from connectors.sql.urls import to_async_url
-from gateway import migrations
-from gateway.app import create_app
+from gateway.audit.models import AuditEvent, AuditHead
+from gateway.axis._history import prune_history
 from gateway.axis.catalogue import load_catalogue
-from gateway.axis.history import prune_history
+from gateway.axis.models import AxisCheckCount, AxisTransition
 from gateway.axis.report import build_month_report, month_bounds
-from gateway.db import standalone_session
-from gateway.models import AuditEvent, AuditHead, AxisCheckCount, AxisTransition
-from gateway.services.clients import create_client
-from gateway.settings import Settings
+from gateway.core import migrations
+from gateway.core.db import standalone_session
+from gateway.core.settings import Settings
+from gateway.http.app import create_app
+from gateway.identity.clients import create_client
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 PROBLEM = "application/problem+json"

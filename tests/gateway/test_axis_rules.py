@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from gateway.axis._states import CheckOutcome, ConnectionState, Tracker, after_check, p95
 from gateway.axis.catalogue import DEFAULT_CATALOGUE, CatalogueError, load_catalogue
-from gateway.axis.circuit import CircuitBreaker, CircuitOpenError, CircuitState
-from gateway.axis.evidence import Evidence, WindowSummary
-from gateway.axis.states import CheckOutcome, ConnectionState, Tracker, after_check, p95
-from gateway.settings import CircuitPolicy, HealthPolicy
+from gateway.core.settings import CircuitPolicy, HealthPolicy
+from gateway.records.circuit import CircuitBreaker, CircuitOpenError, CircuitState
+from gateway.records.evidence import Evidence, WindowSummary
 
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 ENTRY = """

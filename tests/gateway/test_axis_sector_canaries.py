@@ -23,12 +23,12 @@ import pytest
 from support import ClientCredentials, LiveServer, fetch_token, postgres_database
 
 from connectors.sql.urls import to_async_url
-from gateway import migrations
-from gateway.app import create_app
-from gateway.db import standalone_session
+from gateway.core import migrations
+from gateway.core.db import standalone_session
+from gateway.core.settings import Settings
 from gateway.demo import declare_canary
-from gateway.services.clients import create_client
-from gateway.settings import Settings
+from gateway.http.app import create_app
+from gateway.identity.clients import create_client
 from simulators.http import SimulatorServer
 from simulators.sectors import SectorContext, load_sector_system
 

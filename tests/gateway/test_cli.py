@@ -28,8 +28,9 @@ from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
 from support import STATED, CommandResult, assert_private, free_port, port_open, run_gateway_command
 
-from gateway import __version__, migrations
-from gateway.security.passwords import pepper_id
+from gateway import __version__
+from gateway.core import migrations
+from gateway.identity.passwords import pepper_id
 from simulators.population import CITIZENS, seed_population
 
 AGENCY = "Sở Y tế"
@@ -469,7 +470,7 @@ def _seed_population(data_dir: Path, count: int) -> list[str]:
 
     async def run() -> list[str]:
         await seed_population(url, count=count, seed=68)
-        from gateway.db import create_engine
+        from gateway.core.db import create_engine
 
         engine = create_engine(url)
         try:

@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 from gateway.cli import app
 from gateway.cli.clients import StatusChoice
 from gateway.cli.main import CONFIG_ENV
-from gateway.models import ClientStatus
-from gateway.settings import CONFIG_ENV as SETTINGS_CONFIG_ENV
+from gateway.core.settings import CONFIG_ENV as SETTINGS_CONFIG_ENV
+from gateway.identity.models import ClientStatus
 
 #: Modules that loading the command, or printing any help, must not import (together they took seconds to load).
 #: Not pydantic: typer itself converts the options' values with it (but not for ``gateway --help``).
@@ -36,11 +36,11 @@ HEAVY = (
     "connectors",
     "contracts",
     "simulators",
-    "gateway.settings",
-    "gateway.app",
-    "gateway.db",
-    "gateway.models",
-    "gateway.registry",
+    "gateway.core.settings",
+    "gateway.http.app",
+    "gateway.core.db",
+    "gateway.tables",
+    "gateway.records.registry",
 )
 
 
@@ -82,7 +82,7 @@ def test_the_heavy_modules_check_can_see_them() -> None:
     """The check above would notice: running a command (not its help) loads the settings."""
     script = (
         "import sys\nfrom typer.testing import CliRunner\nfrom gateway.cli import app\n"
-        "CliRunner().invoke(app, ['config', 'check'])\nprint('gateway.settings' in sys.modules)"
+        "CliRunner().invoke(app, ['config', 'check'])\nprint('gateway.core.settings' in sys.modules)"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
     assert done.stdout.strip() == "True", done.stderr
@@ -126,8 +126,8 @@ def test_what_the_help_spells_out_matches_the_gateway() -> None:
 
 def test_the_demo_settings_file_the_command_looks_for_is_the_demos() -> None:
     from gateway.cli.main import DEFAULT_DATA_DIR, DEMO_SETTINGS_FILE
+    from gateway.core.settings import Settings
     from gateway.demo_settings import demo_settings_path
-    from gateway.settings import Settings
 
     assert Path(DEFAULT_DATA_DIR) == Settings.model_fields["data_dir"].default
     assert demo_settings_path(Path(DEFAULT_DATA_DIR)) == Path(DEFAULT_DATA_DIR) / DEMO_SETTINGS_FILE

@@ -14,8 +14,8 @@ import pytest
 import yaml
 from support import TEST_PEPPER, CommandResult, run_gateway_command
 
+from gateway.core.settings import Settings
 from gateway.demo_settings import DEMO_SETTINGS_FILE, demo_settings_values, write_demo_settings
-from gateway.settings import Settings
 from simulators.population import seed_population
 
 USING = "using the gateway database sqlite"

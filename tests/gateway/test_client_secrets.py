@@ -21,10 +21,13 @@ from limits.aio.storage import RedisStorage
 from sqlmodel import col, select
 from support import ClientCredentials, LiveServer, free_port, need_service, port_open
 
-from gateway.app import create_app
-from gateway.db import standalone_session
-from gateway.models import AuditEvent, ClientSecret
-from gateway.security.passwords import (
+from gateway.audit.models import AuditEvent
+from gateway.core.db import standalone_session
+from gateway.core.settings import Settings
+from gateway.http.app import create_app
+from gateway.identity.clients import create_client
+from gateway.identity.models import ClientSecret
+from gateway.identity.passwords import (
     SCHEME,
     argon2_hash,
     hash_secret,
@@ -33,9 +36,7 @@ from gateway.security.passwords import (
     use_pepper,
     verify_secrets,
 )
-from gateway.services.clients import create_client
-from gateway.services.ratelimits import storage_uri
-from gateway.settings import Settings
+from gateway.identity.ratelimits import storage_uri
 
 REDIS_URL = os.environ.get("GATEWAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TOKEN = "/oauth/token"

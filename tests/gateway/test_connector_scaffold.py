@@ -95,8 +95,8 @@ def test_the_gateway_loads_and_serves_it_from_its_configuration(installed: tuple
     script = textwrap.dedent(
         """
         import asyncio
-        from gateway.registry import ConnectorRegistry
-        from gateway.settings import Settings
+        from gateway.records.registry import ConnectorRegistry
+        from gateway.core.settings import Settings
         from land_registry_connector.sandbox import API_KEY, Sandbox
         from simulators.http import SimulatorServer
 

@@ -25,15 +25,15 @@ from sqlalchemy.engine import make_url
 from support import POSTGRES_SERVER_URL, STATED, ClientCredentials, LiveServer, fetch_token, postgres_database
 
 from contracts.population import Citizen
-from gateway import migrations
-from gateway.app import create_app
 from gateway.audit.events import PendingEvent
 from gateway.audit.storage import EVENTS, SEALS
 from gateway.audit.writer import AuditWriter, WriterOptions
-from gateway.db import create_engine, standalone_session, utcnow
-from gateway.security.keys import new_signing_key
-from gateway.services.clients import create_client
-from gateway.settings import Settings
+from gateway.core import migrations
+from gateway.core.db import create_engine, standalone_session, utcnow
+from gateway.core.settings import Settings
+from gateway.http.app import create_app
+from gateway.identity.clients import create_client
+from gateway.identity.key_material import new_signing_key
 from simulators.population import seed_population
 
 pytestmark = pytest.mark.postgres

@@ -13,10 +13,10 @@ import pytest
 from cryptography.fernet import Fernet
 from support import TEST_PEPPER
 
-from gateway.db import standalone_session
-from gateway.models import WebhookSubscription
-from gateway.security.datakeys import PREFIX, DataKeyError, DataKeys, new_key, write_key_file
-from gateway.settings import Settings
+from gateway.core.db import standalone_session
+from gateway.core.settings import Settings
+from gateway.exchange.models import WebhookSubscription
+from gateway.identity.datakeys import PREFIX, DataKeyError, DataKeys, new_key, write_key_file
 
 
 def test_the_newest_key_encrypts_and_every_key_decrypts(tmp_path: Path) -> None:

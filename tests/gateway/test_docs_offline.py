@@ -21,7 +21,7 @@ import httpx
 import pytest
 from support import LiveServer, need_service
 
-from gateway.routers.docs import ASSET_CACHE_CONTROL, ASSETS, CONTENT_SECURITY_POLICY
+from gateway.http.routes.docs import ASSET_CACHE_CONTROL, ASSETS, CONTENT_SECURITY_POLICY
 
 #: Virtual time the page may take to fetch the document and render it (virtual: no real wait once idle).
 BUDGET_MS = 15_000

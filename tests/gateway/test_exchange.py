@@ -25,15 +25,15 @@ import sqlalchemy as sa
 from support import STATED, ClientCredentials, LiveServer, empty_databases, fetch_token
 
 from contracts.population import Citizen
-from gateway import migrations
-from gateway.app import create_app
-from gateway.db import create_engine, standalone_session
+from gateway.core import migrations
+from gateway.core.db import create_engine, standalone_session
+from gateway.core.problems import ValidationFailed
+from gateway.core.settings import Settings
 from gateway.exchange import manage
+from gateway.exchange.models import WebhookSubscription
 from gateway.exchange.webhooks import RefusedDestination, parse_webhook_url, resolve_destination
-from gateway.models import WebhookSubscription
-from gateway.problems import ValidationFailed
-from gateway.services.clients import create_client
-from gateway.settings import Settings
+from gateway.http.app import create_app
+from gateway.identity.clients import create_client
 from simulators.population import CITIZENS, seed_population
 
 RECORDS = "/v1/databases/population/records"

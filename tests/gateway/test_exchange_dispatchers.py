@@ -13,14 +13,14 @@ import sqlalchemy as sa
 from support import empty_databases
 
 from contracts.population import Citizen
-from gateway import migrations
-from gateway.db import create_engine, create_sessionmaker, utcnow
+from gateway.core import migrations
+from gateway.core.db import create_engine, create_sessionmaker, utcnow
+from gateway.core.settings import Settings
 from gateway.exchange.dispatcher import Dispatcher
 from gateway.exchange.intake import IntakeService
 from gateway.exchange.operations import OperationChecker
-from gateway.registry import ConnectorRegistry
-from gateway.services.access import Decision
-from gateway.settings import Settings
+from gateway.identity.access import Decision
+from gateway.records.registry import ConnectorRegistry
 from simulators.population import CITIZENS, seed_population
 
 EXAMPLE = Citizen.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]

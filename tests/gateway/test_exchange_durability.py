@@ -30,9 +30,9 @@ import sqlalchemy as sa
 from support import STATED, TEST_PEPPER, ClientCredentials, empty_databases, free_port, need_service
 
 from contracts.population import Citizen
-from gateway import migrations
-from gateway.db import create_engine, standalone_session
-from gateway.services.clients import create_client
+from gateway.core import migrations
+from gateway.core.db import create_engine, standalone_session
+from gateway.identity.clients import create_client
 from simulators.population import CITIZENS, seed_population
 
 OPERATIONS = 10_000

@@ -21,11 +21,11 @@ import sqlalchemy as sa
 from support import STATED, ClientCredentials, LiveServer, empty_databases, fetch_token
 
 from contracts.population import Citizen
-from gateway import migrations
-from gateway.app import create_app
-from gateway.db import create_engine, standalone_session
-from gateway.services.clients import create_client
-from gateway.settings import Settings
+from gateway.core import migrations
+from gateway.core.db import create_engine, standalone_session
+from gateway.core.settings import Settings
+from gateway.http.app import create_app
+from gateway.identity.clients import create_client
 from simulators.population import CITIZENS, seed_population
 
 RECORDS = "/v1/databases/population/records"

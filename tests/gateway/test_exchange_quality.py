@@ -20,12 +20,12 @@ from sqlmodel import col, select
 from support import STATED, ClientCredentials, LiveServer, empty_databases, fetch_token
 
 from contracts.population import Citizen
-from gateway import migrations
-from gateway.app import create_app
-from gateway.db import standalone_session
-from gateway.models import ExchangeOperation, ExchangeReceipt
-from gateway.services.clients import create_client
-from gateway.settings import CONFIG_ENV, Settings
+from gateway.core import migrations
+from gateway.core.db import standalone_session
+from gateway.core.settings import CONFIG_ENV, Settings
+from gateway.exchange.models import ExchangeOperation, ExchangeReceipt
+from gateway.http.app import create_app
+from gateway.identity.clients import create_client
 from simulators.population import seed_population
 
 RECORDS = "/v1/databases/population/records"

@@ -19,14 +19,14 @@ import sqlalchemy as sa
 from support import STATED, ClientCredentials, LiveServer, empty_databases, fetch_token
 
 from contracts.population import Citizen
-from gateway import metrics, migrations
-from gateway.app import create_app
-from gateway.db import standalone_session, utcnow
+from gateway.core import metrics, migrations
+from gateway.core.db import standalone_session, utcnow
+from gateway.core.settings import Settings
 from gateway.exchange import manage
+from gateway.exchange.models import ExchangeOperation
 from gateway.exchange.retention import erase_expired_payloads
-from gateway.models import ExchangeOperation
-from gateway.services.clients import create_client
-from gateway.settings import Settings
+from gateway.http.app import create_app
+from gateway.identity.clients import create_client
 from simulators.population import seed_population
 
 RECORDS = "/v1/databases/population/records"

@@ -33,12 +33,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from support import STATED, ClientCredentials, LiveServer, PlantedSearch
 
-from gateway.app import create_app
-from gateway.db import standalone_session
-from gateway.models import Client, ClientStatus
-from gateway.security.keys import new_signing_key
-from gateway.security.tokens import TokenRejected, TokenService
-from gateway.settings import Settings, TrustedIssuer
+from gateway.core.db import standalone_session
+from gateway.core.settings import Settings, TrustedIssuer
+from gateway.http.app import create_app
+from gateway.identity.key_material import new_signing_key
+from gateway.identity.models import Client, ClientStatus
+from gateway.identity.tokens import TokenRejected, TokenService
 
 FAST_INTERVAL = 2.0
 GENERIC_DETAIL = "The access token is missing or invalid."

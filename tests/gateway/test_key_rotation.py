@@ -23,15 +23,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from support import STATED, ClientCredentials, LiveServer, PlantedSearch, fetch_token, postgres_database
 
-from gateway import migrations
-from gateway.app import create_app
-from gateway.db import standalone_session, utcnow
-from gateway.models import SigningKey
-from gateway.security.datakeys import PREFIX, DataKeyError, DataKeys
-from gateway.security.keys import SigningKeyFile, public_jwk
-from gateway.services.clients import create_client
-from gateway.services.keys import active_signing_key, list_signing_keys
-from gateway.settings import Settings
+from gateway.core import migrations
+from gateway.core.db import standalone_session, utcnow
+from gateway.core.settings import Settings
+from gateway.http.app import create_app
+from gateway.identity.clients import create_client
+from gateway.identity.datakeys import PREFIX, DataKeyError, DataKeys
+from gateway.identity.key_material import SigningKeyFile, public_jwk
+from gateway.identity.models import SigningKey
+from gateway.identity.signing_keys import active_signing_key, list_signing_keys
 
 REFRESH_SECONDS = 1.0
 

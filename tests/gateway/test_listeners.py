@@ -1,4 +1,4 @@
-"""The PostgreSQL listener shared by the signing keys and the access cache (:func:`gateway.listeners.listen`):
+"""The PostgreSQL listener shared by the signing keys and the access cache (:func:`gateway.core.listeners.listen`):
 it delivers each notification's payload, listens again after its connection is terminated by the server (telling
 its owner both times, since notifications sent meanwhile are lost), closes its connection when cancelled, and
 reports a database it cannot reach as an outage."""
@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy.engine import make_url
 from support import free_port, postgres_database
 
-from gateway.db import create_engine
-from gateway.listeners import listen
-from gateway.outages import database_outage
+from gateway.core.db import create_engine
+from gateway.core.listeners import listen
+from gateway.core.outages import database_outage
 
 WITHIN = 10.0
 

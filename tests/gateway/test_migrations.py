@@ -17,11 +17,11 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection, make_url
+from sqlmodel import SQLModel
 from support import postgres_database
 
-from gateway import migrations
-from gateway.db import create_engine
-from gateway.models import SQLModel
+from gateway.core import migrations
+from gateway.core.db import create_engine
 
 REPO = Path(__file__).resolve().parents[2]
 TABLES = {
@@ -137,10 +137,10 @@ def test_a_downgrade_leaves_no_type_behind_on_postgresql() -> None:
 
 def test_the_migrated_schema_stores_and_reads_a_client(database_url: str) -> None:
     """The tables the migrations create are the ones the services use (statuses, JSON, UTC timestamps)."""
-    from gateway.db import standalone_session
-    from gateway.models import ClientStatus
-    from gateway.services.access import load_access
-    from gateway.services.clients import create_client, get_client
+    from gateway.core.db import standalone_session
+    from gateway.identity.access import load_access
+    from gateway.identity.clients import create_client, get_client
+    from gateway.identity.models import ClientStatus
 
     migrations.upgrade(database_url)
 
@@ -223,7 +223,7 @@ def test_the_alembic_command_line_shows_the_history() -> None:
 
 # --- concurrent upgrades ------------------------------------------------------------------------------------------
 
-UPGRADE = "import sys; from gateway import migrations; migrations.upgrade(sys.argv[1])"
+UPGRADE = "import sys; from gateway.core import migrations; migrations.upgrade(sys.argv[1])"
 
 
 def _waiting_on_lock(admin: Any, database: str) -> Any:
@@ -313,10 +313,10 @@ def test_a_current_database_starts_without_loading_alembic(database_url: str) ->
     migrations.upgrade(database_url)
     script = (
         "import sys\n"
-        "from gateway import migrations\n"
+        "from gateway.core import migrations\n"
         f"migrations.upgrade({database_url!r})\n"
         "import asyncio\n"
-        "from gateway.db import create_engine\n"
+        "from gateway.core.db import create_engine\n"
         f"engine = create_engine({database_url!r})\n"
         "asyncio.run(migrations.ensure_current(engine))\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))\n"
@@ -327,6 +327,6 @@ def test_a_current_database_starts_without_loading_alembic(database_url: str) ->
 
 def test_an_old_database_is_still_upgraded_by_alembic(database_url: str) -> None:
     migrations.upgrade(database_url, "0011")
-    script = f"from gateway import migrations\nmigrations.upgrade({database_url!r})\n"
+    script = f"from gateway.core import migrations\nmigrations.upgrade({database_url!r})\n"
     subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
     assert revision(database_url) == migrations.HEAD

@@ -13,10 +13,10 @@ from starlette.datastructures import Headers
 from starlette.formparsers import FormParser
 from support import ClientCredentials, LiveServer, fetch_token
 
-from gateway.problems import OAuthError
-from gateway.routers.oauth import TokenForm
-from gateway.settings import Settings
-from gateway.token_path import read_form
+from gateway.core.problems import OAuthError
+from gateway.core.settings import Settings
+from gateway.http.routes.oauth import TokenForm
+from gateway.http.token_path import read_form
 
 
 def _problem(response: httpx.Response, status: int, error: str) -> dict[str, object]:
@@ -192,7 +192,7 @@ def test_jwks_publishes_only_public_material(http: httpx.Client, server: object)
         assert "d" not in key
 
 
-# -- the lean path (gateway.token_path) and the FastAPI route answer alike ---------------------------------------
+# -- the lean path (gateway.http.token_path) and the FastAPI route answer alike ---------------------------------------
 
 FORMS = [
     b"grant_type=client_credentials",
@@ -292,7 +292,7 @@ async def test_the_lean_path_leaves_a_cut_or_oversized_form_to_the_route(
     messages: list[dict[str, object]], lean: bool
 ) -> None:
     """The route then gets the body as it came, and the message that ended it."""
-    from gateway.token_path import TokenPathMiddleware
+    from gateway.http.token_path import TokenPathMiddleware
 
     queue = list(messages)
     routed: list[list[dict[str, object]]] = []

@@ -19,12 +19,12 @@ from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from support import STATED, TEST_PEPPER, empty_databases
 
-from gateway import migrations
-from gateway.app import create_app
-from gateway.db import standalone_session
-from gateway.services.access import HEADER_VALUE
-from gateway.services.clients import create_client
-from gateway.settings import Settings
+from gateway.core import migrations
+from gateway.core.db import standalone_session
+from gateway.core.settings import Settings
+from gateway.http.app import create_app
+from gateway.identity.access import HEADER_VALUE
+from gateway.identity.clients import create_client
 from simulators.population import seed_population
 
 ALL_SCOPES = ("admin", "audit", "axis", "population:read", "population:search", "population:submit")

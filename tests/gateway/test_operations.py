@@ -9,8 +9,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from support import PlantedSearch
 
-from gateway import __version__, metrics
-from gateway.metrics import DATA_LATENCY_BUCKETS, LATENCY_BUCKETS
+from gateway import __version__
+from gateway.core import metrics
+from gateway.core.metrics import DATA_LATENCY_BUCKETS, LATENCY_BUCKETS
 
 RECORD_ROUTE = "/v1/databases/population/records/{personal_id}"
 SEARCH_ROUTE = "/v1/databases/population/search"

@@ -1,7 +1,7 @@
 """A background loop whose rounds keep failing logs one line (with its traceback) when the failures start and one
 when they end, with the failed rounds counted, not a traceback per round: the webhook sender here, on a database
 whose tables are missing until it is migrated (a fault, not an outage: an unreachable database is logged without
-any traceback, see test_database_outage.py). The other loops use the same :class:`gateway.outages.LoopErrors`."""
+any traceback, see test_database_outage.py). The other loops use the same :class:`gateway.core.outages.LoopErrors`."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ from typing import Any
 import orjson
 import pytest
 
-from gateway import migrations
-from gateway.db import create_engine, create_sessionmaker
+from gateway.core import migrations
+from gateway.core.db import create_engine, create_sessionmaker
+from gateway.core.logs import configure_logging
+from gateway.core.outages import database_outage
+from gateway.core.settings import Settings
 from gateway.exchange.webhooks import WebhookSender
-from gateway.logs import configure_logging
-from gateway.outages import database_outage
-from gateway.security.datakeys import DataKeys
-from gateway.services.access import AccessControl
-from gateway.settings import Settings
+from gateway.identity.access import AccessControl
+from gateway.identity.datakeys import DataKeys
 
 POLL = 0.02
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from gateway.db import create_engine
+from gateway.core.db import create_engine
 
 FILES = ("gateway.db", "gateway.db-wal", "gateway.db-shm")
 

@@ -31,10 +31,10 @@ from jwt.algorithms import RSAAlgorithm
 from sqlmodel import select
 from support import STATED, TEST_DATA_KEY, ClientCredentials, LiveServer, PlantedSearch, fetch_token
 
-from gateway.app import create_app
-from gateway.db import create_engine, standalone_session, utcnow
-from gateway.models import Client, ClientKey, ClientStatus, UsedAssertion
-from gateway.settings import Settings
+from gateway.core.db import create_engine, standalone_session, utcnow
+from gateway.core.settings import Settings
+from gateway.http.app import create_app
+from gateway.identity.models import Client, ClientKey, ClientStatus, UsedAssertion
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 TOKEN_ENDPOINT_URL = "https://gateway.lamdong.gov.vn/oauth/token"

@@ -21,9 +21,9 @@ import httpx
 import pytest
 from support import STATED, ClientCredentials, LiveServer, PlantedSearch, fetch_token, free_port
 
-from gateway.app import create_app
-from gateway.problems import PROBLEM_TYPES
-from gateway.settings import Settings
+from gateway.core.problems import PROBLEM_TYPES
+from gateway.core.settings import Settings
+from gateway.http.app import create_app
 
 RECORDS = "/v1/databases/population/records"
 SEARCH = "/v1/databases/population/search"
@@ -394,7 +394,7 @@ def test_a_gateway_without_databases_is_not_ready(
 @pytest.fixture
 def broken_gateway(make_settings: Callable[..., Settings], tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A gateway whose own SQLite database is sabotaged after it started (its ``clients`` table dropped)."""
-    from gateway import migrations
+    from gateway.core import migrations
 
     db_file = tmp_path / "gateway.db"
     url = f"sqlite+aiosqlite:///{db_file}"

@@ -23,12 +23,10 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from support import STATED, ClientCredentials, fetch_token
 
-from gateway import i18n
-from gateway import problem_messages_vi as vi
-from gateway.app import create_app
-from gateway.exchange.operations import Rejection
-from gateway.i18n import negotiate_language, translate_detail
-from gateway.problems import (
+from gateway.core import _problem_messages_vi as vi
+from gateway.core import i18n
+from gateway.core.i18n import negotiate_language, translate_detail
+from gateway.core.problems import (
     PROBLEM_TYPES,
     AccessDenied,
     Problem,
@@ -36,7 +34,9 @@ from gateway.problems import (
     ValidationFailed,
     problem_response,
 )
-from gateway.settings import Settings
+from gateway.core.settings import Settings
+from gateway.exchange.operations import Rejection
+from gateway.http.app import create_app
 
 with warnings.catch_warnings():  # Starlette's notice that its test client will move to httpx2
     warnings.simplefilter("ignore")
@@ -142,9 +142,9 @@ REASON_SOURCES = {"InvalidMonth", "RefusedDestination"}
 # Details that are not written where the problem is raised: what they are, and samples of every text they take.
 DYNAMIC: dict[tuple[str, str], tuple[str, ...] | None] = {
     # A constructor's own ``detail`` parameter, passed on: its callers' details are walked.
-    ("gateway/problems.py", "detail"): (),
-    ("gateway/services/grants.py", "message"): (),  # invalid(loc, message, kind): its callers are walked
-    ("gateway/services/client_keys.py", "message"): (),  # _invalid(loc, message, kind): likewise
+    ("gateway/core/problems.py", "detail"): (),
+    ("gateway/identity/grants.py", "message"): (),  # invalid(loc, message, kind): its callers are walked
+    ("gateway/identity/client_keys.py", "message"): (),  # _invalid(loc, message, kind): likewise
     # Built in two parts (gateway/exchange/operations.py, _check_grant).
     ("gateway/exchange/operations.py", "message"): (
         "Your grant does not cover writing: full_name, gender.",
@@ -153,8 +153,8 @@ DYNAMIC: dict[tuple[str, str], tuple[str, ...] | None] = {
         "only part of it.",
     ),
     # Starlette's own detail of an HTTP error, and a strict JSON error's message (walked as StrictJsonError).
-    ("gateway/problems.py", "str(exc.detail)"): None,
-    ("gateway/request_limits.py", "str(exc)"): (),
+    ("gateway/http/problem_handlers.py", "str(exc.detail)"): None,
+    ("gateway/http/request_limits.py", "str(exc)"): (),
 }
 
 

@@ -34,11 +34,11 @@ from support import (
     port_open,
 )
 
-from gateway.app import create_app
-from gateway.db import standalone_session
-from gateway.services.clients import create_client
-from gateway.services.ratelimits import DAY, limit_item, storage_uri
-from gateway.settings import PRODUCTION_RATE_LIMITS, Settings
+from gateway.core.db import standalone_session
+from gateway.core.settings import PRODUCTION_RATE_LIMITS, Settings
+from gateway.http.app import create_app
+from gateway.identity.clients import create_client
+from gateway.identity.ratelimits import DAY, limit_item, storage_uri
 
 RECORDS = "/v1/databases/population/records"
 PROBLEM = "application/problem+json"

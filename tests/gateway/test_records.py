@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from support import ClientCredentials, PlantedSearch, fetch_token
 
 from contracts.population import Citizen
-from gateway.db import create_engine
+from gateway.core.db import create_engine
 from simulators.population import CITIZENS
 
 RECORDS = "/v1/databases/population/records"

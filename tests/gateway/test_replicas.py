@@ -40,9 +40,9 @@ from sqlalchemy.engine import make_url
 from support import STATED, TEST_PEPPER, empty_databases, need_service, port_open
 
 from contracts.population import Citizen
-from gateway import migrations
-from gateway.db import create_engine
-from gateway.services.ratelimits import storage_uri
+from gateway.core import migrations
+from gateway.core.db import create_engine
+from gateway.identity.ratelimits import storage_uri
 from simulators.population import seed_population
 
 pytestmark = pytest.mark.postgres

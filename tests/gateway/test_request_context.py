@@ -27,24 +27,17 @@ from connectors.base import (
 )
 from connectors.context import RequestContext, current_context, parse_traceparent
 from contracts.population import Citizen
-from gateway import migrations, telemetry
-from gateway.db import create_engine, create_sessionmaker
+from gateway.core import migrations, telemetry
+from gateway.core.db import create_engine, create_sessionmaker
+from gateway.core.logs import merge_request_fields
+from gateway.core.settings import CircuitPolicy, HealthPolicy, Settings
+from gateway.core.tracing import RequestTrace, request_trace
 from gateway.exchange.dispatcher import Dispatcher
 from gateway.exchange.intake import IntakeService
 from gateway.exchange.operations import OperationChecker
-from gateway.logs import merge_request_fields
-from gateway.registry import ConnectorRegistry, Database, new_circuit
-from gateway.services.access import Decision
-from gateway.services.context import (
-    CONTEXT_KEY,
-    RequestTrace,
-    connector_call,
-    delivery_context,
-    request_trace,
-    stored_context,
-    system_context,
-)
-from gateway.settings import CircuitPolicy, HealthPolicy, Settings
+from gateway.identity.access import Decision
+from gateway.records.context import CONTEXT_KEY, connector_call, delivery_context, stored_context, system_context
+from gateway.records.registry import ConnectorRegistry, Database, new_circuit
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = "00f067aa0ba902b7"

@@ -24,11 +24,11 @@ from support import STATED, ClientCredentials, LiveServer, fetch_token, postgres
 
 from connectors.context import parse_traceparent
 from connectors.sql.urls import to_async_url
-from gateway import migrations
-from gateway.app import create_app
-from gateway.db import standalone_session
-from gateway.services.clients import create_client
-from gateway.settings import Settings
+from gateway.core import migrations
+from gateway.core.db import standalone_session
+from gateway.core.settings import Settings
+from gateway.http.app import create_app
+from gateway.identity.clients import create_client
 from simulators.http import Misbehaving, MisbehaviourSwitch, RequestLog, SimulatorServer
 from simulators.judicial_records_soap import JudicialRecordsService, judicial_records_config
 from simulators.population_api import PopulationApi, rest_connector_config

@@ -16,8 +16,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from support import STATED, ClientCredentials, LiveServer, PlantedSearch, fetch_token, postgres_database
 
-from gateway.app import create_app
-from gateway.settings import Settings
+from gateway.core.settings import Settings
+from gateway.http.app import create_app
 from simulators.population import CITIZENS, seed_population
 
 SEARCH = "/v1/databases/population/search"

@@ -1,4 +1,4 @@
-"""What the gateway learns about a request lives in one typed object (gateway.request_state), never in
+"""What the gateway learns about a request lives in one typed object (gateway.identity.request_state), never in
 Starlette's string-keyed ``request.state``."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.request_state import request_state, start_request_state
-from gateway.services.context import RequestTrace
+from gateway.core.tracing import RequestTrace
+from gateway.identity.request_state import request_state, start_request_state
 
 ROOT = Path(__file__).resolve().parents[2]
 GATEWAY = ROOT / "gateway"
@@ -115,7 +115,9 @@ def test_the_gateway_keeps_no_string_keyed_request_state() -> None:
         for path in sorted(GATEWAY.rglob("*.py"))
         for line in string_keyed_state(path.read_text(encoding="utf-8"))
     }
-    assert not found, f"use gateway.request_state.request_state(scope) instead of request.state: {sorted(found)}"
+    assert not found, (
+        f"use gateway.identity.request_state.request_state(scope) instead of request.state: {sorted(found)}"
+    )
 
 
 def test_a_request_state_is_kept_in_its_scope_and_takes_no_unknown_field() -> None:

@@ -26,9 +26,9 @@ from contracts.civil_status import CivilStatusRegistration
 from contracts.driving_licences import DrivingLicence
 from contracts.land import LandParcel
 from contracts.vehicles import VehicleRegistration
-from gateway.app import create_app
+from gateway.core.settings import Settings
 from gateway.demo import declare_canary
-from gateway.settings import Settings
+from gateway.http.app import create_app
 from simulators.civil_status import generate_registrations, seed_civil_status
 from simulators.driving_licence_api import DEFAULT_AUTH, DrivingLicenceApi, generate_licences
 from simulators.education import generate_diplomas, seed_education

@@ -20,10 +20,10 @@ from pydantic_settings import SettingsError
 from support import TEST_PEPPER, LiveServer
 
 from connectors.discovery import discover_connectors
-from gateway.app import create_app
 from gateway.cli.config import MASK, mask_secrets
+from gateway.core.settings import CONFIG_ENV, SECRETS_DIR_ENV, Settings
 from gateway.demo import start_sector_systems
-from gateway.settings import CONFIG_ENV, SECRETS_DIR_ENV, Settings
+from gateway.http.app import create_app
 from simulators.sectors import SECTOR_SYSTEMS, SectorContext, load_sector_system
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -258,7 +258,7 @@ def test_a_gateway_serves_the_twelve_databases_from_the_example_file(
     monkeypatch.setenv(CONFIG_ENV, str(EXAMPLE))
     for name, value in _addresses(demo_systems).items():
         monkeypatch.setenv(name, value)
-    from gateway import migrations
+    from gateway.core import migrations
 
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
     migrations.upgrade(database_url)

@@ -14,9 +14,9 @@ import pytest
 from support import LiveServer
 
 from connectors.sql.urls import to_async_url
-from gateway import migrations
-from gateway.app import create_app
-from gateway.settings import Settings
+from gateway.core import migrations
+from gateway.core.settings import Settings
+from gateway.http.app import create_app
 
 FAILURES = "gateway_shared_state_read_failures_total"
 

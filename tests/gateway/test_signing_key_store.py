@@ -21,15 +21,20 @@ import pytest
 from sqlmodel import delete
 from support import ClientCredentials, LiveServer, empty_databases, fetch_token
 
-from gateway import migrations
-from gateway.app import create_app
-from gateway.db import standalone_session
-from gateway.models import SigningKey
-from gateway.security.datakeys import PREFIX, DataKeyError, DataKeys, new_key, write_key_file
-from gateway.security.keys import SigningKeyFile, new_signing_key
-from gateway.services.clients import create_client
-from gateway.services.keys import SigningKeyUnavailable, ensure_signing_key, list_signing_keys, publish_signing_key
-from gateway.settings import Settings
+from gateway.core import migrations
+from gateway.core.db import standalone_session
+from gateway.core.settings import Settings
+from gateway.http.app import create_app
+from gateway.identity.clients import create_client
+from gateway.identity.datakeys import PREFIX, DataKeyError, DataKeys, new_key, write_key_file
+from gateway.identity.key_material import SigningKeyFile, new_signing_key
+from gateway.identity.models import SigningKey
+from gateway.identity.signing_keys import (
+    SigningKeyUnavailable,
+    ensure_signing_key,
+    list_signing_keys,
+    publish_signing_key,
+)
 
 
 @pytest.fixture

@@ -15,10 +15,10 @@ import orjson
 import pytest
 from support import LiveServer
 
-from gateway import metrics
-from gateway.app import create_app
-from gateway.http_server import uvicorn_options
-from gateway.settings import Settings
+from gateway.core import metrics
+from gateway.core.settings import Settings
+from gateway.http.app import create_app
+from gateway.http.server import uvicorn_options
 
 DEADLINE = 1.0
 MAX_COUNT = 100

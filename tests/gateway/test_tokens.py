@@ -17,10 +17,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from support import STATED, ClientCredentials, LiveServer, PlantedSearch
 
-from gateway.db import standalone_session
-from gateway.security.datakeys import DataKeys
-from gateway.services.keys import active_signing_key
-from gateway.settings import Settings
+from gateway.core.db import standalone_session
+from gateway.core.settings import Settings
+from gateway.identity.datakeys import DataKeys
+from gateway.identity.signing_keys import active_signing_key
 
 
 def _b64(data: bytes) -> str:

@@ -33,9 +33,9 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
 from starlette.types import ASGIApp, Receive, Scope, Send
 from support import STATED, ClientCredentials, LiveServer, fetch_token
 
-from gateway import telemetry
-from gateway.app import create_app
-from gateway.settings import Settings
+from gateway.core import telemetry
+from gateway.core.settings import Settings
+from gateway.http.app import create_app
 from simulators.population import seed_population
 from simulators.population_api import PopulationApi, rest_connector_config
 from simulators.population_api.records import load_rows
@@ -393,10 +393,11 @@ def test_without_variables_opentelemetry_is_not_even_imported(tmp_path: Path) ->
     installed)."""
     script = (
         "import sys\n"
-        "from gateway.app import create_app\n"
-        "from gateway.settings import Settings\n"
+        "from gateway.http.app import create_app\n"
+        "from gateway.core.settings import Settings\n"
         f"create_app(Settings(data_dir={str(tmp_path)!r}, connectors={{}}, log_level='WARNING'))\n"
-        "prefixes = ('opentelemetry.sdk', 'opentelemetry.exporter', 'opentelemetry.instrumentation', 'gateway.otel')\n"
+        "prefixes = ('opentelemetry.sdk', 'opentelemetry.exporter', 'opentelemetry.instrumentation',"
+        " 'gateway.core._otel')\n"
         "print([name for name in sys.modules if name.startswith(prefixes)])\n"
     )
     environment = {name: value for name, value in os.environ.items() if not name.startswith("OTEL_")}

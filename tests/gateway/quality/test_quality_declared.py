@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import pytest
 import yaml
 
-import gateway.quality.declared as declared_module
+import gateway.quality._declared as declared_module
 from connectors.business import BusinessConnector
 from contracts import Contract, all_contracts
 from contracts.population import Citizen
@@ -31,11 +31,11 @@ from contracts.quality import (
 from contracts.tax import Taxpayer
 from contracts.vehicles import VehicleRegistration
 from gateway.quality import rules_for, rules_for_database
-from gateway.quality.declared import declared_rules
+from gateway.quality._declared import declared_rules
 from gateway.quality.domain import rule_needs_lookups, rules_from
 from gateway.quality.evaluate import evaluate
 from gateway.quality.rules import OK, SKIP, Failure, Lookups, RuleContext
-from gateway.registry import ConnectorRegistry
+from gateway.records.registry import ConnectorRegistry
 
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
 CITIZEN: dict[str, Any] = copy.deepcopy(Citizen.model_config["json_schema_extra"]["examples"][0])  # type: ignore[index]

@@ -22,21 +22,21 @@ from support import ClientCredentials, LiveServer, fetch_token, postgres_databas
 
 from connectors.population import PopulationConnector
 from connectors.sql.urls import to_async_url
-from gateway import migrations
 from gateway.axis.catalogue import load_catalogue
 from gateway.axis.html import render_report_html
 from gateway.axis.report import AxisMonthReport, build_month_report, month_bounds
 from gateway.cli.axis import report_text
-from gateway.db import create_engine, create_sessionmaker, standalone_session
-from gateway.models import QualityHistory
+from gateway.core import migrations
+from gateway.core.db import create_engine, create_sessionmaker, standalone_session
+from gateway.core.settings import Settings
+from gateway.quality._storage import replace_counts
 from gateway.quality.evaluate import DimensionCount, Evaluation
 from gateway.quality.history import HistoryRetention, read_history
 from gateway.quality.html import render_html
+from gateway.quality.models import QualityHistory
 from gateway.quality.report import build_report
 from gateway.quality.rules import Dimension
 from gateway.quality.service import scan_database
-from gateway.quality.storage import replace_counts
-from gateway.settings import Settings
 from simulators.population import seed_population
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")

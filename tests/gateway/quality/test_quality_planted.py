@@ -23,7 +23,7 @@ import pytest
 from support import postgres_database
 
 from connectors.sql.urls import to_async_url
-from gateway import migrations
+from gateway.core import migrations
 from simulators.civil_status import seed_civil_status
 from simulators.defects import PlantedDefects, PopulationDefects, plant_population_defects
 from simulators.population import seed_population, synthetic_citizens

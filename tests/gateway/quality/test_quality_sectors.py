@@ -26,7 +26,7 @@ from connectors.discovery import discover_connectors
 from contracts import get_contract
 from contracts.quality import PersonIsCitizen
 from gateway.quality import rules_for
-from gateway.quality.declared import declared_rules
+from gateway.quality._declared import declared_rules
 from gateway.quality.evaluate import Evaluation, evaluate
 from gateway.quality.lookups import connector_lookups
 from gateway.quality.rules import Dimension, RuleContext

@@ -20,13 +20,13 @@ from support import LiveServer, postgres_database
 from connectors.population import PopulationConnector
 from connectors.sql.urls import to_async_url
 from contracts.population import Citizen
-from gateway import migrations
-from gateway.app import create_app
-from gateway.db import standalone_session
+from gateway.core import migrations
+from gateway.core.db import standalone_session
+from gateway.core.settings import Settings
+from gateway.http.app import create_app
+from gateway.quality._storage import read_scores
 from gateway.quality.rules import Dimension
 from gateway.quality.service import NothingScanned, quality_snapshot, record_submitted, scan_database
-from gateway.quality.storage import read_scores
-from gateway.settings import Settings
 from simulators.population import seed_population
 
 EXAMPLE: dict[str, Any] = Citizen.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]

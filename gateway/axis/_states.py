@@ -1,0 +1,161 @@
+"""Connection states and how the evidence moves a connection from one to another.
+
+The state is derived from evidence, never typed in: the active health checks (made deep by a connector's canary
+record), the circuit breaker of the connection, and the passive evidence of real calls over a time window (error
+ratio, contract-violation ratio, latency percentile). ``pending`` until a connector is configured and checked;
+``connected`` and ``degraded`` (answering, but slow or partly failing) while it answers; ``down`` after
+``failures_to_down`` failed checks in a row, at once when the canary or the calls break the contract, and while
+the circuit is open; ``recovering`` while the circuit half-opens and after a fault until ``successes_to_connect``
+good checks in a row; ``maintenance`` when an operator says so. The rules are tabled in ``docs/axis.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+
+from gateway.core.settings import HealthPolicy
+from gateway.records.circuit import CircuitState
+from gateway.records.evidence import WindowSummary, p95
+
+__all__ = [
+    "DEFINITIVE_REASONS",
+    "STATES",
+    "UP_STATES",
+    "CheckOutcome",
+    "ConnectionState",
+    "Tracker",
+    "after_check",
+    "p95",
+]
+
+
+class ConnectionState(StrEnum):
+    """The state of a catalogued database's connection through the axis."""
+
+    PENDING = "pending"
+    CONNECTED = "connected"
+    DEGRADED = "degraded"
+    RECOVERING = "recovering"
+    DOWN = "down"
+    MAINTENANCE = "maintenance"
+
+
+STATES: tuple[ConnectionState, ...] = tuple(ConnectionState)
+UP_STATES = frozenset({ConnectionState.CONNECTED, ConnectionState.DEGRADED})
+#: Failed checks that are a wrong answer rather than no answer (records breaking the contract, a body that cannot
+#: be read, the canary record gone, the integration platform refusing the gateway): one is enough for ``down``.
+DEFINITIVE_REASONS = frozenset({"contract_violation", "protocol", "canary_missing", "refused"})
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOutcome:
+    """One health check: whether it answered, how fast, whether the connector called itself degraded, why not."""
+
+    ok: bool
+    latency_seconds: float | None
+    degraded: bool = False
+    reason: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Tracker:
+    """What the state machine remembers of a connection between checks; ``cause`` names the evidence behind the
+    state (``None`` when connected)."""
+
+    state: ConnectionState
+    since: datetime
+    failures: int = 0
+    successes: int = 0
+    last_check: datetime | None = None
+    last_success: datetime | None = None
+    latency_ms: float | None = None
+    error: str | None = None
+    cause: str | None = None
+
+
+def _check_cause(reason: str | None) -> str:
+    if reason in {"contract_violation", "canary_missing"}:
+        return reason.replace("_", "-")
+    return f"check-{(reason or 'error').replace('_', '-')}"
+
+
+def after_check(  # noqa: PLR0912
+    tracker: Tracker,
+    outcome: CheckOutcome,
+    policy: HealthPolicy,
+    window: WindowSummary,
+    now: datetime,
+    *,
+    circuit: CircuitState = CircuitState.CLOSED,
+) -> Tracker:
+    """The tracker after ``outcome``, given the circuit's state and the window of passive evidence (whose latency
+    percentile includes this check when it answered)."""
+    latency_ms = None if outcome.latency_seconds is None else round(outcome.latency_seconds * 1000, 3)
+    never_checked = tracker.last_check is None
+    enough_calls = window.calls >= policy.min_calls
+    if outcome.ok:
+        successes, failures = tracker.successes + 1, 0
+        last_success: datetime | None = now
+        was_failing = tracker.state in {ConnectionState.DOWN, ConnectionState.RECOVERING} and not never_checked
+        if circuit is CircuitState.OPEN:
+            # Good checks while calls are refused do not count towards recovery: that starts when it closes.
+            state, cause, successes = ConnectionState.DOWN, "circuit-open", 0
+            error = "the circuit is open: calls are refused until its cool-down is over"
+        elif circuit is CircuitState.HALF_OPEN:
+            state, cause = ConnectionState.RECOVERING, "circuit-half-open"
+            error = "the circuit is half-open: a trial call decides"
+        elif enough_calls and window.violation_ratio >= policy.down_violation_ratio:
+            state, cause = ConnectionState.DOWN, "contract-violation"
+            error = (
+                f"{window.violations} of {window.calls} calls in {policy.window_seconds:g} s answered records that "
+                "break the contract"
+            )
+        elif was_failing and successes < policy.successes_to_connect:
+            state, cause = ConnectionState.RECOVERING, "recovering"
+            error = f"recovering: {successes} of {policy.successes_to_connect} checks answered"
+        elif outcome.degraded:
+            state, cause = ConnectionState.DEGRADED, "self-reported"
+            error = outcome.error or "the sector system reports itself degraded"
+        elif enough_calls and window.error_ratio >= policy.degraded_error_ratio:
+            state, cause = ConnectionState.DEGRADED, "error-ratio"
+            error = f"{window.failures} of {window.calls} calls in {policy.window_seconds:g} s failed"
+        elif window.p95_seconds is not None and window.p95_seconds > policy.degraded_latency_seconds:
+            state, cause = ConnectionState.DEGRADED, "slow"
+            error = (
+                f"slow: p95 latency {window.p95_seconds * 1000:.0f} ms over "
+                f"{policy.degraded_latency_seconds * 1000:.0f} ms in the last {policy.window_seconds:g} s"
+            )
+        else:
+            state, cause, error = ConnectionState.CONNECTED, None, None
+    else:
+        successes, failures = 0, tracker.failures + 1
+        last_success = tracker.last_success
+        error = outcome.error or "the health check failed"
+        cause = _check_cause(outcome.reason)
+        if circuit is CircuitState.OPEN:
+            state, cause = ConnectionState.DOWN, "circuit-open"
+        elif (
+            failures >= policy.failures_to_down
+            or outcome.reason in DEFINITIVE_REASONS
+            or tracker.state not in UP_STATES
+        ):
+            state = ConnectionState.DOWN
+        else:
+            state = ConnectionState.DEGRADED
+            error = f"{error} ({failures} of {policy.failures_to_down} failures before down)"
+    since = tracker.since if state is tracker.state else now
+    return replace(
+        tracker,
+        state=state,
+        since=since,
+        failures=failures,
+        successes=successes,
+        last_check=now,
+        last_success=last_success,
+        latency_ms=latency_ms,
+        error=error,
+        cause=cause,
+    )

@@ -1,0 +1,1 @@
+"""What every feature shares: settings, the database, logs, metrics, problems, leases, listeners, tracing."""

@@ -1,0 +1,172 @@
+"""Typed FastAPI dependencies, all in one place."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Annotated
+
+from fastapi import Depends, Header, Request, Security
+from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
+from fastapi.security import OAuth2, SecurityScopes
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from gateway.core import metrics
+from gateway.core.db import utcnow
+from gateway.core.problems import InsufficientScope, InvalidToken
+from gateway.http.state import GatewayState
+from gateway.identity.access import (
+    ACTOR_HEADER,
+    HEADER_VALUE,
+    NON_DATA_SCOPES,
+    PURPOSE_HEADER,
+    Decision,
+    decide,
+    header_value,
+)
+from gateway.identity.request_state import request_state
+from gateway.identity.tokens import Principal, TokenRejected
+
+oauth2_client_credentials = OAuth2(
+    flows=OAuthFlows(clientCredentials=OAuthFlowClientCredentials(tokenUrl="/oauth/token", scopes={})),
+    scheme_name="client_credentials",
+    description="OAuth 2.0 client-credentials grant; send the token as `Authorization: Bearer <token>`.",
+    auto_error=False,
+)
+
+
+async def get_state(request: Request) -> GatewayState:
+    """The running gateway's state (async: a plain function would cost a thread hop per request)."""
+    state: GatewayState = request.app.state.gateway
+    return state
+
+
+StateDep = Annotated[GatewayState, Depends(get_state)]
+
+
+async def get_session(state: StateDep) -> AsyncIterator[AsyncSession]:
+    """A database session for one request."""
+    async with state.sessionmaker() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def _reject(reason: str) -> InvalidToken:
+    # The reason is counted, and recorded in the audit trail (InvalidToken.reason); the answer never says it.
+    metrics.AUTH_FAILURES.labels(reason).inc()
+    return InvalidToken(reason)
+
+
+async def authorize(
+    request: Request, state: GatewayState, authorization: str | None, scopes: Sequence[str]
+) -> Principal:
+    """The caller of a request, from its bearer token (the ``Authorization`` header), holding every scope in
+    ``scopes``: the checks of :func:`authenticate`, shared by the data routes' lean path
+    (:mod:`gateway.http.data_path`).
+
+    401 with ``WWW-Authenticate: Bearer error="invalid_token"`` for a missing or invalid token, or when the
+    client is unknown or suspended (checked on every request, so suspension takes effect at once); 403 when a
+    scope is missing. The non-data scopes (``admin``, ``audit``, ``axis``) a token carries count only while the
+    client still holds them, so removing one takes effect at once too.
+    """
+    if not authorization:
+        raise _reject("missing")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _reject("malformed")
+    try:
+        principal = await state.tokens.verify_async(token.strip())
+    except TokenRejected as exc:
+        raise _reject(exc.reason) from None
+    access = await state.access.get(principal.client_id)
+    if access is None:
+        raise _reject("unknown_client")
+    if not access.active:
+        raise _reject("client_inactive")
+    known = request_state(request.scope)
+    # Counted once, even if a route authenticates twice.
+    if known.rate_limit is None:
+        # 429 past the client's rate limit; the status becomes RateLimit-* headers on the answer.
+        known.rate_limit = await state.limiter.admit(access)
+    if principal.external:
+        # A trusted issuer's token acts for the client with the client's own grants, not with its scope claim.
+        principal = principal.with_scopes(access.token_scopes(utcnow()))
+    elif not principal.scopes.isdisjoint(NON_DATA_SCOPES - access.scopes):
+        # A non-data scope (admin, audit, axis) holds only while the client still has it: removing it ends it
+        # at once for the tokens issued before, as suspension does.
+        principal = principal.with_scopes(principal.scopes - (NON_DATA_SCOPES - access.scopes))
+    known.principal = principal
+    known.access = access
+    if not principal.has_scopes(scopes):
+        raise InsufficientScope(scopes)
+    return principal
+
+
+async def authenticate(
+    security_scopes: SecurityScopes,
+    request: Request,
+    state: StateDep,
+    authorization: Annotated[str | None, Depends(oauth2_client_credentials)],
+) -> Principal:
+    """The caller of a request holding every scope the route requires (see :func:`authorize`)."""
+    return await authorize(request, state, authorization, security_scopes.scopes)
+
+
+PrincipalDep = Annotated[Principal, Depends(authenticate)]
+
+# Route dependencies of the admin, audit and axis routers.
+ADMIN_ONLY = [Security(authenticate, scopes=["admin"])]
+AUDIT_ONLY = [Security(authenticate, scopes=["audit"])]
+AXIS_ONLY = [Security(authenticate, scopes=["axis"])]
+
+
+def decide_data_access(
+    request: Request, database: str, operation: str, purpose: str | None, actor: str | None
+) -> Decision:
+    """The grant decision of an authenticated data request (:func:`authorize` ran): 400 naming a malformed or
+    missing ``X-Purpose``/``X-Actor-Id`` a grant requires, 403 when no grant in force allows the operation."""
+    known = request_state(request.scope)
+    access = known.access
+    assert access is not None, "authorize() runs first"
+    decision = decide(
+        access,
+        database=database,
+        operation=operation,
+        purpose=header_value(purpose, PURPOSE_HEADER),
+        actor=header_value(actor, ACTOR_HEADER),
+        now=utcnow(),
+    )
+    known.decision = decision
+    return decision
+
+
+def data_access(database: str, operation: str) -> Callable[..., Awaitable[Decision]]:
+    """The dependency of a data route: a valid token with the ``database:operation`` scope, and a grant in
+    force for the stated purpose and actor (``X-Purpose``, ``X-Actor-Id``)."""
+
+    # Dependencies as default values: the annotations of this closure are strings (postponed evaluation) and
+    # could not see ``database`` and ``operation``.
+    token_with_scope = Security(authenticate, scopes=[f"{database}:{operation}"])
+    purpose_header = Header(
+        default=None,
+        alias=PURPOSE_HEADER,
+        json_schema_extra={"pattern": HEADER_VALUE.pattern},
+        description="The public-service procedure the request is for (its code). Required by most grants.",
+    )
+    actor_header = Header(
+        default=None,
+        alias=ACTOR_HEADER,
+        json_schema_extra={"pattern": HEADER_VALUE.pattern},
+        description="The officer making the request (staff code or personal id). Required by most grants.",
+    )
+
+    async def decide_access(
+        request: Request,
+        principal: Principal = token_with_scope,
+        x_purpose: str | None = purpose_header,
+        x_actor_id: str | None = actor_header,
+    ) -> Decision:
+        return decide_data_access(request, database, operation, x_purpose, x_actor_id)
+
+    return decide_access

@@ -1,0 +1,105 @@
+"""Admin routes: clients (agency systems), their status and secrets."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Path, Query, Request, Response
+
+from gateway.http.deps import ADMIN_ONLY, SessionDep, StateDep
+from gateway.http.openapi import problem_responses
+from gateway.identity.clients import (
+    ClientCreate,
+    ClientCreated,
+    ClientDetail,
+    ClientPublic,
+    ClientUpdate,
+    SecretRotated,
+    SecretRotation,
+    add_client,
+    describe_client,
+    list_clients,
+    require_client,
+    rotate_client_secret,
+    set_status,
+    update_client,
+)
+from gateway.identity.models import ClientStatus
+
+router = APIRouter(prefix="/v1/admin/clients", tags=["admin"], dependencies=ADMIN_ONLY)
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+ClientIdPath = Annotated[str, Path(max_length=64, description="The client id.")]
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Create a client",
+    responses=problem_responses(401, 403, 409, 422),
+)
+async def create_client(
+    body: ClientCreate, request: Request, response: Response, session: SessionDep, state: StateDep
+) -> ClientCreated:
+    """Create a client; its secret is in this answer only (the gateway keeps a keyed hash)."""
+    client, secret = await add_client(session, body, registry=state.registry, access=state.access)
+    response.headers.update({**NO_STORE, "Location": f"{request.url.path}/{client.client_id}"})
+    detail = await describe_client(session, client)
+    return ClientCreated(**detail.model_dump(), client_secret=secret)
+
+
+@router.get("", summary="List clients", responses=problem_responses(401, 403, 422))
+async def get_clients(
+    session: SessionDep, status: Annotated[ClientStatus | None, Query(description="Only these.")] = None
+) -> list[ClientPublic]:
+    """Every client, by id (never a secret or its hash)."""
+    return [ClientPublic.model_validate(c) for c in await list_clients(session, status=status)]
+
+
+@router.get("/{client_id}", summary="Show a client", responses=problem_responses(401, 403, 404))
+async def get_client(client_id: ClientIdPath, session: SessionDep) -> ClientDetail:
+    """A client with its grants (revoked ones included), the scopes a token would carry now, and its secrets'
+    dates."""
+    return await describe_client(session, await require_client(session, client_id))
+
+
+@router.patch("/{client_id}", summary="Change a client", responses=problem_responses(401, 403, 404, 422))
+async def patch_client(
+    client_id: ClientIdPath, body: ClientUpdate, session: SessionDep, state: StateDep
+) -> ClientDetail:
+    """Change the members given (name, agency code, contact, non-data scopes, rate limits); null clears one."""
+    client = await require_client(session, client_id)
+    await update_client(session, client, body, access=state.access)
+    return await describe_client(session, client)
+
+
+@router.post("/{client_id}/suspend", summary="Suspend a client", responses=problem_responses(401, 403, 404))
+async def suspend_client(client_id: ClientIdPath, session: SessionDep, state: StateDep) -> ClientDetail:
+    """Its tokens stop working at once, in every gateway process; no new token is issued."""
+    client = await require_client(session, client_id)
+    await set_status(session, client, ClientStatus.SUSPENDED, access=state.access)
+    return await describe_client(session, client)
+
+
+@router.post("/{client_id}/activate", summary="Reactivate a client", responses=problem_responses(401, 403, 404))
+async def activate_client(client_id: ClientIdPath, session: SessionDep, state: StateDep) -> ClientDetail:
+    """Its unexpired tokens work again, and it may obtain new ones."""
+    client = await require_client(session, client_id)
+    await set_status(session, client, ClientStatus.ACTIVE, access=state.access)
+    return await describe_client(session, client)
+
+
+@router.post("/{client_id}/secret", summary="Rotate a client's secret", responses=problem_responses(401, 403, 404, 422))
+async def rotate_secret(
+    client_id: ClientIdPath,
+    response: Response,
+    session: SessionDep,
+    state: StateDep,
+    body: Annotated[SecretRotation | None, Body()] = None,
+) -> SecretRotated:
+    """A new secret, in this answer only; the current ones keep working for ``overlap_seconds`` (0: they stop
+    at once). Tokens already issued are not affected (suspend the client to stop them)."""
+    client = await require_client(session, client_id)
+    rotated = await rotate_client_secret(session, client, body or SecretRotation(), access=state.access)
+    response.headers.update(NO_STORE)
+    return rotated

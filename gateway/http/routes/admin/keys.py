@@ -1,0 +1,87 @@
+"""Admin routes: clients' public keys (for ``private_key_jwt``) and the gateway's own signing keys."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response
+
+from gateway.core.problems import Conflict
+from gateway.http.deps import ADMIN_ONLY, SessionDep, StateDep
+from gateway.http.openapi import problem_responses
+from gateway.identity.client_keys import (
+    ClientKeyPublic,
+    ClientKeyRegistration,
+    list_client_keys,
+    register_client_key,
+    revoke_client_key,
+)
+from gateway.identity.signing_keys import Rotation, SigningKeyPublic, SigningKeyUnavailable, describe_signing_keys
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=ADMIN_ONLY)
+
+ClientIdPath = Annotated[str, Path(max_length=64, description="The client id.")]
+KidPath = Annotated[str, Path(max_length=64, description="The key id.")]
+
+
+@router.post(
+    "/clients/{client_id}/keys",
+    status_code=201,
+    summary="Register a client's public key",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def register_key(
+    client_id: ClientIdPath, body: ClientKeyRegistration, request: Request, response: Response, session: SessionDep
+) -> ClientKeyPublic:
+    """A PEM public key, a PEM certificate (its expiry bounds the key) or a JWK, with which the client signs its
+    `private_key_jwt` assertions. Only public material is accepted."""
+    material = body.pem if body.pem is not None else body.jwk
+    assert material is not None
+    key = await register_client_key(session, client_id, material, kid=body.kid, algorithm=body.algorithm)
+    response.headers["Location"] = f"{request.url.path}/{key.kid}"
+    return ClientKeyPublic.model_validate(key)
+
+
+@router.get("/clients/{client_id}/keys", summary="List a client's keys", responses=problem_responses(401, 403, 404))
+async def get_keys(client_id: ClientIdPath, session: SessionDep) -> list[ClientKeyPublic]:
+    """The client's keys, oldest first, revoked ones included."""
+    return [ClientKeyPublic.model_validate(key) for key in await list_client_keys(session, client_id)]
+
+
+@router.delete(
+    "/clients/{client_id}/keys/{kid:path}",
+    status_code=204,
+    summary="Revoke a client's key",
+    responses=problem_responses(401, 403, 404),
+)
+async def revoke_key(client_id: ClientIdPath, kid: KidPath, session: SessionDep) -> Response:
+    """Assertions signed by this key are refused from now on (tokens already issued run until they expire)."""
+    await revoke_client_key(session, kid, client_id=client_id)
+    return Response(status_code=204)
+
+
+@router.get("/signing-keys", summary="List the gateway's signing keys", responses=problem_responses(401, 403))
+async def get_signing_keys(session: SessionDep, state: StateDep) -> list[SigningKeyPublic]:
+    """Every key that has signed the gateway's tokens, newest first: the active one, and retired ones with the
+    moment they leave the JWKS."""
+    return await describe_signing_keys(session, state.settings)
+
+
+@router.post(
+    "/signing-keys/rotate",
+    status_code=201,
+    summary="Rotate the gateway's signing key",
+    responses=problem_responses(401, 403, 409),
+)
+async def rotate_signing_key(state: StateDep) -> Rotation:
+    """A new key, stored in the database with its private part encrypted, signs from now on (in every gateway
+    process at once on PostgreSQL, else within `GATEWAY_SIGNING_KEY_REFRESH_SECONDS`); the previous key stays in
+    the JWKS until the tokens it signed have expired. 409 when this process's data key does not decrypt the active
+    key (it would store a key no process could use)."""
+    try:
+        return await state.signing_keys.rotate()
+    except SigningKeyUnavailable:
+        raise Conflict(
+            "This gateway's data key does not decrypt the active signing key: a new key now would be one no "
+            "process could use. Give every process the same data key first."
+        ) from None

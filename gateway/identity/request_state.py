@@ -1,0 +1,76 @@
+"""What the gateway learns about one request while answering it, in one typed object.
+
+:class:`RequestState` is made once per request by the outermost middleware
+(:class:`gateway.http.middleware.RequestContextMiddleware`, with :func:`start_request_state`), kept in the ASGI scope
+under one key, and reached through :func:`request_state` (from a middleware with its ``scope``, from a route or
+a dependency with ``request.scope``). It replaces Starlette's string-keyed ``request.state``: the gateway
+neither reads nor writes that (``tests/gateway/test_request_state.py`` checks it).
+
+Who writes and who reads each field:
+
+* ``request_id``, ``trace``: the request middleware; read by the audit hook (the id), the connector context
+  (:func:`gateway.records.context.request_context`) and the readiness probe;
+* ``deadline``: the request limits middleware; read by the connector context and the readiness probe;
+* ``rate_limit``: :func:`gateway.http.deps.authorize` (once per request); read by the request limits middleware
+  (the ``RateLimit-*`` headers);
+* ``principal``, ``access``: :func:`gateway.http.deps.authorize`; read by the audit hook (the principal), the grant
+  decision, the connector context and ``GET /v1/services`` (the access);
+* ``decision``: :func:`gateway.http.deps.decide_data_access`; read by the audit hook and the connector context;
+* ``record_ids``: the data, submission, feed, receipt and audit routes; read by the audit hook;
+* ``problem_reason``: the problem handler (:mod:`gateway.core.problems`); read by the audit hook.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from starlette.types import Scope
+
+    from gateway.core.tracing import RequestTrace
+    from gateway.identity.access import ClientAccess, Decision
+    from gateway.identity.ratelimits import RateLimitStatus
+    from gateway.identity.tokens import Principal
+
+__all__ = ["RequestState", "request_state", "start_request_state"]
+
+#: The key of the ASGI scope that holds a request's :class:`RequestState`.
+_SCOPE_KEY = "gateway.identity.request_state"
+
+
+@dataclass(slots=True)
+class RequestState:
+    """One request as the gateway has come to know it (see the module's table for who writes each field)."""
+
+    request_id: str
+    """The request's id: the caller's ``X-Request-Id`` when sane, else a new one; echoed in the answer."""
+    trace: RequestTrace
+    """The gateway's span of the request, in the caller's W3C trace (or a new one)."""
+    deadline: float | None = None
+    """When the gateway stops waiting for the request's calls to connectors (``time.monotonic()``)."""
+    rate_limit: RateLimitStatus | None = None
+    """The calling client's rate-limit windows after this request, once counted: the ``RateLimit-*`` headers."""
+    principal: Principal | None = None
+    """The authenticated caller (its token's client and scopes), once the token is accepted."""
+    access: ClientAccess | None = None
+    """The calling client's live state (status, scopes, grants), once the token is accepted."""
+    decision: Decision | None = None
+    """The grant decision of a data request: client, purpose, actor, fields."""
+    record_ids: Sequence[str] = ()
+    """The records (data subjects) the request touched, for the audit trail."""
+    problem_reason: str | None = None
+    """The precise reason of a refusal (``expired``, ``replayed_assertion``...): for the audit trail only."""
+
+
+def start_request_state(scope: Scope, request_id: str, trace: RequestTrace) -> RequestState:
+    """The state of a new request, kept in its ``scope`` (by the request middleware, before anything else runs)."""
+    state = scope[_SCOPE_KEY] = RequestState(request_id, trace)
+    return state
+
+
+def request_state(scope: Scope) -> RequestState:
+    """The state of the request of ``scope`` (see :func:`start_request_state`)."""
+    state: RequestState = scope[_SCOPE_KEY]
+    return state

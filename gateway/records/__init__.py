@@ -1,0 +1,1 @@
+"""Records: the served national databases (the connector registry) and reading their records."""

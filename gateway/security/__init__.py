@@ -1,1 +1,0 @@
-"""Keys, client secrets and tokens."""

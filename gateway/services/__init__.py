@@ -1,1 +1,0 @@
-"""The gateway's business logic; routers and the CLI call these functions."""
