@@ -22,8 +22,8 @@ DOCS = ROOT / "docs"
 PAGES = {path: path.read_text(encoding="utf-8") for path in [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]}
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 
-DEMO_COMMAND = "python3 -m venv .venv && .venv/bin/pip install . && .venv/bin/gateway demo"
-TEST_COMMAND = "python3 -m venv .venv && .venv/bin/pip install -e '.[dev]' && .venv/bin/pytest"
+DEMO_COMMAND = "python3 -m venv .venv && .venv/bin/pip install '.[demo]' ./demo && .venv/bin/gateway demo"
+TEST_COMMAND = "python3 -m venv .venv && .venv/bin/pip install -e '.[dev]' -e ./demo && .venv/bin/pytest"
 
 
 def test_readme_gives_the_two_commands() -> None:

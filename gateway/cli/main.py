@@ -68,6 +68,9 @@ DataDirOption = Annotated[
 EXIT_BAD_SETTINGS = 2
 #: Exit status of ``gateway serve`` and ``gateway demo`` when they cannot listen on the address asked (in use).
 EXIT_CANNOT_LISTEN = 3
+#: Exit status of ``gateway demo`` when the simulated sector systems (the distribution axis-gateway-demo, whose
+#: package is ``simulators``) are not installed.
+EXIT_DEMO_NOT_INSTALLED = 2
 DATA_DIR_ENV = "GATEWAY_DATA_DIR"
 #: The default data directory and the demo's settings file in it (``Settings.data_dir``'s default and
 #: ``gateway.demo_settings.DEMO_SETTINGS_FILE``, spelled out so that the command reads no module for them).
@@ -332,6 +335,18 @@ def serve(
     _serve(settings, sock, host=host, port=port, workers=workers)
 
 
+def demo_not_installed() -> str:
+    """The line ``gateway demo`` prints when the simulated sector systems are not installed: the command that
+    installs them (the README's), with the pip of this gateway's Python."""
+    import shlex
+
+    pip = f"{shlex.quote(sys.executable)} -m pip"
+    return (
+        "error: gateway demo needs the simulated sector systems (the distribution axis-gateway-demo, in the "
+        f"repository's demo/), which are not installed; from the repository's root: {pip} install '.[demo]' ./demo"
+    )
+
+
 @app.command()
 def demo(
     host: HostOption = "127.0.0.1",
@@ -347,8 +362,15 @@ def demo(
     import asyncio
 
     from gateway.core import migrations
+
+    try:
+        from gateway.demo import demo_banner, keep_tokens_fresh, prepare_demo, scan_later
+    except ModuleNotFoundError as error:
+        if error.name != "simulators" and not (error.name or "").startswith("simulators."):
+            raise
+        typer.echo(demo_not_installed(), err=True)
+        raise typer.Exit(EXIT_DEMO_NOT_INSTALLED) from None
     from gateway.core.logs import configure_logging
-    from gateway.demo import demo_banner, keep_tokens_fresh, prepare_demo, scan_later
     from gateway.demo_settings import write_demo_settings
 
     use_config(config)

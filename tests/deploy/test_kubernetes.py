@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from kube_kit import (
+    KIT,
     OVERLAYS,
     accepted_by_the_cli,
     build,
@@ -499,10 +500,17 @@ def test_scaling_and_disruptions(production: list[dict[str, Any]]) -> None:
 
 
 def test_the_image_is_the_gateways_version(overlay: str) -> None:
+    """Production runs the gateway's image; the demo the demo's, which adds the simulated sector systems
+    (``docker build --build-arg DEMO=true``, as deploy/kubernetes/README.md builds it)."""
+    image = "axis-gateway-demo" if overlay == "demo" else "axis-gateway"
     resources = build(overlay)
     for _, template in pod_templates(resources):
-        for container in template["spec"]["containers"]:
-            assert container["image"].endswith(f"axis-gateway:{__version__}")
+        for container in [*template["spec"].get("initContainers", []), *template["spec"]["containers"]]:
+            assert container["image"].rpartition("/")[2] == f"{image}:{__version__}"
+    if overlay == "demo":
+        readme = (KIT / "README.md").read_text(encoding="utf-8")
+        assert f"docker build --build-arg DEMO=true -t {image}:{__version__} ." in readme
+        assert f"kind load docker-image {image}:{__version__}" in readme
 
 
 def test_the_cli_checker_refuses_what_does_not_exist() -> None:

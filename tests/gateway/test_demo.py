@@ -361,6 +361,49 @@ def test_a_second_demo_on_a_taken_port_changes_nothing(tmp_path: Path) -> None:
         stop(first)
 
 
+# ``python -m gateway ARGS`` in an environment where the package ``simulators`` cannot be imported, as when the
+# distribution axis-gateway-demo is not installed (a None in sys.modules makes every import of it fail).
+WITHOUT_SIMULATORS = (
+    "import runpy, sys; sys.modules['simulators'] = None; sys.argv = ['gateway', *sys.argv[1:]]; "
+    "runpy.run_module('gateway', run_name='__main__', alter_sys=True)"
+)
+
+
+def test_the_demo_without_the_simulators_says_how_to_install_them(tmp_path: Path) -> None:
+    """Without the distribution axis-gateway-demo, ``gateway demo`` prints one line giving the command that
+    installs it (with this Python's pip) and exits 2, before reading settings or writing anything; the other
+    commands do not need it."""
+    env = {**demo_env(tmp_path / "var"), "GATEWAY_SECRET_PEPPER": TEST_PEPPER}
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_SIMULATORS, "demo", "--port", str(free_port())],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "error: gateway demo needs the simulated sector systems (the distribution axis-gateway-demo, in the "
+        "repository's demo/), which are not installed; from the repository's root: "
+        f"{shlex.quote(sys.executable)} -m pip install '.[demo]' ./demo"
+    ]
+    assert not any(tmp_path.iterdir()), "nothing was written"
+    upgraded = subprocess.run(
+        [sys.executable, "-c", WITHOUT_SIMULATORS, "db", "upgrade"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert upgraded.stdout.strip() == "database at head"
+
+
 def test_serve_on_a_taken_port_says_so_before_touching_the_database(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
