@@ -13,8 +13,11 @@ gateway side's p50 and p99 and its resident memory (RSS, all of its processes) a
   SQLite (the default);
 * ``read-postgresql``: the same, the gateway's own database on PostgreSQL;
 * ``latency``: both at one connection: the latency the gateway adds (p50);
-* ``rest``: the simulated population REST service called directly against the same read through the gateway's
-  REST connector;
+* ``rest``: the population REST service over the same PostgreSQL sector database (``bench/rest_db.py``: the
+  simulated API's routes and JSON, each read a query like the bare endpoint's) called directly, against the same
+  read through the gateway's REST connector to it;
+* ``rest-memory``: the same with the simulated population REST service (``simulators.population_api``), which
+  answers from memory: above the gateway's own ceiling, so the ratio measures the gateway's REST read alone;
 * ``scale``: the gateway with one worker against two workers (32 connections);
 * ``connections``: the gateway at 16 connections against 1,000 (flat as callers grow);
 * ``clients``: the gateway with 10 clients holding grants (all calling) against 10,000 (``--grow-clients``; the
@@ -74,6 +77,7 @@ COMPARISONS = (
     "read-postgresql",
     "latency",
     "rest",
+    "rest-memory",
     "scale",
     "connections",
     "clients",
@@ -162,13 +166,21 @@ class Bench:
             self.servers["bare"] = Server("bare endpoint", base, script, process)
         return self.servers["bare"]
 
+    def rest_db(self) -> Server:
+        if "rest-db" not in self.servers:
+            command = [sys.executable, str(ROOT / "bench" / "rest_db.py"), "--url", self.sector_url]
+            process, base = start_server(command, ready="/api/v1/trang-thai", headers=API_HEADERS)
+            script = lua_script(self.work / "rest-db.lua", "/api/v1/cong-dan/", self.ids, API_HEADERS)
+            self.servers["rest-db"] = Server("REST service over PostgreSQL", base, script, process)
+        return self.servers["rest-db"]
+
     def rest_api(self) -> Server:
         if "rest-api" not in self.servers:
             copy = sqlite_copy(self.args.citizens)
             command = [sys.executable, "-m", "simulators.population_api", "--sqlite", str(copy)]
             process, base = start_server(command, ready="/api/v1/trang-thai", headers=API_HEADERS)
             script = lua_script(self.work / "rest-api.lua", "/api/v1/cong-dan/", self.ids, API_HEADERS)
-            self.servers["rest-api"] = Server("REST service", base, script, process)
+            self.servers["rest-api"] = Server("REST service in memory", base, script, process)
         return self.servers["rest-api"]
 
     def gateway(
@@ -177,7 +189,7 @@ class Bench:
         *,
         database: str = "sqlite",
         workers: int = 1,
-        rest: bool = False,
+        rest: Server | None = None,
         sector: str | None = None,
         clients: int = 0,
         audit_events: int = 0,
@@ -190,10 +202,10 @@ class Bench:
         data_dir = self.work / key
         data_dir.mkdir()
         env = {**os.environ, "GATEWAY_DATA_DIR": str(data_dir), "GATEWAY_LOG_LEVEL": "WARNING"}
-        if rest:
+        if rest is not None:
             from simulators.population_api import rest_connector_config
 
-            config = rest_connector_config(self.rest_api().base)
+            config = rest_connector_config(rest.base)
             env["GATEWAY_CONNECTORS"] = json.dumps({"population": {"connector": "rest", "config": config}})
         else:
             env["GATEWAY_CONNECTORS__POPULATION__CONFIG__URL"] = sector or self.sector_url
@@ -216,7 +228,7 @@ class Bench:
         tokens = [fetch_token(base, caller, secret) for caller in callers] or None
         ids = record_ids(sector) if sector else self.ids
         script = lua_script(self.work / f"{key}.lua", "/v1/databases/population/records/", ids, headers, tokens)
-        label = f"gateway ({database}{', REST' if rest else ''}, {workers} worker{'s' if workers > 1 else ''})"
+        label = f"gateway ({database}{', REST' if rest is not None else ''}, {workers} worker{'s' if workers > 1 else ''})"
         if clients:
             label = f"gateway, {clients + 1:,} clients ({len(callers):,} calling)"
         if audit_events:
@@ -276,7 +288,9 @@ def run(bench: Bench, only: list[str]) -> list[Row]:
         elif name == "latency":
             rows.append(compare(bench, name, bench.bare(), bench.gateway("gw-sqlite"), connections=(1, 1)))
         elif name == "rest":
-            rows.append(compare(bench, name, bench.rest_api(), bench.gateway("gw-rest", rest=True)))
+            rows.append(compare(bench, name, bench.rest_db(), bench.gateway("gw-rest", rest=bench.rest_db())))
+        elif name == "rest-memory":
+            rows.append(compare(bench, name, bench.rest_api(), bench.gateway("gw-rest-memory", rest=bench.rest_api())))
         elif name == "scale":
             one = bench.gateway("gw-sqlite")
             two = bench.gateway("gw-sqlite-2", workers=2)
