@@ -228,7 +228,8 @@ class Bench:
         tokens = [fetch_token(base, caller, secret) for caller in callers] or None
         ids = record_ids(sector) if sector else self.ids
         script = lua_script(self.work / f"{key}.lua", "/v1/databases/population/records/", ids, headers, tokens)
-        label = f"gateway ({database}{', REST' if rest is not None else ''}, {workers} worker{'s' if workers > 1 else ''})"
+        via = ", REST" if rest is not None else ""
+        label = f"gateway ({database}{via}, {workers} worker{'s' if workers > 1 else ''})"
         if clients:
             label = f"gateway, {clients + 1:,} clients ({len(callers):,} calling)"
         if audit_events:
