@@ -305,6 +305,18 @@ def child_pids(pid: int) -> list[int]:
     return [int(p) for p in children.read_text().split()] if children.exists() else []
 
 
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user and system) process ``pid`` and its children have used so far, in seconds."""
+    total = 0
+    for one in [pid, *child_pids(pid)]:
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime and stime, in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def process_rss_mib(pid: int) -> float:
     """The resident memory of process ``pid`` alone, in MiB (0 once it is gone)."""
     try:

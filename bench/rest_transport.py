@@ -1,14 +1,14 @@
-"""Requests per second of the REST connector's ``get()`` with each HTTP transport under httpx.
+"""Requests per second of the REST connector's ``get()`` with each HTTP client: aiohttp's and httpx's.
 
     .venv/bin/python bench/rest_transport.py [--concurrency 16 32 64] [--duration 8] [--citizens 5000]
 
 It seeds a simulated population database (SQLite), serves it with the simulated population REST API in its own
 process (``python -m simulators.population_api``: uvicorn, uvloop, httptools), and drives ``RestConnector.get()``
-over random existing ids from one asyncio client at each concurrency, once with httpx's own transport
-(``http_transport="httpx"``, httpcore) and once with ``httpx_aiohttp.AiohttpTransport`` (``"aiohttp"``). The
-*connector* columns include everything a gateway read does upstream (authentication headers, deadline, JSON,
-JMESPath mapping, contract validation); the *bare* columns are a plain ``AsyncClient.get`` with the same transport,
-to show the transport's own share. Client and server share this machine's cores: compare columns of one run.
+over random existing ids from one asyncio client at each concurrency, once with httpx (``http_transport="httpx"``,
+httpcore) and once with aiohttp's client called directly (``"aiohttp"``). The *connector* columns include everything
+a gateway read does upstream (authentication headers, deadline, JSON, JMESPath mapping, contract validation); the
+*bare* columns are a plain ``httpx.AsyncClient.get`` or ``aiohttp.ClientSession.get``, to show the client's own
+share. Client and server share this machine's cores: compare columns of one run.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 from common import API_HEADERS, record_ids, seed_citizens, start_server, terminate
-from httpx_aiohttp import AiohttpTransport
 
 from connectors.rest import RestConnector
 from simulators.population_api import rest_connector_config
@@ -66,10 +66,19 @@ async def connector_rate(
 async def bare_rate(
     transport_name: str, base: str, headers: dict[str, str], ids: list[str], concurrency: int, duration: float
 ) -> tuple[float, int]:
+    if transport_name == "aiohttp":
+        connector = aiohttp.TCPConnector(limit=64)
+        async with aiohttp.ClientSession(base, connector=connector, headers=headers) as session:
+
+            async def fetch(pid: str) -> None:
+                async with session.get(f"/api/v1/cong-dan/{pid}") as response:
+                    response.raise_for_status()
+                    await response.read()
+
+            await drive(fetch, ids, concurrency, 1.0)
+            return await drive(fetch, ids, concurrency, duration)
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    transport: httpx.AsyncBaseTransport = (
-        AiohttpTransport(limits=limits) if transport_name == "aiohttp" else httpx.AsyncHTTPTransport(limits=limits)
-    )
+    transport = httpx.AsyncHTTPTransport(limits=limits)
     async with httpx.AsyncClient(base_url=base, transport=transport, headers=headers) as client:
 
         async def call(pid: str) -> None:

@@ -5,7 +5,8 @@
 Needs wrk (Debian package ``wrk``) and the local PostgreSQL server (the sector database is PostgreSQL, as in a
 province). Each comparison runs its two sides alternately, A B A B (``--rounds``), with the same wrk load (two
 threads, keep-alive connections, random existing ids), and reports the mean rate of each side, the ratio B/A, the
-gateway side's p50 and p99 and its resident memory (RSS, all of its processes) after the load:
+gateway side's p50 and p99, its resident memory (RSS, all of its processes) after the load, and the CPU time each
+side's server used per request (its own processes only):
 
 * ``read-sqlite``: the bare endpoint (``bench/bare.py``: FastAPI, uvloop, httptools, an asyncpg pool, orjson, no
   authentication) against the gateway's full read path (token, live client state, grant and field projection, rate
@@ -13,8 +14,11 @@ gateway side's p50 and p99 and its resident memory (RSS, all of its processes) a
   SQLite (the default);
 * ``read-postgresql``: the same, the gateway's own database on PostgreSQL;
 * ``latency``: both at one connection: the latency the gateway adds (p50);
-* ``rest``: the simulated population REST service called directly against the same read through the gateway's
-  REST connector;
+* ``rest``: the population REST service over the same PostgreSQL sector database (``bench/rest_db.py``: the
+  simulated API's routes and JSON, each read a query like the bare endpoint's) called directly, against the same
+  read through the gateway's REST connector to it;
+* ``rest-memory``: the same with the simulated population REST service (``simulators.population_api``), which
+  answers from memory: above the gateway's own ceiling, so the ratio measures the gateway's REST read alone;
 * ``scale``: the gateway with one worker against two workers (32 connections);
 * ``connections``: the gateway at 16 connections against 1,000 (flat as callers grow);
 * ``clients``: the gateway with 10 clients holding grants (all calling) against 10,000 (``--grow-clients``; the
@@ -51,6 +55,7 @@ from common import (
     SEED,
     Load,
     copy_citizens,
+    cpu_seconds,
     create_client,
     data_headers,
     fetch_token,
@@ -60,6 +65,7 @@ from common import (
     postgres_databases,
     postgres_url,
     psql,
+    py_spy,
     record_ids,
     rss_mib,
     start_gateway,
@@ -74,6 +80,7 @@ COMPARISONS = (
     "read-postgresql",
     "latency",
     "rest",
+    "rest-memory",
     "scale",
     "connections",
     "clients",
@@ -135,9 +142,15 @@ class Server:
     process: subprocess.Popen[bytes]
     workers: int = 1
 
+    cpu_per_request: list[float] = field(default_factory=list)
+
     def load(self, connections: int, duration: int) -> Load:
-        """One wrk run against the server."""
-        return wrk(self.base, self.script, connections, duration)
+        """One wrk run against the server; the server's CPU time per request (all its processes) is kept."""
+        before = cpu_seconds(self.process.pid)
+        load = wrk(self.base, self.script, connections, duration)
+        if load.rate:
+            self.cpu_per_request.append((cpu_seconds(self.process.pid) - before) / (load.rate * duration))
+        return load
 
 
 @dataclass
@@ -162,13 +175,21 @@ class Bench:
             self.servers["bare"] = Server("bare endpoint", base, script, process)
         return self.servers["bare"]
 
+    def rest_db(self) -> Server:
+        if "rest-db" not in self.servers:
+            command = [sys.executable, str(ROOT / "bench" / "rest_db.py"), "--url", self.sector_url]
+            process, base = start_server(command, ready="/api/v1/trang-thai", headers=API_HEADERS)
+            script = lua_script(self.work / "rest-db.lua", "/api/v1/cong-dan/", self.ids, API_HEADERS)
+            self.servers["rest-db"] = Server("REST service over PostgreSQL", base, script, process)
+        return self.servers["rest-db"]
+
     def rest_api(self) -> Server:
         if "rest-api" not in self.servers:
             copy = sqlite_copy(self.args.citizens)
             command = [sys.executable, "-m", "simulators.population_api", "--sqlite", str(copy)]
             process, base = start_server(command, ready="/api/v1/trang-thai", headers=API_HEADERS)
             script = lua_script(self.work / "rest-api.lua", "/api/v1/cong-dan/", self.ids, API_HEADERS)
-            self.servers["rest-api"] = Server("REST service", base, script, process)
+            self.servers["rest-api"] = Server("REST service in memory", base, script, process)
         return self.servers["rest-api"]
 
     def gateway(
@@ -177,7 +198,7 @@ class Bench:
         *,
         database: str = "sqlite",
         workers: int = 1,
-        rest: bool = False,
+        rest: Server | None = None,
         sector: str | None = None,
         clients: int = 0,
         audit_events: int = 0,
@@ -190,10 +211,10 @@ class Bench:
         data_dir = self.work / key
         data_dir.mkdir()
         env = {**os.environ, "GATEWAY_DATA_DIR": str(data_dir), "GATEWAY_LOG_LEVEL": "WARNING"}
-        if rest:
+        if rest is not None:
             from simulators.population_api import rest_connector_config
 
-            config = rest_connector_config(self.rest_api().base)
+            config = rest_connector_config(rest.base)
             env["GATEWAY_CONNECTORS"] = json.dumps({"population": {"connector": "rest", "config": config}})
         else:
             env["GATEWAY_CONNECTORS__POPULATION__CONFIG__URL"] = sector or self.sector_url
@@ -216,7 +237,8 @@ class Bench:
         tokens = [fetch_token(base, caller, secret) for caller in callers] or None
         ids = record_ids(sector) if sector else self.ids
         script = lua_script(self.work / f"{key}.lua", "/v1/databases/population/records/", ids, headers, tokens)
-        label = f"gateway ({database}{', REST' if rest else ''}, {workers} worker{'s' if workers > 1 else ''})"
+        via = ", REST" if rest is not None else ""
+        label = f"gateway ({database}{via}, {workers} worker{'s' if workers > 1 else ''})"
         if clients:
             label = f"gateway, {clients + 1:,} clients ({len(callers):,} calling)"
         if audit_events:
@@ -239,6 +261,8 @@ class Row:
     p99_ms: float
     rss_mib: float
     errors: int
+    a_cpu_ms: float = float("nan")
+    b_cpu_ms: float = float("nan")
 
     @property
     def ratio(self) -> float:
@@ -246,11 +270,21 @@ class Row:
 
 
 def compare(bench: Bench, name: str, a: Server, b: Server, *, connections: tuple[int, int] = (16, 16)) -> Row:
-    """A B A B: the mean rates of ``a`` and ``b``, both medians, and ``b``'s p99 and memory."""
+    """A B A B: the mean rates of ``a`` and ``b``, both medians, ``b``'s p99 and memory, and the CPU time each
+    server process used per request (its own, not the load generator's nor a database's)."""
     loads_a, loads_b = [], []
-    for _ in range(bench.args.rounds):
+    a.cpu_per_request.clear()
+    b.cpu_per_request.clear()
+    for round_ in range(bench.args.rounds):
         loads_a.append(a.load(connections[0], bench.args.duration))
+        spy = None
+        if bench.args.profile is not None and round_ == 0:
+            bench.args.profile.mkdir(parents=True, exist_ok=True)
+            output = bench.args.profile / f"{name}.txt"
+            spy = py_spy(b.process.pid, output, rate=200, duration=bench.args.duration, subprocesses=True)
         loads_b.append(b.load(connections[1], bench.args.duration))
+        if spy is not None:
+            spy.wait()
     rates_a = [load.rate for load in loads_a]
     return Row(
         name,
@@ -263,7 +297,13 @@ def compare(bench: Bench, name: str, a: Server, b: Server, *, connections: tuple
         max(load.p99_ms for load in loads_b),
         rss_mib(b.process.pid),
         sum(load.errors for load in loads_b),
+        _mean_ms(a.cpu_per_request),
+        _mean_ms(b.cpu_per_request),
     )
+
+
+def _mean_ms(values: list[float]) -> float:
+    return 1000 * sum(values) / len(values) if values else float("nan")
 
 
 def run(bench: Bench, only: list[str]) -> list[Row]:
@@ -276,7 +316,9 @@ def run(bench: Bench, only: list[str]) -> list[Row]:
         elif name == "latency":
             rows.append(compare(bench, name, bench.bare(), bench.gateway("gw-sqlite"), connections=(1, 1)))
         elif name == "rest":
-            rows.append(compare(bench, name, bench.rest_api(), bench.gateway("gw-rest", rest=True)))
+            rows.append(compare(bench, name, bench.rest_db(), bench.gateway("gw-rest", rest=bench.rest_db())))
+        elif name == "rest-memory":
+            rows.append(compare(bench, name, bench.rest_api(), bench.gateway("gw-rest-memory", rest=bench.rest_api())))
         elif name == "scale":
             one = bench.gateway("gw-sqlite")
             two = bench.gateway("gw-sqlite-2", workers=2)
@@ -304,7 +346,8 @@ def run(bench: Bench, only: list[str]) -> list[Row]:
 def _line(row: Row) -> str:
     return (
         f"| {row.name} | {row.a} | {row.b} | {row.rate_a:,.0f} | {row.rate_b:,.0f} | {row.ratio:.2f} | "
-        f"{row.a_p50_ms:.2f} | {row.p50_ms:.2f} | {row.p99_ms:.1f} | {row.rss_mib:.0f} | {row.errors} |"
+        f"{row.a_p50_ms:.2f} | {row.p50_ms:.2f} | {row.p99_ms:.1f} | {row.rss_mib:.0f} | {row.errors} | "
+        f"{row.a_cpu_ms:.2f} | {row.b_cpu_ms:.2f} |"
     )
 
 
@@ -335,6 +378,12 @@ def main() -> None:
         "--grow-audit", type=int, default=10_000_000, help="the audit events already in the trail of `audit`"
     )
     parser.add_argument("--only", nargs="+", choices=COMPARISONS, default=list(COMPARISONS))
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="record the B side of each comparison in its first round with py-spy (samples holding the GIL, raw "
+        "collapsed stacks) into DIR/<comparison>.txt; needs `pip install py-spy`",
+    )
     args = parser.parse_args()
     need_wrk()
     sector_url = sector_database(args.citizens, args.reseed)
@@ -352,8 +401,11 @@ def main() -> None:
         f"{started}, {os.cpu_count()} cores (shared with wrk and the databases), Python {sys.version.split()[0]}, "
         f"{args.citizens} citizens, {args.rounds} rounds of {args.duration} s"
     )
-    print("| comparison | A | B | A req/s | B req/s | B/A | A p50 ms | B p50 ms | B p99 ms | B RSS MiB | B errors |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print(
+        "| comparison | A | B | A req/s | B req/s | B/A | A p50 ms | B p50 ms | B p99 ms | B RSS MiB | B errors "
+        "| A CPU ms/req | B CPU ms/req |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for row in rows:
         print(_line(row))
 

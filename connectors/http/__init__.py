@@ -2,8 +2,8 @@
 
 * :mod:`connectors.http.config`: the settings they share (:class:`HttpConnectorConfig`, :class:`RetryPolicy`,
   the ``none`` and ``bearer`` authentication schemes);
-* :mod:`connectors.http.client`: the pooled httpx client, TLS, the response size limit, deadlines, and the filter
-  that keeps request lines (URLs with record keys) out of the logs;
+* :mod:`connectors.http.client`: the pooled client (:class:`HttpClient`: aiohttp's, or httpx's), TLS, the response
+  size limit, deadlines, and the filter that keeps request lines (URLs with record keys) out of the logs;
 * :mod:`connectors.http.failures`: what a failed attempt means (the connector error, whether to retry), as a table;
 * :mod:`connectors.http.retry`: backoff with full jitter, ``Retry-After``, never past the deadline.
 
@@ -11,11 +11,15 @@ An adapter imports this package, never another adapter (``lint-imports`` checks 
 """
 
 from .client import (
+    Answer,
+    Engine,
+    HttpClient,
     WithoutRequestLines,
     attempt_timeout,
     call_deadline,
     deadline_passed,
     http_client,
+    parse_links,
     read_limited,
     ssl_context,
     without_request_lines,
@@ -25,9 +29,12 @@ from .failures import Failure, from_exception, from_response, from_status, parse
 from .retry import Retrier, backoff_delay
 
 __all__ = [
+    "Answer",
     "BearerAuth",
     "ConfigModel",
+    "Engine",
     "Failure",
+    "HttpClient",
     "HttpConnectorConfig",
     "NoAuth",
     "Retrier",
@@ -42,6 +49,7 @@ __all__ = [
     "from_response",
     "from_status",
     "http_client",
+    "parse_links",
     "parse_retry_after",
     "read_limited",
     "ssl_context",

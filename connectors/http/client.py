@@ -1,42 +1,54 @@
 """The pooled HTTP client of an adapter, and what every call to a sector system needs around it.
 
-:func:`http_client` builds the ``httpx.AsyncClient`` of one connector from its :class:`HttpConnectorConfig`:
-TLS verification always on (:func:`ssl_context`), the connection pool's limit, no proxy or netrc from the
-environment, no redirects followed. The transport under the httpx API is httpx's own or aiohttp's (measured
-faster in ``bench/rest_transport.py``). :func:`read_limited` reads a streamed answer up to
-``max_response_bytes``; :func:`call_deadline` and :func:`attempt_timeout` turn the call's deadline into httpx's
-timeouts. Importing this module keeps httpx's per-request log lines out of the logs (:func:`without_request_lines`).
+:class:`HttpClient` is one connector's client to its sector system: :meth:`HttpClient.request` sends a request
+under the call's deadline and returns an :class:`Answer` (status, headers, body read up to
+``max_response_bytes``, ``Link`` header). Its engine is aiohttp, called directly (a ``ClientSession`` per
+connector: the cheaper per request, measured in ``bench/``), or an ``httpx.AsyncClient`` (``http_transport:
+httpx``, and the SOAP adapter, whose zeep transport speaks httpx). Either way: TLS verification always on
+(:func:`ssl_context`), the connection pool's limit, no proxy or netrc from the environment, no redirects followed,
+no cookies kept. :func:`http_client` builds the ``httpx.AsyncClient`` of a connector; :func:`read_limited` reads
+a streamed httpx answer up to the limit; :func:`call_deadline` and :func:`attempt_timeout` turn the call's
+deadline into timeouts. Importing this module keeps httpx's per-request log lines out of the logs
+(:func:`without_request_lines`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
+import re
 import ssl
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import aiohttp
 import httpx
-from httpx_aiohttp import AiohttpTransport
+import orjson
 
 from connectors.errors import UpstreamError, UpstreamTimeout
 
 from .config import HttpConnectorConfig
 
 __all__ = [
+    "Answer",
     "Engine",
+    "HttpClient",
     "WithoutRequestLines",
     "attempt_timeout",
     "call_deadline",
     "deadline_passed",
     "http_client",
+    "parse_links",
     "read_limited",
     "ssl_context",
     "without_request_lines",
 ]
 
 Engine = Literal["aiohttp", "httpx"]
-"""The HTTP/1.1 engine under the httpx API."""
+"""The HTTP/1.1 engine of an :class:`HttpClient`: aiohttp's client, called directly, or httpx's own."""
 
 
 class WithoutRequestLines(logging.Filter):
@@ -69,20 +81,15 @@ def ssl_context(ca_bundle: Path | None) -> ssl.SSLContext:
 def http_client(
     config: HttpConnectorConfig,
     *,
-    engine: Engine = "httpx",
     verify: ssl.SSLContext | None = None,
     **options: Any,
 ) -> httpx.AsyncClient:
     """A pooled ``httpx.AsyncClient`` to the sector system: ``config``'s CA bundle (or ``verify``, a context made
-    by :func:`ssl_context`) and connection limit over ``engine``, nothing taken from the environment, redirects
-    not followed. ``options`` are the client's other arguments (``base_url``, ``headers``, ``auth``...)."""
+    by :func:`ssl_context`) and connection limit, nothing taken from the environment, redirects not followed.
+    ``options`` are the client's other arguments (``base_url``, ``headers``, ``auth``...)."""
     verify = verify or ssl_context(config.ca_bundle)
     limits = httpx.Limits(max_connections=config.max_connections, max_keepalive_connections=config.max_connections)
-    transport: httpx.AsyncBaseTransport
-    if engine == "aiohttp":
-        transport = AiohttpTransport(verify=verify, limits=limits, trust_env=False)
-    else:
-        transport = httpx.AsyncHTTPTransport(verify=verify, limits=limits, trust_env=False)
+    transport = httpx.AsyncHTTPTransport(verify=verify, limits=limits, trust_env=False)
     return httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False, **options)
 
 
@@ -118,6 +125,247 @@ async def read_limited(response: httpx.Response, limit: int, label: str) -> byte
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit, label)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """An answer of the sector system: its status, its headers (case-insensitive), its body (empty when the
+    status was not one to read) and its ``Link`` header by relation (``rel``, else the URL)."""
+
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+    links: Mapping[str | None, Mapping[str, str]]
+
+
+_LINK_SPLIT = re.compile(", *<")
+_LINK_QUOTES = " '\""
+
+
+def parse_links(values: Collection[str]) -> dict[str | None, dict[str, str]]:
+    """The links of ``Link`` header values (RFC 8288) by relation, read as httpx reads them
+    (``httpx.Response.links``): ``{"next": {"url": ..., "rel": "next"}}``; a link without ``rel`` under its URL."""
+    links: dict[str | None, dict[str, str]] = {}
+    for value in values:
+        header = value.strip(_LINK_QUOTES)
+        if not header:
+            continue
+        for item in _LINK_SPLIT.split(header):
+            url, _, params = item.partition(";")
+            link = {"url": url.strip("<> '\"")}
+            for param in params.split(";") if params else ():
+                key, equals, text = param.partition("=")
+                if not equals or "=" in text:
+                    break
+                link[key.strip(_LINK_QUOTES)] = text.strip(_LINK_QUOTES)
+            links[link.get("rel") or link.get("url")] = link
+    return links
+
+
+_NO_LINKS: Mapping[str | None, Mapping[str, str]] = {}
+
+
+class HttpClient:
+    """One connector's pooled client to its sector system (``label`` names it in errors); safe to share between
+    concurrent tasks. The pool opens on first use, inside the event loop.
+
+    ``base_url`` prefixes relative URLs (as httpx does: ``https://host/prefix`` and ``/api/x`` give
+    ``https://host/prefix/api/x``); ``headers`` go with every request. With ``httpx``, an existing
+    ``httpx.AsyncClient`` may be given (``client``, closed by its owner), else one is made by :func:`http_client`.
+    """
+
+    def __init__(
+        self,
+        config: HttpConnectorConfig,
+        *,
+        label: str,
+        engine: Engine = "aiohttp",
+        base_url: str = "",
+        headers: Mapping[str, str] | None = None,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._config = config
+        self._label = label
+        self._engine: Engine = "httpx" if client is not None else engine
+        self._base = base_url.rstrip("/") + "/" if base_url else ""
+        self._headers = dict(headers or {})
+        self._limit = config.max_response_bytes
+        self._connect = config.connect_timeout_seconds
+        self._session: aiohttp.ClientSession | None = None
+        self._httpx = client
+        self._owns_httpx = client is None
+
+    @property
+    def engine(self) -> Engine:
+        """The engine in use."""
+        return self._engine
+
+    def open(self) -> None:
+        """Create the pool (connections open on demand); called in the event loop."""
+        if self._engine == "aiohttp":
+            if self._session is None:
+                connector = aiohttp.TCPConnector(
+                    ssl=ssl_context(self._config.ca_bundle),
+                    limit=self._config.max_connections,
+                    keepalive_timeout=5.0,  # httpx's keep-alive expiry
+                )
+                self._session = aiohttp.ClientSession(
+                    connector=connector,
+                    headers=self._headers,
+                    trust_env=False,
+                    cookie_jar=aiohttp.DummyCookieJar(),
+                )
+        elif self._httpx is None:
+            self._httpx = http_client(self._config, headers=self._headers)
+
+    async def aclose(self) -> None:
+        """Close the pooled connections."""
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+        if self._owns_httpx and self._httpx is not None:
+            client, self._httpx = self._httpx, None
+            await client.aclose()
+
+    def _url(self, url: str) -> str:
+        if not self._base or url.startswith(("http://", "https://")):
+            return url
+        return self._base + url.lstrip("/")
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        deadline: float,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        data: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        basic: tuple[str, str] | None = None,
+        read: Collection[int] | None = None,
+    ) -> Answer:
+        """Send one request within what is left of ``deadline`` (on the running loop's clock; connecting within
+        ``connect_timeout_seconds`` of it), with ``params`` in the query, ``json`` (by orjson) or the form ``data``
+        as the body, ``basic`` as HTTP Basic credentials. The body is read when the status is in ``read`` (any,
+        when ``None``), refused (an :class:`UpstreamError`) beyond ``max_response_bytes``. The engine's errors
+        (``aiohttp.ClientError``, ``httpx.HTTPError``, ``OSError``) are the caller's to classify
+        (:func:`connectors.http.failures.from_exception`); :func:`deadline_passed` is raised when no time is left.
+        """
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            raise deadline_passed(self._label)
+        self.open()
+        if self._session is not None:
+            return await self._aiohttp(
+                method,
+                url,
+                remaining=remaining,
+                params=params,
+                json=json,
+                data=data,
+                headers=headers,
+                basic=basic,
+                read=read,
+            )
+        return await self._via_httpx(
+            method,
+            url,
+            remaining=remaining,
+            params=params,
+            json=json,
+            data=data,
+            headers=headers,
+            basic=basic,
+            read=read,
+        )
+
+    async def _aiohttp(
+        self,
+        method: str,
+        url: str,
+        *,
+        remaining: float,
+        params: Mapping[str, str] | None,
+        json: Any,
+        data: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        basic: tuple[str, str] | None,
+        read: Collection[int] | None,
+    ) -> Answer:
+        assert self._session is not None
+        body: Any = data
+        if json is not None:
+            body = orjson.dumps(json)
+            headers = {**(headers or {}), "Content-Type": "application/json"}
+        if basic is not None:
+            credentials = base64.b64encode(f"{basic[0]}:{basic[1]}".encode()).decode("ascii")
+            headers = {**(headers or {}), "Authorization": f"Basic {credentials}"}
+        timeout = aiohttp.ClientTimeout(
+            total=None, connect=remaining, sock_connect=min(self._connect, remaining), sock_read=remaining
+        )
+        async with self._session.request(
+            method,
+            self._url(url),
+            params=params,
+            data=body,
+            headers=headers,
+            timeout=timeout,
+            allow_redirects=False,
+        ) as response:
+            status = response.status
+            content = b""
+            if read is None or status in read:
+                content = await _read_aiohttp(response, self._limit, self._label)
+            links = response.headers.getall("Link", None)
+            return Answer(status, response.headers, content, parse_links(links) if links else _NO_LINKS)
+
+    async def _via_httpx(
+        self,
+        method: str,
+        url: str,
+        *,
+        remaining: float,
+        params: Mapping[str, str] | None,
+        json: Any,
+        data: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        basic: tuple[str, str] | None,
+        read: Collection[int] | None,
+    ) -> Answer:
+        assert self._httpx is not None
+        http = self._httpx
+        timeout = httpx.Timeout(remaining, connect=min(self._connect, remaining))
+        request = http.build_request(
+            method, self._url(url), params=params, json=json, data=data, headers=headers, timeout=timeout
+        )
+        auth = httpx.BasicAuth(*basic) if basic is not None else httpx.USE_CLIENT_DEFAULT
+        response = await http.send(request, auth=auth, stream=True)
+        try:
+            status = response.status_code
+            content = b""
+            if read is None or status in read:
+                content = await read_limited(response, self._limit, self._label)
+            return Answer(status, response.headers, content, response.links)
+        finally:
+            await response.aclose()
+
+
+async def _read_aiohttp(response: aiohttp.ClientResponse, limit: int, label: str) -> bytes:
+    """The body of an aiohttp answer, refused beyond ``limit`` bytes (declared, or decoded as it arrives)."""
+    declared = response.content_length
+    if declared is not None and declared > limit:
+        raise _too_large(limit, label)
+    if declared is not None and "Content-Encoding" not in response.headers:
+        return await response.read()  # the declared length is what arrives
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(64 * 1024):
         size += len(chunk)
         if size > limit:
             raise _too_large(limit, label)

@@ -53,8 +53,8 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         current = current.__cause__ or current.__context__
 
 
-# What went wrong, by the first class found in an exception's chain: (kind, retryable). httpx-aiohttp maps most
-# aiohttp connection errors to httpx.ConnectTimeout, so the original aiohttp error is looked for first.
+# What went wrong, by the first class found in an exception's chain: (kind, retryable); aiohttp's errors (the
+# REST adapter's client) and httpx's (the SOAP adapter's, or REST with ``http_transport: httpx``).
 _KINDS: tuple[tuple[tuple[type[BaseException], ...], str, bool], ...] = (
     ((ssl.SSLCertVerificationError, aiohttp.ClientConnectorCertificateError), "untrusted", False),
     ((ssl.SSLError, aiohttp.ClientConnectorSSLError), "tls", False),
@@ -68,7 +68,7 @@ _KINDS: tuple[tuple[tuple[type[BaseException], ...], str, bool], ...] = (
 
 
 def from_exception(exc: BaseException, label: str) -> Failure:
-    """The failure of an attempt that raised ``exc`` (an httpx error, possibly wrapping an aiohttp one)."""
+    """The failure of an attempt that raised ``exc`` (an aiohttp or httpx error, or an ``OSError``)."""
     chain = list(_chain(exc))
     name = type(chain[-1]).__name__
     kind, retryable = next(

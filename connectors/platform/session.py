@@ -16,10 +16,9 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
-import httpx
 import orjson
 
 from connectors.context import RequestContext, current_context
@@ -33,6 +32,9 @@ from connectors.errors import (
 )
 
 from .config import AxisProfile, EnvelopeProfile, LgspAuth, PlatformToken
+
+if TYPE_CHECKING:
+    from connectors.http import HttpClient
 
 __all__ = ["PlatformSession", "Verdict", "access_token_header", "dotted"]
 
@@ -99,7 +101,7 @@ class PlatformSession:
         token = self._token
         return token if token is not None and time.monotonic() < token.refresh_at else None
 
-    async def auth_headers(self, http: httpx.AsyncClient, http_timeout: httpx.Timeout) -> dict[str, str]:
+    async def auth_headers(self, http: HttpClient, deadline: float) -> dict[str, str]:
         """The platform's authentication headers of the next call, fetching a token when none is cached or it is
         about to expire."""
         auth = self.profile.auth
@@ -111,16 +113,16 @@ class PlatformSession:
             token = self._valid()
             if token is None:
                 async with self._lock:
-                    token = self._valid() or await self._fetch(http, http_timeout, config)
+                    token = self._valid() or await self._fetch(http, deadline, config)
             headers[config.header] = token.value
         return headers
 
-    async def _fetch(self, http: httpx.AsyncClient, http_timeout: httpx.Timeout, config: PlatformToken) -> _Token:
+    async def _fetch(self, http: HttpClient, deadline: float, config: PlatformToken) -> _Token:
         assert self._access is not None and self.profile.auth is not None
         headers = {"Accept": "application/json", self.profile.auth.header: self._access}
         requested = time.monotonic()
         if config.method == "GET":
-            response = await http.get(config.url, headers=headers, timeout=http_timeout)
+            response = await http.request("GET", config.url, headers=headers, deadline=deadline)
         else:
             form = {"grant_type": "client_credentials"}
             if config.scope:
@@ -128,12 +130,14 @@ class PlatformSession:
             secret = config.client_secret.get_secret_value() if config.client_secret is not None else ""
             if config.client_id is not None and config.client_auth == "client_secret_basic":
                 basic = (quote_plus(config.client_id), quote_plus(secret))  # RFC 6749 §2.3.1
-                response = await http.post(config.url, data=form, auth=basic, headers=headers, timeout=http_timeout)
+                response = await http.request(
+                    "POST", config.url, data=form, basic=basic, headers=headers, deadline=deadline
+                )
             else:
                 if config.client_id is not None:
                     form |= {"client_id": config.client_id, "client_secret": secret}
-                response = await http.post(config.url, data=form, headers=headers, timeout=http_timeout)
-        status = response.status_code
+                response = await http.request("POST", config.url, data=form, headers=headers, deadline=deadline)
+        status = response.status
         if status == 503:
             raise UpstreamUnavailable(f"{self.label}: the platform's token endpoint is unavailable (HTTP 503)")
         if status >= 500:

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote_plus
 
-import httpx
 import orjson
 
 from connectors.errors import UpstreamError
+from connectors.http import HttpClient
 
 from .config import AccessKeyAuth, ApiKeyAuth, Auth, BearerAuth, NoAuth, OAuth2ClientCredentials
 
@@ -38,8 +38,9 @@ class Authenticator:
     refreshable = False
     """Whether :meth:`invalidate` can make a later attempt succeed after a 401."""
 
-    async def headers(self, http: httpx.AsyncClient, http_timeout: httpx.Timeout) -> Mapping[str, str]:
-        """The headers to add to the next request (may fetch a token through ``http``)."""
+    async def headers(self, http: HttpClient, deadline: float) -> Mapping[str, str]:
+        """The headers to add to the next request (may fetch a token through ``http`` before ``deadline``, on the
+        running loop's clock)."""
         return {}
 
     def invalidate(self, used: Mapping[str, str]) -> None:
@@ -57,7 +58,7 @@ class StaticAuthenticator(Authenticator):
     def __init__(self, headers: Mapping[str, str]) -> None:
         self._headers = dict(headers)
 
-    async def headers(self, http: httpx.AsyncClient, http_timeout: httpx.Timeout) -> Mapping[str, str]:
+    async def headers(self, http: HttpClient, deadline: float) -> Mapping[str, str]:
         """The fixed headers."""
         return self._headers
 
@@ -82,16 +83,16 @@ class OAuth2Authenticator(Authenticator):
         token = self._token
         return token if token is not None and time.monotonic() < token.refresh_at else None
 
-    async def headers(self, http: httpx.AsyncClient, http_timeout: httpx.Timeout) -> Mapping[str, str]:
+    async def headers(self, http: HttpClient, deadline: float) -> Mapping[str, str]:
         """``Authorization: Bearer <token>``, fetching the token when none is cached or it is about to expire."""
         token = self._valid()
         if token is None:
             async with self._lock:
                 # Another task may have fetched it while this one waited for the lock.
-                token = self._valid() or await self._fetch(http, http_timeout)
+                token = self._valid() or await self._fetch(http, deadline)
         return {"Authorization": token.header}
 
-    async def _fetch(self, http: httpx.AsyncClient, http_timeout: httpx.Timeout) -> _Token:
+    async def _fetch(self, http: HttpClient, deadline: float) -> _Token:
         config = self._config
         secret = config.client_secret.get_secret_value()
         form = {"grant_type": "client_credentials"}
@@ -101,13 +102,15 @@ class OAuth2Authenticator(Authenticator):
         requested = time.monotonic()
         if config.client_auth == "client_secret_post":
             form |= {"client_id": config.client_id, "client_secret": secret}
-            response = await http.post(config.token_url, data=form, timeout=http_timeout, headers=headers)
+            response = await http.request("POST", config.token_url, data=form, headers=headers, deadline=deadline)
         else:
             # RFC 6749 §2.3.1: both are form-urlencoded before they become the Basic credentials.
             basic = (quote_plus(config.client_id), quote_plus(secret))
-            response = await http.post(config.token_url, data=form, auth=basic, timeout=http_timeout, headers=headers)
-        if response.status_code != 200:
-            raise TokenRefused(response.status_code)
+            response = await http.request(
+                "POST", config.token_url, data=form, basic=basic, headers=headers, deadline=deadline
+            )
+        if response.status != 200:
+            raise TokenRefused(response.status)
         try:
             body: Any = orjson.loads(response.content)
         except orjson.JSONDecodeError:

@@ -1,10 +1,10 @@
 """One pooled HTTP client per connector: deadlines, retries with backoff, authentication, TLS, size limits.
 
-httpx is the API; the transport under it is chosen by configuration (``aiohttp`` by default, measured faster
-in ``bench/rest_transport.py``). Every call runs under one deadline that covers its retries, its backoff waits,
-a token fetch and reading the body. (Under the aiohttp transport, an idempotent request whose reused keep-alive
-connection is closed by the server is resent once by aiohttp itself, as RFC 9112 §9.3.1 allows; that resend is
-not counted as an attempt.)
+The client is the HTTP base's (:class:`connectors.http.HttpClient`), its engine chosen by configuration
+(``aiohttp``, called directly, by default: measured faster in ``bench/``; or httpx's own). Every call runs under
+one deadline that covers its retries, its backoff waits, a token fetch and reading the body. (With aiohttp, an
+idempotent request whose reused keep-alive connection is closed by the server is resent once by aiohttp itself,
+as RFC 9112 §9.3.1 allows; that resend is not counted as an attempt.)
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import asyncio
 import logging
 import random
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -22,16 +21,15 @@ import httpx
 from connectors.context import current_context, forwarded_headers
 from connectors.errors import UpstreamError
 from connectors.http import (
+    Answer,
     Failure,
+    HttpClient,
     Retrier,
-    attempt_timeout,
     call_deadline,
     deadline_passed,
     from_exception,
     from_response,
     from_status,
-    http_client,
-    read_limited,
 )
 
 from .auth import Authenticator, TokenRefused
@@ -42,16 +40,6 @@ __all__ = ["Answer", "UpstreamClient"]
 logger = logging.getLogger(__name__)
 
 _IDEMPOTENT = frozenset({"GET", "HEAD"})
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """A response the caller interprets: a status it accepted, the headers, and the body."""
-
-    status: int
-    headers: httpx.Headers
-    content: bytes
-    links: Mapping[str | None, Mapping[str, str]]
 
 
 class UpstreamClient:
@@ -69,26 +57,22 @@ class UpstreamClient:
         self._label = label
         self._retrier = Retrier(config.retry, label=label, rng=rng)
         self._retry_statuses = self._retrier.statuses
-        self._http: httpx.AsyncClient | None = None
+        self.http = HttpClient(
+            config,
+            label=label,
+            engine=config.http_transport,
+            base_url=config.base_url,
+            headers={"Accept": "application/json", **config.headers},
+        )
+        self._context_headers = config.context_headers
 
-    @property
-    def http(self) -> httpx.AsyncClient:
-        """The pooled httpx client (created on first use)."""
-        if self._http is None:
-            config = self._config
-            self._http = http_client(
-                config,
-                engine=config.http_transport,
-                base_url=config.base_url,
-                headers={"Accept": "application/json", **config.headers},
-            )
-        return self._http
+    def open(self) -> None:
+        """Create the pool (connections open on demand); in the event loop."""
+        self.http.open()
 
     async def close(self) -> None:
         """Close the pooled connections."""
-        if self._http is not None:
-            http, self._http = self._http, None
-            await http.aclose()
+        await self.http.aclose()
 
     async def call(
         self,
@@ -132,24 +116,16 @@ class UpstreamClient:
         accept: Collection[int],
     ) -> Answer | Failure | None:
         """One attempt: an accepted answer, a failure, or ``None`` for a 401 worth a new token."""
-        timeout = attempt_timeout(self._config, deadline, self._label)
         used: Mapping[str, str] = {}
         try:
             async with asyncio.timeout_at(deadline):
-                used = await self._auth.headers(self.http, timeout)
+                used = await self._auth.headers(self.http, deadline)
                 # The request context (request id, trace...) as configured; credentials always win.
-                headers = {**forwarded_headers(current_context(), self._config.context_headers), **used}
-                request = self.http.build_request(
-                    method, url, params=params, json=json, headers=headers, timeout=timeout
+                context = forwarded_headers(current_context(), self._context_headers)
+                headers = {**context, **used} if context else used
+                answer = await self.http.request(
+                    method, url, params=params, json=json, headers=headers, deadline=deadline, read=accept
                 )
-                response = await self.http.send(request, stream=True)
-                try:
-                    status = response.status_code
-                    if status in accept:
-                        content = await read_limited(response, self._config.max_response_bytes, self._label)
-                        return Answer(status, response.headers, content, response.links)
-                finally:
-                    await response.aclose()
         except TimeoutError:
             raise deadline_passed(self._label) from None
         except TokenRefused as exc:
@@ -159,12 +135,15 @@ class UpstreamClient:
         except (httpx.HTTPError, aiohttp.ClientError, OSError) as exc:  # the transport may let its own errors out
             logger.debug("%s: %s", self._label, type(exc).__name__)
             return from_exception(exc, self._label)
+        status = answer.status
+        if status in accept:
+            return answer
         if status == 401 and self._auth.refreshable:
             self._auth.invalidate(used)
             return None
         if status in {401, 403} and (refusal := self._auth.refusal(status)) is not None:
             return Failure(refusal, False)  # an axis profile's platform refusing the gateway
-        return from_response(status, response.headers, self._label, retry=self._retry_statuses)
+        return from_response(status, answer.headers, self._label, retry=self._retry_statuses)
 
     def _token_failure(self, exc: TokenRefused) -> Failure:
         if exc.status >= 500:

@@ -399,7 +399,7 @@ class RestConnectorConfig(HttpConnectorConfig):
     http_transport: Literal["aiohttp", "httpx"] = Field(
         default="aiohttp",
         title="HTTP transport",
-        description="The HTTP/1.1 engine under the httpx API: ``aiohttp`` (faster, measured in bench/) or httpx's own.",
+        description="The HTTP/1.1 client: ``aiohttp``'s, called directly (faster, measured in bench/), or httpx's.",
     )
     # -- axis profile (connectors/platform): the connection goes through NDXP or a province's LGSP ---------------
     axis: AxisProfile | None = Field(

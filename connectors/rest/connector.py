@@ -77,7 +77,7 @@ class RestConnector(MappedConnector[RestConnectorConfig, RecordMapping]):
 
     async def start(self) -> None:
         """Create the pooled client (connections open on demand: a sector API that is down blocks nothing)."""
-        _ = self._client.http
+        self._client.open()
 
     async def close(self) -> None:
         """Close the pooled connections."""

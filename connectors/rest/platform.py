@@ -12,11 +12,10 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-import httpx
 import orjson
 
 from connectors.errors import UpstreamError
-from connectors.http import from_status
+from connectors.http import HttpClient, from_status
 from connectors.platform import AxisProfile, PlatformSession
 from connectors.record_mapping import compile_expression
 
@@ -37,10 +36,10 @@ class PlatformAuthenticator(Authenticator):
         self._session = session
         self.refreshable = inner.refreshable or session.refreshable
 
-    async def headers(self, http: httpx.AsyncClient, http_timeout: httpx.Timeout) -> Mapping[str, str]:
+    async def headers(self, http: HttpClient, deadline: float) -> Mapping[str, str]:
         """The connector's headers, then the platform's: authentication and the current call's metadata."""
-        own = await self._inner.headers(http, http_timeout)
-        platform = await self._session.auth_headers(http, http_timeout)
+        own = await self._inner.headers(http, deadline)
+        platform = await self._session.auth_headers(http, deadline)
         return {**own, **platform, **self._session.metadata_headers()}
 
     def invalidate(self, used: Mapping[str, str]) -> None:

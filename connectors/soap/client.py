@@ -30,6 +30,7 @@ from connectors.context import current_context, forwarded_headers
 from connectors.errors import BadQuery, UpstreamError
 from connectors.http import (
     Failure,
+    HttpClient,
     Retrier,
     attempt_timeout,
     call_deadline,
@@ -125,6 +126,7 @@ class SoapClient:
         self._retry_statuses = self._retrier.statuses
         self._http: httpx.AsyncClient | None = None
         self._wsdl_http: httpx.Client | None = None
+        self._token_http: HttpClient | None = None  # the platform's token fetches, over self._http
         self._loading: asyncio.Future[Binding] | None = None
         self._bound: Binding | None = None
         # -- axis profile: the platform's headers and result code (connectors/soap/platform.py) --
@@ -146,7 +148,14 @@ class SoapClient:
                 follow_redirects=False,
                 trust_env=False,
             )
+            self._token_http = HttpClient(config, label=self._label, client=self._http)
         return self._http, self._wsdl_http
+
+    def _platform_http(self) -> HttpClient:
+        """The base's client over the pooled httpx client, for the platform's token endpoint."""
+        self._clients()
+        assert self._token_http is not None
+        return self._token_http
 
     def _load(self) -> Binding:
         """Read the WSDL and resolve the service, port, address and operations (in a worker thread)."""
@@ -227,6 +236,7 @@ class SoapClient:
             loading.cancel()
         if self._http is not None:
             http, self._http = self._http, None
+            self._token_http = None
             await http.aclose()
         if self._wsdl_http is not None:
             wsdl_http, self._wsdl_http = self._wsdl_http, None
@@ -276,13 +286,13 @@ class SoapClient:
         not_found: Collection[str],
     ) -> Envelope | Failure | None:
         """One attempt: the answer's envelope, a failure, or ``None`` for a 401 worth a new platform token."""
-        timeout = attempt_timeout(self._config, deadline, self._label)
+        attempt_timeout(self._config, deadline, self._label)  # raises when the deadline has passed
         transport: LimitedTransport = bound.client.transport
         sent = {**self._context_headers(), **headers}
         try:
             async with asyncio.timeout_at(deadline):
                 if self._platform is not None:
-                    sent |= await self._platform.headers(self._clients()[0], timeout)
+                    sent |= await self._platform.headers(self._platform_http(), deadline)
                 response = await transport.post(bound.address, message, sent)
         except TimeoutError:
             raise deadline_passed(self._label) from None
@@ -325,7 +335,7 @@ class SoapClient:
         http, _ = self._clients()
         try:
             async with asyncio.timeout_at(deadline):
-                extra = await self._platform.headers(http, httpx.Timeout(seconds)) if self._platform else {}
+                extra = await self._platform.headers(self._platform_http(), deadline) if self._platform else {}
                 response = await http.get(bound.address, headers={**self._context_headers(), **extra})
         except TimeoutError:
             raise deadline_passed(self._label) from None

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import httpx
-
+from connectors.http import HttpClient
 from connectors.platform import AxisProfile, PlatformSession
 
 from .envelope import Envelope
@@ -39,9 +38,9 @@ class SoapPlatform:
         """Whether a 401 is worth a new token."""
         return self.session.refreshable
 
-    async def headers(self, http: httpx.AsyncClient, http_timeout: httpx.Timeout) -> dict[str, str]:
+    async def headers(self, http: HttpClient, deadline: float) -> dict[str, str]:
         """The platform's authentication and the current call's metadata, as headers."""
-        return {**await self.session.auth_headers(http, http_timeout), **self.session.metadata_headers()}
+        return {**await self.session.auth_headers(http, deadline), **self.session.metadata_headers()}
 
     def judge(self, envelope: Envelope) -> None:
         """Raise the connector error the answer's result code means, if it is not a success (an answer without

@@ -8,8 +8,10 @@ process (the tests) do not share one, and nothing is left behind once the last o
   continued. The probes (``/healthz``, ``/readyz``, ``/metrics``) are not traced unless
   ``OTEL_PYTHON_FASTAPI_EXCLUDED_URLS`` (or ``OTEL_PYTHON_EXCLUDED_URLS``) says otherwise;
 * outgoing HTTP calls (connectors to sector systems and platforms, identity providers' keys): every ``httpx``
-  client created while a tracing gateway runs is instrumented (whatever its transport: aiohttp's too), and its
-  calls are spans of the gateway whose request makes them, their ``traceparent`` sent on;
+  client and every ``aiohttp`` session (the REST connector's) created while a tracing gateway runs is
+  instrumented, and its calls are spans of the gateway whose request makes them, their ``traceparent`` sent on
+  (httpx's by OpenTelemetry's instrumentation, aiohttp's by :func:`_aiohttp_tracing`, a trace configuration of
+  the session);
 * the gateway's database: the queries on the application's engine.
 
 Calls and queries outside any traced request (health checks, the exchange dispatcher's and webhook sender's
@@ -28,10 +30,11 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+import aiohttp
 import httpx
 from fastapi import FastAPI
 from opentelemetry import context as context_api
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
@@ -163,11 +166,59 @@ class _UseProvider:
             _CURRENT.reset(token)
 
 
+#: The instrumentation scope of the aiohttp sessions' spans.
+AIOHTTP_SCOPE = "gateway.otel.aiohttp"
+
+
+def _aiohttp_tracing(tracer: trace.Tracer) -> aiohttp.TraceConfig:
+    """A CLIENT span per request of an aiohttp session (in a traced request only: ``tracer`` is a
+    :class:`_ChildSpans`), named by its method, with OpenTelemetry's stable HTTP attributes (the URL masked as in
+    the logs), the error status for a 4xx or 5xx answer or an exception, and its ``traceparent`` sent on."""
+    tracing = aiohttp.TraceConfig()
+
+    async def started(_session: Any, context: Any, params: aiohttp.TraceRequestStartParams) -> None:
+        url = params.url
+        attributes: dict[str, Any] = {
+            "http.request.method": params.method,
+            "url.full": mask_value(str(url.with_user(None))),
+            "server.address": url.host or "",
+        }
+        if url.port is not None:
+            attributes["server.port"] = url.port
+        span = tracer.start_span(params.method, kind=trace.SpanKind.CLIENT, attributes=attributes)
+        context.span = span
+        if span.get_span_context().is_valid:
+            propagate.inject(params.headers, context=trace.set_span_in_context(span))
+
+    async def ended(_session: Any, context: Any, params: aiohttp.TraceRequestEndParams) -> None:
+        span: trace.Span | None = getattr(context, "span", None)
+        if span is not None:
+            status = params.response.status
+            span.set_attribute("http.response.status_code", status)
+            if status >= 400:
+                span.set_status(trace.StatusCode.ERROR)
+                span.set_attribute("error.type", str(status))
+            span.end()
+
+    async def failed(_session: Any, context: Any, params: aiohttp.TraceRequestExceptionParams) -> None:
+        span: trace.Span | None = getattr(context, "span", None)
+        if span is not None:
+            span.set_status(trace.StatusCode.ERROR)
+            span.set_attribute("error.type", type(params.exception).__qualname__)
+            span.end()
+
+    tracing.on_request_start.append(started)
+    tracing.on_request_end.append(ended)
+    tracing.on_request_exception.append(failed)
+    return tracing
+
+
 class _HttpxClients:
-    """Instruments every ``httpx`` client created while at least one traced application runs (counted)."""
+    """Instruments every ``httpx`` client and ``aiohttp`` session created while at least one traced application
+    runs (counted)."""
 
     users = 0
-    originals: tuple[Any, Any] | None = None
+    originals: tuple[Any, Any, Any] | None = None
     lock = threading.Lock()
 
     @classmethod
@@ -182,13 +233,16 @@ class _HttpxClients:
         with cls.lock:
             cls.users -= 1
             if cls.users == 0 and cls.originals is not None:
-                httpx.Client.__init__, httpx.AsyncClient.__init__ = cls.originals  # type: ignore[method-assign]
+                client, async_client, session = cls.originals
+                httpx.Client.__init__ = client  # type: ignore[method-assign]
+                httpx.AsyncClient.__init__ = async_client  # type: ignore[method-assign]
+                aiohttp.ClientSession.__init__ = session  # type: ignore[method-assign]
                 cls.originals = None
 
     @classmethod
     def _patch(cls) -> None:
         provider = _CurrentProvider()
-        originals = (httpx.Client.__init__, httpx.AsyncClient.__init__)
+        originals = (httpx.Client.__init__, httpx.AsyncClient.__init__, aiohttp.ClientSession.__init__)
 
         def instrumented(original: Callable[..., None]) -> Callable[..., None]:
             @functools.wraps(original)
@@ -205,6 +259,15 @@ class _HttpxClients:
 
         httpx.Client.__init__ = instrumented(originals[0])  # type: ignore[method-assign]
         httpx.AsyncClient.__init__ = instrumented(originals[1])  # type: ignore[method-assign]
+        session_init = originals[2]
+        tracer = provider.get_tracer(AIOHTTP_SCOPE, __version__)
+
+        @functools.wraps(session_init)
+        def traced_session(self: aiohttp.ClientSession, *args: Any, **kwargs: Any) -> None:
+            kwargs["trace_configs"] = [*(kwargs.get("trace_configs") or ()), _aiohttp_tracing(tracer)]
+            session_init(self, *args, **kwargs)
+
+        aiohttp.ClientSession.__init__ = traced_session  # type: ignore[method-assign]
         cls.originals = originals
 
 

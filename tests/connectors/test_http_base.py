@@ -6,6 +6,7 @@ import asyncio
 import logging
 import random
 
+import httpx
 import pytest
 
 from connectors.errors import UpstreamError, UpstreamUnavailable
@@ -16,6 +17,7 @@ from connectors.http import (
     WithoutRequestLines,
     check_http_url,
     from_response,
+    parse_links,
     without_request_lines,
 )
 from connectors.mapped import MappedConfig
@@ -103,3 +105,19 @@ async def test_the_retrier_waits_what_the_answer_asks_within_the_deadline() -> N
     assert loop.time() - started < 1
     with pytest.raises(UpstreamError, match="HTTP 400"):  # not worth another attempt
         await retrier.pause(from_response(400, {}, "x", retry=retrier.statuses), 1, deadline=loop.time() + 5)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        '<https://api.example/search?page=2>; rel="next"',
+        '</search?page=2>; rel=next, </search?page=9>; rel="last"; title="end"',
+        "<https://api.example/a>, <https://api.example/b>; rel=prev",
+        '<https://api.example/a>; rel="next"; broken=a=b; after="x"',
+        "  ",
+        "<https://api.example/a>",
+    ],
+)
+def test_link_headers_are_read_as_httpx_reads_them(header: str) -> None:
+    # The aiohttp engine reads the Link header itself: the same links as the httpx engine's.
+    assert parse_links([header]) == httpx.Response(200, headers={"Link": header}).links

@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -235,7 +236,7 @@ def traced(
     rows: list[dict[str, Any]],
 ) -> Run:
     """A gateway told by OTEL_* variables to export its traces to the receiver."""
-    originals = (httpx.Client.__init__, httpx.AsyncClient.__init__)
+    originals = (httpx.Client.__init__, httpx.AsyncClient.__init__, aiohttp.ClientSession.__init__)
     run = run_gateway(
         make_settings,
         sector,
@@ -244,7 +245,7 @@ def traced(
         OTEL_RESOURCE_ATTRIBUTES="deployment.environment=test",
     )
     # Once the gateway has closed, the process's HTTP clients are as they were.
-    assert (httpx.Client.__init__, httpx.AsyncClient.__init__) == originals
+    assert (httpx.Client.__init__, httpx.AsyncClient.__init__, aiohttp.ClientSession.__init__) == originals
     return run
 
 
@@ -282,7 +283,9 @@ def test_the_database_queries_are_spans_of_the_request(traced: Run) -> None:
 
 def test_the_call_to_the_sector_system_carries_the_trace(traced: Run) -> None:
     spans = _in_trace(traced)
-    calls = [span for span in spans if span.scope == "opentelemetry.instrumentation.httpx"]
+    # The REST connector's client is an aiohttp session (traced by gateway.otel), httpx's clients are traced by
+    # OpenTelemetry's instrumentation.
+    calls = [span for span in spans if span.scope in {"opentelemetry.instrumentation.httpx", "gateway.otel.aiohttp"}]
     assert len(calls) == 1, [(span.name, span.attributes) for span in calls]
     call = calls[0]
     record = next(span for span in spans if span.name.endswith("/records/{personal_id}"))
