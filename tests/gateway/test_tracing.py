@@ -283,7 +283,7 @@ def test_the_database_queries_are_spans_of_the_request(traced: Run) -> None:
 
 def test_the_call_to_the_sector_system_carries_the_trace(traced: Run) -> None:
     spans = _in_trace(traced)
-    # The REST connector's client is an aiohttp session (traced by gateway.otel), httpx's clients are traced by
+    # The REST connector's client is an aiohttp session (traced by gateway.core._otel), httpx's clients are traced by
     # OpenTelemetry's instrumentation.
     calls = [span for span in spans if span.scope in {"opentelemetry.instrumentation.httpx", "gateway.otel.aiohttp"}]
     assert len(calls) == 1, [(span.name, span.attributes) for span in calls]
