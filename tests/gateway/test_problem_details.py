@@ -13,12 +13,12 @@ from typing import Any
 
 import httpx
 import pytest
-from gateway.http.app import create_app
 from problem_checks import HEX_ID, NESTED_ARRAYS, NESTED_OBJECTS, RECORDS, REQUESTS, SEARCH, check_problem
 from support import STATED, ClientCredentials, InProcessGateway, PlantedSearch, fetch_token, free_port
 
 from gateway.core.problems import PROBLEM_TYPES
 from gateway.core.settings import Settings
+from gateway.http.app import create_app
 
 
 @pytest.fixture(scope="module")
