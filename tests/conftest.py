@@ -2,7 +2,9 @@
 
 The gateway's database is SQLite unless ``GATEWAY_TEST_DATABASE_URL`` names a PostgreSQL server, in which case a
 fresh database is created on it for the session (and the simulated population database is put on PostgreSQL
-too). Servers under test are real uvicorn servers on 127.0.0.1.
+too). The gateway under test runs in process (``asgi_gateway``, its client ``api``: httpx's ASGITransport, no
+socket) unless the socket is the point: then it is a real uvicorn server on 127.0.0.1 (``server``, its client
+``http``). See docs/development.md, "Test tiers".
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from support import (
     TEST_DATA_KEY,
     TEST_PEPPER,
     ClientCredentials,
+    InProcessGateway,
     LiveServer,
     PlantedSearch,
     fetch_token,
@@ -257,6 +260,21 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 
 
 @pytest.fixture(scope="session")
+def asgi_gateway(settings: Settings) -> Iterator[InProcessGateway]:
+    """The gateway under test, in this process: its lifespan runs on an event loop of its own (a thread), requests
+    reach it through httpx's ASGITransport, without a socket."""
+    with InProcessGateway(create_app(settings)) as gateway:
+        yield gateway
+
+
+@pytest.fixture(scope="session")
+def api(asgi_gateway: InProcessGateway) -> Iterator[httpx.Client]:
+    """A synchronous client of the in-process gateway (``asgi_gateway``)."""
+    with asgi_gateway.client() as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
 def server(settings: Settings) -> Iterator[LiveServer]:
     """The gateway under test, served by uvicorn on 127.0.0.1."""
     with LiveServer(create_app(settings)) as live:
@@ -297,8 +315,10 @@ def reader(make_client: Callable[..., ClientCredentials]) -> ClientCredentials:
 
 
 @pytest.fixture(scope="session")
-def token(http: httpx.Client, server: LiveServer, reader: ClientCredentials) -> str:
-    return fetch_token(http, reader)
+def token(api: httpx.Client, reader: ClientCredentials) -> str:
+    """The reader's token, from the in-process gateway: it holds at the live one as well (the same database, the same
+    signing keys)."""
+    return fetch_token(api, reader)
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,9 @@
-"""Helpers shared by the tests: real servers on 127.0.0.1, PostgreSQL databases, tokens."""
+"""Helpers shared by the tests: gateways in process and real servers on 127.0.0.1, PostgreSQL databases, tokens."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -11,8 +12,8 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import httpx
 import pytest
 import structlog
 import uvicorn
+from anyio.from_thread import BlockingPortal, start_blocking_portal
 from sqlalchemy.engine import URL, make_url
 
 # The purpose and actor a data request states (grants made from data scopes require both).
@@ -164,6 +166,114 @@ class LiveServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=30)
+
+
+#: The base URL of the clients of a gateway in process (no socket: any host would do).
+IN_PROCESS_URL = "http://gateway.test"
+
+
+@asynccontextmanager
+async def lifespan(app: Any) -> AsyncIterator[None]:
+    """Run ``app``'s ASGI lifespan as a server does: startup before the block, shutdown after. The messages go through
+    the whole application (its middleware sees the lifespan too, as under uvicorn), not only the router's handler."""
+    send_to_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    from_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": {}}
+    task = asyncio.ensure_future(app(scope, send_to_app.get, from_app.put))
+
+    async def step(message: str) -> None:
+        await send_to_app.put({"type": f"lifespan.{message}"})
+        answer = asyncio.ensure_future(from_app.get())
+        await asyncio.wait({answer, task}, return_when=asyncio.FIRST_COMPLETED)
+        if not answer.done():
+            answer.cancel()
+            task.result()  # the application failed: its exception
+            raise RuntimeError(f"the application ended its lifespan without answering lifespan.{message}")
+        reply = answer.result()
+        if reply["type"] != f"lifespan.{message}.complete":
+            raise RuntimeError(f"lifespan.{message} failed: {reply.get('message', reply['type'])}")
+
+    try:
+        await step("startup")
+        yield
+        await step("shutdown")
+    finally:
+        if not task.done():
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def asgi_transport(app: Any) -> httpx.ASGITransport:
+    """httpx's transport to ``app`` in process, answering as a server would: an exception that escapes the
+    application is a bare 500 (as uvicorn answers), not raised in the test. Requests come from 127.0.0.1."""
+    return httpx.ASGITransport(app=app, raise_app_exceptions=False, client=("127.0.0.1", 50000))
+
+
+@asynccontextmanager
+async def asgi_client(app: Any, **options: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """An async client of ``app`` served in process, in the running event loop, its lifespan entered."""
+    async with lifespan(app), httpx.AsyncClient(transport=asgi_transport(app), base_url=IN_PROCESS_URL, **options) as c:
+        yield c
+
+
+class _PortalTransport(httpx.BaseTransport):
+    """A synchronous httpx transport that hands each request to an ASGI transport on the portal's event loop."""
+
+    def __init__(self, portal: BlockingPortal, transport: httpx.ASGITransport) -> None:
+        self.portal = portal
+        self.transport = transport
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.read()  # the body as bytes, readable on the other side as well
+        return self.portal.call(self._send, request)
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        response = await self.transport.handle_async_request(request)
+        # The raw bytes: the client decodes them (Content-Encoding) as it would a server's.
+        body = b"".join([part async for part in response.stream])  # type: ignore[union-attr]
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=httpx.ByteStream(body),
+            extensions=response.extensions,
+        )
+
+
+class InProcessGateway:
+    """An ASGI app (a gateway from ``create_app``) served in this process without a socket: its lifespan runs on an
+    event loop of its own, in a thread (an anyio blocking portal), and :meth:`client` gives synchronous httpx
+    clients whose requests reach it through httpx's ``ASGITransport`` on that loop. Everything of the gateway's own
+    (middleware, problem handlers, the lean read and token paths, the audit writer) runs as under uvicorn; what only
+    a server does (parsing HTTP on a socket, its limits and timeouts, the client's address) is not there."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._stack = ExitStack()
+        self.portal: BlockingPortal | None = None
+
+    def __enter__(self) -> InProcessGateway:
+        try:
+            self.portal = self._stack.enter_context(start_blocking_portal("asyncio"))
+            self._stack.enter_context(self.portal.wrap_async_context_manager(lifespan(self.app)))
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def client(self, **options: Any) -> httpx.Client:
+        """A synchronous client of the gateway (``options`` are httpx.Client's: headers, auth ...)."""
+        assert self.portal is not None, "enter the gateway first"
+        transport = _PortalTransport(self.portal, asgi_transport(self.app))
+        return httpx.Client(transport=transport, base_url=IN_PROCESS_URL, **options)
+
+    def call(self, function: Any, *args: Any) -> Any:
+        """Run the coroutine function ``function(*args)`` on the gateway's event loop; its result."""
+        assert self.portal is not None, "enter the gateway first"
+        return self.portal.call(function, *args)
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
-from support import LiveServer, postgres_database
+from support import InProcessGateway, postgres_database
 
 from contracts.population import Citizen
 from gateway.core import migrations
@@ -626,7 +625,7 @@ def test_a_removed_scope_and_a_rotated_secret_end_in_every_gateway(
     reaches the other at once (NOTIFY), for the non-data scopes of tokens issued before and for secrets."""
     before = asyncio.run(_listening(postgres_url))
     settings = make_settings(database_url=postgres_url, access_cache_seconds=3600)
-    with LiveServer(create_app(settings)) as one, LiveServer(create_app(settings)) as other:
+    with InProcessGateway(create_app(settings)) as one, InProcessGateway(create_app(settings)) as other:
         _eventually(lambda: asyncio.run(_listening(postgres_url)) >= before + 2, 15)
 
         async def make(scopes: tuple[str, ...]) -> tuple[str, str]:
@@ -639,10 +638,7 @@ def test_a_removed_scope_and_a_rotated_secret_end_in_every_gateway(
         admin_id, admin_secret = asyncio.run(make(("admin",)))
         target_id, target_secret = asyncio.run(make(("admin", "audit")))
         form = {"grant_type": "client_credentials"}
-        with (
-            httpx.Client(base_url=one.url, timeout=30) as first,
-            httpx.Client(base_url=other.url, timeout=30) as second,
-        ):
+        with one.client() as first, other.client() as second:
             admin_token = first.post("/oauth/token", data=form, auth=(admin_id, admin_secret)).json()["access_token"]
             admin = {"Authorization": f"Bearer {admin_token}"}
             token = second.post("/oauth/token", data=form, auth=(target_id, target_secret)).json()["access_token"]

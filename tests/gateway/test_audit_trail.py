@@ -16,7 +16,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
-from support import STATED, ClientCredentials, LiveServer, PlantedSearch, fetch_token
+from support import STATED, ClientCredentials, InProcessGateway, PlantedSearch, fetch_token
 
 from gateway.audit.storage import EVENTS, SUBJECTS
 from gateway.audit.verify import verify_trail
@@ -69,15 +69,15 @@ def auditor(make_client: Callable[..., ClientCredentials]) -> ClientCredentials:
 
 
 @pytest.fixture(scope="module")
-def audit_headers(http: httpx.Client, auditor: ClientCredentials) -> dict[str, str]:
-    return {"Authorization": f"Bearer {fetch_token(http, auditor)}"}
+def audit_headers(api: httpx.Client, auditor: ClientCredentials) -> dict[str, str]:
+    return {"Authorization": f"Bearer {fetch_token(api, auditor)}"}
 
 
 # --- what an exchange writes -------------------------------------------------------------------------------------
 
 
 def test_an_allowed_read_is_committed_before_the_answer_leaves(
-    http: httpx.Client,
+    api: httpx.Client,
     bearer: dict[str, str],
     reader: ClientCredentials,
     gateway_database_url: str,
@@ -85,7 +85,7 @@ def test_an_allowed_read_is_committed_before_the_answer_leaves(
 ) -> None:
     request_id = new_id()
     before = datetime.now(UTC)
-    response = http.get(f"{RECORDS}/{personal_ids[0]}", headers={**bearer, "X-Request-Id": request_id})
+    response = api.get(f"{RECORDS}/{personal_ids[0]}", headers={**bearer, "X-Request-Id": request_id})
     assert response.status_code == 200
     # Read at once, by another connection: the event was committed before the answer was sent.
     event = the_event(gateway_database_url, request_id)
@@ -103,10 +103,10 @@ def test_an_allowed_read_is_committed_before_the_answer_leaves(
 
 
 def test_an_event_holds_identifiers_never_the_personal_data(
-    http: httpx.Client, bearer: dict[str, str], gateway_database_url: str, personal_ids: list[str]
+    api: httpx.Client, bearer: dict[str, str], gateway_database_url: str, personal_ids: list[str]
 ) -> None:
     request_id = new_id()
-    body = http.get(f"{RECORDS}/{personal_ids[1]}", headers={**bearer, "X-Request-Id": request_id}).json()
+    body = api.get(f"{RECORDS}/{personal_ids[1]}", headers={**bearer, "X-Request-Id": request_id}).json()
     event = the_event(gateway_database_url, request_id)
     stored = repr(sorted(event.items()))
     for value in (body["full_name"], body["date_of_birth"], body["permanent_address"]["line"]):
@@ -114,10 +114,10 @@ def test_an_event_holds_identifiers_never_the_personal_data(
 
 
 def test_a_search_records_every_record_returned(
-    http: httpx.Client, bearer: dict[str, str], planted: PlantedSearch, gateway_database_url: str
+    api: httpx.Client, bearer: dict[str, str], planted: PlantedSearch, gateway_database_url: str
 ) -> None:
     request_id = new_id()
-    response = http.post(
+    response = api.post(
         SEARCH,
         json={"full_name": planted.full_name, "date_of_birth": str(planted.year), "page_size": 10},
         headers={**bearer, "X-Request-Id": request_id},
@@ -133,7 +133,7 @@ def test_a_search_records_every_record_returned(
 
 
 def test_refused_data_requests_are_audited_with_their_reason(
-    http: httpx.Client,
+    api: httpx.Client,
     bearer: dict[str, str],
     reader: ClientCredentials,
     make_client: Callable[..., ClientCredentials],
@@ -141,7 +141,7 @@ def test_refused_data_requests_are_audited_with_their_reason(
     personal_ids: list[str],
 ) -> None:
     search_only = make_client("population:search")
-    search_only_token = fetch_token(http, search_only)
+    search_only_token = fetch_token(api, search_only)
     cases: list[tuple[dict[str, str], str, int, str, str | None, list[str]]] = [
         # The precise reason of a refused token is audited (and counted), never answered.
         ({}, personal_ids[2], 401, "invalid-token:missing", None, []),
@@ -160,7 +160,7 @@ def test_refused_data_requests_are_audited_with_their_reason(
     ]
     for headers, record_id, status, reason, client_id, record_ids in cases:
         request_id = new_id()
-        response = http.get(f"{RECORDS}/{record_id}", headers={**headers, "X-Request-Id": request_id})
+        response = api.get(f"{RECORDS}/{record_id}", headers={**headers, "X-Request-Id": request_id})
         assert response.status_code == status, (reason, response.text)
         event = the_event(gateway_database_url, request_id)
         assert (event["outcome"], event["status"], event["reason"]) == ("refused", status, reason)
@@ -171,27 +171,27 @@ def test_refused_data_requests_are_audited_with_their_reason(
 
 
 def test_a_refused_request_keeps_the_purpose_and_actor_it_stated(
-    http: httpx.Client, gateway_database_url: str, personal_ids: list[str]
+    api: httpx.Client, gateway_database_url: str, personal_ids: list[str]
 ) -> None:
     request_id = new_id()
     headers = {**STATED, "X-Request-Id": request_id}
-    assert http.get(f"{RECORDS}/{personal_ids[3]}", headers=headers).status_code == 401
+    assert api.get(f"{RECORDS}/{personal_ids[3]}", headers=headers).status_code == 401
     event = the_event(gateway_database_url, request_id)
     assert (event["purpose"], event["actor"]) == (STATED["X-Purpose"], STATED["X-Actor-Id"])
     request_id = new_id()
     hostile = {"X-Purpose": "x" * 200, "X-Actor-Id": "a b;c", "X-Request-Id": request_id}
-    assert http.get(f"{RECORDS}/{personal_ids[3]}", headers=hostile).status_code == 401
+    assert api.get(f"{RECORDS}/{personal_ids[3]}", headers=hostile).status_code == 401
     event = the_event(gateway_database_url, request_id)
     assert (event["purpose"], event["actor"]) == (None, None)
 
 
 def test_the_token_endpoint_is_audited_with_the_client_claimed(
-    http: httpx.Client, reader: ClientCredentials, gateway_database_url: str
+    api: httpx.Client, reader: ClientCredentials, gateway_database_url: str
 ) -> None:
     form = {"grant_type": "client_credentials"}
     request_id = new_id()
     auth = (reader.client_id, reader.client_secret)
-    ok = http.post("/oauth/token", data=form, auth=auth, headers={"X-Request-Id": request_id})
+    ok = api.post("/oauth/token", data=form, auth=auth, headers={"X-Request-Id": request_id})
     assert ok.status_code == 200
     event = the_event(gateway_database_url, request_id)
     assert (event["operation"], event["database"], event["client_id"]) == ("token", None, reader.client_id)
@@ -200,7 +200,7 @@ def test_the_token_endpoint_is_audited_with_the_client_claimed(
 
     request_id = new_id()
     wrong = {**form, "client_id": reader.client_id, "client_secret": "wrong-secret"}
-    refused = http.post("/oauth/token", data=wrong, headers={"X-Request-Id": request_id})
+    refused = api.post("/oauth/token", data=wrong, headers={"X-Request-Id": request_id})
     assert refused.status_code == 401
     event = the_event(gateway_database_url, request_id)
     assert (event["client_id"], event["outcome"], event["status"]) == (reader.client_id, "refused", 401)
@@ -209,10 +209,10 @@ def test_the_token_endpoint_is_audited_with_the_client_claimed(
 
 
 def test_admin_routes_are_audited(
-    http: httpx.Client, token: str, reader: ClientCredentials, gateway_database_url: str
+    api: httpx.Client, token: str, reader: ClientCredentials, gateway_database_url: str
 ) -> None:
     request_id = new_id()
-    response = http.get("/v1/admin/clients", headers={"Authorization": f"Bearer {token}", "X-Request-Id": request_id})
+    response = api.get("/v1/admin/clients", headers={"Authorization": f"Bearer {token}", "X-Request-Id": request_id})
     assert response.status_code == 403
     event = the_event(gateway_database_url, request_id)
     assert (event["operation"], event["client_id"], event["outcome"]) == ("admin", reader.client_id, "refused")
@@ -222,18 +222,18 @@ def test_admin_routes_are_audited(
     "path", ["/healthz", "/metrics", "/openapi.json", "/problems", "/v1/contracts", "/v1/databases/nowhere/records/1"]
 )
 def test_operational_and_unknown_routes_are_not_audited(
-    http: httpx.Client, gateway_database_url: str, path: str
+    api: httpx.Client, gateway_database_url: str, path: str
 ) -> None:
     request_id = new_id()
-    http.get(path, headers={"X-Request-Id": request_id})
+    api.get(path, headers={"X-Request-Id": request_id})
     assert events_of(gateway_database_url, request_id) == []
 
 
 def test_the_audit_metric_counts_committed_events_by_outcome(
-    http: httpx.Client, bearer: dict[str, str], personal_ids: list[str]
+    api: httpx.Client, bearer: dict[str, str], personal_ids: list[str]
 ) -> None:
     def counts() -> dict[str, float]:
-        families = text_string_to_metric_families(http.get("/metrics").text)
+        families = text_string_to_metric_families(api.get("/metrics").text)
         return {
             sample.labels["outcome"]: sample.value
             for family in families
@@ -244,8 +244,8 @@ def test_the_audit_metric_counts_committed_events_by_outcome(
 
     before = counts()
     assert set(before) == {"allowed", "refused", "failed"}
-    assert http.get(f"{RECORDS}/{personal_ids[4]}", headers=bearer).status_code == 200
-    assert http.get(f"{RECORDS}/{personal_ids[4]}").status_code == 401
+    assert api.get(f"{RECORDS}/{personal_ids[4]}", headers=bearer).status_code == 200
+    assert api.get(f"{RECORDS}/{personal_ids[4]}").status_code == 401
     after = counts()
     assert after["allowed"] == before["allowed"] + 1
     assert after["refused"] == before["refused"] + 1
@@ -256,11 +256,11 @@ def test_the_audit_metric_counts_committed_events_by_outcome(
 
 
 def test_the_audit_api_needs_the_audit_scope(
-    http: httpx.Client, bearer: dict[str, str], reader: ClientCredentials, gateway_database_url: str
+    api: httpx.Client, bearer: dict[str, str], reader: ClientCredentials, gateway_database_url: str
 ) -> None:
-    assert http.get("/v1/audit").status_code == 401
+    assert api.get("/v1/audit").status_code == 401
     request_id = new_id()
-    response = http.get("/v1/audit", headers={**bearer, "X-Request-Id": request_id})
+    response = api.get("/v1/audit", headers={**bearer, "X-Request-Id": request_id})
     assert response.status_code == 403
     assert response.json()["type"] == "/problems/insufficient-scope"
     event = the_event(gateway_database_url, request_id)
@@ -272,7 +272,7 @@ def test_the_audit_api_needs_the_audit_scope(
 
 
 def test_who_looked_at_this_citizen(
-    http: httpx.Client,
+    api: httpx.Client,
     bearer: dict[str, str],
     reader: ClientCredentials,
     audit_headers: dict[str, str],
@@ -287,11 +287,11 @@ def test_who_looked_at_this_citizen(
     since = datetime.now(UTC).isoformat()
     for _ in range(3):
         request_id = new_id()
-        assert http.get(f"{RECORDS}/{citizen}", headers={**bearer, "X-Request-Id": request_id}).status_code == 200
+        assert api.get(f"{RECORDS}/{citizen}", headers={**bearer, "X-Request-Id": request_id}).status_code == 200
         looks.append(request_id)
-    assert http.get(f"{RECORDS}/{other}", headers=bearer).status_code == 200
+    assert api.get(f"{RECORDS}/{other}", headers=bearer).status_code == 200
     query_id = new_id()
-    response = http.get(
+    response = api.get(
         "/v1/audit",
         params={"subject": citizen, "since": since},
         headers={**audit_headers, "X-Request-Id": query_id},
@@ -307,51 +307,51 @@ def test_who_looked_at_this_citizen(
     # The question itself is audited, with the citizen looked up: it shows in the next answer.
     event = the_event(gateway_database_url, query_id)
     assert (event["operation"], event["client_id"], event["record_ids"]) == ("audit", auditor.client_id, [citizen])
-    again = http.get("/v1/audit", params={"subject": citizen}, headers=audit_headers).json()["items"]
+    again = api.get("/v1/audit", params={"subject": citizen}, headers=audit_headers).json()["items"]
     assert again[0]["request_id"] == query_id
 
 
 def test_filters_combine(
-    http: httpx.Client,
+    api: httpx.Client,
     bearer: dict[str, str],
     reader: ClientCredentials,
     audit_headers: dict[str, str],
     personal_ids: list[str],
 ) -> None:
     since = datetime.now(UTC) - timedelta(seconds=1)
-    assert http.get(f"{RECORDS}/{personal_ids[7]}", headers=bearer).status_code == 200
-    assert http.get(f"{RECORDS}/068099000001", headers=bearer).status_code == 404
+    assert api.get(f"{RECORDS}/{personal_ids[7]}", headers=bearer).status_code == 200
+    assert api.get(f"{RECORDS}/068099000001", headers=bearer).status_code == 404
     params: dict[str, str] = {"client": reader.client_id, "database": "population", "since": since.isoformat()}
-    everything = http.get("/v1/audit", params={**params, "limit": "500"}, headers=audit_headers).json()["items"]
+    everything = api.get("/v1/audit", params={**params, "limit": "500"}, headers=audit_headers).json()["items"]
     assert {item["outcome"] for item in everything} == {"allowed", "refused"}
     assert all(item["client_id"] == reader.client_id for item in everything)
-    refused = http.get("/v1/audit", params={**params, "outcome": "refused"}, headers=audit_headers).json()["items"]
+    refused = api.get("/v1/audit", params={**params, "outcome": "refused"}, headers=audit_headers).json()["items"]
     assert refused
     assert all(item["outcome"] == "refused" for item in refused)
     assert {item["seq"] for item in refused} < {item["seq"] for item in everything}
-    purpose = http.get(
+    purpose = api.get(
         "/v1/audit", params={**params, "purpose": STATED["X-Purpose"], "operation": "read"}, headers=audit_headers
     ).json()["items"]
     assert purpose
     assert all(item["purpose"] == STATED["X-Purpose"] and item["operation"] == "read" for item in purpose)
     future = (datetime.now(UTC) + timedelta(hours=1)).replace(tzinfo=None).isoformat()  # naive: taken as UTC
-    assert http.get("/v1/audit", params={"since": future}, headers=audit_headers).json()["items"] == []
-    until_then = http.get("/v1/audit", params={**params, "until": since.isoformat()}, headers=audit_headers).json()
+    assert api.get("/v1/audit", params={"since": future}, headers=audit_headers).json()["items"] == []
+    until_then = api.get("/v1/audit", params={**params, "until": since.isoformat()}, headers=audit_headers).json()
     assert all(datetime.fromisoformat(item["occurred_at"]) < since for item in until_then["items"])
 
 
 def test_pages_follow_the_chain_without_gaps_or_repeats(
-    http: httpx.Client, bearer: dict[str, str], audit_headers: dict[str, str], personal_ids: list[str]
+    api: httpx.Client, bearer: dict[str, str], audit_headers: dict[str, str], personal_ids: list[str]
 ) -> None:
     for personal_id in personal_ids[10:17]:
-        assert http.get(f"{RECORDS}/{personal_id}", headers=bearer).status_code == 200
+        assert api.get(f"{RECORDS}/{personal_id}", headers=bearer).status_code == 200
     for order in ("desc", "asc"):
         params = {"database": "population", "operation": "read", "limit": "3", "order": order}
-        full = http.get("/v1/audit", params={**params, "limit": "500"}, headers=audit_headers).json()
+        full = api.get("/v1/audit", params={**params, "limit": "500"}, headers=audit_headers).json()
         seqs: list[int] = []
         cursor = None
         while True:
-            page = http.get(
+            page = api.get(
                 "/v1/audit", params={**params, **({"cursor": cursor} if cursor else {})}, headers=audit_headers
             )
             assert page.status_code == 200, page.text
@@ -382,18 +382,18 @@ def test_pages_follow_the_chain_without_gaps_or_repeats(
         {"no_such_filter": "1"},
     ],
 )
-def test_bad_queries_are_problems(http: httpx.Client, audit_headers: dict[str, str], params: dict[str, str]) -> None:
-    response = http.get("/v1/audit", params=params, headers=audit_headers)
+def test_bad_queries_are_problems(api: httpx.Client, audit_headers: dict[str, str], params: dict[str, str]) -> None:
+    response = api.get("/v1/audit", params=params, headers=audit_headers)
     assert response.status_code in (400, 422), response.text
     assert response.headers["content-type"] == "application/problem+json"
     expected = "/problems/invalid-cursor" if "cursor" in params else "/problems/validation-error"
     assert response.json()["type"] == expected
 
 
-def test_a_cursor_is_bound_to_its_filters(http: httpx.Client, audit_headers: dict[str, str]) -> None:
-    page = http.get("/v1/audit", params={"operation": "read", "limit": "1"}, headers=audit_headers).json()
+def test_a_cursor_is_bound_to_its_filters(api: httpx.Client, audit_headers: dict[str, str]) -> None:
+    page = api.get("/v1/audit", params={"operation": "read", "limit": "1"}, headers=audit_headers).json()
     assert page["next_cursor"]
-    elsewhere = http.get(
+    elsewhere = api.get(
         "/v1/audit", params={"operation": "search", "limit": "1", "cursor": page["next_cursor"]}, headers=audit_headers
     )
     assert elsewhere.status_code == 400
@@ -406,7 +406,7 @@ def test_a_cursor_is_bound_to_its_filters(http: httpx.Client, audit_headers: dic
 @pytest.fixture
 def own_gateway(
     make_settings: Callable[..., Settings], tmp_path: Path, sector_url: str
-) -> Iterator[tuple[LiveServer, str, ClientCredentials]]:
+) -> Iterator[tuple[InProcessGateway, str, ClientCredentials]]:
     """A gateway on a database of its own (SQLite), with a reader client."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
     migrations.upgrade(url)
@@ -421,15 +421,15 @@ def own_gateway(
 
     credentials = asyncio.run(create())
     settings = make_settings(database_url=url, data_dir=tmp_path, audit_write_timeout_seconds=2)
-    with LiveServer(create_app(settings)) as live:
-        yield live, url, credentials
+    with InProcessGateway(create_app(settings)) as gateway:
+        yield gateway, url, credentials
 
 
 def test_when_the_trail_cannot_be_written_the_answer_is_withheld(
-    own_gateway: tuple[LiveServer, str, ClientCredentials], personal_ids: list[str]
+    own_gateway: tuple[InProcessGateway, str, ClientCredentials], personal_ids: list[str]
 ) -> None:
-    live, url, credentials = own_gateway
-    with httpx.Client(base_url=live.url, timeout=30) as client:
+    gateway, url, credentials = own_gateway
+    with gateway.client() as client:
         headers = {"Authorization": f"Bearer {fetch_token(client, credentials)}", **STATED}
         assert client.get(f"{RECORDS}/{personal_ids[0]}", headers=headers).status_code == 200
         run_sql(url, sa.text("ALTER TABLE audit_events RENAME TO audit_events_away"))

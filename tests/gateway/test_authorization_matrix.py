@@ -1,9 +1,9 @@
-"""The authorisation matrix, against the real HTTP gateway: clients with different grants, made through the admin
-API, get exactly their fields, their operations and their purposes; every path outside their grants is a 403;
-missing or malformed purpose and actor headers are 400s naming the header; a suspended client is refused at once,
-on its existing token; revocations and new grants apply at once; ``GET /v1/services`` lists exactly the grants in
-force. Two gateway processes on one PostgreSQL database: a change made through one applies in the other at once
-(NOTIFY), long before its cache would expire."""
+"""The authorisation matrix, against the gateway's HTTP API (in process): clients with different grants, made
+through the admin API, get exactly their fields, their operations and their purposes; every path outside their
+grants is a 403; missing or malformed purpose and actor headers are 400s naming the header; a suspended client is
+refused at once, on its existing token; revocations and new grants apply at once; ``GET /v1/services`` lists exactly
+the grants in force. Two gateways on one PostgreSQL database: a change made through one applies in the other at
+once (NOTIFY), long before its cache would expire."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from support import ClientCredentials, LiveServer, PlantedSearch, fetch_token, postgres_database
+from support import ClientCredentials, InProcessGateway, PlantedSearch, fetch_token, postgres_database
 
 from contracts.population import Citizen
 from gateway.core import migrations
@@ -88,7 +88,7 @@ class Matrix:
 
 
 @pytest.fixture(scope="module")
-def gateway(make_settings: Callable[..., Settings], sector_url: str) -> Iterator[LiveServer]:
+def gateway(make_settings: Callable[..., Settings], sector_url: str) -> Iterator[InProcessGateway]:
     """A gateway serving two databases: ``population`` and ``residence`` (the same connector)."""
     settings = make_settings(
         connectors={
@@ -96,15 +96,15 @@ def gateway(make_settings: Callable[..., Settings], sector_url: str) -> Iterator
             "residence": {"connector": "population", "config": {"url": sector_url}},
         }
     )
-    with LiveServer(create_app(settings)) as live:
-        yield live
+    with InProcessGateway(create_app(settings)) as gateway:
+        yield gateway
 
 
 @pytest.fixture(scope="module")
 def matrix(
-    gateway: LiveServer, make_client: Callable[..., ClientCredentials], planted: PlantedSearch
+    gateway: InProcessGateway, make_client: Callable[..., ClientCredentials], planted: PlantedSearch
 ) -> Iterator[Matrix]:
-    with httpx.Client(base_url=gateway.url, timeout=30) as http:
+    with gateway.client() as http:
         admin = {"Authorization": f"Bearer {fetch_token(http, make_client('admin'))}"}
         yield Matrix(http, admin, planted)
 
@@ -417,7 +417,7 @@ def test_a_suspended_client_is_refused_at_once_and_restored_on_activation(matrix
     fetch_token(matrix.http, ClientCredentials(agency.client_id, agency.secret))
 
 
-# --- two gateway processes on one PostgreSQL database -------------------------------------------------------------
+# --- two gateways on one PostgreSQL database -------------------------------------------------------------------
 
 
 @dataclass
@@ -477,10 +477,10 @@ def pair(make_settings: Callable[..., Settings]) -> Iterator[Pair]:
         admin, target = asyncio.run(clients())
         settings = make_settings(database_url=url, access_cache_seconds=3600)
         with (
-            LiveServer(create_app(settings)) as a,
-            LiveServer(create_app(settings)) as b,
-            httpx.Client(base_url=a.url, timeout=30) as http_a,
-            httpx.Client(base_url=b.url, timeout=30) as http_b,
+            InProcessGateway(create_app(settings)) as a,
+            InProcessGateway(create_app(settings)) as b,
+            a.client() as http_a,
+            b.client() as http_b,
         ):
             deadline = time.monotonic() + 15
             while _listeners(url) < 2:

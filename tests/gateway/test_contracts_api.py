@@ -17,8 +17,8 @@ SEARCH = "/v1/databases/population/search"
 
 
 @pytest.fixture(scope="module")
-def citizen_schema(http: httpx.Client) -> dict[str, Any]:
-    response = http.get(f"/v1/contracts/{CITIZEN}")
+def citizen_schema(api: httpx.Client) -> dict[str, Any]:
+    response = api.get(f"/v1/contracts/{CITIZEN}")
     assert response.status_code == 200, response.text
     schema = response.json()["schema"]
     assert isinstance(schema, dict)
@@ -31,8 +31,8 @@ def validator(citizen_schema: dict[str, Any]) -> Draft202012Validator:
     return Draft202012Validator(citizen_schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
-def test_the_catalogue_lists_the_citizen_contract(http: httpx.Client) -> None:
-    response = http.get("/v1/contracts")
+def test_the_catalogue_lists_the_citizen_contract(api: httpx.Client) -> None:
+    response = api.get("/v1/contracts")
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
     entries = {entry["name"]: entry for entry in response.json()}
@@ -44,14 +44,14 @@ def test_the_catalogue_lists_the_citizen_contract(http: httpx.Client) -> None:
     assert citizen["schema_url"] == f"/v1/contracts/{CITIZEN}?version=1"
     for entry in entries.values():
         assert entry["version"] == max(entry["versions"])
-        followed = http.get(entry["schema_url"])
+        followed = api.get(entry["schema_url"])
         assert followed.status_code == 200, entry
         assert followed.json()["name"] == entry["name"]
         assert followed.json()["version"] == entry["version"]
 
 
-def test_the_contract_carries_its_json_schema(http: httpx.Client, citizen_schema: dict[str, Any]) -> None:
-    body = http.get(f"/v1/contracts/{CITIZEN}").json()
+def test_the_contract_carries_its_json_schema(api: httpx.Client, citizen_schema: dict[str, Any]) -> None:
+    body = api.get(f"/v1/contracts/{CITIZEN}").json()
     assert body["name"] == CITIZEN
     assert body["version"] == 1
     assert body["versions"] == [1]
@@ -64,17 +64,17 @@ def test_the_contract_carries_its_json_schema(http: httpx.Client, citizen_schema
     assert "\n    " not in body["description"]
 
 
-def test_version_1_is_the_same_contract(http: httpx.Client) -> None:
-    newest = http.get(f"/v1/contracts/{CITIZEN}")
-    pinned = http.get(f"/v1/contracts/{CITIZEN}", params={"version": 1})
+def test_version_1_is_the_same_contract(api: httpx.Client) -> None:
+    newest = api.get(f"/v1/contracts/{CITIZEN}")
+    pinned = api.get(f"/v1/contracts/{CITIZEN}", params={"version": 1})
     assert pinned.status_code == 200
     assert pinned.json() == newest.json()
 
 
 def test_a_record_served_by_the_gateway_validates_against_the_published_schema(
-    http: httpx.Client, bearer: dict[str, str], planted: PlantedSearch, validator: Draft202012Validator
+    api: httpx.Client, bearer: dict[str, str], planted: PlantedSearch, validator: Draft202012Validator
 ) -> None:
-    response = http.get(f"{RECORDS}/{planted.personal_ids[0]}", headers=bearer)
+    response = api.get(f"{RECORDS}/{planted.personal_ids[0]}", headers=bearer)
     assert response.status_code == 200, response.text
     record = response.json()
     errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(record)]
@@ -83,9 +83,9 @@ def test_a_record_served_by_the_gateway_validates_against_the_published_schema(
 
 
 def test_a_page_of_search_results_validates_against_the_published_schema(
-    http: httpx.Client, bearer: dict[str, str], planted: PlantedSearch, validator: Draft202012Validator
+    api: httpx.Client, bearer: dict[str, str], planted: PlantedSearch, validator: Draft202012Validator
 ) -> None:
-    response = http.post(
+    response = api.post(
         SEARCH,
         json={"full_name": planted.full_name, "date_of_birth": str(planted.year), "page_size": 100},
         headers=bearer,
@@ -109,14 +109,14 @@ def test_a_page_of_search_results_validates_against_the_published_schema(
     ],
 )
 def test_the_schema_is_not_vacuous(
-    http: httpx.Client,
+    api: httpx.Client,
     bearer: dict[str, str],
     planted: PlantedSearch,
     validator: Draft202012Validator,
     path: tuple[str, ...],
     value: object,
 ) -> None:
-    record = http.get(f"{RECORDS}/{planted.personal_ids[1]}", headers=bearer).json()
+    record = api.get(f"{RECORDS}/{planted.personal_ids[1]}", headers=bearer).json()
     broken = copy.deepcopy(record)
     node = broken
     for key in path[:-1]:
@@ -137,8 +137,8 @@ def test_the_schema_is_not_vacuous(
         ("POPULATION.CITIZEN", {}),
     ],
 )
-def test_unknown_contracts_and_versions_are_404(http: httpx.Client, name: str, params: dict[str, object]) -> None:
-    response = http.get(f"/v1/contracts/{name}", params=params)
+def test_unknown_contracts_and_versions_are_404(api: httpx.Client, name: str, params: dict[str, object]) -> None:
+    response = api.get(f"/v1/contracts/{name}", params=params)
     assert response.status_code == 404, response.text
     assert response.headers["content-type"] == "application/problem+json"
     body = response.json()
@@ -148,8 +148,8 @@ def test_unknown_contracts_and_versions_are_404(http: httpx.Client, name: str, p
 
 
 @pytest.mark.parametrize("version", ["0", "-1", "abc", "1.5", "", "1e3"])
-def test_a_malformed_version_is_422(http: httpx.Client, version: str) -> None:
-    response = http.get(f"/v1/contracts/{CITIZEN}", params={"version": version})
+def test_a_malformed_version_is_422(api: httpx.Client, version: str) -> None:
+    response = api.get(f"/v1/contracts/{CITIZEN}", params={"version": version})
     assert response.status_code == 422, response.text
     body = response.json()
     assert body["type"] == "/problems/validation-error"

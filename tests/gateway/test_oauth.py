@@ -11,7 +11,7 @@ import jwt
 import pytest
 from starlette.datastructures import Headers
 from starlette.formparsers import FormParser
-from support import ClientCredentials, LiveServer, fetch_token
+from support import ClientCredentials, fetch_token
 
 from gateway.core.problems import OAuthError
 from gateway.core.settings import Settings
@@ -30,9 +30,9 @@ def _problem(response: httpx.Response, status: int, error: str) -> dict[str, obj
 
 
 def test_client_secret_basic_issues_a_verifiable_jwt(
-    http: httpx.Client, server: LiveServer, reader: ClientCredentials, settings: Settings
+    api: httpx.Client, reader: ClientCredentials, settings: Settings
 ) -> None:
-    response = http.post(
+    response = api.post(
         "/oauth/token", data={"grant_type": "client_credentials"}, auth=(reader.client_id, reader.client_secret)
     )
     assert response.status_code == 200
@@ -42,10 +42,10 @@ def test_client_secret_basic_issues_a_verifiable_jwt(
     assert body["expires_in"] == settings.token_ttl_seconds
     assert body["scope"] == "population:read population:search"
 
-    # Verified with PyJWT against the published JWKS, fetched over HTTP from the running gateway.
-    jwks = jwt.PyJWKClient(f"{server.url}/.well-known/jwks.json")
-    key = jwks.get_signing_key_from_jwt(body["access_token"])
+    # Verified with PyJWT against the published JWKS, fetched from the gateway.
+    jwks = jwt.PyJWKSet.from_dict(api.get("/.well-known/jwks.json").json())
     header = jwt.get_unverified_header(body["access_token"])
+    key = jwks[header["kid"]]
     assert header["alg"] == "ES256"
     assert header["kid"] == key.key_id
     claims = jwt.decode(
@@ -61,8 +61,8 @@ def test_client_secret_basic_issues_a_verifiable_jwt(
     assert claims["jti"]
 
 
-def test_client_secret_post(http: httpx.Client, reader: ClientCredentials) -> None:
-    response = http.post(
+def test_client_secret_post(api: httpx.Client, reader: ClientCredentials) -> None:
+    response = api.post(
         "/oauth/token",
         data={
             "grant_type": "client_credentials",
@@ -75,18 +75,18 @@ def test_client_secret_post(http: httpx.Client, reader: ClientCredentials) -> No
 
 
 def test_basic_credentials_are_form_urlencoded(
-    http: httpx.Client, make_client: Callable[..., ClientCredentials]
+    api: httpx.Client, make_client: Callable[..., ClientCredentials]
 ) -> None:
     # RFC 6749 2.3.1: id and secret are form-urlencoded before base64; '+' in an encoded secret is a space.
     credentials = make_client("population:read", client_id="agency.h41_client")
     raw = f"{credentials.client_id}:{credentials.client_secret}".replace("-", "%2D")
     header = "Basic " + base64.b64encode(raw.encode()).decode()
-    response = http.post("/oauth/token", data={"grant_type": "client_credentials"}, headers={"Authorization": header})
+    response = api.post("/oauth/token", data={"grant_type": "client_credentials"}, headers={"Authorization": header})
     assert response.status_code == 200, response.text
 
 
-def test_requested_scope_is_narrowed(http: httpx.Client, reader: ClientCredentials) -> None:
-    response = http.post(
+def test_requested_scope_is_narrowed(api: httpx.Client, reader: ClientCredentials) -> None:
+    response = api.post(
         "/oauth/token",
         data={"grant_type": "client_credentials", "scope": "population:read"},
         auth=(reader.client_id, reader.client_secret),
@@ -95,8 +95,8 @@ def test_requested_scope_is_narrowed(http: httpx.Client, reader: ClientCredentia
     assert response.json()["scope"] == "population:read"
 
 
-def test_scope_beyond_the_client_is_refused(http: httpx.Client, reader: ClientCredentials) -> None:
-    response = http.post(
+def test_scope_beyond_the_client_is_refused(api: httpx.Client, reader: ClientCredentials) -> None:
+    response = api.post(
         "/oauth/token",
         data={"grant_type": "client_credentials", "scope": "population:read land:read"},
         auth=(reader.client_id, reader.client_secret),
@@ -105,16 +105,16 @@ def test_scope_beyond_the_client_is_refused(http: httpx.Client, reader: ClientCr
     assert "land:read" in str(body["detail"])
 
 
-def test_wrong_secret_is_invalid_client_with_basic_challenge(http: httpx.Client, reader: ClientCredentials) -> None:
-    response = http.post(
+def test_wrong_secret_is_invalid_client_with_basic_challenge(api: httpx.Client, reader: ClientCredentials) -> None:
+    response = api.post(
         "/oauth/token", data={"grant_type": "client_credentials"}, auth=(reader.client_id, "not-the-secret")
     )
     _problem(response, 401, "invalid_client")
     assert response.headers["www-authenticate"].startswith("Basic")
 
 
-def test_unknown_client_is_invalid_client(http: httpx.Client) -> None:
-    response = http.post(
+def test_unknown_client_is_invalid_client(api: httpx.Client) -> None:
+    response = api.post(
         "/oauth/token",
         data={"grant_type": "client_credentials", "client_id": "nobody", "client_secret": "x" * 43},
     )
@@ -130,14 +130,14 @@ def test_unknown_client_is_invalid_client(http: httpx.Client) -> None:
     ],
 )
 def test_bad_grant_requests(
-    http: httpx.Client, reader: ClientCredentials, data: dict[str, str], status: int, error: str
+    api: httpx.Client, reader: ClientCredentials, data: dict[str, str], status: int, error: str
 ) -> None:
-    response = http.post("/oauth/token", data=data, auth=(reader.client_id, reader.client_secret))
+    response = api.post("/oauth/token", data=data, auth=(reader.client_id, reader.client_secret))
     _problem(response, status, error)
 
 
-def test_two_authentication_methods_at_once_are_refused(http: httpx.Client, reader: ClientCredentials) -> None:
-    response = http.post(
+def test_two_authentication_methods_at_once_are_refused(api: httpx.Client, reader: ClientCredentials) -> None:
+    response = api.post(
         "/oauth/token",
         data={"grant_type": "client_credentials", "client_secret": reader.client_secret},
         auth=(reader.client_id, reader.client_secret),
@@ -146,18 +146,18 @@ def test_two_authentication_methods_at_once_are_refused(http: httpx.Client, read
 
 
 @pytest.mark.parametrize("header", ["Basic !!!notbase64", "Basic " + base64.b64encode(b"no-colon").decode()])
-def test_malformed_basic_credentials(http: httpx.Client, header: str) -> None:
-    response = http.post("/oauth/token", data={"grant_type": "client_credentials"}, headers={"Authorization": header})
+def test_malformed_basic_credentials(api: httpx.Client, header: str) -> None:
+    response = api.post("/oauth/token", data={"grant_type": "client_credentials"}, headers={"Authorization": header})
     _problem(response, 401, "invalid_client")
 
 
-def test_no_credentials(http: httpx.Client) -> None:
-    response = http.post("/oauth/token", data={"grant_type": "client_credentials"})
+def test_no_credentials(api: httpx.Client) -> None:
+    response = api.post("/oauth/token", data={"grant_type": "client_credentials"})
     _problem(response, 401, "invalid_client")
 
 
-def test_json_body_is_not_a_token_request(http: httpx.Client, reader: ClientCredentials) -> None:
-    response = http.post(
+def test_json_body_is_not_a_token_request(api: httpx.Client, reader: ClientCredentials) -> None:
+    response = api.post(
         "/oauth/token",
         json={"grant_type": "client_credentials"},
         auth=(reader.client_id, reader.client_secret),
@@ -165,13 +165,13 @@ def test_json_body_is_not_a_token_request(http: httpx.Client, reader: ClientCred
     _problem(response, 400, "invalid_request")
 
 
-def test_suspended_client_gets_no_token(http: httpx.Client, make_client: Callable[..., ClientCredentials]) -> None:
+def test_suspended_client_gets_no_token(api: httpx.Client, make_client: Callable[..., ClientCredentials]) -> None:
     credentials = make_client("population:read")
-    fetch_token(http, credentials)
-    admin = {"Authorization": f"Bearer {fetch_token(http, make_client('admin'))}"}
+    fetch_token(api, credentials)
+    admin = {"Authorization": f"Bearer {fetch_token(api, make_client('admin'))}"}
     # Through the gateway: its cache of the client (and of its secrets' hashes) forgets it at once.
-    assert http.post(f"/v1/admin/clients/{credentials.client_id}/suspend", headers=admin).status_code == 200
-    response = http.post(
+    assert api.post(f"/v1/admin/clients/{credentials.client_id}/suspend", headers=admin).status_code == 200
+    response = api.post(
         "/oauth/token",
         data={"grant_type": "client_credentials"},
         auth=(credentials.client_id, credentials.client_secret),
@@ -179,8 +179,8 @@ def test_suspended_client_gets_no_token(http: httpx.Client, make_client: Callabl
     _problem(response, 401, "invalid_client")
 
 
-def test_jwks_publishes_only_public_material(http: httpx.Client, server: object) -> None:
-    response = http.get("/.well-known/jwks.json")
+def test_jwks_publishes_only_public_material(api: httpx.Client) -> None:
+    response = api.get("/.well-known/jwks.json")
     assert response.status_code == 200
     keys = response.json()["keys"]
     assert keys
@@ -224,7 +224,7 @@ def test_more_fields_than_starlette_accepts_are_left_to_it() -> None:
     assert read_form(b"&&&" * 1001 + b"x=1") is not None  # empty chunks are no fields
 
 
-def test_the_route_answers_as_its_lean_path(http: httpx.Client, reader: ClientCredentials) -> None:
+def test_the_route_answers_as_its_lean_path(api: httpx.Client, reader: ClientCredentials) -> None:
     """multipart/form-data reaches the FastAPI route, a form-urlencoded body the lean path: the same answers."""
     auth = (reader.client_id, reader.client_secret)
     for data, status in (
@@ -232,8 +232,8 @@ def test_the_route_answers_as_its_lean_path(http: httpx.Client, reader: ClientCr
         ({"grant_type": "client_credentials", "scope": "land:read"}, 400),
         ({"grant_type": "password"}, 400),
     ):
-        lean = http.post("/oauth/token", data=data, auth=auth)
-        routed = http.post("/oauth/token", files={k: (None, v) for k, v in data.items()}, auth=auth)
+        lean = api.post("/oauth/token", data=data, auth=auth)
+        routed = api.post("/oauth/token", files={k: (None, v) for k, v in data.items()}, auth=auth)
         assert lean.status_code == routed.status_code == status
         skip = {"date", "x-request-id", "content-length"}
         assert [h for h in lean.headers.multi_items() if h[0] not in skip] == [
@@ -246,7 +246,7 @@ def test_the_route_answers_as_its_lean_path(http: httpx.Client, reader: ClientCr
             }
         else:
             assert lean.json() == routed.json()
-    refused = http.post(
+    refused = api.post(
         "/oauth/token",
         content=b"&".join([b"x=1"] * 1001),
         headers={"Content-Type": "application/x-www-form-urlencoded"},
@@ -256,9 +256,9 @@ def test_the_route_answers_as_its_lean_path(http: httpx.Client, reader: ClientCr
     assert refused.headers["content-type"] == "application/problem+json"
 
 
-def test_the_token_is_encoded_as_jwt_libraries_encode_it(http: httpx.Client, reader: ClientCredentials) -> None:
+def test_the_token_is_encoded_as_jwt_libraries_encode_it(api: httpx.Client, reader: ClientCredentials) -> None:
     """Its header and claims are byte for byte PyJWT's encoding of the same header and claims."""
-    token = fetch_token(http, reader)
+    token = fetch_token(api, reader)
     header, claims = jwt.get_unverified_header(token), jwt.decode(token, options={"verify_signature": False})
     again = jwt.encode(claims, "k" * 32, algorithm="HS256", headers={"kid": header["kid"], "typ": "at+jwt"})
     assert token.split(".")[1] == again.split(".")[1]

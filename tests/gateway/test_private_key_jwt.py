@@ -10,8 +10,6 @@ import hmac
 import json
 import os
 import secrets
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,7 +27,16 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from jwt.algorithms import RSAAlgorithm
 from sqlmodel import select
-from support import STATED, TEST_DATA_KEY, ClientCredentials, LiveServer, PlantedSearch, fetch_token
+from support import (
+    STATED,
+    TEST_DATA_KEY,
+    ClientCredentials,
+    CommandResult,
+    InProcessGateway,
+    PlantedSearch,
+    fetch_token,
+    run_gateway_command,
+)
 
 from gateway.core.db import create_engine, standalone_session, utcnow
 from gateway.core.settings import Settings
@@ -102,14 +109,15 @@ class Agency:
 
 
 @pytest.fixture(scope="module")
-def gateway(make_settings: Callable[..., Settings]) -> Iterator[LiveServer]:
-    with LiveServer(create_app(make_settings(token_endpoint_url=TOKEN_ENDPOINT_URL))) as live:
-        yield live
+def gateway(make_settings: Callable[..., Settings]) -> Iterator[InProcessGateway]:
+    with InProcessGateway(create_app(make_settings(token_endpoint_url=TOKEN_ENDPOINT_URL))) as gateway:
+        yield gateway
 
 
 @pytest.fixture(scope="module")
-def api(gateway: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=gateway.url, timeout=30) as client:
+def api(gateway: InProcessGateway) -> Iterator[httpx.Client]:
+    """A client of this module's gateway (its token endpoint URL configured), in place of the suite's."""
+    with gateway.client() as client:
         yield client
 
 
@@ -517,7 +525,8 @@ def test_key_routes_need_the_admin_scope(api: httpx.Client, agency: Agency, read
 # -- the command line ---------------------------------------------------------------------------------------------
 
 
-def gateway_command(database_url: str, data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def gateway_command(database_url: str, data_dir: Path, *args: str) -> CommandResult:
+    """``gateway keys ARGS``, run in process (typer's runner) as in a shell in ``data_dir``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
     env.update(
         {
@@ -527,16 +536,7 @@ def gateway_command(database_url: str, data_dir: Path, *args: str) -> subprocess
             "PYTHONIOENCODING": "utf-8",
         }
     )
-    return subprocess.run(
-        [sys.executable, "-m", "gateway", "keys", *args],
-        cwd=data_dir,
-        env=env,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=120,
-        check=False,
-    )
+    return run_gateway_command(("keys", *args), env=env, cwd=data_dir)
 
 
 def test_cli_registers_lists_and_revokes(

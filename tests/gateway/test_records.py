@@ -32,9 +32,9 @@ def _rows(url: str, *where: Any) -> list[dict[str, Any]]:
     return asyncio.run(run())
 
 
-def test_read_one_citizen(http: httpx.Client, bearer: dict[str, str], sector_url: str) -> None:
+def test_read_one_citizen(api: httpx.Client, bearer: dict[str, str], sector_url: str) -> None:
     row = _rows(sector_url, CITIZENS.c.so_cmnd.is_not(None), CITIZENS.c.noi_o_xa.is_not(None))[0]
-    response = http.get(f"{RECORDS}/{row['so_dinh_danh']}", headers=bearer)
+    response = api.get(f"{RECORDS}/{row['so_dinh_danh']}", headers=bearer)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/json"
     assert response.headers["cache-control"] == "no-store"
@@ -52,15 +52,15 @@ def test_read_one_citizen(http: httpx.Client, bearer: dict[str, str], sector_url
     assert body["last_updated"].endswith("Z") or body["last_updated"].endswith("+00:00")
 
 
-def test_every_field_of_the_contract_is_present(http: httpx.Client, bearer: dict[str, str], sector_url: str) -> None:
+def test_every_field_of_the_contract_is_present(api: httpx.Client, bearer: dict[str, str], sector_url: str) -> None:
     row = _rows(sector_url, CITIZENS.c.ngay_mat.is_not(None))[0]
-    body = http.get(f"{RECORDS}/{row['so_dinh_danh']}", headers=bearer).json()
+    body = api.get(f"{RECORDS}/{row['so_dinh_danh']}", headers=bearer).json()
     assert set(body) == set(Citizen.model_fields)
     assert body["date_of_death"] == row["ngay_mat"].isoformat() if hasattr(row["ngay_mat"], "isoformat") else True
 
 
-def test_unknown_citizen_is_404(http: httpx.Client, bearer: dict[str, str]) -> None:
-    response = http.get(f"{RECORDS}/068099000000", headers=bearer)
+def test_unknown_citizen_is_404(api: httpx.Client, bearer: dict[str, str]) -> None:
+    response = api.get(f"{RECORDS}/068099000000", headers=bearer)
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["type"] == "/problems/record-not-found"
@@ -70,8 +70,8 @@ def test_unknown_citizen_is_404(http: httpx.Client, bearer: dict[str, str]) -> N
     "personal_id",
     ["123", "06809900000a", "0680990000001", "000099000000", "097099000000", "%20068099000000", "' OR 1=1 --"],
 )
-def test_malformed_personal_id_is_422(http: httpx.Client, bearer: dict[str, str], personal_id: str) -> None:
-    response = http.get(f"{RECORDS}/{personal_id}", headers=bearer)
+def test_malformed_personal_id_is_422(api: httpx.Client, bearer: dict[str, str], personal_id: str) -> None:
+    response = api.get(f"{RECORDS}/{personal_id}", headers=bearer)
     assert response.status_code == 422, response.text
     body = response.json()
     assert body["type"] == "/problems/validation-error"
@@ -79,20 +79,20 @@ def test_malformed_personal_id_is_422(http: httpx.Client, bearer: dict[str, str]
 
 
 def test_read_needs_the_read_scope(
-    http: httpx.Client, make_client: Callable[..., ClientCredentials], planted: PlantedSearch
+    api: httpx.Client, make_client: Callable[..., ClientCredentials], planted: PlantedSearch
 ) -> None:
     searcher = make_client("population:search")
-    token = fetch_token(http, searcher)
-    response = http.get(f"{RECORDS}/{planted.personal_ids[0]}", headers={"Authorization": f"Bearer {token}"})
+    token = fetch_token(api, searcher)
+    response = api.get(f"{RECORDS}/{planted.personal_ids[0]}", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 403
     assert response.json()["type"] == "/problems/insufficient-scope"
 
 
 def test_search_needs_the_search_scope(
-    http: httpx.Client, make_client: Callable[..., ClientCredentials], planted: PlantedSearch
+    api: httpx.Client, make_client: Callable[..., ClientCredentials], planted: PlantedSearch
 ) -> None:
-    token = fetch_token(http, make_client("population:read"))
-    response = http.post(
+    token = fetch_token(api, make_client("population:read"))
+    response = api.post(
         SEARCH,
         json={"full_name": planted.full_name, "date_of_birth": str(planted.year)},
         headers={"Authorization": f"Bearer {token}"},
@@ -100,12 +100,12 @@ def test_search_needs_the_search_scope(
     assert response.status_code == 403
 
 
-def _search_all(http: httpx.Client, bearer: dict[str, str], body: dict[str, Any]) -> tuple[list[str], int]:
+def _search_all(api: httpx.Client, bearer: dict[str, str], body: dict[str, Any]) -> tuple[list[str], int]:
     ids: list[str] = []
     pages = 0
     cursor = None
     while True:
-        response = http.post(SEARCH, json={**body, "cursor": cursor}, headers=bearer)
+        response = api.post(SEARCH, json={**body, "cursor": cursor}, headers=bearer)
         assert response.status_code == 200, response.text
         page = response.json()
         pages += 1
@@ -117,38 +117,38 @@ def _search_all(http: httpx.Client, bearer: dict[str, str], body: dict[str, Any]
 
 @pytest.mark.parametrize("page_size", [1, 7, 25, 100])
 def test_search_by_name_and_year_walks_every_page_once(
-    http: httpx.Client, bearer: dict[str, str], planted: PlantedSearch, page_size: int
+    api: httpx.Client, bearer: dict[str, str], planted: PlantedSearch, page_size: int
 ) -> None:
     ids, pages = _search_all(
-        http, bearer, {"full_name": planted.full_name, "date_of_birth": str(planted.year), "page_size": page_size}
+        api, bearer, {"full_name": planted.full_name, "date_of_birth": str(planted.year), "page_size": page_size}
     )
     assert ids == list(planted.personal_ids)
     assert pages == max(1, -(-len(planted.personal_ids) // page_size))
 
 
 def test_search_by_name_and_exact_date(
-    http: httpx.Client, bearer: dict[str, str], planted: PlantedSearch, sector_url: str
+    api: httpx.Client, bearer: dict[str, str], planted: PlantedSearch, sector_url: str
 ) -> None:
     row = _rows(sector_url, CITIZENS.c.so_dinh_danh == planted.personal_ids[3])[0]
     exact = row["ngay_sinh"]
     same_day = [
         r["so_dinh_danh"] for r in _rows(sector_url, CITIZENS.c.ho_ten == planted.full_name) if r["ngay_sinh"] == exact
     ]
-    response = http.post(SEARCH, json={"full_name": planted.full_name, "date_of_birth": exact}, headers=bearer)
+    response = api.post(SEARCH, json={"full_name": planted.full_name, "date_of_birth": exact}, headers=bearer)
     assert response.status_code == 200
     assert [i["personal_id"] for i in response.json()["items"]] == same_day
     assert planted.personal_ids[3] in same_day
 
 
 def test_search_accepts_the_vietnamese_date_forms(
-    http: httpx.Client, bearer: dict[str, str], planted: PlantedSearch
+    api: httpx.Client, bearer: dict[str, str], planted: PlantedSearch
 ) -> None:
-    iso = http.post(
+    iso = api.post(
         SEARCH,
         json={"full_name": planted.full_name, "date_of_birth": str(planted.year), "page_size": 100},
         headers=bearer,
     )
-    vn = http.post(
+    vn = api.post(
         SEARCH,
         json={"full_name": planted.full_name, "date_of_birth": f"00/00/{planted.year}", "page_size": 100},
         headers=bearer,
@@ -157,26 +157,26 @@ def test_search_accepts_the_vietnamese_date_forms(
     assert vn.json()["items"] == iso.json()["items"]
 
 
-def test_search_normalises_the_name(http: httpx.Client, bearer: dict[str, str], planted: PlantedSearch) -> None:
+def test_search_normalises_the_name(api: httpx.Client, bearer: dict[str, str], planted: PlantedSearch) -> None:
     import unicodedata
 
     decomposed = "  " + unicodedata.normalize("NFD", planted.full_name).replace(" ", "   ") + " "
-    response = http.post(SEARCH, json={"full_name": decomposed, "date_of_birth": str(planted.year)}, headers=bearer)
+    response = api.post(SEARCH, json={"full_name": decomposed, "date_of_birth": str(planted.year)}, headers=bearer)
     assert response.status_code == 200
     assert response.json()["items"]
 
 
-def test_search_by_old_id_card_number(http: httpx.Client, bearer: dict[str, str], sector_url: str) -> None:
+def test_search_by_old_id_card_number(api: httpx.Client, bearer: dict[str, str], sector_url: str) -> None:
     row = _rows(sector_url, CITIZENS.c.so_cmnd.is_not(None))[0]
-    response = http.post(SEARCH, json={"old_id_number": row["so_cmnd"]}, headers=bearer)
+    response = api.post(SEARCH, json={"old_id_number": row["so_cmnd"]}, headers=bearer)
     assert response.status_code == 200
     page = response.json()
     assert [item["personal_id"] for item in page["items"]] == [row["so_dinh_danh"]]
     assert page["next_cursor"] is None
 
 
-def test_search_without_a_match_is_an_empty_page(http: httpx.Client, bearer: dict[str, str]) -> None:
-    response = http.post(SEARCH, json={"old_id_number": "999999999"}, headers=bearer)
+def test_search_without_a_match_is_an_empty_page(api: httpx.Client, bearer: dict[str, str]) -> None:
+    response = api.post(SEARCH, json={"old_id_number": "999999999"}, headers=bearer)
     assert response.status_code == 200
     assert response.json() == {"items": [], "next_cursor": None}
 
@@ -197,8 +197,8 @@ def test_search_without_a_match_is_an_empty_page(http: httpx.Client, bearer: dic
         {"old_id_number": ["250123456"]},
     ],
 )
-def test_bad_search_is_422(http: httpx.Client, bearer: dict[str, str], body: dict[str, Any]) -> None:
-    response = http.post(SEARCH, json=body, headers=bearer)
+def test_bad_search_is_422(api: httpx.Client, bearer: dict[str, str], body: dict[str, Any]) -> None:
+    response = api.post(SEARCH, json=body, headers=bearer)
     assert response.status_code == 422, response.text
     problem = response.json()
     assert problem["type"] == "/problems/validation-error"
@@ -208,22 +208,20 @@ def test_bad_search_is_422(http: httpx.Client, bearer: dict[str, str], body: dic
 
 
 @pytest.mark.parametrize("raw", [b"{", b"not json", b'{"old_id_number": "250123456",}', b"\xff\xfe"])
-def test_malformed_json_is_400(http: httpx.Client, bearer: dict[str, str], raw: bytes) -> None:
-    response = http.post(SEARCH, content=raw, headers={**bearer, "Content-Type": "application/json"})
+def test_malformed_json_is_400(api: httpx.Client, bearer: dict[str, str], raw: bytes) -> None:
+    response = api.post(SEARCH, content=raw, headers={**bearer, "Content-Type": "application/json"})
     assert response.status_code == 400, response.text
     assert response.json()["type"] == "/problems/malformed-json"
 
 
-def test_cursor_of_another_search_is_refused(
-    http: httpx.Client, bearer: dict[str, str], planted: PlantedSearch
-) -> None:
-    first = http.post(
+def test_cursor_of_another_search_is_refused(api: httpx.Client, bearer: dict[str, str], planted: PlantedSearch) -> None:
+    first = api.post(
         SEARCH,
         json={"full_name": planted.full_name, "date_of_birth": str(planted.year), "page_size": 2},
         headers=bearer,
     ).json()
     assert first["next_cursor"]
-    response = http.post(
+    response = api.post(
         SEARCH,
         json={"full_name": planted.full_name, "date_of_birth": str(planted.year + 1), "cursor": first["next_cursor"]},
         headers=bearer,
@@ -234,9 +232,9 @@ def test_cursor_of_another_search_is_refused(
 
 @pytest.mark.parametrize("cursor", ["!!!", "bm90IGpzb24", "WzEsInBvcHVsYXRpb24iXQ", "W251bGxd"])
 def test_garbage_cursor_is_refused(
-    http: httpx.Client, bearer: dict[str, str], planted: PlantedSearch, cursor: str
+    api: httpx.Client, bearer: dict[str, str], planted: PlantedSearch, cursor: str
 ) -> None:
-    response = http.post(
+    response = api.post(
         SEARCH,
         json={"full_name": planted.full_name, "date_of_birth": str(planted.year), "cursor": cursor},
         headers=bearer,
@@ -245,15 +243,15 @@ def test_garbage_cursor_is_refused(
     assert response.json()["type"] == "/problems/invalid-cursor"
 
 
-def test_data_requests_are_counted_per_database_and_operation(http: httpx.Client, bearer: dict[str, str]) -> None:
+def test_data_requests_are_counted_per_database_and_operation(api: httpx.Client, bearer: dict[str, str]) -> None:
     def value(prefix: str) -> float:
-        for line in http.get("/metrics").text.splitlines():
+        for line in api.get("/metrics").text.splitlines():
             if line.startswith(prefix):
                 return float(line.split()[-1])
         return 0.0
 
     series = 'gateway_requests_total{code="404",database="population",operation="read"}'
     before = value(series)
-    http.get(f"{RECORDS}/068099000001", headers=bearer)
+    api.get(f"{RECORDS}/068099000001", headers=bearer)
     assert value(series) == before + 1
     assert value('gateway_upstream_request_duration_seconds_count{database="population"}') > 0

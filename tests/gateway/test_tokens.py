@@ -15,7 +15,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from support import STATED, ClientCredentials, LiveServer, PlantedSearch
+from support import STATED, ClientCredentials, PlantedSearch
 
 from gateway.core.db import standalone_session
 from gateway.core.settings import Settings
@@ -28,7 +28,7 @@ def _b64(data: bytes) -> str:
 
 
 @pytest.fixture(scope="module")
-def gateway_key(server: LiveServer, settings: Settings) -> tuple[bytes, str]:
+def gateway_key(api: httpx.Client, settings: Settings) -> tuple[bytes, str]:
     """The gateway's own private key (PEM) and its kid, as a legitimate co-signer would hold them."""
 
     async def load() -> tuple[bytes, str]:
@@ -37,7 +37,7 @@ def gateway_key(server: LiveServer, settings: Settings) -> tuple[bytes, str]:
         return key.pem, key.kid
 
     pem, kid = asyncio.run(load())
-    assert kid in {key["kid"] for key in httpx.get(f"{server.url}/.well-known/jwks.json").json()["keys"]}
+    assert kid in {key["kid"] for key in api.get("/.well-known/jwks.json").json()["keys"]}
     return pem, kid
 
 
@@ -73,7 +73,7 @@ def _assert_invalid_token(response: httpx.Response) -> None:
 
 
 def test_token_minted_by_pyjwt_with_the_gateway_key_is_accepted(
-    http: httpx.Client,
+    api: httpx.Client,
     settings: Settings,
     gateway_key: tuple[bytes, str],
     record_path: str,
@@ -81,7 +81,7 @@ def test_token_minted_by_pyjwt_with_the_gateway_key_is_accepted(
 ) -> None:
     pem, kid = gateway_key
     token = jwt.encode(_claims(settings, sub=reader.client_id), pem, algorithm="ES256", headers={"kid": kid})
-    response = http.get(record_path, headers={"Authorization": f"Bearer {token}", **STATED})
+    response = api.get(record_path, headers={"Authorization": f"Bearer {token}", **STATED})
     assert response.status_code == 200, response.text
 
 
@@ -163,10 +163,10 @@ BAD_TOKEN_NAMES = [
 
 @pytest.mark.parametrize("name", BAD_TOKEN_NAMES)
 def test_bad_tokens_get_401(
-    http: httpx.Client, settings: Settings, gateway_key: tuple[bytes, str], record_path: str, name: str
+    api: httpx.Client, settings: Settings, gateway_key: tuple[bytes, str], record_path: str, name: str
 ) -> None:
     token = _bad_tokens(settings, *gateway_key)[name]
-    _assert_invalid_token(http.get(record_path, headers={"Authorization": f"Bearer {token}"}))
+    _assert_invalid_token(api.get(record_path, headers={"Authorization": f"Bearer {token}"}))
 
 
 @pytest.mark.parametrize(
@@ -174,33 +174,33 @@ def test_bad_tokens_get_401(
     [None, "", "Bearer", "Basic dXNlcjpwYXNz", "bearer", "Token abc", "Bearer \u00e9\u00e9".encode("latin-1")],
 )
 def test_missing_or_malformed_authorization_gets_401(
-    http: httpx.Client, record_path: str, header: str | bytes | None
+    api: httpx.Client, record_path: str, header: str | bytes | None
 ) -> None:
     headers = {} if header is None else {"Authorization": header}
-    _assert_invalid_token(http.get(record_path, headers=headers))
+    _assert_invalid_token(api.get(record_path, headers=headers))
 
 
 def test_failure_reasons_are_counted(
-    http: httpx.Client, settings: Settings, gateway_key: tuple[bytes, str], record_path: str
+    api: httpx.Client, settings: Settings, gateway_key: tuple[bytes, str], record_path: str
 ) -> None:
     def counted(reason: str) -> float:
-        for line in http.get("/metrics").text.splitlines():
+        for line in api.get("/metrics").text.splitlines():
             if line.startswith(f'gateway_auth_failures_total{{reason="{reason}"}}'):
                 return float(line.split()[-1])
         raise AssertionError(f"no series for {reason}")
 
     tokens = _bad_tokens(settings, *gateway_key)
     before = {reason: counted(reason) for reason in ("expired", "unknown_kid", "bad_signature", "missing")}
-    http.get(record_path, headers={"Authorization": f"Bearer {tokens['expired']}"})
-    http.get(record_path, headers={"Authorization": f"Bearer {tokens['unknown_kid']}"})
-    http.get(record_path, headers={"Authorization": f"Bearer {tokens['other_key_same_kid']}"})
-    http.get(record_path)
+    api.get(record_path, headers={"Authorization": f"Bearer {tokens['expired']}"})
+    api.get(record_path, headers={"Authorization": f"Bearer {tokens['unknown_kid']}"})
+    api.get(record_path, headers={"Authorization": f"Bearer {tokens['other_key_same_kid']}"})
+    api.get(record_path)
     for reason, value in before.items():
         assert counted(reason) == value + 1, reason
 
 
 def test_token_of_an_unknown_scope_gets_403(
-    http: httpx.Client,
+    api: httpx.Client,
     settings: Settings,
     gateway_key: tuple[bytes, str],
     record_path: str,
@@ -208,7 +208,7 @@ def test_token_of_an_unknown_scope_gets_403(
 ) -> None:
     pem, kid = gateway_key
     token = jwt.encode(_claims(settings, sub=reader.client_id, scope="land:read"), pem, "ES256", headers={"kid": kid})
-    response = http.get(record_path, headers={"Authorization": f"Bearer {token}"})
+    response = api.get(record_path, headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 403
     assert response.json()["type"] == "/problems/insufficient-scope"
     assert 'error="insufficient_scope"' in response.headers["www-authenticate"]
@@ -216,9 +216,9 @@ def test_token_of_an_unknown_scope_gets_403(
 
 
 def test_token_of_an_unknown_client_gets_401(
-    http: httpx.Client, settings: Settings, gateway_key: tuple[bytes, str], record_path: str
+    api: httpx.Client, settings: Settings, gateway_key: tuple[bytes, str], record_path: str
 ) -> None:
     # Correctly signed, but for a client the gateway does not know (deleted, or never registered).
     pem, kid = gateway_key
     token = jwt.encode(_claims(settings, sub="nobody-we-know"), pem, "ES256", headers={"kid": kid})
-    _assert_invalid_token(http.get(record_path, headers={"Authorization": f"Bearer {token}", **STATED}))
+    _assert_invalid_token(api.get(record_path, headers={"Authorization": f"Bearer {token}", **STATED}))
