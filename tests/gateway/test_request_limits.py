@@ -44,7 +44,7 @@ def limited(make_settings: Callable[..., Settings]) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def api(limited: str, reader: ClientCredentials) -> Iterator[httpx.Client]:
+def limited_api(limited: str, reader: ClientCredentials) -> Iterator[httpx.Client]:
     """An HTTP client of that gateway with a reader's token and the purpose and actor headers."""
     with httpx.Client(base_url=limited, timeout=30) as client:
         client.headers.update({"Authorization": f"Bearer {fetch_token(client, reader)}", **STATED})
@@ -70,25 +70,27 @@ def padded(query: dict[str, Any], size: int) -> bytes:
 # -- body size -------------------------------------------------------------------------------------------------
 
 
-def test_a_body_of_the_limit_is_read_and_one_byte_more_is_413(api: httpx.Client, planted: PlantedSearch) -> None:
+def test_a_body_of_the_limit_is_read_and_one_byte_more_is_413(
+    limited_api: httpx.Client, planted: PlantedSearch
+) -> None:
     query = {"full_name": planted.full_name, "date_of_birth": str(planted.year)}
-    accepted = api.post(SEARCH, content=padded(query, MAX_BODY), headers=JSON)
+    accepted = limited_api.post(SEARCH, content=padded(query, MAX_BODY), headers=JSON)
     assert accepted.status_code == 200, accepted.text
     assert len(accepted.json()["items"]) == PAGE_MAX
-    refused = api.post(SEARCH, content=padded(query, MAX_BODY + 1), headers=JSON)
+    refused = limited_api.post(SEARCH, content=padded(query, MAX_BODY + 1), headers=JSON)
     body = problem(refused, 413, "content-too-large")
     assert body["max_bytes"] == MAX_BODY
     assert planted.full_name not in refused.text
 
 
-def test_a_streamed_body_past_the_limit_is_413(api: httpx.Client) -> None:
+def test_a_streamed_body_past_the_limit_is_413(limited_api: httpx.Client) -> None:
     def chunks() -> Iterator[bytes]:
         yield b'{"full_name": "'
         for _ in range(64):  # 64 KiB, without a Content-Length
             yield b"a" * 1024
         yield b'"}'
 
-    response = api.post(SEARCH, content=chunks(), headers=JSON)
+    response = limited_api.post(SEARCH, content=chunks(), headers=JSON)
     assert "content-length" not in response.request.headers
     problem(response, 413, "content-too-large")
 
@@ -106,9 +108,9 @@ def test_the_limit_holds_on_every_route_before_authentication(limited: str, path
 
 
 @pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8", "text/x+json"])
-def test_a_duplicate_key_is_400_naming_it(api: httpx.Client, content_type: str) -> None:
+def test_a_duplicate_key_is_400_naming_it(limited_api: httpx.Client, content_type: str) -> None:
     body = b'{"old_id_number": "250123456", "full_name": "Nguy\xc3\xaan An", "old_id_number": "250999999"}'
-    response = api.post(SEARCH, content=body, headers={"Content-Type": content_type})
+    response = limited_api.post(SEARCH, content=body, headers={"Content-Type": content_type})
     if content_type.startswith("text/"):
         # not JSON by its media type: never parsed as JSON, so a validation error, not a duplicate key
         problem(response, 422, "validation-error")
@@ -119,14 +121,14 @@ def test_a_duplicate_key_is_400_naming_it(api: httpx.Client, content_type: str) 
     assert "250123456" not in response.text and "250999999" not in response.text
 
 
-def test_a_duplicate_key_deep_inside_is_400(api: httpx.Client) -> None:
+def test_a_duplicate_key_deep_inside_is_400(limited_api: httpx.Client) -> None:
     body = b'{"old_id_number": "250123456", "extra": [{"a": {"b": 1, "b": 2}}]}'
-    assert problem(api.post(SEARCH, content=body, headers=JSON), 400, "malformed-json")["key"] == "b"
+    assert problem(limited_api.post(SEARCH, content=body, headers=JSON), 400, "malformed-json")["key"] == "b"
 
 
-def test_a_duplicate_key_that_is_not_a_name_is_not_echoed(api: httpx.Client) -> None:
+def test_a_duplicate_key_that_is_not_a_name_is_not_echoed(limited_api: httpx.Client) -> None:
     body = b'{"068185000123": 1, "068185000123": 2}'
-    response = api.post(SEARCH, content=body, headers=JSON)
+    response = limited_api.post(SEARCH, content=body, headers=JSON)
     answer = problem(response, 400, "malformed-json")
     assert "key" not in answer
     assert "068185000123" not in response.text
@@ -136,15 +138,15 @@ def test_a_duplicate_key_that_is_not_a_name_is_not_echoed(api: httpx.Client) -> 
     "value",
     [b"NaN", b"Infinity", b"-Infinity", b"1e400", b"-1e400"],
 )
-def test_non_finite_numbers_are_400(api: httpx.Client, value: bytes) -> None:
+def test_non_finite_numbers_are_400(limited_api: httpx.Client, value: bytes) -> None:
     body = b'{"old_id_number": "250123456", "page_size": ' + value + b"}"
-    answer = problem(api.post(SEARCH, content=body, headers=JSON), 400, "malformed-json")
+    answer = problem(limited_api.post(SEARCH, content=body, headers=JSON), 400, "malformed-json")
     assert "NaN" in answer["detail"]
 
 
-def test_a_lone_surrogate_is_400(api: httpx.Client) -> None:
+def test_a_lone_surrogate_is_400(limited_api: httpx.Client) -> None:
     body = b'{"full_name": "Nguy\\ud800n An", "date_of_birth": "1990"}'
-    problem(api.post(SEARCH, content=body, headers=JSON), 400, "malformed-json")
+    problem(limited_api.post(SEARCH, content=body, headers=JSON), 400, "malformed-json")
 
 
 def test_strict_json_holds_on_admin_routes(limited: str, make_client: Callable[..., ClientCredentials]) -> None:
@@ -155,9 +157,9 @@ def test_strict_json_holds_on_admin_routes(limited: str, make_client: Callable[.
         assert admin.get("/v1/admin/clients").status_code == 200
 
 
-def test_valid_json_passes_unchanged(api: httpx.Client, planted: PlantedSearch) -> None:
+def test_valid_json_passes_unchanged(limited_api: httpx.Client, planted: PlantedSearch) -> None:
     query = {"full_name": planted.full_name, "date_of_birth": str(planted.year), "page_size": 2}
-    response = api.post(SEARCH, json=query)
+    response = limited_api.post(SEARCH, json=query)
     assert response.status_code == 200, response.text
     assert len(response.json()["items"]) == 2
 
@@ -165,8 +167,8 @@ def test_valid_json_passes_unchanged(api: httpx.Client, planted: PlantedSearch) 
 # -- unknown fields and page sizes -----------------------------------------------------------------------------
 
 
-def test_an_unknown_field_is_422(api: httpx.Client) -> None:
-    response = api.post(SEARCH, json={"old_id_number": "250123456", "nickname": "Tí"})
+def test_an_unknown_field_is_422(limited_api: httpx.Client) -> None:
+    response = limited_api.post(SEARCH, json={"old_id_number": "250123456", "nickname": "Tí"})
     answer = problem(response, 422, "validation-error")
     assert [(e["loc"], e["type"]) for e in answer["errors"]] == [(["body", "nickname"], "extra_forbidden")]
     assert "Tí" not in response.text
@@ -174,10 +176,10 @@ def test_an_unknown_field_is_422(api: httpx.Client) -> None:
 
 @pytest.mark.parametrize(("page_size", "status"), [(0, 422), (1, 200), (PAGE_MAX, 200), (PAGE_MAX + 1, 422)])
 def test_page_size_bounds_follow_the_settings(
-    api: httpx.Client, planted: PlantedSearch, page_size: int, status: int
+    limited_api: httpx.Client, planted: PlantedSearch, page_size: int, status: int
 ) -> None:
     query = {"full_name": planted.full_name, "date_of_birth": str(planted.year), "page_size": page_size}
-    response = api.post(SEARCH, json=query)
+    response = limited_api.post(SEARCH, json=query)
     assert response.status_code == status, response.text
     if status == 200:
         assert len(response.json()["items"]) == page_size
