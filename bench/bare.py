@@ -10,7 +10,6 @@ the yardstick the gateway's full read path is measured against (``bench/run.py``
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sqlite3
 import threading
@@ -20,7 +19,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
-import uvicorn
+from common import serve_yardstick
 from fastapi import FastAPI, Response
 
 QUERY = "SELECT * FROM cong_dan WHERE so_dinh_danh = {}"
@@ -95,19 +94,7 @@ def create_app(url: str) -> FastAPI:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--url", required=True, help="the sector database (postgresql://... or sqlite:///path)")
-    parser.add_argument("--port", type=int, required=True)
-    args = parser.parse_args()
-    uvicorn.run(
-        create_app(args.url),
-        host="127.0.0.1",
-        port=args.port,
-        loop="uvloop",
-        http="httptools",
-        log_level="warning",
-        access_log=False,
-    )
+    serve_yardstick(create_app, __doc__, "the sector database (postgresql://... or sqlite:///path)")
 
 
 if __name__ == "__main__":

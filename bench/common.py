@@ -16,11 +16,11 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 
@@ -353,3 +353,25 @@ def py_spy(
     if subprocesses:
         command.append("--subprocesses")
     return subprocess.Popen(command)
+
+
+def serve_yardstick(create_app: Callable[[str], Any], description: str | None, url_help: str) -> None:
+    """The command line of a yardstick server (``bare.py``, ``rest_db.py``): ``--url`` of its database and
+    ``--port``, served by uvicorn with uvloop and httptools, one worker, quietly."""
+    import argparse
+
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", required=True, help=url_help)
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    uvicorn.run(
+        create_app(args.url),
+        host="127.0.0.1",
+        port=args.port,
+        loop="uvloop",
+        http="httptools",
+        log_level="warning",
+        access_log=False,
+    )

@@ -17,7 +17,6 @@ FastAPI on uvicorn with uvloop and httptools, one worker, an asyncpg pool, orjso
 
 from __future__ import annotations
 
-import argparse
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,7 +24,7 @@ from typing import Any
 
 import asyncpg
 import orjson
-import uvicorn
+from common import serve_yardstick
 from fastapi import FastAPI, Request, Response
 
 from simulators.population_api.app import ApiCredentials
@@ -86,19 +85,7 @@ def create_app(url: str) -> FastAPI:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--url", required=True, help="the PostgreSQL sector database (postgresql://...)")
-    parser.add_argument("--port", type=int, required=True)
-    args = parser.parse_args()
-    uvicorn.run(
-        create_app(args.url),
-        host="127.0.0.1",
-        port=args.port,
-        loop="uvloop",
-        http="httptools",
-        log_level="warning",
-        access_log=False,
-    )
+    serve_yardstick(create_app, __doc__, "the PostgreSQL sector database (postgresql://...)")
 
 
 if __name__ == "__main__":
