@@ -4,6 +4,8 @@ another took, and each record's operations still arrive in order; on SQLite only
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -160,3 +162,79 @@ def test_a_claim_held_by_another_dispatcher_is_left_to_it(
 
     claimed, again = asyncio.run(run())
     assert claimed == RECORDS and again == 0
+
+
+def test_a_round_whose_claim_lapsed_does_not_record_what_another_round_took_over(
+    urls: tuple[str, str], make_settings: Callable[..., Settings]
+) -> None:
+    """A slow round (its claim lapsed after delivering) checks which operations are still its own, then records
+    them; another round takes the lapsed operations over and delivers them again (the sector's ledger makes that
+    a duplicate). Whatever the timing between the two, each operation gets one change in the feed: here the slow
+    round is held just after its check while the other round, in another thread with its own engine, claims,
+    delivers and records."""
+    gateway_url, sector_url = urls
+    settings = make_settings(
+        database_url=gateway_url,
+        connectors={"population": {"config": {"url": sector_url, "writes": {}}}},
+        exchange_claim_seconds=1,
+    )
+    checked = threading.Event()
+    other_outcome: list[int] = []
+
+    def other_round() -> None:
+        async def run() -> int:
+            engine = create_engine(gateway_url)
+            registry = ConnectorRegistry.from_settings(settings)
+            await registry.start()
+            try:
+                dispatcher = Dispatcher(settings=settings, sessionmaker=create_sessionmaker(engine), registry=registry)
+                return await dispatcher.run_once()
+            finally:
+                await registry.close()
+                await engine.dispose()
+
+        assert checked.wait(timeout=30)
+        other_outcome.append(asyncio.run(run()))
+
+    async def run() -> tuple[int, list[tuple[int, int]]]:
+        engine = create_engine(gateway_url)
+        sessionmaker = create_sessionmaker(engine)
+        registry = ConnectorRegistry.from_settings(settings)
+        slow = Dispatcher(settings=settings, sessionmaker=sessionmaker, registry=registry)
+        armed = False
+
+        def hold_after_first_statement(*_: Any) -> None:
+            nonlocal armed
+            if armed:
+                armed = False
+                checked.set()
+                time.sleep(1.5)  # the other round runs meanwhile (or waits for this round's locks)
+
+        try:
+            await _backlog(settings, sessionmaker)
+            await registry.start()
+            claimed = await slow.claim()
+            deliveries = await slow._deliver([op for op in claimed if op.receipt_id == claimed[0].receipt_id])
+            await asyncio.sleep(1.2)  # the claim lapses
+            other = threading.Thread(target=other_round)
+            other.start()
+            sa.event.listen(engine.sync_engine, "after_cursor_execute", hold_after_first_statement)
+            armed = True
+            await slow.record(deliveries)
+            sa.event.remove(engine.sync_engine, "after_cursor_execute", hold_after_first_statement)
+            await asyncio.to_thread(other.join, 60)
+            async with engine.connect() as conn:
+                changes = (
+                    await conn.execute(
+                        sa.text("SELECT operation_id, count(*) FROM exchange_changes GROUP BY operation_id")
+                    )
+                ).all()
+            return len(deliveries), [(int(op_id), int(n)) for op_id, n in changes]
+        finally:
+            await registry.close()
+            await engine.dispose()
+
+    delivered, changes = asyncio.run(run())
+    assert delivered == RECORDS and other_outcome  # the other round ran
+    assert len(changes) == RECORDS  # each operation's one change: recorded by one round or the other
+    assert all(count == 1 for _, count in changes), [c for c in changes if c[1] > 1][:5]
