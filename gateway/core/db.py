@@ -7,9 +7,9 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, event, text
+from sqlalchemy import ColumnElement, DateTime, Table, event, select, text, update
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -91,3 +91,19 @@ async def standalone_session(database_url: str) -> AsyncIterator[AsyncSession]:
             yield session
     finally:
         await engine.dispose()
+
+
+async def lock_rows(connection: AsyncConnection, table: Table, where: ColumnElement[bool]) -> list[Any]:
+    """Lock the rows of ``table`` matching ``where`` until the transaction ends; their primary keys (the first
+    key column).
+
+    PostgreSQL locks the rows (``SELECT ... FOR UPDATE``). SQLite has no row locks, and its driver runs a
+    ``SELECT`` outside the transaction (which it begins only at the first write), so a check read there may be
+    stale by the time the writes that follow it run. On SQLite the lock is therefore a write that changes
+    nothing: it begins the transaction and takes the database's write lock, held until commit.
+    """
+    key = next(iter(table.primary_key.columns))
+    if connection.dialect.name == "sqlite":
+        statement = update(table).where(where).values({key.name: key}).returning(key)
+        return list((await connection.execute(statement)).scalars())
+    return list((await connection.execute(select(key).where(where).with_for_update())).scalars())

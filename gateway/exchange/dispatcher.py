@@ -39,7 +39,6 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlalchemy.sql import Executable
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -47,7 +46,7 @@ from connectors.base import Capability, OperationKind, SubmitOperation, SubmitSt
 from connectors.context import RequestContext
 from connectors.errors import ConnectorError, ContractViolation, OperationNotSupported, SubmissionRejected
 from gateway.core import metrics
-from gateway.core.db import utcnow
+from gateway.core.db import lock_rows, utcnow
 from gateway.core.leases import LeaseHolder, stop_task
 from gateway.core.logs import get_logger
 from gateway.core.outages import LoopErrors, database_outage
@@ -360,7 +359,15 @@ class Dispatcher:
         counts: dict[tuple[str, str], int] = defaultdict(int)
         rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
         async with self.sessionmaker() as session:
-            owned = await _lock_owned(session, deliveries)
+            # The operations still ours: claimed by this round (same claim deadline), locked until commit, so that
+            # no round whose claim lapsed records what another round took over (and appends its changes twice).
+            c = table.c
+            mine = and_(
+                c.id.in_([d.operation.id for d in deliveries]),
+                c.state == DELIVERING,
+                c.claimed_until == deliveries[0].operation.claimed_until,
+            )
+            owned = set(await lock_rows(await session.connection(), table, mine))
             for delivery in deliveries:
                 op = delivery.operation
                 if op.id not in owned:
@@ -416,32 +423,6 @@ class Dispatcher:
             metrics.exchange_outcomes(db_id)[outcome].inc(count)
             if outcome == "dead_lettered":
                 log.warning("operations dead-lettered", database=db_id, count=count)
-
-
-async def _lock_owned(session: AsyncSession, deliveries: list[Delivery]) -> set[int]:
-    """The ids of the delivered operations still ours (claimed by this round: same claim deadline, still being
-    delivered), locked until the transaction ends, so that no other round records them too.
-
-    PostgreSQL locks their rows (``SELECT ... FOR UPDATE``). SQLite has no row locks, and its driver runs a
-    ``SELECT`` outside the transaction, which it begins only at the first write: there the check is itself a
-    write (an update that changes nothing), which takes the database's write lock until commit. A check done
-    apart from the writes would let a round whose claim lapsed record operations another round took over and
-    recorded meanwhile, appending their changes to the feed twice.
-    """
-    table: Table = ExchangeOperation.__table__  # type: ignore[attr-defined]
-    c = table.c
-    mine = and_(
-        c.id.in_([d.operation.id for d in deliveries]),
-        c.state == DELIVERING,
-        c.claimed_until == deliveries[0].operation.claimed_until,
-    )
-    connection = await session.connection()
-    statement: Executable
-    if connection.dialect.name == "sqlite":
-        statement = update(table).where(mine).values(claimed_until=c.claimed_until).returning(c.id)
-    else:
-        statement = sa_select(c.id).where(mine).with_for_update()
-    return {int(op_id) for op_id in (await connection.execute(statement)).scalars()}
 
 
 async def _append_changes(session: AsyncSession, db_id: str, operations: list[Claimed], now: datetime) -> None:

@@ -15,11 +15,12 @@ from typing import Annotated, Any, Self
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic.functional_validators import AfterValidator
 from pydantic_core import PydanticCustomError
+from sqlalchemy import Table
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, delete, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway.core.db import utcnow
+from gateway.core.db import lock_rows, utcnow
 from gateway.core.problems import Conflict, NotFound
 from gateway.core.strict_json import JSON_INT, JsonInt
 from gateway.identity.access import (
@@ -349,8 +350,9 @@ async def _rotate(
 ) -> tuple[str, datetime]:
     if not 0 <= overlap_seconds <= MAX_OVERLAP_SECONDS:
         raise ValueError(f"overlap_seconds must lie between 0 and {MAX_OVERLAP_SECONDS}")
-    # Lock the client's row (PostgreSQL): two rotations at once must not both leave their new secret unexpired.
-    await session.exec(select(Client.client_id).where(Client.client_id == client.client_id).with_for_update())
+    # Lock the client's row: two rotations at once must not both leave their new secret unexpired.
+    clients: Table = Client.__table__  # type: ignore[attr-defined]
+    await lock_rows(await session.connection(), clients, clients.c.client_id == client.client_id)
     now = utcnow()
     until = now + timedelta(seconds=overlap_seconds)
     await session.exec(
