@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import logging
 import re
 import ssl
@@ -72,9 +73,23 @@ without_request_lines("httpx")
 
 
 def ssl_context(ca_bundle: Path | None) -> ssl.SSLContext:
-    """Certificate and host name verification always on: the CAs of ``ca_bundle``, or the public CAs."""
-    if ca_bundle is not None:
-        return ssl.create_default_context(cafile=str(ca_bundle))
+    """Certificate and host name verification always on: the CAs of ``ca_bundle``, or the public CAs.
+
+    The context is shared by every client of the process that trusts the same CAs (a context holds its
+    certificate store, about a mebibyte each): never change the one returned. A CA bundle changed on disk (same
+    path, new content) gets a new context the next time a client is made.
+    """
+    if ca_bundle is None:
+        return _shared_context(None, 0, 0)
+    path = ca_bundle.resolve()
+    stat = path.stat()
+    return _shared_context(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=32)
+def _shared_context(cafile: str | None, _mtime_ns: int, _size: int) -> ssl.SSLContext:
+    if cafile is not None:
+        return ssl.create_default_context(cafile=cafile)
     return httpx.create_ssl_context()
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import ssl
+from pathlib import Path
 
+import certifi
 import httpx
 import pytest
 
@@ -18,6 +21,7 @@ from connectors.http import (
     check_http_url,
     from_response,
     parse_links,
+    ssl_context,
     without_request_lines,
 )
 from connectors.mapped import MappedConfig
@@ -121,3 +125,20 @@ async def test_the_retrier_waits_what_the_answer_asks_within_the_deadline() -> N
 def test_link_headers_are_read_as_httpx_reads_them(header: str) -> None:
     # The aiohttp engine reads the Link header itself: the same links as the httpx engine's.
     assert parse_links([header]) == httpx.Response(200, headers={"Link": header}).links
+
+
+def test_clients_that_trust_the_same_cas_share_one_tls_context(tmp_path: Path) -> None:
+    """A context holds its certificate store (about a mebibyte): one per set of CAs, not one per client."""
+    bundle, other = tmp_path / "ca.pem", tmp_path / "other-ca.pem"
+    bundle.write_bytes(Path(certifi.where()).read_bytes())
+    other.write_bytes(bundle.read_bytes())
+    assert ssl_context(None) is ssl_context(None)
+    shared = ssl_context(bundle)
+    assert ssl_context(tmp_path / "." / "ca.pem") is shared
+    assert ssl_context(other) is not shared and ssl_context(None) is not shared
+    assert shared.verify_mode == ssl.CERT_REQUIRED and shared.check_hostname
+    # The bundle rewritten (a CA rotated in): the next client gets a context of the new content.
+    bundle.write_bytes(bundle.read_bytes() + b"\n")
+    assert ssl_context(bundle) is not shared
+    with pytest.raises(FileNotFoundError):
+        ssl_context(tmp_path / "missing.pem")
