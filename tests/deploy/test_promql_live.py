@@ -141,10 +141,20 @@ def make_traffic(url: str, client: ClientCredentials, planted: PlantedSearch) ->
         assert http.post("/v1/databases/population/search", json=query, headers=headers).status_code == 200
 
 
+def audit_chain_verified(url: str, limit_seconds: float = 120) -> None:
+    """Wait until the gateway exports the result of the audit chain's verification at its start (done in a child
+    process, so seconds on a busy machine): the dashboard and two alerts read those series."""
+    deadline = time.monotonic() + limit_seconds
+    while "\ngateway_audit_chain_last_verified_timestamp_seconds " not in httpx.get(f"{url}/metrics").text:
+        assert time.monotonic() < deadline, "the audit chain was not verified at the gateway's start"
+        time.sleep(0.2)
+
+
 @pytest.fixture(scope="module")
 def prometheus(gateway: str, client: ClientCredentials, planted: PlantedSearch) -> Iterator[PrometheusServer]:
     """Prometheus scraping the gateway every second, with the alert rules, after traffic between its scrapes."""
     require_prometheus()
+    audit_chain_verified(gateway)
     with PrometheusServer([loopback_target(gateway)], rule_files=[ALERTS]) as server:
         server.wait_for_scrapes(1)
         make_traffic(gateway, client, planted)
