@@ -96,7 +96,9 @@ async def _run_dispatchers(settings: Settings, count: int) -> tuple[list[int], d
                     sa.text("SELECT state, outcome, count(*) FROM exchange_operations GROUP BY state, outcome")
                 )
             ).all()
+            attempts = (await conn.execute(sa.text("SELECT sum(attempts) FROM exchange_operations"))).scalar_one()
         outcomes = {f"{state}/{outcome}": int(n) for state, outcome, n in rows}
+        outcomes["attempts"] = int(attempts)
         return delivered, outcomes, expected
     finally:
         for dispatcher in dispatchers:
@@ -128,8 +130,11 @@ def test_dispatchers_share_the_work_and_keep_each_records_order(
     )
     delivered, outcomes, expected = asyncio.run(_run_dispatchers(settings, count=3))
     total = RECORDS * len(NAMES)
+    attempts = outcomes.pop("attempts")
     assert outcomes == {"delivered/delivered": total}, outcomes  # none twice (no duplicate), none failed
-    assert sum(delivered) == total
+    # Each claim is one attempt of its operation: none was taken by two dispatchers at once. (A delivery that
+    # fails for a moment, a timeout on a loaded machine, is tried again: one more claim, one more attempt.)
+    assert sum(delivered) == attempts >= total
     if gateway_url.startswith("postgresql"):
         assert sum(1 for n in delivered if n) >= 2, delivered  # the work was shared
     else:
