@@ -120,7 +120,14 @@ class SqlConnectorConfig(MappedConfig):
         description="Accept submitted records (create, update, delete) into the table; read only when unset.",
     )
     pool_size: int = Field(
-        default=10, ge=1, le=200, title="Pool size", description="Connections kept open; requests beyond wait."
+        default=10,
+        ge=1,
+        le=200,
+        title="Pool size",
+        description=(
+            "Connections kept open; requests beyond wait. On SQLite, one thread per connection, at most as many "
+            "as the CPUs the gateway may run on (at least two)."
+        ),
     )
     max_overflow: int = Field(
         default=0,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
@@ -371,8 +372,21 @@ _SQLITE_UNAVAILABLE = frozenset(
 _SQLITE_KEY_CONFLICTS = frozenset({1555, 2067})  # SQLITE_CONSTRAINT_PRIMARYKEY, SQLITE_CONSTRAINT_UNIQUE
 
 
+def sqlite_threads(pool_size: int) -> int:
+    """The threads (each with its connection) of a SQLite pool of ``pool_size``: at most the CPUs this process
+    may run on, at least two. ``sqlite3`` lets go of the interpreter's lock while SQLite works, so as many
+    statements run at once as there are CPUs; a thread beyond that adds a connection (its caches, its statements,
+    its thread) and no speed."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 2
+    return min(pool_size, max(2, cpus))
+
+
 class SqliteExecutor(Executor):
-    """SQLite through ``sqlite3`` in a thread pool: one hop per statement, one connection per thread."""
+    """SQLite through ``sqlite3`` in a thread pool: one hop per statement, one connection per thread
+    (:func:`sqlite_threads` of them)."""
 
     def __init__(self, url: URL, options: PoolOptions, label: str) -> None:
         super().__init__(label)
@@ -384,7 +398,9 @@ class SqliteExecutor(Executor):
         self._target = f"file:{path}{mode}"
         self._options = options
         self._sql = _CompiledCache(sqlite_dialect(paramstyle="qmark"))
-        self._threads = ThreadPoolExecutor(max_workers=options.size, thread_name_prefix=f"sqlite-{label}")
+        self._threads = ThreadPoolExecutor(
+            max_workers=sqlite_threads(options.size), thread_name_prefix=f"sqlite-{label}"
+        )
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._guard = threading.Lock()

@@ -8,6 +8,8 @@ mocked: the rows are the simulator's, read through the connector's own pool.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import shutil
 import sqlite3
 import threading
@@ -44,6 +46,7 @@ from connectors.base import (
 )
 from connectors.population import PopulationConnector
 from connectors.population import mapping as population_mapping
+from connectors.sql.executors import sqlite_threads
 from connectors.sql.urls import to_async_url
 from contracts import ContractQuery
 from contracts.population import Citizen, CitizenQuery
@@ -643,10 +646,25 @@ async def test_timeout_on_a_locked_sqlite_database(sqlite_sector: Sector, tmp_pa
 # -- concurrency -----------------------------------------------------------------------------------------------
 
 
+def _open_files(path: Path) -> int:
+    """How many descriptors of this process are open on ``path``."""
+    count = 0
+    for fd in Path("/proc/self/fd").iterdir():
+        with contextlib.suppress(OSError):
+            count += fd.readlink() == path
+    return count
+
+
 async def test_concurrent_reads_share_a_small_pool(sector: Sector) -> None:
     ids = list(sector.rows)[:200]
+    before = _open_files(sector.path) if sector.backend == "sqlite" else 0
     async with sector.connector(pool_size=5, max_overflow=0) as connector:
         records = await asyncio.gather(*(connector.get(pid) for pid in ids))
+        if sector.backend == "sqlite":
+            # One connection per thread, as many threads as CPUs (at least two): more would add memory, not speed.
+            cpus = len(os.sched_getaffinity(0))
+            assert sqlite_threads(5) == min(5, max(2, cpus))
+            assert 1 <= _open_files(sector.path) - before <= sqlite_threads(5)
         if sector.backend == "postgresql":
             # The pool never opened more than its size: its connections are still there, idle.
             monitor = await asyncpg.connect(sector.asyncpg_dsn(), timeout=5)
