@@ -24,6 +24,8 @@ from typing import IO, Any
 
 import httpx
 
+from contracts.dates import vietnam_today
+
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 # Every data request states its purpose and actor (the grant made from a data scope requires both).
@@ -87,7 +89,6 @@ async def copy_citizens(url: str, citizens: int) -> None:
     """Fill the sector table of the PostgreSQL database ``url`` with ``citizens`` simulated citizens by COPY (1.3
     million in a few minutes)."""
     import itertools
-    from datetime import date
 
     import asyncpg
     from sqlalchemy.ext.asyncio import create_async_engine
@@ -101,7 +102,7 @@ async def copy_citizens(url: str, citizens: int) -> None:
     columns = [column.name for column in CITIZENS.columns]
     connection = await asyncpg.connect(url)
     try:
-        rows = iter(synthetic_citizens(citizens, SEED, date.today()))
+        rows = iter(synthetic_citizens(citizens, SEED, vietnam_today()))
         while batch := list(itertools.islice(rows, 50_000)):
             records = [tuple(row.get(column) for column in columns) for row in batch]
             await connection.copy_records_to_table("cong_dan", records=records, columns=columns)

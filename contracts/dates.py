@@ -9,14 +9,33 @@ from __future__ import annotations
 
 import calendar
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Literal, NoReturn
 
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
-__all__ = ["INPUT_PATTERN", "ISO_PATTERN", "MAX_YEAR", "MIN_YEAR", "PartialDate", "Precision"]
+__all__ = [
+    "INPUT_PATTERN",
+    "ISO_PATTERN",
+    "MAX_YEAR",
+    "MIN_YEAR",
+    "VIETNAM_TIME",
+    "PartialDate",
+    "Precision",
+    "vietnam_today",
+]
+
+VIETNAM_TIME = timezone(timedelta(hours=7), "ICT")
+"""Viet Nam's time (UTC+7 all year: no daylight saving time)."""
+
+
+def vietnam_today() -> date:
+    """Today's date in Viet Nam, whatever the time zone of the machine: the day against which the contracts judge
+    dates (a date in the future, an age), as the national databases do."""
+    return datetime.now(VIETNAM_TIME).date()
+
 
 Precision = Literal["year", "month", "day"]
 """How much of a :class:`PartialDate` is known."""

@@ -14,7 +14,7 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contracts.common import FieldProblem, Gender, raise_field_problems
-from contracts.dates import PartialDate
+from contracts.dates import PartialDate, vietnam_today
 from contracts.identity import PersonalId, parse_personal_id
 from contracts.names import FullName
 
@@ -44,7 +44,7 @@ class IdentifiedPerson(BaseModel):
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Self:
-        raise_field_problems(type(self).__name__, identified_person_problems(self, date.today()))
+        raise_field_problems(type(self).__name__, identified_person_problems(self, vietnam_today()))
         return self
 
 

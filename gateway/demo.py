@@ -34,6 +34,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from connectors.discovery import discover_connectors
 from connectors.errors import ConnectorError
 from connectors.sql.urls import to_async_url
+from contracts.dates import vietnam_today
 from gateway.core.db import create_engine
 from gateway.core.files import FILE_MODE, private_directory
 from gateway.core.logs import get_logger
@@ -246,7 +247,7 @@ def demo_data(directory: Path, *, citizens: int, seed: int) -> DemoData:
     if record.exists():
         saved = json.loads(record.read_text(encoding="utf-8"))
         return DemoData(int(saved["citizens"]), int(saved["seed"]), date.fromisoformat(saved["today"]))
-    chosen = DemoData(citizens, seed, date.today())
+    chosen = DemoData(citizens, seed, vietnam_today())
     directory.mkdir(parents=True, exist_ok=True)
     record.write_text(
         json.dumps({"citizens": chosen.citizens, "seed": chosen.seed, "today": chosen.today.isoformat()}) + "\n",

@@ -5,14 +5,14 @@ searches span several pages."""
 from __future__ import annotations
 
 from collections.abc import MutableMapping, Sequence
-from datetime import date
 from typing import Any
 
+from contracts.dates import vietnam_today
 from simulators.enterprises import synthetic_world
 
 CITIZENS = 1500
 SEED = 68
-TODAY = date.today()
+TODAY = vietnam_today()
 PLANTED_NAME = "Trần Thị Mẫu"
 
 

@@ -17,6 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from contracts.admin_units import Address
 from contracts.base import Contract, ContractQuery
 from contracts.common import FieldProblem, raise_field_problems
+from contracts.dates import vietnam_today
 from contracts.identified_person import IdentifiedPerson
 from contracts.identity import PersonalId
 from contracts.names import normalize_name
@@ -150,7 +151,7 @@ class Enterprise(Contract):
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Self:
-        raise_field_problems(type(self).__name__, self._problems(date.today()))
+        raise_field_problems(type(self).__name__, self._problems(vietnam_today()))
         return self
 
     def _problems(self, today: date) -> list[FieldProblem]:

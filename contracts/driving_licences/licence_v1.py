@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from contracts.admin_units import ProvinceCode
 from contracts.base import Contract, ContractQuery
 from contracts.common import FieldProblem, JsonSchemaExtra, raise_field_problems
+from contracts.dates import vietnam_today
 from contracts.identified_person import IdentifiedPerson
 from contracts.identity import PersonalId
 from contracts.registry import register_contract
@@ -175,7 +176,7 @@ class DrivingLicence(Contract):
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Self:
-        raise_field_problems(type(self).__name__, self._problems(date.today()))
+        raise_field_problems(type(self).__name__, self._problems(vietnam_today()))
         return self
 
     def _problems(self, today: date) -> list[FieldProblem]:

@@ -17,6 +17,7 @@ from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, model
 
 from contracts.base import Contract, ContractQuery
 from contracts.common import FieldProblem, JsonSchemaExtra, raise_field_problems
+from contracts.dates import vietnam_today
 from contracts.identified_person import IdentifiedPerson
 from contracts.identity import PersonalId
 from contracts.registry import register_contract
@@ -139,7 +140,7 @@ class Diploma(Contract):
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Self:
-        raise_field_problems(type(self).__name__, self.problems(date.today()))
+        raise_field_problems(type(self).__name__, self.problems(vietnam_today()))
         return self
 
     def problems(self, today: date) -> list[FieldProblem]:

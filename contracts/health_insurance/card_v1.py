@@ -19,7 +19,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from contracts.admin_units import UnknownAdminUnit, province_name
 from contracts.base import Contract, ContractQuery
 from contracts.common import FieldProblem, JsonSchemaExtra, raise_field_problems
-from contracts.dates import PartialDate
+from contracts.dates import PartialDate, vietnam_today
 from contracts.identified_person import IdentifiedPerson
 from contracts.identity import PersonalId
 from contracts.names import FullName, normalize_name
@@ -149,7 +149,7 @@ class HealthInsuranceCard(Contract):
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Self:
-        raise_field_problems(type(self).__name__, self._problems(date.today()))
+        raise_field_problems(type(self).__name__, self._problems(vietnam_today()))
         return self
 
     def _problems(self, today: date) -> list[FieldProblem]:

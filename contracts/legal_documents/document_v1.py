@@ -19,6 +19,7 @@ from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, model
 from contracts.admin_units import AdminArea, ProvinceCode
 from contracts.base import Contract, ContractQuery
 from contracts.common import FieldProblem, JsonSchemaExtra, raise_field_problems
+from contracts.dates import vietnam_today
 from contracts.registry import register_contract
 
 __all__ = [
@@ -156,7 +157,7 @@ class LegalDocument(Contract):
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Self:
-        raise_field_problems(type(self).__name__, self.problems(date.today()))
+        raise_field_problems(type(self).__name__, self.problems(vietnam_today()))
         return self
 
     def problems(self, today: date) -> list[FieldProblem]:

@@ -16,7 +16,7 @@ from pydantic import AwareDatetime, ConfigDict, Field, StringConstraints, model_
 from contracts.admin_units import Address, AdminArea
 from contracts.base import Contract, ContractQuery
 from contracts.common import CountryCode, FieldProblem, Gender, JsonSchemaExtra, raise_field_problems
-from contracts.dates import PartialDate
+from contracts.dates import PartialDate, vietnam_today
 from contracts.ethnicity import EthnicGroupCode
 from contracts.identity import IdCardNumber, PersonalId, parse_personal_id
 from contracts.names import FullName, normalize_name
@@ -183,7 +183,7 @@ class Citizen(Contract):
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Self:
-        raise_field_problems(type(self).__name__, self._problems(date.today()))
+        raise_field_problems(type(self).__name__, self._problems(vietnam_today()))
         return self
 
     def _problems(self, today: date) -> list[FieldProblem]:

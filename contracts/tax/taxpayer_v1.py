@@ -16,6 +16,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from contracts.base import Contract, ContractQuery
 from contracts.common import FieldProblem, JsonSchemaExtra, raise_field_problems
+from contracts.dates import vietnam_today
 from contracts.identified_person import IdentifiedPerson
 from contracts.identity import parse_personal_id
 from contracts.names import normalize_name
@@ -125,7 +126,7 @@ class Taxpayer(Contract):
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Self:
-        raise_field_problems(type(self).__name__, self._problems(date.today()))
+        raise_field_problems(type(self).__name__, self._problems(vietnam_today()))
         return self
 
     def _problems(self, today: date) -> list[FieldProblem]:

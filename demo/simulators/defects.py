@@ -27,6 +27,8 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
+from contracts.dates import vietnam_today
+
 __all__ = [
     "DEMO_DEFECTS",
     "DEMO_SECTOR_DEFECTS",
@@ -147,7 +149,7 @@ def plant_population_defects(
     rows: Sequence[Row], defects: PopulationDefects, *, seed: int = 68, today: date | None = None
 ) -> tuple[list[Row], PlantedDefects]:
     """Copies of the ``cong_dan`` rows with ``defects`` planted, and which records got which (see the module)."""
-    today = today or date.today()
+    today = today or vietnam_today()
     rng = random.Random(f"{seed}:defects")  # noqa: S311 - synthetic data, not security
     planted = PlantedDefects()
     result = [dict(row) for row in rows]
@@ -333,7 +335,7 @@ def plant_sector_defects(
     """Plant ``defects`` in the records of ``database``'s simulated system, *in place* (the API's own objects, or
     the rows about to be inserted), and say which records got which (see :class:`SectorDefects`). ``deaths`` (the
     citizens' dates of death by personal id) and ``today`` are needed for the defects about deaths."""
-    today = today or date.today()
+    today = today or vietnam_today()
     shape = SECTOR_SHAPES[database]
     rng = random.Random(f"{seed}:{database}:defects")  # noqa: S311 - synthetic data, not security
     planted = SectorPlanted()

@@ -24,6 +24,8 @@ from typing import Any, Final, NamedTuple
 
 import sqlalchemy as sa
 
+from contracts.dates import vietnam_today
+
 from .citizen_links import Row, birth_latest, person_columns, random_day
 from .population import synthetic_citizens
 from .sectors import SectorContext, SectorSystem
@@ -186,10 +188,10 @@ class _Holder:
 def generate_diplomas(count: int, *, seed: int = 68, today: date | None = None) -> list[Row]:
     """The ``van_bang`` rows of the first ``count`` citizens of the population (``(count, seed, today)``), in the
     order of issue, numbered per level, issuer and year."""
-    today = today or date.today()
+    today = today or vietnam_today()
     rng = random.Random(f"{seed}:education")  # noqa: S311 - synthetic data, not security
     drafts: list[Row] = []
-    for citizen in synthetic_citizens(count, seed, today or date.today()):
+    for citizen in synthetic_citizens(count, seed, today or vietnam_today()):
         drafts.extend(_Holder(rng, citizen, today).draw())
     drafts.sort(key=lambda row: (row["ngay_cap"], row["so_dinh_danh"], row["cap_hoc"]))
     serials: defaultdict[tuple[str, str, int], int] = defaultdict(int)

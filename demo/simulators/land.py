@@ -23,6 +23,8 @@ from typing import Any, Final
 
 import sqlalchemy as sa
 
+from contracts.dates import vietnam_today
+
 from .citizen_links import Row, adult_from, couples, households, person_columns, random_day
 from .civil_status import MARRIAGE, generate_registrations
 from .population import synthetic_citizens
@@ -157,8 +159,8 @@ def generate_parcels(
 ) -> list[Row]:
     """The ``thua_dat`` rows of the households of the ``count`` citizens ``generate_citizens(count, seed=seed,
     today=today)`` (or of ``citizens`` when given), as dicts keyed by column, in order of the households."""
-    today = today or date.today()
-    people = citizens if citizens is not None else list(synthetic_citizens(count, seed, today or date.today()))
+    today = today or vietnam_today()
+    people = citizens if citizens is not None else list(synthetic_citizens(count, seed, today or vietnam_today()))
     married_on = {
         (r["kh_chong_so_dinh_danh"], r["kh_vo_so_dinh_danh"]): r["ngay_dang_ky"]
         for r in generate_registrations(len(people), seed=seed, today=today, citizens=people)

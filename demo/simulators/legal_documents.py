@@ -22,6 +22,8 @@ from typing import Any, Final
 
 import sqlalchemy as sa
 
+from contracts.dates import vietnam_today
+
 from .citizen_links import Row, random_day
 from .sectors import SectorContext, SectorSystem
 from .sql_seeding import seed_table
@@ -159,7 +161,7 @@ def _status(rng: random.Random, effective: date, today: date) -> tuple[str, date
 
 def generate_documents(*, seed: int = 68, today: date | None = None) -> list[Row]:
     """The ``van_ban_qppl`` rows, in the order of signing, as a deterministic function of ``(seed, today)``."""
-    today = today or date.today()
+    today = today or vietnam_today()
     rng = random.Random(f"{seed}:legal_documents")  # noqa: S311 - synthetic data, not security
     communes = sorted(rng.sample(wards_of(PROVINCE), _COMMUNES))
     drafts: list[Row] = []

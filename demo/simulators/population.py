@@ -22,6 +22,8 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from contracts.dates import vietnam_today
+
 from .defects import PopulationDefects, plant_population_defects
 from .households import HouseholdGenerator
 from .sectors import SectorContext, SectorSystem
@@ -112,7 +114,7 @@ def generate_citizens(
         yield from plant_population_defects(clean, defects, seed=seed, today=today)[0]
         return
     rng = random.Random(seed)  # noqa: S311 - synthetic data, not security
-    generator = HouseholdGenerator(rng, today or date.today())
+    generator = HouseholdGenerator(rng, today or vietnam_today())
     produced = 0
     while produced < count:
         for row in generator.household(min(7, count - produced)):
@@ -167,7 +169,7 @@ async def seed_population(
                 return int(existing)
             if existing:
                 await conn.execute(CITIZENS.delete())
-            clean = synthetic_citizens(count, seed, today or date.today())
+            clean = synthetic_citizens(count, seed, today or vietnam_today())
             if defects is not None and defects.any:
                 rows = iter(plant_population_defects(clean, defects, seed=seed, today=today)[0])
             else:

@@ -19,6 +19,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from contracts.dates import vietnam_today
+
 from .defects import PopulationDefects, SectorDefects, SectorPlanted, plant_sector_defects
 
 if TYPE_CHECKING:
@@ -44,7 +46,7 @@ class SectorContext:
     data_dir: Path
     citizens: int = 2000
     seed: int = 68
-    today: date = field(default_factory=date.today)
+    today: date = field(default_factory=vietnam_today)
     sql_url: str | None = None
     stack: ExitStack = field(default_factory=ExitStack)
     defects: PopulationDefects | None = None

@@ -18,6 +18,8 @@ from typing import Any, Final
 
 import sqlalchemy as sa
 
+from contracts.dates import vietnam_today
+
 from .citizen_links import Row, adult_from, person_columns, random_day
 from .population import synthetic_citizens
 from .sectors import SectorContext, SectorSystem
@@ -216,8 +218,8 @@ def generate_vehicles(
 ) -> list[Row]:
     """The ``dang_ky_xe`` rows of the ``count`` citizens ``generate_citizens(count, seed=seed, today=today)`` (or
     of ``citizens`` when given), as dicts keyed by column, in order of the owners."""
-    today = today or date.today()
-    people = citizens if citizens is not None else list(synthetic_citizens(count, seed, today or date.today()))
+    today = today or vietnam_today()
+    people = citizens if citizens is not None else list(synthetic_citizens(count, seed, today or vietnam_today()))
     rng = random.Random(f"{seed}:vehicles")  # noqa: S311 - synthetic data, not security
     plates: set[str] = set()
     vehicles: list[Row] = []

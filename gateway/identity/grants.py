@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Protocol, Self, TypeVar, get_args
 
@@ -32,6 +32,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from connectors.base import Connector
 from connectors.fields import has_field_path
+from contracts.dates import VIETNAM_TIME
 from gateway.core.db import utcnow
 from gateway.core.problems import Conflict, NotFound, ValidationFailed, validation_errors
 from gateway.core.settings import DATABASE_ID
@@ -41,8 +42,6 @@ from gateway.identity.models import Client, Grant
 Operation = Literal["read", "search", "submit", "delete"]
 assert get_args(Operation) == OPERATIONS
 
-#: Dates without a time are days in Viet Nam (UTC+7 all year round).
-VIETNAM_TIME = timezone(timedelta(hours=7), "ICT")
 DATE_ONLY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 FIELD_PATH = re.compile(r"^[a-z_][a-z0-9_]{0,63}(\.[a-z_][a-z0-9_]{0,63}){0,7}$")
 MAX_LIST = 200

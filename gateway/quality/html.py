@@ -4,17 +4,17 @@ CSS, inline SVG bar charts, no script and no external resource. Record keys appe
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from html import escape
 from typing import Final
 
+from contracts.dates import VIETNAM_TIME
 from gateway.quality.report import DimensionScore, QualityReport, RuleScore, SourceReport
 from gateway.quality.rules import Dimension
 from gateway.quality.trend import trend_svg, trend_table
 
 __all__ = ["render_html"]
 
-_VIETNAM = timezone(timedelta(hours=7))
 _GOOD, _FAIR = 0.98, 0.90
 _COLOURS: Final = {"good": "#1a7f37", "fair": "#b7791f", "poor": "#c62828", "none": "#9e9e9e"}
 _DIMENSION_NOTES: Final = {
@@ -47,7 +47,7 @@ th{background:#f6f8fa}td.num{text-align:right;font-variant-numeric:tabular-nums;
 
 
 def _vn_time(moment: datetime) -> str:
-    return moment.astimezone(_VIETNAM).strftime("%d/%m/%Y %H:%M") + " (UTC+7)"
+    return moment.astimezone(VIETNAM_TIME).strftime("%d/%m/%Y %H:%M") + " (UTC+7)"
 
 
 def _percent(ratio: float | None) -> str:

@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar, Final, Literal
 
 from contracts import Contract
+from contracts.dates import VIETNAM_TIME
 from contracts.quality import Dimension, as_date, as_partial_date
 
 __all__ = [
@@ -108,7 +109,8 @@ class RuleContext:
     @property
     def today(self) -> date:
         """The day of the evaluation, in Viet Nam (UTC+7)."""
-        return (self.now + timedelta(hours=7)).date()
+        now = self.now if self.now.tzinfo is not None else self.now.replace(tzinfo=UTC)  # naive: UTC
+        return now.astimezone(VIETNAM_TIME).date()
 
 
 class Rule(ABC):

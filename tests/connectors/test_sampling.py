@@ -11,7 +11,6 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from connectors.fields import ConversionFailed
 from connectors.record_mapping import RecordMapping
 from connectors.rest import RestConnector
 from connectors.sampling import Pacer, SamplePolicy, raw_data, sample_pages
+from contracts.dates import vietnam_today
 from simulators.sectors import SectorContext, load_sector_system
 
 CITIZENS = 800
@@ -68,7 +68,7 @@ class Started:
 def started(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Started]:
     with ExitStack() as stack:
         context = SectorContext(
-            data_dir=Path(tmp_path_factory.mktemp("sampling")), citizens=CITIZENS, today=date.today(), stack=stack
+            data_dir=Path(tmp_path_factory.mktemp("sampling")), citizens=CITIZENS, today=vietnam_today(), stack=stack
         )
 
         async def start() -> dict[str, dict[str, Any]]:

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from contracts import get_contract
 from contracts.business import Enterprise, EnterpriseQuery
+from contracts.dates import vietnam_today
 
 EXAMPLE: dict[str, Any] = Enterprise.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]
 
@@ -40,7 +41,7 @@ def test_the_code_is_a_tax_code() -> None:
 
 
 def test_the_registration_is_not_in_the_future_and_the_representative_was_an_adult() -> None:
-    later = (date.today() + timedelta(days=3)).isoformat()
+    later = (vietnam_today() + timedelta(days=3)).isoformat()
     assert _errors(_record(registration_date=later))[("registration_date",)] == "date_in_future"
     errors = _errors(_record(registration_date="2003-03-11"))
     assert errors[("legal_representative", "date_of_birth")] == "representative_minor"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from contracts.dates import PartialDate
+from contracts.dates import PartialDate, vietnam_today
 from contracts.identity import make_personal_id
 from contracts.population import Citizen, MaritalStatus, RelationToHead
 
@@ -148,7 +148,7 @@ def test_all_violations_are_reported_together() -> None:
 
 
 def test_date_of_birth_in_the_future_is_rejected() -> None:
-    next_year = date.today().year + 1
+    next_year = vietnam_today().year + 1
     pid = make_personal_id(province_code="068", gender="female", birth_year=next_year, serial=1)
     errors = errors_of(personal_id=pid, date_of_birth=str(next_year), date_of_death=None)
     assert [(e["loc"], e["type"]) for e in errors] == [(("date_of_birth",), "date_in_future")]
@@ -156,14 +156,14 @@ def test_date_of_birth_in_the_future_is_rejected() -> None:
 
 
 def test_birth_earlier_this_year_is_accepted() -> None:
-    this_year = date.today().year
+    this_year = vietnam_today().year
     pid = make_personal_id(province_code="068", gender="female", birth_year=this_year, serial=1)
     record = citizen(personal_id=pid, date_of_birth=str(this_year))
     assert record.date_of_birth == PartialDate(this_year)
 
 
 def test_date_of_death_in_the_future_is_rejected() -> None:
-    error = only_error(date_of_death=(date.today() + timedelta(days=1)).isoformat())
+    error = only_error(date_of_death=(vietnam_today() + timedelta(days=1)).isoformat())
     assert error["loc"] == ("date_of_death",)
     assert error["type"] == "date_in_future"
     assert "date_of_death" in error["msg"]

@@ -1,8 +1,11 @@
 """PartialDate: parsing, validation, ordering and pydantic integration."""
 
 import copy
+import os
 import pickle
 import re
+import subprocess
+import sys
 from datetime import date, datetime
 
 import pytest
@@ -211,3 +214,18 @@ def test_json_schema() -> None:
     for text in ("1985", "1985-03-12", "00/00/1960", "00/03/1960", "12/03/1960", "03/1960"):
         assert re.search(accepted["pattern"], text), text
     assert not re.search(output["pattern"], "00/00/1960")
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Ho_Chi_Minh", "Pacific/Pago_Pago", "Pacific/Kiritimati"])
+def test_today_is_the_day_in_viet_nam_whatever_the_machines_zone(zone: str) -> None:
+    """The contracts judge dates (in the future? an age?) by the day in Viet Nam: from 17:00 UTC it is already the
+    next day there, and a machine kept on UTC (or on any zone) must not call a record of that day a future one."""
+    code = (
+        "from datetime import UTC, datetime, timedelta\n"
+        "from contracts.dates import vietnam_today\n"
+        "print(vietnam_today(), (datetime.now(UTC) + timedelta(hours=7)).date())"
+    )
+    environment = {**os.environ, "TZ": zone}
+    answer = subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True, check=True)
+    ours, in_viet_nam = answer.stdout.split()
+    assert ours == in_viet_nam

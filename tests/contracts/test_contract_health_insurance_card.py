@@ -10,10 +10,11 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from contracts import get_contract
+from contracts.dates import vietnam_today
 from contracts.health_insurance import HealthCardCode, HealthInsuranceCard, HealthInsuranceCardQuery
 
 EXAMPLE: dict[str, Any] = HealthInsuranceCard.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]
-TODAY = date.today()
+TODAY = vietnam_today()
 
 
 def _record(**changes: Any) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from contracts import get_contract
+from contracts.dates import vietnam_today
 from contracts.social_insurance import Participant, ParticipantQuery
 
 EXAMPLE: dict[str, Any] = Participant.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]
@@ -69,7 +70,7 @@ def test_period_rules(change: dict[str, Any], where: tuple[Any, ...], kind: str 
 
 def test_a_period_cannot_start_in_the_future() -> None:
     periods = copy.deepcopy(EXAMPLE["contribution_periods"])
-    later = date.today() + timedelta(days=62)
+    later = vietnam_today() + timedelta(days=62)
     periods[1]["from_month"] = f"{later.year}-{later.month:02d}"
     assert _errors(_record(contribution_periods=periods))[("contribution_periods", 1, "from_month")] == "date_in_future"
 

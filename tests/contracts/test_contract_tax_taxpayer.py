@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import copy
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from contracts import get_contract
+from contracts.dates import vietnam_today
 from contracts.tax import Taxpayer, TaxpayerCode, TaxpayerQuery
 
 EXAMPLE: dict[str, Any] = Taxpayer.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]
@@ -59,7 +60,7 @@ def test_type_agrees_with_code_and_individual() -> None:
 
 
 def test_registration_and_office() -> None:
-    later = (date.today() + timedelta(days=1)).isoformat()
+    later = (vietnam_today() + timedelta(days=1)).isoformat()
     assert _errors({**EXAMPLE, "registration_date": later})[("registration_date",)] == "date_in_future"
     office = copy.deepcopy(EXAMPLE["managing_tax_office"])
     office["code"] = "681"

@@ -217,18 +217,19 @@ def test_a_submission_during_an_outage_is_retried_with_its_key_and_the_log_stays
     back = [line for line in lines if line["event"] == "gateway database available again"]
     # One line when the outage starts and one when it ends, not one per failed round. The connections are cut
     # before the database is renamed away: a loop that reconnects in between ends a first, short outage, so a
-    # second (or a third) line pair may come before the long one.
-    assert 1 <= len(down) <= attempts + 2, (attempts, down)
+    # second (or a third) line pair may come before the long one; and a round that began during the outage and
+    # fails as it ends (the audit chain's verification) makes a short one after it.
+    assert 1 <= len(down) <= attempts + 3, (attempts, down)
     assert len(back) == len(down), back
     every = (down, back)
-    back = back[-1:]
+    back = [max(back, key=lambda line: float(line["seconds"]))]
     assert back[0]["seconds"] >= OUTAGE_SECONDS * 0.8, every
     # Dozens of failed rounds of the background loops (and the refused requests), summed up in one line.
     assert back[0]["failed_rounds"] >= 20, back
     assert {"exchange dispatch", "health-check", "requests"} <= set(back[0]["by_part"]), back
     assert back[0]["reached_by"], back
     errors = [line for line in lines if line["level"] in ("error", "critical")]
-    assert len(errors) <= 2, errors  # the outage's first line, at most one other
+    assert len(errors) <= len(down) + 1, errors  # each outage's first line, at most one other
     assert not [line for line in lines if "seal on close failed" in line["event"]]
 
     # The seal made at shutdown reconnected after the outage and covers the last event.

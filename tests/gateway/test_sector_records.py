@@ -23,6 +23,7 @@ from sector_gateway import canary_found
 from support import STATED, ClientCredentials, LiveServer, fetch_token
 
 from contracts.civil_status import CivilStatusRegistration
+from contracts.dates import vietnam_today
 from contracts.driving_licences import DrivingLicence
 from contracts.land import LandParcel
 from contracts.vehicles import VehicleRegistration
@@ -434,7 +435,7 @@ def check_health_insurance(http: httpx.Client, headers: dict[str, str]) -> None:
         assert (
             body["status"]
             == {"CON_HAN": "valid", "HET_HAN": "expired", "CHUA_CO_HIEU_LUC": "not_yet_valid"}[
-                card_status(stored, date.today())
+                card_status(stored, vietnam_today())
             ]
         )
         found = _search_all(http, headers, "health_insurance", {"personal_id": body["holder"]["personal_id"]})

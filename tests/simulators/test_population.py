@@ -20,6 +20,7 @@ import pytest
 import sqlalchemy as sa
 from vietnam_provinces import ProvinceCode, Ward
 
+from contracts.dates import vietnam_today
 from simulators.population import (
     CITIZENS,
     ETHNIC_CODES,
@@ -218,7 +219,7 @@ def test_deterministic_across_processes() -> None:
 
 def test_default_today_is_the_current_date() -> None:
     generated = list(generate_citizens(300, seed=1))
-    today = date.today()
+    today = vietnam_today()
     assert len(generated) == 300
     assert all(r["ngay_sinh"] < today.isoformat() for r in generated)
     assert all(r["ngay_cap_nhat"] <= datetime.now(UTC) for r in generated)
@@ -570,7 +571,7 @@ async def test_seed_sqlite(tmp_path: Path) -> None:
     assert path.is_file()
     stored = read_back(url)
     assert len(stored) == 500
-    expected = {r["so_dinh_danh"]: r for r in generate_citizens(500, seed=7, today=date.today())}
+    expected = {r["so_dinh_danh"]: r for r in generate_citizens(500, seed=7, today=vietnam_today())}
     assert {r["so_dinh_danh"] for r in stored} == set(expected)
     sample = stored[0]
     original = expected[sample["so_dinh_danh"]]
@@ -648,7 +649,7 @@ async def test_seed_postgres(pg_database: str) -> None:
     conn = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database=pg_database)
     try:
         assert await conn.fetchval("SELECT count(*) FROM cong_dan") == 2000
-        expected = {r["so_dinh_danh"]: r for r in generate_citizens(2000, seed=11, today=date.today())}
+        expected = {r["so_dinh_danh"]: r for r in generate_citizens(2000, seed=11, today=vietnam_today())}
         stored = await conn.fetch("SELECT * FROM cong_dan ORDER BY so_dinh_danh")
         assert {r["so_dinh_danh"] for r in stored} == set(expected)
         for record in stored[:200]:

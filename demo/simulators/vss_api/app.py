@@ -33,6 +33,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from contracts.dates import vietnam_today
+
 from ..http.misbehaviour import Misbehaviour
 from ..record_api import ApiAuth, BadParameter, RecordApi, born_within, integer_param, json_response, same_name
 from .records import VssRecords, card_status
@@ -79,7 +81,7 @@ class VssApi(RecordApi):
         *,
         auth: ApiAuth = DEFAULT_AUTH,
         misbehaviour: Misbehaviour | None = None,
-        today: Callable[[], date] = date.today,
+        today: Callable[[], date] = vietnam_today,
         max_page_size: int = MAX_PAGE_SIZE,
     ) -> None:
         self.records = records

@@ -15,7 +15,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ import pytest
 from support import postgres_database
 
 from connectors.sql.urls import to_async_url
+from contracts.dates import vietnam_today
 from gateway.core import migrations
 from simulators.civil_status import seed_civil_status
 from simulators.defects import PlantedDefects, PopulationDefects, plant_population_defects
@@ -78,7 +78,7 @@ class Planted:
 
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Planted]:
-    today = date.today()
+    today = vietnam_today()
     directory = tmp_path_factory.mktemp("quality-planted")
     population, civil_status = directory / "population.db", directory / "civil_status.db"
     asyncio.run(seed_population(f"sqlite:///{population}", count=CITIZENS, seed=SEED, today=today, defects=DEFECTS))
@@ -137,7 +137,7 @@ def by_rule(source: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_the_defects_are_planted_at_their_rates(planted: Planted) -> None:
     assert len(planted.rows) == CITIZENS
-    dead = sum(1 for row in synthetic_citizens(CITIZENS, SEED, date.today()) if row["ngay_mat"] is not None)
+    dead = sum(1 for row in synthetic_citizens(CITIZENS, SEED, vietnam_today()) if row["ngay_mat"] is not None)
     for item in fields(DEFECTS):
         total = dead if item.name == "unpropagated_deaths" else CITIZENS
         assert planted.count(item.name) == round(getattr(DEFECTS, item.name) * total) > 0, item.name

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from support import postgres_database
 from connectors.base import OperationNotSupported
 from connectors.driving_licences import DrivingLicencesConnector
 from connectors.population import PopulationConnector
+from contracts.dates import vietnam_today
 from simulators.defects import PopulationDefects, plant_population_defects
 from simulators.population import seed_population, synthetic_citizens
 
@@ -24,7 +24,7 @@ DEFECTS = PopulationDefects(unnormalised_names=0.05, birth_year_mismatch=0.05)
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def sector(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A population database with defects, on each backend."""
-    today = date.today()
+    today = vietnam_today()
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('quality-sample') / 'population.db'}"
         asyncio.run(seed_population(url, count=COUNT, seed=5, today=today, defects=DEFECTS))
@@ -37,7 +37,7 @@ def sector(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 @pytest.mark.anyio
 async def test_a_sample_is_random_raw_and_bounded(sector: str) -> None:
-    clean = synthetic_citizens(COUNT, 5, date.today())
+    clean = synthetic_citizens(COUNT, 5, vietnam_today())
     rows, planted = plant_population_defects(clean, DEFECTS, seed=5)
     names = {row["so_dinh_danh"]: row["ho_ten"] for row in rows}
     born = {row["so_dinh_danh"]: int(row["ngay_sinh"][:4]) for row in clean}

@@ -15,7 +15,7 @@ import math
 from collections.abc import Iterator
 from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass, fields
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import pytest
 from connectors.base import Connector
 from connectors.discovery import discover_connectors
 from contracts import get_contract
+from contracts.dates import vietnam_today
 from contracts.quality import PersonIsCitizen
 from gateway.quality import rules_for
 from gateway.quality._declared import declared_rules
@@ -128,7 +129,7 @@ def scanned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scanned]:
         context = SectorContext(
             data_dir=Path(tmp_path_factory.mktemp("sectors")),
             citizens=CITIZENS,
-            today=date.today(),
+            today=vietnam_today(),
             stack=stack,
             defects=POPULATION_DEFECTS,
             sector_defects=DEFECTS,
