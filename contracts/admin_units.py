@@ -5,12 +5,19 @@ and below it the ward, commune or special zone (``phường``, ``xã``, ``đặc
 list of units and their codes comes from the ``vietnam_provinces`` package (General Statistics Office
 codes). In contracts the codes travel as zero-padded strings: a province as two digits (``"68"``), a
 ward as five digits (``"24781"``).
+
+The tables are read from the package's own data file (``data/nested-divisions.json``, the list its modules are
+generated from), without importing the package: its modules hold every code as an enum member and every unit as
+an object, about 3 MiB in each gateway worker, where these tables hold the same names and codes in under one.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import unicodedata
 from functools import cache
+from pathlib import Path
 from typing import Annotated, Any, Self
 
 from pydantic import (
@@ -24,7 +31,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from vietnam_provinces import Province, Ward
 
 from contracts.common import FieldProblem, JsonSchemaExtra, raise_field_problems, require_ascii_digits
 
@@ -46,16 +52,43 @@ class UnknownAdminUnit(ValueError):
     """Raised when a province or ward code is well formed but does not exist."""
 
 
+#: The data file of ``vietnam_provinces`` the tables are read from: the provinces, each with its wards.
+DIVISIONS_FILE = "data/nested-divisions.json"
+
+
+def _divisions() -> list[dict[str, Any]]:
+    """The provinces of ``vietnam_provinces``' data file, each with its ``wards``, found without importing the
+    package."""
+    spec = importlib.util.find_spec("vietnam_provinces")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("the package vietnam_provinces (distribution vietnam-provinces) is not installed")
+    path = Path(next(iter(spec.submodule_search_locations))) / DIVISIONS_FILE
+    divisions: list[dict[str, Any]] = json.loads(path.read_bytes())
+    return divisions
+
+
 @cache
+def _tables() -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+    """Two-digit province code -> canonical name, and five-digit ward code -> (canonical name, two-digit province
+    code), built once."""
+    provinces: dict[str, str] = {}
+    wards: dict[str, tuple[str, str]] = {}
+    for province in _divisions():
+        code = f"{province['code']:02d}"
+        provinces[code] = province["name"]
+        for ward in province["wards"]:
+            wards[f"{ward['code']:05d}"] = (ward["name"], code)
+    return provinces, wards
+
+
 def _provinces() -> dict[str, str]:
-    """Two-digit province code -> canonical name, built once from ``vietnam_provinces``."""
-    return {f"{p.code.value:02d}": p.name for p in Province.iter_all()}
+    """Two-digit province code -> canonical name."""
+    return _tables()[0]
 
 
-@cache
 def _wards() -> dict[str, tuple[str, str]]:
-    """Five-digit ward code -> (canonical name, two-digit province code), built once."""
-    return {f"{w.code.value:05d}": (w.name, f"{w.province_code.value:02d}") for w in Ward.iter_all()}
+    """Five-digit ward code -> (canonical name, two-digit province code)."""
+    return _tables()[1]
 
 
 @cache

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import socket
 import sys
 import threading
-from contextlib import ExitStack, suppress
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from gateway import __version__
-from gateway.core.files import DIRECTORY_MODE, private_directory, restrict_umask
+from gateway.core.files import private_directory, restrict_umask
+from gateway.http.serve import EXIT_CANNOT_LISTEN, exec_server
+from gateway.http.serve import run as run_server
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -66,8 +67,6 @@ DataDirOption = Annotated[
 ]
 #: Exit status of a command whose settings are not valid.
 EXIT_BAD_SETTINGS = 2
-#: Exit status of ``gateway serve`` and ``gateway demo`` when they cannot listen on the address asked (in use).
-EXIT_CANNOT_LISTEN = 3
 #: Exit status of ``gateway demo`` when the simulated sector systems (the distribution axis-gateway-demo, whose
 #: package is ``simulators``) are not installed.
 EXIT_DEMO_NOT_INSTALLED = 2
@@ -242,19 +241,6 @@ def require_current_schema(database_url: str) -> None:
         raise typer.Exit(1) from None
 
 
-def prepare_multiprocess_metrics(settings: Settings, workers: int) -> None:
-    """With several workers, make prometheus-client share counters and histograms through files in a fresh
-    directory (``PROMETHEUS_MULTIPROC_DIR``, ``data_dir/metrics`` unless already set), so that a scrape answered
-    by any worker reports the sum of all of them."""
-    if workers < 2:
-        return
-    directory = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or settings.data_dir / "metrics")
-    if directory.exists():
-        shutil.rmtree(directory)
-    directory.mkdir(parents=True, mode=DIRECTORY_MODE)
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
-
-
 def listen(host: str, port: int) -> socket.socket:
     """Bind the socket the server will serve on, as uvicorn would (``SO_REUSEADDR``; IPv6 when ``host`` has a
     colon), before anything else is done: when the address is taken, print one line on stderr and exit
@@ -276,29 +262,6 @@ def listen(host: str, port: int) -> socket.socket:
         raise typer.Exit(EXIT_CANNOT_LISTEN) from None
     sock.set_inheritable(True)  # the worker processes of --workers serve on it
     return sock
-
-
-def _serve(settings: Settings, sock: socket.socket, *, host: str, port: int, workers: int) -> None:
-    """Serve on ``sock`` (bound by :func:`listen`) with uvicorn, in ``workers`` processes."""
-    import uvicorn
-
-    from gateway.http.server import uvicorn_options
-
-    private_directory(settings.data_dir)
-    prepare_multiprocess_metrics(settings, workers)
-    config = uvicorn.Config(
-        "gateway.http.app:create_app", factory=True, **uvicorn_options(settings, host=host, port=port, workers=workers)
-    )
-    if workers > 1:
-        from uvicorn.supervisors import Multiprocess
-
-        Multiprocess(config, sockets=[sock]).run()
-        return
-    server = uvicorn.Server(config)
-    with suppress(KeyboardInterrupt):
-        server.run(sockets=[sock])
-    if not server.started:
-        sys.exit(EXIT_CANNOT_LISTEN)
 
 
 @app.command()
@@ -332,7 +295,7 @@ def serve(
         migrations.upgrade(settings.database_url)
     else:
         require_current_schema(settings.database_url)
-    _serve(settings, sock, host=host, port=port, workers=workers)
+    exec_server(sock, host=host, port=port, workers=workers)  # this process becomes the server
 
 
 def demo_not_installed() -> str:
@@ -403,7 +366,10 @@ def demo(
         refresher.start()
         if info.unscanned:  # scanned while the gateway serves; stopped before the simulated systems stop
             stack.callback(scan_later(settings, info.unscanned))
-        _serve(settings, sock, host=host, port=port, workers=1)
+        # Served in this process, beside the simulated sector systems it started.
+        status = run_server(sock, host=host, port=port, workers=1)
+        if status:
+            sys.exit(status)
 
 
 @db_app.command("upgrade")

@@ -1,5 +1,8 @@
 """Current administrative units: lookups, code types and the AdminArea / Address models."""
 
+import subprocess
+import sys
+
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
@@ -32,6 +35,29 @@ def test_ward_lookups() -> None:
     assert ward_province(XUAN_HUONG) == "68"
     assert ward_name(HOAN_KIEM) == "Phường Hoàn Kiếm"
     assert ward_province(HOAN_KIEM) == "01"
+
+
+def test_the_tables_hold_every_unit_of_vietnam_provinces_as_its_modules_do() -> None:
+    from vietnam_provinces import Province, Ward
+
+    provinces = {f"{p.code.value:02d}": p.name for p in Province.iter_all()}
+    assert len(provinces) == 34
+    assert {code: province_name(code) for code in provinces} == provinces
+    wards = {f"{w.code.value:05d}": (w.name, f"{w.province_code.value:02d}") for w in Ward.iter_all()}
+    assert len(wards) > 3000
+    assert {code: (ward_name(code), ward_province(code)) for code in wards} == wards
+    assert sum(len(wards_of(code)) for code in provinces) == len(wards)
+
+
+def test_validating_an_address_does_not_import_the_package_modules() -> None:
+    script = (
+        "import sys\n"
+        "from contracts.admin_units import Address\n"
+        f"Address(province_code='68', ward_code='{XUAN_HUONG}', line='12 Trần Phú')\n"
+        "print(sorted(m for m in sys.modules if m.startswith('vietnam_provinces')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
 
 
 def test_wards_of() -> None:
