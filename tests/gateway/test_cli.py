@@ -393,6 +393,10 @@ def test_serve_migrates_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) -> N
             stored = conn.execute("SELECT private_key FROM signing_keys").fetchall()
         assert len(stored) == 1 and stored[0][0].startswith("enc:v1:") and "PRIVATE KEY" not in stored[0][0]
         assert not (data / "keys" / "signing-key.pem").exists()
+        # The command became the server (the same process, its signals reach uvicorn): a process of its own
+        # module, not of the command line's (typer, click, the migrations' alembic are not in a worker's memory).
+        cmdline = Path(f"/proc/{served.process.pid}/cmdline").read_bytes().split(b"\0")
+        assert cmdline[1:3] == [b"-m", b"gateway.http.serve"], cmdline
         key = data / "keys" / "data-keys"
         assert key.is_file()
         assert key.stat().st_mode & 0o777 == 0o600
@@ -409,6 +413,15 @@ def test_serve_migrates_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) -> N
     assert "Application shutdown complete" in log
     assert "Finished server process" in log
     assert not port_open("127.0.0.1", port)
+
+
+def test_the_serving_module_loads_neither_the_command_line_nor_the_server_until_it_serves() -> None:
+    script = (
+        "import sys, gateway.http.serve\n"
+        "print(sorted(m for m in ('typer', 'click', 'alembic', 'uvicorn', 'sqlalchemy') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
 
 
 def test_serve_without_connectors_serves_an_empty_catalogue_and_says_what_configures_them(tmp_path: Path) -> None:
