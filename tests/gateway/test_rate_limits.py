@@ -115,8 +115,15 @@ def memory_gateway(serve: Callable[..., Gateway]) -> Gateway:
 
 @pytest.fixture(scope="module")
 def redis_gateways(serve: Callable[..., Gateway], redis_prefix: str) -> tuple[Gateway, Gateway]:
-    """Two gateways, each with its own process state, counting in the same Redis."""
-    settings = {"redis_url": REDIS_URL, "rate_limit_key_prefix": redis_prefix, **UNLIMITED}
+    """Two gateways, each with its own process state, counting in the same Redis. Their Redis replies may take
+    seconds: these tests count what Redis admits (a reply timed out on a loaded machine, after its script has
+    counted the request, answers 503 and the count comes out one short); timeouts are tested below."""
+    settings = {
+        "redis_url": REDIS_URL,
+        "rate_limit_key_prefix": redis_prefix,
+        "redis_timeout_seconds": 10,
+        **UNLIMITED,
+    }
     return serve(**settings), serve(**settings)
 
 
@@ -302,8 +309,9 @@ def test_two_gateways_share_one_per_second_budget_in_redis(
             if took >= 0.9:
                 continue  # the count is exact only within one window
             statuses = [r.status_code for r in responses]
-            assert statuses.count(200) == 8, statuses
-            assert statuses.count(429) == 16, statuses
+            shown = " ".join(map(str, statuses))
+            assert statuses.count(200) == 8, shown
+            assert statuses.count(429) == 16, shown
             # a shared budget: each gateway alone would have admitted 8 of its 12
             assert statuses[0::2].count(429) >= 4 and statuses[1::2].count(429) >= 4
             for response in responses:
