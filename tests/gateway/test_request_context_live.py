@@ -364,7 +364,11 @@ def test_a_submission_is_delivered_with_the_submitters_context(
     assert 0 < int(upstream["x-deadline-ms"]) <= 60_000  # the dispatcher's claim
     # The context is not passed on as the operation's metadata.
     ledger: Ledger = upstreams["ledger"].api  # type: ignore[assignment]
-    (body,) = [b for b in ledger.bodies if b["record_id"] == record_id]
+    # (the system logs a request's headers as it arrives, and its body once it has read it)
+    deadline = time.monotonic() + 20
+    while not (bodies := [b for b in ledger.bodies if b["record_id"] == record_id]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (body,) = bodies
     assert body["meta"] == {"changed_at": "2026-11-20T08:00:00+07:00", "officer": STATED["X-Actor-Id"]}
 
 
