@@ -4,8 +4,8 @@
 ``python -m gateway.http.serve --fd N ...`` (:func:`exec_server`: ``exec``, the same process id, so the signals an
 operator or a supervisor sends it reach the server, and the socket is inherited). The server then holds none of the
 command's modules: not the command line's (typer), nor the migrations' (Alembic, when the start upgraded the
-schema): about 3 MiB of a worker's memory. With ``--workers N`` the worker processes, started by ``spawn``, import this small module as
-their main module, not the command line.
+schema): about 3 MiB of a worker's memory. With ``--workers N`` the worker processes, started by ``spawn``,
+import this small module as their main module, not the command line.
 
 This module imports only the standard library when loaded; the settings and uvicorn are imported by :func:`run`.
 """
