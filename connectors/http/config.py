@@ -9,7 +9,7 @@ the sector system is, how to authenticate and what to call; it keeps the shared 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, FilePath, SecretStr, field_validator
@@ -21,10 +21,13 @@ from connectors.mapped import MappedConfig
 __all__ = [
     "RETRYABLE_STATUSES",
     "BearerAuth",
+    "ClientAuth",
     "ConfigModel",
     "HttpConnectorConfig",
     "NoAuth",
+    "RefreshMargin",
     "RetryPolicy",
+    "TokenLifetime",
     "check_http_url",
 ]
 
@@ -37,6 +40,35 @@ class ConfigModel(BaseModel):
     unknown keys are refused."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+ClientAuth = Annotated[
+    Literal["client_secret_basic", "client_secret_post"],
+    Field(
+        title="Client authentication",
+        description="HTTP Basic (``client_secret_basic``) or form fields (``client_secret_post``).",
+    ),
+]
+"""How the gateway authenticates at a token endpoint (RFC 6749 §2.3.1)."""
+
+RefreshMargin = Annotated[
+    float,
+    Field(
+        ge=0,
+        le=3600,
+        title="Refresh margin",
+        description="Fetch a new token this long before the cached one expires (at most half its lifetime).",
+    ),
+]
+"""How long before a cached token expires a new one is fetched, in seconds."""
+
+TokenLifetime = Annotated[
+    float,
+    Field(
+        gt=0, le=86400, title="Default token lifetime", description="Lifetime assumed when the token answer has none."
+    ),
+]
+"""The lifetime, in seconds, assumed for a token whose answer gives none."""
 
 
 def check_http_url(value: str, what: str, *, query: bool = True) -> str:

@@ -22,9 +22,10 @@ import re
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from connectors.context import CONTEXT_FIELDS
+from connectors.http.config import ClientAuth, ConfigModel, RefreshMargin, TokenLifetime
 
 __all__ = [
     "LGSP_MEMBERS",
@@ -56,10 +57,6 @@ DEFAULT_METADATA_FIELDS: dict[str, str] = {
 }
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 def _header(value: str) -> str:
     if not _HEADER_NAME.match(value):
         raise ValueError(f"{value!r} is not an HTTP header name")
@@ -73,7 +70,7 @@ def _http_url(value: str) -> str:
     return value
 
 
-class PlatformToken(_Model):
+class PlatformToken(ConfigModel):
     """The platform's token endpoint and how its token is sent on calls.
 
     ``method: POST`` is the OAuth 2.0 client-credentials grant (RFC 6749 §4.4; a form with ``grant_type``, the
@@ -91,11 +88,7 @@ class PlatformToken(_Model):
     )
     client_id: str | None = Field(default=None, min_length=1, title="Client id", description="OAuth 2.0 client id.")
     client_secret: SecretStr | None = Field(default=None, title="Client secret", description="Its secret.")
-    client_auth: Literal["client_secret_basic", "client_secret_post"] = Field(
-        default="client_secret_basic",
-        title="Client authentication",
-        description="HTTP Basic (``client_secret_basic``) or form fields (``client_secret_post``).",
-    )
+    client_auth: ClientAuth = "client_secret_basic"
     scope: str | None = Field(default=None, title="Scope", description="Scope to request, if the platform needs one.")
     token_path: str | None = Field(
         default=None,
@@ -117,16 +110,8 @@ class PlatformToken(_Model):
         title="Scheme",
         description="Put before the token in the header (``Bearer``); none for a bare token.",
     )
-    refresh_margin_seconds: float = Field(
-        default=30,
-        ge=0,
-        le=3600,
-        title="Refresh margin",
-        description="Fetch a new token this long before the cached one expires (at most half its lifetime).",
-    )
-    default_expires_in_seconds: float = Field(
-        default=300, gt=0, le=86400, title="Default lifetime", description="Lifetime assumed without one."
-    )
+    refresh_margin_seconds: RefreshMargin = 30
+    default_expires_in_seconds: TokenLifetime = 300
 
     _check_url = field_validator("url")(_http_url)
     _check_header = field_validator("header")(_header)
@@ -153,7 +138,7 @@ class PlatformToken(_Model):
         return self.expires_in_path or ("expires_in" if self.method == "POST" else "data.expires_in")
 
 
-class LgspAuth(_Model):
+class LgspAuth(ConfigModel):
     """The platform's own authentication: ``lgspaccesstoken`` (the base64 of a JSON object naming the calling
     application) on every request, and the token it issues for it (when ``token_endpoint`` is set)."""
 
@@ -190,7 +175,7 @@ class LgspAuth(_Model):
         return {**LGSP_MEMBERS, **value}
 
 
-class RequestMetadata(_Model):
+class RequestMetadata(ConfigModel):
     """The request metadata every call carries, as the platform names it.
 
     ``fields`` maps each platform name to the request context's field whose value it takes (``request_id``,
@@ -267,7 +252,7 @@ def _check_name(name: str) -> None:
         raise ValueError(f"{name!r} is not a field name")
 
 
-class EnvelopeProfile(_Model):
+class EnvelopeProfile(ConfigModel):
     """The platform's answer envelope: where its parts are, and what its result codes mean.
 
     Paths are JMESPath over the JSON answer in a REST connection, XPath from the SOAP envelope's root in a SOAP
@@ -340,7 +325,7 @@ class EnvelopeProfile(_Model):
         return self
 
 
-class AxisProfile(_Model):
+class AxisProfile(ConfigModel):
     """The connection goes through the national axis (NDXP) or a province's LGSP: how to speak to it."""
 
     platform: str = Field(

@@ -12,7 +12,17 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 
-from connectors.http import BearerAuth, ConfigModel, HttpConnectorConfig, NoAuth, RetryPolicy, check_http_url
+from connectors.http.config import (
+    BearerAuth,
+    ClientAuth,
+    ConfigModel,
+    HttpConnectorConfig,
+    NoAuth,
+    RefreshMargin,
+    RetryPolicy,
+    TokenLifetime,
+    check_http_url,
+)
 from connectors.platform import AxisProfile
 from connectors.record_mapping import check_jmespath as _jmespath
 
@@ -128,25 +138,9 @@ class OAuth2ClientCredentials(ConfigModel):
     client_id: str = Field(min_length=1, title="Client id", description="The gateway's client id at the sector.")
     client_secret: SecretStr = Field(title="Client secret", description="The gateway's client secret.")
     scope: str | None = Field(default=None, title="Scope", description="Scope to request, if the sector needs one.")
-    client_auth: Literal["client_secret_basic", "client_secret_post"] = Field(
-        default="client_secret_basic",
-        title="Client authentication",
-        description="HTTP Basic (``client_secret_basic``) or form fields (``client_secret_post``).",
-    )
-    refresh_margin_seconds: float = Field(
-        default=30,
-        ge=0,
-        le=3600,
-        title="Refresh margin",
-        description="Fetch a new token this long before the cached one expires (at most half its lifetime).",
-    )
-    default_expires_in_seconds: float = Field(
-        default=300,
-        gt=0,
-        le=86400,
-        title="Default token lifetime",
-        description="Lifetime assumed when the token answer has no ``expires_in``.",
-    )
+    client_auth: ClientAuth = "client_secret_basic"
+    refresh_margin_seconds: RefreshMargin = 30
+    default_expires_in_seconds: TokenLifetime = 300
 
     @field_validator("token_url")
     @classmethod
