@@ -14,12 +14,13 @@ import shlex
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -308,6 +309,12 @@ def test_the_printed_commands_work_and_a_restart_renews_only_the_secret(tmp_path
         assert f"using the gateway database sqlite+aiosqlite:///{data / 'gateway.db'}" in scan.stderr
         assert f"(settings: {data / 'demo.yaml'})" in scan.stderr
         assert "scores stored" in scan.stdout
+        # The submission pasted above is delivered before the demo stops (else the next start delivers it, and
+        # writes to the population database the check below compares).
+        deadline = time.monotonic() + 60
+        while _unfinished_operations(data / "gateway.db"):
+            assert time.monotonic() < deadline, "the pasted submission was not delivered"
+            time.sleep(0.2)
         stop(first)
     # The data directory and everything the demo wrote in it (the gateway's database, its key, the simulated
     # sector systems' databases) are private to the gateway's user.
@@ -329,6 +336,12 @@ def test_the_printed_commands_work_and_a_restart_renews_only_the_secret(tmp_path
         assert fetch_token(second.url, "demo", second.client_secret).status_code == 200
         assert Citizen.model_validate(run_pasted(second, second.fetch_command)).personal_id == personal_id
         stop(second)
+
+
+def _unfinished_operations(gateway_db: Path) -> int:
+    with closing(sqlite3.connect(gateway_db)) as conn:
+        query = "SELECT count(*) FROM exchange_operations WHERE state IN ('pending', 'delivering')"
+        return int(conn.execute(query).fetchone()[0])
 
 
 @needs_curl
