@@ -175,7 +175,7 @@ def generate_registrations(
     """The ``dang_ky_ho_tich`` rows of the ``count`` citizens ``generate_citizens(count, seed=seed, today=today)``
     (or of ``citizens`` when given), as dicts keyed by column, ordered by kind, ward and date."""
     today = today or vietnam_today()
-    people = citizens if citizens is not None else list(synthetic_citizens(count, seed, today or vietnam_today()))
+    people = citizens if citizens is not None else list(synthetic_citizens(count, seed, today))
     rng = random.Random(f"{seed}:civil_status")  # noqa: S311 - synthetic data, not security
     empty = dict.fromkeys(c.name for c in REGISTRATIONS.columns)
     registrations: list[Row] = []

@@ -191,7 +191,7 @@ def generate_diplomas(count: int, *, seed: int = 68, today: date | None = None) 
     today = today or vietnam_today()
     rng = random.Random(f"{seed}:education")  # noqa: S311 - synthetic data, not security
     drafts: list[Row] = []
-    for citizen in synthetic_citizens(count, seed, today or vietnam_today()):
+    for citizen in synthetic_citizens(count, seed, today):
         drafts.extend(_Holder(rng, citizen, today).draw())
     drafts.sort(key=lambda row: (row["ngay_cap"], row["so_dinh_danh"], row["cap_hoc"]))
     serials: defaultdict[tuple[str, str, int], int] = defaultdict(int)

@@ -160,7 +160,7 @@ def generate_parcels(
     """The ``thua_dat`` rows of the households of the ``count`` citizens ``generate_citizens(count, seed=seed,
     today=today)`` (or of ``citizens`` when given), as dicts keyed by column, in order of the households."""
     today = today or vietnam_today()
-    people = citizens if citizens is not None else list(synthetic_citizens(count, seed, today or vietnam_today()))
+    people = citizens if citizens is not None else list(synthetic_citizens(count, seed, today))
     married_on = {
         (r["kh_chong_so_dinh_danh"], r["kh_vo_so_dinh_danh"]): r["ngay_dang_ky"]
         for r in generate_registrations(len(people), seed=seed, today=today, citizens=people)

@@ -169,7 +169,8 @@ async def seed_population(
                 return int(existing)
             if existing:
                 await conn.execute(CITIZENS.delete())
-            clean = synthetic_citizens(count, seed, today or vietnam_today())
+            today = today or vietnam_today()  # one day for the citizens and their defects
+            clean = synthetic_citizens(count, seed, today)
             if defects is not None and defects.any:
                 rows = iter(plant_population_defects(clean, defects, seed=seed, today=today)[0])
             else:

@@ -219,7 +219,7 @@ def generate_vehicles(
     """The ``dang_ky_xe`` rows of the ``count`` citizens ``generate_citizens(count, seed=seed, today=today)`` (or
     of ``citizens`` when given), as dicts keyed by column, in order of the owners."""
     today = today or vietnam_today()
-    people = citizens if citizens is not None else list(synthetic_citizens(count, seed, today or vietnam_today()))
+    people = citizens if citizens is not None else list(synthetic_citizens(count, seed, today))
     rng = random.Random(f"{seed}:vehicles")  # noqa: S311 - synthetic data, not security
     plates: set[str] = set()
     vehicles: list[Row] = []

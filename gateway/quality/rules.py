@@ -98,8 +98,9 @@ class Lookups:
 
 @dataclass(frozen=True, slots=True)
 class RuleContext:
-    """What rules know besides the records: the contract, the time of the evaluation, the database's freshness
-    target (``None``: none set) and the cross-database lookups (``None`` for submitted records: no network calls)."""
+    """What rules know besides the records: the contract, the time of the evaluation (timezone-aware), the
+    database's freshness target (``None``: none set) and the cross-database lookups (``None`` for submitted records:
+    no network calls)."""
 
     contract: type[Contract]
     now: datetime
@@ -109,8 +110,7 @@ class RuleContext:
     @property
     def today(self) -> date:
         """The day of the evaluation, in Viet Nam (UTC+7)."""
-        now = self.now if self.now.tzinfo is not None else self.now.replace(tzinfo=UTC)  # naive: UTC
-        return now.astimezone(VIETNAM_TIME).date()
+        return self.now.astimezone(VIETNAM_TIME).date()
 
 
 class Rule(ABC):

@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from contracts.dates import vietnam_today
-
 from ..http.server import SimulatorServer
 from ..population import synthetic_citizens
 from ..sectors import SectorContext, SectorSystem
@@ -18,7 +16,7 @@ __all__ = ["DRIVING_LICENCES", "driving_licence_api"]
 
 def driving_licence_api(count: int, *, seed: int, today: date) -> DrivingLicenceApi:
     """The API over the licences of the ``count`` citizens of ``seed`` as of ``today``."""
-    citizens = synthetic_citizens(count, seed, today or vietnam_today())
+    citizens = synthetic_citizens(count, seed, today)
     return DrivingLicenceApi(generate_licences(citizens, seed=seed, today=today))
 
 
