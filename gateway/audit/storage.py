@@ -10,6 +10,8 @@ READ`` on PostgreSQL, one deferred transaction on SQLite.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -56,11 +58,20 @@ def audit_engine(database_url: str, *, writer: bool) -> AsyncEngine:
     return engine
 
 
-async def snapshot(connection: AsyncConnection) -> AsyncConnection:
-    """Make ``connection``'s next transaction see one consistent state of the database throughout."""
+@asynccontextmanager
+async def consistent_read(connection: AsyncConnection) -> AsyncIterator[AsyncConnection]:
+    """A transaction on ``connection`` whose reads all see the database as its first read saw it, whatever is
+    committed meanwhile: ``REPEATABLE READ``, read only, on PostgreSQL; on SQLite one deferred transaction (in WAL
+    mode it keeps its first read's snapshot until it ends), begun here when the engine's driver would begin it only
+    at the first write, each ``SELECT`` before then seeing the database of its own moment."""
     if connection.dialect.name == "postgresql":
-        return await connection.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
-    return connection
+        connection = await connection.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    async with connection.begin():
+        if connection.dialect.name == "sqlite":
+            driver: Any = (await connection.get_raw_connection()).driver_connection
+            if not driver.in_transaction:
+                await connection.exec_driver_sql("BEGIN")
+        yield connection
 
 
 class HeadMissing(RuntimeError):

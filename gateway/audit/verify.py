@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.audit._seals import Seal, seal_problem
 from gateway.audit.events import GENESIS, event_hash, subject_ids
-from gateway.audit.storage import EVENTS, SEALS, SIGNING_KEYS, SUBJECTS, read_head, snapshot
+from gateway.audit.storage import EVENTS, SEALS, SIGNING_KEYS, SUBJECTS, consistent_read, read_head
 
 _PAGE = 2000
 # At one seq, a break of the chain explains the rest: report it before a seal or index finding.
@@ -192,39 +192,35 @@ async def verify_trail(engine: AsyncEngine, anchors: Sequence[tuple[int, str]] =
     """Verify the whole trail (see the module's description); ``anchors`` are ``(seq, hash)`` pairs kept
     outside the database (a seal's log line, a printed head) that the chain must still match."""
     report = Report(anchors=len(anchors))
-    async with engine.connect() as plain:
-        connection = await snapshot(plain)
-        async with connection.begin():
-            report.head = await read_head(connection)
-            seals = await _seals(connection)
-            keys = await _public_keys(connection)
-            report.seals = len(seals)
-            report.last_seal = max(seals, default=None)
-            for seq, seal in seals.items():
-                why = seal_problem(seal, keys)
-                if why is not None:
-                    report.findings.append(Finding(seq, _SEAL, f"the seal at this seq is not valid: {why}"))
-            events = await connection.stream(
-                sa.select(EVENTS).order_by(EVENTS.c.seq).execution_options(yield_per=_PAGE)
-            )
-            subjects = await connection.stream(
-                sa.select(SUBJECTS.c.seq, SUBJECTS.c.subject_id)
-                .order_by(SUBJECTS.c.seq, SUBJECTS.c.subject_id)
-                .execution_options(yield_per=_PAGE)
-            )
-            walk = _Walk(report, seals, dict(anchors), _Peekable(subjects.__aiter__()))
-            intact = True
-            async for row in events:
-                if not await walk.event(row, report.last_seq + 1, report.last_hash):
-                    intact = False
-                    break
-                report.events += 1
-                report.last_seq, report.last_hash = int(row.seq), str(row.hash)
-            if intact:
-                await walk.orphans()
-                _check_tail(report, seals, anchors)
-            await events.close()
-            await subjects.close()
+    async with engine.connect() as plain, consistent_read(plain) as connection:
+        report.head = await read_head(connection)
+        seals = await _seals(connection)
+        keys = await _public_keys(connection)
+        report.seals = len(seals)
+        report.last_seal = max(seals, default=None)
+        for seq, seal in seals.items():
+            why = seal_problem(seal, keys)
+            if why is not None:
+                report.findings.append(Finding(seq, _SEAL, f"the seal at this seq is not valid: {why}"))
+        events = await connection.stream(sa.select(EVENTS).order_by(EVENTS.c.seq).execution_options(yield_per=_PAGE))
+        subjects = await connection.stream(
+            sa.select(SUBJECTS.c.seq, SUBJECTS.c.subject_id)
+            .order_by(SUBJECTS.c.seq, SUBJECTS.c.subject_id)
+            .execution_options(yield_per=_PAGE)
+        )
+        walk = _Walk(report, seals, dict(anchors), _Peekable(subjects.__aiter__()))
+        intact = True
+        async for row in events:
+            if not await walk.event(row, report.last_seq + 1, report.last_hash):
+                intact = False
+                break
+            report.events += 1
+            report.last_seq, report.last_hash = int(row.seq), str(row.hash)
+        if intact:
+            await walk.orphans()
+            _check_tail(report, seals, anchors)
+        await events.close()
+        await subjects.close()
     return report
 
 

@@ -8,6 +8,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -382,3 +383,47 @@ def test_the_verifying_child_leaves_no_metrics_files_beside_the_workers(
     ok, summary = asyncio.run(verify_in_child(trail.url))
     assert ok, summary
     assert list(metrics.iterdir()) == []
+
+
+# -- a live trail: the gateway appends while it is verified ------------------------------------------------------
+
+
+def test_a_trail_appended_to_during_its_verification_is_verified_as_of_one_moment(trail: Trail) -> None:
+    """The head is read first, the events after it: events a writer commits in between must not be read as
+    appended behind the gateway's back (a false alarm of tampering on every busy gateway)."""
+    from gateway.audit.verify import verify_trail
+
+    def append_more() -> None:
+        async def more() -> None:
+            writer = AuditWriter(audit_engine(trail.url, writer=True), WriterOptions(batch_wait_seconds=0))
+            await writer.start()
+            for n in range(LAST + 1, LAST + 4):
+                await writer.append(pending(n))
+            await writer.close()
+
+        asyncio.run(more())
+
+    def after_the_head_is_read(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "FROM audit_head" in statement and not appended:
+            appended.append(True)
+            writer = threading.Thread(target=append_more)  # its own loop and connections: it commits meanwhile
+            writer.start()
+            writer.join()
+
+    async def verify_while_appending() -> tuple[Any, Any]:
+        engine = create_engine(trail.url)
+        sa.event.listen(engine.sync_engine, "after_cursor_execute", after_the_head_is_read)
+        try:
+            during = await verify_trail(engine)
+            after = await verify_trail(engine)
+        finally:
+            await engine.dispose()
+        return during, after
+
+    appended: list[bool] = []
+    during, after = asyncio.run(verify_while_appending())
+    assert appended
+    assert during.ok, during.summary()
+    assert (during.events, during.head) == (LAST, (LAST, during.last_hash)), during.summary()
+    assert after.ok, after.summary()
+    assert after.events == LAST + 3, after.summary()
