@@ -105,19 +105,19 @@ def province_name(code: str) -> str:
 
     Raises ``ValueError`` for a malformed code and :class:`UnknownAdminUnit` for an unknown one.
     """
-    require_ascii_digits(code, 2, "a province code")
-    try:
-        return _provinces()[code]
-    except KeyError:
-        raise UnknownAdminUnit(f"province code {code!r} is not one of the 34 current provinces") from None
+    name = _provinces().get(code)
+    if name is None:  # every key of the table is well formed: only a miss needs telling malformed from unknown
+        require_ascii_digits(code, 2, "a province code")
+        raise UnknownAdminUnit(f"province code {code!r} is not one of the 34 current provinces")
+    return name
 
 
 def _ward(code: str) -> tuple[str, str]:
-    require_ascii_digits(code, 5, "a ward code")
-    try:
-        return _wards()[code]
-    except KeyError:
-        raise UnknownAdminUnit(f"ward code {code!r} is not a current ward, commune or special zone") from None
+    ward = _wards().get(code)
+    if ward is None:
+        require_ascii_digits(code, 5, "a ward code")
+        raise UnknownAdminUnit(f"ward code {code!r} is not a current ward, commune or special zone")
+    return ward
 
 
 def ward_name(code: str) -> str:
