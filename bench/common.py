@@ -306,16 +306,24 @@ def child_pids(pid: int) -> list[int]:
     return [int(p) for p in children.read_text().split()] if children.exists() else []
 
 
+def _stat_seconds(stat: Path) -> float:
+    """The CPU time (user and system) in a ``/proc/.../stat`` file, in seconds (0 once it is gone)."""
+    try:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime and stime, in clock ticks
+
+
 def cpu_seconds(pid: int) -> float:
     """The CPU time (user and system) process ``pid`` and its children have used so far, in seconds."""
-    total = 0
-    for one in [pid, *child_pids(pid)]:
-        try:
-            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime and stime, in clock ticks
-    return total / os.sysconf("SC_CLK_TCK")
+    return sum(_stat_seconds(Path(f"/proc/{one}/stat")) for one in [pid, *child_pids(pid)])
+
+
+def loop_thread_seconds(pid: int) -> float:
+    """The part of :func:`cpu_seconds` used by the main threads of ``pid`` and its children: a uvicorn worker's
+    event loop, which one core bounds, without its other threads (the audit's commits, SQLite's connections)."""
+    return sum(_stat_seconds(Path(f"/proc/{one}/task/{one}/stat")) for one in [pid, *child_pids(pid)])
 
 
 def process_rss_mib(pid: int) -> float:

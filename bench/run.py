@@ -60,6 +60,7 @@ from common import (
     data_headers,
     fetch_token,
     gateway_cli,
+    loop_thread_seconds,
     lua_script,
     need_wrk,
     postgres_databases,
@@ -143,13 +144,18 @@ class Server:
     workers: int = 1
 
     cpu_per_request: list[float] = field(default_factory=list)
+    loop_per_request: list[float] = field(default_factory=list)
 
     def load(self, connections: int, duration: int) -> Load:
-        """One wrk run against the server; the server's CPU time per request (all its processes) is kept."""
-        before = cpu_seconds(self.process.pid)
+        """One wrk run against the server; the server's CPU time per request (all its processes, and their event
+        loops' threads alone) is kept."""
+        pid = self.process.pid
+        before, loop_before = cpu_seconds(pid), loop_thread_seconds(pid)
         load = wrk(self.base, self.script, connections, duration)
         if load.rate:
-            self.cpu_per_request.append((cpu_seconds(self.process.pid) - before) / (load.rate * duration))
+            requests = load.rate * duration
+            self.cpu_per_request.append((cpu_seconds(pid) - before) / requests)
+            self.loop_per_request.append((loop_thread_seconds(pid) - loop_before) / requests)
         return load
 
 
@@ -263,6 +269,7 @@ class Row:
     errors: int
     a_cpu_ms: float = float("nan")
     b_cpu_ms: float = float("nan")
+    b_loop_ms: float = float("nan")
 
     @property
     def ratio(self) -> float:
@@ -273,8 +280,9 @@ def compare(bench: Bench, name: str, a: Server, b: Server, *, connections: tuple
     """A B A B: the mean rates of ``a`` and ``b``, both medians, ``b``'s p99 and memory, and the CPU time each
     server process used per request (its own, not the load generator's nor a database's)."""
     loads_a, loads_b = [], []
-    a.cpu_per_request.clear()
-    b.cpu_per_request.clear()
+    for server in (a, b):
+        server.cpu_per_request.clear()
+        server.loop_per_request.clear()
     for round_ in range(bench.args.rounds):
         loads_a.append(a.load(connections[0], bench.args.duration))
         spy = None
@@ -299,6 +307,7 @@ def compare(bench: Bench, name: str, a: Server, b: Server, *, connections: tuple
         sum(load.errors for load in loads_b),
         _mean_ms(a.cpu_per_request),
         _mean_ms(b.cpu_per_request),
+        _mean_ms(b.loop_per_request),
     )
 
 
@@ -347,7 +356,7 @@ def _line(row: Row) -> str:
     return (
         f"| {row.name} | {row.a} | {row.b} | {row.rate_a:,.0f} | {row.rate_b:,.0f} | {row.ratio:.2f} | "
         f"{row.a_p50_ms:.2f} | {row.p50_ms:.2f} | {row.p99_ms:.1f} | {row.rss_mib:.0f} | {row.errors} | "
-        f"{row.a_cpu_ms:.2f} | {row.b_cpu_ms:.2f} |"
+        f"{row.a_cpu_ms:.2f} | {row.b_cpu_ms:.2f} | {row.b_loop_ms:.2f} |"
     )
 
 
@@ -403,9 +412,9 @@ def main() -> None:
     )
     print(
         "| comparison | A | B | A req/s | B req/s | B/A | A p50 ms | B p50 ms | B p99 ms | B RSS MiB | B errors "
-        "| A CPU ms/req | B CPU ms/req |"
+        "| A CPU ms/req | B CPU ms/req | B loop CPU ms/req |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for row in rows:
         print(_line(row))
 
