@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -364,3 +365,19 @@ async def _get_once(config: dict[str, Any], *, expect: type[Exception] | None) -
             else:
                 with pytest.raises(expect):
                     await connector.get(config["canary"])
+
+
+def test_the_hub_answers_502_for_a_service_description_it_cannot_fetch(world: World, hub: NdxpHub) -> None:
+    """A platform whose sector system is gone (a demo stopping, its simulators first) answers the public WSDL's
+    fetch with a gateway error, not with an error of its own."""
+    import httpx
+
+    from simulators.ndxp_hub import HubRoute
+
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    hub.register(HubRoute("LLTP-GONE", f"http://127.0.0.1:{port}", "soap"))
+    answer = httpx.get(f"{world.hub_url}/ndxp/LLTP-GONE/ws/ly-lich-tu-phap?wsdl", timeout=10)
+    assert answer.status_code == 502, answer.text
+    assert answer.text == "the sector system cannot be reached"

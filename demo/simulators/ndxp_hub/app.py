@@ -428,11 +428,8 @@ class NdxpHub:
             if isinstance(document, dict):
                 body = orjson.dumps({k: v for k, v in document.items() if k not in metadata})
         url = route.upstream.rstrip("/") + path
-        if correlation is None:  # the public service description, passed as is
-            upstream = await self._upstream_http().request(
-                request.method, url, params=request.url.query, headers=headers
-            )
-            return Response(upstream.content, upstream.status_code, media_type=upstream.headers.get("content-type"))
+        if correlation is None:
+            return await self._description(request.method, url, request.url.query, headers)
         with self._lock:
             self.stats["forwarded"] += 1
         try:
@@ -446,6 +443,17 @@ class NdxpHub:
         if route.protocol == "soap":
             return _soap_forwarded(upstream, correlation)
         return _rest_forwarded(upstream, correlation, echo)
+
+    async def _description(self, method: str, url: str, query: str, headers: Mapping[str, str]) -> Response:
+        """The public service description, passed as is; when the sector system does not give it, a gateway error
+        without an envelope (504 when it did not answer in time, 502 when it could not be reached)."""
+        try:
+            upstream = await self._upstream_http().request(method, url, params=query, headers=headers)
+        except httpx.TimeoutException:
+            return Response(b"the sector system did not answer", 504, media_type="text/plain")
+        except httpx.HTTPError:
+            return Response(b"the sector system cannot be reached", 502, media_type="text/plain")
+        return Response(upstream.content, upstream.status_code, media_type=upstream.headers.get("content-type"))
 
 
 def _metadata(request: Request, body: bytes) -> dict[str, str]:
