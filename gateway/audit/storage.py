@@ -32,26 +32,25 @@ HEAD_ID = 1
 
 
 def audit_engine(database_url: str, *, writer: bool) -> AsyncEngine:
-    """An engine of the gateway's database for the audit trail: a small pool; on SQLite, transactions begun
-    explicitly (``BEGIN IMMEDIATE`` for a ``writer``, a plain deferred ``BEGIN`` for a reader's snapshot)."""
+    """An engine of the gateway's database for the audit trail: a small pool; on SQLite, a ``writer``'s
+    transactions begun with ``BEGIN IMMEDIATE``. A reader that must see one state reads in :func:`consistent_read`,
+    whatever its engine."""
     if "sqlite" in database_url:
         engine = create_engine(database_url)
     else:
         # No ping per checkout: a round trip per batch; a dead connection fails one batch (503) and is replaced.
         engine = create_engine(database_url, pool_size=2, max_overflow=2, pool_pre_ping=False)
-    if engine.dialect.name == "sqlite":
-        begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
+    if writer and engine.dialect.name == "sqlite":
 
         def on_connect(dbapi_connection: Any, _record: Any) -> None:
             # The driver would otherwise begin transactions itself, lazily, at the first write.
             dbapi_connection.isolation_level = None
-            if writer:
-                cursor = dbapi_connection.cursor()
-                cursor.execute("PRAGMA synchronous=FULL")
-                cursor.close()
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.close()
 
         def on_begin(connection: sa.Connection) -> None:
-            connection.exec_driver_sql(begin)
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         event.listen(engine.sync_engine, "connect", on_connect)
         event.listen(engine.sync_engine, "begin", on_begin)
@@ -63,7 +62,8 @@ async def consistent_read(connection: AsyncConnection) -> AsyncIterator[AsyncCon
     """A transaction on ``connection`` whose reads all see the database as its first read saw it, whatever is
     committed meanwhile: ``REPEATABLE READ``, read only, on PostgreSQL; on SQLite one deferred transaction (in WAL
     mode it keeps its first read's snapshot until it ends), begun here when the engine's driver would begin it only
-    at the first write, each ``SELECT`` before then seeing the database of its own moment."""
+    at the first write, each ``SELECT`` before then seeing the database of its own moment (on a writer's engine,
+    :func:`audit_engine` has begun it already)."""
     if connection.dialect.name == "postgresql":
         connection = await connection.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
     async with connection.begin():

@@ -388,7 +388,8 @@ def test_the_verifying_child_leaves_no_metrics_files_beside_the_workers(
 # -- a live trail: the gateway appends while it is verified ------------------------------------------------------
 
 
-def test_a_trail_appended_to_during_its_verification_is_verified_as_of_one_moment(trail: Trail) -> None:
+@pytest.mark.parametrize("reader", ["plain", "audit"])  # the periodic verification's engine, and the command's
+def test_a_trail_appended_to_during_its_verification_is_verified_as_of_one_moment(trail: Trail, reader: str) -> None:
     """The head is read first, the events after it: events a writer commits in between must not be read as
     appended behind the gateway's back (a false alarm of tampering on every busy gateway)."""
     from gateway.audit.verify import verify_trail
@@ -411,7 +412,7 @@ def test_a_trail_appended_to_during_its_verification_is_verified_as_of_one_momen
             writer.join()
 
     async def verify_while_appending() -> tuple[Any, Any]:
-        engine = create_engine(trail.url)
+        engine = create_engine(trail.url) if reader == "plain" else audit_engine(trail.url, writer=False)
         sa.event.listen(engine.sync_engine, "after_cursor_execute", after_the_head_is_read)
         try:
             during = await verify_trail(engine)
