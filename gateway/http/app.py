@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from gateway import __version__
+from gateway.core.collector import collector_for_serving
 from gateway.core.logs import configure_logging, get_logger
 from gateway.core.settings import Settings, get_settings
 from gateway.core.telemetry import configure_tracing
@@ -58,13 +58,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await tracing.start()
         try:
             await state.start()
-            # What the start made lives as long as the process: out of the collector's sight, a full collection
-            # no longer walks it while requests wait (given back when the gateway closes).
-            gc.freeze()
             try:
-                yield
+                with collector_for_serving():
+                    yield
             finally:
-                gc.unfreeze()
                 await state.close()
         finally:
             if tracing is not None:
