@@ -21,10 +21,10 @@ from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
-import jmespath
 import orjson
 
 from connectors.errors import BadQuery, UpstreamError
+from connectors.record_mapping import compile_expression
 
 from .client import Answer
 from .config import (
@@ -128,7 +128,7 @@ class Paginator(ABC):
     def _total(self, expression: str | None, body: Any) -> int | None:
         if expression is None:
             return None
-        total = jmespath.search(expression, body)
+        total = compile_expression(expression)(body)
         return total if _is_int(total, 0, None) else None
 
 
@@ -217,7 +217,7 @@ class TokenPaginator(Paginator):
         super().__init__(endpoint, base_url, label)
         assert isinstance(endpoint.pagination, CursorPagination)
         self.style_config = endpoint.pagination
-        self._next = jmespath.compile(self.style_config.next_cursor)
+        self._next = compile_expression(self.style_config.next_cursor)
 
     def request(self, position: Position, filters: Mapping[str, str]) -> Request:
         """The first page without a token; the others with theirs."""
@@ -231,7 +231,7 @@ class TokenPaginator(Paginator):
 
     def following(self, position: Position, received: int, body: Any, answer: Answer) -> Position | None:
         """The page of the answer's next token, if it has one."""
-        token = self._next.search(body)
+        token = self._next(body)
         if isinstance(token, int) and not isinstance(token, bool):
             token = str(token)
         if not isinstance(token, str) or not token:

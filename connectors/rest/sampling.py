@@ -13,6 +13,7 @@ from jmespath.exceptions import JMESPathError
 from pydantic import Field, field_validator
 
 from connectors.errors import UpstreamError
+from connectors.record_mapping import compile_expression
 from connectors.sampling import Pacer, SamplePolicy, raw_data, records_of, sample_pages
 
 if TYPE_CHECKING:
@@ -74,19 +75,19 @@ class RestSampler:
         self.connector = connector
         self.listing = listing
         self.pacer = Pacer(listing.requests_per_second)
-        self._items = jmespath.compile(listing.items)
-        self._total = jmespath.compile(listing.total) if listing.total else None
-        self._error = jmespath.compile(listing.error_when) if listing.error_when else None
+        self._items = compile_expression(listing.items)
+        self._total = compile_expression(listing.total) if listing.total else None
+        self._error = compile_expression(listing.error_when) if listing.error_when else None
 
     async def _page(self, index: int, size: int) -> tuple[Sequence[Any], int | None]:
         listing, connector = self.listing, self.connector
         at = index * size if listing.paging == "offset" else index + listing.first_page
         params = {**listing.params, listing.page_param: str(at), listing.size_param: str(size)}
         _, body = await connector._search_call("GET", listing.path, params, listing.timeout_seconds)
-        if self._error is not None and self._error.search(body):
+        if self._error is not None and self._error(body):
             raise UpstreamError(f"{connector.slug}: the sector system reported an error", reason="protocol")
-        items = records_of(self._items.search(body))
-        total: Any = self._total.search(body) if self._total is not None else None
+        items = records_of(self._items(body))
+        total: Any = self._total(body) if self._total is not None else None
         if total is not None and (not isinstance(total, int) or isinstance(total, bool) or total < 0):
             raise UpstreamError(f"{connector.slug}: the listing's total is not a number", reason="protocol")
         return items, total
