@@ -12,11 +12,13 @@ An adapter imports this package, never another adapter (``lint-imports`` checks 
 
 from .client import (
     Answer,
+    AsyncClient,
     Engine,
     HttpClient,
     WithoutRequestLines,
     attempt_timeout,
     call_deadline,
+    close_streamed,
     deadline_passed,
     http_client,
     parse_links,
@@ -30,6 +32,7 @@ from .retry import Retrier, backoff_delay
 
 __all__ = [
     "Answer",
+    "AsyncClient",
     "BearerAuth",
     "ConfigModel",
     "Engine",
@@ -44,6 +47,7 @@ __all__ = [
     "backoff_delay",
     "call_deadline",
     "check_http_url",
+    "close_streamed",
     "deadline_passed",
     "from_exception",
     "from_response",

@@ -6,8 +6,9 @@ under the call's deadline and returns an :class:`Answer` (status, headers, body 
 connector: the cheaper per request, measured in ``bench/``), or an ``httpx.AsyncClient`` (``http_transport:
 httpx``, and the SOAP adapter, whose zeep transport speaks httpx). Either way: TLS verification always on
 (:func:`ssl_context`), the connection pool's limit, no proxy or netrc from the environment, no redirects followed,
-no cookies kept. :func:`http_client` builds the ``httpx.AsyncClient`` of a connector; :func:`read_limited` reads
-a streamed httpx answer up to the limit; :func:`call_deadline` and :func:`attempt_timeout` turn the call's
+no cookies kept. :func:`http_client` builds the ``httpx.AsyncClient`` of a connector (an :class:`AsyncClient`,
+whose answers hold no reference cycle once read); :func:`read_limited` reads a streamed httpx answer up to the
+limit and :func:`close_streamed` closes it; :func:`call_deadline` and :func:`attempt_timeout` turn the call's
 deadline into timeouts. Importing this module keeps httpx's per-request log lines out of the logs
 (:func:`without_request_lines`).
 """
@@ -35,11 +36,13 @@ from .config import HttpConnectorConfig
 
 __all__ = [
     "Answer",
+    "AsyncClient",
     "Engine",
     "HttpClient",
     "WithoutRequestLines",
     "attempt_timeout",
     "call_deadline",
+    "close_streamed",
     "deadline_passed",
     "http_client",
     "parse_links",
@@ -93,19 +96,52 @@ def _shared_context(cafile: str | None, _mtime_ns: int, _size: int) -> ssl.SSLCo
     return httpx.create_ssl_context()
 
 
+#: What a read answer's stream becomes: its body is the answer's ``content`` already.
+_READ = httpx.ByteStream(b"")
+
+
+def _unbind(response: httpx.Response) -> None:
+    """Let go of a closed answer's stream: httpx binds each answer to a stream that refers back to it, a reference
+    cycle (with the request, the headers and the pool's objects, about forty objects a call) that reference
+    counting never frees, only a pass of the cyclic garbage collector."""
+    response.stream = _READ
+
+
+async def close_streamed(response: httpx.Response) -> None:
+    """Close an answer sent with ``stream=True`` (read or not), and let go of its stream (see :class:`AsyncClient`)."""
+    try:
+        await response.aclose()
+    finally:
+        _unbind(response)
+
+
+class AsyncClient(httpx.AsyncClient):
+    """httpx's client, whose answers hold no reference cycle once read: an answer read in full by :meth:`send`
+    (every call but ``stream=True``) lets go of its stream; a streamed one does when closed by
+    :func:`close_streamed`. Otherwise each call would leave its answer, request and headers for the cyclic garbage
+    collector."""
+
+    async def send(self, request: httpx.Request, *, stream: bool = False, **options: Any) -> httpx.Response:
+        """Send ``request`` as httpx does (``options`` are :meth:`httpx.AsyncClient.send`'s)."""
+        response = await super().send(request, stream=stream, **options)
+        if not stream:
+            _unbind(response)
+        return response
+
+
 def http_client(
     config: HttpConnectorConfig,
     *,
     verify: ssl.SSLContext | None = None,
     **options: Any,
-) -> httpx.AsyncClient:
+) -> AsyncClient:
     """A pooled ``httpx.AsyncClient`` to the sector system: ``config``'s CA bundle (or ``verify``, a context made
     by :func:`ssl_context`) and connection limit, nothing taken from the environment, redirects not followed.
     ``options`` are the client's other arguments (``base_url``, ``headers``, ``auth``...)."""
     verify = verify or ssl_context(config.ca_bundle)
     limits = httpx.Limits(max_connections=config.max_connections, max_keepalive_connections=config.max_connections)
     transport = httpx.AsyncHTTPTransport(verify=verify, limits=limits, trust_env=False)
-    return httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False, **options)
+    return AsyncClient(transport=transport, follow_redirects=False, trust_env=False, **options)
 
 
 def call_deadline(seconds: float) -> float:
@@ -368,7 +404,7 @@ class HttpClient:
                 content = await read_limited(response, self._limit, self._label)
             return Answer(status, response.headers, content, response.links)
         finally:
-            await response.aclose()
+            await close_streamed(response)
 
 
 async def _read_aiohttp(response: aiohttp.ClientResponse, limit: int, label: str) -> bytes:

@@ -34,6 +34,7 @@ from connectors.http import (
     Retrier,
     attempt_timeout,
     call_deadline,
+    close_streamed,
     deadline_passed,
     from_exception,
     from_response,
@@ -90,7 +91,7 @@ class LimitedTransport(AsyncTransport):
         try:
             content = await read_limited(response, self.max_bytes, self.label)
         finally:
-            await response.aclose()
+            await close_streamed(response)
         return httpx.Response(response.status_code, headers=response.headers, content=content, request=request)
 
 

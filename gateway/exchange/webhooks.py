@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from connectors.http import AsyncClient
 from gateway.audit.events import PendingEvent, outcome_of
 from gateway.core import metrics
 from gateway.core.db import utcnow
@@ -257,7 +258,7 @@ class WebhookSender(LeasedLoop):
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
-            self._http = httpx.AsyncClient(timeout=self.settings.webhook_timeout_seconds, follow_redirects=False)
+            self._http = AsyncClient(timeout=self.settings.webhook_timeout_seconds, follow_redirects=False)
         return self._http
 
     @property

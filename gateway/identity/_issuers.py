@@ -20,6 +20,7 @@ from typing import Any, Generic, TypeVar
 import httpx
 import orjson
 
+from connectors.http import AsyncClient
 from gateway.core import metrics
 from gateway.core.logs import get_logger
 from gateway.core.settings import TrustedIssuer
@@ -215,7 +216,7 @@ class ExternalIssuers(Generic[K]):
         self._own_http: httpx.AsyncClient | None = None
         if http is None and trusted:
             # No redirects: the configured URL is the one trusted.
-            http = self._own_http = httpx.AsyncClient(follow_redirects=False, timeout=10.0)
+            http = self._own_http = AsyncClient(follow_redirects=False, timeout=10.0)
         self._issuers: dict[str, IssuerKeys[K]] = {}
         if http is not None:
             self._issuers = {item.issuer: IssuerKeys(item, http=http, parse=parse_for(item)) for item in trusted}

@@ -5,6 +5,7 @@ with its retries and deadlines."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -330,3 +331,34 @@ async def test_both_transports_serve_the_same_records(
         with pytest.raises(UpstreamTimeout):
             await connector.get(ids[0])
     assert got == expected
+
+
+CLIENT_MODULES = ("httpx", "httpcore", "aiohttp", "yarl", "multidict", "jmespath", "connectors")
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+async def test_reads_leave_nothing_of_the_client_in_reference_cycles(
+    population_sector: Any, quiet_api: ApiServer, transport: str
+) -> None:
+    """Every read's objects are freed when it ends, by reference counting: none is left for the cyclic garbage
+    collector (whose passes walk the requests in flight). The simulated API runs in this process: only the
+    client's side is counted."""
+    ids = [row["so_dinh_danh"] for row in population_sector.rows[:20]]
+    async with rest(quiet_api, http_transport=transport, timeout_seconds=5) as connector:
+        for pid in ids:
+            await connector.get(pid)
+        gc.collect()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            for pid in ids * 2:
+                await connector.get(pid)
+            gc.collect()
+            left = [
+                f"{type(thing).__module__}.{type(thing).__qualname__}"
+                for thing in gc.garbage
+                if type(thing).__module__.startswith(CLIENT_MODULES)
+            ]
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+    assert left == []

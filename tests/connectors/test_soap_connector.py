@@ -4,6 +4,8 @@ mapping (XPath and zeep), faults, authentication, deadlines, retries, malformed 
 from __future__ import annotations
 
 import asyncio
+import collections
+import gc
 import logging
 import time
 from collections.abc import Iterator
@@ -491,3 +493,36 @@ def test_a_bad_conversion_is_refused_naming_the_field(server: SimulatorServer) -
     with pytest.raises(ConnectorConfigError) as info:
         _connector(server.url, conversions={"requested_on": {"type": "date", "format": "dd.mm.yy"}})
     assert "conversions.requested_on" in info.value.message and "'yy'" in info.value.message
+
+
+#: The client's modules but lxml's: zeep builds each envelope with a new ``lxml.builder.ElementMaker``, whose
+#: closures refer back to it (a cycle of a few objects per call, in zeep's code).
+CLIENT_MODULES = ("httpx", "httpcore", "zeep", "jmespath", "connectors")
+
+
+@pytest.mark.parametrize("mapping", ["xpath", "zeep"])
+async def test_calls_leave_nothing_of_the_client_in_reference_cycles(
+    server: SimulatorServer, service: Any, mapping: str
+) -> None:
+    """Every call's objects are freed when it ends, by reference counting: no answer of httpx is left for the
+    cyclic garbage collector (whose passes walk the requests in flight). The simulated service runs in this
+    process: only the client's side is counted."""
+    numbers = [row["so_ho_so"] for row in requests()[:10]]
+    async with _connector(server.url, mapping=mapping) as connector:
+        for number in numbers:
+            await connector.get(number)
+        gc.collect()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            for number in numbers * 2:
+                await connector.get(number)
+            gc.collect()
+            left = [
+                f"{type(thing).__module__}.{type(thing).__qualname__}"
+                for thing in gc.garbage
+                if type(thing).__module__.startswith(CLIENT_MODULES)
+            ]
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+    assert left == [], collections.Counter(left)
