@@ -247,6 +247,7 @@ class HttpClient:
         self._headers = dict(headers or {})
         self._limit = config.max_response_bytes
         self._connect = config.connect_timeout_seconds
+        self._connect_only = aiohttp.ClientTimeout(total=None, connect=None, sock_connect=self._connect, sock_read=None)
         self._session: aiohttp.ClientSession | None = None
         self._httpx = client
         self._owns_httpx = client is None
@@ -300,6 +301,7 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         basic: tuple[str, str] | None = None,
         read: Collection[int] | None = None,
+        under_deadline: bool = False,
     ) -> Answer:
         """Send one request within what is left of ``deadline`` (on the running loop's clock; connecting within
         ``connect_timeout_seconds`` of it), with ``params`` in the query, ``json`` (by orjson) or the form ``data``
@@ -307,13 +309,17 @@ class HttpClient:
         when ``None``), refused (an :class:`UpstreamError`) beyond ``max_response_bytes``. The engine's errors
         (``aiohttp.ClientError``, ``httpx.HTTPError``, ``OSError``) are the caller's to classify
         (:func:`connectors.http.failures.from_exception`); :func:`deadline_passed` is raised when no time is left.
+
+        ``under_deadline``: the caller already awaits this request under ``asyncio.timeout_at(deadline)`` (as
+        :class:`connectors.rest.client.UpstreamClient` awaits each attempt), which then ends it when the deadline
+        passes, with its own ``TimeoutError``: the request sets no timer of its own.
         """
         remaining = deadline - asyncio.get_running_loop().time()
         if remaining <= 0:
             raise deadline_passed(self._label)
         self.open()
-        if self._session is not None:
-            return await self._aiohttp(
+        if self._session is None:
+            return await self._via_httpx(
                 method,
                 url,
                 remaining=remaining,
@@ -324,7 +330,7 @@ class HttpClient:
                 basic=basic,
                 read=read,
             )
-        return await self._via_httpx(
+        sent = self._aiohttp(
             method,
             url,
             remaining=remaining,
@@ -335,6 +341,23 @@ class HttpClient:
             basic=basic,
             read=read,
         )
+        if under_deadline:
+            return await sent
+        try:
+            async with asyncio.timeout_at(deadline) as within:
+                return await sent
+        except TimeoutError:
+            if within.expired():
+                raise deadline_passed(self._label) from None
+            raise
+
+    def _aiohttp_timeout(self, remaining: float) -> aiohttp.ClientTimeout:
+        """aiohttp's timeouts of a request with ``remaining`` seconds left: only the connection's
+        (``connect_timeout_seconds``, if a new one is opened); the deadline's timer covers the rest, pool and
+        answer included (aiohttp's own would set two or three more timers a request)."""
+        if remaining >= self._connect:
+            return self._connect_only
+        return aiohttp.ClientTimeout(total=None, connect=None, sock_connect=remaining, sock_read=None)
 
     async def _aiohttp(
         self,
@@ -357,16 +380,13 @@ class HttpClient:
         if basic is not None:
             credentials = base64.b64encode(f"{basic[0]}:{basic[1]}".encode()).decode("ascii")
             headers = {**(headers or {}), "Authorization": f"Basic {credentials}"}
-        timeout = aiohttp.ClientTimeout(
-            total=None, connect=remaining, sock_connect=min(self._connect, remaining), sock_read=remaining
-        )
         async with self._session.request(
             method,
             self._url(url),
             params=params,
             data=body,
             headers=headers,
-            timeout=timeout,
+            timeout=self._aiohttp_timeout(remaining),
             allow_redirects=False,
         ) as response:
             status = response.status

@@ -124,7 +124,14 @@ class UpstreamClient:
                 context = forwarded_headers(current_context(), self._context_headers)
                 headers = {**context, **used} if context else used
                 answer = await self.http.request(
-                    method, url, params=params, json=json, headers=headers, deadline=deadline, read=accept
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    headers=headers,
+                    deadline=deadline,
+                    read=accept,
+                    under_deadline=True,
                 )
         except TimeoutError:
             raise deadline_passed(self._label) from None

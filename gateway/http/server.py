@@ -68,6 +68,7 @@ class LimitedHttpTools(HttpToolsProtocol):
         self._head_bytes = 0
         self._head_count = 0
         self._head_deadline: asyncio.TimerHandle | None = None
+        self._head_began = 0.0  # on the loop's clock: when the awaited head's first byte arrived
         self._refused = False
 
     # -- the deadline -------------------------------------------------------------------------------------------
@@ -106,18 +107,26 @@ class LimitedHttpTools(HttpToolsProtocol):
             super().data_received(data)
         except _HeadRefused:
             return
-        if self._awaiting_head and self._head_bytes > self.limits.max_bytes and not self.transport.is_closing():
-            # Still inside the head, and already over the limit: refuse before reading the rest.
-            self._refuse(self._too_large(), "too_large")
+        if self._awaiting_head and not self.transport.is_closing():
+            if self._head_bytes > self.limits.max_bytes:
+                # Still inside the head, and already over the limit: refuse before reading the rest.
+                self._refuse(self._too_large(), "too_large")
+            elif self._head_deadline is None:
+                # A head that did not arrive whole: its deadline runs from its first byte.
+                self._head_deadline = self.loop.call_at(
+                    self._head_began + self.limits.read_timeout_seconds, self._head_timed_out
+                )
 
     # -- parser callbacks ---------------------------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        if not self._awaiting_head:  # the next request on a kept-alive connection: its head has its deadline
+        if not self._awaiting_head:
+            # The next request on a kept-alive connection: its head has its deadline, armed only if the head is
+            # still incomplete once this data is parsed (most heads arrive whole: no timer to set and cancel).
             self._awaiting_head = True
             self._head_bytes = 0
-            self._arm_deadline()
+            self._head_began = self.loop.time()
         self._head_count = 0
 
     def on_header(self, name: bytes, value: bytes) -> None:

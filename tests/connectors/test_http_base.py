@@ -12,8 +12,9 @@ import certifi
 import httpx
 import pytest
 
-from connectors.errors import UpstreamError, UpstreamUnavailable
+from connectors.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from connectors.http import (
+    HttpClient,
     HttpConnectorConfig,
     Retrier,
     RetryPolicy,
@@ -142,3 +143,40 @@ def test_clients_that_trust_the_same_cas_share_one_tls_context(tmp_path: Path) -
     assert ssl_context(bundle) is not shared
     with pytest.raises(FileNotFoundError):
         ssl_context(tmp_path / "missing.pem")
+
+
+CONFIG = HttpConnectorConfig(fields={"personal_id": "so_dinh_danh"})
+
+
+@pytest.mark.parametrize(
+    ("engine", "error"), [("aiohttp", UpstreamTimeout), ("httpx", httpx.ReadTimeout)], ids=["aiohttp", "httpx"]
+)
+async def test_a_request_ends_at_its_deadline(hanging_api_url: str, engine: str, error: type[Exception]) -> None:
+    """A sector system that never answers: the request ends when the deadline passes (aiohttp's with
+    :func:`deadline_passed`'s error, httpx's with its own timeout, for the caller to classify)."""
+    client = HttpClient(CONFIG, label="population", engine=engine)  # type: ignore[arg-type]
+    try:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(error):
+            await client.request("GET", f"{hanging_api_url}/api/v1/cong-dan/068099000123", deadline=started + 0.4)
+        assert 0.35 <= loop.time() - started < 2
+    finally:
+        await client.aclose()
+
+
+async def test_a_request_under_its_callers_deadline_is_ended_by_the_caller(hanging_api_url: str) -> None:
+    """``under_deadline``: the caller's ``asyncio.timeout_at`` ends the request; the request sets no timer that
+    would end it first."""
+    client = HttpClient(CONFIG, label="population")
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 0.4
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout_at(deadline):
+                await client.request(
+                    "GET", f"{hanging_api_url}/api/v1/cong-dan/068099000123", deadline=deadline, under_deadline=True
+                )
+        assert loop.time() - deadline < 1.5
+    finally:
+        await client.aclose()

@@ -154,6 +154,39 @@ def test_the_next_request_on_a_kept_alive_connection_has_its_own_deadline(addres
     assert answer(raw)[0] == 408
 
 
+def test_the_next_head_on_a_kept_alive_connection_trickling_in_is_cut_off_a_deadline_after_its_first_byte(
+    address: tuple[str, int],
+) -> None:
+    with connect(address) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n")
+        assert read_response(sock).startswith(b"HTTP/1.1 200 ")
+        request = b"GET /healthz HTTP/1.1\r\nHost: gateway\r\nX-Padding: " + b"a" * 200
+        sock.setblocking(False)
+        started = time.monotonic()
+        received = b""
+        closed_after: float | None = None
+        for byte in range(len(request)):
+            with contextlib.suppress(OSError):
+                sock.send(request[byte : byte + 1])  # each byte would restart a deadline counted per packet
+            try:
+                data = sock.recv(65536)
+            except BlockingIOError:
+                data = None
+            except OSError:
+                data = b""
+            if data is not None:
+                received += data
+                if not data:
+                    closed_after = time.monotonic() - started
+                    break
+            if time.monotonic() - started > DEADLINE * 5:
+                break
+            time.sleep(0.05)
+    assert closed_after is not None, "the trickling head was never cut off"
+    assert DEADLINE * 0.9 <= closed_after < DEADLINE * 3
+    assert answer(received)[0] == 408
+
+
 def test_a_megabyte_header_is_refused_with_431(address: tuple[str, int]) -> None:
     with connect(address) as sock:
         head = b"GET /healthz HTTP/1.1\r\nHost: gateway\r\nX-Big: " + b"b" * 1_048_576 + b"\r\n\r\n"
