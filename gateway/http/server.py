@@ -13,7 +13,8 @@ adds, per connection:
 
 Both answers are problem details (``/problems/request-timeout``, ``/problems/header-fields-too-large``), written
 directly on the socket: the application never sees such a request. Between requests on a kept-alive connection,
-uvicorn's own ``timeout_keep_alive`` closes an idle connection.
+uvicorn's ``timeout_keep_alive`` closes an idle connection (with one timer a connection, where uvicorn sets one a
+request).
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class LimitedHttpTools(HttpToolsProtocol):
         self._head_count = 0
         self._head_deadline: asyncio.TimerHandle | None = None
         self._head_began = 0.0  # on the loop's clock: when the awaited head's first byte arrived
+        self._idle_since: float | None = None  # on the loop's clock: when the last answer left, if none is awaited
         self._refused = False
 
     # -- the deadline -------------------------------------------------------------------------------------------
@@ -96,7 +98,44 @@ class LimitedHttpTools(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_deadline()
+        if self.timeout_keep_alive_task is not None:
+            self.timeout_keep_alive_task.cancel()
+            self.timeout_keep_alive_task = None
         super().connection_lost(exc)
+
+    # -- keep-alive: one timer a connection, not one a request ---------------------------------------------------
+    # uvicorn cancels its keep-alive timer whenever data arrives and sets a new one after every answer. Here the
+    # timer, once set, stays: when it fires, it closes the connection if it has been idle for ``timeout_keep_alive``
+    # since its last answer, else it is set again for then (or, while a request is in progress, by its answer).
+
+    def _unset_keepalive_if_required(self) -> None:
+        self._idle_since = None
+
+    def on_response_complete(self) -> None:
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self._idle_since = None
+        self.flow.resume_reading()  # reading may have been paused for pipelined requests
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+            return
+        self._idle_since = self.loop.time()
+        if self.timeout_keep_alive_task is None:
+            self.timeout_keep_alive_task = self.loop.call_at(
+                self._idle_since + self.timeout_keep_alive, self.timeout_keep_alive_handler
+            )
+
+    def timeout_keep_alive_handler(self) -> None:
+        self.timeout_keep_alive_task = None
+        if self._idle_since is None:
+            return  # a request is in progress: its answer sets the timer again
+        closes_at = self._idle_since + self.timeout_keep_alive
+        if self.loop.time() >= closes_at:
+            super().timeout_keep_alive_handler()
+        else:
+            self.timeout_keep_alive_task = self.loop.call_at(closes_at, self.timeout_keep_alive_handler)
 
     def data_received(self, data: bytes) -> None:
         if self._refused:

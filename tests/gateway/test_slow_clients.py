@@ -245,3 +245,46 @@ def test_heads_within_the_limits_are_served(address: tuple[str, int]) -> None:
         sock.sendall(b"}")
         raw = read_all(sock)
     assert answer(raw)[0] == 405
+
+
+KEEP_ALIVE = 1.0
+
+
+@pytest.fixture(scope="module")
+def keep_alive_address(make_settings: Callable[..., Settings]) -> Iterator[tuple[str, int]]:
+    """The gateway's server with a keep-alive timeout of :data:`KEEP_ALIVE` seconds."""
+    options = uvicorn_options(make_settings(), host="127.0.0.1", port=0)
+    options.pop("workers")
+    with LiveServer(create_app(make_settings()), **options, timeout_keep_alive=KEEP_ALIVE) as live:
+        host, _, port = live.url.removeprefix("http://").rpartition(":")
+        yield host, int(port)
+
+
+def test_an_idle_kept_alive_connection_is_closed_after_the_keep_alive_timeout(
+    keep_alive_address: tuple[str, int],
+) -> None:
+    with connect(keep_alive_address) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n")
+        assert read_response(sock).startswith(b"HTTP/1.1 200 ")
+        answered = time.monotonic()
+        assert read_all(sock) == b""
+        idle = time.monotonic() - answered
+    assert KEEP_ALIVE * 0.9 <= idle < KEEP_ALIVE * 3
+
+
+def test_a_connection_in_use_stays_open_past_the_keep_alive_timeout_then_closes_when_idle(
+    keep_alive_address: tuple[str, int],
+) -> None:
+    with connect(keep_alive_address) as sock:
+        started = answered = time.monotonic()
+        answers = 0
+        while answered - started < KEEP_ALIVE * 2.5:
+            time.sleep(KEEP_ALIVE * 0.3)
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n")
+            assert read_response(sock).startswith(b"HTTP/1.1 200 ")  # the same connection, still open
+            answered = time.monotonic()
+            answers += 1
+        assert read_all(sock) == b""
+        idle = time.monotonic() - answered
+    assert answers >= 7
+    assert KEEP_ALIVE * 0.9 <= idle < KEEP_ALIVE * 3
