@@ -7,8 +7,9 @@ from __future__ import annotations
 import heapq
 import math
 import time
+from array import array
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 
@@ -41,6 +42,60 @@ class WindowSummary:
         return self.violations / self.calls if self.calls else 0.0
 
 
+class _Samples:
+    """The newest ``capacity`` samples ``(when, value)``, oldest first, as two arrays of doubles: 16 bytes a sample,
+    where a deque of tuples of floats takes about 110 (a worker keeps up to ``latency_window`` of them for each
+    database, for calls and for checks)."""
+
+    __slots__ = ("_capacity", "_size", "_start", "_values", "_whens")
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._whens = array("d")
+        self._values = array("d")
+        # The samples are the slots start, start + 1, ... (modulo capacity), size of them. Until the arrays are
+        # full (no slot reused yet), start + size is their length: a new sample is appended.
+        self._start = 0
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def append(self, when: float, value: float) -> None:
+        """Add the newest sample, dropping the oldest when full."""
+        if len(self._whens) < self._capacity:
+            self._whens.append(when)
+            self._values.append(value)
+            self._size += 1
+            return
+        if self._size < self._capacity:  # room left by samples dropped as too old
+            slot = (self._start + self._size) % self._capacity
+            self._size += 1
+        else:
+            slot = self._start
+            self._start = (self._start + 1) % self._capacity
+        self._whens[slot] = when
+        self._values[slot] = value
+
+    def drop_before(self, horizon: float) -> None:
+        """Drop the samples taken before ``horizon``."""
+        whens, capacity = self._whens, self._capacity
+        while self._size and whens[self._start] < horizon:
+            self._start = (self._start + 1) % capacity
+            self._size -= 1
+
+    def clear(self) -> None:
+        """Drop every sample."""
+        self._whens, self._values = array("d"), array("d")
+        self._start = self._size = 0
+
+    def __iter__(self) -> Iterator[tuple[float, float]]:
+        whens, values, capacity = self._whens, self._values, self._capacity
+        for offset in range(self._size):
+            slot = (self._start + offset) % capacity
+            yield whens[slot], values[slot]
+
+
 class Evidence:
     """The evidence of one connection's window. Not thread-safe: used from the event loop only.
 
@@ -62,8 +117,8 @@ class Evidence:
         # [slice index, calls, failures, violations], oldest first
         self._slices: deque[list[int]] = deque()
         # (when, latency seconds) of good calls and of checks, the newest max_latencies of each
-        self._call_latencies: deque[tuple[float, float]] = deque(maxlen=max_latencies)
-        self._check_latencies: deque[tuple[float, float]] = deque(maxlen=max_latencies)
+        self._call_latencies = _Samples(max_latencies)
+        self._check_latencies = _Samples(max_latencies)
         # Slices older than the longest window asked for go when a new slice starts (a day until a summary).
         self._keep_seconds = 86400.0
 
@@ -91,13 +146,13 @@ class Evidence:
         if failed:
             current[2] += 1
         elif latency_seconds is not None:
-            self._call_latencies.append((now, latency_seconds))
+            self._call_latencies.append(now, latency_seconds)
         if violation:
             current[3] += 1
 
     def record_check(self, latency_seconds: float) -> None:
         """The latency of one good health check."""
-        self._check_latencies.append((self._clock(), latency_seconds))
+        self._check_latencies.append(self._clock(), latency_seconds)
 
     def clear_calls(self) -> None:
         """Forget the calls (a new circuit starts afresh)."""
@@ -112,8 +167,7 @@ class Evidence:
         while slices and (slices[0][0] + 1) * self._slice <= horizon:
             slices.popleft()
         for samples in (self._call_latencies, self._check_latencies):
-            while samples and samples[0][0] < horizon:
-                samples.popleft()
+            samples.drop_before(horizon)
         latest = heapq.merge(self._call_latencies, self._check_latencies)  # both in time order
         latencies = [latency for _, latency in latest]
         return WindowSummary(
