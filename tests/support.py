@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import random
@@ -37,6 +38,29 @@ TEST_DATA_KEY = "YXhpcy1nYXRld2F5IHRlc3Qgc3VpdGUgZGF0YSBrZXk="
 STATED = {"X-Purpose": "1.001612.000.00.00.H41", "X-Actor-Id": "CB-068-0001"}
 
 POSTGRES_SERVER_URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@contextmanager
+def garbage_in_cycles(*modules: str) -> Iterator[list[str]]:
+    """The objects left in reference cycles by the block, of types defined in ``modules`` (``module.qualname``).
+
+    The list fills when the block ends: the cyclic collector runs, and what it finds is named rather than freed.
+    Only these modules' objects are counted: other threads of the test process (servers, the event loops of earlier
+    tests) may leave their own garbage meanwhile."""
+    found: list[str] = []
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        yield found
+        gc.collect()
+        found.extend(
+            f"{type(thing).__module__}.{type(thing).__qualname__}"
+            for thing in gc.garbage
+            if type(thing).__module__.startswith(modules)
+        )
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
 
 
 def in_ci() -> bool:

@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, urljoin, urlsplit
 import orjson
 
 from connectors.errors import BadQuery, UpstreamError
-from connectors.record_mapping import compile_expression
+from connectors.record_mapping import Getter, compile_expression
 
 from .client import Answer
 from .config import (
@@ -125,10 +125,15 @@ class Paginator(ABC):
     def _bad_cursor(self) -> BadQuery:
         return BadQuery(f"{self.label}: the cursor is not one of this search")
 
-    def _total(self, expression: str | None, body: Any) -> int | None:
-        if expression is None:
+    @staticmethod
+    def _total_getter(expression: str | None) -> Getter | None:
+        return compile_expression(expression) if expression is not None else None
+
+    @staticmethod
+    def _total(getter: Getter | None, body: Any) -> int | None:
+        if getter is None:
             return None
-        total = compile_expression(expression)(body)
+        total = getter(body)
         return total if _is_int(total, 0, None) else None
 
 
@@ -145,6 +150,7 @@ class PagePaginator(Paginator):
         super().__init__(endpoint, base_url, label)
         assert isinstance(endpoint.pagination, PageNumberPagination)
         self.style_config = endpoint.pagination
+        self._count = self._total_getter(self.style_config.total)
 
     def first(self, limit: int) -> Position:
         """Start at the API's first page number."""
@@ -166,7 +172,7 @@ class PagePaginator(Paginator):
 
     def following(self, position: Position, received: int, body: Any, answer: Answer) -> Position | None:
         """The next page, unless this one was short or the total says it was the last."""
-        total = self._total(self.style_config.total, body)
+        total = self._total(self._count, body)
         seen = (position.number - self.style_config.first_page + 1) * position.size
         more = seen < total if total is not None else received == position.size
         return Position(position.size, position.number + 1) if more and received else None
@@ -181,6 +187,7 @@ class OffsetPaginator(Paginator):
         super().__init__(endpoint, base_url, label)
         assert isinstance(endpoint.pagination, OffsetPagination)
         self.style_config = endpoint.pagination
+        self._count = self._total_getter(self.style_config.total)
         self.peek = 1 if self.style_config.total is None else 0
 
     def request(self, position: Position, filters: Mapping[str, str]) -> Request:
@@ -200,7 +207,7 @@ class OffsetPaginator(Paginator):
 
     def following(self, position: Position, received: int, body: Any, answer: Answer) -> Position | None:
         """The next window, if the peeked record or the total says there is one."""
-        total = self._total(self.style_config.total, body)
+        total = self._total(self._count, body)
         if total is not None:
             more = position.number + position.size < total and received > 0
         else:

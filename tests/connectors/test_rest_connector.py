@@ -5,12 +5,12 @@ with its retries and deadlines."""
 from __future__ import annotations
 
 import asyncio
-import gc
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from support import garbage_in_cycles
 
 from connectors.base import ContractViolation, RecordNotFound, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from connectors.population import PopulationConnector
@@ -347,18 +347,7 @@ async def test_reads_leave_nothing_of_the_client_in_reference_cycles(
     async with rest(quiet_api, http_transport=transport, timeout_seconds=5) as connector:
         for pid in ids:
             await connector.get(pid)
-        gc.collect()
-        gc.set_debug(gc.DEBUG_SAVEALL)
-        try:
+        with garbage_in_cycles(*CLIENT_MODULES) as left:
             for pid in ids * 2:
                 await connector.get(pid)
-            gc.collect()
-            left = [
-                f"{type(thing).__module__}.{type(thing).__qualname__}"
-                for thing in gc.garbage
-                if type(thing).__module__.startswith(CLIENT_MODULES)
-            ]
-        finally:
-            gc.set_debug(0)
-            gc.garbage.clear()
     assert left == []

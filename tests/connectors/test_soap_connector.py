@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import gc
 import logging
 import time
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ from typing import Any
 
 import pytest
 from judicial_records_fixtures import requests
-from support import free_port
+from support import free_port, garbage_in_cycles
 
 from connectors.base import (
     BadQuery,
@@ -511,18 +510,7 @@ async def test_calls_leave_nothing_of_the_client_in_reference_cycles(
     async with _connector(server.url, mapping=mapping) as connector:
         for number in numbers:
             await connector.get(number)
-        gc.collect()
-        gc.set_debug(gc.DEBUG_SAVEALL)
-        try:
+        with garbage_in_cycles(*CLIENT_MODULES) as left:
             for number in numbers * 2:
                 await connector.get(number)
-            gc.collect()
-            left = [
-                f"{type(thing).__module__}.{type(thing).__qualname__}"
-                for thing in gc.garbage
-                if type(thing).__module__.startswith(CLIENT_MODULES)
-            ]
-        finally:
-            gc.set_debug(0)
-            gc.garbage.clear()
     assert left == [], collections.Counter(left)
