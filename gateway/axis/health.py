@@ -424,11 +424,12 @@ class HealthRunner:
         from gateway.audit.verify import VerificationUnavailable, verify_in_child
 
         url = self.settings.database_url
+        began = time.monotonic()
         try:
             ok, summary = await verify_in_child(url)
         except VerificationUnavailable as exc:
             # Nothing was verified: the chain is neither good nor broken, and the next round tries again.
-            database_outage(url).failed("audit verification", exc)
+            database_outage(url).failed("audit verification", exc, began=began)
             self._audit_due = time.monotonic() + min(60.0, self.settings.audit_verify_interval_seconds)
             return
         except Exception as exc:

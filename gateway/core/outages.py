@@ -79,14 +79,21 @@ class Outage:
         self.what = what
         self.failures: Counter[str] = Counter()
         self.since: float | None = None
+        self.ended: float | None = None
 
     @property
     def ongoing(self) -> bool:
         """Whether failures were reported since the last success."""
         return self.since is not None
 
-    def failed(self, part: str, exc: BaseException) -> None:
-        """``part`` failed because of ``exc`` (logged only when it starts an outage)."""
+    def failed(self, part: str, exc: BaseException, *, began: float | None = None) -> None:
+        """``part`` failed because of ``exc`` (logged only when it starts an outage).
+
+        ``began`` is the ``time.monotonic()`` at which a long attempt started (a child process verifying the audit
+        chain takes seconds): one that started before the last outage was over failed in that outage, and is
+        not taken for a new one."""
+        if self.since is None and began is not None and self.ended is not None and began < self.ended:
+            return
         if self.since is None:
             self.since = time.monotonic()
             log.error(f"{self.what} unavailable", part=part, error=error_name(exc))
@@ -98,7 +105,7 @@ class Outage:
             return
         seconds = round(time.monotonic() - self.since, 1)
         failed = dict(sorted(self.failures.items()))
-        self.since, self.failures = None, Counter()
+        self.since, self.failures, self.ended = None, Counter(), time.monotonic()
         log.warning(
             f"{self.what} available again",
             seconds=seconds,

@@ -223,8 +223,10 @@ def test_a_submission_during_an_outage_is_retried_with_its_key_and_the_log_stays
     back = [line for line in lines if line["event"] == "gateway database available again"]
     # One line when the outage starts and one when it ends, not one per failed round. The connections are cut
     # before the database is renamed away: a loop that reconnects in between ends a first, short outage, so a
-    # second (or a third) line pair may come before the long one; and a round that began during the outage and
-    # fails as it ends (the audit chain's verification) makes a short one after it.
+    # second (or a third) line pair may come before the long one; and a round that fails as the outage ends makes
+    # a short one after it. The audit chain's verification, which runs for seconds in a child process, is not
+    # such a round: begun during the outage, its failure belongs to it even when it comes after the recovery
+    # (before this, its late failure began an outage that no round was left to end).
     assert 1 <= len(down) <= attempts + 3, (attempts, down)
     assert len(back) == len(down), back
     every = (down, back)

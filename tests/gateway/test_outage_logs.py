@@ -16,7 +16,7 @@ import pytest
 from gateway.core import migrations
 from gateway.core.db import create_engine, create_sessionmaker
 from gateway.core.logs import configure_logging
-from gateway.core.outages import database_outage
+from gateway.core.outages import Outage, database_outage
 from gateway.core.settings import Settings
 from gateway.exchange.webhooks import WebhookSender
 from gateway.identity.access import AccessControl
@@ -88,3 +88,26 @@ def test_each_database_has_its_own_outage_whatever_its_driver(capsys: pytest.Cap
     assert [line["event"] for line in logged] == ["gateway database unavailable", "gateway database available again"]
     assert logged[1]["reached_by"] == "audit"
     assert logged[1]["by_part"] == {"exchange dispatch": 1}
+
+
+def test_a_long_attempt_begun_during_an_outage_does_not_start_another(capsys: pytest.CaptureFixture[str]) -> None:
+    """A verification of the audit chain runs for seconds in a child process: begun during an outage, it may fail
+    after another part has seen the database back. That failure belongs to the outage that is over; a failure of
+    an attempt begun after the recovery starts a new one."""
+    configure_logging(level="INFO", fmt="json")
+    outage = Outage("gateway database")
+    capsys.readouterr()
+
+    outage.failed("exchange dispatch", ConnectionRefusedError())
+    verification_began = time.monotonic()
+    outage.succeeded("audit")
+    outage.failed("audit verification", ConnectionRefusedError(), began=verification_began)
+    assert not outage.ongoing
+    assert [line["event"] for line in lines(capsys.readouterr().err)] == [
+        "gateway database unavailable",
+        "gateway database available again",
+    ]
+
+    outage.failed("audit verification", ConnectionRefusedError(), began=time.monotonic())
+    assert outage.ongoing
+    assert [line["part"] for line in lines(capsys.readouterr().err)] == ["audit verification"]
