@@ -169,8 +169,12 @@ class LiveServer:
     """A uvicorn server running an ASGI app in a thread on 127.0.0.1, on a free port."""
 
     def __init__(self, app: Any, **options: Any) -> None:
-        """``options`` are uvicorn's (those of ``gateway.http.server.uvicorn_options``: the gateway's own server)."""
-        options = {"host": "127.0.0.1", "port": 0, "log_config": None, **options}
+        """``options`` are uvicorn's (those of ``gateway.http.server.uvicorn_options``: the gateway's own server).
+
+        Kept-alive connections stay open for a minute unless ``timeout_keep_alive`` says otherwise: at uvicorn's 5 s,
+        a slow moment of a loaded machine could let the server close a pooled connection just as the test's client
+        sends on it ("Server disconnected without sending a response")."""
+        options = {"host": "127.0.0.1", "port": 0, "log_config": None, "timeout_keep_alive": 60, **options}
         self.config = uvicorn.Config(app, lifespan="on", **options)
         self.server = uvicorn.Server(self.config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
