@@ -47,6 +47,9 @@ CLOSE_GRACE_SECONDS = 2.0
 
 log = get_logger(__name__)
 
+#: The checks' jitter, from a generator of its own: the global ``random`` state is the application's.
+_JITTER = random.Random()  # noqa: S311 - jitter, not a secret
+
 
 async def check_connector(  # noqa: PLR0911
     connector: Connector,  # type: ignore[type-arg]
@@ -310,7 +313,7 @@ class HealthRunner:
         async with self.sessionmaker() as session:
             for db_id, outcome in zip(due, outcomes, strict=True):
                 policy = self._database(db_id).health
-                self._due[db_id] = now + policy.interval_seconds * (1 + random.uniform(-policy.jitter, policy.jitter))  # noqa: S311
+                self._due[db_id] = now + policy.interval_seconds * (1 + _JITTER.uniform(-policy.jitter, policy.jitter))
                 self._observe(db_id, outcome)
                 row = rows.get(db_id)
                 tracker = _tracker(row, checked_at)

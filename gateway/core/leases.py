@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import random
+import secrets
 import socket
 import time
 from abc import ABC, abstractmethod
@@ -42,7 +42,7 @@ class Lease(SQLModel, table=True):
 
 def holder_id() -> str:
     """This process's name in leases: host, pid and a random suffix."""
-    return f"{socket.gethostname()}:{os.getpid()}:{random.getrandbits(32):08x}"
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 class LeaseHolder:

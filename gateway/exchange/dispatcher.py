@@ -70,6 +70,9 @@ PERMANENT = (SubmissionRejected, OperationNotSupported, ContractViolation)
 
 log = get_logger(__name__)
 
+#: The retries' jitter, from a generator of its own: the global ``random`` state is the application's.
+_JITTER = random.Random()  # noqa: S311 - jitter, not a secret
+
 
 @dataclass(slots=True)
 class Claimed:
@@ -120,7 +123,7 @@ def backoff_seconds(attempts: int, base: float, cap: float) -> float:
     """The wait before the next delivery after ``attempts`` failed ones: doubling from ``base`` up to ``cap``,
     spread by +-20% so that retries of many operations do not come back together."""
     delay: float = min(cap, base * 2 ** max(0, attempts - 1))
-    spread: float = random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not a secret
+    spread: float = _JITTER.uniform(0.8, 1.2)
     return delay * spread
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import subprocess
 import sys
 import time
@@ -36,6 +37,7 @@ from connectors.sql.urls import to_async_url
 from gateway.core import migrations
 from gateway.core.db import create_engine, standalone_session
 from gateway.core.settings import Settings
+from gateway.exchange.dispatcher import backoff_seconds
 from gateway.http.app import create_app
 from gateway.identity.clients import create_client
 from simulators.http import SimulatorServer
@@ -211,6 +213,23 @@ def test_the_axis_counts_the_connected_databases_of_the_catalogue(
         last = sample(metrics, "gateway_health_check_last_success_timestamp_seconds", database="population")
         assert time.time() - 30 < last <= time.time() + 1
         assert api.count("status") >= 1
+
+
+def test_the_jitter_of_checks_and_retries_leaves_the_global_random_state_alone(
+    make_axis_settings: Callable[..., Settings], operator: ClientCredentials, api: PopulationApi
+) -> None:
+    """An application or a test that seeds ``random`` keeps its sequence while the gateway runs: the jitter of
+    the health checks and of the exchange's retries comes from generators of the gateway's own."""
+    random.seed(2026)
+    state = random.getstate()
+    jittered = {"population": {"health": {**FAST_HEALTH, "jitter": 0.2}}}
+    with running(make_axis_settings(**jittered), operator):
+        deadline = time.monotonic() + 10
+        while api.count("status") < 3:  # each check schedules the next one with its jitter
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    assert [backoff_seconds(attempts, 1.0, 60.0) for attempts in range(1, 6)]
+    assert random.getstate() == state
 
 
 def test_a_failing_sector_system_goes_down_and_comes_back(
