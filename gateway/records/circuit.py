@@ -43,8 +43,10 @@ class CircuitBreaker:
 
     __slots__ = (
         "_buckets",
+        "_calls",
         "_clock",
         "_consecutive",
+        "_failures",
         "_on_change",
         "_opened_at",
         "_trial_running",
@@ -69,8 +71,10 @@ class CircuitBreaker:
         self._consecutive = 0
         self._opened_at = 0.0
         self._trial_running = False
-        # One-second buckets over the window: second -> [calls, failures].
+        # One-second buckets over the window, oldest first (the clock is monotonic): second -> [calls, failures];
+        # and their sums, kept as buckets come and go.
         self._buckets: dict[int, list[int]] = {}
+        self._calls = self._failures = 0
         if on_change is not None:
             on_change(self.state)
 
@@ -143,30 +147,38 @@ class CircuitBreaker:
         self._trial_running = False
 
     def _count(self, failed: bool) -> tuple[int, int]:
-        now = self._clock()
-        second = math.floor(now)
-        bucket = self._buckets.get(second)
+        """Count a call; the calls and failures of the window (in constant time: the sums are kept)."""
+        second = math.floor(self._clock())
+        buckets = self._buckets
+        bucket = buckets.get(second)
         if bucket is None:
             horizon = second - math.ceil(self.policy.window_seconds)
-            for old in [s for s in self._buckets if s <= horizon]:
-                del self._buckets[old]
-            bucket = self._buckets[second] = [0, 0]
+            while buckets:
+                oldest = next(iter(buckets))
+                if oldest > horizon:
+                    break
+                calls, failures = buckets.pop(oldest)
+                self._calls -= calls
+                self._failures -= failures
+            bucket = buckets[second] = [0, 0]
         bucket[0] += 1
         bucket[1] += failed
-        calls = failures = 0
-        for total, bad in self._buckets.values():
-            calls += total
-            failures += bad
-        return calls, failures
+        self._calls += 1
+        self._failures += failed
+        return self._calls, self._failures
+
+    def _forget(self) -> None:
+        self._buckets.clear()
+        self._calls = self._failures = 0
 
     def _open(self) -> None:
         self._opened_at = self._clock()
-        self._buckets.clear()
+        self._forget()
         self._consecutive = 0
         self._set(CircuitState.OPEN)
 
     def _close(self) -> None:
-        self._buckets.clear()
+        self._forget()
         self._consecutive = 0
         self._set(CircuitState.CLOSED)
 

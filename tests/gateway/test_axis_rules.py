@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -327,6 +328,24 @@ def test_old_calls_leave_the_window() -> None:
         _call(breaker, failed=True)
     _call(breaker, failed=False)
     assert breaker.state is CircuitState.OPEN  # 8 of 10 in the window
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_window_counts_what_a_recount_of_its_calls_gives(seed: int) -> None:
+    """The breaker keeps the window's sums as calls come and seconds pass; they are always what counting every
+    call of the window again gives (calls in the last ``window_seconds`` whole seconds, the current one too)."""
+    rng = random.Random(seed)
+    window = rng.choice([1, 2.5, 10, 30])
+    breaker, clock, _ = _breaker(consecutive_failures=1000, error_ratio=1, window_seconds=window, min_calls=1)
+    calls: list[tuple[int, bool]] = []
+    for _ in range(500):
+        clock.now += rng.choice([0, 0, 0.01, 0.3, 1, 4, 40])
+        failed = rng.random() < 0.3
+        counted = breaker._count(failed)
+        second = math.floor(clock.now)
+        calls.append((second, failed))
+        recent = [bad for at, bad in calls if at > second - math.ceil(window)]
+        assert counted == (len(recent), sum(recent))
 
 
 def test_a_disabled_circuit_never_opens() -> None:
