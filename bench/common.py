@@ -7,6 +7,7 @@ The scripts import it as ``common`` (Python puts a script's own folder first on 
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import random
 import re
@@ -279,6 +280,18 @@ class Load:
         if p50:
             note = f"p50 {self.p50 or '?'}, {note}"
         return note + (f", {self.errors} non-2xx" if self.errors else "")
+
+
+def token_script(path: Path, client_id: str, secret: str) -> Path:
+    """A wrk script at ``path`` asking ``POST /oauth/token`` for a ``client_credentials`` token, HTTP Basic."""
+    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    path.write_text(
+        'wrk.method = "POST"\n'
+        'wrk.body = "grant_type=client_credentials"\n'
+        'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
+        f'wrk.headers["Authorization"] = "Basic {basic}"\n'
+    )
+    return path
 
 
 def wrk(url: str, script: Path | None = None, connections: int = 16, duration: float = 10) -> Load:

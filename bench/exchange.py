@@ -26,6 +26,7 @@ import tempfile
 import time
 import uuid
 from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -160,11 +161,63 @@ def main() -> None:
         help="record the delivering gateway with py-spy (--gil, raw collapsed stacks) into FILE; slows it down",
     )
     args = parser.parse_args()
+    result = exchange(args.backend, args.operations, args.batch, args.clients, profile=args.profile)
+    n = result.operations
+    print(f"backend {args.backend}, {n} operations in batches of {args.batch}, {args.clients} clients")
+    print(
+        f"  intake (stored before 202):  {result.intake_rate:8.0f} ops/s  "
+        f"({n / args.batch / result.intake:.1f} requests/s)"
+    )
+    print(f"  delivery (applied, ledger):  {result.delivery_rate:8.0f} ops/s  (gateway CPU {result.cpu_ms:.2f} ms/op)")
+    print(
+        f"  direct inserts (baseline):   {result.direct_rate:8.0f} rows/s  (before {n / result.direct_before:.0f}, "
+        f"after {n / result.direct_after:.0f})"
+    )
+    print(f"  delivery / direct:           {result.ratio:8.2f}")
 
+
+@dataclass(frozen=True)
+class Exchange:
+    """The seconds ``operations`` took: stored before their 202 (intake), delivered, and inserted directly (before
+    and after the delivery); the delivering gateway's CPU seconds."""
+
+    operations: int
+    intake: float
+    delivery: float
+    direct_before: float
+    direct_after: float
+    cpu: float
+
+    @property
+    def intake_rate(self) -> float:
+        return self.operations / self.intake
+
+    @property
+    def delivery_rate(self) -> float:
+        return self.operations / self.delivery
+
+    @property
+    def direct_rate(self) -> float:
+        """Rows a second of the direct inserts, before and after the delivery averaged (a shared machine drifts)."""
+        return self.operations / ((self.direct_before + self.direct_after) / 2)
+
+    @property
+    def ratio(self) -> float:
+        return self.delivery_rate / self.direct_rate
+
+    @property
+    def cpu_ms(self) -> float:
+        """The delivering gateway's CPU time an operation, in milliseconds."""
+        return 1000 * self.cpu / self.operations
+
+
+def exchange(backend: str, operations: int, batch: int, clients: int, *, profile: Path | None = None) -> Exchange:
+    """Intake, delivery and the direct baseline of ``operations`` new citizens in scratch databases of ``backend``
+    (``sqlite`` or ``postgresql``)."""
     work = Path(tempfile.mkdtemp(prefix="bench-exchange-"))
     with ExitStack() as cleanup:
         cleanup.callback(shutil.rmtree, work, ignore_errors=True)
-        if args.backend == "postgresql":
+        if backend == "postgresql":
             names = [f"bench_{uuid.uuid4().hex[:8]}_{part}" for part in ("gw", "sector", "direct")]
             cleanup.enter_context(postgres_databases(*names))
             gateway_url, sector_url, direct_url = (postgres_url(name, driver="postgresql+asyncpg") for name in names)
@@ -173,11 +226,19 @@ def main() -> None:
             sector_url = f"sqlite:///{work / 'population.db'}"
             direct_url = f"sqlite+aiosqlite:///{work / 'direct.db'}"
         log = cleanup.enter_context((work / "gateway.log").open("ab"))
-        measure(args, work, log, (gateway_url, sector_url, direct_url))
+        return measure(operations, batch, clients, profile, work, log, (gateway_url, sector_url, direct_url))
 
 
-def measure(args: argparse.Namespace, work: Path, log: IO[bytes], urls: tuple[str, str, str]) -> None:
-    """Intake, delivery and the direct baseline, printed; the gateway's errors go to ``log``."""
+def measure(
+    operations: int,
+    batch: int,
+    clients: int,
+    profile: Path | None,
+    work: Path,
+    log: IO[bytes],
+    urls: tuple[str, str, str],
+) -> Exchange:
+    """Intake, delivery and the direct baseline; the gateway's errors go to ``log``."""
     gateway_url, sector_url, direct_url = urls
     from gateway.core import migrations
     from simulators.population import seed_population
@@ -210,20 +271,20 @@ def measure(args: argparse.Namespace, work: Path, log: IO[bytes], urls: tuple[st
         "GATEWAY_SECRET_PEPPER": pepper,
         "GATEWAY_CONNECTORS": orjson.dumps(connectors).decode(),
         "GATEWAY_LOG_LEVEL": "WARNING",
-        "GATEWAY_EXCHANGE_BATCH_MAX": str(max(500, args.batch)),
+        "GATEWAY_EXCHANGE_BATCH_MAX": str(max(500, batch)),
     }
     gateway, base_url = start_gateway(env | {"GATEWAY_EXCHANGE_DISPATCH": "false"}, cwd=work, stderr=log)
     try:
         headers = data_headers(fetch_token(base_url, client_id, secret))
-        intake = asyncio.run(submit(base_url, headers, args.operations, args.batch, args.clients))
+        intake = asyncio.run(submit(base_url, headers, operations, batch, clients))
     finally:
         terminate(gateway)
-    n = args.operations
+    n = operations
     # The baseline is measured before and after the delivery, and averaged: the load of a shared machine drifts.
-    direct_before = asyncio.run(direct_inserts(direct_url, args.operations, args.batch))
+    direct_before = asyncio.run(direct_inserts(direct_url, operations, batch))
     gateway, _ = start_gateway(env, cwd=work, stderr=log)
     cpu_before = cpu_seconds(gateway.pid)
-    profiler = None if args.profile is None else py_spy(gateway.pid, args.profile, rate=200)
+    profiler = None if profile is None else py_spy(gateway.pid, profile, rate=200)
     try:
         # The dispatcher starts with the gateway: what it delivered before the first look is not counted.
         started = time.perf_counter()
@@ -238,16 +299,8 @@ def measure(args: argparse.Namespace, work: Path, log: IO[bytes], urls: tuple[st
             profiler.send_signal(signal.SIGINT)
             profiler.wait()
         terminate(gateway)
-    direct_after = asyncio.run(direct_inserts(direct_url, args.operations, args.batch))
-    direct = (direct_before + direct_after) / 2
-    print(f"backend {args.backend}, {n} operations in batches of {args.batch}, {args.clients} clients")
-    print(f"  intake (stored before 202):  {n / intake:8.0f} ops/s  ({n / args.batch / intake:.1f} requests/s)")
-    print(f"  delivery (applied, ledger):  {n / delivery:8.0f} ops/s  (gateway CPU {1000 * cpu / n:.2f} ms/op)")
-    print(
-        f"  direct inserts (baseline):   {n / direct:8.0f} rows/s  (before {n / direct_before:.0f}, "
-        f"after {n / direct_after:.0f})"
-    )
-    print(f"  delivery / direct:           {direct / delivery:8.2f}")
+    direct_after = asyncio.run(direct_inserts(direct_url, operations, batch))
+    return Exchange(n, intake, delivery, direct_before, direct_after, cpu)
 
 
 if __name__ == "__main__":

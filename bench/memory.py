@@ -26,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
@@ -63,20 +64,38 @@ def sample(pid: int, workers: int, interval: float, stop: threading.Event, sampl
         samples.append((time.monotonic() - started, worker_rss(pid, workers)))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=int, default=600, help="seconds of soak")
-    parser.add_argument("--interval", type=float, default=15.0, help="seconds between memory samples")
-    parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--citizens", type=int, default=2000)
-    parser.add_argument("--workers", type=int, default=1, help="the gateway's worker processes (each is measured)")
-    args = parser.parse_args()
+@dataclass
+class Soak:
+    """What a soak measured: the worker's RSS (MiB) once started, once every database was read, sampled during
+    the soak and at its end; wrk's rate and non-2xx answers; each database's first answer."""
 
+    started: float
+    loaded: float
+    ended: float
+    samples: list[tuple[float, float]]
+    rate: float
+    errors: int
+    statuses: dict[str, int]
+    work: Path
+
+    @property
+    def peak(self) -> float:
+        return max([self.started, self.loaded, self.ended, *(rss for _, rss in self.samples)])
+
+    @property
+    def growth_after_first_minute(self) -> float:
+        """The end's RSS minus the first sample past one minute's (the loaded RSS if none)."""
+        return self.ended - next((rss for seconds, rss in self.samples if seconds >= 60), self.loaded)
+
+
+def soak(*, duration: int, interval: float, connections: int, citizens: int, workers: int) -> Soak:
+    """Start the demo and a second gateway with its twelve connectors, read every database once, then soak it
+    with wrk for ``duration`` seconds, sampling the worker's memory every ``interval`` seconds."""
     work = Path(tempfile.mkdtemp(prefix="bench-memory-"))
     demo_port, port = free_port(), free_port()
     log = (work / "demo.log").open("wb")
     demo = subprocess.Popen(
-        [GATEWAY, "demo", "--port", str(demo_port), "--citizens", str(args.citizens)],
+        [GATEWAY, "demo", "--port", str(demo_port), "--citizens", str(citizens)],
         cwd=work,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -86,14 +105,14 @@ def main() -> None:
         wait_ready(f"http://127.0.0.1:{demo_port}/healthz")
         settings_file = work / "var" / "demo.yaml"
         gateway = subprocess.Popen(
-            [GATEWAY, "serve", "--config", str(settings_file), "--port", str(port), "--workers", str(args.workers)],
+            [GATEWAY, "serve", "--config", str(settings_file), "--port", str(port), "--workers", str(workers)],
             cwd=work,
             stdout=(work / "serve.log").open("wb"),
             stderr=subprocess.STDOUT,
         )
         base = f"http://127.0.0.1:{port}"
         wait_ready(f"{base}/readyz")
-        started = worker_rss(gateway.pid, args.workers)
+        started = worker_rss(gateway.pid, workers)
 
         token = (work / "var" / "demo-tokens" / "demo").read_text().strip()
         headers = {"Authorization": f"Bearer {token}", "X-Purpose": PURPOSE, "X-Actor-Id": ACTOR}
@@ -102,46 +121,63 @@ def main() -> None:
         for database, record in sorted(records.items()):
             answer = httpx.get(f"{base}/v1/databases/{database}/records/{quote(record)}", headers=headers, timeout=30)
             statuses[database] = answer.status_code
-        loaded = worker_rss(gateway.pid, args.workers)
-        print(f"databases read: {len(statuses)}; answers: {statuses}")
+        loaded = worker_rss(gateway.pid, workers)
 
         paths = [f"{database}/records/{quote(record)}" for database, record in sorted(records.items())]
         script = lua_script(work / "soak.lua", "/v1/databases/", paths, headers)
         samples: list[tuple[float, float]] = []
         stop = threading.Event()
-        sampler = threading.Thread(
-            target=sample, args=(gateway.pid, args.workers, args.interval, stop, samples), daemon=True
-        )
+        sampler = threading.Thread(target=sample, args=(gateway.pid, workers, interval, stop, samples), daemon=True)
         sampler.start()
-        soak = subprocess.run(
-            ["wrk", "-t1", f"-c{args.connections}", f"-d{args.duration}s", "-s", str(script), base],
+        output = subprocess.run(
+            ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "-s", str(script), base],
             capture_output=True,
             text=True,
             check=True,
         ).stdout
         stop.set()
         sampler.join()
-        ended = worker_rss(gateway.pid, args.workers)
+        ended = worker_rss(gateway.pid, workers)
     finally:
         for process in (gateway, demo):
             if process is not None:
                 process.terminate()
                 process.wait(timeout=30)
+    rate = next((float(line.split()[-1]) for line in output.splitlines() if line.startswith("Requests/sec")), 0.0)
+    errors = next((int(line.split()[-1]) for line in output.splitlines() if "Non-2xx" in line), 0)
+    return Soak(started, loaded, ended, samples, rate, errors, statuses, work)
 
-    rate = next((line.split()[-1] for line in soak.splitlines() if line.startswith("Requests/sec")), "?")
-    errors = next((line.split()[-1] for line in soak.splitlines() if "Non-2xx" in line), "0")
-    print(f"soak: {args.duration} s, {args.connections} connections, {rate} requests/s, {errors} non-2xx answers")
-    print("| seconds | RSS MiB |\n| --- | --- |")
-    for seconds, rss in samples:
-        print(f"| {seconds:.0f} | {rss:.1f} |")
-    peak = max([started, loaded, ended, *(rss for _, rss in samples)])
-    after_first_minute = next((rss for seconds, rss in samples if seconds >= 60), loaded)
-    print(
-        f"\nworker RSS MiB: started {started:.1f}, loaded {loaded:.1f}, peak {peak:.1f}, end {ended:.1f}; "
-        f"end minus the first minute's {ended - after_first_minute:+.1f}; budget {BUDGET_MIB:.0f}: "
-        f"{'within' if peak < BUDGET_MIB else 'OVER'}"
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=600, help="seconds of soak")
+    parser.add_argument("--interval", type=float, default=15.0, help="seconds between memory samples")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--citizens", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=1, help="the gateway's worker processes (each is measured)")
+    args = parser.parse_args()
+
+    result = soak(
+        duration=args.duration,
+        interval=args.interval,
+        connections=args.connections,
+        citizens=args.citizens,
+        workers=args.workers,
     )
-    print(f"(work directory: {work}; the root is {ROOT})")
+    print(f"databases read: {len(result.statuses)}; answers: {result.statuses}")
+    print(
+        f"soak: {args.duration} s, {args.connections} connections, {result.rate:.0f} requests/s, "
+        f"{result.errors} non-2xx answers"
+    )
+    print("| seconds | RSS MiB |\n| --- | --- |")
+    for seconds, rss in result.samples:
+        print(f"| {seconds:.0f} | {rss:.1f} |")
+    print(
+        f"\nworker RSS MiB: started {result.started:.1f}, loaded {result.loaded:.1f}, peak {result.peak:.1f}, end "
+        f"{result.ended:.1f}; end minus the first minute's {result.growth_after_first_minute:+.1f}; budget "
+        f"{BUDGET_MIB:.0f}: {'within' if result.peak < BUDGET_MIB else 'OVER'}"
+    )
+    print(f"(work directory: {result.work}; the root is {ROOT})")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Every read-path comparison of the performance targets, side by side in one run, printed as one table.
+"""Every comparison of the performance targets, side by side in one run, printed as one table.
 
     .venv/bin/python bench/run.py [--duration 10] [--rounds 2] [--citizens 20000] [--only read rest scale ...]
 
@@ -25,7 +25,15 @@ side's server used per request (its own processes only):
   load comes from 1,000 of them in turn, each with its own token);
 * ``audit``: the gateway with an empty audit trail against one of 10 million events (``--grow-audit``), generated
   in bulk by ``bench/scale_data.py`` as a valid chain;
-* ``citizens``: the gateway over ``--citizens`` against ``--grow-citizens`` (1.3 million, Lâm Đồng's population).
+* ``citizens``: the gateway over ``--citizens`` against ``--grow-citizens`` (1.3 million, Lâm Đồng's population);
+* ``tokens``: the SQLite gateway's ``/healthz`` (its HTTP stack's ceiling) against its token endpoint
+  (``client_credentials``, HTTP Basic, every token audited), 16 connections: tokens a second;
+* ``token-latency``: the same at one connection: a token's p50;
+* ``exchange-sqlite``, ``exchange-postgresql``: ``--exchange-operations`` new citizens inserted directly into a
+  scratch sector database in transactions of 100, against the same submitted through the gateway and delivered by
+  its dispatcher (``bench/exchange.py``), rows and operations a second;
+* ``memory``: a worker serving the demo's twelve databases soaked for ``--soak`` seconds (``bench/memory.py``):
+  its rate and RSS, the peak and the growth after the first minute.
 
 Each sector database is seeded once by COPY and kept between runs (PostgreSQL database
 ``bench_population_<citizens>``; ``--reseed`` starts it again); PostgreSQL's plan of the search by name and date of
@@ -38,6 +46,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -72,6 +81,7 @@ from common import (
     start_gateway,
     start_server,
     terminate,
+    token_script,
     wrk,
 )
 from scale_data import add_scale_data
@@ -87,7 +97,14 @@ COMPARISONS = (
     "clients",
     "audit",
     "citizens",
+    "tokens",
+    "token-latency",
+    "exchange-sqlite",
+    "exchange-postgresql",
+    "memory",
 )
+#: A figure a comparison does not have (printed ``-``).
+NA = float("nan")
 CACHE = Path(os.environ.get("BENCH_CACHE", Path.home() / ".cache" / "axis-gateway-bench"))
 
 
@@ -139,9 +156,11 @@ class Server:
 
     name: str
     base: str
-    script: Path
+    script: Path | None
     process: subprocess.Popen[bytes]
     workers: int = 1
+    #: The bench client's secret, on a gateway.
+    secret: str = ""
 
     cpu_per_request: list[float] = field(default_factory=list)
     loop_per_request: list[float] = field(default_factory=list)
@@ -249,10 +268,19 @@ class Bench:
             label = f"gateway, {clients + 1:,} clients ({len(callers):,} calling)"
         if audit_events:
             label = f"gateway, {audit_events:,} audit events"
-        server = Server(label, base, script, process, workers)
+        server = Server(label, base, script, process, workers, secret)
         self.servers[key] = server
         server.load(16, 2)  # warm up: connections, caches, statements
         return server
+
+    def token_endpoint(self) -> tuple[Server, Server]:
+        """The SQLite gateway's ``/healthz`` (its HTTP stack's ceiling) and its token endpoint (the bench client's
+        ``client_credentials`` grant, HTTP Basic; every token is audited)."""
+        gateway = self.gateway("gw-sqlite")
+        script = token_script(self.work / "token.lua", "bench", gateway.secret)
+        healthz = Server("the gateway's /healthz", f"{gateway.base}/healthz", None, gateway.process)
+        tokens = Server("POST /oauth/token", f"{gateway.base}/oauth/token", script, gateway.process)
+        return healthz, tokens
 
 
 @dataclass
@@ -267,13 +295,13 @@ class Row:
     p99_ms: float
     rss_mib: float
     errors: int
-    a_cpu_ms: float = float("nan")
-    b_cpu_ms: float = float("nan")
-    b_loop_ms: float = float("nan")
+    a_cpu_ms: float = NA
+    b_cpu_ms: float = NA
+    b_loop_ms: float = NA
 
     @property
     def ratio(self) -> float:
-        return self.rate_b / self.rate_a if self.rate_a else float("nan")
+        return self.rate_b / self.rate_a if self.rate_a else NA
 
 
 def compare(bench: Bench, name: str, a: Server, b: Server, *, connections: tuple[int, int] = (16, 16)) -> Row:
@@ -312,7 +340,42 @@ def compare(bench: Bench, name: str, a: Server, b: Server, *, connections: tuple
 
 
 def _mean_ms(values: list[float]) -> float:
-    return 1000 * sum(values) / len(values) if values else float("nan")
+    return 1000 * sum(values) / len(values) if values else NA
+
+
+def exchange_row(bench: Bench, name: str, backend: str) -> Row:
+    """Submissions delivered to the sector database (``bench/exchange.py``: applied with their idempotency keys in
+    the connector's ledger, outcomes recorded, the change feed appended) against the same rows inserted directly
+    in transactions of the same size; B's CPU is the delivering gateway's per operation."""
+    from exchange import exchange
+
+    result = exchange(backend, bench.args.exchange_operations, 100, 8)
+    return Row(
+        name,
+        f"direct inserts ({backend}), batches of 100",
+        f"gateway delivery ({backend}), intake {result.intake_rate:,.0f} ops/s",
+        result.direct_rate,
+        result.delivery_rate,
+        NA,
+        NA,
+        NA,
+        NA,
+        0,
+        b_cpu_ms=result.cpu_ms,
+    )
+
+
+def memory_row(bench: Bench, name: str) -> Row:
+    """A worker serving the demo's twelve databases (``bench/memory.py``), soaked for ``--soak`` seconds: its
+    rate, and its RSS at the end (the peak and the growth after the first minute in the B label)."""
+    from memory import soak
+
+    result = soak(duration=bench.args.soak, interval=15, connections=8, citizens=2000, workers=1)
+    label = (
+        f"gateway, twelve databases, {bench.args.soak} s soak (RSS started {result.started:.0f}, peak "
+        f"{result.peak:.1f}, {result.growth_after_first_minute:+.1f} after the first minute)"
+    )
+    return Row(name, "-", label, NA, result.rate, NA, NA, NA, result.ended, result.errors)
 
 
 def run(bench: Bench, only: list[str]) -> list[Row]:
@@ -342,6 +405,18 @@ def run(bench: Bench, only: list[str]) -> list[Row]:
         elif name == "audit":
             trail = bench.gateway("gw-audit", audit_events=bench.args.grow_audit)
             rows.append(compare(bench, name, bench.gateway("gw-sqlite"), trail))
+        elif name == "tokens":
+            healthz, tokens = bench.token_endpoint()
+            rows.append(compare(bench, name, healthz, tokens))
+        elif name == "token-latency":
+            healthz, tokens = bench.token_endpoint()
+            rows.append(compare(bench, name, healthz, tokens, connections=(1, 1)))
+        elif name == "exchange-sqlite":
+            rows.append(exchange_row(bench, name, "sqlite"))
+        elif name == "exchange-postgresql":
+            rows.append(exchange_row(bench, name, "postgresql"))
+        elif name == "memory":
+            rows.append(memory_row(bench, name))
         elif name == "citizens":
             grown = sector_database(bench.args.grow_citizens, bench.args.reseed)
             print(search_plan(grown), file=sys.stderr)
@@ -352,11 +427,28 @@ def run(bench: Bench, only: list[str]) -> list[Row]:
     return rows
 
 
+def _figure(value: float, spec: str) -> str:
+    """``value`` formatted, or ``-`` for a figure the comparison does not have."""
+    return "-" if math.isnan(value) else format(value, spec)
+
+
 def _line(row: Row) -> str:
+    figures = [
+        (row.rate_a, ",.0f"),
+        (row.rate_b, ",.0f"),
+        (row.ratio, ".2f"),
+        (row.a_p50_ms, ".2f"),
+        (row.p50_ms, ".2f"),
+        (row.p99_ms, ".1f"),
+        (row.rss_mib, ".0f"),
+    ]
+    cpu = [(row.a_cpu_ms, ".2f"), (row.b_cpu_ms, ".2f"), (row.b_loop_ms, ".2f")]
     return (
-        f"| {row.name} | {row.a} | {row.b} | {row.rate_a:,.0f} | {row.rate_b:,.0f} | {row.ratio:.2f} | "
-        f"{row.a_p50_ms:.2f} | {row.p50_ms:.2f} | {row.p99_ms:.1f} | {row.rss_mib:.0f} | {row.errors} | "
-        f"{row.a_cpu_ms:.2f} | {row.b_cpu_ms:.2f} | {row.b_loop_ms:.2f} |"
+        f"| {row.name} | {row.a} | {row.b} | "
+        + " | ".join(_figure(value, spec) for value, spec in figures)
+        + f" | {row.errors} | "
+        + " | ".join(_figure(value, spec) for value, spec in cpu)
+        + " |"
     )
 
 
@@ -386,6 +478,10 @@ def main() -> None:
     parser.add_argument(
         "--grow-audit", type=int, default=10_000_000, help="the audit events already in the trail of `audit`"
     )
+    parser.add_argument(
+        "--exchange-operations", type=int, default=10_000, help="the submissions of `exchange-*` (batches of 100)"
+    )
+    parser.add_argument("--soak", type=int, default=90, help="seconds of the `memory` soak (the budget's: 600)")
     parser.add_argument("--only", nargs="+", choices=COMPARISONS, default=list(COMPARISONS))
     parser.add_argument(
         "--profile",

@@ -26,7 +26,6 @@ Everything, wrk and the flooding threads included, shares this machine's cores.
 from __future__ import annotations
 
 import argparse
-import base64
 import os
 import shutil
 import statistics
@@ -53,6 +52,7 @@ from common import (
     rss_mib,
     start_gateway,
     terminate,
+    token_script,
     wrk,
 )
 
@@ -114,15 +114,7 @@ def idle(base: str, client_id: str, secret: str, requests: int) -> list[float]:
 
 
 def throughput(base: str, client_id: str, secret: str, duration: float, work: Path) -> Load:
-    basic = "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
-    script = work / "token.lua"
-    script.write_text(
-        'wrk.method = "POST"\n'
-        'wrk.body = "grant_type=client_credentials"\n'
-        'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
-        f'wrk.headers["Authorization"] = "{basic}"\n'
-    )
-    return wrk(f"{base}/oauth/token", script, 16, duration)
+    return wrk(f"{base}/oauth/token", token_script(work / "token.lua", client_id, secret), 16, duration)
 
 
 def flood(
