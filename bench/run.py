@@ -103,6 +103,27 @@ COMPARISONS = (
     "exchange-postgresql",
     "memory",
 )
+#: The servers each comparison loads (``Bench.servers`` keys). The others are stopped before it runs: an idle
+#: gateway still runs its health checks, and one over ten million audit events verifies them for minutes in a child
+#: process, on the same two cores.
+NEEDS: dict[str, frozenset[str]] = {
+    "read-sqlite": frozenset({"bare", "gw-sqlite"}),
+    "read-postgresql": frozenset({"bare", "gw-postgresql"}),
+    "latency": frozenset({"bare", "gw-sqlite"}),
+    "rest": frozenset({"rest-db", "gw-rest"}),
+    "rest-memory": frozenset({"rest-api", "gw-rest-memory"}),
+    "scale": frozenset({"gw-sqlite", "gw-sqlite-2"}),
+    "connections": frozenset({"gw-sqlite"}),
+    "clients": frozenset({"gw-clients-few", "gw-clients-many"}),
+    "audit": frozenset({"gw-sqlite", "gw-audit"}),
+    "citizens": frozenset({"gw-sqlite", "gw-grown"}),
+    "tokens": frozenset({"gw-sqlite"}),
+    "token-latency": frozenset({"gw-sqlite"}),
+    "exchange-sqlite": frozenset(),
+    "exchange-postgresql": frozenset(),
+    "memory": frozenset(),
+}
+assert set(NEEDS) == set(COMPARISONS)
 #: A figure a comparison does not have (printed ``-``).
 NA = float("nan")
 CACHE = Path(os.environ.get("BENCH_CACHE", Path.home() / ".cache" / "axis-gateway-bench"))
@@ -193,6 +214,13 @@ class Bench:
         terminate(*(server.process for server in self.servers.values()))
         self.databases.close()
 
+    def keep_only(self, keys: frozenset[str]) -> None:
+        """Stop the servers but ``keys`` (a stopped gateway is made anew, with a new data directory, if a later
+        comparison needs it)."""
+        for key in [key for key in self.servers if key not in keys]:
+            terminate(self.servers.pop(key).process)
+            shutil.rmtree(self.work / key, ignore_errors=True)
+
     def bare(self) -> Server:
         if "bare" not in self.servers:
             process, base = start_server([sys.executable, str(ROOT / "bench" / "bare.py"), "--url", self.sector_url])
@@ -244,7 +272,7 @@ class Bench:
         else:
             env["GATEWAY_CONNECTORS__POPULATION__CONFIG__URL"] = sector or self.sector_url
         if database == "postgresql":
-            name = f"bench_gateway_{key.replace('-', '_')}_{os.getpid()}"
+            name = f"bench_gateway_{key.replace('-', '_')}_{os.getpid()}_{time.monotonic_ns()}"
             self.databases.enter_context(postgres_databases(name))
             env["GATEWAY_DATABASE_URL"] = postgres_url(name, driver="postgresql+asyncpg")
         gateway_cli(env, "db", "upgrade")
@@ -381,6 +409,7 @@ def memory_row(bench: Bench, name: str) -> Row:
 def run(bench: Bench, only: list[str]) -> list[Row]:
     rows = []
     for name in only:
+        bench.keep_only(NEEDS[name])
         if name == "read-sqlite":
             rows.append(compare(bench, name, bench.bare(), bench.gateway("gw-sqlite")))
         elif name == "read-postgresql":
