@@ -118,6 +118,16 @@ class Replica:
                     return True
         return False
 
+    def freeze(self) -> None:
+        """SIGSTOP: the process does nothing more (sends no commit) until :meth:`thaw` or :meth:`kill`."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """SIGCONT: a frozen process goes on where it stopped."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
     def kill(self) -> None:
         """SIGKILL: no shutdown, no lease released, claims and transactions left open."""
         assert self.process is not None

@@ -337,18 +337,24 @@ def test_each_accepted_operation_is_applied_once_with_a_replica_killed_mid_deliv
 
     async def watch_and_kill() -> None:
         # Once a third of the submissions are answered, SIGKILL the first replica seen inside a delivery (while
-        # the others are submitted, or while the backlog is delivered).
+        # the others are submitted, or while the backlog is delivered). The replica is frozen first and its
+        # transaction looked for again: a delivery that committed between the look and the kill was not
+        # interrupted, and a frozen process cannot commit.
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if done >= len(jobs) // 3:
                 server_port = make_url(setup.population_url).port or 5432
                 for port in await _writing_ports(setup.population_url):
                     replica = next((r for r in cluster.replicas if r.owns_connection(port, server_port)), None)
-                    if replica is not None:
+                    if replica is None:
+                        continue
+                    replica.freeze()
+                    if port in await _writing_ports(setup.population_url):
                         caught.append(port)
                         replica.kill()
                         killed.append(replica)
                         return
+                    replica.thaw()
             await asyncio.sleep(0.01)
 
     async def run() -> None:
