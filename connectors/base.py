@@ -63,6 +63,7 @@ from .errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from .secrets import mask_urls
 
 __all__ = [
     "CAPABILITY_METHODS",
@@ -421,17 +422,20 @@ class Connector(ABC, Generic[ConfigT]):
     @final
     async def check(self) -> HealthReport:
         """Probe the sector system through :meth:`health` without ever raising (for readiness probes and tools):
-        a failure becomes a :attr:`HealthState.DOWN` report whose message says why. The latency is the probe's
+        a failure becomes a :attr:`HealthState.DOWN` report whose message says why, with the credentials and
+        query values of the URLs in it masked (:func:`connectors.secrets.mask_urls`: the message may be shown to
+        anyone). The latency is the probe's
         own, or else the time the call took; the message of a healthy probe is ``"ok"`` unless it gave one."""
         started = time.perf_counter()
         try:
             report = await self.health()
         except ConnectorError as exc:
-            return HealthReport(HealthState.DOWN, time.perf_counter() - started, exc.message)
+            return HealthReport(HealthState.DOWN, time.perf_counter() - started, mask_urls(exc.message))
         except Exception as exc:  # a check must never raise, whatever the connector does
-            return HealthReport(HealthState.DOWN, time.perf_counter() - started, f"{type(exc).__name__}: {exc}")
+            message = mask_urls(f"{type(exc).__name__}: {exc}")
+            return HealthReport(HealthState.DOWN, time.perf_counter() - started, message)
         latency = report.latency_seconds if report.latency_seconds is not None else time.perf_counter() - started
-        message = report.message or ("ok" if report.ok else "the connector reports down")
+        message = mask_urls(report.message) if report.message else ("ok" if report.ok else "the connector reports down")
         return replace(report, latency_seconds=latency, message=message)
 
     @property

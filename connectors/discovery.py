@@ -45,22 +45,39 @@ def _load(ep: EntryPoint) -> type[Connector]:  # type: ignore[type-arg]
     return obj
 
 
+def _origin(ep: EntryPoint) -> str:
+    dist = ep.dist
+    return f"{dist.name} {dist.version} ({ep.value})" if dist is not None else ep.value
+
+
 def discover_connectors(*, only: Collection[str] | None = None) -> Discovery:
     """Load the connector classes registered under ``gateway.connectors``.
 
-    ``only`` restricts loading to those entry-point names (the others are not even imported).
+    ``only`` restricts loading to those entry-point names (the others are not even imported). A name that two
+    installed distributions register for different classes loads neither: it is a :class:`LoadFailure` naming
+    both, for which one serves a database must be the operator's choice, never the order the distributions
+    happen to be found in.
     """
     found = Discovery()
-    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-        if only is not None and ep.name not in only:
+    by_name: dict[str, dict[str, EntryPoint]] = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if only is None or ep.name in only:
+            by_name.setdefault(ep.name, {}).setdefault(ep.value, ep)
+    for name, targets in sorted(by_name.items()):
+        if len(targets) > 1:
+            origins = sorted(_origin(ep) for ep in targets.values())
+            message = (
+                f"the connector name {name!r} is registered by more than one installed distribution: "
+                f"{'; '.join(origins)}; uninstall one of them, or rename its entry point"
+            )
+            logger.error("connector %r not loaded: %s", name, message)
+            found.failures.append(LoadFailure(name, ", ".join(sorted(targets)), message))
             continue
-        if ep.name in found.connectors:
-            logger.warning("connector entry point %r is registered twice; keeping the first", ep.name)
-            continue
+        (ep,) = targets.values()
         try:
-            found.connectors[ep.name] = _load(ep)
+            found.connectors[name] = _load(ep)
         except Exception as exc:  # a plugin may fail in any way; it must not take the gateway down
             message = f"{type(exc).__name__}: {exc}"
-            logger.error("connector %r (%s) failed to load: %s", ep.name, ep.value, message)
-            found.failures.append(LoadFailure(ep.name, ep.value, message))
+            logger.error("connector %r (%s) failed to load: %s", name, ep.value, message)
+            found.failures.append(LoadFailure(name, ep.value, message))
     return found

@@ -22,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from connectors.base import Connector, HealthState
 from connectors.context import RequestContext
 from connectors.errors import ConnectorError, RecordNotFound, UpstreamError
+from connectors.secrets import mask_urls
 from gateway.axis._history import count_check, prune_history, record_transition
 from gateway.axis._states import CheckOutcome, ConnectionState, Tracker, after_check
 from gateway.axis.catalogue import Catalogue
@@ -70,7 +71,7 @@ async def check_connector(  # noqa: PLR0911
             False, time.perf_counter() - started, reason="timeout", error=f"no answer in {deadline:g} s"
         )
     except UpstreamError as exc:
-        return CheckOutcome(False, time.perf_counter() - started, reason=exc.reason, error=exc.message)
+        return CheckOutcome(False, time.perf_counter() - started, reason=exc.reason, error=mask_urls(exc.message))
     except RecordNotFound:
         return CheckOutcome(
             False,
@@ -79,14 +80,16 @@ async def check_connector(  # noqa: PLR0911
             error=f"the canary record {connector.canary_id!r} is not found",
         )
     except ConnectorError as exc:
-        return CheckOutcome(False, time.perf_counter() - started, reason="error", error=exc.message)
+        return CheckOutcome(False, time.perf_counter() - started, reason="error", error=mask_urls(exc.message))
     except Exception as exc:  # a check must never take the runner down, whatever the connector does
-        return CheckOutcome(False, time.perf_counter() - started, reason="error", error=f"{type(exc).__name__}: {exc}")
+        error = mask_urls(f"{type(exc).__name__}: {exc}")
+        return CheckOutcome(False, time.perf_counter() - started, reason="error", error=error)
     elapsed = time.perf_counter() - started
     latency = report.latency_seconds if report.latency_seconds is not None else elapsed
+    message = mask_urls(report.message) if report.message else None
     if report.state is HealthState.DOWN:
-        return CheckOutcome(False, latency, reason="down", error=report.message or "the connector reports down")
-    return CheckOutcome(True, latency, degraded=report.state is HealthState.DEGRADED, error=report.message or None)
+        return CheckOutcome(False, latency, reason="down", error=message or "the connector reports down")
+    return CheckOutcome(True, latency, degraded=report.state is HealthState.DEGRADED, error=message)
 
 
 class HealthRunner:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from connectors.secrets import MASK, is_secret_name, mask_urls
 from gateway.cli.main import CONFIG_ENV, EXIT_BAD_SETTINGS, load_settings, use_config
 
 if TYPE_CHECKING:
@@ -17,35 +17,19 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="The gateway's settings.", no_args_is_help=True, rich_markup_mode=None)
 
-MASK = "**********"
-#: Keys whose values are secrets wherever they appear (settings, connector configurations): the last word of the
-#: key decides (``client_secret``, ``api_key``, ``password``; not ``token_url`` nor ``signing_key_path``).
-_SECRET_KEY = re.compile(
-    r"(?:^|[_-])(?:password|passwd|passphrase|secret|token|key|pepper|credentials?|private_key|api_key)$",
-    re.IGNORECASE,
-)
-#: ``scheme://user:password@host``: the password of a URL.
-_URL_PASSWORD = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^:/@\s]*):(?P<password>[^@/\s]+)@", re.IGNORECASE)
-#: ``?password=...`` and the like in a URL's query.
-_QUERY_SECRET = re.compile(
-    r"(?P<head>[?&](?:[a-z0-9_-]*[_-])?(?:password|passwd|secret|token|key|api_key|apikey|sig|signature)=)"
-    r"(?P<value>[^&#\s]+)",
-    re.IGNORECASE,
-)
-
 
 def mask_secrets(value: Any, key: str = "") -> Any:
-    """``value`` (a settings dump) with every secret-like value replaced: values under secret-like keys,
+    """``value`` (a settings dump) with every secret-like value replaced: values under secret-like keys
+    (:func:`connectors.secrets.is_secret_name`, the rule the conformance kit applies to connectors' settings),
     passwords in URLs, secret-like query parameters. ``SecretStr`` values are masked by the dump already."""
     if isinstance(value, dict):
         return {name: mask_secrets(item, str(name)) for name, item in value.items()}
     if isinstance(value, list):
         return [mask_secrets(item, key) for item in value]
     if isinstance(value, str):
-        if value and _SECRET_KEY.search(key):
+        if value and is_secret_name(key):
             return MASK
-        value = _URL_PASSWORD.sub(lambda match: f"{match['head']}:{MASK}@", value)
-        return _QUERY_SECRET.sub(lambda match: f"{match['head']}{MASK}", value)
+        return mask_urls(value, every_query_value=False)
     return value
 
 

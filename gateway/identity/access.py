@@ -37,6 +37,8 @@ CLIENTS = SQLModel.metadata.tables["clients"]
 FULL_READ_TTLS = 10
 #: How far below the newest change seen a sweep looks: another process's clock may be this much behind.
 SWEEP_OVERLAP = timedelta(minutes=5)
+#: How often a process on SQLite reads the clients changed lately (:meth:`AccessControl.start`).
+POLL_SECONDS = 1.0
 PURPOSE_HEADER = "X-Purpose"
 ACTOR_HEADER = "X-Actor-Id"
 # Procedure codes (1.001234.000.00.00.H41), staff codes, personal ids: printable, no spaces, bounded.
@@ -281,7 +283,8 @@ async def announce_change(session: AsyncSession, client_id: str) -> None:
 
     The client row's ``updated_at`` moves, in every database: once a process's cached entries have outlived the
     cache's time-to-live, one read of the clients changed lately tells it which to load again. On PostgreSQL a
-    ``NOTIFY`` besides tells every process at once; SQLite has no such channel (the time-to-live bounds staleness).
+    ``NOTIFY`` besides tells every process at once; on SQLite, which has no such channel, every process reads the
+    clients changed lately each second (:meth:`AccessControl.start`).
     """
     client = await session.get(Client, client_id)
     if client is not None:  # None: created in this session (nothing cached it), or gone
@@ -366,10 +369,11 @@ class AccessControl:
             self._sweeping = asyncio.get_running_loop().create_task(self._run_sweep(), name="access-sweep")
         await asyncio.shield(self._sweeping)
 
-    async def _run_sweep(self) -> None:
+    async def _run_sweep(self, *, refresh: bool = True) -> None:
         """One read of the clients whose row changed since the newest change seen (less :data:`SWEEP_OVERLAP`, for
         the clocks of other processes): those whose cached version differs are forgotten, the others stay fresh for
-        another time-to-live. Ten thousand cached clients cost this one read per period, not one each."""
+        another time-to-live (unless not ``refresh``: the poll on SQLite only forgets). Ten thousand cached clients
+        cost this one read per period, not one each."""
         started, epoch = self.clock(), self._epoch
         statement = sa.select(CLIENTS.c.client_id, CLIENTS.c.updated_at)
         if self._high_water is not None:
@@ -383,7 +387,7 @@ class AccessControl:
             entry = self._entries.get(client_id)
             if entry is not None and entry.version != updated:
                 self.invalidate(client_id)
-        if self._epoch == epoch:
+        if refresh and self._epoch == epoch:
             self._swept = started
 
     def _loaded(self, client_id: str, task: asyncio.Task[ClientAccess | None]) -> None:
@@ -405,9 +409,23 @@ class AccessControl:
             self._loading.pop(client_id, None)
 
     async def start(self, engine: AsyncEngine) -> None:
-        """On PostgreSQL, listen for changes announced by other processes."""
-        if engine.dialect.name == "postgresql" and self._listener is None:
+        """Hear of the changes other processes make (the command line's, other workers'): on PostgreSQL they are
+        announced (``NOTIFY``); on SQLite, which has no such channel, the clients changed lately are read every
+        :data:`POLL_SECONDS`, so that a change takes effect within about a second there too."""
+        if self._listener is not None:
+            return
+        if engine.dialect.name == "postgresql":
             self._listener = asyncio.create_task(self._listen(engine), name="access-listener")
+        else:
+            self._listener = asyncio.create_task(self._poll(), name="access-poller")
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(POLL_SECONDS)
+            try:
+                await self._run_sweep(refresh=False)
+            except Exception:  # the database may be away for a while: the next round tries again
+                log.warning("could not read the clients changed lately", exc_info=True)
 
     async def close(self) -> None:
         """Stop listening and abandon the loads (and the sweep) still running."""

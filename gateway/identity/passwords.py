@@ -108,6 +108,25 @@ def _pepper() -> tuple[str, bytes]:
     return _peppers.current, _peppers.known[_peppers.current]
 
 
+def keyed_tag(purpose: bytes, payload: bytes) -> bytes:
+    """A tag of ``payload`` that only a holder of the pepper can make (HMAC-SHA-256 under the current pepper,
+    its first 16 bytes): what the gateway hands out and must recognise as its own, in every replica. ``purpose``
+    (``b"cursor"``) keeps the tags of different uses apart, and apart from the secrets' hashes."""
+    _ident, pepper = _pepper()
+    return _tag(pepper, purpose, payload)
+
+
+def tag_matches(purpose: bytes, payload: bytes, tag: bytes) -> bool:
+    """Whether ``tag`` is :func:`keyed_tag`'s for ``payload`` under any pepper this process knows (the current
+    one, or one it was given before a rotation), compared in constant time."""
+    _pepper()
+    return any(hmac.compare_digest(_tag(pepper, purpose, payload), tag) for pepper in list(_peppers.known.values()))
+
+
+def _tag(pepper: bytes, purpose: bytes, payload: bytes) -> bytes:
+    return hmac.new(pepper, b"axis-gateway tag\0" + purpose + b"\0" + payload, hashlib.sha256).digest()[:16]
+
+
 def new_secret() -> str:
     """A fresh client secret (256 bits, URL-safe)."""
     return secrets.token_urlsafe(32)

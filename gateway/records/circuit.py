@@ -3,7 +3,8 @@
 ``closed``: calls go through; consecutive failures or a high error ratio over a sliding window open it.
 ``open``: calls fail at once (503 with ``Retry-After``) until the cool-down is over. ``half_open``: one trial call
 goes through; its success closes the circuit, its failure opens it again. Only failures of the sector system
-count (timeouts, refused connections, protocol errors, 5xx); a record not found is an answer.
+count (timeouts, refused connections, protocol errors, 5xx, and a connector's unexpected exceptions); a record
+not found is an answer.
 
 The breaker lives in each gateway process and is not shared: each process protects its own workers.
 """
@@ -17,8 +18,10 @@ from enum import IntEnum
 
 from gateway.core.settings import CircuitPolicy
 
+CONNECTOR_ERROR = "connector_error"
+"""The reason of a connector's unexpected exception (not a :class:`~connectors.errors.ConnectorError`)."""
 #: Upstream error reasons that count as the sector system failing.
-FAILURE_REASONS = frozenset({"timeout", "connect", "protocol", "status_5xx"})
+FAILURE_REASONS = frozenset({"timeout", "connect", "protocol", "status_5xx", CONNECTOR_ERROR})
 
 
 class CircuitState(IntEnum):

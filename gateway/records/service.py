@@ -7,6 +7,7 @@ import binascii
 import hashlib
 import math
 import time
+import traceback
 from typing import Any
 
 import orjson
@@ -17,11 +18,13 @@ from contracts import Contract, ContractQuery
 from gateway.core import metrics
 from gateway.core.logs import get_logger
 from gateway.core.problems import CircuitOpen, InvalidCursor
-from gateway.records.circuit import FAILURE_REASONS, CircuitOpenError
+from gateway.identity.passwords import keyed_tag, tag_matches
+from gateway.records.circuit import CONNECTOR_ERROR, FAILURE_REASONS, CircuitOpenError
 from gateway.records.context import connector_call
 from gateway.records.registry import Database
 
-_CURSOR_VERSION = 1
+_CURSOR_VERSION = 2
+_CURSOR_TAG = b"cursor"
 
 log = get_logger(__name__)
 
@@ -32,27 +35,41 @@ def _fingerprint(query: ContractQuery) -> str:
 
 
 def encode_cursor(database: Database, query: ContractQuery, inner: str) -> str:
-    """Wrap a connector's cursor so that it is only accepted back for the same database and query."""
+    """Wrap a connector's cursor so that it is only accepted back for the same database and query, and only as the
+    gateway gave it: it is tagged (:func:`~gateway.identity.passwords.keyed_tag`), so a cursor a caller made up
+    never reaches the connector."""
     payload = orjson.dumps([_CURSOR_VERSION, database.id, _fingerprint(query), inner])
-    return base64.urlsafe_b64encode(payload).rstrip(b"=").decode()
+    return f"{_b64(payload)}.{_b64(keyed_tag(_CURSOR_TAG, payload))}"
 
 
 def decode_cursor(database: Database, query: ContractQuery, cursor: str) -> str:
-    """The connector's cursor inside ``cursor``; :class:`InvalidCursor` if it is not ours for this search."""
+    """The connector's cursor inside ``cursor``; :class:`InvalidCursor` if the gateway did not give it for this
+    search."""
+    encoded, _, tag = cursor.partition(".")
     try:
-        payload: Any = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        payload = _unb64(encoded)
+        genuine = tag_matches(_CURSOR_TAG, payload, _unb64(tag))
     except (binascii.Error, ValueError):
         raise InvalidCursor("The cursor is malformed.") from None
-    if (
-        not isinstance(payload, list)
-        or len(payload) != 4
-        or payload[0] != _CURSOR_VERSION
-        or not isinstance(payload[3], str)
-    ):
+    if not genuine:
+        raise InvalidCursor("The cursor is not one the gateway gave: use next_cursor as it was answered.")
+    content: Any = orjson.loads(payload)
+    if not isinstance(content, list) or len(content) != 4 or content[0] != _CURSOR_VERSION:
         raise InvalidCursor("The cursor is malformed.")
-    if payload[1] != database.id or payload[2] != _fingerprint(query):
+    if content[1] != database.id or content[2] != _fingerprint(query):
         raise InvalidCursor("The cursor belongs to another search.")
-    return payload[3]
+    inner: str = content[3]
+    return inner
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    if not text.isascii():
+        raise ValueError("not base64")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 class _UpstreamCall:
@@ -84,18 +101,35 @@ class _UpstreamCall:
         database = self._database
         elapsed = time.perf_counter() - self._started
         metrics.upstream_duration(database.id).observe(elapsed)
+        unexpected = exc if isinstance(exc, Exception) and not isinstance(exc, ConnectorError) else None
+        if unexpected is not None:
+            exc = failure = _unexpected(database, unexpected)
         if isinstance(exc, UpstreamError):
             metrics.UPSTREAM_ERRORS.labels(database.id, exc.reason).inc()
             # The rules broken, never the values or the record's key: both may be personal data.
             errors = exc.errors if isinstance(exc, ContractViolation) else None
             log.warning("upstream error", database=database.id, reason=exc.reason, errors=errors)
-        if exc is None or isinstance(exc, (UpstreamError, ConnectorError)):
+        if exc is None or isinstance(exc, ConnectorError):
             failed = isinstance(exc, UpstreamError) and exc.reason in FAILURE_REASONS
             database.circuit.record(failed=failed, trial=self._trial)
             violation = isinstance(exc, ContractViolation) or self.skipped > 0
             database.evidence.record_call(elapsed, failed=failed, violation=violation)
         elif self._trial:
             database.circuit.release_trial()
+        if unexpected is not None:
+            raise failure from unexpected
+
+
+def _unexpected(database: Database, exc: Exception) -> UpstreamError:
+    """The failure answered for an exception a connector let out instead of a ``ConnectorError`` (a ``KeyError``
+    on a sector system's malformed answer, say): the call failed all the same, and counts as the sector system's
+    failure. It is logged with where it was raised, for the connector's developers, but not its message, which
+    may hold a record's values."""
+    frames = [f"{frame.filename}:{frame.lineno} {frame.name}" for frame in traceback.extract_tb(exc.__traceback__)]
+    log.error("connector raised an unexpected error", database=database.id, error=type(exc).__name__, where=frames[-8:])
+    return UpstreamError(
+        f"The connector of {database.id} failed unexpectedly; the gateway's logs say where.", reason=CONNECTOR_ERROR
+    )
 
 
 async def read_record(database: Database, record_id: str, context: RequestContext) -> Contract:

@@ -170,3 +170,44 @@ def test_a_plugin_installed_for_a_test_leaves_nothing_behind(tmp_path: Path) -> 
     assert set(found.connectors) == BUILT_INS
     assert found.failures == []
     assert str(tmp_path) not in sys.path
+
+
+def _install_distribution(root: Path, name: str, entry_points_text: str) -> None:
+    dist_info = root / f"{name.replace('-', '_')}-1.0.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n", encoding="utf-8")
+    (dist_info / "entry_points.txt").write_text(entry_points_text, encoding="utf-8")
+
+
+def test_a_name_two_distributions_register_loads_neither(fake_plugins: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # Another agency's package claims the name of a built-in connector, and of its own plugin's.
+    _install_distribution(
+        fake_plugins,
+        "agency-population-override",
+        f"[{ENTRY_POINT_GROUP}]\npopulation = {PLUGIN_MODULE}:LandConnector\n"
+        f"agency_land = {PLUGIN_MODULE}:Incomplete\n",
+    )
+    with caplog.at_level(logging.ERROR, logger="connectors.discovery"):
+        found = discover_connectors(only={"population", "agency_land", "sql"})
+
+    assert set(found.connectors) == {"sql"}
+    failures = {f.name: f for f in found.failures}
+    assert set(failures) == {"population", "agency_land"}
+    population = failures["population"].error
+    assert "registered by more than one installed distribution" in population
+    assert "axis-gateway" in population and "connectors.population:PopulationConnector" in population
+    assert "agency-population-override 1.0" in population and f"{PLUGIN_MODULE}:LandConnector" in population
+    assert "broken-agency-connector 1.0" in failures["agency_land"].error
+    assert any("connector 'population' not loaded" in r.getMessage() for r in caplog.records)
+    # Neither class was even imported: nothing of the contested name ran.
+    assert PLUGIN_MODULE not in sys.modules
+
+
+def test_a_name_registered_twice_for_the_same_class_loads_it(fake_plugins: Path) -> None:
+    # The same entry point seen through two distributions (a package installed twice) is not a conflict.
+    _install_distribution(
+        fake_plugins, "agency-land-again", f"[{ENTRY_POINT_GROUP}]\nagency_land = {PLUGIN_MODULE}:LandConnector\n"
+    )
+    found = discover_connectors(only={"agency_land"})
+    assert found.connectors["agency_land"].__name__ == "LandConnector"
+    assert found.failures == []

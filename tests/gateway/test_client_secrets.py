@@ -25,14 +25,17 @@ from gateway.audit.models import AuditEvent
 from gateway.core.db import standalone_session
 from gateway.core.settings import Settings
 from gateway.http.app import create_app
+from gateway.identity import passwords
 from gateway.identity.clients import create_client
 from gateway.identity.models import ClientSecret
 from gateway.identity.passwords import (
     SCHEME,
     argon2_hash,
     hash_secret,
+    keyed_tag,
     load_or_create_pepper,
     pepper_id,
+    tag_matches,
     use_pepper,
     verify_secrets,
 )
@@ -276,3 +279,20 @@ def test_without_a_pepper_set_one_is_generated_in_the_data_directory(tmp_path: P
     assert settings.pepper_path.read_bytes().strip() == pepper
     assert stat.S_IMODE(settings.pepper_path.stat().st_mode) == 0o600
     assert load_or_create_pepper(Settings(data_dir=tmp_path)) == pepper  # kept, not made anew
+
+
+def test_a_keyed_tag_is_recognised_under_every_pepper_known_and_no_other(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(passwords, "_peppers", passwords._Peppers())
+    old, new = os.urandom(32), os.urandom(32)
+    passwords.use_pepper(old)
+    tag = keyed_tag(b"cursor", b"payload")
+    assert len(tag) == 16
+    assert tag_matches(b"cursor", b"payload", tag)
+    assert not tag_matches(b"cursor", b"payload!", tag)
+    assert not tag_matches(b"other use", b"payload", tag)  # the purpose keeps uses apart
+    passwords.use_pepper(new)  # a rotation: what the old pepper tagged is still recognised here
+    assert keyed_tag(b"cursor", b"payload") != tag
+    assert tag_matches(b"cursor", b"payload", tag)
+    monkeypatch.setattr(passwords, "_peppers", passwords._Peppers())
+    passwords.use_pepper(new)  # a process that never had the old pepper
+    assert not tag_matches(b"cursor", b"payload", tag)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Callable
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 import sqlalchemy as sa
 from support import ClientCredentials, PlantedSearch, fetch_token
@@ -241,6 +243,42 @@ def test_garbage_cursor_is_refused(
     )
     assert response.status_code == 400, response.text
     assert response.json()["type"] == "/problems/invalid-cursor"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _forgeries(genuine: str, query_fingerprint: str) -> dict[str, str]:
+    """Cursors a caller could make from a genuine one: its payload changed under the same tag, its tag changed,
+    no tag at all, and the earlier untagged form with an inner cursor of the caller's choosing."""
+    encoded, _, tag = genuine.partition(".")
+    payload = orjson.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
+    changed = _b64(orjson.dumps([*payload[:3], "\u00b2"]))
+    flipped = ("A" if tag[0] != "A" else "B") + tag[1:]  # the first character: all six of its bits count
+    return {
+        "payload changed, tag kept": f"{changed}.{tag}",
+        "tag changed": f"{encoded}.{flipped}",
+        "no tag": encoded,
+        "untagged, inner of the caller's choosing": _b64(orjson.dumps([1, "population", query_fingerprint, "2"])),
+        "a Unicode digit as inner cursor": _b64(orjson.dumps([payload[0], "population", query_fingerprint, "\u0663"])),
+    }
+
+
+def test_a_cursor_the_gateway_did_not_give_never_reaches_the_connector(
+    api: httpx.Client, bearer: dict[str, str], planted: PlantedSearch
+) -> None:
+    body = {"full_name": planted.full_name, "date_of_birth": str(planted.year), "page_size": 2}
+    first = api.post(SEARCH, json=body, headers=bearer).json()
+    genuine = first["next_cursor"]
+    assert genuine and "." in genuine
+    encoded = genuine.partition(".")[0]
+    fingerprint = orjson.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))[2]
+    assert api.post(SEARCH, json={**body, "cursor": genuine}, headers=bearer).status_code == 200
+    for kind, forged in _forgeries(genuine, fingerprint).items():
+        response = api.post(SEARCH, json={**body, "cursor": forged}, headers=bearer)
+        assert response.status_code == 400, (kind, response.text)
+        assert response.json()["type"] == "/problems/invalid-cursor", kind
 
 
 def test_data_requests_are_counted_per_database_and_operation(api: httpx.Client, bearer: dict[str, str]) -> None:

@@ -190,6 +190,13 @@ def test_masking_keeps_what_is_not_secret() -> None:
             "auth": {"header": "X-Api-Key", "key": "k", "client_secret": "s", "password": "p", "api_key": "a"},
             "wsdl": "https://svc.example/x?wsdl&api_key=abc&mode=1",
             "empty_token": "",
+            "other": {
+                "apikey": "a",
+                "apiKey": "a",
+                "passphrase": "p",
+                "credentials": "c",
+                "record_key": "so_dinh_danh",
+            },
         }
     )
     assert masked == {
@@ -199,6 +206,13 @@ def test_masking_keeps_what_is_not_secret() -> None:
         "auth": {"header": "X-Api-Key", "key": MASK, "client_secret": MASK, "password": MASK, "api_key": MASK},
         "wsdl": f"https://svc.example/x?wsdl&api_key={MASK}&mode=1",
         "empty_token": "",
+        "other": {
+            "apikey": MASK,
+            "apiKey": MASK,
+            "passphrase": MASK,
+            "credentials": MASK,
+            "record_key": "so_dinh_danh",
+        },
     }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -348,3 +349,68 @@ def test_routes_of_a_database_that_did_not_load_are_404(misconfigured: Misconfig
     gateway = misconfigured.gateway
     response = gateway.http.request(method, path, headers=gateway.headers, json={"old_id_number": "250123456"})
     _problem(response, 404, "not-found")
+
+
+# -- the connector itself fails: an exception that is not a ConnectorError ------------------------------------
+
+BUGGY_MODULE = "buggy_population_connector_for_tests"
+BUGGY_SOURCE = '''
+"""A third-party connector with a bug: it lets a sector system's malformed answer escape as a KeyError."""
+
+from connectors.base import Capability, Connector, ConnectorConfig, HealthReport, HealthState
+from contracts.population import Citizen
+
+
+class BuggyConfig(ConnectorConfig):
+    pass
+
+
+class BuggyConnector(Connector[BuggyConfig]):
+    slug = "buggy_population"
+    title = "Population (a connector with a bug)"
+    contract = Citizen
+    config_model = BuggyConfig
+    capabilities = frozenset({Capability.READ})
+
+    async def health(self) -> HealthReport:
+        return HealthReport(HealthState.UP)
+
+    async def get(self, record_id: str) -> Citizen:
+        answer = {"ho_ten": "Nguyen Van Bug " + record_id}
+        return Citizen.model_validate({"full_name": answer["ngay_sinh " + record_id]})
+'''
+
+
+@pytest.fixture(scope="module")
+def buggy_connector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An installed distribution (a ``.dist-info`` folder on ``sys.path``) registering the buggy connector."""
+    root = tmp_path_factory.mktemp("buggy-plugin")
+    (root / f"{BUGGY_MODULE}.py").write_text(BUGGY_SOURCE, encoding="utf-8")
+    dist_info = root / "buggy_population_connector-1.0.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: buggy-population-connector\nVersion: 1.0\n")
+    (dist_info / "entry_points.txt").write_text(
+        f"[gateway.connectors]\nbuggy_population = {BUGGY_MODULE}:BuggyConnector\n"
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(root))
+        yield "buggy_population"
+    sys.modules.pop(BUGGY_MODULE, None)
+
+
+def test_a_connectors_unexpected_exception_is_a_502_counted_against_the_sector_system(
+    make_settings: Callable[..., Settings], reader: ClientCredentials, buggy_connector: str
+) -> None:
+    instance = {"connector": buggy_connector, "config": {}, "circuit": {"consecutive_failures": 3}}
+    with _gateway(make_settings(connectors={"population": instance}), reader) as gateway:
+        for _ in range(3):
+            response = gateway.http.get(f"{RECORDS}/068185000123", headers=gateway.headers)
+            body = _problem(response, 502, "upstream-error")
+            # Neither the exception nor its message (which holds the record's key and a value) is shown.
+            assert "KeyError" not in response.text and "ngay_sinh" not in response.text and "Bug" not in response.text
+            assert body["detail"] == "The connector of population failed unexpectedly; the gateway's logs say where."
+        assert upstream_errors(gateway.http, "connector_error") == 3
+        # Counted as the sector system failing: the circuit opens after the configured consecutive failures.
+        response = gateway.http.get(f"{RECORDS}/068185000124", headers=gateway.headers)
+        _problem(response, 503, "circuit-open")
+        assert int(response.headers["Retry-After"]) >= 1
