@@ -47,7 +47,7 @@ _TOKEN = re.compile(r"yyyy|dd|mm|HH|MM|SS|T|[A-Za-z]+|[^A-Za-z]")
 _DATE_TOKENS = ("yyyy", "mm", "dd")
 _TIME_TOKENS = ("HH", "MM", "SS")
 _LITERALS = frozenset(" /-.:T_,")
-_ISO_DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+_ISO_DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?", re.ASCII)
 
 
 class ConversionError(ValueError):
@@ -219,11 +219,11 @@ class Converter:
                     parts.append(rf"(?P<{part}>\d{{1,2}})" if alone else rf"(?P<{part}>\d{{2}})")
                 else:
                     parts.append(re.escape(part))
-            self._pattern = re.compile("".join(parts))
+            self._pattern = re.compile("".join(parts), re.ASCII)
         elif isinstance(conversion, NumberConversion):
             group, point = re.escape(conversion.thousands_separator), re.escape(conversion.decimal_separator)
             grouped = rf"\d{{1,3}}(?:{group}\d{{3}})+|" if conversion.thousands_separator else ""
-            self._number = re.compile(rf"[+-]?(?:{grouped}\d+)(?:{point}\d+)?")
+            self._number = re.compile(rf"[+-]?(?:{grouped}\d+)(?:{point}\d+)?", re.ASCII)
         else:
             self._true = {_fold(word) for word in conversion.true}
             self._false = {_fold(word) for word in conversion.false}

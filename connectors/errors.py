@@ -63,8 +63,9 @@ class SubmissionRejected(ConnectorError):
 class UpstreamError(ConnectorError):
     """The sector system failed; ``reason`` is a short, bounded label used in metrics.
 
-    Reasons used by the built-in connectors: ``connect``, ``timeout``, ``protocol``, ``status_5xx``,
-    ``contract_violation``, ``refused``.
+    Reasons used by the built-in connectors: ``connect`` (not reached, or the connection broke), ``timeout``,
+    ``rate_limited`` (HTTP 429), ``protocol`` (an answer that cannot be used), ``status_5xx``,
+    ``contract_violation``, ``refused`` (the gateway's credentials or call refused).
     """
 
     reason: str = "protocol"
@@ -76,7 +77,8 @@ class UpstreamError(ConnectorError):
 
 
 class UpstreamUnavailable(UpstreamError):
-    """The sector system cannot be reached (connection refused, DNS failure, database file missing...)."""
+    """The sector system cannot be reached (connection refused, DNS failure, database file missing, a connection
+    broken mid-call...), or is not serving calls now (``reason="rate_limited"``: HTTP 429)."""
 
     reason = "connect"
 
@@ -88,10 +90,11 @@ class UpstreamTimeout(UpstreamError):
 
 
 class UpstreamRefused(UpstreamError):
-    """The integration platform between the gateway and the sector system (the national axis NDXP, a province's
-    LGSP) refused the call: it did not issue a token, refused the one sent, or refused the request's metadata (no
-    public-service procedure code, an unknown agency or integration service). Retrying the same call cannot help:
-    the connection's credentials or the request must change."""
+    """The sector system, or the integration platform between the gateway and it (the national axis NDXP, a
+    province's LGSP), refused the call: it did not issue a token, refused the credentials or the token sent
+    (HTTP 401, 403), or refused the request's metadata (no public-service procedure code, an unknown agency or
+    integration service). Retrying the same call cannot help: the connection's credentials or the request must
+    change."""
 
     reason = "refused"
 

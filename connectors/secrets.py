@@ -62,6 +62,8 @@ _SECRET_KEYS = frozenset(
 """Words before a last word ``key`` that make it a secret's (``api_key``, ``private_key``, a bare ``key``; not
 ``record_key`` nor ``sort_key``, which name fields)."""
 
+_RUN_TOGETHER = ("apikey", "credential", "credentials", "passphrase", "passwd", "password", "secret", "token")
+"""Secret words also recognised at the end of a run-together last word."""
 _WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 _URL_CREDENTIALS = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^:/@\s'\"]*):(?P<password>[^@/\s'\"]+)@", re.IGNORECASE)
 _URL_QUERY = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^?#\s'\"]*\?)(?P<query>[^#\s'\"]*)", re.IGNORECASE)
@@ -70,12 +72,12 @@ _QUERY_PAIR = re.compile(r"(?P<name>[^&=]*)=(?P<value>[^&]*)")
 
 def is_secret_name(name: str) -> bool:
     """Whether a setting, parameter or header called ``name`` holds a secret: its last word (in ``snake_case``,
-    ``kebab-case`` or ``camelCase``) is one of :data:`SECRET_WORDS`, or is ``key`` after a word that makes it one
-    (``api_key``, ``private_key``, ``key`` alone)."""
+    ``kebab-case`` or ``camelCase``) is one of :data:`SECRET_WORDS` or ends with a long one (``sslpassword``), or
+    is ``key`` after a word that makes it one (``api_key``, ``private_key``, ``key`` alone)."""
     words = [word.lower() for word in _WORDS.findall(name)]
     if not words:
         return False
-    if words[-1] in SECRET_WORDS:
+    if words[-1] in SECRET_WORDS or words[-1].endswith(_RUN_TOGETHER):  # libpq's ``sslpassword``, ``authtoken``
         return True
     return words[-1] == "key" and (words[-2] if len(words) > 1 else "") in _SECRET_KEYS
 

@@ -30,7 +30,12 @@ that ``get()`` returns valid contract records for the known keys, also under con
 changed mid-walk, returning every record exactly once and in a stable order, and a record that breaks the contract
 (declared in ``SearchCase.invalid_ids``) is left out of its page and reported in ``Page.skipped`` instead of failing
 the page; that ``canary()`` fetches the declared canary record and reports a missing one; that a slow system makes
-calls fail with :class:`UpstreamTimeout` within the configured deadline; that operations the connector does not
+calls fail with :class:`UpstreamTimeout` within the configured deadline, a deadline that follows the
+``timeout_seconds`` setting; that a system failing in the other ways a real one does (:class:`UpstreamFailure`:
+5xx, 401, 403, 429, a malformed answer, a reset connection) makes ``get()`` and ``search()`` raise an
+:class:`UpstreamError` (never :class:`RecordNotFound`, never a raw exception) and ``health()`` and ``check()``
+report it not up; that every record ``get()`` and ``search()`` return is valid against its contract; that a cursor
+that is not one of the connector's is refused with :class:`BadQuery`; that operations the connector does not
 offer raise :class:`OperationNotSupported` (submissions too, when no writable configuration is given: a connector
 that takes submissions then fails, as its writes went unchecked); and, for a connector whose configuration has
 ``context_headers`` (:class:`connectors.context.ContextForwarding`), that every call carries the request context in
@@ -38,17 +43,46 @@ the headers it names, and nothing when it names none.
 
 A check that needs a library the kit does not install (``jsonschema``, in the connector's test dependencies)
 fails, naming it, when it is missing: checks are skipped only when they do not apply (no searches given, no
-search declaring broken records, no request context to forward...), never because something is missing.
+search declaring broken records, no request context to forward, a failure the sector system cannot produce...),
+never because something is missing.
 
-That last check needs to see what the sector system received: pass ``received_headers``, a callable (or a fixture
-giving one) that returns the headers of every request the system received so far. The simulators' servers record
-them (``simulators.http.Misbehaving.received.headers``)::
+The request-context check needs to see what the sector system received: pass ``received_headers``, a callable
+(or a fixture giving one) that returns the headers of every request the system received so far. The simulators'
+servers record them (``simulators.http.Misbehaving.received.headers``)::
 
     @pytest.fixture
     def land_api_received(land_api) -> Callable[[], list[Mapping[str, str]]]:
         return land_api.middleware.received.headers
 
     TestLandConnector = connector_test_class(..., received_headers=fixture("land_api_received"))
+
+The kit makes the sector system fail through ``fail_upstream``, a callable (or a fixture giving one) that makes
+the system ``config`` points at fail in the way it is told from its next request on, and behave again when told
+``None``. The simulators' servers do it through their misbehaviour switch (the package ``gateway connector new``
+writes shows how, in its ``tests/conftest.py``)::
+
+    FAILURES = {
+        UpstreamFailure.SERVER_ERROR: Misbehaviour(mode="error", status=500),
+        UpstreamFailure.UNAVAILABLE: Misbehaviour(mode="error", status=503),
+        UpstreamFailure.UNAUTHORIZED: Misbehaviour(mode="error", status=401),
+        ...
+    }
+
+    @pytest.fixture
+    def fail_land_api(land_api) -> Callable[[UpstreamFailure | None], None]:
+        return lambda failure: land_api.switch.set(FAILURES[failure] if failure else Misbehaviour())
+
+    TestLandConnector = connector_test_class(..., fail_upstream=fixture("fail_land_api"))
+
+A failure that comes with a place rather than a switch (a file that is not a database, a view whose reading
+fails, an account that may not read the table) is given as a configuration instead, in ``failing_configs``; a
+failure the sector system cannot produce at all (a database has no HTTP 429) is given there as the sentence that
+says why, which the kit's check of it is skipped with.
+
+A failed check says what is wrong, with the values involved. pytest shows the values an ``assert`` compared only
+in the modules it rewrites; this one is rewritten through the distribution's pytest plugin
+(:mod:`connectors.pytest_plugin`, the ``pytest11`` entry point ``axis_gateway_conformance``), which pytest loads
+before the tests import the kit (``-p connectors.pytest_plugin`` where plugins are not loaded automatically).
 """
 
 from __future__ import annotations
@@ -59,13 +93,14 @@ import re
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from importlib.metadata import entry_points
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar, cast
 
 import pytest
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from contracts import Contract, ContractQuery
 
@@ -89,15 +124,25 @@ from .base import (
     UpstreamError,
     UpstreamTimeout,
     UpstreamUnavailable,
+    describe_violation,
     implemented_capabilities,
 )
 from .context import CONTEXT_FIELDS, RequestContext, new_traceparent, use_context
 from .discovery import ENTRY_POINT_GROUP
+from .errors import ConnectorError
+from .secrets import is_secret_name
 
-__all__ = ["ConformanceCase", "ConnectorConformance", "FixtureValue", "SearchCase", "connector_test_class", "fixture"]
+__all__ = [
+    "ConformanceCase",
+    "ConnectorConformance",
+    "FixtureValue",
+    "SearchCase",
+    "UpstreamFailure",
+    "connector_test_class",
+    "fixture",
+]
 
 _SLUG = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
-_SECRET_NAME = re.compile(r"(^|_)(secret|password|passwd|token|access_key|secret_key|api_key|private_key)$")
 _LIMITS = (1, 2, 3, 7, 100)
 #: Page sizes changed in the middle of a walk (a caller may): the n-th page is asked with the n-th size (the last
 #: one for the pages after).
@@ -129,6 +174,51 @@ def fixture(name: str) -> Any:
     return FixtureValue(name)
 
 
+class UpstreamFailure(StrEnum):
+    """A way a sector system fails, which the kit makes it fail in (through ``fail_upstream`` or
+    ``failing_configs``, see :func:`connector_test_class`) to check that the connector reports it as an
+    :class:`UpstreamError`, and its health probe as not up."""
+
+    SERVER_ERROR = "server_error"
+    """An internal error: HTTP 500 (a database: a statement failing in it)."""
+    UNAVAILABLE = "unavailable"
+    """HTTP 503: the system is there but not serving."""
+    UNAUTHORIZED = "unauthorized"
+    """HTTP 401: the gateway's credentials are refused (a rotated key, an expired token; a database: an account
+    it does not know)."""
+    FORBIDDEN = "forbidden"
+    """HTTP 403: the credentials are known but may not do this (a database: a table the account may not read)."""
+    RATE_LIMITED = "rate_limited"
+    """HTTP 429: too many calls."""
+    MALFORMED = "malformed"
+    """An answer that is not what the protocol says: a truncated JSON or XML body (a database: a file that is
+    not one)."""
+    RESET = "reset"
+    """The connection is reset (or closed) before any answer."""
+
+    @property
+    def description(self) -> str:
+        """What the sector system does, for the kit's messages: ``"answers HTTP 503 (unavailable)"``."""
+        return _FAILURE_DESCRIPTIONS[self]
+
+    @property
+    def noticed_by_health(self) -> bool:
+        """Whether a health probe must notice this failure: every failure but a malformed answer (a probe may
+        read the status of its answer and nothing more)."""
+        return self is not UpstreamFailure.MALFORMED
+
+
+_FAILURE_DESCRIPTIONS = {
+    UpstreamFailure.SERVER_ERROR: "fails with an internal error (HTTP 500)",
+    UpstreamFailure.UNAVAILABLE: "answers HTTP 503 (unavailable)",
+    UpstreamFailure.UNAUTHORIZED: "refuses the gateway's credentials (HTTP 401)",
+    UpstreamFailure.FORBIDDEN: "refuses the gateway access (HTTP 403)",
+    UpstreamFailure.RATE_LIMITED: "limits the rate of calls (HTTP 429)",
+    UpstreamFailure.MALFORMED: "answers something malformed (a truncated body)",
+    UpstreamFailure.RESET: "resets the connection without answering",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class SearchCase:
     """A search to walk: ``query``, the keys of every record it must find (when known), and ``invalid_ids``, the
@@ -156,6 +246,8 @@ class ConformanceCase:
     new_record: Mapping[str, Any] | None = None
     update: Mapping[str, Any] | None = None
     received_headers: Callable[[], Sequence[Mapping[str, str]]] | None = None
+    fail_upstream: Callable[[UpstreamFailure | None], object] | None = None
+    failing_configs: Mapping[str, Mapping[str, Any] | str] | None = None
 
 
 def _resolve(value: Any, request: pytest.FixtureRequest) -> Any:
@@ -189,9 +281,46 @@ def _secrets(value: Any) -> set[str]:
     return found
 
 
-def _assert_no_secret(text: str, secrets: Collection[str]) -> None:
+def _assert_no_secret(text: str, secrets: Collection[str], where: str = "a message") -> None:
     leaked = [secret for secret in secrets if secret in text]
-    assert not leaked, "a secret of the configuration appears in a message"
+    for secret in leaked:
+        text = text.replace(secret, "<the secret>")
+    assert not leaked, f"a secret of the configuration appears in {where}: {text!r}"
+
+
+def _differing(first: BaseModel, second: BaseModel) -> list[str]:
+    """The names of the fields whose values differ between two models."""
+    names = {*first.__dict__, *second.__dict__}
+    return sorted(name for name in names if first.__dict__.get(name, ...) != second.__dict__.get(name, ...))
+
+
+def _record_problems(record: Any, contract: type[Contract], what: str) -> list[str]:
+    """What makes ``record``, returned by ``what``, something other than a valid record of ``contract``: not an
+    instance of it, or one that its contract's validation would refuse (a record built with ``model_construct``,
+    fields missing or invalid) or change (values not validated); each problem names the rules broken, the fields
+    changed, never their values."""
+    if not isinstance(record, contract):
+        return [f"{what} returned a {type(record).__name__}, not a {contract.__name__} record"]
+    try:
+        dumped = record.model_dump_json(warnings="none")
+    except Exception as exc:  # a record whose values do not serialise is what the check looks for
+        return [f"{what} returned a {contract.__name__} that cannot be serialised ({type(exc).__name__}: {exc})"]
+    try:
+        validated = contract.model_validate_json(dumped)
+    except ValidationError as exc:
+        rules = "; ".join(describe_violation(e) for e in exc.errors(include_input=False, include_url=False))
+        return [
+            f"{what} returned a {contract.__name__} that breaks its contract ({rules}): return records validated "
+            "by the contract (Connector.to_record), never built with model_construct"
+        ]
+    if validated != record:
+        changed = _differing(validated, record)
+        return [
+            f"{what} returned a {contract.__name__} that is not its own validated form (fields changed by "
+            f"validating it: {', '.join(changed) or 'none, yet it differs'}): return records validated by the "
+            "contract (Connector.to_record)"
+        ]
+    return []
 
 
 def _schema_properties(schema: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, Any]]]:
@@ -208,7 +337,10 @@ async def _walk(connector: Connector[Any], query: ContractQuery, limits: Sequenc
     try:
         pages = [await connector.search(query, limit=limits[0])]
         while pages[-1].next_cursor is not None:
-            assert len(pages) <= bound, "the cursor does not advance: more pages than records"
+            assert len(pages) <= bound, (
+                f"search({query!r}) with page sizes {tuple(limits)}: the cursor does not advance ({len(pages)} "
+                f"pages, the last cursor {pages[-1].next_cursor!r})"
+            )
             limit = limits[min(len(pages), len(limits) - 1)]
             pages.append(await connector.search(query, limit=limit, cursor=pages[-1].next_cursor))
     except ContractViolation as exc:
@@ -220,6 +352,27 @@ async def _walk(connector: Connector[Any], query: ContractQuery, limits: Sequenc
     return pages
 
 
+_E = TypeVar("_E", bound=BaseException)
+
+
+async def _raises(expected: type[_E], what: str, call: Awaitable[Any]) -> _E:
+    """The ``expected`` error ``call`` (``what``, for the message) raises; the check fails, saying what happened
+    instead, when it returns or raises something else."""
+    try:
+        result = await call
+    except expected as exc:
+        return exc
+    except Exception as exc:
+        pytest.fail(f"{what} raised {type(exc).__name__} ({exc}), not {expected.__name__}")
+    pytest.fail(f"{what} returned {type(result).__name__} instead of raising {expected.__name__}", pytrace=False)
+
+
+def _listed(problems: Sequence[str], most: int = 3) -> str:
+    """The first ``most`` problems, and how many more there are."""
+    shown = "; ".join(problems[:most])
+    return shown + (f" (and {len(problems) - most} more problems)" if len(problems) > most else "")
+
+
 def _page_problems(pages: Sequence[Page], limits: Sequence[int], contract: type[Contract]) -> list[str]:
     """What breaks the search rules in one walk (its n-th page asked with ``limits[min(n, len - 1)]``)."""
     problems = []
@@ -229,8 +382,10 @@ def _page_problems(pages: Sequence[Page], limits: Sequence[int], contract: type[
             problems.append(f"page {n + 1} holds more than the {limit} records asked for (skipped ones included)")
         if n < len(pages) - 1 and not page.items and not page.skipped:
             problems.append(f"page {n + 1} is empty but not the last")
-        if not all(isinstance(item, contract) for item in page.items):
-            problems.append(f"page {n + 1} holds something other than {contract.__name__} records")
+        broken = [problem for item in page.items for problem in _record_problems(item, contract, f"page {n + 1}")]
+        if broken:
+            more = f" (and {len(broken) - 1} more of the page's records)" if len(broken) > 1 else ""
+            problems.append(broken[0] + more)
         if not all(isinstance(violation, ContractViolation) and violation.errors for violation in page.skipped):
             problems.append(f"page {n + 1} reports a skipped record without a ContractViolation listing its errors")
     return problems
@@ -323,12 +478,18 @@ class ConnectorConformance:
         """The slug is lower case, the title is set, and the models are of the SDK's classes."""
         cls = self.connector_class
         assert _SLUG.match(cls.slug), f"slug {cls.slug!r} is not lower case letters, digits, '-' and '_'"
-        assert cls.title.strip(), "the connector needs a title"
-        assert issubclass(cls.config_model, ConnectorConfig)
+        assert cls.title.strip(), f"the connector {cls.__qualname__} needs a title (title = {cls.title!r})"
+        assert isinstance(cls.config_model, type) and issubclass(cls.config_model, ConnectorConfig), (
+            f"config_model {cls.config_model!r} is not a subclass of connectors.base.ConnectorConfig"
+        )
         if cls.query_model is not None:  # generic connectors may set it per instance, from their configuration
-            assert issubclass(cls.query_model, ContractQuery)
+            assert isinstance(cls.query_model, type) and issubclass(cls.query_model, ContractQuery), (
+                f"query_model {cls.query_model!r} is not a subclass of contracts.ContractQuery"
+            )
         if getattr(cls, "contract", None) is not None:
-            assert issubclass(cls.contract, Contract)
+            assert isinstance(cls.contract, type) and issubclass(cls.contract, Contract), (
+                f"contract {cls.contract!r} is not a subclass of contracts.Contract"
+            )
 
     def test_capabilities_are_declared_as_implemented(self) -> None:
         """``capabilities`` names exactly what the class implements: ``read``, and each optional operation whose
@@ -336,27 +497,51 @@ class ConnectorConformance:
         cls = self.connector_class
         declared = cls.capabilities
         assert isinstance(declared, frozenset) and all(isinstance(c, Capability) for c in declared), (
-            "capabilities must be a frozenset of connectors.base.Capability members"
+            f"capabilities must be a frozenset of connectors.base.Capability members, not {declared!r}"
         )
-        assert Capability.READ in declared, "every connector reads: declare Capability.READ"
+        assert Capability.READ in declared, (
+            f"every connector reads: declare Capability.READ (capabilities = {sorted(c.value for c in declared)})"
+        )
         implemented = implemented_capabilities(cls)
         missing = sorted(f"{c.value} ({CAPABILITY_METHODS[c]}())" for c in declared - implemented)
         assert not missing, f"capabilities declared but not implemented: {', '.join(missing)}"
         undeclared = sorted(c.value for c in implemented - declared)
         assert not undeclared, f"operations implemented but not declared in capabilities: {', '.join(undeclared)}"
         if Capability.SUBMIT not in declared:
-            assert cls.submit_many is Connector.submit_many, "submit_many() is implemented but not submit()"
+            assert cls.submit_many is Connector.submit_many, (
+                "submit_many() is implemented but not submit(): implement submit() and declare Capability.SUBMIT"
+            )
 
     def test_entry_point(self) -> None:
-        """The ``gateway.connectors`` entry point named ``entry_point`` loads this class (skipped without one)."""
+        """The ``gateway.connectors`` entry point named ``entry_point`` loads this class, and no other installed
+        distribution registers the name for another class (skipped without one)."""
         if self.entry_point is None:
             pytest.skip("no entry_point given")
-        found = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
-        assert self.entry_point in found, f"no {ENTRY_POINT_GROUP!r} entry point named {self.entry_point!r}"
-        assert found[self.entry_point].load() is self.connector_class
+        name = self.entry_point
+        registered = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
+        assert registered, f"no {ENTRY_POINT_GROUP!r} entry point named {name!r}: add it to pyproject.toml"
+        targets = {ep.value: ep for ep in registered}
+        if len(targets) > 1:
+
+            def origin(ep: Any) -> str:
+                dist = getattr(ep, "dist", None)
+                return f"{ep.value} (distribution {dist.name} {dist.version})" if dist else ep.value
+
+            pytest.fail(
+                f"the {ENTRY_POINT_GROUP!r} entry point {name!r} is registered more than once, by different "
+                f"distributions: {'; '.join(sorted(origin(ep) for ep in targets.values()))}. The gateway loads "
+                "none of them under that name: uninstall one, or rename its entry point",
+                pytrace=False,
+            )
+        (ep,) = targets.values()
+        loaded = ep.load()
+        assert loaded is self.connector_class, (
+            f"the entry point {name!r} = {ep.value!r} loads {loaded!r}, not {self.connector_class!r}"
+        )
 
     def test_config_schema(self, case: ConformanceCase) -> None:
-        """The configuration exports a valid JSON Schema, every setting described, every secret a ``SecretStr``."""
+        """The configuration exports a valid JSON Schema, every setting described, every secret a ``SecretStr``
+        (a setting is a secret's by its name: :func:`connectors.secrets.is_secret_name`)."""
         jsonschema = _require("jsonschema")
         schema = self.connector_class.config_model.model_json_schema()
         jsonschema.Draft202012Validator.check_schema(schema)
@@ -365,19 +550,30 @@ class ConnectorConformance:
         plain = [
             f"{m}.{p}"
             for m, p, prop in _schema_properties(schema)
-            if _SECRET_NAME.search(p)
+            if is_secret_name(p)
             and "password" not in {prop.get("format"), *(o.get("format") for o in prop.get("anyOf", ()))}
         ]
         assert not plain, f"secret-looking settings that are not SecretStr: {', '.join(plain)}"
-        validated = self.connector_class.config_model.model_validate(case.config)
-        assert self.connector_class.config_model.model_validate(validated.model_dump()) == validated
+        model = self.connector_class.config_model
+        validated = model.model_validate(case.config)
+        again = model.model_validate(validated.model_dump())
+        assert again == validated, (
+            f"the configuration validated from its own dump differs from the first validation (settings "
+            f"{sorted(k for k in model.model_fields if getattr(again, k) != getattr(validated, k))})"
+        )
 
     def test_config_builds_the_connector(self, case: ConformanceCase) -> None:
         """The configuration builds the connector, again from its own validated form."""
+        cls = self.connector_class
         connector = self.connector(case.config)
-        assert isinstance(connector, self.connector_class)
-        assert isinstance(connector.config, self.connector_class.config_model)
-        assert isinstance(self.connector_class.from_config(connector.config), self.connector_class)
+        assert isinstance(connector, cls), f"from_config() built a {type(connector).__name__}, not a {cls.__name__}"
+        assert isinstance(connector.config, cls.config_model), (
+            f"the connector's config is a {type(connector.config).__name__}, not a {cls.config_model.__name__}"
+        )
+        rebuilt = cls.from_config(connector.config)
+        assert isinstance(rebuilt, cls), (
+            f"from_config() of a validated {cls.config_model.__name__} built a {type(rebuilt).__name__}"
+        )
 
     def test_bad_config_is_a_clear_error(self, case: ConformanceCase) -> None:
         """A bad configuration raises a :class:`ConnectorConfigError` naming the connector and the setting,
@@ -390,14 +586,28 @@ class ConnectorConformance:
         ]
         if any(f.is_required() for f in self.connector_class.config_model.model_fields.values()):
             bad.append(({}, None))
+        slug = self.connector_class.slug
         for config, named in bad:
-            with pytest.raises(ConnectorConfigError) as info:
+            settings = sorted(config)
+            try:
                 self.connector(config)
-            error = info.value
-            assert error.message and self.connector_class.slug in error.message
+            except ConnectorConfigError as exc:
+                error = exc
+            except Exception as exc:
+                pytest.fail(
+                    f"a bad configuration (settings {settings}) raised {type(exc).__name__} ({exc}), not a "
+                    "ConnectorConfigError",
+                    pytrace=False,
+                )
+            else:
+                pytest.fail(f"a bad configuration (settings {settings}) built the connector", pytrace=False)
+            assert error.message and slug in error.message, (
+                f"the error of a bad configuration (settings {settings}) does not name the connector {slug!r}: "
+                f"{error.message!r}"
+            )
             if named is not None:
                 assert named in error.message, f"the error does not name {named!r}: {error.message}"
-            _assert_no_secret(" ".join([error.message, *error.errors]), secrets)
+            _assert_no_secret(" ".join([error.message, *error.errors]), secrets, "a configuration error")
 
     # -- reaching the sector system ------------------------------------------------------------------------
 
@@ -408,9 +618,13 @@ class ConnectorConformance:
             result = await connector.check()
             health = await connector.health()
         assert result.ok, f"check() failed: {result.message}"
-        assert result.latency_seconds is not None and result.latency_seconds >= 0
+        assert result.latency_seconds is not None and result.latency_seconds >= 0, (
+            f"check() reports no latency, or a negative one: {result.latency_seconds!r}"
+        )
         assert isinstance(health, HealthReport), f"health() returned a {type(health).__name__}, not a HealthReport"
-        assert health.state is HealthState.UP
+        assert health.state is HealthState.UP, (
+            f"health() reports {health.state.value!r} ({health.message!r}) for a system that answers"
+        )
 
     @pytest.mark.anyio
     async def test_check_and_health_when_unreachable(self, case: ConformanceCase) -> None:
@@ -419,6 +633,7 @@ class ConnectorConformance:
         connector = self.connector(case.unreachable_config)
         secrets = _secrets(connector.config)
         deadline = connector.config.timeout_seconds * 1.5 + case.grace_seconds
+        record_id = case.known_ids[0]
         async with connector:
             started = time.perf_counter()
             result = await connector.check()  # never raises
@@ -426,21 +641,33 @@ class ConnectorConformance:
                 health = await connector.health()
             except UpstreamError as exc:  # the probe may raise instead of reporting down; the axis keeps its reason
                 health = HealthReport(HealthState.DOWN, message=exc.message)
-            with pytest.raises(UpstreamUnavailable) as info:
-                await connector.get(case.known_ids[0])
+            error = await _raises(
+                UpstreamUnavailable, f"get({record_id!r}) of an unreachable system", connector.get(record_id)
+            )
             elapsed = time.perf_counter() - started
-        assert result.ok is False and result.message
-        assert health.state is HealthState.DOWN
-        assert info.value.reason == "connect"
+        assert result.ok is False and result.message, (
+            f"check() of an unreachable system reports {result.state.value!r} ({result.message!r}), not down "
+            "with a message"
+        )
+        assert health.state is HealthState.DOWN, (
+            f"health() of an unreachable system reports {health.state.value!r} ({health.message!r}), not down"
+        )
+        assert error.reason == "connect", (
+            f"get() of an unreachable system raised {type(error).__name__} with the reason {error.reason!r}, not "
+            "'connect'"
+        )
         assert elapsed < 3 * deadline, f"an unreachable system took {elapsed:.1f} s to report"
-        _assert_no_secret(" ".join([result.message, health.message, info.value.message]), secrets)
-        assert case.known_ids[0] not in info.value.message
+        _assert_no_secret(" ".join([result.message, health.message, error.message]), secrets)
+        assert record_id not in error.message, (
+            f"the error of get({record_id!r}) quotes the key (it may be personal data): {error.message!r}"
+        )
 
     # -- reading -------------------------------------------------------------------------------------------
 
     @pytest.mark.anyio
     async def test_get_returns_valid_contract_records(self, case: ConformanceCase) -> None:
-        """``get()`` returns valid records of the contract for the known keys (checked against its JSON Schema too)."""
+        """``get()`` returns valid records of the contract for the known keys (checked against its JSON Schema
+        too), each the record asked for."""
         assert case.known_ids, "known_ids must name at least one record"
         async with self.connector(case.config) as connector:
             contract = connector.contract
@@ -448,75 +675,110 @@ class ConnectorConformance:
             jsonschema = _require("jsonschema")
             for record_id in case.known_ids:
                 record = await connector.get(record_id)
-                assert isinstance(record, contract), f"get() returned a {type(record).__name__}"
-                assert record.record_id() == record_id
-                assert contract.model_validate_json(record.model_dump_json()) == record
-                jsonschema.validate(record.model_dump(mode="json"), schema)
+                problems = _record_problems(record, contract, f"get({record_id!r})")
+                assert not problems, "; ".join(problems)
+                assert record.record_id() == record_id, (
+                    f"get({record_id!r}) returned the record of {record.record_id()!r}"
+                )
+                error = jsonschema.exceptions.best_match(
+                    jsonschema.Draft202012Validator(schema).iter_errors(record.model_dump(mode="json"))
+                )
+                assert error is None, (
+                    f"get({record_id!r}) returned a record that breaks the contract's JSON Schema at "
+                    f"{'/'.join(map(str, error.absolute_path)) or '(record)'}: {error.validator} "
+                    f"{error.validator_value!r}"
+                )
 
     @pytest.mark.anyio
     async def test_canary_checks_a_known_record_and_refuses_a_missing_one(self, case: ConformanceCase) -> None:
         """``canary()`` checks nothing without a canary, passes on a known record and raises for a missing one."""
         config = dict(case.config)
         async with self.connector({**config, "canary": None}) as connector:
-            assert await connector.canary() is False  # no canary declared: nothing checked
+            checked = await connector.canary()
+            assert checked is False, f"canary() without a canary declared returned {checked!r}, not False"
         async with self.connector({**config, "canary": case.known_ids[0]}) as connector:
-            assert connector.canary_id == case.known_ids[0]
-            assert await connector.canary() is True
+            assert connector.canary_id == case.known_ids[0], (
+                f"canary_id is {connector.canary_id!r} with the canary {case.known_ids[0]!r} configured"
+            )
+            checked = await connector.canary()
+            assert checked is True, f"canary() of the known record {case.known_ids[0]!r} returned {checked!r}"
         async with self.connector({**config, "canary": case.missing_id}) as connector:
-            with pytest.raises(RecordNotFound):
-                await connector.canary()
+            await _raises(RecordNotFound, f"canary() of the missing record {case.missing_id!r}", connector.canary())
 
     @pytest.mark.anyio
     async def test_concurrent_gets(self, case: ConformanceCase) -> None:
-        """Concurrent reads return the same records as reads one by one."""
+        """Concurrent reads return the same records as reads one by one, each valid against its contract."""
         ids = list(case.known_ids) * max(1, 24 // len(case.known_ids))
         async with self.connector(case.config) as connector:
             one_by_one = {record_id: await connector.get(record_id) for record_id in case.known_ids}
             together = await asyncio.gather(*(connector.get(record_id) for record_id in ids))
-        assert [record.record_id() for record in together] == ids
-        assert all(record == one_by_one[record.record_id()] for record in together)
+            contract = connector.contract
+        for record_id, record in zip(ids, together, strict=True):
+            problems = _record_problems(record, contract, f"a concurrent get({record_id!r})")
+            assert not problems, "; ".join(problems)
+            assert record.record_id() == record_id, (
+                f"a concurrent get({record_id!r}) returned the record of {record.record_id()!r}"
+            )
+            assert record == one_by_one[record_id], (
+                f"a concurrent get({record_id!r}) returned another record than the same get() alone"
+            )
 
     @pytest.mark.anyio
     async def test_missing_record_is_not_found(self, case: ConformanceCase) -> None:
         """A missing key raises :class:`RecordNotFound`, whose message does not quote it."""
-        assert case.missing_id not in case.known_ids
+        assert case.missing_id not in case.known_ids, f"missing_id {case.missing_id!r} is one of the known_ids"
         async with self.connector(case.config) as connector:
-            with pytest.raises(RecordNotFound) as info:
-                await connector.get(case.missing_id)
-        assert case.missing_id not in info.value.message, "the error quotes the key (it may be personal data)"
+            error = await _raises(
+                RecordNotFound, f"get({case.missing_id!r}) of a missing record", connector.get(case.missing_id)
+            )
+        assert case.missing_id not in error.message, (
+            f"the error of get({case.missing_id!r}) quotes the key (it may be personal data): {error.message!r}"
+        )
 
     # -- searching -----------------------------------------------------------------------------------------
 
     @pytest.mark.anyio
     async def test_search_walks_every_page_once(self, case: ConformanceCase) -> None:
-        """Every search walks its pages at several page sizes, and changing it mid-walk: each record once, in order."""
+        """Every search walks its pages at several page sizes, and changing it mid-walk: each record once, in order,
+        each valid against its contract."""
         if not case.searches:
             pytest.skip("no searches given")
         async with self.connector(case.config) as connector:
             assert connector.query_model is not None, "searches are given but the connector has no query model"
             for search in case.searches:
+                query = search.query
                 walks = {}
                 for limit in _LIMITS:
-                    pages = await _walk(connector, search.query, [limit], bound=10_000)
+                    pages = await _walk(connector, query, [limit], bound=10_000)
                     ids = [item.record_id() for page in pages for item in page.items]
-                    duplicates = [key for key, n in Counter(ids).items() if n > 1]
-                    assert not duplicates, f"limit {limit}: records returned twice"
+                    duplicates = sorted(key for key, n in Counter(ids).items() if n > 1)
+                    assert not duplicates, f"search({query!r}), limit {limit}: records returned twice: {duplicates}"
                     problems = _page_problems(pages, [limit], connector.contract)
-                    assert not problems, f"limit {limit}: {'; '.join(problems)}"
+                    assert not problems, f"search({query!r}), limit {limit}: {_listed(problems)}"
                     walks[limit] = ids
                 orders = {tuple(ids) for ids in walks.values()}
-                assert len(orders) == 1, "the order of the records depends on the page size"
+                assert len(orders) == 1, (
+                    f"search({query!r}): the order of the records depends on the page size: "
+                    + "; ".join(f"limit {limit}: {ids}" for limit, ids in walks.items())
+                )
                 found = next(iter(orders))
                 if search.expected_ids is not None:
-                    assert sorted(found) == sorted(search.expected_ids), "the search found other records"
+                    expected = sorted(map(str, search.expected_ids))
+                    assert sorted(found) == expected, (
+                        f"search({query!r}) found other records: missing {sorted(set(expected) - set(found))}, "
+                        f"unexpected {sorted(set(found) - set(expected))}"
+                    )
                 # A caller may change its page size in the middle of a walk: the cursor stays valid, and the walk
                 # neither repeats nor skips a record.
                 for limits in _MIXED_LIMITS:
-                    mixed = await _walk(connector, search.query, limits, bound=10_000)
+                    mixed = await _walk(connector, query, limits, bound=10_000)
                     problems = _page_problems(mixed, limits, connector.contract)
-                    assert not problems, f"page sizes {limits}: {'; '.join(problems)}"
+                    assert not problems, f"search({query!r}), page sizes {limits}: {_listed(problems)}"
                     got = tuple(item.record_id() for page in mixed for item in page.items)
-                    assert got == found, f"page sizes {limits} changed mid-walk: records repeated, lost or reordered"
+                    assert got == found, (
+                        f"search({query!r}), page sizes {limits} changed mid-walk: records repeated, lost or "
+                        f"reordered ({list(got)} instead of {list(found)})"
+                    )
 
     @pytest.mark.anyio
     async def test_search_leaves_out_records_that_break_the_contract(self, case: ConformanceCase) -> None:
@@ -531,48 +793,98 @@ class ConnectorConformance:
             )
         async with self.connector(case.config) as connector:
             for search in broken:
+                query = search.query
                 invalid = sorted(map(str, search.invalid_ids or ()))
                 walks: dict[tuple[int, ...], list[str]] = {}
                 for limits in [*((limit,) for limit in _LIMITS), *_MIXED_LIMITS]:
-                    pages = await _walk(connector, search.query, limits, bound=10_000)
+                    where = f"search({query!r}), page sizes {limits}"
+                    pages = await _walk(connector, query, limits, bound=10_000)
                     problems = _page_problems(pages, limits, connector.contract)
-                    assert not problems, f"page sizes {limits}: {'; '.join(problems)}"
+                    assert not problems, f"{where}: {_listed(problems)}"
                     served = [item.record_id() for page in pages for item in page.items]
                     reported = [violation.record_id for page in pages for violation in page.skipped]
                     leaked = sorted(set(served) & set(invalid))
-                    assert not leaked, f"page sizes {limits}: records that break the contract were served"
-                    assert None not in reported, f"page sizes {limits}: a skipped record is reported without its key"
+                    assert not leaked, f"{where}: records that break the contract were served: {leaked}"
+                    assert None not in reported, f"{where}: a skipped record is reported without its key"
                     assert sorted(map(str, reported)) == invalid, (
-                        f"page sizes {limits}: the skipped records reported are not the broken ones, each once"
+                        f"{where}: the skipped records reported ({sorted(map(str, reported))}) are not the broken "
+                        f"ones ({invalid}), each once"
                     )
-                    assert len(served) == len(set(served)), f"page sizes {limits}: records returned twice"
+                    assert len(served) == len(set(served)), f"{where}: records returned twice"
                     walks[limits] = served
                 assert len({tuple(ids) for ids in walks.values()}) == 1, (
-                    "the records served around the broken ones depend on the page size"
+                    f"search({query!r}): the records served around the broken ones depend on the page size: "
+                    + "; ".join(f"{limits}: {ids}" for limits, ids in walks.items())
                 )
                 if search.expected_ids is not None:
-                    assert sorted(next(iter(walks.values()))) == sorted(search.expected_ids), (
-                        "the search found other records"
+                    served = sorted(next(iter(walks.values())))
+                    expected = sorted(map(str, search.expected_ids))
+                    assert served == expected, (
+                        f"search({query!r}) found other records: missing {sorted(set(expected) - set(served))}, "
+                        f"unexpected {sorted(set(served) - set(expected))}"
                     )
 
     @pytest.mark.anyio
     async def test_search_with_a_foreign_cursor(self, case: ConformanceCase) -> None:
-        """A cursor that is not the connector's is refused with :class:`BadQuery`, or answers a bounded page."""
+        """A cursor that is not the connector's (random text, Unicode digits, negative or huge numbers, other
+        connectors' cursors) is refused with :class:`BadQuery` (search rule 4), whatever search it is given to."""
         if not case.searches:
             pytest.skip("no searches given")
         async with self.connector(case.config) as connector:
-            for cursor in ("not-a-cursor", "eyJub3QiOiAiaGVyZSJ9", "\x00"):
+            own: set[str] = set()
+            for search in case.searches:
+                page = await connector.search(search.query, limit=1)
+                if page.next_cursor is not None:
+                    own.add(page.next_cursor)
+            accepted = []
+            for cursor in _FOREIGN_CURSORS:
+                if cursor in own:  # the connector's own shape after all (its first cursor, by chance)
+                    continue
                 try:
                     page = await connector.search(case.searches[0].query, limit=5, cursor=cursor)
                 except BadQuery:
                     continue
-                assert len(page.items) <= 5  # accepting it is fine; failing otherwise is not
+                except Exception as exc:
+                    accepted.append(f"{cursor!r} (raised {type(exc).__name__}: {exc})")
+                else:
+                    accepted.append(f"{cursor!r} (answered a page of {len(page.items)} records)")
+        assert not accepted, (
+            f"cursors that are not the connector's were not refused with BadQuery (search rule 4): "
+            f"{'; '.join(accepted)}"
+        )
 
     # -- deadlines -----------------------------------------------------------------------------------------
 
+    async def _time_out(self, config: Mapping[str, Any], case: ConformanceCase) -> float:
+        """Seconds ``get()`` of a connector of ``config`` took to fail with :class:`UpstreamTimeout`."""
+        record_id = case.known_ids[0]
+        async with self.connector(config) as connector:
+            timeout = connector.config.timeout_seconds
+            started = time.perf_counter()
+            try:
+                await connector.get(record_id)
+            except UpstreamTimeout as exc:
+                assert exc.reason == "timeout", (
+                    f"get() of a slow system raised UpstreamTimeout with the reason {exc.reason!r}, not 'timeout'"
+                )
+            except Exception as exc:
+                pytest.fail(
+                    f"get() of a slow system (timeout_seconds {timeout:g}) raised {type(exc).__name__} ({exc}), "
+                    "not UpstreamTimeout",
+                    pytrace=False,
+                )
+            else:
+                pytest.fail(
+                    f"get() of a slow system (timeout_seconds {timeout:g}) returned a record: slow_config must "
+                    "point at a system that answers too late",
+                    pytrace=False,
+                )
+            return time.perf_counter() - started
+
     @pytest.mark.anyio
     async def test_timeout_is_honoured(self, case: ConformanceCase) -> None:
-        """A slow system fails reads, checks and searches with :class:`UpstreamTimeout` within the deadline."""
+        """A slow system fails reads, checks and searches with :class:`UpstreamTimeout` within the deadline, and
+        the deadline is the configured one: a longer ``timeout_seconds`` makes a read give up later by as much."""
         if case.slow_config is None:
             pytest.skip("no slow_config given")
         connector = self.connector(case.slow_config)
@@ -580,20 +892,94 @@ class ConnectorConformance:
         bound = timeout * 1.5 + case.grace_seconds
         async with connector:
             started = time.perf_counter()
-            with pytest.raises(UpstreamTimeout) as info:
-                await connector.get(case.known_ids[0])
-            elapsed = time.perf_counter() - started
-            assert info.value.reason == "timeout"
-            assert elapsed < bound, f"get() gave up after {elapsed:.2f} s; its deadline is {timeout:g} s"
-            started = time.perf_counter()
             result = await connector.check()
             checked = time.perf_counter() - started
-            assert result.ok is False and checked < bound
+            assert result.ok is False, f"check() of a slow system reports {result.state.value!r}: {result.message}"
+            assert checked < bound, f"check() gave up after {checked:.2f} s; its deadline is {timeout:g} s"
             if connector.query_model is not None and case.searches:
                 started = time.perf_counter()
-                with pytest.raises(UpstreamTimeout):
-                    await connector.search(case.searches[0].query, limit=5)
-                assert time.perf_counter() - started < bound
+                await _raises(
+                    UpstreamTimeout, "search() of a slow system", connector.search(case.searches[0].query, limit=5)
+                )
+                searched = time.perf_counter() - started
+                assert searched < bound, f"search() gave up after {searched:.2f} s; its deadline is {timeout:g} s"
+        # Reads with the configured deadline and with a longer one: each gives up within its own deadline, and the
+        # longer one later by about the difference (a connector ignoring the setting gives up at the same time
+        # whatever it says). A loaded machine only delays an answer: the shortest of a few tries is kept.
+        longer = timeout + _TIMEOUT_STEP_SECONDS
+        shortest: dict[float, float] = {}
+        for _ in range(_TIMEOUT_TRIES):
+            for seconds in (timeout, longer):
+                elapsed = await self._time_out({**case.slow_config, "timeout_seconds": seconds}, case)
+                shortest[seconds] = min(elapsed, shortest.get(seconds, elapsed))
+                assert elapsed < seconds * 1.5 + case.grace_seconds, (
+                    f"get() gave up after {elapsed:.2f} s; its deadline is {seconds:g} s (timeout_seconds)"
+                )
+            problems = _deadline_problems(shortest, timeout, longer)
+            if not problems:
+                return
+        pytest.fail("; ".join(problems), pytrace=False)
+
+    # -- failures of the sector system ---------------------------------------------------------------------
+
+    @pytest.mark.anyio
+    @pytest.mark.parametrize("failure", list(UpstreamFailure), ids=str)
+    async def test_upstream_failure_is_an_upstream_error(self, case: ConformanceCase, failure: UpstreamFailure) -> None:
+        """A sector system failing (``failure``: 5xx, 401, 403, 429, a malformed answer, a reset connection) makes
+        ``get()`` and ``search()`` raise an :class:`UpstreamError` (never :class:`RecordNotFound`, which the
+        gateway answers 404, never a raw exception), quoting no secret or key, and ``health()`` and ``check()``
+        report it not up (down or degraded, with a message; a malformed answer excepted, which a probe reading
+        only a status cannot see). Skipped when the kit has no way of making the system fail so, with the reason."""
+        configs = {str(name): value for name, value in (case.failing_configs or {}).items()}
+        unknown = sorted(set(configs) - {str(f) for f in UpstreamFailure})
+        assert not unknown, (
+            f"failing_configs names failures the kit does not know: {unknown} (UpstreamFailure: "
+            f"{', '.join(f.value for f in UpstreamFailure)})"
+        )
+        given = configs.get(failure.value)
+        if isinstance(given, str):
+            pytest.skip(f"the sector system cannot fail so ({failure.value}): {given}")
+        if given is not None:
+            assert isinstance(given, Mapping), (
+                f"failing_configs[{failure.value!r}] is a {type(given).__name__}, not a configuration or a reason"
+            )
+            problems = await self._failure_problems(case, given, failure)
+        elif case.fail_upstream is not None:
+            fail = case.fail_upstream
+            if fail(failure) is False:
+                fail(None)
+                pytest.skip(f"fail_upstream cannot make the sector system fail so ({failure.value})")
+            try:
+                problems = await self._failure_problems(case, case.config, failure)
+            finally:
+                fail(None)
+        else:
+            pytest.skip(
+                f"neither fail_upstream nor failing_configs[{failure.value!r}] given: the kit cannot make the sector "
+                f"system fail so ({failure.description})"
+            )
+        assert not problems, f"the sector system {failure.description}: " + "; ".join(problems)
+
+    async def _failure_problems(
+        self, case: ConformanceCase, config: Mapping[str, Any], failure: UpstreamFailure
+    ) -> list[str]:
+        """What the connector of ``config``, whose sector system fails in the way ``failure`` says, does wrong."""
+        connector = self.connector(config)
+        secrets = _secrets(connector.config)
+        record_id = case.known_ids[0]
+        problems: list[str] = []
+        async with connector:
+            problems += await _upstream_error_problems(
+                f"get({record_id!r})", lambda: connector.get(record_id), secrets, record_id
+            )
+            if connector.query_model is not None and connector.offers(Capability.SEARCH) and case.searches:
+                query = case.searches[0].query
+                problems += await _upstream_error_problems(
+                    f"search({query!r})", lambda: connector.search(query, limit=5), secrets, record_id
+                )
+            if failure.noticed_by_health:
+                problems += await _health_problems(connector, secrets)
+        return problems
 
     # -- optional operations -------------------------------------------------------------------------------
 
@@ -603,18 +989,141 @@ class ConnectorConformance:
         :class:`OperationNotSupported`; it offers none that its class does not declare."""
         async with self.connector(case.config) as connector:
             offered = {capability for capability in Capability if connector.offers(capability)}
-            assert offered <= connector.capabilities, "offers() offers capabilities the class does not declare"
-            assert Capability.READ in offered, "every connector offers read"
+            declared = connector.capabilities
+            extra = sorted(c.value for c in offered - declared)
+            assert not extra, f"offers() offers capabilities the class does not declare: {extra}"
+            assert Capability.READ in offered, "every connector offers read: offers(Capability.READ) is False"
             if Capability.SEARCH not in offered:
-                with pytest.raises(OperationNotSupported):
-                    await connector.search(ContractQuery(), limit=5)
+                await _raises(OperationNotSupported, "search() not offered", connector.search(ContractQuery(), limit=5))
             if Capability.SUBMIT not in offered:
                 operation = SubmitOperation(OperationKind.DELETE, case.known_ids[0], idempotency_key="conformance")
-                with pytest.raises(OperationNotSupported):
-                    await connector.submit(operation)
+                await _raises(OperationNotSupported, "submit() not offered", connector.submit(operation))
             if Capability.SAMPLE not in offered:
-                with pytest.raises(OperationNotSupported):
-                    await connector.sample(5)
+                await _raises(OperationNotSupported, "sample() not offered", connector.sample(5))
+
+
+#: How much longer the second deadline of the deadline check is than the configured one, and how many times at
+#: most the kit reads with each before concluding (a loaded machine makes one read late, seldom three).
+_TIMEOUT_STEP_SECONDS = 1.0
+_TIMEOUT_TRIES = 3
+#: How far a connector may stray from its configured deadline: it gives up between ``timeout / 1.5`` and
+#: ``timeout * 1.5`` (plus the slack of a loaded machine), and a longer deadline makes it give up later by the
+#: difference, within the same factor.
+_DEADLINE_FACTOR = 1.5
+
+
+def _deadline_problems(shortest: Mapping[float, float], timeout: float, longer: float) -> list[str]:
+    """How the reads that timed out (the shortest time of each deadline) show the deadline not followed."""
+    problems = []
+    for seconds, elapsed in shortest.items():
+        if elapsed < seconds / _DEADLINE_FACTOR:
+            problems.append(f"get() gave up after {elapsed:.2f} s with timeout_seconds {seconds:g}: too early")
+    difference = shortest[longer] - shortest[timeout]
+    step = longer - timeout
+    if not step / _DEADLINE_FACTOR <= difference <= step * _DEADLINE_FACTOR:
+        problems.append(
+            f"get() gave up after {shortest[timeout]:.2f} s with timeout_seconds {timeout:g}, and after "
+            f"{shortest[longer]:.2f} s with {longer:g}: {difference:+.2f} s for {step:g} s more, so the deadline does "
+            "not follow timeout_seconds (a fixed or a multiplied deadline?)"
+        )
+    return problems
+
+
+#: Cursors that are no connector's own: random text, a NUL, Unicode digits (``str.isdigit()`` and ``int()`` take
+#: them), negative and huge numbers, and the shapes of other connectors' cursors (JSON in base64, a JWT, query
+#: strings). A connector refuses each with BadQuery (search rule 4).
+_FOREIGN_CURSORS = (
+    "not-a-cursor",
+    "\x00",
+    "²",
+    "٣",
+    "３",
+    "1²",
+    "-1",
+    "-20",
+    "9" * 30,
+    "18446744073709551616",
+    "eyJub3QiOiAiaGVyZSJ9",
+    "eyJvZmZzZXQiOiAxMCwgInNlYXJjaCI6ICJvdGhlciJ9",
+    "WzEsICJvdGhlciIsIDIsIDEsIDBd",
+    "eyJhbGciOiJub25lIn0.eyJvZmZzZXQiOjEwfQ.",
+    "page=2&size=10",
+    "offset:10",
+)
+
+
+async def _upstream_error_problems(
+    what: str, call: Callable[[], Awaitable[Any]], secrets: Collection[str], record_id: str
+) -> list[str]:
+    """What is wrong with how ``call`` (``what``), made while the sector system fails, fails: it must raise an
+    :class:`UpstreamError` (not a timeout nor a contract violation: the system answered, and gave no record),
+    quoting no secret nor the key."""
+    try:
+        result = await call()
+    except RecordNotFound as exc:
+        problem = (
+            f"{what} raised RecordNotFound ({exc.message!r}): the gateway would answer 404, telling the caller "
+            "that the record does not exist; a failure of the sector system is an UpstreamError"
+        )
+    except UpstreamTimeout as exc:
+        problem = f"{what} raised UpstreamTimeout ({exc.message!r}) although the sector system answered at once"
+    except ContractViolation as exc:
+        problem = (
+            f"{what} raised ContractViolation ({exc.message!r}), which reports a record that breaks the contract: "
+            "the sector system gave no record; raise another UpstreamError"
+        )
+    except UpstreamError as exc:
+        problems = []
+        if any(secret in exc.message for secret in secrets):
+            problems.append(f"the UpstreamError of {what} quotes a secret of the configuration")
+        if record_id in exc.message:
+            problems.append(f"the UpstreamError of {what} quotes the key (it may be personal data): {exc.message!r}")
+        return problems
+    except ConnectorError as exc:
+        problem = f"{what} raised {type(exc).__name__} ({exc.message!r}), not an UpstreamError"
+    except Exception as exc:
+        problem = (
+            f"{what} let a raw {type(exc).__name__} escape ({exc}): catch the sector system's failures and raise "
+            "an UpstreamError (connectors/errors.py)"
+        )
+    else:
+        problem = f"{what} returned {type(result).__name__} instead of raising an UpstreamError"
+    return [problem]
+
+
+async def _health_problems(connector: Connector[Any], secrets: Collection[str]) -> list[str]:
+    """What is wrong with ``health()`` and ``check()`` while the sector system fails: neither may report it up;
+    ``health()`` reports it down or degraded, with a message, or raises an :class:`UpstreamError`."""
+    problems = []
+    try:
+        health = cast(object, await connector.health())  # whatever a broken connector returns
+    except UpstreamError:
+        pass
+    except ConnectorError as exc:
+        problems.append(f"health() raised {type(exc).__name__} ({exc.message!r}), not an UpstreamError")
+    except Exception as exc:
+        problems.append(
+            f"health() let a raw {type(exc).__name__} escape ({exc}): report the system down (or raise an "
+            "UpstreamError)"
+        )
+    else:
+        if not isinstance(health, HealthReport):
+            problems.append(f"health() returned a {type(health).__name__}, not a HealthReport")
+        elif health.state is HealthState.UP:
+            problems.append(
+                f"health() reports the system up ({health.message!r}): a probe that fails (or answers "
+                "something other than its success) reports it down or degraded, or raises an UpstreamError"
+            )
+        elif not health.message:
+            problems.append(f"health() reports the system {health.state.value} without a message saying why")
+    report = await connector.check()
+    if report.state is HealthState.UP:
+        problems.append(f"check() reports the system up ({report.message!r})")
+    elif not report.message:
+        problems.append(f"check() reports the system {report.state.value} without a message saying why")
+    elif any(secret in report.message for secret in secrets):
+        problems.append("the message of check() quotes a secret of the configuration")
+    return problems
 
 
 class ContextConformance:
@@ -644,7 +1153,7 @@ class ContextConformance:
                 context = _conformance_context()
                 with use_context(context):
                     result = await connector.check()
-                assert result.ok, f"check() failed: {result.message}"
+                assert result.ok, f"check() ({label}) failed: {result.message}"
                 _assert_forwarded(f"check() ({label})", context, mapping, received)
                 if connector.query_model is not None and case.searches:
                     context = _conformance_context()
@@ -669,7 +1178,10 @@ class ContextConformance:
             with use_context(context):
                 await connector.get(case.known_ids[0])
         leaked = _received_for(context, every, received) + _received_for(context, configured, received)
-        assert not leaked, "context_headers {} forwards nothing, yet the context reached the sector system"
+        assert not leaked, (
+            f"context_headers {{}} forwards nothing, yet the context reached the sector system in "
+            f"{len(leaked)} request(s), with the headers {sorted({name for headers in leaked for name in headers})}"
+        )
 
 
 class SubmissionConformance:
@@ -691,8 +1203,9 @@ class SubmissionConformance:
             OperationKind.CREATE, case.known_ids[0], idempotency_key=f"conformance-{uuid.uuid4().hex[:8]}"
         )
         async with connector:
-            with pytest.raises(OperationNotSupported):
-                await connector.submit(operation)
+            await _raises(
+                OperationNotSupported, "submit() without a writable configuration", connector.submit(operation)
+            )
 
     @pytest.mark.anyio
     async def test_submissions_apply_once_in_order(self, case: ConformanceCase) -> None:
@@ -709,26 +1222,45 @@ class SubmissionConformance:
         def operation(kind: OperationKind, fields: Mapping[str, Any], step: str) -> SubmitOperation:
             return SubmitOperation(kind, record_id, idempotency_key=f"conformance-{run}-{step}", fields=fields)
 
+        async def status(what: str, submitted: SubmitOperation, expected: SubmitStatus) -> None:
+            got = (await connector.submit(submitted)).status
+            assert got == expected, f"{what} of {record_id!r}: submit() answered {got!r}, not {expected.value!r}"
+
         async with connector:
             assert connector.offers(Capability.SUBMIT), "a writable configuration must offer submit"
             create = operation(OperationKind.CREATE, case.new_record, "create")
-            assert (await connector.submit(create)).status == SubmitStatus.APPLIED
-            assert (await connector.submit(create)).status == SubmitStatus.DUPLICATE
+            await status("a create", create, SubmitStatus.APPLIED)
+            await status("the same create again (same idempotency key)", create, SubmitStatus.DUPLICATE)
             # Compared as models: a timestamp may come back in another zone (the same instant).
-            assert await connector.get(record_id) == connector.contract.model_validate(case.new_record)
-            with pytest.raises(SubmissionRejected):
-                await connector.submit(operation(OperationKind.CREATE, case.new_record, "create-again"))
+            created = await connector.get(record_id)
+            problems = _record_problems(created, connector.contract, f"get({record_id!r}) after its create")
+            assert not problems, "; ".join(problems)
+            assert created == connector.contract.model_validate(case.new_record), (
+                f"get({record_id!r}) after its create returned another record than the one created (fields "
+                f"{_differing(created, connector.contract.model_validate(case.new_record))})"
+            )
+            await _raises(
+                SubmissionRejected,
+                f"a second create of {record_id!r} (another idempotency key)",
+                connector.submit(operation(OperationKind.CREATE, case.new_record, "create-again")),
+            )
             updated = operation(OperationKind.UPDATE, case.update, "update")
-            assert (await connector.submit(updated)).status == SubmitStatus.APPLIED
-            assert (await connector.submit(updated)).status == SubmitStatus.DUPLICATE
+            await status("an update", updated, SubmitStatus.APPLIED)
+            await status("the same update again (same idempotency key)", updated, SubmitStatus.DUPLICATE)
             seen = await connector.get(record_id)
             expected = connector.contract.model_validate({**case.new_record, **case.update})
-            assert {k: getattr(seen, k) for k in case.update} == {k: getattr(expected, k) for k in case.update}
-            assert (await connector.submit(operation(OperationKind.DELETE, {}, "delete"))).status == "applied"
-            with pytest.raises(RecordNotFound):
-                await connector.get(record_id)
-            with pytest.raises(SubmissionRejected):
-                await connector.submit(operation(OperationKind.UPDATE, case.update, "update-missing"))
+            changed = {k: getattr(seen, k) for k in case.update}
+            assert changed == {k: getattr(expected, k) for k in case.update}, (
+                f"get({record_id!r}) after its update does not show the updated fields "
+                f"{sorted(k for k in case.update if getattr(seen, k) != getattr(expected, k))}"
+            )
+            await status("a delete", operation(OperationKind.DELETE, {}, "delete"), SubmitStatus.APPLIED)
+            await _raises(RecordNotFound, f"get({record_id!r}) after its delete", connector.get(record_id))
+            await _raises(
+                SubmissionRejected,
+                f"an update of {record_id!r} after its delete",
+                connector.submit(operation(OperationKind.UPDATE, case.update, "update-missing")),
+            )
 
     @pytest.mark.anyio
     async def test_concurrent_deliveries_of_one_key_apply_once(self, case: ConformanceCase) -> None:
@@ -742,9 +1274,14 @@ class SubmissionConformance:
         async with connector:
             create = SubmitOperation(OperationKind.CREATE, record_id, idempotency_key=key, fields=case.new_record)
             results = await asyncio.gather(*(connector.submit(create) for _ in range(4)))
-            assert sorted(r.status for r in results) == ["applied", "duplicate", "duplicate", "duplicate"]
+            statuses = sorted(r.status.value for r in results)
+            assert statuses == ["applied", "duplicate", "duplicate", "duplicate"], (
+                f"the same create of {record_id!r} delivered four times at once was answered {statuses}, not "
+                "applied once and duplicate thrice"
+            )
             delete = SubmitOperation(OperationKind.DELETE, record_id, idempotency_key=key + "-delete")
-            assert (await connector.submit(delete)).status == SubmitStatus.APPLIED
+            deleted = (await connector.submit(delete)).status
+            assert deleted == SubmitStatus.APPLIED, f"a delete of {record_id!r}: submit() answered {deleted!r}"
 
 
 def connector_test_class(
@@ -763,6 +1300,8 @@ def connector_test_class(
     new_record: Mapping[str, Any] | None = None,
     update: Mapping[str, Any] | None = None,
     received_headers: Callable[[], Sequence[Mapping[str, str]]] | None = None,
+    fail_upstream: Callable[[UpstreamFailure | None], object] | None = None,
+    failing_configs: Mapping[str, Mapping[str, Any] | str] | None = None,
 ) -> type[ConnectorConformance]:
     """The conformance tests of ``connector_class``, as a test class to assign to a ``Test...`` name.
 
@@ -771,7 +1310,8 @@ def connector_test_class(
     * ``unreachable_config``: the same configuration pointing where nothing answers (a closed port, a missing
       file);
     * ``slow_config``: pointing at a system that answers too late (a held lock, a hanging server), with a short
-      ``timeout_seconds``; without it the deadline test is skipped;
+      ``timeout_seconds``; the kit also reads with a deadline a second longer, so the system must not answer
+      before that either; without it the deadline test is skipped;
     * ``searches``: queries to walk, with the keys they must find when known, and the keys of the records they
       match that break the contract (``invalid_ids``: plant some in the test system to check the search rules);
     * ``invalid_configs``: configurations the connector must refuse, beyond the kit's own;
@@ -784,7 +1324,16 @@ def connector_test_class(
     * ``received_headers``: a callable returning the headers of every request the sector system ``config`` points
       at has received (oldest first; the simulators' ``middleware.received.headers``): with it, the kit checks
       that a connector whose configuration has ``context_headers`` forwards the request context as configured
-      (skipped without it).
+      (skipped without it);
+    * ``fail_upstream``: a callable that makes the sector system ``config`` points at fail in the way an
+      :class:`UpstreamFailure` says, from its next request on, until it is called with ``None`` (behave again);
+      returning ``False`` (not ``None``) says it cannot fail that way. The simulators do it with their
+      ``switch`` (``simulators.http.MisbehaviourSwitch``). With it the kit checks what a connector does with the
+      failures of a sector system (skipped for a failure nothing produces);
+    * ``failing_configs``: by :class:`UpstreamFailure` (or its value), a configuration pointing at a system that
+      fails that way (a file that is not a database, a view whose reading fails), used instead of
+      ``fail_upstream``; or, for a failure the system cannot produce, the sentence that says why (the kit's check
+      of it is skipped with that reason).
 
     Any of these may be, or contain, :func:`fixture` placeholders.
     """
@@ -801,6 +1350,8 @@ def connector_test_class(
         "new_record": new_record,
         "update": update,
         "received_headers": received_headers,
+        "fail_upstream": fail_upstream,
+        "failing_configs": failing_configs,
     }
     name = f"Test{connector_class.__name__}Conformance"
     namespace = {

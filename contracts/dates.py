@@ -51,9 +51,9 @@ _VIETNAMESE_PATTERN = r"^(([0-2]?[0-9]|3[01])/)?(0?[0-9]|1[0-2])/[0-9]{4}$"
 INPUT_PATTERN = f"{ISO_PATTERN}|{_VIETNAMESE_PATTERN}"
 """JSON Schema pattern of everything accepted as input: the ISO forms plus ``DD/MM/YYYY`` and ``MM/YYYY``."""
 
-_ISO = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
-_DMY = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
-_MY = re.compile(r"(\d{1,2})/(\d{4})")
+_ISO = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?", re.ASCII)  # ASCII: "١٩٨٥" is no year
+_DMY = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})", re.ASCII)
+_MY = re.compile(r"(\d{1,2})/(\d{4})", re.ASCII)
 
 
 class PartialDate:

@@ -171,7 +171,7 @@ async def read_limited(response: httpx.Response, limit: int, label: str) -> byte
     """The body of a streamed ``response``, refused (an :class:`UpstreamError`) when it declares or turns out to
     be larger than ``limit`` bytes. The caller closes the response."""
     declared = response.headers.get("Content-Length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit, label)
     chunks: list[bytes] = []
     size = 0

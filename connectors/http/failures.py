@@ -10,9 +10,10 @@ connection refused, DNS failure        ``UpstreamUnavailable``      ``connect`` 
 connect timeout                        ``UpstreamUnavailable``      ``connect``      yes
 TLS certificate not trusted            ``UpstreamUnavailable``      ``connect``      no
 no answer before the deadline          ``UpstreamTimeout``          ``timeout``      no time
-connection reset, malformed HTTP       ``UpstreamError``            ``protocol``     yes
-429 Too Many Requests                  ``UpstreamUnavailable``      ``protocol``     yes
-other 4xx (401, 403, 400...)           ``UpstreamError``            ``protocol``     no
+connection reset, malformed HTTP       ``UpstreamUnavailable``      ``connect``      yes
+429 Too Many Requests                  ``UpstreamUnavailable``      ``rate_limited`` yes
+401, 403                               ``UpstreamRefused``          ``refused``      no
+other 4xx (400, 405, 410...)           ``UpstreamError``            ``protocol``     no
 503                                    ``UpstreamUnavailable``      ``status_5xx``   yes
 other 5xx                              ``UpstreamError``            ``status_5xx``   500/502/504
 malformed JSON, redirect, too large    ``UpstreamError``            ``protocol``     no
@@ -30,7 +31,7 @@ from email.utils import parsedate_to_datetime
 import aiohttp
 import httpx
 
-from connectors.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from connectors.errors import UpstreamError, UpstreamRefused, UpstreamTimeout, UpstreamUnavailable
 
 __all__ = ["Failure", "from_exception", "from_response", "from_status", "parse_retry_after"]
 
@@ -86,7 +87,7 @@ def from_exception(exc: BaseException, label: str) -> Failure:
         case "timeout":
             error = UpstreamTimeout(f"{label}: the sector system did not answer in time ({name})")
         case "broken":
-            error = UpstreamError(f"{label}: the connection to the sector system broke ({name})", reason="protocol")
+            error = UpstreamUnavailable(f"{label}: the connection to the sector system broke ({name})")
         case _:
             error = UpstreamError(f"{label}: the call to the sector system failed ({name})", reason="protocol")
     return Failure(error, retryable)
@@ -97,7 +98,7 @@ def from_status(status: int, label: str, *, retry_after: float | None = None, re
     retryable = status in retry
     if status == 429:
         return Failure(
-            UpstreamUnavailable(f"{label}: the sector system is rate limiting calls (HTTP 429)", reason="protocol"),
+            UpstreamUnavailable(f"{label}: the sector system is rate limiting calls (HTTP 429)", reason="rate_limited"),
             retryable,
             retry_after,
         )
@@ -113,7 +114,8 @@ def from_status(status: int, label: str, *, retry_after: float | None = None, re
         )
     if status in {401, 403}:
         message = f"{label}: the sector system refused the gateway's credentials (HTTP {status})"
-    elif 300 <= status < 400:
+        return Failure(UpstreamRefused(message), False)
+    if 300 <= status < 400:
         return Failure(UpstreamError(f"{label}: unexpected redirect (HTTP {status})", reason="protocol"), False)
     else:
         message = f"{label}: the sector system rejected the call (HTTP {status})"
@@ -125,7 +127,7 @@ def parse_retry_after(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = parsedate_to_datetime(value)

@@ -7,6 +7,7 @@ from typing import Any
 from connectors.base import Page
 from connectors.sql import SqlConnector
 from connectors.sql.config import SearchFilter
+from connectors.sql.connector import decode_cursor, encode_cursor
 from connectors.sql.statements import Statements
 from contracts import ContractQuery
 from contracts.land import LandParcel, LandParcelQuery
@@ -51,7 +52,7 @@ class LandConnector(SqlConnector):
         params: dict[str, Any] = statements.search_params({k: self.mapping.to_stored(k, v) for k, v in values.items()})
         params["limit"] = limit + 1
         if cursor is not None:
-            params["after"] = cursor
+            params["after"] = decode_cursor(cursor, self.slug)  # checked by the first search already
         rows = await self._fetch(statements.search(values, after=cursor is not None), params)
         key = statements.key_column
         second, second_skipped = self.valid_records(
@@ -61,8 +62,8 @@ class LandConnector(SqlConnector):
         ordered = [merged[k] for k in sorted(merged)]
         more = first.next_cursor is not None or len(rows) > limit or len(ordered) > limit
         items = ordered[:limit]
-        next_cursor = items[-1].record_id() if more and items else None
+        last = items[-1].record_id() if more and items else None
         # Broken rows are reported once, on the page whose key range holds them (the others come again later).
         broken = {v.record_id: v for v in [*first.skipped, *second_skipped] if v.record_id is not None}
-        skipped = [v for k, v in sorted(broken.items()) if next_cursor is None or k <= next_cursor]
-        return Page(items=items, next_cursor=next_cursor, skipped=skipped)
+        skipped = [v for k, v in sorted(broken.items()) if last is None or k <= last]
+        return Page(items=items, next_cursor=encode_cursor(last) if last is not None else None, skipped=skipped)

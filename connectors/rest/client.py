@@ -19,7 +19,7 @@ import aiohttp
 import httpx
 
 from connectors.context import current_context, forwarded_headers
-from connectors.errors import UpstreamError
+from connectors.errors import UpstreamError, UpstreamRefused
 from connectors.http import (
     Answer,
     Failure,
@@ -155,6 +155,9 @@ class UpstreamClient:
     def _token_failure(self, exc: TokenRefused) -> Failure:
         if exc.status >= 500:
             return from_status(exc.status, self._label, retry=self._retry_statuses)
+        if 400 <= exc.status < 500:  # the OAuth error of refused client credentials (invalid_client: 400 or 401)
+            message = f"{self._label}: the token endpoint refused the gateway's credentials (HTTP {exc.status})"
+            return Failure(UpstreamRefused(message), False)
         what = f"HTTP {exc.status}" if exc.status else "an unreadable answer"
         return Failure(
             UpstreamError(f"{self._label}: the token endpoint issued no token ({what})", reason="protocol"),

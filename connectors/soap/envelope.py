@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from connectors.errors import ConnectorError, RecordNotFound, UpstreamError
+from connectors.errors import ConnectorError, RecordNotFound, UpstreamError, UpstreamRefused
 
 __all__ = ["SOAP11_ENV", "SOAP12_ENV", "Envelope", "SoapFault", "fault_error", "parse_envelope"]
 
@@ -109,8 +109,9 @@ def _read_fault(fault: etree._Element, namespace: str) -> SoapFault:
 
 
 def fault_error(fault: SoapFault, label: str, *, not_found: Collection[str]) -> ConnectorError:
-    """The connector error of ``fault``: not found when one of its codes is in ``not_found``; a refused call
-    (``protocol``) for a client/sender fault; a failure of the service (``status_5xx``) for a server/receiver one.
+    """The connector error of ``fault``: not found when one of its codes is in ``not_found``; refused credentials
+    (``refused``) for a security or authentication fault; a rejected call (``protocol``) for another client/sender
+    fault; a failure of the service (``status_5xx``) for a server/receiver one.
 
     SOAP 1.1 codes are dotted (``Client.Authentication``): the part before the first dot says whose fault it is.
     """
@@ -119,10 +120,10 @@ def fault_error(fault: SoapFault, label: str, *, not_found: Collection[str]) -> 
     namespace, local = fault.code
     shown = local if _PRINTABLE_CODE.match(local) else "unreadable"
     base = local.split(".", 1)[0]
+    if "security" in (namespace or "").lower() or "Authentication" in local:
+        return UpstreamRefused(f"{label}: the service refused the gateway's credentials (SOAP Fault {shown})")
     if namespace in _ENVELOPES and base in _SERVER_CODES:
         return UpstreamError(f"{label}: the service failed (SOAP Fault {shown})", reason="status_5xx")
     if namespace in _ENVELOPES and base in _CLIENT_CODES:
         return UpstreamError(f"{label}: the service rejected the call (SOAP Fault {shown})", reason="protocol")
-    if "security" in (namespace or "").lower() or "Authentication" in local:
-        return UpstreamError(f"{label}: the service refused the gateway's credentials (SOAP Fault {shown})")
     return UpstreamError(f"{label}: the service answered with a SOAP Fault ({shown})", reason="protocol")

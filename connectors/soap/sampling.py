@@ -108,7 +108,7 @@ class SoapSampler:
             total = self._total(result)
             if not self._zeep:
                 total = xpath_value(total)
-            if isinstance(total, str) and total.strip().isdigit():
+            if isinstance(total, str) and total.strip().isascii() and total.strip().isdigit():
                 total = int(total.strip())
             if not isinstance(total, int) or isinstance(total, bool) or total < 0:
                 raise UpstreamError(f"{connector.slug}: the listing's total is not a number", reason="protocol")

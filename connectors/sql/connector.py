@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import json
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -41,8 +44,32 @@ SAMPLE_TIMEOUT_SECONDS = 300.0
 
 T = TypeVar("T")
 
-# The cursor is the last key returned; API callers can forge one, so it is checked before it reaches the driver.
+# The cursor holds the last key returned; API callers can forge one, so it is checked before it reaches the driver.
 _MAX_CURSOR = 256
+
+
+def encode_cursor(after: str) -> str:
+    """The opaque cursor of a search page that follows the row whose key is ``after``: ``{"after": key}`` as
+    JSON in URL-safe base64, unpadded."""
+    return base64.urlsafe_b64encode(json.dumps({"after": after}).encode()).rstrip(b"=").decode("ascii")
+
+
+def decode_cursor(cursor: str, label: str) -> str:
+    """The key in ``cursor``; :class:`BadQuery` unless it is a cursor :func:`encode_cursor` made (a foreign
+    cursor, a bare key, text that is not one, would otherwise be taken for a key and searched from)."""
+    bad = BadQuery(f"{label}: the cursor is not one of this search")
+    if not cursor.isascii() or len(cursor) > 4 * _MAX_CURSOR:
+        raise bad
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError):
+        raise bad from None
+    after = payload.get("after") if isinstance(payload, dict) and len(payload) == 1 else None
+    if not (isinstance(after, str) and 0 < len(after) <= _MAX_CURSOR and after.isprintable()):
+        raise bad
+    if encode_cursor(after) != cursor:  # one spelling only: base64's ignored characters, padding, JSON spacing
+        raise bad
+    return after
 
 
 class SqlConnector(MappedConnector[SqlConnectorConfig, RowMapper]):
@@ -146,13 +173,12 @@ class SqlConnector(MappedConnector[SqlConnectorConfig, RowMapper]):
         return [raw_data(self.mapping.to_data, row) for row in rows]
 
     async def search(self, query: ContractQuery, *, limit: int, cursor: str | None = None) -> Page:
-        """Return records matching every given query field, ordered by key; the cursor is the last key seen."""
+        """Return records matching every given query field, ordered by key; the cursor holds the last key seen."""
         if self.query_model is None:
             raise OperationNotSupported(f"connector {self.slug!r} does not support search")
         if not isinstance(query, self.query_model):
             raise BadQuery(f"{self.slug}: expected a {self.query_model.__name__}")
-        if cursor is not None and (len(cursor) > _MAX_CURSOR or not cursor.isprintable()):
-            raise BadQuery(f"{self.slug}: the cursor is not one of this search")  # the database would choke on it
+        after = decode_cursor(cursor, self.slug) if cursor is not None else None
         values = query.model_dump(mode="json", exclude_none=True)
         unsupported = sorted(set(values) - set(self.config.search_filters))
         if unsupported:
@@ -160,15 +186,15 @@ class SqlConnector(MappedConnector[SqlConnectorConfig, RowMapper]):
         statements = self._statements
         params = statements.search_params({k: self.mapping.to_stored(k, v) for k, v in values.items()})
         params["limit"] = limit + 1
-        if cursor is not None:
-            params["after"] = cursor
-        rows = await self._fetch(statements.search(values, after=cursor is not None), params)
+        if after is not None:
+            params["after"] = after
+        rows = await self._fetch(statements.search(values, after=after is not None), params)
         key = statements.key_column
         # A row that breaks the contract does not fail its page: it is left out and reported (Connector.search).
         items, skipped = self.valid_records(
             rows[:limit], lambda r: self.to_record(self.mapping.to_data(r), record_id=str(r[key]))
         )
-        next_cursor = str(rows[limit - 1][key]) if len(rows) > limit else None
+        next_cursor = encode_cursor(str(rows[limit - 1][key])) if len(rows) > limit else None
         return Page(items=items, next_cursor=next_cursor, skipped=skipped)
 
     def offers(self, capability: Capability) -> bool:
@@ -224,7 +250,8 @@ class SqlConnector(MappedConnector[SqlConnectorConfig, RowMapper]):
         data = dict(operation.fields)
         if operation.kind is OperationKind.CREATE:
             data[key] = operation.record_id
-            values = self.mapping.to_columns(data)
+            # Only the columns given: the sector database's defaults apply to the others (a NULL would override).
+            values = {column: value for column, value in self.mapping.to_columns(data).items() if value is not None}
             return [ledger, Step(writes.insert(tuple(sorted(values))), writes.params(values))]
         data.pop(key, None)
         values = self.mapping.to_columns(data, fields=set(data))

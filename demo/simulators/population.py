@@ -57,7 +57,7 @@ CITIZENS: Final = sa.Table(
     sa.Column("gioi_tinh", sa.SmallInteger, nullable=False, comment="1 male, 2 female"),
     sa.Column("ngay_sinh", sa.String(10), nullable=False, comment="YYYY-MM-DD, YYYY-MM or YYYY"),
     sa.Column("ma_dan_toc", sa.String(2), nullable=False, comment="ethnic group code"),
-    sa.Column("ma_quoc_tich", sa.String(2), nullable=False, comment="nationality (ISO 3166)"),
+    sa.Column("ma_quoc_tich", sa.String(2), nullable=False, server_default="VN", comment="nationality (ISO 3166)"),
     sa.Column("dk_khai_sinh_tinh", sa.String(2), nullable=False),
     sa.Column("dk_khai_sinh_xa", sa.String(5), nullable=True),
     sa.Column("que_quan_tinh", sa.String(2), nullable=True),

@@ -13,20 +13,25 @@ app = typer.Typer(help="Connectors: the installed ones, and new ones.", no_args_
 @app.command("new")
 def new(
     name: Annotated[
-        str, typer.Argument(help="The database id the connector serves (land_registry).", show_default=False)
+        str,
+        typer.Argument(
+            help="The database id the connector serves (land_registry): not the name of an installed connector.",
+            show_default=False,
+        ),
     ],
-    title: Annotated[str | None, typer.Option(help="Its name for people.")] = None,
+    title: Annotated[str | None, typer.Option(help="Its name for people (at most 80 columns).")] = None,
     directory: Annotated[
         Path,
         typer.Option(
             help="The directory to create the package in, not the package itself: the package is the new "
-            "directory DIRECTORY/axis-connector-NAME (NAME with hyphens). Default: the current directory."
+            "directory DIRECTORY/axis-connector-NAME (NAME with hyphens). It must exist. Default: the current "
+            "directory."
         ),
     ] = Path(),
 ) -> None:
     """Create a connector package: connector, configuration model, mapping, contract, sandbox, README, the
-    conformance kit's test and the entry-point line, in a new directory inside --directory. It passes its own
-    tests as created."""
+    conformance kit's test and the entry-point line, in a new directory inside --directory (which must exist). It
+    passes its own tests and its own lint as created. A NAME an installed connector already has is refused."""
     from gateway.scaffold import ScaffoldError, connector_names, create_connector_package
 
     try:

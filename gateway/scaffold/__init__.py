@@ -2,17 +2,25 @@
 
 The package holds a connector (HTTP, with ``httpx``), its configuration model, the mapping from the sector
 system's fields to a contract, a contract, a sandbox (a small simulated sector system), a README, the conformance
-kit's test, and the entry-point line that lets the gateway find it. It passes its own tests as generated.
+kit's test, and the entry-point line that lets the gateway find it. It passes its own tests as generated, and
+its own lint (``ruff check``, ``ruff format --check``) whatever the name and title allowed.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
+
+from connectors.discovery import ENTRY_POINT_GROUP
 
 TEMPLATE = Path(__file__).with_name("template")
 NAME = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
+TITLE_WIDTH = 80
+"""The widest title allowed, in columns (a wide character, of East Asian scripts, takes two): the templates keep
+every line that holds the title within the generated package's line length (120) at that width."""
 _SUFFIX = ".tmpl"
 
 
@@ -56,15 +64,40 @@ class ConnectorNames:
 
 def connector_names(name: str, title: str | None = None) -> ConnectorNames:
     """Validate ``name`` (the database id: lower case letters, digits and ``_``) and derive the others."""
-    if not NAME.match(name) or "__" in name or name.endswith("_"):
+    if not NAME.fullmatch(name) or "__" in name or name.endswith("_"):
         raise ScaffoldError(
             f"{name!r} is not a connector name: 2-32 lower-case letters, digits and single underscores, "
             "starting with a letter (it becomes the database id: land_registry)"
         )
-    shown = title or name.replace("_", " ").capitalize()
-    if any(char in shown for char in '"\\\n'):
-        raise ScaffoldError("the title may not contain quotes, backslashes or new lines")
+    shown = (title or name.replace("_", " ").capitalize()).strip()
+    if any(char in shown for char in '"\\') or not shown.isprintable():
+        raise ScaffoldError("the title may not contain quotes, backslashes, new lines or other control characters")
+    if not shown:
+        raise ScaffoldError("the title may not be empty")
+    if (width := text_width(shown)) > TITLE_WIDTH:
+        raise ScaffoldError(
+            f"the title is {width} columns wide, more than the {TITLE_WIDTH} allowed (the generated code quotes it on "
+            "lines of at most 120): shorten it; the README can say more"
+        )
     return ConnectorNames(name, shown)
+
+
+def text_width(text: str) -> int:
+    """Columns ``text`` takes in a terminal or an editor (ruff counts lines so): two for a wide character (East
+    Asian scripts), none for a combining mark, one for the others."""
+    return sum(
+        0 if unicodedata.combining(char) else 2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text
+    )
+
+
+def installed_connector(name: str) -> str | None:
+    """What an installed distribution registers under ``name`` in the ``gateway.connectors`` entry-point group
+    (``"module:Class"``, with the distribution's name), or ``None`` when the name is free. The entry points are
+    read, not loaded."""
+    for ep in entry_points(group=ENTRY_POINT_GROUP, name=name):
+        dist = getattr(ep, "dist", None)
+        return f"{ep.value} (distribution {dist.name})" if dist is not None else ep.value
+    return None
 
 
 def _render(text: str, substitutions: dict[str, str]) -> str:
@@ -74,10 +107,24 @@ def _render(text: str, substitutions: dict[str, str]) -> str:
 
 
 def create_connector_package(names: ConnectorNames, parent: Path) -> Path:
-    """Write the package into ``parent/<distribution>`` (which must not exist) and return its path."""
+    """Write the package into ``parent/<distribution>`` and return its path.
+
+    ``parent`` must be an existing directory (it is not created: a mistyped path would otherwise become a tree of
+    new directories); the package's own directory must not exist. The name must not be an installed connector's
+    (:func:`installed_connector`): the gateway finds connectors by it, and two under one name load neither.
+    """
+    if not parent.is_dir():
+        problem = "is not a directory" if parent.exists() else "does not exist"
+        raise ScaffoldError(f"--directory {parent} {problem}: create it first (the package is written inside it)")
+    if (taken := installed_connector(names.name)) is not None:
+        raise ScaffoldError(
+            f"{names.name!r} is already the name of an installed connector, {taken}: the gateway finds connectors "
+            f"by that name (the {ENTRY_POINT_GROUP} entry point), so choose another name"
+        )
     target = parent / names.distribution
     if target.exists():
         raise ScaffoldError(f"{target} already exists")
+    target.mkdir()
     substitutions = names.substitutions()
     for source in sorted(TEMPLATE.rglob(f"*{_SUFFIX}")):
         relative = _render(str(source.relative_to(TEMPLATE)), substitutions).removesuffix(_SUFFIX)

@@ -5,17 +5,18 @@ procedure and agency codes are what the platform receives."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from judicial_records_fixtures import planted_requests
 from sector_rest_fixtures import world
 from support import free_port
+from upstream_failures import failing
 
 from connectors.business import BusinessConnector
 from connectors.judicial_records import JudicialRecordsConnector
-from connectors.testing import SearchCase, connector_test_class, fixture
+from connectors.testing import SearchCase, UpstreamFailure, connector_test_class, fixture
 from contracts.business import EnterpriseQuery
 from contracts.judicial_records import CertificateRequestQuery
 from simulators.business_api import DEFAULT_AUTH, BusinessApi
@@ -47,6 +48,14 @@ def hubs() -> Iterator[tuple[tuple[NdxpHub, str], tuple[NdxpHub, str]]]:
     first, second = NdxpHub(), hanging
     with SimulatorServer(first) as server, SimulatorServer(second) as hanging_server:
         yield (first, server.url), (second, hanging_server.url)
+
+
+@pytest.fixture(scope="module")
+def fail_upstream(hubs: tuple[tuple[NdxpHub, str], tuple[NdxpHub, str]]) -> Callable[[UpstreamFailure | None], None]:
+    """Makes the platform fail as the conformance kit asks (the hub's misbehaviour switch): what the connector
+    reaches is the hub."""
+    (hub, _), _ = hubs
+    return failing(hub.switch)
 
 
 def _direct(database: str, url: str) -> dict[str, Any]:
@@ -141,6 +150,7 @@ TestBusinessThroughThePlatform = connector_test_class(
     slow_config=fixture("business_slow"),
     searches=fixture("business_searches"),
     entry_point="business",
+    fail_upstream=fixture("fail_upstream"),
 )
 
 TestJudicialRecordsThroughThePlatform = connector_test_class(
@@ -152,4 +162,5 @@ TestJudicialRecordsThroughThePlatform = connector_test_class(
     slow_config=fixture("judicial_slow"),
     searches=fixture("judicial_searches"),
     entry_point="judicial_records",
+    fail_upstream=fixture("fail_upstream"),
 )

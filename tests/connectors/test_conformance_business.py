@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from sector_rest_fixtures import world
 from support import free_port
+from upstream_failures import failing
 
 from connectors.business import BusinessConnector
-from connectors.testing import SearchCase, connector_test_class, fixture
+from connectors.testing import SearchCase, UpstreamFailure, connector_test_class, fixture
 from contracts.business import EnterpriseQuery
 from contracts.names import normalize_name
 from simulators.business_api import DEFAULT_AUTH, BusinessApi
@@ -44,6 +45,12 @@ def received_headers(business_server: SimulatorServer) -> Callable[[], Sequence[
 def hanging_business_url(enterprises: tuple[dict[str, Any], ...]) -> Iterator[str]:
     with SimulatorServer(BusinessApi(enterprises, misbehaviour=Misbehaviour(mode="hang"))) as server:
         yield server.url
+
+
+@pytest.fixture(scope="module")
+def fail_upstream(business_server: SimulatorServer) -> Callable[[UpstreamFailure | None], None]:
+    """Makes the sector system fail as the conformance kit asks (its misbehaviour switch)."""
+    return failing(business_server.api.switch)
 
 
 def _config(url: str, **overrides: Any) -> dict[str, Any]:
@@ -111,4 +118,5 @@ TestBusinessConformance = connector_test_class(
     ],
     entry_point="business",
     received_headers=fixture("received_headers"),
+    fail_upstream=fixture("fail_upstream"),
 )

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 from support import free_port
+from upstream_failures import failing
 
 from connectors.base import ContractViolation, UpstreamError
 from connectors.driving_licences import DrivingLicencesConnector, DrivingLicencesConnectorConfig
-from connectors.testing import SearchCase, connector_test_class, fixture
+from connectors.testing import SearchCase, UpstreamFailure, connector_test_class, fixture
 from contracts.driving_licences import DrivingLicenceQuery
 from simulators.driving_licence_api import DEFAULT_AUTH, DrivingLicenceApi, generate_licences
 from simulators.http import Misbehaviour, SimulatorServer
@@ -57,6 +58,12 @@ def received_headers(api_server: SimulatorServer) -> Callable[[], Sequence[Mappi
 def hanging_api_url(licences: list[dict[str, Any]]) -> Iterator[str]:
     with SimulatorServer(DrivingLicenceApi(licences, misbehaviour=Misbehaviour(mode="hang"))) as server:
         yield server.url
+
+
+@pytest.fixture(scope="module")
+def fail_upstream(api_server: SimulatorServer) -> Callable[[UpstreamFailure | None], None]:
+    """Makes the sector system fail as the conformance kit asks (its misbehaviour switch)."""
+    return failing(api_server.api.switch)
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +116,7 @@ TestDrivingLicencesConnector = connector_test_class(
     invalid_configs=[{"base_url": "ftp://127.0.0.1/x", "auth": AUTH}, {"base_url": "http://127.0.0.1", "auth": {}}],
     entry_point="driving_licences",
     received_headers=fixture("received_headers"),
+    fail_upstream=fixture("fail_upstream"),
 )
 
 

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from sector_rest_fixtures import PLANTED_NAME, SEED, TODAY, plant_name, world
 from support import free_port
+from upstream_failures import failing
 
 from connectors.health_insurance import HealthInsuranceConnector
-from connectors.testing import SearchCase, connector_test_class, fixture
+from connectors.testing import SearchCase, UpstreamFailure, connector_test_class, fixture
 from contracts.health_insurance import HealthInsuranceCardQuery
 from simulators.http import Misbehaviour, SimulatorServer
 from simulators.vss_api import DEFAULT_AUTH, VssApi, VssRecords, build_vss_records
@@ -49,6 +50,12 @@ def received_headers(vss_server: SimulatorServer) -> Callable[[], Sequence[Mappi
 def hanging_vss_url(records: VssRecords) -> Iterator[str]:
     with SimulatorServer(VssApi(records, misbehaviour=Misbehaviour(mode="hang"))) as server:
         yield server.url
+
+
+@pytest.fixture(scope="module")
+def fail_upstream(vss_server: SimulatorServer) -> Callable[[UpstreamFailure | None], None]:
+    """Makes the sector system fail as the conformance kit asks (its misbehaviour switch)."""
+    return failing(vss_server.api.switch)
 
 
 def _config(url: str, **overrides: Any) -> dict[str, Any]:
@@ -106,4 +113,5 @@ TestHealthInsuranceConformance = connector_test_class(
     ],
     entry_point="health_insurance",
     received_headers=fixture("received_headers"),
+    fail_upstream=fixture("fail_upstream"),
 )

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from judicial_records_fixtures import planted_requests
 from support import free_port
+from upstream_failures import failing
 
 from connectors.judicial_records import JudicialRecordsConnector
 from connectors.soap import SoapConnector
-from connectors.testing import SearchCase, connector_test_class, fixture
+from connectors.testing import SearchCase, UpstreamFailure, connector_test_class, fixture
 from contracts.judicial_records import CertificateRequestQuery, RequestStatus
 from simulators.http import SimulatorServer
 from simulators.judicial_records_soap import (
@@ -78,6 +79,12 @@ def hanging_url() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def closed_url() -> str:
     return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture(scope="module")
+def fail_upstream(service: SimulatorServer) -> Callable[[UpstreamFailure | None], None]:
+    """Makes the sector system fail as the conformance kit asks (its misbehaviour switch)."""
+    return failing(service.api.switch)
 
 
 @pytest.fixture(scope="module")
@@ -175,6 +182,7 @@ TestJudicialRecords = connector_test_class(
     invalid_configs=INVALID,
     entry_point="judicial_records",
     received_headers=fixture("service_received"),
+    fail_upstream=fixture("fail_upstream"),
 )
 
 TestSoapWithXPath = connector_test_class(
@@ -187,6 +195,7 @@ TestSoapWithXPath = connector_test_class(
     searches=fixture("searches"),
     entry_point="soap",
     received_headers=fixture("service_received"),
+    fail_upstream=fixture("fail_upstream"),
 )
 
 TestSoapWithZeep = connector_test_class(
@@ -199,4 +208,5 @@ TestSoapWithZeep = connector_test_class(
     searches=fixture("searches"),
     entry_point="soap",
     received_headers=fixture("service_received"),
+    fail_upstream=fixture("fail_upstream"),
 )

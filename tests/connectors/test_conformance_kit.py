@@ -3,26 +3,38 @@ connectors broken on purpose (each in one way), and each must fail exactly the t
 request context's check too: a connector that drops the context, and one that sends a stale one; the search rules:
 a connector failing a page for one broken record, one hiding the broken records, one losing its place when the page
 size changes; the declared capabilities: one declaring an operation it does not implement, one implementing an
-operation it does not declare)."""
+operation it does not declare; the failures of the sector system: one reporting them as missing records, one letting
+its parser's exception escape, two calling a failing system up; one returning records never validated; one keeping
+secrets in plain settings named so; one taking foreign cursors; one ignoring its configured deadline). Its failures
+say what is wrong, with the values compared (the kit's asserts are rewritten by pytest, through the distribution's
+pytest plugin), and an entry point two distributions register is named as such."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
 import xml.etree.ElementTree as ET
 from collections import defaultdict
+from importlib.metadata import entry_points
 from pathlib import Path
-
-MODULE = '''
-import asyncio
 
 import pytest
 
-from connectors.base import Capability, Page, RecordNotFound, UpstreamTimeout
+MODULE = '''
+import asyncio
+import json
+
+import pytest
+from pydantic import Field
+
+from connectors.base import (
+    BadQuery, Capability, HealthReport, HealthState, Page, RecordNotFound, UpstreamError, UpstreamTimeout,
+)
 from connectors.context import current_context, use_context
-from connectors.rest import RestConnector
-from connectors.testing import SearchCase, connector_test_class, fixture
+from connectors.rest import RestConnector, RestConnectorConfig
+from connectors.testing import SearchCase, UpstreamFailure, connector_test_class, fixture
 from contracts.population import CitizenQuery
 from simulators.population import generate_citizens
 from simulators.population_api import ApiServer, Misbehaviour, PopulationApi, rest_connector_config
@@ -62,6 +74,20 @@ def url(server):
 @pytest.fixture(scope="module")
 def received(server):
     return server.api.middleware.received.headers
+
+
+@pytest.fixture(scope="module")
+def fail_upstream(server):
+    failures = {
+        UpstreamFailure.SERVER_ERROR: Misbehaviour(mode="error", status=500),
+        UpstreamFailure.UNAVAILABLE: Misbehaviour(mode="error", status=503),
+        UpstreamFailure.UNAUTHORIZED: Misbehaviour(mode="error", status=401),
+        UpstreamFailure.FORBIDDEN: Misbehaviour(mode="error", status=403),
+        UpstreamFailure.RATE_LIMITED: Misbehaviour(mode="rate_limit"),
+        UpstreamFailure.MALFORMED: Misbehaviour(mode="malformed"),
+        UpstreamFailure.RESET: Misbehaviour(mode="reset"),
+    }
+    return lambda failure: server.api.switch.set(failures[failure] if failure else Misbehaviour())
 
 
 @pytest.fixture(scope="module")
@@ -179,6 +205,101 @@ class Renumbers(RestConnector):
         return Page(records[number * limit : (number + 1) * limit], str(number + 1) if more else None)
 
 
+class Misreports(RestConnector):
+    """Reports every failure of the sector system but an unreachable or slow one as "not found" (a 503 becomes
+    a 404 at the gateway)."""
+
+    async def get(self, record_id):
+        try:
+            return await super().get(record_id)
+        except UpstreamError as exc:
+            if exc.reason in ("connect", "timeout"):
+                raise
+            raise RecordNotFound("no such citizen") from None
+
+
+class Leaks(RestConnector):
+    """Reads the sector system's failed answers itself, and lets what its parser raises escape."""
+
+    async def get(self, record_id):
+        try:
+            return await super().get(record_id)
+        except UpstreamError as exc:
+            if exc.reason in ("connect", "timeout"):
+                raise
+            return json.loads('{"ma_loi": "00", "du_lieu": {"so')  # a JSONDecodeError, as a truncated body gives
+
+
+class AlwaysUp(RestConnector):
+    """Swallows the failures of its health probe but the system's being unreachable or slow: up, whatever the
+    system answers."""
+
+    async def health(self):
+        try:
+            return await super().health()
+        except UpstreamError as exc:
+            if exc.reason in ("connect", "timeout"):
+                raise
+            return HealthReport(HealthState.UP)
+
+
+class AnyAnswerIsUp(RestConnector):
+    """Calls the system up when its probe is answered at all, but with a 5xx (a probe of a path that 404s)."""
+
+    async def health(self):
+        try:
+            await super().health()
+        except UpstreamError as exc:
+            if exc.reason in ("connect", "timeout", "status_5xx"):
+                raise
+        return HealthReport(HealthState.UP)
+
+
+class Unvalidated(RestConnector):
+    """Builds the records it returns with model_construct, the name left out: never validated."""
+
+    @staticmethod
+    def _unvalidated(record):
+        fields = {name: value for name, value in record.__dict__.items() if name != "full_name"}
+        return type(record).model_construct(**fields)
+
+    async def get(self, record_id):
+        return self._unvalidated(await super().get(record_id))
+
+    async def search(self, query, *, limit, cursor=None):
+        page = await super().search(query, limit=limit, cursor=cursor)
+        return Page([self._unvalidated(item) for item in page.items], page.next_cursor, page.skipped)
+
+
+class PlainSecretConfig(RestConnectorConfig):
+    passphrase: str = Field(default="", description="The passphrase of the client's key, in plain text.")
+    apiKey: str = Field(default="", description="An API key, in camelCase and plain text.")
+
+
+class PlainSecret(RestConnector):
+    """Keeps secrets in plain strings, under names the kit's old rule missed."""
+
+    config_model = PlainSecretConfig
+
+
+class Lenient(RestConnector):
+    """Takes a cursor it cannot read for the start of the search."""
+
+    async def search(self, query, *, limit, cursor=None):
+        try:
+            return await super().search(query, limit=limit, cursor=cursor)
+        except BadQuery:
+            return await super().search(query, limit=limit)
+
+
+class Fixed(RestConnector):
+    """Ignores timeout_seconds: gives up after 1.6 s, whatever it says (within 1.5 times the 0.5 s configured
+    and the grace of a second)."""
+
+    def _timeout(self, endpoint_timeout):
+        return 1.6
+
+
 class Overclaims(RestConnector):
     """Declares submissions, which it does not implement."""
 
@@ -202,6 +323,7 @@ CASE = dict(
         SearchCase(CitizenQuery(full_name=FLAWED, date_of_birth=BORN_TOO), SOUND, invalid_ids=BROKEN),
     ],
     received_headers=fixture("received"),
+    fail_upstream=fixture("fail_upstream"),
 )
 
 TestRepeats = connector_test_class(Repeats, **CASE)
@@ -213,38 +335,65 @@ TestKeeps = connector_test_class(Keeps, **CASE)
 TestFails = connector_test_class(Fails, **CASE)
 TestHides = connector_test_class(Hides, **CASE)
 TestRenumbers = connector_test_class(Renumbers, **CASE)
+TestMisreports = connector_test_class(Misreports, **CASE)
+TestLeaks = connector_test_class(Leaks, **CASE)
+TestAlwaysUp = connector_test_class(AlwaysUp, **CASE)
+TestAnyAnswerIsUp = connector_test_class(AnyAnswerIsUp, **CASE)
+TestUnvalidated = connector_test_class(Unvalidated, **CASE)
+TestPlainSecret = connector_test_class(PlainSecret, **CASE)
+TestLenient = connector_test_class(Lenient, **CASE)
+TestFixed = connector_test_class(Fixed, **CASE)
 TestOverclaims = connector_test_class(Overclaims, **CASE)
 TestUnderclaims = connector_test_class(Underclaims, **CASE)
 TestSound = connector_test_class(RestConnector, **CASE)
+TestRegistered = connector_test_class(RestConnector, **CASE, entry_point="rest")
 '''
 
 
 SEARCH_CHECKS = {"test_search_walks_every_page_once", "test_search_leaves_out_records_that_break_the_contract"}
 
 
+UPSTREAM_FAILURES = "test_upstream_failure_is_an_upstream_error"
+FOREIGN_CURSORS = "test_search_with_a_foreign_cursor"
+
+
+@pytest.mark.timeout(600)  # the whole kit, once for each of some twenty connectors (two minutes on an idle machine)
 def test_the_kit_fails_broken_connectors(tmp_path: Path) -> None:
     (tmp_path / "test_broken_connectors.py").write_text(textwrap.dedent(MODULE))
     report = tmp_path / "report.xml"
     subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--junitxml={report}",
+            "-k",
+            "not TestRegistered or test_entry_point",  # the sound connector registered: only its entry point
+            str(tmp_path),
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=560,
         check=False,
     )
     failed: dict[str, set[str]] = defaultdict(set)
     ran: dict[str, set[str]] = defaultdict(set)
     skipped: dict[str, set[str]] = defaultdict(set)
+    messages: dict[tuple[str, str], list[str]] = defaultdict(list)
     for case in ET.parse(report).getroot().iter("testcase"):
         owner = case.get("classname", "").rsplit(".", 1)[-1]
         name = case.get("name", "").split("[")[0]  # outside this project, anyio names its backend: test_x[asyncio]
         ran[owner].add(name)
-        if case.find("failure") is not None or case.find("error") is not None:
+        if (problem := case.find("failure")) is not None or (problem := case.find("error")) is not None:
             failed[owner].add(name)
+            messages[owner, name].append(f"{problem.get('message', '')}\n{problem.text or ''}")
         if case.find("skipped") is not None:
             skipped[owner].add(name)
-    assert len(ran["TestSound"]) >= 14
+    assert len(ran["TestSound"]) >= 15
     assert failed["TestSound"] == set()
     # A fault in searching fails the search checks (each walks every search case), and nothing else.
     assert "test_search_walks_every_page_once" in failed["TestRepeats"] <= SEARCH_CHECKS
@@ -259,7 +408,8 @@ def test_the_kit_fails_broken_connectors(tmp_path: Path) -> None:
     assert "test_search_leaves_out_records_that_break_the_contract" in ran["TestSound"] - skipped["TestSound"]
     assert "test_search_leaves_out_records_that_break_the_contract" in failed["TestFails"] <= SEARCH_CHECKS
     assert "test_search_leaves_out_records_that_break_the_contract" in failed["TestHides"] <= SEARCH_CHECKS
-    assert "test_search_walks_every_page_once" in failed["TestRenumbers"] <= SEARCH_CHECKS
+    # (Renumbers reads any cursor of digits, "²" and "٣" included, as a page number: foreign cursors too.)
+    assert "test_search_walks_every_page_once" in failed["TestRenumbers"] <= SEARCH_CHECKS | {FOREIGN_CURSORS}
     # Capabilities are declared exactly as implemented; the other connectors inherit the generic one's.
     declared = "test_capabilities_are_declared_as_implemented"
     assert declared in failed["TestOverclaims"] and declared in failed["TestUnderclaims"]
@@ -268,8 +418,49 @@ def test_the_kit_fails_broken_connectors(tmp_path: Path) -> None:
     # declared is not offered, yet it answers instead of refusing.
     assert "test_submissions_apply_once_in_order" in failed["TestOverclaims"]
     assert "test_operations_not_offered_say_so" in failed["TestUnderclaims"]
-    # Nothing is skipped for want of something: the write-path checks apply to a connector taking no submissions.
+    # Nothing is skipped for want of something: the write-path checks apply to a connector taking no submissions,
+    # and the kit makes the sector system fail in every way it knows.
     assert skipped["TestSound"] <= {"test_entry_point"}, skipped["TestSound"]  # no entry point: not installed
+    assert UPSTREAM_FAILURES in ran["TestSound"] - skipped["TestSound"]
+    assert ran["TestRegistered"] == {"test_entry_point"} and not failed["TestRegistered"] | skipped["TestRegistered"]
+    # The failures of the sector system (5xx, 401, 403, 429, malformed, reset): an UpstreamError, never "not found"
+    # nor a raw exception, and a health probe that does not call a failing system up.
+    for owner in ("TestMisreports", "TestLeaks", "TestAlwaysUp", "TestAnyAnswerIsUp"):
+        assert failed[owner] == {UPSTREAM_FAILURES}, (owner, failed[owner])
+    assert "raised RecordNotFound" in messages["TestMisreports", UPSTREAM_FAILURES][0]
+    assert "let a raw JSONDecodeError escape" in messages["TestLeaks", UPSTREAM_FAILURES][0]
+    assert "health() reports the system up" in messages["TestAlwaysUp", UPSTREAM_FAILURES][0]
+    assert "check() reports the system up" in messages["TestAnyAnswerIsUp", UPSTREAM_FAILURES][0]
+    # Every record get() and search() return is valid against its contract, the rules it breaks named.
+    unvalidated = {
+        "test_get_returns_valid_contract_records",
+        "test_concurrent_gets",
+        "test_search_walks_every_page_once",
+        "test_search_leaves_out_records_that_break_the_contract",
+    }
+    assert failed["TestUnvalidated"] == unvalidated, failed["TestUnvalidated"]
+    for name in unvalidated:
+        assert "breaks its contract (full_name: Field required)" in messages["TestUnvalidated", name][0]
+    # Secrets are told by the shared rule (connectors.secrets.is_secret_name): passphrase, apiKey...
+    assert failed["TestPlainSecret"] == {"test_config_schema"}
+    plain = messages["TestPlainSecret", "test_config_schema"][0]
+    assert "settings that are not SecretStr: PlainSecretConfig.passphrase, PlainSecretConfig.apiKey" in plain
+    # Search rule 4: a cursor that is not the connector's is refused with BadQuery, never taken for another.
+    assert failed["TestLenient"] == {FOREIGN_CURSORS}
+    assert "'²' (answered a page of" in messages["TestLenient", FOREIGN_CURSORS][0]
+    # A deadline that does not follow timeout_seconds (1.6 s, within 1.5 times 0.5 s and a grace second).
+    assert failed["TestFixed"] == {"test_timeout_is_honoured"}
+    assert "does not follow timeout_seconds" in messages["TestFixed", "test_timeout_is_honoured"][0]
+    # Every failure says what is wrong (no bare AssertionError); pytest rewrote the kit's asserts (the plugin
+    # connectors.pytest_plugin, registered as the distribution's pytest11 entry point), so that the values compared
+    # are shown too.
+    for (owner, name), texts in messages.items():
+        for text in texts:
+            first = text.strip().splitlines()[0] if text.strip() else ""
+            assert first not in ("", "AssertionError", "assert False"), (owner, name, text[:500])
+    told = messages["TestTells", "test_missing_record_is_not_found"][0]
+    assert "the error of get('068099000000') quotes the key" in told
+    assert "\nassert '068099000000' not in 'no citizen 068099000000'" in told, told
 
 
 def test_the_kit_fails_when_jsonschema_is_missing(tmp_path: Path) -> None:
@@ -356,3 +547,54 @@ def test_the_kit_fails_when_its_async_runner_is_missing(tmp_path: Path) -> None:
         "test_search_leaves_out_records_that_break_the_contract",
     ):
         assert outcomes[name] == "failed", (name, outcomes)
+
+
+def test_an_entry_point_two_distributions_register_is_named(tmp_path: Path) -> None:
+    """An entry point registered by two installed distributions, for different classes: the gateway loads neither,
+    and the kit's entry-point check says so, naming both distributions (not a bare mismatch of classes)."""
+    (tmp_path / "test_sound_connector.py").write_text(textwrap.dedent(MODULE))
+    site = tmp_path / "site"
+    dist_info = site / "axis_connector_other_rest-2.0.dist-info"
+    dist_info.mkdir(parents=True)
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: axis-connector-other-rest\nVersion: 2.0\n")
+    (dist_info / "entry_points.txt").write_text("[gateway.connectors]\nrest = connectors.soap:SoapConnector\n")
+    report = tmp_path / "report.xml"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--junitxml={report}",
+            "-k",
+            "TestRegistered and test_entry_point",
+            str(tmp_path / "test_sound_connector.py"),
+        ],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))},
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    (case,) = ET.parse(report).getroot().iter("testcase")
+    failure = case.find("failure")
+    assert failure is not None, "the entry point registered twice passed"
+    message = failure.get("message", "")
+    assert "'rest' is registered more than once, by different distributions" in message, message
+    assert "connectors.soap:SoapConnector (distribution axis-connector-other-rest 2.0)" in message
+    assert "connectors.rest:RestConnector (distribution axis-gateway" in message
+
+
+def test_pytest_rewrites_the_kit_through_the_distributions_plugin() -> None:
+    """The distribution registers ``connectors.pytest_plugin`` as a pytest plugin (``pytest11``), which has pytest
+    rewrite the kit's asserts: in this very process, the kit was loaded by pytest's rewriting import hook."""
+    from _pytest.assertion.rewrite import AssertionRewritingHook
+
+    import connectors.testing
+
+    assert "connectors.pytest_plugin" in {ep.value for ep in entry_points(group="pytest11")}
+    loader = connectors.testing.__spec__.loader
+    assert isinstance(loader, AssertionRewritingHook), f"connectors.testing was loaded by {loader!r}"

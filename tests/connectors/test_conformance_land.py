@@ -11,13 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sector_sql_fixtures import create_slow_view, locked_sqlite_copy
+from sector_sql_fixtures import (
+    create_slow_view,
+    locked_sqlite_copy,
+    postgres_failing_configs,
+    sqlite_failing_configs,
+)
 from sqlalchemy.ext.asyncio import create_async_engine
 from support import free_port, postgres_database
 
 from connectors.land import LandConnector
 from connectors.sql.urls import to_async_url
-from connectors.testing import SearchCase, connector_test_class, fixture
+from connectors.testing import SearchCase, UpstreamFailure, connector_test_class, fixture
 from contracts.land import LandParcelQuery
 from simulators.land import PARCELS, generate_parcels, seed_land
 
@@ -123,6 +128,12 @@ def locked_sqlite_url(database: Path, tmp_path_factory: pytest.TempPathFactory) 
 
 
 @pytest.fixture(scope="module")
+def sqlite_failing(database: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[UpstreamFailure, Any]:
+    """The database failing as the conformance kit asks (a view whose reading fails, a file that is not one)."""
+    return sqlite_failing_configs(database, tmp_path_factory.mktemp("failing"), "thua_dat")
+
+
+@pytest.fixture(scope="module")
 def missing_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return f"sqlite:///{tmp_path_factory.mktemp('missing') / 'absent' / 'land.db'}"
 
@@ -133,6 +144,13 @@ def postgres_url(parcels: list[Row]) -> Iterator[str]:
         _seed(url, parcels)
         create_slow_view(url, "thua_dat", SLOW_VIEW)
         yield url
+
+
+@pytest.fixture(scope="module")
+def postgres_failing(postgres_url: str) -> Iterator[dict[UpstreamFailure, Any]]:
+    """The database failing as the conformance kit asks (a view whose reading fails, accounts refused)."""
+    with postgres_failing_configs(postgres_url, "thua_dat") as configs:
+        yield configs
 
 
 @pytest.fixture(scope="module")
@@ -147,6 +165,7 @@ TestLandOnSqlite = connector_test_class(
     missing_id="24781-99-99",
     unreachable_config={"url": fixture("missing_sqlite_url")},
     slow_config={"url": fixture("locked_sqlite_url"), "timeout_seconds": 0.5},
+    failing_configs=fixture("sqlite_failing"),
     searches=fixture("searches"),
     invalid_configs=[{"url": "sqlite:///x.db", "co_owner_column": "chu_2; DROP TABLE x"}, {"url": "not a url"}],
     entry_point="land",
@@ -159,6 +178,7 @@ TestLandOnPostgres = connector_test_class(
     missing_id="24781-99-98",
     unreachable_config={"url": fixture("closed_port_url"), "connect_timeout_seconds": 2},
     slow_config={"url": fixture("postgres_url"), "table": SLOW_VIEW, "timeout_seconds": 0.5},
+    failing_configs=fixture("postgres_failing"),
     searches=fixture("searches"),
     entry_point="land",
 )

@@ -10,11 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sector_sql_fixtures import create_slow_view, locked_sqlite_copy
+from sector_sql_fixtures import (
+    create_slow_view,
+    locked_sqlite_copy,
+    postgres_failing_configs,
+    sqlite_failing_configs,
+)
 from support import free_port, postgres_database
 
 from connectors.legal_documents import LegalDocumentsConnector
-from connectors.testing import SearchCase, connector_test_class, fixture
+from connectors.testing import SearchCase, UpstreamFailure, connector_test_class, fixture
 from contracts.legal_documents import DocumentStatus, DocumentType, LegalDocumentQuery
 from simulators.legal_documents import generate_documents, seed_legal_documents
 
@@ -72,6 +77,12 @@ def locked_sqlite_url(database: Path, tmp_path_factory: pytest.TempPathFactory) 
 
 
 @pytest.fixture(scope="module")
+def sqlite_failing(database: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[UpstreamFailure, Any]:
+    """The database failing as the conformance kit asks (a view whose reading fails, a file that is not one)."""
+    return sqlite_failing_configs(database, tmp_path_factory.mktemp("failing"), "van_ban_qppl")
+
+
+@pytest.fixture(scope="module")
 def missing_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return f"sqlite:///{tmp_path_factory.mktemp('missing') / 'absent' / 'legal_documents.db'}"
 
@@ -83,6 +94,7 @@ TestLegalDocumentsOnSqlite = connector_test_class(
     missing_id="999999999",
     unreachable_config={"url": fixture("missing_sqlite_url")},
     slow_config={"url": fixture("locked_sqlite_url"), "timeout_seconds": 0.5},
+    failing_configs=fixture("sqlite_failing"),
     searches=fixture("searches"),
     invalid_configs=[{"url": "sqlite:///x.db", "table": "van_ban; DROP TABLE x"}, {"url": "not a url"}],
     entry_point="legal_documents",
@@ -98,6 +110,13 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
+def postgres_failing(postgres_url: str) -> Iterator[dict[UpstreamFailure, Any]]:
+    """The database failing as the conformance kit asks (a view whose reading fails, accounts refused)."""
+    with postgres_failing_configs(postgres_url, "van_ban_qppl") as configs:
+        yield configs
+
+
+@pytest.fixture(scope="module")
 def closed_port_url() -> str:
     return f"postgresql://reader:pa55word@127.0.0.1:{free_port()}/vbqppl"
 
@@ -109,6 +128,7 @@ TestLegalDocumentsOnPostgres = connector_test_class(
     missing_id="999999999",
     unreachable_config={"url": fixture("closed_port_url"), "connect_timeout_seconds": 2},
     slow_config={"url": fixture("postgres_url"), "table": SLOW_VIEW, "timeout_seconds": 0.5},
+    failing_configs=fixture("postgres_failing"),
     searches=fixture("searches"),
     entry_point="legal_documents",
 )

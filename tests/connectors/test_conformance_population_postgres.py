@@ -12,11 +12,12 @@ from typing import Any
 import asyncpg
 import pytest
 import sqlalchemy as sa
+from sector_sql_fixtures import postgres_failing_configs
 from sqlalchemy.ext.asyncio import create_async_engine
 from support import free_port, postgres_database
 
 from connectors.population import PopulationConnector
-from connectors.testing import SearchCase, connector_test_class, fixture
+from connectors.testing import SearchCase, UpstreamFailure, connector_test_class, fixture
 from contracts.population import Citizen, CitizenQuery
 from simulators.population import CITIZENS, metadata
 
@@ -71,6 +72,13 @@ def searches(population_sector: Any) -> list[SearchCase]:
 
 
 @pytest.fixture(scope="module")
+def postgres_failing(postgres_url: str) -> Iterator[dict[UpstreamFailure, Any]]:
+    """The database failing as the conformance kit asks (a view whose reading fails, accounts refused)."""
+    with postgres_failing_configs(postgres_url, "cong_dan") as configs:
+        yield configs
+
+
+@pytest.fixture(scope="module")
 def closed_port_url() -> str:
     return f"postgresql://reader:pa55word@127.0.0.1:{free_port()}/population"
 
@@ -82,6 +90,7 @@ TestPopulationOnPostgres = connector_test_class(
     missing_id="068099000000",
     unreachable_config={"url": fixture("closed_port_url"), "connect_timeout_seconds": 2},
     slow_config={"url": fixture("postgres_url"), "table": SLOW_VIEW, "timeout_seconds": 0.5},
+    failing_configs=fixture("postgres_failing"),
     searches=fixture("searches"),
     entry_point="population",
     writable_config={"url": fixture("postgres_url"), "writes": {}},

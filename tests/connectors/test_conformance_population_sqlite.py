@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sector_sql_fixtures import sqlite_failing_configs
 
 from connectors.population import PopulationConnector
-from connectors.testing import SearchCase, connector_test_class, fixture
+from connectors.testing import SearchCase, UpstreamFailure, connector_test_class, fixture
 from contracts.population import Citizen, CitizenQuery
 
 FLAWED_NAME = "Lê Văn Hỏng"
@@ -93,6 +94,12 @@ def locked_sqlite_url(population_sector: Any, tmp_path_factory: pytest.TempPathF
 
 
 @pytest.fixture(scope="module")
+def sqlite_failing(population_sector: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[UpstreamFailure, Any]:
+    """The database failing as the conformance kit asks (a view whose reading fails, a file that is not one)."""
+    return sqlite_failing_configs(population_sector.path, tmp_path_factory.mktemp("failing"), "cong_dan")
+
+
+@pytest.fixture(scope="module")
 def missing_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return f"sqlite:///{tmp_path_factory.mktemp('missing') / 'absent' / 'population.db'}"
 
@@ -115,6 +122,7 @@ TestPopulationOnSqlite = connector_test_class(
     missing_id="068099000000",
     unreachable_config={"url": fixture("missing_sqlite_url")},
     slow_config={"url": fixture("locked_sqlite_url"), "timeout_seconds": 0.5},
+    failing_configs=fixture("sqlite_failing"),
     searches=fixture("searches"),
     invalid_configs=[{"url": "sqlite:///x.db", "table": "cong dan; DROP TABLE x"}, {"url": "not a url"}],
     entry_point="population",

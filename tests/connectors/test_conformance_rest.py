@@ -11,11 +11,18 @@ from typing import Any
 
 import pytest
 from support import free_port
+from upstream_failures import failing
 
 from connectors.rest import RestConnector
-from connectors.testing import SearchCase, connector_test_class, fixture
+from connectors.testing import SearchCase, UpstreamFailure, connector_test_class, fixture
 from contracts.population import CitizenQuery
 from simulators.population_api import ApiServer, rest_connector_config
+
+
+@pytest.fixture(scope="module")
+def fail_upstream(api_server: ApiServer) -> Callable[[UpstreamFailure | None], None]:
+    """Makes the sector system fail as the conformance kit asks (its misbehaviour switch)."""
+    return failing(api_server.api.switch)
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +114,7 @@ TestRestWithPages = connector_test_class(
     invalid_configs=INVALID,
     entry_point="rest",
     received_headers=fixture("api_received"),
+    fail_upstream=fixture("fail_upstream"),
 )
 
 TestRestWithLinks = connector_test_class(
@@ -119,4 +127,5 @@ TestRestWithLinks = connector_test_class(
     searches=fixture("searches"),
     entry_point="rest",
     received_headers=fixture("api_received"),
+    fail_upstream=fixture("fail_upstream"),
 )

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from sector_rest_fixtures import PLANTED_NAME, SEED, TODAY, world
 from support import free_port
+from upstream_failures import failing
 
 from connectors.tax import TaxConnector
-from connectors.testing import SearchCase, connector_test_class, fixture
+from connectors.testing import SearchCase, UpstreamFailure, connector_test_class, fixture
 from contracts.names import normalize_name
 from contracts.tax import TaxpayerQuery, TaxpayerType
 from simulators.http import Misbehaviour, SimulatorServer
@@ -55,6 +56,12 @@ def received_headers(tax_server: SimulatorServer) -> Callable[[], Sequence[Mappi
 def hanging_tax_url(taxpayers: dict[str, dict[str, Any]]) -> Iterator[str]:
     with SimulatorServer(TaxApi(taxpayers, misbehaviour=Misbehaviour(mode="hang"))) as server:
         yield server.url
+
+
+@pytest.fixture(scope="module")
+def fail_upstream(tax_server: SimulatorServer) -> Callable[[UpstreamFailure | None], None]:
+    """Makes the sector system fail as the conformance kit asks (its misbehaviour switch)."""
+    return failing(tax_server.api.switch)
 
 
 def _config(url: str, **overrides: Any) -> dict[str, Any]:
@@ -120,4 +127,5 @@ TestTaxConformance = connector_test_class(
     ],
     entry_point="tax",
     received_headers=fixture("received_headers"),
+    fail_upstream=fixture("fail_upstream"),
 )

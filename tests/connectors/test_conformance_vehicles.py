@@ -10,10 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sector_sql_fixtures import create_slow_view, locked_sqlite_copy
+from sector_sql_fixtures import (
+    create_slow_view,
+    locked_sqlite_copy,
+    postgres_failing_configs,
+    sqlite_failing_configs,
+)
 from support import free_port, postgres_database
 
-from connectors.testing import SearchCase, connector_test_class, fixture
+from connectors.testing import SearchCase, UpstreamFailure, connector_test_class, fixture
 from connectors.vehicles import VehiclesConnector
 from contracts.vehicles import VehicleRegistrationQuery
 from simulators.vehicles import generate_vehicles, seed_vehicles
@@ -79,6 +84,12 @@ def locked_sqlite_url(database: Path, tmp_path_factory: pytest.TempPathFactory) 
 
 
 @pytest.fixture(scope="module")
+def sqlite_failing(database: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[UpstreamFailure, Any]:
+    """The database failing as the conformance kit asks (a view whose reading fails, a file that is not one)."""
+    return sqlite_failing_configs(database, tmp_path_factory.mktemp("failing"), "dang_ky_xe")
+
+
+@pytest.fixture(scope="module")
 def missing_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return f"sqlite:///{tmp_path_factory.mktemp('missing') / 'absent' / 'vehicles.db'}"
 
@@ -89,6 +100,13 @@ def postgres_url() -> Iterator[str]:
         asyncio.run(seed_vehicles(url, count=CITIZENS, seed=68, today=TODAY))
         create_slow_view(url, "dang_ky_xe", SLOW_VIEW)
         yield url
+
+
+@pytest.fixture(scope="module")
+def postgres_failing(postgres_url: str) -> Iterator[dict[UpstreamFailure, Any]]:
+    """The database failing as the conformance kit asks (a view whose reading fails, accounts refused)."""
+    with postgres_failing_configs(postgres_url, "dang_ky_xe") as configs:
+        yield configs
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +121,7 @@ TestVehiclesOnSqlite = connector_test_class(
     missing_id="49A-999.99",
     unreachable_config={"url": fixture("missing_sqlite_url")},
     slow_config={"url": fixture("locked_sqlite_url"), "timeout_seconds": 0.5},
+    failing_configs=fixture("sqlite_failing"),
     searches=fixture("searches"),
     invalid_configs=[{"url": "sqlite:///x.db", "table": "dang_ky_xe; DROP TABLE x"}, {"url": "not a url"}],
     entry_point="vehicles",
@@ -115,6 +134,7 @@ TestVehiclesOnPostgres = connector_test_class(
     missing_id="49B1-999.99",
     unreachable_config={"url": fixture("closed_port_url"), "connect_timeout_seconds": 2},
     slow_config={"url": fixture("postgres_url"), "table": SLOW_VIEW, "timeout_seconds": 0.5},
+    failing_configs=fixture("postgres_failing"),
     searches=fixture("searches"),
     entry_point="vehicles",
 )

@@ -13,6 +13,7 @@ import pytest
 from support import free_port
 
 from connectors.base import UpstreamError, UpstreamUnavailable
+from connectors.errors import UpstreamRefused
 from connectors.rest import RestConnector
 from simulators.population_api import ApiCredentials, ApiServer, PopulationApi, rest_connector_config
 from simulators.population_api.connector_config import AUTH_SCHEMES
@@ -55,9 +56,9 @@ async def test_wrong_credentials_are_a_clear_error_that_quotes_none(
         result = await rest.check()
         with pytest.raises(UpstreamError) as info:
             await rest.get(pid)
-    assert not isinstance(info.value, UpstreamUnavailable)
-    assert info.value.reason == "protocol"
-    assert "401" in info.value.message
+    assert isinstance(info.value, UpstreamRefused)  # the credentials must change: down at once on the axis
+    assert info.value.reason == "refused"
+    assert "401" in info.value.message or "400" in info.value.message
     assert result.ok is False and "401" in result.message
     for secret in (WRONG.bearer_token, WRONG.api_key, WRONG.access_key, WRONG.secret_key, WRONG.client_secret):
         assert secret is not None

@@ -179,8 +179,8 @@ async def test_transient_failures_are_retried(
     [
         (Misbehaviour(mode="error", status=500), UpstreamError, "status_5xx"),
         (Misbehaviour(mode="error", status=503), UpstreamUnavailable, "status_5xx"),
-        (Misbehaviour(mode="reset"), UpstreamError, "protocol"),
-        (Misbehaviour(mode="rate_limit"), UpstreamUnavailable, "protocol"),
+        (Misbehaviour(mode="reset"), UpstreamUnavailable, "connect"),
+        (Misbehaviour(mode="rate_limit"), UpstreamUnavailable, "rate_limited"),
     ],
 )
 async def test_persistent_failures_stop_after_the_attempts(

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -197,3 +198,121 @@ def test_an_existing_directory_is_left_alone(tmp_path: Path) -> None:
     refused = _gateway("connector", "new", "tax_extra", cwd=tmp_path)
     assert refused.returncode == 2
     assert "already exists" in refused.stderr
+
+
+def _width(text: str) -> int:
+    """Columns, as ruff counts them: two for an East Asian wide character."""
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
+# The widest title allowed (80 columns), Vietnamese and wide characters in it, and the longest names: one without
+# underscores (the longest class names), one with many.
+WIDEST_TITLE = "Cơ sở dữ liệu đất đai tỉnh Lâm Đồng 地籍簿 (Sở Nông nghiệp và Môi trường) bản đồ"
+assert _width(WIDEST_TITLE) == 80, _width(WIDEST_TITLE)
+
+
+@pytest.mark.parametrize(
+    ("name", "title"),
+    [
+        ("land_registry", "Provincial land registry"),
+        ("land_registry", WIDEST_TITLE),
+        ("abcdefghijklmnopqrstuvwxyz012345", WIDEST_TITLE),
+        ("a_b_c_d_e_f_g_h_i_j_k_l_m_n_o_p", "Sổ địa chính tỉnh"),
+    ],
+)
+def test_the_package_passes_its_own_lint_whatever_the_name_and_title(tmp_path: Path, name: str, title: str) -> None:
+    """``ruff check`` and ``ruff format --check`` in the generated package, with its own configuration: clean for
+    any name and title allowed (a title on a docstring's first line made E501 once)."""
+    created = _gateway("connector", "new", name, "--title", title, cwd=tmp_path)
+    assert created.returncode == 0, created.stderr
+    (package,) = tmp_path.iterdir()
+    for command in (["check"], ["format", "--check"]):
+        run = subprocess.run(
+            [str(BIN / "ruff"), *command, "--no-cache", "."],
+            cwd=package,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert run.returncode == 0, f"ruff {' '.join(command)}:\n{run.stdout}{run.stderr}"
+
+
+@pytest.mark.parametrize(
+    ("title", "message"),
+    [
+        (WIDEST_TITLE + "x", "81 columns wide, more than the 80 allowed"),
+        ("地" * 41, "82 columns wide"),
+        ("Sổ\tđịa chính", "control characters"),
+        ('Sổ "địa chính"', "quotes"),
+        ("   ", "may not be empty"),
+    ],
+)
+def test_a_title_the_package_cannot_hold_is_refused(tmp_path: Path, title: str, message: str) -> None:
+    refused = _gateway("connector", "new", "land_registry", "--title", title, cwd=tmp_path)
+    assert refused.returncode == 2, refused.stdout
+    assert message in refused.stderr
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_directory_that_does_not_exist_is_refused(tmp_path: Path) -> None:
+    """``--directory`` names where the package goes: one that does not exist is an error (a mistyped path would
+    become a tree of new directories), and so is a file; the package's own directory is still created inside an
+    existing one."""
+    missing = tmp_path / "no" / "such" / "dir"
+    refused = _gateway("connector", "new", "land_registry", "--directory", str(missing), cwd=tmp_path)
+    assert refused.returncode == 2, refused.stdout
+    assert f"--directory {missing} does not exist" in refused.stderr
+    assert not (tmp_path / "no").exists()
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not a directory\n", encoding="utf-8")
+    refused = _gateway("connector", "new", "land_registry", "--directory", str(a_file), cwd=tmp_path)
+    assert refused.returncode == 2, refused.stdout
+    assert "is not a directory" in refused.stderr
+    (tmp_path / "packages").mkdir()
+    created = _gateway("connector", "new", "land_registry", "--directory", str(tmp_path / "packages"), cwd=tmp_path)
+    assert created.returncode == 0, created.stderr
+    assert (tmp_path / "packages" / "axis-connector-land-registry" / "pyproject.toml").is_file()
+
+
+@pytest.mark.parametrize(
+    ("name", "target"),
+    [("population", "connectors.population:PopulationConnector"), ("rest", "connectors.rest:RestConnector")],
+)
+def test_the_name_of_an_installed_connector_is_refused(tmp_path: Path, name: str, target: str) -> None:
+    """A name an installed distribution already registers in ``gateway.connectors``: two connectors under one name
+    would clash (the gateway loads neither), so the package is not written."""
+    refused = _gateway("connector", "new", name, cwd=tmp_path)
+    assert refused.returncode == 2, refused.stdout
+    assert f"{name!r} is already the name of an installed connector, {target}" in refused.stderr
+    assert "axis-gateway" in refused.stderr  # the distribution that registers it
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_generated_connector_refuses_cursors_not_its_own(installed: tuple[Path, dict[str, str]]) -> None:
+    """Its cursors are offsets in ASCII digits: Unicode digits (which ``str.isdigit()`` takes, and ``int()`` reads
+    as digits or refuses), signs, spaces and offsets beyond what the sector system takes are refused with BadQuery,
+    never a ValueError."""
+    package, env = installed
+    script = textwrap.dedent(
+        """
+        from connectors.base import BadQuery
+        from land_registry_connector.connector import LandRegistryConnector
+
+        assert LandRegistryConnector._offset(None) == 0
+        assert LandRegistryConnector._offset("7") == 7
+        assert LandRegistryConnector._offset(str(2**31 - 1)) == 2**31 - 1
+        for cursor in ["²", "٣", "３", "1²", "-1", "+1", " 1", "1\\n", "0", "007", "", "1e3", str(2**31), "9" * 30]:
+            try:
+                LandRegistryConnector._offset(cursor)
+            except BadQuery:
+                continue
+            raise SystemExit(f"{cursor!r} was taken for a cursor")
+        print("refused")
+        """
+    )
+    run = subprocess.run(
+        [PYTHON, "-c", script], cwd=package, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.strip() == "refused"

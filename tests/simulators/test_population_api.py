@@ -209,6 +209,16 @@ def test_errors_then_recovery(http: httpx.Client) -> None:
     assert stats["stats"]["requests"] == 3 and stats["misbehaviour"]["mode"] == "none"
 
 
+@pytest.mark.parametrize("status", [401, 403])
+def test_the_credentials_refused_then_recovery(http: httpx.Client, status: int) -> None:
+    """An error may be a refusal too (401, 403: a rotated key, an account's access withdrawn), as the conformance
+    kit's failures ask; other 4xx are not errors of the system (a 404 is an answer)."""
+    _misbehave(http, mode="error", status=status, times=1)
+    pid = ROWS[0]["so_dinh_danh"]
+    assert http.get(f"/api/v1/cong-dan/{pid}").status_code == status
+    assert http.get(f"/api/v1/cong-dan/{pid}").status_code == 200
+
+
 def test_rate_limit_malformed_and_violation(http: httpx.Client) -> None:
     pid = ROWS[0]["so_dinh_danh"]
     _misbehave(http, mode="rate_limit", retry_after=7)

@@ -1,4 +1,5 @@
-"""Misbehaving on demand, over real sockets: slow answers, 5xx, 429, malformed bodies, bad records, resets, hangs.
+"""Misbehaving on demand, over real sockets: slow answers, 5xx, 401/403, 429, malformed bodies, bad records, resets,
+hangs.
 
 :class:`Misbehaviour` says what to do; :class:`Misbehaving` is the ASGI middleware that does it to a simulated
 sector system's data routes (``/api/...`` by default), for the next ``times`` requests or until told otherwise.
@@ -43,6 +44,9 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+# The statuses of a refusal an ``error`` may answer besides the 5xx: the credentials refused, or the access.
+_REFUSALS = frozenset({401, 403})
+
 # Longest a "hang" holds a request when the client never goes away (a test that forgot its timeout).
 _HANG_LIMIT_SECONDS = 120.0
 
@@ -52,8 +56,8 @@ class Misbehaviour:
     """What the data routes do.
 
     * ``slow``: answer normally after ``delay_ms``;
-    * ``error``: answer ``status`` (5xx) with an HTML error page that quotes the request path (and
-      ``Retry-After: retry_after`` when set);
+    * ``error``: answer ``status`` (a 5xx, or 401 or 403: the credentials refused, as after a key rotation) with
+      an HTML error page that quotes the request path (and ``Retry-After: retry_after`` when set);
     * ``rate_limit``: answer 429 with ``Retry-After: retry_after``;
     * ``malformed``: answer 200 with a truncated JSON body;
     * ``violation``: answer normally, but every record carries an ethnic group code that does not exist;
@@ -73,8 +77,8 @@ class Misbehaviour:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"unknown mode {self.mode!r}; one of {', '.join(MODES)}")
-        if self.mode == "error" and not 500 <= self.status <= 599:
-            raise ValueError("an error status is 5xx")
+        if self.mode == "error" and not (500 <= self.status <= 599 or self.status in _REFUSALS):
+            raise ValueError("an error status is 5xx, 401 or 403")
         if self.delay_ms < 0 or (self.times is not None and self.times < 1):
             raise ValueError("delay_ms >= 0 and times >= 1")
 

@@ -4,6 +4,7 @@ HTTP and hands out ``civil_servants.official`` records."""
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -25,6 +26,11 @@ from contracts import ContractQuery
 from . import mapping
 from .config import CivilServantsConfig
 from .contract import Official, OfficialQuery
+
+#: A cursor is the offset of the next page, in ASCII digits (never "²" or "٣", which str.isdigit() takes), no
+#: larger than the sector system can take: anything else is not one of this connector's cursors.
+_CURSOR = re.compile(r"[1-9][0-9]{0,9}")
+_MAX_OFFSET = 2**31 - 1
 
 
 class CivilServantsConnector(Connector[CivilServantsConfig]):
@@ -106,7 +112,7 @@ class CivilServantsConnector(Connector[CivilServantsConfig]):
     async def search(self, query: ContractQuery, *, limit: int, cursor: str | None = None) -> Page:
         if not isinstance(query, OfficialQuery):
             raise BadQuery(f"{self.slug} is searched with {OfficialQuery.__name__}")
-        if cursor is not None and not cursor.isdigit():
+        if cursor is not None and (not _CURSOR.fullmatch(cursor) or int(cursor) > _MAX_OFFSET):
             raise BadQuery("the cursor is not one of this connector's")
         offset = int(cursor or 0)
         params: dict[str, Any] = {"offset": offset, "limit": limit}
