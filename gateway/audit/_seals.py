@@ -2,8 +2,10 @@
 
 A seal is a compact JWS (``typ`` :data:`SEAL_TYPE`) by the gateway's signing key over ``{"seq", "hash",
 "sealed_at"}``, stored in ``audit_seals`` with the key's ``kid``. Whoever rewrites the chain up to a sealed
-``seq`` (or cuts it below one) must forge the signature, which needs the private key; the public keys that check
-seals are the ones the gateway publishes in ``signing_keys``.
+``seq`` (or cuts it below one) must forge the signature, which needs the private key. The public key that checks
+a seal must therefore come from somewhere such a person cannot write: a public key found in ``signing_keys`` alone
+proves nothing (anyone able to write the database can add one); :mod:`gateway.audit.verify` trusts a key whose
+private part there the data keys decrypt, or a key the verifier was given.
 """
 
 from __future__ import annotations
@@ -57,9 +59,11 @@ async def store_seal(connection: AsyncConnection, seal: Seal) -> None:
 
 
 def seal_problem(seal: Seal, public_jwks: Mapping[str, Mapping[str, Any]]) -> str | None:
-    """Why ``seal`` is not a valid seal by one of the published keys (``None`` when it is)."""
+    """Why ``seal`` is not a valid seal by the key its ``kid`` names among ``public_jwks`` (kid to public JWK;
+    ``None`` when it is). The signature must name that key too."""
+    key = public_jwks.get(seal.kid)
     try:
-        payload = verify_statement(seal.signature, public_jwks, typ=SEAL_TYPE)
+        payload = verify_statement(seal.signature, {} if key is None else {seal.kid: key}, typ=SEAL_TYPE)
     except TokenRejected as exc:
         return {
             "unknown_kid": f"signed by a key that is not published (kid {seal.kid!r})",

@@ -1,8 +1,10 @@
 """The audit hook of the request middleware: an audited exchange's answer is held until its event is committed.
 
 Audited: every request to a data route (a route carrying ``metric_labels``, i.e. ``(database, operation)``),
-allowed or refused; every request under ``/v1/admin`` (operation ``admin``) and ``/v1/audit`` (``audit``); the
-token endpoint (``token``). Not the health, metrics, documentation or problem routes.
+allowed or refused, answered by the route or before any route was found (a body too large, malformed JSON: the
+gateway's lookup of its data routes, :data:`DataLabels`, names the route asked for); every request under
+``/v1/admin`` (operation ``admin``) and ``/v1/audit`` (``audit``); the token endpoint (``token``). Not the health,
+metrics, documentation or problem routes.
 
 The response start and body are buffered (the gateway's answers are small JSON documents), the body's SHA-256
 computed, the event handed to the writer and its commit awaited; only then is the answer sent. If the event
@@ -15,12 +17,12 @@ import base64
 import binascii
 import hashlib
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote_plus
 
 import orjson
-from starlette.routing import Match
 from starlette.types import Message, Receive, Scope, Send
 
 from gateway.audit.events import PendingEvent, outcome_of
@@ -45,6 +47,10 @@ _MAX_PROBLEM_BYTES = 65_536
 _MAX_REASON = 64
 #: The operation of the submission routes (``POST /v1/databases/{id}/records``).
 SUBMIT = "submit"
+#: The ``(database, operation)`` of the data route a request asks for, ``None`` when it asks for none: how a
+#: request answered before routing is told to be a data request (given by the application, which knows its routes).
+DataLabels = Callable[[Scope], "tuple[str, str] | None"]
+_UNKNOWN: Any = object()
 
 
 def audited_operation(path: str) -> str | None:
@@ -61,16 +67,20 @@ def audited_operation(path: str) -> str | None:
     return None
 
 
-def audit_exchange(scope: Scope, receive: Receive, send: Send, request: RequestState) -> AuditedExchange | None:
+def audit_exchange(
+    scope: Scope, receive: Receive, send: Send, request: RequestState, data_labels: DataLabels | None = None
+) -> AuditedExchange | None:
     """The audit hook for this request (whose state is ``request``), or ``None`` when it is not audited (or
-    auditing is off)."""
+    auditing is off). ``data_labels`` names the data route of a request answered before routing."""
     operation = audited_operation(scope["path"])
     if operation is None:
         return None
     state: Any = getattr(getattr(scope.get("app"), "state", None), "gateway", None)
     if state is None or not state.settings.audit_enabled:
         return None
-    return AuditedExchange(state.audit, scope, receive, send, request=request, operation=operation)
+    return AuditedExchange(
+        state.audit, scope, receive, send, request=request, operation=operation, data_labels=data_labels
+    )
 
 
 def _identifier(value: object) -> str | None:
@@ -90,7 +100,9 @@ def _claimed_client(authorization: bytes | None, form: bytes, content_type: byte
         except (binascii.Error, ValueError):
             return None
     elif content_type and content_type.lower().startswith(b"application/x-www-form-urlencoded"):
-        fields = dict(parse_qsl(form.decode("latin-1"), max_num_fields=32))
+        # However many fields the form holds (the token endpoint reads up to a thousand; its body is bounded):
+        # read as the endpoint reads them, the last of a repeated field kept, an empty one absent.
+        fields = dict(parse_qsl(form.decode("latin-1")))
         claimed = fields.get("client_id") or _assertion_subject(fields.get("client_assertion", ""))
     return _identifier(claimed)
 
@@ -129,7 +141,10 @@ class AuditedExchange:
 
     __slots__ = (
         "_body",
+        "_data_labels_of",
         "_form",
+        "_form_kept",
+        "_labels",
         "_receive",
         "_send",
         "_start",
@@ -150,6 +165,7 @@ class AuditedExchange:
         *,
         request: RequestState,
         operation: str,
+        data_labels: DataLabels | None = None,
     ) -> None:
         self.writer = writer
         self.scope = scope
@@ -162,12 +178,19 @@ class AuditedExchange:
         self._start: Message | None = None
         self._body: list[bytes] = []
         self._form = b""
+        self._form_kept = False
+        self._data_labels_of = data_labels
+        self._labels: tuple[str, str] | None = _UNKNOWN
 
     async def receive(self) -> Message:
-        """The request's messages; the token endpoint's (small, form) body is kept to tell the client id."""
+        """The request's messages; the token endpoint's (small, form) body is kept to tell the client id: its
+        first :data:`_MAX_FORM_BYTES`, whole fields only (a field cut short could name another client)."""
         message = await self._receive()
-        if self.operation == "token" and message["type"] == "http.request" and len(self._form) < _MAX_FORM_BYTES:
+        if self.operation == "token" and message["type"] == "http.request" and not self._form_kept:
             self._form += message.get("body", b"")
+            if len(self._form) > _MAX_FORM_BYTES:
+                self._form = self._form[: self._form.rfind(b"&", 0, _MAX_FORM_BYTES + 1) + 1]
+                self._form_kept = True
         return message
 
     async def send(self, message: Message) -> None:
@@ -195,14 +218,14 @@ class AuditedExchange:
 
     def _data_labels(self) -> tuple[str, str] | None:
         """The ``(database, operation)`` of the data route asked for: the routed one, or, for an answer given
-        before routing (a body too large, malformed JSON), the route that matches the request."""
-        labels: tuple[str, str] | None = getattr(self.scope.get("route"), "metric_labels", None)
-        if labels is None and "route" not in self.scope:
-            for route in getattr(self.scope.get("app"), "routes", ()):
-                candidate: tuple[str, str] | None = getattr(route, "metric_labels", None)
-                if candidate is not None and route.matches(self.scope)[0] != Match.NONE:
-                    return candidate
-        return labels
+        before routing (a body too large, malformed JSON), the one the application's lookup names. Known once
+        the answer starts (the route, if any, was found by then)."""
+        if self._labels is _UNKNOWN:
+            labels: tuple[str, str] | None = getattr(self.scope.get("route"), "metric_labels", None)
+            if labels is None and self._data_labels_of is not None:
+                labels = self._data_labels_of(self.scope)
+            self._labels = labels
+        return self._labels
 
     async def _finish(self, start: Message, body: bytes) -> None:
         self._start, self._body = None, []
@@ -225,7 +248,8 @@ class AuditedExchange:
         labels = self._data_labels() if self.operation == "" else None
         database, operation = labels if labels is not None else (None, self.operation)
         principal = request.principal
-        client_id = principal.client_id if principal is not None else None
+        # The client of a verified token, even when it was refused afterwards (suspended, rate-limited).
+        client_id = principal.client_id if principal is not None else _identifier(request.token_client)
         decision = request.decision
         if decision is not None:
             purpose, actor = decision.purpose, decision.actor

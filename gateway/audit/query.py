@@ -9,21 +9,25 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from datetime import UTC, datetime
-from typing import Any, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 import orjson
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.audit.events import Outcome
 from gateway.audit.storage import EVENTS, SUBJECTS
+from gateway.core.db import STORABLE, assume_utc
 from gateway.core.problems import InvalidCursor
 
 PAGE_DEFAULT = 50
 PAGE_MAX = 500
 _IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,63}$"
+#: A bound of the time filter: UTC when given without offset; one whose time in UTC lies outside the years 1 to
+#: 9999 is refused (422), as the database could not compare it.
+_Moment = Annotated[datetime, AfterValidator(assume_utc), STORABLE]
 
 
 class AuditFilters(BaseModel):
@@ -45,8 +49,8 @@ class AuditFilters(BaseModel):
         pattern=r"^[A-Za-z0-9._:-]{1,64}$",
         description="A record id (a citizen's personal id): the exchanges that touched this data subject.",
     )
-    since: datetime | None = Field(default=None, description="From this time (ISO 8601; UTC when no offset).")
-    until: datetime | None = Field(default=None, description="Before this time (ISO 8601; UTC when no offset).")
+    since: _Moment | None = Field(default=None, description="From this time (ISO 8601; UTC when no offset).")
+    until: _Moment | None = Field(default=None, description="Before this time (ISO 8601; UTC when no offset).")
     order: Literal["desc", "asc"] = Field(default="desc", description="Newest first (`desc`) or oldest first.")
     limit: int = Field(default=PAGE_DEFAULT, ge=1, le=PAGE_MAX, description="Events per page.")
     cursor: str | None = Field(
@@ -54,13 +58,6 @@ class AuditFilters(BaseModel):
         max_length=512,
         description="`next_cursor` of the previous page; empty or absent for the first page.",
     )
-
-    @field_validator("since", "until")
-    @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
 
     def fingerprint(self) -> str:
         """What a cursor is bound to: every filter and the order (not the page size)."""

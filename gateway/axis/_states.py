@@ -6,7 +6,9 @@ ratio, contract-violation ratio, latency percentile). ``pending`` until a connec
 ``connected`` and ``degraded`` (answering, but slow or partly failing) while it answers; ``down`` after
 ``failures_to_down`` failed checks in a row, at once when the canary or the calls break the contract, and while
 the circuit is open; ``recovering`` while the circuit half-opens and after a fault until ``successes_to_connect``
-good checks in a row; ``maintenance`` when an operator says so. The rules are tabled in ``docs/axis.md``.
+good checks in a row; ``maintenance`` when an operator says so; ``unknown`` when no check has been recorded for
+longer than the checks' interval allows (:func:`stale_after`: no process is checking, or the results cannot be
+written), whatever the last one said. The rules are tabled in ``docs/axis.md``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from gateway.records.evidence import WindowSummary, p95
 
 __all__ = [
     "DEFINITIVE_REASONS",
+    "STALE",
     "STATES",
     "UP_STATES",
     "CheckOutcome",
@@ -28,6 +31,7 @@ __all__ = [
     "Tracker",
     "after_check",
     "p95",
+    "stale_after",
 ]
 
 
@@ -40,10 +44,22 @@ class ConnectionState(StrEnum):
     RECOVERING = "recovering"
     DOWN = "down"
     MAINTENANCE = "maintenance"
+    UNKNOWN = "unknown"
 
 
 STATES: tuple[ConnectionState, ...] = tuple(ConnectionState)
 UP_STATES = frozenset({ConnectionState.CONNECTED, ConnectionState.DEGRADED})
+#: The cause of ``unknown``: the checks stopped.
+STALE = "stale"
+
+
+def stale_after(policy: HealthPolicy, lease_seconds: float) -> float:
+    """Seconds without a recorded check after which a connection's state is ``unknown``: three intervals (or one
+    and the lease, for another process to take the checks over), at the longest jitter, and a check's timeout."""
+    interval = max(3 * policy.interval_seconds, policy.interval_seconds + lease_seconds)
+    return interval * (1 + policy.jitter) + policy.timeout_seconds
+
+
 #: Failed checks that are a wrong answer rather than no answer (records breaking the contract, a body that cannot
 #: be read, the canary record gone, the integration platform refusing the gateway): one is enough for ``down``.
 DEFINITIVE_REASONS = frozenset({"contract_violation", "protocol", "canary_missing", "refused"})

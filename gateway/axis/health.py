@@ -24,7 +24,7 @@ from connectors.context import RequestContext
 from connectors.errors import ConnectorError, RecordNotFound, UpstreamError
 from connectors.secrets import mask_urls
 from gateway.axis._history import count_check, prune_history, record_transition
-from gateway.axis._states import CheckOutcome, ConnectionState, Tracker, after_check
+from gateway.axis._states import STALE, CheckOutcome, ConnectionState, Tracker, after_check, stale_after
 from gateway.axis.catalogue import Catalogue
 from gateway.axis.models import AxisCheck, AxisConnection, AxisEvidence, OpsStatus
 from gateway.axis.overview import AUDIT_CHAIN, static_state
@@ -340,7 +340,13 @@ class HealthRunner:
                         error=new.error,
                     )
                 await _store(session, row, db_id, new)
-                if row is None or new.state is not tracker.state:
+                # A gap in the checks longer than they allow (no process checked, or none could write) was time
+                # in which the state was not known: the history says so, and the report does not count it as
+                # the state before (connected, say).
+                gap = _gap(row, checked_at, stale_after(policy, self.settings.axis_lease_seconds))
+                if gap is not None:
+                    await record_transition(session, db_id, gap, ConnectionState.UNKNOWN.value, STALE)
+                if row is None or gap is not None or new.state is not tracker.state:
                     cause = f"{new.cause}: {new.error}" if new.cause and new.error else (new.cause or new.error)
                     await record_transition(session, db_id, checked_at, new.state.value, cause)
                 await count_check(session, db_id, checked_at, outcome.ok)
@@ -432,7 +438,7 @@ class HealthRunner:
         url = self.settings.database_url
         began = time.monotonic()
         try:
-            ok, summary = await verify_in_child(url)
+            ok, summary = await verify_in_child(url, settings=self.settings)
         except VerificationUnavailable as exc:
             # Nothing was verified: the chain is neither good nor broken, and the next round tries again.
             database_outage(url).failed("audit verification", exc, began=began)
@@ -475,6 +481,14 @@ def _combine(
         if row.circuit in set(CircuitState) and CircuitState(row.circuit) > worst:
             worst = CircuitState(row.circuit)
     return WindowSummary(calls, failures, violations, slowest), worst
+
+
+def _gap(row: AxisConnection | None, now: datetime, bound: float) -> datetime | None:
+    """When the state became unknown, if the last check recorded for ``row`` is older than ``bound`` seconds."""
+    checked = None if row is None else row.last_check
+    if checked is None or (now - checked).total_seconds() <= bound:
+        return None
+    return checked + timedelta(seconds=bound)
 
 
 def _clip(text: str | None, size: int = 500) -> str | None:

@@ -10,17 +10,21 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from connectors.base import Capability
-from gateway.axis._states import STATES, UP_STATES, ConnectionState
+from gateway.axis._states import STALE, STATES, UP_STATES, ConnectionState, stale_after
 from gateway.axis.catalogue import Catalogue, CatalogueEntry
 from gateway.axis.models import AxisCheck, AxisConnection, OpsStatus
 from gateway.axis.routes import Route
 from gateway.core import metrics
+from gateway.core.db import utcnow
+from gateway.core.settings import Settings
 from gateway.exchange.manage import exchange_backlog
 from gateway.identity.models import ClientKey, SigningKey
 from gateway.records.registry import ConnectorRegistry
 
 AUDIT_CHAIN = "audit_chain"
 NOT_CONFIGURED = "no connector configured"
+#: The cause of a database down because its connector could not be loaded or built.
+NOT_LOADED = "connector-not-loaded"
 
 
 class DatabaseConnection(BaseModel):
@@ -52,6 +56,16 @@ class DatabaseConnection(BaseModel):
 
 #: Database id -> (route, platform), from :func:`gateway.axis.routes.connection_routes`.
 Routes = Mapping[str, tuple[Route, str | None]]
+#: Database id -> seconds without a recorded check after which its state is ``unknown`` (:func:`stale_bounds`).
+StaleBounds = Mapping[str, float]
+
+
+def stale_bounds(settings: Settings) -> dict[str, float]:
+    """Each configured database's :func:`~gateway.axis._states.stale_after`, from its health policy."""
+    return {
+        db_id: stale_after(instance.health, settings.axis_lease_seconds)
+        for db_id, instance in settings.connectors.items()
+    }
 
 
 class AxisOverview(BaseModel):
@@ -102,7 +116,11 @@ def static_state(
 
 
 def _connection(
-    entry: CatalogueEntry, registry: ConnectorRegistry | None, row: AxisConnection | None, routes: Routes | None = None
+    entry: CatalogueEntry,
+    registry: ConnectorRegistry | None,
+    row: AxisConnection | None,
+    routes: Routes | None = None,
+    stale: StaleBounds | None = None,
 ) -> DatabaseConnection:
     fixed = static_state(entry, registry)
     since = row.since if row is not None else None
@@ -111,6 +129,7 @@ def _connection(
     cause: str | None = None
     if fixed is not None:
         state, error = fixed
+        cause = NOT_LOADED if state is ConnectionState.DOWN else None
         if row is None or row.state != state.value:
             since = last_check = None
     elif row is None:
@@ -120,6 +139,15 @@ def _connection(
         state, error = ConnectionState.MAINTENANCE, "under maintenance"
     else:
         state, error, latency, cause = ConnectionState(row.state), row.error, row.latency_ms, row.cause
+        bound = (stale or {}).get(entry.id)
+        checked = row.last_check
+        if bound is not None and checked is not None and (age := (utcnow() - checked).total_seconds()) > bound:
+            # The last check's word is no longer evidence: no process has recorded one since.
+            state, cause, since = ConnectionState.UNKNOWN, STALE, checked + timedelta(seconds=bound)
+            error = (
+                f"no health check recorded for {age:.0f} s (at most {bound:.0f} s expected): no gateway process is "
+                "checking it, or the results cannot be written"
+            )
     route, platform = (routes or {}).get(entry.id, (None, None))
     return DatabaseConnection(
         id=entry.id,
@@ -169,13 +197,15 @@ async def axis_overview(
     target: int,
     *,
     routes: Routes | None = None,
+    stale: StaleBounds | None = None,
 ) -> AxisOverview:
     """Every catalogued database's connection, in catalogue order, and the totals. ``registry`` is the process's
     own view of which connectors are configured; without it the states are those the health-check runner wrote.
-    ``routes`` says how each configured connection goes (direct, or through the axis)."""
+    ``routes`` says how each configured connection goes (direct, or through the axis); ``stale`` when a state the
+    runner wrote is too old to tell (:func:`stale_bounds`)."""
     rows = await _rows(session)
     return summarise(
-        [_connection(entry, registry, rows.get(entry.id), routes) for entry in catalogue.databases], target
+        [_connection(entry, registry, rows.get(entry.id), routes, stale) for entry in catalogue.databases], target
     )
 
 
@@ -186,6 +216,7 @@ async def database_detail(
     *,
     history: int = 50,
     routes: Routes | None = None,
+    stale: StaleBounds | None = None,
 ) -> DatabaseDetail:
     """One database's connection and its last ``history`` health checks."""
     row = await session.get(AxisConnection, entry.id)
@@ -197,7 +228,7 @@ async def database_detail(
             .limit(history)
         )
     ).all()
-    base = _connection(entry, registry, row, routes)
+    base = _connection(entry, registry, row, routes, stale)
     return DatabaseDetail(
         **base.model_dump(),
         last_success=row.last_success if row is not None else None,
@@ -223,9 +254,10 @@ async def ops_snapshot(
     *,
     target: int,
     signing_key_max_age: timedelta,
+    stale: StaleBounds | None = None,
 ) -> metrics.OpsSnapshot:
     """What the metrics export from the shared database: axis states, audit verification, key expiry."""
-    overview = await axis_overview(session, catalogue, registry, target)
+    overview = await axis_overview(session, catalogue, registry, target, stale=stale)
     rows = await _rows(session)
     audit = await session.get(OpsStatus, AUDIT_CHAIN)
     keys = (await session.exec(select(SigningKey).where(col(SigningKey.retired_at).is_(None)))).all()

@@ -14,7 +14,7 @@ import calendar
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -27,6 +27,7 @@ from gateway.audit.models import AuditEvent
 from gateway.axis._states import UP_STATES, ConnectionState
 from gateway.axis.catalogue import Catalogue
 from gateway.axis.models import AxisCheckCount, AxisTransition
+from gateway.core.db import in_utc
 from gateway.quality.monthly import MonthQuality, build_month_quality
 
 __all__ = [
@@ -41,8 +42,9 @@ __all__ = [
     "parse_month",
 ]
 
-#: The pseudo-state of time with no recorded state (before the history, or before a database's first state).
-UNKNOWN = "unknown"
+#: Time with no known state: before the history, before a database's first state, or while no check was recorded
+#: (the state ``unknown``: the checks stopped).
+UNKNOWN = ConnectionState.UNKNOWN.value
 #: States that are no incident: answering, planned, or not set up yet. Any other state (down, recovering, ...) is.
 NOT_INCIDENTS = frozenset(
     {ConnectionState.CONNECTED, ConnectionState.DEGRADED, ConnectionState.MAINTENANCE, ConnectionState.PENDING}
@@ -50,8 +52,8 @@ NOT_INCIDENTS = frozenset(
 #: The order of the states in the report; states not listed here follow, alphabetically.
 STATE_ORDER = ("connected", "degraded", "down", "maintenance", "pending")
 #: A month as the API takes it: YYYY-MM from 1970 on (the report's query parameter states it).
-MONTH_PATTERN = r"^(19[7-9]\d|[2-9]\d{3})-(0[1-9]|1[0-2])$"
-_MONTH = re.compile(r"(\d{4})-(\d{2})")
+MONTH_PATTERN = r"^(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])$"
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")  # ASCII digits: \d also takes "٢٠٢٦"
 
 
 class InvalidMonth(ValueError):
@@ -148,11 +150,15 @@ def parse_month(text: str) -> tuple[int, int]:
 
 
 def month_bounds(year: int, month: int, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    """The first instant of the month and of the next, in UTC, midnight to midnight in ``zone``."""
+    """The first instant of the month and of the next, in UTC, midnight to midnight in ``zone``;
+    :class:`InvalidMonth` (``month_not_begun``) for a month whose end lies beyond the year 9999."""
     start = datetime(year, month, 1, tzinfo=zone)
     days = calendar.monthrange(year, month)[1]
-    end = (start.replace(tzinfo=None) + timedelta(days=days)).replace(tzinfo=zone)
-    return start.astimezone(UTC), end.astimezone(UTC)
+    try:
+        end = (start.replace(tzinfo=None) + timedelta(days=days)).replace(tzinfo=zone)
+        return in_utc(start), in_utc(end)
+    except (OverflowError, ValueError):
+        raise InvalidMonth(f"month {year:04d}-{month:02d} has not begun", "month_not_begun") from None
 
 
 def state_order(states: Sequence[str]) -> list[str]:

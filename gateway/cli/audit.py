@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -26,6 +27,29 @@ def _anchor(value: str) -> tuple[int, str]:
     return int(match.group(1)), match.group(2)
 
 
+def _trusted_keys(paths: list[Path]) -> dict[str, dict[str, Any]]:
+    """The public keys of JWKS files (``{"keys": [{"kid": ..., ...}, ...]}``), by kid."""
+    import orjson
+
+    keys: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        try:
+            jwks = orjson.loads(path.read_bytes())
+        except (OSError, orjson.JSONDecodeError) as exc:
+            raise typer.BadParameter(
+                f"{path}: not a readable JSON file ({type(exc).__name__})", param_hint="--trusted-keys"
+            ) from None
+        listed = jwks.get("keys") if isinstance(jwks, dict) else None
+        if not isinstance(listed, list) or not all(
+            isinstance(key, dict) and isinstance(key.get("kid"), str) for key in listed
+        ):
+            raise typer.BadParameter(
+                f'{path}: expected a JWKS, {{"keys": [...]}}, each key with its "kid"', param_hint="--trusted-keys"
+            )
+        keys.update({key["kid"]: key for key in listed})
+    return keys
+
+
 @app.command("verify")
 def audit_verify(
     anchor: Annotated[
@@ -37,12 +61,29 @@ def audit_verify(
             "that the chain must still match (repeat).",
         ),
     ] = None,
+    trusted_keys: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--trusted-keys",
+            metavar="JWKS_FILE",
+            help="A JWKS of the gateway's signing keys kept outside the database (its /.well-known/jwks.json, "
+            "saved while they were published): seals by these keys are trusted, besides those by keys the data "
+            "keys vouch for (repeat).",
+        ),
+    ] = None,
 ) -> None:
     """Check the whole audit trail; exit 0 with a one-line summary when intact, 1 naming the first bad event.
 
     Detected: an event altered (its hash no longer matches), deleted (a gap in seq), inserted, swapped or
     reordered (a broken prev_hash link), an altered index of data subjects, a rewritten or missing head, a seal
-    that is not signed by a published gateway key or does not match the chain.
+    that is not valid or does not match the chain, a seal by a key that is not the gateway's.
+
+    A key is the gateway's when the data keys (GATEWAY_DATA_KEY, or the key file of the data directory) decrypt
+    its private part in the database into that very key, or when it is in a --trusted-keys file: a public key
+    alone in the database proves nothing, as whoever can write the database can add one. A seal by another key
+    (one published without its private part, by an earlier version) is accepted below a seal by the gateway's key,
+    which covers the chain up to it; above the last such seal it is a finding. Without data keys, --trusted-keys
+    is needed.
 
     Truncation (the last events deleted) is detected when the head (audit_head) still names a later event; an
     attacker who also moves the head back is caught only if the cut goes below a seal still in the database, or
@@ -51,24 +92,39 @@ def audit_verify(
     audit_seal_every_seconds and at shutdown, and logged ("audit chain sealed"); keep those log lines outside
     the database and pass the latest as --anchor to close that gap.
 
-    Exit status: 0 intact, 1 not intact, 3 the database could not be read.
+    Exit status: 0 intact, 1 not intact, 3 the database could not be read, or there is nothing to check the
+    seals' keys with (no data key, no --trusted-keys).
     """
     import asyncio
 
     from sqlalchemy.exc import SQLAlchemyError
 
     from gateway.audit.storage import audit_engine
-    from gateway.audit.verify import verify_trail
+    from gateway.audit.verify import data_keys_of, verify_trail
     from gateway.core.settings import get_settings
+    from gateway.identity.datakeys import DataKeyError
 
     anchors = [_anchor(value) for value in anchor or ()]
+    trusted = _trusted_keys(trusted_keys or [])
     settings = get_settings()
     require_current_schema(settings.database_url)
+    try:
+        data_keys = data_keys_of(settings)
+    except DataKeyError as exc:
+        typer.echo(f"error: the data keys cannot be used: {exc}", err=True)
+        raise typer.Exit(EXIT_UNREADABLE) from None
+    if data_keys is None and not trusted:
+        typer.echo(
+            "error: nothing to check the seals' keys with: no data key (GATEWAY_DATA_KEY, or the file "
+            f"{settings.data_key_file_path}) and no --trusted-keys",
+            err=True,
+        )
+        raise typer.Exit(EXIT_UNREADABLE)
 
     async def run() -> Report:
         engine = audit_engine(settings.database_url, writer=False)
         try:
-            return await verify_trail(engine, anchors)
+            return await verify_trail(engine, anchors, data_keys=data_keys, trusted_keys=trusted)
         finally:
             await engine.dispose()
 

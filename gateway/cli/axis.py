@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from gateway.cli.clients import echo_json
-from gateway.cli.main import require_current_schema
+from gateway.cli.main import checked_catalogue, checked_output, require_current_schema, write_output
 
 if TYPE_CHECKING:
     from gateway.axis.catalogue import Catalogue, CatalogueEntry
@@ -75,13 +75,8 @@ def overview_table(overview: AxisOverview) -> str:
 
 
 def _catalogue(settings: Settings) -> Catalogue:
-    from gateway.axis.catalogue import CatalogueError, load_catalogue
-
-    try:
-        return load_catalogue(settings.axis_catalogue_path)
-    except CatalogueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    """The catalogue in effect; exit 2 naming the problem when it, or the target set beside it, is not valid."""
+    return checked_catalogue(settings)
 
 
 def _entry(catalogue: Catalogue, database_id: str) -> CatalogueEntry:
@@ -99,19 +94,20 @@ def axis(ctx: typer.Context, as_json: JsonOption = False) -> None:
         return
     import asyncio
 
-    from gateway.axis.overview import axis_overview, connected_target
+    from gateway.axis.overview import axis_overview, connected_target, stale_bounds
     from gateway.axis.routes import connection_routes
     from gateway.core.db import standalone_session
     from gateway.core.settings import get_settings
 
     settings = get_settings()
-    require_current_schema(settings.database_url)
     catalogue = _catalogue(settings)
+    require_current_schema(settings.database_url)
 
     async def run() -> AxisOverview:
         async with standalone_session(settings.database_url) as session:
             target = connected_target(catalogue, settings.axis_connected_target)
-            return await axis_overview(session, catalogue, None, target, routes=connection_routes(settings.connectors))
+            routes, stale = connection_routes(settings.connectors), stale_bounds(settings)
+            return await axis_overview(session, catalogue, None, target, routes=routes, stale=stale)
 
     overview = asyncio.run(run())
     if as_json:
@@ -154,19 +150,21 @@ def show(
     """One database's connection and its recent health checks."""
     import asyncio
 
-    from gateway.axis.overview import database_detail
+    from gateway.axis.overview import database_detail, stale_bounds
     from gateway.axis.routes import connection_routes
     from gateway.core.db import standalone_session
     from gateway.core.settings import get_settings
 
     settings = get_settings()
+    catalogue = _catalogue(settings)
     require_current_schema(settings.database_url)
-    entry = _entry(_catalogue(settings), database_id)
+    entry = _entry(catalogue, database_id)
 
     async def run() -> DatabaseDetail:
         async with standalone_session(settings.database_url) as session:
             routes = connection_routes(settings.connectors)
-            return await database_detail(session, entry, None, history=history, routes=routes)
+            stale = stale_bounds(settings)
+            return await database_detail(session, entry, None, history=history, routes=routes, stale=stale)
 
     detail = asyncio.run(run())
     if as_json:
@@ -188,8 +186,9 @@ def maintenance(
     from gateway.core.settings import get_settings
 
     settings = get_settings()
+    catalogue = _catalogue(settings)
     require_current_schema(settings.database_url)
-    entry = _entry(_catalogue(settings), database_id)
+    entry = _entry(catalogue, database_id)
 
     async def run() -> None:
         async with standalone_session(settings.database_url) as session:
@@ -264,7 +263,12 @@ def report(
     output_format: Annotated[
         str, typer.Option("--format", help="text, json or html (the bilingual page for the monthly report).")
     ] = "text",
-    output: Annotated[Path | None, typer.Option("--output", help="Write to this file instead of printing.")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", metavar="FILE", help="Write to this file instead of printing.", callback=checked_output
+        ),
+    ] = None,
 ) -> None:
     """The monthly connection report: each database's share of the month connected, degraded and down, its
     incidents, checks and requests, and "n of 16 connected at month end"."""
@@ -281,8 +285,8 @@ def report(
         typer.echo(f"error: --format must be text, json or html, not {output_format!r}", err=True)
         raise typer.Exit(2)
     settings = get_settings()
-    require_current_schema(settings.database_url)
     catalogue = _catalogue(settings)
+    require_current_schema(settings.database_url)
 
     async def run() -> AxisMonthReport:
         async with standalone_session(settings.database_url) as session:
@@ -311,5 +315,5 @@ def report(
     if output is None:
         typer.echo(text, nl=False)
     else:
-        output.write_text(text, encoding="utf-8")
+        write_output(output, text)
         typer.echo(f"wrote {output}", err=True)

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from connectors.secrets import MASK, is_secret_name, mask_urls
 from gateway.cli.main import CONFIG_ENV, EXIT_BAD_SETTINGS, load_settings, use_config
 
 if TYPE_CHECKING:
@@ -22,6 +21,8 @@ def mask_secrets(value: Any, key: str = "") -> Any:
     """``value`` (a settings dump) with every secret-like value replaced: values under secret-like keys
     (:func:`connectors.secrets.is_secret_name`, the rule the conformance kit applies to connectors' settings),
     passwords in URLs, secret-like query parameters. ``SecretStr`` values are masked by the dump already."""
+    from connectors.secrets import MASK, is_secret_name, mask_urls
+
     if isinstance(value, dict):
         return {name: mask_secrets(item, str(name)) for name, item in value.items()}
     if isinstance(value, list):

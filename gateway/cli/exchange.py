@@ -6,12 +6,19 @@ The commands change the shared database only; the running gateways' dispatchers 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gateway.cli.main import require_current_schema
+from gateway.cli.clients import run_admin
+from gateway.cli.main import checked_catalogue, require_current_schema
+
+if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+    from gateway.records.registry import ConnectorRegistry
 
 app = typer.Typer(
     help="Submitted operations: dead letters, retries, replays.", no_args_is_help=True, rich_markup_mode=None
@@ -62,24 +69,24 @@ def retry(
     ] = None,
     database: DatabaseOption = None,
 ) -> None:
-    """Deliver dead-lettered operations again (same idempotency key, attempts from zero)."""
-    import asyncio
-
-    from gateway.core.db import standalone_session
-    from gateway.core.settings import get_settings
+    """Deliver dead-lettered operations again (same idempotency key, attempts from zero). Unknown operation ids or
+    database: nothing is queued, exit 1."""
     from gateway.exchange import manage
 
-    settings = get_settings()
-    require_current_schema(settings.database_url)
     if not operation_ids and database is None:
         typer.echo("error: name operation ids, or --database to retry all of a database's dead letters", err=True)
         raise typer.Exit(2)
+    ids = sorted(set(operation_ids or ()))
 
-    async def run() -> int:
-        async with standalone_session(settings.database_url) as session:
-            return await manage.retry(session, ids=operation_ids or (), database_id=database)
+    async def run(session: AsyncSession, _registry: ConnectorRegistry | None) -> tuple[int, list[str]]:
+        if database is not None:
+            await _require_database(session, database)
+        skipped = await _not_retried(session, ids, database)
+        return await manage.retry(session, ids=ids, database_id=database), skipped
 
-    count = asyncio.run(run())
+    count, skipped = run_admin(run)
+    for line in skipped:
+        typer.echo(f"note: {line}", err=True)
     typer.echo(f"{count} operation(s) queued for delivery again")
 
 
@@ -92,23 +99,82 @@ def replay(
     receipt: Annotated[str | None, typer.Option(help="Only the operations of this receipt.")] = None,
 ) -> None:
     """Deliver already applied operations again, in their order, under new idempotency keys: for a sector
-    database restored from a backup taken before they were applied."""
-    import asyncio
-
-    from gateway.core.db import standalone_session
-    from gateway.core.settings import get_settings
+    database restored from a backup taken before they were applied. Unknown database or receipt: nothing is
+    queued, exit 1."""
     from gateway.exchange import manage
 
-    settings = get_settings()
-    require_current_schema(settings.database_url)
     if since is None and receipt is None:
         typer.echo("error: give --since or --receipt (replaying a database's whole history is rarely meant)", err=True)
         raise typer.Exit(2)
     moment = None if since is None else manage.aware(since)
 
-    async def run() -> int:
-        async with standalone_session(settings.database_url) as session:
-            return await manage.replay(session, database, since=moment, receipt_id=receipt)
+    async def run(session: AsyncSession, _registry: ConnectorRegistry | None) -> int:
+        await _require_database(session, database)
+        if receipt is not None:
+            await _require_receipt(session, receipt, database)
+        return await manage.replay(session, database, since=moment, receipt_id=receipt)
 
-    count = asyncio.run(run())
+    count = run_admin(run)
     typer.echo(f"{count} operation(s) of {database} queued for delivery again")
+
+
+async def _require_database(session: AsyncSession, database: str) -> None:
+    """Nothing, when ``database`` is known: catalogued, configured in these settings, or holding submitted
+    operations; else :class:`~gateway.core.problems.NotFound` naming the known ones."""
+    from sqlmodel import select
+
+    from gateway.core.problems import NotFound
+    from gateway.core.settings import get_settings
+    from gateway.exchange.models import ExchangeOperation
+
+    settings = get_settings()
+    known = {*checked_catalogue(settings).ids, *settings.connectors}
+    if database in known:
+        return
+    stored = await session.exec(select(ExchangeOperation.database_id).distinct())
+    known |= set(stored.all())
+    if database not in known:
+        raise NotFound(
+            f"no database {database!r}: not in the axis catalogue, the settings' connectors nor the submitted "
+            f"operations (known: {', '.join(sorted(known))})"
+        )
+
+
+async def _require_receipt(session: AsyncSession, receipt_id: str, database: str) -> None:
+    """Nothing, when ``receipt_id`` is a receipt of ``database``; else :class:`~gateway.core.problems.NotFound`."""
+    from gateway.core.problems import NotFound
+    from gateway.exchange.models import ExchangeReceipt
+
+    found = await session.get(ExchangeReceipt, receipt_id)
+    if found is None:
+        raise NotFound(f"no receipt {receipt_id!r}")
+    if found.database_id != database:
+        raise NotFound(f"receipt {receipt_id!r} is of database {found.database_id!r}, not {database!r}")
+
+
+async def _not_retried(session: AsyncSession, ids: Sequence[int], database: str | None) -> list[str]:
+    """Why each of the operations ``ids`` that a retry leaves alone is left alone (not a dead letter, its field
+    values erased, of another database than ``database``); :class:`~gateway.core.problems.NotFound` naming those
+    that do not exist."""
+    from sqlmodel import col, select
+
+    from gateway.core.problems import NotFound
+    from gateway.exchange.models import ExchangeOperation
+
+    if not ids:
+        return []
+    ops = ExchangeOperation
+    found = {op.id: op for op in (await session.exec(select(ops).where(col(ops.id).in_(ids)))).all()}
+    missing = [str(op_id) for op_id in ids if op_id not in found]
+    if missing:
+        raise NotFound(f"no operation {', '.join(missing)} (gateway exchange dead-letters lists the dead letters)")
+    reasons = []
+    for op_id in ids:
+        op = found[op_id]
+        if database is not None and op.database_id != database:
+            reasons.append(f"operation {op_id} is of database {op.database_id!r}, not {database!r}: not retried")
+        elif op.state != "dead":  # a dead letter (gateway.exchange's state DEAD, as operation_view shows it)
+            reasons.append(f"operation {op_id} is {op.state}, not dead-lettered: not retried")
+        elif op.payload_erased_at is not None:
+            reasons.append(f"operation {op_id}: its field values were erased (retention): not retried")
+    return reasons

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from gateway.cli.main import require_current_schema
+from gateway.cli.main import require_current_schema, require_data_keys
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -286,6 +286,7 @@ def keys_rotate_data_key(
     if reencrypt_only and settings.data_key is None and not settings.data_key_file_path.exists():
         typer.echo(f"error: no data key file at {settings.data_key_file_path}", err=True)
         raise typer.Exit(1)
+    require_data_keys(settings)  # a key file that is not valid is not rotated (nor written)
     from_file = settings.data_key is None and not reencrypt_only
     if from_file:
         path = settings.data_key_file_path

@@ -14,9 +14,10 @@ import sys
 import threading
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+from typer.core import TyperGroup
 
 from gateway import __version__
 from gateway.core.files import private_directory, restrict_umask
@@ -27,11 +28,31 @@ if TYPE_CHECKING:
     from pydantic import ValidationError
     from pydantic_settings import SettingsError
 
+    from gateway.axis.catalogue import Catalogue
     from gateway.core.settings import Settings
 
 #: The variable naming the settings file (``gateway.core.settings.CONFIG_ENV``, spelled out here so that the help is
 #: built without loading the settings).
 CONFIG_ENV = "GATEWAY_CONFIG"
+
+#: Exit status of a command whose settings are not valid.
+EXIT_BAD_SETTINGS = 2
+
+
+class GatewayGroup(TyperGroup):
+    """The ``gateway`` command: settings that are not valid stop every command with the lines of
+    :func:`load_settings` and exit :data:`EXIT_BAD_SETTINGS`, never a traceback, whichever command read them (each
+    reads them when it needs them, with ``get_settings()``, after its arguments were parsed and its help shown)."""
+
+    def invoke(self, ctx: Any) -> Any:  # ctx: typer's click Context (Any: typer's click is its own, private)
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            problems = settings_problems(exc)
+            if problems is None:
+                raise
+            refuse_settings(problems)
+
 
 # Every group's help is click's plain help (rich_markup_mode=None): it lists a flag as ``--json`` (rich's table
 # showed ``--json <bool>``, as if it took a value), and the help and usage errors need no rich.
@@ -41,6 +62,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
+    cls=GatewayGroup,
 )
 db_app = typer.Typer(help="The gateway's own database.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(db_app, name="db")
@@ -65,8 +87,8 @@ DataDirOption = Annotated[
         "any directory: with no --config nor GATEWAY_CONFIG, the settings the demo wrote there are used.",
     ),
 ]
-#: Exit status of a command whose settings are not valid.
-EXIT_BAD_SETTINGS = 2
+#: Exit status of a command that cannot write the file it was asked to (``--output``).
+EXIT_CANNOT_WRITE = 2
 #: Exit status of ``gateway demo`` when the simulated sector systems (the distribution axis-gateway-demo, whose
 #: package is ``simulators``) are not installed.
 EXIT_DEMO_NOT_INSTALLED = 2
@@ -126,21 +148,125 @@ def describe_settings_error(exc: ValidationError | SettingsError) -> list[str]:
     return [f"{'.'.join(str(part) for part in error['loc']) or '(settings)'}: {error['msg']}" for error in exc.errors()]
 
 
+def settings_problems(exc: BaseException) -> list[str] | None:
+    """The lines of :func:`describe_settings_error` when ``exc`` is the settings' own error (reading their sources,
+    or validating :class:`~gateway.core.settings.Settings`); ``None`` for any other exception."""
+    if "pydantic_settings" not in sys.modules:  # the settings were never read
+        return None
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
+    if isinstance(exc, SettingsError) or (isinstance(exc, ValidationError) and exc.title == "Settings"):
+        return describe_settings_error(exc)
+    return None
+
+
+def refuse_settings(problems: list[str]) -> NoReturn:
+    """Print ``error: invalid settings`` (naming the settings file) and one line per problem on stderr, and exit
+    :data:`EXIT_BAD_SETTINGS`."""
+    source = os.environ.get(CONFIG_ENV)
+    typer.echo(f"error: invalid settings{f' (settings file {source})' if source else ''}:", err=True)
+    for line in problems:
+        typer.echo(f"  {line}", err=True)
+    raise typer.Exit(EXIT_BAD_SETTINGS)
+
+
 def load_settings() -> Settings:
-    """The settings, or exit with readable errors (no traceback) when they are not valid."""
+    """The settings, or exit with readable errors (no traceback) when they are not valid, alone or with the axis
+    catalogue they name (:func:`checked_catalogue`)."""
     from pydantic import ValidationError
     from pydantic_settings import SettingsError
 
     from gateway.core.settings import get_settings
 
     try:
-        return get_settings()
+        settings = get_settings()
     except (ValidationError, SettingsError) as exc:
-        source = os.environ.get(CONFIG_ENV)
-        typer.echo(f"error: invalid settings{f' (settings file {source})' if source else ''}:", err=True)
-        for line in describe_settings_error(exc):
-            typer.echo(f"  {line}", err=True)
+        refuse_settings(describe_settings_error(exc))
+    checked_catalogue(settings)
+    return settings
+
+
+def checked_catalogue(settings: Settings) -> Catalogue:
+    """The axis catalogue of ``settings``; exit as :func:`load_settings` does when it cannot be loaded or when
+    ``axis_connected_target`` exceeds its databases (the settings cannot check that alone: the catalogue is the
+    axis's)."""
+    from gateway.axis.catalogue import CatalogueError, load_catalogue
+
+    try:
+        catalogue = load_catalogue(settings.axis_catalogue_path)
+    except CatalogueError as exc:
+        refuse_settings([f"axis_catalogue_path: {exc}"])
+    target, total = settings.axis_connected_target, len(catalogue.databases)
+    if target is not None and target > total:
+        which = settings.axis_catalogue_path or "the shipped catalogue"
+        refuse_settings(
+            [f"axis_connected_target: {target} exceeds the {total} national databases of the axis catalogue ({which})"]
+        )
+    return catalogue
+
+
+def require_data_keys(settings: Settings) -> None:
+    """Exit :data:`EXIT_BAD_SETTINGS` with one line, before anything is done, when the data keys cannot be used (a
+    key file that is not one key a line): the server would fail to start with it."""
+    from gateway.identity.datakeys import DataKeyError, check_data_keys
+
+    try:
+        check_data_keys(settings)
+    except DataKeyError as exc:
+        typer.echo(f"error: invalid data keys: {exc}", err=True)
         raise typer.Exit(EXIT_BAD_SETTINGS) from None
+
+
+def _cannot_write(path: Path, why: str) -> typer.Exit:
+    typer.echo(f"error: cannot write {path}: {why}; nothing was written", err=True)
+    return typer.Exit(EXIT_CANNOT_WRITE)
+
+
+def checked_output(path: Path | None) -> Path | None:
+    """The callback of every option naming a file a command writes (``--output``): a path that cannot be written
+    (in a directory that does not exist or is not writable, a directory itself, a read-only file) is refused with
+    one line, exit :data:`EXIT_CANNOT_WRITE`, before the command does anything. :func:`write_output` writes it."""
+    if path is None:
+        return None
+    parent = path.absolute().parent
+    why = None
+    if path.is_dir():
+        why = "it is a directory"
+    elif not parent.is_dir():
+        why = f"the directory {parent} does not exist" if not parent.exists() else f"{parent} is not a directory"
+    elif not os.access(parent, os.W_OK | os.X_OK):
+        why = f"the directory {parent} is not writable"
+    elif path.exists() and not os.access(path, os.W_OK):
+        why = "it is not writable"
+    if why is not None:
+        raise _cannot_write(path, why)
+    return path
+
+
+def write_output(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` whole or not at all: into a new file beside it, renamed over it once
+    complete (a device or a pipe, such as ``/dev/stdout``, is written directly); one line and exit
+    :data:`EXIT_CANNOT_WRITE` when it cannot be written (no traceback, no partial file)."""
+    import tempfile
+
+    data = text.encode("utf-8")
+    target = path.resolve() if path.is_symlink() else path
+    try:
+        if target.exists() and not target.is_file() and not target.is_dir():
+            with target.open("wb") as stream:
+                stream.write(data)
+            return
+        fd, tmp = tempfile.mkstemp(dir=target.absolute().parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as stream:
+                stream.write(data)
+            Path(tmp).replace(target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise _cannot_write(path, exc.strerror or type(exc).__name__) from None
 
 
 def _version(value: bool) -> None:
@@ -289,6 +415,7 @@ def serve(
             err=True,
         )
         raise typer.Exit(EXIT_BAD_SETTINGS)
+    require_data_keys(settings)
     sock = listen(host, port)  # a taken address fails here, before the schema is touched
     private_directory(settings.data_dir)
     if migrate:
@@ -344,6 +471,7 @@ def demo(
     if settings.environment == "production":
         typer.echo("gateway demo refuses to run with GATEWAY_ENVIRONMENT=production", err=True)
         raise typer.Exit(2)
+    require_data_keys(settings)
     # Logs go to stderr from the start: stdout carries only the banner (people paste from it).
     configure_logging(level=settings.log_level, fmt=settings.log_format)
     # A taken address fails here, before the secrets are renewed or anything is printed or written.

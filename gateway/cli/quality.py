@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gateway.cli.main import require_current_schema
+from gateway.cli.main import checked_output, require_current_schema, write_output
 
 if TYPE_CHECKING:
     from gateway.core.settings import Settings
@@ -146,7 +146,10 @@ def report(
     database_id: DatabaseArgument,
     output_format: Annotated[ReportFormat, typer.Option("--format", help="json or html.")] = ReportFormat.JSON,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write to this file instead of printing.", dir_okay=False)
+        Path | None,
+        typer.Option(
+            "--output", "-o", metavar="FILE", help="Write to this file instead of printing.", callback=checked_output
+        ),
     ] = None,
 ) -> None:
     """Print a database's data-quality report (from its last scan and the records submitted to it)."""
@@ -172,5 +175,5 @@ def report(
     if output is None:
         typer.echo(text, nl=False)
     else:
-        output.write_text(text, encoding="utf-8")
+        write_output(output, text)
         typer.echo(f"{database_id}: report written to {output}")

@@ -308,6 +308,9 @@ DETAILS: dict[str, dict[str, str]] = {
             "Con trỏ không phải là một vị trí của luồng thay đổi này."
         ),
         "The cursor belongs to another search.": "Con trỏ phân trang thuộc về một lượt tìm kiếm khác.",
+        "The cursor is not one the gateway gave: use next_cursor as it was answered.": (
+            "Con trỏ phân trang không do cổng cấp: hãy dùng next_cursor đúng như đã nhận được."
+        ),
     },
     "invalid-token": {
         "The access token is missing or invalid.": "Thiếu mã truy cập (access token) hoặc mã truy cập không hợp lệ.",
@@ -339,6 +342,18 @@ DETAILS: dict[str, dict[str, str]] = {
         ),
         "There is no receipt with that id for this client.": "Ứng dụng khách này không có biên nhận nào với mã đó.",
         "No problem type {slug}.": "Không có loại lỗi {slug}.",
+        "no database {database}: not in the axis catalogue, the settings' connectors nor the submitted operations "
+        "(known: {known})": (
+            "không có cơ sở dữ liệu {database}: không có trong danh mục của trục kết nối, trong các bộ kết nối của "
+            "cấu hình hay trong các thao tác đã gửi (đã biết: {known})"
+        ),
+        "no receipt {receipt}": "không có biên nhận {receipt}",
+        "receipt {receipt} is of database {database}, not {other}": (
+            "biên nhận {receipt} thuộc cơ sở dữ liệu {database}, không phải {other}"
+        ),
+        "no operation {ids} (gateway exchange dead-letters lists the dead letters)": (
+            "không có thao tác {ids} (lệnh gateway exchange dead-letters liệt kê các thư chết)"
+        ),
     },
     "not-ready": {
         "The gateway's database cannot be reached. Try again later.": (
@@ -550,5 +565,19 @@ ERRORS: dict[str, dict[str, str]] = {
     },
     "unknown_field": {
         "Not a field of the {contract} contract.": "Không phải là trường của hợp đồng dữ liệu {contract}.",
+    },
+    "timezone_aware": {"Input should have timezone info": "Giá trị phải có múi giờ (độ lệch so với UTC)"},
+    "datetime_out_of_range": {
+        "Input should be a date-time whose time in UTC lies between the years 1 and 9999": (
+            "Giá trị phải là thời điểm mà giờ UTC tương ứng nằm trong khoảng từ năm 1 đến năm 9999"
+        ),
+        "Input should be a date between 0001-01-02 and 9999-12-30": (
+            "Giá trị phải là ngày trong khoảng từ 0001-01-02 đến 9999-12-30"
+        ),
+    },
+    "changed_at_out_of_range": {
+        "changed_at should lie between 1850-01-01 and one day after the gateway's clock": (
+            "changed_at phải nằm trong khoảng từ 1850-01-01 đến một ngày sau giờ hiện tại của cổng kết nối"
+        ),
     },
 }

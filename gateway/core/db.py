@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import AfterValidator, AwareDatetime
+from pydantic_core import PydanticCustomError
 from sqlalchemy import ColumnElement, DateTime, Table, event, select, text, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
@@ -17,8 +19,20 @@ from connectors.sql.urls import is_sqlite, sqlite_file, to_async_url
 from gateway.core.files import private_sqlite_file
 
 
+def in_utc(value: datetime) -> datetime:
+    """``value`` in UTC; :class:`ValueError` when it has no zone, or when its time in UTC lies outside the range
+    of :class:`datetime` (``0001-01-01T00:00:00+14:00`` is 31 December of year 0 in UTC, which does not exist)."""
+    if value.utcoffset() is None:
+        raise ValueError("naive datetime given for a UTC column")
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time in UTC lies outside the years 1 to 9999") from None
+
+
 class UTCDateTime(TypeDecorator[datetime]):
-    """A timestamp stored in UTC and always read back timezone-aware (SQLite keeps no zone)."""
+    """A timestamp stored in UTC and always read back timezone-aware (SQLite keeps no zone). It stores what
+    :data:`StorableDatetime` admits (:func:`in_utc`); a value from a client reaches it only through that type."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
@@ -26,15 +40,42 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given for a UTC column")
-        value = value.astimezone(UTC)
+        value = in_utc(value)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+#: The message of a date-time refused by :data:`StorableDatetime` (its error type: ``datetime_out_of_range``).
+OUT_OF_RANGE = "Input should be a date-time whose time in UTC lies between the years 1 and 9999"
+
+
+def check_storable(value: datetime) -> datetime:
+    """``value``, if a :class:`UTCDateTime` column can store it; else the validation error of
+    :data:`StorableDatetime` (for validators that parse a date-time themselves)."""
+    try:
+        in_utc(value)
+    except ValueError:
+        raise PydanticCustomError("datetime_out_of_range", OUT_OF_RANGE) from None
+    return value
+
+
+#: Checks that an aware date-time can be stored in a :class:`UTCDateTime` column (422 otherwise); the value is kept
+#: as given, with its offset. After :func:`assume_utc` in a type that takes a date-time without zone as UTC.
+STORABLE = AfterValidator(check_storable)
+
+StorableDatetime = Annotated[AwareDatetime, STORABLE]
+"""A date-time with its UTC offset that the gateway's database can store: its time in UTC lies within the years 1
+to 9999 (``0001-01-01T00:00:00+14:00`` and ``9999-12-31T23:00:00-14:00`` do not). Every date-time a client sends
+that reaches the database is of this type, so that one refused at intake is a 422, never a failure later."""
+
+
+def assume_utc(value: datetime) -> datetime:
+    """``value``, in UTC when it has no zone (for query parameters that document so)."""
+    return value.replace(tzinfo=UTC) if value.utcoffset() is None else value
 
 
 def utcnow() -> datetime:
@@ -76,10 +117,17 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
 
-async def ping(engine: AsyncEngine) -> None:
-    """Run ``SELECT 1``; raises when the database is unreachable."""
+async def ping(engine: AsyncEngine, *, writable: bool = False) -> None:
+    """Run ``SELECT 1``; raises when the database is unreachable. ``writable``: also write, in a transaction
+    rolled back, to the audit chain's head (no row changes): raises (or waits) when the database cannot take a
+    write now: a PostgreSQL standby or read-only transaction, a SQLite file another process holds locked."""
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
+        if writable:
+            try:
+                await conn.execute(text("UPDATE audit_head SET seq = seq WHERE 1 = 0"))
+            finally:
+                await conn.rollback()
 
 
 @asynccontextmanager

@@ -73,7 +73,8 @@ UPSTREAM_REQUEST_DURATION = Histogram(
 UPSTREAM_ERRORS = Counter(
     "gateway_upstream_errors_total",
     "Failed calls to sector systems, by database and reason "
-    "(timeout, connect, protocol, status_5xx, contract_violation, refused); contract_violation also counts each "
+    "(timeout, connect, rate_limited, protocol, status_5xx, contract_violation, refused, connector_error); "
+    "contract_violation also counts each "
     "record a search page left out because it breaks the contract.",
     ["database", "reason"],
 )
@@ -177,7 +178,16 @@ AUTH_FAILURE_REASONS = (
     "locked_address",
 )
 JWKS_FETCH_OUTCOMES = ("ok", "error")
-UPSTREAM_ERROR_REASONS = ("timeout", "connect", "protocol", "status_5xx", "contract_violation", "refused")
+UPSTREAM_ERROR_REASONS = (
+    "timeout",
+    "connect",
+    "rate_limited",
+    "protocol",
+    "status_5xx",
+    "contract_violation",
+    "refused",
+    "connector_error",
+)
 
 
 @lru_cache(maxsize=4096)
@@ -275,8 +285,8 @@ HEALTH_CHECK_DURATION = Histogram(
 )
 HEALTH_CHECK_FAILURES = Counter(
     "gateway_health_check_failures_total",
-    "Failed health checks, by database and reason (timeout, connect, protocol, status_5xx, contract_violation, "
-    "refused, canary_missing, down, error).",
+    "Failed health checks, by database and reason (timeout, connect, rate_limited, protocol, status_5xx, "
+    "contract_violation, refused, connector_error, canary_missing, down, error).",
     ["database", "reason"],
 )
 HEALTH_CHECK_FAILURE_REASONS = (*UPSTREAM_ERROR_REASONS, "canary_missing", "down", "error")

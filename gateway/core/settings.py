@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from datetime import timedelta
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NestedSecretsSettingsSource,
@@ -23,6 +24,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
     YamlConfigSettingsSource,
 )
+
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
 
 #: The environment variable naming the settings file (TOML, or YAML); ``gateway --config FILE`` sets it.
 CONFIG_ENV = "GATEWAY_CONFIG"
@@ -153,6 +157,34 @@ class TrustedIssuer(BaseModel):
     timeout_seconds: float = Field(default=5, gt=0, le=60, description="Deadline of one key-set fetch.")
 
 
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+"""The levels of ``log_level`` (given in any case)."""
+
+#: The gateway's own database: the URL schemes it accepts (``sqlite``, ``postgresql`` and ``postgres`` are given
+#: their asyncio driver, :func:`connectors.sql.urls.to_async_url`).
+DATABASE_SCHEMES = ("sqlite", "sqlite+aiosqlite", "postgresql", "postgres", "postgresql+asyncpg")
+_URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+_.-]*)://")
+
+
+def data_key_fernets(entries: Iterable[str]) -> list[Fernet]:
+    """The Fernet keys of data key ``entries`` (a setting's comma-separated values, or a key file's lines: blank
+    entries and ``#`` comments skipped), newest first; :class:`ValueError` naming the entry that is not a key (never
+    its value) or saying that there is none."""
+    from cryptography.fernet import Fernet
+
+    keys = [entry.strip() for entry in entries if entry.strip() and not entry.lstrip().startswith("#")]
+    if not keys:
+        raise ValueError("no data key")
+    fernets = []
+    for position, key in enumerate(keys, start=1):
+        try:
+            fernets.append(Fernet(key.encode()))
+        except (ValueError, TypeError):
+            which = "the data key" if len(keys) == 1 else f"data key {position} of {len(keys)}"
+            raise ValueError(f"{which} is not a Fernet key (32 url-safe base64-encoded bytes)") from None
+    return fernets
+
+
 #: The default rate limits of a production gateway: requests per second, per day.
 PRODUCTION_RATE_LIMITS = (50, 100_000)
 QualityAction = Literal["accept", "flag", "refuse"]
@@ -166,7 +198,10 @@ class Settings(BaseSettings):
     Sources, the first that sets a value wins (nested tables merge): arguments, environment variables, ``.env``,
     the secrets directory (``GATEWAY_SECRETS_DIR``), the settings file (``GATEWAY_CONFIG``)."""
 
-    model_config = SettingsConfigDict(env_prefix="GATEWAY_", env_nested_delimiter="__", env_file=".env", extra="ignore")
+    # No value is quoted in a validation error: a setting may be a secret.
+    model_config = SettingsConfigDict(
+        env_prefix="GATEWAY_", env_nested_delimiter="__", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -180,6 +215,10 @@ class Settings(BaseSettings):
         sources = [init_settings, env_settings, dotenv_settings]
         secrets_dir = os.environ.get(SECRETS_DIR_ENV)
         if secrets_dir:
+            if not Path(secrets_dir).is_dir():
+                raise SettingsError(
+                    f"{SECRETS_DIR_ENV}: the secrets directory {secrets_dir} does not exist (or is not a directory)"
+                )
             sources.append(
                 NestedSecretsSettingsSource(
                     file_secret_settings,
@@ -456,7 +495,9 @@ class Settings(BaseSettings):
         le=1_048_576,
         description="Largest request head (request line and headers) accepted, in bytes; 431 beyond.",
     )
-    log_level: str = Field(default="INFO")
+    log_level: LogLevel = Field(
+        default="INFO", description="The least severe level logged: DEBUG, INFO, WARNING, ERROR or CRITICAL (any case)."
+    )
     log_format: Literal["json", "console"] = Field(default="json")
     access_log: bool = Field(default=False, description="Log every request (costs throughput).")
     audit_enabled: bool = Field(
@@ -509,6 +550,33 @@ class Settings(BaseSettings):
         "``names_normalised``, or ``*`` for every rule) -> what to do with a submitted operation breaking it: "
         "``accept`` (the default), ``flag`` (accepted, the findings on the receipt) or ``refuse`` (422).",
     )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level_in_any_case(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("data_key")
+    @classmethod
+    def _check_data_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            data_key_fernets(value.get_secret_value().split(","))
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        if not value:
+            return value  # the default, filled below
+        scheme = _URL_SCHEME.match(value)
+        if scheme is None:
+            raise ValueError("not a database URL (scheme://...)")
+        if scheme.group(1) not in DATABASE_SCHEMES:
+            raise ValueError(
+                f"the gateway's database cannot be {scheme.group(1)!r}: it is SQLite (sqlite+aiosqlite:///FILE, "
+                "sqlite:///FILE) or PostgreSQL (postgresql+asyncpg://..., postgresql://...)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

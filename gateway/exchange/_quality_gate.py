@@ -100,7 +100,7 @@ async def gate_findings(
     for operation in operations:
         if operation.kind == "delete":
             continue
-        record = {**operation.fields, key: operation.record_id}
+        record = {**(operation.record or operation.fields), key: operation.record_id}
         for rule, detail in await rule_failures(record, contract, context):
             action = settings.quality_action(database_id, rule.rule_id)
             if action == "accept":

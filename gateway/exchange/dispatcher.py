@@ -3,7 +3,8 @@ dead-letter state when retrying cannot help.
 
 Every process runs a :class:`Dispatcher`. A round claims due operations with a conditional update (on PostgreSQL
 several processes or hosts dispatch at once: a row claimed by one is skipped by the others), delivers them in
-batches, then records every outcome, and appends what was applied to the change feed, in one transaction. A
+batches, then records every outcome, and appends what was applied to the change feed, in one transaction (an
+operation whose outcome the gateway's database cannot store is dead-lettered alone, with the reason). A
 process runs :data:`ROUNDS_AT_ONCE` rounds at once, which claim as separate dispatchers would: while one waits for
 a sector system, another claims or records in the gateway's database. On SQLite only the process holding the
 ``exchange-dispatch`` lease dispatches.
@@ -49,7 +50,7 @@ from gateway.core import metrics
 from gateway.core.db import lock_rows, utcnow
 from gateway.core.leases import LeaseHolder, stop_task
 from gateway.core.logs import get_logger
-from gateway.core.outages import LoopErrors, database_outage
+from gateway.core.outages import LoopErrors, database_outage, database_unavailable, error_name
 from gateway.core.settings import Settings
 from gateway.exchange._states import DEAD, DELIVERED, DELIVERING, PENDING, UNFINISHED
 from gateway.exchange.models import ExchangeChange, ExchangeFeed, ExchangeOperation, ExchangeReceipt
@@ -352,9 +353,66 @@ class Dispatcher:
 
     async def record(self, deliveries: list[Delivery]) -> None:
         """Store every outcome, and append the applied operations to their databases' feeds, in one transaction.
-        An operation whose claim lapsed and was taken over meanwhile is left to its new holder."""
+        An operation whose claim lapsed and was taken over meanwhile is left to its new holder.
+
+        When that transaction fails on a value (:func:`unrecordable`: one the gateway's database or its column
+        types refuse, which would fail again on every retry), the operations are recorded one by one, each in a
+        transaction of its own, and one that still cannot be recorded is dead-lettered with the reason
+        (:meth:`_give_up`): it neither rolls back the others' outcomes nor comes back round after round. Any other
+        failure (the database out of reach, a deadlock) propagates: the round's claims lapse and its operations
+        are delivered again under the same keys."""
         if not deliveries:
             return
+        try:
+            await self._record(deliveries)
+            return
+        except Exception as exc:
+            if not unrecordable(exc):
+                raise
+            if len(deliveries) == 1:
+                await self._give_up(deliveries[0], exc)
+                return
+            log.warning(
+                "exchange round not recorded: recording its operations one by one",
+                operations=len(deliveries),
+                error=error_name(exc),
+            )
+        for delivery in deliveries:
+            await self.record([delivery])
+
+    async def _give_up(self, delivery: Delivery, exc: BaseException) -> None:
+        """Dead-letter an operation whose outcome cannot be recorded, with the reason (the error's class only: its
+        text may hold the values), if it is still this round's."""
+        op = delivery.operation
+        if delivery.outcome in ("delivered", "duplicate"):
+            reason = (
+                f"applied by the sector system, but not recorded in the change feed: a value of the operation "
+                f"cannot be stored in the gateway's database ({error_name(exc)})"
+            )
+        else:
+            reason = f"its delivery could not be recorded: a value cannot be stored ({error_name(exc)})"
+        table: Table = ExchangeOperation.__table__  # type: ignore[attr-defined]
+        c = table.c
+        statement = (
+            update(table)
+            .where(c.id == op.id, c.state == DELIVERING, c.claimed_until == op.claimed_until)
+            .values(state=DEAD, claimed_until=None, last_error=reason)
+        )
+        async with self.sessionmaker() as session:
+            result = await session.exec(statement)
+            await session.commit()
+        if result.rowcount:
+            metrics.exchange_outcomes(op.database_id)["dead_lettered"].inc()
+            log.warning(
+                "operation dead-lettered: its outcome cannot be recorded",
+                database=op.database_id,
+                operation_id=op.id,
+                outcome=delivery.outcome,
+                error=error_name(exc),
+            )
+
+    async def _record(self, deliveries: list[Delivery]) -> None:
+        """:meth:`record`'s transaction."""
         now = utcnow()
         settings = self.settings
         table: Table = ExchangeOperation.__table__  # type: ignore[attr-defined]
@@ -426,6 +484,18 @@ class Dispatcher:
             metrics.exchange_outcomes(db_id)[outcome].inc(count)
             if outcome == "dead_lettered":
                 log.warning("operations dead-lettered", database=db_id, count=count)
+
+
+def unrecordable(exc: BaseException) -> bool:
+    """Whether recording failed on a value, so that recording the same operation again would fail again: a value
+    the database refuses (``DataError``), or one its column type cannot convert (a date-time whose time in UTC is
+    outside the years 1 to 9999, raised in this process). Not the database out of reach, a lock, a bug."""
+    if database_unavailable(exc):
+        return False
+    if isinstance(exc, sa_exc.DBAPIError):
+        return isinstance(exc, sa_exc.DataError)
+    cause = exc.orig if isinstance(exc, sa_exc.StatementError) else exc
+    return isinstance(cause, ValueError | TypeError | OverflowError)
 
 
 async def _append_changes(session: AsyncSession, db_id: str, operations: list[Claimed], now: datetime) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlmodel import col, select
@@ -11,12 +12,16 @@ from gateway.core.problems import InvalidCursor
 from gateway.exchange.models import ExchangeChange
 from gateway.identity.access import Decision
 
+#: A feed position as a cursor spells it: ASCII digits only (``str.isdigit`` and ``int`` also take "²" and "٣"),
+#: at most 18 of them, within the BIGINT positions are stored as.
+CURSOR = re.compile(r"[0-9]{1,18}")
+
 
 def parse_cursor(cursor: str | None) -> int:
     """The feed position after which to read: ``0`` (the start) when there is no cursor."""
     if cursor is None or cursor == "":
         return 0
-    if not cursor.isdigit() or len(cursor) > 18:
+    if CURSOR.fullmatch(cursor) is None:
         raise InvalidCursor("The cursor is not a position of this change feed.")
     return int(cursor)
 

@@ -221,7 +221,7 @@ class IntakeService:
         """Count the new records in the database's data-quality scores (statistics: kept apart from the
         operations' own transaction, so that a failure here loses no operation)."""
         key = self.checker.key
-        records = [{**op.fields, key: op.record_id} for op in accepted if op.kind == "create"]
+        records = [{**(op.record or op.fields), key: op.record_id} for op in accepted if op.kind == "create"]
         if not records:
             return
         try:

@@ -3,15 +3,36 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
 
 from connectors.fields import nested_model
 from contracts import Contract
+from contracts.dates import MIN_YEAR
+from gateway.core.db import StorableDatetime, utcnow
 from gateway.core.problems import AccessDenied, Problem, ValidationFailed, validation_errors
 from gateway.identity.access import Decision
+
+#: The earliest ``changed_at`` taken: no record the contracts accept is older.
+CHANGED_AT_EARLIEST = datetime(MIN_YEAR, 1, 1, tzinfo=UTC)
+#: How far ahead of the gateway's clock ``changed_at`` may lie (the sending system's clock may run ahead).
+CHANGED_AT_AHEAD = timedelta(days=1)
+_IMPLAUSIBLE = f"changed_at should lie between {CHANGED_AT_EARLIEST:%Y-%m-%d} and one day after the gateway's clock"
+
+
+def _plausible_change_time(value: datetime) -> datetime:
+    if not CHANGED_AT_EARLIEST <= value <= utcnow() + CHANGED_AT_AHEAD:
+        raise PydanticCustomError("changed_at_out_of_range", _IMPLAUSIBLE)
+    return value
+
+
+#: When a change was made: a date-time with its offset, storable (:data:`StorableDatetime`), from 1850 to a day
+#: ahead of the gateway's clock.
+ChangedAt = Annotated[StorableDatetime, AfterValidator(_plausible_change_time)]
 
 
 class OperationMetadata(BaseModel):
@@ -19,7 +40,10 @@ class OperationMetadata(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    changed_at: AwareDatetime = Field(description="When the change was made in the sending system.")
+    changed_at: ChangedAt = Field(
+        description="When the change was made in the sending system, with its UTC offset; from 1850-01-01 to one "
+        "day after the gateway's clock."
+    )
     source_reference: str | None = Field(
         default=None,
         min_length=1,
@@ -52,13 +76,17 @@ class SubmittedOperation(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class CheckedOperation:
-    """An operation that passed every check: its fields in JSON form, as stored and delivered."""
+    """An operation that passed every check: the fields it gives in JSON form, as validated, stored and delivered
+    (never a value the client did not give), and for a create the ``record`` the contract makes of them."""
 
     position: int
     kind: str
     record_id: str
     fields: dict[str, Any]
     metadata: dict[str, Any]
+    #: A create's whole record without its key, as the contract validated it (its defaults and derived values
+    #: included): what the data-quality rules judge. Neither stored nor delivered.
+    record: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -101,7 +129,7 @@ class OperationChecker:
             operation = _OPERATION.validate_python(raw)
             record_id = operation.record_id
             key = str(self._key.validate_python(operation.record_id))
-            fields = self._fields_of(operation, key, decision)
+            fields, record = self._fields_of(operation, key, decision)
         except ValidationError as exc:
             errors = validation_errors(exc.errors(include_input=False, include_url=False))
             return Rejection(position, record_id, ValidationFailed("The operation is invalid.", errors=errors).body())
@@ -110,9 +138,12 @@ class OperationChecker:
         metadata = operation.metadata.model_dump(mode="json", exclude_none=True)
         if actor is not None:
             metadata.setdefault("officer", actor)
-        return CheckedOperation(position, operation.op, key, fields, metadata)
+        return CheckedOperation(position, operation.op, key, fields, metadata, record)
 
-    def _fields_of(self, operation: SubmittedOperation, key: str, decision: Decision) -> dict[str, Any]:
+    def _fields_of(
+        self, operation: SubmittedOperation, key: str, decision: Decision
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """The fields to store and deliver, and a create's whole record."""
         fields = operation.fields
         if operation.op == "delete":
             if fields:
@@ -122,7 +153,7 @@ class OperationChecker:
                     "Your grant does not allow deleting records: a delete needs a submit grant on every field of "
                     "the record, or one with the delete operation."
                 )
-            return {}
+            return {}, None
         if self.key in fields and fields[self.key] != key:
             raise ValidationFailed(f"fields.{self.key} differs from record_id; a record's key cannot change.")
         changed = [name for name in fields if name != self.key]
@@ -131,8 +162,15 @@ class OperationChecker:
             raise ValidationFailed(f"Not fields of {self.contract.contract_id()}: {', '.join(unknown)}.")
         self._check_grant(operation.op, {name: fields[name] for name in changed}, decision)
         if operation.op == "create":
-            record = self.contract.model_validate({**fields, self.key: key})
-            return record.model_dump(mode="json", exclude={self.key}, exclude_none=True)
+            whole = self.contract.model_validate({**fields, self.key: key}).model_dump(
+                mode="json", exclude={self.key}, exclude_none=True
+            )
+            # Only what the client gave (the paths its grant was checked on), as validated: not a default of the
+            # contract nor a value derived from another field, which the client may not be granted to write.
+            given = {
+                name: _given_part(self.contract, name, fields[name], whole[name]) for name in changed if name in whole
+            }
+            return given, whole
         if not changed:
             raise ValidationFailed("An update changes at least one field.")
         values: dict[str, Any] = {}
@@ -143,7 +181,7 @@ class OperationChecker:
             except ValidationError as exc:
                 errors = [{**e, "loc": ("fields", name, *e["loc"])} for e in exc.errors(include_input=False)]
                 raise ValidationFailed("The operation is invalid.", errors=validation_errors(errors)) from None
-        return values
+        return values, None
 
     def _check_grant(self, op: str, fields: dict[str, Any], decision: Decision) -> None:
         """403 unless the grant covers every field path the operation writes, at the depth reads are granted.
@@ -199,3 +237,16 @@ def _given_paths(contract: type[BaseModel], path: str, value: Any) -> list[str]:
     if isinstance(value, dict) and value and _field_model(contract, path) is not None:
         return [found for name, inner in value.items() for found in _given_paths(contract, f"{path}.{name}", inner)]
     return [path]
+
+
+def _given_part(contract: type[BaseModel], path: str, given: Any, validated: Any) -> Any:
+    """The part of ``validated`` (the value of ``path`` in the validated record, JSON form) that ``given`` (what
+    the client sent there) gives: into an object given as a mapping, only the fields it gives (as
+    :func:`_given_paths` walks them), without those that validate to null."""
+    if isinstance(given, dict) and given and isinstance(validated, dict) and _field_model(contract, path) is not None:
+        return {
+            name: _given_part(contract, f"{path}.{name}", inner, validated[name])
+            for name, inner in given.items()
+            if name in validated
+        }
+    return validated

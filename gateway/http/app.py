@@ -12,7 +12,7 @@ from gateway.core.collector import collector_for_serving
 from gateway.core.logs import configure_logging, get_logger
 from gateway.core.settings import Settings, get_settings
 from gateway.core.telemetry import configure_tracing
-from gateway.http.data_path import DataPathMiddleware, LeanRead, lean_reads
+from gateway.http.data_path import DataPathMiddleware, DataRoutes
 from gateway.http.middleware import RequestContextMiddleware
 from gateway.http.openapi import install_openapi
 from gateway.http.problem_handlers import install_problem_handlers
@@ -84,9 +84,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app)
     # Added first, so it runs innermost: POST /oauth/token with a form body (gateway.http.token_path).
     app.add_middleware(TokenPathMiddleware, state=state, exception_handlers=app.exception_handlers)
-    # The read by key, dispatched by database id (gateway.http.data_path).
-    reads: dict[str, LeanRead] = {}
-    app.add_middleware(DataPathMiddleware, state=state, reads=reads, exception_handlers=app.exception_handlers)
+    # The data routes by database id (filled as the database routers are included, below): the read by key,
+    # dispatched by database id (gateway.http.data_path), and the route of a request refused before routing, which
+    # the audit trail records (gateway.audit.capture).
+    data_routes = DataRoutes()
+    app.add_middleware(
+        DataPathMiddleware, state=state, reads=data_routes.reads, exception_handlers=app.exception_handlers
+    )
     # Inside RequestContextMiddleware: body size, strict JSON, deadline, RateLimit-*.
     app.add_middleware(
         RequestLimitsMiddleware,
@@ -98,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         access_log=settings.access_log,
         # FastAPI's own route (no route template in the scope); the documentation pages are routers.docs'.
         static_paths=[app.openapi_url] if app.openapi_url else [],
+        data_labels=data_routes.labels,
     )
     for router in (
         health.router,
@@ -116,7 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     for database in state.registry.databases.values():
         router = database_router(database, settings)
-        reads.update(lean_reads(router.routes))
+        data_routes.add(router.routes)
         app.include_router(router)
     # Off unless the standard OTEL_* variables ask for traces (gateway.core.telemetry, docs/tracing.md).
     tracing = configure_tracing(app, state.engine)

@@ -16,12 +16,13 @@ Anything else (another method, another path shape, an unknown database) passes t
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.http.deps import authorize, decide_data_access
@@ -124,3 +125,35 @@ class DataPathMiddleware:
 def lean_reads(routes: Any) -> dict[str, LeanRead]:
     """The lean read routes among a router's ``routes``, by database id."""
     return {read.database: read for route in routes if (read := getattr(route, "lean_read", None)) is not None}
+
+
+class DataRoutes:
+    """The data routes of the databases the gateway serves (the routes carrying ``metric_labels``, i.e.
+    ``(database, operation)``), by database id, from the routers the gateway builds: the lean reads of
+    :class:`DataPathMiddleware`, and the data route a request is for before any route is found (a body too large,
+    malformed JSON: refused by the request limits, outside FastAPI's routing), for the audit trail. Whatever
+    FastAPI makes of the routers it includes, these are the gateway's own routes, looked up by database id."""
+
+    def __init__(self) -> None:
+        self.reads: dict[str, LeanRead] = {}
+        self._routes: dict[str, list[tuple[BaseRoute, tuple[str, str]]]] = {}
+
+    def add(self, routes: Iterable[BaseRoute]) -> None:
+        """Register a database router's ``routes`` (as it is included in the application)."""
+        routes = list(routes)
+        for route in routes:
+            labels: tuple[str, str] | None = getattr(route, "metric_labels", None)
+            if labels is not None:
+                self._routes.setdefault(labels[0], []).append((route, labels))
+        self.reads.update(lean_reads(routes))
+
+    def labels(self, scope: Scope) -> tuple[str, str] | None:
+        """The ``(database, operation)`` of the data route ``scope`` asks for (by its path, whatever its method:
+        a method the route does not take is refused on it), ``None`` when it asks for none."""
+        path: str = scope["path"]
+        if not path.startswith(_PREFIX):
+            return None
+        for route, labels in self._routes.get(path[_PREFIX_LENGTH:].partition("/")[0], ()):
+            if route.matches(scope)[0] != Match.NONE:
+                return labels
+        return None

@@ -79,12 +79,15 @@ async def authorize(
         principal = await state.tokens.verify_async(token.strip())
     except TokenRejected as exc:
         raise _reject(exc.reason) from None
+    known = request_state(request.scope)
+    # Whatever is refused from here on (an unknown or suspended client, the rate limit, a scope), the audit trail
+    # names the client whose token it was.
+    known.token_client = principal.client_id
     access = await state.access.get(principal.client_id)
     if access is None:
         raise _reject("unknown_client")
     if not access.active:
         raise _reject("client_inactive")
-    known = request_state(request.scope)
     # Counted once, even if a route authenticates twice.
     if known.rate_limit is None:
         # 429 past the client's rate limit; the status becomes RateLimit-* headers on the answer.

@@ -12,7 +12,7 @@ from collections.abc import Collection
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.audit.capture import audit_exchange
+from gateway.audit.capture import DataLabels, audit_exchange
 from gateway.core import metrics
 from gateway.core.logs import bind_request_fields, get_logger, reset_request_fields
 from gateway.core.problems import Problem, problem_response
@@ -54,9 +54,18 @@ class RequestContextMiddleware:
     and ``tracestate``; a new trace without them), both bound in the logs, times it into the HTTP metrics by route
     template, and turns an unexpected exception into a 500 problem without a stack trace."""
 
-    def __init__(self, app: ASGIApp, *, access_log: bool = False, static_paths: Collection[str] = ()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        access_log: bool = False,
+        static_paths: Collection[str] = (),
+        data_labels: DataLabels | None = None,
+    ) -> None:
         self.app = app
         self.access_log = access_log
+        # The data route a request asks for, when it is answered before routing (the audit trail records it).
+        self.data_labels = data_labels
         # Routes that do not record themselves in the scope (FastAPI's /docs, /openapi.json): fixed paths.
         self.static_paths = frozenset(static_paths)
 
@@ -83,7 +92,7 @@ class RequestContextMiddleware:
             await send(message)
 
         # The audit hook holds an audited answer until its event is committed (gateway.audit.capture).
-        audited = audit_exchange(scope, receive, send_with_id, request_state)
+        audited = audit_exchange(scope, receive, send_with_id, request_state, self.data_labels)
         app_receive, app_send = (receive, send_with_id) if audited is None else (audited.receive, audited.send)
         log_fields = bind_request_fields(
             {"request_id": request_id, "trace_id": trace.trace_id, "span_id": trace.span_id}

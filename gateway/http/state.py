@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from gateway.audit.writer import AuditWriter, start_writer
 from gateway.axis.catalogue import Catalogue, load_catalogue
 from gateway.axis.health import HealthRunner
-from gateway.axis.overview import connected_target, ops_snapshot
+from gateway.axis.overview import connected_target, ops_snapshot, stale_bounds
 from gateway.core import metrics
 from gateway.core.db import create_engine, create_sessionmaker
 from gateway.core.logs import get_logger
@@ -87,6 +87,7 @@ class GatewayState:
                 self.registry,
                 target=self.connected_target,
                 signing_key_max_age=timedelta(days=self.settings.signing_key_max_age_days),
+                stale=stale_bounds(self.settings),
             )
             submitting = [db.id for db in self.registry.databases.values() if "submit" in db.operations]
             metrics.QUALITY.snapshot = await quality_snapshot(session, self.registry.databases, submitting)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from gateway.core.settings import Settings
+from gateway.core.settings import Settings, data_key_fernets
 
 PREFIX = "enc:v1:"
 
@@ -26,13 +26,35 @@ class DataKeyError(Exception):
 
 
 def _parse(lines: list[str]) -> list[Fernet]:
-    keys = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
-    if not keys:
-        raise DataKeyError("no data key")
     try:
-        return [Fernet(key.encode()) for key in keys]
-    except (ValueError, TypeError) as exc:
-        raise DataKeyError("a data key is not a Fernet key (32 url-safe base64-encoded bytes)") from exc
+        return data_key_fernets(lines)
+    except ValueError as exc:
+        raise DataKeyError(str(exc)) from None
+
+
+def check_data_keys(settings: Settings) -> None:
+    """Check, changing nothing, that the data keys ``settings`` give can be used: ``GATEWAY_DATA_KEY`` (checked by
+    the settings already), else the key file when it exists (it is generated when absent). :class:`DataKeyError`
+    naming the file and what is wrong (never a key) otherwise."""
+    if settings.data_key is not None:
+        _parse(settings.data_key.get_secret_value().split(","))
+        return
+    path = settings.data_key_file_path
+    if path.exists():
+        _read_key_file(path)
+
+
+def _read_key_file(path: Path) -> list[Fernet]:
+    """The keys of the key file ``path``; :class:`DataKeyError` naming it and what is wrong (never a key)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "it is not UTF-8 text"
+        raise DataKeyError(f"the data key file {path} cannot be read: {why}") from None
+    try:
+        return _parse(lines)
+    except DataKeyError as exc:
+        raise DataKeyError(f"the data key file {path}: {exc}") from None
 
 
 def write_key_file(path: Path, keys: list[str]) -> None:
@@ -87,7 +109,7 @@ class DataKeys:
                 raise DataKeyError(f"the data key file {self.path} cannot be read") from exc
             stamp = (stat.st_mtime_ns, stat.st_ino)
             if self._fernet is None or stamp != self._stamp:
-                self._fernet = MultiFernet(_parse(self.path.read_text().splitlines()))
+                self._fernet = MultiFernet(_read_key_file(self.path))
                 self._stamp = stamp
             return self._fernet
 

@@ -33,7 +33,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from connectors.base import Connector
 from connectors.fields import has_field_path
 from contracts.dates import VIETNAM_TIME
-from gateway.core.db import utcnow
+from gateway.core.db import StorableDatetime, check_storable, in_utc, utcnow
 from gateway.core.problems import Conflict, NotFound, ValidationFailed, validation_errors
 from gateway.core.settings import DATABASE_ID
 from gateway.identity.access import HEADER_VALUE, OPERATIONS, AccessControl, announce_change
@@ -45,6 +45,8 @@ assert get_args(Operation) == OPERATIONS
 DATE_ONLY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 FIELD_PATH = re.compile(r"^[a-z_][a-z0-9_]{0,63}(\.[a-z_][a-z0-9_]{0,63}){0,7}$")
 MAX_LIST = 200
+#: The dates whose first moment and end, Viet Nam time, lie within the years 1 to 9999 in UTC.
+DAY_OUT_OF_RANGE = "Input should be a date between 0001-01-02 and 9999-12-30"
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 _AWARE_DATETIME: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
@@ -95,20 +97,34 @@ def _check_moment(value: Any) -> Any:
         if DATE_ONLY.match(value):
             return value
         try:
-            return _AWARE_DATETIME.validate_python(value)
+            return check_storable(_AWARE_DATETIME.validate_python(value))
         except ValidationError:
             pass
-    elif isinstance(value, date) and (not isinstance(value, datetime) or value.tzinfo is not None):
+    elif isinstance(value, datetime) and value.utcoffset() is not None:
+        return check_storable(value)
+    elif isinstance(value, date) and not isinstance(value, datetime):
         return value
     raise PydanticCustomError(
         "moment", "a date (2027-12-31) or a date-time with its UTC offset (2027-12-31T17:00:00+07:00)"
     )
 
 
+def _check_day(value: datetime | date) -> datetime | date:
+    """A date whose first moment and end (Viet Nam time) the database can store, whichever end of the validity
+    it gives (0001-01-01 begins in year 0 in UTC; 9999-12-31 ends in year 10000)."""
+    if not isinstance(value, datetime):
+        try:
+            for moment in filter(None, (start_of(value), end_of(value))):
+                in_utc(moment)
+        except (ValueError, OverflowError):
+            raise PydanticCustomError("datetime_out_of_range", DAY_OUT_OF_RANGE) from None
+    return value
+
+
 DatabaseId = Annotated[str, AfterValidator(_check_database), Field(json_schema_extra={"pattern": DATABASE_ID.pattern})]
 FieldPath = Annotated[str, AfterValidator(_check_field), Field(json_schema_extra={"pattern": FIELD_PATH.pattern})]
 Purpose = Annotated[str, AfterValidator(_check_purpose), Field(json_schema_extra={"pattern": HEADER_VALUE.pattern})]
-Moment = Annotated[AwareDatetime | date, BeforeValidator(_check_moment)]
+Moment = Annotated[StorableDatetime | date, BeforeValidator(_check_moment), AfterValidator(_check_day)]
 
 
 def start_of(moment: datetime | date | None) -> datetime | None:

@@ -13,6 +13,8 @@ Who writes and who reads each field:
 * ``deadline``: the request limits middleware; read by the connector context and the readiness probe;
 * ``rate_limit``: :func:`gateway.http.deps.authorize` (once per request); read by the request limits middleware
   (the ``RateLimit-*`` headers);
+* ``token_client``: :func:`gateway.http.deps.authorize`, as soon as the token is verified; read by the audit hook
+  (a request refused afterwards, rate-limited or of a suspended client, is recorded with its client);
 * ``principal``, ``access``: :func:`gateway.http.deps.authorize`; read by the audit hook (the principal), the grant
   decision, the connector context and ``GET /v1/services`` (the access);
 * ``decision``: :func:`gateway.http.deps.decide_data_access`; read by the audit hook and the connector context;
@@ -52,6 +54,10 @@ class RequestState:
     """When the gateway stops waiting for the request's calls to connectors (``time.monotonic()``)."""
     rate_limit: RateLimitStatus | None = None
     """The calling client's rate-limit windows after this request, once counted: the ``RateLimit-*`` headers."""
+    token_client: str | None = None
+    """The client a verified token acts for, once its signature and claims are checked: before the client's live
+    state, rate limit and scopes are, so it names the client of a request refused by those too. Says who asked,
+    never that the request is allowed (that is ``principal``)."""
     principal: Principal | None = None
     """The authenticated caller (its token's client and scopes), once the token is accepted."""
     access: ClientAccess | None = None

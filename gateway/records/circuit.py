@@ -21,7 +21,7 @@ from gateway.core.settings import CircuitPolicy
 CONNECTOR_ERROR = "connector_error"
 """The reason of a connector's unexpected exception (not a :class:`~connectors.errors.ConnectorError`)."""
 #: Upstream error reasons that count as the sector system failing.
-FAILURE_REASONS = frozenset({"timeout", "connect", "protocol", "status_5xx", CONNECTOR_ERROR})
+FAILURE_REASONS = frozenset({"timeout", "connect", "rate_limited", "protocol", "status_5xx", CONNECTOR_ERROR})
 
 
 class CircuitState(IntEnum):

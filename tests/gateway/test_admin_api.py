@@ -523,6 +523,10 @@ def test_an_unknown_grant_is_a_404(api: httpx.Client, admin: dict[str, str]) -> 
         ({"valid_from": "2027-01-01", "valid_until": "2026-12-31T17:00:00Z"}, ["body"]),
         ({"valid_until": "2027-01-01T00:00:00"}, ["body", "valid_until"]),
         ({"valid_until": "31/12/2027"}, ["body", "valid_until"]),
+        ({"valid_from": "0001-01-01T00:00:00+14:00"}, ["body", "valid_from"]),
+        ({"valid_until": "9999-12-31T23:59:59-14:00"}, ["body", "valid_until"]),
+        ({"valid_from": "0001-01-01"}, ["body", "valid_from"]),
+        ({"valid_until": "9999-12-31"}, ["body", "valid_until"]),
         ({"note": "n" * 501}, ["body", "note"]),
         ({"revoked_at": None}, ["body", "revoked_at"]),
     ],
@@ -546,6 +550,10 @@ def test_an_unknown_grant_is_a_404(api: httpx.Client, admin: dict[str, str]) -> 
         "dates-reversed-mixed",
         "naive-date-time",
         "date-format",
+        "start-before-year-1-in-utc",
+        "end-after-year-9999-in-utc",
+        "first-date-starts-before-year-1-in-utc",
+        "last-date-ends-after-year-9999",
         "note-length",
         "unknown-member",
     ],
@@ -561,6 +569,17 @@ def test_an_invalid_grant_is_a_422_and_is_not_stored(
     for value in ("fullname", "thủ tục", "DROP TABLE", "31/12/2027"):
         assert value not in response.text
     assert api.get(GRANTS, params={"client_id": client["client_id"]}, headers=admin).json() == []
+
+
+def test_the_first_and_last_storable_moments_are_valid_bounds(api: httpx.Client, admin: dict[str, str]) -> None:
+    client = create(api, admin)
+    response = add_grant(
+        api, admin, client_id=client["client_id"], valid_from="0001-01-02", valid_until="9999-12-31T23:59:59Z"
+    )
+    assert response.status_code == 201, response.text
+    grant = response.json()
+    assert datetime.fromisoformat(grant["valid_from"]) == datetime(1, 1, 1, 17, tzinfo=UTC)
+    assert datetime.fromisoformat(grant["valid_until"]) == datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
 
 
 def test_the_same_grant_twice_is_a_409(api: httpx.Client, admin: dict[str, str]) -> None:

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from support import STATED, ClientCredentials, LiveServer, postgres_database
 
 from gateway.audit.storage import EVENTS, SEALS
-from gateway.audit.verify import verify_trail
+from gateway.audit.verify import data_keys_of, verify_trail
 from gateway.core import metrics, migrations
 from gateway.core.db import create_engine, standalone_session
 from gateway.core.settings import Settings
@@ -116,7 +116,7 @@ def test_two_instances_append_one_contiguous_verifiable_chain(
     async def check() -> tuple[Any, list[Any], list[Any]]:
         engine = create_engine(shared_database)
         try:
-            report = await verify_trail(engine)
+            report = await verify_trail(engine, data_keys=data_keys_of(settings))
         finally:
             await engine.dispose()
         rows = await _sql(shared_database, sa.select(EVENTS.c.seq, EVENTS.c.request_id).order_by(EVENTS.c.seq))

@@ -15,19 +15,23 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import sqlalchemy as sa
 from support import postgres_database
 from typer.testing import CliRunner
 
+from gateway.audit._seals import make_seal
 from gateway.audit.events import PendingEvent, event_hash
-from gateway.audit.storage import EVENTS, HEAD, SEALS, SUBJECTS, audit_engine
+from gateway.audit.storage import EVENTS, HEAD, SEALS, SIGNING_KEYS, SUBJECTS, audit_engine
 from gateway.audit.writer import AuditWriter, WriterOptions
 from gateway.cli import app
 from gateway.core import migrations
-from gateway.core.db import create_engine
-from gateway.core.settings import get_settings
-from gateway.identity.key_material import new_signing_key
+from gateway.core.db import create_engine, standalone_session
+from gateway.core.settings import Settings, get_settings
+from gateway.identity.datakeys import DataKeys, new_key
+from gateway.identity.key_material import SigningKeyFile, new_signing_key
+from gateway.identity.signing_keys import active_signing_key, ensure_signing_key, published_keys, rotate_signing_key
 
 SEALED = 30  # events written by a sealing writer (seals at 10, 20, 30)
 UNSEALED = 5  # then events written after the last seal (seq 31..35)
@@ -39,6 +43,11 @@ SEAL_EVERY = 10
 class Trail:
     url: str
     data_dir: Path
+
+    @property
+    def settings(self) -> Settings:
+        """The settings of the trail's gateway: its database, and its data directory with the data key file."""
+        return Settings(database_url=self.url, data_dir=self.data_dir)
 
 
 def pending(n: int) -> PendingEvent:
@@ -60,8 +69,11 @@ def pending(n: int) -> PendingEvent:
     )
 
 
-async def write_chain(url: str) -> None:
-    key = new_signing_key("ES256")
+async def write_chain(trail: Trail) -> None:
+    # The gateway's key, as its first start makes it: stored with its private part encrypted with the data key.
+    async with standalone_session(trail.url) as session:
+        key = await ensure_signing_key(session, trail.settings, DataKeys.from_settings(trail.settings))
+    url = trail.url
     sealing = AuditWriter(
         audit_engine(url, writer=True),
         WriterOptions(batch_wait_seconds=0, seal_every_events=SEAL_EVERY),
@@ -84,8 +96,9 @@ def trail(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Trail]:
 
     def build(url: str) -> Trail:
         migrations.upgrade(url)
-        asyncio.run(write_chain(url))
-        return Trail(url, tmp_path)
+        trail = Trail(url, tmp_path)
+        asyncio.run(write_chain(trail))
+        return trail
 
     if request.param == "sqlite":
         yield build(f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}")
@@ -127,19 +140,25 @@ def move_head(trail: Trail, seq: int) -> None:
     sql(trail, sa.update(HEAD).values(seq=seq, hash=event(trail, seq)["hash"]))
 
 
-def verify(trail: Trail, *args: str) -> tuple[int, str]:
-    """``gateway audit verify ARGS`` on the trail's database: its exit status and its output."""
+def command(trail: Trail, *args: str, data_dir: Path | None = None) -> tuple[int, str]:
+    """``gateway ARGS`` on the trail's database, with its data directory (its data key file) or ``data_dir``: the
+    exit status and the output."""
     get_settings.cache_clear()
     try:
         result = CliRunner().invoke(
             app,
-            ["audit", "verify", *args],
-            env={"GATEWAY_DATABASE_URL": trail.url, "GATEWAY_DATA_DIR": str(trail.data_dir)},
+            list(args),
+            env={"GATEWAY_DATABASE_URL": trail.url, "GATEWAY_DATA_DIR": str(data_dir or trail.data_dir)},
         )
     finally:
         get_settings.cache_clear()
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     return result.exit_code, result.output
+
+
+def verify(trail: Trail, *args: str, data_dir: Path | None = None) -> tuple[int, str]:
+    """``gateway audit verify ARGS`` on the trail's database: its exit status and its output."""
+    return command(trail, "audit", "verify", *args, data_dir=data_dir)
 
 
 def assert_caught(trail: Trail, seq: int, *words: str, args: tuple[str, ...] = ()) -> None:
@@ -324,19 +343,223 @@ def test_the_command_exits_non_zero_as_a_process(trail: Trail) -> None:
     assert result.stdout == ""
 
 
+# -- whose keys the seals are signed with -----------------------------------------------------------------------
+
+
+def signing_keys(trail: Trail) -> list[dict[str, Any]]:
+    return sql(trail, sa.select(SIGNING_KEYS).order_by(SIGNING_KEYS.c.created_at))
+
+
+def reseal(trail: Trail, key: SigningKeyFile) -> None:
+    """Sign every seal again with ``key``, over the chain's hash at its seq as it is now."""
+    for seal in sql(trail, sa.select(SEALS)):
+        forged = make_seal(key, seal["seq"], event(trail, seal["seq"])["hash"], seal["sealed_at"])
+        sql(
+            trail,
+            sa.update(SEALS)
+            .where(SEALS.c.seq == seal["seq"])
+            .values(hash=forged.hash, kid=forged.kid, signature=forged.signature),
+        )
+
+
+def rewrite_from(trail: Trail, seq: int) -> None:
+    """Change event ``seq``, recompute every hash and link to the end, and move the head there."""
+    previous = event(trail, seq - 1)["hash"]
+    for n in range(seq, LAST + 1):
+        previous = rewrite(trail, n, prev_hash=previous, **({"client_id": "someone-else"} if n == seq else {}))
+    move_head(trail, LAST)
+
+
+FORGERIES = {
+    # A key of the attacker's own, published without a private part.
+    "a-public-key-added": "the database holds no private part",
+    # ... with the encrypted private part of the gateway's key copied beside it.
+    "a-private-part-copied": "is another key's",
+    # ... with its own private part, encrypted with a data key of the attacker's.
+    "a-private-part-under-another-data-key": "no data key decrypts",
+    # The gateway's key's public half replaced by the attacker's, under the gateway's kid.
+    "the-public-key-replaced": "signature is not valid",
+}
+
+
+def forge_seals(trail: Trail, how: str) -> None:
+    """What someone with write access to the database, but not the data key, can do to the seals: sign them
+    with a key of their own, made to look like the gateway's."""
+    key = new_signing_key("ES256")
+    gateway_key = signing_keys(trail)[0]
+    row: dict[str, Any] = {
+        "kid": key.kid,
+        "algorithm": key.algorithm,
+        "public_jwk": key.jwk,
+        "created_at": datetime.now(UTC),
+        "retired_at": datetime.now(UTC),
+    }
+    if how == "a-public-key-added":
+        sql(trail, sa.insert(SIGNING_KEYS).values(row))
+    elif how == "a-private-part-copied":
+        sql(trail, sa.insert(SIGNING_KEYS).values({**row, "private_key": gateway_key["private_key"]}))
+    elif how == "a-private-part-under-another-data-key":
+        private = DataKeys(keys=[new_key()]).encrypt(key.pem.decode())
+        sql(trail, sa.insert(SIGNING_KEYS).values({**row, "private_key": private}))
+    else:
+        key = SigningKeyFile(pem=key.pem, algorithm=key.algorithm, jwk={**key.jwk, "kid": gateway_key["kid"]})
+        sql(trail, sa.update(SIGNING_KEYS).where(SIGNING_KEYS.c.kid == key.kid).values(public_jwk=key.jwk))
+    reseal(trail, key)
+
+
+@pytest.mark.parametrize("how", list(FORGERIES))
+def test_a_chain_rewritten_and_resealed_with_a_key_not_the_gateways_is_caught(trail: Trail, how: str) -> None:
+    """An event below the seals rewritten, the chain recomputed to its head, and every seal signed again with a
+    key the attacker put in the database: the seals' signatures are valid, but not by the gateway's key."""
+    rewrite_from(trail, 7)
+    forge_seals(trail, how)
+    assert_caught(trail, SEAL_EVERY, "seal", FORGERIES[how])
+
+
+def test_an_auditor_without_the_data_key_verifies_with_the_published_keys(trail: Trail, tmp_path: Path) -> None:
+    async def published() -> list[dict[str, Any]]:
+        async with standalone_session(trail.url) as session:
+            return await published_keys(session, token_ttl_seconds=trail.settings.token_ttl_seconds)
+
+    jwks = tmp_path / "auditor" / "jwks.json"  # /.well-known/jwks.json, saved while the keys were published
+    jwks.parent.mkdir()
+    jwks.write_bytes(orjson.dumps({"keys": asyncio.run(published())}))
+    elsewhere = tmp_path / "auditor" / "data"  # no data key there
+    code, output = verify(trail, data_dir=elsewhere)
+    assert code == 3, output
+    assert "no data key" in output
+    assert "--trusted-keys" in output
+    code, output = verify(trail, "--trusted-keys", str(jwks), data_dir=elsewhere)
+    assert code == 0, output
+    assert "3 seals verified" in output
+    rewrite_from(trail, 7)
+    forge_seals(trail, "a-private-part-copied")
+    assert_caught(trail, SEAL_EVERY, "not trusted", args=("--trusted-keys", str(jwks)))
+    code, output = verify(trail, "--trusted-keys", str(jwks), data_dir=elsewhere)
+    assert code == 1, output
+    assert f"first bad event seq {SEAL_EVERY}:" in output
+    assert "no data key was given" in output
+
+
+@pytest.mark.parametrize("content", [b"not json", b'{"keys": [{"kty": "EC"}]}', b"[]"])
+def test_a_file_of_trusted_keys_that_is_no_jwks_is_refused(trail: Trail, tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "jwks.json"
+    path.write_bytes(content)
+    code, output = verify(trail, "--trusted-keys", str(path))
+    assert code == 2, output
+    assert "--trusted-keys" in output
+    assert "JSON" in output or "JWKS" in output
+    assert "Traceback" not in output
+
+
+def test_seals_of_rotated_keys_verify_after_the_data_key_is_rotated(trail: Trail) -> None:
+    """Seals made with a key retired since, and the data key rotated (the old one dropped): the retired key keeps
+    its private part, encrypted again, so its seals stay verifiable."""
+    before = signing_keys(trail)[0]["kid"]
+
+    async def rotate_and_seal() -> str:
+        settings = trail.settings
+        async with standalone_session(trail.url) as session:
+            rotation = await rotate_signing_key(session, settings, DataKeys.from_settings(settings))
+        async with standalone_session(trail.url) as session:
+            key = await active_signing_key(session, DataKeys.from_settings(settings))
+        sealing = AuditWriter(
+            audit_engine(trail.url, writer=True),
+            WriterOptions(batch_wait_seconds=0, seal_every_events=SEAL_EVERY),
+            signing_key=lambda: key,
+        )
+        await sealing.start()
+        for n in range(LAST + 1, LAST + SEAL_EVERY + 1):
+            await sealing.append(pending(n))
+        await sealing.close()
+        return rotation.kid
+
+    after = asyncio.run(rotate_and_seal())
+    old_data_key = trail.settings.data_key_file_path.read_text()
+    code, output = command(trail, "keys", "rotate-data-key", "--drop-old")
+    assert code == 0, output
+    assert trail.settings.data_key_file_path.read_text() != old_data_key
+    kids = {seal["kid"] for seal in sql(trail, sa.select(SEALS))}
+    assert kids == {before, after}
+    code, output = verify(trail)
+    assert code == 0, output
+    assert "4 seals verified" in output
+    assert "nothing vouches" not in output
+
+
+def test_seals_by_a_key_without_its_private_part_count_only_below_a_seal_by_the_gateways_key(trail: Trail) -> None:
+    """A key published without its private part (as the file-based versions did, and a retired key of theirs
+    stays): its seals add nothing, but take nothing away, below a seal by a key the data keys vouch for."""
+    legacy = new_signing_key("ES256")
+
+    async def append(key: SigningKeyFile | None, first: int, count: int) -> None:
+        writer = AuditWriter(
+            audit_engine(trail.url, writer=True),
+            WriterOptions(batch_wait_seconds=0, seal_every_events=SEAL_EVERY),
+            signing_key=None if key is None else lambda: key,
+        )
+        await writer.start()
+        for n in range(first, first + count):
+            await writer.append(pending(n))
+        await writer.close()
+
+    asyncio.run(append(legacy, LAST + 1, SEAL_EVERY))  # the writer publishes it, public half only
+    legacy_seal = LAST + SEAL_EVERY
+    assert_caught(trail, legacy_seal, "not trusted", legacy.kid, "the database holds no private part")
+
+    async def gateway_key() -> SigningKeyFile:
+        async with standalone_session(trail.url) as session:
+            return await active_signing_key(session, DataKeys.from_settings(trail.settings))
+
+    asyncio.run(append(asyncio.run(gateway_key()), legacy_seal + 1, SEAL_EVERY))
+    code, output = verify(trail)
+    assert code == 0, output
+    assert f"5 seals verified, the last at seq {legacy_seal + SEAL_EVERY} (0 events after it)" in output
+    assert f"1 of them by keys nothing vouches for ({legacy.kid}), covered by the seal at seq" in output
+
+
+def test_a_rewrite_that_also_removes_the_seals_above_it_is_caught_only_by_an_anchor(trail: Trail) -> None:
+    kept_outside = f"{SEALED}:{event(trail, SEALED)['hash']}"  # e.g. the seal's log line
+    rewrite_from(trail, 12)
+    sql(trail, "DELETE FROM audit_seals WHERE seq > 10")
+    code, output = verify(trail)
+    assert code == 0, output  # the documented limit: what lies above the last seal left is not proven
+    assert f"the last at seq 10 ({LAST - 10} events after it)" in output
+    assert_caught(trail, SEALED, "anchor", args=("--anchor", kept_outside))
+
+
 # -- the gateway's periodic verification runs in a child process -------------------------------------------------
 
 
 def test_the_periodic_verification_in_a_child_process_finds_what_the_command_finds(trail: Trail) -> None:
     from gateway.audit.verify import verify_in_child
 
-    ok, summary = asyncio.run(verify_in_child(trail.url))
+    ok, summary = asyncio.run(verify_in_child(trail.url, settings=trail.settings))
     assert ok, summary
     assert f"{LAST} events" in summary
     sql(trail, sa.update(EVENTS).where(EVENTS.c.seq == 33).values(client_id="someone-else"))
-    ok, summary = asyncio.run(verify_in_child(trail.url))
+    ok, summary = asyncio.run(verify_in_child(trail.url, settings=trail.settings))
     assert not ok
     assert "33" in summary
+
+
+def test_the_child_checks_the_seals_with_the_data_keys_of_its_environment(
+    trail: Trail, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given no settings, the child takes those of the environment it inherits (the gateway's, when the command
+    started it); without a data key, a seal proves nothing."""
+    from gateway.audit.verify import verify_in_child
+
+    for name in [name for name in os.environ if name.startswith("GATEWAY_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", trail.url)
+    monkeypatch.setenv("GATEWAY_DATA_DIR", str(trail.data_dir))
+    ok, summary = asyncio.run(verify_in_child(trail.url))
+    assert ok, summary
+    monkeypatch.setenv("GATEWAY_DATA_DIR", str(trail.data_dir / "elsewhere"))
+    ok, summary = asyncio.run(verify_in_child(trail.url))
+    assert not ok
+    assert "no data key was given" in summary
 
 
 def test_the_child_says_when_the_database_cannot_be_reached(tmp_path: Path) -> None:
@@ -362,7 +585,7 @@ def test_a_cancelled_verification_kills_its_child(trail: Trail, monkeypatch: pyt
             return process
 
         monkeypatch.setattr(verify.asyncio, "create_subprocess_exec", spy)
-        task = asyncio.create_task(verify.verify_in_child(trail.url))
+        task = asyncio.create_task(verify.verify_in_child(trail.url, settings=trail.settings))
         await running.wait()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -380,7 +603,7 @@ def test_the_verifying_child_leaves_no_metrics_files_beside_the_workers(
     metrics = tmp_path / "metrics"
     metrics.mkdir()
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(metrics))
-    ok, summary = asyncio.run(verify_in_child(trail.url))
+    ok, summary = asyncio.run(verify_in_child(trail.url, settings=trail.settings))
     assert ok, summary
     assert list(metrics.iterdir()) == []
 
@@ -415,8 +638,9 @@ def test_a_trail_appended_to_during_its_verification_is_verified_as_of_one_momen
         engine = create_engine(trail.url) if reader == "plain" else audit_engine(trail.url, writer=False)
         sa.event.listen(engine.sync_engine, "after_cursor_execute", after_the_head_is_read)
         try:
-            during = await verify_trail(engine)
-            after = await verify_trail(engine)
+            data_keys = DataKeys.from_settings(trail.settings)
+            during = await verify_trail(engine, data_keys=data_keys)
+            after = await verify_trail(engine, data_keys=data_keys)
         finally:
             await engine.dispose()
         return during, after

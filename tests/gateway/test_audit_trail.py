@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from support import STATED, ClientCredentials, InProcessGateway, PlantedSearch, fetch_token
 
 from gateway.audit.storage import EVENTS, SUBJECTS
-from gateway.audit.verify import verify_trail
+from gateway.audit.verify import data_keys_of, verify_trail
 from gateway.core import migrations
 from gateway.core.db import create_engine
 from gateway.core.settings import Settings
@@ -378,6 +378,8 @@ def test_pages_follow_the_chain_without_gaps_or_repeats(
         {"limit": "100000"},
         {"outcome": "maybe"},
         {"since": "yesterday"},
+        {"until": "0001-01-01T00:00:00+01:00"},  # the year 0 in UTC
+        {"since": "9999-12-31T23:59:59-14:00"},  # the year 10000 in UTC
         {"subject": "' OR 1=1 --"},
         {"no_such_filter": "1"},
     ],
@@ -388,6 +390,20 @@ def test_bad_queries_are_problems(api: httpx.Client, audit_headers: dict[str, st
     assert response.headers["content-type"] == "application/problem+json"
     expected = "/problems/invalid-cursor" if "cursor" in params else "/problems/validation-error"
     assert response.json()["type"] == expected
+
+
+def test_a_time_filter_is_one_the_trail_can_be_compared_with(api: httpx.Client, audit_headers: dict[str, str]) -> None:
+    """A bound whose time in UTC lies outside the years 1 to 9999 is a 422 naming it (it was a 500: the database
+    could not be given it); the first and last times there are, in UTC or without offset, are bounds like any."""
+    for name, value in (("until", "0001-01-01T00:00:00+01:00"), ("since", "9999-12-31T23:59:59-14:00")):
+        response = api.get("/v1/audit", params={name: value}, headers=audit_headers)
+        assert response.status_code == 422, response.text
+        (error,) = response.json()["errors"]
+        assert error["loc"] == ["query", name] and error["type"] == "datetime_out_of_range"
+    for params in ({"since": "0001-01-01T00:00:00"}, {"until": "9999-12-31T23:59:59+00:00", "limit": "1"}):
+        response = api.get("/v1/audit", params=params, headers=audit_headers)
+        assert response.status_code == 200, response.text
+    assert api.get("/v1/audit", params={"until": "0001-01-01T00:00:00Z"}, headers=audit_headers).json()["items"] == []
 
 
 def test_a_cursor_is_bound_to_its_filters(api: httpx.Client, audit_headers: dict[str, str]) -> None:
@@ -406,7 +422,7 @@ def test_a_cursor_is_bound_to_its_filters(api: httpx.Client, audit_headers: dict
 @pytest.fixture
 def own_gateway(
     make_settings: Callable[..., Settings], tmp_path: Path, sector_url: str
-) -> Iterator[tuple[InProcessGateway, str, ClientCredentials]]:
+) -> Iterator[tuple[InProcessGateway, str, Settings, ClientCredentials]]:
     """A gateway on a database of its own (SQLite), with a reader client."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
     migrations.upgrade(url)
@@ -422,13 +438,13 @@ def own_gateway(
     credentials = asyncio.run(create())
     settings = make_settings(database_url=url, data_dir=tmp_path, audit_write_timeout_seconds=2)
     with InProcessGateway(create_app(settings)) as gateway:
-        yield gateway, url, credentials
+        yield gateway, url, settings, credentials
 
 
 def test_when_the_trail_cannot_be_written_the_answer_is_withheld(
-    own_gateway: tuple[InProcessGateway, str, ClientCredentials], personal_ids: list[str]
+    own_gateway: tuple[InProcessGateway, str, Settings, ClientCredentials], personal_ids: list[str]
 ) -> None:
-    gateway, url, credentials = own_gateway
+    gateway, url, settings, credentials = own_gateway
     with gateway.client() as client:
         headers = {"Authorization": f"Bearer {fetch_token(client, credentials)}", **STATED}
         assert client.get(f"{RECORDS}/{personal_ids[0]}", headers=headers).status_code == 200
@@ -459,7 +475,7 @@ def test_when_the_trail_cannot_be_written_the_answer_is_withheld(
     async def verify() -> Any:
         engine = create_engine(url)
         try:
-            return await verify_trail(engine)
+            return await verify_trail(engine, data_keys=data_keys_of(settings))
         finally:
             await engine.dispose()
 

@@ -14,16 +14,21 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from pydantic import ValidationError
-from support import postgres_database
+from support import TEST_DATA_KEY, postgres_database
 
 from gateway.audit.events import PendingEvent
 from gateway.audit.storage import EVENTS, HEAD, SEALS, HeadMissing, audit_engine
 from gateway.audit.verify import verify_trail
 from gateway.audit.writer import AuditUnavailable, AuditWriter, WriterOptions
 from gateway.core import metrics, migrations
-from gateway.core.db import create_engine
+from gateway.core.db import create_engine, standalone_session
 from gateway.core.settings import Settings
-from gateway.identity.key_material import new_signing_key
+from gateway.identity.datakeys import DataKeys
+from gateway.identity.key_material import SigningKeyFile
+from gateway.identity.signing_keys import ensure_signing_key
+
+#: The gateway's data key: it vouches for the signing key that seals (``gateway audit verify`` trusts no other).
+DATA_KEYS = DataKeys(keys=[TEST_DATA_KEY])
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -56,9 +61,17 @@ def event(n: int, outcome: str = "allowed") -> PendingEvent:
     )
 
 
-def writer(url: str, tmp_path: Path, **options: float) -> AuditWriter:
+async def gateway_key(url: str, tmp_path: Path) -> SigningKeyFile:
+    """The signing key of the gateway of ``url``, as its start makes it (stored, its private part encrypted with
+    the data key)."""
+    settings = Settings(database_url=url, data_dir=tmp_path, data_key=TEST_DATA_KEY)  # type: ignore[arg-type]
+    async with standalone_session(url) as session:
+        return await ensure_signing_key(session, settings, DATA_KEYS)
+
+
+async def writer(url: str, tmp_path: Path, **options: float) -> AuditWriter:
     """A writer appending by the gateway's own path for the database (asyncpg, or sqlite3)."""
-    key = new_signing_key("ES256")
+    key = await gateway_key(url, tmp_path)
     return AuditWriter.for_database(url, WriterOptions(**options), signing_key=lambda: key)  # type: ignore[arg-type]
 
 
@@ -67,7 +80,7 @@ async def seals_and_report(url: str) -> tuple[list[int], bool, str]:
     try:
         async with engine.connect() as conn:
             seals = list((await conn.execute(sa.select(SEALS.c.seq).order_by(SEALS.c.seq))).scalars())
-        report = await verify_trail(engine)
+        report = await verify_trail(engine, data_keys=DATA_KEYS)
     finally:
         await engine.dispose()
     return seals, report.ok, report.summary()
@@ -81,7 +94,7 @@ def batches() -> float:
 
 @pytest.mark.anyio
 async def test_concurrent_events_share_transactions_and_get_contiguous_seqs(database: str, tmp_path: Path) -> None:
-    audit = writer(database, tmp_path, batch_wait_seconds=0.005)
+    audit = await writer(database, tmp_path, batch_wait_seconds=0.005)
     await audit.start()
     before = batches()
     seqs = await asyncio.gather(*(audit.append(event(n)) for n in range(200)))
@@ -95,7 +108,7 @@ async def test_concurrent_events_share_transactions_and_get_contiguous_seqs(data
 
 @pytest.mark.anyio
 async def test_the_generic_appender_chains_as_the_fast_ones_do(database: str, tmp_path: Path) -> None:
-    key = new_signing_key("ES256")
+    key = await gateway_key(database, tmp_path)
     audit = AuditWriter(
         audit_engine(database, writer=True), WriterOptions(seal_every_events=7), signing_key=lambda: key
     )  # type: ignore[arg-type]
@@ -113,7 +126,7 @@ async def test_the_generic_appender_chains_as_the_fast_ones_do(database: str, tm
 async def test_processes_appending_in_turn_keep_one_chain(database: str, tmp_path: Path) -> None:
     # Each writer stands for a gateway process: each expects the head where its own last batch left it, and finds
     # that the other moved it.
-    first, second = writer(database, tmp_path), writer(database, tmp_path)
+    first, second = await writer(database, tmp_path), await writer(database, tmp_path)
     await first.start()
     await second.start()
     seqs = []
@@ -147,7 +160,7 @@ async def test_sqlite_appends_wait_for_another_process_holding_the_write_lock(
     sqlite_database: str, tmp_path: Path
 ) -> None:
     url = sqlite_database
-    audit = writer(url, tmp_path, batch_wait_seconds=0)
+    audit = await writer(url, tmp_path, batch_wait_seconds=0)
     await audit.start()
     assert await audit.append(event(0)) == 1
     other = sqlite3.connect(tmp_path / "gateway.db", isolation_level=None)
@@ -167,7 +180,7 @@ async def test_sqlite_appends_wait_for_another_process_holding_the_write_lock(
 
 @pytest.mark.anyio
 async def test_seals_every_n_events_and_on_close(database: str, tmp_path: Path) -> None:
-    audit = writer(database, tmp_path, batch_wait_seconds=0, seal_every_events=25)
+    audit = await writer(database, tmp_path, batch_wait_seconds=0, seal_every_events=25)
     await audit.start()
     for n in range(60):
         await audit.append(event(n))
@@ -181,7 +194,7 @@ async def test_seals_every_n_events_and_on_close(database: str, tmp_path: Path) 
 
 @pytest.mark.anyio
 async def test_seals_after_a_quiet_interval(database: str, tmp_path: Path) -> None:
-    audit = writer(database, tmp_path, batch_wait_seconds=0, seal_every_seconds=0.2)
+    audit = await writer(database, tmp_path, batch_wait_seconds=0, seal_every_seconds=0.2)
     await audit.start()
     for n in range(3):
         await audit.append(event(n))
@@ -196,7 +209,7 @@ async def test_seals_after_a_quiet_interval(database: str, tmp_path: Path) -> No
 
 @pytest.mark.anyio
 async def test_a_full_queue_is_refused_at_once(database: str, tmp_path: Path) -> None:
-    audit = writer(database, tmp_path, batch_wait_seconds=0.3, queue_max=2)
+    audit = await writer(database, tmp_path, batch_wait_seconds=0.3, queue_max=2)
     await audit.start()
     results = await asyncio.gather(*(audit.append(event(n)) for n in range(5)), return_exceptions=True)
     await audit.close()
@@ -206,7 +219,7 @@ async def test_a_full_queue_is_refused_at_once(database: str, tmp_path: Path) ->
 
 @pytest.mark.anyio
 async def test_a_failing_database_fails_the_batch_and_the_writer_recovers(database: str, tmp_path: Path) -> None:
-    audit = writer(database, tmp_path, batch_wait_seconds=0.01)
+    audit = await writer(database, tmp_path, batch_wait_seconds=0.01)
     await audit.start()
     assert await audit.append(event(0)) == 1
     engine = create_engine(database)
@@ -235,7 +248,7 @@ def postgres_url() -> Iterator[str]:
 @pytest.mark.anyio
 @pytest.mark.postgres
 async def test_a_stuck_database_times_out_instead_of_hanging(postgres_url: str, tmp_path: Path) -> None:
-    audit = writer(postgres_url, tmp_path, batch_wait_seconds=0, timeout_seconds=0.5)
+    audit = await writer(postgres_url, tmp_path, batch_wait_seconds=0, timeout_seconds=0.5)
     await audit.start()
     assert await audit.append(event(0)) == 1
     engine = create_engine(postgres_url)
@@ -259,7 +272,7 @@ async def test_a_stuck_database_times_out_instead_of_hanging(postgres_url: str, 
 
 @pytest.mark.anyio
 async def test_a_trail_without_its_head_is_not_continued(database: str, tmp_path: Path) -> None:
-    audit = writer(database, tmp_path, batch_wait_seconds=0)
+    audit = await writer(database, tmp_path, batch_wait_seconds=0)
     await audit.start()
     await audit.append(event(0))
     await audit.close()
@@ -270,7 +283,7 @@ async def test_a_trail_without_its_head_is_not_continued(database: str, tmp_path
     finally:
         await engine.dispose()
     with pytest.raises(HeadMissing):
-        await writer(database, tmp_path).start()
+        await (await writer(database, tmp_path)).start()
 
 
 def test_production_refuses_to_run_without_the_audit_trail(tmp_path: Path) -> None:

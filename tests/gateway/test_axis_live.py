@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,8 @@ from support import (
 )
 
 from connectors.sql.urls import to_async_url
+from gateway.axis.catalogue import load_catalogue
+from gateway.axis.overview import AxisOverview, axis_overview, stale_bounds
 from gateway.core import migrations
 from gateway.core.db import create_engine, standalone_session
 from gateway.core.settings import Settings
@@ -197,6 +200,7 @@ def test_the_axis_counts_the_connected_databases_of_the_catalogue(
             "recovering": 0,
             "down": 0,
             "maintenance": 0,
+            "unknown": 0,
         }
         land = next(item for item in axis["databases"] if item["id"] == "land")
         assert (land["state"], land["error"]) == ("pending", "no connector configured")
@@ -262,6 +266,35 @@ def test_a_failing_sector_system_goes_down_and_comes_back(
         assert [c["ok"] for c in reversed(detail["checks"])][recovered - 1] is True
 
 
+def test_a_sector_system_rate_limiting_is_degraded_before_down_and_refused_credentials_are_down_at_once(
+    make_axis_settings: Callable[..., Settings], operator: ClientCredentials, api: PopulationApi
+) -> None:
+    """429 says "not now": a failure like a timeout, degraded for the first checks, down only after
+    ``failures_to_down`` of them in a row. 401 says the credentials must change: down at once, ``check-refused``."""
+    with running(make_axis_settings(), operator) as gateway:
+        gateway.wait_state("connected")
+        api.misbehave(mode="rate_limit", retry_after=1)
+        down = gateway.wait_state("down")
+        assert down["cause"] == "check-rate-limited", down
+        detail = gateway.http.get("/v1/axis/population", headers=gateway.headers, params={"history": 50}).json()
+        states = [check["state"] for check in reversed(detail["checks"])]
+        down_at = states.index("down")
+        assert states[down_at - 2 : down_at] == ["degraded", "degraded"], states
+        failures = ("gateway_health_check_failures_total", (("database", "population"), ("reason", "rate_limited")))
+        assert gateway.metrics()[failures] >= 3
+        api.behave()
+        gateway.wait_state("connected")
+
+        api.misbehave(mode="error", status=401)
+        down = gateway.wait_state("down")
+        assert down["cause"] == "check-refused", down
+        detail = gateway.http.get("/v1/axis/population", headers=gateway.headers, params={"history": 50}).json()
+        latest = [check["state"] for check in detail["checks"]]
+        assert latest[0] == "down" and latest[1] == "connected", latest  # at the first failed check
+        api.behave()
+        gateway.wait_state("connected")
+
+
 def test_a_stopped_sector_system_is_down_until_it_is_back(
     make_axis_settings: Callable[..., Settings], operator: ClientCredentials, population_rows: list[dict[str, Any]]
 ) -> None:
@@ -288,6 +321,55 @@ def test_a_stopped_sector_system_is_down_until_it_is_back(
             gateway.wait_state("connected")
     finally:
         system.stop()
+
+
+async def _overview(settings: Settings) -> AxisOverview:
+    """The axis as a reader without connectors sees it (the command line): from the database alone."""
+    async with standalone_session(settings.database_url) as session:
+        return await axis_overview(session, load_catalogue(), None, 16, stale=stale_bounds(settings))
+
+
+async def _transitions(url: str, database: str) -> list[tuple[datetime, str, str | None]]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            query = sa.text("SELECT at, state, cause FROM axis_transitions WHERE database_id = :db ORDER BY at, id")
+            return [(row[0], row[1], row[2]) for row in await conn.execute(query, {"db": database})]
+    finally:
+        await engine.dispose()
+
+
+def test_a_connection_nobody_checks_is_unknown_and_the_history_says_for_how_long(
+    make_axis_settings: Callable[..., Settings], operator: ClientCredentials, axis_database: str
+) -> None:
+    """Every process stopped: the last check said connected, but that is no evidence once the checks are overdue.
+    The axis says ``unknown`` (not counted connected) and, when checks resume, the history records the gap."""
+    settings = make_axis_settings()
+    bound = stale_bounds(settings)["population"]
+    with running(settings, operator) as gateway:
+        gateway.wait_state("connected")
+    stopped = time.monotonic()
+    population = next(db for db in asyncio.run(_overview(settings)).databases if db.id == "population")
+    assert population.state in {"connected", "degraded"}, population  # fresh: the last check's word holds
+    time.sleep(max(0.0, bound + 0.5 - (time.monotonic() - stopped)))
+    overview = asyncio.run(_overview(settings))
+    population = next(db for db in overview.databases if db.id == "population")
+    assert (population.state, population.cause) == ("unknown", "stale"), population
+    assert population.error is not None and "no health check recorded" in population.error
+    assert overview.connected == 0 and overview.by_state["unknown"] == 1
+
+    with running(settings, operator) as gateway:
+        gateway.wait_state("connected")
+        metrics = gateway.metrics_after_refresh()
+        assert sample(metrics, "gateway_axis_database_state", database="population", state="unknown") == 0
+    history = asyncio.run(_transitions(axis_database, "population"))
+    gaps = [index for index, (_at, state, _cause) in enumerate(history) if state == "unknown"]
+    assert gaps, history
+    at, _state, cause = history[gaps[-1]]
+    assert cause == "stale"
+    before, after = history[gaps[-1] - 1], history[gaps[-1] + 1]
+    assert before[1] in {"connected", "degraded"} and before[0] < at  # what the last check before it said
+    assert after[1] in {"connected", "recovering", "degraded"} and at < after[0]  # the first check after the gap
 
 
 def test_an_open_circuit_fails_fast_and_a_trial_call_closes_it(
@@ -418,6 +500,7 @@ def test_a_broken_connector_shows_down_with_the_reason_and_the_gateway_serves(
         entry = gateway.entry()
         assert entry["state"] == "down"
         assert entry["error"].startswith("connector not loaded: ")
+        assert entry["cause"] == "connector-not-loaded"
         assert gateway.http.get("/healthz").status_code == 200
 
 

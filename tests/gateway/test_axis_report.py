@@ -159,7 +159,8 @@ def test_the_report_of_a_synthetic_month_through_the_api(world: World) -> None:
         response = http.get("/v1/axis/report", params={"month": MONTH}, headers=headers)
         assert response.status_code == 200, response.text
         report = response.json()
-        for bad in ("2026-13", "26-11", "november", f"{datetime.now(UTC).year + 1}-01"):
+        # 9999-12 ends in the year 10000; "٢٠٢٦-01" and "2٠٢٦-01" are Arabic-Indic digits, not YYYY-MM.
+        for bad in ("2026-13", "26-11", "november", f"{datetime.now(UTC).year + 1}-01", "9999-12", "2٠٢٦-01"):
             refused = http.get("/v1/axis/report", params={"month": bad}, headers=headers)
             assert refused.status_code == 422, (bad, refused.text)
             assert refused.headers["content-type"].startswith(PROBLEM)

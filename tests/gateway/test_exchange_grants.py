@@ -18,7 +18,7 @@ from typing import Any, cast
 import httpx
 import pytest
 import sqlalchemy as sa
-from support import STATED, ClientCredentials, LiveServer, empty_databases, fetch_token
+from support import STATED, ClientCredentials, LiveServer, empty_databases, fetch_token, run_gateway_command
 
 from contracts.population import Citizen
 from gateway.core import migrations
@@ -305,3 +305,29 @@ def test_the_command_line_adds_a_grant_with_delete(tmp_path: Path, databases: tu
     assert '"delete"' in added.stdout and '"submit"' in added.stdout
     refused = subprocess.run([*base, "-o", "delete"], check=False, env=env, capture_output=True, text=True, timeout=120)
     assert refused.returncode == 1 and "submit" in refused.stderr, refused.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--valid-from", "0001-01-01T00:00:00+14:00"),
+        ("--valid-until", "9999-12-31T23:59:59-14:00"),
+        ("--valid-from", "0001-01-01"),
+        ("--valid-until", "9999-12-31"),
+    ],
+)
+def test_the_command_line_refuses_a_validity_the_database_cannot_store(
+    tmp_path: Path, databases: tuple[str, str], option: str, value: str
+) -> None:
+    """A clear error naming the option's value and the range, exit 1, no traceback, and no grant."""
+    credentials = _client(databases[0])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env |= {"GATEWAY_DATA_DIR": str(tmp_path), "GATEWAY_DATABASE_URL": databases[0], "GATEWAY_LOG_LEVEL": "WARNING"}
+    args = ("grants", "add", credentials.client_id, "population", "-o", "read", option, value)
+    result = run_gateway_command(args, env=env, cwd=tmp_path)
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert f"{option.removeprefix('--').replace('-', '_')} ('{value}')" in result.stderr
+    assert "9999" in result.stderr
+    listed = run_gateway_command(("grants", "list", "--client", credentials.client_id), env=env, cwd=tmp_path)
+    assert listed.returncode == 0 and listed.stdout == ""

@@ -563,6 +563,9 @@ def test_the_gateways_own_error_messages_have_their_vietnamese() -> None:
         "value_error": "month '2026-13' does not exist",
         "kid": "A key id is 1-64 printable ASCII characters without spaces.",
         "int_type": "Input should be a JSON integer (not a boolean or a string)",
+        "datetime_out_of_range": "Input should be a date-time whose time in UTC lies between the years 1 and 9999",
+        "changed_at_out_of_range": "changed_at should lie between 1850-01-01 and one day after the gateway's clock",
+        "timezone_aware": "Input should have timezone info",
     }
     for kind, message in own.items():
         translated = i18n.translate_error_message(kind, message)

@@ -16,11 +16,13 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from pydantic_settings import SettingsError
 from support import TEST_PEPPER, LiveServer
 
 from connectors.discovery import discover_connectors
-from gateway.cli.config import MASK, mask_secrets
+from connectors.secrets import MASK
+from gateway.cli.config import mask_secrets
 from gateway.core.settings import CONFIG_ENV, SECRETS_DIR_ENV, Settings
 from gateway.demo import start_sector_systems
 from gateway.http.app import create_app
@@ -153,6 +155,7 @@ def test_config_check_refuses_a_missing_file(tmp_path: Path) -> None:
 
 
 def test_config_check_prints_the_settings_in_effect_with_secrets_masked(tmp_path: Path) -> None:
+    data_key = Fernet.generate_key().decode()
     settings_file = write(
         tmp_path / "gateway.toml",
         'database_url = "postgresql://gateway:db-password-1@127.0.0.1:5432/gateway"\n'
@@ -164,10 +167,10 @@ def test_config_check_prints_the_settings_in_effect_with_secrets_masked(tmp_path
         "check",
         str(settings_file),
         cwd=tmp_path,
-        env={"GATEWAY_DATA_KEY": "data-key-1", "GATEWAY_TOKEN_TTL_SECONDS": "700"},
+        env={"GATEWAY_DATA_KEY": data_key, "GATEWAY_TOKEN_TTL_SECONDS": "700"},
     )
     assert result.returncode == 0, result.stderr
-    for secret in ("db-password-1", "pepper-pepper", "redis-password-1", "token-from-the-file", "data-key-1"):
+    for secret in ("db-password-1", "pepper-pepper", "redis-password-1", "token-from-the-file", data_key):
         assert secret not in result.stdout
     shown = json.loads(result.stdout)
     assert shown["token_ttl_seconds"] == 700  # the environment over the file
@@ -189,6 +192,7 @@ def test_masking_keeps_what_is_not_secret() -> None:
             "token_ttl_seconds": 900,
             "auth": {"header": "X-Api-Key", "key": "k", "client_secret": "s", "password": "p", "api_key": "a"},
             "wsdl": "https://svc.example/x?wsdl&api_key=abc&mode=1",
+            "libpq": "postgresql://gw@db/gw?sslkey=/k&sslpassword=Zz9",
             "empty_token": "",
             "other": {
                 "apikey": "a",
@@ -205,6 +209,7 @@ def test_masking_keeps_what_is_not_secret() -> None:
         "token_ttl_seconds": 900,
         "auth": {"header": "X-Api-Key", "key": MASK, "client_secret": MASK, "password": MASK, "api_key": MASK},
         "wsdl": f"https://svc.example/x?wsdl&api_key={MASK}&mode=1",
+        "libpq": f"postgresql://gw@db/gw?sslkey=/k&sslpassword={MASK}",
         "empty_token": "",
         "other": {
             "apikey": MASK,

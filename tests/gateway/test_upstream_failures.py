@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,11 +24,17 @@ import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
 from support import STATED, ClientCredentials, LiveServer, fetch_token, free_port, postgres_database
 
 from gateway.core.settings import Settings
 from gateway.http.app import create_app
+from gateway.http.routes.health import READY_TIMEOUT_SECONDS
 from simulators.population import CITIZENS, seed_population
+from simulators.population_api.connector_config import rest_connector_config
 
 RECORDS = "/v1/databases/population/records"
 SEARCH = "/v1/databases/population/search"
@@ -414,3 +422,97 @@ def test_a_connectors_unexpected_exception_is_a_502_counted_against_the_sector_s
         response = gateway.http.get(f"{RECORDS}/068185000124", headers=gateway.headers)
         _problem(response, 503, "circuit-open")
         assert int(response.headers["Retry-After"]) >= 1
+
+
+# -- a sector system that does not answer at all -------------------------------------------------------------------
+
+
+async def _never_answers(_request: Request) -> PlainTextResponse:
+    await asyncio.sleep(8)  # longer than the readiness probe's budget and Kubernetes' timeout (deploy/kubernetes)
+    return PlainTextResponse("late")
+
+
+def test_readiness_answers_in_time_while_a_sector_system_hangs(
+    make_settings: Callable[..., Settings], reader: ClientCredentials
+) -> None:
+    hanging = Starlette(routes=[Route("/{path:path}", _never_answers)])
+    with LiveServer(hanging, timeout_graceful_shutdown=1) as sector:
+        config = rest_connector_config(sector.url, timeout_seconds=10)
+        config["retry"] = {"max_attempts": 1}
+        settings = make_settings(connectors={"population": {"connector": "rest", "config": config}})
+        with _gateway(settings, reader) as gateway:
+            for _ in range(2):
+                started = time.monotonic()
+                response = gateway.http.get("/readyz")
+                elapsed = time.monotonic() - started
+                # Ready (the gateway's own stores answer; a sector system's state is reported, not fatal), in time.
+                assert response.status_code == 200, response.text
+                assert elapsed < READY_TIMEOUT_SECONDS + 1.5, elapsed
+                checks = response.json()["checks"]
+                assert checks["database"] == "ok"
+                assert checks["connectors"]["population"] == {
+                    "loaded": True,
+                    "reachable": False,
+                    "message": f"no answer within {READY_TIMEOUT_SECONDS:g} s",
+                }
+
+
+# -- the gateway's own database takes no writes -------------------------------------------------------------------
+
+
+@contextmanager
+def _writes_blocked(database_url: str) -> Iterator[None]:
+    """Another process holds the gateway database's write lock: SQLite's ``BEGIN EXCLUSIVE`` on the file, or a
+    PostgreSQL ``LOCK TABLE`` on the audit chain's head (what every audited answer must write)."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        holder = sqlite3.connect(url.database or "", isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+        try:
+            yield
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        return
+
+    async def hold(release: asyncio.Event, held: asyncio.Event) -> None:
+        conn = await asyncpg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False))
+        try:
+            async with conn.transaction():
+                await conn.execute("LOCK TABLE audit_head IN EXCLUSIVE MODE")
+                held.set()
+                await release.wait()
+        finally:
+            await conn.close()
+
+    loop = asyncio.new_event_loop()
+    release, held = asyncio.Event(), asyncio.Event()
+    thread = threading.Thread(target=loop.run_until_complete, args=(hold(release, held),), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not held.is_set():
+        assert time.monotonic() < deadline, "could not lock the audit head"
+        time.sleep(0.02)
+    try:
+        yield
+    finally:
+        loop.call_soon_threadsafe(release.set)
+        thread.join(timeout=10)
+        loop.close()
+
+
+def test_the_gateway_is_not_ready_while_its_database_takes_no_writes(
+    make_settings: Callable[..., Settings], reader: ClientCredentials, gateway_database_url: str
+) -> None:
+    with _gateway(make_settings(), reader) as gateway:
+        assert gateway.http.get("/readyz").status_code == 200
+        with _writes_blocked(gateway_database_url):
+            started = time.monotonic()
+            response = gateway.http.get("/readyz")
+            assert time.monotonic() - started < READY_TIMEOUT_SECONDS + 1.5
+            body = _problem(response, 503, "not-ready")
+            assert body["checks"]["database"].startswith("unreachable"), body
+            # What it says is so: a data request cannot be audited, so it is not answered.
+            read = gateway.http.get(f"{RECORDS}/068185000123", headers=gateway.headers)
+            assert read.status_code == 503, read.text
+        assert gateway.http.get("/readyz").status_code == 200

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse
 
 from gateway.axis.html import render_report_html
-from gateway.axis.overview import AxisOverview, DatabaseDetail, axis_overview, database_detail
+from gateway.axis.overview import AxisOverview, DatabaseDetail, axis_overview, database_detail, stale_bounds
 from gateway.axis.report import MONTH_PATTERN, AxisMonthReport, InvalidMonth, build_month_report
 from gateway.axis.routes import connection_routes
 from gateway.core.db import utcnow
@@ -24,11 +24,13 @@ DatabasePath = Annotated[str, Path(max_length=32, description="The catalogued da
 @router.get("", summary="The integration axis", response_model=AxisOverview, responses=problem_responses(401, 403))
 async def get_axis(state: StateDep, session: SessionDep) -> AxisOverview:
     """Every national database of the catalogue with its connection state (`pending`, `connected`, `degraded`,
-    `down`, `maintenance`), derived from health checks, the route each configured connection takes (`direct`, or
-    `axis` through the national axis or the province's LGSP), and the totals: "12 of 16 connected". Needs the
-    scope `axis`."""
-    routes = connection_routes(state.settings.connectors)
-    return await axis_overview(session, state.catalogue, state.registry, state.connected_target, routes=routes)
+    `down`, `maintenance`, `unknown` when no check was recorded lately), derived from health checks, the route
+    each configured connection takes (`direct`, or `axis` through the national axis or the province's LGSP), and
+    the totals: "12 of 16 connected". Needs the scope `axis`."""
+    routes, stale = connection_routes(state.settings.connectors), stale_bounds(state.settings)
+    return await axis_overview(
+        session, state.catalogue, state.registry, state.connected_target, routes=routes, stale=stale
+    )
 
 
 @router.get(
@@ -91,4 +93,5 @@ async def get_axis_database(
     if entry is None:
         raise NotFound(f"No database {database_id!r} in the axis catalogue.")
     routes = connection_routes(state.settings.connectors)
-    return await database_detail(session, entry, state.registry, history=history, routes=routes)
+    stale = stale_bounds(state.settings)
+    return await database_detail(session, entry, state.registry, history=history, routes=routes, stale=stale)

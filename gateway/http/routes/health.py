@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Collection
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -33,26 +34,17 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", summary="The gateway can serve requests")
 async def readyz(request: Request, state: StateDep) -> dict[str, Any]:
-    """Ready when the stores the gateway cannot serve without answer (its database, which holds the audit trail;
-    Redis when the rate limiter uses it and fails closed) and at least one configured database's connector loaded.
+    """Ready when the stores the gateway cannot serve without answer (its database, which holds the audit trail,
+    and takes writes; Redis when the rate limiter uses it and fails closed) and at least one configured database's
+    connector loaded.
 
     Each connector's ``check()`` (its health probe, never raising) is reported too; a sector system being down
-    does not make the gateway unready (its requests get 503), it shows up here and in the metrics.
+    does not make the gateway unready (its requests get 503), it shows up here and in the metrics. Everything is
+    asked at once and the answer comes within :data:`READY_TIMEOUT_SECONDS` whatever the sector systems do: a
+    probe without an answer by then is reported as such (a hung sector system must not make every replica's
+    readiness probe time out).
     """
     registry = state.registry
-    checks: dict[str, Any] = {"database": "ok"}
-    try:
-        async with asyncio.timeout(READY_TIMEOUT_SECONDS):
-            await ping(state.engine)
-    except Exception as exc:
-        checks["database"] = f"unreachable ({type(exc).__name__})"
-    try:
-        async with asyncio.timeout(READY_TIMEOUT_SECONDS):
-            redis = await state.limiter.store_needed()
-    except TimeoutError:
-        redis = "unreachable (TimeoutError)"
-    if redis is not None:
-        checks["redis"] = redis
     # The probe's request id and span are the request's; no client, the system purpose, the request's deadline.
     known = request_state(request.scope)
     context = system_context(state.settings, request_id=known.request_id, trace=known.trace)
@@ -62,11 +54,27 @@ async def readyz(request: Request, state: StateDep) -> dict[str, Any]:
         with connector_call(context):
             return await connector.check()
 
-    results = await asyncio.gather(*(check(db.connector) for db in registry.databases.values()))
-    connectors: dict[str, Any] = {
-        db_id: {"loaded": True, "reachable": result.ok, "message": result.message}
-        for db_id, result in zip(registry.databases, results, strict=True)
-    }
+    database = asyncio.ensure_future(ping(state.engine, writable=True))  # the audit trail must be writable
+    redis = asyncio.ensure_future(state.limiter.store_needed())
+    probes = {db_id: asyncio.ensure_future(check(db.connector)) for db_id, db in registry.databases.items()}
+    pending = {database, redis, *probes.values()}
+    _done, late = await asyncio.wait(pending, timeout=READY_TIMEOUT_SECONDS)
+    for task in late:
+        # Cancelled, not awaited: a call stuck in a driver's thread (a SQLite lock's busy wait) ends on its own.
+        task.cancel()
+        task.add_done_callback(_forget)
+    checks: dict[str, Any] = {"database": _outcome(database, late, lambda _ping: "ok")}
+    store = _outcome(redis, late, lambda needed: needed)
+    if store is not None:
+        checks["redis"] = store
+    connectors: dict[str, Any] = {}
+    for db_id, probe in probes.items():
+        if probe in late:
+            message = f"no answer within {READY_TIMEOUT_SECONDS:g} s"
+            connectors[db_id] = {"loaded": True, "reachable": False, "message": message}
+        else:
+            report = probe.result()
+            connectors[db_id] = {"loaded": True, "reachable": report.ok, "message": report.message}
     connectors.update({db_id: {"loaded": False, "message": why} for db_id, why in registry.failures.items()})
     checks["connectors"] = connectors
     unreachable = [store for store in ("database", "redis") if checks.get(store, "ok") != "ok"]
@@ -74,6 +82,21 @@ async def readyz(request: Request, state: StateDep) -> dict[str, Any]:
         why = f"unreachable: {', '.join(unreachable)}" if unreachable else "no connector loaded"
         raise NotReady(f"The gateway is not ready ({why}).", checks=checks)
     return {"status": "ready", "checks": checks}
+
+
+def _forget(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved: nobody waits for a probe that came too late
+
+
+def _outcome(task: asyncio.Future[Any], late: Collection[object], ok: Callable[[Any], Any]) -> Any:
+    """What a store's check says: ``ok(result)`` when it answered, else why it is unreachable."""
+    if task in late:
+        return "unreachable (TimeoutError)"
+    error = task.exception()
+    if error is not None:
+        return f"unreachable ({type(error).__name__})"
+    return ok(task.result())
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, StrictBool
 
 from gateway.axis.maintenance import set_maintenance
-from gateway.axis.overview import DatabaseDetail, database_detail
+from gateway.axis.overview import DatabaseDetail, database_detail, stale_bounds
 from gateway.axis.routes import connection_routes
 from gateway.core.problems import NotFound
 from gateway.http.deps import ADMIN_ONLY, SessionDep, StateDep
@@ -43,4 +43,5 @@ async def put_maintenance(
         raise NotFound(f"No database {database_id!r} in the axis catalogue.")
     await set_maintenance(session, database_id, body.maintenance)
     routes = connection_routes(state.settings.connectors)
-    return await database_detail(session, entry, state.registry, history=10, routes=routes)
+    stale = stale_bounds(state.settings)
+    return await database_detail(session, entry, state.registry, history=10, routes=routes, stale=stale)

@@ -1,0 +1,227 @@
+"""What a client submits to the exchange is refused at intake when the gateway could not keep or deliver it as
+given: a ``changed_at`` the gateway's database cannot store (or outside 1850 to a day ahead) is a 422, a feed cursor
+is ASCII digits or a 400, and a create stores and delivers only the fields the client gave, never a default of the
+contract its grant may not cover. The gateway (in process, its fixtures in ``exchange_fixtures.py``) and the
+databases are real (SQLite, or PostgreSQL under GATEWAY_TEST_DATABASE_URL)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import exchange_fixtures
+import httpx
+import pytest
+import sqlalchemy as sa
+from exchange_fixtures import (
+    CHANGES,
+    EXAMPLE,
+    SUBSCRIPTIONS,
+    citizen,
+    make_exchange_client,
+    new_id,
+    operation,
+    sector_row,
+    submit,
+    wait_delivered,
+)
+from support import STATED, fetch_token
+
+from contracts.population import Citizen
+from gateway.core.db import create_engine, standalone_session
+from gateway.exchange.models import ExchangeOperation
+from gateway.identity.grants import GrantCreate, add_grant
+from simulators.population import CITIZENS
+
+# The module's fixtures, defined in exchange_fixtures.py (shared with the other modules of the exchange's tests).
+databases, gateway_url = exchange_fixtures.databases, exchange_fixtures.gateway_url
+population_url, exchange_settings = exchange_fixtures.population_url, exchange_fixtures.exchange_settings
+exchange_gateway, client, writer = (
+    exchange_fixtures.exchange_gateway,
+    exchange_fixtures.client,
+    exchange_fixtures.writer,
+)
+
+UNSTORABLE = [
+    "0001-01-01T00:00:00+14:00",  # 31 December of the year 0 in UTC
+    "0001-01-01T00:00:00+00:01",
+    "9999-12-31T23:00:00-14:00",  # the year 10000 in UTC
+]
+
+
+def _seeded(url: str, index: int) -> dict[str, Any]:
+    """The seeded citizen at ``index`` of the sector table, by personal id."""
+
+    async def run() -> dict[str, Any]:
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as conn:
+                rows = (await conn.execute(sa.select(CITIZENS).order_by(CITIZENS.c.so_dinh_danh))).all()
+                return dict(rows[index]._mapping)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _with_changed_at(body: dict[str, Any], changed_at: str) -> dict[str, Any]:
+    return {**body, "metadata": {"changed_at": changed_at}}
+
+
+@pytest.mark.parametrize("changed_at", [*UNSTORABLE, "1849-12-31T23:59:59+00:00", "2999-01-01T00:00:00+07:00"])
+def test_a_change_time_that_cannot_be_stored_is_refused_with_422(
+    client: httpx.Client, writer: dict[str, str], population_url: str, changed_at: str
+) -> None:
+    """The update of the review (a field-limited grant is not needed: any writer could send it) is refused at
+    intake, nothing is stored (the key stays free), and the sector database is not touched."""
+    seeded = _seeded(population_url, 0)
+    record = seeded["so_dinh_danh"]
+    update = _with_changed_at(operation("update", record, {"marital_status": "divorced"}), changed_at)
+    key = f"ov-{uuid.uuid4().hex[:8]}"
+    refused = submit(client, writer, [update], key=key)
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    body = refused.json()
+    assert body["type"] == "/problems/submission-rejected"
+    (rejected,) = body["rejected"]
+    (error,) = rejected["problem"]["errors"]
+    assert error["loc"] == ["metadata", "changed_at"]
+    assert error["type"] in ("datetime_out_of_range", "changed_at_out_of_range")
+    assert sector_row(population_url, record) == seeded
+    # Nothing was stored under the key: the same key now takes a valid submission.
+    assert submit(client, writer, [operation("delete", new_id(900))], key=key).status_code == 202
+
+
+def test_an_unstorable_change_time_is_refused_alone_and_the_others_are_delivered(
+    client: httpx.Client, writer: dict[str, str]
+) -> None:
+    record = new_id(1)
+    operations = [
+        operation("create", record, citizen(record)),
+        *(_with_changed_at(operation("update", record, {"marital_status": "divorced"}), t) for t in UNSTORABLE),
+    ]
+    response = submit(client, writer, operations)
+    assert response.status_code == 202, response.text
+    receipt = response.json()
+    assert [e["index"] for e in receipt["accepted"]] == [0]
+    assert [e["index"] for e in receipt["rejected"]] == [1, 2, 3]
+    final = wait_delivered(client, writer, receipt["receipt_id"])
+    assert final["accepted"][0]["state"] == "delivered"
+
+
+def test_the_vietnamese_answer_names_the_range(client: httpx.Client, writer: dict[str, str]) -> None:
+    update = _with_changed_at(operation("update", new_id(2), {"marital_status": "divorced"}), UNSTORABLE[0])
+    response = client.post(
+        "/v1/databases/population/records",
+        json={"operations": [update]},
+        headers={**writer, "Idempotency-Key": uuid.uuid4().hex, "Accept-Language": "vi"},
+    )
+    assert response.status_code == 422
+    (error,) = response.json()["rejected"][0]["problem"]["errors"]
+    assert "từ năm 1 đến năm 9999" in error["msg"]
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "²",  # str.isdigit() says yes, int() says no
+        "1²",
+        "٣",  # an Arabic-Indic three: int() reads 3
+        "１",  # a full-width one
+        "+1",
+        "-1",
+        " 1",
+        "1_000",
+        "1" * 19,  # beyond the positions of the feed
+        "abc",
+    ],
+)
+def test_a_feed_cursor_is_ascii_digits(client: httpx.Client, writer: dict[str, str], cursor: str) -> None:
+    read = client.get(CHANGES, headers=writer, params={"after": cursor})
+    assert read.status_code == 400, read.text
+    assert read.json()["type"] == "/problems/invalid-cursor"
+    subscribed = client.post(SUBSCRIPTIONS, headers=writer, json={"url": "http://127.0.0.1:9/hook", "after": cursor})
+    assert subscribed.status_code == 400, subscribed.text
+    assert subscribed.json()["type"] == "/problems/invalid-cursor"
+
+
+def test_a_feed_cursor_of_ascii_digits_reads_on(client: httpx.Client, writer: dict[str, str]) -> None:
+    for cursor in ("0", "000", "1" * 18):
+        assert client.get(CHANGES, headers=writer, params={"after": cursor}).status_code == 200
+
+
+def _stored_fields(url: str, receipt_id: str) -> dict[str, Any]:
+    async def run() -> dict[str, Any]:
+        async with standalone_session(url) as session:
+            row = (
+                await session.exec(sa.select(ExchangeOperation).where(ExchangeOperation.receipt_id == receipt_id))
+            ).one()  # type: ignore[call-overload,arg-type]
+            return dict(row[0].fields)
+
+    return asyncio.run(run())
+
+
+def test_a_create_stores_and_delivers_only_the_fields_given(
+    client: httpx.Client, gateway_url: str, population_url: str
+) -> None:
+    """A writer not granted ``nationality`` creates a citizen with the fields it is granted: the contract's
+    default (``VN``) and the names derived from the address codes are not stored, delivered, nor listed in the
+    change feed. The sector system, not the contract, decides what a column left out holds: the simulated table's
+    own default for its nationality column."""
+    credentials = make_exchange_client(gateway_url)
+    granted = [name for name in Citizen.model_fields if name != "nationality"]
+
+    async def grant() -> None:
+        async with standalone_session(gateway_url) as session:
+            spec = GrantCreate(
+                client_id=credentials.client_id,
+                database="population",
+                operations=["read", "submit"],
+                fields=granted,
+            )
+            await add_grant(session, spec)
+
+    asyncio.run(grant())
+    headers = {"Authorization": f"Bearer {fetch_token(client, credentials)}", **STATED}
+    record = new_id(3)
+    fields = citizen(record)
+    fields.pop("nationality")
+    address: dict[str, Any] = EXAMPLE["permanent_address"]
+    fields["permanent_address"] = {k: v for k, v in address.items() if not k.endswith("_name")}
+    response = submit(client, headers, [operation("create", record, fields)])
+    assert response.status_code == 202, response.text
+    receipt_id = response.json()["receipt_id"]
+    stored = _stored_fields(gateway_url, receipt_id)
+    assert "nationality" not in stored
+    assert set(stored) == {name for name, value in fields.items() if value is not None}
+    assert stored["permanent_address"] == fields["permanent_address"]
+    assert stored["full_name"] == fields["full_name"]
+    final = wait_delivered(client, headers, receipt_id)["accepted"][0]
+    assert final["state"] == "delivered", final
+    row = sector_row(population_url, record)
+    assert row is not None and row["ho_ten"] == fields["full_name"]
+    assert row["ma_quoc_tich"] == "VN"  # the sector table's server default: the gateway wrote no such column
+    changes: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"limit": 100}
+    while True:
+        page = client.get(CHANGES, headers=headers, params=params).json()
+        changes += page["changes"]
+        if not page["more"]:
+            break
+        params = {"limit": 100, "after": page["next_cursor"]}
+    (change,) = [change for change in changes if change["record_id"] == record]
+    assert "nationality" not in change.get("changed_fields", [])
+
+
+def test_a_create_given_every_field_is_stored_and_delivered_whole(
+    client: httpx.Client, writer: dict[str, str], gateway_url: str, population_url: str
+) -> None:
+    record = new_id(4)
+    response = submit(client, writer, [operation("create", record, citizen(record, nationality="LA"))])
+    assert response.status_code == 202, response.text
+    receipt_id = response.json()["receipt_id"]
+    assert _stored_fields(gateway_url, receipt_id)["nationality"] == "LA"
+    assert wait_delivered(client, writer, receipt_id)["accepted"][0]["state"] == "delivered"
+    row = sector_row(population_url, record)
+    assert row is not None and row["ma_quoc_tich"] == "LA"
