@@ -56,12 +56,17 @@ def list_connectors() -> None:
     from connectors.discovery import ENTRY_POINT_GROUP, discover_connectors
 
     found = discover_connectors()
+    rows = []
     for name, connector in sorted(found.connectors.items()):
         contract = getattr(connector, "contract", None)
         contract_id = contract.contract_id() if contract is not None else "-"
         target = f"{connector.__module__}.{connector.__qualname__}"
         capabilities = ",".join(c.value for c in Capability if c in connector.capabilities)
-        typer.echo(f"{name:<20} {target:<60} {contract_id:<32} {capabilities}")
+        rows.append((name, target, contract_id, capabilities))
+    # Columns as wide as their longest value: a long class or contract name never runs into the next column.
+    widths = [max((len(row[column]) for row in rows), default=0) for column in range(3)]
+    for name, target, contract_id, capabilities in rows:
+        typer.echo(f"{name:<{widths[0]}}  {target:<{widths[1]}}  {contract_id:<{widths[2]}}  {capabilities}")
     for failure in found.failures:
         typer.echo(f"{failure.name:<20} BROKEN ({failure.target}): {failure.error}")
     if not found.connectors and not found.failures:

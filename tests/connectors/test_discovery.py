@@ -211,3 +211,23 @@ def test_a_name_registered_twice_for_the_same_class_loads_it(fake_plugins: Path)
     found = discover_connectors(only={"agency_land"})
     assert found.connectors["agency_land"].__name__ == "LandConnector"
     assert found.failures == []
+
+
+def test_the_connector_list_keeps_its_columns_apart_whatever_the_names() -> None:
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
+
+    result = CliRunner().invoke(app, ["connector", "list"])
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if line and "BROKEN" not in line]
+    assert len(rows) >= len(BUILT_INS)
+    # Every column starts where it does on every other row, two spaces at least after the longest value before it.
+    for column in (1, 2, 3):
+        starts = set()
+        for row in rows:
+            fields = row.split()
+            starts.add(row.index(fields[column], row.index(fields[column - 1]) + len(fields[column - 1])))
+        assert len(starts) == 1, (column, rows)
+    longest = max(len(row.split()[1]) for row in rows)  # driving_licences' class, over 60 characters
+    assert longest > 60
