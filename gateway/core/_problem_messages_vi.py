@@ -430,6 +430,7 @@ DETAILS: dict[str, dict[str, str]] = {
         "The url must be an http or https URL with a host and no credentials.": (
             "Địa chỉ url phải là URL http hoặc https, có tên máy chủ và không kèm thông tin đăng nhập."
         ),
+        "The url's port must be between 1 and 65535.": "Cổng của địa chỉ url phải nằm trong khoảng từ 1 đến 65535.",
         "The url is refused: {reason}.": "Địa chỉ url bị từ chối: {reason}.",
         "Invalid month: {reason}.": "Tháng không hợp lệ: {reason}.",
         "Invalid {key_name}.": "Giá trị {key_name} không hợp lệ.",
@@ -567,6 +568,11 @@ ERRORS: dict[str, dict[str, str]] = {
         "Not a field of the {contract} contract.": "Không phải là trường của hợp đồng dữ liệu {contract}.",
     },
     "timezone_aware": {"Input should have timezone info": "Giá trị phải có múi giờ (độ lệch so với UTC)"},
+    "datetime_type": {
+        "Input should be a date-time with its UTC offset, as text (RFC 3339)": (
+            "Giá trị phải là thời điểm kèm độ lệch so với UTC, viết dạng văn bản (RFC 3339)"
+        ),
+    },
     "datetime_out_of_range": {
         "Input should be a date-time whose time in UTC lies between the years 1 and 9999": (
             "Giá trị phải là thời điểm mà giờ UTC tương ứng nằm trong khoảng từ năm 1 đến năm 9999"

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import ColumnElement, DateTime, Table, event, select, text, update
 from sqlalchemy.engine import Dialect
@@ -67,7 +67,18 @@ def check_storable(value: datetime) -> datetime:
 #: as given, with its offset. After :func:`assume_utc` in a type that takes a date-time without zone as UTC.
 STORABLE = AfterValidator(check_storable)
 
-StorableDatetime = Annotated[AwareDatetime, STORABLE]
+#: The message of a date-time given as a number (seconds since 1970): refused, the offset would be a guess.
+AS_TEXT = "Input should be a date-time with its UTC offset, as text (RFC 3339)"
+
+
+def as_text(value: object) -> object:
+    """``value`` unless it is a number (pydantic would take it for seconds since 1970, in UTC)."""
+    if isinstance(value, int | float):  # bool included
+        raise PydanticCustomError("datetime_type", AS_TEXT)
+    return value
+
+
+StorableDatetime = Annotated[AwareDatetime, BeforeValidator(as_text), STORABLE]
 """A date-time with its UTC offset that the gateway's database can store: its time in UTC lies within the years 1
 to 9999 (``0001-01-01T00:00:00+14:00`` and ``9999-12-31T23:00:00-14:00`` do not). Every date-time a client sends
 that reaches the database is of this type, so that one refused at intake is a 422, never a failure later."""

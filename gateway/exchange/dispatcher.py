@@ -34,6 +34,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 from sqlalchemy import Table, Text, and_, bindparam, cast, insert, or_, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import select as sa_select
@@ -45,7 +47,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from connectors.base import Capability, OperationKind, SubmitOperation, SubmitStatus
 from connectors.context import RequestContext
-from connectors.errors import ConnectorError, ContractViolation, OperationNotSupported, SubmissionRejected
+from connectors.errors import (
+    ConnectorError,
+    ContractViolation,
+    OperationNotSupported,
+    RecordNotFound,
+    SubmissionRejected,
+)
 from gateway.core import metrics
 from gateway.core.db import lock_rows, utcnow
 from gateway.core.leases import LeaseHolder, stop_task
@@ -55,7 +63,7 @@ from gateway.core.settings import Settings
 from gateway.exchange._states import DEAD, DELIVERED, DELIVERING, PENDING, UNFINISHED
 from gateway.exchange.models import ExchangeChange, ExchangeFeed, ExchangeOperation, ExchangeReceipt
 from gateway.records.context import CONTEXT_KEY, connector_call, delivery_context
-from gateway.records.registry import ConnectorRegistry
+from gateway.records.registry import ConnectorRegistry, Database
 
 LEASE = "exchange-dispatch"
 #: How many rounds' worth of the oldest unfinished operations a claim looks at.
@@ -326,6 +334,61 @@ class Dispatcher:
             for op in operations
         ]
         context = await self._context(operations[0])
+        refused = await self._breaking_updates(database, operations, context)
+        if refused:
+            kept = [index for index in range(len(operations)) if index not in refused]
+            done = {index: Delivery(operations[index], *refused[index]) for index in refused}
+            if kept:
+                rest = await self._deliver_checked(
+                    database, [operations[i] for i in kept], [requests[i] for i in kept], context
+                )
+                done.update(zip(kept, rest, strict=True))
+            return [done[index] for index in range(len(operations))]
+        return await self._deliver_checked(database, operations, requests, context)
+
+    async def _breaking_updates(
+        self, database: Database, operations: list[Claimed], context: RequestContext
+    ) -> dict[int, tuple[str, str]]:
+        """The updates that would leave their record breaking the contract, by index: ``("dead", why)`` (the rules
+        broken, never the values), or ``("retry", why)`` when the record could not be read now.
+
+        An update's fields are each valid on their own, checked at intake; the rules across fields (a personal id's
+        gender and birth year against the record's, a date of death not before the birth) need the whole record,
+        which only the sector system holds: each updated record is read, the update applied to it, and the result
+        validated against the contract before anything is sent. A record not found is left to the delivery (which
+        says so), and so is one that breaks the contract already (the update may mend it)."""
+        updates = [index for index, op in enumerate(operations) if op.kind == OperationKind.UPDATE.value]
+        if not updates or not database.connector.offers(Capability.READ):
+            return {}
+        contract = database.connector.contract
+
+        async def check(op: Claimed) -> tuple[str, str] | None:
+            try:
+                with connector_call(context):
+                    current = await database.connector.get(op.record_id)
+            except (RecordNotFound, ContractViolation):
+                return None  # nothing to check against: the delivery says so, or the update may mend the record
+            except ConnectorError as exc:
+                return "retry", f"the record to update could not be read first: {exc.message}"[:_ERROR_TEXT]
+            except Exception as exc:  # a connector bug must not stop the dispatcher
+                log.warning("connector failed reading a record to update", database=database.id, error=error_name(exc))
+                return "retry", f"the record to update could not be read first ({error_name(exc)})"
+            merged = {**current.model_dump(mode="json"), **op.fields}
+            try:
+                contract.model_validate(merged)
+            except ValidationError as exc:
+                rules = sorted({_rule(error) for error in exc.errors(include_input=False)})
+                return "dead", f"the update would make the record break the contract: {'; '.join(rules)}"[:_ERROR_TEXT]
+            return None
+
+        async with self._limit:
+            outcomes = await asyncio.gather(*(check(operations[index]) for index in updates))
+        return {index: outcome for index, outcome in zip(updates, outcomes, strict=True) if outcome is not None}
+
+    async def _deliver_checked(
+        self, database: Database, operations: list[Claimed], requests: list[SubmitOperation], context: RequestContext
+    ) -> list[Delivery]:
+        """:meth:`_deliver`'s call of the connector, for operations checked already."""
         started = time.perf_counter()
         async with self._limit:
             try:
@@ -484,6 +547,11 @@ class Dispatcher:
             metrics.exchange_outcomes(db_id)[outcome].inc(count)
             if outcome == "dead_lettered":
                 log.warning("operations dead-lettered", database=db_id, count=count)
+
+
+def _rule(error: ErrorDetails) -> str:
+    """A broken rule as ``path: message`` (pydantic's message: the rule, never the value given)."""
+    return f"{'.'.join(str(part) for part in error['loc']) or 'record'}: {error['msg']}"
 
 
 def unrecordable(exc: BaseException) -> bool:

@@ -99,7 +99,8 @@ class RefusedDestination(Exception):
 
 
 def parse_webhook_url(url: str) -> httpx.URL:
-    """``url`` checked for form: http(s), a host, no credentials, no control characters (else 422)."""
+    """``url`` checked for form: http(s), a host, no credentials, a port that exists, no control characters (else
+    422)."""
     if any(ord(c) < 0x21 or ord(c) == 0x7F for c in url):
         raise ValidationFailed("The url must not contain spaces or control characters.")
     try:
@@ -108,6 +109,8 @@ def parse_webhook_url(url: str) -> httpx.URL:
         raise ValidationFailed("The url is not a valid URL.") from exc
     if parsed.scheme not in ("http", "https") or not parsed.host or parsed.userinfo:
         raise ValidationFailed("The url must be an http or https URL with a host and no credentials.")
+    if parsed.port is not None and not 1 <= parsed.port <= 65535:
+        raise ValidationFailed("The url's port must be between 1 and 65535.")
     return parsed
 
 

@@ -325,7 +325,14 @@ def test_operators_list_retry_and_replay_from_the_command_line(
 
 
 def test_a_webhook_url_must_be_http(client: httpx.Client, writer: dict[str, str]) -> None:
-    for url in ("ftp://127.0.0.1/x", "not a url", "http://user:pw@127.0.0.1/x"):
+    for url in (
+        "ftp://127.0.0.1/x",
+        "not a url",
+        "http://user:pw@127.0.0.1/x",
+        "http://127.0.0.1:99999/",  # no such port: it would take a subscription slot and fail for ever
+        "http://127.0.0.1:70000/",
+        "http://127.0.0.1:0/",
+    ):
         response = client.post("/v1/databases/population/subscriptions", json={"url": url}, headers=writer)
         assert response.status_code == 422, url
 

@@ -93,6 +93,20 @@ def test_a_change_time_that_cannot_be_stored_is_refused_with_422(
     assert submit(client, writer, [operation("delete", new_id(900))], key=key).status_code == 202
 
 
+@pytest.mark.parametrize("changed_at", [1700000000, 0, 1.7e9, True])
+def test_a_change_time_given_as_a_number_is_refused(
+    client: httpx.Client, writer: dict[str, str], population_url: str, changed_at: object
+) -> None:
+    """A number would be taken for seconds since 1970 in UTC: the docs ask for a date-time with its offset."""
+    record = _seeded(population_url, 1)["so_dinh_danh"]
+    update = {**operation("update", record, {"marital_status": "divorced"}), "metadata": {"changed_at": changed_at}}
+    refused = submit(client, writer, [update])
+    assert refused.status_code == 422, refused.text
+    (rejected,) = refused.json()["rejected"]
+    (error,) = rejected["problem"]["errors"]
+    assert (error["loc"], error["type"]) == (["metadata", "changed_at"], "datetime_type"), error
+
+
 def test_an_unstorable_change_time_is_refused_alone_and_the_others_are_delivered(
     client: httpx.Client, writer: dict[str, str]
 ) -> None:
@@ -225,3 +239,35 @@ def test_a_create_given_every_field_is_stored_and_delivered_whole(
     assert wait_delivered(client, writer, receipt_id)["accepted"][0]["state"] == "delivered"
     row = sector_row(population_url, record)
     assert row is not None and row["ma_quoc_tich"] == "LA"
+
+
+def test_an_update_that_would_make_the_record_break_the_contract_is_dead_lettered_and_the_record_stays_readable(
+    client: httpx.Client, writer: dict[str, str], population_url: str
+) -> None:
+    """Each field of an update is valid alone; the record it would make is not: a personal id whose gender digit
+    says female, and a gender of male. The update is never sent (the record stays as it was, and readable), and
+    the dead letter names the rule broken; another record's valid update in the same submission is delivered."""
+    broken, mended = new_id(7), new_id(8)
+    for record in (broken, mended):
+        created = submit(client, writer, [operation("create", record, citizen(record))])
+        assert wait_delivered(client, writer, created.json()["receipt_id"])["accepted"][0]["state"] == "delivered"
+    response = submit(
+        client,
+        writer,
+        [
+            operation("update", broken, {"gender": "male"}),
+            operation("update", mended, {"marital_status": "married"}),
+        ],
+    )
+    assert response.status_code == 202, response.text
+    accepted = wait_delivered(client, writer, response.json()["receipt_id"])["accepted"]
+    by_record = {entry["record_id"]: entry for entry in accepted}
+    assert by_record[broken]["state"] == "dead", by_record[broken]
+    assert "would make the record break the contract" in by_record[broken]["last_error"]
+    assert "gender" in by_record[broken]["last_error"] or "personal_id" in by_record[broken]["last_error"]
+    assert by_record[mended]["state"] == "delivered", by_record[mended]
+    row = sector_row(population_url, broken)
+    assert row is not None and row["gioi_tinh"] == 2  # female, as created: the update was never sent
+    read = client.get(f"/v1/databases/population/records/{broken}", headers=writer)
+    assert read.status_code == 200, read.text
+    assert read.json()["gender"] == "female"
