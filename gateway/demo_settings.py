@@ -10,7 +10,6 @@ configurations are written as they are (the simulators' API keys among them), so
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from gateway.core.files import FILE_MODE, restrict_umask
+from gateway.core.files import replace_file, restrict_umask
 from gateway.core.settings import Settings
 
 __all__ = [
@@ -96,10 +95,5 @@ def write_demo_settings(settings: Settings) -> Path:
     text += "# The other gateway commands run with this data directory read it (unless --config/GATEWAY_CONFIG).\n"
     text += yaml.safe_dump(demo_settings_values(settings), allow_unicode=True, sort_keys=True)
     restrict_umask()
-    partial = path.with_name(path.name + ".partial")
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-        stream.write(text)
-    partial.chmod(FILE_MODE)
-    partial.replace(path)
+    replace_file(path, text.encode("utf-8"))
     return path

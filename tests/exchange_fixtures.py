@@ -134,6 +134,21 @@ def wait_delivered(
         time.sleep(0.05)
 
 
+def seeded_row(url: str, index: int) -> dict[str, Any]:
+    """The seeded citizen at ``index`` of the sector table (in personal id order), as its row."""
+
+    async def run() -> dict[str, Any]:
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as conn:
+                rows = (await conn.execute(sa.select(CITIZENS).order_by(CITIZENS.c.so_dinh_danh))).all()
+                return dict(rows[index]._mapping)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
 def sector_row(url: str, personal_id: str) -> dict[str, Any] | None:
     async def run() -> dict[str, Any] | None:
         engine = create_engine(url)

@@ -89,6 +89,20 @@ def _ephemeral_ports() -> range:
     return range(low, high + 1)
 
 
+def install_distribution(
+    root: Path, name: str, entry_points: str, *, version: str = "1.0", modules: dict[str, str] | None = None
+) -> None:
+    """A distribution as pip leaves it, in ``root``: its ``.dist-info`` folder (``METADATA``, ``entry_points.txt``,
+    the INI text ``entry_points``) and its ``modules`` (name -> source). Found by ``importlib.metadata`` exactly like
+    an installed wheel once ``root`` is on ``sys.path``."""
+    for module, source in (modules or {}).items():
+        (root / f"{module}.py").write_text(source, encoding="utf-8")
+    dist_info = root / f"{name.replace('-', '_')}-{version}.dist-info"
+    dist_info.mkdir(parents=True)
+    (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n", encoding="utf-8")
+    (dist_info / "entry_points.txt").write_text(entry_points, encoding="utf-8")
+
+
 def free_port() -> int:
     """A loopback port nothing listens on, for a server to be started on or to stand for a closed one. It is taken
     below the kernel's ephemeral range, at random: no server started on port 0 and no outgoing connection (of this

@@ -20,7 +20,7 @@ import typer
 from typer.core import TyperGroup
 
 from gateway import __version__
-from gateway.core.files import private_directory, restrict_umask
+from gateway.core.files import private_directory, replace_file, restrict_umask
 from gateway.http.serve import EXIT_CANNOT_LISTEN, exec_server
 from gateway.http.serve import run as run_server
 
@@ -248,8 +248,6 @@ def write_output(path: Path, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` whole or not at all: into a new file beside it, renamed over it once
     complete (a device or a pipe, such as ``/dev/stdout``, is written directly); one line and exit
     :data:`EXIT_CANNOT_WRITE` when it cannot be written (no traceback, no partial file)."""
-    import tempfile
-
     data = text.encode("utf-8")
     target = path.resolve() if path.is_symlink() else path
     try:
@@ -257,14 +255,7 @@ def write_output(path: Path, text: str) -> None:
             with target.open("wb") as stream:
                 stream.write(data)
             return
-        fd, tmp = tempfile.mkstemp(dir=target.absolute().parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as stream:
-                stream.write(data)
-            Path(tmp).replace(target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        replace_file(target.absolute(), data)
     except OSError as exc:
         raise _cannot_write(path, exc.strerror or type(exc).__name__) from None
 

@@ -33,6 +33,23 @@ def private_directory(path: Path) -> Path:
     return path
 
 
+def replace_file(path: Path, data: bytes, *, mode: int = FILE_MODE) -> None:
+    """Write ``data`` to ``path`` whole or not at all: into a new file beside it (``mode``), flushed to disk, then
+    renamed over it, so that a reader sees the old content or the new, never part of it. Raises ``OSError``; the new
+    file is removed when it could not be completed."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def private_sqlite_file(path: Path) -> None:
     """Create the SQLite database file ``path`` empty if it is absent (SQLite then gives its journal files the
     same mode), its directory too, and make it and its companions ``0600``."""

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from gateway.core.files import replace_file
 from gateway.core.settings import Settings, data_key_fernets
 
 PREFIX = "enc:v1:"
@@ -60,14 +61,7 @@ def _read_key_file(path: Path) -> list[Fernet]:
 def write_key_file(path: Path, keys: list[str]) -> None:
     """Replace the key file atomically with ``keys`` (newest first), mode 0600."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, ("\n".join(keys) + "\n").encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    tmp.replace(path)
+    replace_file(path, ("\n".join(keys) + "\n").encode())
 
 
 class DataKeys:

@@ -21,6 +21,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+from support import install_distribution
 
 MODULE = '''
 import asyncio
@@ -357,34 +358,40 @@ UPSTREAM_FAILURES = "test_upstream_failure_is_an_upstream_error"
 FOREIGN_CURSORS = "test_search_with_a_foreign_cursor"
 
 
+def _kit_cases(
+    directory: Path,
+    target: Path,
+    select: str,
+    *options: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 240,
+) -> list[ET.Element]:
+    """Run pytest on ``target`` (modules of connectors checked by the kit) in a process of its own, in
+    ``directory``, the tests ``-k select``: its test cases (JUnit XML)."""
+    report = directory / "report.xml"
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *options, f"--junitxml={report}"]
+    subprocess.run(
+        [*command, "-k", select, str(target)],
+        cwd=directory,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return list(ET.parse(report).getroot().iter("testcase"))
+
+
 @pytest.mark.timeout(600)  # the whole kit, once for each of some twenty connectors (two minutes on an idle machine)
 def test_the_kit_fails_broken_connectors(tmp_path: Path) -> None:
     (tmp_path / "test_broken_connectors.py").write_text(textwrap.dedent(MODULE))
-    report = tmp_path / "report.xml"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            f"--junitxml={report}",
-            "-k",
-            "not TestRegistered or test_entry_point",  # the sound connector registered: only its entry point
-            str(tmp_path),
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=560,
-        check=False,
-    )
+    # The sound connector registered: only its entry point.
+    cases = _kit_cases(tmp_path, tmp_path, "not TestRegistered or test_entry_point", timeout=560)
     failed: dict[str, set[str]] = defaultdict(set)
     ran: dict[str, set[str]] = defaultdict(set)
     skipped: dict[str, set[str]] = defaultdict(set)
     messages: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for case in ET.parse(report).getroot().iter("testcase"):
+    for case in cases:
         owner = case.get("classname", "").rsplit(".", 1)[-1]
         name = case.get("name", "").split("[")[0]  # outside this project, anyio names its backend: test_x[asyncio]
         ran[owner].add(name)
@@ -469,28 +476,9 @@ def test_the_kit_fails_when_jsonschema_is_missing(tmp_path: Path) -> None:
     (tmp_path / "test_sound_connector.py").write_text(textwrap.dedent(MODULE))
     # `import jsonschema` raises ImportError in that pytest, as if it were not installed.
     (tmp_path / "conftest.py").write_text("import sys\n\nsys.modules['jsonschema'] = None\n")
-    report = tmp_path / "report.xml"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            f"--junitxml={report}",
-            "-k",
-            "TestSound and (config_schema or valid_contract_records or missing_record)",
-            str(tmp_path),
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    select = "TestSound and (config_schema or valid_contract_records or missing_record)"
     outcomes: dict[str, str] = {}
-    for case in ET.parse(report).getroot().iter("testcase"):
+    for case in _kit_cases(tmp_path, tmp_path, select):
         name = case.get("name", "").split("[")[0]
         failure = case.find("failure")
         if failure is not None:
@@ -510,35 +498,14 @@ def test_the_kit_fails_when_its_async_runner_is_missing(tmp_path: Path) -> None:
     """The kit's checks of a connector's calls are async and run on anyio's pytest plugin: without it they fail (as
     pytest fails async tests no plugin runs), never pass or skip unchecked."""
     (tmp_path / "test_sound_connector.py").write_text(textwrap.dedent(MODULE))
-    report = tmp_path / "report.xml"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "no:anyio",
-            f"--junitxml={report}",
-            "-k",
-            "TestSound and (missing_record or walks_every_page or leaves_out or metadata)",
-            str(tmp_path),
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    select = "TestSound and (missing_record or walks_every_page or leaves_out or metadata)"
     outcomes = {
         case.get("name", "").split("[")[0]: "failed"
         if case.find("failure") is not None or case.find("error") is not None
         else "skipped"
         if case.find("skipped") is not None
         else "passed"
-        for case in ET.parse(report).getroot().iter("testcase")
+        for case in _kit_cases(tmp_path, tmp_path, select, "-p", "no:anyio")
     }
     assert outcomes["test_metadata"] == "passed"  # not async: unaffected
     for name in (
@@ -554,32 +521,12 @@ def test_an_entry_point_two_distributions_register_is_named(tmp_path: Path) -> N
     and the kit's entry-point check says so, naming both distributions (not a bare mismatch of classes)."""
     (tmp_path / "test_sound_connector.py").write_text(textwrap.dedent(MODULE))
     site = tmp_path / "site"
-    dist_info = site / "axis_connector_other_rest-2.0.dist-info"
-    dist_info.mkdir(parents=True)
-    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: axis-connector-other-rest\nVersion: 2.0\n")
-    (dist_info / "entry_points.txt").write_text("[gateway.connectors]\nrest = connectors.soap:SoapConnector\n")
-    report = tmp_path / "report.xml"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            f"--junitxml={report}",
-            "-k",
-            "TestRegistered and test_entry_point",
-            str(tmp_path / "test_sound_connector.py"),
-        ],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))},
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    (case,) = ET.parse(report).getroot().iter("testcase")
+    site.mkdir()
+    entry_points = "[gateway.connectors]\nrest = connectors.soap:SoapConnector\n"
+    install_distribution(site, "axis-connector-other-rest", entry_points, version="2.0")
+    path = os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))
+    select = "TestRegistered and test_entry_point"
+    (case,) = _kit_cases(tmp_path, tmp_path / "test_sound_connector.py", select, env={**os.environ, "PYTHONPATH": path})
     failure = case.find("failure")
     assert failure is not None, "the entry point registered twice passed"
     message = failure.get("message", "")

@@ -14,6 +14,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+from support import install_distribution
 
 from connectors.base import Connector
 from connectors.discovery import ENTRY_POINT_GROUP, LoadFailure, discover_connectors
@@ -77,13 +78,8 @@ not-a-connector = json:loads
 
 
 def _install_fake_distribution(root: Path) -> None:
-    (root / f"{PLUGIN_MODULE}.py").write_text(textwrap.dedent(PLUGIN_SOURCE), encoding="utf-8")
-    dist_info = root / "broken_agency_connector-1.0.dist-info"
-    dist_info.mkdir()
-    (dist_info / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: broken-agency-connector\nVersion: 1.0\n", encoding="utf-8"
-    )
-    (dist_info / "entry_points.txt").write_text(ENTRY_POINTS.lstrip(), encoding="utf-8")
+    modules = {PLUGIN_MODULE: textwrap.dedent(PLUGIN_SOURCE)}
+    install_distribution(root, "broken-agency-connector", ENTRY_POINTS.lstrip(), modules=modules)
 
 
 @pytest.fixture
@@ -172,16 +168,9 @@ def test_a_plugin_installed_for_a_test_leaves_nothing_behind(tmp_path: Path) -> 
     assert str(tmp_path) not in sys.path
 
 
-def _install_distribution(root: Path, name: str, entry_points_text: str) -> None:
-    dist_info = root / f"{name.replace('-', '_')}-1.0.dist-info"
-    dist_info.mkdir()
-    (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n", encoding="utf-8")
-    (dist_info / "entry_points.txt").write_text(entry_points_text, encoding="utf-8")
-
-
 def test_a_name_two_distributions_register_loads_neither(fake_plugins: Path, caplog: pytest.LogCaptureFixture) -> None:
     # Another agency's package claims the name of a built-in connector, and of its own plugin's.
-    _install_distribution(
+    install_distribution(
         fake_plugins,
         "agency-population-override",
         f"[{ENTRY_POINT_GROUP}]\npopulation = {PLUGIN_MODULE}:LandConnector\n"
@@ -205,7 +194,7 @@ def test_a_name_two_distributions_register_loads_neither(fake_plugins: Path, cap
 
 def test_a_name_registered_twice_for_the_same_class_loads_it(fake_plugins: Path) -> None:
     # The same entry point seen through two distributions (a package installed twice) is not a conflict.
-    _install_distribution(
+    install_distribution(
         fake_plugins, "agency-land-again", f"[{ENTRY_POINT_GROUP}]\nagency_land = {PLUGIN_MODULE}:LandConnector\n"
     )
     found = discover_connectors(only={"agency_land"})

@@ -11,15 +11,13 @@ import hashlib
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
+from audit_events import events_of, the_event
 from support import STATED, ClientCredentials, InProcessGateway, fetch_token
 
-from gateway.audit.storage import EVENTS
-from gateway.core.db import create_engine, standalone_session
+from gateway.core.db import standalone_session
 from gateway.core.settings import Settings
 from gateway.http.app import create_app
 from gateway.identity.clients import create_client
@@ -29,25 +27,6 @@ RECORDS = "/v1/databases/population/records"
 SEARCH = "/v1/databases/population/search"
 READ = f"{RECORDS}/068099000001"
 PROBLEM = "application/problem+json"
-
-
-def events_of(url: str, request_id: str) -> list[dict[str, Any]]:
-    async def run() -> list[dict[str, Any]]:
-        engine = create_engine(url)
-        try:
-            async with engine.connect() as conn:
-                result = await conn.execute(sa.select(EVENTS).where(EVENTS.c.request_id == request_id))
-                return [dict(row) for row in result.mappings()]
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
-
-
-def the_event(url: str, request_id: str) -> dict[str, Any]:
-    events = events_of(url, request_id)
-    assert len(events) == 1, events
-    return events[0]
 
 
 def new_id() -> str:

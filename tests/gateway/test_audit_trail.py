@@ -15,10 +15,11 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from audit_events import events_of, run_sql, the_event
 from prometheus_client.parser import text_string_to_metric_families
 from support import STATED, ClientCredentials, InProcessGateway, PlantedSearch, fetch_token
 
-from gateway.audit.storage import EVENTS, SUBJECTS
+from gateway.audit.storage import SUBJECTS
 from gateway.audit.verify import data_keys_of, verify_trail
 from gateway.core import migrations
 from gateway.core.db import create_engine
@@ -28,29 +29,6 @@ from simulators.population import CITIZENS
 
 RECORDS = "/v1/databases/population/records"
 SEARCH = "/v1/databases/population/search"
-
-
-def run_sql(url: str, statement: Any) -> list[dict[str, Any]]:
-    async def run() -> list[dict[str, Any]]:
-        engine = create_engine(url)
-        try:
-            async with engine.begin() as conn:
-                result = await conn.execute(statement)
-                return [dict(row) for row in result.mappings()] if result.returns_rows else []
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
-
-
-def events_of(url: str, request_id: str) -> list[dict[str, Any]]:
-    return run_sql(url, sa.select(EVENTS).where(EVENTS.c.request_id == request_id))
-
-
-def the_event(url: str, request_id: str) -> dict[str, Any]:
-    events = events_of(url, request_id)
-    assert len(events) == 1, events
-    return events[0]
 
 
 def new_id() -> str:

@@ -18,6 +18,7 @@ from typing import Any, cast
 import httpx
 import pytest
 import sqlalchemy as sa
+from exchange_fixtures import seeded_row
 from support import STATED, ClientCredentials, LiveServer, empty_databases, fetch_token, run_gateway_command
 
 from contracts.population import Citizen
@@ -95,21 +96,6 @@ def grantee(http: httpx.Client, admin: dict[str, str], databases: tuple[str, str
     return make
 
 
-def _seeded(url: str, index: int) -> dict[str, Any]:
-    """A seeded citizen's row in the sector table."""
-
-    async def run() -> dict[str, Any]:
-        engine = create_engine(url)
-        try:
-            async with engine.connect() as conn:
-                rows = (await conn.execute(sa.select(CITIZENS).order_by(CITIZENS.c.so_dinh_danh))).all()
-                return dict(rows[index]._mapping)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
-
-
 def _row(url: str, personal_id: str) -> dict[str, Any] | None:
     async def run() -> dict[str, Any] | None:
         engine = create_engine(url)
@@ -179,7 +165,7 @@ def test_a_grant_limited_to_fields_cannot_delete_a_record(
     http: httpx.Client, grantee: Callable[..., dict[str, str]], databases: tuple[str, str]
 ) -> None:
     headers = grantee(["submit"], ["full_name"])
-    citizen = _seeded(databases[1], 0)["so_dinh_danh"]
+    citizen = seeded_row(databases[1], 0)["so_dinh_danh"]
     problem = _refused(_submit(http, headers, _op("delete", citizen)))
     assert problem["status"] == 403 and problem["type"].endswith("/access-denied")
     assert "delete" in problem["detail"]
@@ -194,7 +180,7 @@ def test_the_delete_operation_lets_a_limited_grant_delete(
     http: httpx.Client, grantee: Callable[..., dict[str, str]], admin: dict[str, str], databases: tuple[str, str]
 ) -> None:
     headers = grantee(["submit", "delete"], ["full_name"])
-    citizen = _seeded(databases[1], 1)["so_dinh_danh"]
+    citizen = seeded_row(databases[1], 1)["so_dinh_danh"]
     assert _delivered(http, headers, _submit(http, headers, _op("delete", citizen))) == ["delivered"]
     assert _row(databases[1], citizen) is None
     alone = http.post(
@@ -204,7 +190,7 @@ def test_the_delete_operation_lets_a_limited_grant_delete(
 
 
 def test_a_grant_on_every_field_deletes(http: httpx.Client, full: dict[str, str], databases: tuple[str, str]) -> None:
-    citizen = _seeded(databases[1], 2)["so_dinh_danh"]
+    citizen = seeded_row(databases[1], 2)["so_dinh_danh"]
     assert _delivered(http, full, _submit(http, full, _op("delete", citizen))) == ["delivered"]
     assert _row(databases[1], citizen) is None
 
@@ -213,7 +199,7 @@ def test_a_grant_on_a_nested_field_cannot_rewrite_its_object(
     http: httpx.Client, grantee: Callable[..., dict[str, str]], full: dict[str, str], databases: tuple[str, str]
 ) -> None:
     headers = grantee(["read", "submit"], ["permanent_address.province_code"])
-    before = _seeded(databases[1], 3)
+    before = seeded_row(databases[1], 3)
     citizen = before["so_dinh_danh"]
     province, ward = _place(http, full, citizen)
     attack = {"province_code": province, "ward_code": ward, "line": "1 Đường Giả Mạo"}
@@ -235,7 +221,7 @@ def test_an_object_is_updated_under_a_grant_on_it_or_on_each_of_its_fields(
 ) -> None:
     for index, fields in ((4, ["permanent_address"]), (5, [f"permanent_address.{leaf}" for leaf in ADDRESS])):
         headers = grantee(["submit"], fields)
-        before = _seeded(databases[1], index)
+        before = seeded_row(databases[1], index)
         province, ward = _place(http, full, before["so_dinh_danh"])
         moved = {"permanent_address": {"province_code": province, "ward_code": ward, "line": f"{index} Lê Lợi"}}
         response = _submit(http, headers, _op("update", before["so_dinh_danh"], moved))
@@ -264,7 +250,7 @@ def test_the_change_feed_shows_changed_fields_at_the_readers_depth(
     http: httpx.Client, grantee: Callable[..., dict[str, str]], full: dict[str, str], databases: tuple[str, str]
 ) -> None:
     start = http.get(CHANGES, headers=full, params={"limit": 100}).json()["next_cursor"]
-    before = _seeded(databases[1], 6)
+    before = seeded_row(databases[1], 6)
     province, ward = _place(http, full, before["so_dinh_danh"])
     change = {
         "full_name": "Lê Thị Lan",

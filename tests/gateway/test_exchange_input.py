@@ -23,16 +23,16 @@ from exchange_fixtures import (
     new_id,
     operation,
     sector_row,
+    seeded_row,
     submit,
     wait_delivered,
 )
 from support import STATED, fetch_token
 
 from contracts.population import Citizen
-from gateway.core.db import create_engine, standalone_session
+from gateway.core.db import standalone_session
 from gateway.exchange.models import ExchangeOperation
 from gateway.identity.grants import GrantCreate, add_grant
-from simulators.population import CITIZENS
 
 # The module's fixtures, defined in exchange_fixtures.py (shared with the other modules of the exchange's tests).
 databases, gateway_url = exchange_fixtures.databases, exchange_fixtures.gateway_url
@@ -50,21 +50,6 @@ UNSTORABLE = [
 ]
 
 
-def _seeded(url: str, index: int) -> dict[str, Any]:
-    """The seeded citizen at ``index`` of the sector table, by personal id."""
-
-    async def run() -> dict[str, Any]:
-        engine = create_engine(url)
-        try:
-            async with engine.connect() as conn:
-                rows = (await conn.execute(sa.select(CITIZENS).order_by(CITIZENS.c.so_dinh_danh))).all()
-                return dict(rows[index]._mapping)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
-
-
 def _with_changed_at(body: dict[str, Any], changed_at: str) -> dict[str, Any]:
     return {**body, "metadata": {"changed_at": changed_at}}
 
@@ -75,7 +60,7 @@ def test_a_change_time_that_cannot_be_stored_is_refused_with_422(
 ) -> None:
     """The update of the review (a field-limited grant is not needed: any writer could send it) is refused at
     intake, nothing is stored (the key stays free), and the sector database is not touched."""
-    seeded = _seeded(population_url, 0)
+    seeded = seeded_row(population_url, 0)
     record = seeded["so_dinh_danh"]
     update = _with_changed_at(operation("update", record, {"marital_status": "divorced"}), changed_at)
     key = f"ov-{uuid.uuid4().hex[:8]}"
@@ -98,7 +83,7 @@ def test_a_change_time_given_as_a_number_is_refused(
     client: httpx.Client, writer: dict[str, str], population_url: str, changed_at: object
 ) -> None:
     """A number would be taken for seconds since 1970 in UTC: the docs ask for a date-time with its offset."""
-    record = _seeded(population_url, 1)["so_dinh_danh"]
+    record = seeded_row(population_url, 1)["so_dinh_danh"]
     update = {**operation("update", record, {"marital_status": "divorced"}), "metadata": {"changed_at": changed_at}}
     refused = submit(client, writer, [update])
     assert refused.status_code == 422, refused.text

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from judicial_records_fixtures import citizens, planted_requests
-from support import STATED, ClientCredentials, LiveServer, fetch_token, postgres_database
+from support import STATED, ClientCredentials, LiveServer, fetch_token, install_distribution, postgres_database
 
 from connectors.context import parse_traceparent
 from connectors.sql.urls import to_async_url
@@ -118,13 +118,9 @@ class Ledger:
 def ledger_plugin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """The ledger connector, installed as a distribution with a ``gateway.connectors`` entry point."""
     root = tmp_path_factory.mktemp("ledger-plugin")
-    (root / f"{PLUGIN_MODULE}.py").write_text(textwrap.dedent(PLUGIN_SOURCE), encoding="utf-8")
-    dist_info = root / "ctx_ledger_connector-1.0.dist-info"
-    dist_info.mkdir()
-    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: ctx-ledger-connector\nVersion: 1.0\n")
-    (dist_info / "entry_points.txt").write_text(
-        f"[gateway.connectors]\nctx_ledger = {PLUGIN_MODULE}:LedgerConnector\n", encoding="utf-8"
-    )
+    entry_points = f"[gateway.connectors]\nctx_ledger = {PLUGIN_MODULE}:LedgerConnector\n"
+    modules = {PLUGIN_MODULE: textwrap.dedent(PLUGIN_SOURCE)}
+    install_distribution(root, "ctx-ledger-connector", entry_points, modules=modules)
     with pytest.MonkeyPatch.context() as patch:
         patch.syspath_prepend(str(root))
         yield

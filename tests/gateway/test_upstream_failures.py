@@ -28,7 +28,15 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
-from support import STATED, ClientCredentials, LiveServer, fetch_token, free_port, postgres_database
+from support import (
+    STATED,
+    ClientCredentials,
+    LiveServer,
+    fetch_token,
+    free_port,
+    install_distribution,
+    postgres_database,
+)
 
 from gateway.core.settings import Settings
 from gateway.http.app import create_app
@@ -393,13 +401,8 @@ class BuggyConnector(Connector[BuggyConfig]):
 def buggy_connector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """An installed distribution (a ``.dist-info`` folder on ``sys.path``) registering the buggy connector."""
     root = tmp_path_factory.mktemp("buggy-plugin")
-    (root / f"{BUGGY_MODULE}.py").write_text(BUGGY_SOURCE, encoding="utf-8")
-    dist_info = root / "buggy_population_connector-1.0.dist-info"
-    dist_info.mkdir()
-    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: buggy-population-connector\nVersion: 1.0\n")
-    (dist_info / "entry_points.txt").write_text(
-        f"[gateway.connectors]\nbuggy_population = {BUGGY_MODULE}:BuggyConnector\n"
-    )
+    entry_points = f"[gateway.connectors]\nbuggy_population = {BUGGY_MODULE}:BuggyConnector\n"
+    install_distribution(root, "buggy-population-connector", entry_points, modules={BUGGY_MODULE: BUGGY_SOURCE})
     with pytest.MonkeyPatch.context() as patch:
         patch.syspath_prepend(str(root))
         yield "buggy_population"
