@@ -39,6 +39,8 @@ FULL_READ_TTLS = 10
 SWEEP_OVERLAP = timedelta(minutes=5)
 #: How often a process on SQLite reads the clients changed lately (:meth:`AccessControl.start`).
 POLL_SECONDS = 1.0
+#: How long closing waits for the SQLite poll's read under way.
+CLOSE_POLL_SECONDS = 5.0
 PURPOSE_HEADER = "X-Purpose"
 ACTOR_HEADER = "X-Actor-Id"
 # Procedure codes (1.001234.000.00.00.H41), staff codes, personal ids: printable, no spaces, bounded.
@@ -321,6 +323,9 @@ class AccessControl:
     _versions: dict[str, int] = field(default_factory=dict)
     _epoch: int = 0
     _listener: asyncio.Task[None] | None = None
+    # Set by close(): the poll on SQLite ends between two reads (cancelled in a read, its connection's rollback
+    # would be cancelled too, and the pool would log it).
+    _closing: asyncio.Event = field(default_factory=asyncio.Event)
     # The last sweep (one read of the clients changed lately, for every entry past its time): when it started, the
     # newest ``updated_at`` it saw, and the sweep running now.
     _swept: float = -math.inf
@@ -421,7 +426,10 @@ class AccessControl:
 
     async def _poll(self) -> None:
         while True:
-            await asyncio.sleep(POLL_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(POLL_SECONDS):
+                    await self._closing.wait()
+                    return
             try:
                 await self._run_sweep(refresh=False)
             except Exception:  # the database may be away for a while: the next round tries again
@@ -435,6 +443,10 @@ class AccessControl:
         if self._sweeping is not None:
             self._sweeping.cancel()
         if self._listener is not None:
+            self._closing.set()
+            if self._listener.get_name() == "access-poller":
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(self._listener), CLOSE_POLL_SECONDS)
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener

@@ -60,8 +60,12 @@ async def readyz(request: Request, state: StateDep) -> dict[str, Any]:
     pending = {database, redis, *probes.values()}
     _done, late = await asyncio.wait(pending, timeout=READY_TIMEOUT_SECONDS)
     for task in late:
-        # Cancelled, not awaited: a call stuck in a driver's thread (a SQLite lock's busy wait) ends on its own.
-        task.cancel()
+        # Not awaited: the answer does not wait for them. A store's check is left to end on its own (cancelled in
+        # a driver's call, its connection's rollback would be cancelled too); a sector system's probe is cancelled.
+        if task is database or task is redis:
+            _LATE.add(task)
+        else:
+            task.cancel()
         task.add_done_callback(_forget)
     checks: dict[str, Any] = {"database": _outcome(database, late, lambda _ping: "ok")}
     store = _outcome(redis, late, lambda needed: needed)
@@ -84,7 +88,12 @@ async def readyz(request: Request, state: StateDep) -> dict[str, Any]:
     return {"status": "ready", "checks": checks}
 
 
+#: The stores' checks that outlived their readiness probe, held until they end.
+_LATE: set[asyncio.Future[Any]] = set()
+
+
 def _forget(task: asyncio.Future[Any]) -> None:
+    _LATE.discard(task)
     if not task.cancelled():
         task.exception()  # retrieved: nobody waits for a probe that came too late
 
