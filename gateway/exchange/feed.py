@@ -9,7 +9,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.core.problems import InvalidCursor
-from gateway.exchange.models import ExchangeChange
+from gateway.exchange.models import ExchangeChange, ExchangeFeed
 from gateway.identity.access import Decision
 
 #: A feed position as a cursor spells it: ASCII digits only (``str.isdigit`` and ``int`` also take "²" and "٣"),
@@ -26,11 +26,36 @@ def parse_cursor(cursor: str | None) -> int:
     return int(cursor)
 
 
+async def feed_end(session: AsyncSession, database_id: str) -> int:
+    """The position of the last change of ``database_id``'s feed (``0`` while it is empty)."""
+    feed = await session.get(ExchangeFeed, database_id)
+    return 0 if feed is None else feed.position
+
+
+def beyond_end(after: int, end: int) -> InvalidCursor:
+    """The error for a cursor past the feed's last position: the feed never gave it, or the gateway's database was
+    restored from a backup older than it, and reading on from it would skip the changes made since."""
+    return InvalidCursor(
+        f"The cursor is beyond the end of this change feed (its last position is {end}): the feed never gave it, or "
+        "the gateway's database was restored from an earlier backup. Read again from a cursor the feed gave, or "
+        "without one."
+    )
+
+
+async def check_cursor(session: AsyncSession, database_id: str, after: int) -> None:
+    """:class:`InvalidCursor` when ``after`` is beyond the end of ``database_id``'s feed."""
+    if after > 0 and after > (end := await feed_end(session, database_id)):
+        raise beyond_end(after, end)
+
+
 async def read_changes(
     session: AsyncSession, database_id: str, *, after: int, limit: int, decision: Decision
 ) -> dict[str, Any]:
     """Up to ``limit`` changes after position ``after``; the changed fields are those the reader's grant covers,
-    at its depth: of an object written whole, a reader granted some of its fields sees those fields' paths."""
+    at its depth: of an object written whole, a reader granted some of its fields sees those fields' paths.
+
+    :class:`InvalidCursor` when ``after`` is beyond the end of the feed (positions are given without gaps, in
+    commit order, and never removed: such a cursor was never given, or the feed was restored to an earlier state)."""
     rows = (
         await session.exec(
             select(ExchangeChange)
@@ -39,6 +64,8 @@ async def read_changes(
             .limit(limit + 1)
         )
     ).all()
+    if not rows:
+        await check_cursor(session, database_id, after)
     changes = [
         {
             "cursor": str(row.position),

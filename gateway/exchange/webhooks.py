@@ -1,6 +1,8 @@
 """Webhook subscriptions to a database's change feed: each subscriber gets the changes after its own cursor,
 posted in order, in batches, signed with HMAC-SHA256; failed posts are retried with backoff and the cursor only
-moves on a 2xx answer, so a subscriber misses nothing and sees each batch at least once.
+moves on a 2xx answer, so a subscriber misses nothing and sees each batch at least once. A receiver answering
+410 Gone, or a subscription whose cursor is beyond the end of the feed (the gateway's database restored from an
+earlier backup), stops the subscription: it is not posted to again.
 
 The process holding the ``exchange-webhooks`` lease posts for every subscription. Before each post the
 subscriber's read grant is checked again (for the purpose and actor stated when subscribing): a client
@@ -33,11 +35,11 @@ from gateway.core import metrics
 from gateway.core.db import utcnow
 from gateway.core.leases import LeasedLoop
 from gateway.core.logs import get_logger
-from gateway.core.problems import AccessDenied, Conflict, Problem, ValidationFailed
+from gateway.core.problems import AccessDenied, Conflict, InvalidCursor, Problem, ValidationFailed
 from gateway.core.settings import Settings
 from gateway.exchange.dispatcher import backoff_seconds
-from gateway.exchange.feed import read_changes
-from gateway.exchange.models import ExchangeFeed, WebhookSubscription
+from gateway.exchange.feed import check_cursor, feed_end, read_changes
+from gateway.exchange.models import WebhookSubscription
 from gateway.identity.access import AccessControl, Decision, decide
 from gateway.identity.datakeys import PREFIX, DataKeyError, DataKeys
 
@@ -59,7 +61,13 @@ DELIVERY_ERRORS = (
     "refused-destination",
     "not-authorised",
     "gateway-error",
+    "gone",
+    "cursor-beyond-feed",
 )
+#: The errors that stop a subscription (``active`` false): the receiver answered 410 Gone, or the subscription's
+#: cursor is beyond the end of the feed (the gateway's database was restored from an earlier backup). Posting on
+#: would be refused for ever, or would skip the changes made since; the subscriber subscribes again.
+STOPPING_ERRORS = frozenset({"gone", "cursor-beyond-feed"})
 
 log = get_logger(__name__)
 
@@ -186,8 +194,9 @@ async def subscribe(
         )
     secret = new_secret()
     if after is None:
-        feed = await session.get(ExchangeFeed, decision.database)
-        after = 0 if feed is None else feed.position
+        after = await feed_end(session, decision.database)
+    else:
+        await check_cursor(session, decision.database, after)
     row = WebhookSubscription(
         id=str(uuid.uuid4()),
         client_id=decision.client_id,
@@ -297,11 +306,8 @@ class WebhookSender(LeasedLoop):
         except Problem:
             await self._failed(subscription, "not-authorised")
             return 0
-        async with self.sessionmaker() as session:
-            page = await read_changes(
-                session, subscription.database_id, after=subscription.position, limit=BATCH, decision=decision
-            )
-        if not page["changes"]:
+        page = await self._pending(subscription, decision)
+        if page is None or not page["changes"]:
             return 0
         counter = metrics.WEBHOOK_DELIVERIES
         try:
@@ -349,6 +355,19 @@ class WebhookSender(LeasedLoop):
                 await session.commit()
         return 1
 
+    async def _pending(self, subscription: WebhookSubscription, decision: Decision) -> dict[str, Any] | None:
+        """The next batch of changes after the subscription's cursor; ``None`` when the cursor is beyond the end of
+        the feed (the subscription is then stopped)."""
+        async with self.sessionmaker() as session:
+            try:
+                return await read_changes(
+                    session, subscription.database_id, after=subscription.position, limit=BATCH, decision=decision
+                )
+            except InvalidCursor:
+                pass
+        await self._failed(subscription, "cursor-beyond-feed")
+        return None
+
     async def _post(  # noqa: PLR0917 - one call site
         self,
         subscription: WebhookSubscription,
@@ -370,7 +389,9 @@ class WebhookSender(LeasedLoop):
         except httpx.HTTPError:
             status, error = 502, "connection-failed"
         else:
-            if not 200 <= response.status_code < 300:
+            if response.status_code == 410:
+                status, error = 502, "gone"
+            elif not 200 <= response.status_code < 300:
                 status, error = 502, "non-2xx"
         await self._audit(
             subscription,
@@ -431,16 +452,24 @@ class WebhookSender(LeasedLoop):
         )
 
     async def _failed(self, subscription: WebhookSubscription, error: str) -> None:
+        """Record a failed delivery: retried after a backoff, or, for a :data:`STOPPING_ERRORS`, never again."""
         settings = self.settings
+        stop = error in STOPPING_ERRORS
         async with self.sessionmaker() as session:
             row = await session.get(WebhookSubscription, subscription.id)
             if row is None:
                 return
             row.failures += 1
             row.last_error = error
-            wait = backoff_seconds(
-                row.failures, settings.exchange_backoff_seconds, settings.exchange_backoff_max_seconds
-            )
-            row.next_attempt_at = utcnow() + timedelta(seconds=wait)
+            if stop:
+                row.active = False
+            else:
+                wait = backoff_seconds(
+                    row.failures, settings.exchange_backoff_seconds, settings.exchange_backoff_max_seconds
+                )
+                row.next_attempt_at = utcnow() + timedelta(seconds=wait)
             await session.commit()
-        log.warning("webhook delivery failed", subscription=subscription.id, error=error)
+        if stop:
+            log.warning("webhook subscription stopped", subscription=subscription.id, error=error)
+        else:
+            log.warning("webhook delivery failed", subscription=subscription.id, error=error)

@@ -314,3 +314,93 @@ def test_webhook_secrets_are_stored_encrypted_and_the_data_key_rotates(
                         await session.commit()
 
             asyncio.run(remove())
+
+
+def _subscription(client: httpx.Client, headers: dict[str, str], subscription_id: str) -> dict[str, Any]:
+    listed = client.get(SUBSCRIPTIONS, headers=headers).json()["subscriptions"]
+    return next(s for s in listed if s["id"] == subscription_id)
+
+
+def _wait_stopped(client: httpx.Client, headers: dict[str, str], subscription_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 15
+    while (state := _subscription(client, headers, subscription_id))["active"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return state
+
+
+def test_a_receiver_answering_410_gone_stops_its_subscription(client: httpx.Client, writer: dict[str, str]) -> None:
+    """410 Gone is the receiver's word that it wants no more posts: the subscription stops (``active`` false,
+    ``gone``) and is never posted to again, where any other failure is retried (the backoff here is 0.2 s at most)."""
+    gone, failing = Answering(410), Answering(500)
+    with LiveServer(gone) as gone_url, LiveServer(failing) as failing_url:
+        ids = [
+            client.post(SUBSCRIPTIONS, json={"url": f"{url}/hook"}, headers=writer).json()["id"]
+            for url in (gone_url.url, failing_url.url)
+        ]
+        try:
+            record = new_id(21)
+            receipt = submit(client, writer, [operation("create", record, citizen(record))]).json()
+            wait_delivered(client, writer, receipt["receipt_id"])
+            stopped = _wait_stopped(client, writer, ids[0])
+            time.sleep(1.0)  # five backoffs of the failing one, for the stopped one to be posted again if it were
+            assert not stopped["active"] and stopped["last_error"] == "gone"
+            assert len(gone.posts) == 1, "a stopped subscription is not posted to again"
+            retried = _subscription(client, writer, ids[1])
+            assert retried["active"] and retried["last_error"] == "non-2xx" and len(failing.posts) >= 3
+        finally:
+            for subscription_id in ids:
+                client.delete(f"{SUBSCRIPTIONS}/{subscription_id}", headers=writer)
+
+
+def test_a_cursor_beyond_the_end_of_the_feed_is_refused_not_waited_on(
+    client: httpx.Client, writer: dict[str, str], gateway_url: str
+) -> None:
+    """A cursor past the feed's last position was never given (or the gateway's database was restored from an
+    earlier backup): reading on from it would skip every change until the feed got there. The feed, a new
+    subscription and a subscription left beyond the end each say so."""
+    record = new_id(22)
+    wait_delivered(
+        client, writer, submit(client, writer, [operation("create", record, citizen(record))]).json()["receipt_id"]
+    )
+    cursor = "0"
+    while True:
+        page = client.get(CHANGES, params={"after": cursor, "limit": 100}, headers=writer).json()
+        cursor = page["next_cursor"]
+        if not page["more"]:
+            break
+    end = int(cursor)
+    assert end > 0
+    at_end = client.get(CHANGES, params={"after": str(end)}, headers=writer)
+    assert at_end.status_code == 200 and at_end.json() == {"changes": [], "next_cursor": str(end), "more": False}
+    beyond = client.get(CHANGES, params={"after": str(end + 1)}, headers=writer)
+    assert beyond.status_code == 400 and beyond.headers["content-type"] == "application/problem+json"
+    assert beyond.json()["type"].endswith("/problems/invalid-cursor")
+    assert f"its last position is {end}" in beyond.json()["detail"]
+    refused = client.post(SUBSCRIPTIONS, json={"url": "http://127.0.0.1:9/x", "after": str(end + 10)}, headers=writer)
+    assert refused.status_code == 400 and refused.json()["type"].endswith("/problems/invalid-cursor")
+    receiver = Receiver()
+    with LiveServer(receiver) as hook:
+        created = client.post(SUBSCRIPTIONS, json={"url": f"{hook.url}/restored", "after": str(end)}, headers=writer)
+        assert created.status_code == 201, created.text
+        subscription_id = created.json()["id"]
+
+        async def restored_from_an_earlier_backup() -> None:
+            async with standalone_session(gateway_url) as session:
+                row = await session.get(WebhookSubscription, subscription_id)
+                assert row is not None
+                row.position = end + 1000
+                await session.commit()
+
+        try:
+            asyncio.run(restored_from_an_earlier_backup())
+            following = new_id(23)
+            wait_delivered(
+                client,
+                writer,
+                submit(client, writer, [operation("create", following, citizen(following))]).json()["receipt_id"],
+            )
+            stopped = _wait_stopped(client, writer, subscription_id)
+            assert not stopped["active"] and stopped["last_error"] == "cursor-beyond-feed"
+            assert receiver.posts == []
+        finally:
+            client.delete(f"{SUBSCRIPTIONS}/{subscription_id}", headers=writer)
