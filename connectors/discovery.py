@@ -45,9 +45,20 @@ def _load(ep: EntryPoint) -> type[Connector]:  # type: ignore[type-arg]
     return obj
 
 
-def _origin(ep: EntryPoint) -> str:
+def entry_point_origin(ep: EntryPoint) -> str:
+    """Where an entry point comes from, for an operator: its distribution's name and version, and its target."""
     dist = ep.dist
     return f"{dist.name} {dist.version} ({ep.value})" if dist is not None else ep.value
+
+
+def registrations(group: str, *, only: Collection[str] | None = None) -> dict[str, dict[str, EntryPoint]]:
+    """Each name registered in the entry-point group ``group`` (of ``only``, when given), sorted, with its distinct
+    targets: one distribution found twice on the path counts once; two naming different targets are a conflict."""
+    by_name: dict[str, dict[str, EntryPoint]] = {}
+    for ep in entry_points(group=group):
+        if only is None or ep.name in only:
+            by_name.setdefault(ep.name, {}).setdefault(ep.value, ep)
+    return dict(sorted(by_name.items()))
 
 
 def discover_connectors(*, only: Collection[str] | None = None) -> Discovery:
@@ -59,13 +70,9 @@ def discover_connectors(*, only: Collection[str] | None = None) -> Discovery:
     happen to be found in.
     """
     found = Discovery()
-    by_name: dict[str, dict[str, EntryPoint]] = {}
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if only is None or ep.name in only:
-            by_name.setdefault(ep.name, {}).setdefault(ep.value, ep)
-    for name, targets in sorted(by_name.items()):
+    for name, targets in registrations(ENTRY_POINT_GROUP, only=only).items():
         if len(targets) > 1:
-            origins = sorted(_origin(ep) for ep in targets.values())
+            origins = sorted(entry_point_origin(ep) for ep in targets.values())
             message = (
                 f"the connector name {name!r} is registered by more than one installed distribution: "
                 f"{'; '.join(origins)}; uninstall one of them, or rename its entry point"

@@ -15,7 +15,9 @@ from typing import Any, ClassVar
 
 import pytest
 import yaml
+from support import install_distribution
 
+import connectors.discovery as discovery
 import gateway.quality._declared as declared_module
 from connectors.business import BusinessConnector
 from contracts import Contract, all_contracts
@@ -103,7 +105,7 @@ def test_broken_declarations_are_left_out(monkeypatch: pytest.MonkeyPatch) -> No
         EntryPoint("test_quality.not_rules", "contracts.quality:Dimension", ENTRY_POINT_GROUP),
         EntryPoint("test_quality.other", "contracts.population.quality:QUALITY", ENTRY_POINT_GROUP),
     ]
-    monkeypatch.setattr(declared_module, "entry_points", lambda group: [*real, *broken])
+    monkeypatch.setattr(discovery, "entry_points", lambda group: [*real, *broken])
     declared_rules.cache_clear()
     try:
         found = declared_rules()
@@ -111,6 +113,41 @@ def test_broken_declarations_are_left_out(monkeypatch: pytest.MonkeyPatch) -> No
         assert "population.citizen" in found
     finally:
         declared_rules.cache_clear()
+
+
+def test_rules_two_distributions_declare_for_one_contract_are_neither_loaded(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """An installed package declaring the population's rules beside the built-in declaration does not replace
+    them by the order of names: neither is loaded (the contract keeps its generic rules) and the error names both.
+    The same distribution found twice on the path is one declaration."""
+    install_distribution(
+        tmp_path,
+        "lenient-rules",
+        "[gateway.quality_rules]\npopulation.citizen = aaa_lenient_rules:QUALITY\n"
+        "test_quality.boat = aaa_lenient_rules:BOAT\n",
+        modules={
+            "aaa_lenient_rules": "from contracts.quality import QualityRules\n"
+            "QUALITY = QualityRules(contract_name='population.citizen')\n"
+            "BOAT = QualityRules(contract_name='test_quality.boat')\n"
+        },
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    errors: list[dict[str, Any]] = []
+    monkeypatch.setattr(declared_module.log, "error", lambda event, **fields: errors.append({"event": event, **fields}))
+    declared_rules.cache_clear()
+    try:
+        found = declared_rules()
+        assert "population.citizen" not in found
+        assert found["test_quality.boat"].contract_name == "test_quality.boat"
+        assert "vehicles.registration" in found
+    finally:
+        declared_rules.cache_clear()
+    (error,) = errors
+    assert "more than one installed distribution" in error["event"] and error["contract"] == "population.citizen"
+    assert "lenient-rules 1.0 (aaa_lenient_rules:QUALITY)" in error["declared_by"]
+    assert "contracts.population.quality:QUALITY" in error["declared_by"]
 
 
 def _lookups(citizens: dict[str, dict[str, Any] | None]) -> Lookups:
