@@ -35,7 +35,6 @@ from typing import Any
 
 import orjson
 from pydantic import ValidationError
-from pydantic_core import ErrorDetails
 from sqlalchemy import Table, Text, and_, bindparam, cast, insert, or_, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import select as sa_select
@@ -45,7 +44,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from connectors.base import Capability, OperationKind, SubmitOperation, SubmitStatus
+from connectors.base import Capability, OperationKind, SubmitOperation, SubmitStatus, describe_violation
 from connectors.context import RequestContext
 from connectors.errors import (
     ConnectorError,
@@ -377,7 +376,9 @@ class Dispatcher:
             try:
                 contract.model_validate(merged)
             except ValidationError as exc:
-                rules = sorted({_rule(error) for error in exc.errors(include_input=False)})
+                # The rules' paths and types, never their messages: those quote the values of the record, which
+                # the writer may not be granted to read (a date of death before the date of birth would tell it).
+                rules = sorted({describe_violation(error) for error in exc.errors(include_input=False)})
                 return "dead", f"the update would make the record break the contract: {'; '.join(rules)}"[:_ERROR_TEXT]
             return None
 
@@ -547,11 +548,6 @@ class Dispatcher:
             metrics.exchange_outcomes(db_id)[outcome].inc(count)
             if outcome == "dead_lettered":
                 log.warning("operations dead-lettered", database=db_id, count=count)
-
-
-def _rule(error: ErrorDetails) -> str:
-    """A broken rule as ``path: message`` (pydantic's message: the rule, never the value given)."""
-    return f"{'.'.join(str(part) for part in error['loc']) or 'record'}: {error['msg']}"
 
 
 def unrecordable(exc: BaseException) -> bool:

@@ -231,9 +231,11 @@ def test_an_update_that_would_make_the_record_break_the_contract_is_dead_lettere
 ) -> None:
     """Each field of an update is valid alone; the record it would make is not: a personal id whose gender digit
     says female, and a gender of male. The update is never sent (the record stays as it was, and readable), and
-    the dead letter names the rule broken; another record's valid update in the same submission is delivered."""
-    broken, mended = new_id(7), new_id(8)
-    for record in (broken, mended):
+    the dead letter names the rule broken, never a value of the record (which the writer may not read: a date of
+    death before the date of birth does not tell the date of birth); another record's valid update in the same
+    submission is delivered."""
+    broken, mended, dead = new_id(7), new_id(8), new_id(9)
+    for record in (broken, mended, dead):
         created = submit(client, writer, [operation("create", record, citizen(record))])
         assert wait_delivered(client, writer, created.json()["receipt_id"])["accepted"][0]["state"] == "delivered"
     response = submit(
@@ -242,6 +244,7 @@ def test_an_update_that_would_make_the_record_break_the_contract_is_dead_lettere
         [
             operation("update", broken, {"gender": "male"}),
             operation("update", mended, {"marital_status": "married"}),
+            operation("update", dead, {"date_of_death": "1850-01-02"}),
         ],
     )
     assert response.status_code == 202, response.text
@@ -249,7 +252,12 @@ def test_an_update_that_would_make_the_record_break_the_contract_is_dead_lettere
     by_record = {entry["record_id"]: entry for entry in accepted}
     assert by_record[broken]["state"] == "dead", by_record[broken]
     assert "would make the record break the contract" in by_record[broken]["last_error"]
-    assert "gender" in by_record[broken]["last_error"] or "personal_id" in by_record[broken]["last_error"]
+    assert "gender: invalid value (gender_mismatch)" in by_record[broken]["last_error"]
+    assert by_record[dead]["state"] == "dead", by_record[dead]
+    assert "date_of_death: invalid value (death_before_birth)" in by_record[dead]["last_error"]
+    stored = citizen(dead)
+    for error in (by_record[broken]["last_error"], by_record[dead]["last_error"]):
+        assert stored["date_of_birth"] not in error and dead not in error and broken not in error, error
     assert by_record[mended]["state"] == "delivered", by_record[mended]
     row = sector_row(population_url, broken)
     assert row is not None and row["gioi_tinh"] == 2  # female, as created: the update was never sent

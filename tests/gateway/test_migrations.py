@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from support import postgres_database
 
 from gateway.core import migrations
 from gateway.core.db import create_engine
+from gateway.exchange.models import ExchangeOperation
 
 REPO = Path(__file__).resolve().parents[2]
 TABLES = {
@@ -330,3 +332,32 @@ def test_an_old_database_is_still_upgraded_by_alembic(database_url: str) -> None
     script = f"from gateway.core import migrations\nmigrations.upgrade({database_url!r})\n"
     subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
     assert revision(database_url) == migrations.HEAD
+
+
+def test_dead_letters_quoting_the_record_lose_the_quote_at_0013(database_url: str) -> None:
+    """0013: the dead letters of updates checked against the stored record, recorded with rule messages quoting its
+    values, keep the fact and lose the values; other errors are left alone."""
+    migrations.upgrade(database_url, "0012")
+    quoting = (
+        "the update would make the record break the contract: date_of_death: date_of_death 1850-01-02 is before "
+        "date_of_birth 1957-07-02"
+    )
+    other = "the update would make the record break the contract_ (not this one): 1957-07-02"
+    table = ExchangeOperation.__table__  # type: ignore[attr-defined]
+    now = datetime(2026, 12, 7, tzinfo=UTC)
+    common = {"receipt_id": "r", "database_id": "population", "record_id": "068157619143", "kind": "update"}
+    common |= {"fields": {}, "metadata": {}, "state": "dead", "attempts": 1, "generation": 0}
+    common |= {"next_attempt_at": now, "accepted_at": now}
+
+    def plant(conn: Connection) -> None:
+        for number, error in enumerate((quoting, other, None), start=1):
+            conn.execute(sa.insert(table).values(id=number, position=number, last_error=error, **common))
+
+    inspect_database(database_url, lambda conn: (plant(conn), conn.commit()))
+    migrations.upgrade(database_url)
+    errors = inspect_database(
+        database_url,
+        lambda conn: conn.execute(sa.text("SELECT last_error FROM exchange_operations ORDER BY id")).scalars().all(),
+    )
+    assert errors[0].startswith("the update would make the record break the contract (") and "1957" not in errors[0]
+    assert errors[1:] == [other, None]
