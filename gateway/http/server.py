@@ -24,6 +24,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
+import httptools
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -142,9 +143,23 @@ class LimitedHttpTools(HttpToolsProtocol):
             return  # what follows a refused head is read and dropped until the connection closes
         if self._awaiting_head:
             self._head_bytes += len(data)
+        # uvicorn's data_received, but a head refused by a parser callback (raised as the parser's callback
+        # error) was answered already: uvicorn would log it as an invalid request and answer 400 on the closed
+        # connection (a traceback at error level, for any client to repeat).
+        self._unset_keepalive_if_required()
         try:
-            super().data_received(data)
-        except _HeadRefused:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            if isinstance(exc.__context__, _HeadRefused):
+                return
+            self.logger.warning("Invalid HTTP request received.")
+            self.send_400_response("Invalid HTTP request received.")
+            return
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
             return
         if self._awaiting_head and not self.transport.is_closing():
             if self._head_bytes > self.limits.max_bytes:

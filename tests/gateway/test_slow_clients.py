@@ -5,6 +5,7 @@ header lines or too many bytes of head are answered 431; ordinary requests are u
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -211,6 +212,31 @@ def test_a_thousand_headers_are_refused_with_431(address: tuple[str, int]) -> No
     assert "100 header lines" in body["detail"]
     assert refused("too_many_headers") == before + 1
     assert headers["content-language"] == "en"
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GET /healthz HTTP/1.1\r\nHost: gateway\r\nX-Big: " + b"b" * 20_000 + b"\r\n\r\n",  # whole, over the size
+        b"GET /healthz HTTP/1.1\r\nHost: gateway\r\n" + b"".join(b"X-H-%04d: 1\r\n" % n for n in range(200)) + b"\r\n",
+    ],
+    ids=["size", "count"],
+)
+def test_a_refused_head_logs_no_error_and_no_second_answer(
+    address: tuple[str, int], head: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A head refused inside the parser is answered 431 once: not also 400 "Invalid HTTP request" by uvicorn (the
+    parser's callback error), which wrote on the closed connection and logged a traceback at error level, so any
+    client could fill the error log."""
+    caplog.set_level(logging.DEBUG)
+    with connect(address) as sock:
+        sock.sendall(head)
+        raw = read_all(sock)
+    assert answer(raw)[0] == 431
+    assert raw.count(b"HTTP/1.1 ") == 1, raw
+    time.sleep(0.2)  # anything the server logs after closing
+    noisy = [r for r in caplog.records if r.levelno >= logging.WARNING and r.name in ("asyncio", "uvicorn.error")]
+    assert noisy == [], [r.getMessage() for r in noisy]
 
 
 def test_a_refused_head_is_answered_in_the_language_its_headers_asked_for(address: tuple[str, int]) -> None:
