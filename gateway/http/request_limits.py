@@ -7,7 +7,8 @@ the request id and are counted), outside FastAPI's routing.
 The body is read here, up to ``max_body_bytes``, before the application sees it: an oversize body is refused
 without reading further, whether its ``Content-Length`` says so or it streams past the limit. (FastAPI's own
 ``max_body_size`` answers a declared oversize body with a plain-text 413 that no exception handler reaches.)
-A JSON body of a POST, PUT or PATCH must be strict JSON (:mod:`gateway.core.strict_json`); FastAPI then reads it
+A request carries one ``Content-Type`` at most (400 otherwise: parsers disagree on which of two to follow). A JSON
+body of a POST, PUT or PATCH must be strict JSON (:mod:`gateway.core.strict_json`); FastAPI then reads it
 again, which costs about a microsecond for a query-sized body.
 
 The deadline covers the whole exchange, body included; past it the request's task is cancelled, which cancels
@@ -26,7 +27,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.core import strict_json
 from gateway.core.logs import get_logger
-from gateway.core.problems import ContentTooLarge, DeadlineExceeded, MalformedJson, Problem, problem_response
+from gateway.core.problems import (
+    BadRequest,
+    ContentTooLarge,
+    DeadlineExceeded,
+    MalformedJson,
+    Problem,
+    problem_response,
+)
 from gateway.identity.request_state import request_state
 
 log = get_logger(__name__)
@@ -94,7 +102,7 @@ class RequestLimitsMiddleware:
         """A problem with the body, or the ``receive`` that hands the (already read) body to the application."""
         length: int | None = None
         chunked = False
-        content_type = b""
+        content_type: bytes | None = None
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
@@ -104,6 +112,10 @@ class RequestLimitsMiddleware:
             elif name == b"transfer-encoding":
                 chunked = True
             elif name == b"content-type":
+                if content_type is not None:
+                    # One body, one type (RFC 9110's Content-Type is a single value). Parsers disagree on which
+                    # of two to follow: Starlette the first, a proxy or this check perhaps the last.
+                    return BadRequest("A request may carry one Content-Type header, not several."), receive
                 content_type = value
         if length is not None and length > self.max_body_bytes:
             return ContentTooLarge(self.max_body_bytes), receive

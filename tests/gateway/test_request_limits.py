@@ -157,6 +157,21 @@ def test_strict_json_holds_on_admin_routes(limited: str, make_client: Callable[.
         assert admin.get("/v1/admin/clients").status_code == 200
 
 
+@pytest.mark.parametrize("second", ["text/plain", "application/json"])
+def test_two_content_types_are_400_before_any_parsing(
+    limited: str, limited_api: httpx.Client, make_client: Callable[..., ClientCredentials], second: str
+) -> None:
+    """Starlette parses the body by the first Content-Type; a proxy, or the strict JSON check, may follow the last.
+    A body whose duplicate keys one parser sees and the other does not is refused, whichever comes second."""
+    two = [("Content-Type", "application/json"), ("Content-Type", second)]
+    body = b'{"old_id_number": "250123456", "old_id_number": "250999999"}'
+    problem(limited_api.post(SEARCH, content=body, headers=two), 400, "bad-request")
+    with httpx.Client(base_url=limited, timeout=30) as admin:
+        admin.headers["Authorization"] = f"Bearer {fetch_token(admin, make_client('admin'))}"
+        created = admin.post("/v1/admin/clients", content=b'{"name": "A", "name": "B"}', headers=two)
+        assert "Content-Type" in problem(created, 400, "bad-request")["detail"]
+
+
 def test_valid_json_passes_unchanged(limited_api: httpx.Client, planted: PlantedSearch) -> None:
     query = {"full_name": planted.full_name, "date_of_birth": str(planted.year), "page_size": 2}
     response = limited_api.post(SEARCH, json=query)
