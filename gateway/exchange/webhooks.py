@@ -113,9 +113,10 @@ def parse_webhook_url(url: str) -> httpx.URL:
         raise ValidationFailed("The url must not contain spaces or control characters.")
     try:
         parsed = httpx.URL(url)
+        host = parsed.host  # decodes an IDNA name: "xn--" alone is not one (a UnicodeError)
     except (httpx.InvalidURL, ValueError) as exc:
         raise ValidationFailed("The url is not a valid URL.") from exc
-    if parsed.scheme not in ("http", "https") or not parsed.host or parsed.userinfo:
+    if parsed.scheme not in ("http", "https") or not host or parsed.userinfo:
         raise ValidationFailed("The url must be an http or https URL with a host and no credentials.")
     if parsed.port is not None and not 1 <= parsed.port <= 65535:
         raise ValidationFailed("The url's port must be between 1 and 65535.")

@@ -447,6 +447,7 @@ def test_subscribing_an_internal_or_malformed_url_is_a_422_problem(client: httpx
         "http://127.0.0.1:6379/a\x7fb",
         "http://exa mple.org/",
         "http://[::1/",
+        "http://xn--.com/",  # not an IDNA name: decoding it raised, a 500
     ):
         response = client.post(SUBSCRIPTIONS, json={"url": url}, headers=reader)
         assert response.status_code == 422, (url, response.text)
