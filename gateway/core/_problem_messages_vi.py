@@ -249,6 +249,11 @@ DETAILS: dict[str, dict[str, str]] = {
             "này."
         ),
     },
+    "bad-request": {
+        "A request may carry one Content-Type header, not several.": (
+            "Mỗi yêu cầu chỉ được mang một trường tiêu đề Content-Type."
+        ),
+    },
     "circuit-open": {
         "The sector system behind {database} is failing; requests are refused for {seconds} s to let it recover.": (
             "Hệ thống chuyên ngành của cơ sở dữ liệu {database} đang gặp sự cố; các yêu cầu bị từ chối trong "
@@ -306,6 +311,15 @@ DETAILS: dict[str, dict[str, str]] = {
         ),
         "The cursor is not a position of this change feed.": (
             "Con trỏ không phải là một vị trí của luồng thay đổi này."
+        ),
+        (
+            "The cursor is beyond the end of this change feed (its last position is {end}): the feed never gave "
+            "it, or the gateway's database was restored from an earlier backup. Read again from a cursor the feed "
+            "gave, or without one."
+        ): (
+            "Con trỏ vượt quá vị trí cuối của luồng thay đổi này (vị trí cuối là {end}): luồng chưa từng trả về con "
+            "trỏ này, hoặc cơ sở dữ liệu của cổng đã được khôi phục từ một bản sao lưu cũ hơn. Hãy đọc lại từ một con "
+            "trỏ mà luồng đã trả về, hoặc không gửi con trỏ."
         ),
         "The cursor belongs to another search.": "Con trỏ phân trang thuộc về một lượt tìm kiếm khác.",
         "The cursor is not one the gateway gave: use next_cursor as it was answered.": (
@@ -400,9 +414,9 @@ DETAILS: dict[str, dict[str, str]] = {
         ),
     },
     "too-many-failures": {
-        "Too many failed token requests for this client; retry in {seconds} s.": (
-            "Có quá nhiều yêu cầu cấp mã truy cập thất bại nhân danh ứng dụng khách này; hãy thử lại sau {seconds} "
-            "giây."
+        "Too many failed token requests for this client from this address; retry in {seconds} s.": (
+            "Có quá nhiều yêu cầu cấp mã truy cập thất bại nhân danh ứng dụng khách này từ địa chỉ này; hãy thử lại "
+            "sau {seconds} giây."
         ),
         "Too many failed token requests for this address; retry in {seconds} s.": (
             "Có quá nhiều yêu cầu cấp mã truy cập thất bại từ địa chỉ này; hãy thử lại sau {seconds} giây."

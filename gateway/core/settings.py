@@ -4,6 +4,7 @@ precedence."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Iterable
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NestedSecretsSettingsSource,
@@ -495,6 +496,28 @@ class Settings(BaseSettings):
         le=1_048_576,
         description="Largest request head (request line and headers) accepted, in bytes; 431 beyond.",
     )
+    forwarded_allow_ips: str = Field(
+        default="",
+        # The field name also matches uvicorn's own FORWARDED_ALLOW_IPS (environment names ignore case): still read.
+        validation_alias=AliasChoices("GATEWAY_FORWARDED_ALLOW_IPS", "forwarded_allow_ips"),
+        description="The proxies in front of the gateway, comma-separated addresses or networks (CIDR), or `*` "
+        "(every peer: only where nothing but the proxy can connect): from them, a client's address is taken from "
+        "X-Forwarded-For (and the scheme from X-Forwarded-Proto). Empty (the default): those headers are ignored "
+        "and a client's address is its connection's. uvicorn's FORWARDED_ALLOW_IPS is read too.",
+    )
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _check_forwarded_allow_ips(cls, value: str) -> str:
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        for item in items:
+            if item != "*":
+                try:
+                    ipaddress.ip_network(item, strict=False)
+                except ValueError:
+                    raise ValueError(f"{item!r} is not an address, a network (CIDR) or *") from None
+        return ",".join(items)
+
     log_level: LogLevel = Field(
         default="INFO", description="The least severe level logged: DEBUG, INFO, WARNING, ERROR or CRITICAL (any case)."
     )
@@ -676,7 +699,11 @@ class _CheckedFileSource(PydanticBaseSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         values = self.inner()
-        unknown = sorted(set(values) - set(self.settings_cls.model_fields))
+        known = set(self.settings_cls.model_fields)
+        for field in self.settings_cls.model_fields.values():  # a field read under another name gives that name
+            if isinstance(field.validation_alias, AliasChoices):
+                known.update(choice for choice in field.validation_alias.choices if isinstance(choice, str))
+        unknown = sorted(set(values) - known)
         if unknown:
             raise SettingsError(f"{self.path}: unknown settings: {', '.join(map(str, unknown))}")
         return values

@@ -250,4 +250,8 @@ def uvicorn_options(settings: Settings, *, host: str, port: int, workers: int = 
         "log_config": None,
         "access_log": False,
         "server_header": False,
+        # X-Forwarded-For believed only from the proxies the operator names (uvicorn believes 127.0.0.1 by
+        # default: any local process could then choose the address the token lockouts count).
+        "proxy_headers": bool(settings.forwarded_allow_ips),
+        "forwarded_allow_ips": settings.forwarded_allow_ips or None,
     }

@@ -417,9 +417,14 @@ FAILURES_NAMESPACE = "token-failures"
 
 
 class TokenGuard:
-    """Counts failed token requests per claimed client id and per source address, in the rate limiter's store
-    (memory, or Redis shared by every process), and refuses a client id or an address that has failed too often
-    within the window: 429 :class:`TooManyFailures` with ``Retry-After``, before its credentials are even checked.
+    """Counts failed token requests per claimed client id from one source address, and per source address, in the
+    rate limiter's store (memory, or Redis shared by every process), and refuses a client id from an address, or an
+    address, that has failed too often within the window: 429 :class:`TooManyFailures` with ``Retry-After``, before
+    its credentials are even checked.
+
+    A client id's failures are counted per address: client ids are no secret, and a count of the id alone let
+    anyone who knew one keep that client from its tokens with ten wrong secrets every window. Guessing from many
+    addresses is bounded by each address's own count, and the secrets are not guessable anyway (below).
 
     The count is the ``limits`` library's sliding window counter; a success counts nothing, and the failures
     fade out as the window slides on. When the store cannot be reached the guard lets requests through (logged
@@ -448,10 +453,13 @@ class TokenGuard:
 
     def _subjects(self, client_id: str | None, address: str | None) -> list[tuple[str, str, RateLimitItem]]:
         subjects = []
-        for kind, value in (("client", client_id), ("address", address)):
+        client = client_id[:MAX_SUBJECT] if client_id else None
+        if client is not None and address:
+            client = f"{client}@{address[:MAX_SUBJECT]}"
+        for kind, value in (("client", client), ("address", address)):
             item = self._limits.get(kind)
             if item is not None and value:
-                subjects.append((kind, value[:MAX_SUBJECT], item))
+                subjects.append((kind, value[: MAX_SUBJECT * 2 + 1], item))
         return subjects
 
     async def check(self, client_id: str | None, address: str | None) -> None:
@@ -465,8 +473,8 @@ class TokenGuard:
                     retry_after = max(1, math.ceil(window.wait()))
                     metrics.AUTH_FAILURES.labels(f"locked_{kind}").inc()
                     raise TooManyFailures(
-                        f"Too many failed token requests for this {'client' if kind == 'client' else 'address'}; "
-                        f"retry in {retry_after} s.",
+                        f"Too many failed token requests for this "
+                        f"{'client from this address' if kind == 'client' else 'address'}; retry in {retry_after} s.",
                         headers={"Retry-After": str(retry_after)},
                         reason=kind,
                     )

@@ -25,6 +25,7 @@ from gateway.audit.models import AuditEvent
 from gateway.core.db import standalone_session
 from gateway.core.settings import Settings
 from gateway.http.app import create_app
+from gateway.http.server import uvicorn_options
 from gateway.identity import passwords
 from gateway.identity.clients import create_client
 from gateway.identity.models import ClientSecret
@@ -71,8 +72,15 @@ def serve(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., str]
         yield start
 
 
-def ask(url: str, client_id: str, secret: str) -> httpx.Response:
-    return httpx.post(f"{url}{TOKEN}", data={"grant_type": "client_credentials"}, auth=(client_id, secret), timeout=30)
+def ask(
+    url: str, client_id: str, secret: str, *, source: str | None = None, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    """A token request, from the loopback address ``source`` when given (127.0.0.1 otherwise)."""
+    transport = httpx.HTTPTransport(local_address=source) if source else None
+    with httpx.Client(transport=transport, timeout=30) as client:
+        return client.post(
+            f"{url}{TOKEN}", data={"grant_type": "client_credentials"}, auth=(client_id, secret), headers=headers
+        )
 
 
 async def _stored(url: str, client_id: str) -> list[str]:
@@ -199,7 +207,9 @@ def test_a_client_id_is_refused_after_its_failures_and_audited(
     refused(ask(url, target.client_id, target.client_secret))
     # Another client, from the same address, is not blocked.
     assert ask(url, bystander.client_id, bystander.client_secret).status_code == 200
-    events = asyncio.run(_token_events(gateway_database_url, target.client_id))
+    # Nor is the target from its own address: whoever knows a client id cannot keep that client from its tokens.
+    assert ask(url, target.client_id, target.client_secret, source="127.0.0.2").status_code == 200
+    events = asyncio.run(_token_events(gateway_database_url, target.client_id))[:-1]
     assert [(e.status, e.reason) for e in events[-5:]] == [
         (401, "oauth-error:invalid_client"),
         (401, "oauth-error:invalid_client"),
@@ -223,6 +233,33 @@ def test_an_address_is_refused_after_its_failures(
     refused(ask(url, legitimate.client_id, legitimate.client_secret))
     [event] = asyncio.run(_token_events(gateway_database_url, legitimate.client_id))[-1:]
     assert (event.status, event.reason) == (429, "too-many-failures:address")
+
+
+@pytest.mark.parametrize("proxy", [None, "127.0.0.1"])
+def test_x_forwarded_for_is_believed_only_from_the_proxies_named(
+    make_settings: Callable[..., Settings], new_client: Callable[..., ClientCredentials], proxy: str | None
+) -> None:
+    """The server ``gateway serve`` runs believes no X-Forwarded-For by default (uvicorn's believes 127.0.0.1): a
+    local attacker could otherwise pick the address its failures count against. With the proxy named in
+    ``GATEWAY_FORWARDED_ALLOW_IPS``, each client behind it is counted by its own address."""
+    settings = make_settings(
+        token_failures_per_client=0, token_failures_per_address=2, token_failure_window_seconds=60
+    ).model_copy(update={"forwarded_allow_ips": proxy or ""})
+    options = uvicorn_options(settings, host="127.0.0.1", port=0)
+    options.pop("workers")
+    legitimate = new_client("population:read")
+    with LiveServer(create_app(settings), **options) as live:
+        for n in range(2):
+            attacker = {"X-Forwarded-For": f"198.51.100.{n}"}
+            assert ask(live.url, f"nobody-{uuid.uuid4().hex[:6]}", "guess", headers=attacker).status_code == 401
+        elsewhere = ask(
+            live.url, legitimate.client_id, legitimate.client_secret, headers={"X-Forwarded-For": "203.0.113.9"}
+        )
+        if proxy is None:
+            # Both failures counted against 127.0.0.1, whatever the header said: the next request from it waits.
+            refused(elsewhere)
+        else:
+            assert elsewhere.status_code == 200, elsewhere.text
 
 
 def test_successes_do_not_count(serve: Callable[..., str], new_client: Callable[..., ClientCredentials]) -> None:
