@@ -4,11 +4,12 @@ The state is derived from evidence, never typed in: the active health checks (ma
 record), the circuit breaker of the connection, and the passive evidence of real calls over a time window (error
 ratio, contract-violation ratio, latency percentile). ``pending`` until a connector is configured and checked;
 ``connected`` and ``degraded`` (answering, but slow or partly failing) while it answers; ``down`` after
-``failures_to_down`` failed checks in a row, at once when the canary or the calls break the contract, and while
-the circuit is open; ``recovering`` while the circuit half-opens and after a fault until ``successes_to_connect``
-good checks in a row; ``maintenance`` when an operator says so; ``unknown`` when no check has been recorded for
-longer than the checks' interval allows (:func:`stale_after`: no process is checking, or the results cannot be
-written), whatever the last one said. The rules are tabled in ``docs/axis.md``.
+``failures_to_down`` failed checks before the connection has recovered from the first (``successes_to_connect``
+good checks in a row), at once when the canary or the calls break the contract, and while the circuit is open;
+``recovering`` while the circuit half-opens and after ``down`` until ``successes_to_connect`` good checks in a row
+(a failed check's ``degraded`` lasts as long); ``maintenance`` when an operator says so; ``unknown`` when no check
+has been recorded for longer than the checks' interval allows (:func:`stale_after`: no process is checking, or the
+results cannot be written), whatever the last one said. The rules are tabled in ``docs/axis.md``.
 """
 
 from __future__ import annotations
@@ -113,9 +114,14 @@ def after_check(  # noqa: PLR0912
     never_checked = tracker.last_check is None
     enough_calls = window.calls >= policy.min_calls
     if outcome.ok:
-        successes, failures = tracker.successes + 1, 0
+        successes, failures = tracker.successes + 1, tracker.failures
         last_success: datetime | None = now
         was_failing = tracker.state in {ConnectionState.DOWN, ConnectionState.RECOVERING} and not never_checked
+        # A failed check is a fault until ``successes_to_connect`` good checks in a row: its failures count towards
+        # ``down`` until then, so a connection failing two checks of three (never three in a row) goes down.
+        recovered = successes >= policy.successes_to_connect or failures == 0
+        if recovered:
+            failures = 0
         if circuit is CircuitState.OPEN:
             # Good checks while calls are refused do not count towards recovery: that starts when it closes.
             state, cause, successes = ConnectionState.DOWN, "circuit-open", 0
@@ -131,7 +137,13 @@ def after_check(  # noqa: PLR0912
             )
         elif was_failing and successes < policy.successes_to_connect:
             state, cause = ConnectionState.RECOVERING, "recovering"
-            error = f"recovering: {successes} of {policy.successes_to_connect} checks answered"
+            error = f"{successes} of {policy.successes_to_connect} checks answered"
+        elif not recovered:
+            state, cause = ConnectionState.DEGRADED, tracker.cause or "recovering"
+            error = (
+                f"{successes} of {policy.successes_to_connect} checks answered since a failed one ({failures} of "
+                f"{policy.failures_to_down} failures before down)"
+            )
         elif outcome.degraded:
             state, cause = ConnectionState.DEGRADED, "self-reported"
             error = outcome.error or "the sector system reports itself degraded"
@@ -141,7 +153,7 @@ def after_check(  # noqa: PLR0912
         elif window.p95_seconds is not None and window.p95_seconds > policy.degraded_latency_seconds:
             state, cause = ConnectionState.DEGRADED, "slow"
             error = (
-                f"slow: p95 latency {window.p95_seconds * 1000:.0f} ms over "
+                f"p95 latency {window.p95_seconds * 1000:.0f} ms over "
                 f"{policy.degraded_latency_seconds * 1000:.0f} ms in the last {policy.window_seconds:g} s"
             )
         else:

@@ -27,7 +27,7 @@ from gateway.axis._history import count_check, prune_history, record_transition
 from gateway.axis._states import STALE, CheckOutcome, ConnectionState, Tracker, after_check, stale_after
 from gateway.axis.catalogue import Catalogue
 from gateway.axis.models import AxisCheck, AxisConnection, AxisEvidence, OpsStatus
-from gateway.axis.overview import AUDIT_CHAIN, static_state
+from gateway.axis.overview import AUDIT_CHAIN, stale_bound, static_state
 from gateway.core import metrics
 from gateway.core.db import utcnow
 from gateway.core.leases import Lease, holder_id, stop_task
@@ -339,7 +339,8 @@ class HealthRunner:
                         cause=new.cause,
                         error=new.error,
                     )
-                await _store(session, row, db_id, new)
+                if not await _store(session, row, db_id, new):
+                    continue  # put under maintenance while the check ran: the operator's state stands
                 # A gap in the checks longer than they allow (no process checked, or none could write) was time
                 # in which the state was not known: the history says so, and the report does not count it as
                 # the state before (connected, say).
@@ -399,8 +400,15 @@ class HealthRunner:
             rows = {row.database_id: row for row in found.all()}
             for db_id, (known_state, error) in fixed.items():
                 row = rows.get(db_id)
+                if row is not None and row.maintenance:
+                    continue  # the operator's state stands (shown as maintenance in every view)
                 value = known_state.value
                 if row is None or row.state != value:
+                    # Checks recorded until a while ago (the gateway stopped, then came back without this
+                    # connector): the time since they were overdue was not known, not the last check's state.
+                    gap = _gap(row, now, stale_bound(self.settings, db_id))
+                    if gap is not None:
+                        await record_transition(session, db_id, gap, ConnectionState.UNKNOWN.value, STALE)
                     await record_transition(session, db_id, now, value, error)
                 if row is None:
                     session.add(AxisConnection(database_id=db_id, state=value, since=now, error=error))
@@ -511,7 +519,9 @@ def _tracker(row: AxisConnection | None, now: datetime) -> Tracker:
     )
 
 
-async def _store(session: AsyncSession, row: AxisConnection | None, db_id: str, tracker: Tracker) -> None:
+async def _store(session: AsyncSession, row: AxisConnection | None, db_id: str, tracker: Tracker) -> bool:
+    """Write the state a check derived; ``False`` (nothing written) when the connection was put under maintenance
+    while the check ran."""
     values: dict[str, Any] = {
         "state": tracker.state.value,
         "since": tracker.since,
@@ -526,9 +536,15 @@ async def _store(session: AsyncSession, row: AxisConnection | None, db_id: str, 
     }
     if row is None:
         session.add(AxisConnection(database_id=db_id, maintenance=False, **values))
-    else:
-        # Maintenance is the operator's: never overwrite it from a check that started before it was set.
-        await session.exec(update(AxisConnection).where(col(AxisConnection.database_id) == db_id).values(**values))
+        return True
+    # Maintenance is the operator's: a check that started before it was set writes neither over the flag nor the
+    # state (nor, by the caller, a transition into the maintenance period).
+    result = await session.exec(
+        update(AxisConnection)
+        .where(col(AxisConnection.database_id) == db_id, col(AxisConnection.maintenance).is_(False))
+        .values(**values)
+    )
+    return bool(result.rowcount)
 
 
 async def _prune(session: AsyncSession, db_id: str, keep: int) -> None:

@@ -16,7 +16,7 @@ from gateway.axis.models import AxisCheck, AxisConnection, OpsStatus
 from gateway.axis.routes import Route
 from gateway.core import metrics
 from gateway.core.db import utcnow
-from gateway.core.settings import Settings
+from gateway.core.settings import HealthPolicy, Settings
 from gateway.exchange.manage import exchange_backlog
 from gateway.identity.models import ClientKey, SigningKey
 from gateway.records.registry import ConnectorRegistry
@@ -66,6 +66,13 @@ def stale_bounds(settings: Settings) -> dict[str, float]:
         db_id: stale_after(instance.health, settings.axis_lease_seconds)
         for db_id, instance in settings.connectors.items()
     }
+
+
+def stale_bound(settings: Settings, database_id: str) -> float:
+    """:func:`~gateway.axis._states.stale_after` of ``database_id``: its health policy's, or the default policy's
+    for a database configured no more (its last checks were made under a policy no longer known)."""
+    instance = settings.connectors.get(database_id)
+    return stale_after(instance.health if instance is not None else HealthPolicy(), settings.axis_lease_seconds)
 
 
 class AxisOverview(BaseModel):
@@ -127,7 +134,12 @@ def _connection(
     last_check = row.last_check if row is not None else None
     latency = None
     cause: str | None = None
-    if fixed is not None:
+    error: str | None
+    if row is not None and row.maintenance:
+        # The operator's word first, in every view: a connector that failed to load, or none configured, is
+        # maintenance too while the operator says so (the CLI, which loads no connector, shows the same).
+        state, error = ConnectionState.MAINTENANCE, "under maintenance"
+    elif fixed is not None:
         state, error = fixed
         cause = NOT_LOADED if state is ConnectionState.DOWN else None
         if row is None or row.state != state.value:
@@ -135,8 +147,6 @@ def _connection(
     elif row is None:
         state = ConnectionState.PENDING
         error = "awaiting the first health check" if registry is not None else NOT_CONFIGURED
-    elif row.maintenance:
-        state, error = ConnectionState.MAINTENANCE, "under maintenance"
     else:
         state, error, latency, cause = ConnectionState(row.state), row.error, row.latency_ms, row.cause
         bound = (stale or {}).get(entry.id)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -24,9 +24,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.audit.events import OUTCOMES
 from gateway.audit.models import AuditEvent
-from gateway.axis._states import UP_STATES, ConnectionState
+from gateway.axis._states import STALE, UP_STATES, ConnectionState
 from gateway.axis.catalogue import Catalogue
-from gateway.axis.models import AxisCheckCount, AxisTransition
+from gateway.axis.models import AxisCheckCount, AxisConnection, AxisTransition
 from gateway.core.db import in_utc
 from gateway.quality.monthly import MonthQuality, build_month_quality
 
@@ -227,6 +227,41 @@ async def _requests(session: AsyncSession, start: datetime, end: datetime) -> di
     return counts
 
 
+#: The states a health check derives; once its checks are overdue, such a state is no longer known.
+_CHECKED = frozenset(
+    state.value
+    for state in (
+        ConnectionState.CONNECTED,
+        ConnectionState.DEGRADED,
+        ConnectionState.RECOVERING,
+        ConnectionState.DOWN,
+    )
+)
+
+
+async def _last_checks(session: AsyncSession) -> dict[str, datetime]:
+    """Per database not under maintenance: when its last check was recorded."""
+    query = select(col(AxisConnection.database_id), col(AxisConnection.last_check)).where(
+        col(AxisConnection.maintenance).is_(False), col(AxisConnection.last_check).is_not(None)
+    )
+    return {db_id: in_utc(checked) for db_id, checked in (await session.exec(query)).all() if checked is not None}
+
+
+def _with_overdue_checks(
+    changes: Sequence[_Change], last_check: datetime | None, bound: float, until: datetime
+) -> list[_Change]:
+    """``changes``, and ``unknown`` from the moment the checks were overdue (``bound`` seconds after the last one)
+    when that is before ``until`` and the state then was a checked one: no process is checking (the gateway is
+    stopped, or cannot write), and the health monitor records that gap only when checks resume, if ever."""
+    if last_check is None:
+        return list(changes)
+    overdue = last_check + timedelta(seconds=bound)
+    before = [change for change in changes if change.at <= overdue]
+    if overdue >= until or not before or before[-1].state not in _CHECKED:
+        return list(changes)
+    return sorted([*changes, _Change(overdue, UNKNOWN, STALE)], key=lambda change: change.at)
+
+
 def _timeline(
     changes: Sequence[_Change], start: datetime, until: datetime, known_from: datetime
 ) -> list[tuple[datetime, datetime, str, _Change | None]]:
@@ -285,9 +320,12 @@ async def build_month_report(
     retention_days: int,
     now: datetime,
     routes: Mapping[str, tuple[str, str | None]] | None = None,
+    stale_after: Callable[[str], float] | None = None,
 ) -> AxisMonthReport:
     """The report of ``month`` (``YYYY-MM`` in ``zone``) as of ``now``; :class:`InvalidMonth` when ``month`` is
-    malformed or has not begun. ``routes`` (database id -> route, platform) are the connections' routes now."""
+    malformed or has not begun. ``routes`` (database id -> route, platform) are the connections' routes now;
+    ``stale_after`` (database id -> seconds, :func:`gateway.axis.overview.stale_bound`) makes the time since a
+    database's checks were overdue ``unknown``, as the live view shows it."""
     year, number = parse_month(month)
     start, end = month_bounds(year, number, zone)
     if start > now:
@@ -295,13 +333,17 @@ async def build_month_report(
     until = min(end, now)
     history_from = now - timedelta(days=retention_days)
     changes = await _changes(session, start, until)
+    last_checks = await _last_checks(session) if stale_after is not None else {}
     checks = await _checks(session, start, end)
     requests = await _requests(session, start, end)
     span = (until - start).total_seconds()
     databases: list[DatabaseMonth] = []
     totals: dict[str, float] = {}
     for entry in catalogue.databases:
-        pieces = _timeline(changes.get(entry.id, []), start, until, history_from)
+        known = changes.get(entry.id, [])
+        if stale_after is not None:
+            known = _with_overdue_checks(known, last_checks.get(entry.id), stale_after(entry.id), until)
+        pieces = _timeline(known, start, until, history_from)
         seconds: dict[str, float] = {}
         for begin, finish, state, _change in pieces:
             seconds[state] = seconds.get(state, 0.0) + (finish - begin).total_seconds()

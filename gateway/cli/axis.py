@@ -6,6 +6,7 @@ loads no connector and calls no sector system.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -275,7 +276,7 @@ def report(
     import asyncio
 
     from gateway.axis.html import render_report_html
-    from gateway.axis.overview import connected_target
+    from gateway.axis.overview import connected_target, stale_bound
     from gateway.axis.report import InvalidMonth, build_month_report
     from gateway.axis.routes import connection_routes
     from gateway.core.db import standalone_session, utcnow
@@ -299,6 +300,7 @@ def report(
                 retention_days=settings.axis_history_retention_days,
                 now=utcnow(),
                 routes=connection_routes(settings.connectors),
+                stale_after=functools.partial(stale_bound, settings),
             )
 
     try:

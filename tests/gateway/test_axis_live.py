@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,11 @@ from support import (
 )
 
 from connectors.sql.urls import to_async_url
+from gateway.axis._states import ConnectionState, Tracker
 from gateway.axis.catalogue import load_catalogue
+from gateway.axis.health import _store
+from gateway.axis.maintenance import set_maintenance
+from gateway.axis.models import AxisConnection
 from gateway.axis.overview import AxisOverview, axis_overview, stale_bounds
 from gateway.core import migrations
 from gateway.core.db import create_engine, standalone_session
@@ -357,6 +361,15 @@ def test_a_connection_nobody_checks_is_unknown_and_the_history_says_for_how_long
     assert (population.state, population.cause) == ("unknown", "stale"), population
     assert population.error is not None and "no health check recorded" in population.error
     assert overview.connected == 0 and overview.by_state["unknown"] == 1
+    # The monthly report, made while nothing checks, says the same: it used to count the gap as connected, up
+    # to now, until checks resumed and wrote it.
+    month = datetime.now(settings.report_zone).strftime("%Y-%m")
+    made = _cli(settings, "report", "--month", month, "--format", "json")
+    assert made.returncode == 0, made.stderr
+    report = json.loads(made.stdout)
+    (row,) = [db for db in report["databases"] if db["id"] == "population"]
+    assert row["state_at_end"] == "unknown" and report["connected_at_end"] == 0
+    assert row["seconds"].get("unknown", 0) > 0
 
     with running(settings, operator) as gateway:
         gateway.wait_state("connected")
@@ -370,6 +383,27 @@ def test_a_connection_nobody_checks_is_unknown_and_the_history_says_for_how_long
     before, after = history[gaps[-1] - 1], history[gaps[-1] + 1]
     assert before[1] in {"connected", "degraded"} and before[0] < at  # what the last check before it said
     assert after[1] in {"connected", "recovering", "degraded"} and at < after[0]  # the first check after the gap
+
+
+def test_a_connector_that_no_longer_loads_after_a_stop_is_unknown_for_the_gap_then_down(
+    make_axis_settings: Callable[..., Settings], operator: ClientCredentials, axis_database: str
+) -> None:
+    """The gateway stopped, then started again with a population connector that cannot load: the time between the
+    checks being overdue and the restart was not the last check's state (connected) but unknown."""
+    settings = make_axis_settings()
+    bound = stale_bounds(settings)["population"]
+    with running(settings, operator) as gateway:
+        gateway.wait_state("connected")
+    time.sleep(bound + 0.5)
+    with running(make_axis_settings(population={"connector": "no_such_connector"}), operator):
+        deadline = time.monotonic() + 15
+        while (history := asyncio.run(_transitions(axis_database, "population")))[-1][1] != "down":
+            assert time.monotonic() < deadline, history
+            time.sleep(0.1)
+    last_checked, gap, fixed = history[-3:]
+    assert last_checked[1] in {"connected", "degraded"}
+    assert (gap[1], gap[2]) == ("unknown", "stale") and last_checked[0] < gap[0] < fixed[0]
+    assert fixed[1] == "down" and fixed[2] is not None and "connector not loaded" in fixed[2]
 
 
 def test_an_open_circuit_fails_fast_and_a_trial_call_closes_it(
@@ -540,8 +574,60 @@ def _cli(settings: Settings, *args: str) -> CommandResult:
         "GATEWAY_DATABASE_URL": settings.database_url,
         "GATEWAY_CONNECTORS": json.dumps({k: v.model_dump() for k, v in settings.connectors.items()}),
         "GATEWAY_LOG_LEVEL": "WARNING",
+        "GATEWAY_AXIS_LEASE_SECONDS": str(settings.axis_lease_seconds),
     }
     return run_gateway_command(("axis", *args), env=env, cwd=Path.cwd())
+
+
+def test_maintenance_of_a_connection_whose_connector_cannot_load_or_is_not_configured_shows_everywhere(
+    make_axis_settings: Callable[..., Settings], operator: ClientCredentials
+) -> None:
+    """The operator's maintenance wins over the states that need no check (down: not loaded; pending: no
+    connector) in the API and the metrics as in the CLI: AxisDatabaseDown kept paging for it."""
+    settings = make_axis_settings(population={"connector": "no_such_connector"})
+    with running(settings, operator) as gateway:
+        gateway.wait_state("down")
+        try:
+            for database in ("population", "land"):
+                assert _cli(settings, "maintenance", database, "--on").returncode == 0
+            for database in ("population", "land"):
+                assert gateway.entry(database)["state"] == "maintenance", gateway.entry(database)
+            metrics = gateway.metrics_after_refresh()
+            for database in ("population", "land"):
+                assert sample(metrics, "gateway_axis_database_state", database=database, state="maintenance") == 1
+            assert sample(metrics, "gateway_axis_databases", state="down") == 0
+            listed = json.loads(_cli(settings, "--json").stdout)
+            states = {db["id"]: db["state"] for db in listed["databases"]}
+            assert states["population"] == states["land"] == "maintenance"
+        finally:
+            for database in ("population", "land"):
+                _cli(settings, "maintenance", database, "--off")
+
+
+def test_a_check_that_ran_as_maintenance_began_writes_no_state_into_it(tmp_path: Path) -> None:
+    """The state a check derived is written only if the connection is still not under maintenance: a check already
+    waiting on a hung sector system when the operator started maintenance used to record its state (degraded,
+    down) and a transition into the maintenance period. (The race itself, in-process: no server makes it.)"""
+    url = str(to_async_url(f"sqlite:///{tmp_path / 'gateway.db'}"))
+    migrations.upgrade(url)
+    began = datetime.now(UTC)
+
+    async def run() -> tuple[bool, str, bool]:
+        async with standalone_session(url) as session:
+            session.add(AxisConnection(database_id="tax", state="connected", since=began, last_check=began))
+            await session.commit()
+            read_before_the_check = await session.get(AxisConnection, "tax")
+        async with standalone_session(url) as operator_session:
+            await set_maintenance(operator_session, "tax", True)
+        failed = Tracker(state=ConnectionState.DEGRADED, since=began, failures=1, last_check=datetime.now(UTC))
+        async with standalone_session(url) as session:
+            written = await _store(session, read_before_the_check, "tax", failed)
+            await session.commit()
+            row = await session.get(AxisConnection, "tax")
+            assert row is not None
+            return written, row.state, row.maintenance
+
+    assert asyncio.run(run()) == (False, "connected", True)
 
 
 def test_the_axis_command_prints_the_table_and_manages_maintenance(

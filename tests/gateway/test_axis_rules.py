@@ -115,6 +115,48 @@ def test_three_failures_take_a_connection_down_and_two_successes_bring_it_back()
     ]
 
 
+def test_a_connection_failing_two_checks_of_three_goes_down() -> None:
+    """Never three failures in a row, but two of every three checks fail: the failures count towards down until
+    two good checks in a row, so the connection is not reported connected (it was, all the time)."""
+    states = [t.state for t in _run([GOOD, *[BAD, BAD, GOOD] * 4])]
+    assert states[:5] == [
+        ConnectionState.CONNECTED,
+        ConnectionState.DEGRADED,  # 1 of 3
+        ConnectionState.DEGRADED,  # 2 of 3
+        ConnectionState.DEGRADED,  # 1 of 2 good checks since: not recovered, still 2 failures
+        ConnectionState.DOWN,  # the third failure
+    ]
+    up = [state for state in states[5:] if state in (ConnectionState.CONNECTED, ConnectionState.DEGRADED)]
+    assert up == [], states
+
+
+def test_one_failed_check_is_degraded_until_the_connection_has_recovered() -> None:
+    trackers = _run([GOOD, BAD, GOOD, GOOD, BAD, BAD, GOOD, GOOD, BAD])
+    assert [t.state for t in trackers] == [
+        ConnectionState.CONNECTED,
+        ConnectionState.DEGRADED,
+        ConnectionState.DEGRADED,  # 1 of 2 good checks since the failure
+        ConnectionState.CONNECTED,  # recovered: the failure is forgotten
+        ConnectionState.DEGRADED,
+        ConnectionState.DEGRADED,
+        ConnectionState.DEGRADED,
+        ConnectionState.CONNECTED,
+        ConnectionState.DEGRADED,  # 1 of 3 again: the earlier failures were recovered from
+    ]
+    assert trackers[2].cause == "check-connect"
+    assert trackers[2].error == "1 of 2 checks answered since a failed one (1 of 3 failures before down)"
+    assert trackers[3].failures == 0 and trackers[8].failures == 1
+
+
+def test_an_error_never_repeats_its_cause() -> None:
+    """The history records ``cause: error``: the errors of recovering and slow named their cause again."""
+    recovering = _run([BAD, GOOD])[1]
+    assert (recovering.cause, recovering.error) == ("recovering", "1 of 2 checks answered")
+    tracker = Tracker(state=ConnectionState.CONNECTED, since=T0, last_check=T0)
+    slow = after_check(tracker, CheckOutcome(True, 0.9), POLICY, _window([0.9] * 5), T0)
+    assert slow.cause == "slow" and slow.error is not None and not slow.error.startswith("slow")
+
+
 def test_since_moves_only_when_the_state_changes_and_failures_are_explained() -> None:
     trackers = _run([GOOD, GOOD, BAD, BAD, BAD])
     assert trackers[0].since == trackers[1].since == T0 + timedelta(seconds=15)

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse
 
 from gateway.axis.html import render_report_html
-from gateway.axis.overview import AxisOverview, DatabaseDetail, axis_overview, database_detail, stale_bounds
+from gateway.axis.overview import (
+    AxisOverview,
+    DatabaseDetail,
+    axis_overview,
+    database_detail,
+    stale_bound,
+    stale_bounds,
+)
 from gateway.axis.report import MONTH_PATTERN, AxisMonthReport, InvalidMonth, build_month_report
 from gateway.axis.routes import connection_routes
 from gateway.core.db import utcnow
@@ -66,6 +74,7 @@ async def get_axis_report(
             retention_days=settings.axis_history_retention_days,
             now=utcnow(),
             routes=connection_routes(settings.connectors),
+            stale_after=functools.partial(stale_bound, settings),
         )
     except InvalidMonth as exc:
         raise ValidationFailed(
