@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel
 
+import gateway.tables  # noqa: F401 - every table in SQLModel.metadata, for `alembic check` and autogenerate
 from alembic import context
 from gateway.core.db import create_engine
 from gateway.core.settings import get_settings

@@ -497,9 +497,31 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     from gateway.core import migrations
     from gateway.core.settings import get_settings
 
-    say_which_gateway(get_settings().database_url)
-    migrations.upgrade(get_settings().database_url, revision)
-    typer.echo(f"database at {revision}")
+    url = get_settings().database_url
+    say_which_gateway(url)
+    _migrate(migrations.upgrade, url, revision)
+
+
+def _migrate(step: Any, url: str, revision: str) -> None:
+    """Run ``step`` (:func:`~gateway.core.migrations.upgrade` or ``downgrade``) to ``revision`` and say where the
+    database is now; a revision Alembic does not know is one line on stderr and exit 1, never a traceback."""
+    from alembic.util.exc import CommandError
+
+    from gateway.core import migrations
+
+    try:
+        step(url, revision)
+    except migrations.MigrationRefused as exc:
+        typer.echo(f"error: {exc} (the database is left at {migrations.revision_of(url) or 'base'})", err=True)
+        raise typer.Exit(1) from None
+    except CommandError as exc:
+        current = migrations.revision_of(url)
+        if current is not None and migrations.newer_than_code(current):
+            typer.echo(f"error: {migrations.ahead_of_code(current)}", err=True)
+        else:
+            typer.echo(f"error: {exc} (this version's revisions go from base to {migrations.HEAD})", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"database at {migrations.revision_of(url) or 'base (no revision)'}")
 
 
 @db_app.command("downgrade")
@@ -513,5 +535,4 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, 
     if file is not None and not file.is_file():
         typer.echo(f"error: there is no gateway database at {file.resolve()} (nothing was created)", err=True)
         raise typer.Exit(1)
-    migrations.downgrade(get_settings().database_url, revision)
-    typer.echo(f"database at {revision}")
+    _migrate(migrations.downgrade, get_settings().database_url, revision)

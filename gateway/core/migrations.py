@@ -51,10 +51,35 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 
 
 def downgrade(database_url: str, revision: str) -> None:
-    """Downgrade the database to ``revision``."""
-    from alembic import command
+    """Downgrade the database to ``revision``. :class:`MigrationRefused`, before any step is taken, when one of
+    them would lose what the gateway cannot make again: a migration says so by a module-level
+    ``refuse_downgrade(connection) -> str | None`` (the reason, or ``None``), which its ``downgrade`` calls too."""
+    from alembic.script import ScriptDirectory
 
-    command.downgrade(alembic_config(database_url), revision)
+    from alembic import command
+    from gateway.core.db import create_engine
+
+    config = alembic_config(database_url)
+    current = _revision_at(database_url)
+    checks = []
+    if current is not None:
+        for step in ScriptDirectory.from_config(config).iterate_revisions(current, revision):
+            check = getattr(step.module, "refuse_downgrade", None)
+            if check is not None:
+                checks.append(check)
+
+    async def reasons() -> list[str]:
+        engine = create_engine(database_url, poolclass=NullPool)
+        try:
+            async with engine.connect() as connection:
+                found = [await connection.run_sync(check) for check in checks]
+                return [reason for reason in found if reason]
+        finally:
+            await engine.dispose()
+
+    if checks and (refused := asyncio.run(reasons())):
+        raise MigrationRefused("; ".join(refused))
+    command.downgrade(config, revision)
 
 
 def head_revision() -> str | None:
@@ -95,6 +120,10 @@ def _revision_at(database_url: str) -> str | None:
         return None
 
 
+class MigrationRefused(RuntimeError):
+    """A migration that would lose data the gateway cannot make again refuses to run, saying why and what to do."""
+
+
 class SchemaNotCurrent(RuntimeError):
     """The gateway's database is not at the newest migration."""
 
@@ -104,7 +133,28 @@ async def ensure_current(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         current = await conn.run_sync(current_revision)
     head = HEAD
+    if current is not None and newer_than_code(current):
+        raise SchemaNotCurrent(ahead_of_code(current))
     if current != head:
         raise SchemaNotCurrent(
             f"the gateway database is at revision {current or 'none'}, the code needs {head}: run `gateway db upgrade`"
         )
+
+
+def newer_than_code(revision: str) -> bool:
+    """Whether ``revision`` comes after :data:`HEAD` (a newer version of the gateway migrated the database)."""
+    return revision.isdigit() and HEAD.isdigit() and int(revision) > int(HEAD)
+
+
+def ahead_of_code(revision: str) -> str:
+    """What to do about a database a newer version of the gateway migrated to ``revision``."""
+    return (
+        f"the gateway database is at revision {revision}, newer than this version of the gateway knows (it needs "
+        f"{HEAD}): a newer version migrated it. Run that version, or go back to this one by running, with the newer "
+        f"version, `gateway db downgrade {HEAD}` first"
+    )
+
+
+def revision_of(database_url: str) -> str | None:
+    """The revision of the database at ``database_url`` (``None`` when it has none or cannot be read)."""
+    return _revision_at(database_url)

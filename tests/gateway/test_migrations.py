@@ -19,11 +19,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection, make_url
 from sqlmodel import SQLModel
-from support import postgres_database
+from support import CommandResult, postgres_database, run_gateway_command
 
 from gateway.core import migrations
 from gateway.core.db import create_engine
 from gateway.exchange.models import ExchangeOperation
+from gateway.identity.models import SigningKey
 
 REPO = Path(__file__).resolve().parents[2]
 TABLES = {
@@ -361,3 +362,38 @@ def test_dead_letters_quoting_the_record_lose_the_quote_at_0013(database_url: st
     )
     assert errors[0].startswith("the update would make the record break the contract (") and "1957" not in errors[0]
     assert errors[1:] == [other, None]
+
+
+def test_a_downgrade_that_would_erase_signing_keys_is_refused_in_one_line(database_url: str) -> None:
+    """Below 0011 the signing keys' private parts would be dropped with their column (every seal they made could
+    no longer be checked against a key the data key vouches for): the downgrade is refused, the database left as it
+    was, and the command says so in one line, not a traceback."""
+    migrations.upgrade(database_url)
+    table = SigningKey.__table__  # type: ignore[attr-defined]
+    created = datetime(2026, 12, 7, tzinfo=UTC)
+    key = {"kid": "k1", "algorithm": "ES256", "public_jwk": {"kty": "EC"}, "created_at": created, "serial": 1}
+    inspect_database(
+        database_url,
+        lambda conn: (conn.execute(sa.insert(table).values(private_key="enc:v1:x", **key)), conn.commit()),
+    )
+    with pytest.raises(migrations.MigrationRefused, match="1 signing keys keep their private part"):
+        migrations.downgrade(database_url, "0009")
+    assert revision(database_url) == migrations.HEAD
+    held = inspect_database(
+        database_url, lambda conn: conn.execute(sa.text("SELECT private_key FROM signing_keys")).scalars().all()
+    )
+    assert held == ["enc:v1:x"]
+    refused = _alembic_cli("db", "downgrade", "0009", url=_plain(database_url))
+    assert refused.returncode == 1
+    assert "signing keys keep their private part" in refused.stderr and "Traceback" not in refused.stderr
+    assert revision(database_url) == migrations.HEAD
+    unknown = _alembic_cli("db", "upgrade", "0099", url=_plain(database_url))
+    assert unknown.returncode == 1 and "Traceback" not in unknown.stderr
+    assert "Can't locate revision" in unknown.stderr
+
+
+def _alembic_cli(*args: str, url: str) -> CommandResult:
+    """``gateway ARGS`` with the database given as the gateway setting."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env["GATEWAY_DATABASE_URL"] = url
+    return run_gateway_command(args, env=env, cwd=REPO)
