@@ -40,7 +40,7 @@ from support import (
 
 from gateway.core.settings import Settings
 from gateway.http.app import create_app
-from gateway.http.routes.health import READY_TIMEOUT_SECONDS
+from gateway.http.routes.health import PROBE_REUSE_SECONDS, READY_TIMEOUT_SECONDS
 from simulators.population import CITIZENS, seed_population
 from simulators.population_api.connector_config import rest_connector_config
 
@@ -458,6 +458,44 @@ def test_readiness_answers_in_time_while_a_sector_system_hangs(
                     "reachable": False,
                     "message": f"no answer within {READY_TIMEOUT_SECONDS:g} s",
                 }
+
+
+def test_readiness_requests_share_each_sector_systems_probe(
+    make_settings: Callable[..., Settings], reader: ClientCredentials
+) -> None:
+    """/readyz is unauthenticated: fifty requests at once make one probe of the sector system, not fifty (anyone
+    could multiply the calls to sector systems, and to the national platform's quotas, by their request rate)."""
+    calls: list[str] = []
+
+    async def counting(request: Request) -> PlainTextResponse:
+        calls.append(request.url.path)
+        await asyncio.sleep(0.3)
+        return PlainTextResponse("ok")
+
+    sector = Starlette(routes=[Route("/{path:path}", counting)])
+    with LiveServer(sector) as upstream:
+        config = rest_connector_config(upstream.url, timeout_seconds=5)
+        config["retry"] = {"max_attempts": 1}
+        population = {"connector": "rest", "config": config, "health": {"interval_seconds": 3600}}
+        settings = make_settings(connectors={"population": population})
+        with _gateway(settings, reader) as gateway:
+            deadline = time.monotonic() + 10
+            while not calls:  # the axis's first health check (the next one is an hour away)
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            time.sleep(0.5)
+            calls.clear()
+
+            async def burst() -> list[int]:
+                async with httpx.AsyncClient(base_url=gateway.http.base_url, timeout=30) as client:
+                    answers = await asyncio.gather(*(client.get("/readyz") for _ in range(50)))
+                return [answer.status_code for answer in answers]
+
+            assert asyncio.run(burst()) == [200] * 50
+            assert len(calls) == 1, calls
+            time.sleep(PROBE_REUSE_SECONDS + 0.1)
+            assert gateway.http.get("/readyz").status_code == 200
+            assert len(calls) == 2, "a request after the probe's reuse probes again"
 
 
 # -- the gateway's own database takes no writes -------------------------------------------------------------------

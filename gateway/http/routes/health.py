@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection
+import functools
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -22,6 +25,10 @@ from gateway.records.context import connector_call, system_context
 router = APIRouter(tags=["operations"])
 
 READY_TIMEOUT_SECONDS = 2.0
+#: How long a connector's probe answers every readiness request of this process: /readyz is unauthenticated, and
+#: each request probing every sector system would let anyone multiply calls to them (and to the national
+#: platform's quotas) by the rate of their requests. Concurrent requests share one probe.
+PROBE_REUSE_SECONDS = 1.0
 
 log = get_logger(__name__)
 
@@ -56,17 +63,16 @@ async def readyz(request: Request, state: StateDep) -> dict[str, Any]:
 
     database = asyncio.ensure_future(ping(state.engine, writable=True))  # the audit trail must be writable
     redis = asyncio.ensure_future(state.limiter.store_needed())
-    probes = {db_id: asyncio.ensure_future(check(db.connector)) for db_id, db in registry.databases.items()}
-    pending = {database, redis, *probes.values()}
+    probes = {db_id: _PROBES.probe(db.connector, check) for db_id, db in registry.databases.items()}
+    pending: set[asyncio.Future[Any]] = {database, redis, *probes.values()}
     _done, late = await asyncio.wait(pending, timeout=READY_TIMEOUT_SECONDS)
     for task in late:
         # Not awaited: the answer does not wait for them. A store's check is left to end on its own (cancelled in
-        # a driver's call, its connection's rollback would be cancelled too); a sector system's probe is cancelled.
+        # a driver's call, its connection's rollback would be cancelled too); a sector system's probe is shared
+        # with the other requests of this process, and ends at its connector's own deadline.
         if task is database or task is redis:
             _LATE.add(task)
-        else:
-            task.cancel()
-        task.add_done_callback(_forget)
+            task.add_done_callback(_forget)
     checks: dict[str, Any] = {"database": _outcome(database, late, lambda _ping: "ok")}
     store = _outcome(redis, late, lambda needed: needed)
     if store is not None:
@@ -87,6 +93,37 @@ async def readyz(request: Request, state: StateDep) -> dict[str, Any]:
         raise NotReady(f"The gateway is not ready ({why}).", checks=checks)
     return {"status": "ready", "checks": checks}
 
+
+class _SharedProbes:
+    """Each connector's probe, shared by the readiness requests made while it runs and for
+    :data:`PROBE_REUSE_SECONDS` after it ended."""
+
+    def __init__(self) -> None:
+        self._probes: weakref.WeakKeyDictionary[Connector[Any], tuple[asyncio.Future[HealthReport], float | None]]
+        self._probes = weakref.WeakKeyDictionary()
+
+    def probe(
+        self, connector: Connector[Any], check: Callable[[Connector[Any]], Awaitable[HealthReport]]
+    ) -> asyncio.Future[HealthReport]:
+        known = self._probes.get(connector)
+        if known is not None:
+            task, ended = known
+            if ended is None or time.monotonic() - ended < PROBE_REUSE_SECONDS:
+                return task
+        task = asyncio.ensure_future(check(connector))
+        self._probes[connector] = (task, None)
+        task.add_done_callback(functools.partial(self._ended, weakref.ref(connector)))
+        return task
+
+    def _ended(self, connector: weakref.ref[Connector[Any]], task: asyncio.Future[HealthReport]) -> None:
+        alive = connector()
+        if alive is not None and self._probes.get(alive, (None, None))[0] is task:
+            self._probes[alive] = (task, time.monotonic())
+        if not task.cancelled():
+            task.exception()  # retrieved: a probe nobody waited for to the end
+
+
+_PROBES = _SharedProbes()
 
 #: The stores' checks that outlived their readiness probe, held until they end.
 _LATE: set[asyncio.Future[Any]] = set()
