@@ -105,6 +105,9 @@ def configure_logging(*, level: str = "INFO", fmt: str = "json") -> None:
         logging.getLogger(name).propagate = True
     # The gateway's own middleware writes access logs when asked to (GATEWAY_ACCESS_LOG).
     logging.getLogger("uvicorn.access").disabled = True
+    # The Redis client logs each retry of each request at INFO, with the error's text (which may carry the URL):
+    # hundreds of lines a minute in an outage the gateway logs once itself.
+    logging.getLogger("coredis").setLevel(logging.WARNING)
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

@@ -427,9 +427,11 @@ class TokenGuard:
     addresses is bounded by each address's own count, and the secrets are not guessable anyway (below).
 
     The count is the ``limits`` library's sliding window counter; a success counts nothing, and the failures
-    fade out as the window slides on. When the store cannot be reached the guard lets requests through (logged
-    once per outage): the secrets are 256-bit random values that no number of guesses finds, the costly checks of
-    older hashes are bounded per process anyway, and an outage of Redis must not stop every client's tokens.
+    fade out as the window slides on. When the store cannot be reached the guard does as the rate limiter does
+    (``rate_limit_fail_open``): it answers 503 :class:`RateLimitUnavailable` when the limiter fails closed (data
+    requests are refused then too: a token would serve nothing, and no failure could be counted), and lets token
+    requests through uncounted when it fails open (the secrets are 256-bit random values that no number of
+    guesses finds). Either way the outage is counted (``gateway_rate_limit_store_errors_total``) and logged once.
     """
 
     def __init__(self, limiter: RateLimiter, *, per_client: int, per_address: int, window_seconds: int) -> None:
@@ -480,6 +482,8 @@ class TokenGuard:
                     )
         except self.limiter.counter.errors() as exc:
             self._store_failed(exc)
+            if not self.limiter.fail_open:
+                raise RateLimitUnavailable(headers={"Retry-After": str(STORE_RETRY_AFTER_SECONDS)}) from None
             return
         self._store_back()
 
@@ -492,10 +496,15 @@ class TokenGuard:
             self._store_failed(exc)
 
     def _store_failed(self, exc: BaseException) -> None:
+        metrics.RATE_LIMIT_STORE_ERRORS.inc()
         if not self._store_down:
             self._store_down = True
             # The error's type only: a Redis message can carry the URL and its password.
-            log.error("token failure counts unavailable; not limiting token requests", error=type(exc).__name__)
+            log.error(
+                "token failure counts unavailable",
+                error=type(exc).__name__,
+                token_requests="refused (503)" if not self.limiter.fail_open else "served uncounted",
+            )
 
     def _store_back(self) -> None:
         if self._store_down:

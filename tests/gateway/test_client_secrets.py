@@ -298,15 +298,25 @@ def test_failures_add_up_across_gateways_in_redis(
     assert ask(second, bystander.client_id, bystander.client_secret).status_code == 200
 
 
-def test_an_unreachable_store_does_not_stop_token_requests(
+def test_an_unreachable_store_stops_token_requests_as_it_stops_data_requests(
     serve: Callable[..., str], new_client: Callable[..., ClientCredentials]
 ) -> None:
+    """Failing closed (the default): no failure can be counted, and the data requests are refused too, so token
+    requests are 503 ``rate-limit-unavailable``, never served uncounted (they used to be, silently). Failing
+    open, they are served without counting, as the data requests are."""
     closed = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
-    url = serve(redis_url=closed, token_failures_per_client=1, token_failures_per_address=1)
     client = new_client("population:read")
+    closed_url = serve(redis_url=closed, token_failures_per_client=1, token_failures_per_address=1)
+    for secret in ("guess", "guess", client.client_secret):
+        answer = ask(closed_url, client.client_id, secret)
+        assert answer.status_code == 503 and answer.json()["type"] == "/problems/rate-limit-unavailable"
+        assert int(answer.headers["retry-after"]) >= 1
+    open_url = serve(
+        redis_url=closed, rate_limit_fail_open=True, token_failures_per_client=1, token_failures_per_address=1
+    )
     for _ in range(3):
-        assert ask(url, client.client_id, "guess").status_code == 401
-    assert ask(url, client.client_id, client.client_secret).status_code == 200
+        assert ask(open_url, client.client_id, "guess").status_code == 401
+    assert ask(open_url, client.client_id, client.client_secret).status_code == 200
 
 
 def test_without_a_pepper_set_one_is_generated_in_the_data_directory(tmp_path: Path) -> None:
