@@ -356,6 +356,12 @@ DETAILS: dict[str, dict[str, str]] = {
         ),
         "There is no receipt with that id for this client.": "Ứng dụng khách này không có biên nhận nào với mã đó.",
         "No problem type {slug}.": "Không có loại lỗi {slug}.",
+        "The connector of {database} did not load: its routes are not served (/readyz says why).": (
+            "Bộ kết nối của {database} không nạp được: các tuyến của nó không được phục vụ (/readyz cho biết lý do)."
+        ),
+        "No database {database} is served here (served: {served}).": (
+            "Cổng kết nối không phục vụ cơ sở dữ liệu {database} (đang phục vụ: {served})."
+        ),
         "no database {database}: not in the axis catalogue, the settings' connectors nor the submitted operations "
         "(known: {known})": (
             "không có cơ sở dữ liệu {database}: không có trong danh mục của trục kết nối, trong các bộ kết nối của "
@@ -367,6 +373,11 @@ DETAILS: dict[str, dict[str, str]] = {
         ),
         "no operation {ids} (gateway exchange dead-letters lists the dead letters)": (
             "không có thao tác {ids} (lệnh gateway exchange dead-letters liệt kê các thư chết)"
+        ),
+    },
+    "operation-not-supported": {
+        "The connector of {database} does not offer this operation ({method} .../{path}).": (
+            "Bộ kết nối của {database} không hỗ trợ thao tác này ({method} .../{path})."
         ),
     },
     "not-ready": {

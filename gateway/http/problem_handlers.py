@@ -19,6 +19,7 @@ from gateway.core.problems import (
     MethodNotAllowed,
     NotFound,
     NotReady,
+    OperationNotSupported,
     Problem,
     ValidationFailed,
     from_connector_error,
@@ -92,11 +93,43 @@ def _allowed_methods(request: Request) -> str:
     return ", ".join(sorted(allowed))
 
 
+_DATABASES = "/v1/databases/"
+
+
+def _not_found(request: Request) -> Problem:
+    """A 404 that says what is wrong under ``/v1/databases/{id}/``: no database of that id is served (naming those
+    that are, as the OpenAPI document does), its connector did not load, or (405) the database is served but its
+    connector does not offer the operation another database answers at this path."""
+    path = request.url.path
+    if not path.startswith(_DATABASES):
+        return NotFound()
+    database_id, _, rest = path.removeprefix(_DATABASES).partition("/")
+    state = getattr(request.app.state, "gateway", None)
+    if state is None or not database_id:
+        return NotFound()
+    registry = state.registry
+    if database_id in registry.failures:
+        return NotFound(f"The connector of {database_id} did not load: its routes are not served (/readyz says why).")
+    if database_id not in registry.databases:
+        served = ", ".join(sorted(registry.databases)) or "none"
+        return NotFound(f"No database {database_id} is served here (served: {served}).")
+    for other in registry.databases:
+        if other == database_id:
+            continue
+        scope = {**request.scope, "path": f"{_DATABASES}{other}/{rest}"}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.routes):
+            return OperationNotSupported(
+                f"The connector of {database_id} does not offer this operation ({request.method} .../{rest}).",
+                headers={"Allow": _allowed_methods(request)},
+            )
+    return NotFound()
+
+
 async def _on_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     problem: Problem
     if exc.status_code == 404:
-        problem = NotFound()
+        problem = _not_found(request)
     elif exc.status_code == 405:
         problem = MethodNotAllowed(headers={**(exc.headers or {}), "Allow": _allowed_methods(request)})
     elif _json_body_unreadable(request, exc):

@@ -40,6 +40,32 @@ def test_unknown_route_is_a_404_problem(api: httpx.Client, catalogue: dict[str, 
     assert body["instance"] == path
 
 
+def test_a_wrong_database_or_an_operation_it_does_not_offer_says_so(
+    make_settings: Callable[..., Settings], sector_url: str, catalogue: dict[str, Any]
+) -> None:
+    """Under /v1/databases/{id}/: a database not served is named, with those that are (as the OpenAPI document
+    does); one served whose connector does not offer what another database answers at this path is a 405
+    operation-not-supported with Allow. Both used to be a bare 404."""
+    settings = make_settings(
+        connectors={
+            "population": {"config": {"url": sector_url, "writes": {}}},
+            "civil_status": {"connector": "population", "config": {"url": sector_url}},
+        }
+    )
+    with InProcessGateway(create_app(settings)) as gateway, gateway.client() as client:
+        wrong = client.get("/v1/databases/populaton/records/068185000123")
+        body = check_problem(wrong, catalogue, status=404)
+        assert body["detail"] == "No database populaton is served here (served: civil_status, population)."
+        read_only = client.post("/v1/databases/civil_status/records", json={"operations": []})
+        body = check_problem(read_only, catalogue, status=405)
+        assert body["type"] == "/problems/operation-not-supported"
+        assert body["detail"] == "The connector of civil_status does not offer this operation (POST .../records)."
+        assert "allow" in read_only.headers
+        assert check_problem(client.get("/v1/databases/population/nothing"), catalogue, status=404)["type"] == (
+            "/problems/not-found"
+        )
+
+
 @pytest.mark.parametrize(
     ("method", "path"),
     [
