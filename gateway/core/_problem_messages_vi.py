@@ -387,6 +387,13 @@ DETAILS: dict[str, dict[str, str]] = {
         "The gateway is not ready ({reason}).": "Cổng kết nối chưa sẵn sàng ({reason}).",
     },
     "oauth-error": {
+        (
+            "A token request is a form: send it with Content-Type: application/x-www-form-urlencoded "
+            "(RFC 6749 section 4.4.2), not as JSON or another type."
+        ): (
+            "Yêu cầu cấp mã truy cập là một biểu mẫu: hãy gửi với Content-Type: application/x-www-form-urlencoded "
+            "(RFC 6749 mục 4.4.2), không gửi dạng JSON hay kiểu khác."
+        ),
         "Use one client authentication method, not two.": (
             "Chỉ dùng một phương thức xác thực ứng dụng khách, không dùng đồng thời hai phương thức."
         ),

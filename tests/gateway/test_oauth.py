@@ -163,6 +163,14 @@ def test_json_body_is_not_a_token_request(api: httpx.Client, reader: ClientCrede
         auth=(reader.client_id, reader.client_secret),
     )
     _problem(response, 400, "invalid_request")
+    # Without HTTP Basic, the credentials in the JSON body: the answer names the body's type (it was a 401
+    # "client authentication is required", which sent a newcomer looking at the credentials).
+    response = api.post(
+        "/oauth/token",
+        json={"grant_type": "client_credentials", "client_id": reader.client_id, "client_secret": "x"},
+    )
+    _problem(response, 400, "invalid_request")
+    assert "application/x-www-form-urlencoded" in response.json()["error_description"]
 
 
 def test_suspended_client_gets_no_token(api: httpx.Client, make_client: Callable[..., ClientCredentials]) -> None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from fastapi import APIRouter, Form, Header, Request, Response
 from pydantic import BaseModel, Field
 
+from gateway.core.problems import OAuthError
 from gateway.http.deps import StateDep
 from gateway.http.openapi import problem_responses
 from gateway.identity.client_credentials import (
@@ -22,6 +23,9 @@ if TYPE_CHECKING:
     from gateway.identity.tokens import IssuedToken
 
 router = APIRouter(tags=["auth"])
+
+#: The media types a token request's body may have: a form (RFC 6749 section 4.4.2), as FastAPI reads one.
+_FORMS = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
 #: The headers of every token answer besides its content type (RFC 6749 section 5.1).
 TOKEN_HEADERS = ((b"cache-control", b"no-store"), (b"pragma", b"no-cache"))
@@ -113,6 +117,15 @@ async def issue_token(
     """Client credentials by HTTP Basic (`client_secret_basic`), in the form body (`client_secret_post`), or as
     a signed assertion (`private_key_jwt`). A client id or an address with too many failed requests in the
     last minutes is refused (429 `too-many-failures`, with `Retry-After`) before its credentials are checked."""
+    content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if content_type and content_type not in _FORMS:
+        # A JSON body (the commonest mistake) would otherwise be read as a form without fields: a 401 "client
+        # authentication is required" that names the wrong cause.
+        raise OAuthError(
+            "invalid_request",
+            "A token request is a form: send it with Content-Type: application/x-www-form-urlencoded "
+            "(RFC 6749 section 4.4.2), not as JSON or another type.",
+        )
     form = TokenForm(grant_type, scope, client_id, client_secret, client_assertion_type, client_assertion)
     address = request.client.host if request.client is not None else None
     issued = await token_answer(state, form, authorization=authorization, address=address)
