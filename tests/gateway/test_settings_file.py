@@ -154,6 +154,30 @@ def test_config_check_refuses_a_missing_file(tmp_path: Path) -> None:
     assert result.returncode == 2 and "does not exist" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_config_check_reads_the_key_files_it_is_given(tmp_path: Path) -> None:
+    """A wrong data-keys or pepper file (a Secret of the wrong content, say) is refused by the check, not by the
+    server's start after it; an absent one is named, as the first process to start generates it."""
+    settings_file = write(tmp_path / "gateway.toml", "token_ttl_seconds = 600\n")
+    keys, pepper = tmp_path / "keys" / "data-keys", tmp_path / "keys" / "pepper"
+    env = {"GATEWAY_DATA_KEY_FILE": str(keys), "GATEWAY_SECRET_PEPPER_PATH": str(pepper)}
+    absent = cli("config", "check", str(settings_file), cwd=tmp_path, env=env)
+    assert absent.returncode == 0, absent.stderr
+    assert f"note: the data key file {keys} does not exist" in absent.stderr
+    assert f"note: the secret pepper file {pepper} does not exist" in absent.stderr
+    assert not keys.exists() and not pepper.exists(), "the check changes nothing"
+    keys.parent.mkdir()
+    keys.write_text("not a key\n", encoding="utf-8")
+    wrong = cli("config", "check", str(settings_file), cwd=tmp_path, env=env)
+    assert wrong.returncode == 2 and "invalid data keys" in wrong.stderr and "Traceback" not in wrong.stderr
+    keys.write_text(Fernet.generate_key().decode() + "\n", encoding="utf-8")
+    pepper.write_bytes(b"\n")
+    empty = cli("config", "check", str(settings_file), cwd=tmp_path, env=env)
+    assert empty.returncode == 2 and f"secret_pepper_path: {pepper} is empty" in empty.stderr
+    pepper.write_bytes(b"p" * 43 + b"\n")
+    good = cli("config", "check", str(settings_file), cwd=tmp_path, env=env)
+    assert good.returncode == 0 and "note:" not in good.stderr, good.stderr
+
+
 def test_config_check_prints_the_settings_in_effect_with_secrets_masked(tmp_path: Path) -> None:
     data_key = Fernet.generate_key().decode()
     settings_file = write(
