@@ -72,7 +72,10 @@ class MappedConfig(ConnectorConfig):
     naive_datetime_timezone: str = Field(
         default="UTC",
         title="Timezone of naive timestamps",
-        description="IANA zone assumed for timestamps the sector system gives without an offset (SQLite stores none).",
+        description=(
+            "IANA zone assumed for timestamps the sector system gives without an offset (SQLite stores none, many "
+            "platforms send none): ``UTC`` unless set; ``Asia/Ho_Chi_Minh`` for a system writing Vietnam's local time."
+        ),
     )
 
     _check_timezone = field_validator("naive_datetime_timezone")(check_timezone)

@@ -8,9 +8,9 @@ httpx``, and the SOAP adapter, whose zeep transport speaks httpx). Either way: T
 (:func:`ssl_context`), the connection pool's limit, no proxy or netrc from the environment, no redirects followed,
 no cookies kept. :func:`http_client` builds the ``httpx.AsyncClient`` of a connector (an :class:`AsyncClient`,
 whose answers hold no reference cycle once read); :func:`read_limited` reads a streamed httpx answer up to the
-limit and :func:`close_streamed` closes it; :func:`call_deadline` and :func:`attempt_timeout` turn the call's
-deadline into timeouts. Importing this module keeps httpx's per-request log lines out of the logs
-(:func:`without_request_lines`).
+limit and :func:`close_streamed` closes it; :func:`json_body` parses a JSON body; :func:`call_deadline` and
+:func:`attempt_timeout` turn the call's deadline into timeouts. Importing this module keeps httpx's per-request log
+lines out of the logs (:func:`without_request_lines`).
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ __all__ = [
     "close_streamed",
     "deadline_passed",
     "http_client",
+    "json_body",
     "parse_links",
     "read_limited",
     "ssl_context",
@@ -181,6 +182,16 @@ async def read_limited(response: httpx.Response, limit: int, label: str) -> byte
             raise _too_large(limit, label)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+#: The UTF-8 byte-order mark some platforms (.NET's) put before a JSON document.
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def json_body(content: bytes) -> Any:
+    """The JSON document of an answer's body, a leading UTF-8 byte-order mark skipped (RFC 8259 §8.1 lets a reader
+    ignore it; .NET services send one); ``orjson.JSONDecodeError`` when the body is not JSON."""
+    return orjson.loads(content.removeprefix(_UTF8_BOM))
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ the work for one connector. See ``docs/axis-platform.md``.
 """
 
 from .config import AxisProfile, EnvelopeProfile, LgspAuth, PlatformToken, RequestMetadata
-from .session import PlatformSession, Verdict, access_token_header
+from .session import PlatformSession, TokenRateLimited, Verdict, access_token_header
 
 __all__ = [
     "AxisProfile",
@@ -17,6 +17,7 @@ __all__ = [
     "PlatformSession",
     "PlatformToken",
     "RequestMetadata",
+    "TokenRateLimited",
     "Verdict",
     "access_token_header",
 ]

@@ -183,7 +183,9 @@ class RequestMetadata(ConfigModel):
     service code ``MaTichHop`` of this connection). A context field the call lacks takes its value from
     ``fallback`` (health checks run outside any caller's request: give them a procedure code and the gateway's
     agency code), else it is left out, and the platform may refuse the call. The request id is never left out: a
-    call without one gets a new one.
+    call without one gets a new one. With ``location: header`` every value is ASCII text (HTTP header values carry
+    nothing else): constants and fallback values that are not are refused when the configuration is loaded, and a
+    call's context value that is not is left out.
     """
 
     location: Literal["header", "fields"] = Field(
@@ -202,12 +204,18 @@ class RequestMetadata(ConfigModel):
     constants: dict[str, str] = Field(
         default_factory=dict,
         title="Constants",
-        description="Platform name -> fixed value (``MaTichHop: BTP_LLTP``): the connection's integration service.",
+        description=(
+            "Platform name -> fixed value (``MaTichHop: BTP_LLTP``): the connection's integration service. ASCII "
+            "text with ``location: header`` (header values carry nothing else): codes, not names."
+        ),
     )
     fallback: dict[str, str] = Field(
         default_factory=dict,
         title="Fallback values",
-        description="Context field -> value sent when the call's context lacks it (``purpose`` of health checks).",
+        description=(
+            "Context field -> value sent when the call's context lacks it (``purpose`` of health checks); ASCII "
+            "text with ``location: header``."
+        ),
     )
 
     @field_validator("fields")
@@ -224,16 +232,16 @@ class RequestMetadata(ConfigModel):
     def _check_constants(cls, value: dict[str, str]) -> dict[str, str]:
         for name, constant in value.items():
             _check_name(name)
-            if not constant.isprintable() or len(constant) > 1024:
-                raise ValueError(f"the value of {name!r} is not printable text of at most 1024 characters")
+            _check_text(name, constant)
         return value
 
     @field_validator("fallback")
     @classmethod
     def _check_fallback(cls, value: dict[str, str]) -> dict[str, str]:
-        for name in value:
+        for name, fallback in value.items():
             if name not in CONTEXT_FIELDS or name == "deadline":
                 raise ValueError(f"{name!r} is not a context field with a fallback")
+            _check_text(name, fallback)
         return value
 
     @model_validator(mode="after")
@@ -244,12 +252,27 @@ class RequestMetadata(ConfigModel):
         if self.location == "header":
             for name in names:
                 _header(name)
+            # HTTP header values are ASCII (RFC 9110 §5.5): httpx cannot send other text, aiohttp would send bytes
+            # each platform reads its own way.
+            for where, values in (("constants", self.constants), ("fallback", self.fallback)):
+                for name, value in values.items():
+                    if not value.isascii():
+                        raise ValueError(
+                            f"{where}.{name}: the value goes in an HTTP header (location: header), which carries "
+                            "ASCII text only; give the code rather than the name (an agency's electronic code, "
+                            "000.00.11.H41), or send the metadata as request fields (location: fields, REST)"
+                        )
         return self
 
 
 def _check_name(name: str) -> None:
     if not _FIELD_NAME.match(name):
         raise ValueError(f"{name!r} is not a field name")
+
+
+def _check_text(name: str, value: str) -> None:
+    if not value.isprintable() or len(value) > 1024:
+        raise ValueError(f"the value of {name!r} is not printable text of at most 1024 characters")
 
 
 class EnvelopeProfile(ConfigModel):
@@ -342,3 +365,15 @@ class AxisProfile(ConfigModel):
     envelope: EnvelopeProfile | None = Field(
         default=None, title="Envelope", description="The platform's answer envelope; answers are read as is when unset."
     )
+
+    def header_names(self) -> set[str]:
+        """The headers (lower-case names) the profile sets on every call: ``lgspaccesstoken``, the token's header
+        and, with ``location: header``, the metadata's. A connection's own credentials must use none of them."""
+        names: set[str] = set()
+        if self.auth is not None:
+            names.add(self.auth.header.lower())
+            if self.auth.token_endpoint is not None:
+                names.add(self.auth.token_endpoint.header.lower())
+        if self.metadata.location == "header":
+            names.update(name.lower() for name in (*self.metadata.fields, *self.metadata.constants))
+        return names

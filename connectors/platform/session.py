@@ -4,14 +4,18 @@ One :class:`PlatformSession` per connector instance, shared by its concurrent ca
 all the calls that need it (single flight), cached until shortly before it expires, and dropped when the platform
 answers 401 to it. Failures become connector errors: a token the platform will not issue, or a call it refuses,
 is :class:`~connectors.errors.UpstreamRefused` (its message says so, and health checks show it); a token endpoint
-that fails or cannot be reached is an ordinary upstream failure. Messages name the kind of failure, the HTTP
-status and the platform's result code and correlation id, never the platform's text (it may quote personal data).
+that fails or cannot be reached is an ordinary upstream failure, one that rate limits the gateway (429) is
+:class:`TokenRateLimited` (worth another attempt after its ``Retry-After``), one that redirects a protocol error.
+Messages name the kind of failure, the HTTP status and the platform's result code and correlation id when they are
+short codes (``[A-Za-z0-9._:-]``, at most 64 characters; else "unreadable"), never the platform's text (it may
+quote personal data).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import re
 import time
 import uuid
 from collections.abc import Mapping
@@ -30,13 +34,35 @@ from connectors.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from connectors.http import json_body, parse_retry_after
 
 from .config import AxisProfile, EnvelopeProfile, LgspAuth, PlatformToken
 
 if TYPE_CHECKING:
     from connectors.http import HttpClient
 
-__all__ = ["PlatformSession", "Verdict", "access_token_header", "dotted"]
+__all__ = ["PlatformSession", "TokenRateLimited", "Verdict", "access_token_header", "dotted", "shown_code"]
+
+#: What a result code or correlation id from the platform must look like to be quoted in a message.
+_SHOWN_CODE = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
+
+
+def shown_code(value: str) -> str:
+    """``value`` (a result code, a correlation id the platform sent) as a message may quote it: itself when it is
+    a short code of letters, digits and ``._:-``, else ``"unreadable"`` (free text may quote personal data)."""
+    return value if _SHOWN_CODE.match(value) else "unreadable"
+
+
+class TokenRateLimited(UpstreamUnavailable):
+    """The platform's token endpoint is rate limiting the gateway (HTTP 429): no token for now. ``retry_after``
+    is the wait its ``Retry-After`` asks for, in seconds (``None`` without one): a call may try again after it when
+    that fits in its deadline."""
+
+    reason = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float | None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 def access_token_header(auth: LgspAuth) -> str:
@@ -71,7 +97,8 @@ class _Token:
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """What an envelope said: its result code (``None`` when the answer is not an envelope), its correlation id,
-    and the error it means (``None`` for success)."""
+    and the error it means (``None`` for success). The code of an error and the correlation id are as messages
+    quote them (:func:`shown_code`)."""
 
     code: str | None
     correlation_id: str | None
@@ -137,17 +164,10 @@ class PlatformSession:
                 if config.client_id is not None:
                     form |= {"client_id": config.client_id, "client_secret": secret}
                 response = await http.request("POST", config.url, data=form, headers=headers, deadline=deadline)
-        status = response.status
-        if status == 503:
-            raise UpstreamUnavailable(f"{self.label}: the platform's token endpoint is unavailable (HTTP 503)")
-        if status >= 500:
-            raise UpstreamError(
-                f"{self.label}: the platform's token endpoint failed (HTTP {status})", reason="status_5xx"
-            )
-        if status != 200:
-            raise UpstreamRefused(f"{self.label}: the platform refused the token request (HTTP {status})")
+        if response.status != 200:
+            raise self._token_failure(response.status, response.headers)
         try:
-            body: Any = orjson.loads(response.content)
+            body: Any = json_body(response.content)
         except orjson.JSONDecodeError:
             raise UpstreamError(f"{self.label}: the platform's token answer is not JSON", reason="protocol") from None
         value = dotted(body, config.token_at())
@@ -162,6 +182,25 @@ class PlatformSession:
         margin = min(config.refresh_margin_seconds, lifetime / 2)
         self._token = _Token(f"{config.scheme} {value}" if config.scheme else value, requested + lifetime - margin)
         return self._token
+
+    def _token_failure(self, status: int, headers: Mapping[str, str]) -> UpstreamError:
+        """The error of a token request answered ``status`` (not 200)."""
+        if status == 503:
+            return UpstreamUnavailable(f"{self.label}: the platform's token endpoint is unavailable (HTTP 503)")
+        if status >= 500:
+            return UpstreamError(
+                f"{self.label}: the platform's token endpoint failed (HTTP {status})", reason="status_5xx"
+            )
+        if status == 429:  # throttled, not refused: the same request succeeds later
+            return TokenRateLimited(
+                f"{self.label}: the platform's token endpoint is rate limiting the gateway (HTTP 429)",
+                retry_after=parse_retry_after(headers.get("Retry-After")),
+            )
+        if 300 <= status < 400:  # redirects are not followed: the URL is the platform's own, or wrong
+            return UpstreamError(
+                f"{self.label}: the platform's token endpoint answered a redirect (HTTP {status})", reason="protocol"
+            )
+        return UpstreamRefused(f"{self.label}: the platform refused the token request (HTTP {status})")
 
     def invalidate(self, used: Mapping[str, str]) -> None:
         """Drop the cached token if it is the one the platform just refused (not a newer one)."""
@@ -193,8 +232,11 @@ class PlatformSession:
         return values | metadata.constants
 
     def metadata_headers(self, context: RequestContext | None = None) -> dict[str, str]:
-        """The metadata to send as headers (none when the profile puts it in the request's fields)."""
-        return self.metadata(context) if self.profile.metadata.location == "header" else {}
+        """The metadata to send as headers (none when the profile puts it in the request's fields); a context value
+        that is not ASCII text is left out (header values carry nothing else; the configuration's are checked)."""
+        if self.profile.metadata.location != "header":
+            return {}
+        return {name: value for name, value in self.metadata(context).items() if value.isascii()}
 
     def metadata_fields(self, context: RequestContext | None = None) -> dict[str, str]:
         """The metadata to send as request fields (none when the profile puts it in headers)."""
@@ -213,10 +255,12 @@ class PlatformSession:
         if envelope is None or code is None or isinstance(code, bool | dict | list):
             return Verdict(None, None)
         code_text = str(code).strip()
-        correlation = str(correlation_id)[:128] if isinstance(correlation_id, str | int) else None
+        correlation_text = str(correlation_id).strip() if isinstance(correlation_id, str | int) else ""
+        correlation = shown_code(correlation_text) if correlation_text else None
         if code_text in envelope.success_codes:
             return Verdict(code_text, correlation)
-        suffix = f"result code {code_text[:32]}" + (f", correlation id {correlation}" if correlation else "")
+        # Both are the platform's text: quoted only when they are codes.
+        suffix = f"result code {shown_code(code_text)}" + (f", correlation id {correlation}" if correlation else "")
         error: ConnectorError
         if code_text in envelope.not_found_codes:
             error = RecordNotFound(f"no {self.label} record with that key")
@@ -228,4 +272,4 @@ class PlatformSession:
             error = UpstreamTimeout(f"{self.label}: the sector system did not answer the platform in time ({suffix})")
         else:
             error = UpstreamError(f"{self.label}: the platform answered an error ({suffix})", reason="status_5xx")
-        return Verdict(code_text, correlation, error)
+        return Verdict(shown_code(code_text), correlation, error)

@@ -17,7 +17,7 @@ from urllib.parse import quote_plus
 import orjson
 
 from connectors.errors import UpstreamError
-from connectors.http import HttpClient
+from connectors.http import HttpClient, json_body
 
 from .config import AccessKeyAuth, ApiKeyAuth, Auth, BearerAuth, NoAuth, OAuth2ClientCredentials
 
@@ -112,7 +112,7 @@ class OAuth2Authenticator(Authenticator):
         if response.status != 200:
             raise TokenRefused(response.status)
         try:
-            body: Any = orjson.loads(response.content)
+            body: Any = json_body(response.content)
         except orjson.JSONDecodeError:
             raise TokenRefused(0) from None
         access_token = body.get("access_token") if isinstance(body, dict) else None

@@ -31,6 +31,7 @@ from connectors.http import (
     from_response,
     from_status,
 )
+from connectors.platform import TokenRateLimited
 
 from .auth import Authenticator, TokenRefused
 from .config import RestConnectorConfig
@@ -137,6 +138,8 @@ class UpstreamClient:
             raise deadline_passed(self._label) from None
         except TokenRefused as exc:
             return self._token_failure(exc)
+        except TokenRateLimited as exc:  # the platform's token endpoint: another attempt after its Retry-After
+            return Failure(exc, True, exc.retry_after)
         except UpstreamError as exc:
             return Failure(exc, False)
         except (httpx.HTTPError, aiohttp.ClientError, OSError) as exc:  # the transport may let its own errors out

@@ -10,7 +10,7 @@ import re
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from connectors.http.config import (
     BearerAuth,
@@ -157,6 +157,18 @@ Auth = Annotated[
     NoAuth | BearerAuth | ApiKeyAuth | AccessKeyAuth | OAuth2ClientCredentials, Field(discriminator="type")
 ]
 """One of the authentication schemes, chosen by its ``type``."""
+
+
+def _auth_headers(auth: Auth) -> set[str]:
+    """The headers (lower-case names) an authentication scheme sets on every call."""
+    match auth:
+        case BearerAuth() | OAuth2ClientCredentials():
+            return {"authorization"}
+        case ApiKeyAuth(header=header):
+            return {header.lower()}
+        case AccessKeyAuth():
+            return {auth.app_name_header.lower(), auth.access_key_header.lower(), auth.secret_key_header.lower()}
+    return set()
 
 
 # -- pagination ----------------------------------------------------------------------------------------------
@@ -414,6 +426,19 @@ class RestConnectorConfig(HttpConnectorConfig):
                 if path is not None:
                     _jmespath(path)
         return value
+
+    @model_validator(mode="after")
+    def _check_platform_headers(self) -> RestConnectorConfig:
+        if self.axis is None:
+            return self
+        clash = sorted(_auth_headers(self.auth) & self.axis.header_names())
+        if clash:
+            raise ValueError(
+                f"'auth' ({self.auth.type}) and the platform (axis) would both set the header {clash[0]!r}, and one "
+                "would replace the other: send the platform's token in another header (axis.auth.token_endpoint: "
+                "header X-Authentication-Token, scheme null)"
+            )
+        return self
 
     # -- end of axis profile -----------------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from connectors.base import (
     UpstreamError,
 )
 from connectors.fields import ConversionFailed
+from connectors.http import json_body
 from connectors.mapped import MappedConnector
 from connectors.record_mapping import Getter, RecordMapping, compile_expression
 from contracts import Contract, ContractQuery
@@ -88,7 +89,7 @@ class RestConnector(MappedConnector[RestConnectorConfig, RecordMapping]):
 
     def _json(self, answer: Answer) -> Any:
         try:
-            return orjson.loads(answer.content)
+            return json_body(answer.content)
         except orjson.JSONDecodeError:
             raise UpstreamError(f"{self.slug}: the sector system's answer is not JSON", reason="protocol") from None
 

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from connectors.errors import UpstreamError
-from connectors.http import HttpClient, from_status
+from connectors.http import HttpClient, from_status, json_body
 from connectors.platform import AxisProfile, PlatformSession
 from connectors.record_mapping import compile_expression
 
@@ -88,7 +88,7 @@ class RestPlatform:
         ``expected`` are the statuses the call takes as answers; an answer outside them is read only for its
         envelope. Without ``require_json``, a body that is not JSON is no error (a health endpoint's page)."""
         try:
-            body: Any = orjson.loads(answer.content)
+            body: Any = json_body(answer.content)
         except orjson.JSONDecodeError:
             body = _NOT_JSON
         envelope = isinstance(body, dict) and self._code is not None

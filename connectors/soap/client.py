@@ -1,10 +1,13 @@
 """One zeep client per connector: the WSDL read once, envelopes built by zeep, calls sent over pooled httpx.
 
-zeep reads the WSDL (synchronously, so in a worker thread, once, on the first call), builds each request
-envelope from the operation's types and applies WS-Security; :class:`LimitedTransport`, a
-``zeep.transports.AsyncTransport`` over the connector's ``httpx.AsyncClient``, sends it and reads at most
-``max_response_bytes`` of the answer. Every call runs under one deadline that covers loading the WSDL, its
-retries and their backoff waits. The HTTP client, its limits, the retries and the meaning of HTTP failures are
+The WSDL is read once, on the first call, for every concurrent caller: downloaded in the event loop over the
+connector's ``httpx.AsyncClient`` (at most ``max_response_bytes``), then read by zeep (synchronously, so in a
+worker thread) from those bytes, all within ``wsdl_timeout_seconds``: a WSDL that never ends is abandoned, its
+connection closed, and zeep never downloads a document itself (nor loads imports over the network). zeep builds
+each request envelope from the operation's types and applies WS-Security; :class:`LimitedTransport`, a
+``zeep.transports.AsyncTransport`` over the same client, sends it and reads at most ``max_response_bytes`` of the
+answer. Every call runs under one deadline that covers waiting for the WSDL, its retries and their backoff
+waits. The HTTP client, its limits, the retries and the meaning of HTTP failures are
 those of every HTTP adapter (:mod:`connectors.http`); answers are parsed by
 :func:`connectors.soap.envelope.parse_envelope`.
 """
@@ -27,7 +30,7 @@ from zeep.wsdl.utils import etree_to_string
 from zeep.wsse.username import UsernameToken
 
 from connectors.context import current_context, forwarded_headers
-from connectors.errors import BadQuery, UpstreamError
+from connectors.errors import BadQuery, RecordNotFound, UpstreamError, UpstreamTimeout
 from connectors.http import (
     Failure,
     HttpClient,
@@ -41,9 +44,9 @@ from connectors.http import (
     from_status,
     http_client,
     read_limited,
-    ssl_context,
     without_request_lines,
 )
+from connectors.platform import TokenRateLimited
 
 from .config import BasicAuth, BearerAuth, SoapConnectorConfig, UsernameTokenAuth
 from .envelope import Envelope, fault_error, parse_envelope
@@ -75,19 +78,43 @@ class _Bearer(httpx.Auth):
 
 
 class LimitedTransport(AsyncTransport):
-    """zeep's async transport over the connector's pooled client, streaming answers up to ``max_bytes``."""
+    """zeep's async transport over the connector's pooled client: answers streamed up to ``max_bytes``, the
+    connection's own credentials (``auth``) on each request it sends, and the documents zeep loads served from
+    ``documents`` (URL -> content, fetched beforehand in the event loop under the WSDL's limits): zeep's own
+    synchronous, unbounded download is never used."""
 
-    def __init__(self, http: httpx.AsyncClient, wsdl_http: httpx.Client, *, max_bytes: int, label: str) -> None:
-        super().__init__(client=http, wsdl_client=wsdl_http)  # type: ignore[no-untyped-call]
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        max_bytes: int,
+        label: str,
+        auth: httpx.Auth | None = None,
+        documents: Mapping[str, bytes] | None = None,
+    ) -> None:
+        # zeep wants a synchronous client for documents; none is made: _load_remote_data never downloads.
+        super().__init__(client=http, wsdl_client=http)  # type: ignore[no-untyped-call]
         self.max_bytes = max_bytes
         self.label = label
+        self.auth = auth
+        self.documents = dict(documents or {})
+
+    def _load_remote_data(self, url: str) -> bytes:
+        """A document zeep asks for by URL: the WSDL fetched beforehand; any other is refused (zeep's settings
+        forbid loading imports over the network, this keeps it so)."""
+        content = self.documents.get(url)
+        if content is None:
+            raise UpstreamError(
+                f"{self.label}: the WSDL refers to a document the gateway does not load", reason="protocol"
+            )
+        return content
 
     async def post(self, address: str, message: bytes, headers: Mapping[str, str]) -> httpx.Response:
         """POST ``message`` to ``address``; the answer is read in full, unless it exceeds the limit (then an
         :class:`UpstreamError`)."""
         http: httpx.AsyncClient = self.client
         request = http.build_request("POST", address, content=message, headers=dict(headers))
-        response = await http.send(request, stream=True)
+        response = await http.send(request, stream=True, auth=self.auth)
         try:
             content = await read_limited(response, self.max_bytes, self.label)
         finally:
@@ -113,6 +140,10 @@ def _http_auth(config: SoapConnectorConfig) -> httpx.Auth | None:
     return None
 
 
+#: The statuses SOAP sends its faults with: 500 (SOAP 1.1, and SOAP 1.2's receiver), 400 (SOAP 1.2's sender).
+_FAULT_STATUSES = frozenset({400, 500})
+
+
 class SoapClient:
     """Sends the connector's operations to the SOAP service; safe to share between concurrent tasks.
 
@@ -125,43 +156,83 @@ class SoapClient:
         self._label = label
         self._retrier = Retrier(config.retry, label=label, rng=rng)
         self._retry_statuses = self._retrier.statuses
+        # The connection's own HTTP credentials go with its own requests (the WSDL, calls, the probe), never with
+        # the platform's token requests; the configuration refuses them in the header the platform's token uses.
+        self._auth = _http_auth(config)
         self._http: httpx.AsyncClient | None = None
-        self._wsdl_http: httpx.Client | None = None
         self._token_http: HttpClient | None = None  # the platform's token fetches, over self._http
         self._loading: asyncio.Future[Binding] | None = None
         self._bound: Binding | None = None
         # -- axis profile: the platform's headers and result code (connectors/soap/platform.py) --
         self._platform = SoapPlatform(config.axis, config.namespaces, label=label) if config.axis is not None else None
 
-    # -- the pooled clients and the WSDL ---------------------------------------------------------------------
+    # -- the pooled client and the WSDL ----------------------------------------------------------------------
 
-    def _clients(self) -> tuple[httpx.AsyncClient, httpx.Client]:
-        if self._http is None or self._wsdl_http is None:
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
             config = self._config
-            verify = ssl_context(config.ca_bundle)
             # Deadlines are the connector's own (one per call, retries included): httpx only bounds connecting.
             timeout = httpx.Timeout(None, connect=config.connect_timeout_seconds)
-            self._http = http_client(config, verify=verify, auth=_http_auth(config), timeout=timeout)
-            self._wsdl_http = httpx.Client(
-                verify=verify,
-                auth=_http_auth(config),
-                timeout=httpx.Timeout(config.wsdl_timeout_seconds, connect=config.connect_timeout_seconds),
-                follow_redirects=False,
-                trust_env=False,
-            )
+            self._http = http_client(config, timeout=timeout)
             self._token_http = HttpClient(config, label=self._label, client=self._http)
-        return self._http, self._wsdl_http
+        return self._http
 
     def _platform_http(self) -> HttpClient:
         """The base's client over the pooled httpx client, for the platform's token endpoint."""
-        self._clients()
+        self._client()
         assert self._token_http is not None
         return self._token_http
 
-    def _load(self) -> Binding:
-        """Read the WSDL and resolve the service, port, address and operations (in a worker thread)."""
+    async def _load(self) -> Binding:
+        """Fetch the WSDL and read it, within ``wsdl_timeout_seconds`` in all: past it, the loading is abandoned."""
         config = self._config
-        http, wsdl_http = self._clients()
+        seconds = config.wsdl_timeout_seconds
+        deadline = asyncio.get_running_loop().time() + seconds
+        http = self._client()  # made here, in the event loop, not in the worker thread
+        documents = {config.wsdl: await self._fetch_wsdl(config.wsdl, deadline)} if "://" in config.wsdl else {}
+        try:
+            async with asyncio.timeout_at(deadline) as within:
+                return await asyncio.to_thread(self._read_wsdl, http, documents)
+        except TimeoutError:
+            if not within.expired():
+                raise
+            message = f"{self._label}: the WSDL was not read within {seconds:g} s"
+            raise UpstreamError(message, reason="protocol") from None
+
+    async def _fetch_wsdl(self, url: str, deadline: float) -> bytes:
+        """The WSDL at ``url``, downloaded in the event loop: refused beyond ``max_response_bytes``, abandoned (its
+        connection closed) when ``deadline`` passes."""
+        config = self._config
+        http = self._client()
+        seconds, limit = config.wsdl_timeout_seconds, config.max_response_bytes
+        try:
+            async with asyncio.timeout_at(deadline):
+                response = await http.send(http.build_request("GET", url), stream=True, auth=self._auth)
+        except TimeoutError:
+            raise UpstreamTimeout(f"{self._label}: the WSDL was not served within {seconds:g} s") from None
+        try:
+            status = response.status_code
+            if not 200 <= status < 300:
+                if status >= 500:
+                    raise from_status(status, self._label, retry=self._retry_statuses).error
+                raise UpstreamError(f"{self._label}: the WSDL cannot be fetched (HTTP {status})", reason="protocol")
+            try:
+                async with asyncio.timeout_at(deadline):
+                    return await read_limited(response, limit, self._label)
+            except TimeoutError:  # it kept coming: a WSDL without end, or one dripping in
+                message = f"{self._label}: the WSDL did not end within {seconds:g} s"
+                raise UpstreamError(message, reason="protocol") from None
+            except UpstreamError:  # read_limited's one error: too large
+                raise UpstreamError(
+                    f"{self._label}: the WSDL is larger than {limit} bytes", reason="protocol"
+                ) from None
+        finally:
+            await close_streamed(response)
+
+    def _read_wsdl(self, http: httpx.AsyncClient, documents: Mapping[str, bytes]) -> Binding:
+        """Read the WSDL (``documents`` holds it when it was fetched) and resolve the service, port, address and
+        operations: zeep's work, synchronous, in a worker thread; calls will go over ``http``."""
+        config = self._config
         settings = zeep.Settings(
             strict=True, forbid_dtd=True, forbid_entities=True, forbid_external=True, xml_huge_tree=False
         )
@@ -170,7 +241,9 @@ class SoapClient:
             wsse = UsernameToken(  # type: ignore[no-untyped-call]
                 config.auth.username, config.auth.password.get_secret_value(), use_digest=config.auth.digest
             )
-        transport = LimitedTransport(http, wsdl_http, max_bytes=config.max_response_bytes, label=self._label)
+        transport = LimitedTransport(
+            http, max_bytes=config.max_response_bytes, label=self._label, auth=self._auth, documents=documents
+        )
         client = zeep.AsyncClient(  # type: ignore[no-untyped-call]
             config.wsdl, wsse=wsse, transport=transport, settings=settings
         )
@@ -182,6 +255,7 @@ class SoapClient:
         port = ports.get(config.port) if config.port else next(iter(ports.values()), None)
         if port is None:
             raise UpstreamError(f"{self._label}: the WSDL's service has no such port", reason="protocol")
+        # Through the platform, ``address`` is required: its credentials never go where a WSDL says.
         address = config.address or (port.binding_options or {}).get("address")
         if not isinstance(address, str) or not address.startswith(("http://", "https://")):
             raise UpstreamError(f"{self._label}: the WSDL names no http(s) address for the port", reason="protocol")
@@ -201,19 +275,15 @@ class SoapClient:
             return exc
         if isinstance(exc, httpx.HTTPError):
             return from_exception(exc, self._label).error
-        if isinstance(exc, zeep.exceptions.TransportError):
-            status = exc.status_code or 0
-            if status >= 500:
-                return from_status(status, self._label, retry=self._retry_statuses).error
-            return UpstreamError(f"{self._label}: the WSDL cannot be fetched (HTTP {status})", reason="protocol")
         if isinstance(exc, OSError):
             return UpstreamError(f"{self._label}: the WSDL file cannot be read", reason="connect")
         return UpstreamError(f"{self._label}: the WSDL cannot be read ({type(exc).__name__})", reason="protocol")
 
     async def binding(self, deadline: float) -> Binding:
-        """The WSDL's binding, read on first use by one worker thread for every concurrent caller."""
+        """The WSDL's binding, read on first use once for every concurrent caller. A caller whose deadline passes
+        stops waiting; the loading goes on for the others until ``wsdl_timeout_seconds`` have passed."""
         if self._loading is None:
-            self._loading = asyncio.ensure_future(asyncio.to_thread(self._load))
+            self._loading = asyncio.ensure_future(self._load())
             # A caller gone (its deadline passed) leaves the outcome to the next one; never "never retrieved".
             self._loading.add_done_callback(lambda done: done.cancelled() or done.exception())
         loading = self._loading
@@ -231,7 +301,7 @@ class SoapClient:
         return bound
 
     async def close(self) -> None:
-        """Close the pooled connections."""
+        """Close the pooled connections (a WSDL being fetched is abandoned)."""
         loading, self._loading = self._loading, None
         if loading is not None and not loading.done():
             loading.cancel()
@@ -239,9 +309,6 @@ class SoapClient:
             http, self._http = self._http, None
             self._token_http = None
             await http.aclose()
-        if self._wsdl_http is not None:
-            wsdl_http, self._wsdl_http = self._wsdl_http, None
-            wsdl_http.close()
 
     # -- calls -----------------------------------------------------------------------------------------------
 
@@ -290,35 +357,53 @@ class SoapClient:
         attempt_timeout(self._config, deadline, self._label)  # raises when the deadline has passed
         transport: LimitedTransport = bound.client.transport
         sent = {**self._context_headers(), **headers}
+        platform = self._platform
         try:
             async with asyncio.timeout_at(deadline):
-                if self._platform is not None:
-                    sent |= await self._platform.headers(self._platform_http(), deadline)
+                if platform is not None:
+                    sent |= await platform.headers(self._platform_http(), deadline)
                 response = await transport.post(bound.address, message, sent)
         except TimeoutError:
             raise deadline_passed(self._label) from None
+        except TokenRateLimited as exc:  # the platform's token endpoint: another attempt after its Retry-After
+            return Failure(exc, True, exc.retry_after)
         except (httpx.HTTPError, OSError) as exc:
             logger.debug("%s: %s", self._label, type(exc).__name__)
             return from_exception(exc, self._label)
         status = response.status_code
-        if self._platform is not None and status in {401, 403}:
+        if platform is not None and status == 401:
             self._platform_refusal(status, sent)
             return None
-        # SOAP 1.1 sends faults with 500, SOAP 1.2 with 400 (sender) or 500 (receiver); other answers with 200.
-        if status == 200 or (status in {400, 500} and "xml" in response.headers.get("Content-Type", "")):
-            try:
-                parsed = parse_envelope(response.content, self._label)
-            except UpstreamError:
-                if status == 200:
-                    raise
-                return from_response(status, response.headers, self._label, retry=self._retry_statuses)
-            if self._platform is not None:
-                self._platform.judge(parsed)  # the platform's result code, before the Body's fault
+        parsed = self._answer_envelope(response)
+        if platform is not None:
+            if parsed is not None:
+                platform.judge(parsed)  # the platform's result code, before the Body's fault and the status
+            if status == 403:
+                raise platform.session.refused(status)
+        if parsed is not None:
             if parsed.fault is not None:
                 raise fault_error(parsed.fault, self._label, not_found=not_found)
             if status == 200:
                 return parsed
         return from_response(status, response.headers, self._label, retry=self._retry_statuses)
+
+    def _answer_envelope(self, response: httpx.Response) -> Envelope | None:
+        """The envelope of an answer to read as one: any 200 (a protocol error if it is none); an XML answer with
+        a fault's status (SOAP 1.1 sends faults with 500, SOAP 1.2 with 400 or 500), or through the platform with
+        one of its envelope's statuses (a 504 whose result code says the sector system did not answer it)."""
+        status = response.status_code
+        if status != 200:
+            statuses = self._platform.statuses if self._platform is not None else frozenset()
+            if "xml" not in response.headers.get("Content-Type", "") or (
+                status not in _FAULT_STATUSES and status not in statuses
+            ):
+                return None
+        try:
+            return parse_envelope(response.content, self._label)
+        except UpstreamError:
+            if status == 200:
+                raise
+            return None
 
     def _platform_refusal(self, status: int, sent: Mapping[str, str]) -> None:
         """Forget the platform token a 401 answered (the call is tried again with a new one); raise the refusal
@@ -330,20 +415,82 @@ class SoapClient:
         raise self._platform.session.refused(status)
 
     async def get_endpoint(self, seconds: float) -> None:
-        """An HTTP GET of the service's address (a health probe): any answer below 500 means it is up."""
+        """The health probe without a ``ping`` operation: an HTTP GET of the service's address (after the WSDL is
+        read), its answer read up to ``max_response_bytes``.
+
+        Direct, any answer below 500 means up: the service answers. Through the platform, a 401 makes it fetch a
+        new token and try once more; a 401 again, or a 403, is the platform refusing the gateway
+        (:class:`UpstreamRefused`); an answer with the platform's result code is judged by it; and, when the
+        profile describes the envelope, an answer whose status the platform wraps (200, ``envelope.statuses``)
+        but that carries no result code (a web page, a portal's login form) is not the platform's: an
+        :class:`UpstreamError` rather than up."""
         deadline = call_deadline(seconds)
         bound = await self.binding(deadline)
-        http, _ = self._clients()
+        reauthenticated = False
+        while True:
+            sent, response, content = await self._probe(bound.address, deadline)
+            status = response.status_code
+            platform = self._platform
+            if platform is None:
+                if status >= 500:
+                    raise from_response(status, response.headers, self._label, retry=self._retry_statuses).error
+                return
+            if status == 401 and platform.refreshable and not reauthenticated:
+                platform.session.invalidate(sent)  # the token was revoked: a new one, once
+                reauthenticated = True
+                continue
+            self._judge_probe(platform, response, content)
+            return
+
+    async def _probe(self, address: str, deadline: float) -> tuple[dict[str, str], httpx.Response, bytes]:
+        """One GET of ``address``: the headers sent, the (closed) answer and its body."""
+        http = self._client()
+        sent = self._context_headers()
         try:
             async with asyncio.timeout_at(deadline):
-                extra = await self._platform.headers(self._platform_http(), deadline) if self._platform else {}
-                response = await http.get(bound.address, headers={**self._context_headers(), **extra})
+                if self._platform is not None:
+                    sent |= await self._platform.headers(self._platform_http(), deadline)
+                response = await http.send(
+                    http.build_request("GET", address, headers=sent), stream=True, auth=self._auth
+                )
+                try:
+                    content = await read_limited(response, self._config.max_response_bytes, self._label)
+                finally:
+                    await close_streamed(response)
         except TimeoutError:
             raise deadline_passed(self._label) from None
         except (httpx.HTTPError, OSError) as exc:
             raise from_exception(exc, self._label).error from None
-        if response.status_code >= 500:
-            raise from_status(response.status_code, self._label, retry=self._retry_statuses).error
+        return sent, response, content
+
+    def _judge_probe(self, platform: SoapPlatform, response: httpx.Response, content: bytes) -> None:
+        """Raise the error of a probe's answer through the platform, if it is not up."""
+        status = response.status_code
+        if status == 401:
+            raise platform.session.refused(status)
+        wrapped = status == 200 or status in platform.statuses
+        code = None
+        if wrapped and platform.wraps:
+            try:
+                parsed: Envelope | None = parse_envelope(content, self._label)
+            except UpstreamError:
+                parsed = None  # not an envelope: no result code
+            try:
+                code = platform.judge(parsed) if parsed is not None else None  # raises what an error code means
+            except RecordNotFound:
+                raise UpstreamError(
+                    f"{self._label}: the platform found nothing at the service's address", reason="protocol"
+                ) from None
+        if status == 403:
+            raise platform.session.refused(status)
+        if status >= 500 and code is None:
+            raise from_response(status, response.headers, self._label, retry=self._retry_statuses).error
+        if wrapped and platform.wraps and code is None:
+            raise UpstreamError(
+                f"{self._label}: the answer to the health probe is not the platform's (HTTP {status} without its "
+                "result code)",
+                reason="protocol",
+            )
 
     def deserialize(self, operation: str, envelope: Envelope) -> Any:
         """The operation's result as zeep builds it from the WSDL's types (for ``zeep`` mapping), after a call."""

@@ -225,9 +225,10 @@ class RetryPolicy(HttpRetryPolicy):
 class SoapConnectorConfig(HttpConnectorConfig):
     """A SOAP sector service: its WSDL, authentication, the operations that read and search, and the mapping.
 
-    The WSDL is read once (from ``wsdl``, a URL or a local file) on the first call; calls go to the address it
-    names, or to ``address``, over one pooled HTTP client with TLS verification on (``ca_bundle`` adds a private
-    CA). Answers are parsed with DTDs and entity declarations refused, then mapped field by field, either with
+    The WSDL is read once (from ``wsdl``, a URL or a local file) on the first call, within ``wsdl_timeout_seconds``
+    and ``max_response_bytes``; calls go to the address it names, or to ``address`` (required through the
+    platform, ``axis``), over one pooled HTTP client with TLS verification on (``ca_bundle`` adds a private CA).
+    Answers are parsed with DTDs and entity declarations refused, then mapped field by field, either with
     XPath over the SOAP Body (``mapping: xpath``: every value is the text the service sent) or with JMESPath
     over the objects zeep builds from the WSDL's types (``mapping: zeep``). Every call (and the health probe)
     carries the request context in the HTTP headers ``context_headers`` names.
@@ -244,7 +245,10 @@ class SoapConnectorConfig(HttpConnectorConfig):
     address: str | None = Field(
         default=None,
         title="Address",
-        description="``http(s)://`` endpoint to call instead of the WSDL's ``soap:address`` (a gateway, a proxy).",
+        description=(
+            "``http(s)://`` endpoint to call instead of the WSDL's ``soap:address`` (a gateway, a proxy); required "
+            "with ``axis``: the platform's endpoint for the service, the only place its credentials go."
+        ),
     )
     auth: SoapAuth = Field(
         default_factory=lambda: NoAuth(type="none"),
@@ -263,7 +267,12 @@ class SoapConnectorConfig(HttpConnectorConfig):
     ping: PingOperation | None = Field(
         default=None,
         title="Health operation",
-        description="The call health checks make; when unset they fetch the endpoint's WSDL (``?wsdl``).",
+        description=(
+            "The call health checks make. When unset they send an HTTP GET to the service's address: up when it "
+            "answers below 500; through the platform (``axis``), refused on a 401 (after one new token) or a 403, "
+            "judged by the result code of an answer carrying one, and, with an ``envelope``, failed on an answer "
+            "with status 200 or one of its ``statuses`` but no result code (not the platform's)."
+        ),
     )
     mapping: Literal["xpath", "zeep"] = Field(
         default="xpath",
@@ -291,7 +300,14 @@ class SoapConnectorConfig(HttpConnectorConfig):
         description="Fault codes meaning 'no such record': a local name (``KhongTimThay``) or ``{namespace}name``.",
     )
     wsdl_timeout_seconds: float = Field(
-        default=10.0, gt=0, le=300, title="WSDL timeout", description="Deadline for reading the WSDL."
+        default=10.0,
+        gt=0,
+        le=300,
+        title="WSDL timeout",
+        description=(
+            "Deadline for reading the WSDL, whole: fetching it (at most ``max_response_bytes``) and reading its "
+            "types. Past it the reading is abandoned and the calls waiting for it fail; the next call tries again."
+        ),
     )
     max_connections: int = Field(
         default=32, ge=1, le=1000, title="Connections", description="Connections kept to the service at most."
@@ -322,6 +338,24 @@ class SoapConnectorConfig(HttpConnectorConfig):
                 if path is not None:
                     check_xpath(path)
         return value
+
+    @model_validator(mode="after")
+    def _check_platform(self) -> SoapConnectorConfig:
+        axis = self.axis
+        if axis is None:
+            return self
+        if self.address is None:
+            raise ValueError(
+                "'address' is required with 'axis': the platform's endpoint for the service, where its credentials "
+                "and token are sent (never to the address a WSDL names)"
+            )
+        if isinstance(self.auth, BasicAuth | BearerAuth) and "authorization" in axis.header_names():
+            raise ValueError(
+                f"'auth' ({self.auth.type}) and the platform's token would both use the Authorization header, and "
+                "one would replace the other: send the platform's token in another header (axis.auth.token_endpoint: "
+                "header X-Authentication-Token, scheme null)"
+            )
+        return self
 
     # -- end of axis profile -----------------------------------------------------------------------------------
 

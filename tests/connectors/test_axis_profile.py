@@ -12,11 +12,18 @@ import socket
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from judicial_records_fixtures import requests
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from support import LiveServer
 
 from connectors.base import Connector
 from connectors.business import BusinessConnector
@@ -30,10 +37,13 @@ from connectors.errors import (
     UpstreamUnavailable,
 )
 from connectors.judicial_records import JudicialRecordsConnector
+from connectors.platform import AxisProfile
 from connectors.rest import RestConnectorConfig
-from connectors.soap import SoapConnectorConfig
+from connectors.soap import SoapConnector, SoapConnectorConfig
 from contracts.business import EnterpriseQuery
 from simulators.http import SimulatorServer
+from simulators.judicial_records_soap import JudicialRecordsService, soap_connector_config
+from simulators.judicial_records_soap.wsdl import wsdl_document
 from simulators.ndxp_hub import HubCredentials, NdxpHub, via_hub
 from simulators.sectors import SectorContext, load_sector_system
 
@@ -381,3 +391,246 @@ def test_the_hub_answers_502_for_a_service_description_it_cannot_fetch(world: Wo
     answer = httpx.get(f"{world.hub_url}/ndxp/LLTP-GONE/ws/ly-lich-tu-phap?wsdl", timeout=10)
     assert answer.status_code == 502, answer.text
     assert answer.text == "the sector system cannot be reached"
+
+
+# -- what the platform answers, and what it is sent ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "error", "reason"),
+    [
+        ("98", 504, UpstreamTimeout, "timeout"),
+        ("97", 503, UpstreamUnavailable, "connect"),
+        ("99", 502, UpstreamError, "status_5xx"),
+        ("13", 403, UpstreamRefused, "refused"),
+    ],
+)
+async def test_a_soap_error_envelope_under_the_platforms_own_status(
+    world: World, hub: NdxpHub, code: str, status: int, error: type[UpstreamError], reason: str
+) -> None:
+    """A platform answers its SOAP envelope with the status of what happened (504: the sector system did not answer
+    it in time) rather than SOAP's 500: the result code decides, as in REST, for every status in ``statuses``."""
+    config = world.soap()
+    envelope = AxisProfile.model_validate(config["axis"]).envelope
+    assert envelope is not None and status in envelope.statuses
+    hub.misbehave(mode="error_envelope", code=code, status=status)
+    async with JudicialRecordsConnector.from_config(config) as connector:
+        with use_context(CONTEXT), pytest.raises(error) as info:
+            await connector.get(config["canary"])
+    assert type(info.value) is error and info.value.reason == reason
+    assert f"result code {code}, correlation id " in info.value.message
+    assert [call.code for call in hub.calls()] == [code]  # judged by its code: a 504 that says 98 is not retried
+
+
+async def test_a_soap_connection_through_the_platform_calls_its_address_only(
+    world: World, hub: NdxpHub, tmp_path: Path
+) -> None:
+    """The platform's credentials (its token, ``lgspaccesstoken`` and its secret key) go to the platform's endpoint
+    the configuration names, never to the address a WSDL names: without ``address`` the configuration is refused."""
+    soap = world.soap()
+    without = {key: value for key, value in soap.items() if key != "address"}
+    with pytest.raises(ConnectorConfigError, match="'address' is required with 'axis'"):
+        JudicialRecordsConnector.from_config(without)
+    seen: list[dict[str, str]] = []
+
+    async def collect(request: Request) -> Response:
+        seen.append(dict(request.headers))
+        return Response(b"", 500)
+
+    with LiveServer(Starlette(routes=[Route("/{path:path}", collect, methods=["GET", "POST"])])) as elsewhere:
+        local = tmp_path / "lltp.wsdl"
+        local.write_bytes(wsdl_document(elsewhere.url))  # a WSDL naming another server
+        async with JudicialRecordsConnector.from_config(soap | {"wsdl": str(local)}) as connector:
+            with use_context(CONTEXT):
+                await connector.get(soap["canary"])
+            assert (await connector.check()).ok
+    assert seen == []
+    assert [call.code for call in hub.calls("LLTP")] == ["00", "00"]
+
+
+@pytest.mark.parametrize("protocol", ["rest", "soap"])
+@pytest.mark.parametrize(
+    ("change", "complaint"),
+    [
+        (
+            {"constants": {"MaTichHop": "X", "TenDonVi": "Sở Tư pháp"}},
+            "constants.TenDonVi: the value goes in an HTTP header",
+        ),
+        ({"fallback": {"purpose": "Cấp phiếu lý lịch tư pháp"}}, "fallback.purpose: the value goes in an HTTP header"),
+        ({"fallback": {"purpose": "1.001612\n{}"}}, "the value of 'purpose' is not printable text"),
+    ],
+)
+def test_metadata_a_header_cannot_carry_is_refused_at_load(
+    world: World, protocol: str, change: dict[str, Any], complaint: str
+) -> None:
+    config = world.rest() if protocol == "rest" else world.soap()
+    connector = BusinessConnector if protocol == "rest" else JudicialRecordsConnector
+    metadata = {**config["axis"]["metadata"], **change}
+    with pytest.raises(ConnectorConfigError) as info:
+        connector.from_config(config | {"axis": {**config["axis"], "metadata": metadata}})
+    assert complaint in info.value.message
+    if protocol == "rest" and "constants" in change:  # request fields carry any text
+        fields = {**metadata, "location": "fields"}
+        BusinessConnector.from_config(config | {"axis": {**config["axis"], "metadata": fields}})
+
+
+async def test_a_context_value_a_header_cannot_carry_is_left_out(world: World, hub: NdxpHub) -> None:
+    config = world.soap()
+    async with JudicialRecordsConnector.from_config(config) as connector:
+        with use_context(replace(CONTEXT, actor="Cán bộ Nguyễn Văn A")):
+            await connector.get(config["canary"])
+    (call,) = hub.calls("LLTP")
+    assert call.code == "00" and "MaCanBo" not in call.metadata and call.metadata["MaDVC"] == "1.000001"
+
+
+def test_own_credentials_and_the_platforms_token_in_one_header_are_refused(world: World) -> None:
+    soap, rest = world.soap(), world.rest()
+    for auth in ({"type": "basic", "username": "axis", "password": "pw"}, {"type": "bearer", "token": "t"}):
+        with pytest.raises(ConnectorConfigError, match="would both use the Authorization header"):
+            JudicialRecordsConnector.from_config(soap | {"auth": auth})
+    with pytest.raises(ConnectorConfigError, match="would both set the header 'authorization'"):
+        BusinessConnector.from_config(rest | {"auth": {"type": "bearer", "token": "t"}})
+    elsewhere = {"header": "X-Authentication-Token", "scheme": None}
+    for config, connector in ((soap, JudicialRecordsConnector), (rest, BusinessConnector)):
+        token = {**config["axis"]["auth"]["token_endpoint"], **elsewhere}
+        axis = {**config["axis"], "auth": {**config["axis"]["auth"], "token_endpoint": token}}
+        connector.from_config(config | {"axis": axis, "auth": {"type": "bearer", "token": "t"}})
+
+
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass
+class Front:
+    """A proxy in front of the hub, standing for a platform's front end: it passes everything on, but can throttle
+    or redirect token requests and put a byte-order mark before JSON answers (as .NET platforms do); it records
+    the headers of the token requests."""
+
+    hub_url: str
+    throttle: int = 0
+    retry_after: str | None = None
+    redirect: bool = False
+    bom: bool = False
+    token_requests: list[dict[str, str]] = field(default_factory=list)
+
+    def app(self) -> Starlette:
+        return Starlette(routes=[Route("/{path:path}", self._forward, methods=["GET", "POST"])])
+
+    async def _forward(self, request: Request) -> Response:
+        if request.url.path == "/token":
+            self.token_requests.append({name.lower(): value for name, value in request.headers.items()})
+            if self.throttle:
+                self.throttle -= 1
+                return Response(
+                    b"slow down", 429, headers={"Retry-After": self.retry_after} if self.retry_after else {}
+                )
+            if self.redirect:
+                return Response(b"", 302, headers={"Location": "https://login.example.gov.vn/"})
+        skipped = {"host", "content-length", "connection", "accept-encoding"}
+        headers = {name: value for name, value in request.headers.items() if name.lower() not in skipped}
+        async with httpx.AsyncClient(trust_env=False, timeout=10) as http:
+            answer = await http.request(
+                request.method,
+                self.hub_url + request.url.path,
+                params=request.url.query,
+                headers=headers,
+                content=await request.body(),
+            )
+        content, media = answer.content, answer.headers.get("content-type", "")
+        if self.bom and "json" in media:
+            content = _UTF8_BOM + content
+        return Response(content, answer.status_code, media_type=media or None)
+
+
+@pytest.fixture
+def front(world: World) -> Iterator[tuple[Front, str]]:
+    proxy = Front(world.hub_url)
+    with LiveServer(proxy.app()) as live:
+        yield proxy, live.url
+
+
+def _through(world: World, front_url: str, protocol: str, **profile: Any) -> tuple[dict[str, Any], Connector[Any]]:
+    if protocol == "rest":
+        config = via_hub(world.hub, front_url, "DKDN", world.business, protocol="rest", **profile)
+        return config, BusinessConnector.from_config(config)
+    config = via_hub(world.hub, front_url, "LLTP", world.judicial, protocol="soap", **profile)
+    return config, JudicialRecordsConnector.from_config(config)
+
+
+@pytest.mark.parametrize("protocol", ["rest", "soap"])
+async def test_a_throttled_token_endpoint_is_waited_for_not_a_refusal(
+    world: World, hub: NdxpHub, front: tuple[Front, str], protocol: str
+) -> None:
+    proxy, url = front
+    proxy.throttle, proxy.retry_after = 1, "1"
+    config, connector = _through(world, url, protocol)
+    async with connector:
+        started = time.monotonic()
+        with use_context(CONTEXT):
+            await connector.get(config["canary"])  # after the wait the token endpoint asked for
+        assert time.monotonic() - started >= 0.9
+    assert len(proxy.token_requests) == 2 and hub.count("tokens_issued") == 1
+    # A wait beyond the call's deadline: the call fails at once, the platform busy rather than refusing.
+    proxy.throttle, proxy.retry_after = 10, "30"
+    config, connector = _through(world, url, protocol)
+    async with connector:
+        started = time.monotonic()
+        with use_context(CONTEXT), pytest.raises(UpstreamUnavailable) as info:
+            await connector.get(config["canary"])
+        assert time.monotonic() - started < 2
+        check = await connector.check()
+    assert info.value.reason == "rate_limited"
+    assert "the platform's token endpoint is rate limiting the gateway (HTTP 429)" in info.value.message
+    assert check.ok is False and "refused" not in check.message
+
+
+@pytest.mark.parametrize("protocol", ["rest", "soap"])
+async def test_a_redirected_token_request_is_a_protocol_error(
+    world: World, hub: NdxpHub, front: tuple[Front, str], protocol: str
+) -> None:
+    proxy, url = front
+    proxy.redirect = True
+    config, connector = _through(world, url, protocol)
+    async with connector:
+        with use_context(CONTEXT), pytest.raises(UpstreamError) as info:
+            await connector.get(config["canary"])
+    assert not isinstance(info.value, UpstreamRefused) and info.value.reason == "protocol"
+    assert "the platform's token endpoint answered a redirect (HTTP 302)" in info.value.message
+    assert len(proxy.token_requests) == 1  # neither followed nor retried
+
+
+@pytest.mark.parametrize("protocol", ["rest", "soap"])
+async def test_json_after_a_byte_order_mark_is_read(
+    world: World, hub: NdxpHub, front: tuple[Front, str], protocol: str
+) -> None:
+    proxy, url = front
+    proxy.bom = True  # the token answer, and the REST envelope
+    config, connector = _through(world, url, protocol)
+    async with connector:
+        with use_context(CONTEXT):
+            record = await connector.get(config["canary"])
+    assert record.record_id() == config["canary"]
+    assert [call.code for call in hub.calls()] == ["00"]
+
+
+async def test_a_soap_connections_own_credentials_never_go_to_the_token_endpoint(
+    hub: NdxpHub, front: tuple[Front, str]
+) -> None:
+    """A sector service with HTTP Basic of its own, through the platform, whose token travels in another header:
+    each credential goes where it belongs, and the token request carries only the platform's."""
+    proxy, url = front
+    row = requests()[0]
+    with SimulatorServer(JudicialRecordsService(requests(), auth="basic")) as sector:
+        direct = soap_connector_config(sector.url, auth="basic")
+        config = via_hub(
+            hub, url, "LLTP-BASIC", direct, protocol="soap", token_method="GET", token_header="X-Authentication-Token"
+        )
+        async with SoapConnector.from_config(config) as connector:
+            with use_context(CONTEXT):
+                record = await connector.get(row["so_ho_so"])
+    assert record.record_id() == row["so_ho_so"]
+    (token_request,) = proxy.token_requests
+    assert "authorization" not in token_request and token_request["lgspaccesstoken"]
+    (call,) = hub.calls("LLTP-BASIC")
+    assert call.code == "00" and call.headers["authorization"].startswith("Basic ")
+    assert call.headers["x-authentication-token"]
