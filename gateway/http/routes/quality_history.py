@@ -7,10 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
+from sqlmodel import col, select
 
+from gateway.core.problems import NotFound
 from gateway.http.deps import AXIS_ONLY, SessionDep, StateDep
 from gateway.http.openapi import problem_responses
 from gateway.quality.history import MAX_POINTS, HistoryPoint, MonthScores, monthly_scores, read_history
+from gateway.quality.models import QualityHistory as QualityHistoryRow
 
 router = APIRouter(prefix="/v1/quality", tags=["quality"], dependencies=AXIS_ONLY)
 
@@ -47,7 +50,7 @@ def _aware(moment: datetime | None) -> datetime | None:
     summary="Data-quality scores over time",
     response_model=QualityHistory,
     response_model_by_alias=True,
-    responses=problem_responses(401, 403, 422),
+    responses=problem_responses(401, 403, 404, 422),
 )
 async def get_quality_history(
     state: StateDep,
@@ -64,8 +67,14 @@ async def get_quality_history(
 ) -> QualityHistory:
     """Every score each data-quality scan recorded (kept `GATEWAY_QUALITY_HISTORY_RETENTION_DAYS`): per database,
     dimension (correct, complete, clean, live) and rule, the share of passing records, the counts and the sample
-    size; and per month, the scores of the month's last scan. A period ending before it begins holds no point. Needs the
-    scope `axis`."""
+    size; and per month, the scores of the month's last scan. A period ending before it begins holds no point. A
+    database neither in the axis catalogue, configured, nor in the history is `404` (a misspelt id is not an empty
+    history). Needs the scope `axis`."""
+    if database is not None:
+        known = {entry.id for entry in state.catalogue.databases} | set(state.settings.connectors)
+        recorded = select(QualityHistoryRow.id).where(col(QualityHistoryRow.database_id) == database).limit(1)
+        if database not in known and (await session.exec(recorded)).first() is None:
+            raise NotFound(f"No database {database!r} in the axis catalogue.")
     since, until = _aware(from_), _aware(to)
     points = await read_history(session, database_id=database, since=since, until=until, rules=rules, limit=limit + 1)
     truncated = len(points) > limit

@@ -372,6 +372,11 @@ def test_the_history_api_gives_the_points_and_the_months(
     assert backwards.status_code == 200 and backwards.json()["points"] == backwards.json()["months"] == []
     malformed = http.get("/v1/quality/history", params={"from": "last month"}, headers=headers)
     assert malformed.status_code == 422
+    # A misspelt database is not an empty history: 404 (a database of the catalogue never scanned is empty).
+    misspelt = http.get("/v1/quality/history", params={"database": "qhist_apu"}, headers=headers)
+    assert misspelt.status_code == 404 and misspelt.json()["type"].endswith("/problems/not-found")
+    unscanned = http.get("/v1/quality/history", params={"database": "land"}, headers=headers)
+    assert unscanned.status_code == 200 and unscanned.json()["points"] == []
 
     assert http.get("/v1/quality/history").status_code == 401
     reader = make_client("population:read")
