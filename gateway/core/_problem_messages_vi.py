@@ -67,16 +67,16 @@ DESCRIPTIONS: dict[str, str] = {
     ),
     "bad-header": (
         "Thiếu hoặc sai định dạng một trường tiêu đề mà quyền khai thác yêu cầu (X-Purpose: mã thủ tục hành chính, "
-        "X-Actor-Id: mã cán bộ thực hiện); ``header`` cho biết trường nào."
+        "X-Actor-Id: mã cán bộ thực hiện); `header` cho biết trường nào."
     ),
     "bad-request": "Yêu cầu sai định dạng.",
     "circuit-open": (
         "Hệ thống chuyên ngành của cơ sở dữ liệu này liên tục gặp lỗi, nên cổng kết nối tạm thời từ chối ngay các "
         "yêu cầu tới nó (cơ chế ngắt mạch, circuit breaker) thay vì bắt người gọi chờ. Hãy thử lại sau số giây "
-        "trong ``Retry-After``."
+        "trong `Retry-After`."
     ),
     "conflict": "Yêu cầu xung đột với dữ liệu đã có, chẳng hạn mã ứng dụng khách đã được dùng.",
-    "content-too-large": "Nội dung yêu cầu lớn hơn mức cổng kết nối chấp nhận; ``max_bytes`` cho biết giới hạn.",
+    "content-too-large": "Nội dung yêu cầu lớn hơn mức cổng kết nối chấp nhận; `max_bytes` cho biết giới hạn.",
     "contract-violation": (
         "Hệ thống chuyên ngành trả về dữ liệu không đúng hợp đồng dữ liệu; dữ liệu đó không được chuyển tiếp."
     ),
@@ -84,16 +84,16 @@ DESCRIPTIONS: dict[str, str] = {
     "exchange-unavailable": (
         "Cổng kết nối không hoàn tất được lượt gửi dữ liệu: cơ sở dữ liệu của cổng, nơi lưu các thao tác, biên "
         "nhận và nhật ký kiểm toán, gặp lỗi hoặc không kết nối được. Câu trả lời này không tiếp nhận thao tác nào. "
-        "Hãy gửi lại đúng yêu cầu đó, với cùng ``Idempotency-Key``, sau một lúc: mỗi thao tác chỉ được lưu tối đa "
+        "Hãy gửi lại đúng yêu cầu đó, với cùng `Idempotency-Key`, sau một lúc: mỗi thao tác chỉ được lưu tối đa "
         "một lần, và lần gửi lại của một lượt đã được lưu sẽ nhận được biên nhận của lượt đó."
     ),
     "header-fields-too-large": (
         "Phần đầu của yêu cầu (dòng yêu cầu và các trường tiêu đề) có nhiều dòng tiêu đề hoặc nhiều byte hơn mức "
-        "cổng kết nối chấp nhận (``GATEWAY_MAX_HEADER_COUNT``, ``GATEWAY_MAX_HEADER_BYTES``); kết nối bị đóng."
+        "cổng kết nối chấp nhận (`GATEWAY_MAX_HEADER_COUNT`, `GATEWAY_MAX_HEADER_BYTES`); kết nối bị đóng."
     ),
     "http-error": "Lỗi ở tầng HTTP không thuộc loại cụ thể hơn, chẳng hạn nội dung biểu mẫu (form) không đọc được.",
     "idempotency-key-reused": (
-        "Ứng dụng khách này đã dùng ``Idempotency-Key`` này cho một yêu cầu khác tới cơ sở dữ liệu này; lần gửi lại "
+        "Ứng dụng khách này đã dùng `Idempotency-Key` này cho một yêu cầu khác tới cơ sở dữ liệu này; lần gửi lại "
         "phải mang đúng các thao tác cũ. Hãy dùng khóa mới cho lượt gửi dữ liệu mới."
     ),
     "insufficient-scope": "Mã truy cập hợp lệ nhưng không mang phạm vi quyền (scope) mà thao tác này cần.",
@@ -111,18 +111,18 @@ DESCRIPTIONS: dict[str, str] = {
     "not-ready": (
         "Cổng kết nối hiện chưa phục vụ được: không kết nối được kho dữ liệu mà nó cần (cơ sở dữ liệu của cổng, "
         "Redis khi bộ giới hạn tần suất được cấu hình từ chối khi lỗi), hoặc chưa nạp được bộ kết nối nào "
-        "(``/readyz``: ``checks`` cho biết thành phần nào), hoặc không kết nối được cơ sở dữ liệu của cổng trong "
+        "(`/readyz`: `checks` cho biết thành phần nào), hoặc không kết nối được cơ sở dữ liệu của cổng trong "
         "khi trả lời. Vui lòng thử lại sau."
     ),
     "oauth-error": (
-        "Yêu cầu cấp mã truy cập bị từ chối; ``error`` mang mã lỗi OAuth 2.0 (401 với ``invalid_client``, 400 với "
+        "Yêu cầu cấp mã truy cập bị từ chối; `error` mang mã lỗi OAuth 2.0 (401 với `invalid_client`, 400 với "
         "các mã khác)."
     ),
     "operation-not-supported": "Bộ kết nối (connector) của cơ sở dữ liệu này không hỗ trợ thao tác này.",
     "quality-refused": (
         "Một thao tác của lượt gửi dữ liệu vi phạm một quy tắc chất lượng dữ liệu mà cơ sở dữ liệu này từ chối (họ "
-        "tên chưa chuẩn hóa, ngày mất trước ngày sinh...): ``rule`` và ``field`` nêu quy tắc và trường vi phạm đầu "
-        "tiên, ``findings`` liệt kê từng thao tác, quy tắc, trường và vấn đề. Không có dữ liệu nào được lưu; hãy "
+        "tên chưa chuẩn hóa, ngày mất trước ngày sinh...): `rule` và `field` nêu quy tắc và trường vi phạm đầu "
+        "tiên, `findings` liệt kê từng thao tác, quy tắc, trường và vấn đề. Không có dữ liệu nào được lưu; hãy "
         "sửa hồ sơ rồi gửi lại."
     ),
     "rate-limit-unavailable": (
@@ -131,22 +131,22 @@ DESCRIPTIONS: dict[str, str] = {
     ),
     "rate-limited": (
         "Ứng dụng khách đã dùng hết số yêu cầu được phép trong lúc này (theo giây hoặc theo ngày). Hãy thử lại sau "
-        "số giây trong ``Retry-After``; các trường tiêu đề ``RateLimit-*``, có trong mọi câu trả lời, mô tả giới "
+        "số giây trong `Retry-After`; các trường tiêu đề `RateLimit-*`, có trong mọi câu trả lời, mô tả giới "
         "hạn của ứng dụng khách."
     ),
     "record-not-found": "Cơ sở dữ liệu không có hồ sơ nào với khóa này.",
     "request-timeout": (
-        "Các trường tiêu đề của yêu cầu không đến trong ``GATEWAY_HEADER_READ_TIMEOUT_SECONDS`` kể từ khi mở kết "
+        "Các trường tiêu đề của yêu cầu không đến trong `GATEWAY_HEADER_READ_TIMEOUT_SECONDS` kể từ khi mở kết "
         "nối (hoặc từ byte đầu tiên của yêu cầu trên kết nối được giữ lại); kết nối bị đóng."
     ),
     "submission-rejected": (
-        "Không thao tác nào của lượt gửi dữ liệu được chấp nhận; ``rejected`` nêu lỗi của từng thao tác (không đúng "
+        "Không thao tác nào của lượt gửi dữ liệu được chấp nhận; `rejected` nêu lỗi của từng thao tác (không đúng "
         "hợp đồng dữ liệu, ghi trường ngoài quyền khai thác...). Không có dữ liệu nào được lưu."
     ),
     "too-many-failures": (
         "Các yêu cầu cấp mã truy cập nhân danh ứng dụng khách này, hoặc từ địa chỉ này, đã thất bại quá nhiều lần "
         "trong mấy phút gần đây; chúng bị từ chối trước khi kiểm tra thông tin xác thực, cho tới khi hết số giây "
-        "trong ``Retry-After``. Thất bại của một ứng dụng khách không chặn các ứng dụng khách khác."
+        "trong `Retry-After`. Thất bại của một ứng dụng khách không chặn các ứng dụng khách khác."
     ),
     "unknown-contract": "Không có hợp đồng dữ liệu (hoặc phiên bản hợp đồng dữ liệu) nào mang tên này.",
     "unsupported-query": "Cơ sở dữ liệu không thực hiện được tổ hợp trường tìm kiếm này.",
@@ -155,11 +155,11 @@ DESCRIPTIONS: dict[str, str] = {
     "upstream-refused": (
         "Nền tảng tích hợp, chia sẻ dữ liệu (trục quốc gia NDXP, LGSP của tỉnh) đã từ chối yêu cầu của cổng kết "
         "nối: không cấp hoặc không chấp nhận mã truy cập, hoặc từ chối thông tin yêu cầu (thiếu mã thủ tục hành "
-        "chính, đơn vị, cán bộ thực hiện: hãy gửi ``X-Purpose`` và ``X-Actor-Id``). Yêu cầu giống hệt sẽ tiếp tục "
+        "chính, đơn vị, cán bộ thực hiện: hãy gửi `X-Purpose` và `X-Actor-Id`). Yêu cầu giống hệt sẽ tiếp tục "
         "bị từ chối cho đến khi kết nối hoặc yêu cầu thay đổi."
     ),
     "upstream-unavailable": ("Không kết nối được hệ thống chuyên ngành của cơ sở dữ liệu này. Vui lòng thử lại sau."),
-    "validation-error": ("Yêu cầu đúng định dạng nhưng có giá trị không hợp lệ; ``errors`` liệt kê các giá trị đó."),
+    "validation-error": ("Yêu cầu đúng định dạng nhưng có giá trị không hợp lệ; `errors` liệt kê các giá trị đó."),
 }
 
 #: The detail answered for a detail the catalogue does not know (a connector's own message, say).

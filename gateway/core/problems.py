@@ -91,7 +91,7 @@ class UnsupportedQuery(BadRequest):
 
 class ValidationFailed(Problem):
     status, slug, title = 422, "validation-error", "Validation error"
-    description = "The request is well-formed but some values are invalid; ``errors`` lists them."
+    description = "The request is well-formed but some values are invalid; `errors` lists them."
 
 
 class InvalidToken(Problem):
@@ -121,7 +121,7 @@ class InsufficientScope(Problem):
 
 class BadHeader(BadRequest):
     slug, title = "bad-header", "Missing or malformed header"
-    description = "A header the grant requires (X-Purpose, X-Actor-Id) is missing or malformed; ``header`` names it."
+    description = "A header the grant requires (X-Purpose, X-Actor-Id) is missing or malformed; `header` names it."
 
     def __init__(self, detail: str, *, header: str) -> None:
         super().__init__(detail, header=header)
@@ -170,8 +170,8 @@ class OAuthError(Problem):
 
     status, slug, title = 400, "oauth-error", "OAuth error"
     description = (
-        "The token request was refused; ``error`` holds the OAuth 2.0 error code "
-        "(401 for ``invalid_client``, 400 otherwise)."
+        "The token request was refused; `error` holds the OAuth 2.0 error code "
+        "(401 for `invalid_client`, 400 otherwise)."
     )
     other_statuses = (401,)
 
@@ -203,8 +203,8 @@ class UpstreamRefused(UpstreamFailed):
     description = (
         "The integration platform the database is reached through (the national axis NDXP, the province's LGSP) "
         "refused the gateway's call: it did not issue or accept the gateway's token, or it refused the request's "
-        "metadata (a missing public-service procedure code, agency or officer: send ``X-Purpose`` and "
-        "``X-Actor-Id``). The same request will be refused again until the connection or the request changes."
+        "metadata (a missing public-service procedure code, agency or officer: send `X-Purpose` and "
+        "`X-Actor-Id`). The same request will be refused again until the connection or the request changes."
     )
 
 
@@ -217,7 +217,7 @@ class CircuitOpen(Problem):
     status, slug, title = 503, "circuit-open", "Circuit open"
     description = (
         "The sector system behind this database has been failing, so the gateway refuses requests to it at once "
-        "for a while (circuit breaker) instead of making callers wait. Retry after ``Retry-After`` seconds."
+        "for a while (circuit breaker) instead of making callers wait. Retry after `Retry-After` seconds."
     )
 
 
@@ -250,7 +250,7 @@ class ExchangeUnavailable(Problem):
     description = (
         "The gateway could not complete the submission: its database, where operations, receipts and the audit "
         "trail are kept, failed or cannot be reached. Nothing is accepted by this answer. Send the same request "
-        "again, with the same ``Idempotency-Key``, later: operations are stored at most once, and a retry of a "
+        "again, with the same `Idempotency-Key`, later: operations are stored at most once, and a retry of a "
         "submission that was stored after all is answered with its receipt."
     )
 
@@ -265,7 +265,7 @@ class ExchangeUnavailable(Problem):
 class IdempotencyKeyReused(Problem):
     status, slug, title = 422, "idempotency-key-reused", "Idempotency key reused"
     description = (
-        "The ``Idempotency-Key`` was already used by this client for a different request to this database; a "
+        "The `Idempotency-Key` was already used by this client for a different request to this database; a "
         "repetition must carry the same operations. Use a new key for a new submission."
     )
 
@@ -273,7 +273,7 @@ class IdempotencyKeyReused(Problem):
 class SubmissionRejected(Problem):
     status, slug, title = 422, "submission-rejected", "Submission rejected"
     description = (
-        "No operation of the submission could be accepted; ``rejected`` gives each one's problem (invalid for "
+        "No operation of the submission could be accepted; `rejected` gives each one's problem (invalid for "
         "the contract, fields outside the grant...). Nothing was stored."
     )
 
@@ -282,7 +282,7 @@ class QualityRefused(Problem):
     status, slug, title = 422, "quality-refused", "Refused for data quality"
     description = (
         "An operation of the submission breaks a data-quality rule this database refuses (a name not normalised, a "
-        "date of death before the date of birth...): ``rule`` and ``field`` name the first, ``findings`` lists "
+        "date of death before the date of birth...): `rule` and `field` name the first, `findings` lists "
         "each operation, rule, field and finding. Nothing was stored; correct the records and submit again."
     )
 
@@ -291,14 +291,14 @@ class NotReady(Problem):
     status, slug, title = 503, "not-ready", "Not ready"
     description = (
         "The gateway cannot serve requests now: a store it needs (its database, Redis for a rate limiter failing "
-        "closed) is unreachable, or no connector loaded (``/readyz``: ``checks`` says which), or its database could "
+        "closed) is unreachable, or no connector loaded (`/readyz`: `checks` says which), or its database could "
         "not be reached while answering. Try again later."
     )
 
 
 class ContentTooLarge(Problem):
     status, slug, title = 413, "content-too-large", "Content too large"
-    description = "The request body is larger than the gateway accepts; ``max_bytes`` gives the limit."
+    description = "The request body is larger than the gateway accepts; `max_bytes` gives the limit."
 
     def __init__(self, max_bytes: int) -> None:
         super().__init__(f"The request body exceeds {max_bytes} bytes.", max_bytes=max_bytes)
@@ -308,14 +308,14 @@ class HeaderFieldsTooLarge(Problem):
     status, slug, title = 431, "header-fields-too-large", "Request header fields too large"
     description = (
         "The request's head (request line and headers) has more header lines or more bytes than the gateway "
-        "accepts (``GATEWAY_MAX_HEADER_COUNT``, ``GATEWAY_MAX_HEADER_BYTES``); the connection is closed."
+        "accepts (`GATEWAY_MAX_HEADER_COUNT`, `GATEWAY_MAX_HEADER_BYTES`); the connection is closed."
     )
 
 
 class RequestTimeout(Problem):
     status, slug, title = 408, "request-timeout", "Request timeout"
     description = (
-        "The request's headers did not arrive within ``GATEWAY_HEADER_READ_TIMEOUT_SECONDS`` of the connection's "
+        "The request's headers did not arrive within `GATEWAY_HEADER_READ_TIMEOUT_SECONDS` of the connection's "
         "start (or of the request's first byte on a kept-alive connection); the connection is closed."
     )
 
@@ -323,8 +323,8 @@ class RequestTimeout(Problem):
 class RateLimited(Problem):
     status, slug, title = 429, "rate-limited", "Too many requests"
     description = (
-        "The client has used up its requests for now (per second or per day). Retry after ``Retry-After`` "
-        "seconds; the ``RateLimit-*`` headers, on every answer, describe the client's limits."
+        "The client has used up its requests for now (per second or per day). Retry after `Retry-After` "
+        "seconds; the `RateLimit-*` headers, on every answer, describe the client's limits."
     )
 
 
@@ -332,7 +332,7 @@ class TooManyFailures(RateLimited):
     slug, title = "too-many-failures", "Too many failed authentications"
     description = (
         "Token requests claiming this client id, or coming from this address, have failed too often in the last "
-        "minutes; they are refused, before their credentials are checked, until ``Retry-After`` seconds have "
+        "minutes; they are refused, before their credentials are checked, until `Retry-After` seconds have "
         "passed. Failures against one client id do not stop other clients."
     )
 

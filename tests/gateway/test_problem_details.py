@@ -112,6 +112,13 @@ def test_every_request_gets_its_own_id(api: httpx.Client) -> None:
 # --- the catalogue ------------------------------------------------------------------------------------------------
 
 
+def test_the_catalogue_reads_as_text_in_both_languages(api: httpx.Client) -> None:
+    """What a client reads at /problems (and in Swagger) has no reStructuredText markup left in it."""
+    for language in ("en", "vi"):
+        entries = api.get("/problems", headers={"Accept-Language": language}).json()
+        assert entries and all("``" not in entry["description"] for entry in entries), language
+
+
 def test_the_catalogue_lists_every_problem_type(api: httpx.Client, catalogue: dict[str, dict[str, Any]]) -> None:
     assert set(catalogue) == {cls.type_uri() for cls in PROBLEM_TYPES.values()}
     for type_uri, entry in catalogue.items():
