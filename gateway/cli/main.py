@@ -521,7 +521,8 @@ def _migrate(step: Any, url: str, revision: str) -> None:
         else:
             typer.echo(f"error: {exc} (this version's revisions go from base to {migrations.HEAD})", err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"database at {migrations.revision_of(url) or 'base (no revision)'}")
+    reached = migrations.revision_of(url)
+    typer.echo(f"database at {reached or 'base'}{' (head)' if reached == migrations.HEAD else ''}")
 
 
 @db_app.command("downgrade")

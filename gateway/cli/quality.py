@@ -91,7 +91,7 @@ def scan(
     from gateway.core.db import standalone_session
     from gateway.core.settings import get_settings
     from gateway.quality.lookups import registry_lookups
-    from gateway.quality.service import NothingScanned, scan_database
+    from gateway.quality.service import IncompleteScan, NothingScanned, scan_database
 
     settings = get_settings()
     require_current_schema(settings.database_url)
@@ -121,6 +121,8 @@ def scan(
             f"the connector of {database_id!r} ({connector.slug}) cannot be scanned: it offers no sample of its raw "
             "records (Connector.sample; the SQL connector and the connectors built on it do)"
         ) from None
+    except IncompleteScan as exc:
+        raise _fail(f"{database_id}: {exc.message}") from None
     except ConnectorError as exc:
         raise _fail(f"{database_id!r} could not be read: {exc.message}") from None
     except NothingScanned:

@@ -10,7 +10,21 @@ from typing import Any, Final
 
 from contracts.names import clean_name
 from gateway.quality._generic import is_empty
-from gateway.quality.rules import OK, SKIP, Dimension, Failure, MappingRule, Outcome, Rule, RuleContext, mask_key, where
+from gateway.quality.rules import (
+    OK,
+    SKIP,
+    Dimension,
+    Failure,
+    MappingRule,
+    NotApplicable,
+    Outcome,
+    Rule,
+    RuleContext,
+    Unverified,
+    mask_key,
+    unverified,
+    where,
+)
 
 __all__ = [
     "SEARCH_CONCURRENCY",
@@ -65,7 +79,9 @@ class UniqueIdentity(Rule):
 
     Every record of a group sharing one identity fails. The other records are looked for in the batch and, when the
     scanned database can be searched (:attr:`~gateway.quality.rules.Lookups.search`), in the whole database, so that
-    a sample finds the duplicates of the records it holds whether or not it holds their twins.
+    a sample finds the duplicates of the records it holds whether or not it holds their twins. A record without a
+    duplicate in the batch whose search the database left unanswered is unverified (one whose query it cannot run
+    is judged by the batch alone, as without a search).
     """
 
     dimension = Dimension.CLEAN
@@ -95,10 +111,13 @@ class UniqueIdentity(Rule):
         except (KeyError, TypeError, ValueError, AttributeError):
             return None
 
-    async def _elsewhere(self, records: Sequence[Mapping[str, Any]], context: RuleContext) -> list[set[str]]:
-        """For each record, the keys of other records of the database with its identity (found by searching)."""
+    async def _elsewhere(
+        self, records: Sequence[Mapping[str, Any]], context: RuleContext
+    ) -> list[set[str] | Unverified]:
+        """For each record, the keys of other records of the database with its identity (found by searching), or
+        how its search went unanswered."""
         search = context.lookups.search if context.lookups else None
-        found: list[set[str]] = [set() for _ in records]
+        found: list[set[str] | Unverified] = [set() for _ in records]
         if search is None or self.query is None:
             return found
         gate = asyncio.Semaphore(SEARCH_CONCURRENCY)
@@ -110,7 +129,10 @@ class UniqueIdentity(Rule):
             async with gate:
                 try:
                     matches = await search(query)
-                except LookupError:
+                except NotApplicable:
+                    return
+                except LookupError as exc:
+                    found[index] = unverified(exc)
                     return
             own = str(record.get(self.key))
             found[index] = {
@@ -134,12 +156,13 @@ class UniqueIdentity(Rule):
             if identity is None:
                 outcomes.append(SKIP)
                 continue
-            others = sorted((keys[identity] | found) - {str(record.get(self.key))})
+            searched = found if isinstance(found, set) else set()
+            others = sorted((keys[identity] | searched) - {str(record.get(self.key))})
             if others:
                 shown = ", ".join(mask_key(other) for other in others[:3])
                 outcomes.append(Failure(f"same {self.what} as record {shown}", weight=len(others)))
             else:
-                outcomes.append(OK)
+                outcomes.append(found if isinstance(found, Unverified) else OK)
         return outcomes
 
 

@@ -5,7 +5,9 @@ record checks, links to other databases) as a :class:`contracts.quality.QualityR
 entry-point group ``gateway.quality_rules`` (:mod:`.declared`); this module turns a declaration into rules.
 
 Cross-database rules (links) ask other national databases through :class:`~gateway.quality.rules.Lookups` (a
-sampled scan has them; submitted records are checked without network calls, so those rules do not apply there):
+sampled scan has them; submitted records are checked without network calls, so those rules do not apply there). A
+record whose question the other database leaves unanswered is :class:`~gateway.quality.rules.Unverified` for the
+rule, never passed:
 
 * :class:`PersonIsCitizen`: the person a record names is a citizen with the same name, birth date and gender (live:
   the identity follows the population database);
@@ -49,12 +51,14 @@ from gateway.quality.rules import (
     Dimension,
     Failure,
     Lookups,
+    NotApplicable,
     Outcome,
     RecordRule,
     Rule,
     RuleContext,
     as_date,
     as_partial_date,
+    unverified,
 )
 from gateway.records.registry import ConnectorRegistry
 
@@ -78,12 +82,13 @@ Answer = TypeVar("Answer")
 
 
 async def _answers(lookup: Callable[[str], Awaitable[Answer]], ids: Sequence[str | None]) -> list[Answer | LookupError]:
-    """The lookup's answer for each id (``LookupError`` when it has none), at most a few at a time."""
+    """The lookup's answer for each id (the ``LookupError`` it raised when it has none; :class:`NotApplicable`
+    without an id), at most a few at a time."""
     gate = asyncio.Semaphore(LOOKUP_CONCURRENCY)
 
     async def one(personal_id: str | None) -> Answer | LookupError:
         if personal_id is None:
-            return LookupError("no personal id")
+            return NotApplicable("no personal id")
         async with gate:
             try:
                 return await lookup(personal_id)
@@ -109,7 +114,9 @@ def _person_id(record: Mapping[str, Any], person: str) -> str | None:
 
 class _LinkRule(Rule):
     """A rule asking another database, through one of the :class:`~gateway.quality.rules.Lookups`, about the person
-    a record names, and judging each record by the answer (it does not apply where there is none)."""
+    a record names, and judging each record by the answer. It does not apply without the lookup (submitted
+    records), to a record naming no person or one the other database does not know (:class:`NotApplicable`); a
+    record whose question that database leaves unanswered is :class:`~gateway.quality.rules.Unverified`."""
 
     person: str = ""
 
@@ -125,15 +132,25 @@ class _LinkRule(Rule):
         """The personal id of the person the rule asks about."""
         return _person_id(record, self.person)
 
+    def applies(self, record: Mapping[str, Any]) -> bool:
+        """Whether the rule can apply to the record whatever the answer (it is not asked about otherwise)."""
+        return True
+
     async def evaluate(self, records: Sequence[Mapping[str, Any]], context: RuleContext) -> list[Outcome]:
         lookup = self.lookup(context.lookups) if context.lookups else None
         if lookup is None:
             return [SKIP] * len(records)
-        answers = await _answers(lookup, [self.personal_id(record) for record in records])
-        return [
-            SKIP if isinstance(answer, LookupError) else self.judge(record, answer, context)
-            for record, answer in zip(records, answers, strict=True)
-        ]
+        answers = await _answers(
+            lookup, [self.personal_id(record) if self.applies(record) else None for record in records]
+        )
+        return [self._outcome(record, answer, context) for record, answer in zip(records, answers, strict=True)]
+
+    def _outcome(self, record: Mapping[str, Any], answer: Any, context: RuleContext) -> Outcome:
+        if isinstance(answer, NotApplicable):
+            return SKIP
+        if isinstance(answer, LookupError):
+            return unverified(answer)
+        return self.judge(record, answer, context)
 
 
 class DeathPropagated(_LinkRule):
@@ -189,6 +206,9 @@ class NoDocumentAfterDeath(_LinkRule):
 
     def lookup(self, lookups: Lookups) -> DeathLookup | None:
         return lookups.population_death
+
+    def applies(self, record: Mapping[str, Any]) -> bool:
+        return bool(self.dates(record))
 
     def judge(self, record: Mapping[str, Any], answer: Any, context: RuleContext) -> Outcome:
         died = answer if isinstance(answer, date) else None
@@ -263,6 +283,9 @@ class MovePropagated(_LinkRule):
 
     def lookup(self, lookups: Lookups) -> CitizenLookup | None:
         return lookups.citizen
+
+    def applies(self, record: Mapping[str, Any]) -> bool:
+        return self.province(record) is not None
 
     def judge(self, record: Mapping[str, Any], answer: Any, context: RuleContext) -> Outcome:
         held = self.province(record)

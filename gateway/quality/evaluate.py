@@ -1,8 +1,11 @@
 """Running a rule set over a batch of records: counts per rule and per dimension, and the worst records.
 
 A record counts in a dimension when at least one rule of that dimension applies to it, and fails it when any of
-those rules fails: "97.5 % of the records are correct" reads as an official expects. Each rule keeps its ten
-worst failures (by weight), with the record's key masked.
+those rules fails: "97.5 % of the records are correct" reads as an official expects. A record that fails no rule of
+the dimension but that one of its rules could not verify (another database left the question unanswered:
+:class:`~gateway.quality.rules.Unverified`) is not known to pass: it is counted as *unverified*, not as checked, so
+that a ratio is the share of the records known to pass among those judged. Each rule keeps its ten worst failures
+(by weight), with the record's key masked.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from gateway.quality.rules import OK, SKIP, Dimension, Failure, Rule, RuleContext, mask_key
+from gateway.quality.rules import SKIP, Dimension, Failure, Rule, RuleContext, Unverified, mask_key
 
 __all__ = ["WORST_PER_RULE", "DimensionCount", "Evaluation", "RuleCount", "WorstRecord", "evaluate", "worst_of"]
 
@@ -31,7 +34,10 @@ class WorstRecord:
 
 @dataclass(slots=True)
 class RuleCount:
-    """One rule's counts over a batch: records it applied to, records that failed, the worst failures."""
+    """One rule's counts over a batch: records it judged (``checked``), records that failed, the worst failures;
+    records it applies to but could not verify (``unverified``: another database gave no usable answer), of which
+    ``unanswered`` because that database did not answer at all (an outage: ``unanswered_by`` names those
+    databases), and why (``causes``: (database, reason) -> records, ``("population", "UpstreamUnavailable")``)."""
 
     rule_id: str
     dimension: Dimension
@@ -40,14 +46,31 @@ class RuleCount:
     checked: int = 0
     failed: int = 0
     worst: list[WorstRecord] = field(default_factory=list)
+    unverified: int = 0
+    unanswered: int = 0
+    causes: dict[tuple[str, str], int] = field(default_factory=dict)
+    unanswered_by: set[str] = field(default_factory=set)
+
+    @property
+    def applies(self) -> int:
+        """Records the rule applies to: judged or unverified."""
+        return self.checked + self.unverified
+
+    @property
+    def ratio(self) -> float | None:
+        """The share of judged records that pass (``None`` when none was judged)."""
+        return (self.checked - self.failed) / self.checked if self.checked else None
 
 
 @dataclass(slots=True)
 class DimensionCount:
-    """One dimension's counts: records some rule of the dimension applied to, records failing any of them."""
+    """One dimension's counts: records judged (failing a rule of the dimension, or passing every one that applies
+    to them), records failing any of them, and records failing none that a rule could not verify (``unverified``:
+    neither passing nor failing, left out of the ratio)."""
 
     checked: int = 0
     failed: int = 0
+    unverified: int = 0
 
     @property
     def ratio(self) -> float | None:
@@ -79,6 +102,7 @@ async def evaluate(
     refs = [mask_key(record.get(key, "")) if record.get(key) is not None else "(no key)" for record in records]
     applied = {dimension: [False] * len(records) for dimension in Dimension}
     failed = {dimension: [False] * len(records) for dimension in Dimension}
+    unknown = {dimension: [False] * len(records) for dimension in Dimension}
     counts: dict[str, RuleCount] = {}
     for rule in rules:
         count = RuleCount(rule.id, rule.dimension, rule.title, rule.title_vi)
@@ -87,16 +111,36 @@ async def evaluate(
         for index, outcome in enumerate(outcomes):
             if outcome == SKIP:
                 continue
+            if isinstance(outcome, Unverified):
+                count.unverified += 1
+                if outcome.outage:
+                    count.unanswered += 1
+                    count.unanswered_by.add(outcome.database)
+                cause = (outcome.database, outcome.reason)
+                count.causes[cause] = count.causes.get(cause, 0) + 1
+                unknown[rule.dimension][index] = True
+                continue
             count.checked += 1
             applied[rule.dimension][index] = True
-            if outcome != OK and isinstance(outcome, Failure):
+            if isinstance(outcome, Failure):
                 count.failed += 1
                 failed[rule.dimension][index] = True
                 failures.append(WorstRecord(refs[index], outcome.detail, float(outcome.weight)))
         count.worst = worst_of(failures)
         counts[rule.id] = count
-    dimensions = {
-        dimension: DimensionCount(checked=sum(applied[dimension]), failed=sum(failed[dimension]))
-        for dimension in Dimension
-    }
+    dimensions = {d: _dimension_count(applied[d], failed[d], unknown[d]) for d in Dimension}
     return Evaluation(records=len(records), rules=counts, dimensions=dimensions)
+
+
+def _dimension_count(applied: Sequence[bool], failed: Sequence[bool], unknown: Sequence[bool]) -> DimensionCount:
+    """A failure decides; then a rule that could not verify; then the rules that judged the record."""
+    count = DimensionCount()
+    for judged, fails, unverified in zip(applied, failed, unknown, strict=True):
+        if fails:
+            count.checked += 1
+            count.failed += 1
+        elif unverified:
+            count.unverified += 1
+        elif judged:
+            count.checked += 1
+    return count

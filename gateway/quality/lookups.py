@@ -3,6 +3,19 @@
 The population database is whichever served database has the contract :data:`contracts.quality.CITIZENS`, the
 civil status database the one with :data:`contracts.quality.DEATH_REGISTRATIONS`. Answers are cached for the length
 of one scan.
+
+What a connector's error means for the rule asking:
+
+* the database does not have the person (:class:`~connectors.base.RecordNotFound`), cannot run the query
+  (:class:`~connectors.base.BadQuery`, :class:`~connectors.base.OperationNotSupported`, a query its model refuses):
+  :class:`~gateway.quality.rules.NotApplicable`, the question has no answer to judge by;
+* its record of the person breaks the contract (:class:`~connectors.base.ContractViolation`):
+  :class:`~gateway.quality.rules.LookupUnanswered`, not an outage;
+* any other failure (unreachable, timed out, refused, failed): :class:`~gateway.quality.rules.LookupUnanswered`, an
+  outage. The records it leaves unverified are counted apart, and a scan with too many is not stored
+  (:mod:`.service`). After :data:`GIVE_UP_AFTER` outages in a row a database is not asked again in the scan: the
+  questions left are unanswered at once, so that a scan against a database that is down ends in seconds, not after
+  a timeout per record.
 """
 
 from __future__ import annotations
@@ -10,28 +23,80 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from pydantic import ValidationError
 
-from connectors.base import Capability, Connector, ConnectorError, RecordNotFound
+from connectors.base import (
+    BadQuery,
+    Capability,
+    Connector,
+    ConnectorError,
+    ContractViolation,
+    OperationNotSupported,
+    RecordNotFound,
+)
 from contracts import Contract
 from contracts.quality import CITIZENS, DEATH_REGISTRATIONS
-from gateway.quality.rules import CitizenLookup, DeathLookup, Lookups, RecordSearch, as_date
+from gateway.quality.rules import (
+    CitizenLookup,
+    DeathLookup,
+    Lookups,
+    LookupUnanswered,
+    NotApplicable,
+    RecordSearch,
+    as_date,
+)
 from gateway.records.registry import ConnectorRegistry
 
-__all__ = ["connector_lookups", "connector_search", "registry_lookups"]
+__all__ = ["GIVE_UP_AFTER", "connector_lookups", "connector_search", "registry_lookups", "unanswered"]
 
 Source = Connector[Any]
 Question = TypeVar("Question")
 Answer = TypeVar("Answer")
 
 
-def _connector_for(registry: ConnectorRegistry, contract_name: str) -> Source | None:
+def _database_for(registry: ConnectorRegistry, contract_name: str) -> tuple[str, Source] | None:
     for database in sorted(registry.databases.values(), key=lambda d: d.id):
         if database.connector.contract.contract_name == contract_name:
-            return database.connector
+            return database.id, database.connector
     return None
+
+
+def unanswered(database: str, error: ConnectorError | ValidationError) -> LookupError:
+    """What a failed question to ``database`` means for the rule asking (see the module's documentation)."""
+    if isinstance(error, BadQuery | OperationNotSupported | ValidationError | RecordNotFound):
+        return NotApplicable(f"{database}: {type(error).__name__}")
+    return LookupUnanswered(database, type(error).__name__, outage=not isinstance(error, ContractViolation))
+
+
+GIVE_UP_AFTER: Final = 25
+"""Questions in a row a database may leave unanswered (an outage) before a scan stops asking it."""
+
+
+class _Reachability:
+    """Whether one database still answers, for the length of one scan: after :data:`GIVE_UP_AFTER` outages in a
+    row (no answer, not even "no such record", in between) it is not asked again, and every later question is
+    unanswered at once, for the same reason as the last one."""
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self.outages = 0
+        self.last: LookupUnanswered | None = None
+
+    async def ask(self, call: Callable[[], Awaitable[Answer]]) -> Answer:
+        if self.last is not None and self.outages >= GIVE_UP_AFTER:
+            raise LookupUnanswered(self.database, self.last.reason)
+        try:
+            answer = await call()
+        except LookupUnanswered as exc:
+            self.outages, self.last = (self.outages + 1, exc) if exc.outage else (0, self.last)
+            raise
+        except LookupError:
+            self.outages = 0
+            raise
+        self.outages = 0
+        return answer
 
 
 def _cached(
@@ -55,46 +120,59 @@ def _cached(
     return cached
 
 
-def _citizen(connector: Source) -> CitizenLookup:
-    async def ask(personal_id: str) -> Mapping[str, Any] | None:
+def _citizen(connector: Source, database: str) -> CitizenLookup:
+    reachability = _Reachability(database)
+
+    async def get(personal_id: str) -> Mapping[str, Any] | None:
         try:
             citizen: Contract = await connector.get(personal_id)
         except RecordNotFound:
             return None
         except ConnectorError as exc:
-            raise LookupError(f"population: {type(exc).__name__}") from None
+            raise unanswered(database, exc) from None
         return citizen.model_dump(mode="json")
+
+    async def ask(personal_id: str) -> Mapping[str, Any] | None:
+        return await reachability.ask(lambda: get(personal_id))
 
     return _cached(ask)
 
 
-def _population_death(citizen: CitizenLookup) -> DeathLookup:
+def _population_death(citizen: CitizenLookup, database: str) -> DeathLookup:
     async def ask(personal_id: str) -> date | None:
         record = await citizen(personal_id)
         if record is None:
-            raise LookupError("population: no such citizen")
+            raise NotApplicable(f"{database}: no such citizen")
         return as_date(record.get("date_of_death"))
 
     return ask
 
 
-def _civil_status_death(connector: Source) -> DeathLookup:
-    query_model = connector.query_model
+def _searches(connector: Source) -> bool:
+    return connector.query_model is not None and connector.offers(Capability.SEARCH)
 
-    async def ask(personal_id: str) -> date | None:
-        if query_model is None or not connector.offers(Capability.SEARCH):
-            raise LookupError("civil status: cannot search")
+
+def _civil_status_death(connector: Source, database: str) -> DeathLookup:
+    query_model = connector.query_model
+    reachability = _Reachability(database)
+
+    async def find(personal_id: str) -> date | None:
+        if query_model is None:  # not given: connector_lookups asks only a connector that searches
+            raise NotApplicable(f"{database}: cannot search")
         try:
             query = query_model.model_validate({"personal_id": personal_id, "kind": "death"})
             page = await connector.search(query, limit=5)
         except (ValidationError, ConnectorError) as exc:
-            raise LookupError(f"civil status: {type(exc).__name__}") from None
+            raise unanswered(database, exc) from None
         for registration in page.items:
             death = getattr(registration, "death", None)
             died = getattr(death, "date_of_death", None)
             if isinstance(died, date):
                 return died
         return None
+
+    async def ask(personal_id: str) -> date | None:
+        return await reachability.ask(lambda: find(personal_id))
 
     return _cached(ask)
 
@@ -103,33 +181,53 @@ SEARCH_LIMIT = 20
 """Matches one identity search reads (a record with more namesakes than that is compared with the first ones)."""
 
 
-def connector_search(connector: Source) -> RecordSearch | None:
-    """A search of the scanned database through its connector (``None`` when it cannot search); the records found
-    come back as contract data, answers cached for the length of one scan."""
+def connector_search(connector: Source, database: str = "scanned database") -> RecordSearch | None:
+    """A search of the scanned database (``database``) through its connector (``None`` when it cannot search); the
+    records found come back as contract data, answers cached for the length of one scan."""
     query_model = connector.query_model
     if query_model is None or not connector.offers(Capability.SEARCH):
         return None
+    reachability = _Reachability(database)
 
-    async def search(query: Mapping[str, Any]) -> list[dict[str, Any]]:
+    async def find(query: Mapping[str, Any]) -> list[dict[str, Any]]:
         try:
             page = await connector.search(query_model.model_validate(dict(query)), limit=SEARCH_LIMIT)
             return [item.model_dump(mode="json") for item in page.items]
         except (ValidationError, ConnectorError) as exc:
-            raise LookupError(f"search: {type(exc).__name__}") from None
+            raise unanswered(database, exc) from None
+
+    async def search(query: Mapping[str, Any]) -> list[dict[str, Any]]:
+        return await reachability.ask(lambda: find(query))
 
     return _cached(search, lambda query: json.dumps(query, sort_keys=True, default=str))
 
 
-def connector_lookups(population: Source | None, civil_status: Source | None = None) -> Lookups:
-    """The lookups the connectors of the population and civil status databases answer (either may be missing)."""
-    citizen = _citizen(population) if population is not None else None
+def connector_lookups(
+    population: Source | None,
+    civil_status: Source | None = None,
+    *,
+    population_id: str = "population",
+    civil_status_id: str = "civil_status",
+) -> Lookups:
+    """The lookups the connectors of the population and civil status databases answer (either may be missing; a
+    civil status connector that cannot search answers none), the databases named by their ids in what the rules
+    say of the records left unverified."""
+    citizen = _citizen(population, population_id) if population is not None else None
+    deaths = civil_status is not None and _searches(civil_status)
     return Lookups(
-        population_death=_population_death(citizen) if citizen is not None else None,
+        population_death=_population_death(citizen, population_id) if citizen is not None else None,
         citizen=citizen,
-        civil_status_death=_civil_status_death(civil_status) if civil_status is not None else None,
+        civil_status_death=_civil_status_death(civil_status, civil_status_id) if civil_status and deaths else None,
     )
 
 
 def registry_lookups(registry: ConnectorRegistry) -> Lookups:
     """The lookups the served databases can answer (the population and civil status databases, when served)."""
-    return connector_lookups(_connector_for(registry, CITIZENS), _connector_for(registry, DEATH_REGISTRATIONS))
+    population = _database_for(registry, CITIZENS)
+    civil_status = _database_for(registry, DEATH_REGISTRATIONS)
+    return connector_lookups(
+        population[1] if population else None,
+        civil_status[1] if civil_status else None,
+        population_id=population[0] if population else "population",
+        civil_status_id=civil_status[0] if civil_status else "civil_status",
+    )

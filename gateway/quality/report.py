@@ -27,7 +27,10 @@ class DimensionScore(BaseModel):
 
     dimension: Dimension
     title_vi: str
-    checked: int = Field(description="Records some rule of the dimension applied to.")
+    checked: int = Field(
+        description="Records judged: failing a rule of the dimension, or passing every one that applies to them (a "
+        "record failing none that a rule could not verify, another database not answering, is not counted)."
+    )
     failed: int = Field(description="Records failing at least one of its rules.")
     ratio: float | None = Field(description="Share of checked records that pass; null when none was checked.")
 

@@ -5,6 +5,10 @@ validation (a record that fails validation is exactly an incorrect one), or the 
 may therefore be of any type (a date as text or as a ``date``); the helpers here read them leniently and a rule
 that cannot read what it needs does not apply (:data:`SKIP`) rather than fail: reading is the contract rule's job.
 
+A rule that asks another database and gets no answer (the database is unreachable, timed out, refused the call, or
+answered with a record the gateway cannot read) neither passes nor skips the record: the record is
+:class:`Unverified` for that rule, and a scan counts it apart (:mod:`.evaluate`, :mod:`.service`).
+
 Every rule belongs to one of four dimensions, the "đúng, đủ, sạch, sống" of the national data strategy:
 *correct* (đúng), *complete* (đủ), *clean* (sạch) and *live* (sống). Failure details name fields and rules, never a
 personal value (a name, an id): they end up in reports read by people who may not see the records.
@@ -30,13 +34,16 @@ __all__ = [
     "DeathLookup",
     "Dimension",
     "Failure",
+    "LookupUnanswered",
     "Lookups",
     "MappingRule",
+    "NotApplicable",
     "Outcome",
     "RecordRule",
     "RecordSearch",
     "Rule",
     "RuleContext",
+    "Unverified",
     "as_date",
     "as_datetime",
     "as_partial_date",
@@ -44,6 +51,7 @@ __all__ = [
     "mask_key",
     "outcome_of",
     "person_dicts",
+    "unverified",
     "walk_dicts",
     "where",
 ]
@@ -58,25 +66,70 @@ class Failure:
     weight: float = 1.0
 
 
+@dataclass(frozen=True, slots=True)
+class Unverified:
+    """The rule applies to the record but could not judge it: the database it asks (``database``) gave no usable
+    answer. ``outage``: it did not answer at all (unreachable, timed out, refused, failed); otherwise it answered
+    with a record the gateway cannot read (the person's record there breaks its contract, a defect of that database
+    that its own scan counts). Neither a pass nor a failure: counted apart, never as checked."""
+
+    database: str
+    reason: str
+    outage: bool = True
+
+
 OK: Final = "ok"
 """The record satisfies the rule."""
 SKIP: Final = "skip"
-"""The rule does not apply to the record (the fields it checks are absent, or a lookup could not answer)."""
+"""The rule does not apply to the record (the fields it checks are absent, the person is unknown to the database it
+asks, or the lookups it needs are not given: submitted records)."""
 
-Outcome = Literal["ok", "skip"] | Failure
+Outcome = Literal["ok", "skip"] | Failure | Unverified
 """What a rule says of one record."""
 
+
+class LookupUnanswered(LookupError):
+    """A database asked about one record gave no usable answer: the record is :class:`Unverified` for the rule.
+
+    ``database`` names it (``population``); ``reason`` says why (the connector error's class, never a personal
+    value); ``outage`` is false when it answered with a record that breaks its contract."""
+
+    def __init__(self, database: str, reason: str, *, outage: bool = True) -> None:
+        super().__init__(f"{database}: {reason}")
+        self.database = database
+        self.reason = reason
+        self.outage = outage
+
+
+class NotApplicable(LookupError):
+    """The question has no answer to judge by, and the rule does not apply to the record: the database asked has no
+    such person (another rule, the identity's, fails that), or cannot run that kind of query (a search: duplicates
+    are then looked for within the batch only)."""
+
+
+def unverified(error: LookupError) -> Unverified:
+    """The outcome of a record whose lookup raised ``error`` (any ``LookupError`` but :class:`NotApplicable`): a
+    plain ``LookupError`` is taken as a database that did not answer, named by its class only (its message may hold
+    the value asked about)."""
+    if isinstance(error, LookupUnanswered):
+        return Unverified(error.database, error.reason, outage=error.outage)
+    return Unverified("lookup", type(error).__name__)
+
+
 DeathLookup = Callable[[str], Awaitable[date | None]]
-"""Personal id -> the date of death another database records (``None``: none recorded); raises ``LookupError``
-when that database does not know the person or cannot answer."""
+"""Personal id -> the date of death another database records (``None``: none recorded); raises
+:class:`NotApplicable` when that database does not know the person, another ``LookupError`` (preferably
+:class:`LookupUnanswered`) when it cannot answer."""
 
 CitizenLookup = Callable[[str], Awaitable[Mapping[str, Any] | None]]
 """Personal id -> the population database's record of that citizen, as contract data (``None``: no such citizen);
-raises ``LookupError`` when that database cannot answer (or its record breaks the contract)."""
+raises :class:`LookupUnanswered` (or another ``LookupError``) when that database cannot answer, or its record
+breaks the contract."""
 
 RecordSearch = Callable[[Mapping[str, Any]], Awaitable[list[dict[str, Any]]]]
 """Query (fields of the contract's query model) -> the records of the scanned database matching it, as contract
-data; raises ``LookupError`` when the database cannot answer."""
+data; raises :class:`NotApplicable` when the database cannot run that query, another ``LookupError``
+(preferably :class:`LookupUnanswered`) when it cannot answer."""
 
 
 @dataclass(frozen=True, slots=True)

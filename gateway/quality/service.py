@@ -2,7 +2,8 @@
 
 * :func:`scan_database` reads a random sample of a database's raw records through its connector
   (:meth:`connectors.base.Connector.sample`), evaluates the contract's rule set with the cross-database lookups,
-  and replaces the database's ``scan`` counts;
+  and replaces the database's ``scan`` counts, unless the databases its rules ask left too many records unverified
+  (:class:`IncompleteScan`: nothing is stored, the scores stored before stand);
 * :func:`record_submitted` evaluates the records an agency submitted (accepted by the exchange) without any network
   call and adds them to the database's ``submitted`` counts;
 * :func:`quality_snapshot` reads every database's counts for the metrics.
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -26,7 +27,7 @@ from gateway.core.logs import get_logger
 from gateway.core.settings import Settings, get_settings
 from gateway.quality._storage import SCAN, SUBMITTED, add_counts, read_dimension_counts, read_scan_times, replace_counts
 from gateway.quality.domain import rules_for
-from gateway.quality.evaluate import Evaluation, evaluate
+from gateway.quality.evaluate import Evaluation, RuleCount, evaluate
 from gateway.quality.history import record_history
 from gateway.quality.lookups import connector_search, registry_lookups
 from gateway.quality.models import QualityScore
@@ -34,9 +35,26 @@ from gateway.quality.rules import Lookups, RuleContext
 from gateway.records.context import connector_call, system_context
 from gateway.records.registry import ConnectorRegistry
 
-__all__ = ["NothingScanned", "quality_snapshot", "record_submitted", "scan_database", "scan_unscanned"]
+__all__ = [
+    "UNANSWERED_TOLERANCE",
+    "UNVERIFIED_TOLERANCE",
+    "IncompleteScan",
+    "NothingScanned",
+    "quality_snapshot",
+    "record_submitted",
+    "scan_database",
+    "scan_unscanned",
+    "shortfalls",
+]
 
 log = get_logger(__name__)
+
+UNANSWERED_TOLERANCE: Final = 0.01
+"""Share of the records a rule applies to that the databases it asks may leave unanswered (unreachable, timed out,
+refused, failed) in a scan that is stored."""
+UNVERIFIED_TOLERANCE: Final = 0.05
+"""Share of the records a rule applies to that may stay unverified for any reason (also: the other database's record
+of the person breaks its contract) in a scan that is stored."""
 
 
 class NothingScanned(Exception):
@@ -45,6 +63,58 @@ class NothingScanned(Exception):
     def __init__(self, database_id: str) -> None:
         super().__init__(f"{database_id}: the sector system returned no record to check")
         self.database_id = database_id
+
+
+def shortfalls(evaluation: Evaluation) -> list[RuleCount]:
+    """The rules of a scan that could not verify more of their records than :data:`UNANSWERED_TOLERANCE` (other
+    databases not answering) or :data:`UNVERIFIED_TOLERANCE` (for any reason) allow."""
+    return [
+        rule
+        for rule in evaluation.rules.values()
+        if rule.unanswered > UNANSWERED_TOLERANCE * rule.applies
+        or rule.unverified > UNVERIFIED_TOLERANCE * rule.applies
+    ]
+
+
+def _databases(rules: Sequence[RuleCount]) -> list[str]:
+    return sorted({database for rule in rules for database, _ in rule.causes})
+
+
+def _shortfall(rule: RuleCount) -> str:
+    ranked = sorted(rule.causes.items(), key=lambda item: (-item[1], item[0]))
+    causes = ", ".join(f"{database}: {reason} {count:,}" for (database, reason), count in ranked)
+    share = f"{rule.unverified:,} of the {rule.applies:,} records it applies to"
+    return f"{rule.rule_id} could not verify {share} ({causes})"
+
+
+class IncompleteScan(ConnectorError):
+    """A scan whose rules could not verify too many records, because the databases they ask (the population
+    database...) gave no usable answer: not stored, so that the scores stored before, the history, the monthly
+    report and the metrics keep telling what was measured. ``evaluation`` is what the scan found; ``rules``, the
+    rules short of answers; ``databases``, the databases that gave none; ``unanswered_by``, those of them that did
+    not answer at all (an outage).
+
+    A :class:`~connectors.base.ConnectorError`: the connectors of those databases failed, and whoever handles a
+    scan's connector errors (``gateway quality scan``, the scans the gateway runs itself) says why and goes on."""
+
+    def __init__(self, database_id: str, evaluation: Evaluation, rules: Sequence[RuleCount]) -> None:
+        self.database_id = database_id
+        self.evaluation = evaluation
+        self.rules = list(rules)
+        self.databases = _databases(self.rules)
+        self.unanswered_by = sorted({database for rule in self.rules for database in rule.unanswered_by})
+        unreadable = [database for database in self.databases if database not in self.unanswered_by]
+        said = [f"{', '.join(self.unanswered_by)} did not answer"] if self.unanswered_by else []
+        said += [f"{', '.join(unreadable)} answered with records its contract refuses"] if unreadable else []
+        todo = [f"make {', '.join(self.unanswered_by)} reachable"] if self.unanswered_by else []
+        todo += [f"correct those records of {', '.join(unreadable)} (its own scan counts them)"] if unreadable else []
+        super().__init__(
+            f"scan not stored (the scores stored before are kept): {' and '.join(said)}: "
+            f"{'; '.join(_shortfall(rule) for rule in self.rules)}. A scan is stored when every rule verifies all "
+            f"but {UNANSWERED_TOLERANCE:.0%} of the records it applies to ({UNVERIFIED_TOLERANCE:.0%} counting the "
+            f"records another database holds in a form its contract refuses): {' and '.join(todo)}, and scan "
+            f"{database_id} again"
+        )
 
 
 async def _evaluate(
@@ -106,8 +176,9 @@ async def scan_database(
     of the sampled records among all records.
 
     Raises :class:`connectors.base.OperationNotSupported` when the connector cannot sample its records,
-    :class:`NothingScanned` (storing nothing) when the sample is empty, and the connector's errors when the sector
-    system cannot be read.
+    :class:`NothingScanned` (storing nothing) when the sample is empty, :class:`IncompleteScan` (storing nothing)
+    when a rule could not verify more of its records than the tolerances allow (:func:`shortfalls`: the population
+    database did not answer...), and the connector's errors when the sector system cannot be read.
     """
     started = utcnow()
     size = sample_size or settings.quality_sample_size
@@ -117,8 +188,11 @@ async def scan_database(
         if not records:
             raise NothingScanned(database_id)
         contract = connector.contract
-        lookups = replace(lookups or Lookups(), search=connector_search(connector))
+        lookups = replace(lookups or Lookups(), search=connector_search(connector, database_id))
         evaluation = await _evaluate(records, contract, database_id, settings, now=now or started, lookups=lookups)
+    short = shortfalls(evaluation)
+    if short:
+        raise IncompleteScan(database_id, evaluation, short)
     ended = utcnow()
     await replace_counts(
         session,
@@ -145,9 +219,9 @@ async def scan_unscanned(
 ) -> list[str]:
     """Scan the served databases (of ``databases``, if given) that have no scan yet and whose connector can sample
     its records (the demo does, so that its report and metrics show something from the start). Returns the
-    databases scanned; a database that cannot be read is logged and skipped."""
+    databases scanned; a database that cannot be read, or whose scan the other databases left incomplete (nothing
+    stored: it is scanned again next time), is logged and skipped."""
     scanned = {score.database_id for score in (await session.exec(select(QualityScore))).all() if score.source == SCAN}
-    lookups = registry_lookups(registry)
     done = []
     for database_id, database in sorted(registry.databases.items()):
         if database_id in scanned or (databases is not None and database_id not in databases):
@@ -160,10 +234,21 @@ async def scan_unscanned(
                 database_id=database_id,
                 connector=database.connector,
                 settings=settings,
-                lookups=lookups,
+                lookups=registry_lookups(registry),  # answers cached for this scan only
                 sample_size=sample_size,
             )
         except (OperationNotSupported, NothingScanned):
+            continue
+        except IncompleteScan as exc:
+            log.warning(
+                "data-quality scan not stored: other databases did not answer",
+                database=database_id,
+                unanswered_by=exc.unanswered_by,
+                unreadable_in=[database for database in exc.databases if database not in exc.unanswered_by],
+                rules={rule.rule_id: f"{rule.unverified} of {rule.applies} unverified" for rule in exc.rules},
+                error=exc.message,
+            )
+            await session.rollback()
             continue
         except ConnectorError as exc:
             log.warning("data-quality scan failed", database=database_id, error=exc.message)

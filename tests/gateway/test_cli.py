@@ -195,7 +195,7 @@ def test_db_upgrade_creates_the_sqlite_file_and_db_downgrade_reverts_it(tmp_path
     data = tmp_path / "data"
     result = gateway(data, "db", "upgrade")
     assert result.returncode == 0, result.stderr
-    assert "database at head" in result.stdout
+    assert f"database at {migrations.HEAD} (head)" in result.stdout
     database = data / "gateway.db"
     assert database.is_file()
     assert _revisions(database) == [(migrations.head_revision(),)]

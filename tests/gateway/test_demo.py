@@ -33,6 +33,7 @@ from support import STATED, TEST_PEPPER, assert_private, free_port
 
 from contracts.names import normalize_name
 from contracts.population import Citizen
+from gateway.core import migrations
 from gateway.demo import DemoInfo, keep_tokens_fresh
 
 CURL = shutil.which("curl")
@@ -429,7 +430,7 @@ def test_the_demo_without_the_simulators_says_how_to_install_them(tmp_path: Path
         check=False,
     )
     assert upgraded.returncode == 0, upgraded.stderr
-    assert upgraded.stdout.strip() == "database at head"
+    assert upgraded.stdout.strip() == f"database at {migrations.HEAD} (head)"
 
 
 def test_serve_on_a_taken_port_says_so_before_touching_the_database(tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ from gateway.quality import rules_for, rules_for_database
 from gateway.quality._declared import declared_rules
 from gateway.quality.domain import rule_needs_lookups, rules_from
 from gateway.quality.evaluate import evaluate
-from gateway.quality.rules import OK, SKIP, Failure, Lookups, RuleContext
+from gateway.quality.rules import OK, SKIP, Failure, Lookups, LookupUnanswered, RuleContext, Unverified
 from gateway.records.registry import ConnectorRegistry
 
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
@@ -153,7 +153,7 @@ def test_rules_two_distributions_declare_for_one_contract_are_neither_loaded(
 def _lookups(citizens: dict[str, dict[str, Any] | None]) -> Lookups:
     async def citizen(personal_id: str) -> Mapping[str, Any] | None:
         if personal_id not in citizens:
-            raise LookupError("cannot answer")
+            raise LookupUnanswered("population", "ContractViolation", outage=False)
         return citizens[personal_id]
 
     return Lookups(citizen=citizen)
@@ -181,7 +181,9 @@ async def test_the_person_a_record_names_is_a_citizen_with_the_same_identity() -
     assert wrong.detail == "differs from the population database: owner.full_name, owner.date_of_birth"
     missing = found[3]
     assert isinstance(missing, Failure) and "no such citizen" in missing.detail
-    assert found[4:] == [SKIP, SKIP]
+    # The population database's record of that person breaks the contract: not verified, not an outage.
+    assert found[4] == Unverified("population", "ContractViolation", outage=False)
+    assert found[5] == SKIP  # no owner named
 
 
 @pytest.mark.anyio

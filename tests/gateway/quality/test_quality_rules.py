@@ -1,6 +1,7 @@
 """The data-quality rules on crafted records: each rule passes a clean record, fails the defect it is about (with a
 detail that names fields, never a value), and does not apply to records lacking what it checks. Cross-database
-rules get their answers from plain lookup functions."""
+rules get their answers from plain lookup functions; a record whose question goes unanswered is unverified, never
+passed."""
 
 from __future__ import annotations
 
@@ -17,7 +18,20 @@ from contracts.legal_documents import LegalDocument
 from contracts.population import Citizen
 from gateway.quality.domain import rules_for
 from gateway.quality.evaluate import WORST_PER_RULE, evaluate
-from gateway.quality.rules import OK, SKIP, Dimension, Failure, Lookups, Outcome, RuleContext, mask_key
+from gateway.quality.rules import (
+    OK,
+    SKIP,
+    Dimension,
+    Failure,
+    Lookups,
+    LookupUnanswered,
+    NotApplicable,
+    Outcome,
+    RuleContext,
+    Unverified,
+    mask_key,
+)
+from gateway.quality.service import shortfalls
 
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
 CLEAN: dict[str, Any] = copy.deepcopy(Citizen.model_config["json_schema_extra"]["examples"][0])  # type: ignore[index]
@@ -184,16 +198,29 @@ async def test_duplicates_are_looked_for_in_the_whole_database_when_it_can_be_se
 
     async def search(query: Mapping[str, Any]) -> list[dict[str, Any]]:
         queries.append(dict(query))
-        if query["full_name"] != NAME:
-            raise LookupError("cannot search")
+        if query["full_name"] == "Lê Mai":
+            raise NotApplicable("population: BadQuery")
+        if query["full_name"] == "Lê Lan":
+            raise LookupUnanswered("population", "UpstreamTimeout")
         return [citizen(), *stored]  # the record itself, its twin, a namesake of the other gender
 
     ctx = context(lookups=Lookups(search=search))
-    found = await outcomes("unique_identity", [citizen(), citizen(personal_id="068185000321", full_name="Lê Mai")], ctx)
+    records: list[Mapping[str, Any]] = [
+        citizen(),
+        citizen(personal_id="068185000321", full_name="Lê Mai"),
+        citizen(personal_id="068185000322", full_name="Lê Lan"),
+        citizen(personal_id="068185000323", full_name="Lê Lan"),  # the same person, registered twice
+    ]
+    found = await outcomes("unique_identity", records, ctx)
     twin = mask_key("068185000999")
     assert failure(found[0]).detail == f"same name, birth date, gender, birth province as record {twin}"
-    assert found[1] == OK  # the search failed: only the batch counts
-    assert queries == [
+    assert found[1] == OK  # the database cannot run that search: only the batch counts
+    # The search went unanswered: not known to be unique; but a duplicate within the batch is known.
+    assert failure(found[2]).detail.endswith(f"as record {mask_key('068185000323')}")
+    assert failure(found[3]).detail.endswith(f"as record {mask_key('068185000322')}")
+    unique = citizen(personal_id="068185000324", full_name="Lê Lan")
+    assert await outcomes("unique_identity", [unique], ctx) == [Unverified("population", "UpstreamTimeout")]
+    assert queries[:2] == [
         {"full_name": NAME, "date_of_birth": CLEAN["date_of_birth"]},
         {"full_name": "Lê Mai", "date_of_birth": CLEAN["date_of_birth"]},
     ]
@@ -236,7 +263,11 @@ async def test_deaths_registered_in_civil_status_must_reach_the_population() -> 
     async def civil_status_death(personal_id: str) -> date | None:
         calls.append(personal_id)
         if personal_id == "068185000404":
-            raise LookupError("unknown")
+            raise LookupUnanswered("civil_status", "UpstreamUnavailable")
+        if personal_id == "068185000405":
+            raise KeyError(personal_id)  # any other LookupError: a database that did not answer
+        if personal_id == "068185000406":
+            raise NotApplicable("civil_status: no such person")
         return died if personal_id in {PERSONAL_ID, "068185000111"} else None
 
     ctx = context(lookups=Lookups(civil_status_death=civil_status_death))
@@ -244,14 +275,19 @@ async def test_deaths_registered_in_civil_status_must_reach_the_population() -> 
         citizen(),  # died, but the population database does not know
         citizen(personal_id="068185000111", date_of_death="2026-01-10"),  # propagated
         citizen(personal_id="068185000222"),  # alive
-        citizen(personal_id="068185000404"),  # the civil status database cannot say
+        citizen(personal_id="068185000404"),  # the civil status database cannot be reached
+        citizen(personal_id="068185000405"),
+        citizen(personal_id="068185000406"),  # the question does not apply
     ]
     found = await outcomes("death_propagated", records, ctx)
     lost = failure(found[0])
     assert lost.detail == f"death registered {(ctx.today - died).days} days ago is not recorded"
-    assert found[1:] == [OK, OK, SKIP]
+    assert found[1:3] == [OK, OK]
+    assert found[3] == Unverified("civil_status", "UpstreamUnavailable", outage=True)
+    assert found[4] == Unverified("lookup", "KeyError", outage=True)  # the class only: never the value asked
+    assert found[5] == SKIP
     assert sorted(calls) == sorted(r["personal_id"] for r in records)
-    assert await outcomes("death_propagated", records) == [SKIP] * 4  # no lookups: submitted records
+    assert await outcomes("death_propagated", records) == [SKIP] * 6  # no lookups: submitted records
 
 
 @pytest.mark.anyio
@@ -310,6 +346,46 @@ async def test_the_evaluation_counts_records_per_dimension_and_keeps_the_ten_wor
     clean = evaluation.dimensions[Dimension.CLEAN]
     assert (clean.checked, clean.failed) == (16, 1)
     assert clean.ratio == pytest.approx(15 / 16)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("unanswered", "stored"), [(0, True), (2, True), (3, False)])
+async def test_unverified_records_are_neither_passed_nor_failed(unanswered: int, stored: bool) -> None:
+    """Two hundred citizens whose deaths the civil status database is asked about: ``unanswered`` of them it does not
+    answer (1 % may go unanswered in a stored scan), and one more holds a record that breaks its contract."""
+    stale = "068185000001"  # unanswered, and failing the freshness rule: a known failure of the live dimension
+    silent = {f"068185{i:06d}" for i in range(1, unanswered + 1)}
+
+    async def civil_status_death(personal_id: str) -> date | None:
+        if personal_id in silent:
+            raise LookupUnanswered("civil_status", "UpstreamTimeout")
+        if personal_id == "068185000199":
+            raise LookupUnanswered("civil_status", "ContractViolation", outage=False)
+        return None
+
+    records = [
+        citizen(
+            personal_id=f"068185{i:06d}",
+            last_updated=(NOW - timedelta(days=400 if f"068185{i:06d}" == stale else 10)).isoformat(),
+        )
+        for i in range(200)
+    ]
+    lookups = Lookups(civil_status_death=civil_status_death)
+    evaluation = await evaluate(records, rules_for(Citizen), context(lookups=lookups))
+    death = evaluation.rules["population.citizen.death_propagated"]
+    assert (death.checked, death.failed) == (200 - unanswered - 1, 0)
+    assert (death.unverified, death.unanswered, death.applies) == (unanswered + 1, unanswered, 200)
+    causes = {("civil_status", "ContractViolation"): 1} | (
+        {("civil_status", "UpstreamTimeout"): unanswered} if unanswered else {}
+    )
+    assert death.causes == causes
+    live = evaluation.dimensions[Dimension.LIVE]
+    # The stale record fails whatever the civil status database would say; the other unverified are not known.
+    failing = 1
+    unknown = unanswered + 1 - (1 if stale in silent else 0)
+    assert (live.checked, live.failed, live.unverified) == (200 - unknown, failing, unknown)
+    assert live.ratio == pytest.approx((200 - unknown - failing) / (200 - unknown))
+    assert not shortfalls(evaluation) if stored else shortfalls(evaluation) == [death]
 
 
 def test_masked_keys_reveal_only_their_ends() -> None:

@@ -6,7 +6,8 @@ propagated, nothing issued after a death) answered by the population and civil s
 
 The population's own defects show in the other databases: a citizen registered twice over another citizen's record
 lost that record, and every record naming the lost citizen fails its identity rule; a citizen whose population
-record breaks the contract (a wrong year of birth) cannot be compared, and those records are not checked."""
+record breaks the contract (a wrong year of birth) cannot be compared, and those records are counted as unverified
+(neither passed nor failed), never as an outage: every database answers."""
 
 from __future__ import annotations
 
@@ -248,3 +249,22 @@ def test_the_cross_database_rules_fail_only_what_was_planted(scanned: Scanned, d
         slug = rule_id.rsplit(".", 1)[1]
         if slug in LINKS and slug not in targeted:
             assert count.checked > 0 and count.failed == 0, (rule_id, count.checked, count.failed)
+
+
+def test_records_naming_a_citizen_the_population_cannot_read_are_unverified(scanned: Scanned) -> None:
+    unverified = 0
+    for database in SECTORS:
+        evaluation = scanned.evaluations[database]
+        contract = contract_of(evaluation)
+        for rule_id, count in evaluation.rules.items():
+            assert count.unanswered == 0, (rule_id, count.causes)  # every database answered
+        identity = evaluation.rules.get(f"{contract}.person_is_citizen")
+        if identity is None:
+            continue
+        ids = person_ids(scanned.records[database], contract)
+        unreadable = sum(1 for personal_id in ids if personal_id in scanned.unreadable)
+        assert identity.unverified == unreadable, (database, identity.unverified, unreadable)
+        assert identity.causes == ({("population", "ContractViolation"): unreadable} if unreadable else {})
+        assert identity.applies == sum(1 for personal_id in ids if personal_id is not None)
+        unverified += unreadable
+    assert unverified > 0
