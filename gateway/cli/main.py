@@ -393,7 +393,6 @@ def serve(
 
     In production, several workers need Redis (GATEWAY_REDIS_URL): each worker would otherwise count the rate
     limits in its own memory."""
-    from gateway.core import migrations
 
     use_config(config)
     settings = load_settings()
@@ -410,7 +409,7 @@ def serve(
     sock = listen(host, port)  # a taken address fails here, before the schema is touched
     private_directory(settings.data_dir)
     if migrate:
-        migrations.upgrade(settings.database_url)
+        upgrade_schema(settings.database_url)
     else:
         require_current_schema(settings.database_url)
     exec_server(sock, host=host, port=port, workers=workers)  # this process becomes the server
@@ -442,7 +441,6 @@ def demo(
     are started and configured here."""
     import asyncio
 
-    from gateway.core import migrations
 
     try:
         from gateway.demo import demo_banner, keep_tokens_fresh, prepare_demo, scan_later
@@ -468,7 +466,7 @@ def demo(
     # A taken address fails here, before the secrets are renewed or anything is printed or written.
     sock = listen(host, port)
     private_directory(settings.data_dir)
-    migrations.upgrade(settings.database_url)
+    upgrade_schema(settings.database_url)
     with ExitStack() as stack:  # the simulated sector systems serve until the gateway stops
         info = asyncio.run(prepare_demo(settings, citizens=citizens, seed=seed, stack=stack))
         write_demo_settings(settings)
@@ -500,6 +498,22 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     url = get_settings().database_url
     say_which_gateway(url)
     _migrate(migrations.upgrade, url, revision)
+
+
+def upgrade_schema(url: str) -> None:
+    """Bring the gateway's database to this version's schema before serving; one migrated by a newer version
+    is one line and exit 1 (what to run), never a traceback."""
+    from alembic.util.exc import CommandError
+
+    from gateway.core import migrations
+
+    try:
+        migrations.upgrade(url)
+    except CommandError as exc:
+        current = migrations.revision_of(url)
+        detail = migrations.ahead_of_code(current) if current and migrations.newer_than_code(current) else str(exc)
+        typer.echo(f"error: {detail}", err=True)
+        raise typer.Exit(1) from None
 
 
 def _migrate(step: Any, url: str, revision: str) -> None:

@@ -130,9 +130,16 @@ def _moved(directory: Path, value: str) -> str:
 
 def gateway(directory: Path, environment: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """``gateway ARGS`` in ``directory`` with ``environment`` (and none of this process's ``GATEWAY_*``)."""
+    return command(directory, environment, [sys.executable, "-m", "gateway", *args])
+
+
+def command(directory: Path, environment: dict[str, str], argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """``argv`` in ``directory`` with ``environment`` (and none of this process's ``GATEWAY_*``), the ``gateway``
+    command and ``python`` of this environment first on the ``PATH``, as in the image."""
     base = {key: value for key, value in os.environ.items() if not key.startswith("GATEWAY_")}
+    base["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{base.get('PATH', '')}"
     return subprocess.run(
-        [sys.executable, "-m", "gateway", *args],
+        argv,
         cwd=directory,
         env=base | {"PYTHONIOENCODING": "utf-8"} | environment,
         capture_output=True,
@@ -161,16 +168,31 @@ def config_check(
     return gateway(directory, environment, "config", "check")
 
 
+def pod_spec(resource: dict[str, Any]) -> dict[str, Any]:
+    """The pod template's spec of a Deployment, Job or CronJob."""
+    spec: dict[str, Any] = resource["spec"]
+    if resource["kind"] == "CronJob":
+        spec = spec["jobTemplate"]["spec"]
+    template: dict[str, Any] = spec["template"]["spec"]
+    return template
+
+
 def run_container(
-    resources: list[dict[str, Any]], kind: str, name: str, directory: Path, secrets: dict[str, dict[str, str]]
+    resources: list[dict[str, Any]],
+    kind: str,
+    name: str,
+    directory: Path,
+    secrets: dict[str, dict[str, str]],
+    args: list[str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the ``gateway`` command of the (only) container of ``kind/name`` here, as in its pod: its environment
-    (``envFrom`` ConfigMaps and ``env``) and only the volumes it mounts, under ``directory``: the ConfigMaps' files,
-    ``secrets`` (Secret name -> key -> value) as the Secret volumes give them, empty directories. The root
-    filesystem of the pods is read-only: the command must write nothing but in its ``emptyDir`` volumes."""
-    template = one(resources, kind, name)["spec"]["template"]["spec"]
+    """Run the command of the (only) container of ``kind/name`` here, as in its pod (with ``args`` in place of its
+    own, if given): its environment (``envFrom`` ConfigMaps and ``env``) and only the volumes it mounts, under
+    ``directory``: the ConfigMaps' files, ``secrets`` (Secret name -> key -> value) as the Secret volumes give them,
+    empty directories. The ``gateway`` command runs as ``python -m gateway``, any other (a shell script calling it)
+    with this environment's ``gateway`` and ``python`` on its ``PATH``. The root filesystem of the pods is
+    read-only: the command must write nothing but in its ``emptyDir`` volumes."""
+    template = pod_spec(one(resources, kind, name))
     (container,) = template["containers"]
-    assert container["command"] == ["gateway"]
     environment: dict[str, str] = {}
     for ref in container.get("envFrom", []):
         environment |= one(resources, "ConfigMap", ref["configMapRef"]["name"])["data"]
@@ -197,7 +219,11 @@ def run_container(
             (target / file_name).write_text(text, encoding="utf-8")
     environment = {variable: _moved(directory, value) for variable, value in environment.items()}
     before = {path for path in directory.rglob("*") if path.is_file()}
-    run = gateway(directory, environment, *[_moved(directory, arg) for arg in container["args"]])
+    args = container.get("args", []) if args is None else args
+    if container["command"] == ["gateway"]:
+        run = gateway(directory, environment, *[_moved(directory, arg) for arg in args])
+    else:
+        run = command(directory, environment, [*container["command"], *args])
     written = {path for path in directory.rglob("*") if path.is_file()} - before
     outside = sorted(str(path) for path in written if not any(path.is_relative_to(w) for w in writable))
     assert not outside, f"{kind}/{name} writes outside its emptyDir volumes (a read-only filesystem): {outside}"

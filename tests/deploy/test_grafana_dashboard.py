@@ -8,7 +8,17 @@ import re
 from typing import Any
 
 import pytest
-from ops_kit import DASHBOARD, GRAFANA_DIR, dashboard, dashboard_queries, load_yaml, panels, selectors
+from ops_kit import (
+    DASHBOARD,
+    GRAFANA_DIR,
+    dashboard,
+    dashboard_queries,
+    load_yaml,
+    panels,
+    selectors,
+    shared_gauges,
+    shared_gauges_per_instance,
+)
 
 from gateway.axis._states import STATES
 
@@ -184,6 +194,18 @@ def test_stat_panels_show_one_value_whatever_the_number_of_replicas(board: dict[
             outer = AGGREGATION.match(re.sub(r"^time\(\)\s*-\s*", "", target["expr"].strip()))
             assert outer, f"{panel['title']}: {target['expr']}"
             assert "instance" not in (outer.group(1) or ""), f"{panel['title']}: {target['expr']}"
+
+
+def test_the_shared_state_is_taken_once_whatever_the_number_of_replicas(board: dict[str, Any]) -> None:
+    """Every instance exports the same values of the gauges read from the gateway's database: a panel takes them
+    once (``max by (database)``, ...) instead of drawing one bar or line per replica, or summing the copies."""
+    gauges = shared_gauges()
+    per_instance = {
+        query.source: found
+        for query in dashboard_queries(board)
+        if (found := shared_gauges_per_instance(query.expr, gauges))
+    }
+    assert not per_instance, per_instance
 
 
 def test_the_http_latency_histogram_is_never_read_by_status(board: dict[str, Any]) -> None:

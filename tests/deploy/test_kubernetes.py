@@ -6,13 +6,16 @@ promises."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import io
 import json
 import os
+import re
 import tomllib
 from pathlib import Path, PurePosixPath
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from kube_kit import (
@@ -38,10 +41,12 @@ from gateway.core.settings import CONFIG_ENV, SECRETS_DIR_ENV, Settings
 from gateway.http.routes.health import router as health_router
 from gateway.identity.datakeys import new_key
 from gateway.identity.key_material import new_signing_key
+from simulators.population import seed_population
 
 CORE_KINDS = {"Namespace", "ServiceAccount", "ConfigMap", "Service", "Deployment", "NetworkPolicy"}
 PRODUCTION_KINDS = CORE_KINDS | {
     "Job",
+    "CronJob",
     "HorizontalPodAutoscaler",
     "PodDisruptionBudget",
     "ServiceMonitor",
@@ -50,6 +55,8 @@ PRODUCTION_KINDS = CORE_KINDS | {
 #: Variables the ``gateway`` command reads besides the settings (``gateway serve --host/--port``, where the settings
 #: file and the secrets directory are).
 CLI_VARIABLES = {"GATEWAY_HOST", "GATEWAY_PORT", CONFIG_ENV, SECRETS_DIR_ENV}
+#: The settings naming the gateway's key files, which Secrets project into the pods.
+KEY_FILES = ("GATEWAY_SECRET_PEPPER_PATH", "GATEWAY_DATA_KEY_FILE")
 #: What the production pods need in their secrets directory to pass ``gateway config check`` (stand-ins).
 PRODUCTION_SECRETS = {
     "gateway_database_url": "postgresql://gateway:stand-in@192.0.2.10:5432/gateway",
@@ -75,10 +82,14 @@ def demo() -> list[dict[str, Any]]:
 
 
 def pod_templates(resources: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """The pod templates of the Deployments, Jobs and CronJobs (their Jobs')."""
     return [
-        (f"{r['kind']}/{r['metadata']['name']}", r["spec"]["template"])
+        (
+            f"{r['kind']}/{r['metadata']['name']}",
+            r["spec"]["jobTemplate"]["spec"]["template"] if r["kind"] == "CronJob" else r["spec"]["template"],
+        )
         for r in resources
-        if r["kind"] in {"Deployment", "Job"}
+        if r["kind"] in {"Deployment", "Job", "CronJob"}
     ]
 
 
@@ -228,9 +239,14 @@ def test_the_pods_check_their_settings_first(overlay: str) -> None:
     settings_dirs = {PurePosixPath(environment[CONFIG_ENV]).parent}
     if SECRETS_DIR_ENV in environment:
         settings_dirs.add(PurePosixPath(environment[SECRETS_DIR_ENV]))
+    # The key files the settings name, as the server has them (a wrong data-keys Secret stops the pod here).
+    settings_dirs |= {PurePosixPath(environment[name]).parent for name in KEY_FILES if name in environment}
+    if overlay == "production":
+        assert set(KEY_FILES) <= set(environment)
     checked = mounts(template, check)
     for path in settings_dirs:
         assert checked[path] == mounts(template, container)[path], path
+        assert checked[path]["readOnly"] is True or "emptyDir" in checked[path], path
     assert template["metadata"]["annotations"]["kubectl.kubernetes.io/default-container"] == container["name"]
 
 
@@ -255,13 +271,83 @@ def test_the_settings_file_passes_the_config_check(overlay: str, tmp_path: Path)
         assert missing.returncode == 2 and "population" in missing.stderr, "the population URL is a secret file"
 
 
+def test_the_quality_scans_run_weekly_with_the_servers_settings(production: list[dict[str, Any]]) -> None:
+    """A CronJob runs ``gateway quality scan`` of every configured database once a week, within the staleness bound
+    of the alerts on data quality, with the server's image, settings, secrets and keys."""
+    cron = one(production, "CronJob", "axis-gateway-quality-scan")
+    minute, hour, day, month, weekday = cron["spec"]["schedule"].split()
+    assert minute.isdigit() and hour.isdigit() and weekday.isdigit() and (day, month) == ("*", "*"), "weekly"
+    stale = next(rule for rule in load_yaml(ALERTS_PATH)["groups"][0]["rules"] if rule["alert"] == "QualityScanStale")
+    bound = re.search(r">\s*(\d+)\s*\*\s*86400", stale["expr"])
+    assert bound and int(bound.group(1)) > 7, "a weekly scan keeps within the alert's bound"
+    ZoneInfo(cron["spec"]["timeZone"])
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    assert cron["spec"]["startingDeadlineSeconds"] < 86400
+    job = cron["spec"]["jobTemplate"]
+    template = job["spec"]["template"]
+    assert template["spec"]["restartPolicy"] == "Never"
+    (container,) = template["spec"]["containers"]
+    script = container["command"][2]
+    assert container["command"][:2] == ["/bin/sh", "-c"] and container.get("args", []) == [], "every database"
+    assert 'gateway quality scan "$database"' in script and "gateway config check |" in script
+    accepted_by_the_cli(["quality", "scan", "population"])
+    accepted_by_the_cli(["config", "check"])
+    server = one(production, "Deployment")["spec"]["template"]
+    server_container = gateway_container(production)
+    assert container["image"] == server_container["image"] and container["envFrom"] == server_container["envFrom"]
+    environment = pod_environment(production)
+    paths = {PurePosixPath(environment[CONFIG_ENV]).parent, PurePosixPath(environment[SECRETS_DIR_ENV])}
+    paths |= {PurePosixPath(environment[name]).parent for name in KEY_FILES}
+    scan_mounts, server_mounts = mounts(template, container), mounts(server, server_container)
+    for path in paths:
+        assert scan_mounts[path] == server_mounts[path], f"the scans read {path} as the server"
+    labels = template["metadata"]["labels"]
+    policy = one(production, "NetworkPolicy")["spec"]["podSelector"]["matchLabels"]
+    assert policy.items() <= labels.items(), "the scans may reach the database and the sector systems"
+    for selector in (
+        one(production, "Service")["spec"]["selector"],
+        one(production, "PodDisruptionBudget")["spec"]["selector"]["matchLabels"],
+        one(production, "Deployment")["spec"]["selector"]["matchLabels"],
+    ):
+        assert not selector.items() <= labels.items(), "the scans' pods are not servers"
+
+
+def test_the_quality_scans_run_with_what_they_mount(production: list[dict[str, Any]], tmp_path: Path) -> None:
+    """The CronJob's script, run here as in its pod (its environment, only its volumes, SQLite for the gateway's
+    database and the population database, migrated by the migration Job first): with no arguments it scans every
+    configured database; naming databases, it scans those, goes on after one that cannot be scanned and fails
+    naming it."""
+    population = tmp_path / "population.db"
+    asyncio.run(seed_population(f"sqlite+aiosqlite:///{population}", count=200))
+    secrets = {
+        "axis-gateway-secrets": PRODUCTION_SECRETS
+        | {
+            "gateway_database_url": f"sqlite:///{tmp_path / 'gateway.db'}",
+            "gateway_connectors__population__config__url": f"sqlite+aiosqlite:///{population}",
+        },
+        "axis-gateway-pepper": {"secret-pepper": "stand-in pepper of the quality scans' test"},
+        "axis-gateway-data-keys": {"data-keys": new_key() + "\n"},
+    }
+    migrate = run_container(production, "Job", "axis-gateway-migrate", tmp_path / "migrate", secrets)
+    assert migrate.returncode == 0, migrate.stderr
+    cron = "axis-gateway-quality-scan"
+    every = run_container(production, "CronJob", cron, tmp_path / "every", secrets)
+    assert every.returncode == 0, every.stdout + every.stderr
+    assert re.findall(r"^== gateway quality scan (\w+)$", every.stdout, re.MULTILINE) == ["population"]
+    assert re.search(r"^population: \d+ records scanned .*scores stored$", every.stdout, re.MULTILINE), every.stdout
+    named = run_container(production, "CronJob", cron, tmp_path / "named", secrets, args=["land", "population"])
+    assert named.returncode == 1
+    assert "no connector is configured for 'land'" in named.stderr and "error: not scanned: land" in named.stderr
+    assert re.search(r"^population: \d+ records scanned .*scores stored$", named.stdout, re.MULTILINE)
+
+
 def test_the_demo_runs_the_demo_command(demo: list[dict[str, Any]]) -> None:
     container = gateway_container(demo)
     assert container["args"][0] == "demo"
     accepted_by_the_cli(container["args"])
     assert file_settings(demo)["environment"] == "development"  # gateway demo refuses production
     assert SECRETS_DIR_ENV not in pod_environment(demo)
-    assert not kinds(demo) & {"Job", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Secret"}
+    assert not kinds(demo) & {"Job", "CronJob", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Secret"}
     assert "secret" not in str(one(demo, "Deployment")["spec"]).lower(), "the demo needs no Secret"
     assert one(demo, "Deployment")["spec"]["replicas"] == 1
 

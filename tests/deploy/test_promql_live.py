@@ -248,7 +248,8 @@ def test_the_alerts_follow_the_gateway(prometheus: PrometheusServer) -> None:
     """land is unreachable: AxisDatabaseDown goes pending for it alone (the catalogued databases this gateway does
     not serve are pending, which is no alert). land was never connected, so no connection was lost: no
     AxisConnectionLost, whatever the plan's target (all of the catalogue by default, far from met). Nothing fails
-    to be audited or counted, and the quality scan is fresh."""
+    to be audited or counted, and the quality scan is fresh (and land, never scanned, was not connected 8 days
+    ago)."""
     deadline = time.monotonic() + 30
     while True:
         alerts = {
@@ -272,6 +273,7 @@ def test_the_alerts_follow_the_gateway(prometheus: PrometheusServer) -> None:
         "AxisAuditWriteFailing",
         "AxisRateLimitStoreFailing",
         "QualityScanStale",
+        "QualityNeverScanned",
         "ExchangeDeadLettersGrowing",
         "ExchangeWebhookDeliveriesFailing",
     }

@@ -9,7 +9,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ops_kit import ALERTS, ALERTS_TEST, PROMETHEUS_CONFIG, PROMETHEUS_DIR, ROOT, alert_rules, load_yaml
+from ops_kit import (
+    ALERTS,
+    ALERTS_TEST,
+    ALERTS_TESTS,
+    PROMETHEUS_CONFIG,
+    PROMETHEUS_DIR,
+    ROOT,
+    alert_rules,
+    alert_unit_tests,
+    load_yaml,
+    shared_gauges,
+    shared_gauges_per_instance,
+)
 from prometheus_server import require_promtool
 
 from gateway.core.metrics import DATA_LATENCY_BUCKETS, HEALTH_CHECK_BUCKETS, LATENCY_BUCKETS
@@ -71,9 +83,11 @@ def test_promtool_accepts_the_alert_rules() -> None:
 
 
 def test_the_alert_unit_tests_pass() -> None:
-    result = promtool("test", "rules", ALERTS_TEST)
+    result = promtool("test", "rules", *ALERTS_TESTS)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS" in result.stdout + result.stderr
+    assert (result.stdout + result.stderr).count("SUCCESS") == len(ALERTS_TESTS)
+    for path in ALERTS_TESTS:
+        assert load_yaml(path)["rule_files"] == [ALERTS.name], path
 
 
 def test_a_broken_alert_fails_its_unit_test(tmp_path: Path) -> None:
@@ -141,7 +155,7 @@ def _edges(alert: str) -> tuple[list[float], list[float]]:
     that fired at an earlier time of the same test to be gone (resolved)."""
     firing: list[float] = []
     resolved: list[float] = []
-    for test in load_yaml(ALERTS_TEST)["tests"]:
+    for test in alert_unit_tests():
         cases = sorted(
             (seconds(case["eval_time"]), case) for case in test.get("alert_rule_test", []) if case["alertname"] == alert
         )
@@ -161,7 +175,7 @@ def test_every_alert_has_a_unit_test_of_its_firing_and_its_resolving_edge(alert:
     firing, resolved = _edges(alert)
     assert firing, f"no unit test where {alert} fires"
     assert resolved, f"no unit test where {alert} fires and then resolves"
-    cases = [case for test in load_yaml(ALERTS_TEST)["tests"] for case in test.get("alert_rule_test", [])]
+    cases = [case for test in alert_unit_tests() for case in test.get("alert_rule_test", [])]
     for case in cases:
         if case["alertname"] != alert:
             continue
@@ -171,13 +185,15 @@ def test_every_alert_has_a_unit_test_of_its_firing_and_its_resolving_edge(alert:
 
 
 def runbook_anchors() -> set[str]:
-    """The anchors of docs/runbooks.md's headings, as GitHub and GitLab make them."""
+    """The anchors of docs/runbooks.md's headings (not the comments of its code blocks), as GitHub and GitLab make
+    them."""
     anchors = set()
-    for line in RUNBOOKS.read_text(encoding="utf-8").splitlines():
+    text = re.sub(r"^```.*?^```$", "", RUNBOOKS.read_text(encoding="utf-8"), flags=re.MULTILINE | re.DOTALL)
+    for line in text.splitlines():
         heading = re.match(r"#{1,6} (.+)", line)
         if heading:
-            text = re.sub(r"[^\w\- ]", "", heading.group(1).strip().lower())
-            anchors.add(text.replace(" ", "-"))
+            anchor = re.sub(r"[^\w\- ]", "", heading.group(1).strip().lower())
+            anchors.add(anchor.replace(" ", "-"))
     return anchors
 
 
@@ -190,9 +206,58 @@ def test_every_alert_links_its_runbook_section(rule: dict[str, Any]) -> None:
     assert anchor in runbook_anchors(), f"docs/runbooks.md has no section #{anchor}"
 
 
+#: The sections of docs/runbooks.md that are no alert's: the page's title, and how to ask an instance, which the
+#: alerts' sections link to.
+RUNBOOK_GENERAL_SECTIONS = {"runbooks", "asking-an-instance"}
+
+
 def test_every_runbook_section_is_an_alert() -> None:
-    sections = runbook_anchors() - {"runbooks"}
+    assert runbook_anchors() >= RUNBOOK_GENERAL_SECTIONS
+    sections = runbook_anchors() - RUNBOOK_GENERAL_SECTIONS
     assert sections == {rule["alert"].lower() for rule in alert_rules()}
+
+
+def test_alerts_on_the_shared_state_fire_once_whatever_the_number_of_instances() -> None:
+    """Every instance exports the state shared through the gateway's database: an alert on it aggregates over the
+    instances (else it fires once per replica, up to the autoscaler's maximum), and names no instance."""
+    gauges = shared_gauges()
+    assert {
+        "gateway_axis_database_up",
+        "gateway_audit_chain_verified",
+        "gateway_signing_key_expiry_timestamp_seconds",
+    } <= gauges
+    assert shared_gauges_per_instance("gateway_axis_database_up == 0", gauges), "the check finds a copy per instance"
+    assert shared_gauges_per_instance("sum by (database) (gateway_axis_database_up)", gauges)
+    assert shared_gauges_per_instance("max by (instance, database) (gateway_axis_database_up)", gauges)
+    reading = 0
+    for rule in alert_rules():
+        per_instance = shared_gauges_per_instance(rule["expr"], gauges)
+        assert not per_instance, f"{rule['alert']} fires once per instance on {per_instance}"
+        if any(gauge in rule["expr"] for gauge in gauges):
+            reading += 1
+            annotations = " ".join(rule["annotations"].values())
+            assert "$labels.instance" not in annotations, f"{rule['alert']} names an instance it does not have"
+    assert reading >= 12
+
+
+def test_every_unit_test_of_a_shared_state_alert_has_two_instances() -> None:
+    """The unit tests show it: two instances export the state, one alert fires."""
+    gauges = shared_gauges()
+    shared = {rule["alert"] for rule in alert_rules() if any(gauge in rule["expr"] for gauge in gauges)}
+    shown = set()
+    for test in alert_unit_tests():
+        instances = {
+            re.search(r'instance="([^"]+)"', series["series"]).group(1)  # type: ignore[union-attr]
+            for series in test["input_series"]
+            if series["series"].split("{")[0] in gauges
+        }
+        if len(instances) < 2:
+            continue
+        for case in test.get("alert_rule_test", []):
+            if case["alertname"] in shared and case.get("exp_alerts"):
+                assert all("instance" not in alert["exp_labels"] for alert in case["exp_alerts"]), case["alertname"]
+                shown.add(case["alertname"])
+    assert shared - shown == set(), f"no unit test with two instances: {sorted(shared - shown)}"
 
 
 def test_no_alert_compares_the_connected_count_with_the_plan_target() -> None:

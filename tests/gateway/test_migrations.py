@@ -19,7 +19,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection, make_url
 from sqlmodel import SQLModel
-from support import CommandResult, postgres_database, run_gateway_command
+from support import CommandResult, free_port, postgres_database, run_gateway_command
 
 from gateway.core import migrations
 from gateway.core.db import create_engine
@@ -364,7 +364,7 @@ def test_dead_letters_quoting_the_record_lose_the_quote_at_0013(database_url: st
     assert errors[1:] == [other, None]
 
 
-def test_a_downgrade_that_would_erase_signing_keys_is_refused_in_one_line(database_url: str) -> None:
+def test_a_downgrade_that_would_erase_signing_keys_is_refused_in_one_line(database_url: str, tmp_path: Path) -> None:
     """Below 0011 the signing keys' private parts would be dropped with their column (every seal they made could
     no longer be checked against a key the data key vouches for): the downgrade is refused, the database left as it
     was, and the command says so in one line, not a traceback."""
@@ -383,17 +383,38 @@ def test_a_downgrade_that_would_erase_signing_keys_is_refused_in_one_line(databa
         database_url, lambda conn: conn.execute(sa.text("SELECT private_key FROM signing_keys")).scalars().all()
     )
     assert held == ["enc:v1:x"]
-    refused = _alembic_cli("db", "downgrade", "0009", url=_plain(database_url))
+    refused = _alembic_cli("db", "downgrade", "0009", url=_plain(database_url), data_dir=tmp_path)
     assert refused.returncode == 1
     assert "signing keys keep their private part" in refused.stderr and "Traceback" not in refused.stderr
     assert revision(database_url) == migrations.HEAD
-    unknown = _alembic_cli("db", "upgrade", "0099", url=_plain(database_url))
+    unknown = _alembic_cli("db", "upgrade", "0099", url=_plain(database_url), data_dir=tmp_path)
     assert unknown.returncode == 1 and "Traceback" not in unknown.stderr
     assert "Can't locate revision" in unknown.stderr
 
 
-def _alembic_cli(*args: str, url: str) -> CommandResult:
-    """``gateway ARGS`` with the database given as the gateway setting."""
+def _alembic_cli(*args: str, url: str, data_dir: Path) -> CommandResult:
+    """``gateway ARGS`` with the database and the data directory given as the gateway settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    env["GATEWAY_DATABASE_URL"] = url
-    return run_gateway_command(args, env=env, cwd=REPO)
+    env |= {"GATEWAY_DATABASE_URL": url, "GATEWAY_DATA_DIR": str(data_dir)}
+    return run_gateway_command(args, env=env, cwd=data_dir)
+
+
+def test_a_database_a_newer_version_migrated_is_named_by_serve_and_db_upgrade(tmp_path: Path) -> None:
+    """Rolled back to this version without downgrading first: `gateway serve` (which migrates) and `gateway db
+    upgrade` say what happened and what to run, in one line, exit 1 (serve ended in a traceback)."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
+    migrations.upgrade(url)
+    ahead = f"{int(migrations.HEAD) + 1:04d}"
+    inspect_database(
+        url,
+        lambda conn: (
+            conn.execute(sa.text("UPDATE alembic_version SET version_num = :v"), {"v": ahead}),
+            conn.commit(),
+        ),
+    )
+    for args in (("serve", "--port", str(free_port())), ("db", "upgrade")):
+        result = _alembic_cli(*args, url=_plain(url), data_dir=tmp_path)
+        assert result.returncode == 1, (args, result.stdout, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert f"at revision {ahead}, newer than this version" in result.stderr
+        assert f"`gateway db downgrade {migrations.HEAD}`" in result.stderr
