@@ -96,29 +96,30 @@ async def readyz(request: Request, state: StateDep) -> dict[str, Any]:
 
 class _SharedProbes:
     """Each connector's probe, shared by the readiness requests made while it runs and for
-    :data:`PROBE_REUSE_SECONDS` after it ended."""
+    :data:`PROBE_REUSE_SECONDS` after it ended. Keyed by the connector's identity (a connector need not be
+    hashable), checked through a weak reference (a connector of a gateway gone is not kept, nor mistaken)."""
 
     def __init__(self) -> None:
-        self._probes: weakref.WeakKeyDictionary[Connector[Any], tuple[asyncio.Future[HealthReport], float | None]]
-        self._probes = weakref.WeakKeyDictionary()
+        self._probes: dict[int, tuple[weakref.ref[Any], asyncio.Future[HealthReport], float | None]] = {}
 
     def probe(
         self, connector: Connector[Any], check: Callable[[Connector[Any]], Awaitable[HealthReport]]
     ) -> asyncio.Future[HealthReport]:
-        known = self._probes.get(connector)
-        if known is not None:
-            task, ended = known
+        known = self._probes.get(id(connector))
+        if known is not None and known[0]() is connector:
+            _ref, task, ended = known
             if ended is None or time.monotonic() - ended < PROBE_REUSE_SECONDS:
                 return task
         task = asyncio.ensure_future(check(connector))
-        self._probes[connector] = (task, None)
-        task.add_done_callback(functools.partial(self._ended, weakref.ref(connector)))
+        key = id(connector)
+        self._probes[key] = (weakref.ref(connector, lambda _gone: self._probes.pop(key, None)), task, None)
+        task.add_done_callback(functools.partial(self._ended, key))
         return task
 
-    def _ended(self, connector: weakref.ref[Connector[Any]], task: asyncio.Future[HealthReport]) -> None:
-        alive = connector()
-        if alive is not None and self._probes.get(alive, (None, None))[0] is task:
-            self._probes[alive] = (task, time.monotonic())
+    def _ended(self, key: int, task: asyncio.Future[HealthReport]) -> None:
+        known = self._probes.get(key)
+        if known is not None and known[1] is task:
+            self._probes[key] = (known[0], task, time.monotonic())
         if not task.cancelled():
             task.exception()  # retrieved: a probe nobody waited for to the end
 
