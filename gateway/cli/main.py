@@ -441,7 +441,6 @@ def demo(
     are started and configured here."""
     import asyncio
 
-
     try:
         from gateway.demo import demo_banner, keep_tokens_fresh, prepare_demo, scan_later
     except ModuleNotFoundError as error:

@@ -19,6 +19,9 @@ from support import free_port
 ROOT = Path(__file__).resolve().parents[2]
 TUTORIAL = ROOT / "docs" / "connectors.md"
 BLOCK = re.compile(r"^```(\w+)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+#: The tutorial's gateway and sandbox listen on ports of their own, never the demo's (8000): a reader runs it with
+#: the demo still running. The test puts free ports in their place.
+TUTORIAL_PORT, SANDBOX_PORT, DEMO_PORT = "8100", "8200", "8000"
 
 WRAPPERS = {
     # No download, ever: the tutorial's packages are all installed already, and the build backend too.
@@ -58,12 +61,28 @@ def layered_venv(path: Path) -> Path:
     return bin_dir
 
 
+def test_the_tutorial_keeps_off_the_demos_port_and_waits_for_live_servers() -> None:
+    """Next to a running demo, a tutorial gateway on port 8000 would exit 3 (the address is taken) while the demo
+    answered its health check, its token requests and its reads. So the tutorial uses other ports, and every loop
+    that waits for a server started in the background stops, showing its log, when that server has exited."""
+    script = "\n".join(blocks("sh"))
+    assert DEMO_PORT not in script
+    assert f"--port {TUTORIAL_PORT}" in script and f"--port {SANDBOX_PORT}" in script
+    waits = [line for line in script.splitlines() if line.lstrip("(").startswith("until ")]
+    assert len(waits) >= 2
+    for line in waits:
+        assert re.search(r"kill -0 \$\w+ .*\|\| \{ cat \S+\.log; exit 1; \}", line), line
+        assert line.startswith("(") and line.endswith(")"), f"not in a subshell (its exit would end the shell): {line}"
+    backgrounded = [line for line in script.splitlines() if line.rstrip().endswith("&")]
+    assert backgrounded and all(re.search(r"> \S+\.log 2>&1 &$", line) for line in backgrounded), backgrounded
+
+
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the tutorial uses curl")
 def test_the_tutorial_runs_as_written(tmp_path: Path) -> None:
     commands = blocks("sh")
     assert len(commands) >= 6
     gateway_port, sandbox_port = free_port(), free_port()
-    script = "\n".join(commands).replace("8000", str(gateway_port)).replace("8200", str(sandbox_port))
+    script = "\n".join(commands).replace(TUTORIAL_PORT, str(gateway_port)).replace(SANDBOX_PORT, str(sandbox_port))
     bin_dir = layered_venv(tmp_path / "venv")
     work = tmp_path / "work"
     work.mkdir()

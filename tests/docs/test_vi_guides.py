@@ -110,7 +110,17 @@ def test_the_guides_run_as_written(tmp_path: Path) -> None:
     assert [entry["record_id"] for entry in receipts[1]["accepted"]] == [citizens[0]["personal_id"]]
     # The operators' guide: the new client's token, the axis, the reports, the audit trail.
     assert re.search(r"^population:read population:search$", out, re.MULTILINE), out[-2000:]
-    assert re.search(r"^12 of 16 national databases connected", out, re.MULTILINE)
+    # Least privilege: the grant on every field that --scope made is revoked, so the client reads only the fields
+    # of its narrow grant, and only for the procedure it names.
+    narrowed = [c for c in citizens if set(c) == {"personal_id", "full_name", "date_of_birth"}]
+    assert narrowed == [{key: citizens[0][key] for key in ("personal_id", "full_name", "date_of_birth")}], out[-2000:]
+    denied = [p for p in json_objects(out, '{"type"') if p["type"] == "/problems/access-denied"]
+    assert len(denied) == 1 and denied[0]["status"] == 403, out[-2000:]
+    grants = r"^\d+\tubnd-xa-lac-duong\tpopulation\t"
+    assert re.search(grants + r"revoked\tread,search\t\*\t\*\t", out, re.MULTILINE), out[-2000:]
+    assert re.search(grants + r"active\tread,search\tdate_of_birth,full_name\t1\.001612\.", out, re.MULTILINE)
+    # (the headline of `gateway axis`, at the start of its line: not the monthly report's "... connected at month end")
+    assert re.search(r"^12 of 16 national databases connected through the axis", out, re.MULTILINE), out[-6000:]
     # (the guide took land out of maintenance just before: it may not be checked again yet)
     assert re.search(r"1[12]/16 cơ sở dữ liệu đã kết nối vào cuối tháng", out), out[-2000:]
     assert re.search(r"audit trail intact: \d+ events", out)
