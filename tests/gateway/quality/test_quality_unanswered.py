@@ -133,6 +133,19 @@ async def stored_state(url: str, database_id: str) -> dict[str, Any]:
     }
 
 
+async def scan(url: str, database: str, vehicles: Any, settings: Settings, lookups: Any) -> Any:
+    """A scan of the vehicles records as ``database``, all of them, with ``lookups``."""
+    async with standalone_session(url) as session:
+        return await scan_database(
+            session,
+            database_id=database,
+            connector=vehicles,
+            settings=settings,
+            lookups=lookups,
+            sample_size=10 * CITIZENS,
+        )
+
+
 def settings_for(url: str, tmp: Path, **values: Any) -> Settings:
     return Settings(data_dir=tmp, database_url=url, quality_default_freshness_days=1460, **values)
 
@@ -148,31 +161,15 @@ async def test_a_scan_the_population_database_does_not_answer_is_not_stored(
         population = await stack.enter_async_context(connector("population", sectors.configs["population"]))
         down = await stack.enter_async_context(connector("population", {"url": UNREACHABLE}))
         civil_status = await stack.enter_async_context(connector("civil_status", sectors.configs["civil_status"]))
-        async with standalone_session(gateway_db) as session:
-            complete = await scan_database(
-                session,
-                database_id=database,
-                connector=vehicles,
-                settings=settings,
-                lookups=connector_lookups(population, civil_status),
-                sample_size=10 * CITIZENS,
-            )
+        complete = await scan(gateway_db, database, vehicles, settings, connector_lookups(population, civil_status))
         for rule_id in LINKS:
             assert complete.rules[rule_id].checked > 0 and complete.rules[rule_id].unverified == 0, rule_id
         before = await stored_state(gateway_db, database)
         assert before["scores"]["scan"].records == complete.records
         assert before["month"] and before["month"][0]["scores"][Dimension.LIVE] is not None
 
-        async with standalone_session(gateway_db) as session:
-            with pytest.raises(IncompleteScan) as refused:
-                await scan_database(
-                    session,
-                    database_id=database,
-                    connector=vehicles,
-                    settings=settings,
-                    lookups=connector_lookups(down, civil_status),
-                    sample_size=10 * CITIZENS,
-                )
+        with pytest.raises(IncompleteScan) as refused:
+            await scan(gateway_db, database, vehicles, settings, connector_lookups(down, civil_status))
     incomplete = refused.value
     assert incomplete.database_id == database
     assert incomplete.databases == incomplete.unanswered_by == ["population"]
@@ -207,26 +204,10 @@ async def test_records_the_population_database_cannot_read_are_unverified_and_to
         civil_status = await stack.enter_async_context(connector("civil_status", sectors.configs["civil_status"]))
         few = await stack.enter_async_context(connector("population", sectors.configs["population_few_unreadable"]))
         many = await stack.enter_async_context(connector("population", sectors.configs["population_unreadable"]))
-        async with standalone_session(gateway_db) as session:
-            stored = await scan_database(
-                session,
-                database_id=database,
-                connector=vehicles,
-                settings=settings,
-                lookups=connector_lookups(few, civil_status),
-                sample_size=10 * CITIZENS,
-            )
+        stored = await scan(gateway_db, database, vehicles, settings, connector_lookups(few, civil_status))
         before = await stored_state(gateway_db, database)
-        async with standalone_session(gateway_db) as session:
-            with pytest.raises(IncompleteScan) as refused:
-                await scan_database(
-                    session,
-                    database_id=database,
-                    connector=vehicles,
-                    settings=settings,
-                    lookups=connector_lookups(many, civil_status),
-                    sample_size=10 * CITIZENS,
-                )
+        with pytest.raises(IncompleteScan) as refused:
+            await scan(gateway_db, database, vehicles, settings, connector_lookups(many, civil_status))
     # A few owners whose population record breaks the contract: unverified (not an outage), within the tolerance.
     for rule_id in LINKS:
         rule = stored.rules[rule_id]
