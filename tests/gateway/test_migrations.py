@@ -19,7 +19,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection, make_url
 from sqlmodel import SQLModel
-from support import CommandResult, free_port, postgres_database, run_gateway_command
+from support import free_port, postgres_database
 
 from gateway.core import migrations
 from gateway.core.db import create_engine
@@ -392,11 +392,20 @@ def test_a_downgrade_that_would_erase_signing_keys_is_refused_in_one_line(databa
     assert "Can't locate revision" in unknown.stderr
 
 
-def _alembic_cli(*args: str, url: str, data_dir: Path) -> CommandResult:
-    """``gateway ARGS`` with the database and the data directory given as the gateway settings."""
+def _alembic_cli(*args: str, url: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    """``gateway ARGS`` in a process of its own (what it prints on stderr is all its own: no logging of another
+    command run in this process), with the database and the data directory given as the gateway settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
     env |= {"GATEWAY_DATABASE_URL": url, "GATEWAY_DATA_DIR": str(data_dir)}
-    return run_gateway_command(args, env=env, cwd=data_dir)
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", *args],
+        cwd=data_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_a_database_a_newer_version_migrated_is_named_by_serve_and_db_upgrade(tmp_path: Path) -> None:

@@ -282,12 +282,13 @@ async def _writing_ports(population_url: str) -> list[int]:
 
 
 async def _slow_sector(population_url: str) -> None:
-    """The sector system takes 4 ms per row written: deliveries last long enough to be interrupted."""
+    """The sector system takes 10 ms per row written: deliveries last long enough to be interrupted, even on a
+    loaded machine where a look at the sector database's transactions takes as long as a short delivery."""
     conn = await asyncpg.connect(population_url.replace("postgresql+asyncpg://", "postgresql://"))
     try:
         await conn.execute(
             "CREATE OR REPLACE FUNCTION slow_sector() RETURNS trigger LANGUAGE plpgsql AS "
-            "$$ BEGIN PERFORM pg_sleep(0.004); RETURN NEW; END $$"
+            "$$ BEGIN PERFORM pg_sleep(0.01); RETURN NEW; END $$"
         )
         await conn.execute(
             "CREATE OR REPLACE TRIGGER slow_sector BEFORE INSERT OR UPDATE ON cong_dan "
