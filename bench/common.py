@@ -387,13 +387,28 @@ def serve_yardstick(create_app: Callable[[str], Any], description: str | None, u
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", required=True, help=url_help)
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workers", type=int, default=1, help="worker processes sharing the port (default 1)")
     args = parser.parse_args()
-    uvicorn.run(
-        create_app(args.url),
-        host="127.0.0.1",
-        port=args.port,
-        loop="uvloop",
-        http="httptools",
-        log_level="warning",
-        access_log=False,
-    )
+    options: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "port": args.port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "log_level": "warning",
+        "access_log": False,
+    }
+    if args.workers == 1:
+        uvicorn.run(create_app(args.url), **options)
+        return
+    # uvicorn's workers import the application anew: name the yardstick's module and its database for them.
+    os.environ["BENCH_YARDSTICK_MODULE"] = Path(sys.argv[0]).stem
+    os.environ["BENCH_YARDSTICK_URL"] = args.url
+    uvicorn.run("common:yardstick_from_environment", factory=True, workers=args.workers, **options)
+
+
+def yardstick_from_environment() -> Any:
+    """A worker's application of a yardstick served with ``--workers`` (``serve_yardstick``)."""
+    import importlib
+
+    module = importlib.import_module(os.environ["BENCH_YARDSTICK_MODULE"])
+    return module.create_app(os.environ["BENCH_YARDSTICK_URL"])

@@ -19,7 +19,13 @@ side's server used per request (its own processes only):
   read through the gateway's REST connector to it;
 * ``rest-memory``: the same with the simulated population REST service (``simulators.population_api``), which
   answers from memory: above the gateway's own ceiling, so the ratio measures the gateway's REST read alone;
+* ``rest-ceiling``: the REST service called directly against a bare FastAPI endpoint making the same call to it
+  (``bench/bare_proxy.py``: aiohttp, uvloop, httptools, orjson, no authentication, audit or validation): the most
+  that any Python service in the gateway's place reaches on this machine, the ceiling of ``rest``;
+* ``rest-proxy``: that bare proxy against the gateway's REST read: the gateway's own cost, as ``read-sqlite`` gives
+  it for the SQL read;
 * ``scale``: the gateway with one worker against two workers (32 connections);
+* ``scale-bare``: the same for the bare endpoint: what a second worker gives on this machine with no gateway in it;
 * ``connections``: the gateway at 16 connections against 1,000 (flat as callers grow);
 * ``clients``: the gateway with 10 clients holding grants (all calling) against 10,000 (``--grow-clients``; the
   load comes from 1,000 of them in turn, each with its own token);
@@ -92,7 +98,10 @@ COMPARISONS = (
     "latency",
     "rest",
     "rest-memory",
+    "rest-ceiling",
+    "rest-proxy",
     "scale",
+    "scale-bare",
     "connections",
     "clients",
     "audit",
@@ -112,7 +121,10 @@ NEEDS: dict[str, frozenset[str]] = {
     "latency": frozenset({"bare", "gw-sqlite"}),
     "rest": frozenset({"rest-db", "gw-rest"}),
     "rest-memory": frozenset({"rest-api", "gw-rest-memory"}),
+    "rest-ceiling": frozenset({"rest-db", "bare-proxy"}),
+    "rest-proxy": frozenset({"rest-db", "bare-proxy", "gw-rest"}),
     "scale": frozenset({"gw-sqlite", "gw-sqlite-2"}),
+    "scale-bare": frozenset({"bare", "bare-2"}),
     "connections": frozenset({"gw-sqlite"}),
     "clients": frozenset({"gw-clients-few", "gw-clients-many"}),
     "audit": frozenset({"gw-sqlite", "gw-audit"}),
@@ -221,12 +233,24 @@ class Bench:
             terminate(self.servers.pop(key).process)
             shutil.rmtree(self.work / key, ignore_errors=True)
 
-    def bare(self) -> Server:
-        if "bare" not in self.servers:
-            process, base = start_server([sys.executable, str(ROOT / "bench" / "bare.py"), "--url", self.sector_url])
+    def bare(self, workers: int = 1) -> Server:
+        key = "bare" if workers == 1 else f"bare-{workers}"
+        if key not in self.servers:
+            command = [sys.executable, str(ROOT / "bench" / "bare.py"), "--url", self.sector_url]
+            process, base = start_server([*command, "--workers", str(workers)])
             script = lua_script(self.work / "bare.lua", "/records/", self.ids, {})
-            self.servers["bare"] = Server("bare endpoint", base, script, process)
-        return self.servers["bare"]
+            label = "bare endpoint" if workers == 1 else f"bare endpoint, {workers} workers"
+            self.servers[key] = Server(label, base, script, process, workers)
+        return self.servers[key]
+
+    def bare_proxy(self) -> Server:
+        if "bare-proxy" not in self.servers:
+            service = self.rest_db()
+            command = [sys.executable, str(ROOT / "bench" / "bare_proxy.py"), "--url", service.base]
+            process, base = start_server(command)
+            script = lua_script(self.work / "bare-proxy.lua", "/records/", self.ids, {})
+            self.servers["bare-proxy"] = Server("bare proxy to the REST service", base, script, process)
+        return self.servers["bare-proxy"]
 
     def rest_db(self) -> Server:
         if "rest-db" not in self.servers:
@@ -420,6 +444,12 @@ def run(bench: Bench, only: list[str]) -> list[Row]:
             rows.append(compare(bench, name, bench.rest_db(), bench.gateway("gw-rest", rest=bench.rest_db())))
         elif name == "rest-memory":
             rows.append(compare(bench, name, bench.rest_api(), bench.gateway("gw-rest-memory", rest=bench.rest_api())))
+        elif name == "rest-ceiling":
+            rows.append(compare(bench, name, bench.rest_db(), bench.bare_proxy()))
+        elif name == "rest-proxy":
+            rows.append(compare(bench, name, bench.bare_proxy(), bench.gateway("gw-rest", rest=bench.rest_db())))
+        elif name == "scale-bare":
+            rows.append(compare(bench, name, bench.bare(), bench.bare(workers=2), connections=(32, 32)))
         elif name == "scale":
             one = bench.gateway("gw-sqlite")
             two = bench.gateway("gw-sqlite-2", workers=2)
