@@ -8,7 +8,7 @@ the work for one connector. See ``docs/axis-platform.md``.
 """
 
 from .config import AxisProfile, EnvelopeProfile, LgspAuth, PlatformToken, RequestMetadata
-from .session import PlatformSession, TokenRateLimited, Verdict, access_token_header
+from .session import PlatformSession, TokenRateLimited, TokenUnavailable, Verdict, access_token_header
 
 __all__ = [
     "AxisProfile",
@@ -18,6 +18,7 @@ __all__ = [
     "PlatformToken",
     "RequestMetadata",
     "TokenRateLimited",
+    "TokenUnavailable",
     "Verdict",
     "access_token_header",
 ]

@@ -4,8 +4,9 @@ One :class:`PlatformSession` per connector instance, shared by its concurrent ca
 all the calls that need it (single flight), cached until shortly before it expires, and dropped when the platform
 answers 401 to it. Failures become connector errors: a token the platform will not issue, or a call it refuses,
 is :class:`~connectors.errors.UpstreamRefused` (its message says so, and health checks show it); a token endpoint
-that fails or cannot be reached is an ordinary upstream failure, one that rate limits the gateway (429) is
-:class:`TokenRateLimited` (worth another attempt after its ``Retry-After``), one that redirects a protocol error.
+that fails or cannot be reached is an ordinary upstream failure, one that is unavailable (503) is
+:class:`TokenUnavailable` and one that rate limits the gateway (429) :class:`TokenRateLimited` (both worth another
+attempt, after their ``Retry-After`` if they send one), one that redirects a protocol error.
 Messages name the kind of failure, the HTTP status and the platform's result code and correlation id when they are
 short codes (``[A-Za-z0-9._:-]``, at most 64 characters; else "unreadable"), never the platform's text (it may
 quote personal data).
@@ -41,7 +42,15 @@ from .config import AxisProfile, EnvelopeProfile, LgspAuth, PlatformToken
 if TYPE_CHECKING:
     from connectors.http import HttpClient
 
-__all__ = ["PlatformSession", "TokenRateLimited", "Verdict", "access_token_header", "dotted", "shown_code"]
+__all__ = [
+    "PlatformSession",
+    "TokenRateLimited",
+    "TokenUnavailable",
+    "Verdict",
+    "access_token_header",
+    "dotted",
+    "shown_code",
+]
 
 #: What a result code or correlation id from the platform must look like to be quoted in a message.
 _SHOWN_CODE = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
@@ -53,16 +62,23 @@ def shown_code(value: str) -> str:
     return value if _SHOWN_CODE.match(value) else "unreadable"
 
 
-class TokenRateLimited(UpstreamUnavailable):
-    """The platform's token endpoint is rate limiting the gateway (HTTP 429): no token for now. ``retry_after``
-    is the wait its ``Retry-After`` asks for, in seconds (``None`` without one): a call may try again after it when
-    that fits in its deadline."""
+class TokenUnavailable(UpstreamUnavailable):
+    """The platform's token endpoint is unavailable for now (HTTP 503): no token, but the same request may
+    succeed later. ``retry_after`` is the wait its ``Retry-After`` asks for, in seconds (``None`` without one): a
+    call may try again after it (or after its retry policy's backoff) when that fits in its deadline."""
 
-    reason = "rate_limited"
+    reason = "status_5xx"
 
     def __init__(self, message: str, *, retry_after: float | None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class TokenRateLimited(TokenUnavailable):
+    """The platform's token endpoint is rate limiting the gateway (HTTP 429): no token for now; another attempt
+    after its ``Retry-After``, as for :class:`TokenUnavailable`."""
+
+    reason = "rate_limited"
 
 
 def access_token_header(auth: LgspAuth) -> str:
@@ -185,8 +201,11 @@ class PlatformSession:
 
     def _token_failure(self, status: int, headers: Mapping[str, str]) -> UpstreamError:
         """The error of a token request answered ``status`` (not 200)."""
-        if status == 503:
-            return UpstreamUnavailable(f"{self.label}: the platform's token endpoint is unavailable (HTTP 503)")
+        if status == 503:  # unavailable for now: the same request succeeds later
+            return TokenUnavailable(
+                f"{self.label}: the platform's token endpoint is unavailable (HTTP 503)",
+                retry_after=parse_retry_after(headers.get("Retry-After")),
+            )
         if status >= 500:
             return UpstreamError(
                 f"{self.label}: the platform's token endpoint failed (HTTP {status})", reason="status_5xx"

@@ -17,7 +17,7 @@ from urllib.parse import quote_plus
 import orjson
 
 from connectors.errors import UpstreamError
-from connectors.http import HttpClient, json_body
+from connectors.http import HttpClient, json_body, parse_retry_after
 
 from .config import AccessKeyAuth, ApiKeyAuth, Auth, BearerAuth, NoAuth, OAuth2ClientCredentials
 
@@ -25,11 +25,13 @@ __all__ = ["Authenticator", "OAuth2Authenticator", "StaticAuthenticator", "Token
 
 
 class TokenRefused(Exception):
-    """The token endpoint did not issue a token: ``status`` is its HTTP status (0 for an unreadable answer)."""
+    """The token endpoint did not issue a token: ``status`` is its HTTP status (0 for an unreadable answer) and
+    ``retry_after`` the wait its ``Retry-After`` asked for with a 429 or a 503, in seconds (else ``None``)."""
 
-    def __init__(self, status: int) -> None:
+    def __init__(self, status: int, *, retry_after: float | None = None) -> None:
         super().__init__(f"the token endpoint answered {status or 'something unreadable'}")
         self.status = status
+        self.retry_after = retry_after
 
 
 class Authenticator:
@@ -110,7 +112,8 @@ class OAuth2Authenticator(Authenticator):
                 "POST", config.token_url, data=form, basic=basic, headers=headers, deadline=deadline
             )
         if response.status != 200:
-            raise TokenRefused(response.status)
+            wait = response.headers.get("Retry-After") if response.status in {429, 503} else None
+            raise TokenRefused(response.status, retry_after=parse_retry_after(wait))
         try:
             body: Any = json_body(response.content)
         except orjson.JSONDecodeError:

@@ -19,7 +19,7 @@ import aiohttp
 import httpx
 
 from connectors.context import current_context, forwarded_headers
-from connectors.errors import UpstreamError, UpstreamRefused
+from connectors.errors import UpstreamError, UpstreamRefused, UpstreamUnavailable
 from connectors.http import (
     Answer,
     Failure,
@@ -31,7 +31,7 @@ from connectors.http import (
     from_response,
     from_status,
 )
-from connectors.platform import TokenRateLimited
+from connectors.platform import TokenUnavailable
 
 from .auth import Authenticator, TokenRefused
 from .config import RestConnectorConfig
@@ -138,7 +138,7 @@ class UpstreamClient:
             raise deadline_passed(self._label) from None
         except TokenRefused as exc:
             return self._token_failure(exc)
-        except TokenRateLimited as exc:  # the platform's token endpoint: another attempt after its Retry-After
+        except TokenUnavailable as exc:  # the platform's token endpoint (429, 503): try again after Retry-After
             return Failure(exc, True, exc.retry_after)
         except UpstreamError as exc:
             return Failure(exc, False)
@@ -156,8 +156,11 @@ class UpstreamClient:
         return from_response(status, answer.headers, self._label, retry=self._retry_statuses)
 
     def _token_failure(self, exc: TokenRefused) -> Failure:
+        if exc.status == 429:  # throttled, not refused: the same request succeeds later
+            message = f"{self._label}: the token endpoint is rate limiting the gateway (HTTP 429)"
+            return Failure(UpstreamUnavailable(message, reason="rate_limited"), True, exc.retry_after)
         if exc.status >= 500:
-            return from_status(exc.status, self._label, retry=self._retry_statuses)
+            return from_status(exc.status, self._label, retry_after=exc.retry_after, retry=self._retry_statuses)
         if 400 <= exc.status < 500:  # the OAuth error of refused client credentials (invalid_client: 400 or 401)
             message = f"{self._label}: the token endpoint refused the gateway's credentials (HTTP {exc.status})"
             return Failure(UpstreamRefused(message), False)

@@ -46,7 +46,7 @@ from connectors.http import (
     read_limited,
     without_request_lines,
 )
-from connectors.platform import TokenRateLimited
+from connectors.platform import TokenUnavailable
 
 from .config import BasicAuth, BearerAuth, SoapConnectorConfig, UsernameTokenAuth
 from .envelope import Envelope, fault_error, parse_envelope
@@ -365,7 +365,7 @@ class SoapClient:
                 response = await transport.post(bound.address, message, sent)
         except TimeoutError:
             raise deadline_passed(self._label) from None
-        except TokenRateLimited as exc:  # the platform's token endpoint: another attempt after its Retry-After
+        except TokenUnavailable as exc:  # the platform's token endpoint (429, 503): try again after Retry-After
             return Failure(exc, True, exc.retry_after)
         except (httpx.HTTPError, OSError) as exc:
             logger.debug("%s: %s", self._label, type(exc).__name__)

@@ -508,6 +508,7 @@ class Front:
 
     hub_url: str
     throttle: int = 0
+    throttle_status: int = 429
     retry_after: str | None = None
     redirect: bool = False
     bom: bool = False
@@ -522,7 +523,9 @@ class Front:
             if self.throttle:
                 self.throttle -= 1
                 return Response(
-                    b"slow down", 429, headers={"Retry-After": self.retry_after} if self.retry_after else {}
+                    b"slow down",
+                    self.throttle_status,
+                    headers={"Retry-After": self.retry_after} if self.retry_after else {},
                 )
             if self.redirect:
                 return Response(b"", 302, headers={"Location": "https://login.example.gov.vn/"})
@@ -557,12 +560,16 @@ def _through(world: World, front_url: str, protocol: str, **profile: Any) -> tup
     return config, JudicialRecordsConnector.from_config(config)
 
 
+@pytest.mark.parametrize(
+    ("status", "reason", "said"),
+    [(429, "rate_limited", "is rate limiting the gateway"), (503, "status_5xx", "is unavailable")],
+)
 @pytest.mark.parametrize("protocol", ["rest", "soap"])
 async def test_a_throttled_token_endpoint_is_waited_for_not_a_refusal(
-    world: World, hub: NdxpHub, front: tuple[Front, str], protocol: str
+    world: World, hub: NdxpHub, front: tuple[Front, str], protocol: str, status: int, reason: str, said: str
 ) -> None:
     proxy, url = front
-    proxy.throttle, proxy.retry_after = 1, "1"
+    proxy.throttle, proxy.throttle_status, proxy.retry_after = 1, status, "1"
     config, connector = _through(world, url, protocol)
     async with connector:
         started = time.monotonic()
@@ -579,8 +586,8 @@ async def test_a_throttled_token_endpoint_is_waited_for_not_a_refusal(
             await connector.get(config["canary"])
         assert time.monotonic() - started < 2
         check = await connector.check()
-    assert info.value.reason == "rate_limited"
-    assert "the platform's token endpoint is rate limiting the gateway (HTTP 429)" in info.value.message
+    assert info.value.reason == reason
+    assert f"the platform's token endpoint {said} (HTTP {status})" in info.value.message
     assert check.ok is False and "refused" not in check.message
 
 

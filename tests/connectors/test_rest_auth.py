@@ -9,8 +9,13 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
+import httpx
 import pytest
-from support import free_port
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from support import LiveServer, free_port
 
 from connectors.base import UpstreamError, UpstreamUnavailable
 from connectors.errors import UpstreamRefused
@@ -185,3 +190,52 @@ def test_credentials_do_not_show_in_the_configuration() -> None:
     ).config
     text = repr(config) + str(config) + config.model_dump_json()
     assert "wrong-client-secret" not in text
+
+
+class BusyTokenEndpoint:
+    """A token endpoint in front of the API's own: it answers ``status`` (429 or 503) with ``Retry-After`` to the
+    first ``busy`` requests, then passes them on."""
+
+    def __init__(self, api_url: str, status: int, busy: int, retry_after: str) -> None:
+        self.api_url, self.status, self.busy, self.retry_after = api_url, status, busy, retry_after
+        self.requests = 0
+
+    async def token(self, request: Request) -> Response:
+        self.requests += 1
+        if self.busy:
+            self.busy -= 1
+            return Response(b"busy", self.status, headers={"Retry-After": self.retry_after})
+        async with httpx.AsyncClient(trust_env=False, timeout=10) as http:
+            answer = await http.post(
+                f"{self.api_url}/oauth2/token",
+                content=await request.body(),
+                headers={k: v for k, v in request.headers.items() if k.lower() not in {"host", "content-length"}},
+            )
+        return Response(answer.content, answer.status_code, media_type=answer.headers.get("content-type"))
+
+
+@pytest.mark.parametrize(("status", "reason"), [(429, "rate_limited"), (503, "status_5xx")])
+async def test_a_busy_token_endpoint_is_waited_for_not_a_refusal(
+    status: int, reason: str, population_sector: Any, api: PopulationApi, api_server: ApiServer
+) -> None:
+    pid = population_sector.rows[0]["so_dinh_danh"]
+    busy = BusyTokenEndpoint(api_server.url, status, busy=1, retry_after="1")
+    with LiveServer(Starlette(routes=[Route("/token", busy.token, methods=["POST"])])) as front:
+        config = rest_connector_config(api_server.url, auth="oauth2_client_credentials", timeout_seconds=5)
+        config["auth"]["token_url"] = f"{front.url}/token"
+        async with RestConnector.from_config(config) as rest:
+            started = time.monotonic()
+            assert (await rest.get(pid)).record_id() == pid  # after the wait the endpoint asked for
+            assert time.monotonic() - started >= 0.9
+        assert busy.requests == 2 and api.count("tokens_issued") == 1
+        # A wait beyond the call's deadline: the call fails at once, the endpoint busy rather than refusing.
+        busy.busy, busy.retry_after = 10, "30"
+        async with RestConnector.from_config(config) as rest:
+            started = time.monotonic()
+            with pytest.raises(UpstreamUnavailable) as info:
+                await rest.get(pid)
+            assert time.monotonic() - started < 2
+            check = await rest.check()
+    assert not isinstance(info.value, UpstreamRefused) and info.value.reason == reason
+    assert f"(HTTP {status})" in info.value.message and "credentials" not in info.value.message
+    assert check.ok is False and "refused" not in check.message
