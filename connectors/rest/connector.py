@@ -196,6 +196,13 @@ class RestConnector(MappedConnector[RestConnectorConfig, RecordMapping]):
         next_cursor = paginator.encode(following) if following is not None else None
         return Page(items=records, next_cursor=next_cursor, skipped=skipped)
 
+    def offers(self, capability: Capability) -> bool:
+        """As :meth:`Connector.offers`, with samples only when the configuration declares the listing to sample
+        (``sample``): without it, data-quality scans skip the database rather than fail on it."""
+        if capability is Capability.SAMPLE and self._sampler is None:
+            return False
+        return super().offers(capability)
+
     async def sample(self, limit: int) -> Sequence[dict[str, Any]]:
         """Records picked at random from the listing ``sample`` declares (bounded, rate-limited; see
         :mod:`connectors.rest.sampling`), mapped but not validated."""

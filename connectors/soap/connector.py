@@ -183,6 +183,13 @@ class SoapConnector(MappedConnector[SoapConnectorConfig, RecordMapping | XPathRe
         record = self._to_record(records[0], record_id)
         return self.asked_for(record, record_id)
 
+    def offers(self, capability: Capability) -> bool:
+        """As :meth:`Connector.offers`, with samples only when the configuration declares the listing to sample
+        (``sample``): without it, data-quality scans skip the database rather than fail on it."""
+        if capability is Capability.SAMPLE and self._sampler is None:
+            return False
+        return super().offers(capability)
+
     async def sample(self, limit: int) -> Sequence[dict[str, Any]]:
         """Records picked at random from the listing operation ``sample`` declares (bounded, rate-limited; see
         :mod:`connectors.soap.sampling`), mapped but not validated."""

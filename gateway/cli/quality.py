@@ -77,9 +77,23 @@ def _registry(settings: Settings, database_id: str) -> ConnectorRegistry:
     return registry
 
 
+DatabaseOption = Annotated[
+    str | None,
+    typer.Argument(help="The database id (population, civil_status, ...); none with --all.", show_default=False),
+]
+
+
 @app.command("scan")
 def scan(
-    database_id: DatabaseArgument,
+    database_id: DatabaseOption = None,
+    every: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Scan every database whose connector is configured, enabled and can sample its records, one after "
+            "the other; those that cannot sample are skipped, those that fail do not stop the others (exit 1).",
+        ),
+    ] = False,
     sample: Annotated[
         int | None, typer.Option(help="Records to read (default GATEWAY_QUALITY_SAMPLE_SIZE).", min=1)
     ] = None,
@@ -87,50 +101,94 @@ def scan(
     """Scan a random sample of a database's records and store its data-quality scores."""
     import asyncio
 
+    from connectors.base import Capability
+    from gateway.core.settings import get_settings
+    from gateway.records.registry import ConnectorRegistry
+
+    if every == (database_id is not None):
+        raise _fail("name one database to scan, or --all for every database that can be scanned", code=2)
+    settings = get_settings()
+    require_current_schema(settings.database_url)
+    size = sample or settings.quality_sample_size
+    if database_id is not None:
+        registry = _registry(settings, database_id)
+        outcome = asyncio.run(_scan_each(settings, registry, [database_id], size, headed=False))[database_id]
+        if outcome is not None:
+            raise _fail(outcome)
+        return
+    registry = ConnectorRegistry.from_settings(settings)
+    failed = [
+        f"{database}: the connector could not be loaded: {error}" for database, error in registry.failures.items()
+    ]
+    scannable = []
+    for database, served in sorted(registry.databases.items()):
+        if served.connector.offers(Capability.SAMPLE):
+            scannable.append(database)
+        else:
+            typer.echo(f"== {database}\nskipped: {_cannot_sample(database, served.connector.slug)}")
+    if not scannable and not failed:
+        raise _fail("nothing was checked: no configured connector can sample its records", code=2)
+    outcomes = asyncio.run(_scan_each(settings, registry, scannable, size, headed=True)) if scannable else {}
+    failed += [error for error in outcomes.values() if error is not None]
+    for error in failed:
+        typer.echo(f"error: {error}", err=True)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _cannot_sample(database_id: str, slug: str) -> str:
+    return (
+        f"the connector of {database_id!r} ({slug}) cannot be scanned: it offers no sample of its raw records "
+        "(Connector.sample; the SQL connector, the connectors built on it, and REST and SOAP connections that "
+        "declare a listing to sample do)"
+    )
+
+
+async def _scan_each(
+    settings: Settings, registry: ConnectorRegistry, databases: list[str], size: int, *, headed: bool
+) -> dict[str, str | None]:
+    """Scan ``databases`` one after the other, printing each one's summary (after a line ``== DB`` if
+    ``headed``): each one's error message, ``None`` for those scanned."""
     from connectors.base import ConnectorError, OperationNotSupported
     from gateway.core.db import standalone_session
-    from gateway.core.settings import get_settings
     from gateway.quality.lookups import registry_lookups
     from gateway.quality.service import IncompleteScan, NothingScanned, scan_database
 
-    settings = get_settings()
-    require_current_schema(settings.database_url)
-    registry = _registry(settings, database_id)
-    connector = registry.databases[database_id].connector
-    size = sample or settings.quality_sample_size
-
-    async def run() -> Evaluation:
-        await registry.start()
-        try:
-            async with standalone_session(settings.database_url) as session:
-                return await scan_database(
-                    session,
-                    database_id=database_id,
-                    connector=connector,
-                    settings=settings,
-                    lookups=registry_lookups(registry),
-                    sample_size=size,
-                )
-        finally:
-            await registry.close()
-
+    outcomes: dict[str, str | None] = {}
+    await registry.start()
     try:
-        evaluation = asyncio.run(run())
-    except OperationNotSupported:
-        raise _fail(
-            f"the connector of {database_id!r} ({connector.slug}) cannot be scanned: it offers no sample of its raw "
-            "records (Connector.sample; the SQL connector and the connectors built on it do)"
-        ) from None
-    except IncompleteScan as exc:
-        raise _fail(f"{database_id}: {exc.message}") from None
-    except ConnectorError as exc:
-        raise _fail(f"{database_id!r} could not be read: {exc.message}") from None
-    except NothingScanned:
-        raise _fail(
-            f"nothing was checked: the sector system of {database_id!r} returned no record; no score stored (the "
-            "previous ones are kept). Is its connector configured to the right system (gateway config check)?"
-        ) from None
-    typer.echo(scan_summary(database_id, evaluation, size))
+        for database_id in databases:
+            connector = registry.databases[database_id].connector
+            if headed:
+                typer.echo(f"== {database_id}")
+            try:
+                async with standalone_session(settings.database_url) as session:
+                    evaluation = await scan_database(
+                        session,
+                        database_id=database_id,
+                        connector=connector,
+                        settings=settings,
+                        lookups=registry_lookups(registry),  # answers cached for this scan only
+                        sample_size=size,
+                    )
+            except OperationNotSupported:
+                outcomes[database_id] = _cannot_sample(database_id, connector.slug)
+            except IncompleteScan as exc:
+                outcomes[database_id] = f"{database_id}: {exc.message}"
+            except ConnectorError as exc:
+                outcomes[database_id] = f"{database_id!r} could not be read: {exc.message}"
+            except NothingScanned:
+                outcomes[database_id] = (
+                    f"nothing was checked: the sector system of {database_id!r} returned no record; no score stored "
+                    "(the previous ones are kept). Is its connector configured to the right system (gateway config "
+                    "check)?"
+                )
+            else:
+                outcomes[database_id] = None
+                typer.echo(scan_summary(database_id, evaluation, size))
+    finally:
+        await registry.close()
+    return outcomes
 
 
 def _names(settings: Settings, database_id: str) -> tuple[str | None, str | None]:

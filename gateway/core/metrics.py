@@ -488,13 +488,14 @@ class QualitySnapshot:
 
     ``counts``: (database, source, dimension) -> (records checked, records failed); ``served``: the databases this
     gateway serves, whose scan series are exported even before anything was counted (zero records, an unknown
-    ratio); ``submitting``: those of them that accept submissions, whose submitted series are too; ``last_scan``:
-    database -> Unix time of its last scan.
+    ratio); ``submitting``: those of them that accept submissions, whose submitted series are too; ``scannable``:
+    those whose connector can sample its records for a scan; ``last_scan``: database -> Unix time of its last scan.
     """
 
     counts: dict[tuple[str, str, str], tuple[int, int]]
     served: tuple[str, ...] = ()
     submitting: tuple[str, ...] = ()
+    scannable: tuple[str, ...] = ()
     last_scan: dict[str, float] = field(default_factory=dict)
 
 
@@ -542,6 +543,15 @@ class QualityCollector(Collector):
         for database, timestamp in sorted(snap.last_scan.items()):
             scans.add_metric([database], timestamp)
         yield scans
+        scannable = GaugeMetricFamily(
+            "gateway_data_quality_scannable",
+            "1 when the connector of a served database can sample its records for a data-quality scan, 0 when it "
+            "cannot (its configuration declares no listing to sample): `gateway quality scan --all` skips it.",
+            labels=["database"],
+        )
+        for database in snap.served:
+            scannable.add_metric([database], 1 if database in snap.scannable else 0)
+        yield scannable
 
 
 QUALITY = QualityCollector()

@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from connectors.base import Capability
 from gateway.audit.writer import AuditWriter, start_writer
 from gateway.axis.catalogue import Catalogue, load_catalogue
 from gateway.axis.health import HealthRunner
@@ -89,8 +90,10 @@ class GatewayState:
                 signing_key_max_age=timedelta(days=self.settings.signing_key_max_age_days),
                 stale=stale_bounds(self.settings),
             )
-            submitting = [db.id for db in self.registry.databases.values() if "submit" in db.operations]
-            metrics.QUALITY.snapshot = await quality_snapshot(session, self.registry.databases, submitting)
+            databases = self.registry.databases.values()
+            submitting = [db.id for db in databases if "submit" in db.operations]
+            scannable = [db.id for db in databases if db.connector.offers(Capability.SAMPLE)]
+            metrics.QUALITY.snapshot = await quality_snapshot(session, self.registry.databases, submitting, scannable)
         self._ops_refreshed = now
 
     @property

@@ -259,13 +259,15 @@ async def scan_unscanned(
 
 
 async def quality_snapshot(
-    session: AsyncSession, served: Iterable[str], submitting: Iterable[str] = ()
+    session: AsyncSession, served: Iterable[str], submitting: Iterable[str] = (), scannable: Iterable[str] = ()
 ) -> metrics.QualitySnapshot:
     """Every database's counts, for the metrics (``served``: the databases whose scan series are exported even
-    without counts; ``submitting``: those whose submitted series are, the databases accepting submissions)."""
+    without counts; ``submitting``: those whose submitted series are, the databases accepting submissions;
+    ``scannable``: those whose connector can sample its records)."""
     return metrics.QualitySnapshot(
         counts=await read_dimension_counts(session),
         served=tuple(sorted(served)),
         submitting=tuple(sorted(submitting)),
+        scannable=tuple(sorted(scannable)),
         last_scan=await read_scan_times(session),
     )

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from connectors.base import Connector
+from connectors.base import Capability, Connector
 from connectors.conversions import compile_conversions
 from connectors.discovery import discover_connectors
 from connectors.errors import ConnectorConfigError, UpstreamError
@@ -224,3 +224,13 @@ async def test_every_record_has_the_same_chance_to_be_sampled() -> None:
     overall = sum(counts) / (len(rows) * draws)
     assert overall == pytest.approx(0.05)
     assert abs(first_page - 0.05) < 0.02, first_page
+
+
+@pytest.mark.parametrize("database", ["driving_licences", "judicial_records"])
+def test_a_connection_without_a_listing_does_not_offer_samples(started: Started, database: str) -> None:
+    """REST (driving licences) and SOAP (judicial records): with ``sample`` set to null the connector does not offer
+    samples, so that the scans skip it and the metrics say it cannot be scanned."""
+    system = load_sector_system(database)
+    cls = discover_connectors(only={system.connector}).connectors[system.connector]
+    assert cls.from_config(dict(started.configs[database])).offers(Capability.SAMPLE)
+    assert not cls.from_config(started.configs[database] | {"sample": None}).offers(Capability.SAMPLE)

@@ -289,9 +289,9 @@ def test_the_quality_scans_run_weekly_with_the_servers_settings(production: list
     (container,) = template["spec"]["containers"]
     script = container["command"][2]
     assert container["command"][:2] == ["/bin/sh", "-c"] and container.get("args", []) == [], "every database"
-    assert 'gateway quality scan "$database"' in script and "gateway config check |" in script
+    assert 'gateway quality scan "$database"' in script and "exec gateway quality scan --all" in script
     accepted_by_the_cli(["quality", "scan", "population"])
-    accepted_by_the_cli(["config", "check"])
+    accepted_by_the_cli(["quality", "scan", "--all"])
     server = one(production, "Deployment")["spec"]["template"]
     server_container = gateway_container(production)
     assert container["image"] == server_container["image"] and container["envFrom"] == server_container["envFrom"]
@@ -333,7 +333,7 @@ def test_the_quality_scans_run_with_what_they_mount(production: list[dict[str, A
     cron = "axis-gateway-quality-scan"
     every = run_container(production, "CronJob", cron, tmp_path / "every", secrets)
     assert every.returncode == 0, every.stdout + every.stderr
-    assert re.findall(r"^== gateway quality scan (\w+)$", every.stdout, re.MULTILINE) == ["population"]
+    assert re.findall(r"^== (\w+)$", every.stdout, re.MULTILINE) == ["population"]
     assert re.search(r"^population: \d+ records scanned .*scores stored$", every.stdout, re.MULTILINE), every.stdout
     named = run_container(production, "CronJob", cron, tmp_path / "named", secrets, args=["land", "population"])
     assert named.returncode == 1

@@ -234,3 +234,24 @@ def test_databases_that_cannot_be_scanned_or_reported(planted: Planted) -> None:
     assert "no connector is configured for 'land'" in unknown
     nothing = planted.run("report", "civil_status", code=1).stderr
     assert "gateway quality scan civil_status" in nothing
+
+
+def test_scan_all_scans_every_database_that_can_be_scanned(planted: Planted) -> None:
+    """``--all`` scans every configured database whose connector can sample (each after a ``== ID`` line) and skips
+    the others, saying why; it runs last, as its scans replace the module's stored ones."""
+    result = planted.run("scan", "--all", "--sample", str(CITIZENS * 2))
+    sections = dict(re.findall(r"^== (\w+)\n(.*)$", result.stdout, re.MULTILINE))
+    assert sorted(sections) == ["civil_status", "driving_licences", "population", "population_sample"]
+    scanned = {}
+    for database in ("civil_status", "population", "population_sample"):
+        found = re.match(rf"{database}: (\d+) records scanned .*scores stored$", sections[database])
+        assert found, sections
+        scanned[database] = int(found.group(1))
+    assert scanned["population"] == scanned["population_sample"] == CITIZENS and scanned["civil_status"] > 0
+    assert sections["driving_licences"].startswith("skipped: the connector of 'driving_licences'")
+    assert "cannot be scanned" in sections["driving_licences"] and "error" not in result.stderr
+    for database in ("civil_status", "population_sample"):
+        assert json.loads(planted.run("report", database).stdout)["scan"]["records"] == scanned[database]
+    neither = planted.run("scan", code=2).stderr
+    both = planted.run("scan", "population", "--all", code=2).stderr
+    assert "name one database to scan, or --all" in neither and neither == both

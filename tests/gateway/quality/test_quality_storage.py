@@ -186,9 +186,20 @@ def test_the_gateway_exports_the_scores(
             await session.commit()
 
     asyncio.run(submit())
-    settings = make_settings(database_url=quality_db, data_dir=tmp_path_factory.mktemp("quality-metrics"))
+    # Beside the population database (SQL: it can sample), a REST database whose configuration declares no listing
+    # to sample: the scans skip it, and the metrics say so.
+    unsampled = {"base_url": "http://127.0.0.1:9", "auth": {"type": "api_key", "header": "X-Key", "key": "k"}}
+    connectors = {
+        "population": make_settings().connectors["population"].model_dump(),
+        "driving_licences": {"config": unsampled | {"sample": None}},
+    }
+    settings = make_settings(
+        database_url=quality_db, data_dir=tmp_path_factory.mktemp("quality-metrics"), connectors=connectors
+    )
     with LiveServer(create_app(settings)) as server:
         text = httpx.get(f"{server.url}/metrics", timeout=30).text
+    scannable = values(text, "gateway_data_quality_scannable")
+    assert scannable == {(("database", "population"),): 1, (("database", "driving_licences"),): 0}
     ratio = values(text, "gateway_data_quality_ratio")
     key = (("database", "population"), ("dimension", "live"), ("source", "submitted"))
     assert ratio[key] == pytest.approx(0.8)
