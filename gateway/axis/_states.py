@@ -15,7 +15,7 @@ results cannot be written), whatever the last one said. The rules are tabled in 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from gateway.core.settings import HealthPolicy
@@ -31,6 +31,7 @@ __all__ = [
     "ConnectionState",
     "Tracker",
     "after_check",
+    "overdue_since",
     "p95",
     "stale_after",
 ]
@@ -59,6 +60,15 @@ def stale_after(policy: HealthPolicy, lease_seconds: float) -> float:
     and the lease, for another process to take the checks over), at the longest jitter, and a check's timeout."""
     interval = max(3 * policy.interval_seconds, policy.interval_seconds + lease_seconds)
     return interval * (1 + policy.jitter) + policy.timeout_seconds
+
+
+def overdue_since(last_check: datetime | None, bound: float, now: datetime) -> datetime | None:
+    """When the checks of a connection last checked at ``last_check`` became overdue (``bound`` seconds after it,
+    :func:`stale_after`), if that is before ``now``: from then on its state was not known."""
+    if last_check is None:
+        return None
+    overdue = last_check + timedelta(seconds=bound)
+    return overdue if overdue < now else None
 
 
 #: Failed checks that are a wrong answer rather than no answer (records breaking the contract, a body that cannot

@@ -24,7 +24,15 @@ from connectors.context import RequestContext
 from connectors.errors import ConnectorError, RecordNotFound, UpstreamError
 from connectors.secrets import mask_urls
 from gateway.axis._history import count_check, prune_history, record_transition
-from gateway.axis._states import STALE, CheckOutcome, ConnectionState, Tracker, after_check, stale_after
+from gateway.axis._states import (
+    STALE,
+    CheckOutcome,
+    ConnectionState,
+    Tracker,
+    after_check,
+    overdue_since,
+    stale_after,
+)
 from gateway.axis.catalogue import Catalogue
 from gateway.axis.models import AxisCheck, AxisConnection, AxisEvidence, OpsStatus
 from gateway.axis.overview import AUDIT_CHAIN, stale_bound, static_state
@@ -493,10 +501,7 @@ def _combine(
 
 def _gap(row: AxisConnection | None, now: datetime, bound: float) -> datetime | None:
     """When the state became unknown, if the last check recorded for ``row`` is older than ``bound`` seconds."""
-    checked = None if row is None else row.last_check
-    if checked is None or (now - checked).total_seconds() <= bound:
-        return None
-    return checked + timedelta(seconds=bound)
+    return overdue_since(None if row is None else row.last_check, bound, now)
 
 
 def _clip(text: str | None, size: int = 500) -> str | None:

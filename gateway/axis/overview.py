@@ -10,7 +10,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from connectors.base import Capability
-from gateway.axis._states import STALE, STATES, UP_STATES, ConnectionState, stale_after
+from gateway.axis._states import STALE, STATES, UP_STATES, ConnectionState, overdue_since, stale_after
 from gateway.axis.catalogue import Catalogue, CatalogueEntry
 from gateway.axis.models import AxisCheck, AxisConnection, OpsStatus
 from gateway.axis.routes import Route
@@ -61,11 +61,8 @@ StaleBounds = Mapping[str, float]
 
 
 def stale_bounds(settings: Settings) -> dict[str, float]:
-    """Each configured database's :func:`~gateway.axis._states.stale_after`, from its health policy."""
-    return {
-        db_id: stale_after(instance.health, settings.axis_lease_seconds)
-        for db_id, instance in settings.connectors.items()
-    }
+    """Each configured database's :func:`stale_bound`, from its health policy."""
+    return {db_id: stale_bound(settings, db_id) for db_id in settings.connectors}
 
 
 def stale_bound(settings: Settings, database_id: str) -> float:
@@ -150,13 +147,14 @@ def _connection(
     else:
         state, error, latency, cause = ConnectionState(row.state), row.error, row.latency_ms, row.cause
         bound = (stale or {}).get(entry.id)
-        checked = row.last_check
-        if bound is not None and checked is not None and (age := (utcnow() - checked).total_seconds()) > bound:
+        now = utcnow()
+        overdue = overdue_since(row.last_check, bound, now) if bound is not None else None
+        if overdue is not None and row.last_check is not None:
             # The last check's word is no longer evidence: no process has recorded one since.
-            state, cause, since = ConnectionState.UNKNOWN, STALE, checked + timedelta(seconds=bound)
+            state, cause, since = ConnectionState.UNKNOWN, STALE, overdue
             error = (
-                f"no health check recorded for {age:.0f} s (at most {bound:.0f} s expected): no gateway process is "
-                "checking it, or the results cannot be written"
+                f"no health check recorded for {(now - row.last_check).total_seconds():.0f} s (at most "
+                f"{bound:.0f} s expected): no gateway process is checking it, or the results cannot be written"
             )
     route, platform = (routes or {}).get(entry.id, (None, None))
     return DatabaseConnection(

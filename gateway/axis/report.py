@@ -24,7 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.audit.events import OUTCOMES
 from gateway.audit.models import AuditEvent
-from gateway.axis._states import STALE, UP_STATES, ConnectionState
+from gateway.axis._states import STALE, UP_STATES, ConnectionState, overdue_since
 from gateway.axis.catalogue import Catalogue
 from gateway.axis.models import AxisCheckCount, AxisConnection, AxisTransition
 from gateway.core.db import in_utc
@@ -253,11 +253,11 @@ def _with_overdue_checks(
     """``changes``, and ``unknown`` from the moment the checks were overdue (``bound`` seconds after the last one)
     when that is before ``until`` and the state then was a checked one: no process is checking (the gateway is
     stopped, or cannot write), and the health monitor records that gap only when checks resume, if ever."""
-    if last_check is None:
+    overdue = overdue_since(last_check, bound, until)
+    if overdue is None:
         return list(changes)
-    overdue = last_check + timedelta(seconds=bound)
     before = [change for change in changes if change.at <= overdue]
-    if overdue >= until or not before or before[-1].state not in _CHECKED:
+    if not before or before[-1].state not in _CHECKED:
         return list(changes)
     return sorted([*changes, _Change(overdue, UNKNOWN, STALE)], key=lambda change: change.at)
 

@@ -509,10 +509,20 @@ def upgrade_schema(url: str) -> None:
     try:
         migrations.upgrade(url)
     except CommandError as exc:
-        current = migrations.revision_of(url)
-        detail = migrations.ahead_of_code(current) if current and migrations.newer_than_code(current) else str(exc)
-        typer.echo(f"error: {detail}", err=True)
-        raise typer.Exit(1) from None
+        _migration_failed(url, exc)
+
+
+def _migration_failed(url: str, error: Exception, hint: str = "") -> NoReturn:
+    """Alembic refused to migrate the database at ``url``: one line on stderr and exit 1, never a traceback. A
+    database a newer version migrated is named, with what to run; otherwise Alembic's ``error``, then ``hint``."""
+    from gateway.core import migrations
+
+    current = migrations.revision_of(url)
+    if current is not None and migrations.newer_than_code(current):
+        typer.echo(f"error: {migrations.ahead_of_code(current)}", err=True)
+    else:
+        typer.echo(f"error: {error}{hint}", err=True)
+    raise typer.Exit(1) from None
 
 
 def _migrate(step: Any, url: str, revision: str) -> None:
@@ -528,12 +538,7 @@ def _migrate(step: Any, url: str, revision: str) -> None:
         typer.echo(f"error: {exc} (the database is left at {migrations.revision_of(url) or 'base'})", err=True)
         raise typer.Exit(1) from None
     except CommandError as exc:
-        current = migrations.revision_of(url)
-        if current is not None and migrations.newer_than_code(current):
-            typer.echo(f"error: {migrations.ahead_of_code(current)}", err=True)
-        else:
-            typer.echo(f"error: {exc} (this version's revisions go from base to {migrations.HEAD})", err=True)
-        raise typer.Exit(1) from None
+        _migration_failed(url, exc, f" (this version's revisions go from base to {migrations.HEAD})")
     reached = migrations.revision_of(url)
     typer.echo(f"database at {reached or 'base'}{' (head)' if reached == migrations.HEAD else ''}")
 

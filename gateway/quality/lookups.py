@@ -47,6 +47,7 @@ from gateway.quality.rules import (
     RecordSearch,
     as_date,
 )
+from gateway.records.circuit import FailureRun
 from gateway.records.registry import ConnectorRegistry
 
 __all__ = ["GIVE_UP_AFTER", "connector_lookups", "connector_search", "registry_lookups", "unanswered"]
@@ -77,25 +78,33 @@ GIVE_UP_AFTER: Final = 25
 class _Reachability:
     """Whether one database still answers, for the length of one scan: after :data:`GIVE_UP_AFTER` outages in a
     row (no answer, not even "no such record", in between) it is not asked again, and every later question is
-    unanswered at once, for the same reason as the last one."""
+    unanswered at once, for the same reason as the last one.
+
+    Not the connection's :class:`~gateway.records.circuit.CircuitBreaker`, though both count failures in a row
+    (:class:`~gateway.records.circuit.FailureRun`): the breaker protects the requests a process serves for as long
+    as it runs, so it lets a trial call through after a cool-down and closes again; a scan is a bounded piece of
+    work, and a database given up is given up until it ends (a trial would make the questions left wait for a
+    timeout again). Its refusals are unanswered questions, which the scan counts (too many and it is not stored:
+    :class:`~gateway.quality.service.IncompleteScan`), not a 503; and it exports no state."""
 
     def __init__(self, database: str) -> None:
         self.database = database
-        self.outages = 0
+        self.outages = FailureRun()
         self.last: LookupUnanswered | None = None
 
     async def ask(self, call: Callable[[], Awaitable[Answer]]) -> Answer:
-        if self.last is not None and self.outages >= GIVE_UP_AFTER:
+        if self.last is not None and self.outages.count >= GIVE_UP_AFTER:
             raise LookupUnanswered(self.database, self.last.reason)
         try:
             answer = await call()
         except LookupUnanswered as exc:
-            self.outages, self.last = (self.outages + 1, exc) if exc.outage else (0, self.last)
+            if self.outages.record(failed=exc.outage):
+                self.last = exc
             raise
         except LookupError:
-            self.outages = 0
+            self.outages.record(failed=False)
             raise
-        self.outages = 0
+        self.outages.record(failed=False)
         return answer
 
 

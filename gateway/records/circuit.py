@@ -24,6 +24,25 @@ CONNECTOR_ERROR = "connector_error"
 FAILURE_REASONS = frozenset({"timeout", "connect", "rate_limited", "protocol", "status_5xx", CONNECTOR_ERROR})
 
 
+class FailureRun:
+    """How many calls in a row have failed: the count at which a :class:`CircuitBreaker` opens, and a quality scan
+    stops asking a database (:data:`gateway.quality.lookups.GIVE_UP_AFTER`)."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def record(self, *, failed: bool) -> int:
+        """Count a call's outcome (an answer ends the run); the failures in a row now."""
+        self.count = self.count + 1 if failed else 0
+        return self.count
+
+    def reset(self) -> None:
+        """Start counting anew."""
+        self.count = 0
+
+
 class CircuitState(IntEnum):
     """Values of ``gateway_circuit_state``."""
 
@@ -48,7 +67,7 @@ class CircuitBreaker:
         "_buckets",
         "_calls",
         "_clock",
-        "_consecutive",
+        "_failing",
         "_failures",
         "_on_change",
         "_opened_at",
@@ -71,7 +90,7 @@ class CircuitBreaker:
         self.state = CircuitState.CLOSED
         self._on_change = on_change
         self._clock = clock
-        self._consecutive = 0
+        self._failing = FailureRun()
         self._opened_at = 0.0
         self._trial_running = False
         # One-second buckets over the window, oldest first (the clock is monotonic): second -> [calls, failures];
@@ -109,10 +128,10 @@ class CircuitBreaker:
             return
         if self.state is not CircuitState.CLOSED:
             return
-        self._consecutive = self._consecutive + 1 if failed else 0
+        in_a_row = self._failing.record(failed=failed)
         calls, failures = self._count(failed)
         policy = self.policy
-        if self._consecutive >= policy.consecutive_failures or (
+        if in_a_row >= policy.consecutive_failures or (
             calls >= policy.min_calls and failures / calls >= policy.error_ratio
         ):
             self._open()
@@ -177,12 +196,12 @@ class CircuitBreaker:
     def _open(self) -> None:
         self._opened_at = self._clock()
         self._forget()
-        self._consecutive = 0
+        self._failing.reset()
         self._set(CircuitState.OPEN)
 
     def _close(self) -> None:
         self._forget()
-        self._consecutive = 0
+        self._failing.reset()
         self._set(CircuitState.CLOSED)
 
     def _set(self, state: CircuitState) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.axis._states import CheckOutcome, ConnectionState, Tracker, after_check, p95
+from gateway.axis._states import CheckOutcome, ConnectionState, Tracker, after_check, overdue_since, p95
 from gateway.axis.catalogue import DEFAULT_CATALOGUE, CatalogueError, load_catalogue
 from gateway.core.settings import CircuitPolicy, HealthPolicy
 from gateway.records.circuit import CircuitBreaker, CircuitOpenError, CircuitState
@@ -269,6 +269,15 @@ def test_evidence_sized_for_a_short_window_ends_with_it() -> None:
     assert evidence.summary(2.0).failures == 10
     now[0] += 2.15  # past the window by more than one slice (0.1 s)
     assert evidence.summary(2.0).calls == 0
+
+
+def test_checks_are_overdue_from_their_bound_after_the_last_one_once_that_has_passed() -> None:
+    """The moment the live view, the health runner's history and the monthly report call ``unknown`` from."""
+    checked = datetime(2026, 12, 7, 8, tzinfo=UTC)
+    assert overdue_since(None, 30, checked + timedelta(hours=1)) is None  # never checked: pending, not stale
+    assert overdue_since(checked, 30, checked + timedelta(seconds=30)) is None  # just in time
+    assert overdue_since(checked, 30, checked + timedelta(seconds=30.5)) == checked + timedelta(seconds=30)
+    assert overdue_since(checked, 0.25, checked + timedelta(hours=1)) == checked + timedelta(milliseconds=250)
 
 
 def test_p95_uses_the_nearest_rank() -> None:

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import functools
-import time
-import weakref
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -19,6 +16,7 @@ from gateway.core.logs import get_logger
 from gateway.core.outages import database_outage, database_unavailable
 from gateway.core.problems import NotReady
 from gateway.http.deps import StateDep
+from gateway.http.probes import SharedProbes
 from gateway.identity.request_state import request_state
 from gateway.records.context import connector_call, system_context
 
@@ -94,37 +92,7 @@ async def readyz(request: Request, state: StateDep) -> dict[str, Any]:
     return {"status": "ready", "checks": checks}
 
 
-class _SharedProbes:
-    """Each connector's probe, shared by the readiness requests made while it runs and for
-    :data:`PROBE_REUSE_SECONDS` after it ended. Keyed by the connector's identity (a connector need not be
-    hashable), checked through a weak reference (a connector of a gateway gone is not kept, nor mistaken)."""
-
-    def __init__(self) -> None:
-        self._probes: dict[int, tuple[weakref.ref[Any], asyncio.Future[HealthReport], float | None]] = {}
-
-    def probe(
-        self, connector: Connector[Any], check: Callable[[Connector[Any]], Awaitable[HealthReport]]
-    ) -> asyncio.Future[HealthReport]:
-        known = self._probes.get(id(connector))
-        if known is not None and known[0]() is connector:
-            _ref, task, ended = known
-            if ended is None or time.monotonic() - ended < PROBE_REUSE_SECONDS:
-                return task
-        task = asyncio.ensure_future(check(connector))
-        key = id(connector)
-        self._probes[key] = (weakref.ref(connector, lambda _gone: self._probes.pop(key, None)), task, None)
-        task.add_done_callback(functools.partial(self._ended, key))
-        return task
-
-    def _ended(self, key: int, task: asyncio.Future[HealthReport]) -> None:
-        known = self._probes.get(key)
-        if known is not None and known[1] is task:
-            self._probes[key] = (known[0], task, time.monotonic())
-        if not task.cancelled():
-            task.exception()  # retrieved: a probe nobody waited for to the end
-
-
-_PROBES = _SharedProbes()
+_PROBES = SharedProbes(PROBE_REUSE_SECONDS)
 
 #: The stores' checks that outlived their readiness probe, held until they end.
 _LATE: set[asyncio.Future[Any]] = set()

@@ -26,6 +26,7 @@ from support import postgres_database, run_gateway_command
 
 from connectors.base import Connector
 from connectors.discovery import discover_connectors
+from connectors.errors import ContractViolation, UpstreamTimeout, UpstreamUnavailable
 from connectors.sql.urls import to_async_url
 from contracts.dates import vietnam_today
 from gateway.core import migrations
@@ -267,6 +268,52 @@ async def test_a_scan_stops_asking_a_database_that_does_not_answer(
                 assert unanswered.value.outage
         # Down: asked until it failed GIVE_UP_AFTER times in a row, then not again. Up: asked every time.
         assert len(calls) == asked
+
+
+@pytest.mark.anyio
+async def test_only_outages_in_a_row_make_a_scan_stop_asking(sectors: Sectors, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An answer ("no such citizen") or a record that breaks the contract between outages starts the count again:
+    a database failing now and then is asked every time; given up, it is given up for the rest of the scan, each
+    question left unanswered for the reason of the last outage. (Outages of some records only are injected: the
+    simulated database is up.)"""
+    runs = [
+        *[("down", UpstreamUnavailable)] * (GIVE_UP_AFTER - 1),
+        ("answer", None),
+        *[("down", UpstreamUnavailable)] * (GIVE_UP_AFTER - 1),
+        ("unreadable", ContractViolation),
+        *[("down", UpstreamUnavailable)] * (GIVE_UP_AFTER - 1),
+        ("down", UpstreamTimeout),
+        *[("left", None)] * 5,
+    ]
+    ids = {f"068185{i:06d}": failure for i, (_kind, failure) in enumerate(runs)}  # no such citizens
+    async with connector("population", sectors.configs["population"]) as population:
+        calls: list[str] = []
+        get = population.get
+
+        async def failing(key: str) -> Any:
+            calls.append(key)
+            failure = ids[key]
+            if failure is not None:
+                raise failure("injected")
+            return await get(key)
+
+        monkeypatch.setattr(population, "get", failing)
+        lookups = connector_lookups(population)
+        assert lookups.citizen is not None
+        for (kind, _failure), personal_id in zip(runs, ids, strict=True):
+            if kind == "answer":
+                assert await lookups.citizen(personal_id) is None
+                continue
+            with pytest.raises(LookupUnanswered) as unanswered:
+                await lookups.citizen(personal_id)
+            outage, reason = unanswered.value.outage, unanswered.value.reason
+            if kind == "unreadable":
+                assert (outage, reason) == (False, "ContractViolation")
+            elif kind == "left":
+                assert (outage, reason) == (True, "UpstreamTimeout")
+            else:
+                assert outage
+    assert len(calls) == len(runs) - 5
 
 
 @pytest.fixture
