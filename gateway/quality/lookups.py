@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Hashable, Mapping
+from dataclasses import replace
 from datetime import date
 from typing import Any, Final, TypeVar
 
@@ -231,12 +232,40 @@ def connector_lookups(
 
 
 def registry_lookups(registry: ConnectorRegistry) -> Lookups:
-    """The lookups the served databases can answer (the population and civil status databases, when served)."""
+    """The lookups the served databases can answer (the population and civil status databases, when served).
+
+    A population or civil status database that is configured but whose connector could not be loaded answers
+    nothing rather than being absent: its rules' records are unverified (and a scan with too many is not stored),
+    where a database not configured at all leaves those rules out."""
     population = _database_for(registry, CITIZENS)
     civil_status = _database_for(registry, DEATH_REGISTRATIONS)
-    return connector_lookups(
+    lookups = connector_lookups(
         population[1] if population else None,
         civil_status[1] if civil_status else None,
         population_id=population[0] if population else "population",
         civil_status_id=civil_status[0] if civil_status else "civil_status",
     )
+    if population is None and (unloaded := _unloaded(registry, CITIZENS)) is not None:
+        citizen = _unanswerable(unloaded)
+        lookups = replace(lookups, citizen=citizen, population_death=_population_death(citizen, unloaded))
+    if civil_status is None and (unloaded := _unloaded(registry, DEATH_REGISTRATIONS)) is not None:
+        lookups = replace(lookups, civil_status_death=_unanswerable(unloaded))
+    return lookups
+
+
+#: The reason of the questions a database whose connector could not be loaded leaves unanswered.
+NOT_LOADED: Final = "ConnectorNotLoaded"
+
+
+def _unloaded(registry: ConnectorRegistry, contract_name: str) -> str | None:
+    """The configured database of ``contract_name`` whose connector could not be loaded, if any."""
+    return min((db for db, name in registry.unloaded_contracts.items() if name == contract_name), default=None)
+
+
+def _unanswerable(database: str) -> Callable[[str], Awaitable[Any]]:
+    """A lookup of ``database`` that answers no question: an outage, for as long as its connector is not loaded."""
+
+    async def ask(_personal_id: str) -> Any:
+        raise LookupUnanswered(database, NOT_LOADED)
+
+    return ask

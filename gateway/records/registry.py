@@ -6,7 +6,9 @@ gateway still starts and serves the others.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from connectors.base import Capability, Connector, ConnectorError
 from connectors.discovery import discover_connectors
@@ -56,10 +58,13 @@ def new_circuit(database: str, policy: CircuitPolicy) -> CircuitBreaker:
 
 @dataclass(slots=True)
 class ConnectorRegistry:
-    """The loaded databases by id, and why the others could not be loaded."""
+    """The loaded databases by id, and why the others could not be loaded (``failures``), with the contract of
+    those whose contract is known all the same (``unloaded_contracts``: the connector class is installed, and its
+    configuration or the class names the contract)."""
 
     databases: dict[str, Database] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
+    unloaded_contracts: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ConnectorRegistry:
@@ -82,11 +87,12 @@ class ConnectorRegistry:
                 continue
             try:
                 connector = connector_class.from_config(inst.config)
-            except ConnectorError as exc:
-                registry._fail(db_id, exc.message)
-                continue
             except Exception as exc:  # a third-party connector may fail in any way
-                registry._fail(db_id, f"{type(exc).__name__}: {exc}")
+                registry._fail(
+                    db_id, exc.message if isinstance(exc, ConnectorError) else f"{type(exc).__name__}: {exc}"
+                )
+                if (contract := _contract_name(connector_class, inst.config)) is not None:
+                    registry.unloaded_contracts[db_id] = contract
                 continue
             evidence = Evidence.for_window(inst.health.window_seconds, inst.health.latency_window)
             circuit = new_circuit(db_id, inst.circuit)
@@ -109,3 +115,14 @@ class ConnectorRegistry:
                 await database.connector.close()
             except Exception:
                 log.exception("connector failed to close", database=database.id)
+
+
+def _contract_name(connector_class: type[Connector[Any]], config: Mapping[str, Any]) -> str | None:
+    """The name of the contract a connector that could not be built would have served: its configuration's
+    ``contract`` (``name`` or ``name@version``), else its class's own contract, if either says."""
+    named = config.get("contract")
+    if isinstance(named, str) and named:
+        return named.partition("@")[0]
+    contract = getattr(connector_class, "contract", None)
+    name = getattr(contract, "contract_name", None)
+    return name if isinstance(name, str) else None

@@ -415,3 +415,15 @@ def test_gateway_quality_scan_says_why_it_stored_nothing(sectors: Sectors, tmp_p
     kept, now = json.loads(before), json.loads(after)
     assert now["scan"] == kept["scan"]
     assert now["trend"] == kept["trend"]
+
+    # The population connector configured but not loadable (its URL not a database URL): its rules' records are
+    # unverified, not left out, and the scan is refused as when the database is down.
+    code, out, err = gateway(
+        "quality", "scan", "vehicles", "--sample", "20000", GATEWAY_CONNECTORS__POPULATION__CONFIG__URL="not a url"
+    )
+    assert code == 1, out
+    assert "scores stored" not in out
+    assert "population did not answer" in err and "population: ConnectorNotLoaded" in err
+    code, after, err = gateway("quality", "report", "vehicles")
+    assert code == 0, err
+    assert json.loads(after)["scan"] == kept["scan"]
