@@ -16,6 +16,12 @@ and their data subjects, move the head, seal if due, commit. How:
 * anything else: SQLAlchemy's engine.
 
 On the read path every answer waits for its batch's commit, so the appender's latency is the audit's cost.
+
+Whenever a batch reads the head, it checks it against the chain position this process knows (the last event it
+appended, see :class:`Known`): a head behind it, or at it with another hash, means the chain was cut or rewritten
+behind the gateway's back. Before sealing, the chain must also still hold that event's hash. Otherwise the batch
+is appended without a seal and the appender says why (:attr:`Appended.altered`): the gateway must never sign a
+chain it did not write.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,11 +46,32 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.audit._seals import Seal, store_seal
 from gateway.audit.events import PendingEvent, subject_ids
-from gateway.audit.storage import EVENTS, HEAD_ID, SUBJECTS, HeadMissing, lock_head, move_head
+from gateway.audit.storage import (
+    EVENTS,
+    HEAD_ID,
+    SUBJECTS,
+    HeadMissing,
+    Known,
+    hash_problem,
+    head_problem,
+    lock_head,
+    move_head,
+)
 from gateway.core.db import utcnow
 
 #: Makes the seal of the chain head ``(seq, hash)``, when one is due with this batch.
 SealMaker = Callable[[int, str], Seal]
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """What a batch wrote: its events' ``seq`` numbers, the hash of the last one, the seal made (if one was due and
+    the chain still holds what this process knew), and, when it does not, why (``altered``)."""
+
+    seqs: list[int]
+    hash: str
+    seal: Seal | None = None
+    altered: str | None = None
 
 
 def chain(
@@ -65,8 +93,11 @@ class Appender(ABC):
     """Appends batches to the chain of one database."""
 
     @abstractmethod
-    async def append(self, events: Sequence[PendingEvent], seal: SealMaker | None) -> tuple[list[int], Seal | None]:
-        """Append ``events`` in one transaction; their ``seq`` numbers, and the seal made if ``seal`` was given."""
+    async def append(
+        self, events: Sequence[PendingEvent], seal: SealMaker | None, known: Known | None = None
+    ) -> Appended:
+        """Append ``events`` in one transaction, after checking the head against ``known`` (the chain position this
+        process knows); seal the new head if ``seal`` was given and the chain still holds ``known``."""
 
     @abstractmethod
     async def close(self) -> None:
@@ -79,18 +110,24 @@ class SqlAlchemyAppender(Appender):
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    async def append(self, events: Sequence[PendingEvent], seal: SealMaker | None) -> tuple[list[int], Seal | None]:
+    async def append(
+        self, events: Sequence[PendingEvent], seal: SealMaker | None, known: Known | None = None
+    ) -> Appended:
         async with self.engine.begin() as connection:
             seq, prev_hash = await lock_head(connection)
+            altered = head_problem((seq, prev_hash), known)
+            if altered is None and seal is not None and known is not None and seq > known[0]:
+                found = (await connection.execute(sa.select(EVENTS.c.hash).where(EVENTS.c.seq == known[0]))).first()
+                altered = hash_problem(known, None if found is None else str(found.hash))
             rows, subjects = chain(events, seq, prev_hash)
             await connection.execute(sa.insert(EVENTS), rows)
             if subjects:
                 await connection.execute(sa.insert(SUBJECTS), [{"subject_id": s, "seq": n} for s, n in subjects])
             await move_head(connection, rows[-1]["seq"], rows[-1]["hash"])
-            made = seal(rows[-1]["seq"], rows[-1]["hash"]) if seal is not None else None
+            made = seal(rows[-1]["seq"], rows[-1]["hash"]) if seal is not None and altered is None else None
             if made is not None:
                 await store_seal(connection, made)
-        return [row["seq"] for row in rows], made
+        return Appended([row["seq"] for row in rows], rows[-1]["hash"], made, altered)
 
     async def close(self) -> None:
         pass
@@ -103,7 +140,9 @@ def _insert_event(dialect: Any) -> tuple[str, tuple[str, ...]]:
 
 
 _PG_INSERT_EVENT, _PG_EVENT_COLUMNS = _insert_event(asyncpg_dialect(paramstyle="numeric_dollar"))  # type: ignore[no-untyped-call]
-_PG_RECORD_IDS = _PG_EVENT_COLUMNS.index("record_ids")
+#: The JSON columns: bound as text, cast to ``json`` by the statement.
+_JSON_COLUMNS = frozenset({"record_ids", "fields"})
+_PG_JSON_INDEXES = tuple(i for i, c in enumerate(_PG_EVENT_COLUMNS) if c in _JSON_COLUMNS)
 #: The PostgreSQL array type of each event column's values, in the order of :data:`_PG_EVENT_COLUMNS`.
 _PG_ARRAY_TYPES = {
     "seq": "bigint[]",
@@ -114,12 +153,17 @@ _PG_ARRAY_TYPES = {
 }
 
 
+def _json_or_null(value: Any) -> str | None:
+    """A JSON column's value as the text bound for it; ``None`` (SQL null) for ``None``."""
+    return None if value is None else orjson.dumps(value).decode()
+
+
 def _pg_append_statement() -> str:
     """The one-statement batch: move the head if it is still where this process left it, and only then insert the
     events (their columns as arrays) and their data subjects. Answers 1 when the head moved, 0 when it did not."""
     columns = ", ".join(_PG_EVENT_COLUMNS)
     arrays = ", ".join(f"${9 + i}::{_PG_ARRAY_TYPES.get(c, 'text[]')}" for i, c in enumerate(_PG_EVENT_COLUMNS))
-    selected = ", ".join("record_ids::json" if c == "record_ids" else c for c in _PG_EVENT_COLUMNS)
+    selected = ", ".join(f"{c}::json" if c in _JSON_COLUMNS else c for c in _PG_EVENT_COLUMNS)
     # The names are the table's own columns; every value is a bound parameter.
     return (
         "WITH moved AS (UPDATE audit_head SET seq = $1, hash = $2, updated_at = $3 "  # noqa: S608
@@ -155,14 +199,17 @@ class AsyncpgAppender(Appender):
             )
         return self._connection
 
-    async def append(self, events: Sequence[PendingEvent], seal: SealMaker | None) -> tuple[list[int], Seal | None]:
+    async def append(
+        self, events: Sequence[PendingEvent], seal: SealMaker | None, known: Known | None = None
+    ) -> Appended:
         connection = await self._connect()
         if self._head is not None and seal is None:
             seq, prev_hash = self._head
             rows, subjects = chain(events, seq, prev_hash)
             last = rows[-1]
             columns = [[row[c] for row in rows] for c in _PG_EVENT_COLUMNS]
-            columns[_PG_RECORD_IDS] = [orjson.dumps(ids).decode() for ids in columns[_PG_RECORD_IDS]]
+            for index in _PG_JSON_INDEXES:
+                columns[index] = [_json_or_null(value) for value in columns[index]]
             try:
                 # One round trip, committed on its own. The server gives up on it (statement_timeout, set below the
                 # writer's timeout) before the writer does, so a batch answered as failed does not commit later.
@@ -184,7 +231,7 @@ class AsyncpgAppender(Appender):
                 raise
             if moved:
                 self._head = (last["seq"], last["hash"])
-                return [row["seq"] for row in rows], None
+                return Appended([row["seq"] for row in rows], last["hash"])
             # Another process appended since: the locking path reads the head it left.
         self._head = None
         try:
@@ -192,11 +239,15 @@ class AsyncpgAppender(Appender):
                 head = await connection.fetchrow("SELECT seq, hash FROM audit_head WHERE id = $1 FOR UPDATE", HEAD_ID)
                 if head is None:
                     raise HeadMissing("audit_head is missing: run `gateway audit verify`")
+                altered = head_problem((int(head["seq"]), str(head["hash"])), known)
+                if altered is None and seal is not None and known is not None and int(head["seq"]) > known[0]:
+                    found = await connection.fetchval("SELECT hash FROM audit_events WHERE seq = $1", known[0])
+                    altered = hash_problem(known, found)
                 rows, subjects = chain(events, int(head["seq"]), str(head["hash"]))
                 await connection.executemany(
                     _PG_INSERT_EVENT,
                     [
-                        tuple(orjson.dumps(row[c]).decode() if c == "record_ids" else row[c] for c in _PG_EVENT_COLUMNS)
+                        tuple(_json_or_null(row[c]) if c in _JSON_COLUMNS else row[c] for c in _PG_EVENT_COLUMNS)
                         for row in rows
                     ],
                 )
@@ -212,7 +263,7 @@ class AsyncpgAppender(Appender):
                     utcnow(),
                     HEAD_ID,
                 )
-                made = seal(last["seq"], last["hash"]) if seal is not None else None
+                made = seal(last["seq"], last["hash"]) if seal is not None and altered is None else None
                 if made is not None:
                     await connection.execute(
                         "INSERT INTO audit_seals (seq, hash, kid, signature, sealed_at) VALUES ($1, $2, $3, $4, $5)",
@@ -227,7 +278,7 @@ class AsyncpgAppender(Appender):
             await self._discard()
             raise
         self._head = (rows[-1]["seq"], rows[-1]["hash"])
-        return [row["seq"] for row in rows], made
+        return Appended([row["seq"] for row in rows], rows[-1]["hash"], made, altered)
 
     async def _discard(self) -> None:
         connection, self._connection = self._connection, None
@@ -252,7 +303,11 @@ def _json_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-_SQLITE_CONVERTED: dict[str, Callable[[Any], Any]] = {"occurred_at": _sqlite_time, "record_ids": _json_text}
+_SQLITE_CONVERTED: dict[str, Callable[[Any], Any]] = {
+    "occurred_at": _sqlite_time,
+    "record_ids": _json_text,
+    "fields": _json_or_null,
+}
 #: Per column of the insert, in its order: the row's key and the conversion of its value (``None``: as it is).
 _SQLITE_PLAN = tuple((column, _SQLITE_CONVERTED.get(column)) for column in _SQLITE_EVENT_COLUMNS)
 
@@ -288,23 +343,31 @@ class SqliteAppender(Appender):
             connection = self._local.connection = self._open(self._busy_timeout)
         return connection
 
-    def _append(self, events: Sequence[PendingEvent], seal: SealMaker | None) -> tuple[list[int], Seal | None]:
+    def _append(self, events: Sequence[PendingEvent], seal: SealMaker | None, known: Known | None) -> Appended:
         """The whole batch in the dedicated thread, waiting for the write lock up to the busy timeout."""
         connection = self._connection()
         connection.execute("BEGIN IMMEDIATE")
-        written = self._stage(connection, events, seal)
+        written = self._stage(connection, events, seal, known)
         self._commit(connection)
         return written
 
     def _stage(
-        self, connection: sqlite3.Connection, events: Sequence[PendingEvent], seal: SealMaker | None
-    ) -> tuple[list[int], Seal | None]:
+        self,
+        connection: sqlite3.Connection,
+        events: Sequence[PendingEvent],
+        seal: SealMaker | None,
+        known: Known | None,
+    ) -> Appended:
         """The batch's statements, in the transaction just begun on ``connection`` (rolled back and raised on
         failure); the commit is the caller's."""
         try:
             head = connection.execute("SELECT seq, hash FROM audit_head WHERE id = ?", (HEAD_ID,)).fetchone()
             if head is None:
                 raise HeadMissing("audit_head is missing: run `gateway audit verify`")
+            altered = head_problem((int(head[0]), str(head[1])), known)
+            if altered is None and seal is not None and known is not None and int(head[0]) > known[0]:
+                found = connection.execute("SELECT hash FROM audit_events WHERE seq = ?", (known[0],)).fetchone()
+                altered = hash_problem(known, None if found is None else str(found[0]))
             rows, subjects = chain(events, int(head[0]), str(head[1]))
             connection.executemany(_SQLITE_INSERT_EVENT, [_sqlite_row(row) for row in rows])
             if subjects:
@@ -314,7 +377,7 @@ class SqliteAppender(Appender):
                 "UPDATE audit_head SET seq = ?, hash = ?, updated_at = ? WHERE id = ?",
                 (last["seq"], last["hash"], _sqlite_time(utcnow()), HEAD_ID),
             )
-            made = seal(last["seq"], last["hash"]) if seal is not None else None
+            made = seal(last["seq"], last["hash"]) if seal is not None and altered is None else None
             if made is not None:
                 connection.execute(
                     "INSERT INTO audit_seals (seq, hash, kid, signature, sealed_at) VALUES (?, ?, ?, ?, ?)",
@@ -323,7 +386,7 @@ class SqliteAppender(Appender):
         except BaseException:
             self._rollback(connection)
             raise
-        return [row["seq"] for row in rows], made
+        return Appended([row["seq"] for row in rows], last["hash"], made, altered)
 
     def _commit(self, connection: sqlite3.Connection) -> None:
         try:
@@ -337,7 +400,9 @@ class SqliteAppender(Appender):
         with contextlib.suppress(sqlite3.Error):
             connection.execute("ROLLBACK")
 
-    async def append(self, events: Sequence[PendingEvent], seal: SealMaker | None) -> tuple[list[int], Seal | None]:
+    async def append(
+        self, events: Sequence[PendingEvent], seal: SealMaker | None, known: Known | None = None
+    ) -> Appended:
         loop = asyncio.get_running_loop()
         if self._now is None:
             self._now = self._open(0.0)
@@ -345,9 +410,9 @@ class SqliteAppender(Appender):
             self._now.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError:  # "database is locked": another process is writing; wait in the thread
             # Shielded: a batch once started is committed or rolled back by its thread, never abandoned half-way.
-            return await asyncio.shield(loop.run_in_executor(self._thread, self._append, events, seal))
+            return await asyncio.shield(loop.run_in_executor(self._thread, self._append, events, seal, known))
         # The write lock is ours: the statements take microseconds here; the commit (its fsync) is the thread's.
-        written = self._stage(self._now, events, seal)
+        written = self._stage(self._now, events, seal, known)
         await asyncio.shield(loop.run_in_executor(self._thread, self._commit, self._now))
         return written
 

@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl, unquote_plus
 import orjson
 from starlette.types import Message, Receive, Scope, Send
 
-from gateway.audit.events import PendingEvent, outcome_of
+from gateway.audit.events import EVERY_FIELD, PendingEvent, outcome_of
 from gateway.core.problems import (
     PROBLEM_BASE,
     PROBLEM_MEDIA_TYPE,
@@ -134,6 +134,11 @@ def _problem_reason(body: bytes) -> str | None:
     if isinstance(error, str) and error.isidentifier():
         slug = f"{slug}:{error}"
     return slug[:_MAX_REASON] if HEADER_VALUE.match(slug[:_MAX_REASON]) else None
+
+
+def _granted_fields(fields: frozenset[str] | None) -> tuple[str, ...]:
+    """The fields an allowed data exchange's grants cover, sorted (:data:`EVERY_FIELD` for every field)."""
+    return (EVERY_FIELD,) if fields is None else tuple(sorted(fields))
 
 
 class AuditedExchange:
@@ -274,13 +279,27 @@ class AuditedExchange:
             purpose=purpose,
             database=database,
             operation=operation,
-            record_ids=tuple(str(r) for r in request.record_ids),
+            record_ids=self._record_ids(status),
             outcome=outcome_of(status),
             status=status,
             reason=reason,
             latency_ms=round((time.perf_counter() - self.began) * 1000, 3),
             response_sha256=hashlib.sha256(body).hexdigest(),
+            fields=_granted_fields(decision.fields) if decision is not None and status < 400 else None,
         )
+
+    def _record_ids(self, status: int) -> tuple[str, ...]:
+        """The records the exchange touched, as its route named them; for a read refused before its route named
+        one (no grant, no purpose stated, a client suspended), the record it asked for, when it is an identifier:
+        an attempt on a citizen's record is found by the citizen's question as the reads allowed are."""
+        if self.request.record_ids or status < 400 or self.operation != "":
+            return tuple(str(r) for r in self.request.record_ids)
+        labels, path_params = self._data_labels(), self.scope.get("path_params")
+        if labels is None or labels[1] != "read" or not isinstance(path_params, dict) or len(path_params) != 1:
+            return ()
+        # A read's only path parameter is the record's key (named after the contract's key field).
+        asked = _identifier(next(iter(path_params.values())))
+        return () if asked is None else (asked,)
 
     def _header(self, name: bytes) -> bytes | None:
         for key, value in self.scope["headers"]:

@@ -1,9 +1,9 @@
 """An audit event, its canonical serialisation and its chain hash.
 
 An event's ``hash`` is the SHA-256 of the canonical JSON (orjson, keys sorted) of every other column of the
-event, ``seq`` and ``prev_hash`` included; ``prev_hash`` is the hash of the event before it, or :data:`GENESIS`
-for the first. Changing, removing, inserting or reordering an event therefore breaks either its own hash or the
-link from the next one.
+event, ``seq`` and ``prev_hash`` included (``fields`` only when it is not null, as the events of the versions before
+it have none); ``prev_hash`` is the hash of the event before it, or :data:`GENESIS` for the first. Changing,
+removing, inserting or reordering an event therefore breaks either its own hash or the link from the next one.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ import orjson
 GENESIS = "0" * 64
 OUTCOMES = ("allowed", "refused", "failed")
 Outcome = Literal["allowed", "refused", "failed"]
-#: The columns covered by an event's hash (every column but ``hash``).
+#: The columns always covered by an event's hash (every column but ``hash`` and ``fields``, which is covered when it
+#: is not null).
 HASHED_COLUMNS = (
     "seq",
     "occurred_at",
@@ -37,6 +38,8 @@ HASHED_COLUMNS = (
     "response_sha256",
     "prev_hash",
 )
+#: The value of ``fields`` when the grants cover every field of the database.
+EVERY_FIELD = "*"
 #: Record ids longer than this are kept in the event but not indexed as data subjects (the column's size).
 MAX_SUBJECT_LENGTH = 64
 
@@ -62,10 +65,14 @@ _SORTED_COLUMNS = tuple(sorted(HASHED_COLUMNS))
 
 def canonical(row: Mapping[str, Any]) -> bytes:
     """The bytes an event's hash covers: its hashed columns as JSON with sorted keys, the time canonicalised."""
-    document = {name: row[name] for name in _SORTED_COLUMNS}
+    document: dict[str, Any] = {name: row[name] for name in _SORTED_COLUMNS}
     document["occurred_at"] = timestamp(row["occurred_at"])
     document["record_ids"] = list(row["record_ids"])
-    return orjson.dumps(document)
+    fields = row.get("fields")
+    if fields is None:
+        return orjson.dumps(document)
+    document["fields"] = list(fields)
+    return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
 
 
 def event_hash(row: Mapping[str, Any]) -> str:
@@ -99,6 +106,8 @@ class PendingEvent:
     reason: str | None
     latency_ms: float
     response_sha256: str
+    fields: tuple[str, ...] | None = None
+    """The fields the answer could carry (:data:`EVERY_FIELD` for all), for an allowed data exchange."""
 
     def chained(self, seq: int, prev_hash: str) -> dict[str, Any]:
         """The event's row at position ``seq`` after the event whose hash is ``prev_hash``, hash included."""
@@ -117,6 +126,7 @@ class PendingEvent:
             "reason": self.reason,
             "latency_ms": self.latency_ms,
             "response_sha256": self.response_sha256,
+            "fields": None if self.fields is None else list(self.fields),
             "prev_hash": prev_hash,
         }
         row["hash"] = event_hash(row)

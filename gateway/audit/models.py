@@ -11,7 +11,8 @@ from gateway.core.db import UTCDateTime
 
 
 class AuditEvent(SQLModel, table=True):
-    """One exchange, allowed or refused. ``hash`` covers every other column and ``prev_hash``.
+    """One exchange, allowed or refused. ``hash`` covers every other column and ``prev_hash`` (``fields`` when it
+    is not null).
 
     Events carry identifiers (client, actor, purpose, record ids), never the personal data exchanged; the
     response body is represented by its SHA-256 only.
@@ -39,6 +40,11 @@ class AuditEvent(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=64, description="Why it was refused or failed.")
     latency_ms: float
     response_sha256: str = Field(max_length=64)
+    fields: list[str] | None = Field(
+        default=None,
+        sa_column=Column(JSON, nullable=True),
+        description="The fields an allowed data exchange's answer could carry (``*``: every field); null otherwise.",
+    )
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
 

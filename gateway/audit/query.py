@@ -24,6 +24,8 @@ from gateway.core.problems import InvalidCursor
 
 PAGE_DEFAULT = 50
 PAGE_MAX = 500
+#: The largest ``seq`` the chain's column (a signed 64-bit integer) holds: a cursor beyond it is malformed.
+_MAX_SEQ = 2**63 - 1
 _IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,63}$"
 #: A bound of the time filter: UTC when given without offset; one whose time in UTC lies outside the years 1 to
 #: 9999 is refused (422), as the database could not compare it.
@@ -82,6 +84,11 @@ class AuditEventOut(BaseModel):
     reason: str | None = Field(description="Why it was refused or failed: the problem type, e.g. `access-denied`.")
     latency_ms: float
     response_sha256: str = Field(description="SHA-256 of the body answered (never the body itself).")
+    fields: list[str] | None = Field(
+        default=None,
+        description="For an allowed data exchange, the fields its grants cover, which its answer could carry (`*`: "
+        "every field); null for the others, and for the events of versions before this one.",
+    )
     prev_hash: str
     hash: str
 
@@ -106,7 +113,7 @@ def _decode_cursor(cursor: str, filters: AuditFilters) -> int:
     if not isinstance(document, dict) or document.get("for") != filters.fingerprint():
         raise InvalidCursor("The cursor was issued for other filters; start again without one.")
     after = document.get("after")
-    if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+    if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= _MAX_SEQ:
         raise InvalidCursor("The cursor is malformed.")
     return after
 

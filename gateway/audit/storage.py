@@ -74,6 +74,35 @@ async def consistent_read(connection: AsyncConnection) -> AsyncIterator[AsyncCon
         yield connection
 
 
+#: A chain position known from outside the database, ``(seq, hash)``: the last event a gateway process appended
+#: or sealed (kept in its memory), or an anchor an operator kept.
+Known = tuple[int, str]
+
+
+def head_problem(head: tuple[int, str], known: Known | None) -> str | None:
+    """Why the chain's ``head`` cannot follow the position ``known``, seen from the head alone (a head never moves
+    back, and an event never changes); ``None`` when it can."""
+    if known is None:
+        return None
+    seq, hash_ = known
+    if head[0] < seq:
+        return f"the head is at seq {head[0]}, behind seq {seq} known to be written (the tail was cut)"
+    if head[0] == seq and head[1] != hash_:
+        return f"the head's hash at seq {seq} is not the one known (the chain was rewritten)"
+    return None
+
+
+def hash_problem(known: Known, found: str | None) -> str | None:
+    """Why the chain no longer holds the position ``known`` when the hash it holds at that seq is ``found``
+    (``None``: no event there); ``None`` when it does."""
+    seq, hash_ = known
+    if found is None:
+        return f"seq {seq}, known to be written, is not in the chain (the chain was cut)"
+    if found != hash_:
+        return f"the hash of seq {seq} is not the one known (the chain was rewritten)"
+    return None
+
+
 class HeadMissing(RuntimeError):
     """The chain has events but no head row: it was tampered with; nothing is appended until it is repaired."""
 

@@ -377,16 +377,25 @@ class VerificationUnavailable(ConnectionError):
     """The child verifying the trail could not reach the database (nothing was verified)."""
 
 
-async def verify_in_child(database_url: str, *, settings: Settings | None = None) -> tuple[bool, str]:
+async def verify_in_child(
+    database_url: str, *, settings: Settings | None = None, anchors: Sequence[tuple[int, str]] | None = None
+) -> tuple[bool, str]:
     """Verify the trail of ``database_url`` in a child process (``python -m gateway.audit.verify``): ``(ok,
-    summary)``. The walk hashes every event, for as long as the chain is long (minutes for ten million events):
-    in a thread it would hold this process's interpreter lock and starve the requests; a child runs beside them.
+    summary)``. The chain must hold ``anchors``, by default the positions this process's audit writers wrote
+    (:func:`gateway.audit.writer.known_anchors`: kept in memory, outside the database, they show a chain cut or
+    rewritten after its last seal). The walk hashes every event, for as long as the chain is long (minutes for ten
+    million events): in a thread it would hold this process's interpreter lock and starve the requests; a child runs
+    beside them.
     The seals' keys are checked with the data keys of ``settings`` (else of the settings the child finds in its
     environment, which it inherits: the gateway's own when the ``gateway`` command started it). The URL and where
     the data keys are go on the child's standard input (never its command line). A cancelled call kills the child.
     Raises :class:`VerificationUnavailable` when the database cannot be reached, ``RuntimeError`` when the
     verification failed to run."""
-    order: dict[str, str] = {"url": database_url}
+    if anchors is None:
+        from gateway.audit.writer import known_anchors
+
+        anchors = known_anchors(database_url)
+    order: dict[str, Any] = {"url": database_url, "anchors": [list(anchor) for anchor in anchors]}
     if settings is not None:
         order.update(_data_key_source(settings))
     # Not one of the workers whose metrics the scrape adds up: no files of its own in their directory.
@@ -418,7 +427,7 @@ async def verify_in_child(database_url: str, *, settings: Settings | None = None
     return bool(answer["ok"]), str(answer["summary"])
 
 
-def _child_data_keys(order: Mapping[str, str]) -> DataKeys | None:
+def _child_data_keys(order: Mapping[str, Any]) -> DataKeys | None:
     """The data keys :func:`verify_in_child` names, else those of the settings of this process's environment."""
     from pathlib import Path
 
@@ -444,7 +453,8 @@ def _child() -> None:
     async def verify() -> Report:
         engine = create_engine(order["url"])
         try:
-            return await verify_trail(engine, data_keys=_child_data_keys(order))
+            anchors = [(int(seq), str(hash_)) for seq, hash_ in order.get("anchors", [])]
+            return await verify_trail(engine, anchors, data_keys=_child_data_keys(order))
         finally:
             await engine.dispose()
 

@@ -10,6 +10,13 @@ no answer leaves unaudited.
 The writer also seals the chain (see :mod:`.seals`): in the batch transaction once it has written
 ``seal_every_events`` events since its last seal, in a transaction of its own when ``seal_every_seconds`` have
 passed since its last seal and it wrote anything since, and when it closes.
+
+The writer remembers the last chain position it wrote (the ``seq`` and hash of its last event, or of the head it
+sealed): memory the database cannot rewrite. A batch that finds the head behind it, or a seal due on a chain that
+no longer holds it, means the chain was cut or rewritten behind the gateway's back: the writer logs it (``audit
+chain altered``, with the position it knew: an anchor for ``gateway audit verify --anchor``), goes on appending but
+never seals again (a seal would sign the altered chain as the gateway's), and gives the position it knew to this
+process's periodic verification (:func:`known_anchors`), which then reports the chain broken.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import asyncio
 import collections
 import contextlib
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -26,10 +34,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway.audit._appenders import Appender, SqlAlchemyAppender, make_appender
+from gateway.audit._appenders import Appended, Appender, SqlAlchemyAppender, make_appender
 from gateway.audit._seals import Seal, make_seal, store_seal
 from gateway.audit.events import PendingEvent
-from gateway.audit.storage import SEALS, audit_engine, ensure_head, lock_head
+from gateway.audit.storage import (
+    EVENTS,
+    SEALS,
+    Known,
+    audit_engine,
+    ensure_head,
+    hash_problem,
+    head_problem,
+    lock_head,
+)
 from gateway.core import metrics
 from gateway.core.db import utcnow
 from gateway.core.logs import get_logger
@@ -59,6 +76,22 @@ class WriterOptions:
 
 
 _Waiting = tuple[PendingEvent, "asyncio.Future[int]"]
+#: The running writers of this process (see :func:`known_anchors`).
+_RUNNING: weakref.WeakSet[AuditWriter] = weakref.WeakSet()
+
+
+class ChainAltered(RuntimeError):
+    """The chain no longer holds the position this process wrote: it was cut or rewritten; nothing is sealed."""
+
+
+def known_anchors(database_url: str) -> list[Known]:
+    """The chain positions the running writers of this process wrote to the database of ``database_url`` (or
+    knew before they found the chain altered): anchors the chain must still hold, kept outside the database."""
+    return sorted(
+        writer.anchor
+        for writer in list(_RUNNING)
+        if writer.database_url == database_url and writer.running and writer.anchor is not None
+    )
 
 
 class AuditWriter:
@@ -83,6 +116,10 @@ class AuditWriter:
         self._closing = False
         self._unsealed = 0
         self._last_seal = time.monotonic()
+        #: The database the writer appends to, as its settings name it.
+        self.database_url = engine.url.render_as_string(hide_password=False)
+        self._known: Known | None = None
+        self._altered: str | None = None
 
     @classmethod
     def for_database(
@@ -90,17 +127,30 @@ class AuditWriter:
     ) -> AuditWriter:
         """A writer with its own connections to the gateway's database, appending by its fastest path."""
         engine = audit_engine(database_url, writer=True)
-        return cls(
+        writer = cls(
             engine,
             options,
             signing_key=signing_key,
             appender=make_appender(database_url, engine, timeout_seconds=options.timeout_seconds),
         )
+        writer.database_url = database_url
+        return writer
 
     @property
     def running(self) -> bool:
         """Whether events are being accepted."""
         return self._task is not None and not self._task.done() and not self._closing
+
+    @property
+    def anchor(self) -> Known | None:
+        """The last chain position this writer wrote, ``(seq, hash)``; once it found the chain altered, the last
+        one it wrote before that."""
+        return self._known
+
+    @property
+    def altered(self) -> str | None:
+        """Why the chain no longer holds what this writer wrote, once it found so (it seals no more)."""
+        return self._altered
 
     async def start(self) -> None:
         """Create the chain head on first use, and start the background task."""
@@ -111,6 +161,7 @@ class AuditWriter:
         except IntegrityError:
             pass  # another process created it at the same moment
         self._task = asyncio.create_task(self._run(), name="audit-writer")
+        _RUNNING.add(self)
 
     async def append(self, event: PendingEvent) -> int:
         """Append ``event`` to the chain and return its ``seq`` once committed; :class:`AuditUnavailable` when
@@ -126,13 +177,14 @@ class AuditWriter:
     async def close(self) -> None:
         """Write what is waiting, seal the head, and stop."""
         self._closing = True
+        _RUNNING.discard(self)
         self._wakeup.set()
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         self._fail(list(self._waiting))
         self._waiting.clear()
-        if self._unsealed and self._signing_key is not None:
+        if self._unsealed and self._signing_key is not None and self._altered is None:
             await self._seal_on_close()
         await self.appender.close()
         await self.engine.dispose()
@@ -144,6 +196,8 @@ class AuditWriter:
             try:
                 await self.seal()
                 return
+            except ChainAltered:
+                return  # logged: the altered chain is not sealed
             except Exception as exc:
                 failure = exc
             await self.engine.dispose()
@@ -171,7 +225,7 @@ class AuditWriter:
 
     async def _idle(self) -> bool:
         """Wait for an event; return ``False`` when a timed seal was due first (and made)."""
-        if not self._unsealed or self._signing_key is None:
+        if not self._unsealed or self._signing_key is None or self._altered is not None:
             await self._wakeup.wait()
             return True
         remaining = self.options.seal_every_seconds - (time.monotonic() - self._last_seal)
@@ -183,6 +237,8 @@ class AuditWriter:
                 pass
         try:
             await self.seal()
+        except ChainAltered:
+            pass  # logged; no seal is made any more
         except Exception as exc:
             if database_unavailable(exc):
                 database_outage(self.engine.url).failed("audit seal", exc)
@@ -196,7 +252,7 @@ class AuditWriter:
         try:
             key = await self._key_for_seal() if self._seal_due(len(events)) else None
             async with asyncio.timeout(self.options.timeout_seconds):
-                seqs, seal = await self._append(events, key)
+                appended = await self._append(events, key)
         except Exception as exc:
             if database_unavailable(exc):
                 database_outage(self.engine.url).failed("audit", exc)
@@ -205,15 +261,19 @@ class AuditWriter:
             self._fail(batch)
             return
         database_outage(self.engine.url).succeeded("audit")
-        for (_event, future), seq in zip(batch, seqs, strict=True):
+        if appended.altered is not None:
+            self._found_altered(appended.altered)
+        elif self._altered is None:
+            self._known = (appended.seqs[-1], appended.hash)
+        for (_event, future), seq in zip(batch, appended.seqs, strict=True):
             if not future.done():
                 future.set_result(seq)
         metrics.AUDIT_BATCH_EVENTS.observe(len(events))
         for outcome, count in collections.Counter(event.outcome for event in events).items():
             metrics.AUDIT_EVENTS.labels(outcome).inc(count)
         self._unsealed += len(events)
-        if seal is not None:
-            self._sealed(seal)
+        if appended.seal is not None:
+            self._sealed(appended.seal)
 
     def _fail(self, batch: Sequence[_Waiting]) -> None:
         for _event, future in batch:
@@ -221,16 +281,35 @@ class AuditWriter:
                 metrics.AUDIT_WRITE_FAILURES.inc()
                 future.set_exception(AuditUnavailable())
 
-    async def _append(
-        self, events: Sequence[PendingEvent], key: SigningKeyFile | None
-    ) -> tuple[list[int], Seal | None]:
+    async def _append(self, events: Sequence[PendingEvent], key: SigningKeyFile | None) -> Appended:
         seal = None if key is None else (lambda seq, hash_: make_seal(key, seq, hash_, utcnow()))
-        return await self.appender.append(events, seal)
+        return await self.appender.append(events, seal, None if self._altered is not None else self._known)
+
+    def _found_altered(self, why: str) -> None:
+        """The chain no longer holds what this writer wrote: say so once, with the position it knew, and seal no
+        more."""
+        if self._altered is not None:
+            return
+        self._altered = why
+        metrics.AUDIT_CHAIN_ALTERED.set(1)
+        seq, hash_ = self._known if self._known is not None else (None, None)
+        log.error(
+            "audit chain altered",
+            detail=why,
+            seq=seq,
+            hash=hash_,
+            action="no seal is made any more by this process; run `gateway audit verify --anchor SEQ:HASH` with "
+            "this seq and hash",
+        )
 
     # -- seals --------------------------------------------------------------------------------------------
 
     def _seal_due(self, more: int) -> bool:
-        return self._signing_key is not None and self._unsealed + more >= self.options.seal_every_events
+        return (
+            self._signing_key is not None
+            and self._altered is None
+            and self._unsealed + more >= self.options.seal_every_events
+        )
 
     async def _key_for_seal(self) -> SigningKeyFile:
         """The current signing key, published first if this process has not seen it published (so that
@@ -244,11 +323,19 @@ class AuditWriter:
         return key
 
     async def seal(self) -> Seal | None:
-        """Seal the chain head now unless it is sealed already (or empty); the seal made, if any."""
+        """Seal the chain head now unless it is sealed already (or empty); the seal made, if any.
+        :class:`ChainAltered` when the chain no longer holds what this writer wrote (nothing is sealed)."""
+        if self._altered is not None:
+            raise ChainAltered(self._altered)
         key = await self._key_for_seal()
-        async with asyncio.timeout(self.options.timeout_seconds), self.engine.begin() as connection:
-            seal = await seal_head(connection, key)
+        try:
+            async with asyncio.timeout(self.options.timeout_seconds), self.engine.begin() as connection:
+                seal = await seal_head(connection, key, known=self._known)
+        except ChainAltered as exc:
+            self._found_altered(str(exc))
+            raise
         if seal is not None:
+            self._known = (seal.seq, seal.hash)
             self._sealed(seal)
         else:
             self._unsealed, self._last_seal = 0, time.monotonic()
@@ -260,10 +347,17 @@ class AuditWriter:
         log.info("audit chain sealed", seq=seal.seq, hash=seal.hash, kid=seal.kid, signature=seal.signature)
 
 
-async def seal_head(connection: AsyncConnection, key: SigningKeyFile) -> Seal | None:
+async def seal_head(connection: AsyncConnection, key: SigningKeyFile, *, known: Known | None = None) -> Seal | None:
     """In the caller's transaction: lock the head and seal it, unless the chain is empty or the head is sealed
-    already."""
+    already. :class:`ChainAltered` when the chain no longer holds the position ``known`` (the last one the caller
+    wrote)."""
     seq, hash_ = await lock_head(connection)
+    problem = head_problem((seq, hash_), known)
+    if problem is None and known is not None and seq > known[0]:
+        found = (await connection.execute(sa.select(EVENTS.c.hash).where(EVENTS.c.seq == known[0]))).first()
+        problem = hash_problem(known, None if found is None else str(found.hash))
+    if problem is not None:
+        raise ChainAltered(problem)
     if seq == 0:
         return None
     if (await connection.execute(sa.select(SEALS.c.seq).where(SEALS.c.seq == seq))).first() is not None:

@@ -140,20 +140,35 @@ def audit_verify(
 
 
 @app.command("seal")
-def audit_seal() -> None:
+def audit_seal(
+    anchor: Annotated[
+        str | None,
+        typer.Option(
+            "--anchor",
+            metavar="SEQ:HASH",
+            help="The last anchor kept outside the database: nothing is sealed unless the chain still holds it.",
+        ),
+    ] = None,
+) -> None:
     """Seal the chain head now with the gateway's signing key, and print it as an anchor (SEQ:HASH) to keep
-    outside the database (see `gateway audit verify --anchor`)."""
+    outside the database (see `gateway audit verify --anchor`).
+
+    A seal signs the chain as the command finds it: whoever can write the database could have cut or rewritten
+    the events after the last seal, and deleted the seals above them. With --anchor (the last anchor kept), the
+    chain must still hold that hash at that seq, else nothing is sealed and the command exits 1.
+    """
     import asyncio
 
     from sqlalchemy.exc import SQLAlchemyError
     from sqlmodel.ext.asyncio.session import AsyncSession
 
     from gateway.audit.storage import HeadMissing, audit_engine, read_head
-    from gateway.audit.writer import seal_head
+    from gateway.audit.writer import ChainAltered, seal_head
     from gateway.core.settings import get_settings
     from gateway.identity.datakeys import DataKeyError, DataKeys
     from gateway.identity.signing_keys import SigningKeyUnavailable, active_signing_key
 
+    known = None if anchor is None else _anchor(anchor)
     settings = get_settings()
     require_current_schema(settings.database_url)
 
@@ -163,7 +178,7 @@ def audit_seal() -> None:
             async with AsyncSession(engine) as session:
                 key = await active_signing_key(session, DataKeys.from_settings(settings))
             async with engine.begin() as connection:
-                seal = await seal_head(connection, key)
+                seal = await seal_head(connection, key, known=known)
                 if seal is not None:
                     return seal.seq, seal.hash, seal.kid
                 head = await read_head(connection)
@@ -176,6 +191,9 @@ def audit_seal() -> None:
     except (SigningKeyUnavailable, DataKeyError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+    except ChainAltered as exc:
+        typer.echo(f"error: not sealed: the chain no longer holds the anchor given: {exc}", err=True)
+        raise typer.Exit(EXIT_TAMPERED) from None
     except (SQLAlchemyError, OSError, HeadMissing) as exc:
         typer.echo(f"error: cannot seal the audit trail: {type(exc).__name__}", err=True)
         raise typer.Exit(EXIT_UNREADABLE) from None

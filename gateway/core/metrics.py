@@ -113,6 +113,12 @@ AUDIT_BATCH_EVENTS = Histogram(
     "Events appended to the audit trail per transaction (group commit).",
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
 )
+AUDIT_CHAIN_ALTERED = Gauge(
+    "gateway_audit_chain_altered",
+    "1 once this process's audit writer found the chain no longer holding the events it wrote (cut or rewritten in "
+    "the database behind its back; it seals no more), else 0; back to 0 only when the process restarts.",
+    multiprocess_mode="livemax",
+)
 AUDIT_SEALS = Counter(
     "gateway_audit_seals_total",
     "Seals (signatures of the audit chain head) written by this process.",

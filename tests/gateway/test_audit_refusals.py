@@ -236,3 +236,37 @@ def test_a_token_request_with_many_fields_is_answered_and_audited(
         assert (event["operation"], event["status"]) == ("token", status)
         assert event["client_id"] == credentials.client_id
         assert "WRONG" not in repr(event)
+
+
+# -- a refused read names the record it asked for ----------------------------------------------------------------
+
+
+def test_a_refused_read_names_the_record_it_asked_for(
+    client: httpx.Client, gateway_database_url: str, auditor: dict[str, str]
+) -> None:
+    """Who tried to see a citizen's record and was refused (no purpose stated, no grant, a suspended client's token):
+    the citizen's question ``GET /v1/audit?subject=`` finds the attempt, as it finds the reads allowed."""
+    unscoped = new_client(gateway_database_url, "population:search")
+    reader = new_client(gateway_database_url, "population:read")
+    subject = f"0680{uuid.uuid4().int % 10**8:08d}"
+    path = f"{RECORDS}/{subject}"
+    attempts = [
+        ({"Authorization": f"Bearer {fetch_token(client, unscoped)}", **STATED}, 403),
+        ({"Authorization": f"Bearer {fetch_token(client, reader)}"}, 400),  # no X-Purpose, no X-Actor-Id
+    ]
+    request_ids = []
+    for headers, status in attempts:
+        request_id = new_id()
+        response = client.get(path, headers={**headers, "X-Request-Id": request_id})
+        assert response.status_code == status, response.text
+        event = the_event(gateway_database_url, request_id)
+        assert (event["outcome"], event["record_ids"]) == ("refused", [subject]), event
+        request_ids.append(request_id)
+    found = client.get("/v1/audit", params={"subject": subject}, headers=auditor).json()["items"]
+    assert {item["request_id"] for item in found} >= set(request_ids)
+    # What was asked is recorded only when it is an identifier (1-64 sane characters), never a whole path's worth.
+    request_id = new_id()
+    long = "9" * 200
+    response = client.get(f"{RECORDS}/{long}", headers={**attempts[1][0], "X-Request-Id": request_id})
+    assert response.status_code == 400
+    assert the_event(gateway_database_url, request_id)["record_ids"] == []

@@ -528,6 +528,29 @@ def test_a_rewrite_that_also_removes_the_seals_above_it_is_caught_only_by_an_anc
     assert_caught(trail, SEALED, "anchor", args=("--anchor", kept_outside))
 
 
+def test_the_seal_command_signs_nothing_the_anchor_kept_does_not_vouch_for(trail: Trail) -> None:
+    """`gateway audit seal` signs the head it finds: after a rewrite with the seals above it removed, its seal would
+    make the rewritten chain the gateway's. Given the last anchor kept, it seals nothing unless the chain holds it."""
+    kept_outside = f"{SEALED}:{event(trail, SEALED)['hash']}"
+    rewrite_from(trail, 12)
+    sql(trail, "DELETE FROM audit_seals WHERE seq > 10")
+    code, output = command(trail, "audit", "seal", "--anchor", kept_outside)
+    assert code == 1, output
+    assert "not sealed" in output and f"seq {SEALED}" in output and "Traceback" not in output
+    assert [row["seq"] for row in sql(trail, sa.select(SEALS.c.seq))] == [10]
+    sql(trail, "DELETE FROM audit_events WHERE seq > 20", "DELETE FROM audit_subjects WHERE seq > 20")
+    move_head(trail, 20)
+    code, output = command(trail, "audit", "seal", "--anchor", kept_outside)
+    assert code == 1 and "cut" in output, output
+    code, output = command(trail, "audit", "seal", "--anchor", "12:" + "0" * 64)
+    assert code == 1 and "rewritten" in output, output
+    assert [row["seq"] for row in sql(trail, sa.select(SEALS.c.seq))] == [10]
+    # The chain as it is holds its own head: sealed.
+    code, output = command(trail, "audit", "seal", "--anchor", f"20:{event(trail, 20)['hash']}")
+    assert code == 0, output
+    assert f"\n20:{event(trail, 20)['hash']}\n" in output, output
+
+
 # -- the gateway's periodic verification runs in a child process -------------------------------------------------
 
 

@@ -5,6 +5,7 @@ body, never the data); ``GET /v1/audit`` searches it by client, database, purpos
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,12 +20,16 @@ from audit_events import events_of, run_sql, the_event
 from prometheus_client.parser import text_string_to_metric_families
 from support import STATED, ClientCredentials, InProcessGateway, PlantedSearch, fetch_token
 
+from gateway.audit.events import event_hash
+from gateway.audit.query import AuditFilters
 from gateway.audit.storage import SUBJECTS
 from gateway.audit.verify import data_keys_of, verify_trail
 from gateway.core import migrations
-from gateway.core.db import create_engine
+from gateway.core.db import create_engine, standalone_session
 from gateway.core.settings import Settings
 from gateway.http.app import create_app
+from gateway.identity.clients import create_client
+from gateway.identity.grants import GrantCreate, add_grant
 from simulators.population import CITIZENS
 
 RECORDS = "/v1/databases/population/records"
@@ -120,20 +125,22 @@ def test_refused_data_requests_are_audited_with_their_reason(
 ) -> None:
     search_only = make_client("population:search")
     search_only_token = fetch_token(api, search_only)
+    # A refused read names the record it asked for: the citizen's question finds the attempt.
+    asked = [personal_ids[2]]
     cases: list[tuple[dict[str, str], str, int, str, str | None, list[str]]] = [
         # The precise reason of a refused token is audited (and counted), never answered.
-        ({}, personal_ids[2], 401, "invalid-token:missing", None, []),
-        ({"Authorization": "Bearer not.a.token"}, personal_ids[2], 401, "invalid-token:malformed", None, []),
+        ({}, personal_ids[2], 401, "invalid-token:missing", None, asked),
+        ({"Authorization": "Bearer not.a.token"}, personal_ids[2], 401, "invalid-token:malformed", None, asked),
         (
             {"Authorization": f"Bearer {search_only_token}", **STATED},
             personal_ids[2],
             403,
             "insufficient-scope",
             search_only.client_id,
-            [],
+            asked,
         ),
-        ({"Authorization": bearer["Authorization"]}, personal_ids[2], 400, "bad-header", reader.client_id, []),
-        (bearer, "123", 422, "validation-error", reader.client_id, []),
+        ({"Authorization": bearer["Authorization"]}, personal_ids[2], 400, "bad-header", reader.client_id, asked),
+        (bearer, "123", 422, "validation-error", reader.client_id, ["123"]),
         (bearer, "068099000000", 404, "record-not-found", reader.client_id, ["068099000000"]),
     ]
     for headers, record_id, status, reason, client_id, record_ids in cases:
@@ -370,6 +377,64 @@ def test_bad_queries_are_problems(api: httpx.Client, audit_headers: dict[str, st
     assert response.json()["type"] == expected
 
 
+def test_an_allowed_read_names_the_fields_its_grant_let_it_carry(
+    api: httpx.Client,
+    bearer: dict[str, str],
+    audit_headers: dict[str, str],
+    gateway_database_url: str,
+    personal_ids: list[str],
+) -> None:
+    """What personal data an agency saw, not only of whom: the fields of a narrow grant, or `*` for a grant on every
+    field; a refusal names none. Hashed with the event, verified by `gateway audit verify`."""
+
+    async def narrow_reader() -> ClientCredentials:
+        client_id = f"fields-{uuid.uuid4().hex[:10]}"
+        async with standalone_session(gateway_database_url) as session:
+            _client, secret = await create_client(session, name="Fields test", client_id=client_id)
+            await add_grant(
+                session,
+                GrantCreate(
+                    client_id=client_id,
+                    database="population",
+                    operations=["read"],
+                    fields=["full_name", "date_of_birth"],
+                ),
+            )
+        return ClientCredentials(client_id, secret)
+
+    narrow = asyncio.run(narrow_reader())
+    narrow_headers = {"Authorization": f"Bearer {fetch_token(api, narrow)}", **STATED}
+    seen = {}
+    for name, headers in (
+        ("narrow", narrow_headers),
+        ("every", bearer),
+        ("refused", {"Authorization": narrow_headers["Authorization"]}),
+    ):
+        request_id = new_id()
+        response = api.get(f"{RECORDS}/{personal_ids[1]}", headers={**headers, "X-Request-Id": request_id})
+        assert response.status_code == (200 if name != "refused" else 400), response.text
+        seen[name] = the_event(gateway_database_url, request_id)
+    assert seen["narrow"]["fields"] == ["date_of_birth", "full_name"]
+    assert set(api.get(f"{RECORDS}/{personal_ids[1]}", headers=narrow_headers).json()) <= {
+        "so_dinh_danh",
+        "personal_id",
+        "full_name",
+        "date_of_birth",
+    }
+    assert seen["every"]["fields"] == ["*"]
+    assert seen["refused"]["fields"] is None
+    found = api.get("/v1/audit", params={"client": narrow.client_id}, headers=audit_headers).json()["items"]
+    assert {item["request_id"]: item["fields"] for item in found}[seen["narrow"]["request_id"]] == [
+        "date_of_birth",
+        "full_name",
+    ]
+    # The names are covered by the event's hash: changed or dropped, the event no longer verifies.
+    narrowed = seen["narrow"]
+    assert event_hash(narrowed) == narrowed["hash"]
+    assert event_hash({**narrowed, "fields": ["date_of_birth", "full_name", "permanent_address"]}) != narrowed["hash"]
+    assert event_hash({**narrowed, "fields": None}) != narrowed["hash"]
+
+
 def test_a_time_filter_is_one_the_trail_can_be_compared_with(api: httpx.Client, audit_headers: dict[str, str]) -> None:
     """A bound whose time in UTC lies outside the years 1 to 9999 is a 422 naming it (it was a 500: the database
     could not be given it); the first and last times there are, in UTC or without offset, are bounds like any."""
@@ -392,6 +457,22 @@ def test_a_cursor_is_bound_to_its_filters(api: httpx.Client, audit_headers: dict
     )
     assert elsewhere.status_code == 400
     assert elsewhere.json()["type"] == "/problems/invalid-cursor"
+
+
+@pytest.mark.parametrize("after", [2**63, 2**64 - 1])
+@pytest.mark.parametrize("order", ["desc", "asc"])
+def test_a_cursor_beyond_any_seq_is_a_problem(
+    api: httpx.Client, audit_headers: dict[str, str], after: int, order: str
+) -> None:
+    """A cursor is not secret (its filters' fingerprint can be computed): one naming a seq no database column holds
+    is refused as malformed (it was a 500: the database could not be given it)."""
+    fingerprint = AuditFilters(order=order).fingerprint()  # type: ignore[arg-type]
+    raw = b'{"after":%d,"for":"%s"}' % (after, fingerprint.encode())
+    cursor = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    response = api.get("/v1/audit", params={"order": order, "cursor": cursor}, headers=audit_headers)
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == "/problems/invalid-cursor"
 
 
 # --- no answer leaves unaudited ------------------------------------------------------------------------------------

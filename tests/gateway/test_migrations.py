@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlmodel import SQLModel
 from support import free_port, postgres_database
 
+from gateway.audit.models import AuditEvent
 from gateway.core import migrations
 from gateway.core.db import create_engine
 from gateway.exchange.models import ExchangeOperation
@@ -390,6 +391,24 @@ def test_a_downgrade_that_would_erase_signing_keys_is_refused_in_one_line(databa
     unknown = _alembic_cli("db", "upgrade", "0099", url=_plain(database_url), data_dir=tmp_path)
     assert unknown.returncode == 1 and "Traceback" not in unknown.stderr
     assert "Can't locate revision" in unknown.stderr
+
+
+def test_a_downgrade_that_would_cut_hashed_audit_fields_is_refused(database_url: str) -> None:
+    """Below 0014 the fields audit events name would be dropped, though their hashes cover them (the chain would no
+    longer verify from the first of them): refused while one names any, allowed while none does."""
+    migrations.upgrade(database_url)
+    table = AuditEvent.__table__  # type: ignore[attr-defined]
+    event = {"seq": 1, "occurred_at": datetime(2026, 12, 7, tzinfo=UTC), "request_id": "r", "operation": "read"}
+    event |= {"record_ids": [], "outcome": "allowed", "status": 200, "latency_ms": 1.0, "response_sha256": "0" * 64}
+    event |= {"prev_hash": "0" * 64, "hash": "1" * 64}
+    inspect_database(database_url, lambda conn: (conn.execute(sa.insert(table).values(**event)), conn.commit()))
+    migrations.downgrade(database_url, "0013")  # no event names fields: nothing lost
+    migrations.upgrade(database_url)
+    named = sa.text("UPDATE audit_events SET fields = '[\"full_name\"]'")
+    inspect_database(database_url, lambda conn: (conn.execute(named), conn.commit()))
+    with pytest.raises(migrations.MigrationRefused, match="1 audit events name the fields they disclosed"):
+        migrations.downgrade(database_url, "0013")
+    assert revision(database_url) == migrations.HEAD
 
 
 def _alembic_cli(*args: str, url: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
