@@ -51,9 +51,15 @@ class JsonSchemaExtra:
 
 
 def require_ascii_digits(value: str, length: int, what: str) -> str:
-    """Return ``value`` if it is exactly ``length`` ASCII digits; else raise ``ValueError`` naming it."""
-    if len(value) != length or not (value.isascii() and value.isdigit()):
-        raise ValueError(f"{what} must be exactly {length} digits (0-9), got {value!r}")
+    """Return ``value`` if it is exactly ``length`` ASCII digits; else raise ``ValueError`` saying what is wrong.
+
+    The message names ``what`` and the rule, never the value itself: these values identify people and the
+    messages end up in logs, problem documents and dead letters.
+    """
+    if len(value) != length:
+        raise ValueError(f"{what} must be exactly {length} digits (0-9); got {len(value)} characters")
+    if not (value.isascii() and value.isdigit()):
+        raise ValueError(f"{what} must be exactly {length} digits (0-9); got a character other than 0-9")
     return value
 
 

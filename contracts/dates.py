@@ -80,7 +80,7 @@ class PartialDate:
             if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
                 raise TypeError(f"{part} must be an int, got {type(value).__name__}")
         if not MIN_YEAR <= year <= MAX_YEAR:
-            raise ValueError(f"year {year} is out of range: years from {MIN_YEAR} to {MAX_YEAR} are accepted")
+            raise ValueError(f"the year is out of range: years from {MIN_YEAR} to {MAX_YEAR} are accepted")
         if month is not None and not 1 <= month <= 12:
             raise ValueError(f"month {month} is out of range 1-12")
         if day is not None:
@@ -88,7 +88,7 @@ class PartialDate:
                 raise ValueError("a day without a month is not a date: give the month or leave the day out")
             last = calendar.monthrange(year, month)[1]
             if not 1 <= day <= last:
-                raise ValueError(f"day {day} does not exist in {year:04d}-{month:02d} (last day is {last})")
+                raise ValueError(f"day {day} does not exist in that month (it has {last} days)")
         object.__setattr__(self, "year", year)
         object.__setattr__(self, "month", month)
         object.__setattr__(self, "day", day)
@@ -135,11 +135,10 @@ class PartialDate:
             day, (month, year) = 0, (int(group) for group in match.groups())
         else:
             raise ValueError(
-                f"{text!r} is not a date: use YYYY, YYYY-MM, YYYY-MM-DD, DD/MM/YYYY or MM/YYYY "
-                f"(00 for an unknown day or month)"
+                "not a date: use YYYY, YYYY-MM, YYYY-MM-DD, DD/MM/YYYY or MM/YYYY (00 for an unknown day or month)"
             )
         if day and not month:
-            raise ValueError(f"{text!r} has a day but no month")
+            raise ValueError("the date has a day but no month: give the month, or 00 for the day too")
         return cls(year, month or None, day or None)
 
     @classmethod

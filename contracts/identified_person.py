@@ -58,8 +58,7 @@ def identified_person_problems(person: IdentifiedPerson, today: date) -> list[Fi
             FieldProblem(
                 ("gender",),
                 "gender_mismatch",
-                f"gender is {person.gender} but the century/gender digit {pid[3]} of personal_id {pid} means "
-                f"{parts.gender}",
+                f"gender is {person.gender} but the century/gender digit {pid[3]} of personal_id means {parts.gender}",
                 person.gender.value,
             )
         )
@@ -68,8 +67,8 @@ def identified_person_problems(person: IdentifiedPerson, today: date) -> list[Fi
             FieldProblem(
                 ("date_of_birth",),
                 "birth_year_mismatch",
-                f"date_of_birth {person.date_of_birth} is in {person.date_of_birth.year}, but personal_id {pid} "
-                f"(century digit {pid[3]}, year digits {pid[4:6]}) means {parts.birth_year}",
+                f"the year of date_of_birth is not the year of birth personal_id means (century digit {pid[3]}, "
+                f"year digits {pid[4:6]}: {parts.birth_year})",
                 str(person.date_of_birth),
             )
         )
@@ -78,7 +77,7 @@ def identified_person_problems(person: IdentifiedPerson, today: date) -> list[Fi
             FieldProblem(
                 ("date_of_birth",),
                 "date_in_future",
-                f"date_of_birth {person.date_of_birth} is in the future (today is {today})",
+                f"date_of_birth is in the future (today is {today})",
                 str(person.date_of_birth),
             )
         )

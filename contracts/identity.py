@@ -61,7 +61,7 @@ def _check_personal_id(value: str) -> str:
     if value[:3] not in BIRTH_REGISTRATION_PROVINCES:
         raise ValueError(
             f"a personal identification number starts with the three-digit code of the province where "
-            f"the birth was registered (001-096); {value[:3]!r} in {value!r} is not such a code"
+            f"the birth was registered (one of the 63 codes 001-096); {value[:3]!r} is not such a code"
         )
     return value
 

@@ -73,9 +73,9 @@ def _check_name(value: str) -> str:
         if bad:
             shown = ", ".join(repr(ch) for ch in bad)
             raise ValueError(f"a full name may contain only letters, spaces, apostrophes and hyphens; found {shown}")
-    for word in value.split(" "):
+    for position, word in enumerate(value.split(" "), start=1):
         if _COMMON_LETTERS.isdisjoint(word) and not any(unicodedata.category(ch)[0] == "L" for ch in word):
-            raise ValueError(f"every word of a full name must contain a letter; {word!r} does not")
+            raise ValueError(f"every word of a full name must contain a letter; word {position} does not")
     return value
 
 

@@ -49,12 +49,12 @@ def tax_code_check_digit(first_nine: str) -> str | None:
 def _check_tax_code(value: str) -> str:
     require_ascii_digits(value, 10, "a tax code (enterprise code)")
     if value[2:9] == "0000000":
-        raise ValueError(f"the serial digits 3-9 of tax code {value!r} are all zero; no code has that serial")
+        raise ValueError("the serial digits 3-9 of the tax code are all zero; no code has that serial")
     expected = tax_code_check_digit(value[:9])
     if expected is None:
-        raise ValueError(f"tax code {value!r} cannot exist: no check digit completes its first nine digits")
+        raise ValueError("the tax code cannot exist: no check digit completes its first nine digits")
     if value[9] != expected:
-        raise ValueError(f"the check digit of tax code {value!r} is wrong: {value[9]}, expected {expected}")
+        raise ValueError("the check digit (the tenth digit) of the tax code is wrong")
     return value
 
 
@@ -86,12 +86,11 @@ def _check_branch_tax_code(value: str) -> str:
     match = _BRANCH.match(value)
     if match is None:
         raise ValueError(
-            f"a dependent unit's tax code is the parent's 10 digits, a hyphen and three digits "
-            f"(0100233488-001); got {value!r}"
+            "a dependent unit's tax code is the parent's 10 digits, a hyphen and three digits (0100233488-001)"
         )
     _check_tax_code(match.group(1))
     if match.group(2) == "000":
-        raise ValueError(f"the dependent unit number of {value!r} is 000; it starts at 001")
+        raise ValueError("the dependent unit number of the tax code is 000; it starts at 001")
     return value
 
 

@@ -108,10 +108,11 @@ def _adult_from(born: date) -> date:
 class Enterprise(Contract):
     """An enterprise in the national business registry (contract ``business.enterprise`` v1).
 
-    Besides each field's own checks: the registration date is not in the future and the legal representative was
-    at least 18 on it; ``closed_on`` is given exactly for dissolved and bankrupt enterprises, not before
-    registration nor in the future; each branch's code extends the enterprise's code, without repetition, and the
-    branch was registered after the enterprise.
+    Besides each field's own checks: the registration date is not in the future; the legal representative (the
+    current one, who may have been appointed long after the first registration) is an adult today; ``closed_on``
+    is given exactly for dissolved and bankrupt enterprises, not before registration nor in the future; each
+    branch's code extends the enterprise's code, without repetition, and the branch was registered after the
+    enterprise.
     """
 
     contract_name: ClassVar[str] = "business.enterprise"
@@ -166,14 +167,15 @@ class Enterprise(Contract):
                     registered.isoformat(),
                 )
             )
-        born = self.legal_representative.date_of_birth.latest()
-        if _adult_from(born) > registered:
+        # The representative is today's, not necessarily the one of the first registration: only their age today
+        # can be checked (of a year of birth alone, the earliest day, so that no adult is refused).
+        born = self.legal_representative.date_of_birth.earliest()
+        if _adult_from(born) > today:
             problems.append(
                 FieldProblem(
                     ("legal_representative", "date_of_birth"),
                     "representative_minor",
-                    f"the legal representative (born {self.legal_representative.date_of_birth}) was not 18 on "
-                    f"registration_date {registered}",
+                    f"the legal representative is not 18 today ({today}) by legal_representative.date_of_birth",
                     str(self.legal_representative.date_of_birth),
                 )
             )

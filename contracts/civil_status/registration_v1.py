@@ -312,7 +312,7 @@ class CivilStatusRegistration(Contract):
                 FieldProblem(
                     ("birth", "date_of_birth"),
                     "birth_date_mismatch",
-                    f"birth.date_of_birth {birth.date_of_birth} is not person.date_of_birth {person.date_of_birth}",
+                    "birth.date_of_birth is not person.date_of_birth",
                     birth.date_of_birth.isoformat(),
                 )
             )
@@ -321,7 +321,7 @@ class CivilStatusRegistration(Contract):
                 FieldProblem(
                     ("registration_date",),
                     "registered_before_birth",
-                    f"registration_date {self.registration_date} is before birth.date_of_birth {birth.date_of_birth}",
+                    f"registration_date {self.registration_date} is before birth.date_of_birth",
                     self.registration_date.isoformat(),
                 )
             )
@@ -331,7 +331,7 @@ class CivilStatusRegistration(Contract):
                     FieldProblem(
                         ("birth", parent),
                         "parent_is_child",
-                        f"birth.{parent} is the child's own person.personal_id {person.personal_id}",
+                        f"birth.{parent} is the child's own person.personal_id",
                         person.personal_id,
                     )
                 )
@@ -353,7 +353,7 @@ class CivilStatusRegistration(Contract):
                 FieldProblem(
                     ("death", "date_of_death"),
                     "death_before_birth",
-                    f"death.date_of_death {death.date_of_death} is before person.date_of_birth {person.date_of_birth}",
+                    f"death.date_of_death {death.date_of_death} is before person.date_of_birth",
                     death.date_of_death.isoformat(),
                 )
             )
@@ -377,8 +377,7 @@ class CivilStatusRegistration(Contract):
                     FieldProblem(
                         ("marriage", role, "date_of_birth"),
                         "married_before_birth",
-                        f"marriage.{role}.date_of_birth {spouse.date_of_birth} is after registration_date "
-                        f"{self.registration_date}",
+                        f"marriage.{role}.date_of_birth is after registration_date {self.registration_date}",
                         str(spouse.date_of_birth),
                     )
                 )

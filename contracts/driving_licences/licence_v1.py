@@ -15,7 +15,9 @@ D (buses), D1E, D2E, DE                    5 years         27
 
 One licence (giấy phép lái xe, a 12-digit number) lists every class its holder may drive, each with the date it
 was issued and, for classes with a term, the date it expires. Licences issued under the 2008 law are given with
-the classes they were converted to.
+the classes they were converted to (Article 89: B1 and B2 became B, A2 became A, A3 became B1...), and keep the
+term they were issued with: an automatic-car licence (old B1) runs until its holder is 55 (women) or 60 (men) years
+old, so a class B issued before 1 January 2025 may expire then instead of ten years after its issue date.
 """
 
 from __future__ import annotations
@@ -29,13 +31,14 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from contracts.admin_units import ProvinceCode
 from contracts.base import Contract, ContractQuery
 from contracts.common import FieldProblem, JsonSchemaExtra, raise_field_problems
-from contracts.dates import vietnam_today
+from contracts.dates import PartialDate, vietnam_today
 from contracts.identified_person import IdentifiedPerson
 from contracts.identity import PersonalId
 from contracts.registry import register_contract
 
 __all__ = [
     "CLASS_TERMS",
+    "LAW_2024_IN_FORCE",
     "MINIMUM_AGES",
     "DrivingLicence",
     "DrivingLicenceQuery",
@@ -107,6 +110,23 @@ def expiry_for(licence_class: LicenceClass, issued: date) -> date | None:
     return None if years is None else _plus_years(issued, years)
 
 
+#: The day the 2024 law and its terms came into force; classes issued before keep the terms of the 2008 law.
+LAW_2024_IN_FORCE: Final = date(2025, 1, 1)
+
+
+def _old_automatic_car_term(licence_class: LicenceClass, issued: date, expiry: date | None, born: PartialDate) -> bool:
+    """Whether ``expiry`` is the age-bound term of an automatic-car licence (class B1 of the 2008 law, now B) issued
+    before 2025: the holder's 55th (women) or 60th (men) birthday, counted loosely (55 to 62 years after the year of
+    birth, as the retirement ages moved) since the date of birth may be known only in part."""
+    return (
+        licence_class is LicenceClass.B
+        and issued < LAW_2024_IN_FORCE
+        and expiry is not None
+        and expiry > issued
+        and 55 <= expiry.year - born.year <= 62
+    )
+
+
 LicenceNumber = Annotated[
     str,
     StringConstraints(pattern=r"^[0-9]{12}$"),
@@ -123,7 +143,12 @@ class LicenceClassEntry(BaseModel):
     licence_class: LicenceClass = Field(description="The class.", examples=["B"])
     issue_date: date = Field(description="When the class was issued (or last renewed).", examples=["2020-06-15"])
     expiry_date: date | None = Field(
-        default=None, description="When the class expires: issue date + its term; none for A1, A, B1.", examples=[None]
+        default=None,
+        description=(
+            "When the class expires: issue date + its term; none for A1, A, B1. A class B issued before 2025 to an "
+            "automatic-car licence (old B1) may instead expire at the holder's 55th or 60th birthday."
+        ),
+        examples=[None],
     )
 
 
@@ -152,7 +177,8 @@ class DrivingLicence(Contract):
     """A driving licence of the national driving licence database (``driving_licences.licence`` v1).
 
     Rules besides each field's type: at least one class, each at most once; a class's expiry date is its issue
-    date plus the term of the class (none for A1, A, B1); no issue date in the future; the holder had the minimum
+    date plus the term of the class (none for A1, A, B1), or for a class B issued before 2025 the age-bound term of
+    the old automatic-car licence; no issue date in the future; the holder had the minimum
     age of the class on its issue date; a suspended or revoked licence gives the date of that decision
     (``status_date``), on or after the last issue date and not in the future, and a valid or expired one none.
     """
@@ -196,7 +222,10 @@ class DrivingLicence(Contract):
                 )
             seen.add(entry.licence_class)
             expected = expiry_for(entry.licence_class, entry.issue_date)
-            if entry.expiry_date != expected:
+            old_term = _old_automatic_car_term(
+                entry.licence_class, entry.issue_date, entry.expiry_date, self.holder.date_of_birth
+            )
+            if entry.expiry_date != expected and not old_term:
                 term = CLASS_TERMS[entry.licence_class]
                 rule = "has no expiry" if term is None else f"expires {term} years after its issue_date"
                 problems.append(
@@ -223,9 +252,8 @@ class DrivingLicence(Contract):
                     FieldProblem(
                         (*where, "issue_date"),
                         "holder_under_age",
-                        f"classes[{index}].issue_date {entry.issue_date}: holder.date_of_birth "
-                        f"{self.holder.date_of_birth} makes the holder younger than {minimum}, the minimum age of "
-                        f"class {entry.licence_class}",
+                        f"classes[{index}].issue_date {entry.issue_date}: holder.date_of_birth makes the holder "
+                        f"younger than {minimum}, the minimum age of class {entry.licence_class}",
                         entry.issue_date.isoformat(),
                     )
                 )

@@ -174,7 +174,7 @@ class Diploma(Contract):
             add(
                 "graduation_year",
                 "too_young",
-                f"the holder, born {self.holder.date_of_birth}, was at most {age} in {self.graduation_year}; a "
+                f"by holder.date_of_birth the holder was at most {age} in {self.graduation_year}; a "
                 f"{self.level} diploma needs {MINIMUM_AGE[self.level]}",
                 self.graduation_year,
             )

@@ -4,7 +4,8 @@ Since 1 April 2021 (Decision 1666/QĐ-BHXH, 2020) a card's code is its holder's 
 Older cards have a 15-character code: the two-letter beneficiary group (``DN`` employees of enterprises, ``HT``
 pensioners, ``TE`` children under six, ``HS`` pupils, ``GD`` households...), the benefit level digit (1-5), two
 province digits, and the 10-digit social insurance code. Children under six have free cards valid until the day
-before their sixth birthday. ``status`` is the card's validity on the day it is read.
+they are 72 months old or, when that day comes before the school year starts, until 30 September of that year (Law on
+Health Insurance as amended by Law 46/2014/QH13). ``status`` is the card's validity on the day it is read.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from contracts.dates import PartialDate, vietnam_today
 from contracts.identified_person import IdentifiedPerson
 from contracts.identity import PersonalId
 from contracts.names import FullName, normalize_name
+from contracts.provinces import BIRTH_REGISTRATION_PROVINCES
 from contracts.registry import register_contract
 from contracts.social_insurance_code import SocialInsuranceCode
 
@@ -35,8 +37,8 @@ _OLD_CODE = re.compile(r"^([A-Z]{2})([1-5])([0-9]{2})([0-9]{10})$")
 def _check_card_code(value: str) -> str:
     if not (_NEW_CODE.match(value) or _OLD_CODE.match(value)):
         raise ValueError(
-            f"a health insurance card code is the 10-digit social insurance code, or the older 15 characters "
-            f"(group letters, benefit level 1-5, two province digits, 10 digits: DN4680123456789); got {value!r}"
+            "a health insurance card code is the 10-digit social insurance code, or the older 15 characters "
+            "(group letters, benefit level 1-5, two province digits, 10 digits: DN4680123456789)"
         )
     return value
 
@@ -56,11 +58,20 @@ HealthCardCode = Annotated[
 """A health insurance card's code: 10 digits, or the older ``[A-Z]{2}[1-5][0-9]{12}`` form."""
 
 
+#: The two-digit codes of the 63 provinces before 1 July 2025 (``"68"`` for ``"068"``), which facility codes
+#: issued before the merger start with and keep.
+_PRE_2025_PROVINCES = frozenset(code[1:] for code in BIRTH_REGISTRATION_PROVINCES)
+
+
 def _check_province_prefix(value: str) -> str:
+    if value[:2] in _PRE_2025_PROVINCES:
+        return value
     try:
         province_name(value[:2])
     except (UnknownAdminUnit, ValueError):
-        raise ValueError(f"facility code {value!r} does not start with a current province code") from None
+        raise ValueError(
+            "a facility code starts with the two-digit code of a current province or of a province before 1 July 2025"
+        ) from None
     return value
 
 
@@ -78,7 +89,11 @@ class CareFacility(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     code: Annotated[str, StringConstraints(pattern=r"^[0-9]{5}$"), AfterValidator(_check_province_prefix)] = Field(
-        description="Five-digit facility code: the province code and three digits.", examples=["68001"]
+        description=(
+            "Five-digit facility code: the code of the province (current, or before 1 July 2025 for facilities "
+            "registered before the merger) and three digits."
+        ),
+        examples=["68001", "60015"],
     )
     name: str | None = Field(
         default=None, max_length=300, description="The facility's name.", examples=["Bệnh viện Đa khoa tỉnh Lâm Đồng"]
@@ -104,6 +119,22 @@ _EXAMPLE: dict[str, Any] = {
 }
 
 
+def child_card_last_day(born: PartialDate) -> date:
+    """The last day a child's free card (group ``TE``) may be valid for a child born on ``born``.
+
+    The card is valid until the child is 72 months old (the sixth birthday; 1 March for 29 February in a common
+    year); when that day comes before the school year, it stays valid until 30 September of that year (Law on Health
+    Insurance as amended by Law 46/2014/QH13). For a date of birth known only in part, the latest day
+    it may denote is used, so that no real card is refused.
+    """
+    latest = born.latest()
+    try:
+        sixth = latest.replace(year=latest.year + 6)
+    except ValueError:  # 29 February
+        sixth = date(latest.year + 6, 3, 1)
+    return max(sixth, date(sixth.year, 9, 30))
+
+
 def status_on(valid_from: date, valid_to: date, today: date) -> CardStatus:
     """The status of a card valid from ``valid_from`` to ``valid_to`` (inclusive) on ``today``."""
     if today < valid_from:
@@ -118,7 +149,7 @@ class HealthInsuranceCard(Contract):
     Besides each field's own checks: ``valid_to`` is not before ``valid_from``; ``status`` is the validity on the
     day the record is validated; a 10-digit card code is the social insurance code, and a 15-character one ends
     with it and starts with ``beneficiary_group`` and ``benefit_level``; a child's free card (group ``TE``) ends
-    before the sixth birthday.
+    no later than the sixth birthday (72 months), or 30 September of that year when the birthday comes earlier.
     """
 
     contract_name: ClassVar[str] = "health_insurance.card"
@@ -181,7 +212,7 @@ class HealthInsuranceCard(Contract):
                     FieldProblem(
                         ("card_code",),
                         "card_code_mismatch",
-                        f"card_code {code} does not end with social_insurance_code {insurance}",
+                        "card_code does not end with social_insurance_code",
                         code,
                     )
                 )
@@ -190,7 +221,7 @@ class HealthInsuranceCard(Contract):
                     FieldProblem(
                         ("card_code",),
                         "card_code_mismatch",
-                        f"card_code {code} starts with group {group} and level {level}, but beneficiary_group is "
+                        f"card_code starts with group {group} and level {level}, but beneficiary_group is "
                         f"{self.beneficiary_group} and benefit_level {self.benefit_level}",
                         code,
                     )
@@ -200,26 +231,21 @@ class HealthInsuranceCard(Contract):
                 FieldProblem(
                     ("card_code",),
                     "card_code_mismatch",
-                    f"a 10-digit card_code is the social insurance code, but {code} is not {insurance}",
+                    "a 10-digit card_code is the social insurance code, but it differs from social_insurance_code",
                     code,
                 )
             )
-        if self.beneficiary_group == "TE":
-            born = self.holder.date_of_birth.latest()
-            try:
-                sixth = born.replace(year=born.year + 6)
-            except ValueError:
-                sixth = date(born.year + 6, 3, 1)
-            if self.valid_to >= sixth:
-                problems.append(
-                    FieldProblem(
-                        ("valid_to",),
-                        "child_card_after_six",
-                        f"a child's free card (TE) ends before the sixth birthday, but valid_to is {self.valid_to} "
-                        f"and the holder was born {self.holder.date_of_birth}",
-                        self.valid_to.isoformat(),
-                    )
+        if self.beneficiary_group == "TE" and self.valid_to > child_card_last_day(self.holder.date_of_birth):
+            problems.append(
+                FieldProblem(
+                    ("valid_to",),
+                    "child_card_after_six",
+                    f"a child's free card (TE) is valid until the holder is 72 months old, or 30 September of "
+                    f"that year when the sixth birthday comes earlier, but valid_to is {self.valid_to}, after "
+                    f"that day for the holder's date_of_birth",
+                    self.valid_to.isoformat(),
                 )
+            )
         return problems
 
 

@@ -169,8 +169,7 @@ class CertificateRequest(Contract):
                 FieldProblem(
                     ("requested_on",),
                     "requested_before_birth",
-                    f"requested_on {self.requested_on} is before applicant.date_of_birth "
-                    f"{self.applicant.date_of_birth}",
+                    f"requested_on {self.requested_on} is before applicant.date_of_birth",
                     self.requested_on.isoformat(),
                 )
             )

@@ -74,13 +74,16 @@ ParcelId = Annotated[
 
 CertificateSerial = Annotated[
     str,
-    StringConstraints(pattern=r"^[A-Z]{2} [0-9]{8}$"),
+    StringConstraints(pattern=r"^[A-ZĐ]{2} [0-9]{6}([0-9]{2})?$"),
     JsonSchemaExtra(
-        description="Serial of the land use rights certificate: two capital letters, a space, eight digits.",
-        examples=["AA 01234567"],
+        description=(
+            "Serial (số phát hành) of the land use rights certificate: two capital Vietnamese letters, a space, and "
+            "eight digits, or six on the certificates issued before 1 August 2024 (BX 123456, CĐ 012345)."
+        ),
+        examples=["AA 01234567", "CĐ 012345"],
     ),
 ]
-"""A certificate serial such as ``AA 01234567``."""
+"""A certificate serial such as ``AA 01234567``, or ``BX 123456`` on certificates issued before August 2024."""
 
 
 def parcel_id(ward_code: str, map_sheet: int, parcel_number: int) -> str:
@@ -128,20 +131,14 @@ _EXAMPLE: dict[str, Any] = {
 }
 
 
-def _adult_on(born: date) -> date:
-    try:
-        return born.replace(year=born.year + 18)
-    except ValueError:  # 29 February
-        return date(born.year + 18, 3, 1)
-
-
 @register_contract
 class LandParcel(Contract):
     """A land parcel and its certificate of land use rights (``land.parcel`` v1).
 
     Rules besides each field's type: ``parcel_id`` is ``location.ward_code``, ``map_sheet_number`` and
     ``parcel_number`` joined by hyphens; each land use type appears once; the certificate's issue date is not in
-    the future; the holders were 18 or older on it; ``co_owner``, when present, is another person than ``owner``.
+    the future nor before a holder's birth (a minor may hold land use rights, e.g. inherited, through their legal
+    representative); ``co_owner``, when present, is another person than ``owner``.
     """
 
     contract_name: ClassVar[str] = "land.parcel"
@@ -213,13 +210,12 @@ class LandParcel(Contract):
             )
         for role in ("owner", "co_owner"):
             person: IdentifiedPerson | None = getattr(self, role)
-            if person is not None and issued < _adult_on(person.date_of_birth.earliest()):
+            if person is not None and issued < person.date_of_birth.earliest():
                 problems.append(
                     FieldProblem(
                         (role, "date_of_birth"),
-                        "holder_under_age",
-                        f"{role}.date_of_birth {person.date_of_birth}: the {role} was under 18 on "
-                        f"certificate_issue_date {issued}",
+                        "holder_born_after_issue",
+                        f"{role}.date_of_birth is after certificate_issue_date {issued}",
                         str(person.date_of_birth),
                     )
                 )
@@ -228,7 +224,7 @@ class LandParcel(Contract):
                 FieldProblem(
                     ("co_owner", "personal_id"),
                     "co_owner_is_owner",
-                    f"co_owner.personal_id {self.co_owner.personal_id} is owner.personal_id",
+                    "co_owner.personal_id is owner.personal_id: the co-owner is another person",
                     self.co_owner.personal_id,
                 )
             )

@@ -195,8 +195,8 @@ class Citizen(Contract):
                 FieldProblem(
                     ("gender",),
                     "gender_mismatch",
-                    f"gender is {self.gender} but the century/gender digit {pid[3]} of personal_id {pid} "
-                    f"means {parts.gender}",
+                    f"gender is {self.gender} but the century/gender digit {pid[3]} of personal_id means "
+                    f"{parts.gender}",
                     self.gender.value,
                 )
             )
@@ -205,8 +205,8 @@ class Citizen(Contract):
                 FieldProblem(
                     ("date_of_birth",),
                     "birth_year_mismatch",
-                    f"date_of_birth {self.date_of_birth} is in {self.date_of_birth.year}, but personal_id "
-                    f"{pid} (century digit {pid[3]}, year digits {pid[4:6]}) means {parts.birth_year}",
+                    f"the year of date_of_birth is not the year of birth personal_id means (century digit "
+                    f"{pid[3]}, year digits {pid[4:6]}: {parts.birth_year})",
                     str(self.date_of_birth),
                 )
             )
@@ -217,7 +217,7 @@ class Citizen(Contract):
                 FieldProblem(
                     ("place_of_birth_registration", "province_code"),
                     "birth_registration_province_mismatch",
-                    f"personal_id {pid} starts with {origin.code} ({origin.name}, now province "
+                    f"personal_id starts with {origin.code} ({origin.name}, now province "
                     f"{origin.current_province_code}), but place_of_birth_registration.province_code is "
                     f"{registered}",
                     registered,
@@ -228,7 +228,7 @@ class Citizen(Contract):
                 FieldProblem(
                     ("date_of_birth",),
                     "date_in_future",
-                    f"date_of_birth {self.date_of_birth} is in the future (today is {today})",
+                    f"date_of_birth is in the future (today is {today})",
                     str(self.date_of_birth),
                 )
             )
@@ -247,7 +247,7 @@ class Citizen(Contract):
                     FieldProblem(
                         ("date_of_death",),
                         "death_before_birth",
-                        f"date_of_death {self.date_of_death} is before date_of_birth {self.date_of_birth}",
+                        "date_of_death is before date_of_birth",
                         self.date_of_death.isoformat(),
                     )
                 )

@@ -46,7 +46,7 @@ def _month(value: Any) -> Any:
     if match := _VN_MONTH.match(text):
         return f"{match.group(2)}-{int(match.group(1)):02d}"
     if not _ISO_MONTH.match(text):
-        raise ValueError(f"{value!r} is not a month: use YYYY-MM or MM/YYYY")
+        raise ValueError("not a month: use YYYY-MM or MM/YYYY")
     return text
 
 
@@ -257,8 +257,8 @@ class Participant(Contract):
                     FieldProblem(
                         (*where, "from_month"),
                         "period_before_working_age",
-                        f"from_month {period.from_month} is before the participant's fifteenth birthday year "
-                        f"(born {self.participant.date_of_birth})",
+                        f"from_month {period.from_month} is before the year of the participant's fifteenth "
+                        f"birthday (by participant.date_of_birth)",
                         period.from_month,
                     )
                 )

@@ -2,8 +2,10 @@
 
 Enterprises and organisations are taxpayers under their 10-digit tax code (for an enterprise, its enterprise code,
 as in the business registry). Since 1 July 2025 an individual's tax code is their 12-digit personal identification
-number (Law on Tax Administration as amended; Circular 86/2024/TT-BTC). Each taxpayer is managed by one tax office
-and has a status in the tax authority's code list.
+number (Law on Tax Administration as amended; Circular 86/2024/TT-BTC); individuals registered before keep their
+10-digit code in the tax authority's records until it is replaced, and those without a personal identification
+number (foreigners) keep it for good. Each taxpayer is managed by one tax office and has a status in the tax
+authority's code list.
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ def _check_taxpayer_code(value: str) -> str:
         return value
     if not is_tax_code(value):
         raise ValueError(
-            f"a taxpayer's code is a 10-digit tax code with a valid check digit, or an individual's 12-digit "
-            f"personal identification number; got {value!r}"
+            "a taxpayer's code is a 10-digit tax code with a valid check digit, or an individual's 12-digit "
+            "personal identification number"
         )
     return value
 
@@ -100,9 +102,10 @@ _EXAMPLE: dict[str, Any] = {
 class Taxpayer(Contract):
     """A taxpayer registered with the tax authority (contract ``tax.taxpayer`` v1).
 
-    Besides each field's own checks: an organisation has a 10-digit code and no ``individual``; an individual has
-    a 12-digit code, which is the personal id of ``individual``, whose name is ``name``; the registration date is
-    not in the future.
+    Besides each field's own checks: an organisation has a 10-digit code and no ``individual``; a 12-digit code is
+    an individual's, the personal id of ``individual``; an individual may also have a 10-digit code (given before
+    1 July 2025, or to a foreigner), with or without ``individual``; the name of ``individual``, when given, is
+    ``name``; the registration date is not in the future.
     """
 
     contract_name: ClassVar[str] = "tax.taxpayer"
@@ -131,40 +134,38 @@ class Taxpayer(Contract):
 
     def _problems(self, today: date) -> list[FieldProblem]:
         problems: list[FieldProblem] = []
-        individual = len(self.tax_code) == 12
-        expected = TaxpayerType.INDIVIDUAL if individual else TaxpayerType.ORGANISATION
-        if self.taxpayer_type != expected:
+        personal_code = len(self.tax_code) == 12
+        is_individual = self.taxpayer_type is TaxpayerType.INDIVIDUAL
+        if personal_code and not is_individual:
             problems.append(
                 FieldProblem(
                     ("taxpayer_type",),
                     "type_disagrees_with_code",
-                    f"taxpayer_type is {self.taxpayer_type} but a {len(self.tax_code)}-digit tax_code is an "
-                    f"{expected}'s",
+                    f"taxpayer_type is {self.taxpayer_type} but a 12-digit tax_code is an individual's",
                     self.taxpayer_type.value,
                 )
             )
         person = self.individual
-        if individual and person is None:
+        if personal_code and person is None:
             problems.append(
                 FieldProblem(("individual",), "individual_missing", "an individual taxpayer needs the individual", None)
             )
         if person is not None:
-            if not individual:
+            if not is_individual:
                 problems.append(
                     FieldProblem(
                         ("individual",),
                         "individual_of_organisation",
-                        f"tax_code {self.tax_code} is an organisation's, which has no individual",
+                        "taxpayer_type is organisation, which has no individual",
                         person.personal_id,
                     )
                 )
-            elif person.personal_id != self.tax_code:
+            elif personal_code and person.personal_id != self.tax_code:
                 problems.append(
                     FieldProblem(
                         ("individual", "personal_id"),
                         "personal_id_not_tax_code",
-                        f"an individual's tax_code is their personal id, but {self.tax_code} is not "
-                        f"{person.personal_id}",
+                        "a 12-digit tax_code is the individual's personal id, but individual.personal_id differs",
                         person.personal_id,
                     )
                 )
@@ -173,7 +174,7 @@ class Taxpayer(Contract):
                     FieldProblem(
                         ("name",),
                         "name_disagrees_with_individual",
-                        f"name {self.name!r} is not the individual's full_name {person.full_name!r}",
+                        "name is not the individual's full_name (compared ignoring case and spacing)",
                         self.name,
                     )
                 )

@@ -5,18 +5,22 @@ The traffic police register road motor vehicles (Cơ sở dữ liệu đăng ký
 numbers, and its owner. A registration is active until it is withdrawn (thu hồi), e.g. when the vehicle is
 scrapped, exported or re-registered elsewhere.
 
-Plates are written without spaces: a two-digit locality code, the series (one or two letters, motorcycles and mopeds
-followed by a digit), a hyphen and the five-digit number with a dot (``49A-123.45`` for a car of Lâm Đồng,
-``49B1-234.56`` for a motorcycle, printed ``49-B1 234.56``) or, on older plates, four digits (``49A-1234``).
+Plates are written without spaces: a two-digit locality code, the series, a hyphen and the five-digit number with a
+dot (``49A-123.45`` for a car of Lâm Đồng, ``49B1-234.56`` for a motorcycle, printed ``49-B1 234.56``) or, on older
+plates, four digits (``49A-1234``). The series is one letter (cars, trucks, buses), a letter and a digit (motorcycles),
+two letters (mopeds under 50 cm³, but also cars of special series such as ``LD``, ``KT``, ``NN``, ``NG``) or two
+letters and a digit (electric motorcycles, ``MĐ1``). The printed forms (``49-B1 234.56``, ``49A 12345``, lower case)
+are accepted on input and rewritten to the canonical one.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 from contracts.base import Contract, ContractQuery
 from contracts.common import FieldProblem, JsonSchemaExtra, raise_field_problems
@@ -35,16 +39,37 @@ __all__ = [
     "VehicleType",
 ]
 
-PLATE_PATTERN = r"^[1-9][0-9](?:[A-Z][0-9]?|[A-Z]{2})-(?:[0-9]{3}\.[0-9]{2}|[0-9]{4})$"
+PLATE_PATTERN = r"^[1-9][0-9][A-Z][A-ZĐ]?[0-9]?-(?:[0-9]{3}\.[0-9]{2}|[0-9]{4})$"
+
+# The plate as printed or typed: spaces, a hyphen after the locality code, a five-digit number without its dot. A
+# separator between series and number is required: without it "49B12345" could be B1 + 2345 or B + 123.45.
+_WRITTEN_PLATE = re.compile(
+    r"([1-9][0-9])[ -]?([A-Z][A-ZĐ]?[0-9]?)[ .-]+(?:([0-9]{3})\.?([0-9]{2})|([0-9]{4}))", re.ASCII | re.IGNORECASE
+)
+
+
+def _canonical_plate(value: Any) -> Any:
+    """Rewrite a plate written as printed (``49-B1 234.56``, ``49a 12345``) to ``49B1-234.56``; leave others."""
+    if not isinstance(value, str):
+        return value
+    match = _WRITTEN_PLATE.fullmatch(" ".join(value.split()).upper())
+    if match is None:
+        return value
+    locality, series, hundreds, units, four = match.groups()
+    return f"{locality}{series}-{four or f'{hundreds}.{units}'}"
+
 
 PlateNumber = Annotated[
     str,
     StringConstraints(pattern=PLATE_PATTERN),
+    BeforeValidator(_canonical_plate),
     JsonSchemaExtra(
         description=(
-            "Licence plate without spaces: locality code, series, hyphen, number (NNN.NN, or NNNN on old plates)."
+            "Licence plate without spaces: locality code, series (a letter, a letter and a digit, two letters, or "
+            "two letters and a digit), hyphen, number (NNN.NN, or NNNN on old plates). The printed forms such as "
+            "49-B1 234.56 are accepted on input."
         ),
-        examples=["49A-123.45", "49B1-234.56", "86C-012.34"],
+        examples=["49A-123.45", "49B1-234.56", "86C-012.34", "29LD-123.45", "29MĐ1-123.45"],
     ),
 ]
 """A licence plate such as ``49A-123.45`` (car) or ``49B1-234.56`` (motorcycle), without spaces."""
@@ -87,14 +112,6 @@ class VehicleStatus(StrEnum):
     DEREGISTERED = "deregistered"
 
 
-def _adult_on(born: date) -> date:
-    """The 18th birthday of someone born on ``born`` (1 March for 29 February in a common year)."""
-    try:
-        return born.replace(year=born.year + 18)
-    except ValueError:
-        return date(born.year + 18, 3, 1)
-
-
 _TWO_WHEELERS = frozenset({VehicleType.MOTORCYCLE, VehicleType.MOPED})
 
 _OWNER_EXAMPLE: dict[str, Any] = {
@@ -124,11 +141,12 @@ _EXAMPLE: dict[str, Any] = {
 class VehicleRegistration(Contract):
     """A vehicle registration of the national vehicle registration database (``vehicles.registration`` v1).
 
-    Rules besides each field's type: the plate's series suits the vehicle type (a letter and a digit, or two
-    letters, for motorcycles and mopeds; one letter for other vehicles); the vehicle was made no later than the
-    year after its registration; the registration date is not in the future and the owner was at least 18 years
-    old on it; a deregistered vehicle has a deregistration date, on or after the registration and not in the
-    future, and an active one has none.
+    Rules besides each field's type: the plate's series suits the vehicle type (a series with a digit is a
+    motorcycle's or moped's, a single letter another vehicle's; two letters may be either); the vehicle was made no
+    later than the year after its registration; the registration date is not in the future nor before the owner's
+    birth (a minor may own a vehicle, inherited or given, through their legal representative); a deregistered
+    vehicle has a deregistration date, on or after the registration and not in the future, and an active one has
+    none.
     """
 
     contract_name: ClassVar[str] = "vehicles.registration"
@@ -162,14 +180,16 @@ class VehicleRegistration(Contract):
     def _problems(self, today: date) -> list[FieldProblem]:
         problems: list[FieldProblem] = []
         series = self.plate_number[2 : self.plate_number.index("-")]
-        two_wheeler_series = len(series) == 2
-        if two_wheeler_series != (self.vehicle_type in _TWO_WHEELERS):
+        two_wheeler = self.vehicle_type in _TWO_WHEELERS
+        # A digit in the series marks a two-wheeler and a lone letter another vehicle; two letters are both:
+        # mopeds (AA, AB...) and the special series of cars (LD, KT, NN, NG...).
+        if (series[-1].isdigit() and not two_wheeler) or (len(series) == 1 and two_wheeler):
             problems.append(
                 FieldProblem(
                     ("plate_number",),
                     "plate_series_mismatch",
-                    f"plate_number {self.plate_number} has series {series}, which is not one of a {self.vehicle_type} "
-                    f"(motorcycles and mopeds: a letter and a digit or two letters; other vehicles: one letter)",
+                    f"the series {series} of plate_number is not one of a {self.vehicle_type} (a series with a "
+                    f"digit is a motorcycle's or moped's, a single letter another vehicle's)",
                     self.plate_number,
                 )
             )
@@ -192,13 +212,12 @@ class VehicleRegistration(Contract):
                     self.registration_date.isoformat(),
                 )
             )
-        if self.registration_date < _adult_on(self.owner.date_of_birth.earliest()):
+        if self.registration_date < self.owner.date_of_birth.earliest():
             problems.append(
                 FieldProblem(
                     ("owner", "date_of_birth"),
-                    "owner_under_age",
-                    f"owner.date_of_birth {self.owner.date_of_birth}: the owner was under 18 on registration_date "
-                    f"{self.registration_date}",
+                    "owner_born_after_registration",
+                    f"owner.date_of_birth is after registration_date {self.registration_date}",
                     str(self.owner.date_of_birth),
                 )
             )

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from contracts import get_contract
 from contracts.business import Enterprise, EnterpriseQuery
 from contracts.dates import vietnam_today
+from contracts.identity import make_personal_id
 
 EXAMPLE: dict[str, Any] = Enterprise.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]
 
@@ -40,14 +41,23 @@ def test_the_code_is_a_tax_code() -> None:
     assert ("enterprise_code",) in _errors(_record(enterprise_code="5800123457"))
 
 
-def test_the_registration_is_not_in_the_future_and_the_representative_was_an_adult() -> None:
+def test_the_registration_is_not_in_the_future_and_the_representative_is_an_adult() -> None:
     later = (vietnam_today() + timedelta(days=3)).isoformat()
     assert _errors(_record(registration_date=later))[("registration_date",)] == "date_in_future"
-    errors = _errors(_record(registration_date="2003-03-11"))
-    assert errors[("legal_representative", "date_of_birth")] == "representative_minor"
+    # The representative is the current one: an enterprise registered before they were of age (or born) is fine.
     assert (
-        Enterprise.model_validate(_record(registration_date="2003-03-12", branches=[])).registration_date.year == 2003
+        Enterprise.model_validate(_record(registration_date="1995-03-12", branches=[])).registration_date.year == 1995
     )
+    minor = _record()
+    minor["legal_representative"] = {
+        "personal_id": make_personal_id(
+            province_code="068", gender="female", birth_year=vietnam_today().year - 10, serial=1
+        ),
+        "full_name": "Nguyễn Thị Mai",
+        "date_of_birth": str(vietnam_today().year - 10),
+        "gender": "female",
+    }
+    assert _errors(minor)[("legal_representative", "date_of_birth")] == "representative_minor"
 
 
 def test_closing_dates_only_for_closed_enterprises() -> None:

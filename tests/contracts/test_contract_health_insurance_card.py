@@ -76,7 +76,7 @@ def test_the_code_agrees_with_the_insurance_code_group_and_level() -> None:
     assert _errors(_record(card_code="HT3686823001457", **old))[("card_code",)] == "card_code_mismatch"
 
 
-def test_a_childs_free_card_ends_before_the_sixth_birthday() -> None:
+def test_a_childs_free_card_ends_by_the_sixth_birthday_or_30_september() -> None:
     child = {
         "personal_id": "068222000123",
         "full_name": "Nguyễn Minh An",
@@ -88,7 +88,10 @@ def test_a_childs_free_card_ends_before_the_sixth_birthday() -> None:
     )
     fine["status"] = "valid" if date(2028, 5, 9) >= TODAY else "expired"
     assert HealthInsuranceCard.model_validate(fine).beneficiary_group == "TE"
-    too_long = {**fine, "valid_to": "2028-05-10", "status": "valid" if date(2028, 5, 10) >= TODAY else "expired"}
+    # Born in May: 72 months old on 10 May 2028, before the school year, so the card may run to 30 September.
+    last = {**fine, "valid_to": "2028-09-30", "status": "valid" if date(2028, 9, 30) >= TODAY else "expired"}
+    assert HealthInsuranceCard.model_validate(last).valid_to == date(2028, 9, 30)
+    too_long = {**fine, "valid_to": "2028-10-01", "status": "valid" if date(2028, 10, 1) >= TODAY else "expired"}
     assert _errors(too_long)[("valid_to",)] == "child_card_after_six"
 
 

@@ -48,7 +48,7 @@ def test_wrong_codes(code: str) -> None:
 
 
 def test_type_agrees_with_code_and_individual() -> None:
-    assert _errors({**EXAMPLE, "taxpayer_type": "individual"})[("taxpayer_type",)] == "type_disagrees_with_code"
+    assert _errors({**INDIVIDUAL, "taxpayer_type": "organisation"})[("taxpayer_type",)] == "type_disagrees_with_code"
     assert _errors({**INDIVIDUAL, "individual": None})[("individual",)] == "individual_missing"
     assert _errors({**EXAMPLE, "individual": PERSON, "name": PERSON["full_name"]})[("individual",)] == (
         "individual_of_organisation"

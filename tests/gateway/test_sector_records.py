@@ -365,7 +365,9 @@ def check_vehicles(http: httpx.Client, headers: dict[str, str]) -> None:
     response = http.get(f"{base}/records/49A-999.99", headers=headers)
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
-    response = http.get(f"{base}/records/49A 123.45", headers=headers)
+    response = http.get(f"{base}/records/49A 123.45", headers=headers)  # printed so: the key 49A-123.45
+    assert response.status_code == 404
+    response = http.get(f"{base}/records/49A12345", headers=headers)  # 49A-123.45 or 49A1-2345: not a plate
     assert response.status_code == 422
     response = http.post(f"{base}/search", json={}, headers=headers)
     assert response.status_code == 422
