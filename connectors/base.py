@@ -34,16 +34,18 @@ Connectors are found through the entry-point group ``gateway.connectors``: a pac
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+import types
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import TracebackType
-from typing import Any, ClassVar, Generic, Self, TypeVar, final, get_args
+from typing import Annotated, Any, ClassVar, Generic, Self, TypeVar, Union, final, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 from pydantic_core.core_schema import ErrorType
 
@@ -121,6 +123,45 @@ class ConnectorConfig(BaseModel):
             "taken for healthy."
         ),
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _decode_structured_settings(cls, data: Any) -> Any:
+        """Decode the JSON text of a structured setting (a mapping, a list, a model): an environment variable
+        (``GATEWAY_CONNECTORS__LAND__CONFIG__FIELDS='{"code": "ma"}'``) gives every setting as text. Text that is
+        not JSON is left for the setting's validation to refuse."""
+        if not isinstance(data, Mapping):
+            return data
+        decoded: dict[str, Any] | None = None
+        for name, value in data.items():
+            field_info = cls.model_fields.get(name) if isinstance(name, str) else None
+            if field_info is None or not isinstance(value, str) or not _is_structured(field_info.annotation):
+                continue
+            if not value.lstrip().startswith(("{", "[")):
+                continue
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                continue
+            decoded = dict(data) if decoded is None else decoded
+            decoded[name] = parsed
+        return data if decoded is None else decoded
+
+
+_STRUCTURED = (dict, list, tuple, set, frozenset)
+
+
+def _is_structured(annotation: Any) -> bool:
+    """Whether a setting of type ``annotation`` takes a mapping, a list or a model, and never text."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _is_structured(get_args(annotation)[0])
+    if origin is Union or origin is types.UnionType:
+        members = [member for member in get_args(annotation) if member is not type(None)]
+        return bool(members) and all(_is_structured(member) for member in members)
+    if origin is not None:
+        return isinstance(origin, type) and (issubclass(origin, _STRUCTURED) or issubclass(origin, Mapping))
+    return isinstance(annotation, type) and (issubclass(annotation, BaseModel) or issubclass(annotation, _STRUCTURED))
 
 
 class Capability(StrEnum):

@@ -1,7 +1,9 @@
-"""Finding connector classes through the ``gateway.connectors`` entry-point group.
+"""Finding connector classes through the ``gateway.connectors`` entry-point group, and the contracts of other
+distributions through ``gateway.contracts``.
 
-A broken plugin (it fails to import, or what it names is not a :class:`~connectors.base.Connector`) is logged
-and reported as a :class:`LoadFailure`; it never stops the others from loading.
+A broken plugin (it fails to import, or what it names is not a :class:`~connectors.base.Connector`, or not a
+contract of the name it is registered under) is logged and reported as a :class:`LoadFailure`; it never stops the
+others from loading.
 """
 
 from __future__ import annotations
@@ -11,16 +13,21 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 
+from contracts import Contract, register_contract
+
 from .base import Connector
 
 ENTRY_POINT_GROUP = "gateway.connectors"
+#: The entry-point group of contracts: name = the contract's name, value = ``"package.module:Class"``, so that the
+#: generic adapters (``sql``, ``rest``, ``soap``) serve another distribution's contract by its name.
+CONTRACTS_ENTRY_POINT_GROUP = "gateway.contracts"
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class LoadFailure:
-    """A connector entry point that could not be loaded, and why."""
+    """An entry point (a connector, a contract) that could not be loaded, and why."""
 
     name: str
     target: str
@@ -88,3 +95,35 @@ def discover_connectors(*, only: Collection[str] | None = None) -> Discovery:
             logger.error("connector %r (%s) failed to load: %s", name, ep.value, message)
             found.failures.append(LoadFailure(name, ep.value, message))
     return found
+
+
+def discover_contracts() -> list[LoadFailure]:
+    """Import and register the contracts other distributions declare under ``gateway.contracts`` (the entry
+    point's name is the contract's name; its value the :class:`~contracts.Contract` class). Registering a class
+    again is harmless, so this may run more than once; what could not be registered is returned (and logged): an
+    import error, a value that is not a contract of that name, a name two distributions declare with different
+    classes, or a (name, version) already registered by another class."""
+    failures = []
+    for name, targets in registrations(CONTRACTS_ENTRY_POINT_GROUP).items():
+        if len(targets) > 1:
+            origins = sorted(entry_point_origin(ep) for ep in targets.values())
+            message = (
+                f"the contract {name!r} is declared by more than one installed distribution: {'; '.join(origins)}; "
+                "uninstall one of them"
+            )
+            logger.error("contract %r not loaded: %s", name, message)
+            failures.append(LoadFailure(name, ", ".join(sorted(targets)), message))
+            continue
+        (ep,) = targets.values()
+        try:
+            found = ep.load()
+            if not (isinstance(found, type) and issubclass(found, Contract)):
+                raise TypeError(f"{ep.value} is not a contracts.Contract subclass")
+            if getattr(found, "contract_name", None) != name:
+                raise TypeError(f"{ep.value} is the contract {getattr(found, 'contract_name', None)!r}, not {name!r}")
+            register_contract(found)
+        except Exception as exc:  # a plugin may fail in any way; it must not take the gateway down
+            message = f"{type(exc).__name__}: {exc}"
+            logger.error("contract %r (%s) failed to load: %s", name, ep.value, message)
+            failures.append(LoadFailure(name, ep.value, message))
+    return failures

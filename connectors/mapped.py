@@ -26,6 +26,7 @@ from contracts import Contract, UnknownContract, get_contract
 
 from .base import Connector, ConnectorConfig
 from .conversions import Conversion, Converter, check_conversions, compile_conversions
+from .discovery import discover_contracts
 from .errors import ContractViolation
 from .fields import has_field_path, timestamp_fields
 
@@ -120,6 +121,17 @@ MappedConfigT = TypeVar("MappedConfigT", bound=MappedConfig)
 MappingT = TypeVar("MappingT", bound=FieldMapping)
 
 
+def _named_contract(name: str, version: str) -> type[Contract]:
+    """The contract ``name`` (at ``version``, when not empty): a registered one, else one another installed
+    distribution declares under ``gateway.contracts``, imported now."""
+    number = int(version) if version else None
+    try:
+        return get_contract(name, number)
+    except UnknownContract:
+        discover_contracts()
+        return get_contract(name, number)
+
+
 class MappedConnector(Connector[MappedConfigT], Generic[MappedConfigT, MappingT]):
     """A connector whose contract and record mapping come from its configuration.
 
@@ -142,7 +154,7 @@ class MappedConnector(Connector[MappedConfigT], Generic[MappedConfigT, MappingT]
         if config.contract is not None:
             name, _, version = config.contract.partition("@")
             try:
-                self.contract = get_contract(name, int(version) if version else None)
+                self.contract = _named_contract(name, version)
             except (UnknownContract, ValueError):
                 raise self.config_error(f"unknown contract {config.contract!r}") from None
             if searched is not None and self.query_model is None:

@@ -325,6 +325,10 @@ CASE = dict(
     ],
     received_headers=fixture("received"),
     fail_upstream=fixture("fail_upstream"),
+    known_records={
+        r["so_dinh_danh"]: {"personal_id": r["so_dinh_danh"], "full_name": r["ho_ten"], "date_of_birth": r["ngay_sinh"]}
+        for r in (ROWS[0], ROWS[3])
+    },
 )
 
 TestRepeats = connector_test_class(Repeats, **CASE)
@@ -441,6 +445,7 @@ def test_the_kit_fails_broken_connectors(tmp_path: Path) -> None:
     # Every record get() and search() return is valid against its contract, the rules it breaks named.
     unvalidated = {
         "test_get_returns_valid_contract_records",
+        "test_get_returns_the_known_records",
         "test_concurrent_gets",
         "test_search_walks_every_page_once",
         "test_search_leaves_out_records_that_break_the_contract",
