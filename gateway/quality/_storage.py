@@ -51,6 +51,7 @@ class StoredRule:
     checked: int
     failed: int
     worst: list[WorstRecord]
+    unverified: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +74,18 @@ def _count_rows(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """The rows of ``evaluation``'s dimensions, rules and worst records, each starting with ``key``."""
     dimensions = [
-        {**key, "dimension": d.value, "checked": c.checked, "failed": c.failed}
+        {**key, "dimension": d.value, "checked": c.checked, "failed": c.failed, "unverified": c.unverified}
         for d, c in evaluation.dimensions.items()
     ]
     rules = [
-        {**key, "rule_id": r.rule_id, "dimension": r.dimension.value, "checked": r.checked, "failed": r.failed}
+        {
+            **key,
+            "rule_id": r.rule_id,
+            "dimension": r.dimension.value,
+            "checked": r.checked,
+            "failed": r.failed,
+            "unverified": r.unverified,
+        }
         for r in evaluation.rules.values()
     ]
     worst = [
@@ -146,8 +154,8 @@ async def add_counts(
     score = {**key, "contract": contract, "records": evaluation.records, "started_at": now, "updated_at": now}
     dimensions, rules, worst = _count_rows(key, evaluation, now)
     await session.exec(_upsert(session, _SCORES, [score], ["records"]))
-    await session.exec(_upsert(session, _DIMENSIONS, dimensions, ["checked", "failed"]))
-    await session.exec(_upsert(session, _RULES, rules, ["checked", "failed"]))
+    await session.exec(_upsert(session, _DIMENSIONS, dimensions, ["checked", "failed", "unverified"]))
+    await session.exec(_upsert(session, _RULES, rules, ["checked", "failed", "unverified"]))
     if not worst:
         return
     await session.exec(sa.insert(_WORST).values(worst))
@@ -172,7 +180,9 @@ async def read_scores(session: AsyncSession, database_id: str) -> dict[str, Stor
     )
     for row in dims.all():
         if row.source in found and row.dimension in Dimension.__members__.values():
-            found[row.source].dimensions[Dimension(row.dimension)] = DimensionCount(row.checked, row.failed)
+            found[row.source].dimensions[Dimension(row.dimension)] = DimensionCount(
+                row.checked, row.failed, row.unverified
+            )
     worst: dict[tuple[str, str], list[WorstRecord]] = {}
     worst_rows = await session.exec(
         select(QualityWorstRecord)
@@ -197,6 +207,7 @@ async def read_scores(session: AsyncSession, database_id: str) -> dict[str, Stor
                     rule.checked,
                     rule.failed,
                     worst.get((rule.source, rule.rule_id), []),
+                    rule.unverified,
                 )
             )
     return found

@@ -67,6 +67,7 @@ def _both(vi: str, en: str) -> str:
 _DIMENSION: Final = ("Tiêu chí", "Dimension")
 _CHECKED: Final = ("Đã kiểm tra", "Checked")
 _FAILED: Final = ("Không đạt", "Failed")
+_UNVERIFIED: Final = ("Chưa kiểm chứng được", "Unverified")
 _PASS_RATE: Final = ("Tỷ lệ đạt", "Pass rate")
 _WORST_HEADERS: Final = ("#", ("Bản ghi (đã che)", "Record (masked)"), ("Vấn đề", "Problem"), ("Mức độ", "Severity"))
 
@@ -114,21 +115,22 @@ def _dimensions_table(dimensions: list[DimensionScore]) -> str:
     rows = "".join(
         f"<tr><td>{_both(d.title_vi, d.dimension.value.capitalize())}<br><span class='note'>"
         f"{escape(_DIMENSION_NOTES[d.dimension][0])} / {escape(_DIMENSION_NOTES[d.dimension][1])}</span></td>"
-        f'<td class="num">{d.checked:,}</td><td class="num">{d.failed:,}</td>'
+        f'<td class="num">{d.checked:,}</td><td class="num">{d.failed:,}</td><td class="num">{d.unverified:,}</td>'
         f'<td class="num">{_percent(d.ratio)}</td></tr>'
         for d in dimensions
     )
-    return _table([_DIMENSION, _CHECKED, _FAILED, _PASS_RATE], rows)
+    return _table([_DIMENSION, _CHECKED, _FAILED, _UNVERIFIED, _PASS_RATE], rows)
 
 
 def _rules_table(rules: list[RuleScore]) -> str:
     rows = "".join(
         f"<tr><td>{escape(Dimension(r.dimension).title_vi)}</td><td>{_both(r.title_vi, r.title)}<br>"
         f'<span class="note mono">{escape(r.id)}</span></td><td class="num">{r.checked:,}</td>'
-        f'<td class="num">{r.failed:,}</td><td class="num">{_percent(r.ratio)} {_mini_bar(r.ratio)}</td></tr>'
+        f'<td class="num">{r.failed:,}</td><td class="num">{r.unverified:,}</td>'
+        f'<td class="num">{_percent(r.ratio)} {_mini_bar(r.ratio)}</td></tr>'
         for r in rules
     )
-    return _table([_DIMENSION, ("Quy tắc", "Rule"), _CHECKED, _FAILED, _PASS_RATE], rows)
+    return _table([_DIMENSION, ("Quy tắc", "Rule"), _CHECKED, _FAILED, _UNVERIFIED, _PASS_RATE], rows)
 
 
 def _worst_tables(rules: list[RuleScore]) -> str:

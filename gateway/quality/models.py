@@ -27,7 +27,7 @@ class QualityScore(SQLModel, table=True):
 
 
 class QualityDimensionCount(SQLModel, table=True):
-    """Records checked in one dimension, and those failing any of its rules."""
+    """Records checked in one dimension, those failing any of its rules, and those it could not judge."""
 
     __tablename__ = "quality_dimension_counts"
 
@@ -36,10 +36,11 @@ class QualityDimensionCount(SQLModel, table=True):
     dimension: str = Field(primary_key=True, max_length=16)
     checked: int = Field(default=0)
     failed: int = Field(default=0)
+    unverified: int = Field(default=0, description="Records failing none of its rules that a rule could not verify.")
 
 
 class QualityRuleCount(SQLModel, table=True):
-    """Records one rule applied to, and those that failed it."""
+    """Records one rule judged, those that failed it, and those it applies to but could not verify."""
 
     __tablename__ = "quality_rule_counts"
 
@@ -49,6 +50,7 @@ class QualityRuleCount(SQLModel, table=True):
     dimension: str = Field(max_length=16)
     checked: int = Field(default=0)
     failed: int = Field(default=0)
+    unverified: int = Field(default=0, description="Records it applies to that it could not verify.")
 
 
 class QualityWorstRecord(SQLModel, table=True):

@@ -32,6 +32,11 @@ class DimensionScore(BaseModel):
         "record failing none that a rule could not verify, another database not answering, is not counted)."
     )
     failed: int = Field(description="Records failing at least one of its rules.")
+    unverified: int = Field(
+        0,
+        description="Records failing none of its rules that a rule could not verify (another database gave no "
+        "usable answer): neither passing nor failing, left out of the ratio.",
+    )
     ratio: float | None = Field(description="Share of checked records that pass; null when none was checked.")
 
 
@@ -52,6 +57,9 @@ class RuleScore(BaseModel):
     title_vi: str
     checked: int
     failed: int
+    unverified: int = Field(
+        0, description="Records the rule applies to that it could not verify (another database gave no usable answer)."
+    )
     ratio: float | None
     worst: list[WorstRecordOut]
 
@@ -114,6 +122,7 @@ def _source_report(stored: StoredScores) -> SourceReport:
                 title_vi=dimension.title_vi,
                 checked=stored.dimensions[dimension].checked,
                 failed=stored.dimensions[dimension].failed,
+                unverified=stored.dimensions[dimension].unverified,
                 ratio=stored.dimensions[dimension].ratio,
             )
             for dimension in Dimension
@@ -127,6 +136,7 @@ def _source_report(stored: StoredScores) -> SourceReport:
                 title_vi=known[rule.rule_id].title_vi if rule.rule_id in known else rule.rule_id,
                 checked=rule.checked,
                 failed=rule.failed,
+                unverified=rule.unverified,
                 ratio=_ratio(rule.checked, rule.failed),
                 worst=[WorstRecordOut(record=w.record, detail=w.detail, weight=w.weight) for w in rule.worst],
             )

@@ -196,7 +196,18 @@ def test_the_json_report_shape(full_report: dict[str, Any]) -> None:
     assert [d["dimension"] for d in scan["dimensions"]] == ["correct", "complete", "clean", "live"]
     assert [d["title_vi"] for d in scan["dimensions"]] == ["Đúng", "Đủ", "Sạch", "Sống"]
     for rule in scan["rules"]:
-        assert set(rule) == {"id", "dimension", "title", "title_vi", "checked", "failed", "ratio", "worst"}
+        assert set(rule) == {
+            "id",
+            "dimension",
+            "title",
+            "title_vi",
+            "checked",
+            "failed",
+            "unverified",
+            "ratio",
+            "worst",
+        }
+        assert rule["unverified"] == 0  # every lookup answered
         assert len(rule["worst"]) == min(10, rule["failed"])
         weights = [w["weight"] for w in rule["worst"]]
         assert weights == sorted(weights, reverse=True)

@@ -35,8 +35,10 @@ from gateway.core.logs import configure_logging
 from gateway.core.settings import Settings
 from gateway.quality._storage import read_scores
 from gateway.quality.history import month_start, read_history
+from gateway.quality.html import render_html
 from gateway.quality.lookups import GIVE_UP_AFTER, connector_lookups
 from gateway.quality.monthly import build_month_quality
+from gateway.quality.report import build_report
 from gateway.quality.rules import Dimension, LookupUnanswered
 from gateway.quality.service import (
     UNANSWERED_TOLERANCE,
@@ -219,12 +221,22 @@ async def test_records_the_population_database_cannot_read_are_unverified_and_to
     identity = stored.rules[LINKS[0]]
     live = stored.dimensions[Dimension.LIVE]
     assert (live.checked, live.unverified) == (identity.checked, identity.unverified)
-    # What is stored is what the scan judged: the unverified records are neither passed nor failed.
+    # What is stored is what the scan judged, and how many it could not: the unverified records are neither passed
+    # nor failed, and the report says how many there were.
     scores = before["scores"]["scan"]
-    assert scores.dimensions == {d: type(c)(c.checked, c.failed) for d, c in stored.dimensions.items()}
-    assert {r.rule_id: (r.checked, r.failed) for r in scores.rules} == {
-        r.rule_id: (r.checked, r.failed) for r in stored.rules.values()
+    assert scores.dimensions == {d: type(c)(c.checked, c.failed, c.unverified) for d, c in stored.dimensions.items()}
+    assert {r.rule_id: (r.checked, r.failed, r.unverified) for r in scores.rules} == {
+        r.rule_id: (r.checked, r.failed, r.unverified) for r in stored.rules.values()
     }
+    async with standalone_session(gateway_db) as session:
+        report = await build_report(session, database, name=None, name_vi=None)
+    assert report is not None and report.scan is not None
+    reported = {rule.id: rule.unverified for rule in report.scan.rules}
+    assert {rule_id: reported[rule_id] for rule_id in LINKS} == {r: stored.rules[r].unverified for r in LINKS}
+    (live_reported,) = [d for d in report.scan.dimensions if d.dimension is Dimension.LIVE]
+    assert live_reported.unverified == live.unverified > 0
+    page = render_html(report)
+    assert "Chưa kiểm chứng được" in page and "Unverified" in page
     # Ten in a hundred: more than a small share, the scan is refused and nothing changes.
     incomplete = refused.value
     assert (incomplete.databases, incomplete.unanswered_by) == (["population"], [])
