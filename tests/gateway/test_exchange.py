@@ -33,6 +33,7 @@ from exchange_fixtures import (
     submit,
     wait_delivered,
 )
+from jsonschema import Draft202012Validator
 from support import STATED, CommandResult, fetch_token, run_gateway_command
 
 from gateway.core.db import create_engine, standalone_session
@@ -515,3 +516,21 @@ def test_the_destination_is_checked_again_before_each_post(
     finally:
         hidden.close()
         client.delete(f"{SUBSCRIPTIONS}/{subscription_id}", headers=headers)
+
+
+def test_a_subscription_is_answered_as_the_document_states(client: httpx.Client, writer: dict[str, str]) -> None:
+    document = client.get("/openapi.json").json()
+
+    def problems(component: str, body: object) -> list[str]:
+        schema = {"$ref": f"#/components/schemas/{component}", "components": document["components"]}
+        validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+        return [f"{list(error.absolute_path)}: {error.message}" for error in validator.iter_errors(body)]
+
+    created = client.post(SUBSCRIPTIONS, json={"url": "http://127.0.0.1:9/documented", "after": "0"}, headers=writer)
+    assert created.status_code == 201, created.text
+    assert problems("NewSubscriptionAnswer", created.json()) == []
+    assert created.headers["location"].endswith(created.json()["id"])
+    listed = client.get(SUBSCRIPTIONS, headers=writer)
+    assert listed.json()["subscriptions"]
+    assert problems("Subscriptions", listed.json()) == []
+    assert client.delete(created.headers["location"], headers=writer).status_code == 204

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from jsonschema import Draft202012Validator
 from schemathesis.checks import not_a_server_error
 from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import positive_data_acceptance
@@ -225,6 +226,75 @@ def test_header_patterns_are_stated(app_and_token: tuple[Any, str], template: st
     assert pattern == HEADER_VALUE.pattern
 
 
+def _valid(api: dict[str, Any], component: str, body: Any) -> list[str]:
+    """What in ``body`` breaks the document's ``component``."""
+    schema = {"$ref": f"#/components/schemas/{component}", "components": api["components"]}
+    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return [f"{list(error.absolute_path)}: {error.message}" for error in validator.iter_errors(body)]
+
+
+def test_the_idempotency_key_is_documented_as_required(app_and_token: tuple[Any, str]) -> None:
+    app, token = app_and_token
+    api = _call(app, "GET", "/openapi.json").json()
+    operation = api["paths"]["/v1/databases/population/records"]["post"]
+    keys = [p for p in operation["parameters"] if p["name"] == "Idempotency-Key"]
+    assert len(keys) == 1 and keys[0]["required"] is True and keys[0]["in"] == "header"
+    # Missing, it is still the problem that names it.
+    answer = _call(app, "POST", "/v1/databases/population/records", token, json={"operations": [{}]})
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["header"] == "Idempotency-Key"
+
+
+def test_a_submission_its_receipt_and_the_feed_are_answered_as_documented(app_and_token: tuple[Any, str]) -> None:
+    app, token = app_and_token
+    api = _call(app, "GET", "/openapi.json").json()
+    submit = api["paths"]["/v1/databases/population/records"]["post"]["responses"]["202"]
+    assert {"Location", "Idempotent-Replayed", "X-Request-Id"} <= set(submit["headers"])
+    submission = api["components"]["schemas"]["Submission"]["properties"]["operations"]["items"]
+    assert submission["title"] == "SubmittedOperation"
+    assert set(submission["required"]) == {"op", "record_id", "metadata"}
+    assert api["components"]["schemas"]["Submission"]["properties"]["operations"]["maxItems"] == 500
+    receipt = api["components"]["schemas"]["Receipt"]
+    accepted = receipt["properties"]["accepted"]["items"]
+    assert accepted == {"$ref": "#/components/schemas/AcceptedOperation"}
+    assert api["components"]["schemas"]["Change"]["required"]
+    after = next(
+        p for p in api["paths"]["/v1/databases/population/changes"]["get"]["parameters"] if p["name"] == "after"
+    )
+    assert after["schema"]["pattern"] == "^[0-9]{0,18}$"
+
+    body = {
+        "operations": [
+            {
+                "op": "update",
+                "record_id": "068185000123",
+                "fields": {"marital_status": "married"},
+                "metadata": {"changed_at": "2026-01-05T08:00:00+07:00"},
+            },
+            {
+                "op": "update",
+                "record_id": "068185000123",
+                "fields": {"no_such_field": 1},
+                "metadata": {"changed_at": "2026-01-05T08:00:00+07:00"},
+            },
+        ]
+    }
+    headers = {"Idempotency-Key": f"doc-{uuid.uuid4().hex[:8]}"}
+    answer = _call(app, "POST", "/v1/databases/population/records", token, json=body, headers=headers)
+    assert answer.status_code == 202, answer.text
+    assert _valid(api, "Receipt", answer.json()) == []
+    assert answer.json()["rejected"][0]["problem"]["type"] == "/problems/validation-error"
+    again = _call(app, "POST", "/v1/databases/population/records", token, json=body, headers=headers)
+    assert again.headers["idempotent-replayed"] == "true"
+    read = _call(app, "GET", answer.headers["location"], token)
+    assert read.status_code == 200, read.text
+    assert "state" in read.json()["accepted"][0]
+    assert _valid(api, "Receipt", read.json()) == []
+    feed = _call(app, "GET", "/v1/databases/population/changes", token)
+    assert feed.status_code == 200, feed.text
+    assert _valid(api, "ChangePage", feed.json()) == []
+
+
 CONFORMANCE = settings(
     max_examples=8,
     deadline=timedelta(seconds=10),
@@ -270,7 +340,6 @@ def _error_types(response: Any) -> set[str]:
 
 SECTOR_UNAVAILABLE = frozenset({"/problems/upstream-unavailable", "/problems/circuit-open"})
 
-#: A subscription URL holding a control character is answered 500 (gateway.exchange.webhooks).
 # Generated subscription URLs name random hosts, and checking a destination resolves its host: the run would send
 # DNS queries off this machine. The route's refusals of bad URLs (422, never a 500) are tested with IP literals in
 # test_exchange.py.
@@ -294,8 +363,8 @@ def _run_all(api_schema: Any, authorization: str) -> list[str]:
             excluded = []
             if case.operation.path.startswith("/v1/databases/") and response.status_code in (400, 422):
                 # A contract's rules go beyond what its JSON Schema states (a personal id's province and birth year,
-                # the combinations of search fields, an Idempotency-Key the document lists as optional, a webhook
-                # URL's form): refusals there are checked for their status, type and body, not as rejections.
+                # the combinations of search fields, a webhook URL's form): refusals there are checked for their
+                # status, type and body, not as rejections.
                 excluded.append(positive_data_acceptance)
             if response.status_code == 503 and _problem_type(response) in SECTOR_UNAVAILABLE:
                 # The sector system's state, documented, not a failure of the gateway.

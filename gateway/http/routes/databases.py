@@ -21,7 +21,7 @@ from gateway.core.settings import Settings
 from gateway.core.strict_json import JsonInt
 from gateway.http.data_path import LeanRead
 from gateway.http.deps import data_access
-from gateway.http.openapi import problem_responses
+from gateway.http.openapi import RECORD_KEY, problem_responses
 from gateway.http.routes.exchange import add_exchange_routes
 from gateway.identity.access import Decision
 from gateway.identity.request_state import request_state
@@ -99,7 +99,8 @@ def _serialize_page(
 
 
 ACCESS_NOTE = (
-    "The answer carries only the fields your grant covers. Most grants require the headers `X-Purpose` (the "
+    "The answer carries only the fields your grant covers (the record's schema requires only its key: any other "
+    "field may be absent). Most grants require the headers `X-Purpose` (the "
     "public-service procedure) and `X-Actor-Id` (the officer); see `GET /v1/services`."
 )
 
@@ -138,6 +139,7 @@ def database_router(database: Database, settings: Settings) -> APIRouter:
         summary=f"Read one record ({contract.contract_id()})",
         description=f"Needs the scope `{database.scope('read')}` and a grant for `read`. {ACCESS_NOTE}",
         name=f"{database.id}:read",
+        openapi_extra={RECORD_KEY: key_name},
     )
 
     query_model = connector.query_model
@@ -173,6 +175,7 @@ def database_router(database: Database, settings: Settings) -> APIRouter:
             + f"\n\nNeeds the scope `{database.scope('search')}` and a grant for `search` covering the fields "
             f"searched by. {ACCESS_NOTE}",
             name=f"{database.id}:search",
+            openapi_extra={RECORD_KEY: key_name},
         )
 
     if connector.offers(Capability.SUBMIT):
