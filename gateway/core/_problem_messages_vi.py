@@ -407,6 +407,8 @@ DETAILS: dict[str, dict[str, str]] = {
         ),
         "client_assertion_type must be {assertion_type}.": "client_assertion_type phải là {assertion_type}.",
         "The client_assertion parameter is required.": "Thiếu tham số client_assertion.",
+        "The Authorization header is repeated: send it once.": "Tiêu đề Authorization bị lặp lại: chỉ gửi một lần.",
+        "The {parameter} parameter is repeated: send it once.": "Tham số {parameter} bị lặp lại: chỉ gửi một lần.",
     },
     "rate-limited": {
         "Too many requests; retry in {seconds} s.": (

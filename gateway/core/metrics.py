@@ -175,6 +175,7 @@ AUTH_FAILURE_REASONS = (
     "bad_claims",
     "unknown_client",
     "client_inactive",
+    "credential_revoked",
     "invalid_client",
     "unknown_issuer",
     "wrong_audience",

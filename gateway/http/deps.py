@@ -19,6 +19,7 @@ from gateway.identity.access import (
     HEADER_VALUE,
     NON_DATA_SCOPES,
     PURPOSE_HEADER,
+    ClientAccess,
     Decision,
     decide,
     header_value,
@@ -58,6 +59,39 @@ def _reject(reason: str) -> InvalidToken:
     return InvalidToken(reason)
 
 
+def _bearer_token(request: Request, authorization: str | None) -> str:
+    """The bearer token of the request's one ``Authorization`` header; 401 when there is none, or another scheme,
+    or more than one such header (which one counts is not for the gateway to guess: a proxy in front may have
+    read another)."""
+    if not authorization:
+        raise _reject("missing")
+    if sum(1 for name, _value in request.scope["headers"] if name == b"authorization") > 1:
+        raise _reject("malformed")
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise _reject("malformed")
+    return token
+
+
+async def _with_credential(state: GatewayState, principal: Principal, access: ClientAccess) -> ClientAccess:
+    """The client's access once the credential the gateway's token was obtained with is found in force: a token
+    lasts no longer than its secret or key, so a rotation (once its overlap ends), a revoked key or an expired
+    certificate ends it too, as suspension does (401 otherwise)."""
+    if not access.knows_credential(principal.credential):
+        # Added since this access was loaded (another process issued the token): read it again, once.
+        state.access.invalidate(principal.client_id)
+        reloaded = await state.access.get(principal.client_id)
+        if reloaded is None:
+            raise _reject("unknown_client")
+        access = reloaded
+    if not access.active:
+        raise _reject("client_inactive")
+    if not access.credential_in_force(principal.credential, utcnow()):
+        raise _reject("credential_revoked")
+    return access
+
+
 async def authorize(
     request: Request, state: GatewayState, authorization: str | None, scopes: Sequence[str]
 ) -> Principal:
@@ -70,13 +104,8 @@ async def authorize(
     scope is missing. The non-data scopes (``admin``, ``audit``, ``axis``) a token carries count only while the
     client still holds them, so removing one takes effect at once too.
     """
-    if not authorization:
-        raise _reject("missing")
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise _reject("malformed")
     try:
-        principal = await state.tokens.verify_async(token.strip())
+        principal = await state.tokens.verify_async(_bearer_token(request, authorization))
     except TokenRejected as exc:
         raise _reject(exc.reason) from None
     known = request_state(request.scope)
@@ -88,6 +117,8 @@ async def authorize(
         raise _reject("unknown_client")
     if not access.active:
         raise _reject("client_inactive")
+    if principal.credential:
+        access = await _with_credential(state, principal, access)
     # Counted once, even if a route authenticates twice.
     if known.rate_limit is None:
         # 429 past the client's rate limit; the status becomes RateLimit-* headers on the answer.

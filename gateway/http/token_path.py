@@ -5,7 +5,8 @@ header through its generic machinery on every request: for the token endpoint th
 itself (authentication, failure counts, signing). This plain ASGI middleware, the innermost of the gateway's
 (inside the request id, metrics, audit hook, body limit, deadline and the read path's own lean path), reads the
 form as Starlette's parser does (fields split on ``&``, ``+`` and percent escapes decoded, the last of a repeated
-field kept, an empty value absent) and answers with :func:`gateway.http.routes.oauth.token_answer`, the route's own
+field kept and the repetition noted, an empty value absent) and answers with
+:func:`gateway.http.routes.oauth.token_answer`, the route's own
 code. Errors become problem details through the application's own exception handlers.
 
 The FastAPI route stays registered: it documents the operation in the OpenAPI document, serves the bodies this
@@ -15,6 +16,7 @@ cut short by the client going away), and is what the metrics and the audit trail
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Callable, Mapping
 from functools import lru_cache
@@ -26,7 +28,7 @@ from python_multipart.multipart import parse_options_header
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.http.routes.oauth import TOKEN_HEADERS, TokenForm, router, token_answer
+from gateway.http.routes.oauth import FORM_FIELDS, TOKEN_HEADERS, TokenForm, router, token_answer
 
 if TYPE_CHECKING:
     from gateway.http.state import GatewayState
@@ -35,7 +37,7 @@ PATH = "/oauth/token"
 #: Starlette's form parser refuses more fields than this, or a field longer than that (400): left to it.
 _MAX_FIELDS = 1000
 _MAX_FIELD_BYTES = 1024 * 1024
-_FIELDS = frozenset(TokenForm.__dataclass_fields__)
+_FIELDS = frozenset(FORM_FIELDS)
 _JSON_HEADERS = [(b"content-type", b"application/json"), *TOKEN_HEADERS]
 
 #: An exception handler as the application keeps them (a coroutine function, or a plain one).
@@ -58,28 +60,35 @@ def read_form(body: bytes) -> TokenForm | None:
         if len(chunks) > _MAX_FIELDS:
             return None
     values: dict[str, str | None] = {}
+    repeated: str | None = None
     for chunk in body.split(b"&"):
         if not chunk:
             continue
         raw_name, _, raw_value = chunk.partition(b"=")
         name = unquote_plus(raw_name.decode("latin-1"))
         if name in _FIELDS:
+            if name in values and repeated is None:
+                repeated = name
             value = unquote_plus(raw_value.decode("latin-1"))
             values[name] = value or None  # an empty field is an absent one (FastAPI's Form)
-    return TokenForm(**values)
+    return TokenForm(**values, repeated=repeated)
 
 
-def _request_headers(scope: Scope) -> tuple[bytes | None, str | None]:
-    """The ``Content-Type`` and the first ``Authorization`` of a request (as FastAPI reads them)."""
+def _request_headers(scope: Scope) -> tuple[bytes | None, str | None, int]:
+    """The ``Content-Type`` and the first ``Authorization`` of a request (as FastAPI reads them), and how many
+    ``Authorization`` headers it has."""
     content_type: bytes | None = None
     authorization: str | None = None
+    authorizations = 0
     for name, value in scope["headers"]:
         if name == b"content-type":
             if content_type is None:
                 content_type = value
-        elif name == b"authorization" and authorization is None:
-            authorization = value.decode("latin-1")
-    return content_type, authorization
+        elif name == b"authorization":
+            authorizations += 1
+            if authorization is None:
+                authorization = value.decode("latin-1")
+    return content_type, authorization, authorizations
 
 
 class TokenPathMiddleware:
@@ -104,12 +113,14 @@ class TokenPathMiddleware:
             and scope["method"] == "POST"
             and not scope.get("root_path")
         ):
-            content_type, authorization = _request_headers(scope)
+            content_type, authorization, authorizations = _request_headers(scope)
             if content_type is not None and _is_form(content_type):
                 body, last = await _read_body(receive)
                 # A client gone before its body was whole is left to the route, which sees it go.
                 form = read_form(body) if last["type"] == "http.request" else None
                 if form is not None:
+                    if form.repeated is None and authorizations > 1:
+                        form = dataclasses.replace(form, repeated="Authorization")
                     await self._token(form, authorization, scope, receive, send)
                     return
                 receive = _replay(body, last, receive)

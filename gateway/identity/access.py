@@ -29,7 +29,7 @@ from gateway.core.db import utcnow
 from gateway.core.listeners import listen
 from gateway.core.logs import get_logger
 from gateway.core.problems import AccessDenied, BadHeader
-from gateway.identity.models import Client, ClientSecret, ClientStatus, Grant
+from gateway.identity.models import Client, ClientKey, ClientSecret, ClientStatus, Grant
 
 NOTIFY_CHANNEL = "gateway_access"
 CLIENTS = SQLModel.metadata.tables["clients"]
@@ -102,6 +102,19 @@ class StoredSecret:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredKey:
+    """One of a client's registered public keys as its tokens see it: until when it may sign an assertion."""
+
+    kid: str
+    not_after: datetime | None
+    revoked_at: datetime | None
+
+    def in_force(self, now: datetime) -> bool:
+        """Whether the key is usable at ``now``: not revoked, its certificate (if any) not expired."""
+        return self.revoked_at is None and (self.not_after is None or now < self.not_after)
+
+
+@dataclass(frozen=True, slots=True)
 class ClientAccess:
     """A client's status, non-data scopes, rate limits, grants, secrets' hashes and electronic agency code, as
     loaded at one moment."""
@@ -114,6 +127,28 @@ class ClientAccess:
     rate_limit_per_day: int | None = None
     secrets: tuple[StoredSecret, ...] = field(default=(), repr=False)
     agency_code: str | None = None
+    keys: tuple[StoredKey, ...] = ()
+
+    def knows_credential(self, credential: str) -> bool:
+        """Whether the credential a token names is among the client's secrets and keys as loaded (a token
+        obtained with one added since is checked against the client's access read again)."""
+        kind, _, name = credential.partition(":")
+        if kind == "secret":
+            return any(str(s.id) == name for s in self.secrets)
+        if kind == "key":
+            return any(k.kid == name for k in self.keys)
+        return True
+
+    def credential_in_force(self, credential: str, now: datetime) -> bool:
+        """Whether the credential a token of the gateway names (``secret:<id>``, ``key:<kid>``) still works at
+        ``now``: a token lasts no longer than the secret or key it was obtained with (a rotation's overlap, a
+        revocation and a certificate's expiry end its tokens too)."""
+        kind, _, name = credential.partition(":")
+        if kind == "secret":
+            return any(str(s.id) == name and s.in_force(now) for s in self.secrets)
+        if kind == "key":
+            return any(k.kid == name and k.in_force(now) for k in self.keys)
+        return False
 
     def secrets_in_force(self, now: datetime) -> list[StoredSecret]:
         """The secrets that work at ``now`` (one, or two during a rotation's overlap)."""
@@ -267,6 +302,9 @@ async def _load_access(session: AsyncSession, client_id: str) -> tuple[ClientAcc
     secrets = await session.exec(
         select(ClientSecret).where(ClientSecret.client_id == client_id).order_by(col(ClientSecret.id))
     )
+    keys = await session.exec(
+        select(ClientKey.kid, ClientKey.not_after, ClientKey.revoked_at).where(ClientKey.client_id == client_id)
+    )
     access = ClientAccess(
         client_id=client.client_id,
         active=client.status == ClientStatus.ACTIVE,
@@ -276,6 +314,7 @@ async def _load_access(session: AsyncSession, client_id: str) -> tuple[ClientAcc
         rate_limit_per_day=client.rate_limit_per_day,
         secrets=tuple(StoredSecret(s.id or 0, s.secret_hash, s.expires_at) for s in secrets),
         agency_code=client.agency_code,
+        keys=tuple(StoredKey(kid, not_after, revoked_at) for kid, not_after, revoked_at in keys),
     )
     return access, client.updated_at
 

@@ -16,10 +16,17 @@ from gateway.core.logs import get_logger
 from gateway.core.problems import OAuthError
 from gateway.identity.access import AccessControl, ClientAccess, load_access
 from gateway.identity.client_keys import AssertionFailed, authenticate_assertion
-from gateway.identity.clients import authenticate_client
+from gateway.identity.clients import authenticate_client_secret
 from gateway.identity.models import Client
 from gateway.identity.ratelimits import TokenGuard
-from gateway.identity.tokens import CLIENT_ASSERTION_TYPE, IssuedToken, TokenRejected, TokenService
+from gateway.identity.tokens import (
+    CLIENT_ASSERTION_TYPE,
+    IssuedToken,
+    TokenRejected,
+    TokenService,
+    credential_of_key,
+    credential_of_secret,
+)
 
 BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="axis-gateway"'}
 
@@ -83,30 +90,39 @@ async def issue_client_token(
         raise OAuthError("unsupported_grant_type", "Only the client_credentials grant is supported.")
     if guard is not None:
         await guard.check(credentials.client_id, address)
-    access = await authenticate_client(
+    found = await authenticate_client_secret(
         session, client_id=credentials.client_id, client_secret=credentials.client_secret, access=cache
     )
-    if access is None:
+    if found is None:
         if guard is not None:
             await guard.failed(credentials.client_id, address)
         metrics.AUTH_FAILURES.labels("invalid_client").inc()
         headers = BASIC_CHALLENGE if credentials.method == "client_secret_basic" else None
         raise OAuthError("invalid_client", "Client authentication failed.", status=401, headers=headers)
-    return issue_token_with(tokens, access, requested_scope=requested_scope)
+    access, secret_id = found
+    return issue_token_with(tokens, access, requested_scope=requested_scope, credential=credential_of_secret(secret_id))
 
 
 async def issue_token_for(
-    session: AsyncSession, tokens: TokenService, client: Client, *, requested_scope: str | None = None
+    session: AsyncSession,
+    tokens: TokenService,
+    client: Client,
+    *,
+    requested_scope: str | None = None,
+    credential: str | None = None,
 ) -> IssuedToken:
     """Issue a token for an authenticated client: its non-data scopes and one ``database:operation`` scope
-    per grant in force, narrowed to ``requested_scope`` when given."""
+    per grant in force, narrowed to ``requested_scope`` when given. ``credential`` names what the client
+    authenticated with: the token stops working with it."""
     access = await load_access(session, client.client_id)
     if access is None:
         access = ClientAccess(client_id=client.client_id, active=False, scopes=frozenset(), grants=())
-    return issue_token_with(tokens, access, requested_scope=requested_scope)
+    return issue_token_with(tokens, access, requested_scope=requested_scope, credential=credential)
 
 
-def issue_token_with(tokens: TokenService, access: ClientAccess, *, requested_scope: str | None = None) -> IssuedToken:
+def issue_token_with(
+    tokens: TokenService, access: ClientAccess, *, requested_scope: str | None = None, credential: str | None = None
+) -> IssuedToken:
     """:func:`issue_token_for` with the client's access already loaded."""
     allowed = access.token_scopes(utcnow())
     if requested_scope is None or not requested_scope.strip():
@@ -117,7 +133,7 @@ def issue_token_with(tokens: TokenService, access: ClientAccess, *, requested_sc
         if refused:
             raise OAuthError("invalid_scope", f"Scope not allowed for this client: {' '.join(refused)}")
     metrics.TOKENS_ISSUED.inc()
-    return tokens.issue(subject=access.client_id, scopes=scopes)
+    return tokens.issue(subject=access.client_id, scopes=scopes, credential=credential)
 
 
 def read_client_assertion(
@@ -162,7 +178,7 @@ async def issue_assertion_token(
     if guard is not None:
         await guard.check(claimed, address)
     try:
-        client = await authenticate_assertion(session, tokens, assertion)
+        client, kid = await authenticate_assertion(session, tokens, assertion)
         if client_id is not None and client_id != client.client_id:
             raise AssertionFailed("client_id_mismatch", client.client_id)
     except AssertionFailed as exc:
@@ -173,7 +189,9 @@ async def issue_assertion_token(
         if guard is not None:
             await guard.failed(claimed, address)
         raise OAuthError("invalid_client", "Client authentication failed.", status=401, reason=label) from None
-    return await issue_token_for(session, tokens, client, requested_scope=requested_scope)
+    return await issue_token_for(
+        session, tokens, client, requested_scope=requested_scope, credential=credential_of_key(kid)
+    )
 
 
 def _claimed_by(tokens: TokenService, assertion: str) -> str | None:

@@ -23,6 +23,7 @@ from gateway.core.db import utcnow
 from gateway.core.logs import get_logger
 from gateway.core.problems import Conflict, NotFound, ValidationFailed
 from gateway.core.settings import JwtAlgorithm, Settings
+from gateway.identity.access import AccessControl, announce_change
 from gateway.identity.key_material import SIGNATURE_ALGORITHMS, UnusableKey, load_client_public_key
 from gateway.identity.models import Client, ClientKey, ClientStatus, UsedAssertion
 from gateway.identity.tokens import AssertionRejected, ClientAssertion, TokenService
@@ -126,6 +127,8 @@ async def register_client_key(
         created_at=now,
     )
     session.add(row)
+    # The tokens obtained with the key name it: every process learns of it (see ClientAccess.credential_in_force).
+    await announce_change(session, client_id)
     try:
         await session.commit()
     except IntegrityError:
@@ -144,16 +147,21 @@ async def list_client_keys(session: AsyncSession, client_id: str) -> list[Client
     return list(rows)
 
 
-async def revoke_client_key(session: AsyncSession, kid: str, *, client_id: str | None = None) -> ClientKey:
+async def revoke_client_key(
+    session: AsyncSession, kid: str, *, client_id: str | None = None, access: AccessControl | None = None
+) -> ClientKey:
     """Revoke a key at once (404 when no such key, or not the given client's); revoking twice keeps the first
-    date."""
+    date. The tokens obtained with it stop working too: every gateway process is told."""
     row = await session.get(ClientKey, kid)
     if row is None or (client_id is not None and row.client_id != client_id):
         raise NotFound("There is no such key for this client.")
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         session.add(row)
+        await announce_change(session, row.client_id)
         await session.commit()
+        if access is not None:
+            access.invalidate(row.client_id)
         log.info("client key revoked", client_id=row.client_id, kid=kid)
     return row
 
@@ -201,9 +209,9 @@ async def _consume(session: AsyncSession, assertion: ClientAssertion, now: datet
         raise AssertionFailed("replayed", assertion.client_id) from None
 
 
-async def authenticate_assertion(session: AsyncSession, tokens: TokenService, assertion: str) -> Client:
-    """The active client whose registered key signed this assertion, which had not been used before; else
-    :class:`AssertionFailed`."""
+async def authenticate_assertion(session: AsyncSession, tokens: TokenService, assertion: str) -> tuple[Client, str]:
+    """The active client whose registered key signed this assertion, which had not been used before, and that
+    key's id (the tokens issued name it: they stop working with it); else :class:`AssertionFailed`."""
     try:
         client_id = tokens.assertion_client_id(assertion)
     except AssertionRejected as exc:
@@ -222,4 +230,4 @@ async def authenticate_assertion(session: AsyncSession, tokens: TokenService, as
     except AssertionRejected as exc:
         raise AssertionFailed(exc.reason, client_id) from None
     await _consume(session, verified, now)
-    return client
+    return client, verified.kid

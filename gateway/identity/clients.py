@@ -403,7 +403,17 @@ async def rotate_client_secret(
 async def authenticate_client(
     session: AsyncSession | None, *, client_id: str, client_secret: str, access: AccessControl | None = None
 ) -> ClientAccess | None:
-    """The access of the active client these credentials belong to, or ``None``.
+    """The access of the active client these credentials belong to, or ``None`` (see
+    :func:`authenticate_client_secret`)."""
+    found = await authenticate_client_secret(session, client_id=client_id, client_secret=client_secret, access=access)
+    return None if found is None else found[0]
+
+
+async def authenticate_client_secret(
+    session: AsyncSession | None, *, client_id: str, client_secret: str, access: AccessControl | None = None
+) -> tuple[ClientAccess, int] | None:
+    """The access of the active client these credentials belong to, and the id of the stored secret that matched
+    (the tokens issued name it: they stop working with it), or ``None``.
 
     With ``access`` (the running gateway's cache, invalidated by every change, rotations included) the client and
     its secrets' hashes come from the cache, so a token request reads nothing from the database, and ``session``
@@ -430,7 +440,7 @@ async def authenticate_client(
             assert access is not None
             async with access.sessionmaker() as own:
                 await _restore_secret(own, usable[match.index].id, secret, client_id, access)
-    return current
+    return current, usable[match.index].id
 
 
 async def _restore_secret(

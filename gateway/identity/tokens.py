@@ -54,6 +54,19 @@ MAX_CLIENT_ID_LENGTH = 64
 #: Algorithms of the gateway's own signing keys.
 ALLOWED_ALGORITHMS = frozenset({"ES256", "RS256"})
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+#: The claim of the gateway's own tokens naming the credential they were obtained with.
+CREDENTIAL_CLAIM = "credential"
+MAX_CREDENTIAL_LENGTH = 128
+
+
+def credential_of_secret(secret_id: int) -> str:
+    """The ``credential`` claim of a token obtained with the client secret stored as ``secret_id``."""
+    return f"secret:{secret_id}"
+
+
+def credential_of_key(kid: str) -> str:
+    """The ``credential`` claim of a token obtained with an assertion signed by the client key ``kid``."""
+    return f"key:{kid}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +84,9 @@ class Principal:
     issuer: str = ""
     subject: str = ""
     external: bool = False
+    credential: str = ""
+    """(The gateway's own tokens) the credential the token was obtained with, as :func:`credential_of_secret` or
+    :func:`credential_of_key` name it: the token is valid only while that credential is (empty: not known)."""
 
     def has_scopes(self, required: Iterable[str]) -> bool:
         """Whether every scope in ``required`` was granted."""
@@ -177,6 +193,16 @@ def verification_key(jwk_dict: Mapping[str, Any], allowed: Collection[str]) -> V
 
 
 @dataclass(frozen=True, slots=True)
+class _Verified:
+    """A verified token's principal, and the key that verified it: a cached token is accepted only while that key
+    is still trusted (a key withdrawn from a key set takes the tokens it verified with it)."""
+
+    principal: Principal
+    kid: str
+    source: IssuerKeys[VerificationKey] | None
+
+
+@dataclass(frozen=True, slots=True)
 class _Parts:
     """What a JWT says about itself before its signature is checked."""
 
@@ -208,7 +234,10 @@ def _inspect(token: str, max_length: int, rejected: type[TokenRejected] = TokenR
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond any float (JSON allows one): no moment
+        return None
     return number if math.isfinite(number) else None
 
 
@@ -315,9 +344,9 @@ class TokenService:
             trusted_issuers, parse_for=self._parser_for, http=http
         )
         self._reload_own_keys: Throttled | None = None
-        self._cache: TLRUCache[str, Principal] = TLRUCache(
+        self._cache: TLRUCache[str, _Verified] = TLRUCache(
             maxsize=max(cache_size, 1),
-            ttu=lambda _key, principal, _now: principal.expires_at,
+            ttu=lambda _key, verified, _now: verified.principal.expires_at,
             timer=time.time,
         )
         self._cache_enabled = cache_size > 0
@@ -383,11 +412,15 @@ class TokenService:
 
     # -- the gateway's own tokens --------------------------------------------------------------------------
 
-    def issue(self, *, subject: str, scopes: Sequence[str], now: float | None = None) -> IssuedToken:
-        """Sign a token for client ``subject`` carrying ``scopes``."""
+    def issue(
+        self, *, subject: str, scopes: Sequence[str], now: float | None = None, credential: str | None = None
+    ) -> IssuedToken:
+        """Sign a token for client ``subject`` carrying ``scopes``; ``credential`` names what the client
+        authenticated with (:func:`credential_of_secret`, :func:`credential_of_key`): the token is accepted only
+        while that credential is in force."""
         issued_at = int(now if now is not None else time.time())
         scope = " ".join(scopes)
-        claims = {
+        claims: dict[str, Any] = {
             "iss": self.issuer,
             "aud": self.audience,
             "sub": subject,
@@ -398,6 +431,8 @@ class TokenService:
             "exp": issued_at + self.ttl_seconds,
             "jti": uuid.uuid4().hex,
         }
+        if credential is not None:
+            claims[CREDENTIAL_CLAIM] = credential
         return IssuedToken(access_token=self._signing.sign(claims), expires_in=self.ttl_seconds, scope=scope)
 
     # -- access tokens -----------------------------------------------------------------------------------
@@ -430,7 +465,15 @@ class TokenService:
     def _cached(self, token: str) -> Principal | None:
         if not self._cache_enabled:
             return None
-        return self._cache.get(token)
+        verified = self._cache.get(token)
+        if verified is None:
+            return None
+        trusted = verified.kid in self._keys if verified.source is None else verified.source.get(verified.kid)
+        if not trusted:
+            # Its key left the trusted set (rotated out, withdrawn by its issuer): verified again, and refused.
+            self._cache.pop(token, None)
+            return None
+        return verified.principal
 
     def _route(self, token: str) -> tuple[_Parts, IssuerKeys[VerificationKey] | None]:
         """The token's parts and whose it claims to be (``None``: the gateway's own)."""
@@ -487,7 +530,7 @@ class TokenService:
         _verify_signature(token, verifier, parts.algorithm, TokenRejected)
         principal = self._own_principal(parts) if source is None else self._external_principal(parts, source.trusted)
         if self._cache_enabled:
-            self._cache[token] = principal
+            self._cache[token] = _Verified(principal, parts.kid, source)
         return principal
 
     def _own_principal(self, parts: _Parts) -> Principal:
@@ -499,6 +542,9 @@ class TokenService:
         scope = claims.get("scope", "")
         if not isinstance(scope, str):
             raise TokenRejected("bad_claims")
+        credential = claims.get(CREDENTIAL_CLAIM, "")
+        if not isinstance(credential, str) or len(credential) > MAX_CREDENTIAL_LENGTH:
+            raise TokenRejected("bad_claims")
         return Principal(
             client_id=subject,
             scopes=frozenset(scope.split()),
@@ -506,6 +552,7 @@ class TokenService:
             expires_at=expires,
             issuer=self.issuer,
             subject=subject,
+            credential=credential,
         )
 
     def _external_principal(self, parts: _Parts, trusted: TrustedIssuer) -> Principal:

@@ -540,6 +540,9 @@ def test_key_rotation_at_the_provider_is_picked_up_after_the_interval(
 ) -> None:
     fast = world.realms["fast"]
     old = fast.keys[0]
+    # A token of the key about to be withdrawn, verified (and so cached) while the key is published.
+    cached = world.token("fast", old)
+    assert api.get(record_path, headers=bearer(cached)).status_code == 200
     # A fetch now (a token with an unknown kid, once the interval since the last fetch has passed).
     time.sleep(FAST_INTERVAL + 0.2)
     hits = fast.hits
@@ -557,8 +560,9 @@ def test_key_rotation_at_the_provider_is_picked_up_after_the_interval(
     response = api.get(record_path, headers=bearer(world.token("fast", new)))
     assert response.status_code == 200, response.text
     assert fast.hits == hits + 2
-    # Tokens of the withdrawn key are refused from then on (a fresh one: verified tokens are cached).
+    # Tokens of the withdrawn key are refused from then on, those verified (and cached) before included.
     assert_invalid_token(api.get(record_path, headers=bearer(world.token("fast", old))))
+    assert_invalid_token(api.get(record_path, headers=bearer(cached)))
     fast.keys = [old, new]
 
 

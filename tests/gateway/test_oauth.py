@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import AsyncIterator, Callable
+from urllib.parse import urlencode
 
 import httpx
 import jwt
@@ -15,7 +16,7 @@ from support import ClientCredentials, fetch_token
 
 from gateway.core.problems import OAuthError
 from gateway.core.settings import Settings
-from gateway.http.routes.oauth import TokenForm
+from gateway.http.routes.oauth import FORM_FIELDS, TokenForm
 from gateway.http.token_path import read_form
 
 
@@ -221,9 +222,52 @@ async def test_the_lean_path_reads_a_form_as_starlette_and_fastapi_do(body: byte
 
     headers = Headers({"content-type": "application/x-www-form-urlencoded"})
     parsed = await FormParser(headers, stream()).parse()
-    # FastAPI's Form: the value Starlette keeps for the name (the last), an empty one as absent.
-    values = {name: parsed.get(name) or None for name in TokenForm.__dataclass_fields__}
-    assert read_form(body) == TokenForm(**values)
+    # FastAPI's Form: the value Starlette keeps for the name (the last), an empty one as absent; the route notes
+    # the first field repeated.
+    values = {name: parsed.get(name) or None for name in FORM_FIELDS}
+    repeated = next((name for name in FORM_FIELDS if len(parsed.getlist(name)) > 1), None)
+    assert read_form(body) == TokenForm(**values, repeated=repeated)
+
+
+@pytest.mark.parametrize(
+    ("form", "repeated"),
+    [
+        ({"grant_type": ["password", "client_credentials"]}, "grant_type"),
+        ({"grant_type": "client_credentials", "scope": ["population:read", "admin"]}, "scope"),
+        ({"grant_type": "client_credentials", "client_id": ["someone-else", "{reader}"]}, "client_id"),
+        ({"grant_type": "client_credentials", "scope": ["", "population:read"]}, "scope"),
+    ],
+)
+@pytest.mark.parametrize("multipart", [False, True])
+def test_a_repeated_parameter_is_invalid_request(
+    api: httpx.Client, reader: ClientCredentials, form: dict[str, object], repeated: str, multipart: bool
+) -> None:
+    """RFC 6749 section 3.2: each parameter at most once; which value counts is not for the gateway to guess (a
+    proxy in front may have checked the other), on the lean path and on the route alike."""
+    pairs = [
+        (name, str(value).replace("{reader}", reader.client_id))
+        for name, values in form.items()
+        for value in (values if isinstance(values, list) else [values])
+    ]
+    auth = (reader.client_id, reader.client_secret)
+    if multipart:
+        response = api.post("/oauth/token", files=[(name, (None, value)) for name, value in pairs], auth=auth)
+    else:
+        form_type = {"Content-Type": "application/x-www-form-urlencoded"}
+        response = api.post("/oauth/token", content=urlencode(pairs), headers=form_type, auth=auth)
+    body = _problem(response, 400, "invalid_request")
+    assert repeated in str(body["error_description"])
+
+
+def test_two_authorization_headers_are_invalid_request(api: httpx.Client, reader: ClientCredentials) -> None:
+    good = "Basic " + base64.b64encode(f"{reader.client_id}:{reader.client_secret}".encode()).decode()
+    bad = "Basic " + base64.b64encode(f"{reader.client_id}:wrong".encode()).decode()
+    for pair in ([good, bad], [bad, good]):
+        headers = [("Authorization", value) for value in pair]
+        lean = api.post("/oauth/token", data={"grant_type": "client_credentials"}, headers=headers)
+        _problem(lean, 400, "invalid_request")
+        routed = api.post("/oauth/token", files={"grant_type": (None, "client_credentials")}, headers=headers)
+        _problem(routed, 400, "invalid_request")
 
 
 def test_more_fields_than_starlette_accepts_are_left_to_it() -> None:

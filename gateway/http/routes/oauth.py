@@ -33,7 +33,10 @@ TOKEN_HEADERS = ((b"cache-control", b"no-store"), (b"pragma", b"no-cache"))
 
 @dataclass(frozen=True, slots=True)
 class TokenForm:
-    """The form fields of a token request (``None``: absent or empty)."""
+    """The form fields of a token request (``None``: absent or empty), and the first of them the request repeats
+    (or ``Authorization`` for a repeated header): RFC 6749 section 3.2 allows each once, so such a request is
+    ``invalid_request`` (which of the values counts is not for the gateway to guess: a proxy may have read
+    another)."""
 
     grant_type: str | None = None
     scope: str | None = None
@@ -41,6 +44,11 @@ class TokenForm:
     client_secret: str | None = None
     client_assertion_type: str | None = None
     client_assertion: str | None = None
+    repeated: str | None = None
+
+
+#: The form fields of a token request (``repeated`` is not one).
+FORM_FIELDS = ("grant_type", "scope", "client_id", "client_secret", "client_assertion_type", "client_assertion")
 
 
 async def token_answer(
@@ -49,6 +57,11 @@ async def token_answer(
     """The token a request obtains, or the problem raised: the route's work, shared with its lean path
     (:mod:`gateway.http.token_path`). A database session is opened only when needed (client assertions, an
     earlier form of secret to re-store): a secret is checked against the access cache."""
+    if form.repeated == "Authorization":
+        raise OAuthError("invalid_request", "The Authorization header is repeated: send it once.")
+    if form.repeated is not None:
+        parameter = form.repeated
+        raise OAuthError("invalid_request", f"The {parameter} parameter is repeated: send it once.")
     if form.client_assertion is not None or form.client_assertion_type is not None:
         assertion = read_client_assertion(
             authorization, form.client_secret, form.client_assertion_type, form.client_assertion
@@ -126,7 +139,11 @@ async def issue_token(
             "A token request is a form: send it with Content-Type: application/x-www-form-urlencoded "
             "(RFC 6749 section 4.4.2), not as JSON or another type.",
         )
-    form = TokenForm(grant_type, scope, client_id, client_secret, client_assertion_type, client_assertion)
+    fields = await request.form()  # read already (FastAPI's Form), so no second read
+    repeated = next((name for name in FORM_FIELDS if len(fields.getlist(name)) > 1), None)
+    if repeated is None and len(request.headers.getlist("authorization")) > 1:
+        repeated = "Authorization"
+    form = TokenForm(grant_type, scope, client_id, client_secret, client_assertion_type, client_assertion, repeated)
     address = request.client.host if request.client is not None else None
     issued = await token_answer(state, form, authorization=authorization, address=address)
     response.headers.update({name.decode(): value.decode() for name, value in TOKEN_HEADERS})

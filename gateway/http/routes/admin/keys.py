@@ -54,9 +54,9 @@ async def get_keys(client_id: ClientIdPath, session: SessionDep) -> list[ClientK
     summary="Revoke a client's key",
     responses=problem_responses(401, 403, 404),
 )
-async def revoke_key(client_id: ClientIdPath, kid: KidPath, session: SessionDep) -> Response:
-    """Assertions signed by this key are refused from now on (tokens already issued run until they expire)."""
-    await revoke_client_key(session, kid, client_id=client_id)
+async def revoke_key(client_id: ClientIdPath, kid: KidPath, session: SessionDep, state: StateDep) -> Response:
+    """Assertions signed by this key are refused from now on, and the tokens obtained with it stop working."""
+    await revoke_client_key(session, kid, client_id=client_id, access=state.access)
     return Response(status_code=204)
 
 
