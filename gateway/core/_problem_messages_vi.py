@@ -22,6 +22,7 @@ TITLES: dict[str, str] = {
     "circuit-open": "Tạm ngừng gọi hệ thống chuyên ngành",
     "conflict": "Xung đột dữ liệu",
     "content-too-large": "Nội dung yêu cầu quá lớn",
+    "unsupported-media-type": "Kiểu nội dung không được hỗ trợ",
     "contract-violation": "Dữ liệu không đúng hợp đồng dữ liệu",
     "deadline-exceeded": "Quá thời hạn xử lý yêu cầu",
     "exchange-unavailable": "Không lưu được lượt gửi dữ liệu",
@@ -77,6 +78,7 @@ DESCRIPTIONS: dict[str, str] = {
     ),
     "conflict": "Yêu cầu xung đột với dữ liệu đã có, chẳng hạn mã ứng dụng khách đã được dùng.",
     "content-too-large": "Nội dung yêu cầu lớn hơn mức cổng kết nối chấp nhận; `max_bytes` cho biết giới hạn.",
+    "unsupported-media-type": ("Nội dung yêu cầu không thuộc kiểu mà thao tác này nhận: JSON (application/json)."),
     "contract-violation": (
         "Hệ thống chuyên ngành trả về dữ liệu không đúng hợp đồng dữ liệu; dữ liệu đó không được chuyển tiếp."
     ),
@@ -171,6 +173,7 @@ GENERIC_DETAILS: dict[str, str] = {
     "circuit-open": "Hệ thống chuyên ngành đang gặp sự cố; các yêu cầu tạm thời bị từ chối. Hãy thử lại sau.",
     "conflict": "Yêu cầu xung đột với dữ liệu đã có.",
     "content-too-large": "Nội dung yêu cầu lớn hơn mức cổng kết nối chấp nhận.",
+    "unsupported-media-type": "Nội dung yêu cầu phải là JSON (Content-Type: application/json).",
     "contract-violation": "Hệ thống chuyên ngành trả về dữ liệu không đúng hợp đồng dữ liệu.",
     "deadline-exceeded": "Không có câu trả lời trong thời hạn xử lý; yêu cầu đã bị hủy.",
     "exchange-unavailable": "Không hoàn tất được lượt gửi dữ liệu. Hãy gửi lại với cùng khóa Idempotency-Key.",
@@ -277,6 +280,11 @@ DETAILS: dict[str, dict[str, str]] = {
     },
     "content-too-large": {
         "The request body exceeds {max_bytes} bytes.": "Nội dung yêu cầu vượt quá {max_bytes} byte.",
+    },
+    "unsupported-media-type": {
+        "The request body must be JSON, sent with Content-Type: application/json (it was sent as {media_type}).": (
+            "Nội dung yêu cầu phải là JSON, gửi với Content-Type: application/json (yêu cầu đã gửi dạng {media_type})."
+        ),
     },
     "deadline-exceeded": {
         "No answer within {seconds} s.": "Không có câu trả lời trong vòng {seconds} giây; yêu cầu đã bị hủy.",

@@ -296,6 +296,11 @@ class NotReady(Problem):
     )
 
 
+class UnsupportedMediaType(Problem):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+    description = "The request body is not of the media type the operation takes: JSON (application/json)."
+
+
 class ContentTooLarge(Problem):
     status, slug, title = 413, "content-too-large", "Content too large"
     description = "The request body is larger than the gateway accepts; `max_bytes` gives the limit."

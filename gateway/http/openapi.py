@@ -33,8 +33,8 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 #: Problems any request may meet: a malformed request (400), invalid values (422), the deadline (504).
 COMMON_STATUSES = (400, 422, 504)
-#: Problems of a request with a body: too large (413).
-BODY_STATUSES = (413,)
+#: Problems of a request with a body: too large (413), not JSON (415).
+BODY_STATUSES = (413, 415)
 #: Problems of a request to a resource named in its path: none there (404).
 PATH_STATUSES = (404,)
 #: Problems of an authenticated request: token (401), scope or grant (403), rate limit (429), and the rate

@@ -21,6 +21,7 @@ from gateway.core.problems import (
     NotReady,
     OperationNotSupported,
     Problem,
+    UnsupportedMediaType,
     ValidationFailed,
     from_connector_error,
     problem_response,
@@ -51,6 +52,13 @@ async def _on_validation_error(request: Request, exc: Exception) -> Response:
     if any(e.get("type") == "json_invalid" for e in errors):
         malformed = MalformedJson("The request body is not valid JSON.")
         return problem_response(malformed, instance=request.url.path, scope=request.scope)
+    if isinstance(exc.body, bytes) and any(tuple(e.get("loc", ()))[:1] == ("body",) for e in errors):
+        # FastAPI reads a body as JSON only when its Content-Type says JSON; any other body arrives as bytes.
+        media_type = (request.headers.get("content-type", "").partition(";")[0].strip() or "none")[:100]
+        unsupported = UnsupportedMediaType(
+            f"The request body must be JSON, sent with Content-Type: application/json (it was sent as {media_type})."
+        )
+        return problem_response(unsupported, instance=request.url.path, scope=request.scope)
     problem = ValidationFailed("Some values of the request are invalid.", errors=validation_errors(errors))
     return problem_response(problem, instance=request.url.path, scope=request.scope)
 

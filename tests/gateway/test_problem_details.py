@@ -314,3 +314,36 @@ def test_json_the_parser_cannot_read_is_malformed_json(
     """Not only syntax errors: bodies that Python's JSON parser gives up on are a 400 malformed-json too."""
     response = api.post(SEARCH, content=body, headers={**bearer, "Content-Type": "application/json"})
     assert check_problem(response, catalogue, status=400)["type"] == "/problems/malformed-json"
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "shown"),
+    [
+        ({}, b"full_name=Nguyen", "application/x-www-form-urlencoded"),  # curl -d without a Content-Type
+        ({"Content-Type": "text/plain"}, '{"full_name": "Nguyễn Văn An"}'.encode(), "text/plain"),
+        ({"Content-Type": ""}, '{"full_name": "Nguyễn Văn An"}'.encode(), "none"),
+    ],
+    ids=["form", "json-as-text", "no-type"],
+)
+def test_a_body_not_sent_as_json_is_a_415_problem(
+    api: httpx.Client,
+    bearer: dict[str, str],
+    catalogue: dict[str, dict[str, Any]],
+    headers: dict[str, str],
+    body: bytes,
+    shown: str,
+) -> None:
+    """Not 422 "Input should be a valid dictionary", which sends a client looking in its JSON: the body's media type
+    is the problem, and the answer names it; in Vietnamese too."""
+    sent = {**bearer, **headers}
+    if not headers:
+        sent["Content-Type"] = "application/x-www-form-urlencoded"
+    response = api.post(SEARCH, content=body, headers=sent)
+    problem = check_problem(response, catalogue, status=415)
+    assert problem["type"] == "/problems/unsupported-media-type"
+    assert f"(it was sent as {shown})" in problem["detail"]
+    vietnamese = api.post(SEARCH, content=body, headers={**sent, "Accept-Language": "vi"}).json()
+    assert vietnamese["detail"].startswith("Nội dung yêu cầu phải là JSON") and shown in vietnamese["detail"]
+    # No body at all is a missing body, as before: 422.
+    missing = api.post(SEARCH, headers={**bearer, "Content-Type": "application/json"})
+    assert check_problem(missing, catalogue, status=422)["type"] == "/problems/validation-error"

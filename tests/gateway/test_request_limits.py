@@ -112,8 +112,8 @@ def test_a_duplicate_key_is_400_naming_it(limited_api: httpx.Client, content_typ
     body = b'{"old_id_number": "250123456", "full_name": "Nguy\xc3\xaan An", "old_id_number": "250999999"}'
     response = limited_api.post(SEARCH, content=body, headers={"Content-Type": content_type})
     if content_type.startswith("text/"):
-        # not JSON by its media type: never parsed as JSON, so a validation error, not a duplicate key
-        problem(response, 422, "validation-error")
+        # not JSON by its media type: never parsed as JSON, so not a duplicate key but a body of another type
+        problem(response, 415, "unsupported-media-type")
         return
     answer = problem(response, 400, "malformed-json")
     assert answer["key"] == "old_id_number"
