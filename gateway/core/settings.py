@@ -139,7 +139,9 @@ class TrustedIssuer(BaseModel):
         description="The claim holding the gateway client id (``azp``, ``client_id``, ``sub``, ...).",
     )
     clients: list[str] | None = Field(
-        default=None, description="The only gateway clients this provider may speak for (any client if unset)."
+        default=None,
+        description="The only gateway clients this provider may speak for, with all their rights. Unset: it may "
+        "speak for any client, but for its data grants only, never with its admin, audit or axis scope.",
     )
     algorithms: list[JwtAlgorithm] = Field(
         default_factory=lambda: list(DEFAULT_ISSUER_ALGORITHMS),

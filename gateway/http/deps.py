@@ -124,8 +124,12 @@ async def authorize(
         # 429 past the client's rate limit; the status becomes RateLimit-* headers on the answer.
         known.rate_limit = await state.limiter.admit(access)
     if principal.external:
-        # A trusted issuer's token acts for the client with the client's own grants, not with its scope claim.
-        principal = principal.with_scopes(access.token_scopes(utcnow()))
+        # A trusted issuer's token acts for the client with the client's own grants, not with its scope claim; an
+        # issuer that names no clients speaks for their data only, never with their admin, audit or axis scope.
+        granted = access.token_scopes(utcnow())
+        principal = principal.with_scopes(
+            [scope for scope in granted if scope not in NON_DATA_SCOPES] if principal.data_only else granted
+        )
     elif not principal.scopes.isdisjoint(NON_DATA_SCOPES - access.scopes):
         # A non-data scope (admin, audit, axis) holds only while the client still has it: removing it ends it
         # at once for the tokens issued before, as suspension does.

@@ -84,6 +84,9 @@ class Principal:
     issuer: str = ""
     subject: str = ""
     external: bool = False
+    data_only: bool = False
+    """(External tokens) the issuer may speak for any client, not only for clients it names: such a token acts
+    with the client's data grants alone, never with its ``admin``, ``audit`` or ``axis`` scope."""
     credential: str = ""
     """(The gateway's own tokens) the credential the token was obtained with, as :func:`credential_of_secret` or
     :func:`credential_of_key` name it: the token is valid only while that credential is (empty: not known)."""
@@ -576,6 +579,7 @@ class TokenService:
             issuer=trusted.issuer,
             subject=subject,
             external=True,
+            data_only=trusted.clients is None,
         )
 
     # -- client assertions (private_key_jwt) -----------------------------------------------------------------

@@ -163,6 +163,7 @@ class World:
     other: ClientCredentials
     suspended: ClientCredentials
     encryption_key: SigningKey
+    administrator: ClientCredentials
 
     def token(self, realm: str, key: SigningKey | None = None, **kwargs: Any) -> str:
         kwargs.setdefault("audience", self.settings.token_audience)
@@ -193,6 +194,7 @@ def world(
     other = make_client("population:read")
     suspended = make_client("population:read")
     suspend(gateway_database_url, suspended.client_id)
+    administrator = make_client("admin", "audit", "population:read")
     # Besides its keys, the slow realm publishes entries the gateway must ignore without failing.
     encryption = rsa_key(kid="for-encryption")
     odd_entries: list[Any] = [
@@ -229,13 +231,13 @@ def world(
                 {
                     "issuer": idp.issuer("limited"),
                     "jwks_url": idp.jwks_url("limited"),
-                    "clients": [other.client_id],
+                    "clients": [other.client_id, administrator.client_id],
                     "audience": "https://gateway.lamdong.gov.vn",
                 },
             ]
         )
         with LiveServer(create_app(settings)) as gateway:
-            yield World(idp, realms, gateway, settings, reader, other, suspended, encryption)
+            yield World(idp, realms, gateway, settings, reader, other, suspended, encryption, administrator)
 
 
 @pytest.fixture(scope="module")
@@ -319,6 +321,22 @@ def test_an_issuer_speaks_only_for_its_clients(world: World, api: httpx.Client, 
     # That issuer's own audience is configured: the gateway's default one is refused.
     default_audience = world.token("limited", azp=world.other.client_id)
     assert_invalid_token(api.get(record_path, headers=bearer(default_audience)))
+
+
+def test_an_issuer_naming_no_clients_speaks_for_their_data_only(
+    world: World, api: httpx.Client, record_path: str
+) -> None:
+    """An issuer trusted for any client may act with a client's data grants, never with its admin or audit scope:
+    those only through an issuer that names the client."""
+    anyone = world.token("slow", azp=world.administrator.client_id)
+    assert api.get(record_path, headers=bearer(anyone)).status_code == 200
+    for path in ("/v1/admin/clients", "/v1/audit"):
+        refused = api.get(path, headers=bearer(anyone))
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["type"] == "/problems/insufficient-scope"
+    named = world.token("limited", azp=world.administrator.client_id, audience="https://gateway.lamdong.gov.vn")
+    for path in ("/v1/admin/clients", "/v1/audit"):
+        assert api.get(path, headers=bearer(named)).status_code == 200
 
 
 def test_principal_names_the_issuer(world: World, tmp_path: Path) -> None:
