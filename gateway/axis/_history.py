@@ -13,11 +13,13 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.axis.models import AxisCheckCount, AxisTransition
+from gateway.core.db import in_utc
 
-__all__ = ["count_check", "hour_of", "prune_history", "record_transition"]
+__all__ = ["TICK", "count_check", "hour_of", "last_transition_at", "prune_history", "record_transition"]
 
 _TRANSITIONS = AxisTransition.__table__  # type: ignore[attr-defined]
 _COUNTS = AxisCheckCount.__table__  # type: ignore[attr-defined]
@@ -28,15 +30,34 @@ def hour_of(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
+#: How far after the last recorded transition a transition stamped earlier is put (see :func:`record_transition`).
+TICK = timedelta(microseconds=1)
+
+
+async def last_transition_at(session: AsyncSession, database_id: str) -> datetime | None:
+    """When ``database_id`` last entered a state, as recorded."""
+    at = col(AxisTransition.at)
+    query = select(sa.func.max(at)).where(col(AxisTransition.database_id) == database_id)
+    found: datetime | None = (await session.exec(query)).one()
+    return None if found is None else in_utc(found)
+
+
 async def record_transition(
     session: AsyncSession, database_id: str, at: datetime, state: str, cause: str | None
-) -> None:
-    """Record that ``database_id`` entered ``state`` at ``at`` because of ``cause``. Does not commit."""
+) -> datetime:
+    """Record that ``database_id`` entered ``state`` at ``at`` because of ``cause``; does not commit. The moment
+    recorded: ``at``, or just after the last transition recorded when that is later. Processes whose clocks differ
+    (replicas, the command line) write the same history, and a history out of order would tell the states in the
+    wrong order (the report's state at the month's end among them)."""
+    last = await last_transition_at(session, database_id)
+    if last is not None and at <= last:
+        at = last + TICK
     await session.exec(
         sa.insert(_TRANSITIONS).values(
             database_id=database_id, at=at, state=state, cause=None if cause is None else cause[:500]
         )
     )
+    return at
 
 
 async def count_check(session: AsyncSession, database_id: str, at: datetime, ok: bool) -> None:

@@ -23,7 +23,7 @@ from connectors.base import Connector, HealthState
 from connectors.context import RequestContext
 from connectors.errors import ConnectorError, RecordNotFound, UpstreamError
 from connectors.secrets import mask_urls
-from gateway.axis._history import count_check, prune_history, record_transition
+from gateway.axis._history import TICK, count_check, prune_history, record_transition
 from gateway.axis._states import (
     STALE,
     CheckOutcome,
@@ -35,7 +35,7 @@ from gateway.axis._states import (
 )
 from gateway.axis.catalogue import Catalogue
 from gateway.axis.models import AxisCheck, AxisConnection, AxisEvidence, OpsStatus
-from gateway.axis.overview import AUDIT_CHAIN, stale_bound, static_state
+from gateway.axis.overview import AUDIT_CHAIN, stale_bound, static_cause, static_state
 from gateway.core import metrics
 from gateway.core.db import utcnow
 from gateway.core.leases import Lease, holder_id, stop_task
@@ -136,8 +136,12 @@ class HealthRunner:
         return self.registry.databases[db_id]
 
     def checked(self) -> list[str]:
-        """The databases this runner checks: catalogued, enabled, with a loaded connector."""
-        return [entry.id for entry in self.catalogue.databases if entry.enabled and entry.id in self.registry.databases]
+        """The databases this runner checks: catalogued, enabled, with a loaded connector serving their records."""
+        return [
+            entry.id
+            for entry in self.catalogue.databases
+            if entry.enabled and entry.id in self.registry.databases and static_state(entry, self.registry) is None
+        ]
 
     async def start(self) -> None:
         """Start the background loop."""
@@ -320,13 +324,14 @@ class HealthRunner:
             )
         )
         shared = await self._shared_evidence(due)
-        checked_at = utcnow()
+        round_at = utcnow()
         async with self.sessionmaker() as session:
             for db_id, outcome in zip(due, outcomes, strict=True):
                 policy = self._database(db_id).health
                 self._due[db_id] = now + policy.interval_seconds * (1 + _JITTER.uniform(-policy.jitter, policy.jitter))
                 self._observe(db_id, outcome)
                 row = rows.get(db_id)
+                checked_at = _after_recorded(row, round_at)
                 tracker = _tracker(row, checked_at)
                 database = self._database(db_id)
                 if outcome.ok and outcome.latency_seconds is not None:
@@ -418,12 +423,14 @@ class HealthRunner:
                     if gap is not None:
                         await record_transition(session, db_id, gap, ConnectionState.UNKNOWN.value, STALE)
                     await record_transition(session, db_id, now, value, error)
+                cause = static_cause(known_state, error)
                 if row is None:
-                    session.add(AxisConnection(database_id=db_id, state=value, since=now, error=error))
-                elif row.state != value or row.error != error:
+                    session.add(AxisConnection(database_id=db_id, state=value, since=now, error=error, cause=cause))
+                elif row.state != value or row.error != error or row.cause != cause:
                     if row.state != value:
                         row.since, row.last_check, row.latency_ms = now, None, None
                     row.state, row.error, row.failures, row.successes = value, error, 0, 0
+                    row.cause = cause
                     row.updated_at = now
                     session.add(row)
             await session.commit()
@@ -497,6 +504,16 @@ def _combine(
         if row.circuit in set(CircuitState) and CircuitState(row.circuit) > worst:
             worst = CircuitState(row.circuit)
     return WindowSummary(calls, failures, violations, slowest), worst
+
+
+def _after_recorded(row: AxisConnection | None, now: datetime) -> datetime:
+    """``now``, or just after the last moment recorded for ``row`` when that is later: a process whose clock is
+    behind the one that checked before it (a replica taking the checks over) records its checks after those, never
+    before, so the connection's history keeps the order in which things happened."""
+    if row is None:
+        return now
+    recorded = max(moment for moment in (row.last_check, row.since, row.updated_at) if moment is not None)
+    return now if now > recorded else recorded + TICK
 
 
 def _gap(row: AxisConnection | None, now: datetime, bound: float) -> datetime | None:

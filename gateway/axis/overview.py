@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from connectors.base import Capability
 from gateway.axis._states import STALE, STATES, UP_STATES, ConnectionState, overdue_since, stale_after
 from gateway.axis.catalogue import Catalogue, CatalogueEntry
-from gateway.axis.models import AxisCheck, AxisConnection, OpsStatus
+from gateway.axis.models import AxisCheck, AxisConnection, AxisEvidence, OpsStatus
 from gateway.axis.routes import Route
 from gateway.core import metrics
 from gateway.core.db import utcnow
@@ -25,6 +25,10 @@ AUDIT_CHAIN = "audit_chain"
 NOT_CONFIGURED = "no connector configured"
 #: The cause of a database down because its connector could not be loaded or built.
 NOT_LOADED = "connector-not-loaded"
+#: The cause of a database down because its connector serves records of a contract the catalogue does not list
+#: for it (the connection is another database's).
+CONTRACT_MISMATCH = "contract-mismatch"
+MISMATCH_PREFIX = "the connector serves"
 
 
 class DatabaseConnection(BaseModel):
@@ -93,18 +97,59 @@ class CheckRecord(BaseModel):
     cause: str | None = None
 
 
+class RecentCalls(BaseModel):
+    """The real calls of clients through the gateway to a database in the evidence window (``health.window_seconds``)
+    of every gateway process sharing it lately: evidence that its data is served, beyond the health checks."""
+
+    calls: int = Field(description="Reads and searches sent to the sector system in the window.")
+    answered: int = Field(description="Calls answered with records that keep the contract.")
+    failed: int = Field(description="Calls that got no usable answer (timeout, refused, 5xx, unreadable).")
+    violations: int = Field(description="Calls answered with records breaking the contract.")
+    processes: int = Field(description="Gateway processes whose evidence is counted.")
+    as_of: datetime = Field(description="When the freshest of those processes last wrote its evidence.")
+
+
 class DatabaseDetail(DatabaseConnection):
     """A database's connection with its recent health checks, newest first."""
 
-    last_success: datetime | None
+    last_success: datetime | None = Field(description="The last good health check (canary included).")
     maintenance: bool = Field(description="Put under maintenance by an operator.")
+    recent_calls: RecentCalls | None = Field(
+        default=None,
+        description="The real calls of the evidence window, all processes together; null when no process has "
+        "shared evidence lately. A connection can answer its checks while its clients' calls fail: this says.",
+    )
     checks: list[CheckRecord]
+
+
+async def recent_calls(session: AsyncSession, database_id: str, fresh_seconds: float | None) -> RecentCalls | None:
+    """The calls of ``database_id`` in the windows of the processes that shared their evidence in the last
+    ``fresh_seconds`` (every row stored when ``None``)."""
+    query = select(AxisEvidence).where(col(AxisEvidence.database_id) == database_id)
+    if fresh_seconds is not None:
+        query = query.where(col(AxisEvidence.updated_at) >= utcnow() - timedelta(seconds=fresh_seconds))
+    rows = (await session.exec(query)).all()
+    if not rows:
+        return None
+    calls = sum(row.calls for row in rows)
+    failed = sum(row.failures for row in rows)
+    violations = sum(row.violations for row in rows)
+    return RecentCalls(
+        calls=calls,
+        answered=max(0, calls - failed - violations),
+        failed=failed,
+        violations=violations,
+        processes=len(rows),
+        as_of=max(row.updated_at for row in rows),
+    )
 
 
 def static_state(
     entry: CatalogueEntry, registry: ConnectorRegistry | None
 ) -> tuple[ConnectionState, str | None] | None:
-    """The state an entry has whatever its health: maintenance, pending, or down because its connector failed.
+    """The state an entry has whatever its health: maintenance, pending, or down because its connector failed or
+    serves another database's records (a contract the entry does not list: configured under the wrong id, or a
+    copy of another database's configuration).
 
     Without a registry (a command-line tool, which does not load connectors) only the catalogue is consulted.
     """
@@ -114,9 +159,23 @@ def static_state(
         return None
     if entry.id in registry.failures:
         return ConnectionState.DOWN, f"connector not loaded: {registry.failures[entry.id]}"
-    if entry.id not in registry.databases:
+    database = registry.databases.get(entry.id)
+    if database is None:
         return ConnectionState.PENDING, NOT_CONFIGURED
+    served = getattr(database.connector.contract, "contract_name", None)
+    if entry.contracts and served not in entry.contracts:
+        return ConnectionState.DOWN, (
+            f"{MISMATCH_PREFIX} {served} records, not those of this database ({', '.join(entry.contracts)}): its "
+            "connector is another database's"
+        )
     return None
+
+
+def static_cause(state: ConnectionState, error: str | None) -> str | None:
+    """The ``cause`` of a :func:`static_state`: why a database is down without a check."""
+    if state is not ConnectionState.DOWN:
+        return None
+    return CONTRACT_MISMATCH if (error or "").startswith(MISMATCH_PREFIX) else NOT_LOADED
 
 
 def _connection(
@@ -138,7 +197,7 @@ def _connection(
         state, error = ConnectionState.MAINTENANCE, "under maintenance"
     elif fixed is not None:
         state, error = fixed
-        cause = NOT_LOADED if state is ConnectionState.DOWN else None
+        cause = static_cause(state, error)
         if row is None or row.state != state.value:
             since = last_check = None
     elif row is None:
@@ -241,6 +300,7 @@ async def database_detail(
         **base.model_dump(),
         last_success=row.last_success if row is not None else None,
         maintenance=bool(row is not None and row.maintenance),
+        recent_calls=await recent_calls(session, entry.id, (stale or {}).get(entry.id)),
         checks=[
             CheckRecord(
                 checked_at=check.checked_at,

@@ -126,10 +126,18 @@ def detail_text(detail: DatabaseDetail) -> str:
         f"  route:      {_route_text(detail.route, detail.platform)}",
         f"  state:      {detail.state.value} since {_ago(detail.since)}"
         + (" (maintenance)" if detail.maintenance else ""),
-        f"  last check: {_ago(detail.last_check)}; last success: {_ago(detail.last_success)}",
+        f"  last check: {_ago(detail.last_check)}; last good check: {_ago(detail.last_success)}",
     ]
     if detail.error:
         lines.append(f"  error:      {detail.error}")
+    calls = detail.recent_calls
+    if calls is None:
+        lines.append("  real calls: none shared lately by a gateway process")
+    else:
+        lines.append(
+            f"  real calls: {calls.answered} of {calls.calls} answered in the evidence window ({calls.failed} failed, "
+            f"{calls.violations} broke the contract; {calls.processes} process(es), as of {_ago(calls.as_of)})"
+        )
     if detail.checks:
         lines += ["", "  recent checks (newest first):"]
         for check in detail.checks:
