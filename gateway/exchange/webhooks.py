@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from connectors.http import AsyncClient
+from connectors.http import AsyncClient, ssl_context
 from gateway.audit.events import PendingEvent, outcome_of
 from gateway.core import metrics
 from gateway.core.db import utcnow
@@ -123,14 +123,7 @@ def parse_webhook_url(url: str) -> httpx.URL:
     return parsed
 
 
-def destination_allowed(address: IPAddress, allowed: Iterable[IPNetwork]) -> bool:
-    """Whether the gateway may post to ``address``: a public unicast address, or one in an allow-listed network.
-
-    IPv4-mapped and 6to4/Teredo-style embeddings are judged by the IPv4 address they carry."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    if any(address.version == network.version and address in network for network in allowed):
-        return True
+def _public(address: IPAddress) -> bool:
     return not (
         address.is_loopback
         or address.is_link_local
@@ -138,8 +131,34 @@ def destination_allowed(address: IPAddress, allowed: Iterable[IPNetwork]) -> boo
         or address.is_multicast
         or address.is_reserved
         or address.is_unspecified
+        or (isinstance(address, ipaddress.IPv6Address) and address.is_site_local)
         or not address.is_global
     )
+
+
+def _listed(address: IPAddress, networks: list[IPNetwork]) -> bool:
+    return any(address.version == network.version and address in network for network in networks)
+
+
+def destination_allowed(address: IPAddress, allowed: Iterable[IPNetwork]) -> bool:
+    """Whether the gateway may post to ``address``: a public unicast address, or one in an allow-listed network.
+
+    An IPv4-mapped address (``::ffff:10.0.0.1``) is the IPv4 address it carries. A 6to4 (``2002::/16``) or Teredo
+    address reaches its IPv4 address through a relay, never on the gateway's own networks: it is public only when
+    that address is (``2002:7f00:1::`` carries 127.0.0.1, ``2002:a9fe:a9fe::`` the metadata service), whatever
+    the allow-list says of the IPv4 address. Deprecated site-local addresses (``fec0::/10``) are not public."""
+    networks = list(allowed)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if _listed(address, networks):
+        return True
+    if isinstance(address, ipaddress.IPv6Address):
+        carried = address.sixtofour or (address.teredo[1] if address.teredo is not None else None)
+        if carried is not None and not _public(carried):
+            return False
+        if address.sixtofour is not None:
+            return True  # a public IPv4 address behind it (Python 3.13 calls all of 2002::/16 private)
+    return _public(address)
 
 
 async def resolve_destination(url: httpx.URL, allowed: Iterable[IPNetwork]) -> list[IPAddress]:
@@ -271,7 +290,15 @@ class WebhookSender(LeasedLoop):
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
-            self._http = AsyncClient(timeout=self.settings.webhook_timeout_seconds, follow_redirects=False)
+            # No proxy from the environment (HTTPS_PROXY, ALL_PROXY...): it would receive the posts, and the
+            # personal data in them, and connect wherever it resolves the name, past the destination checks. The
+            # CAs trusted stay those of the process (SSL_CERT_FILE or SSL_CERT_DIR, else the public ones).
+            self._http = AsyncClient(
+                timeout=self.settings.webhook_timeout_seconds,
+                follow_redirects=False,
+                trust_env=False,
+                verify=ssl_context(None),
+            )
         return self._http
 
     @property
