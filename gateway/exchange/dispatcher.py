@@ -58,9 +58,12 @@ from gateway.core.db import lock_rows, utcnow
 from gateway.core.leases import LeaseHolder, stop_task
 from gateway.core.logs import get_logger
 from gateway.core.outages import LoopErrors, database_outage, database_unavailable, error_name
+from gateway.core.problems import Problem
 from gateway.core.settings import Settings
 from gateway.exchange._states import DEAD, DELIVERED, DELIVERING, PENDING, UNFINISHED
 from gateway.exchange.models import ExchangeChange, ExchangeFeed, ExchangeOperation, ExchangeReceipt
+from gateway.exchange.operations import OperationChecker
+from gateway.identity.access import AccessControl, decide
 from gateway.records.context import CONTEXT_KEY, connector_call, delivery_context
 from gateway.records.registry import ConnectorRegistry, Database
 
@@ -139,11 +142,19 @@ class Dispatcher:
     """Claims due operations, delivers them to their connectors and records the outcomes."""
 
     def __init__(
-        self, *, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], registry: ConnectorRegistry
+        self,
+        *,
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        registry: ConnectorRegistry,
+        access: AccessControl | None = None,
     ) -> None:
         self.settings = settings
         self.sessionmaker = sessionmaker
         self.registry = registry
+        #: The clients' access as it is now: an operation is delivered only while its client may still submit it.
+        self.access = access
+        self._checkers: dict[str, OperationChecker] = {}
         self.lease = LeaseHolder(sessionmaker, LEASE, settings.axis_lease_seconds)
         self.shared = sessionmaker.kw["bind"].url.get_backend_name() != "sqlite"
         self._wakeup = asyncio.Event()
@@ -300,9 +311,9 @@ class Dispatcher:
                     break
         return chosen
 
-    async def _context(self, operation: Claimed) -> RequestContext:
-        """The context of delivering ``operation``: its submission's, as stored with it (operations stored before
-        that was done: the client, purpose and actor of their receipt), until its claim lapses."""
+    async def _stored_context(self, operation: Claimed) -> dict[str, Any]:
+        """The submission's context, as stored with ``operation`` (operations stored before that was done: the
+        client, purpose and actor of their receipt)."""
         stored = operation.meta.get(CONTEXT_KEY)
         if not isinstance(stored, dict):
             async with self.sessionmaker() as session:
@@ -310,6 +321,49 @@ class Dispatcher:
             stored = {} if receipt is None else {"client_id": receipt.client_id, "purpose": receipt.purpose}
             if receipt is not None:
                 stored["actor"] = receipt.actor
+        return stored
+
+    async def _refused_now(self, database: Database, operations: list[Claimed], stored: dict[str, Any]) -> list[str]:
+        """Why each operation may no longer be delivered (empty: all may): its client suspended or gone since it
+        submitted them, or its grants no longer allowing them (revoked, narrowed, expired). A 202 accepted an
+        operation under the grants then in force; what reaches the sector system is what its client may write now,
+        so that suspending a client stops the writes it left queued."""
+        client_id = stored.get("client_id")
+        if self.access is None or not isinstance(client_id, str):
+            return []
+        access = await self.access.get(client_id)
+        if access is None or not access.active:
+            return ["not delivered: the client that submitted it is suspended or gone"] * len(operations)
+        purpose, actor = stored.get("purpose"), stored.get("actor")
+        try:
+            decision = decide(
+                access,
+                database=database.id,
+                operation="submit",
+                purpose=purpose if isinstance(purpose, str) else None,
+                actor=actor if isinstance(actor, str) else None,
+                now=utcnow(),
+            )
+        except Problem:
+            return ["not delivered: the client's grants no longer allow submitting to this database"] * len(operations)
+        checker = self._checkers.get(database.id)
+        if checker is None:
+            checker = self._checkers[database.id] = OperationChecker(database.connector.contract)
+        refused = []
+        for op in operations:
+            try:
+                checker.still_allowed(op.kind, op.fields, decision)
+            except Problem as problem:
+                refused.append(f"not delivered: {problem.detail or problem.title}"[:_ERROR_TEXT])
+            else:
+                refused.append("")
+        return refused if any(refused) else []
+
+    async def _context(self, operation: Claimed, stored: dict[str, Any] | None = None) -> RequestContext:
+        """The context of delivering ``operation``: its submission's (:meth:`_stored_context`), until its claim
+        lapses."""
+        if stored is None:
+            stored = await self._stored_context(operation)
         claimed_until = operation.claimed_until
         left = self.settings.exchange_claim_seconds
         if claimed_until is not None:
@@ -332,8 +386,15 @@ class Dispatcher:
             )
             for op in operations
         ]
-        context = await self._context(operations[0])
-        refused = await self._breaking_updates(database, operations, context)
+        stored = await self._stored_context(operations[0])
+        context = await self._context(operations[0], stored)
+        now_refused = await self._refused_now(database, operations, stored)
+        refused: dict[int, tuple[str, str]] = {index: ("dead", why) for index, why in enumerate(now_refused) if why}
+        checked = [op for index, op in enumerate(operations) if index not in refused]
+        if checked:
+            breaking = await self._breaking_updates(database, checked, context)
+            positions = [index for index in range(len(operations)) if index not in refused]
+            refused |= {positions[index]: outcome for index, outcome in breaking.items()}
         if refused:
             kept = [index for index in range(len(operations)) if index not in refused]
             done = {index: Delivery(operations[index], *refused[index]) for index in refused}

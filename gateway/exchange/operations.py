@@ -183,6 +183,15 @@ class OperationChecker:
                 raise ValidationFailed("The operation is invalid.", errors=validation_errors(errors)) from None
         return values, None
 
+    def still_allowed(self, op: str, fields: dict[str, Any], decision: Decision) -> None:
+        """403 unless ``decision`` (the submitting client's grants now) still allows a stored operation: a delete the
+        delete right, a create or an update every field path it writes (as at intake)."""
+        if op == "delete":
+            if not decision.may_delete:
+                raise AccessDenied("The client's grants no longer allow deleting records.")
+            return
+        self._check_grant(op, {name: value for name, value in fields.items() if name != self.key}, decision)
+
     def _check_grant(self, op: str, fields: dict[str, Any], decision: Decision) -> None:
         """403 unless the grant covers every field path the operation writes, at the depth reads are granted.
 

@@ -154,7 +154,9 @@ class GatewayState:
         self.quality_history = HistoryRetention(settings=settings, sessionmaker=self.sessionmaker)
         self.quality_history.start()
         if settings.exchange_dispatch:
-            self.dispatcher = Dispatcher(settings=settings, sessionmaker=self.sessionmaker, registry=self.registry)
+            self.dispatcher = Dispatcher(
+                settings=settings, sessionmaker=self.sessionmaker, registry=self.registry, access=self.access
+            )
             await self.dispatcher.start()
             if self.dispatcher.databases:
                 self.webhooks = WebhookSender(

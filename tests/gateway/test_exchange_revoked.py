@@ -1,0 +1,170 @@
+"""What a client left queued is delivered only while it may still write it: an operation accepted (202) under the
+grants then in force is dead-lettered, not delivered, when its client has been suspended since, or its grants no
+longer allow it (revoked, or narrowed to other fields). Suspending a compromised client stops the writes it queued
+while the sector system was down. A real gateway (uvicorn on 127.0.0.1) accepts the submissions without
+dispatching them; a dispatcher with the clients' live access then delivers them, on SQLite or PostgreSQL
+(GATEWAY_TEST_DATABASE_URL)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from sqlmodel import col, select
+from support import STATED, ClientCredentials, LiveServer, empty_databases, fetch_token
+
+from gateway.core import migrations
+from gateway.core.db import create_engine, create_sessionmaker, standalone_session
+from gateway.core.settings import Settings
+from gateway.exchange.dispatcher import Dispatcher
+from gateway.exchange.models import ExchangeOperation
+from gateway.http.app import create_app
+from gateway.identity.access import AccessControl
+from gateway.identity.clients import create_client
+from gateway.records.registry import ConnectorRegistry
+from simulators.population import CITIZENS as CITIZEN_ROWS
+from simulators.population import seed_population
+
+RECORDS = "/v1/databases/population/records"
+CITIZENS = 20
+SEED = 31
+
+
+@pytest.fixture(scope="module")
+def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    with empty_databases(tmp_path_factory.mktemp("exrevoked"), "exrvgateway", "exrvpopulation") as (gw, population):
+        migrations.upgrade(gw)
+        asyncio.run(seed_population(population, count=CITIZENS, seed=SEED))
+        yield gw, population
+
+
+@pytest.fixture(scope="module")
+def settings(make_settings: Callable[..., Settings], databases: tuple[str, str]) -> Settings:
+    return make_settings(
+        database_url=databases[0],
+        connectors={"population": {"config": {"url": databases[1], "writes": {}, "timeout_seconds": 2}}},
+        exchange_dispatch=False,  # as if the sector system were down: what is accepted waits
+    )
+
+
+@pytest.fixture(scope="module")
+def http(settings: Settings) -> Iterator[httpx.Client]:
+    with LiveServer(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=30) as client:
+        yield client
+
+
+def _client(url: str, *scopes: str) -> ClientCredentials:
+    async def run() -> ClientCredentials:
+        async with standalone_session(url) as session:
+            made, secret = await create_client(
+                session, name="Revoked test", scopes=scopes, client_id=f"rv-{uuid.uuid4().hex[:10]}"
+            )
+            return ClientCredentials(made.client_id, secret)
+
+    return asyncio.run(run())
+
+
+def _update(http: httpx.Client, headers: dict[str, str], personal_id: str, name: str) -> str:
+    operation = {
+        "op": "update",
+        "record_id": personal_id,
+        "fields": {"full_name": name},
+        "metadata": {"changed_at": "2026-11-20T08:00:00+07:00"},
+    }
+    response = http.post(
+        RECORDS, json={"operations": [operation]}, headers={**headers, "Idempotency-Key": uuid.uuid4().hex}
+    )
+    assert response.status_code == 202, response.text
+    return str(response.json()["receipt_id"])
+
+
+def _dispatch(settings: Settings) -> None:
+    """Deliver what is due, with the clients' access as it is now."""
+
+    async def run() -> None:
+        engine = create_engine(settings.database_url)
+        sessionmaker = create_sessionmaker(engine)
+        registry = ConnectorRegistry.from_settings(settings)
+        await registry.start()
+        try:
+            access = AccessControl(sessionmaker, ttl_seconds=0)
+            dispatcher = Dispatcher(settings=settings, sessionmaker=sessionmaker, registry=registry, access=access)
+            while await dispatcher.run_once():
+                pass
+        finally:
+            await registry.close()
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+def _personal_ids(url: str) -> list[str]:
+    async def run() -> list[str]:
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as conn:
+                query = sa.select(CITIZEN_ROWS.c.so_dinh_danh).order_by(CITIZEN_ROWS.c.so_dinh_danh)
+                return [str(value) for value in (await conn.execute(query)).scalars()]
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _outcome(url: str, receipt_id: str) -> tuple[str, str | None]:
+    async def run() -> tuple[str, str | None]:
+        async with standalone_session(url) as session:
+            query = select(ExchangeOperation).where(col(ExchangeOperation.receipt_id) == receipt_id)
+            (operation,) = (await session.exec(query)).all()
+            return operation.state, operation.last_error
+
+    return asyncio.run(run())
+
+
+def test_writes_queued_by_a_client_suspended_or_stripped_since_are_not_delivered(
+    http: httpx.Client, settings: Settings, databases: tuple[str, str]
+) -> None:
+    admin = {"Authorization": f"Bearer {fetch_token(http, _client(databases[0], 'admin'))}"}
+
+    def writer(fields: list[str] | None) -> tuple[str, dict[str, str], str]:
+        credentials = _client(databases[0])
+        grant = {"client_id": credentials.client_id, "database": "population", "operations": ["submit"]}
+        response = http.post("/v1/admin/grants", json={**grant, "fields": fields}, headers=admin)
+        assert response.status_code == 201, response.text
+        headers = {"Authorization": f"Bearer {fetch_token(http, credentials)}", **STATED}
+        return credentials.client_id, headers, str(response.json()["id"])
+
+    ids = _personal_ids(databases[1])
+    _, kept, _ = writer(None)
+    suspended_id, suspended, _ = writer(None)
+    _, revoked, revoked_grant = writer(None)
+    narrowed_id, narrowed, narrowed_grant = writer(["full_name"])
+    receipts = {
+        "kept": _update(http, kept, ids[0], "Nguyễn Văn Giữ"),
+        "suspended": _update(http, suspended, ids[1], "Trần Văn Một"),
+        "revoked": _update(http, revoked, ids[2], "Trần Văn Hai"),
+        "narrowed": _update(http, narrowed, ids[3], "Trần Văn Ba"),
+    }
+    # While the sector system is down, the operator acts on three of the clients.
+    assert http.post(f"/v1/admin/clients/{suspended_id}/suspend", headers=admin).status_code == 200
+    for grant_id in (revoked_grant, narrowed_grant):
+        assert http.delete(f"/v1/admin/grants/{grant_id}", headers=admin).status_code in (200, 204)
+    other = {"client_id": narrowed_id, "database": "population", "operations": ["submit"], "fields": ["gender"]}
+    assert http.post("/v1/admin/grants", json=other, headers=admin).status_code == 201
+    _dispatch(settings)
+    outcomes = {name: _outcome(databases[0], receipt) for name, receipt in receipts.items()}
+    assert outcomes["kept"] == ("delivered", None)
+    for name in ("suspended", "revoked", "narrowed"):
+        state, error = outcomes[name]
+        assert state == "dead" and error is not None and error.startswith("not delivered: "), (name, outcomes[name])
+    assert "suspended" in (outcomes["suspended"][1] or "")
+    assert "no longer allow" in (outcomes["revoked"][1] or "")
+    assert "full_name" in (outcomes["narrowed"][1] or "")
+    # The sector system received only the write of the client still allowed to make it.
+    reader = {"Authorization": f"Bearer {fetch_token(http, _client(databases[0], 'population:read'))}", **STATED}
+    names = [http.get(f"{RECORDS}/{personal_id}", headers=reader).json().get("full_name") for personal_id in ids[:4]]
+    assert names[0] == "Nguyễn Văn Giữ" and not {"Trần Văn Một", "Trần Văn Hai", "Trần Văn Ba"} & set(names)
