@@ -209,6 +209,9 @@ GENERIC_DETAILS: dict[str, str] = {
 #: The details the gateway writes, by problem type: English template -> Vietnamese template.
 DETAILS: dict[str, dict[str, str]] = {
     "access-denied": {
+        "The client's grants no longer allow deleting records.": (
+            "Các quyền được cấp cho ứng dụng khách không còn cho phép xóa bản ghi."
+        ),
         "Your grant does not allow deleting records: a delete needs a submit grant on every field of the record, "
         "or one with the delete operation.": (
             "Quyền khai thác của bạn không cho phép xóa hồ sơ: thao tác xóa cần quyền gửi (submit) trên mọi trường "

@@ -38,6 +38,8 @@ from gateway.quality.service import scan_database
 from gateway.records.registry import ConnectorRegistry
 
 SERVED = ("population", "land")
+#: A parcel id of the land contract's form (the land database's server is not there: any id is a 503).
+LAND_PARCEL = "24781-12-345"
 RATE_INTERVAL = "1m"
 CERTIFICATE_KID = "ops-kit-certificate"
 FAST_CHECKS = {"interval_seconds": 0.2, "jitter": 0}
@@ -95,11 +97,8 @@ def gateway(
         connectors={
             # Accepting submissions, so that the exchange's series exist (nothing is submitted).
             "population": {"config": {"url": sector_url, "writes": {}}, "health": FAST_CHECKS},
-            "land": {
-                "connector": "population",
-                "config": {"url": f"postgresql://reader@127.0.0.1:{free_port()}/land"},
-                "health": FAST_CHECKS,
-            },
+            # The land database's own connector, on a server that is not there: down, its checks failing.
+            "land": {"config": {"url": f"postgresql://reader@127.0.0.1:{free_port()}/land"}, "health": FAST_CHECKS},
         },
         rate_limit_per_second=1000,  # limited, so the client's rate-limit series exists
     )
@@ -136,7 +135,7 @@ def make_traffic(url: str, client: ClientCredentials, planted: PlantedSearch) ->
         assert http.get(record.format("population", planted.personal_ids[0])).status_code == 401
         bad_token = {"Authorization": "Bearer not-a-token", **STATED}
         assert http.get(record.format("population", planted.personal_ids[0]), headers=bad_token).status_code == 401
-        assert http.get(record.format("land", planted.personal_ids[0]), headers=headers).status_code == 503
+        assert http.get(record.format("land", LAND_PARCEL), headers=headers).status_code == 503
         query = {"full_name": planted.full_name, "date_of_birth": str(planted.year)}
         assert http.post("/v1/databases/population/search", json=query, headers=headers).status_code == 200
 
