@@ -35,7 +35,7 @@ from gateway.axis._states import (
 )
 from gateway.axis.catalogue import Catalogue
 from gateway.axis.models import AxisCheck, AxisConnection, AxisEvidence, OpsStatus
-from gateway.axis.overview import AUDIT_CHAIN, stale_bound, static_cause, static_state
+from gateway.axis.overview import AUDIT_CHAIN, stale_bound, static_state
 from gateway.core import metrics
 from gateway.core.db import utcnow
 from gateway.core.leases import Lease, holder_id, stop_task
@@ -411,7 +411,7 @@ class HealthRunner:
         async with self.sessionmaker() as session:
             found = await session.exec(select(AxisConnection).where(col(AxisConnection.database_id).in_(fixed)))
             rows = {row.database_id: row for row in found.all()}
-            for db_id, (known_state, error) in fixed.items():
+            for db_id, (known_state, error, cause) in fixed.items():
                 row = rows.get(db_id)
                 if row is not None and row.maintenance:
                     continue  # the operator's state stands (shown as maintenance in every view)
@@ -423,7 +423,6 @@ class HealthRunner:
                     if gap is not None:
                         await record_transition(session, db_id, gap, ConnectionState.UNKNOWN.value, STALE)
                     await record_transition(session, db_id, now, value, error)
-                cause = static_cause(known_state, error)
                 if row is None:
                     session.add(AxisConnection(database_id=db_id, state=value, since=now, error=error, cause=cause))
                 elif row.state != value or row.error != error or row.cause != cause:

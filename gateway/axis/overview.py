@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
@@ -28,7 +29,14 @@ NOT_LOADED = "connector-not-loaded"
 #: The cause of a database down because its connector serves records of a contract the catalogue does not list
 #: for it (the connection is another database's).
 CONTRACT_MISMATCH = "contract-mismatch"
-MISMATCH_PREFIX = "the connector serves"
+
+
+class StaticState(NamedTuple):
+    """A state that needs no health check, why (``error``), and its ``cause`` when it is ``down``."""
+
+    state: ConnectionState
+    error: str | None
+    cause: str | None = None
 
 
 class DatabaseConnection(BaseModel):
@@ -144,9 +152,7 @@ async def recent_calls(session: AsyncSession, database_id: str, fresh_seconds: f
     )
 
 
-def static_state(
-    entry: CatalogueEntry, registry: ConnectorRegistry | None
-) -> tuple[ConnectionState, str | None] | None:
+def static_state(entry: CatalogueEntry, registry: ConnectorRegistry | None) -> StaticState | None:
     """The state an entry has whatever its health: maintenance, pending, or down because its connector failed or
     serves another database's records (a contract the entry does not list: configured under the wrong id, or a
     copy of another database's configuration).
@@ -154,28 +160,22 @@ def static_state(
     Without a registry (a command-line tool, which does not load connectors) only the catalogue is consulted.
     """
     if not entry.enabled:
-        return ConnectionState.MAINTENANCE, "disabled in the catalogue"
+        return StaticState(ConnectionState.MAINTENANCE, "disabled in the catalogue")
     if registry is None:
         return None
     if entry.id in registry.failures:
-        return ConnectionState.DOWN, f"connector not loaded: {registry.failures[entry.id]}"
+        return StaticState(ConnectionState.DOWN, f"connector not loaded: {registry.failures[entry.id]}", NOT_LOADED)
     database = registry.databases.get(entry.id)
     if database is None:
-        return ConnectionState.PENDING, NOT_CONFIGURED
+        return StaticState(ConnectionState.PENDING, NOT_CONFIGURED)
     served = getattr(database.connector.contract, "contract_name", None)
     if entry.contracts and served not in entry.contracts:
-        return ConnectionState.DOWN, (
-            f"{MISMATCH_PREFIX} {served} records, not those of this database ({', '.join(entry.contracts)}): its "
+        error = (
+            f"the connector serves {served} records, not those of this database ({', '.join(entry.contracts)}): its "
             "connector is another database's"
         )
+        return StaticState(ConnectionState.DOWN, error, CONTRACT_MISMATCH)
     return None
-
-
-def static_cause(state: ConnectionState, error: str | None) -> str | None:
-    """The ``cause`` of a :func:`static_state`: why a database is down without a check."""
-    if state is not ConnectionState.DOWN:
-        return None
-    return CONTRACT_MISMATCH if (error or "").startswith(MISMATCH_PREFIX) else NOT_LOADED
 
 
 def _connection(
@@ -196,8 +196,7 @@ def _connection(
         # maintenance too while the operator says so (the CLI, which loads no connector, shows the same).
         state, error = ConnectionState.MAINTENANCE, "under maintenance"
     elif fixed is not None:
-        state, error = fixed
-        cause = static_cause(state, error)
+        state, error, cause = fixed
         if row is None or row.state != state.value:
             since = last_check = None
     elif row is None:

@@ -12,6 +12,7 @@ answered ``422 /problems/quality-refused`` naming the rule and the field, and no
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,16 +48,7 @@ class Finding:
 
     def as_json(self) -> dict[str, Any]:
         """The entry of the receipt or of the problem's ``findings``."""
-        return {
-            "index": self.index,
-            "record_id": self.record_id,
-            "rule": self.rule,
-            "title": self.title,
-            "title_vi": self.title_vi,
-            "field": self.field,
-            "finding": self.finding,
-            "action": self.action,
-        }
+        return dataclasses.asdict(self)
 
 
 @cache

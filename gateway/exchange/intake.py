@@ -37,6 +37,8 @@ from gateway.identity.access import Decision
 from gateway.quality import record_submitted
 from gateway.records.context import CONTEXT_KEY, stored_context
 
+__all__ = ["Finding", "Intake", "IntakeService", "receipt_of", "request_hash"]
+
 log = get_logger(__name__)
 
 

@@ -17,7 +17,7 @@ from gateway.core.problems import BadHeader, NotFound, ValidationFailed
 from gateway.core.settings import Settings
 from gateway.exchange import webhooks
 from gateway.exchange.feed import parse_cursor, read_changes
-from gateway.exchange.intake import IntakeService, receipt_of
+from gateway.exchange.intake import Finding, IntakeService, receipt_of
 from gateway.exchange.models import ExchangeReceipt, WebhookSubscription
 from gateway.exchange.operations import OperationChecker, SubmittedOperation
 from gateway.http.deps import PrincipalDep, SessionDep, StateDep, data_access
@@ -111,19 +111,6 @@ class RejectedOperation(BaseModel):
     problem: ProblemDetails
 
 
-class QualityFinding(BaseModel):
-    """A data-quality rule an accepted operation breaks, where the database flags it (names, never values)."""
-
-    index: int
-    record_id: str
-    rule: str
-    title: str
-    title_vi: str
-    field: str | None
-    finding: str
-    action: Literal["flag", "refuse"]
-
-
 class Receipt(BaseModel):
     """What the gateway stored: the accepted operations and the rejected ones with their problems, and the
     data-quality findings flagged on accepted ones."""
@@ -134,7 +121,7 @@ class Receipt(BaseModel):
     received_at: AwareDatetime
     accepted: list[AcceptedOperation]
     rejected: list[RejectedOperation]
-    findings: list[QualityFinding] = Field(
+    findings: list[Finding] = Field(
         default_factory=list,
         description="Data-quality rules accepted operations break, where the database flags them: each with the "
         "operation's `index` and `record_id`, the `rule` (and its `title`, `title_vi`), the `field` and the "
