@@ -13,6 +13,7 @@ from gateway.core.logs import configure_logging, get_logger
 from gateway.core.settings import Settings, get_settings
 from gateway.core.telemetry import configure_tracing
 from gateway.http.data_path import DataPathMiddleware, DataRoutes
+from gateway.http.head import HeadAsGetMiddleware
 from gateway.http.middleware import RequestContextMiddleware
 from gateway.http.openapi import install_openapi
 from gateway.http.problem_handlers import install_problem_handlers
@@ -78,6 +79,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The gateway traces with OpenTelemetry's own instrumentation when asked to (gateway.core.telemetry), and
         # counts in Prometheus: FastAPI's native telemetry would only cost a look at the environment per request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # A path with or without its trailing slash is redirected by the 404 handler, to a relative Location:
+        # Starlette's own redirect builds an absolute URL from the Host header (gateway.http.problem_handlers).
+        redirect_slashes=False,
     )
     app.state.gateway = state
     install_problem_handlers(app)
@@ -91,6 +95,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         DataPathMiddleware, state=state, reads=data_routes.reads, exception_handlers=app.exception_handlers
     )
+    # Outside the lean paths, so that they and the routes serve a HEAD as the GET it is (gateway.http.head).
+    app.add_middleware(HeadAsGetMiddleware)
     # Inside RequestContextMiddleware: body size, strict JSON, deadline, RateLimit-*.
     app.add_middleware(
         RequestLimitsMiddleware,

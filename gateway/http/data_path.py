@@ -7,8 +7,9 @@ metrics, audit hook, deadline and ``RateLimit-*`` headers), finds the database b
 route's own checks directly: :func:`gateway.http.deps.authorize` (token, live client state, rate limit, scopes),
 :func:`gateway.http.deps.decide_data_access` (grant, purpose, actor), then the route's endpoint (key validation,
 connector call, field projection). Errors become problem details through the application's own exception
-handlers. The FastAPI route stays registered: it documents the operation in the OpenAPI document, serves
-``HEAD``, and is what the metrics and the audit trail name (``scope["route"]``).
+handlers. The FastAPI route stays registered: it documents the operation in the OpenAPI document, and is what the
+metrics and the audit trail name (``scope["route"]``). A ``HEAD`` reaches this middleware as a ``GET``
+(:mod:`gateway.http.head`).
 
 Anything else (another method, another path shape, an unknown database) passes through to FastAPI unchanged.
 """

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Match
 
 from connectors import errors as ce
@@ -98,6 +100,8 @@ def _allowed_methods(request: Request) -> str:
         for method in _METHODS
         if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in request.app.routes)
     }
+    if "GET" in allowed:  # served as a GET (gateway.http.head)
+        allowed.add("HEAD")
     return ", ".join(sorted(allowed))
 
 
@@ -133,9 +137,32 @@ def _not_found(request: Request) -> Problem:
     return NotFound()
 
 
+def _other_slash(request: Request) -> str | None:
+    """Where a path that no route serves is served with or without its trailing slash: the redirect's
+    ``Location``, as a path (RFC 9110 allows a relative reference), never a URL built from the request's ``Host``
+    header, which the client chooses (a shared cache would keep the redirect to another host for everyone)."""
+    if "route" in request.scope:  # a route answered 404 itself (an unknown record): no other path is meant
+        return None
+    path: str = request.scope["path"]
+    if path == "/":
+        return None
+    other = path.rstrip("/") if path.endswith("/") else path + "/"
+    if not other or other.startswith("//"):  # "//host" would be another host's URL
+        return None
+    scope = {**request.scope, "path": other}
+    if not any(route.matches(scope)[0] != Match.NONE for route in request.app.routes):
+        return None
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    location = quote(other)  # the decoded path, encoded again ("\\" too: some clients read it as "/")
+    return f"{location}?{query}" if query else location
+
+
 async def _on_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     problem: Problem
+    if exc.status_code == 404 and (location := _other_slash(request)) is not None:
+        # What Starlette's redirect_slashes does (307 keeps the method and the body), with a relative Location.
+        return RedirectResponse(location, status_code=307)
     if exc.status_code == 404:
         problem = _not_found(request)
     elif exc.status_code == 405:
