@@ -259,6 +259,12 @@ DETAILS: dict[str, dict[str, str]] = {
         "A request may carry one Content-Type header, not several.": (
             "Mỗi yêu cầu chỉ được mang một trường tiêu đề Content-Type."
         ),
+        "The query parameter {name} is repeated: send it once.": (
+            "Tham số truy vấn {name} bị lặp lại: chỉ gửi một lần."
+        ),
+        "A query parameter is repeated: send each once.": (
+            "Có tham số truy vấn bị lặp lại: mỗi tham số chỉ gửi một lần."
+        ),
     },
     "circuit-open": {
         "The sector system behind {database} is failing; requests are refused for {seconds} s to let it recover.": (

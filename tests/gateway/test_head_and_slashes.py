@@ -109,3 +109,40 @@ def catalogue(http: httpx.Client) -> dict[str, dict[str, Any]]:
 
 def test_an_unknown_path_with_a_slash_stays_a_404_problem(http: httpx.Client, catalogue: dict[str, Any]) -> None:
     check_problem(http.get("/v2/nothing/"), catalogue, status=404)
+
+
+# --- one value a parameter --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "named"),
+    [
+        ("/v1/audit?client=a&client=b", "client"),
+        ("/v1/audit?subject=068185000123&limit=5&subject=001099000001", "subject"),
+        ("/v1/contracts/population.citizen?version=1&version=2", "version"),
+        ("/v1/audit?x%20y=1&x+y=2", None),
+    ],
+)
+def test_a_repeated_query_parameter_is_a_400_naming_it(
+    api: httpx.Client, catalogue_in_process: dict[str, Any], path: str, named: str | None
+) -> None:
+    """Which of two values counts is a parser's choice (FastAPI the last, a proxy or a log perhaps the first): an
+    audit search for one subject must not answer for another."""
+    response = api.get(path, headers={"Accept-Language": "en"})
+    body = check_problem(response, catalogue_in_process, status=400)
+    assert body["type"] == "/problems/bad-request"
+    if named is None:
+        assert body["detail"] == "A query parameter is repeated: send each once."
+    else:
+        assert body["detail"] == f"The query parameter {named} is repeated: send it once."
+    vietnamese = api.get(path, headers={"Accept-Language": "vi"}).json()
+    assert "lặp lại" in vietnamese["detail"]
+
+
+def test_parameters_given_once_are_answered(api: httpx.Client) -> None:
+    assert api.get("/v1/contracts/population.citizen?version=1").status_code == 200
+
+
+@pytest.fixture(scope="module")
+def catalogue_in_process(api: httpx.Client) -> dict[str, dict[str, Any]]:
+    return {entry["type"]: entry for entry in api.get("/problems").json()}
