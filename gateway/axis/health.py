@@ -125,7 +125,7 @@ class HealthRunner:
         self._static_due = 0.0
         self._prune_due = 0.0
         self._audit_task: asyncio.Task[None] | None = None
-        self._shared: dict[str, tuple[int, int, int, int, float | None]] = {}
+        self._shared: dict[str, tuple[int, int, int, int, float | None, float | None]] = {}
         self._share_due = 0.0
         self._share_refresh = 0.0
         self._stopping = asyncio.Event()
@@ -239,7 +239,7 @@ class HealthRunner:
             return
         self._share_due = now + self.tick
         lease = self.settings.axis_lease_seconds
-        snapshot: dict[str, tuple[int, int, int, int, float | None]] = {}
+        snapshot: dict[str, tuple[int, int, int, int, float | None, float | None]] = {}
         waiting: dict[str, float] = {}
         for db_id in self.checked():
             database = self._database(db_id)
@@ -247,7 +247,8 @@ class HealthRunner:
             window = database.evidence.summary(policy.window_seconds, max_latencies=policy.latency_window)
             p95_ms = None if window.p95_seconds is None else round(window.p95_seconds * 1000, 3)
             circuit = database.circuit.current()
-            snapshot[db_id] = (int(circuit), window.calls, window.failures, window.violations, p95_ms)
+            answered = database.evidence.last_answered
+            snapshot[db_id] = (int(circuit), window.calls, window.failures, window.violations, p95_ms, answered)
             if not self.leader and (ago := database.circuit.cooldown_ended_ago()) is not None:
                 waiting[db_id] = ago
         refresh = now >= self._share_refresh
@@ -263,11 +264,13 @@ class HealthRunner:
                     )
                 )
                 rows = {row.database_id: row for row in found.all()}
-                for db_id, (circuit_value, calls, failures, violations, p95_ms) in changed.items():
+                for db_id, (circuit_value, calls, failures, violations, p95_ms, answered) in changed.items():
                     row = rows.get(db_id) or AxisEvidence(database_id=db_id, holder=self.holder)
                     row.circuit, row.calls, row.failures, row.violations = circuit_value, calls, failures, violations
                     row.p95_ms, row.updated_at = p95_ms, written
                     session.add(row)
+                    if answered is not None:
+                        await session.exec(_answered_at(db_id, answered))
                 await session.commit()
                 self._shared.update(changed)
                 if refresh:
@@ -487,6 +490,18 @@ class HealthRunner:
                 raise
             database_outage(url).failed("audit verification", exc)
             self._audit_due = time.monotonic() + min(60.0, self.settings.audit_verify_interval_seconds)
+
+
+def _answered_at(database_id: str, answered: float) -> Any:
+    """Move the connection's last answered call forward to ``answered`` (seconds since the epoch), never back: each
+    process writes its own, and the latest stays."""
+    at = datetime.fromtimestamp(answered, UTC)
+    last = col(AxisConnection.last_answered_at)
+    return (
+        update(AxisConnection)
+        .where(col(AxisConnection.database_id) == database_id, or_(last.is_(None), last < at))
+        .values(last_answered_at=at)
+    )
 
 
 def _combine(

@@ -24,6 +24,9 @@ class AxisConnection(SQLModel, table=True):
     since: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     last_check: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     last_success: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    last_answered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    """The last real call through the gateway (any process) that the sector system answered well: written by each
+    process as it shares its evidence, never moved back."""
     latency_ms: float | None = Field(default=None)
     error: str | None = Field(default=None, max_length=500)
     cause: str | None = Field(default=None, max_length=32)

@@ -121,6 +121,12 @@ class DatabaseDetail(DatabaseConnection):
     """A database's connection with its recent health checks, newest first."""
 
     last_success: datetime | None = Field(description="The last good health check (canary included).")
+    last_answered: datetime | None = Field(
+        default=None,
+        description="The last real call through the gateway (any process) that the sector system answered well: "
+        "not a failure, no record breaking the contract. With the checks good and this old while calls fail, the "
+        "clients' calls have failed since then.",
+    )
     maintenance: bool = Field(description="Put under maintenance by an operator.")
     recent_calls: RecentCalls | None = Field(
         default=None,
@@ -298,6 +304,7 @@ async def database_detail(
     return DatabaseDetail(
         **base.model_dump(),
         last_success=row.last_success if row is not None else None,
+        last_answered=row.last_answered_at if row is not None else None,
         maintenance=bool(row is not None and row.maintenance),
         recent_calls=await recent_calls(session, entry.id, (stale or {}).get(entry.id)),
         checks=[
@@ -349,6 +356,11 @@ async def ops_snapshot(
             db_id: row.last_success.timestamp()
             for db_id, row in rows.items()
             if row.last_success is not None and catalogue.get(db_id) is not None
+        },
+        last_answered={
+            db_id: row.last_answered_at.timestamp()
+            for db_id, row in rows.items()
+            if row.last_answered_at is not None and catalogue.get(db_id) is not None
         },
         audit_verified=None if audit is None else audit.ok,
         audit_good_at=None if audit is None or audit.good_at is None else audit.good_at.timestamp(),

@@ -138,6 +138,7 @@ def detail_text(detail: DatabaseDetail) -> str:
             f"  real calls: {calls.answered} of {calls.calls} answered in the evidence window ({calls.failed} failed, "
             f"{calls.violations} broke the contract; {calls.processes} process(es), as of {_ago(calls.as_of)})"
         )
+    lines.append(f"  last call answered well: {_ago(detail.last_answered)}")
     if detail.checks:
         lines += ["", "  recent checks (newest first):"]
         for check in detail.checks:

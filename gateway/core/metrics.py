@@ -338,7 +338,8 @@ class OpsSnapshot:
     """State shared by every gateway process through the database, exported by whichever process is scraped.
 
     ``states``: catalogue id -> connection state (every catalogue entry); ``states_all``: the possible states;
-    ``last_success``: catalogue id -> Unix time of the last good health check; ``audit_verified``: the outcome of
+    ``last_success``: catalogue id -> Unix time of the last good health check; ``last_answered``: of the last real
+    call answered well (any process); ``audit_verified``: the outcome of
     the last verification of the audit chain (``None``: never verified) and ``audit_good_at`` when it last
     verified good; expiry times of the active signing keys and of the clients' registered certificates.
     """
@@ -348,6 +349,7 @@ class OpsSnapshot:
     up_states: frozenset[str]
     connected_target: int
     last_success: dict[str, float] = field(default_factory=dict)
+    last_answered: dict[str, float] = field(default_factory=dict)
     audit_verified: bool | None = None
     audit_good_at: float | None = None
     signing_key_expiry: dict[str, float] = field(default_factory=dict)
@@ -408,6 +410,15 @@ class OpsCollector(Collector):
         for database, timestamp in sorted(snap.last_success.items()):
             last.add_metric([database], timestamp)
         yield last
+        answered = GaugeMetricFamily(
+            "gateway_axis_last_answered_timestamp_seconds",
+            "Unix time of the last real call through the gateway that the database's sector system answered well "
+            "(any gateway process; not a failure, no record breaking the contract).",
+            labels=["database"],
+        )
+        for database, timestamp in sorted(snap.last_answered.items()):
+            answered.add_metric([database], timestamp)
+        yield answered
         if snap.audit_verified is not None:
             yield GaugeMetricFamily(
                 "gateway_audit_chain_verified",

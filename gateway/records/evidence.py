@@ -103,7 +103,16 @@ class Evidence:
     (a slice counts while any of it is inside the window), and only the newest ``max_latencies`` latencies of calls
     and of checks are kept, each with its time (the p95 is over those of the window)."""
 
-    __slots__ = ("_call_latencies", "_check_latencies", "_clock", "_keep_seconds", "_slice", "_slices")
+    __slots__ = (
+        "_call_latencies",
+        "_check_latencies",
+        "_clock",
+        "_keep_seconds",
+        "_slice",
+        "_slices",
+        "_wall_clock",
+        "last_answered",
+    )
 
     def __init__(
         self,
@@ -111,8 +120,13 @@ class Evidence:
         clock: Callable[[], float] = time.monotonic,
         slice_seconds: float = 1.0,
         max_latencies: int = 1000,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._clock = clock
+        self._wall_clock = wall_clock
+        #: When (seconds since the epoch) a call was last answered well: not failed, no record breaking the
+        #: contract. Kept beyond the window: the axis says since when a connection's calls fail.
+        self.last_answered: float | None = None
         self._slice = slice_seconds
         # [slice index, calls, failures, violations], oldest first
         self._slices: deque[list[int]] = deque()
@@ -149,6 +163,8 @@ class Evidence:
             self._call_latencies.append(now, latency_seconds)
         if violation:
             current[3] += 1
+        elif not failed:
+            self.last_answered = self._wall_clock()
 
     def record_check(self, latency_seconds: float) -> None:
         """The latency of one good health check."""

@@ -22,8 +22,9 @@ from connectors.errors import UpstreamError
 from connectors.sql.urls import to_async_url
 from gateway.axis import health
 from gateway.axis.catalogue import load_catalogue
-from gateway.axis.health import HealthRunner
-from gateway.axis.overview import axis_overview, database_detail, stale_bounds
+from gateway.axis.health import HealthRunner, _answered_at
+from gateway.axis.models import AxisConnection
+from gateway.axis.overview import axis_overview, database_detail, ops_snapshot, stale_bounds
 from gateway.axis.report import build_month_report
 from gateway.cli.axis import detail_text
 from gateway.core import migrations
@@ -232,7 +233,9 @@ def test_the_detail_shows_the_real_calls_beside_the_checks(
             await registry.start()
             runner = HealthRunner(settings=settings, sessionmaker=sessionmaker, registry=registry, catalogue=catalogue)
             database = registry.databases["population"]
+            before = utcnow()
             await read_record(database, canary, system_context(settings))
+            answered = utcnow()
             api.misbehave(mode="error", status=503, times=3)
             for _ in range(3):
                 with pytest.raises(UpstreamError):
@@ -242,12 +245,27 @@ def test_the_detail_shows_the_real_calls_beside_the_checks(
             async with sessionmaker() as session:
                 entry = catalogue.get("population")
                 assert entry is not None
-                return await database_detail(session, entry, registry, stale=stale_bounds(settings))
+                detail = await database_detail(session, entry, registry, stale=stale_bounds(settings))
+                # Another process's older answer never moves it back; a later one moves it forward.
+                assert detail.last_answered is not None
+                await session.exec(_answered_at("population", detail.last_answered.timestamp() - 60))
+                await session.commit()
+                kept = (await session.get(AxisConnection, "population", populate_existing=True)).last_answered_at
+                snapshot = await ops_snapshot(
+                    session, catalogue, registry, target=16, signing_key_max_age=timedelta(days=90)
+                )
+            return detail, kept, snapshot, (before, answered)
         finally:
             await registry.close()
             await engine.dispose()
 
-    detail = asyncio.run(scenario())
+    detail, kept, snapshot, (before, answered) = asyncio.run(scenario())
+    # The good read, not the failed ones after it (nor the checks): when the clients' calls last got an answer.
+    assert detail.last_answered is not None
+    assert before <= detail.last_answered <= answered
+    assert kept == detail.last_answered
+    assert snapshot.last_answered["population"] == detail.last_answered.timestamp()
+    assert "last call answered well: " in detail_text(detail)
     assert detail.last_success is not None
     calls = detail.recent_calls
     assert calls is not None
