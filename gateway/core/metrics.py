@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -117,6 +117,15 @@ AUDIT_CHAIN_ALTERED = Gauge(
     "gateway_audit_chain_altered",
     "1 once this process's audit writer found the chain no longer holding the events it wrote (cut or rewritten in "
     "the database behind its back; it seals no more), else 0; back to 0 only when the process restarts.",
+    multiprocess_mode="livemax",
+)
+SERVING = Gauge(
+    "gateway_serving_info",
+    "1 for what this process serves: `settings`, a digest of its settings (keyed with the secret pepper, so it "
+    "reveals none of them; where it listens and how it logs left out), and `databases`, the databases it loaded. "
+    "Replicas of one gateway export one value of each; two values for longer than a rollout mean replicas that "
+    "answer differently (alert AxisReplicasDisagree).",
+    ["settings", "databases"],
     multiprocess_mode="livemax",
 )
 AUDIT_SEALS = Counter(
@@ -241,6 +250,12 @@ def declare_static() -> None:
         AUTH_FAILURES.labels(reason)
     for reason in HTTP_HEAD_REFUSALS:
         HTTP_HEADS_REFUSED.labels(reason)
+
+
+def declare_serving(settings_digest: str, databases: Iterable[str]) -> None:
+    """Export what this process serves (:data:`SERVING`): one series, replacing any it exported before."""
+    SERVING.clear()
+    SERVING.labels(settings_digest, ",".join(sorted(databases))).set(1)
 
 
 def declare_issuer(issuer: str) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,7 +27,7 @@ from gateway.exchange.webhooks import WebhookSender, reencrypt_secrets
 from gateway.identity.access import AccessControl
 from gateway.identity.client_keys import assertion_audiences
 from gateway.identity.datakeys import DataKeys
-from gateway.identity.passwords import load_or_create_pepper, use_pepper
+from gateway.identity.passwords import keyed_tag, load_or_create_pepper, use_pepper
 from gateway.identity.ratelimits import RateLimiter, TokenGuard
 from gateway.identity.signing_keys import SigningKeys, ensure_signing_key, published_keys
 from gateway.identity.tokens import TokenService
@@ -135,6 +137,7 @@ class GatewayState:
         )
         self._signing_keys = SigningKeys(self.sessionmaker, settings, self._tokens, self.data_keys)
         metrics.declare_static()
+        metrics.declare_serving(serving_digest(settings), self.registry.databases)
         for database in self.registry.databases.values():
             metrics.declare_database(database.id)
         await self.registry.start()
@@ -200,3 +203,18 @@ class GatewayState:
         await self.limiter.close()
         await self.registry.close()
         await self.engine.dispose()
+
+
+#: Settings that may differ between replicas of one gateway without their answers differing: where a process logs
+#: and the paths of files it reads (each replica may mount them elsewhere).
+_LOCAL_SETTINGS = frozenset(
+    {"access_log", "log_format", "log_level", "data_dir", "data_key_file", "secret_pepper_path", "signing_key_path"}
+)
+
+
+def serving_digest(settings: Settings) -> str:
+    """A digest of the settings that decide a replica's answers (``gateway_serving_info``): equal in replicas
+    configured alike. Keyed with the secret pepper, which every replica shares, so that it reveals nothing of the
+    settings (a database password in a URL); secrets themselves are masked in the dump and do not count."""
+    dumped: dict[str, Any] = settings.model_dump(mode="json", exclude=set(_LOCAL_SETTINGS))
+    return keyed_tag(b"serving-settings", orjson.dumps(dumped, option=orjson.OPT_SORT_KEYS))[:6].hex()
