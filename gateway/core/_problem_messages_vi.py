@@ -464,6 +464,11 @@ DETAILS: dict[str, dict[str, str]] = {
         "Contract {name} has no version {version}.": "Hợp đồng dữ liệu {name} không có phiên bản {version}.",
     },
     "validation-error": {
+        "metadata.officer is not the request's {header}: an operation is made by the officer the request names "
+        "(leave it out, or give the same).": (
+            "metadata.officer khác với {header} của yêu cầu: thao tác phải do chính cán bộ thực hiện mà yêu cầu nêu "
+            "(bỏ trống, hoặc ghi đúng cán bộ đó)."
+        ),
         "Some values of the request are invalid.": "Một số giá trị trong yêu cầu không hợp lệ.",
         "Some values are invalid.": "Một số giá trị không hợp lệ.",
         "An operation holds an integer beyond 64 bits.": "Một thao tác chứa số nguyên vượt quá 64 bit.",

@@ -15,7 +15,7 @@ from contracts import Contract
 from contracts.dates import MIN_YEAR
 from gateway.core.db import StorableDatetime, utcnow
 from gateway.core.problems import AccessDenied, Problem, ValidationFailed, validation_errors
-from gateway.identity.access import Decision
+from gateway.identity.access import ACTOR_HEADER, Decision
 
 #: The earliest ``changed_at`` taken: no record the contracts accept is older.
 CHANGED_AT_EARLIEST = datetime(MIN_YEAR, 1, 1, tzinfo=UTC)
@@ -54,7 +54,8 @@ class OperationMetadata(BaseModel):
         default=None,
         min_length=1,
         max_length=64,
-        description="The officer who made the change; the request's X-Actor-Id when left out.",
+        description="The officer who made the change: the request's X-Actor-Id when left out, and no other when "
+        "the request names one (the operation is rejected).",
     )
     note: str | None = Field(default=None, max_length=500, description="A short explanation, for people.")
 
@@ -129,6 +130,12 @@ class OperationChecker:
             operation = _OPERATION.validate_python(raw)
             record_id = operation.record_id
             key = str(self._key.validate_python(operation.record_id))
+            if actor is not None and operation.metadata.officer not in (None, actor):
+                # The audit trail names the request's actor: the sector system must be told the same officer.
+                raise ValidationFailed(
+                    f"metadata.officer is not the request's {ACTOR_HEADER}: an operation is made by the officer the "
+                    "request names (leave it out, or give the same)."
+                )
             fields, record = self._fields_of(operation, key, decision)
         except ValidationError as exc:
             errors = validation_errors(exc.errors(include_input=False, include_url=False))

@@ -267,3 +267,24 @@ def test_an_update_that_would_make_the_record_break_the_contract_is_dead_lettere
     read = client.get(f"/v1/databases/population/records/{broken}", headers=writer)
     assert read.status_code == 200, read.text
     assert read.json()["gender"] == "female"
+
+
+def test_an_officer_other_than_the_requests_actor_is_refused(
+    client: httpx.Client, writer: dict[str, str], population_url: str
+) -> None:
+    """The audit trail names the request's X-Actor-Id: an operation telling the sector system another officer made
+    the change is rejected; the same officer, or none (the header's is given), is accepted."""
+    seeded = seeded_row(population_url, 2)
+    record = seeded["so_dinh_danh"]
+    change = operation("update", record, {"marital_status": "divorced"})
+    other = {**change, "metadata": {**change.get("metadata", {}), "officer": "CB-068-9999"}}
+    refused = submit(client, writer, [other])
+    assert refused.status_code == 422, refused.text
+    (rejected,) = refused.json()["rejected"]
+    assert rejected["problem"]["detail"] == (
+        "metadata.officer is not the request's X-Actor-Id: an operation is made by the officer the request names "
+        "(leave it out, or give the same)."
+    )
+    assert sector_row(population_url, record) == seeded
+    same = {**change, "metadata": {**change.get("metadata", {}), "officer": writer["X-Actor-Id"]}}
+    assert submit(client, writer, [same]).status_code == 202
