@@ -27,8 +27,7 @@ class HeadAsGetMiddleware:
         if scope["type"] != "http" or scope["method"] != "HEAD":
             await self.app(scope, receive, send)
             return
-        # One request state for both scopes (Starlette keeps request.state in the scope's "state").
-        scope.setdefault("state", {})
+        # A shallow copy: the request's state (gateway.identity.request_state) is the same object in both.
         inner = {**scope, "method": "GET"}
 
         def routed() -> None:
