@@ -7,6 +7,7 @@ field removed, renamed or narrowed) makes a new version beside the old one; addi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
@@ -56,6 +57,16 @@ class Contract(BaseModel):
 
 
 class ContractQuery(BaseModel):
-    """The search criteria a contract accepts; subclasses declare the fields and their combination rules."""
+    """The search criteria a contract accepts; subclasses declare the fields and their combination rules.
+
+    A search tells its caller which records match, hence something of every field a criterion compares: the
+    gateway lets a caller use a criterion only when its grant covers each of those fields. A criterion compares the
+    contract field of its own name, unless ``compared_fields`` names the contract field paths it compares (those
+    its ``matches`` reads: an enterprise's ``name`` criterion matches ``name`` or ``name_en``). A criterion that is
+    neither is allowed only with a grant on every field."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    compared_fields: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    """Criterion -> the contract field paths it compares, for the criteria that are not a contract field of
+    their own name."""

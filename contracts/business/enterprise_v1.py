@@ -8,6 +8,7 @@ units in force since 1 July 2025.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from enum import StrEnum
 from typing import Any, ClassVar, Self
@@ -239,6 +240,14 @@ class EnterpriseQuery(ContractQuery):
     ``name`` matches every enterprise whose Vietnamese or English name contains it, ignoring case, Unicode
     composition and spacing (not diacritics); ``representative_personal_id`` matches the legal representative.
     """
+
+    compared_fields: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "name": (
+            "name",
+            "name_en",
+        ),
+        "representative_personal_id": ("legal_representative.personal_id",),
+    }
 
     name: str | None = Field(
         default=None,

@@ -13,6 +13,7 @@ present. Births and deaths name the registered ``person``; a marriage names its 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Final, Self
@@ -391,6 +392,12 @@ class CivilStatusRegistrationQuery(ContractQuery):
     ``husband_personal_id`` or ``wife_personal_id`` (a spouse of a marriage registration); ``kind`` narrows any
     of them. A record matches when it satisfies every criterion given (see :meth:`matches`).
     """
+
+    compared_fields: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "personal_id": ("person.personal_id",),
+        "husband_personal_id": ("marriage.husband.personal_id",),
+        "wife_personal_id": ("marriage.wife.personal_id",),
+    }
 
     personal_id: PersonalId | None = Field(
         default=None, description="The registered person of a birth or death.", examples=["068185000123"]

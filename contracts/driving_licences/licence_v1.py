@@ -22,6 +22,7 @@ old, so a class B issued before 1 January 2025 may expire then instead of ten ye
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Final, Self
@@ -289,6 +290,10 @@ class DrivingLicence(Contract):
 
 class DrivingLicenceQuery(ContractQuery):
     """Search criteria for :class:`DrivingLicence` records: the holder's personal identification number."""
+
+    compared_fields: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "holder_personal_id": ("holder.personal_id",),
+    }
 
     holder_personal_id: PersonalId = Field(
         description="Personal identification number of the holder.", examples=["068080000456"]

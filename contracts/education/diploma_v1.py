@@ -9,6 +9,7 @@ or a three-letter school code), the graduation year and a serial: ``THPT-68-2019
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Final, Self
@@ -195,6 +196,10 @@ class Diploma(Contract):
 class DiplomaQuery(ContractQuery):
     """Search criteria for :class:`Diploma` records: the holder's personal id, optionally a level. A diploma
     matches when its holder has that personal id and, if ``level`` is given, it is of that level."""
+
+    compared_fields: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "holder_personal_id": ("holder.personal_id",),
+    }
 
     holder_personal_id: PersonalId = Field(description="Personal id of the holder.", examples=["068185000123"])
     level: EducationLevel | None = Field(default=None, description="Only diplomas of this level.")

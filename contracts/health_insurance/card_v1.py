@@ -11,6 +11,7 @@ Health Insurance as amended by Law 46/2014/QH13). ``status`` is the card's valid
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Self
@@ -256,6 +257,12 @@ class HealthInsuranceCardQuery(ContractQuery):
     year or a month); criteria given together must all match. Names match ignoring case and spacing, not
     diacritics.
     """
+
+    compared_fields: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "personal_id": ("holder.personal_id",),
+        "full_name": ("holder.full_name",),
+        "date_of_birth": ("holder.date_of_birth",),
+    }
 
     social_insurance_code: SocialInsuranceCode | None = Field(
         default=None, description="The holder's social insurance code.", examples=["6823001457"]

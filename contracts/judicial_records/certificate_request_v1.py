@@ -9,6 +9,7 @@ request is received, processed, and the certificate issued (or the request refus
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date
 from enum import IntEnum, StrEnum
 from typing import Annotated, Any, ClassVar, Self
@@ -214,6 +215,10 @@ class CertificateRequest(Contract):
 class CertificateRequestQuery(ContractQuery):
     """Search criteria for :class:`CertificateRequest` records: the applicant's personal id, and optionally the
     status. A request matches when its applicant has that personal id and, if ``status`` is given, that status."""
+
+    compared_fields: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "applicant_personal_id": ("applicant.personal_id",),
+    }
 
     applicant_personal_id: PersonalId = Field(
         description="Personal identification number of the applicant.", examples=["068185000123"]

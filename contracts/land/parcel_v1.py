@@ -11,6 +11,7 @@ The parcel id is ``<ward code>-<map sheet>-<parcel number>``, e.g. ``24781-12-34
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Self
@@ -237,6 +238,13 @@ class LandParcelQuery(ContractQuery):
     Give ``owner_personal_id`` (every parcel the person holds, alone or as a couple: it matches ``owner`` or
     ``co_owner``), ``certificate_serial``, or both.
     """
+
+    compared_fields: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "owner_personal_id": (
+            "owner.personal_id",
+            "co_owner.personal_id",
+        ),
+    }
 
     owner_personal_id: PersonalId | None = Field(
         default=None, description="A holder's personal identification number.", examples=["068080000456"]

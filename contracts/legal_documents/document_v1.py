@@ -10,6 +10,7 @@ database keeps them with their dates and whether they are in force; it holds no 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Self
@@ -245,6 +246,10 @@ class LegalDocumentQuery(ContractQuery):
     """Search criteria for :class:`LegalDocument` records: the exact ``number``, or the jurisdiction's
     ``province_code``, each optionally narrowed by ``document_type`` and ``status``. Commune-level documents share
     their province's code. A document matches when it satisfies every criterion given."""
+
+    compared_fields: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "province_code": ("jurisdiction.province_code",),
+    }
 
     number: DocumentNumber | None = Field(default=None, description="Number and symbol.", examples=["12/2025/QĐ-UBND"])
     province_code: ProvinceCode | None = Field(

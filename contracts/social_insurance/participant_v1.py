@@ -10,6 +10,7 @@ is contributed.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Self
@@ -335,6 +336,12 @@ class ParticipantQuery(ContractQuery):
     ``date_of_birth``, or all three. ``full_name`` matches ignoring case and spacing (not diacritics);
     ``date_of_birth`` given as a year or month matches every date of birth within it.
     """
+
+    compared_fields: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "personal_id": ("participant.personal_id",),
+        "full_name": ("participant.full_name",),
+        "date_of_birth": ("participant.date_of_birth",),
+    }
 
     personal_id: PersonalId | None = Field(
         default=None,

@@ -16,6 +16,7 @@ are accepted on input and rewritten to the canonical one.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Self
@@ -255,6 +256,10 @@ class VehicleRegistrationQuery(ContractQuery):
     Give at least one of ``owner_personal_id`` (every vehicle registered to that person), ``engine_number`` and
     ``frame_number`` (exact, in capitals); a record matches when it satisfies every criterion given.
     """
+
+    compared_fields: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "owner_personal_id": ("owner.personal_id",),
+    }
 
     owner_personal_id: PersonalId | None = Field(
         default=None, description="Personal identification number of the owner.", examples=["068080000456"]

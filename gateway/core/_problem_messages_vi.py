@@ -250,6 +250,9 @@ DETAILS: dict[str, dict[str, str]] = {
             "Trường tiêu đề {header} sai định dạng: phải gồm 1-64 chữ cái, chữ số và các ký tự . _ : @ / -, bắt đầu "
             "bằng chữ cái hoặc chữ số."
         ),
+        "The {header} header is given more than once: a request states one.": (
+            "Trường tiêu đề {header} được gửi nhiều lần: mỗi yêu cầu chỉ nêu một giá trị."
+        ),
         "{header} is required: 1-64 letters, digits or ._:@/- unique to this submission.": (
             "Thiếu khóa chống trùng lặp {header}: 1-64 chữ cái, chữ số hoặc ký tự ._:@/-, riêng cho lượt gửi dữ liệu "
             "này."

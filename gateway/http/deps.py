@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.core import metrics
 from gateway.core.db import utcnow
-from gateway.core.problems import InsufficientScope, InvalidToken
+from gateway.core.problems import BadHeader, InsufficientScope, InvalidToken
 from gateway.http.state import GatewayState
 from gateway.identity.access import (
     ACTOR_HEADER,
@@ -159,6 +159,24 @@ AUDIT_ONLY = [Security(authenticate, scopes=["audit"])]
 AXIS_ONLY = [Security(authenticate, scopes=["axis"])]
 
 
+_PURPOSE_NAME, _ACTOR_NAME = PURPOSE_HEADER.lower().encode(), ACTOR_HEADER.lower().encode()
+
+
+def _stated_once(request: Request) -> None:
+    """400 naming ``X-Purpose`` or ``X-Actor-Id`` when a request gives it more than once: which one counts is not
+    for the gateway to guess (a proxy or platform in front, and the logs it keeps, may have read the other), and
+    a request is made for one procedure by one officer."""
+    purposes = actors = 0
+    for name, _value in request.scope["headers"]:
+        if name == _PURPOSE_NAME:
+            purposes += 1
+        elif name == _ACTOR_NAME:
+            actors += 1
+    for count, header in ((purposes, PURPOSE_HEADER), (actors, ACTOR_HEADER)):
+        if count > 1:
+            raise BadHeader(f"The {header} header is given more than once: a request states one.", header=header)
+
+
 def decide_data_access(
     request: Request, database: str, operation: str, purpose: str | None, actor: str | None
 ) -> Decision:
@@ -167,6 +185,7 @@ def decide_data_access(
     known = request_state(request.scope)
     access = known.access
     assert access is not None, "authorize() runs first"
+    _stated_once(request)
     decision = decide(
         access,
         database=database,

@@ -8,9 +8,12 @@ import heapq
 import math
 import time
 from array import array
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections import OrderedDict, deque
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
+
+#: How many broken records' keys (hashes) a connection's evidence remembers, at most.
+MAX_REMEMBERED_VIOLATIONS = 10_000
 
 
 def p95(latencies: Sequence[float]) -> float | None:
@@ -101,15 +104,23 @@ class Evidence:
 
     Its memory is bounded by the window, not by the traffic: calls are counted in slices of ``slice_seconds``
     (a slice counts while any of it is inside the window), and only the newest ``max_latencies`` latencies of calls
-    and of checks are kept, each with its time (the p95 is over those of the window)."""
+    and of checks are kept, each with its time (the p95 is over those of the window).
+
+    A record that breaks the contract counts as a violation once per ``repeat_seconds`` (the window), however often
+    it is asked for: the violation ratio says how much of the sector system's data breaks the contract, and any
+    client allowed to read one broken record could otherwise take the connection ``down`` by reading it again
+    and again. Calls that answered only records counted already count as calls, not as violations. The records
+    remembered (a hash of their key, never the key) are the newest :data:`MAX_REMEMBERED_VIOLATIONS`."""
 
     __slots__ = (
         "_call_latencies",
         "_check_latencies",
         "_clock",
         "_keep_seconds",
+        "_repeat_seconds",
         "_slice",
         "_slices",
+        "_violated",
         "_wall_clock",
         "last_answered",
     )
@@ -121,8 +132,12 @@ class Evidence:
         slice_seconds: float = 1.0,
         max_latencies: int = 1000,
         wall_clock: Callable[[], float] = time.time,
+        repeat_seconds: float | None = None,
     ) -> None:
         self._clock = clock
+        self._repeat_seconds = repeat_seconds
+        # hash of a broken record's key -> when its violation was last counted, oldest first
+        self._violated: OrderedDict[int, float] = OrderedDict()
         self._wall_clock = wall_clock
         #: When (seconds since the epoch) a call was last answered well: not failed, no record breaking the
         #: contract. Kept beyond the window: the axis says since when a connection's calls fail.
@@ -141,11 +156,41 @@ class Evidence:
         cls, window_seconds: float, max_latencies: int, *, clock: Callable[[], float] = time.monotonic
     ) -> Evidence:
         """Evidence sized for a window: slices of a twentieth of it (at most a second)."""
-        return cls(clock=clock, slice_seconds=min(1.0, window_seconds / 20), max_latencies=max_latencies)
+        return cls(
+            clock=clock,
+            slice_seconds=min(1.0, window_seconds / 20),
+            max_latencies=max_latencies,
+            repeat_seconds=window_seconds,
+        )
 
-    def record_call(self, latency_seconds: float | None, *, failed: bool, violation: bool) -> None:
-        """One call through the gateway and how it ended."""
+    def _new_violation(self, now: float, records: Collection[str]) -> bool:
+        """Whether a call answering the broken ``records`` (their keys; empty: not known) is a violation to count:
+        one of them was not counted within ``repeat_seconds``, and they are remembered as counted now."""
+        if self._repeat_seconds is None or not records:
+            return True
+        violated = self._violated
+        horizon = now - self._repeat_seconds
+        while violated and next(iter(violated.values())) < horizon:
+            violated.popitem(last=False)
+        fresh = False
+        for record in records:
+            marker = hash(record)
+            counted = violated.get(marker)
+            if counted is None or counted < horizon:
+                fresh = True
+                violated[marker] = now
+                violated.move_to_end(marker)
+        while len(violated) > MAX_REMEMBERED_VIOLATIONS:
+            violated.popitem(last=False)
+        return fresh
+
+    def record_call(
+        self, latency_seconds: float | None, *, failed: bool, violation: bool, records: Collection[str] = ()
+    ) -> None:
+        """One call through the gateway and how it ended; ``records``: the keys of the records of a ``violation``
+        that broke the contract, when they are known (a record counted within the window counts no more)."""
         now = self._clock()
+        counted = violation and self._new_violation(now, records)
         index = math.floor(now / self._slice)
         slices = self._slices
         if slices and slices[-1][0] == index:
@@ -161,9 +206,9 @@ class Evidence:
             current[2] += 1
         elif latency_seconds is not None:
             self._call_latencies.append(now, latency_seconds)
-        if violation:
+        if counted:
             current[3] += 1
-        elif not failed:
+        if not violation and not failed:
             self.last_answered = self._wall_clock()
 
     def record_check(self, latency_seconds: float) -> None:
@@ -174,6 +219,7 @@ class Evidence:
         """Forget the calls (a new circuit starts afresh)."""
         self._slices.clear()
         self._call_latencies.clear()
+        self._violated.clear()
 
     def summary(self, window_seconds: float, *, max_latencies: int = 100_000) -> WindowSummary:
         """The window's counts; evidence older than ``window_seconds`` is dropped."""

@@ -6,11 +6,15 @@ import base64
 import binascii
 import hashlib
 import math
+import os
 import time
 import traceback
+from functools import lru_cache
 from typing import Any
 
 import orjson
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from connectors.context import RequestContext
 from connectors.errors import ConnectorError, ContractViolation, UpstreamError
@@ -18,13 +22,14 @@ from contracts import Contract, ContractQuery
 from gateway.core import metrics
 from gateway.core.logs import get_logger
 from gateway.core.problems import CircuitOpen, InvalidCursor
-from gateway.identity.passwords import keyed_tag, tag_matches
+from gateway.identity.passwords import keyed_tag
 from gateway.records.circuit import CONNECTOR_ERROR, FAILURE_REASONS, CircuitOpenError
 from gateway.records.context import connector_call
 from gateway.records.registry import Database
 
-_CURSOR_VERSION = 2
-_CURSOR_TAG = b"cursor"
+_CURSOR_VERSION = 3
+_CURSOR_KEY = b"cursor-key"
+_NONCE_BYTES = 12
 
 log = get_logger(__name__)
 
@@ -34,31 +39,47 @@ def _fingerprint(query: ContractQuery) -> str:
     return hashlib.sha256(canonical).hexdigest()[:16]
 
 
+@lru_cache(maxsize=4)
+def _cipher(key: bytes) -> AESGCM:
+    return AESGCM(key)
+
+
+def _cursor_cipher() -> AESGCM:
+    """The cipher of search cursors: AES-128-GCM under a key only a holder of the pepper can derive
+    (:func:`~gateway.identity.passwords.keyed_tag`), the same in every replica."""
+    return _cipher(keyed_tag(_CURSOR_KEY, b"search cursors"))
+
+
 def encode_cursor(database: Database, query: ContractQuery, inner: str) -> str:
     """Wrap a connector's cursor so that it is only accepted back for the same database and query, and only as the
-    gateway gave it: it is tagged (:func:`~gateway.identity.passwords.keyed_tag`), so a cursor a caller made up
-    never reaches the connector."""
-    payload = orjson.dumps([_CURSOR_VERSION, database.id, _fingerprint(query), inner])
-    return f"{_b64(payload)}.{_b64(keyed_tag(_CURSOR_TAG, payload))}"
+    gateway gave it, and so that the caller cannot read it: the connector's cursor is encrypted (AES-GCM, the
+    database and the query's fingerprint authenticated with it). A connector's cursor may hold what the caller was
+    not given: the key of the page's last row, which a contract violation left out, or the sector system's own
+    next-page link; and a cursor a caller made up never reaches the connector."""
+    header = orjson.dumps([_CURSOR_VERSION, database.id, _fingerprint(query)])
+    nonce = os.urandom(_NONCE_BYTES)
+    sealed = _cursor_cipher().encrypt(nonce, inner.encode(), header)
+    return f"{_b64(header)}.{_b64(nonce + sealed)}"
 
 
 def decode_cursor(database: Database, query: ContractQuery, cursor: str) -> str:
     """The connector's cursor inside ``cursor``; :class:`InvalidCursor` if the gateway did not give it for this
     search."""
-    encoded, _, tag = cursor.partition(".")
+    encoded, _, sealed = cursor.partition(".")
     try:
-        payload = _unb64(encoded)
-        genuine = tag_matches(_CURSOR_TAG, payload, _unb64(tag))
+        header = _unb64(encoded)
+        box = _unb64(sealed)
+        content: Any = orjson.loads(header)
     except (binascii.Error, ValueError):
         raise InvalidCursor("The cursor is malformed.") from None
-    if not genuine:
-        raise InvalidCursor("The cursor is not one the gateway gave: use next_cursor as it was answered.")
-    content: Any = orjson.loads(payload)
-    if not isinstance(content, list) or len(content) != 4 or content[0] != _CURSOR_VERSION:
+    if not isinstance(content, list) or len(content) != 3 or content[0] != _CURSOR_VERSION:
         raise InvalidCursor("The cursor is malformed.")
+    try:
+        inner = _cursor_cipher().decrypt(box[:_NONCE_BYTES], box[_NONCE_BYTES:], header).decode()
+    except (InvalidTag, ValueError):
+        raise InvalidCursor("The cursor is not one the gateway gave: use next_cursor as it was answered.") from None
     if content[1] != database.id or content[2] != _fingerprint(query):
         raise InvalidCursor("The cursor belongs to another search.")
-    inner: str = content[3]
     return inner
 
 
@@ -76,14 +97,17 @@ class _UpstreamCall:
     """One call to the sector system: passes the database's circuit breaker (or raises :class:`CircuitOpen`),
     times the call into the latency histogram, counts its failures and tells the breaker how it went."""
 
-    __slots__ = ("_database", "_started", "_trial", "skipped")
+    __slots__ = ("_database", "_started", "_trial", "records", "skipped")
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, records: tuple[str, ...] = ()) -> None:
         self._database = database
         self._started = 0.0
         self._trial = False
         self.skipped = 0
         """Records of a search page left out because they break the contract (counted as contract violations)."""
+        self.records = records
+        """The keys of the records a contract violation of this call is about, when known (the evidence counts a
+        record's violation once per window, however often it is asked for)."""
 
     def __enter__(self) -> None:
         try:
@@ -113,7 +137,7 @@ class _UpstreamCall:
             failed = isinstance(exc, UpstreamError) and exc.reason in FAILURE_REASONS
             database.circuit.record(failed=failed, trial=self._trial)
             violation = isinstance(exc, ContractViolation) or self.skipped > 0
-            database.evidence.record_call(elapsed, failed=failed, violation=violation)
+            database.evidence.record_call(elapsed, failed=failed, violation=violation, records=self.records)
         elif self._trial:
             database.circuit.release_trial()
         if unexpected is not None:
@@ -135,7 +159,7 @@ def _unexpected(database: Database, exc: Exception) -> UpstreamError:
 async def read_record(database: Database, record_id: str, context: RequestContext) -> Contract:
     """The record ``record_id`` of ``database``, read in ``context`` (connector errors propagate to the problem
     handlers)."""
-    with connector_call(context), _UpstreamCall(database):
+    with connector_call(context), _UpstreamCall(database, (record_id,)):
         return await database.connector.get(record_id)
 
 
@@ -153,6 +177,8 @@ async def search_records(
     with connector_call(context), call:
         page = await database.connector.search(query, limit=limit, cursor=inner)
         call.skipped = len(page.skipped)
+        keys = tuple(violation.record_id for violation in page.skipped if violation.record_id is not None)
+        call.records = keys if len(keys) == len(page.skipped) else ()
     if page.skipped:
         metrics.UPSTREAM_ERRORS.labels(database.id, "contract_violation").inc(len(page.skipped))
         errors = sorted({error for violation in page.skipped for error in violation.errors})

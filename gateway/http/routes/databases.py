@@ -27,6 +27,7 @@ from gateway.identity.access import Decision
 from gateway.identity.request_state import request_state
 from gateway.records.context import request_context
 from gateway.records.registry import Database
+from gateway.records.search_fields import searched_paths, ungranted_criteria
 from gateway.records.service import read_record, search_records
 
 PRIVATE = {"Cache-Control": "no-store"}
@@ -146,6 +147,8 @@ def database_router(database: Database, settings: Settings) -> APIRouter:
     if query_model is not None and connector.offers(Capability.SEARCH):
         request_model = _search_request(query_model, settings)
         query_fields = set(query_model.model_fields)
+        # The contract fields each criterion compares: searching by one needs a grant covering them all.
+        compared = searched_paths(contract, query_model)
 
         async def search(
             request: Request,
@@ -154,7 +157,7 @@ def database_router(database: Database, settings: Settings) -> APIRouter:
         ) -> Response:
             params: Any = body
             values = {k: getattr(params, k) for k in query_fields}
-            ungranted = decision.allows_fields(k for k, v in values.items() if v is not None)
+            ungranted = ungranted_criteria(decision, compared, values)
             if ungranted:
                 raise AccessDenied(f"Your grant does not cover searching by: {', '.join(ungranted)}.")
             query = query_model.model_construct(**values)
