@@ -51,8 +51,9 @@ async def check_cursor(session: AsyncSession, database_id: str, after: int) -> N
 async def read_changes(
     session: AsyncSession, database_id: str, *, after: int, limit: int, decision: Decision
 ) -> dict[str, Any]:
-    """Up to ``limit`` changes after position ``after``; the changed fields are those the reader's grant covers,
-    at its depth: of an object written whole, a reader granted some of its fields sees those fields' paths.
+    """The changes among the next ``limit`` after position ``after``; the changed fields are those the reader's grant
+    covers, at its depth: of an object written whole, a reader granted some of its fields sees those fields' paths.
+    An update of none of the fields a field-limited reader may read is left out (``next_cursor`` moves past it).
 
     :class:`InvalidCursor` when ``after`` is beyond the end of the feed (positions are given without gaps, in
     commit order, and never removed: such a cursor was never given, or the feed was restored to an earlier state)."""
@@ -66,16 +67,24 @@ async def read_changes(
     ).all()
     if not rows:
         await check_cursor(session, database_id, after)
-    changes = [
-        {
-            "cursor": str(row.position),
-            "record_id": row.record_id,
-            "op": row.kind,
-            "changed_fields": decision.visible_paths(row.changed_fields),
-            "changed_at": row.changed_at.isoformat() if row.changed_at else None,
-            "applied_at": row.delivered_at.isoformat(),
-        }
-        for row in rows[:limit]
-    ]
-    next_cursor = changes[-1]["cursor"] if changes else str(after)
+    read = rows[:limit]
+    changes = []
+    for row in read:
+        visible = decision.visible_paths(row.changed_fields)
+        if row.kind == "update" and not visible and decision.fields is not None:
+            # An update of fields the reader may not read is not shown: that the record changed, and when, is
+            # itself something of those fields (a date of death written is a death).
+            continue
+        changes.append(
+            {
+                "cursor": str(row.position),
+                "record_id": row.record_id,
+                "op": row.kind,
+                "changed_fields": visible,
+                "changed_at": row.changed_at.isoformat() if row.changed_at else None,
+                "applied_at": row.delivered_at.isoformat(),
+            }
+        )
+    # The position of the last change read, shown or not: the next page starts after the changes left out.
+    next_cursor = str(read[-1].position) if read else str(after)
     return {"changes": changes, "next_cursor": next_cursor, "more": len(rows) > limit}

@@ -335,7 +335,7 @@ class WebhookSender(LeasedLoop):
             await self._failed(subscription, "not-authorised")
             return 0
         page = await self._pending(subscription, decision)
-        if page is None or not page["changes"]:
+        if page is None:
             return 0
         counter = metrics.WEBHOOK_DELIVERIES
         try:
@@ -383,18 +383,33 @@ class WebhookSender(LeasedLoop):
                 await session.commit()
         return 1
 
+    async def _moved(self, subscription: WebhookSubscription, position: int) -> None:
+        """Move the subscription past changes its grant hides (nothing posted, so nothing else of it changes)."""
+        async with self.sessionmaker() as session:
+            row = await session.get(WebhookSubscription, subscription.id)
+            if row is not None and row.position < position:
+                row.position = position
+                await session.commit()
+
     async def _pending(self, subscription: WebhookSubscription, decision: Decision) -> dict[str, Any] | None:
-        """The next batch of changes after the subscription's cursor; ``None`` when the cursor is beyond the end of
-        the feed (the subscription is then stopped)."""
+        """The next batch of changes after the subscription's cursor; ``None`` when there is none to post: no
+        change, only changes its grant hides (the subscription's cursor then moves past them), or a cursor beyond
+        the end of the feed (the subscription is then stopped)."""
         async with self.sessionmaker() as session:
             try:
-                return await read_changes(
+                page = await read_changes(
                     session, subscription.database_id, after=subscription.position, limit=BATCH, decision=decision
                 )
             except InvalidCursor:
-                pass
-        await self._failed(subscription, "cursor-beyond-feed")
-        return None
+                page = None
+        if page is None:
+            await self._failed(subscription, "cursor-beyond-feed")
+            return None
+        if not page["changes"]:
+            if int(page["next_cursor"]) > subscription.position:
+                await self._moved(subscription, int(page["next_cursor"]))
+            return None
+        return page
 
     async def _post(  # noqa: PLR0917 - one call site
         self,

@@ -35,6 +35,7 @@ from support import STATED, LiveServer, fetch_token, run_gateway_command
 from gateway.core.db import standalone_session
 from gateway.core.settings import Settings
 from gateway.exchange.models import WebhookSubscription
+from gateway.identity.grants import GrantCreate, add_grant
 
 # The module's fixtures, defined in exchange_fixtures.py (shared with the other module of the exchange's tests).
 databases, gateway_url = exchange_fixtures.databases, exchange_fixtures.gateway_url
@@ -404,3 +405,52 @@ def test_a_cursor_beyond_the_end_of_the_feed_is_refused_not_waited_on(
             assert receiver.posts == []
         finally:
             client.delete(f"{SUBSCRIPTIONS}/{subscription_id}", headers=writer)
+
+
+def test_a_subscription_moves_past_changes_its_grant_hides(
+    client: httpx.Client, writer: dict[str, str], gateway_url: str
+) -> None:
+    """A subscriber granted ``gender`` only is posted the create, not the updates of other fields (that a record
+    changed, and when, is something of the fields changed), and its cursor moves past them all the same: it is
+    neither posted an empty page nor left behind them."""
+    credentials = make_exchange_client(gateway_url)
+
+    async def grant() -> None:
+        async with standalone_session(gateway_url) as session:
+            await add_grant(
+                session,
+                GrantCreate(
+                    client_id=credentials.client_id, database="population", operations=["read"], fields=["gender"]
+                ),
+            )
+
+    asyncio.run(grant())
+    narrow = {"Authorization": f"Bearer {fetch_token(client, credentials)}", **STATED}
+    receiver = Receiver()
+    with LiveServer(receiver) as hook:
+        created = client.post(SUBSCRIPTIONS, json={"url": f"{hook.url}/hook"}, headers=narrow)
+        assert created.status_code == 201, created.text
+        subscription_id = created.json()["id"]
+        try:
+            record = new_id(31)
+            receipts = [submit(client, writer, [operation("create", record, citizen(record))]).json()["receipt_id"]]
+            receipts += [
+                submit(client, writer, [operation("update", record, {"marital_status": s})]).json()["receipt_id"]
+                for s in ("divorced", "widowed")
+            ]
+            for receipt_id in receipts:
+                wait_delivered(client, writer, receipt_id)
+            end = client.get(CHANGES, headers=writer, params={"limit": 100, "after": "0"}).json()
+            while end["more"]:
+                end = client.get(CHANGES, headers=writer, params={"limit": 100, "after": end["next_cursor"]}).json()
+            deadline = time.monotonic() + 15
+            while (state := _subscription(client, narrow, subscription_id))["cursor"] != end[
+                "next_cursor"
+            ] and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert state["cursor"] == end["next_cursor"], state
+            posted = [c for _, body in receiver.posts for c in json.loads(body)["changes"]]
+            assert [(c["record_id"], c["op"]) for c in posted if c["record_id"] == record] == [(record, "create")]
+            assert all(json.loads(body)["changes"] for _, body in receiver.posts), "no empty page is posted"
+        finally:
+            client.delete(f"{SUBSCRIPTIONS}/{subscription_id}", headers=narrow)
