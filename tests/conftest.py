@@ -247,6 +247,8 @@ def make_settings(
             "data_key": TEST_DATA_KEY,
             "token_failures_per_client": 0,
             "token_failures_per_address": 0,
+            # Tests ask one client for many tokens (tests/gateway/test_tokens.py checks the limit).
+            "token_requests_per_minute": 0,
         }
         values.update(overrides)
         return Settings(**values)  # type: ignore[arg-type]

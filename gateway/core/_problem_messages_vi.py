@@ -434,6 +434,11 @@ DETAILS: dict[str, dict[str, str]] = {
         "Too many requests; retry in {seconds} s.": (
             "Vượt quá giới hạn tần suất: quá nhiều yêu cầu; hãy thử lại sau {seconds} giây."
         ),
+        "This client has obtained {count} tokens in the last minute: reuse a token until it expires (expires_in); "
+        "retry in {seconds} s.": (
+            "Ứng dụng khách này đã nhận {count} mã truy cập trong một phút qua: hãy dùng lại mã truy cập cho đến khi "
+            "hết hạn (expires_in); thử lại sau {seconds} giây."
+        ),
     },
     "request-timeout": {
         "The request's headers did not arrive within {seconds} s.": (

@@ -289,6 +289,13 @@ class Settings(BaseSettings):
     token_failure_window_seconds: int = Field(
         default=300, ge=1, le=86400, description="The window in which failed token requests are counted."
     )
+    token_requests_per_minute: int = Field(
+        default=60,
+        ge=0,
+        description="Tokens one client may obtain in a minute (each is signed and audited; a client reuses its token "
+        "until it expires), after which its token requests are refused (429) until the minute lets one more in; "
+        "0: no limit.",
+    )
     token_issuer: str = Field(default="axis-gateway", description="``iss`` of the tokens the gateway issues.")
     token_audience: str = Field(
         default="axis-gateway", description="The gateway's own identifier: the ``aud`` tokens must carry."

@@ -100,6 +100,8 @@ async def issue_client_token(
         headers = BASIC_CHALLENGE if credentials.method == "client_secret_basic" else None
         raise OAuthError("invalid_client", "Client authentication failed.", status=401, headers=headers)
     access, secret_id = found
+    if guard is not None:
+        await guard.issued(access.client_id)
     return issue_token_with(tokens, access, requested_scope=requested_scope, credential=credential_of_secret(secret_id))
 
 
@@ -189,6 +191,8 @@ async def issue_assertion_token(
         if guard is not None:
             await guard.failed(claimed, address)
         raise OAuthError("invalid_client", "Client authentication failed.", status=401, reason=label) from None
+    if guard is not None:
+        await guard.issued(client.client_id)
     return await issue_token_for(
         session, tokens, client, requested_scope=requested_scope, credential=credential_of_key(kid)
     )

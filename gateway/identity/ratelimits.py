@@ -414,6 +414,8 @@ class RateLimiter:
 
 #: Namespace of the failed token requests' keys (``<prefix>:{token-failures/client/<id>/<limit>/<n>/second}``).
 FAILURES_NAMESPACE = "token-failures"
+#: The namespace of the tokens issued to each client (:meth:`TokenGuard.issued`).
+ISSUED_NAMESPACE = "tokens-issued"
 
 
 class TokenGuard:
@@ -434,7 +436,15 @@ class TokenGuard:
     guesses finds). Either way the outage is counted (``gateway_rate_limit_store_errors_total``) and logged once.
     """
 
-    def __init__(self, limiter: RateLimiter, *, per_client: int, per_address: int, window_seconds: int) -> None:
+    def __init__(
+        self,
+        limiter: RateLimiter,
+        *,
+        per_client: int,
+        per_address: int,
+        window_seconds: int,
+        issued_per_minute: int = 0,
+    ) -> None:
         self.limiter = limiter
         self._strategy = SlidingWindowCounterRateLimiter(limiter.counter.storage)
         self._store_down = False
@@ -442,6 +452,7 @@ class TokenGuard:
         for kind, amount in (("client", per_client), ("address", per_address)):
             if amount > 0:
                 self._limits[kind] = RateLimitItemPerSecond(amount, window_seconds, namespace=FAILURES_NAMESPACE)
+        self._issued = RateLimitItemPerSecond(issued_per_minute, 60, namespace=ISSUED_NAMESPACE)
 
     @classmethod
     def from_settings(cls, settings: Settings, limiter: RateLimiter) -> TokenGuard:
@@ -451,6 +462,7 @@ class TokenGuard:
             per_client=settings.token_failures_per_client,
             per_address=settings.token_failures_per_address,
             window_seconds=settings.token_failure_window_seconds,
+            issued_per_minute=settings.token_requests_per_minute,
         )
 
     def _subjects(self, client_id: str | None, address: str | None) -> list[tuple[str, str, RateLimitItem]]:
@@ -486,6 +498,32 @@ class TokenGuard:
                 raise RateLimitUnavailable(headers={"Retry-After": str(STORE_RETRY_AFTER_SECONDS)}) from None
             return
         self._store_back()
+
+    async def issued(self, client_id: str) -> None:
+        """Count one token about to be issued to an authenticated client; 429 :class:`RateLimited` when the client
+        has had ``token_requests_per_minute`` in the last minute. Each token is signed and audited, and a client
+        reuses its token until it expires: a client asking for one per request would make the gateway sign and
+        audit without bound (its data requests are bounded by its rate limit)."""
+        item = self._issued
+        if item.amount <= 0:
+            return
+        try:
+            if await self._strategy.hit(item, client_id):
+                self._store_back()
+                return
+            counts = await self.limiter.counter.storage.get_sliding_window(item.key_for(client_id), 60)
+        except self.limiter.counter.errors() as exc:
+            self._store_failed(exc)
+            if not self.limiter.fail_open:
+                raise RateLimitUnavailable(headers={"Retry-After": str(STORE_RETRY_AFTER_SECONDS)}) from None
+            return
+        retry_after = max(1, math.ceil(Window(item.amount, 60, *counts).wait()))
+        metrics.rate_limited(client_id).inc()
+        raise RateLimited(
+            f"This client has obtained {item.amount} tokens in the last minute: reuse a token until it expires "
+            f"(expires_in); retry in {retry_after} s.",
+            headers={"Retry-After": str(retry_after)},
+        )
 
     async def failed(self, client_id: str | None, address: str | None) -> None:
         """Count one failed token request against the client id and the address."""
