@@ -54,10 +54,7 @@ class LandConnector(SqlConnector):
         if cursor is not None:
             params["after"] = decode_cursor(cursor, self.slug)  # checked by the first search already
         rows = await self._fetch(statements.search(values, after=cursor is not None), params)
-        key = statements.key_column
-        second, second_skipped = self.valid_records(
-            rows[:limit], lambda r: self.to_record(self.mapping.to_data(r), record_id=str(r[key]))
-        )
+        second, second_skipped = self.page_records(rows, limit)
         merged = {record.record_id(): record for record in [*first.items, *second]}
         ordered = [merged[k] for k in sorted(merged)]
         more = first.next_cursor is not None or len(rows) > limit or len(ordered) > limit

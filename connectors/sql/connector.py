@@ -6,6 +6,7 @@ import asyncio
 import base64
 import binascii
 import json
+from collections import Counter
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -17,6 +18,7 @@ from connectors.base import (
     BadQuery,
     Capability,
     ConnectorError,
+    ContractViolation,
     HealthReport,
     HealthState,
     OperationKind,
@@ -159,7 +161,37 @@ class SqlConnector(MappedConnector[SqlConnectorConfig, RowMapper]):
         rows = await self._fetch(self._statements.get, {"key": record_id})
         if not rows:
             raise RecordNotFound(f"no {self.slug} record with that key")
+        if len(rows) > 1:  # which one is the citizen? Serving either would be a guess
+            raise self.repeated_key(record_id)
         return self.to_record(self.mapping.to_data(rows[0]), record_id=record_id)
+
+    def repeated_key(self, record_id: str | None) -> ContractViolation:
+        """The violation of a key the table holds in more than one row: the contract's keys are unique, so none
+        of those rows is served."""
+        return self.violation(
+            [f"{self.contract.record_key}: more than one row of the sector database has this key"],
+            record_id=record_id,
+        )
+
+    def page_records(self, rows: Sequence[Row], limit: int) -> tuple[list[Contract], list[ContractViolation]]:
+        """The records of the first ``limit`` of ``rows`` (ordered by key, one more than the page when there
+        are more) and the violations of those that break the contract. A key held by two rows or more of
+        ``rows`` is one violation (:meth:`repeated_key`), none of its rows served; a group of rows of one key
+        that runs past the page is seen by the extra row, and the next page starts after that key."""
+        key = self._statements.key_column
+        keys = [str(row[key]) for row in rows]
+        repeated = {k for k, n in Counter(keys).items() if n > 1}
+        single: list[Row] = []
+        duplicates: list[ContractViolation] = []
+        for row, record_key in zip(rows[:limit], keys, strict=False):
+            if record_key not in repeated:
+                single.append(row)
+            elif not any(v.record_id == record_key for v in duplicates):
+                duplicates.append(self.repeated_key(record_key))
+        items, skipped = self.valid_records(
+            single, lambda r: self.to_record(self.mapping.to_data(r), record_id=str(r[key]))
+        )
+        return items, [*skipped, *duplicates]
 
     async def sample(self, limit: int) -> list[dict[str, Any]]:
         """Read at most ``limit`` rows in random order and map them to contract data, without validating them.
@@ -191,9 +223,7 @@ class SqlConnector(MappedConnector[SqlConnectorConfig, RowMapper]):
         rows = await self._fetch(statements.search(values, after=after is not None), params)
         key = statements.key_column
         # A row that breaks the contract does not fail its page: it is left out and reported (Connector.search).
-        items, skipped = self.valid_records(
-            rows[:limit], lambda r: self.to_record(self.mapping.to_data(r), record_id=str(r[key]))
-        )
+        items, skipped = self.page_records(rows, limit)
         next_cursor = encode_cursor(str(rows[limit - 1][key])) if len(rows) > limit else None
         return Page(items=items, next_cursor=next_cursor, skipped=skipped)
 
@@ -274,6 +304,10 @@ class SqlConnector(MappedConnector[SqlConnectorConfig, RowMapper]):
             return SubmissionRejected(
                 f"{self.slug}: the record conflicts with one the sector database holds (same key or another "
                 "unique value)"
+            )
+        if failed.rows > 1:
+            return SubmissionRejected(
+                f"{self.slug}: {failed.rows} rows of the sector database have that key; nothing was changed"
             )
         return SubmissionRejected(f"{self.slug}: no record with that key")
 

@@ -114,6 +114,16 @@ class Executor(ABC):
         logger.debug("%s: values refused: %r", self.label, exc)
         return SubmissionRejected(f"{self.label}: the sector database refused the values ({type(exc).__name__})")
 
+    def read_only(self, exc: BaseException) -> UpstreamError:
+        """The error for a write the database refuses because it accepts none (a standby replica, a database or a
+        file set read-only): worth retrying (a failover can end it), and saying so when it is dead-lettered."""
+        logger.debug("%s: database read only: %r", self.label, exc)
+        return UpstreamError(
+            f"{self.label}: the sector database accepts no writes (read only: a standby replica, or a database "
+            "set read-only)",
+            reason="protocol",
+        )
+
     def timed_out(self, exc: BaseException) -> UpstreamTimeout:
         """The error for a statement the database gave up on (cancelled, or kept waiting on a lock or a busy file)."""
         logger.debug("%s: database timeout: %r", self.label, exc)
@@ -130,12 +140,15 @@ class Step:
 
 
 class StepFailed(Exception):
-    """Step ``index`` of a transaction broke a unique key (``conflict``) or changed no row; nothing was kept."""
+    """Step ``index`` of a transaction broke a unique key (``conflict``), or changed ``rows`` rows where it had to
+    change one (none: no row has the key; more: several have it); nothing was kept."""
 
-    def __init__(self, index: int, *, conflict: bool) -> None:
-        super().__init__(f"step {index} {'conflicts with an existing row' if conflict else 'changed no row'}")
+    def __init__(self, index: int, *, conflict: bool, rows: int = 0) -> None:
+        what = "conflicts with an existing row" if conflict else f"changed {rows} rows"
+        super().__init__(f"step {index} {what}")
         self.index = index
         self.conflict = conflict
+        self.rows = rows
 
 
 class _CompiledCache:
@@ -157,6 +170,7 @@ class _CompiledCache:
 # PostgreSQL error classes: connection problems and cancellations (SQLSTATE).
 _PG_UNAVAILABLE = ("08", "53300", "57P01", "57P02", "57P03", "3D000", "28000", "28P01")
 _PG_TIMEOUT = ("57014", "55P03")
+_PG_READ_ONLY = "25006"  # read_only_sql_transaction: a hot standby, default_transaction_read_only
 # Data exceptions and integrity violations: the values are refused, whatever the number of tries.
 _PG_DATA_ERRORS = frozenset({"22", "23"})
 
@@ -171,6 +185,18 @@ async def _reset_connection(connection: Any) -> None:
     """
     if connection.is_in_transaction():
         await connection.execute("ROLLBACK")
+
+
+def _unpadded(value: str) -> str:
+    """A ``char(n)`` value without the spaces PostgreSQL pads it with (they are no part of the value: the
+    server ignores them in comparisons, and drops them when it casts the value to text)."""
+    return value.rstrip(" ")
+
+
+async def _init_connection(connection: Any) -> None:
+    """Read ``char(n)`` columns as PostgreSQL compares them, without their padding: a key or a code kept in a
+    ``char(15)`` column is then the key or code itself, not a value no contract pattern accepts."""
+    await connection.set_type_codec("bpchar", schema="pg_catalog", encoder=str, decoder=_unpadded, format="text")
 
 
 class AsyncpgExecutor(Executor):
@@ -198,6 +224,7 @@ class AsyncpgExecutor(Executor):
                         timeout=self._options.connect_timeout,
                         max_inactive_connection_lifetime=300,
                         reset=_reset_connection,
+                        init=_init_connection,
                     )
         return self._pool
 
@@ -232,6 +259,8 @@ class AsyncpgExecutor(Executor):
         state = str(getattr(exc, "sqlstate", "") or "")
         if state.startswith(_PG_TIMEOUT):
             return self.timed_out(exc)
+        if state == _PG_READ_ONLY:
+            return self.read_only(exc)
         if state.startswith(_PG_UNAVAILABLE):
             return self.unavailable(exc)
         return self.failed(exc)
@@ -316,7 +345,13 @@ class AsyncpgExecutor(Executor):
                     raise self.refused(exc) from None
                 raise
             if step.one_row and not status.endswith(" 1"):
-                raise StepFailed(index, conflict=False)
+                raise StepFailed(index, conflict=False, rows=_changed(status))
+
+
+def _changed(status: str) -> int:
+    """The rows a command changed, from its status (``UPDATE 2``, ``INSERT 0 1``); 0 when it does not say."""
+    count = status.rsplit(" ", 1)[-1]
+    return int(count) if count.isdigit() else 0
 
 
 def _runs_by_step(groups: Sequence[Sequence[Step]]) -> list[list[tuple[Executable, list[Step]]]]:
@@ -371,6 +406,18 @@ _SQLITE_UNAVAILABLE = frozenset(
 
 _SQLITE_KEY_CONFLICTS = frozenset({1555, 2067})  # SQLITE_CONSTRAINT_PRIMARYKEY, SQLITE_CONSTRAINT_UNIQUE
 
+_SQLITE_NOT_UTF8 = "Could not decode to UTF-8"
+"""How ``sqlite3`` starts the error of a text value it cannot decode (it has no error code)."""
+
+
+def _text_or_bytes(value: bytes) -> str | bytes:
+    """A SQLite text value as ``str``, or as the bytes stored when they are not UTF-8 (the contract's validation
+    then refuses the record that holds them)."""
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value
+
 
 def sqlite_threads(pool_size: int) -> int:
     """The threads (each with its connection) of a SQLite pool of ``pool_size``: at most the CPUs this process
@@ -420,7 +467,19 @@ class SqliteExecutor(Executor):
     def _run(self, holder: list[sqlite3.Connection], sql: str, arguments: list[Any]) -> Sequence[Row]:
         connection = self._connection()
         holder.append(connection)
-        rows: list[Any] = connection.execute(sql, arguments).fetchall()
+        try:
+            rows: list[Any] = connection.execute(sql, arguments).fetchall()
+        except sqlite3.OperationalError as exc:
+            if not str(exc).startswith(_SQLITE_NOT_UTF8):
+                raise
+            # Text that is not UTF-8 in a row (SQLite stores what it is given): read again, that text as bytes,
+            # so that the record it belongs to breaks the contract alone instead of the whole answer failing
+            # as if the database were down. Only then: the default decoder is C code, this one is not.
+            connection.text_factory = _text_or_bytes
+            try:
+                rows = connection.execute(sql, arguments).fetchall()
+            finally:
+                connection.text_factory = str
         return rows
 
     def _transact(
@@ -483,7 +542,7 @@ class SqliteExecutor(Executor):
                     raise StepFailed(index, conflict=True) from None
                 raise self.refused(exc) from None
             if one_row and cursor.rowcount != 1:
-                raise StepFailed(index, conflict=False)
+                raise StepFailed(index, conflict=False, rows=max(cursor.rowcount, 0))
 
     async def transact_groups(self, groups: Sequence[Sequence[Step]]) -> list[StepFailed | SubmissionRejected | None]:
         """Each group under its own savepoint, in one transaction (see :meth:`Executor.transact_groups`)."""
@@ -537,6 +596,8 @@ class SqliteExecutor(Executor):
             primary = code & 0xFF if isinstance(code, int) else None
             if primary in _SQLITE_TIMEOUT:
                 raise self.timed_out(exc) from None
+            if primary == sqlite3.SQLITE_READONLY:
+                raise self.read_only(exc) from None
             if primary in _SQLITE_UNAVAILABLE or (isinstance(exc, sqlite3.OperationalError) and primary is None):
                 raise self.unavailable(exc) from None
             raise self.failed(exc) from None
@@ -612,7 +673,7 @@ class SqlAlchemyExecutor(Executor):
                     raise StepFailed(index, conflict=True) from None
                 raise self.refused(exc) from None
             if step.one_row and result.rowcount != 1:
-                raise StepFailed(index, conflict=False)
+                raise StepFailed(index, conflict=False, rows=max(result.rowcount, 0))
 
     def _write_isolation(self) -> str:
         return "SERIALIZABLE" if self.engine.dialect.name == "sqlite" else "READ COMMITTED"

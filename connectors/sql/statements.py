@@ -43,7 +43,9 @@ class Statements:
         self._columns = [source.c[name] for name in columns]
         self._filters = config.search_filters
         self._source = source
-        self.get: Select[Any] = select(*self._columns).where(self._key == bindparam("key"))
+        self.get: Select[Any] = select(*self._columns).where(self._key == bindparam("key")).limit(2)
+        """The rows of one key: at most two, enough to tell a key the table holds twice (a view, a table without
+        a unique key) from one it holds once."""
         self.ping: Select[Any] = select(self._key).select_from(source).limit(1)
         self.sample: Select[Any] = (
             select(*self._columns).order_by(func.random()).limit(bindparam("limit", type_=Integer))
