@@ -3,6 +3,9 @@ process, a good answer: not a failure, not a record breaking the contract), besi
 connection can answer its checks while its clients' calls fail, and a window's counts alone do not say since when.
 Connections recorded before hold null until their next answered call.
 
+Each process's shared evidence also counts the calls and failures of each operation (``axis_evidence.operations``):
+a search failing every time is lost among many good reads in the window's totals.
+
 Revision ID: 0016
 Revises: 0015
 Create Date: 2026-12-07
@@ -23,8 +26,11 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.add_column("axis_connections", sa.Column("last_answered_at", UTCDateTime(), nullable=True))
+    op.add_column("axis_evidence", sa.Column("operations", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("axis_evidence") as batch:
+        batch.drop_column("operations")
     with op.batch_alter_table("axis_connections") as batch:
         batch.drop_column("last_answered_at")

@@ -109,6 +109,18 @@ def _check_cause(reason: str | None) -> str:
     return f"check-{(reason or 'error').replace('_', '-')}"
 
 
+def _failing_calls(window: WindowSummary, policy: HealthPolicy) -> str | None:
+    """What fails of the window's calls, past ``degraded_error_ratio`` (of at least ``min_calls``): all of them
+    together, or one operation (searches failing while many reads answer are not connected for their callers)."""
+    seconds = f"{policy.window_seconds:g}"
+    if window.calls >= policy.min_calls and window.error_ratio >= policy.degraded_error_ratio:
+        return f"{window.failures} of {window.calls} calls in {seconds} s failed"
+    failing = window.failing_operation(policy.min_calls, policy.degraded_error_ratio)
+    if failing is None:
+        return None
+    return f"{failing.failures} of {failing.calls} {failing.operation} calls in {seconds} s failed"
+
+
 def after_check(  # noqa: PLR0912
     tracker: Tracker,
     outcome: CheckOutcome,
@@ -157,9 +169,8 @@ def after_check(  # noqa: PLR0912
         elif outcome.degraded:
             state, cause = ConnectionState.DEGRADED, "self-reported"
             error = outcome.error or "the sector system reports itself degraded"
-        elif enough_calls and window.error_ratio >= policy.degraded_error_ratio:
-            state, cause = ConnectionState.DEGRADED, "error-ratio"
-            error = f"{window.failures} of {window.calls} calls in {policy.window_seconds:g} s failed"
+        elif (failing_calls := _failing_calls(window, policy)) is not None:
+            state, cause, error = ConnectionState.DEGRADED, "error-ratio", failing_calls
         elif window.p95_seconds is not None and window.p95_seconds > policy.degraded_latency_seconds:
             state, cause = ConnectionState.DEGRADED, "slow"
             error = (

@@ -35,7 +35,7 @@ from gateway.axis._states import (
 )
 from gateway.axis.catalogue import Catalogue
 from gateway.axis.models import AxisCheck, AxisConnection, AxisEvidence, OpsStatus
-from gateway.axis.overview import AUDIT_CHAIN, stale_bound, static_state
+from gateway.axis.overview import AUDIT_CHAIN, shared_operations, stale_bound, static_state
 from gateway.core import metrics
 from gateway.core.db import utcnow
 from gateway.core.leases import Lease, holder_id, stop_task
@@ -44,7 +44,7 @@ from gateway.core.outages import LoopErrors, database_outage, database_unavailab
 from gateway.core.settings import Settings
 from gateway.records.circuit import FAILURE_REASONS, CircuitState
 from gateway.records.context import connector_call, system_context
-from gateway.records.evidence import WindowSummary
+from gateway.records.evidence import WindowSummary, operation_windows
 from gateway.records.registry import ConnectorRegistry, Database
 
 LEASE = "axis-health"
@@ -57,6 +57,10 @@ CLOSE_GRACE_SECONDS = 2.0
 log = get_logger(__name__)
 
 #: The checks' jitter, from a generator of its own: the global ``random`` state is the application's.
+#: What a process shares of one connection: circuit, calls, failures, violations, p95 (ms), when a call was last
+#: answered well, and (operation, calls, failures) of each operation.
+_Shared = tuple[int, int, int, int, float | None, float | None, tuple[tuple[str, int, int], ...]]
+
 _JITTER = random.Random()  # noqa: S311 - jitter, not a secret
 
 
@@ -125,7 +129,7 @@ class HealthRunner:
         self._static_due = 0.0
         self._prune_due = 0.0
         self._audit_task: asyncio.Task[None] | None = None
-        self._shared: dict[str, tuple[int, int, int, int, float | None, float | None]] = {}
+        self._shared: dict[str, _Shared] = {}
         self._share_due = 0.0
         self._share_refresh = 0.0
         self._stopping = asyncio.Event()
@@ -239,7 +243,7 @@ class HealthRunner:
             return
         self._share_due = now + self.tick
         lease = self.settings.axis_lease_seconds
-        snapshot: dict[str, tuple[int, int, int, int, float | None, float | None]] = {}
+        snapshot: dict[str, _Shared] = {}
         waiting: dict[str, float] = {}
         for db_id in self.checked():
             database = self._database(db_id)
@@ -248,7 +252,16 @@ class HealthRunner:
             p95_ms = None if window.p95_seconds is None else round(window.p95_seconds * 1000, 3)
             circuit = database.circuit.current()
             answered = database.evidence.last_answered
-            snapshot[db_id] = (int(circuit), window.calls, window.failures, window.violations, p95_ms, answered)
+            operations = tuple((op.operation, op.calls, op.failures) for op in window.operations)
+            snapshot[db_id] = (
+                int(circuit),
+                window.calls,
+                window.failures,
+                window.violations,
+                p95_ms,
+                answered,
+                operations,
+            )
             if not self.leader and (ago := database.circuit.cooldown_ended_ago()) is not None:
                 waiting[db_id] = ago
         refresh = now >= self._share_refresh
@@ -264,10 +277,11 @@ class HealthRunner:
                     )
                 )
                 rows = {row.database_id: row for row in found.all()}
-                for db_id, (circuit_value, calls, failures, violations, p95_ms, answered) in changed.items():
+                for db_id, (circuit_value, calls, failures, violations, p95_ms, answered, ops) in changed.items():
                     row = rows.get(db_id) or AxisEvidence(database_id=db_id, holder=self.holder)
                     row.circuit, row.calls, row.failures, row.violations = circuit_value, calls, failures, violations
                     row.p95_ms, row.updated_at = p95_ms, written
+                    row.operations = {operation: [op_calls, op_failures] for operation, op_calls, op_failures in ops}
                     session.add(row)
                     if answered is not None:
                         await session.exec(_answered_at(db_id, answered))
@@ -511,13 +525,14 @@ def _combine(
     the most open circuit count."""
     calls, failures, violations, slowest = own.calls, own.failures, own.violations, own.p95_seconds
     worst = circuit
+    operations = shared_operations(others, {op.operation: [op.calls, op.failures] for op in own.operations})
     for row in others:
         calls, failures, violations = calls + row.calls, failures + row.failures, violations + row.violations
         if row.p95_ms is not None and (slowest is None or row.p95_ms / 1000 > slowest):
             slowest = row.p95_ms / 1000
         if row.circuit in set(CircuitState) and CircuitState(row.circuit) > worst:
             worst = CircuitState(row.circuit)
-    return WindowSummary(calls, failures, violations, slowest), worst
+    return WindowSummary(calls, failures, violations, slowest, operation_windows(operations)), worst
 
 
 def _after_recorded(row: AxisConnection | None, now: datetime) -> datetime:

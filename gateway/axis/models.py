@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, String
+from sqlalchemy import JSON, Column, Index, String
 from sqlmodel import Field, SQLModel
 
 from gateway.core.db import UTCDateTime, utcnow
@@ -67,6 +67,11 @@ class AxisEvidence(SQLModel, table=True):
     failures: int = Field(default=0)
     violations: int = Field(default=0)
     p95_ms: float | None = Field(default=None)
+    operations: dict[str, list[int]] | None = Field(
+        default=None,
+        sa_column=Column(JSON, nullable=True),
+        description="Per operation (read, search), its calls and failures in the window: [calls, failures].",
+    )
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -105,6 +105,14 @@ class CheckRecord(BaseModel):
     cause: str | None = None
 
 
+class OperationCalls(BaseModel):
+    """The real calls of one operation in the evidence window, all processes together."""
+
+    operation: str = Field(description="`read` or `search`.")
+    calls: int
+    failed: int
+
+
 class RecentCalls(BaseModel):
     """The real calls of clients through the gateway to a database in the evidence window (``health.window_seconds``)
     of every gateway process sharing it lately: evidence that its data is served, beyond the health checks."""
@@ -115,6 +123,10 @@ class RecentCalls(BaseModel):
     violations: int = Field(description="Calls answered with records breaking the contract.")
     processes: int = Field(description="Gateway processes whose evidence is counted.")
     as_of: datetime = Field(description="When the freshest of those processes last wrote its evidence.")
+    operations: list[OperationCalls] = Field(
+        default_factory=list,
+        description="The calls and failures of each operation: a search failing every time among many good reads.",
+    )
 
 
 class DatabaseDetail(DatabaseConnection):
@@ -136,6 +148,18 @@ class DatabaseDetail(DatabaseConnection):
     checks: list[CheckRecord]
 
 
+def shared_operations(rows: Iterable[AxisEvidence], counts: dict[str, list[int]] | None = None) -> dict[str, list[int]]:
+    """The calls and failures of each operation (``[calls, failures]``) of the processes' evidence ``rows``, added
+    to ``counts``; an entry that is not two integers (written by another version) is left out."""
+    totals = counts if counts is not None else {}
+    for row in rows:
+        for operation, shared in (row.operations or {}).items():
+            if isinstance(shared, list) and len(shared) == 2 and all(type(n) is int for n in shared):
+                total = totals.setdefault(operation, [0, 0])
+                total[0], total[1] = total[0] + shared[0], total[1] + shared[1]
+    return totals
+
+
 async def recent_calls(session: AsyncSession, database_id: str, fresh_seconds: float | None) -> RecentCalls | None:
     """The calls of ``database_id`` in the windows of the processes that shared their evidence in the last
     ``fresh_seconds`` (every row stored when ``None``)."""
@@ -148,6 +172,7 @@ async def recent_calls(session: AsyncSession, database_id: str, fresh_seconds: f
     calls = sum(row.calls for row in rows)
     failed = sum(row.failures for row in rows)
     violations = sum(row.violations for row in rows)
+    by_operation = shared_operations(rows)
     return RecentCalls(
         calls=calls,
         answered=max(0, calls - failed - violations),
@@ -155,6 +180,7 @@ async def recent_calls(session: AsyncSession, database_id: str, fresh_seconds: f
         violations=violations,
         processes=len(rows),
         as_of=max(row.updated_at for row in rows),
+        operations=[OperationCalls(operation=op, calls=n, failed=f) for op, (n, f) in sorted(by_operation.items())],
     )
 
 

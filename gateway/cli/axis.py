@@ -138,6 +138,9 @@ def detail_text(detail: DatabaseDetail) -> str:
             f"  real calls: {calls.answered} of {calls.calls} answered in the evidence window ({calls.failed} failed, "
             f"{calls.violations} broke the contract; {calls.processes} process(es), as of {_ago(calls.as_of)})"
         )
+        if calls.operations:
+            each = ", ".join(f"{op.operation} {op.calls} ({op.failed} failed)" for op in calls.operations)
+            lines.append(f"  by operation: {each}")
     lines.append(f"  last call answered well: {_ago(detail.last_answered)}")
     if detail.checks:
         lines += ["", "  recent checks (newest first):"]

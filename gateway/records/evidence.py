@@ -9,8 +9,9 @@ import math
 import time
 from array import array
 from collections import OrderedDict, deque
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 #: How many broken records' keys (hashes) a connection's evidence remembers, at most.
 MAX_REMEMBERED_VIOLATIONS = 10_000
@@ -25,14 +26,41 @@ def p95(latencies: Sequence[float]) -> float | None:
 
 
 @dataclass(frozen=True, slots=True)
+class OperationWindow:
+    """The calls of one operation (``read``, ``search``) in a window, and how many failed."""
+
+    operation: str
+    calls: int
+    failures: int
+
+    @property
+    def error_ratio(self) -> float:
+        """Failed calls over calls (0 without calls)."""
+        return self.failures / self.calls if self.calls else 0.0
+
+
+def operation_windows(counts: Mapping[str, Sequence[int]]) -> tuple[OperationWindow, ...]:
+    """The windows of ``counts`` (operation -> ``[calls, failures]``), by operation name."""
+    return tuple(OperationWindow(operation, calls, failures) for operation, (calls, failures) in sorted(counts.items()))
+
+
+@dataclass(frozen=True, slots=True)
 class WindowSummary:
     """What the window holds: calls through the gateway, how many failed (sector system failures), how many were
-    answered with records breaking the contract, and the p95 latency of calls and good checks."""
+    answered with records breaking the contract, and the p95 latency of calls and good checks; ``operations``, the
+    calls and failures of each operation (a search failing every time is lost among many good reads otherwise)."""
 
     calls: int
     failures: int
     violations: int
     p95_seconds: float | None
+    operations: tuple[OperationWindow, ...] = ()
+
+    def failing_operation(self, min_calls: int, ratio: float) -> OperationWindow | None:
+        """The operation with at least ``min_calls`` calls whose share of failures is highest and at least
+        ``ratio``, if any."""
+        failing = [op for op in self.operations if op.calls >= min_calls and op.error_ratio >= ratio]
+        return max(failing, key=lambda op: op.error_ratio, default=None)
 
     @property
     def error_ratio(self) -> float:
@@ -143,8 +171,8 @@ class Evidence:
         #: contract. Kept beyond the window: the axis says since when a connection's calls fail.
         self.last_answered: float | None = None
         self._slice = slice_seconds
-        # [slice index, calls, failures, violations], oldest first
-        self._slices: deque[list[int]] = deque()
+        # [slice index, calls, failures, violations, {operation: [calls, failures]}], oldest first
+        self._slices: deque[list[Any]] = deque()
         # (when, latency seconds) of good calls and of checks, the newest max_latencies of each
         self._call_latencies = _Samples(max_latencies)
         self._check_latencies = _Samples(max_latencies)
@@ -185,10 +213,17 @@ class Evidence:
         return fresh
 
     def record_call(
-        self, latency_seconds: float | None, *, failed: bool, violation: bool, records: Collection[str] = ()
+        self,
+        latency_seconds: float | None,
+        *,
+        failed: bool,
+        violation: bool,
+        records: Collection[str] = (),
+        operation: str = "read",
     ) -> None:
-        """One call through the gateway and how it ended; ``records``: the keys of the records of a ``violation``
-        that broke the contract, when they are known (a record counted within the window counts no more)."""
+        """One call of ``operation`` through the gateway and how it ended; ``records``: the keys of the records of
+        a ``violation`` that broke the contract, when they are known (a record counted within the window counts no
+        more)."""
         now = self._clock()
         counted = violation and self._new_violation(now, records)
         index = math.floor(now / self._slice)
@@ -199,11 +234,16 @@ class Evidence:
             oldest = index - math.ceil(self._keep_seconds / self._slice)
             while slices and slices[0][0] < oldest:
                 slices.popleft()
-            current = [index, 0, 0, 0]
+            current = [index, 0, 0, 0, {}]
             slices.append(current)
         current[1] += 1
+        counts = current[4].get(operation)
+        if counts is None:
+            counts = current[4][operation] = [0, 0]
+        counts[0] += 1
         if failed:
             current[2] += 1
+            counts[1] += 1
         elif latency_seconds is not None:
             self._call_latencies.append(now, latency_seconds)
         if counted:
@@ -232,9 +272,16 @@ class Evidence:
             samples.drop_before(horizon)
         latest = heapq.merge(self._call_latencies, self._check_latencies)  # both in time order
         latencies = [latency for _, latency in latest]
+        operations: dict[str, list[int]] = {}
+        for piece in slices:
+            for operation, (calls, failures) in piece[4].items():
+                total = operations.setdefault(operation, [0, 0])
+                total[0] += calls
+                total[1] += failures
         return WindowSummary(
             calls=sum(s[1] for s in slices),
             failures=sum(s[2] for s in slices),
             violations=sum(s[3] for s in slices),
             p95_seconds=p95(latencies[-max_latencies:]),
+            operations=operation_windows(operations),
         )

@@ -97,10 +97,11 @@ class _UpstreamCall:
     """One call to the sector system: passes the database's circuit breaker (or raises :class:`CircuitOpen`),
     times the call into the latency histogram, counts its failures and tells the breaker how it went."""
 
-    __slots__ = ("_database", "_started", "_trial", "records", "skipped")
+    __slots__ = ("_database", "_operation", "_started", "_trial", "records", "skipped")
 
-    def __init__(self, database: Database, records: tuple[str, ...] = ()) -> None:
+    def __init__(self, database: Database, operation: str, records: tuple[str, ...] = ()) -> None:
         self._database = database
+        self._operation = operation
         self._started = 0.0
         self._trial = False
         self.skipped = 0
@@ -137,7 +138,9 @@ class _UpstreamCall:
             failed = isinstance(exc, UpstreamError) and exc.reason in FAILURE_REASONS
             database.circuit.record(failed=failed, trial=self._trial)
             violation = isinstance(exc, ContractViolation) or self.skipped > 0
-            database.evidence.record_call(elapsed, failed=failed, violation=violation, records=self.records)
+            database.evidence.record_call(
+                elapsed, failed=failed, violation=violation, records=self.records, operation=self._operation
+            )
         elif self._trial:
             database.circuit.release_trial()
         if unexpected is not None:
@@ -159,7 +162,7 @@ def _unexpected(database: Database, exc: Exception) -> UpstreamError:
 async def read_record(database: Database, record_id: str, context: RequestContext) -> Contract:
     """The record ``record_id`` of ``database``, read in ``context`` (connector errors propagate to the problem
     handlers)."""
-    with connector_call(context), _UpstreamCall(database, (record_id,)):
+    with connector_call(context), _UpstreamCall(database, "read", (record_id,)):
         return await database.connector.get(record_id)
 
 
@@ -173,7 +176,7 @@ async def search_records(
     is counted in ``gateway_upstream_errors_total{reason="contract_violation"}`` and logged with the rules it
     breaks (never its values or key, which may be personal data)."""
     inner = decode_cursor(database, query, cursor) if cursor else None
-    call = _UpstreamCall(database)
+    call = _UpstreamCall(database, "search")
     with connector_call(context), call:
         page = await database.connector.search(query, limit=limit, cursor=inner)
         call.skipped = len(page.skipped)

@@ -271,3 +271,5 @@ def test_the_detail_shows_the_real_calls_beside_the_checks(
     assert calls is not None
     assert (calls.calls, calls.answered, calls.failed, calls.violations, calls.processes) == (4, 1, 3, 0, 1)
     assert detail_text(detail).count("real calls: 1 of 4 answered in the evidence window (3 failed") == 1
+    assert [(op.operation, op.calls, op.failed) for op in calls.operations] == [("read", 4, 3)]
+    assert "  by operation: read 4 (3 failed)" in detail_text(detail)

@@ -11,9 +11,11 @@ import pytest
 
 from gateway.axis._states import CheckOutcome, ConnectionState, Tracker, after_check, overdue_since, p95
 from gateway.axis.catalogue import DEFAULT_CATALOGUE, CatalogueError, load_catalogue
+from gateway.axis.health import _combine
+from gateway.axis.models import AxisEvidence
 from gateway.core.settings import CircuitPolicy, HealthPolicy
 from gateway.records.circuit import CircuitBreaker, CircuitOpenError, CircuitState
-from gateway.records.evidence import Evidence, WindowSummary
+from gateway.records.evidence import Evidence, OperationWindow, WindowSummary
 
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 ENTRY = """
@@ -212,6 +214,47 @@ def test_calls_through_the_gateway_are_evidence() -> None:
     assert (failing.state, failing.cause) == (ConnectionState.DEGRADED, "error-ratio")
     too_few = after_check(tracker, GOOD, POLICY, _window([0.01], calls=4, failures=4), T0)
     assert too_few.state is ConnectionState.CONNECTED
+
+
+def test_one_operation_failing_among_good_ones_degrades_the_connection() -> None:
+    """Searches failing every time while many reads answer: the window's share of failures stays low, but the
+    connection is not connected for the callers of the search."""
+    now = [0.0]
+    evidence = Evidence(clock=lambda: now[0])
+    for _ in range(95):
+        evidence.record_call(0.01, failed=False, violation=False, operation="read")
+    for _ in range(5):
+        evidence.record_call(None, failed=True, violation=False, operation="search")
+    window = evidence.summary(300)
+    assert (window.calls, window.failures) == (100, 5)
+    assert [(op.operation, op.calls, op.failures) for op in window.operations] == [("read", 95, 0), ("search", 5, 5)]
+    policy = HealthPolicy(min_calls=5, degraded_error_ratio=0.2)
+    tracker = Tracker(state=ConnectionState.CONNECTED, since=T0, last_check=T0)
+    failing = after_check(tracker, GOOD, policy, window, T0)
+    assert (failing.state, failing.cause) == (ConnectionState.DEGRADED, "error-ratio")
+    assert failing.error == "5 of 5 search calls in 300 s failed"
+    # Too few searches to judge, or searches answering: connected.
+    few = HealthPolicy(min_calls=6, degraded_error_ratio=0.2)
+    assert after_check(tracker, GOOD, few, window, T0).state is ConnectionState.CONNECTED
+    for _ in range(30):
+        evidence.record_call(0.01, failed=False, violation=False, operation="search")
+    assert after_check(tracker, GOOD, policy, evidence.summary(300), T0).state is ConnectionState.CONNECTED
+
+
+def test_each_operation_adds_up_across_processes() -> None:
+    """The lease holder judges the calls of every process: one process's failing searches count with another's."""
+    own = WindowSummary(40, 0, 0, 0.01, (OperationWindow("read", 40, 0),))
+    others = [
+        AxisEvidence(
+            database_id="population", holder="b", calls=8, failures=6, operations={"search": [6, 6], "read": [2, 0]}
+        ),
+        AxisEvidence(database_id="population", holder="c", calls=3, failures=0, operations={"search": "garbled"}),
+        AxisEvidence(database_id="population", holder="d", calls=1, failures=0),  # from before operations were shared
+    ]
+    window, _circuit = _combine(own, CircuitState.CLOSED, others)
+    assert (window.calls, window.failures) == (52, 6)
+    assert [(op.operation, op.calls, op.failures) for op in window.operations] == [("read", 42, 0), ("search", 6, 6)]
+    assert window.failing_operation(5, 0.2) == OperationWindow("search", 6, 6)
 
 
 def test_the_evidence_window_is_a_time_window() -> None:
