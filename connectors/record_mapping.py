@@ -18,9 +18,17 @@ from jmespath.exceptions import JMESPathError
 from jmespath.visitor import TreeInterpreter
 
 from connectors.conversions import Converter
-from connectors.fields import FieldMapper
+from connectors.errors import UpstreamError
+from connectors.fields import ConversionFailed, FieldMapper
 
-__all__ = ["Getter", "RecordMapping", "check_jmespath", "compile_expression"]
+__all__ = [
+    "ExpressionFailed",
+    "Getter",
+    "RecordMapping",
+    "answer_expression",
+    "check_jmespath",
+    "compile_expression",
+]
 
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
@@ -67,6 +75,32 @@ def compile_expression(expression: str) -> Getter:
     return search
 
 
+def answer_expression(expression: str) -> Getter:
+    """:func:`compile_expression` for reading a sector system's answer: where JMESPath raises (a function given a
+    value of another type than it takes), :class:`ExpressionFailed`, a connector error, rather than JMESPath's."""
+    get = compile_expression(expression)
+
+    def search(value: Any) -> Any:
+        try:
+            return get(value)
+        except JMESPathError as exc:
+            raise ExpressionFailed(type(exc).__name__) from None
+
+    return search
+
+
+class ExpressionFailed(UpstreamError):
+    """A configured JMESPath expression cannot be evaluated on the sector system's answer: a function of it was
+    given a value of another type (``join(' ', ten)`` where ``ten`` is a text, ``length`` of a number). The message
+    names the JMESPath error, never the value."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(
+            f"the sector system's answer does not fit a JMESPath expression of the configuration ({kind})",
+            reason="protocol",
+        )
+
+
 class RecordMapping:
     """Maps one JSON record of the sector API to contract data (field expressions, then value maps or
     conversions: :mod:`connectors.conversions`)."""
@@ -80,7 +114,10 @@ class RecordMapping:
         naive_timezone: str,
         conversions: Mapping[str, Converter] | None = None,
     ) -> None:
-        self._getters = {expression: compile_expression(expression) for expression in set(fields.values())}
+        self._getters = {expression: answer_expression(expression) for expression in set(fields.values())}
+        self._paths: dict[str, list[str]] = {}
+        for path, expression in fields.items():
+            self._paths.setdefault(expression, []).append(path)
         self._fields = FieldMapper(
             fields,
             value_maps,
@@ -91,8 +128,24 @@ class RecordMapping:
 
     def to_data(self, record: Any) -> dict[str, Any]:
         """The contract data of ``record`` (missing and null values left out); :class:`ConversionFailed` when a
-        field's conversion cannot read its value."""
-        return self._fields.to_data({expression: get(record) for expression, get in self._getters.items()})
+        field's conversion cannot read its value, or its expression cannot be evaluated on the record."""
+        values: dict[str, Any] = {}
+        unreadable: list[str] = []
+        for expression, get in self._getters.items():
+            try:
+                values[expression] = get(record)
+            except ExpressionFailed:
+                values[expression] = None
+                unreadable += [
+                    f"{path}: its expression cannot be evaluated on this record" for path in self._paths[expression]
+                ]
+        if not unreadable:
+            return self._fields.to_data(values)
+        try:
+            data = self._fields.to_data(values)
+        except ConversionFailed as exc:
+            raise ConversionFailed(unreadable + exc.errors, exc.data) from None
+        raise ConversionFailed(unreadable, data)
 
     def to_stored(self, path: str, value: Any) -> Any:
         """The API's form of a contract value (the inverse of the field's value map or conversion, if any)."""

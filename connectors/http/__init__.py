@@ -11,7 +11,9 @@ An adapter imports this package, never another adapter (``lint-imports`` checks 
 """
 
 from .client import (
+    ACCEPTED_ENCODINGS,
     Answer,
+    AnswerTooLarge,
     AsyncClient,
     Engine,
     HttpClient,
@@ -32,7 +34,9 @@ from .failures import Failure, from_exception, from_response, from_status, parse
 from .retry import Retrier, backoff_delay
 
 __all__ = [
+    "ACCEPTED_ENCODINGS",
     "Answer",
+    "AnswerTooLarge",
     "AsyncClient",
     "BearerAuth",
     "ConfigModel",

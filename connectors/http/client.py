@@ -8,7 +8,8 @@ httpx``, and the SOAP adapter, whose zeep transport speaks httpx). Either way: T
 (:func:`ssl_context`), the connection pool's limit, no proxy or netrc from the environment, no redirects followed,
 no cookies kept. :func:`http_client` builds the ``httpx.AsyncClient`` of a connector (an :class:`AsyncClient`,
 whose answers hold no reference cycle once read); :func:`read_limited` reads a streamed httpx answer up to the
-limit and :func:`close_streamed` closes it; :func:`json_body` parses a JSON body; :func:`call_deadline` and
+limit, undoing its content coding itself piece by piece (a compressed "bomb" is never expanded past the limit),
+and :func:`close_streamed` closes it; :func:`json_body` parses a JSON body; :func:`call_deadline` and
 :func:`attempt_timeout` turn the call's deadline into timeouts. Importing this module keeps httpx's per-request log
 lines out of the logs (:func:`without_request_lines`).
 """
@@ -21,7 +22,8 @@ import functools
 import logging
 import re
 import ssl
-from collections.abc import Collection, Mapping
+import zlib
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -35,7 +37,9 @@ from connectors.errors import UpstreamError, UpstreamTimeout
 from .config import HttpConnectorConfig
 
 __all__ = [
+    "ACCEPTED_ENCODINGS",
     "Answer",
+    "AnswerTooLarge",
     "AsyncClient",
     "Engine",
     "HttpClient",
@@ -142,6 +146,8 @@ def http_client(
     verify = verify or ssl_context(config.ca_bundle)
     limits = httpx.Limits(max_connections=config.max_connections, max_keepalive_connections=config.max_connections)
     transport = httpx.AsyncHTTPTransport(verify=verify, limits=limits, trust_env=False)
+    # Only the codings read_limited undoes, whatever decoders httpx finds installed (brotli, zstandard).
+    options["headers"] = {"Accept-Encoding": ACCEPTED_ENCODINGS, **dict(options.get("headers") or {})}
     return AsyncClient(transport=transport, follow_redirects=False, trust_env=False, **options)
 
 
@@ -164,23 +170,115 @@ def attempt_timeout(config: HttpConnectorConfig, deadline: float, label: str) ->
     return httpx.Timeout(remaining, connect=min(config.connect_timeout_seconds, remaining))
 
 
+class AnswerTooLarge(UpstreamError):
+    """An answer larger than the connector's ``max_response_bytes`` (as sent, or once its content coding is undone)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, reason="protocol")
+
+
 def _too_large(limit: int, label: str) -> UpstreamError:
-    return UpstreamError(f"{label}: the answer is larger than {limit} bytes", reason="protocol")
+    return AnswerTooLarge(f"{label}: the answer is larger than {limit} bytes")
+
+
+#: The content codings the gateway asks for (``Accept-Encoding``) and undoes itself, piece by piece.
+ACCEPTED_ENCODINGS = "gzip, deflate"
+
+#: The most a content coding gives at once: a compressed answer is never expanded in one go.
+_PIECE = 64 * 1024
+_GZIP_WBITS = zlib.MAX_WBITS | 16
+_MAX_CODINGS = 4  # "gzip, gzip, ..." nested deeper than this is no real server's answer
+_MAX_MEMBERS = 1024  # gzip members in one answer
+
+
+class _Inflater:
+    """Undoes one content coding (``gzip``, ``deflate``) of a body fed chunk by chunk, yielding at most
+    :data:`_PIECE` bytes at a time: a "zip bomb" (a few kilobytes that expand to gigabytes) is never expanded
+    beyond what the reader asks for. (httpx's own decoders expand each chunk whole: a 64 KiB chunk can become
+    64 MiB, and ``gzip, gzip`` gigabytes.)"""
+
+    def __init__(self, coding: str, label: str) -> None:
+        self._gzip = coding in {"gzip", "x-gzip"}
+        self._label = label
+        self._inflate = zlib.decompressobj(_GZIP_WBITS if self._gzip else zlib.MAX_WBITS)
+        self._started = False
+        self._members = 1
+
+    def _broken(self) -> UpstreamError:
+        return UpstreamError(f"{self._label}: the answer's compressed body is corrupt", reason="protocol")
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        """The decoded pieces of the next chunk ``data`` of the coded body."""
+        if not data:
+            return
+        if not self._started:
+            self._started = True
+            if not self._gzip and data[0] & 0x0F != 8:  # a raw deflate stream, without zlib's header (as IIS sends)
+                self._inflate = zlib.decompressobj(-zlib.MAX_WBITS)
+        while True:
+            inflate = self._inflate
+            if inflate.eof:
+                if not (self._gzip and data):
+                    return  # what follows the end of a deflate stream is ignored (as httpx and aiohttp do)
+                self._members += 1
+                if self._members > _MAX_MEMBERS:
+                    raise self._broken()
+                inflate = self._inflate = zlib.decompressobj(_GZIP_WBITS)
+            try:
+                piece = inflate.decompress(data, _PIECE)
+            except zlib.error:
+                raise self._broken() from None
+            if piece:
+                yield piece
+            data = inflate.unused_data if inflate.eof else inflate.unconsumed_tail
+            if not data and (inflate.eof or len(piece) < _PIECE):
+                return
+
+    def finish(self) -> None:
+        """Raise the error of a coded body that ended before its compressed stream did (nothing fed is no body)."""
+        if self._started and not self._inflate.eof:
+            raise UpstreamError(f"{self._label}: the answer's compressed body is incomplete", reason="protocol")
+
+
+def _inflaters(content_encoding: str | None, label: str) -> list[_Inflater]:
+    """The decoders of an answer's ``Content-Encoding``, in the order to apply them (the last coding first)."""
+    codings = [c.strip().lower() for c in (content_encoding or "").split(",")]
+    codings = [c for c in codings if c and c != "identity"]
+    if len(codings) > _MAX_CODINGS or any(c not in {"gzip", "x-gzip", "deflate"} for c in codings):
+        raise UpstreamError(f"{label}: the answer's content coding is not supported", reason="protocol")
+    return [_Inflater(coding, label) for coding in reversed(codings)]
+
+
+def _decoded(inflaters: list[_Inflater], data: bytes) -> Iterator[bytes]:
+    if not inflaters:
+        yield data
+        return
+    for piece in inflaters[0].feed(data):
+        yield from _decoded(inflaters[1:], piece)
 
 
 async def read_limited(response: httpx.Response, limit: int, label: str) -> bytes:
-    """The body of a streamed ``response``, refused (an :class:`UpstreamError`) when it declares or turns out to
-    be larger than ``limit`` bytes. The caller closes the response."""
+    """The body of a streamed ``response``, its content coding (``gzip``, ``deflate``) undone, refused (an
+    :class:`AnswerTooLarge`) when it declares or turns out to be larger than ``limit`` bytes, as sent or decoded;
+    any other coding, or a corrupt compressed body, is a protocol :class:`UpstreamError`. The body is read raw and
+    decoded here, piece by piece, never more than the limit at once. The caller closes the response."""
     declared = response.headers.get("Content-Length")
     if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit, label)
+    inflaters = _inflaters(response.headers.get("Content-Encoding"), label)
     chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > limit:
+    received = size = 0
+    async for chunk in response.aiter_raw():
+        received += len(chunk)
+        if received > limit:
             raise _too_large(limit, label)
-        chunks.append(chunk)
+        for piece in _decoded(inflaters, chunk):
+            size += len(piece)
+            if size > limit:
+                raise _too_large(limit, label)
+            chunks.append(piece)
+    for inflater in inflaters:
+        inflater.finish()
     return b"".join(chunks)
 
 

@@ -131,9 +131,9 @@ def parse_retry_after(value: str | None) -> float | None:
         return float(value)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        return max(0.0, when.timestamp() - time.time())
+    except (TypeError, ValueError, IndexError, OverflowError):  # a year no date holds: no wait to honour
         return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def from_response(status: int, headers: Mapping[str, str], label: str, *, retry: frozenset[int]) -> Failure:

@@ -187,7 +187,8 @@ class PlatformSession:
         except orjson.JSONDecodeError:
             raise UpstreamError(f"{self.label}: the platform's token answer is not JSON", reason="protocol") from None
         value = dotted(body, config.token_at())
-        if not isinstance(value, str) or not value or not value.isprintable():
+        # It goes in a header: ASCII text only (a line break or an accented letter would fail the call, not send it).
+        if not isinstance(value, str) or not value or not (value.isascii() and value.isprintable()):
             raise UpstreamRefused(f"{self.label}: the platform issued no token (HTTP 200 without one)")
         expires_in = dotted(body, config.expires_in_at())
         lifetime = (

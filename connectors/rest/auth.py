@@ -122,6 +122,8 @@ class OAuth2Authenticator(Authenticator):
         token_type = str(body.get("token_type", "Bearer")) if isinstance(body, dict) else ""
         if not isinstance(access_token, str) or not access_token or token_type.lower() != "bearer":
             raise TokenRefused(0)
+        if not (access_token.isascii() and access_token.isprintable()):
+            raise TokenRefused(0)  # it goes in a header: ASCII text only (no line breaks, no other characters)
         expires_in = body.get("expires_in")
         lifetime = (
             float(expires_in)

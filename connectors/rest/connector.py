@@ -23,7 +23,7 @@ from connectors.base import (
 from connectors.fields import ConversionFailed
 from connectors.http import json_body
 from connectors.mapped import MappedConnector
-from connectors.record_mapping import Getter, RecordMapping, compile_expression
+from connectors.record_mapping import Getter, RecordMapping, answer_expression
 from contracts import Contract, ContractQuery
 
 from .auth import make_authenticator
@@ -52,17 +52,17 @@ class RestConnector(MappedConnector[RestConnectorConfig, RecordMapping]):
 
     def __init__(self, config: RestConnectorConfig) -> None:
         super().__init__(config)
-        self._record = compile_expression(config.get.record)
-        self._not_found = compile_expression(config.get.not_found_when) if config.get.not_found_when else None
-        self._get_error = compile_expression(config.get.error_when) if config.get.error_when else None
+        self._record = answer_expression(config.get.record)
+        self._not_found = answer_expression(config.get.not_found_when) if config.get.not_found_when else None
+        self._get_error = answer_expression(config.get.error_when) if config.get.error_when else None
         self._paginator: Paginator | None = None
         self._items: Getter | None = None
         self._search_error: Getter | None = None
         if config.search is not None:
             self._paginator = make_paginator(config.search, config.base_url, self.slug)
-            self._items = compile_expression(config.search.items)
+            self._items = answer_expression(config.search.items)
             if config.search.error_when:
-                self._search_error = compile_expression(config.search.error_when)
+                self._search_error = answer_expression(config.search.error_when)
         authenticator = make_authenticator(config.auth)
         # -- axis profile: the platform's authentication, metadata and envelope (connectors/rest/platform.py) --
         self._platform = RestPlatform(config.axis, label=self.slug) if config.axis is not None else None

@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, urljoin, urlsplit
 import orjson
 
 from connectors.errors import BadQuery, UpstreamError
-from connectors.record_mapping import Getter, compile_expression
+from connectors.record_mapping import Getter, answer_expression
 
 from .client import Answer
 from .config import (
@@ -127,7 +127,7 @@ class Paginator(ABC):
 
     @staticmethod
     def _total_getter(expression: str | None) -> Getter | None:
-        return compile_expression(expression) if expression is not None else None
+        return answer_expression(expression) if expression is not None else None
 
     @staticmethod
     def _total(getter: Getter | None, body: Any) -> int | None:
@@ -224,7 +224,7 @@ class TokenPaginator(Paginator):
         super().__init__(endpoint, base_url, label)
         assert isinstance(endpoint.pagination, CursorPagination)
         self.style_config = endpoint.pagination
-        self._next = compile_expression(self.style_config.next_cursor)
+        self._next = answer_expression(self.style_config.next_cursor)
 
     def request(self, position: Position, filters: Mapping[str, str]) -> Request:
         """The first page without a token; the others with theirs."""

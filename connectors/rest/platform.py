@@ -17,7 +17,7 @@ import orjson
 from connectors.errors import UpstreamError
 from connectors.http import HttpClient, from_status, json_body
 from connectors.platform import AxisProfile, PlatformSession
-from connectors.record_mapping import compile_expression
+from connectors.record_mapping import answer_expression
 
 from .auth import Authenticator
 from .client import Answer
@@ -60,11 +60,11 @@ class RestPlatform:
         self.label = label
         envelope = profile.envelope
         self._statuses = tuple(envelope.statuses) if envelope is not None else ()
-        self._code = compile_expression(envelope.result_code) if envelope is not None else None
+        self._code = answer_expression(envelope.result_code) if envelope is not None else None
         self._correlation = (
-            compile_expression(envelope.correlation_id) if envelope is not None and envelope.correlation_id else None
+            answer_expression(envelope.correlation_id) if envelope is not None and envelope.correlation_id else None
         )
-        self._payload = compile_expression(envelope.payload) if envelope is not None and envelope.payload else None
+        self._payload = answer_expression(envelope.payload) if envelope is not None and envelope.payload else None
 
     def authenticator(self, inner: Authenticator) -> PlatformAuthenticator:
         """``inner`` with the platform's headers added."""

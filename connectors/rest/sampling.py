@@ -13,7 +13,7 @@ from jmespath.exceptions import JMESPathError
 from pydantic import Field, field_validator
 
 from connectors.errors import UpstreamError
-from connectors.record_mapping import compile_expression
+from connectors.record_mapping import answer_expression
 from connectors.sampling import Pacer, SamplePolicy, raw_data, records_of, sample_pages
 
 if TYPE_CHECKING:
@@ -75,9 +75,9 @@ class RestSampler:
         self.connector = connector
         self.listing = listing
         self.pacer = Pacer(listing.requests_per_second)
-        self._items = compile_expression(listing.items)
-        self._total = compile_expression(listing.total) if listing.total else None
-        self._error = compile_expression(listing.error_when) if listing.error_when else None
+        self._items = answer_expression(listing.items)
+        self._total = answer_expression(listing.total) if listing.total else None
+        self._error = answer_expression(listing.error_when) if listing.error_when else None
 
     async def _page(self, index: int, size: int) -> tuple[Sequence[Any], int | None]:
         listing, connector = self.listing, self.connector

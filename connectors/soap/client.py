@@ -20,6 +20,7 @@ import random
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import zeep
@@ -28,10 +29,12 @@ from lxml import etree
 from zeep.transports import AsyncTransport
 from zeep.wsdl.utils import etree_to_string
 from zeep.wsse.username import UsernameToken
+from zeep.xsd.types import builtins as zeep_builtins
 
 from connectors.context import current_context, forwarded_headers
 from connectors.errors import BadQuery, RecordNotFound, UpstreamError, UpstreamTimeout
 from connectors.http import (
+    AnswerTooLarge,
     Failure,
     HttpClient,
     Retrier,
@@ -52,7 +55,14 @@ from .config import BasicAuth, BearerAuth, SoapConnectorConfig, UsernameTokenAut
 from .envelope import Envelope, fault_error, parse_envelope
 from .platform import SoapPlatform
 
-__all__ = ["Binding", "LimitedTransport", "SoapClient"]
+__all__ = [
+    "MAX_EXPANDED_DEPTH",
+    "MAX_EXPANDED_ELEMENTS",
+    "Binding",
+    "LimitedTransport",
+    "SoapClient",
+    "check_references",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +76,29 @@ class _Silenced(logging.Filter):
 
 without_request_lines("zeep.transports")  # it logs the envelopes it sends, which may hold personal data
 logging.getLogger("zeep.xsd.types.simple").addFilter(_Silenced())
+
+
+class _XsdBoolean(zeep_builtins.Boolean):
+    """``xs:boolean`` as XSD defines it: ``true``, ``1``, ``false``, ``0`` (whitespace collapsed), anything else
+    refused (a ``ValueError``, on which zeep reads the element as absent). zeep's own reads every other text (``True``,
+    ``TRUE``, ``yes``) as false: a record saying the opposite of what the service sent (``CoAnTich``, "has a
+    criminal record", served as false)."""
+
+    def pythonvalue(self, value: Any, schema: Any = None) -> Any:
+        # XSD's whitespace "collapse": nothing else is left around the value.
+        text = value.strip(" \t\r\n") if isinstance(value, str) else value
+        if text in {"true", "1"}:
+            return True
+        if text in {"false", "0"}:
+            return False
+        raise ValueError("not an xs:boolean")  # zeep reads the element as absent
+
+
+# The types every zeep schema registers as XSD's own when it is made (zeep.xsd.schema.Schema): ours for
+# xs:boolean, in every WSDL the gateway reads.
+_BUILTIN_TYPES: list[type[Any]] = zeep_builtins._types
+if zeep_builtins.Boolean in _BUILTIN_TYPES:
+    _BUILTIN_TYPES[_BUILTIN_TYPES.index(zeep_builtins.Boolean)] = _XsdBoolean
 
 
 class _Bearer(httpx.Auth):
@@ -119,7 +152,64 @@ class LimitedTransport(AsyncTransport):
             content = await read_limited(response, self.max_bytes, self.label)
         finally:
             await close_streamed(response)
-        return httpx.Response(response.status_code, headers=response.headers, content=content, request=request)
+        # The body is decoded already: without its coding and length, httpx does not decode it a second time.
+        kept = [
+            (name, value)
+            for name, value in response.headers.multi_items()
+            if name.lower() not in {"content-encoding", "content-length", "transfer-encoding"}
+        ]
+        return httpx.Response(response.status_code, headers=kept, content=content, request=request)
+
+
+#: The most elements an answer may hold once zeep has replaced its SOAP-encoding references (``href="#id"``) by
+#: copies of what they point at: four times those it holds (an object referred to from a few places), at least
+#: ten thousand, at most this; and the deepest it may be then.
+MAX_EXPANDED_ELEMENTS = 200_000
+MAX_EXPANDED_DEPTH = 200
+_EXPANSION = 4
+_EXPANDED_FLOOR = 10_000
+
+
+def check_references(body: etree._Element, label: str) -> None:
+    """Refuse (a protocol :class:`UpstreamError`) an answer whose SOAP-encoding references would expand beyond
+    four times its elements (at least 10,000, at most :data:`MAX_EXPANDED_ELEMENTS`) or
+    :data:`MAX_EXPANDED_DEPTH` levels, or refer to themselves.
+
+    zeep reads an RPC-style answer by copying, for each ``href="#id"``, the Body's child of that ``id`` in its
+    place (``zeep.wsdl.messages.multiref``), recursively, in the event loop: a few hundred bytes whose references
+    each point twice at the next (a "billion laughs" of references) would make it copy millions of elements,
+    blocking every call of the gateway past any deadline, and a reference to itself would never end."""
+    targets = {str(child.get("id")): child for child in body if isinstance(child.tag, str) and child.get("id")}
+    if not targets:
+        return
+    held = sum(1 for element in body.iter() if isinstance(element.tag, str))
+    cap = min(MAX_EXPANDED_ELEMENTS, max(_EXPANSION * held, _EXPANDED_FLOOR))
+    sizes: dict[str, int] = {}  # elements below a target (its own children, expanded)
+    open_ids: set[str] = set()
+
+    def refuse(what: str) -> UpstreamError:
+        return UpstreamError(f"{label}: the answer's references {what}", reason="protocol")
+
+    def below(element: etree._Element, depth: int) -> int:
+        if depth > MAX_EXPANDED_DEPTH:
+            raise refuse(f"nest deeper than {MAX_EXPANDED_DEPTH} levels")
+        href = element.get("href") or ""
+        target = targets.get(href[1:]) if href.startswith("#") else None
+        if target is None:
+            return sum(1 + below(child, depth + 1) for child in element if isinstance(child.tag, str))
+        key = href[1:]
+        if key not in sizes:
+            if key in open_ids:
+                raise refuse("refer to themselves")
+            open_ids.add(key)
+            sizes[key] = sum(1 + below(child, depth + 1) for child in target if isinstance(child.tag, str))
+            open_ids.discard(key)
+        if sizes[key] > cap:
+            raise refuse(f"expand to more than {cap} elements")
+        return sizes[key]
+
+    if below(body, 0) > cap:
+        raise refuse(f"expand to more than {cap} elements")
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +228,17 @@ def _http_auth(config: SoapConnectorConfig) -> httpx.Auth | None:
         case BearerAuth(token=token):
             return _Bearer(token.get_secret_value())
     return None
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """The origin of an http(s) URL: scheme, host and port (the scheme's default when it names none)."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1  # not a port: matches no other origin
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port if port is not None else default
 
 
 #: The statuses SOAP sends its faults with: 500 (SOAP 1.1, and SOAP 1.2's receiver), 400 (SOAP 1.2's sender).
@@ -222,7 +323,7 @@ class SoapClient:
             except TimeoutError:  # it kept coming: a WSDL without end, or one dripping in
                 message = f"{self._label}: the WSDL did not end within {seconds:g} s"
                 raise UpstreamError(message, reason="protocol") from None
-            except UpstreamError:  # read_limited's one error: too large
+            except AnswerTooLarge:
                 raise UpstreamError(
                     f"{self._label}: the WSDL is larger than {limit} bytes", reason="protocol"
                 ) from None
@@ -259,6 +360,14 @@ class SoapClient:
         address = config.address or (port.binding_options or {}).get("address")
         if not isinstance(address, str) or not address.startswith(("http://", "https://")):
             raise UpstreamError(f"{self._label}: the WSDL names no http(s) address for the port", reason="protocol")
+        if config.address is None and "://" in config.wsdl and _origin(address) != _origin(config.wsdl):
+            # The credentials and the records' keys go where the address points: a WSDL served over the network
+            # (altered, or naming an internal host) does not send them to another host, port or scheme.
+            raise UpstreamError(
+                f"{self._label}: the WSDL names an address on another host, port or scheme than the WSDL's own; "
+                "set 'address' to call it",
+                reason="protocol",
+            )
         operations = [config.get.operation]
         operations += [op.operation for op in (config.search, config.ping) if op is not None]
         for name in operations:
@@ -495,9 +604,10 @@ class SoapClient:
     def deserialize(self, operation: str, envelope: Envelope) -> Any:
         """The operation's result as zeep builds it from the WSDL's types (for ``zeep`` mapping), after a call."""
         assert self._bound is not None, "deserialize() follows call()"
+        check_references(envelope.body, self._label)
         try:
             return self._bound.binding.get(operation).process_reply(envelope.root)
-        except (zeep.exceptions.Error, etree.LxmlError, ValueError, TypeError) as exc:
+        except (zeep.exceptions.Error, etree.LxmlError, ValueError, TypeError, ArithmeticError) as exc:
             raise UpstreamError(
                 f"{self._label}: the answer does not fit the WSDL ({type(exc).__name__})", reason="protocol"
             ) from None

@@ -226,8 +226,9 @@ class SoapConnectorConfig(HttpConnectorConfig):
     """A SOAP sector service: its WSDL, authentication, the operations that read and search, and the mapping.
 
     The WSDL is read once (from ``wsdl``, a URL or a local file) on the first call, within ``wsdl_timeout_seconds``
-    and ``max_response_bytes``; calls go to the address it names, or to ``address`` (required through the
-    platform, ``axis``), over one pooled HTTP client with TLS verification on (``ca_bundle`` adds a private CA).
+    and ``max_response_bytes``; calls go to the address it names (on the WSDL URL's own scheme, host and port when
+    the WSDL is fetched over the network), or to ``address`` (required through the platform, ``axis``), over one
+    pooled HTTP client with TLS verification on (``ca_bundle`` adds a private CA).
     Answers are parsed with DTDs and entity declarations refused, then mapped field by field, either with
     XPath over the SOAP Body (``mapping: xpath``: every value is the text the service sent) or with JMESPath
     over the objects zeep builds from the WSDL's types (``mapping: zeep``). Every call (and the health probe)
@@ -247,7 +248,8 @@ class SoapConnectorConfig(HttpConnectorConfig):
         title="Address",
         description=(
             "``http(s)://`` endpoint to call instead of the WSDL's ``soap:address`` (a gateway, a proxy); required "
-            "with ``axis``: the platform's endpoint for the service, the only place its credentials go."
+            "with ``axis``: the platform's endpoint for the service, the only place its credentials go; and when a "
+            "WSDL fetched over the network names an address on another scheme, host or port than its own URL."
         ),
     )
     auth: SoapAuth = Field(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,7 +22,7 @@ from connectors.base import (
 )
 from connectors.fields import ConversionFailed
 from connectors.mapped import MappedConnector
-from connectors.record_mapping import Getter, RecordMapping, compile_expression
+from connectors.record_mapping import Getter, RecordMapping, answer_expression
 from connectors.sampling import raw_data
 from contracts import Contract, ContractQuery
 
@@ -58,6 +59,10 @@ def _set(arguments: dict[str, Any], path: str, value: Any) -> None:
     target[leaf] = value
 
 
+#: A total as a service may write it: ASCII digits, at most 18 (any count of records fits).
+_DIGITS = re.compile(r"[0-9]{1,18}")
+
+
 class SoapConnector(MappedConnector[SoapConnectorConfig, RecordMapping | XPathRecordMapping]):
     """Serves a contract from a SOAP sector service, configured without code.
 
@@ -85,7 +90,7 @@ class SoapConnector(MappedConnector[SoapConnectorConfig, RecordMapping | XPathRe
             expressions |= {"items": config.search.items, "total": config.search.total}
         try:
             if self._zeep:
-                self._jmespaths = {k: compile_expression(v) for k, v in expressions.items() if v is not None}
+                self._jmespaths = {k: answer_expression(v) for k, v in expressions.items() if v is not None}
             else:
                 namespaces = xpath_namespaces(config.namespaces)
                 self._xpaths = {k: compile_xpath(v, namespaces) for k, v in expressions.items() if v is not None}
@@ -247,7 +252,7 @@ class SoapConnector(MappedConnector[SoapConnectorConfig, RecordMapping | XPathRe
         total = self._evaluate("total", result)
         if not self._zeep:
             total = xpath_value(total)
-        if isinstance(total, str) and total.strip().isdigit():
+        if isinstance(total, str) and _DIGITS.fullmatch(total.strip()):  # not "²" nor 5,000 digits: int() fails
             total = int(total.strip())
         if isinstance(total, int) and not isinstance(total, bool) and total >= 0:
             return total

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field, field_validator
 
 from connectors.errors import UpstreamError
-from connectors.record_mapping import compile_expression
+from connectors.record_mapping import answer_expression
 from connectors.sampling import Pacer, SamplePolicy, sample_pages
 
 from .mapping import compile_xpath, xpath_namespaces, xpath_value
@@ -71,6 +71,10 @@ def _set(arguments: dict[str, Any], path: str, value: Any) -> None:
     target[leaf] = value
 
 
+#: A total as a service may write it: ASCII digits, at most 18.
+_DIGITS = re.compile(r"[0-9]{1,18}")
+
+
 class SoapSampler:
     """Takes the samples of one :class:`~connectors.soap.connector.SoapConnector` (one rate limit for all)."""
 
@@ -81,7 +85,7 @@ class SoapSampler:
         self._zeep = connector.config.mapping == "zeep"
         compile_one: Callable[[str], Callable[[Any], Any]]
         if self._zeep:
-            compile_one = compile_expression
+            compile_one = answer_expression
         else:
             namespaces = xpath_namespaces(connector.config.namespaces)
 
@@ -108,7 +112,7 @@ class SoapSampler:
             total = self._total(result)
             if not self._zeep:
                 total = xpath_value(total)
-            if isinstance(total, str) and total.strip().isascii() and total.strip().isdigit():
+            if isinstance(total, str) and _DIGITS.fullmatch(total.strip()):  # not 5,000 digits: int() would fail
                 total = int(total.strip())
             if not isinstance(total, int) or isinstance(total, bool) or total < 0:
                 raise UpstreamError(f"{connector.slug}: the listing's total is not a number", reason="protocol")
