@@ -19,7 +19,7 @@ COPY connectors ./connectors
 COPY gateway ./gateway
 RUN python -m build --wheel --outdir /dist \
  && python -m venv /opt/gateway \
- && /opt/gateway/bin/pip install --no-cache-dir "$(ls /dist/*.whl)[tracing]"
+ && /opt/gateway/bin/pip install --no-cache-dir "$(ls /dist/*.whl)[tracing,mysql]"
 # DEMO=true: the simulated sector systems too (the distribution axis-gateway-demo, package simulators).
 ARG DEMO=false
 COPY demo ./demo

@@ -39,6 +39,7 @@ class LandConnector(SqlConnector):
                 config.model_copy(update={"search_filters": filters}),
                 columns=self.mapping.columns,
                 key_column=config.fields[self.contract.record_key],
+                collation=self._executor.text_collation,
             )
 
     async def search(self, query: ContractQuery, *, limit: int, cursor: str | None = None) -> Page:

@@ -91,14 +91,11 @@ class SqlConnector(MappedConnector[SqlConnectorConfig, RowMapper]):
 
     def __init__(self, config: SqlConnectorConfig) -> None:
         super().__init__(config)
-        self._statements = Statements(
-            config, columns=self.mapping.columns, key_column=config.fields[self.contract.record_key]
-        )
         self._executor = self._make_executor()
+        key_column, collation = config.fields[self.contract.record_key], self._executor.text_collation
+        self._statements = Statements(config, columns=self.mapping.columns, key_column=key_column, collation=collation)
         self._writes = (
-            None
-            if config.writes is None
-            else Writes(config, config.writes, key_column=config.fields[self.contract.record_key])
+            None if config.writes is None else Writes(config, config.writes, key_column=key_column, collation=collation)
         )
         self._ledger_ready = False
 

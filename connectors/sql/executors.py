@@ -6,6 +6,9 @@ Statements are SQLAlchemy Core objects built once; how they run depends on the d
   and caches it per connection);
 * SQLite runs on ``sqlite3`` connections in a small thread pool, one thread hop per statement, files opened
   read-only, a statement past its deadline interrupted;
+* MariaDB and MySQL run through SQLAlchemy's asyncio engine and ``aiomysql`` (the extra ``axis-gateway[mysql]``),
+  in ``utf8mb4``, text compared exactly (``utf8mb4_bin``) whatever the columns' collation, a statement past its
+  deadline killed on the server;
 * every other database runs through SQLAlchemy's asyncio engine and its driver.
 
 The first two skip SQLAlchemy's per-call machinery, which costs more CPU than the query itself on the read path.
@@ -16,15 +19,18 @@ are logged at debug level only, never passed on.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 import os
+import re
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -33,7 +39,8 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.dialects.sqlite.pysqlite import dialect as sqlite_dialect
 from sqlalchemy.engine import URL, Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import Compiled
 
@@ -60,6 +67,10 @@ class PoolOptions:
 
 class Executor(ABC):
     """Runs statements on one database and returns rows that can be indexed by column name."""
+
+    text_collation: str | None = None
+    """The collation under which text is compared exactly, where the columns' own may ignore case and accents
+    (MariaDB's and MySQL's ``utf8mb4_general_ci``): ``None`` where the database compares text as it is stored."""
 
     def __init__(self, label: str) -> None:
         self.label = label
@@ -679,11 +690,252 @@ class SqlAlchemyExecutor(Executor):
         return "SERIALIZABLE" if self.engine.dialect.name == "sqlite" else "READ COMMITTED"
 
 
+# MariaDB and MySQL error numbers (the server's ER_*, the client library's CR_* from 2000 on).
+_MY_TIMEOUT = frozenset(
+    {
+        1205,  # ER_LOCK_WAIT_TIMEOUT
+        1213,  # ER_LOCK_DEADLOCK: the transaction was rolled back, worth another try
+        1317,  # ER_QUERY_INTERRUPTED
+        1969,  # ER_STATEMENT_TIMEOUT (MariaDB's max_statement_time)
+        3024,  # ER_QUERY_TIMEOUT (MySQL's max_execution_time)
+    }
+)
+_MY_READ_ONLY = frozenset(
+    {
+        1290,  # ER_OPTION_PREVENTS_STATEMENT: --read-only (a replica), --super-read-only
+        1792,  # ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION: a session or a transaction set read only
+        1836,  # ER_READ_ONLY_MODE: InnoDB in read-only mode
+    }
+)
+_MY_UNAVAILABLE = frozenset(
+    {
+        1040,  # ER_CON_COUNT_ERROR: too many connections
+        1044,  # ER_DBACCESS_DENIED_ERROR
+        1045,  # ER_ACCESS_DENIED_ERROR: an account it does not know, a wrong password
+        1049,  # ER_BAD_DB_ERROR: no such database
+        1053,  # ER_SERVER_SHUTDOWN
+        1129,  # ER_HOST_IS_BLOCKED
+        1130,  # ER_HOST_NOT_PRIVILEGED
+        1203,  # ER_TOO_MANY_USER_CONNECTIONS
+        1226,  # ER_USER_LIMIT_REACHED
+        1927,  # ER_CONNECTION_KILLED (MariaDB)
+        4031,  # ER_CLIENT_INTERACTION_TIMEOUT (MySQL: disconnected for inactivity)
+    }
+)
+_MY_STALE = frozenset({2006, 2013, 1927, 4031})
+"""A pooled connection the server closed while it was idle (``wait_timeout``, a restart): a read tries again once."""
+_MY_KEY_CONFLICTS = frozenset({1062, 1586})  # ER_DUP_ENTRY, ER_DUP_ENTRY_WITH_KEY_NAME
+_MY_REFUSED = frozenset(
+    {
+        1048,  # ER_BAD_NULL_ERROR
+        1264,  # ER_WARN_DATA_OUT_OF_RANGE
+        1292,  # ER_TRUNCATED_WRONG_VALUE: a date that is not one
+        1364,  # ER_NO_DEFAULT_FOR_FIELD
+        1366,  # ER_TRUNCATED_WRONG_VALUE_FOR_FIELD
+        1406,  # ER_DATA_TOO_LONG
+        1451,  # ER_ROW_IS_REFERENCED_2: a foreign key
+        1452,  # ER_NO_REFERENCED_ROW_2
+        3819,  # ER_CHECK_CONSTRAINT_VIOLATED (MySQL)
+        4025,  # ER_CONSTRAINT_FAILED (MariaDB's CHECK)
+    }
+)
+_MY_DRIVERS = ("aiomysql", "asyncmy")
+
+
+def _mysql_code(exc: BaseException) -> int | None:
+    """The error number of a MariaDB/MySQL driver error (wrapped by SQLAlchemy or not), if it has one."""
+    arguments = getattr(getattr(exc, "orig", exc), "args", ())
+    return arguments[0] if arguments and isinstance(arguments[0], int) else None
+
+
+_ISO_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})")
+
+
+def _mysql_value(value: Any) -> Any:
+    """A value to write as MariaDB and MySQL take it: an instant with its offset (``2025-10-01T08:30:00+07:00``,
+    as a contract gives it), which their ``DATETIME`` refuses, as the same instant in UTC without a zone (read back
+    as UTC); everything else as it is."""
+    if isinstance(value, str) and _ISO_INSTANT.fullmatch(value):
+        try:
+            return datetime.fromisoformat(value).astimezone(UTC).replace(tzinfo=None)
+        except ValueError:
+            return value
+    return value
+
+
+def _thread_id(driver_connection: Any) -> int | None:
+    """The server's id of a connection (``CONNECTION_ID()``), known since its handshake: no round trip."""
+    thread = getattr(driver_connection, "thread_id", None)
+    if callable(thread):
+        thread = thread()
+    return thread if isinstance(thread, int) else None
+
+
+class MySqlExecutor(SqlAlchemyExecutor):
+    """MariaDB and MySQL through SQLAlchemy's asyncio engine (``aiomysql``, or ``asyncmy`` when the URL names it).
+
+    * connections speak ``utf8mb4`` (unless the URL sets ``charset``), so Vietnamese text arrives whole;
+    * text is compared under ``utf8mb4_bin`` (:attr:`text_collation`): the usual ``utf8mb4_general_ci`` columns
+      would otherwise find ``Lê`` for ``Le`` and ``30A-1`` for ``30a-1``, where PostgreSQL and SQLite do not;
+    * a statement given up on (its deadline passed) has its connection dropped and killed on the server
+      (``KILL``, from a connection of its own): it does not run on, holding locks, after the caller has gone;
+    * a read on a pooled connection the server closed while idle (``wait_timeout``) is tried again once, and
+      connections are replaced after five minutes, as the PostgreSQL pool's are when idle;
+    * the server's error numbers say what failed: unreachable, timed out, read only, values refused, a failure.
+    """
+
+    text_collation = "utf8mb4_bin"
+
+    def __init__(self, url: URL, options: PoolOptions, label: str) -> None:
+        Executor.__init__(self, label)
+        if "+" not in url.drivername:  # mysql://, mariadb://: the asyncio driver
+            url = url.set(drivername=f"{url.get_backend_name()}+aiomysql")
+        if url.get_driver_name() == "aiomysql" and importlib.util.find_spec("aiomysql") is None:
+            raise ImportError("aiomysql is not installed: pip install 'axis-gateway[mysql]'")
+        if "charset" not in url.query:
+            url = url.update_query_dict({"charset": "utf8mb4"})
+        connect_args = {"connect_timeout": options.connect_timeout}
+        self.engine = create_async_engine(
+            url,
+            pool_size=options.size,
+            max_overflow=options.max_overflow,
+            pool_timeout=options.connect_timeout,
+            pool_recycle=300,
+            isolation_level="AUTOCOMMIT",
+            pool_reset_on_return=None,
+            connect_args=connect_args,
+        )
+        # Kills statements given up on: one connection at a time, opened when needed.
+        self._killer = create_async_engine(
+            url, poolclass=NullPool, isolation_level="AUTOCOMMIT", connect_args=connect_args
+        )
+        self._kills: set[asyncio.Task[None]] = set()
+        self._kill_seconds = options.connect_timeout + 5
+
+    async def close(self) -> None:
+        """Close every connection, once the statements given up on are killed (see :meth:`Executor.close`)."""
+        if self._kills:
+            await asyncio.wait(set(self._kills), timeout=self._kill_seconds)
+        await self.engine.dispose()
+        await self._killer.dispose()
+
+    @asynccontextmanager
+    async def _killed_if_cancelled(self, connection: AsyncConnection) -> AsyncIterator[None]:
+        """Run the block; if it is cancelled (its deadline passed) while the server works, drop the connection
+        (it is in the middle of an answer: never to be used again) and kill its statement on the server."""
+        raw = await connection.get_raw_connection()
+        thread = _thread_id(raw.driver_connection)
+        try:
+            yield
+        except asyncio.CancelledError:
+            await connection.invalidate()
+            if thread is not None:
+                task = asyncio.get_running_loop().create_task(self._kill(thread))
+                self._kills.add(task)
+                task.add_done_callback(self._kills.discard)
+            raise
+
+    async def _kill(self, thread: int) -> None:
+        try:
+            async with asyncio.timeout(self._kill_seconds):
+                async with self._killer.connect() as connection:
+                    await connection.exec_driver_sql(f"KILL {int(thread)}")
+        except (sa_exc.SQLAlchemyError, OSError, TimeoutError) as exc:
+            # 1094 (no such thread): the statement ended meanwhile.
+            logger.debug("%s: could not kill connection %d: %r", self.label, thread, exc)
+
+    def _translated(self, exc: BaseException) -> UpstreamError:
+        """The connector error of a driver error, by the server's error number."""
+        code = _mysql_code(exc)
+        if code in _MY_TIMEOUT:
+            return self.timed_out(exc)
+        if code in _MY_READ_ONLY:
+            return self.read_only(exc)
+        if (
+            code in _MY_UNAVAILABLE
+            or (code is not None and 2000 <= code < 3000)  # the client library's: no connection
+            or not isinstance(exc, sa_exc.DBAPIError)
+            or exc.connection_invalidated
+        ):
+            return self.unavailable(exc)
+        return self.failed(exc)
+
+    async def fetch(self, statement: Executable, params: Mapping[str, Any]) -> Sequence[Row]:
+        """All rows of ``statement`` run with ``params`` (see :meth:`Executor.fetch`)."""
+        for attempt in (1, 2):
+            try:
+                async with self.engine.connect() as connection, self._killed_if_cancelled(connection):
+                    result = await connection.execute(statement, dict(params))
+                    return result.mappings().all()
+            except sa_exc.DBAPIError as exc:
+                if attempt == 1 and exc.connection_invalidated and _mysql_code(exc) in _MY_STALE:
+                    logger.debug("%s: a pooled connection was closed by the server: %r", self.label, exc)
+                    continue
+                raise self._translated(exc) from None
+            except (OSError, sa_exc.TimeoutError) as exc:
+                raise self.unavailable(exc) from None
+            except sa_exc.SQLAlchemyError as exc:
+                raise self.failed(exc) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def execute_ddl(self, sql: str) -> None:
+        """Run one DDL statement on its own (see :meth:`Executor.execute_ddl`): MariaDB and MySQL commit around
+        DDL, so a transaction and its savepoint would end under it."""
+        try:
+            async with self.engine.connect() as connection, self._killed_if_cancelled(connection):
+                await connection.exec_driver_sql(sql)
+        except sa_exc.DBAPIError as exc:
+            raise self._translated(exc) from None
+        except (OSError, sa_exc.TimeoutError) as exc:
+            raise self.unavailable(exc) from None
+
+    async def transact_groups(self, groups: Sequence[Sequence[Step]]) -> list[StepFailed | SubmissionRejected | None]:
+        """Each group under its own savepoint, in one transaction (see :meth:`Executor.transact_groups`)."""
+        outcomes: list[StepFailed | SubmissionRejected | None] = []
+        try:
+            async with self.engine.connect() as pooled:
+                connection = await pooled.execution_options(isolation_level="READ COMMITTED")
+                async with connection.begin(), self._killed_if_cancelled(connection):
+                    for group in groups:
+                        try:
+                            async with connection.begin_nested():
+                                await self._run_group(connection, group)
+                        except (StepFailed, SubmissionRejected) as failed:
+                            outcomes.append(failed)
+                        else:
+                            outcomes.append(None)
+        except sa_exc.DBAPIError as exc:
+            raise self._translated(exc) from None
+        except (OSError, sa_exc.TimeoutError) as exc:
+            raise self.unavailable(exc) from None
+        except sa_exc.SQLAlchemyError as exc:
+            raise self.failed(exc) from None
+        return outcomes
+
+    async def _run_group(self, connection: Any, group: Sequence[Step]) -> None:
+        for index, step in enumerate(group):
+            try:
+                result = await connection.execute(step.statement, {k: _mysql_value(v) for k, v in step.params.items()})
+            except sa_exc.DBAPIError as exc:
+                code = _mysql_code(exc)
+                if code in _MY_KEY_CONFLICTS:
+                    raise StepFailed(index, conflict=True) from None
+                if code in _MY_REFUSED or isinstance(exc, sa_exc.IntegrityError | sa_exc.DataError):
+                    raise self.refused(exc) from None
+                raise
+            # The rows the key matched (SQLAlchemy asks for CLIENT.FOUND_ROWS), not only those whose values changed.
+            if step.one_row and result.rowcount != 1:
+                raise StepFailed(index, conflict=False, rows=max(result.rowcount, 0))
+
+
 def make_executor(url: URL, options: PoolOptions, label: str) -> Executor:
-    """The executor for ``url``: asyncpg for PostgreSQL, sqlite3 threads for SQLite files, else SQLAlchemy."""
+    """The executor for ``url``: asyncpg for PostgreSQL, sqlite3 threads for SQLite files, aiomysql for MariaDB and
+    MySQL, else SQLAlchemy."""
     backend, driver = url.get_backend_name(), url.get_driver_name()
     if backend == "postgresql" and driver in ("asyncpg", "psycopg2", "psycopg", "pg8000"):
         return AsyncpgExecutor(url, options, label)
+    if backend in ("mysql", "mariadb") and ("+" not in url.drivername or driver in _MY_DRIVERS):
+        return MySqlExecutor(url, options, label)
     if is_sqlite(url) and sqlite_file(url) is not None:
         return SqliteExecutor(url, options, label)
     return SqlAlchemyExecutor(url, options, label)

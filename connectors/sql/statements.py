@@ -6,7 +6,19 @@ import re
 from collections.abc import Collection, Mapping
 from typing import Any, Literal
 
-from sqlalchemy import BindParameter, ColumnElement, Integer, Select, bindparam, column, func, select, table
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    collate,
+    column,
+    func,
+    select,
+    table,
+)
 
 from ..errors import BadQuery
 from .config import SqlConnectorConfig
@@ -32,10 +44,33 @@ def to_case(value: str, case: Literal["title", "upper", "lower"] | None) -> str:
     return value
 
 
-class Statements:
-    """Get, ping and search statements. Search statements are built once per combination of filters used."""
+def equals(col: ColumnElement[Any], parameter: BindParameter[Any], collation: str | None) -> ColumnElement[bool]:
+    """``col = parameter``; under ``collation`` too when given (:attr:`Executor.text_collation`): the plain
+    comparison lets the database use the column's index, the second keeps only the rows equal as stored (not
+    merely equal under a collation that ignores case and accents)."""
+    if collation is None:
+        return col == parameter
+    return and_(col == parameter, col == collate(parameter, collation))
 
-    def __init__(self, config: SqlConnectorConfig, *, columns: Collection[str], key_column: str) -> None:
+
+def starts_with(col: ColumnElement[Any], pattern: BindParameter[Any], collation: str | None) -> ColumnElement[bool]:
+    """``col LIKE pattern`` (escaped by :func:`escape_like`), exactly as stored under ``collation`` (see
+    :func:`equals`)."""
+    if collation is None:
+        return col.like(pattern, escape=LIKE_ESCAPE)
+    return and_(col.like(pattern, escape=LIKE_ESCAPE), col.like(collate(pattern, collation), escape=LIKE_ESCAPE))
+
+
+class Statements:
+    """Get, ping and search statements. Search statements are built once per combination of filters used.
+
+    ``collation``: the collation under which text is compared exactly, for databases whose columns may ignore
+    case and accents (MariaDB, MySQL); text then matches as PostgreSQL and SQLite match it."""
+
+    def __init__(
+        self, config: SqlConnectorConfig, *, columns: Collection[str], key_column: str, collation: str | None = None
+    ) -> None:
+        self._collation = collation
         names = dict.fromkeys([*columns, *(f.column for f in config.search_filters.values())])
         source = table(config.table, *(column(name) for name in names), schema=config.db_schema)
         self.key_column = key_column
@@ -43,14 +78,15 @@ class Statements:
         self._columns = [source.c[name] for name in columns]
         self._filters = config.search_filters
         self._source = source
-        self.get: Select[Any] = select(*self._columns).where(self._key == bindparam("key")).limit(2)
+        self.get: Select[Any] = select(*self._columns).where(equals(self._key, bindparam("key"), collation)).limit(2)
         """The rows of one key: at most two, enough to tell a key the table holds twice (a view, a table without
         a unique key) from one it holds once."""
         self.ping: Select[Any] = select(self._key).select_from(source).limit(1)
         self.sample: Select[Any] = (
             select(*self._columns).order_by(func.random()).limit(bindparam("limit", type_=Integer))
         )
-        """At most ``limit`` rows in random order (``random()``, as SQLite and PostgreSQL name it)."""
+        """At most ``limit`` rows in random order (``random()`` as SQLite and PostgreSQL name it, ``rand()`` in
+        MariaDB and MySQL)."""
         self._search: dict[tuple[tuple[str, ...], bool], Select[Any]] = {}
 
     def search(self, filters: Collection[str], *, after: bool) -> Select[Any]:
@@ -66,7 +102,12 @@ class Statements:
                 parameter: BindParameter[Any] = (
                     bindparam(f"f_{name}", type_=Integer) if rule.value_type == "integer" else bindparam(f"f_{name}")
                 )
-                clauses.append(col.like(parameter, escape=LIKE_ESCAPE) if rule.match == "prefix" else col == parameter)
+                if rule.value_type == "integer":
+                    clauses.append(col == parameter)
+                elif rule.match == "prefix":
+                    clauses.append(starts_with(col, parameter, self._collation))
+                else:
+                    clauses.append(equals(col, parameter, self._collation))
             if after:
                 clauses.append(self._key > bindparam("after"))
             statement = (

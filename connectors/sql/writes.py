@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Delete, Insert, Update, bindparam, column, delete, insert, table, update
 
 from .config import SqlConnectorConfig, SqlWrites
+from .statements import equals
 
 _LEDGER_COLUMNS = ("idempotency_key", "record_id", "kind", "applied_at")
 
@@ -17,20 +18,26 @@ _LEDGER_COLUMNS = ("idempotency_key", "record_id", "kind", "applied_at")
 class Writes:
     """Statements built once per set of columns written, every value a bound parameter (``c0``, ``c1``...)."""
 
-    def __init__(self, config: SqlConnectorConfig, writes: SqlWrites, *, key_column: str) -> None:
+    def __init__(
+        self, config: SqlConnectorConfig, writes: SqlWrites, *, key_column: str, collation: str | None = None
+    ) -> None:
+        """``collation``: as :class:`connectors.sql.statements.Statements`' (the key of an update or a delete
+        matched exactly as stored, the ledger's idempotency keys told apart by case)."""
         self._config = config
+        self._collation = collation
         self._key_column = key_column
         self._ledger = table(writes.ledger_table, *(column(c) for c in _LEDGER_COLUMNS), schema=config.db_schema)
         self.ledger_insert: Insert = insert(self._ledger).values({c: bindparam(c) for c in _LEDGER_COLUMNS})
         qualified = f"{config.db_schema}.{writes.ledger_table}" if config.db_schema else writes.ledger_table
+        exact = f" CHARACTER SET utf8mb4 COLLATE {collation}" if collation else ""
         self.ledger_ddl = (
-            f"CREATE TABLE IF NOT EXISTS {qualified} (idempotency_key VARCHAR(200) PRIMARY KEY, "
+            f"CREATE TABLE IF NOT EXISTS {qualified} (idempotency_key VARCHAR(200){exact} PRIMARY KEY, "
             "record_id VARCHAR(200) NOT NULL, kind VARCHAR(8) NOT NULL, applied_at VARCHAR(40) NOT NULL)"
         )
         self._inserts: dict[tuple[str, ...], Insert] = {}
         self._updates: dict[tuple[str, ...], Update] = {}
         source = table(config.table, column(key_column), schema=config.db_schema)
-        self.delete: Delete = delete(source).where(source.c[key_column] == bindparam("key"))
+        self.delete: Delete = delete(source).where(equals(source.c[key_column], bindparam("key"), collation))
 
     def _table(self, columns: Collection[str]) -> Any:
         names = dict.fromkeys([self._key_column, *columns])
@@ -51,7 +58,7 @@ class Writes:
             source = self._table(columns)
             statement = (
                 update(source)
-                .where(source.c[self._key_column] == bindparam("key"))
+                .where(equals(source.c[self._key_column], bindparam("key"), self._collation))
                 .values({c: bindparam(f"c{i}") for i, c in enumerate(columns)})
             )
             self._updates[columns] = statement

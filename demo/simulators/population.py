@@ -130,13 +130,18 @@ def synthetic_citizens(count: int, seed: int, today: date) -> tuple[dict[str, An
 
 
 def _async_url(url: str) -> sa.URL:
-    """``url`` with its driver replaced by the asyncio one (aiosqlite, asyncpg) when needed."""
+    """``url`` with its driver replaced by the asyncio one (aiosqlite, asyncpg, aiomysql) when needed."""
     parsed = sa.make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite" and parsed.drivername != "sqlite+aiosqlite":
         parsed = parsed.set(drivername="sqlite+aiosqlite")
     elif backend in {"postgresql", "postgres"} and parsed.drivername != "postgresql+asyncpg":
         parsed = parsed.set(drivername="postgresql+asyncpg")
+    elif backend in {"mysql", "mariadb"} and "+" not in parsed.drivername:
+        # MariaDB and MySQL (the extra axis-gateway[mysql]), in UTF-8 for the Vietnamese names.
+        parsed = parsed.set(drivername=f"{backend}+aiomysql")
+        if "charset" not in parsed.query:
+            parsed = parsed.update_query_dict({"charset": "utf8mb4"})
     return parsed
 
 
@@ -151,7 +156,7 @@ async def seed_population(
 ) -> int:
     """Create the ``cong_dan`` table at the SQLAlchemy ``url`` and fill it with ``count`` citizens.
 
-    Plain URLs (``sqlite:///...``, ``postgresql://...``) are switched to their asyncio driver and
+    Plain URLs (``sqlite:///...``, ``postgresql://...``, ``mariadb://...``) are switched to their asyncio driver and
     the parent directory of a SQLite file is created.  When the table already has rows it is left
     alone (unless ``replace``, which deletes them first).  ``defects`` plants data-quality defects
     (:mod:`simulators.defects`; none by default).  Returns the number of rows in the table.
