@@ -15,6 +15,7 @@ from gateway.cli.main import (
     load_settings,
     refuse_settings,
     require_data_keys,
+    unnamed_database,
     use_config,
 )
 
@@ -106,12 +107,17 @@ def config_check(
     settings = load_settings()
     require_data_keys(settings)
     _check_key_files(settings)
+    # Both reported at once: a pod missing its secret files learns of every one in one run.
+    database = unnamed_database(settings)
+    if database is not None:
+        typer.echo(f"error: {database}", err=True)
     failures = _connector_failures(settings)
     if failures:
         where = f" (settings file {source})" if source else ""
         typer.echo(f"error: connectors that cannot be loaded{where}:", err=True)
-        for database, reason in sorted(failures.items()):
-            typer.echo(f"  connectors.{database}: {reason}", err=True)
+        for name, reason in sorted(failures.items()):
+            typer.echo(f"  connectors.{name}: {reason}", err=True)
+    if database is not None or failures:
         raise typer.Exit(EXIT_BAD_SETTINGS)
     typer.echo(json.dumps(effective_settings(settings), indent=2, ensure_ascii=False, sort_keys=True))
     databases = sorted(db for db, instance in settings.connectors.items() if instance.enabled)

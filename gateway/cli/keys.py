@@ -283,6 +283,16 @@ def keys_rotate_data_key(
         typer.echo("error: --drop-old writes the key file, which --reencrypt-only leaves alone", err=True)
         raise typer.Exit(2)
     settings = get_settings()
+    if drop_old and settings.data_key is not None:
+        # The keys are the setting's, not a file's: nothing this command could drop; say so before anything.
+        typer.echo(
+            "error: --drop-old removes the older keys from GATEWAY_DATA_KEY_FILE, but GATEWAY_DATA_KEY is set (it "
+            "wins over the file): run the command without --drop-old to re-encrypt with its first key, then remove "
+            "the older keys from GATEWAY_DATA_KEY yourself (your secret store) and restart the gateway's processes; "
+            "nothing was changed",
+            err=True,
+        )
+        raise typer.Exit(2)
     if reencrypt_only and settings.data_key is None and not settings.data_key_file_path.exists():
         typer.echo(f"error: no data key file at {settings.data_key_file_path}", err=True)
         raise typer.Exit(1)

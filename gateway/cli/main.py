@@ -405,6 +405,7 @@ def serve(
             err=True,
         )
         raise typer.Exit(EXIT_BAD_SETTINGS)
+    require_named_database(settings)
     require_data_keys(settings)
     sock = listen(host, port)  # a taken address fails here, before the schema is touched
     private_directory(settings.data_dir)
@@ -494,18 +495,97 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     from gateway.core import migrations
     from gateway.core.settings import get_settings
 
+    require_named_database(load_settings())
     url = get_settings().database_url
     say_which_gateway(url)
     _migrate(migrations.upgrade, url, revision)
 
 
+def require_named_database(settings: Settings) -> None:
+    """In production, exit :data:`EXIT_BAD_SETTINGS` with one line, before anything is done, when no source set the
+    gateway's database (``GATEWAY_DATABASE_URL``): a secret file ``gateway_database_url`` missing or misnamed would
+    otherwise give each replica a SQLite database of its own in its data directory, silently. A single production
+    gateway on SQLite names its file (``sqlite+aiosqlite:////var/lib/gateway/gateway.db``)."""
+    problem = unnamed_database(settings)
+    if problem is not None:
+        typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(EXIT_BAD_SETTINGS)
+
+
+def unnamed_database(settings: Settings) -> str | None:
+    """What :func:`require_named_database` refuses, in a line (without ``error:``), or ``None``."""
+    if settings.environment != "production" or not settings.database_url_defaulted:
+        return None
+    return (
+        "GATEWAY_DATABASE_URL is not set (no environment variable, no file gateway_database_url in the secrets "
+        "directory, no database_url in the settings file), and production does not fall back to a SQLite file of "
+        f"its data directory ({settings.data_dir}); set it to the gateway's PostgreSQL database "
+        "(postgresql://user@host/db), or to an explicit sqlite+aiosqlite:///FILE for a single gateway process; "
+        "nothing was changed"
+    )
+
+
+def _innermost_error_name(exc: BaseException) -> str:
+    """The class of the error behind ``exc`` (SQLAlchemy's wrapper, the driver's adapter, then the driver's own
+    error: ``InvalidCatalogNameError``, ``ConnectionRefusedError``), never its text (it may quote the URL)."""
+    seen: set[int] = set()
+    error: BaseException = exc
+    while id(error) not in seen:
+        seen.add(id(error))
+        inner = getattr(error, "orig", None) or error.__cause__
+        if not isinstance(inner, BaseException):
+            break
+        error = inner
+    return type(error).__name__
+
+
+def require_reachable_database(database_url: str) -> None:
+    """Exit 1 with one line naming ``GATEWAY_DATABASE_URL`` (its address, never its password) and the error's class
+    when the gateway's PostgreSQL database cannot be connected to (down, refused, unknown database or user): before a
+    migration, which would otherwise end in a traceback. SQLite is left to the migrations, which create its file."""
+    import asyncio
+
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from gateway.core.db import create_engine, ping
+
+    if sqlite_file(database_url) is not None or make_url(database_url).get_backend_name() == "sqlite":
+        return
+
+    async def check() -> None:
+        engine = create_engine(database_url, poolclass=_null_pool())
+        try:
+            await ping(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(check())
+    except (SQLAlchemyError, OSError) as exc:
+        shown = make_url(database_url).render_as_string(hide_password=True)
+        typer.echo(
+            f"error: cannot connect to the gateway database {shown} (GATEWAY_DATABASE_URL): "
+            f"{_innermost_error_name(exc)}; nothing was changed",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+
+
+def _null_pool() -> Any:
+    from sqlalchemy.pool import NullPool
+
+    return NullPool
+
+
 def upgrade_schema(url: str) -> None:
     """Bring the gateway's database to this version's schema before serving; one migrated by a newer version
-    is one line and exit 1 (what to run), never a traceback."""
+    is one line and exit 1 (what to run), never a traceback, and so is a database that cannot be reached."""
     from alembic.util.exc import CommandError
 
     from gateway.core import migrations
 
+    require_reachable_database(url)
     try:
         migrations.upgrade(url)
     except CommandError as exc:
@@ -532,6 +612,7 @@ def _migrate(step: Any, url: str, revision: str) -> None:
 
     from gateway.core import migrations
 
+    require_reachable_database(url)
     try:
         step(url, revision)
     except migrations.MigrationRefused as exc:
@@ -549,6 +630,7 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, 
     from gateway.core import migrations
     from gateway.core.settings import get_settings
 
+    require_named_database(load_settings())
     file = sqlite_file(get_settings().database_url)
     say_which_gateway(get_settings().database_url)
     if file is not None and not file.is_file():

@@ -15,7 +15,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NestedSecretsSettingsSource,
@@ -167,6 +176,8 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 #: their asyncio driver, :func:`connectors.sql.urls.to_async_url`).
 DATABASE_SCHEMES = ("sqlite", "sqlite+aiosqlite", "postgresql", "postgres", "postgresql+asyncpg")
 _URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+_.-]*)://")
+#: The schemes of ``redis_url`` (what the rate limiter's store accepts).
+REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
 
 
 def data_key_fernets(entries: Iterable[str]) -> list[Fernet]:
@@ -595,6 +606,20 @@ class Settings(BaseSettings):
             data_key_fernets(value.get_secret_value().split(","))
         return value
 
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        # Never the value in the message: a Redis URL may carry its password.
+        if not value:
+            return value
+        scheme = _URL_SCHEME.match(value)
+        if scheme is None or scheme.group(1).lower() not in REDIS_SCHEMES:
+            raise ValueError(
+                "GATEWAY_REDIS_URL is not a Redis URL: it is redis://[:PASSWORD@]HOST:PORT/DB, rediss://... (TLS) or "
+                "unix:///PATH"
+            )
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:
@@ -610,10 +635,21 @@ class Settings(BaseSettings):
             )
         return value
 
+    #: Whether ``database_url`` was not set by any source, and is the SQLite file of ``data_dir`` by default.
+    _database_url_defaulted: bool = PrivateAttr(default=False)
+
+    @property
+    def database_url_defaulted(self) -> bool:
+        """``True`` when no source set ``database_url`` (``GATEWAY_DATABASE_URL``, the secret file
+        ``gateway_database_url``, the settings file): the gateway's database is then the SQLite file of ``data_dir``,
+        which a production gateway must not get by omission (``gateway serve`` and ``gateway db`` refuse it)."""
+        return self._database_url_defaulted
+
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'gateway.db'}"
+            self._database_url_defaulted = True
         if self.signing_key_path is None:
             self.signing_key_path = self.data_dir / "keys" / "signing-key.pem"
         if self.secret_pepper_path is None:
