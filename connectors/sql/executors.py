@@ -28,7 +28,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -656,7 +656,7 @@ class SqlAlchemyExecutor(Executor):
         try:
             async with self.engine.connect() as pooled:
                 connection = await pooled.execution_options(isolation_level=self._write_isolation())
-                async with connection.begin():
+                async with connection.begin(), self._guarded(connection):
                     for group in groups:
                         try:
                             async with connection.begin_nested():
@@ -668,12 +668,20 @@ class SqlAlchemyExecutor(Executor):
         except (OSError, sa_exc.TimeoutError) as exc:
             raise self.unavailable(exc) from None
         except sa_exc.DBAPIError as exc:
-            if exc.connection_invalidated or isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
-                raise self.unavailable(exc) from None
-            raise self.failed(exc) from None
+            raise self._translated(exc) from None
         except sa_exc.SQLAlchemyError as exc:
             raise self.failed(exc) from None
         return outcomes
+
+    def _guarded(self, connection: AsyncConnection) -> AbstractAsyncContextManager[None]:
+        """Around a write transaction's statements: nothing here (a dialect may kill a statement given up on)."""
+        return nullcontext()
+
+    def _translated(self, exc: sa_exc.DBAPIError) -> UpstreamError:
+        """The connector error of a driver error: unreachable when the connection went, else a failure."""
+        if exc.connection_invalidated or isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
+            return self.unavailable(exc)
+        return self.failed(exc)
 
     async def _run_group(self, connection: Any, group: Sequence[Step]) -> None:
         for index, step in enumerate(group):
@@ -889,28 +897,11 @@ class MySqlExecutor(SqlAlchemyExecutor):
         except (OSError, sa_exc.TimeoutError) as exc:
             raise self.unavailable(exc) from None
 
-    async def transact_groups(self, groups: Sequence[Sequence[Step]]) -> list[StepFailed | SubmissionRejected | None]:
-        """Each group under its own savepoint, in one transaction (see :meth:`Executor.transact_groups`)."""
-        outcomes: list[StepFailed | SubmissionRejected | None] = []
-        try:
-            async with self.engine.connect() as pooled:
-                connection = await pooled.execution_options(isolation_level="READ COMMITTED")
-                async with connection.begin(), self._killed_if_cancelled(connection):
-                    for group in groups:
-                        try:
-                            async with connection.begin_nested():
-                                await self._run_group(connection, group)
-                        except (StepFailed, SubmissionRejected) as failed:
-                            outcomes.append(failed)
-                        else:
-                            outcomes.append(None)
-        except sa_exc.DBAPIError as exc:
-            raise self._translated(exc) from None
-        except (OSError, sa_exc.TimeoutError) as exc:
-            raise self.unavailable(exc) from None
-        except sa_exc.SQLAlchemyError as exc:
-            raise self.failed(exc) from None
-        return outcomes
+    def _write_isolation(self) -> str:
+        return "READ COMMITTED"
+
+    def _guarded(self, connection: AsyncConnection) -> AbstractAsyncContextManager[None]:
+        return self._killed_if_cancelled(connection)
 
     async def _run_group(self, connection: Any, group: Sequence[Step]) -> None:
         for index, step in enumerate(group):
