@@ -370,6 +370,9 @@ class AccessControl:
     _swept: float = -math.inf
     _high_water: datetime | None = None
     _sweeping: asyncio.Task[None] | None = None
+    #: Set while this cache hears the changes other processes announce (PostgreSQL's ``NOTIFY``), from the moment
+    #: it listens (after forgetting what it held: anything may have changed before) until the connection is lost.
+    listening: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def get(self, client_id: str, *, cache_unknown: bool = True) -> ClientAccess | None:
         """The client's access (``None`` if unknown), from the cache when fresh. Concurrent misses for one
@@ -490,6 +493,7 @@ class AccessControl:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
             self._listener = None
+            self.listening.clear()
 
     async def _listen(self, engine: AsyncEngine) -> None:
         await listen(
@@ -497,8 +501,16 @@ class AccessControl:
             NOTIFY_CHANNEL,
             self.invalidate,
             name="access listener",
-            # Anything may have changed while no one was listening.
-            on_listening=self.invalidate,
-            on_lost=self.invalidate,
+            on_listening=self._heard,
+            on_lost=self._deaf,
             logger=log,
         )
+
+    def _heard(self) -> None:
+        # Anything may have changed while no one was listening.
+        self.invalidate()
+        self.listening.set()
+
+    def _deaf(self) -> None:
+        self.listening.clear()
+        self.invalidate()
