@@ -58,7 +58,11 @@ class FieldMapper:
         timestamp_fields: Collection[str] = (),
         naive_timezone: str = "UTC",
         conversions: Mapping[str, Converter] | None = None,
+        zoneless_timestamps: bool = False,
     ) -> None:
+        """``zoneless_timestamps``: the system stores timestamps without a zone (SQL ``timestamp`` and
+        ``DATETIME`` columns, SQLite's text), so :meth:`to_stored` gives an instant as its wall time in
+        ``naive_timezone`` (``2025-10-01 08:30:00``), the form :meth:`to_data` reads back as the same instant."""
         converters = conversions or {}
         self._rules = tuple(
             _FieldRule(
@@ -72,6 +76,9 @@ class FieldMapper:
             for path, mapping in value_maps.items()
         }
         self._tz: tzinfo = ZoneInfo(naive_timezone)
+        self._zoneless = frozenset(
+            path for path in fields if zoneless_timestamps and path in timestamp_fields and path not in converters
+        )
         self.columns = tuple(dict.fromkeys(rule.source for rule in self._rules))
         """The distinct source names, in mapping order."""
 
@@ -140,8 +147,21 @@ class FieldMapper:
         reverse = self._reverse.get(path)
         if reverse is None:
             converter = self._converters.get(path)
-            return converter.to_stored(value) if converter is not None else value
+            if converter is not None:
+                return converter.to_stored(value)
+            return self._wall_time(value) if path in self._zoneless else value
         return reverse.get(value, value)
+
+    def _wall_time(self, value: Any) -> Any:
+        moment = value
+        if isinstance(value, str):
+            try:
+                moment = datetime.fromisoformat(value)
+            except ValueError:
+                return value  # not a time: left for the system to refuse
+        if not isinstance(moment, datetime) or moment.tzinfo is None:
+            return value
+        return moment.astimezone(self._tz).replace(tzinfo=None).isoformat(sep=" ")
 
 
 def timestamp_fields(model: type[BaseModel]) -> set[str]:

@@ -111,6 +111,7 @@ class SqlConnector(MappedConnector[SqlConnectorConfig, RowMapper]):
             statement_timeout=config.timeout_seconds,
             read_only=config.read_only,
             writable=config.writes is not None,
+            naive_timezone=config.naive_datetime_timezone,
         )
         try:
             return make_executor(make_url(config.url.get_secret_value()), options, self.slug)
@@ -125,7 +126,7 @@ class SqlConnector(MappedConnector[SqlConnectorConfig, RowMapper]):
 
     def make_mapping(self) -> RowMapper:
         """Column per field (:class:`connectors.fields.FieldMapper`)."""
-        return RowMapper(self.config.fields, self.config.value_maps, **self.mapping_options())
+        return RowMapper(self.config.fields, self.config.value_maps, zoneless_timestamps=True, **self.mapping_options())
 
     async def start(self) -> None:
         """Prepare the connection pool (connections open on demand, so a sector system that is down does not

@@ -22,7 +22,6 @@ import asyncio
 import importlib.util
 import logging
 import os
-import re
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
@@ -30,9 +29,10 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Insert, text
 from sqlalchemy import exc as sa_exc
@@ -63,6 +63,9 @@ class PoolOptions:
     statement_timeout: float
     read_only: bool
     writable: bool = False
+    naive_timezone: str = "UTC"
+    """The zone of the database's zone-less timestamps (``naive_datetime_timezone``): an instant written to a
+    ``timestamp`` or ``DATETIME`` column is its wall time there, as it is read back."""
 
 
 class Executor(ABC):
@@ -221,6 +224,7 @@ class AsyncpgExecutor(Executor):
         self._pool: Any = None
         self._lock = asyncio.Lock()
         self._parameter_types: dict[str, tuple[str, ...]] = {}
+        self._zone = ZoneInfo(options.naive_timezone)
 
     async def _get_pool(self) -> Any:
         if self._pool is None:
@@ -315,7 +319,8 @@ class AsyncpgExecutor(Executor):
             # Learnt once per statement; later runs use asyncpg's own statement cache.
             prepared = await connection.prepare(sql)
             types = self._parameter_types[sql] = tuple(t.name for t in prepared.get_parameters())
-        return sql, [_pg_value(v, t) for v, t in zip(arguments, types, strict=True)]
+        zone = self._zone
+        return sql, [_pg_value(v, t, zone) for v, t in zip(arguments, types, strict=True)]
 
     async def _run_batched(self, connection: Any, groups: Sequence[Sequence[Step]]) -> None:
         """Run every group's steps in one transaction with as few round trips as possible: step ``i`` of every
@@ -385,9 +390,16 @@ def _runs_by_step(groups: Sequence[Sequence[Step]]) -> list[list[tuple[Executabl
 _PG_INTEGERS = frozenset({"int2", "int4", "int8"})
 
 
-def _pg_value(value: Any, type_name: str) -> Any:  # noqa: PLR0911 - one return per type
+def _wall_time(moment: datetime, zone: tzinfo) -> datetime:
+    """``moment`` as a zone-less column holds it: an instant as its wall time in ``zone``, a zone-less time as is."""
+    return moment if moment.tzinfo is None else moment.astimezone(zone).replace(tzinfo=None)
+
+
+def _pg_value(value: Any, type_name: str, zone: tzinfo) -> Any:  # noqa: PLR0911 - one return per type
     """A JSON-form value (text codes, ISO dates) as asyncpg binds it to a parameter of PostgreSQL type
-    ``type_name``; asyncpg converts nothing itself. Values that do not convert are left for the server to refuse."""
+    ``type_name``; asyncpg converts nothing itself. An instant bound to a zone-less ``timestamp`` is its wall time
+    in ``zone`` (the zone of the database's naive timestamps), and a zone-less time bound to a ``timestamptz`` is
+    taken to be in ``zone``. Values that do not convert are left for the server to refuse."""
     if not isinstance(value, str):
         return value
     try:
@@ -395,8 +407,11 @@ def _pg_value(value: Any, type_name: str) -> Any:  # noqa: PLR0911 - one return 
             return int(value)
         if type_name == "date":
             return date.fromisoformat(value)
-        if type_name in ("timestamptz", "timestamp"):
-            return datetime.fromisoformat(value)
+        if type_name == "timestamp":
+            return _wall_time(datetime.fromisoformat(value), zone)
+        if type_name == "timestamptz":
+            instant = datetime.fromisoformat(value)
+            return instant if instant.tzinfo is not None else instant.replace(tzinfo=zone)
         if type_name == "numeric":
             return Decimal(value)
         if type_name in ("float4", "float8"):
@@ -756,21 +771,6 @@ def _mysql_code(exc: BaseException) -> int | None:
     return arguments[0] if arguments and isinstance(arguments[0], int) else None
 
 
-_ISO_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})")
-
-
-def _mysql_value(value: Any) -> Any:
-    """A value to write as MariaDB and MySQL take it: an instant with its offset (``2025-10-01T08:30:00+07:00``,
-    as a contract gives it), which their ``DATETIME`` refuses, as the same instant in UTC without a zone (read back
-    as UTC); everything else as it is."""
-    if isinstance(value, str) and _ISO_INSTANT.fullmatch(value):
-        try:
-            return datetime.fromisoformat(value).astimezone(UTC).replace(tzinfo=None)
-        except ValueError:
-            return value
-    return value
-
-
 def _thread_id(driver_connection: Any) -> int | None:
     """The server's id of a connection (``CONNECTION_ID()``), known since its handshake: no round trip."""
     thread = getattr(driver_connection, "thread_id", None)
@@ -906,7 +906,7 @@ class MySqlExecutor(SqlAlchemyExecutor):
     async def _run_group(self, connection: Any, group: Sequence[Step]) -> None:
         for index, step in enumerate(group):
             try:
-                result = await connection.execute(step.statement, {k: _mysql_value(v) for k, v in step.params.items()})
+                result = await connection.execute(step.statement, step.params)
             except sa_exc.DBAPIError as exc:
                 code = _mysql_code(exc)
                 if code in _MY_KEY_CONFLICTS:

@@ -10,6 +10,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -220,6 +221,28 @@ def test_a_read_only_database_refusing_a_delivery_says_so(sector: str) -> None:
         asyncio.run(_with(connector, deliver))
     assert not isinstance(raised.value, SubmissionRejected)
     assert _ids(sector, 1, offset=15) == [key]
+
+
+def test_an_instant_is_written_as_the_wall_time_of_the_zone_of_naive_timestamps(sector: str) -> None:
+    """``DATETIME`` keeps no zone: a database keeping Vietnam's local time there (``naive_datetime_timezone``) is
+    written the local wall time of an instant, and reads it back as the same instant."""
+    (key,) = _ids(sector, 1, offset=20)
+    connector = _connector(
+        sector,
+        naive_datetime_timezone="Asia/Ho_Chi_Minh",
+        writes={"ledger_table": f"so_cai_{uuid.uuid4().hex[:6]}"},
+        timeout_seconds=10,
+    )
+
+    async def deliver_and_read(connector: PopulationConnector) -> Any:
+        update = _operation(OperationKind.UPDATE, key, "k-local-time", last_updated="2025-10-01T08:30:00+07:00")
+        await connector.submit(update)
+        return await connector.get(key)
+
+    record = asyncio.run(_with(connector, deliver_and_read))
+    assert record.last_updated == datetime(2025, 10, 1, 1, 30, tzinfo=UTC)
+    stored = _run(sector, f"SELECT CAST(ngay_cap_nhat AS CHAR) FROM cong_dan WHERE so_dinh_danh = '{key}'")
+    assert stored == [("2025-10-01 08:30:00",)]
 
 
 def test_samples_are_random_rows(sector: str) -> None:

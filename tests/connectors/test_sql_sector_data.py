@@ -10,6 +10,8 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import pytest
@@ -47,27 +49,34 @@ class Sector:
 
     def run(self, *statements: str) -> None:
         """Run ``statements`` on the sector database, committed."""
+        self.fetch(*statements)
+
+    def fetch(self, *statements: str) -> list[tuple[Any, ...]]:
+        """Run ``statements`` on the sector database, committed; the rows of the last."""
         if self.backend == "sqlite":
             database = sqlite3.connect(make_url(self.url).database or "")
             try:
+                rows: list[tuple[Any, ...]] = []
                 for statement in statements:
-                    database.execute(statement)
+                    rows = database.execute(statement).fetchall()
                 database.commit()
             finally:
                 database.close()
-            return
+            return rows
 
-        async def run() -> None:
+        async def run() -> list[tuple[Any, ...]]:
             dsn = make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
             connection = await asyncpg.connect(dsn)
             try:
+                found: list[tuple[Any, ...]] = []
                 for statement in statements:
-                    await connection.execute(statement)
+                    found = [tuple(r) for r in await connection.fetch(statement)]
+                return found
             finally:
                 await connection.close()
 
         with ThreadPoolExecutor(1) as thread:  # the tests call it from their own event loop
-            thread.submit(asyncio.run, run()).result()
+            return thread.submit(asyncio.run, run()).result()
 
     def copy(self, *changes: str, columns: str = COLUMNS) -> str:
         """A new table holding the citizens (``columns`` of them), without a unique key, changed by ``changes``
@@ -230,3 +239,59 @@ def test_a_read_only_database_refusing_a_delivery_says_so() -> None:
             f'ALTER DATABASE "{make_url(url).database}" SET default_transaction_read_only = on'
         )
         asyncio.run(deliver(url))
+
+
+@pytest.mark.parametrize("column_type", ["timestamp", "timestamptz"])
+async def test_an_instant_is_written_as_the_wall_time_of_the_zone_of_naive_timestamps(
+    postgres_sector: Sector, column_type: str
+) -> None:
+    """A database keeping local time in zone-less ``timestamp`` columns (``naive_datetime_timezone``) is written the
+    wall time it reads back as the same instant; a ``timestamptz`` column keeps the instant as it is."""
+    table = postgres_sector.copy(
+        f"ALTER TABLE {{t}} ALTER COLUMN ngay_cap_nhat TYPE {column_type}",
+        columns=COLUMNS.replace("ngay_cap_nhat", "ngay_cap_nhat::timestamp AS ngay_cap_nhat"),
+    )
+    one = postgres_sector.ids[7]
+    config = PopulationConnectorConfig(
+        url=postgres_sector.url,
+        table=table,
+        timeout_seconds=5,
+        naive_datetime_timezone="Asia/Ho_Chi_Minh",
+        writes={"ledger_table": table + "_l"},
+    )
+    connector = PopulationConnector(config)
+    await connector.start()
+    try:
+        fields = {"last_updated": "2025-10-01T08:30:00+07:00"}
+        await connector.submit(SubmitOperation(OperationKind.UPDATE, one, f"k-{uuid.uuid4().hex}", fields))
+        read = await connector.get(one)
+    finally:
+        await connector.close()
+    assert read.model_dump()["last_updated"] == datetime(2025, 10, 1, 1, 30, tzinfo=UTC)
+    stored = postgres_sector.fetch(f"SELECT ngay_cap_nhat::text FROM {table} WHERE so_dinh_danh = '{one}'")
+    assert stored == [("2025-10-01 08:30:00" if column_type == "timestamp" else "2025-10-01 01:30:00+00",)]
+
+
+async def test_sqlite_is_written_the_wall_time_of_the_zone_of_naive_timestamps(sqlite_sector: Sector) -> None:
+    """SQLite keeps timestamps as zone-less text: an instant is written as the wall time of
+    ``naive_datetime_timezone`` in SQLite's own form, like the rows beside it, and read back as the same instant."""
+    table = sqlite_sector.copy()
+    one = sqlite_sector.ids[8]
+    config = PopulationConnectorConfig(
+        url=sqlite_sector.url,
+        table=table,
+        timeout_seconds=5,
+        naive_datetime_timezone="Asia/Ho_Chi_Minh",
+        writes={"ledger_table": table + "_l"},
+    )
+    connector = PopulationConnector(config)
+    await connector.start()
+    try:
+        fields = {"last_updated": "2025-10-01T01:30:00.250000Z"}
+        await connector.submit(SubmitOperation(OperationKind.UPDATE, one, f"k-{uuid.uuid4().hex}", fields))
+        read = await connector.get(one)
+    finally:
+        await connector.close()
+    assert read.model_dump()["last_updated"] == datetime(2025, 10, 1, 1, 30, 0, 250000, tzinfo=UTC)
+    stored = sqlite_sector.fetch(f"SELECT ngay_cap_nhat FROM {table} WHERE so_dinh_danh = '{one}'")
+    assert stored == [("2025-10-01 08:30:00.250000",)]
