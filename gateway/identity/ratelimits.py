@@ -282,6 +282,11 @@ class RedisCounter:
         self._bridge = bridge
         self._script = bridge.get_connection().register_script(_ACQUIRE_WINDOWS)
 
+    async def ping(self) -> None:
+        """``PING`` the store; raises what the client raised when it cannot be reached (the library's own check
+        answers ``False`` and keeps the reason)."""
+        await self._bridge.get_connection().ping()
+
     def keys(self, client_id: str, item: RateLimitItem) -> tuple[str, str]:
         """The previous and current window keys of ``item``, as the library's ``RedisStorage`` names them."""
         current = self._bridge.prefixed_key(f"{{{_key(item, client_id)}}}")
@@ -406,10 +411,10 @@ class RateLimiter:
         if self.fail_open or not isinstance(self.counter, RedisCounter):
             return None
         try:
-            reachable = await self.counter.storage.check()
+            await self.counter.ping()
         except Exception as exc:  # the error's type only: a Redis message can carry the URL
             return f"unreachable ({type(exc).__name__})"
-        return "ok" if reachable else "unreachable"
+        return "ok"
 
 
 #: Namespace of the failed token requests' keys (``<prefix>:{token-failures/client/<id>/<limit>/<n>/second}``).
