@@ -245,6 +245,23 @@ def test_an_instant_is_written_as_the_wall_time_of_the_zone_of_naive_timestamps(
     assert stored == [("2025-10-01 08:30:00",)]
 
 
+def test_text_that_looks_like_an_instant_is_written_as_it_is(sector: str) -> None:
+    """Only the contract's timestamps are turned into wall times: an address line that reads like an ISO instant
+    is text, written to its ``VARCHAR`` as given."""
+    (key,) = _ids(sector, 1, offset=21)
+    connector = _connector(sector, writes={"ledger_table": f"so_cai_{uuid.uuid4().hex[:6]}"}, timeout_seconds=10)
+    line = "2025-10-01T08:30:00+07:00"
+
+    async def deliver(connector: PopulationConnector) -> None:
+        address = (await connector.get(key)).model_dump(mode="json")["permanent_address"]
+        await connector.submit(
+            _operation(OperationKind.UPDATE, key, "k-line", permanent_address={**address, "line": line})
+        )
+
+    asyncio.run(_with(connector, deliver))
+    assert _run(sector, f"SELECT thuong_tru_chi_tiet FROM cong_dan WHERE so_dinh_danh = '{key}'") == [(line,)]
+
+
 def test_samples_are_random_rows(sector: str) -> None:
     rows = asyncio.run(_with(_connector(sector), lambda c: c.sample(5)))
     assert len(rows) == 5
