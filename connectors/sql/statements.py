@@ -16,11 +16,13 @@ from sqlalchemy import (
     collate,
     column,
     func,
+    or_,
     select,
     table,
 )
 
 from ..errors import BadQuery
+from ..spellings import spellings
 from .config import SqlConnectorConfig
 
 LIKE_ESCAPE = "\\"
@@ -104,10 +106,15 @@ class Statements:
                 )
                 if rule.value_type == "integer":
                     clauses.append(col == parameter)
-                elif rule.match == "prefix":
-                    clauses.append(starts_with(col, parameter, self._collation))
+                    continue
+                # Text: in each of the forms the database may hold it (see search_params).
+                forms = [parameter, *(bindparam(f"f_{name}_{i}") for i in (1, 2))]
+                if rule.match == "prefix":
+                    clauses.append(or_(*(starts_with(col, form, self._collation) for form in forms)))
+                elif self._collation is None:
+                    clauses.append(col.in_(forms))
                 else:
-                    clauses.append(equals(col, parameter, self._collation))
+                    clauses.append(or_(*(equals(col, form, self._collation) for form in forms)))
             if after:
                 clauses.append(self._key > bindparam("after"))
             statement = (
@@ -131,5 +138,15 @@ class Statements:
         return stored
 
     def search_params(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        """Bound parameters for filter values given by query field name."""
-        return {f"f_{name}": self.search_value(name, value) for name, value in values.items()}
+        """Bound parameters for filter values given by query field name. A text value is bound in each form a
+        database may hold Vietnamese text in (:func:`connectors.spellings.spellings`: precomposed, decomposed,
+        tone marks apart), as ``f_<name>``, ``f_<name>_1`` and ``f_<name>_2``."""
+        params: dict[str, Any] = {}
+        for name, value in values.items():
+            if self._filters[name].value_type == "integer":
+                params[f"f_{name}"] = self.search_value(name, value)
+                continue
+            forms = spellings(value) if isinstance(value, str) else (value, value, value)
+            for i, form in enumerate(forms):
+                params[f"f_{name}" if i == 0 else f"f_{name}_{i}"] = self.search_value(name, form)
+        return params

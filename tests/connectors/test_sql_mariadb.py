@@ -26,6 +26,7 @@ from connectors.base import (
     UpstreamTimeout,
 )
 from connectors.population import PopulationConnector, PopulationConnectorConfig
+from connectors.spellings import spellings
 from contracts.population import CitizenQuery
 from simulators.population import seed_population
 
@@ -84,6 +85,28 @@ def test_names_match_as_stored_not_under_the_collation_of_the_column(sector: str
 
     found = asyncio.run(_with(_connector(sector), search))
     assert found == {"lê văn an": [accented], "LE VAN AN": [plain], "Lê Van An": []}
+
+
+def test_names_stored_decomposed_or_with_tone_marks_apart_are_found(sector: str) -> None:
+    """Precomposed, decomposed (NFD) and "Unicode tổ hợp" (tone marks apart) forms of one name: each found by a
+    search typed precomposed, still told apart from the name without its marks."""
+    name = "Trần Thị Ệ"
+    keys = _ids(sector, 4, offset=24)
+    forms = [*spellings(name), "Tran Thi E"]
+    _run(
+        sector,
+        *(f"UPDATE cong_dan SET ho_ten = '{f}' WHERE so_dinh_danh = '{k}'" for f, k in zip(forms, keys, strict=True)),
+    )
+    born = dict(_run(sector, f"SELECT so_dinh_danh, ngay_sinh FROM cong_dan WHERE so_dinh_danh IN {tuple(keys)!r}"))
+
+    async def search(connector: PopulationConnector) -> list[list[str]]:
+        found = []
+        for key in keys:
+            page = await connector.search(CitizenQuery(full_name=name, date_of_birth=str(born[key])), limit=10)
+            found.append([r.record_id() for r in page.items])
+        return found
+
+    assert asyncio.run(_with(_connector(sector), search)) == [[k] for k in keys[:3]] + [[]]
 
 
 def test_vietnamese_text_arrives_whole(sector: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import unicodedata
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +28,7 @@ from connectors.base import (
     UpstreamError,
 )
 from connectors.population import PopulationConnector, PopulationConnectorConfig
+from connectors.spellings import spellings
 from contracts.population import CitizenQuery
 from simulators.population import seed_population
 
@@ -295,3 +297,27 @@ async def test_sqlite_is_written_the_wall_time_of_the_zone_of_naive_timestamps(s
     assert read.model_dump()["last_updated"] == datetime(2025, 10, 1, 1, 30, 0, 250000, tzinfo=UTC)
     stored = sqlite_sector.fetch(f"SELECT ngay_cap_nhat FROM {table} WHERE so_dinh_danh = '{one}'")
     assert stored == [("2025-10-01 08:30:00.250000",)]
+
+
+async def test_names_stored_decomposed_or_with_tone_marks_apart_are_found(sector: Sector) -> None:
+    """Vietnamese text may be stored precomposed, decomposed (NFD) or as "Unicode tổ hợp" (tone marks apart, as
+    Windows-1258 and the converters from TCVN3 write it): a search finds all three whichever way it is typed, and
+    serves the names precomposed."""
+    name = "Nguyễn Thị Ệ"
+    forms = spellings(name)
+    assert len(set(forms)) == 3
+    keys = sector.ids[10:13]
+    table = sector.copy(
+        *(
+            f"UPDATE {{t}} SET ho_ten = '{form}' WHERE so_dinh_danh = '{key}'"
+            for form, key in zip(forms, keys, strict=True)
+        )
+    )
+    born = dict(sector.fetch(f"SELECT so_dinh_danh, ngay_sinh FROM {table} WHERE so_dinh_danh IN {keys!r}"))
+    async for connector in _connector(sector, table):
+        for key in keys:
+            for typed in (name, "nguyễn thị ệ", unicodedata.normalize("NFD", "NGUYỄN THỊ Ệ"), forms[2]):
+                query = CitizenQuery(full_name=typed, date_of_birth=str(born[key]))
+                page = await connector.search(query, limit=10)
+                assert [r.record_id() for r in page.items] == [key], (key, ascii(typed))
+                assert page.items[0].model_dump()["full_name"] == name
