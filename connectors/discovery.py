@@ -3,19 +3,23 @@ distributions through ``gateway.contracts``.
 
 A broken plugin (it fails to import, or what it names is not a :class:`~connectors.base.Connector`, or not a
 contract of the name it is registered under) is logged and reported as a :class:`LoadFailure`; it never stops the
-others from loading.
+others from loading. So is a connector class whose declarations the gateway could not serve: a ``contract`` that is
+not a valid :class:`~contracts.Contract` (or that claims the name and version of another class), a ``query_model``
+that is not a :class:`~contracts.ContractQuery`, ``capabilities`` that are not :class:`~connectors.base.Capability`
+members.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 
-from contracts import Contract, register_contract
+from contracts import Contract, ContractQuery, contract_versions, get_contract, register_contract
+from contracts.registry import ContractRegistry
 
-from .base import Connector
+from .base import Capability, Connector
 
 ENTRY_POINT_GROUP = "gateway.connectors"
 #: The entry-point group of contracts: name = the contract's name, value = ``"package.module:Class"``, so that the
@@ -49,7 +53,41 @@ def _load(ep: EntryPoint) -> type[Connector]:  # type: ignore[type-arg]
     for attribute in ("slug", "title", "config_model"):
         if not hasattr(obj, attribute):
             raise TypeError(f"{ep.value} lacks the class attribute {attribute!r}")
+    _check_declarations(obj, ep)
     return obj
+
+
+def _check_declarations(cls: type[Connector], ep: EntryPoint) -> None:  # type: ignore[type-arg]
+    """Refuse (``TypeError``, naming the distribution) a class whose declarations the gateway cannot serve: its
+    routes, its catalogue of contracts and ``gateway connector list`` read them as they are."""
+    origin = entry_point_origin(ep)
+    contract = getattr(cls, "contract", None)
+    if contract is not None:  # the generic adapters take theirs from their configuration
+        if not (isinstance(contract, type) and issubclass(contract, Contract)):
+            raise TypeError(f"{origin}: its contract {contract!r} is not a contracts.Contract subclass")
+        try:
+            ContractRegistry().register(contract)  # a name, a version and a record key that is one of its fields
+        except TypeError as exc:
+            raise TypeError(f"{origin}: its contract is not one the gateway can serve: {exc}") from None
+        name, version = contract.contract_name, contract.contract_version
+        if version in contract_versions(name) and (registered := get_contract(name, version)) is not contract:
+            raise TypeError(
+                f"{origin}: its contract {_qualified(contract)} claims {name}@{version}, which is the registered "
+                f"contract {_qualified(registered)}: the gateway would describe one and serve the other; serve the "
+                "registered class, or give yours a version (or a name) of its own"
+            )
+    query_model = getattr(cls, "query_model", None)
+    if query_model is not None and not (isinstance(query_model, type) and issubclass(query_model, ContractQuery)):
+        raise TypeError(f"{origin}: its query_model {query_model!r} is not a contracts.ContractQuery subclass")
+    capabilities = getattr(cls, "capabilities", None)
+    if not (isinstance(capabilities, frozenset) and all(isinstance(c, Capability) for c in capabilities)):
+        raise TypeError(
+            f"{origin}: its capabilities {capabilities!r} are not a frozenset of connectors.base.Capability members"
+        )
+
+
+def _qualified(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def entry_point_origin(ep: EntryPoint) -> str:
@@ -77,6 +115,7 @@ def discover_connectors(*, only: Collection[str] | None = None) -> Discovery:
     happen to be found in.
     """
     found = Discovery()
+    loaded_from: dict[str, EntryPoint] = {}
     for name, targets in registrations(ENTRY_POINT_GROUP, only=only).items():
         if len(targets) > 1:
             origins = sorted(entry_point_origin(ep) for ep in targets.values())
@@ -90,11 +129,43 @@ def discover_connectors(*, only: Collection[str] | None = None) -> Discovery:
         (ep,) = targets.values()
         try:
             found.connectors[name] = _load(ep)
+            loaded_from[name] = ep
         except Exception as exc:  # a plugin may fail in any way; it must not take the gateway down
             message = f"{type(exc).__name__}: {exc}"
-            logger.error("connector %r (%s) failed to load: %s", name, ep.value, message)
+            logger.error("connector %r (%s) failed to load: %s", name, entry_point_origin(ep), message)
             found.failures.append(LoadFailure(name, ep.value, message))
+    _refuse_contract_clashes(found, loaded_from)
     return found
+
+
+def _refuse_contract_clashes(found: Discovery, origins: Mapping[str, EntryPoint]) -> None:
+    """Unload the connectors whose contracts are different classes under one name and version: which of them the
+    gateway's catalogue describes must not depend on the order the connectors were found in."""
+    by_id: dict[tuple[str, int], dict[type[Contract], list[str]]] = {}
+    for name, cls in found.connectors.items():
+        contract = getattr(cls, "contract", None)
+        if contract is not None:
+            key = (contract.contract_name, contract.contract_version)
+            by_id.setdefault(key, {}).setdefault(contract, []).append(name)
+    for (contract_name, version), classes in sorted(by_id.items()):
+        if len(classes) < 2:
+            continue
+        names = sorted(name for served in classes.values() for name in served)
+        claims = "; ".join(
+            sorted(
+                f"{entry_point_origin(origins[name])} serves it as {_qualified(contract)}"
+                for contract, served in classes.items()
+                for name in served
+            )
+        )
+        message = (
+            f"the contract {contract_name}@{version} is a different class in each of the connectors {names}: "
+            f"{claims}; give each its own version (or name), or have them serve one class"
+        )
+        for name in names:
+            logger.error("connector %r not loaded: %s", name, message)
+            del found.connectors[name]
+            found.failures.append(LoadFailure(name, origins[name].value, message))
 
 
 def discover_contracts() -> list[LoadFailure]:

@@ -33,7 +33,9 @@ changed mid-walk, returning every record exactly once and in a stable order, and
 the page, and every record a search finds is the one ``get()`` returns for its key; that ``canary()`` fetches the
 declared canary record and reports a missing one; that a slow system makes calls fail with :class:`UpstreamTimeout`
 within the configured deadline, a deadline that follows the ``timeout_seconds`` setting, and that waiting for it
-does not block the event loop (no blocking call in ``async`` code); that no secret of the configuration appears in
+does not block the event loop (no blocking call in ``async`` code); that a call to it, cancelled (as the gateway
+cancels a call at its request deadline), ends at once, cancelled; that ``close()`` closes every connection the
+connector opened; that no secret of the configuration appears in
 an error, any error chained to it, or a log record of any level; that a system failing in the other ways a real one
 does (:class:`UpstreamFailure`: 5xx, 401, 403, 429, a malformed answer, a reset connection) makes ``get()`` and
 ``search()`` raise an :class:`UpstreamError` (never :class:`RecordNotFound`, never a raw exception) and ``health()``
@@ -1120,6 +1122,103 @@ class ConnectorConformance:
             pytrace=False,
         )
 
+    @pytest.mark.anyio
+    async def test_a_cancelled_call_stops_at_once(self, case: ConformanceCase) -> None:
+        """The gateway stops waiting for a call by cancelling it (its request deadline, a client gone): ``get()``
+        of a slow system, cancelled while it waits, ends at once and lets the cancellation through (the task ends
+        cancelled), neither waiting on for its own deadline nor turning it into an error or a result: a call that
+        swallows it holds the request past the gateway's deadline, and answers 502 where the gateway answers 504.
+        Skipped without ``slow_config``."""
+        if case.slow_config is None:
+            pytest.skip("no slow_config given: the kit has no slow system to cancel a call to")
+        record_id = case.known_ids[0]
+        timeout = self.connector(case.slow_config).config.timeout_seconds
+        longer = timeout + _TIMEOUT_STEP_SECONDS  # the slow system does not answer before that (see slow_config)
+        async with self.connector({**case.slow_config, "timeout_seconds": longer}) as connector:
+            call = asyncio.ensure_future(connector.get(record_id))
+            await asyncio.sleep(min(timeout / 2, _CANCEL_AFTER_SECONDS))  # the call is under way
+            if call.done():
+                pytest.skip(
+                    f"get() of the slow system of slow_config ended within {min(timeout / 2, _CANCEL_AFTER_SECONDS):g} "
+                    "s, before the kit could cancel it (the deadline checks say why)"
+                )
+            call.cancel()
+            started = time.perf_counter()
+            await asyncio.wait({call}, timeout=case.grace_seconds)
+            elapsed = time.perf_counter() - started
+            if not call.done():
+                with contextlib.suppress(BaseException):  # let it end, by its own deadline, before closing
+                    await asyncio.wait_for(call, longer * _DEADLINE_FACTOR + case.grace_seconds)
+                pytest.fail(
+                    f"get() of a slow system went on for more than {case.grace_seconds:g} s after it was cancelled "
+                    f"(it ended after {time.perf_counter() - started:.2f} s, near its own deadline of {longer:g} s, "
+                    "if at all): it catches asyncio.CancelledError (an except BaseException, or a retry loop) and "
+                    "keeps waiting; let the cancellation through, cleaning up in finally",
+                    pytrace=False,
+                )
+        if call.cancelled():
+            return
+        error = call.exception()
+        if error is None:
+            outcome = f"returned a {type(call.result()).__name__}"
+        else:
+            outcome = f"raised {type(error).__name__} ({error})"
+        pytest.fail(
+            f"get() of a slow system, cancelled, {outcome} after {elapsed:.2f} s instead of ending cancelled: it "
+            "catches asyncio.CancelledError (an except BaseException, or an except CancelledError that raises "
+            "another error); let it through (re-raise it), so that the gateway's deadline holds",
+            pytrace=False,
+        )
+
+    @pytest.mark.anyio
+    async def test_close_releases_the_connections(self, case: ConformanceCase) -> None:
+        """``close()`` closes every connection the connector opened to its sector system (its HTTP client's pool,
+        its database engine): the gateway closes a connector on shutdown and when it reloads its configuration,
+        and connections left open hold the sector system's resources (and the gateway's file descriptors) until
+        the process ends. The kit sees the connections opened in the event loop (``loop.create_connection``, which
+        asyncio's, aiohttp's, httpx's and the asynchronous database drivers' connections go through); skipped
+        when the connector opened none there."""
+        loop = asyncio.get_running_loop()
+        opened: list[tuple[str, Any]] = []
+        create_connection = loop.create_connection
+
+        async def recorded(*args: Any, **kwargs: Any) -> Any:
+            transport, protocol = await create_connection(*args, **kwargs)
+            sock, peer = transport.get_extra_info("socket"), transport.get_extra_info("peername")
+            if sock is not None:
+                where = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else str(peer)
+                opened.append((where, sock))
+            return transport, protocol
+
+        try:
+            loop.create_connection = recorded  # type: ignore[method-assign]
+        except (AttributeError, TypeError):  # an event loop whose methods cannot be replaced
+            pytest.skip(f"the kit cannot watch the connections of this event loop ({type(loop).__name__})")
+        try:
+            async with self.connector(case.config) as connector:
+                await connector.get(case.known_ids[0])
+                await connector.check()
+                if connector.query_model is not None and connector.offers(Capability.SEARCH) and case.searches:
+                    await connector.search(case.searches[0].query, limit=2)
+        finally:
+            del loop.create_connection
+        if not opened:
+            pytest.skip("the connector opened no connection in the event loop (a file, a driver in a thread...)")
+        left: list[str] = []
+        give_up = time.perf_counter() + case.grace_seconds
+        while time.perf_counter() < give_up:  # a transport closes its socket on the loop's next turns
+            left = [where for where, sock in opened if sock.fileno() != -1]
+            if not left:
+                return
+            await asyncio.sleep(_TICK_SECONDS)
+        pytest.fail(
+            f"close() left {len(left)} of the {len(opened)} connections the connector opened open (to "
+            f"{', '.join(sorted(set(left)))}): close the clients and pools the connector opened in close() "
+            "(httpx.AsyncClient.aclose(), aiohttp.ClientSession.close(), AsyncEngine.dispose()), never one per call "
+            "left for the garbage collector",
+            pytrace=False,
+        )
+
     # -- failures of the sector system ---------------------------------------------------------------------
 
     @pytest.mark.anyio
@@ -1219,6 +1318,8 @@ _DEADLINE_FACTOR = 1.5
 #: never less), and how often its watcher wakes up.
 _LONGEST_ALLOWED_STALL_SECONDS = 0.2
 _TICK_SECONDS = 0.01
+#: How long a call to the slow system runs before the kit cancels it (half its deadline, when shorter).
+_CANCEL_AFTER_SECONDS = 0.2
 
 
 async def _longest_stall(call: Awaitable[Any]) -> float:

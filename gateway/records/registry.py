@@ -12,6 +12,7 @@ from typing import Any
 
 from connectors.base import Capability, Connector, ConnectorError
 from connectors.discovery import discover_connectors
+from contracts import Contract
 from gateway.core import metrics
 from gateway.core.logs import get_logger
 from gateway.core.settings import DATABASE_ID, CircuitPolicy, HealthPolicy, Settings
@@ -93,6 +94,10 @@ class ConnectorRegistry:
                 )
                 if (contract := _contract_name(connector_class, inst.config)) is not None:
                     registry.unloaded_contracts[db_id] = contract
+                continue
+            contract = getattr(connector, "contract", None)
+            if not (isinstance(contract, type) and issubclass(contract, Contract)):
+                registry._fail(db_id, f"the connector {name!r} built no contract (its contract is {contract!r})")
                 continue
             evidence = Evidence.for_window(inst.health.window_seconds, inst.health.latency_window)
             circuit = new_circuit(db_id, inst.circuit)

@@ -101,9 +101,10 @@ def installed_connector(name: str) -> str | None:
 
 
 def _render(text: str, substitutions: dict[str, str]) -> str:
-    for placeholder, value in substitutions.items():
-        text = text.replace(placeholder, value)
-    return text
+    """``text`` with each placeholder replaced, in one pass: a value is never read again for placeholders (a title
+    that says ``__NAME__`` stays as written)."""
+    placeholders = re.compile("|".join(map(re.escape, substitutions)))
+    return placeholders.sub(lambda found: substitutions[found.group()], text)
 
 
 def create_connector_package(names: ConnectorNames, parent: Path) -> Path:
@@ -122,9 +123,14 @@ def create_connector_package(names: ConnectorNames, parent: Path) -> Path:
             f"by that name (the {ENTRY_POINT_GROUP} entry point), so choose another name"
         )
     target = parent / names.distribution
-    if target.exists():
+    if target.exists() or target.is_symlink():  # a link to nowhere is in the way too
         raise ScaffoldError(f"{target} already exists")
-    target.mkdir()
+    try:
+        target.mkdir()
+    except FileExistsError:  # created meanwhile
+        raise ScaffoldError(f"{target} already exists") from None
+    except OSError as exc:
+        raise ScaffoldError(f"{target} cannot be created: {exc.strerror or exc}") from None
     substitutions = names.substitutions()
     for source in sorted(TEMPLATE.rglob(f"*{_SUFFIX}")):
         relative = _render(str(source.relative_to(TEMPLATE)), substitutions).removesuffix(_SUFFIX)

@@ -39,6 +39,8 @@ def _json(body: bytes | str) -> Response:
 
 def _key_adapter(contract: type[Contract]) -> TypeAdapter[Any]:
     field = contract.model_fields[contract.record_key]
+    if not field.metadata:  # a key without constraints: Annotated needs at least one
+        return TypeAdapter(field.annotation)  # type: ignore[arg-type]
     return TypeAdapter(Annotated[(field.annotation, *field.metadata)])  # type: ignore[arg-type]
 
 
