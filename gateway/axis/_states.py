@@ -5,7 +5,8 @@ record), the circuit breaker of the connection, and the passive evidence of real
 ratio, contract-violation ratio, latency percentile). ``pending`` until a connector is configured and checked;
 ``connected`` and ``degraded`` (answering, but slow or partly failing) while it answers; ``down`` after
 ``failures_to_down`` failed checks before the connection has recovered from the first (``successes_to_connect``
-good checks in a row), at once when the canary or the calls break the contract, and while the circuit is open;
+good checks in a row), at once when the canary or the calls break the contract, while none of the window's calls
+is answered (the checks answer, the clients' calls fail), and while the circuit is open;
 ``recovering`` while the circuit half-opens and after ``down`` until ``successes_to_connect`` good checks in a row
 (a failed check's ``degraded`` lasts as long); ``maintenance`` when an operator says so; ``unknown`` when no check
 has been recorded for longer than the checks' interval allows (:func:`stale_after`: no process is checking, or the
@@ -23,6 +24,7 @@ from gateway.records.circuit import CircuitState
 from gateway.records.evidence import WindowSummary, p95
 
 __all__ = [
+    "CALLS_FAILING",
     "DEFINITIVE_REASONS",
     "STALE",
     "STATES",
@@ -53,6 +55,8 @@ STATES: tuple[ConnectionState, ...] = tuple(ConnectionState)
 UP_STATES = frozenset({ConnectionState.CONNECTED, ConnectionState.DEGRADED})
 #: The cause of ``unknown``: the checks stopped.
 STALE = "stale"
+#: The cause of ``down`` when none of the window's calls (at least ``min_calls``) was answered well.
+CALLS_FAILING = "calls-failing"
 
 
 def stale_after(policy: HealthPolicy, lease_seconds: float) -> float:
@@ -121,7 +125,18 @@ def _failing_calls(window: WindowSummary, policy: HealthPolicy) -> str | None:
     return f"{failing.failures} of {failing.calls} {failing.operation} calls in {seconds} s failed"
 
 
-def after_check(  # noqa: PLR0912
+def _unanswered_calls(window: WindowSummary, policy: HealthPolicy) -> str | None:
+    """Why none of the window's calls (at least ``min_calls``) was answered well, if none was: each failed or
+    answered records breaking the contract."""
+    if window.calls < policy.min_calls or window.failures + window.violations < window.calls:
+        return None
+    error = f"none of the {window.calls} calls in {policy.window_seconds:g} s was answered"
+    if window.violations:
+        error += f" ({window.failures} failed, {window.violations} answered records that break the contract)"
+    return error
+
+
+def after_check(  # noqa: PLR0912, PLR0915
     tracker: Tracker,
     outcome: CheckOutcome,
     policy: HealthPolicy,
@@ -157,6 +172,10 @@ def after_check(  # noqa: PLR0912
                 f"{window.violations} of {window.calls} calls in {policy.window_seconds:g} s answered records that "
                 "break the contract"
             )
+        elif (unanswered := _unanswered_calls(window, policy)) is not None:
+            # The checks answer (a canary, a status route), the clients' calls do not: not connected, whatever the
+            # checks say, until a call is answered (or the failed ones leave the window).
+            state, cause, error = ConnectionState.DOWN, CALLS_FAILING, unanswered
         elif was_failing and successes < policy.successes_to_connect:
             state, cause = ConnectionState.RECOVERING, "recovering"
             error = f"{successes} of {policy.successes_to_connect} checks answered"

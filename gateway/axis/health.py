@@ -53,6 +53,9 @@ STATIC_STATES_EVERY_SECONDS = 10.0
 PRUNE_HISTORY_EVERY_SECONDS = 3600.0
 #: How long closing waits for a round under way to finish its database writes.
 CLOSE_GRACE_SECONDS = 2.0
+#: How far ahead of a process's clock a moment recorded by another process may be and still be believed (clocks of
+#: replicas differ by seconds; one that was hours ahead wrote moments that have not come).
+CLOCK_SKEW_SECONDS = 60.0
 
 log = get_logger(__name__)
 
@@ -506,15 +509,18 @@ class HealthRunner:
             self._audit_due = time.monotonic() + min(60.0, self.settings.audit_verify_interval_seconds)
 
 
-def _answered_at(database_id: str, answered: float) -> Any:
+def _answered_at(database_id: str, answered: float, now: datetime | None = None) -> Any:
     """Move the connection's last answered call forward to ``answered`` (seconds since the epoch), never back: each
-    process writes its own, and the latest stays."""
+    process writes its own, and the latest stays. A moment recorded more than :data:`CLOCK_SKEW_SECONDS` after
+    ``now`` (this process's clock) is no evidence: written by a clock that was ahead, it would hide every real
+    answer until that moment came, so it is replaced."""
     at = datetime.fromtimestamp(answered, UTC)
+    future = (now or utcnow()) + timedelta(seconds=CLOCK_SKEW_SECONDS)
     last = col(AxisConnection.last_answered_at)
     return (
         update(AxisConnection)
-        .where(col(AxisConnection.database_id) == database_id, or_(last.is_(None), last < at))
-        .values(last_answered_at=at)
+        .where(col(AxisConnection.database_id) == database_id, or_(last.is_(None), last < at, last > future))
+        .values(last_answered_at=min(at, future))
     )
 
 
@@ -538,10 +544,15 @@ def _combine(
 def _after_recorded(row: AxisConnection | None, now: datetime) -> datetime:
     """``now``, or just after the last moment recorded for ``row`` when that is later: a process whose clock is
     behind the one that checked before it (a replica taking the checks over) records its checks after those, never
-    before, so the connection's history keeps the order in which things happened."""
+    before, so the connection's history keeps the order in which things happened. A moment more than
+    :data:`CLOCK_SKEW_SECONDS` ahead of ``now`` is not believed."""
     if row is None:
         return now
     recorded = max(moment for moment in (row.last_check, row.since, row.updated_at) if moment is not None)
+    if recorded > now + timedelta(seconds=CLOCK_SKEW_SECONDS):
+        # Recorded by a clock that was far ahead, not seconds: stamping after it would keep every check in the
+        # future (and a stop of the checks unseen) until that moment came.
+        return now
     return now if now > recorded else recorded + TICK
 
 
@@ -559,7 +570,8 @@ def _tracker(row: AxisConnection | None, now: datetime) -> Tracker:
         return Tracker(state=ConnectionState.PENDING, since=now)
     return Tracker(
         state=ConnectionState(row.state),
-        since=row.since,
+        # A moment still to come (recorded by a clock that was ahead, see _after_recorded) is not when it began.
+        since=min(row.since, now),
         failures=row.failures,
         successes=row.successes,
         last_check=row.last_check,

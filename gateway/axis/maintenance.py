@@ -22,7 +22,8 @@ async def set_maintenance(session: AsyncSession, database_id: str, maintenance: 
         row.since = now
         if not maintenance:
             row.state, row.last_check, row.failures, row.successes = ConnectionState.PENDING.value, None, 0, 0
-            row.error = None
+            # Nothing of the time before it is evidence now: not its cause, not its last check's latency.
+            row.error, row.cause, row.latency_ms = None, None, None
             await record_transition(session, database_id, now, ConnectionState.PENDING.value, "maintenance ended")
         else:
             await record_transition(session, database_id, now, ConnectionState.MAINTENANCE.value, "under maintenance")

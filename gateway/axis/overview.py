@@ -72,9 +72,33 @@ Routes = Mapping[str, tuple[Route, str | None]]
 StaleBounds = Mapping[str, float]
 
 
+class _StaleBounds(dict[str, float]):
+    """Database id -> :func:`stale_bound`; a database configured no more has the default policy's (its stored state
+    is still read, by the command line, and a check of long ago is no evidence)."""
+
+    def __init__(self, bounds: Mapping[str, float], default: float) -> None:
+        super().__init__(bounds)
+        self.default = default
+
+    def __missing__(self, key: str) -> float:
+        return self.default
+
+
 def stale_bounds(settings: Settings) -> dict[str, float]:
-    """Each configured database's :func:`stale_bound`, from its health policy."""
-    return {db_id: stale_bound(settings, db_id) for db_id in settings.connectors}
+    """Each configured database's :func:`stale_bound`, from its health policy; for any other, the default policy's
+    (looked up by ``bounds[id]``)."""
+    bounds = {db_id: stale_bound(settings, db_id) for db_id in settings.connectors}
+    return _StaleBounds(bounds, stale_after(HealthPolicy(), settings.axis_lease_seconds))
+
+
+def _bound(stale: StaleBounds | None, database_id: str) -> float | None:
+    """The bound of ``database_id`` in ``stale`` (its default when it has one), ``None`` without."""
+    if stale is None:
+        return None
+    try:
+        return stale[database_id]
+    except KeyError:
+        return None
 
 
 def stale_bound(settings: Settings, database_id: str) -> float:
@@ -236,7 +260,7 @@ def _connection(
         error = "awaiting the first health check" if registry is not None else NOT_CONFIGURED
     else:
         state, error, latency, cause = ConnectionState(row.state), row.error, row.latency_ms, row.cause
-        bound = (stale or {}).get(entry.id)
+        bound = _bound(stale, entry.id)
         now = utcnow()
         overdue = overdue_since(row.last_check, bound, now) if bound is not None else None
         if overdue is not None and row.last_check is not None:
@@ -245,6 +269,13 @@ def _connection(
             error = (
                 f"no health check recorded for {(now - row.last_check).total_seconds():.0f} s (at most "
                 f"{bound:.0f} s expected): no gateway process is checking it, or the results cannot be written"
+            )
+        elif bound is not None and row.last_check is not None and row.last_check > now + timedelta(seconds=bound):
+            # Stamped by a clock that was ahead: no proof that checks go on (it would be, until that moment came).
+            state, cause, since = ConnectionState.UNKNOWN, STALE, None
+            error = (
+                f"the last health check is recorded {(row.last_check - now).total_seconds():.0f} s ahead of this "
+                "clock (the clock of the process that recorded it was ahead): whether checks go on is not known"
             )
     route, platform = (routes or {}).get(entry.id, (None, None))
     return DatabaseConnection(
@@ -332,7 +363,7 @@ async def database_detail(
         last_success=row.last_success if row is not None else None,
         last_answered=row.last_answered_at if row is not None else None,
         maintenance=bool(row is not None and row.maintenance),
-        recent_calls=await recent_calls(session, entry.id, (stale or {}).get(entry.id)),
+        recent_calls=await recent_calls(session, entry.id, _bound(stale, entry.id)),
         checks=[
             CheckRecord(
                 checked_at=check.checked_at,

@@ -17,7 +17,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from connectors.context import RequestContext
-from connectors.errors import ConnectorError, ContractViolation, UpstreamError
+from connectors.errors import ConnectorError, ContractViolation, UpstreamError, UpstreamRefused
 from contracts import Contract, ContractQuery
 from gateway.core import metrics
 from gateway.core.logs import get_logger
@@ -138,8 +138,11 @@ class _UpstreamCall:
             failed = isinstance(exc, UpstreamError) and exc.reason in FAILURE_REASONS
             database.circuit.record(failed=failed, trial=self._trial)
             violation = isinstance(exc, ContractViolation) or self.skipped > 0
+            # A call the sector system refused (credentials, metadata) was not answered, though retrying it at once
+            # would not help either, so it does not count towards opening the circuit.
+            unanswered = failed or isinstance(exc, UpstreamRefused)
             database.evidence.record_call(
-                elapsed, failed=failed, violation=violation, records=self.records, operation=self._operation
+                elapsed, failed=unanswered, violation=violation, records=self.records, operation=self._operation
             )
         elif self._trial:
             database.circuit.release_trial()
