@@ -285,8 +285,16 @@ class AuditedExchange:
             reason=reason,
             latency_ms=round((time.perf_counter() - self.began) * 1000, 3),
             response_sha256=hashlib.sha256(body).hexdigest(),
-            fields=_granted_fields(decision.fields) if decision is not None and status < 400 else None,
+            fields=self._fields(status),
         )
+
+    def _fields(self, status: int) -> tuple[str, ...] | None:
+        """The fields an allowed data exchange touched: those a submission wrote, else those the grant covers."""
+        decision = self.request.decision
+        if decision is None or status >= 400:
+            return None
+        written = self.request.written_fields
+        return tuple(written) if written is not None else _granted_fields(decision.fields)
 
     def _record_ids(self, status: int) -> tuple[str, ...]:
         """The records the exchange touched, as its route named them; for a read refused before its route named

@@ -11,9 +11,10 @@ a sector system, another claims or records in the gateway's database. On SQLite 
 
 An operation is claimed only when no earlier operation of the same record is unfinished, so the operations of a
 record reach the sector system one at a time, in the order they were accepted. (A record with a long queue of its
-own holds back the records queued behind it in the claim's window: they wait, in order, for a later round.) A
-claim lapses after ``exchange_claim_seconds``: the operations of a process that died are delivered again, with
-the same idempotency key, and the connector recognises them (at-least-once delivery, exactly-once in effect).
+own does not hold back the records queued behind it: the claim reads past the operations waiting for their
+record's first, :meth:`Dispatcher.claim`.) A claim lapses after ``exchange_claim_seconds``: the operations of a
+process that died are delivered again, with the same idempotency key, and the connector recognises them
+(at-least-once delivery, exactly-once in effect).
 
 Each call to a connector delivers operations of one submission, in that submission's request context (its request
 id, client and agency, purpose, actor, and a span in its trace; :mod:`gateway.records.context`), with the claim's
@@ -27,7 +28,7 @@ import contextlib
 import json
 import random
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -70,6 +71,11 @@ from gateway.records.registry import ConnectorRegistry, Database
 LEASE = "exchange-dispatch"
 #: How many rounds' worth of the oldest unfinished operations a claim looks at.
 SCAN_FACTOR = 5
+#: How many windows after the first a claim reads when the first gives less than a round's worth.
+SCAN_PAGES = 4
+#: The most records whose later operations the query of a next window leaves out (a bound on its parameters): those
+#: with the most operations in the windows read.
+SKIPPED_RECORDS = 500
 #: Rounds a process runs at once: while one delivers to the sector systems, another claims or records in the
 #: gateway's database. They claim as separate dispatchers do (an operation claimed by one is not due for the
 #: other, nor are the later operations of its record).
@@ -239,10 +245,14 @@ class Dispatcher:
         """Claim the due operations that no earlier unfinished operation of their record holds back.
 
         The oldest unfinished operations are read in order (a window of ``SCAN_FACTOR`` rounds); the first one
-        seen of each record is the one its record waits for, and is taken if it is due. The claim itself is a
-        conditional update that checks the state again: of two dispatchers choosing the same operation, the
-        second finds it claimed and leaves it, and a record whose first operation is held by another dispatcher
-        is skipped, so a record's operations never travel side by side.
+        seen of each record is the one its record waits for, and is taken if it is due. When the window gives
+        fewer than a round's worth, the operations after it are read too (up to ``SCAN_PAGES`` more windows),
+        without the later operations of the records that crowded the windows before (they wait for their first):
+        a client that queues many operations of one record, or of records whose first is held or waiting to be
+        retried, does not hold back every other record behind them. The claim itself is a conditional update that
+        checks the state again: of two dispatchers choosing the same operation, the second finds it claimed and
+        leaves it, and a record whose first operation is held by another dispatcher is skipped, so a record's
+        operations never travel side by side.
         """
         now = utcnow()
         batch = self.settings.exchange_dispatch_batch
@@ -251,15 +261,28 @@ class Dispatcher:
         # One session for the window and the claim: one checkout of the pool (a ping on PostgreSQL), not two.
         async with self.sessionmaker() as session:
             connection = await session.connection()
-            window = (
-                await connection.execute(
-                    sa_select(c.id, c.database_id, c.record_id, c.state, c.next_attempt_at, c.claimed_until)
-                    .where(c.state.in_(UNFINISHED))
-                    .order_by(c.id)
-                    .limit(batch * SCAN_FACTOR)
+            size = batch * SCAN_FACTOR
+            unfinished = sa_select(c.id, c.database_id, c.record_id, c.state, c.next_attempt_at, c.claimed_until).where(
+                c.state.in_(UNFINISHED)
+            )
+            seen: Counter[tuple[str, str]] = Counter()
+            chosen: list[int] = []
+            query = unfinished
+            for _ in range(1 + SCAN_PAGES):
+                window = (await connection.execute(query.order_by(c.id).limit(size))).all()
+                self._choose(window, now, batch, seen, chosen)
+                if len(chosen) >= batch or len(window) < size:
+                    break
+                # The next window: after this one, without the later operations of the records that crowded the
+                # windows read (they wait for their first); those of the others are skipped as they come.
+                crowded: dict[str, list[str]] = defaultdict(list)
+                for (db_id, record_id), count in seen.most_common(SKIPPED_RECORDS):
+                    if count > 1:
+                        crowded[db_id].append(record_id)
+                query = unfinished.where(
+                    c.id > window[-1][0],
+                    *(or_(c.database_id != db_id, c.record_id.not_in(ids)) for db_id, ids in crowded.items()),
                 )
-            ).all()
-            chosen = self._choose(window, now, batch)
             if not chosen:
                 return []
             still_due = or_(
@@ -294,22 +317,23 @@ class Dispatcher:
         rows.sort(key=lambda op: op.id)
         return rows
 
-    def _choose(self, window: Sequence[Any], now: datetime, batch: int) -> list[int]:
-        """The ids to claim: of each record in the window, its first operation, when it is due."""
+    def _choose(
+        self, window: Sequence[Any], now: datetime, batch: int, seen: Counter[tuple[str, str]], chosen: list[int]
+    ) -> None:
+        """Add to ``chosen`` the ids to claim, up to ``batch``: of each record in the window not in ``seen`` (the
+        records of the windows read before, with how many of their operations were read), its first operation,
+        when it is due. Counts the window's operations in ``seen``."""
         served = set(self.databases)
-        seen: set[tuple[str, str]] = set()
-        chosen: list[int] = []
         for op_id, database_id, record_id, state, next_attempt_at, claimed_until in window:
+            if len(chosen) >= batch:
+                return
             record = (database_id, record_id)
-            if record in seen:
+            seen[record] += 1
+            if seen[record] > 1:
                 continue
-            seen.add(record)
             due = next_attempt_at <= now if state == PENDING else claimed_until is None or claimed_until < now
             if due and database_id in served:
                 chosen.append(op_id)
-                if len(chosen) == batch:
-                    break
-        return chosen
 
     async def _stored_context(self, operation: Claimed) -> dict[str, Any]:
         """The submission's context, as stored with ``operation`` (operations stored before that was done: the
@@ -461,7 +485,10 @@ class Dispatcher:
                 return [Delivery(op, outcome, exc.message) for op in operations]
             except Exception as exc:  # a connector bug must not stop the dispatcher
                 log.exception("connector failed on submit", database=database.id)
-                return [Delivery(op, "retry", f"{type(exc).__name__}: {exc}"[:_ERROR_TEXT]) for op in operations]
+                # The error's class only: its text may quote values (the record's, a conflicting one's), and the
+                # receipt shows ``last_error`` to the writer, who may not be granted to read them.
+                why = f"the connector failed ({error_name(exc)})"
+                return [Delivery(op, "retry", why) for op in operations]
             finally:
                 histogram = metrics.exchange_delivery(database.id)
                 elapsed = time.perf_counter() - started

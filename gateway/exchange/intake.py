@@ -17,6 +17,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from connectors.context import RequestContext
+from gateway.audit.events import EVERY_FIELD
 from gateway.core import metrics
 from gateway.core.db import utcnow
 from gateway.core.logs import get_logger
@@ -33,11 +34,11 @@ from gateway.exchange._quality_gate import REFUSE, Finding, gate_findings
 from gateway.exchange._states import PENDING
 from gateway.exchange.models import ExchangeOperation, ExchangeReceipt
 from gateway.exchange.operations import CheckedOperation, OperationChecker, Rejection
-from gateway.identity.access import Decision
+from gateway.identity.access import HEADER_VALUE, Decision
 from gateway.quality import record_submitted
 from gateway.records.context import CONTEXT_KEY, stored_context
 
-__all__ = ["Finding", "Intake", "IntakeService", "receipt_of", "request_hash"]
+__all__ = ["Finding", "Intake", "IntakeService", "named_records", "receipt_of", "request_hash", "written_fields"]
 
 log = get_logger(__name__)
 
@@ -48,6 +49,32 @@ class Intake:
 
     receipt: dict[str, Any]
     replayed: bool
+
+
+def named_records(operations: Sequence[object], receipt: dict[str, Any] | None = None) -> list[str]:
+    """The records a submission is about, for the audit trail: those its receipt names (accepted, and rejected
+    with a readable key) or, without a receipt (the whole submission refused), every ``record_id`` the operations
+    give that is fit to be recorded: an attempt on a record is found by the record's question, refused or not."""
+    if receipt is not None:
+        named: list[object] = [entry["record_id"] for entry in receipt["accepted"]]
+        named += [entry.get("record_id") for entry in receipt["rejected"]]
+    else:
+        named = [op.get("record_id") for op in operations if isinstance(op, dict)]
+    return [r for r in dict.fromkeys(named) if isinstance(r, str) and HEADER_VALUE.match(r)]
+
+
+def written_fields(operations: Sequence[object], receipt: dict[str, Any]) -> tuple[str, ...]:
+    """The contract fields the accepted operations write, sorted (:data:`EVERY_FIELD` when one deletes a record):
+    what the audit trail records of a submission, rather than every field the grant covers."""
+    written: set[str] = set()
+    for entry in receipt["accepted"]:
+        operation = operations[entry["index"]]
+        if entry["op"] == "delete":
+            return (EVERY_FIELD,)
+        fields = operation.get("fields") if isinstance(operation, dict) else None
+        if isinstance(fields, dict):
+            written.update(str(name) for name in fields)
+    return tuple(sorted(written))
 
 
 def _storage_failed(outage: Outage, database_id: str, exc: BaseException) -> None:

@@ -54,8 +54,8 @@ class OperationMetadata(BaseModel):
         default=None,
         min_length=1,
         max_length=64,
-        description="The officer who made the change: the request's X-Actor-Id when left out, and no other when "
-        "the request names one (the operation is rejected).",
+        description="The officer who made the change: the request's X-Actor-Id when left out, and no other (the "
+        "operation is rejected; without X-Actor-Id, none may be given).",
     )
     note: str | None = Field(default=None, max_length=500, description="A short explanation, for people.")
 
@@ -130,8 +130,9 @@ class OperationChecker:
             operation = _OPERATION.validate_python(raw)
             record_id = operation.record_id
             key = str(self._key.validate_python(operation.record_id))
-            if actor is not None and operation.metadata.officer not in (None, actor):
-                # The audit trail names the request's actor: the sector system must be told the same officer.
+            if operation.metadata.officer not in (None, actor):
+                # The audit trail names the request's actor: the sector system must be told the same officer, and
+                # none when the request names none (an officer the gateway never saw would be unaudited).
                 raise ValidationFailed(
                     f"metadata.officer is not the request's {ACTOR_HEADER}: an operation is made by the officer the "
                     "request names (leave it out, or give the same)."

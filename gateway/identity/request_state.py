@@ -19,6 +19,7 @@ Who writes and who reads each field:
   decision, the connector context and ``GET /v1/services`` (the access);
 * ``decision``: :func:`gateway.http.deps.decide_data_access`; read by the audit hook and the connector context;
 * ``record_ids``: the data, submission, feed, receipt and audit routes; read by the audit hook;
+* ``written_fields``: the submission route; read by the audit hook;
 * ``problem_reason``: the problem handler (:mod:`gateway.core.problems`); read by the audit hook.
 """
 
@@ -66,6 +67,8 @@ class RequestState:
     """The grant decision of a data request: client, purpose, actor, fields."""
     record_ids: Sequence[str] = ()
     """The records (data subjects) the request touched, for the audit trail."""
+    written_fields: Sequence[str] | None = None
+    """The fields a submission wrote, for the audit trail in place of every field its grant covers."""
     problem_reason: str | None = None
     """The precise reason of a refusal (``expired``, ``replayed_assertion``...): for the audit trail only."""
 

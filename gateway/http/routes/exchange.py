@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
-from pydantic import AwareDatetime, BaseModel, Field, GetJsonSchemaHandler, create_model
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, GetJsonSchemaHandler, create_model
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
@@ -17,7 +17,7 @@ from gateway.core.problems import BadHeader, NotFound, ValidationFailed
 from gateway.core.settings import Settings
 from gateway.exchange import webhooks
 from gateway.exchange.feed import parse_cursor, read_changes
-from gateway.exchange.intake import Finding, IntakeService, receipt_of
+from gateway.exchange.intake import Finding, IntakeService, named_records, receipt_of, written_fields
 from gateway.exchange.models import ExchangeReceipt, WebhookSubscription
 from gateway.exchange.operations import OperationChecker, SubmittedOperation
 from gateway.http.deps import PrincipalDep, SessionDep, StateDep, data_access
@@ -53,7 +53,10 @@ class DocumentedAs:
 
 
 class Submission(BaseModel):
-    """A batch of operations on records of one database."""
+    """A batch of operations on records of one database. Nothing else: another key (``"atomic": true``, say) is
+    refused, not ignored, so that no sender believes it asked for something the gateway does not do."""
+
+    model_config = ConfigDict(extra="forbid")
 
     operations: list[Annotated[dict[str, Any], DocumentedAs(SubmittedOperation)]] = Field(
         min_length=1,
@@ -221,10 +224,13 @@ def add_exchange_routes(router: APIRouter, database: Database, settings: Setting
         if len(operations) > batch_max:
             raise ValidationFailed(f"A submission carries at most {batch_max} operations.")
         service = IntakeService(state.sessionmaker, database.id, checker, state.settings)
+        audited = request_state(request.scope)
+        audited.record_ids = named_records(operations)  # refused as a whole, the submission is audited with them
         intake = await service.submit(
             operations, decision=decision, idempotency_key=idempotency_key, context=request_context(request)
         )
-        request_state(request.scope).record_ids = [entry["record_id"] for entry in intake.receipt["accepted"]]
+        audited.record_ids = named_records(operations, intake.receipt)
+        audited.written_fields = written_fields(operations, intake.receipt)
         if not intake.replayed and state.dispatcher is not None:
             state.dispatcher.wake()
         headers = {"Location": f"/v1/receipts/{intake.receipt['receipt_id']}"}
