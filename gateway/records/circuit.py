@@ -4,7 +4,9 @@
 ``open``: calls fail at once (503 with ``Retry-After``) until the cool-down is over. ``half_open``: one trial call
 goes through; its success closes the circuit, its failure opens it again. Only failures of the sector system
 count (timeouts, refused connections, protocol errors, 5xx, and a connector's unexpected exceptions); a record
-not found is an answer.
+not found is an answer. A failure about a record (or a search) that already failed within the window counts for
+nothing: one client asking again and again for the one record that makes its sector system fail must not open the
+circuit for every client, while an outage fails the calls about every record.
 
 The breaker lives in each gateway process and is not shared: each process protects its own workers.
 """
@@ -13,10 +15,14 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from enum import IntEnum
 
 from gateway.core.settings import CircuitPolicy
+from gateway.records.repeats import RecentKeys
+
+#: The most records (or searches) whose failure within the window a breaker remembers.
+MAX_REMEMBERED_FAILURES = 10_000
 
 CONNECTOR_ERROR = "connector_error"
 """The reason of a connector's unexpected exception (not a :class:`~connectors.errors.ConnectorError`)."""
@@ -67,6 +73,7 @@ class CircuitBreaker:
         "_buckets",
         "_calls",
         "_clock",
+        "_failed_keys",
         "_failing",
         "_failures",
         "_on_change",
@@ -91,6 +98,7 @@ class CircuitBreaker:
         self._on_change = on_change
         self._clock = clock
         self._failing = FailureRun()
+        self._failed_keys = RecentKeys(policy.window_seconds, MAX_REMEMBERED_FAILURES)
         self._opened_at = 0.0
         self._trial_running = False
         # One-second buckets over the window, oldest first (the clock is monotonic): second -> [calls, failures];
@@ -115,8 +123,9 @@ class CircuitBreaker:
         self._trial_running = True
         return True
 
-    def record(self, *, failed: bool, trial: bool) -> None:
-        """The outcome of a call let through by :meth:`before_call`."""
+    def record(self, *, failed: bool, trial: bool, about: Collection[str] = ()) -> None:
+        """The outcome of a call let through by :meth:`before_call`; ``about``: what the call asked for (a record's
+        key, a search's fingerprint), when known, so that a failure repeating one within the window is not counted."""
         if not self.policy.enabled:
             return
         if trial:
@@ -127,6 +136,8 @@ class CircuitBreaker:
                 self._close()
             return
         if self.state is not CircuitState.CLOSED:
+            return
+        if failed and not self._failed_keys.fresh(self._clock(), about):
             return
         in_a_row = self._failing.record(failed=failed)
         calls, failures = self._count(failed)
@@ -192,6 +203,7 @@ class CircuitBreaker:
     def _forget(self) -> None:
         self._buckets.clear()
         self._calls = self._failures = 0
+        self._failed_keys.clear()
 
     def _open(self) -> None:
         self._opened_at = self._clock()

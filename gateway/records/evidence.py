@@ -8,10 +8,12 @@ import heapq
 import math
 import time
 from array import array
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from gateway.records.repeats import RecentKeys
 
 #: How many broken records' keys (hashes) a connection's evidence remembers, at most.
 MAX_REMEMBERED_VIOLATIONS = 10_000
@@ -145,7 +147,6 @@ class Evidence:
         "_check_latencies",
         "_clock",
         "_keep_seconds",
-        "_repeat_seconds",
         "_slice",
         "_slices",
         "_violated",
@@ -163,9 +164,8 @@ class Evidence:
         repeat_seconds: float | None = None,
     ) -> None:
         self._clock = clock
-        self._repeat_seconds = repeat_seconds
-        # hash of a broken record's key -> when its violation was last counted, oldest first
-        self._violated: OrderedDict[int, float] = OrderedDict()
+        # The broken records whose violation was counted within the window (none remembered without a window).
+        self._violated = None if repeat_seconds is None else RecentKeys(repeat_seconds, MAX_REMEMBERED_VIOLATIONS)
         self._wall_clock = wall_clock
         #: When (seconds since the epoch) a call was last answered well: not failed, no record breaking the
         #: contract. Kept beyond the window: the axis says since when a connection's calls fail.
@@ -191,27 +191,6 @@ class Evidence:
             repeat_seconds=window_seconds,
         )
 
-    def _new_violation(self, now: float, records: Collection[str]) -> bool:
-        """Whether a call answering the broken ``records`` (their keys; empty: not known) is a violation to count:
-        one of them was not counted within ``repeat_seconds``, and they are remembered as counted now."""
-        if self._repeat_seconds is None or not records:
-            return True
-        violated = self._violated
-        horizon = now - self._repeat_seconds
-        while violated and next(iter(violated.values())) < horizon:
-            violated.popitem(last=False)
-        fresh = False
-        for record in records:
-            marker = hash(record)
-            counted = violated.get(marker)
-            if counted is None or counted < horizon:
-                fresh = True
-                violated[marker] = now
-                violated.move_to_end(marker)
-        while len(violated) > MAX_REMEMBERED_VIOLATIONS:
-            violated.popitem(last=False)
-        return fresh
-
     def record_call(
         self,
         latency_seconds: float | None,
@@ -225,7 +204,7 @@ class Evidence:
         a ``violation`` that broke the contract, when they are known (a record counted within the window counts no
         more)."""
         now = self._clock()
-        counted = violation and self._new_violation(now, records)
+        counted = violation and (self._violated is None or self._violated.fresh(now, records))
         index = math.floor(now / self._slice)
         slices = self._slices
         if slices and slices[-1][0] == index:
@@ -259,7 +238,8 @@ class Evidence:
         """Forget the calls (a new circuit starts afresh)."""
         self._slices.clear()
         self._call_latencies.clear()
-        self._violated.clear()
+        if self._violated is not None:
+            self._violated.clear()
 
     def summary(self, window_seconds: float, *, max_latencies: int = 100_000) -> WindowSummary:
         """The window's counts; evidence older than ``window_seconds`` is dropped."""

@@ -97,11 +97,19 @@ class _UpstreamCall:
     """One call to the sector system: passes the database's circuit breaker (or raises :class:`CircuitOpen`),
     times the call into the latency histogram, counts its failures and tells the breaker how it went."""
 
-    __slots__ = ("_database", "_operation", "_started", "_trial", "records", "skipped")
+    __slots__ = ("_database", "_operation", "_search", "_started", "_trial", "records", "skipped")
 
-    def __init__(self, database: Database, operation: str, records: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        database: Database,
+        operation: str,
+        records: tuple[str, ...] = (),
+        search: tuple[ContractQuery, str | None] | None = None,
+    ) -> None:
         self._database = database
         self._operation = operation
+        # A search's query and cursor: what a failure of the call was about (a read's is its record).
+        self._search = search
         self._started = 0.0
         self._trial = False
         self.skipped = 0
@@ -136,7 +144,7 @@ class _UpstreamCall:
             log.warning("upstream error", database=database.id, reason=exc.reason, errors=errors)
         if exc is None or isinstance(exc, ConnectorError):
             failed = isinstance(exc, UpstreamError) and exc.reason in FAILURE_REASONS
-            database.circuit.record(failed=failed, trial=self._trial)
+            database.circuit.record(failed=failed, trial=self._trial, about=self._about() if failed else ())
             violation = isinstance(exc, ContractViolation) or self.skipped > 0
             # A call the sector system refused (credentials, metadata) was not answered, though retrying it at once
             # would not help either, so it does not count towards opening the circuit.
@@ -148,6 +156,14 @@ class _UpstreamCall:
             database.circuit.release_trial()
         if unexpected is not None:
             raise failure from unexpected
+
+
+    def _about(self) -> tuple[str, ...]:
+        """What the failed call asked for: its record, or its search (the query's fingerprint and the cursor)."""
+        if self._search is None:
+            return self.records
+        query, cursor = self._search
+        return (f"search {_fingerprint(query)} {cursor or ''}",)
 
 
 def _unexpected(database: Database, exc: Exception) -> UpstreamError:
@@ -179,7 +195,7 @@ async def search_records(
     is counted in ``gateway_upstream_errors_total{reason="contract_violation"}`` and logged with the rules it
     breaks (never its values or key, which may be personal data)."""
     inner = decode_cursor(database, query, cursor) if cursor else None
-    call = _UpstreamCall(database, "search")
+    call = _UpstreamCall(database, "search", search=(query, inner))
     with connector_call(context), call:
         page = await database.connector.search(query, limit=limit, cursor=inner)
         call.skipped = len(page.skipped)

@@ -420,8 +420,9 @@ def test_an_open_circuit_fails_fast_and_a_trial_call_closes_it(
         record = f"/v1/databases/population/records/{personal_id}"
         assert gateway.http.get(record, headers=gateway.headers).status_code == 200
         api.misbehave(mode="error", status=500)
-        for _ in range(3):
-            assert gateway.http.get(record, headers=gateway.headers).status_code == 502
+        for row in population_rows[:3]:  # three records failing: the sector system's failure, not one record's
+            failing = f"/v1/databases/population/records/{row['so_dinh_danh']}"
+            assert gateway.http.get(failing, headers=gateway.headers).status_code == 502
         sent = api.count("requests")
         started = time.perf_counter()
         refused = gateway.http.get(record, headers=gateway.headers)
@@ -756,8 +757,9 @@ def test_an_open_circuit_is_down_until_it_closes_and_the_axis_metrics_and_circui
         # Failing until told otherwise: the checks' canary calls fail too, but only data calls feed the circuit
         # (``times=3`` would let a check take one of the three failures meant for the data calls).
         api.misbehave(mode="error", status=500)
-        for _ in range(3):
-            assert gateway.http.get(record, headers=gateway.headers).status_code == 502
+        for row in population_rows[:3]:  # three records failing: the sector system's failure, not one record's
+            failing = f"/v1/databases/population/records/{row['so_dinh_danh']}"
+            assert gateway.http.get(failing, headers=gateway.headers).status_code == 502
         assert gateway.http.get(record, headers=gateway.headers).status_code == 503  # the circuit is open
         api.behave()  # the system is fine again: the checks answer, the open circuit still refuses calls
         down = _rounds(gateway, "down")
@@ -812,8 +814,9 @@ def test_the_circuit_and_calls_of_every_process_count_and_every_circuit_closes_w
         # Only the process that does not check opens its circuit; the checks answer again at once, yet the axis
         # says down while that circuit is open.
         api.misbehave(mode="error", status=500)
-        for _ in range(3):
-            assert other.http.get(record, headers=other.headers).status_code == 502
+        for row in population_rows[:3]:  # three records failing: the sector system's failure, not one record's
+            failing = f"/v1/databases/population/records/{row['so_dinh_danh']}"
+            assert other.http.get(failing, headers=other.headers).status_code == 502
         api.behave()
         assert sample(other.metrics(), "gateway_circuit_state", database="population") == 2
         down = _rounds(first, "down", rounds=3)

@@ -442,6 +442,32 @@ def test_the_window_counts_what_a_recount_of_its_calls_gives(seed: int) -> None:
         assert counted == (len(recent), sum(recent))
 
 
+def test_one_record_failing_again_and_again_does_not_open_the_circuit_but_an_outage_does() -> None:
+    """One client asking again and again for the one record that makes its sector system fail: counted once in the
+    window, neither in a row nor in the ratio, so the circuit stays closed for every other client; the calls about
+    other records that fail in an outage open it as before."""
+    breaker, clock, _ = _breaker(consecutive_failures=3, error_ratio=0.5, window_seconds=10, min_calls=4)
+    for _ in range(50):
+        breaker.record(failed=True, trial=breaker.before_call(), about=("068200000001",))
+        clock.now += 0.1
+    assert breaker.state is CircuitState.CLOSED
+    breaker.record(failed=False, trial=breaker.before_call(), about=("068200000002",))
+    clock.now += 10  # out of the window: the record counts again, once
+    breaker.record(failed=True, trial=breaker.before_call(), about=("068200000001",))
+    breaker.record(failed=True, trial=breaker.before_call(), about=("068200000001",))
+    assert breaker.state is CircuitState.CLOSED
+    for key in ("068200000003", "068200000004"):  # the outage: other records fail too
+        breaker.record(failed=True, trial=breaker.before_call(), about=(key,))
+    assert breaker.state is CircuitState.OPEN
+
+
+def test_calls_whose_subject_is_unknown_all_count() -> None:
+    breaker, _, _ = _breaker(consecutive_failures=3)
+    for _ in range(3):
+        breaker.record(failed=True, trial=breaker.before_call())
+    assert breaker.state is CircuitState.OPEN
+
+
 def test_a_disabled_circuit_never_opens() -> None:
     breaker, _, _ = _breaker(enabled=False, consecutive_failures=1)
     for _ in range(10):
