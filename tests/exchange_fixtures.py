@@ -8,6 +8,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -35,6 +36,23 @@ def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, s
         migrations.upgrade(gateway)
         asyncio.run(seed_population(population, count=300, seed=11))
         yield gateway, population
+
+
+@contextmanager
+def exchange_databases(
+    tmp_path_factory: pytest.TempPathFactory, name: str, *, citizens: int, seed: int
+) -> Iterator[tuple[str, str]]:
+    """A module's own gateway database (migrated) and population database (``citizens`` seeded), named after
+    ``name``."""
+    with empty_databases(tmp_path_factory.mktemp(name), f"{name}gateway", f"{name}population") as (gateway, population):
+        migrations.upgrade(gateway)
+        asyncio.run(seed_population(population, count=citizens, seed=seed))
+        yield gateway, population
+
+
+def writable_population(url: str, *, timeout_seconds: float = 2) -> dict[str, Any]:
+    """The ``connectors`` setting of a population database at ``url`` that accepts submissions."""
+    return {"population": {"config": {"url": url, "writes": {}, "timeout_seconds": timeout_seconds}}}
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +95,8 @@ def client(exchange_gateway: InProcessGateway) -> Iterator[httpx.Client]:
 
 
 def make_exchange_client(url: str, *scopes: str) -> ClientCredentials:
+    """A new client of the gateway database at ``url``, with ``scopes`` (each a grant on every field)."""
+
     async def run() -> ClientCredentials:
         async with standalone_session(url) as session:
             made, secret = await create_client(

@@ -243,6 +243,27 @@ def test_a_read_only_database_refusing_a_delivery_says_so() -> None:
         asyncio.run(deliver(url))
 
 
+async def _written_in_local_time(sector: Sector, table: str, key: str, instant: str) -> datetime:
+    """Submit ``instant`` as the record's ``last_updated`` through a connector whose naive timestamps are Vietnam's
+    local time; the instant it reads back."""
+    config = PopulationConnectorConfig(
+        url=sector.url,
+        table=table,
+        timeout_seconds=5,
+        naive_datetime_timezone="Asia/Ho_Chi_Minh",
+        writes={"ledger_table": table + "_l"},
+    )
+    connector = PopulationConnector(config)
+    await connector.start()
+    try:
+        fields = {"last_updated": instant}
+        await connector.submit(SubmitOperation(OperationKind.UPDATE, key, f"k-{uuid.uuid4().hex}", fields))
+        read: datetime = (await connector.get(key)).model_dump()["last_updated"]
+        return read
+    finally:
+        await connector.close()
+
+
 @pytest.mark.parametrize("column_type", ["timestamp", "timestamptz"])
 async def test_an_instant_is_written_as_the_wall_time_of_the_zone_of_naive_timestamps(
     postgres_sector: Sector, column_type: str
@@ -254,22 +275,8 @@ async def test_an_instant_is_written_as_the_wall_time_of_the_zone_of_naive_times
         columns=COLUMNS.replace("ngay_cap_nhat", "ngay_cap_nhat::timestamp AS ngay_cap_nhat"),
     )
     one = postgres_sector.ids[7]
-    config = PopulationConnectorConfig(
-        url=postgres_sector.url,
-        table=table,
-        timeout_seconds=5,
-        naive_datetime_timezone="Asia/Ho_Chi_Minh",
-        writes={"ledger_table": table + "_l"},
-    )
-    connector = PopulationConnector(config)
-    await connector.start()
-    try:
-        fields = {"last_updated": "2025-10-01T08:30:00+07:00"}
-        await connector.submit(SubmitOperation(OperationKind.UPDATE, one, f"k-{uuid.uuid4().hex}", fields))
-        read = await connector.get(one)
-    finally:
-        await connector.close()
-    assert read.model_dump()["last_updated"] == datetime(2025, 10, 1, 1, 30, tzinfo=UTC)
+    read = await _written_in_local_time(postgres_sector, table, one, "2025-10-01T08:30:00+07:00")
+    assert read == datetime(2025, 10, 1, 1, 30, tzinfo=UTC)
     stored = postgres_sector.fetch(f"SELECT ngay_cap_nhat::text FROM {table} WHERE so_dinh_danh = '{one}'")
     assert stored == [("2025-10-01 08:30:00" if column_type == "timestamp" else "2025-10-01 01:30:00+00",)]
 
@@ -279,22 +286,8 @@ async def test_sqlite_is_written_the_wall_time_of_the_zone_of_naive_timestamps(s
     ``naive_datetime_timezone`` in SQLite's own form, like the rows beside it, and read back as the same instant."""
     table = sqlite_sector.copy()
     one = sqlite_sector.ids[8]
-    config = PopulationConnectorConfig(
-        url=sqlite_sector.url,
-        table=table,
-        timeout_seconds=5,
-        naive_datetime_timezone="Asia/Ho_Chi_Minh",
-        writes={"ledger_table": table + "_l"},
-    )
-    connector = PopulationConnector(config)
-    await connector.start()
-    try:
-        fields = {"last_updated": "2025-10-01T01:30:00.250000Z"}
-        await connector.submit(SubmitOperation(OperationKind.UPDATE, one, f"k-{uuid.uuid4().hex}", fields))
-        read = await connector.get(one)
-    finally:
-        await connector.close()
-    assert read.model_dump()["last_updated"] == datetime(2025, 10, 1, 1, 30, 0, 250000, tzinfo=UTC)
+    read = await _written_in_local_time(sqlite_sector, table, one, "2025-10-01T01:30:00.250000Z")
+    assert read == datetime(2025, 10, 1, 1, 30, 0, 250000, tzinfo=UTC)
     stored = sqlite_sector.fetch(f"SELECT ngay_cap_nhat FROM {table} WHERE so_dinh_danh = '{one}'")
     assert stored == [("2025-10-01 08:30:00.250000",)]
 

@@ -18,16 +18,14 @@ from typing import Any, cast
 import httpx
 import pytest
 import sqlalchemy as sa
-from exchange_fixtures import seeded_row
-from support import STATED, ClientCredentials, LiveServer, empty_databases, fetch_token, run_gateway_command
+from exchange_fixtures import exchange_databases, make_exchange_client, seeded_row, writable_population
+from support import STATED, LiveServer, fetch_token, run_gateway_command
 
 from contracts.population import Citizen
-from gateway.core import migrations
-from gateway.core.db import create_engine, standalone_session
+from gateway.core.db import create_engine
 from gateway.core.settings import Settings
 from gateway.http.app import create_app
-from gateway.identity.clients import create_client
-from simulators.population import CITIZENS, seed_population
+from simulators.population import CITIZENS
 
 RECORDS = "/v1/databases/population/records"
 CHANGES = "/v1/databases/population/changes"
@@ -38,17 +36,15 @@ ADDRESS = ["province_code", "ward_code", "province_name", "ward_name", "line"]
 
 @pytest.fixture(scope="module")
 def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    with empty_databases(tmp_path_factory.mktemp("exgrants"), "exgrgateway", "exgrpopulation") as (gw, population):
-        migrations.upgrade(gw)
-        asyncio.run(seed_population(population, count=40, seed=23))
-        yield gw, population
+    with exchange_databases(tmp_path_factory, "exgr", citizens=40, seed=23) as databases:
+        yield databases
 
 
 @pytest.fixture(scope="module")
 def settings(make_settings: Callable[..., Settings], databases: tuple[str, str]) -> Settings:
     return make_settings(
         database_url=databases[0],
-        connectors={"population": {"config": {"url": databases[1], "writes": {}, "timeout_seconds": 2}}},
+        connectors=writable_population(databases[1]),
         exchange_poll_seconds=0.05,
     )
 
@@ -59,26 +55,15 @@ def http(settings: Settings) -> Iterator[httpx.Client]:
         yield client
 
 
-def _client(url: str, *scopes: str) -> ClientCredentials:
-    async def run() -> ClientCredentials:
-        async with standalone_session(url) as session:
-            made, secret = await create_client(
-                session, name="Grant test", scopes=scopes, client_id=f"gr-{uuid.uuid4().hex[:10]}"
-            )
-            return ClientCredentials(made.client_id, secret)
-
-    return asyncio.run(run())
-
-
 @pytest.fixture(scope="module")
 def admin(http: httpx.Client, databases: tuple[str, str]) -> dict[str, str]:
-    return {"Authorization": f"Bearer {fetch_token(http, _client(databases[0], 'admin'))}"}
+    return {"Authorization": f"Bearer {fetch_token(http, make_exchange_client(databases[0], 'admin'))}"}
 
 
 @pytest.fixture(scope="module")
 def full(http: httpx.Client, databases: tuple[str, str]) -> dict[str, str]:
     """A client granted read and submit on every field."""
-    credentials = _client(databases[0], "population:read", "population:submit")
+    credentials = make_exchange_client(databases[0], "population:read", "population:submit")
     return {"Authorization": f"Bearer {fetch_token(http, credentials)}", **STATED}
 
 
@@ -87,7 +72,7 @@ def grantee(http: httpx.Client, admin: dict[str, str], databases: tuple[str, str
     """A new client with one grant (through the admin API): its request headers."""
 
     def make(operations: list[str], fields: list[str] | None) -> dict[str, str]:
-        credentials = _client(databases[0])
+        credentials = make_exchange_client(databases[0])
         body = {"client_id": credentials.client_id, "database": "population", "operations": operations}
         response = http.post(GRANTS, json={**body, "fields": fields}, headers=admin)
         assert response.status_code == 201, response.text
@@ -275,7 +260,7 @@ def test_the_change_feed_shows_changed_fields_at_the_readers_depth(
 
 
 def test_the_command_line_adds_a_grant_with_delete(tmp_path: Path, databases: tuple[str, str]) -> None:
-    credentials = _client(databases[0])
+    credentials = make_exchange_client(databases[0])
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
     env |= {
         "GATEWAY_DATA_DIR": str(tmp_path),
@@ -312,7 +297,7 @@ def test_the_command_line_refuses_a_validity_the_database_cannot_store(
     tmp_path: Path, databases: tuple[str, str], option: str, value: str
 ) -> None:
     """A clear error naming the option's value and the range, exit 1, no traceback, and no grant."""
-    credentials = _client(databases[0])
+    credentials = make_exchange_client(databases[0])
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
     env |= {"GATEWAY_DATA_DIR": str(tmp_path), "GATEWAY_DATABASE_URL": databases[0], "GATEWAY_LOG_LEVEL": "WARNING"}
     args = ("grants", "add", credentials.client_id, "population", "-o", "read", option, value)

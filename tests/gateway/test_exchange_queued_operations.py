@@ -13,21 +13,25 @@ from collections.abc import Callable, Iterator, Sequence
 
 import httpx
 import pytest
-from exchange_fixtures import operation, sector_row, seeded_row
+from exchange_fixtures import (
+    exchange_databases,
+    make_exchange_client,
+    operation,
+    sector_row,
+    seeded_row,
+    writable_population,
+)
 from sqlmodel import col, select
-from support import STATED, ClientCredentials, LiveServer, empty_databases, fetch_token
+from support import STATED, LiveServer, fetch_token
 
 from connectors.base import SubmitOperation, SubmitResult
 from connectors.errors import ConnectorError
-from gateway.core import migrations
 from gateway.core.db import create_engine, create_sessionmaker, standalone_session
 from gateway.core.settings import Settings
 from gateway.exchange.dispatcher import SCAN_FACTOR, Dispatcher
 from gateway.exchange.models import ExchangeOperation
 from gateway.http.app import create_app
-from gateway.identity.clients import create_client
 from gateway.records.registry import ConnectorRegistry
-from simulators.population import seed_population
 
 RECORDS = "/v1/databases/population/records"
 #: Operations a dispatcher round claims: its window holds SCAN_FACTOR times as many.
@@ -39,17 +43,15 @@ MARITAL_CODE = {"single": 1, "married": 2, "divorced": 3, "widowed": 4}
 
 @pytest.fixture(scope="module")
 def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    with empty_databases(tmp_path_factory.mktemp("exqueued"), "exqugateway", "exqupopulation") as (gw, population):
-        migrations.upgrade(gw)
-        asyncio.run(seed_population(population, count=10, seed=43))
-        yield gw, population
+    with exchange_databases(tmp_path_factory, "exqu", citizens=10, seed=43) as databases:
+        yield databases
 
 
 @pytest.fixture(scope="module")
 def settings(make_settings: Callable[..., Settings], databases: tuple[str, str]) -> Settings:
     return make_settings(
         database_url=databases[0],
-        connectors={"population": {"config": {"url": databases[1], "writes": {}, "timeout_seconds": 2}}},
+        connectors=writable_population(databases[1]),
         exchange_dispatch=False,  # the test's dispatcher delivers
         exchange_dispatch_batch=BATCH,
     )
@@ -64,15 +66,8 @@ def http(settings: Settings) -> Iterator[httpx.Client]:
 def _writer(http: httpx.Client, url: str, fields: list[str] | None) -> dict[str, str]:
     """A new client granted ``submit`` on ``fields`` of the population database: its request headers."""
 
-    async def run(*scopes: str) -> ClientCredentials:
-        async with standalone_session(url) as session:
-            made, secret = await create_client(
-                session, name="Queued operations test", scopes=scopes, client_id=f"qo-{uuid.uuid4().hex[:10]}"
-            )
-            return ClientCredentials(made.client_id, secret)
-
-    admin = {"Authorization": f"Bearer {fetch_token(http, asyncio.run(run('admin')))}"}
-    credentials = asyncio.run(run())
+    admin = {"Authorization": f"Bearer {fetch_token(http, make_exchange_client(url, 'admin'))}"}
+    credentials = make_exchange_client(url)
     grant = {"client_id": credentials.client_id, "database": "population", "operations": ["submit"], "fields": fields}
     assert http.post("/v1/admin/grants", json=grant, headers=admin).status_code == 201
     return {"Authorization": f"Bearer {fetch_token(http, credentials)}", **STATED}

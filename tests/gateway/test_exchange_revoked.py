@@ -14,20 +14,18 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 import sqlalchemy as sa
+from exchange_fixtures import exchange_databases, make_exchange_client, writable_population
 from sqlmodel import col, select
-from support import STATED, ClientCredentials, LiveServer, empty_databases, fetch_token
+from support import STATED, LiveServer, fetch_token
 
-from gateway.core import migrations
 from gateway.core.db import create_engine, create_sessionmaker, standalone_session
 from gateway.core.settings import Settings
 from gateway.exchange.dispatcher import Dispatcher
 from gateway.exchange.models import ExchangeOperation
 from gateway.http.app import create_app
 from gateway.identity.access import AccessControl
-from gateway.identity.clients import create_client
 from gateway.records.registry import ConnectorRegistry
 from simulators.population import CITIZENS as CITIZEN_ROWS
-from simulators.population import seed_population
 
 RECORDS = "/v1/databases/population/records"
 CITIZENS = 20
@@ -36,17 +34,15 @@ SEED = 31
 
 @pytest.fixture(scope="module")
 def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    with empty_databases(tmp_path_factory.mktemp("exrevoked"), "exrvgateway", "exrvpopulation") as (gw, population):
-        migrations.upgrade(gw)
-        asyncio.run(seed_population(population, count=CITIZENS, seed=SEED))
-        yield gw, population
+    with exchange_databases(tmp_path_factory, "exrv", citizens=CITIZENS, seed=SEED) as databases:
+        yield databases
 
 
 @pytest.fixture(scope="module")
 def settings(make_settings: Callable[..., Settings], databases: tuple[str, str]) -> Settings:
     return make_settings(
         database_url=databases[0],
-        connectors={"population": {"config": {"url": databases[1], "writes": {}, "timeout_seconds": 2}}},
+        connectors=writable_population(databases[1]),
         exchange_dispatch=False,  # as if the sector system were down: what is accepted waits
     )
 
@@ -55,17 +51,6 @@ def settings(make_settings: Callable[..., Settings], databases: tuple[str, str])
 def http(settings: Settings) -> Iterator[httpx.Client]:
     with LiveServer(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=30) as client:
         yield client
-
-
-def _client(url: str, *scopes: str) -> ClientCredentials:
-    async def run() -> ClientCredentials:
-        async with standalone_session(url) as session:
-            made, secret = await create_client(
-                session, name="Revoked test", scopes=scopes, client_id=f"rv-{uuid.uuid4().hex[:10]}"
-            )
-            return ClientCredentials(made.client_id, secret)
-
-    return asyncio.run(run())
 
 
 def _update(http: httpx.Client, headers: dict[str, str], personal_id: str, name: str) -> str:
@@ -128,10 +113,10 @@ def _outcome(url: str, receipt_id: str) -> tuple[str, str | None]:
 def test_writes_queued_by_a_client_suspended_or_stripped_since_are_not_delivered(
     http: httpx.Client, settings: Settings, databases: tuple[str, str]
 ) -> None:
-    admin = {"Authorization": f"Bearer {fetch_token(http, _client(databases[0], 'admin'))}"}
+    admin = {"Authorization": f"Bearer {fetch_token(http, make_exchange_client(databases[0], 'admin'))}"}
 
     def writer(fields: list[str] | None) -> tuple[str, dict[str, str], str]:
-        credentials = _client(databases[0])
+        credentials = make_exchange_client(databases[0])
         grant = {"client_id": credentials.client_id, "database": "population", "operations": ["submit"]}
         response = http.post("/v1/admin/grants", json={**grant, "fields": fields}, headers=admin)
         assert response.status_code == 201, response.text
@@ -165,6 +150,9 @@ def test_writes_queued_by_a_client_suspended_or_stripped_since_are_not_delivered
     assert "no longer allow" in (outcomes["revoked"][1] or "")
     assert "full_name" in (outcomes["narrowed"][1] or "")
     # The sector system received only the write of the client still allowed to make it.
-    reader = {"Authorization": f"Bearer {fetch_token(http, _client(databases[0], 'population:read'))}", **STATED}
+    reader = {
+        "Authorization": f"Bearer {fetch_token(http, make_exchange_client(databases[0], 'population:read'))}",
+        **STATED,
+    }
     names = [http.get(f"{RECORDS}/{personal_id}", headers=reader).json().get("full_name") for personal_id in ids[:4]]
     assert names[0] == "Nguyễn Văn Giữ" and not {"Trần Văn Một", "Trần Văn Hai", "Trần Văn Ba"} & set(names)

@@ -5,7 +5,6 @@ a real gateway (uvicorn on 127.0.0.1) and the SQL population connector, on SQLit
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -13,15 +12,19 @@ from typing import Any
 
 import httpx
 import pytest
-from exchange_fixtures import operation, sector_row, seeded_row, wait_delivered
-from support import STATED, ClientCredentials, LiveServer, empty_databases, fetch_token
+from exchange_fixtures import (
+    exchange_databases,
+    make_exchange_client,
+    operation,
+    sector_row,
+    seeded_row,
+    wait_delivered,
+    writable_population,
+)
+from support import STATED, LiveServer, fetch_token
 
-from gateway.core import migrations
-from gateway.core.db import standalone_session
 from gateway.core.settings import Settings
 from gateway.http.app import create_app
-from gateway.identity.clients import create_client
-from simulators.population import seed_population
 
 RECORDS = "/v1/databases/population/records"
 GRANTS = "/v1/admin/grants"
@@ -29,17 +32,15 @@ GRANTS = "/v1/admin/grants"
 
 @pytest.fixture(scope="module")
 def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    with empty_databases(tmp_path_factory.mktemp("exscope"), "exscgateway", "exscpopulation") as (gw, population):
-        migrations.upgrade(gw)
-        asyncio.run(seed_population(population, count=30, seed=41))
-        yield gw, population
+    with exchange_databases(tmp_path_factory, "exsc", citizens=30, seed=41) as databases:
+        yield databases
 
 
 @pytest.fixture(scope="module")
 def settings(make_settings: Callable[..., Settings], databases: tuple[str, str]) -> Settings:
     return make_settings(
         database_url=databases[0],
-        connectors={"population": {"config": {"url": databases[1], "writes": {}, "timeout_seconds": 2}}},
+        connectors=writable_population(databases[1]),
         exchange_poll_seconds=0.05,
     )
 
@@ -50,26 +51,15 @@ def http(settings: Settings) -> Iterator[httpx.Client]:
         yield client
 
 
-def _client(url: str, *scopes: str) -> ClientCredentials:
-    async def run() -> ClientCredentials:
-        async with standalone_session(url) as session:
-            made, secret = await create_client(
-                session, name="Write scope test", scopes=scopes, client_id=f"ws-{uuid.uuid4().hex[:10]}"
-            )
-            return ClientCredentials(made.client_id, secret)
-
-    return asyncio.run(run())
-
-
 @pytest.fixture(scope="module")
 def admin(http: httpx.Client, databases: tuple[str, str]) -> dict[str, str]:
-    return {"Authorization": f"Bearer {fetch_token(http, _client(databases[0], 'admin'))}"}
+    return {"Authorization": f"Bearer {fetch_token(http, make_exchange_client(databases[0], 'admin'))}"}
 
 
 @pytest.fixture(scope="module")
 def grantee(http: httpx.Client, admin: dict[str, str], databases: tuple[str, str]) -> Callable[..., dict[str, str]]:
     def make(operations: list[str], fields: list[str] | None, **grant: Any) -> dict[str, str]:
-        credentials = _client(databases[0])
+        credentials = make_exchange_client(databases[0])
         body = {"client_id": credentials.client_id, "database": "population", "operations": operations}
         response = http.post(GRANTS, json={**body, "fields": fields, **grant}, headers=admin)
         assert response.status_code == 201, response.text
@@ -127,7 +117,7 @@ def test_a_submission_is_audited_with_every_record_it_names_and_the_fields_it_wr
     record's question; one partly refused names the refused record too; and the trail records the fields written,
     not every field the grant covers."""
     headers = {**grantee(["submit"], ["marital_status", "household_id"]), **STATED}
-    auditor = {"Authorization": f"Bearer {fetch_token(http, _client(databases[0], 'audit'))}"}
+    auditor = {"Authorization": f"Bearer {fetch_token(http, make_exchange_client(databases[0], 'audit'))}"}
     one, other = seeded_row(databases[1], 5)["so_dinh_danh"], seeded_row(databases[1], 6)["so_dinh_danh"]
     refused = _submit(http, headers, operation("update", one, {"full_name": "Lê Thị Hoa"}))
     assert refused.status_code == 422, refused.text
