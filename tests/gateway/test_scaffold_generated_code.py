@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from mypy import api as mypy_api
 
-from connectors.base import UpstreamError
+from connectors.base import ConnectorError, UpstreamError
 from gateway.scaffold import ScaffoldError, connector_names, create_connector_package
 from simulators.http import SimulatorServer
 
@@ -99,3 +99,18 @@ def test_a_link_in_the_packages_place_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ScaffoldError, match="already exists"):
         create_connector_package(connector_names("school_marks"), tmp_path)
     assert link.is_symlink() and not (tmp_path / "nowhere").exists()
+
+
+def test_the_generated_connector_always_checks_tls_and_takes_a_ca_bundle(
+    generated: tuple[Path, ModuleType, ModuleType], tmp_path: Path
+) -> None:
+    """As the SDK's own adapters: no setting turns certificate checks off (``verify_tls: false`` is refused as an
+    unknown setting), and a private CA is given as ``ca_bundle``, a file that must exist."""
+    _, connector_module, _ = generated
+    connector_class = connector_module.ScaffoldSizeProbeConnector
+    base = {"base_url": "https://127.0.0.1:9/api", "api_key": "k"}
+    with pytest.raises(ConnectorError, match="verify_tls"):
+        connector_class.from_config({**base, "verify_tls": False})
+    with pytest.raises(ConnectorError, match="ca_bundle"):
+        connector_class.from_config({**base, "ca_bundle": str(tmp_path / "missing.pem")})
+    assert "verify_tls" not in connector_class.config_model.model_fields
