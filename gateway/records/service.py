@@ -157,7 +157,6 @@ class _UpstreamCall:
         if unexpected is not None:
             raise failure from unexpected
 
-
     def _about(self) -> tuple[str, ...]:
         """What the failed call asked for: its record, or its search (the query's fingerprint and the cursor)."""
         if self._search is None:
