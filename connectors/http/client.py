@@ -50,6 +50,7 @@ __all__ = [
     "deadline_passed",
     "http_client",
     "json_body",
+    "one_each",
     "parse_links",
     "read_limited",
     "ssl_context",
@@ -330,6 +331,17 @@ def parse_links(values: Collection[str]) -> dict[str | None, dict[str, str]]:
 _NO_LINKS: Mapping[str | None, Mapping[str, str]] = {}
 
 
+def one_each(headers: Mapping[str, str]) -> dict[str, str]:
+    """``headers`` with each name once, whatever its case: the last value given for a name wins, under the name it
+    was given with (as merging them into aiohttp's case-insensitive headers does). httpx would send
+    ``X-Request-Id`` and ``X-Request-ID`` both, and a server would read them as one list ("a, a")."""
+    merged: dict[str, tuple[str, str]] = {}
+    for name, value in headers.items():
+        merged.pop(name.lower(), None)
+        merged[name.lower()] = (name, value)
+    return dict(merged.values())
+
+
 class HttpClient:
     """One connector's pooled client to its sector system (``label`` names it in errors); safe to share between
     concurrent tasks. The pool opens on first use, inside the event loop.
@@ -521,6 +533,8 @@ class HttpClient:
         assert self._httpx is not None
         http = self._httpx
         timeout = httpx.Timeout(remaining, connect=min(self._connect, remaining))
+        if headers is not None:
+            headers = one_each(headers)
         request = http.build_request(
             method, self._url(url), params=params, json=json, data=data, headers=headers, timeout=timeout
         )

@@ -26,6 +26,7 @@ import ssl
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 
 import aiohttp
@@ -131,6 +132,8 @@ def parse_retry_after(value: str | None) -> float | None:
         return float(value)
     try:
         when = parsedate_to_datetime(value)
+        if when.tzinfo is None:  # asctime's form, or "-0000": HTTP dates are in GMT (RFC 9110 §5.6.7), never local
+            when = when.replace(tzinfo=UTC)
         return max(0.0, when.timestamp() - time.time())
     except (TypeError, ValueError, IndexError, OverflowError):  # a year no date holds: no wait to honour
         return None

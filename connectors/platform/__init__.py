@@ -8,7 +8,14 @@ the work for one connector. See ``docs/axis-platform.md``.
 """
 
 from .config import AxisProfile, EnvelopeProfile, LgspAuth, PlatformToken, RequestMetadata
-from .session import PlatformSession, TokenRateLimited, TokenUnavailable, Verdict, access_token_header
+from .session import (
+    PlatformSession,
+    TokenRateLimited,
+    TokenUnavailable,
+    TokenUnreachable,
+    Verdict,
+    access_token_header,
+)
 
 __all__ = [
     "AxisProfile",
@@ -19,6 +26,7 @@ __all__ = [
     "RequestMetadata",
     "TokenRateLimited",
     "TokenUnavailable",
+    "TokenUnreachable",
     "Verdict",
     "access_token_header",
 ]

@@ -116,6 +116,15 @@ class PlatformToken(ConfigModel):
     _check_url = field_validator("url")(_http_url)
     _check_header = field_validator("header")(_header)
 
+    @field_validator("scheme")
+    @classmethod
+    def _check_scheme(cls, value: str | None) -> str | None:
+        # It goes in the header before the token: an authentication scheme is a token of RFC 9110 (§11.1), so a
+        # space, a line break or a letter outside ASCII would change the header, or fail every call.
+        if value is not None and not _HEADER_NAME.match(value):
+            raise ValueError(f"{value!r} is not an authentication scheme (Bearer, or null for a bare token)")
+        return value
+
     @field_validator("token_path", "expires_in_path")
     @classmethod
     def _check_path(cls, value: str | None) -> str | None:
@@ -281,9 +290,10 @@ class EnvelopeProfile(ConfigModel):
     Paths are JMESPath over the JSON answer in a REST connection, XPath from the SOAP envelope's root in a SOAP
     connection (its ``namespaces`` apply; the SOAP Body is the payload there). A result code in
     ``success_codes`` hands the payload to the connector's mapping; one in ``not_found_codes`` means no such
-    record; ``refused_codes`` the platform refused the call (credentials, metadata); ``unavailable_codes`` the
-    sector system cannot be reached; ``timeout_codes`` it did not answer in time; any other code is an upstream
-    error. An answer without a result code is read as the connection would read it without the envelope.
+    record; ``refused_codes`` the platform refused the call (credentials, metadata), ``token_codes`` it refused the
+    gateway's token (the cached token is dropped); ``unavailable_codes`` the sector system cannot be reached;
+    ``timeout_codes`` it did not answer in time; any other code is an upstream error. An answer without a result
+    code is read as the connection would read it without the envelope.
     """
 
     result_code: str = Field(default="MaKetQua", title="Result code", description="Path of the result code.")
@@ -306,6 +316,15 @@ class EnvelopeProfile(ConfigModel):
         default_factory=list,
         title="Refusal codes",
         description="Codes of the platform refusing the call: credentials, token, metadata (upstream-refused).",
+    )
+    token_codes: list[str] = Field(
+        default_factory=list,
+        title="Token codes",
+        description=(
+            "Codes saying the platform no longer takes the gateway's token (expired, revoked) in an answer that is "
+            "not a 401 (HTTP 200 with ``10``): a refusal, and the cached token is dropped, so that the next call "
+            "fetches a new one rather than being refused until the token's stated expiry."
+        ),
     )
     unavailable_codes: list[str] = Field(
         default_factory=list,
@@ -339,6 +358,7 @@ class EnvelopeProfile(ConfigModel):
             self.success_codes,
             self.not_found_codes,
             self.refused_codes,
+            self.token_codes,
             self.unavailable_codes,
             self.timeout_codes,
         )

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
+import math
 import re
 import time
 import uuid
@@ -24,6 +26,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
+import aiohttp
+import httpx
 import orjson
 
 from connectors.context import RequestContext, current_context
@@ -35,7 +39,7 @@ from connectors.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from connectors.http import json_body, parse_retry_after
+from connectors.http import Answer, deadline_passed, from_exception, json_body, parse_retry_after
 
 from .config import AxisProfile, EnvelopeProfile, LgspAuth, PlatformToken
 
@@ -46,14 +50,25 @@ __all__ = [
     "PlatformSession",
     "TokenRateLimited",
     "TokenUnavailable",
+    "TokenUnreachable",
     "Verdict",
     "access_token_header",
     "dotted",
     "shown_code",
+    "token_lifetime",
 ]
+
+logger = logging.getLogger(__name__)
+
+#: A path of the envelope that is member names joined by dots: also read in a token answer (JSON, whatever the
+#: connection's protocol).
+_DOTTED_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 #: What a result code or correlation id from the platform must look like to be quoted in a message.
 _SHOWN_CODE = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
+
+#: After a renewal made while the cached token was still valid failed, the wait before another is started.
+_RENEWAL_PAUSE_SECONDS = 1.0
 
 
 def shown_code(value: str) -> str:
@@ -72,6 +87,16 @@ class TokenUnavailable(UpstreamUnavailable):
     def __init__(self, message: str, *, retry_after: float | None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class TokenUnreachable(TokenUnavailable):
+    """The platform's token endpoint cannot be reached (connection refused or broken): worth another attempt, as
+    for :class:`TokenUnavailable`."""
+
+    reason = "connect"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retry_after=None)
 
 
 class TokenRateLimited(TokenUnavailable):
@@ -104,10 +129,40 @@ def dotted(document: Any, path: str) -> Any:
     return document
 
 
+def _said(verdict: Verdict) -> str:
+    """The result code and correlation id of ``verdict`` as messages quote them."""
+    correlation = f", correlation id {verdict.correlation_id}" if verdict.correlation_id else ""
+    return f"result code {verdict.code}{correlation}"
+
+
+def token_lifetime(value: Any, default: float) -> float:
+    """The lifetime in seconds a token answer's ``expires_in`` states: a positive finite number, or the text of
+    one (``"3600"``, as many platforms send it); ``default`` for anything else (missing, zero, negative, a
+    boolean, text that is no number)."""
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return default
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return default
+    lifetime = float(value)
+    return lifetime if math.isfinite(lifetime) and lifetime > 0 else default
+
+
 @dataclass(frozen=True, slots=True)
 class _Token:
     value: str  # the header's value: "Bearer <token>" or the bare token
     refresh_at: float  # time.monotonic() after which a new token is fetched
+    expires_at: float  # time.monotonic() after which the platform no longer takes it
+
+
+@dataclass(frozen=True, slots=True)
+class _Fetch:
+    """A token request under way, shared by every call that needs its token."""
+
+    task: asyncio.Task[_Token]
+    deadline: float  # on the running loop's clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +186,8 @@ class PlatformSession:
         self._access = access_token_header(auth) if auth is not None else None
         self._token_config: PlatformToken | None = auth.token_endpoint if auth is not None else None
         self._token: _Token | None = None
-        self._lock = asyncio.Lock()
+        self._fetching: _Fetch | None = None
+        self._renew_after = 0.0  # time.monotonic() before which no renewal starts in the background
 
     # -- authentication --------------------------------------------------------------------------------------
 
@@ -139,10 +195,6 @@ class PlatformSession:
     def refreshable(self) -> bool:
         """Whether a 401 is worth a new token."""
         return self._token_config is not None
-
-    def _valid(self) -> _Token | None:
-        token = self._token
-        return token if token is not None and time.monotonic() < token.refresh_at else None
 
     async def auth_headers(self, http: HttpClient, deadline: float) -> dict[str, str]:
         """The platform's authentication headers of the next call, fetching a token when none is cached or it is
@@ -153,33 +205,67 @@ class PlatformSession:
         headers = {auth.header: self._access}
         config = self._token_config
         if config is not None:
-            token = self._valid()
-            if token is None:
-                async with self._lock:
-                    token = self._valid() or await self._fetch(http, deadline, config)
-            headers[config.header] = token.value
+            headers[config.header] = (await self._current(http, deadline, config)).value
         return headers
 
+    async def _current(self, http: HttpClient, deadline: float, config: PlatformToken) -> _Token:
+        """The token of the next call. A token due for renewal but not yet expired is used while a new one is
+        fetched in the background (a slow or failing token endpoint holds no call up while it lasts); without
+        one, the call waits for the token request under way, which every call waiting shares, its failure
+        included (never a request per waiting call)."""
+        now = time.monotonic()
+        token = self._token
+        if token is not None and now < token.refresh_at:
+            return token
+        loop = asyncio.get_running_loop()
+        if token is not None and now < token.expires_at:
+            if self._under_way(loop) is None and now >= self._renew_after:
+                self._start(http, config, loop.time() + (token.expires_at - now), background=True)
+            return token
+        while True:
+            fetching = self._under_way(loop) or self._start(http, config, deadline, background=False)
+            try:
+                async with asyncio.timeout_at(deadline):
+                    return await asyncio.shield(fetching.task)
+            except TimeoutError:
+                raise deadline_passed(self.label) from None
+            except Exception:
+                # A request started by a call with less time than this one ran out of it: this one tries again.
+                if loop.time() >= fetching.deadline and loop.time() < deadline:
+                    continue
+                raise
+
+    def _under_way(self, loop: asyncio.AbstractEventLoop) -> _Fetch | None:
+        """The token request under way in ``loop``, if any (one left by another, closed, loop is forgotten)."""
+        fetching = self._fetching
+        if fetching is not None and fetching.task.get_loop() is not loop:
+            self._fetching = fetching = None
+        return fetching
+
+    def _start(self, http: HttpClient, config: PlatformToken, deadline: float, *, background: bool) -> _Fetch:
+        """Start a token request (within ``deadline``) that calls share."""
+        task = asyncio.get_running_loop().create_task(self._fetch(http, deadline, config))
+        fetching = self._fetching = _Fetch(task, deadline)
+
+        def done(finished: asyncio.Task[_Token]) -> None:
+            if self._fetching is fetching:
+                self._fetching = None
+            if finished.cancelled():
+                return
+            failure = finished.exception()  # retrieved, whether a call still waits for it or not
+            if failure is not None and background:
+                self._renew_after = time.monotonic() + _RENEWAL_PAUSE_SECONDS
+                logger.debug("%s: renewing the platform's token failed (%s)", self.label, type(failure).__name__)
+
+        task.add_done_callback(done)
+        return fetching
+
     async def _fetch(self, http: HttpClient, deadline: float, config: PlatformToken) -> _Token:
-        assert self._access is not None and self.profile.auth is not None
-        headers = {"Accept": "application/json", self.profile.auth.header: self._access}
         requested = time.monotonic()
-        if config.method == "GET":
-            response = await http.request("GET", config.url, headers=headers, deadline=deadline)
-        else:
-            form = {"grant_type": "client_credentials"}
-            if config.scope:
-                form["scope"] = config.scope
-            secret = config.client_secret.get_secret_value() if config.client_secret is not None else ""
-            if config.client_id is not None and config.client_auth == "client_secret_basic":
-                basic = (quote_plus(config.client_id), quote_plus(secret))  # RFC 6749 §2.3.1
-                response = await http.request(
-                    "POST", config.url, data=form, basic=basic, headers=headers, deadline=deadline
-                )
-            else:
-                if config.client_id is not None:
-                    form |= {"client_id": config.client_id, "client_secret": secret}
-                response = await http.request("POST", config.url, data=form, headers=headers, deadline=deadline)
+        try:
+            response = await self._request_token(http, deadline, config)
+        except (aiohttp.ClientError, httpx.HTTPError, OSError) as exc:
+            raise self._unreached(exc) from None
         if response.status != 200:
             raise self._token_failure(response.status, response.headers)
         try:
@@ -187,18 +273,75 @@ class PlatformSession:
         except orjson.JSONDecodeError:
             raise UpstreamError(f"{self.label}: the platform's token answer is not JSON", reason="protocol") from None
         value = dotted(body, config.token_at())
-        # It goes in a header: ASCII text only (a line break or an accented letter would fail the call, not send it).
-        if not isinstance(value, str) or not value or not (value.isascii() and value.isprintable()):
-            raise UpstreamRefused(f"{self.label}: the platform issued no token (HTTP 200 without one)")
-        expires_in = dotted(body, config.expires_in_at())
-        lifetime = (
-            float(expires_in)
-            if isinstance(expires_in, int | float) and not isinstance(expires_in, bool) and expires_in > 0
-            else config.default_expires_in_seconds
-        )
+        if value is None or value == "" or isinstance(value, dict | list):
+            raise self._no_token(body)
+        # It goes in a header: ASCII text only (a line break or an accented letter would fail the call, or split
+        # the header). A token that is not is the platform's mistake, not a refusal: the credentials were taken.
+        if not (isinstance(value, str) and value.isascii() and value.isprintable()):
+            raise UpstreamError(
+                f"{self.label}: the platform issued a token that cannot be sent in an HTTP header", reason="protocol"
+            )
+        lifetime = token_lifetime(dotted(body, config.expires_in_at()), config.default_expires_in_seconds)
         margin = min(config.refresh_margin_seconds, lifetime / 2)
-        self._token = _Token(f"{config.scheme} {value}" if config.scheme else value, requested + lifetime - margin)
+        self._token = _Token(
+            f"{config.scheme} {value}" if config.scheme else value, requested + lifetime - margin, requested + lifetime
+        )
         return self._token
+
+    async def _request_token(self, http: HttpClient, deadline: float, config: PlatformToken) -> Answer:
+        """Send the token request: a GET, or the OAuth 2.0 client-credentials grant."""
+        assert self._access is not None and self.profile.auth is not None
+        headers = {"Accept": "application/json", self.profile.auth.header: self._access}
+        if config.method == "GET":
+            return await http.request("GET", config.url, headers=headers, deadline=deadline)
+        form = {"grant_type": "client_credentials"}
+        if config.scope:
+            form["scope"] = config.scope
+        secret = config.client_secret.get_secret_value() if config.client_secret is not None else ""
+        if config.client_id is not None and config.client_auth == "client_secret_basic":
+            basic = (quote_plus(config.client_id), quote_plus(secret))  # RFC 6749 §2.3.1
+            return await http.request("POST", config.url, data=form, basic=basic, headers=headers, deadline=deadline)
+        if config.client_id is not None:
+            form |= {"client_id": config.client_id, "client_secret": secret}
+        return await http.request("POST", config.url, data=form, headers=headers, deadline=deadline)
+
+    def _unreached(self, exc: BaseException) -> UpstreamError:
+        """The error of a token request that got no answer (``exc``, the transport's): the platform's token
+        endpoint named, not the sector system; one that could not connect, or whose connection broke, is worth
+        another attempt (as a call's would be)."""
+        error = from_exception(exc, self.label).error
+        name = type(exc).__name__
+        if isinstance(error, UpstreamTimeout):
+            return UpstreamTimeout(f"{self.label}: the platform's token endpoint did not answer in time ({name})")
+        if isinstance(error, UpstreamUnavailable):
+            return TokenUnreachable(f"{self.label}: the platform's token endpoint cannot be reached ({name})")
+        return UpstreamError(f"{self.label}: the request for the platform's token failed ({name})", reason="protocol")
+
+    def _no_token(self, body: Any) -> UpstreamError:
+        """The error of a token answer (HTTP 200) without a token: what its result code says, when it carries the
+        envelope's (``{"MaKetQua": "97"}`` from a platform under maintenance is no refusal), else a refusal."""
+        envelope = self.profile.envelope
+        code = correlation = None
+        if envelope is not None and isinstance(body, dict):
+            if _DOTTED_PATH.match(envelope.result_code):
+                code = dotted(body, envelope.result_code)
+            if envelope.correlation_id and _DOTTED_PATH.match(envelope.correlation_id):
+                correlation = dotted(body, envelope.correlation_id)
+        verdict = self.verdict(code, correlation)
+        error = verdict.error
+        if error is None:  # no result code, or a success's
+            return UpstreamRefused(f"{self.label}: the platform issued no token (HTTP 200 without one)")
+        if isinstance(error, RecordNotFound | UpstreamRefused):  # never "no such record": no record was asked for
+            return UpstreamRefused(f"{self.label}: the platform refused the token request ({_said(verdict)})")
+        if isinstance(error, UpstreamTimeout):
+            return UpstreamTimeout(
+                f"{self.label}: the platform's token endpoint did not answer in time ({_said(verdict)})"
+            )
+        if isinstance(error, UpstreamUnavailable):
+            return UpstreamUnavailable(f"{self.label}: the platform's token endpoint is unavailable ({_said(verdict)})")
+        return UpstreamError(
+            f"{self.label}: the platform's token endpoint failed ({_said(verdict)})", reason="status_5xx"
+        )
 
     def _token_failure(self, status: int, headers: Mapping[str, str]) -> UpstreamError:
         """The error of a token request answered ``status`` (not 200)."""
@@ -286,6 +429,9 @@ class PlatformSession:
             error = RecordNotFound(f"no {self.label} record with that key")
         elif code_text in envelope.refused_codes:
             error = UpstreamRefused(f"{self.label}: the platform refused the call ({suffix})")
+        elif code_text in envelope.token_codes:
+            self._token = None  # expired or revoked before its stated expiry: the next call fetches a new one
+            error = UpstreamRefused(f"{self.label}: the platform refused the gateway's token ({suffix})")
         elif code_text in envelope.unavailable_codes:
             error = UpstreamUnavailable(f"{self.label}: the platform cannot reach the sector system ({suffix})")
         elif code_text in envelope.timeout_codes:

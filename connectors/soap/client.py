@@ -46,6 +46,7 @@ from connectors.http import (
     from_response,
     from_status,
     http_client,
+    one_each,
     read_limited,
     without_request_lines,
 )
@@ -471,7 +472,7 @@ class SoapClient:
             async with asyncio.timeout_at(deadline):
                 if platform is not None:
                     sent |= await platform.headers(self._platform_http(), deadline)
-                response = await transport.post(bound.address, message, sent)
+                response = await transport.post(bound.address, message, one_each(sent))
         except TimeoutError:
             raise deadline_passed(self._label) from None
         except TokenUnavailable as exc:  # the platform's token endpoint (429, 503): try again after Retry-After

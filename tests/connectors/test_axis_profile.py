@@ -170,9 +170,14 @@ async def test_the_token_is_renewed_before_it_expires(tmp_path: Path, world: Wor
             with use_context(CONTEXT):
                 await connector.get(config["canary"])
                 await asyncio.sleep(0.6)
+                # Due for renewal but still valid: the call goes with it while a new one is fetched beside it.
+                await connector.get(config["canary"])
+                async with asyncio.timeout(5):
+                    while hub.count("tokens_issued") < 2:
+                        await asyncio.sleep(0.01)
                 await connector.get(config["canary"])
     assert hub.count("tokens_issued") == 2
-    assert [call.code for call in hub.calls()] == ["00", "00"]  # never a 401
+    assert [call.code for call in hub.calls()] == ["00", "00", "00"]  # never a 401
 
 
 async def test_a_get_token_endpoint_and_a_bare_token_header(world: World, hub: NdxpHub) -> None:

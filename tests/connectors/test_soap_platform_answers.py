@@ -6,6 +6,7 @@ per test; the gateway's health check is the one the gateway runs."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -21,7 +22,7 @@ from starlette.routing import Route
 from support import LiveServer
 
 from connectors.base import UpstreamError, UpstreamRefused, UpstreamTimeout
-from connectors.context import RequestContext
+from connectors.context import RequestContext, use_context
 from connectors.soap import SoapConnector
 from gateway.axis.health import check_connector
 from simulators.judicial_records_soap import SERVICE_PATH, soap_connector_config
@@ -60,6 +61,8 @@ class Platform:
     token_requests: int = 0
     probes: int = 0
     hung_up: threading.Event = field(default_factory=threading.Event)
+    #: The raw headers of each call (POST) the service received.
+    received: list[list[tuple[bytes, bytes]]] = field(default_factory=list)
 
     def app(self) -> Starlette:
         return Starlette(
@@ -82,6 +85,7 @@ class Platform:
         if not authorization.startswith("Bearer ") or authorization[7:] not in self.tokens:
             return Response(b"token expired", 401)
         if request.method == "POST":
+            self.received.append(list(request.scope["headers"]))
             status, content = self.call
             return Response(content, status, media_type="text/xml; charset=utf-8")
         self.probes += 1
@@ -227,3 +231,17 @@ async def test_only_codes_of_the_platform_are_quoted(
     assert info.value.reason == "status_5xx"
     assert f"the platform answered an error ({shown})" in info.value.message, info.value.message
     assert all(value not in info.value.message for value in PERSONAL)
+
+
+async def test_each_metadata_header_is_sent_once(platform: tuple[Platform, str]) -> None:
+    """A platform that wants the request id as ``X-Request-ID`` while the connection forwards it as ``X-Request-Id``
+    (the default context header): one header, not two that the platform would read as ``"req-1, req-1"``."""
+    own, url = platform
+    own.call = (200, envelope("00"))
+    config = _config(url)
+    config["axis"]["metadata"]["fields"] = {"X-Request-ID": "request_id"}
+    async with SoapConnector.from_config(config) as connector:
+        with use_context(RequestContext(request_id="req-1", purpose="1.000001")), contextlib.suppress(UpstreamError):
+            await connector.get(PERSONAL[1])
+    (raw,) = own.received
+    assert [value for name, value in raw if name == b"x-request-id"] == [b"req-1"]

@@ -19,7 +19,7 @@ import pytest
 from judicial_records_fixtures import requests
 from support import LiveServer
 
-from connectors.base import ContractViolation, UpstreamError
+from connectors.base import ContractViolation, UpstreamError, UpstreamRefused
 from connectors.rest import RestConnector
 from connectors.soap import SoapConnector
 from contracts.judicial_records import CertificateRequestQuery
@@ -225,7 +225,7 @@ async def test_a_token_no_header_can_carry_is_no_token(token: str, engine: str) 
     assert issuer.paths and all(path.endswith("/token") for path in issuer.paths)  # nothing sent with it
 
 
-async def test_a_platform_token_no_header_can_carry_is_refused(judicial: JudicialRecordsService) -> None:
+async def test_a_platform_token_no_header_can_carry_is_a_protocol_failure(judicial: JudicialRecordsService) -> None:
     """The same through the platform's token endpoint (an SOAP connection: httpx)."""
     issuer = TokenIssuer("tökén")
     with LiveServer(issuer) as platform, LiveServer(Recorder(judicial.app)) as service:
@@ -241,8 +241,8 @@ async def test_a_platform_token_no_header_can_carry_is_refused(judicial: Judicia
         async with _soap(service.url, **options) as connector:
             with pytest.raises(UpstreamError) as info:
                 await connector.get(requests()[0]["so_ho_so"])
-    assert info.value.reason == "refused"
-    assert "issued no token" in info.value.message
+    assert info.value.reason == "protocol" and not isinstance(info.value, UpstreamRefused)
+    assert "issued a token that cannot be sent in an HTTP header" in info.value.message
     assert judicial.calls.get("TraCuuHoSo", 0) == 0
 
 
