@@ -25,6 +25,7 @@ TITLES: dict[str, str] = {
     "unsupported-media-type": "Kiểu nội dung không được hỗ trợ",
     "contract-violation": "Dữ liệu không đúng hợp đồng dữ liệu",
     "deadline-exceeded": "Quá thời hạn xử lý yêu cầu",
+    "exchange-queue-full": "Quá nhiều thao tác đang chờ chuyển tới hệ thống chuyên ngành",
     "exchange-unavailable": "Không lưu được lượt gửi dữ liệu",
     "header-fields-too-large": "Phần tiêu đề của yêu cầu quá lớn",
     "http-error": "Lỗi HTTP",
@@ -83,6 +84,15 @@ DESCRIPTIONS: dict[str, str] = {
         "Hệ thống chuyên ngành trả về dữ liệu không đúng hợp đồng dữ liệu; dữ liệu đó không được chuyển tiếp."
     ),
     "deadline-exceeded": "Cổng kết nối không trả lời được trong thời hạn xử lý mỗi yêu cầu; việc xử lý đã bị hủy.",
+    "exchange-queue-full": (
+        "Lượt gửi dữ liệu này sẽ làm ứng dụng khách có nhiều thao tác đang chờ chuyển tới cơ sở dữ liệu này (đã "
+        "tiếp nhận, chưa chuyển xong và chưa bị đưa vào hàng thư chết) hơn mức tối đa cho một ứng dụng khách "
+        "(`GATEWAY_EXCHANGE_CLIENT_QUEUE_MAX`), để hàng đợi của nó không làm các lượt gửi dữ liệu của ứng dụng "
+        "khách khác phải chờ: `unfinished` là số thao tác của nó đang chờ, `limit` là giới hạn, `submitted` là số "
+        "thao tác lượt gửi này muốn thêm. Không có dữ liệu nào được lưu. Hãy gửi lại đúng yêu cầu đó, với cùng "
+        "`Idempotency-Key`, sau số giây trong `Retry-After`: khi hệ thống chuyên ngành nhận dần các thao tác trước "
+        "(biên nhận của chúng cho biết), hàng đợi sẽ có chỗ."
+    ),
     "exchange-unavailable": (
         "Cổng kết nối không hoàn tất được lượt gửi dữ liệu: cơ sở dữ liệu của cổng, nơi lưu các thao tác, biên "
         "nhận và nhật ký kiểm toán, gặp lỗi hoặc không kết nối được. Câu trả lời này không tiếp nhận thao tác nào. "
@@ -176,6 +186,10 @@ GENERIC_DETAILS: dict[str, str] = {
     "unsupported-media-type": "Nội dung yêu cầu phải là JSON (Content-Type: application/json).",
     "contract-violation": "Hệ thống chuyên ngành trả về dữ liệu không đúng hợp đồng dữ liệu.",
     "deadline-exceeded": "Không có câu trả lời trong thời hạn xử lý; yêu cầu đã bị hủy.",
+    "exchange-queue-full": (
+        "Ứng dụng khách có quá nhiều thao tác đang chờ chuyển tới hệ thống chuyên ngành; không có dữ liệu nào được "
+        "lưu. Hãy gửi lại sau."
+    ),
     "exchange-unavailable": "Không hoàn tất được lượt gửi dữ liệu. Hãy gửi lại với cùng khóa Idempotency-Key.",
     "header-fields-too-large": "Phần tiêu đề của yêu cầu lớn hơn mức cổng kết nối chấp nhận.",
     "http-error": "Yêu cầu HTTP không được chấp nhận.",
@@ -300,6 +314,15 @@ DETAILS: dict[str, dict[str, str]] = {
     },
     "deadline-exceeded": {
         "No answer within {seconds} s.": "Không có câu trả lời trong vòng {seconds} giây; yêu cầu đã bị hủy.",
+    },
+    "exchange-queue-full": {
+        "{unfinished} operations of this client are still waiting for delivery to {database}, and at most {limit} "
+        "may wait: the {submitted} of this submission do not fit. Nothing was stored; submit again after "
+        "Retry-After seconds.": (
+            "Ứng dụng khách này còn {unfinished} thao tác đang chờ chuyển tới cơ sở dữ liệu {database}, trong khi "
+            "chỉ được có tối đa {limit} thao tác chờ: {submitted} thao tác của lượt gửi này không còn chỗ. Không có "
+            "dữ liệu nào được lưu; hãy gửi lại sau số giây trong Retry-After."
+        ),
     },
     "exchange-unavailable": {
         "The submission could not be completed, so nothing was accepted by this answer. Retry with the same "

@@ -165,6 +165,13 @@ EXCHANGE_QUALITY = Counter(
     "appear with their first count.",
     ["database", "outcome"],
 )
+EXCHANGE_QUEUE_FULL = Counter(
+    "gateway_exchange_queue_full_total",
+    "Submissions refused whole (429 exchange-queue-full) because they would have left their client with more "
+    "operations waiting for delivery to the database than one client may have (GATEWAY_EXCHANGE_CLIENT_QUEUE_MAX), "
+    "by database and client (clients come from configuration). Series appear with their first count.",
+    ["database", "client"],
+)
 EXCHANGE_OUTCOMES = ("accepted", "rejected", "delivered", "duplicate", "retried", "dead_lettered")
 EXCHANGE_QUEUE_STATES = ("pending", "delivering", "dead")
 WEBHOOK_DELIVERIES = Counter(

@@ -262,6 +262,30 @@ class ExchangeUnavailable(Problem):
         )
 
 
+class ExchangeQueueFull(Problem):
+    status, slug, title = 429, "exchange-queue-full", "Too many operations waiting for delivery"
+    description = (
+        "The submission would leave the client with more operations waiting for delivery to this database "
+        "(accepted, neither delivered nor dead-lettered yet) than one client may have "
+        "(`GATEWAY_EXCHANGE_CLIENT_QUEUE_MAX`), so that its backlog does not hold back the other clients' "
+        "submissions: `unfinished` is how many of its operations wait, `limit` the bound, `submitted` how many "
+        "this submission would have added. Nothing was stored. Send the same request again, with the same "
+        "`Idempotency-Key`, after `Retry-After` seconds: as the sector system takes the earlier operations (their "
+        "receipts show it), room is made."
+    )
+
+    def __init__(self, *, database: str, unfinished: int, limit: int, submitted: int) -> None:
+        super().__init__(
+            f"{unfinished} operations of this client are still waiting for delivery to {database}, and at most "
+            f"{limit} may wait: the {submitted} of this submission do not fit. Nothing was stored; submit again "
+            "after Retry-After seconds.",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            unfinished=unfinished,
+            limit=limit,
+            submitted=submitted,
+        )
+
+
 class IdempotencyKeyReused(Problem):
     status, slug, title = 422, "idempotency-key-reused", "Idempotency key reused"
     description = (

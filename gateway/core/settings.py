@@ -390,6 +390,15 @@ class Settings(BaseSettings):
     exchange_batch_max: int = Field(
         default=500, ge=1, le=10_000, description="Most operations one submission (POST .../records) may carry."
     )
+    exchange_client_queue_max: int = Field(
+        default=10_000,
+        ge=0,
+        le=10_000_000,
+        description="Operations one client may have waiting for delivery (pending or being delivered) to one "
+        "database; a submission that would take it past this is refused whole (429 exchange-queue-full, with "
+        "Retry-After), so that one client's backlog does not hold back every other client's submissions. 0: no "
+        "bound; otherwise at least exchange_batch_max (a full submission must fit).",
+    )
     exchange_max_attempts: int = Field(
         default=10,
         ge=1,
@@ -656,6 +665,16 @@ class Settings(BaseSettings):
             self.secret_pepper_path = self.data_dir / "keys" / "secret-pepper"
         if self.page_size_default > self.page_size_max:
             raise ValueError("page_size_default exceeds page_size_max")
+        return self
+
+    @model_validator(mode="after")
+    def _check_client_queue_max(self) -> Settings:
+        bound = self.exchange_client_queue_max
+        if 0 < bound < self.exchange_batch_max:
+            raise ValueError(
+                f"exchange_client_queue_max ({bound}) is below exchange_batch_max ({self.exchange_batch_max}): a "
+                "full submission could never be accepted; raise it, or set 0 for no bound"
+            )
         return self
 
     @model_validator(mode="after")

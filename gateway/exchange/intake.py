@@ -1,5 +1,14 @@
 """Taking a submission in: check every operation, store the accepted ones and the receipt in one transaction,
-and only then answer. A repeated ``Idempotency-Key`` gets the stored receipt back and changes nothing."""
+and only then answer. A repeated ``Idempotency-Key`` gets the stored receipt back and changes nothing.
+
+Each client's share of a database's queue is bounded: a submission that would leave its client with more than
+``exchange_client_queue_max`` unfinished operations (pending or being delivered) on that database is refused whole,
+nothing stored (429 :class:`ExchangeQueueFull`); the dispatcher delivers first in, first out, so without the bound
+one client submitting faster than the sector system takes its operations would make every other client's
+submissions wait without end. The client's unfinished operations are counted in the gateway's database (shared by
+every process and replica), from the partial index ``ix_exchange_operations_client_queue``: a few index entries per
+operation the client has waiting, whatever the other clients queued or the client submitted before. See
+:meth:`IntakeService._store` for what concurrent submissions of one client are guaranteed."""
 
 from __future__ import annotations
 
@@ -11,10 +20,11 @@ from typing import Any
 
 import orjson
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import insert
+from sqlalchemy import func, insert, text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from connectors.context import RequestContext
 from gateway.audit.events import EVERY_FIELD
@@ -23,6 +33,7 @@ from gateway.core.db import utcnow
 from gateway.core.logs import get_logger
 from gateway.core.outages import Outage, database_outage, database_unavailable
 from gateway.core.problems import (
+    ExchangeQueueFull,
     ExchangeUnavailable,
     IdempotencyKeyReused,
     QualityRefused,
@@ -32,13 +43,23 @@ from gateway.core.problems import (
 from gateway.core.settings import Settings, get_settings
 from gateway.exchange._quality_gate import REFUSE, Finding, gate_findings
 from gateway.exchange._states import PENDING
-from gateway.exchange.models import ExchangeOperation, ExchangeReceipt
+from gateway.exchange.models import UNFINISHED_CLAUSE, ExchangeOperation, ExchangeReceipt
 from gateway.exchange.operations import CheckedOperation, OperationChecker, Rejection
 from gateway.identity.access import HEADER_VALUE, Decision
 from gateway.quality import record_submitted
 from gateway.records.context import CONTEXT_KEY, stored_context
 
-__all__ = ["Finding", "Intake", "IntakeService", "named_records", "receipt_of", "request_hash", "written_fields"]
+__all__ = [
+    "Finding",
+    "Intake",
+    "IntakeService",
+    "named_records",
+    "receipt_of",
+    "request_hash",
+    "unfinished_operations",
+    "unfinished_query",
+    "written_fields",
+]
 
 log = get_logger(__name__)
 
@@ -146,6 +167,40 @@ async def _stored(session: AsyncSession, client_id: str, database_id: str, key: 
             )
         )
     ).first()
+
+
+def unfinished_query(client_id: str, database_id: str) -> SelectOfScalar[int]:
+    """The count of the operations ``client_id`` submitted to ``database_id`` that are unfinished (pending or being
+    delivered): answered from the partial index ``ix_exchange_operations_client_queue`` alone (its condition
+    written as the index's, which SQLite needs to use it)."""
+    table = ExchangeOperation.__table__  # type: ignore[attr-defined]
+    return (
+        select(func.count())
+        .select_from(table)
+        .where(table.c.client_id == client_id, table.c.database_id == database_id, text(UNFINISHED_CLAUSE))
+    )
+
+
+async def unfinished_operations(session: AsyncSession, client_id: str, database_id: str) -> int:
+    """How many operations ``client_id`` submitted to ``database_id`` are unfinished (:func:`unfinished_query`)."""
+    return (await session.exec(unfinished_query(client_id, database_id))).one()
+
+
+def _queue_lock_key(client_id: str, database_id: str) -> int:
+    """The PostgreSQL advisory lock of one client's queue on one database: a signed 64-bit key, the same in every
+    process (a digest, not :func:`hash`, which differs between processes). Two queues sharing a key (a chance of
+    one in 2**64) only wait for each other."""
+    digest = hashlib.sha256(f"exchange-client-queue\0{database_id}\0{client_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+async def _hold_queue(session: AsyncSession, client_id: str, database_id: str) -> None:
+    """Serialise, until the transaction ends, the submissions of ``client_id`` to ``database_id`` on PostgreSQL
+    (a transaction-scoped advisory lock: no row, released by commit or rollback, a crashed process's with its
+    connection). SQLite needs none: the write that begins the transaction takes the database's one write lock."""
+    bind = session.bind
+    if bind is not None and bind.dialect.name == "postgresql":
+        await session.exec(select(func.pg_advisory_xact_lock(_queue_lock_key(client_id, database_id))))
 
 
 async def _replay(session: AsyncSession, row: ExchangeReceipt, digest: str) -> Intake:
@@ -267,6 +322,16 @@ class IntakeService:
                     "could not count submitted records in the quality scores", database=self.database_id, exc_info=True
                 )
 
+    async def _check_queue(self, session: AsyncSession, client_id: str, submitted: int, bound: int) -> None:
+        """Raise :class:`ExchangeQueueFull` (the transaction rolled back: nothing stored) when ``submitted`` more
+        operations would leave ``client_id`` with more than ``bound`` unfinished ones on this database."""
+        unfinished = await unfinished_operations(session, client_id, self.database_id)
+        if unfinished + submitted <= bound:
+            return
+        await session.rollback()
+        metrics.EXCHANGE_QUEUE_FULL.labels(self.database_id, client_id).inc()
+        raise ExchangeQueueFull(database=self.database_id, unfinished=unfinished, limit=bound, submitted=submitted)
+
     async def _store(
         self,
         accepted: list[CheckedOperation],
@@ -278,6 +343,23 @@ class IntakeService:
         context: dict[str, str],
         findings: Sequence[Finding] = (),
     ) -> Intake:
+        """Store the receipt and the accepted operations in one transaction, unless they would take the client
+        past its bound (``exchange_client_queue_max``; 0: none): then nothing is stored and
+        :class:`ExchangeQueueFull` is raised.
+
+        The bound holds exactly, across processes and replicas: the count and the insert of one client's
+        submission to one database run in one transaction that no other submission of the same client and database
+        overlaps. On PostgreSQL a transaction-scoped advisory lock of that client and database is taken first (the
+        count, a statement begun after the lock is granted, sees every operation committed by the submissions
+        before; submissions of other clients, or to other databases, do not wait). On SQLite the receipt's insert,
+        the transaction's first write, takes the database's write lock before the count (no other writer commits
+        until this transaction ends). Two submissions of one client that would exceed the bound together are
+        therefore never both accepted: the second counts the first's operations. The receipt is inserted before
+        counting, so that a repetition of an accepted submission (its key taken meanwhile) is answered with its
+        receipt, never refused. The count may still exceed the bound by what no submission adds: operations an
+        operator sends back to the queue (``gateway exchange retry``, ``replay``), or a bound lowered while the
+        queue was fuller; such a client's next submissions are refused until its queue is below the bound again.
+        """
         now = utcnow()
         receipt = ExchangeReceipt(
             id=str(uuid.uuid4()),
@@ -298,6 +380,7 @@ class IntakeService:
                 "receipt_id": receipt.id,
                 "position": op.position,
                 "database_id": self.database_id,
+                "client_id": decision.client_id,
                 "record_id": op.record_id,
                 "kind": op.kind,
                 "fields": op.fields,
@@ -311,11 +394,17 @@ class IntakeService:
             for op in accepted
         ]
         table = ExchangeOperation.__table__  # type: ignore[attr-defined]
+        bound = (self._settings or get_settings()).exchange_client_queue_max
         try:
             async with self._sessionmaker() as session:
+                if bound:
+                    await _hold_queue(session, decision.client_id, self.database_id)
                 session.add(receipt)
                 try:
+                    # The receipt first: a repeated key is a replay (answered 202 below), never refused by the bound.
                     await session.flush()
+                    if bound:
+                        await self._check_queue(session, decision.client_id, len(accepted), bound)
                     # One multi-row INSERT ... RETURNING, ids in the order given.
                     inserted = await session.exec(
                         insert(table).returning(table.c.id, sort_by_parameter_order=True), params=rows

@@ -51,6 +51,9 @@ class ExchangeOperation(SQLModel, table=True):
     ``generation`` is raised by a replay, so that the sector system sees a new idempotency token.
     ``fields`` (the submitted values) are erased once the operation's retention has ended
     (``payload_erased_at``); its key, metadata, state and outcome stay, for the receipt and the feed.
+    ``client_id`` is the submitting client's (its receipt's), kept on the operation so that a client's unfinished
+    operations are counted from one index (the bound on a client's queue, :mod:`gateway.exchange.intake`);
+    ``None`` only for a row stored without a receipt.
     """
 
     __tablename__ = "exchange_operations"
@@ -64,6 +67,14 @@ class ExchangeOperation(SQLModel, table=True):
             sqlite_where=text(UNFINISHED_CLAUSE),
         ),
         Index("ix_exchange_operations_receipt", "receipt_id", "position"),
+        # The unfinished operations of one client on one database: what the bound on a client's queue counts.
+        Index(
+            "ix_exchange_operations_client_queue",
+            "client_id",
+            "database_id",
+            postgresql_where=text(UNFINISHED_CLAUSE),
+            sqlite_where=text(UNFINISHED_CLAUSE),
+        ),
         Index(
             "ix_exchange_operations_retained",
             "id",
@@ -78,6 +89,7 @@ class ExchangeOperation(SQLModel, table=True):
     receipt_id: str = Field(sa_column=Column(String(36), nullable=False))
     position: int = Field(sa_column=Column(Integer, nullable=False))
     database_id: str = Field(sa_column=Column(String(32), nullable=False))
+    client_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     record_id: str = Field(sa_column=Column(String(128), nullable=False))
     kind: str = Field(sa_column=Column(String(8), nullable=False))
     fields: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

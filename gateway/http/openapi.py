@@ -68,8 +68,8 @@ HEADERS: dict[str, dict[str, Any]] = {
     },
     "Retry-After": {
         "description": "Seconds to wait before trying again (sent with `rate-limited`, `too-many-failures`, "
-        "`upstream-unavailable`, `circuit-open`, `upstream-timeout`, `exchange-unavailable`, `audit-unavailable`, "
-        "`rate-limit-unavailable` and `not-ready`).",
+        "`upstream-unavailable`, `circuit-open`, `upstream-timeout`, `exchange-unavailable`, `exchange-queue-full`, "
+        "`audit-unavailable`, `rate-limit-unavailable` and `not-ready`).",
         "schema": {"type": "integer", "minimum": 0},
     },
     "WWW-Authenticate": {

@@ -24,7 +24,8 @@ from support import free_port, postgres_database
 from gateway.audit.models import AuditEvent
 from gateway.core import migrations
 from gateway.core.db import create_engine
-from gateway.exchange.models import ExchangeOperation
+from gateway.exchange.intake import unfinished_query
+from gateway.exchange.models import ExchangeOperation, ExchangeReceipt
 from gateway.identity.models import SigningKey
 
 REPO = Path(__file__).resolve().parents[2]
@@ -363,6 +364,36 @@ def test_dead_letters_quoting_the_record_lose_the_quote_at_0013(database_url: st
     )
     assert errors[0].startswith("the update would make the record break the contract (") and "1957" not in errors[0]
     assert errors[1:] == [other, None]
+
+
+def test_operations_stored_before_0017_count_for_their_receipts_client(database_url: str) -> None:
+    """0017: each operation stored before is given its receipt's client (delivered ones too: a replay queues them
+    again), so that the client's queue bound counts its unfinished ones; one without a receipt is nobody's."""
+    migrations.upgrade(database_url, "0016")
+    now = datetime(2026, 12, 7, tzinfo=UTC)
+    receipt = {"id": "r-1", "client_id": "sector-a", "database_id": "population", "idempotency_key": "k"}
+    receipt |= {"request_hash": "h", "accepted": 2, "rejected": 0, "rejections": [], "created_at": now}
+    common = {"database_id": "population", "record_id": "068157619143", "kind": "update", "fields": {}}
+    common |= {"metadata": {}, "attempts": 0, "generation": 0, "next_attempt_at": now, "accepted_at": now}
+    planted = [("r-1", "pending"), ("r-1", "delivered"), ("no-receipt", "pending")]
+
+    def plant(conn: Connection) -> None:
+        conn.execute(sa.insert(ExchangeReceipt.__table__).values(**receipt))  # type: ignore[attr-defined]
+        for number, (receipt_id, state) in enumerate(planted, start=1):
+            values = {"id": number, "receipt_id": receipt_id, "position": number, "state": state, **common}
+            conn.execute(sa.insert(ExchangeOperation.__table__).values(**values))  # type: ignore[attr-defined]
+
+    inspect_database(database_url, lambda conn: (plant(conn), conn.commit()))
+    migrations.upgrade(database_url)
+    clients = inspect_database(
+        database_url,
+        lambda conn: conn.execute(sa.text("SELECT client_id FROM exchange_operations ORDER BY id")).scalars().all(),
+    )
+    assert clients == ["sector-a", "sector-a", None]
+    unfinished = inspect_database(
+        database_url, lambda conn: conn.execute(unfinished_query("sector-a", "population")).scalar_one()
+    )
+    assert unfinished == 1
 
 
 def test_a_downgrade_that_would_erase_signing_keys_is_refused_in_one_line(database_url: str, tmp_path: Path) -> None:
