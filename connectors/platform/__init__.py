@@ -15,6 +15,7 @@ from .session import (
     TokenUnreachable,
     Verdict,
     access_token_header,
+    token_lifetime,
 )
 
 __all__ = [
@@ -29,4 +30,5 @@ __all__ = [
     "TokenUnreachable",
     "Verdict",
     "access_token_header",
+    "token_lifetime",
 ]

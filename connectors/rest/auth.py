@@ -18,6 +18,7 @@ import orjson
 
 from connectors.errors import UpstreamError
 from connectors.http import HttpClient, json_body, parse_retry_after
+from connectors.platform import token_lifetime
 
 from .config import AccessKeyAuth, ApiKeyAuth, Auth, BearerAuth, NoAuth, OAuth2ClientCredentials
 
@@ -80,18 +81,32 @@ class OAuth2Authenticator(Authenticator):
         self._config = config
         self._token: _Token | None = None
         self._lock = asyncio.Lock()
+        # The last token request that failed: when it ended, and how.
+        self._failure: tuple[float, Exception] | None = None
 
     def _valid(self) -> _Token | None:
         token = self._token
         return token if token is not None and time.monotonic() < token.refresh_at else None
 
     async def headers(self, http: HttpClient, deadline: float) -> Mapping[str, str]:
-        """``Authorization: Bearer <token>``, fetching the token when none is cached or it is about to expire."""
+        """``Authorization: Bearer <token>``, fetching the token when none is cached or it is about to expire.
+        Callers waiting while a token request fails share its failure: twenty calls meeting a failing token
+        endpoint send it one request, not twenty one after another."""
         token = self._valid()
         if token is None:
+            waiting_since = time.monotonic()
             async with self._lock:
-                # Another task may have fetched it while this one waited for the lock.
-                token = self._valid() or await self._fetch(http, deadline)
+                # Another task may have fetched it while this one waited for the lock, or failed to.
+                token = self._valid()
+                if token is None:
+                    failure = self._failure
+                    if failure is not None and failure[0] >= waiting_since:
+                        raise failure[1]
+                    try:
+                        token = await self._fetch(http, deadline)
+                    except Exception as exc:
+                        self._failure = (time.monotonic(), exc)
+                        raise
         return {"Authorization": token.header}
 
     async def _fetch(self, http: HttpClient, deadline: float) -> _Token:
@@ -124,12 +139,7 @@ class OAuth2Authenticator(Authenticator):
             raise TokenRefused(0)
         if not (access_token.isascii() and access_token.isprintable()):
             raise TokenRefused(0)  # it goes in a header: ASCII text only (no line breaks, no other characters)
-        expires_in = body.get("expires_in")
-        lifetime = (
-            float(expires_in)
-            if isinstance(expires_in, int | float) and not isinstance(expires_in, bool) and expires_in > 0
-            else config.default_expires_in_seconds
-        )
+        lifetime = token_lifetime(body.get("expires_in"), config.default_expires_in_seconds)
         margin = min(config.refresh_margin_seconds, lifetime / 2)
         self._token = _Token(f"Bearer {access_token}", requested + lifetime - margin)
         return self._token

@@ -239,3 +239,40 @@ async def test_a_busy_token_endpoint_is_waited_for_not_a_refusal(
     assert not isinstance(info.value, UpstreamRefused) and info.value.reason == reason
     assert f"(HTTP {status})" in info.value.message and "credentials" not in info.value.message
     assert check.ok is False and "refused" not in check.message
+
+
+class SlowFailingTokenEndpoint:
+    """A token endpoint that takes its time to fail (HTTP 500), then issues tokens once ``failing`` is off."""
+
+    def __init__(self, api_url: str) -> None:
+        self.api_url, self.failing, self.requests = api_url, True, 0
+
+    async def token(self, request: Request) -> Response:
+        self.requests += 1
+        await asyncio.sleep(0.2)
+        if self.failing:
+            return Response(b"internal error", 500)
+        return await BusyTokenEndpoint(self.api_url, 200, busy=0, retry_after="0").token(request)
+
+
+async def test_callers_waiting_on_a_failing_token_request_share_its_failure(
+    population_sector: Any, api: PopulationApi, api_server: ApiServer
+) -> None:
+    """Twenty calls at once while the token endpoint fails: one token request, whose failure they all get, not
+    twenty sent one after another (the last caller waiting for all of them); once it issues tokens, the next call
+    asks again."""
+    ids = [row["so_dinh_danh"] for row in population_sector.rows[:20]]
+    endpoint = SlowFailingTokenEndpoint(api_server.url)
+    with LiveServer(Starlette(routes=[Route("/token", endpoint.token, methods=["POST"])])) as front:
+        config = rest_connector_config(api_server.url, auth="oauth2_client_credentials", timeout_seconds=5)
+        config["auth"]["token_url"] = f"{front.url}/token"
+        config["retry"] = {"max_attempts": 1}
+        async with RestConnector.from_config(config) as rest:
+            started = time.monotonic()
+            outcomes = await asyncio.gather(*(rest.get(pid) for pid in ids), return_exceptions=True)
+            assert time.monotonic() - started < 2
+            assert all(isinstance(outcome, UpstreamError) for outcome in outcomes), outcomes
+            assert endpoint.requests == 1
+            endpoint.failing = False
+            assert (await rest.get(ids[0])).record_id() == ids[0]
+    assert endpoint.requests == 2
