@@ -31,11 +31,13 @@ from .client import (
     without_request_lines,
 )
 from .config import BearerAuth, ConfigModel, HttpConnectorConfig, NoAuth, RetryPolicy, check_http_url
-from .failures import Failure, from_exception, from_response, from_status, parse_retry_after
+from .failures import PLATFORM, SECTOR_SYSTEM, Failure, from_exception, from_response, from_status, parse_retry_after
 from .retry import Retrier, backoff_delay
 
 __all__ = [
     "ACCEPTED_ENCODINGS",
+    "PLATFORM",
+    "SECTOR_SYSTEM",
     "Answer",
     "AnswerTooLarge",
     "AsyncClient",

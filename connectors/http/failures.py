@@ -57,6 +57,12 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 
 # What went wrong, by the first class found in an exception's chain: (kind, retryable); aiohttp's errors (the
 # REST adapter's client) and httpx's (the SOAP adapter's, or REST with ``http_transport: httpx``).
+#: What a connection calls, as failures name it: the sector system itself...
+SECTOR_SYSTEM = "the sector system"
+#: ...or the integration platform (NDXP, a province's LGSP) the connection goes through, the only peer the gateway
+#: reaches then: it is what cannot be reached, or answers a status without its envelope.
+PLATFORM = "the integration platform"
+
 _KINDS: tuple[tuple[tuple[type[BaseException], ...], str, bool], ...] = (
     ((ssl.SSLCertVerificationError, aiohttp.ClientConnectorCertificateError), "untrusted", False),
     ((ssl.SSLError, aiohttp.ClientConnectorSSLError), "tls", False),
@@ -69,8 +75,10 @@ _KINDS: tuple[tuple[tuple[type[BaseException], ...], str, bool], ...] = (
 )
 
 
-def from_exception(exc: BaseException, label: str) -> Failure:
-    """The failure of an attempt that raised ``exc`` (an aiohttp or httpx error, or an ``OSError``)."""
+def from_exception(exc: BaseException, label: str, *, peer: str = SECTOR_SYSTEM) -> Failure:
+    """The failure of an attempt that raised ``exc`` (an aiohttp or httpx error, or an ``OSError``); ``peer`` is what
+    the gateway called (:data:`SECTOR_SYSTEM`, or :data:`PLATFORM` for a connection through one), named in the
+    message so that an operator knows whom to call."""
     chain = list(_chain(exc))
     name = type(chain[-1]).__name__
     kind, retryable = next(
@@ -80,46 +88,47 @@ def from_exception(exc: BaseException, label: str) -> Failure:
     error: UpstreamError
     match kind:
         case "untrusted":
-            error = UpstreamUnavailable(f"{label}: the sector system's TLS certificate is not trusted")
+            error = UpstreamUnavailable(f"{label}: {peer}'s TLS certificate is not trusted")
         case "tls":
-            error = UpstreamUnavailable(f"{label}: TLS handshake with the sector system failed ({name})")
+            error = UpstreamUnavailable(f"{label}: TLS handshake with {peer} failed ({name})")
         case "unreachable":
-            error = UpstreamUnavailable(f"{label}: the sector system cannot be reached ({name})")
+            error = UpstreamUnavailable(f"{label}: {peer} cannot be reached ({name})")
         case "timeout":
-            error = UpstreamTimeout(f"{label}: the sector system did not answer in time ({name})")
+            error = UpstreamTimeout(f"{label}: {peer} did not answer in time ({name})")
         case "broken":
-            error = UpstreamUnavailable(f"{label}: the connection to the sector system broke ({name})")
+            error = UpstreamUnavailable(f"{label}: the connection to {peer} broke ({name})")
         case _:
-            error = UpstreamError(f"{label}: the call to the sector system failed ({name})", reason="protocol")
+            error = UpstreamError(f"{label}: the call to {peer} failed ({name})", reason="protocol")
     return Failure(error, retryable)
 
 
-def from_status(status: int, label: str, *, retry_after: float | None = None, retry: frozenset[int]) -> Failure:
-    """The failure of an attempt answered with ``status`` (neither a success nor a 404)."""
+def from_status(
+    status: int, label: str, *, retry_after: float | None = None, retry: frozenset[int], peer: str = SECTOR_SYSTEM
+) -> Failure:
+    """The failure of an attempt answered with ``status`` (neither a success nor a 404) by ``peer`` (see
+    :func:`from_exception`)."""
     retryable = status in retry
     if status == 429:
         return Failure(
-            UpstreamUnavailable(f"{label}: the sector system is rate limiting calls (HTTP 429)", reason="rate_limited"),
+            UpstreamUnavailable(f"{label}: {peer} is rate limiting calls (HTTP 429)", reason="rate_limited"),
             retryable,
             retry_after,
         )
     if status == 503:
         return Failure(
-            UpstreamUnavailable(f"{label}: the sector system is unavailable (HTTP 503)", reason="status_5xx"),
+            UpstreamUnavailable(f"{label}: {peer} is unavailable (HTTP 503)", reason="status_5xx"),
             retryable,
             retry_after,
         )
     if status >= 500:
-        return Failure(
-            UpstreamError(f"{label}: the sector system failed (HTTP {status})", reason="status_5xx"), retryable
-        )
+        return Failure(UpstreamError(f"{label}: {peer} failed (HTTP {status})", reason="status_5xx"), retryable)
     if status in {401, 403}:
-        message = f"{label}: the sector system refused the gateway's credentials (HTTP {status})"
+        message = f"{label}: {peer} refused the gateway's credentials (HTTP {status})"
         return Failure(UpstreamRefused(message), False)
     if 300 <= status < 400:
         return Failure(UpstreamError(f"{label}: unexpected redirect (HTTP {status})", reason="protocol"), False)
     else:
-        message = f"{label}: the sector system rejected the call (HTTP {status})"
+        message = f"{label}: {peer} rejected the call (HTTP {status})"
     return Failure(UpstreamError(message, reason="protocol"), False)
 
 
@@ -139,8 +148,10 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
 
 
-def from_response(status: int, headers: Mapping[str, str], label: str, *, retry: frozenset[int]) -> Failure:
+def from_response(
+    status: int, headers: Mapping[str, str], label: str, *, retry: frozenset[int], peer: str = SECTOR_SYSTEM
+) -> Failure:
     """:func:`from_status` for an answer with its headers: a 429's or 503's ``Retry-After`` becomes the failure's
     wait before another attempt."""
     retry_after = parse_retry_after(headers.get("Retry-After")) if status in {429, 503} else None
-    return from_status(status, label, retry_after=retry_after, retry=retry)
+    return from_status(status, label, retry_after=retry_after, retry=retry, peer=peer)

@@ -21,6 +21,8 @@ import httpx
 from connectors.context import current_context, forwarded_headers
 from connectors.errors import UpstreamError, UpstreamRefused, UpstreamUnavailable
 from connectors.http import (
+    PLATFORM,
+    SECTOR_SYSTEM,
     Answer,
     Failure,
     HttpClient,
@@ -56,6 +58,8 @@ class UpstreamClient:
         self._config = config
         self._auth = authenticator
         self._label = label
+        # Whom the calls reach: the sector system, or the platform in between (errors name it).
+        self._peer = PLATFORM if config.axis is not None else SECTOR_SYSTEM
         self._retrier = Retrier(config.retry, label=label, rng=rng)
         self._retry_statuses = self._retrier.statuses
         self.http = HttpClient(
@@ -144,7 +148,7 @@ class UpstreamClient:
             return Failure(exc, False)
         except (httpx.HTTPError, aiohttp.ClientError, OSError) as exc:  # the transport may let its own errors out
             logger.debug("%s: %s", self._label, type(exc).__name__)
-            return from_exception(exc, self._label)
+            return from_exception(exc, self._label, peer=self._peer)
         status = answer.status
         if status in accept:
             return answer
@@ -153,7 +157,7 @@ class UpstreamClient:
             return None
         if status in {401, 403} and (refusal := self._auth.refusal(status)) is not None:
             return Failure(refusal, False)  # an axis profile's platform refusing the gateway
-        return from_response(status, answer.headers, self._label, retry=self._retry_statuses)
+        return from_response(status, answer.headers, self._label, retry=self._retry_statuses, peer=self._peer)
 
     def _token_failure(self, exc: TokenRefused) -> Failure:
         if exc.status == 429:  # throttled, not refused: the same request succeeds later

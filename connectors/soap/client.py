@@ -34,6 +34,8 @@ from zeep.xsd.types import builtins as zeep_builtins
 from connectors.context import current_context, forwarded_headers
 from connectors.errors import BadQuery, RecordNotFound, UpstreamError, UpstreamTimeout
 from connectors.http import (
+    PLATFORM,
+    SECTOR_SYSTEM,
     AnswerTooLarge,
     Failure,
     HttpClient,
@@ -256,6 +258,8 @@ class SoapClient:
     def __init__(self, config: SoapConnectorConfig, *, label: str, rng: random.Random | None = None) -> None:
         self._config = config
         self._label = label
+        # Whom the calls reach: the sector system, or the platform in between (errors name it).
+        self._peer = PLATFORM if config.axis is not None else SECTOR_SYSTEM
         self._retrier = Retrier(config.retry, label=label, rng=rng)
         self._retry_statuses = self._retrier.statuses
         # The connection's own HTTP credentials go with its own requests (the WSDL, calls, the probe), never with
@@ -316,7 +320,7 @@ class SoapClient:
             status = response.status_code
             if not 200 <= status < 300:
                 if status >= 500:
-                    raise from_status(status, self._label, retry=self._retry_statuses).error
+                    raise from_status(status, self._label, retry=self._retry_statuses, peer=self._peer).error
                 raise UpstreamError(f"{self._label}: the WSDL cannot be fetched (HTTP {status})", reason="protocol")
             try:
                 async with asyncio.timeout_at(deadline):
@@ -384,7 +388,7 @@ class SoapClient:
         if isinstance(exc, UpstreamError):
             return exc
         if isinstance(exc, httpx.HTTPError):
-            return from_exception(exc, self._label).error
+            return from_exception(exc, self._label, peer=self._peer).error
         if isinstance(exc, OSError):
             return UpstreamError(f"{self._label}: the WSDL file cannot be read", reason="connect")
         return UpstreamError(f"{self._label}: the WSDL cannot be read ({type(exc).__name__})", reason="protocol")
@@ -479,7 +483,7 @@ class SoapClient:
             return Failure(exc, True, exc.retry_after)
         except (httpx.HTTPError, OSError) as exc:
             logger.debug("%s: %s", self._label, type(exc).__name__)
-            return from_exception(exc, self._label)
+            return from_exception(exc, self._label, peer=self._peer)
         status = response.status_code
         if platform is not None and status == 401:
             self._platform_refusal(status, sent)
@@ -495,7 +499,7 @@ class SoapClient:
                 raise fault_error(parsed.fault, self._label, not_found=not_found)
             if status == 200:
                 return parsed
-        return from_response(status, response.headers, self._label, retry=self._retry_statuses)
+        return self._failure_of(status, response.headers)
 
     def _answer_envelope(self, response: httpx.Response) -> Envelope | None:
         """The envelope of an answer to read as one: any 200 (a protocol error if it is none); an XML answer with
@@ -514,6 +518,10 @@ class SoapClient:
             if status == 200:
                 raise
             return None
+
+    def _failure_of(self, status: int, headers: Mapping[str, str]) -> Failure:
+        """The failure an answer of ``status`` (with its headers: ``Retry-After``) means, naming whom it came from."""
+        return from_response(status, headers, self._label, retry=self._retry_statuses, peer=self._peer)
 
     def _platform_refusal(self, status: int, sent: Mapping[str, str]) -> None:
         """Forget the platform token a 401 answered (the call is tried again with a new one); raise the refusal
@@ -543,7 +551,7 @@ class SoapClient:
             platform = self._platform
             if platform is None:
                 if status >= 500:
-                    raise from_response(status, response.headers, self._label, retry=self._retry_statuses).error
+                    raise self._failure_of(status, response.headers).error
                 return
             if status == 401 and platform.refreshable and not reauthenticated:
                 platform.session.invalidate(sent)  # the token was revoked: a new one, once
@@ -570,7 +578,7 @@ class SoapClient:
         except TimeoutError:
             raise deadline_passed(self._label) from None
         except (httpx.HTTPError, OSError) as exc:
-            raise from_exception(exc, self._label).error from None
+            raise from_exception(exc, self._label, peer=self._peer).error from None
         return sent, response, content
 
     def _judge_probe(self, platform: SoapPlatform, response: httpx.Response, content: bytes) -> None:
@@ -594,7 +602,7 @@ class SoapClient:
         if status == 403:
             raise platform.session.refused(status)
         if status >= 500 and code is None:
-            raise from_response(status, response.headers, self._label, retry=self._retry_statuses).error
+            raise self._failure_of(status, response.headers).error
         if wrapped and platform.wraps and code is None:
             raise UpstreamError(
                 f"{self._label}: the answer to the health probe is not the platform's (HTTP {status} without its "

@@ -37,6 +37,10 @@ from connectors.errors import (
     UpstreamUnavailable,
 )
 from connectors.http import parse_retry_after
+from connectors.soap import SoapConnector
+from simulators.judicial_records_soap import SERVICE_PATH as SOAP_SERVICE_PATH
+from simulators.judicial_records_soap import soap_connector_config
+from simulators.ndxp_hub import axis_profile
 from simulators.sectors import SectorContext, load_sector_system
 
 pytestmark = pytest.mark.anyio
@@ -314,6 +318,34 @@ async def test_an_unreachable_token_endpoint_is_named_not_the_sector_system(
     assert info.value.reason == "connect"
     assert "the platform's token endpoint cannot be reached (" in info.value.message
     assert "sector system" not in info.value.message and own.codes == []
+
+
+@pytest.mark.parametrize("protocol", ["rest", "soap"])
+async def test_a_platform_that_cannot_be_reached_is_named_not_the_sector_system(
+    sector: Sector, platform: tuple[Platform, str], protocol: str
+) -> None:
+    """Through a platform, the gateway reaches the platform alone: when nothing answers there, the error names the
+    platform (whose operator to call), never the sector system behind it, which may be fine."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    down = f"http://127.0.0.1:{port}"
+    if protocol == "rest":
+        config = _config(down, sector)
+        config["axis"]["auth"]["token_endpoint"]["url"] = f"{platform[1]}/token"
+        connector: Any = BusinessConnector.from_config(config)
+    else:
+        config = soap_connector_config(down, ping=False) | {
+            "address": f"{down}{SOAP_SERVICE_PATH}",
+            "axis": axis_profile(platform[1], "LLTP", protocol="soap"),
+        }
+        connector = SoapConnector.from_config(config)
+    async with connector:
+        with use_context(CONTEXT), pytest.raises(UpstreamUnavailable) as info:
+            await connector.get(sector.canary)
+    assert info.value.reason == "connect"
+    assert "the integration platform cannot be reached (" in info.value.message, info.value.message
+    assert "sector system" not in info.value.message
 
 
 @pytest.fixture
