@@ -172,9 +172,10 @@ async def test_the_token_is_renewed_before_it_expires(tmp_path: Path, world: Wor
                 await asyncio.sleep(0.6)
                 # Due for renewal but still valid: the call goes with it while a new one is fetched beside it.
                 await connector.get(config["canary"])
-                async with asyncio.timeout(5):
-                    while hub.count("tokens_issued") < 2:
-                        await asyncio.sleep(0.01)
+                for _ in range(500):  # the renewal's answer, within 5 s
+                    if hub.count("tokens_issued") == 2:
+                        break
+                    await asyncio.sleep(0.01)
                 await connector.get(config["canary"])
     assert hub.count("tokens_issued") == 2
     assert [call.code for call in hub.calls()] == ["00", "00", "00"]  # never a 401
