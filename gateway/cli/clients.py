@@ -1,12 +1,13 @@
 """``gateway clients ...``: agency systems allowed to call the gateway.
 
 Changes are written to the gateway's database and announced to running gateway processes (at once on
-PostgreSQL; on SQLite they see them within ``GATEWAY_ACCESS_CACHE_SECONDS``).
+PostgreSQL; on SQLite, which they poll for the clients changed lately, within about a second).
 """
 
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
@@ -100,6 +101,18 @@ def run_admin(action: Action[T], *, catalog: bool = False, given: Mapping[str, A
         fail(exc, given)
 
 
+def warn_unchecked(registry: ConnectorRegistry | None, databases: Sequence[str]) -> None:
+    """Say which of ``databases`` are configured but not loaded now: what is given on them is not checked against
+    their connector (operations offered, fields of the contract)."""
+    for database in dict.fromkeys(databases):
+        if registry is not None and database in registry.failures:
+            typer.echo(
+                f"warning: the {database} database's connector did not load ({registry.failures[database]}): what is "
+                "given on it is not checked against its operations and contract",
+                err=True,
+            )
+
+
 def echo_json(value: BaseModel | Sequence[BaseModel]) -> None:
     """Print a model (or a list of them) as JSON."""
     from pydantic import BaseModel
@@ -110,6 +123,32 @@ def echo_json(value: BaseModel | Sequence[BaseModel]) -> None:
         typer.echo(json.dumps([item.model_dump(mode="json") for item in value], indent=2, ensure_ascii=False))
 
 
+def shown(text: str) -> str:
+    """``text`` as printed: its control, format and invisible characters escaped (``\\x1b``, ``\\n``, ``\\u202e``), so
+    that a stored value (written before the admin API refused them, or by hand) cannot forge a line, clear or colour
+    the terminal, or hide what it says."""
+    from gateway.identity.grants import UNPRINTABLE_CATEGORIES
+
+    if text.isprintable():
+        return text
+    return "".join(
+        char.encode("unicode_escape").decode("ascii") if unicodedata.category(char) in UNPRINTABLE_CATEGORIES else char
+        for char in text
+    )
+
+
+async def _an_active_admin(session: AsyncSession, client_id: str) -> bool:
+    from gateway.identity.clients import active_admins
+
+    return client_id in await active_admins(session)
+
+
+NO_ADMIN_LEFT = (
+    "warning: no active client holds the admin scope now: the admin API refuses every request until one does "
+    "(gateway clients update CLIENT_ID --scope admin, or gateway clients activate CLIENT_ID)"
+)
+
+
 def _moment(value: datetime | None) -> str:
     return value.isoformat(timespec="seconds") if value is not None else "-"
 
@@ -118,7 +157,8 @@ def grant_row(grant: GrantPublic) -> str:
     """One grant as a tab-separated line: id, client, database, status, operations, fields, purposes (``*``:
     all), valid from, valid until."""
     return "\t".join(
-        (
+        shown(value)
+        for value in (
             str(grant.id),
             grant.client_id,
             grant.database,
@@ -152,7 +192,7 @@ def _echo_client(detail: ClientDetail) -> None:
         ("updated_at", _moment(detail.updated_at)),
     ]
     for name, value in lines:
-        typer.echo(f"{name + ':':<14} {value}")
+        typer.echo(f"{name + ':':<14} {shown(value)}")
     typer.echo("grants:" if detail.grants else "grants:       -")
     for grant in detail.grants:
         typer.echo("  " + grant_row(grant))
@@ -194,7 +234,9 @@ def clients_create(
     }
 
     async def create(session: AsyncSession, registry: ConnectorRegistry | None) -> tuple[str, str]:
-        client, secret = await add_client(session, validated(ClientCreate, given), registry=registry)
+        spec = validated(ClientCreate, given)
+        client, secret = await add_client(session, spec, registry=registry)
+        warn_unchecked(registry, [s.partition(":")[0] for s in spec.scopes if ":" in s])
         return client.client_id, secret
 
     new_id, secret = run_admin(create, catalog=True, given=given)
@@ -222,7 +264,8 @@ def clients_list(
         echo_json([ClientPublic.model_validate(d.model_dump()) for d in found])
         return
     for detail in found:
-        typer.echo("\t".join((detail.client_id, detail.status.value, " ".join(detail.token_scopes), detail.name)))
+        values = (detail.client_id, detail.status.value, " ".join(detail.token_scopes), detail.name)
+        typer.echo("\t".join(shown(value) for value in values))
 
 
 @app.command("show")
@@ -263,7 +306,7 @@ def clients_update(
 ) -> None:
     """Change a client's details; running gateways apply the change at once."""
 
-    from gateway.identity.clients import ClientUpdate, describe_client, require_client, update_client
+    from gateway.identity.clients import ClientUpdate, active_admins, describe_client, require_client, update_client
     from gateway.identity.grants import validated
 
     given: dict[str, Any] = {}
@@ -272,6 +315,9 @@ def clients_update(
     for member, text in (("agency_code", agency_code), ("contact", contact)):
         if text is not None:
             given[member] = text or None
+    if scope and no_scopes:
+        typer.echo("error: --scope and --no-scopes contradict each other: give one of them", err=True)
+        raise typer.Exit(2)
     if scope or no_scopes:
         given["scopes"] = [] if no_scopes else scope
     for member, number in (
@@ -284,13 +330,16 @@ def clients_update(
         typer.echo("error: nothing to change (see --help)", err=True)
         raise typer.Exit(2)
 
-    async def update(session: AsyncSession, _registry: ConnectorRegistry | None) -> ClientDetail:
+    async def update(session: AsyncSession, _registry: ConnectorRegistry | None) -> tuple[ClientDetail, bool]:
         changes = validated(ClientUpdate, given)
         client = await require_client(session, client_id)
+        was_admin = await _an_active_admin(session, client_id)
         await update_client(session, client, changes)
-        return await describe_client(session, client)
+        return await describe_client(session, client), was_admin and not await active_admins(session)
 
-    detail = run_admin(update, given=given)
+    detail, last_admin_gone = run_admin(update, given=given)
+    if last_admin_gone:
+        typer.echo(NO_ADMIN_LEFT, err=True)
     if as_json:
         echo_json(detail)
     else:
@@ -299,13 +348,18 @@ def clients_update(
 
 def _set_status(client_id: str, status: ClientStatus) -> None:
 
-    from gateway.identity.clients import require_client, set_status
+    from gateway.identity.clients import active_admins, require_client, set_status
 
-    async def change(session: AsyncSession, _registry: ConnectorRegistry | None) -> None:
-        await set_status(session, await require_client(session, client_id), status)
+    async def change(session: AsyncSession, _registry: ConnectorRegistry | None) -> bool:
+        client = await require_client(session, client_id)
+        was_admin = await _an_active_admin(session, client_id)
+        await set_status(session, client, status)
+        return was_admin and not await active_admins(session)
 
-    run_admin(change)
+    last_admin_gone = run_admin(change)
     typer.echo(f"client {client_id} is {status.value}")
+    if last_admin_gone:
+        typer.echo(NO_ADMIN_LEFT, err=True)
 
 
 @app.command("suspend")

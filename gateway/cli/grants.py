@@ -1,7 +1,7 @@
 """``gateway grants ...``: what each client may do with each national database.
 
 Changes are written to the gateway's database and announced to running gateway processes (at once on
-PostgreSQL; on SQLite they see them within ``GATEWAY_ACCESS_CACHE_SECONDS``).
+PostgreSQL; on SQLite, which they poll for the clients changed lately, within about a second).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from gateway.cli.clients import JsonOption, echo_json, grant_row, run_admin
+from gateway.cli.clients import JsonOption, echo_json, grant_row, run_admin, shown, warn_unchecked
 
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
@@ -23,7 +23,8 @@ app = typer.Typer(
     help="Grants: what each client may do with each national database.", no_args_is_help=True, rich_markup_mode=None
 )
 
-GrantIdArgument = Annotated[int, typer.Argument(help="The grant id.", min=1, show_default=False)]
+# Grant ids are 32-bit integers in the database (SERIAL on PostgreSQL), as the admin API's path says.
+GrantIdArgument = Annotated[int, typer.Argument(help="The grant id.", min=1, max=2**31 - 1, show_default=False)]
 
 
 def _echo_grant(grant: GrantPublic) -> None:
@@ -53,7 +54,7 @@ def _echo_grant(grant: GrantPublic) -> None:
         ("revoked_at", moment(grant.revoked_at, "-")),
     ]
     for name, value in lines:
-        typer.echo(f"{name + ':':<13} {value}")
+        typer.echo(f"{name + ':':<13} {shown(value)}")
 
 
 @app.command("add")
@@ -108,7 +109,10 @@ def grants_add(
     }
 
     async def add(session: AsyncSession, registry: ConnectorRegistry | None) -> GrantPublic:
-        return GrantPublic.of(await add_grant(session, validated(GrantCreate, given), registry=registry))
+        spec = validated(GrantCreate, given)
+        grant = GrantPublic.of(await add_grant(session, spec, registry=registry))
+        warn_unchecked(registry, [spec.database])
+        return grant
 
     grant = run_admin(add, catalog=True, given=given)
     if as_json:

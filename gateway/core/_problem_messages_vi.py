@@ -291,6 +291,13 @@ DETAILS: dict[str, dict[str, str]] = {
     },
     "conflict": {
         "A key with this id is already registered.": "Đã có một khóa được đăng ký với mã này.",
+        (
+            "No other active client holds the admin scope: without this one, the admin API would refuse every "
+            "request. Give the admin scope to another client first."
+        ): (
+            "Không còn ứng dụng khách nào khác đang hoạt động có phạm vi quyền admin: thiếu ứng dụng khách này, API "
+            "quản trị sẽ từ chối mọi yêu cầu. Hãy cấp phạm vi quyền admin cho một ứng dụng khách khác trước."
+        ),
         "client {client} already exists": "Ứng dụng khách {client} đã tồn tại.",
         "The same grant is already in place.": "Quyền khai thác giống hệt đã có hiệu lực.",
         (
@@ -561,6 +568,11 @@ REASONS: dict[str, str] = {
 #: ``{choices}`` placeholder is a list of values whose "or" is translated.
 ERRORS: dict[str, dict[str, str]] = {
     "missing": {"Field required": "Thiếu trường bắt buộc"},
+    "unprintable": {
+        "control, invisible and bidirectional formatting characters (line breaks, escapes, NUL) are not allowed": (
+            "Không được dùng ký tự điều khiển, ký tự vô hình hoặc ký tự định dạng hai chiều (xuống dòng, mã thoát, NUL)"
+        ),
+    },
     "extra_forbidden": {"Extra inputs are not permitted": "Không được gửi trường ngoài hợp đồng dữ liệu"},
     "string_type": {"Input should be a valid string": "Giá trị phải là chuỗi ký tự"},
     "int_type": {

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from pydantic.functional_validators import AfterValidator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import Table
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, delete, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -31,11 +32,20 @@ from gateway.identity.access import (
     announce_change,
     load_access,
 )
-from gateway.identity.grants import GrantPublic, ServedDatabases, check_against_connector, list_grants, validated
+from gateway.identity.grants import (
+    CLIENT_ID_PATTERN,
+    PLAIN_TEXT,
+    GrantPublic,
+    ServedDatabases,
+    check_against_connector,
+    check_text,
+    list_grants,
+    validated,
+)
 from gateway.identity.models import Client, ClientSecret, ClientStatus, Grant
 from gateway.identity.passwords import hash_secret, new_secret, verify_secrets
 
-CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
+ADMIN = "admin"
 #: The data scopes a client is created with (each becomes a grant on every field, which deletes with ``submit``).
 SCOPE_OPERATIONS = tuple(op for op in OPERATIONS if op != "delete")
 DATA_SCOPE_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,31}:(" + "|".join(SCOPE_OPERATIONS) + ")$")
@@ -47,7 +57,7 @@ MAX_SECRET_LENGTH = 256
 
 
 def _check_client_id(value: str) -> str:
-    if not CLIENT_ID_PATTERN.match(value):
+    if not CLIENT_ID_PATTERN.fullmatch(value):
         raise PydanticCustomError(
             "client_id", "invalid client id: 2-64 of letters, digits, '.', '_', '-', starting with a letter or digit"
         )
@@ -55,13 +65,13 @@ def _check_client_id(value: str) -> str:
 
 
 def _check_agency_code(value: str) -> str:
-    if not AGENCY_CODE_PATTERN.match(value):
+    if not AGENCY_CODE_PATTERN.fullmatch(value):
         raise PydanticCustomError("agency_code", "invalid agency code: an electronic agency code is like 000.00.00.H41")
     return value
 
 
 def _check_scope(value: str) -> str:
-    if value not in NON_DATA_SCOPES and not DATA_SCOPE_PATTERN.match(value):
+    if value not in NON_DATA_SCOPES and not DATA_SCOPE_PATTERN.fullmatch(value):
         raise PydanticCustomError(
             "scope",
             "unknown scope: use admin, audit, axis, or database:operation with an operation among "
@@ -81,14 +91,24 @@ def _check_role(value: str) -> str:
 ClientId = Annotated[
     str, AfterValidator(_check_client_id), Field(json_schema_extra={"pattern": CLIENT_ID_PATTERN.pattern})
 ]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(check_text),
+    Field(json_schema_extra={"pattern": PLAIN_TEXT.pattern}),
+]
 AgencyCode = Annotated[
     str,
     StringConstraints(strip_whitespace=True),
     AfterValidator(_check_agency_code),
     Field(json_schema_extra={"pattern": AGENCY_CODE_PATTERN.pattern}),
 ]
-Contact = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Contact = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(check_text),
+    Field(json_schema_extra={"pattern": PLAIN_TEXT.pattern}),
+]
 Scope = Annotated[
     str,
     AfterValidator(_check_scope),
@@ -276,7 +296,7 @@ async def get_client(session: AsyncSession, client_id: str) -> Client | None:
 
 async def require_client(session: AsyncSession, client_id: str) -> Client:
     """The client with this id, or 404."""
-    client = await session.get(Client, client_id) if CLIENT_ID_PATTERN.match(client_id) else None
+    client = await session.get(Client, client_id) if CLIENT_ID_PATTERN.fullmatch(client_id) else None
     if client is None:
         raise NotFound("There is no client with this id.")
     return client
@@ -313,12 +333,62 @@ async def describe_client(session: AsyncSession, client: Client) -> ClientDetail
     )
 
 
+async def active_admins(session: AsyncSession) -> list[str]:
+    """The ids of the active clients holding the ``admin`` scope (those that can use the admin API)."""
+    rows = await session.exec(
+        select(Client)
+        .where(Client.status == ClientStatus.ACTIVE)
+        .order_by(col(Client.client_id))
+        .execution_options(populate_existing=True)
+    )
+    return [client.client_id for client in rows if ADMIN in client.scopes]
+
+
+def _ends_admin(client: Client, status: ClientStatus, scopes: Sequence[str]) -> bool:
+    return (
+        client.status == ClientStatus.ACTIVE
+        and ADMIN in client.scopes
+        and (status != ClientStatus.ACTIVE or ADMIN not in scopes)
+    )
+
+
+async def _keep_an_admin(session: AsyncSession, client: Client, status: ClientStatus, scopes: Sequence[str]) -> None:
+    """409 when giving ``client`` this status and these scopes would leave no active client with ``admin``: the
+    admin API would then refuse every request, its own way back included. The active clients' rows stay locked
+    until the change commits, so that two such changes at once cannot both pass the check."""
+    if not _ends_admin(client, status, scopes):
+        return
+    clients: Table = Client.__table__  # type: ignore[attr-defined]
+    active = clients.c.status == ClientStatus.ACTIVE
+    connection = await session.connection()
+    if connection.dialect.name == "sqlite":
+        await lock_rows(connection, clients, active)
+    else:  # in one order, so that two checks at once wait for each other instead of deadlocking
+        key = clients.c.client_id
+        await connection.execute(sa_select(key).where(active).order_by(key).with_for_update())
+    await session.refresh(client)
+    if _ends_admin(client, status, scopes) and not [c for c in await active_admins(session) if c != client.client_id]:
+        await session.rollback()
+        raise Conflict(
+            "No other active client holds the admin scope: without this one, the admin API would refuse every "
+            "request. Give the admin scope to another client first."
+        )
+
+
 async def update_client(
-    session: AsyncSession, client: Client, changes: ClientUpdate, *, access: AccessControl | None = None
+    session: AsyncSession,
+    client: Client,
+    changes: ClientUpdate,
+    *,
+    access: AccessControl | None = None,
+    keep_an_admin: bool = False,
 ) -> Client:
-    """Apply the members given in ``changes`` (none: nothing happens); every gateway process is told."""
+    """Apply the members given in ``changes`` (none: nothing happens); every gateway process is told. With
+    ``keep_an_admin`` (the admin API), 409 when the change would leave no active client with the ``admin`` scope."""
     if not changes.model_fields_set:
         return client
+    if keep_an_admin and changes.scopes is not None:
+        await _keep_an_admin(session, client, client.status, changes.scopes)
     for member in changes.model_fields_set:
         value = getattr(changes, member)
         setattr(client, member, list(dict.fromkeys(value)) if member == "scopes" else value)
@@ -332,9 +402,17 @@ async def update_client(
 
 
 async def set_status(
-    session: AsyncSession, client: Client, status: ClientStatus, *, access: AccessControl | None = None
+    session: AsyncSession,
+    client: Client,
+    status: ClientStatus,
+    *,
+    access: AccessControl | None = None,
+    keep_an_admin: bool = False,
 ) -> Client:
-    """Suspend or reactivate a client; every gateway process is told (its tokens stop or start working)."""
+    """Suspend or reactivate a client; every gateway process is told (its tokens stop or start working). With
+    ``keep_an_admin`` (the admin API), 409 when suspending it would leave no active client with ``admin``."""
+    if keep_an_admin:
+        await _keep_an_admin(session, client, status, client.scopes)
     client.status = status
     client.updated_at = utcnow()
     session.add(client)
@@ -423,7 +501,7 @@ async def authenticate_client_secret(
         raise ValueError("a session or the access cache is needed")
     secret = client_secret[:MAX_SECRET_LENGTH]
     current: ClientAccess | None = None
-    if CLIENT_ID_PATTERN.match(client_id) and len(client_secret) <= MAX_SECRET_LENGTH:
+    if CLIENT_ID_PATTERN.fullmatch(client_id) and len(client_secret) <= MAX_SECRET_LENGTH:
         if access is not None:
             current = await access.get(client_id, cache_unknown=False)
         else:

@@ -25,7 +25,7 @@ from pydantic import (
 )
 from pydantic.functional_validators import AfterValidator, BeforeValidator
 from pydantic_core import PydanticCustomError
-from sqlalchemy import and_, not_, or_
+from sqlalchemy import Table, and_, not_, or_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -33,7 +33,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from connectors.base import Connector
 from connectors.fields import has_field_path
 from contracts.dates import VIETNAM_TIME
-from gateway.core.db import StorableDatetime, check_storable, in_utc, utcnow
+from gateway.core.db import StorableDatetime, check_storable, in_utc, lock_rows, utcnow
 from gateway.core.problems import Conflict, NotFound, ValidationFailed, validation_errors
 from gateway.core.settings import DATABASE_ID
 from gateway.identity.access import HEADER_VALUE, OPERATIONS, AccessControl, announce_change
@@ -44,6 +44,19 @@ assert get_args(Operation) == OPERATIONS
 
 DATE_ONLY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 FIELD_PATH = re.compile(r"^[a-z_][a-z0-9_]{0,63}(\.[a-z_][a-z0-9_]{0,63}){0,7}$")
+#: Client ids (matched whole: ``$`` alone would let a trailing line break through).
+CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
+#: Free text of clients and grants (names, contacts, notes): no C0 or C1 control character (line breaks, tabs,
+#: terminal escapes, NUL), no invisible formatting (soft hyphen, zero-width characters, word joiners, byte order
+#: mark), no bidirectional control (overrides, embeddings, isolates, marks) and no line or paragraph separator.
+#: Printed by the command line and kept in logs, such text could forge lines, drive a terminal or hide what it
+#: says. A JSON Schema (ECMA-262) pattern as well, so that the API document states it.
+PLAIN_TEXT = re.compile(
+    r"^[^\x00-\x1f\x7f-\x9f\xad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]*$"
+)
+#: The Unicode categories the command line escapes when it prints stored text (control, format, surrogate,
+#: private-use and unassigned characters, line and paragraph separators).
+UNPRINTABLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 MAX_LIST = 200
 #: The dates whose first moment and end, Viet Nam time, lie within the years 1 to 9999 in UTC.
 DAY_OUT_OF_RANGE = "Input should be a date between 0001-01-02 and 9999-12-30"
@@ -66,8 +79,18 @@ def invalid(loc: Sequence[str | int], message: str, kind: str) -> ValidationFail
     return ValidationFailed(message, errors=[{"loc": ["body", *loc], "msg": message, "type": kind}])
 
 
+def check_text(value: str) -> str:
+    """A name, contact or note in :data:`PLAIN_TEXT`."""
+    if not PLAIN_TEXT.fullmatch(value):
+        raise PydanticCustomError(
+            "unprintable",
+            "control, invisible and bidirectional formatting characters (line breaks, escapes, NUL) are not allowed",
+        )
+    return value
+
+
 def _check_database(value: str) -> str:
-    if not DATABASE_ID.match(value):
+    if not DATABASE_ID.fullmatch(value):
         raise PydanticCustomError(
             "database_id", "a database id is 1-32 lower-case letters, digits, '_' and '-', starting with a letter"
         )
@@ -75,7 +98,7 @@ def _check_database(value: str) -> str:
 
 
 def _check_field(value: str) -> str:
-    if not FIELD_PATH.match(value):
+    if not FIELD_PATH.fullmatch(value):
         raise PydanticCustomError(
             "field_path", "a field is a contract field name, or a dotted path into a nested one (address.ward_code)"
         )
@@ -83,7 +106,7 @@ def _check_field(value: str) -> str:
 
 
 def _check_purpose(value: str) -> str:
-    if not HEADER_VALUE.match(value):
+    if not HEADER_VALUE.fullmatch(value):
         raise PydanticCustomError(
             "purpose",
             "a purpose is a procedure code: 1-64 letters, digits and . _ : @ / -, starting with a letter or digit",
@@ -94,7 +117,7 @@ def _check_purpose(value: str) -> str:
 def _check_moment(value: Any) -> Any:
     # A date-time string whose time is zero would pass as a date: only YYYY-MM-DD is a date here.
     if isinstance(value, str):
-        if DATE_ONLY.match(value):
+        if DATE_ONLY.fullmatch(value):
             return value
         try:
             return check_storable(_AWARE_DATETIME.validate_python(value))
@@ -176,7 +199,12 @@ class GrantCreate(BaseModel):
     valid_until: Moment | None = Field(
         default=None, description="End (exclusive); a date means through that whole day, Viet Nam time. Null: open."
     )
-    note: str | None = Field(default=None, max_length=500, description="Why the grant exists (a decision, a ticket).")
+    note: Annotated[str, AfterValidator(check_text)] | None = Field(
+        default=None,
+        max_length=500,
+        description="Why the grant exists (a decision, a ticket).",
+        json_schema_extra={"pattern": PLAIN_TEXT.pattern},
+    )
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Self:
@@ -341,9 +369,14 @@ async def add_grant(
 ) -> Grant:
     """Store a new grant: 422 for an unknown client or a grant that does not fit the database, 409 when the
     same grant is already in place."""
-    if await session.get(Client, spec.client_id) is None:
+    if not CLIENT_ID_PATTERN.fullmatch(spec.client_id) or await session.get(Client, spec.client_id) is None:
         raise invalid(["client_id"], "There is no client with this id.", "unknown_client")
     check_against_connector(registry, spec.database, spec.operations, spec.fields)
+    # The client's row stays locked until the grant is stored: the same grant asked for twice at once is stored once.
+    clients: Table = Client.__table__  # type: ignore[attr-defined]
+    if not await lock_rows(await session.connection(), clients, clients.c.client_id == spec.client_id):
+        await session.rollback()
+        raise invalid(["client_id"], "There is no client with this id.", "unknown_client")
     grant = Grant(
         client_id=spec.client_id,
         database=spec.database,
@@ -363,7 +396,9 @@ async def add_grant(
     )
     for other in existing:
         if _same(grant, other):
-            raise Conflict("The same grant is already in place.", grant_id=other.id)
+            grant_id = other.id
+            await session.rollback()  # releases the client's row
+            raise Conflict("The same grant is already in place.", grant_id=grant_id)
     session.add(grant)
     await announce_change(session, spec.client_id)
     await session.commit()
@@ -388,7 +423,12 @@ async def list_grants(
     active: bool | None = None,
     now: datetime | None = None,
 ) -> list[Grant]:
-    """Grants by id, revoked ones included; ``active`` keeps those in force now (or, false, the others)."""
+    """Grants by id, revoked ones included; ``active`` keeps those in force now (or, false, the others). A client
+    id or database that cannot be one has none."""
+    if (client_id is not None and not CLIENT_ID_PATTERN.fullmatch(client_id)) or (
+        database is not None and not DATABASE_ID.fullmatch(database)
+    ):
+        return []
     statement = select(Grant)
     if client_id is not None:
         statement = statement.where(Grant.client_id == client_id)

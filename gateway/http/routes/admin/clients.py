@@ -63,21 +63,23 @@ async def get_client(client_id: ClientIdPath, session: SessionDep) -> ClientDeta
     return await describe_client(session, await require_client(session, client_id))
 
 
-@router.patch("/{client_id}", summary="Change a client", responses=problem_responses(401, 403, 404, 422))
+@router.patch("/{client_id}", summary="Change a client", responses=problem_responses(401, 403, 404, 409, 422))
 async def patch_client(
     client_id: ClientIdPath, body: ClientUpdate, session: SessionDep, state: StateDep
 ) -> ClientDetail:
-    """Change the members given (name, agency code, contact, non-data scopes, rate limits); null clears one."""
+    """Change the members given (name, agency code, contact, non-data scopes, rate limits); null clears one.
+    409 when it would take the `admin` scope from the last active client holding it."""
     client = await require_client(session, client_id)
-    await update_client(session, client, body, access=state.access)
+    await update_client(session, client, body, access=state.access, keep_an_admin=True)
     return await describe_client(session, client)
 
 
-@router.post("/{client_id}/suspend", summary="Suspend a client", responses=problem_responses(401, 403, 404))
+@router.post("/{client_id}/suspend", summary="Suspend a client", responses=problem_responses(401, 403, 404, 409))
 async def suspend_client(client_id: ClientIdPath, session: SessionDep, state: StateDep) -> ClientDetail:
-    """Its tokens stop working at once, in every gateway process; no new token is issued."""
+    """Its tokens stop working at once, in every gateway process; no new token is issued. 409 for the last active
+    client holding the `admin` scope (the admin API would refuse every request after it)."""
     client = await require_client(session, client_id)
-    await set_status(session, client, ClientStatus.SUSPENDED, access=state.access)
+    await set_status(session, client, ClientStatus.SUSPENDED, access=state.access, keep_an_admin=True)
     return await describe_client(session, client)
 
 
@@ -98,7 +100,7 @@ async def rotate_secret(
     body: Annotated[SecretRotation | None, Body()] = None,
 ) -> SecretRotated:
     """A new secret, in this answer only; the current ones keep working for ``overlap_seconds`` (0: they stop
-    at once). Tokens already issued are not affected (suspend the client to stop them)."""
+    at once), and so do the tokens obtained with them: a leaked secret's tokens end with it."""
     client = await require_client(session, client_id)
     rotated = await rotate_client_secret(session, client, body or SecretRotation(), access=state.access)
     response.headers.update(NO_STORE)

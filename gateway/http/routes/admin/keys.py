@@ -3,25 +3,36 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Request, Response
 
-from gateway.core.problems import Conflict
+from gateway.core.problems import Conflict, NotFound
 from gateway.http.deps import ADMIN_ONLY, SessionDep, StateDep
 from gateway.http.openapi import problem_responses
 from gateway.identity.client_keys import (
+    KID_PATTERN,
     ClientKeyPublic,
     ClientKeyRegistration,
     list_client_keys,
     register_client_key,
     revoke_client_key,
 )
+from gateway.identity.grants import CLIENT_ID_PATTERN, invalid
 from gateway.identity.signing_keys import Rotation, SigningKeyPublic, SigningKeyUnavailable, describe_signing_keys
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=ADMIN_ONLY)
 
 ClientIdPath = Annotated[str, Path(max_length=64, description="The client id.")]
 KidPath = Annotated[str, Path(max_length=64, description="The key id.")]
+
+
+def _known_client_id(client_id: str) -> str:
+    """``client_id``, or 404 when it cannot be a client's (before it reaches the database: PostgreSQL refuses
+    NUL)."""
+    if not CLIENT_ID_PATTERN.fullmatch(client_id):
+        raise NotFound("There is no client with this id.")
+    return client_id
 
 
 @router.post(
@@ -37,15 +48,20 @@ async def register_key(
     `private_key_jwt` assertions. Only public material is accepted."""
     material = body.pem if body.pem is not None else body.jwk
     assert material is not None
-    key = await register_client_key(session, client_id, material, kid=body.kid, algorithm=body.algorithm)
-    response.headers["Location"] = f"{request.url.path}/{key.kid}"
+    own_kid = body.jwk.get("kid") if body.jwk is not None and body.kid is None else None
+    if isinstance(own_kid, str) and not KID_PATTERN.fullmatch(own_kid):  # a trailing line break, say
+        raise invalid(["kid"], "The key's own id is not 1-64 printable ASCII characters; give one.", "kid")
+    key = await register_client_key(
+        session, _known_client_id(client_id), material, kid=body.kid, algorithm=body.algorithm
+    )
+    response.headers["Location"] = f"{request.url.path}/{quote(key.kid, safe='')}"
     return ClientKeyPublic.model_validate(key)
 
 
 @router.get("/clients/{client_id}/keys", summary="List a client's keys", responses=problem_responses(401, 403, 404))
 async def get_keys(client_id: ClientIdPath, session: SessionDep) -> list[ClientKeyPublic]:
     """The client's keys, oldest first, revoked ones included."""
-    return [ClientKeyPublic.model_validate(key) for key in await list_client_keys(session, client_id)]
+    return [ClientKeyPublic.model_validate(key) for key in await list_client_keys(session, _known_client_id(client_id))]
 
 
 @router.delete(
@@ -56,7 +72,9 @@ async def get_keys(client_id: ClientIdPath, session: SessionDep) -> list[ClientK
 )
 async def revoke_key(client_id: ClientIdPath, kid: KidPath, session: SessionDep, state: StateDep) -> Response:
     """Assertions signed by this key are refused from now on, and the tokens obtained with it stop working."""
-    await revoke_client_key(session, kid, client_id=client_id, access=state.access)
+    if "\x00" in kid:  # no key id holds NUL (PostgreSQL could not store it)
+        raise NotFound("There is no such key for this client.")
+    await revoke_client_key(session, kid, client_id=_known_client_id(client_id), access=state.access)
     return Response(status_code=204)
 
 
