@@ -86,7 +86,7 @@ def parse_traceparent(value: str | None) -> tuple[str, str, str] | None:
     absent or malformed (an all-zero trace or parent id is invalid, as the W3C recommendation says)."""
     if not value:
         return None
-    match = _TRACEPARENT.match(value.strip().lower())
+    match = _TRACEPARENT.fullmatch(value.strip().lower())
     if match is None:
         return None
     trace_id, parent_id, flags = match.groups()
@@ -224,7 +224,7 @@ def check_context_headers(mapping: Mapping[str, str] | Mapping[ContextField, str
     for name, header in items:
         if name not in CONTEXT_FIELDS:
             raise ValueError(f"{name!r} is not a context field ({', '.join(CONTEXT_FIELDS)})")
-        if not _HEADER_NAME.match(header):
+        if not _HEADER_NAME.fullmatch(header):
             raise ValueError(f"{header!r} is not an HTTP header name")
         lowered = header.lower()
         if lowered in RESERVED_HEADERS:

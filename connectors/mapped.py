@@ -85,7 +85,7 @@ class MappedConfig(ConnectorConfig):
     @classmethod
     def _check_field_paths(cls, value: dict[str, str]) -> dict[str, str]:
         for path in value:
-            if not _FIELD_PATH.match(path):
+            if not _FIELD_PATH.fullmatch(path):
                 raise ValueError(f"{path!r} is not a field path")
         return value
 

@@ -64,7 +64,7 @@ def compile_expression(expression: str) -> Getter:
     """A function evaluating the JMESPath ``expression`` on a JSON value."""
     if expression == "@":
         return lambda value: value
-    if _DOTTED.match(expression):
+    if _DOTTED.fullmatch(expression):
         return _dotted(tuple(expression.split(".")))
     tree = jmespath.compile(expression).parsed
     visit = _INTERPRETER.visit

@@ -605,7 +605,7 @@ class ConnectorConformance:
     def test_metadata(self) -> None:
         """The slug is lower case, the title is set, and the models are of the SDK's classes."""
         cls = self.connector_class
-        assert _SLUG.match(cls.slug), f"slug {cls.slug!r} is not lower case letters, digits, '-' and '_'"
+        assert _SLUG.fullmatch(cls.slug), f"slug {cls.slug!r} is not lower case letters, digits, '-' and '_'"
         assert cls.title.strip(), f"the connector {cls.__qualname__} needs a title (title = {cls.title!r})"
         assert isinstance(cls.config_model, type) and issubclass(cls.config_model, ConnectorConfig), (
             f"config_model {cls.config_model!r} is not a subclass of connectors.base.ConnectorConfig"

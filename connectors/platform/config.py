@@ -58,7 +58,7 @@ DEFAULT_METADATA_FIELDS: dict[str, str] = {
 
 
 def _header(value: str) -> str:
-    if not _HEADER_NAME.match(value):
+    if not _HEADER_NAME.fullmatch(value):
         raise ValueError(f"{value!r} is not an HTTP header name")
     return value
 
@@ -121,14 +121,14 @@ class PlatformToken(ConfigModel):
     def _check_scheme(cls, value: str | None) -> str | None:
         # It goes in the header before the token: an authentication scheme is a token of RFC 9110 (§11.1), so a
         # space, a line break or a letter outside ASCII would change the header, or fail every call.
-        if value is not None and not _HEADER_NAME.match(value):
+        if value is not None and not _HEADER_NAME.fullmatch(value):
             raise ValueError(f"{value!r} is not an authentication scheme (Bearer, or null for a bare token)")
         return value
 
     @field_validator("token_path", "expires_in_path")
     @classmethod
     def _check_path(cls, value: str | None) -> str | None:
-        if value is not None and not all(_FIELD_NAME.match(part) for part in value.split(".")):
+        if value is not None and not all(_FIELD_NAME.fullmatch(part) for part in value.split(".")):
             raise ValueError(f"{value!r} is not a dotted path of member names")
         return value
 
@@ -275,7 +275,7 @@ class RequestMetadata(ConfigModel):
 
 
 def _check_name(name: str) -> None:
-    if not _FIELD_NAME.match(name):
+    if not _FIELD_NAME.fullmatch(name):
         raise ValueError(f"{name!r} is not a field name")
 
 

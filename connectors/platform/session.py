@@ -74,7 +74,7 @@ _RENEWAL_PAUSE_SECONDS = 1.0
 def shown_code(value: str) -> str:
     """``value`` (a result code, a correlation id the platform sent) as a message may quote it: itself when it is
     a short code of letters, digits and ``._:-``, else ``"unreadable"`` (free text may quote personal data)."""
-    return value if _SHOWN_CODE.match(value) else "unreadable"
+    return value if _SHOWN_CODE.fullmatch(value) else "unreadable"
 
 
 class TokenUnavailable(UpstreamUnavailable):
@@ -323,9 +323,9 @@ class PlatformSession:
         envelope = self.profile.envelope
         code = correlation = None
         if envelope is not None and isinstance(body, dict):
-            if _DOTTED_PATH.match(envelope.result_code):
+            if _DOTTED_PATH.fullmatch(envelope.result_code):
                 code = dotted(body, envelope.result_code)
-            if envelope.correlation_id and _DOTTED_PATH.match(envelope.correlation_id):
+            if envelope.correlation_id and _DOTTED_PATH.fullmatch(envelope.correlation_id):
                 correlation = dotted(body, envelope.correlation_id)
         verdict = self.verdict(code, correlation)
         error = verdict.error

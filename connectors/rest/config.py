@@ -54,13 +54,13 @@ RECORD_ID = "{record_id}"
 
 
 def _header(value: str) -> str:
-    if not _HEADER_NAME.match(value):
+    if not _HEADER_NAME.fullmatch(value):
         raise ValueError(f"{value!r} is not an HTTP header name")
     return value
 
 
 def _param(value: str) -> str:
-    if not _PARAM_NAME.match(value):
+    if not _PARAM_NAME.fullmatch(value):
         raise ValueError(f"{value!r} is not a plain parameter name (letters, digits, _ . - [ ])")
     return value
 

@@ -51,7 +51,7 @@ def _optional_name(value: str | None) -> str | None:
 
 
 def _argument_path(value: str) -> str:
-    if not _ARGUMENT_PATH.match(value):
+    if not _ARGUMENT_PATH.fullmatch(value):
         raise ValueError(f"{value!r} is not an argument path (names joined by '.')")
     return value
 
@@ -381,7 +381,7 @@ class SoapConnectorConfig(HttpConnectorConfig):
     @classmethod
     def _check_namespaces(cls, value: dict[str, str]) -> dict[str, str]:
         for prefix, uri in value.items():
-            if not _PREFIX.match(prefix):
+            if not _PREFIX.fullmatch(prefix):
                 raise ValueError(f"{prefix!r} is not a namespace prefix")
             if not uri.strip():
                 raise ValueError(f"the namespace of {prefix!r} is empty")

@@ -118,7 +118,7 @@ def fault_error(fault: SoapFault, label: str, *, not_found: Collection[str]) -> 
     if fault.names() & set(not_found):
         return RecordNotFound(f"no {label} record with that key")
     namespace, local = fault.code
-    shown = local if _PRINTABLE_CODE.match(local) else "unreadable"
+    shown = local if _PRINTABLE_CODE.fullmatch(local) else "unreadable"
     base = local.split(".", 1)[0]
     if "security" in (namespace or "").lower() or "Authentication" in local:
         return UpstreamRefused(f"{label}: the service refused the gateway's credentials (SOAP Fault {shown})")

@@ -34,7 +34,7 @@ def _name(value: str) -> str:
 
 
 def _argument_path(value: str) -> str:
-    if not _ARGUMENT_PATH.match(value):
+    if not _ARGUMENT_PATH.fullmatch(value):
         raise ValueError(f"{value!r} is not an argument path (names joined by '.')")
     return value
 

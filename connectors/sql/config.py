@@ -13,7 +13,7 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
 def _identifier(value: str) -> str:
-    if not _IDENTIFIER.match(value):
+    if not _IDENTIFIER.fullmatch(value):
         raise ValueError(f"{value!r} is not a plain SQL identifier (letters, digits, underscore)")
     return value
 

@@ -85,7 +85,7 @@ def audit_exchange(
 
 def _identifier(value: object) -> str | None:
     """A client id, purpose or actor fit to be recorded (1-64 sane characters), else ``None``."""
-    return value if isinstance(value, str) and HEADER_VALUE.match(value) else None
+    return value if isinstance(value, str) and HEADER_VALUE.fullmatch(value) else None
 
 
 def _claimed_client(authorization: bytes | None, form: bytes, content_type: bytes | None) -> str | None:
@@ -133,7 +133,7 @@ def _problem_reason(body: bytes) -> str | None:
     error = problem.get("error")
     if isinstance(error, str) and error.isidentifier():
         slug = f"{slug}:{error}"
-    return slug[:_MAX_REASON] if HEADER_VALUE.match(slug[:_MAX_REASON]) else None
+    return slug[:_MAX_REASON] if HEADER_VALUE.fullmatch(slug[:_MAX_REASON]) else None
 
 
 def _granted_fields(fields: frozenset[str] | None) -> tuple[str, ...]:
@@ -270,7 +270,7 @@ class AuditedExchange:
             detail = request.problem_reason
             if reason is not None and detail is not None:
                 precise = f"{reason}:{detail}"[:_MAX_REASON]
-                reason = precise if HEADER_VALUE.match(precise) else reason
+                reason = precise if HEADER_VALUE.fullmatch(precise) else reason
         return PendingEvent(
             occurred_at=self.occurred_at,
             request_id=request.request_id,

@@ -40,7 +40,7 @@ class CatalogueEntry(BaseModel):
     def _contract_names(cls, names: tuple[str, ...]) -> tuple[str, ...]:
         for name in names:
             domain, dot, record = name.partition(".")
-            if not dot or not DATABASE_ID.match(domain) or not DATABASE_ID.match(record):
+            if not dot or not DATABASE_ID.fullmatch(domain) or not DATABASE_ID.fullmatch(record):
                 raise ValueError(f"{name!r} is not a contract name like 'population.citizen'")
         return names
 

@@ -21,7 +21,7 @@ _ANCHOR = re.compile(r"^([1-9][0-9]{0,18}):([0-9a-f]{64})$")
 
 
 def _anchor(value: str) -> tuple[int, str]:
-    match = _ANCHOR.match(value.strip().lower())
+    match = _ANCHOR.fullmatch(value.strip().lower())
     if match is None:
         raise typer.BadParameter("expected SEQ:HASH, the hash as 64 hexadecimal digits")
     return int(match.group(1)), match.group(2)

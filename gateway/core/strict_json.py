@@ -56,7 +56,7 @@ def loads(body: bytes) -> Any:
         try:
             json.loads(body, object_pairs_hook=_unique_keys)
         except _DuplicateKey as exc:
-            if _NAMEABLE_KEY.match(exc.key):
+            if _NAMEABLE_KEY.fullmatch(exc.key):
                 raise StrictJsonError(f"The key {exc.key!r} appears twice in one object.", key=exc.key) from None
             raise StrictJsonError("A key appears twice in one object.") from None
         except (ValueError, RecursionError):

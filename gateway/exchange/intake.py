@@ -81,7 +81,7 @@ def named_records(operations: Sequence[object], receipt: dict[str, Any] | None =
         named += [entry.get("record_id") for entry in receipt["rejected"]]
     else:
         named = [op.get("record_id") for op in operations if isinstance(op, dict)]
-    return [r for r in dict.fromkeys(named) if isinstance(r, str) and HEADER_VALUE.match(r)]
+    return [r for r in dict.fromkeys(named) if isinstance(r, str) and HEADER_VALUE.fullmatch(r)]
 
 
 def written_fields(operations: Sequence[object], receipt: dict[str, Any]) -> tuple[str, ...]:

@@ -31,7 +31,7 @@ def request_id_of(raw: bytes | None) -> str:
             value = raw.decode("ascii")
         except UnicodeDecodeError:
             value = ""
-        if _SANE_REQUEST_ID.match(value):
+        if _SANE_REQUEST_ID.fullmatch(value):
             return value
     return os.urandom(16).hex()
 

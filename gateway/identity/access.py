@@ -230,7 +230,7 @@ def header_value(value: str | None, header: str) -> str | None:
     """A purpose or actor header's value, or ``None`` when absent; 400 naming the header when malformed."""
     if value is None or value == "":
         return None
-    if not HEADER_VALUE.match(value):
+    if not HEADER_VALUE.fullmatch(value):
         raise BadHeader(
             f"The {header} header is malformed: 1-64 letters, digits and . _ : @ / -, starting with a letter or digit.",
             header=header,

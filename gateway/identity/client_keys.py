@@ -102,7 +102,7 @@ async def register_client_key(
     """Register a public key for ``client_id`` (404 for an unknown client, 422 for unusable material or an
     expired certificate, 409 when the key id is taken)."""
     await require_client_exists(session, client_id)
-    if kid is not None and not KID_PATTERN.match(kid):
+    if kid is not None and not KID_PATTERN.fullmatch(kid):
         raise _invalid(["kid"], "A key id is 1-64 printable ASCII characters without spaces.", "kid")
     if algorithm is not None and algorithm not in SIGNATURE_ALGORITHMS:
         raise _invalid(["algorithm"], f"Use one of {', '.join(sorted(SIGNATURE_ALGORITHMS))}.", "algorithm")
@@ -111,7 +111,7 @@ async def register_client_key(
         key = load_client_public_key(material, kid=kid, algorithm=algorithm)
     except UnusableKey as exc:
         raise _invalid([where], f"This key cannot be registered: {exc}.", "unusable_key") from None
-    if not KID_PATTERN.match(key.kid):
+    if not KID_PATTERN.fullmatch(key.kid):
         raise _invalid(["kid"], "The key's own id is not 1-64 printable ASCII characters; give one.", "kid")
     now = utcnow()
     if key.not_after is not None and key.not_after <= now:

@@ -37,6 +37,7 @@ from jose.utils import base64url_encode
 
 from gateway.core.settings import TrustedIssuer
 from gateway.identity._issuers import ExternalIssuers, IssuerKeys, Throttled
+from gateway.identity.grants import CLIENT_ID_PATTERN
 from gateway.identity.key_material import (
     MIN_RSA_BITS,
     SIGNATURE_ALGORITHMS,
@@ -281,7 +282,8 @@ def _subject(claims: Mapping[str, Any]) -> str:
 
 def _assertion_issuer(claims: Mapping[str, Any]) -> str:
     issuer, subject = claims.get("iss"), claims.get("sub")
-    if not isinstance(issuer, str) or not issuer or issuer != subject or len(issuer) > MAX_CLIENT_ID_LENGTH:
+    if not isinstance(issuer, str) or issuer != subject or not CLIENT_ID_PATTERN.fullmatch(issuer):
+        # Not a client id (a NUL, a line break...): nothing to look up, nor to write to the logs as it is.
         raise AssertionRejected("bad_claims")
     return issuer
 

@@ -79,7 +79,7 @@ class ConnectorRegistry:
         plugin_errors = {f.name: f.error for f in found.failures}
         for db_id, inst in sorted(enabled.items()):
             name = inst.connector or db_id
-            if not DATABASE_ID.match(db_id):
+            if not DATABASE_ID.fullmatch(db_id):
                 registry._fail(db_id, f"invalid database id {db_id!r}")
                 continue
             connector_class = found.connectors.get(name)

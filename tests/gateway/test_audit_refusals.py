@@ -270,3 +270,20 @@ def test_a_refused_read_names_the_record_it_asked_for(
     response = client.get(f"{RECORDS}/{long}", headers={**attempts[1][0], "X-Request-Id": request_id})
     assert response.status_code == 400
     assert the_event(gateway_database_url, request_id)["record_ids"] == []
+
+
+@pytest.mark.parametrize("claimed", ["ab\n", "ab\r\nX-Injected: 1", "ab\x00"])
+def test_a_client_id_that_is_no_identifier_is_not_recorded_as_claimed(
+    client: httpx.Client, gateway_database_url: str, claimed: str
+) -> None:
+    """A token request claiming a client id with a line break or a NUL: refused, and recorded with no client (the
+    trail would otherwise hold a line that a reader of its exports takes for two)."""
+    request_id = new_id()
+    response = client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": claimed, "client_secret": "x"},
+        headers={"X-Request-Id": request_id},
+    )
+    assert response.status_code in {400, 401}, response.text
+    event = the_event(gateway_database_url, request_id)
+    assert (event["operation"], event["client_id"]) == ("token", None)

@@ -214,7 +214,7 @@ def add_exchange_routes(router: APIRouter, database: Database, settings: Setting
         body: Annotated[request_model, Body()],  # type: ignore[valid-type]
         idempotency_key: Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER, include_in_schema=False)] = None,
     ) -> Response:
-        if idempotency_key is None or not HEADER_VALUE.match(idempotency_key):
+        if idempotency_key is None or not HEADER_VALUE.fullmatch(idempotency_key):
             raise BadHeader(
                 f"{IDEMPOTENCY_HEADER} is required: 1-64 letters, digits or ._:@/- unique to this submission.",
                 header=IDEMPOTENCY_HEADER,
