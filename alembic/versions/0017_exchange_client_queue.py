@@ -1,6 +1,6 @@
-"""Each operation names the client that submitted it (``client_id``, as its receipt does), and the unfinished
-operations of one client on one database have an index of their own: a submission that would take its client past
-``GATEWAY_EXCHANGE_CLIENT_QUEUE_MAX`` unfinished operations is refused, and that count is read from this index
+"""Each operation names the client that submitted it (``client_id``, as its receipt does), and the operations
+waiting for delivery of one client on one database have an index of their own: a submission that would take its client past
+``GATEWAY_EXCHANGE_CLIENT_QUEUE_MAX`` operations waiting for delivery is refused, and that count is read from this index
 (a few entries per operation the client has waiting) rather than from every operation waiting or every receipt the
 client ever had.
 
@@ -23,7 +23,7 @@ down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-UNFINISHED_CLAUSE = "state IN ('pending', 'delivering')"
+WAITING_CLAUSE = "state = 'pending'"
 
 
 def upgrade() -> None:
@@ -37,8 +37,8 @@ def upgrade() -> None:
         "ix_exchange_operations_client_queue",
         "exchange_operations",
         ["client_id", "database_id"],
-        postgresql_where=sa.text(UNFINISHED_CLAUSE),
-        sqlite_where=sa.text(UNFINISHED_CLAUSE),
+        postgresql_where=sa.text(WAITING_CLAUSE),
+        sqlite_where=sa.text(WAITING_CLAUSE),
     )
 
 

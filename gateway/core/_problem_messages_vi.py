@@ -86,7 +86,7 @@ DESCRIPTIONS: dict[str, str] = {
     "deadline-exceeded": "Cổng kết nối không trả lời được trong thời hạn xử lý mỗi yêu cầu; việc xử lý đã bị hủy.",
     "exchange-queue-full": (
         "Lượt gửi dữ liệu này sẽ làm ứng dụng khách có nhiều thao tác đang chờ chuyển tới cơ sở dữ liệu này (đã "
-        "tiếp nhận, chưa chuyển xong và chưa bị đưa vào hàng thư chết) hơn mức tối đa cho một ứng dụng khách "
+        "tiếp nhận, chưa được lấy ra để chuyển) hơn mức tối đa cho một ứng dụng khách "
         "(`GATEWAY_EXCHANGE_CLIENT_QUEUE_MAX`), để hàng đợi của nó không làm các lượt gửi dữ liệu của ứng dụng "
         "khách khác phải chờ: `unfinished` là số thao tác của nó đang chờ, `limit` là giới hạn, `submitted` là số "
         "thao tác lượt gửi này muốn thêm. Không có dữ liệu nào được lưu. Hãy gửi lại đúng yêu cầu đó, với cùng "

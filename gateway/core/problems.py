@@ -266,7 +266,7 @@ class ExchangeQueueFull(Problem):
     status, slug, title = 429, "exchange-queue-full", "Too many operations waiting for delivery"
     description = (
         "The submission would leave the client with more operations waiting for delivery to this database "
-        "(accepted, neither delivered nor dead-lettered yet) than one client may have "
+        "(accepted, not yet taken for delivery) than one client may have "
         "(`GATEWAY_EXCHANGE_CLIENT_QUEUE_MAX`), so that its backlog does not hold back the other clients' "
         "submissions: `unfinished` is how many of its operations wait, `limit` the bound, `submitted` how many "
         "this submission would have added. Nothing was stored. Send the same request again, with the same "

@@ -394,7 +394,7 @@ class Settings(BaseSettings):
         default=10_000,
         ge=0,
         le=10_000_000,
-        description="Operations one client may have waiting for delivery (pending or being delivered) to one "
+        description="Operations one client may have waiting for delivery (pending, not those being delivered) to one "
         "database; a submission that would take it past this is refused whole (429 exchange-queue-full, with "
         "Retry-After), so that one client's backlog does not hold back every other client's submissions. 0: no "
         "bound; otherwise at least exchange_batch_max (a full submission must fit).",

@@ -2,12 +2,12 @@
 and only then answer. A repeated ``Idempotency-Key`` gets the stored receipt back and changes nothing.
 
 Each client's share of a database's queue is bounded: a submission that would leave its client with more than
-``exchange_client_queue_max`` unfinished operations (pending or being delivered) on that database is refused whole,
-nothing stored (429 :class:`ExchangeQueueFull`); the dispatcher delivers first in, first out, so without the bound
-one client submitting faster than the sector system takes its operations would make every other client's
-submissions wait without end. The client's unfinished operations are counted in the gateway's database (shared by
-every process and replica), from the partial index ``ix_exchange_operations_client_queue``: a few index entries per
-operation the client has waiting, whatever the other clients queued or the client submitted before. See
+``exchange_client_queue_max`` operations waiting for delivery (pending: not those being delivered) on that
+database is refused whole, nothing stored (429 :class:`ExchangeQueueFull`); the dispatcher delivers first in, first
+out, so without the bound one client submitting faster than the sector system takes its operations would make every
+other client's submissions wait without end. The client's waiting operations are counted in the gateway's database
+(shared by every process and replica), from the partial index ``ix_exchange_operations_client_queue``: a few index
+entries per operation the client has waiting, whatever the other clients queued or the client submitted before. See
 :meth:`IntakeService._store` for what concurrent submissions of one client are guaranteed."""
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from gateway.core.problems import (
 from gateway.core.settings import Settings, get_settings
 from gateway.exchange._quality_gate import REFUSE, Finding, gate_findings
 from gateway.exchange._states import PENDING
-from gateway.exchange.models import UNFINISHED_CLAUSE, ExchangeOperation, ExchangeReceipt
+from gateway.exchange.models import WAITING_CLAUSE, ExchangeOperation, ExchangeReceipt
 from gateway.exchange.operations import CheckedOperation, OperationChecker, Rejection
 from gateway.identity.access import HEADER_VALUE, Decision
 from gateway.quality import record_submitted
@@ -170,14 +170,14 @@ async def _stored(session: AsyncSession, client_id: str, database_id: str, key: 
 
 
 def unfinished_query(client_id: str, database_id: str) -> SelectOfScalar[int]:
-    """The count of the operations ``client_id`` submitted to ``database_id`` that are unfinished (pending or being
-    delivered): answered from the partial index ``ix_exchange_operations_client_queue`` alone (its condition
-    written as the index's, which SQLite needs to use it)."""
+    """The count of the operations ``client_id`` submitted to ``database_id`` that wait for delivery (pending; not
+    those a dispatcher is delivering): answered from the partial index ``ix_exchange_operations_client_queue``
+    alone (its condition written as the index's, which SQLite needs to use it)."""
     table = ExchangeOperation.__table__  # type: ignore[attr-defined]
     return (
         select(func.count())
         .select_from(table)
-        .where(table.c.client_id == client_id, table.c.database_id == database_id, text(UNFINISHED_CLAUSE))
+        .where(table.c.client_id == client_id, table.c.database_id == database_id, text(WAITING_CLAUSE))
     )
 
 

@@ -12,6 +12,9 @@ from sqlmodel import Field, SQLModel
 from gateway.core.db import UTCDateTime, utcnow
 
 UNFINISHED_CLAUSE = "state IN ('pending', 'delivering')"
+#: The operations waiting for their delivery (not those a dispatcher has taken): an index with this condition takes
+#: an entry when an operation is stored or sent back to wait, never when it is claimed or delivered.
+WAITING_CLAUSE = "state = 'pending'"
 #: Finished operations whose field values are still kept: what the retention job walks.
 RETAINED_CLAUSE = "payload_erased_at IS NULL AND state IN ('delivered', 'dead')"
 # SQLite numbers rows only through an INTEGER PRIMARY KEY.
@@ -67,13 +70,13 @@ class ExchangeOperation(SQLModel, table=True):
             sqlite_where=text(UNFINISHED_CLAUSE),
         ),
         Index("ix_exchange_operations_receipt", "receipt_id", "position"),
-        # The unfinished operations of one client on one database: what the bound on a client's queue counts.
+        # The waiting operations of one client on one database: what the bound on a client's queue counts.
         Index(
             "ix_exchange_operations_client_queue",
             "client_id",
             "database_id",
-            postgresql_where=text(UNFINISHED_CLAUSE),
-            sqlite_where=text(UNFINISHED_CLAUSE),
+            postgresql_where=text(WAITING_CLAUSE),
+            sqlite_where=text(WAITING_CLAUSE),
         ),
         Index(
             "ix_exchange_operations_retained",
