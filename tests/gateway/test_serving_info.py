@@ -9,8 +9,10 @@ from collections.abc import Callable
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
+from support import InProcessGateway
 
 from gateway.core.settings import Settings
+from gateway.http.app import create_app
 from gateway.http.state import serving_digest
 
 
@@ -20,8 +22,10 @@ def _serving(api: httpx.Client) -> list[tuple[str, str]]:
     return [(sample.labels["databases"], sample.labels["settings"]) for sample in family.samples if sample.value == 1]
 
 
-def test_the_process_exports_what_it_serves(api: httpx.Client, settings: Settings) -> None:
-    assert _serving(api) == [("population", serving_digest(settings))]
+def test_the_process_exports_what_it_serves(settings: Settings) -> None:
+    # A gateway of its own: the metric is the process's, and the tests start other gateways in this process.
+    with InProcessGateway(create_app(settings)) as gateway, gateway.client() as api:
+        assert _serving(api) == [("population", serving_digest(settings))]
 
 
 def test_the_digest_follows_the_settings_that_decide_answers_only(
