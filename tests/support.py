@@ -351,6 +351,31 @@ class CommandResult:
     stderr: str
 
 
+@contextmanager
+def command_in_process() -> Iterator[None]:
+    """Run a ``gateway`` command in this process as if in one of its own: it starts with no secret pepper in use and
+    no cached settings, and the logging it configures (a handler writing to the runner's stderr, closed once the
+    command ends) is undone afterwards, as are its pepper and settings. Left in place, that handler would fail on
+    the next log record of any thread (a gateway's audit writer sealing the chain), and the logging module would
+    print the failure into whatever stderr is then captured."""
+    from gateway.core.settings import get_settings
+    from gateway.identity import passwords
+
+    pepper = passwords._peppers.current
+    passwords._peppers.current = None
+    root = logging.getLogger()
+    handlers, level, structlog_config = root.handlers[:], root.level, structlog.get_config()
+    get_settings.cache_clear()  # the process-wide settings are the command's own
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        structlog.configure(**structlog_config)
+        passwords._peppers.current = pepper
+        get_settings.cache_clear()
+
+
 def run_gateway_command(args: tuple[str, ...] | list[str], *, env: dict[str, str], cwd: Path) -> CommandResult:
     """Run ``gateway ARGS`` in this process, through typer's runner, as ``python -m gateway ARGS`` would run in
     ``cwd`` with the environment ``env`` and no other (starting that interpreter takes seconds each time). The
@@ -361,28 +386,18 @@ def run_gateway_command(args: tuple[str, ...] | list[str], *, env: dict[str, str
     from typer.testing import CliRunner
 
     from gateway.cli import app
-    from gateway.core.settings import get_settings
-    from gateway.identity import passwords
 
-    saved, here, pepper = dict(os.environ), Path.cwd(), passwords._peppers.current
-    passwords._peppers.current = None
-    root = logging.getLogger()
-    handlers, level, structlog_config = root.handlers[:], root.level, structlog.get_config()
+    saved, here = dict(os.environ), Path.cwd()
     os.environ.clear()
     os.environ.update(env)
     os.chdir(cwd)
-    get_settings.cache_clear()  # the process-wide settings are the command's own
     try:
-        result = CliRunner().invoke(app, list(args), prog_name="gateway")
+        with command_in_process():
+            result = CliRunner().invoke(app, list(args), prog_name="gateway")
     finally:
         os.chdir(here)
         os.environ.clear()
         os.environ.update(saved)
-        root.handlers[:] = handlers
-        root.setLevel(level)
-        structlog.configure(**structlog_config)
-        passwords._peppers.current = pepper
-        get_settings.cache_clear()
     stderr = result.stderr
     if result.exception is not None and not isinstance(result.exception, SystemExit) and result.exc_info:
         stderr += "Traceback (in process):\n" + "".join(traceback.format_exception(*result.exc_info))

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 import pytest
 import sqlalchemy as sa
-from support import postgres_database
+from support import command_in_process, postgres_database
 from typer.testing import CliRunner
 
 from gateway.audit._seals import make_seal
@@ -28,7 +28,7 @@ from gateway.audit.writer import AuditWriter, WriterOptions
 from gateway.cli import app
 from gateway.core import migrations
 from gateway.core.db import create_engine, standalone_session
-from gateway.core.settings import Settings, get_settings
+from gateway.core.settings import Settings
 from gateway.identity.datakeys import DataKeys, new_key
 from gateway.identity.key_material import SigningKeyFile, new_signing_key
 from gateway.identity.signing_keys import active_signing_key, ensure_signing_key, published_keys, rotate_signing_key
@@ -143,15 +143,12 @@ def move_head(trail: Trail, seq: int) -> None:
 def command(trail: Trail, *args: str, data_dir: Path | None = None) -> tuple[int, str]:
     """``gateway ARGS`` on the trail's database, with its data directory (its data key file) or ``data_dir``: the
     exit status and the output."""
-    get_settings.cache_clear()
-    try:
+    with command_in_process():
         result = CliRunner().invoke(
             app,
             list(args),
             env={"GATEWAY_DATABASE_URL": trail.url, "GATEWAY_DATA_DIR": str(data_dir or trail.data_dir)},
         )
-    finally:
-        get_settings.cache_clear()
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     return result.exit_code, result.output
 
