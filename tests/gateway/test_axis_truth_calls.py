@@ -10,7 +10,6 @@ run a round at a time by the health runner, the calls go through the gateway's c
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -21,10 +20,9 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
-from support import postgres_database
+from support import empty_databases
 
 from connectors.errors import UpstreamError
-from connectors.sql.urls import to_async_url
 from gateway.axis.catalogue import Catalogue, load_catalogue
 from gateway.axis.health import HealthRunner
 from gateway.axis.models import AxisConnection
@@ -72,13 +70,8 @@ def api(sector: tuple[SimulatorServer, list[str]]) -> Iterator[PopulationApi]:
 
 @pytest.fixture
 def database_url(tmp_path: Path) -> Iterator[str]:
-    server = os.environ.get("GATEWAY_TEST_DATABASE_URL")
-    if server:
-        with postgres_database(server, prefix="gwaxtruth") as url:
-            migrations.upgrade(url)
-            yield url
-    else:
-        url = str(to_async_url(f"sqlite:///{tmp_path / 'gateway.db'}"))
+    """The gateway's database, migrated, on the backend the suite runs on."""
+    with empty_databases(tmp_path, "gwaxtruth") as (url,):
         migrations.upgrade(url)
         yield url
 

@@ -18,9 +18,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from support import postgres_database, run_gateway_command
+from support import empty_databases, run_gateway_command
 
-from connectors.sql.urls import to_async_url
 from gateway.axis.catalogue import load_catalogue
 from gateway.axis.health import HealthRunner
 from gateway.axis.maintenance import set_maintenance
@@ -48,13 +47,8 @@ def sector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Simulator
 
 @pytest.fixture
 def database_url(tmp_path: Path) -> Iterator[str]:
-    server = os.environ.get("GATEWAY_TEST_DATABASE_URL")
-    if server:
-        with postgres_database(server, prefix="gwaxstored") as url:
-            migrations.upgrade(url)
-            yield url
-    else:
-        url = str(to_async_url(f"sqlite:///{tmp_path / 'gateway.db'}"))
+    """The gateway's database, migrated, on the backend the suite runs on."""
+    with empty_databases(tmp_path, "gwaxstored") as (url,):
         migrations.upgrade(url)
         yield url
 
