@@ -24,7 +24,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from connectors.context import RequestContext, parse_traceparent, use_context
+from connectors.context import RequestContext, use_context
 from gateway.core.logs import bind_request_fields, reset_request_fields
 from gateway.core.settings import Settings
 from gateway.core.tracing import RequestTrace, active_trace
@@ -95,14 +95,10 @@ def delivery_context(stored: Mapping[str, Any] | None, *, deadline_seconds: floa
     return RequestContext(**values, deadline=None if deadline_seconds is None else time.monotonic() + deadline_seconds)
 
 
-def _call_traceparent(context: RequestContext) -> tuple[str | None, str | None]:
-    """The ``traceparent`` and ``tracestate`` of a call made in ``context``: OpenTelemetry's current span when it
-    is on, else a new child span in the context's trace (or a new trace)."""
-    active = active_trace()
-    if active is not None:
-        return active.traceparent, active.tracestate
-    span = RequestTrace.child_of(context.traceparent, context.tracestate)
-    return span.traceparent, span.tracestate
+def _call_span(context: RequestContext) -> RequestTrace:
+    """The span of a call made in ``context``: OpenTelemetry's current span when it is on, else a new child span
+    in the context's trace (or a new trace)."""
+    return active_trace() or RequestTrace.child_of(context.traceparent, context.tracestate)
 
 
 class connector_call:
@@ -110,18 +106,17 @@ class connector_call:
     span), whose ids are bound in the logs written meanwhile. (A class rather than a generator-based context
     manager: it runs around every call to a connector.)"""
 
-    __slots__ = ("_current", "_fields_token", "call")
+    __slots__ = ("_current", "_fields_token", "_span", "call")
 
     def __init__(self, context: RequestContext) -> None:
-        traceparent, tracestate = _call_traceparent(context)
-        self.call = context.with_values(traceparent=traceparent, tracestate=tracestate)
+        span = self._span = _call_span(context)
+        self.call = context.with_values(traceparent=span.traceparent, tracestate=span.tracestate)
         self._current = use_context(self.call)
         self._fields_token: Token[Mapping[str, str] | None] | None = None
 
     def __enter__(self) -> RequestContext:
         call = self.call
-        parsed = parse_traceparent(call.traceparent)
-        fields: dict[str, str] = {"trace_id": parsed[0], "span_id": parsed[1]} if parsed else {}
+        fields = {"trace_id": self._span.trace_id, "span_id": self._span.span_id}
         if call.request_id is not None:
             fields["request_id"] = call.request_id
         self._current.__enter__()
