@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from support import STATED, ClientCredentials, InProcessGateway, empty_databases, fetch_token
+from support import STATED, ClientCredentials, InProcessGateway, LiveServer, empty_databases, fetch_token
 
 from contracts.population import Citizen
 from gateway.core import migrations
@@ -53,6 +53,36 @@ def exchange_databases(
 def writable_population(url: str, *, timeout_seconds: float = 2) -> dict[str, Any]:
     """The ``connectors`` setting of a population database at ``url`` that accepts submissions."""
     return {"population": {"config": {"url": url, "writes": {}, "timeout_seconds": timeout_seconds}}}
+
+
+def live_exchange_gateway(name: str, *, citizens: int, seed: int, **options: Any) -> tuple[Any, Any, Any, Any]:
+    """The fixtures ``databases``, ``settings``, ``http`` and ``admin`` of a module whose gateway serves on a
+    socket (uvicorn on 127.0.0.1): its own databases (see :func:`exchange_databases`), the population connector
+    accepting submissions, the settings ``options``, an HTTP client of the gateway and the headers of a client
+    holding the ``admin`` scope. Bind them to those names::
+
+        databases, settings, http, admin = live_exchange_gateway("exgr", citizens=40, seed=23)
+    """
+
+    @pytest.fixture(scope="module", name="databases")
+    def module_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+        with exchange_databases(tmp_path_factory, name, citizens=citizens, seed=seed) as made:
+            yield made
+
+    @pytest.fixture(scope="module", name="settings")
+    def module_settings(make_settings: Callable[..., Settings], databases: tuple[str, str]) -> Settings:
+        return make_settings(database_url=databases[0], connectors=writable_population(databases[1]), **options)
+
+    @pytest.fixture(scope="module", name="http")
+    def module_http(settings: Settings) -> Iterator[httpx.Client]:
+        with LiveServer(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=30) as client:
+            yield client
+
+    @pytest.fixture(scope="module", name="admin")
+    def module_admin(http: httpx.Client, databases: tuple[str, str]) -> dict[str, str]:
+        return {"Authorization": f"Bearer {fetch_token(http, make_exchange_client(databases[0], 'admin'))}"}
+
+    return module_databases, module_settings, module_http, module_admin
 
 
 @pytest.fixture(scope="module")

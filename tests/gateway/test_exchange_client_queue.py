@@ -11,27 +11,25 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
-from exchange_fixtures import make_exchange_client, operation, sector_row, seeded_row
+from exchange_fixtures import live_exchange_gateway, make_exchange_client, operation, sector_row, seeded_row
 from pydantic import ValidationError
 from sqlmodel import col, func, select
-from support import STATED, LiveServer, empty_databases, fetch_token
+from support import STATED, fetch_token
 
-from gateway.core import metrics, migrations
+from gateway.core import metrics
 from gateway.core.db import create_engine, create_sessionmaker, standalone_session
 from gateway.core.problems import PROBLEM_MEDIA_TYPE
 from gateway.core.settings import Settings
 from gateway.exchange.dispatcher import Dispatcher
 from gateway.exchange.intake import unfinished_operations, unfinished_query
 from gateway.exchange.models import ExchangeReceipt
-from gateway.http.app import create_app
 from gateway.records.registry import ConnectorRegistry
-from simulators.population import seed_population
 
 RECORDS = "/v1/databases/population/records"
 #: The bound on one client's unfinished operations, and the most operations a submission carries.
@@ -39,29 +37,14 @@ BOUND, BATCH = 4, 3
 MARITAL = ["single", "married", "divorced", "widowed"]
 
 
-@pytest.fixture(scope="module")
-def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    with empty_databases(tmp_path_factory.mktemp("exclientq"), "excqgateway", "excqpopulation") as (gw, population):
-        migrations.upgrade(gw)
-        asyncio.run(seed_population(population, count=10, seed=47))
-        yield gw, population
-
-
-@pytest.fixture(scope="module")
-def settings(make_settings: Callable[..., Settings], databases: tuple[str, str]) -> Settings:
-    return make_settings(
-        database_url=databases[0],
-        connectors={"population": {"config": {"url": databases[1], "writes": {}, "timeout_seconds": 2}}},
-        exchange_dispatch=False,  # the sector system takes nothing until the test's dispatcher drains the queue
-        exchange_batch_max=BATCH,
-        exchange_client_queue_max=BOUND,
-    )
-
-
-@pytest.fixture(scope="module")
-def http(settings: Settings) -> Iterator[httpx.Client]:
-    with LiveServer(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=30) as client:
-        yield client
+databases, settings, http, admin = live_exchange_gateway(
+    "excq",
+    citizens=10,
+    seed=47,
+    exchange_dispatch=False,  # the sector system takes nothing until the test's dispatcher drains the queue
+    exchange_batch_max=BATCH,
+    exchange_client_queue_max=BOUND,
+)
 
 
 def _writer(http: httpx.Client, url: str) -> tuple[dict[str, str], str]:

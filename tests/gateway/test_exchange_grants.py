@@ -11,20 +11,22 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
 import httpx
 import pytest
 import sqlalchemy as sa
-from exchange_fixtures import exchange_databases, make_exchange_client, seeded_row, writable_population
-from support import STATED, LiveServer, fetch_token, run_gateway_command
+from exchange_fixtures import (
+    live_exchange_gateway,
+    make_exchange_client,
+    seeded_row,
+)
+from support import STATED, fetch_token, run_gateway_command
 
 from contracts.population import Citizen
 from gateway.core.db import create_engine
-from gateway.core.settings import Settings
-from gateway.http.app import create_app
 from simulators.population import CITIZENS
 
 RECORDS = "/v1/databases/population/records"
@@ -34,30 +36,7 @@ EXAMPLE = cast(dict[str, Any], Citizen.model_config["json_schema_extra"]["exampl
 ADDRESS = ["province_code", "ward_code", "province_name", "ward_name", "line"]
 
 
-@pytest.fixture(scope="module")
-def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    with exchange_databases(tmp_path_factory, "exgr", citizens=40, seed=23) as databases:
-        yield databases
-
-
-@pytest.fixture(scope="module")
-def settings(make_settings: Callable[..., Settings], databases: tuple[str, str]) -> Settings:
-    return make_settings(
-        database_url=databases[0],
-        connectors=writable_population(databases[1]),
-        exchange_poll_seconds=0.05,
-    )
-
-
-@pytest.fixture(scope="module")
-def http(settings: Settings) -> Iterator[httpx.Client]:
-    with LiveServer(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=30) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def admin(http: httpx.Client, databases: tuple[str, str]) -> dict[str, str]:
-    return {"Authorization": f"Bearer {fetch_token(http, make_exchange_client(databases[0], 'admin'))}"}
+databases, settings, http, admin = live_exchange_gateway("exgr", citizens=40, seed=23, exchange_poll_seconds=0.05)
 
 
 @pytest.fixture(scope="module")

@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 
 import httpx
-import pytest
 from exchange_fixtures import (
-    exchange_databases,
+    live_exchange_gateway,
     make_exchange_client,
     operation,
     sector_row,
     seeded_row,
-    writable_population,
 )
 from sqlmodel import col, select
-from support import STATED, LiveServer, fetch_token
+from support import STATED, fetch_token
 
 from connectors.base import SubmitOperation, SubmitResult
 from connectors.errors import ConnectorError
@@ -30,7 +28,6 @@ from gateway.core.db import create_engine, create_sessionmaker, standalone_sessi
 from gateway.core.settings import Settings
 from gateway.exchange.dispatcher import SCAN_FACTOR, Dispatcher
 from gateway.exchange.models import ExchangeOperation
-from gateway.http.app import create_app
 from gateway.records.registry import ConnectorRegistry
 
 RECORDS = "/v1/databases/population/records"
@@ -41,26 +38,13 @@ MARITAL = ["single", "married", "divorced", "widowed"]
 MARITAL_CODE = {"single": 1, "married": 2, "divorced": 3, "widowed": 4}
 
 
-@pytest.fixture(scope="module")
-def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    with exchange_databases(tmp_path_factory, "exqu", citizens=10, seed=43) as databases:
-        yield databases
-
-
-@pytest.fixture(scope="module")
-def settings(make_settings: Callable[..., Settings], databases: tuple[str, str]) -> Settings:
-    return make_settings(
-        database_url=databases[0],
-        connectors=writable_population(databases[1]),
-        exchange_dispatch=False,  # the test's dispatcher delivers
-        exchange_dispatch_batch=BATCH,
-    )
-
-
-@pytest.fixture(scope="module")
-def http(settings: Settings) -> Iterator[httpx.Client]:
-    with LiveServer(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=30) as client:
-        yield client
+databases, settings, http, admin = live_exchange_gateway(
+    "exqu",
+    citizens=10,
+    seed=43,
+    exchange_dispatch=False,  # the test's dispatcher delivers
+    exchange_dispatch_batch=BATCH,
+)
 
 
 def _writer(http: httpx.Client, url: str, fields: list[str] | None) -> dict[str, str]:

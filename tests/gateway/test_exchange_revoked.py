@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Iterator
 
 import httpx
-import pytest
 import sqlalchemy as sa
-from exchange_fixtures import exchange_databases, make_exchange_client, writable_population
+from exchange_fixtures import live_exchange_gateway, make_exchange_client
 from sqlmodel import col, select
-from support import STATED, LiveServer, fetch_token
+from support import STATED, fetch_token
 
 from gateway.core.db import create_engine, create_sessionmaker, standalone_session
 from gateway.core.settings import Settings
 from gateway.exchange.dispatcher import Dispatcher
 from gateway.exchange.models import ExchangeOperation
-from gateway.http.app import create_app
 from gateway.identity.access import AccessControl
 from gateway.records.registry import ConnectorRegistry
 from simulators.population import CITIZENS as CITIZEN_ROWS
@@ -32,25 +29,12 @@ CITIZENS = 20
 SEED = 31
 
 
-@pytest.fixture(scope="module")
-def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    with exchange_databases(tmp_path_factory, "exrv", citizens=CITIZENS, seed=SEED) as databases:
-        yield databases
-
-
-@pytest.fixture(scope="module")
-def settings(make_settings: Callable[..., Settings], databases: tuple[str, str]) -> Settings:
-    return make_settings(
-        database_url=databases[0],
-        connectors=writable_population(databases[1]),
-        exchange_dispatch=False,  # as if the sector system were down: what is accepted waits
-    )
-
-
-@pytest.fixture(scope="module")
-def http(settings: Settings) -> Iterator[httpx.Client]:
-    with LiveServer(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=30) as client:
-        yield client
+databases, settings, http, admin = live_exchange_gateway(
+    "exrv",
+    citizens=CITIZENS,
+    seed=SEED,
+    exchange_dispatch=False,  # as if the sector system were down: what is accepted waits
+)
 
 
 def _update(http: httpx.Client, headers: dict[str, str], personal_id: str, name: str) -> str:

@@ -7,53 +7,26 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 from exchange_fixtures import (
-    exchange_databases,
+    live_exchange_gateway,
     make_exchange_client,
     operation,
     sector_row,
     seeded_row,
     wait_delivered,
-    writable_population,
 )
-from support import STATED, LiveServer, fetch_token
-
-from gateway.core.settings import Settings
-from gateway.http.app import create_app
+from support import STATED, fetch_token
 
 RECORDS = "/v1/databases/population/records"
 GRANTS = "/v1/admin/grants"
 
 
-@pytest.fixture(scope="module")
-def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    with exchange_databases(tmp_path_factory, "exsc", citizens=30, seed=41) as databases:
-        yield databases
-
-
-@pytest.fixture(scope="module")
-def settings(make_settings: Callable[..., Settings], databases: tuple[str, str]) -> Settings:
-    return make_settings(
-        database_url=databases[0],
-        connectors=writable_population(databases[1]),
-        exchange_poll_seconds=0.05,
-    )
-
-
-@pytest.fixture(scope="module")
-def http(settings: Settings) -> Iterator[httpx.Client]:
-    with LiveServer(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=30) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def admin(http: httpx.Client, databases: tuple[str, str]) -> dict[str, str]:
-    return {"Authorization": f"Bearer {fetch_token(http, make_exchange_client(databases[0], 'admin'))}"}
+databases, settings, http, admin = live_exchange_gateway("exsc", citizens=30, seed=41, exchange_poll_seconds=0.05)
 
 
 @pytest.fixture(scope="module")
