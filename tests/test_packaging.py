@@ -79,6 +79,9 @@ def test_the_gateways_wheel_carries_no_simulator(wheels: dict[str, Path]) -> Non
     assert top_level(wheel) == {"gateway", "connectors", "contracts"}
     assert not [name for name in names(wheel) if "simulators" in name]
     assert "gateway/_alembic/env.py" in names(wheel), "the migrations ship inside the gateway package"
+    published = {path.relative_to(ROOT).as_posix() for path in (ROOT / "contracts/published").rglob("*.json")}
+    assert published, "the contracts' published snapshots are in the source tree"
+    assert published <= set(names(wheel)), "the published snapshots ship in the wheel"
     # No entry point leads into the simulators (the connectors and quality rules are the gateway's own).
     assert "simulators" not in dist_info(wheel, "entry_points.txt")
 
