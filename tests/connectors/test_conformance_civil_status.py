@@ -3,23 +3,15 @@ when it is down, failed under CI=true), both seeded by its simulator."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
+import functools
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
-from sector_sql_fixtures import (
-    create_slow_view,
-    locked_sqlite_copy,
-    postgres_failing_configs,
-    sqlite_failing_configs,
-)
-from support import free_port, postgres_database
+from sector_conformance import SqlSector, postgres_test_class, sqlite_test_class
 
 from connectors.civil_status import CivilStatusConnector
-from connectors.testing import SearchCase, UpstreamFailure, connector_test_class, fixture
+from connectors.testing import SearchCase
 from contracts.civil_status import CivilStatusRegistrationQuery, RegistrationKind
 from simulators.civil_status import generate_registrations, seed_civil_status
 
@@ -33,15 +25,10 @@ def registrations() -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def database(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("civil-status") / "civil_status.db"
-    asyncio.run(seed_civil_status(f"sqlite:///{path}", count=CITIZENS, seed=68, today=TODAY))
-    return path
-
-
-@pytest.fixture(scope="module")
-def sqlite_url(database: Path) -> str:
-    return f"sqlite:///{database}"
+def sql_sector() -> SqlSector:
+    return SqlSector(
+        "civil_status", "dang_ky_ho_tich", functools.partial(seed_civil_status, count=CITIZENS, seed=68, today=TODAY)
+    )
 
 
 def known(registrations: list[dict[str, Any]]) -> list[str]:
@@ -87,69 +74,15 @@ def searches(registrations: list[dict[str, Any]]) -> list[SearchCase]:
     return person_searches(registrations)
 
 
-@pytest.fixture(scope="module")
-def locked_sqlite_url(database: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with locked_sqlite_copy(database, tmp_path_factory.mktemp("locked") / "civil_status.db") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def sqlite_failing(database: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[UpstreamFailure, Any]:
-    """The database failing as the conformance kit asks (a view whose reading fails, a file that is not one)."""
-    return sqlite_failing_configs(database, tmp_path_factory.mktemp("failing"), "dang_ky_ho_tich")
-
-
-@pytest.fixture(scope="module")
-def missing_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return f"sqlite:///{tmp_path_factory.mktemp('missing') / 'absent' / 'civil_status.db'}"
-
-
-TestCivilStatusOnSqlite = connector_test_class(
+TestCivilStatusOnSqlite = sqlite_test_class(
     CivilStatusConnector,
-    config={"url": fixture("sqlite_url")},
-    known_ids=fixture("known_ids"),
     missing_id="KS-24781-1985-999999",
-    unreachable_config={"url": fixture("missing_sqlite_url")},
-    slow_config={"url": fixture("locked_sqlite_url"), "timeout_seconds": 0.5},
-    failing_configs=fixture("sqlite_failing"),
-    searches=fixture("searches"),
     invalid_configs=[{"url": "sqlite:///x.db", "table": "dang_ky; DROP TABLE x"}, {"url": "not a url"}],
     entry_point="civil_status",
 )
 
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    with postgres_database(prefix="civilstatus") as url:
-        asyncio.run(seed_civil_status(url, count=CITIZENS, seed=68, today=TODAY))
-        create_slow_view(url, "dang_ky_ho_tich", SLOW_VIEW)
-        yield url
-
-
-@pytest.fixture(scope="module")
-def postgres_failing(postgres_url: str) -> Iterator[dict[UpstreamFailure, Any]]:
-    """The database failing as the conformance kit asks (a view whose reading fails, accounts refused)."""
-    with postgres_failing_configs(postgres_url, "dang_ky_ho_tich") as configs:
-        yield configs
-
-
-@pytest.fixture(scope="module")
-def closed_port_url() -> str:
-    return f"postgresql://reader:pa55word@127.0.0.1:{free_port()}/hotich"
-
-
-SLOW_VIEW = "dang_ky_ho_tich_cham"
-
-TestCivilStatusOnPostgres = connector_test_class(
-    CivilStatusConnector,
-    config={"url": fixture("postgres_url")},
-    known_ids=fixture("known_ids"),
-    missing_id="KT-24781-2024-999999",
-    unreachable_config={"url": fixture("closed_port_url"), "connect_timeout_seconds": 2},
-    slow_config={"url": fixture("postgres_url"), "table": SLOW_VIEW, "timeout_seconds": 0.5},
-    failing_configs=fixture("postgres_failing"),
-    searches=fixture("searches"),
-    entry_point="civil_status",
+TestCivilStatusOnPostgres = postgres_test_class(
+    CivilStatusConnector, missing_id="KT-24781-2024-999999", entry_point="civil_status"
 )
 
 

@@ -3,20 +3,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import functools
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 import pytest
-from support import free_port
-from upstream_failures import failing
+from sector_conformance import base_url_config, simulated_test_class
 
 from connectors.base import ContractViolation, UpstreamError
 from connectors.driving_licences import DrivingLicencesConnector, DrivingLicencesConnectorConfig
-from connectors.testing import SearchCase, UpstreamFailure, connector_test_class, fixture
+from connectors.testing import SearchCase
 from contracts.driving_licences import DrivingLicenceQuery
 from simulators.driving_licence_api import DEFAULT_AUTH, DrivingLicenceApi, generate_licences
-from simulators.http import Misbehaviour, SimulatorServer
+from simulators.http import SimulatorServer
 from simulators.population import generate_citizens
 
 CITIZENS = 1500
@@ -38,47 +38,8 @@ def licences() -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def api_server(licences: list[dict[str, Any]]) -> Iterator[SimulatorServer]:
-    with SimulatorServer(DrivingLicenceApi(licences)) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def api_url(api_server: SimulatorServer) -> str:
-    return api_server.url
-
-
-@pytest.fixture(scope="module")
-def received_headers(api_server: SimulatorServer) -> Callable[[], Sequence[Mapping[str, str]]]:
-    """The headers of every request the API received (for the kit's request-context check)."""
-    return api_server.api.middleware.received.headers
-
-
-@pytest.fixture(scope="module")
-def hanging_api_url(licences: list[dict[str, Any]]) -> Iterator[str]:
-    with SimulatorServer(DrivingLicenceApi(licences, misbehaviour=Misbehaviour(mode="hang"))) as server:
-        yield server.url
-
-
-@pytest.fixture(scope="module")
-def fail_upstream(api_server: SimulatorServer) -> Callable[[UpstreamFailure | None], None]:
-    """Makes the sector system fail as the conformance kit asks (its misbehaviour switch)."""
-    return failing(api_server.api.switch)
-
-
-@pytest.fixture(scope="module")
-def config(api_url: str) -> dict[str, Any]:
-    return {"base_url": api_url, "auth": AUTH}
-
-
-@pytest.fixture(scope="module")
-def unreachable() -> dict[str, Any]:
-    return {"base_url": f"http://127.0.0.1:{free_port()}", "auth": AUTH, "timeout_seconds": 2}
-
-
-@pytest.fixture(scope="module")
-def slow(hanging_api_url: str) -> dict[str, Any]:
-    return {"base_url": hanging_api_url, "auth": AUTH, "timeout_seconds": 0.5}
+def simulated_api(licences: list[dict[str, Any]]) -> Callable[..., DrivingLicenceApi]:
+    return functools.partial(DrivingLicenceApi, licences)
 
 
 @pytest.fixture(scope="module")
@@ -105,18 +66,12 @@ def searches(licences: list[dict[str, Any]]) -> list[SearchCase]:
     ]
 
 
-TestDrivingLicencesConnector = connector_test_class(
+TestDrivingLicencesConnector = simulated_test_class(
     DrivingLicencesConnector,
-    config=fixture("config"),
-    known_ids=fixture("known_ids"),
+    make_config=base_url_config(AUTH),
     missing_id="680000000099",
-    unreachable_config=fixture("unreachable"),
-    slow_config=fixture("slow"),
-    searches=fixture("searches"),
     invalid_configs=[{"base_url": "ftp://127.0.0.1/x", "auth": AUTH}, {"base_url": "http://127.0.0.1", "auth": {}}],
     entry_point="driving_licences",
-    received_headers=fixture("received_headers"),
-    fail_upstream=fixture("fail_upstream"),
 )
 
 

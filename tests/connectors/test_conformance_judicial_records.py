@@ -4,23 +4,20 @@ styles), against the simulated judicial records SOAP service served for real on 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from judicial_records_fixtures import planted_requests
-from support import free_port
-from upstream_failures import failing
+from sector_conformance import simulated_test_class
 
 from connectors.judicial_records import JudicialRecordsConnector
 from connectors.soap import SoapConnector
-from connectors.testing import SearchCase, UpstreamFailure, connector_test_class, fixture
+from connectors.testing import SearchCase
 from contracts.judicial_records import CertificateRequestQuery, RequestStatus
-from simulators.http import SimulatorServer
 from simulators.judicial_records_soap import (
     STATUS_CODES,
     JudicialRecordsService,
-    Misbehaviour,
     judicial_records_config,
     soap_connector_config,
 )
@@ -52,39 +49,9 @@ def flawed_requests() -> tuple[tuple[dict[str, Any], ...], str, list[str], list[
 
 
 @pytest.fixture(scope="module")
-def service() -> Iterator[SimulatorServer]:
+def simulated_api() -> Callable[..., JudicialRecordsService]:
     rows, *_ = flawed_requests()
-    with SimulatorServer(JudicialRecordsService(rows)) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def service_url(service: SimulatorServer) -> str:
-    return service.url
-
-
-@pytest.fixture(scope="module")
-def service_received(service: SimulatorServer) -> Callable[[], Sequence[Mapping[str, str]]]:
-    """The headers of every request the service received (for the kit's request-context check)."""
-    return service.api.middleware.received.headers
-
-
-@pytest.fixture(scope="module")
-def hanging_url() -> Iterator[str]:
-    rows, _ = planted_requests()
-    with SimulatorServer(JudicialRecordsService(rows, misbehaviour=Misbehaviour(mode="hang"))) as server:
-        yield server.url
-
-
-@pytest.fixture(scope="module")
-def closed_url() -> str:
-    return f"http://127.0.0.1:{free_port()}"
-
-
-@pytest.fixture(scope="module")
-def fail_upstream(service: SimulatorServer) -> Callable[[UpstreamFailure | None], None]:
-    """Makes the sector system fail as the conformance kit asks (its misbehaviour switch)."""
-    return failing(service.api.switch)
+    return functools.partial(JudicialRecordsService, rows)
 
 
 @pytest.fixture(scope="module")
@@ -114,55 +81,6 @@ def searches() -> list[SearchCase]:
     ]
 
 
-def _dedicated(url: str, **options: Any) -> dict[str, Any]:
-    return judicial_records_config(url, **options)
-
-
-@pytest.fixture(scope="module")
-def dedicated_config(service_url: str) -> dict[str, Any]:
-    return _dedicated(service_url)
-
-
-@pytest.fixture(scope="module")
-def dedicated_unreachable(closed_url: str) -> dict[str, Any]:
-    return _dedicated(closed_url, timeout_seconds=2)
-
-
-@pytest.fixture(scope="module")
-def dedicated_slow(hanging_url: str) -> dict[str, Any]:
-    return _dedicated(hanging_url, timeout_seconds=0.5)
-
-
-@pytest.fixture(scope="module")
-def xpath_config(service_url: str) -> dict[str, Any]:
-    return soap_connector_config(service_url, auth="wsse_digest")
-
-
-@pytest.fixture(scope="module")
-def xpath_unreachable(closed_url: str) -> dict[str, Any]:
-    return soap_connector_config(closed_url, timeout_seconds=2)
-
-
-@pytest.fixture(scope="module")
-def xpath_slow(hanging_url: str) -> dict[str, Any]:
-    return soap_connector_config(hanging_url, timeout_seconds=0.5)
-
-
-@pytest.fixture(scope="module")
-def zeep_config(service_url: str) -> dict[str, Any]:
-    return soap_connector_config(service_url, mapping="zeep")
-
-
-@pytest.fixture(scope="module")
-def zeep_unreachable(closed_url: str) -> dict[str, Any]:
-    return soap_connector_config(closed_url, mapping="zeep", timeout_seconds=2)
-
-
-@pytest.fixture(scope="module")
-def zeep_slow(hanging_url: str) -> dict[str, Any]:
-    return soap_connector_config(hanging_url, mapping="zeep", ping=False, timeout_seconds=0.5)
-
-
 INVALID: list[dict[str, Any]] = [
     {"wsdl": "ftp://127.0.0.1/x?wsdl"},
     {"wsdl": "/no/such/file.wsdl"},
@@ -170,43 +88,27 @@ INVALID: list[dict[str, Any]] = [
     {"wsdl": "http://127.0.0.1/x?wsdl", "fields": {"request_number": "nope:SoHoSo"}},
     {"wsdl": "http://127.0.0.1/x?wsdl", "fields": {"request_number": "lltp:SoHoSo[", "purpose": "lltp:MucDich"}},
 ]
+MISSING_ID = "LLTP-68-2020-999999"
 
-TestJudicialRecords = connector_test_class(
+TestJudicialRecords = simulated_test_class(
     JudicialRecordsConnector,
-    config=fixture("dedicated_config"),
-    known_ids=fixture("known_ids"),
-    missing_id="LLTP-68-2020-999999",
-    unreachable_config=fixture("dedicated_unreachable"),
-    slow_config=fixture("dedicated_slow"),
-    searches=fixture("searches"),
+    make_config=judicial_records_config,
+    missing_id=MISSING_ID,
     invalid_configs=INVALID,
     entry_point="judicial_records",
-    received_headers=fixture("service_received"),
-    fail_upstream=fixture("fail_upstream"),
 )
 
-TestSoapWithXPath = connector_test_class(
+TestSoapWithXPath = simulated_test_class(
     SoapConnector,
-    config=fixture("xpath_config"),
-    known_ids=fixture("known_ids"),
-    missing_id="LLTP-68-2020-999999",
-    unreachable_config=fixture("xpath_unreachable"),
-    slow_config=fixture("xpath_slow"),
-    searches=fixture("searches"),
+    make_config=functools.partial(soap_connector_config, auth="wsse_digest"),
+    missing_id=MISSING_ID,
     entry_point="soap",
-    received_headers=fixture("service_received"),
-    fail_upstream=fixture("fail_upstream"),
 )
 
-TestSoapWithZeep = connector_test_class(
+TestSoapWithZeep = simulated_test_class(
     SoapConnector,
-    config=fixture("zeep_config"),
-    known_ids=fixture("known_ids"),
-    missing_id="LLTP-68-2020-999999",
-    unreachable_config=fixture("zeep_unreachable"),
-    slow_config=fixture("zeep_slow"),
-    searches=fixture("searches"),
+    make_config=functools.partial(soap_connector_config, mapping="zeep"),
+    slow_options={"ping": False},
+    missing_id=MISSING_ID,
     entry_point="soap",
-    received_headers=fixture("service_received"),
-    fail_upstream=fixture("fail_upstream"),
 )

@@ -4,31 +4,21 @@ land alone, as first holder with her husband, and as second holder: a search by 
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
-from sector_sql_fixtures import (
-    create_slow_view,
-    locked_sqlite_copy,
-    postgres_failing_configs,
-    sqlite_failing_configs,
-)
+from sector_conformance import SqlSector, postgres_test_class, sqlite_test_class
 from sqlalchemy.ext.asyncio import create_async_engine
-from support import free_port, postgres_database
 
 from connectors.land import LandConnector
 from connectors.sql.urls import to_async_url
-from connectors.testing import SearchCase, UpstreamFailure, connector_test_class, fixture
+from connectors.testing import SearchCase
 from contracts.land import LandParcelQuery
 from simulators.land import PARCELS, generate_parcels, seed_land
 
 CITIZENS = 1500
 TODAY = date(2025, 11, 1)
-SLOW_VIEW = "thua_dat_cham"
 Row = dict[str, Any]
 
 
@@ -73,21 +63,15 @@ def parcels() -> list[Row]:
     return generated + planted_parcels(generated)
 
 
-def _seed(url: str, parcels: list[Row]) -> None:
-    asyncio.run(seed_land(url, count=CITIZENS, seed=68, today=TODAY))
-    asyncio.run(_insert(url, parcels[-4:]))
-
-
 @pytest.fixture(scope="module")
-def database(tmp_path_factory: pytest.TempPathFactory, parcels: list[Row]) -> Path:
-    path = tmp_path_factory.mktemp("land") / "land.db"
-    _seed(f"sqlite:///{path}", parcels)
-    return path
+def sql_sector(parcels: list[Row]) -> SqlSector:
+    """The simulator's parcels, and the planted ones."""
 
+    async def seed(url: str) -> None:
+        await seed_land(url, count=CITIZENS, seed=68, today=TODAY)
+        await _insert(url, parcels[-4:])
 
-@pytest.fixture(scope="module")
-def sqlite_url(database: Path) -> str:
-    return f"sqlite:///{database}"
+    return SqlSector("land", "thua_dat", seed)
 
 
 @pytest.fixture(scope="module")
@@ -121,73 +105,24 @@ def searches(parcels: list[Row]) -> list[SearchCase]:
     ]
 
 
-@pytest.fixture(scope="module")
-def locked_sqlite_url(database: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with locked_sqlite_copy(database, tmp_path_factory.mktemp("locked") / "land.db") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def sqlite_failing(database: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[UpstreamFailure, Any]:
-    """The database failing as the conformance kit asks (a view whose reading fails, a file that is not one)."""
-    return sqlite_failing_configs(database, tmp_path_factory.mktemp("failing"), "thua_dat")
-
-
-@pytest.fixture(scope="module")
-def missing_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return f"sqlite:///{tmp_path_factory.mktemp('missing') / 'absent' / 'land.db'}"
-
-
-@pytest.fixture(scope="module")
-def postgres_url(parcels: list[Row]) -> Iterator[str]:
-    with postgres_database(prefix="land") as url:
-        _seed(url, parcels)
-        create_slow_view(url, "thua_dat", SLOW_VIEW)
-        yield url
-
-
-@pytest.fixture(scope="module")
-def postgres_failing(postgres_url: str) -> Iterator[dict[UpstreamFailure, Any]]:
-    """The database failing as the conformance kit asks (a view whose reading fails, accounts refused)."""
-    with postgres_failing_configs(postgres_url, "thua_dat") as configs:
-        yield configs
-
-
-@pytest.fixture(scope="module")
-def closed_port_url() -> str:
-    return f"postgresql://reader:pa55word@127.0.0.1:{free_port()}/datdai"
-
-
-TestLandOnSqlite = connector_test_class(
+TestLandOnSqlite = sqlite_test_class(
     LandConnector,
-    config={"url": fixture("sqlite_url")},
-    known_ids=fixture("known_ids"),
     missing_id="24781-99-99",
-    unreachable_config={"url": fixture("missing_sqlite_url")},
-    slow_config={"url": fixture("locked_sqlite_url"), "timeout_seconds": 0.5},
-    failing_configs=fixture("sqlite_failing"),
-    searches=fixture("searches"),
     invalid_configs=[{"url": "sqlite:///x.db", "co_owner_column": "chu_2; DROP TABLE x"}, {"url": "not a url"}],
     entry_point="land",
 )
 
-TestLandOnPostgres = connector_test_class(
-    LandConnector,
-    config={"url": fixture("postgres_url")},
-    known_ids=fixture("known_ids"),
-    missing_id="24781-99-98",
-    unreachable_config={"url": fixture("closed_port_url"), "connect_timeout_seconds": 2},
-    slow_config={"url": fixture("postgres_url"), "table": SLOW_VIEW, "timeout_seconds": 0.5},
-    failing_configs=fixture("postgres_failing"),
-    searches=fixture("searches"),
-    entry_point="land",
-)
+TestLandOnPostgres = postgres_test_class(LandConnector, missing_id="24781-99-98", entry_point="land")
 
 
 @pytest.mark.anyio
-async def test_without_the_co_owner_column_only_first_holders_are_found(sqlite_url: str, parcels: list[Row]) -> None:
+async def test_without_the_co_owner_column_only_first_holders_are_found(
+    sql_sector_sqlite_url: str, parcels: list[Row]
+) -> None:
     wife = parcels[-1]["chu_2_so_dinh_danh"]
-    connector = LandConnector(LandConnector.config_model.model_validate({"url": sqlite_url, "co_owner_column": None}))
+    connector = LandConnector(
+        LandConnector.config_model.model_validate({"url": sql_sector_sqlite_url, "co_owner_column": None})
+    )
     await connector.start()
     try:
         page = await connector.search(LandParcelQuery(owner_personal_id=wife), limit=50)

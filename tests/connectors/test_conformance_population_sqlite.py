@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sector_sql_fixtures import sqlite_failing_configs
+from sector_conformance import NEW_CITIZEN, SqlSector, sqlite_test_class
 
 from connectors.population import PopulationConnector
-from connectors.testing import SearchCase, UpstreamFailure, connector_test_class, fixture
-from contracts.population import Citizen, CitizenQuery
+from connectors.testing import SearchCase, fixture
+from contracts.population import CitizenQuery
 
 FLAWED_NAME = "Lê Văn Hỏng"
+
+
+@pytest.fixture(scope="module")
+def sql_sector() -> SqlSector:
+    return SqlSector("population", "cong_dan")
+
+
+@pytest.fixture(scope="module")
+def sql_sector_file(population_sector: Any) -> Path:
+    """The shared population database (``population_sector``: read only, the flawed and writable ones are copies)."""
+    return population_sector.path
 
 
 @pytest.fixture(scope="module")
@@ -79,32 +89,6 @@ def searches(population_sector: Any, with_card: dict[str, Any], namesakes: tuple
 
 
 @pytest.fixture(scope="module")
-def locked_sqlite_url(population_sector: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A copy of the database that another connection holds an exclusive lock on, for the whole module."""
-    path = tmp_path_factory.mktemp("locked") / "population.db"
-    shutil.copyfile(population_sector.path, path)
-    holder = sqlite3.connect(path, isolation_level=None)
-    try:
-        holder.execute("PRAGMA journal_mode=DELETE")
-        holder.execute("BEGIN EXCLUSIVE")
-        yield f"sqlite:///{path}"
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
-
-
-@pytest.fixture(scope="module")
-def sqlite_failing(population_sector: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[UpstreamFailure, Any]:
-    """The database failing as the conformance kit asks (a view whose reading fails, a file that is not one)."""
-    return sqlite_failing_configs(population_sector.path, tmp_path_factory.mktemp("failing"), "cong_dan")
-
-
-@pytest.fixture(scope="module")
-def missing_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return f"sqlite:///{tmp_path_factory.mktemp('missing') / 'absent' / 'population.db'}"
-
-
-@pytest.fixture(scope="module")
 def writable_sqlite_url(population_sector: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A copy of the database that the write-path checks may change."""
     path = tmp_path_factory.mktemp("writable") / "population.db"
@@ -112,18 +96,12 @@ def writable_sqlite_url(population_sector: Any, tmp_path_factory: pytest.TempPat
     return f"sqlite:///{path}"
 
 
-NEW_CITIZEN = {**Citizen.model_config["json_schema_extra"]["examples"][0], "household_id": "HK068000123"}  # type: ignore[index]
 CHANGES = {"marital_status": "married", "current_address": {"province_code": "68", "ward_code": "24820", "line": "1"}}
 
-TestPopulationOnSqlite = connector_test_class(
+TestPopulationOnSqlite = sqlite_test_class(
     PopulationConnector,
     config={"url": fixture("sqlite_url")},
-    known_ids=fixture("known_ids"),
     missing_id="068099000000",
-    unreachable_config={"url": fixture("missing_sqlite_url")},
-    slow_config={"url": fixture("locked_sqlite_url"), "timeout_seconds": 0.5},
-    failing_configs=fixture("sqlite_failing"),
-    searches=fixture("searches"),
     invalid_configs=[{"url": "sqlite:///x.db", "table": "cong dan; DROP TABLE x"}, {"url": "not a url"}],
     entry_point="population",
     writable_config={"url": fixture("writable_sqlite_url"), "writes": {}},
@@ -132,6 +110,6 @@ TestPopulationOnSqlite = connector_test_class(
 )
 
 
-def test_the_missing_file_was_not_created(missing_sqlite_url: str) -> None:
+def test_the_missing_file_was_not_created(sql_sector_missing_url: str) -> None:
     """Guards the unreachable case above: a read-only connector must not have created the database."""
-    assert not Path(missing_sqlite_url.removeprefix("sqlite:///")).exists()
+    assert not Path(sql_sector_missing_url.removeprefix("sqlite:///")).exists()

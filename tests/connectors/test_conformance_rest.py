@@ -6,23 +6,27 @@ credentials. The slow case is another instance of the API that never answers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import functools
 from typing import Any
 
 import pytest
-from support import free_port
-from upstream_failures import failing
+from sector_conformance import simulated_test_class
 
 from connectors.rest import RestConnector
-from connectors.testing import SearchCase, UpstreamFailure, connector_test_class, fixture
+from connectors.testing import SearchCase
 from contracts.population import CitizenQuery
 from simulators.population_api import ApiServer, rest_connector_config
 
 
 @pytest.fixture(scope="module")
-def fail_upstream(api_server: ApiServer) -> Callable[[UpstreamFailure | None], None]:
-    """Makes the sector system fail as the conformance kit asks (its misbehaviour switch)."""
-    return failing(api_server.api.switch)
+def simulated_server(api_server: ApiServer) -> ApiServer:
+    """The shared population API (``api_server``: the kit switches each failure back off after it)."""
+    return api_server
+
+
+@pytest.fixture(scope="module")
+def simulated_hanging_url(hanging_api_url: str) -> str:
+    return hanging_api_url
 
 
 @pytest.fixture(scope="module")
@@ -42,56 +46,6 @@ def searches(population_sector: Any) -> list[SearchCase]:
     ]
 
 
-@pytest.fixture(scope="module")
-def api_url(api_server: ApiServer) -> str:
-    return api_server.url
-
-
-@pytest.fixture(scope="module")
-def api_received(api_server: ApiServer) -> Callable[[], Sequence[Mapping[str, str]]]:
-    """The headers of every request the API received (for the kit's request-context check)."""
-    return api_server.api.middleware.received.headers
-
-
-@pytest.fixture(scope="module")
-def closed_port_url() -> str:
-    return f"http://127.0.0.1:{free_port()}"
-
-
-def _config(url: str, **options: Any) -> dict[str, Any]:
-    return rest_connector_config(url, **options)
-
-
-@pytest.fixture(scope="module")
-def pages_config(api_url: str) -> dict[str, Any]:
-    return _config(api_url, auth="access_key", pagination="page")
-
-
-@pytest.fixture(scope="module")
-def pages_unreachable(closed_port_url: str) -> dict[str, Any]:
-    return _config(closed_port_url, auth="access_key", pagination="page", timeout_seconds=2)
-
-
-@pytest.fixture(scope="module")
-def pages_slow(hanging_api_url: str) -> dict[str, Any]:
-    return _config(hanging_api_url, auth="access_key", pagination="page", timeout_seconds=0.5)
-
-
-@pytest.fixture(scope="module")
-def links_config(api_url: str) -> dict[str, Any]:
-    return _config(api_url, auth="oauth2_client_credentials", pagination="link")
-
-
-@pytest.fixture(scope="module")
-def links_unreachable(closed_port_url: str) -> dict[str, Any]:
-    return _config(closed_port_url, auth="oauth2_client_credentials", pagination="link", timeout_seconds=2)
-
-
-@pytest.fixture(scope="module")
-def links_slow(hanging_api_url: str) -> dict[str, Any]:
-    return _config(hanging_api_url, auth="oauth2_client_credentials", pagination="link", timeout_seconds=0.5)
-
-
 INVALID = [
     {"base_url": "ftp://127.0.0.1/x", "contract": "population.citizen", "get": {"path": "/{record_id}"}, "fields": {}},
     {"base_url": "http://127.0.0.1", "contract": "population.citizen", "get": {"path": "/no-placeholder"}},
@@ -103,29 +57,17 @@ INVALID = [
     },
 ]
 
-TestRestWithPages = connector_test_class(
+TestRestWithPages = simulated_test_class(
     RestConnector,
-    config=fixture("pages_config"),
-    known_ids=fixture("known_ids"),
+    make_config=functools.partial(rest_connector_config, auth="access_key", pagination="page"),
     missing_id="068099000000",
-    unreachable_config=fixture("pages_unreachable"),
-    slow_config=fixture("pages_slow"),
-    searches=fixture("searches"),
     invalid_configs=INVALID,
     entry_point="rest",
-    received_headers=fixture("api_received"),
-    fail_upstream=fixture("fail_upstream"),
 )
 
-TestRestWithLinks = connector_test_class(
+TestRestWithLinks = simulated_test_class(
     RestConnector,
-    config=fixture("links_config"),
-    known_ids=fixture("known_ids"),
+    make_config=functools.partial(rest_connector_config, auth="oauth2_client_credentials", pagination="link"),
     missing_id="068099000000",
-    unreachable_config=fixture("links_unreachable"),
-    slow_config=fixture("links_slow"),
-    searches=fixture("searches"),
     entry_point="rest",
-    received_headers=fixture("api_received"),
-    fail_upstream=fixture("fail_upstream"),
 )

@@ -3,18 +3,16 @@ API served on 127.0.0.1 (and an instance of it that never answers)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+import functools
+from collections.abc import Callable
 
 import pytest
+from sector_conformance import base_url_config, simulated_test_class
 from sector_rest_fixtures import PLANTED_NAME, SEED, TODAY, plant_name, world
-from support import free_port
-from upstream_failures import failing
 
 from connectors.social_insurance import SocialInsuranceConnector
-from connectors.testing import SearchCase, UpstreamFailure, connector_test_class, fixture
+from connectors.testing import SearchCase
 from contracts.social_insurance import ParticipantQuery
-from simulators.http import Misbehaviour, SimulatorServer
 from simulators.vss_api.app import DEFAULT_AUTH, VssApi
 from simulators.vss_api.records import VssRecords, build_vss_records
 
@@ -34,51 +32,8 @@ def records() -> VssRecords:
 
 
 @pytest.fixture(scope="module")
-def vss_server(records: VssRecords) -> Iterator[SimulatorServer]:
-    with SimulatorServer(VssApi(records)) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def vss_url(vss_server: SimulatorServer) -> str:
-    return vss_server.url
-
-
-@pytest.fixture(scope="module")
-def received_headers(vss_server: SimulatorServer) -> Callable[[], Sequence[Mapping[str, str]]]:
-    """The headers of every request the API received (for the kit's request-context check)."""
-    return vss_server.api.middleware.received.headers
-
-
-@pytest.fixture(scope="module")
-def hanging_vss_url(records: VssRecords) -> Iterator[str]:
-    with SimulatorServer(VssApi(records, misbehaviour=Misbehaviour(mode="hang"))) as server:
-        yield server.url
-
-
-@pytest.fixture(scope="module")
-def fail_upstream(vss_server: SimulatorServer) -> Callable[[UpstreamFailure | None], None]:
-    """Makes the sector system fail as the conformance kit asks (its misbehaviour switch)."""
-    return failing(vss_server.api.switch)
-
-
-def _config(url: str, **overrides: Any) -> dict[str, Any]:
-    return {"base_url": url, "auth": DEFAULT_AUTH.connector_auth(), **overrides}
-
-
-@pytest.fixture(scope="module")
-def config(vss_url: str) -> dict[str, Any]:
-    return _config(vss_url)
-
-
-@pytest.fixture(scope="module")
-def unreachable() -> dict[str, Any]:
-    return _config(f"http://127.0.0.1:{free_port()}", timeout_seconds=2)
-
-
-@pytest.fixture(scope="module")
-def slow(hanging_vss_url: str) -> dict[str, Any]:
-    return _config(hanging_vss_url, timeout_seconds=0.5)
+def simulated_api(records: VssRecords) -> Callable[..., VssApi]:
+    return functools.partial(VssApi, records)
 
 
 @pytest.fixture(scope="module")
@@ -101,20 +56,14 @@ def searches(records: VssRecords) -> list[SearchCase]:
     ]
 
 
-TestSocialInsuranceConformance = connector_test_class(
+TestSocialInsuranceConformance = simulated_test_class(
     SocialInsuranceConnector,
-    config=fixture("config"),
-    known_ids=fixture("known_ids"),
+    make_config=base_url_config(DEFAULT_AUTH.connector_auth()),
     missing_id="9999999999",
-    unreachable_config=fixture("unreachable"),
-    slow_config=fixture("slow"),
-    searches=fixture("searches"),
     invalid_configs=[
         {"base_url": "ftp://127.0.0.1/x"},
         {"base_url": "http://127.0.0.1", "fields": {"status": "trangThai"}},
         {"base_url": "http://127.0.0.1", "fields": {"social_insurance_code": "maSoBhxh", "no_such_field": "x"}},
     ],
     entry_point="social_insurance",
-    received_headers=fixture("received_headers"),
-    fail_upstream=fixture("fail_upstream"),
 )

@@ -3,19 +3,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from sector_conformance import base_url_config, simulated_test_class
 from sector_rest_fixtures import PLANTED_NAME, SEED, TODAY, world
-from support import free_port
-from upstream_failures import failing
 
 from connectors.tax import TaxConnector
-from connectors.testing import SearchCase, UpstreamFailure, connector_test_class, fixture
+from connectors.testing import SearchCase
 from contracts.names import normalize_name
 from contracts.tax import TaxpayerQuery, TaxpayerType
-from simulators.http import Misbehaviour, SimulatorServer
 from simulators.tax_api import DEFAULT_AUTH, TaxApi, build_taxpayers
 from simulators.vss_api import build_vss_records
 
@@ -36,51 +35,8 @@ def taxpayers() -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def tax_server(taxpayers: dict[str, dict[str, Any]]) -> Iterator[SimulatorServer]:
-    with SimulatorServer(TaxApi(taxpayers)) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def tax_url(tax_server: SimulatorServer) -> str:
-    return tax_server.url
-
-
-@pytest.fixture(scope="module")
-def received_headers(tax_server: SimulatorServer) -> Callable[[], Sequence[Mapping[str, str]]]:
-    """The headers of every request the API received (for the kit's request-context check)."""
-    return tax_server.api.middleware.received.headers
-
-
-@pytest.fixture(scope="module")
-def hanging_tax_url(taxpayers: dict[str, dict[str, Any]]) -> Iterator[str]:
-    with SimulatorServer(TaxApi(taxpayers, misbehaviour=Misbehaviour(mode="hang"))) as server:
-        yield server.url
-
-
-@pytest.fixture(scope="module")
-def fail_upstream(tax_server: SimulatorServer) -> Callable[[UpstreamFailure | None], None]:
-    """Makes the sector system fail as the conformance kit asks (its misbehaviour switch)."""
-    return failing(tax_server.api.switch)
-
-
-def _config(url: str, **overrides: Any) -> dict[str, Any]:
-    return {"base_url": url, "auth": DEFAULT_AUTH.connector_auth(), **overrides}
-
-
-@pytest.fixture(scope="module")
-def config(tax_url: str) -> dict[str, Any]:
-    return _config(tax_url)
-
-
-@pytest.fixture(scope="module")
-def unreachable() -> dict[str, Any]:
-    return _config(f"http://127.0.0.1:{free_port()}", timeout_seconds=2)
-
-
-@pytest.fixture(scope="module")
-def slow(hanging_tax_url: str) -> dict[str, Any]:
-    return _config(hanging_tax_url, timeout_seconds=0.5)
+def simulated_api(taxpayers: dict[str, dict[str, Any]]) -> Callable[..., TaxApi]:
+    return functools.partial(TaxApi, taxpayers)
 
 
 @pytest.fixture(scope="module")
@@ -112,20 +68,14 @@ def searches(taxpayers: dict[str, dict[str, Any]]) -> list[SearchCase]:
     ]
 
 
-TestTaxConformance = connector_test_class(
+TestTaxConformance = simulated_test_class(
     TaxConnector,
-    config=fixture("config"),
-    known_ids=fixture("known_ids"),
+    make_config=base_url_config(DEFAULT_AUTH.connector_auth()),
     missing_id="068099000000",
-    unreachable_config=fixture("unreachable"),
-    slow_config=fixture("slow"),
-    searches=fixture("searches"),
     invalid_configs=[
         {"base_url": "http://127.0.0.1", "auth": {"type": "bearer"}},
         {"base_url": "http://127.0.0.1", "fields": {"name": "ten_nnt"}},
         {"base_url": "http://127.0.0.1", "value_maps": {"no_such_field": {"a": "b"}}},
     ],
     entry_point="tax",
-    received_headers=fixture("received_headers"),
-    fail_upstream=fixture("fail_upstream"),
 )

@@ -11,14 +11,14 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from sector_conformance import POPULATION_ON_A_SERVER
 from sector_sql_fixtures import mariadb_database, mariadb_failing_configs, mariadb_run, mariadb_slow_view
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from support import free_port
 
 from connectors.population import PopulationConnector
-from connectors.testing import SearchCase, UpstreamFailure, connector_test_class, fixture
-from contracts.population import Citizen, CitizenQuery
+from connectors.testing import UpstreamFailure, connector_test_class, fixture
 from simulators.population import CITIZENS, metadata
 
 SLOW_VIEW = "cong_dan_cham"
@@ -55,22 +55,6 @@ def mariadb_url(population_sector: Any) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def known_ids(population_sector: Any) -> list[str]:
-    rows = population_sector.rows
-    return [rows[1]["so_dinh_danh"], rows[-1]["so_dinh_danh"], population_sector.planted_ids[-1]]
-
-
-@pytest.fixture(scope="module")
-def searches(population_sector: Any) -> list[SearchCase]:
-    with_card = next(r for r in reversed(population_sector.rows) if r["so_cmnd"])
-    name, year = population_sector.planted_name, population_sector.planted_year
-    return [
-        SearchCase(CitizenQuery(full_name=name.upper(), date_of_birth=str(year)), population_sector.planted_ids),
-        SearchCase(CitizenQuery(old_id_number=with_card["so_cmnd"]), [with_card["so_dinh_danh"]]),
-    ]
-
-
-@pytest.fixture(scope="module")
 def mariadb_failing(mariadb_url: str) -> Iterator[dict[UpstreamFailure, Any]]:
     with mariadb_failing_configs(mariadb_url, "cong_dan") as configs:
         yield configs
@@ -84,24 +68,19 @@ def closed_port_url() -> str:
 TestPopulationOnMariaDB = connector_test_class(
     PopulationConnector,
     config={"url": fixture("mariadb_url")},
-    known_ids=fixture("known_ids"),
-    missing_id="068099000000",
     unreachable_config={"url": fixture("closed_port_url"), "connect_timeout_seconds": 2},
     slow_config={"url": fixture("mariadb_url"), "table": SLOW_VIEW, "timeout_seconds": 0.5},
     failing_configs=fixture("mariadb_failing"),
-    searches=fixture("searches"),
-    entry_point="population",
     writable_config={"url": fixture("mariadb_url"), "writes": {}},
-    new_record={**Citizen.model_config["json_schema_extra"]["examples"][0], "household_id": "HK068000123"},  # type: ignore[index]
-    update={"marital_status": "married", "date_of_death": "2026-01-02"},
+    **POPULATION_ON_A_SERVER,
 )
 
 
-def test_the_slow_view_is_really_slow(mariadb_url: str, known_ids: list[str]) -> None:
+def test_the_slow_view_is_really_slow(mariadb_url: str, population_server_known_ids: list[str]) -> None:
     """Guards the deadline case above: reading the view takes its three seconds when nobody gives up."""
     started = time.perf_counter()
     rows = mariadb_run(
-        f"SELECT count(*) FROM {SLOW_VIEW} WHERE so_dinh_danh = '{known_ids[0]}'",
+        f"SELECT count(*) FROM {SLOW_VIEW} WHERE so_dinh_danh = '{population_server_known_ids[0]}'",
         database=make_url(mariadb_url).database,
     )
     assert rows == [(1,)]
