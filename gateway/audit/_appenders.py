@@ -141,7 +141,7 @@ def _insert_event(dialect: Any) -> tuple[str, tuple[str, ...]]:
 
 _PG_INSERT_EVENT, _PG_EVENT_COLUMNS = _insert_event(asyncpg_dialect(paramstyle="numeric_dollar"))  # type: ignore[no-untyped-call]
 #: The JSON columns: bound as text, cast to ``json`` by the statement.
-_JSON_COLUMNS = frozenset({"record_ids", "fields"})
+_JSON_COLUMNS = frozenset({"record_ids", "fields", "change"})
 _PG_JSON_INDEXES = tuple(i for i, c in enumerate(_PG_EVENT_COLUMNS) if c in _JSON_COLUMNS)
 #: The PostgreSQL array type of each event column's values, in the order of :data:`_PG_EVENT_COLUMNS`.
 _PG_ARRAY_TYPES = {
@@ -307,6 +307,7 @@ _SQLITE_CONVERTED: dict[str, Callable[[Any], Any]] = {
     "occurred_at": _sqlite_time,
     "record_ids": _json_text,
     "fields": _json_or_null,
+    "change": _json_or_null,
 }
 #: Per column of the insert, in its order: the row's key and the conversion of its value (``None``: as it is).
 _SQLITE_PLAN = tuple((column, _SQLITE_CONVERTED.get(column)) for column in _SQLITE_EVENT_COLUMNS)

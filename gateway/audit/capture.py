@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl, unquote_plus
 import orjson
 from starlette.types import Message, Receive, Scope, Send
 
+from gateway.audit.administration import describe_request
 from gateway.audit.events import EVERY_FIELD, PendingEvent, outcome_of
 from gateway.core.problems import (
     PROBLEM_BASE,
@@ -43,6 +44,9 @@ if TYPE_CHECKING:
 TOKEN_PATH = "/oauth/token"  # noqa: S105 - a path, not a secret
 _PREFIXES = (("/v1/admin", "admin"), ("/v1/audit", "audit"), ("/v1/receipts", "receipt"))
 _MAX_FORM_BYTES = 16_384
+#: The operations whose request body's start is kept: the token endpoint's form (the client it claims) and the admin
+#: API's JSON (the client a refused creation named).
+_KEPT_BODIES = frozenset({"token", "admin"})
 _MAX_PROBLEM_BYTES = 65_536
 _MAX_REASON = 64
 #: The operation of the submission routes (``POST /v1/databases/{id}/records``).
@@ -189,12 +193,14 @@ class AuditedExchange:
 
     async def receive(self) -> Message:
         """The request's messages; the token endpoint's (small, form) body is kept to tell the client id: its
-        first :data:`_MAX_FORM_BYTES`, whole fields only (a field cut short could name another client)."""
+        first :data:`_MAX_FORM_BYTES`, whole fields only (a field cut short could name another client); an admin
+        request's, to tell the client a refused creation named, unless it is longer than that."""
         message = await self._receive()
-        if self.operation == "token" and message["type"] == "http.request" and not self._form_kept:
+        if self.operation in _KEPT_BODIES and message["type"] == "http.request" and not self._form_kept:
             self._form += message.get("body", b"")
             if len(self._form) > _MAX_FORM_BYTES:
-                self._form = self._form[: self._form.rfind(b"&", 0, _MAX_FORM_BYTES + 1) + 1]
+                cut = self._form.rfind(b"&", 0, _MAX_FORM_BYTES + 1) + 1 if self.operation == "token" else 0
+                self._form = self._form[:cut]
                 self._form_kept = True
         return message
 
@@ -271,7 +277,7 @@ class AuditedExchange:
             if reason is not None and detail is not None:
                 precise = f"{reason}:{detail}"[:_MAX_REASON]
                 reason = precise if HEADER_VALUE.fullmatch(precise) else reason
-        return PendingEvent(
+        event = PendingEvent(
             occurred_at=self.occurred_at,
             request_id=request.request_id,
             client_id=client_id,
@@ -287,6 +293,9 @@ class AuditedExchange:
             response_sha256=hashlib.sha256(body).hexdigest(),
             fields=self._fields(status),
         )
+        if operation == "admin":  # what the administrator did, or asked for: work for the admin API only
+            return describe_request(event, self.scope, request, self._form)
+        return event
 
     def _fields(self, status: int) -> tuple[str, ...] | None:
         """The fields an allowed data exchange touched: those a submission wrote, else those the grant covers."""

@@ -1,9 +1,10 @@
 """An audit event, its canonical serialisation and its chain hash.
 
 An event's ``hash`` is the SHA-256 of the canonical JSON (orjson, keys sorted) of every other column of the
-event, ``seq`` and ``prev_hash`` included (``fields`` only when it is not null, as the events of the versions before
-it have none); ``prev_hash`` is the hash of the event before it, or :data:`GENESIS` for the first. Changing,
-removing, inserting or reordering an event therefore breaks either its own hash or the link from the next one.
+event, ``seq`` and ``prev_hash`` included (each of :data:`OPTIONAL_COLUMNS` only when it is not null, as the events
+of the versions before it have none); ``prev_hash`` is the hash of the event before it, or :data:`GENESIS` for the
+first. Changing, removing, inserting or reordering an event therefore breaks either its own hash or the link from
+the next one.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ import orjson
 GENESIS = "0" * 64
 OUTCOMES = ("allowed", "refused", "failed")
 Outcome = Literal["allowed", "refused", "failed"]
-#: The columns always covered by an event's hash (every column but ``hash`` and ``fields``, which is covered when it
-#: is not null).
+#: The columns always covered by an event's hash (every column but ``hash`` and :data:`OPTIONAL_COLUMNS`).
 HASHED_COLUMNS = (
     "seq",
     "occurred_at",
@@ -38,6 +38,10 @@ HASHED_COLUMNS = (
     "response_sha256",
     "prev_hash",
 )
+#: The columns covered by an event's hash when they are not null: added by later schema revisions (``fields`` by
+#: 0014; ``action``, ``target_client`` and ``change``, what an administrator did, by 0018), so that the events
+#: written before keep their hashes.
+OPTIONAL_COLUMNS = ("fields", "action", "target_client", "change")
 #: The value of ``fields`` when the grants cover every field of the database.
 EVERY_FIELD = "*"
 #: Record ids longer than this are kept in the event but not indexed as data subjects (the column's size).
@@ -68,10 +72,17 @@ def canonical(row: Mapping[str, Any]) -> bytes:
     document: dict[str, Any] = {name: row[name] for name in _SORTED_COLUMNS}
     document["occurred_at"] = timestamp(row["occurred_at"])
     document["record_ids"] = list(row["record_ids"])
-    fields = row.get("fields")
-    if fields is None:
+    fields, action, target, change = row.get("fields"), row.get("action"), row.get("target_client"), row.get("change")
+    if fields is None and action is None and target is None and change is None:
         return orjson.dumps(document)
-    document["fields"] = list(fields)
+    if fields is not None:
+        document["fields"] = list(fields)
+    if action is not None:
+        document["action"] = action
+    if target is not None:
+        document["target_client"] = target
+    if change is not None:
+        document["change"] = change
     return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
 
 
@@ -108,6 +119,12 @@ class PendingEvent:
     response_sha256: str
     fields: tuple[str, ...] | None = None
     """The fields the answer could carry (:data:`EVERY_FIELD` for all), for an allowed data exchange."""
+    action: str | None = None
+    """What an administrator did (``grant.add``...), for an administration event."""
+    target_client: str | None = None
+    """The client an administrator acted on, or asked to."""
+    change: dict[str, Any] | None = None
+    """What the administrator's action changed: identifiers only (see :mod:`gateway.audit.administration`)."""
 
     def chained(self, seq: int, prev_hash: str) -> dict[str, Any]:
         """The event's row at position ``seq`` after the event whose hash is ``prev_hash``, hash included."""
@@ -127,6 +144,9 @@ class PendingEvent:
             "latency_ms": self.latency_ms,
             "response_sha256": self.response_sha256,
             "fields": None if self.fields is None else list(self.fields),
+            "action": self.action,
+            "target_client": self.target_client,
+            "change": self.change,
             "prev_hash": prev_hash,
         }
         row["hash"] = event_hash(row)

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Text
+from sqlalchemy import JSON, BigInteger, Column, Index, Text, text
 from sqlmodel import Field, SQLModel
 
 from gateway.core.db import UTCDateTime
 
+#: The events that name a target client: administration only, a few among millions of exchanges.
+TARGETED_CLAUSE = "target_client IS NOT NULL"
+
 
 class AuditEvent(SQLModel, table=True):
-    """One exchange, allowed or refused. ``hash`` covers every other column and ``prev_hash`` (``fields`` when it
-    is not null).
+    """One exchange, allowed or refused, or one administrative change. ``hash`` covers every other column and
+    ``prev_hash`` (``fields``, ``action``, ``target_client`` and ``change`` when they are not null).
 
-    Events carry identifiers (client, actor, purpose, record ids), never the personal data exchanged; the
-    response body is represented by its SHA-256 only.
+    Events carry identifiers (client, actor, purpose, record ids, the ids an administrator acted on), never the
+    personal data exchanged nor a secret; the response body is represented by its SHA-256 only.
     """
 
     __tablename__ = "audit_events"
@@ -24,6 +28,14 @@ class AuditEvent(SQLModel, table=True):
         Index("ix_audit_events_database_time", "database", "occurred_at"),
         Index("ix_audit_events_purpose_time", "purpose", "occurred_at"),
         Index("ix_audit_events_time", "occurred_at"),
+        # Only the administration events are in it: the exchanges' inserts do not maintain it.
+        Index(
+            "ix_audit_events_target",
+            "target_client",
+            "seq",
+            postgresql_where=text(TARGETED_CLAUSE),
+            sqlite_where=text(TARGETED_CLAUSE),
+        ),
     )
 
     seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
@@ -44,6 +56,20 @@ class AuditEvent(SQLModel, table=True):
         default=None,
         sa_column=Column(JSON, nullable=True),
         description="The fields an allowed data exchange's answer could carry (``*``: every field); null otherwise.",
+    )
+    action: str | None = Field(
+        default=None,
+        max_length=64,
+        description="What an administrator did (``grant.add``, ``client.suspend``...); null for the other events.",
+    )
+    target_client: str | None = Field(
+        default=None, max_length=64, description="The client an administrator acted on (or asked to), if any."
+    )
+    change: dict[str, Any] | None = Field(
+        default=None,
+        sa_column=Column(JSON(none_as_null=True), nullable=True),
+        description="What the administrator's action changed, as identifiers (ids, database, operations, field "
+        "names, purposes, scopes), never a secret nor personal data; null for the other events.",
     )
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)

@@ -17,10 +17,12 @@ import sqlalchemy as sa
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.audit.administration import ACTION_PATTERN
 from gateway.audit.events import Outcome
 from gateway.audit.storage import EVENTS, SUBJECTS
 from gateway.core.db import STORABLE, assume_utc
 from gateway.core.problems import InvalidCursor
+from gateway.identity.grants import CLIENT_ID_PATTERN
 
 PAGE_DEFAULT = 50
 PAGE_MAX = 500
@@ -30,6 +32,8 @@ _IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,63}$"
 #: A bound of the time filter: UTC when given without offset; one whose time in UTC lies outside the years 1 to
 #: 9999 is refused (422), as the database could not compare it.
 _Moment = Annotated[datetime, AfterValidator(assume_utc), STORABLE]
+#: The filters added after the first version (see :meth:`AuditFilters.fingerprint`).
+_LATER_FILTERS = ("target", "action")
 
 
 class AuditFilters(BaseModel):
@@ -51,6 +55,19 @@ class AuditFilters(BaseModel):
         pattern=r"^[A-Za-z0-9._:-]{1,64}$",
         description="A record id (a citizen's personal id): the exchanges that touched this data subject.",
     )
+    target: str | None = Field(
+        default=None,
+        pattern=CLIENT_ID_PATTERN.pattern,
+        description="A client id: what administrators did to this client (created, changed, suspended it, gave or "
+        "took its grants, keys, secrets), or asked to, through the admin API or the command line.",
+    )
+    action: str | None = Field(
+        default=None,
+        pattern=ACTION_PATTERN.pattern,
+        description="An administrator's action: `grant.add`, `grant.revoke`, `client.create`, `client.update`, "
+        "`client.suspend`, `client.activate`, `secret.rotate`, `key.register`, `key.revoke`, `signing-key.rotate`, "
+        "`axis.maintenance`, ...",
+    )
     since: _Moment | None = Field(default=None, description="From this time (ISO 8601; UTC when no offset).")
     until: _Moment | None = Field(default=None, description="Before this time (ISO 8601; UTC when no offset).")
     order: Literal["desc", "asc"] = Field(default="desc", description="Newest first (`desc`) or oldest first.")
@@ -62,8 +79,10 @@ class AuditFilters(BaseModel):
     )
 
     def fingerprint(self) -> str:
-        """What a cursor is bound to: every filter and the order (not the page size)."""
-        document = self.model_dump(mode="json", exclude={"cursor", "limit"})
+        """What a cursor is bound to: every filter and the order (not the page size). The filters added since the
+        first version count only when given, so that a cursor issued before them stays valid."""
+        unused = {name for name in _LATER_FILTERS if getattr(self, name) is None}
+        document = self.model_dump(mode="json", exclude={"cursor", "limit", *unused})
         return hashlib.sha256(orjson.dumps(document, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
 
 
@@ -88,6 +107,21 @@ class AuditEventOut(BaseModel):
         default=None,
         description="For an allowed data exchange, the fields its grants cover, which its answer could carry (`*`: "
         "every field); null for the others, and for the events of versions before this one.",
+    )
+    action: str | None = Field(
+        default=None,
+        description="For an administration event (operation `admin`), what the administrator did or asked to do: "
+        "`grant.add`, `client.suspend`, ...; null for the other events, and for those written before the schema "
+        "revision 0018.",
+    )
+    target_client: str | None = Field(
+        default=None, description="The client the administrator acted on, or asked to (see the filter `target`)."
+    )
+    change: dict[str, Any] | None = Field(
+        default=None,
+        description="What the administrator's action changed (for a refused request, the ids it named): "
+        "identifiers only (client, grant and key ids, database, operations, fields, purposes, scopes, dates), "
+        "never a secret nor personal data.",
     )
     prev_hash: str
     hash: str
@@ -131,6 +165,8 @@ async def search_events(connection: AsyncConnection, filters: AuditFilters) -> A
         (EVENTS.c.operation, filters.operation),
         (EVENTS.c.purpose, filters.purpose),
         (EVENTS.c.outcome, filters.outcome),
+        (EVENTS.c.target_client, filters.target),
+        (EVENTS.c.action, filters.action),
     ):
         if value is not None:
             statement = statement.where(column == value)

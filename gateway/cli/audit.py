@@ -1,4 +1,4 @@
-"""``gateway audit ...``: checking and sealing the tamper-evident audit trail."""
+"""``gateway audit ...``: reading, checking and sealing the tamper-evident audit trail."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import typer
 from gateway.cli.main import require_current_schema
 
 if TYPE_CHECKING:
+    from gateway.audit.query import AuditEventOut, AuditPage
     from gateway.audit.verify import Report
 
 app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True, rich_markup_mode=None)
@@ -203,3 +204,121 @@ def audit_seal(
     seq, hash_, kid = sealed
     typer.echo(f"{seq}:{hash_}")
     typer.echo(f"sealed by key {kid}" if kid else "(the head was sealed already)", err=True)
+
+
+def _event_line(event: AuditEventOut) -> str:
+    """One event as a tab-separated line: seq, time, request id, client, actor, operation, action, target, outcome,
+    status, reason, and what changed (compact JSON), ``-`` for what it does not have."""
+    import orjson
+
+    from gateway.cli.clients import shown
+
+    def text(value: object) -> str:
+        return "-" if value is None else str(value)
+
+    change = "-" if event.change is None else orjson.dumps(event.change, option=orjson.OPT_SORT_KEYS).decode()
+    values = (
+        str(event.seq),
+        event.occurred_at.isoformat(timespec="seconds"),
+        event.request_id,
+        text(event.client_id),
+        text(event.actor),
+        event.operation,
+        text(event.action),
+        text(event.target_client),
+        event.outcome,
+        str(event.status),
+        text(event.reason),
+        change,
+    )
+    return "\t".join(shown(value) for value in values)
+
+
+@app.command("events")
+def audit_events(
+    *,
+    client: Annotated[str | None, typer.Option(help="Only the requests of this client.")] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(help="Only what administrators did to this client (or asked to), by the API or this command."),
+    ] = None,
+    action: Annotated[
+        str | None, typer.Option(help="Only this administrative action: grant.add, grant.revoke, client.update, ...")
+    ] = None,
+    operation: Annotated[str | None, typer.Option(help="read, search, submit, token, admin, audit, ...")] = None,
+    database: Annotated[str | None, typer.Option(help="Only exchanges with this national database.")] = None,
+    subject: Annotated[str | None, typer.Option(help="Only the exchanges that touched this record id.")] = None,
+    outcome: Annotated[str | None, typer.Option(help="allowed, refused or failed.")] = None,
+    since: Annotated[str | None, typer.Option(help="From this time (ISO 8601; UTC when no offset).")] = None,
+    until: Annotated[str | None, typer.Option(help="Before this time (ISO 8601; UTC when no offset).")] = None,
+    oldest_first: Annotated[bool, typer.Option("--oldest-first", help="Oldest first (default: newest first).")] = False,
+    limit: Annotated[int, typer.Option(help="Events to print.", min=1, max=500)] = 50,
+    cursor: Annotated[
+        str | None, typer.Option(help="The next page: the cursor printed after the previous one.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (the audit API's answer).")] = False,
+) -> None:
+    """Print audit events, newest first, one per line: seq, time, request id, client, actor, operation, action,
+    target client, outcome, status, reason, change. The filters are those of GET /v1/audit.
+
+    Who gave a client access, and when: `gateway audit events --target CLIENT --action grant.add` (each line's
+    change names the grant's database, operations, fields and purposes). The command line's own changes are there
+    too: no client, the OS user who ran them as actor, a request id starting with cli-.
+    """
+    import asyncio
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from gateway.audit.query import AuditFilters, search_events
+    from gateway.audit.storage import audit_engine
+    from gateway.cli.clients import echo_json, fail
+    from gateway.core.problems import Problem
+    from gateway.core.settings import get_settings
+    from gateway.identity.grants import validated
+
+    given: dict[str, Any] = {
+        name: value
+        for name, value in (
+            ("client", client),
+            ("target", target),
+            ("action", action),
+            ("operation", operation),
+            ("database", database),
+            ("subject", subject),
+            ("outcome", outcome),
+            ("since", since),
+            ("until", until),
+            ("cursor", cursor),
+        )
+        if value is not None
+    }
+    given |= {"order": "asc" if oldest_first else "desc", "limit": limit}
+    try:
+        filters = validated(AuditFilters, given)
+    except Problem as problem:
+        fail(problem, given)
+    settings = get_settings()
+    require_current_schema(settings.database_url)
+
+    async def run() -> AuditPage:
+        engine = audit_engine(settings.database_url, writer=False)
+        try:
+            async with engine.connect() as connection:
+                return await search_events(connection, filters)
+        finally:
+            await engine.dispose()
+
+    try:
+        page = asyncio.run(run())
+    except Problem as problem:  # a cursor issued for other filters
+        fail(problem, given)
+    except (SQLAlchemyError, OSError) as exc:
+        typer.echo(f"error: cannot read the audit trail: {type(exc).__name__}", err=True)
+        raise typer.Exit(EXIT_UNREADABLE) from None
+    if as_json:
+        echo_json(page)
+        return
+    for event in page.items:
+        typer.echo(_event_line(event))
+    if page.next_cursor is not None:
+        typer.echo(f"more: --cursor {page.next_cursor}", err=True)

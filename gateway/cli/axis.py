@@ -17,10 +17,13 @@ from gateway.cli.clients import echo_json
 from gateway.cli.main import checked_catalogue, checked_output, require_current_schema, write_output
 
 if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
     from gateway.axis.catalogue import Catalogue, CatalogueEntry
     from gateway.axis.overview import AxisOverview, DatabaseDetail
     from gateway.axis.report import AxisMonthReport
     from gateway.core.settings import Settings
+    from gateway.identity.request_state import AdminDescriptor
 
 app = typer.Typer(
     help="The integration axis: catalogued national databases and their connections.", rich_markup_mode=None
@@ -194,8 +197,9 @@ def maintenance(
     """Put a database's connection under maintenance (not checked, shown as maintenance), or end it."""
     import asyncio
 
+    from gateway.audit import administration
     from gateway.axis.maintenance import set_maintenance
-    from gateway.core.db import standalone_session
+    from gateway.cli.recorded import NotRecorded, not_recorded_message, run_recorded
     from gateway.core.settings import get_settings
 
     settings = get_settings()
@@ -203,11 +207,15 @@ def maintenance(
     require_current_schema(settings.database_url)
     entry = _entry(catalogue, database_id)
 
-    async def run() -> None:
-        async with standalone_session(settings.database_url) as session:
-            await set_maintenance(session, entry.id, on)
+    async def change(session: AsyncSession) -> tuple[None, AdminDescriptor]:
+        await set_maintenance(session, entry.id, on)
+        return None, administration.maintenance_set(entry.id, on)
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run_recorded(settings.database_url, change))
+    except NotRecorded as exc:
+        typer.echo(not_recorded_message(exc), err=True)
+        raise typer.Exit(1) from None
     typer.echo(f"{entry.id}: maintenance {'started' if on else 'ended'}")
 
 

@@ -22,9 +22,11 @@ if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
     from gateway.core.problems import Problem
+    from gateway.core.settings import Settings
     from gateway.identity.clients import ClientDetail
     from gateway.identity.grants import GrantPublic
     from gateway.identity.models import ClientStatus
+    from gateway.identity.request_state import AdminDescriptor
     from gateway.records.registry import ConnectorRegistry
 
 app = typer.Typer(
@@ -34,6 +36,8 @@ app = typer.Typer(
 T = TypeVar("T")
 if TYPE_CHECKING:
     Action = Callable[[AsyncSession, ConnectorRegistry | None], Awaitable[T]]
+    #: A change: its result and what it did (for the audit trail).
+    RecordedAction = Callable[[AsyncSession, ConnectorRegistry | None], Awaitable[tuple[T, AdminDescriptor]]]
 
 ClientIdArgument = Annotated[str, typer.Argument(help="The client id.", show_default=False)]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (the admin API's answer).")]
@@ -63,6 +67,26 @@ def fail(problem: Problem, given: Mapping[str, Any] | None = None) -> NoReturn:
     raise typer.Exit(1)
 
 
+def _catalog(settings: Settings) -> ConnectorRegistry | None:
+    """The databases configured in the settings, to check grants against their connectors (``None``: nothing to
+    check against, said on stderr)."""
+    from gateway.core.logs import configure_logging
+    from gateway.records.registry import ConnectorRegistry
+
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+    registry = ConnectorRegistry.from_settings(settings)
+    if not registry.databases and not registry.failures:
+        # Settings without connectors (another data directory than the demo's, whose settings file would name
+        # its connectors): nothing to check against; said, not refused.
+        typer.echo(
+            "warning: these settings configure no connector (--config, GATEWAY_CONFIG, GATEWAY_CONNECTORS, or a "
+            "demo's data directory: --data-dir): the grant is not checked against its database's connector",
+            err=True,
+        )
+        return None
+    return registry
+
+
 def run_admin(action: Action[T], *, catalog: bool = False, given: Mapping[str, Any] | None = None) -> T:
     """Run ``action`` on the gateway's database (its schema must be current). With ``catalog`` it also gets
     the databases configured in the settings, to check grants against their connectors. A problem (not found,
@@ -70,26 +94,12 @@ def run_admin(action: Action[T], *, catalog: bool = False, given: Mapping[str, A
     import asyncio
 
     from gateway.core.db import standalone_session
-    from gateway.core.logs import configure_logging
     from gateway.core.problems import Problem
     from gateway.core.settings import get_settings
-    from gateway.records.registry import ConnectorRegistry
 
     settings = get_settings()
     require_current_schema(settings.database_url)
-    registry = None
-    if catalog:
-        configure_logging(level=settings.log_level, fmt=settings.log_format)
-        registry = ConnectorRegistry.from_settings(settings)
-        if not registry.databases and not registry.failures:
-            # Settings without connectors (another data directory than the demo's, whose settings file would name
-            # its connectors): nothing to check against; said, not refused.
-            typer.echo(
-                "warning: these settings configure no connector (--config, GATEWAY_CONFIG, GATEWAY_CONNECTORS, or a "
-                "demo's data directory: --data-dir): the grant is not checked against its database's connector",
-                err=True,
-            )
-            registry = None
+    registry = _catalog(settings) if catalog else None
 
     async def run() -> T:
         async with standalone_session(settings.database_url) as session:
@@ -99,6 +109,30 @@ def run_admin(action: Action[T], *, catalog: bool = False, given: Mapping[str, A
         return asyncio.run(run())
     except Problem as exc:
         fail(exc, given)
+
+
+def run_recorded_admin(
+    change: RecordedAction[T], *, catalog: bool = False, given: Mapping[str, Any] | None = None
+) -> T:
+    """:func:`run_admin` for a change, committed with its audit event (:mod:`gateway.cli.recorded`): ``change``
+    returns its result and what it did. A problem is printed and exits 1, as is an event that could not be
+    appended (nothing is changed then)."""
+    import asyncio
+
+    from gateway.cli.recorded import NotRecorded, not_recorded_message, run_recorded
+    from gateway.core.problems import Problem
+    from gateway.core.settings import get_settings
+
+    settings = get_settings()
+    require_current_schema(settings.database_url)
+    registry = _catalog(settings) if catalog else None
+    try:
+        return asyncio.run(run_recorded(settings.database_url, lambda session: change(session, registry)))
+    except Problem as exc:
+        fail(exc, given)
+    except NotRecorded as exc:
+        typer.echo(not_recorded_message(exc), err=True)
+        raise typer.Exit(1) from None
 
 
 def warn_unchecked(registry: ConnectorRegistry | None, databases: Sequence[str]) -> None:
@@ -220,7 +254,8 @@ def clients_create(
 ) -> None:
     """Create a client and print its id and secret. The secret is shown only this once."""
 
-    from gateway.identity.clients import ClientCreate, add_client
+    from gateway.audit import administration
+    from gateway.identity.clients import ClientCreate, add_client, describe_client
     from gateway.identity.grants import validated
 
     given: dict[str, Any] = {
@@ -233,13 +268,15 @@ def clients_create(
         "rate_limit_per_day": rate_limit_per_day,
     }
 
-    async def create(session: AsyncSession, registry: ConnectorRegistry | None) -> tuple[str, str]:
+    async def create(
+        session: AsyncSession, registry: ConnectorRegistry | None
+    ) -> tuple[tuple[str, str], AdminDescriptor]:
         spec = validated(ClientCreate, given)
         client, secret = await add_client(session, spec, registry=registry)
         warn_unchecked(registry, [s.partition(":")[0] for s in spec.scopes if ":" in s])
-        return client.client_id, secret
+        return (client.client_id, secret), administration.client_created(await describe_client(session, client))
 
-    new_id, secret = run_admin(create, catalog=True, given=given)
+    new_id, secret = run_recorded_admin(create, catalog=True, given=given)
     typer.echo(f"client_id:     {new_id}")
     typer.echo(f"client_secret: {secret}")
     typer.echo("Store the secret now: it is not kept and cannot be shown again.", err=True)
@@ -306,6 +343,7 @@ def clients_update(
 ) -> None:
     """Change a client's details; running gateways apply the change at once."""
 
+    from gateway.audit import administration
     from gateway.identity.clients import ClientUpdate, active_admins, describe_client, require_client, update_client
     from gateway.identity.grants import validated
 
@@ -330,14 +368,20 @@ def clients_update(
         typer.echo("error: nothing to change (see --help)", err=True)
         raise typer.Exit(2)
 
-    async def update(session: AsyncSession, _registry: ConnectorRegistry | None) -> tuple[ClientDetail, bool]:
+    async def update(
+        session: AsyncSession, _registry: ConnectorRegistry | None
+    ) -> tuple[tuple[ClientDetail, bool], AdminDescriptor]:
         changes = validated(ClientUpdate, given)
         client = await require_client(session, client_id)
         was_admin = await _an_active_admin(session, client_id)
+        before = administration.client_values(client)
         await update_client(session, client, changes)
-        return await describe_client(session, client), was_admin and not await active_admins(session)
+        done = administration.client_updated(
+            client.client_id, changes.model_fields_set, before, administration.client_values(client)
+        )
+        return (await describe_client(session, client), was_admin and not await active_admins(session)), done
 
-    detail, last_admin_gone = run_admin(update, given=given)
+    detail, last_admin_gone = run_recorded_admin(update, given=given)
     if last_admin_gone:
         typer.echo(NO_ADMIN_LEFT, err=True)
     if as_json:
@@ -348,15 +392,18 @@ def clients_update(
 
 def _set_status(client_id: str, status: ClientStatus) -> None:
 
+    from gateway.audit import administration
     from gateway.identity.clients import active_admins, require_client, set_status
 
-    async def change(session: AsyncSession, _registry: ConnectorRegistry | None) -> bool:
+    async def change(session: AsyncSession, _registry: ConnectorRegistry | None) -> tuple[bool, AdminDescriptor]:
         client = await require_client(session, client_id)
         was_admin = await _an_active_admin(session, client_id)
+        previous = client.status
         await set_status(session, client, status)
-        return was_admin and not await active_admins(session)
+        done = administration.status_set(client.client_id, client.status, previous)
+        return was_admin and not await active_admins(session), done
 
-    last_admin_gone = run_admin(change)
+    last_admin_gone = run_recorded_admin(change)
     typer.echo(f"client {client_id} is {status.value}")
     if last_admin_gone:
         typer.echo(NO_ADMIN_LEFT, err=True)
@@ -387,17 +434,23 @@ def clients_rotate_secret(
 ) -> None:
     """Give a client a new secret and print it (shown only this once)."""
 
+    from gateway.audit import administration
     from gateway.identity.clients import SecretRotation, require_client, rotate_client_secret
     from gateway.identity.grants import validated
 
     given = {"overlap_seconds": overlap}
 
-    async def rotate(session: AsyncSession, _registry: ConnectorRegistry | None) -> tuple[str, datetime]:
+    async def rotate(
+        session: AsyncSession, _registry: ConnectorRegistry | None
+    ) -> tuple[tuple[str, datetime], AdminDescriptor]:
         rotation = validated(SecretRotation, given)
         rotated = await rotate_client_secret(session, await require_client(session, client_id), rotation)
-        return rotated.client_secret, rotated.previous_secrets_expire_at
+        done = administration.secret_rotated(
+            rotated.client_id, rotation.overlap_seconds, rotated.previous_secrets_expire_at
+        )
+        return (rotated.client_secret, rotated.previous_secrets_expire_at), done
 
-    secret, until = run_admin(rotate, given=given)
+    secret, until = run_recorded_admin(rotate, given=given)
     typer.echo(f"client_id:     {client_id}")
     typer.echo(f"client_secret: {secret}")
     typer.echo(f"The previous secrets stop working at {_moment(until)}.", err=True)

@@ -11,12 +11,21 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from gateway.cli.clients import JsonOption, echo_json, grant_row, run_admin, shown, warn_unchecked
+from gateway.cli.clients import (
+    JsonOption,
+    echo_json,
+    grant_row,
+    run_admin,
+    run_recorded_admin,
+    shown,
+    warn_unchecked,
+)
 
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
     from gateway.identity.grants import GrantPublic
+    from gateway.identity.request_state import AdminDescriptor
     from gateway.records.registry import ConnectorRegistry
 
 app = typer.Typer(
@@ -93,6 +102,7 @@ def grants_add(
     """Give a client operations on a database, limited to fields and purposes; checked against the database's
     connector as configured in the settings."""
 
+    from gateway.audit import administration
     from gateway.identity.grants import GrantCreate, GrantPublic, add_grant, validated
 
     given: dict[str, Any] = {
@@ -108,13 +118,13 @@ def grants_add(
         "note": note,
     }
 
-    async def add(session: AsyncSession, registry: ConnectorRegistry | None) -> GrantPublic:
+    async def add(session: AsyncSession, registry: ConnectorRegistry | None) -> tuple[GrantPublic, AdminDescriptor]:
         spec = validated(GrantCreate, given)
-        grant = GrantPublic.of(await add_grant(session, spec, registry=registry))
+        added = await add_grant(session, spec, registry=registry)
         warn_unchecked(registry, [spec.database])
-        return grant
+        return GrantPublic.of(added), administration.grant_added(added)
 
-    grant = run_admin(add, catalog=True, given=given)
+    grant = run_recorded_admin(add, catalog=True, given=given)
     if as_json:
         echo_json(grant)
     else:
@@ -168,12 +178,15 @@ def grants_show(grant_id: GrantIdArgument, as_json: JsonOption = False) -> None:
 def grants_revoke(grant_id: GrantIdArgument) -> None:
     """Revoke a grant at once (it is kept, marked revoked)."""
 
-    from gateway.identity.grants import GrantPublic, revoke_grant
+    from gateway.audit import administration
+    from gateway.identity.grants import GrantPublic, get_grant, revoke_grant
 
-    async def revoke(session: AsyncSession, _registry: ConnectorRegistry | None) -> GrantPublic:
-        return GrantPublic.of(await revoke_grant(session, grant_id))
+    async def revoke(session: AsyncSession, _registry: ConnectorRegistry | None) -> tuple[GrantPublic, AdminDescriptor]:
+        already = (await get_grant(session, grant_id)).revoked_at is not None
+        revoked = await revoke_grant(session, grant_id)
+        return GrantPublic.of(revoked), administration.grant_revoked(revoked, already=already)
 
-    grant = run_admin(revoke)
+    grant = run_recorded_admin(revoke)
     typer.echo(
         f"grant {grant.id} revoked at {grant.revoked_at.isoformat(timespec='seconds') if grant.revoked_at else '-'}"
     )

@@ -12,7 +12,7 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 
@@ -22,8 +22,11 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
     from sqlmodel.ext.asyncio.session import AsyncSession
 
+    from gateway.cli.recorded import Change
+    from gateway.core.problems import Problem
     from gateway.identity.client_keys import ClientKeyPublic
     from gateway.identity.datakeys import DataKeys
+    from gateway.identity.request_state import AdminDescriptor
 
 app = typer.Typer(
     help="Keys: clients' public keys (private_key_jwt) and the gateway's signing key.",
@@ -56,9 +59,35 @@ def _run(action: Callable[[AsyncSession], Awaitable[T]]) -> T:
     try:
         return asyncio.run(run())
     except Problem as problem:
-        typer.echo(f"error: {problem.detail or problem.title}", err=True)
-        for error in problem.extensions.get("errors", []):
-            typer.echo(f"  {error.get('msg', '')}", err=True)
+        _fail(problem)
+
+
+def _fail(problem: Problem) -> NoReturn:
+    typer.echo(f"error: {problem.detail or problem.title}", err=True)
+    for error in problem.extensions.get("errors", []):
+        typer.echo(f"  {error.get('msg', '')}", err=True)
+    raise typer.Exit(1) from None
+
+
+def _run_recorded(change: Change[T]) -> T:
+    """:func:`_run` for a change, committed with its audit event (:mod:`gateway.cli.recorded`); a problem, or an
+    event that could not be appended (nothing is changed then), is printed, exit 1."""
+    import asyncio
+
+    from gateway.cli.recorded import NotRecorded, not_recorded_message, run_recorded
+    from gateway.core.logs import configure_logging
+    from gateway.core.problems import Problem
+    from gateway.core.settings import get_settings
+
+    settings = get_settings()
+    require_current_schema(settings.database_url)
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+    try:
+        return asyncio.run(run_recorded(settings.database_url, change))
+    except Problem as problem:
+        _fail(problem)
+    except NotRecorded as exc:
+        typer.echo(not_recorded_message(exc), err=True)
         raise typer.Exit(1) from None
 
 
@@ -102,6 +131,7 @@ def keys_register(
 ) -> None:
     """Register a public key with which CLIENT signs its private_key_jwt assertions."""
 
+    from gateway.audit import administration
     from gateway.identity.client_keys import MAX_KEY_MATERIAL, ClientKeyPublic, register_client_key
 
     material = file.read_bytes()
@@ -109,11 +139,11 @@ def keys_register(
         typer.echo(f"error: {file} is too large for a public key or certificate", err=True)
         raise typer.Exit(1)
 
-    async def action(session: AsyncSession) -> ClientKeyPublic:
+    async def action(session: AsyncSession) -> tuple[ClientKeyPublic, AdminDescriptor]:
         key = await register_client_key(session, client_id, material, kid=kid, algorithm=algorithm)
-        return ClientKeyPublic.model_validate(key)
+        return ClientKeyPublic.model_validate(key), administration.key_registered(key)
 
-    key = _run(action)
+    key = _run_recorded(action)
     if as_json:
         _echo_json(key)
     else:
@@ -149,24 +179,31 @@ def keys_revoke(
 ) -> None:
     """Revoke a client key: assertions signed with it are refused from now on."""
 
+    from gateway.audit import administration
     from gateway.identity.client_keys import ClientKeyPublic, revoke_client_key
+    from gateway.identity.models import ClientKey
 
-    async def action(session: AsyncSession) -> ClientKeyPublic:
-        return ClientKeyPublic.model_validate(await revoke_client_key(session, kid, client_id=client_id))
+    async def action(session: AsyncSession) -> tuple[ClientKeyPublic, AdminDescriptor]:
+        found = await session.get(ClientKey, kid)
+        already = found is not None and found.revoked_at is not None
+        revoked = await revoke_client_key(session, kid, client_id=client_id)
+        return ClientKeyPublic.model_validate(revoked), administration.key_revoked(revoked, already=already)
 
-    key = _run(action)
+    key = _run_recorded(action)
     typer.echo(f"revoked {key.kid} of {key.client_id} at {_moment(key.revoked_at)}")
 
 
-def _run_with_data_keys(action: Callable[[AsyncSession, DataKeys], Awaitable[T]]) -> T:
-    """:func:`_run` with the data keys; a data key or signing key that cannot be used is printed, exit 1."""
+def _run_with_data_keys(
+    action: Callable[[AsyncSession, DataKeys], Awaitable[tuple[T, AdminDescriptor]]],
+) -> T:
+    """:func:`_run_recorded` with the data keys; a data key or signing key that cannot be used is printed, exit 1."""
     from gateway.core.settings import get_settings
     from gateway.identity.datakeys import DataKeyError, DataKeys
     from gateway.identity.signing_keys import SigningKeyUnavailable
 
     try:
         data_keys = DataKeys.from_settings(get_settings())
-        return _run(lambda session: action(session, data_keys))
+        return _run_recorded(lambda session: action(session, data_keys))
     except (DataKeyError, SigningKeyUnavailable) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -177,11 +214,17 @@ def keys_rotate(as_json: JsonOption = False) -> None:
     """Rotate the gateway's signing key: a new key, stored in the database (its private part encrypted with the
     data key), signs from now on in every gateway process; the previous one stays in the JWKS until the tokens it
     signed have expired."""
+    from gateway.audit import administration
     from gateway.core.settings import get_settings
-    from gateway.identity.signing_keys import rotate_signing_key
+    from gateway.identity.signing_keys import Rotation, rotate_signing_key
 
     settings = get_settings()
-    rotation = _run_with_data_keys(lambda session, data_keys: rotate_signing_key(session, settings, data_keys))
+
+    async def rotate(session: AsyncSession, data_keys: DataKeys) -> tuple[Rotation, AdminDescriptor]:
+        rotation = await rotate_signing_key(session, settings, data_keys)
+        return rotation, administration.signing_key_rotated(rotation)
+
+    rotation = _run_with_data_keys(rotate)
     if as_json:
         _echo_json(rotation)
     else:
@@ -207,9 +250,10 @@ def keys_import(
     key, keeping its kid: tokens it signed stay valid. Its private part is stored encrypted with the data key;
     the other keys retire as in a rotation. Nothing changes when it is the active key already. The file may be
     deleted afterwards."""
+    from gateway.audit import administration
     from gateway.core.settings import get_settings
     from gateway.identity.key_material import load_signing_key
-    from gateway.identity.signing_keys import import_signing_key
+    from gateway.identity.signing_keys import SigningKeyImport, import_signing_key
 
     settings = get_settings()
     source = path or settings.key_path
@@ -218,7 +262,12 @@ def keys_import(
     except (OSError, ValueError) as exc:
         typer.echo(f"error: cannot import {source}: {exc}", err=True)
         raise typer.Exit(1) from None
-    outcome = _run_with_data_keys(lambda session, data_keys: import_signing_key(session, settings, data_keys, key))
+
+    async def bring_in(session: AsyncSession, data_keys: DataKeys) -> tuple[SigningKeyImport, AdminDescriptor]:
+        outcome = await import_signing_key(session, settings, data_keys, key)
+        return outcome, administration.signing_key_imported(outcome)
+
+    outcome = _run_with_data_keys(bring_in)
     if as_json:
         _echo_json(outcome)
         return
@@ -274,6 +323,7 @@ def keys_rotate_data_key(
     encrypted again with it. With GATEWAY_DATA_KEY set, or with --reencrypt-only, put the new key first yourself;
     this command then re-encrypts with it."""
 
+    from gateway.audit import administration
     from gateway.core.settings import get_settings
     from gateway.exchange.webhooks import reencrypt_secrets
     from gateway.identity.datakeys import DataKeyError, DataKeys, new_key, write_key_file
@@ -304,11 +354,14 @@ def keys_rotate_data_key(
         write_key_file(path, [new_key(), *old])
     data_keys = DataKeys.from_settings(settings)
 
-    async def action(session: AsyncSession) -> tuple[int, int]:
-        return await reencrypt_secrets(session, data_keys), await reencrypt_signing_keys(session, data_keys)
+    async def action(session: AsyncSession) -> tuple[tuple[int, int], AdminDescriptor]:
+        secrets = await reencrypt_secrets(session, data_keys)
+        signing_keys = await reencrypt_signing_keys(session, data_keys)
+        done = administration.data_key_rotated(secrets=secrets, signing_keys=signing_keys, drop_old=drop_old)
+        return (secrets, signing_keys), done
 
     try:
-        changed, signing = _run(action)
+        changed, signing = _run_recorded(action)
     except DataKeyError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None

@@ -20,14 +20,16 @@ Who writes and who reads each field:
 * ``decision``: :func:`gateway.http.deps.decide_data_access`; read by the audit hook and the connector context;
 * ``record_ids``: the data, submission, feed, receipt and audit routes; read by the audit hook;
 * ``written_fields``: the submission route; read by the audit hook;
-* ``problem_reason``: the problem handler (:mod:`gateway.core.problems`); read by the audit hook.
+* ``problem_reason``: the problem handler (:mod:`gateway.core.problems`); read by the audit hook;
+* ``admin``: the admin routes (what they changed, or the client they resolved); read by the audit hook, for the
+  requests under ``/v1/admin`` only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from starlette.types import Scope
@@ -37,10 +39,22 @@ if TYPE_CHECKING:
     from gateway.identity.ratelimits import RateLimitStatus
     from gateway.identity.tokens import Principal
 
-__all__ = ["RequestState", "request_state", "start_request_state"]
+__all__ = ["AdminDescriptor", "RequestState", "request_state", "start_request_state"]
 
 #: The key of the ASGI scope that holds a request's :class:`RequestState`.
 _SCOPE_KEY = "gateway.identity.request_state"
+
+
+@dataclass(frozen=True, slots=True)
+class AdminDescriptor:
+    """What an administrator did, for the audit trail (built by :mod:`gateway.audit.administration`)."""
+
+    action: str
+    """``grant.add``, ``client.suspend``, ``key.revoke``...: the names of :mod:`gateway.audit.administration`."""
+    target_client: str | None = None
+    """The client acted on (or asked to be), when there is one."""
+    change: dict[str, Any] | None = None
+    """What changed, as identifiers only (ids, database, operations, field names, purposes, scopes)."""
 
 
 @dataclass(slots=True)
@@ -71,6 +85,9 @@ class RequestState:
     """The fields a submission wrote, for the audit trail in place of every field its grant covers."""
     problem_reason: str | None = None
     """The precise reason of a refusal (``expired``, ``replayed_assertion``...): for the audit trail only."""
+    admin: AdminDescriptor | None = None
+    """What an admin request did or asked for (its action, the client it concerns, what changed): for the audit
+    trail only, set by the admin routes."""
 
 
 def start_request_state(scope: Scope, request_id: str, trace: RequestTrace) -> RequestState:

@@ -27,8 +27,12 @@ async def search_audit_trail(
     purpose, outcome, time, and by data subject (`subject`: a record id, such as a citizen's personal id, to
     see which agencies looked at that record, when and why). Needs the scope `audit`.
 
-    Events carry identifiers only, never the personal data exchanged. This search is itself recorded in the
-    audit trail (with the subject looked up).
+    Administration (operation `admin`: the admin API's requests and the command line's changes) names its
+    `action`, the client it acted on (`target_client`) and what changed (`change`): filter by `target` (a client
+    id) and `action` to see who gave a client which access, and when.
+
+    Events carry identifiers only, never the personal data exchanged nor a secret. This search is itself recorded
+    in the audit trail (with the subject looked up).
     """
     if filters.subject is not None:
         request_state(request.scope).record_ids = [filters.subject]

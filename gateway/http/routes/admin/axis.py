@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, StrictBool
 
+from gateway.audit import administration
 from gateway.axis.maintenance import set_maintenance
 from gateway.axis.overview import DatabaseDetail, database_detail, stale_bounds
 from gateway.axis.routes import connection_routes
 from gateway.core.problems import NotFound
 from gateway.http.deps import ADMIN_ONLY, SessionDep, StateDep
 from gateway.http.openapi import problem_responses
+from gateway.identity.request_state import request_state
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=ADMIN_ONLY)
 
@@ -34,7 +36,7 @@ class Maintenance(BaseModel):
     responses=problem_responses(401, 403, 404, 422),
 )
 async def put_maintenance(
-    database_id: DatabasePath, body: Maintenance, state: StateDep, session: SessionDep
+    database_id: DatabasePath, body: Maintenance, request: Request, state: StateDep, session: SessionDep
 ) -> DatabaseDetail:
     """Under maintenance a connection is not health-checked and shows the state `maintenance`; ending it starts the
     connection afresh (its next good check connects it)."""
@@ -42,6 +44,7 @@ async def put_maintenance(
     if entry is None:
         raise NotFound(f"No database {database_id!r} in the axis catalogue.")
     await set_maintenance(session, database_id, body.maintenance)
+    request_state(request.scope).admin = administration.maintenance_set(database_id, body.maintenance)
     routes = connection_routes(state.settings.connectors)
     stale = stale_bounds(state.settings)
     return await database_detail(session, entry, state.registry, history=10, routes=routes, stale=stale)

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 
+from gateway.audit import administration
 from gateway.http.deps import ADMIN_ONLY, SessionDep, StateDep
 from gateway.http.openapi import problem_responses
 from gateway.identity.clients import (
@@ -25,6 +26,7 @@ from gateway.identity.clients import (
     update_client,
 )
 from gateway.identity.models import ClientStatus
+from gateway.identity.request_state import request_state
 
 router = APIRouter(prefix="/v1/admin/clients", tags=["admin"], dependencies=ADMIN_ONLY)
 
@@ -45,6 +47,7 @@ async def create_client(
     client, secret = await add_client(session, body, registry=state.registry, access=state.access)
     response.headers.update({**NO_STORE, "Location": f"{request.url.path}/{client.client_id}"})
     detail = await describe_client(session, client)
+    request_state(request.scope).admin = administration.client_created(detail)
     return ClientCreated(**detail.model_dump(), client_secret=secret)
 
 
@@ -65,35 +68,48 @@ async def get_client(client_id: ClientIdPath, session: SessionDep) -> ClientDeta
 
 @router.patch("/{client_id}", summary="Change a client", responses=problem_responses(401, 403, 404, 409, 422))
 async def patch_client(
-    client_id: ClientIdPath, body: ClientUpdate, session: SessionDep, state: StateDep
+    client_id: ClientIdPath, body: ClientUpdate, request: Request, session: SessionDep, state: StateDep
 ) -> ClientDetail:
     """Change the members given (name, agency code, contact, non-data scopes, rate limits); null clears one.
     409 when it would take the `admin` scope from the last active client holding it."""
     client = await require_client(session, client_id)
+    before = administration.client_values(client)
     await update_client(session, client, body, access=state.access, keep_an_admin=True)
+    request_state(request.scope).admin = administration.client_updated(
+        client.client_id, body.model_fields_set, before, administration.client_values(client)
+    )
     return await describe_client(session, client)
 
 
 @router.post("/{client_id}/suspend", summary="Suspend a client", responses=problem_responses(401, 403, 404, 409))
-async def suspend_client(client_id: ClientIdPath, session: SessionDep, state: StateDep) -> ClientDetail:
+async def suspend_client(
+    client_id: ClientIdPath, request: Request, session: SessionDep, state: StateDep
+) -> ClientDetail:
     """Its tokens stop working at once, in every gateway process; no new token is issued. 409 for the last active
     client holding the `admin` scope (the admin API would refuse every request after it)."""
     client = await require_client(session, client_id)
+    previous = client.status
     await set_status(session, client, ClientStatus.SUSPENDED, access=state.access, keep_an_admin=True)
+    request_state(request.scope).admin = administration.status_set(client.client_id, client.status, previous)
     return await describe_client(session, client)
 
 
 @router.post("/{client_id}/activate", summary="Reactivate a client", responses=problem_responses(401, 403, 404))
-async def activate_client(client_id: ClientIdPath, session: SessionDep, state: StateDep) -> ClientDetail:
+async def activate_client(
+    client_id: ClientIdPath, request: Request, session: SessionDep, state: StateDep
+) -> ClientDetail:
     """Its unexpired tokens work again, and it may obtain new ones."""
     client = await require_client(session, client_id)
+    previous = client.status
     await set_status(session, client, ClientStatus.ACTIVE, access=state.access)
+    request_state(request.scope).admin = administration.status_set(client.client_id, client.status, previous)
     return await describe_client(session, client)
 
 
 @router.post("/{client_id}/secret", summary="Rotate a client's secret", responses=problem_responses(401, 403, 404, 422))
 async def rotate_secret(
     client_id: ClientIdPath,
+    request: Request,
     response: Response,
     session: SessionDep,
     state: StateDep,
@@ -102,6 +118,10 @@ async def rotate_secret(
     """A new secret, in this answer only; the current ones keep working for ``overlap_seconds`` (0: they stop
     at once), and so do the tokens obtained with them: a leaked secret's tokens end with it."""
     client = await require_client(session, client_id)
-    rotated = await rotate_client_secret(session, client, body or SecretRotation(), access=state.access)
+    rotation = body or SecretRotation()
+    rotated = await rotate_client_secret(session, client, rotation, access=state.access)
+    request_state(request.scope).admin = administration.secret_rotated(
+        client.client_id, rotation.overlap_seconds, rotated.previous_secrets_expire_at
+    )
     response.headers.update(NO_STORE)
     return rotated

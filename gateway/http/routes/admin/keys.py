@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Request, Response
 
+from gateway.audit import administration
 from gateway.core.problems import Conflict, NotFound
 from gateway.http.deps import ADMIN_ONLY, SessionDep, StateDep
 from gateway.http.openapi import problem_responses
@@ -19,6 +20,8 @@ from gateway.identity.client_keys import (
     revoke_client_key,
 )
 from gateway.identity.grants import CLIENT_ID_PATTERN, invalid
+from gateway.identity.models import ClientKey
+from gateway.identity.request_state import request_state
 from gateway.identity.signing_keys import Rotation, SigningKeyPublic, SigningKeyUnavailable, describe_signing_keys
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=ADMIN_ONLY)
@@ -54,6 +57,7 @@ async def register_key(
     key = await register_client_key(
         session, _known_client_id(client_id), material, kid=body.kid, algorithm=body.algorithm
     )
+    request_state(request.scope).admin = administration.key_registered(key)
     response.headers["Location"] = f"{request.url.path}/{quote(key.kid, safe='')}"
     return ClientKeyPublic.model_validate(key)
 
@@ -70,11 +74,16 @@ async def get_keys(client_id: ClientIdPath, session: SessionDep) -> list[ClientK
     summary="Revoke a client's key",
     responses=problem_responses(401, 403, 404),
 )
-async def revoke_key(client_id: ClientIdPath, kid: KidPath, session: SessionDep, state: StateDep) -> Response:
+async def revoke_key(
+    client_id: ClientIdPath, kid: KidPath, request: Request, session: SessionDep, state: StateDep
+) -> Response:
     """Assertions signed by this key are refused from now on, and the tokens obtained with it stop working."""
     if "\x00" in kid:  # no key id holds NUL (PostgreSQL could not store it)
         raise NotFound("There is no such key for this client.")
-    await revoke_client_key(session, kid, client_id=_known_client_id(client_id), access=state.access)
+    found = await session.get(ClientKey, kid)
+    already = found is not None and found.revoked_at is not None
+    key = await revoke_client_key(session, kid, client_id=_known_client_id(client_id), access=state.access)
+    request_state(request.scope).admin = administration.key_revoked(key, already=already)
     return Response(status_code=204)
 
 
@@ -91,15 +100,17 @@ async def get_signing_keys(session: SessionDep, state: StateDep) -> list[Signing
     summary="Rotate the gateway's signing key",
     responses=problem_responses(401, 403, 409),
 )
-async def rotate_signing_key(state: StateDep) -> Rotation:
+async def rotate_signing_key(request: Request, state: StateDep) -> Rotation:
     """A new key, stored in the database with its private part encrypted, signs from now on (in every gateway
     process at once on PostgreSQL, else within `GATEWAY_SIGNING_KEY_REFRESH_SECONDS`); the previous key stays in
     the JWKS until the tokens it signed have expired. 409 when this process's data key does not decrypt the active
     key (it would store a key no process could use)."""
     try:
-        return await state.signing_keys.rotate()
+        rotation = await state.signing_keys.rotate()
     except SigningKeyUnavailable:
         raise Conflict(
             "This gateway's data key does not decrypt the active signing key: a new key now would be one no "
             "process could use. Give every process the same data key first."
         ) from None
+    request_state(request.scope).admin = administration.signing_key_rotated(rotation)
+    return rotation
