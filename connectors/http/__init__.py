@@ -5,7 +5,10 @@
 * :mod:`connectors.http.client`: the pooled client (:class:`HttpClient`: aiohttp's, or httpx's), TLS, the response
   size limit, deadlines, and the filter that keeps request lines (URLs with record keys) out of the logs;
 * :mod:`connectors.http.failures`: what a failed attempt means (the connector error, whether to retry), as a table;
-* :mod:`connectors.http.retry`: backoff with full jitter, ``Retry-After``, never past the deadline.
+* :mod:`connectors.http.retry`: backoff with full jitter, ``Retry-After``, never past the deadline;
+* :mod:`connectors.http.tokens`: a token the calls share (:class:`SharedToken`: one request for all, renewed in the
+  background before it expires, dropped when refused), the REST adapter's OAuth 2.0 token's and the integration
+  platform's.
 
 An adapter imports this package, never another adapter (``lint-imports`` checks it).
 """
@@ -33,10 +36,12 @@ from .client import (
 from .config import BearerAuth, ConfigModel, HttpConnectorConfig, NoAuth, RetryPolicy, check_http_url
 from .failures import PLATFORM, SECTOR_SYSTEM, Failure, from_exception, from_response, from_status, parse_retry_after
 from .retry import Retrier, backoff_delay
+from .tokens import RENEWAL_PAUSE_SECONDS, SharedToken, Token, issued_token, token_lifetime
 
 __all__ = [
     "ACCEPTED_ENCODINGS",
     "PLATFORM",
+    "RENEWAL_PAUSE_SECONDS",
     "SECTOR_SYSTEM",
     "Answer",
     "AnswerTooLarge",
@@ -50,6 +55,8 @@ __all__ = [
     "NoAuth",
     "Retrier",
     "RetryPolicy",
+    "SharedToken",
+    "Token",
     "WithoutRequestLines",
     "attempt_timeout",
     "backoff_delay",
@@ -61,11 +68,13 @@ __all__ = [
     "from_response",
     "from_status",
     "http_client",
+    "issued_token",
     "json_body",
     "one_each",
     "parse_links",
     "parse_retry_after",
     "read_limited",
     "ssl_context",
+    "token_lifetime",
     "without_request_lines",
 ]

@@ -57,7 +57,10 @@ RefreshMargin = Annotated[
         ge=0,
         le=3600,
         title="Refresh margin",
-        description="Fetch a new token this long before the cached one expires (at most half its lifetime).",
+        description=(
+            "Fetch a new token this long before the cached one expires (at most half its lifetime), in the "
+            "background: the cached one serves calls meanwhile."
+        ),
     ),
 ]
 """How long before a cached token expires a new one is fetched, in seconds."""

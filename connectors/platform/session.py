@@ -1,9 +1,11 @@
 """The axis profile at work for one connector: the platform's token, each call's metadata, the envelope's verdict.
 
-One :class:`PlatformSession` per connector instance, shared by its concurrent calls. The token is fetched once for
-all the calls that need it (single flight), cached until shortly before it expires, and dropped when the platform
-answers 401 to it. Failures become connector errors: a token the platform will not issue, or a call it refuses,
-is :class:`~connectors.errors.UpstreamRefused` (its message says so, and health checks show it); a token endpoint
+One :class:`PlatformSession` per connector instance, shared by its concurrent calls. The token is the HTTP base's
+shared token (:class:`connectors.http.SharedToken`, as the REST adapter's OAuth 2.0 token is): fetched once for all
+the calls that need it (single flight, its failure shared), renewed in the background shortly before it expires
+while calls go on with it, and dropped when the platform answers 401 to it or a result code says it was revoked.
+Failures become connector errors: a token the platform will not issue, or a call it refuses, is
+:class:`~connectors.errors.UpstreamRefused` (its message says so, and health checks show it); a token endpoint
 that fails or cannot be reached is an ordinary upstream failure, one that is unavailable (503) is
 :class:`TokenUnavailable` and one that rate limits the gateway (429) :class:`TokenRateLimited` (both worth another
 attempt, after their ``Retry-After`` if they send one), one that redirects a protocol error.
@@ -14,10 +16,8 @@ quote personal data).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
-import math
 import re
 import time
 import uuid
@@ -39,7 +39,16 @@ from connectors.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from connectors.http import Answer, deadline_passed, from_exception, json_body, parse_retry_after
+from connectors.http import (
+    Answer,
+    SharedToken,
+    Token,
+    from_exception,
+    issued_token,
+    json_body,
+    parse_retry_after,
+    token_lifetime,
+)
 
 from .config import AxisProfile, EnvelopeProfile, LgspAuth, PlatformToken
 
@@ -66,9 +75,6 @@ _DOTTED_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
 
 #: What a result code or correlation id from the platform must look like to be quoted in a message.
 _SHOWN_CODE = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
-
-#: After a renewal made while the cached token was still valid failed, the wait before another is started.
-_RENEWAL_PAUSE_SECONDS = 1.0
 
 
 def shown_code(value: str) -> str:
@@ -135,36 +141,6 @@ def _said(verdict: Verdict) -> str:
     return f"result code {verdict.code}{correlation}"
 
 
-def token_lifetime(value: Any, default: float) -> float:
-    """The lifetime in seconds a token answer's ``expires_in`` states: a positive finite number, or the text of
-    one (``"3600"``, as many platforms send it); ``default`` for anything else (missing, zero, negative, a
-    boolean, text that is no number)."""
-    if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            return default
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return default
-    lifetime = float(value)
-    return lifetime if math.isfinite(lifetime) and lifetime > 0 else default
-
-
-@dataclass(frozen=True, slots=True)
-class _Token:
-    value: str  # the header's value: "Bearer <token>" or the bare token
-    refresh_at: float  # time.monotonic() after which a new token is fetched
-    expires_at: float  # time.monotonic() after which the platform no longer takes it
-
-
-@dataclass(frozen=True, slots=True)
-class _Fetch:
-    """A token request under way, shared by every call that needs its token."""
-
-    task: asyncio.Task[_Token]
-    deadline: float  # on the running loop's clock
-
-
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """What an envelope said: its result code (``None`` when the answer is not an envelope), its correlation id,
@@ -185,9 +161,8 @@ class PlatformSession:
         auth = profile.auth
         self._access = access_token_header(auth) if auth is not None else None
         self._token_config: PlatformToken | None = auth.token_endpoint if auth is not None else None
-        self._token: _Token | None = None
-        self._fetching: _Fetch | None = None
-        self._renew_after = 0.0  # time.monotonic() before which no renewal starts in the background
+        # The token's value is its header's ("Bearer <token>", or the bare token).
+        self._token: SharedToken[str] = SharedToken(self._fetch, label=label, what="the platform's token")
 
     # -- authentication --------------------------------------------------------------------------------------
 
@@ -197,70 +172,26 @@ class PlatformSession:
         return self._token_config is not None
 
     async def auth_headers(self, http: HttpClient, deadline: float) -> dict[str, str]:
-        """The platform's authentication headers of the next call, fetching a token when none is cached or it is
-        about to expire."""
+        """The platform's authentication headers of the next call: the cached token (one due for renewal is
+        renewed in the background meanwhile), else the one the token request under way brings."""
         auth = self.profile.auth
         if auth is None or self._access is None:
             return {}
         headers = {auth.header: self._access}
         config = self._token_config
         if config is not None:
-            headers[config.header] = (await self._current(http, deadline, config)).value
+            token = self._token.usable(http) or await self._token.get(http, deadline)
+            headers[config.header] = token.value
         return headers
 
-    async def _current(self, http: HttpClient, deadline: float, config: PlatformToken) -> _Token:
-        """The token of the next call. A token due for renewal but not yet expired is used while a new one is
-        fetched in the background (a slow or failing token endpoint holds no call up while it lasts); without
-        one, the call waits for the token request under way, which every call waiting shares, its failure
-        included (never a request per waiting call)."""
-        now = time.monotonic()
-        token = self._token
-        if token is not None and now < token.refresh_at:
-            return token
-        loop = asyncio.get_running_loop()
-        if token is not None and now < token.expires_at:
-            if self._under_way(loop) is None and now >= self._renew_after:
-                self._start(http, config, loop.time() + (token.expires_at - now), background=True)
-            return token
-        while True:
-            fetching = self._under_way(loop) or self._start(http, config, deadline, background=False)
-            try:
-                async with asyncio.timeout_at(deadline):
-                    return await asyncio.shield(fetching.task)
-            except TimeoutError:
-                raise deadline_passed(self.label) from None
-            except Exception:
-                # A request started by a call with less time than this one ran out of it: this one tries again.
-                if loop.time() >= fetching.deadline and loop.time() < deadline:
-                    continue
-                raise
+    async def aclose(self) -> None:
+        """Let go of a token request under way (see :meth:`connectors.http.SharedToken.aclose`); called before
+        the connector's connections are closed."""
+        await self._token.aclose()
 
-    def _under_way(self, loop: asyncio.AbstractEventLoop) -> _Fetch | None:
-        """The token request under way in ``loop``, if any (one left by another, closed, loop is forgotten)."""
-        fetching = self._fetching
-        if fetching is not None and fetching.task.get_loop() is not loop:
-            self._fetching = fetching = None
-        return fetching
-
-    def _start(self, http: HttpClient, config: PlatformToken, deadline: float, *, background: bool) -> _Fetch:
-        """Start a token request (within ``deadline``) that calls share."""
-        task = asyncio.get_running_loop().create_task(self._fetch(http, deadline, config))
-        fetching = self._fetching = _Fetch(task, deadline)
-
-        def done(finished: asyncio.Task[_Token]) -> None:
-            if self._fetching is fetching:
-                self._fetching = None
-            if finished.cancelled():
-                return
-            failure = finished.exception()  # retrieved, whether a call still waits for it or not
-            if failure is not None and background:
-                self._renew_after = time.monotonic() + _RENEWAL_PAUSE_SECONDS
-                logger.debug("%s: renewing the platform's token failed (%s)", self.label, type(failure).__name__)
-
-        task.add_done_callback(done)
-        return fetching
-
-    async def _fetch(self, http: HttpClient, deadline: float, config: PlatformToken) -> _Token:
+    async def _fetch(self, http: HttpClient, deadline: float) -> Token[str]:
+        config = self._token_config
+        assert config is not None
         requested = time.monotonic()
         try:
             response = await self._request_token(http, deadline, config)
@@ -282,11 +213,12 @@ class PlatformSession:
                 f"{self.label}: the platform issued a token that cannot be sent in an HTTP header", reason="protocol"
             )
         lifetime = token_lifetime(dotted(body, config.expires_in_at()), config.default_expires_in_seconds)
-        margin = min(config.refresh_margin_seconds, lifetime / 2)
-        self._token = _Token(
-            f"{config.scheme} {value}" if config.scheme else value, requested + lifetime - margin, requested + lifetime
+        return issued_token(
+            f"{config.scheme} {value}" if config.scheme else value,
+            requested=requested,
+            lifetime=lifetime,
+            refresh_margin=config.refresh_margin_seconds,
         )
-        return self._token
 
     async def _request_token(self, http: HttpClient, deadline: float, config: PlatformToken) -> Answer:
         """Send the token request: a GET, or the OAuth 2.0 client-credentials grant."""
@@ -367,9 +299,9 @@ class PlatformSession:
 
     def invalidate(self, used: Mapping[str, str]) -> None:
         """Drop the cached token if it is the one the platform just refused (not a newer one)."""
-        token, config = self._token, self._token_config
+        token, config = self._token.cached, self._token_config
         if token is not None and config is not None and used.get(config.header) == token.value:
-            self._token = None
+            self._token.drop(token)
 
     def refused(self, status: int) -> UpstreamRefused:
         """The error of a call the platform answered ``status`` (401, 403) to, after a new token if any."""
@@ -430,7 +362,7 @@ class PlatformSession:
         elif code_text in envelope.refused_codes:
             error = UpstreamRefused(f"{self.label}: the platform refused the call ({suffix})")
         elif code_text in envelope.token_codes:
-            self._token = None  # expired or revoked before its stated expiry: the next call fetches a new one
+            self._token.drop()  # expired or revoked before its stated expiry: the next call fetches a new one
             error = UpstreamRefused(f"{self.label}: the platform refused the gateway's token ({suffix})")
         elif code_text in envelope.unavailable_codes:
             error = UpstreamUnavailable(f"{self.label}: the platform cannot reach the sector system ({suffix})")

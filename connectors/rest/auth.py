@@ -1,24 +1,23 @@
 """Authenticating to the sector API: fixed headers for keys and tokens, OAuth 2.0 client credentials with a cache.
 
 An :class:`Authenticator` gives the headers of the next request; only the OAuth 2.0 one ever calls the network.
-Its token is cached until shortly before expiry, fetched once for any number of concurrent callers (single
-flight), and dropped when the sector API answers 401 to it, so that the next attempt fetches a fresh one.
+Its token is the HTTP base's shared token (:class:`connectors.http.SharedToken`, as the integration platform's
+is): fetched once for any number of concurrent callers (single flight, its failure shared), renewed in the
+background shortly before it expires while calls go on with it, and dropped when the sector API answers 401 to
+it, so that the next attempt fetches a fresh one.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote_plus
 
 import orjson
 
 from connectors.errors import UpstreamError
-from connectors.http import HttpClient, json_body, parse_retry_after
-from connectors.platform import token_lifetime
+from connectors.http import HttpClient, SharedToken, Token, issued_token, json_body, parse_retry_after, token_lifetime
 
 from .config import AccessKeyAuth, ApiKeyAuth, Auth, BearerAuth, NoAuth, OAuth2ClientCredentials
 
@@ -54,6 +53,10 @@ class Authenticator:
         profile's platform refusing the gateway); ``None`` for the usual upstream error."""
         return None
 
+    async def aclose(self) -> None:
+        """Let go of what the scheme holds on the network (a token request under way); called by the client's
+        ``close``, before the connections are closed."""
+
 
 class StaticAuthenticator(Authenticator):
     """Fixed headers: a bearer token, an API key, or an application name with its access and secret keys."""
@@ -66,50 +69,26 @@ class StaticAuthenticator(Authenticator):
         return self._headers
 
 
-@dataclass(frozen=True, slots=True)
-class _Token:
-    header: str
-    refresh_at: float  # time.monotonic() after which a new token is fetched
-
-
 class OAuth2Authenticator(Authenticator):
-    """OAuth 2.0 client credentials: a cached bearer token, fetched once for all concurrent callers."""
+    """OAuth 2.0 client credentials: a cached bearer token, fetched once for all concurrent callers and renewed
+    beside them (:class:`connectors.http.SharedToken`)."""
 
     refreshable = True
 
-    def __init__(self, config: OAuth2ClientCredentials) -> None:
+    def __init__(self, config: OAuth2ClientCredentials, *, label: str = "rest") -> None:
         self._config = config
-        self._token: _Token | None = None
-        self._lock = asyncio.Lock()
-        # The last token request that failed: when it ended, and how.
-        self._failure: tuple[float, Exception] | None = None
-
-    def _valid(self) -> _Token | None:
-        token = self._token
-        return token if token is not None and time.monotonic() < token.refresh_at else None
+        # The token's value is the request's headers, made once per token: a call with a valid token allocates none.
+        self._shared: SharedToken[Mapping[str, str]] = SharedToken(self._fetch, label=label, what="the OAuth 2.0 token")
 
     async def headers(self, http: HttpClient, deadline: float) -> Mapping[str, str]:
-        """``Authorization: Bearer <token>``, fetching the token when none is cached or it is about to expire.
+        """``Authorization: Bearer <token>``: the cached token, else the one the token request under way brings.
         Callers waiting while a token request fails share its failure: twenty calls meeting a failing token
-        endpoint send it one request, not twenty one after another."""
-        token = self._valid()
-        if token is None:
-            waiting_since = time.monotonic()
-            async with self._lock:
-                # Another task may have fetched it while this one waited for the lock, or failed to.
-                token = self._valid()
-                if token is None:
-                    failure = self._failure
-                    if failure is not None and failure[0] >= waiting_since:
-                        raise failure[1]
-                    try:
-                        token = await self._fetch(http, deadline)
-                    except Exception as exc:
-                        self._failure = (time.monotonic(), exc)
-                        raise
-        return {"Authorization": token.header}
+        endpoint send it one request, not twenty one after another. A token due for renewal still serves calls
+        while its successor is fetched in the background."""
+        token = self._shared.usable(http) or await self._shared.get(http, deadline)
+        return token.value
 
-    async def _fetch(self, http: HttpClient, deadline: float) -> _Token:
+    async def _fetch(self, http: HttpClient, deadline: float) -> Token[Mapping[str, str]]:
         config = self._config
         secret = config.client_secret.get_secret_value()
         form = {"grant_type": "client_credentials"}
@@ -140,19 +119,26 @@ class OAuth2Authenticator(Authenticator):
         if not (access_token.isascii() and access_token.isprintable()):
             raise TokenRefused(0)  # it goes in a header: ASCII text only (no line breaks, no other characters)
         lifetime = token_lifetime(body.get("expires_in"), config.default_expires_in_seconds)
-        margin = min(config.refresh_margin_seconds, lifetime / 2)
-        self._token = _Token(f"Bearer {access_token}", requested + lifetime - margin)
-        return self._token
+        return issued_token(
+            {"Authorization": f"Bearer {access_token}"},
+            requested=requested,
+            lifetime=lifetime,
+            refresh_margin=config.refresh_margin_seconds,
+        )
 
     def invalidate(self, used: Mapping[str, str]) -> None:
         """Drop the cached token if it is the one the sector API just refused (not a newer one)."""
-        token = self._token
-        if token is not None and used.get("Authorization") == token.header:
-            self._token = None
+        token = self._shared.cached
+        if token is not None and used.get("Authorization") == token.value["Authorization"]:
+            self._shared.drop(token)
+
+    async def aclose(self) -> None:
+        """Let go of a token request under way (see :meth:`connectors.http.SharedToken.aclose`)."""
+        await self._shared.aclose()
 
 
-def make_authenticator(auth: Auth) -> Authenticator:
-    """The authenticator of a configured scheme."""
+def make_authenticator(auth: Auth, *, label: str = "rest") -> Authenticator:
+    """The authenticator of a configured scheme (``label`` names the connector in errors)."""
     match auth:
         case NoAuth():
             return Authenticator()
@@ -169,5 +155,5 @@ def make_authenticator(auth: Auth) -> Authenticator:
                 }
             )
         case OAuth2ClientCredentials():
-            return OAuth2Authenticator(auth)
+            return OAuth2Authenticator(auth, label=label)
     raise TypeError(f"unknown authentication scheme {type(auth).__name__}")  # pragma: no cover

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import httpx
@@ -38,11 +38,22 @@ from connectors.platform import TokenUnavailable
 from .auth import Authenticator, TokenRefused
 from .config import RestConnectorConfig
 
-__all__ = ["Answer", "UpstreamClient"]
+__all__ = ["Answer", "Enveloped", "UpstreamClient"]
 
 logger = logging.getLogger(__name__)
 
 _IDEMPOTENT = frozenset({"GET", "HEAD"})
+
+
+class Enveloped(Protocol):
+    """How a platform in between wraps its answers (:class:`connectors.rest.platform.RestPlatform`): the statuses
+    besides a call's own whose answers are its envelopes, and whether an answer is one."""
+
+    statuses: frozenset[int]
+
+    def carries(self, answer: Answer) -> bool:
+        """Whether ``answer`` is the platform's envelope (it holds a result code)."""
+        ...
 
 
 class UpstreamClient:
@@ -53,13 +64,22 @@ class UpstreamClient:
     """
 
     def __init__(
-        self, config: RestConnectorConfig, authenticator: Authenticator, *, label: str, rng: random.Random | None = None
+        self,
+        config: RestConnectorConfig,
+        authenticator: Authenticator,
+        *,
+        label: str,
+        envelope: Enveloped | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self._config = config
         self._auth = authenticator
         self._label = label
         # Whom the calls reach: the sector system, or the platform in between (errors name it).
         self._peer = PLATFORM if config.axis is not None else SECTOR_SYSTEM
+        # Through a platform that wraps its answers: its envelopes, whatever their status, are the caller's to read;
+        # an answer of another status without one (a maintenance page) is the platform's failure, retried as such.
+        self._envelope = envelope
         self._retrier = Retrier(config.retry, label=label, rng=rng)
         self._retry_statuses = self._retrier.statuses
         self.http = HttpClient(
@@ -76,8 +96,11 @@ class UpstreamClient:
         self.http.open()
 
     async def close(self) -> None:
-        """Close the pooled connections."""
-        await self.http.aclose()
+        """Let go of a token request under way, then close the pooled connections."""
+        try:
+            await self._auth.aclose()
+        finally:
+            await self.http.aclose()
 
     async def call(
         self,
@@ -90,7 +113,8 @@ class UpstreamClient:
         accept: Collection[int] = (200,),
     ) -> Answer:
         """Send one call with a deadline of ``seconds``, retries included; return the answer if its status is in
-        ``accept``, else raise the connector error of the failure."""
+        ``accept`` or, through a platform, if it is one of its envelopes (the result code is the caller's to judge);
+        else raise the connector error of the failure (an answer without the envelope is the platform's)."""
         deadline = call_deadline(seconds)
         idempotent = method in _IDEMPOTENT
         attempt = 0
@@ -135,7 +159,7 @@ class UpstreamClient:
                     json=json,
                     headers=headers,
                     deadline=deadline,
-                    read=accept,
+                    read=accept if self._envelope is None else None,  # an envelope's status: any
                     under_deadline=True,
                 )
         except TimeoutError:
@@ -152,6 +176,9 @@ class UpstreamClient:
         status = answer.status
         if status in accept:
             return answer
+        envelope = self._envelope
+        if envelope is not None and status in envelope.statuses and envelope.carries(answer):
+            return answer  # the platform's verdict, for the caller to read
         if status == 401 and self._auth.refreshable:
             self._auth.invalidate(used)
             return None

@@ -63,13 +63,13 @@ class RestConnector(MappedConnector[RestConnectorConfig, RecordMapping]):
             self._items = answer_expression(config.search.items)
             if config.search.error_when:
                 self._search_error = answer_expression(config.search.error_when)
-        authenticator = make_authenticator(config.auth)
+        authenticator = make_authenticator(config.auth, label=self.slug)
         # -- axis profile: the platform's authentication, metadata and envelope (connectors/rest/platform.py) --
         self._platform = RestPlatform(config.axis, label=self.slug) if config.axis is not None else None
         if self._platform is not None:
             authenticator = self._platform.authenticator(authenticator)
         # -- end of axis profile --
-        self._client = UpstreamClient(config, authenticator, label=self.slug)
+        self._client = UpstreamClient(config, authenticator, label=self.slug, envelope=self._platform)
         self._sampler = RestSampler(self, config.sample) if config.sample is not None else None
 
     def make_mapping(self) -> RecordMapping:
@@ -111,7 +111,7 @@ class RestConnector(MappedConnector[RestConnectorConfig, RecordMapping]):
             ping.path,
             params=platform.params(ping.params),
             seconds=self._timeout(ping.timeout_seconds),
-            accept=platform.accept(ping.expect_status),
+            accept=ping.expect_status,
         )
         try:
             platform.unwrap(answer, ping.expect_status, require_json=False)
@@ -133,7 +133,7 @@ class RestConnector(MappedConnector[RestConnectorConfig, RecordMapping]):
             path,
             params=platform.params(endpoint.params) if platform else endpoint.params,
             seconds=self._timeout(endpoint.timeout_seconds),
-            accept=platform.accept((200, 404)) if platform else (200, 404),
+            accept=(200, 404),
         )
         # Through a platform, the envelope's verdict first (a 404 without one needs no JSON body).
         body = platform.unwrap(answer, (200, 404), require_json=answer.status == 200) if platform else None
@@ -223,9 +223,8 @@ class RestConnector(MappedConnector[RestConnectorConfig, RecordMapping]):
             else:
                 answer = await self._client.call("POST", url, json=params, seconds=seconds)
             return answer, self._json(answer)
-        accept = platform.accept((200,))
         if method == "GET":
-            answer = await self._client.call("GET", url, params=platform.params(params), seconds=seconds, accept=accept)
+            answer = await self._client.call("GET", url, params=platform.params(params), seconds=seconds)
         else:
-            answer = await self._client.call("POST", url, json=platform.body(params), seconds=seconds, accept=accept)
+            answer = await self._client.call("POST", url, json=platform.body(params), seconds=seconds)
         return answer, platform.unwrap(answer, (200,))

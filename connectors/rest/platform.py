@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from connectors.errors import UpstreamError
-from connectors.http import HttpClient, from_status, json_body
+from connectors.http import PLATFORM, HttpClient, from_status, json_body
 from connectors.platform import AxisProfile, PlatformSession
 from connectors.record_mapping import answer_expression
 
@@ -51,15 +51,29 @@ class PlatformAuthenticator(Authenticator):
         """A 401 or 403 is the platform refusing the gateway."""
         return self._session.refused(status)
 
+    async def aclose(self) -> None:
+        """Let go of the token requests under way: the connector's own, and the platform's."""
+        try:
+            await self._inner.aclose()
+        finally:
+            await self._session.aclose()
+
 
 class RestPlatform:
-    """Reads the platform's envelope and places its metadata in a REST connector's requests."""
+    """Reads the platform's envelope and places its metadata in a REST connector's requests.
+
+    It is the :class:`connectors.rest.client.Enveloped` of the connector's client: an answer whose status is one
+    of the envelope's ``statuses`` is handed to the caller (:meth:`unwrap`) only when it :meth:`carries` a result
+    code; without one (a maintenance page of the platform or of a proxy before it) it is the platform's failure,
+    which the client retries as any other.
+    """
 
     def __init__(self, profile: AxisProfile, *, label: str) -> None:
         self.session = PlatformSession(profile, label=label)
         self.label = label
         envelope = profile.envelope
-        self._statuses = tuple(envelope.statuses) if envelope is not None else ()
+        #: The HTTP statuses besides a call's own whose answers are read for the platform's result code.
+        self.statuses: frozenset[int] = frozenset(envelope.statuses) if envelope is not None else frozenset()
         self._code = answer_expression(envelope.result_code) if envelope is not None else None
         self._correlation = (
             answer_expression(envelope.correlation_id) if envelope is not None and envelope.correlation_id else None
@@ -70,9 +84,18 @@ class RestPlatform:
         """``inner`` with the platform's headers added."""
         return PlatformAuthenticator(inner, self.session)
 
-    def accept(self, statuses: Collection[int]) -> tuple[int, ...]:
-        """The statuses a call accepts: its own, and those whose answer is an envelope."""
-        return tuple(dict.fromkeys([*statuses, *self._statuses]))
+    def carries(self, answer: Answer) -> bool:
+        """Whether ``answer`` is the platform's envelope: a JSON object holding a result code."""
+        if self._code is None:
+            return False
+        try:
+            body: Any = json_body(answer.content)
+        except orjson.JSONDecodeError:
+            return False
+        if not isinstance(body, dict):
+            return False
+        code = self._code(body)
+        return code is not None and not isinstance(code, bool | dict | list)
 
     def params(self, params: Mapping[str, str]) -> dict[str, str]:
         """Query parameters with the metadata added (when it goes in the request's fields)."""
@@ -86,7 +109,8 @@ class RestPlatform:
         """The payload of ``answer``, or the connector error its envelope (or, without one, its status) means.
 
         ``expected`` are the statuses the call takes as answers; an answer outside them is read only for its
-        envelope. Without ``require_json``, a body that is not JSON is no error (a health endpoint's page)."""
+        envelope (the client hands over no other). Without ``require_json``, a body that is not JSON is no error (a
+        health endpoint's page)."""
         try:
             body: Any = json_body(answer.content)
         except orjson.JSONDecodeError:
@@ -100,7 +124,7 @@ class RestPlatform:
         if answer.status not in expected:
             if answer.status == 403:  # no envelope to say otherwise: the platform refuses the gateway
                 raise self.session.refused(403)
-            raise from_status(answer.status, self.label, retry=frozenset()).error
+            raise from_status(answer.status, self.label, retry=frozenset(), peer=PLATFORM).error
         if body is _NOT_JSON:
             if require_json:
                 raise UpstreamError(f"{self.label}: the sector system's answer is not JSON", reason="protocol")

@@ -415,14 +415,19 @@ class SoapClient:
         return bound
 
     async def close(self) -> None:
-        """Close the pooled connections (a WSDL being fetched is abandoned)."""
+        """Close the pooled connections (a WSDL being fetched is abandoned; a platform's token request under way
+        is let go of first)."""
         loading, self._loading = self._loading, None
         if loading is not None and not loading.done():
             loading.cancel()
-        if self._http is not None:
-            http, self._http = self._http, None
-            self._token_http = None
-            await http.aclose()
+        try:
+            if self._platform is not None:
+                await self._platform.session.aclose()
+        finally:
+            if self._http is not None:
+                http, self._http = self._http, None
+                self._token_http = None
+                await http.aclose()
 
     # -- calls -----------------------------------------------------------------------------------------------
 

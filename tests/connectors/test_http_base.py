@@ -6,6 +6,7 @@ import asyncio
 import logging
 import random
 import ssl
+import time
 from pathlib import Path
 
 import certifi
@@ -18,9 +19,12 @@ from connectors.http import (
     HttpConnectorConfig,
     Retrier,
     RetryPolicy,
+    SharedToken,
+    Token,
     WithoutRequestLines,
     check_http_url,
     from_response,
+    issued_token,
     parse_links,
     ssl_context,
     without_request_lines,
@@ -180,3 +184,51 @@ async def test_a_request_under_its_callers_deadline_is_ended_by_the_caller(hangi
         assert loop.time() - deadline < 1.5
     finally:
         await client.aclose()
+
+
+# -- the shared token (connectors.http.tokens) -------------------------------------------------------------------
+
+
+async def test_a_shared_token_request_is_let_go_of_when_the_connection_closes() -> None:
+    """A token request that never ends while the connection closes: closing cancels it (after its grace), and the
+    call waiting for the token gets an upstream error (its connection is gone), not a cancellation, which would
+    read as the caller's own."""
+    started = asyncio.Event()
+    requests = 0
+
+    async def fetch(http: HttpClient, deadline: float) -> Token[str]:
+        nonlocal requests
+        requests += 1
+        started.set()
+        await asyncio.Event().wait()  # never answered
+        raise AssertionError("unreachable")
+
+    shared: SharedToken[str] = SharedToken(fetch, label="population")
+    client = HttpClient(CONFIG, label="population")
+    waiting = asyncio.create_task(shared.get(client, asyncio.get_running_loop().time() + 60))
+    await started.wait()
+    await shared.aclose()
+    with pytest.raises(UpstreamUnavailable, match="population: the connection closed while its token was fetched"):
+        await waiting
+    assert requests == 1 and shared.cached is None
+
+
+async def test_a_token_answered_while_the_connection_closes_is_kept() -> None:
+    """Closing lets a token request under way end (within its grace): the token it brings is cached, for the
+    connection's next use, and the call waiting for it gets it."""
+    started, answer = asyncio.Event(), asyncio.Event()
+
+    async def fetch(http: HttpClient, deadline: float) -> Token[str]:
+        started.set()
+        await answer.wait()
+        return issued_token("Bearer t1", requested=time.monotonic(), lifetime=300, refresh_margin=30)
+
+    shared: SharedToken[str] = SharedToken(fetch, label="population")
+    client = HttpClient(CONFIG, label="population")
+    waiting = asyncio.create_task(shared.get(client, asyncio.get_running_loop().time() + 60))
+    await started.wait()
+    closing = asyncio.create_task(shared.aclose())
+    answer.set()
+    await closing
+    token = await waiting
+    assert token.value == "Bearer t1" and shared.cached is token
