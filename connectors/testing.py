@@ -105,6 +105,7 @@ from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, 
 from dataclasses import dataclass
 from enum import StrEnum
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar, cast
 
 import pytest
@@ -112,6 +113,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_core import to_jsonable_python
 
 from contracts import Contract, ContractQuery
+from contracts.compatibility import PUBLISHED, check_contract
 
 from .base import (
     CAPABILITY_METHODS,
@@ -258,6 +260,7 @@ class ConformanceCase:
     fail_upstream: Callable[[UpstreamFailure | None], object] | None = None
     failing_configs: Mapping[str, Mapping[str, Any] | str] | None = None
     known_records: Mapping[str, Mapping[str, Any]] | None = None
+    published_contracts: str | Path | None = None
 
 
 def _resolve(value: Any, request: pytest.FixtureRequest) -> Any:
@@ -618,6 +621,24 @@ class ConnectorConformance:
             assert isinstance(cls.contract, type) and issubclass(cls.contract, Contract), (
                 f"contract {cls.contract!r} is not a subclass of contracts.Contract"
             )
+
+    def test_contract_matches_its_published_snapshot(self, case: ConformanceCase) -> None:
+        """The contract the connector serves is the version its readers and writers were promised: its JSON Schemas
+        are its published snapshots (``case.published_contracts``, or the gateway's own for a contract of the
+        ``contracts`` package). A breaking change makes a new version; any other change, a new snapshot."""
+        contract = getattr(self.connector_class, "contract", None) or self.connector(case.config).contract
+        if not (isinstance(contract, type) and issubclass(contract, Contract)):
+            pytest.skip("the connector serves no contract class")
+        directory = case.published_contracts
+        if directory is None:
+            if not contract.__module__.startswith("contracts."):
+                pytest.skip(
+                    f"{contract.contract_name} v{contract.contract_version} is not one of the gateway's contracts: "
+                    "pass published_contracts= (the directory of its published snapshots) to check it"
+                )
+            directory = PUBLISHED
+        check = check_contract(contract, Path(directory))
+        assert check.ok, check.describe()
 
     def test_capabilities_are_declared_as_implemented(self) -> None:
         """``capabilities`` names exactly what the class implements: ``read``, and each optional operation whose
@@ -1644,6 +1665,7 @@ def connector_test_class(
     fail_upstream: Callable[[UpstreamFailure | None], object] | None = None,
     failing_configs: Mapping[str, Mapping[str, Any] | str] | None = None,
     known_records: Mapping[str, Mapping[str, Any]] | None = None,
+    published_contracts: str | Path | None = None,
 ) -> type[ConnectorConformance]:
     """The conformance tests of ``connector_class``, as a test class to assign to a ``Test...`` name.
 
@@ -1668,6 +1690,11 @@ def connector_test_class(
       ``new_record`` (contract data of a record it does not hold) and ``update`` (changed top-level fields of
       it): the kit then creates, repeats, updates and deletes that record (without them, it checks that the
       connector refuses submissions);
+    * ``published_contracts``: the directory of the published snapshots of the contract the connector serves
+      (``python -m contracts.compatibility --write NAME VERSION --snapshots DIR --import MODULE``; see
+      docs/contract-versions.md): the kit checks that the contract is still the version its readers and writers
+      were promised. The gateway's own contracts are checked against their snapshots without it; another
+      package's contract is not checked without it (the check is skipped, saying so);
     * ``received_headers``: a callable returning the headers of every request the sector system ``config`` points
       at has received (oldest first; the simulators' ``middleware.received.headers``): with it, the kit checks
       that a connector whose configuration has ``context_headers`` forwards the request context as configured
@@ -1700,6 +1727,7 @@ def connector_test_class(
         "fail_upstream": fail_upstream,
         "failing_configs": failing_configs,
         "known_records": known_records,
+        "published_contracts": published_contracts,
     }
     name = f"Test{connector_class.__name__}Conformance"
     namespace = {

@@ -1,14 +1,18 @@
 """``gateway connector new NAME``: a connector package another agency starts from.
 
 The package holds a connector (HTTP, with ``httpx``), its configuration model, the mapping from the sector
-system's fields to a contract, a contract, a sandbox (a small simulated sector system), a README, the conformance
-kit's test, and the entry-point line that lets the gateway find it. It passes its own tests as generated, and
-its own lint (``ruff check``, ``ruff format --check``) whatever the name and title allowed.
+system's fields to a contract, a contract and its published snapshot (``published/``: what version 1 promises its
+readers and writers, :mod:`contracts.compatibility`), a sandbox (a small simulated sector system), a README, the
+conformance kit's test, and the entry-point line that lets the gateway find it. It passes its own tests as
+generated, and its own lint (``ruff check``, ``ruff format --check``) whatever the name and title allowed.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import unicodedata
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -137,4 +141,19 @@ def create_connector_package(names: ConnectorNames, parent: Path) -> Path:
         destination = target / relative
         destination.parent.mkdir(parents=True, exist_ok=True)
         destination.write_text(_render(source.read_text(encoding="utf-8"), substitutions), encoding="utf-8")
+    _publish_contract(names, target)
     return target
+
+
+def _publish_contract(names: ConnectorNames, target: Path) -> None:
+    """Write the snapshot of the new package's contract, version 1, into ``target/published``: run in a process
+    of its own, which imports the new package (registering its contract) without touching this one's registry."""
+    target = target.resolve()
+    search_path = os.pathsep.join(filter(None, [str(target), os.environ.get("PYTHONPATH")]))
+    environment = {**os.environ, "PYTHONPATH": search_path}
+    command = [sys.executable, "-m", "contracts.compatibility", "--write", f"{names.name}.record", "1"]
+    command += ["--snapshots", str(target / "published"), "--import", f"{names.package}.contract"]
+    # The command is this interpreter and a validated package name (connector_names): no untrusted input.
+    done = subprocess.run(command, env=environment, cwd=target, capture_output=True, text=True, check=False)  # noqa: S603
+    if done.returncode != 0:
+        raise ScaffoldError(f"the contract's snapshot could not be written: {(done.stderr or done.stdout).strip()}")

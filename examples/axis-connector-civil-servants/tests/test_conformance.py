@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from connectors.testing import SearchCase, connector_test_class, fixture
 
 from civil_servants_connector import CivilServantsConnector, OfficialQuery
@@ -29,6 +31,8 @@ TestCivilServantsConnector = connector_test_class(
     ],
     invalid_configs=[{"base_url": "not a url", "api_key": API_KEY}, {"base_url": "http://127.0.0.1:9"}],
     entry_point="civil_servants",
+    # What version 1 of the contract promises its readers and writers.
+    published_contracts=Path(__file__).resolve().parents[1] / "published",
 )
 
 
