@@ -11,7 +11,6 @@ import json
 import socket
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from judicial_records_fixtures import requests
+from platform_world import PlatformWorld, platform_world
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -45,7 +45,6 @@ from simulators.http import SimulatorServer
 from simulators.judicial_records_soap import JudicialRecordsService, soap_connector_config
 from simulators.judicial_records_soap.wsdl import wsdl_document
 from simulators.ndxp_hub import HubCredentials, NdxpHub, via_hub
-from simulators.sectors import SectorContext, load_sector_system
 
 pytestmark = pytest.mark.anyio
 
@@ -54,34 +53,14 @@ CONTEXT = RequestContext(
 )
 
 
-@dataclass
-class World:
-    hub: NdxpHub
-    hub_url: str
-    business: dict[str, Any]  # the direct configurations
-    judicial: dict[str, Any]
-
-    def rest(self, service: str = "DKDN", **profile: Any) -> dict[str, Any]:
-        return via_hub(self.hub, self.hub_url, service, self.business, protocol="rest", **profile)
-
-    def soap(self, service: str = "LLTP", **profile: Any) -> dict[str, Any]:
-        return via_hub(self.hub, self.hub_url, service, self.judicial, protocol="soap", **profile)
-
-
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    data_dir: Path = tmp_path_factory.mktemp("axis-profile")
-    with ExitStack() as stack:
-        context = SectorContext(data_dir=data_dir, citizens=60, seed=68, stack=stack)
-        business = asyncio.run(load_sector_system("business").start(context))
-        judicial = asyncio.run(load_sector_system("judicial_records").start(context))
-        hub = NdxpHub()
-        server = stack.enter_context(SimulatorServer(hub))
-        yield World(hub, server.url, business, judicial)
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformWorld]:
+    with platform_world(tmp_path_factory.mktemp("axis-profile")) as made:
+        yield made
 
 
 @pytest.fixture
-def hub(world: World) -> Iterator[NdxpHub]:
+def hub(world: PlatformWorld) -> Iterator[NdxpHub]:
     world.hub.reset()
     yield world.hub
     world.hub.reset()
@@ -94,7 +73,7 @@ def _lgsp_document(value: str) -> dict[str, Any]:
 
 
 async def test_a_rest_connector_reads_through_the_platform_with_lgsp_auth_and_metadata(
-    world: World, hub: NdxpHub
+    world: PlatformWorld, hub: NdxpHub
 ) -> None:
     config = world.rest()
     async with (
@@ -129,7 +108,7 @@ async def test_a_rest_connector_reads_through_the_platform_with_lgsp_auth_and_me
     assert _lgsp_document(token.headers["lgspaccesstoken"])["AppName"] == "axis-gateway"
 
 
-async def test_a_soap_connector_reads_through_the_platform(world: World, hub: NdxpHub) -> None:
+async def test_a_soap_connector_reads_through_the_platform(world: PlatformWorld, hub: NdxpHub) -> None:
     config = world.soap()
     async with JudicialRecordsConnector.from_config(config) as connector:
         with use_context(CONTEXT):
@@ -149,7 +128,7 @@ async def test_a_soap_connector_reads_through_the_platform(world: World, hub: Nd
     assert hub.count("tokens_issued") == 1
 
 
-async def test_the_token_is_cached_and_fetched_again_after_a_401(world: World, hub: NdxpHub) -> None:
+async def test_the_token_is_cached_and_fetched_again_after_a_401(world: PlatformWorld, hub: NdxpHub) -> None:
     config = world.rest()
     async with BusinessConnector.from_config(config) as connector:
         with use_context(CONTEXT):
@@ -161,7 +140,7 @@ async def test_the_token_is_cached_and_fetched_again_after_a_401(world: World, h
     assert [call.code for call in hub.calls()][-2:] == ["10", "00"]
 
 
-async def test_the_token_is_renewed_before_it_expires(tmp_path: Path, world: World) -> None:
+async def test_the_token_is_renewed_before_it_expires(tmp_path: Path, world: PlatformWorld) -> None:
     credentials = HubCredentials(token_ttl_seconds=1)  # renewed half a second before it expires
     hub = NdxpHub(credentials=credentials)
     with SimulatorServer(hub) as server:
@@ -181,7 +160,7 @@ async def test_the_token_is_renewed_before_it_expires(tmp_path: Path, world: Wor
     assert [call.code for call in hub.calls()] == ["00", "00", "00"]  # never a 401
 
 
-async def test_a_get_token_endpoint_and_a_bare_token_header(world: World, hub: NdxpHub) -> None:
+async def test_a_get_token_endpoint_and_a_bare_token_header(world: PlatformWorld, hub: NdxpHub) -> None:
     config = world.rest(token_method="GET", token_header="X-Authentication-Token", location="fields")
     async with BusinessConnector.from_config(config) as connector:
         with use_context(CONTEXT):
@@ -197,7 +176,7 @@ async def test_a_get_token_endpoint_and_a_bare_token_header(world: World, hub: N
 
 @pytest.mark.parametrize("protocol", ["rest", "soap"])
 async def test_a_refused_token_is_a_refusal_and_the_health_check_says_so(
-    world: World, hub: NdxpHub, protocol: str
+    world: PlatformWorld, hub: NdxpHub, protocol: str
 ) -> None:
     connector: Connector[Any]
     if protocol == "rest":
@@ -221,7 +200,9 @@ async def test_a_refused_token_is_a_refusal_and_the_health_check_says_so(
 
 
 @pytest.mark.parametrize("protocol", ["rest", "soap"])
-async def test_calls_the_platform_keeps_refusing_after_a_new_token(world: World, hub: NdxpHub, protocol: str) -> None:
+async def test_calls_the_platform_keeps_refusing_after_a_new_token(
+    world: PlatformWorld, hub: NdxpHub, protocol: str
+) -> None:
     connector: Connector[Any]
     if protocol == "rest":
         config = world.rest()
@@ -239,7 +220,7 @@ async def test_calls_the_platform_keeps_refusing_after_a_new_token(world: World,
 
 
 @pytest.mark.parametrize("protocol", ["rest", "soap"])
-async def test_a_call_without_a_procedure_code_is_refused(world: World, hub: NdxpHub, protocol: str) -> None:
+async def test_a_call_without_a_procedure_code_is_refused(world: PlatformWorld, hub: NdxpHub, protocol: str) -> None:
     connector: Connector[Any]
     if protocol == "rest":
         config = world.rest(fallback={})
@@ -260,7 +241,7 @@ async def test_a_call_without_a_procedure_code_is_refused(world: World, hub: Ndx
     assert refused.code == "12" and "MaDVC" not in refused.metadata and refused.metadata["MaYeuCau"] == "r1"
 
 
-async def test_dropped_metadata_is_a_refusal(world: World, hub: NdxpHub) -> None:
+async def test_dropped_metadata_is_a_refusal(world: PlatformWorld, hub: NdxpHub) -> None:
     config = world.rest()
     hub.misbehave(mode="drop_metadata", times=1)
     async with BusinessConnector.from_config(config) as connector:
@@ -281,7 +262,7 @@ async def test_dropped_metadata_is_a_refusal(world: World, hub: NdxpHub) -> None
 )
 @pytest.mark.parametrize("protocol", ["rest", "soap"])
 async def test_error_envelopes_are_the_errors_they_mean(
-    world: World, hub: NdxpHub, protocol: str, code: str, error: type[UpstreamError], reason: str
+    world: PlatformWorld, hub: NdxpHub, protocol: str, code: str, error: type[UpstreamError], reason: str
 ) -> None:
     connector: Connector[Any]
     if protocol == "rest":
@@ -304,7 +285,7 @@ async def test_error_envelopes_are_the_errors_they_mean(
             await connector.get(config["canary"])
 
 
-async def test_not_found_through_the_platform(world: World, hub: NdxpHub) -> None:
+async def test_not_found_through_the_platform(world: PlatformWorld, hub: NdxpHub) -> None:
     config = world.rest()
     async with BusinessConnector.from_config(config) as connector:
         with use_context(CONTEXT), pytest.raises(RecordNotFound):
@@ -312,7 +293,7 @@ async def test_not_found_through_the_platform(world: World, hub: NdxpHub) -> Non
     assert [call.code for call in hub.calls()] == ["01"]
 
 
-async def test_a_slow_platform_times_out(world: World, hub: NdxpHub) -> None:
+async def test_a_slow_platform_times_out(world: PlatformWorld, hub: NdxpHub) -> None:
     config = world.rest() | {"timeout_seconds": 0.3}
     hub.misbehave(mode="slow", delay_ms=5000)
     async with BusinessConnector.from_config(config) as connector:
@@ -322,7 +303,7 @@ async def test_a_slow_platform_times_out(world: World, hub: NdxpHub) -> None:
         assert time.perf_counter() - started < 4  # the deadline, not the platform's delay
 
 
-def test_profile_configuration_is_checked(world: World) -> None:
+def test_profile_configuration_is_checked(world: PlatformWorld) -> None:
     rest, soap = world.rest(), world.soap()
     with pytest.raises(ConnectorConfigError, match="location: header"):
         JudicialRecordsConnector.from_config(soap | {"axis": {**soap["axis"], "metadata": {"location": "fields"}}})
@@ -344,7 +325,7 @@ def test_profile_configuration_is_checked(world: World) -> None:
         assert all(name in schema for name in ("AxisProfile", "LgspAuth", "RequestMetadata", "EnvelopeProfile"))
 
 
-async def test_a_health_probe_of_a_missing_record_through_the_platform(world: World, hub: NdxpHub) -> None:
+async def test_a_health_probe_of_a_missing_record_through_the_platform(world: PlatformWorld, hub: NdxpHub) -> None:
     config = world.rest()
     probe = {"path": "/api/doanh-nghiep/0100233488"}
     async with BusinessConnector.from_config(config | {"ping": {**probe, "expect_status": [200, 404]}}) as connector:
@@ -355,7 +336,7 @@ async def test_a_health_probe_of_a_missing_record_through_the_platform(world: Wo
     assert [call.code for call in hub.calls()] == ["01", "01"]
 
 
-def test_the_hub_is_controlled_over_http(world: World, hub: NdxpHub) -> None:
+def test_the_hub_is_controlled_over_http(world: PlatformWorld, hub: NdxpHub) -> None:
     import httpx
 
     with httpx.Client(base_url=world.hub_url, timeout=10) as http:
@@ -383,7 +364,7 @@ async def _get_once(config: dict[str, Any], *, expect: type[Exception] | None) -
                     await connector.get(config["canary"])
 
 
-def test_the_hub_answers_502_for_a_service_description_it_cannot_fetch(world: World, hub: NdxpHub) -> None:
+def test_the_hub_answers_502_for_a_service_description_it_cannot_fetch(world: PlatformWorld, hub: NdxpHub) -> None:
     """A platform whose sector system is gone (a demo stopping, its simulators first) answers the public WSDL's
     fetch with a gateway error, not with an error of its own."""
     import httpx
@@ -412,7 +393,7 @@ def test_the_hub_answers_502_for_a_service_description_it_cannot_fetch(world: Wo
     ],
 )
 async def test_a_soap_error_envelope_under_the_platforms_own_status(
-    world: World, hub: NdxpHub, code: str, status: int, error: type[UpstreamError], reason: str
+    world: PlatformWorld, hub: NdxpHub, code: str, status: int, error: type[UpstreamError], reason: str
 ) -> None:
     """A platform answers its SOAP envelope with the status of what happened (504: the sector system did not answer
     it in time) rather than SOAP's 500: the result code decides, as in REST, for every status in ``statuses``."""
@@ -429,7 +410,7 @@ async def test_a_soap_error_envelope_under_the_platforms_own_status(
 
 
 async def test_a_soap_connection_through_the_platform_calls_its_address_only(
-    world: World, hub: NdxpHub, tmp_path: Path
+    world: PlatformWorld, hub: NdxpHub, tmp_path: Path
 ) -> None:
     """The platform's credentials (its token, ``lgspaccesstoken`` and its secret key) go to the platform's endpoint
     the configuration names, never to the address a WSDL names: without ``address`` the configuration is refused."""
@@ -467,7 +448,7 @@ async def test_a_soap_connection_through_the_platform_calls_its_address_only(
     ],
 )
 def test_metadata_a_header_cannot_carry_is_refused_at_load(
-    world: World, protocol: str, change: dict[str, Any], complaint: str
+    world: PlatformWorld, protocol: str, change: dict[str, Any], complaint: str
 ) -> None:
     config = world.rest() if protocol == "rest" else world.soap()
     connector = BusinessConnector if protocol == "rest" else JudicialRecordsConnector
@@ -480,7 +461,7 @@ def test_metadata_a_header_cannot_carry_is_refused_at_load(
         BusinessConnector.from_config(config | {"axis": {**config["axis"], "metadata": fields}})
 
 
-async def test_a_context_value_a_header_cannot_carry_is_left_out(world: World, hub: NdxpHub) -> None:
+async def test_a_context_value_a_header_cannot_carry_is_left_out(world: PlatformWorld, hub: NdxpHub) -> None:
     config = world.soap()
     async with JudicialRecordsConnector.from_config(config) as connector:
         with use_context(replace(CONTEXT, actor="Cán bộ Nguyễn Văn A")):
@@ -489,7 +470,7 @@ async def test_a_context_value_a_header_cannot_carry_is_left_out(world: World, h
     assert call.code == "00" and "MaCanBo" not in call.metadata and call.metadata["MaDVC"] == "1.000001"
 
 
-def test_own_credentials_and_the_platforms_token_in_one_header_are_refused(world: World) -> None:
+def test_own_credentials_and_the_platforms_token_in_one_header_are_refused(world: PlatformWorld) -> None:
     soap, rest = world.soap(), world.rest()
     for auth in ({"type": "basic", "username": "axis", "password": "pw"}, {"type": "bearer", "token": "t"}):
         with pytest.raises(ConnectorConfigError, match="would both use the Authorization header"):
@@ -552,13 +533,15 @@ class Front:
 
 
 @pytest.fixture
-def front(world: World) -> Iterator[tuple[Front, str]]:
+def front(world: PlatformWorld) -> Iterator[tuple[Front, str]]:
     proxy = Front(world.hub_url)
     with LiveServer(proxy.app()) as live:
         yield proxy, live.url
 
 
-def _through(world: World, front_url: str, protocol: str, **profile: Any) -> tuple[dict[str, Any], Connector[Any]]:
+def _through(
+    world: PlatformWorld, front_url: str, protocol: str, **profile: Any
+) -> tuple[dict[str, Any], Connector[Any]]:
     if protocol == "rest":
         config = via_hub(world.hub, front_url, "DKDN", world.business, protocol="rest", **profile)
         return config, BusinessConnector.from_config(config)
@@ -572,7 +555,7 @@ def _through(world: World, front_url: str, protocol: str, **profile: Any) -> tup
 )
 @pytest.mark.parametrize("protocol", ["rest", "soap"])
 async def test_a_throttled_token_endpoint_is_waited_for_not_a_refusal(
-    world: World, hub: NdxpHub, front: tuple[Front, str], protocol: str, status: int, reason: str, said: str
+    world: PlatformWorld, hub: NdxpHub, front: tuple[Front, str], protocol: str, status: int, reason: str, said: str
 ) -> None:
     proxy, url = front
     proxy.throttle, proxy.throttle_status, proxy.retry_after = 1, status, "1"
@@ -599,7 +582,7 @@ async def test_a_throttled_token_endpoint_is_waited_for_not_a_refusal(
 
 @pytest.mark.parametrize("protocol", ["rest", "soap"])
 async def test_a_redirected_token_request_is_a_protocol_error(
-    world: World, hub: NdxpHub, front: tuple[Front, str], protocol: str
+    world: PlatformWorld, hub: NdxpHub, front: tuple[Front, str], protocol: str
 ) -> None:
     proxy, url = front
     proxy.redirect = True
@@ -614,7 +597,7 @@ async def test_a_redirected_token_request_is_a_protocol_error(
 
 @pytest.mark.parametrize("protocol", ["rest", "soap"])
 async def test_json_after_a_byte_order_mark_is_read(
-    world: World, hub: NdxpHub, front: tuple[Front, str], protocol: str
+    world: PlatformWorld, hub: NdxpHub, front: tuple[Front, str], protocol: str
 ) -> None:
     proxy, url = front
     proxy.bom = True  # the token answer, and the REST envelope

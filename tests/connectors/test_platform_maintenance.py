@@ -9,18 +9,16 @@ which answers the calls (never the token requests nor the WSDL) with maintenance
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from platform_world import PlatformWorld, platform_world
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -38,9 +36,7 @@ from gateway.core.settings import CircuitPolicy, HealthPolicy
 from gateway.records.evidence import Evidence
 from gateway.records.registry import Database, new_circuit
 from gateway.records.service import read_record
-from simulators.http import SimulatorServer
 from simulators.ndxp_hub import NdxpHub, via_hub
-from simulators.sectors import SectorContext, load_sector_system
 
 pytestmark = pytest.mark.anyio
 
@@ -57,28 +53,14 @@ SAID = {
 }
 
 
-@dataclass
-class World:
-    hub: NdxpHub
-    hub_url: str
-    business: dict[str, Any]  # the direct configurations
-    judicial: dict[str, Any]
-
-
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    data_dir: Path = tmp_path_factory.mktemp("platform-maintenance")
-    with ExitStack() as stack:
-        context = SectorContext(data_dir=data_dir, citizens=60, seed=68, stack=stack)
-        business = asyncio.run(load_sector_system("business").start(context))
-        judicial = asyncio.run(load_sector_system("judicial_records").start(context))
-        hub = NdxpHub()
-        server = stack.enter_context(SimulatorServer(hub))
-        yield World(hub, server.url, business, judicial)
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformWorld]:
+    with platform_world(tmp_path_factory.mktemp("platform-maintenance")) as made:
+        yield made
 
 
 @pytest.fixture
-def hub(world: World) -> Iterator[NdxpHub]:
+def hub(world: PlatformWorld) -> Iterator[NdxpHub]:
     world.hub.reset()
     yield world.hub
     world.hub.reset()
@@ -123,13 +105,15 @@ class Front:
 
 
 @pytest.fixture
-def front(world: World) -> Iterator[tuple[Front, str]]:
+def front(world: PlatformWorld) -> Iterator[tuple[Front, str]]:
     proxy = Front(world.hub_url)
     with LiveServer(proxy.app()) as live:
         yield proxy, live.url
 
 
-def _through(world: World, front_url: str, protocol: str, **settings: Any) -> tuple[dict[str, Any], Connector[Any]]:
+def _through(
+    world: PlatformWorld, front_url: str, protocol: str, **settings: Any
+) -> tuple[dict[str, Any], Connector[Any]]:
     """A connector of ``protocol`` reaching its sector system through the front end and the hub."""
     if protocol == "rest":
         config = via_hub(world.hub, front_url, "DKDN", world.business, protocol="rest") | settings
@@ -147,7 +131,7 @@ def _http_date(seconds_ahead: float) -> tuple[str, float]:
 @pytest.mark.parametrize("status", [503, 502, 504])
 @pytest.mark.parametrize("protocol", ["rest", "soap"])
 async def test_a_maintenance_page_once_is_tried_again(
-    world: World, hub: NdxpHub, front: tuple[Front, str], protocol: str, status: int
+    world: PlatformWorld, hub: NdxpHub, front: tuple[Front, str], protocol: str, status: int
 ) -> None:
     """One maintenance page, then the platform is back: the read succeeds, the platform called twice, the sector
     system once."""
@@ -165,7 +149,7 @@ async def test_a_maintenance_page_once_is_tried_again(
 @pytest.mark.parametrize("form", ["seconds", "date"])
 @pytest.mark.parametrize("protocol", ["rest", "soap"])
 async def test_a_maintenance_pages_retry_after_is_honoured(
-    world: World, hub: NdxpHub, front: tuple[Front, str], protocol: str, form: str
+    world: PlatformWorld, hub: NdxpHub, front: tuple[Front, str], protocol: str, form: str
 ) -> None:
     """A 503 page asking for a second's (or a date's) wait, within the deadline: the next try comes no earlier than
     it asked."""
@@ -187,7 +171,7 @@ async def test_a_maintenance_pages_retry_after_is_honoured(
 @pytest.mark.parametrize("status", [503, 502, 504])
 @pytest.mark.parametrize("protocol", ["rest", "soap"])
 async def test_a_platform_staying_in_maintenance_fails_naming_the_platform(
-    world: World, hub: NdxpHub, front: tuple[Front, str], protocol: str, status: int
+    world: PlatformWorld, hub: NdxpHub, front: tuple[Front, str], protocol: str, status: int
 ) -> None:
     """Maintenance pages to every try: the read fails once the retry policy's attempts are spent, before its
     deadline, naming the integration platform (not the sector system, which never saw the call); the health check
@@ -214,7 +198,7 @@ async def test_a_platform_staying_in_maintenance_fails_naming_the_platform(
 @pytest.mark.parametrize("form", ["seconds", "date"])
 @pytest.mark.parametrize("protocol", ["rest", "soap"])
 async def test_a_retry_after_beyond_the_deadline_is_not_waited_for(
-    world: World, hub: NdxpHub, front: tuple[Front, str], protocol: str, form: str
+    world: PlatformWorld, hub: NdxpHub, front: tuple[Front, str], protocol: str, form: str
 ) -> None:
     """A 503 page asking for a wait longer than what is left of the call's deadline: the call fails at once, naming
     the platform, rather than waiting for it (or past its deadline)."""
@@ -232,7 +216,9 @@ async def test_a_retry_after_beyond_the_deadline_is_not_waited_for(
     assert len(proxy.arrivals) == 1 and hub.calls() == []
 
 
-async def test_a_search_sent_as_post_is_not_tried_again(world: World, hub: NdxpHub, front: tuple[Front, str]) -> None:
+async def test_a_search_sent_as_post_is_not_tried_again(
+    world: PlatformWorld, hub: NdxpHub, front: tuple[Front, str]
+) -> None:
     """A REST call that is not idempotent (a ``POST``) is never sent twice: one maintenance page fails it at once,
     naming the platform."""
     proxy, url = front
@@ -248,7 +234,7 @@ async def test_a_search_sent_as_post_is_not_tried_again(world: World, hub: NdxpH
 
 @pytest.mark.parametrize("protocol", ["rest", "soap"])
 async def test_a_platform_in_maintenance_is_a_failed_call_in_the_axis_evidence(
-    world: World, hub: NdxpHub, front: tuple[Front, str], protocol: str
+    world: PlatformWorld, hub: NdxpHub, front: tuple[Front, str], protocol: str
 ) -> None:
     """Through the gateway's call path: the read answered with maintenance pages only is one failed call of the
     window (the connection's error ratio, its circuit), not an answered one and not a refusal."""

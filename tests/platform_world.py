@@ -1,0 +1,46 @@
+"""The simulated national platform with two sector systems behind it, for the tests of the REST and SOAP adapters'
+axis profile: the business registry (REST) and the judicial records service (SOAP), each reachable directly and
+through the hub (:mod:`simulators.ndxp_hub`), on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from simulators.http import SimulatorServer
+from simulators.ndxp_hub import NdxpHub, via_hub
+from simulators.sectors import SectorContext, load_sector_system
+
+
+@dataclass
+class PlatformWorld:
+    """The hub, its URL, and the direct configurations of the two sector systems behind it."""
+
+    hub: NdxpHub
+    hub_url: str
+    business: dict[str, Any]
+    judicial: dict[str, Any]
+
+    def rest(self, service: str = "DKDN", **profile: Any) -> dict[str, Any]:
+        """The business registry's configuration through the hub (its service ``service``)."""
+        return via_hub(self.hub, self.hub_url, service, self.business, protocol="rest", **profile)
+
+    def soap(self, service: str = "LLTP", **profile: Any) -> dict[str, Any]:
+        """The judicial records service's configuration through the hub (its service ``service``)."""
+        return via_hub(self.hub, self.hub_url, service, self.judicial, protocol="soap", **profile)
+
+
+@contextmanager
+def platform_world(data_dir: Path) -> Iterator[PlatformWorld]:
+    """The two sector systems (60 citizens) and the hub, serving until the block ends."""
+    with ExitStack() as stack:
+        context = SectorContext(data_dir=data_dir, citizens=60, seed=68, stack=stack)
+        business = asyncio.run(load_sector_system("business").start(context))
+        judicial = asyncio.run(load_sector_system("judicial_records").start(context))
+        hub = NdxpHub()
+        server = stack.enter_context(SimulatorServer(hub))
+        yield PlatformWorld(hub, server.url, business, judicial)
