@@ -25,7 +25,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -77,6 +77,8 @@ SIGNING_KEY_ROTATE = "signing-key.rotate"
 SIGNING_KEY_IMPORT = "signing-key.import"
 DATA_KEY_ROTATE = "data-key.rotate"
 AXIS_MAINTENANCE = "axis.maintenance"
+EXCHANGE_RETRY = "exchange.retry"
+EXCHANGE_REPLAY = "exchange.replay"
 
 #: The admin API's routes, by method and path, and the action each one is.
 ROUTE_ACTIONS: Mapping[tuple[str, str], str] = {
@@ -99,7 +101,7 @@ ROUTE_ACTIONS: Mapping[tuple[str, str], str] = {
     ("PUT", "/v1/admin/axis/{database_id}/maintenance"): AXIS_MAINTENANCE,
 }
 #: Every action an administration event may name (the command line's own included).
-ACTIONS = frozenset({*ROUTE_ACTIONS.values(), SIGNING_KEY_IMPORT, DATA_KEY_ROTATE})
+ACTIONS = frozenset({*ROUTE_ACTIONS.values(), SIGNING_KEY_IMPORT, DATA_KEY_ROTATE, EXCHANGE_RETRY, EXCHANGE_REPLAY})
 #: The shape of an action's name (the audit API's ``action`` filter).
 ACTION_PATTERN = re.compile(r"^[a-z][a-z.-]{0,63}$")
 #: The creations whose body names the client they are for (``client_id``).
@@ -307,6 +309,18 @@ def data_key_rotated(*, secrets: int, signing_keys: int, drop_old: bool) -> Admi
 def maintenance_set(database: str, maintenance: bool) -> AdminDescriptor:
     """A database's connection put under maintenance, or out of it."""
     return describe(AXIS_MAINTENANCE, database=database, maintenance=maintenance)
+
+
+def exchange_retried(*, database: str | None, operation_ids: Sequence[int], queued: int) -> AdminDescriptor:
+    """Dead-lettered operations queued for delivery again: the ids named (none: every dead letter of
+    ``database``), the database, and how many were queued."""
+    return describe(EXCHANGE_RETRY, database=database, operation_ids=sorted(operation_ids) or None, queued=queued)
+
+
+def exchange_replayed(*, database: str, since: datetime | None, receipt_id: str | None, queued: int) -> AdminDescriptor:
+    """Delivered operations of ``database`` queued for delivery again (those accepted since ``since``, or of one
+    receipt), and how many were."""
+    return describe(EXCHANGE_REPLAY, database=database, since=_moment(since), receipt_id=receipt_id, queued=queued)
 
 
 def asked(action: str, target_client: str | None) -> AdminDescriptor:

@@ -1,6 +1,8 @@
 """``gateway exchange ...``: the operator's tools for submitted operations that could not be delivered.
 
-The commands change the shared database only; the running gateways' dispatchers pick the operations up.
+The commands change the shared database only; the running gateways' dispatchers pick the operations up. A retry
+or a replay is committed with its audit event (``exchange.retry``, ``exchange.replay``: the operator as actor, the
+database, the operations or receipt named and how many were queued), or not at all.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gateway.cli.clients import run_admin
+from gateway.cli.clients import run_recorded_admin
 from gateway.cli.main import checked_catalogue, require_current_schema
 
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
+    from gateway.identity.request_state import AdminDescriptor
     from gateway.records.registry import ConnectorRegistry
 
 app = typer.Typer(
@@ -78,13 +81,18 @@ def retry(
         raise typer.Exit(2)
     ids = sorted(set(operation_ids or ()))
 
-    async def run(session: AsyncSession, _registry: ConnectorRegistry | None) -> tuple[int, list[str]]:
+    async def run(
+        session: AsyncSession, _registry: ConnectorRegistry | None
+    ) -> tuple[tuple[int, list[str]], AdminDescriptor]:
+        from gateway.audit import administration
+
         if database is not None:
             await _require_database(session, database)
         skipped = await _not_retried(session, ids, database)
-        return await manage.retry(session, ids=ids, database_id=database), skipped
+        queued = await manage.retry(session, ids=ids, database_id=database)
+        return (queued, skipped), administration.exchange_retried(database=database, operation_ids=ids, queued=queued)
 
-    count, skipped = run_admin(run)
+    count, skipped = run_recorded_admin(run)
     for line in skipped:
         typer.echo(f"note: {line}", err=True)
     typer.echo(f"{count} operation(s) queued for delivery again")
@@ -108,13 +116,17 @@ def replay(
         raise typer.Exit(2)
     moment = None if since is None else manage.aware(since)
 
-    async def run(session: AsyncSession, _registry: ConnectorRegistry | None) -> int:
+    async def run(session: AsyncSession, _registry: ConnectorRegistry | None) -> tuple[int, AdminDescriptor]:
+        from gateway.audit import administration
+
         await _require_database(session, database)
         if receipt is not None:
             await _require_receipt(session, receipt, database)
-        return await manage.replay(session, database, since=moment, receipt_id=receipt)
+        queued = await manage.replay(session, database, since=moment, receipt_id=receipt)
+        described = administration.exchange_replayed(database=database, since=moment, receipt_id=receipt, queued=queued)
+        return queued, described
 
-    count = run_admin(run)
+    count = run_recorded_admin(run)
     typer.echo(f"{count} operation(s) of {database} queued for delivery again")
 
 

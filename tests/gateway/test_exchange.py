@@ -296,6 +296,28 @@ def _cli(gateway_url: str, tmp_path: Path, *args: str) -> CommandResult:
     return run_gateway_command(("exchange", *args), env=env, cwd=tmp_path)
 
 
+def _operator_events(gateway_url: str, action: str) -> list[dict[str, object]]:
+    """The audit events of ``action`` (``exchange.retry``, ``exchange.replay``), oldest first."""
+
+    async def run() -> list[dict[str, object]]:
+        engine = create_engine(gateway_url)
+        try:
+            async with engine.connect() as conn:
+                query = sa.text(
+                    "SELECT request_id, client_id, actor, operation, status, action, change FROM audit_events "
+                    "WHERE action = :action ORDER BY seq"
+                )
+                rows = (await conn.execute(query, {"action": action})).mappings().all()
+        finally:
+            await engine.dispose()
+        return [
+            {**row, "change": json.loads(row["change"]) if isinstance(row["change"], str) else row["change"]}
+            for row in rows
+        ]
+
+    return asyncio.run(run())
+
+
 def test_operators_list_retry_and_replay_from_the_command_line(
     client: httpx.Client, writer: dict[str, str], gateway_url: str, population_url: str, tmp_path: Path
 ) -> None:
@@ -314,12 +336,24 @@ def test_operators_list_retry_and_replay_from_the_command_line(
     wait_delivered(client, writer, created["receipt_id"])
     retried = _cli(gateway_url, tmp_path, "retry", str(entry["operation_id"]))
     assert retried.returncode == 0 and retried.stdout.startswith("1 operation"), retried.stderr
+    # The operator's retry is in the audit trail: who, which operations, how many were queued.
+    (retry_event,) = _operator_events(gateway_url, "exchange.retry")
+    assert str(retry_event["request_id"]).startswith("cli-") and retry_event["client_id"] is None
+    assert (retry_event["operation"], retry_event["status"]) == ("admin", 0) and retry_event["actor"]
+    assert retry_event["change"] == {"database": None, "operation_ids": [entry["operation_id"]], "queued": 1}
     assert wait_delivered(client, writer, dead["receipt_id"])["accepted"][0]["state"] == "delivered"
     assert sector_row(population_url, record) is None
 
     # The sector database loses the record (restored from a backup): replaying the create brings it back.
     replayed = _cli(gateway_url, tmp_path, "replay", "population", "--receipt", created["receipt_id"])
     assert replayed.returncode == 0 and replayed.stdout.startswith("1 operation"), replayed.stderr
+    (replay_event,) = _operator_events(gateway_url, "exchange.replay")
+    assert replay_event["change"] == {
+        "database": "population",
+        "since": None,
+        "receipt_id": created["receipt_id"],
+        "queued": 1,
+    }
     final = wait_delivered(client, writer, created["receipt_id"])["accepted"][0]
     assert final["state"] == "delivered" and final["outcome"] == "delivered"  # a new key: applied again
     assert sector_row(population_url, record) is not None
