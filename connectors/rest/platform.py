@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from connectors.errors import UpstreamError
-from connectors.http import PLATFORM, HttpClient, from_status, json_body
+from connectors.http import PLATFORM, SECTOR_SYSTEM, HttpClient, from_status, json_body
 from connectors.platform import AxisProfile, PlatformSession
 from connectors.record_mapping import answer_expression
 
@@ -127,7 +127,9 @@ class RestPlatform:
             raise from_status(answer.status, self.label, retry=frozenset(), peer=PLATFORM).error
         if body is _NOT_JSON:
             if require_json:
-                raise UpstreamError(f"{self.label}: the sector system's answer is not JSON", reason="protocol")
+                # Through a platform that wraps every answer in its envelope, the page is the platform's own.
+                whose = PLATFORM if self._code is not None else SECTOR_SYSTEM
+                raise UpstreamError(f"{self.label}: {whose}'s answer is not JSON", reason="protocol")
             return None
         if verdict.code is not None and self._payload is not None:
             return self._payload(body)

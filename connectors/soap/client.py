@@ -518,7 +518,8 @@ class SoapClient:
             ):
                 return None
         try:
-            return parse_envelope(response.content, self._label)
+            # Through a platform, an answer that is no envelope is the platform's own (it wraps the sector's).
+            return parse_envelope(response.content, self._label, peer=self._peer if self._peer == PLATFORM else None)
         except UpstreamError:
             if status == 200:
                 raise

@@ -64,18 +64,20 @@ class Envelope:
     fault: SoapFault | None
 
 
-def parse_envelope(content: bytes, label: str) -> Envelope:
-    """Parse ``content`` as a SOAP 1.1 or 1.2 envelope, or raise a ``protocol`` :class:`UpstreamError`."""
+def parse_envelope(content: bytes, label: str, *, peer: str | None = None) -> Envelope:
+    """Parse ``content`` as a SOAP 1.1 or 1.2 envelope, or raise a ``protocol`` :class:`UpstreamError` (naming
+    ``peer``, the party whose answer it is, when given: the integration platform's, through one)."""
+    whose = f"{peer}'s answer" if peer else "the answer"
     try:
         root = etree.fromstring(content, parser=_parser())
     except (etree.XMLSyntaxError, ValueError):
-        raise UpstreamError(f"{label}: the answer is not well-formed XML", reason="protocol") from None
+        raise UpstreamError(f"{label}: {whose} is not well-formed XML", reason="protocol") from None
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
-        raise UpstreamError(f"{label}: the answer carries a DTD, which SOAP forbids", reason="protocol")
+        raise UpstreamError(f"{label}: {whose} carries a DTD, which SOAP forbids", reason="protocol")
     qname = etree.QName(root)
     if qname.localname != "Envelope" or qname.namespace not in _ENVELOPES:
-        raise UpstreamError(f"{label}: the answer is not a SOAP envelope", reason="protocol")
+        raise UpstreamError(f"{label}: {whose} is not a SOAP envelope", reason="protocol")
     namespace = qname.namespace
     body = root.find(f"{{{namespace}}}Body")
     if body is None:

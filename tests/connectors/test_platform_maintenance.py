@@ -258,3 +258,20 @@ async def test_a_platform_in_maintenance_is_a_failed_call_in_the_axis_evidence(
     window = database.evidence.summary(health.window_seconds)
     assert (window.calls, window.failures) == (1, 1)
     assert database.evidence.last_answered is None
+
+
+@pytest.mark.parametrize("protocol", ["rest", "soap"])
+async def test_a_page_answered_200_instead_of_the_envelope_names_the_platform(
+    world: PlatformWorld, hub: NdxpHub, front: tuple[Front, str], protocol: str
+) -> None:
+    """A front end answering 200 with a web page (a portal, a maintenance page served as a success): the platform
+    always wraps a sector system's answer in its envelope, so the page is the platform's answer, not the sector
+    system's, and the error says so. Nothing reached the sector system."""
+    proxy, url = front
+    proxy.maintenance, proxy.status = 10, 200
+    config, connector = _through(world, url, protocol, timeout_seconds=5)
+    async with connector:
+        with use_context(CONTEXT), pytest.raises(UpstreamError) as failed:
+            await connector.get(config["canary"])
+    assert "integration platform" in str(failed.value) and "sector system" not in str(failed.value)
+    assert hub.calls() == []
