@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from connectors.base import Connector
+from connectors.business import BusinessConnector
+from connectors.judicial_records import JudicialRecordsConnector
 from simulators.http import SimulatorServer
 from simulators.ndxp_hub import NdxpHub, via_hub
 from simulators.sectors import SectorContext, load_sector_system
@@ -32,6 +35,16 @@ class PlatformWorld:
     def soap(self, service: str = "LLTP", **profile: Any) -> dict[str, Any]:
         """The judicial records service's configuration through the hub (its service ``service``)."""
         return via_hub(self.hub, self.hub_url, service, self.judicial, protocol="soap", **profile)
+
+    def through(self, url: str, protocol: str, **settings: Any) -> tuple[dict[str, Any], Connector[Any]]:
+        """The configuration, with ``settings``, and a connector of ``protocol`` (``rest``: the business registry,
+        ``soap``: the judicial records service) reaching its sector system through the hub at ``url`` (a front end
+        before the hub, or the hub's own)."""
+        if protocol == "rest":
+            config = via_hub(self.hub, url, "DKDN", self.business, protocol="rest") | settings
+            return config, BusinessConnector.from_config(config)
+        config = via_hub(self.hub, url, "LLTP", self.judicial, protocol="soap") | settings
+        return config, JudicialRecordsConnector.from_config(config)
 
 
 @contextmanager

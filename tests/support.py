@@ -13,7 +13,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -402,3 +402,25 @@ def run_gateway_command(args: tuple[str, ...] | list[str], *, env: dict[str, str
     if result.exception is not None and not isinstance(result.exception, SystemExit) and result.exc_info:
         stderr += "Traceback (in process):\n" + "".join(traceback.format_exception(*result.exc_info))
     return CommandResult(result.exit_code, result.stdout, stderr)
+
+
+def gateway_command(cwd: Path, **settings: str) -> Callable[..., CommandResult]:
+    """``gateway ARGS`` in this process (:func:`run_gateway_command`), configured only by the environment: the data
+    directory ``cwd``, the suite's pepper and data key, warnings only, and ``GATEWAY_<NAME>`` for each of
+    ``settings`` (``database_url=...``). A traceback in its output fails the test."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env |= {
+        "GATEWAY_DATA_DIR": str(cwd),
+        "GATEWAY_LOG_LEVEL": "WARNING",
+        "GATEWAY_SECRET_PEPPER": TEST_PEPPER,
+        "GATEWAY_DATA_KEY": TEST_DATA_KEY,
+        "PYTHONIOENCODING": "utf-8",
+    }
+    env |= {f"GATEWAY_{name.upper()}": value for name, value in settings.items()}
+
+    def run(*args: str) -> CommandResult:
+        result = run_gateway_command(args, env=env, cwd=cwd)
+        assert "Traceback" not in result.stdout + result.stderr, result.stderr
+        return result
+
+    return run

@@ -539,16 +539,6 @@ def front(world: PlatformWorld) -> Iterator[tuple[Front, str]]:
         yield proxy, live.url
 
 
-def _through(
-    world: PlatformWorld, front_url: str, protocol: str, **profile: Any
-) -> tuple[dict[str, Any], Connector[Any]]:
-    if protocol == "rest":
-        config = via_hub(world.hub, front_url, "DKDN", world.business, protocol="rest", **profile)
-        return config, BusinessConnector.from_config(config)
-    config = via_hub(world.hub, front_url, "LLTP", world.judicial, protocol="soap", **profile)
-    return config, JudicialRecordsConnector.from_config(config)
-
-
 @pytest.mark.parametrize(
     ("status", "reason", "said"),
     [(429, "rate_limited", "is rate limiting the gateway"), (503, "status_5xx", "is unavailable")],
@@ -559,7 +549,7 @@ async def test_a_throttled_token_endpoint_is_waited_for_not_a_refusal(
 ) -> None:
     proxy, url = front
     proxy.throttle, proxy.throttle_status, proxy.retry_after = 1, status, "1"
-    config, connector = _through(world, url, protocol)
+    config, connector = world.through(url, protocol)
     async with connector:
         started = time.monotonic()
         with use_context(CONTEXT):
@@ -568,7 +558,7 @@ async def test_a_throttled_token_endpoint_is_waited_for_not_a_refusal(
     assert len(proxy.token_requests) == 2 and hub.count("tokens_issued") == 1
     # A wait beyond the call's deadline: the call fails at once, the platform busy rather than refusing.
     proxy.throttle, proxy.retry_after = 10, "30"
-    config, connector = _through(world, url, protocol)
+    config, connector = world.through(url, protocol)
     async with connector:
         started = time.monotonic()
         with use_context(CONTEXT), pytest.raises(UpstreamUnavailable) as info:
@@ -586,7 +576,7 @@ async def test_a_redirected_token_request_is_a_protocol_error(
 ) -> None:
     proxy, url = front
     proxy.redirect = True
-    config, connector = _through(world, url, protocol)
+    config, connector = world.through(url, protocol)
     async with connector:
         with use_context(CONTEXT), pytest.raises(UpstreamError) as info:
             await connector.get(config["canary"])
@@ -601,7 +591,7 @@ async def test_json_after_a_byte_order_mark_is_read(
 ) -> None:
     proxy, url = front
     proxy.bom = True  # the token answer, and the REST envelope
-    config, connector = _through(world, url, protocol)
+    config, connector = world.through(url, protocol)
     async with connector:
         with use_context(CONTEXT):
             record = await connector.get(config["canary"])

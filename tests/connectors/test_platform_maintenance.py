@@ -14,7 +14,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from typing import Any
 
 import httpx
 import pytest
@@ -25,18 +24,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 from support import LiveServer
 
-from connectors.base import Connector
 from connectors.business import BusinessConnector
 from connectors.context import RequestContext, use_context
 from connectors.errors import UpstreamError, UpstreamRefused, UpstreamUnavailable
-from connectors.judicial_records import JudicialRecordsConnector
 from contracts.business import EnterpriseQuery
 from gateway.core.problems import from_connector_error
 from gateway.core.settings import CircuitPolicy, HealthPolicy
 from gateway.records.evidence import Evidence
 from gateway.records.registry import Database, new_circuit
 from gateway.records.service import read_record
-from simulators.ndxp_hub import NdxpHub, via_hub
+from simulators.ndxp_hub import NdxpHub
 
 pytestmark = pytest.mark.anyio
 
@@ -111,17 +108,6 @@ def front(world: PlatformWorld) -> Iterator[tuple[Front, str]]:
         yield proxy, live.url
 
 
-def _through(
-    world: PlatformWorld, front_url: str, protocol: str, **settings: Any
-) -> tuple[dict[str, Any], Connector[Any]]:
-    """A connector of ``protocol`` reaching its sector system through the front end and the hub."""
-    if protocol == "rest":
-        config = via_hub(world.hub, front_url, "DKDN", world.business, protocol="rest") | settings
-        return config, BusinessConnector.from_config(config)
-    config = via_hub(world.hub, front_url, "LLTP", world.judicial, protocol="soap") | settings
-    return config, JudicialRecordsConnector.from_config(config)
-
-
 def _http_date(seconds_ahead: float) -> tuple[str, float]:
     """An HTTP date (IMF-fixdate, GMT) at least ``seconds_ahead`` from now, on a whole second, and that instant."""
     instant = math.ceil(time.time() + seconds_ahead)
@@ -137,7 +123,7 @@ async def test_a_maintenance_page_once_is_tried_again(
     system once."""
     proxy, url = front
     proxy.maintenance, proxy.status = 1, status
-    config, connector = _through(world, url, protocol, timeout_seconds=5)
+    config, connector = world.through(url, protocol, timeout_seconds=5)
     async with connector:
         with use_context(CONTEXT):
             record = await connector.get(config["canary"])
@@ -159,7 +145,7 @@ async def test_a_maintenance_pages_retry_after_is_honoured(
     else:
         proxy.retry_after, not_before = _http_date(1)
     proxy.maintenance = 1
-    config, connector = _through(world, url, protocol, timeout_seconds=5)
+    config, connector = world.through(url, protocol, timeout_seconds=5)
     async with connector:
         with use_context(CONTEXT):
             record = await connector.get(config["canary"])
@@ -178,7 +164,7 @@ async def test_a_platform_staying_in_maintenance_fails_naming_the_platform(
     says the same."""
     proxy, url = front
     proxy.maintenance, proxy.status = 1000, status
-    config, connector = _through(world, url, protocol, timeout_seconds=5)
+    config, connector = world.through(url, protocol, timeout_seconds=5)
     error, said, problem = SAID[status]
     async with connector:
         started = time.monotonic()
@@ -205,7 +191,7 @@ async def test_a_retry_after_beyond_the_deadline_is_not_waited_for(
     proxy, url = front
     proxy.maintenance = 1000
     proxy.retry_after = "3600" if form == "seconds" else _http_date(3600)[0]
-    config, connector = _through(world, url, protocol, timeout_seconds=3)
+    config, connector = world.through(url, protocol, timeout_seconds=3)
     async with connector:
         started = time.monotonic()
         with use_context(CONTEXT), pytest.raises(UpstreamUnavailable) as info:
@@ -223,7 +209,7 @@ async def test_a_search_sent_as_post_is_not_tried_again(
     naming the platform."""
     proxy, url = front
     proxy.maintenance = 1
-    config, connector = _through(world, url, "rest", timeout_seconds=5)
+    config, connector = world.through(url, "rest", timeout_seconds=5)
     config["search"] = {**connector.config.search.model_dump(), "method": "POST"}
     async with BusinessConnector.from_config(config) as posting:
         with use_context(CONTEXT), pytest.raises(UpstreamUnavailable) as info:
@@ -240,7 +226,7 @@ async def test_a_platform_in_maintenance_is_a_failed_call_in_the_axis_evidence(
     window (the connection's error ratio, its circuit), not an answered one and not a refusal."""
     proxy, url = front
     proxy.maintenance = 1000
-    config, connector = _through(world, url, protocol, timeout_seconds=3)
+    config, connector = world.through(url, protocol, timeout_seconds=3)
     health = HealthPolicy()
     database = Database(
         "platform_maintenance",
@@ -269,7 +255,7 @@ async def test_a_page_answered_200_instead_of_the_envelope_names_the_platform(
     system's, and the error says so. Nothing reached the sector system."""
     proxy, url = front
     proxy.maintenance, proxy.status = 10, 200
-    config, connector = _through(world, url, protocol, timeout_seconds=5)
+    config, connector = world.through(url, protocol, timeout_seconds=5)
     async with connector:
         with use_context(CONTEXT), pytest.raises(UpstreamError) as failed:
             await connector.get(config["canary"])

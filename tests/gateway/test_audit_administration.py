@@ -9,7 +9,6 @@ The commands run in this process (``support.run_gateway_command``), on the suite
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -22,13 +21,11 @@ from audit_events import run_sql, the_event
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from support import (
-    TEST_DATA_KEY,
-    TEST_PEPPER,
     ClientCredentials,
     CommandResult,
     PlantedSearch,
     fetch_token,
-    run_gateway_command,
+    gateway_command,
 )
 
 from gateway.audit.administration import ROUTE_ACTIONS, operating_system_user
@@ -342,24 +339,11 @@ def gateway_cli(
     tmp_path_factory: pytest.TempPathFactory, gateway_database_url: str, sector_url: str
 ) -> Callable[..., CommandResult]:
     """``gateway ARGS`` in this process, configured only by the environment, on the suite's gateway database."""
-    cwd = tmp_path_factory.mktemp("admin-audit-cli")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    env |= {
-        "GATEWAY_DATA_DIR": str(cwd),
-        "GATEWAY_DATABASE_URL": gateway_database_url,
-        "GATEWAY_CONNECTORS__POPULATION__CONFIG__URL": sector_url,
-        "GATEWAY_LOG_LEVEL": "WARNING",
-        "GATEWAY_SECRET_PEPPER": TEST_PEPPER,
-        "GATEWAY_DATA_KEY": TEST_DATA_KEY,
-        "PYTHONIOENCODING": "utf-8",
-    }
-
-    def run(*args: str) -> CommandResult:
-        result = run_gateway_command(args, env=env, cwd=cwd)
-        assert "Traceback" not in result.stdout + result.stderr, result.stderr
-        return result
-
-    return run
+    return gateway_command(
+        tmp_path_factory.mktemp("admin-audit-cli"),
+        database_url=gateway_database_url,
+        connectors__population__config__url=sector_url,
+    )
 
 
 def ok(result: CommandResult) -> str:

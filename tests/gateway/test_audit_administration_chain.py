@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
-import os
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -25,14 +24,13 @@ from audit_events import run_sql
 from support import (
     STATED,
     TEST_DATA_KEY,
-    TEST_PEPPER,
     ClientCredentials,
     CommandResult,
     InProcessGateway,
     LiveServer,
     fetch_token,
+    gateway_command,
     postgres_database,
-    run_gateway_command,
 )
 
 from gateway.audit.events import GENESIS, timestamp
@@ -79,23 +77,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def command(database: str, tmp_path: Path, sector_url: str) -> Callable[..., CommandResult]:
     """``gateway ARGS`` in this process, on ``database``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    env |= {
-        "GATEWAY_DATA_DIR": str(tmp_path),
-        "GATEWAY_DATABASE_URL": database,
-        "GATEWAY_CONNECTORS__POPULATION__CONFIG__URL": sector_url,
-        "GATEWAY_LOG_LEVEL": "WARNING",
-        "GATEWAY_SECRET_PEPPER": TEST_PEPPER,
-        "GATEWAY_DATA_KEY": TEST_DATA_KEY,
-        "PYTHONIOENCODING": "utf-8",
-    }
-
-    def run(*args: str) -> CommandResult:
-        result = run_gateway_command(args, env=env, cwd=tmp_path)
-        assert "Traceback" not in result.stdout + result.stderr, result.stderr
-        return result
-
-    return run
+    return gateway_command(tmp_path, database_url=database, connectors__population__config__url=sector_url)
 
 
 def ok(result: CommandResult) -> str:
