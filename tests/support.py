@@ -333,6 +333,15 @@ class PlantedSearch:
     personal_ids: tuple[str, ...]
 
 
+def public_pem() -> str:
+    """A new EC P-256 public key, PEM: what a client registers for ``private_key_jwt``."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    public = ec.generate_private_key(ec.SECP256R1()).public_key()
+    return public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
 def fetch_token(http: httpx.Client, credentials: ClientCredentials, scope: str | None = None) -> str:
     data = {"grant_type": "client_credentials"}
     if scope is not None:

@@ -11,6 +11,9 @@ grant's note: said to have changed, their values not kept).
   state); a request refused before (401, 403, 404, 409, 422) is described by :func:`describe_request` from the
   route it asked for: its action, and the client, grant, key or database it named when that is a well-formed
   identifier. Only requests under ``/v1/admin`` pay for any of this.
+  A request that changes something is committed with its event: its session (:class:`HeldChange`) keeps the
+  transaction open until the audit hook appends the event in it (:func:`append_in_transaction`) and commits both.
+  When the event cannot be appended, the change is rolled back and the answer is a 503: nothing was changed.
 * A command: :func:`command_line_event` makes the event (the OS user as actor, no client, a request id starting
   with ``cli-``) and :func:`append_in_transaction` appends it in the command's own transaction, so that the change
   is committed with its event or not at all (see :mod:`gateway.cli.recorded`).
@@ -25,17 +28,21 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.audit._appenders import chain
 from gateway.audit.events import PendingEvent, timestamp
 from gateway.audit.storage import EVENTS, HEAD, HEAD_ID, SUBJECTS, HeadMissing, move_head
+from gateway.core.db import OneTransaction
+from gateway.core.logs import get_logger
+from gateway.core.problems import ChangeNotRecorded
 from gateway.core.settings import DATABASE_ID
 from gateway.identity.access import HEADER_VALUE
 from gateway.identity.grants import CLIENT_ID_PATTERN
@@ -53,6 +60,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ACTIONS",
     "AdminDescriptor",
+    "HeldChange",
     "append_in_transaction",
     "command_line_event",
     "describe_request",
@@ -429,6 +437,7 @@ def command_line_event(
 
 
 _JSON_NULLABLE = ("fields", "change")
+log = get_logger(__name__)
 
 
 async def append_in_transaction(connection: AsyncConnection, event: PendingEvent) -> int:
@@ -451,3 +460,49 @@ async def append_in_transaction(connection: AsyncConnection, event: PendingEvent
         await connection.execute(sa.insert(SUBJECTS), [{"subject_id": s, "seq": n} for s, n in subjects])
     await move_head(connection, rows[0]["seq"], rows[0]["hash"])
     return int(rows[0]["seq"])
+
+
+#: What to do once a held change is committed, with its event (update this process's caches).
+AfterCommit = Callable[[PendingEvent], Awaitable[None]]
+
+
+class HeldChange:
+    """An admin request's change, its transaction held open until its audit event joins it.
+
+    The admin routes that change something take their session from :func:`gateway.http.deps.get_admin_session`:
+    a :class:`~gateway.core.db.OneTransaction`, whose commits only flush. The audit hook then calls
+    :meth:`commit_with` with the request's event (an answer below 400) or :meth:`drop` (a refusal)."""
+
+    __slots__ = ("_after", "session")
+
+    def __init__(self, session: OneTransaction, *after_commit: AfterCommit) -> None:
+        self.session = session
+        self._after = list(after_commit)
+
+    def after_commit(self, action: AfterCommit) -> None:
+        """Run ``action`` once the change is committed (this process's caches learn of it then, not before)."""
+        self._after.append(action)
+
+    async def commit_with(self, event: PendingEvent) -> None:
+        """Append ``event`` in the change's transaction and commit both; :class:`ChangeNotRecorded` (an
+        :class:`~gateway.core.problems.AuditUnavailable`: nothing changed) when either fails."""
+        try:
+            await append_in_transaction(await self.session.connection(), event)
+            await self.session.commit_all()
+        except (SQLAlchemyError, OSError, HeadMissing) as exc:
+            log.error(
+                "an administrator's change was not made: its audit event could not be appended",
+                action=event.action,
+                error=type(exc).__name__,
+            )
+            await self.drop()
+            raise ChangeNotRecorded from None
+        for action in self._after:
+            await action(event)
+
+    async def drop(self) -> None:
+        """Roll the change back."""
+        try:
+            await self.session.rollback()
+        except (SQLAlchemyError, OSError):  # the connection is gone: its transaction with it
+            log.warning("could not roll back an administrator's change", exc_info=True)

@@ -8,7 +8,9 @@ metrics, documentation or problem routes.
 
 The response start and body are buffered (the gateway's answers are small JSON documents), the body's SHA-256
 computed, the event handed to the writer and its commit awaited; only then is the answer sent. If the event
-cannot be committed the caller gets a 503 problem instead: no answer leaves unaudited.
+cannot be committed the caller gets a 503 problem instead: no answer leaves unaudited. An admin request that changed
+something holds its transaction open (``held`` in the request state): its event is appended in that transaction
+and both are committed, or neither (a 503 then says the change was not made).
 """
 
 from __future__ import annotations
@@ -240,10 +242,17 @@ class AuditedExchange:
 
     async def _finish(self, start: Message, body: bytes) -> None:
         self._start, self._body = None, []
+        held, self.request.held = self.request.held, None
         try:
-            if self.writer is None:
-                raise AuditUnavailable
-            await self.writer.append(self._event(start["status"], start.get("headers", ()), body))
+            event = self._event(start["status"], start.get("headers", ()), body)
+            if held is not None and start["status"] < 400:  # an admin change: committed with its event, or not at all
+                await held.commit_with(event)
+            else:
+                if held is not None:  # refused: whatever the route did is undone
+                    await held.drop()
+                if self.writer is None:
+                    raise AuditUnavailable
+                await self.writer.append(event)
         except AuditUnavailable as problem:
             # A submission's client retries with its Idempotency-Key, whichever record failed to be written: it
             # gets the one problem type that says so (its operations, if stored, are answered with their receipt).

@@ -33,18 +33,6 @@ class NotRecorded(RuntimeError):
     """The change's audit event could not be appended: nothing was changed."""
 
 
-class OneTransaction(AsyncSession):
-    """A session whose :meth:`commit` only flushes: everything done in it is committed by :meth:`commit_all`."""
-
-    async def commit(self) -> None:
-        """Send what is pending to the database, in the transaction that stays open."""
-        await self.flush()
-
-    async def commit_all(self) -> None:
-        """Commit the transaction."""
-        await super().commit()
-
-
 async def _ensure_head(database_url: str) -> None:
     """Create the chain's head when the trail is empty (no gateway ever started on this database)."""
     from sqlalchemy.exc import IntegrityError
@@ -65,11 +53,10 @@ async def run_recorded(database_url: str, change: Change[T]) -> T:
     """Run ``change`` in one transaction with its audit event; its result. A problem it raises (404, 409, 422)
     leaves nothing changed and nothing recorded; :class:`NotRecorded` when the event could not be appended."""
     from sqlalchemy.exc import SQLAlchemyError
-    from sqlalchemy.ext.asyncio import async_sessionmaker
 
     from gateway.audit.administration import append_in_transaction, command_line_event, operating_system_user
     from gateway.audit.storage import HeadMissing
-    from gateway.core.db import create_engine, utcnow
+    from gateway.core.db import create_engine, one_transaction_sessionmaker, utcnow
 
     actor = operating_system_user()
     try:
@@ -78,7 +65,7 @@ async def run_recorded(database_url: str, change: Change[T]) -> T:
         raise NotRecorded(_why(exc)) from exc
     engine = create_engine(database_url)
     try:
-        async with async_sessionmaker(engine, class_=OneTransaction, expire_on_commit=False)() as session:
+        async with one_transaction_sessionmaker(engine)() as session:
             occurred_at, began = utcnow(), time.perf_counter()
             result, descriptor = await change(session)
             event = command_line_event(descriptor, occurred_at=occurred_at, began=began, actor=actor)

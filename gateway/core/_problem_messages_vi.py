@@ -255,6 +255,9 @@ DETAILS: dict[str, dict[str, str]] = {
         "The audit trail cannot be written right now, so the answer was withheld. Try again later.": (
             "Hiện không ghi được nhật ký kiểm toán nên câu trả lời đã bị giữ lại. Vui lòng thử lại sau."
         ),
+        "The audit trail cannot be written right now, so the change was not made. Try again later.": (
+            "Hiện không ghi được nhật ký kiểm toán nên thay đổi chưa được thực hiện. Vui lòng thử lại sau."
+        ),
     },
     "bad-header": {
         "The X-Purpose header is required.": "Thiếu mã thủ tục hành chính (X-Purpose).",

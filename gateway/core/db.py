@@ -128,6 +128,26 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
 
+class OneTransaction(AsyncSession):
+    """A session whose :meth:`commit` only flushes: everything done in it is committed by :meth:`commit_all`.
+
+    An administrator's change runs in one (the services it calls commit as they go) so that its audit event can
+    join its transaction: the change is committed with its event, or not at all."""
+
+    async def commit(self) -> None:
+        """Send what is pending to the database, in the transaction that stays open."""
+        await self.flush()
+
+    async def commit_all(self) -> None:
+        """Commit the transaction."""
+        await super().commit()
+
+
+def one_transaction_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[OneTransaction]:
+    """:class:`OneTransaction` sessions, keeping loaded objects usable after commit."""
+    return async_sessionmaker(engine, class_=OneTransaction, expire_on_commit=False)
+
+
 async def ping(engine: AsyncEngine, *, writable: bool = False) -> None:
     """Run ``SELECT 1``; raises when the database is unreachable. ``writable``: also write, in a transaction
     rolled back, to the audit chain's head (no row changes): raises (or waits) when the database cannot take a

@@ -245,6 +245,16 @@ class AuditUnavailable(Problem):
         )
 
 
+class ChangeNotRecorded(AuditUnavailable):
+    """An administrator's change whose audit event could not be appended: it was not made."""
+
+    def __init__(self) -> None:
+        super(AuditUnavailable, self).__init__(  # its own detail, not AuditUnavailable's
+            "The audit trail cannot be written right now, so the change was not made. Try again later.",
+            headers={"Retry-After": "5"},
+        )
+
+
 class ExchangeUnavailable(Problem):
     status, slug, title = 503, "exchange-unavailable", "Submissions cannot be stored"
     description = (
@@ -394,7 +404,11 @@ def _all_problem_types() -> list[type[Problem]]:
     return sorted(seen, key=lambda c: c.slug)
 
 
-PROBLEM_TYPES: dict[str, type[Problem]] = {cls.slug: cls for cls in _all_problem_types()}
+#: Every problem type by slug; a variant with a detail of its own (a subclass keeping its parent's slug) is its
+#: parent's type.
+PROBLEM_TYPES: dict[str, type[Problem]] = {}
+for _type in _all_problem_types():
+    PROBLEM_TYPES.setdefault(_type.slug, _type)
 
 
 # Most specific first: (connector error, problem answered, whether to suggest a retry).

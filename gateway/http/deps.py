@@ -10,8 +10,10 @@ from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
 from fastapi.security import OAuth2, SecurityScopes
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from gateway.audit.administration import HeldChange
+from gateway.audit.events import PendingEvent
 from gateway.core import metrics
-from gateway.core.db import utcnow
+from gateway.core.db import one_transaction_sessionmaker, utcnow
 from gateway.core.problems import BadHeader, InsufficientScope, InvalidToken
 from gateway.http.state import GatewayState
 from gateway.identity.access import (
@@ -51,6 +53,27 @@ async def get_session(state: StateDep) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def get_admin_session(request: Request, state: StateDep) -> AsyncIterator[AsyncSession]:
+    """The session of an admin request that changes something. With the audit trail on, its commits only flush:
+    the audit hook commits the change with its event, or rolls it back (:class:`HeldChange`); the client it
+    concerns is then loaded afresh in this process."""
+    if not state.settings.audit_enabled:
+        async with state.sessionmaker() as session:
+            yield session
+        return
+
+    async def forget_target(event: PendingEvent) -> None:
+        if event.target_client is not None:
+            state.access.invalidate(event.target_client)
+
+    async with one_transaction_sessionmaker(state.engine)() as held:
+        request_state(request.scope).held = HeldChange(held, forget_target)
+        yield held
+
+
+AdminSessionDep = Annotated[AsyncSession, Depends(get_admin_session)]
 
 
 def _reject(reason: str) -> InvalidToken:

@@ -22,14 +22,16 @@ Who writes and who reads each field:
 * ``written_fields``: the submission route; read by the audit hook;
 * ``problem_reason``: the problem handler (:mod:`gateway.core.problems`); read by the audit hook;
 * ``admin``: the admin routes (what they changed, or the client they resolved); read by the audit hook, for the
-  requests under ``/v1/admin`` only.
+  requests under ``/v1/admin`` only;
+* ``held``: the session of an admin change (:func:`gateway.http.deps.get_admin_session`), its transaction held
+  open; committed with the change's audit event by the audit hook, or rolled back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from starlette.types import Scope
@@ -39,7 +41,7 @@ if TYPE_CHECKING:
     from gateway.identity.ratelimits import RateLimitStatus
     from gateway.identity.tokens import Principal
 
-__all__ = ["AdminDescriptor", "RequestState", "request_state", "start_request_state"]
+__all__ = ["AdminDescriptor", "HeldChange", "RequestState", "request_state", "start_request_state"]
 
 #: The key of the ASGI scope that holds a request's :class:`RequestState`.
 _SCOPE_KEY = "gateway.identity.request_state"
@@ -55,6 +57,21 @@ class AdminDescriptor:
     """The client acted on (or asked to be), when there is one."""
     change: dict[str, Any] | None = None
     """What changed, as identifiers only (ids, database, operations, field names, purposes, scopes)."""
+
+
+class HeldChange(Protocol):
+    """An admin change not yet committed (:class:`gateway.audit.administration.HeldChange`): the audit hook commits
+    it with its event, or drops it."""
+
+    async def commit_with(self, event: Any) -> None:
+        """Append ``event`` (a :class:`gateway.audit.events.PendingEvent`) in the change's transaction and commit
+        both; raises :class:`gateway.core.problems.AuditUnavailable`, nothing changed, when either fails."""
+
+    async def drop(self) -> None:
+        """Roll the change back: the request was refused."""
+
+    def after_commit(self, action: Callable[[Any], Awaitable[None]]) -> None:
+        """Run ``action`` (given the event) once the change is committed."""
 
 
 @dataclass(slots=True)
@@ -88,6 +105,8 @@ class RequestState:
     admin: AdminDescriptor | None = None
     """What an admin request did or asked for (its action, the client it concerns, what changed): for the audit
     trail only, set by the admin routes."""
+    held: HeldChange | None = None
+    """An admin change's open transaction, committed by the audit hook with the change's event (or dropped)."""
 
 
 def start_request_state(scope: Scope, request_id: str, trace: RequestTrace) -> RequestState:

@@ -403,13 +403,6 @@ class SigningKeys:
         self.tokens.set_signing_key(key)
         log.info("signing with the rotated key", kid=key.kid)
 
-    async def rotate(self) -> Rotation:
-        """Rotate the signing key (see :func:`rotate_signing_key`); this process signs with the new key at once."""
-        async with self.sessionmaker() as session:
-            rotation = await rotate_signing_key(session, self.settings, self.data_keys)
-        await self.refresh()
-        return rotation
-
     async def _run(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):

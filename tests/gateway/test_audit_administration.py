@@ -18,14 +18,13 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from audit_events import run_sql, the_event
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from support import (
     ClientCredentials,
     CommandResult,
     PlantedSearch,
     fetch_token,
     gateway_command,
+    public_pem,
 )
 
 from gateway.audit.administration import ROUTE_ACTIONS, operating_system_user
@@ -72,15 +71,6 @@ def no_person_nor_secret(events: list[dict[str, Any]], *secrets: str) -> None:
     text = json.dumps(events, default=str, ensure_ascii=False)
     for forbidden in (CONTACT, NOTE, "Nguyễn", "Trần", "hmac-sha256$", "PRIVATE KEY", *secrets):
         assert forbidden not in text
-
-
-def public_pem() -> str:
-    key = ec.generate_private_key(ec.SECP256R1())
-    return (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
 
 
 # --- the admin API ------------------------------------------------------------------------------------------------

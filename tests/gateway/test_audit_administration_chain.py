@@ -8,6 +8,7 @@ The commands run in this process (``support.run_gateway_command``), each test on
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import itertools
 import threading
@@ -31,6 +32,7 @@ from support import (
     fetch_token,
     gateway_command,
     postgres_database,
+    public_pem,
 )
 
 from gateway.audit.events import GENESIS, timestamp
@@ -265,12 +267,7 @@ def test_maintenance_through_the_api_and_the_command_line(
     migrations.upgrade(database)
     ok(command("axis", "maintenance", "land", "--on"))
 
-    async def make_admin() -> ClientCredentials:
-        async with standalone_session(database) as session:
-            client, secret = await create_client(session, name="Admin", scopes=["admin"])
-        return ClientCredentials(client.client_id, secret)
-
-    admin = asyncio.run(make_admin())
+    admin = asyncio.run(_admin(database))
     settings = make_settings(database_url=database, data_dir=tmp_path)
     with InProcessGateway(create_app(settings)) as gateway, gateway.client() as http:
         headers = {"Authorization": f"Bearer {fetch_token(http, admin)}", "X-Request-Id": "maintenance-off"}
@@ -284,6 +281,112 @@ def test_maintenance_through_the_api_and_the_command_line(
     assert by_api["change"] == {"database": "land", "maintenance": False}
     assert by_api["target_client"] is None and by_command["target_client"] is None
     assert verify(database).ok
+
+
+def test_an_api_change_whose_event_cannot_be_appended_is_not_made(
+    database: str, make_settings: Callable[..., Settings], tmp_path: Path, sector_url: str
+) -> None:
+    """The admin API commits a change with its event: when the event is refused, the answer is a 503 that says
+    so and nothing changed (before, the change was committed first and stayed)."""
+    migrations.upgrade(database)
+    backend = "postgresql" if database.startswith("postgresql") else "sqlite"
+    settings = make_settings(database_url=database, data_dir=tmp_path)
+    admin = asyncio.run(_admin(database))
+    with InProcessGateway(create_app(settings)) as gateway, gateway.client() as http:
+        admin_headers = {"Authorization": f"Bearer {fetch_token(http, admin)}"}
+        body = {"client_id": "agency-h", "name": "Sở Tư pháp", "scopes": ["audit"]}
+        created = http.post("/v1/admin/clients", json=body, headers=admin_headers)
+        assert created.status_code == 201, created.text
+        agency = ClientCredentials("agency-h", created.json()["client_secret"])
+        agency_token = fetch_token(http, agency)
+        key_before = _token_kid(agency_token)
+        signing_keys = sa.text("SELECT count(*) AS n FROM signing_keys")
+        keys_before = run_sql(database, signing_keys)
+        events_before = head_seq(database)
+
+        for statement in REFUSE_EVENTS[backend]:
+            run_sql(database, sa.text(statement))
+        grant = {"client_id": "agency-h", "database": "population", "operations": ["read"], "fields": ["full_name"]}
+        attempts: list[tuple[str, str, Any]] = [
+            ("POST", "/v1/admin/grants", grant),
+            ("POST", "/v1/admin/clients/agency-h/suspend", None),
+            ("PATCH", "/v1/admin/clients/agency-h", {"rate_limit_per_day": 1}),
+            ("POST", "/v1/admin/clients", {"client_id": "agency-i", "name": "Sở Y tế", "scopes": ["audit"]}),
+            ("POST", "/v1/admin/clients/agency-h/secret", {"overlap_seconds": 0}),
+            ("POST", "/v1/admin/clients/agency-h/keys", {"pem": public_pem(), "kid": "k-agency-h"}),
+            ("POST", "/v1/admin/signing-keys/rotate", None),
+            ("PUT", "/v1/admin/axis/land/maintenance", {"maintenance": True}),
+        ]
+        for method, path, payload in attempts:
+            answer = http.request(method, path, json=payload, headers=admin_headers)
+            assert answer.status_code == 503, (path, answer.text)
+            problem = answer.json()
+            assert problem["type"].endswith("/audit-unavailable"), problem
+            assert "the change was not made" in problem["detail"], problem
+
+        assert run_sql(database, sa.text("SELECT count(*) AS n FROM grants WHERE client_id = 'agency-h'")) == [{"n": 0}]
+        clients = sa.text("SELECT client_id, status, rate_limit_per_day FROM clients WHERE client_id LIKE 'agency-%'")
+        assert run_sql(database, clients) == [{"client_id": "agency-h", "status": "active", "rate_limit_per_day": None}]
+        assert run_sql(database, sa.text("SELECT count(*) AS n FROM client_keys")) == [{"n": 0}]
+        assert run_sql(database, signing_keys) == keys_before
+        maintenance = sa.text("SELECT count(*) AS n FROM axis_connections WHERE maintenance")
+        assert run_sql(database, maintenance) == [{"n": 0}]
+        assert head_seq(database) == events_before
+
+        for statement in ALLOW_EVENTS[backend]:
+            run_sql(database, sa.text(statement))
+        # Nothing of the refused changes is in force in this process either: the secret, the client, the key.
+        assert _token_kid(fetch_token(http, agency)) == key_before
+        agency_headers = {"Authorization": f"Bearer {agency_token}"}
+        assert http.get("/v1/audit", params={"limit": 1}, headers=agency_headers).status_code == 200
+        # Once the trail takes events again, the same change is made, with its event, and in force at once.
+        assert http.post("/v1/admin/grants", json=grant, headers=admin_headers).status_code == 201
+        read = http.get(
+            f"/v1/databases/population/records/{_a_citizen(sector_url)}",
+            headers={"Authorization": f"Bearer {fetch_token(http, agency)}", **STATED},
+        )
+        assert read.status_code == 200, read.text
+        assert set(read.json()) == {"personal_id", "full_name"}  # the record's key, and the field granted
+        assert http.post("/v1/admin/clients/agency-h/suspend", headers=admin_headers).status_code == 200
+        assert http.get("/v1/audit", params={"limit": 1}, headers=agency_headers).status_code in {401, 403}
+    events = run_sql(database, sa.select(EVENTS.c.action).where(EVENTS.c.seq > events_before).order_by(EVENTS.c.seq))
+    assert [e["action"] for e in events if e["action"] is not None] == ["grant.add", "client.suspend"]
+    assert verify(database).ok
+
+
+def test_without_the_audit_trail_an_api_change_is_committed_alone(
+    database: str, make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    """A development gateway may run without the trail: nothing would commit a held change, so none is held."""
+    migrations.upgrade(database)
+    settings = make_settings(database_url=database, data_dir=tmp_path, audit_enabled=False)
+    admin = asyncio.run(_admin(database))
+    with InProcessGateway(create_app(settings)) as gateway, gateway.client() as http:
+        headers = {"Authorization": f"Bearer {fetch_token(http, admin)}"}
+        body = {"client_id": "agency-j", "name": "Sở Tư pháp", "scopes": ["population:read"]}
+        assert http.post("/v1/admin/clients", json=body, headers=headers).status_code == 201
+        assert http.post("/v1/admin/clients/agency-j/suspend", headers=headers).status_code == 200
+        assert http.get("/v1/admin/clients/agency-j", headers=headers).json()["status"] == "suspended"
+    assert run_sql(database, sa.text("SELECT status FROM clients WHERE client_id = 'agency-j'")) == [
+        {"status": "suspended"}
+    ]
+    assert run_sql(database, sa.select(sa.func.count()).select_from(EVENTS)) == [{"count_1": 0}]
+
+
+async def _admin(database: str) -> ClientCredentials:
+    async with standalone_session(database) as session:
+        client, secret = await create_client(session, name="Admin", scopes=["admin"])
+    return ClientCredentials(client.client_id, secret)
+
+
+def _token_kid(token: str) -> str:
+    header = token.split(".", maxsplit=1)[0]
+    return str(orjson.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["kid"])
+
+
+def _a_citizen(sector_url: str) -> str:
+    rows = asyncio.run(_rows(sector_url, sa.select(CITIZENS.c.so_dinh_danh).limit(1)))
+    return str(rows[0]["so_dinh_danh"])
 
 
 # --- next to a running gateway ------------------------------------------------------------------------------------
@@ -338,7 +441,14 @@ class Reads(threading.Thread):
             await asyncio.gather(*(worker() for _ in range(8)))
 
 
-def test_commands_append_while_a_gateway_serves_and_appends(
+API_CHANGES_UNDER_LOAD = (
+    ("POST", "/v1/admin/signing-keys/rotate", None),
+    ("POST", "/v1/admin/clients/agency-h/suspend", None),
+    ("POST", "/v1/admin/clients/agency-h/activate", None),
+)
+
+
+def test_commands_and_api_changes_append_while_a_gateway_serves_and_appends(
     database: str,
     command: Callable[..., CommandResult],
     make_settings: Callable[..., Settings],
@@ -397,8 +507,14 @@ def test_commands_append_while_a_gateway_serves_and_appends(
                 ok(command(*args))
                 # The gateway appends after each command's event: the chain interleaves both writers.
                 seen = wait_for_more_events(database, head_seq(database))
-            rotated = http.post("/v1/admin/signing-keys/rotate", headers={"Authorization": f"Bearer {tokens[1]}"})
-            assert rotated.status_code == 201, rotated.text
+            # The admin API's changes append in their own transactions, beside the gateway's writer.
+            admin_headers = {"Authorization": f"Bearer {tokens[1]}"}
+            grant = {"client_id": "agency-h", "database": "population", "operations": ["read"]}
+            for method, path, payload in API_CHANGES_UNDER_LOAD:
+                answer = http.request(method, path, json=payload or None, headers=admin_headers)
+                assert answer.status_code in {200, 201}, answer.text
+                seen = wait_for_more_events(database, head_seq(database))
+            assert http.post("/v1/admin/grants", json=grant, headers=admin_headers).status_code == 201
             # Enough of the gateway's own events for seals made in its batches (every 20), after the commands'.
             wait_for_more_events(database, max(seen, 60))
         finally:
@@ -424,7 +540,10 @@ def test_commands_append_while_a_gateway_serves_and_appends(
     positions = [row["seq"] for row in by_command]
     assert all(later - earlier > 1 for earlier, later in itertools.pairwise(positions))
     assert [row["action"] for row in rows if row["action"] == "signing-key.rotate"] == ["signing-key.rotate"] * 2
-    assert reads.answered + 2 + len(by_command) + 1 == len(rows)  # the reads, two tokens, the commands, the rotation
+    by_api = [row["action"] for row in rows if row["action"] is not None and not row["request_id"].startswith("cli-")]
+    assert by_api == ["signing-key.rotate", "client.suspend", "client.activate", "grant.add"]
+    # The reads, two tokens, the commands, the API's changes.
+    assert reads.answered + 2 + len(by_command) + len(by_api) == len(rows)
     # The gateway never took the commands' events for an alteration: it went on sealing, and sealed the head as it
     # stopped.
     seals = [row["seq"] for row in run_sql(database, sa.select(SEALS.c.seq).order_by(SEALS.c.seq))]

@@ -206,7 +206,17 @@ def _detail_argument(cls_name: str) -> int | None:
     return parameters.index("detail") if "detail" in parameters else None
 
 
-SLUG_OF = {cls.__name__: cls.slug for cls in PROBLEM_TYPES.values()}
+def _problem_classes() -> list[type[Problem]]:
+    """Every problem class, the variants of a type (a subclass keeping its slug) included."""
+    found, stack = [], [Problem]
+    while stack:
+        cls = stack.pop()
+        found.append(cls)
+        stack.extend(cls.__subclasses__())
+    return found
+
+
+SLUG_OF = {cls.__name__: cls.slug for cls in _problem_classes()}
 
 
 def walk_details() -> tuple[list[Detail], list[Detail]]:

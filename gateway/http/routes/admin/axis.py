@@ -12,7 +12,7 @@ from gateway.axis.maintenance import set_maintenance
 from gateway.axis.overview import DatabaseDetail, database_detail, stale_bounds
 from gateway.axis.routes import connection_routes
 from gateway.core.problems import NotFound
-from gateway.http.deps import ADMIN_ONLY, SessionDep, StateDep
+from gateway.http.deps import ADMIN_ONLY, AdminSessionDep, StateDep
 from gateway.http.openapi import problem_responses
 from gateway.identity.request_state import request_state
 
@@ -36,7 +36,7 @@ class Maintenance(BaseModel):
     responses=problem_responses(401, 403, 404, 422),
 )
 async def put_maintenance(
-    database_id: DatabasePath, body: Maintenance, request: Request, state: StateDep, session: SessionDep
+    database_id: DatabasePath, body: Maintenance, request: Request, state: StateDep, session: AdminSessionDep
 ) -> DatabaseDetail:
     """Under maintenance a connection is not health-checked and shows the state `maintenance`; ending it starts the
     connection afresh (its next good check connects it)."""

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 
 from gateway.audit import administration
-from gateway.http.deps import ADMIN_ONLY, SessionDep, StateDep
+from gateway.http.deps import ADMIN_ONLY, AdminSessionDep, SessionDep, StateDep
 from gateway.http.openapi import problem_responses
 from gateway.identity.clients import (
     ClientCreate,
@@ -41,7 +41,7 @@ ClientIdPath = Annotated[str, Path(max_length=64, description="The client id.")]
     responses=problem_responses(401, 403, 409, 422),
 )
 async def create_client(
-    body: ClientCreate, request: Request, response: Response, session: SessionDep, state: StateDep
+    body: ClientCreate, request: Request, response: Response, session: AdminSessionDep, state: StateDep
 ) -> ClientCreated:
     """Create a client; its secret is in this answer only (the gateway keeps a keyed hash)."""
     client, secret = await add_client(session, body, registry=state.registry, access=state.access)
@@ -68,7 +68,7 @@ async def get_client(client_id: ClientIdPath, session: SessionDep) -> ClientDeta
 
 @router.patch("/{client_id}", summary="Change a client", responses=problem_responses(401, 403, 404, 409, 422))
 async def patch_client(
-    client_id: ClientIdPath, body: ClientUpdate, request: Request, session: SessionDep, state: StateDep
+    client_id: ClientIdPath, body: ClientUpdate, request: Request, session: AdminSessionDep, state: StateDep
 ) -> ClientDetail:
     """Change the members given (name, agency code, contact, non-data scopes, rate limits); null clears one.
     409 when it would take the `admin` scope from the last active client holding it."""
@@ -83,7 +83,7 @@ async def patch_client(
 
 @router.post("/{client_id}/suspend", summary="Suspend a client", responses=problem_responses(401, 403, 404, 409))
 async def suspend_client(
-    client_id: ClientIdPath, request: Request, session: SessionDep, state: StateDep
+    client_id: ClientIdPath, request: Request, session: AdminSessionDep, state: StateDep
 ) -> ClientDetail:
     """Its tokens stop working at once, in every gateway process; no new token is issued. 409 for the last active
     client holding the `admin` scope (the admin API would refuse every request after it)."""
@@ -96,7 +96,7 @@ async def suspend_client(
 
 @router.post("/{client_id}/activate", summary="Reactivate a client", responses=problem_responses(401, 403, 404))
 async def activate_client(
-    client_id: ClientIdPath, request: Request, session: SessionDep, state: StateDep
+    client_id: ClientIdPath, request: Request, session: AdminSessionDep, state: StateDep
 ) -> ClientDetail:
     """Its unexpired tokens work again, and it may obtain new ones."""
     client = await require_client(session, client_id)
@@ -111,7 +111,7 @@ async def rotate_secret(
     client_id: ClientIdPath,
     request: Request,
     response: Response,
-    session: SessionDep,
+    session: AdminSessionDep,
     state: StateDep,
     body: Annotated[SecretRotation | None, Body()] = None,
 ) -> SecretRotated:

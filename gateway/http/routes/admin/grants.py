@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from gateway.audit import administration
-from gateway.http.deps import ADMIN_ONLY, SessionDep, StateDep
+from gateway.http.deps import ADMIN_ONLY, AdminSessionDep, SessionDep, StateDep
 from gateway.http.openapi import problem_responses
 from gateway.identity.grants import GrantCreate, GrantPublic, add_grant, get_grant, list_grants, revoke_grant
 from gateway.identity.request_state import request_state
@@ -20,7 +20,7 @@ GrantIdPath = Annotated[int, Path(ge=1, le=2**31 - 1, description="The grant id.
 
 @router.post("", status_code=201, summary="Add a grant", responses=problem_responses(401, 403, 409, 422))
 async def create_grant(
-    body: GrantCreate, request: Request, response: Response, session: SessionDep, state: StateDep
+    body: GrantCreate, request: Request, response: Response, session: AdminSessionDep, state: StateDep
 ) -> GrantPublic:
     """Checked against the database's connector (operations it offers, fields of its contract). In force at
     once in every gateway process; tokens issued before it do not carry its scope until renewed."""
@@ -58,7 +58,9 @@ async def show_grant(grant_id: GrantIdPath, request: Request, session: SessionDe
 
 
 @router.delete("/{grant_id}", summary="Revoke a grant", responses=problem_responses(401, 403, 404, 422))
-async def delete_grant(grant_id: GrantIdPath, request: Request, session: SessionDep, state: StateDep) -> GrantPublic:
+async def delete_grant(
+    grant_id: GrantIdPath, request: Request, session: AdminSessionDep, state: StateDep
+) -> GrantPublic:
     """Revoked at once in every gateway process; the grant is kept, with ``revoked_at``. Revoking it again
     changes nothing."""
     already = (await get_grant(session, grant_id)).revoked_at is not None

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Request, Response
 
 from gateway.audit import administration
 from gateway.core.problems import Conflict, NotFound
-from gateway.http.deps import ADMIN_ONLY, SessionDep, StateDep
+from gateway.http.deps import ADMIN_ONLY, AdminSessionDep, SessionDep, StateDep
 from gateway.http.openapi import problem_responses
 from gateway.identity.client_keys import (
     KID_PATTERN,
@@ -22,7 +22,13 @@ from gateway.identity.client_keys import (
 from gateway.identity.grants import CLIENT_ID_PATTERN, invalid
 from gateway.identity.models import ClientKey
 from gateway.identity.request_state import request_state
-from gateway.identity.signing_keys import Rotation, SigningKeyPublic, SigningKeyUnavailable, describe_signing_keys
+from gateway.identity.signing_keys import (
+    Rotation,
+    SigningKeyPublic,
+    SigningKeyUnavailable,
+    describe_signing_keys,
+)
+from gateway.identity.signing_keys import rotate_signing_key as rotate
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=ADMIN_ONLY)
 
@@ -45,7 +51,7 @@ def _known_client_id(client_id: str) -> str:
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def register_key(
-    client_id: ClientIdPath, body: ClientKeyRegistration, request: Request, response: Response, session: SessionDep
+    client_id: ClientIdPath, body: ClientKeyRegistration, request: Request, response: Response, session: AdminSessionDep
 ) -> ClientKeyPublic:
     """A PEM public key, a PEM certificate (its expiry bounds the key) or a JWK, with which the client signs its
     `private_key_jwt` assertions. Only public material is accepted."""
@@ -75,7 +81,7 @@ async def get_keys(client_id: ClientIdPath, session: SessionDep) -> list[ClientK
     responses=problem_responses(401, 403, 404),
 )
 async def revoke_key(
-    client_id: ClientIdPath, kid: KidPath, request: Request, session: SessionDep, state: StateDep
+    client_id: ClientIdPath, kid: KidPath, request: Request, session: AdminSessionDep, state: StateDep
 ) -> Response:
     """Assertions signed by this key are refused from now on, and the tokens obtained with it stop working."""
     if "\x00" in kid:  # no key id holds NUL (PostgreSQL could not store it)
@@ -100,17 +106,23 @@ async def get_signing_keys(session: SessionDep, state: StateDep) -> list[Signing
     summary="Rotate the gateway's signing key",
     responses=problem_responses(401, 403, 409),
 )
-async def rotate_signing_key(request: Request, state: StateDep) -> Rotation:
+async def rotate_signing_key(request: Request, session: AdminSessionDep, state: StateDep) -> Rotation:
     """A new key, stored in the database with its private part encrypted, signs from now on (in every gateway
     process at once on PostgreSQL, else within `GATEWAY_SIGNING_KEY_REFRESH_SECONDS`); the previous key stays in
     the JWKS until the tokens it signed have expired. 409 when this process's data key does not decrypt the active
     key (it would store a key no process could use)."""
+    signing_keys = state.signing_keys
     try:
-        rotation = await state.signing_keys.rotate()
+        rotation = await rotate(session, state.settings, signing_keys.data_keys)
     except SigningKeyUnavailable:
         raise Conflict(
             "This gateway's data key does not decrypt the active signing key: a new key now would be one no "
             "process could use. Give every process the same data key first."
         ) from None
-    request_state(request.scope).admin = administration.signing_key_rotated(rotation)
+    current = request_state(request.scope)
+    current.admin = administration.signing_key_rotated(rotation)
+    if current.held is not None:  # this process signs with the new key once it is committed
+        current.held.after_commit(lambda _event: signing_keys.refresh())
+    else:
+        await signing_keys.refresh()
     return rotation
