@@ -69,9 +69,9 @@ def _fail(problem: Problem) -> NoReturn:
     raise typer.Exit(1) from None
 
 
-def _run_recorded(change: Change[T]) -> T:
+def _run_recorded(change: Change[T], *, on_failure: str | None = None) -> T:
     """:func:`_run` for a change, committed with its audit event (:mod:`gateway.cli.recorded`); a problem, or an
-    event that could not be appended (nothing is changed then), is printed, exit 1."""
+    event that could not be appended (nothing is changed then), is printed, then ``on_failure`` if given, exit 1."""
     import asyncio
 
     from gateway.cli.recorded import NotRecorded, not_recorded_message, run_recorded
@@ -85,9 +85,13 @@ def _run_recorded(change: Change[T]) -> T:
     try:
         return asyncio.run(run_recorded(settings.database_url, change))
     except Problem as problem:
+        if on_failure is not None:
+            typer.echo(on_failure, err=True)
         _fail(problem)
     except NotRecorded as exc:
         typer.echo(not_recorded_message(exc), err=True)
+        if on_failure is not None:
+            typer.echo(on_failure, err=True)
         raise typer.Exit(1) from None
 
 
@@ -348,10 +352,19 @@ def keys_rotate_data_key(
         raise typer.Exit(1)
     require_data_keys(settings)  # a key file that is not valid is not rotated (nor written)
     from_file = settings.data_key is None and not reencrypt_only
+    unfinished = None
     if from_file:
+        # The new key is in the file before anything is encrypted with it: whatever fails after, every process can
+        # still decrypt everything, and a secret stored meanwhile with the new key is never lost.
         path = settings.data_key_file_path
         old = [line.strip() for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
         write_key_file(path, [new_key(), *old])
+        unfinished = (
+            f"note: nothing in the database, that is; the key file {path} was written first, and holds the new data "
+            "key first with the older keys (every stored secret still decrypts; processes that reloaded the file "
+            "encrypt with the new key): once the database takes writes, run `gateway keys rotate-data-key "
+            "--reencrypt-only` to re-encrypt what it holds"
+        )
     data_keys = DataKeys.from_settings(settings)
 
     async def action(session: AsyncSession) -> tuple[tuple[int, int], AdminDescriptor]:
@@ -361,9 +374,11 @@ def keys_rotate_data_key(
         return (secrets, signing_keys), done
 
     try:
-        changed, signing = _run_recorded(action)
+        changed, signing = _run_recorded(action, on_failure=unfinished)
     except DataKeyError as exc:
         typer.echo(f"error: {exc}", err=True)
+        if unfinished is not None:
+            typer.echo(unfinished, err=True)
         raise typer.Exit(1) from None
     if from_file and drop_old:
         path = settings.data_key_file_path

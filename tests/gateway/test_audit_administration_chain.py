@@ -11,6 +11,7 @@ import asyncio
 import base64
 import hashlib
 import itertools
+import os
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -22,9 +23,11 @@ import orjson
 import pytest
 import sqlalchemy as sa
 from audit_events import run_sql
+from cryptography.fernet import Fernet
 from support import (
     STATED,
     TEST_DATA_KEY,
+    TEST_PEPPER,
     ClientCredentials,
     CommandResult,
     InProcessGateway,
@@ -33,6 +36,7 @@ from support import (
     gateway_command,
     postgres_database,
     public_pem,
+    run_gateway_command,
 )
 
 from gateway.audit.events import GENESIS, timestamp
@@ -247,6 +251,52 @@ def test_a_change_whose_event_cannot_be_appended_is_not_made(
     ok(command("grants", "add", "agency-e", "population", "-o", "read", "-f", "full_name"))
     assert run_sql(database, grants) == [{"n": 1}]
     assert verify(database).ok
+
+
+def test_a_data_key_rotation_that_cannot_be_recorded_keeps_the_new_key_and_says_how_to_finish(
+    database: str, tmp_path: Path
+) -> None:
+    """The new data key is written to the key file before anything is encrypted with it: when the database step
+    (and its event) fails, the file keeps it with the older keys, every secret still decrypts, and the command says
+    so, and how to finish, instead of "nothing was changed"."""
+    migrations.upgrade(database)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")} | {
+        "GATEWAY_DATA_DIR": str(tmp_path),
+        "GATEWAY_DATABASE_URL": database,
+        "GATEWAY_SECRET_PEPPER": TEST_PEPPER,
+        "GATEWAY_LOG_LEVEL": "WARNING",
+        "PYTHONIOENCODING": "utf-8",
+    }
+
+    def run(*args: str) -> CommandResult:
+        return run_gateway_command(args, env=env, cwd=tmp_path)
+
+    ok(run("keys", "rotate"))  # a signing key, its private part encrypted with the file's data key
+    key_file = tmp_path / "keys" / "data-keys"
+    (first_key,) = key_file.read_text().split()
+    backend = "postgresql" if database.startswith("postgresql") else "sqlite"
+    for statement in REFUSE_EVENTS[backend]:
+        run_sql(database, sa.text(statement))
+
+    refused = run("keys", "rotate-data-key")
+    assert refused.returncode == 1
+    assert "nothing was changed" in refused.stderr and "--reencrypt-only" in refused.stderr, refused.stderr
+    assert str(key_file) in refused.stderr
+    new_key, old_key = key_file.read_text().split()
+    assert old_key == first_key
+    stored = sa.text("SELECT private_key FROM signing_keys")
+    (before,) = run_sql(database, stored)
+    assert Fernet(first_key).decrypt(before["private_key"].removeprefix("enc:v1:").encode())  # untouched
+
+    for statement in ALLOW_EVENTS[backend]:
+        run_sql(database, sa.text(statement))
+    finished = run("keys", "rotate-data-key", "--reencrypt-only")
+    assert finished.returncode == 0, finished.stderr
+    assert key_file.read_text().split() == [new_key, old_key]  # no third key
+    (after,) = run_sql(database, stored)
+    assert Fernet(new_key).decrypt(after["private_key"].removeprefix("enc:v1:").encode())
+    actions = run_sql(database, sa.select(EVENTS.c.action).where(EVENTS.c.action.is_not(None)).order_by(EVENTS.c.seq))
+    assert [row["action"] for row in actions] == ["signing-key.rotate", "data-key.rotate"]
 
 
 def test_a_downgrade_below_0018_is_refused_while_events_say_what_an_administrator_did(
