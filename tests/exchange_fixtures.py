@@ -232,3 +232,61 @@ def last_error(client: httpx.Client, headers: dict[str, str], subscription_id: s
         if error is not None or time.monotonic() > deadline:
             return error
         time.sleep(0.05)
+
+
+def dispatch_due(settings: Settings) -> None:
+    """Deliver what is due now, in this process, with the clients' access as it is now (for a module whose gateway
+    does not dispatch: ``exchange_dispatch=False``, as if the sector system were down until then)."""
+    from gateway.core.db import create_sessionmaker
+    from gateway.exchange.dispatcher import Dispatcher
+    from gateway.identity.access import AccessControl
+    from gateway.records.registry import ConnectorRegistry
+
+    async def run() -> None:
+        engine = create_engine(settings.database_url)
+        sessionmaker = create_sessionmaker(engine)
+        registry = ConnectorRegistry.from_settings(settings)
+        await registry.start()
+        try:
+            access = AccessControl(sessionmaker, ttl_seconds=0)
+            dispatcher = Dispatcher(settings=settings, sessionmaker=sessionmaker, registry=registry, access=access)
+            while await dispatcher.run_once():
+                pass
+        finally:
+            await registry.close()
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+def seeded_personal_ids(url: str) -> list[str]:
+    """The personal ids of the population database at ``url``, in order."""
+
+    async def run() -> list[str]:
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as conn:
+                query = sa.select(CITIZENS.c.so_dinh_danh).order_by(CITIZENS.c.so_dinh_danh)
+                return [str(value) for value in (await conn.execute(query)).scalars()]
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def operation_outcomes(url: str, receipt_id: str) -> list[tuple[str, str | None]]:
+    """The state and ``last_error`` of each operation of a receipt, in the gateway's database at ``url``."""
+    from sqlmodel import col, select
+
+    from gateway.exchange.models import ExchangeOperation
+
+    async def run() -> list[tuple[str, str | None]]:
+        async with standalone_session(url) as session:
+            query = (
+                select(ExchangeOperation)
+                .where(col(ExchangeOperation.receipt_id) == receipt_id)
+                .order_by(col(ExchangeOperation.position))
+            )
+            return [(operation.state, operation.last_error) for operation in (await session.exec(query)).all()]
+
+    return asyncio.run(run())

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import random
 import time
@@ -55,7 +56,7 @@ from connectors.errors import (
     SubmissionRejected,
 )
 from gateway.core import metrics
-from gateway.core.db import lock_rows, utcnow
+from gateway.core.db import in_utc, lock_rows, utcnow
 from gateway.core.leases import LeaseHolder, stop_task
 from gateway.core.logs import get_logger
 from gateway.core.outages import LoopErrors, database_outage, database_unavailable, error_name
@@ -84,6 +85,13 @@ CLOSE_GRACE_SECONDS = 5.0
 _ERROR_TEXT = 500
 #: Refusals that will not change on retry: dead-lettered at once.
 PERMANENT = (SubmissionRejected, OperationNotSupported, ContractViolation)
+
+#: The operations a change applied later may supersede (a create is refused by the sector system if it exists).
+_UPDATE = OperationKind.UPDATE.value
+_ORDERED_KINDS = frozenset({_UPDATE, OperationKind.DELETE.value})
+#: Why an operation, or some of its fields, were not sent (never a value, nor whose change it was).
+_LATER = "by a change of the record made later (a later changed_at) and applied already"
+_CHANGES: Table = ExchangeChange.__table__  # type: ignore[attr-defined]
 
 log = get_logger(__name__)
 
@@ -133,6 +141,7 @@ class Delivery:
     operation: Claimed
     outcome: str  # delivered | duplicate | retry | dead
     error: str | None = None
+    """Why it failed; for an operation applied in part, the fields not sent (never a value)."""
     reference: str | None = None
 
 
@@ -414,6 +423,33 @@ class Dispatcher:
         context = await self._context(operations[0], stored)
         now_refused = await self._refused_now(database, operations, stored)
         refused: dict[int, tuple[str, str]] = {index: ("dead", why) for index, why in enumerate(now_refused) if why}
+        notes: dict[int, str] = {}
+        operations = list(operations)
+        for index, outcome in (await self._superseded(database.id, operations, refused)).items():
+            if isinstance(outcome, tuple):
+                refused[index] = outcome
+                continue
+            # Only the fields no later change has written are sent (and recorded in the feed).
+            op = operations[index]
+            kept = {name: value for name, value in op.fields.items() if name not in outcome}
+            operations[index] = dataclasses.replace(op, fields=kept)
+            requests[index] = dataclasses.replace(requests[index], fields=kept)
+            notes[index] = f"applied in part: {', '.join(sorted(outcome))} not sent, {_LATER}"[:_ERROR_TEXT]
+        delivered = await self._deliver_noted(database, operations, requests, context, refused)
+        for index, note in notes.items():
+            if delivered[index].outcome in ("delivered", "duplicate"):
+                delivered[index].error = note
+        return delivered
+
+    async def _deliver_noted(
+        self,
+        database: Database,
+        operations: list[Claimed],
+        requests: list[SubmitOperation],
+        context: RequestContext,
+        refused: dict[int, tuple[str, str]],
+    ) -> list[Delivery]:
+        """:meth:`_deliver` once the operations refused before any call are known (``refused``, by index)."""
         checked = [op for index, op in enumerate(operations) if index not in refused]
         if checked:
             breaking = await self._breaking_updates(database, checked, context)
@@ -429,6 +465,51 @@ class Dispatcher:
                 done.update(zip(kept, rest, strict=True))
             return [done[index] for index in range(len(operations))]
         return await self._deliver_checked(database, operations, requests, context)
+
+    async def _superseded(
+        self, db_id: str, operations: list[Claimed], refused: dict[int, tuple[str, str]]
+    ) -> dict[int, tuple[str, str] | frozenset[str]]:
+        """The updates and deletes that a change applied already, with a later ``changed_at``, supersedes, by
+        index: ``("dead", why)`` when the whole operation is (a delete, an update of a record deleted or created
+        again later, or of no field no later update wrote), else the fields a later update wrote, not to be sent.
+
+        Operations reach the sector system in the order they were accepted, which is not always the order their
+        changes were made: a system syncing what it recorded offline, or a dead letter delivered again after a
+        later change, would otherwise overwrite a newer value with an older one. The change feed says what was
+        applied, when it was changed; an operation or a change without ``changed_at`` is not ordered by it."""
+        timed: dict[int, tuple[Claimed, datetime]] = {}
+        for index, op in enumerate(operations):
+            if index in refused or op.kind not in _ORDERED_KINDS:
+                continue
+            changed_at = _changed_at(op)
+            if changed_at is not None:
+                timed[index] = (op, changed_at)
+        if not timed:
+            return {}
+        c = _CHANGES.c
+        query = sa_select(c.record_id, c.kind, c.changed_fields, c.changed_at).where(
+            c.database_id == db_id,
+            c.record_id.in_(sorted({op.record_id for op, _ in timed.values()})),
+            c.changed_at > min(changed_at for _, changed_at in timed.values()),
+        )
+        async with self.sessionmaker() as session:
+            later_changes = (await (await session.connection()).execute(query)).all()
+        by_record: dict[str, list[Any]] = defaultdict(list)
+        for change in later_changes:
+            by_record[change.record_id].append(change)
+        superseded: dict[int, tuple[str, str] | frozenset[str]] = {}
+        for index, (op, changed_at) in timed.items():
+            later = [change for change in by_record.get(op.record_id, ()) if change.changed_at > changed_at]
+            if not later:
+                continue
+            written = {name for change in later if change.kind == _UPDATE for name in _json_list(change.changed_fields)}
+            whole = op.kind != _UPDATE or any(change.kind != _UPDATE for change in later)
+            stale = frozenset(op.fields) & written
+            if whole or stale == frozenset(op.fields):
+                superseded[index] = ("dead", f"not delivered: superseded, {_LATER}")
+            elif stale:
+                superseded[index] = stale
+        return superseded
 
     async def _breaking_updates(
         self, database: Database, operations: list[Claimed], context: RequestContext
@@ -587,7 +668,12 @@ class Dispatcher:
                     continue
                 if delivery.outcome in ("delivered", "duplicate"):
                     rows["delivered"].append(
-                        {"b_id": op.id, "b_outcome": delivery.outcome, "b_reference": delivery.reference}
+                        {
+                            "b_id": op.id,
+                            "b_outcome": delivery.outcome,
+                            "b_reference": delivery.reference,
+                            "b_error": delivery.error,
+                        }
                     )
                     applied[op.database_id].append(op)
                     counted = delivery.outcome
@@ -613,7 +699,7 @@ class Dispatcher:
                     outcome=bindparam("b_outcome"),
                     reference=bindparam("b_reference"),
                     claimed_until=None,
-                    last_error=None,
+                    last_error=bindparam("b_error"),
                 ),
                 "dead": update(table)
                 .where(by_id)
@@ -636,6 +722,24 @@ class Dispatcher:
             metrics.exchange_outcomes(db_id)[outcome].inc(count)
             if outcome == "dead_lettered":
                 log.warning("operations dead-lettered", database=db_id, count=count)
+
+
+def _changed_at(operation: Claimed) -> datetime | None:
+    """When the operation's change was made, as its sender stated (``metadata.changed_at``), if it did."""
+    stated = operation.meta.get("changed_at")
+    if not isinstance(stated, str):
+        return None
+    try:
+        return in_utc(datetime.fromisoformat(stated))
+    except ValueError:  # not a time the gateway's database could hold (stored by an earlier version): not ordered
+        return None
+
+
+def _json_list(value: Any) -> list[str]:
+    """A JSON column holding a list of names, as the driver gives it (a list, or its text)."""
+    if isinstance(value, str):
+        value = _json(value)
+    return [name for name in value if isinstance(name, str)] if isinstance(value, list) else []
 
 
 def unrecordable(exc: BaseException) -> bool:

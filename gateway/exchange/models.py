@@ -124,6 +124,11 @@ class ExchangeChange(SQLModel, table=True):
     """One entry of a database's change feed: a delivered operation, at its position in the feed."""
 
     __tablename__ = "exchange_changes"
+    __table_args__ = (
+        # A record's changes by when they were made: what a dispatcher reads to find the changes applied with a
+        # later ``changed_at`` than an operation's own (which supersede it, wholly or in part).
+        Index("ix_exchange_changes_record", "database_id", "record_id", "changed_at"),
+    )
 
     database_id: str = Field(sa_column=Column(String(32), primary_key=True))
     position: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))

@@ -17,19 +17,24 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from exchange_fixtures import live_exchange_gateway, make_exchange_client, operation, sector_row, seeded_row
+from exchange_fixtures import (
+    dispatch_due,
+    live_exchange_gateway,
+    make_exchange_client,
+    operation,
+    sector_row,
+    seeded_row,
+)
 from pydantic import ValidationError
 from sqlmodel import col, func, select
 from support import STATED, fetch_token
 
 from gateway.core import metrics
-from gateway.core.db import create_engine, create_sessionmaker, standalone_session
+from gateway.core.db import create_engine, standalone_session
 from gateway.core.problems import PROBLEM_MEDIA_TYPE
 from gateway.core.settings import Settings
-from gateway.exchange.dispatcher import Dispatcher
 from gateway.exchange.intake import unfinished_operations, unfinished_query
 from gateway.exchange.models import ExchangeReceipt
-from gateway.records.registry import ConnectorRegistry
 
 RECORDS = "/v1/databases/population/records"
 #: The bound on one client's unfinished operations, and the most operations a submission carries.
@@ -87,24 +92,6 @@ def _receipts(url: str, client_id: str) -> int:
     return asyncio.run(run())
 
 
-def _drain(settings: Settings) -> None:
-    """Deliver every operation waiting, as the gateway's dispatcher would."""
-
-    async def run() -> None:
-        engine = create_engine(settings.database_url)
-        registry = ConnectorRegistry.from_settings(settings)
-        await registry.start()
-        try:
-            dispatcher = Dispatcher(settings=settings, sessionmaker=create_sessionmaker(engine), registry=registry)
-            while await dispatcher.run_once():
-                pass
-        finally:
-            await registry.close()
-            await engine.dispose()
-
-    asyncio.run(run())
-
-
 def _full(http: httpx.Client, url: str, record: str) -> tuple[dict[str, str], str, httpx.Response]:
     """A new client whose queue holds its bound (one submission of three operations, one of one): its headers, its
     client id and the answer to its last accepted submission."""
@@ -157,7 +144,7 @@ def test_other_clients_still_submit_and_are_delivered(
     writer, _ = _writer(http, url)
     response = _submit(http, writer, [operation("update", other, {"full_name": "Trần Thị Bình"})])
     _accepted(response)
-    _drain(settings)
+    dispatch_due(settings)
     receipt = http.get(response.headers["Location"], headers=writer).json()
     assert [entry["state"] for entry in receipt["accepted"]] == ["delivered"]
     assert sector_row(databases[1], other)["ho_ten"] == "Trần Thị Bình"  # type: ignore[index]
@@ -172,14 +159,14 @@ def test_the_refused_client_submits_again_once_its_queue_drains(
     late = [operation("update", record, {"marital_status": "widowed"})]
     assert _submit(http, headers, late, key).status_code == 429
 
-    _drain(settings)
+    dispatch_due(settings)
     assert _unfinished(url, client_id) == 0
     # The same request again, with the same key, as the problem says: accepted now (not a repetition: the refused
     # one stored nothing), and delivered.
     again = _submit(http, headers, late, key)
     _accepted(again)
     assert "Idempotent-Replayed" not in again.headers
-    _drain(settings)
+    dispatch_due(settings)
     assert sector_row(databases[1], record)["tinh_trang_hon_nhan"] == 4  # type: ignore[index]
 
 

@@ -7,22 +7,19 @@ dispatching them; a dispatcher with the clients' live access then delivers them,
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import httpx
-import sqlalchemy as sa
-from exchange_fixtures import live_exchange_gateway, make_exchange_client
-from sqlmodel import col, select
+from exchange_fixtures import (
+    dispatch_due,
+    live_exchange_gateway,
+    make_exchange_client,
+    operation_outcomes,
+    seeded_personal_ids,
+)
 from support import STATED, fetch_token
 
-from gateway.core.db import create_engine, create_sessionmaker, standalone_session
 from gateway.core.settings import Settings
-from gateway.exchange.dispatcher import Dispatcher
-from gateway.exchange.models import ExchangeOperation
-from gateway.identity.access import AccessControl
-from gateway.records.registry import ConnectorRegistry
-from simulators.population import CITIZENS as CITIZEN_ROWS
 
 RECORDS = "/v1/databases/population/records"
 CITIZENS = 20
@@ -51,49 +48,6 @@ def _update(http: httpx.Client, headers: dict[str, str], personal_id: str, name:
     return str(response.json()["receipt_id"])
 
 
-def _dispatch(settings: Settings) -> None:
-    """Deliver what is due, with the clients' access as it is now."""
-
-    async def run() -> None:
-        engine = create_engine(settings.database_url)
-        sessionmaker = create_sessionmaker(engine)
-        registry = ConnectorRegistry.from_settings(settings)
-        await registry.start()
-        try:
-            access = AccessControl(sessionmaker, ttl_seconds=0)
-            dispatcher = Dispatcher(settings=settings, sessionmaker=sessionmaker, registry=registry, access=access)
-            while await dispatcher.run_once():
-                pass
-        finally:
-            await registry.close()
-            await engine.dispose()
-
-    asyncio.run(run())
-
-
-def _personal_ids(url: str) -> list[str]:
-    async def run() -> list[str]:
-        engine = create_engine(url)
-        try:
-            async with engine.connect() as conn:
-                query = sa.select(CITIZEN_ROWS.c.so_dinh_danh).order_by(CITIZEN_ROWS.c.so_dinh_danh)
-                return [str(value) for value in (await conn.execute(query)).scalars()]
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
-
-
-def _outcome(url: str, receipt_id: str) -> tuple[str, str | None]:
-    async def run() -> tuple[str, str | None]:
-        async with standalone_session(url) as session:
-            query = select(ExchangeOperation).where(col(ExchangeOperation.receipt_id) == receipt_id)
-            (operation,) = (await session.exec(query)).all()
-            return operation.state, operation.last_error
-
-    return asyncio.run(run())
-
-
 def test_writes_queued_by_a_client_suspended_or_stripped_since_are_not_delivered(
     http: httpx.Client, settings: Settings, databases: tuple[str, str]
 ) -> None:
@@ -107,7 +61,7 @@ def test_writes_queued_by_a_client_suspended_or_stripped_since_are_not_delivered
         headers = {"Authorization": f"Bearer {fetch_token(http, credentials)}", **STATED}
         return credentials.client_id, headers, str(response.json()["id"])
 
-    ids = _personal_ids(databases[1])
+    ids = seeded_personal_ids(databases[1])
     _, kept, _ = writer(None)
     suspended_id, suspended, _ = writer(None)
     _, revoked, revoked_grant = writer(None)
@@ -124,8 +78,8 @@ def test_writes_queued_by_a_client_suspended_or_stripped_since_are_not_delivered
         assert http.delete(f"/v1/admin/grants/{grant_id}", headers=admin).status_code in (200, 204)
     other = {"client_id": narrowed_id, "database": "population", "operations": ["submit"], "fields": ["gender"]}
     assert http.post("/v1/admin/grants", json=other, headers=admin).status_code == 201
-    _dispatch(settings)
-    outcomes = {name: _outcome(databases[0], receipt) for name, receipt in receipts.items()}
+    dispatch_due(settings)
+    outcomes = {name: operation_outcomes(databases[0], receipt)[0] for name, receipt in receipts.items()}
     assert outcomes["kept"] == ("delivered", None)
     for name in ("suspended", "revoked", "narrowed"):
         state, error = outcomes[name]

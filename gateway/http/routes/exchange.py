@@ -100,7 +100,11 @@ class AcceptedOperation(BaseModel):
     attempts: int | None = Field(default=None, description="Deliveries tried.")
     outcome: str | None = Field(default=None, description="The last delivery's outcome.")
     delivered_at: AwareDatetime | None = None
-    last_error: str | None = Field(default=None, description="Why the last delivery failed (never a value).")
+    last_error: str | None = Field(
+        default=None,
+        description="Why the last delivery failed; for an operation applied in part, the fields not sent because "
+        "a change made later was applied already (never a value).",
+    )
     fields_erased_at: AwareDatetime | None = Field(
         default=None, description="When its submitted field values were erased (retention)."
     )
