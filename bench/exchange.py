@@ -272,6 +272,8 @@ def measure(
         "GATEWAY_CONNECTORS": orjson.dumps(connectors).decode(),
         "GATEWAY_LOG_LEVEL": "WARNING",
         "GATEWAY_EXCHANGE_BATCH_MAX": str(max(500, batch)),
+        # The whole backlog is one client's: its queue must hold it (10,000 by default).
+        "GATEWAY_EXCHANGE_CLIENT_QUEUE_MAX": str(max(10_000, operations)),
     }
     gateway, base_url = start_gateway(env | {"GATEWAY_EXCHANGE_DISPATCH": "false"}, cwd=work, stderr=log)
     try:
