@@ -87,6 +87,8 @@ _ERROR_TEXT = 500
 #: Refusals that will not change on retry: dead-lettered at once.
 PERMANENT = (SubmissionRejected, OperationNotSupported, ContractViolation)
 
+#: How many positions of a change feed each millisecond is worth (:func:`feed_floor`): eighteen digits until 2286.
+FEED_POSITIONS_PER_MILLISECOND = 100_000
 #: The operations a change applied later may supersede (a create is refused by the sector system if it exists).
 _UPDATE = OperationKind.UPDATE.value
 _ORDERED_KINDS = frozenset({_UPDATE, OperationKind.DELETE.value})
@@ -204,14 +206,24 @@ class Dispatcher:
             await self.lease.release()
 
     async def _ensure_feeds(self) -> None:
+        """Create the feed rows of the databases served, and move each feed on to this moment's first position
+        (:func:`feed_floor`) when it is behind it."""
+        floor = feed_floor(time.time())
         for db_id in self.databases:
             try:
                 async with self.sessionmaker() as session:
                     if await session.get(ExchangeFeed, db_id) is None:
-                        session.add(ExchangeFeed(database_id=db_id, position=0))
+                        session.add(ExchangeFeed(database_id=db_id, position=floor))
                         await session.commit()
             except sa_exc.IntegrityError:
                 pass  # another process created it
+            async with self.sessionmaker() as session:
+                await session.exec(
+                    update(ExchangeFeed)
+                    .where(col(ExchangeFeed.database_id) == db_id, col(ExchangeFeed.position) < floor)
+                    .values(position=floor)
+                )
+                await session.commit()
 
     async def _run(self) -> None:
         errors = LoopErrors("exchange dispatch", database_outage(self.settings.database_url))
@@ -723,6 +735,18 @@ class Dispatcher:
             metrics.exchange_outcomes(db_id)[outcome].inc(count)
             if outcome == "dead_lettered":
                 log.warning("operations dead-lettered", database=db_id, count=count)
+
+
+def feed_floor(now: float) -> int:
+    """The position a change feed moves on to when a dispatcher starts at ``now`` (seconds since the epoch), if it
+    is behind: :data:`FEED_POSITIONS_PER_MILLISECOND` for each millisecond since the epoch.
+
+    Positions are given without gaps while the gateway runs, and jump at each start. So a feed restored from a
+    backup (every gateway process is stopped for that, then started) goes on from beyond every position it gave
+    before the restore: a reader's cursor given then reads the changes made since, rather than skipping as many
+    as the backup lacked. It holds while fewer than that many changes a millisecond were applied on average since
+    the last start, and while the clocks of the processes agree within the time between two starts."""
+    return int(now * 1000) * FEED_POSITIONS_PER_MILLISECOND
 
 
 def _changed_at(operation: Claimed) -> datetime | None:

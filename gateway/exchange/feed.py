@@ -55,8 +55,9 @@ async def read_changes(
     covers, at its depth: of an object written whole, a reader granted some of its fields sees those fields' paths.
     An update of none of the fields a field-limited reader may read is left out (``next_cursor`` moves past it).
 
-    :class:`InvalidCursor` when ``after`` is beyond the end of the feed (positions are given without gaps, in
-    commit order, and never removed: such a cursor was never given, or the feed was restored to an earlier state)."""
+    :class:`InvalidCursor` when ``after`` is beyond the end of the feed (positions are given in commit order and
+    never removed, without gaps but where a dispatcher started, and beyond every earlier one after a restore: see
+    :func:`gateway.exchange.dispatcher.feed_floor`; such a cursor was never given)."""
     rows = (
         await session.exec(
             select(ExchangeChange)

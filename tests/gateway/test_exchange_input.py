@@ -149,7 +149,7 @@ def test_a_feed_cursor_of_ascii_digits_reads_on(client: httpx.Client, writer: di
     for cursor in ("0", "000"):
         assert client.get(CHANGES, headers=writer, params={"after": cursor}).status_code == 200
     # Eighteen digits are a cursor's form, but this one is beyond the end of the feed.
-    beyond = client.get(CHANGES, headers=writer, params={"after": "1" * 18})
+    beyond = client.get(CHANGES, headers=writer, params={"after": "9" * 18})
     assert beyond.status_code == 400 and "beyond the end of this change feed" in beyond.json()["detail"]
 
 
