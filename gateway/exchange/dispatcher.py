@@ -87,8 +87,9 @@ _ERROR_TEXT = 500
 #: Refusals that will not change on retry: dead-lettered at once.
 PERMANENT = (SubmissionRejected, OperationNotSupported, ContractViolation)
 
-#: How many positions of a change feed each millisecond is worth (:func:`feed_floor`): eighteen digits until 2286.
-FEED_POSITIONS_PER_MILLISECOND = 100_000
+#: How many positions of a change feed each millisecond is worth (:func:`feed_floor`): sixteen digits, within the
+#: integers a JavaScript number holds exactly (2**53) until the year 2255, for the readers that parse cursors.
+FEED_POSITIONS_PER_MILLISECOND = 1_000
 #: The operations a change applied later may supersede (a create is refused by the sector system if it exists).
 _UPDATE = OperationKind.UPDATE.value
 _ORDERED_KINDS = frozenset({_UPDATE, OperationKind.DELETE.value})
