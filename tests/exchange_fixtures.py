@@ -5,6 +5,7 @@ on databases of the module's own, and the requests that submit, wait for deliver
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -290,3 +291,15 @@ def operation_outcomes(url: str, receipt_id: str) -> list[tuple[str, str | None]
             return [(operation.state, operation.last_error) for operation in (await session.exec(query)).all()]
 
     return asyncio.run(run())
+
+
+def gapless_but_at_starts(positions: list[int]) -> bool:
+    """Whether a feed's positions (in order) follow one another without a gap but where a gateway's dispatcher
+    started (the feed moves on to that moment's first position: a multiple of the positions a millisecond, plus one
+    for its first change)."""
+    from gateway.exchange.dispatcher import FEED_POSITIONS_PER_MILLISECOND
+
+    return all(
+        later == earlier + 1 or (later > earlier and (later - 1) % FEED_POSITIONS_PER_MILLISECOND == 0)
+        for earlier, later in itertools.pairwise(positions)
+    )
