@@ -79,8 +79,8 @@ SCAN_PAGES = 4
 SKIPPED_RECORDS = 500
 #: Rounds a process runs at once: while one delivers to the sector systems, others claim or record in the
 #: gateway's database. They claim as separate dispatchers do (an operation claimed by one is not due for the
-#: others, nor are the later operations of its record). Three delivered about 7 % more than two on the reference
-#: machine over PostgreSQL (bench/RESULTS.md), four no more.
+#: others, nor are the later operations of its record). Three delivered about 6 % more than two on the reference
+#: machine over PostgreSQL (bench/RESULTS.md, sixteenth run), four no more.
 ROUNDS_AT_ONCE = 3
 CLOSE_GRACE_SECONDS = 5.0
 _ERROR_TEXT = 500
