@@ -87,6 +87,7 @@ DATA_KEY_ROTATE = "data-key.rotate"
 AXIS_MAINTENANCE = "axis.maintenance"
 EXCHANGE_RETRY = "exchange.retry"
 EXCHANGE_REPLAY = "exchange.replay"
+EXCHANGE_DISMISS = "exchange.dismiss"
 
 #: The admin API's routes, by method and path, and the action each one is.
 ROUTE_ACTIONS: Mapping[tuple[str, str], str] = {
@@ -109,7 +110,9 @@ ROUTE_ACTIONS: Mapping[tuple[str, str], str] = {
     ("PUT", "/v1/admin/axis/{database_id}/maintenance"): AXIS_MAINTENANCE,
 }
 #: Every action an administration event may name (the command line's own included).
-ACTIONS = frozenset({*ROUTE_ACTIONS.values(), SIGNING_KEY_IMPORT, DATA_KEY_ROTATE, EXCHANGE_RETRY, EXCHANGE_REPLAY})
+ACTIONS = frozenset(
+    {*ROUTE_ACTIONS.values(), SIGNING_KEY_IMPORT, DATA_KEY_ROTATE, EXCHANGE_RETRY, EXCHANGE_REPLAY, EXCHANGE_DISMISS}
+)
 #: The shape of an action's name (the audit API's ``action`` filter).
 ACTION_PATTERN = re.compile(r"^[a-z][a-z.-]{0,63}$")
 #: The creations whose body names the client they are for (``client_id``).
@@ -323,6 +326,14 @@ def exchange_retried(*, database: str | None, operation_ids: Sequence[int], queu
     """Dead-lettered operations queued for delivery again: the ids named (none: every dead letter of
     ``database``), the database, and how many were queued."""
     return describe(EXCHANGE_RETRY, database=database, operation_ids=sorted(operation_ids) or None, queued=queued)
+
+
+def exchange_dismissed(*, database: str | None, operation_ids: Sequence[int], dismissed: int) -> AdminDescriptor:
+    """Dead-lettered operations dismissed: the ids named (none: every dead letter of ``database``), the database,
+    and how many were dismissed."""
+    return describe(
+        EXCHANGE_DISMISS, database=database, operation_ids=sorted(operation_ids) or None, dismissed=dismissed
+    )
 
 
 def exchange_replayed(*, database: str, since: datetime | None, receipt_id: str | None, queued: int) -> AdminDescriptor:

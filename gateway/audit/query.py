@@ -66,7 +66,7 @@ class AuditFilters(BaseModel):
         pattern=ACTION_PATTERN.pattern,
         description="An administrator's action: `grant.add`, `grant.revoke`, `client.create`, `client.update`, "
         "`client.suspend`, `client.activate`, `secret.rotate`, `key.register`, `key.revoke`, `signing-key.rotate`, "
-        "`axis.maintenance`, ...",
+        "`axis.maintenance`, `exchange.retry`, `exchange.dismiss`, ...",
     )
     since: _Moment | None = Field(default=None, description="From this time (ISO 8601; UTC when no offset).")
     until: _Moment | None = Field(default=None, description="Before this time (ISO 8601; UTC when no offset).")

@@ -1,14 +1,15 @@
 """``gateway exchange ...``: the operator's tools for submitted operations that could not be delivered.
 
-The commands change the shared database only; the running gateways' dispatchers pick the operations up. A retry
-or a replay is committed with its audit event (``exchange.retry``, ``exchange.replay``: the operator as actor, the
-database, the operations or receipt named and how many were queued), or not at all.
+The commands change the shared database only; the running gateways' dispatchers pick the operations up. A retry,
+a dismissal or a replay is committed with its audit event (``exchange.retry``, ``exchange.dismiss``,
+``exchange.replay``: the operator as actor, the database, the operations or receipt named and how many were
+queued or dismissed), or not at all.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -24,7 +25,9 @@ if TYPE_CHECKING:
     from gateway.records.registry import ConnectorRegistry
 
 app = typer.Typer(
-    help="Submitted operations: dead letters, retries, replays.", no_args_is_help=True, rich_markup_mode=None
+    help="Submitted operations: dead letters, retries, dismissals, replays.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 DatabaseOption = Annotated[str | None, typer.Option("--database", help="Only this database.", show_default=False)]
@@ -74,28 +77,78 @@ def retry(
 ) -> None:
     """Deliver dead-lettered operations again (same idempotency key, attempts from zero). Unknown operation ids or
     database: nothing is queued, exit 1."""
+    from gateway.audit import administration
     from gateway.exchange import manage
 
+    count = _on_dead_letters(
+        "retry",
+        operation_ids,
+        database,
+        needs_values=True,
+        act=lambda session, ids: manage.retry(session, ids=ids, database_id=database),
+        described=lambda ids, queued: administration.exchange_retried(
+            database=database, operation_ids=ids, queued=queued
+        ),
+    )
+    typer.echo(f"{count} operation(s) queued for delivery again")
+
+
+@app.command("dismiss")
+def dismiss(
+    operation_ids: Annotated[
+        list[int] | None, typer.Argument(help="Operation ids (all dead letters of --database when none).")
+    ] = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Dismiss dead letters that are not to be delivered (superseded by a later change, refused by the sector
+    system for good, written by a client since suspended): they are never delivered, their field values are erased
+    at once, and their receipts say `dismissed`. Unknown operation ids or database: nothing is dismissed, exit 1."""
+    from gateway.audit import administration
+    from gateway.exchange import manage
+
+    count = _on_dead_letters(
+        "dismiss",
+        operation_ids,
+        database,
+        needs_values=False,
+        act=lambda session, ids: manage.dismiss(session, ids=ids, database_id=database),
+        described=lambda ids, dismissed: administration.exchange_dismissed(
+            database=database, operation_ids=ids, dismissed=dismissed
+        ),
+    )
+    typer.echo(f"{count} operation(s) dismissed")
+
+
+def _on_dead_letters(
+    command: str,
+    operation_ids: list[int] | None,
+    database: str | None,
+    *,
+    needs_values: bool,
+    act: Callable[[AsyncSession, list[int]], Awaitable[int]],
+    described: Callable[[list[int], int], AdminDescriptor],
+) -> int:
+    """Run ``act`` on the dead letters named (or all of ``database``'s), with its audit event, in one transaction;
+    how many it changed. The operations named that it leaves alone are said so on stderr."""
     if not operation_ids and database is None:
-        typer.echo("error: name operation ids, or --database to retry all of a database's dead letters", err=True)
+        typer.echo(f"error: name operation ids, or --database to {command} all of a database's dead letters", err=True)
         raise typer.Exit(2)
     ids = sorted(set(operation_ids or ()))
+    done = {"retry": "retried", "dismiss": "dismissed"}[command]
 
     async def run(
         session: AsyncSession, _registry: ConnectorRegistry | None
     ) -> tuple[tuple[int, list[str]], AdminDescriptor]:
-        from gateway.audit import administration
-
         if database is not None:
             await _require_database(session, database)
-        skipped = await _not_retried(session, ids, database)
-        queued = await manage.retry(session, ids=ids, database_id=database)
-        return (queued, skipped), administration.exchange_retried(database=database, operation_ids=ids, queued=queued)
+        skipped = await _left_alone(session, ids, database, verb=done, needs_values=needs_values)
+        count = await act(session, ids)
+        return (count, skipped), described(ids, count)
 
     count, skipped = run_recorded_admin(run)
     for line in skipped:
         typer.echo(f"note: {line}", err=True)
-    typer.echo(f"{count} operation(s) queued for delivery again")
+    return count
 
 
 @app.command("replay")
@@ -164,10 +217,12 @@ async def _require_receipt(session: AsyncSession, receipt_id: str, database: str
         raise NotFound(f"receipt {receipt_id!r} is of database {found.database_id!r}, not {database!r}")
 
 
-async def _not_retried(session: AsyncSession, ids: Sequence[int], database: str | None) -> list[str]:
-    """Why each of the operations ``ids`` that a retry leaves alone is left alone (not a dead letter, its field
-    values erased, of another database than ``database``); :class:`~gateway.core.problems.NotFound` naming those
-    that do not exist."""
+async def _left_alone(
+    session: AsyncSession, ids: Sequence[int], database: str | None, *, verb: str, needs_values: bool
+) -> list[str]:
+    """Why each of the operations ``ids`` that a retry or a dismissal (``verb``) leaves alone is left alone (not a
+    dead letter, of another database than ``database``, and when it ``needs_values``, its field values erased);
+    :class:`~gateway.core.problems.NotFound` naming those that do not exist."""
     from sqlmodel import col, select
 
     from gateway.core.problems import NotFound
@@ -184,9 +239,9 @@ async def _not_retried(session: AsyncSession, ids: Sequence[int], database: str 
     for op_id in ids:
         op = found[op_id]
         if database is not None and op.database_id != database:
-            reasons.append(f"operation {op_id} is of database {op.database_id!r}, not {database!r}: not retried")
+            reasons.append(f"operation {op_id} is of database {op.database_id!r}, not {database!r}: not {verb}")
         elif op.state != "dead":  # a dead letter (gateway.exchange's state DEAD, as operation_view shows it)
-            reasons.append(f"operation {op_id} is {op.state}, not dead-lettered: not retried")
-        elif op.payload_erased_at is not None:
-            reasons.append(f"operation {op_id}: its field values were erased (retention): not retried")
+            reasons.append(f"operation {op_id} is {op.state}, not dead-lettered: not {verb}")
+        elif needs_values and op.payload_erased_at is not None:
+            reasons.append(f"operation {op_id}: its field values were erased (retention): not {verb}")
     return reasons

@@ -1,5 +1,6 @@
 """Operating the exchange: the backlog for the metrics, and the operator's tools (``gateway exchange``): list the
-dead letters, retry them, replay delivered operations to a sector system restored from a backup."""
+dead letters, retry them, dismiss those that are not to be delivered, replay delivered operations to a sector
+system restored from a backup."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.core.db import utcnow
-from gateway.exchange._states import DEAD, DELIVERED, DELIVERING, PENDING, UNFINISHED
+from gateway.exchange._states import DEAD, DELIVERED, DELIVERING, DISMISSED, PENDING, UNFINISHED
 from gateway.exchange.models import ExchangeOperation
 
 QUEUE_STATES = (PENDING, DELIVERING, DEAD)
@@ -88,6 +89,28 @@ async def retry(session: AsyncSession, *, ids: Sequence[int] = (), database_id: 
         statement.values(state=PENDING, attempts=0, next_attempt_at=utcnow(), last_error=None).execution_options(
             synchronize_session=False
         )
+    )
+    await session.commit()
+    return int(result.rowcount)
+
+
+async def dismiss(session: AsyncSession, *, ids: Sequence[int] = (), database_id: str | None = None) -> int:
+    """Dismiss dead-lettered operations that are not to be delivered (superseded by a later change, refused by the
+    sector system for good, written by a client since suspended): they leave the dead letters (and the alerts on
+    them), are never delivered, and their field values are erased at once; their receipts say ``dismissed``, with
+    the last error. All of a database's when no ids are given; how many were dismissed."""
+    statement = update(ExchangeOperation).where(col(ExchangeOperation.state) == DEAD)
+    if ids:
+        statement = statement.where(col(ExchangeOperation.id).in_(ids))
+    if database_id is not None:
+        statement = statement.where(col(ExchangeOperation.database_id) == database_id)
+    now = utcnow()
+    result = await session.exec(
+        statement.values(
+            state=DISMISSED,
+            fields={},
+            payload_erased_at=func.coalesce(col(ExchangeOperation.payload_erased_at), now),
+        ).execution_options(synchronize_session=False)
     )
     await session.commit()
     return int(result.rowcount)

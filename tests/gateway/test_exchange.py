@@ -359,6 +359,54 @@ def test_operators_list_retry_and_replay_from_the_command_line(
     assert sector_row(population_url, record) is not None
 
 
+def _dead_letters_waiting(gateway_url: str) -> int:
+    """The population database's dead letters, as the queue-depth metric counts them."""
+
+    async def run() -> int:
+        async with standalone_session(gateway_url) as session:
+            depth, _oldest = await manage.exchange_backlog(session)
+        return depth.get(("population", "dead"), 0)
+
+    return asyncio.run(run())
+
+
+def test_operators_dismiss_dead_letters_that_are_not_to_be_delivered(
+    client: httpx.Client, writer: dict[str, str], gateway_url: str, tmp_path: Path
+) -> None:
+    record = new_id(16)
+    dead = submit(client, writer, [operation("delete", record)]).json()
+    entry = wait_delivered(client, writer, dead["receipt_id"])["accepted"][0]
+    assert entry["state"] == "dead" and "no record" in entry["last_error"]
+    waiting = _dead_letters_waiting(gateway_url)
+    operation_id = str(entry["operation_id"])
+
+    assert _cli(gateway_url, tmp_path, "dismiss").returncode == 2  # neither ids nor a database: refused
+    unknown = _cli(gateway_url, tmp_path, "dismiss", "999999999", operation_id)
+    assert unknown.returncode == 1 and "no operation 999999999" in unknown.stderr, unknown.stderr
+    dismissed = _cli(gateway_url, tmp_path, "dismiss", operation_id)
+    assert dismissed.returncode == 0 and dismissed.stdout.startswith("1 operation(s) dismissed"), dismissed.stderr
+
+    # Closed for good: its receipt says so, with why it failed; its values are gone; it leaves the dead letters.
+    shown = client.get(f"/v1/receipts/{dead['receipt_id']}", headers=writer).json()["accepted"][0]
+    assert shown["state"] == "dismissed" and shown["last_error"] == entry["last_error"]
+    assert shown["fields_erased_at"] is not None
+    listed = _cli(gateway_url, tmp_path, "dead-letters", "--database", "population", "--json")
+    assert operation_id not in [str(json.loads(line)["operation_id"]) for line in listed.stdout.splitlines()]
+    assert _dead_letters_waiting(gateway_url) == waiting - 1
+    # Neither retried nor dismissed again; the operator is told why.
+    again = _cli(gateway_url, tmp_path, "retry", operation_id)
+    assert again.stdout.startswith("0 operation") and "is dismissed, not dead-lettered: not retried" in again.stderr
+    twice = _cli(gateway_url, tmp_path, "dismiss", operation_id)
+    assert twice.stdout.startswith("0 operation") and "not dead-lettered: not dismissed" in twice.stderr
+    assert wait_delivered(client, writer, dead["receipt_id"])["accepted"][0]["state"] == "dismissed"
+
+    # In the audit trail: who dismissed which operations (the refused command recorded nothing).
+    first, second = _operator_events(gateway_url, "exchange.dismiss")
+    assert str(first["request_id"]).startswith("cli-") and first["client_id"] is None and first["actor"]
+    assert first["change"] == {"database": None, "operation_ids": [entry["operation_id"]], "dismissed": 1}
+    assert second["change"] == {"database": None, "operation_ids": [entry["operation_id"]], "dismissed": 0}
+
+
 def test_a_webhook_url_must_be_http(client: httpx.Client, writer: dict[str, str]) -> None:
     for url in (
         "ftp://127.0.0.1/x",

@@ -94,8 +94,10 @@ class AcceptedOperation(BaseModel):
     record_id: str
     op: Literal["create", "update", "delete"]
     operation_id: int
-    state: Literal["pending", "delivering", "delivered", "dead"] | None = Field(
-        default=None, description="`pending` (waiting), `delivering`, `delivered`, or `dead` (dead-lettered)."
+    state: Literal["pending", "delivering", "delivered", "dead", "dismissed"] | None = Field(
+        default=None,
+        description="`pending` (waiting), `delivering`, `delivered`, `dead` (dead-lettered), or `dismissed` (a dead "
+        "letter an operator closed: never delivered).",
     )
     attempts: int | None = Field(default=None, description="Deliveries tried.")
     outcome: str | None = Field(default=None, description="The last delivery's outcome.")
