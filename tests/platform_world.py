@@ -57,3 +57,25 @@ def platform_world(data_dir: Path) -> Iterator[PlatformWorld]:
         hub = NdxpHub()
         server = stack.enter_context(SimulatorServer(hub))
         yield PlatformWorld(hub, server.url, business, judicial)
+
+
+def platform_fixtures(name: str) -> tuple[Any, Any]:
+    """The fixtures ``world`` (a module's own :class:`PlatformWorld`, its data under a directory named ``name``) and
+    ``hub`` (the world's simulated hub, its faults and counts reset around each test). Bind them to those names::
+
+        world, hub = platform_fixtures("axis-profile")
+    """
+    import pytest
+
+    @pytest.fixture(scope="module", name="world")
+    def module_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformWorld]:
+        with platform_world(tmp_path_factory.mktemp(name)) as made:
+            yield made
+
+    @pytest.fixture(name="hub")
+    def reset_hub(world: PlatformWorld) -> Iterator[NdxpHub]:
+        world.hub.reset()
+        yield world.hub
+        world.hub.reset()
+
+    return module_world, reset_hub

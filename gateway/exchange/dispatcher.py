@@ -449,13 +449,13 @@ class Dispatcher:
             operations[index] = dataclasses.replace(op, fields=kept)
             requests[index] = dataclasses.replace(requests[index], fields=kept)
             notes[index] = f"applied in part: {', '.join(sorted(outcome))} not sent, {_LATER}"[:_ERROR_TEXT]
-        delivered = await self._deliver_noted(database, operations, requests, context, refused)
+        delivered = await self._deliver_not_refused(database, operations, requests, context, refused)
         for index, note in notes.items():
             if delivered[index].outcome in ("delivered", "duplicate"):
                 delivered[index].error = note
         return delivered
 
-    async def _deliver_noted(
+    async def _deliver_not_refused(
         self,
         database: Database,
         operations: list[Claimed],
@@ -516,7 +516,7 @@ class Dispatcher:
             later = [change for change in by_record.get(op.record_id, ()) if change.changed_at > changed_at]
             if not later:
                 continue
-            written = {name for change in later if change.kind == _UPDATE for name in _json_list(change.changed_fields)}
+            written = {name for change in later if change.kind == _UPDATE for name in change.changed_fields}
             whole = op.kind != _UPDATE or any(change.kind != _UPDATE for change in later)
             stale = frozenset(op.fields) & written
             if whole or stale == frozenset(op.fields):
@@ -759,13 +759,6 @@ def _changed_at(operation: Claimed) -> datetime | None:
         return in_utc(datetime.fromisoformat(stated))
     except ValueError:  # not a time the gateway's database could hold (stored by an earlier version): not ordered
         return None
-
-
-def _json_list(value: Any) -> list[str]:
-    """A JSON column holding a list of names, as the driver gives it (a list, or its text)."""
-    if isinstance(value, str):
-        value = _json(value)
-    return [name for name in value if isinstance(name, str)] if isinstance(value, list) else []
 
 
 def unrecordable(exc: BaseException) -> bool:

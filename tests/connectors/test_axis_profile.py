@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from judicial_records_fixtures import requests
-from platform_world import PlatformWorld, platform_world
+from platform_world import PlatformWorld, platform_fixtures
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -53,17 +53,7 @@ CONTEXT = RequestContext(
 )
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformWorld]:
-    with platform_world(tmp_path_factory.mktemp("axis-profile")) as made:
-        yield made
-
-
-@pytest.fixture
-def hub(world: PlatformWorld) -> Iterator[NdxpHub]:
-    world.hub.reset()
-    yield world.hub
-    world.hub.reset()
+world, hub = platform_fixtures("axis-profile")
 
 
 def _lgsp_document(value: str) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from email.utils import formatdate
 
 import httpx
 import pytest
-from platform_world import PlatformWorld, platform_world
+from platform_world import PlatformWorld, platform_fixtures
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -50,17 +50,7 @@ SAID = {
 }
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformWorld]:
-    with platform_world(tmp_path_factory.mktemp("platform-maintenance")) as made:
-        yield made
-
-
-@pytest.fixture
-def hub(world: PlatformWorld) -> Iterator[NdxpHub]:
-    world.hub.reset()
-    yield world.hub
-    world.hub.reset()
+world, hub = platform_fixtures("platform-maintenance")
 
 
 @dataclass

@@ -507,20 +507,14 @@ def test_commands_and_api_changes_append_while_a_gateway_serves_and_appends(
 ) -> None:
     migrations.upgrade(database)
 
-    async def setup() -> tuple[ClientCredentials, ClientCredentials, str]:
+    async def setup() -> tuple[ClientCredentials, ClientCredentials]:
         async with standalone_session(database) as session:
             reader, reader_secret = await create_client(session, name="Reader", scopes=["population:read"])
             admin, admin_secret = await create_client(session, name="Admin", scopes=["admin"])
-        (record,) = (
-            row["so_dinh_danh"] for row in await _rows(sector_url, sa.select(CITIZENS.c.so_dinh_danh).limit(1))
-        )
-        return (
-            ClientCredentials(reader.client_id, reader_secret),
-            ClientCredentials(admin.client_id, admin_secret),
-            record,
-        )
+        return ClientCredentials(reader.client_id, reader_secret), ClientCredentials(admin.client_id, admin_secret)
 
-    reader, admin, record = asyncio.run(setup())
+    reader, admin = asyncio.run(setup())
+    record = _a_citizen(sector_url)
     ok(
         command("clients", "create", "Sở Tư pháp", "--client-id", "agency-h", "--scope", "audit")
     )  # no gateway has run: the CLI makes the head
@@ -540,15 +534,7 @@ def test_commands_and_api_changes_append_while_a_gateway_serves_and_appends(
         ("clients", "update", "agency-h", "--scope", "audit"),
     ]
     with LiveServer(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=30) as http:
-        tokens = []
-        for credentials in (reader, admin):
-            answer = http.post(
-                "/oauth/token",
-                data={"grant_type": "client_credentials"},
-                auth=(credentials.client_id, credentials.client_secret),
-            )
-            assert answer.status_code == 200, answer.text
-            tokens.append(answer.json()["access_token"])
+        tokens = [fetch_token(http, credentials) for credentials in (reader, admin)]
         reads = Reads(server.url, tokens[0], record)
         reads.start()
         try:
