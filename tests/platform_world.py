@@ -79,3 +79,20 @@ def platform_fixtures(name: str) -> tuple[Any, Any]:
         world.hub.reset()
 
     return module_world, reset_hub
+
+
+async def forward(request: Any, hub_url: str) -> Any:
+    """``request`` (a Starlette request to a front end before the hub) sent on to the hub at ``hub_url``, as it
+    came (its method, path, query, headers and body); the hub's answer (an ``httpx.Response``)."""
+    import httpx
+
+    skipped = {"host", "content-length", "connection", "accept-encoding"}
+    headers = {name: value for name, value in request.headers.items() if name.lower() not in skipped}
+    async with httpx.AsyncClient(trust_env=False, timeout=10) as http:
+        return await http.request(
+            request.method,
+            hub_url + request.url.path,
+            params=request.url.query,
+            headers=headers,
+            content=await request.body(),
+        )

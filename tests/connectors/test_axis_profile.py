@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from judicial_records_fixtures import requests
-from platform_world import PlatformWorld, platform_fixtures
+from platform_world import PlatformWorld, forward, platform_fixtures
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -327,7 +327,6 @@ async def test_a_health_probe_of_a_missing_record_through_the_platform(world: Pl
 
 
 def test_the_hub_is_controlled_over_http(world: PlatformWorld, hub: NdxpHub) -> None:
-    import httpx
 
     with httpx.Client(base_url=world.hub_url, timeout=10) as http:
         set_ = http.post("/_simulator/misbehave", json={"mode": "error_envelope", "code": "98", "times": 1})
@@ -357,7 +356,6 @@ async def _get_once(config: dict[str, Any], *, expect: type[Exception] | None) -
 def test_the_hub_answers_502_for_a_service_description_it_cannot_fetch(world: PlatformWorld, hub: NdxpHub) -> None:
     """A platform whose sector system is gone (a demo stopping, its simulators first) answers the public WSDL's
     fetch with a gateway error, not with an error of its own."""
-    import httpx
 
     from simulators.ndxp_hub import HubRoute
 
@@ -506,16 +504,7 @@ class Front:
                 )
             if self.redirect:
                 return Response(b"", 302, headers={"Location": "https://login.example.gov.vn/"})
-        skipped = {"host", "content-length", "connection", "accept-encoding"}
-        headers = {name: value for name, value in request.headers.items() if name.lower() not in skipped}
-        async with httpx.AsyncClient(trust_env=False, timeout=10) as http:
-            answer = await http.request(
-                request.method,
-                self.hub_url + request.url.path,
-                params=request.url.query,
-                headers=headers,
-                content=await request.body(),
-            )
+        answer = await forward(request, self.hub_url)
         content, media = answer.content, answer.headers.get("content-type", "")
         if self.bom and "json" in media:
             content = _UTF8_BOM + content

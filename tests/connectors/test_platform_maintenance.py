@@ -15,9 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.utils import formatdate
 
-import httpx
 import pytest
-from platform_world import PlatformWorld, platform_fixtures
+from platform_world import PlatformWorld, forward, platform_fixtures
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -78,16 +77,7 @@ class Front:
                 self.maintenance -= 1
                 headers = {"Retry-After": self.retry_after} if self.retry_after else {}
                 return Response(PAGE, self.status, headers=headers, media_type="text/html; charset=utf-8")
-        skipped = {"host", "content-length", "connection", "accept-encoding"}
-        headers = {name: value for name, value in request.headers.items() if name.lower() not in skipped}
-        async with httpx.AsyncClient(trust_env=False, timeout=10) as http:
-            answer = await http.request(
-                request.method,
-                self.hub_url + request.url.path,
-                params=request.url.query,
-                headers=headers,
-                content=await request.body(),
-            )
+        answer = await forward(request, self.hub_url)
         return Response(answer.content, answer.status_code, media_type=answer.headers.get("content-type") or None)
 
 
