@@ -300,6 +300,14 @@ class Settings(BaseSettings):
     token_failure_window_seconds: int = Field(
         default=300, ge=1, le=86400, description="The window in which failed token requests are counted."
     )
+    token_failure_floor_seconds: float = Field(
+        default=0.1,
+        ge=0,
+        le=5,
+        description="A failed client authentication at the token endpoint is answered no sooner than this after its "
+        "check began, so that the answer's delay does not tell which client ids exist (an unknown one costs a "
+        "database read, a known one is answered from memory); 0: answered at once. Successes are not delayed.",
+    )
     token_requests_per_minute: int = Field(
         default=60,
         ge=0,

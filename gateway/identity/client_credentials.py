@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import time
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
@@ -29,6 +31,16 @@ from gateway.identity.tokens import (
 )
 
 BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="axis-gateway"'}
+
+
+async def _not_before(started: float, floor: float) -> None:
+    """Wait until ``floor`` seconds have passed since ``started`` (``time.monotonic``): a failed authentication is
+    answered no sooner, whatever made it fail. An unknown client id costs a database read where a known one is
+    answered from the access cache; without the floor, the answer's delay told which client ids exist."""
+    remaining = started + floor - time.monotonic()
+    if remaining > 0:
+        await asyncio.sleep(remaining)
+
 
 log = get_logger(__name__)
 
@@ -77,19 +89,22 @@ async def issue_client_token(
     guard: TokenGuard | None = None,
     address: str | None = None,
     cache: AccessControl | None = None,
+    failure_floor: float = 0.0,
 ) -> IssuedToken:
     """Authenticate the client and issue a token with the requested scopes (all of its scopes by default).
     With ``cache`` (the gateway's access cache) the client, its grants and its secrets' hashes come from it, and
     ``session`` may be ``None`` (one is opened from the cache's sessionmaker if a secret must be re-stored).
 
     With a ``guard``, a client id or an ``address`` that has failed too often is refused (429) before its
-    secret is checked, and a failure counts against both."""
+    secret is checked, and a failure counts against both. A failed authentication is answered no sooner than
+    ``failure_floor`` seconds after its check began, so that its delay does not tell whether the client exists."""
     if grant_type is None:
         raise OAuthError("invalid_request", "The grant_type parameter is required.")
     if grant_type != "client_credentials":
         raise OAuthError("unsupported_grant_type", "Only the client_credentials grant is supported.")
     if guard is not None:
         await guard.check(credentials.client_id, address)
+    started = time.monotonic()
     found = await authenticate_client_secret(
         session, client_id=credentials.client_id, client_secret=credentials.client_secret, access=cache
     )
@@ -98,6 +113,7 @@ async def issue_client_token(
             await guard.failed(credentials.client_id, address)
         metrics.AUTH_FAILURES.labels("invalid_client").inc()
         headers = BASIC_CHALLENGE if credentials.method == "client_secret_basic" else None
+        await _not_before(started, failure_floor)
         raise OAuthError("invalid_client", "Client authentication failed.", status=401, headers=headers)
     access, secret_id = found
     if guard is not None:
@@ -168,10 +184,12 @@ async def issue_assertion_token(
     requested_scope: str | None,
     guard: TokenGuard | None = None,
     address: str | None = None,
+    failure_floor: float = 0.0,
 ) -> IssuedToken:
     """Authenticate the client by its assertion (``private_key_jwt``) and issue a token as for a secret. Any
     failure is ``invalid_client`` (401), whatever the reason (the reason is counted and logged). A ``guard``
-    counts failures and refuses as for a secret, by the client id the assertion claims."""
+    counts failures and refuses as for a secret, by the client id the assertion claims; a failure is answered no
+    sooner than ``failure_floor`` seconds after the check began, as for a secret."""
     if grant_type is None:
         raise OAuthError("invalid_request", "The grant_type parameter is required.")
     if grant_type != "client_credentials":
@@ -179,6 +197,7 @@ async def issue_assertion_token(
     claimed = client_id or _claimed_by(tokens, assertion)
     if guard is not None:
         await guard.check(claimed, address)
+    started = time.monotonic()
     try:
         client, kid = await authenticate_assertion(session, tokens, assertion)
         if client_id is not None and client_id != client.client_id:
@@ -190,6 +209,7 @@ async def issue_assertion_token(
         log.info("client assertion refused", reason=exc.reason, client_id=exc.client_id)
         if guard is not None:
             await guard.failed(claimed, address)
+        await _not_before(started, failure_floor)
         raise OAuthError("invalid_client", "Client authentication failed.", status=401, reason=label) from None
     if guard is not None:
         await guard.issued(client.client_id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -16,7 +17,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from limits.aio.storage import RedisStorage
 from sqlmodel import col, select
 from support import ClientCredentials, LiveServer, free_port, need_service, port_open
@@ -41,6 +44,7 @@ from gateway.identity.passwords import (
     verify_secrets,
 )
 from gateway.identity.ratelimits import storage_uri
+from gateway.identity.tokens import CLIENT_ASSERTION_TYPE
 
 REDIS_URL = os.environ.get("GATEWAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TOKEN = "/oauth/token"
@@ -233,6 +237,48 @@ def test_an_address_is_refused_after_its_failures(
     refused(ask(url, legitimate.client_id, legitimate.client_secret))
     [event] = asyncio.run(_token_events(gateway_database_url, legitimate.client_id))[-1:]
     assert (event.status, event.reason) == (429, "too-many-failures:address")
+
+
+def _timed(request: Callable[[], httpx.Response]) -> tuple[httpx.Response, float]:
+    started = time.monotonic()
+    response = request()
+    return response, time.monotonic() - started
+
+
+def test_a_failure_takes_as_long_whether_the_client_exists_or_not(
+    serve: Callable[..., str], new_client: Callable[..., ClientCredentials]
+) -> None:
+    # A known client's access is cached after its first use; an unknown id costs a database read. The floor keeps
+    # that difference out of the answer's delay, for secrets and assertions alike.
+    floor = 1.0
+    url = serve(token_failure_floor_seconds=floor, token_failures_per_client=0, token_failures_per_address=0)
+    known = new_client("population:read")
+    success, took = _timed(lambda: ask(url, known.client_id, known.client_secret))
+    assert success.status_code == 200, success.text
+    assert took < floor  # a success is not delayed
+    nobody = f"nobody-{uuid.uuid4().hex[:8]}"
+    key = ec.generate_private_key(ec.SECP256R1())
+    claims = {"iss": nobody, "sub": nobody, "aud": url + TOKEN, "exp": int(time.time()) + 60, "jti": uuid.uuid4().hex}
+    assertion = jwt.encode(claims, key, algorithm="ES256")
+    form = {
+        "grant_type": "client_credentials",
+        "client_assertion_type": CLIENT_ASSERTION_TYPE,
+        "client_assertion": assertion,
+    }
+    for request in (
+        lambda: ask(url, known.client_id, "wrong-" + known.client_secret),
+        lambda: ask(url, nobody, "guess"),
+        lambda: httpx.post(url + TOKEN, data=form, timeout=30),
+    ):
+        failure, took = _timed(request)
+        assert failure.status_code == 401, failure.text
+        assert failure.json()["error"] == "invalid_client"
+        assert took >= floor
+    # With no floor, a failure is answered at once.
+    eager = serve(token_failure_floor_seconds=0, token_failures_per_client=0, token_failures_per_address=0)
+    failure, took = _timed(lambda: ask(eager, nobody, "guess"))
+    assert failure.status_code == 401
+    assert took < floor
 
 
 @pytest.mark.parametrize("proxy", [None, "127.0.0.1"])

@@ -76,6 +76,7 @@ async def token_answer(
                 requested_scope=form.scope,
                 guard=state.token_guard,
                 address=address,
+                failure_floor=state.settings.token_failure_floor_seconds,
             )
     credentials = read_client_credentials(authorization, form.client_id, form.client_secret)
     return await issue_client_token(
@@ -87,6 +88,7 @@ async def token_answer(
         guard=state.token_guard,
         address=address,
         cache=state.access,
+        failure_floor=state.settings.token_failure_floor_seconds,
     )
 
 
