@@ -19,6 +19,7 @@ import json
 import os
 import shlex
 import threading
+import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -35,15 +36,25 @@ from connectors.discovery import discover_connectors
 from connectors.errors import ConnectorError
 from connectors.sql.urls import to_async_url
 from contracts.dates import vietnam_today
-from gateway.core.db import create_engine
+from gateway.audit import administration
+from gateway.core.db import create_engine, one_transaction_sessionmaker, utcnow
 from gateway.core.files import FILE_MODE, private_directory
 from gateway.core.logs import get_logger
 from gateway.core.settings import ConnectorInstance, Settings
 from gateway.http.state import GatewayState
 from gateway.identity.client_credentials import issue_token_for
-from gateway.identity.clients import ClientUpdate, create_client, get_client, rotate_secret, update_client
+from gateway.identity.clients import (
+    ClientUpdate,
+    SecretRotation,
+    create_client,
+    describe_client,
+    get_client,
+    rotate_client_secret,
+    update_client,
+)
 from gateway.identity.grants import GrantCreate, add_grant
 from gateway.identity.models import Client, Grant
+from gateway.identity.request_state import AdminDescriptor
 from gateway.quality.service import scan_unscanned
 from gateway.records.registry import ConnectorRegistry
 from simulators.defects import DEMO_DEFECTS, DEMO_SECTOR_DEFECTS
@@ -210,7 +221,11 @@ def route_through_hub(settings: Settings, context: SectorContext, started: list[
     return chosen
 
 
-async def _ensure_grants(session: AsyncSession, databases: list[str], registry: ConnectorRegistry) -> None:
+async def _ensure_grants(
+    session: AsyncSession, databases: list[str], registry: ConnectorRegistry, done: list[AdminDescriptor]
+) -> None:
+    """Grant the demo client every operation of each database it holds no grant on; what was granted is added to
+    ``done``."""
     held = {
         grant.database
         for grant in (
@@ -223,11 +238,37 @@ async def _ensure_grants(session: AsyncSession, databases: list[str], registry: 
         if database in held or database not in registry.databases:
             continue
         operations = list(registry.databases[database].operations)
-        await add_grant(
+        grant = await add_grant(
             session,
             GrantCreate(client_id=DEMO_CLIENT_ID, database=database, operations=operations, note="demo"),
             registry=registry,
         )
+        done.append(administration.grant_added(grant))
+
+
+async def _set_up_clients(
+    state: GatewayState, registry: ConnectorRegistry
+) -> tuple[tuple[Client, str], dict[str, tuple[Client, str]]]:
+    """Renew the demo's clients (a new secret each, the demo's scopes) and the demo client's grants, in one
+    transaction with the audit events that say so, as the command line records an administrator's change (the
+    OS user as actor): committed with them, or not at all. The demo client and its secret, and the staff's."""
+    done: list[AdminDescriptor] = []
+    occurred_at, began = utcnow(), time.perf_counter()
+    async with one_transaction_sessionmaker(state.engine)() as session:
+        demo = await _renew_client(session, DEMO_CLIENT_ID, "Demo client", DEMO_ROLES, done)
+        staff = {
+            client_id: await _renew_client(session, client_id, name, scopes, done)
+            for client_id, (name, scopes) in DEMO_STAFF_CLIENTS.items()
+        }
+        await _ensure_grants(session, sorted(registry.databases), registry, done)
+        if state.settings.audit_enabled:
+            connection = await session.connection()
+            actor = administration.operating_system_user()
+            for descriptor in done:
+                event = administration.command_line_event(descriptor, occurred_at=occurred_at, began=began, actor=actor)
+                await administration.append_in_transaction(connection, event)
+        await session.commit_all()
+    return demo, staff
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,13 +329,8 @@ async def prepare_demo(settings: Settings, *, citizens: int, seed: int, stack: E
     state = GatewayState(settings=settings, registry=registry)
     try:
         await state.start()
+        (client, secret), staff = await _set_up_clients(state, registry)
         async with state.sessionmaker() as session:
-            client, secret = await _renew_client(session, DEMO_CLIENT_ID, "Demo client", DEMO_ROLES)
-            staff = {
-                client_id: await _renew_client(session, client_id, name, scopes)
-                for client_id, (name, scopes) in DEMO_STAFF_CLIENTS.items()
-            }
-            await _ensure_grants(session, sorted(registry.databases), registry)
             # The population database now (a few seconds); the others once the gateway serves (scan_later).
             scanned = await scan_unscanned(
                 session, registry, settings, databases=("population",), sample_size=DEMO_QUALITY_SAMPLE
@@ -386,16 +422,22 @@ def scan_later(settings: Settings, databases: list[str]) -> Callable[[], None]:
 
 
 async def _renew_client(
-    session: AsyncSession, client_id: str, name: str, scopes: tuple[str, ...]
+    session: AsyncSession, client_id: str, name: str, scopes: tuple[str, ...], done: list[AdminDescriptor]
 ) -> tuple[Client, str]:
-    """Create the demo's client ``client_id`` with ``scopes``, or give it a new secret (and those scopes)."""
+    """Create the demo's client ``client_id`` with ``scopes``, or give it a new secret (and those scopes); what
+    was done is added to ``done``."""
     client = await get_client(session, client_id)
     if client is None:
-        return await create_client(session, name=name, scopes=scopes, client_id=client_id)
-    secret = await rotate_secret(session, client)
+        client, secret = await create_client(session, name=name, scopes=scopes, client_id=client_id)
+        done.append(administration.client_created(await describe_client(session, client)))
+        return client, secret
+    rotated = await rotate_client_secret(session, client, SecretRotation(overlap_seconds=0))
+    done.append(administration.secret_rotated(client_id, 0, rotated.previous_secrets_expire_at))
     if set(client.scopes) != set(scopes):
+        before = administration.client_values(client)
         client = await update_client(session, client, ClientUpdate(scopes=list(scopes)))
-    return client, secret
+        done.append(administration.client_updated(client_id, {"scopes"}, before, administration.client_values(client)))
+    return client, rotated.client_secret
 
 
 def write_token(path: Path, token: str) -> None:

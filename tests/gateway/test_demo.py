@@ -341,6 +341,28 @@ def test_the_printed_commands_work_and_a_restart_renews_only_the_secret(tmp_path
         assert Citizen.model_validate(run_pasted(second, second.fetch_command)).personal_id == personal_id
         stop(second)
 
+    # What each start did to the clients is in the audit trail, as a command's change (no client, the OS user,
+    # status 0): the first created the three clients and granted the demo client every database, the second gave
+    # each a new secret and granted nothing more. The chain stays whole.
+    staff = ["demo", "demo-admin", "demo-audit"]
+    changes = _administration(data / "gateway.db")
+    assert all(
+        client is None and request_id.startswith("cli-") and status == 0 for *_, client, request_id, status in changes
+    )
+    assert sorted(target for action, target, *_ in changes if action == "client.create") == staff
+    assert [target for action, target, *_ in changes if action == "grant.add"] == ["demo"] * len(first.served)
+    assert sorted(target for action, target, *_ in changes if action == "secret.rotate") == staff
+    verify = subprocess.run(
+        [sys.executable, "-m", "gateway", "--data-dir", str(data), "audit", "verify"],
+        env={k: v for k, v in demo_env(data).items() if k != "GATEWAY_DATA_DIR"},
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+        check=False,
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
 
 def _rows_digest(database: Path) -> str:
     """A digest of every row of every table of a SQLite database, in each table's stored order."""
@@ -352,6 +374,17 @@ def _rows_digest(database: Path) -> str:
             for row in conn.execute(f'SELECT * FROM "{table}" ORDER BY rowid'):
                 digest.update(repr(row).encode())
     return digest.hexdigest()
+
+
+def _administration(gateway_db: Path) -> list[tuple[str, str | None, str | None, str, int]]:
+    """The audit trail's changes of clients and grants, in order: action, client acted on, client, request id,
+    status."""
+    with closing(sqlite3.connect(f"file:{gateway_db}?mode=ro", uri=True)) as conn:
+        query = (
+            "SELECT action, target_client, client_id, request_id, status FROM audit_events "
+            "WHERE action IN ('client.create', 'secret.rotate', 'client.update', 'grant.add') ORDER BY seq"
+        )
+        return [(str(a), t, c, str(r), int(st)) for a, t, c, r, st in conn.execute(query)]
 
 
 def _unfinished_operations(gateway_db: Path) -> int:
