@@ -297,16 +297,7 @@ def test_the_printed_commands_work_and_a_restart_renews_only_the_secret(tmp_path
         # From another directory, the gateway command manages this demo: its database and its connectors.
         elsewhere = tmp_path / "elsewhere"
         elsewhere.mkdir()
-        scan = subprocess.run(
-            [sys.executable, "-m", "gateway", "--data-dir", str(data), "quality", "scan", "land"],
-            cwd=elsewhere,
-            env={k: v for k, v in demo_env(data).items() if k != "GATEWAY_DATA_DIR"},
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            timeout=120,
-            check=False,
-        )
+        scan = _manage(data, "quality", "scan", "land", cwd=elsewhere)
         assert scan.returncode == 0, scan.stderr
         assert f"using the gateway database sqlite+aiosqlite:///{data / 'gateway.db'}" in scan.stderr
         assert f"(settings: {data / 'demo.yaml'})" in scan.stderr
@@ -349,18 +340,10 @@ def test_the_printed_commands_work_and_a_restart_renews_only_the_secret(tmp_path
     assert all(
         client is None and request_id.startswith("cli-") and status == 0 for *_, client, request_id, status in changes
     )
-    assert sorted(target for action, target, *_ in changes if action == "client.create") == staff
+    assert sorted(str(target) for action, target, *_ in changes if action == "client.create") == staff
     assert [target for action, target, *_ in changes if action == "grant.add"] == ["demo"] * len(first.served)
-    assert sorted(target for action, target, *_ in changes if action == "secret.rotate") == staff
-    verify = subprocess.run(
-        [sys.executable, "-m", "gateway", "--data-dir", str(data), "audit", "verify"],
-        env={k: v for k, v in demo_env(data).items() if k != "GATEWAY_DATA_DIR"},
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=120,
-        check=False,
-    )
+    assert sorted(str(target) for action, target, *_ in changes if action == "secret.rotate") == staff
+    verify = _manage(data, "audit", "verify")
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
@@ -374,6 +357,20 @@ def _rows_digest(database: Path) -> str:
             for row in conn.execute(f'SELECT * FROM "{table}" ORDER BY rowid'):
                 digest.update(repr(row).encode())
     return digest.hexdigest()
+
+
+def _manage(data: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``gateway --data-dir DATA ARGS...`` on the demo's data directory, named on the command line only."""
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", "--data-dir", str(data), *args],
+        cwd=cwd,
+        env={k: v for k, v in demo_env(data).items() if k != "GATEWAY_DATA_DIR"},
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+        check=False,
+    )
 
 
 def _administration(gateway_db: Path) -> list[tuple[str, str | None, str | None, str, int]]:
