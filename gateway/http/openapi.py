@@ -30,7 +30,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """Route ``responses`` declaring problem details for ``statuses``. They name no model: :func:`install_openapi`
     gives every 4xx and 5xx answer the one ``ProblemDetails`` schema (:func:`document_problems`). A model here
     would make FastAPI build a validator and a serializer of it for each route and status, used by nothing (272
-    of them for the demo's twelve databases, about 10 MiB of every worker's memory)."""
+    of them for the demo's twelve databases, 0.7 MiB of every worker's memory)."""
     return {status: {"description": HTTPStatus(status).phrase} for status in statuses}
 
 
